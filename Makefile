@@ -1,0 +1,32 @@
+# Two commands for a new user: `make demo` runs Stroom, `make test` runs every check.
+PY := .venv/bin/python
+VENV_STAMP := .venv/.installed
+
+.PHONY: demo test lint bench clean
+
+$(VENV_STAMP): pyproject.toml
+	python3 -m venv .venv
+	.venv/bin/pip install -q --upgrade pip
+	.venv/bin/pip install -q -e ".[dev]"
+	touch $(VENV_STAMP)
+
+demo: $(VENV_STAMP)
+	.venv/bin/stroom demo
+
+lint: $(VENV_STAMP)
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+	.venv/bin/mypy
+	.venv/bin/lint-imports
+
+test: $(VENV_STAMP) lint
+	scripts/ensure-postgres.sh
+	scripts/ensure-chromium.sh
+	.venv/bin/python -m pytest -q
+
+bench: $(VENV_STAMP)
+	scripts/ensure-postgres.sh
+	$(PY) -m bench
+
+clean:
+	rm -rf .venv var

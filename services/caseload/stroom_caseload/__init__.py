@@ -1,0 +1,1 @@
+"""Caseload: the live state of benefits, persons, placements and trajectories per municipality."""

@@ -1,0 +1,1 @@
+"""Intake: validates, pseudonymises and durably accepts events, and relays them to Kafka."""

@@ -1,0 +1,1 @@
+"""Reporting: monthly figures, KPIs and exports materialised from the caseload facts."""

@@ -1,0 +1,1 @@
+"""The `stroom` command line."""

@@ -1,0 +1,276 @@
+"""The event types of events-v1 as pydantic models: one envelope per `type`, its `data` typed."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, Self, Union
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictStr,
+    TypeAdapter,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from stroom_contract.bsn import Pseudonymiser, is_valid_bsn
+from stroom_contract.codes import (
+    ClientStream,
+    Decision,
+    InflowReason,
+    OutflowReason,
+    PlacementKind,
+    Regulation,
+    Role,
+    SanctionKind,
+    TrajectoryOutcome,
+    TrajectoryPhase,
+)
+from stroom_contract.types import IsoDate, Municipality, Ref, Rfc3339, Step
+
+
+class _Data(BaseModel):
+    # Unknown fields are dropped, never stored: a stray field could carry a raw BSN.
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class Client(_Data):
+    """A person: a raw `bsn` at intake only, replaced there by its keyed `client_ref`."""
+
+    bsn: StrictStr | None = None
+    client_ref: Ref | None = None
+
+    @field_validator("bsn")
+    @classmethod
+    def _pseudonymise(cls, value: str | None, info: ValidationInfo) -> str | None:
+        # The field briefly carries the pseudonym so that errors point at `bsn`;
+        # the model validator below moves it to `client_ref`.
+        if value is None:
+            return None
+        if not is_valid_bsn(value):
+            raise ValueError("fails the 11-check (elfproef)")
+        pseudonymiser: Pseudonymiser | None = (info.context or {}).get("pseudonymiser")
+        if pseudonymiser is None:
+            raise ValueError("a raw bsn is only accepted at intake")
+        return pseudonymiser.client_ref(value)
+
+    @model_validator(mode="after")
+    def _one_identity(self) -> Self:
+        if (self.bsn is None) == (self.client_ref is None):
+            raise ValueError("give exactly one of bsn or client_ref")
+        if self.bsn is not None:
+            object.__setattr__(self, "client_ref", self.bsn)
+            object.__setattr__(self, "bsn", None)
+        return self
+
+    @property
+    def ref(self) -> str:
+        assert self.client_ref is not None  # guaranteed by the validator
+        return self.client_ref
+
+
+class Member(Client):
+    role: Role
+    birth_date: IsoDate
+
+
+class ApplicationReceivedData(_Data):
+    application_ref: Ref
+    client: Client
+    municipality: Municipality
+    regulation: Regulation
+    received_on: IsoDate
+
+
+class ApplicationDecidedData(_Data):
+    application_ref: Ref
+    decision: Decision
+    decided_on: IsoDate
+
+
+class BenefitStartedData(_Data):
+    benefit_ref: Ref
+    municipality: Municipality
+    regulation: Regulation
+    start_date: IsoDate
+    inflow_reason: InflowReason
+    members: Annotated[list[Member], Field(min_length=1)]
+    application_ref: Ref | None = None
+
+
+class BenefitMembersChangedData(_Data):
+    benefit_ref: Ref
+    effective_date: IsoDate
+    joined: list[Member] = Field(default_factory=list)
+    left: list[Client] = Field(default_factory=list)
+
+
+class BenefitEndedData(_Data):
+    benefit_ref: Ref
+    end_date: IsoDate
+    outflow_reason: OutflowReason
+
+
+class ClientAssessedData(_Data):
+    client: Client
+    assessed_on: IsoDate
+    ladder_step: Step
+    target_step: Step | None = None
+    client_stream: ClientStream
+    work_obligation_exempt: StrictBool
+
+
+class CoachAssignedData(_Data):
+    client: Client
+    coach_ref: Ref
+    assigned_on: IsoDate
+
+
+class PlanSentData(_Data):
+    plan_ref: Ref
+    client: Client
+    sent_on: IsoDate
+    application_ref: Ref | None = None
+
+
+class ProgressReportRecordedData(_Data):
+    client: Client
+    recorded_on: IsoDate
+    long_trajectory: StrictBool | None = None
+
+
+class PlacementStartedData(_Data):
+    placement_ref: Ref
+    client: Client
+    municipality: Municipality
+    kind: PlacementKind
+    start_date: IsoDate
+    hours_per_week: Annotated[float, Field(strict=True, ge=0, le=80)] | None = None
+    employer_ref: Ref | None = None
+
+
+class PlacementEndedData(_Data):
+    placement_ref: Ref
+    end_date: IsoDate
+    reason: StrictStr | None = None
+
+
+class TrajectoryPhaseChangedData(_Data):
+    trajectory_ref: Ref
+    client: Client
+    municipality: Municipality
+    phase: TrajectoryPhase
+    effective_date: IsoDate
+
+
+class TrajectoryEndedData(_Data):
+    trajectory_ref: Ref
+    end_date: IsoDate
+    outcome: TrajectoryOutcome
+
+
+class SanctionImposedData(_Data):
+    client: Client
+    kind: SanctionKind
+    imposed_on: IsoDate
+    benefit_ref: Ref | None = None
+
+
+class EventRetractedData(_Data):
+    retracted_id: Ref
+    reason: Annotated[StrictStr, Field(min_length=1, max_length=1000)]
+
+
+class Envelope(BaseModel):
+    """CloudEvents 1.0 attributes shared by every event type."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    specversion: Literal["1.0"]
+    id: Ref
+    source: Ref
+    type: str
+    time: Rfc3339
+    subject: StrictStr | None = None
+    datacontenttype: StrictStr | None = None
+    data: _Data
+
+    def to_wire(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude_none=True)
+
+
+def _event(type_name: str, data_model: type[BaseModel], doc: str) -> type[Envelope]:
+    return type(
+        data_model.__name__.removesuffix("Data"),
+        (Envelope,),
+        {
+            "__annotations__": {"type": Literal[type_name], "data": data_model},
+            "__doc__": doc,
+            "__module__": __name__,
+        },
+    )
+
+
+_CATALOGUE: list[tuple[str, type[BaseModel], str]] = [
+    (
+        "stroom.application.received.v1",
+        ApplicationReceivedData,
+        "An application (aanvraag) or report (melding) for a benefit was received.",
+    ),
+    (
+        "stroom.application.decided.v1",
+        ApplicationDecidedData,
+        "An application was granted, rejected or withdrawn.",
+    ),
+    (
+        "stroom.benefit.started.v1",
+        BenefitStartedData,
+        "A benefit started (instroom), with its members.",
+    ),
+    (
+        "stroom.benefit.members_changed.v1",
+        BenefitMembersChangedData,
+        "Members joined or left a benefit unit.",
+    ),
+    ("stroom.benefit.ended.v1", BenefitEndedData, "A benefit ended (uitstroom)."),
+    (
+        "stroom.client.assessed.v1",
+        ClientAssessedData,
+        "A client was assessed on the participatieladder.",
+    ),
+    (
+        "stroom.client.coach_assigned.v1",
+        CoachAssignedData,
+        "A coach (klantmanager) was assigned to a client.",
+    ),
+    ("stroom.plan.sent.v1", PlanSentData, "A Plan naar Werk was sent to a client."),
+    (
+        "stroom.progress_report.recorded.v1",
+        ProgressReportRecordedData,
+        "A progress report (voortgangsrapportage) was recorded.",
+    ),
+    ("stroom.placement.started.v1", PlacementStartedData, "A client was placed in work."),
+    ("stroom.placement.ended.v1", PlacementEndedData, "A placement ended."),
+    (
+        "stroom.trajectory.phase_changed.v1",
+        TrajectoryPhaseChangedData,
+        "A trajectory entered a phase.",
+    ),
+    ("stroom.trajectory.ended.v1", TrajectoryEndedData, "A trajectory ended."),
+    ("stroom.sanction.imposed.v1", SanctionImposedData, "A sanction was imposed."),
+    (
+        "stroom.event.retracted.v1",
+        EventRetractedData,
+        "An earlier event of the same source is retracted: it counts as never received.",
+    ),
+]
+
+EVENT_TYPES: dict[str, type[Envelope]] = {name: _event(name, model, doc) for name, model, doc in _CATALOGUE}
+
+# The union is built from the registry so that adding a type is one line above.
+EVENT_ADAPTER: TypeAdapter[Envelope] = TypeAdapter(
+    Annotated[Union[tuple(EVENT_TYPES.values())], Field(discriminator="type")]  # type: ignore[arg-type]  # noqa: UP007
+)

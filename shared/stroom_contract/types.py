@@ -1,0 +1,51 @@
+"""Field types of the contract: strict ISO dates and times, references, municipality codes."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BeforeValidator, Field, StrictStr, ValidationInfo
+
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$")
+_MUNICIPALITY = re.compile(r"^GM\d{4}$")
+
+
+def _iso_date(value: Any) -> date:
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    if not isinstance(value, str) or not _ISO_DATE.match(value):
+        raise ValueError("must be an ISO date YYYY-MM-DD")
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ValueError("is not a date that exists in the calendar") from None
+
+
+def _rfc3339(value: Any) -> datetime:
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return value
+    if not isinstance(value, str) or not _RFC3339.match(value):
+        raise ValueError("must be an RFC 3339 timestamp with a time zone offset")
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError("is not a moment that exists in the calendar") from None
+
+
+def _known_municipality(value: str, info: ValidationInfo) -> str:
+    if not _MUNICIPALITY.match(value):
+        raise ValueError("must be a CBS municipality code GMnnnn")
+    known = (info.context or {}).get("municipalities")
+    if known is not None and value not in known:
+        raise ValueError(f"{value} is not a municipality of any configured organisation")
+    return value
+
+
+IsoDate = Annotated[date, BeforeValidator(_iso_date)]
+Rfc3339 = Annotated[datetime, BeforeValidator(_rfc3339)]
+Ref = Annotated[StrictStr, Field(min_length=1, max_length=200)]
+Municipality = Annotated[StrictStr, AfterValidator(_known_municipality)]
+Step = Annotated[int, Field(strict=True, ge=1, le=6)]

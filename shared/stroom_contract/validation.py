@@ -1,0 +1,87 @@
+"""Turns one raw event into a validated, pseudonymised envelope or precise field errors."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+from pydantic_core import ErrorDetails
+
+from stroom_contract.bsn import Pseudonymiser
+from stroom_contract.events import EVENT_ADAPTER, EVENT_TYPES, Envelope
+from stroom_contract.redaction import redact
+
+
+@dataclass(frozen=True, slots=True)
+class FieldError:
+    field: str
+    message: str
+
+
+class InvalidEvent(Exception):
+    """An event that breaks the contract; `errors` name each field, never echo a BSN."""
+
+    def __init__(self, event_id: str | None, source: str | None, errors: list[FieldError]):
+        super().__init__("; ".join(f"{e.field}: {e.message}" for e in errors))
+        self.event_id = event_id
+        self.source = source
+        self.errors = errors
+
+
+def _field_path(loc: tuple[int | str, ...]) -> str:
+    parts: list[str] = []
+    for item in loc:
+        if isinstance(item, int):
+            parts.append(f"[{item}]")
+        else:
+            parts.append(("." if parts else "") + item)
+    return "".join(parts) or "event"
+
+
+def _message(error: ErrorDetails) -> str:
+    kind = error["type"]
+    if kind == "missing":
+        return "is required"
+    if kind in ("model_type", "model_attributes_type", "dict_type"):
+        return "must be a JSON object"
+    if kind == "union_tag_not_found":
+        return "is required"
+    if kind == "union_tag_invalid":
+        return "is not a known event type; known: " + ", ".join(EVENT_TYPES)
+    if kind == "literal_error" and error["loc"][-1:] == ("specversion",):
+        return 'must be "1.0"'
+    message = error["msg"].removeprefix("Value error, ")
+    return redact(message)
+
+
+def _optional_str(raw: Mapping[str, Any], key: str) -> str | None:
+    value = raw.get(key)
+    return redact(value) if isinstance(value, str) else None
+
+
+class EventValidator:
+    """Validates against the contract and the configured municipalities, pseudonymising BSNs."""
+
+    def __init__(self, pseudonymiser: Pseudonymiser | None, municipalities: Collection[str]):
+        self._context = {
+            "pseudonymiser": pseudonymiser,
+            "municipalities": frozenset(municipalities),
+        }
+
+    def validate(self, raw: Any) -> Envelope:
+        if not isinstance(raw, Mapping):
+            raise InvalidEvent(None, None, [FieldError("event", "must be a JSON object")])
+        try:
+            return EVENT_ADAPTER.validate_python(raw, context=self._context)
+        except ValidationError as exc:
+            errors = []
+            for error in exc.errors(include_url=False, include_input=False, include_context=False):
+                loc = error["loc"]
+                if loc and loc[0] == raw.get("type"):
+                    loc = loc[1:]
+                if error["type"] in ("union_tag_invalid", "union_tag_not_found"):
+                    loc = ("type",)
+                errors.append(FieldError(_field_path(loc), _message(error)))
+            raise InvalidEvent(_optional_str(raw, "id"), _optional_str(raw, "source"), errors) from None

@@ -1,0 +1,1 @@
+"""Infrastructure shared by Stroom's services: settings, database, broker, logging, HTTP plumbing."""

@@ -1,0 +1,49 @@
+"""Health, readiness and Prometheus metrics endpoints every service mounts."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from fastapi import APIRouter, Response
+from fastapi.responses import ORJSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+
+from stroom_platform.problems import PROBLEM_JSON
+
+ReadinessCheck = Callable[[], Awaitable[None]]
+
+
+def ops_router(registry: CollectorRegistry, checks: dict[str, ReadinessCheck]) -> APIRouter:
+    """`/healthz` says the process lives; `/readyz` runs each named check; `/metrics` exports."""
+    router = APIRouter(tags=["ops"])
+
+    @router.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @router.get("/readyz")
+    async def readyz() -> ORJSONResponse:
+        failed: dict[str, str] = {}
+        for name, check in checks.items():
+            try:
+                await check()
+            except Exception as exc:
+                failed[name] = type(exc).__name__
+        if failed:
+            return ORJSONResponse(
+                {
+                    "type": "https://stroom.example/problems/not-ready",
+                    "title": "Not ready",
+                    "status": 503,
+                    "failed": failed,
+                },
+                status_code=503,
+                media_type=PROBLEM_JSON,
+            )
+        return ORJSONResponse({"status": "ready", "checks": sorted(checks)})
+
+    @router.get("/metrics")
+    async def metrics() -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    return router

@@ -1,0 +1,89 @@
+"""Organisations and their municipalities, loaded from a versioned configuration file."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+DEFAULT_FILE = Path(__file__).parent / "config" / "organisations.yaml"
+CONFIG_VERSION = 1
+
+
+class Municipality(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    code: Annotated[str, Field(pattern=r"^GM\d{4}$")]
+    name: Annotated[str, Field(min_length=1)]
+
+
+class Organisation(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="allow")
+
+    code: Annotated[str, Field(pattern=r"^[a-z0-9-]+$")]
+    name: Annotated[str, Field(min_length=1)]
+    municipalities: Annotated[list[Municipality], Field(min_length=1)]
+
+
+class OrganisationsConfig(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    version: int
+    organisations: Annotated[list[Organisation], Field(min_length=1)]
+
+    @model_validator(mode="after")
+    def _consistent(self) -> OrganisationsConfig:
+        if self.version != CONFIG_VERSION:
+            raise ValueError(f"version {self.version} is not supported; expected {CONFIG_VERSION}")
+        seen: dict[str, str] = {}
+        for org in self.organisations:
+            for municipality in org.municipalities:
+                if municipality.code in seen:
+                    raise ValueError(
+                        f"municipality {municipality.code} is in both {seen[municipality.code]}"
+                        f" and {org.code}"
+                    )
+                seen[municipality.code] = org.code
+        codes = [org.code for org in self.organisations]
+        if len(set(codes)) != len(codes):
+            raise ValueError("organisation codes must be unique")
+        return self
+
+    @cached_property
+    def municipality_codes(self) -> frozenset[str]:
+        return frozenset(m.code for org in self.organisations for m in org.municipalities)
+
+    @cached_property
+    def organisation_of(self) -> dict[str, Organisation]:
+        return {m.code: org for org in self.organisations for m in org.municipalities}
+
+    @cached_property
+    def municipality_names(self) -> dict[str, str]:
+        return {m.code: m.name for org in self.organisations for m in org.municipalities}
+
+    def organisation(self, code: str) -> Organisation | None:
+        return next((org for org in self.organisations if org.code == code), None)
+
+
+class ConfigurationError(Exception):
+    """The configuration file cannot be used; the message says where and why."""
+
+
+def load_organisations(path: Path = DEFAULT_FILE) -> OrganisationsConfig:
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigurationError(f"{path}: cannot read: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigurationError(f"{path}: not valid YAML: {exc}") from None
+    try:
+        return OrganisationsConfig.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'file'}: {err['msg']}"
+            for err in exc.errors(include_url=False)
+        )
+        raise ConfigurationError(f"{path}: {problems}") from None
