@@ -1,0 +1,265 @@
+"""The pure fold: any order and any duplication of an entity's events gives the same state and history."""
+
+from __future__ import annotations
+
+import itertools
+import random
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from stroom_caseload.domain.events import Event, Stored
+from stroom_caseload.domain.fold import fold, history, kind_of
+from stroom_caseload.domain.states import BenefitState, MemberSpell, PlacementState
+
+T0 = datetime(2023, 1, 1, 9, tzinfo=UTC)
+PEOPLE = ["c1", "c2", "c3"]
+
+
+def moment(hours: int) -> datetime:
+    return T0 + timedelta(hours=hours)
+
+
+def day(n: int) -> str:
+    return (date(2023, 1, 1) + timedelta(days=n)).isoformat()
+
+
+def member(ref: str, role: str = "applicant") -> dict[str, Any]:
+    return {"client_ref": ref, "role": role, "birth_date": "1980-05-05"}
+
+
+benefit_data = st.one_of(
+    st.builds(
+        lambda start, muni, reg, members: (
+            "stroom.benefit.started.v1",
+            {
+                "benefit_ref": "B1",
+                "municipality": muni,
+                "regulation": reg,
+                "start_date": day(start),
+                "inflow_reason": "other",
+                "members": [member(m) for m in members],
+            },
+        ),
+        st.integers(0, 30),
+        st.sampled_from(["GM0405", "GM0420"]),
+        st.sampled_from(["PW", "IOAW"]),
+        st.lists(st.sampled_from(PEOPLE), min_size=1, max_size=2, unique=True),
+    ),
+    st.builds(
+        lambda eff, joined, left: (
+            "stroom.benefit.members_changed.v1",
+            {
+                "benefit_ref": "B1",
+                "effective_date": day(eff),
+                "joined": [member(m, "partner") for m in joined],
+                "left": [{"client_ref": m} for m in left],
+            },
+        ),
+        st.integers(0, 60),
+        st.lists(st.sampled_from(PEOPLE), max_size=2, unique=True),
+        st.lists(st.sampled_from(PEOPLE), max_size=2, unique=True),
+    ),
+    st.builds(
+        lambda end, reason: (
+            "stroom.benefit.ended.v1",
+            {"benefit_ref": "B1", "end_date": day(end), "outflow_reason": reason},
+        ),
+        st.integers(10, 90),
+        st.sampled_from(["employment", "moved_abroad"]),
+    ),
+)
+
+placement_data = st.one_of(
+    st.builds(
+        lambda start, kind: (
+            "stroom.placement.started.v1",
+            {
+                "placement_ref": "P1",
+                "client": {"client_ref": "c1"},
+                "municipality": "GM0405",
+                "kind": kind,
+                "start_date": day(start),
+            },
+        ),
+        st.integers(0, 30),
+        st.sampled_from(["wage_subsidy", "regular"]),
+    ),
+    st.builds(
+        lambda end: ("stroom.placement.ended.v1", {"placement_ref": "P1", "end_date": day(end)}),
+        st.integers(10, 90),
+    ),
+)
+
+trajectory_data = st.one_of(
+    st.builds(
+        lambda eff, phase: (
+            "stroom.trajectory.phase_changed.v1",
+            {
+                "trajectory_ref": "T1",
+                "client": {"client_ref": "c1"},
+                "municipality": "GM0405",
+                "phase": phase,
+                "effective_date": day(eff),
+            },
+        ),
+        st.integers(0, 20),
+        st.sampled_from(["introduction", "finding_work", "keeping_work"]),
+    ),
+    st.builds(
+        lambda end: (
+            "stroom.trajectory.ended.v1",
+            {"trajectory_ref": "T1", "end_date": day(end), "outcome": "job_accepted"},
+        ),
+        st.integers(10, 90),
+    ),
+)
+
+application_data = st.one_of(
+    st.builds(
+        lambda received: (
+            "stroom.application.received.v1",
+            {
+                "application_ref": "A1",
+                "client": {"client_ref": "c1"},
+                "municipality": "GM0405",
+                "regulation": "PW",
+                "received_on": day(received),
+            },
+        ),
+        st.integers(0, 30),
+    ),
+    st.builds(
+        lambda decision, on: (
+            "stroom.application.decided.v1",
+            {"application_ref": "A1", "decision": decision, "decided_on": day(on)},
+        ),
+        st.sampled_from(["granted", "rejected"]),
+        st.integers(10, 60),
+    ),
+)
+
+
+@st.composite
+def entity_histories(draw: st.DrawFn) -> list[Stored]:
+    """A few events of one entity at a few recorded times (ties on purpose), some retracted."""
+    data = draw(st.sampled_from([benefit_data, placement_data, trajectory_data, application_data]))
+    items = draw(st.lists(data, min_size=1, max_size=7))
+    stored = []
+    for i, (event_type, payload) in enumerate(items):
+        event = Event("gws", f"e{i}", event_type, moment(draw(st.integers(0, 5))), payload)
+        retracted = draw(st.one_of(st.none(), st.integers(0, 8).map(moment)))
+        stored.append(Stored(event, retracted))
+    return stored
+
+
+def shuffled_with_duplicates(stored: list[Stored], seed: int) -> list[Stored]:
+    rng = random.Random(seed)
+    copies = stored + [rng.choice(stored) for _ in range(rng.randint(0, len(stored)))]
+    rng.shuffle(copies)
+    return copies
+
+
+@settings(max_examples=400, deadline=None)
+@given(entity_histories(), st.integers(0, 2**32))
+def test_any_order_and_duplicates_give_the_same_state_and_history(stored: list[Stored], seed: int) -> None:
+    kind = kind_of(stored[0].event.type)
+    other = shuffled_with_duplicates(stored, seed)
+    live = [s.event for s in stored if s.retracted_at is None]
+    assert fold(kind, live) == fold(kind, list(reversed(live)))
+    assert history(kind, stored) == history(kind, other)
+
+
+@settings(max_examples=300, deadline=None)
+@given(entity_histories())
+def test_history_ends_in_the_state_of_all_unretracted_events_and_never_repeats(stored: list[Stored]) -> None:
+    kind = kind_of(stored[0].event.type)
+    versions = history(kind, stored)
+    assert versions[-1].state == fold(kind, [s.event for s in stored if s.retracted_at is None])
+    assert all(a.state != b.state for a, b in itertools.pairwise(versions))
+    assert all(a.recorded_from < b.recorded_from for a, b in itertools.pairwise(versions))
+
+
+def started(event_id: str, hours: int, start: int, members: list[str], **extra: Any) -> Event:
+    data = {
+        "benefit_ref": "B1",
+        "municipality": "GM0405",
+        "regulation": "PW",
+        "start_date": day(start),
+        "inflow_reason": "other",
+        "members": [member(m) for m in members],
+        **extra,
+    }
+    return Event("gws", event_id, "stroom.benefit.started.v1", moment(hours), data)
+
+
+def test_ended_before_started_waits_for_the_start() -> None:
+    end = Event(
+        "gws",
+        "e2",
+        "stroom.benefit.ended.v1",
+        moment(1),
+        {"benefit_ref": "B1", "end_date": day(40), "outflow_reason": "employment"},
+    )
+    start = started("e1", 2, 3, ["c1"])
+    versions = history("benefit", [Stored(end), Stored(start)])
+    assert versions[0].state is None
+    last = versions[-1].state
+    assert isinstance(last, BenefitState)
+    assert (last.start_date, last.end_date, last.outflow_reason) == (
+        date(2023, 1, 4),
+        date(2023, 2, 10),
+        "employment",
+    )
+
+
+def test_members_changed_before_start_is_kept_and_applied() -> None:
+    change = Event(
+        "gws",
+        "e0",
+        "stroom.benefit.members_changed.v1",
+        moment(0),
+        {"benefit_ref": "B1", "effective_date": day(10), "joined": [member("c2", "partner")], "left": []},
+    )
+    state = fold("benefit", [change, started("e1", 1, 0, ["c1"])])
+    assert isinstance(state, BenefitState)
+    assert state.members == (
+        MemberSpell("c1", "applicant", date(1980, 5, 5), date(2023, 1, 1)),
+        MemberSpell("c2", "partner", date(1980, 5, 5), date(2023, 1, 11)),
+    )
+
+
+def test_a_later_started_corrects_and_its_retraction_restores() -> None:
+    original = started("e1", 1, 0, ["c1"])
+    correction = started("e2", 2, 5, ["c1"], application_ref="A9")
+    versions = history("benefit", [Stored(original), Stored(correction, retracted_at=moment(3))])
+    states = [v.state for v in versions]
+    assert [s.start_date if s else None for s in states] == [
+        date(2023, 1, 1),
+        date(2023, 1, 6),
+        date(2023, 1, 1),
+    ]  # type: ignore[union-attr]
+    assert [v.recorded_from for v in versions] == [moment(1), moment(2), moment(3)]
+
+
+def test_a_retraction_recorded_before_its_event_hides_it_entirely() -> None:
+    placement = Event(
+        "gws",
+        "p1",
+        "stroom.placement.started.v1",
+        moment(4),
+        {
+            "placement_ref": "P1",
+            "client": {"client_ref": "c1"},
+            "municipality": "GM0405",
+            "kind": "wage_subsidy",
+            "start_date": day(0),
+            "hours_per_week": 20.0,
+        },
+    )
+    assert [v.state for v in history("placement", [Stored(placement, retracted_at=moment(1))])] == [None]
+    only = history("placement", [Stored(placement)])
+    assert isinstance(only[0].state, PlacementState)
+    assert only[0].state.hours_per_week == 20.0
