@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import typer
 
+from stroom_cli import contract
+
 app = typer.Typer(
     name="stroom",
     help="Stroom: live caseload figures for social services, from case-system events.",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
 )
+app.add_typer(contract.app, name="contract")

@@ -27,6 +27,9 @@ class CodeList(StrEnum):
     def __get_pydantic_json_schema__(cls, core_schema: Any, handler: Any) -> dict[str, Any]:
         schema: dict[str, Any] = handler(core_schema)
         schema["x-labels"] = cls.labels()
+        cbs_codes = {member.value: member.cbs_code for member in cls if member.cbs_code is not None}
+        if cbs_codes:
+            schema["x-cbs-codes"] = cbs_codes
         return schema
 
 

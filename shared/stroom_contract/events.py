@@ -40,7 +40,17 @@ class _Data(BaseModel):
 class Client(_Data):
     """A person: a raw `bsn` at intake only, replaced there by its keyed `client_ref`."""
 
-    bsn: StrictStr | None = None
+    model_config = ConfigDict(
+        # What `_one_identity` enforces, stated for readers of the JSON Schema.
+        json_schema_extra={
+            "oneOf": [
+                {"required": [name], "properties": {name: {"type": "string"}}}
+                for name in ("bsn", "client_ref")
+            ]
+        }
+    )
+
+    bsn: StrictStr | None = Field(default=None, json_schema_extra={"pattern": "^[0-9]{9}$"})
     client_ref: Ref | None = None
 
     @field_validator("bsn")

@@ -47,5 +47,9 @@ def _known_municipality(value: str, info: ValidationInfo) -> str:
 IsoDate = Annotated[date, BeforeValidator(_iso_date)]
 Rfc3339 = Annotated[datetime, BeforeValidator(_rfc3339)]
 Ref = Annotated[StrictStr, Field(min_length=1, max_length=200)]
-Municipality = Annotated[StrictStr, AfterValidator(_known_municipality)]
+Municipality = Annotated[
+    StrictStr,
+    AfterValidator(_known_municipality),
+    Field(json_schema_extra={"pattern": _MUNICIPALITY.pattern}),
+]
 Step = Annotated[int, Field(strict=True, ge=1, le=6)]
