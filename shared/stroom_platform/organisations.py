@@ -20,12 +20,79 @@ class Municipality(BaseModel):
     name: Annotated[str, Field(min_length=1)]
 
 
+Year = Annotated[int, Field(ge=2000, le=2100)]
+Places = Annotated[float, Field(ge=0)]
+Percentage = Annotated[float, Field(ge=0, le=100)]
+
+
+class ShelteredWorkTarget(BaseModel):
+    """Beschut werk: the national taakstelling plus the places a municipality adds itself."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    municipality: Annotated[str, Field(pattern=r"^GM\d{4}$")]
+    year: Year
+    taakstelling: Places
+    additional: Places = 0
+
+    @property
+    def total(self) -> float:
+        return self.taakstelling + self.additional
+
+
+class KpiTargets(BaseModel):
+    """KPI targets of one year (reports-v1 KPI annex); a missing one is not assessed."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    year: Year
+    k1_reduction_pct: Percentage | None = None
+    k2_min_pct: Percentage | None = None
+    k3_reduction_pct: Percentage | None = None
+    k5_min_pct: Percentage | None = None
+
+
+class Targets(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    sheltered_work: list[ShelteredWorkTarget] = []
+    kpi: list[KpiTargets] = []
+
+
 class Organisation(BaseModel):
     model_config = ConfigDict(frozen=True, extra="allow")
 
     code: Annotated[str, Field(pattern=r"^[a-z0-9-]+$")]
     name: Annotated[str, Field(min_length=1)]
     municipalities: Annotated[list[Municipality], Field(min_length=1)]
+    targets: Targets = Targets()
+
+    @model_validator(mode="after")
+    def _targets_of_own_municipalities(self) -> Organisation:
+        own = {m.code for m in self.municipalities}
+        seen: set[tuple[str, int]] = set()
+        for target in self.targets.sheltered_work:
+            if target.municipality not in own:
+                raise ValueError(
+                    f"sheltered work target for {target.municipality}, which is not a municipality"
+                    f" of {self.code}"
+                )
+            if (target.municipality, target.year) in seen:
+                raise ValueError(f"two sheltered work targets for {target.municipality} in {target.year}")
+            seen.add((target.municipality, target.year))
+        years = [k.year for k in self.targets.kpi]
+        if len(set(years)) != len(years):
+            raise ValueError(f"two KPI target sets for one year in {self.code}")
+        return self
+
+    def sheltered_work_target(self, municipality: str, year: int) -> ShelteredWorkTarget | None:
+        return next(
+            (t for t in self.targets.sheltered_work if (t.municipality, t.year) == (municipality, year)),
+            None,
+        )
+
+    def kpi_targets(self, year: int) -> KpiTargets | None:
+        return next((k for k in self.targets.kpi if k.year == year), None)
 
 
 class OrganisationsConfig(BaseModel):

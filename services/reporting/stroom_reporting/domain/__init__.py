@@ -1,1 +1,1 @@
-"""Pure domain logic: no I/O."""
+"""Pure reporting logic: spells from fact histories, counting rules, buckets; no I/O."""

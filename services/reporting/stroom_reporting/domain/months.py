@@ -1,0 +1,65 @@
+"""Months as integers YYYYMM, quarters, and their stock dates (last days)."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, timedelta
+
+_MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+
+
+def month_of(day: date) -> int:
+    return day.year * 100 + day.month
+
+
+def parse_month(text: str) -> int:
+    """`2024-03` -> 202403; ValueError for anything else."""
+    match = _MONTH.match(text)
+    if not match:
+        raise ValueError(f"{text!r} is no month YYYY-MM")
+    return int(match.group(1)) * 100 + int(match.group(2))
+
+
+def format_month(month: int) -> str:
+    return f"{month // 100:04d}-{month % 100:02d}"
+
+
+def next_month(month: int) -> int:
+    return month + 89 if month % 100 == 12 else month + 1
+
+
+def previous_month(month: int) -> int:
+    return month - 89 if month % 100 == 1 else month - 1
+
+
+def first_day(month: int) -> date:
+    return date(month // 100, month % 100, 1)
+
+
+def last_day(month: int) -> date:
+    return first_day(next_month(month)) - timedelta(days=1)
+
+
+def month_range(first: int, last: int) -> list[int]:
+    """Every month from `first` to `last` inclusive (empty when first > last)."""
+    months = []
+    month = first
+    while month <= last:
+        months.append(month)
+        month = next_month(month)
+    return months
+
+
+def quarter_of(month: int) -> int:
+    """202405 -> 20242 (year * 10 + quarter)."""
+    return (month // 100) * 10 + (month % 100 - 1) // 3 + 1
+
+
+def quarter_months(quarter: int) -> tuple[int, int]:
+    """First and last month of a quarter."""
+    year, number = divmod(quarter, 10)
+    return year * 100 + number * 3 - 2, year * 100 + number * 3
+
+
+def format_quarter(quarter: int) -> str:
+    return f"{quarter // 10}-K{quarter % 10}"

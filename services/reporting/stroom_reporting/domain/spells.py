@@ -1,0 +1,215 @@
+"""Entity histories (facts) to bitemporal spell rows: what is counted, valid over recorded time."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Generic, TypeVar
+
+from stroom_contract.facts import (
+    ApplicationHistory,
+    ApplicationState,
+    BenefitHistory,
+    BenefitState,
+    PlacementHistory,
+    PlacementState,
+    TrajectoryHistory,
+    TrajectoryState,
+)
+
+BENEFITS = "benefits"
+PERSONS = "persons"
+UNITS = (BENEFITS, PERSONS)
+
+R = TypeVar("R")
+S = TypeVar("S")
+
+
+@dataclass(frozen=True)
+class Recorded(Generic[R]):
+    """A row valid in recorded time from `recorded_from` (inclusive) to `recorded_to` (exclusive)."""
+
+    row: R
+    recorded_from: datetime
+    recorded_to: datetime | None
+
+
+@dataclass(frozen=True)
+class CountSpell:
+    """A benefit (unit `benefits`, ref = entity) or one person's membership of it (`persons`)."""
+
+    unit: str
+    ref: str
+    municipality: str
+    regulation: str
+    start_date: date
+    end_date: date | None
+    inflow_reason: str | None
+    outflow_reason: str | None
+    client_ref: str | None
+    role: str | None
+    birth_date: date | None
+
+
+@dataclass(frozen=True)
+class PlacementSpell:
+    client_ref: str
+    municipality: str
+    kind: str
+    start_date: date
+    end_date: date | None
+    hours_per_week: float | None
+
+
+@dataclass(frozen=True)
+class ApplicationRow:
+    client_ref: str
+    municipality: str
+    regulation: str
+    received_on: date
+    decision: str | None
+    decided_on: date | None
+
+
+@dataclass(frozen=True)
+class PhaseRow:
+    """A trajectory's stay in one phase: from `start_date` to `end_date` (exclusive, None = open)."""
+
+    client_ref: str
+    municipality: str
+    phase: str
+    start_date: date
+    end_date: date | None
+    is_last: bool
+    outcome: str | None
+
+
+def _closed_end(start: date, end: date | None) -> date | None:
+    # An end before the start (impossible input) counts as a spell of zero days, so that
+    # stock = cumulative inflow - outflow stays equal to "active on the stock date".
+    return None if end is None else max(start, end)
+
+
+def count_spells(entity: str, state: BenefitState) -> tuple[CountSpell, ...]:
+    applicant = next((m for m in state.members if m.role == "applicant"), None)
+    benefit_end = _closed_end(state.start_date, state.end_date)
+    spells = [
+        CountSpell(
+            BENEFITS,
+            entity,
+            state.municipality,
+            state.regulation.value,
+            state.start_date,
+            benefit_end,
+            state.inflow_reason.value,
+            state.outflow_reason.value if state.outflow_reason else None,
+            applicant.client_ref if applicant else None,
+            "applicant" if applicant else None,
+            applicant.birth_date if applicant else None,
+        )
+    ]
+    for member in state.members:
+        start = max(member.joined_on, state.start_date)
+        ends = [d for d in (member.left_on, benefit_end) if d is not None]
+        spells.append(
+            CountSpell(
+                PERSONS,
+                entity,
+                state.municipality,
+                state.regulation.value,
+                start,
+                _closed_end(start, min(ends) if ends else None),
+                None,
+                None,
+                member.client_ref,
+                member.role.value,
+                member.birth_date,
+            )
+        )
+    return tuple(spells)
+
+
+def placement_spells(state: PlacementState) -> tuple[PlacementSpell, ...]:
+    return (
+        PlacementSpell(
+            state.client_ref,
+            state.municipality,
+            state.kind.value,
+            state.start_date,
+            _closed_end(state.start_date, state.end_date),
+            state.hours_per_week,
+        ),
+    )
+
+
+def application_rows(state: ApplicationState) -> tuple[ApplicationRow, ...]:
+    return (
+        ApplicationRow(
+            state.client_ref,
+            state.municipality,
+            state.regulation.value,
+            state.received_on,
+            state.decision.value if state.decision else None,
+            state.decided_on,
+        ),
+    )
+
+
+def phase_rows(state: TrajectoryState) -> tuple[PhaseRow, ...]:
+    phases = sorted(state.phases, key=lambda p: p.effective_date)
+    rows = []
+    for index, spell in enumerate(phases):
+        last = index == len(phases) - 1
+        end = state.end_date if last else phases[index + 1].effective_date
+        rows.append(
+            PhaseRow(
+                state.client_ref,
+                state.municipality,
+                spell.phase.value,
+                spell.effective_date,
+                _closed_end(spell.effective_date, end),
+                last,
+                state.outcome.value if last and state.outcome else None,
+            )
+        )
+    return tuple(rows)
+
+
+def recorded_rows(
+    versions: Sequence[tuple[datetime, S | None]], derive: Callable[[S], tuple[R, ...]]
+) -> list[Recorded[R]]:
+    """Rows per version, merged while unchanged: a row lives from the version that first
+    yields it until the first later version that no longer does."""
+    open_rows: dict[R, datetime] = {}
+    result: list[Recorded[R]] = []
+    for recorded_from, state in sorted(versions, key=lambda v: v[0]):
+        current = set(derive(state)) if state is not None else set()
+        for row in [r for r in open_rows if r not in current]:
+            result.append(Recorded(row, open_rows.pop(row), recorded_from))
+        for row in current:
+            open_rows.setdefault(row, recorded_from)
+    result.extend(Recorded(row, since, None) for row, since in open_rows.items())
+    return result
+
+
+History = BenefitHistory | PlacementHistory | ApplicationHistory | TrajectoryHistory
+
+
+def benefit_rows(history: BenefitHistory) -> list[Recorded[CountSpell]]:
+    return recorded_rows(
+        [(v.recorded_from, v.state) for v in history.versions],
+        lambda state: count_spells(history.entity, state),
+    )
+
+
+def placement_rows(history: PlacementHistory) -> list[Recorded[PlacementSpell]]:
+    return recorded_rows([(v.recorded_from, v.state) for v in history.versions], placement_spells)
+
+
+def application_history_rows(history: ApplicationHistory) -> list[Recorded[ApplicationRow]]:
+    return recorded_rows([(v.recorded_from, v.state) for v in history.versions], application_rows)
+
+
+def trajectory_rows(history: TrajectoryHistory) -> list[Recorded[PhaseRow]]:
+    return recorded_rows([(v.recorded_from, v.state) for v in history.versions], phase_rows)

@@ -1,0 +1,443 @@
+"""Report families as named tables with Dutch headings: what the API, exports and CLI serve."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from stroom_contract.codes import (
+    ClientStream,
+    Decision,
+    InflowReason,
+    OutflowReason,
+    PlacementKind,
+    Regulation,
+    TrajectoryOutcome,
+    TrajectoryPhase,
+)
+from stroom_platform.organisations import Organisation
+from stroom_reporting import repository
+from stroom_reporting.domain import families, mutations
+from stroom_reporting.domain.months import (
+    first_day,
+    format_month,
+    format_quarter,
+    last_day,
+    month_range,
+    previous_month,
+    quarter_months,
+)
+
+REGULATIONS = tuple(r.value for r in Regulation)
+LABELS: dict[str, dict[str, str]] = {
+    "regulation": Regulation.labels(),
+    "inflow": InflowReason.labels(),
+    "outflow": OutflowReason.labels(),
+    "kind": PlacementKind.labels(),
+    "phase": TrajectoryPhase.labels(),
+    "outcome": TrajectoryOutcome.labels(),
+    "client_stream": ClientStream.labels(),
+    "decision": Decision.labels(),
+    "unit": {"benefits": "Uitkeringen", "persons": "Personen"},
+}
+HEADINGS = {
+    "month": "Maand",
+    "quarter": "Kwartaal",
+    "municipality": "Gemeentecode",
+    "municipality_name": "Gemeente",
+    "regulation": "Regeling",
+    "unit": "Eenheid",
+    "begin": "Begin",
+    "inflow": "Instroom",
+    "outflow": "Uitstroom",
+    "end": "Eind",
+    "direction": "Richting",
+    "reason": "Reden",
+    "reason_label": "Omschrijving",
+    "count": "Aantal",
+    "rank": "Positie",
+    "dimension": "Kenmerk",
+    "value": "Waarde",
+    "kind": "Soort plaatsing",
+    "active": "Actief",
+    "target": "Taakstelling incl. extra",
+    "realisation_pct": "Realisatie %",
+    "phase": "Fase",
+    "outcome": "Uitkomst",
+    "coach": "Klantmanager",
+    "client_stream": "Doelgroep",
+    "received": "Ontvangen",
+    "granted": "Toegekend",
+    "rejected": "Afgewezen",
+    "withdrawn": "Ingetrokken",
+    "not_granted_pct": "Niet toegekend %",
+    "stock_date": "Peildatum",
+}
+
+
+@dataclass
+class ReportTable:
+    name: str
+    title: str
+    columns: list[str]
+    rows: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class Scope:
+    organisation: Organisation
+    municipalities: list[str]
+    names: dict[str, str]
+
+
+@dataclass
+class Report:
+    family: str
+    title: str
+    scope: Scope
+    period: dict[str, str]
+    as_of: datetime | None
+    tables: list[ReportTable]
+
+    def document(self) -> dict[str, Any]:
+        return {
+            "report": self.family,
+            "title": self.title,
+            "organisation": {"code": self.scope.organisation.code, "name": self.scope.organisation.name},
+            "municipalities": [{"code": m, "name": self.scope.names[m]} for m in self.scope.municipalities],
+            "period": self.period,
+            "as_of": self.as_of.isoformat() if self.as_of else None,
+            "headings": HEADINGS,
+            "tables": {
+                table.name: {"title": table.title, "columns": table.columns, "rows": table.rows}
+                for table in self.tables
+            },
+        }
+
+
+def _mutation_dict(row: mutations.MutationRow, names: dict[str, str]) -> dict[str, Any]:
+    return {
+        "month": format_month(row.month) if row.month else "totaal",
+        "municipality": row.municipality,
+        "municipality_name": names.get(row.municipality, "Totaal"),
+        "regulation": row.regulation,
+        "unit": row.unit,
+        "begin": row.begin,
+        "inflow": row.inflow,
+        "outflow": row.outflow,
+        "end": row.end,
+    }
+
+
+MUTATION_COLUMNS = [
+    "month",
+    "municipality",
+    "municipality_name",
+    "regulation",
+    "unit",
+    "begin",
+    "inflow",
+    "outflow",
+    "end",
+]
+
+
+async def monthly(
+    conn: AsyncConnection,
+    scope: Scope,
+    regulations: Sequence[str],
+    units: Sequence[str],
+    first: int,
+    last: int,
+    as_of: datetime | None,
+) -> Report:
+    """Report 1: rows per municipality x regulation x unit x month, the period total and totals."""
+    flows = await repository.flows(conn, scope.municipalities, regulations, units, last, as_of)
+    keys = [(m, r, u) for m in scope.municipalities for r in regulations for u in units]
+    rows = mutations.mutation_rows(keys, flows, first, last)
+    totals = mutations.totals(rows)
+    names = scope.names
+
+    def table(name: str, title: str, table_rows: Sequence[mutations.MutationRow]) -> ReportTable:
+        return ReportTable(name, title, MUTATION_COLUMNS, [_mutation_dict(r, names) for r in table_rows])
+
+    tables = [
+        table("rows", "Mutaties per maand", rows),
+        table("period_totals", "Totaal over de periode", mutations.period_totals(rows)),
+        table("municipality_totals", "Totaal per gemeente", totals["municipality"]),
+        table("regulation_totals", "Totaal per regeling", totals["regulation"]),
+        table("organisation_totals", "Totaal organisatie", totals["organisation"]),
+        table(
+            "organisation_period_totals",
+            "Totaal organisatie over de periode",
+            mutations.period_totals(totals["organisation"]),
+        ),
+    ]
+    return Report("monthly", "Maandelijkse mutaties", scope, _period(first, last), as_of, tables)
+
+
+def _period(first: int, last: int) -> dict[str, str]:
+    return {"from": format_month(first), "to": format_month(last)}
+
+
+async def reasons(
+    conn: AsyncConnection, scope: Scope, first: int, last: int, as_of: datetime | None
+) -> Report:
+    """Report 2: benefits started / ended per reason in the period, and the top 5 per municipality."""
+    counts = await repository.reasons(conn, scope.municipalities, first, last, as_of)
+    all_rows = []
+    per_key: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
+    for municipality, direction, reason, count in sorted(counts):
+        per_key[(municipality, direction)][reason] += count
+    for (municipality, direction), counter in sorted(per_key.items()):
+        for reason, count in sorted(counter.items()):
+            all_rows.append(_reason_row(scope, municipality, direction, reason, count))
+    top_rows = []
+    for municipality in scope.municipalities:
+        for direction in ("inflow", "outflow"):
+            for rank, (reason, count) in enumerate(families.top(per_key[(municipality, direction)]), 1):
+                top_rows.append({"rank": rank, **_reason_row(scope, municipality, direction, reason, count)})
+    columns = ["municipality", "municipality_name", "direction", "reason", "reason_label", "count"]
+    return Report(
+        "reasons",
+        "In- en uitstroomredenen",
+        scope,
+        _period(first, last),
+        as_of,
+        [
+            ReportTable("reasons", "Redenen", columns, all_rows),
+            ReportTable("top5", "Top 5 per gemeente", ["rank", *columns], top_rows),
+        ],
+    )
+
+
+def _reason_row(scope: Scope, municipality: str, direction: str, reason: str, count: int) -> dict[str, Any]:
+    return {
+        "municipality": municipality,
+        "municipality_name": scope.names[municipality],
+        "direction": "Instroom" if direction == "inflow" else "Uitstroom",
+        "reason": reason,
+        "reason_label": LABELS[direction].get(reason, "Onbekend"),
+        "count": count,
+    }
+
+
+async def composition(conn: AsyncConnection, scope: Scope, day: date, as_of: datetime | None) -> Report:
+    """Report 3: the benefits active on a stock date by regulation, duration, age, household, ladder."""
+    spells = await repository.count_spells_on(conn, scope.municipalities, day, as_of)
+    partners = {s.entity for s in spells if s.unit == "persons" and s.role == "partner"}
+    benefits = [s for s in spells if s.unit == "benefits"]
+    assessed = await repository.assessments_on(
+        conn, [s.client_ref for s in benefits if s.client_ref], day, as_of
+    )
+    counts = families.composition(
+        (
+            families.BenefitOnDate(
+                s.municipality,
+                s.regulation,
+                s.start_date,
+                s.birth_date,
+                s.entity in partners,
+                assessed.get(s.client_ref) if s.client_ref else None,
+            )
+            for s in benefits
+        ),
+        day,
+    )
+    rows = []
+    for municipality in scope.municipalities:
+        for dimension, counter in sorted(counts.get(municipality, {}).items()):
+            for value, count in sorted(counter.items()):
+                rows.append(
+                    {
+                        "stock_date": day.isoformat(),
+                        "municipality": municipality,
+                        "municipality_name": scope.names[municipality],
+                        "dimension": dimension,
+                        "value": LABELS.get(dimension, {}).get(value, value),
+                        "count": count,
+                    }
+                )
+    columns = ["stock_date", "municipality", "municipality_name", "dimension", "value", "count"]
+    return Report(
+        "composition",
+        "Samenstelling klantenbestand",
+        scope,
+        {"stock_date": day.isoformat()},
+        as_of,
+        [ReportTable("composition", "Samenstelling op peildatum", columns, rows)],
+    )
+
+
+async def placements(
+    conn: AsyncConnection, scope: Scope, first: int, last: int, as_of: datetime | None
+) -> Report:
+    """Report 4: placements active per kind on each month end; sheltered work against its target."""
+    spells = await repository.placements(
+        conn, scope.municipalities, last_day(previous_month(first)), last_day(last), as_of
+    )
+    active = families.active_per_month_end(
+        ((s.municipality, s.kind, s.start_date, s.end_date) for s in spells), first, last
+    )
+    rows, target_rows = [], []
+    for municipality in scope.municipalities:
+        for month in month_range(first, last):
+            base = {
+                "month": format_month(month),
+                "municipality": municipality,
+                "municipality_name": scope.names[municipality],
+            }
+            for kind in PlacementKind:
+                count = active.get((municipality, kind.value, month), 0)
+                rows.append({**base, "kind": kind.label, "active": count})
+            target = scope.organisation.sheltered_work_target(municipality, month // 100)
+            sheltered = active.get((municipality, PlacementKind.SHELTERED_WORK.value, month), 0)
+            total = target.total if target else None
+            target_rows.append(
+                {
+                    **base,
+                    "active": sheltered,
+                    "target": total,
+                    "realisation_pct": families.realisation(sheltered, total),
+                }
+            )
+    place_columns = ["month", "municipality", "municipality_name", "kind", "active"]
+    target_columns = ["month", "municipality", "municipality_name", "active", "target", "realisation_pct"]
+    return Report(
+        "placements",
+        "Plaatsingen",
+        scope,
+        _period(first, last),
+        as_of,
+        [
+            ReportTable("placements", "Actieve plaatsingen op maandeinde", place_columns, rows),
+            ReportTable("sheltered_work", "Beschut werk tegen taakstelling", target_columns, target_rows),
+        ],
+    )
+
+
+async def trajectories(conn: AsyncConnection, scope: Scope, quarter: int, as_of: datetime | None) -> Report:
+    """Report 5: per phase begin / in / out / end in a quarter, and ended by last phase x outcome."""
+    first, last = quarter_months(quarter)
+    spells = await repository.phases(
+        conn, scope.municipalities, last_day(previous_month(first)), last_day(last), as_of
+    )
+    counts = families.phase_quarter(
+        ((s.municipality, s.phase, s.start_date, s.end_date) for s in spells), quarter
+    )
+    ended = families.ended_by_phase_outcome(
+        ((s.municipality, s.phase, s.outcome, s.end_date) for s in spells if s.is_last), quarter
+    )
+    label = format_quarter(quarter)
+    rows, ended_rows = [], []
+    for municipality in scope.municipalities:
+        base = {
+            "quarter": label,
+            "municipality": municipality,
+            "municipality_name": scope.names[municipality],
+        }
+        for phase in TrajectoryPhase:
+            c = counts.get((municipality, phase.value), families.PhaseCounts(0, 0, 0, 0))
+            rows.append(
+                {**base, "phase": phase.label, "begin": c.begin, "inflow": c.inflow}
+                | {"outflow": c.outflow, "end": c.end}
+            )
+        for (muni, phase_code, outcome), count in sorted(ended.items()):
+            if muni == municipality:
+                ended_rows.append(
+                    {**base, "phase": LABELS["phase"][phase_code]}
+                    | {"outcome": LABELS["outcome"].get(outcome, "Onbekend"), "count": count}
+                )
+    base_columns = ["quarter", "municipality", "municipality_name", "phase"]
+    return Report(
+        "trajectories",
+        "Trajecten per kwartaal",
+        scope,
+        {"quarter": label},
+        as_of,
+        [
+            ReportTable(
+                "phases", "Trajecten per fase", [*base_columns, "begin", "inflow", "outflow", "end"], rows
+            ),
+            ReportTable("ended", "Beëindigde trajecten", [*base_columns, "outcome", "count"], ended_rows),
+        ],
+    )
+
+
+async def caseload(conn: AsyncConnection, scope: Scope, day: date, as_of: datetime | None) -> Report:
+    """Report 6: clients (members of active benefits) per coach on a stock date, by client stream."""
+    spells = await repository.count_spells_on(conn, scope.municipalities, day, as_of)
+    clients = sorted({(s.municipality, s.client_ref) for s in spells if s.unit == "persons"})
+    refs = [client for _, client in clients]
+    coaches = await repository.coaches_on(conn, refs, day, as_of)
+    assessed = await repository.assessments_on(conn, refs, day, as_of)
+    counts = families.caseload(
+        [(m, c, coaches.get(c), assessed[c].client_stream if c in assessed else None) for m, c in clients]
+    )
+    rows = [
+        {
+            "stock_date": day.isoformat(),
+            "municipality": municipality,
+            "municipality_name": scope.names[municipality],
+            "coach": coach if coach != families.UNKNOWN else "Geen klantmanager",
+            "client_stream": LABELS["client_stream"].get(stream, "Onbekend"),
+            "count": count,
+        }
+        for (municipality, coach, stream), count in sorted(counts.items())
+    ]
+    columns = ["stock_date", "municipality", "municipality_name", "coach", "client_stream", "count"]
+    return Report(
+        "caseload",
+        "Caseload per klantmanager",
+        scope,
+        {"stock_date": day.isoformat()},
+        as_of,
+        [ReportTable("caseload", "Actieve klanten per klantmanager", columns, rows)],
+    )
+
+
+async def gate(conn: AsyncConnection, scope: Scope, first: int, last: int, as_of: datetime | None) -> Report:
+    """Report 7: applications received and decided per month, and the share not granted."""
+    apps = await repository.applications(conn, scope.municipalities, first_day(first), last_day(last), as_of)
+    counts = families.gate(
+        ((a.municipality, a.received_on, a.decision, a.decided_on) for a in apps), first, last
+    )
+    rows = []
+    for municipality in scope.municipalities:
+        for month in month_range(first, last):
+            c = counts.get((municipality, month), families.GateCounts(0, 0, 0, 0))
+            rows.append(
+                {
+                    "month": format_month(month),
+                    "municipality": municipality,
+                    "municipality_name": scope.names[municipality],
+                    "received": c.received,
+                    "granted": c.granted,
+                    "rejected": c.rejected,
+                    "withdrawn": c.withdrawn,
+                    "not_granted_pct": c.share_not_granted,
+                }
+            )
+    columns = [
+        "month",
+        "municipality",
+        "municipality_name",
+        "received",
+        "granted",
+        "rejected",
+        "withdrawn",
+        "not_granted_pct",
+    ]
+    return Report(
+        "gate",
+        "Poort: aanvragen",
+        scope,
+        _period(first, last),
+        as_of,
+        [ReportTable("gate", "Aanvragen per maand", columns, rows)],
+    )

@@ -1,0 +1,263 @@
+"""Every read query of the reporting service; `as_of=None` reads the current versions."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Table, and_, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from stroom_reporting import tables as t
+from stroom_reporting.domain.families import Assessed
+from stroom_reporting.domain.mutations import Flow
+
+CHUNK = 500
+
+
+def valid(table: Table, as_of: datetime | None) -> ColumnElement[bool]:
+    """The rows as they were known at `as_of` (recorded_from <= as_of < recorded_to)."""
+    if as_of is None:
+        return table.c.recorded_to.is_(None)
+    return and_(
+        table.c.recorded_from <= as_of,
+        or_(table.c.recorded_to.is_(None), table.c.recorded_to > as_of),
+    )
+
+
+def active_on(table: Table, day: date) -> ColumnElement[bool]:
+    return and_(table.c.start_date <= day, or_(table.c.end_date.is_(None), table.c.end_date > day))
+
+
+async def flows(
+    conn: AsyncConnection,
+    municipalities: Sequence[str],
+    regulations: Sequence[str],
+    units: Sequence[str],
+    last_month: int,
+    as_of: datetime | None,
+) -> list[Flow]:
+    """Inflow and outflow per key and month up to `last_month` (earlier months make the opening)."""
+    if as_of is None:
+        m = t.monthly.c
+        rows = await conn.execute(
+            select(m.municipality, m.regulation, m.unit, m.month, m.inflow, m.outflow).where(
+                m.municipality.in_(municipalities),
+                m.regulation.in_(regulations),
+                m.unit.in_(units),
+                m.month <= last_month,
+            )
+        )
+        return [Flow(*row) for row in rows]
+    c = t.count_spells.c
+    scope = and_(
+        c.municipality.in_(municipalities),
+        c.regulation.in_(regulations),
+        c.unit.in_(units),
+        valid(t.count_spells, as_of),
+    )
+    result: list[Flow] = []
+    for month_column, is_inflow in ((c.start_month, True), (c.end_month, False)):
+        rows = await conn.execute(
+            select(c.municipality, c.regulation, c.unit, month_column, func.count())
+            .where(scope, month_column <= last_month)
+            .group_by(c.municipality, c.regulation, c.unit, month_column)
+        )
+        for row in rows:
+            muni, regulation, unit, month, count = list(row)
+            counts = (count, 0) if is_inflow else (0, count)
+            result.append(Flow(muni, regulation, unit, month, *counts))
+    return result
+
+
+async def trace(
+    conn: AsyncConnection,
+    municipality: str,
+    regulation: str,
+    unit: str,
+    measure: str,
+    month: int,
+    stock_day: date,
+    as_of: datetime | None,
+) -> list[Any]:
+    """The spells behind one figure: benefit refs, and for persons also the client refs."""
+    c = t.count_spells.c
+    condition = {
+        "inflow": c.start_month == month,
+        "outflow": c.end_month == month,
+    }.get(measure, active_on(t.count_spells, stock_day))
+    rows = await conn.execute(
+        select(c.entity, c.client_ref)
+        .where(
+            c.municipality == municipality,
+            c.regulation == regulation,
+            c.unit == unit,
+            valid(t.count_spells, as_of),
+            condition,
+        )
+        .order_by(c.entity, c.client_ref)
+    )
+    return list(rows)
+
+
+async def reasons(
+    conn: AsyncConnection,
+    municipalities: Sequence[str],
+    first: int,
+    last: int,
+    as_of: datetime | None,
+) -> list[tuple[str, str, str, int]]:
+    """(municipality, direction, reason, count) of benefits started / ended in the period."""
+    c = t.count_spells.c
+    scope = and_(c.municipality.in_(municipalities), c.unit == "benefits", valid(t.count_spells, as_of))
+    result: list[tuple[str, str, str, int]] = []
+    for direction, month_column, reason in (
+        ("inflow", c.start_month, c.inflow_reason),
+        ("outflow", c.end_month, c.outflow_reason),
+    ):
+        rows = await conn.execute(
+            select(c.municipality, reason, func.count())
+            .where(scope, month_column >= first, month_column <= last)
+            .group_by(c.municipality, reason)
+        )
+        result.extend((muni, direction, code or "unknown", count) for muni, code, count in rows)
+    return result
+
+
+async def count_spells_on(
+    conn: AsyncConnection, municipalities: Sequence[str], day: date, as_of: datetime | None
+) -> list[Any]:
+    c = t.count_spells.c
+    rows = await conn.execute(
+        select(
+            c.entity, c.unit, c.municipality, c.regulation, c.start_date, c.client_ref, c.role, c.birth_date
+        ).where(
+            c.municipality.in_(municipalities), valid(t.count_spells, as_of), active_on(t.count_spells, day)
+        )
+    )
+    return list(rows)
+
+
+def _visible(as_of: datetime | None) -> ColumnElement[bool]:
+    r = t.client_records.c
+    if as_of is None:
+        return r.retracted_at.is_(None)
+    return and_(r.recorded_at <= as_of, or_(r.retracted_at.is_(None), r.retracted_at > as_of))
+
+
+async def _latest_records(
+    conn: AsyncConnection, kind: str, clients: Sequence[str], day: date, as_of: datetime | None
+) -> list[Any]:
+    r = t.client_records.c
+    rows: list[Any] = []
+    unique = sorted(set(clients))
+    for start in range(0, len(unique), CHUNK):
+        result = await conn.execute(
+            select(t.client_records)
+            .where(
+                r.client_ref.in_(unique[start : start + CHUNK]),
+                r.type == kind,
+                r.on_date <= day,
+                _visible(as_of),
+            )
+            .order_by(r.client_ref, r.on_date, r.record_id)
+        )
+        rows.extend(result)
+    return rows
+
+
+async def assessments_on(
+    conn: AsyncConnection, clients: Sequence[str], day: date, as_of: datetime | None
+) -> dict[str, Assessed]:
+    """The latest assessment on or before `day` per client (ordered, so the last one wins)."""
+    latest: dict[str, Assessed] = {}
+    for row in await _latest_records(conn, "assessment", clients, day, as_of):
+        latest[row.client_ref] = Assessed(
+            row.on_date, row.ladder_step, row.target_step, row.client_stream, bool(row.work_obligation_exempt)
+        )
+    return latest
+
+
+async def coaches_on(
+    conn: AsyncConnection, clients: Sequence[str], day: date, as_of: datetime | None
+) -> dict[str, str]:
+    return {
+        row.client_ref: row.coach_ref
+        for row in await _latest_records(conn, "coach_assignment", clients, day, as_of)
+    }
+
+
+async def placements(
+    conn: AsyncConnection,
+    municipalities: Sequence[str],
+    first_day: date,
+    last_day: date,
+    as_of: datetime | None,
+) -> list[Any]:
+    """Placements that overlap the period (for counts on each month end within it)."""
+    p = t.placement_spells.c
+    rows = await conn.execute(
+        select(p.entity, p.municipality, p.kind, p.start_date, p.end_date).where(
+            p.municipality.in_(municipalities),
+            valid(t.placement_spells, as_of),
+            p.start_date <= last_day,
+            or_(p.end_date.is_(None), p.end_date > first_day),
+        )
+    )
+    return list(rows)
+
+
+async def phases(
+    conn: AsyncConnection,
+    municipalities: Sequence[str],
+    first_day: date,
+    last_day: date,
+    as_of: datetime | None,
+) -> list[Any]:
+    s = t.phase_spells.c
+    rows = await conn.execute(
+        select(s.entity, s.municipality, s.phase, s.start_date, s.end_date, s.is_last, s.outcome).where(
+            s.municipality.in_(municipalities),
+            valid(t.phase_spells, as_of),
+            s.start_date <= last_day,
+            or_(s.end_date.is_(None), s.end_date >= first_day),
+        )
+    )
+    return list(rows)
+
+
+async def applications(
+    conn: AsyncConnection,
+    municipalities: Sequence[str],
+    first_day: date,
+    last_day: date,
+    as_of: datetime | None,
+) -> list[Any]:
+    a = t.applications.c
+    rows = await conn.execute(
+        select(a.entity, a.municipality, a.received_on, a.decision, a.decided_on).where(
+            a.municipality.in_(municipalities),
+            valid(t.applications, as_of),
+            or_(
+                a.received_on.between(first_day, last_day),
+                a.decided_on.between(first_day, last_day),
+            ),
+        )
+    )
+    return list(rows)
+
+
+async def changed_months(conn: AsyncConnection, municipalities: Sequence[str], since: datetime) -> list[Any]:
+    c = t.changes.c
+    rows = await conn.execute(
+        select(c.municipality, c.regulation, c.unit, c.month, func.max(c.changed_at).label("changed_at"))
+        .where(c.municipality.in_(municipalities), c.changed_at > since)
+        .group_by(c.municipality, c.regulation, c.unit, c.month)
+        .order_by(c.municipality, c.month, c.regulation, c.unit)
+    )
+    return list(rows)
+
+
+async def freshness(conn: AsyncConnection) -> list[Any]:
+    return list(await conn.execute(select(t.freshness).order_by(t.freshness.c.read_model)))

@@ -1,0 +1,179 @@
+"""Reporting read models: bitemporal spell tables, client records and the monthly aggregate."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Dialect,
+    Float,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+)
+
+from stroom_platform.db import new_metadata
+
+metadata = new_metadata()
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Stored as UTC on both engines, so recorded times compare the same in SQLite and PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("recorded times must carry a time zone")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _recorded() -> list[Column[Any]]:
+    return [
+        Column("recorded_from", UtcDateTime(), nullable=False),
+        Column("recorded_to", UtcDateTime()),
+    ]
+
+
+entities = Table(
+    "reporting_entities",
+    metadata,
+    Column("entity", String(300), primary_key=True),
+    Column("kind", String(20), nullable=False),
+    Column("revision", Integer, nullable=False),
+)
+
+# Benefits (unit `benefits`) and memberships (unit `persons`) in one table: the same counting.
+count_spells = Table(
+    "reporting_count_spells",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("entity", String(300), nullable=False, index=True),
+    Column("unit", String(10), nullable=False),
+    Column("municipality", String(6), nullable=False),
+    Column("regulation", String(4), nullable=False),
+    Column("start_date", Date, nullable=False),
+    Column("end_date", Date),
+    Column("start_month", Integer, nullable=False),
+    Column("end_month", Integer),
+    Column("inflow_reason", String(40)),
+    Column("outflow_reason", String(40)),
+    Column("client_ref", String(200)),
+    Column("role", String(10)),
+    Column("birth_date", Date),
+    *_recorded(),
+    Index("ix_reporting_count_spells_start", "municipality", "unit", "start_month"),
+    Index("ix_reporting_count_spells_end", "municipality", "unit", "end_month"),
+)
+
+placement_spells = Table(
+    "reporting_placement_spells",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("entity", String(300), nullable=False, index=True),
+    Column("client_ref", String(200), nullable=False),
+    Column("municipality", String(6), nullable=False, index=True),
+    Column("kind", String(30), nullable=False),
+    Column("start_date", Date, nullable=False),
+    Column("end_date", Date),
+    Column("hours_per_week", Float),
+    *_recorded(),
+)
+
+applications = Table(
+    "reporting_applications",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("entity", String(300), nullable=False, index=True),
+    Column("client_ref", String(200), nullable=False),
+    Column("municipality", String(6), nullable=False, index=True),
+    Column("regulation", String(4), nullable=False),
+    Column("received_on", Date, nullable=False),
+    Column("decision", String(10)),
+    Column("decided_on", Date),
+    *_recorded(),
+)
+
+phase_spells = Table(
+    "reporting_phase_spells",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("entity", String(300), nullable=False, index=True),
+    Column("client_ref", String(200), nullable=False),
+    Column("municipality", String(6), nullable=False, index=True),
+    Column("phase", String(30), nullable=False),
+    Column("start_date", Date, nullable=False),
+    Column("end_date", Date),
+    Column("is_last", Boolean, nullable=False),
+    Column("outcome", String(30)),
+    *_recorded(),
+)
+
+client_records = Table(
+    "reporting_client_records",
+    metadata,
+    Column("record_id", String(300), primary_key=True),
+    Column("client_ref", String(200), nullable=False, index=True),
+    Column("revision", Integer, nullable=False),
+    Column("type", String(20), nullable=False),
+    Column("on_date", Date, nullable=False),
+    Column("recorded_at", UtcDateTime(), nullable=False),
+    Column("retracted_at", UtcDateTime()),
+    Column("ladder_step", Integer),
+    Column("target_step", Integer),
+    Column("client_stream", String(15)),
+    Column("work_obligation_exempt", Boolean),
+    Column("coach_ref", String(200)),
+    Column("payload", Text, nullable=False),
+)
+
+# Current (not as_of) inflow and outflow per month, kept in step with count_spells.
+monthly = Table(
+    "reporting_monthly",
+    metadata,
+    Column("municipality", String(6), primary_key=True),
+    Column("regulation", String(4), primary_key=True),
+    Column("unit", String(10), primary_key=True),
+    Column("month", Integer, primary_key=True),
+    Column("inflow", Integer, nullable=False),
+    Column("outflow", Integer, nullable=False),
+)
+
+# Which months' flows were restated when (wall-clock time of the reporting service).
+changes = Table(
+    "reporting_changes",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("changed_at", UtcDateTime(), nullable=False, index=True),
+    Column("municipality", String(6), nullable=False),
+    Column("regulation", String(4), nullable=False),
+    Column("unit", String(10), nullable=False),
+    Column("month", Integer, nullable=False),
+)
+
+freshness = Table(
+    "reporting_freshness",
+    metadata,
+    Column("read_model", String(20), primary_key=True),
+    Column("applied_at", UtcDateTime(), nullable=False),
+    Column("latest_recorded", UtcDateTime()),
+    Column("facts_applied", Integer, nullable=False),
+)
