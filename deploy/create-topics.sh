@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Creates Stroom's Kafka topics; run once before the services start, safe to run again.
+set -euo pipefail
+
+bootstrap="${KAFKA_BOOTSTRAP_SERVERS:-kafka:9092}"
+replicas="${STROOM_TOPIC_REPLICATION_FACTOR:-1}"
+
+create() {
+  local topic="$1" partitions="$2"
+  shift 2
+  /opt/kafka/bin/kafka-topics.sh --bootstrap-server "$bootstrap" --create --if-not-exists \
+    --topic "$topic" --partitions "$partitions" --replication-factor "$replicas" "$@"
+}
+
+# The events are the replayable log every projection is rebuilt from: kept forever.
+create "${STROOM_EVENTS_TOPIC:-stroom.events.v1}" 12 \
+  --config cleanup.policy=delete --config retention.ms=-1
+# Facts are keyed by entity and the newest revision replaces the rest: compacted.
+create "${STROOM_FACTS_TOPIC:-stroom.caseload.facts.v1}" 12 \
+  --config cleanup.policy=compact
+# Refused records wait 30 days for someone to look at them.
+create "${STROOM_DEAD_LETTER_TOPIC:-stroom.events.v1.dead-letter}" 3 \
+  --config cleanup.policy=delete --config retention.ms=2592000000
+
+/opt/kafka/bin/kafka-topics.sh --bootstrap-server "$bootstrap" --describe \
+  --topic "${STROOM_EVENTS_TOPIC:-stroom.events.v1}"
