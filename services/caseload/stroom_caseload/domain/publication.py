@@ -1,0 +1,49 @@
+"""The facts record values (`stroom_contract.facts` JSON) for an entity history or a client record."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from stroom_caseload.domain.states import ClientFact, Version
+
+
+def entity_fact(kind: str, key: str, revision: int, versions: list[Version]) -> bytes:
+    return orjson.dumps(
+        {
+            "kind": kind,
+            "entity": key,
+            "revision": revision,
+            "versions": [{"recorded_from": v.recorded_from, "state": v.state} for v in versions],
+        }
+    )
+
+
+def client_record(
+    source: str,
+    event_id: str,
+    data: Mapping[str, Any],
+    revision: int,
+    recorded_at: datetime,
+    retracted_at: datetime | None,
+    fact: ClientFact,
+) -> tuple[str, bytes]:
+    """(Kafka key, value) of one point fact of a person."""
+    client_ref = data["client"]["client_ref"]
+    entity = f"client:{client_ref}"
+    value = orjson.dumps(
+        {
+            "kind": "client",
+            "entity": entity,
+            "record_id": f"{source}|{event_id}",
+            "client_ref": client_ref,
+            "revision": revision,
+            "recorded_at": recorded_at,
+            "retracted_at": retracted_at,
+            "fact": fact,
+        }
+    )
+    return entity, value

@@ -1,0 +1,171 @@
+"""Read side: projections per municipality on a date, as known now or at an earlier moment.
+
+Every query picks, per entity, the state version valid at recorded time `as_of` (the
+current one when `as_of` is None) and then applies the counting rules of reports-v1 on
+day `on`: active when start <= on < end.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, Table, and_, func, literal, or_, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from stroom_caseload.domain.events import utc
+from stroom_caseload.tables import Tables, live
+
+
+@dataclass(frozen=True)
+class ClientCount:
+    municipality: str
+    coach_ref: str | None
+    client_stream: str | None
+    ladder_step: int | None
+    clients: int
+
+
+@dataclass
+class Projection:
+    """The caseload of one municipality on one day."""
+
+    municipality: str
+    on: date
+    as_of: datetime | None
+    benefits: dict[str, int] = field(default_factory=dict)
+    persons: dict[str, int] = field(default_factory=dict)
+    placements: dict[str, int] = field(default_factory=dict)
+    open_applications: dict[str, int] = field(default_factory=dict)
+    trajectories: dict[str, int] = field(default_factory=dict)
+    clients: list[ClientCount] = field(default_factory=list)
+
+    def clients_per_coach(self) -> dict[str | None, dict[str | None, int]]:
+        counts: dict[str | None, dict[str | None, int]] = defaultdict(lambda: defaultdict(int))
+        for row in self.clients:
+            counts[row.coach_ref][row.client_stream] += row.clients
+        return {coach: dict(streams) for coach, streams in counts.items()}
+
+
+def _known(table: Table, as_of: datetime | None) -> ColumnElement[bool]:
+    if as_of is None:
+        return table.c.recorded_to.is_(None)
+    return and_(
+        table.c.recorded_from <= as_of, or_(table.c.recorded_to.is_(None), table.c.recorded_to > as_of)
+    )
+
+
+def _running(start: Any, end: Any, on: date) -> ColumnElement[bool]:
+    return and_(start <= on, or_(end.is_(None), end > on))
+
+
+class CaseloadQueries:
+    def __init__(self, conn: AsyncConnection, tables: Tables = live) -> None:
+        self.conn = conn
+        self.t = tables
+
+    async def _counts(self, stmt: Select[Any]) -> dict[str, int]:
+        return {row[0]: int(row[1]) for row in await self.conn.execute(stmt)}
+
+    async def projection(self, municipality: str, on: date, as_of: datetime | None = None) -> Projection:
+        as_of = utc(as_of) if as_of else None
+        t = self.t
+        result = Projection(municipality, on, as_of)
+        b, m, p, a, ph = t.benefits, t.members, t.placements, t.applications, t.phases
+        result.benefits = await self._counts(
+            select(b.c.regulation, func.count())
+            .where(b.c.municipality == municipality, _known(b, as_of), _running(b.c.start_date, b.c.end_date, on))
+            .group_by(b.c.regulation)
+        )
+        result.persons = await self._counts(
+            select(m.c.regulation, func.count(m.c.client_ref.distinct()))
+            .where(m.c.municipality == municipality, _known(m, as_of), *self._member_active(on))
+            .group_by(m.c.regulation)
+        )
+        result.placements = await self._counts(
+            select(p.c.kind, func.count())
+            .where(p.c.municipality == municipality, _known(p, as_of), _running(p.c.start_date, p.c.end_date, on))
+            .group_by(p.c.kind)
+        )
+        result.open_applications = await self._counts(
+            select(a.c.regulation, func.count())
+            .where(
+                a.c.municipality == municipality,
+                _known(a, as_of),
+                _running(a.c.received_on, a.c.decided_on, on),
+            )
+            .group_by(a.c.regulation)
+        )
+        result.trajectories = await self._counts(
+            select(ph.c.phase, func.count(ph.c.entity_key.distinct()))
+            .where(
+                ph.c.municipality == municipality,
+                _known(ph, as_of),
+                _running(ph.c.effective_date, ph.c.until, on),
+                or_(ph.c.end_date.is_(None), ph.c.end_date > on),
+            )
+            .group_by(ph.c.phase)
+        )
+        result.clients = await self.clients([municipality], on, as_of)
+        return result
+
+    def _member_active(self, on: date) -> list[ColumnElement[bool]]:
+        m = self.t.members
+        return [_running(m.c.start_date, m.c.end_date, on), _running(m.c.joined_on, m.c.left_on, on)]
+
+    def _latest(self, fact_type: str, on: date, as_of: datetime | None, *columns: Any) -> Any:
+        """Per client, the newest visible fact of a type on or before `on`."""
+        cf = self.t.client_facts
+        visible = [cf.c.type == fact_type, cf.c.effective_date <= on]
+        if as_of is None:
+            visible.append(cf.c.retracted_at.is_(None))
+        else:
+            visible += [cf.c.recorded_at <= as_of, or_(cf.c.retracted_at.is_(None), cf.c.retracted_at > as_of)]
+        rank = (
+            func.row_number()
+            .over(
+                partition_by=cf.c.client_ref,
+                order_by=(cf.c.effective_date.desc(), cf.c.recorded_at.desc(), cf.c.record_id.desc()),
+            )
+            .label("rank")
+        )
+        ranked = select(cf.c.client_ref, *columns, rank).where(*visible).subquery()
+        return select(ranked).where(ranked.c.rank == 1).subquery()
+
+    async def clients(
+        self,
+        municipalities: Sequence[str],
+        on: date,
+        as_of: datetime | None = None,
+        coach_ref: str | None = None,
+    ) -> list[ClientCount]:
+        """Active clients (members of a running benefit) by coach, client stream and ladder step."""
+        as_of = utc(as_of) if as_of else None
+        m, cf = self.t.members, self.t.client_facts
+        active = (
+            select(m.c.municipality, m.c.client_ref)
+            .where(m.c.municipality.in_(municipalities), _known(m, as_of), *self._member_active(on))
+            .distinct()
+            .subquery()
+        )
+        coach = self._latest("coach_assignment", on, as_of, cf.c.coach_ref)
+        assessed = self._latest("assessment", on, as_of, cf.c.client_stream, cf.c.ladder_step)
+        stmt = (
+            select(
+                active.c.municipality,
+                coach.c.coach_ref,
+                assessed.c.client_stream,
+                assessed.c.ladder_step,
+                func.count(),
+            )
+            .select_from(active)
+            .outerjoin(coach, coach.c.client_ref == active.c.client_ref)
+            .outerjoin(assessed, assessed.c.client_ref == active.c.client_ref)
+            .group_by(active.c.municipality, coach.c.coach_ref, assessed.c.client_stream, assessed.c.ladder_step)
+        )
+        if coach_ref is not None:
+            stmt = stmt.where(coach.c.coach_ref == literal(coach_ref))
+        return [ClientCount(*row[:4], int(row[4])) for row in await self.conn.execute(stmt)]

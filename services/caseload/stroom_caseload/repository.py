@@ -1,0 +1,348 @@
+"""All writes of the caseload service: the applied-event ledger, entity locks, state versions."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from sqlalchemy import ColumnElement, Table, bindparam, delete, func, insert, select, text, tuple_
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from stroom_caseload.domain.client import effective_date
+from stroom_caseload.domain.events import RETRACTED, Event, Stored, utc
+from stroom_caseload.domain.states import (
+    Assessment,
+    BenefitState,
+    ClientFact,
+    CoachAssignment,
+    EntityState,
+    PlacementState,
+    PlanSent,
+    ProgressReport,
+    TrajectoryState,
+    Version,
+)
+from stroom_caseload.tables import Tables, dead_letters, live
+
+
+@dataclass(frozen=True, slots=True)
+class Upserted:
+    """What the ledger says about an event just offered to it."""
+
+    new: bool
+    retracted_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """The row a retraction marks: its entity, once the retracted event itself has arrived."""
+
+    source: str
+    event_id: str
+    entity_key: str | None
+    type: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ClientRow:
+    source: str
+    event_id: str
+    wire: dict[str, Any]
+    retracted_at: datetime | None
+    revision: int
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    return None if value is None else utc(value)
+
+
+class CaseloadRepository:
+    """Bound to one connection inside one transaction; `tables` is the live or the shadow set."""
+
+    def __init__(self, conn: AsyncConnection, tables: Tables = live) -> None:
+        self.conn = conn
+        self.t = tables
+        self.postgres = conn.dialect.name == "postgresql"
+
+    def _insert(self, table: Table) -> Any:
+        return (postgresql.insert if self.postgres else sqlite.insert)(table)
+
+    async def upsert_event(self, event: Event, entity_key: str, wire: bytes) -> Upserted:
+        """Store an event unless (source, id) is there already; a placeholder left by its retraction
+        is filled in."""
+        ev = self.t.events
+        stmt = self._insert(ev).values(
+            source=event.source,
+            event_id=event.id,
+            entity_key=entity_key,
+            type=event.type,
+            time=event.time,
+            wire=wire.decode(),
+            revision=1,
+        )
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[ev.c.source, ev.c.event_id],
+            set_={
+                "entity_key": stmt.excluded.entity_key,
+                "type": stmt.excluded.type,
+                "time": stmt.excluded.time,
+                "wire": stmt.excluded.wire,
+                "revision": ev.c.revision + 1,
+            },
+            where=ev.c.wire.is_(None),
+        ).returning(ev.c.retracted_at)
+        row = (await self.conn.execute(stmt)).first()
+        return Upserted(row is not None, _aware(row.retracted_at) if row else None)
+
+    async def mark_retracted(self, source: str, retracted_id: str, at: datetime, by: str) -> Target:
+        """Record a retraction on its target's row, creating a placeholder if the target is not here."""
+        ev = self.t.events
+        stmt = self._insert(ev).values(
+            source=source, event_id=retracted_id, retracted_at=at, retracted_by=by, revision=1
+        )
+        # The earliest retraction counts; with two workers the row lock serialises them.
+        earliest: ColumnElement[Any] = (
+            func.least(ev.c.retracted_at, stmt.excluded.retracted_at)
+            if self.postgres
+            else func.min(
+                func.coalesce(ev.c.retracted_at, stmt.excluded.retracted_at), stmt.excluded.retracted_at
+            )
+        )
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[ev.c.source, ev.c.event_id],
+            set_={
+                "retracted_at": earliest,
+                "retracted_by": func.coalesce(ev.c.retracted_by, stmt.excluded.retracted_by),
+                "revision": ev.c.revision + 1,
+            },
+        ).returning(ev.c.entity_key, ev.c.type)
+        row = (await self.conn.execute(stmt)).one()
+        return Target(source, retracted_id, row.entity_key, row.type)
+
+    async def lock_entities(self, keys: Sequence[str]) -> None:
+        """Serialise recomputes of one entity across workers (SQLite has a single writer anyway)."""
+        if not self.postgres or not keys:
+            return
+        await self.conn.execute(
+            text(
+                "SELECT count(pg_advisory_xact_lock(hashtext(k)))"
+                " FROM (SELECT k FROM unnest(CAST(:keys AS text[])) AS k ORDER BY k) AS sorted"
+            ),
+            {"keys": sorted(keys)},
+        )
+
+    async def stored_events(self, keys: Sequence[str]) -> dict[str, list[Stored]]:
+        ev = self.t.events
+        rows = await self.conn.execute(
+            select(ev.c.entity_key, ev.c.wire, ev.c.retracted_at).where(
+                ev.c.entity_key.in_(keys), ev.c.wire.is_not(None), ev.c.type != RETRACTED
+            )
+        )
+        found: dict[str, list[Stored]] = defaultdict(list)
+        for row in rows:
+            found[row.entity_key].append(
+                Stored(Event.from_wire(orjson.loads(row.wire)), _aware(row.retracted_at))
+            )
+        return found
+
+    async def revisions(self, keys: Sequence[str]) -> dict[str, int]:
+        en = self.t.entities
+        rows = await self.conn.execute(
+            select(en.c.entity_key, en.c.revision).where(en.c.entity_key.in_(keys))
+        )
+        return {row.entity_key: row.revision for row in rows}
+
+    async def current_facts(self, keys: Iterable[str]) -> dict[str, bytes]:
+        en = self.t.entities
+        rows = await self.conn.execute(
+            select(en.c.entity_key, en.c.fact).where(en.c.entity_key.in_(list(keys)))
+        )
+        return {row.entity_key: row.fact.encode() for row in rows}
+
+    async def save_entities(self, saved: Sequence[tuple[str, str, int, bytes, list[Version]]]) -> None:
+        """Replace the state versions of each (key, kind, revision, fact, versions) and its fact."""
+        if not saved:
+            return
+        keys = [key for key, *_ in saved]
+        for table in self.t.states:
+            await self.conn.execute(delete(table).where(table.c.entity_key.in_(keys)))
+        rows: dict[Table, list[dict[str, Any]]] = defaultdict(list)
+        for key, _kind, _revision, _fact, versions in saved:
+            for table, row in _state_rows(self.t, key, versions):
+                rows[table].append(row)
+        for table, values in rows.items():
+            await self.conn.execute(insert(table), values)
+        en = self.t.entities
+        stmt = self._insert(en)
+        await self.conn.execute(
+            stmt.on_conflict_do_update(
+                index_elements=[en.c.entity_key],
+                set_={"revision": stmt.excluded.revision, "fact": stmt.excluded.fact},
+            ),
+            [
+                {"entity_key": k, "kind": kind, "revision": r, "fact": f.decode()}
+                for k, kind, r, f, _ in saved
+            ],
+        )
+
+    async def save_client_fact(self, record_id: str, client_ref: str, fact: ClientFact, event: Event) -> None:
+        cf = self.t.client_facts
+        values = _client_fact_columns(fact)
+        stmt = self._insert(cf).values(
+            record_id=record_id,
+            client_ref=client_ref,
+            type=fact.type,
+            effective_date=effective_date(fact),
+            recorded_at=event.time,
+            **values,
+        )
+        await self.conn.execute(stmt.on_conflict_do_nothing(index_elements=[cf.c.record_id]))
+
+    async def client_rows(self, ids: Iterable[tuple[str, str]]) -> list[ClientRow]:
+        ev = self.t.events
+        wanted = sorted(set(ids))
+        if not wanted:
+            return []
+        rows = await self.conn.execute(
+            select(ev.c.source, ev.c.event_id, ev.c.wire, ev.c.retracted_at, ev.c.revision).where(
+                tuple_(ev.c.source, ev.c.event_id).in_(wanted), ev.c.wire.is_not(None)
+            )
+        )
+        return [
+            ClientRow(r.source, r.event_id, orjson.loads(r.wire), _aware(r.retracted_at), r.revision)
+            for r in rows
+        ]
+
+    async def sync_client_retractions(self, rows: Sequence[ClientRow]) -> None:
+        """Copy the ledger's retraction time of each client record onto its fact row."""
+        cf = self.t.client_facts
+        values = [{"rid": f"{r.source}|{r.event_id}", "at": r.retracted_at} for r in rows]
+        if values:
+            await self.conn.execute(
+                cf.update().where(cf.c.record_id == bindparam("rid")).values(retracted_at=bindparam("at")),
+                values,
+            )
+
+    async def record_dead_letter(self, topic: str, partition: int, offset: int, reason: str) -> None:
+        await self.conn.execute(
+            insert(dead_letters).values(
+                received_at=datetime.now(UTC), topic=topic, partition=partition, offset=offset, reason=reason
+            )
+        )
+
+    async def dead_letter_count(self) -> int:
+        return int((await self.conn.execute(select(func.count()).select_from(dead_letters))).scalar_one())
+
+
+def _client_fact_columns(fact: ClientFact) -> dict[str, Any]:
+    if isinstance(fact, Assessment):
+        return {
+            "ladder_step": fact.ladder_step,
+            "target_step": fact.target_step,
+            "client_stream": fact.client_stream,
+            "work_obligation_exempt": fact.work_obligation_exempt,
+        }
+    if isinstance(fact, CoachAssignment):
+        return {"coach_ref": fact.coach_ref}
+    if isinstance(fact, ProgressReport):
+        return {"long_trajectory": fact.long_trajectory}
+    if isinstance(fact, PlanSent):
+        return {"plan_ref": fact.plan_ref, "application_ref": fact.application_ref}
+    return {"sanction_kind": fact.kind, "benefit_ref": fact.benefit_ref}
+
+
+def _state_rows(t: Tables, key: str, versions: list[Version]) -> Iterable[tuple[Table, dict[str, Any]]]:
+    for number, version in enumerate(versions):
+        state = version.state
+        if state is None:
+            continue
+        until = versions[number + 1].recorded_from if number + 1 < len(versions) else None
+        base = {
+            "entity_key": key,
+            "version": number,
+            "recorded_from": version.recorded_from,
+            "recorded_to": until,
+        }
+        yield from _rows_of(t, base, state)
+
+
+def _rows_of(t: Tables, base: dict[str, Any], state: EntityState) -> Iterable[tuple[Table, dict[str, Any]]]:
+    if isinstance(state, BenefitState):
+        benefit = {
+            "municipality": state.municipality,
+            "regulation": state.regulation,
+            "start_date": state.start_date,
+            "end_date": state.end_date,
+        }
+        yield (
+            t.benefits,
+            base
+            | benefit
+            | {
+                "inflow_reason": state.inflow_reason,
+                "outflow_reason": state.outflow_reason,
+                "application_ref": state.application_ref,
+            },
+        )
+        for seq, m in enumerate(state.members):
+            yield (
+                t.members,
+                base
+                | benefit
+                | {
+                    "seq": seq,
+                    "client_ref": m.client_ref,
+                    "role": m.role,
+                    "birth_date": m.birth_date,
+                    "joined_on": m.joined_on,
+                    "left_on": m.left_on,
+                },
+            )
+    elif isinstance(state, PlacementState):
+        yield (
+            t.placements,
+            base
+            | {
+                "client_ref": state.client_ref,
+                "municipality": state.municipality,
+                "kind": state.kind,
+                "start_date": state.start_date,
+                "end_date": state.end_date,
+                "hours_per_week": state.hours_per_week,
+                "employer_ref": state.employer_ref,
+                "end_reason": state.end_reason,
+            },
+        )
+    elif isinstance(state, TrajectoryState):
+        common = {
+            "client_ref": state.client_ref,
+            "municipality": state.municipality,
+            "end_date": state.end_date,
+        }
+        yield t.trajectories, base | common | {"outcome": state.outcome}
+        for seq, spell in enumerate(state.phases):
+            nxt = state.phases[seq + 1].effective_date if seq + 1 < len(state.phases) else None
+            yield (
+                t.phases,
+                base
+                | common
+                | {"seq": seq, "phase": spell.phase, "effective_date": spell.effective_date, "until": nxt},
+            )
+    else:
+        yield (
+            t.applications,
+            base
+            | {
+                "client_ref": state.client_ref,
+                "municipality": state.municipality,
+                "regulation": state.regulation,
+                "received_on": state.received_on,
+                "decision": state.decision,
+                "decided_on": state.decided_on,
+            },
+        )

@@ -1,0 +1,23 @@
+"""Settings of the caseload service: consumer group, batching and the HTTP port."""
+
+from __future__ import annotations
+
+from stroom_platform.settings import CommonSettings
+
+
+class CaseloadSettings(CommonSettings):
+    http_port: int = 8002
+    consumer_group: str = "stroom-caseload"
+    # Events applied per database transaction, and how long to wait to fill a batch.
+    batch_size: int = 500
+    batch_within_seconds: float = 0.05
+    rebuild_batch_size: int = 5000
+
+    @property
+    def caseload_database_url(self) -> str:
+        return self.database_url_for("caseload")
+
+    @property
+    def broker_url(self) -> str:
+        servers = self.kafka_bootstrap_servers or "127.0.0.1:9092"
+        return ";".join(f"kafka://{server.strip()}" for server in servers.split(","))

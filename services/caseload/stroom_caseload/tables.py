@@ -1,0 +1,221 @@
+"""Tables of the caseload service: the applied-event ledger, entity revisions, bitemporal state.
+
+Every state row is one version of an entity, valid over recorded time
+[recorded_from, recorded_to) (`recorded_to` NULL for the current one), so any figure can be
+computed as known at an earlier moment. The same set exists twice: the live tables and a
+`_next` shadow set that `stroom caseload rebuild` fills and then swaps in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+from sqlalchemy.sql.schema import SchemaItem
+
+from stroom_platform.db import new_metadata
+
+metadata = new_metadata()
+
+_KEY = 300
+
+
+def _versioned(name: str, meta: MetaData, *columns: SchemaItem, seq: bool = False) -> Table:
+    keys: list[SchemaItem] = [
+        Column("entity_key", String(_KEY), primary_key=True),
+        Column("version", Integer, primary_key=True),
+    ]
+    if seq:
+        keys.append(Column("seq", Integer, primary_key=True))
+    return Table(
+        name,
+        meta,
+        *keys,
+        Column("recorded_from", DateTime(timezone=True), nullable=False),
+        Column("recorded_to", DateTime(timezone=True)),
+        *columns,
+    )
+
+
+@dataclass(frozen=True)
+class Tables:
+    events: Table
+    entities: Table
+    benefits: Table
+    members: Table
+    placements: Table
+    applications: Table
+    trajectories: Table
+    phases: Table
+    client_facts: Table
+
+    @property
+    def states(self) -> tuple[Table, ...]:
+        """The per-version state tables, rewritten for an entity on every recompute."""
+        return (
+            self.benefits,
+            self.members,
+            self.placements,
+            self.applications,
+            self.trajectories,
+            self.phases,
+        )
+
+    @property
+    def all(self) -> tuple[Table, ...]:
+        return (self.events, self.entities, *self.states, self.client_facts)
+
+
+def define(meta: MetaData, suffix: str = "") -> Tables:
+    def n(name: str) -> str:
+        return f"caseload_{name}{suffix}"
+
+    events = Table(
+        n("events"),
+        meta,
+        Column("source", String(200), primary_key=True),
+        Column("event_id", String(200), primary_key=True),
+        # NULL while only a retraction of this event is known (a placeholder row).
+        Column("entity_key", String(_KEY)),
+        Column("type", String(100)),
+        Column("time", DateTime(timezone=True)),
+        Column("wire", Text),
+        Column("retracted_at", DateTime(timezone=True)),
+        Column("retracted_by", String(200)),
+        Column("revision", Integer, nullable=False, server_default="0"),
+        Index(f"ix_{n('events')}_entity", "entity_key"),
+    )
+    entities = Table(
+        n("entities"),
+        meta,
+        Column("entity_key", String(_KEY), primary_key=True),
+        Column("kind", String(20), nullable=False),
+        Column("revision", Integer, nullable=False),
+        Column("fact", Text, nullable=False),
+    )
+    benefits = _versioned(
+        n("benefits"),
+        meta,
+        Column("municipality", String(6), nullable=False),
+        Column("regulation", String(10), nullable=False),
+        Column("start_date", Date, nullable=False),
+        Column("end_date", Date),
+        Column("inflow_reason", String(60), nullable=False),
+        Column("outflow_reason", String(60)),
+        Column("application_ref", String(200)),
+        Index(f"ix_{n('benefits')}_current", "municipality", "recorded_to", "start_date"),
+    )
+    members = _versioned(
+        n("benefit_members"),
+        meta,
+        Column("client_ref", String(200), nullable=False),
+        Column("role", String(20), nullable=False),
+        Column("birth_date", Date, nullable=False),
+        Column("joined_on", Date, nullable=False),
+        Column("left_on", Date),
+        # The benefit's own columns, copied so that persons are counted without a join.
+        Column("municipality", String(6), nullable=False),
+        Column("regulation", String(10), nullable=False),
+        Column("start_date", Date, nullable=False),
+        Column("end_date", Date),
+        seq=True,
+    )
+    Index(f"ix_{n('benefit_members')}_current", members.c.municipality, members.c.recorded_to)
+    Index(f"ix_{n('benefit_members')}_client", members.c.client_ref)
+    placements = _versioned(
+        n("placements"),
+        meta,
+        Column("client_ref", String(200), nullable=False),
+        Column("municipality", String(6), nullable=False),
+        Column("kind", String(40), nullable=False),
+        Column("start_date", Date, nullable=False),
+        Column("end_date", Date),
+        Column("hours_per_week", Float),
+        Column("employer_ref", String(200)),
+        Column("end_reason", Text),
+        Index(f"ix_{n('placements')}_current", "municipality", "recorded_to"),
+    )
+    applications = _versioned(
+        n("applications"),
+        meta,
+        Column("client_ref", String(200), nullable=False),
+        Column("municipality", String(6), nullable=False),
+        Column("regulation", String(10), nullable=False),
+        Column("received_on", Date, nullable=False),
+        Column("decision", String(20)),
+        Column("decided_on", Date),
+        Index(f"ix_{n('applications')}_current", "municipality", "recorded_to"),
+    )
+    trajectories = _versioned(
+        n("trajectories"),
+        meta,
+        Column("client_ref", String(200), nullable=False),
+        Column("municipality", String(6), nullable=False),
+        Column("end_date", Date),
+        Column("outcome", String(40)),
+    )
+    phases = _versioned(
+        n("trajectory_phases"),
+        meta,
+        Column("phase", String(40), nullable=False),
+        Column("effective_date", Date, nullable=False),
+        # The next phase's date: the phase holds on D when effective_date <= D < until.
+        Column("until", Date),
+        Column("client_ref", String(200), nullable=False),
+        Column("municipality", String(6), nullable=False),
+        Column("end_date", Date),
+        seq=True,
+    )
+    Index(f"ix_{n('trajectory_phases')}_current", phases.c.municipality, phases.c.recorded_to)
+    client_facts = Table(
+        n("client_facts"),
+        meta,
+        Column("record_id", String(401), primary_key=True),
+        Column("client_ref", String(200), nullable=False),
+        Column("type", String(30), nullable=False),
+        Column("effective_date", Date, nullable=False),
+        Column("recorded_at", DateTime(timezone=True), nullable=False),
+        Column("retracted_at", DateTime(timezone=True)),
+        Column("coach_ref", String(200)),
+        Column("ladder_step", Integer),
+        Column("target_step", Integer),
+        Column("client_stream", String(20)),
+        Column("work_obligation_exempt", Boolean),
+        Column("long_trajectory", Boolean),
+        Column("plan_ref", String(200)),
+        Column("application_ref", String(200)),
+        Column("sanction_kind", String(20)),
+        Column("benefit_ref", String(200)),
+        Index(f"ix_{n('client_facts')}_client", "client_ref", "type", "effective_date"),
+        Index(f"ix_{n('client_facts')}_coach", "coach_ref"),
+    )
+    return Tables(
+        events, entities, benefits, members, placements, applications, trajectories, phases, client_facts
+    )
+
+
+live = define(metadata)
+shadow = define(metadata, "_next")
+
+dead_letters = Table(
+    "caseload_dead_letters",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("topic", String(200), nullable=False),
+    Column("partition", Integer, nullable=False),
+    Column("offset", Integer, nullable=False),
+    Column("reason", Text, nullable=False),
+)
