@@ -1,0 +1,374 @@
+"""HTTP API of the reporting service: every report family as JSON, CSV or XLSX; trace; changes."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from stroom_platform.auth import Access
+from stroom_platform.problems import Problem
+from stroom_reporting import exports, reports, repository
+from stroom_reporting.context import ReportingContext
+from stroom_reporting.domain.months import (
+    format_month,
+    last_day,
+    month_of,
+    parse_month,
+    previous_month,
+    quarter_of,
+)
+from stroom_reporting.domain.spells import UNITS
+
+router = APIRouter(prefix="/v1", tags=["reports"])
+
+
+def context(request: Request) -> ReportingContext:
+    ctx: ReportingContext = request.app.state.context
+    return ctx
+
+
+def access(request: Request) -> Access:
+    return context(request).authoriser(request)
+
+
+async def connection(request: Request) -> AsyncIterator[AsyncConnection]:
+    async with context(request).engine.connect() as conn:
+        yield conn
+
+
+Ctx = Annotated[ReportingContext, Depends(context)]
+Caller = Annotated[Access, Depends(access)]
+Conn = Annotated[AsyncConnection, Depends(connection)]
+OrganisationParam = Annotated[str | None, Query(description="Organisation code, e.g. werksaam-westfriesland")]
+MunicipalityParam = Annotated[list[str] | None, Query(description="CBS code(s) GMnnnn; default all visible")]
+FromParam = Annotated[str | None, Query(alias="from", description="First month YYYY-MM")]
+ToParam = Annotated[str | None, Query(alias="to", description="Last month YYYY-MM")]
+AsOfParam = Annotated[
+    datetime | None, Query(description="RFC 3339: the figures as known then (events with time <= as_of)")
+]
+FormatParam = Annotated[Literal["json", "csv", "xlsx"], Query(description="json, csv or xlsx")]
+TableParam = Annotated[str | None, Query(description="Which table a CSV holds; default the first")]
+
+
+def resolve_scope(
+    ctx: ReportingContext, caller: Access, organisation: str | None, municipality: list[str] | None
+) -> reports.Scope:
+    orgs = ctx.organisations
+    requested = municipality or []
+    unknown = [m for m in requested if m not in orgs.municipality_codes]
+    if unknown:
+        raise Problem(
+            400, "unknown-municipality", "Unknown municipality", f"Not configured: {', '.join(unknown)}."
+        )
+    if organisation is not None:
+        org = orgs.organisation(organisation)
+        if org is None:
+            raise Problem(
+                400, "unknown-organisation", "Unknown organisation", f"No organisation {organisation!r}."
+            )
+    elif requested:
+        org = orgs.organisation_of[requested[0]]
+    else:
+        visible = [o for o in orgs.organisations if any(caller.allows(m.code) for m in o.municipalities)]
+        if not visible:
+            raise Problem(403, "forbidden-municipality", "Not authorised for any municipality")
+        org = visible[0]
+    own = [m.code for m in org.municipalities]
+    outside = [m for m in requested if m not in own]
+    if outside:
+        raise Problem(
+            400,
+            "municipality-outside-organisation",
+            "Municipality outside organisation",
+            f"{', '.join(outside)} not in {org.code}.",
+        )
+    if requested:
+        chosen = caller.restrict(requested)
+    else:
+        chosen = [m for m in own if caller.allows(m)]
+        if not chosen:
+            caller.restrict(own)
+    return reports.Scope(org, chosen, orgs.municipality_names)
+
+
+def resolve_period(first: str | None, last: str | None) -> tuple[int, int]:
+    today = month_of(date.today())
+    try:
+        last_month = parse_month(last) if last else today
+        first_month = parse_month(first) if first else (last_month // 100) * 100 + 1
+    except ValueError as exc:
+        raise Problem(400, "invalid-month", "Invalid month", str(exc)) from None
+    if first_month > last_month:
+        raise Problem(400, "invalid-period", "Invalid period", "`from` lies after `to`.")
+    return first_month, last_month
+
+
+def resolve_as_of(as_of: datetime | None) -> datetime | None:
+    if as_of is not None and as_of.tzinfo is None:
+        raise Problem(400, "invalid-as-of", "Invalid as_of", "as_of needs a time zone offset (RFC 3339).")
+    return as_of
+
+
+def respond(report: reports.Report, fmt: str, table: str | None) -> Any:
+    if fmt == "json":
+        return report.document()
+    stamp = "_".join(report.period.values())
+    filename = f"stroom_{report.family}_{report.scope.organisation.code}_{stamp}"
+    if fmt == "xlsx":
+        return Response(
+            exports.to_xlsx(report),
+            media_type=exports.XLSX_MEDIA,
+            headers={"content-disposition": f'attachment; filename="{filename}.xlsx"'},
+        )
+    chosen = next((t for t in report.tables if table in (None, t.name)), None)
+    if chosen is None:
+        names = ", ".join(t.name for t in report.tables)
+        raise Problem(400, "unknown-table", "Unknown table", f"Choose one of: {names}.")
+    return Response(
+        exports.to_csv(chosen),
+        media_type="text/csv; charset=utf-8",
+        headers={"content-disposition": f'attachment; filename="{filename}_{chosen.name}.csv"'},
+    )
+
+
+def _units(unit: str | None) -> tuple[str, ...]:
+    if unit is None:
+        return UNITS
+    if unit not in UNITS:
+        raise Problem(400, "invalid-unit", "Invalid unit", "unit is benefits or persons.")
+    return (unit,)
+
+
+def _regulations(regulation: list[str] | None) -> tuple[str, ...]:
+    wrong = [r for r in regulation or [] if r not in reports.REGULATIONS]
+    if wrong:
+        raise Problem(400, "invalid-regulation", "Invalid regulation", f"Unknown: {', '.join(wrong)}.")
+    return tuple(regulation) if regulation else reports.REGULATIONS
+
+
+@router.get("/organisations")
+async def organisations(ctx: Ctx, caller: Caller) -> list[dict[str, Any]]:
+    """The organisations and municipalities this caller may read (for pickers)."""
+    result = []
+    for org in ctx.organisations.organisations:
+        visible = [{"code": m.code, "name": m.name} for m in org.municipalities if caller.allows(m.code)]
+        if visible:
+            result.append({"code": org.code, "name": org.name, "municipalities": visible})
+    return result
+
+
+@router.get("/reports/monthly")
+async def monthly(
+    ctx: Ctx,
+    caller: Caller,
+    conn: Conn,
+    organisation: OrganisationParam = None,
+    municipality: MunicipalityParam = None,
+    regulation: Annotated[list[str] | None, Query()] = None,
+    unit: Annotated[str | None, Query(description="benefits or persons; default both")] = None,
+    first: FromParam = None,
+    last: ToParam = None,
+    as_of: AsOfParam = None,
+    format: FormatParam = "json",
+    table: TableParam = None,
+) -> Any:
+    """Report 1: begin, inflow, outflow, end per month, with period and organisation totals."""
+    scope = resolve_scope(ctx, caller, organisation, municipality)
+    first_month, last_month = resolve_period(first, last)
+    report = await reports.monthly(
+        conn, scope, _regulations(regulation), _units(unit), first_month, last_month, resolve_as_of(as_of)
+    )
+    return respond(report, format, table)
+
+
+@router.get("/reports/monthly/trace")
+async def monthly_trace(
+    ctx: Ctx,
+    caller: Caller,
+    conn: Conn,
+    municipality: Annotated[str, Query()],
+    regulation: Annotated[str, Query()],
+    unit: Annotated[str, Query()],
+    month: Annotated[str, Query()],
+    measure: Annotated[Literal["begin", "inflow", "outflow", "end"], Query()],
+    as_of: AsOfParam = None,
+) -> dict[str, Any]:
+    """The pseudonymous benefit refs (and, for persons, client refs) behind one figure."""
+    resolve_scope(ctx, caller, None, [municipality])
+    (the_month, _) = resolve_period(month, month)
+    stock_day = last_day(previous_month(the_month) if measure == "begin" else the_month)
+    rows = await repository.trace(
+        conn,
+        municipality,
+        _regulations([regulation])[0],
+        _units(unit)[0],
+        measure,
+        the_month,
+        stock_day,
+        resolve_as_of(as_of),
+    )
+    refs = [
+        {"benefit_ref": r.entity, "client_ref": r.client_ref if unit == "persons" else None} for r in rows
+    ]
+    return {
+        "municipality": municipality,
+        "regulation": regulation,
+        "unit": unit,
+        "month": format_month(the_month),
+        "measure": measure,
+        "count": len(refs),
+        "refs": refs,
+    }
+
+
+@router.get("/reports/monthly/changes")
+async def monthly_changes(
+    ctx: Ctx,
+    caller: Caller,
+    conn: Conn,
+    since: Annotated[datetime, Query(description="RFC 3339")],
+    organisation: OrganisationParam = None,
+    municipality: MunicipalityParam = None,
+) -> dict[str, Any]:
+    """Months whose inflow or outflow was restated after `since` (the service's clock); the
+    begin and end of every later month follow from them."""
+    scope = resolve_scope(ctx, caller, organisation, municipality)
+    rows = await repository.changed_months(conn, scope.municipalities, resolve_as_of(since) or since)
+    return {
+        "since": since.isoformat(),
+        "changes": [
+            {
+                "municipality": r.municipality,
+                "regulation": r.regulation,
+                "unit": r.unit,
+                "month": format_month(r.month),
+                "changed_at": r.changed_at.isoformat(),
+            }
+            for r in rows
+        ],
+    }
+
+
+@router.get("/reports/reasons")
+async def reasons(
+    ctx: Ctx,
+    caller: Caller,
+    conn: Conn,
+    organisation: OrganisationParam = None,
+    municipality: MunicipalityParam = None,
+    first: FromParam = None,
+    last: ToParam = None,
+    as_of: AsOfParam = None,
+    format: FormatParam = "json",
+    table: TableParam = None,
+) -> Any:
+    """Report 2: inflow and outflow reasons in the period, and the top 5 per municipality."""
+    scope = resolve_scope(ctx, caller, organisation, municipality)
+    first_month, last_month = resolve_period(first, last)
+    return respond(
+        await reports.reasons(conn, scope, first_month, last_month, resolve_as_of(as_of)), format, table
+    )
+
+
+def _stock_date(value: date | None) -> date:
+    return value or date.today()
+
+
+@router.get("/reports/composition")
+async def composition(
+    ctx: Ctx,
+    caller: Caller,
+    conn: Conn,
+    organisation: OrganisationParam = None,
+    municipality: MunicipalityParam = None,
+    stock_date: Annotated[date | None, Query(description="Peildatum; default today")] = None,
+    as_of: AsOfParam = None,
+    format: FormatParam = "json",
+    table: TableParam = None,
+) -> Any:
+    """Report 3: the client file on a stock date by regulation, duration, age, household, ladder."""
+    scope = resolve_scope(ctx, caller, organisation, municipality)
+    report = await reports.composition(conn, scope, _stock_date(stock_date), resolve_as_of(as_of))
+    return respond(report, format, table)
+
+
+@router.get("/reports/placements")
+async def placements(
+    ctx: Ctx,
+    caller: Caller,
+    conn: Conn,
+    organisation: OrganisationParam = None,
+    municipality: MunicipalityParam = None,
+    first: FromParam = None,
+    last: ToParam = None,
+    as_of: AsOfParam = None,
+    format: FormatParam = "json",
+    table: TableParam = None,
+) -> Any:
+    """Report 4: placements per kind on month ends; sheltered work against the target."""
+    scope = resolve_scope(ctx, caller, organisation, municipality)
+    first_month, last_month = resolve_period(first, last)
+    report = await reports.placements(conn, scope, first_month, last_month, resolve_as_of(as_of))
+    return respond(report, format, table)
+
+
+@router.get("/reports/trajectories")
+async def trajectories(
+    ctx: Ctx,
+    caller: Caller,
+    conn: Conn,
+    organisation: OrganisationParam = None,
+    municipality: MunicipalityParam = None,
+    quarter: Annotated[str | None, Query(description="Any month of the quarter, YYYY-MM")] = None,
+    as_of: AsOfParam = None,
+    format: FormatParam = "json",
+    table: TableParam = None,
+) -> Any:
+    """Report 5: trajectories per phase in a quarter, and the ended ones by last phase x outcome."""
+    scope = resolve_scope(ctx, caller, organisation, municipality)
+    month = resolve_period(quarter, quarter)[0] if quarter else month_of(date.today())
+    report = await reports.trajectories(conn, scope, quarter_of(month), resolve_as_of(as_of))
+    return respond(report, format, table)
+
+
+@router.get("/reports/caseload")
+async def caseload(
+    ctx: Ctx,
+    caller: Caller,
+    conn: Conn,
+    organisation: OrganisationParam = None,
+    municipality: MunicipalityParam = None,
+    stock_date: Annotated[date | None, Query(description="Peildatum; default today")] = None,
+    as_of: AsOfParam = None,
+    format: FormatParam = "json",
+    table: TableParam = None,
+) -> Any:
+    """Report 6: active clients per coach on a stock date, by client stream."""
+    scope = resolve_scope(ctx, caller, organisation, municipality)
+    report = await reports.caseload(conn, scope, _stock_date(stock_date), resolve_as_of(as_of))
+    return respond(report, format, table)
+
+
+@router.get("/reports/gate")
+async def gate(
+    ctx: Ctx,
+    caller: Caller,
+    conn: Conn,
+    organisation: OrganisationParam = None,
+    municipality: MunicipalityParam = None,
+    first: FromParam = None,
+    last: ToParam = None,
+    as_of: AsOfParam = None,
+    format: FormatParam = "json",
+    table: TableParam = None,
+) -> Any:
+    """Report 7: applications received, granted, rejected, withdrawn; share not granted."""
+    scope = resolve_scope(ctx, caller, organisation, municipality)
+    first_month, last_month = resolve_period(first, last)
+    return respond(
+        await reports.gate(conn, scope, first_month, last_month, resolve_as_of(as_of)), format, table
+    )

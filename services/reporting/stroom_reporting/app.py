@@ -1,0 +1,93 @@
+"""The reporting web app: API, dashboard and ops; its lifespan runs the facts consumer."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.responses import FileResponse
+from fastapi.staticfiles import StaticFiles
+from prometheus_client import CollectorRegistry
+from sqlalchemy import text
+
+from stroom_platform.auth import Authoriser, parse_tokens
+from stroom_platform.db import make_engine
+from stroom_platform.ops import ops_router
+from stroom_platform.organisations import load_organisations
+from stroom_platform.problems import install_problem_handlers
+from stroom_reporting import repository
+from stroom_reporting.api import router
+from stroom_reporting.consumer import FactsConsumer
+from stroom_reporting.context import ReportingContext
+from stroom_reporting.settings import ReportingSettings
+
+STATIC = Path(__file__).parent / "static"
+
+
+def create_app(settings: ReportingSettings) -> FastAPI:
+    organisations = load_organisations(settings.organisations_file)
+    tokens = (
+        parse_tokens(settings.api_tokens.get_secret_value(), organisations) if settings.api_tokens else None
+    )
+    engine = make_engine(settings.reporting_database_url)
+    registry = CollectorRegistry()
+    consumer = FactsConsumer(settings, engine, registry) if settings.consume else None
+    context = ReportingContext(engine, organisations, Authoriser(tokens))
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if consumer is not None:
+            await consumer.start()
+        try:
+            yield
+        finally:
+            if consumer is not None:
+                await consumer.stop()
+            await engine.dispose()
+
+    async def check_database() -> None:
+        async with engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+
+    app = FastAPI(title="Stroom reporting", version="1", lifespan=lifespan)
+    app.state.context = context
+    install_problem_handlers(app)
+    app.include_router(router)
+    app.include_router(ops_router(registry, {"database": check_database}))
+
+    @app.get("/status", tags=["ops"])
+    async def status() -> dict[str, Any]:
+        """Consumer group and lag, and per read model when a fact was last applied (freshness)."""
+        async with engine.connect() as conn:
+            fresh = await repository.freshness(conn)
+        return {
+            "service": "reporting",
+            "consumer": {
+                "group": settings.consumer_group,
+                "topic": settings.facts_topic,
+                "running": consumer is not None,
+                "last_batch_at": consumer.last_batch_at.isoformat()
+                if consumer and consumer.last_batch_at
+                else None,
+                "last_error": consumer.last_error if consumer else None,
+                "partitions": await consumer.lag() if consumer else {},
+            },
+            "read_models": {
+                row.read_model: {
+                    "last_applied_at": row.applied_at.isoformat(),
+                    "latest_recorded": row.latest_recorded.isoformat() if row.latest_recorded else None,
+                    "facts_applied": row.facts_applied,
+                }
+                for row in fresh
+            },
+        }
+
+    @app.get("/", include_in_schema=False)
+    async def dashboard() -> FileResponse:
+        return FileResponse(STATIC / "index.html")
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    return app

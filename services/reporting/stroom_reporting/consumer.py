@@ -1,0 +1,112 @@
+"""The facts consumer: each polled batch applied in one transaction, offsets committed after it."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from pydantic import TypeAdapter, ValidationError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from stroom_contract.facts import Fact
+from stroom_reporting.projection import apply_facts
+from stroom_reporting.settings import ReportingSettings
+
+log = logging.getLogger(__name__)
+FACT_ADAPTER: TypeAdapter[Fact] = TypeAdapter(Fact)
+
+
+class FactsConsumer:
+    """At-least-once: a crash between commit of the transaction and of the offsets redelivers
+    facts, which the highest-revision rule makes harmless."""
+
+    def __init__(self, settings: ReportingSettings, engine: AsyncEngine, registry: CollectorRegistry) -> None:
+        self._settings = settings
+        self._engine = engine
+        self._consumer: AIOKafkaConsumer | None = None
+        self._task: asyncio.Task[None] | None = None
+        self.last_batch_at: datetime | None = None
+        self.last_error: str | None = None
+        self._facts = Counter("reporting_facts_total", "Facts consumed", ["outcome"], registry=registry)
+        self._batch_seconds = Histogram(
+            "reporting_batch_seconds", "Time to apply one batch of facts", registry=registry
+        )
+
+    async def start(self) -> None:
+        assert self._settings.kafka_bootstrap_servers, "KAFKA_BOOTSTRAP_SERVERS is required to consume"
+        self._consumer = AIOKafkaConsumer(
+            self._settings.facts_topic,
+            bootstrap_servers=self._settings.kafka_bootstrap_servers,
+            group_id=self._settings.consumer_group,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+        )
+        await self._consumer.start()
+        self._task = asyncio.create_task(self._run(), name="reporting-facts-consumer")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self._consumer is not None:
+            await self._consumer.stop()
+
+    async def _run(self) -> None:
+        assert self._consumer is not None
+        while True:
+            try:
+                batches = await self._consumer.getmany(
+                    timeout_ms=self._settings.consumer_poll_ms, max_records=self._settings.consumer_batch_size
+                )
+                if batches:
+                    await self._apply([m for messages in batches.values() for m in messages])
+                    await self._consumer.commit()
+                    self.last_batch_at = datetime.now(UTC)
+                    self.last_error = None
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                # Not committed: the batch comes again after the pause (database restart etc.).
+                self.last_error = type(exc).__name__
+                log.exception("applying facts failed; retrying")
+                await asyncio.sleep(1.0)
+                self._consumer.seek_to_committed()
+
+    async def _apply(self, messages: list[Any]) -> None:
+        facts = []
+        for message in messages:
+            try:
+                facts.append(FACT_ADAPTER.validate_json(message.value))
+            except ValidationError:
+                # A record outside the contract would block the partition forever; count and skip.
+                self._facts.labels("invalid").inc()
+                log.error(
+                    "fact outside the contract skipped",
+                    extra={"partition": message.partition, "offset": message.offset},
+                )
+        with self._batch_seconds.time():
+            async with self._engine.begin() as conn:
+                result = await apply_facts(conn, facts, datetime.now(UTC))
+        self._facts.labels("applied").inc(result.applied)
+        self._facts.labels("ignored").inc(result.ignored)
+
+    async def lag(self) -> dict[str, Any]:
+        """Per partition: committed position and the high watermark, and their difference."""
+        if self._consumer is None:
+            return {}
+        partitions = {}
+        for tp in sorted(self._consumer.assignment(), key=lambda tp: tp.partition):
+            committed = await self._consumer.committed(tp)
+            high = self._consumer.highwater(tp)
+            partitions[str(tp.partition)] = {
+                "committed": committed,
+                "high_watermark": high,
+                "lag": (high - (committed or 0)) if high is not None else None,
+            }
+        return partitions

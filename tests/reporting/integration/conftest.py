@@ -1,0 +1,50 @@
+"""A reporting app on a migrated database holding the sample facts (and random histories)."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from reporting.histories import random_history
+from reporting.samples import sample_facts
+from stroom_platform.db import make_engine
+from stroom_reporting.app import create_app
+from stroom_reporting.projection import apply_facts
+from stroom_reporting.settings import ReportingSettings
+from stroom_reporting.storage import migrate
+
+TOKENS = "hoorn-token-0001=GM0405;org-token-0002=werksaam-westfriesland"
+
+
+async def loaded_database(url: str) -> str:
+    await migrate(url)
+    engine = make_engine(url)
+    rng = random.Random(11)
+    facts = [*sample_facts(), *(random_history(rng, f"benefit:rnd:{i}", 1, 2) for i in range(40))]
+    async with engine.begin() as conn:
+        await apply_facts(conn, facts, datetime.now(UTC))
+    await engine.dispose()
+    return url
+
+
+def reporting_app(url: str, tokens: str | None = None) -> FastAPI:
+    settings = ReportingSettings(DATABASE_URL=url, consume=False, api_tokens=tokens)
+    return create_app(settings)
+
+
+@pytest.fixture
+async def loaded_url(database_url: str) -> str:
+    return await loaded_database(database_url)
+
+
+@pytest.fixture
+async def client(loaded_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    app = reporting_app(loaded_url)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as c:
+        yield c
+    await app.state.context.engine.dispose()

@@ -1,0 +1,237 @@
+"""The reporting API: report families, exports, trace, changes, problems and authorisation."""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, datetime, timedelta
+
+import httpx
+from openpyxl import load_workbook
+
+from reporting.integration.conftest import TOKENS, reporting_app
+
+ORG = "werksaam-westfriesland"
+
+
+def row_of(doc: dict, table: str, **match: object) -> dict:
+    rows = [r for r in doc["tables"][table]["rows"] if all(r[k] == v for k, v in match.items())]
+    assert len(rows) == 1, match
+    return rows[0]
+
+
+async def test_monthly_figures_and_totals(client: httpx.AsyncClient) -> None:
+    response = await client.get(
+        "/v1/reports/monthly", params={"organisation": ORG, "from": "2024-01", "to": "2024-03"}
+    )
+    assert response.status_code == 200
+    doc = response.json()
+    hoorn = dict(municipality="GM0405", regulation="PW", month="2024-03")
+    benefits = row_of(doc, "rows", unit="benefits", **hoorn)
+    persons = row_of(doc, "rows", unit="persons", **hoorn)
+    # The random histories add to these; the sample facts alone give at least these figures.
+    assert benefits["municipality_name"] == "Hoorn"
+    for row in doc["tables"]["rows"]["rows"] + doc["tables"]["organisation_totals"]["rows"]:
+        assert row["end"] == row["begin"] + row["inflow"] - row["outflow"]
+    total = row_of(doc, "municipality_totals", municipality="GM0405", unit="benefits", month="2024-03")
+    assert total["end"] >= benefits["end"] >= 3
+    assert persons["end"] >= 4
+    period = row_of(doc, "period_totals", unit="benefits", municipality="GM0405", regulation="PW")
+    assert (
+        period["begin"]
+        == row_of(doc, "rows", unit="benefits", municipality="GM0405", regulation="PW", month="2024-01")[
+            "begin"
+        ]
+    )
+    assert period["end"] == benefits["end"]
+
+
+async def test_trace_expands_every_figure(client: httpx.AsyncClient) -> None:
+    doc = (
+        await client.get(
+            "/v1/reports/monthly", params={"municipality": "GM0405", "from": "2024-03", "to": "2024-03"}
+        )
+    ).json()
+    for row in doc["tables"]["rows"]["rows"]:
+        for measure in ("begin", "inflow", "outflow", "end"):
+            traced = (
+                await client.get(
+                    "/v1/reports/monthly/trace",
+                    params={
+                        "municipality": "GM0405",
+                        "regulation": row["regulation"],
+                        "unit": row["unit"],
+                        "month": "2024-03",
+                        "measure": measure,
+                    },
+                )
+            ).json()
+            assert traced["count"] == len(traced["refs"]) == row[measure]
+    traced = (
+        await client.get(
+            "/v1/reports/monthly/trace",
+            params={
+                "municipality": "GM0405",
+                "regulation": "PW",
+                "unit": "benefits",
+                "month": "2024-03",
+                "measure": "inflow",
+            },
+        )
+    ).json()
+    assert {"benefit_ref": "benefit:src:b4", "client_ref": None} in traced["refs"]
+
+
+async def test_csv_and_xlsx_downloads(client: httpx.AsyncClient) -> None:
+    params = {"organisation": ORG, "from": "2024-01", "to": "2024-03", "unit": "benefits"}
+    csv_response = await client.get("/v1/reports/monthly", params={**params, "format": "csv"})
+    assert csv_response.status_code == 200
+    lines = csv_response.text.lstrip("\ufeff").splitlines()
+    assert lines[0] == "Maand;Gemeentecode;Gemeente;Regeling;Eenheid;Begin;Instroom;Uitstroom;Eind"
+    json_rows = (await client.get("/v1/reports/monthly", params=params)).json()["tables"]["rows"]["rows"]
+    assert len(lines) == 1 + len(json_rows)
+    xlsx = await client.get("/v1/reports/monthly", params={**params, "format": "xlsx"})
+    assert xlsx.headers["content-type"].startswith("application/vnd.openxmlformats")
+    workbook = load_workbook(io.BytesIO(xlsx.content))
+    assert workbook.sheetnames == [
+        "Drechterland",
+        "Enkhuizen",
+        "Hoorn",
+        "Koggenland",
+        "Medemblik",
+        "Opmeer",
+        "Stede Broec",
+        "Totaal",
+    ]
+    values = [[c.value for c in row] for row in workbook["Hoorn"].iter_rows()]
+    assert [
+        "Maand",
+        "Gemeentecode",
+        "Gemeente",
+        "Regeling",
+        "Eenheid",
+        "Begin",
+        "Instroom",
+        "Uitstroom",
+        "Eind",
+    ] in values
+    for family in ("reasons", "placements", "gate", "composition", "caseload", "trajectories"):
+        for fmt in ("csv", "xlsx"):
+            response = await client.get(f"/v1/reports/{family}", params={"organisation": ORG, "format": fmt})
+            assert response.status_code == 200, (family, fmt, response.text)
+
+
+async def test_bad_parameters_are_problems(client: httpx.AsyncClient) -> None:
+    cases = {
+        "unknown-organisation": {"organisation": "nope"},
+        "unknown-municipality": {"municipality": "GM9999"},
+        "municipality-outside-organisation": {"organisation": ORG, "municipality": "GM0375"},
+        "invalid-month": {"organisation": ORG, "from": "2024-13"},
+        "invalid-period": {"organisation": ORG, "from": "2024-05", "to": "2024-01"},
+        "invalid-unit": {"organisation": ORG, "unit": "cats"},
+        "invalid-as-of": {"organisation": ORG, "as_of": "2024-01-01T00:00:00"},
+    }
+    for slug, params in cases.items():
+        response = await client.get("/v1/reports/monthly", params=params)
+        assert response.status_code == 400, slug
+        assert response.headers["content-type"] == "application/problem+json"
+        assert response.json()["type"].endswith(slug)
+
+
+async def test_other_families(client: httpx.AsyncClient) -> None:
+    hoorn = {"municipality": "GM0405"}
+    placements = (
+        await client.get("/v1/reports/placements", params={**hoorn, "from": "2024-03", "to": "2024-03"})
+    ).json()
+    sheltered = row_of(placements, "sheltered_work", month="2024-03")
+    assert (sheltered["active"], sheltered["target"], sheltered["realisation_pct"]) == (1, 34.0, 2.9)
+    assert row_of(placements, "placements", month="2024-03", kind="Loonkostensubsidie (LKS)")["active"] == 1
+    gate = (await client.get("/v1/reports/gate", params={**hoorn, "from": "2024-01", "to": "2024-03"})).json()
+    february = row_of(gate, "gate", month="2024-02")
+    assert (february["received"], february["granted"], february["rejected"], february["withdrawn"]) == (
+        1,
+        0,
+        1,
+        1,
+    )
+    assert february["not_granted_pct"] == 100.0
+    trajectories = (
+        await client.get("/v1/reports/trajectories", params={**hoorn, "quarter": "2024-02"})
+    ).json()
+    finding = row_of(trajectories, "phases", phase="Werk vinden")
+    assert (finding["begin"], finding["inflow"], finding["outflow"], finding["end"]) == (0, 1, 1, 0)
+    assert row_of(trajectories, "ended", phase="Werk vinden", outcome="Werkaanvaarding")["count"] == 1
+    composition = (
+        await client.get("/v1/reports/composition", params={**hoorn, "stock_date": "2024-03-31"})
+    ).json()
+    assert row_of(composition, "composition", dimension="ladder_step", value="3")["count"] == 1
+    caseload = (await client.get("/v1/reports/caseload", params={**hoorn, "stock_date": "2024-03-31"})).json()
+    assert row_of(caseload, "caseload", coach="coach-x", client_stream="Bemiddelbaar")["count"] == 1
+    assert row_of(caseload, "caseload", coach="coach-x", client_stream="Onbekend")["count"] == 1
+    earlier = (
+        await client.get(
+            "/v1/reports/caseload",
+            params={**hoorn, "stock_date": "2024-03-31", "as_of": "2024-02-01T00:00:00Z"},
+        )
+    ).json()
+    assert [r for r in earlier["tables"]["caseload"]["rows"] if r["coach"] == "coach-x"] == [
+        row_of(caseload, "caseload", coach="coach-x", client_stream="Bemiddelbaar")
+    ]
+    reasons = (
+        await client.get("/v1/reports/reasons", params={**hoorn, "from": "2024-01", "to": "2024-03"})
+    ).json()
+    top = [r for r in reasons["tables"]["top5"]["rows"] if r["direction"] == "Instroom"]
+    assert 1 <= len(top) <= 5 and top[0]["rank"] == 1
+    assert top == sorted(top, key=lambda r: -r["count"])
+
+
+async def test_changes_since(client: httpx.AsyncClient) -> None:
+    before = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
+    changes = (
+        await client.get("/v1/reports/monthly/changes", params={"organisation": ORG, "since": before})
+    ).json()
+    assert {"GM0405", "GM0420"} <= {c["municipality"] for c in changes["changes"]}
+    later = (datetime.now(UTC) + timedelta(seconds=1)).isoformat()
+    assert (
+        await client.get("/v1/reports/monthly/changes", params={"organisation": ORG, "since": later})
+    ).json()["changes"] == []
+
+
+async def test_authorisation_per_municipality(loaded_url: str) -> None:
+    app = reporting_app(loaded_url, TOKENS)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+        assert (await c.get("/v1/reports/monthly", params={"organisation": ORG})).status_code == 401
+        hoorn = {"authorization": "Bearer hoorn-token-0001"}
+        doc = (await c.get("/v1/reports/monthly", params={"organisation": ORG}, headers=hoorn)).json()
+        assert {r["municipality"] for r in doc["tables"]["rows"]["rows"]} == {"GM0405"}
+        assert [m["code"] for m in doc["municipalities"]] == ["GM0405"]
+        denied = await c.get("/v1/reports/monthly", params={"municipality": "GM0420"}, headers=hoorn)
+        assert denied.status_code == 403
+        assert denied.json()["type"].endswith("forbidden-municipality")
+        trace = {
+            "municipality": "GM0420",
+            "regulation": "PW",
+            "unit": "benefits",
+            "month": "2024-01",
+            "measure": "end",
+        }
+        assert (await c.get("/v1/reports/monthly/trace", params=trace, headers=hoorn)).status_code == 403
+        assert (
+            await c.get("/v1/reports/gate", params={"organisation": "bar"}, headers=hoorn)
+        ).status_code == 403
+        xlsx = await c.get(
+            "/v1/reports/monthly", params={"organisation": ORG, "format": "xlsx"}, headers=hoorn
+        )
+        assert load_workbook(io.BytesIO(xlsx.content)).sheetnames == ["Hoorn", "Totaal"]
+        orgs = (await c.get("/v1/organisations", headers=hoorn)).json()
+        assert orgs == [
+            {
+                "code": ORG,
+                "name": "WerkSaam Westfriesland",
+                "municipalities": [{"code": "GM0405", "name": "Hoorn"}],
+            }
+        ]
+        whole = {"authorization": "Bearer org-token-0002"}
+        doc = (await c.get("/v1/reports/monthly", params={"organisation": ORG}, headers=whole)).json()
+        assert len(doc["municipalities"]) == 7
+    await app.state.context.engine.dispose()
