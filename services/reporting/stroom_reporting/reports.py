@@ -45,6 +45,7 @@ LABELS: dict[str, dict[str, str]] = {
     "decision": Decision.labels(),
     "unit": {"benefits": "Uitkeringen", "persons": "Personen"},
 }
+BUCKET_ORDER = {"duration": families.DURATION_BUCKETS, "age": families.AGE_BUCKETS}
 HEADINGS = {
     "month": "Maand",
     "quarter": "Kwartaal",
@@ -252,7 +253,10 @@ async def composition(conn: AsyncConnection, scope: Scope, day: date, as_of: dat
     rows = []
     for municipality in scope.municipalities:
         for dimension, counter in sorted(counts.get(municipality, {}).items()):
-            for value, count in sorted(counter.items()):
+            order = BUCKET_ORDER.get(dimension, ())
+            for value, count in sorted(
+                counter.items(), key=lambda kv: (order.index(kv[0]) if kv[0] in order else 99, kv[0])
+            ):
                 rows.append(
                     {
                         "stock_date": day.isoformat(),

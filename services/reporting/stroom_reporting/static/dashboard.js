@@ -1,0 +1,205 @@
+// Stroom dashboard: plain JavaScript, no build step, charts drawn as inline SVG.
+"use strict";
+
+const token = new URLSearchParams(location.search).get("token");
+const el = (id) => document.getElementById(id);
+const nf = new Intl.NumberFormat("nl-NL");
+const DIMENSIONS = { regulation: "Regeling", duration: "Duur uitkering", age: "Leeftijd", household: "Huishouden" };
+const HOUSEHOLD = { single: "Alleenstaand", couple: "Paar" };
+let organisations = [];
+
+async function api(path, params) {
+  const url = new URL(path, location.origin);
+  for (const [key, value] of Object.entries(params)) {
+    if (value) url.searchParams.set(key, value);
+  }
+  const headers = token ? { Authorization: `Bearer ${token}` } : {};
+  const response = await fetch(url, { headers });
+  const body = await response.json();
+  if (!response.ok) throw new Error(body.detail || body.title);
+  return body;
+}
+
+function option(value, label) {
+  const o = document.createElement("option");
+  o.value = value;
+  o.textContent = label;
+  return o;
+}
+
+function fillMunicipalities() {
+  const org = organisations.find((o) => o.code === el("organisation").value);
+  const select = el("municipality");
+  select.replaceChildren(option("", "Alle gemeenten"), ...org.municipalities.map((m) => option(m.code, m.name)));
+}
+
+function lastDay(month) {
+  const [y, m] = month.split("-").map(Number);
+  return new Date(Date.UTC(y, m, 0)).toISOString().slice(0, 10);
+}
+
+function svg(tag, attrs, text) {
+  const node = document.createElementNS("http://www.w3.org/2000/svg", tag);
+  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+function drawChart(rows) {
+  const width = 900, height = 280, left = 50, bottom = 40, top = 20;
+  const chart = svg("svg", { viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": "Verloop bestand" });
+  const max = Math.max(1, ...rows.map((r) => Math.max(r.end, r.begin, r.inflow, r.outflow)));
+  const step = (width - left - 20) / Math.max(rows.length, 1);
+  const y = (v) => height - bottom - (v / max) * (height - bottom - top);
+  for (let i = 0; i <= 4; i++) {
+    const v = Math.round((max * i) / 4);
+    chart.append(svg("line", { x1: left, x2: width - 10, y1: y(v), y2: y(v), stroke: "#e3e7eb" }));
+    chart.append(svg("text", { x: left - 6, y: y(v) + 4, "text-anchor": "end", "font-size": 11 }, nf.format(v)));
+  }
+  const bar = Math.max(2, step / 3 - 2);
+  const points = [];
+  rows.forEach((r, i) => {
+    const x = left + i * step + step / 2;
+    chart.append(svg("rect", { x: x - bar - 1, y: y(r.inflow), width: bar, height: y(0) - y(r.inflow), fill: "#2e7d32" }, undefined));
+    chart.append(svg("rect", { x: x + 1, y: y(r.outflow), width: bar, height: y(0) - y(r.outflow), fill: "#c62828" }));
+    chart.append(svg("text", { x, y: height - bottom + 16, "text-anchor": "middle", "font-size": 11 }, r.month));
+    points.push(`${x},${y(r.end)}`);
+  });
+  chart.append(svg("polyline", { points: points.join(" "), fill: "none", stroke: "#1f4e79", "stroke-width": 3 }));
+  const legend = [["#1f4e79", "Stand einde maand"], ["#2e7d32", "Instroom"], ["#c62828", "Uitstroom"]];
+  legend.forEach(([colour, label], i) => {
+    chart.append(svg("rect", { x: left + i * 170, y: height - 14, width: 12, height: 12, fill: colour }));
+    chart.append(svg("text", { x: left + 18 + i * 170, y: height - 4, "font-size": 12 }, label));
+  });
+  el("chart").replaceChildren(chart);
+}
+
+function cell(row, text) {
+  const td = document.createElement("td");
+  td.textContent = text;
+  row.append(td);
+}
+
+function fillMutations(rows, period) {
+  const body = el("mutations").tBodies[0];
+  body.replaceChildren();
+  for (const r of rows) {
+    const tr = body.insertRow();
+    cell(tr, r.month);
+    for (const k of ["begin", "inflow", "outflow", "end"]) cell(tr, nf.format(r[k]));
+  }
+  const foot = el("mutations").tFoot;
+  foot.replaceChildren();
+  if (period) {
+    const tr = foot.insertRow();
+    cell(tr, "Totaal periode");
+    for (const k of ["begin", "inflow", "outflow", "end"]) cell(tr, nf.format(period[k]));
+  }
+}
+
+function fillBars(list, items, label, value, css) {
+  list.className = `bars ${css || ""}`;
+  const max = Math.max(1, ...items.map(value));
+  list.replaceChildren(
+    ...items.map((item) => {
+      const li = document.createElement("li");
+      const name = document.createElement("span");
+      name.textContent = label(item);
+      const track = document.createElement("span");
+      const bar = document.createElement("div");
+      bar.className = "bar";
+      bar.style.width = `${(100 * value(item)) / max}%`;
+      track.append(bar);
+      const count = document.createElement("span");
+      count.textContent = nf.format(value(item));
+      li.append(name, track, count);
+      return li;
+    }),
+  );
+}
+
+function fillComposition(rows) {
+  const box = el("composition");
+  box.replaceChildren();
+  for (const [dimension, title] of Object.entries(DIMENSIONS)) {
+    const totals = {};
+    for (const r of rows.filter((r) => r.dimension === dimension)) totals[r.value] = (totals[r.value] || 0) + r.count;
+    const h3 = document.createElement("h3");
+    h3.textContent = title;
+    const list = document.createElement("ol");
+    fillBars(list, Object.entries(totals), ([v]) => HOUSEHOLD[v] || v, ([, c]) => c);
+    box.append(h3, list);
+  }
+}
+
+function fillSheltered(rows, month) {
+  const body = el("sheltered").tBodies[0];
+  body.replaceChildren();
+  for (const r of rows.filter((r) => r.month === month)) {
+    const tr = body.insertRow();
+    cell(tr, r.municipality_name);
+    cell(tr, nf.format(r.active));
+    cell(tr, r.target === null ? "geen" : nf.format(r.target));
+    cell(tr, r.realisation_pct === null ? "–" : `${r.realisation_pct.toLocaleString("nl-NL")} %`);
+  }
+}
+
+async function refresh(event) {
+  if (event) event.preventDefault();
+  const organisation = el("organisation").value;
+  const municipality = el("municipality").value;
+  const scope = { organisation, municipality, from: el("from").value, to: el("to").value };
+  el("status").textContent = "Bezig met laden…";
+  try {
+    const monthly = await api("/v1/reports/monthly", { ...scope, unit: el("unit").value });
+    const name = municipality ? "municipality_totals" : "organisation_totals";
+    const rows = monthly.tables[name].rows
+      .filter((r) => !municipality || r.municipality === municipality)
+      .sort((a, b) => a.month.localeCompare(b.month));
+    const first = rows[0], last = rows[rows.length - 1];
+    const period = first && { begin: first.begin, end: last.end,
+      inflow: rows.reduce((s, r) => s + r.inflow, 0), outflow: rows.reduce((s, r) => s + r.outflow, 0) };
+    const names = monthly.municipalities.map((m) => m.name).join(", ");
+    el("scope-label").textContent = `(${municipality ? names : monthly.organisation.name})`;
+    fillMutations(rows, period);
+    drawChart(rows);
+    const reasons = await api("/v1/reports/reasons", scope);
+    const top = (direction) => {
+      const totals = {};
+      for (const r of reasons.tables.reasons.rows.filter((r) => r.direction === direction)) {
+        totals[r.reason_label] = (totals[r.reason_label] || 0) + r.count;
+      }
+      return Object.entries(totals).sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).slice(0, 5);
+    };
+    fillBars(el("top-inflow"), top("Instroom"), ([l]) => l, ([, c]) => c, "inflow");
+    fillBars(el("top-outflow"), top("Uitstroom"), ([l]) => l, ([, c]) => c, "outflow");
+    const stockDate = lastDay(scope.to);
+    el("stock-date").textContent = stockDate;
+    const composition = await api("/v1/reports/composition", { organisation, municipality, stock_date: stockDate });
+    fillComposition(composition.tables.composition.rows);
+    const placements = await api("/v1/reports/placements", { ...scope, from: scope.to });
+    fillSheltered(placements.tables.sheltered_work.rows, scope.to);
+    el("status").textContent = `Bijgewerkt ${new Date().toLocaleTimeString("nl-NL")}`;
+    document.body.dataset.loaded = "true";
+  } catch (error) {
+    el("status").textContent = `Fout: ${error.message}`;
+  }
+}
+
+async function start() {
+  organisations = await api("/v1/organisations", {});
+  el("organisation").replaceChildren(...organisations.map((o) => option(o.code, o.name)));
+  fillMunicipalities();
+  const params = new URLSearchParams(location.search);
+  const now = new Date();
+  el("to").value = params.get("to") || `${now.getFullYear()}-${String(now.getMonth() + 1).padStart(2, "0")}`;
+  el("from").value = params.get("from") || `${el("to").value.slice(0, 4)}-01`;
+  if (params.get("organisation")) el("organisation").value = params.get("organisation");
+  fillMunicipalities();
+  if (params.get("municipality")) el("municipality").value = params.get("municipality");
+  el("organisation").addEventListener("change", fillMunicipalities);
+  el("filters").addEventListener("submit", refresh);
+  await refresh();
+}
+
+start();

@@ -1,0 +1,87 @@
+"""The dashboard in headless Chromium: it loads, its table equals the API, and the chart draws."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import tempfile
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
+
+from reporting.integration.conftest import loaded_database, reporting_app
+from stroom_platform.broker import free_port
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(shutil.which("chromedriver") is None, reason="run scripts/ensure-chromium.sh"),
+]
+SCREENSHOT = Path(tempfile.gettempdir()) / "stroom-dashboard.png"
+
+
+@pytest.fixture
+async def served(tmp_path: Path) -> AsyncIterator[str]:
+    url = await loaded_database(f"sqlite+aiosqlite:///{tmp_path / 'reporting.db'}")
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(reporting_app(url), host="127.0.0.1", port=port, log_config=None))
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    await task
+
+
+def _browse(url: str, profile: Path) -> tuple[list[list[str]], int, int]:
+    options = webdriver.ChromeOptions()
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--no-first-run",
+        "--disable-sync",
+        f"--user-data-dir={profile}",
+        "--window-size=1280,1600",
+    ):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+    try:
+        driver.get(url)
+        WebDriverWait(driver, 20).until(
+            lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-loaded") == "true"
+        )
+        table = [
+            [td.text for td in tr.find_elements(By.TAG_NAME, "td")]
+            for tr in driver.find_elements(By.CSS_SELECTOR, "#mutations tbody tr")
+        ]
+        bars = len(driver.find_elements(By.CSS_SELECTOR, "#chart svg rect"))
+        points = driver.find_element(By.CSS_SELECTOR, "#chart svg polyline").get_attribute("points") or ""
+        driver.save_screenshot(str(SCREENSHOT))
+        return table, bars, len(points.split())
+    finally:
+        driver.quit()
+
+
+async def test_dashboard_shows_the_api_figures(served: str, tmp_path: Path) -> None:
+    query = {"organisation": "werksaam-westfriesland", "from": "2024-01", "to": "2024-06"}
+    page = f"{served}/?organisation={query['organisation']}&from=2024-01&to=2024-06"
+    table, bars, points = await asyncio.to_thread(_browse, page, tmp_path / "chromium-profile")
+    async with httpx.AsyncClient(base_url=served) as client:
+        doc = (await client.get("/v1/reports/monthly", params={**query, "unit": "benefits"})).json()
+    expected = [
+        [r["month"], *(f"{r[k]:,}".replace(",", ".") for k in ("begin", "inflow", "outflow", "end"))]
+        for r in sorted(doc["tables"]["organisation_totals"]["rows"], key=lambda r: r["month"])
+    ]
+    assert table == expected
+    assert any(int(row[4].replace(".", "")) > 0 for row in table)
+    assert points == 6
+    assert bars >= 12
