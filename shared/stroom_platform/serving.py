@@ -1,0 +1,73 @@
+"""Runs one or more ASGI apps on their own ports in one event loop, stopping them together."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import Generator
+from dataclasses import dataclass
+
+import uvicorn
+from fastapi import FastAPI
+
+
+class _Server(uvicorn.Server):
+    # The caller owns signal handling: several servers share one process and stop together.
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    name: str
+    app: FastAPI
+    host: str
+    port: int
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+
+class AppGroup:
+    """Start with `await group.start()`; `await group.wait()` returns when a signal arrives."""
+
+    def __init__(self, endpoints: list[Endpoint]) -> None:
+        self.endpoints = endpoints
+        self._servers = [
+            _Server(uvicorn.Config(e.app, host=e.host, port=e.port, log_config=None, lifespan="on"))
+            for e in endpoints
+        ]
+        self._tasks: list[asyncio.Task[None]] = []
+        self._stop = asyncio.Event()
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, self._stop.set)
+        for server in self._servers:
+            self._tasks.append(asyncio.create_task(server.serve()))
+            while not server.started:
+                if self._tasks[-1].done():
+                    # Start-up failed (port taken, lifespan error): surface it now.
+                    self._tasks[-1].result()
+                    raise RuntimeError("server stopped during start-up")
+                await asyncio.sleep(0.05)
+
+    async def wait(self) -> None:
+        done = asyncio.create_task(self._stop.wait())
+        await asyncio.wait([done, *self._tasks], return_when=asyncio.FIRST_COMPLETED)
+        done.cancel()
+
+    def request_stop(self) -> None:
+        self._stop.set()
+
+    async def stop(self) -> None:
+        for server in self._servers:
+            server.should_exit = True
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
