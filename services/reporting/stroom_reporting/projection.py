@@ -104,7 +104,7 @@ async def _replace_histories(conn: AsyncConnection, winners: list[spells.History
                 c.entity.in_(chunk), c.recorded_to.is_(None)
             )
         )
-        old_flows.extend(row.tuple() for row in rows)
+        old_flows.extend((m, r, u, s, e) for m, r, u, s, e in rows)
     new_values: dict[str, list[dict[str, Any]]] = {kind: [] for kind in SPELL_TABLES}
     for history in winners:
         new_values[history.kind].extend(_spell_values(history.entity, history))

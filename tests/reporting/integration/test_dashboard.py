@@ -32,7 +32,7 @@ async def served(tmp_path: Path) -> AsyncIterator[str]:
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(reporting_app(url), host="127.0.0.1", port=port, log_config=None))
     task = asyncio.create_task(server.serve())
-    while not server.started:
+    while not server.started:  # noqa: ASYNC110 - uvicorn offers no start-up event
         await asyncio.sleep(0.05)
     yield f"http://127.0.0.1:{port}"
     server.should_exit = True
