@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from stroom_cli import contract, simulate
+from stroom_cli import contract, report
 
 app = typer.Typer(
     name="stroom",
@@ -13,4 +13,4 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
 )
 app.add_typer(contract.app, name="contract")
-app.command("simulate")(simulate.simulate_command)
+app.add_typer(report.app, name="report")

@@ -1,0 +1,99 @@
+"""`stroom report monthly`: the monthly mutation table in the terminal, as CSV or as XLSX.
+
+Reads the reporting database directly (DATABASE_URL / STROOM_DATA_DIR as the service does),
+so it needs database access, not an API token: an operator's and analyst's tool.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from stroom_platform.db import make_engine
+from stroom_platform.organisations import load_organisations
+from stroom_reporting import exports, reports
+from stroom_reporting.domain.months import parse_month
+from stroom_reporting.settings import ReportingSettings
+
+app = typer.Typer(no_args_is_help=True)
+
+
+@app.callback()
+def report() -> None:
+    """Reports from the reporting database."""
+
+
+async def _monthly(
+    organisation: str, municipality: str | None, unit: str, first: int, last: int, as_of: datetime | None
+) -> reports.Report:
+    settings = ReportingSettings()
+    organisations = load_organisations(settings.organisations_file)
+    org = organisations.organisation(organisation)
+    if org is None:
+        raise typer.BadParameter(f"unknown organisation {organisation!r}", param_hint="--organisation")
+    codes = [m.code for m in org.municipalities]
+    if municipality is not None and municipality not in codes:
+        raise typer.BadParameter(f"{municipality} is not in {organisation}", param_hint="--municipality")
+    scope = reports.Scope(org, [municipality] if municipality else codes, organisations.municipality_names)
+    engine = make_engine(settings.reporting_database_url)
+    try:
+        async with engine.connect() as conn:
+            return await reports.monthly(conn, scope, reports.REGULATIONS, (unit,), first, last, as_of)
+    finally:
+        await engine.dispose()
+
+
+@app.command("monthly")
+def monthly(
+    organisation: Annotated[str, typer.Option(help="Organisation code, e.g. werksaam-westfriesland")],
+    first: Annotated[str, typer.Option("--from", help="First month YYYY-MM")],
+    last: Annotated[str, typer.Option("--to", help="Last month YYYY-MM")],
+    municipality: Annotated[str | None, typer.Option(help="One municipality GMnnnn")] = None,
+    unit: Annotated[str, typer.Option(help="benefits or persons")] = "benefits",
+    as_of: Annotated[datetime | None, typer.Option(help="RFC 3339: the figures as known then")] = None,
+    csv: Annotated[Path | None, typer.Option("--csv", help="Also write the rows as CSV")] = None,
+    xlsx: Annotated[Path | None, typer.Option("--xlsx", help="Also write the board-report workbook")] = None,
+) -> None:
+    """Begin, inflow, outflow and end per month and municipality (all regulations together)."""
+    try:
+        first_month, last_month = parse_month(first), parse_month(last)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    if first_month > last_month:
+        raise typer.BadParameter("--from lies after --to")
+    if unit not in ("benefits", "persons"):
+        raise typer.BadParameter("benefits or persons", param_hint="--unit")
+    if as_of is not None and as_of.tzinfo is None:
+        raise typer.BadParameter("needs a time zone offset", param_hint="--as-of")
+    report = asyncio.run(_monthly(organisation, municipality, unit, first_month, last_month, as_of))
+    tables = {t.name: t for t in report.tables}
+    known = f"stand per {as_of.isoformat()}" if as_of else "actuele stand"
+    table = Table(
+        title=f"{report.title} · {report.scope.organisation.name} · {reports.LABELS['unit'][unit]} · {known}"
+    )
+    for heading in ("Maand", "Gemeente", "Begin", "Instroom", "Uitstroom", "Eind"):
+        table.add_column(heading, justify="left" if heading in ("Maand", "Gemeente") else "right")
+    sections = [tables["municipality_totals"].rows, tables["organisation_totals"].rows]
+    if municipality:
+        sections = sections[:1]
+    for rows in sections:
+        for row in sorted(
+            rows, key=lambda r: (r["municipality_name"] == "Totaal", r["municipality_name"], r["month"])
+        ):
+            table.add_row(
+                row["month"],
+                row["municipality_name"],
+                *(str(row[k]) for k in ("begin", "inflow", "outflow", "end")),
+            )
+        table.add_section()
+    Console().print(table)
+    if csv is not None:
+        csv.write_text(exports.to_csv(tables["rows"]), encoding="utf-8")
+    if xlsx is not None:
+        xlsx.write_bytes(exports.to_xlsx(report))
