@@ -1,0 +1,79 @@
+"""The app's lifespan consumes facts from the broker into the read models and reports /status."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import httpx
+from aiokafka import AIOKafkaProducer
+
+from reporting.samples import sample_facts
+from stroom_platform.broker import EmbeddedBroker, TopicSpec, ensure_topics
+from stroom_reporting.app import create_app
+from stroom_reporting.settings import ReportingSettings
+from stroom_reporting.storage import migrate
+
+
+async def test_consumes_facts_topic(broker: EmbeddedBroker, unique_topic: str, tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'reporting.db'}"
+    await migrate(url)
+    await ensure_topics(broker.bootstrap_servers, [TopicSpec(unique_topic, 2)])
+    producer = AIOKafkaProducer(bootstrap_servers=broker.bootstrap_servers)
+    await producer.start()
+    try:
+        for fact in [*sample_facts(), *sample_facts()]:
+            await producer.send_and_wait(
+                unique_topic, fact.model_dump_json().encode(), key=fact.entity.encode()
+            )
+        await producer.send_and_wait(unique_topic, b"{not a fact", key=b"x")
+    finally:
+        await producer.stop()
+    settings = ReportingSettings(
+        DATABASE_URL=url,
+        KAFKA_BOOTSTRAP_SERVERS=broker.bootstrap_servers,
+        facts_topic=unique_topic,
+        consumer_group=f"g-{unique_topic}",
+        consumer_poll_ms=100,
+    )
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            status: dict = {}
+            for _ in range(200):
+                status = (await client.get("/status")).json()
+                if status["read_models"].get("client", {}).get("facts_applied") == 3:
+                    break
+                await asyncio.sleep(0.1)
+            assert set(status["read_models"]) == {
+                "benefit",
+                "placement",
+                "application",
+                "trajectory",
+                "client",
+            }
+            assert status["read_models"]["benefit"]["facts_applied"] == 5
+            doc = (
+                await client.get(
+                    "/v1/reports/monthly",
+                    params={
+                        "municipality": "GM0405",
+                        "from": "2024-03",
+                        "to": "2024-03",
+                        "unit": "benefits",
+                        "regulation": "PW",
+                    },
+                )
+            ).json()
+            assert doc["tables"]["rows"]["rows"][0]["end"] == 3
+            metrics = (await client.get("/metrics")).text
+            assert 'reporting_facts_total{outcome="invalid"} 1.0' in metrics
+            for _ in range(50):
+                status = (await client.get("/status")).json()
+                if sum(p["lag"] or 0 for p in status["consumer"]["partitions"].values()) == 0:
+                    break
+                await asyncio.sleep(0.1)
+            assert status["consumer"]["partitions"]
+            assert all(p["lag"] == 0 for p in status["consumer"]["partitions"].values())
+            assert (await client.get("/readyz")).status_code == 200
