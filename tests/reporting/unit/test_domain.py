@@ -111,7 +111,8 @@ def test_targets_are_validated(tmp_path: Path) -> None:
     assert target.total == target.taakstelling + target.additional
     bad = tmp_path / "organisations.yaml"
     bad.write_text(
-        "version: 1\norganisations:\n  - code: x\n    name: X\n    municipalities: [{code: GM0405, name: Hoorn}]\n"
+        "version: 1\norganisations:\n  - code: x\n    name: X\n"
+        "    municipalities: [{code: GM0405, name: Hoorn}]\n"
         "    targets:\n      sheltered_work: [{municipality: GM0420, year: 2024, taakstelling: 3}]\n"
     )
     with pytest.raises(ConfigurationError, match="GM0420, which is not a municipality of x"):
