@@ -16,8 +16,9 @@ from stroom_platform.organisations import Organisation
 from stroom_simulator.bsns import BsnSource
 from stroom_simulator.clock import moment
 from stroom_simulator.delivery import Delivery, Event, NoiseRates
-from stroom_simulator.lives import Ending, Lives
+from stroom_simulator.lives import Lives
 from stroom_simulator.people import Household, People, Place
+from stroom_simulator.recording import Ending
 from stroom_simulator.tables import (
     CLIENTS_PER_COACH,
     INFLOW_AGE_YEARS,
