@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -49,7 +49,7 @@ def simulate_command(
     target = out or Path("var") / f"{organisation}.ndjson"
     summary = HistorySummary()
     write_ndjson(summary.watch(simulate(chosen, settings)), target)
-    _report(summary, chosen.municipalities, settings.end, target)
+    _report(summary, chosen.municipalities, settings.end - timedelta(days=1), target)
 
 
 def _report(summary: HistorySummary, municipalities: Sequence[Municipality], end: date, target: Path) -> None:
@@ -63,7 +63,9 @@ def _report(summary: HistorySummary, municipalities: Sequence[Municipality], end
         by_type.add_row(type_, str(count))
     console.print(by_type)
     running = summary.benefits_running(end)
-    benefits = Table("Gemeente", "Uitkeringen", title=f"Lopende uitkeringen op {end.isoformat()}")
+    benefits = Table(
+        "Gemeente", "Uitkeringen", title=f"Lopende uitkeringen op {end.isoformat()}, de laatste dag"
+    )
     for municipality in municipalities:
         benefits.add_row(f"{municipality.name} ({municipality.code})", str(running[municipality.code]))
     benefits.add_row("[bold]Totaal[/]", f"[bold]{sum(running.values())}[/]")

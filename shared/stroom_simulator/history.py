@@ -20,6 +20,7 @@ from stroom_simulator.lives import Lives
 from stroom_simulator.people import Household, People, Place
 from stroom_simulator.recording import Ending
 from stroom_simulator.tables import (
+    AGE_YEARS_BY_REGULATION,
     CLIENTS_PER_COACH,
     INFLOW_AGE_YEARS,
     INFLOW_REASON,
@@ -154,8 +155,9 @@ class _History:
     def _stock(self, place: Place) -> None:
         rng = self._rng
         for _ in range(place.target):
-            household = self._people.household(STOCK_AGE_YEARS, self._start)
             regulation = STOCK_REGULATION.pick(rng)
+            ages = AGE_YEARS_BY_REGULATION.get(regulation, STOCK_AGE_YEARS)
+            household = self._people.household(ages, self._start)
             low, high = STOCK_DURATION_MONTHS.pick(rng)
             start_date = self._start - timedelta(
                 days=rng.randint(max(1, round(low * 30.44)), round(high * 30.44))
@@ -186,8 +188,9 @@ class _History:
             granted = self._round(max(0.0, wanted * rng.uniform(0.85, 1.15)))
             for _ in range(granted):
                 received_on = first + timedelta(days=rng.randrange(days))
-                household = self._people.household(INFLOW_AGE_YEARS, received_on)
                 regulation = INFLOW_REGULATION.pick(rng)
+                ages = AGE_YEARS_BY_REGULATION.get(regulation, INFLOW_AGE_YEARS)
+                household = self._people.household(ages, received_on)
                 reason = self._inflow_reason(regulation)
                 start_date = received_on - timedelta(days=rng.randint(0, 10))
                 started, ending = self._lives.granted(

@@ -227,7 +227,7 @@ class Lives(Recorder):
             data |= {"joined": [], "left": [client(partner)]}
             after = Household(household.applicant)
         else:
-            partner = self._people.partner_of(household.applicant)
+            partner = self._people.partner_of(household.applicant, day)
             data |= {"joined": [member(partner, "partner")], "left": []}
             after = Household(household.applicant, partner)
         return self._recorded(day), data, after

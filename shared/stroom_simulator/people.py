@@ -9,6 +9,8 @@ from random import Random
 from stroom_simulator.bsns import BsnSource
 from stroom_simulator.tables import COUPLE_SHARE, Weighted
 
+ADULT_YEARS = 18
+
 
 @dataclass(frozen=True, slots=True)
 class Person:
@@ -54,12 +56,14 @@ class People:
         age_days = self._rng.randrange(low * 365 + 1, high * 365 - 1)
         return Person(self._bsns.next(), on - timedelta(days=age_days))
 
-    def partner_of(self, person: Person) -> Person:
-        gap = self._rng.randint(-6 * 365, 4 * 365)
-        return Person(self._bsns.next(), person.birth_date + timedelta(days=gap))
+    def partner_of(self, person: Person, on: date) -> Person:
+        """A partner a few years older or younger, but an adult on `on`."""
+        gap = timedelta(days=self._rng.randint(-6 * 365, 4 * 365))
+        adult = on - timedelta(days=ADULT_YEARS * 366)
+        return Person(self._bsns.next(), min(person.birth_date + gap, adult))
 
     def household(self, ages: Weighted[tuple[int, int]], on: date) -> Household:
         applicant = self.person(ages, on)
         if self._rng.random() < COUPLE_SHARE:
-            return Household(applicant, self.partner_of(applicant))
+            return Household(applicant, self.partner_of(applicant, on))
         return Household(applicant)

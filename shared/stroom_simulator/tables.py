@@ -49,6 +49,11 @@ STOCK_DURATION_MONTHS = Weighted(
 STOCK_AGE_YEARS = Weighted({(18, 27): 399, (27, 35): 612, (35, 45): 724, (45, 55): 800, (55, 66): 820})
 # New clients are younger than the stock: the long-stayers are the older ones.
 INFLOW_AGE_YEARS = Weighted({(18, 27): 30, (27, 35): 24, (35, 45): 20, (45, 55): 16, (55, 65): 10})
+# IOAW is for those who became unemployed at 50 or older, IOAZ for former self-employed from 55.
+AGE_YEARS_BY_REGULATION = {
+    Regulation.IOAW: Weighted({(50, 56): 1, (56, 66): 2}),
+    Regulation.IOAZ: Weighted({(55, 66): 1}),
+}
 # Household table: couples (with or without children) 18 % of clients.
 COUPLE_SHARE = 0.18
 PENSION_AGE_YEARS = 67

@@ -130,7 +130,7 @@ def test_cli_writes_the_history_and_summarises_it(tmp_path: Path) -> None:
     assert events
     assert f"{len(events)} events" in result.output
     assert "Ridderkerk (GM0597)" in result.output
-    assert "Lopende uitkeringen op 2023-01-01" in result.output
+    assert "Lopende uitkeringen op 2022-12-31" in result.output
     assert not any(e["type"] == "stroom.event.retracted.v1" for e in events)
 
 
