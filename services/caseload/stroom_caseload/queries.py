@@ -77,7 +77,9 @@ class CaseloadQueries:
         b, m, p, a, ph = t.benefits, t.members, t.placements, t.applications, t.phases
         result.benefits = await self._counts(
             select(b.c.regulation, func.count())
-            .where(b.c.municipality == municipality, _known(b, as_of), _running(b.c.start_date, b.c.end_date, on))
+            .where(
+                b.c.municipality == municipality, _known(b, as_of), _running(b.c.start_date, b.c.end_date, on)
+            )
             .group_by(b.c.regulation)
         )
         result.persons = await self._counts(
@@ -87,7 +89,9 @@ class CaseloadQueries:
         )
         result.placements = await self._counts(
             select(p.c.kind, func.count())
-            .where(p.c.municipality == municipality, _known(p, as_of), _running(p.c.start_date, p.c.end_date, on))
+            .where(
+                p.c.municipality == municipality, _known(p, as_of), _running(p.c.start_date, p.c.end_date, on)
+            )
             .group_by(p.c.kind)
         )
         result.open_applications = await self._counts(
@@ -123,7 +127,10 @@ class CaseloadQueries:
         if as_of is None:
             visible.append(cf.c.retracted_at.is_(None))
         else:
-            visible += [cf.c.recorded_at <= as_of, or_(cf.c.retracted_at.is_(None), cf.c.retracted_at > as_of)]
+            visible += [
+                cf.c.recorded_at <= as_of,
+                or_(cf.c.retracted_at.is_(None), cf.c.retracted_at > as_of),
+            ]
         rank = (
             func.row_number()
             .over(
@@ -164,8 +171,12 @@ class CaseloadQueries:
             .select_from(active)
             .outerjoin(coach, coach.c.client_ref == active.c.client_ref)
             .outerjoin(assessed, assessed.c.client_ref == active.c.client_ref)
-            .group_by(active.c.municipality, coach.c.coach_ref, assessed.c.client_stream, assessed.c.ladder_step)
+            .group_by(
+                active.c.municipality, coach.c.coach_ref, assessed.c.client_stream, assessed.c.ladder_step
+            )
         )
         if coach_ref is not None:
             stmt = stmt.where(coach.c.coach_ref == literal(coach_ref))
-        return [ClientCount(*row[:4], int(row[4])) for row in await self.conn.execute(stmt)]
+        return [
+            ClientCount(row[0], row[1], row[2], row[3], int(row[4])) for row in await self.conn.execute(stmt)
+        ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -29,7 +30,7 @@ class Outgoing:
 @dataclass(frozen=True, slots=True)
 class Applied:
     facts: list[Outgoing]
-    new_events: int
+    new_by_type: Counter[str]
     duplicates: int
 
 
@@ -39,7 +40,7 @@ async def apply_events(conn: AsyncConnection, events: Sequence[Envelope], tables
     recompute: set[str] = set()
     republish: set[str] = set()
     clients: set[tuple[str, str]] = set()
-    new = 0
+    new: Counter[str] = Counter()
     # A fixed order of row locks keeps two workers with overlapping batches out of deadlocks.
     for envelope in sorted(events, key=lambda e: (e.source, e.id)):
         wire = envelope.to_wire()
@@ -49,7 +50,7 @@ async def apply_events(conn: AsyncConnection, events: Sequence[Envelope], tables
             retracted_id = envelope.data.retracted_id
             target = await repo.mark_retracted(event.source, retracted_id, event.time, event.id)
             key = target.entity_key or f"retraction:{event.source}:{retracted_id}"
-            new += (await repo.upsert_event(event, key, value)).new
+            new[event.type] += (await repo.upsert_event(event, key, value)).new
             if target.entity_key is None or target.type is None:
                 continue
             if target.type in CLIENT_EVENT_TYPES:
@@ -59,7 +60,7 @@ async def apply_events(conn: AsyncConnection, events: Sequence[Envelope], tables
             continue
         key = entity_key(envelope) or ""
         upserted = await repo.upsert_event(event, key, value)
-        new += upserted.new
+        new[event.type] += upserted.new
         if event.type in CLIENT_EVENT_TYPES:
             if upserted.new:
                 record_id = f"{event.source}|{event.id}"
@@ -97,4 +98,4 @@ async def apply_events(conn: AsyncConnection, events: Sequence[Envelope], tables
     await repo.save_entities(saved)
     current = await repo.current_facts(republish - recompute)
     facts.extend(Outgoing(key, value) for key, value in current.items())
-    return Applied(facts, new, len(events) - new)
+    return Applied(facts, +new, len(events) - new.total())

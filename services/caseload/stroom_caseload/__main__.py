@@ -1,0 +1,19 @@
+"""`python -m stroom_caseload`: one caseload worker (consumer and HTTP API) from the environment."""
+
+from __future__ import annotations
+
+import uvicorn
+
+from stroom_caseload.app import create_app
+from stroom_caseload.settings import CaseloadSettings
+from stroom_platform.logs import configure_logging
+
+
+def main() -> None:
+    settings = CaseloadSettings()
+    configure_logging(settings.log_level)
+    uvicorn.run(create_app(settings), host="127.0.0.1", port=settings.http_port, log_config=None)
+
+
+if __name__ == "__main__":
+    main()

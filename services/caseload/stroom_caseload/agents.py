@@ -1,0 +1,65 @@
+"""The faust-streaming application: one agent applying event batches, hosted in the FastAPI process."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import faust
+
+from stroom_caseload.consumer import Processor, Record, as_headers
+from stroom_caseload.settings import CaseloadSettings
+
+
+def build_faust_app(settings: CaseloadSettings, processor: Processor) -> Any:
+    """The durable truth is the database, so: memory store, no tables, no transactions."""
+    app = faust.App(
+        settings.consumer_group,
+        broker=settings.broker_url,
+        store="memory://",
+        web_enabled=False,
+        autodiscover=False,
+        # The broker refuses transactions; at least once plus idempotent apply is exact anyway.
+        processing_guarantee="at_least_once",
+        topic_disable_leader=True,
+        consumer_auto_offset_reset="earliest",
+        broker_commit_interval=0.5,
+        stream_wait_empty=False,
+        # Short group timeouts: the first join waits about half a session, and a
+        # killed worker's partitions move to the others within one session.
+        broker_rebalance_timeout=2.0,
+        broker_session_timeout=6.0,
+        broker_heartbeat_interval=0.5,
+    )
+    topic = app.topic(
+        settings.events_topic,
+        key_type=bytes,
+        value_type=bytes,
+        key_serializer="raw",
+        value_serializer="raw",
+    )
+
+    async def apply_batches(stream: Any) -> None:
+        async for events in stream.take_events(settings.batch_size, within=settings.batch_within_seconds):
+            records = [
+                Record(
+                    e.message.topic,
+                    e.message.partition,
+                    e.message.offset,
+                    e.message.key,
+                    e.message.value,
+                    as_headers(e.message.headers),
+                )
+                for e in events
+            ]
+            # take_events acknowledges the batch when this body returns, also when it is
+            # cancelled: so a stop waits for the batch in hand instead of abandoning it.
+            task = asyncio.ensure_future(processor.handle(records))
+            try:
+                await asyncio.shield(task)
+            except asyncio.CancelledError:
+                await task
+                raise
+
+    app.agent(topic, name="caseload-apply")(apply_batches)
+    return app

@@ -1,0 +1,84 @@
+"""The caseload service: FastAPI app whose lifespan hosts the faust consumer."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+from fastapi import FastAPI
+
+from stroom_caseload.agents import build_faust_app
+from stroom_caseload.api import caseload_router
+from stroom_caseload.consumer import Processor
+from stroom_caseload.metrics import CaseloadMetrics
+from stroom_caseload.settings import CaseloadSettings
+from stroom_caseload.status import LagProbe, database_reachable, status
+from stroom_platform.auth import Authoriser, parse_tokens
+from stroom_platform.db import make_engine
+from stroom_platform.ops import ops_router
+from stroom_platform.organisations import load_organisations
+from stroom_platform.problems import install_problem_handlers
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: CaseloadSettings) -> FastAPI:
+    organisations = load_organisations(settings.organisations_file)
+    tokens = settings.api_tokens.get_secret_value() if settings.api_tokens else None
+    authoriser = Authoriser(parse_tokens(tokens, organisations) if tokens else None)
+    metrics = CaseloadMetrics()
+    engine = make_engine(settings.caseload_database_url)
+    bootstrap = settings.kafka_bootstrap_servers or "127.0.0.1:9092"
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
+    processor = Processor(
+        engine,
+        producer,
+        organisations.municipality_codes,
+        settings.facts_topic,
+        settings.dead_letter_topic,
+        metrics,
+    )
+    probe = LagProbe(bootstrap, settings.consumer_group, settings.events_topic)
+    state: dict[str, Any] = {}
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await producer.start()
+        await probe.start()
+        # Built here, inside the running loop that faust must share with uvicorn.
+        faust_app = build_faust_app(settings, processor)
+        await faust_app.start()
+        state["faust"] = faust_app
+        log.info("caseload consumer started", extra={"group": settings.consumer_group})
+        try:
+            yield
+        finally:
+            await faust_app.stop()
+            await probe.stop()
+            await producer.stop()
+            await engine.dispose()
+            log.info("caseload consumer stopped")
+
+    app = FastAPI(title="Stroom caseload", version="1", lifespan=lifespan)
+    install_problem_handlers(app)
+
+    async def consumer_running() -> None:
+        if state.get("faust") is None:
+            raise RuntimeError("consumer not started")
+
+    async def database() -> None:
+        await database_reachable(engine)
+
+    app.include_router(ops_router(metrics.registry, {"database": database, "consumer": consumer_running}))
+    app.include_router(caseload_router(engine, organisations, authoriser))
+
+    @app.get("/status", tags=["ops"])
+    async def get_status() -> dict[str, Any]:
+        faust_app = state.get("faust")
+        assignment = sorted(tp.partition for tp in faust_app.consumer.assignment()) if faust_app else []
+        return await status(settings.consumer_group, assignment, probe, processor, engine, metrics)
+
+    return app

@@ -1,0 +1,37 @@
+"""Prometheus metrics of the caseload service, on a registry of its own per app."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+
+@dataclass
+class CaseloadMetrics:
+    registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+
+    def __post_init__(self) -> None:
+        r = self.registry
+        self.applied = Counter(
+            "caseload_events_applied_total",
+            "Events applied for the first time, by type.",
+            ["type"],
+            registry=r,
+        )
+        self.duplicates = Counter(
+            "caseload_events_duplicate_total", "Redelivered events (no effect).", registry=r
+        )
+        self.dead_letters = Counter(
+            "caseload_dead_letters_total", "Records sent to the dead-letter topic.", registry=r
+        )
+        self.facts = Counter("caseload_facts_published_total", "Facts records published.", registry=r)
+        self.apply_seconds = Histogram(
+            "caseload_apply_seconds",
+            "Time to apply one batch (database transaction and facts publication).",
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+            registry=r,
+        )
+        self.lag = Gauge(
+            "caseload_consumer_lag", "Records not yet committed, per partition.", ["partition"], registry=r
+        )

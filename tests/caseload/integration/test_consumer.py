@@ -1,0 +1,102 @@
+"""The service end to end in-process: real broker, real PostgreSQL, faust in the FastAPI lifespan."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import date
+
+import httpx
+import orjson
+from conftest import fresh_postgres_database
+
+from caseload.history import deliver, simulate
+from caseload.integration.expectations import assert_facts_match_database, assert_projections_match
+from caseload.integration.publishing import publish, read_all, send_raw, wait_until_caught_up
+from stroom_caseload.app import create_app
+from stroom_caseload.settings import CaseloadSettings
+from stroom_caseload.storage import migrate
+from stroom_contract.bsn import Pseudonymiser
+from stroom_contract.validation import EventValidator
+from stroom_platform.broker import EmbeddedBroker, TopicSpec, ensure_topics
+from stroom_platform.db import make_engine
+from stroom_platform.organisations import OrganisationsConfig
+
+WESTFRIESLAND = ["GM0498", "GM0388", "GM0405", "GM1598", "GM0420", "GM0432", "GM0532"]
+FIRST = date(2021, 1, 1)
+MONTHS = 24
+
+
+def settings_for(broker: EmbeddedBroker, database_url: str, **extra: object) -> CaseloadSettings:
+    tag = secrets.token_hex(3)
+    values: dict[str, object] = {
+        "kafka_bootstrap_servers": broker.bootstrap_servers,
+        "database_url": database_url,
+        "events_topic": f"ev-{tag}",
+        "facts_topic": f"facts-{tag}",
+        "dead_letter_topic": f"dl-{tag}",
+        "consumer_group": f"caseload-{tag}",
+        "topic_partitions": 4,
+    }
+    values.update(extra)
+    return CaseloadSettings.model_validate(values)
+
+
+async def create_topics(broker: EmbeddedBroker, settings: CaseloadSettings) -> None:
+    await ensure_topics(
+        broker.bootstrap_servers,
+        [
+            TopicSpec(settings.events_topic, settings.topic_partitions),
+            TopicSpec(settings.facts_topic, settings.topic_partitions),
+            TopicSpec(settings.dead_letter_topic, 1),
+        ],
+    )
+
+
+async def test_history_through_the_service_matches_the_reference_and_facts_match_the_database(
+    broker: EmbeddedBroker,
+    postgres_server_url: str,
+    pseudonymiser: Pseudonymiser,
+    organisations: OrganisationsConfig,
+) -> None:
+    url = await fresh_postgres_database(postgres_server_url)
+    await migrate(url)
+    settings = settings_for(broker, url)
+    await create_topics(broker, settings)
+    raw = simulate(WESTFRIESLAND, FIRST, months=MONTHS, seed=11, per_month=2)
+    validator = EventValidator(pseudonymiser, organisations.municipality_codes)
+    await publish(broker.bootstrap_servers, settings.events_topic, raw, deliver(raw, seed=5), validator)
+    # Poison: not JSON, and a raw BSN that intake should have pseudonymised.
+    await send_raw(broker.bootstrap_servers, settings.events_topic, b"{not json", [("ce_id", b"x")])
+    leaked = {**next(e for e in raw if "client" in e["data"]), "id": "leak-1"}
+    headers = [(f"ce_{k}", str(leaked[k]).encode()) for k in ("specversion", "id", "source", "type", "time")]
+    await send_raw(broker.bootstrap_servers, settings.events_topic, orjson.dumps(leaked["data"]), headers)
+
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://caseload") as client:
+            status = await wait_until_caught_up(client)
+            assert status["dead_letters"] == 2
+            assert status["database"] == "reachable"
+            assert sorted(status["assigned_partitions"]) == [0, 1, 2, 3]
+            metrics = (await client.get("/metrics")).text
+            assert 'caseload_events_applied_total{type="stroom.benefit.started.v1"}' in metrics
+            summary = (
+                await client.get("/v1/caseload/municipalities/GM0405", params={"date": "2022-06-30"})
+            ).json()
+            assert summary.get("municipality", {}).get("name") == "Hoorn", summary
+            assert (await client.get("/v1/caseload/municipalities/GM9999")).status_code == 404
+
+    engine = make_engine(url)
+    try:
+        assert await assert_projections_match(engine, raw, WESTFRIESLAND, FIRST, MONTHS) > 50
+        await assert_facts_match_database(
+            engine, await read_all(broker.bootstrap_servers, settings.facts_topic)
+        )
+    finally:
+        await engine.dispose()
+    dead = await read_all(broker.bootstrap_servers, settings.dead_letter_topic)
+    assert len(dead) == 2
+    reasons = [dict(r.headers)["stroom_dead_letter_reason"].decode() for r in dead]
+    assert any("raw bsn" in reason for reason in reasons)
+    assert all(leaked["data"]["client"]["bsn"] not in reason for reason in reasons)
