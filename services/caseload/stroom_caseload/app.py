@@ -20,7 +20,7 @@ from stroom_platform.auth import Authoriser, parse_tokens
 from stroom_platform.db import make_engine
 from stroom_platform.ops import ops_router
 from stroom_platform.organisations import load_organisations
-from stroom_platform.problems import install_problem_handlers
+from stroom_platform.problems import Problem, install_problem_handlers
 
 log = logging.getLogger(__name__)
 
@@ -32,30 +32,31 @@ def create_app(settings: CaseloadSettings) -> FastAPI:
     metrics = CaseloadMetrics()
     engine = make_engine(settings.caseload_database_url)
     bootstrap = settings.kafka_bootstrap_servers or "127.0.0.1:9092"
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
-    processor = Processor(
-        engine,
-        producer,
-        organisations.municipality_codes,
-        settings.facts_topic,
-        settings.dead_letter_topic,
-        metrics,
-    )
-    probe = LagProbe(bootstrap, settings.consumer_group, settings.events_topic)
     state: dict[str, Any] = {}
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        # Kafka clients and faust bind to the running loop, so they are made here.
+        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
         await producer.start()
+        probe = LagProbe(bootstrap, settings.consumer_group, settings.events_topic)
         await probe.start()
-        # Built here, inside the running loop that faust must share with uvicorn.
+        processor = Processor(
+            engine,
+            producer,
+            organisations.municipality_codes,
+            settings.facts_topic,
+            settings.dead_letter_topic,
+            metrics,
+        )
         faust_app = build_faust_app(settings, processor)
         await faust_app.start()
-        state["faust"] = faust_app
+        state.update(faust=faust_app, probe=probe, processor=processor)
         log.info("caseload consumer started", extra={"group": settings.consumer_group})
         try:
             yield
         finally:
+            state.clear()
             await faust_app.stop()
             await probe.stop()
             await producer.stop()
@@ -77,8 +78,11 @@ def create_app(settings: CaseloadSettings) -> FastAPI:
 
     @app.get("/status", tags=["ops"])
     async def get_status() -> dict[str, Any]:
-        faust_app = state.get("faust")
-        assignment = sorted(tp.partition for tp in faust_app.consumer.assignment()) if faust_app else []
-        return await status(settings.consumer_group, assignment, probe, processor, engine, metrics)
+        if "faust" not in state:
+            raise Problem(503, "not-started", "The consumer is not running")
+        assignment = sorted(tp.partition for tp in state["faust"].consumer.assignment())
+        return await status(
+            settings.consumer_group, assignment, state["probe"], state["processor"], engine, metrics
+        )
 
     return app
