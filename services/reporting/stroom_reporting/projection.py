@@ -84,19 +84,24 @@ def _current_flows(values: Iterable[dict[str, Any]]) -> list[tuple[str, str, str
 
 async def _newer_histories(
     conn: AsyncConnection, histories: dict[str, spells.History]
-) -> list[spells.History]:
+) -> tuple[list[spells.History], set[str]]:
+    """The facts newer than what is stored, and which of them replace stored rows."""
     stored: dict[str, int] = {}
     for chunk in _chunks(list(histories)):
         result = await conn.execute(
             select(t.entities.c.entity, t.entities.c.revision).where(t.entities.c.entity.in_(chunk))
         )
         stored.update({row.entity: row.revision for row in result})
-    return [h for e, h in histories.items() if h.revision > stored.get(e, -1)]
+    return [h for e, h in histories.items() if h.revision > stored.get(e, -1)], set(stored)
 
 
-async def _replace_histories(conn: AsyncConnection, winners: list[spells.History], result: Applied) -> None:
+async def _replace_histories(
+    conn: AsyncConnection, winners: list[spells.History], stored: set[str], result: Applied
+) -> None:
+    # Entities seen for the first time have no rows to take out: skipping them keeps bulk loads fast.
+    replaced = [h for h in winners if h.entity in stored]
     old_flows: list[tuple[str, str, str, int, int | None]] = []
-    benefit_entities = [h.entity for h in winners if h.kind == "benefit"]
+    benefit_entities = [h.entity for h in replaced if h.kind == "benefit"]
     for chunk in _chunks(benefit_entities):
         c = t.count_spells.c
         rows = await conn.execute(
@@ -109,12 +114,12 @@ async def _replace_histories(conn: AsyncConnection, winners: list[spells.History
     for history in winners:
         new_values[history.kind].extend(_spell_values(history.entity, history))
     for kind, table in SPELL_TABLES.items():
-        entities = [h.entity for h in winners if h.kind == kind]
+        entities = [h.entity for h in replaced if h.kind == kind]
         for chunk in _chunks(entities):
             await conn.execute(delete(table).where(table.c.entity.in_(chunk)))
         if new_values[kind]:
             await conn.execute(insert(table), new_values[kind])
-    for chunk in _chunks(winners):
+    for chunk in _chunks(replaced):
         await conn.execute(delete(t.entities).where(t.entities.c.entity.in_([h.entity for h in chunk])))
     if winners:
         await conn.execute(
@@ -178,7 +183,7 @@ async def _replace_records(conn: AsyncConnection, records: dict[str, ClientRecor
         result = await conn.execute(select(c.record_id, c.revision).where(c.record_id.in_(chunk)))
         stored.update({row.record_id: row.revision for row in result})
     winners = [r for i, r in records.items() if r.revision > stored.get(i, -1)]
-    for chunk in _chunks([r.record_id for r in winners]):
+    for chunk in _chunks([r.record_id for r in winners if r.record_id in stored]):
         await conn.execute(delete(t.client_records).where(c.record_id.in_(chunk)))
     if winners:
         await conn.execute(insert(t.client_records), [_record_values(r) for r in winners])
@@ -226,8 +231,8 @@ async def apply_facts(conn: AsyncConnection, facts: Iterable[Fact], now: datetim
         elif fact.entity not in histories or fact.revision > histories[fact.entity].revision:
             histories[fact.entity] = fact
     result = Applied()
-    winners = await _newer_histories(conn, histories)
-    await _replace_histories(conn, winners, result)
+    winners, stored = await _newer_histories(conn, histories)
+    await _replace_histories(conn, winners, stored, result)
     record_winners = await _replace_records(conn, records)
     all_winners: list[Fact] = [*winners, *record_winners]
     await _touch_freshness(conn, all_winners, now)
