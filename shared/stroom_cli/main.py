@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from stroom_cli import contract, report
+from stroom_cli import caseload, contract, report, simulate
 
 app = typer.Typer(
     name="stroom",
@@ -13,4 +13,6 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
 )
 app.add_typer(contract.app, name="contract")
+app.command("simulate")(simulate.simulate_command)
 app.add_typer(report.app, name="report")
+app.add_typer(caseload.app, name="caseload")

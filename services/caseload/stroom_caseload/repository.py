@@ -124,6 +124,11 @@ class CaseloadRepository:
         row = (await self.conn.execute(stmt)).one()
         return Target(source, retracted_id, row.entity_key, row.type)
 
+    async def share_apply_lock(self, key: int) -> None:
+        """Held by every batch of the live workers, so that a rebuild's swap can shut them out."""
+        if self.postgres:
+            await self.conn.execute(text("SELECT pg_advisory_xact_lock_shared(:k)"), {"k": key})
+
     async def lock_entities(self, keys: Sequence[str]) -> None:
         """Serialise recomputes of one entity across workers (SQLite has a single writer anyway)."""
         if not self.postgres or not keys:

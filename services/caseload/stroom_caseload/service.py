@@ -18,6 +18,9 @@ from stroom_caseload.tables import Tables, live
 from stroom_contract.events import Envelope, EventRetractedData
 from stroom_contract.keys import entity_key
 
+# Live batches hold this shared; `stroom caseload rebuild` holds it exclusively to swap.
+APPLY_LOCK = 0x5717_0AD
+
 
 @dataclass(frozen=True, slots=True)
 class Outgoing:
@@ -37,6 +40,8 @@ class Applied:
 async def apply_events(conn: AsyncConnection, events: Sequence[Envelope], tables: Tables = live) -> Applied:
     """Ledger first, then recompute every touched entity under its lock; the caller commits."""
     repo = CaseloadRepository(conn, tables)
+    if tables is live:
+        await repo.share_apply_lock(APPLY_LOCK)
     recompute: set[str] = set()
     republish: set[str] = set()
     clients: set[tuple[str, str]] = set()

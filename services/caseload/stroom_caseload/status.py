@@ -33,37 +33,40 @@ class LagProbe:
         await self._consumer.topics()  # refreshes the metadata
         partitions = self._consumer.partitions_for_topic(self.topic) or set()
         tps = [TopicPartition(self.topic, p) for p in sorted(partitions)]
-        ends = await self._true_ends(tps)
+        ends = await true_end_offsets(self._consumer, tps)
         lag = {}
         for tp in tps:
             committed = await self._consumer.committed(tp)
             lag[tp.partition] = ends[tp] - (committed or 0)
         return lag
 
-    async def _true_ends(self, tps: list[TopicPartition]) -> dict[TopicPartition, int]:
-        """End offsets, read past the last record batch.
 
-        The embedded broker (Tansu 0.x) answers ListOffsets(latest) with the last *batch's*
-        base offset + 1, so the end is found by fetching that batch.
-        """
-        reported = await self._consumer.end_offsets(tps)
-        ends = dict(reported)
-        tails = [tp for tp in tps if reported[tp] > 0]
-        if not tails:
-            return ends
-        self._consumer.assign(tails)
-        for tp in tails:
-            self._consumer.seek(tp, reported[tp] - 1)
-        pending = set(tails)
-        while pending:
-            fetched = await self._consumer.getmany(*pending, timeout_ms=1000)
-            if not fetched:
-                break
-            for tp, records in fetched.items():
-                if records:
-                    ends[tp] = max(ends[tp], records[-1].offset + 1)
-                    pending.discard(tp)
+async def true_end_offsets(
+    consumer: AIOKafkaConsumer, tps: list[TopicPartition]
+) -> dict[TopicPartition, int]:
+    """End offsets, read past the last record batch; moves `consumer`'s assignment and positions.
+
+    The embedded broker (Tansu 0.x) answers ListOffsets(latest) with the last *batch's*
+    base offset + 1, so the true end is found by fetching that batch.
+    """
+    reported = await consumer.end_offsets(tps)
+    ends = dict(reported)
+    tails = [tp for tp in tps if reported[tp] > 0]
+    if not tails:
         return ends
+    consumer.assign(tails)
+    for tp in tails:
+        consumer.seek(tp, reported[tp] - 1)
+    pending = set(tails)
+    while pending:
+        fetched = await consumer.getmany(*pending, timeout_ms=1000)
+        if not fetched:
+            break
+        for tp, records in fetched.items():
+            if records:
+                ends[tp] = max(ends[tp], records[-1].offset + 1)
+                pending.discard(tp)
+    return ends
 
 
 async def database_reachable(engine: AsyncEngine) -> None:

@@ -20,6 +20,7 @@ from stroom_contract.validation import EventValidator
 from stroom_platform.broker import EmbeddedBroker, TopicSpec, ensure_topics
 from stroom_platform.db import make_engine
 from stroom_platform.organisations import OrganisationsConfig
+from stroom_simulator.history import simulate_history
 
 WESTFRIESLAND = ["GM0498", "GM0388", "GM0405", "GM1598", "GM0420", "GM0432", "GM0532"]
 FIRST = date(2021, 1, 1)
@@ -52,7 +53,38 @@ async def create_topics(broker: EmbeddedBroker, settings: CaseloadSettings) -> N
     )
 
 
-async def test_history_through_the_service_matches_the_reference_and_facts_match_the_database(
+async def test_simulated_westfriesland_history_matches_the_reference(
+    broker: EmbeddedBroker,
+    postgres_server_url: str,
+    pseudonymiser: Pseudonymiser,
+    organisations: OrganisationsConfig,
+) -> None:
+    """The project's simulator (its own noise: late, duplicated, retracted events), scaled down."""
+    werksaam = organisations.organisation("werksaam-westfriesland")
+    assert werksaam is not None
+    raw = list(simulate_history(werksaam, years=2, seed=1, start=FIRST, noise=True, scale=0.05))
+    url = await fresh_postgres_database(postgres_server_url)
+    await migrate(url)
+    settings = settings_for(broker, url)
+    await create_topics(broker, settings)
+    validator = EventValidator(pseudonymiser, organisations.municipality_codes)
+    await publish(broker.bootstrap_servers, settings.events_topic, raw, raw, validator)
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://caseload") as client:
+            await wait_until_caught_up(client)
+    engine = make_engine(url)
+    try:
+        assert await assert_projections_match(engine, raw, WESTFRIESLAND, FIRST, MONTHS) > 50
+        await assert_facts_match_database(
+            engine, await read_all(broker.bootstrap_servers, settings.facts_topic)
+        )
+    finally:
+        await engine.dispose()
+
+
+async def test_shuffled_history_through_the_service_matches_the_reference_and_facts_match_the_database(
     broker: EmbeddedBroker,
     postgres_server_url: str,
     pseudonymiser: Pseudonymiser,

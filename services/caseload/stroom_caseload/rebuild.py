@@ -1,0 +1,186 @@
+"""Rebuild: replay the events topic from the start into the shadow tables, then swap them in.
+
+The swap is one transaction that first shuts out the workers (PostgreSQL: an exclusive
+advisory lock they take shared per batch; SQLite: the single write lock), applies what
+arrived on the topic meanwhile, and copies the shadow set over the live one. Each rebuilt
+entity's revision is set above its live one, so facts consumers accept the republished facts.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from sqlalchemy import bindparam, delete, insert, select, text, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from stroom_caseload.consumer import as_headers
+from stroom_caseload.service import APPLY_LOCK, apply_events
+from stroom_caseload.settings import CaseloadSettings
+from stroom_caseload.status import true_end_offsets
+from stroom_caseload.tables import live, shadow
+from stroom_contract.events import Envelope
+from stroom_contract.kafka_binding import decode_wire
+from stroom_contract.validation import EventValidator, InvalidEvent
+from stroom_platform.db import make_engine
+from stroom_platform.organisations import load_organisations
+
+log = logging.getLogger(__name__)
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class RebuildResult:
+    records: int
+    skipped: int
+    entities: int
+
+
+class _Replayer:
+    def __init__(self, settings: CaseloadSettings, validator: EventValidator, progress: Progress) -> None:
+        self.settings = settings
+        self.validator = validator
+        self.progress = progress
+        self.consumer = AIOKafkaConsumer(
+            bootstrap_servers=settings.kafka_bootstrap_servers,
+            enable_auto_commit=False,
+            max_poll_records=5000,
+        )
+        # A second consumer finds the end offsets without moving the replay's positions.
+        self.probe = AIOKafkaConsumer(
+            bootstrap_servers=settings.kafka_bootstrap_servers, enable_auto_commit=False
+        )
+        self.records = 0
+        self.skipped = 0
+
+    async def start(self) -> list[TopicPartition]:
+        await self.consumer.start()
+        await self.probe.start()
+        await self.consumer.topics()
+        partitions = self.consumer.partitions_for_topic(self.settings.events_topic) or set()
+        tps = [TopicPartition(self.settings.events_topic, p) for p in sorted(partitions)]
+        self.consumer.assign(tps)
+        await self.consumer.seek_to_beginning(*tps)
+        return tps
+
+    async def ends(self, tps: list[TopicPartition]) -> dict[TopicPartition, int]:
+        return await true_end_offsets(self.probe, tps)
+
+    async def stop(self) -> None:
+        await self.consumer.stop()
+        await self.probe.stop()
+
+    async def replay_until(
+        self, engine_or_conn: AsyncEngine | AsyncConnection, ends: dict[TopicPartition, int]
+    ) -> None:
+        """Apply every record before `ends`, a transaction per batch (or inside the given one)."""
+        total = sum(ends.values())
+        while True:
+            pending = [tp for tp, end in ends.items() if await self.consumer.position(tp) < end]
+            if not pending:
+                return
+            batch = await self.consumer.getmany(
+                *pending, timeout_ms=1000, max_records=self.settings.rebuild_batch_size
+            )
+            envelopes: list[Envelope] = []
+            for tp, records in batch.items():
+                for record in records:
+                    if record.offset >= ends[tp]:
+                        continue
+                    self.records += 1
+                    try:
+                        envelopes.append(
+                            self.validator.validate(decode_wire(record.value, as_headers(record.headers)))
+                        )
+                    except (InvalidEvent, ValueError):
+                        self.skipped += 1  # dead-lettered when it first came by
+            if isinstance(engine_or_conn, AsyncEngine):
+                async with engine_or_conn.begin() as conn:
+                    await apply_events(conn, envelopes, shadow)
+            else:
+                await apply_events(engine_or_conn, envelopes, shadow)
+            self.progress(self.records, total)
+
+
+async def _lock_out_workers(conn: AsyncConnection) -> None:
+    if conn.dialect.name == "postgresql":
+        await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": APPLY_LOCK})
+    else:
+        # Any write takes SQLite's database-wide write lock for the rest of the transaction.
+        await conn.execute(update(live.entities).where(text("1 = 0")).values(revision=0))
+
+
+async def _reset_shadow(engine: AsyncEngine) -> None:
+    async with engine.begin() as conn:
+        for table in shadow.all:
+            await conn.execute(delete(table))
+
+
+async def _continue_revisions(conn: AsyncConnection) -> None:
+    """Every rebuilt fact gets a revision above whatever the live workers have published."""
+    current = dict((await conn.execute(select(live.entities.c.entity_key, live.entities.c.revision))).all())
+    rows = (await conn.execute(select(shadow.entities.c.entity_key, shadow.entities.c.fact))).all()
+    changed = []
+    for key, fact in rows:
+        revision = current.get(key, 0) + 1
+        value = orjson.loads(fact)
+        value["revision"] = revision
+        changed.append({"key": key, "revision": revision, "fact": orjson.dumps(value).decode()})
+    if changed:
+        sh = shadow.entities
+        await conn.execute(
+            update(sh)
+            .where(sh.c.entity_key == bindparam("key"))
+            .values(revision=bindparam("revision"), fact=bindparam("fact")),
+            changed,
+        )
+
+
+async def _swap(conn: AsyncConnection) -> None:
+    await _continue_revisions(conn)
+    for live_table, shadow_table in zip(live.all, shadow.all, strict=True):
+        await conn.execute(delete(live_table))
+        columns = [c.name for c in live_table.columns]
+        await conn.execute(insert(live_table).from_select(columns, select(shadow_table)))
+
+
+async def _republish(engine: AsyncEngine, settings: CaseloadSettings) -> int:
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, acks="all", linger_ms=20)
+    await producer.start()
+    count = 0
+    try:
+        async with engine.connect() as conn:
+            result = await conn.stream(select(live.entities.c.entity_key, live.entities.c.fact))
+            async for key, fact in result:
+                await producer.send(settings.facts_topic, fact.encode(), key=key.encode())
+                count += 1
+        await producer.flush()
+    finally:
+        await producer.stop()
+    return count
+
+
+async def rebuild(settings: CaseloadSettings, progress: Progress = lambda done, total: None) -> RebuildResult:
+    organisations = load_organisations(settings.organisations_file)
+    validator = EventValidator(None, organisations.municipality_codes)
+    engine = make_engine(settings.caseload_database_url)
+    replayer = _Replayer(settings, validator, progress)
+    try:
+        await _reset_shadow(engine)
+        tps = await replayer.start()
+        try:
+            await replayer.replay_until(engine, await replayer.ends(tps))
+            async with engine.begin() as conn:
+                await _lock_out_workers(conn)
+                await replayer.replay_until(conn, await replayer.ends(tps))
+                await _swap(conn)
+        finally:
+            await replayer.stop()
+        entities = await _republish(engine, settings)
+    finally:
+        await engine.dispose()
+    log.info("rebuild swapped in", extra={"records": replayer.records, "entities": entities})
+    return RebuildResult(replayer.records, replayer.skipped, entities)

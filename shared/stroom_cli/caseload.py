@@ -1,0 +1,91 @@
+"""`stroom caseload ...`: run a caseload worker, rebuild the projections from the events topic."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import date
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+app = typer.Typer(no_args_is_help=True)
+console = Console()
+
+
+@app.callback()
+def caseload() -> None:
+    """The caseload service: live state and projections per municipality."""
+
+
+@app.command()
+def worker() -> None:
+    """Run one caseload worker (consumer and HTTP API); start several for one consumer group."""
+    from stroom_caseload.__main__ import main
+
+    main()
+
+
+@app.command()
+def rebuild() -> None:
+    """Replay the events topic from the start into fresh tables and swap them in atomically."""
+    from stroom_caseload.rebuild import rebuild as run_rebuild
+    from stroom_caseload.settings import CaseloadSettings
+
+    settings = CaseloadSettings()
+    columns = (
+        TextColumn("[bold]Herberekenen"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]:>8} events/s"),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=console) as progress:
+        task = progress.add_task("rebuild", total=None, rate="")
+
+        def update(done: int, total: int) -> None:
+            elapsed = progress.tasks[task].elapsed or 0.0
+            rate = f"{done / elapsed:,.0f}" if elapsed else ""
+            progress.update(task, completed=done, total=total, rate=rate)
+
+        result = asyncio.run(run_rebuild(settings, update))
+    console.print(
+        f"{result.records:,} records replayed ({result.skipped:,} skipped as invalid), "
+        f"{result.entities:,} entity facts republished; the new tables are live."
+    )
+
+
+@app.command()
+def summary(
+    municipality: Annotated[str, typer.Argument(help="CBS code, e.g. GM0405")],
+    on: Annotated[str | None, typer.Option("--date", help="Peildatum YYYY-MM-DD (default today)")] = None,
+) -> None:
+    """The caseload of one municipality on a date, from the caseload database."""
+    from stroom_caseload.queries import CaseloadQueries
+    from stroom_caseload.settings import CaseloadSettings
+    from stroom_platform.db import make_engine
+
+    async def read() -> None:
+        engine = make_engine(CaseloadSettings().caseload_database_url)
+        try:
+            async with engine.connect() as conn:
+                projection = await CaseloadQueries(conn).projection(
+                    municipality, date.fromisoformat(on) if on else date.today()
+                )
+        finally:
+            await engine.dispose()
+        table = Table("Onderdeel", "Code", "Aantal", title=f"Caseload {municipality} op {projection.on}")
+        for name, counts in (
+            ("Uitkeringen", projection.benefits),
+            ("Personen", projection.persons),
+            ("Plaatsingen", projection.placements),
+            ("Open aanvragen", projection.open_applications),
+            ("Trajecten", projection.trajectories),
+        ):
+            for code, count in sorted(counts.items()):
+                table.add_row(name, code, str(count))
+        console.print(table)
+
+    asyncio.run(read())

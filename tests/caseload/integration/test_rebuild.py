@@ -1,0 +1,81 @@
+"""Rebuild from the topic while a worker keeps applying new events: nothing lost, revisions go up."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import date
+
+import httpx
+import orjson
+from conftest import fresh_postgres_database
+from sqlalchemy import delete, select
+
+from caseload.history import deliver, simulate
+from caseload.integration.expectations import assert_facts_match_database, assert_projections_match
+from caseload.integration.publishing import publish, read_all, wait_until_caught_up
+from caseload.integration.test_consumer import create_topics, settings_for
+from stroom_caseload.app import create_app
+from stroom_caseload.rebuild import rebuild
+from stroom_caseload.storage import migrate
+from stroom_caseload.tables import live
+from stroom_contract.bsn import Pseudonymiser
+from stroom_contract.validation import EventValidator
+from stroom_platform.broker import EmbeddedBroker
+from stroom_platform.db import make_engine
+from stroom_platform.organisations import OrganisationsConfig
+
+MUNICIPALITIES = ["GM0405", "GM0420"]
+FIRST = date(2021, 1, 1)
+MONTHS = 18
+
+
+async def test_rebuild_beside_a_running_worker_restores_the_reference(
+    broker: EmbeddedBroker,
+    postgres_server_url: str,
+    pseudonymiser: Pseudonymiser,
+    organisations: OrganisationsConfig,
+) -> None:
+    url = await fresh_postgres_database(postgres_server_url)
+    await migrate(url)
+    settings = settings_for(broker, url)
+    await create_topics(broker, settings)
+    raw = simulate(MUNICIPALITIES, FIRST, months=MONTHS, seed=31, per_month=4)
+    delivered = deliver(raw, seed=2)
+    half = len(delivered) // 2
+    validator = EventValidator(pseudonymiser, organisations.municipality_codes)
+    engine = make_engine(url)
+    app = create_app(settings)
+    try:
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://caseload") as client:
+                await publish(
+                    broker.bootstrap_servers, settings.events_topic, raw, delivered[:half], validator
+                )
+                await wait_until_caught_up(client)
+                async with engine.begin() as conn:
+                    before = dict(
+                        (
+                            await conn.execute(select(live.entities.c.entity_key, live.entities.c.revision))
+                        ).all()
+                    )
+                    # Damage the live projection: the rebuild must not depend on it.
+                    await conn.execute(delete(live.benefits))
+                progress: list[tuple[int, int]] = []
+                await asyncio.gather(
+                    rebuild(settings, lambda done, total: progress.append((done, total))),
+                    publish(
+                        broker.bootstrap_servers, settings.events_topic, raw, delivered[half:], validator
+                    ),
+                )
+                await wait_until_caught_up(client)
+        assert progress
+        assert progress[-1][0] >= half
+        assert await assert_projections_match(engine, raw, MUNICIPALITIES, FIRST, MONTHS) > 20
+        records = await read_all(broker.bootstrap_servers, settings.facts_topic)
+        await assert_facts_match_database(engine, records)
+        async with engine.connect() as conn:
+            after = dict((await conn.execute(select(live.entities.c.entity_key, live.entities.c.fact))).all())
+        assert all(orjson.loads(after[key])["revision"] > revision for key, revision in before.items())
+    finally:
+        await engine.dispose()
