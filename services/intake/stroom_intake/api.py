@@ -1,0 +1,129 @@
+"""HTTP endpoints of intake: `POST /v1/events` (CloudEvents HTTP binding) and `/status`.
+
+Answers to `POST /v1/events`:
+* 202 with `{accepted, duplicates, conflicts, refused}` when at least one event is now held
+  (newly accepted or a redelivery); `conflicts` and `refused` list the events that were not
+  (position, id, source, field, message). Publication to Kafka follows asynchronously.
+* 422 problem (`errors`: one entry per bad field) when events were offered and none is held
+  because each was refused; 409 problem when none is held and only conflicts remain: an event
+  whose (source, id) was accepted before with different content (the first one is kept).
+* 400 malformed JSON (line/column, or each unparseable NDJSON line: then nothing is stored),
+  413 body too large, 415 unsupported content type.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Depends, Request, Response
+
+from stroom_intake.domain.outcome import IngestReport
+from stroom_intake.domain.reading import MalformedBody, RawEvent, Unreadable, read_json, read_ndjson
+from stroom_intake.runtime import IntakeRuntime
+from stroom_platform.problems import Problem
+
+SINGLE = "application/cloudevents+json"
+BATCH = "application/cloudevents-batch+json"
+NDJSON = ("application/x-ndjson", "application/ndjson")
+PLAIN = "application/json"
+SUPPORTED = [SINGLE, BATCH, *NDJSON, PLAIN]
+
+
+def runtime(request: Request) -> IntakeRuntime:
+    value: IntakeRuntime = request.app.state.runtime
+    return value
+
+
+Runtime = Annotated[IntakeRuntime, Depends(runtime)]
+router = APIRouter()
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    too_large = Problem(
+        413,
+        "body-too-large",
+        "Request body too large",
+        f"Send at most {limit} bytes per request.",
+        limit=limit,
+    )
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise too_large
+    chunks: list[bytes] = []
+    size = 0
+    # Content-Length can be absent (chunked) or wrong: count what actually arrives.
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise too_large
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _items(media_type: str, body: bytes) -> list[RawEvent | Unreadable]:
+    try:
+        if media_type in NDJSON:
+            items = list(read_ndjson(body.split(b"\n")))
+            unreadable = [item for item in items if isinstance(item, Unreadable)]
+            if unreadable:
+                errors = [{"line": u.position.line, "message": u.error.message} for u in unreadable]
+                raise Problem(
+                    400,
+                    "malformed-json",
+                    "Malformed JSON",
+                    f"{len(unreadable)} line(s) are not valid JSON; nothing was accepted.",
+                    errors=errors,
+                )
+            return items
+        batch = {SINGLE: False, BATCH: True}.get(media_type)
+        return list(read_json(body, batch=batch))
+    except MalformedBody as exc:
+        raise Problem(
+            400, "malformed-json", "Malformed JSON", exc.message, line=exc.line, column=exc.column
+        ) from None
+
+
+def _answer(report: IngestReport, offered: int) -> Response:
+    summary = report.summary()
+    if report.acknowledged or offered == 0:
+        return Response(orjson.dumps(summary), status_code=202, media_type="application/json")
+    if report.refusals:
+        raise Problem(
+            422,
+            "invalid-events",
+            "No event was accepted",
+            f"{len(report.refusals)} of {offered} event(s) break the contract; see `errors`.",
+            errors=summary["refused"],
+            conflicts=summary["conflicts"],
+        )
+    raise Problem(
+        409,
+        "event-conflict",
+        "Conflicting redelivery",
+        "An event with the same source and id but different content was accepted before; it is kept.",
+        conflicts=summary["conflicts"],
+    )
+
+
+@router.post("/v1/events", status_code=202, tags=["intake"])
+async def post_events(request: Request, rt: Runtime) -> Response:
+    """Accept one event, a batch or NDJSON; see the module documentation for the answers."""
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type not in SUPPORTED:
+        raise Problem(
+            415,
+            "unsupported-media-type",
+            "Unsupported content type",
+            f"Send one of {', '.join(SUPPORTED)}.",
+            supported=SUPPORTED,
+        )
+    body = await _read_body(request, rt.settings.max_body_bytes)
+    items = _items(media_type, body)
+    report = await rt.ingest(items)
+    return _answer(report, len(items))
+
+
+@router.get("/status", tags=["ops"])
+async def status(rt: Runtime) -> dict[str, Any]:
+    return await rt.status()

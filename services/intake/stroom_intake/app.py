@@ -1,0 +1,35 @@
+"""The intake web app: its lifespan runs the outbox relay beside the API."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from prometheus_client import CollectorRegistry
+
+from stroom_intake.api import router
+from stroom_intake.runtime import IntakeRuntime
+from stroom_intake.settings import IntakeSettings
+from stroom_platform.ops import ops_router
+from stroom_platform.problems import install_problem_handlers
+
+
+def create_app(settings: IntakeSettings) -> FastAPI:
+    registry = CollectorRegistry()
+    runtime = IntakeRuntime.from_settings(settings, registry)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await runtime.start()
+        try:
+            yield
+        finally:
+            await runtime.stop()
+
+    app = FastAPI(title="Stroom intake", version="1", lifespan=lifespan)
+    app.state.runtime = runtime
+    install_problem_handlers(app)
+    app.include_router(router)
+    app.include_router(ops_router(registry, {"database": runtime.check_database}))
+    return app

@@ -1,0 +1,38 @@
+"""Prometheus metrics of one intake app, on the app's own registry."""
+
+from __future__ import annotations
+
+from collections import Counter as Tally
+
+from prometheus_client import CollectorRegistry, Counter, Gauge
+
+from stroom_intake.domain.outcome import IngestReport
+
+
+class IntakeMetrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.events = Counter(
+            "stroom_intake_events",
+            "Events offered to intake, by event type and outcome",
+            ["type", "outcome"],
+            registry=registry,
+        )
+        self.published = Counter(
+            "stroom_intake_relay_published", "Events the relay published to Kafka", registry=registry
+        )
+        self.backlog = Gauge(
+            "stroom_intake_outbox_backlog", "Stored events not yet published to Kafka", registry=registry
+        )
+        # The same counts for /status, without reading them back out of prometheus.
+        self.totals: Tally[str] = Tally()
+
+    def observe(self, report: IngestReport) -> None:
+        for outcome, counts in (("accepted", report.accepted), ("duplicate", report.duplicates)):
+            for event_type, count in counts.items():
+                self.events.labels(event_type, outcome).inc(count)
+            self.totals[outcome] += counts.total()
+        for refusal in report.refusals:
+            # Unknown types stay one label value: the label set must not grow with bad input.
+            self.events.labels(refusal.type or "unknown", "refused").inc()
+        self.totals["refused"] += len(report.refusals)
+        self.totals["conflict"] += len(report.conflicts)

@@ -1,0 +1,8 @@
+"""Alembic environment of the intake service."""
+
+from alembic import context
+
+from stroom_intake.tables import metadata
+from stroom_platform.db import run_migrations_in_env
+
+run_migrations_in_env(context.config, metadata, "alembic_version_intake")

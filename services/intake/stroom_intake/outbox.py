@@ -1,0 +1,220 @@
+"""The relay: publishes stored events to Kafka in sequence order, marking them once acknowledged.
+
+Run standalone with `python -m stroom_intake.outbox` (settings from the environment).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
+
+import orjson
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from stroom_contract.kafka_binding import encode_wire
+from stroom_intake import repository
+from stroom_intake.settings import IntakeSettings
+from stroom_platform.broker import TopicSpec, ensure_topics
+from stroom_platform.db import make_engine
+
+log = logging.getLogger(__name__)
+# pg_advisory_lock key of the intake relay ("stroom intake" in ASCII, truncated to 63 bits).
+RELAY_LOCK_KEY = 0x7374726F6F6D69
+
+
+class Relay:
+    """One relay per database: PostgreSQL deployments hold an advisory lock while relaying."""
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        bootstrap_servers: str,
+        topic: str,
+        *,
+        partitions: int = 6,
+        batch_size: int = 5000,
+        poll_seconds: float = 1.0,
+        on_published: Callable[[int], None] | None = None,
+    ) -> None:
+        self._engine = engine
+        self._bootstrap_servers = bootstrap_servers
+        self._topic = topic
+        self._partitions = partitions
+        self._batch_size = batch_size
+        self._poll_seconds = poll_seconds
+        self._on_published = on_published
+        self._wake = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self._producer: AIOKafkaProducer | None = None
+        self.running = False
+        self.broker_reachable: bool | None = None
+        self.last_published_at: datetime | None = None
+
+    def wake(self) -> None:
+        """Called after new events were committed: publish now instead of at the next poll."""
+        self._wake.set()
+
+    def request_stop(self) -> None:
+        """Let `run` return after the batch in hand: cancelling mid-query would drop a connection."""
+        self._stopping.set()
+        self._wake.set()
+
+    async def start(self) -> None:
+        await ensure_topics(self._bootstrap_servers, [TopicSpec(self._topic, self._partitions)])
+        producer = AIOKafkaProducer(
+            bootstrap_servers=self._bootstrap_servers,
+            acks="all",
+            # The embedded broker refuses idempotent producers; consumers dedupe by (source, id).
+            enable_idempotence=False,
+            linger_ms=5,
+            max_batch_size=1024 * 1024,
+            max_request_size=8 * 1024 * 1024,
+        )
+        try:
+            await producer.start()
+        except BaseException:
+            await producer.stop()
+            raise
+        self._producer = producer
+        self.broker_reachable = True
+
+    async def _started(self) -> bool:
+        if self._producer is not None:
+            return True
+        try:
+            await self.start()
+        except (KafkaError, OSError) as exc:
+            self.broker_reachable = False
+            log.warning("broker not reachable; retrying later", extra={"error": type(exc).__name__})
+            return False
+        return True
+
+    async def stop(self) -> None:
+        if self._producer is not None:
+            await self._producer.stop()
+            self._producer = None
+
+    async def run(self) -> None:
+        """Relay until cancelled: take the lock, then publish whenever woken or polled.
+
+        A broker that is down only delays publication: events wait in the outbox.
+        """
+        self.running = True
+        try:
+            async with self.exclusive():
+                while not self._stopping.is_set():
+                    if await self._started():
+                        await self._drain_with_retry()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), self._poll_seconds)
+                    self._wake.clear()
+        finally:
+            self.running = False
+            await self.stop()
+
+    @contextlib.asynccontextmanager
+    async def exclusive(self) -> AsyncIterator[None]:
+        """Wait until this is the only relay; on PostgreSQL the lock lives as long as the session."""
+        async with self._engine.connect() as conn:
+            if conn.dialect.name == "postgresql":
+                while not await repository.try_relay_lock(conn, RELAY_LOCK_KEY):
+                    await conn.commit()
+                    log.info("another relay holds the lock; waiting")
+                    await asyncio.sleep(self._poll_seconds)
+            # Leave no transaction open on the lock's connection.
+            await conn.commit()
+            yield
+
+    async def _drain_with_retry(self) -> None:
+        try:
+            await self.drain()
+        except KafkaError as exc:
+            self.broker_reachable = False
+            log.warning("publishing failed; retrying later", extra={"error": type(exc).__name__})
+        except Exception:
+            # The database may be briefly unreachable; the next round tries again.
+            log.exception("relaying failed; retrying later")
+
+    async def drain(self) -> int:
+        """Publish until nothing is unpublished; returns how many records were produced."""
+        total = 0
+        while not self._stopping.is_set():
+            published = await self.publish_batch()
+            total += published
+            if published < self._batch_size:
+                break
+        return total
+
+    async def publish_batch(self) -> int:
+        assert self._producer is not None, "start() the relay first"
+        self._wake.clear()
+        async with self._engine.connect() as conn:
+            rows = await repository.unpublished(conn, self._batch_size)
+        if not rows:
+            return 0
+        pending = []
+        for row in rows:
+            value, headers = encode_wire(orjson.loads(row.wire))
+            pending.append(
+                await self._producer.send(self._topic, value, key=row.entity_key.encode(), headers=headers)
+            )
+        await asyncio.gather(*pending)
+        # Only now, after the broker acknowledged every record, may the rows count as published.
+        now = datetime.now(UTC)
+        async with self._engine.begin() as conn:
+            await repository.mark_published(conn, [row.seq for row in rows], now)
+        self.broker_reachable = True
+        self.last_published_at = now
+        if self._on_published is not None:
+            self._on_published(len(rows))
+        return len(rows)
+
+
+def relay_from_settings(
+    engine: AsyncEngine, settings: IntakeSettings, on_published: Callable[[int], None] | None = None
+) -> Relay:
+    assert settings.kafka_bootstrap_servers, "the relay needs KAFKA_BOOTSTRAP_SERVERS"
+    return Relay(
+        engine,
+        settings.kafka_bootstrap_servers,
+        settings.events_topic,
+        partitions=settings.topic_partitions,
+        batch_size=settings.relay_batch_size,
+        poll_seconds=settings.relay_poll_seconds,
+        on_published=on_published,
+    )
+
+
+async def publish_until_empty(settings: IntakeSettings) -> int:
+    """Publish the whole backlog once (used by `stroom import --publish`)."""
+    engine = make_engine(settings.intake_database_url)
+    relay = relay_from_settings(engine, settings)
+    try:
+        await relay.start()
+        async with relay.exclusive():
+            return await relay.drain()
+    finally:
+        await relay.stop()
+        await engine.dispose()
+
+
+async def _main() -> None:
+    from stroom_platform.logs import configure_logging
+
+    settings = IntakeSettings()
+    configure_logging(settings.log_level)
+    engine = make_engine(settings.intake_database_url)
+    relay = relay_from_settings(engine, settings)
+    try:
+        await relay.run()
+    finally:
+        await engine.dispose()
+
+
+if __name__ == "__main__":
+    asyncio.run(_main())

@@ -1,0 +1,107 @@
+"""Every query of the intake service: storing accepted events and reading the outbox."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, tuple_, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from stroom_intake.tables import events
+
+EventKey = tuple[str, str]
+# Two bound parameters per key; well under the limits of SQLite and asyncpg.
+_CHUNK = 5000
+
+
+def _chunks(keys: Sequence[EventKey]) -> Iterable[Sequence[EventKey]]:
+    for start in range(0, len(keys), _CHUNK):
+        yield keys[start : start + _CHUNK]
+
+
+async def insert_new(conn: AsyncConnection, rows: list[dict[str, Any]]) -> set[EventKey]:
+    """Insert rows whose (source, id) is not stored yet; returns the keys actually inserted."""
+    if not rows:
+        return set()
+    insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    statement = (
+        insert(events)
+        .on_conflict_do_nothing(index_elements=[events.c.source, events.c.event_id])
+        .returning(events.c.source, events.c.event_id)
+    )
+    # SQLAlchemy sends this as multi-row INSERT .. VALUES pages ("insertmanyvalues").
+    result = await conn.execute(statement, rows)
+    return {(source, event_id) for source, event_id in result.all()}
+
+
+async def fingerprints(conn: AsyncConnection, keys: Sequence[EventKey]) -> dict[EventKey, str]:
+    found: dict[EventKey, str] = {}
+    pair = tuple_(events.c.source, events.c.event_id)
+    for chunk in _chunks(keys):
+        query = select(events.c.source, events.c.event_id, events.c.fingerprint).where(pair.in_(chunk))
+        found.update({(s, i): fp for s, i, fp in (await conn.execute(query)).all()})
+    return found
+
+
+async def entity_keys(conn: AsyncConnection, keys: Sequence[EventKey]) -> dict[EventKey, str]:
+    found: dict[EventKey, str] = {}
+    pair = tuple_(events.c.source, events.c.event_id)
+    for chunk in _chunks(keys):
+        query = select(events.c.source, events.c.event_id, events.c.entity_key).where(pair.in_(chunk))
+        found.update({(s, i): key for s, i, key in (await conn.execute(query)).all()})
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class Pending:
+    seq: int
+    entity_key: str
+    wire: str
+
+
+async def unpublished(conn: AsyncConnection, limit: int) -> list[Pending]:
+    """The oldest rows not yet acknowledged by the broker, in sequence order."""
+    query = (
+        select(events.c.seq, events.c.entity_key, events.c.wire)
+        .where(events.c.published_at.is_(None))
+        .order_by(events.c.seq)
+        .limit(limit)
+    )
+    return [Pending(seq, key, wire) for seq, key, wire in (await conn.execute(query)).all()]
+
+
+async def mark_published(conn: AsyncConnection, seqs: Sequence[int], at: datetime) -> None:
+    for start in range(0, len(seqs), _CHUNK):
+        chunk = seqs[start : start + _CHUNK]
+        await conn.execute(update(events).where(events.c.seq.in_(chunk)).values(published_at=at))
+
+
+@dataclass(frozen=True)
+class Backlog:
+    unpublished: int
+    oldest_received_at: datetime | None
+    last_published_at: datetime | None
+
+
+async def backlog(conn: AsyncConnection) -> Backlog:
+    pending = events.c.published_at.is_(None)
+    count = await conn.scalar(select(func.count()).select_from(events).where(pending))
+    oldest = await conn.scalar(select(events.c.received_at).where(pending).order_by(events.c.seq).limit(1))
+    # The newest published row approximates the latest publication and stays an index scan.
+    last = await conn.scalar(
+        select(events.c.published_at)
+        .where(events.c.published_at.is_not(None))
+        .order_by(events.c.seq.desc())
+        .limit(1)
+    )
+    return Backlog(count or 0, oldest, last)
+
+
+async def try_relay_lock(conn: AsyncConnection, key: int) -> bool:
+    """A session-level PostgreSQL advisory lock: one relay at a time across processes."""
+    return bool(await conn.scalar(select(func.pg_try_advisory_lock(key))))

@@ -1,0 +1,131 @@
+"""The parts of a running intake service, wired from settings, and its status report."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from prometheus_client import CollectorRegistry
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from stroom_contract.bsn import Pseudonymiser
+from stroom_contract.validation import EventValidator
+from stroom_intake import repository
+from stroom_intake.domain.outcome import IngestReport
+from stroom_intake.domain.reading import RawEvent, Unreadable
+from stroom_intake.metrics import IntakeMetrics
+from stroom_intake.outbox import Relay, relay_from_settings
+from stroom_intake.service import Ingestor
+from stroom_intake.settings import IntakeSettings
+from stroom_platform.db import make_engine
+from stroom_platform.organisations import load_organisations
+
+log = logging.getLogger(__name__)
+
+
+def make_validator(settings: IntakeSettings) -> EventValidator:
+    organisations = load_organisations(settings.organisations_file)
+    key = settings.pseudonym_key.get_secret_value().encode()
+    return EventValidator(Pseudonymiser(key), organisations.municipality_codes)
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    # SQLite hands back naive datetimes; intake only ever writes UTC.
+    if moment is not None and moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment
+
+
+@dataclass
+class IntakeRuntime:
+    settings: IntakeSettings
+    engine: AsyncEngine
+    ingestor: Ingestor
+    metrics: IntakeMetrics
+    relay: Relay | None
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    _stopping: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @classmethod
+    def from_settings(cls, settings: IntakeSettings, registry: CollectorRegistry) -> IntakeRuntime:
+        engine = make_engine(settings.intake_database_url)
+        metrics = IntakeMetrics(registry)
+        relay = None
+        if settings.kafka_bootstrap_servers:
+            relay = relay_from_settings(engine, settings, on_published=metrics.published.inc)
+        ingestor = Ingestor(engine, make_validator(settings), on_stored=relay.wake if relay else None)
+        return cls(settings, engine, ingestor, metrics, relay)
+
+    async def start(self) -> None:
+        if self.relay is not None:
+            self._tasks.append(asyncio.create_task(self.relay.run(), name="intake-relay"))
+        else:
+            log.warning("no KAFKA_BOOTSTRAP_SERVERS: events are stored but not published")
+        self._tasks.append(asyncio.create_task(self._watch_backlog(), name="intake-backlog"))
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        if self.relay is not None:
+            self.relay.request_stop()
+        _done, pending = await asyncio.wait(self._tasks, timeout=10)
+        # Only a relay stuck on an unreachable broker gets here.
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        await self.engine.dispose()
+
+    async def ingest(self, items: Sequence[RawEvent | Unreadable]) -> IngestReport:
+        report = await self.ingestor.ingest(items)
+        self.metrics.observe(report)
+        return report
+
+    async def check_database(self) -> None:
+        async with self.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+
+    async def _watch_backlog(self) -> None:
+        while not self._stopping.is_set():
+            with contextlib.suppress(Exception):
+                async with self.engine.connect() as conn:
+                    self.metrics.backlog.set((await repository.backlog(conn)).unpublished)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), max(self.settings.relay_poll_seconds, 5.0))
+
+    async def status(self) -> dict[str, Any]:
+        now = datetime.now(UTC)
+        outbox: dict[str, Any] = {}
+        try:
+            async with self.engine.connect() as conn:
+                backlog = await repository.backlog(conn)
+            reachable = True
+            self.metrics.backlog.set(backlog.unpublished)
+            oldest = _aware(backlog.oldest_received_at)
+            last = _aware(backlog.last_published_at)
+            outbox = {
+                "backlog": backlog.unpublished,
+                "oldest_unpublished_age_seconds": (now - oldest).total_seconds() if oldest else None,
+                "last_published_at": last.isoformat() if last else None,
+            }
+        except Exception as exc:
+            reachable = False
+            log.warning("database not reachable", extra={"error": type(exc).__name__})
+        totals = self.metrics.totals
+        return {
+            "service": "intake",
+            "database": {"reachable": reachable},
+            "outbox": outbox,
+            "relay": {
+                "configured": self.relay is not None,
+                "running": bool(self.relay and self.relay.running),
+                "broker_reachable": self.relay.broker_reachable if self.relay else None,
+                "topic": self.settings.events_topic,
+            },
+            "events": {k: totals[k] for k in ("accepted", "duplicate", "refused", "conflict")},
+        }

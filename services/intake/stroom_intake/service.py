@@ -1,0 +1,173 @@
+"""Ingesting events: validate and pseudonymise, then store the new ones in one transaction.
+
+The HTTP API and `stroom import` both call `Ingestor.ingest`: one validation path.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from stroom_contract.events import EVENT_TYPES, Envelope
+from stroom_contract.keys import entity_key
+from stroom_contract.validation import EventValidator, InvalidEvent
+from stroom_intake import repository
+from stroom_intake.domain.outcome import (
+    RETRACTED,
+    Conflict,
+    IngestReport,
+    Refusal,
+    fingerprint,
+    retraction_key,
+)
+from stroom_intake.domain.reading import Position, RawEvent, Unreadable
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class _Candidate:
+    position: Position
+    event: Envelope
+    wire: str
+    fingerprint: str
+
+    @property
+    def key(self) -> repository.EventKey:
+        return (self.event.source, self.event.id)
+
+
+def _type_label(raw: Any) -> str | None:
+    value = raw.get("type") if isinstance(raw, dict) else None
+    return value if isinstance(value, str) and value in EVENT_TYPES else None
+
+
+class Ingestor:
+    """Validates a batch and stores what is new; `on_stored` runs after each commit."""
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        validator: EventValidator,
+        on_stored: Callable[[], None] | None = None,
+    ) -> None:
+        self._engine = engine
+        self._validator = validator
+        self._on_stored = on_stored
+
+    def _prepare(
+        self, items: Sequence[RawEvent | Unreadable], report: IngestReport
+    ) -> tuple[dict[repository.EventKey, _Candidate], list[_Candidate]]:
+        candidates: dict[repository.EventKey, _Candidate] = {}
+        repeats: list[_Candidate] = []
+        for item in items:
+            if isinstance(item, Unreadable):
+                report.refusals.append(
+                    Refusal(item.position, item.event_id, item.source, None, (item.error,))
+                )
+                continue
+            try:
+                event = self._validator.validate(item.raw)
+            except InvalidEvent as exc:
+                refusal = Refusal(
+                    item.position, exc.event_id, exc.source, _type_label(item.raw), tuple(exc.errors)
+                )
+                report.refusals.append(refusal)
+                continue
+            # Sorted keys make the stored form canonical, so equal content has an equal fingerprint.
+            wire = orjson.dumps(event.to_wire(), option=orjson.OPT_SORT_KEYS)
+            candidate = _Candidate(item.position, event, wire.decode(), fingerprint(wire))
+            if candidate.key in candidates:
+                repeats.append(candidate)
+            else:
+                candidates[candidate.key] = candidate
+        return candidates, repeats
+
+    async def ingest(self, items: Sequence[RawEvent | Unreadable]) -> IngestReport:
+        report = IngestReport()
+        candidates, repeats = self._prepare(items, report)
+        if not candidates:
+            return report
+        keys = _entity_keys(candidates)
+        retracted = [
+            (c.event.source, c.event.data.retracted_id)  # type: ignore[attr-defined]
+            for c in candidates.values()
+            if c.key not in keys
+        ]
+        received_at = datetime.now(UTC)
+        async with self._engine.begin() as conn:
+            known = await repository.entity_keys(conn, retracted) if retracted else {}
+            rows = [_row(c, _key_of(c, keys, known), received_at) for c in candidates.values()]
+            inserted = await repository.insert_new(conn, rows)
+            others = [key for key in candidates if key not in inserted]
+            stored = await repository.fingerprints(conn, others) if others else {}
+        for key, candidate in candidates.items():
+            if key in inserted:
+                report.accepted[candidate.event.type] += 1
+            else:
+                _redelivered(candidate, stored.get(key), report)
+        for candidate in repeats:
+            first = candidates[candidate.key]
+            _redelivered(
+                candidate, first.fingerprint if first.key in inserted else stored.get(first.key), report
+            )
+        if inserted and self._on_stored is not None:
+            self._on_stored()
+        return report
+
+
+def _entity_keys(candidates: dict[repository.EventKey, _Candidate]) -> dict[repository.EventKey, str]:
+    """Keys of the non-retractions; a retraction's key is that of the event it retracts."""
+    keys: dict[repository.EventKey, str] = {}
+    for key, candidate in candidates.items():
+        entity = entity_key(candidate.event)
+        if entity is not None:
+            keys[key] = entity
+    return keys
+
+
+def _key_of(
+    candidate: _Candidate,
+    keys: dict[repository.EventKey, str],
+    known: dict[repository.EventKey, str],
+) -> str:
+    own = keys.get(candidate.key)
+    if own is not None:
+        return own
+    if candidate.event.type != RETRACTED:
+        raise AssertionError(f"no entity key for {candidate.event.type}")
+    target = (candidate.event.source, candidate.event.data.retracted_id)  # type: ignore[attr-defined]
+    return keys.get(target) or known.get(target) or retraction_key(*target)
+
+
+def _row(candidate: _Candidate, key: str, received_at: datetime) -> dict[str, Any]:
+    event = candidate.event
+    return {
+        "source": event.source,
+        "event_id": event.id,
+        "type": event.type,
+        "time": event.time,
+        "entity_key": key,
+        "fingerprint": candidate.fingerprint,
+        "wire": candidate.wire,
+        "received_at": received_at,
+    }
+
+
+def _redelivered(candidate: _Candidate, stored_fingerprint: str | None, report: IngestReport) -> None:
+    if stored_fingerprint == candidate.fingerprint:
+        report.duplicates[candidate.event.type] += 1
+        return
+    source, event_id = candidate.key
+    report.conflicts.append(Conflict(candidate.position, event_id, source))
+    # Source and id only: the content may identify a person.
+    log.warning(
+        "event conflicts with an earlier one of the same source and id; the first is kept",
+        extra={"source": source, "event_id": event_id},
+    )

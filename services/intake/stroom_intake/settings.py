@@ -1,0 +1,27 @@
+"""Settings of the intake service: the pseudonymisation key, request limits and the relay."""
+
+from __future__ import annotations
+
+from pydantic import SecretStr, field_validator
+
+from stroom_platform.settings import CommonSettings, require_secret
+
+
+class IntakeSettings(CommonSettings):
+    # No default: without its own key an installation would pseudonymise like every other one.
+    pseudonym_key: SecretStr
+    http_port: int = 8001
+    max_body_bytes: int = 32 * 1024 * 1024
+    # Events validated and stored per transaction by `stroom import`.
+    ingest_batch_size: int = 5000
+    relay_batch_size: int = 5000
+    relay_poll_seconds: float = 1.0
+
+    @field_validator("pseudonym_key")
+    @classmethod
+    def _real_secret(cls, value: SecretStr) -> SecretStr:
+        return require_secret(value, "STROOM_PSEUDONYM_KEY")
+
+    @property
+    def intake_database_url(self) -> str:
+        return self.database_url_for("intake")

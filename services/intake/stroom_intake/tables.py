@@ -1,0 +1,35 @@
+"""The intake tables: the event store that doubles as the transactional outbox."""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Column, DateTime, Index, Integer, String, Table, Text, UniqueConstraint
+
+from stroom_platform.db import new_metadata
+
+metadata = new_metadata()
+
+# One row per accepted (source, id); `published_at` is NULL until the broker acknowledged it.
+events = Table(
+    "intake_events",
+    metadata,
+    # INTEGER on SQLite so that it aliases the rowid and increases monotonically.
+    Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("source", String(200), nullable=False),
+    Column("event_id", String(200), nullable=False),
+    Column("type", String(100), nullable=False),
+    Column("time", DateTime(timezone=True), nullable=False),
+    Column("entity_key", String(500), nullable=False),
+    # SHA-256 of the canonical pseudonymised wire form: tells a redelivery from a conflict.
+    Column("fingerprint", String(64), nullable=False),
+    Column("wire", Text, nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("published_at", DateTime(timezone=True), nullable=True),
+    UniqueConstraint("source", "event_id"),
+)
+
+Index(
+    "ix_intake_events_unpublished",
+    events.c.seq,
+    postgresql_where=events.c.published_at.is_(None),
+    sqlite_where=events.c.published_at.is_(None),
+)
