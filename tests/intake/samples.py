@@ -6,7 +6,7 @@ import copy
 from typing import Any
 
 # BSNs that pass the 11-check; the tests search for them everywhere they must not be.
-BSNS = ("111222333", "123456782", "987654320", "244555667")
+BSNS = ("111222333", "123456782", "987654305", "244555667")
 BAD_BSN = "111222334"
 
 
@@ -115,3 +115,21 @@ def changed(raw: dict[str, Any], **data_changes: Any) -> dict[str, Any]:
     copied = copy.deepcopy(raw)
     copied["data"].update(data_changes)
     return copied
+
+
+def assessments(count: int, prefix: str = "as") -> list[dict[str, Any]]:
+    """Many small valid events, for streams where the content does not matter."""
+    return [
+        event(
+            "stroom.client.assessed.v1",
+            {
+                "client": {"client_ref": f"c-{n % 97}"},
+                "assessed_on": "2024-03-05",
+                "ladder_step": 1 + n % 6,
+                "client_stream": "mediable",
+                "work_obligation_exempt": False,
+            },
+            f"{prefix}-{n}",
+        )
+        for n in range(count)
+    ]
