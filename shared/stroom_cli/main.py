@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from stroom_cli import caseload, contract, report, simulate
+from stroom_cli import caseload, contract, imports, report, simulate
 
 app = typer.Typer(
     name="stroom",
@@ -16,3 +16,4 @@ app.add_typer(contract.app, name="contract")
 app.command("simulate")(simulate.simulate_command)
 app.add_typer(report.app, name="report")
 app.add_typer(caseload.app, name="caseload")
+app.command("import")(imports.import_file)
