@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import random
 import statistics
 import tempfile
@@ -112,7 +113,7 @@ async def main(benefits: int, runs: int) -> None:
     rng = random.Random(1)
     histories, events = generate(benefits, rng)
     print(f"{len(histories)} benefit histories, {len(events)} raw benefit events")
-    name = f"stroom_bench_{rng.randrange(10**6)}"
+    name = f"stroom_bench_{os.getpid()}"
     admin = await asyncpg.connect(ADMIN)
     await admin.execute(f'CREATE DATABASE "{name}"')
     url = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
