@@ -13,8 +13,8 @@ def entity_key(event: Envelope) -> str | None:
     """
     data = event.data
     for kind in ("benefit", "placement", "application", "trajectory"):
-        ref = getattr(data, f"{kind}_ref", None)
-        if ref is not None and event.type.startswith(f"stroom.{kind}."):
+        # The type test first: a missing attribute is slow to look up on a pydantic model.
+        if event.type.startswith(f"stroom.{kind}.") and (ref := getattr(data, f"{kind}_ref", None)):
             return f"{kind}:{event.source}:{ref}"
     client = getattr(data, "client", None)
     if client is not None:

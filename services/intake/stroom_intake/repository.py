@@ -7,8 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, tuple_, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy import func, select, text, tuple_, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -24,18 +23,31 @@ def _chunks(keys: Sequence[EventKey]) -> Iterable[Sequence[EventKey]]:
         yield keys[start : start + _CHUNK]
 
 
+_COLUMNS = ("source", "event_id", "type", "time", "entity_key", "fingerprint", "wire", "received_at")
+_PG_TYPES = ("text", "text", "text", "timestamptz", "text", "text", "text", "timestamptz")
+# One statement per batch whatever its size: each column travels as one array parameter.
+_ARRAYS = ", ".join(f"CAST(:{c} AS {t}[])" for c, t in zip(_COLUMNS, _PG_TYPES, strict=True))
+_PG_INSERT = text(
+    f"INSERT INTO intake_events ({', '.join(_COLUMNS)}) SELECT * FROM unnest({_ARRAYS}) "
+    "ON CONFLICT (source, event_id) DO NOTHING RETURNING source, event_id"
+)
+
+
 async def insert_new(conn: AsyncConnection, rows: list[dict[str, Any]]) -> set[EventKey]:
     """Insert rows whose (source, id) is not stored yet; returns the keys actually inserted."""
     if not rows:
         return set()
-    insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
-    statement = (
-        insert(events)
-        .on_conflict_do_nothing(index_elements=[events.c.source, events.c.event_id])
-        .returning(events.c.source, events.c.event_id)
-    )
-    # SQLAlchemy sends this as multi-row INSERT .. VALUES pages ("insertmanyvalues").
-    result = await conn.execute(statement, rows)
+    if conn.dialect.name == "postgresql":
+        columns = {column: [row[column] for row in rows] for column in _COLUMNS}
+        result = await conn.execute(_PG_INSERT, columns)
+    else:
+        statement = (
+            sqlite_insert(events)
+            .on_conflict_do_nothing(index_elements=[events.c.source, events.c.event_id])
+            .returning(events.c.source, events.c.event_id)
+        )
+        # SQLAlchemy sends this as multi-row INSERT .. VALUES pages ("insertmanyvalues").
+        result = await conn.execute(statement, rows)
     return {(source, event_id) for source, event_id in result.all()}
 
 

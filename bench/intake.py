@@ -1,0 +1,187 @@
+"""Intake throughput: simulated events posted over HTTP into the PostgreSQL outbox and on to Kafka.
+
+`.venv/bin/python -m bench.intake [--events N] [--batch N] [--connections N]`: the intake app
+runs under uvicorn in its own process; this process posts `cloudevents-batch+json` batches on a
+few connections. Reports events/s accepted durably (every 202 is a commit) and published end to
+end (outbox empty), beside raw aiokafka produce of the same records measured in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import os
+import secrets
+import subprocess
+import sys
+import time
+from typing import Any
+
+import asyncpg
+import httpx
+import orjson
+from aiokafka import AIOKafkaProducer
+from sqlalchemy import func, select
+
+from stroom_contract.bsn import Pseudonymiser
+from stroom_contract.kafka_binding import encode_wire
+from stroom_contract.keys import entity_key
+from stroom_contract.validation import EventValidator
+from stroom_intake.app import create_app
+from stroom_intake.settings import IntakeSettings
+from stroom_intake.storage import migrate
+from stroom_intake.tables import events
+from stroom_platform.broker import EmbeddedBroker, TopicSpec, ensure_topics, free_port
+from stroom_platform.db import make_engine
+from stroom_platform.organisations import load_organisations
+from stroom_simulator import simulate_history
+
+ADMIN_DSN = os.environ.get("STROOM_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+KEY = secrets.token_hex(16)
+PARTITIONS = 6
+
+
+def app_from_env() -> Any:
+    """The uvicorn factory of the server process."""
+    return create_app(IntakeSettings())
+
+
+def simulated(count: int) -> list[dict[str, Any]]:
+    organisation = load_organisations().organisations[0]
+    for scale in (1.0, 4.0, 16.0):
+        history = list(
+            itertools.islice(simulate_history(organisation, years=10, noise=False, scale=scale), count)
+        )
+        if len(history) == count:
+            return history
+    raise SystemExit(f"the simulator gave fewer than {count} events")
+
+
+async def raw_produce(bootstrap: str, history: list[dict[str, Any]]) -> float:
+    """Events/s of aiokafka alone, for the same (pseudonymised, encoded) records."""
+    validator = EventValidator(Pseudonymiser(KEY.encode()), load_organisations().municipality_codes)
+    records = []
+    for raw in history:
+        event = validator.validate(raw)
+        value, headers = encode_wire(event.to_wire())
+        key = entity_key(event) or f"retraction:{event.source}"
+        records.append((key.encode(), value, headers))
+    topic = f"bench-raw-{secrets.token_hex(3)}"
+    await ensure_topics(bootstrap, [TopicSpec(topic, PARTITIONS)])
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap,
+        acks="all",
+        enable_idempotence=False,
+        linger_ms=5,
+        max_batch_size=1024 * 1024,
+        max_request_size=8 * 1024 * 1024,
+    )
+    await producer.start()
+    try:
+        started = time.perf_counter()
+        futures = [
+            await producer.send(topic, value, key=key, headers=headers) for key, value, headers in records
+        ]
+        await asyncio.gather(*futures)
+        return len(records) / (time.perf_counter() - started)
+    finally:
+        await producer.stop()
+
+
+async def post_all(port: int, bodies: list[bytes], connections: int) -> None:
+    queue: asyncio.Queue[bytes] = asyncio.Queue()
+    for body in bodies:
+        queue.put_nowait(body)
+    headers = {"content-type": "application/cloudevents-batch+json"}
+    limits = httpx.Limits(max_connections=connections)
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", limits=limits, timeout=120) as client:
+
+        async def worker() -> None:
+            while not queue.empty():
+                response = await client.post("/v1/events", content=queue.get_nowait(), headers=headers)
+                if response.status_code != 202 or response.json()["refused"]:
+                    raise SystemExit(f"intake answered {response.status_code}: {response.text[:500]}")
+
+        await asyncio.gather(*(worker() for _ in range(connections)))
+
+
+async def wait_ready(port: int, server: subprocess.Popen[bytes]) -> None:
+    async with httpx.AsyncClient() as client:
+        for _ in range(200):
+            if server.poll() is not None:
+                raise SystemExit("the intake server exited")
+            try:
+                if (await client.get(f"http://127.0.0.1:{port}/readyz")).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.1)
+    raise SystemExit("the intake server did not become ready")
+
+
+async def main(count: int, batch: int, connections: int) -> None:
+    print(f"simulating {count} events ...", flush=True)
+    history = simulated(count)
+    bodies = [orjson.dumps(history[i : i + batch]) for i in range(0, count, batch)]
+    name = f"stroom_bench_{secrets.token_hex(3)}"
+    admin = await asyncpg.connect(ADMIN_DSN)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    await admin.close()
+    url = ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://") + "/" + name
+    await migrate(url)
+    engine = make_engine(url)
+    broker = EmbeddedBroker()
+    server: subprocess.Popen[bytes] | None = None
+    try:
+        await broker.start()
+        raw_rate = await raw_produce(broker.bootstrap_servers, history)
+        port = free_port()
+        env = os.environ | {
+            "DATABASE_URL": url,
+            "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers,
+            "STROOM_PSEUDONYM_KEY": KEY,
+            "STROOM_EVENTS_TOPIC": f"bench-intake-{secrets.token_hex(3)}",
+            "STROOM_TOPIC_PARTITIONS": str(PARTITIONS),
+            "STROOM_LOG_LEVEL": "WARNING",
+        }
+        server = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "--factory", "bench.intake:app_from_env", "--port", str(port)]
+            + ["--log-level", "warning", "--no-access-log"],
+            env=env,
+        )
+        await wait_ready(port, server)
+        started = time.perf_counter()
+        await post_all(port, bodies, connections)
+        accepted = time.perf_counter() - started
+        while True:
+            async with engine.connect() as conn:
+                pending = await conn.scalar(select(func.count()).where(events.c.published_at.is_(None)))
+            if not pending:
+                break
+            await asyncio.sleep(0.05)
+        published = time.perf_counter() - started
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait()
+        broker.stop()
+        await engine.dispose()
+        admin = await asyncpg.connect(ADMIN_DSN)
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+    e2e_rate = count / published
+    print(f"events:                          {count} in batches of {batch}, {connections} connections")
+    print(f"accepted durably (HTTP -> PG):   {count / accepted:10.0f} events/s")
+    print(f"published end to end (-> Kafka): {e2e_rate:10.0f} events/s")
+    print(f"raw aiokafka produce (baseline): {raw_rate:10.0f} events/s")
+    print(f"end to end / raw produce:        {e2e_rate / raw_rate:10.1%}")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--events", type=int, default=200_000)
+    parser.add_argument("--batch", type=int, default=2000)
+    parser.add_argument("--connections", type=int, default=3)
+    args = parser.parse_args()
+    asyncio.run(main(args.events, args.batch, args.connections))
