@@ -31,14 +31,6 @@ from stroom_caseload.tables import Tables, dead_letters, live
 
 
 @dataclass(frozen=True, slots=True)
-class Upserted:
-    """What the ledger says about an event just offered to it."""
-
-    new: bool
-    retracted_at: datetime | None
-
-
-@dataclass(frozen=True, slots=True)
 class Target:
     """The row a retraction marks: its entity, once the retracted event itself has arrived."""
 
@@ -72,19 +64,13 @@ class CaseloadRepository:
     def _insert(self, table: Table) -> Any:
         return (postgresql.insert if self.postgres else sqlite.insert)(table)
 
-    async def upsert_event(self, event: Event, entity_key: str, wire: bytes) -> Upserted:
-        """Store an event unless (source, id) is there already; a placeholder left by its retraction
-        is filled in."""
+    async def upsert_events(self, rows: Sequence[dict[str, Any]]) -> dict[tuple[str, str], datetime | None]:
+        """Store events whose (source, id) is not there yet, filling in placeholders left by their
+        retraction; returns the new ones with their retraction time. Rows need distinct ids."""
+        if not rows:
+            return {}
         ev = self.t.events
-        stmt = self._insert(ev).values(
-            source=event.source,
-            event_id=event.id,
-            entity_key=entity_key,
-            type=event.type,
-            time=event.time,
-            wire=wire.decode(),
-            revision=1,
-        )
+        stmt = self._insert(ev)
         stmt = stmt.on_conflict_do_update(
             index_elements=[ev.c.source, ev.c.event_id],
             set_={
@@ -95,16 +81,17 @@ class CaseloadRepository:
                 "revision": ev.c.revision + 1,
             },
             where=ev.c.wire.is_(None),
-        ).returning(ev.c.retracted_at)
-        row = (await self.conn.execute(stmt)).first()
-        return Upserted(row is not None, _aware(row.retracted_at) if row else None)
+        ).returning(ev.c.source, ev.c.event_id, ev.c.retracted_at)
+        result = await self.conn.execute(stmt, [{**row, "revision": 1} for row in rows])
+        return {(r.source, r.event_id): _aware(r.retracted_at) for r in result}
 
-    async def mark_retracted(self, source: str, retracted_id: str, at: datetime, by: str) -> Target:
-        """Record a retraction on its target's row, creating a placeholder if the target is not here."""
+    async def mark_retracted(self, marks: Sequence[tuple[str, str, datetime, str]]) -> list[Target]:
+        """Record (source, retracted id, time, retraction id) on each target's row, creating a
+        placeholder where the target has not arrived. Targets need to be distinct."""
+        if not marks:
+            return []
         ev = self.t.events
-        stmt = self._insert(ev).values(
-            source=source, event_id=retracted_id, retracted_at=at, retracted_by=by, revision=1
-        )
+        stmt = self._insert(ev)
         # The earliest retraction counts; with two workers the row lock serialises them.
         earliest: ColumnElement[Any] = (
             func.least(ev.c.retracted_at, stmt.excluded.retracted_at)
@@ -120,9 +107,13 @@ class CaseloadRepository:
                 "retracted_by": func.coalesce(ev.c.retracted_by, stmt.excluded.retracted_by),
                 "revision": ev.c.revision + 1,
             },
-        ).returning(ev.c.entity_key, ev.c.type)
-        row = (await self.conn.execute(stmt)).one()
-        return Target(source, retracted_id, row.entity_key, row.type)
+        ).returning(ev.c.source, ev.c.event_id, ev.c.entity_key, ev.c.type)
+        values = [
+            {"source": s, "event_id": i, "retracted_at": at, "retracted_by": by, "revision": 1}
+            for s, i, at, by in marks
+        ]
+        result = await self.conn.execute(stmt, values)
+        return [Target(r.source, r.event_id, r.entity_key, r.type) for r in result]
 
     async def share_apply_lock(self, key: int) -> None:
         """Held by every batch of the live workers, so that a rebuild's swap can shut them out."""
@@ -195,18 +186,25 @@ class CaseloadRepository:
             ],
         )
 
-    async def save_client_fact(self, record_id: str, client_ref: str, fact: ClientFact, event: Event) -> None:
+    async def save_client_facts(self, facts: Sequence[tuple[str, str, ClientFact, datetime]]) -> None:
+        """(record id, client_ref, fact, recorded at) rows; a record already there is left alone."""
+        if not facts:
+            return
         cf = self.t.client_facts
-        values = _client_fact_columns(fact)
-        stmt = self._insert(cf).values(
-            record_id=record_id,
-            client_ref=client_ref,
-            type=fact.type,
-            effective_date=effective_date(fact),
-            recorded_at=event.time,
-            **values,
-        )
-        await self.conn.execute(stmt.on_conflict_do_nothing(index_elements=[cf.c.record_id]))
+        values = [
+            _CLIENT_COLUMNS
+            | _client_fact_columns(fact)
+            | {
+                "record_id": record_id,
+                "client_ref": client_ref,
+                "type": fact.type,
+                "effective_date": effective_date(fact),
+                "recorded_at": recorded_at,
+            }
+            for record_id, client_ref, fact, recorded_at in facts
+        ]
+        stmt = self._insert(cf)
+        await self.conn.execute(stmt.on_conflict_do_nothing(index_elements=[cf.c.record_id]), values)
 
     async def client_rows(self, ids: Iterable[tuple[str, str]]) -> list[ClientRow]:
         ev = self.t.events
@@ -242,6 +240,22 @@ class CaseloadRepository:
 
     async def dead_letter_count(self) -> int:
         return int((await self.conn.execute(select(func.count()).select_from(dead_letters))).scalar_one())
+
+
+_CLIENT_COLUMNS: dict[str, Any] = dict.fromkeys(
+    (
+        "coach_ref",
+        "ladder_step",
+        "target_step",
+        "client_stream",
+        "work_obligation_exempt",
+        "long_trajectory",
+        "plan_ref",
+        "application_ref",
+        "sanction_kind",
+        "benefit_ref",
+    )
+)
 
 
 def _client_fact_columns(fact: ClientFact) -> dict[str, Any]:

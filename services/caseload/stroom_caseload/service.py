@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
 import orjson
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -42,49 +44,85 @@ async def apply_events(conn: AsyncConnection, events: Sequence[Envelope], tables
     repo = CaseloadRepository(conn, tables)
     if tables is live:
         await repo.share_apply_lock(APPLY_LOCK)
+    # A redelivery inside the batch is a duplicate like any other.
+    unique: dict[tuple[str, str], Envelope] = {}
+    for envelope in events:
+        unique.setdefault((envelope.source, envelope.id), envelope)
+    # A fixed order of row locks keeps two workers with overlapping batches out of deadlocks.
+    batch = []
+    for _, envelope in sorted(unique.items()):
+        wire = envelope.to_wire()
+        batch.append((envelope, Event.from_wire(wire), orjson.dumps(wire).decode()))
+
+    marks: dict[tuple[str, str], tuple[datetime, str]] = {}
+    for envelope, event, _ in batch:
+        if isinstance(envelope.data, EventRetractedData):
+            aimed = (event.source, envelope.data.retracted_id)
+            if aimed not in marks or event.time < marks[aimed][0]:
+                marks[aimed] = (event.time, event.id)
+    targets = await repo.mark_retracted([(s, i, at, by) for (s, i), (at, by) in sorted(marks.items())])
+    target_keys = {(t.source, t.event_id): t.entity_key for t in targets}
+
+    rows: list[dict[str, Any]] = []
+    for envelope, event, wire_json in batch:
+        if isinstance(envelope.data, EventRetractedData):
+            retracted = (event.source, envelope.data.retracted_id)
+            key = target_keys.get(retracted) or f"retraction:{retracted[0]}:{retracted[1]}"
+        else:
+            key = entity_key(envelope) or ""
+        rows.append(
+            {
+                "source": event.source,
+                "event_id": event.id,
+                "entity_key": key,
+                "type": event.type,
+                "time": event.time,
+                "wire": wire_json,
+            }
+        )
+    new = await repo.upsert_events(rows)
+
     recompute: set[str] = set()
     republish: set[str] = set()
     clients: set[tuple[str, str]] = set()
-    new: Counter[str] = Counter()
-    # A fixed order of row locks keeps two workers with overlapping batches out of deadlocks.
-    for envelope in sorted(events, key=lambda e: (e.source, e.id)):
-        wire = envelope.to_wire()
-        event = Event.from_wire(wire)
-        value = orjson.dumps(wire)
-        if isinstance(envelope.data, EventRetractedData):
-            retracted_id = envelope.data.retracted_id
-            target = await repo.mark_retracted(event.source, retracted_id, event.time, event.id)
-            key = target.entity_key or f"retraction:{event.source}:{retracted_id}"
-            new[event.type] += (await repo.upsert_event(event, key, value)).new
-            if target.entity_key is None or target.type is None:
-                continue
-            if target.type in CLIENT_EVENT_TYPES:
-                clients.add((target.source, target.event_id))
-            else:
-                recompute.add(target.entity_key)
-            continue
-        key = entity_key(envelope) or ""
-        upserted = await repo.upsert_event(event, key, value)
-        new[event.type] += upserted.new
+    client_facts = []
+    new_by_type: Counter[str] = Counter()
+    for (envelope, event, _), row in zip(batch, rows, strict=True):
+        ident = (event.source, event.id)
+        is_new = ident in new
+        new_by_type[event.type] += is_new
         if event.type in CLIENT_EVENT_TYPES:
-            if upserted.new:
-                record_id = f"{event.source}|{event.id}"
+            if is_new:
                 fact = client_fact(event.type, event.data)
-                await repo.save_client_fact(record_id, event.data["client"]["client_ref"], fact, event)
-            clients.add((event.source, event.id))
-        elif upserted.new:
-            recompute.add(key)
+                client_facts.append(
+                    (f"{event.source}|{event.id}", event.data["client"]["client_ref"], fact, event.time)
+                )
+            clients.add(ident)
+        elif not isinstance(envelope.data, EventRetractedData):
+            (recompute if is_new else republish).add(row["entity_key"])
+    for target in targets:
+        if target.entity_key is None or target.type is None:
+            continue
+        if target.type in CLIENT_EVENT_TYPES:
+            clients.add((target.source, target.event_id))
         else:
-            republish.add(key)
+            recompute.add(target.entity_key)
+    await repo.save_client_facts(client_facts)
 
     facts: list[Outgoing] = []
-    rows = await repo.client_rows(clients)
-    await repo.sync_client_retractions(rows)
-    for row in rows:
-        event = Event.from_wire(row.wire)
+    client_rows = await repo.client_rows(clients)
+    await repo.sync_client_retractions(client_rows)
+    for client_row in client_rows:
+        event = Event.from_wire(client_row.wire)
         fact = client_fact(event.type, event.data)
         key, value = client_record(
-            row.source, row.event_id, event.data, row.revision, event.time, row.retracted_at, fact
+            client_row.source,
+            client_row.event_id,
+            event.data,
+            client_row.revision,
+            event.time,
+            client_row.retracted_at,
+            fact,
         )
         facts.append(Outgoing(key, value))
 
@@ -103,4 +141,4 @@ async def apply_events(conn: AsyncConnection, events: Sequence[Envelope], tables
     await repo.save_entities(saved)
     current = await repo.current_facts(republish - recompute)
     facts.extend(Outgoing(key, value) for key, value in current.items())
-    return Applied(facts, +new, len(events) - new.total())
+    return Applied(facts, +new_by_type, len(events) - new_by_type.total())

@@ -1,0 +1,276 @@
+"""Caseload rebuild throughput against raw consume-and-decode, and freshness under load.
+
+`.venv/bin/python -m bench.caseload [--events 1000000] [--rate 5000] [--seconds 20]`:
+
+1. simulates WerkSaam Westfriesland (scaled to reach `--events`), pseudonymises and publishes
+   it to a fresh topic on an embedded broker;
+2. times a plain aiokafka consume + CloudEvents decode of the whole topic (the baseline) and
+   `stroom caseload rebuild` of the same topic into PostgreSQL, each in its own process so
+   that peak RSS is per worker, and prints events/s and the ratio;
+3. starts a caseload worker on that database and produces new events at `--rate` per second,
+   measuring the delay from produce time to the entity's fact on the facts topic (published
+   right after the transaction that makes the projection change visible): p50 / p99.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import resource
+import secrets
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from datetime import date
+from typing import Any
+
+import asyncpg
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+from stroom_caseload.status import true_end_offsets
+from stroom_contract.bsn import Pseudonymiser
+from stroom_contract.kafka_binding import decode, encode
+from stroom_contract.keys import entity_key
+from stroom_contract.validation import EventValidator
+from stroom_platform.broker import EmbeddedBroker, TopicSpec, ensure_topics, free_port
+from stroom_platform.organisations import load_organisations
+from stroom_simulator.history import simulate_history
+
+ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+PARTITIONS = 6
+KEY = b"bench-pseudonym-key-0123456789abcdef"
+# Events per year at scale 1.0 for WerkSaam (measured from the simulator).
+EVENTS_PER_SCALE_YEAR = 31_000
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+async def publish(bootstrap: str, topic: str, events: Any, limit: int) -> int:
+    organisations = load_organisations()
+    validator = EventValidator(Pseudonymiser(KEY), organisations.municipality_codes)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=20, max_batch_size=256 * 1024)
+    await producer.start()
+    keys: dict[tuple[str, str], str] = {}
+    sent = 0
+    try:
+        for raw in events:
+            envelope = validator.validate(raw)
+            key = entity_key(envelope)
+            if key is None:
+                target = (envelope.source, raw["data"]["retracted_id"])
+                key = keys.get(target, f"retraction:{target[0]}:{target[1]}")
+            else:
+                keys[(envelope.source, envelope.id)] = key
+            value, headers = encode(envelope)
+            await producer.send(topic, value, key=key.encode(), headers=headers)
+            sent += 1
+            if sent >= limit:
+                break
+        await producer.flush()
+    finally:
+        await producer.stop()
+    return sent
+
+
+async def baseline(bootstrap: str, topic: str) -> dict[str, Any]:
+    """Consume the whole topic and decode each record into a typed event: the ceiling."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, max_poll_records=5000)
+    probe = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    await probe.start()
+    tps = [TopicPartition(topic, p) for p in range(PARTITIONS)]
+    ends = await true_end_offsets(probe, tps)
+    consumer.assign(tps)
+    await consumer.seek_to_beginning(*tps)
+    started = time.perf_counter()
+    count = 0
+    while any([await consumer.position(tp) < end for tp, end in ends.items()]):
+        for records in (await consumer.getmany(timeout_ms=1000)).values():
+            for record in records:
+                decode(record.value, record.headers)
+                count += 1
+    elapsed = time.perf_counter() - started
+    await consumer.stop()
+    await probe.stop()
+    return {"events": count, "seconds": elapsed, "rss_mb": peak_rss_mb()}
+
+
+async def rebuild_phase() -> dict[str, Any]:
+    from stroom_caseload.rebuild import rebuild
+    from stroom_caseload.settings import CaseloadSettings
+
+    started = time.perf_counter()
+    result = await rebuild(CaseloadSettings())
+    return {"events": result.records, "seconds": time.perf_counter() - started, "rss_mb": peak_rss_mb()}
+
+
+def line(name: str, result: dict[str, Any]) -> str:
+    rate = result["events"] / result["seconds"]
+    return (
+        f"{name:<22}{result['events']:,} events in {result['seconds']:.1f} s = {rate:,.0f} events/s,"
+        f" peak RSS {result['rss_mb']:.0f} MB"
+    )
+
+
+def run_phase(phase: str, env: dict[str, str], *args: str) -> dict[str, Any]:
+    out = subprocess.run(
+        [sys.executable, "-m", "bench.caseload", "--phase", phase, *args],
+        env=env,
+        check=True,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+async def freshness(
+    bootstrap: str, env: dict[str, str], events_topic: str, facts_topic: str, rate: int, seconds: int
+) -> list[float]:
+    port = free_port()
+    worker = subprocess.Popen(  # noqa: ASYNC220 - returns at once
+        [sys.executable, "-m", "stroom_caseload"],
+        env={**env, "STROOM_HTTP_PORT": str(port)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    facts = AIOKafkaConsumer(facts_topic, bootstrap_servers=bootstrap, auto_offset_reset="latest")
+    await facts.start()
+    arrived: dict[str, float] = {}
+    sent_at: dict[str, float] = {}
+
+    async def listen() -> None:
+        async for record in facts:
+            key = record.key.decode()
+            if key in sent_at and key not in arrived:
+                arrived[key] = time.time()
+
+    listener = asyncio.create_task(listen())
+    await asyncio.sleep(8)  # the worker joins its group
+    organisations = load_organisations()
+    org = organisations.organisation("ijmond-werkt")
+    assert org is not None
+    validator = EventValidator(Pseudonymiser(KEY), organisations.municipality_codes)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=2)
+    await producer.start()
+    stream = simulate_history(org, years=5, seed=99, start=date(2020, 1, 1), noise=False, scale=2.0)
+    total = rate * seconds
+    begin = time.time()
+    for n, raw in enumerate(stream):
+        if n >= total:
+            break
+        envelope = validator.validate(raw)
+        key = entity_key(envelope)
+        if key is None:
+            continue
+        due = begin + n / rate
+        if due > time.time():
+            await asyncio.sleep(due - time.time())
+        value, headers = encode(envelope)
+        # The first send of a key is what is measured: later ones may ride in the same batch.
+        sent_at.setdefault(key, time.time())
+        await producer.send(events_topic, value, key=key.encode(), headers=headers)
+    await producer.flush()
+    produce_seconds = time.time() - begin
+    deadline = time.time() + 30
+    while len(arrived) < len(sent_at) and time.time() < deadline:  # noqa: ASYNC110 - polls a dict
+        await asyncio.sleep(0.2)
+    listener.cancel()
+    await facts.stop()
+    await producer.stop()
+    worker.send_signal(signal.SIGTERM)
+    worker.wait(timeout=30)
+    print(f"  produced {total:,} events in {produce_seconds:.1f} s ({total / produce_seconds:,.0f}/s)")
+    missing = len(sent_at) - len(arrived)
+    if missing:
+        print(f"  {missing} of {len(sent_at)} entities without a fact within 30 s")
+    return [arrived[k] - sent_at[k] for k in arrived]
+
+
+async def main(args: argparse.Namespace) -> None:
+    name = f"stroom_bench_{os.getpid()}_{secrets.token_hex(2)}"
+    admin = await asyncpg.connect(ADMIN)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    await admin.close()
+    url = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
+    broker = EmbeddedBroker()
+    await broker.start()
+    try:
+        tag = secrets.token_hex(3)
+        topics = {"events": f"bench-events-{tag}", "facts": f"bench-facts-{tag}", "dead": f"bench-dl-{tag}"}
+        await ensure_topics(
+            broker.bootstrap_servers,
+            [
+                TopicSpec(topics["events"], PARTITIONS),
+                TopicSpec(topics["facts"], PARTITIONS),
+                TopicSpec(topics["dead"], 1),
+            ],
+        )
+        env = {
+            **os.environ,
+            "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers,
+            "DATABASE_URL": url,
+            "STROOM_EVENTS_TOPIC": topics["events"],
+            "STROOM_FACTS_TOPIC": topics["facts"],
+            "STROOM_DEAD_LETTER_TOPIC": topics["dead"],
+            "STROOM_CONSUMER_GROUP": f"bench-{tag}",
+            "STROOM_LOG_LEVEL": "WARNING",
+        }
+        werksaam = load_organisations().organisation("werksaam-westfriesland")
+        assert werksaam is not None
+        scale = max(0.05, args.events / (EVENTS_PER_SCALE_YEAR * 5) * 1.05)
+        started = time.perf_counter()
+        stream = simulate_history(werksaam, years=5, seed=1, start=date(2020, 1, 1), noise=True, scale=scale)
+        sent = await publish(broker.bootstrap_servers, topics["events"], stream, args.events)
+        took = time.perf_counter() - started
+        print(f"published {sent:,} simulated events (scale {scale:.2f}) in {took:.0f} s")
+
+        from stroom_caseload.storage import migrate
+
+        await migrate(url)
+        raw = run_phase("baseline", env, "--topic", topics["events"])
+        raw_rate = raw["events"] / raw["seconds"]
+        print(line("raw consume + decode:", raw))
+        built = run_phase("rebuild", env)
+        rate = built["events"] / built["seconds"]
+        print(line("caseload rebuild:", built))
+        print(f"ratio rebuild / raw:  {rate / raw_rate:.1%} (aim >= 30 %)")
+
+        print(f"freshness at {args.rate:,} events/s for {args.seconds} s:")
+        delays = sorted(
+            await freshness(
+                broker.bootstrap_servers, env, topics["events"], topics["facts"], args.rate, args.seconds
+            )
+        )
+        if delays:
+            p99 = delays[min(len(delays) - 1, int(len(delays) * 0.99))]
+            p50 = statistics.median(delays) * 1000
+            print(f"  delay produce -> fact: p50 {p50:.0f} ms, p99 {p99 * 1000:.0f} ms (aim p99 < 1 s)")
+    finally:
+        broker.stop()
+        admin = await asyncpg.connect(ADMIN)
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--rate", type=int, default=5000)
+    parser.add_argument("--seconds", type=int, default=20)
+    parser.add_argument("--phase", choices=["baseline", "rebuild"], help=argparse.SUPPRESS)
+    parser.add_argument("--topic", help=argparse.SUPPRESS)
+    arguments = parser.parse_args()
+    if arguments.phase == "baseline":
+        result = asyncio.run(baseline(os.environ["KAFKA_BOOTSTRAP_SERVERS"], arguments.topic))
+        print(json.dumps(result))
+    elif arguments.phase == "rebuild":
+        print(json.dumps(asyncio.run(rebuild_phase())))
+    else:
+        asyncio.run(main(arguments))
