@@ -120,7 +120,7 @@ async def wait_ready(port: int, server: subprocess.Popen[bytes]) -> None:
     raise SystemExit("the intake server did not become ready")
 
 
-async def main(count: int, batch: int, connections: int) -> None:
+async def main(count: int, batch: int, connections: int, workers: int) -> None:
     print(f"simulating {count} events ...", flush=True)
     history = simulated(count)
     bodies = [orjson.dumps(history[i : i + batch]) for i in range(0, count, batch)]
@@ -145,11 +145,9 @@ async def main(count: int, batch: int, connections: int) -> None:
             "STROOM_TOPIC_PARTITIONS": str(PARTITIONS),
             "STROOM_LOG_LEVEL": "WARNING",
         }
-        server = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "--factory", "bench.intake:app_from_env", "--port", str(port)]
-            + ["--log-level", "warning", "--no-access-log"],
-            env=env,
-        )
+        command = ["uvicorn", "--factory", "bench.intake:app_from_env", "--port", str(port)]
+        quiet = ["--log-level", "warning", "--no-access-log", "--workers", str(workers)]
+        server = subprocess.Popen([sys.executable, "-m", *command, *quiet], env=env)  # noqa: ASYNC220 - returns at once
         await wait_ready(port, server)
         started = time.perf_counter()
         await post_all(port, bodies, connections)
@@ -171,7 +169,7 @@ async def main(count: int, batch: int, connections: int) -> None:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
     e2e_rate = count / published
-    print(f"events:                          {count} in batches of {batch}, {connections} connections")
+    print(f"events: {count} in batches of {batch}, {connections} connections, {workers} server processes")
     print(f"accepted durably (HTTP -> PG):   {count / accepted:10.0f} events/s")
     print(f"published end to end (-> Kafka): {e2e_rate:10.0f} events/s")
     print(f"raw aiokafka produce (baseline): {raw_rate:10.0f} events/s")
@@ -183,5 +181,7 @@ if __name__ == "__main__":
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--batch", type=int, default=2000)
     parser.add_argument("--connections", type=int, default=3)
+    # Processes; the relay runs in whichever holds the PostgreSQL advisory lock.
+    parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
-    asyncio.run(main(args.events, args.batch, args.connections))
+    asyncio.run(main(args.events, args.batch, args.connections, args.workers))

@@ -76,11 +76,11 @@ class Pending:
     wire: str
 
 
-async def unpublished(conn: AsyncConnection, limit: int) -> list[Pending]:
-    """The oldest rows not yet acknowledged by the broker, in sequence order."""
+async def unpublished(conn: AsyncConnection, limit: int, after: int = 0) -> list[Pending]:
+    """The oldest rows after `after` not yet acknowledged by the broker, in sequence order."""
     query = (
         select(events.c.seq, events.c.entity_key, events.c.wire)
-        .where(events.c.published_at.is_(None))
+        .where(events.c.published_at.is_(None), events.c.seq > after)
         .order_by(events.c.seq)
         .limit(limit)
     )
