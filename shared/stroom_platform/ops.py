@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from fastapi import APIRouter, Response
-from fastapi.responses import ORJSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from stroom_platform.problems import PROBLEM_JSON
+from stroom_platform.responses import FastJSONResponse
 
 ReadinessCheck = Callable[[], Awaitable[None]]
 
@@ -22,7 +22,7 @@ def ops_router(registry: CollectorRegistry, checks: dict[str, ReadinessCheck]) -
         return {"status": "ok"}
 
     @router.get("/readyz")
-    async def readyz() -> ORJSONResponse:
+    async def readyz() -> FastJSONResponse:
         failed: dict[str, str] = {}
         for name, check in checks.items():
             try:
@@ -30,7 +30,7 @@ def ops_router(registry: CollectorRegistry, checks: dict[str, ReadinessCheck]) -
             except Exception as exc:
                 failed[name] = type(exc).__name__
         if failed:
-            return ORJSONResponse(
+            return FastJSONResponse(
                 {
                     "type": "https://stroom.example/problems/not-ready",
                     "title": "Not ready",
@@ -40,7 +40,7 @@ def ops_router(registry: CollectorRegistry, checks: dict[str, ReadinessCheck]) -
                 status_code=503,
                 media_type=PROBLEM_JSON,
             )
-        return ORJSONResponse({"status": "ready", "checks": sorted(checks)})
+        return FastJSONResponse({"status": "ready", "checks": sorted(checks)})
 
     @router.get("/metrics")
     async def metrics() -> Response:

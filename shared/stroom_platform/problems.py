@@ -7,10 +7,10 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import ORJSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from stroom_contract.redaction import redact
+from stroom_platform.responses import FastJSONResponse
 
 PROBLEM_JSON = "application/problem+json"
 TYPE_BASE = "https://stroom.example/problems/"
@@ -46,8 +46,8 @@ class Problem(Exception):
 
 def problem_response(
     problem: Problem, request: Request, headers: dict[str, str] | None = None
-) -> ORJSONResponse:
-    return ORJSONResponse(
+) -> FastJSONResponse:
+    return FastJSONResponse(
         problem.document(request.url.path),
         status_code=problem.status,
         media_type=PROBLEM_JSON,
@@ -56,17 +56,17 @@ def problem_response(
 
 
 def install_problem_handlers(app: FastAPI) -> None:
-    async def on_problem(request: Request, exc: Exception) -> ORJSONResponse:
+    async def on_problem(request: Request, exc: Exception) -> FastJSONResponse:
         assert isinstance(exc, Problem)
         return problem_response(exc, request)
 
-    async def on_http(request: Request, exc: Exception) -> ORJSONResponse:
+    async def on_http(request: Request, exc: Exception) -> FastJSONResponse:
         assert isinstance(exc, StarletteHTTPException)
         slug = {404: "not-found", 405: "method-not-allowed", 401: "unauthorized", 403: "forbidden"}
         problem = Problem(exc.status_code, slug.get(exc.status_code, "http-error"), str(exc.detail))
         return problem_response(problem, request, headers=dict(exc.headers or {}))
 
-    async def on_validation(request: Request, exc: Exception) -> ORJSONResponse:
+    async def on_validation(request: Request, exc: Exception) -> FastJSONResponse:
         assert isinstance(exc, RequestValidationError)
         errors = [
             {"field": ".".join(str(p) for p in err["loc"]), "message": redact(str(err["msg"]))}
@@ -81,7 +81,7 @@ def install_problem_handlers(app: FastAPI) -> None:
         )
         return problem_response(problem, request)
 
-    async def on_unexpected(request: Request, exc: Exception) -> ORJSONResponse:
+    async def on_unexpected(request: Request, exc: Exception) -> FastJSONResponse:
         log.exception("unhandled error", extra={"path": request.url.path})
         return problem_response(Problem(500, "internal-error", "Internal server error"), request)
 
