@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -78,31 +79,33 @@ class _Replayer:
     ) -> None:
         """Apply every record before `ends`, a transaction per batch (or inside the given one)."""
         total = sum(ends.values())
+        envelopes: list[Envelope] = []
         while True:
             pending = [tp for tp, end in ends.items() if await self.consumer.position(tp) < end]
+            if pending:
+                fetched = await self.consumer.getmany(*pending, timeout_ms=1000)
+                for tp, records in fetched.items():
+                    for record in records:
+                        if record.offset < ends[tp]:
+                            self._decode(record.value, record.headers, envelopes)
+            # Fetches are small; transactions are not, for throughput.
+            if envelopes and (not pending or len(envelopes) >= self.settings.rebuild_batch_size):
+                if isinstance(engine_or_conn, AsyncEngine):
+                    async with engine_or_conn.begin() as conn:
+                        await apply_events(conn, envelopes, shadow)
+                else:
+                    await apply_events(engine_or_conn, envelopes, shadow)
+                envelopes = []
+                self.progress(self.records, total)
             if not pending:
                 return
-            batch = await self.consumer.getmany(
-                *pending, timeout_ms=1000, max_records=self.settings.rebuild_batch_size
-            )
-            envelopes: list[Envelope] = []
-            for tp, records in batch.items():
-                for record in records:
-                    if record.offset >= ends[tp]:
-                        continue
-                    self.records += 1
-                    try:
-                        envelopes.append(
-                            self.validator.validate(decode_wire(record.value, as_headers(record.headers)))
-                        )
-                    except (InvalidEvent, ValueError):
-                        self.skipped += 1  # dead-lettered when it first came by
-            if isinstance(engine_or_conn, AsyncEngine):
-                async with engine_or_conn.begin() as conn:
-                    await apply_events(conn, envelopes, shadow)
-            else:
-                await apply_events(engine_or_conn, envelopes, shadow)
-            self.progress(self.records, total)
+
+    def _decode(self, value: bytes, headers: Any, into: list[Envelope]) -> None:
+        self.records += 1
+        try:
+            into.append(self.validator.validate(decode_wire(value, as_headers(headers))))
+        except (InvalidEvent, ValueError):
+            self.skipped += 1  # dead-lettered when it first came by
 
 
 async def _lock_out_workers(conn: AsyncConnection) -> None:

@@ -15,7 +15,7 @@ from stroom_caseload.domain.client import CLIENT_EVENT_TYPES, client_fact
 from stroom_caseload.domain.events import Event
 from stroom_caseload.domain.fold import history, kind_of
 from stroom_caseload.domain.publication import client_record, entity_fact
-from stroom_caseload.repository import CaseloadRepository
+from stroom_caseload.repository import CaseloadRepository, ClientRow
 from stroom_caseload.tables import Tables, live
 from stroom_contract.events import Envelope, EventRetractedData
 from stroom_contract.keys import entity_key
@@ -86,6 +86,7 @@ async def apply_events(conn: AsyncConnection, events: Sequence[Envelope], tables
     republish: set[str] = set()
     clients: set[tuple[str, str]] = set()
     client_facts = []
+    fresh: list[ClientRow] = []
     new_by_type: Counter[str] = Counter()
     for (envelope, event, _), row in zip(batch, rows, strict=True):
         ident = (event.source, event.id)
@@ -97,7 +98,10 @@ async def apply_events(conn: AsyncConnection, events: Sequence[Envelope], tables
                 client_facts.append(
                     (f"{event.source}|{event.id}", event.data["client"]["client_ref"], fact, event.time)
                 )
-            clients.add(ident)
+                retracted_at, revision = new[ident]
+                fresh.append(ClientRow(event.source, event.id, event, retracted_at, revision))
+            else:
+                clients.add(ident)
         elif not isinstance(envelope.data, EventRetractedData):
             (recompute if is_new else republish).add(row["entity_key"])
     for target in targets:
@@ -110,10 +114,11 @@ async def apply_events(conn: AsyncConnection, events: Sequence[Envelope], tables
     await repo.save_client_facts(client_facts)
 
     facts: list[Outgoing] = []
-    client_rows = await repo.client_rows(clients)
+    # New client events are at hand; only redeliveries and retraction targets are read back.
+    client_rows = fresh + await repo.client_rows(clients - {(r.source, r.event_id) for r in fresh})
     await repo.sync_client_retractions(client_rows)
     for client_row in client_rows:
-        event = Event.from_wire(client_row.wire)
+        event = client_row.event
         fact = client_fact(event.type, event.data)
         key, value = client_record(
             client_row.source,
