@@ -7,6 +7,7 @@ from datetime import date
 
 import httpx
 import orjson
+import pytest
 from conftest import fresh_postgres_database
 
 from caseload.history import deliver, simulate
@@ -53,16 +54,21 @@ async def create_topics(broker: EmbeddedBroker, settings: CaseloadSettings) -> N
     )
 
 
+@pytest.mark.parametrize(
+    ("years", "scale"), [(2, 0.05), pytest.param(5, 1.0, marks=pytest.mark.slow, id="five-years-full-scale")]
+)
 async def test_simulated_westfriesland_history_matches_the_reference(
     broker: EmbeddedBroker,
     postgres_server_url: str,
     pseudonymiser: Pseudonymiser,
     organisations: OrganisationsConfig,
+    years: int,
+    scale: float,
 ) -> None:
-    """The project's simulator (its own noise: late, duplicated, retracted events), scaled down."""
+    """The project's simulator (its own noise: late, duplicated, retracted events)."""
     werksaam = organisations.organisation("werksaam-westfriesland")
     assert werksaam is not None
-    raw = list(simulate_history(werksaam, years=2, seed=1, start=FIRST, noise=True, scale=0.05))
+    raw = list(simulate_history(werksaam, years=years, seed=1, start=FIRST, noise=True, scale=scale))
     url = await fresh_postgres_database(postgres_server_url)
     await migrate(url)
     settings = settings_for(broker, url)
@@ -73,10 +79,10 @@ async def test_simulated_westfriesland_history_matches_the_reference(
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://caseload") as client:
-            await wait_until_caught_up(client)
+            await wait_until_caught_up(client, within=60 * years * scale + 60)
     engine = make_engine(url)
     try:
-        assert await assert_projections_match(engine, raw, WESTFRIESLAND, FIRST, MONTHS) > 50
+        assert await assert_projections_match(engine, raw, WESTFRIESLAND, FIRST, 12 * years) > 50
         await assert_facts_match_database(
             engine, await read_all(broker.bootstrap_servers, settings.facts_topic)
         )
