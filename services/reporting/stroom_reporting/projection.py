@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, delete, insert, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from stroom_contract.facts import (
@@ -18,139 +17,141 @@ from stroom_contract.facts import (
     Fact,
     PlacementHistory,
 )
+from stroom_reporting import bulk
 from stroom_reporting import tables as t
 from stroom_reporting.domain import spells
 from stroom_reporting.domain.months import month_of
 from stroom_reporting.domain.mutations import flow_deltas
 
-CHUNK = 500
-SPELL_TABLES: dict[str, Table] = {
-    "benefit": t.count_spells,
-    "placement": t.placement_spells,
-    "application": t.applications,
-    "trajectory": t.phase_spells,
-}
 READ_MODELS = ("benefit", "placement", "application", "trajectory", "client")
+RECORDED = ("recorded_from", "recorded_to")
+# Per entity kind: its spell table and the columns after `entity`, in the order rows are built.
+SPELL_COLUMNS: dict[str, tuple[Table, tuple[str, ...]]] = {
+    "benefit": (
+        t.count_spells,
+        (
+            "unit",
+            "municipality",
+            "regulation",
+            "start_date",
+            "end_date",
+            "start_month",
+            "end_month",
+            "inflow_reason",
+            "outflow_reason",
+            "client_ref",
+            "role",
+            "birth_date",
+            *RECORDED,
+        ),
+    ),
+    "placement": (t.placement_spells, (*spells.PlacementSpell._fields, *RECORDED)),
+    "application": (t.applications, (*spells.ApplicationRow._fields, *RECORDED)),
+    "trajectory": (t.phase_spells, (*spells.PhaseRow._fields, *RECORDED)),
+}
+FLOW_COLUMNS = ("municipality", "regulation", "unit", "start_month", "end_month", "recorded_to")
+RECORD_COLUMNS = tuple(c.name for c in t.client_records.columns)
+MonthKey = tuple[str, str, str, int]
 
 
 @dataclass
 class Applied:
     """What a batch changed: facts that won (newer revision) and months whose flows moved."""
 
-    applied: int = 0
-    ignored: int = 0
-    changed_months: set[tuple[str, str, str, int]] = field(default_factory=set)
+    applied: int
+    ignored: int
+    changed_months: set[MonthKey]
 
 
-def _chunks(items: Sequence[Any]) -> Iterable[Sequence[Any]]:
-    for start in range(0, len(items), CHUNK):
-        yield items[start : start + CHUNK]
-
-
-def _upsert(conn: AsyncConnection, table: Table) -> Any:
-    dialect = sqlite if conn.dialect.name == "sqlite" else postgresql
-    return dialect.insert(table)
-
-
-def _spell_values(entity: str, history: spells.History) -> list[dict[str, Any]]:
-    rows: list[spells.Recorded[Any]]
+def _spell_rows(history: spells.History) -> list[tuple[Any, ...]]:
+    """The history's rows as tuples in SPELL_COLUMNS order, after the entity."""
+    entity = history.entity
     if isinstance(history, BenefitHistory):
-        rows = spells.benefit_rows(history)
-    elif isinstance(history, PlacementHistory):
+        return [
+            (
+                entity,
+                s.unit,
+                s.municipality,
+                s.regulation,
+                s.start_date,
+                s.end_date,
+                month_of(s.start_date),
+                month_of(s.end_date) if s.end_date else None,
+                s.inflow_reason,
+                s.outflow_reason,
+                s.client_ref,
+                s.role,
+                s.birth_date,
+                recorded_from,
+                recorded_to,
+            )
+            for s, recorded_from, recorded_to in spells.benefit_rows(history)
+        ]
+    rows: Sequence[spells.Recorded[Any]]
+    if isinstance(history, PlacementHistory):
         rows = spells.placement_rows(history)
     elif isinstance(history, ApplicationHistory):
         rows = spells.application_history_rows(history)
     else:
         rows = spells.trajectory_rows(history)
-    values = []
-    for recorded in rows:
-        value = asdict(recorded.row)
-        value.update(entity=entity, recorded_from=recorded.recorded_from, recorded_to=recorded.recorded_to)
-        if isinstance(history, BenefitHistory):
-            value.pop("ref")
-            value["start_month"] = month_of(value["start_date"])
-            value["end_month"] = month_of(value["end_date"]) if value["end_date"] else None
-        values.append(value)
-    return values
+    return [(entity, *row, recorded_from, recorded_to) for row, recorded_from, recorded_to in rows]
 
 
-def _current_flows(values: Iterable[dict[str, Any]]) -> list[tuple[str, str, str, int, int | None]]:
-    return [
-        (v["municipality"], v["regulation"], v["unit"], v["start_month"], v["end_month"])
-        for v in values
-        if v["recorded_to"] is None
-    ]
-
-
-async def _newer_histories(
-    conn: AsyncConnection, histories: dict[str, spells.History]
-) -> tuple[list[spells.History], set[str]]:
-    """The facts newer than what is stored, and which of them replace stored rows."""
-    stored: dict[str, int] = {}
-    for chunk in _chunks(list(histories)):
-        result = await conn.execute(
-            select(t.entities.c.entity, t.entities.c.revision).where(t.entities.c.entity.in_(chunk))
-        )
-        stored.update({row.entity: row.revision for row in result})
-    return [h for e, h in histories.items() if h.revision > stored.get(e, -1)], set(stored)
+def _add_flows(deltas: dict[MonthKey, list[int]], flows: Iterable[Any], sign: int) -> None:
+    current = ((m, r, u, s, e) for m, r, u, s, e, recorded_to in flows if recorded_to is None)
+    for key, (inflow, outflow) in flow_deltas(current, sign).items():
+        acc = deltas.setdefault(key, [0, 0])
+        acc[0] += inflow
+        acc[1] += outflow
 
 
 async def _replace_histories(
-    conn: AsyncConnection, winners: list[spells.History], stored: set[str], result: Applied
-) -> None:
-    # Entities seen for the first time have no rows to take out: skipping them keeps bulk loads fast.
-    replaced = [h for h in winners if h.entity in stored]
-    old_flows: list[tuple[str, str, str, int, int | None]] = []
-    benefit_entities = [h.entity for h in replaced if h.kind == "benefit"]
-    for chunk in _chunks(benefit_entities):
-        c = t.count_spells.c
-        rows = await conn.execute(
-            select(c.municipality, c.regulation, c.unit, c.start_month, c.end_month).where(
-                c.entity.in_(chunk), c.recorded_to.is_(None)
-            )
-        )
-        old_flows.extend((m, r, u, s, e) for m, r, u, s, e in rows)
-    new_values: dict[str, list[dict[str, Any]]] = {kind: [] for kind in SPELL_TABLES}
-    for history in winners:
-        new_values[history.kind].extend(_spell_values(history.entity, history))
-    for kind, table in SPELL_TABLES.items():
-        entities = [h.entity for h in replaced if h.kind == kind]
-        for chunk in _chunks(entities):
-            await conn.execute(delete(table).where(table.c.entity.in_(chunk)))
-        if new_values[kind]:
-            await conn.execute(insert(table), new_values[kind])
-    for chunk in _chunks(replaced):
-        await conn.execute(delete(t.entities).where(t.entities.c.entity.in_([h.entity for h in chunk])))
-    if winners:
-        await conn.execute(
-            insert(t.entities),
-            [{"entity": h.entity, "kind": h.kind, "revision": h.revision} for h in winners],
-        )
-    deltas: dict[tuple[str, str, str, int], tuple[int, int]] = dict(flow_deltas(old_flows, -1))
-    for key, (inflow, outflow) in flow_deltas(_current_flows(new_values["benefit"]), 1).items():
-        old_in, old_out = deltas.get(key, (0, 0))
-        deltas[key] = (old_in + inflow, old_out + outflow)
-    changed = {k: v for k, v in deltas.items() if v != (0, 0)}
-    if changed:
-        statement = _upsert(conn, t.monthly)
-        statement = statement.on_conflict_do_update(
-            index_elements=["municipality", "regulation", "unit", "month"],
-            set_={
-                "inflow": t.monthly.c.inflow + statement.excluded.inflow,
-                "outflow": t.monthly.c.outflow + statement.excluded.outflow,
-            },
-        )
-        await conn.execute(
-            statement,
-            [
-                {"municipality": m, "regulation": r, "unit": u, "month": mo, "inflow": i, "outflow": o}
-                for (m, r, u, mo), (i, o) in changed.items()
-            ],
-        )
-    result.changed_months.update(changed)
+    conn: AsyncConnection, histories: dict[str, spells.History]
+) -> tuple[list[spells.History], list[MonthKey]]:
+    """Replace the rows of every entity whose fact is newer than the stored one, keeping the
+    monthly aggregate in step; returns those facts and the months whose flows moved."""
+    stored = dict(
+        await bulk.select_where_in(conn, t.entities, "entity", list(histories), ("entity", "revision"))
+    )
+    winners = [h for e, h in histories.items() if h.revision > stored.get(e, -1)]
+    deltas: dict[MonthKey, list[int]] = {}
+    for kind, (table, columns) in SPELL_COLUMNS.items():
+        of_kind = [h for h in winners if h.kind == kind]
+        # Entities seen for the first time have no rows to take out: bulk loads skip the delete.
+        replaced = [h.entity for h in of_kind if h.entity in stored]
+        rows = [row for h in of_kind for row in _spell_rows(h)]
+        if kind == "benefit":
+            old = await bulk.delete_where_in(conn, table, "entity", replaced, FLOW_COLUMNS)
+            _add_flows(deltas, old, -1)
+            _add_flows(deltas, ((r[2], r[3], r[1], r[6], r[7], r[14]) for r in rows), 1)
+        else:
+            await bulk.delete_where_in(conn, table, "entity", replaced)
+        await bulk.insert_rows(conn, table, ("entity", *columns), rows)
+    await bulk.upsert_rows(
+        conn,
+        t.entities,
+        ("entity", "kind", "revision"),
+        [(h.entity, h.kind, h.revision) for h in winners],
+        ("entity",),
+        {"kind": "excluded.kind", "revision": "excluded.revision"},
+    )
+    # Sorted: concurrent consumers lock the aggregate's rows in one order and cannot deadlock.
+    changed = sorted((key, tuple(v)) for key, v in deltas.items() if v != [0, 0])
+    await bulk.upsert_rows(
+        conn,
+        t.monthly,
+        ("municipality", "regulation", "unit", "month", "inflow", "outflow"),
+        [(*key, inflow, outflow) for key, (inflow, outflow) in changed],
+        ("municipality", "regulation", "unit", "month"),
+        {
+            "inflow": f"{t.monthly.name}.inflow + excluded.inflow",
+            "outflow": f"{t.monthly.name}.outflow + excluded.outflow",
+        },
+    )
+    return winners, [key for key, _ in changed]
 
 
-def _record_values(record: ClientRecord) -> dict[str, Any]:
+def _record_row(record: ClientRecord) -> tuple[Any, ...]:
     fact = record.fact
     on_date = {
         "assessment": "assessed_on",
@@ -159,7 +160,7 @@ def _record_values(record: ClientRecord) -> dict[str, Any]:
         "plan": "sent_on",
         "sanction": "imposed_on",
     }[fact.type]
-    return {
+    values = {
         "record_id": record.record_id,
         "client_ref": record.client_ref,
         "revision": record.revision,
@@ -174,19 +175,24 @@ def _record_values(record: ClientRecord) -> dict[str, Any]:
         "coach_ref": getattr(fact, "coach_ref", None),
         "payload": fact.model_dump_json(),
     }
+    return tuple(values[c] for c in RECORD_COLUMNS)
 
 
 async def _replace_records(conn: AsyncConnection, records: dict[str, ClientRecord]) -> list[ClientRecord]:
-    stored: dict[str, int] = {}
-    c = t.client_records.c
-    for chunk in _chunks(list(records)):
-        result = await conn.execute(select(c.record_id, c.revision).where(c.record_id.in_(chunk)))
-        stored.update({row.record_id: row.revision for row in result})
+    stored = dict(
+        await bulk.select_where_in(
+            conn, t.client_records, "record_id", list(records), ("record_id", "revision")
+        )
+    )
     winners = [r for i, r in records.items() if r.revision > stored.get(i, -1)]
-    for chunk in _chunks([r.record_id for r in winners if r.record_id in stored]):
-        await conn.execute(delete(t.client_records).where(c.record_id.in_(chunk)))
-    if winners:
-        await conn.execute(insert(t.client_records), [_record_values(r) for r in winners])
+    await bulk.upsert_rows(
+        conn,
+        t.client_records,
+        RECORD_COLUMNS,
+        [_record_row(r) for r in winners],
+        ("record_id",),
+        {c: f"excluded.{c}" for c in RECORD_COLUMNS if c != "record_id"},
+    )
     return winners
 
 
@@ -197,25 +203,23 @@ def _latest_recorded(fact: Fact) -> datetime:
 
 
 async def _touch_freshness(conn: AsyncConnection, winners: Sequence[Fact], now: datetime) -> None:
+    rows = []
     for kind in READ_MODELS:
         of_kind = [f for f in winners if f.kind == kind]
-        if not of_kind:
-            continue
-        latest = max(_latest_recorded(f) for f in of_kind)
-        statement = _upsert(conn, t.freshness).values(
-            read_model=kind, applied_at=now, latest_recorded=latest, facts_applied=len(of_kind)
-        )
-        f = t.freshness.c
-        await conn.execute(
-            statement.on_conflict_do_update(
-                index_elements=["read_model"],
-                set_={
-                    "applied_at": now,
-                    "latest_recorded": statement.excluded.latest_recorded,
-                    "facts_applied": f.facts_applied + len(of_kind),
-                },
-            )
-        )
+        if of_kind:
+            rows.append((kind, now, max(_latest_recorded(f) for f in of_kind), len(of_kind)))
+    await bulk.upsert_rows(
+        conn,
+        t.freshness,
+        ("read_model", "applied_at", "latest_recorded", "facts_applied"),
+        rows,
+        ("read_model",),
+        {
+            "applied_at": "excluded.applied_at",
+            "latest_recorded": "excluded.latest_recorded",
+            "facts_applied": f"{t.freshness.name}.facts_applied + excluded.facts_applied",
+        },
+    )
 
 
 async def apply_facts(conn: AsyncConnection, facts: Iterable[Fact], now: datetime) -> Applied:
@@ -223,6 +227,7 @@ async def apply_facts(conn: AsyncConnection, facts: Iterable[Fact], now: datetim
     histories: dict[str, spells.History] = {}
     records: dict[str, ClientRecord] = {}
     count = 0
+    # Several revisions of one entity in a batch: only the last can win, so only it is written.
     for fact in facts:
         count += 1
         if isinstance(fact, ClientRecord):
@@ -230,20 +235,16 @@ async def apply_facts(conn: AsyncConnection, facts: Iterable[Fact], now: datetim
                 records[fact.record_id] = fact
         elif fact.entity not in histories or fact.revision > histories[fact.entity].revision:
             histories[fact.entity] = fact
-    result = Applied()
-    winners, stored = await _newer_histories(conn, histories)
-    await _replace_histories(conn, winners, stored, result)
+    winners, changed = await _replace_histories(conn, histories)
     record_winners = await _replace_records(conn, records)
     all_winners: list[Fact] = [*winners, *record_winners]
     await _touch_freshness(conn, all_winners, now)
-    if result.changed_months:
-        await conn.execute(
-            insert(t.changes),
-            [
-                {"changed_at": now, "municipality": m, "regulation": r, "unit": u, "month": mo}
-                for m, r, u, mo in sorted(result.changed_months)
-            ],
-        )
-    result.applied = len(all_winners)
-    result.ignored = count - result.applied
-    return result
+    await bulk.upsert_rows(
+        conn,
+        t.changes,
+        ("municipality", "regulation", "unit", "month", "changed_at"),
+        [(*key, now) for key in changed],
+        ("municipality", "regulation", "unit", "month"),
+        {"changed_at": "excluded.changed_at"},
+    )
+    return Applied(len(all_winners), count - len(all_winners), set(changed))

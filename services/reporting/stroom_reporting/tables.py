@@ -157,16 +157,15 @@ monthly = Table(
     Column("outflow", Integer, nullable=False),
 )
 
-# Which months' flows were restated when (wall-clock time of the reporting service).
+# Which months' flows were last restated when (wall-clock time of the reporting service).
 changes = Table(
     "reporting_changes",
     metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("municipality", String(6), primary_key=True),
+    Column("regulation", String(4), primary_key=True),
+    Column("unit", String(10), primary_key=True),
+    Column("month", Integer, primary_key=True),
     Column("changed_at", UtcDateTime(), nullable=False, index=True),
-    Column("municipality", String(6), nullable=False),
-    Column("regulation", String(4), nullable=False),
-    Column("unit", String(10), nullable=False),
-    Column("month", Integer, nullable=False),
 )
 
 freshness = Table(

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Generic, TypeVar
+from typing import Generic, NamedTuple, TypeVar
 
 from stroom_contract.facts import (
     ApplicationHistory,
@@ -26,8 +25,8 @@ R = TypeVar("R")
 S = TypeVar("S")
 
 
-@dataclass(frozen=True)
-class Recorded(Generic[R]):
+# Rows are tuples: hashed and compared per version, and sent to the database as they are.
+class Recorded(NamedTuple, Generic[R]):
     """A row valid in recorded time from `recorded_from` (inclusive) to `recorded_to` (exclusive)."""
 
     row: R
@@ -35,8 +34,7 @@ class Recorded(Generic[R]):
     recorded_to: datetime | None
 
 
-@dataclass(frozen=True)
-class CountSpell:
+class CountSpell(NamedTuple):
     """A benefit (unit `benefits`, ref = entity) or one person's membership of it (`persons`)."""
 
     unit: str
@@ -52,8 +50,7 @@ class CountSpell:
     birth_date: date | None
 
 
-@dataclass(frozen=True)
-class PlacementSpell:
+class PlacementSpell(NamedTuple):
     client_ref: str
     municipality: str
     kind: str
@@ -62,8 +59,7 @@ class PlacementSpell:
     hours_per_week: float | None
 
 
-@dataclass(frozen=True)
-class ApplicationRow:
+class ApplicationRow(NamedTuple):
     client_ref: str
     municipality: str
     regulation: str
@@ -72,8 +68,7 @@ class ApplicationRow:
     decided_on: date | None
 
 
-@dataclass(frozen=True)
-class PhaseRow:
+class PhaseRow(NamedTuple):
     """A trajectory's stay in one phase: from `start_date` to `end_date` (exclusive, None = open)."""
 
     client_ref: str
