@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from stroom_cli import caseload, contract, imports, report, simulate
+from stroom_cli import caseload, contract, demo, imports, report, serve, simulate
 
 app = typer.Typer(
     name="stroom",
@@ -12,8 +12,11 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
 )
-app.add_typer(contract.app, name="contract")
+app.command("demo")(demo.demo)
+app.command("serve")(serve.serve)
+app.command("migrate")(serve.migrate)
+app.command("import")(imports.import_file)
 app.command("simulate")(simulate.simulate_command)
 app.add_typer(report.app, name="report")
 app.add_typer(caseload.app, name="caseload")
-app.command("import")(imports.import_file)
+app.add_typer(contract.app, name="contract")

@@ -49,6 +49,41 @@ async def _monthly(
         await engine.dispose()
 
 
+async def print_monthly(
+    console: Console,
+    organisation: str,
+    municipality: str | None,
+    unit: str,
+    first: int,
+    last: int,
+    as_of: datetime | None,
+) -> reports.Report:
+    """Prints the monthly table per municipality and for the organisation; returns the report."""
+    report = await _monthly(organisation, municipality, unit, first, last, as_of)
+    tables = {t.name: t for t in report.tables}
+    known = f"stand per {as_of.isoformat()}" if as_of else "actuele stand"
+    table = Table(
+        title=f"{report.title} · {report.scope.organisation.name} · {reports.LABELS['unit'][unit]} · {known}"
+    )
+    for heading in ("Maand", "Gemeente", "Begin", "Instroom", "Uitstroom", "Eind"):
+        table.add_column(heading, justify="left" if heading in ("Maand", "Gemeente") else "right")
+    sections = [tables["municipality_totals"].rows, tables["organisation_totals"].rows]
+    if municipality:
+        sections = sections[:1]
+    for rows in sections:
+        for row in sorted(
+            rows, key=lambda r: (r["municipality_name"] == "Totaal", r["municipality_name"], r["month"])
+        ):
+            table.add_row(
+                row["month"],
+                row["municipality_name"],
+                *(str(row[k]) for k in ("begin", "inflow", "outflow", "end")),
+            )
+        table.add_section()
+    console.print(table)
+    return report
+
+
 @app.command("monthly")
 def monthly(
     organisation: Annotated[str, typer.Option(help="Organisation code, e.g. werksaam-westfriesland")],
@@ -71,28 +106,10 @@ def monthly(
         raise typer.BadParameter("benefits or persons", param_hint="--unit")
     if as_of is not None and as_of.tzinfo is None:
         raise typer.BadParameter("needs a time zone offset", param_hint="--as-of")
-    report = asyncio.run(_monthly(organisation, municipality, unit, first_month, last_month, as_of))
-    tables = {t.name: t for t in report.tables}
-    known = f"stand per {as_of.isoformat()}" if as_of else "actuele stand"
-    table = Table(
-        title=f"{report.title} · {report.scope.organisation.name} · {reports.LABELS['unit'][unit]} · {known}"
+    report = asyncio.run(
+        print_monthly(Console(), organisation, municipality, unit, first_month, last_month, as_of)
     )
-    for heading in ("Maand", "Gemeente", "Begin", "Instroom", "Uitstroom", "Eind"):
-        table.add_column(heading, justify="left" if heading in ("Maand", "Gemeente") else "right")
-    sections = [tables["municipality_totals"].rows, tables["organisation_totals"].rows]
-    if municipality:
-        sections = sections[:1]
-    for rows in sections:
-        for row in sorted(
-            rows, key=lambda r: (r["municipality_name"] == "Totaal", r["municipality_name"], r["month"])
-        ):
-            table.add_row(
-                row["month"],
-                row["municipality_name"],
-                *(str(row[k]) for k in ("begin", "inflow", "outflow", "end")),
-            )
-        table.add_section()
-    Console().print(table)
+    tables = {t.name: t for t in report.tables}
     if csv is not None:
         csv.write_text(exports.to_csv(tables["rows"]), encoding="utf-8")
     if xlsx is not None:

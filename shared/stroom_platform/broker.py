@@ -19,7 +19,7 @@ from pathlib import Path
 from types import TracebackType
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
+from aiokafka.errors import TopicAlreadyExistsError
 
 log = logging.getLogger(__name__)
 
@@ -100,20 +100,24 @@ class EmbeddedBroker:
         log.info("embedded broker ready", extra={"bootstrap_servers": self.bootstrap_servers})
 
     async def _wait_until_ready(self) -> None:
+        # Wait for the port before speaking Kafka: aiokafka logs every refused connection as an error.
         deadline = asyncio.get_running_loop().time() + 15.0
         while True:
             assert self._process is not None
             if self._process.poll() is not None:
                 raise RuntimeError(f"embedded broker exited with code {self._process.returncode}")
             try:
-                admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap_servers)
-                await admin.start()
-                await admin.close()
-                return
-            except (KafkaConnectionError, OSError):
+                _, writer = await asyncio.open_connection("127.0.0.1", self.port)
+                writer.close()
+                await writer.wait_closed()
+                break
+            except OSError:
                 if asyncio.get_running_loop().time() > deadline:
                     raise RuntimeError("embedded broker did not become ready") from None
-                await asyncio.sleep(0.1)
+                await asyncio.sleep(0.05)
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap_servers)
+        await admin.start()
+        await admin.close()
 
     def stop(self) -> None:
         if self._process is None:
