@@ -121,18 +121,27 @@ class Report:
         }
 
 
-def _mutation_dict(row: mutations.MutationRow, names: dict[str, str]) -> dict[str, Any]:
-    return {
-        "month": format_month(row.month) if row.month else "totaal",
-        "municipality": row.municipality,
-        "municipality_name": names.get(row.municipality, "Totaal"),
-        "regulation": row.regulation,
-        "unit": row.unit,
-        "begin": row.begin,
-        "inflow": row.inflow,
-        "outflow": row.outflow,
-        "end": row.end,
-    }
+def _mutation_dicts(rows: Sequence[mutations.MutationRow], names: dict[str, str]) -> list[dict[str, Any]]:
+    labels: dict[int, str] = {}
+    result = []
+    for municipality, regulation, unit, month, begin, inflow, outflow, end in rows:
+        label = labels.get(month)
+        if label is None:
+            label = labels[month] = format_month(month) if month else "totaal"
+        result.append(
+            {
+                "month": label,
+                "municipality": municipality,
+                "municipality_name": names.get(municipality, "Totaal"),
+                "regulation": regulation,
+                "unit": unit,
+                "begin": begin,
+                "inflow": inflow,
+                "outflow": outflow,
+                "end": end,
+            }
+        )
+    return result
 
 
 MUTATION_COLUMNS = [
@@ -158,14 +167,14 @@ async def monthly(
     as_of: datetime | None,
 ) -> Report:
     """Report 1: rows per municipality x regulation x unit x month, the period total and totals."""
-    flows = await repository.flows(conn, scope.municipalities, regulations, units, last, as_of)
+    flows = await repository.flows(conn, scope.municipalities, regulations, units, first, last, as_of)
     keys = [(m, r, u) for m in scope.municipalities for r in regulations for u in units]
     rows = mutations.mutation_rows(keys, flows, first, last)
     totals = mutations.totals(rows)
     names = scope.names
 
     def table(name: str, title: str, table_rows: Sequence[mutations.MutationRow]) -> ReportTable:
-        return ReportTable(name, title, MUTATION_COLUMNS, [_mutation_dict(r, names) for r in table_rows])
+        return ReportTable(name, title, MUTATION_COLUMNS, _mutation_dicts(table_rows, names))
 
     tables = [
         table("rows", "Mutaties per maand", rows),

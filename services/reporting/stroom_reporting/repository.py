@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Table, and_, func, or_, select
+from sqlalchemy import ColumnElement, Table, and_, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from stroom_reporting import tables as t
@@ -30,26 +30,36 @@ def active_on(table: Table, day: date) -> ColumnElement[bool]:
     return and_(table.c.start_date <= day, or_(table.c.end_date.is_(None), table.c.end_date > day))
 
 
+def _opening_as_zero(month: Any, first: int) -> Any:
+    # Months before the period only make up its opening stock: one row per key, month 0.
+    return case((month < first, 0), else_=month)
+
+
 async def flows(
     conn: AsyncConnection,
     municipalities: Sequence[str],
     regulations: Sequence[str],
     units: Sequence[str],
-    last_month: int,
+    first: int,
+    last: int,
     as_of: datetime | None,
 ) -> list[Flow]:
-    """Inflow and outflow per key and month up to `last_month` (earlier months make the opening)."""
+    """Inflow and outflow per key and month up to `last`; the months before `first` together
+    as month 0 (the opening)."""
     if as_of is None:
         m = t.monthly.c
+        month = _opening_as_zero(m.month, first)
         rows = await conn.execute(
-            select(m.municipality, m.regulation, m.unit, m.month, m.inflow, m.outflow).where(
+            select(m.municipality, m.regulation, m.unit, month, func.sum(m.inflow), func.sum(m.outflow))
+            .where(
                 m.municipality.in_(municipalities),
                 m.regulation.in_(regulations),
                 m.unit.in_(units),
-                m.month <= last_month,
+                m.month <= last,
             )
+            .group_by(m.municipality, m.regulation, m.unit, month)
         )
-        return [Flow(*row) for row in rows]
+        return [Flow(*row) for row in rows.all()]
     c = t.count_spells.c
     scope = and_(
         c.municipality.in_(municipalities),
@@ -59,15 +69,15 @@ async def flows(
     )
     result: list[Flow] = []
     for month_column, is_inflow in ((c.start_month, True), (c.end_month, False)):
-        rows = await conn.execute(
-            select(c.municipality, c.regulation, c.unit, month_column, func.count())
-            .where(scope, month_column <= last_month)
-            .group_by(c.municipality, c.regulation, c.unit, month_column)
+        month = _opening_as_zero(month_column, first)
+        counted = await conn.execute(
+            select(c.municipality, c.regulation, c.unit, month, func.count())
+            .where(scope, month_column <= last)
+            .group_by(c.municipality, c.regulation, c.unit, month)
         )
-        for row in rows:
-            muni, regulation, unit, month, count = list(row)
+        for muni, regulation, unit, the_month, count in counted.all():
             counts = (count, 0) if is_inflow else (0, count)
-            result.append(Flow(muni, regulation, unit, month, *counts))
+            result.append(Flow(muni, regulation, unit, the_month, *counts))
     return result
 
 

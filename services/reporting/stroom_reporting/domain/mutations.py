@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from typing import NamedTuple
 
 from stroom_reporting.domain.months import month_range
 
@@ -12,8 +11,7 @@ Key = tuple[str, str, str]  # municipality, regulation, unit
 TOTAL = "*"
 
 
-@dataclass(frozen=True)
-class Flow:
+class Flow(NamedTuple):
     municipality: str
     regulation: str
     unit: str
@@ -22,8 +20,7 @@ class Flow:
     outflow: int
 
 
-@dataclass(frozen=True)
-class MutationRow:
+class MutationRow(NamedTuple):
     """One line of the table; `*` in a key field means "all of them" (a total)."""
 
     municipality: str
@@ -39,67 +36,81 @@ class MutationRow:
 def mutation_rows(keys: Sequence[Key], flows: Iterable[Flow], first: int, last: int) -> list[MutationRow]:
     """Rows for every key and month first..last. Flows may reach back before `first`:
     they make up the opening stock, so end = begin + inflow - outflow by construction."""
-    opening: dict[Key, int] = defaultdict(int)
-    in_range: dict[tuple[Key, int], tuple[int, int]] = {}
-    for flow in flows:
-        key = (flow.municipality, flow.regulation, flow.unit)
-        if flow.month < first:
-            opening[key] += flow.inflow - flow.outflow
-        elif flow.month <= last:
-            inflow, outflow = in_range.get((key, flow.month), (0, 0))
-            in_range[(key, flow.month)] = (inflow + flow.inflow, outflow + flow.outflow)
-    rows = []
     months = month_range(first, last)
+    position = {month: i for i, month in enumerate(months)}
+    opening: dict[Key, int] = {}
+    # Per key: inflow and outflow per month position, interleaved ([in0, out0, in1, out1, ...]).
+    moves: dict[Key, list[int]] = {}
+    for municipality, regulation, unit, month, inflow, outflow in flows:
+        key = (municipality, regulation, unit)
+        if month < first:
+            opening[key] = opening.get(key, 0) + inflow - outflow
+        elif month <= last:
+            acc = moves.get(key)
+            if acc is None:
+                acc = moves[key] = [0] * (2 * len(months))
+            i = 2 * position[month]
+            acc[i] += inflow
+            acc[i + 1] += outflow
+    rows: list[MutationRow] = []
+    append = rows.append
     for key in keys:
-        stock = opening[key]
-        for month in months:
-            inflow, outflow = in_range.get((key, month), (0, 0))
-            rows.append(MutationRow(*key, month, stock, inflow, outflow, stock + inflow - outflow))
-            stock += inflow - outflow
+        stock = opening.get(key, 0)
+        acc = moves.get(key)
+        municipality, regulation, unit = key
+        if acc is None:
+            for month in months:
+                append(MutationRow(municipality, regulation, unit, month, stock, 0, 0, stock))
+            continue
+        for i, month in enumerate(months):
+            inflow, outflow = acc[2 * i], acc[2 * i + 1]
+            end = stock + inflow - outflow
+            append(MutationRow(municipality, regulation, unit, month, stock, inflow, outflow, end))
+            stock = end
     return rows
 
 
-def _group(
-    rows: Iterable[MutationRow], key: Callable[[MutationRow], tuple[str, str, str, int]]
-) -> list[MutationRow]:
+def _group(rows: Iterable[MutationRow], municipality: bool, regulation: bool) -> list[MutationRow]:
+    """Sums per (municipality or *, regulation or *, unit, month), in first-seen order."""
     sums: dict[tuple[str, str, str, int], list[int]] = {}
-    for row in rows:
-        acc = sums.setdefault(key(row), [0, 0, 0, 0])
-        acc[0] += row.begin
-        acc[1] += row.inflow
-        acc[2] += row.outflow
-        acc[3] += row.end
+    for m, r, unit, month, begin, inflow, outflow, end in rows:
+        key = (m if municipality else TOTAL, r if regulation else TOTAL, unit, month)
+        acc = sums.get(key)
+        if acc is None:
+            sums[key] = [begin, inflow, outflow, end]
+        else:
+            acc[0] += begin
+            acc[1] += inflow
+            acc[2] += outflow
+            acc[3] += end
     return [MutationRow(*k, *v) for k, v in sums.items()]
 
 
 def totals(rows: Sequence[MutationRow]) -> dict[str, list[MutationRow]]:
     """Per municipality over regulations, per regulation over municipalities, and overall."""
+    per_municipality = _group(rows, True, False)
     return {
-        "municipality": _group(rows, lambda r: (r.municipality, TOTAL, r.unit, r.month)),
-        "regulation": _group(rows, lambda r: (TOTAL, r.regulation, r.unit, r.month)),
-        "organisation": _group(rows, lambda r: (TOTAL, TOTAL, r.unit, r.month)),
+        "municipality": per_municipality,
+        "regulation": _group(rows, False, True),
+        "organisation": _group(per_municipality, False, False),
     }
 
 
 def period_totals(rows: Sequence[MutationRow]) -> list[MutationRow]:
     """The year (period) total column per key: first begin, summed flows, last end; month 0."""
-    by_key: dict[Key, list[MutationRow]] = defaultdict(list)
-    for row in rows:
-        by_key[(row.municipality, row.regulation, row.unit)].append(row)
-    result = []
-    for key, key_rows in by_key.items():
-        ordered = sorted(key_rows, key=lambda r: r.month)
-        result.append(
-            MutationRow(
-                *key,
-                0,
-                ordered[0].begin,
-                sum(r.inflow for r in ordered),
-                sum(r.outflow for r in ordered),
-                ordered[-1].end,
-            )
-        )
-    return result
+    by_key: dict[Key, list[int]] = {}
+    for m, r, unit, month, begin, inflow, outflow, end in rows:
+        acc = by_key.get((m, r, unit))
+        if acc is None:
+            by_key[(m, r, unit)] = [month, begin, inflow, outflow, month, end]
+            continue
+        if month < acc[0]:
+            acc[0], acc[1] = month, begin
+        if month > acc[4]:
+            acc[4], acc[5] = month, end
+        acc[2] += inflow
+        acc[3] += outflow
+    return [MutationRow(*key, 0, a[1], a[2], a[3], a[5]) for key, a in by_key.items()]
 
 
 def flow_deltas(
