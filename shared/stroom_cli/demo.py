@@ -21,6 +21,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from stroom_cli.pipeline import Backlog, wait_until_settled
 from stroom_cli.report import print_monthly
 from stroom_cli.runtime import (
     SERVICE_NAMES,
@@ -65,28 +66,16 @@ async def _post_history(client: httpx.AsyncClient, intake: str, events: list[dic
     return accepted
 
 
-def _caught_up(intake: dict[str, Any], caseload: dict[str, Any], reporting: dict[str, Any]) -> bool:
-    partitions = reporting["consumer"]["partitions"].values()
-    return (
-        intake["outbox"].get("backlog") == 0
-        and caseload.get("total_lag") == 0
-        and bool(partitions)
-        and all(p["lag"] == 0 for p in partitions)
-    )
-
-
-async def _wait_until_caught_up(client: httpx.AsyncClient, urls: dict[str, str]) -> None:
-    steady = 0
+async def _wait_until_settled(client: httpx.AsyncClient, urls: dict[str, str]) -> None:
     with console.status("Caseload en rapportage verwerken de events …") as status:
-        while steady < 3:
-            states = [(await client.get(f"{urls[name]}/status")).json() for name in SERVICE_NAMES]
-            intake, caseload, reporting = states
+
+        def show(backlog: Backlog) -> None:
             status.update(
-                "Verwerken … intake achterstand "
-                f"{intake['outbox'].get('backlog')}, caseload achterstand {caseload.get('total_lag')}"
+                f"Verwerken … nog te publiceren {backlog.intake_backlog}, caseload achterstand "
+                f"{backlog.caseload_lag}, rapportage achterstand {backlog.reporting_lag}"
             )
-            steady = steady + 1 if _caught_up(intake, caseload, reporting) else 0
-            await asyncio.sleep(1.0)
+
+        await wait_until_settled(client, urls, show)
 
 
 async def _demo(data_dir: Path, years: int, scale: float, seed: int, stay: bool) -> None:
@@ -111,7 +100,7 @@ async def _demo(data_dir: Path, years: int, scale: float, seed: int, stay: bool)
                 console.print(
                     f"Intake accepteerde {accepted:,} events (dubbele aanleveringen geteld als één)."
                 )
-                await _wait_until_caught_up(client, urls)
+                await _wait_until_settled(client, urls)
             last = previous_month(month_of(today))
             first = next_month(last - 100)  # twelve months up to and including the last
             await print_monthly(console, org.code, None, "benefits", first, last, None)

@@ -1,0 +1,175 @@
+"""The chain as deployed: HTTP intake → Kafka → caseload → facts → reporting, on one PostgreSQL.
+
+A noisy simulated WerkSaam history (duplicates, late and out-of-order events, retractions, some
+of events in closed months) goes in through intake's HTTP API; the monthly report and the
+caseload projections that come out must equal references computed from the raw event file.
+"""
+
+from __future__ import annotations
+
+import random
+import secrets
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+from caseload import reference as caseload_reference
+from conftest import PSEUDONYM_KEY, fresh_postgres_database
+
+from e2e import reference
+from stroom_caseload.app import create_app as caseload_app
+from stroom_caseload.settings import CaseloadSettings
+from stroom_caseload.storage import migrate as caseload_migrate
+from stroom_cli.pipeline import wait_until_settled
+from stroom_cli.runtime import Service
+from stroom_cli.serve import migrate_services, start_services
+from stroom_intake.app import create_app as intake_app
+from stroom_intake.settings import IntakeSettings
+from stroom_intake.storage import migrate as intake_migrate
+from stroom_platform.broker import EmbeddedBroker, TopicSpec, ensure_topics, free_port
+from stroom_platform.organisations import OrganisationsConfig
+from stroom_reporting.app import create_app as reporting_app
+from stroom_reporting.settings import ReportingSettings
+from stroom_reporting.storage import migrate as reporting_migrate
+from stroom_simulator import simulate_history
+
+START = date(2023, 1, 1)
+YEARS = 2
+MONTHS = [date(START.year + i // 12, i % 12 + 1, 1) for i in range(YEARS * 12)]
+
+
+@dataclass
+class Chain:
+    urls: dict[str, str]
+    client: httpx.AsyncClient
+
+    async def post(self, events: list[dict[str, Any]], batch: int = 500) -> None:
+        for i in range(0, len(events), batch):
+            body = b"\n".join(orjson.dumps(e) for e in events[i : i + batch])
+            response = await self.client.post(
+                f"{self.urls['intake']}/v1/events",
+                content=body,
+                headers={"content-type": "application/x-ndjson"},
+            )
+            assert response.status_code == 202, response.text
+
+    async def monthly(self, as_of: datetime | None = None) -> dict[reference.Key, reference.Figures]:
+        params = {"organisation": "werksaam-westfriesland", "from": "2023-01", "to": "2024-12"}
+        if as_of is not None:
+            params["as_of"] = as_of.isoformat()
+        response = await self.client.get(f"{self.urls['reporting']}/v1/reports/monthly", params=params)
+        assert response.status_code == 200, response.text
+        return {
+            (r["municipality"], r["regulation"], r["unit"], r["month"]): (
+                r["begin"],
+                r["inflow"],
+                r["outflow"],
+                r["end"],
+            )
+            for r in response.json()["tables"]["rows"]["rows"]
+        }
+
+
+@pytest.fixture
+async def chain(broker: EmbeddedBroker, postgres_server_url: str) -> AsyncIterator[Chain]:
+    tag = secrets.token_hex(3)
+    shared: dict[str, Any] = {
+        "database_url": await fresh_postgres_database(postgres_server_url),
+        "kafka_bootstrap_servers": broker.bootstrap_servers,
+        "events_topic": f"events-{tag}",
+        "facts_topic": f"facts-{tag}",
+        "dead_letter_topic": f"dead-{tag}",
+        "topic_partitions": 4,
+    }
+    await ensure_topics(
+        broker.bootstrap_servers,
+        [TopicSpec(shared[t], 4) for t in ("events_topic", "facts_topic", "dead_letter_topic")],
+    )
+    services = [
+        Service(
+            "intake",
+            IntakeSettings.model_validate(
+                shared | {"http_port": free_port(), "pseudonym_key": PSEUDONYM_KEY}
+            ),
+            intake_app,
+            intake_migrate,
+        ),
+        Service(
+            "caseload",
+            CaseloadSettings.model_validate(
+                shared | {"http_port": free_port(), "consumer_group": f"caseload-{tag}"}
+            ),
+            caseload_app,
+            caseload_migrate,
+        ),
+        Service(
+            "reporting",
+            ReportingSettings.model_validate(
+                shared | {"http_port": free_port(), "consumer_group": f"reporting-{tag}"}
+            ),
+            reporting_app,
+            reporting_migrate,
+        ),
+    ]
+    await migrate_services(services)
+    group = await start_services(services, "127.0.0.1")
+    try:
+        async with httpx.AsyncClient(timeout=60) as client:
+            yield Chain({e.name: e.url for e in group.endpoints}, client)
+    finally:
+        await group.stop()
+
+
+def _is_retraction_of_a_closed_month(event: dict[str, Any], by_id: dict[tuple[str, str], Any]) -> bool:
+    if event["type"] != "stroom.event.retracted.v1":
+        return False
+    target = by_id.get((event["source"], event["data"]["retracted_id"]))
+    return target is not None and target["time"][:7] < event["time"][:7]
+
+
+async def test_reports_and_projections_equal_the_references(
+    chain: Chain, organisations: OrganisationsConfig
+) -> None:
+    org = organisations.organisation("werksaam-westfriesland")
+    assert org is not None
+    raw = list(simulate_history(org, years=YEARS, seed=11, start=START, scale=0.06, noise=True))
+    # Case systems deliver in their own order; shuffle within windows for more disorder.
+    rng = random.Random(5)
+    windows = [raw[i : i + 200] for i in range(0, len(raw), 200)]
+    for window in windows:
+        rng.shuffle(window)
+    delivered = [event for window in windows for event in window]
+    by_id = {(e["source"], e["id"]): e for e in raw}
+    assert len(by_id) < len(raw), "the history has redeliveries"
+    assert any(_is_retraction_of_a_closed_month(e, by_id) for e in raw)
+
+    await chain.post(delivered)
+    await wait_until_settled(chain.client, chain.urls)
+
+    expected = reference.monthly(raw, None, MONTHS)
+    actual = await chain.monthly()
+    assert {k for k, v in actual.items() if any(v)} == set(expected)
+    assert actual == {key: expected.get(key, (0, 0, 0, 0)) for key in actual}
+
+    # A board report published mid-way is reproduced exactly from the events known then.
+    published = datetime(2024, 2, 10, 12, tzinfo=UTC)
+    expected_then = reference.monthly(raw, published, MONTHS)
+    then = await chain.monthly(as_of=published)
+    assert then == {key: expected_then.get(key, (0, 0, 0, 0)) for key in then}
+    assert then != actual
+
+    for code in [m.code for m in org.municipalities]:
+        for day in (date(2023, 6, 30), date(2024, 12, 31)):
+            response = await chain.client.get(
+                f"{chain.urls['caseload']}/v1/caseload/municipalities/{code}",
+                params={"date": day.isoformat()},
+            )
+            assert response.status_code == 200, response.text
+            body = response.json()
+            by_regulation = {r["code"]: r["count"] for r in body["benefits"]["by_regulation"]}
+            reference_benefits = caseload_reference.projection(raw, code, day)["benefits"]
+            assert {k: v for k, v in by_regulation.items() if v} == reference_benefits, (code, day)
