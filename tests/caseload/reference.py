@@ -12,6 +12,10 @@ from typing import Any
 Raw = dict[str, Any]
 
 
+COACH = "stroom.client.coach_assigned.v1"
+ASSESSED = "stroom.client.assessed.v1"
+
+
 def _t(event: Raw) -> datetime:
     return datetime.fromisoformat(event["time"])
 
@@ -89,71 +93,84 @@ def benefits(events: list[Raw]) -> list[dict[str, Any]]:
     return result
 
 
+class Reference:
+    """Every entity's final attributes, computed once; projections on any day from them."""
+
+    def __init__(self, raw: list[Raw], as_of: datetime | None = None) -> None:
+        events = known_events(raw, as_of)
+        self.benefits = benefits(events)
+        self.placements = []
+        for group in _by_entity(events, "placement").values():
+            started = _last(group, ".started.v1")
+            ended = _last(group, ".ended.v1") or {}
+            if started:
+                span = (_d(started["start_date"]), _d(ended.get("end_date")))
+                self.placements.append((started["municipality"], started["kind"], *span))
+        self.applications = []
+        for group in _by_entity(events, "application").values():
+            received = _last(group, ".received.v1")
+            decided = _last(group, ".decided.v1") or {}
+            if received:
+                span = (_d(received["received_on"]), _d(decided.get("decided_on")))
+                self.applications.append((received["municipality"], received["regulation"], *span))
+        self.trajectories = []
+        for group in _by_entity(events, "trajectory").values():
+            changes = [e["data"] for e in group if e["type"].endswith(".phase_changed.v1")]
+            if changes:
+                ended = _last(group, ".ended.v1") or {}
+                phase_on = {date.fromisoformat(c["effective_date"]): c["phase"] for c in changes}
+                self.trajectories.append((changes[-1]["municipality"], phase_on, _d(ended.get("end_date"))))
+        self.client_events: dict[str, list[Raw]] = defaultdict(list)
+        for e in events:
+            if e["type"] in (COACH, ASSESSED):
+                self.client_events[_person(e["data"]["client"])].append(e)
+
+    def projection(self, municipality: str, on: date) -> dict[str, Any]:
+        counts: dict[str, dict[Any, int]] = defaultdict(lambda: defaultdict(int))
+        persons: dict[str, set[str]] = defaultdict(set)
+        active_people: set[str] = set()
+        for b in self.benefits:
+            if b["municipality"] != municipality or not _between(b["start"], b["end"], on):
+                continue
+            counts["benefits"][b["regulation"]] += 1
+            for person, joined, left in b["spells"]:
+                if _between(joined, left, on):
+                    persons[b["regulation"]].add(person)
+                    active_people.add(person)
+        for regulation, people in persons.items():
+            counts["persons"][regulation] = len(people)
+        for where, kind, start, end in self.placements:
+            if where == municipality and _between(start, end, on):
+                counts["placements"][kind] += 1
+        for where, regulation, received, decided in self.applications:
+            if where == municipality and _between(received, decided, on):
+                counts["open_applications"][regulation] += 1
+        for where, phase_on, end in self.trajectories:
+            past = [d for d in phase_on if d <= on]
+            if where == municipality and past and (end is None or end > on):
+                counts["trajectories"][phase_on[max(past)]] += 1
+        per_coach: dict[Any, dict[Any, int]] = defaultdict(lambda: defaultdict(int))
+        for person in active_people:
+            mine = self.client_events.get(person, [])
+            coach = _latest(mine, COACH, "assigned_on", on).get("coach_ref")
+            stream = _latest(mine, ASSESSED, "assessed_on", on).get("client_stream")
+            per_coach[coach][stream] += 1
+        result: dict[str, Any] = {k: dict(v) for k, v in counts.items()}
+        result["coaches"] = {coach: dict(streams) for coach, streams in per_coach.items()}
+        return result
+
+
 def projection(raw: list[Raw], municipality: str, on: date, as_of: datetime | None = None) -> dict[str, Any]:
-    events = known_events(raw, as_of)
-    counts: dict[str, dict[Any, int]] = defaultdict(lambda: defaultdict(int))
-    persons: dict[str, set[str]] = defaultdict(set)
-    active_people: set[str] = set()
-    for b in benefits(events):
-        if b["municipality"] != municipality or not _between(b["start"], b["end"], on):
-            continue
-        counts["benefits"][b["regulation"]] += 1
-        for person, joined, left in b["spells"]:
-            if _between(joined, left, on):
-                persons[b["regulation"]].add(person)
-                active_people.add(person)
-    for regulation, people in persons.items():
-        counts["persons"][regulation] = len(people)
-    for group in _by_entity(events, "placement").values():
-        started = _last(group, ".started.v1")
-        ended = _last(group, ".ended.v1") or {}
-        if (
-            started
-            and started["municipality"] == municipality
-            and _between(_d(started["start_date"]), _d(ended.get("end_date")), on)
-        ):
-            counts["placements"][started["kind"]] += 1
-    for group in _by_entity(events, "application").values():
-        received = _last(group, ".received.v1")
-        decided = _last(group, ".decided.v1") or {}
-        if (
-            received
-            and received["municipality"] == municipality
-            and _between(_d(received["received_on"]), _d(decided.get("decided_on")), on)
-        ):
-            counts["open_applications"][received["regulation"]] += 1
-    for group in _by_entity(events, "trajectory").values():
-        changes = [e["data"] for e in group if e["type"].endswith(".phase_changed.v1")]
-        if not changes or changes[-1]["municipality"] != municipality:
-            continue
-        ended = _last(group, ".ended.v1") or {}
-        phase_on = {date.fromisoformat(c["effective_date"]): c["phase"] for c in changes}
-        past = [d for d in phase_on if d <= on]
-        end = _d(ended.get("end_date"))
-        if past and (end is None or end > on):
-            counts["trajectories"][phase_on[max(past)]] += 1
-    coach = _latest(events, "stroom.client.coach_assigned.v1", "assigned_on", on)
-    stream = _latest(events, "stroom.client.assessed.v1", "assessed_on", on)
-    for person in active_people:
-        c = coach.get(person, {}).get("coach_ref")
-        s = stream.get(person, {}).get("client_stream")
-        counts.setdefault("coaches", defaultdict(int))
-        counts["coaches"][(c, s)] += 1
-    result: dict[str, Any] = {k: dict(v) for k, v in counts.items() if k != "coaches"}
-    per_coach: dict[Any, dict[Any, int]] = defaultdict(dict)
-    for (c, s), n in counts.get("coaches", {}).items():
-        per_coach[c][s] = n
-    result["coaches"] = dict(per_coach)
-    return result
+    return Reference(raw, as_of).projection(municipality, on)
 
 
-def _latest(events: list[Raw], event_type: str, field: str, on: date) -> dict[str, Raw]:
-    best: dict[str, tuple[Any, Raw]] = {}
+def _latest(events: list[Raw], event_type: str, field: str, on: date) -> Raw:
+    """The data of the newest event of a type effective on or before `on`; {} when none."""
+    best: tuple[Any, Raw] | None = None
     for e in events:
         if e["type"] != event_type or date.fromisoformat(e["data"][field]) > on:
             continue
         rank = (e["data"][field], _t(e), f"{e['source']}|{e['id']}")
-        person = _person(e["data"]["client"])
-        if person not in best or rank > best[person][0]:
-            best[person] = (rank, e["data"])
-    return {person: data for person, (_, data) in best.items()}
+        if best is None or rank > best[0]:
+            best = (rank, e["data"])
+    return best[1] if best else {}

@@ -24,7 +24,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from stroom_caseload.metrics import CaseloadMetrics
 from stroom_caseload.repository import CaseloadRepository
 from stroom_caseload.service import Outgoing, apply_events
-from stroom_caseload.tables import Tables, live
 from stroom_contract.events import Envelope
 from stroom_contract.kafka_binding import decode_wire
 from stroom_contract.redaction import redact
@@ -57,8 +56,6 @@ class Processor:
         facts_topic: str,
         dead_letter_topic: str,
         metrics: CaseloadMetrics,
-        tables: Tables = live,
-        publish: bool = True,
     ) -> None:
         self.engine = engine
         self.producer = producer
@@ -67,10 +64,7 @@ class Processor:
         self.facts_topic = facts_topic
         self.dead_letter_topic = dead_letter_topic
         self.metrics = metrics
-        self.tables = tables
-        self.publish = publish
         self.last_event_time: datetime | None = None
-        self.last_applied_at: float | None = None
 
     async def handle(self, records: Sequence[Record]) -> None:
         started = time.perf_counter()
@@ -82,15 +76,14 @@ class Processor:
                     raise ValueError("record without a value")
                 envelopes.append(self.validator.validate(decode_wire(record.value, record.headers)))
             except InvalidEvent as exc:
-                poison.append((record, f"contract: {exc}"))
+                poison.append((record, redact(f"contract: {exc}")))
             except (ValueError, UnicodeDecodeError, ValidationError) as exc:
-                poison.append((record, f"undecodable: {type(exc).__name__}: {exc}"))
+                poison.append((record, redact(f"undecodable: {type(exc).__name__}: {exc}")))
         facts = await self._apply_with_retry(envelopes, poison)
         await self._send(facts, poison)
         for envelope in envelopes:
             if self.last_event_time is None or envelope.time > self.last_event_time:
                 self.last_event_time = envelope.time
-        self.last_applied_at = time.time()
         self.metrics.apply_seconds.observe(time.perf_counter() - started)
 
     async def _apply_with_retry(
@@ -100,13 +93,11 @@ class Processor:
         while True:
             try:
                 async with self.engine.begin() as conn:
-                    applied = await apply_events(conn, envelopes, self.tables)
-                    if poison:
-                        repo = CaseloadRepository(conn, self.tables)
-                        for record, reason in poison:
-                            await repo.record_dead_letter(
-                                record.topic, record.partition, record.offset, redact(reason)
-                            )
+                    applied = await apply_events(conn, envelopes)
+                    repo = CaseloadRepository(conn)
+                    for record, reason in poison:
+                        await repo.record_dead_letter(record.topic, record.partition, record.offset, reason)
+                break
             except DBAPIError as exc:
                 # Deadlocks between workers and lost connections are worth another try; the
                 # batch is not acknowledged until it succeeds, so nothing is skipped.
@@ -115,28 +106,23 @@ class Processor:
                 )
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
-                continue
-            break
         self.metrics.duplicates.inc(applied.duplicates)
         for event_type, count in applied.new_by_type.items():
             self.metrics.applied.labels(event_type).inc(count)
         return applied.facts
 
     async def _send(self, facts: list[Outgoing], poison: list[tuple[Record, str]]) -> None:
-        futures = []
-        if self.publish:
-            for fact in facts:
-                futures.append(await self.producer.send(self.facts_topic, fact.value, key=fact.key.encode()))
+        futures = [await self.producer.send(self.facts_topic, f.value, key=f.key.encode()) for f in facts]
         for record, reason in poison:
-            headers = [*record.headers, ("stroom_dead_letter_reason", redact(reason)[:1000].encode())]
+            headers = [*record.headers, ("stroom_dead_letter_reason", reason[:1000].encode())]
+            # A poison record may carry a raw BSN that intake should have replaced: mask it here.
+            value = redact(record.value.decode(errors="replace")).encode() if record.value else None
             futures.append(
-                await self.producer.send(
-                    self.dead_letter_topic, record.value, key=record.key, headers=headers
-                )
+                await self.producer.send(self.dead_letter_topic, value, key=record.key, headers=headers)
             )
             log.warning(
                 "dead-lettered a record", extra={"partition": record.partition, "offset": record.offset}
             )
         await asyncio.gather(*futures)
-        self.metrics.facts.inc(len(facts) if self.publish else 0)
+        self.metrics.facts.inc(len(facts))
         self.metrics.dead_letters.inc(len(poison))

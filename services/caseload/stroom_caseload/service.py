@@ -131,7 +131,14 @@ async def apply_events(conn: AsyncConnection, events: Sequence[Envelope], tables
         )
         facts.append(Outgoing(key, value))
 
-    keys = sorted(recompute)
+    facts.extend(await _recompute(repo, sorted(recompute)))
+    current = await repo.current_facts(republish - recompute)
+    facts.extend(Outgoing(key, value) for key, value in current.items())
+    return Applied(facts, +new_by_type, len(events) - new_by_type.total())
+
+
+async def _recompute(repo: CaseloadRepository, keys: list[str]) -> list[Outgoing]:
+    """Fold each entity's stored events into its history, store it, and give its new fact."""
     await repo.lock_entities(keys)
     stored = await repo.stored_events(keys)
     revisions = await repo.revisions(keys)
@@ -140,10 +147,6 @@ async def apply_events(conn: AsyncConnection, events: Sequence[Envelope], tables
         kind = kind_of(f"stroom.{key.split(':', 1)[0]}.")
         versions = history(kind, stored[key])
         revision = revisions.get(key, 0) + 1
-        value = entity_fact(kind, key, revision, versions)
-        saved.append((key, kind, revision, value, versions))
-        facts.append(Outgoing(key, value))
+        saved.append((key, kind, revision, entity_fact(kind, key, revision, versions), versions))
     await repo.save_entities(saved)
-    current = await repo.current_facts(republish - recompute)
-    facts.extend(Outgoing(key, value) for key, value in current.items())
-    return Applied(facts, +new_by_type, len(events) - new_by_type.total())
+    return [Outgoing(key, value) for key, _, _, value, _ in saved]

@@ -137,4 +137,6 @@ async def test_shuffled_history_through_the_service_matches_the_reference_and_fa
     assert len(dead) == 2
     reasons = [dict(r.headers)["stroom_dead_letter_reason"].decode() for r in dead]
     assert any("raw bsn" in reason for reason in reasons)
-    assert all(leaked["data"]["client"]["bsn"] not in reason for reason in reasons)
+    bsn = leaked["data"]["client"]["bsn"]
+    assert all(bsn not in reason for reason in reasons)
+    assert all(bsn.encode() not in record.value for record in dead)
