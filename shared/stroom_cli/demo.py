@@ -32,7 +32,7 @@ from stroom_cli.runtime import (
 from stroom_cli.serve import migrate_services, start_services
 from stroom_platform.logs import configure_logging
 from stroom_platform.organisations import load_organisations
-from stroom_reporting.domain.months import month_of, next_month, previous_month
+from stroom_reporting.domain.months import month_of
 from stroom_simulator import simulate_history
 
 console = Console()
@@ -101,9 +101,17 @@ async def _demo(data_dir: Path, years: int, scale: float, seed: int, stay: bool)
                     f"Intake accepteerde {accepted:,} events (dubbele aanleveringen geteld als één)."
                 )
                 await _wait_until_settled(client, urls)
-            last = previous_month(month_of(today))
-            first = next_month(last - 100)  # twelve months up to and including the last
-            await print_monthly(console, org.code, None, "benefits", first, last, None)
+            # The last complete year: recent months still grow as pending decisions are recorded.
+            year = today.year - 1
+            await print_monthly(
+                console,
+                org.code,
+                None,
+                "benefits",
+                month_of(date(year, 1, 1)),
+                month_of(date(year, 12, 1)),
+                None,
+            )
             _where_to_look(urls, data_dir)
             if stay:
                 console.print("Stroom draait. Stop met Ctrl+C.")
