@@ -23,6 +23,7 @@ from stroom_reporting.domain.months import (
     quarter_of,
 )
 from stroom_reporting.domain.spells import UNITS
+from stroom_reporting.kpi_report import kpis_report
 
 router = APIRouter(prefix="/v1", tags=["reports"])
 
@@ -373,4 +374,26 @@ async def gate(
     first_month, last_month = resolve_period(first, last)
     return respond(
         await reports.gate(conn, scope, first_month, last_month, resolve_as_of(as_of)), format, table
+    )
+
+
+@router.get("/reports/kpis")
+async def kpis(
+    ctx: Ctx,
+    caller: Caller,
+    conn: Conn,
+    organisation: OrganisationParam = None,
+    municipality: MunicipalityParam = None,
+    first: FromParam = None,
+    last: ToParam = None,
+    as_of: AsOfParam = None,
+    format: FormatParam = "json",
+    table: TableParam = None,
+) -> Any:
+    """Report 8: K1-K5 and benchmark rates with last year's value, the norm and whether it is met,
+    and the revolving door; per municipality and for the organisation."""
+    scope = resolve_scope(ctx, caller, organisation, municipality)
+    first_month, last_month = resolve_period(first, last)
+    return respond(
+        await kpis_report(conn, scope, first_month, last_month, resolve_as_of(as_of)), format, table
     )

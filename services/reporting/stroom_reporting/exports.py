@@ -20,6 +20,8 @@ _HEADER_FILL = PatternFill("solid", fgColor="1F4E79")
 
 
 def _cell(column: str, value: Any) -> Any:
+    if isinstance(value, bool):
+        return "ja" if value else "nee"
     if column in ("unit", "regulation") and isinstance(value, str):
         return "Totaal" if value == "*" else LABELS[column].get(value, value)
     if column == "municipality" and value == "*":

@@ -78,6 +78,16 @@ HEADINGS = {
     "withdrawn": "Ingetrokken",
     "not_granted_pct": "Niet toegekend %",
     "stock_date": "Peildatum",
+    "kpi": "KPI",
+    "kpi_label": "Indicator",
+    "last_year": "Zelfde periode vorig jaar",
+    "norm": "Norm",
+    "met": "Norm gehaald",
+    "basis": "Aantal (basis)",
+    "outflow_reason": "Uitstroomreden",
+    "inflow_reason": "Nieuwe instroomreden",
+    "within_6m": "Terug binnen 6 maanden",
+    "within_12m": "Terug binnen 12 maanden",
 }
 
 
@@ -188,10 +198,10 @@ async def monthly(
             mutations.period_totals(totals["organisation"]),
         ),
     ]
-    return Report("monthly", "Maandelijkse mutaties", scope, _period(first, last), as_of, tables)
+    return Report("monthly", "Maandelijkse mutaties", scope, period_of(first, last), as_of, tables)
 
 
-def _period(first: int, last: int) -> dict[str, str]:
+def period_of(first: int, last: int) -> dict[str, str]:
     return {"from": format_month(first), "to": format_month(last)}
 
 
@@ -217,7 +227,7 @@ async def reasons(
         "reasons",
         "In- en uitstroomredenen",
         scope,
-        _period(first, last),
+        period_of(first, last),
         as_of,
         [
             ReportTable("reasons", "Redenen", columns, all_rows),
@@ -325,7 +335,7 @@ async def placements(
         "placements",
         "Plaatsingen",
         scope,
-        _period(first, last),
+        period_of(first, last),
         as_of,
         [
             ReportTable("placements", "Actieve plaatsingen op maandeinde", place_columns, rows),
@@ -450,7 +460,7 @@ async def gate(conn: AsyncConnection, scope: Scope, first: int, last: int, as_of
         "gate",
         "Poort: aanvragen",
         scope,
-        _period(first, last),
+        period_of(first, last),
         as_of,
         [ReportTable("gate", "Aanvragen per maand", columns, rows)],
     )

@@ -10,6 +10,7 @@ from sqlalchemy import ColumnElement, Table, and_, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from stroom_reporting import tables as t
+from stroom_reporting.bulk import member_of
 from stroom_reporting.domain.families import Assessed
 from stroom_reporting.domain.mutations import Flow
 
@@ -271,3 +272,75 @@ async def changed_months(conn: AsyncConnection, municipalities: Sequence[str], s
 
 async def freshness(conn: AsyncConnection) -> list[Any]:
     return list(await conn.execute(select(t.freshness).order_by(t.freshness.c.read_model)))
+
+
+async def kpi_benefits(
+    conn: AsyncConnection,
+    municipalities: Sequence[str],
+    ended_from: date,
+    started_until: date,
+    as_of: datetime | None,
+) -> list[Any]:
+    """Benefit and membership spells not ended before `ended_from` nor started after `started_until`,
+    ordered by benefit (KPIs, report 8)."""
+    c = t.count_spells.c
+    rows = await conn.execute(
+        select(
+            c.entity,
+            c.unit,
+            c.municipality,
+            c.regulation,
+            c.start_date,
+            c.end_date,
+            c.inflow_reason,
+            c.outflow_reason,
+            c.client_ref,
+            c.birth_date,
+        )
+        .where(
+            c.municipality.in_(municipalities),
+            valid(t.count_spells, as_of),
+            c.start_date <= started_until,
+            or_(c.end_date.is_(None), c.end_date >= ended_from),
+        )
+        .order_by(c.entity, c.unit)
+    )
+    return list(rows.all())
+
+
+async def kpi_records(
+    conn: AsyncConnection, clients: Sequence[str], kinds: Sequence[str], until: date, as_of: datetime | None
+) -> list[Any]:
+    """The clients' records of the given types dated on or before `until`."""
+    r = t.client_records.c
+    found: list[Any] = []
+    for condition in member_of(conn, r.client_ref, clients) if clients else []:
+        rows = await conn.execute(
+            select(r.record_id, r.client_ref, r.type, r.on_date, r.client_stream, r.work_obligation_exempt)
+            .add_columns(r.payload)
+            .where(condition, r.type.in_(kinds), r.on_date <= until, _visible(as_of))
+        )
+        found.extend(rows.all())
+    return found
+
+
+async def plans_sent(conn: AsyncConnection, first: date, last: date, as_of: datetime | None) -> list[Any]:
+    r = t.client_records.c
+    rows = await conn.execute(
+        select(r.record_id, r.client_ref, r.on_date, r.payload).where(
+            r.type == "plan", r.on_date.between(first, last), _visible(as_of)
+        )
+    )
+    return list(rows.all())
+
+
+async def kpi_applications(
+    conn: AsyncConnection, municipalities: Sequence[str], until: date, as_of: datetime | None
+) -> list[Any]:
+    a = t.applications.c
+    rows = await conn.execute(
+        select(a.entity, a.client_ref, a.municipality, a.received_on).where(
+            a.municipality.in_(municipalities), valid(t.applications, as_of), a.received_on <= until
+        )
+    )
+    return list(rows.all())

@@ -1,0 +1,350 @@
+"""Report 8, the KPIs of the WerkSaam annex (reports-v1), from benefits, client records, applications."""
+
+from __future__ import annotations
+
+import statistics
+from bisect import bisect_right
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import NamedTuple, TypeVar
+
+from stroom_reporting.domain.families import active_on, years_between
+from stroom_reporting.domain.months import first_day, last_day, month_range, next_month
+
+KPI_REGULATIONS = frozenset({"PW", "IOAW", "IOAZ"})
+WORK = frozenset({"employment", "self_employment"})
+WORK_OR_EDUCATION = WORK | {"education_with_student_finance"}
+SIX_MONTHS = 183
+TWELVE_MONTHS = 365
+TOTAL = "*"
+T = TypeVar("T")
+
+
+class KpiBenefit(NamedTuple):
+    entity: str
+    municipality: str
+    regulation: str
+    start_date: date
+    end_date: date | None
+    inflow_reason: str
+    outflow_reason: str | None
+    applicant: str | None
+    applicant_birth: date | None
+    members: tuple[tuple[str, date, date | None], ...]  # (client_ref, joined, left) per membership
+
+
+class Plan(NamedTuple):
+    client_ref: str
+    sent_on: date
+    application: str | None  # the linked application's entity key, when the plan names one
+
+
+class Application(NamedTuple):
+    entity: str
+    client_ref: str
+    municipality: str
+    received_on: date
+
+
+@dataclass(frozen=True)
+class ClientFile:
+    """Per client, dated (day, tie-breaker, value) lists sorted by day: the latest on or before a
+    day is found by bisection."""
+
+    assessments: dict[str, list[tuple[date, str, tuple[str, bool]]]]
+    progress: dict[str, list[tuple[date, str, bool]]]
+
+    @staticmethod
+    def of(
+        assessments: Iterable[tuple[str, date, str, str, bool]],
+        progress: Iterable[tuple[str, date, str, bool]],
+    ) -> ClientFile:
+        """From (client, assessed_on, record_id, client_stream, exempt) and
+        (client, recorded_on, record_id, long_trajectory)."""
+        by_client: dict[str, list[tuple[date, str, tuple[str, bool]]]] = defaultdict(list)
+        for client, day, record, stream, exempt in assessments:
+            by_client[client].append((day, record, (stream, exempt)))
+        reports: dict[str, list[tuple[date, str, bool]]] = defaultdict(list)
+        for client, day, record, long_trajectory in progress:
+            reports[client].append((day, record, long_trajectory))
+        return ClientFile(
+            {c: sorted(items) for c, items in by_client.items()},
+            {c: sorted(items) for c, items in reports.items()},
+        )
+
+    def assessment(self, client: str, day: date) -> tuple[str, bool] | None:
+        return _latest(self.assessments.get(client, []), day)
+
+    def progress_report(self, client: str, day: date) -> tuple[date, bool] | None:
+        items = self.progress.get(client, [])
+        index = bisect_right(items, day, key=lambda item: item[0])
+        return (items[index - 1][0], items[index - 1][2]) if index else None
+
+
+def _latest(items: Sequence[tuple[date, str, T]], day: date) -> T | None:
+    index = bisect_right(items, day, key=lambda item: item[0])
+    return items[index - 1][2] if index else None
+
+
+def months_before(day: date, months: int) -> date:
+    """The same day `months` calendar months earlier, or that month's last day if it is shorter."""
+    year, month = divmod(day.year * 12 + day.month - 1 - months, 12)
+    return date(year, month + 1, min(day.day, last_day(year * 100 + month + 1).day))
+
+
+def in_population(benefit: KpiBenefit, day: date, clients: ClientFile) -> bool:
+    """P(D): the applicant of a PW, IOAW or IOAZ benefit active on D, not a care client then."""
+    if benefit.regulation not in KPI_REGULATIONS or benefit.applicant is None:
+        return False
+    if not active_on(benefit.start_date, benefit.end_date, day):
+        return False
+    assessed = clients.assessment(benefit.applicant, day)
+    return assessed is None or (assessed[0] != "care" and not assessed[1])
+
+
+def _age(benefit: KpiBenefit, day: date) -> int | None:
+    return years_between(benefit.applicant_birth, day) if benefit.applicant_birth else None
+
+
+def _pct(part: int, whole: float) -> float | None:
+    return round(100.0 * part / whole, 1) if whole else None
+
+
+def _mean(values: Sequence[int]) -> float | None:
+    return round(statistics.fmean(values), 1) if values else None
+
+
+@dataclass(frozen=True)
+class Figures:
+    """The KPI values of one scope and period, with the counts they rest on."""
+
+    k1_days: float | None
+    k1_basis: int
+    k2_pct: float | None
+    k2_basis: int
+    k3_mean_days: float | None
+    k3_median_days: float | None
+    k3_basis: int
+    k4_pct: float | None
+    k4_outflow: int
+    k4_mean_clients: float
+    k5_pct: float | None
+    k5_decided: int
+    k5_pending: int
+    inflow_pct: float | None
+    outflow_pct: float | None
+    rate_mean_stock: float
+
+
+def k1(benefits: Iterable[KpiBenefit], day: date, clients: ClientFile) -> tuple[float | None, int]:
+    """Mean days since the start over P(D), clients aged 60 or more left out."""
+    days = [
+        (day - b.start_date).days
+        for b in benefits
+        if in_population(b, day, clients) and (age := _age(b, day)) is not None and age < 60
+    ]
+    return _mean(days), len(days)
+
+
+def k2(benefits: Iterable[KpiBenefit], day: date, clients: ClientFile) -> tuple[float | None, int]:
+    """Of P(D)'s mediable clients, the share with a progress report at most 3 months old (12 with
+    long_trajectory on that report, or aged 60 or more)."""
+    current = basis = 0
+    for b in benefits:
+        if not in_population(b, day, clients) or b.applicant is None:
+            continue
+        assessed = clients.assessment(b.applicant, day)
+        if assessed is None or assessed[0] != "mediable":
+            continue
+        basis += 1
+        report = clients.progress_report(b.applicant, day)
+        if report is None:
+            continue
+        age = _age(b, day)
+        months = 12 if report[1] or (age is not None and age >= 60) else 3
+        current += report[0] >= months_before(day, months)
+    return _pct(current, basis), basis
+
+
+def lead_times(
+    plans: Iterable[Plan], applications: Iterable[Application], first: date, last: date
+) -> list[tuple[str, int]]:
+    """(municipality, days from received_on to sent_on) per plan sent in [first, last]: the named
+    application, else the client's latest received on or before sent_on; none found, left out."""
+    by_entity = {a.entity: a for a in applications}
+    by_client: dict[str, list[tuple[date, str, Application]]] = defaultdict(list)
+    for a in by_entity.values():
+        by_client[a.client_ref].append((a.received_on, a.entity, a))
+    for items in by_client.values():
+        items.sort()
+    result = []
+    for plan in plans:
+        if not first <= plan.sent_on <= last:
+            continue
+        application = by_entity.get(plan.application) if plan.application else None
+        if application is None:
+            application = _latest(by_client.get(plan.client_ref, []), plan.sent_on)
+        if application is not None:
+            result.append((application.municipality, (plan.sent_on - application.received_on).days))
+    return result
+
+
+def k4(
+    benefits: Sequence[KpiBenefit], first: int, last: int, clients: ClientFile
+) -> tuple[float | None, int, float]:
+    """Benefits (KPI regulations) ended in the period to work or education, as a % of the mean of
+    P's month-end counts over the period's months."""
+    start, end = first_day(first), last_day(last)
+    ended = sum(
+        1
+        for b in benefits
+        if b.regulation in KPI_REGULATIONS
+        and b.end_date is not None
+        and start <= b.end_date <= end
+        and b.outflow_reason in WORK_OR_EDUCATION
+    )
+    months = month_range(first, last)
+    counts = [sum(in_population(b, last_day(m), clients) for b in benefits) for m in months]
+    mean = statistics.fmean(counts) if counts else 0.0
+    return _pct(ended, mean), ended, round(mean, 1)
+
+
+class Returns:
+    """When each person joined which benefit: to find who came back after an outflow."""
+
+    def __init__(self, benefits: Iterable[KpiBenefit]) -> None:
+        joins: dict[str, list[tuple[date, str, str]]] = defaultdict(list)
+        for b in benefits:
+            for client, joined, _ in b.members:
+                joins[client].append((joined, b.entity, b.inflow_reason))
+        for items in joins.values():
+            items.sort()
+        self._joins = joins
+
+    def first_return(self, benefit: KpiBenefit, days: int) -> tuple[date, str] | None:
+        """The first other benefit that a member at the end joined within `days` after it (ties:
+        by entity key): (that day, its inflow reason)."""
+        assert benefit.end_date is not None
+        horizon = benefit.end_date + timedelta(days=days)
+        found: tuple[date, str, str] | None = None
+        for client, _, left in benefit.members:
+            if left is not None and left < benefit.end_date:
+                continue
+            for joined, entity, reason in self._joins.get(client, []):
+                if entity != benefit.entity and benefit.end_date <= joined <= horizon:
+                    if found is None or (joined, entity) < found[:2]:
+                        found = (joined, entity, reason)
+                    break
+        return (found[0], found[2]) if found else None
+
+
+def _ended_in(benefits: Iterable[KpiBenefit], first: date, last: date) -> list[KpiBenefit]:
+    return [b for b in benefits if b.end_date is not None and first <= b.end_date <= last]
+
+
+def k5(
+    benefits: Iterable[KpiBenefit], first: date, last: date, report_day: date, returns: Returns
+) -> tuple[float | None, int, int]:
+    """Of outflows to work in the period: the % without a member's new benefit within 183 days;
+    outflows whose 183 days have not passed by the report day are pending. (pct, decided, pending)"""
+    decided = sustainable = pending = 0
+    for b in _ended_in(benefits, first, last):
+        if b.outflow_reason not in WORK:
+            continue
+        assert b.end_date is not None
+        if b.end_date + timedelta(days=SIX_MONTHS) > report_day:
+            pending += 1
+            continue
+        decided += 1
+        sustainable += returns.first_return(b, SIX_MONTHS) is None
+    return _pct(sustainable, decided), decided, pending
+
+
+def revolving_door(
+    benefits: Iterable[KpiBenefit], first: date, last: date, returns: Returns
+) -> Counter[tuple[str, str, str, int]]:
+    """(municipality, outflow reason, new inflow reason, 6 or 12) -> outflows in the period after
+    which a member started a new benefit within 6 (183 days) or 12 months (365); 12 includes 6."""
+    counts: Counter[tuple[str, str, str, int]] = Counter()
+    for b in _ended_in(benefits, first, last):
+        back = returns.first_return(b, TWELVE_MONTHS)
+        if back is None:
+            continue
+        assert b.end_date is not None
+        outflow = b.outflow_reason or "unknown"
+        counts[(b.municipality, outflow, back[1], 12)] += 1
+        if back[0] <= b.end_date + timedelta(days=SIX_MONTHS):
+            counts[(b.municipality, outflow, back[1], 6)] += 1
+    return counts
+
+
+def rates(benefits: Sequence[KpiBenefit], last: int) -> tuple[float | None, float | None, float]:
+    """Benchmark: KPI-regulation benefits started and ended in the 12 months up to the last month,
+    as % of the mean month-end stock over those months."""
+    months = month_range(next_month(last - 100), last)
+    start, end = first_day(months[0]), last_day(last)
+    own = [b for b in benefits if b.regulation in KPI_REGULATIONS]
+    started = sum(start <= b.start_date <= end for b in own)
+    ended = sum(b.end_date is not None and start <= b.end_date <= end for b in own)
+    stock = statistics.fmean(
+        sum(active_on(b.start_date, b.end_date, last_day(m)) for b in own) for m in months
+    )
+    return _pct(started, stock), _pct(ended, stock), round(stock, 1)
+
+
+def figures(
+    benefits: Sequence[KpiBenefit],
+    lead_days: Sequence[int],
+    first: int,
+    last: int,
+    clients: ClientFile,
+    returns: Returns,
+    report_day: date,
+) -> Figures:
+    """Every KPI of one scope (the benefits of its municipalities) for the months first..last."""
+    day = last_day(last)
+    start = first_day(first)
+    k1_days, k1_basis = k1(benefits, day, clients)
+    k2_pct, k2_basis = k2(benefits, day, clients)
+    k4_pct, k4_outflow, k4_mean = k4(benefits, first, last, clients)
+    k5_pct, k5_decided, k5_pending = k5(benefits, start, day, report_day, returns)
+    inflow_pct, outflow_pct, stock = rates(benefits, last)
+    return Figures(
+        k1_days,
+        k1_basis,
+        k2_pct,
+        k2_basis,
+        _mean(lead_days),
+        round(float(statistics.median(lead_days)), 1) if lead_days else None,
+        len(lead_days),
+        k4_pct,
+        k4_outflow,
+        k4_mean,
+        k5_pct,
+        k5_decided,
+        k5_pending,
+        inflow_pct,
+        outflow_pct,
+        stock,
+    )
+
+
+class Assessment(NamedTuple):
+    target: float | None
+    met: bool | None
+
+
+def lower_by(value: float | None, last_year: float | None, pct: float | None) -> Assessment:
+    """Target: `pct` % below last year's value."""
+    if pct is None or last_year is None:
+        return Assessment(None, None)
+    target = round(last_year * (1 - pct / 100), 1)
+    return Assessment(target, None if value is None else value <= target)
+
+
+def at_least(value: float | None, target: float | None) -> Assessment:
+    if target is None:
+        return Assessment(None, None)
+    return Assessment(target, None if value is None else value >= target)

@@ -1,0 +1,117 @@
+"""Report 8 over HTTP: KPI figures stated in advance, as_of, downloads and authorisation."""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, date, datetime
+
+import httpx
+from openpyxl import load_workbook
+
+from reporting.integration.conftest import TOKENS, reporting_app
+from reporting.samples import T1, application, benefit, record
+from stroom_contract.codes import ClientStream, Decision
+from stroom_contract.facts import Assessment, ClientRecord, PlanSent, ProgressReport
+from stroom_platform.db import make_engine
+from stroom_reporting.projection import apply_facts
+from stroom_reporting.storage import migrate
+
+PERIOD = {"from": "2024-01", "to": "2024-06"}
+
+
+def client_record(record_id: str, client: str, fact: ProgressReport | PlanSent) -> ClientRecord:
+    return ClientRecord(
+        entity=f"client:{client}",
+        record_id=record_id,
+        client_ref=client,
+        revision=1,
+        recorded_at=T1,
+        fact=fact,
+    )
+
+
+FACTS = [
+    # P(30 June 2024) in Hoorn: b1 only (b2 ended in March, to work).
+    benefit("b1", "GM0405", date(2024, 1, 1)),
+    benefit("b2", "GM0405", date(2023, 7, 1), date(2024, 3, 1)),
+    record(
+        "b1-a",
+        "src|e1",
+        Assessment(
+            assessed_on=date(2024, 1, 2),
+            ladder_step=3,
+            client_stream=ClientStream.MEDIABLE,
+            work_obligation_exempt=False,
+        ),
+    ),
+    client_record("src|e2", "b1-a", ProgressReport(recorded_on=date(2024, 5, 1))),
+    application("a1", date(2023, 12, 1), Decision.GRANTED, date(2023, 12, 20)),
+    client_record("src|e3", "b1-a", PlanSent(plan_ref="p1", sent_on=date(2024, 1, 31), application_ref="a1")),
+    benefit("m1", "GM0420", date(2024, 2, 1)),
+]
+
+
+async def _app(url: str, tokens: str | None = None) -> httpx.AsyncClient:
+    await migrate(url)
+    engine = make_engine(url)
+    async with engine.begin() as conn:
+        await apply_facts(conn, FACTS, datetime.now(UTC))
+    await engine.dispose()
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=reporting_app(url, tokens)), base_url="http://t"
+    )
+
+
+def figures(doc: dict, municipality: str) -> dict[str, dict]:
+    return {r["kpi"]: r for r in doc["tables"]["kpis"]["rows"] if r["municipality"] == municipality}
+
+
+async def test_kpis_of_hand_made_facts(database_url: str) -> None:
+    async with await _app(database_url) as client:
+        response = await client.get("/v1/reports/kpis", params={"municipality": "GM0405", **PERIOD})
+        assert response.status_code == 200, response.text
+        hoorn = figures(response.json(), "GM0405")
+        assert (hoorn["K1"]["value"], hoorn["K1"]["basis"]) == (181.0, 1)  # 1 Jan to 30 Jun
+        assert (hoorn["K2"]["value"], hoorn["K2"]["norm"], hoorn["K2"]["met"]) == (100.0, 85.0, True)
+        assert (hoorn["K3"]["value"], hoorn["K3_median"]["value"]) == (61.0, 61.0)  # 1 Dec to 31 Jan
+        # One outflow to work over a mean of (2 + 2 + 1 + 1 + 1 + 1) / 6 clients at month ends.
+        assert (hoorn["K4"]["value"], hoorn["K4"]["basis"]) == (75.0, 1)
+        assert (hoorn["K5"]["value"], hoorn["K5"]["met"], hoorn["K5_pending"]["value"]) == (100.0, True, 0)
+        total = figures(response.json(), "*")
+        assert total["K1"] == {**hoorn["K1"], "municipality": "*", "municipality_name": "Totaal"}
+
+        known_before = {"municipality": "GM0405", **PERIOD, "as_of": "2024-05-15T00:00:00Z"}
+        earlier = figures((await client.get("/v1/reports/kpis", params=known_before)).json(), "GM0405")
+        # The progress report and the plan were recorded on 1 June; as of mid May neither is known.
+        assert (earlier["K2"]["value"], earlier["K2"]["met"], earlier["K3"]["basis"]) == (0.0, False, 0)
+        # On 15 May the outflow of 1 March still awaits its six months.
+        assert (earlier["K5"]["value"], earlier["K5_pending"]["value"]) == (None, 1)
+
+        csv = await client.get(
+            "/v1/reports/kpis", params={"municipality": "GM0405", **PERIOD, "format": "csv"}
+        )
+        lines = csv.text.lstrip("\ufeff").splitlines()
+        assert (
+            lines[0]
+            == "Gemeentecode;Gemeente;KPI;Indicator;Waarde;Zelfde periode vorig jaar;Norm;Norm gehaald;"
+            "Aantal (basis)"
+        )
+        assert any(line.startswith("GM0405;Hoorn;K2;") and line.endswith(";85.0;ja;1") for line in lines)
+        xlsx = await client.get(
+            "/v1/reports/kpis", params={"organisation": "werksaam-westfriesland", "format": "xlsx"}
+        )
+        assert "Hoorn" in load_workbook(io.BytesIO(xlsx.content)).sheetnames
+
+
+async def test_kpis_are_authorised_per_municipality(database_url: str) -> None:
+    async with await _app(database_url, TOKENS) as client:
+        hoorn = {"authorization": "Bearer hoorn-token-0001"}
+        doc = (await client.get("/v1/reports/kpis", params=PERIOD, headers=hoorn)).json()
+        assert {r["municipality"] for r in doc["tables"]["kpis"]["rows"]} == {"GM0405", "*"}
+        denied = await client.get(
+            "/v1/reports/kpis", params={"municipality": "GM0420", **PERIOD}, headers=hoorn
+        )
+        assert denied.status_code == 403
+        org = {"authorization": "Bearer org-token-0002"}
+        doc = (await client.get("/v1/reports/kpis", params=PERIOD, headers=org)).json()
+        assert figures(doc, "*")["K1"]["basis"] == 2  # b1 and m1
