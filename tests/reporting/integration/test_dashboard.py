@@ -39,7 +39,7 @@ async def served(tmp_path: Path) -> AsyncIterator[str]:
     await task
 
 
-def _browse(url: str, profile: Path) -> tuple[list[list[str]], int, int]:
+def _browse(url: str, profile: Path) -> tuple[list[list[str]], int, int, dict[str, list[str]]]:
     options = webdriver.ChromeOptions()
     for flag in (
         "--headless=new",
@@ -65,8 +65,12 @@ def _browse(url: str, profile: Path) -> tuple[list[list[str]], int, int]:
         ]
         bars = len(driver.find_elements(By.CSS_SELECTOR, "#chart svg rect"))
         points = driver.find_element(By.CSS_SELECTOR, "#chart svg polyline").get_attribute("points") or ""
+        kpis = {
+            tr.get_attribute("data-kpi") or "": [td.text for td in tr.find_elements(By.TAG_NAME, "td")]
+            for tr in driver.find_elements(By.CSS_SELECTOR, "#kpis tbody tr")
+        }
         driver.save_screenshot(str(SCREENSHOT))
-        return table, bars, len(points.split())
+        return table, bars, len(points.split()), kpis
     finally:
         driver.quit()
 
@@ -74,9 +78,10 @@ def _browse(url: str, profile: Path) -> tuple[list[list[str]], int, int]:
 async def test_dashboard_shows_the_api_figures(served: str, tmp_path: Path) -> None:
     query = {"organisation": "werksaam-westfriesland", "from": "2024-01", "to": "2024-06"}
     page = f"{served}/?organisation={query['organisation']}&from=2024-01&to=2024-06"
-    table, bars, points = await asyncio.to_thread(_browse, page, tmp_path / "chromium-profile")
+    table, bars, points, kpis = await asyncio.to_thread(_browse, page, tmp_path / "chromium-profile")
     async with httpx.AsyncClient(base_url=served) as client:
         doc = (await client.get("/v1/reports/monthly", params={**query, "unit": "benefits"})).json()
+        kpi_doc = (await client.get("/v1/reports/kpis", params=query)).json()
     expected = [
         [r["month"], *(f"{r[k]:,}".replace(",", ".") for k in ("begin", "inflow", "outflow", "end"))]
         for r in sorted(doc["tables"]["organisation_totals"]["rows"], key=lambda r: r["month"])
@@ -85,3 +90,13 @@ async def test_dashboard_shows_the_api_figures(served: str, tmp_path: Path) -> N
     assert any(int(row[4].replace(".", "")) > 0 for row in table)
     assert points == 6
     assert bars >= 12
+    api_kpis = {r["kpi"]: r for r in kpi_doc["tables"]["kpis"]["rows"] if r["municipality"] == "*"}
+    assert set(kpis) == set(api_kpis)
+    label, value, last_year, norm, met = kpis["K1"]
+    k1 = api_kpis["K1"]
+    assert label == k1["kpi_label"]
+    # Dutch notation on the page: 1.234,5
+    assert float(value.replace(".", "").replace(",", ".")) == k1["value"] > 0
+    assert float(last_year.replace(".", "").replace(",", ".")) == k1["last_year"]
+    assert (norm == "–") == (k1["norm"] is None)
+    assert met == {True: "ja", False: "nee", None: "–"}[k1["met"]]

@@ -144,6 +144,23 @@ function fillSheltered(rows, month) {
   }
 }
 
+const figure = (v) => (v === null ? "–" : v.toLocaleString("nl-NL", { maximumFractionDigits: 1 }));
+
+function fillKpis(rows, municipality) {
+  const body = el("kpis").tBodies[0];
+  body.replaceChildren();
+  for (const r of rows.filter((r) => r.municipality === (municipality || "*"))) {
+    const tr = body.insertRow();
+    tr.dataset.kpi = r.kpi;
+    cell(tr, r.kpi_label);
+    cell(tr, figure(r.value));
+    cell(tr, figure(r.last_year));
+    cell(tr, figure(r.norm));
+    cell(tr, r.met === null ? "–" : r.met ? "ja" : "nee");
+    if (r.met !== null) tr.className = r.met ? "met" : "missed";
+  }
+}
+
 async function refresh(event) {
   if (event) event.preventDefault();
   const organisation = el("organisation").value;
@@ -179,6 +196,9 @@ async function refresh(event) {
     fillComposition(composition.tables.composition.rows);
     const placements = await api("/v1/reports/placements", { ...scope, from: scope.to });
     fillSheltered(placements.tables.sheltered_work.rows, scope.to);
+    const kpis = await api("/v1/reports/kpis", scope);
+    el("kpi-period").textContent = `(${kpis.period.from} t/m ${kpis.period.to})`;
+    fillKpis(kpis.tables.kpis.rows, municipality);
     el("status").textContent = `Bijgewerkt ${new Date().toLocaleTimeString("nl-NL")}`;
     document.body.dataset.loaded = "true";
   } catch (error) {
