@@ -1,15 +1,19 @@
-"""Monthly report latency from the read models (PostgreSQL) against DuckDB over raw events.
+"""Facts load rate and monthly report latency (PostgreSQL), against decode-only and DuckDB.
 
-`.venv/bin/python -m bench.reporting [--benefits N]`: loads N benefit histories as facts (about
-3.3 events each: started, members_changed for some, ended for most), then times report 1 for
-one municipality over a year and for the whole organisation over five years, beside DuckDB
-computing the same organisation table from an NDJSON file of the raw benefit events.
+`.venv/bin/python -m bench.reporting [--events 1000000]`: benefits of about 1.7 events each
+(started, and ended for most) become facts as the caseload service publishes them live: one per
+event, the entity's whole history with the next revision. They are loaded the way the consumer
+does it (JSON decode, then one transaction per batch of `--batch`), beside decoding alone as the
+baseline. Then report 1 is timed over HTTP (the app in process) for one municipality over a year
+and for the whole organisation over five years, beside DuckDB computing the same organisation
+table from an NDJSON file of the raw benefit events.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import random
@@ -21,23 +25,28 @@ from pathlib import Path
 
 import asyncpg
 import duckdb
+import httpx
 
 from stroom_contract.codes import InflowReason, OutflowReason, Regulation, Role
 from stroom_contract.facts import BenefitHistory, BenefitState, BenefitVersion, MemberSpell
 from stroom_platform.db import make_engine
 from stroom_platform.organisations import load_organisations
-from stroom_reporting import reports
+from stroom_reporting.app import create_app
+from stroom_reporting.consumer import FACT_ADAPTER
 from stroom_reporting.projection import apply_facts
+from stroom_reporting.settings import ReportingSettings
 from stroom_reporting.storage import migrate
 
 ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 ORG = "werksaam-westfriesland"
 
 
-def generate(n: int, rng: random.Random) -> tuple[list[BenefitHistory], list[dict[str, object]]]:
+def generate(
+    n: int, rng: random.Random, offset: int = 0
+) -> tuple[list[BenefitHistory], list[dict[str, object]]]:
     municipalities = [m.code for m in load_organisations().organisation(ORG).municipalities]  # type: ignore[union-attr]
     histories, events = [], []
-    for i in range(n):
+    for i in range(offset, offset + n):
         start = date(2019, 1, 1) + timedelta(days=rng.randrange(6 * 365))
         end = start + timedelta(days=rng.randrange(30, 1500)) if rng.random() < 0.7 else None
         municipality, regulation = rng.choice(municipalities), rng.choice(list(Regulation))
@@ -109,53 +118,110 @@ def percentile(samples: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(p * len(ordered)))]
 
 
-async def main(benefits: int, runs: int) -> None:
+def live_facts(histories: list[BenefitHistory]) -> list[bytes]:
+    """One fact per event as caseload publishes it live (history so far, next revision), by time."""
+    facts = [
+        (h.versions[k - 1].recorded_from, h.model_copy(update={"revision": k, "versions": h.versions[:k]}))
+        for h in histories
+        for k in range(1, len(h.versions) + 1)
+    ]
+    facts.sort(key=lambda f: f[0])
+    return [f.model_dump_json().encode() for _, f in facts]
+
+
+async def load(url: str, events: int, chunk: int, batch: int, ndjson: Path) -> tuple[float, float, int]:
+    """Generate `chunk` benefits at a time, load their facts in consumer batches; returns the seconds
+    spent loading, the seconds decoding alone takes, and the events generated."""
     rng = random.Random(1)
-    histories, events = generate(benefits, rng)
-    print(f"{len(histories)} benefit histories, {len(events)} raw benefit events")
+    engine = make_engine(url)
+    # As the service does after start-up (app lifespan): long-lived objects out of the collector.
+    gc.freeze()
+    loading = decoding = 0.0
+    generated = index = 0
+    with ndjson.open("w") as out:
+        while generated < events:
+            histories, raw = generate(chunk, rng, index)
+            index += chunk
+            generated += len(raw)
+            out.write("".join(json.dumps(e) + "\n" for e in raw))
+            values = live_facts(histories)
+            del histories
+            t = time.perf_counter()
+            for start in range(0, len(values), batch):
+                [FACT_ADAPTER.validate_json(v) for v in values[start : start + batch]]
+            decoding += time.perf_counter() - t
+            t = time.perf_counter()
+            for start in range(0, len(values), batch):
+                facts = [FACT_ADAPTER.validate_json(v) for v in values[start : start + batch]]
+                async with engine.begin() as conn:
+                    await apply_facts(conn, facts, datetime.now(UTC))
+            loading += time.perf_counter() - t
+            print(f"  {generated:,} events loaded, {generated / loading:,.0f} events/s", end="\r", flush=True)
+    print()
+    await engine.dispose()
+    return loading, decoding, generated
+
+
+async def time_reports(url: str, runs: int) -> dict[str, list[float]]:
+    """Report latency over HTTP against the app in this process (JSON rendered, consumer off)."""
+    organisations = load_organisations()
+    org = organisations.organisation(ORG)
+    assert org is not None
+    cases = {
+        "one municipality, one year": {"municipality": "GM0405", "from": "2024-01", "to": "2024-12"},
+        "organisation, five years": {"organisation": ORG, "from": "2020-01", "to": "2024-12"},
+    }
+    app = create_app(ReportingSettings(DATABASE_URL=url, consume=False))
+    samples: dict[str, list[float]] = {}
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
+            for label, params in cases.items():
+                query = {**params, "unit": "benefits"}
+                await client.get("/v1/reports/monthly", params=query)  # warm the connection pool
+                times = []
+                for _ in range(runs):
+                    t = time.perf_counter()
+                    response = await client.get("/v1/reports/monthly", params=query)
+                    times.append((time.perf_counter() - t) * 1000)
+                    assert response.status_code == 200
+                samples[label] = times
+            kpi = {"organisation": ORG, "from": "2024-01", "to": "2024-12"}
+            times = []
+            for _ in range(3):
+                t = time.perf_counter()
+                assert (await client.get("/v1/reports/kpis", params=kpi)).status_code == 200
+                times.append((time.perf_counter() - t) * 1000)
+            samples["KPIs, organisation, one year"] = times
+    return samples
+
+
+async def main(events: int, chunk: int, batch: int, runs: int) -> None:
     name = f"stroom_bench_{os.getpid()}"
     admin = await asyncpg.connect(ADMIN)
     await admin.execute(f'CREATE DATABASE "{name}"')
     url = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
     try:
         await migrate(url)
-        engine = make_engine(url)
-        started = time.perf_counter()
-        for i in range(0, len(histories), 5000):
-            async with engine.begin() as conn:
-                await apply_facts(conn, histories[i : i + 5000], datetime.now(UTC))
-        load = time.perf_counter() - started
-        print(f"load: {load:.1f} s, {len(events) / load:,.0f} events/s")
-        organisations = load_organisations()
-        org = organisations.organisation(ORG)
-        assert org is not None
-        names = organisations.municipality_names
-        cases = {
-            "one municipality, one year": (reports.Scope(org, ["GM0405"], names), 202401, 202412),
-            "organisation, five years": (
-                reports.Scope(org, [m.code for m in org.municipalities], names),
-                202001,
-                202412,
-            ),
-        }
-        for label, (scope, first, last) in cases.items():
-            samples = []
-            async with engine.connect() as conn:
-                for _ in range(runs):
-                    t = time.perf_counter()
-                    await reports.monthly(conn, scope, reports.REGULATIONS, ("benefits",), first, last, None)
-                    samples.append((time.perf_counter() - t) * 1000)
-            print(f"{label}: p50 {statistics.median(samples):.1f} ms, p99 {percentile(samples, 0.99):.1f} ms")
-        await engine.dispose()
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "events.ndjson"
-            path.write_text("\n".join(json.dumps(e) for e in events))
+            loading, decoding, generated = await load(url, events, chunk, batch, path)
+            print(
+                f"load: {generated:,} events in {loading:.1f} s, {generated / loading:,.0f} events/s; "
+                f"decoding alone (baseline) {generated / decoding:,.0f} events/s; "
+                f"ratio {decoding / loading:.2f}"
+            )
+            gc.collect()
+            samples = await time_reports(url, runs)
+            for label, times in samples.items():
+                print(f"{label}: p50 {statistics.median(times):.1f} ms, p99 {percentile(times, 0.99):.1f} ms")
             t = time.perf_counter()
             duckdb.connect().execute(DUCKDB_SQL, [str(path)]).fetchall()
             duck_ms = (time.perf_counter() - t) * 1000
+        organisation_p50 = statistics.median(samples["organisation, five years"])
         print(
             f"DuckDB from raw NDJSON, organisation five years: {duck_ms:.0f} ms "
-            f"(ratio against the organisation p50 above: {duck_ms / statistics.median(samples):.0f}x)"
+            f"(ratio against the organisation p50 above: {duck_ms / organisation_p50:.0f}x)"
         )
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -164,7 +230,9 @@ async def main(benefits: int, runs: int) -> None:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--benefits", type=int, default=300_000)
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--chunk", type=int, default=20_000, help="benefits generated at a time")
+    parser.add_argument("--batch", type=int, default=2000, help="facts per transaction (consumer)")
     parser.add_argument("--runs", type=int, default=200)
     args = parser.parse_args()
-    asyncio.run(main(args.benefits, args.runs))
+    asyncio.run(main(args.events, args.chunk, args.batch, args.runs))

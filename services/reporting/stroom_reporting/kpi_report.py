@@ -165,6 +165,10 @@ async def kpis_report(
         for period in ((first, last), earlier)
     }
     targets = scope.organisation.kpi_targets(last // 100)
+    counts = {
+        period: kpis.month_ends(benefits, min(period[0], next_month(period[1] - 100)), period[1], clients)
+        for period in ((first, last), earlier)
+    }
     parts = [(m, scope.names[m], {m}) for m in scope.municipalities]
     parts.append((kpis.TOTAL, "Totaal", set(scope.municipalities)))
     rows: list[dict[str, Any]] = []
@@ -178,6 +182,8 @@ async def kpis_report(
                 clients,
                 returns,
                 report_day,
+                counts[period],
+                municipalities,
             )
             for period in ((first, last), earlier)
         ]

@@ -127,7 +127,11 @@ def pct(part: float, whole: float) -> float | None:
 def test_figures_equal_the_reference(bs: tuple, assessed: list, reports: list, report_day: date) -> None:
     clients = kpis.ClientFile.of(assessed, reports)
     first, last = date(2024, 1, 1), date(2024, 6, 30)
-    got = kpis.figures(list(bs), [3, 9, 4], 202401, 202406, clients, kpis.Returns(bs), report_day)
+    counts = kpis.month_ends(bs, 202307, 202406, clients)
+    scope = {"GM0405", "GM0420"}
+    got = kpis.figures(
+        list(bs), [3, 9, 4], 202401, 202406, clients, kpis.Returns(bs), report_day, counts, scope
+    )
 
     pop = population(bs, last, assessed)
     durations = [(last - b.start_date).days for b in pop if not aged_60(b.applicant_birth, last)]

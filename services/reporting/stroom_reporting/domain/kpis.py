@@ -191,8 +191,37 @@ def lead_times(
     return result
 
 
+@dataclass(frozen=True)
+class MonthEnds:
+    """Per month end and municipality: P's count and the active KPI-regulation benefits (stock)."""
+
+    population: dict[int, Counter[str]]
+    stock: dict[int, Counter[str]]
+
+    def mean(self, counts: dict[int, Counter[str]], months: Sequence[int], municipalities: set[str]) -> float:
+        return statistics.fmean(sum(counts[m][g] for g in municipalities) for m in months)
+
+
+def month_ends(benefits: Iterable[KpiBenefit], first: int, last: int, clients: ClientFile) -> MonthEnds:
+    """Counted once for every scope: the month ends of first..last."""
+    months = month_range(first, last)
+    ends = [last_day(m) for m in months]
+    population: dict[int, Counter[str]] = {m: Counter() for m in months}
+    stock: dict[int, Counter[str]] = {m: Counter() for m in months}
+    for b in benefits:
+        if b.regulation not in KPI_REGULATIONS or b.start_date > ends[-1]:
+            continue
+        if b.end_date is not None and b.end_date <= ends[0]:
+            continue
+        for month, end in zip(months, ends, strict=True):
+            if active_on(b.start_date, b.end_date, end):
+                stock[month][b.municipality] += 1
+                population[month][b.municipality] += in_population(b, end, clients)
+    return MonthEnds(population, stock)
+
+
 def k4(
-    benefits: Sequence[KpiBenefit], first: int, last: int, clients: ClientFile
+    benefits: Iterable[KpiBenefit], first: int, last: int, counts: MonthEnds, municipalities: set[str]
 ) -> tuple[float | None, int, float]:
     """Benefits (KPI regulations) ended in the period to work or education, as a % of the mean of
     P's month-end counts over the period's months."""
@@ -205,9 +234,7 @@ def k4(
         and start <= b.end_date <= end
         and b.outflow_reason in WORK_OR_EDUCATION
     )
-    months = month_range(first, last)
-    counts = [sum(in_population(b, last_day(m), clients) for b in benefits) for m in months]
-    mean = statistics.fmean(counts) if counts else 0.0
+    mean = counts.mean(counts.population, month_range(first, last), municipalities)
     return _pct(ended, mean), ended, round(mean, 1)
 
 
@@ -280,7 +307,9 @@ def revolving_door(
     return counts
 
 
-def rates(benefits: Sequence[KpiBenefit], last: int) -> tuple[float | None, float | None, float]:
+def rates(
+    benefits: Iterable[KpiBenefit], last: int, counts: MonthEnds, municipalities: set[str]
+) -> tuple[float | None, float | None, float]:
     """Benchmark: KPI-regulation benefits started and ended in the 12 months up to the last month,
     as % of the mean month-end stock over those months."""
     months = month_range(next_month(last - 100), last)
@@ -288,9 +317,7 @@ def rates(benefits: Sequence[KpiBenefit], last: int) -> tuple[float | None, floa
     own = [b for b in benefits if b.regulation in KPI_REGULATIONS]
     started = sum(start <= b.start_date <= end for b in own)
     ended = sum(b.end_date is not None and start <= b.end_date <= end for b in own)
-    stock = statistics.fmean(
-        sum(active_on(b.start_date, b.end_date, last_day(m)) for b in own) for m in months
-    )
+    stock = counts.mean(counts.stock, months, municipalities)
     return _pct(started, stock), _pct(ended, stock), round(stock, 1)
 
 
@@ -302,15 +329,18 @@ def figures(
     clients: ClientFile,
     returns: Returns,
     report_day: date,
+    counts: MonthEnds,
+    municipalities: set[str],
 ) -> Figures:
-    """Every KPI of one scope (the benefits of its municipalities) for the months first..last."""
+    """Every KPI of one scope (its municipalities and their benefits) for the months first..last;
+    `counts` must hold the month ends of the 12 months up to `last` and of first..last."""
     day = last_day(last)
     start = first_day(first)
     k1_days, k1_basis = k1(benefits, day, clients)
     k2_pct, k2_basis = k2(benefits, day, clients)
-    k4_pct, k4_outflow, k4_mean = k4(benefits, first, last, clients)
+    k4_pct, k4_outflow, k4_mean = k4(benefits, first, last, counts, municipalities)
     k5_pct, k5_decided, k5_pending = k5(benefits, start, day, report_day, returns)
-    inflow_pct, outflow_pct, stock = rates(benefits, last)
+    inflow_pct, outflow_pct, stock = rates(benefits, last, counts, municipalities)
     return Figures(
         k1_days,
         k1_basis,
