@@ -120,10 +120,10 @@ class CaseloadQueries:
         m = self.t.members
         return [_running(m.c.start_date, m.c.end_date, on), _running(m.c.joined_on, m.c.left_on, on)]
 
-    def _latest(self, fact_type: str, on: date, as_of: datetime | None, *columns: Any) -> Any:
-        """Per client, the newest visible fact of a type on or before `on`."""
+    def _latest(self, client_ref: Any, fact_type: str, on: date, as_of: datetime | None, column: Any) -> Any:
+        """A column of the client's newest visible fact of a type on or before `on` (one index probe)."""
         cf = self.t.client_facts
-        visible = [cf.c.type == fact_type, cf.c.effective_date <= on]
+        visible = [cf.c.client_ref == client_ref, cf.c.type == fact_type, cf.c.effective_date <= on]
         if as_of is None:
             visible.append(cf.c.retracted_at.is_(None))
         else:
@@ -131,16 +131,13 @@ class CaseloadQueries:
                 cf.c.recorded_at <= as_of,
                 or_(cf.c.retracted_at.is_(None), cf.c.retracted_at > as_of),
             ]
-        rank = (
-            func.row_number()
-            .over(
-                partition_by=cf.c.client_ref,
-                order_by=(cf.c.effective_date.desc(), cf.c.recorded_at.desc(), cf.c.record_id.desc()),
-            )
-            .label("rank")
+        return (
+            select(column)
+            .where(*visible)
+            .order_by(cf.c.effective_date.desc(), cf.c.recorded_at.desc(), cf.c.record_id.desc())
+            .limit(1)
+            .scalar_subquery()
         )
-        ranked = select(cf.c.client_ref, *columns, rank).where(*visible).subquery()
-        return select(ranked).where(ranked.c.rank == 1).subquery()
 
     async def clients(
         self,
@@ -158,25 +155,22 @@ class CaseloadQueries:
             .distinct()
             .subquery()
         )
-        coach = self._latest("coach_assignment", on, as_of, cf.c.coach_ref)
-        assessed = self._latest("assessment", on, as_of, cf.c.client_stream, cf.c.ladder_step)
-        stmt = (
-            select(
-                active.c.municipality,
-                coach.c.coach_ref,
-                assessed.c.client_stream,
-                assessed.c.ladder_step,
-                func.count(),
-            )
-            .select_from(active)
-            .outerjoin(coach, coach.c.client_ref == active.c.client_ref)
-            .outerjoin(assessed, assessed.c.client_ref == active.c.client_ref)
-            .group_by(
-                active.c.municipality, coach.c.coach_ref, assessed.c.client_stream, assessed.c.ladder_step
-            )
+        ref = active.c.client_ref
+        per_client = select(
+            active.c.municipality,
+            self._latest(ref, "coach_assignment", on, as_of, cf.c.coach_ref).label("coach_ref"),
+            self._latest(ref, "assessment", on, as_of, cf.c.client_stream).label("client_stream"),
+            self._latest(ref, "assessment", on, as_of, cf.c.ladder_step).label("ladder_step"),
+        ).subquery()
+        group = (
+            per_client.c.municipality,
+            per_client.c.coach_ref,
+            per_client.c.client_stream,
+            per_client.c.ladder_step,
         )
+        stmt = select(*group, func.count()).group_by(*group)
         if coach_ref is not None:
-            stmt = stmt.where(coach.c.coach_ref == literal(coach_ref))
+            stmt = stmt.where(per_client.c.coach_ref == literal(coach_ref))
         return [
             ClientCount(row[0], row[1], row[2], row[3], int(row[4])) for row in await self.conn.execute(stmt)
         ]
