@@ -1,10 +1,4 @@
-"""Turns a batch of Kafka records into ledger writes and facts, at least once.
-
-Order per batch: decode (poison records to the dead-letter topic), apply in one database
-transaction, publish the current fact of every touched entity and wait for the broker's
-acknowledgement; only then may the caller let the offsets be committed. A crash anywhere
-before that redelivers the batch, and redelivery is harmless (duplicates republish).
-"""
+"""Turns a batch of Kafka records into ledger writes and facts, at least once."""
 
 from __future__ import annotations
 
@@ -29,6 +23,10 @@ from stroom_contract.kafka_binding import decode_wire
 from stroom_contract.redaction import redact
 from stroom_contract.validation import EventValidator, InvalidEvent
 
+# Order per batch: decode (poison records to the dead-letter topic), apply in one database
+# transaction, publish the current fact of every touched entity and wait for the broker's
+# acknowledgement; only then may the caller let the offsets be committed. A crash anywhere
+# before that redelivers the batch, and redelivery is harmless (duplicates republish).
 log = logging.getLogger(__name__)
 
 

@@ -1,9 +1,4 @@
-"""Read side: projections per municipality on a date, as known now or at an earlier moment.
-
-Every query picks, per entity, the state version valid at recorded time `as_of` (the
-current one when `as_of` is None) and then applies the counting rules of reports-v1 on
-day `on`: active when start <= on < end.
-"""
+"""Read side: projections per municipality on a date, as known now or at an earlier moment."""
 
 from __future__ import annotations
 
@@ -21,6 +16,9 @@ from stroom_caseload.tables import Tables, live
 
 
 @dataclass(frozen=True)
+# Every query picks, per entity, the state version valid at recorded time `as_of` (the
+# current one when `as_of` is None) and then applies the counting rules of reports-v1 on
+# day `on`: active when start <= on < end.
 class ClientCount:
     municipality: str
     coach_ref: str | None

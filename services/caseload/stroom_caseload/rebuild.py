@@ -1,10 +1,4 @@
-"""Rebuild: replay the events topic from the start into the shadow tables, then swap them in.
-
-The swap is one transaction that first shuts out the workers (PostgreSQL: an exclusive
-advisory lock they take shared per batch; SQLite: the single write lock), applies what
-arrived on the topic meanwhile, and copies the shadow set over the live one. Each rebuilt
-entity's revision is set above its live one, so facts consumers accept the republished facts.
-"""
+"""Rebuild: replay the events topic from the start into the shadow tables, then swap them in."""
 
 from __future__ import annotations
 
@@ -29,6 +23,10 @@ from stroom_contract.validation import EventValidator, InvalidEvent
 from stroom_platform.db import make_engine
 from stroom_platform.organisations import load_organisations
 
+# The swap is one transaction that first shuts out the workers (PostgreSQL: an exclusive
+# advisory lock they take shared per batch; SQLite: the single write lock), applies what
+# arrived on the topic meanwhile, and copies the shadow set over the live one. Each rebuilt
+# entity's revision is set above its live one, so facts consumers accept the republished facts.
 log = logging.getLogger(__name__)
 Progress = Callable[[int, int], None]
 

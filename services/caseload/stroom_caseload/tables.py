@@ -1,10 +1,4 @@
-"""Tables of the caseload service: the applied-event ledger, entity revisions, bitemporal state.
-
-Every state row is one version of an entity, valid over recorded time
-[recorded_from, recorded_to) (`recorded_to` NULL for the current one), so any figure can be
-computed as known at an earlier moment. The same set exists twice: the live tables and a
-`_next` shadow set that `stroom caseload rebuild` fills and then swaps in.
-"""
+"""Tables of the caseload service: the applied-event ledger, entity revisions, bitemporal state."""
 
 from __future__ import annotations
 
@@ -27,6 +21,10 @@ from sqlalchemy.sql.schema import SchemaItem
 
 from stroom_platform.db import new_metadata
 
+# Every state row is one version of an entity, valid over recorded time
+# [recorded_from, recorded_to) (`recorded_to` NULL for the current one), so any figure can be
+# computed as known at an earlier moment. The same set exists twice: the live tables and a
+# `_next` shadow set that `stroom caseload rebuild` fills and then swaps in.
 metadata = new_metadata()
 
 _KEY = 300
