@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from stroom_reporting import tables as t
 from stroom_reporting.bulk import member_of
 from stroom_reporting.domain.families import Assessed
-from stroom_reporting.domain.mutations import Flow
+from stroom_reporting.domain.mutations import Flow, FlowTuple
 
 CHUNK = 500
 
@@ -44,7 +44,7 @@ async def flows(
     first: int,
     last: int,
     as_of: datetime | None,
-) -> list[Flow]:
+) -> Sequence[FlowTuple]:
     """Inflow and outflow per key and month up to `last`; the months before `first` together
     as month 0 (the opening)."""
     if as_of is None:
@@ -60,7 +60,7 @@ async def flows(
             )
             .group_by(m.municipality, m.regulation, m.unit, month)
         )
-        return [Flow(*row) for row in rows.all()]
+        return rows.all()  # Rows are tuples
     c = t.count_spells.c
     scope = and_(
         c.municipality.in_(municipalities),

@@ -11,6 +11,10 @@ Key = tuple[str, str, str]  # municipality, regulation, unit
 TOTAL = "*"
 
 
+# A flow as a plain tuple too: rows straight from the database need no conversion.
+FlowTuple = tuple[str, str, str, int, int, int]
+
+
 class Flow(NamedTuple):
     municipality: str
     regulation: str
@@ -33,7 +37,9 @@ class MutationRow(NamedTuple):
     end: int
 
 
-def mutation_rows(keys: Sequence[Key], flows: Iterable[Flow], first: int, last: int) -> list[MutationRow]:
+def mutation_rows(
+    keys: Sequence[Key], flows: Iterable[FlowTuple], first: int, last: int
+) -> list[MutationRow]:
     """Rows for every key and month first..last. Flows may reach back before `first`:
     they make up the opening stock, so end = begin + inflow - outflow by construction."""
     months = month_range(first, last)
