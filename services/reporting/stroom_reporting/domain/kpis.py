@@ -213,10 +213,15 @@ def month_ends(benefits: Iterable[KpiBenefit], first: int, last: int, clients: C
             continue
         if b.end_date is not None and b.end_date <= ends[0]:
             continue
+        # Without an assessment ever, an applicant is in P whenever the benefit is active.
+        assessed = b.applicant is not None and b.applicant in clients.assessments
         for month, end in zip(months, ends, strict=True):
             if active_on(b.start_date, b.end_date, end):
                 stock[month][b.municipality] += 1
-                population[month][b.municipality] += in_population(b, end, clients)
+                if assessed:
+                    population[month][b.municipality] += in_population(b, end, clients)
+                elif b.applicant is not None:
+                    population[month][b.municipality] += 1
     return MonthEnds(population, stock)
 
 
