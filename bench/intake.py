@@ -1,9 +1,11 @@
 """Intake throughput: simulated events posted over HTTP into the PostgreSQL outbox and on to Kafka.
 
-`.venv/bin/python -m bench.intake [--events N] [--batch N] [--connections N]`: the intake app
-runs under uvicorn in its own process; this process posts `cloudevents-batch+json` batches on a
-few connections. Reports events/s accepted durably (every 202 is a commit) and published end to
-end (outbox empty), beside raw aiokafka produce of the same records measured in the same run.
+`.venv/bin/python -m bench.intake [--events N] [--batch N] [--connections N] [--workers N]
+[--relay app|process]`: the intake app runs under uvicorn in its own processes, the relay in one of
+them or in a process of its own; this process posts `cloudevents-batch+json` batches on a few
+connections. Reports events/s accepted durably (every 202 is a commit) and published end to end
+(outbox empty), beside raw aiokafka produce of the same records measured in the same run, and the
+CPU time each part spent per event (steadier than rates on a shared machine).
 """
 
 from __future__ import annotations
@@ -89,6 +91,67 @@ async def raw_produce(bootstrap: str, history: list[dict[str, Any]]) -> float:
         await producer.stop()
 
 
+def _cpu_seconds() -> dict[int, tuple[int, float, str]]:
+    """(parent pid, user + system CPU seconds, command line) of every process, from /proc."""
+    tick = os.sysconf("SC_CLK_TCK")
+    found = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat, open(f"/proc/{entry}/cmdline", "rb") as cmd:
+                fields = stat.read().rsplit(")", 1)[1].split()
+                command = cmd.read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        found[int(entry)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / tick, command)
+    return found
+
+
+def _descendants(processes: dict[int, tuple[int, float, str]], root: int) -> set[int]:
+    tree = {root}
+    grew = True
+    while grew:
+        grown = tree | {pid for pid, (parent, _, _) in processes.items() if parent in tree}
+        grew, tree = grown != tree, grown
+    return tree
+
+
+class CpuMeter:
+    """CPU seconds per part of the set-up between `start` and `stop` (Linux; empty elsewhere)."""
+
+    def __init__(self, parts: dict[str, Any]) -> None:
+        # A part is a root pid (with its children) or a substring of the command line.
+        self._parts = parts
+        self._first: dict[str, dict[int, float]] = {}
+        self._client = 0.0
+        self.spent: dict[str, float] = {}
+
+    def _sample(self) -> dict[str, dict[int, float]]:
+        if not os.path.isdir("/proc/self"):
+            return {}
+        processes = _cpu_seconds()
+        sample: dict[str, dict[int, float]] = {}
+        for name, part in self._parts.items():
+            if isinstance(part, int):
+                pids = _descendants(processes, part)
+            else:
+                pids = {pid for pid, (_, _, command) in processes.items() if part in command}
+            sample[name] = {pid: processes[pid][1] for pid in pids if pid in processes}
+        return sample
+
+    def start(self) -> None:
+        self._first = self._sample()
+        self._client = time.process_time()
+
+    def stop(self) -> None:
+        for name, now in self._sample().items():
+            before = self._first.get(name, {})
+            self.spent[name] = sum(cpu - before.get(pid, 0.0) for pid, cpu in now.items())
+        # Its children are the server and the broker: only this process itself.
+        self.spent["this client"] = time.process_time() - self._client
+
+
 async def post_all(port: int, bodies: list[bytes], connections: int) -> None:
     queue: asyncio.Queue[bytes] = asyncio.Queue()
     for body in bodies:
@@ -120,7 +183,11 @@ async def wait_ready(port: int, server: subprocess.Popen[bytes]) -> None:
     raise SystemExit("the intake server did not become ready")
 
 
-async def main(count: int, batch: int, connections: int, workers: int) -> None:
+def _start(module: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, "-m", *module], env=env)
+
+
+async def main(count: int, batch: int, connections: int, workers: int, relay: str) -> None:
     print(f"simulating {count} events ...", flush=True)
     history = simulated(count)
     bodies = [orjson.dumps(history[i : i + batch]) for i in range(0, count, batch)]
@@ -133,6 +200,7 @@ async def main(count: int, batch: int, connections: int, workers: int) -> None:
     engine = make_engine(url)
     broker = EmbeddedBroker()
     server: subprocess.Popen[bytes] | None = None
+    relay_process: subprocess.Popen[bytes] | None = None
     try:
         await broker.start()
         raw_rate = await raw_produce(broker.bootstrap_servers, history)
@@ -144,11 +212,20 @@ async def main(count: int, batch: int, connections: int, workers: int) -> None:
             "STROOM_EVENTS_TOPIC": f"bench-intake-{secrets.token_hex(3)}",
             "STROOM_TOPIC_PARTITIONS": str(PARTITIONS),
             "STROOM_LOG_LEVEL": "WARNING",
+            "STROOM_RELAY_IN_APP": str(relay == "app").lower(),
         }
+        if relay == "process":
+            relay_process = _start(["stroom_intake.outbox"], env)
         command = ["uvicorn", "--factory", "bench.intake:app_from_env", "--port", str(port)]
         quiet = ["--log-level", "warning", "--no-access-log", "--workers", str(workers)]
-        server = subprocess.Popen([sys.executable, "-m", *command, *quiet], env=env)  # noqa: ASYNC220 - returns at once
+        server = _start([*command, *quiet], env)
         await wait_ready(port, server)
+        parts: dict[str, Any] = {"intake server": server.pid}
+        if relay_process is not None:
+            parts["relay process"] = relay_process.pid
+        parts |= {"PostgreSQL": name, "broker": broker.bootstrap_servers}
+        meter = CpuMeter(parts)
+        meter.start()
         started = time.perf_counter()
         await post_all(port, bodies, connections)
         accepted = time.perf_counter() - started
@@ -159,21 +236,27 @@ async def main(count: int, batch: int, connections: int, workers: int) -> None:
                 break
             await asyncio.sleep(0.05)
         published = time.perf_counter() - started
+        meter.stop()
     finally:
-        if server is not None:
-            server.terminate()
-            server.wait()
+        for process in (server, relay_process):
+            if process is not None:
+                process.terminate()
+                process.wait()
         broker.stop()
         await engine.dispose()
         admin = await asyncpg.connect(ADMIN_DSN)
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
     e2e_rate = count / published
-    print(f"events: {count} in batches of {batch}, {connections} connections, {workers} server processes")
+    where = "in its own process" if relay == "process" else "in a server process"
+    print(f"events: {count} in batches of {batch}, {connections} connections, {workers} server processes,")
+    print(f"relay {where}")
     print(f"accepted durably (HTTP -> PG):   {count / accepted:10.0f} events/s")
     print(f"published end to end (-> Kafka): {e2e_rate:10.0f} events/s")
     print(f"raw aiokafka produce (baseline): {raw_rate:10.0f} events/s")
     print(f"end to end / raw produce:        {e2e_rate / raw_rate:10.1%}")
+    for part, seconds in meter.spent.items():
+        print(f"CPU {part + ':':28s}{seconds / count * 1e6:10.1f} µs/event")
 
 
 if __name__ == "__main__":
@@ -181,7 +264,8 @@ if __name__ == "__main__":
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--batch", type=int, default=2000)
     parser.add_argument("--connections", type=int, default=3)
-    # Processes; the relay runs in whichever holds the PostgreSQL advisory lock.
+    # Server processes; with `--relay app` the relay runs in whichever holds the advisory lock.
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--relay", choices=("app", "process"), default="app")
     args = parser.parse_args()
-    asyncio.run(main(args.events, args.batch, args.connections, args.workers))
+    asyncio.run(main(args.events, args.batch, args.connections, args.workers, args.relay))

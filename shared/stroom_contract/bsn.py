@@ -3,20 +3,21 @@
 from __future__ import annotations
 
 import hashlib
-import hmac
 
-_WEIGHTS = (9, 8, 7, 6, 5, 4, 3, 2, -1)
 CLIENT_REF_PREFIX = "ps_"
+# The elfproef weights 9..2 and -1 summed: subtracting 48 * this turns ASCII codes into digits.
+_ASCII_ZERO_OFFSET = 48 * (9 + 8 + 7 + 6 + 5 + 4 + 3 + 2 - 1)
+_SHA256_BLOCK = 64
 
 
 def is_valid_bsn(value: str) -> bool:
     """The elfproef; 000000000 passes the arithmetic but is no citizen's number."""
-    if len(value) != 9 or not value.isascii() or not value.isdigit():
+    if len(value) != 9 or not value.isascii() or not value.isdigit() or value == "000000000":
         return False
-    if value == "000000000":
-        return False
-    total = sum(int(digit) * weight for digit, weight in zip(value, _WEIGHTS, strict=True))
-    return total % 11 == 0
+    # Unrolled over the ASCII codes: intake runs this for every person in every event.
+    d = value.encode()
+    total = 9 * d[0] + 8 * d[1] + 7 * d[2] + 6 * d[3] + 5 * d[4] + 4 * d[5] + 3 * d[6] + 2 * d[7] - d[8]
+    return (total - _ASCII_ZERO_OFFSET) % 11 == 0
 
 
 class Pseudonymiser:
@@ -25,11 +26,20 @@ class Pseudonymiser:
     def __init__(self, key: bytes) -> None:
         if len(key) < 16:
             raise ValueError("the pseudonymisation key must be at least 16 bytes")
-        self._key = key
+        # HMAC (RFC 2104) with its keyed inner and outer states computed once and copied per
+        # call: equal to hmac.new(key, bsn, sha256) at well under half its cost.
+        if len(key) > _SHA256_BLOCK:
+            key = hashlib.sha256(key).digest()
+        key = key.ljust(_SHA256_BLOCK, b"\0")
+        self._inner = hashlib.sha256(bytes(byte ^ 0x36 for byte in key))
+        self._outer = hashlib.sha256(bytes(byte ^ 0x5C for byte in key))
 
     def client_ref(self, bsn: str) -> str:
-        digest = hmac.new(self._key, bsn.encode("ascii"), hashlib.sha256).hexdigest()
-        return CLIENT_REF_PREFIX + digest[:32]
+        inner = self._inner.copy()
+        inner.update(bsn.encode("ascii"))
+        outer = self._outer.copy()
+        outer.update(inner.digest())
+        return CLIENT_REF_PREFIX + outer.hexdigest()[:32]
 
     def __repr__(self) -> str:
         return "Pseudonymiser(key=***)"

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
+from collections import defaultdict
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -18,7 +20,7 @@ from aiokafka.errors import KafkaError
 from aiokafka.partitioner import DefaultPartitioner
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from stroom_contract.kafka_binding import encode_wire
+from stroom_contract.kafka_binding import Headers, encode_wire
 from stroom_intake import repository
 from stroom_intake.settings import IntakeSettings
 from stroom_platform.broker import TopicSpec, ensure_topics
@@ -192,22 +194,34 @@ class Relay:
         return total
 
     async def _send(self, rows: list[repository.Pending]) -> list[asyncio.Future[Any]]:
-        assert self._producer is not None
-        partition_of = self._partitioner(sorted(await self._producer.partitions_for(self._topic)))
-        pending = []
+        """Queue the rows as whole record batches, one partition at a time, in sequence order.
+
+        Building batches directly skips the per-record bookkeeping of `producer.send`, which
+        otherwise costs more than everything else in the relay together.
+        """
+        producer = self._producer
+        assert producer is not None
+        partition_of = self._partitioner(sorted(await producer.partitions_for(self._topic)))
+        by_partition: dict[int, list[tuple[bytes, bytes, Headers]]] = defaultdict(list)
         for row in rows:
             value, headers = encode_wire(orjson.loads(row.wire))
             key = row.entity_key.encode()
-            pending.append(
-                await self._producer.send(
-                    self._topic, value, key=key, headers=headers, partition=partition_of(key)
-                )
-            )
+            by_partition[partition_of(key)].append((key, value, headers))
+        pending = []
+        for partition, records in by_partition.items():
+            batch = producer.create_batch()
+            for key, value, headers in records:
+                # A full batch refuses the record; a fresh one always takes its first.
+                if batch.append(key=key, value=value, timestamp=None, headers=headers) is None:
+                    pending.append(await producer.send_batch(batch, self._topic, partition=partition))
+                    batch = producer.create_batch()
+                    batch.append(key=key, value=value, timestamp=None, headers=headers)
+            pending.append(await producer.send_batch(batch, self._topic, partition=partition))
         return pending
 
     async def _settle(self, rows: list[repository.Pending], pending: list[asyncio.Future[Any]]) -> int:
         await asyncio.gather(*pending)
-        # Only now, after the broker acknowledged every record, may the rows count as published.
+        # Only now, after the broker acknowledged every batch, may the rows count as published.
         now = datetime.now(UTC)
         async with self._engine.begin() as conn:
             await repository.mark_published(conn, [row.seq for row in rows], now)
@@ -253,6 +267,8 @@ async def _main() -> None:
     configure_logging(settings.log_level)
     engine = make_engine(settings.intake_database_url)
     relay = relay_from_settings(engine, settings)
+    # As in the app: keep the collector's full passes off the start-up heap.
+    gc.freeze()
     try:
         await relay.run()
     finally:

@@ -57,7 +57,7 @@ class IntakeRuntime:
         engine = make_engine(settings.intake_database_url)
         metrics = IntakeMetrics(registry)
         relay = None
-        if settings.kafka_bootstrap_servers:
+        if settings.kafka_bootstrap_servers and settings.relay_in_app:
             relay = relay_from_settings(engine, settings, on_published=metrics.published.inc)
         ingestor = Ingestor(engine, make_validator(settings), on_stored=relay.wake if relay else None)
         return cls(settings, engine, ingestor, metrics, relay)
@@ -65,7 +65,7 @@ class IntakeRuntime:
     async def start(self) -> None:
         if self.relay is not None:
             self._tasks.append(asyncio.create_task(self.relay.run(), name="intake-relay"))
-        else:
+        elif self.settings.relay_in_app:
             log.warning("no KAFKA_BOOTSTRAP_SERVERS: events are stored but not published")
         self._tasks.append(asyncio.create_task(self._watch_backlog(), name="intake-backlog"))
 

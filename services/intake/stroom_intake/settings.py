@@ -15,6 +15,8 @@ class IntakeSettings(CommonSettings):
     # Events validated and stored per transaction by `stroom import`.
     ingest_batch_size: int = 5000
     relay_batch_size: int = 5000
+    # False when the relay runs as a process of its own (`python -m stroom_intake.outbox`).
+    relay_in_app: bool = True
     relay_poll_seconds: float = 1.0
 
     @field_validator("pseudonym_key")
