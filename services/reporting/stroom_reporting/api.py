@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
@@ -54,10 +55,11 @@ AsOfParam = Annotated[
 ]
 FormatParam = Annotated[Literal["json", "csv", "xlsx"], Query(description="json, csv or xlsx")]
 TableParam = Annotated[str | None, Query(description="Which table a CSV holds; default the first")]
+StockDateParam = Annotated[date | None, Query(description="Peildatum; default today")]
 
 
 def resolve_scope(
-    ctx: ReportingContext, caller: Access, organisation: str | None, municipality: list[str] | None
+    ctx: Ctx, caller: Caller, organisation: OrganisationParam = None, municipality: MunicipalityParam = None
 ) -> reports.Scope:
     orgs = ctx.organisations
     requested = municipality or []
@@ -97,7 +99,7 @@ def resolve_scope(
     return reports.Scope(org, chosen, orgs.municipality_names)
 
 
-def resolve_period(first: str | None, last: str | None) -> tuple[int, int]:
+def resolve_period(first: FromParam = None, last: ToParam = None) -> tuple[int, int]:
     today = month_of(date.today())
     try:
         last_month = parse_month(last) if last else today
@@ -109,25 +111,35 @@ def resolve_period(first: str | None, last: str | None) -> tuple[int, int]:
     return first_month, last_month
 
 
-def resolve_as_of(as_of: datetime | None) -> datetime | None:
+def resolve_as_of(as_of: AsOfParam = None) -> datetime | None:
     if as_of is not None and as_of.tzinfo is None:
         raise Problem(400, "invalid-as-of", "Invalid as_of", "as_of needs a time zone offset (RFC 3339).")
     return as_of
 
 
-def respond(report: reports.Report, fmt: str, table: str | None) -> Any:
-    if fmt == "json":
+@dataclass(frozen=True)
+class Output:
+    format: str
+    table: str | None
+
+
+def output(format: FormatParam = "json", table: TableParam = None) -> Output:
+    return Output(format, table)
+
+
+def respond(report: reports.Report, out: Output) -> Any:
+    if out.format == "json":
         # orjson straight to bytes: FastAPI's generic encoder walks every row and cell in Python.
         return Response(orjson.dumps(report.document()), media_type="application/json")
     stamp = "_".join(report.period.values())
     filename = f"stroom_{report.family}_{report.scope.organisation.code}_{stamp}"
-    if fmt == "xlsx":
+    if out.format == "xlsx":
         return Response(
             exports.to_xlsx(report),
             media_type=exports.XLSX_MEDIA,
             headers={"content-disposition": f'attachment; filename="{filename}.xlsx"'},
         )
-    chosen = next((t for t in report.tables if table in (None, t.name)), None)
+    chosen = next((t for t in report.tables if out.table in (None, t.name)), None)
     if chosen is None:
         names = ", ".join(t.name for t in report.tables)
         raise Problem(400, "unknown-table", "Unknown table", f"Choose one of: {names}.")
@@ -138,7 +150,9 @@ def respond(report: reports.Report, fmt: str, table: str | None) -> Any:
     )
 
 
-def _units(unit: str | None) -> tuple[str, ...]:
+def units(
+    unit: Annotated[str | None, Query(description="benefits or persons; default both")] = None,
+) -> tuple[str, ...]:
     if unit is None:
         return UNITS
     if unit not in UNITS:
@@ -146,11 +160,33 @@ def _units(unit: str | None) -> tuple[str, ...]:
     return (unit,)
 
 
-def _regulations(regulation: list[str] | None) -> tuple[str, ...]:
+def regulations(regulation: Annotated[list[str] | None, Query()] = None) -> tuple[str, ...]:
     wrong = [r for r in regulation or [] if r not in reports.REGULATIONS]
     if wrong:
         raise Problem(400, "invalid-regulation", "Invalid regulation", f"Unknown: {', '.join(wrong)}.")
     return tuple(regulation) if regulation else reports.REGULATIONS
+
+
+def stock_date(stock_date: StockDateParam = None) -> date:
+    return stock_date or date.today()
+
+
+def quarter(
+    quarter: Annotated[str | None, Query(description="Any month of the quarter, YYYY-MM")] = None,
+) -> int:
+    return quarter_of(resolve_period(quarter, quarter)[0] if quarter else month_of(date.today()))
+
+
+# The query parameters every report shares, resolved (and validated) once, in the order they
+# appear in the OpenAPI document.
+ScopeDep = Annotated[reports.Scope, Depends(resolve_scope)]
+Period = Annotated[tuple[int, int], Depends(resolve_period)]
+AsOf = Annotated[datetime | None, Depends(resolve_as_of)]
+Out = Annotated[Output, Depends(output)]
+Regulations = Annotated[tuple[str, ...], Depends(regulations)]
+Units = Annotated[tuple[str, ...], Depends(units)]
+StockDate = Annotated[date, Depends(stock_date)]
+Quarter = Annotated[int, Depends(quarter)]
 
 
 @router.get("/organisations")
@@ -166,26 +202,10 @@ async def organisations(ctx: Ctx, caller: Caller) -> list[dict[str, Any]]:
 
 @router.get("/reports/monthly")
 async def monthly(
-    ctx: Ctx,
-    caller: Caller,
-    conn: Conn,
-    organisation: OrganisationParam = None,
-    municipality: MunicipalityParam = None,
-    regulation: Annotated[list[str] | None, Query()] = None,
-    unit: Annotated[str | None, Query(description="benefits or persons; default both")] = None,
-    first: FromParam = None,
-    last: ToParam = None,
-    as_of: AsOfParam = None,
-    format: FormatParam = "json",
-    table: TableParam = None,
+    conn: Conn, scope: ScopeDep, regulation: Regulations, unit: Units, period: Period, as_of: AsOf, out: Out
 ) -> Any:
     """Report 1: begin, inflow, outflow, end per month, with period and organisation totals."""
-    scope = resolve_scope(ctx, caller, organisation, municipality)
-    first_month, last_month = resolve_period(first, last)
-    report = await reports.monthly(
-        conn, scope, _regulations(regulation), _units(unit), first_month, last_month, resolve_as_of(as_of)
-    )
-    return respond(report, format, table)
+    return respond(await reports.monthly(conn, scope, regulation, unit, *period, as_of), out)
 
 
 @router.get("/reports/monthly/trace")
@@ -198,7 +218,7 @@ async def monthly_trace(
     unit: Annotated[str, Query()],
     month: Annotated[str, Query()],
     measure: Annotated[Literal["begin", "inflow", "outflow", "end"], Query()],
-    as_of: AsOfParam = None,
+    as_of: AsOf,
 ) -> dict[str, Any]:
     """The pseudonymous benefit refs (and, for persons, client refs) behind one figure."""
     resolve_scope(ctx, caller, None, [municipality])
@@ -207,12 +227,12 @@ async def monthly_trace(
     rows = await repository.trace(
         conn,
         municipality,
-        _regulations([regulation])[0],
-        _units(unit)[0],
+        regulations([regulation])[0],
+        units(unit)[0],
         measure,
         the_month,
         stock_day,
-        resolve_as_of(as_of),
+        as_of,
     )
     refs = [
         {"benefit_ref": r.entity, "client_ref": r.client_ref if unit == "persons" else None} for r in rows
@@ -230,16 +250,10 @@ async def monthly_trace(
 
 @router.get("/reports/monthly/changes")
 async def monthly_changes(
-    ctx: Ctx,
-    caller: Caller,
-    conn: Conn,
-    since: Annotated[datetime, Query(description="RFC 3339")],
-    organisation: OrganisationParam = None,
-    municipality: MunicipalityParam = None,
+    conn: Conn, since: Annotated[datetime, Query(description="RFC 3339")], scope: ScopeDep
 ) -> dict[str, Any]:
     """Months whose inflow or outflow was restated after `since` (the service's clock); the
     begin and end of every later month follow from them."""
-    scope = resolve_scope(ctx, caller, organisation, municipality)
     rows = await repository.changed_months(conn, scope.municipalities, resolve_as_of(since) or since)
     return {
         "since": since.isoformat(),
@@ -257,143 +271,43 @@ async def monthly_changes(
 
 
 @router.get("/reports/reasons")
-async def reasons(
-    ctx: Ctx,
-    caller: Caller,
-    conn: Conn,
-    organisation: OrganisationParam = None,
-    municipality: MunicipalityParam = None,
-    first: FromParam = None,
-    last: ToParam = None,
-    as_of: AsOfParam = None,
-    format: FormatParam = "json",
-    table: TableParam = None,
-) -> Any:
+async def reasons(conn: Conn, scope: ScopeDep, period: Period, as_of: AsOf, out: Out) -> Any:
     """Report 2: inflow and outflow reasons in the period, and the top 5 per municipality."""
-    scope = resolve_scope(ctx, caller, organisation, municipality)
-    first_month, last_month = resolve_period(first, last)
-    return respond(
-        await reports.reasons(conn, scope, first_month, last_month, resolve_as_of(as_of)), format, table
-    )
-
-
-def _stock_date(value: date | None) -> date:
-    return value or date.today()
+    return respond(await reports.reasons(conn, scope, *period, as_of), out)
 
 
 @router.get("/reports/composition")
-async def composition(
-    ctx: Ctx,
-    caller: Caller,
-    conn: Conn,
-    organisation: OrganisationParam = None,
-    municipality: MunicipalityParam = None,
-    stock_date: Annotated[date | None, Query(description="Peildatum; default today")] = None,
-    as_of: AsOfParam = None,
-    format: FormatParam = "json",
-    table: TableParam = None,
-) -> Any:
+async def composition(conn: Conn, scope: ScopeDep, day: StockDate, as_of: AsOf, out: Out) -> Any:
     """Report 3: the client file on a stock date by regulation, duration, age, household, ladder."""
-    scope = resolve_scope(ctx, caller, organisation, municipality)
-    report = await reports.composition(conn, scope, _stock_date(stock_date), resolve_as_of(as_of))
-    return respond(report, format, table)
+    return respond(await reports.composition(conn, scope, day, as_of), out)
 
 
 @router.get("/reports/placements")
-async def placements(
-    ctx: Ctx,
-    caller: Caller,
-    conn: Conn,
-    organisation: OrganisationParam = None,
-    municipality: MunicipalityParam = None,
-    first: FromParam = None,
-    last: ToParam = None,
-    as_of: AsOfParam = None,
-    format: FormatParam = "json",
-    table: TableParam = None,
-) -> Any:
+async def placements(conn: Conn, scope: ScopeDep, period: Period, as_of: AsOf, out: Out) -> Any:
     """Report 4: placements per kind on month ends; sheltered work against the target."""
-    scope = resolve_scope(ctx, caller, organisation, municipality)
-    first_month, last_month = resolve_period(first, last)
-    report = await reports.placements(conn, scope, first_month, last_month, resolve_as_of(as_of))
-    return respond(report, format, table)
+    return respond(await reports.placements(conn, scope, *period, as_of), out)
 
 
 @router.get("/reports/trajectories")
-async def trajectories(
-    ctx: Ctx,
-    caller: Caller,
-    conn: Conn,
-    organisation: OrganisationParam = None,
-    municipality: MunicipalityParam = None,
-    quarter: Annotated[str | None, Query(description="Any month of the quarter, YYYY-MM")] = None,
-    as_of: AsOfParam = None,
-    format: FormatParam = "json",
-    table: TableParam = None,
-) -> Any:
+async def trajectories(conn: Conn, scope: ScopeDep, the_quarter: Quarter, as_of: AsOf, out: Out) -> Any:
     """Report 5: trajectories per phase in a quarter, and the ended ones by last phase x outcome."""
-    scope = resolve_scope(ctx, caller, organisation, municipality)
-    month = resolve_period(quarter, quarter)[0] if quarter else month_of(date.today())
-    report = await reports.trajectories(conn, scope, quarter_of(month), resolve_as_of(as_of))
-    return respond(report, format, table)
+    return respond(await reports.trajectories(conn, scope, the_quarter, as_of), out)
 
 
 @router.get("/reports/caseload")
-async def caseload(
-    ctx: Ctx,
-    caller: Caller,
-    conn: Conn,
-    organisation: OrganisationParam = None,
-    municipality: MunicipalityParam = None,
-    stock_date: Annotated[date | None, Query(description="Peildatum; default today")] = None,
-    as_of: AsOfParam = None,
-    format: FormatParam = "json",
-    table: TableParam = None,
-) -> Any:
+async def caseload(conn: Conn, scope: ScopeDep, day: StockDate, as_of: AsOf, out: Out) -> Any:
     """Report 6: active clients per coach on a stock date, by client stream."""
-    scope = resolve_scope(ctx, caller, organisation, municipality)
-    report = await reports.caseload(conn, scope, _stock_date(stock_date), resolve_as_of(as_of))
-    return respond(report, format, table)
+    return respond(await reports.caseload(conn, scope, day, as_of), out)
 
 
 @router.get("/reports/gate")
-async def gate(
-    ctx: Ctx,
-    caller: Caller,
-    conn: Conn,
-    organisation: OrganisationParam = None,
-    municipality: MunicipalityParam = None,
-    first: FromParam = None,
-    last: ToParam = None,
-    as_of: AsOfParam = None,
-    format: FormatParam = "json",
-    table: TableParam = None,
-) -> Any:
+async def gate(conn: Conn, scope: ScopeDep, period: Period, as_of: AsOf, out: Out) -> Any:
     """Report 7: applications received, granted, rejected, withdrawn; share not granted."""
-    scope = resolve_scope(ctx, caller, organisation, municipality)
-    first_month, last_month = resolve_period(first, last)
-    return respond(
-        await reports.gate(conn, scope, first_month, last_month, resolve_as_of(as_of)), format, table
-    )
+    return respond(await reports.gate(conn, scope, *period, as_of), out)
 
 
 @router.get("/reports/kpis")
-async def kpis(
-    ctx: Ctx,
-    caller: Caller,
-    conn: Conn,
-    organisation: OrganisationParam = None,
-    municipality: MunicipalityParam = None,
-    first: FromParam = None,
-    last: ToParam = None,
-    as_of: AsOfParam = None,
-    format: FormatParam = "json",
-    table: TableParam = None,
-) -> Any:
+async def kpis(conn: Conn, scope: ScopeDep, period: Period, as_of: AsOf, out: Out) -> Any:
     """Report 8: K1-K5 and benchmark rates with last year's value, the norm and whether it is met,
     and the revolving door; per municipality and for the organisation."""
-    scope = resolve_scope(ctx, caller, organisation, municipality)
-    first_month, last_month = resolve_period(first, last)
-    return respond(
-        await kpis_report(conn, scope, first_month, last_month, resolve_as_of(as_of)), format, table
-    )
+    return respond(await kpis_report(conn, scope, *period, as_of), out)
