@@ -14,7 +14,7 @@ from stroom_platform.organisations import KpiTargets
 from stroom_reporting import repository
 from stroom_reporting.domain import kpis
 from stroom_reporting.domain.months import first_day, last_day, next_month
-from stroom_reporting.reports import LABELS, Report, ReportTable, Scope, period_of
+from stroom_reporting.reports import LABELS, Report, ReportTable, Scope
 
 LABEL = {
     "K1": "K1 Gemiddelde uitkeringsduur (dagen)",
@@ -202,14 +202,12 @@ async def kpis_report(
                 "within_12m": door[(m, outflow, inflow, 12)],
             }
         )
-    return Report(
+    return Report.of_months(
         "kpis",
         "Kritieke prestatie-indicatoren",
         scope,
-        period_of(first, last),
+        (first, last),
         as_of,
-        [
-            ReportTable("kpis", "KPI's met vorig jaar en norm", KPI_COLUMNS, rows),
-            ReportTable("revolving_door", "Draaideur: terug in de uitkering", DOOR_COLUMNS, door_rows),
-        ],
+        ReportTable("kpis", "KPI's met vorig jaar en norm", KPI_COLUMNS, rows),
+        ReportTable("revolving_door", "Draaideur: terug in de uitkering", DOOR_COLUMNS, door_rows),
     )

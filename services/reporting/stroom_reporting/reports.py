@@ -115,6 +115,27 @@ class Report:
     as_of: datetime | None
     tables: list[ReportTable]
 
+    @classmethod
+    def of_months(
+        cls,
+        family: str,
+        title: str,
+        scope: Scope,
+        months: tuple[int, int],
+        as_of: datetime | None,
+        *tables: ReportTable,
+    ) -> Report:
+        """A report over the months first..last."""
+        period = {"from": format_month(months[0]), "to": format_month(months[1])}
+        return cls(family, title, scope, period, as_of, list(tables))
+
+    @classmethod
+    def of_day(
+        cls, family: str, title: str, scope: Scope, day: date, as_of: datetime | None, *tables: ReportTable
+    ) -> Report:
+        """A report on a stock date."""
+        return cls(family, title, scope, {"stock_date": day.isoformat()}, as_of, list(tables))
+
     def document(self) -> dict[str, Any]:
         return {
             "report": self.family,
@@ -198,11 +219,7 @@ async def monthly(
             mutations.period_totals(totals["organisation"]),
         ),
     ]
-    return Report("monthly", "Maandelijkse mutaties", scope, period_of(first, last), as_of, tables)
-
-
-def period_of(first: int, last: int) -> dict[str, str]:
-    return {"from": format_month(first), "to": format_month(last)}
+    return Report.of_months("monthly", "Maandelijkse mutaties", scope, (first, last), as_of, *tables)
 
 
 async def reasons(
@@ -223,16 +240,14 @@ async def reasons(
             for rank, (reason, count) in enumerate(families.top(per_key[(municipality, direction)]), 1):
                 top_rows.append({"rank": rank, **_reason_row(scope, municipality, direction, reason, count)})
     columns = ["municipality", "municipality_name", "direction", "reason", "reason_label", "count"]
-    return Report(
+    return Report.of_months(
         "reasons",
         "In- en uitstroomredenen",
         scope,
-        period_of(first, last),
+        (first, last),
         as_of,
-        [
-            ReportTable("reasons", "Redenen", columns, all_rows),
-            ReportTable("top5", "Top 5 per gemeente", ["rank", *columns], top_rows),
-        ],
+        ReportTable("reasons", "Redenen", columns, all_rows),
+        ReportTable("top5", "Top 5 per gemeente", ["rank", *columns], top_rows),
     )
 
 
@@ -287,23 +302,16 @@ async def composition(conn: AsyncConnection, scope: Scope, day: date, as_of: dat
                     }
                 )
     columns = ["stock_date", "municipality", "municipality_name", "dimension", "value", "count"]
-    return Report(
-        "composition",
-        "Samenstelling klantenbestand",
-        scope,
-        {"stock_date": day.isoformat()},
-        as_of,
-        [ReportTable("composition", "Samenstelling op peildatum", columns, rows)],
-    )
+    table = ReportTable("composition", "Samenstelling op peildatum", columns, rows)
+    return Report.of_day("composition", "Samenstelling klantenbestand", scope, day, as_of, table)
 
 
 async def placements(
     conn: AsyncConnection, scope: Scope, first: int, last: int, as_of: datetime | None
 ) -> Report:
     """Report 4: placements active per kind on each month end; sheltered work against its target."""
-    spells = await repository.placements(
-        conn, scope.municipalities, last_day(previous_month(first)), last_day(last), as_of
-    )
+    before = last_day(previous_month(first))
+    spells = await repository.spells(conn, "placement", scope.municipalities, before, last_day(last), as_of)
     active = families.active_per_month_end(
         ((s.municipality, s.kind, s.start_date, s.end_date) for s in spells), first, last
     )
@@ -331,25 +339,22 @@ async def placements(
             )
     place_columns = ["month", "municipality", "municipality_name", "kind", "active"]
     target_columns = ["month", "municipality", "municipality_name", "active", "target", "realisation_pct"]
-    return Report(
+    return Report.of_months(
         "placements",
         "Plaatsingen",
         scope,
-        period_of(first, last),
+        (first, last),
         as_of,
-        [
-            ReportTable("placements", "Actieve plaatsingen op maandeinde", place_columns, rows),
-            ReportTable("sheltered_work", "Beschut werk tegen taakstelling", target_columns, target_rows),
-        ],
+        ReportTable("placements", "Actieve plaatsingen op maandeinde", place_columns, rows),
+        ReportTable("sheltered_work", "Beschut werk tegen taakstelling", target_columns, target_rows),
     )
 
 
 async def trajectories(conn: AsyncConnection, scope: Scope, quarter: int, as_of: datetime | None) -> Report:
     """Report 5: per phase begin / in / out / end in a quarter, and ended by last phase x outcome."""
     first, last = quarter_months(quarter)
-    spells = await repository.phases(
-        conn, scope.municipalities, last_day(previous_month(first)), last_day(last), as_of
-    )
+    before = last_day(previous_month(first))
+    spells = await repository.spells(conn, "phase", scope.municipalities, before, last_day(last), as_of)
     counts = families.phase_quarter(
         ((s.municipality, s.phase, s.start_date, s.end_date) for s in spells), quarter
     )
@@ -414,14 +419,8 @@ async def caseload(conn: AsyncConnection, scope: Scope, day: date, as_of: dateti
         for (municipality, coach, stream), count in sorted(counts.items())
     ]
     columns = ["stock_date", "municipality", "municipality_name", "coach", "client_stream", "count"]
-    return Report(
-        "caseload",
-        "Caseload per klantmanager",
-        scope,
-        {"stock_date": day.isoformat()},
-        as_of,
-        [ReportTable("caseload", "Actieve klanten per klantmanager", columns, rows)],
-    )
+    table = ReportTable("caseload", "Actieve klanten per klantmanager", columns, rows)
+    return Report.of_day("caseload", "Caseload per klantmanager", scope, day, as_of, table)
 
 
 async def gate(conn: AsyncConnection, scope: Scope, first: int, last: int, as_of: datetime | None) -> Report:
@@ -456,11 +455,5 @@ async def gate(conn: AsyncConnection, scope: Scope, first: int, last: int, as_of
         "withdrawn",
         "not_granted_pct",
     ]
-    return Report(
-        "gate",
-        "Poort: aanvragen",
-        scope,
-        period_of(first, last),
-        as_of,
-        [ReportTable("gate", "Aanvragen per maand", columns, rows)],
-    )
+    table = ReportTable("gate", "Aanvragen per maand", columns, rows)
+    return Report.of_months("gate", "Poort: aanvragen", scope, (first, last), as_of, table)

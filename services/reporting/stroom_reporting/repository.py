@@ -31,6 +31,20 @@ def active_on(table: Table, day: date) -> ColumnElement[bool]:
     return and_(table.c.start_date <= day, or_(table.c.end_date.is_(None), table.c.end_date > day))
 
 
+async def _rows(
+    conn: AsyncConnection,
+    table: Table,
+    columns: Sequence[str],
+    municipalities: Sequence[str],
+    as_of: datetime | None,
+    *conditions: ColumnElement[bool],
+) -> list[Any]:
+    """The columns of the municipalities' rows valid at `as_of` that meet the conditions."""
+    c = table.c
+    where = (c.municipality.in_(municipalities), valid(table, as_of), *conditions)
+    return list(await conn.execute(select(*(c[name] for name in columns)).where(*where)))
+
+
 def _opening_as_zero(month: Any, first: int) -> Any:
     # Months before the period only make up its opening stock: one row per key, month 0.
     return case((month < first, 0), else_=month)
@@ -139,15 +153,17 @@ async def reasons(
 async def count_spells_on(
     conn: AsyncConnection, municipalities: Sequence[str], day: date, as_of: datetime | None
 ) -> list[Any]:
-    c = t.count_spells.c
-    rows = await conn.execute(
-        select(
-            c.entity, c.unit, c.municipality, c.regulation, c.start_date, c.client_ref, c.role, c.birth_date
-        ).where(
-            c.municipality.in_(municipalities), valid(t.count_spells, as_of), active_on(t.count_spells, day)
-        )
+    columns = (
+        "entity",
+        "unit",
+        "municipality",
+        "regulation",
+        "start_date",
+        "client_ref",
+        "role",
+        "birth_date",
     )
-    return list(rows)
+    return await _rows(conn, t.count_spells, columns, municipalities, as_of, active_on(t.count_spells, day))
 
 
 def _visible(as_of: datetime | None) -> ColumnElement[bool]:
@@ -199,43 +215,29 @@ async def coaches_on(
     }
 
 
-async def placements(
+SPELLS = {
+    "placement": (t.placement_spells, ("entity", "municipality", "kind", "start_date", "end_date")),
+    "phase": (
+        t.phase_spells,
+        ("entity", "municipality", "phase", "start_date", "end_date", "is_last", "outcome"),
+    ),
+}
+
+
+async def spells(
     conn: AsyncConnection,
+    kind: str,
     municipalities: Sequence[str],
     first_day: date,
     last_day: date,
     as_of: datetime | None,
 ) -> list[Any]:
-    """Placements that overlap the period (for counts on each month end within it)."""
-    p = t.placement_spells.c
-    rows = await conn.execute(
-        select(p.entity, p.municipality, p.kind, p.start_date, p.end_date).where(
-            p.municipality.in_(municipalities),
-            valid(t.placement_spells, as_of),
-            p.start_date <= last_day,
-            or_(p.end_date.is_(None), p.end_date > first_day),
-        )
-    )
-    return list(rows)
-
-
-async def phases(
-    conn: AsyncConnection,
-    municipalities: Sequence[str],
-    first_day: date,
-    last_day: date,
-    as_of: datetime | None,
-) -> list[Any]:
-    s = t.phase_spells.c
-    rows = await conn.execute(
-        select(s.entity, s.municipality, s.phase, s.start_date, s.end_date, s.is_last, s.outcome).where(
-            s.municipality.in_(municipalities),
-            valid(t.phase_spells, as_of),
-            s.start_date <= last_day,
-            or_(s.end_date.is_(None), s.end_date >= first_day),
-        )
-    )
-    return list(rows)
+    """Placement or phase spells active on `first_day` or started after it up to `last_day` (for
+    counts on the days in between)."""
+    table, columns = SPELLS[kind]
+    c = table.c
+    overlapping = (c.start_date <= last_day, or_(c.end_date.is_(None), c.end_date > first_day))
+    return await _rows(conn, table, columns, municipalities, as_of, *overlapping)
 
 
 async def applications(
@@ -246,17 +248,9 @@ async def applications(
     as_of: datetime | None,
 ) -> list[Any]:
     a = t.applications.c
-    rows = await conn.execute(
-        select(a.entity, a.municipality, a.received_on, a.decision, a.decided_on).where(
-            a.municipality.in_(municipalities),
-            valid(t.applications, as_of),
-            or_(
-                a.received_on.between(first_day, last_day),
-                a.decided_on.between(first_day, last_day),
-            ),
-        )
-    )
-    return list(rows)
+    columns = ("entity", "municipality", "received_on", "decision", "decided_on")
+    in_period = or_(a.received_on.between(first_day, last_day), a.decided_on.between(first_day, last_day))
+    return await _rows(conn, t.applications, columns, municipalities, as_of, in_period)
 
 
 async def changed_months(conn: AsyncConnection, municipalities: Sequence[str], since: datetime) -> list[Any]:
@@ -337,10 +331,7 @@ async def plans_sent(conn: AsyncConnection, first: date, last: date, as_of: date
 async def kpi_applications(
     conn: AsyncConnection, municipalities: Sequence[str], until: date, as_of: datetime | None
 ) -> list[Any]:
-    a = t.applications.c
-    rows = await conn.execute(
-        select(a.entity, a.client_ref, a.municipality, a.received_on).where(
-            a.municipality.in_(municipalities), valid(t.applications, as_of), a.received_on <= until
-        )
+    columns = ("entity", "client_ref", "municipality", "received_on")
+    return await _rows(
+        conn, t.applications, columns, municipalities, as_of, t.applications.c.received_on <= until
     )
-    return list(rows.all())

@@ -46,11 +46,25 @@ class UtcDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def _recorded() -> list[Column[Any]]:
-    return [
+def versioned(name: str, *columns: Column[Any] | Index) -> Table:
+    """A bitemporal table: rows of an entity's versions, each valid from its recorded_from until
+    the next version's (recorded_to, open while current)."""
+    return Table(
+        name,
+        metadata,
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        Column("entity", String(300), nullable=False, index=True),
+        *columns,
         Column("recorded_from", UtcDateTime(), nullable=False),
         Column("recorded_to", UtcDateTime()),
-    ]
+    )
+
+
+def _of_client() -> tuple[Column[Any], Column[Any]]:
+    return (
+        Column("client_ref", String(200), nullable=False),
+        Column("municipality", String(6), nullable=False, index=True),
+    )
 
 
 entities = Table(
@@ -62,11 +76,8 @@ entities = Table(
 )
 
 # Benefits (unit `benefits`) and memberships (unit `persons`) in one table: the same counting.
-count_spells = Table(
+count_spells = versioned(
     "reporting_count_spells",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("entity", String(300), nullable=False, index=True),
     Column("unit", String(10), nullable=False),
     Column("municipality", String(6), nullable=False),
     Column("regulation", String(4), nullable=False),
@@ -79,52 +90,36 @@ count_spells = Table(
     Column("client_ref", String(200)),
     Column("role", String(10)),
     Column("birth_date", Date),
-    *_recorded(),
     Index("ix_reporting_count_spells_start", "municipality", "unit", "start_month"),
     Index("ix_reporting_count_spells_end", "municipality", "unit", "end_month"),
 )
 
-placement_spells = Table(
+placement_spells = versioned(
     "reporting_placement_spells",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("entity", String(300), nullable=False, index=True),
-    Column("client_ref", String(200), nullable=False),
-    Column("municipality", String(6), nullable=False, index=True),
+    *_of_client(),
     Column("kind", String(30), nullable=False),
     Column("start_date", Date, nullable=False),
     Column("end_date", Date),
     Column("hours_per_week", Float),
-    *_recorded(),
 )
 
-applications = Table(
+applications = versioned(
     "reporting_applications",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("entity", String(300), nullable=False, index=True),
-    Column("client_ref", String(200), nullable=False),
-    Column("municipality", String(6), nullable=False, index=True),
+    *_of_client(),
     Column("regulation", String(4), nullable=False),
     Column("received_on", Date, nullable=False),
     Column("decision", String(10)),
     Column("decided_on", Date),
-    *_recorded(),
 )
 
-phase_spells = Table(
+phase_spells = versioned(
     "reporting_phase_spells",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("entity", String(300), nullable=False, index=True),
-    Column("client_ref", String(200), nullable=False),
-    Column("municipality", String(6), nullable=False, index=True),
+    *_of_client(),
     Column("phase", String(30), nullable=False),
     Column("start_date", Date, nullable=False),
     Column("end_date", Date),
     Column("is_last", Boolean, nullable=False),
     Column("outcome", String(30)),
-    *_recorded(),
 )
 
 client_records = Table(
@@ -145,14 +140,22 @@ client_records = Table(
     Column("payload", Text, nullable=False),
 )
 
+
+def _month_key() -> tuple[Column[Any], ...]:
+    """The key of a figure of the monthly report: municipality, regulation, unit, month."""
+    return (
+        Column("municipality", String(6), primary_key=True),
+        Column("regulation", String(4), primary_key=True),
+        Column("unit", String(10), primary_key=True),
+        Column("month", Integer, primary_key=True),
+    )
+
+
 # Current (not as_of) inflow and outflow per month, kept in step with count_spells.
 monthly = Table(
     "reporting_monthly",
     metadata,
-    Column("municipality", String(6), primary_key=True),
-    Column("regulation", String(4), primary_key=True),
-    Column("unit", String(10), primary_key=True),
-    Column("month", Integer, primary_key=True),
+    *_month_key(),
     Column("inflow", Integer, nullable=False),
     Column("outflow", Integer, nullable=False),
 )
@@ -161,10 +164,7 @@ monthly = Table(
 changes = Table(
     "reporting_changes",
     metadata,
-    Column("municipality", String(6), primary_key=True),
-    Column("regulation", String(4), primary_key=True),
-    Column("unit", String(10), primary_key=True),
-    Column("month", Integer, primary_key=True),
+    *_month_key(),
     Column("changed_at", UtcDateTime(), nullable=False, index=True),
 )
 
