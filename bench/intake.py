@@ -267,6 +267,6 @@ if __name__ == "__main__":
     parser.add_argument("--connections", type=int, default=3)
     # Server processes; with `--relay app` the relay runs in whichever holds the advisory lock.
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--relay", choices=("app", "process"), default="app")
+    parser.add_argument("--relay", choices=("app", "process"), default="process")
     args = parser.parse_args()
     asyncio.run(main(args.events, args.batch, args.connections, args.workers, args.relay))

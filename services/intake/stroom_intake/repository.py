@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import func, select, text, tuple_, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -23,23 +22,27 @@ def _chunks(keys: Sequence[EventKey]) -> Iterable[Sequence[EventKey]]:
         yield keys[start : start + _CHUNK]
 
 
-_COLUMNS = ("source", "event_id", "type", "time", "entity_key", "fingerprint", "wire", "received_at")
-_PG_TYPES = ("text", "text", "text", "timestamptz", "text", "text", "text", "timestamptz")
+# What ingest stores per event, in `_COLUMNS` order: source, event_id, type, time, entity_key,
+# fingerprint, wire. All rows of a batch share `received_at`.
+NewEvent = tuple[str, str, str, datetime, str, str, str]
+_COLUMNS = ("source", "event_id", "type", "time", "entity_key", "fingerprint", "wire")
+_PG_TYPES = ("text", "text", "text", "timestamptz", "text", "text", "text")
 # One statement per batch whatever its size: each column travels as one array parameter.
 _ARRAYS = ", ".join(f"CAST(:{c} AS {t}[])" for c, t in zip(_COLUMNS, _PG_TYPES, strict=True))
 _PG_INSERT = text(
-    f"INSERT INTO intake_events ({', '.join(_COLUMNS)}) SELECT * FROM unnest({_ARRAYS}) "
+    f"INSERT INTO intake_events ({', '.join(_COLUMNS)}, received_at) "
+    f"SELECT *, CAST(:received_at AS timestamptz) FROM unnest({_ARRAYS}) "
     "ON CONFLICT (source, event_id) DO NOTHING RETURNING source, event_id"
 )
 
 
-async def insert_new(conn: AsyncConnection, rows: list[dict[str, Any]]) -> set[EventKey]:
+async def insert_new(conn: AsyncConnection, rows: list[NewEvent], received_at: datetime) -> set[EventKey]:
     """Insert rows whose (source, id) is not stored yet; returns the keys actually inserted."""
     if not rows:
         return set()
     if conn.dialect.name == "postgresql":
-        columns = {column: [row[column] for row in rows] for column in _COLUMNS}
-        result = await conn.execute(_PG_INSERT, columns)
+        columns = dict(zip(_COLUMNS, map(list, zip(*rows, strict=True)), strict=True))
+        result = await conn.execute(_PG_INSERT, {**columns, "received_at": received_at})
     else:
         statement = (
             sqlite_insert(events)
@@ -47,7 +50,8 @@ async def insert_new(conn: AsyncConnection, rows: list[dict[str, Any]]) -> set[E
             .returning(events.c.source, events.c.event_id)
         )
         # SQLAlchemy sends this as multi-row INSERT .. VALUES pages ("insertmanyvalues").
-        result = await conn.execute(statement, rows)
+        values = [{**dict(zip(_COLUMNS, row, strict=True)), "received_at": received_at} for row in rows]
+        result = await conn.execute(statement, values)
     return {(source, event_id) for source, event_id in result.all()}
 
 

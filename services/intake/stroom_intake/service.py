@@ -35,12 +35,9 @@ log = logging.getLogger(__name__)
 class _Candidate:
     position: Position
     event: Envelope
+    key: repository.EventKey
     wire: str
     fingerprint: str
-
-    @property
-    def key(self) -> repository.EventKey:
-        return (self.event.source, self.event.id)
 
 
 def _type_label(raw: Any) -> str | None:
@@ -82,7 +79,8 @@ class Ingestor:
                 continue
             # Sorted keys make the stored form canonical, so equal content has an equal fingerprint.
             wire = orjson.dumps(event.to_wire(), option=orjson.OPT_SORT_KEYS)
-            candidate = _Candidate(item.position, event, wire.decode(), fingerprint(wire))
+            key = (event.source, event.id)
+            candidate = _Candidate(item.position, event, key, wire.decode(), fingerprint(wire))
             if candidate.key in candidates:
                 repeats.append(candidate)
             else:
@@ -103,8 +101,8 @@ class Ingestor:
         received_at = datetime.now(UTC)
         async with self._engine.begin() as conn:
             known = await repository.entity_keys(conn, retracted) if retracted else {}
-            rows = [_row(c, _key_of(c, keys, known), received_at) for c in candidates.values()]
-            inserted = await repository.insert_new(conn, rows)
+            rows = [_row(c, _key_of(c, keys, known)) for c in candidates.values()]
+            inserted = await repository.insert_new(conn, rows, received_at)
             others = [key for key in candidates if key not in inserted]
             stored = await repository.fingerprints(conn, others) if others else {}
         for key, candidate in candidates.items():
@@ -146,18 +144,9 @@ def _key_of(
     return keys.get(target) or known.get(target) or retraction_key(*target)
 
 
-def _row(candidate: _Candidate, key: str, received_at: datetime) -> dict[str, Any]:
+def _row(candidate: _Candidate, key: str) -> repository.NewEvent:
     event = candidate.event
-    return {
-        "source": event.source,
-        "event_id": event.id,
-        "type": event.type,
-        "time": event.time,
-        "entity_key": key,
-        "fingerprint": candidate.fingerprint,
-        "wire": candidate.wire,
-        "received_at": received_at,
-    }
+    return (event.source, event.id, event.type, event.time, key, candidate.fingerprint, candidate.wire)
 
 
 def _redelivered(candidate: _Candidate, stored_fingerprint: str | None, report: IngestReport) -> None:
