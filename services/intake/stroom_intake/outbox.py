@@ -44,6 +44,7 @@ class Relay:
         partitions: int = 6,
         batch_size: int = 5000,
         poll_seconds: float = 1.0,
+        max_batch_bytes: int = 1024 * 1024,
         on_published: Callable[[int], None] | None = None,
     ) -> None:
         self._engine = engine
@@ -52,6 +53,7 @@ class Relay:
         self._partitions = partitions
         self._batch_size = batch_size
         self._poll_seconds = poll_seconds
+        self._max_batch_bytes = max_batch_bytes
         self._on_published = on_published
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
@@ -101,7 +103,7 @@ class Relay:
             # The embedded broker refuses idempotent producers; consumers dedupe by (source, id).
             enable_idempotence=False,
             linger_ms=5,
-            max_batch_size=1024 * 1024,
+            max_batch_size=self._max_batch_bytes,
             max_request_size=8 * 1024 * 1024,
         )
         try:
@@ -148,16 +150,20 @@ class Relay:
 
     @contextlib.asynccontextmanager
     async def exclusive(self) -> AsyncIterator[None]:
-        """Wait until this is the only relay; on PostgreSQL the lock lives as long as the session."""
+        """Wait until this is the only relay; on PostgreSQL the lock lives as long as the session.
+
+        Meanwhile commits of any intake process wake the relay (PostgreSQL LISTEN/NOTIFY).
+        """
         async with self._engine.connect() as conn:
             if conn.dialect.name == "postgresql":
                 while not await repository.try_relay_lock(conn, RELAY_LOCK_KEY):
                     await conn.commit()
                     log.info("another relay holds the lock; waiting")
                     await asyncio.sleep(self._poll_seconds)
-            # Leave no transaction open on the lock's connection.
+            # Leave no transaction open on the lock's connection: notifications arrive while idle.
             await conn.commit()
-            yield
+            async with repository.stored_announcements(conn, self.wake):
+                yield
 
     async def _drain_with_retry(self) -> None:
         try:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -135,6 +136,35 @@ async def backlog(conn: AsyncConnection) -> Backlog:
         .limit(1)
     )
     return Backlog(count or 0, oldest, last)
+
+
+# Committed events are announced here, so that a relay in another process need not poll.
+STORED_CHANNEL = "stroom_intake_stored"
+
+
+async def announce_stored(conn: AsyncConnection) -> None:
+    """Within the storing transaction: PostgreSQL delivers the notification on commit."""
+    if conn.dialect.name == "postgresql":
+        await conn.execute(text(f"NOTIFY {STORED_CHANNEL}"))
+
+
+@asynccontextmanager
+async def stored_announcements(conn: AsyncConnection, callback: Callable[[], None]) -> AsyncIterator[None]:
+    """Calls `callback` for each announcement while inside; `conn` must stay open and idle."""
+    if conn.dialect.name != "postgresql":
+        yield
+        return
+    driver = (await conn.get_raw_connection()).driver_connection
+    assert driver is not None
+
+    def notified(*_: object) -> None:
+        callback()
+
+    await driver.add_listener(STORED_CHANNEL, notified)
+    try:
+        yield
+    finally:
+        await driver.remove_listener(STORED_CHANNEL, notified)
 
 
 async def try_relay_lock(conn: AsyncConnection, key: int) -> bool:

@@ -103,6 +103,8 @@ class Ingestor:
             known = await repository.entity_keys(conn, retracted) if retracted else {}
             rows = [_row(c, _key_of(c, keys, known)) for c in candidates.values()]
             inserted = await repository.insert_new(conn, rows, received_at)
+            if inserted:
+                await repository.announce_stored(conn)
             others = [key for key in candidates if key not in inserted]
             stored = await repository.fingerprints(conn, others) if others else {}
         for key, candidate in candidates.items():
