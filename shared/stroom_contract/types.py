@@ -13,15 +13,26 @@ _RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz
 _MUNICIPALITY = re.compile(r"^GM\d{4}$")
 
 
+# Events repeat the same few thousand days over and over: each valid one is parsed once.
+_DATES: dict[str, date] = {}
+_DATES_KEPT = 100_000
+
+
 def _iso_date(value: Any) -> date:
+    if isinstance(value, str) and (known := _DATES.get(value)) is not None:
+        return known
     if isinstance(value, date) and not isinstance(value, datetime):
         return value
     if not isinstance(value, str) or not _ISO_DATE.match(value):
         raise ValueError("must be an ISO date YYYY-MM-DD")
     try:
-        return date.fromisoformat(value)
+        parsed = date.fromisoformat(value)
     except ValueError:
         raise ValueError("is not a date that exists in the calendar") from None
+    if len(_DATES) >= _DATES_KEPT:
+        _DATES.clear()
+    _DATES[value] = parsed
+    return parsed
 
 
 def _rfc3339(value: Any) -> datetime:
