@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from stroom_caseload.domain.events import Event, Stored
 from stroom_caseload.domain.fold import fold, history, kind_of
-from stroom_caseload.domain.states import BenefitState, MemberSpell, PlacementState
+from stroom_caseload.domain.states import BenefitState, MemberSpell, PlacementState, Version
 
 T0 = datetime(2023, 1, 1, 9, tzinfo=UTC)
 PEOPLE = ["c1", "c2", "c3"]
@@ -180,6 +180,30 @@ def test_history_ends_in_the_state_of_all_unretracted_events_and_never_repeats(s
     assert versions[-1].state == fold(kind, [s.event for s in stored if s.retracted_at is None])
     assert all(a.state != b.state for a, b in itertools.pairwise(versions))
     assert all(a.recorded_from < b.recorded_from for a, b in itertools.pairwise(versions))
+
+
+def history_by_definition(kind: str, stored: list[Stored]) -> list[Version]:
+    """A fold of everything known at each recorded moment, as history() is specified."""
+    times = sorted({s.event.time for s in stored} | {s.retracted_at for s in stored if s.retracted_at})
+    versions: list[Version] = []
+    for at in times:
+        known = [
+            s.event for s in stored if s.event.time <= at and (s.retracted_at is None or s.retracted_at > at)
+        ]
+        state = fold(kind, known)
+        if not versions or versions[-1].state != state:
+            versions.append(Version(at, state))
+    return versions
+
+
+@settings(max_examples=400, deadline=None)
+@given(entity_histories(), st.booleans(), st.integers(0, 2**32))
+def test_history_equals_a_fold_per_moment(stored: list[Stored], retract: bool, seed: int) -> None:
+    # Without retractions history() folds incrementally: both paths against the definition.
+    if not retract:
+        stored = [Stored(s.event) for s in stored]
+    kind = kind_of(stored[0].event.type)
+    assert history(kind, shuffled_with_duplicates(stored, seed)) == history_by_definition(kind, stored)
 
 
 def started(event_id: str, hours: int, start: int, members: list[str], **extra: Any) -> Event:

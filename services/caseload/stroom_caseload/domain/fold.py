@@ -197,24 +197,40 @@ def fold(kind: str, events: Iterable[Event]) -> EntityState | None:
     # Keyed by (source, id): a redelivered event is the same event, folded once.
     unique = {(e.source, e.id): e for e in events}
     for event in sorted(unique.values(), key=lambda e: e.order):
-        step = FOLDS.get(event.type)
-        if step is not None:
-            acc = step(acc, event.data)
+        acc = _step(acc, event)
     return _MATERIALISE[kind](acc)
+
+
+def _step(acc: Acc, event: Event) -> Acc:
+    step = FOLDS.get(event.type)
+    return acc if step is None else step(acc, event.data)
 
 
 def history(kind: str, stored: Sequence[Stored]) -> list[Version]:
     """One version per distinct recorded time (events and retractions); equal neighbours collapsed."""
-    times: set[datetime] = {s.event.time for s in stored}
-    times.update(s.retracted_at for s in stored if s.retracted_at is not None)
+    unique = {(s.event.source, s.event.id): s for s in stored}
+    ordered = sorted(unique.values(), key=lambda s: s.event.order)
+    times: set[datetime] = {s.event.time for s in ordered}
+    times.update(s.retracted_at for s in ordered if s.retracted_at is not None)
+    retracted = any(s.retracted_at is not None for s in ordered)
     versions: list[Version] = []
+    # Events sort by recorded time first, so without retractions the events known at each
+    # moment extend those known at the previous one: one fold step per event, not per moment.
+    acc: Acc = _EMPTY[kind]
+    folded = 0
     for moment in sorted(times):
-        known = (
-            s.event
-            for s in stored
-            if s.event.time <= moment and (s.retracted_at is None or s.retracted_at > moment)
-        )
-        state = fold(kind, known)
+        if retracted:
+            known = (
+                s.event
+                for s in ordered
+                if s.event.time <= moment and (s.retracted_at is None or s.retracted_at > moment)
+            )
+            state = fold(kind, known)
+        else:
+            while folded < len(ordered) and ordered[folded].event.time <= moment:
+                acc = _step(acc, ordered[folded].event)
+                folded += 1
+            state = _MATERIALISE[kind](acc)
         if not versions or versions[-1].state != state:
             versions.append(Version(moment, state))
     return versions
