@@ -13,7 +13,7 @@ from sqlalchemy import bindparam, delete, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from stroom_caseload.consumer import as_headers
-from stroom_caseload.service import APPLY_LOCK, apply_events
+from stroom_caseload.service import APPLY_LOCK, apply_events, recompute_all
 from stroom_caseload.settings import CaseloadSettings
 from stroom_caseload.status import true_end_offsets
 from stroom_caseload.tables import live, shadow
@@ -75,7 +75,8 @@ class _Replayer:
     async def replay_until(
         self, engine_or_conn: AsyncEngine | AsyncConnection, ends: dict[TopicPartition, int]
     ) -> None:
-        """Apply every record before `ends`, a transaction per batch (or inside the given one)."""
+        """Every record before `ends`: into the ledger alone, a transaction per batch, given the
+        engine; fully applied inside the given transaction."""
         total = sum(ends.values())
         envelopes: list[Envelope] = []
         while True:
@@ -90,7 +91,7 @@ class _Replayer:
             if envelopes and (not pending or len(envelopes) >= self.settings.rebuild_batch_size):
                 if isinstance(engine_or_conn, AsyncEngine):
                     async with engine_or_conn.begin() as conn:
-                        await apply_events(conn, envelopes, shadow)
+                        await apply_events(conn, envelopes, shadow, recompute=False)
                 else:
                     await apply_events(engine_or_conn, envelopes, shadow)
                 envelopes = []
@@ -174,6 +175,9 @@ async def rebuild(settings: CaseloadSettings, progress: Progress = lambda done, 
         tps = await replayer.start()
         try:
             await replayer.replay_until(engine, await replayer.ends(tps))
+            # Each entity folded once from the whole ledger, not once per batch it appears in.
+            async with engine.begin() as conn:
+                await recompute_all(conn, shadow)
             async with engine.begin() as conn:
                 await _lock_out_workers(conn)
                 await replayer.replay_until(conn, await replayer.ends(tps))

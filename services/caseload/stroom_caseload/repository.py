@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -145,8 +145,9 @@ class CaseloadRepository:
             await self.conn.execute(text("SELECT pg_advisory_xact_lock_shared(:k)"), {"k": key})
 
     async def lock_entities(self, keys: Sequence[str]) -> None:
-        """Serialise recomputes of one entity across workers (SQLite has a single writer anyway)."""
-        if not self.postgres or not keys:
+        """Serialise recomputes of one entity across workers (SQLite has a single writer anyway;
+        the shadow set has one, the rebuild)."""
+        if not self.postgres or not keys or self.t is not live:
             return
         await self.conn.execute(
             text(
@@ -169,6 +170,27 @@ class CaseloadRepository:
                 Stored(Event.from_wire(orjson.loads(row.wire)), _aware(row.retracted_at))
             )
         return found
+
+    async def entity_keys(self, client_types: Collection[str]) -> list[str]:
+        """Every entity with a stored event (client point facts and retractions aside), sorted."""
+        ev = self.t.events
+        rows = await self.conn.execute(
+            select(ev.c.entity_key)
+            .where(ev.c.wire.is_not(None), ev.c.type != RETRACTED, ev.c.type.not_in(sorted(client_types)))
+            .distinct()
+            .order_by(ev.c.entity_key)
+        )
+        return list(rows.scalars())
+
+    async def event_ids(self, types: Collection[str]) -> list[tuple[str, str]]:
+        """(source, event id) of every stored event of these types, sorted."""
+        ev = self.t.events
+        rows = await self.conn.execute(
+            select(ev.c.source, ev.c.event_id)
+            .where(ev.c.wire.is_not(None), ev.c.type.in_(sorted(types)))
+            .order_by(ev.c.source, ev.c.event_id)
+        )
+        return [(r.source, r.event_id) for r in rows]
 
     async def revisions(self, keys: Sequence[str]) -> dict[str, int]:
         en = self.t.entities

@@ -39,8 +39,13 @@ class Applied:
     duplicates: int
 
 
-async def apply_events(conn: AsyncConnection, events: Sequence[Envelope], tables: Tables = live) -> Applied:
-    """Ledger first, then recompute every touched entity under its lock; the caller commits."""
+async def apply_events(
+    conn: AsyncConnection, events: Sequence[Envelope], tables: Tables = live, recompute: bool = True
+) -> Applied:
+    """Ledger first, then recompute every touched entity under its lock; the caller commits.
+
+    With `recompute` False only the ledger is written (a rebuild's replay), and
+    `recompute_all` derives everything afterwards, once per entity."""
     repo = CaseloadRepository(conn, tables)
     if tables is live:
         await repo.share_apply_lock(APPLY_LOCK)
@@ -81,8 +86,10 @@ async def apply_events(conn: AsyncConnection, events: Sequence[Envelope], tables
             }
         )
     new = await repo.upsert_events(rows)
+    if not recompute:
+        return Applied([], Counter(), len(events) - len(new))
 
-    recompute: set[str] = set()
+    touched: set[str] = set()
     republish: set[str] = set()
     clients: set[tuple[str, str]] = set()
     client_facts = []
@@ -103,20 +110,51 @@ async def apply_events(conn: AsyncConnection, events: Sequence[Envelope], tables
             else:
                 clients.add(ident)
         elif not isinstance(envelope.data, EventRetractedData):
-            (recompute if is_new else republish).add(row["entity_key"])
+            (touched if is_new else republish).add(row["entity_key"])
     for target in targets:
         if target.entity_key is None or target.type is None:
             continue
         if target.type in CLIENT_EVENT_TYPES:
             clients.add((target.source, target.event_id))
         else:
-            recompute.add(target.entity_key)
+            touched.add(target.entity_key)
     await repo.save_client_facts(client_facts)
 
-    facts: list[Outgoing] = []
     # New client events are at hand; only redeliveries and retraction targets are read back.
     client_rows = fresh + await repo.client_rows(clients - {(r.source, r.event_id) for r in fresh})
     await repo.sync_client_retractions(client_rows)
+    facts = _client_records(client_rows)
+    facts.extend(await _recompute(repo, sorted(touched)))
+    current = await repo.current_facts(republish - touched)
+    facts.extend(Outgoing(key, value) for key, value in current.items())
+    return Applied(facts, +new_by_type, len(events) - new_by_type.total())
+
+
+async def recompute_all(conn: AsyncConnection, tables: Tables, chunk: int = 2000) -> None:
+    """Every entity and client fact from the ledger, as if each event had been applied in turn."""
+    repo = CaseloadRepository(conn, tables)
+    keys = await repo.entity_keys(CLIENT_EVENT_TYPES)
+    for start in range(0, len(keys), chunk):
+        await _recompute(repo, keys[start : start + chunk])
+    ids = await repo.event_ids(CLIENT_EVENT_TYPES)
+    for start in range(0, len(ids), chunk):
+        rows = await repo.client_rows(ids[start : start + chunk])
+        await repo.save_client_facts(
+            [
+                (
+                    f"{r.source}|{r.event_id}",
+                    r.event.data["client"]["client_ref"],
+                    client_fact(r.event.type, r.event.data),
+                    r.event.time,
+                )
+                for r in rows
+            ]
+        )
+        await repo.sync_client_retractions(rows)
+
+
+def _client_records(client_rows: list[ClientRow]) -> list[Outgoing]:
+    facts = []
     for client_row in client_rows:
         event = client_row.event
         fact = client_fact(event.type, event.data)
@@ -130,11 +168,7 @@ async def apply_events(conn: AsyncConnection, events: Sequence[Envelope], tables
             fact,
         )
         facts.append(Outgoing(key, value))
-
-    facts.extend(await _recompute(repo, sorted(recompute)))
-    current = await repo.current_facts(republish - recompute)
-    facts.extend(Outgoing(key, value) for key, value in current.items())
-    return Applied(facts, +new_by_type, len(events) - new_by_type.total())
+    return facts
 
 
 async def _recompute(repo: CaseloadRepository, keys: list[str]) -> list[Outgoing]:
