@@ -41,14 +41,22 @@ async def postgres_server_url() -> AsyncIterator[str]:
     yield f"{base}/{name}"
     admin = await asyncpg.connect(ADMIN_DSN)
     try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        for database in [name, *_CREATED]:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
     finally:
         await admin.close()
 
 
+_CREATED: list[str] = []
+
+
 async def fresh_postgres_database(server_url: str) -> str:
-    """Another empty database on the session's server, for a test that needs a clean slate."""
+    """Another empty database on the session's server, for a test that needs a clean slate.
+
+    Dropped with the session's own database at the end of the run.
+    """
     name = f"stroom_t_{os.getpid()}_{secrets.token_hex(4)}"
+    _CREATED.append(name)
     admin = await asyncpg.connect(ADMIN_DSN)
     try:
         await admin.execute(f'CREATE DATABASE "{name}"')
