@@ -6,6 +6,7 @@ from collections import defaultdict
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
 import orjson
@@ -24,6 +25,7 @@ from sqlalchemy import (
     tuple_,
 )
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from stroom_caseload.domain.client import effective_date
@@ -86,6 +88,18 @@ class CaseloadRepository:
     def _insert(self, table: Table) -> Any:
         return (postgresql.insert if self.postgres else sqlite.insert)(table)
 
+    async def _insert_rows(self, table: Table, rows: Sequence[dict[str, Any]], tail: str = "") -> Any:
+        """Insert all rows with one statement; on PostgreSQL one array parameter per column, which
+        spares the per-row parameter handling. `tail` is the rest of the PostgreSQL statement."""
+        if not self.postgres:
+            stmt = self._insert(table)
+            return await self.conn.execute(stmt.on_conflict_do_nothing() if tail else stmt, rows)
+        names = [c.name for c in table.columns if c.name in rows[0]]
+        params = {f"p{i}": [row[name] for row in rows] for i, name in enumerate(names)}
+        return await self.conn.execute(
+            text(_unnest_insert(self.conn.dialect, table, tuple(names)) + tail), params
+        )
+
     async def upsert_events(
         self, rows: Sequence[dict[str, Any]]
     ) -> dict[tuple[str, str], tuple[datetime | None, int]]:
@@ -94,6 +108,17 @@ class CaseloadRepository:
         if not rows:
             return {}
         ev = self.t.events
+        values = [{**row, "revision": 1} for row in rows]
+        if self.postgres:
+            result = await self._insert_rows(
+                ev,
+                values,
+                f" ON CONFLICT (source, event_id) DO UPDATE SET entity_key = excluded.entity_key,"
+                f' type = excluded.type, "time" = excluded."time", wire = excluded.wire,'
+                f" revision = {ev.name}.revision + 1 WHERE {ev.name}.wire IS NULL"
+                " RETURNING source, event_id, retracted_at, revision",
+            )
+            return {(r.source, r.event_id): (_aware(r.retracted_at), r.revision) for r in result}
         stmt = self._insert(ev)
         stmt = stmt.on_conflict_do_update(
             index_elements=[ev.c.source, ev.c.event_id],
@@ -106,7 +131,7 @@ class CaseloadRepository:
             },
             where=ev.c.wire.is_(None),
         ).returning(ev.c.source, ev.c.event_id, ev.c.retracted_at, ev.c.revision)
-        result = await self.conn.execute(stmt, [{**row, "revision": 1} for row in rows])
+        result = await self.conn.execute(stmt, values)
         return {(r.source, r.event_id): (_aware(r.retracted_at), r.revision) for r in result}
 
     async def mark_retracted(self, marks: Sequence[tuple[str, str, datetime, str]]) -> list[Target]:
@@ -211,25 +236,40 @@ class CaseloadRepository:
         if not saved:
             return
         keys = [key for key, *_ in saved]
-        for table in self.t.states:
-            await self.conn.execute(delete(table).where(self._in(table.c.entity_key, keys)))
+        if self.postgres:
+            # One round trip for all six tables.
+            deletes = ", ".join(
+                f"d{i} AS (DELETE FROM {t.name} WHERE entity_key = ANY(CAST(:keys AS text[])))"
+                for i, t in enumerate(self.t.states)
+            )
+            await self.conn.execute(text(f"WITH {deletes} SELECT 1"), {"keys": keys})
+        else:
+            for table in self.t.states:
+                await self.conn.execute(delete(table).where(self._in(table.c.entity_key, keys)))
         rows: dict[Table, list[dict[str, Any]]] = defaultdict(list)
         for key, _kind, _revision, _fact, versions in saved:
             for table, row in _state_rows(self.t, key, versions):
                 rows[table].append(row)
         for table, values in rows.items():
-            await self.conn.execute(insert(table), values)
+            await self._insert_rows(table, values)
         en = self.t.entities
+        values = [
+            {"entity_key": k, "kind": kind, "revision": r, "fact": f.decode()} for k, kind, r, f, _ in saved
+        ]
+        if self.postgres:
+            await self._insert_rows(
+                en,
+                values,
+                " ON CONFLICT (entity_key) DO UPDATE SET revision = excluded.revision, fact = excluded.fact",
+            )
+            return
         stmt = self._insert(en)
         await self.conn.execute(
             stmt.on_conflict_do_update(
                 index_elements=[en.c.entity_key],
                 set_={"revision": stmt.excluded.revision, "fact": stmt.excluded.fact},
             ),
-            [
-                {"entity_key": k, "kind": kind, "revision": r, "fact": f.decode()}
-                for k, kind, r, f, _ in saved
-            ],
+            values,
         )
 
     async def save_client_facts(self, facts: Sequence[tuple[str, str, ClientFact, datetime]]) -> None:
@@ -249,8 +289,7 @@ class CaseloadRepository:
             }
             for record_id, client_ref, fact, recorded_at in facts
         ]
-        stmt = self._insert(cf)
-        await self.conn.execute(stmt.on_conflict_do_nothing(index_elements=[cf.c.record_id]), values)
+        await self._insert_rows(cf, values, " ON CONFLICT (record_id) DO NOTHING")
 
     async def client_rows(self, ids: Iterable[tuple[str, str]]) -> list[ClientRow]:
         ev = self.t.events
@@ -292,6 +331,15 @@ class CaseloadRepository:
 
     async def dead_letter_count(self) -> int:
         return int((await self.conn.execute(select(func.count()).select_from(dead_letters))).scalar_one())
+
+
+@cache
+def _unnest_insert(dialect: Dialect, table: Table, names: tuple[str, ...]) -> str:
+    arrays = ", ".join(
+        f"CAST(:p{i} AS {table.c[name].type.compile(dialect=dialect)}[])" for i, name in enumerate(names)
+    )
+    columns = ", ".join(f'"{name}"' for name in names)
+    return f"INSERT INTO {table.name} ({columns}) SELECT * FROM unnest({arrays})"
 
 
 _CLIENT_COLUMNS: dict[str, Any] = dict.fromkeys(
