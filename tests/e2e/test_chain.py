@@ -7,23 +7,31 @@ caseload projections that come out must equal references computed from the raw e
 
 from __future__ import annotations
 
+import asyncio
 import random
 import secrets
+import signal
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
 import orjson
 import pytest
 from caseload import reference as caseload_reference
+from caseload.integration.expectations import assert_projections_match
+from caseload.integration.test_workers import start_worker, stop
 from conftest import PSEUDONYM_KEY, fresh_postgres_database
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from e2e import reference
 from stroom_caseload.app import create_app as caseload_app
 from stroom_caseload.settings import CaseloadSettings
 from stroom_caseload.storage import migrate as caseload_migrate
+from stroom_caseload.tables import live
 from stroom_cli.pipeline import wait_until_settled
 from stroom_cli.runtime import Service
 from stroom_cli.serve import migrate_services, start_services
@@ -31,6 +39,7 @@ from stroom_intake.app import create_app as intake_app
 from stroom_intake.settings import IntakeSettings
 from stroom_intake.storage import migrate as intake_migrate
 from stroom_platform.broker import EmbeddedBroker, TopicSpec, ensure_topics, free_port
+from stroom_platform.db import make_engine
 from stroom_platform.organisations import OrganisationsConfig
 from stroom_reporting.app import create_app as reporting_app
 from stroom_reporting.settings import ReportingSettings
@@ -39,7 +48,13 @@ from stroom_simulator import simulate_history
 
 START = date(2023, 1, 1)
 YEARS = 2
-MONTHS = [date(START.year + i // 12, i % 12 + 1, 1) for i in range(YEARS * 12)]
+
+
+def months_of(start: date, years: int) -> list[date]:
+    return [date(start.year + i // 12, i % 12 + 1, 1) for i in range(years * 12)]
+
+
+MONTHS = months_of(START, YEARS)
 
 
 @dataclass
@@ -57,8 +72,14 @@ class Chain:
             )
             assert response.status_code == 202, response.text
 
-    async def monthly(self, as_of: datetime | None = None) -> dict[reference.Key, reference.Figures]:
-        params = {"organisation": "werksaam-westfriesland", "from": "2023-01", "to": "2024-12"}
+    async def monthly(
+        self, months: list[date], as_of: datetime | None = None
+    ) -> dict[reference.Key, reference.Figures]:
+        params = {
+            "organisation": "werksaam-westfriesland",
+            "from": f"{months[0]:%Y-%m}",
+            "to": f"{months[-1]:%Y-%m}",
+        }
         if as_of is not None:
             params["as_of"] = as_of.isoformat()
         response = await self.client.get(f"{self.urls['reporting']}/v1/reports/monthly", params=params)
@@ -74,8 +95,8 @@ class Chain:
         }
 
 
-@pytest.fixture
-async def chain(broker: EmbeddedBroker, postgres_server_url: str) -> AsyncIterator[Chain]:
+async def deployment(broker: EmbeddedBroker, postgres_server_url: str) -> list[Service]:
+    """The three services as deployed: one database, one broker, their own topics and groups."""
     tag = secrets.token_hex(3)
     shared: dict[str, Any] = {
         "database_url": await fresh_postgres_database(postgres_server_url),
@@ -116,12 +137,26 @@ async def chain(broker: EmbeddedBroker, postgres_server_url: str) -> AsyncIterat
         ),
     ]
     await migrate_services(services)
-    group = await start_services(services, "127.0.0.1")
+    return services
+
+
+@pytest.fixture
+async def chain(broker: EmbeddedBroker, postgres_server_url: str) -> AsyncIterator[Chain]:
+    group = await start_services(await deployment(broker, postgres_server_url), "127.0.0.1")
     try:
         async with httpx.AsyncClient(timeout=60) as client:
             yield Chain({e.name: e.url for e in group.endpoints}, client)
     finally:
         await group.stop()
+
+
+def shuffled(raw: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Case systems deliver in their own order; shuffle within windows for more disorder."""
+    rng = random.Random(5)
+    windows = [raw[i : i + 200] for i in range(0, len(raw), 200)]
+    for window in windows:
+        rng.shuffle(window)
+    return [event for window in windows for event in window]
 
 
 def _is_retraction_of_a_closed_month(event: dict[str, Any], by_id: dict[tuple[str, str], Any]) -> bool:
@@ -137,12 +172,7 @@ async def test_reports_and_projections_equal_the_references(
     org = organisations.organisation("werksaam-westfriesland")
     assert org is not None
     raw = list(simulate_history(org, years=YEARS, seed=11, start=START, scale=0.06, noise=True))
-    # Case systems deliver in their own order; shuffle within windows for more disorder.
-    rng = random.Random(5)
-    windows = [raw[i : i + 200] for i in range(0, len(raw), 200)]
-    for window in windows:
-        rng.shuffle(window)
-    delivered = [event for window in windows for event in window]
+    delivered = shuffled(raw)
     by_id = {(e["source"], e["id"]): e for e in raw}
     assert len(by_id) < len(raw), "the history has redeliveries"
     assert any(_is_retraction_of_a_closed_month(e, by_id) for e in raw)
@@ -151,14 +181,14 @@ async def test_reports_and_projections_equal_the_references(
     await wait_until_settled(chain.client, chain.urls)
 
     expected = reference.monthly(raw, None, MONTHS)
-    actual = await chain.monthly()
+    actual = await chain.monthly(MONTHS)
     assert {k for k, v in actual.items() if any(v)} == set(expected)
     assert actual == {key: expected.get(key, (0, 0, 0, 0)) for key in actual}
 
     # A board report published mid-way is reproduced exactly from the events known then.
     published = datetime(2024, 2, 10, 12, tzinfo=UTC)
     expected_then = reference.monthly(raw, published, MONTHS)
-    then = await chain.monthly(as_of=published)
+    then = await chain.monthly(MONTHS, as_of=published)
     assert then == {key: expected_then.get(key, (0, 0, 0, 0)) for key in then}
     assert then != actual
 
@@ -173,3 +203,56 @@ async def test_reports_and_projections_equal_the_references(
             by_regulation = {r["code"]: r["count"] for r in body["benefits"]["by_regulation"]}
             reference_benefits = caseload_reference.projection(raw, code, day)["benefits"]
             assert {k: v for k, v in by_regulation.items() if v} == reference_benefits, (code, day)
+
+
+async def test_five_years_through_intake_with_two_workers_and_a_kill(
+    broker: EmbeddedBroker, postgres_server_url: str, organisations: OrganisationsConfig, tmp_path: Path
+) -> None:
+    """Issue 3's proof: five years of WerkSaam posted through intake, two caseload workers in one
+    group, one killed with SIGKILL mid-stream and restarted; every month-end projection and the
+    monthly report equal the references."""
+    org = organisations.organisation("werksaam-westfriesland")
+    assert org is not None
+    start, years = date(2020, 1, 1), 5
+    raw = list(simulate_history(org, years=years, seed=3, start=start, scale=0.03, noise=True))
+    delivered = shuffled(raw)
+    intake, caseload, reporting = await deployment(broker, postgres_server_url)
+    group = await start_services([intake, reporting], "127.0.0.1")
+    ports = [free_port(), free_port()]
+    log = tmp_path / "workers.log"
+    workers = [start_worker(caseload.settings, port, log) for port in ports]
+    engine = make_engine(caseload.database_url)
+    try:
+        async with httpx.AsyncClient(timeout=60) as client:
+            urls = {e.name: e.url for e in group.endpoints} | {"caseload": f"http://127.0.0.1:{ports[1]}"}
+            chain = Chain(urls, client)
+            half = len(delivered) // 2
+            await chain.post(delivered[:half])
+            async with asyncio.timeout(60):
+                while await _applied(engine) < half // 4:  # noqa: ASYNC110 - polling another process
+                    await asyncio.sleep(0.05)
+            workers[0].send_signal(signal.SIGKILL)
+            workers[0].wait()
+            assert await _applied(engine) < len({(e["source"], e["id"]) for e in raw}), "mid-stream"
+            await chain.post(delivered[half:])
+            workers[0] = start_worker(caseload.settings, ports[0], log)
+            await wait_until_settled(client, urls)
+
+            assert (await client.get(f"{urls['caseload']}/status")).json()["dead_letters"] == 0
+            municipalities = [m.code for m in org.municipalities]
+            assert await assert_projections_match(engine, raw, municipalities, start, years * 12) > 300
+            months = months_of(start, years)
+            expected = reference.monthly(raw, None, months)
+            actual = await chain.monthly(months)
+            assert actual == {key: expected.get(key, (0, 0, 0, 0)) for key in actual}
+            assert {k for k, v in actual.items() if any(v)} == set(expected)
+    finally:
+        for worker in workers:
+            stop(worker)
+        await engine.dispose()
+        await group.stop()
+
+
+async def _applied(engine: AsyncEngine) -> int:
+    async with engine.connect() as conn:
+        return int((await conn.execute(select(func.count()).select_from(live.events))).scalar_one())
