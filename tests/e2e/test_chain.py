@@ -1,8 +1,8 @@
 """The chain as deployed: HTTP intake → Kafka → caseload → facts → reporting, on one PostgreSQL.
 
-A noisy simulated WerkSaam history (duplicates, late and out-of-order events, retractions, some
-of events in closed months) goes in through intake's HTTP API; the monthly report and the
-caseload projections that come out must equal references computed from the raw event file.
+Noisy simulated histories (duplicates, late and out-of-order events, retractions, some of events
+in closed months) go in through intake's HTTP API; the monthly reports and the caseload
+projections that come out must equal references computed from the raw event file.
 """
 
 from __future__ import annotations
