@@ -1,6 +1,8 @@
 """Facts load rate and monthly report latency (PostgreSQL), against decode-only and DuckDB.
 
-`.venv/bin/python -m bench.reporting [--events 1000000]`: benefits of about 1.7 events each
+`.venv/bin/python -m bench.reporting [--events 1000000] [--kpi-benefits 10000]`: first the
+dashboard's KPI panel (report 8, organisation, one year) on a WerkSaam-sized caseload with its
+client records. Then benefits of about 1.7 events each
 (started, and ended for most) become facts as the caseload service publishes them live: one per
 event, the entity's whole history with the next revision. They are loaded the way the consumer
 does it (JSON decode, then one transaction per batch of `--batch`), beside decoding alone as the
@@ -27,8 +29,21 @@ import asyncpg
 import duckdb
 import httpx
 
-from stroom_contract.codes import InflowReason, OutflowReason, Regulation, Role
-from stroom_contract.facts import BenefitHistory, BenefitState, BenefitVersion, MemberSpell
+from stroom_contract.codes import ClientStream, Decision, InflowReason, OutflowReason, Regulation, Role
+from stroom_contract.facts import (
+    ApplicationHistory,
+    ApplicationState,
+    ApplicationVersion,
+    Assessment,
+    BenefitHistory,
+    BenefitState,
+    BenefitVersion,
+    ClientRecord,
+    Fact,
+    MemberSpell,
+    PlanSent,
+    ProgressReport,
+)
 from stroom_platform.db import make_engine
 from stroom_platform.organisations import load_organisations
 from stroom_reporting.app import create_app
@@ -95,6 +110,166 @@ def generate(
             BenefitHistory(entity=f"benefit:bench:{ref}", revision=len(versions), versions=versions)
         )
     return histories, events
+
+
+def kpi_client(
+    rng: random.Random, client: str, municipality: str, start: date, end: date | None
+) -> list[Fact]:
+    """An applicant's application, plan, yearly assessments and (mediable) quarterly progress reports."""
+    t0 = datetime(2020, 1, 1, tzinfo=UTC)
+
+    def record(record_id: str, fact: Assessment | ProgressReport | PlanSent) -> ClientRecord:
+        return ClientRecord(
+            entity=f"client:{client}",
+            record_id=record_id,
+            client_ref=client,
+            revision=1,
+            recorded_at=t0,
+            fact=fact,
+        )
+
+    received = start - timedelta(days=rng.randrange(10, 40))
+    application = ApplicationState(
+        client_ref=client,
+        municipality=municipality,
+        regulation=Regulation.PW,
+        received_on=received,
+        decision=Decision.GRANTED,
+        decided_on=start,
+    )
+    facts: list[Fact] = [
+        ApplicationHistory(
+            entity=f"application:kpi:a-{client}",
+            revision=1,
+            versions=[ApplicationVersion(recorded_from=t0, state=application)],
+        ),
+        record(
+            f"kpi|plan-{client}",
+            PlanSent(
+                plan_ref=client,
+                sent_on=start + timedelta(days=rng.randrange(20, 90)),
+                application_ref=f"a-{client}",
+            ),
+        ),
+    ]
+    until = min(end or date(2025, 1, 1), date(2025, 1, 1))
+    day, n = start, 0
+    while day < until:
+        stream = rng.choices(list(ClientStream), (60, 25, 15))[0]
+        facts.append(
+            record(
+                f"kpi|as-{client}-{n}",
+                Assessment(
+                    assessed_on=day,
+                    ladder_step=rng.randrange(1, 6),
+                    client_stream=stream,
+                    work_obligation_exempt=rng.random() < 0.1,
+                ),
+            )
+        )
+        if stream == ClientStream.MEDIABLE:
+            for k in range(4):
+                on = day + timedelta(days=30 + 91 * k + rng.randrange(-20, 40))
+                if on < until:
+                    facts.append(
+                        record(
+                            f"kpi|pr-{client}-{n}-{k}",
+                            ProgressReport(recorded_on=on, long_trajectory=rng.random() < 0.1),
+                        )
+                    )
+        day += timedelta(days=365)
+        n += 1
+    return facts
+
+
+def kpi_history(rng: random.Random, benefits: int) -> list[Fact]:
+    """A WerkSaam-sized caseload (about 3,000 benefits running) over 2020-2024 with the client
+    records the KPIs read: a stock from before 2020 and a steady inflow since."""
+    municipalities = [m.code for m in load_organisations().organisation(ORG).municipalities]  # type: ignore[union-attr]
+    facts: list[Fact] = []
+    t0 = datetime(2020, 1, 1, tzinfo=UTC)
+    for i in range(benefits):
+        if i < benefits // 4:
+            start = date(2014, 1, 1) + timedelta(days=rng.randrange(6 * 365))
+        else:
+            start = date(2020, 1, 1) + timedelta(days=rng.randrange(5 * 365))
+        end = start + timedelta(days=int(rng.expovariate(1 / 700)) + 20)
+        end_date = end if end < date(2025, 1, 1) else None
+        municipality = rng.choice(municipalities)
+        client = f"k{i}"
+        members = [
+            MemberSpell(
+                client_ref=client,
+                role=Role.APPLICANT,
+                birth_date=date(1960, 1, 1) + timedelta(days=rng.randrange(16000)),
+                joined_on=start,
+            )
+        ]
+        if rng.random() < 0.3:
+            members.append(
+                MemberSpell(
+                    client_ref=f"{client}p", role=Role.PARTNER, birth_date=date(1970, 1, 1), joined_on=start
+                )
+            )
+        state = BenefitState(
+            municipality=municipality,
+            regulation=rng.choices(list(Regulation), (85, 8, 2, 5))[0],
+            start_date=start,
+            end_date=end_date,
+            inflow_reason=rng.choice(list(InflowReason)),
+            outflow_reason=rng.choice(list(OutflowReason)) if end_date else None,
+            members=members,
+        )
+        facts.append(
+            BenefitHistory(
+                entity=f"benefit:kpi:b{i}",
+                revision=1,
+                versions=[BenefitVersion(recorded_from=t0, state=state)],
+            )
+        )
+        facts.extend(kpi_client(rng, client, municipality, start, end_date))
+    return facts
+
+
+async def time_kpis(benefits: int, runs: int) -> tuple[int, int, list[float]]:
+    """The dashboard's KPI panel (organisation, 2024) on a WerkSaam-sized database of its own:
+    (benefits running at the end of 2024, facts loaded, milliseconds per request)."""
+    name = f"stroom_bench_kpi_{os.getpid()}"
+    admin = await asyncpg.connect(ADMIN)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    url = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
+    try:
+        await migrate(url)
+        facts = kpi_history(random.Random(5), benefits)
+        engine = make_engine(url)
+        for start in range(0, len(facts), 2000):
+            async with engine.begin() as conn:
+                await apply_facts(conn, facts[start : start + 2000], datetime.now(UTC))
+        await engine.dispose()
+        # Planner statistics, as autovacuum gathers them within a minute of a load this size.
+        stats = await asyncpg.connect(url.replace("+asyncpg", ""))
+        await stats.execute("ANALYZE")
+        await stats.close()
+        running = sum(
+            1
+            for f in facts
+            if isinstance(f, BenefitHistory) and f.versions[0].state and f.versions[0].state.end_date is None
+        )
+        app = create_app(ReportingSettings(DATABASE_URL=url, consume=False))
+        times = []
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
+                query = {"organisation": ORG, "from": "2024-01", "to": "2024-12"}
+                for _ in range(runs + 1):
+                    t = time.perf_counter()
+                    response = await client.get("/v1/reports/kpis", params=query)
+                    times.append((time.perf_counter() - t) * 1000)
+                    assert response.status_code == 200, response.text
+        return running, len(facts), times[1:]
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
 
 
 DUCKDB_SQL = """
@@ -196,7 +371,15 @@ async def time_reports(url: str, runs: int) -> dict[str, list[float]]:
     return samples
 
 
-async def main(events: int, chunk: int, batch: int, runs: int) -> None:
+async def main(events: int, chunk: int, batch: int, runs: int, kpi_benefits: int) -> None:
+    if kpi_benefits:
+        running, loaded, times = await time_kpis(kpi_benefits, 20)
+        print(
+            f"KPI panel, WerkSaam 2024 ({kpi_benefits:,} benefits since 2014, {running:,} running, "
+            f"{loaded:,} facts): p50 {statistics.median(times):.1f} ms, max {max(times):.1f} ms"
+        )
+    if not events:
+        return
     name = f"stroom_bench_{os.getpid()}"
     admin = await asyncpg.connect(ADMIN)
     await admin.execute(f'CREATE DATABASE "{name}"')
@@ -234,5 +417,6 @@ if __name__ == "__main__":
     parser.add_argument("--chunk", type=int, default=20_000, help="benefits generated at a time")
     parser.add_argument("--batch", type=int, default=2000, help="facts per transaction (consumer)")
     parser.add_argument("--runs", type=int, default=200)
+    parser.add_argument("--kpi-benefits", type=int, default=10_000, help="KPI panel scenario; 0 skips it")
     args = parser.parse_args()
-    asyncio.run(main(args.events, args.chunk, args.batch, args.runs))
+    asyncio.run(main(args.events, args.chunk, args.batch, args.runs, args.kpi_benefits))

@@ -13,7 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from stroom_platform.organisations import KpiTargets
 from stroom_reporting import repository
 from stroom_reporting.domain import kpis
-from stroom_reporting.domain.months import first_day, last_day, next_month
+from stroom_reporting.domain.families import active_on
+from stroom_reporting.domain.months import first_day, last_day, month_range, next_month
 from stroom_reporting.reports import LABELS, Report, ReportTable, Scope
 
 LABEL = {
@@ -140,52 +141,84 @@ def _rows(
     return rows
 
 
+async def _client_file(
+    conn: AsyncConnection, benefits: Iterable[kpis.KpiBenefit], day: date, as_of: datetime | None
+) -> kpis.ClientFile:
+    """The latest assessment and progress report on `day` of the applicants that may be in P(day)."""
+    applicants = [
+        b.applicant
+        for b in benefits
+        if b.applicant and b.regulation in kpis.KPI_REGULATIONS and active_on(b.start_date, b.end_date, day)
+    ]
+    return _clients(
+        await repository.latest_on(conn, ("assessment", "progress_report"), applicants, day, as_of)
+    )
+
+
+async def _month_ends(
+    conn: AsyncConnection, municipalities: list[str], first: int, last: int, as_of: datetime | None
+) -> kpis.MonthEnds:
+    regulations = sorted(kpis.KPI_REGULATIONS)
+    population = await repository.kpi_population_changes(
+        conn, municipalities, regulations, first, last, as_of
+    )
+    flows = await repository.flows(conn, municipalities, regulations, ("benefits",), first, last, as_of)
+    stock = ((m, month, inflow - outflow) for m, _, _, month, inflow, outflow in flows)
+    return kpis.MonthEnds.of_changes(population, stock, month_range(first, last))
+
+
 async def kpis_report(
     conn: AsyncConnection, scope: Scope, first: int, last: int, as_of: datetime | None
 ) -> Report:
     """Report 8: K1-K5, benchmark rates and the revolving door, for the months first..last and the
     same months a year earlier, against the organisation's targets of the last month's year."""
     own = [m.code for m in scope.organisation.municipalities]
-    earlier = (first - 100, last - 100)
+    periods = ((first, last), (first - 100, last - 100))
+    earlier = periods[1]
     day = last_day(last)
     # Benefits that matter: from the benchmark year before last year's period up to the returns
     # (12 months) after this period.
-    ended_from = min(first_day(earlier[0]), first_day(next_month(earlier[1] - 100)))
-    spells = await repository.kpi_benefits(conn, own, ended_from, day + timedelta(days=366), as_of)
+    opening = min(earlier[0], next_month(earlier[1] - 100))
+    spells = await repository.kpi_benefits(conn, own, first_day(opening), day + timedelta(days=366), as_of)
     benefits = _benefits(spells)
-    applicants = sorted({b.applicant for b in benefits if b.applicant})
-    records = await repository.kpi_records(conn, applicants, ("assessment", "progress_report"), day, as_of)
-    clients = _clients(records)
-    applications = [kpis.Application(*a) for a in await repository.kpi_applications(conn, own, day, as_of)]
+    clients = {period: await _client_file(conn, benefits, last_day(period[1]), as_of) for period in periods}
     plans = _plans(await repository.plans_sent(conn, first_day(earlier[0]), day, as_of))
+    linked = await repository.kpi_applications(
+        conn, own, [(p.client_ref, p.application) for p in plans], day, as_of
+    )
+    applications = [kpis.Application(*a) for a in linked]
     returns = kpis.Returns(benefits)
     report_day = as_of.date() if as_of else date.today()
     lead = {
         period: kpis.lead_times(plans, applications, first_day(period[0]), last_day(period[1]))
-        for period in ((first, last), earlier)
+        for period in periods
     }
     targets = scope.organisation.kpi_targets(last // 100)
-    counts = {
-        period: kpis.month_ends(benefits, min(period[0], next_month(period[1] - 100)), period[1], clients)
-        for period in ((first, last), earlier)
-    }
+    counts = await _month_ends(conn, own, opening, last, as_of)
     parts = [(m, scope.names[m], {m}) for m in scope.municipalities]
     parts.append((kpis.TOTAL, "Totaal", set(scope.municipalities)))
     rows: list[dict[str, Any]] = []
+    # Per period, the benefits its figures count: active on its last day, or started or ended since
+    # the start of its months or of the 12 months before its end (benchmark rates).
+    relevant = {}
+    for period in periods:
+        since, until = first_day(min(period[0], next_month(period[1] - 100))), last_day(period[1])
+        relevant[period] = [
+            b for b in benefits if b.start_date <= until and (b.end_date is None or b.end_date >= since)
+        ]
     for code, name, municipalities in parts:
-        subset = [b for b in benefits if b.municipality in municipalities]
         figures = [
             kpis.figures(
-                subset,
+                [b for b in relevant[period] if b.municipality in municipalities],
                 [days for m, days in lead[period] if m in municipalities],
                 *period,
-                clients,
+                clients[period],
                 returns,
                 report_day,
-                counts[period],
+                counts,
                 municipalities,
             )
-            for period in ((first, last), earlier)
+            for period in periods
         ]
         rows.extend(_rows(code, name, figures[0], figures[1], targets))
     in_scope = [b for b in benefits if b.municipality in set(scope.municipalities)]

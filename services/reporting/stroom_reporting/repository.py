@@ -6,15 +6,24 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Table, and_, case, func, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Table,
+    and_,
+    case,
+    extract,
+    func,
+    literal,
+    or_,
+    select,
+    union_all,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from stroom_reporting import tables as t
 from stroom_reporting.bulk import member_of
 from stroom_reporting.domain.families import Assessed
 from stroom_reporting.domain.mutations import Flow, FlowTuple
-
-CHUNK = 500
 
 
 def valid(table: Table, as_of: datetime | None) -> ColumnElement[bool]:
@@ -173,25 +182,24 @@ def _visible(as_of: datetime | None) -> ColumnElement[bool]:
     return and_(r.recorded_at <= as_of, or_(r.retracted_at.is_(None), r.retracted_at > as_of))
 
 
-async def _latest_records(
-    conn: AsyncConnection, kind: str, clients: Sequence[str], day: date, as_of: datetime | None
+async def latest_on(
+    conn: AsyncConnection, kinds: Sequence[str], clients: Sequence[str], day: date, as_of: datetime | None
 ) -> list[Any]:
+    """Per client and type, the latest record on or before `day` (ties: the greatest record_id)."""
     r = t.client_records.c
-    rows: list[Any] = []
-    unique = sorted(set(clients))
-    for start in range(0, len(unique), CHUNK):
-        result = await conn.execute(
-            select(t.client_records)
-            .where(
-                r.client_ref.in_(unique[start : start + CHUNK]),
-                r.type == kind,
-                r.on_date <= day,
-                _visible(as_of),
-            )
-            .order_by(r.client_ref, r.on_date, r.record_id)
+    found: list[Any] = []
+    for condition in member_of(conn, r.client_ref, sorted(set(clients))) if clients else []:
+        rank = func.row_number().over(
+            partition_by=(r.client_ref, r.type), order_by=(r.on_date.desc(), r.record_id.desc())
         )
-        rows.extend(result)
-    return rows
+        ranked = (
+            select(r.record_id, r.client_ref, r.type, r.on_date, r.client_stream, rank.label("rank"))
+            .add_columns(r.work_obligation_exempt, r.coach_ref, r.payload, r.ladder_step, r.target_step)
+            .where(condition, r.type.in_(kinds), r.on_date <= day, _visible(as_of))
+            .subquery()
+        )
+        found.extend(await conn.execute(select(ranked).where(ranked.c.rank == 1)))
+    return found
 
 
 async def assessments_on(
@@ -199,7 +207,7 @@ async def assessments_on(
 ) -> dict[str, Assessed]:
     """The latest assessment on or before `day` per client (ordered, so the last one wins)."""
     latest: dict[str, Assessed] = {}
-    for row in await _latest_records(conn, "assessment", clients, day, as_of):
+    for row in await latest_on(conn, ("assessment",), clients, day, as_of):
         latest[row.client_ref] = Assessed(
             row.on_date, row.ladder_step, row.target_step, row.client_stream, bool(row.work_obligation_exempt)
         )
@@ -211,7 +219,7 @@ async def coaches_on(
 ) -> dict[str, str]:
     return {
         row.client_ref: row.coach_ref
-        for row in await _latest_records(conn, "coach_assignment", clients, day, as_of)
+        for row in await latest_on(conn, ("coach_assignment",), clients, day, as_of)
     }
 
 
@@ -302,20 +310,76 @@ async def kpi_benefits(
     return list(rows.all())
 
 
-async def kpi_records(
-    conn: AsyncConnection, clients: Sequence[str], kinds: Sequence[str], until: date, as_of: datetime | None
-) -> list[Any]:
-    """The clients' records of the given types dated on or before `until`."""
+def _month_of(day: Any) -> Any:
+    return extract("year", day) * 100 + extract("month", day)
+
+
+async def kpi_population_changes(
+    conn: AsyncConnection,
+    municipalities: Sequence[str],
+    regulations: Sequence[str],
+    first: int,
+    last: int,
+    as_of: datetime | None,
+) -> list[tuple[str, int, int]]:
+    """(municipality, month, change) of the KPI population's month-end count up to `last`, the
+    months before `first` together as month 0: +1 from the month a benefit with an applicant
+    starts, -1 from the month it ends, and the reverse over each stretch in which the applicant's
+    latest assessment makes them a care client (or exempt). Summed up to a month, its count."""
+    c = t.count_spells.c
     r = t.client_records.c
-    found: list[Any] = []
-    for condition in member_of(conn, r.client_ref, clients) if clients else []:
-        rows = await conn.execute(
-            select(r.record_id, r.client_ref, r.type, r.on_date, r.client_stream, r.work_obligation_exempt)
-            .add_columns(r.payload)
-            .where(condition, r.type.in_(kinds), r.on_date <= until, _visible(as_of))
+    benefits = (
+        select(c.municipality, c.client_ref, c.start_date, c.end_date, c.start_month, c.end_month)
+        .where(
+            c.municipality.in_(municipalities),
+            c.unit == "benefits",
+            c.regulation.in_(regulations),
+            c.client_ref.is_not(None),
+            valid(t.count_spells, as_of),
         )
-        found.extend(rows.all())
-    return found
+        .subquery()
+    )
+    # Each assessment holds from its day until the client's next one (same day: the greatest
+    # record_id). Materialised: never a window over all assessments per benefit, whatever the plan.
+    following = func.lead(r.on_date).over(partition_by=r.client_ref, order_by=(r.on_date, r.record_id))
+    assessed = (
+        select(r.client_ref, r.client_stream, r.work_obligation_exempt, r.on_date, following.label("until"))
+        .where(r.type == "assessment", _visible(as_of))
+        .cte("assessed")
+        .prefix_with("MATERIALIZED")
+    )
+    b, a = benefits.c, assessed.c
+    since = case((b.start_date >= a.on_date, b.start_date), else_=a.on_date)
+    until = case(
+        (a.until.is_(None), b.end_date),
+        (b.end_date.is_(None), a.until),
+        (b.end_date < a.until, b.end_date),
+        else_=a.until,
+    )
+    overlap = (
+        select(b.municipality, since.label("since"), until.label("until"))
+        .join_from(benefits, assessed, b.client_ref == a.client_ref)
+        .where(
+            or_(a.client_stream == "care", a.work_obligation_exempt.is_(True)),
+            or_(b.end_date.is_(None), and_(b.start_date < b.end_date, a.on_date < b.end_date)),
+            or_(a.until.is_(None), and_(a.on_date < a.until, b.start_date < a.until)),
+        )
+        .cte("overlap")
+    )
+    o = overlap.c
+    changes = union_all(
+        select(b.municipality, b.start_month.label("month"), literal(1).label("change")),
+        select(b.municipality, b.end_month, literal(-1)).where(b.end_month.is_not(None)),
+        select(o.municipality, _month_of(o.since), literal(-1)),
+        select(o.municipality, _month_of(o.until), literal(1)).where(o.until.is_not(None)),
+    ).subquery()
+    month = _opening_as_zero(changes.c.month, first)
+    rows = await conn.execute(
+        select(changes.c.municipality, month, func.sum(changes.c.change))
+        .where(changes.c.month <= last)
+        .group_by(changes.c.municipality, month)
+    )
+    return [(m, int(mo), int(n)) for m, mo, n in rows]
 
 
 async def plans_sent(conn: AsyncConnection, first: date, last: date, as_of: datetime | None) -> list[Any]:
@@ -329,9 +393,23 @@ async def plans_sent(conn: AsyncConnection, first: date, last: date, as_of: date
 
 
 async def kpi_applications(
-    conn: AsyncConnection, municipalities: Sequence[str], until: date, as_of: datetime | None
+    conn: AsyncConnection,
+    municipalities: Sequence[str],
+    plans: Sequence[tuple[str, str | None]],
+    until: date,
+    as_of: datetime | None,
 ) -> list[Any]:
+    """The applications received on or before `until` that plans (client_ref, named application
+    entity) may link to: the plans' clients' and the named ones (once each)."""
+    a = t.applications.c
     columns = ("entity", "client_ref", "municipality", "received_on")
-    return await _rows(
-        conn, t.applications, columns, municipalities, as_of, t.applications.c.received_on <= until
-    )
+    found: dict[str, Any] = {}
+    clients = sorted({client for client, _ in plans})
+    named = sorted({entity for _, entity in plans if entity})
+    for column, values in ((a.client_ref, clients), (a.entity, named)):
+        for condition in member_of(conn, column, values) if values else []:
+            rows = await _rows(
+                conn, t.applications, columns, municipalities, as_of, condition, a.received_on <= until
+            )
+            found.update((row.entity, row) for row in rows)
+    return list(found.values())

@@ -201,9 +201,32 @@ class MonthEnds:
     def mean(self, counts: dict[int, Counter[str]], months: Sequence[int], municipalities: set[str]) -> float:
         return statistics.fmean(sum(counts[m][g] for g in municipalities) for m in months)
 
+    @staticmethod
+    def of_changes(
+        population: Iterable[tuple[str, int, int]],
+        stock: Iterable[tuple[str, int, int]],
+        months: Sequence[int],
+    ) -> MonthEnds:
+        """From (municipality, month, change) of each count, month 0 holding all before `months`
+        (consecutive months, ascending): a month end's count is the sum of the changes up to it."""
+        return MonthEnds(_cumulative(population, months), _cumulative(stock, months))
+
+
+def _cumulative(changes: Iterable[tuple[str, int, int]], months: Sequence[int]) -> dict[int, Counter[str]]:
+    per_month: dict[int, Counter[str]] = defaultdict(Counter)
+    for municipality, month, change in changes:
+        per_month[month][municipality] += change
+    running = Counter(per_month[0])
+    result = {}
+    for month in months:
+        running.update(per_month[month])
+        result[month] = Counter(running)
+    return result
+
 
 def month_ends(benefits: Iterable[KpiBenefit], first: int, last: int, clients: ClientFile) -> MonthEnds:
-    """Counted once for every scope: the month ends of first..last."""
+    """The month ends of first..last by the definition: what the report's counts, summed from
+    changes in SQL (`MonthEnds.of_changes`), are tested against."""
     months = month_range(first, last)
     ends = [last_day(m) for m in months]
     population: dict[int, Counter[str]] = {m: Counter() for m in months}

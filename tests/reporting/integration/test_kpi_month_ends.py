@@ -1,0 +1,76 @@
+"""KPI month-end counts summed from changes in SQL equal the domain's definition, both engines."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, date, datetime, timedelta
+
+from sqlalchemy import select
+
+from reporting.histories import EPOCH, MUNICIPALITIES, random_history
+from stroom_contract.codes import ClientStream
+from stroom_contract.facts import Assessment, ClientRecord, Fact
+from stroom_platform.db import make_engine
+from stroom_reporting import repository
+from stroom_reporting import tables as t
+from stroom_reporting.domain import kpis
+from stroom_reporting.kpi_report import _benefits, _month_ends
+from stroom_reporting.projection import apply_facts
+from stroom_reporting.storage import migrate
+
+
+def assessments(rng: random.Random) -> list[Fact]:
+    """Clients c0..c399 of the random histories; some on the same day, some retracted later."""
+    facts: list[Fact] = []
+    for i in range(500):
+        client = f"c{rng.randrange(400)}"
+        recorded = EPOCH + timedelta(hours=rng.randrange(24 * 700))
+        retracted = recorded + timedelta(days=rng.randrange(1, 200)) if rng.random() < 0.15 else None
+        fact = Assessment(
+            assessed_on=date(2022, 6, 1) + timedelta(days=rng.randrange(0, 1000, 7)),
+            ladder_step=3,
+            client_stream=rng.choice(list(ClientStream)),
+            work_obligation_exempt=rng.random() < 0.2,
+        )
+        facts.append(
+            ClientRecord(
+                entity=f"client:{client}",
+                record_id=f"src|a{i}",
+                client_ref=client,
+                revision=1,
+                recorded_at=recorded,
+                retracted_at=retracted,
+                fact=fact,
+            )
+        )
+    return facts
+
+
+async def test_month_end_counts_equal_the_definition(database_url: str) -> None:
+    await migrate(database_url)
+    rng = random.Random(3)
+    facts = [*(random_history(rng, f"benefit:rnd:{i}", 1, 3) for i in range(150)), *assessments(rng)]
+    engine = make_engine(database_url)
+    async with engine.begin() as conn:
+        await apply_facts(conn, facts, datetime.now(UTC))
+    first, last = 202301, 202412
+    async with engine.connect() as conn:
+        for as_of in (None, EPOCH + timedelta(days=300), EPOCH + timedelta(days=500)):
+            got = await _month_ends(conn, list(MUNICIPALITIES), first, last, as_of)
+            spells = await repository.kpi_benefits(
+                conn, MUNICIPALITIES, date(2000, 1, 1), date(2100, 1, 1), as_of
+            )
+            r = t.client_records.c
+            records = await conn.execute(
+                select(r.client_ref, r.on_date, r.record_id, r.client_stream, r.work_obligation_exempt).where(
+                    r.type == "assessment", repository._visible(as_of)
+                )
+            )
+            clients = kpis.ClientFile.of(((*row[:4], bool(row[4])) for row in records), ())
+            expected = kpis.month_ends(_benefits(spells), first, last, clients)
+            assert sum(sum(c.values()) for c in expected.population.values()) > 0
+            for month in expected.population:
+                for municipality in MUNICIPALITIES:
+                    assert got.population[month][municipality] == expected.population[month][municipality]
+                    assert got.stock[month][municipality] == expected.stock[month][municipality]
+    await engine.dispose()
