@@ -17,6 +17,7 @@ from sqlalchemy import (
     Table,
     any_,
     bindparam,
+    cast,
     delete,
     func,
     insert,
@@ -84,6 +85,10 @@ class CaseloadRepository:
             else column.in_(values)
         )
         return result
+
+    @staticmethod
+    def _array(values: list[str]) -> Any:
+        return cast(bindparam(None, values, type_=ARRAY(String)), ARRAY(String))
 
     def _insert(self, table: Table) -> Any:
         return (postgresql.insert if self.postgres else sqlite.insert)(table)
@@ -196,6 +201,9 @@ class CaseloadRepository:
             )
         return found
 
+    async def analyse(self, table: Table) -> None:
+        await self.conn.execute(text(f"ANALYZE {table.name}"))
+
     async def entity_keys(self, client_types: Collection[str]) -> list[str]:
         """Every entity with a stored event (client point facts and retractions aside), sorted."""
         ev = self.t.events
@@ -296,9 +304,19 @@ class CaseloadRepository:
         wanted = sorted(set(ids))
         if not wanted:
             return []
+        if self.postgres:
+            # A long list of row values is planned as one index probe each; two arrays are not.
+            pairs = (
+                func.unnest(self._array([s for s, _ in wanted]), self._array([i for _, i in wanted]))
+                .table_valued("source", "event_id")
+                .render_derived()
+            )
+            wanted_rows: Any = select(pairs.c.source, pairs.c.event_id)
+        else:
+            wanted_rows = wanted
         rows = await self.conn.execute(
             select(ev.c.source, ev.c.event_id, ev.c.wire, ev.c.retracted_at, ev.c.revision).where(
-                tuple_(ev.c.source, ev.c.event_id).in_(wanted), ev.c.wire.is_not(None)
+                tuple_(ev.c.source, ev.c.event_id).in_(wanted_rows), ev.c.wire.is_not(None)
             )
         )
         return [

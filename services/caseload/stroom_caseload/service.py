@@ -133,6 +133,8 @@ async def apply_events(
 async def recompute_all(conn: AsyncConnection, tables: Tables, chunk: int = 2000) -> None:
     """Every entity and client fact from the ledger, as if each event had been applied in turn."""
     repo = CaseloadRepository(conn, tables)
+    # Statistics of a freshly filled ledger would make the planner scan it whole per chunk.
+    await repo.analyse(tables.events)
     keys = await repo.entity_keys(CLIENT_EVENT_TYPES)
     for start in range(0, len(keys), chunk):
         await _recompute(repo, keys[start : start + chunk])

@@ -9,7 +9,7 @@ class CaseloadSettings(CommonSettings):
     http_port: int = 8002
     consumer_group: str = "stroom-caseload"
     # Events applied per database transaction, and how long to wait to fill a batch.
-    batch_size: int = 500
+    batch_size: int = 2000
     batch_within_seconds: float = 0.05
     rebuild_batch_size: int = 5000
 
