@@ -1,17 +1,19 @@
 """Caseload facts (topic `stroom.caseload.facts.v1`): what reporting materialises from.
 
-Two kinds of record, both keyed (Kafka key) by `entity`:
+Two kinds of record. The topic is compacted, so each key's newest record must be all there is
+to know about it:
 
 * `EntityHistory` for benefits, placements, applications and trajectories: the entity's
   whole known history as versions over *recorded time* (the events' `time`). Version k
   holds the state folded from every event with `time <= recorded_from` that was not
   retracted by then; `state` is None while the entity does not exist (its `started` not
-  received yet, or retracted). A newer `revision` replaces everything before it, so
-  redelivery and reordering of facts are harmless: keep the highest revision.
+  received yet, or retracted). Kafka key: `entity`. A newer `revision` replaces everything
+  before it, so redelivery and reordering of facts are harmless: keep the highest revision.
 * `ClientRecord` for a person's point facts (assessment, coach assignment, progress
-  report, plan, sanction): one record per source event, `retracted_at` set once a
-  retraction of it is known. Visible `as_of` T when `recorded_at <= T` and not retracted
-  at or before T. The same `record_id` may arrive again; the highest `revision` wins.
+  report, plan, sanction): one record per source event, Kafka key `entity|record_id`,
+  `retracted_at` set once a retraction of it is known. Visible `as_of` T when
+  `recorded_at <= T` and not retracted at or before T. The same `record_id` may arrive
+  again; the highest `revision` wins.
 """
 
 from __future__ import annotations

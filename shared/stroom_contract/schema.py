@@ -25,7 +25,7 @@ _HTTP_BINDING = "0.3.0"
 _THIRTY_DAYS_MS = 30 * 24 * 3600 * 1000
 
 # How each topic is kept, part of the contract: the events are the replayable log,
-# facts are compacted to the newest record per entity, dead letters wait 30 days.
+# facts are compacted to the newest record per key, dead letters wait 30 days.
 TOPIC_CONFIGURATION: dict[str, dict[str, Any]] = {
     "events": {"cleanup.policy": ["delete"], "retention.ms": -1},
     "facts": {"cleanup.policy": ["compact"]},
@@ -224,7 +224,10 @@ def asyncapi(topics: Topics) -> dict[str, Any]:
             "payload": {"$ref": "#/components/schemas/Fact"},
             "bindings": {
                 "kafka": {
-                    "key": {"type": "string", "description": "The fact's `entity`."},
+                    "key": {
+                        "type": "string",
+                        "description": "The fact's `entity`; for a client record `entity|record_id`.",
+                    },
                     "bindingVersion": _KAFKA_BINDING,
                 }
             },

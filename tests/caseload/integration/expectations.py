@@ -63,8 +63,10 @@ def latest_facts(records: list[Any]) -> dict[str, dict[str, Any]]:
     latest: dict[str, dict[str, Any]] = {}
     for record in records:
         fact = FACT.validate_json(record.value)
-        assert record.key.decode() == fact.entity
-        ident = getattr(fact, "record_id", fact.entity)
+        record_id = getattr(fact, "record_id", None)
+        # Client records are keyed per record: the facts topic is compacted.
+        assert record.key.decode() == (f"{fact.entity}|{record_id}" if record_id else fact.entity)
+        ident = record_id or fact.entity
         if ident not in latest or latest[ident]["revision"] <= fact.revision:
             latest[ident] = orjson.loads(record.value)
     return latest

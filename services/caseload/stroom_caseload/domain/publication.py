@@ -31,14 +31,19 @@ def client_record(
     retracted_at: datetime | None,
     fact: ClientFact,
 ) -> tuple[str, bytes]:
-    """(Kafka key, value) of one point fact of a person."""
+    """(Kafka key, value) of one point fact of a person.
+
+    Keyed per record, not per person: the facts topic is compacted, and a person's records
+    must each survive as their own newest value.
+    """
     client_ref = data["client"]["client_ref"]
     entity = f"client:{client_ref}"
+    record_id = f"{source}|{event_id}"
     value = orjson.dumps(
         {
             "kind": "client",
             "entity": entity,
-            "record_id": f"{source}|{event_id}",
+            "record_id": record_id,
             "client_ref": client_ref,
             "revision": revision,
             "recorded_at": recorded_at,
@@ -46,4 +51,4 @@ def client_record(
             "fact": fact,
         }
     )
-    return entity, value
+    return f"{entity}|{record_id}", value
