@@ -17,12 +17,12 @@ console = Console()
 
 @app.callback()
 def caseload() -> None:
-    """The caseload service: live state and projections per municipality."""
+    """De caseloaddienst: actuele stand en projecties per gemeente."""
 
 
 @app.command()
 def worker() -> None:
-    """Run one caseload worker (consumer and HTTP API); start several for one consumer group."""
+    """Start één caseload-worker (consumer en HTTP-API); start er meer voor één consumergroep."""
     from stroom_caseload.__main__ import main
 
     main()
@@ -30,7 +30,7 @@ def worker() -> None:
 
 @app.command()
 def rebuild() -> None:
-    """Replay the events topic from the start into fresh tables and swap them in atomically."""
+    """Speel het eventtopic opnieuw af in verse tabellen en wissel ze in één keer in."""
     from stroom_caseload.rebuild import rebuild as run_rebuild
     from stroom_caseload.settings import CaseloadSettings
 
@@ -62,7 +62,7 @@ def summary(
     municipality: Annotated[str, typer.Argument(help="CBS code, e.g. GM0405")],
     on: Annotated[str | None, typer.Option("--date", help="Peildatum YYYY-MM-DD (default today)")] = None,
 ) -> None:
-    """The caseload of one municipality on a date, from the caseload database."""
+    """Het klantenbestand van één gemeente op een peildatum, uit de caseloaddatabase."""
     from stroom_caseload.queries import CaseloadQueries
     from stroom_caseload.settings import CaseloadSettings
     from stroom_platform.db import make_engine

@@ -10,7 +10,7 @@ import typer
 from stroom_contract.schema import Topics, render
 from stroom_platform.settings import CommonSettings
 
-app = typer.Typer(help="The event contract as documents for integrators.", no_args_is_help=True)
+app = typer.Typer(help="Het eventcontract als documenten voor koppelende partijen.", no_args_is_help=True)
 
 
 def default_topics() -> Topics:
@@ -31,7 +31,7 @@ def generated_documents() -> dict[str, str]:
 def export(
     out: Annotated[Path, typer.Option(help="Directory to write into.")] = Path("docs"),
 ) -> None:
-    """Regenerate docs/schemas/*.json and docs/asyncapi.yaml from the pydantic models."""
+    """Genereer docs/schemas/*.json en docs/asyncapi.yaml opnieuw uit de pydantic-modellen."""
     documents = generated_documents()
     stale = {
         path for path in (out / "schemas").glob("*.json") if path.relative_to(out).as_posix() not in documents

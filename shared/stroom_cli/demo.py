@@ -134,15 +134,17 @@ def _where_to_look(urls: dict[str, str], data_dir: Path) -> None:
 
 
 def demo(
-    years: Annotated[int, typer.Option(help="years of simulated history")] = 5,
-    scale: Annotated[float, typer.Option(help="caseload size relative to the real WerkSaam")] = 1.0,
-    seed: Annotated[int, typer.Option(help="simulation seed")] = 1,
-    data_dir: Annotated[Path, typer.Option(help="where the demo keeps its data (wiped first)")] = Path(
-        "var/demo"
-    ),
-    stay: Annotated[bool, typer.Option("--stay/--exit", help="keep running after loading")] = True,
+    years: Annotated[int, typer.Option(help="jaren gesimuleerde geschiedenis")] = 5,
+    scale: Annotated[
+        float, typer.Option(help="omvang van het klantenbestand ten opzichte van het echte WerkSaam")
+    ] = 1.0,
+    seed: Annotated[int, typer.Option(help="startwaarde van de simulatie")] = 1,
+    data_dir: Annotated[
+        Path, typer.Option(help="map voor de gegevens van de demo (wordt eerst leeggemaakt)")
+    ] = Path("var/demo"),
+    stay: Annotated[bool, typer.Option("--stay/--exit", help="blijf draaien na het laden")] = True,
 ) -> None:
-    """Runs Stroom end to end on embedded defaults with a simulated WerkSaam Westfriesland history."""
+    """Draai Stroom van begin tot eind, ingebouwd, met een gesimuleerde geschiedenis van WerkSaam."""
     shutil.rmtree(data_dir, ignore_errors=True)
     os.environ["STROOM_DATA_DIR"] = str(data_dir)
     os.environ.pop("DATABASE_URL", None)

@@ -8,7 +8,7 @@ from stroom_cli import caseload, contract, demo, imports, report, serve, simulat
 
 app = typer.Typer(
     name="stroom",
-    help="Stroom: live caseload figures for social services, from case-system events.",
+    help="Stroom: actuele cijfers over het klantenbestand van sociale diensten, uit zaaksysteem-events.",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
 )

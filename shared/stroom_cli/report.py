@@ -26,7 +26,7 @@ app = typer.Typer(no_args_is_help=True)
 
 @app.callback()
 def report() -> None:
-    """Reports from the reporting database."""
+    """Rapportages uit de rapportagedatabase."""
 
 
 async def _monthly(
@@ -95,7 +95,7 @@ def monthly(
     csv: Annotated[Path | None, typer.Option("--csv", help="Also write the rows as CSV")] = None,
     xlsx: Annotated[Path | None, typer.Option("--xlsx", help="Also write the board-report workbook")] = None,
 ) -> None:
-    """Begin, inflow, outflow and end per month and municipality (all regulations together)."""
+    """Begin, instroom, uitstroom en eind per maand en gemeente (alle regelingen samen)."""
     try:
         first_month, last_month = parse_month(first), parse_month(last)
     except ValueError as exc:

@@ -24,7 +24,7 @@ console = Console(stderr=True)
 
 ServicesArg = Annotated[
     list[str] | None,
-    typer.Argument(help="intake, caseload and/or reporting (default: all three)", show_default=False),
+    typer.Argument(help="intake, caseload en/of reporting (standaard alle drie)", show_default=False),
 ]
 
 
@@ -50,7 +50,7 @@ async def start_services(services: list[Service], host: str) -> AppGroup:
 
 
 def migrate(services: ServicesArg = None) -> None:
-    """Brings the services' databases to the newest schema (a one-off step before serving)."""
+    """Breng de databases van de diensten naar het nieuwste schema (eenmalig, vóór het starten)."""
     settings = CommonSettings()
     prepare_embedded_secrets(settings.data_dir)
     loaded = [load_service(name) for name in _chosen(services)]
@@ -61,12 +61,12 @@ def migrate(services: ServicesArg = None) -> None:
 
 def serve(
     services: ServicesArg = None,
-    host: Annotated[str, typer.Option(help="interface to listen on")] = "127.0.0.1",
+    host: Annotated[str, typer.Option(help="netwerkinterface om op te luisteren")] = "127.0.0.1",
     migrate_first: Annotated[
-        bool, typer.Option("--migrate/--no-migrate", help="run migrations before starting")
+        bool, typer.Option("--migrate/--no-migrate", help="eerst de databases bijwerken")
     ] = True,
 ) -> None:
-    """Runs the services; without KAFKA_BOOTSTRAP_SERVERS also a local broker (embedded mode)."""
+    """Start de diensten; zonder KAFKA_BOOTSTRAP_SERVERS ook een lokale broker (ingebouwde modus)."""
     settings = CommonSettings()
     configure_logging(settings.log_level)
     asyncio.run(_serve(_chosen(services), host, migrate_first, settings.data_dir))
