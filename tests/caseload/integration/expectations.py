@@ -58,15 +58,19 @@ async def assert_projections_match(
     return compared
 
 
+def expected_key(fact: Any) -> str:
+    """Client records are keyed per record (the facts topic is compacted), the rest per entity."""
+    record_id = getattr(fact, "record_id", None)
+    return f"{fact.entity}|{record_id}" if record_id else str(fact.entity)
+
+
 def latest_facts(records: list[Any]) -> dict[str, dict[str, Any]]:
     """What a facts consumer keeps: per entity (or client record) the highest revision."""
     latest: dict[str, dict[str, Any]] = {}
     for record in records:
         fact = FACT.validate_json(record.value)
-        record_id = getattr(fact, "record_id", None)
-        # Client records are keyed per record: the facts topic is compacted.
-        assert record.key.decode() == (f"{fact.entity}|{record_id}" if record_id else fact.entity)
-        ident = record_id or fact.entity
+        assert record.key.decode() == expected_key(fact)
+        ident = getattr(fact, "record_id", fact.entity)
         if ident not in latest or latest[ident]["revision"] <= fact.revision:
             latest[ident] = orjson.loads(record.value)
     return latest
