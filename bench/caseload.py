@@ -195,8 +195,10 @@ async def freshness(
         if due > time.time():
             await asyncio.sleep(due - time.time())
         value, headers = encode(envelope)
+        # A person's point facts are keyed per record (see `client_record`), entities per entity.
+        fact_key = f"{key}|{envelope.source}|{envelope.id}" if key.startswith("client:") else key
         # The first send of a key is what is measured: later ones may ride in the same batch.
-        sent_at.setdefault(key, time.time())
+        sent_at.setdefault(fact_key, time.time())
         await producer.send(events_topic, value, key=key.encode(), headers=headers)
     await producer.flush()
     produce_seconds = time.time() - begin
