@@ -21,6 +21,7 @@ from stroom_platform.db import make_engine
 from stroom_platform.ops import ops_router
 from stroom_platform.organisations import load_organisations
 from stroom_platform.problems import Problem, install_problem_handlers
+from stroom_platform.serving import freeze_startup_heap
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,7 @@ def create_app(settings: CaseloadSettings) -> FastAPI:
         await faust_app.start()
         state.update(faust=faust_app, probe=probe, processor=processor)
         log.info("caseload consumer started", extra={"group": settings.consumer_group})
+        freeze_startup_heap()
         try:
             yield
         finally:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -14,6 +13,7 @@ from stroom_intake.runtime import IntakeRuntime
 from stroom_intake.settings import IntakeSettings
 from stroom_platform.ops import ops_router
 from stroom_platform.problems import install_problem_handlers
+from stroom_platform.serving import freeze_startup_heap
 
 
 def create_app(settings: IntakeSettings) -> FastAPI:
@@ -23,10 +23,7 @@ def create_app(settings: IntakeSettings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await runtime.start()
-        # Start-up objects live as long as the process. Each request allocates thousands of
-        # objects, so the collector runs often; frozen, its full passes skip the start-up heap,
-        # which otherwise costs as much as validating the events themselves.
-        gc.freeze()
+        freeze_startup_heap()
         try:
             yield
         finally:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
 from collections import defaultdict
 from collections.abc import AsyncIterator, Callable
@@ -25,6 +24,7 @@ from stroom_intake import repository
 from stroom_intake.settings import IntakeSettings
 from stroom_platform.broker import TopicSpec, ensure_topics
 from stroom_platform.db import make_engine
+from stroom_platform.serving import freeze_startup_heap
 
 log = logging.getLogger(__name__)
 # pg_advisory_lock key of the intake relay ("stroom intake" in ASCII, truncated to 63 bits).
@@ -273,8 +273,7 @@ async def _main() -> None:
     configure_logging(settings.log_level)
     engine = make_engine(settings.intake_database_url)
     relay = relay_from_settings(engine, settings)
-    # As in the app: keep the collector's full passes off the start-up heap.
-    gc.freeze()
+    freeze_startup_heap()
     try:
         await relay.run()
     finally:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -19,6 +18,7 @@ from stroom_platform.db import make_engine
 from stroom_platform.ops import ops_router
 from stroom_platform.organisations import load_organisations
 from stroom_platform.problems import install_problem_handlers
+from stroom_platform.serving import freeze_startup_heap
 from stroom_reporting import repository
 from stroom_reporting.api import router
 from stroom_reporting.consumer import FactsConsumer
@@ -42,9 +42,7 @@ def create_app(settings: ReportingSettings) -> FastAPI:
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if consumer is not None:
             await consumer.start()
-        # Start-up objects live as long as the process: kept out of the collector's full passes,
-        # which would otherwise walk them all and stall a report now and then (p99).
-        gc.freeze()
+        freeze_startup_heap()
         try:
             yield
         finally:
