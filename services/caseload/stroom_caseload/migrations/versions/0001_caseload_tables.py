@@ -15,13 +15,24 @@ branch_labels = None
 depends_on = None
 
 
+def _version_columns(seq: bool = False) -> list[sa.Column]:
+    """The key and recorded-time columns every bitemporal state table starts with."""
+    columns = [
+        sa.Column('entity_key', sa.String(length=300), nullable=False),
+        sa.Column('version', sa.Integer(), nullable=False),
+    ]
+    if seq:
+        columns.append(sa.Column('seq', sa.Integer(), nullable=False))
+    return columns + [
+        sa.Column('recorded_from', sa.DateTime(timezone=True), nullable=False),
+        sa.Column('recorded_to', sa.DateTime(timezone=True), nullable=True),
+    ]
+
+
 def _create_state_tables(suffix: str) -> None:
     """The live tables (no suffix) and the `_next` shadow set that a rebuild fills and swaps in."""
     op.create_table(f'caseload_applications{suffix}',
-    sa.Column('entity_key', sa.String(length=300), nullable=False),
-    sa.Column('version', sa.Integer(), nullable=False),
-    sa.Column('recorded_from', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('recorded_to', sa.DateTime(timezone=True), nullable=True),
+    *_version_columns(),
     sa.Column('client_ref', sa.String(length=200), nullable=False),
     sa.Column('municipality', sa.String(length=6), nullable=False),
     sa.Column('regulation', sa.String(length=10), nullable=False),
@@ -34,11 +45,7 @@ def _create_state_tables(suffix: str) -> None:
         batch_op.create_index(f'ix_caseload_applications{suffix}_current', ['municipality', 'recorded_to'], unique=False)
 
     op.create_table(f'caseload_benefit_members{suffix}',
-    sa.Column('entity_key', sa.String(length=300), nullable=False),
-    sa.Column('version', sa.Integer(), nullable=False),
-    sa.Column('seq', sa.Integer(), nullable=False),
-    sa.Column('recorded_from', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('recorded_to', sa.DateTime(timezone=True), nullable=True),
+    *_version_columns(seq=True),
     sa.Column('client_ref', sa.String(length=200), nullable=False),
     sa.Column('role', sa.String(length=20), nullable=False),
     sa.Column('birth_date', sa.Date(), nullable=False),
@@ -55,10 +62,7 @@ def _create_state_tables(suffix: str) -> None:
         batch_op.create_index(f'ix_caseload_benefit_members{suffix}_current', ['municipality', 'recorded_to'], unique=False)
 
     op.create_table(f'caseload_benefits{suffix}',
-    sa.Column('entity_key', sa.String(length=300), nullable=False),
-    sa.Column('version', sa.Integer(), nullable=False),
-    sa.Column('recorded_from', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('recorded_to', sa.DateTime(timezone=True), nullable=True),
+    *_version_columns(),
     sa.Column('municipality', sa.String(length=6), nullable=False),
     sa.Column('regulation', sa.String(length=10), nullable=False),
     sa.Column('start_date', sa.Date(), nullable=False),
@@ -118,10 +122,7 @@ def _create_state_tables(suffix: str) -> None:
         batch_op.create_index(f'ix_caseload_events{suffix}_entity', ['entity_key'], unique=False)
 
     op.create_table(f'caseload_placements{suffix}',
-    sa.Column('entity_key', sa.String(length=300), nullable=False),
-    sa.Column('version', sa.Integer(), nullable=False),
-    sa.Column('recorded_from', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('recorded_to', sa.DateTime(timezone=True), nullable=True),
+    *_version_columns(),
     sa.Column('client_ref', sa.String(length=200), nullable=False),
     sa.Column('municipality', sa.String(length=6), nullable=False),
     sa.Column('kind', sa.String(length=40), nullable=False),
@@ -136,10 +137,7 @@ def _create_state_tables(suffix: str) -> None:
         batch_op.create_index(f'ix_caseload_placements{suffix}_current', ['municipality', 'recorded_to'], unique=False)
 
     op.create_table(f'caseload_trajectories{suffix}',
-    sa.Column('entity_key', sa.String(length=300), nullable=False),
-    sa.Column('version', sa.Integer(), nullable=False),
-    sa.Column('recorded_from', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('recorded_to', sa.DateTime(timezone=True), nullable=True),
+    *_version_columns(),
     sa.Column('client_ref', sa.String(length=200), nullable=False),
     sa.Column('municipality', sa.String(length=6), nullable=False),
     sa.Column('end_date', sa.Date(), nullable=True),
@@ -148,11 +146,7 @@ def _create_state_tables(suffix: str) -> None:
     )
 
     op.create_table(f'caseload_trajectory_phases{suffix}',
-    sa.Column('entity_key', sa.String(length=300), nullable=False),
-    sa.Column('version', sa.Integer(), nullable=False),
-    sa.Column('seq', sa.Integer(), nullable=False),
-    sa.Column('recorded_from', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('recorded_to', sa.DateTime(timezone=True), nullable=True),
+    *_version_columns(seq=True),
     sa.Column('phase', sa.String(length=40), nullable=False),
     sa.Column('effective_date', sa.Date(), nullable=False),
     sa.Column('until', sa.Date(), nullable=True),
