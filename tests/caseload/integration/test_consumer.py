@@ -43,6 +43,15 @@ def settings_for(broker: EmbeddedBroker, database_url: str, **extra: object) -> 
     return CaseloadSettings.model_validate(values)
 
 
+async def prepared(broker: EmbeddedBroker, postgres_server_url: str) -> CaseloadSettings:
+    """Settings for a caseload on an empty, migrated database with its own topics."""
+    url = await fresh_postgres_database(postgres_server_url)
+    await migrate(url)
+    settings = settings_for(broker, url)
+    await create_topics(broker, settings)
+    return settings
+
+
 async def create_topics(broker: EmbeddedBroker, settings: CaseloadSettings) -> None:
     await ensure_topics(
         broker.bootstrap_servers,
@@ -69,10 +78,7 @@ async def test_simulated_westfriesland_history_matches_the_reference(
     werksaam = organisations.organisation("werksaam-westfriesland")
     assert werksaam is not None
     raw = list(simulate_history(werksaam, years=years, seed=1, start=FIRST, noise=True, scale=scale))
-    url = await fresh_postgres_database(postgres_server_url)
-    await migrate(url)
-    settings = settings_for(broker, url)
-    await create_topics(broker, settings)
+    settings = await prepared(broker, postgres_server_url)
     validator = EventValidator(pseudonymiser, organisations.municipality_codes)
     await publish(broker.bootstrap_servers, settings.events_topic, raw, raw, validator)
     app = create_app(settings)
@@ -80,7 +86,7 @@ async def test_simulated_westfriesland_history_matches_the_reference(
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://caseload") as client:
             await wait_until_caught_up(client, within=60 * years * scale + 60)
-    engine = make_engine(url)
+    engine = make_engine(settings.caseload_database_url)
     try:
         assert await assert_projections_match(engine, raw, WESTFRIESLAND, FIRST, 12 * years) > 50
         await assert_facts_match_database(
@@ -96,10 +102,7 @@ async def test_shuffled_history_through_the_service_matches_the_reference_and_fa
     pseudonymiser: Pseudonymiser,
     organisations: OrganisationsConfig,
 ) -> None:
-    url = await fresh_postgres_database(postgres_server_url)
-    await migrate(url)
-    settings = settings_for(broker, url)
-    await create_topics(broker, settings)
+    settings = await prepared(broker, postgres_server_url)
     raw = simulate(WESTFRIESLAND, FIRST, months=MONTHS, seed=11, per_month=2)
     validator = EventValidator(pseudonymiser, organisations.municipality_codes)
     await publish(broker.bootstrap_servers, settings.events_topic, raw, deliver(raw, seed=5), validator)
@@ -125,7 +128,7 @@ async def test_shuffled_history_through_the_service_matches_the_reference_and_fa
             assert summary.get("municipality", {}).get("name") == "Hoorn", summary
             assert (await client.get("/v1/caseload/municipalities/GM9999")).status_code == 404
 
-    engine = make_engine(url)
+    engine = make_engine(settings.caseload_database_url)
     try:
         assert await assert_projections_match(engine, raw, WESTFRIESLAND, FIRST, MONTHS) > 50
         await assert_facts_match_database(

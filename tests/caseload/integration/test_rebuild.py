@@ -7,16 +7,14 @@ from datetime import date
 
 import httpx
 import orjson
-from conftest import fresh_postgres_database
 from sqlalchemy import delete, select
 
 from caseload.history import deliver, simulate
 from caseload.integration.expectations import assert_facts_match_database, assert_projections_match
 from caseload.integration.publishing import publish, read_all, wait_until_caught_up
-from caseload.integration.test_consumer import create_topics, settings_for
+from caseload.integration.test_consumer import prepared
 from stroom_caseload.app import create_app
 from stroom_caseload.rebuild import rebuild
-from stroom_caseload.storage import migrate
 from stroom_caseload.tables import live
 from stroom_contract.bsn import Pseudonymiser
 from stroom_contract.validation import EventValidator
@@ -35,15 +33,12 @@ async def test_rebuild_beside_a_running_worker_restores_the_reference(
     pseudonymiser: Pseudonymiser,
     organisations: OrganisationsConfig,
 ) -> None:
-    url = await fresh_postgres_database(postgres_server_url)
-    await migrate(url)
-    settings = settings_for(broker, url)
-    await create_topics(broker, settings)
+    settings = await prepared(broker, postgres_server_url)
     raw = simulate(MUNICIPALITIES, FIRST, months=MONTHS, seed=31, per_month=4)
     delivered = deliver(raw, seed=2)
     half = len(delivered) // 2
     validator = EventValidator(pseudonymiser, organisations.municipality_codes)
-    engine = make_engine(url)
+    engine = make_engine(settings.caseload_database_url)
     app = create_app(settings)
     try:
         async with app.router.lifespan_context(app):

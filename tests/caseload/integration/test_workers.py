@@ -11,15 +11,13 @@ from datetime import date
 from pathlib import Path
 
 import httpx
-from conftest import fresh_postgres_database
 from sqlalchemy import func, select
 
 from caseload.history import deliver, simulate
 from caseload.integration.expectations import assert_facts_match_database, assert_projections_match
 from caseload.integration.publishing import publish, read_all, wait_until_caught_up
-from caseload.integration.test_consumer import create_topics, settings_for
+from caseload.integration.test_consumer import prepared
 from stroom_caseload.settings import CaseloadSettings
-from stroom_caseload.storage import migrate
 from stroom_caseload.tables import live
 from stroom_contract.bsn import Pseudonymiser
 from stroom_contract.validation import EventValidator
@@ -66,17 +64,14 @@ async def test_two_workers_and_a_killed_one_still_give_the_reference(
     organisations: OrganisationsConfig,
     tmp_path: Path,
 ) -> None:
-    url = await fresh_postgres_database(postgres_server_url)
-    await migrate(url)
-    settings = settings_for(broker, url)
-    await create_topics(broker, settings)
+    settings = await prepared(broker, postgres_server_url)
     raw = simulate(MUNICIPALITIES, FIRST, months=MONTHS, seed=23, per_month=3)
     validator = EventValidator(pseudonymiser, organisations.municipality_codes)
     await publish(
         broker.bootstrap_servers, settings.events_topic, raw, deliver(raw, seed=9, duplicates=0.2), validator
     )
 
-    engine = make_engine(url)
+    engine = make_engine(settings.caseload_database_url)
     ports = [free_port(), free_port()]
     log = tmp_path / "workers.log"
     workers = [start_worker(settings, port, log) for port in ports]
