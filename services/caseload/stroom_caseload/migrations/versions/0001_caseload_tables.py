@@ -5,6 +5,8 @@ Revises:
 Create Date: 2026-11-23 17:02:34.852660
 """
 
+from typing import Any
+
 from alembic import op
 import sqlalchemy as sa
 
@@ -15,9 +17,9 @@ branch_labels = None
 depends_on = None
 
 
-def _version_columns(seq: bool = False) -> list[sa.Column]:
+def _version_columns(seq: bool = False) -> list[sa.Column[Any]]:
     """The key and recorded-time columns every bitemporal state table starts with."""
-    columns = [
+    columns: list[sa.Column[Any]] = [
         sa.Column('entity_key', sa.String(length=300), nullable=False),
         sa.Column('version', sa.Integer(), nullable=False),
     ]
