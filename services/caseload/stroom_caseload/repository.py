@@ -57,6 +57,18 @@ class Target:
 
 
 @dataclass(frozen=True, slots=True)
+class EntityWrite:
+    """An entity's new history; versions before `rewrite_from` are stored already, unchanged."""
+
+    key: str
+    kind: str
+    revision: int
+    fact: bytes
+    versions: list[Version]
+    rewrite_from: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class ClientRow:
     source: str
     event_id: str
@@ -225,44 +237,50 @@ class CaseloadRepository:
         )
         return [(r.source, r.event_id) for r in rows]
 
-    async def revisions(self, keys: Sequence[str]) -> dict[str, int]:
+    async def current(self, keys: Sequence[str]) -> dict[str, tuple[int, bytes]]:
+        """Revision and published fact of each entity that has one."""
         en = self.t.entities
         rows = await self.conn.execute(
-            select(en.c.entity_key, en.c.revision).where(self._in(en.c.entity_key, keys))
+            select(en.c.entity_key, en.c.revision, en.c.fact).where(self._in(en.c.entity_key, keys))
         )
-        return {row.entity_key: row.revision for row in rows}
+        return {row.entity_key: (row.revision, row.fact.encode()) for row in rows}
 
     async def current_facts(self, keys: Iterable[str]) -> dict[str, bytes]:
-        en = self.t.entities
-        rows = await self.conn.execute(
-            select(en.c.entity_key, en.c.fact).where(self._in(en.c.entity_key, list(keys)))
-        )
-        return {row.entity_key: row.fact.encode() for row in rows}
+        return {key: fact for key, (_, fact) in (await self.current(list(keys))).items()}
 
-    async def save_entities(self, saved: Sequence[tuple[str, str, int, bytes, list[Version]]]) -> None:
-        """Replace the state versions of each (key, kind, revision, fact, versions) and its fact."""
+    async def save_entities(self, saved: Sequence[EntityWrite]) -> None:
+        """Rewrite each entity's state versions from `rewrite_from` on, and store its fact."""
         if not saved:
             return
-        keys = [key for key, *_ in saved]
+        keys = [entity.key for entity in saved]
+        # The version before the first changed one is rewritten too: its `recorded_to` moves.
+        froms = [max(entity.rewrite_from - 1, 0) for entity in saved]
         if self.postgres:
             # One round trip for all six tables.
             deletes = ", ".join(
-                f"d{i} AS (DELETE FROM {t.name} WHERE entity_key = ANY(CAST(:keys AS text[])))"
+                f"d{i} AS (DELETE FROM {t.name} USING unnest(CAST(:keys AS text[]), CAST(:froms AS int[]))"
+                f" AS cut(k, v) WHERE entity_key = cut.k AND version >= cut.v)"
                 for i, t in enumerate(self.t.states)
             )
-            await self.conn.execute(text(f"WITH {deletes} SELECT 1"), {"keys": keys})
+            await self.conn.execute(text(f"WITH {deletes} SELECT 1"), {"keys": keys, "froms": froms})
         else:
             for table in self.t.states:
-                await self.conn.execute(delete(table).where(self._in(table.c.entity_key, keys)))
+                await self.conn.execute(
+                    delete(table).where(
+                        table.c.entity_key == bindparam("k"), table.c.version >= bindparam("v")
+                    ),
+                    [{"k": key, "v": start} for key, start in zip(keys, froms, strict=True)],
+                )
         rows: dict[Table, list[dict[str, Any]]] = defaultdict(list)
-        for key, _kind, _revision, _fact, versions in saved:
-            for table, row in _state_rows(self.t, key, versions):
+        for entity, start in zip(saved, froms, strict=True):
+            for table, row in _state_rows(self.t, entity.key, entity.versions, start):
                 rows[table].append(row)
         for table, values in rows.items():
             await self._insert_rows(table, values)
         en = self.t.entities
         values = [
-            {"entity_key": k, "kind": kind, "revision": r, "fact": f.decode()} for k, kind, r, f, _ in saved
+            {"entity_key": e.key, "kind": e.kind, "revision": e.revision, "fact": e.fact.decode()}
+            for e in saved
         ]
         if self.postgres:
             await self._insert_rows(
@@ -393,8 +411,11 @@ def _client_fact_columns(fact: ClientFact) -> dict[str, Any]:
     return {"sanction_kind": fact.kind, "benefit_ref": fact.benefit_ref}
 
 
-def _state_rows(t: Tables, key: str, versions: list[Version]) -> Iterable[tuple[Table, dict[str, Any]]]:
-    for number, version in enumerate(versions):
+def _state_rows(
+    t: Tables, key: str, versions: list[Version], start: int
+) -> Iterable[tuple[Table, dict[str, Any]]]:
+    for number in range(start, len(versions)):
+        version = versions[number]
         state = version.state
         if state is None:
             continue

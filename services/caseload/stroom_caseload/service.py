@@ -14,8 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from stroom_caseload.domain.client import CLIENT_EVENT_TYPES, client_fact
 from stroom_caseload.domain.events import Event
 from stroom_caseload.domain.fold import history, kind_of
-from stroom_caseload.domain.publication import client_record, entity_fact
-from stroom_caseload.repository import CaseloadRepository, ClientRow
+from stroom_caseload.domain.publication import client_record, entity_fact, kept_versions
+from stroom_caseload.repository import CaseloadRepository, ClientRow, EntityWrite
 from stroom_caseload.tables import Tables, live
 from stroom_contract.events import Envelope, EventRetractedData
 from stroom_contract.keys import entity_key
@@ -174,15 +174,16 @@ def _client_records(client_rows: list[ClientRow]) -> list[Outgoing]:
 
 
 async def _recompute(repo: CaseloadRepository, keys: list[str]) -> list[Outgoing]:
-    """Fold each entity's stored events into its history, store it, and give its new fact."""
+    """Fold each entity's stored events into its history, store what changed, give its new fact."""
     await repo.lock_entities(keys)
     stored = await repo.stored_events(keys)
-    revisions = await repo.revisions(keys)
+    current = await repo.current(keys)
     saved = []
     for key in keys:
         kind = kind_of(f"stroom.{key.split(':', 1)[0]}.")
         versions = history(kind, stored[key])
-        revision = revisions.get(key, 0) + 1
-        saved.append((key, kind, revision, entity_fact(kind, key, revision, versions), versions))
+        revision, previous = current.get(key, (0, None))
+        fact = entity_fact(kind, key, revision + 1, versions)
+        saved.append(EntityWrite(key, kind, revision + 1, fact, versions, kept_versions(previous, fact)))
     await repo.save_entities(saved)
-    return [Outgoing(key, value) for key, _, _, value, _ in saved]
+    return [Outgoing(entity.key, entity.fact) for entity in saved]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import random
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -12,6 +13,7 @@ from hypothesis import strategies as st
 
 from stroom_caseload.domain.events import Event, Stored
 from stroom_caseload.domain.fold import fold, history, kind_of
+from stroom_caseload.domain.publication import entity_fact, kept_versions
 from stroom_caseload.domain.states import BenefitState, MemberSpell, PlacementState, Version
 
 T0 = datetime(2023, 1, 1, 9, tzinfo=UTC)
@@ -287,3 +289,24 @@ def test_a_retraction_recorded_before_its_event_hides_it_entirely() -> None:
     only = history("placement", [Stored(placement)])
     assert isinstance(only[0].state, PlacementState)
     assert only[0].state.hours_per_week == 20.0
+
+
+@settings(max_examples=300, deadline=None)
+@given(entity_histories(), entity_histories(), st.integers(0, 2**32))
+def test_kept_versions_is_the_longest_unchanged_prefix(
+    before: list[Stored], added: list[Stored], seed: int
+) -> None:
+    # The stored state rows are rewritten from the first version that differs: any shorter
+    # prefix rewrites more than needed, any longer one would leave stale rows behind.
+    kind = kind_of(before[0].event.type)
+    if kind_of(added[0].event.type) != kind:
+        added = []
+    rng = random.Random(seed)
+    old = history(kind, before)
+    new = history(kind, before + [Stored(replace(s.event, id=f"n{s.event.id}")) for s in added])
+    previous = entity_fact(kind, "k", 1, old) if rng.random() < 0.9 else None
+    kept = kept_versions(previous, entity_fact(kind, "k", 2, new))
+    same = 0
+    while same < min(len(old), len(new)) and old[same] == new[same]:
+        same += 1
+    assert kept == (0 if previous is None else same)

@@ -22,6 +22,21 @@ def entity_fact(kind: str, key: str, revision: int, versions: list[Version]) -> 
     )
 
 
+def kept_versions(previous: bytes | None, fact: bytes) -> int:
+    """How many leading versions of `fact` the previously published fact holds unchanged: an
+    event in order only appends, so only the tail of the history needs storing again."""
+    if previous is None:
+        return 0
+    before = orjson.loads(previous)["versions"]
+    after = orjson.loads(fact)["versions"]
+    kept = 0
+    for old, new in zip(before, after, strict=False):
+        if old != new:
+            break
+        kept += 1
+    return kept
+
+
 def client_record(
     source: str,
     event_id: str,
