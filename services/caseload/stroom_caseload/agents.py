@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
+import functools
+from collections.abc import Sequence
 from typing import Any
 
 import faust
@@ -11,9 +12,23 @@ from stroom_caseload.consumer import Processor, Record, as_headers
 from stroom_caseload.settings import CaseloadSettings
 
 
+def _release(events: Sequence[Any]) -> None:
+    for event in events:
+        event.ack()
+
+
+class _App(faust.App):
+    def on_init_dependencies(self) -> Any:
+        services = super().on_init_dependencies()
+        # faust's Monitor keeps per-message statistics for its web views, which are off here;
+        # they cost about a fifth of faust's own time per event.
+        self.sensors.remove(self.monitor)
+        return services
+
+
 def build_faust_app(settings: CaseloadSettings, processor: Processor) -> Any:
     """The durable truth is the database, so: memory store, no tables, no transactions."""
-    app = faust.App(
+    app = _App(
         settings.consumer_group,
         broker=settings.broker_url,
         store="memory://",
@@ -41,6 +56,10 @@ def build_faust_app(settings: CaseloadSettings, processor: Processor) -> Any:
 
     async def apply_batches(stream: Any) -> None:
         async for events in stream.take_events(settings.batch_size, within=settings.batch_within_seconds):
+            for event in events:
+                # take_events acknowledges on return; this reference holds the offsets back
+                # until the processor has made the batch durable and published its facts.
+                event.message.incref()
             records = [
                 Record(
                     e.message.topic,
@@ -52,14 +71,7 @@ def build_faust_app(settings: CaseloadSettings, processor: Processor) -> Any:
                 )
                 for e in events
             ]
-            # take_events acknowledges the batch when this body returns, also when it is
-            # cancelled: so a stop waits for the batch in hand instead of abandoning it.
-            task = asyncio.ensure_future(processor.handle(records))
-            try:
-                await asyncio.shield(task)
-            except asyncio.CancelledError:
-                await task
-                raise
+            await processor.submit(records, functools.partial(_release, events))
 
     app.agent(topic, name="caseload-apply")(apply_batches)
     return app

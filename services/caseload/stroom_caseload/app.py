@@ -50,6 +50,7 @@ def create_app(settings: CaseloadSettings) -> FastAPI:
             settings.dead_letter_topic,
             metrics,
         )
+        processor.start()
         faust_app = build_faust_app(settings, processor)
         await faust_app.start()
         state.update(faust=faust_app, probe=probe, processor=processor)
@@ -60,6 +61,7 @@ def create_app(settings: CaseloadSettings) -> FastAPI:
         finally:
             state.clear()
             await faust_app.stop()
+            await processor.stop()
             await probe.stop()
             await producer.stop()
             await engine.dispose()

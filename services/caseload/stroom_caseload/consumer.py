@@ -1,33 +1,39 @@
-"""Turns a batch of Kafka records into ledger writes and facts, at least once."""
+"""Turns batches of Kafka records into ledger writes and facts, at least once, in a pipeline."""
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
-from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaProducer
 from pydantic import ValidationError
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, ProgrammingError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from stroom_caseload.metrics import CaseloadMetrics
 from stroom_caseload.repository import CaseloadRepository
-from stroom_caseload.service import Outgoing, apply_events
+from stroom_caseload.service import Applied, Outgoing, apply_events
 from stroom_contract.events import Envelope
 from stroom_contract.kafka_binding import decode_wire
 from stroom_contract.redaction import redact
 from stroom_contract.validation import EventValidator, InvalidEvent
 
-# Order per batch: decode (poison records to the dead-letter topic), apply in one database
-# transaction, publish the current fact of every touched entity and wait for the broker's
-# acknowledgement; only then may the caller let the offsets be committed. A crash anywhere
-# before that redelivers the batch, and redelivery is harmless (duplicates republish).
+# A batch passes three stages, each its own task so that they overlap: decoding (in the
+# agent), one database transaction (the ledger, the state, dead letters), and publishing its
+# facts. Its records are acknowledged, and so become committable, only when the broker has
+# acknowledged those facts. A crash anywhere before that redelivers the batch, and redelivery
+# is harmless: duplicates change nothing and republish the current facts.
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+# SQLSTATE classes worth another try: connection, transaction rollback (deadlocks,
+# serialisation), insufficient resources, operator intervention, system errors.
+_TRANSIENT_STATES = ("08", "40", "53", "57", "58", "55P03")
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,9 +46,44 @@ class Record:
     headers: Sequence[tuple[str, bytes]]
 
 
+@dataclass(slots=True)
+class _Batch:
+    decoded: list[tuple[Record, Envelope]]
+    poison: list[tuple[Record, str]]
+    done: Callable[[], None]
+    started: float = field(default_factory=time.perf_counter)
+
+
+_Sent = tuple[_Batch, list[Outgoing], list["asyncio.Future[Any]"]]
+
+
+class _Rollback(Exception):
+    """Ends a trial transaction."""
+
+
 def as_headers(raw: Any) -> list[tuple[str, bytes]]:
     items: Iterable[tuple[str, Any]] = raw.items() if isinstance(raw, Mapping) else (raw or ())
     return [(name, value if isinstance(value, bytes) else str(value).encode()) for name, value in items]
+
+
+def transient(exc: DBAPIError) -> bool:
+    state = getattr(exc.orig, "sqlstate", None)
+    if state is not None:
+        return str(state).startswith(_TRANSIENT_STATES)
+    # SQLite names no states: a locked database is an OperationalError, bad data is not.
+    return not isinstance(exc, DataError | IntegrityError | ProgrammingError)
+
+
+async def _persist(attempt: Callable[[], Awaitable[T]], what: str) -> T:
+    """Try until it works: giving up would acknowledge, and so lose, the batch."""
+    delay = 0.5
+    while True:
+        try:
+            return await attempt()
+        except Exception:
+            log.exception(f"{what} failed, trying again", extra={"delay": delay})
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 30.0)
 
 
 class Processor:
@@ -63,40 +104,116 @@ class Processor:
         self.dead_letter_topic = dead_letter_topic
         self.metrics = metrics
         self.last_event_time: datetime | None = None
+        # Small queues: enough to overlap the stages, not to pile up unacknowledged work.
+        self._to_apply: asyncio.Queue[_Batch] = asyncio.Queue(maxsize=2)
+        self._to_confirm: asyncio.Queue[_Sent] = asyncio.Queue(maxsize=4)
+        self._tasks: list[asyncio.Task[None]] = []
 
-    async def handle(self, records: Sequence[Record]) -> None:
-        started = time.perf_counter()
-        envelopes: list[Envelope] = []
+    def start(self) -> None:
+        self._tasks = [asyncio.create_task(self._apply_loop()), asyncio.create_task(self._confirm_loop())]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def submit(self, records: Sequence[Record], done: Callable[[], None]) -> None:
+        """Decode a batch and queue it; `done` is called once its effects are durable and published."""
+        decoded: list[tuple[Record, Envelope]] = []
         poison: list[tuple[Record, str]] = []
         for record in records:
             try:
                 if record.value is None:
                     raise ValueError("record without a value")
-                envelopes.append(self.validator.validate(decode_wire(record.value, record.headers)))
+                envelope = self.validator.validate(decode_wire(record.value, record.headers))
+                decoded.append((record, envelope))
             except InvalidEvent as exc:
                 poison.append((record, redact(f"contract: {exc}")))
             except (ValueError, UnicodeDecodeError, ValidationError) as exc:
                 poison.append((record, redact(f"undecodable: {type(exc).__name__}: {exc}")))
-        facts = await self._apply_with_retry(envelopes, poison)
-        await self._send(facts, poison)
-        for envelope in envelopes:
-            if self.last_event_time is None or envelope.time > self.last_event_time:
-                self.last_event_time = envelope.time
-        self.metrics.apply_seconds.observe(time.perf_counter() - started)
+        await self._to_apply.put(_Batch(decoded, poison, done))
 
-    async def _apply_with_retry(
-        self, envelopes: list[Envelope], poison: list[tuple[Record, str]]
-    ) -> list[Outgoing]:
+    async def _apply_loop(self) -> None:
+        while True:
+            batch = await self._to_apply.get()
+            facts = await _persist(functools.partial(self._apply, batch), "applying a batch")
+            for _, envelope in batch.decoded:
+                if self.last_event_time is None or envelope.time > self.last_event_time:
+                    self.last_event_time = envelope.time
+            futures = await self._send(facts, batch.poison)
+            await self._to_confirm.put((batch, facts, futures))
+
+    async def _confirm_loop(self) -> None:
+        while True:
+            batch, facts, futures = await self._to_confirm.get()
+            try:
+                await asyncio.gather(*futures)
+            except Exception:
+                # The database has the effects; what the broker refused is sent again.
+                await _persist(functools.partial(self._publish, facts, batch.poison), "publishing facts")
+            batch.done()
+            self.metrics.apply_seconds.observe(time.perf_counter() - batch.started)
+
+    async def _publish(self, facts: list[Outgoing], poison: list[tuple[Record, str]]) -> None:
+        await asyncio.gather(*await self._send(facts, poison))
+
+    async def _apply(self, batch: _Batch) -> list[Outgoing]:
+        """One transaction for the batch; when it fails for a reason other than a passing database
+        problem, the events that cannot be applied are found, dead-lettered, and the rest applied."""
+        try:
+            return await self._commit([envelope for _, envelope in batch.decoded], batch.poison)
+        except Exception as exc:
+            if not batch.decoded:
+                raise
+            log.warning("a batch failed to apply; isolating its failing events", extra={"error": repr(exc)})
+        good, bad = await self._isolate(batch.decoded)
+        batch.poison.extend(bad)
+        return await self._commit([envelope for _, envelope in good], batch.poison)
+
+    async def _commit(self, envelopes: list[Envelope], poison: list[tuple[Record, str]]) -> list[Outgoing]:
+        async def work(conn: AsyncConnection) -> Applied:
+            applied = await apply_events(conn, envelopes)
+            repo = CaseloadRepository(conn)
+            for record, reason in poison:
+                await repo.record_dead_letter(record.topic, record.partition, record.offset, reason)
+            return applied
+
+        applied = await self._transaction(work)
+        self.metrics.duplicates.inc(applied.duplicates)
+        for event_type, count in applied.new_by_type.items():
+            self.metrics.applied.labels(event_type).inc(count)
+        return applied.facts
+
+    async def _isolate(
+        self, decoded: list[tuple[Record, Envelope]]
+    ) -> tuple[list[tuple[Record, Envelope]], list[tuple[Record, str]]]:
+        """Halve until each failing event stands alone; every trial is rolled back."""
+
+        async def trial(conn: AsyncConnection) -> None:
+            await apply_events(conn, [envelope for _, envelope in decoded])
+            raise _Rollback
+
+        try:
+            await self._transaction(trial)
+        except _Rollback:
+            return decoded, []
+        except Exception as exc:
+            if len(decoded) == 1:
+                return [], [(decoded[0][0], redact(f"unappliable: {type(exc).__name__}: {exc}")[:1000])]
+        half = len(decoded) // 2
+        good, bad = await self._isolate(decoded[:half])
+        more_good, more_bad = await self._isolate(decoded[half:])
+        return good + more_good, bad + more_bad
+
+    async def _transaction(self, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
         delay = 0.05
         while True:
             try:
                 async with self.engine.begin() as conn:
-                    applied = await apply_events(conn, envelopes)
-                    repo = CaseloadRepository(conn)
-                    for record, reason in poison:
-                        await repo.record_dead_letter(record.topic, record.partition, record.offset, reason)
-                break
+                    return await work(conn)
             except DBAPIError as exc:
+                if not transient(exc):
+                    raise
                 # Deadlocks between workers and lost connections are worth another try; the
                 # batch is not acknowledged until it succeeds, so nothing is skipped.
                 log.warning(
@@ -104,12 +221,10 @@ class Processor:
                 )
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
-        self.metrics.duplicates.inc(applied.duplicates)
-        for event_type, count in applied.new_by_type.items():
-            self.metrics.applied.labels(event_type).inc(count)
-        return applied.facts
 
-    async def _send(self, facts: list[Outgoing], poison: list[tuple[Record, str]]) -> None:
+    async def _send(
+        self, facts: list[Outgoing], poison: list[tuple[Record, str]]
+    ) -> list[asyncio.Future[Any]]:
         futures = [await self.producer.send(self.facts_topic, f.value, key=f.key.encode()) for f in facts]
         for record, reason in poison:
             headers = [*record.headers, ("stroom_dead_letter_reason", reason[:1000].encode())]
@@ -121,6 +236,6 @@ class Processor:
             log.warning(
                 "dead-lettered a record", extra={"partition": record.partition, "offset": record.offset}
             )
-        await asyncio.gather(*futures)
         self.metrics.facts.inc(len(facts))
         self.metrics.dead_letters.inc(len(poison))
+        return futures

@@ -29,7 +29,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from stroom_caseload.domain.client import effective_date
+from stroom_caseload.domain.client import CLIENT_EVENT_TYPES, effective_date
 from stroom_caseload.domain.events import RETRACTED, Event, Stored, utc
 from stroom_caseload.domain.states import (
     Assessment,
@@ -334,7 +334,10 @@ class CaseloadRepository:
             wanted_rows = wanted
         rows = await self.conn.execute(
             select(ev.c.source, ev.c.event_id, ev.c.wire, ev.c.retracted_at, ev.c.revision).where(
-                tuple_(ev.c.source, ev.c.event_id).in_(wanted_rows), ev.c.wire.is_not(None)
+                tuple_(ev.c.source, ev.c.event_id).in_(wanted_rows),
+                ev.c.wire.is_not(None),
+                # A reused (source, id) is a duplicate of the stored event, whatever its type.
+                ev.c.type.in_(sorted(CLIENT_EVENT_TYPES)),
             )
         )
         return [

@@ -17,6 +17,7 @@ from stroom_caseload.app import create_app
 from stroom_caseload.settings import CaseloadSettings
 from stroom_caseload.storage import migrate
 from stroom_contract.bsn import Pseudonymiser
+from stroom_contract.kafka_binding import encode
 from stroom_contract.validation import EventValidator
 from stroom_platform.broker import EmbeddedBroker, TopicSpec, ensure_topics
 from stroom_platform.db import make_engine
@@ -111,13 +112,25 @@ async def test_shuffled_history_through_the_service_matches_the_reference_and_fa
     leaked = {**next(e for e in raw if "client" in e["data"]), "id": "leak-1"}
     headers = [(f"ce_{k}", str(leaked[k]).encode()) for k in ("specversion", "id", "source", "type", "time")]
     await send_raw(broker.bootstrap_servers, settings.events_topic, orjson.dumps(leaked["data"]), headers)
+    # Valid by the contract yet refused by PostgreSQL (a NUL in a key column): found by halving
+    # the batch, dead-lettered, and the rest of its batch applied.
+    started = next(e for e in raw if e["type"] == "stroom.benefit.started.v1")
+    refused = {**started, "id": "nul-1", "data": {**started["data"], "benefit_ref": "B\x00"}}
+    await send_raw(broker.bootstrap_servers, settings.events_topic, *encode(validator.validate(refused)))
+    # An id reused for an event of another type: a duplicate of the stored event, no effect.
+    assessed = next(e for e in raw if e["type"] == "stroom.client.assessed.v1")
+    await send_raw(
+        broker.bootstrap_servers,
+        settings.events_topic,
+        *encode(validator.validate({**assessed, "id": started["id"]})),
+    )
 
     app = create_app(settings)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://caseload") as client:
             status = await wait_until_caught_up(client)
-            assert status["dead_letters"] == 2
+            assert status["dead_letters"] == 3
             assert status["database"] == "reachable"
             assert sorted(status["assigned_partitions"]) == [0, 1, 2, 3]
             metrics = (await client.get("/metrics")).text
@@ -137,9 +150,10 @@ async def test_shuffled_history_through_the_service_matches_the_reference_and_fa
     finally:
         await engine.dispose()
     dead = await read_all(broker.bootstrap_servers, settings.dead_letter_topic)
-    assert len(dead) == 2
+    assert len(dead) == 3
     reasons = [dict(r.headers)["stroom_dead_letter_reason"].decode() for r in dead]
     assert any("raw bsn" in reason for reason in reasons)
+    assert any(reason.startswith("unappliable:") for reason in reasons)
     bsn = leaked["data"]["client"]["bsn"]
     assert all(bsn not in reason for reason in reasons)
     assert all(bsn.encode() not in record.value for record in dead)
