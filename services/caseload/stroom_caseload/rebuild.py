@@ -9,7 +9,7 @@ from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from sqlalchemy import bindparam, delete, insert, select, text, update
+from sqlalchemy import Table, bindparam, delete, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from stroom_caseload.consumer import as_headers
@@ -25,7 +25,8 @@ from stroom_platform.organisations import load_organisations
 
 # The swap is one transaction that first shuts out the workers (PostgreSQL: an exclusive
 # advisory lock they take shared per batch; SQLite: the single write lock), applies what
-# arrived on the topic meanwhile, and copies the shadow set over the live one. Each rebuilt
+# arrived on the topic meanwhile, and puts the shadow set in place of the live one: PostgreSQL
+# swaps the tables' names (its DDL is transactional), SQLite copies the rows. Each rebuilt
 # entity's revision is set above its live one, so facts consumers accept the republished facts.
 log = logging.getLogger(__name__)
 Progress = Callable[[int, int], None]
@@ -117,8 +118,12 @@ async def _lock_out_workers(conn: AsyncConnection) -> None:
 
 async def _reset_shadow(engine: AsyncEngine) -> None:
     async with engine.begin() as conn:
-        for table in shadow.all:
-            await conn.execute(delete(table))
+        if conn.dialect.name == "postgresql":
+            # After a swap by renaming, the shadow set holds the previous live rows.
+            await conn.execute(text(f"TRUNCATE {', '.join(t.name for t in shadow.all)}"))
+        else:
+            for table in shadow.all:
+                await conn.execute(delete(table))
 
 
 async def _continue_revisions(conn: AsyncConnection) -> None:
@@ -144,9 +149,27 @@ async def _continue_revisions(conn: AsyncConnection) -> None:
 async def _swap(conn: AsyncConnection) -> None:
     await _continue_revisions(conn)
     for live_table, shadow_table in zip(live.all, shadow.all, strict=True):
-        await conn.execute(delete(live_table))
-        columns = [c.name for c in live_table.columns]
-        await conn.execute(insert(live_table).from_select(columns, select(shadow_table)))
+        if conn.dialect.name == "postgresql":
+            await _swap_names(conn, live_table, shadow_table)
+        else:
+            await conn.execute(delete(live_table))
+            columns = [c.name for c in live_table.columns]
+            await conn.execute(insert(live_table).from_select(columns, select(shadow_table)))
+
+
+async def _swap_names(conn: AsyncConnection, live_table: Table, shadow_table: Table) -> None:
+    """The shadow table, its key and its indexes take the live names and the other way round, so
+    the schema stays as migrated (renaming a key's index renames the constraint with it)."""
+    indexes = [live_table.primary_key.name, *(index.name for index in live_table.indexes)]
+    renames = [("TABLE", live_table.name, shadow_table.name)]
+    renames += [
+        ("INDEX", str(name), str(name).replace(live_table.name, shadow_table.name, 1)) for name in indexes
+    ]
+    for kind, live_name, shadow_name in renames:
+        parked = f"{live_name}_swapping"
+        await conn.execute(text(f"ALTER {kind} {live_name} RENAME TO {parked}"))
+        await conn.execute(text(f"ALTER {kind} {shadow_name} RENAME TO {live_name}"))
+        await conn.execute(text(f"ALTER {kind} {parked} RENAME TO {shadow_name}"))
 
 
 async def _republish(engine: AsyncEngine, settings: CaseloadSettings) -> int:
