@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from sqlalchemy import Table, bindparam, delete, insert, select, text, update
+from sqlalchemy import Table, bindparam, delete, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from stroom_caseload.bulk import BulkWriter
 from stroom_caseload.consumer import as_headers
-from stroom_caseload.service import APPLY_LOCK, apply_events, recompute_all
+from stroom_caseload.refold import refold
+from stroom_caseload.repository import CaseloadRepository
+from stroom_caseload.service import APPLY_LOCK, apply_events
 from stroom_caseload.settings import CaseloadSettings
+from stroom_caseload.shadow_ledger import ShadowLedger
 from stroom_caseload.status import true_end_offsets
 from stroom_caseload.tables import live, shadow
 from stroom_contract.events import Envelope
@@ -30,6 +34,7 @@ from stroom_platform.organisations import load_organisations
 # entity's revision is set above its live one, so facts consumers accept the republished facts.
 log = logging.getLogger(__name__)
 Progress = Callable[[int, int], None]
+Load = Callable[[Sequence[Envelope]], Awaitable[object]]
 
 
 @dataclass(frozen=True)
@@ -73,11 +78,8 @@ class _Replayer:
         await self.consumer.stop()
         await self.probe.stop()
 
-    async def replay_until(
-        self, engine_or_conn: AsyncEngine | AsyncConnection, ends: dict[TopicPartition, int]
-    ) -> None:
-        """Every record before `ends`: into the ledger alone, a transaction per batch, given the
-        engine; fully applied inside the given transaction."""
+    async def replay_until(self, load: Load, ends: dict[TopicPartition, int]) -> None:
+        """Every record before `ends`, a batch at a time."""
         total = sum(ends.values())
         envelopes: list[Envelope] = []
         while True:
@@ -90,11 +92,7 @@ class _Replayer:
                             self._decode(record.value, record.headers, envelopes)
             # Fetches are small; transactions are not, for throughput.
             if envelopes and (not pending or len(envelopes) >= self.settings.rebuild_batch_size):
-                if isinstance(engine_or_conn, AsyncEngine):
-                    async with engine_or_conn.begin() as conn:
-                        await apply_events(conn, envelopes, shadow, recompute=False)
-                else:
-                    await apply_events(engine_or_conn, envelopes, shadow)
+                await load(envelopes)
                 envelopes = []
                 self.progress(self.records, total)
             if not pending:
@@ -127,12 +125,17 @@ async def _reset_shadow(engine: AsyncEngine) -> None:
 
 
 async def _continue_revisions(conn: AsyncConnection) -> None:
-    """Every rebuilt fact gets a revision above whatever the live workers have published."""
-    current = dict((await conn.execute(select(live.entities.c.entity_key, live.entities.c.revision))).all())
-    rows = (await conn.execute(select(shadow.entities.c.entity_key, shadow.entities.c.fact))).all()
+    """Every rebuilt fact gets a revision above whatever the live workers have published. The
+    refold set each one above the live revision of its time: only those moved on since differ."""
+    sh, lv = shadow.entities, live.entities
+    wanted = func.coalesce(lv.c.revision, 0) + 1
+    rows = await conn.execute(
+        select(sh.c.entity_key, sh.c.fact, wanted)
+        .select_from(sh.outerjoin(lv, lv.c.entity_key == sh.c.entity_key))
+        .where(sh.c.revision != wanted)
+    )
     changed = []
-    for key, fact in rows:
-        revision = current.get(key, 0) + 1
+    for key, fact, revision in rows:
         value = orjson.loads(fact)
         value["revision"] = revision
         changed.append({"key": key, "revision": revision, "fact": orjson.dumps(value).decode()})
@@ -197,13 +200,21 @@ async def rebuild(settings: CaseloadSettings, progress: Progress = lambda done, 
         await _reset_shadow(engine)
         tps = await replayer.start()
         try:
-            await replayer.replay_until(engine, await replayer.ends(tps))
-            # Each entity folded once from the whole ledger, not once per batch it appears in.
+            async with BulkWriter.open(engine) as writer:
+                ledger = ShadowLedger(writer)
+                await replayer.replay_until(ledger.add, await replayer.ends(tps))
+                await ledger.finish()
+                # Each entity folded once from the whole ledger, not once per batch it appears in.
+                await refold(engine, writer)
             async with engine.begin() as conn:
-                await recompute_all(conn, shadow)
+                # The catch-up below is planned on these tables, as are the queries once live.
+                for table in shadow.all:
+                    await CaseloadRepository(conn, shadow).analyse(table)
             async with engine.begin() as conn:
                 await _lock_out_workers(conn)
-                await replayer.replay_until(conn, await replayer.ends(tps))
+                await replayer.replay_until(
+                    lambda envelopes: apply_events(conn, envelopes, shadow), await replayer.ends(tps)
+                )
                 await _swap(conn)
         finally:
             await replayer.stop()
