@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from sqlalchemy import bindparam, delete, insert, select, text, update
+from sqlalchemy import Table, bindparam, delete, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from stroom_caseload.bulk import BulkWriter
 from stroom_caseload.consumer import as_headers
-from stroom_caseload.service import APPLY_LOCK, apply_events, recompute_all
+from stroom_caseload.refold import refold
+from stroom_caseload.repository import CaseloadRepository
+from stroom_caseload.service import APPLY_LOCK, apply_events
 from stroom_caseload.settings import CaseloadSettings
+from stroom_caseload.shadow_ledger import ShadowLedger
 from stroom_caseload.status import true_end_offsets
 from stroom_caseload.tables import live, shadow
 from stroom_contract.events import Envelope
@@ -25,10 +29,12 @@ from stroom_platform.organisations import load_organisations
 
 # The swap is one transaction that first shuts out the workers (PostgreSQL: an exclusive
 # advisory lock they take shared per batch; SQLite: the single write lock), applies what
-# arrived on the topic meanwhile, and copies the shadow set over the live one. Each rebuilt
+# arrived on the topic meanwhile, and puts the shadow set in place of the live one: PostgreSQL
+# swaps the tables' names (its DDL is transactional), SQLite copies the rows. Each rebuilt
 # entity's revision is set above its live one, so facts consumers accept the republished facts.
 log = logging.getLogger(__name__)
 Progress = Callable[[int, int], None]
+Load = Callable[[Sequence[Envelope]], Awaitable[object]]
 
 
 @dataclass(frozen=True)
@@ -72,11 +78,8 @@ class _Replayer:
         await self.consumer.stop()
         await self.probe.stop()
 
-    async def replay_until(
-        self, engine_or_conn: AsyncEngine | AsyncConnection, ends: dict[TopicPartition, int]
-    ) -> None:
-        """Every record before `ends`: into the ledger alone, a transaction per batch, given the
-        engine; fully applied inside the given transaction."""
+    async def replay_until(self, load: Load, ends: dict[TopicPartition, int]) -> None:
+        """Every record before `ends`, a batch at a time."""
         total = sum(ends.values())
         envelopes: list[Envelope] = []
         while True:
@@ -89,11 +92,7 @@ class _Replayer:
                             self._decode(record.value, record.headers, envelopes)
             # Fetches are small; transactions are not, for throughput.
             if envelopes and (not pending or len(envelopes) >= self.settings.rebuild_batch_size):
-                if isinstance(engine_or_conn, AsyncEngine):
-                    async with engine_or_conn.begin() as conn:
-                        await apply_events(conn, envelopes, shadow, recompute=False)
-                else:
-                    await apply_events(engine_or_conn, envelopes, shadow)
+                await load(envelopes)
                 envelopes = []
                 self.progress(self.records, total)
             if not pending:
@@ -117,17 +116,26 @@ async def _lock_out_workers(conn: AsyncConnection) -> None:
 
 async def _reset_shadow(engine: AsyncEngine) -> None:
     async with engine.begin() as conn:
-        for table in shadow.all:
-            await conn.execute(delete(table))
+        if conn.dialect.name == "postgresql":
+            # After a swap by renaming, the shadow set holds the previous live rows.
+            await conn.execute(text(f"TRUNCATE {', '.join(t.name for t in shadow.all)}"))
+        else:
+            for table in shadow.all:
+                await conn.execute(delete(table))
 
 
 async def _continue_revisions(conn: AsyncConnection) -> None:
-    """Every rebuilt fact gets a revision above whatever the live workers have published."""
-    current = dict((await conn.execute(select(live.entities.c.entity_key, live.entities.c.revision))).all())
-    rows = (await conn.execute(select(shadow.entities.c.entity_key, shadow.entities.c.fact))).all()
+    """Every rebuilt fact gets a revision above whatever the live workers have published. The
+    refold set each one above the live revision of its time: only those moved on since differ."""
+    sh, lv = shadow.entities, live.entities
+    wanted = func.coalesce(lv.c.revision, 0) + 1
+    rows = await conn.execute(
+        select(sh.c.entity_key, sh.c.fact, wanted)
+        .select_from(sh.outerjoin(lv, lv.c.entity_key == sh.c.entity_key))
+        .where(sh.c.revision != wanted)
+    )
     changed = []
-    for key, fact in rows:
-        revision = current.get(key, 0) + 1
+    for key, fact, revision in rows:
         value = orjson.loads(fact)
         value["revision"] = revision
         changed.append({"key": key, "revision": revision, "fact": orjson.dumps(value).decode()})
@@ -144,9 +152,27 @@ async def _continue_revisions(conn: AsyncConnection) -> None:
 async def _swap(conn: AsyncConnection) -> None:
     await _continue_revisions(conn)
     for live_table, shadow_table in zip(live.all, shadow.all, strict=True):
-        await conn.execute(delete(live_table))
-        columns = [c.name for c in live_table.columns]
-        await conn.execute(insert(live_table).from_select(columns, select(shadow_table)))
+        if conn.dialect.name == "postgresql":
+            await _swap_names(conn, live_table, shadow_table)
+        else:
+            await conn.execute(delete(live_table))
+            columns = [c.name for c in live_table.columns]
+            await conn.execute(insert(live_table).from_select(columns, select(shadow_table)))
+
+
+async def _swap_names(conn: AsyncConnection, live_table: Table, shadow_table: Table) -> None:
+    """The shadow table, its key and its indexes take the live names and the other way round, so
+    the schema stays as migrated (renaming a key's index renames the constraint with it)."""
+    indexes = [live_table.primary_key.name, *(index.name for index in live_table.indexes)]
+    renames = [("TABLE", live_table.name, shadow_table.name)]
+    renames += [
+        ("INDEX", str(name), str(name).replace(live_table.name, shadow_table.name, 1)) for name in indexes
+    ]
+    for kind, live_name, shadow_name in renames:
+        parked = f"{live_name}_swapping"
+        await conn.execute(text(f"ALTER {kind} {live_name} RENAME TO {parked}"))
+        await conn.execute(text(f"ALTER {kind} {shadow_name} RENAME TO {live_name}"))
+        await conn.execute(text(f"ALTER {kind} {parked} RENAME TO {shadow_name}"))
 
 
 async def _republish(engine: AsyncEngine, settings: CaseloadSettings) -> int:
@@ -174,13 +200,21 @@ async def rebuild(settings: CaseloadSettings, progress: Progress = lambda done, 
         await _reset_shadow(engine)
         tps = await replayer.start()
         try:
-            await replayer.replay_until(engine, await replayer.ends(tps))
-            # Each entity folded once from the whole ledger, not once per batch it appears in.
+            async with BulkWriter.open(engine) as writer:
+                ledger = ShadowLedger(writer)
+                await replayer.replay_until(ledger.add, await replayer.ends(tps))
+                await ledger.finish()
+                # Each entity folded once from the whole ledger, not once per batch it appears in.
+                await refold(engine, writer)
             async with engine.begin() as conn:
-                await recompute_all(conn, shadow)
+                # The catch-up below is planned on these tables, as are the queries once live.
+                for table in shadow.all:
+                    await CaseloadRepository(conn, shadow).analyse(table)
             async with engine.begin() as conn:
                 await _lock_out_workers(conn)
-                await replayer.replay_until(conn, await replayer.ends(tps))
+                await replayer.replay_until(
+                    lambda envelopes: apply_events(conn, envelopes, shadow), await replayer.ends(tps)
+                )
                 await _swap(conn)
         finally:
             await replayer.stop()

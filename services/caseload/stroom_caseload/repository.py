@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
@@ -208,34 +208,11 @@ class CaseloadRepository:
         )
         found: dict[str, list[Stored]] = defaultdict(list)
         for row in rows:
-            found[row.entity_key].append(
-                Stored(Event.from_wire(orjson.loads(row.wire)), _aware(row.retracted_at))
-            )
+            found[row.entity_key].append(stored_event(row.wire, row.retracted_at))
         return found
 
     async def analyse(self, table: Table) -> None:
         await self.conn.execute(text(f"ANALYZE {table.name}"))
-
-    async def entity_keys(self, client_types: Collection[str]) -> list[str]:
-        """Every entity with a stored event (client point facts and retractions aside), sorted."""
-        ev = self.t.events
-        rows = await self.conn.execute(
-            select(ev.c.entity_key)
-            .where(ev.c.wire.is_not(None), ev.c.type != RETRACTED, ev.c.type.not_in(sorted(client_types)))
-            .distinct()
-            .order_by(ev.c.entity_key)
-        )
-        return list(rows.scalars())
-
-    async def event_ids(self, types: Collection[str]) -> list[tuple[str, str]]:
-        """(source, event id) of every stored event of these types, sorted."""
-        ev = self.t.events
-        rows = await self.conn.execute(
-            select(ev.c.source, ev.c.event_id)
-            .where(ev.c.wire.is_not(None), ev.c.type.in_(sorted(types)))
-            .order_by(ev.c.source, ev.c.event_id)
-        )
-        return [(r.source, r.event_id) for r in rows]
 
     async def current(self, keys: Sequence[str]) -> dict[str, tuple[int, bytes]]:
         """Revision and published fact of each entity that has one."""
@@ -273,7 +250,7 @@ class CaseloadRepository:
                 )
         rows: dict[Table, list[dict[str, Any]]] = defaultdict(list)
         for entity, start in zip(saved, froms, strict=True):
-            for table, row in _state_rows(self.t, entity.key, entity.versions, start):
+            for table, row in state_rows(self.t, entity.key, entity.versions, start):
                 rows[table].append(row)
         for table, values in rows.items():
             await self._insert_rows(table, values)
@@ -302,20 +279,8 @@ class CaseloadRepository:
         """(record id, client_ref, fact, recorded at) rows; a record already there is left alone."""
         if not facts:
             return
-        cf = self.t.client_facts
-        values = [
-            _CLIENT_COLUMNS
-            | _client_fact_columns(fact)
-            | {
-                "record_id": record_id,
-                "client_ref": client_ref,
-                "type": fact.type,
-                "effective_date": effective_date(fact),
-                "recorded_at": recorded_at,
-            }
-            for record_id, client_ref, fact, recorded_at in facts
-        ]
-        await self._insert_rows(cf, values, " ON CONFLICT (record_id) DO NOTHING")
+        values = [client_fact_row(*fact) for fact in facts]
+        await self._insert_rows(self.t.client_facts, values, " ON CONFLICT (record_id) DO NOTHING")
 
     async def client_rows(self, ids: Iterable[tuple[str, str]]) -> list[ClientRow]:
         ev = self.t.events
@@ -414,8 +379,29 @@ def _client_fact_columns(fact: ClientFact) -> dict[str, Any]:
     return {"sanction_kind": fact.kind, "benefit_ref": fact.benefit_ref}
 
 
-def _state_rows(
-    t: Tables, key: str, versions: list[Version], start: int
+def stored_event(wire: str, retracted_at: datetime | None) -> Stored:
+    return Stored(Event.from_wire(orjson.loads(wire)), _aware(retracted_at))
+
+
+def client_fact_row(
+    record_id: str, client_ref: str, fact: ClientFact, recorded_at: datetime
+) -> dict[str, Any]:
+    """A row of the client facts table, not (yet) retracted."""
+    return (
+        _CLIENT_COLUMNS
+        | _client_fact_columns(fact)
+        | {
+            "record_id": record_id,
+            "client_ref": client_ref,
+            "type": fact.type,
+            "effective_date": effective_date(fact),
+            "recorded_at": recorded_at,
+        }
+    )
+
+
+def state_rows(
+    t: Tables, key: str, versions: list[Version], start: int = 0
 ) -> Iterable[tuple[Table, dict[str, Any]]]:
     for number in range(start, len(versions)):
         version = versions[number]

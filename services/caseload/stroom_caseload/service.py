@@ -39,13 +39,8 @@ class Applied:
     duplicates: int
 
 
-async def apply_events(
-    conn: AsyncConnection, events: Sequence[Envelope], tables: Tables = live, recompute: bool = True
-) -> Applied:
-    """Ledger first, then recompute every touched entity under its lock; the caller commits.
-
-    With `recompute` False only the ledger is written (a rebuild's replay), and
-    `recompute_all` derives everything afterwards, once per entity."""
+async def apply_events(conn: AsyncConnection, events: Sequence[Envelope], tables: Tables = live) -> Applied:
+    """Ledger first, then recompute every touched entity under its lock; the caller commits."""
     repo = CaseloadRepository(conn, tables)
     if tables is live:
         await repo.share_apply_lock(APPLY_LOCK)
@@ -86,8 +81,6 @@ async def apply_events(
             }
         )
     new = await repo.upsert_events(rows)
-    if not recompute:
-        return Applied([], Counter(), len(events) - len(new))
 
     touched: set[str] = set()
     republish: set[str] = set()
@@ -128,31 +121,6 @@ async def apply_events(
     current = await repo.current_facts(republish - touched)
     facts.extend(Outgoing(key, value) for key, value in current.items())
     return Applied(facts, +new_by_type, len(events) - new_by_type.total())
-
-
-async def recompute_all(conn: AsyncConnection, tables: Tables, chunk: int = 2000) -> None:
-    """Every entity and client fact from the ledger, as if each event had been applied in turn."""
-    repo = CaseloadRepository(conn, tables)
-    # Statistics of a freshly filled ledger would make the planner scan it whole per chunk.
-    await repo.analyse(tables.events)
-    keys = await repo.entity_keys(CLIENT_EVENT_TYPES)
-    for start in range(0, len(keys), chunk):
-        await _recompute(repo, keys[start : start + chunk])
-    ids = await repo.event_ids(CLIENT_EVENT_TYPES)
-    for start in range(0, len(ids), chunk):
-        rows = await repo.client_rows(ids[start : start + chunk])
-        await repo.save_client_facts(
-            [
-                (
-                    f"{r.source}|{r.event_id}",
-                    r.event.data["client"]["client_ref"],
-                    client_fact(r.event.type, r.event.data),
-                    r.event.time,
-                )
-                for r in rows
-            ]
-        )
-        await repo.sync_client_retractions(rows)
 
 
 def _client_records(client_rows: list[ClientRow]) -> list[Outgoing]:

@@ -7,7 +7,8 @@ from datetime import date
 
 import httpx
 import orjson
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from caseload.history import deliver, simulate
 from caseload.integration.expectations import assert_facts_match_database, assert_projections_match
@@ -25,6 +26,21 @@ from stroom_platform.organisations import OrganisationsConfig
 MUNICIPALITIES = ["GM0405", "GM0420"]
 FIRST = date(2021, 1, 1)
 MONTHS = 18
+# Every table's columns, constraints and indexes by name, as the migration made them.
+SCHEMA = """
+SELECT table_name, column_name, ordinal_position::text, data_type, is_nullable,
+       coalesce(column_default, ''), coalesce(character_maximum_length::text, '')
+  FROM information_schema.columns WHERE table_schema = 'public'
+UNION ALL SELECT conrelid::regclass::text, conname, contype::text, pg_get_constraintdef(oid), '', '', ''
+  FROM pg_constraint WHERE connamespace = 'public'::regnamespace
+UNION ALL SELECT tablename, indexname, indexdef, '', '', '', ''
+  FROM pg_indexes WHERE schemaname = 'public'
+"""
+
+
+async def schema(engine: AsyncEngine) -> set[tuple[str, ...]]:
+    async with engine.connect() as conn:
+        return {tuple(row) for row in await conn.execute(text(SCHEMA))}
 
 
 async def test_rebuild_beside_a_running_worker_restores_the_reference(
@@ -39,6 +55,7 @@ async def test_rebuild_beside_a_running_worker_restores_the_reference(
     half = len(delivered) // 2
     validator = EventValidator(pseudonymiser, organisations.municipality_codes)
     engine = make_engine(settings.caseload_database_url)
+    migrated = await schema(engine)
     app = create_app(settings)
     try:
         async with app.router.lifespan_context(app):
@@ -72,5 +89,10 @@ async def test_rebuild_beside_a_running_worker_restores_the_reference(
         async with engine.connect() as conn:
             after = dict((await conn.execute(select(live.entities.c.entity_key, live.entities.c.fact))).all())
         assert all(orjson.loads(after[key])["revision"] > revision for key, revision in before.items())
+        assert await schema(engine) == migrated
+        # A second rebuild starts from the tables the first one swapped out.
+        await rebuild(settings)
+        assert await assert_projections_match(engine, raw, MUNICIPALITIES, FIRST, MONTHS) > 20
+        assert await schema(engine) == migrated
     finally:
         await engine.dispose()

@@ -1,0 +1,80 @@
+"""Every entity and client fact of the shadow set from its ledger, in one pass in entity order."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from stroom_caseload.bulk import BulkWriter
+from stroom_caseload.domain.client import CLIENT_EVENT_TYPES, client_fact
+from stroom_caseload.domain.events import RETRACTED, Stored
+from stroom_caseload.domain.fold import history, kind_of
+from stroom_caseload.domain.publication import entity_fact
+from stroom_caseload.repository import client_fact_row, state_rows, stored_event
+from stroom_caseload.tables import live, shadow
+
+# Entities per append: large enough for COPY to pay off, small enough to keep memory flat.
+CHUNK = 5000
+
+
+class _Chunk:
+    def __init__(self) -> None:
+        self.rows: dict[Any, list[dict[str, Any]]] = defaultdict(list)
+        self.entities = 0
+
+    def entity(self, key: str, revision: int, stored: list[Stored]) -> None:
+        kind = kind_of(f"stroom.{key.split(':', 1)[0]}.")
+        versions = history(kind, stored)
+        for table, row in state_rows(shadow, key, versions):
+            self.rows[table].append(row)
+        fact = entity_fact(kind, key, revision, versions).decode()
+        self.rows[shadow.entities].append(
+            {"entity_key": key, "kind": kind, "revision": revision, "fact": fact}
+        )
+        self.entities += 1
+
+    def client(self, record_id: str, stored: Stored) -> None:
+        event = stored.event
+        fact = client_fact(event.type, event.data)
+        row = client_fact_row(record_id, event.data["client"]["client_ref"], fact, event.time)
+        self.rows[shadow.client_facts].append(row | {"retracted_at": stored.retracted_at})
+
+
+async def refold(engine: AsyncEngine, writer: BulkWriter) -> None:
+    """As if each stored event had been applied in turn, each entity folded once; an entity's
+    revision continues the live one (the swap corrects those the workers move on meanwhile)."""
+    ev = shadow.events
+    async with engine.connect() as conn:
+        revisions = dict(
+            (await conn.execute(select(live.entities.c.entity_key, live.entities.c.revision))).all()
+        )
+        rows = await conn.stream(
+            select(ev.c.entity_key, ev.c.source, ev.c.event_id, ev.c.type, ev.c.wire, ev.c.retracted_at)
+            .where(ev.c.wire.is_not(None), ev.c.type != RETRACTED)
+            .order_by(ev.c.entity_key)
+            .execution_options(yield_per=CHUNK)
+        )
+        chunk = _Chunk()
+        key: str | None = None
+        stored: list[Stored] = []
+        # By the partition: each step of an async result costs a switch of greenlets.
+        async for partition in rows.partitions():
+            for row in partition:
+                if row.type in CLIENT_EVENT_TYPES:
+                    chunk.client(f"{row.source}|{row.event_id}", stored_event(row.wire, row.retracted_at))
+                    continue
+                if row.entity_key != key:
+                    if key is not None:
+                        chunk.entity(key, revisions.get(key, 0) + 1, stored)
+                    if chunk.entities >= CHUNK:
+                        await writer.append(chunk.rows)
+                        chunk = _Chunk()
+                    key, stored = row.entity_key, []
+                stored.append(stored_event(row.wire, row.retracted_at))
+        if key is not None:
+            chunk.entity(key, revisions.get(key, 0) + 1, stored)
+        await writer.append(chunk.rows)
+    await writer.flush()
