@@ -227,7 +227,7 @@ class Processor:
     ) -> list[asyncio.Future[Any]]:
         futures = [await self.producer.send(self.facts_topic, f.value, key=f.key.encode()) for f in facts]
         for record, reason in poison:
-            headers = [*record.headers, ("stroom_dead_letter_reason", reason[:1000].encode())]
+            headers = [*record.headers, ("dlq_reason", reason[:1000].encode())]
             # A poison record may carry a raw BSN that intake should have replaced: mask it here.
             value = redact(record.value.decode(errors="replace")).encode() if record.value else None
             futures.append(

@@ -151,7 +151,7 @@ async def test_shuffled_history_through_the_service_matches_the_reference_and_fa
         await engine.dispose()
     dead = await read_all(broker.bootstrap_servers, settings.dead_letter_topic)
     assert len(dead) == 3
-    reasons = [dict(r.headers)["stroom_dead_letter_reason"].decode() for r in dead]
+    reasons = [dict(r.headers)["dlq_reason"].decode() for r in dead]
     assert any("raw bsn" in reason for reason in reasons)
     assert any(reason.startswith("unappliable:") for reason in reasons)
     bsn = leaked["data"]["client"]["bsn"]
