@@ -38,7 +38,9 @@ def create_app(settings: CaseloadSettings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         # Kafka clients and faust bind to the running loop, so they are made here.
-        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
+        producer = AIOKafkaProducer(
+            bootstrap_servers=bootstrap, acks="all", linger_ms=5, max_batch_size=settings.facts_batch_bytes
+        )
         await producer.start()
         probe = LagProbe(bootstrap, settings.consumer_group, settings.events_topic)
         await probe.start()

@@ -176,7 +176,12 @@ async def _swap_names(conn: AsyncConnection, live_table: Table, shadow_table: Ta
 
 
 async def _republish(engine: AsyncEngine, settings: CaseloadSettings) -> int:
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, acks="all", linger_ms=20)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        acks="all",
+        linger_ms=20,
+        max_batch_size=settings.facts_batch_bytes,
+    )
     await producer.start()
     count = 0
     try:

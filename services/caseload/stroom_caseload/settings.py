@@ -12,6 +12,11 @@ class CaseloadSettings(CommonSettings):
     batch_size: int = 2000
     batch_within_seconds: float = 0.05
     rebuild_batch_size: int = 5000
+    # How long a fetch may wait for records: on the way of every event to its projection.
+    fetch_max_wait_ms: int = 100
+    # Facts go out a batch of events at a time; with small record batches (aiokafka's 16 KB)
+    # every `send` waits for the partition's previous request to return.
+    facts_batch_bytes: int = 512 * 1024
 
     @property
     def caseload_database_url(self) -> str:
