@@ -1,15 +1,16 @@
 """Caseload rebuild throughput against raw consume-and-decode, and freshness under load.
 
-`.venv/bin/python -m bench.caseload [--events 1000000] [--rate 5000] [--seconds 20]`:
+`.venv/bin/python -m bench.caseload [--events 1000000] [--rates 1000,5000] [--seconds 20]`:
 
 1. simulates WerkSaam Westfriesland (scaled to reach `--events`), pseudonymises and publishes
    it to a fresh topic on an embedded broker;
 2. times a plain aiokafka consume + CloudEvents decode of the whole topic (the baseline) and
    `stroom caseload rebuild` of the same topic into PostgreSQL, each in its own process so
    that peak RSS is per worker, and prints events/s and the ratio;
-3. starts a caseload worker on that database and produces new events at `--rate` per second,
-   measuring the delay from produce time to the entity's fact on the facts topic (published
-   right after the transaction that makes the projection change visible): p50 / p99.
+3. starts a caseload worker on that database and produces new events at each of `--rates`
+   per second (on topics of their own), measuring the delay from produce time to the entity's
+   fact on the facts topic (published right after the transaction that makes the projection
+   change visible): p50 / p99.
 """
 
 from __future__ import annotations
@@ -152,8 +153,20 @@ async def start_group_at_end(bootstrap: str, group: str, topic: str) -> None:
 
 
 async def freshness(
-    bootstrap: str, env: dict[str, str], events_topic: str, facts_topic: str, rate: int, seconds: int
+    bootstrap: str, env: dict[str, str], organisation: str, rate: int, seconds: int
 ) -> list[float]:
+    # Topics of its own: Tansu's memory engine answers fetches on a topic holding the million
+    # replayed records in about a second (Apache Kafka finds an offset through its index), and
+    # that is the embedded broker's delay, not the service's.
+    tag = secrets.token_hex(3)
+    events_topic, facts_topic = f"bench-live-events-{tag}", f"bench-live-facts-{tag}"
+    await ensure_topics(bootstrap, [TopicSpec(events_topic, PARTITIONS), TopicSpec(facts_topic, PARTITIONS)])
+    env = {
+        **env,
+        "STROOM_EVENTS_TOPIC": events_topic,
+        "STROOM_FACTS_TOPIC": facts_topic,
+        "STROOM_CONSUMER_GROUP": f"bench-live-{tag}",
+    }
     await start_group_at_end(bootstrap, env["STROOM_CONSUMER_GROUP"], events_topic)
     port = free_port()
     worker = subprocess.Popen(  # noqa: ASYNC220 - returns at once
@@ -162,7 +175,10 @@ async def freshness(
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    facts = AIOKafkaConsumer(facts_topic, bootstrap_servers=bootstrap, auto_offset_reset="latest")
+    # A short fetch wait: the probe must not add its own delay to what it measures.
+    facts = AIOKafkaConsumer(
+        facts_topic, bootstrap_servers=bootstrap, auto_offset_reset="latest", fetch_max_wait_ms=500
+    )
     await facts.start()
     arrived: dict[str, float] = {}
     sent_at: dict[str, float] = {}
@@ -176,7 +192,7 @@ async def freshness(
     listener = asyncio.create_task(listen())
     await asyncio.sleep(8)  # the worker joins its group
     organisations = load_organisations()
-    org = organisations.organisation("ijmond-werkt")
+    org = organisations.organisation(organisation)
     assert org is not None
     validator = EventValidator(Pseudonymiser(KEY), organisations.municipality_codes)
     total = rate * seconds
@@ -193,7 +209,7 @@ async def freshness(
         # A person's point facts are keyed per record (see `client_record`), entities per entity.
         fact_key = f"{key}|{envelope.source}|{envelope.id}" if key.startswith("client:") else key
         load.append((key.encode(), fact_key, *encode(envelope)))
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=2)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=2, max_batch_size=256 * 1024)
     await producer.start()
     begin = time.time()
     for n, (key, fact_key, value, headers) in enumerate(load):
@@ -270,16 +286,14 @@ async def main(args: argparse.Namespace) -> None:
         print(line("caseload rebuild:", built))
         print(f"ratio rebuild / raw:  {rate / raw_rate:.1%} (aim >= 30 %)")
 
-        print(f"freshness at {args.rate:,} events/s for {args.seconds} s:")
-        delays = sorted(
-            await freshness(
-                broker.bootstrap_servers, env, topics["events"], topics["facts"], args.rate, args.seconds
-            )
-        )
-        if delays:
-            p99 = delays[min(len(delays) - 1, int(len(delays) * 0.99))]
-            p50 = statistics.median(delays) * 1000
-            print(f"  delay produce -> fact: p50 {p50:.0f} ms, p99 {p99 * 1000:.0f} ms (aim p99 < 1 s)")
+        # Each rate gets an organisation the database has not seen: new entities, as in production.
+        for rate, organisation in zip(args.rates, ["ijmond-werkt", "bar"], strict=False):
+            print(f"freshness at {rate:,} events/s for {args.seconds} s ({organisation}):")
+            delays = sorted(await freshness(broker.bootstrap_servers, env, organisation, rate, args.seconds))
+            if delays:
+                p99 = delays[min(len(delays) - 1, int(len(delays) * 0.99))]
+                p50 = statistics.median(delays) * 1000
+                print(f"  delay produce -> fact: p50 {p50:.0f} ms, p99 {p99 * 1000:.0f} ms (aim p99 < 1 s)")
     finally:
         broker.stop()
         admin = await asyncpg.connect(ADMIN)
@@ -290,7 +304,9 @@ async def main(args: argparse.Namespace) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=1_000_000)
-    parser.add_argument("--rate", type=int, default=5000)
+    parser.add_argument(
+        "--rates", type=lambda text: [int(r) for r in text.split(",")], default=[1000, 5000], help="up to two"
+    )
     parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument("--phase", choices=["baseline", "rebuild"], help=argparse.SUPPRESS)
     parser.add_argument("--topic", help=argparse.SUPPRESS)
