@@ -53,7 +53,8 @@ def rebuild() -> None:
         result = asyncio.run(run_rebuild(settings, update))
     console.print(
         f"{result.records:,} records replayed ({result.skipped:,} skipped as invalid), "
-        f"{result.entities:,} entity facts republished; the new tables are live."
+        f"{result.entities:,} entity facts and {result.client_records:,} client records republished;"
+        " the new tables are live."
     )
 
 

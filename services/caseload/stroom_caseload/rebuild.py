@@ -14,9 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from stroom_caseload.bulk import BulkWriter
 from stroom_caseload.consumer import as_headers
+from stroom_caseload.domain.client import CLIENT_EVENT_TYPES
 from stroom_caseload.refold import refold
-from stroom_caseload.repository import CaseloadRepository
-from stroom_caseload.service import APPLY_LOCK, apply_events
+from stroom_caseload.repository import CaseloadRepository, ClientRow, stored_event
+from stroom_caseload.service import APPLY_LOCK, apply_events, client_records
 from stroom_caseload.settings import CaseloadSettings
 from stroom_caseload.shadow_ledger import ShadowLedger
 from stroom_caseload.status import true_end_offsets
@@ -42,6 +43,7 @@ class RebuildResult:
     records: int
     skipped: int
     entities: int
+    client_records: int
 
 
 class _Replayer:
@@ -147,6 +149,18 @@ async def _continue_revisions(conn: AsyncConnection) -> None:
             .values(revision=bindparam("revision"), fact=bindparam("fact")),
             changed,
         )
+    # A person's point facts are published with their ledger row's revision.
+    she, lve = shadow.events, live.events
+    await conn.execute(
+        update(she)
+        .where(
+            she.c.source == lve.c.source,
+            she.c.event_id == lve.c.event_id,
+            she.c.type.in_(sorted(CLIENT_EVENT_TYPES)),
+            she.c.revision <= lve.c.revision,
+        )
+        .values(revision=lve.c.revision + 1)
+    )
 
 
 async def _swap(conn: AsyncConnection) -> None:
@@ -175,7 +189,8 @@ async def _swap_names(conn: AsyncConnection, live_table: Table, shadow_table: Ta
         await conn.execute(text(f"ALTER {kind} {parked} RENAME TO {shadow_name}"))
 
 
-async def _republish(engine: AsyncEngine, settings: CaseloadSettings) -> int:
+async def _republish(engine: AsyncEngine, settings: CaseloadSettings) -> tuple[int, int]:
+    """Every entity fact and every client record: (entities, client records)."""
     producer = AIOKafkaProducer(
         bootstrap_servers=settings.kafka_bootstrap_servers,
         acks="all",
@@ -183,17 +198,31 @@ async def _republish(engine: AsyncEngine, settings: CaseloadSettings) -> int:
         max_batch_size=settings.facts_batch_bytes,
     )
     await producer.start()
-    count = 0
+    entities = clients = 0
     try:
         async with engine.connect() as conn:
             result = await conn.stream(select(live.entities.c.entity_key, live.entities.c.fact))
             async for key, fact in result:
                 await producer.send(settings.facts_topic, fact.encode(), key=key.encode())
-                count += 1
+                entities += 1
+            ev = live.events
+            client_events = await conn.stream(
+                select(ev.c.source, ev.c.event_id, ev.c.wire, ev.c.retracted_at, ev.c.revision)
+                .where(ev.c.wire.is_not(None), ev.c.type.in_(sorted(CLIENT_EVENT_TYPES)))
+                .execution_options(yield_per=5000)
+            )
+            async for rows in client_events.partitions():
+                stored = [(r, stored_event(r.wire, r.retracted_at)) for r in rows]
+                records = [
+                    ClientRow(r.source, r.event_id, e.event, e.retracted_at, r.revision) for r, e in stored
+                ]
+                for fact in client_records(records):
+                    await producer.send(settings.facts_topic, fact.value, key=fact.key.encode())
+                clients += len(records)
         await producer.flush()
     finally:
         await producer.stop()
-    return count
+    return entities, clients
 
 
 async def rebuild(settings: CaseloadSettings, progress: Progress = lambda done, total: None) -> RebuildResult:
@@ -223,8 +252,11 @@ async def rebuild(settings: CaseloadSettings, progress: Progress = lambda done, 
                 await _swap(conn)
         finally:
             await replayer.stop()
-        entities = await _republish(engine, settings)
+        entities, clients = await _republish(engine, settings)
     finally:
         await engine.dispose()
-    log.info("rebuild swapped in", extra={"records": replayer.records, "entities": entities})
-    return RebuildResult(replayer.records, replayer.skipped, entities)
+    log.info(
+        "rebuild swapped in",
+        extra={"records": replayer.records, "entities": entities, "client_records": clients},
+    )
+    return RebuildResult(replayer.records, replayer.skipped, entities, clients)

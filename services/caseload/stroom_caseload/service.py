@@ -116,14 +116,14 @@ async def apply_events(conn: AsyncConnection, events: Sequence[Envelope], tables
     # New client events are at hand; only redeliveries and retraction targets are read back.
     client_rows = fresh + await repo.client_rows(clients - {(r.source, r.event_id) for r in fresh})
     await repo.sync_client_retractions(client_rows)
-    facts = _client_records(client_rows)
+    facts = client_records(client_rows)
     facts.extend(await _recompute(repo, sorted(touched)))
     current = await repo.current_facts(republish - touched)
     facts.extend(Outgoing(key, value) for key, value in current.items())
     return Applied(facts, +new_by_type, len(events) - new_by_type.total())
 
 
-def _client_records(client_rows: list[ClientRow]) -> list[Outgoing]:
+def client_records(client_rows: list[ClientRow]) -> list[Outgoing]:
     facts = []
     for client_row in client_rows:
         event = client_row.event

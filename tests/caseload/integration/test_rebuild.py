@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import date
+from pathlib import Path
 
 import httpx
 import orjson
@@ -13,9 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from caseload.history import deliver, simulate
 from caseload.integration.expectations import assert_facts_match_database, assert_projections_match
 from caseload.integration.publishing import publish, read_all, wait_until_caught_up
-from caseload.integration.test_consumer import prepared
+from caseload.integration.test_consumer import create_topics, prepared, settings_for
 from stroom_caseload.app import create_app
 from stroom_caseload.rebuild import rebuild
+from stroom_caseload.storage import migrate
 from stroom_caseload.tables import live
 from stroom_contract.bsn import Pseudonymiser
 from stroom_contract.validation import EventValidator
@@ -94,5 +96,27 @@ async def test_rebuild_beside_a_running_worker_restores_the_reference(
         await rebuild(settings)
         assert await assert_projections_match(engine, raw, MUNICIPALITIES, FIRST, MONTHS) > 20
         assert await schema(engine) == migrated
+    finally:
+        await engine.dispose()
+
+
+async def test_rebuild_on_sqlite_restores_the_reference_from_the_topic_alone(
+    broker: EmbeddedBroker, tmp_path: Path, pseudonymiser: Pseudonymiser, organisations: OrganisationsConfig
+) -> None:
+    # The embedded mode runs on SQLite, where the swap copies rows instead of renaming tables.
+    settings = settings_for(broker, f"sqlite+aiosqlite:///{tmp_path / 'caseload.db'}")
+    await migrate(settings.caseload_database_url)
+    await create_topics(broker, settings)
+    raw = simulate(MUNICIPALITIES, FIRST, months=MONTHS, seed=41, per_month=4)
+    validator = EventValidator(pseudonymiser, organisations.municipality_codes)
+    await publish(broker.bootstrap_servers, settings.events_topic, raw, deliver(raw, seed=4), validator)
+    engine = make_engine(settings.caseload_database_url)
+    try:
+        for _ in range(2):
+            result = await rebuild(settings)
+            assert result.records >= len(raw)
+            assert await assert_projections_match(engine, raw, MUNICIPALITIES, FIRST, MONTHS) > 20
+        records = await read_all(broker.bootstrap_servers, settings.facts_topic)
+        await assert_facts_match_database(engine, records)
     finally:
         await engine.dispose()
