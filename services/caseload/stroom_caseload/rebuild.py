@@ -27,6 +27,7 @@ from stroom_contract.kafka_binding import decode_wire
 from stroom_contract.validation import EventValidator, InvalidEvent
 from stroom_platform.db import make_engine
 from stroom_platform.organisations import load_organisations
+from stroom_platform.partitioner import partition_for
 
 # The swap is one transaction that first shuts out the workers (PostgreSQL: an exclusive
 # advisory lock they take shared per batch; SQLite: the single write lock), applies what
@@ -196,6 +197,7 @@ async def _republish(engine: AsyncEngine, settings: CaseloadSettings) -> tuple[i
         acks="all",
         linger_ms=20,
         max_batch_size=settings.facts_batch_bytes,
+        partitioner=partition_for,
     )
     await producer.start()
     entities = clients = 0

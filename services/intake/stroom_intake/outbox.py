@@ -24,6 +24,7 @@ from stroom_intake import repository
 from stroom_intake.settings import IntakeSettings
 from stroom_platform.broker import TopicSpec, ensure_topics
 from stroom_platform.db import make_engine
+from stroom_platform.partitioner import partition_for
 from stroom_platform.serving import freeze_startup_heap
 
 log = logging.getLogger(__name__)
@@ -105,6 +106,7 @@ class Relay:
             linger_ms=5,
             max_batch_size=self._max_batch_bytes,
             max_request_size=8 * 1024 * 1024,
+            partitioner=partition_for,
         )
         try:
             await producer.start()
