@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from stroom_caseload.bulk import BulkWriter
 from stroom_caseload.consumer import as_headers
 from stroom_caseload.domain.client import CLIENT_EVENT_TYPES
+from stroom_caseload.publishing import send_all
 from stroom_caseload.refold import refold
 from stroom_caseload.repository import CaseloadRepository, ClientRow, stored_event
 from stroom_caseload.service import APPLY_LOCK, apply_events, client_records
@@ -27,7 +28,6 @@ from stroom_contract.kafka_binding import decode_wire
 from stroom_contract.validation import EventValidator, InvalidEvent
 from stroom_platform.db import make_engine
 from stroom_platform.organisations import load_organisations
-from stroom_platform.partitioner import partition_for
 
 # The swap is one transaction that first shuts out the workers (PostgreSQL: an exclusive
 # advisory lock they take shared per batch; SQLite: the single write lock), applies what
@@ -197,29 +197,29 @@ async def _republish(engine: AsyncEngine, settings: CaseloadSettings) -> tuple[i
         acks="all",
         linger_ms=20,
         max_batch_size=settings.facts_batch_bytes,
-        partitioner=partition_for,
     )
     await producer.start()
     entities = clients = 0
     try:
         async with engine.connect() as conn:
-            result = await conn.stream(select(live.entities.c.entity_key, live.entities.c.fact))
-            async for key, fact in result:
-                await producer.send(settings.facts_topic, fact.encode(), key=key.encode())
-                entities += 1
+            en = live.entities
+            result = await conn.stream(select(en.c.entity_key, en.c.fact).execution_options(yield_per=5000))
+            async for rows in result.partitions():
+                await send_all(producer, settings.facts_topic, ((k.encode(), f.encode()) for k, f in rows))
+                entities += len(rows)
             ev = live.events
             client_events = await conn.stream(
                 select(ev.c.source, ev.c.event_id, ev.c.wire, ev.c.retracted_at, ev.c.revision)
                 .where(ev.c.wire.is_not(None), ev.c.type.in_(sorted(CLIENT_EVENT_TYPES)))
                 .execution_options(yield_per=5000)
             )
-            async for rows in client_events.partitions():
-                stored = [(r, stored_event(r.wire, r.retracted_at)) for r in rows]
+            async for batch in client_events.partitions():
+                stored = [(r, stored_event(r.wire, r.retracted_at)) for r in batch]
                 records = [
                     ClientRow(r.source, r.event_id, e.event, e.retracted_at, r.revision) for r, e in stored
                 ]
-                for fact in client_records(records):
-                    await producer.send(settings.facts_topic, fact.value, key=fact.key.encode())
+                facts = client_records(records)
+                await send_all(producer, settings.facts_topic, ((f.key.encode(), f.value) for f in facts))
                 clients += len(records)
         await producer.flush()
     finally:
