@@ -66,6 +66,12 @@ def as_headers(raw: Any) -> list[tuple[str, bytes]]:
     return [(name, value if isinstance(value, bytes) else str(value).encode()) for name, value in items]
 
 
+def _cause(exc: Exception) -> str:
+    """The driver's words, not SQLAlchemy's, which add the statement and every parameter."""
+    cause = exc.orig if isinstance(exc, DBAPIError) else exc
+    return redact(f"{type(cause).__name__}: {cause}")[:500]
+
+
 def transient(exc: DBAPIError) -> bool:
     state = getattr(exc.orig, "sqlstate", None)
     if state is not None:
@@ -165,7 +171,7 @@ class Processor:
         except Exception as exc:
             if not batch.decoded:
                 raise
-            log.warning("a batch failed to apply; isolating its failing events", extra={"error": repr(exc)})
+            log.warning("a batch failed to apply; isolating its failing events", extra={"error": _cause(exc)})
         good, bad = await self._isolate(batch.decoded)
         batch.poison.extend(bad)
         return await self._commit([envelope for _, envelope in good], batch.poison)
@@ -199,7 +205,7 @@ class Processor:
             return decoded, []
         except Exception as exc:
             if len(decoded) == 1:
-                return [], [(decoded[0][0], redact(f"unappliable: {type(exc).__name__}: {exc}")[:1000])]
+                return [], [(decoded[0][0], f"unappliable: {_cause(exc)}")]
         half = len(decoded) // 2
         good, bad = await self._isolate(decoded[:half])
         more_good, more_bad = await self._isolate(decoded[half:])
