@@ -7,7 +7,9 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import Executable, Table, insert
+import asyncpg
+from sqlalchemy import Table, insert
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 Rows = Mapping[Table, Sequence[dict[str, Any]]]
@@ -42,13 +44,6 @@ class BulkWriter:
             pending, self._pending = self._pending, None
             await pending
 
-    async def execute(self, statement: Executable, rows: Sequence[dict[str, Any]]) -> None:
-        """A statement for each row, after every append, committed."""
-        await self.flush()
-        if rows:
-            await self.conn.execute(statement, rows)
-            await self.conn.commit()
-
     async def _write(self, rows: Rows) -> None:
         for table, values in rows.items():
             if not values:
@@ -58,7 +53,12 @@ class BulkWriter:
                 driver: Any = (await self.conn.get_raw_connection()).driver_connection
                 columns = list(values[0])
                 records = [[row[name] for name in columns] for row in values]
-                await driver.copy_records_to_table(table.name, records=records, columns=columns)
+                try:
+                    await driver.copy_records_to_table(table.name, records=records, columns=columns)
+                except asyncpg.UniqueViolationError:
+                    # Another rebuild worker stored some of these first (a redelivery that came
+                    # by on another partition): theirs are kept, as a worker keeps the first.
+                    await self.conn.execute(postgresql.insert(table).on_conflict_do_nothing(), values)
             else:
                 await self.conn.execute(insert(table), values)
         await self.conn.commit()

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from stroom_caseload.bulk import BulkWriter
@@ -43,8 +44,10 @@ class _Chunk:
         self.rows[shadow.client_facts].append(row | {"retracted_at": stored.retracted_at})
 
 
-async def refold(engine: AsyncEngine, writer: BulkWriter) -> None:
-    """As if each stored event had been applied in turn, each entity folded once; an entity's
+async def refold(
+    engine: AsyncEngine, writer: BulkWriter, holds: Callable[[Any], ColumnElement[bool]]
+) -> None:
+    """As if each stored event had been applied in turn, each entity that `holds` folded once; its
     revision continues the live one (the swap corrects those the workers move on meanwhile)."""
     ev = shadow.events
     async with engine.connect() as conn:
@@ -53,7 +56,7 @@ async def refold(engine: AsyncEngine, writer: BulkWriter) -> None:
         )
         rows = await conn.stream(
             select(ev.c.entity_key, ev.c.source, ev.c.event_id, ev.c.type, ev.c.wire, ev.c.retracted_at)
-            .where(ev.c.wire.is_not(None), ev.c.type != RETRACTED)
+            .where(ev.c.wire.is_not(None), ev.c.type != RETRACTED, holds(ev.c.entity_key))
             .order_by(ev.c.entity_key)
             .execution_options(yield_per=CHUNK)
         )

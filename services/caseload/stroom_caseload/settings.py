@@ -12,6 +12,8 @@ class CaseloadSettings(CommonSettings):
     batch_size: int = 2000
     batch_within_seconds: float = 0.05
     rebuild_batch_size: int = 5000
+    # Processes a rebuild loads, folds and republishes with (PostgreSQL); 0: one per core.
+    rebuild_workers: int = 0
     # How long a fetch may wait for records: on the way of every event to its projection.
     fetch_max_wait_ms: int = 100
     # Facts go out a batch of events at a time; with small record batches (aiokafka's 16 KB)

@@ -1,0 +1,94 @@
+"""Reads events topic partitions from given offsets up to given ends, decoded a batch at a time."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from stroom_caseload.settings import CaseloadSettings
+from stroom_caseload.status import true_end_offsets
+from stroom_contract.events import Envelope
+from stroom_contract.kafka_binding import decode_wire
+from stroom_contract.validation import EventValidator, InvalidEvent
+from stroom_platform.organisations import load_organisations
+
+Offsets = dict[TopicPartition, int]
+# An event as validated, and in the JSON form it came in: what intake published, which the
+# validation leaves as it is (so the ledger need not serialise the event again).
+Decoded = tuple[Envelope, dict[str, Any]]
+Load = Callable[[Sequence[Decoded]], Awaitable[object]]
+Report = Callable[[int], None]
+
+
+class Replayer:
+    def __init__(self, settings: CaseloadSettings, report: Report = lambda records: None) -> None:
+        self.settings = settings
+        organisations = load_organisations(settings.organisations_file)
+        self.validator = EventValidator(None, organisations.municipality_codes)
+        self.report = report
+        self.consumer = AIOKafkaConsumer(
+            bootstrap_servers=settings.kafka_bootstrap_servers,
+            enable_auto_commit=False,
+            max_poll_records=5000,
+        )
+        # A second consumer finds the end offsets without moving the replay's positions.
+        self.probe = AIOKafkaConsumer(
+            bootstrap_servers=settings.kafka_bootstrap_servers, enable_auto_commit=False
+        )
+        self.records = 0
+        self.skipped = 0
+        self._reported = 0
+
+    async def start(self) -> list[TopicPartition]:
+        """Starts the consumers; gives the events topic's partitions."""
+        await self.consumer.start()
+        await self.probe.start()
+        await self.consumer.topics()
+        partitions = self.consumer.partitions_for_topic(self.settings.events_topic) or set()
+        return [TopicPartition(self.settings.events_topic, p) for p in sorted(partitions)]
+
+    async def assign(self, tps: list[TopicPartition], offsets: Offsets | None = None) -> None:
+        """Reads `tps` from `offsets`, or from their beginning."""
+        self.consumer.assign(tps)
+        if offsets is None:
+            await self.consumer.seek_to_beginning(*tps)
+        else:
+            for tp in tps:
+                self.consumer.seek(tp, offsets[tp])
+
+    async def ends(self, tps: list[TopicPartition]) -> Offsets:
+        return await true_end_offsets(self.probe, tps)
+
+    async def stop(self) -> None:
+        await self.consumer.stop()
+        await self.probe.stop()
+
+    async def replay_until(self, load: Load, ends: Offsets) -> None:
+        """Every record of the assigned partitions before `ends`, a batch at a time."""
+        decoded: list[Decoded] = []
+        while True:
+            pending = [tp for tp, end in ends.items() if await self.consumer.position(tp) < end]
+            if pending:
+                fetched = await self.consumer.getmany(*pending, timeout_ms=1000)
+                for tp, records in fetched.items():
+                    for record in records:
+                        if record.offset < ends[tp]:
+                            self._decode(record.value, record.headers, decoded)
+            # Fetches are small; transactions are not, for throughput.
+            if decoded and (not pending or len(decoded) >= self.settings.rebuild_batch_size):
+                await load(decoded)
+                decoded = []
+                self.report(self.records - self._reported)
+                self._reported = self.records
+            if not pending:
+                return
+
+    def _decode(self, value: bytes, headers: Any, into: list[Decoded]) -> None:
+        self.records += 1
+        try:
+            wire = decode_wire(value, headers)
+            into.append((self.validator.validate(wire), wire))
+        except (InvalidEvent, ValueError):
+            self.skipped += 1  # dead-lettered when it first came by
