@@ -9,6 +9,7 @@ from __future__ import annotations
 import random
 import struct
 from collections.abc import Sequence
+from functools import lru_cache
 
 _MASK = 0xFFFFFFFF
 _M = 0x5BD1E995
@@ -40,3 +41,17 @@ def partition_for(key: bytes | None, all_partitions: Sequence[int], available: S
     if key is None:
         return random.choice(available or all_partitions)
     return all_partitions[(murmur2(key) & 0x7FFFFFFF) % len(all_partitions)]
+
+
+@lru_cache(maxsize=1 << 16)
+def _entity_hash(entity: bytes) -> int:
+    return murmur2(entity) & 0x7FFFFFFF
+
+
+def entity_partition_for(key: bytes | None, all_partitions: Sequence[int], available: Sequence[int]) -> int:
+    """Partitions by the key's part before the first `|`, its entity: an entity's own records
+    and those keyed `entity|record` share a partition, and a person's many records cost one hash."""
+    if key is None:
+        return random.choice(available or all_partitions)
+    entity = key.split(b"|", 1)[0]
+    return all_partitions[_entity_hash(entity) % len(all_partitions)]

@@ -21,3 +21,11 @@ def test_same_hash_and_partition_as_the_default(key: bytes, count: int) -> None:
 
 def test_keyless_records_go_to_an_available_partition() -> None:
     assert partitioner.partition_for(None, [0, 1, 2], [2]) == 2
+
+
+@given(st.binary(min_size=1, max_size=100).filter(lambda key: b"|" not in key), st.binary(max_size=50))
+def test_records_of_an_entity_share_its_partition(entity: bytes, record: bytes) -> None:
+    partitions = list(range(12))
+    expected = DefaultPartitioner()(entity, partitions, partitions)
+    assert partitioner.entity_partition_for(entity, partitions, partitions) == expected
+    assert partitioner.entity_partition_for(entity + b"|" + record, partitions, partitions) == expected

@@ -20,7 +20,7 @@ from stroom_platform.auth import Authoriser, parse_tokens
 from stroom_platform.db import make_engine
 from stroom_platform.ops import ops_router
 from stroom_platform.organisations import load_organisations
-from stroom_platform.partitioner import partition_for
+from stroom_platform.partitioner import entity_partition_for
 from stroom_platform.problems import Problem, install_problem_handlers
 from stroom_platform.serving import freeze_startup_heap
 
@@ -44,7 +44,7 @@ def create_app(settings: CaseloadSettings) -> FastAPI:
             acks="all",
             linger_ms=5,
             max_batch_size=settings.facts_batch_bytes,
-            partitioner=partition_for,
+            partitioner=entity_partition_for,
         )
         await producer.start()
         probe = LagProbe(bootstrap, settings.consumer_group, settings.events_topic)

@@ -7,17 +7,17 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 
-from stroom_platform.partitioner import partition_for
+from stroom_platform.partitioner import entity_partition_for
 
 
 async def send_all(producer: AIOKafkaProducer, topic: str, records: Iterable[tuple[bytes, bytes]]) -> None:
-    """Queue (key, value) records, in order per partition, in the partitions a keyed `send` picks;
-    filling batches directly costs about half of a `send` per record. Returns once queued: the
-    producer's `flush` waits for the broker."""
+    """Queue (key, value) records, in order per partition, in the partitions the live facts
+    producer picks; filling batches directly costs about half of a `send` per record. Returns once
+    queued: the producer's `flush` waits for the broker."""
     partitions = sorted(await producer.partitions_for(topic))
     batches: dict[int, Any] = {}
     for key, value in records:
-        partition = partition_for(key, partitions, partitions)
+        partition = entity_partition_for(key, partitions, partitions)
         batch = batches.get(partition)
         if batch is None or batch.append(key=key, value=value, timestamp=None) is None:
             if batch is not None:
