@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
+from operator import itemgetter
 from typing import Any
 
 import asyncpg
@@ -52,7 +53,7 @@ class BulkWriter:
                 # Outside any SQLAlchemy transaction, so each COPY commits on its own.
                 driver: Any = (await self.conn.get_raw_connection()).driver_connection
                 columns = list(values[0])
-                records = [[row[name] for name in columns] for row in values]
+                records = map(itemgetter(*columns), values)
                 try:
                     await driver.copy_records_to_table(table.name, records=records, columns=columns)
                 except asyncpg.UniqueViolationError:

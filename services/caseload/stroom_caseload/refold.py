@@ -6,15 +6,16 @@ from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
+import orjson
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from stroom_caseload.bulk import BulkWriter
 from stroom_caseload.domain.client import CLIENT_EVENT_TYPES, client_fact
-from stroom_caseload.domain.events import RETRACTED, Stored
+from stroom_caseload.domain.events import RETRACTED, Event, Stored, utc
 from stroom_caseload.domain.fold import history, kind_of
 from stroom_caseload.domain.publication import entity_fact
-from stroom_caseload.repository import client_fact_row, state_rows, stored_event
+from stroom_caseload.repository import client_fact_row, state_rows
 from stroom_caseload.tables import live, shadow
 
 # Entities per append: large enough for COPY to pay off, small enough to keep memory flat.
@@ -55,7 +56,15 @@ async def refold(
             (await conn.execute(select(live.entities.c.entity_key, live.entities.c.revision))).all()
         )
         rows = await conn.stream(
-            select(ev.c.entity_key, ev.c.source, ev.c.event_id, ev.c.type, ev.c.wire, ev.c.retracted_at)
+            select(
+                ev.c.entity_key,
+                ev.c.source,
+                ev.c.event_id,
+                ev.c.type,
+                ev.c.time,
+                ev.c.wire,
+                ev.c.retracted_at,
+            )
             .where(ev.c.wire.is_not(None), ev.c.type != RETRACTED, holds(ev.c.entity_key))
             .order_by(ev.c.entity_key)
             .execution_options(yield_per=CHUNK)
@@ -65,18 +74,23 @@ async def refold(
         stored: list[Stored] = []
         # By the partition: each step of an async result costs a switch of greenlets.
         async for partition in rows.partitions():
-            for row in partition:
-                if row.type in CLIENT_EVENT_TYPES:
-                    chunk.client(f"{row.source}|{row.event_id}", stored_event(row.wire, row.retracted_at))
+            for entity, source, event_id, kind, time, wire, retracted_at in partition:
+                # The time column holds the wire's time, already parsed by the driver.
+                event = Stored(
+                    Event(source, event_id, kind, utc(time), orjson.loads(wire)["data"]),
+                    None if retracted_at is None else utc(retracted_at),
+                )
+                if kind in CLIENT_EVENT_TYPES:
+                    chunk.client(f"{source}|{event_id}", event)
                     continue
-                if row.entity_key != key:
+                if entity != key:
                     if key is not None:
                         chunk.entity(key, revisions.get(key, 0) + 1, stored)
                     if chunk.entities >= CHUNK:
                         await writer.append(chunk.rows)
                         chunk = _Chunk()
-                    key, stored = row.entity_key, []
-                stored.append(stored_event(row.wire, row.retracted_at))
+                    key, stored = entity, []
+                stored.append(event)
         if key is not None:
             chunk.entity(key, revisions.get(key, 0) + 1, stored)
         await writer.append(chunk.rows)

@@ -46,6 +46,8 @@ class Stored:
 
 def utc(value: datetime | str) -> datetime:
     moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    if moment.tzinfo is UTC:
+        return moment
     if moment.tzinfo is None:
         # Storage without time zones (SQLite) keeps UTC.
         return moment.replace(tzinfo=UTC)
