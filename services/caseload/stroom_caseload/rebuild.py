@@ -19,6 +19,7 @@ from stroom_caseload.settings import CaseloadSettings
 from stroom_caseload.shadow_ledger import merge_marks
 from stroom_caseload.tables import live, shadow
 from stroom_platform.db import make_engine
+from stroom_platform.memory import batch_collection
 
 # The swap is one transaction that first shuts out the workers (PostgreSQL: an exclusive
 # advisory lock they take shared per batch; SQLite: the single write lock), applies what
@@ -119,6 +120,11 @@ async def _swap_names(conn: AsyncConnection, live_table: Table, shadow_table: Ta
 
 
 async def rebuild(settings: CaseloadSettings, progress: Progress = lambda done, total: None) -> RebuildResult:
+    with batch_collection():
+        return await _rebuild(settings, progress)
+
+
+async def _rebuild(settings: CaseloadSettings, progress: Progress) -> RebuildResult:
     engine = make_engine(settings.caseload_database_url)
     done = 0
 

@@ -32,6 +32,7 @@ from stroom_caseload.shadow_ledger import Mark, ShadowLedger
 from stroom_caseload.tables import live
 from stroom_platform.db import make_engine
 from stroom_platform.logs import configure_logging
+from stroom_platform.memory import tune_for_batches
 
 T = TypeVar("T")
 Step = Callable[..., Coroutine[Any, Any, T]]
@@ -149,6 +150,7 @@ def _start_process(queue: Any, log_level: str) -> None:
     global _queue
     _queue = queue
     configure_logging(log_level)
+    tune_for_batches()
 
 
 def _run_in_process(step: Step[T], args: tuple[Any, ...]) -> T:
@@ -168,7 +170,9 @@ class Workers:
 
     async def __aenter__(self) -> Workers:
         if self.count > 1:
-            context = multiprocessing.get_context("spawn")
+            # Forked from a server that has imported this module once, not each importing it anew.
+            context = multiprocessing.get_context("forkserver")
+            context.set_forkserver_preload([__name__])
             self._queue = context.Queue()
             self._pool = ProcessPoolExecutor(
                 self.count,
