@@ -40,6 +40,7 @@ from stroom_contract.keys import entity_key
 from stroom_contract.validation import EventValidator
 from stroom_platform.broker import EmbeddedBroker, TopicSpec, ensure_topics, free_port
 from stroom_platform.organisations import load_organisations
+from stroom_platform.partitioner import partition_for
 from stroom_simulator.history import simulate_history
 
 ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -153,7 +154,7 @@ async def start_group_at_end(bootstrap: str, group: str, topic: str) -> None:
 
 
 async def freshness(
-    bootstrap: str, env: dict[str, str], organisation: str, rate: int, seconds: int
+    bootstrap: str, env: dict[str, str], organisation: str, rate: int, seconds: int, worker_count: int
 ) -> list[float]:
     # Topics of its own: Tansu's memory engine answers fetches on a topic holding the million
     # replayed records in about a second (Apache Kafka finds an offset through its index), and
@@ -168,13 +169,16 @@ async def freshness(
         "STROOM_CONSUMER_GROUP": f"bench-live-{tag}",
     }
     await start_group_at_end(bootstrap, env["STROOM_CONSUMER_GROUP"], events_topic)
-    port = free_port()
-    worker = subprocess.Popen(  # noqa: ASYNC220 - returns at once
-        [sys.executable, "-m", "stroom_caseload"],
-        env={**env, "STROOM_HTTP_PORT": str(port)},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    # One consumer group: the workers split the partitions between them.
+    workers = [
+        subprocess.Popen(  # noqa: ASYNC220 - returns at once
+            [sys.executable, "-m", "stroom_caseload"],
+            env={**env, "STROOM_HTTP_PORT": str(free_port())},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for _ in range(worker_count)
+    ]
     # A short fetch wait: the probe must not add its own delay to what it measures.
     facts = AIOKafkaConsumer(
         facts_topic, bootstrap_servers=bootstrap, auto_offset_reset="latest", fetch_max_wait_ms=500
@@ -190,14 +194,14 @@ async def freshness(
                 arrived[key] = time.time()
 
     listener = asyncio.create_task(listen())
-    await asyncio.sleep(8)  # the worker joins its group
+    await asyncio.sleep(8 + 4 * worker_count)  # the workers join their group and rebalance
     organisations = load_organisations()
     org = organisations.organisation(organisation)
     assert org is not None
     validator = EventValidator(Pseudonymiser(KEY), organisations.municipality_codes)
     total = rate * seconds
     # Encoded before the clock starts: the load generator must not eat the cores it measures.
-    load = []
+    load: list[tuple[bytes, str, bytes, list[tuple[str, bytes]]]] = []
     stream = simulate_history(org, years=5, seed=99, start=date(2020, 1, 1), noise=False, scale=2.0)
     for raw in stream:
         if len(load) >= total:
@@ -211,14 +215,32 @@ async def freshness(
         load.append((key.encode(), fact_key, *encode(envelope)))
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=2, max_batch_size=256 * 1024)
     await producer.start()
+    partitions = sorted(await producer.partitions_for(events_topic))
+    routed = [(partition_for(record[0], partitions, partitions), *record) for record in load]
     begin = time.time()
-    for n, (key, fact_key, value, headers) in enumerate(load):
-        due = begin + n / rate
-        if due > time.time():
-            await asyncio.sleep(due - time.time())
-        # The first send of a key is what is measured: later ones may ride in the same batch.
-        sent_at.setdefault(fact_key, time.time())
-        await producer.send(events_topic, value, key=key, headers=headers)
+    sent = 0
+    # Every few milliseconds, what is due goes out as one record batch per partition (as intake's
+    # relay sends): a `send` per record would cost the generator more CPU than the worker it loads.
+    while sent < len(routed):
+        now = time.time()
+        due = min(len(routed), int((now - begin) * rate) + 1)
+        batches: dict[int, Any] = {}
+        for partition, record_key, fact_key, value, headers in routed[sent:due]:
+            # The first send of a key is what is measured: later ones may ride in the same batch.
+            sent_at.setdefault(fact_key, now)
+            batch = batches.get(partition)
+            if (
+                batch is None
+                or batch.append(key=record_key, value=value, timestamp=None, headers=headers) is None
+            ):
+                if batch is not None:
+                    await producer.send_batch(batch, events_topic, partition=partition)
+                batch = batches[partition] = producer.create_batch()
+                batch.append(key=record_key, value=value, timestamp=None, headers=headers)
+        for partition, batch in batches.items():
+            await producer.send_batch(batch, events_topic, partition=partition)
+        sent = due
+        await asyncio.sleep(0.004)
     await producer.flush()
     produce_seconds = time.time() - begin
     deadline = time.time() + 30
@@ -227,8 +249,10 @@ async def freshness(
     listener.cancel()
     await facts.stop()
     await producer.stop()
-    worker.send_signal(signal.SIGTERM)
-    worker.wait(timeout=30)
+    for worker in workers:
+        worker.send_signal(signal.SIGTERM)
+    for worker in workers:
+        worker.wait(timeout=30)
     sent = len(load)
     print(f"  produced {sent:,} events in {produce_seconds:.1f} s ({sent / produce_seconds:,.0f}/s)")
     missing = len(sent_at) - len(arrived)
@@ -288,8 +312,13 @@ async def main(args: argparse.Namespace) -> None:
 
         # Each rate gets an organisation the database has not seen: new entities, as in production.
         for rate, organisation in zip(args.rates, ["ijmond-werkt", "bar"], strict=False):
-            print(f"freshness at {rate:,} events/s for {args.seconds} s ({organisation}):")
-            delays = sorted(await freshness(broker.bootstrap_servers, env, organisation, rate, args.seconds))
+            print(
+                f"freshness at {rate:,} events/s for {args.seconds} s,"
+                f" {args.workers} workers ({organisation}):"
+            )
+            delays = sorted(
+                await freshness(broker.bootstrap_servers, env, organisation, rate, args.seconds, args.workers)
+            )
             if delays:
                 p99 = delays[min(len(delays) - 1, int(len(delays) * 0.99))]
                 p50 = statistics.median(delays) * 1000
@@ -308,6 +337,7 @@ if __name__ == "__main__":
         "--rates", type=lambda text: [int(r) for r in text.split(",")], default=[1000, 5000], help="up to two"
     )
     parser.add_argument("--seconds", type=int, default=20)
+    parser.add_argument("--workers", type=int, default=2, help="caseload workers under load, one group")
     parser.add_argument("--phase", choices=["baseline", "rebuild"], help=argparse.SUPPRESS)
     parser.add_argument("--topic", help=argparse.SUPPRESS)
     arguments = parser.parse_args()

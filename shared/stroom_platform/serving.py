@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import signal
 from collections.abc import Generator
 from dataclasses import dataclass
@@ -72,13 +71,3 @@ class AppGroup:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
-
-
-def freeze_startup_heap() -> None:
-    """Call once a service has started.
-
-    Start-up objects live as long as the process. Each request or batch allocates thousands of
-    objects, so the collector runs often; frozen, its full passes skip the start-up heap, which
-    otherwise costs as much as the work itself and stalls a request now and then (p99).
-    """
-    gc.freeze()

@@ -18,11 +18,11 @@ from stroom_caseload.settings import CaseloadSettings
 from stroom_caseload.status import LagProbe, database_reachable, status
 from stroom_platform.auth import Authoriser, parse_tokens
 from stroom_platform.db import make_engine
+from stroom_platform.memory import freeze_startup_heap
 from stroom_platform.ops import ops_router
 from stroom_platform.organisations import load_organisations
 from stroom_platform.partitioner import entity_partition_for
 from stroom_platform.problems import Problem, install_problem_handlers
-from stroom_platform.serving import freeze_startup_heap
 
 log = logging.getLogger(__name__)
 

@@ -11,9 +11,9 @@ from prometheus_client import CollectorRegistry
 from stroom_intake.api import router
 from stroom_intake.runtime import IntakeRuntime
 from stroom_intake.settings import IntakeSettings
+from stroom_platform.memory import freeze_startup_heap
 from stroom_platform.ops import ops_router
 from stroom_platform.problems import install_problem_handlers
-from stroom_platform.serving import freeze_startup_heap
 
 
 def create_app(settings: IntakeSettings) -> FastAPI:

@@ -24,8 +24,8 @@ from stroom_intake import repository
 from stroom_intake.settings import IntakeSettings
 from stroom_platform.broker import TopicSpec, ensure_topics
 from stroom_platform.db import make_engine
+from stroom_platform.memory import freeze_startup_heap
 from stroom_platform.partitioner import partition_for
-from stroom_platform.serving import freeze_startup_heap
 
 log = logging.getLogger(__name__)
 # pg_advisory_lock key of the intake relay ("stroom intake" in ASCII, truncated to 63 bits).

@@ -15,10 +15,10 @@ from sqlalchemy import text
 
 from stroom_platform.auth import Authoriser, parse_tokens
 from stroom_platform.db import make_engine
+from stroom_platform.memory import freeze_startup_heap
 from stroom_platform.ops import ops_router
 from stroom_platform.organisations import load_organisations
 from stroom_platform.problems import install_problem_handlers
-from stroom_platform.serving import freeze_startup_heap
 from stroom_reporting import repository
 from stroom_reporting.api import router
 from stroom_reporting.consumer import FactsConsumer
