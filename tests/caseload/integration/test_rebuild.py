@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import httpx
 import orjson
-from sqlalchemy import delete, select, text
+from aiokafka import AIOKafkaProducer
+from sqlalchemy import delete, func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from caseload.history import deliver, simulate
@@ -20,6 +22,8 @@ from stroom_caseload.rebuild import rebuild
 from stroom_caseload.storage import migrate
 from stroom_caseload.tables import live
 from stroom_contract.bsn import Pseudonymiser
+from stroom_contract.kafka_binding import encode
+from stroom_contract.keys import entity_key
 from stroom_contract.validation import EventValidator
 from stroom_platform.broker import EmbeddedBroker
 from stroom_platform.db import make_engine
@@ -116,6 +120,59 @@ async def test_rebuild_on_sqlite_restores_the_reference_from_the_topic_alone(
             result = await rebuild(settings)
             assert result.records >= len(raw)
             assert await assert_projections_match(engine, raw, MUNICIPALITIES, FIRST, MONTHS) > 20
+        records = await read_all(broker.bootstrap_servers, settings.facts_topic)
+        await assert_facts_match_database(engine, records)
+    finally:
+        await engine.dispose()
+
+
+async def publish_scattered(
+    bootstrap: str, topic: str, delivered: list[dict[str, Any]], validator: EventValidator
+) -> int:
+    """Every retraction keyed by itself, as when intake did not know its target, and every
+    fifth record delivered again to the next partition: what rebuild workers that each read some
+    of the partitions must reconcile. Returns how many records went to another partition."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
+    await producer.start()
+    strays = 0
+    try:
+        partitions = len(await producer.partitions_for(topic))
+        for n, event in enumerate(delivered):
+            envelope = validator.validate(event)
+            key = entity_key(envelope) or f"retraction:{event['source']}:{event['data']['retracted_id']}"
+            value, headers = encode(envelope)
+            sent = await producer.send_and_wait(topic, value, key=key.encode(), headers=headers)
+            if n % 5 == 0:
+                elsewhere = (sent.partition + 1) % partitions
+                await producer.send(topic, value, key=key.encode(), headers=headers, partition=elsewhere)
+                strays += 1
+        await producer.flush()
+    finally:
+        await producer.stop()
+    return strays
+
+
+async def test_rebuild_workers_reconcile_records_that_strayed_across_partitions(
+    broker: EmbeddedBroker,
+    postgres_server_url: str,
+    pseudonymiser: Pseudonymiser,
+    organisations: OrganisationsConfig,
+) -> None:
+    settings = (await prepared(broker, postgres_server_url)).model_copy(update={"rebuild_workers": 2})
+    raw = simulate(MUNICIPALITIES, FIRST, months=MONTHS, seed=43, per_month=4)
+    assert any(event["type"] == "stroom.event.retracted.v1" for event in raw)
+    validator = EventValidator(pseudonymiser, organisations.municipality_codes)
+    strays = await publish_scattered(
+        broker.bootstrap_servers, settings.events_topic, deliver(raw, seed=6), validator
+    )
+    engine = make_engine(settings.caseload_database_url)
+    try:
+        result = await rebuild(settings)
+        assert result.records == len(deliver(raw, seed=6)) + strays
+        assert await assert_projections_match(engine, raw, MUNICIPALITIES, FIRST, MONTHS) > 20
+        async with engine.connect() as conn:
+            stored = (await conn.execute(select(func.count()).select_from(live.events))).scalar_one()
+        assert stored == len({(event["source"], event["id"]) for event in raw})
         records = await read_all(broker.bootstrap_servers, settings.facts_topic)
         await assert_facts_match_database(engine, records)
     finally:
