@@ -1,14 +1,16 @@
 """Caseload rebuild throughput against raw consume-and-decode, and freshness under load.
 
-`.venv/bin/python -m bench.caseload [--events 1000000] [--rates 1000,5000] [--seconds 20]`:
+`.venv/bin/python -m bench.caseload [--events 1000000] [--rates 1000,5000] [--seconds 20] [--workers 2]`:
 
 1. simulates WerkSaam Westfriesland (scaled to reach `--events`), pseudonymises and publishes
    it to a fresh topic on an embedded broker;
 2. times a plain aiokafka consume + CloudEvents decode of the whole topic (the baseline) and
-   `stroom caseload rebuild` of the same topic into PostgreSQL, each in its own process so
-   that peak RSS is per worker, and prints events/s and the ratio;
-3. starts a caseload worker on that database and produces new events at each of `--rates`
-   per second (on topics of their own), measuring the delay from produce time to the entity's
+   `stroom caseload rebuild` of the same topic into PostgreSQL (its worker processes, one per
+   core, each loading some of the partitions), and prints events/s, the ratio and the peak RSS
+   of the busiest process;
+3. starts `--workers` caseload workers in one consumer group on that database and produces new
+   events at each of `--rates` per second (on topics of their own, in record batches every few
+   milliseconds as intake's relay does), measuring the delay from produce time to the entity's
    fact on the facts topic (published right after the transaction that makes the projection
    change visible): p50 / p99.
 """
@@ -19,7 +21,6 @@ import argparse
 import asyncio
 import json
 import os
-import resource
 import secrets
 import signal
 import statistics
@@ -27,7 +28,6 @@ import subprocess
 import sys
 import time
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -39,6 +39,7 @@ from stroom_contract.kafka_binding import decode, encode
 from stroom_contract.keys import entity_key
 from stroom_contract.validation import EventValidator
 from stroom_platform.broker import EmbeddedBroker, TopicSpec, ensure_topics, free_port
+from stroom_platform.memory import peak_rss_mb
 from stroom_platform.organisations import load_organisations
 from stroom_platform.partitioner import partition_for
 from stroom_simulator.history import simulate_history
@@ -48,14 +49,6 @@ PARTITIONS = 6
 KEY = b"bench-pseudonym-key-0123456789abcdef"
 # Events per year at scale 1.0 for WerkSaam (measured from the simulator).
 EVENTS_PER_SCALE_YEAR = 28_500
-
-
-def peak_rss_mb() -> float:
-    # VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the parent across exec.
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 async def publish(bootstrap: str, topic: str, events: Any, limit: int) -> int:
@@ -114,7 +107,12 @@ async def rebuild_phase() -> dict[str, Any]:
 
     started = time.perf_counter()
     result = await rebuild(CaseloadSettings())
-    return {"events": result.records, "seconds": time.perf_counter() - started, "rss_mb": peak_rss_mb()}
+    return {
+        "events": result.records,
+        "seconds": time.perf_counter() - started,
+        "rss_mb": max(peak_rss_mb(), result.worker_peak_rss_mb),
+        "workers": result.workers,
+    }
 
 
 def line(name: str, result: dict[str, Any]) -> str:
@@ -122,6 +120,7 @@ def line(name: str, result: dict[str, Any]) -> str:
     return (
         f"{name:<22}{result['events']:,} events in {result['seconds']:.1f} s = {rate:,.0f} events/s,"
         f" peak RSS {result['rss_mb']:.0f} MB"
+        + (f" per process, {result['workers']} worker processes" if "workers" in result else "")
     )
 
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import gc
+import resource
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 # CPython collects the young generation every 700 new container objects, and every survivor is
 # scanned again as it ages. A batch of a few thousand validated events is tens of thousands of
@@ -40,3 +42,14 @@ def batch_collection() -> Iterator[None]:
         yield
     finally:
         gc.set_threshold(*previous)
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory."""
+    # VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the parent across exec.
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

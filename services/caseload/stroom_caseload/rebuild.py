@@ -36,6 +36,9 @@ class RebuildResult:
     skipped: int
     entities: int
     client_records: int
+    # Processes that loaded, folded and republished, and the most memory any of them held.
+    workers: int
+    worker_peak_rss_mb: float
 
 
 async def _lock_out_workers(conn: AsyncConnection) -> None:
@@ -168,6 +171,8 @@ async def _rebuild(settings: CaseloadSettings, progress: Progress) -> RebuildRes
         skipped=coordinator.skipped + sum(part.skipped for part in loaded),
         entities=sum(entities for entities, _ in published),
         client_records=sum(clients for _, clients in published),
+        workers=count,
+        worker_peak_rss_mb=workers.peak_rss_mb,
     )
     log.info(
         "rebuild swapped in",

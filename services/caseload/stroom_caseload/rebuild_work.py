@@ -32,7 +32,7 @@ from stroom_caseload.shadow_ledger import Mark, ShadowLedger
 from stroom_caseload.tables import live
 from stroom_platform.db import make_engine
 from stroom_platform.logs import configure_logging
-from stroom_platform.memory import tune_for_batches
+from stroom_platform.memory import peak_rss_mb, tune_for_batches
 
 T = TypeVar("T")
 Step = Callable[..., Coroutine[Any, Any, T]]
@@ -153,8 +153,8 @@ def _start_process(queue: Any, log_level: str) -> None:
     tune_for_batches()
 
 
-def _run_in_process(step: Step[T], args: tuple[Any, ...]) -> T:
-    return asyncio.run(step(*args, _queue.put))
+def _run_in_process(step: Step[T], args: tuple[Any, ...]) -> tuple[T, float]:
+    return asyncio.run(step(*args, _queue.put)), peak_rss_mb()
 
 
 class Workers:
@@ -166,6 +166,8 @@ class Workers:
         self._log_level = log_level
         self._report = report
         self._pool: ProcessPoolExecutor | None = None
+        # The highest peak resident memory of any process that ran a step.
+        self.peak_rss_mb = 0.0
         self._drain: asyncio.Future[None] | None = None
 
     async def __aenter__(self) -> Workers:
@@ -200,11 +202,13 @@ class Workers:
     async def run(self, step: Step[T], shares: Sequence[tuple[Any, ...]]) -> list[T]:
         """`step(*share, report)` for every share, all at once."""
         if self._pool is None:
-            return [await step(*share, self._report) for share in shares]
+            results = [await step(*share, self._report) for share in shares]
+            self.peak_rss_mb = max(self.peak_rss_mb, peak_rss_mb())
+            return results
         loop = asyncio.get_running_loop()
         pool = self._pool
-        return list(
-            await asyncio.gather(
-                *(loop.run_in_executor(pool, _run_in_process, step, share) for share in shares)
-            )
+        ran = await asyncio.gather(
+            *(loop.run_in_executor(pool, _run_in_process, step, share) for share in shares)
         )
+        self.peak_rss_mb = max(self.peak_rss_mb, *(rss for _, rss in ran))
+        return [result for result, _ in ran]
