@@ -111,11 +111,13 @@ class CaseloadRepository:
         if not self.postgres:
             stmt = self._insert(table)
             return await self.conn.execute(stmt.on_conflict_do_nothing() if tail else stmt, rows)
-        names = [c.name for c in table.columns if c.name in rows[0]]
-        params = {f"p{i}": [row[name] for row in rows] for i, name in enumerate(names)}
-        return await self.conn.execute(
-            text(_unnest_insert(self.conn.dialect, table, tuple(names)) + tail), params
-        )
+        statement, params = self._unnest(table, rows)
+        return await self.conn.execute(text(statement + tail), params)
+
+    def _unnest(self, table: Table, rows: Sequence[dict[str, Any]], prefix: str = "p") -> tuple[str, Any]:
+        names = tuple(c.name for c in table.columns if c.name in rows[0])
+        params = {f"{prefix}{i}": [row[name] for row in rows] for i, name in enumerate(names)}
+        return _unnest_insert(self.conn.dialect, table, names, prefix), params
 
     async def upsert_events(
         self, rows: Sequence[dict[str, Any]]
@@ -252,20 +254,31 @@ class CaseloadRepository:
         for entity, start in zip(saved, froms, strict=True):
             for table, row in state_rows(self.t, entity.key, entity.versions, start):
                 rows[table].append(row)
-        for table, values in rows.items():
-            await self._insert_rows(table, values)
         en = self.t.entities
         values = [
             {"entity_key": e.key, "kind": e.kind, "revision": e.revision, "fact": e.fact.decode()}
             for e in saved
         ]
         if self.postgres:
-            await self._insert_rows(
-                en,
-                values,
-                " ON CONFLICT (entity_key) DO UPDATE SET revision = excluded.revision, fact = excluded.fact",
+            # One statement for every table: a statement's own cost is most of a small batch's.
+            parts = [(table, table_rows, "") for table, table_rows in rows.items()]
+            parts.append(
+                (
+                    en,
+                    values,
+                    " ON CONFLICT (entity_key)"
+                    " DO UPDATE SET revision = excluded.revision, fact = excluded.fact",
+                )
             )
+            inserts, params = [], {}
+            for n, (table, table_rows, tail) in enumerate(parts):
+                statement, table_params = self._unnest(table, table_rows, f"t{n}p")
+                inserts.append(f"i{n} AS ({statement}{tail})")
+                params.update(table_params)
+            await self.conn.execute(text(f"WITH {', '.join(inserts)} SELECT 1"), params)
             return
+        for table, table_rows in rows.items():
+            await self._insert_rows(table, table_rows)
         stmt = self._insert(en)
         await self.conn.execute(
             stmt.on_conflict_do_update(
@@ -338,9 +351,10 @@ class CaseloadRepository:
 
 
 @cache
-def _unnest_insert(dialect: Dialect, table: Table, names: tuple[str, ...]) -> str:
+def _unnest_insert(dialect: Dialect, table: Table, names: tuple[str, ...], prefix: str) -> str:
     arrays = ", ".join(
-        f"CAST(:p{i} AS {table.c[name].type.compile(dialect=dialect)}[])" for i, name in enumerate(names)
+        f"CAST(:{prefix}{i} AS {table.c[name].type.compile(dialect=dialect)}[])"
+        for i, name in enumerate(names)
     )
     columns = ", ".join(f'"{name}"' for name in names)
     return f"INSERT INTO {table.name} ({columns}) SELECT * FROM unnest({arrays})"
