@@ -226,7 +226,11 @@ def asyncapi(topics: Topics) -> dict[str, Any]:
                 "kafka": {
                     "key": {
                         "type": "string",
-                        "description": "The fact's `entity`; for a client record `entity|record_id`.",
+                        "description": (
+                            "The fact's `entity`; for a client record `entity|record_id`. Partitioned"
+                            " by Kafka's default hash (murmur2) of the part before `|`, so all facts of"
+                            " one entity, its client records included, share a partition."
+                        ),
                     },
                     "bindingVersion": _KAFKA_BINDING,
                 }
