@@ -112,6 +112,7 @@ async def rebuild_phase() -> dict[str, Any]:
         "seconds": time.perf_counter() - started,
         "rss_mb": max(peak_rss_mb(), result.worker_peak_rss_mb),
         "workers": result.workers,
+        "steps": result.steps,
     }
 
 
@@ -307,6 +308,7 @@ async def main(args: argparse.Namespace) -> None:
         built = run_phase("rebuild", env)
         rate = built["events"] / built["seconds"]
         print(line("caseload rebuild:", built))
+        print("  steps: " + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in built["steps"].items()))
         print(f"ratio rebuild / raw:  {rate / raw_rate:.1%} (aim >= 30 %)")
 
         # Each rate gets an organisation the database has not seen: new entities, as in production.
@@ -333,7 +335,10 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument(
-        "--rates", type=lambda text: [int(r) for r in text.split(",")], default=[1000, 5000], help="up to two"
+        "--rates",
+        type=lambda text: [int(r) for r in text.split(",") if r],
+        default=[1000, 5000],
+        help="up to two; none: rebuild only",
     )
     parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument("--workers", type=int, default=2, help="caseload workers under load, one group")

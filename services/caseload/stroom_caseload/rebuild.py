@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 
 import orjson
 from sqlalchemy import Table, bindparam, delete, func, insert, select, text, update
@@ -39,6 +41,8 @@ class RebuildResult:
     # Processes that loaded, folded and republished, and the most memory any of them held.
     workers: int
     worker_peak_rss_mb: float
+    # Seconds each step took, in the order they ran.
+    steps: dict[str, float] = field(default_factory=dict)
 
 
 async def _lock_out_workers(conn: AsyncConnection) -> None:
@@ -136,6 +140,14 @@ async def _rebuild(settings: CaseloadSettings, progress: Progress) -> RebuildRes
         done += records
         progress(done, max(done, total))
 
+    steps: dict[str, float] = {}
+
+    @contextmanager
+    def step(name: str) -> Iterator[None]:
+        started = time.perf_counter()
+        yield
+        steps[name] = time.perf_counter() - started
+
     coordinator = Replayer(settings, report)
     try:
         await _reset_shadow(engine)
@@ -144,25 +156,31 @@ async def _rebuild(settings: CaseloadSettings, progress: Progress) -> RebuildRes
         total = sum(ends.values())
         count = worker_count(settings, engine, len(tps))
         async with Workers(count, settings.log_level, report) as workers:
-            loaded = await workers.run(load, [(settings, tps[i::count], ends) for i in range(count)])
-            async with engine.begin() as conn:
-                marks = merge_marks(part.marks for part in loaded)
-                await CaseloadRepository(conn, shadow).mark_retracted(marks)
-            # Each entity folded once from the whole ledger, not once per batch it appears in.
-            await workers.run(fold, [(settings, Share(i, count)) for i in range(count)])
-            async with engine.begin() as conn:
-                # The catch-up below is planned on these tables, as are the queries once live.
-                for table in shadow.all:
-                    await CaseloadRepository(conn, shadow).analyse(table)
-            async with engine.begin() as conn:
-                await _lock_out_workers(conn)
-                await coordinator.assign(tps, ends)
-                await coordinator.replay_until(
-                    lambda batch: apply_events(conn, [envelope for envelope, _ in batch], shadow),
-                    await coordinator.ends(tps),
-                )
-                await _swap(conn)
-            published = await workers.run(republish, [(settings, Share(i, count)) for i in range(count)])
+            with step("load"):
+                loaded = await workers.run(load, [(settings, tps[i::count], ends) for i in range(count)])
+            with step("retractions"):
+                async with engine.begin() as conn:
+                    marks = merge_marks(part.marks for part in loaded)
+                    await CaseloadRepository(conn, shadow).mark_retracted(marks)
+            with step("fold"):
+                # Each entity folded once from the whole ledger, not once per batch it appears in.
+                await workers.run(fold, [(settings, Share(i, count)) for i in range(count)])
+            with step("analyse"):
+                async with engine.begin() as conn:
+                    # The catch-up below is planned on these tables, as are the queries once live.
+                    for table in shadow.all:
+                        await CaseloadRepository(conn, shadow).analyse(table)
+            with step("swap"):
+                async with engine.begin() as conn:
+                    await _lock_out_workers(conn)
+                    await coordinator.assign(tps, ends)
+                    await coordinator.replay_until(
+                        lambda batch: apply_events(conn, [envelope for envelope, _ in batch], shadow),
+                        await coordinator.ends(tps),
+                    )
+                    await _swap(conn)
+            with step("republish"):
+                published = await workers.run(republish, [(settings, Share(i, count)) for i in range(count)])
     finally:
         await coordinator.stop()
         await engine.dispose()
@@ -173,6 +191,7 @@ async def _rebuild(settings: CaseloadSettings, progress: Progress) -> RebuildRes
         client_records=sum(clients for _, clients in published),
         workers=count,
         worker_peak_rss_mb=workers.peak_rss_mb,
+        steps=steps,
     )
     log.info(
         "rebuild swapped in",
@@ -180,6 +199,7 @@ async def _rebuild(settings: CaseloadSettings, progress: Progress) -> RebuildRes
             "records": result.records,
             "entities": result.entities,
             "client_records": result.client_records,
+            "seconds": {name: round(seconds, 2) for name, seconds in steps.items()},
         },
     )
     return result
