@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable, Iterator
@@ -10,15 +11,25 @@ from dataclasses import dataclass, field
 
 import orjson
 from sqlalchemy import Table, bindparam, delete, func, insert, select, text, update
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection
 
+from stroom_caseload import shadow_set
 from stroom_caseload.domain.client import CLIENT_EVENT_TYPES
-from stroom_caseload.rebuild_work import Share, Workers, fold, load, republish, worker_count
+from stroom_caseload.rebuild_work import (
+    Share,
+    Workers,
+    fold,
+    fold_strays,
+    load,
+    republish,
+    worker_count,
+)
 from stroom_caseload.replay import Replayer
 from stroom_caseload.repository import CaseloadRepository
 from stroom_caseload.service import APPLY_LOCK, apply_events
 from stroom_caseload.settings import CaseloadSettings
 from stroom_caseload.shadow_ledger import merge_marks
+from stroom_caseload.shadow_ledger import strays as find_strays
 from stroom_caseload.tables import live, shadow
 from stroom_platform.db import make_engine
 from stroom_platform.memory import batch_collection
@@ -51,16 +62,6 @@ async def _lock_out_workers(conn: AsyncConnection) -> None:
     else:
         # Any write takes SQLite's database-wide write lock for the rest of the transaction.
         await conn.execute(update(live.entities).where(text("1 = 0")).values(revision=0))
-
-
-async def _reset_shadow(engine: AsyncEngine) -> None:
-    async with engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            # After a swap by renaming, the shadow set holds the previous live rows.
-            await conn.execute(text(f"TRUNCATE {', '.join(t.name for t in shadow.all)}"))
-        else:
-            for table in shadow.all:
-                await conn.execute(delete(table))
 
 
 async def _continue_revisions(conn: AsyncConnection) -> None:
@@ -150,7 +151,7 @@ async def _rebuild(settings: CaseloadSettings, progress: Progress) -> RebuildRes
 
     coordinator = Replayer(settings, report)
     try:
-        await _reset_shadow(engine)
+        await shadow_set.empty(engine)
         tps = await coordinator.start()
         ends = await coordinator.ends(tps)
         total = sum(ends.values())
@@ -159,23 +160,26 @@ async def _rebuild(settings: CaseloadSettings, progress: Progress) -> RebuildRes
             with step("load"):
                 loaded = await workers.run(load, [(settings, tps[i::count], ends) for i in range(count)])
             with step("retractions"):
+                marks = merge_marks(part.marks for part in loaded)
                 async with engine.begin() as conn:
-                    marks = merge_marks(part.marks for part in loaded)
                     await CaseloadRepository(conn, shadow).mark_retracted(marks)
             with step("fold"):
-                # Each entity folded once from the whole ledger, not once per batch it appears in.
-                await workers.run(fold, [(settings, Share(i, count)) for i in range(count)])
-            with step("analyse"):
-                async with engine.begin() as conn:
-                    # The catch-up below is planned on these tables, as are the queries once live.
-                    for table in shadow.all:
-                        await CaseloadRepository(conn, shadow).analyse(table)
+                retracted = {(source, event_id): at for source, event_id, at, _ in marks}
+                # With one worker, every entity's events are in the one ledger: none strays.
+                strays = find_strays([(part.keys, part.strays) for part in loaded]) if count > 1 else set()
+                # Each entity folded once from all its events, not once per batch it appears in.
+                await asyncio.gather(
+                    workers.run(fold, [(settings, retracted, strays)] * count),
+                    fold_strays(settings, strays),
+                )
+            with step("index"):
+                await shadow_set.finish(engine, count)
             with step("swap"):
                 async with engine.begin() as conn:
                     await _lock_out_workers(conn)
                     await coordinator.assign(tps, ends)
                     await coordinator.replay_until(
-                        lambda batch: apply_events(conn, [envelope for envelope, _ in batch], shadow),
+                        lambda batch: apply_events(conn, [d.envelope for d in batch], shadow),
                         await coordinator.ends(tps),
                     )
                     await _swap(conn)

@@ -1,41 +1,50 @@
 """The rebuild's steps for one share of the work, and the processes that run them side by side.
 
-Every event of an entity is keyed by that entity, so it lies in one partition: workers can each
-load some of the partitions into the shadow ledger, and later each fold and republish a share of
-the entities (split by a hash of their key) once the ledger is complete.
+Every event of an entity is keyed by that entity, so it lies in one partition: workers each load
+some of the partitions into the shadow ledger, keeping what they loaded, and once every
+retraction is known fold the entities they hold without reading them back. An entity with events
+outside its partition (a stray) is folded from the complete ledger instead. Once swapped in, the
+workers each republish a share of the entities (split by a hash of their key).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import multiprocessing
 import os
-from collections.abc import Callable, Coroutine, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable, Collection, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
+from multiprocessing.connection import Connection
 from types import TracebackType
 from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaProducer, TopicPartition
-from sqlalchemy import ColumnElement, func, select, true
+from sqlalchemy import ARRAY, ColumnElement, String, any_, bindparam, func, select, true
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from stroom_caseload.bulk import BulkWriter
 from stroom_caseload.domain.client import CLIENT_EVENT_TYPES
 from stroom_caseload.publishing import send_all
-from stroom_caseload.refold import refold
+from stroom_caseload.refold import fold_held, refold
 from stroom_caseload.replay import Offsets, Replayer, Report
 from stroom_caseload.repository import ClientRow, stored_event
 from stroom_caseload.service import client_records
 from stroom_caseload.settings import CaseloadSettings
-from stroom_caseload.shadow_ledger import Mark, ShadowLedger
+from stroom_caseload.shadow_ledger import HeldEvents, Mark, ShadowLedger
 from stroom_caseload.tables import live
 from stroom_platform.db import make_engine
 from stroom_platform.logs import configure_logging
 from stroom_platform.memory import peak_rss_mb, tune_for_batches
 
+log = logging.getLogger(__name__)
 T = TypeVar("T")
+# A step's arguments are its share's, then the progress report and what the process keeps
+# between steps.
 Step = Callable[..., Coroutine[Any, Any, T]]
+Memory = dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -58,12 +67,20 @@ class Loaded:
     records: int
     skipped: int
     marks: dict[tuple[str, str], Mark]
+    # Entities and persons held, and those among them seen in more than one partition.
+    keys: set[str]
+    strays: set[str]
 
 
 async def load(
-    settings: CaseloadSettings, tps: list[TopicPartition], ends: Offsets, report: Report
+    settings: CaseloadSettings,
+    tps: list[TopicPartition],
+    ends: Offsets,
+    report: Report,
+    memory: Memory,
 ) -> Loaded:
-    """Appends the records of `tps` before `ends` to the shadow ledger; gives their retractions."""
+    """Appends the records of `tps` before `ends` to the shadow ledger, keeping their events for
+    `fold`; gives their retractions, and what `shadow_ledger.strays` needs."""
     engine = make_engine(settings.caseload_database_url)
     replayer = Replayer(settings, report)
     try:
@@ -72,23 +89,47 @@ async def load(
         async with BulkWriter.open(engine) as writer:
             ledger = ShadowLedger(writer)
             await replayer.replay_until(ledger.add, {tp: ends[tp] for tp in tps})
-        return Loaded(replayer.records, replayer.skipped, ledger.marks)
+        memory["held"] = ledger.held
+        return Loaded(replayer.records, replayer.skipped, ledger.marks, ledger.keys, ledger.strays)
     finally:
         await replayer.stop()
         await engine.dispose()
 
 
-async def fold(settings: CaseloadSettings, share: Share, report: Report) -> None:
-    """The share's entities and client facts from the complete shadow ledger."""
+async def fold(
+    settings: CaseloadSettings,
+    retracted: Mapping[tuple[str, str], datetime],
+    strays: Collection[str],
+    report: Report,
+    memory: Memory,
+) -> None:
+    """The entities and client facts this process loaded, but for the strays."""
+    held: HeldEvents = memory.pop("held")
     engine = make_engine(settings.caseload_database_url)
     try:
         async with BulkWriter.open(engine) as writer:
-            await refold(engine, writer, share.holds)
+            await fold_held(engine, writer, held, retracted, strays)
     finally:
         await engine.dispose()
 
 
-async def republish(settings: CaseloadSettings, share: Share, report: Report) -> tuple[int, int]:
+async def fold_strays(settings: CaseloadSettings, strays: Collection[str]) -> None:
+    """The strays' entities and client facts from the complete shadow ledger. Only several
+    workers find strays, and only PostgreSQL has several."""
+    if not strays:
+        return
+    engine = make_engine(settings.caseload_database_url)
+    wanted = bindparam(None, sorted(strays), type_=ARRAY(String))
+    try:
+        async with BulkWriter.open(engine) as writer:
+            await refold(engine, writer, lambda key: key == any_(wanted))
+    finally:
+        await engine.dispose()
+
+
+async def republish(
+    settings: CaseloadSettings, share: Share, report: Report, memory: Memory
+) -> tuple[int, int]:
     """Every entity fact and client record of the share, from the live tables once swapped in:
     (entities, client records)."""
     producer = AIOKafkaProducer(
@@ -143,29 +184,37 @@ def worker_count(settings: CaseloadSettings, engine: AsyncEngine, partitions: in
     return max(1, min(partitions, settings.rebuild_workers or os.cpu_count() or 1))
 
 
-_queue: Any = None
-
-
-def _start_process(queue: Any, log_level: str) -> None:
-    global _queue
-    _queue = queue
+def _serve(conn: Connection, queue: Any, log_level: str) -> None:
+    """A worker process: runs the steps it is sent, in turn, until it is sent None."""
     configure_logging(log_level)
     tune_for_batches()
-
-
-def _run_in_process(step: Step[T], args: tuple[Any, ...]) -> tuple[T, float]:
-    return asyncio.run(step(*args, _queue.put)), peak_rss_mb()
+    memory: Memory = {}
+    while (work := conn.recv()) is not None:
+        step, args = work
+        try:
+            result = asyncio.run(step(*args, queue.put, memory))
+        except BaseException as exc:  # handed to the rebuild, which raises it
+            log.exception("a rebuild step failed")
+            try:
+                conn.send((False, exc, peak_rss_mb()))
+            except Exception:  # not every driver's exception pickles
+                conn.send((False, RuntimeError(f"{type(exc).__name__}: {exc}"), peak_rss_mb()))
+        else:
+            conn.send((True, result, peak_rss_mb()))
 
 
 class Workers:
-    """Runs a step once per share: in processes of their own, or in this one when there is one
-    share. Records replayed in any of them are reported to `report` here."""
+    """Runs a step once per share: each share in a process of its own, the same one for every
+    step (so that what a step keeps in its memory is there for the next), or all in this one
+    when there is one share. Records replayed in any of them are reported to `report` here."""
 
     def __init__(self, count: int, log_level: str, report: Report) -> None:
         self.count = count
         self._log_level = log_level
         self._report = report
-        self._pool: ProcessPoolExecutor | None = None
+        self._conns: list[Connection] = []
+        self._processes: list[Any] = []
+        self._memory: Memory = {}
         # The highest peak resident memory of any process that ran a step.
         self.peak_rss_mb = 0.0
         self._drain: asyncio.Future[None] | None = None
@@ -176,12 +225,15 @@ class Workers:
             context = multiprocessing.get_context("forkserver")
             context.set_forkserver_preload([__name__])
             self._queue = context.Queue()
-            self._pool = ProcessPoolExecutor(
-                self.count,
-                mp_context=context,
-                initializer=_start_process,
-                initargs=(self._queue, self._log_level),
-            )
+            for _ in range(self.count):
+                ours, theirs = context.Pipe()
+                process = context.Process(
+                    target=_serve, args=(theirs, self._queue, self._log_level), daemon=True
+                )
+                process.start()
+                theirs.close()
+                self._conns.append(ours)
+                self._processes.append(process)
             loop = asyncio.get_running_loop()
             self._drain = loop.run_in_executor(None, self._forward, loop)
         return self
@@ -189,26 +241,43 @@ class Workers:
     async def __aexit__(
         self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
     ) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(cancel_futures=True)
-            self._queue.put(None)
-            assert self._drain is not None
-            await self._drain
+        if not self._processes:
+            return
+        for conn in self._conns:
+            # A process that has gone already has closed its end.
+            with contextlib.suppress(OSError):
+                conn.send(None)
+        for process in self._processes:
+            await asyncio.to_thread(process.join, 10)
+            if process.is_alive():
+                process.kill()
+        self._queue.put(None)
+        assert self._drain is not None
+        await self._drain
 
     def _forward(self, loop: asyncio.AbstractEventLoop) -> None:
         while (records := self._queue.get()) is not None:
             loop.call_soon_threadsafe(self._report, records)
 
     async def run(self, step: Step[T], shares: Sequence[tuple[Any, ...]]) -> list[T]:
-        """`step(*share, report)` for every share, all at once."""
-        if self._pool is None:
-            results = [await step(*share, self._report) for share in shares]
+        """`step(*share, report, memory)` for every share, all at once."""
+        if not self._processes:
+            results = [await step(*share, self._report, self._memory) for share in shares]
             self.peak_rss_mb = max(self.peak_rss_mb, peak_rss_mb())
             return results
-        loop = asyncio.get_running_loop()
-        pool = self._pool
-        ran = await asyncio.gather(
-            *(loop.run_in_executor(pool, _run_in_process, step, share) for share in shares)
-        )
-        self.peak_rss_mb = max(self.peak_rss_mb, *(rss for _, rss in ran))
-        return [result for result, _ in ran]
+        for conn, share in zip(self._conns, shares, strict=True):
+            conn.send((step, share))
+        answers = await asyncio.gather(*(asyncio.to_thread(self._answer, conn) for conn in self._conns))
+        self.peak_rss_mb = max(self.peak_rss_mb, *(rss for _, _, rss in answers))
+        for ok, result, _ in answers:
+            if not ok:
+                raise result
+        return [result for _, result, _ in answers]
+
+    @staticmethod
+    def _answer(conn: Connection) -> tuple[bool, Any, float]:
+        try:
+            answer: tuple[bool, Any, float] = conn.recv()
+        except EOFError:
+            return False, RuntimeError("a rebuild worker process ended unexpectedly"), 0.0
+        return answer

@@ -1,14 +1,16 @@
-"""Every entity and client fact of the shadow set from its ledger, in one pass in entity order."""
+"""Every entity and client fact of the shadow set: from the events a ledger held while loading,
+or from the complete shadow ledger, in one pass in entity order."""
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Mapping
+from datetime import datetime
 from typing import Any
 
 import orjson
 from sqlalchemy import ColumnElement, select
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from stroom_caseload.bulk import BulkWriter
 from stroom_caseload.domain.client import CLIENT_EVENT_TYPES, client_fact
@@ -16,6 +18,7 @@ from stroom_caseload.domain.events import RETRACTED, Event, Stored, utc
 from stroom_caseload.domain.fold import history, kind_of
 from stroom_caseload.domain.publication import entity_fact
 from stroom_caseload.repository import client_fact_row, state_rows
+from stroom_caseload.shadow_ledger import Held, HeldEvents
 from stroom_caseload.tables import live, shadow
 
 # Entities per append: large enough for COPY to pay off, small enough to keep memory flat.
@@ -26,6 +29,10 @@ class _Chunk:
     def __init__(self) -> None:
         self.rows: dict[Any, list[dict[str, Any]]] = defaultdict(list)
         self.entities = 0
+
+    @property
+    def full(self) -> bool:
+        return self.entities + len(self.rows[shadow.client_facts]) >= CHUNK
 
     def entity(self, key: str, revision: int, stored: list[Stored]) -> None:
         kind = kind_of(f"stroom.{key.split(':', 1)[0]}.")
@@ -45,6 +52,47 @@ class _Chunk:
         self.rows[shadow.client_facts].append(row | {"retracted_at": stored.retracted_at})
 
 
+async def _live_revisions(conn: AsyncConnection) -> dict[str, int]:
+    rows = await conn.execute(select(live.entities.c.entity_key, live.entities.c.revision))
+    return {row.entity_key: row.revision for row in rows}
+
+
+async def fold_held(
+    engine: AsyncEngine,
+    writer: BulkWriter,
+    held: HeldEvents,
+    retracted: Mapping[tuple[str, str], datetime],
+    strays: Collection[str],
+) -> None:
+    """As `refold`, for the entities and persons a ledger held, but for `strays`; `retracted`
+    gives the earliest retraction of each retracted event over the whole topic."""
+
+    def stored(event: Held) -> Stored:
+        source, event_id, kind, time, data = event
+        return Stored(
+            Event(source, event_id, kind, time, orjson.loads(data)), retracted.get((source, event_id))
+        )
+
+    async with engine.connect() as conn:
+        revisions = await _live_revisions(conn)
+    chunk = _Chunk()
+    for key, events in held.entities.items():
+        if key not in strays:
+            chunk.entity(key, revisions.get(key, 0) + 1, [stored(event) for event in events])
+        if chunk.full:
+            await writer.append(chunk.rows)
+            chunk = _Chunk()
+    for key, events in held.clients.items():
+        if key not in strays:
+            for event in events:
+                chunk.client(f"{event[0]}|{event[1]}", stored(event))
+        if chunk.full:
+            await writer.append(chunk.rows)
+            chunk = _Chunk()
+    await writer.append(chunk.rows)
+    await writer.flush()
+
+
 async def refold(
     engine: AsyncEngine, writer: BulkWriter, holds: Callable[[Any], ColumnElement[bool]]
 ) -> None:
@@ -52,9 +100,7 @@ async def refold(
     revision continues the live one (the swap corrects those the workers move on meanwhile)."""
     ev = shadow.events
     async with engine.connect() as conn:
-        revisions = dict(
-            (await conn.execute(select(live.entities.c.entity_key, live.entities.c.revision))).all()
-        )
+        revisions = await _live_revisions(conn)
         rows = await conn.stream(
             select(
                 ev.c.entity_key,
@@ -86,7 +132,7 @@ async def refold(
                 if entity != key:
                     if key is not None:
                         chunk.entity(key, revisions.get(key, 0) + 1, stored)
-                    if chunk.entities >= CHUNK:
+                    if chunk.full:
                         await writer.append(chunk.rows)
                         chunk = _Chunk()
                     key, stored = entity, []

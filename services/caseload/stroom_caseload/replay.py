@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
@@ -15,9 +15,19 @@ from stroom_contract.validation import EventValidator, InvalidEvent
 from stroom_platform.organisations import load_organisations
 
 Offsets = dict[TopicPartition, int]
-# An event as validated, and in the JSON form it came in: what intake published, which the
-# validation leaves as it is (so the ledger need not serialise the event again).
-Decoded = tuple[Envelope, dict[str, Any]]
+
+
+class Decoded(NamedTuple):
+    """An event as validated, and in the JSON form it came in: what intake published, which the
+    validation leaves as it is (so the ledger need not serialise the event again); with the
+    partition it was read from and the record's value, its `data` as JSON."""
+
+    envelope: Envelope
+    wire: dict[str, Any]
+    partition: int
+    value: bytes
+
+
 Load = Callable[[Sequence[Decoded]], Awaitable[object]]
 Report = Callable[[int], None]
 
@@ -75,7 +85,7 @@ class Replayer:
                 for tp, records in fetched.items():
                     for record in records:
                         if record.offset < ends[tp]:
-                            self._decode(record.value, record.headers, decoded)
+                            self._decode(tp.partition, record.value, record.headers, decoded)
             # Fetches are small; transactions are not, for throughput.
             if decoded and (not pending or len(decoded) >= self.settings.rebuild_batch_size):
                 await load(decoded)
@@ -85,10 +95,10 @@ class Replayer:
             if not pending:
                 return
 
-    def _decode(self, value: bytes, headers: Any, into: list[Decoded]) -> None:
+    def _decode(self, partition: int, value: bytes, headers: Any, into: list[Decoded]) -> None:
         self.records += 1
         try:
             wire = decode_wire(value, headers)
-            into.append((self.validator.validate(wire), wire))
+            into.append(Decoded(self.validator.validate(wire), wire, partition, value))
         except (InvalidEvent, ValueError):
             self.skipped += 1  # dead-lettered when it first came by

@@ -213,9 +213,6 @@ class CaseloadRepository:
             found[row.entity_key].append(stored_event(row.wire, row.retracted_at))
         return found
 
-    async def analyse(self, table: Table) -> None:
-        await self.conn.execute(text(f"ANALYZE {table.name}"))
-
     async def current(self, keys: Sequence[str]) -> dict[str, tuple[int, bytes]]:
         """Revision and published fact of each entity that has one."""
         en = self.t.entities

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import sys
+from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import orjson
 
 from stroom_caseload.bulk import BulkWriter
+from stroom_caseload.domain.client import CLIENT_EVENT_TYPES
 from stroom_caseload.domain.events import utc
 from stroom_caseload.replay import Decoded
 from stroom_caseload.tables import shadow
@@ -17,61 +20,83 @@ from stroom_contract.keys import entity_key
 
 # A retracted event's earliest retraction: when, and the retraction's id.
 Mark = tuple[datetime, str]
+# What folding needs of a stored event: source, id, type, recorded time, and `data` as JSON.
+Held = tuple[str, str, str, datetime, bytes]
+
+
+@dataclass
+class HeldEvents:
+    """The events a ledger stored, kept to be folded without reading them back: per entity, and
+    a person's point facts (folded one by one) per person."""
+
+    entities: dict[str, list[Held]] = field(default_factory=lambda: defaultdict(list))
+    clients: dict[str, list[Held]] = field(default_factory=lambda: defaultdict(list))
 
 
 class ShadowLedger:
     """The shadow ledger starts empty and only the rebuild writes it, so which (source, id) it
     holds from this ledger's partitions is known here, and new rows go in by appending, the first
     delivery kept. The earliest retraction of each event is gathered in `marks`, to be written
-    once every partition's rows are in (a retraction's partition need not be its target's)."""
+    once every partition's rows are in (a retraction's partition need not be its target's).
+
+    An entity (or person) seen in more than one partition is a stray: other ledgers, loading
+    other partitions, may hold some of its events too, so only the complete ledger in the
+    database can fold it. So can one seen by more than one ledger: see `strays`."""
 
     def __init__(self, writer: BulkWriter) -> None:
         self.writer = writer
         # The entity of every stored event: a retraction arriving later belongs to it.
         self._stored: dict[tuple[str, str], str] = {}
-        self._keys: dict[str, str] = {}
+        # The partition each entity was first seen in, and one string for each entity key.
+        self._seen: dict[str, int] = {}
         self.marks: dict[tuple[str, str], Mark] = {}
+        self.held = HeldEvents()
+        self.strays: set[str] = set()
 
     async def add(self, decoded: Sequence[Decoded]) -> None:
-        unique: dict[tuple[str, str], Decoded] = {}
-        for envelope, wire in decoded:
-            unique.setdefault((sys.intern(envelope.source), envelope.id), (envelope, wire))
-        batch = sorted(unique.items())
-        retraction_keys = self._mark(batch)
         rows = []
-        for ident, (envelope, wire) in batch:
-            if ident in self._stored:
+        stored, seen, marks = self._stored, self._seen, self.marks
+        entities, clients = self.held.entities, self.held.clients
+        for envelope, wire, partition, value in decoded:
+            ident = (sys.intern(envelope.source), envelope.id)
+            if ident in stored:
                 continue
-            if isinstance(envelope.data, EventRetractedData):
-                key = retraction_keys[(ident[0], envelope.data.retracted_id)]
+            time = utc(envelope.time)
+            data = envelope.data
+            if isinstance(data, EventRetractedData):
+                aimed = (ident[0], data.retracted_id)
+                if aimed not in marks or time < marks[aimed][0]:
+                    marks[aimed] = (time, ident[1])
+                key = stored.get(aimed) or f"retraction:{aimed[0]}:{aimed[1]}"
             else:
                 key = entity_key(envelope) or ""
-            self._stored[ident] = self._keys.setdefault(key, key)
-            rows.append(
-                {
-                    "source": ident[0],
-                    "event_id": ident[1],
-                    "entity_key": key,
-                    "type": envelope.type,
-                    "time": utc(envelope.time),
-                    "wire": orjson.dumps(wire).decode(),
-                    "revision": 1,
-                }
-            )
-        await self.writer.append({shadow.events: rows})
+                first = seen.setdefault(key, partition)
+                if first != partition:
+                    self.strays.add(key)
+                held = (ident[0], ident[1], envelope.type, time, value)
+                (clients if envelope.type in CLIENT_EVENT_TYPES else entities)[key].append(held)
+            stored[ident] = key
+            rows.append((ident[0], ident[1], key, envelope.type, time, orjson.dumps(wire).decode(), 1))
+        await self.writer.append_tuples(shadow.events, _COLUMNS, rows)
 
-    def _mark(self, batch: list[tuple[tuple[str, str], Decoded]]) -> dict[tuple[str, str], str]:
-        """Note this batch's retractions; gives the entity key of each: the retracted event's, if
-        it was stored before."""
-        keys = {}
-        for (source, event_id), (envelope, _) in batch:
-            if isinstance(envelope.data, EventRetractedData):
-                aimed = (source, envelope.data.retracted_id)
-                mark = (utc(envelope.time), event_id)
-                if aimed not in self.marks or mark[0] < self.marks[aimed][0]:
-                    self.marks[aimed] = mark
-                keys[aimed] = self._stored.get(aimed) or f"retraction:{aimed[0]}:{aimed[1]}"
-        return keys
+    @property
+    def keys(self) -> set[str]:
+        """Every entity and person this ledger holds events of."""
+        return set(self._seen)
+
+
+def strays(ledgers: Sequence[tuple[set[str], set[str]]]) -> set[str]:
+    """Over ledgers of distinct partitions, given each one's (`keys`, `strays`): the keys that
+    strayed within one, or that more than one holds."""
+    found: set[str] = set()
+    everywhere: set[str] = set()
+    for keys, local in ledgers:
+        found |= local | (keys & everywhere)
+        everywhere |= keys
+    return found
+
+
+_COLUMNS = ("source", "event_id", "entity_key", "type", "time", "wire", "revision")
 
 
 def merge_marks(parts: Iterable[Mapping[tuple[str, str], Mark]]) -> list[tuple[str, str, datetime, str]]:
