@@ -177,7 +177,10 @@ async def _rebuild(settings: CaseloadSettings, progress: Progress) -> RebuildRes
             with step("swap"):
                 async with engine.begin() as conn:
                     await _lock_out_workers(conn)
-                    await coordinator.assign(tps, ends)
+                    # Every partition read on from where its worker stopped.
+                    await coordinator.assign(
+                        tps, {tp: at for part in loaded for tp, at in part.positions.items()}
+                    )
                     await coordinator.replay_until(
                         lambda batch: apply_events(conn, [d.envelope for d in batch], shadow),
                         await coordinator.ends(tps),

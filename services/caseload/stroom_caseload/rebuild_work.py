@@ -70,6 +70,8 @@ class Loaded:
     # Entities and persons held, and those among them seen in more than one partition.
     keys: set[str]
     strays: set[str]
+    # Where each partition's replay stopped: the catch-up goes on from there.
+    positions: Offsets
 
 
 async def load(
@@ -90,7 +92,8 @@ async def load(
             ledger = ShadowLedger(writer)
             await replayer.replay_until(ledger.add, {tp: ends[tp] for tp in tps})
         memory["held"] = ledger.held
-        return Loaded(replayer.records, replayer.skipped, ledger.marks, ledger.keys, ledger.strays)
+        positions = await replayer.positions(tps)
+        return Loaded(replayer.records, replayer.skipped, ledger.marks, ledger.keys, ledger.strays, positions)
     finally:
         await replayer.stop()
         await engine.dispose()

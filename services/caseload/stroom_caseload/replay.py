@@ -8,7 +8,6 @@ from typing import Any, NamedTuple
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from stroom_caseload.settings import CaseloadSettings
-from stroom_caseload.status import true_end_offsets
 from stroom_contract.events import Envelope
 from stroom_contract.kafka_binding import decode_wire
 from stroom_contract.validation import EventValidator, InvalidEvent
@@ -43,18 +42,13 @@ class Replayer:
             enable_auto_commit=False,
             max_poll_records=5000,
         )
-        # A second consumer finds the end offsets without moving the replay's positions.
-        self.probe = AIOKafkaConsumer(
-            bootstrap_servers=settings.kafka_bootstrap_servers, enable_auto_commit=False
-        )
         self.records = 0
         self.skipped = 0
         self._reported = 0
 
     async def start(self) -> list[TopicPartition]:
-        """Starts the consumers; gives the events topic's partitions."""
+        """Starts the consumer; gives the events topic's partitions."""
         await self.consumer.start()
-        await self.probe.start()
         await self.consumer.topics()
         partitions = self.consumer.partitions_for_topic(self.settings.events_topic) or set()
         return [TopicPartition(self.settings.events_topic, p) for p in sorted(partitions)]
@@ -69,14 +63,22 @@ class Replayer:
                 self.consumer.seek(tp, offsets[tp])
 
     async def ends(self, tps: list[TopicPartition]) -> Offsets:
-        return await true_end_offsets(self.probe, tps)
+        """The end offsets the broker reports; see `replay_until`."""
+        ends: Offsets = await self.consumer.end_offsets(tps)
+        return ends
+
+    async def positions(self, tps: list[TopicPartition]) -> Offsets:
+        """Where the replay of each of `tps` stands: the offset after the last record read."""
+        return {tp: await self.consumer.position(tp) for tp in tps}
 
     async def stop(self) -> None:
         await self.consumer.stop()
-        await self.probe.stop()
 
     async def replay_until(self, load: Load, ends: Offsets) -> None:
-        """Every record of the assigned partitions before `ends`, a batch at a time."""
+        """Every record of the assigned partitions up to `ends`, a batch at a time, and the rest of
+        the record batch an end lies in: where a broker reports the start of its last batch as
+        the end (the embedded one does), its true end is that batch's, found without fetching it
+        an extra time. Reading on past an end is harmless: a record read twice is a duplicate."""
         decoded: list[Decoded] = []
         while True:
             pending = [tp for tp, end in ends.items() if await self.consumer.position(tp) < end]
@@ -84,8 +86,7 @@ class Replayer:
                 fetched = await self.consumer.getmany(*pending, timeout_ms=1000)
                 for tp, records in fetched.items():
                     for record in records:
-                        if record.offset < ends[tp]:
-                            self._decode(tp.partition, record.value, record.headers, decoded)
+                        self._decode(tp.partition, record.value, record.headers, decoded)
             # Fetches are small; transactions are not, for throughput.
             if decoded and (not pending or len(decoded) >= self.settings.rebuild_batch_size):
                 await load(decoded)
