@@ -52,8 +52,10 @@ class RebuildResult:
     # Processes that loaded, folded and republished, and the most memory any of them held.
     workers: int
     worker_peak_rss_mb: float
-    # Seconds each step took, in the order they ran.
+    # Seconds each step took, in the order they ran, and the CPU seconds the worker processes
+    # spent on the steps they ran.
     steps: dict[str, float] = field(default_factory=dict)
+    worker_cpu_seconds: dict[str, float] = field(default_factory=dict)
 
 
 async def _lock_out_workers(conn: AsyncConnection) -> None:
@@ -199,6 +201,7 @@ async def _rebuild(settings: CaseloadSettings, progress: Progress) -> RebuildRes
         workers=count,
         worker_peak_rss_mb=workers.peak_rss_mb,
         steps=steps,
+        worker_cpu_seconds=workers.cpu_seconds,
     )
     log.info(
         "rebuild swapped in",

@@ -14,6 +14,7 @@ import contextlib
 import logging
 import multiprocessing
 import os
+import time
 from collections.abc import Callable, Collection, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -37,7 +38,7 @@ from stroom_caseload.shadow_ledger import HeldEvents, Mark, ShadowLedger
 from stroom_caseload.tables import live
 from stroom_platform.db import make_engine
 from stroom_platform.logs import configure_logging
-from stroom_platform.memory import peak_rss_mb, tune_for_batches
+from stroom_platform.memory import peak_rss_mb, without_collection
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -190,20 +191,22 @@ def worker_count(settings: CaseloadSettings, engine: AsyncEngine, partitions: in
 def _serve(conn: Connection, queue: Any, log_level: str) -> None:
     """A worker process: runs the steps it is sent, in turn, until it is sent None."""
     configure_logging(log_level)
-    tune_for_batches()
+    without_collection()
     memory: Memory = {}
     while (work := conn.recv()) is not None:
         step, args = work
+        started = time.process_time()
         try:
             result = asyncio.run(step(*args, queue.put, memory))
         except BaseException as exc:  # handed to the rebuild, which raises it
             log.exception("a rebuild step failed")
             try:
-                conn.send((False, exc, peak_rss_mb()))
+                conn.send((False, exc, peak_rss_mb(), time.process_time() - started))
             except Exception:  # not every driver's exception pickles
-                conn.send((False, RuntimeError(f"{type(exc).__name__}: {exc}"), peak_rss_mb()))
+                failure = RuntimeError(f"{type(exc).__name__}: {exc}")
+                conn.send((False, failure, peak_rss_mb(), time.process_time() - started))
         else:
-            conn.send((True, result, peak_rss_mb()))
+            conn.send((True, result, peak_rss_mb(), time.process_time() - started))
 
 
 class Workers:
@@ -218,8 +221,10 @@ class Workers:
         self._conns: list[Connection] = []
         self._processes: list[Any] = []
         self._memory: Memory = {}
-        # The highest peak resident memory of any process that ran a step.
+        # The highest peak resident memory of any process that ran a step, and the CPU time
+        # each step took in all of them (on a shared machine, steadier than the clock).
         self.peak_rss_mb = 0.0
+        self.cpu_seconds: dict[str, float] = {}
         self._drain: asyncio.Future[None] | None = None
 
     async def __aenter__(self) -> Workers:
@@ -265,22 +270,25 @@ class Workers:
     async def run(self, step: Step[T], shares: Sequence[tuple[Any, ...]]) -> list[T]:
         """`step(*share, report, memory)` for every share, all at once."""
         if not self._processes:
+            started = time.process_time()
             results = [await step(*share, self._report, self._memory) for share in shares]
             self.peak_rss_mb = max(self.peak_rss_mb, peak_rss_mb())
+            self.cpu_seconds[step.__name__] = time.process_time() - started
             return results
         for conn, share in zip(self._conns, shares, strict=True):
             conn.send((step, share))
         answers = await asyncio.gather(*(asyncio.to_thread(self._answer, conn) for conn in self._conns))
-        self.peak_rss_mb = max(self.peak_rss_mb, *(rss for _, _, rss in answers))
-        for ok, result, _ in answers:
+        self.peak_rss_mb = max(self.peak_rss_mb, *(rss for _, _, rss, _ in answers))
+        self.cpu_seconds[step.__name__] = sum(cpu for _, _, _, cpu in answers)
+        for ok, result, _, _ in answers:
             if not ok:
                 raise result
-        return [result for _, result, _ in answers]
+        return [result for _, result, _, _ in answers]
 
     @staticmethod
-    def _answer(conn: Connection) -> tuple[bool, Any, float]:
+    def _answer(conn: Connection) -> tuple[bool, Any, float, float]:
         try:
-            answer: tuple[bool, Any, float] = conn.recv()
+            answer: tuple[bool, Any, float, float] = conn.recv()
         except EOFError:
-            return False, RuntimeError("a rebuild worker process ended unexpectedly"), 0.0
+            return False, RuntimeError("a rebuild worker process ended unexpectedly"), 0.0, 0.0
         return answer
