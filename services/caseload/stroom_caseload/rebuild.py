@@ -179,13 +179,14 @@ async def _rebuild(settings: CaseloadSettings, progress: Progress) -> RebuildRes
             with step("swap"):
                 async with engine.begin() as conn:
                     await _lock_out_workers(conn)
+                    # The ends first: once assigned, the consumer's fetches hold up other requests.
+                    now = await coordinator.ends(tps)
                     # Every partition read on from where its worker stopped.
                     await coordinator.assign(
                         tps, {tp: at for part in loaded for tp, at in part.positions.items()}
                     )
                     await coordinator.replay_until(
-                        lambda batch: apply_events(conn, [d.envelope for d in batch], shadow),
-                        await coordinator.ends(tps),
+                        lambda batch: apply_events(conn, [d.envelope for d in batch], shadow), now
                     )
                     await _swap(conn)
             with step("republish"):
