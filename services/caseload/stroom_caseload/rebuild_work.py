@@ -28,10 +28,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from stroom_caseload.bulk import BulkWriter
 from stroom_caseload.domain.client import CLIENT_EVENT_TYPES
+from stroom_caseload.domain.events import utc
 from stroom_caseload.publishing import send_all
 from stroom_caseload.refold import fold_held, refold
 from stroom_caseload.replay import Offsets, Replayer, Report
-from stroom_caseload.repository import ClientRow, stored_event
+from stroom_caseload.repository import ClientRow, ledger_event
 from stroom_caseload.service import client_records
 from stroom_caseload.settings import CaseloadSettings
 from stroom_caseload.shadow_ledger import HeldEvents, Mark, ShadowLedger
@@ -158,18 +159,34 @@ async def republish(
                 entities += len(rows)
             ev = live.events
             client_events = await conn.stream(
-                select(ev.c.source, ev.c.event_id, ev.c.wire, ev.c.retracted_at, ev.c.revision)
+                select(
+                    ev.c.source,
+                    ev.c.event_id,
+                    ev.c.type,
+                    ev.c.time,
+                    ev.c.wire,
+                    ev.c.retracted_at,
+                    ev.c.revision,
+                )
                 .where(
                     ev.c.wire.is_not(None),
                     ev.c.type.in_(sorted(CLIENT_EVENT_TYPES)),
                     share.holds(ev.c.entity_key),
                 )
+                # A person's records one after the other: their partition is hashed once.
+                .order_by(ev.c.entity_key)
                 .execution_options(yield_per=5000)
             )
             async for batch in client_events.partitions():
-                stored = [(r, stored_event(r.wire, r.retracted_at)) for r in batch]
                 records = [
-                    ClientRow(r.source, r.event_id, e.event, e.retracted_at, r.revision) for r, e in stored
+                    ClientRow(
+                        r.source,
+                        r.event_id,
+                        ledger_event(r.source, r.event_id, r.type, r.time, r.wire),
+                        None if r.retracted_at is None else utc(r.retracted_at),
+                        r.revision,
+                    )
+                    for r in batch
                 ]
                 facts = client_records(records)
                 await send_all(producer, settings.facts_topic, ((f.key.encode(), f.value) for f in facts))

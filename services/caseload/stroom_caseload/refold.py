@@ -17,7 +17,7 @@ from stroom_caseload.domain.client import CLIENT_EVENT_TYPES, client_fact
 from stroom_caseload.domain.events import RETRACTED, Event, Stored, utc
 from stroom_caseload.domain.fold import history, kind_of
 from stroom_caseload.domain.publication import entity_fact
-from stroom_caseload.repository import client_fact_row, state_rows
+from stroom_caseload.repository import client_fact_row, ledger_event, state_rows
 from stroom_caseload.shadow_ledger import Held, HeldEvents
 from stroom_caseload.tables import live, shadow
 
@@ -121,9 +121,8 @@ async def refold(
         # By the partition: each step of an async result costs a switch of greenlets.
         async for partition in rows.partitions():
             for entity, source, event_id, kind, time, wire, retracted_at in partition:
-                # The time column holds the wire's time, already parsed by the driver.
                 event = Stored(
-                    Event(source, event_id, kind, utc(time), orjson.loads(wire)["data"]),
+                    ledger_event(source, event_id, kind, time, wire),
                     None if retracted_at is None else utc(retracted_at),
                 )
                 if kind in CLIENT_EVENT_TYPES:

@@ -394,6 +394,12 @@ def stored_event(wire: str, retracted_at: datetime | None) -> Stored:
     return Stored(Event.from_wire(orjson.loads(wire)), _aware(retracted_at))
 
 
+def ledger_event(source: str, event_id: str, kind: str, time: datetime, wire: str) -> Event:
+    """An event from its ledger row's columns: the time column holds the wire's time, already
+    parsed by the driver, so only `data` is read from the wire."""
+    return Event(source, event_id, kind, utc(time), orjson.loads(wire)["data"])
+
+
 def client_fact_row(
     record_id: str, client_ref: str, fact: ClientFact, recorded_at: datetime
 ) -> dict[str, Any]:
