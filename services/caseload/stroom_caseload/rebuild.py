@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -21,16 +21,18 @@ from stroom_caseload.rebuild_work import (
     fold,
     fold_strays,
     load,
-    republish,
+    publish,
     worker_count,
 )
-from stroom_caseload.replay import Replayer
+from stroom_caseload.replay import Decoded, Replayer
 from stroom_caseload.repository import CaseloadRepository
+from stroom_caseload.republication import republish_read
 from stroom_caseload.service import APPLY_LOCK, apply_events
 from stroom_caseload.settings import CaseloadSettings
 from stroom_caseload.shadow_ledger import merge_marks
 from stroom_caseload.shadow_ledger import strays as find_strays
 from stroom_caseload.tables import live, shadow
+from stroom_contract.events import Envelope, EventRetractedData
 from stroom_platform.db import make_engine
 from stroom_platform.memory import batch_collection
 
@@ -58,6 +60,14 @@ class RebuildResult:
     worker_cpu_seconds: dict[str, float] = field(default_factory=dict)
 
 
+def _touched(envelopes: Sequence[Envelope]) -> Iterator[tuple[str, str]]:
+    """The ledger rows that applying `envelopes` can change: their own and their targets'."""
+    for envelope in envelopes:
+        yield envelope.source, envelope.id
+        if isinstance(envelope.data, EventRetractedData):
+            yield envelope.source, envelope.data.retracted_id
+
+
 async def _lock_out_workers(conn: AsyncConnection) -> None:
     if conn.dialect.name == "postgresql":
         await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": APPLY_LOCK})
@@ -66,9 +76,10 @@ async def _lock_out_workers(conn: AsyncConnection) -> None:
         await conn.execute(update(live.entities).where(text("1 = 0")).values(revision=0))
 
 
-async def _continue_revisions(conn: AsyncConnection) -> None:
+async def _continue_revisions(conn: AsyncConnection) -> set[tuple[str, str]]:
     """Every rebuilt fact gets a revision above whatever the live workers have published. The
-    refold set each one above the live revision of its time: only those moved on since differ."""
+    refold set each one above the live revision of its time, and the load each client record:
+    only those moved on since differ. Gives the (source, id) of the client records changed here."""
     sh, lv = shadow.entities, live.entities
     wanted = func.coalesce(lv.c.revision, 0) + 1
     rows = await conn.execute(
@@ -91,7 +102,7 @@ async def _continue_revisions(conn: AsyncConnection) -> None:
         )
     # A person's point facts are published with their ledger row's revision.
     she, lve = shadow.events, live.events
-    await conn.execute(
+    bumped = await conn.execute(
         update(she)
         .where(
             she.c.source == lve.c.source,
@@ -100,11 +111,14 @@ async def _continue_revisions(conn: AsyncConnection) -> None:
             she.c.revision <= lve.c.revision,
         )
         .values(revision=lve.c.revision + 1)
+        .returning(she.c.source, she.c.event_id)
     )
+    return {(row.source, row.event_id) for row in bumped}
 
 
-async def _swap(conn: AsyncConnection) -> None:
-    await _continue_revisions(conn)
+async def _swap(conn: AsyncConnection) -> set[tuple[str, str]]:
+    """Gives the (source, id) of the client records whose revision the swap moved on."""
+    bumped = await _continue_revisions(conn)
     for live_table, shadow_table in zip(live.all, shadow.all, strict=True):
         if conn.dialect.name == "postgresql":
             await _swap_names(conn, live_table, shadow_table)
@@ -112,6 +126,7 @@ async def _swap(conn: AsyncConnection) -> None:
             await conn.execute(delete(live_table))
             columns = [c.name for c in live_table.columns]
             await conn.execute(insert(live_table).from_select(columns, select(shadow_table)))
+    return bumped
 
 
 async def _swap_names(conn: AsyncConnection, live_table: Table, shadow_table: Table) -> None:
@@ -177,6 +192,14 @@ async def _rebuild(settings: CaseloadSettings, progress: Progress) -> RebuildRes
             with step("index"):
                 await shadow_set.finish(engine, count)
             with step("swap"):
+                caught: set[tuple[str, str]] = set()
+
+                async def catch_up(batch: Sequence[Decoded]) -> None:
+                    envelopes = [d.envelope for d in batch]
+                    await apply_events(conn, envelopes, shadow)
+                    # What the catch-up stores or marks differs from what the workers folded.
+                    caught.update(_touched(envelopes))
+
                 async with engine.begin() as conn:
                     await _lock_out_workers(conn)
                     # The ends first: once assigned, the consumer's fetches hold up other requests.
@@ -185,12 +208,14 @@ async def _rebuild(settings: CaseloadSettings, progress: Progress) -> RebuildRes
                     await coordinator.assign(
                         tps, {tp: at for part in loaded for tp, at in part.positions.items()}
                     )
-                    await coordinator.replay_until(
-                        lambda batch: apply_events(conn, [d.envelope for d in batch], shadow), now
-                    )
-                    await _swap(conn)
+                    await coordinator.replay_until(catch_up, now)
+                    redo = caught | await _swap(conn)
             with step("republish"):
-                published = await workers.run(republish, [(settings, Share(i, count)) for i in range(count)])
+                redo_ids = {f"{source}|{event_id}" for source, event_id in redo}
+                published, reread = await asyncio.gather(
+                    workers.run(publish, [(settings, Share(i, count), redo_ids) for i in range(count)]),
+                    republish_read(settings, redo, strays),
+                )
     finally:
         await coordinator.stop()
         await engine.dispose()
@@ -198,7 +223,7 @@ async def _rebuild(settings: CaseloadSettings, progress: Progress) -> RebuildRes
         records=coordinator.records + sum(part.records for part in loaded),
         skipped=coordinator.skipped + sum(part.skipped for part in loaded),
         entities=sum(entities for entities, _ in published),
-        client_records=sum(clients for _, clients in published),
+        client_records=sum(clients for _, clients in published) + reread,
         workers=count,
         worker_peak_rss_mb=workers.peak_rss_mb,
         steps=steps,

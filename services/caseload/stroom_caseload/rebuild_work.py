@@ -22,18 +22,15 @@ from multiprocessing.connection import Connection
 from types import TracebackType
 from typing import Any, TypeVar
 
-from aiokafka import AIOKafkaProducer, TopicPartition
-from sqlalchemy import ARRAY, ColumnElement, String, any_, bindparam, func, select, true
+from aiokafka import TopicPartition
+from sqlalchemy import ARRAY, ColumnElement, String, any_, bindparam, func, true
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from stroom_caseload.bulk import BulkWriter
-from stroom_caseload.domain.client import CLIENT_EVENT_TYPES
-from stroom_caseload.domain.events import utc
-from stroom_caseload.publishing import send_all
 from stroom_caseload.refold import fold_held, refold
 from stroom_caseload.replay import Offsets, Replayer, Report
-from stroom_caseload.repository import ClientRow, ledger_event
-from stroom_caseload.service import client_records
+from stroom_caseload.repository import CaseloadRepository
+from stroom_caseload.republication import republish
 from stroom_caseload.settings import CaseloadSettings
 from stroom_caseload.shadow_ledger import HeldEvents, Mark, ShadowLedger
 from stroom_caseload.tables import live
@@ -90,8 +87,10 @@ async def load(
     try:
         await replayer.start()
         await replayer.assign(tps)
+        async with engine.connect() as conn:
+            revisions = await CaseloadRepository(conn).client_revisions()
         async with BulkWriter.open(engine) as writer:
-            ledger = ShadowLedger(writer)
+            ledger = ShadowLedger(writer, revisions)
             await replayer.replay_until(ledger.add, {tp: ends[tp] for tp in tps})
         memory["held"] = ledger.held
         positions = await replayer.positions(tps)
@@ -108,12 +107,13 @@ async def fold(
     report: Report,
     memory: Memory,
 ) -> None:
-    """The entities and client facts this process loaded, but for the strays."""
+    """The entities and client facts this process loaded, but for the strays; keeps the client
+    records for `publish`."""
     held: HeldEvents = memory.pop("held")
     engine = make_engine(settings.caseload_database_url)
     try:
         async with BulkWriter.open(engine) as writer:
-            await fold_held(engine, writer, held, retracted, strays)
+            memory["records"] = await fold_held(engine, writer, held, retracted, strays)
     finally:
         await engine.dispose()
 
@@ -132,70 +132,13 @@ async def fold_strays(settings: CaseloadSettings, strays: Collection[str]) -> No
         await engine.dispose()
 
 
-async def republish(
-    settings: CaseloadSettings, share: Share, report: Report, memory: Memory
+async def publish(
+    settings: CaseloadSettings, share: Share, redo: Collection[str], report: Report, memory: Memory
 ) -> tuple[int, int]:
-    """Every entity fact and client record of the share, from the live tables once swapped in:
-    (entities, client records)."""
-    producer = AIOKafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap_servers,
-        acks="all",
-        linger_ms=20,
-        max_batch_size=settings.facts_batch_bytes,
-    )
-    engine = make_engine(settings.caseload_database_url)
-    await producer.start()
-    entities = clients = 0
-    try:
-        async with engine.connect() as conn:
-            en = live.entities
-            result = await conn.stream(
-                select(en.c.entity_key, en.c.fact)
-                .where(share.holds(en.c.entity_key))
-                .execution_options(yield_per=5000)
-            )
-            async for rows in result.partitions():
-                await send_all(producer, settings.facts_topic, ((k.encode(), f.encode()) for k, f in rows))
-                entities += len(rows)
-            ev = live.events
-            client_events = await conn.stream(
-                select(
-                    ev.c.source,
-                    ev.c.event_id,
-                    ev.c.type,
-                    ev.c.time,
-                    ev.c.wire,
-                    ev.c.retracted_at,
-                    ev.c.revision,
-                )
-                .where(
-                    ev.c.wire.is_not(None),
-                    ev.c.type.in_(sorted(CLIENT_EVENT_TYPES)),
-                    share.holds(ev.c.entity_key),
-                )
-                # A person's records one after the other: their partition is hashed once.
-                .order_by(ev.c.entity_key)
-                .execution_options(yield_per=5000)
-            )
-            async for batch in client_events.partitions():
-                records = [
-                    ClientRow(
-                        r.source,
-                        r.event_id,
-                        ledger_event(r.source, r.event_id, r.type, r.time, r.wire),
-                        None if r.retracted_at is None else utc(r.retracted_at),
-                        r.revision,
-                    )
-                    for r in batch
-                ]
-                facts = client_records(records)
-                await send_all(producer, settings.facts_topic, ((f.key.encode(), f.value) for f in facts))
-                clients += len(records)
-        await producer.flush()
-    finally:
-        await producer.stop()
-        await engine.dispose()
-    return entities, clients
+    """Once swapped in: the share's entity facts, and the client records this process folded
+    but for those in `redo` (record ids); (entities, client records)."""
+    records = memory.pop("records", [])
+    return await republish(settings, share.holds(live.entities.c.entity_key), records, redo)
 
 
 def worker_count(settings: CaseloadSettings, engine: AsyncEngine, partitions: int) -> int:

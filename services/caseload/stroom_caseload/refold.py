@@ -16,11 +16,14 @@ from stroom_caseload.bulk import BulkWriter
 from stroom_caseload.domain.client import CLIENT_EVENT_TYPES, client_fact
 from stroom_caseload.domain.events import RETRACTED, Event, Stored, utc
 from stroom_caseload.domain.fold import history, kind_of
-from stroom_caseload.domain.publication import entity_fact
+from stroom_caseload.domain.publication import client_record, entity_fact
+from stroom_caseload.domain.states import ClientFact
 from stroom_caseload.repository import client_fact_row, ledger_event, state_rows
 from stroom_caseload.shadow_ledger import Held, HeldEvents
 from stroom_caseload.tables import live, shadow
 
+# A client record to publish: its record id (`source|id`), Kafka key and value.
+Record = tuple[str, bytes, bytes]
 # Entities per append: large enough for COPY to pay off, small enough to keep memory flat.
 CHUNK = 5000
 
@@ -45,11 +48,12 @@ class _Chunk:
         )
         self.entities += 1
 
-    def client(self, record_id: str, stored: Stored) -> None:
+    def client(self, record_id: str, stored: Stored) -> ClientFact:
         event = stored.event
         fact = client_fact(event.type, event.data)
         row = client_fact_row(record_id, event.data["client"]["client_ref"], fact, event.time)
         self.rows[shadow.client_facts].append(row | {"retracted_at": stored.retracted_at})
+        return fact
 
 
 async def _live_revisions(conn: AsyncConnection) -> dict[str, int]:
@@ -63,15 +67,19 @@ async def fold_held(
     held: HeldEvents,
     retracted: Mapping[tuple[str, str], datetime],
     strays: Collection[str],
-) -> None:
+) -> list[Record]:
     """As `refold`, for the entities and persons a ledger held, but for `strays`; `retracted`
-    gives the earliest retraction of each retracted event over the whole topic."""
+    gives the earliest retraction of each retracted event over the whole topic. Gives the client
+    records to republish once swapped in, with the revisions their ledger rows will have then
+    (marking a retraction counts one up), as (record id, key, value)."""
 
     def stored(event: Held) -> Stored:
-        source, event_id, kind, time, data = event
+        source, event_id, kind, time, data, _ = event
         return Stored(
             Event(source, event_id, kind, time, orjson.loads(data)), retracted.get((source, event_id))
         )
+
+    records: list[Record] = []
 
     async with engine.connect() as conn:
         revisions = await _live_revisions(conn)
@@ -85,12 +93,20 @@ async def fold_held(
     for key, events in held.clients.items():
         if key not in strays:
             for event in events:
-                chunk.client(f"{event[0]}|{event[1]}", stored(event))
+                record_id = f"{event[0]}|{event[1]}"
+                point = stored(event)
+                fact = chunk.client(record_id, point)
+                revision = event[5] + (point.retracted_at is not None)
+                record = client_record(
+                    event[0], event[1], point.event.data, revision, event[3], point.retracted_at, fact
+                )
+                records.append((record_id, record[0].encode(), record[1]))
         if chunk.full:
             await writer.append(chunk.rows)
             chunk = _Chunk()
     await writer.append(chunk.rows)
     await writer.flush()
+    return records
 
 
 async def refold(

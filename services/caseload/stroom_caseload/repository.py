@@ -292,6 +292,16 @@ class CaseloadRepository:
         values = [client_fact_row(*fact) for fact in facts]
         await self._insert_rows(self.t.client_facts, values, " ON CONFLICT (record_id) DO NOTHING")
 
+    async def client_revisions(self) -> dict[tuple[str, str], int]:
+        """The ledger revision of every stored point fact of a person."""
+        ev = self.t.events
+        rows = await self.conn.execute(
+            select(ev.c.source, ev.c.event_id, ev.c.revision).where(
+                ev.c.wire.is_not(None), ev.c.type.in_(sorted(CLIENT_EVENT_TYPES))
+            )
+        )
+        return {(row.source, row.event_id): row.revision for row in rows}
+
     async def client_rows(self, ids: Iterable[tuple[str, str]]) -> list[ClientRow]:
         ev = self.t.events
         wanted = sorted(set(ids))

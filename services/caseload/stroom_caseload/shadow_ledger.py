@@ -20,8 +20,9 @@ from stroom_contract.keys import entity_key
 
 # A retracted event's earliest retraction: when, and the retraction's id.
 Mark = tuple[datetime, str]
-# What folding needs of a stored event: source, id, type, recorded time, and `data` as JSON.
-Held = tuple[str, str, str, datetime, bytes]
+# What folding needs of a stored event: source, id, type, recorded time, `data` as JSON, and
+# the revision its ledger row starts with.
+Held = tuple[str, str, str, datetime, bytes, int]
 
 
 @dataclass
@@ -43,8 +44,11 @@ class ShadowLedger:
     other partitions, may hold some of its events too, so only the complete ledger in the
     database can fold it. So can one seen by more than one ledger: see `strays`."""
 
-    def __init__(self, writer: BulkWriter) -> None:
+    def __init__(self, writer: BulkWriter, client_revisions: Mapping[tuple[str, str], int]) -> None:
         self.writer = writer
+        # A person's point fact is published with its ledger row's revision: rebuilt, it starts
+        # above the live one, so that facts consumers take the republished record.
+        self._client_revisions = client_revisions
         # The entity of every stored event: a retraction arriving later belongs to it.
         self._stored: dict[tuple[str, str], str] = {}
         # The partition each entity was first seen in, and one string for each entity key.
@@ -63,6 +67,7 @@ class ShadowLedger:
                 continue
             time = utc(envelope.time)
             data = envelope.data
+            revision = 1
             if isinstance(data, EventRetractedData):
                 aimed = (ident[0], data.retracted_id)
                 if aimed not in marks or time < marks[aimed][0]:
@@ -73,10 +78,13 @@ class ShadowLedger:
                 first = seen.setdefault(key, partition)
                 if first != partition:
                     self.strays.add(key)
-                held = (ident[0], ident[1], envelope.type, time, value)
-                (clients if envelope.type in CLIENT_EVENT_TYPES else entities)[key].append(held)
+                if envelope.type in CLIENT_EVENT_TYPES:
+                    revision = self._client_revisions.get(ident, 0) + 1
+                    clients[key].append((ident[0], ident[1], envelope.type, time, value, revision))
+                else:
+                    entities[key].append((ident[0], ident[1], envelope.type, time, value, revision))
             stored[ident] = key
-            rows.append((ident[0], ident[1], key, envelope.type, time, orjson.dumps(wire).decode(), 1))
+            rows.append((ident[0], ident[1], key, envelope.type, time, orjson.dumps(wire).decode(), revision))
         await self.writer.append_tuples(shadow.events, _COLUMNS, rows)
 
     @property

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from caseload import reference
+from stroom_caseload.domain.client import CLIENT_EVENT_TYPES
 from stroom_caseload.queries import CaseloadQueries, Projection
 from stroom_caseload.tables import live
 from stroom_contract.facts import Fact
@@ -83,6 +84,13 @@ async def assert_facts_match_database(engine: AsyncEngine, records: list[Any]) -
         stored_clients = (
             await conn.execute(select(live.client_facts.c.record_id, live.client_facts.c.retracted_at))
         ).all()
+        ev = live.events
+        ledger = {
+            f"{source}|{event_id}": revision
+            for source, event_id, revision in await conn.execute(
+                select(ev.c.source, ev.c.event_id, ev.c.revision).where(ev.c.type.in_(CLIENT_EVENT_TYPES))
+            )
+        }
     assert rows
     for key, fact in rows:
         assert latest[key] == orjson.loads(fact), key
@@ -92,3 +100,5 @@ async def assert_facts_match_database(engine: AsyncEngine, records: list[Any]) -
     assert set(clients) == {r.record_id for r in stored_clients}
     for record_id, retracted_at in stored_clients:
         assert (clients[record_id]["retracted_at"] is None) == (retracted_at is None), record_id
+        # The newest record of each is the one its ledger row stands at now.
+        assert clients[record_id]["revision"] == ledger[record_id], record_id

@@ -1,0 +1,112 @@
+"""The rebuild's republication, once swapped in: every entity fact and every client record."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Collection
+from contextlib import asynccontextmanager
+
+from aiokafka import AIOKafkaProducer
+from sqlalchemy import ARRAY, ColumnElement, String, any_, bindparam, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from stroom_caseload.domain.client import CLIENT_EVENT_TYPES
+from stroom_caseload.domain.events import utc
+from stroom_caseload.publishing import send_all
+from stroom_caseload.refold import Record
+from stroom_caseload.repository import CaseloadRepository, ClientRow, ledger_event
+from stroom_caseload.service import Outgoing, client_records
+from stroom_caseload.settings import CaseloadSettings
+from stroom_caseload.tables import live
+from stroom_platform.db import make_engine
+
+# The client records a worker folded are published from its memory: reading them back and
+# deriving them again cost most of the republication. Only those whose ledger row changed
+# after the fold (the catch-up's, and any the live workers bumped meanwhile) and the strays'
+# are read from the live tables.
+
+
+@asynccontextmanager
+async def _publishing(settings: CaseloadSettings) -> AsyncIterator[tuple[AIOKafkaProducer, AsyncConnection]]:
+    producer = AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        acks="all",
+        linger_ms=20,
+        max_batch_size=settings.facts_batch_bytes,
+    )
+    engine = make_engine(settings.caseload_database_url)
+    await producer.start()
+    try:
+        async with engine.connect() as conn:
+            yield producer, conn
+        await producer.flush()
+    finally:
+        await producer.stop()
+        await engine.dispose()
+
+
+async def republish(
+    settings: CaseloadSettings, holds: ColumnElement[bool], records: list[Record], redo: Collection[str]
+) -> tuple[int, int]:
+    """The entity facts that `holds` (a condition on `entity_key`) from the live tables, and the
+    folded client `records` but for those in `redo` (record ids): (entities, client records)."""
+    entities = 0
+    async with _publishing(settings) as (producer, conn):
+        en = live.entities
+        result = await conn.stream(
+            select(en.c.entity_key, en.c.fact).where(holds).execution_options(yield_per=5000)
+        )
+        async for rows in result.partitions():
+            await send_all(producer, settings.facts_topic, ((k.encode(), f.encode()) for k, f in rows))
+            entities += len(rows)
+        kept = [(key, value) for record_id, key, value in records if record_id not in redo]
+        await send_all(producer, settings.facts_topic, kept)
+    return entities, len(kept)
+
+
+async def republish_read(
+    settings: CaseloadSettings, redo: Collection[tuple[str, str]], strays: Collection[str]
+) -> int:
+    """The client records of `redo` ((source, id)) and of the stray persons, as the live ledger
+    holds them now; gives how many."""
+    async with _publishing(settings) as (producer, conn):
+        rows = await CaseloadRepository(conn).client_rows(redo)
+        count = await _send(producer, settings, client_records(rows))
+        if strays:
+            ev = live.events
+            wanted = bindparam(None, sorted(strays), type_=ARRAY(String))
+            stream = await conn.stream(
+                select(
+                    ev.c.source,
+                    ev.c.event_id,
+                    ev.c.type,
+                    ev.c.time,
+                    ev.c.wire,
+                    ev.c.retracted_at,
+                    ev.c.revision,
+                )
+                .where(
+                    ev.c.wire.is_not(None),
+                    ev.c.type.in_(sorted(CLIENT_EVENT_TYPES)),
+                    ev.c.entity_key == any_(wanted),
+                )
+                .execution_options(yield_per=5000)
+            )
+            async for batch in stream.partitions():
+                found = [
+                    ClientRow(
+                        r.source,
+                        r.event_id,
+                        ledger_event(r.source, r.event_id, r.type, r.time, r.wire),
+                        None if r.retracted_at is None else utc(r.retracted_at),
+                        r.revision,
+                    )
+                    for r in batch
+                    if (r.source, r.event_id) not in redo
+                ]
+                count += await _send(producer, settings, client_records(found))
+    return count
+
+
+async def _send(producer: AIOKafkaProducer, settings: CaseloadSettings, facts: list[Outgoing]) -> int:
+    await send_all(producer, settings.facts_topic, ((f.key.encode(), f.value) for f in facts))
+    return len(facts)
