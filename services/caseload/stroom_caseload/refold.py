@@ -100,7 +100,8 @@ async def fold_held(
                 record = client_record(
                     event[0], event[1], point.event.data, revision, event[3], point.retracted_at, fact
                 )
-                records.append((record_id, record[0].encode(), record[1]))
+                # A copy: orjson's bytes keep the buffer it wrote into, 4 KB for a record of 600 bytes.
+                records.append((record_id, record[0].encode(), bytes(memoryview(record[1]))))
         if chunk.full:
             await writer.append(chunk.rows)
             chunk = _Chunk()
