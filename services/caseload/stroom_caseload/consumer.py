@@ -17,6 +17,7 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, ProgrammingErr
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from stroom_caseload.metrics import CaseloadMetrics
+from stroom_caseload.publishing import send_all
 from stroom_caseload.repository import CaseloadRepository
 from stroom_caseload.service import Applied, Outgoing, apply_events
 from stroom_contract.kafka_binding import decode_wire
@@ -235,7 +236,7 @@ class Processor:
     async def _send(
         self, facts: list[Outgoing], poison: list[tuple[Record, str]]
     ) -> list[asyncio.Future[Any]]:
-        futures = [await self.producer.send(self.facts_topic, f.value, key=f.key.encode()) for f in facts]
+        futures = await send_all(self.producer, self.facts_topic, ((f.key.encode(), f.value) for f in facts))
         for record, reason in poison:
             headers = [*record.headers, ("dlq_reason", reason[:1000].encode())]
             # A poison record may carry a raw BSN that intake should have replaced: mask it here.
