@@ -218,6 +218,8 @@ class CaseloadRepository:
 
     async def current(self, keys: Sequence[str]) -> dict[str, tuple[int, bytes]]:
         """Revision and published fact of each entity that has one."""
+        if not keys:
+            return {}  # a batch mostly republishes nothing: no round trip for it
         en = self.t.entities
         rows = await self.conn.execute(
             select(en.c.entity_key, en.c.revision, en.c.fact).where(self._in(en.c.entity_key, keys))
