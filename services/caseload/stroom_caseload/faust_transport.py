@@ -81,4 +81,8 @@ def app_class(fetch_max_wait_ms: int) -> type[faust.App]:
             self.sensors.add(faust.Sensor())
             return services
 
+        def create_event(self, key: Any, value: Any, headers: Any, message: Any) -> Any:
+            # faust looks the Event class up in its settings for every message; none is set here.
+            return faust.Event(self, key, value, headers, message)
+
     return App
