@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from stroom_caseload.consumer import Processor, Record, as_headers
-from stroom_caseload.faust_transport import app_class
+from stroom_caseload.faust_transport import RawSchema, app_class
 from stroom_caseload.settings import CaseloadSettings
 
 
@@ -36,13 +36,7 @@ def build_faust_app(settings: CaseloadSettings, processor: Processor) -> Any:
         broker_session_timeout=6.0,
         broker_heartbeat_interval=0.5,
     )
-    topic = app.topic(
-        settings.events_topic,
-        key_type=bytes,
-        value_type=bytes,
-        key_serializer="raw",
-        value_serializer="raw",
-    )
+    topic = app.topic(settings.events_topic, schema=RawSchema())
 
     async def apply_batches(stream: Any) -> None:
         async for events in stream.take_events(settings.batch_size, within=settings.batch_within_seconds):

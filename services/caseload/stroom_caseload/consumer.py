@@ -9,7 +9,7 @@ import time
 from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from aiokafka import AIOKafkaProducer
 from pydantic import ValidationError
@@ -17,12 +17,16 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, ProgrammingErr
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from stroom_caseload.metrics import CaseloadMetrics
+from stroom_caseload.publishing import send_all
 from stroom_caseload.repository import CaseloadRepository
 from stroom_caseload.service import Applied, Outgoing, apply_events
-from stroom_contract.events import Envelope
 from stroom_contract.kafka_binding import decode_wire
 from stroom_contract.redaction import redact
 from stroom_contract.validation import EventValidator, InvalidEvent
+
+if TYPE_CHECKING:
+    # For annotations only: replay imports status, which imports this module.
+    from stroom_caseload.replay import Decoded
 
 # A batch passes three stages, each its own task so that they overlap: decoding (in the
 # agent), one database transaction (the ledger, the state, dead letters), and publishing its
@@ -48,7 +52,7 @@ class Record:
 
 @dataclass(slots=True)
 class _Batch:
-    decoded: list[tuple[Record, Envelope]]
+    decoded: list[tuple[Record, Decoded]]
     poison: list[tuple[Record, str]]
     done: Callable[[], None]
     started: float = field(default_factory=time.perf_counter)
@@ -125,14 +129,15 @@ class Processor:
 
     async def submit(self, records: Sequence[Record], done: Callable[[], None]) -> None:
         """Decode a batch and queue it; `done` is called once its effects are durable and published."""
-        decoded: list[tuple[Record, Envelope]] = []
+        decoded: list[tuple[Record, Decoded]] = []
         poison: list[tuple[Record, str]] = []
         for record in records:
             try:
                 if record.value is None:
                     raise ValueError("record without a value")
-                envelope = self.validator.validate(decode_wire(record.value, record.headers))
-                decoded.append((record, envelope))
+                # The JSON form goes along: the ledger keeps it rather than the envelope's again.
+                wire = decode_wire(record.value, record.headers)
+                decoded.append((record, (self.validator.validate(wire), wire)))
             except InvalidEvent as exc:
                 poison.append((record, redact(f"contract: {exc}")))
             except (ValueError, UnicodeDecodeError, ValidationError) as exc:
@@ -143,7 +148,7 @@ class Processor:
         while True:
             batch = await self._to_apply.get()
             facts = await _persist(functools.partial(self._apply, batch), "applying a batch")
-            for _, envelope in batch.decoded:
+            for _, (envelope, _) in batch.decoded:
                 if self.last_event_time is None or envelope.time > self.last_event_time:
                     self.last_event_time = envelope.time
             futures = await self._send(facts, batch.poison)
@@ -167,18 +172,18 @@ class Processor:
         """One transaction for the batch; when it fails for a reason other than a passing database
         problem, the events that cannot be applied are found, dead-lettered, and the rest applied."""
         try:
-            return await self._commit([envelope for _, envelope in batch.decoded], batch.poison)
+            return await self._commit([event for _, event in batch.decoded], batch.poison)
         except Exception as exc:
             if not batch.decoded:
                 raise
             log.warning("a batch failed to apply; isolating its failing events", extra={"error": _cause(exc)})
         good, bad = await self._isolate(batch.decoded)
         batch.poison.extend(bad)
-        return await self._commit([envelope for _, envelope in good], batch.poison)
+        return await self._commit([event for _, event in good], batch.poison)
 
-    async def _commit(self, envelopes: list[Envelope], poison: list[tuple[Record, str]]) -> list[Outgoing]:
+    async def _commit(self, events: list[Decoded], poison: list[tuple[Record, str]]) -> list[Outgoing]:
         async def work(conn: AsyncConnection) -> Applied:
-            applied = await apply_events(conn, envelopes)
+            applied = await apply_events(conn, events)
             repo = CaseloadRepository(conn)
             for record, reason in poison:
                 await repo.record_dead_letter(record.topic, record.partition, record.offset, reason)
@@ -191,12 +196,12 @@ class Processor:
         return applied.facts
 
     async def _isolate(
-        self, decoded: list[tuple[Record, Envelope]]
-    ) -> tuple[list[tuple[Record, Envelope]], list[tuple[Record, str]]]:
+        self, decoded: list[tuple[Record, Decoded]]
+    ) -> tuple[list[tuple[Record, Decoded]], list[tuple[Record, str]]]:
         """Halve until each failing event stands alone; every trial is rolled back."""
 
         async def trial(conn: AsyncConnection) -> None:
-            await apply_events(conn, [envelope for _, envelope in decoded])
+            await apply_events(conn, [event for _, event in decoded])
             raise _Rollback
 
         try:
@@ -231,7 +236,7 @@ class Processor:
     async def _send(
         self, facts: list[Outgoing], poison: list[tuple[Record, str]]
     ) -> list[asyncio.Future[Any]]:
-        futures = [await self.producer.send(self.facts_topic, f.value, key=f.key.encode()) for f in facts]
+        futures = await send_all(self.producer, self.facts_topic, ((f.key.encode(), f.value) for f in facts))
         for record, reason in poison:
             headers = [*record.headers, ("dlq_reason", reason[:1000].encode())]
             # A poison record may carry a raw BSN that intake should have replaced: mask it here.

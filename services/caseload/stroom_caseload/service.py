@@ -6,7 +6,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -19,6 +19,10 @@ from stroom_caseload.repository import CaseloadRepository, ClientRow, EntityWrit
 from stroom_caseload.tables import Tables, live
 from stroom_contract.events import Envelope, EventRetractedData
 from stroom_contract.keys import entity_key
+
+if TYPE_CHECKING:
+    # For annotations only: replay imports status, which imports the consumer and so this.
+    from stroom_caseload.replay import Decoded
 
 # Live batches hold this shared; `stroom caseload rebuild` holds it exclusively to swap.
 APPLY_LOCK = 0x5717_0AD
@@ -39,19 +43,23 @@ class Applied:
     duplicates: int
 
 
-async def apply_events(conn: AsyncConnection, events: Sequence[Envelope], tables: Tables = live) -> Applied:
-    """Ledger first, then recompute every touched entity under its lock; the caller commits."""
+async def apply_events(
+    conn: AsyncConnection, events: Sequence[Envelope | Decoded], tables: Tables = live
+) -> Applied:
+    """Ledger first, then recompute every touched entity under its lock; the caller commits.
+    An event given with the JSON form it came in is stored in that form, not serialised anew."""
     repo = CaseloadRepository(conn, tables)
     if tables is live:
         await repo.share_apply_lock(APPLY_LOCK)
     # A redelivery inside the batch is a duplicate like any other.
-    unique: dict[tuple[str, str], Envelope] = {}
-    for envelope in events:
-        unique.setdefault((envelope.source, envelope.id), envelope)
+    unique: dict[tuple[str, str], Envelope | Decoded] = {}
+    for given in events:
+        envelope = given[0] if isinstance(given, tuple) else given
+        unique.setdefault((envelope.source, envelope.id), given)
     # A fixed order of row locks keeps two workers with overlapping batches out of deadlocks.
     batch = []
-    for _, envelope in sorted(unique.items()):
-        wire = envelope.to_wire()
+    for _, given in sorted(unique.items()):
+        envelope, wire = given if isinstance(given, tuple) else (given, given.to_wire())
         batch.append((envelope, Event.from_wire(wire), orjson.dumps(wire).decode()))
 
     marks: dict[tuple[str, str], tuple[datetime, str]] = {}
