@@ -9,7 +9,7 @@ import time
 from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaProducer
 from pydantic import ValidationError
@@ -18,15 +18,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from stroom_caseload.metrics import CaseloadMetrics
 from stroom_caseload.publishing import send_all
+from stroom_caseload.replay import Decoded
 from stroom_caseload.repository import CaseloadRepository
 from stroom_caseload.service import Applied, Outgoing, apply_events
 from stroom_contract.kafka_binding import decode_wire
 from stroom_contract.redaction import redact
 from stroom_contract.validation import EventValidator, InvalidEvent
-
-if TYPE_CHECKING:
-    # For annotations only: replay imports status, which imports this module.
-    from stroom_caseload.replay import Decoded
 
 # A batch passes three stages, each its own task so that they overlap: decoding (in the
 # agent), one database transaction (the ledger, the state, dead letters), and publishing its
@@ -137,7 +134,8 @@ class Processor:
                     raise ValueError("record without a value")
                 # The JSON form goes along: the ledger keeps it rather than the envelope's again.
                 wire = decode_wire(record.value, record.headers)
-                decoded.append((record, (self.validator.validate(wire), wire)))
+                envelope = self.validator.validate(wire)
+                decoded.append((record, Decoded(envelope, wire, record.partition, record.value)))
             except InvalidEvent as exc:
                 poison.append((record, redact(f"contract: {exc}")))
             except (ValueError, UnicodeDecodeError, ValidationError) as exc:
@@ -148,9 +146,9 @@ class Processor:
         while True:
             batch = await self._to_apply.get()
             facts = await _persist(functools.partial(self._apply, batch), "applying a batch")
-            for _, (envelope, _) in batch.decoded:
-                if self.last_event_time is None or envelope.time > self.last_event_time:
-                    self.last_event_time = envelope.time
+            for _, event in batch.decoded:
+                if self.last_event_time is None or event.envelope.time > self.last_event_time:
+                    self.last_event_time = event.envelope.time
             futures = await self._send(facts, batch.poison)
             await self._to_confirm.put((batch, facts, futures))
 

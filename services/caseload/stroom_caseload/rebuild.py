@@ -195,10 +195,9 @@ async def _rebuild(settings: CaseloadSettings, progress: Progress) -> RebuildRes
                 caught: set[tuple[str, str]] = set()
 
                 async def catch_up(batch: Sequence[Decoded]) -> None:
-                    envelopes = [d.envelope for d in batch]
-                    await apply_events(conn, envelopes, shadow)
+                    await apply_events(conn, batch, shadow)
                     # What the catch-up stores or marks differs from what the workers folded.
-                    caught.update(_touched(envelopes))
+                    caught.update(_touched([d.envelope for d in batch]))
 
                 async with engine.begin() as conn:
                     await _lock_out_workers(conn)

@@ -6,7 +6,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -15,14 +15,11 @@ from stroom_caseload.domain.client import CLIENT_EVENT_TYPES, client_fact
 from stroom_caseload.domain.events import Event
 from stroom_caseload.domain.fold import history, kind_of
 from stroom_caseload.domain.publication import client_record, entity_fact, kept_versions
+from stroom_caseload.replay import Decoded
 from stroom_caseload.repository import CaseloadRepository, ClientRow, EntityWrite
 from stroom_caseload.tables import Tables, live
 from stroom_contract.events import Envelope, EventRetractedData
 from stroom_contract.keys import entity_key
-
-if TYPE_CHECKING:
-    # For annotations only: replay imports status, which imports the consumer and so this.
-    from stroom_caseload.replay import Decoded
 
 # Live batches hold this shared; `stroom caseload rebuild` holds it exclusively to swap.
 APPLY_LOCK = 0x5717_0AD
@@ -59,7 +56,9 @@ async def apply_events(
     # A fixed order of row locks keeps two workers with overlapping batches out of deadlocks.
     batch = []
     for _, given in sorted(unique.items()):
-        envelope, wire = given if isinstance(given, tuple) else (given, given.to_wire())
+        envelope, wire = (
+            (given.envelope, given.wire) if isinstance(given, tuple) else (given, given.to_wire())
+        )
         batch.append((envelope, Event.from_wire(wire), orjson.dumps(wire).decode()))
 
     marks: dict[tuple[str, str], tuple[datetime, str]] = {}
