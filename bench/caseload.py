@@ -80,7 +80,13 @@ async def publish(bootstrap: str, topic: str, events: Any, limit: int) -> int:
 
 async def baseline(bootstrap: str, topic: str) -> dict[str, Any]:
     """Consume the whole topic and decode each record into a typed event: the ceiling."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, max_poll_records=5000)
+    # Fetched as the rebuild fetches.
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap,
+        enable_auto_commit=False,
+        max_poll_records=5000,
+        max_partition_fetch_bytes=4 * 1024 * 1024,
+    )
     probe = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     await consumer.start()
     await probe.start()
