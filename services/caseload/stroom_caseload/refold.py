@@ -84,13 +84,15 @@ async def fold_held(
     async with engine.connect() as conn:
         revisions = await _live_revisions(conn)
     chunk = _Chunk()
-    for key, events in held.entities.items():
+    # In key order, as `refold` goes: each table's primary key then grows at its end, not at
+    # random places all over it.
+    for key, events in sorted(held.entities.items()):
         if key not in strays:
             chunk.entity(key, revisions.get(key, 0) + 1, [stored(event) for event in events])
         if chunk.full:
             await writer.append(chunk.rows)
             chunk = _Chunk()
-    for key, events in held.clients.items():
+    for key, events in sorted(held.clients.items()):
         if key not in strays:
             for event in events:
                 record_id = f"{event[0]}|{event[1]}"
