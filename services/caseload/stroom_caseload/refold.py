@@ -18,7 +18,7 @@ from stroom_caseload.domain.events import RETRACTED, Event, Stored, utc
 from stroom_caseload.domain.fold import history, kind_of
 from stroom_caseload.domain.publication import client_record, entity_fact
 from stroom_caseload.domain.states import ClientFact
-from stroom_caseload.repository import client_fact_row, ledger_event, state_rows
+from stroom_caseload.repository import client_fact_row, event_columns, ledger_event, state_rows
 from stroom_caseload.shadow_ledger import Held, HeldEvents
 from stroom_caseload.tables import live, shadow
 
@@ -121,15 +121,7 @@ async def refold(
     async with engine.connect() as conn:
         revisions = await _live_revisions(conn)
         rows = await conn.stream(
-            select(
-                ev.c.entity_key,
-                ev.c.source,
-                ev.c.event_id,
-                ev.c.type,
-                ev.c.time,
-                ev.c.wire,
-                ev.c.retracted_at,
-            )
+            select(ev.c.entity_key, *event_columns(ev))
             .where(ev.c.wire.is_not(None), ev.c.type != RETRACTED, holds(ev.c.entity_key))
             .order_by(ev.c.entity_key)
             .execution_options(yield_per=CHUNK)

@@ -413,6 +413,11 @@ def stored_event(wire: str, retracted_at: datetime | None) -> Stored:
     return Stored(Event.from_wire(orjson.loads(wire)), _aware(retracted_at))
 
 
+def event_columns(ev: Table) -> tuple[Any, ...]:
+    """What `ledger_event` takes of a ledger row, and its retraction time."""
+    return ev.c.source, ev.c.event_id, ev.c.type, ev.c.time, ev.c.wire, ev.c.retracted_at
+
+
 def ledger_event(source: str, event_id: str, kind: str, time: datetime, wire: str) -> Event:
     """An event from its ledger row's columns: the time column holds the wire's time, already
     parsed by the driver, so only `data` is read from the wire."""

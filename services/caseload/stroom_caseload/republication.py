@@ -13,7 +13,7 @@ from stroom_caseload.domain.client import CLIENT_EVENT_TYPES
 from stroom_caseload.domain.events import utc
 from stroom_caseload.publishing import send_all
 from stroom_caseload.refold import Record
-from stroom_caseload.repository import CaseloadRepository, ClientRow, ledger_event
+from stroom_caseload.repository import CaseloadRepository, ClientRow, event_columns, ledger_event
 from stroom_caseload.service import Outgoing, client_records
 from stroom_caseload.settings import CaseloadSettings
 from stroom_caseload.tables import live
@@ -75,15 +75,7 @@ async def republish_read(
             ev = live.events
             wanted = bindparam(None, sorted(strays), type_=ARRAY(String))
             stream = await conn.stream(
-                select(
-                    ev.c.source,
-                    ev.c.event_id,
-                    ev.c.type,
-                    ev.c.time,
-                    ev.c.wire,
-                    ev.c.retracted_at,
-                    ev.c.revision,
-                )
+                select(*event_columns(ev), ev.c.revision)
                 .where(
                     ev.c.wire.is_not(None),
                     ev.c.type.in_(sorted(CLIENT_EVENT_TYPES)),
