@@ -80,8 +80,9 @@ async def load(
     report: Report,
     memory: Memory,
 ) -> Loaded:
-    """Appends the records of `tps` before `ends` to the shadow ledger, keeping their events for
-    `fold`; gives their retractions, and what `shadow_ledger.strays` needs."""
+    """Appends the records of `tps` up to `ends` (see `Replayer.replay_until`) to the shadow
+    ledger, keeping their events for `fold`; gives their retractions, what `shadow_ledger.strays`
+    needs, and where each partition's replay stopped."""
     engine = make_engine(settings.caseload_database_url)
     replayer = Replayer(settings, report)
     try:

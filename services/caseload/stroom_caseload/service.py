@@ -51,7 +51,7 @@ async def apply_events(
     # A redelivery inside the batch is a duplicate like any other.
     unique: dict[tuple[str, str], Envelope | Decoded] = {}
     for given in events:
-        envelope = given[0] if isinstance(given, tuple) else given
+        envelope = given.envelope if isinstance(given, tuple) else given
         unique.setdefault((envelope.source, envelope.id), given)
     # A fixed order of row locks keeps two workers with overlapping batches out of deadlocks.
     batch = []

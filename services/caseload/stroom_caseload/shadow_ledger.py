@@ -7,6 +7,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from operator import itemgetter
 
 import orjson
 
@@ -85,6 +86,9 @@ class ShadowLedger:
                     entities[key].append((ident[0], ident[1], envelope.type, time, value, revision))
             stored[ident] = key
             rows.append((ident[0], ident[1], key, envelope.type, time, orjson.dumps(wire).decode(), revision))
+        # In key order: two ledgers appending the same redelivered rows then wait for each other
+        # in one order, never in a circle (unsorted, their COPYs deadlocked).
+        rows.sort(key=itemgetter(0, 1))
         await self.writer.append_tuples(shadow.events, _COLUMNS, rows)
 
     @property
