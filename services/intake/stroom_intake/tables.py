@@ -24,7 +24,8 @@ events = Table(
     Column("wire", Text, nullable=False),
     Column("received_at", DateTime(timezone=True), nullable=False),
     Column("published_at", DateTime(timezone=True), nullable=True),
-    UniqueConstraint("source", "event_id"),
+    # Named as migration 0001 created it (the convention would append every column).
+    UniqueConstraint("source", "event_id", name="uq_intake_events_source"),
 )
 
 Index(

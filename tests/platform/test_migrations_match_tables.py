@@ -1,0 +1,53 @@
+"""Each service's migrations build exactly the tables its `tables.py` declares, on both engines."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import MetaData
+from sqlalchemy.engine import Connection
+
+from stroom_caseload import storage as caseload_storage
+from stroom_caseload.tables import metadata as caseload_metadata
+from stroom_intake import storage as intake_storage
+from stroom_intake.tables import metadata as intake_metadata
+from stroom_platform.db import is_sqlite, make_engine
+from stroom_reporting import storage as reporting_storage
+from stroom_reporting.tables import metadata as reporting_metadata
+
+SERVICES: dict[str, tuple[Callable[[str], Awaitable[None]], MetaData, str]] = {
+    "intake": (intake_storage.migrate, intake_metadata, "alembic_version_intake"),
+    "caseload": (caseload_storage.migrate, caseload_metadata, "alembic_version_caseload"),
+    "reporting": (reporting_storage.migrate, reporting_metadata, "alembic_version_reporting"),
+}
+
+
+def _differences(connection: Connection, metadata: MetaData, version_table: str) -> list[Any]:
+    context = MigrationContext.configure(
+        connection,
+        opts={
+            "compare_type": True,
+            "version_table": version_table,
+            # Tables of the other services may share the database; each service owns only its own.
+            "include_name": lambda name, kind, _parent: kind != "table" or name in metadata.tables,
+        },
+    )
+    return list(compare_metadata(context, metadata))
+
+
+@pytest.mark.parametrize("service", sorted(SERVICES))
+async def test_migrations_build_what_tables_declare(service: str, database_url: str) -> None:
+    migrate, metadata, version_table = SERVICES[service]
+    await migrate(database_url)
+    engine = make_engine(database_url)
+    try:
+        async with engine.connect() as connection:
+            differences = await connection.run_sync(_differences, metadata, version_table)
+    finally:
+        await engine.dispose()
+    engine_name = "SQLite" if is_sqlite(database_url) else "PostgreSQL"
+    assert differences == [], f"{service} on {engine_name}: migrations and tables.py differ"
