@@ -18,6 +18,7 @@ lint: $(VENV_STAMP)
 	.venv/bin/ruff format --check .
 	.venv/bin/mypy
 	.venv/bin/lint-imports
+	scripts/lint-openapi.sh
 
 test: $(VENV_STAMP) lint
 	scripts/ensure-postgres.sh

@@ -1,12 +1,17 @@
-"""`stroom contract export`: writes the JSON Schemas and the AsyncAPI document into docs/."""
+"""`stroom contract export` writes the JSON Schemas and the AsyncAPI document into docs/;
+`stroom contract openapi` the services' OpenAPI documents (for the ADR lint in CI)."""
 
 from __future__ import annotations
 
+import json
+import os
+import secrets
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from stroom_cli.runtime import SERVICE_NAMES, load_service
 from stroom_contract.schema import Topics, render
 from stroom_platform.settings import CommonSettings
 
@@ -46,3 +51,19 @@ def export(
             target.write_text(text, encoding="utf-8")
             typer.echo(f"wrote {target}")
     typer.echo(f"{len(documents)} documents up to date in {out}")
+
+
+@app.command("openapi")
+def openapi(
+    out: Annotated[Path, typer.Option(help="Directory to write <service>.json into.")],
+) -> None:
+    """Schrijf het OpenAPI-document van elke dienst (zoals op /v1/openapi.json) naar een map."""
+    # The apps are only built, never started: a throw-away key stands in for the real one.
+    os.environ.setdefault("STROOM_PSEUDONYM_KEY", secrets.token_hex(32))
+    out.mkdir(parents=True, exist_ok=True)
+    for name in SERVICE_NAMES:
+        service = load_service(name)
+        document = service.create_app(service.settings).openapi()
+        target = out / f"{name}.json"
+        target.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        typer.echo(f"wrote {target}")

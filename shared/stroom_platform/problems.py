@@ -47,6 +47,10 @@ class Problem(Exception):
 def problem_response(
     problem: Problem, request: Request, headers: dict[str, str] | None = None
 ) -> FastJSONResponse:
+    version = getattr(request.app.state, "api_version", None)
+    if version:
+        # The 500 handler answers outside every middleware, so the header is set here too.
+        headers = {**(headers or {}), "API-Version": version}
     return FastJSONResponse(
         problem.document(request.url.path),
         status_code=problem.status,
@@ -72,11 +76,12 @@ def install_problem_handlers(app: FastAPI) -> None:
             {"field": ".".join(str(p) for p in err["loc"]), "message": redact(str(err["msg"]))}
             for err in exc.errors()
         ]
+        # ADR /core/error-handling/invalid-input: 400, listing every error (not 422).
         problem = Problem(
-            422,
+            400,
             "invalid-request",
-            "The request is not valid",
-            "See `errors` for each field.",
+            "Ongeldig verzoek",
+            "Zie `errors`: elke fout afzonderlijk.",
             errors=errors,
         )
         return problem_response(problem, request)

@@ -16,7 +16,7 @@ from stroom_platform.problems import Problem
 
 # Module level: FastAPI resolves these (string) annotations in the module's namespace.
 OnDate = Annotated[date | None, Query(alias="date", description="Peildatum; standaard vandaag.")]
-AsOf = Annotated[datetime | None, Query(description="Zoals bekend op dit moment (RFC 3339).")]
+AsOf = Annotated[datetime | None, Query(alias="asOf", description="Zoals bekend op dit moment (RFC 3339).")]
 NO_COACH = "Geen klantmanager toegewezen"
 UNKNOWN = "Onbekend"
 

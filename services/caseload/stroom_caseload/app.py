@@ -16,6 +16,7 @@ from stroom_caseload.consumer import Processor
 from stroom_caseload.metrics import CaseloadMetrics
 from stroom_caseload.settings import CaseloadSettings
 from stroom_caseload.status import LagProbe, database_reachable, status
+from stroom_platform.api_standards import OPENAPI_URL, install_api_standards
 from stroom_platform.auth import Authoriser, parse_tokens
 from stroom_platform.db import make_engine
 from stroom_platform.memory import freeze_startup_heap
@@ -25,6 +26,10 @@ from stroom_platform.partitioner import entity_partition_for
 from stroom_platform.problems import Problem, install_problem_handlers
 
 log = logging.getLogger(__name__)
+# Semver of the HTTP API (the `API-Version` header), not of the package.
+API_VERSION = "1.1.0"
+# Read under their old names until 1.2.0, answered with a `Deprecation` header.
+RENAMED_QUERY_KEYS = {"as_of": "asOf"}
 
 
 def create_app(settings: CaseloadSettings) -> FastAPI:
@@ -74,7 +79,7 @@ def create_app(settings: CaseloadSettings) -> FastAPI:
             await engine.dispose()
             log.info("caseload consumer stopped")
 
-    app = FastAPI(title="Stroom caseload", version="1", lifespan=lifespan)
+    app = FastAPI(title="Stroom caseload", version=API_VERSION, openapi_url=OPENAPI_URL, lifespan=lifespan)
     install_problem_handlers(app)
 
     async def consumer_running() -> None:
@@ -96,4 +101,5 @@ def create_app(settings: CaseloadSettings) -> FastAPI:
             settings.consumer_group, assignment, state["probe"], state["processor"], engine, metrics
         )
 
+    install_api_standards(app, RENAMED_QUERY_KEYS)
     return app

@@ -4,9 +4,10 @@ Answers to `POST /v1/events`:
 * 202 with `{accepted, duplicates, conflicts, refused}` when at least one event is now held
   (newly accepted or a redelivery); `conflicts` and `refused` list the events that were not
   (position, id, source, field, message). Publication to Kafka follows asynchronously.
-* 422 problem (`errors`: one entry per bad field) when events were offered and none is held
-  because each was refused; 409 problem when none is held and only conflicts remain: an event
-  whose (source, id) was accepted before with different content (the first one is kept).
+* 400 problem (`errors`: one entry per bad field) when events were offered and none is held
+  because each was refused (the ADR answers invalid input with 400, not 422); 409 problem when
+  none is held and only conflicts remain: an event whose (source, id) was accepted before with
+  different content (the first one is kept).
 * 400 malformed JSON (line/column, or each unparseable NDJSON line: then nothing is stored),
   413 body too large, 415 unsupported content type.
 """
@@ -90,7 +91,7 @@ def _answer(report: IngestReport, offered: int) -> Response:
         return Response(orjson.dumps(summary), status_code=202, media_type="application/json")
     if report.refusals:
         raise Problem(
-            422,
+            400,
             "invalid-events",
             "No event was accepted",
             f"{len(report.refusals)} of {offered} event(s) break the contract; see `errors`.",

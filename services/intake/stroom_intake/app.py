@@ -11,9 +11,13 @@ from prometheus_client import CollectorRegistry
 from stroom_intake.api import router
 from stroom_intake.runtime import IntakeRuntime
 from stroom_intake.settings import IntakeSettings
+from stroom_platform.api_standards import OPENAPI_URL, install_api_standards
 from stroom_platform.memory import freeze_startup_heap
 from stroom_platform.ops import ops_router
 from stroom_platform.problems import install_problem_handlers
+
+# Semver of the HTTP API (the `API-Version` header), not of the package.
+API_VERSION = "1.1.0"
 
 
 def create_app(settings: IntakeSettings) -> FastAPI:
@@ -29,9 +33,10 @@ def create_app(settings: IntakeSettings) -> FastAPI:
         finally:
             await runtime.stop()
 
-    app = FastAPI(title="Stroom intake", version="1", lifespan=lifespan)
+    app = FastAPI(title="Stroom intake", version=API_VERSION, openapi_url=OPENAPI_URL, lifespan=lifespan)
     app.state.runtime = runtime
     install_problem_handlers(app)
     app.include_router(router)
     app.include_router(ops_router(registry, {"database": runtime.check_database}))
+    install_api_standards(app)
     return app

@@ -51,11 +51,12 @@ MunicipalityParam = Annotated[list[str] | None, Query(description="CBS code(s) G
 FromParam = Annotated[str | None, Query(alias="from", description="First month YYYY-MM")]
 ToParam = Annotated[str | None, Query(alias="to", description="Last month YYYY-MM")]
 AsOfParam = Annotated[
-    datetime | None, Query(description="RFC 3339: the figures as known then (events with time <= as_of)")
+    datetime | None,
+    Query(alias="asOf", description="RFC 3339: the figures as known then (events with time <= asOf)"),
 ]
 FormatParam = Annotated[Literal["json", "csv", "xlsx"], Query(description="json, csv or xlsx")]
 TableParam = Annotated[str | None, Query(description="Which table a CSV holds; default the first")]
-StockDateParam = Annotated[date | None, Query(description="Peildatum; default today")]
+StockDateParam = Annotated[date | None, Query(alias="stockDate", description="Peildatum; default today")]
 
 
 def resolve_scope(
@@ -113,7 +114,7 @@ def resolve_period(first: FromParam = None, last: ToParam = None) -> tuple[int, 
 
 def resolve_as_of(as_of: AsOfParam = None) -> datetime | None:
     if as_of is not None and as_of.tzinfo is None:
-        raise Problem(400, "invalid-as-of", "Invalid as_of", "as_of needs a time zone offset (RFC 3339).")
+        raise Problem(400, "invalid-as-of", "Invalid asOf", "asOf needs a time zone offset (RFC 3339).")
     return as_of
 
 

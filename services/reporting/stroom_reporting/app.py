@@ -13,6 +13,7 @@ from fastapi.staticfiles import StaticFiles
 from prometheus_client import CollectorRegistry
 from sqlalchemy import text
 
+from stroom_platform.api_standards import OPENAPI_URL, install_api_standards
 from stroom_platform.auth import Authoriser, parse_tokens
 from stroom_platform.db import make_engine
 from stroom_platform.memory import freeze_startup_heap
@@ -26,6 +27,10 @@ from stroom_reporting.context import ReportingContext
 from stroom_reporting.settings import ReportingSettings
 
 STATIC = Path(__file__).parent / "static"
+# Semver of the HTTP API (the `API-Version` header), not of the package.
+API_VERSION = "1.1.0"
+# Read under their old names until 1.2.0, answered with a `Deprecation` header.
+RENAMED_QUERY_KEYS = {"as_of": "asOf", "stock_date": "stockDate"}
 
 
 def create_app(settings: ReportingSettings) -> FastAPI:
@@ -54,7 +59,7 @@ def create_app(settings: ReportingSettings) -> FastAPI:
         async with engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
 
-    app = FastAPI(title="Stroom reporting", version="1", lifespan=lifespan)
+    app = FastAPI(title="Stroom reporting", version=API_VERSION, openapi_url=OPENAPI_URL, lifespan=lifespan)
     app.state.context = context
     install_problem_handlers(app)
     app.include_router(router)
@@ -92,4 +97,5 @@ def create_app(settings: ReportingSettings) -> FastAPI:
         return FileResponse(STATIC / "index.html")
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    install_api_standards(app, RENAMED_QUERY_KEYS)
     return app

@@ -68,6 +68,6 @@ async def test_summary_and_coach_views_are_labelled_and_authorised(
             assert view.json()["active_clients"] == coach["clients"]
             assert view.json()["by_municipality"][0]["name"] == "Hoorn"
             bad = await client.get("/v1/caseload/coaches/x", params={"date": "2022-13-01"}, headers=hoorn)
-            assert bad.status_code == 422
+            assert bad.status_code == 400
     finally:
         await engine.dispose()

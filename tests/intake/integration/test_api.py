@@ -67,7 +67,7 @@ async def test_a_single_bad_event_is_refused_naming_id_and_field(
     app: FastAPI, client: httpx.AsyncClient, bad: dict[str, Any], field: str
 ) -> None:
     response = await client.post("/v1/events", content=orjson.dumps(bad), headers=SINGLE)
-    assert response.status_code == 422
+    assert response.status_code == 400
     assert response.headers["content-type"] == "application/problem+json"
     problem = response.json()
     assert problem["type"].endswith("/invalid-events")
@@ -104,7 +104,7 @@ async def test_a_batch_accepts_the_good_and_names_each_bad_one(
 async def test_a_batch_of_only_bad_events_is_a_problem(app: FastAPI, client: httpx.AsyncClient) -> None:
     batch = [bad for bad, _ in _bad_cases()[:3]]
     response = await client.post("/v1/events", content=orjson.dumps(batch), headers=BATCH)
-    assert response.status_code == 422
+    assert response.status_code == 400
     assert [e["index"] for e in response.json()["errors"]] == [0, 1, 2]
 
 

@@ -192,7 +192,7 @@ async function refresh(event) {
     fillBars(el("top-outflow"), top("Uitstroom"), ([l]) => l, ([, c]) => c, "outflow");
     const stockDate = lastDay(scope.to);
     el("stock-date").textContent = stockDate;
-    const composition = await api("/v1/reports/composition", { organisation, municipality, stock_date: stockDate });
+    const composition = await api("/v1/reports/composition", { organisation, municipality, stockDate });
     fillComposition(composition.tables.composition.rows);
     const placements = await api("/v1/reports/placements", { ...scope, from: scope.to });
     fillSheltered(placements.tables.sheltered_work.rows, scope.to);
