@@ -46,8 +46,9 @@ class Delivery:
     history without it, plus duplicates, erroneous events and their retractions.
     """
 
-    def __init__(self, noise: Random | None, rates: NoiseRates) -> None:
+    def __init__(self, noise: Random | None, rates: NoiseRates, tag: str = "") -> None:
         self.noise = noise
+        self._tag = f"{tag}-" if tag else ""
         self.rates = rates
         self._heap: list[tuple[int, int, Event, bool]] = []
         self._sequence = 0
@@ -125,7 +126,7 @@ class Delivery:
         prefix = self._prefixes.get(source)
         if prefix is None:
             prefix = self._prefixes[source] = source.rsplit(":", 1)[-1]
-        return f"{prefix}-{kind}{count:07d}"
+        return f"{prefix}-{self._tag}{kind}{count:07d}"
 
     def _event(self, event_id: str, source: str, type_: str, at: int, data: dict[str, Any]) -> Event:
         return {

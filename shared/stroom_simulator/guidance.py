@@ -72,7 +72,9 @@ class Guidance(Recorder):
         day = coach_day
         while day < stop:
             if day == coach_day or day >= first:
-                coach_ref = f"klantmanager-{rng.randrange(benefit.place.coaches) + 1:02d}"
+                # A coach belongs to the team of one municipality.
+                coach = rng.randrange(benefit.place.coaches) + 1
+                coach_ref = f"klantmanager-{benefit.place.code}-{coach:02d}"
                 data = {
                     "client": client(benefit.applicant),
                     "coach_ref": coach_ref,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -58,6 +59,14 @@ class SimulationConfig:
     scale: float = 1.0
     noise_rates: NoiseRates = field(default_factory=NoiseRates)
 
+    def run_tag(self, organisation: str) -> str:
+        """Six hex digits in every id and reference: the same for the same arguments, so a
+        history is reproducible, and different for others, so a second simulated file adds to
+        an installation instead of colliding with the first one's (source, id)s. Noise is left
+        out: a noisy history holds the same events as the clean one, plus the noise."""
+        arguments = f"{organisation}|{self.seed}|{self.start}|{self.years}|{self.scale}"
+        return hashlib.blake2b(arguments.encode(), digest_size=3).hexdigest()
+
     @property
     def end(self) -> date:
         """The first day after the history."""
@@ -112,7 +121,8 @@ class _History:
         self._config = config
         self._rng = rng = Random(f"stroom-simulator:{config.seed}:facts")
         noise = Random(f"stroom-simulator:{config.seed}:noise") if config.noise else None
-        self._out = Delivery(noise, config.noise_rates)
+        tag = config.run_tag(organisation.code)
+        self._out = Delivery(noise, config.noise_rates, tag)
         self._people = People(BsnSource(Random(f"stroom-simulator:{config.seed}:bsn")), rng)
         self._start = config.start
         self._horizon = config.end
@@ -133,6 +143,7 @@ class _History:
                     target=target,
                     coaches=max(1, round(target / CLIENTS_PER_COACH)),
                     employers=max(5, target // 4),
+                    tag=tag,
                 )
             )
         self._place_weights = Weighted({place.code: place.target for place in self._places})

@@ -252,7 +252,7 @@ class Lives(Recorder):
         else:
             self._erroneous_refs += 1
             data = {
-                "placement_ref": f"plaatsing-c{self._erroneous_refs:05d}",
+                "placement_ref": f"plaatsing-{benefit.place.tag}-c{self._erroneous_refs:05d}",
                 "client": client(benefit.applicant),
                 "municipality": benefit.place.code,
                 "kind": PlacementKind.REGULAR.value,

@@ -36,12 +36,14 @@ class Place:
     target: int
     coaches: int
     employers: int
+    # The run's tag (SimulationConfig.run_tag), so another run's identifiers differ.
+    tag: str = ""
     _counters: dict[str, int] = field(default_factory=dict)
 
     def ref(self, kind: str) -> str:
         """The source system's next identifier of a kind, unique within the source."""
         count = self._counters[kind] = self._counters.get(kind, 0) + 1
-        return f"{kind}-{count:06d}"
+        return f"{kind}-{self.tag}-{count:06d}" if self.tag else f"{kind}-{count:06d}"
 
 
 class People:
