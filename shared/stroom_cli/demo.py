@@ -2,7 +2,9 @@
 
 Starts a local broker, the three services on SQLite, posts a simulated five-year history to
 intake's HTTP API as a case system would, waits until reporting has caught up, prints the
-monthly table, and says where to look.
+monthly table, and says where to look. Its data directory is the one every other command uses
+(STROOM_DATA_DIR, `var`), so `stroom report` and `stroom import` work on it; a restart goes on
+with it instead of simulating again (`--fresh` starts over).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import asyncio
 import os
 import shutil
 from collections.abc import Iterator
+from dataclasses import asdict, dataclass, replace
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
@@ -19,25 +22,29 @@ import httpx
 import orjson
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from stroom_cli.pipeline import Backlog, wait_until_settled
+from stroom_cli.progress import counted, step
 from stroom_cli.report import print_monthly
 from stroom_cli.runtime import (
     SERVICE_NAMES,
+    ConfigurationError,
     load_service,
+    load_settings,
     prepare_embedded_secrets,
     start_embedded_broker_if_needed,
 )
 from stroom_cli.serve import migrate_services, start_services
 from stroom_platform.logs import configure_logging
 from stroom_platform.organisations import load_organisations
+from stroom_platform.settings import CommonSettings
 from stroom_reporting.domain.months import month_of
 from stroom_simulator import simulate_history
 
 console = Console()
 BATCH = 2_000
 NDJSON = {"content-type": "application/x-ndjson"}
+HISTORY_FILE = "demo.json"
 
 
 def _batches(events: Iterator[dict[str, Any]]) -> Iterator[bytes]:
@@ -53,53 +60,92 @@ def _batches(events: Iterator[dict[str, Any]]) -> Iterator[bytes]:
 
 async def _post_history(client: httpx.AsyncClient, intake: str, events: list[dict[str, Any]]) -> int:
     accepted = 0
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=console, transient=True) as progress:
-        task = progress.add_task("Events naar intake", total=len(events))
+    with step(console, "Events naar intake", len(events)) as progress:
         for body in _batches(iter(events)):
             response = await client.post(f"{intake}/v1/events", content=body, headers=NDJSON)
             if response.status_code != 202:
                 raise RuntimeError(f"intake answered {response.status_code}: {response.text[:500]}")
             outcome = response.json()
             accepted += outcome["accepted"]
-            progress.advance(task, body.count(b"\n") + 1)
+            progress.advance(body.count(b"\n") + 1)
     return accepted
 
 
 async def _wait_until_settled(client: httpx.AsyncClient, urls: dict[str, str]) -> None:
-    with console.status("Caseload en rapportage verwerken de events …") as status:
+    with step(console, "Caseload en rapportage verwerken de events") as progress:
 
         def show(backlog: Backlog) -> None:
-            status.update(
-                f"Verwerken … nog te publiceren {backlog.intake_backlog}, caseload achterstand "
+            progress.note(
+                f"Verwerken: nog te publiceren {backlog.intake_backlog}, caseload achterstand "
                 f"{backlog.caseload_lag}, rapportage achterstand {backlog.reporting_lag}"
             )
 
         await wait_until_settled(client, urls, show)
 
 
+@dataclass(frozen=True)
+class History:
+    """What the demo simulated into its data directory, kept there so a restart goes on with it."""
+
+    organisation: str
+    years: int
+    scale: float
+    seed: int
+    start: date
+    posted: bool = False
+
+    @classmethod
+    def read(cls, data_dir: Path) -> History | None:
+        try:
+            raw = orjson.loads((data_dir / HISTORY_FILE).read_bytes())
+            return cls(**(raw | {"start": date.fromisoformat(raw["start"])}))
+        except (OSError, ValueError, TypeError, KeyError):
+            return None
+
+    def write(self, data_dir: Path) -> None:
+        (data_dir / HISTORY_FILE).write_bytes(orjson.dumps(asdict(self)))
+
+
+async def _load_history(client: httpx.AsyncClient, urls: dict[str, str], history: History, org: Any) -> None:
+    simulated = simulate_history(
+        org, years=history.years, seed=history.seed, start=history.start, scale=history.scale
+    )
+    with step(console, "Simuleren") as progress:
+        events = list(counted(simulated, progress))
+    console.print(f"Gesimuleerd: {len(events):,} events van {org.name}, van {history.start} tot nu.")
+    accepted = await _post_history(client, urls["intake"], events)
+    console.print(f"Intake accepteerde {accepted:,} events (dubbele aanleveringen geteld als één).")
+
+
 async def _demo(data_dir: Path, years: int, scale: float, seed: int, stay: bool) -> None:
-    prepare_embedded_secrets(data_dir)
+    prepare_embedded_secrets(load_settings(CommonSettings))
     broker = await start_embedded_broker_if_needed(data_dir)
     try:
         services = [load_service(name) for name in SERVICE_NAMES]
         await migrate_services(services)
-        group = await start_services(services, "127.0.0.1")
+        group = await start_services(services)
         urls = {endpoint.name: endpoint.url for endpoint in group.endpoints}
         try:
             organisations = load_organisations(services[0].settings.organisations_file)
             org = organisations.organisation("werksaam-westfriesland")
             assert org is not None, "the shipped configuration has WerkSaam Westfriesland"
-            # The history ends with last month, so the dashboard shows figures up to now.
             today = date.today()
-            start = date(today.year - years, today.month, 1)
-            events = list(simulate_history(org, years=years, seed=seed, start=start, scale=scale))
-            console.print(f"Gesimuleerd: {len(events):,} events van {org.name}, van {start} tot nu.")
+            history = History.read(data_dir)
             async with httpx.AsyncClient(timeout=120) as client:
-                accepted = await _post_history(client, urls["intake"], events)
-                console.print(
-                    f"Intake accepteerde {accepted:,} events (dubbele aanleveringen geteld als één)."
-                )
+                if history is not None and history.posted:
+                    console.print(
+                        f"Hervat: de gegevens in {data_dir}/ blijven staan (geschiedenis vanaf "
+                        f"{history.start}); niets opnieuw gesimuleerd. Opnieuw beginnen: --fresh."
+                    )
+                else:
+                    # The history ends with last month, so the dashboard shows figures up to now.
+                    # An interrupted load is posted again: intake counts what it has once.
+                    history = history or History(
+                        org.code, years, scale, seed, date(today.year - years, today.month, 1)
+                    )
+                    history.write(data_dir)
+                    await _load_history(client, urls, history, org)
+                    replace(history, posted=True).write(data_dir)
                 await _wait_until_settled(client, urls)
             # The last complete year: recent months still grow as pending decisions are recorded.
             year = today.year - 1
@@ -114,7 +160,7 @@ async def _demo(data_dir: Path, years: int, scale: float, seed: int, stay: bool)
             )
             _where_to_look(urls, data_dir)
             if stay:
-                console.print("Stroom draait. Stop met Ctrl+C.")
+                console.print("Stroom draait. Stop met Ctrl+C; een volgende `stroom demo` gaat hier verder.")
                 await group.wait()
         finally:
             await group.stop()
@@ -140,13 +186,28 @@ def demo(
     ] = 1.0,
     seed: Annotated[int, typer.Option(help="startwaarde van de simulatie")] = 1,
     data_dir: Annotated[
-        Path, typer.Option(help="map voor de gegevens van de demo (wordt eerst leeggemaakt)")
-    ] = Path("var/demo"),
+        Path | None,
+        typer.Option(help="map voor de gegevens; standaard STROOM_DATA_DIR (var)", show_default=False),
+    ] = None,
+    fresh: Annotated[
+        bool, typer.Option("--fresh", help="gooi de gegevens van een vorige demo weg en begin opnieuw")
+    ] = False,
     stay: Annotated[bool, typer.Option("--stay/--exit", help="blijf draaien na het laden")] = True,
 ) -> None:
-    """Draai Stroom van begin tot eind, ingebouwd, met een gesimuleerde geschiedenis van WerkSaam."""
-    shutil.rmtree(data_dir, ignore_errors=True)
-    os.environ["STROOM_DATA_DIR"] = str(data_dir)
+    """Draai Stroom van begin tot eind, ingebouwd, met een gesimuleerde geschiedenis van WerkSaam.
+
+    De gegevens blijven staan: een volgende `stroom demo` gaat verder waar deze stopte.
+    """
+    if data_dir is not None:
+        os.environ["STROOM_DATA_DIR"] = str(data_dir)
     os.environ.pop("DATABASE_URL", None)
+    os.environ.pop("KAFKA_BOOTSTRAP_SERVERS", None)
+    data_dir = load_settings(CommonSettings).data_dir
+    if fresh and data_dir.exists():
+        shutil.rmtree(data_dir)
+        console.print(f"Opnieuw begonnen: {data_dir}/ leeggemaakt (databases en sleutel).")
     configure_logging(os.environ.get("STROOM_LOG_LEVEL", "WARNING"))
-    asyncio.run(_demo(data_dir, years, scale, seed, stay))
+    try:
+        asyncio.run(_demo(data_dir, years, scale, seed, stay))
+    except ConfigurationError as exc:
+        exc.exit()

@@ -11,11 +11,11 @@ from typing import IO, Annotated, Any
 
 import orjson
 import typer
-from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from stroom_cli.runtime import load_settings, prepare_embedded_secrets
 from stroom_contract.validation import FieldError
 from stroom_intake.domain.outcome import IngestReport
 from stroom_intake.domain.reading import (
@@ -34,6 +34,7 @@ from stroom_intake.settings import IntakeSettings
 from stroom_intake.storage import migrate
 from stroom_platform.db import make_engine
 from stroom_platform.logs import configure_logging
+from stroom_platform.settings import CommonSettings
 
 Item = RawEvent | Unreadable
 SHOWN_REFUSALS = 30
@@ -179,12 +180,10 @@ def import_file(
     serve`, of direct met --publish.
     """
     console = Console()
-    try:
-        settings = IntakeSettings()
-    except ValidationError as exc:
-        fields = ", ".join(str(e["loc"][0]).upper() for e in exc.errors())
-        raise typer.BadParameter(f"instellingen ontbreken of zijn ongeldig: {fields}") from None
-    configure_logging("WARNING")
+    prepare_embedded_secrets(load_settings(CommonSettings))
+    settings = load_settings(IntakeSettings)
+    # Refusals and conflicts are in the summary (and --errors); a log line each would bury it.
+    configure_logging("ERROR")
     if publish and not settings.kafka_bootstrap_servers:
         raise typer.BadParameter("--publish heeft KAFKA_BOOTSTRAP_SERVERS nodig", param_hint="--publish")
     results = asyncio.run(_import(settings, files, console))

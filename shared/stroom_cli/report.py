@@ -15,6 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from stroom_cli.runtime import ConfigurationError, load_settings
 from stroom_platform.db import make_engine
 from stroom_platform.organisations import load_organisations
 from stroom_reporting import exports, reports
@@ -29,10 +30,22 @@ def report() -> None:
     """Rapportages uit de rapportagedatabase."""
 
 
+def reporting_settings() -> ReportingSettings:
+    """The reporting database's settings, refusing in one line when there is no database to read."""
+    settings = load_settings(ReportingSettings)
+    database = settings.data_dir / "reporting.db"
+    if settings.database_url is None and not database.exists():
+        ConfigurationError(
+            f"geen rapportagedatabase in {database}: start eerst `stroom demo` of `stroom serve`, "
+            "of wijs de gegevens aan met STROOM_DATA_DIR of DATABASE_URL"
+        ).exit()
+    return settings
+
+
 async def _monthly(
     organisation: str, municipality: str | None, unit: str, first: int, last: int, as_of: datetime | None
 ) -> reports.Report:
-    settings = ReportingSettings()
+    settings = reporting_settings()
     organisations = load_organisations(settings.organisations_file)
     org = organisations.organisation(organisation)
     if org is None:

@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import os
 import secrets
+import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+import typer
 from fastapi import FastAPI
+from pydantic import ValidationError
 
 from stroom_platform.broker import EmbeddedBroker, TopicSpec
-from stroom_platform.settings import CommonSettings
+from stroom_platform.settings import CommonSettings, env_name
+
+SettingsT = TypeVar("SettingsT", bound=CommonSettings)
 
 SERVICE_NAMES = ("intake", "caseload", "reporting")
 
@@ -33,6 +38,36 @@ class Service:
         port: int = getattr(self.settings, "http_port")  # noqa: B009 - each service declares its own
         return port
 
+    @property
+    def host(self) -> str:
+        host: str = getattr(self.settings, "http_host")  # noqa: B009 - each service declares its own
+        return host
+
+
+class ConfigurationError(Exception):
+    """A setting that stops a command; `exit()` says which and how to fix it, in one line."""
+
+    def exit(self) -> None:
+        print(f"stroom: {self}.", file=sys.stderr)
+        raise typer.Exit(2) from None
+
+
+def load_settings(settings_class: type[SettingsT]) -> SettingsT:
+    """The settings from the environment; a wrong or missing one ends the command in one line."""
+    try:
+        return settings_class()
+    except ValidationError as exc:
+        messages = []
+        for error in exc.errors():
+            name = env_name(settings_class, str(error["loc"][0])) if error["loc"] else "?"
+            if error["type"] == "missing":
+                messages.append(f"{name} ontbreekt: zet deze omgevingsvariabele (zie README, Configuration)")
+            else:
+                reason = str(error["msg"]).removeprefix("Value error, ")
+                messages.append(f"{name} is ongeldig ({reason}): pas deze omgevingsvariabele aan")
+        ConfigurationError("; ".join(messages)).exit()
+        raise  # unreachable: exit() raises
+
 
 def load_service(name: str) -> Service:
     """Imported on demand: `stroom simulate` should not pay for faust and FastAPI."""
@@ -41,32 +76,37 @@ def load_service(name: str) -> Service:
         from stroom_intake.settings import IntakeSettings
         from stroom_intake.storage import migrate as intake_migrate
 
-        return Service(name, IntakeSettings(), intake_app, intake_migrate)
+        return Service(name, load_settings(IntakeSettings), intake_app, intake_migrate)
     if name == "caseload":
         from stroom_caseload.app import create_app as caseload_app
         from stroom_caseload.settings import CaseloadSettings
         from stroom_caseload.storage import migrate as caseload_migrate
 
-        return Service(name, CaseloadSettings(), caseload_app, caseload_migrate)
+        return Service(name, load_settings(CaseloadSettings), caseload_app, caseload_migrate)
     if name == "reporting":
         from stroom_reporting.app import create_app as reporting_app
         from stroom_reporting.settings import ReportingSettings
         from stroom_reporting.storage import migrate as reporting_migrate
 
-        return Service(name, ReportingSettings(), reporting_app, reporting_migrate)
+        return Service(name, load_settings(ReportingSettings), reporting_app, reporting_migrate)
     raise ValueError(f"unknown service {name!r}; choose from {', '.join(SERVICE_NAMES)}")
 
 
-def prepare_embedded_secrets(data_dir: Path) -> None:
-    """Without a configured pseudonymisation key, keep a random one beside the embedded data.
+def prepare_embedded_secrets(settings: CommonSettings) -> None:
+    """Without a configured pseudonymisation key, use the one kept beside the embedded data.
 
-    The key must outlive restarts: a new key would give the same person a new client_ref.
+    Every command finds it there (`serve`, `demo`, `import`, `migrate`). An embedded
+    installation without one gets a random key; one on its own database brings its own
+    (STROOM_PSEUDONYM_KEY). The key must outlive restarts: a new key would give the same
+    person a new client_ref.
     """
     if os.environ.get("STROOM_PSEUDONYM_KEY"):
         return
-    data_dir.mkdir(parents=True, exist_ok=True)
-    key_file = data_dir / "pseudonym.key"
+    key_file = settings.data_dir / "pseudonym.key"
     if not key_file.exists():
+        if settings.database_url:
+            return
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
         key_file.touch(mode=0o600)
         key_file.write_text(secrets.token_hex(32))
     os.environ["STROOM_PSEUDONYM_KEY"] = key_file.read_text().strip()
@@ -76,7 +116,7 @@ async def start_embedded_broker_if_needed(data_dir: Path) -> EmbeddedBroker | No
     """Starts a local broker unless KAFKA_BOOTSTRAP_SERVERS points at one, and creates the topics."""
     if os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
         return None
-    settings = CommonSettings()
+    settings = load_settings(CommonSettings)
     broker = EmbeddedBroker(log_file=data_dir / "broker.log")
     data_dir.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 - once, at start-up
     await broker.start(

@@ -11,8 +11,10 @@ from rich.console import Console
 
 from stroom_cli.runtime import (
     SERVICE_NAMES,
+    ConfigurationError,
     Service,
     load_service,
+    load_settings,
     prepare_embedded_secrets,
     start_embedded_broker_if_needed,
 )
@@ -43,16 +45,25 @@ async def migrate_services(services: list[Service]) -> None:
         await service.migrate(service.database_url)
 
 
-async def start_services(services: list[Service], host: str) -> AppGroup:
-    group = AppGroup([Endpoint(s.name, s.create_app(s.settings), host, s.port) for s in services])
+async def start_services(services: list[Service], host: str | None = None) -> AppGroup:
+    """Each on its own host and port (STROOM_<SERVICE>_HOST/_PORT) unless `host` says otherwise."""
+    ports = [s.port for s in services]
+    if len(set(ports)) < len(ports):
+        shared = sorted({p for p in ports if ports.count(p) > 1})
+        names = ", ".join(f"STROOM_{s.name.upper()}_PORT" for s in services)
+        raise ConfigurationError(
+            f"diensten delen poort {', '.join(map(str, shared))}; geef elke dienst een eigen poort met "
+            f"{names} (STROOM_HTTP_PORT geldt voor alle diensten tegelijk)"
+        )
+    group = AppGroup([Endpoint(s.name, s.create_app(s.settings), host or s.host, s.port) for s in services])
     await group.start()
     return group
 
 
 def migrate(services: ServicesArg = None) -> None:
     """Breng de databases van de diensten naar het nieuwste schema (eenmalig, vóór het starten)."""
-    settings = CommonSettings()
-    prepare_embedded_secrets(settings.data_dir)
+    settings = load_settings(CommonSettings)
+    prepare_embedded_secrets(settings)
     loaded = [load_service(name) for name in _chosen(services)]
     asyncio.run(migrate_services(loaded))
     for service in loaded:
@@ -61,19 +72,25 @@ def migrate(services: ServicesArg = None) -> None:
 
 def serve(
     services: ServicesArg = None,
-    host: Annotated[str, typer.Option(help="netwerkinterface om op te luisteren")] = "127.0.0.1",
+    host: Annotated[
+        str | None,
+        typer.Option(help="netwerkinterface voor alle diensten; standaard STROOM_<DIENST>_HOST of 127.0.0.1"),
+    ] = None,
     migrate_first: Annotated[
         bool, typer.Option("--migrate/--no-migrate", help="eerst de databases bijwerken")
     ] = True,
 ) -> None:
     """Start de diensten; zonder KAFKA_BOOTSTRAP_SERVERS ook een lokale broker (ingebouwde modus)."""
-    settings = CommonSettings()
+    settings = load_settings(CommonSettings)
     configure_logging(settings.log_level)
-    asyncio.run(_serve(_chosen(services), host, migrate_first, settings.data_dir))
+    prepare_embedded_secrets(settings)
+    try:
+        asyncio.run(_serve(_chosen(services), host, migrate_first, settings.data_dir))
+    except ConfigurationError as exc:
+        exc.exit()
 
 
-async def _serve(names: list[str], host: str, migrate_first: bool, data_dir: Path) -> None:
-    prepare_embedded_secrets(data_dir)
+async def _serve(names: list[str], host: str | None, migrate_first: bool, data_dir: Path) -> None:
     broker = await start_embedded_broker_if_needed(data_dir)
     try:
         services = [load_service(name) for name in names]

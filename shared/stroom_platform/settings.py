@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -13,7 +14,7 @@ _PLACEHOLDERS = {"changeme", "change-me", "secret", "test", "xxx"}
 
 
 class CommonSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="STROOM_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="STROOM_", extra="ignore", populate_by_name=True)
 
     database_url: str | None = Field(
         default=None, validation_alias=AliasChoices("DATABASE_URL", "STROOM_DATABASE_URL")
@@ -37,6 +38,36 @@ class CommonSettings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{self.data_dir / f'{service}.db'}"
+
+
+def service_port(service: str, default: int) -> Any:
+    """`STROOM_<SERVICE>_PORT`, so the services of one `stroom serve` each get their own port.
+
+    `STROOM_HTTP_PORT` still sets it for a process that runs one service.
+    """
+    return Field(
+        default=default,
+        validation_alias=AliasChoices(f"STROOM_{service.upper()}_PORT", "STROOM_HTTP_PORT"),
+    )
+
+
+def service_host(service: str) -> Any:
+    """`STROOM_<SERVICE>_HOST`: the network interface one service listens on."""
+    return Field(
+        default="127.0.0.1",
+        validation_alias=AliasChoices(f"STROOM_{service.upper()}_HOST", "STROOM_HTTP_HOST"),
+    )
+
+
+def env_name(settings: type[BaseSettings], field: str) -> str:
+    """The environment variable that sets `field`, for messages that tell how to fix it."""
+    info = settings.model_fields.get(field)
+    alias = info.validation_alias if info is not None else None
+    if isinstance(alias, AliasChoices) and isinstance(alias.choices[0], str):
+        return alias.choices[0]
+    if isinstance(alias, str):
+        return alias
+    return f"{settings.model_config.get('env_prefix', '')}{field}".upper()
 
 
 def require_secret(value: SecretStr, name: str) -> SecretStr:

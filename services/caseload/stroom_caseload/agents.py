@@ -18,10 +18,13 @@ def _release(events: Sequence[Any]) -> None:
 
 def build_faust_app(settings: CaseloadSettings, processor: Processor) -> Any:
     """The durable truth is the database, so: memory store, no tables, no transactions."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
     app = app_class(settings.fetch_max_wait_ms)(
         settings.consumer_group,
         broker=settings.broker_url,
         store="memory://",
+        # faust keeps a folder of its own even with a memory store: with the rest of the data.
+        datadir=str(settings.data_dir / f"faust-{settings.consumer_group}"),
         web_enabled=False,
         autodiscover=False,
         # The broker refuses transactions; at least once plus idempotent apply is exact anyway.

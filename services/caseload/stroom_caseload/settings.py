@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from stroom_platform.settings import CommonSettings
+from stroom_platform.settings import CommonSettings, service_host, service_port
 
 
 class CaseloadSettings(CommonSettings):
-    http_port: int = 8002
+    http_port: int = service_port("caseload", 8002)
+    http_host: str = service_host("caseload")
     consumer_group: str = "stroom-caseload"
     # Events applied per database transaction, and how long to wait to fill a batch. A
     # transaction's own cost is most of a small batch's: at 5,000 events/s a fifth of a second

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from pydantic import SecretStr, field_validator
 
-from stroom_platform.settings import CommonSettings, require_secret
+from stroom_platform.settings import CommonSettings, require_secret, service_host, service_port
 
 
 class IntakeSettings(CommonSettings):
     # No default: without its own key an installation would pseudonymise like every other one.
     pseudonym_key: SecretStr
-    http_port: int = 8001
+    http_port: int = service_port("intake", 8001)
+    http_host: str = service_host("intake")
     max_body_bytes: int = 32 * 1024 * 1024
     # Events validated and stored per transaction by `stroom import`.
     ingest_batch_size: int = 5000

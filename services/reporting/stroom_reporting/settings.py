@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from stroom_platform.settings import CommonSettings
+from stroom_platform.settings import CommonSettings, service_host, service_port
 
 
 class ReportingSettings(CommonSettings):
-    http_port: int = 8003
+    http_port: int = service_port("reporting", 8003)
+    http_host: str = service_host("reporting")
     consumer_group: str = "stroom-reporting"
     # Facts applied per database transaction; offsets are committed after it.
     consumer_batch_size: int = 2000
