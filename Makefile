@@ -23,6 +23,7 @@ lint: $(VENV_STAMP)
 test: $(VENV_STAMP) lint
 	scripts/ensure-postgres.sh
 	scripts/ensure-chromium.sh
+	scripts/ensure-libreoffice.sh
 	.venv/bin/python -m pytest -q
 
 bench: $(VENV_STAMP)

@@ -7,22 +7,26 @@ so it needs database access, not an API token: an operator's and analyst's tool.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import typer
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from stroom_cli.runtime import ConfigurationError, load_settings
 from stroom_platform.db import make_engine
 from stroom_platform.organisations import load_organisations
 from stroom_reporting import exports, reports
-from stroom_reporting.domain.months import parse_month
+from stroom_reporting.domain.board import MAX_MONTHS, period_label
+from stroom_reporting.domain.months import month_range, parse_month
 from stroom_reporting.settings import ReportingSettings
 
 app = typer.Typer(no_args_is_help=True)
+R = TypeVar("R")
 
 
 @app.callback()
@@ -42,9 +46,11 @@ def reporting_settings() -> ReportingSettings:
     return settings
 
 
-async def _monthly(
-    organisation: str, municipality: str | None, unit: str, first: int, last: int, as_of: datetime | None
-) -> reports.Report:
+async def _report(
+    organisation: str,
+    municipality: str | None,
+    make: Callable[[AsyncConnection, reports.Scope], Awaitable[R]],
+) -> R:
     settings = reporting_settings()
     organisations = load_organisations(settings.organisations_file)
     org = organisations.organisation(organisation)
@@ -57,9 +63,19 @@ async def _monthly(
     engine = make_engine(settings.reporting_database_url)
     try:
         async with engine.connect() as conn:
-            return await reports.monthly(conn, scope, reports.REGULATIONS, (unit,), first, last, as_of)
+            return await make(conn, scope)
     finally:
         await engine.dispose()
+
+
+async def _monthly(
+    organisation: str, municipality: str | None, unit: str, first: int, last: int, as_of: datetime | None
+) -> reports.Report:
+    return await _report(
+        organisation,
+        municipality,
+        lambda conn, scope: reports.monthly(conn, scope, reports.REGULATIONS, (unit,), first, last, as_of),
+    )
 
 
 async def print_monthly(
@@ -97,6 +113,18 @@ async def print_monthly(
     return report
 
 
+def _period(first: str, last: str, as_of: datetime | None) -> tuple[int, int]:
+    try:
+        first_month, last_month = parse_month(first), parse_month(last)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    if first_month > last_month:
+        raise typer.BadParameter("--from lies after --to")
+    if as_of is not None and as_of.tzinfo is None:
+        raise typer.BadParameter("needs a time zone offset", param_hint="--as-of")
+    return first_month, last_month
+
+
 @app.command("monthly")
 def monthly(
     organisation: Annotated[str, typer.Option(help="Organisation code, e.g. werksaam-westfriesland")],
@@ -109,16 +137,9 @@ def monthly(
     xlsx: Annotated[Path | None, typer.Option("--xlsx", help="Also write the board-report workbook")] = None,
 ) -> None:
     """Begin, instroom, uitstroom en eind per maand en gemeente (alle regelingen samen)."""
-    try:
-        first_month, last_month = parse_month(first), parse_month(last)
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc)) from None
-    if first_month > last_month:
-        raise typer.BadParameter("--from lies after --to")
+    first_month, last_month = _period(first, last, as_of)
     if unit not in ("benefits", "persons"):
         raise typer.BadParameter("benefits or persons", param_hint="--unit")
-    if as_of is not None and as_of.tzinfo is None:
-        raise typer.BadParameter("needs a time zone offset", param_hint="--as-of")
     report = asyncio.run(
         print_monthly(Console(), organisation, municipality, unit, first_month, last_month, as_of)
     )
@@ -127,3 +148,29 @@ def monthly(
         csv.write_text(exports.to_csv(tables["rows"]), encoding="utf-8")
     if xlsx is not None:
         xlsx.write_bytes(exports.to_xlsx(report))
+
+
+@app.command("board")
+def board(
+    organisation: Annotated[str, typer.Option(help="Organisation code, e.g. werksaam-westfriesland")],
+    first: Annotated[str, typer.Option("--from", help="First month YYYY-MM")],
+    last: Annotated[str, typer.Option("--to", help="Last month YYYY-MM (at most 12 months)")],
+    out: Annotated[Path, typer.Option("--out", help="The workbook to write (.xlsx)")],
+    municipality: Annotated[str | None, typer.Option(help="One municipality GMnnnn")] = None,
+    as_of: Annotated[datetime | None, typer.Option(help="RFC 3339: the figures as known then")] = None,
+) -> None:
+    """De bestuursrapportage als werkmap: per gemeente de maanden als kolommen, per regeling
+    het aantal uitkeringen."""
+    first_month, last_month = _period(first, last, as_of)
+    if len(month_range(first_month, last_month)) > MAX_MONTHS:
+        raise typer.BadParameter(f"at most {MAX_MONTHS} months", param_hint="--to")
+    report = asyncio.run(
+        _report(
+            organisation,
+            municipality,
+            lambda conn, scope: reports.board(conn, scope, first_month, last_month, as_of),
+        )
+    )
+    out.write_bytes(exports.to_xlsx(report))
+    sheets = len(report.scope.municipalities)
+    Console().print(f"{out}: {sheets} gemeenten, {period_label(first_month, last_month)}")

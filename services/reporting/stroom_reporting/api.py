@@ -15,10 +15,12 @@ from stroom_platform.auth import Access
 from stroom_platform.problems import Problem
 from stroom_reporting import exports, reports, repository
 from stroom_reporting.context import ReportingContext
+from stroom_reporting.domain import board as board_layout
 from stroom_reporting.domain.months import (
     format_month,
     last_day,
     month_of,
+    month_range,
     parse_month,
     previous_month,
     quarter_of,
@@ -207,6 +209,22 @@ async def monthly(
 ) -> Any:
     """Report 1: begin, inflow, outflow, end per month, with period and organisation totals."""
     return respond(await reports.monthly(conn, scope, regulation, unit, *period, as_of), out)
+
+
+@router.get("/reports/board")
+async def board(conn: Conn, scope: ScopeDep, period: Period, as_of: AsOf, out: Out) -> Any:
+    """The board report (bestuursrapportage): per municipality the months as columns for
+    uitkeringen and personen, loonkostensubsidie and beschut werk; per regulation the number of
+    benefits. `format=xlsx` gives the workbook as boards print it; at most 12 months."""
+    first, last = period
+    if len(month_range(first, last)) > board_layout.MAX_MONTHS:
+        raise Problem(
+            400,
+            "period-too-long",
+            "Periode te lang",
+            f"De bestuursrapportage beslaat hoogstens {board_layout.MAX_MONTHS} maanden.",
+        )
+    return respond(await reports.board(conn, scope, first, last, as_of), out)
 
 
 @router.get("/reports/monthly/trace")

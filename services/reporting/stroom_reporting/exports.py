@@ -8,9 +8,11 @@ from collections import defaultdict
 from typing import Any
 
 from openpyxl import Workbook
-from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 
+from stroom_reporting.domain.board import NET_CHANGE_NOTE, period_label
+from stroom_reporting.domain.months import parse_month
 from stroom_reporting.reports import HEADINGS, LABELS, Report, ReportTable
 
 XLSX_MEDIA = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -34,7 +36,7 @@ def to_csv(table: ReportTable) -> str:
     buffer = io.StringIO()
     buffer.write("\ufeff")
     writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
-    writer.writerow([HEADINGS[c] for c in table.columns])
+    writer.writerow([table.heading(c) for c in table.columns])
     for row in table.rows:
         writer.writerow([_cell(c, row[c]) for c in table.columns])
     return buffer.getvalue()
@@ -54,7 +56,10 @@ def _write_section(sheet: Any, table: ReportTable, rows: list[dict[str, Any]]) -
 
 
 def to_xlsx(report: Report) -> bytes:
-    """A sheet per municipality with its rows of every table, and a totals sheet."""
+    """A sheet per municipality with its rows of every table, and a totals sheet; the board
+    report laid out as boards print it."""
+    if report.family == "board":
+        return board_workbook(report)
     per_sheet: dict[str, list[tuple[ReportTable, list[dict[str, Any]]]]] = defaultdict(list)
     names = report.scope.names
     for table in report.tables:
@@ -81,6 +86,144 @@ def to_xlsx(report: Report) -> bytes:
         for index in range(1, sheet.max_column + 1):
             sheet.column_dimensions[get_column_letter(index)].width = 16
         sheet.freeze_panes = "A3"
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+_COUNT = "#,##0"
+_NET_CHANGE = "+#,##0;-#,##0;0"
+_PLACES = "#,##0.##"
+_PERCENT = "0.0"
+_BLOCK_FILL = PatternFill("solid", fgColor="DDEBF7")
+_THIN_TOP = Border(top=Side(style="thin"))
+OVERVIEW_SHEET = "Overzicht aantal uitkeringen"
+_SHELTERED = {
+    "taakstelling": _PLACES,
+    "additional": _PLACES,
+    "target": _PLACES,
+    "realised": _COUNT,
+    "realisation_pct": _PERCENT,
+}
+
+
+def _subtitle(report: Report) -> str:
+    first, last = parse_month(report.period["from"]), parse_month(report.period["to"])
+    known = f"zoals bekend op {report.as_of.isoformat()}" if report.as_of else "actuele stand"
+    period = period_label(first, last)
+    return f"{report.scope.organisation.name} · {period} · peildatum: einde van elke maand · {known}"
+
+
+def _header(sheet: Any, row: int, values: list[Any]) -> None:
+    for column, value in enumerate(values, 1):
+        cell = sheet.cell(row, column, value)
+        cell.font, cell.fill = _HEADER, _HEADER_FILL
+        cell.alignment = Alignment(horizontal="left" if column == 1 else "right", wrap_text=True)
+
+
+def _numbers(sheet: Any, row: int, label: str, values: list[Any], fmt: str = _COUNT) -> None:
+    sheet.cell(row, 1, label)
+    for column, value in enumerate(values, 2):
+        sheet.cell(row, column, value).number_format = fmt
+
+
+def _titles(sheet: Any, report: Report, title: str) -> None:
+    sheet.cell(1, 1, title).font = _TITLE
+    sheet.cell(2, 1, _subtitle(report)).font = Font(italic=True)
+
+
+def _page_setup(sheet: Any, last_row: int, last_column: int) -> None:
+    """Landscape A4, the whole sheet on one page, headers frozen, as boards print it."""
+    sheet.freeze_panes = "B5"
+    sheet.column_dimensions["A"].width = 30
+    for column in range(2, last_column + 1):
+        sheet.column_dimensions[get_column_letter(column)].width = 13
+    sheet.print_area = f"A1:{get_column_letter(last_column)}{last_row}"
+    sheet.page_setup.orientation = "landscape"
+    sheet.page_setup.paperSize = sheet.PAPERSIZE_A4
+    sheet.page_setup.fitToWidth = 1
+    sheet.page_setup.fitToHeight = 1
+    sheet.sheet_properties.pageSetUpPr.fitToPage = True
+    sheet.print_options.horizontalCentered = True
+
+
+def _board_municipality(
+    sheet: Any, report: Report, municipality: str, tables: dict[str, ReportTable]
+) -> None:
+    mutations, wage_subsidy = tables["mutations"], tables["wage_subsidy"]
+    months = [c for c in mutations.columns if c in mutations.headings]
+    _titles(sheet, report, f"{report.title} — {report.scope.names[municipality]}")
+    _header(sheet, 4, ["Maand", *(mutations.heading(m) for m in months), "Totaal"])
+    row = 5
+    for unit, title in (("benefits", "Aantal uitkeringen"), ("persons", "Personen")):
+        for column in range(1, len(months) + 3):
+            sheet.cell(row, column).fill = _BLOCK_FILL
+        sheet.cell(row, 1, title).font = Font(bold=True)
+        row += 1
+        for line in mutations.rows:
+            if (line["municipality"], line["unit"]) != (municipality, unit):
+                continue
+            _numbers(sheet, row, line["line_label"], [line[m] for m in months])
+            total = sheet.cell(row, len(months) + 2, line["total"])
+            total.font = Font(bold=True)
+            total.number_format = _NET_CHANGE if line["line"] in ("begin", "end") else _COUNT
+            row += 1
+        row += 1
+    sheet.cell(row, 1, NET_CHANGE_NOTE).font = Font(italic=True, size=9)
+    row += 2
+    stocks = [c for c in wage_subsidy.columns if c in wage_subsidy.headings]
+    _header(sheet, row, ["Loonkostensubsidie", *(wage_subsidy.heading(c) for c in stocks)])
+    row += 1
+    lks = next(r for r in wage_subsidy.rows if r["municipality"] == municipality)
+    _numbers(sheet, row, "Plaatsingen met loonkostensubsidie", [lks[c] for c in stocks])
+    row += 2
+    sheltered = tables["sheltered_work"]
+    year = sheltered.rows[0]["year"]
+    _header(
+        sheet,
+        row,
+        [f"Beschut werk {year}", *(sheltered.heading(c) for c in _SHELTERED)],
+    )
+    sheet.row_dimensions[row].height = 30  # two lines: the headings are wider than a month column
+    for found in sheltered.rows:
+        if found["municipality"] not in (municipality, "*"):
+            continue
+        row += 1
+        _numbers(sheet, row, found["municipality_name"], [found[c] for c in _SHELTERED])
+        for column, key in enumerate(_SHELTERED, 2):
+            sheet.cell(row, column).number_format = _SHELTERED[key]
+        if found["municipality"] == "*":
+            for column in range(1, 7):
+                cell = sheet.cell(row, column)
+                cell.font, cell.border = Font(bold=True), _THIN_TOP
+    _page_setup(sheet, row, len(months) + 2)
+
+
+def _board_overview(sheet: Any, report: Report, regulations: ReportTable) -> None:
+    stocks = [c for c in regulations.columns if c in regulations.headings and c != "regulation"]
+    _titles(sheet, report, f"{report.scope.organisation.name} — {OVERVIEW_SHEET}")
+    _header(sheet, 4, ["Regeling", *(regulations.heading(c) for c in stocks)])
+    row = 4
+    for found in regulations.rows:
+        row += 1
+        label = "Totaal" if found["regulation"] == "*" else found["regulation"]
+        _numbers(sheet, row, label, [found[c] for c in stocks])
+        if found["regulation"] == "*":
+            for column in range(1, len(stocks) + 2):
+                cell = sheet.cell(row, column)
+                cell.font, cell.border = Font(bold=True), _THIN_TOP
+    _page_setup(sheet, row, len(stocks) + 1)
+
+
+def board_workbook(report: Report) -> bytes:
+    """The organisation's regulation table first, then a sheet per municipality."""
+    tables = {t.name: t for t in report.tables}
+    workbook = Workbook()
+    _board_overview(workbook.active, report, tables["regulations"])
+    workbook.active.title = OVERVIEW_SHEET
+    for municipality in report.scope.municipalities:
+        sheet = workbook.create_sheet(report.scope.names[municipality][:31])
+        _board_municipality(sheet, report, municipality, tables)
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()

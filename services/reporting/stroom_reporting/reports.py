@@ -22,6 +22,7 @@ from stroom_contract.codes import (
 )
 from stroom_platform.organisations import Organisation
 from stroom_reporting import repository
+from stroom_reporting.domain import board as board_layout
 from stroom_reporting.domain import families, mutations
 from stroom_reporting.domain.months import (
     first_day,
@@ -88,6 +89,14 @@ HEADINGS = {
     "inflow_reason": "Nieuwe instroomreden",
     "within_6m": "Terug binnen 6 maanden",
     "within_12m": "Terug binnen 12 maanden",
+    "line": "Regel",
+    "line_label": "Omschrijving",
+    "total": "Totaal",
+    "year": "Jaar",
+    "taakstelling": "Taakstelling",
+    "additional": "Additionele plekken",
+    "realised": "Gerealiseerd",
+    "regulation_label": "Omschrijving",
 }
 
 
@@ -97,6 +106,11 @@ class ReportTable:
     title: str
     columns: list[str]
     rows: list[dict[str, Any]] = field(default_factory=list)
+    # Headings of columns that are this table's own (months as columns), beside HEADINGS.
+    headings: dict[str, str] = field(default_factory=dict)
+
+    def heading(self, column: str) -> str:
+        return self.headings.get(column) or HEADINGS[column]
 
 
 @dataclass
@@ -147,6 +161,7 @@ class Report:
             "headings": HEADINGS,
             "tables": {
                 table.name: {"title": table.title, "columns": table.columns, "rows": table.rows}
+                | ({"headings": table.headings} if table.headings else {})
                 for table in self.tables
             },
         }
@@ -188,6 +203,22 @@ MUTATION_COLUMNS = [
 ]
 
 
+async def _mutations(
+    conn: AsyncConnection,
+    scope: Scope,
+    regulations: Sequence[str],
+    units: Sequence[str],
+    first: int,
+    last: int,
+    as_of: datetime | None,
+) -> tuple[list[mutations.MutationRow], dict[str, list[mutations.MutationRow]]]:
+    """The monthly rows per municipality x regulation x unit, and their totals."""
+    flows = await repository.flows(conn, scope.municipalities, regulations, units, first, last, as_of)
+    keys = [(m, r, u) for m in scope.municipalities for r in regulations for u in units]
+    rows = mutations.mutation_rows(keys, flows, first, last)
+    return rows, mutations.totals(rows)
+
+
 async def monthly(
     conn: AsyncConnection,
     scope: Scope,
@@ -198,10 +229,7 @@ async def monthly(
     as_of: datetime | None,
 ) -> Report:
     """Report 1: rows per municipality x regulation x unit x month, the period total and totals."""
-    flows = await repository.flows(conn, scope.municipalities, regulations, units, first, last, as_of)
-    keys = [(m, r, u) for m in scope.municipalities for r in regulations for u in units]
-    rows = mutations.mutation_rows(keys, flows, first, last)
-    totals = mutations.totals(rows)
+    rows, totals = await _mutations(conn, scope, regulations, units, first, last, as_of)
     names = scope.names
 
     def table(name: str, title: str, table_rows: Sequence[mutations.MutationRow]) -> ReportTable:
@@ -306,15 +334,22 @@ async def composition(conn: AsyncConnection, scope: Scope, day: date, as_of: dat
     return Report.of_day("composition", "Samenstelling klantenbestand", scope, day, as_of, table)
 
 
+async def _placements_active(
+    conn: AsyncConnection, scope: Scope, first: int, last: int, as_of: datetime | None
+) -> dict[tuple[str, str, int], int]:
+    """(municipality, kind, month) -> placements active on the month's last day."""
+    before = last_day(previous_month(first))
+    spells = await repository.spells(conn, "placement", scope.municipalities, before, last_day(last), as_of)
+    return families.active_per_month_end(
+        ((s.municipality, s.kind, s.start_date, s.end_date) for s in spells), first, last
+    )
+
+
 async def placements(
     conn: AsyncConnection, scope: Scope, first: int, last: int, as_of: datetime | None
 ) -> Report:
     """Report 4: placements active per kind on each month end; sheltered work against its target."""
-    before = last_day(previous_month(first))
-    spells = await repository.spells(conn, "placement", scope.municipalities, before, last_day(last), as_of)
-    active = families.active_per_month_end(
-        ((s.municipality, s.kind, s.start_date, s.end_date) for s in spells), first, last
-    )
+    active = await _placements_active(conn, scope, first, last, as_of)
     rows, target_rows = [], []
     for municipality in scope.municipalities:
         for month in month_range(first, last):
@@ -457,3 +492,111 @@ async def gate(conn: AsyncConnection, scope: Scope, first: int, last: int, as_of
     ]
     table = ReportTable("gate", "Aanvragen per maand", columns, rows)
     return Report.of_months("gate", "Poort: aanvragen", scope, (first, last), as_of, table)
+
+
+async def board(conn: AsyncConnection, scope: Scope, first: int, last: int, as_of: datetime | None) -> Report:
+    """The board report: per municipality the months as columns for uitkeringen and personen,
+    loonkostensubsidie on every month end, beschut werk against its target; and the number of
+    benefits per regulation for the organisation."""
+    months = month_range(first, last)
+    keys = [format_month(m) for m in months]
+    labels = dict(zip(keys, board_layout.column_labels(first, last), strict=True))
+    _, totals = await _mutations(conn, scope, REGULATIONS, ("benefits", "persons"), first, last, as_of)
+    per_key: dict[tuple[str, str, str], list[mutations.MutationRow]] = defaultdict(list)
+    for row in (*totals["municipality"], *totals["regulation"], *totals["organisation"]):
+        per_key[(row.municipality, row.regulation, row.unit)].append(row)
+    lines = []
+    for municipality in scope.municipalities:
+        for unit in ("benefits", "persons"):
+            for line in board_layout.mutation_lines(per_key[(municipality, mutations.TOTAL, unit)]):
+                lines.append(
+                    {
+                        "municipality": municipality,
+                        "municipality_name": scope.names[municipality],
+                        "unit": unit,
+                        "line": line.code,
+                        "line_label": line.label,
+                    }
+                    | dict(zip(keys, line.values, strict=True))
+                    | {"total": line.total}
+                )
+    stock_labels = {"begin": f"Begin {labels[keys[0]]}"} | {k: f"Eind {labels[k]}" for k in keys}
+    active = await _placements_active(conn, scope, previous_month(first), last, as_of)
+    lks = PlacementKind.WAGE_SUBSIDY.value
+    wage_subsidy = [
+        {
+            "municipality": municipality,
+            "municipality_name": scope.names[municipality],
+            "begin": active.get((municipality, lks, previous_month(first)), 0),
+        }
+        | {k: active.get((municipality, lks, m), 0) for k, m in zip(keys, months, strict=True)}
+        for municipality in scope.municipalities
+    ]
+    year = last // 100
+    sheltered: list[tuple[str, str, board_layout.ShelteredWork]] = []
+    for municipality in scope.municipalities:
+        target = scope.organisation.sheltered_work_target(municipality, year)
+        realised = active.get((municipality, PlacementKind.SHELTERED_WORK.value, last), 0)
+        sheltered.append(
+            (
+                municipality,
+                scope.names[municipality],
+                board_layout.ShelteredWork(
+                    target.taakstelling if target else None, target.additional if target else None, realised
+                ),
+            )
+        )
+    total = board_layout.sheltered_total([s for _, _, s in sheltered])
+    sheltered_rows = [
+        {
+            "municipality": municipality,
+            "municipality_name": name,
+            "year": year,
+            "taakstelling": s.taakstelling,
+            "additional": s.additional,
+            "target": s.target,
+            "realised": s.realised,
+            "realisation_pct": s.realisation_pct,
+        }
+        for municipality, name, s in [*sheltered, (mutations.TOTAL, "Totaal", total)]
+    ]
+    regulation_rows = []
+    for regulation in (*board_layout.REGULATION_ORDER, mutations.TOTAL):
+        source = (mutations.TOTAL, regulation, "benefits")
+        stock = per_key[source]
+        regulation_rows.append(
+            {
+                "regulation": regulation,
+                "regulation_label": LABELS["regulation"].get(regulation, "Totaal"),
+                "begin": stock[0].begin if stock else 0,
+            }
+            | {format_month(r.month): r.end for r in stock}
+        )
+    place = ["municipality", "municipality_name"]
+    tables = [
+        ReportTable(
+            "mutations",
+            "Aantal uitkeringen en personen per maand",
+            [*place, "unit", "line", "line_label", *keys, "total"],
+            lines,
+            labels,
+        ),
+        ReportTable(
+            "wage_subsidy", "Loonkostensubsidie", [*place, "begin", *keys], wage_subsidy, stock_labels
+        ),
+        ReportTable(
+            "sheltered_work",
+            "Beschut werk",
+            [*place, "year", "taakstelling", "additional", "target", "realised", "realisation_pct"],
+            sheltered_rows,
+            {"target": "Totaal"},
+        ),
+        ReportTable(
+            "regulations",
+            "Overzicht aantal uitkeringen",
+            ["regulation", "regulation_label", "begin", *keys],
+            regulation_rows,
+            stock_labels | {"regulation": "Regeling"},
+        ),
+    ]
+    return Report.of_months("board", "Bestuursrapportage", scope, (first, last), as_of, *tables)

@@ -38,3 +38,16 @@ def test_report_monthly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
         app, ["monthly", "--organisation", "nope", "--from", "2024-01", "--to", "2024-03"]
     )
     assert wrong.exit_code != 0
+
+
+def test_report_board(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    url = asyncio.run(loaded_database(f"sqlite+aiosqlite:///{tmp_path / 'reporting.db'}"))
+    monkeypatch.setenv("DATABASE_URL", url)
+    out = tmp_path / "bestuur.xlsx"
+    args = ["board", "--organisation", "werksaam-westfriesland", "--from", "2024-01", "--to", "2024-12"]
+    result = CliRunner().invoke(app, [*args, "--municipality", "GM0405", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "periode januari 2024 t/m december 2024" in result.output
+    assert load_workbook(out).sheetnames == ["Overzicht aantal uitkeringen", "Hoorn"]
+    too_long = CliRunner().invoke(app, [*args[:-1], "2025-01", "--out", str(out)])
+    assert too_long.exit_code != 0

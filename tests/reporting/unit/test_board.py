@@ -1,0 +1,34 @@
+"""The board report's layout: Dutch month names, the four lines and their totals, beschut werk."""
+
+from __future__ import annotations
+
+from stroom_reporting.domain import board
+from stroom_reporting.domain.mutations import MutationRow
+
+
+def test_dutch_periods_and_columns() -> None:
+    assert board.period_label(202501, 202512) == "periode januari 2025 t/m december 2025"
+    assert board.column_labels(202501, 202503) == ["jan", "feb", "mrt"]
+    assert board.column_labels(202411, 202502) == ["nov 2024", "dec 2024", "jan 2025", "feb 2025"]
+
+
+def test_lines_total_flows_and_the_net_change_of_stocks() -> None:
+    rows = [
+        MutationRow("GM0405", "*", "benefits", 202501, 100, 7, 3, 104),
+        MutationRow("GM0405", "*", "benefits", 202502, 104, 2, 10, 96),
+    ]
+    lines = {line.label: line for line in board.mutation_lines(rows)}
+    assert list(lines) == ["Beginstand", "Instroom", "Uitstroom", "Eindstand"]
+    assert lines["Beginstand"].values == (100, 104)
+    assert lines["Eindstand"].values == (104, 96)
+    assert (lines["Instroom"].total, lines["Uitstroom"].total) == (9, 13)
+    assert lines["Beginstand"].total == lines["Eindstand"].total == -4
+
+
+def test_sheltered_work_total_and_realisation() -> None:
+    hoorn = board.ShelteredWork(19, 2, 14)
+    none = board.ShelteredWork(None, None, 3)
+    assert (hoorn.target, hoorn.realisation_pct) == (21, 66.7)
+    assert (none.target, none.realisation_pct) == (None, None)
+    total = board.sheltered_total([hoorn, none])
+    assert (total.taakstelling, total.additional, total.target, total.realised) == (19, 2, 21, 17)
