@@ -29,7 +29,7 @@ from stroom_contract.codes import (
     TrajectoryOutcome,
     TrajectoryPhase,
 )
-from stroom_contract.types import IsoDate, Municipality, Ref, Rfc3339, Step
+from stroom_contract.types import EventSequence, IsoDate, Municipality, Ref, Rfc3339, Source, Step
 
 
 class _Data(BaseModel):
@@ -201,10 +201,12 @@ class Envelope(BaseModel):
 
     specversion: Literal["1.0"]
     id: Ref
-    source: Ref
+    source: Source
     type: str
+    # When the source system recorded the fact; the real-world dates are in `data`.
     time: Rfc3339
     subject: StrictStr | None = None
+    sequence: EventSequence | None = None
     datacontenttype: StrictStr | None = None
     data: _Data
 

@@ -9,7 +9,7 @@ import orjson
 from stroom_contract.events import EVENT_ADAPTER, Envelope
 
 Headers = list[tuple[str, bytes]]
-_ATTRIBUTES = ("specversion", "id", "source", "type", "time", "subject")
+_ATTRIBUTES = ("specversion", "id", "source", "type", "time", "subject", "sequence")
 CONTENT_TYPE = "application/json"
 
 

@@ -11,6 +11,9 @@ from pydantic import AfterValidator, BeforeValidator, Field, StrictStr, Validati
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$")
 _MUNICIPALITY = re.compile(r"^GM\d{4}$")
+# NL GOV profile for CloudEvents: a government system names itself by its organisation's OIN.
+_NLD_URN_PREFIX = "urn:nld:"
+_NLD_SOURCE = re.compile(r"^urn:nld:oin:\d{20}:systeem:[A-Za-z0-9][A-Za-z0-9._~-]*$")
 
 
 # Events repeat the same few thousand days over and over: each valid one is parsed once.
@@ -55,9 +58,19 @@ def _known_municipality(value: str, info: ValidationInfo) -> str:
     return value
 
 
+def _source(value: str) -> str:
+    # Other forms (`gws/werksaam-westfriesland`, a URL) stay as they were.
+    if value[: len(_NLD_URN_PREFIX)].lower() == _NLD_URN_PREFIX and not _NLD_SOURCE.match(value):
+        raise ValueError("a urn:nld: source must read urn:nld:oin:<OIN of 20 digits>:systeem:<name>")
+    return value
+
+
 IsoDate = Annotated[date, BeforeValidator(_iso_date)]
 Rfc3339 = Annotated[datetime, BeforeValidator(_rfc3339)]
 Ref = Annotated[StrictStr, Field(min_length=1, max_length=200)]
+Source = Annotated[Ref, AfterValidator(_source)]
+# CloudEvents' `sequence` extension (NL GOV profile): a string, the order within its source.
+EventSequence = Annotated[StrictStr, Field(min_length=1, max_length=100)]
 Municipality = Annotated[
     StrictStr,
     AfterValidator(_known_municipality),

@@ -147,3 +147,40 @@ def test_raw_bsn_is_refused_where_no_pseudonymiser_is_configured(
 
 def test_not_an_object(validator: EventValidator) -> None:
     assert refusal(validator, [1]) == {"event": "must be a JSON object"}
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "urn:nld:oin:00000001823288444000:systeem:BRP-component",
+        "urn:nld:oin:00000001001234567000:systeem:gws.hoorn_2",
+        "gws/hoorn",
+        "https://civision.example/westfriesland",
+    ],
+)
+def test_nl_gov_sources_are_accepted_besides_todays_forms(validator: EventValidator, source: str) -> None:
+    assert validator.validate(started() | {"source": source}).source == source
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "urn:nld:oin:1823288444000:systeem:BRP",  # an OIN has 20 digits
+        "urn:nld:oin:00000001823288444000:system:BRP",
+        "urn:nld:oin:00000001823288444000:systeem:",
+        "URN:NLD:gemeente:hoorn",
+        "urn:nld:oin:00000001823288444000:systeem:BRP component",
+    ],
+)
+def test_a_malformed_nl_gov_source_is_refused(validator: EventValidator, source: str) -> None:
+    assert (
+        "urn:nld:oin:<OIN of 20 digits>:systeem:<name>"
+        in refusal(validator, started() | {"source": source})["source"]
+    )
+
+
+def test_sequence_is_a_string_kept_with_the_event(validator: EventValidator) -> None:
+    assert validator.validate(started() | {"sequence": "0042"}).to_wire()["sequence"] == "0042"
+    assert "sequence" not in validator.validate(started()).to_wire()
+    assert "sequence" in refusal(validator, started() | {"sequence": 42})
+    assert "sequence" in refusal(validator, started() | {"sequence": ""})

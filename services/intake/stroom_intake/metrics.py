@@ -23,6 +23,12 @@ class IntakeMetrics:
         self.backlog = Gauge(
             "stroom_intake_outbox_backlog", "Stored events not yet published to Kafka", registry=registry
         )
+        self.sequence_missing = Gauge(
+            "stroom_intake_sequence_missing",
+            "Numbers missing from a source's `sequence` between the lowest and highest received",
+            ["source"],
+            registry=registry,
+        )
         # The same counts for /status, without reading them back out of prometheus.
         self.totals: Tally[str] = Tally()
 

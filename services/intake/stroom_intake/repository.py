@@ -8,10 +8,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, select, text, tuple_, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from stroom_intake.tables import events
+from stroom_intake.domain.sequences import SourceSequence
+from stroom_intake.tables import events, source_sequences
 
 EventKey = tuple[str, str]
 # Two bound parameters per key; well under the limits of SQLite and asyncpg.
@@ -54,6 +56,40 @@ async def insert_new(conn: AsyncConnection, rows: list[NewEvent], received_at: d
         values = [{**dict(zip(_COLUMNS, row, strict=True)), "received_at": received_at} for row in rows]
         result = await conn.execute(statement, values)
     return {(source, event_id) for source, event_id in result.all()}
+
+
+async def record_sequences(conn: AsyncConnection, numbered: Sequence[tuple[str, int]]) -> None:
+    """(source, sequence) of newly accepted events; a number already recorded stays once."""
+    insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    for start in range(0, len(numbered), _CHUNK):
+        rows = [{"source": s, "sequence": n} for s, n in numbered[start : start + _CHUNK]]
+        await conn.execute(insert(source_sequences).on_conflict_do_nothing(), rows)
+
+
+# Missing ranges: each number whose next number (in its source) is not its successor.
+_GAPS = text(
+    "SELECT source, sequence + 1 AS first, next - 1 AS last FROM ("
+    " SELECT source, sequence, lead(sequence) OVER (PARTITION BY source ORDER BY sequence) AS next"
+    " FROM intake_source_sequences) AS numbered"
+    " WHERE next > sequence + 1 ORDER BY source, sequence"
+)
+
+
+async def sequences(conn: AsyncConnection, gaps_per_source: int = 10) -> list[SourceSequence]:
+    """Per source with numbered events: lowest, highest, how many arrived, the first gaps."""
+    ranges: dict[str, list[tuple[int, int]]] = {}
+    for source, first, last in await conn.execute(_GAPS):
+        kept = ranges.setdefault(source, [])
+        if len(kept) < gaps_per_source:
+            kept.append((first, last))
+    seq = source_sequences.c
+    query = select(seq.source, func.min(seq.sequence), func.max(seq.sequence), func.count()).group_by(
+        seq.source
+    )
+    return [
+        SourceSequence(source, lowest, highest, received, tuple(ranges.get(source, ())))
+        for source, lowest, highest, received in (await conn.execute(query)).all()
+    ]
 
 
 async def fingerprints(conn: AsyncConnection, keys: Sequence[EventKey]) -> dict[EventKey, str]:

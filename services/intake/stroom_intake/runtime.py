@@ -19,6 +19,7 @@ from stroom_contract.validation import EventValidator
 from stroom_intake import repository
 from stroom_intake.domain.outcome import IngestReport
 from stroom_intake.domain.reading import RawEvent, Unreadable
+from stroom_intake.domain.sequences import SourceSequence
 from stroom_intake.metrics import IntakeMetrics
 from stroom_intake.outbox import Relay, relay_from_settings
 from stroom_intake.service import Ingestor
@@ -91,19 +92,31 @@ class IntakeRuntime:
             await conn.execute(text("SELECT 1"))
 
     async def _watch_backlog(self) -> None:
+        rounds = 0
         while not self._stopping.is_set():
             with contextlib.suppress(Exception):
                 async with self.engine.connect() as conn:
                     self.metrics.backlog.set((await repository.backlog(conn)).unpublished)
+                    # Reads every numbered event: less often than the backlog.
+                    if rounds % 6 == 0:
+                        self._observe_sequences(await repository.sequences(conn))
+            rounds += 1
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), max(self.settings.relay_poll_seconds, 5.0))
+
+    def _observe_sequences(self, sequences: list[SourceSequence]) -> None:
+        for sequence in sequences:
+            self.metrics.sequence_missing.labels(sequence.source).set(sequence.missing)
 
     async def status(self) -> dict[str, Any]:
         now = datetime.now(UTC)
         outbox: dict[str, Any] = {}
+        sequences: list[SourceSequence] = []
         try:
             async with self.engine.connect() as conn:
                 backlog = await repository.backlog(conn)
+                sequences = await repository.sequences(conn)
+            self._observe_sequences(sequences)
             reachable = True
             self.metrics.backlog.set(backlog.unpublished)
             oldest = _aware(backlog.oldest_received_at)
@@ -128,4 +141,6 @@ class IntakeRuntime:
                 "topic": self.settings.events_topic,
             },
             "events": {k: totals[k] for k in ("accepted", "duplicate", "refused", "conflict")},
+            # Per source sending a numeric `sequence`: numbers it skipped (events lost upstream?).
+            "sequences": {s.source: s.document() for s in sequences},
         }

@@ -27,6 +27,7 @@ from stroom_intake.domain.outcome import (
     retraction_key,
 )
 from stroom_intake.domain.reading import Position, RawEvent, Unreadable
+from stroom_intake.domain.sequences import numeric_sequence
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +106,9 @@ class Ingestor:
             inserted = await repository.insert_new(conn, rows, received_at)
             if inserted:
                 await repository.announce_stored(conn)
+                numbered = _numbered(candidates, inserted)
+                if numbered:
+                    await repository.record_sequences(conn, numbered)
             others = [key for key in candidates if key not in inserted]
             stored = await repository.fingerprints(conn, others) if others else {}
         for key, candidate in candidates.items():
@@ -120,6 +124,17 @@ class Ingestor:
         if inserted and self._on_stored is not None:
             self._on_stored()
         return report
+
+
+def _numbered(
+    candidates: dict[repository.EventKey, _Candidate], inserted: set[repository.EventKey]
+) -> list[tuple[str, int]]:
+    numbered = []
+    for key in inserted:
+        number = numeric_sequence(candidates[key].event.sequence)
+        if number is not None:
+            numbered.append((key[0], number))
+    return numbered
 
 
 def _entity_keys(candidates: dict[repository.EventKey, _Candidate]) -> dict[repository.EventKey, str]:

@@ -34,3 +34,11 @@ Index(
     postgresql_where=events.c.published_at.is_(None),
     sqlite_where=events.c.published_at.is_(None),
 )
+
+# The numeric `sequence` of each accepted event per source, to find the numbers a source skipped.
+source_sequences = Table(
+    "intake_source_sequences",
+    metadata,
+    Column("source", String(200), primary_key=True),
+    Column("sequence", BigInteger, primary_key=True),
+)
