@@ -19,6 +19,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.sql.schema import SchemaItem
 
+from stroom_platform.audit import audit_table
 from stroom_platform.db import new_metadata
 
 # Every state row is one version of an entity, valid over recorded time
@@ -217,3 +218,6 @@ dead_letters = Table(
     Column("offset", Integer, nullable=False),
     Column("reason", Text, nullable=False),
 )
+
+# Append-only and hash-chained: who read or changed what (stroom_platform.audit).
+audit = audit_table(metadata, "caseload")

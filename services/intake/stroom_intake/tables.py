@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import BigInteger, Column, DateTime, Index, Integer, String, Table, Text, UniqueConstraint
 
+from stroom_platform.audit import audit_table
 from stroom_platform.db import new_metadata
 
 metadata = new_metadata()
@@ -42,3 +43,6 @@ source_sequences = Table(
     Column("source", String(200), primary_key=True),
     Column("sequence", BigInteger, primary_key=True),
 )
+
+# Append-only and hash-chained: who read or changed what (stroom_platform.audit).
+audit = audit_table(metadata, "intake")

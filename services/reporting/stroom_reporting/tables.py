@@ -20,6 +20,7 @@ from sqlalchemy import (
     TypeDecorator,
 )
 
+from stroom_platform.audit import audit_table
 from stroom_platform.db import new_metadata
 
 metadata = new_metadata()
@@ -176,3 +177,6 @@ freshness = Table(
     Column("latest_recorded", UtcDateTime()),
     Column("facts_applied", Integer, nullable=False),
 )
+
+# Append-only and hash-chained: who read or changed what (stroom_platform.audit).
+audit = audit_table(metadata, "reporting")

@@ -1,0 +1,251 @@
+"""The audit log every service keeps in its own database (BIO 8.15.01).
+
+Each service owns a table `<service>_audit` (defined here once, created by a migration in the
+service's own chain). The table is append-only: triggers refuse UPDATE, DELETE and TRUNCATE.
+Entries are hash-chained (`audit_chain`), and appends are serialised (an advisory lock on
+PostgreSQL, the database's write lock on SQLite) so that concurrent writers cannot fork the
+chain; a unique `previous_hash` makes a fork impossible even without the lock.
+"""
+
+from __future__ import annotations
+
+import logging
+import zlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    select,
+    text,
+)
+from sqlalchemy.engine import Row
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from stroom_platform.audit_chain import AuditEntry, AuditRecord, Verification, Verifier, chain
+from stroom_platform.db import is_sqlite
+
+log = logging.getLogger(__name__)
+
+ANONYMOUS = "anoniem"
+PAGE_LIMIT = 1000
+
+
+def audit_table(metadata: MetaData, service: str) -> Table:
+    return Table(
+        f"{service}_audit",
+        metadata,
+        *_columns(),
+    )
+
+
+def _columns() -> list[Any]:
+    return [
+        Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False),
+        Column("at", DateTime(timezone=True), nullable=False),
+        Column("service", String(50), nullable=False),
+        Column("action", String(100), nullable=False),
+        Column("object", Text, nullable=False),
+        Column("result", String(100), nullable=False),
+        Column("actor", String(300), nullable=False),
+        Column("client_address", String(100), nullable=True),
+        Column("detail", Text, nullable=True),
+        # Unique: two entries claiming the same predecessor would be a fork.
+        Column("previous_hash", String(64), nullable=False, unique=True),
+        Column("hash", String(64), nullable=False),
+    ]
+
+
+def create_in_migration(op: Any, name: str) -> None:
+    """The body of each service's audit migration: the table and its append-only triggers."""
+    import sqlalchemy as sa
+
+    op.create_table(name, *_columns(), sa.PrimaryKeyConstraint("seq", name=f"pk_{name}"))
+    for statement in append_only_triggers(name, op.get_bind().dialect.name):
+        op.execute(statement)
+
+
+def drop_in_migration(op: Any, name: str) -> None:
+    dialect = op.get_bind().dialect.name
+    op.drop_table(name)
+    if dialect == "postgresql":
+        op.execute(f"DROP FUNCTION IF EXISTS {name}_refuse_change()")
+
+
+def append_only_triggers(name: str, dialect: str) -> list[str]:
+    message = f"{name} is alleen aan te vullen: wijzigen en verwijderen zijn niet toegestaan"
+    if dialect == "postgresql":
+        return [
+            f"""CREATE OR REPLACE FUNCTION {name}_refuse_change() RETURNS trigger AS $$
+            BEGIN
+                RAISE EXCEPTION '{message}' USING ERRCODE = 'insufficient_privilege';
+            END
+            $$ LANGUAGE plpgsql""",
+            f"""CREATE TRIGGER {name}_append_only BEFORE UPDATE OR DELETE ON {name}
+            FOR EACH ROW EXECUTE FUNCTION {name}_refuse_change()""",
+            f"""CREATE TRIGGER {name}_no_truncate BEFORE TRUNCATE ON {name}
+            FOR EACH STATEMENT EXECUTE FUNCTION {name}_refuse_change()""",
+        ]
+    # SQLite has no TRUNCATE; a DELETE without WHERE fires the row trigger too.
+    return [
+        f"""CREATE TRIGGER {name}_no_update BEFORE UPDATE ON {name}
+        BEGIN SELECT RAISE(ABORT, '{message}'); END""",
+        f"""CREATE TRIGGER {name}_no_delete BEFORE DELETE ON {name}
+        BEGIN SELECT RAISE(ABORT, '{message}'); END""",
+    ]
+
+
+def _entry(row: Row[Any]) -> AuditEntry:
+    record = AuditRecord(
+        action=row.action,
+        object=row.object,
+        result=row.result,
+        actor=row.actor,
+        service=row.service,
+        client_address=row.client_address,
+        detail=orjson.loads(row.detail) if row.detail is not None else None,
+    )
+    return AuditEntry(row.seq, row.at, record, row.previous_hash, row.hash)
+
+
+class AuditLog:
+    """Appends to and reads one service's audit table."""
+
+    def __init__(self, engine: AsyncEngine, table: Table, service: str) -> None:
+        self.engine = engine
+        self.table = table
+        self.service = service
+        self._sqlite = is_sqlite(str(engine.url))
+        # Two services sharing one PostgreSQL database lock their own chains only.
+        self._lock_key = zlib.crc32(table.name.encode())
+
+    async def append(
+        self,
+        action: str,
+        object: str,
+        result: str,
+        actor: str,
+        client_address: str | None = None,
+        detail: dict[str, Any] | None = None,
+    ) -> AuditEntry:
+        record = AuditRecord(action, object, result, actor, self.service, client_address, detail).redacted()
+        if self._sqlite:
+            return await self._append_sqlite(record)
+        async with self.engine.begin() as conn:
+            await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": self._lock_key})
+            return await self._insert(conn, record)
+
+    async def _append_sqlite(self, record: AuditRecord) -> AuditEntry:
+        async with self.engine.connect() as plain:
+            conn = await plain.execution_options(isolation_level="AUTOCOMMIT")
+            # IMMEDIATE takes the write lock before the last entry is read.
+            await conn.exec_driver_sql("BEGIN IMMEDIATE")
+            try:
+                entry = await self._insert(conn, record)
+            except BaseException:
+                await conn.exec_driver_sql("ROLLBACK")
+                raise
+            await conn.exec_driver_sql("COMMIT")
+            return entry
+
+    async def _insert(self, conn: AsyncConnection, record: AuditRecord) -> AuditEntry:
+        t = self.table
+        last = (await conn.execute(select(t).order_by(t.c.seq.desc()).limit(1))).first()
+        entry = chain(_entry(last) if last else None, datetime.now(UTC), record)
+        await conn.execute(
+            t.insert().values(
+                seq=entry.seq,
+                at=entry.at,
+                service=record.service,
+                action=record.action,
+                object=record.object,
+                result=record.result,
+                actor=record.actor,
+                client_address=record.client_address,
+                detail=orjson.dumps(record.detail, option=orjson.OPT_SORT_KEYS).decode()
+                if record.detail is not None
+                else None,
+                previous_hash=entry.previous_hash,
+                hash=entry.hash,
+            )
+        )
+        return entry
+
+    async def page(self, after: int = 0, limit: int = 100) -> list[AuditEntry]:
+        t = self.table
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(select(t).where(t.c.seq > after).order_by(t.c.seq).limit(limit))
+            return [_entry(row) for row in rows]
+
+    async def entries(self) -> AsyncIterator[list[AuditEntry]]:
+        after = 0
+        while batch := await self.page(after, PAGE_LIMIT):
+            yield batch
+            after = batch[-1].seq
+
+    async def verify(self) -> Verification:
+        verifier = Verifier()
+        async for batch in self.entries():
+            if not verifier.feed(batch):
+                break
+        return verifier.result()
+
+
+AuditSink = Callable[..., Awaitable[AuditEntry]]
+
+
+def actor_of(scope: Scope) -> str:
+    """The subject the authentication put on the request, if any."""
+    state = scope.get("state") or {}
+    subject = state.get("audit_actor") if isinstance(state, dict) else None
+    return str(subject) if subject else ANONYMOUS
+
+
+def client_address(scope: Scope) -> str | None:
+    client = scope.get("client")
+    return str(client[0]) if client else None
+
+
+class AuditFailures:
+    """ASGI middleware: every answer 401 or 403, whoever raised it, becomes an audit entry."""
+
+    def __init__(self, app: ASGIApp, audit: AuditLog) -> None:
+        self.app = app
+        self.audit = audit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        status: list[int] = []
+
+        async def capture(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status.append(int(message["status"]))
+            await send(message)
+
+        await self.app(scope, receive, capture)
+        if status and status[0] in (401, 403):
+            action = "authenticatie" if status[0] == 401 else "autorisatie"
+            try:
+                await self.audit.append(
+                    action=action,
+                    object=f"{scope.get('method', '')} {scope.get('path', '')}",
+                    result="geweigerd" if status[0] == 403 else "niet geauthenticeerd",
+                    actor=actor_of(scope),
+                    client_address=client_address(scope),
+                    detail={"status": status[0]},
+                )
+            except Exception:
+                # The answer is sent already; a lost entry must at least be visible in the logs.
+                log.exception("audit entry for a refused request could not be stored")
