@@ -11,6 +11,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from stroom_cli.audit import record_admin_action
+
 app = typer.Typer(no_args_is_help=True)
 console = Console()
 
@@ -50,7 +52,22 @@ def rebuild() -> None:
             rate = f"{done / elapsed:,.0f}" if elapsed else ""
             progress.update(task, completed=done, total=total, rate=rate)
 
-        result = asyncio.run(run_rebuild(settings, update))
+        try:
+            result = asyncio.run(run_rebuild(settings, update))
+        except BaseException as exc:
+            asyncio.run(
+                record_admin_action("caseload", "herberekening", "caseload", f"mislukt: {type(exc).__name__}")
+            )
+            raise
+    asyncio.run(
+        record_admin_action(
+            "caseload",
+            "herberekening",
+            "caseload",
+            "gelukt",
+            {"records": result.records, "entities": result.entities, "client_records": result.client_records},
+        )
+    )
     console.print(
         f"{result.records:,} records replayed ({result.skipped:,} skipped as invalid), "
         f"{result.entities:,} entity facts and {result.client_records:,} client records republished;"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from stroom_cli import caseload, contract, demo, imports, report, serve, simulate
+from stroom_cli import audit, caseload, contract, demo, imports, report, serve, simulate
 
 app = typer.Typer(
     name="stroom",
@@ -17,6 +17,7 @@ app.command("serve")(serve.serve)
 app.command("migrate")(serve.migrate)
 app.command("import")(imports.import_file)
 app.command("simulate")(simulate.simulate_command)
+app.command("audit")(audit.audit)
 app.add_typer(report.app, name="report")
 app.add_typer(caseload.app, name="caseload")
 app.add_typer(contract.app, name="contract")

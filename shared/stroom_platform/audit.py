@@ -13,9 +13,10 @@ import logging
 import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
 import orjson
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -34,6 +35,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from stroom_platform.audit_chain import AuditEntry, AuditRecord, Verification, Verifier, chain
 from stroom_platform.db import is_sqlite
+from stroom_platform.problems import Problem
 
 log = logging.getLogger(__name__)
 
@@ -207,7 +209,9 @@ AuditSink = Callable[..., Awaitable[AuditEntry]]
 def actor_of(scope: Scope) -> str:
     """The subject the authentication put on the request, if any."""
     state = scope.get("state") or {}
-    subject = state.get("audit_actor") if isinstance(state, dict) else None
+    if not isinstance(state, dict):
+        return ANONYMOUS
+    subject = getattr(state.get("principal"), "subject", None) or state.get("audit_actor")
     return str(subject) if subject else ANONYMOUS
 
 
@@ -249,3 +253,87 @@ class AuditFailures:
             except Exception:
                 # The answer is sent already; a lost entry must at least be visible in the logs.
                 log.exception("audit entry for a refused request could not be stored")
+
+
+def request_actor(request: Request) -> str:
+    """The principal's subject when authentication put one on the request."""
+    principal = getattr(request.state, "principal", None)
+    subject = getattr(principal, "subject", None) or getattr(request.state, "audit_actor", None)
+    return str(subject) if subject else ANONYMOUS
+
+
+def audit_of(request: Request) -> AuditLog:
+    audit: AuditLog = request.app.state.audit
+    return audit
+
+
+async def record(
+    request: Request,
+    action: str,
+    object: str,
+    result: str,
+    detail: dict[str, Any] | None = None,
+    audit: AuditLog | None = None,
+) -> AuditEntry:
+    """An entry for what the caller of this request did (a detail read, an admin action), in
+    `audit` or else the app's own log."""
+    client = request.client
+    return await (audit or audit_of(request)).append(
+        action, object, result, request_actor(request), client.host if client else None, detail
+    )
+
+
+AdminCheck = Callable[[Request], Any]
+
+
+def audit_router(require_admin: AdminCheck) -> APIRouter:
+    router = APIRouter(tags=["audit"])
+
+    @router.get("/v1/audit")
+    async def read_audit(
+        request: Request,
+        after: Annotated[int, Query(ge=0, description="Entries after this sequence number")] = 0,
+        limit: Annotated[int, Query(ge=1, le=PAGE_LIMIT, description="At most this many entries")] = 100,
+        # A default, not Annotated: the string annotation could not see this closure's variable.
+        _admin: Any = Depends(require_admin),
+    ) -> dict[str, Any]:
+        """The service's audit log, oldest first, with the verification of the whole chain."""
+        audit = audit_of(request)
+        entries = await audit.page(after, limit)
+        verification = await audit.verify()
+        await record(
+            request,
+            "audit-inzage",
+            f"{audit.table.name} na {after}",
+            "getoond",
+            {"entries": len(entries), "valid": verification.valid},
+        )
+        return {
+            "service": audit.service,
+            "entries": [entry.document() for entry in entries],
+            "next_after": entries[-1].seq if len(entries) == limit else None,
+            "verification": verification.document(),
+        }
+
+    return router
+
+
+def install_audit(app: FastAPI, audit: AuditLog, require_admin: AdminCheck) -> None:
+    """The log on `app.state.audit`, refused requests recorded, and `GET /v1/audit` for admins."""
+    app.state.audit = audit
+    app.add_middleware(AuditFailures, audit=audit)
+    app.include_router(audit_router(require_admin))
+
+
+def single_user_admin(tokens_configured: bool) -> AdminCheck:
+    """Until scoped credentials exist: the embedded single-user mode is its own admin, and with
+    STROOM_API_TOKENS configured no read token is one."""
+
+    def check(request: Request) -> str:
+        if tokens_configured:
+            raise Problem(
+                403, "forbidden", "Alleen voor beheerders", "Het auditlogboek is alleen voor beheerders."
+            )
+        return request_actor(request)
+
+    return check

@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from stroom_caseload.queries import CaseloadQueries, ClientCount, Projection
 from stroom_contract.codes import ClientStream, CodeList, PlacementKind, Regulation, TrajectoryPhase
+from stroom_platform.audit import AuditLog, record
 from stroom_platform.auth import Access, Authoriser
 from stroom_platform.organisations import OrganisationsConfig
 from stroom_platform.problems import Problem
@@ -93,29 +94,43 @@ def _coach(coach_ref: str, on: date, rows: list[ClientCount], names: dict[str, s
 
 
 def caseload_router(
-    engine: AsyncEngine, organisations: OrganisationsConfig, authoriser: Authoriser
+    engine: AsyncEngine, organisations: OrganisationsConfig, authoriser: Authoriser, audit: AuditLog
 ) -> APIRouter:
     router = APIRouter(prefix="/v1/caseload", tags=["caseload"])
 
     @router.get("/municipalities/{code}")
     async def municipality(
-        code: str, on: OnDate = None, as_of: AsOf = None, access: Access = Depends(authoriser)
+        request: Request,
+        code: str,
+        on: OnDate = None,
+        as_of: AsOf = None,
+        access: Access = Depends(authoriser),
     ) -> dict[str, Any]:
         if code not in organisations.municipality_codes:
             raise Problem(404, "unknown-municipality", "Unknown municipality", f"{code} is not configured.")
         access.restrict([code])
         async with engine.connect() as conn:
             projection = await CaseloadQueries(conn).projection(code, on or date.today(), as_of)
-        return _summary(projection, organisations.municipality_names[code])
+        summary = _summary(projection, organisations.municipality_names[code])
+        coaches = [item["coach_ref"] for item in summary["coaches"]["items"] if item["coach_ref"]]
+        await record(request, "detail-inzage", f"caseload {code}", "getoond", {"refs": coaches}, audit)
+        return summary
 
     @router.get("/coaches/{coach_ref}")
     async def coach(
-        coach_ref: str, on: OnDate = None, as_of: AsOf = None, access: Access = Depends(authoriser)
+        request: Request,
+        coach_ref: str,
+        on: OnDate = None,
+        as_of: AsOf = None,
+        access: Access = Depends(authoriser),
     ) -> dict[str, Any]:
         visible = sorted(c for c in organisations.municipality_codes if access.allows(c))
         day = on or date.today()
         async with engine.connect() as conn:
             rows = await CaseloadQueries(conn).clients(visible, day, as_of, coach_ref=coach_ref)
-        return _coach(coach_ref, day, rows, organisations.municipality_names)
+        answer = _coach(coach_ref, day, rows, organisations.municipality_names)
+        detail = {"refs": [coach_ref]}
+        await record(request, "detail-inzage", f"caseload klantmanager {coach_ref}", "getoond", detail, audit)
+        return answer
 
     return router

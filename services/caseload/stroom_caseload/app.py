@@ -16,7 +16,9 @@ from stroom_caseload.consumer import Processor
 from stroom_caseload.metrics import CaseloadMetrics
 from stroom_caseload.settings import CaseloadSettings
 from stroom_caseload.status import LagProbe, database_reachable, status
+from stroom_caseload.tables import audit
 from stroom_platform.api_standards import OPENAPI_URL, install_api_standards
+from stroom_platform.audit import AuditLog, install_audit, single_user_admin
 from stroom_platform.auth import Authoriser, parse_tokens
 from stroom_platform.db import make_engine
 from stroom_platform.memory import freeze_startup_heap
@@ -90,7 +92,9 @@ def create_app(settings: CaseloadSettings) -> FastAPI:
         await database_reachable(engine)
 
     app.include_router(ops_router(metrics.registry, {"database": database, "consumer": consumer_running}))
-    app.include_router(caseload_router(engine, organisations, authoriser))
+    audit_log = AuditLog(engine, audit, "caseload")
+    app.include_router(caseload_router(engine, organisations, authoriser, audit_log))
+    install_audit(app, audit_log, single_user_admin(authoriser.enabled))
 
     @app.get("/status", tags=["ops"])
     async def get_status() -> dict[str, Any]:

@@ -11,7 +11,9 @@ from prometheus_client import CollectorRegistry
 from stroom_intake.api import router
 from stroom_intake.runtime import IntakeRuntime
 from stroom_intake.settings import IntakeSettings
+from stroom_intake.tables import audit
 from stroom_platform.api_standards import OPENAPI_URL, install_api_standards
+from stroom_platform.audit import AuditLog, install_audit, single_user_admin
 from stroom_platform.memory import freeze_startup_heap
 from stroom_platform.ops import ops_router
 from stroom_platform.problems import install_problem_handlers
@@ -37,6 +39,8 @@ def create_app(settings: IntakeSettings) -> FastAPI:
     app.state.runtime = runtime
     install_problem_handlers(app)
     app.include_router(router)
+    admin = single_user_admin(settings.api_tokens is not None)
+    install_audit(app, AuditLog(runtime.engine, audit, "intake"), admin)
     app.include_router(ops_router(registry, {"database": runtime.check_database}))
     install_api_standards(app)
     return app

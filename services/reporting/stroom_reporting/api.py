@@ -11,6 +11,7 @@ import orjson
 from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from stroom_platform.audit import record
 from stroom_platform.auth import Access
 from stroom_platform.problems import Problem
 from stroom_reporting import exports, reports, repository
@@ -229,6 +230,7 @@ async def board(conn: Conn, scope: ScopeDep, period: Period, as_of: AsOf, out: O
 
 @router.get("/reports/monthly/trace")
 async def monthly_trace(
+    request: Request,
     ctx: Ctx,
     caller: Caller,
     conn: Conn,
@@ -256,7 +258,7 @@ async def monthly_trace(
     refs = [
         {"benefit_ref": r.entity, "client_ref": r.client_ref if unit == "persons" else None} for r in rows
     ]
-    return {
+    answer = {
         "municipality": municipality,
         "regulation": regulation,
         "unit": unit,
@@ -265,6 +267,15 @@ async def monthly_trace(
         "count": len(refs),
         "refs": refs,
     }
+    # Recorded before it is shown: a read that cannot be accounted for is not answered.
+    await record(
+        request,
+        "detail-inzage",
+        f"monthly/trace {municipality} {regulation} {unit} {format_month(the_month)} {measure}",
+        "getoond",
+        {"refs": [r["client_ref"] or r["benefit_ref"] for r in refs]},
+    )
+    return answer
 
 
 @router.get("/reports/monthly/changes")

@@ -14,6 +14,7 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy import text
 
 from stroom_platform.api_standards import OPENAPI_URL, install_api_standards
+from stroom_platform.audit import AuditLog, install_audit, single_user_admin
 from stroom_platform.auth import Authoriser, parse_tokens
 from stroom_platform.db import make_engine
 from stroom_platform.memory import freeze_startup_heap
@@ -25,6 +26,7 @@ from stroom_reporting.api import router
 from stroom_reporting.consumer import FactsConsumer
 from stroom_reporting.context import ReportingContext
 from stroom_reporting.settings import ReportingSettings
+from stroom_reporting.tables import audit
 
 STATIC = Path(__file__).parent / "static"
 # Semver of the HTTP API (the `API-Version` header), not of the package.
@@ -63,6 +65,7 @@ def create_app(settings: ReportingSettings) -> FastAPI:
     app.state.context = context
     install_problem_handlers(app)
     app.include_router(router)
+    install_audit(app, AuditLog(engine, audit, "reporting"), single_user_admin(tokens is not None))
     app.include_router(ops_router(registry, {"database": check_database}))
 
     @app.get("/status", tags=["ops"])

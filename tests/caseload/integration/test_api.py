@@ -13,8 +13,10 @@ from caseload.integration.expectations import expected
 from stroom_caseload.api import caseload_router
 from stroom_caseload.service import apply_events
 from stroom_caseload.storage import migrate
+from stroom_caseload.tables import audit as audit_table
 from stroom_contract.bsn import Pseudonymiser
 from stroom_contract.validation import EventValidator
+from stroom_platform.audit import AuditLog
 from stroom_platform.auth import Authoriser, parse_tokens
 from stroom_platform.db import make_engine
 from stroom_platform.organisations import OrganisationsConfig
@@ -34,7 +36,8 @@ async def test_summary_and_coach_views_are_labelled_and_authorised(
     app = FastAPI()
     install_problem_handlers(app)
     tokens = parse_tokens("hoorn-token=GM0405;org-token=werksaam-westfriesland", organisations)
-    app.include_router(caseload_router(engine, organisations, Authoriser(tokens)))
+    audit = AuditLog(engine, audit_table, "caseload")
+    app.include_router(caseload_router(engine, organisations, Authoriser(tokens), audit))
     on = "2022-09-30"
     try:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
@@ -69,5 +72,14 @@ async def test_summary_and_coach_views_are_labelled_and_authorised(
             assert view.json()["by_municipality"][0]["name"] == "Hoorn"
             bad = await client.get("/v1/caseload/coaches/x", params={"date": "2022-13-01"}, headers=hoorn)
             assert bad.status_code == 400
+        read = [(e.record.object, e.record.detail) for e in await audit.page(0, 10)]
+        assert read == [
+            (
+                "caseload GM0405",
+                {"refs": [c["coach_ref"] for c in body["coaches"]["items"] if c["coach_ref"]]},
+            ),
+            (f"caseload klantmanager {coach['coach_ref']}", {"refs": [coach["coach_ref"]]}),
+        ]
+        assert (await audit.verify()).valid
     finally:
         await engine.dispose()

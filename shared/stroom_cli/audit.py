@@ -1,0 +1,107 @@
+"""`stroom audit`: read and verify the services' audit logs; admin actions of the CLI recorded."""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import socket
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from stroom_cli.runtime import SERVICE_NAMES
+
+console = Console()
+
+
+def audit_log(service: str) -> Any:
+    """The service's AuditLog on its configured database (the caller disposes of its engine)."""
+    from sqlalchemy import Table as SqlTable
+
+    from stroom_platform.audit import AuditLog
+    from stroom_platform.db import make_engine
+    from stroom_platform.settings import CommonSettings
+
+    table: SqlTable
+    if service == "intake":
+        from stroom_intake.tables import audit as table
+    elif service == "caseload":
+        from stroom_caseload.tables import audit as table
+    elif service == "reporting":
+        from stroom_reporting.tables import audit as table
+    else:
+        raise typer.BadParameter(f"kies uit {', '.join(SERVICE_NAMES)}", param_hint="--service")
+    return AuditLog(make_engine(CommonSettings().database_url_for(service)), table, service)
+
+
+def cli_actor() -> str:
+    return f"cli:{getpass.getuser()}"
+
+
+async def record_admin_action(
+    service: str, action: str, object: str, result: str, detail: dict[str, Any] | None = None
+) -> None:
+    """An admin action run from the command line, in the audit log of the service it changed."""
+    log = audit_log(service)
+    try:
+        await log.append(action, object, result, cli_actor(), socket.gethostname(), detail)
+    finally:
+        await log.engine.dispose()
+
+
+def audit(
+    service: Annotated[
+        list[str] | None, typer.Option("--service", help="intake, caseload of reporting (herhaalbaar)")
+    ] = None,
+    verify: Annotated[bool, typer.Option("--verify", help="Alleen de keten controleren")] = False,
+    after: Annotated[int, typer.Option(help="Regels na dit volgnummer")] = 0,
+    limit: Annotated[int, typer.Option(min=1, help="Hoogstens zoveel regels per dienst")] = 100,
+) -> None:
+    """Het auditlogboek van de diensten, met de controle van de hashketen (exit 1 als die breekt)."""
+    services = service or list(SERVICE_NAMES)
+    broken = asyncio.run(_show(services, verify, after, limit))
+    if broken:
+        raise typer.Exit(1)
+
+
+async def _show(services: list[str], verify_only: bool, after: int, limit: int) -> bool:
+    broken = False
+    for name in services:
+        log = audit_log(name)
+        try:
+            entries = [] if verify_only else await log.page(after, limit)
+            result = await log.verify()
+            await log.append(
+                "audit-inzage",
+                f"{log.table.name} na {after}",
+                "gecontroleerd" if verify_only else "getoond",
+                cli_actor(),
+                socket.gethostname(),
+                {"entries": len(entries), "valid": result.valid},
+            )
+        finally:
+            await log.engine.dispose()
+        if entries:
+            table = Table("#", "Tijdstip", "Actie", "Object", "Resultaat", "Actor", "Herkomst", title=name)
+            for entry in entries:
+                doc = entry.document()
+                table.add_row(
+                    str(entry.seq),
+                    doc["timestamp"],
+                    doc["action"],
+                    doc["object"],
+                    doc["result"],
+                    doc["actor"],
+                    doc["origin"]["client_address"] or "",
+                )
+            console.print(table)
+        if result.valid:
+            console.print(f"{name}: keten intact ({result.checked} regels gecontroleerd)")
+        else:
+            broken = True
+            console.print(
+                f"[bold red]{name}: keten gebroken bij regel {result.first_broken}[/]: {result.reason}"
+            )
+    return broken
