@@ -17,6 +17,7 @@ from stroom_caseload.metrics import CaseloadMetrics
 from stroom_caseload.settings import CaseloadSettings
 from stroom_caseload.status import LagProbe, database_reachable, status
 from stroom_caseload.tables import audit
+from stroom_platform.api_docs import install_api_docs
 from stroom_platform.api_standards import OPENAPI_URL, install_api_standards
 from stroom_platform.audit import AuditLog, install_audit, single_user_admin
 from stroom_platform.auth import Authoriser, parse_tokens
@@ -81,7 +82,14 @@ def create_app(settings: CaseloadSettings) -> FastAPI:
             await engine.dispose()
             log.info("caseload consumer stopped")
 
-    app = FastAPI(title="Stroom caseload", version=API_VERSION, openapi_url=OPENAPI_URL, lifespan=lifespan)
+    app = FastAPI(
+        title="Stroom caseload",
+        version=API_VERSION,
+        openapi_url=OPENAPI_URL,
+        docs_url=None,
+        redoc_url=None,
+        lifespan=lifespan,
+    )
     install_problem_handlers(app)
 
     async def consumer_running() -> None:
@@ -106,4 +114,5 @@ def create_app(settings: CaseloadSettings) -> FastAPI:
         )
 
     install_api_standards(app, RENAMED_QUERY_KEYS)
+    install_api_docs(app)
     return app

@@ -12,6 +12,7 @@ from stroom_intake.api import router
 from stroom_intake.runtime import IntakeRuntime
 from stroom_intake.settings import IntakeSettings
 from stroom_intake.tables import audit
+from stroom_platform.api_docs import install_api_docs
 from stroom_platform.api_standards import OPENAPI_URL, install_api_standards
 from stroom_platform.audit import AuditLog, install_audit, single_user_admin
 from stroom_platform.memory import freeze_startup_heap
@@ -35,7 +36,14 @@ def create_app(settings: IntakeSettings) -> FastAPI:
         finally:
             await runtime.stop()
 
-    app = FastAPI(title="Stroom intake", version=API_VERSION, openapi_url=OPENAPI_URL, lifespan=lifespan)
+    app = FastAPI(
+        title="Stroom intake",
+        version=API_VERSION,
+        openapi_url=OPENAPI_URL,
+        docs_url=None,
+        redoc_url=None,
+        lifespan=lifespan,
+    )
     app.state.runtime = runtime
     install_problem_handlers(app)
     app.include_router(router)
@@ -43,4 +51,5 @@ def create_app(settings: IntakeSettings) -> FastAPI:
     install_audit(app, AuditLog(runtime.engine, audit, "intake"), admin)
     app.include_router(ops_router(registry, {"database": runtime.check_database}))
     install_api_standards(app)
+    install_api_docs(app)
     return app

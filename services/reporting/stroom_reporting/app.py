@@ -13,6 +13,7 @@ from fastapi.staticfiles import StaticFiles
 from prometheus_client import CollectorRegistry
 from sqlalchemy import text
 
+from stroom_platform.api_docs import install_api_docs
 from stroom_platform.api_standards import OPENAPI_URL, install_api_standards
 from stroom_platform.audit import AuditLog, install_audit, single_user_admin
 from stroom_platform.auth import Authoriser, parse_tokens
@@ -61,7 +62,14 @@ def create_app(settings: ReportingSettings) -> FastAPI:
         async with engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
 
-    app = FastAPI(title="Stroom reporting", version=API_VERSION, openapi_url=OPENAPI_URL, lifespan=lifespan)
+    app = FastAPI(
+        title="Stroom reporting",
+        version=API_VERSION,
+        openapi_url=OPENAPI_URL,
+        docs_url=None,
+        redoc_url=None,
+        lifespan=lifespan,
+    )
     app.state.context = context
     install_problem_handlers(app)
     app.include_router(router)
@@ -101,4 +109,5 @@ def create_app(settings: ReportingSettings) -> FastAPI:
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     install_api_standards(app, RENAMED_QUERY_KEYS)
+    install_api_docs(app)
     return app
