@@ -19,6 +19,7 @@ lint: $(VENV_STAMP)
 	.venv/bin/mypy
 	.venv/bin/lint-imports
 	scripts/lint-openapi.sh
+	$(PY) tools/publiccode/validate.py publiccode.yml
 
 test: $(VENV_STAMP) lint
 	scripts/ensure-postgres.sh
