@@ -1,4 +1,4 @@
-"""`stroom report monthly`: the monthly mutation table in the terminal, as CSV or as XLSX.
+"""`stroom report <family>`: every report family in the terminal, as CSV (totals included) or XLSX.
 
 Reads the reporting database directly (DATABASE_URL / STROOM_DATA_DIR as the service does),
 so it needs database access, not an API token: an operator's and analyst's tool.
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, TypeVar
 
@@ -22,7 +22,8 @@ from stroom_platform.db import make_engine
 from stroom_platform.organisations import load_organisations
 from stroom_reporting import exports, reports
 from stroom_reporting.domain.board import MAX_MONTHS, period_label
-from stroom_reporting.domain.months import month_range, parse_month
+from stroom_reporting.domain.months import month_range, parse_month, quarter_of
+from stroom_reporting.kpi_report import kpis_report
 from stroom_reporting.settings import ReportingSettings
 
 app = typer.Typer(no_args_is_help=True)
@@ -143,9 +144,8 @@ def monthly(
     report = asyncio.run(
         print_monthly(Console(), organisation, municipality, unit, first_month, last_month, as_of)
     )
-    tables = {t.name: t for t in report.tables}
     if csv is not None:
-        csv.write_text(exports.to_csv(tables["rows"]), encoding="utf-8")
+        write_csv(report, csv)
     if xlsx is not None:
         xlsx.write_bytes(exports.to_xlsx(report))
 
@@ -174,3 +174,182 @@ def board(
     out.write_bytes(exports.to_xlsx(report))
     sheets = len(report.scope.municipalities)
     Console().print(f"{out}: {sheets} gemeenten, {period_label(first_month, last_month)}")
+
+
+def print_report(console: Console, report: reports.Report) -> None:
+    """Every table of a report in the terminal, with the headings the exports use."""
+    known = f"stand per {report.as_of.isoformat()}" if report.as_of else "actuele stand"
+    period = ", ".join(report.period.values())
+    console.print(f"[bold]{report.title}[/] · {report.scope.organisation.name} · {period} · {known}")
+    for part in report.tables:
+        table = Table(title=part.title, title_justify="left")
+        for column in part.columns:
+            numeric = any(isinstance(row.get(column), int | float) for row in part.rows)
+            table.add_column(part.heading(column), justify="right" if numeric else "left")
+        for row in part.rows:
+            table.add_row(*("" if row.get(c) is None else str(row[c]) for c in part.columns))
+        console.print(table)
+
+
+def write_csv(report: reports.Report, target: Path) -> list[Path]:
+    """The report as CSV, totals included: the tables that share the first table's columns go
+    into `target` one after the other, a column saying which table a row is of; any table
+    with columns of its own goes into a file beside it (`<name>_<table>.csv`)."""
+    first = report.tables[0]
+    same = [t for t in report.tables if t.columns == first.columns]
+    combined = reports.ReportTable(
+        first.name,
+        first.title,
+        ["table", *first.columns],
+        [{"table": t.title, **row} for t in same for row in t.rows],
+        {"table": "Tabel", **first.headings},
+    )
+    target.write_text(exports.to_csv(combined), encoding="utf-8")
+    written = [target]
+    for other in report.tables:
+        if other not in same:
+            path = target.with_name(f"{target.stem}_{other.name}{target.suffix or '.csv'}")
+            path.write_text(exports.to_csv(other), encoding="utf-8")
+            written.append(path)
+    return written
+
+
+def _family(
+    organisation: str,
+    municipality: str | None,
+    make: Callable[[AsyncConnection, reports.Scope], Awaitable[reports.Report]],
+    csv: Path | None,
+    xlsx: Path | None,
+) -> None:
+    console = Console()
+    report = asyncio.run(_report(organisation, municipality, make))
+    print_report(console, report)
+    written = write_csv(report, csv) if csv is not None else []
+    if xlsx is not None:
+        xlsx.write_bytes(exports.to_xlsx(report))
+        written.append(xlsx)
+    for path in written:
+        console.print(f"Geschreven: {path}")
+
+
+Organisation = Annotated[str, typer.Option(help="Organisation code, e.g. werksaam-westfriesland")]
+First = Annotated[str, typer.Option("--from", help="First month YYYY-MM")]
+Last = Annotated[str, typer.Option("--to", help="Last month YYYY-MM")]
+Municipality = Annotated[str | None, typer.Option(help="One municipality GMnnnn")]
+AsOf = Annotated[datetime | None, typer.Option(help="RFC 3339: the figures as known then")]
+Csv = Annotated[Path | None, typer.Option("--csv", help="Also write the tables as CSV (totals included)")]
+Xlsx = Annotated[Path | None, typer.Option("--xlsx", help="Also write the workbook")]
+StockDate = Annotated[
+    datetime | None,
+    typer.Option("--date", formats=["%Y-%m-%d"], help="Stock date YYYY-MM-DD, default today"),
+]
+
+
+def _stock_date(day: datetime | None, as_of: datetime | None) -> date:
+    if as_of is not None and as_of.tzinfo is None:
+        raise typer.BadParameter("needs a time zone offset", param_hint="--as-of")
+    return day.date() if day else date.today()
+
+
+@app.command("reasons")
+def reasons(
+    organisation: Organisation,
+    first: First,
+    last: Last,
+    municipality: Municipality = None,
+    as_of: AsOf = None,
+    csv: Csv = None,
+    xlsx: Xlsx = None,
+) -> None:
+    """Redenen van instroom en uitstroom in de periode, en de top 5 per gemeente."""
+    period = _period(first, last, as_of)
+    _family(organisation, municipality, lambda c, s: reports.reasons(c, s, *period, as_of), csv, xlsx)
+
+
+@app.command("composition")
+def composition(
+    organisation: Organisation,
+    day: StockDate = None,
+    municipality: Municipality = None,
+    as_of: AsOf = None,
+    csv: Csv = None,
+    xlsx: Xlsx = None,
+) -> None:
+    """Samenstelling van het bestand op een peildatum (duur, leeftijd, regeling, doelgroep)."""
+    stock = _stock_date(day, as_of)
+    _family(organisation, municipality, lambda c, s: reports.composition(c, s, stock, as_of), csv, xlsx)
+
+
+@app.command("placements")
+def placements(
+    organisation: Organisation,
+    first: First,
+    last: Last,
+    municipality: Municipality = None,
+    as_of: AsOf = None,
+    csv: Csv = None,
+    xlsx: Xlsx = None,
+) -> None:
+    """Plaatsingen per soort op elk maandeinde; beschut werk tegen de taakstelling."""
+    period = _period(first, last, as_of)
+    _family(organisation, municipality, lambda c, s: reports.placements(c, s, *period, as_of), csv, xlsx)
+
+
+@app.command("trajectories")
+def trajectories(
+    organisation: Organisation,
+    quarter: Annotated[str, typer.Option(help="Any month of the quarter, YYYY-MM")],
+    municipality: Municipality = None,
+    as_of: AsOf = None,
+    csv: Csv = None,
+    xlsx: Xlsx = None,
+) -> None:
+    """Trajecten per fase in een kwartaal, en de beëindigde naar laatste fase en uitkomst."""
+    the_quarter = quarter_of(_period(quarter, quarter, as_of)[0])
+    _family(
+        organisation, municipality, lambda c, s: reports.trajectories(c, s, the_quarter, as_of), csv, xlsx
+    )
+
+
+@app.command("caseload")
+def caseload(
+    organisation: Organisation,
+    day: StockDate = None,
+    municipality: Municipality = None,
+    as_of: AsOf = None,
+    csv: Csv = None,
+    xlsx: Xlsx = None,
+) -> None:
+    """Klanten per klantmanager en doelgroep op een peildatum."""
+    stock = _stock_date(day, as_of)
+    _family(organisation, municipality, lambda c, s: reports.caseload(c, s, stock, as_of), csv, xlsx)
+
+
+@app.command("gate")
+def gate(
+    organisation: Organisation,
+    first: First,
+    last: Last,
+    municipality: Municipality = None,
+    as_of: AsOf = None,
+    csv: Csv = None,
+    xlsx: Xlsx = None,
+) -> None:
+    """Poortwachter: aanvragen ontvangen, toegekend, afgewezen en ingetrokken per maand."""
+    period = _period(first, last, as_of)
+    _family(organisation, municipality, lambda c, s: reports.gate(c, s, *period, as_of), csv, xlsx)
+
+
+@app.command("kpis")
+def kpis(
+    organisation: Organisation,
+    first: First,
+    last: Last,
+    municipality: Municipality = None,
+    as_of: AsOf = None,
+    csv: Csv = None,
+    xlsx: Xlsx = None,
+) -> None:
+    """KPI's K1-K5 over de periode, tegen dezelfde maanden een jaar eerder en de normen."""
+    period = _period(first, last, as_of)
+    _family(organisation, municipality, lambda c, s: kpis_report(c, s, *period, as_of), csv, xlsx)

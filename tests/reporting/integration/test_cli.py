@@ -32,7 +32,10 @@ def test_report_monthly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
     assert result.exit_code == 0, result.output
     assert "Instroom" in result.output
     assert "Hoorn" in result.output
-    assert (tmp_path / "m.csv").read_text(encoding="utf-8").lstrip("\ufeff").startswith("Maand;Gemeentecode")
+    written = (tmp_path / "m.csv").read_text(encoding="utf-8").lstrip("\ufeff").splitlines()
+    assert written[0].startswith("Tabel;Maand;Gemeentecode")
+    # The totals are in the CSV too, each row saying which table it is of.
+    assert {line.split(";")[0] for line in written[1:]} >= {"Mutaties per maand", "Totaal per gemeente"}
     assert load_workbook(tmp_path / "m.xlsx").sheetnames == ["Hoorn", "Totaal"]
     wrong = CliRunner().invoke(
         app, ["monthly", "--organisation", "nope", "--from", "2024-01", "--to", "2024-03"]
@@ -51,3 +54,54 @@ def test_report_board(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert load_workbook(out).sheetnames == ["Overzicht aantal uitkeringen", "Hoorn"]
     too_long = CliRunner().invoke(app, [*args[:-1], "2025-01", "--out", str(out)])
     assert too_long.exit_code != 0
+
+
+@pytest.mark.parametrize(
+    ("family", "arguments", "title", "csv_files"),
+    [
+        ("reasons", ["--from", "2024-01", "--to", "2024-06"], "Redenen", {"r.csv", "r_top5.csv"}),
+        ("composition", ["--date", "2024-06-30"], "Samenstelling", {"r.csv"}),
+        (
+            "placements",
+            ["--from", "2024-01", "--to", "2024-03"],
+            "Plaatsingen",
+            {"r.csv", "r_sheltered_work.csv"},
+        ),
+        ("trajectories", ["--quarter", "2024-05"], "Trajecten", {"r.csv", "r_ended.csv"}),
+        ("caseload", ["--date", "2024-06-30"], "Caseload", {"r.csv"}),
+        ("gate", ["--from", "2024-01", "--to", "2024-06"], "Poort: aanvragen", {"r.csv"}),
+        ("kpis", ["--from", "2024-01", "--to", "2024-06"], "KPI", {"r.csv", "r_revolving_door.csv"}),
+    ],
+)
+def test_every_report_family(
+    family: str,
+    arguments: list[str],
+    title: str,
+    csv_files: set[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    url = asyncio.run(loaded_database(f"sqlite+aiosqlite:///{tmp_path / 'reporting.db'}"))
+    monkeypatch.setenv("DATABASE_URL", url)
+    out = tmp_path / "out"
+    out.mkdir()
+    result = CliRunner().invoke(
+        app,
+        [
+            family,
+            "--organisation",
+            "werksaam-westfriesland",
+            *arguments,
+            "--csv",
+            str(out / "r.csv"),
+            "--xlsx",
+            str(out / "r.xlsx"),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert title.lower() in result.output.lower()
+    assert {p.name for p in out.glob("*.csv")} == csv_files
+    rows = (out / "r.csv").read_text(encoding="utf-8").lstrip("\ufeff").splitlines()
+    assert rows[0].startswith("Tabel;")
+    assert len(rows) > 1
+    assert load_workbook(out / "r.xlsx").sheetnames
