@@ -52,6 +52,22 @@ class KpiTargets(BaseModel):
     k5_min_pct: Percentage | None = None
 
 
+class FigureStatus(BaseModel):
+    """When a month's figures stop being provisional, in whole months after the month's end (as
+    CBS publishes: voorlopig, then nader voorlopig, then definitief)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    provisional_months: Annotated[int, Field(ge=0, le=36)] = 2
+    definitive_months: Annotated[int, Field(ge=0, le=36)] = 5
+
+    @model_validator(mode="after")
+    def _in_order(self) -> FigureStatus:
+        if self.definitive_months < self.provisional_months:
+            raise ValueError("definitive_months lies before provisional_months")
+        return self
+
+
 class Targets(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -66,6 +82,7 @@ class Organisation(BaseModel):
     name: Annotated[str, Field(min_length=1)]
     municipalities: Annotated[list[Municipality], Field(min_length=1)]
     targets: Targets = Targets()
+    figure_status: FigureStatus = FigureStatus()
 
     @model_validator(mode="after")
     def _targets_of_own_municipalities(self) -> Organisation:

@@ -283,21 +283,10 @@ async def monthly_changes(
     conn: Conn, since: Annotated[datetime, Query(description="RFC 3339")], scope: ScopeDep
 ) -> dict[str, Any]:
     """Months whose inflow or outflow was restated after `since` (the service's clock); the
-    begin and end of every later month follow from them."""
-    rows = await repository.changed_months(conn, scope.municipalities, resolve_as_of(since) or since)
-    return {
-        "since": since.isoformat(),
-        "changes": [
-            {
-                "municipality": r.municipality,
-                "regulation": r.regulation,
-                "unit": r.unit,
-                "month": format_month(r.month),
-                "changed_at": r.changed_at.isoformat(),
-            }
-            for r in rows
-        ],
-    }
+    begin and end of every later month follow from them. Each carries its status today; a
+    definitive month restated after it became definitive is a revision, with before and after."""
+    changed = await reports.changes(conn, scope, resolve_as_of(since) or since)
+    return {"since": since.isoformat(), "changes": changed}
 
 
 @router.get("/reports/reasons")

@@ -13,7 +13,7 @@ from openpyxl.utils import get_column_letter
 
 from stroom_reporting.domain.board import NET_CHANGE_NOTE, period_label
 from stroom_reporting.domain.months import parse_month
-from stroom_reporting.reports import HEADINGS, LABELS, Report, ReportTable
+from stroom_reporting.reports import LABELS, Report, ReportTable
 
 XLSX_MEDIA = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 _TITLE = Font(bold=True, size=14)
@@ -46,7 +46,7 @@ def _write_section(sheet: Any, table: ReportTable, rows: list[dict[str, Any]]) -
     sheet.append([])
     sheet.append([table.title])
     sheet.cell(sheet.max_row, 1).font = Font(bold=True)
-    sheet.append([HEADINGS[c] for c in table.columns])
+    sheet.append([table.heading(c) for c in table.columns])
     for index in range(1, len(table.columns) + 1):
         header = sheet.cell(sheet.max_row, index)
         header.font, header.fill = _HEADER, _HEADER_FILL

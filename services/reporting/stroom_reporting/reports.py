@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -24,6 +24,7 @@ from stroom_platform.organisations import Organisation
 from stroom_reporting import repository
 from stroom_reporting.domain import board as board_layout
 from stroom_reporting.domain import families, mutations
+from stroom_reporting.domain import status as figure_status
 from stroom_reporting.domain.months import (
     first_day,
     format_month,
@@ -33,6 +34,7 @@ from stroom_reporting.domain.months import (
     previous_month,
     quarter_months,
 )
+from stroom_reporting.domain.spells import UNITS
 
 REGULATIONS = tuple(r.value for r in Regulation)
 LABELS: dict[str, dict[str, str]] = {
@@ -97,6 +99,8 @@ HEADINGS = {
     "additional": "Additionele plekken",
     "realised": "Gerealiseerd",
     "regulation_label": "Omschrijving",
+    "status": "Status",
+    "revised": "Herzien na definitief",
 }
 
 
@@ -167,8 +171,13 @@ class Report:
         }
 
 
-def _mutation_dicts(rows: Sequence[mutations.MutationRow], names: dict[str, str]) -> list[dict[str, Any]]:
+def _mutation_dicts(
+    rows: Sequence[mutations.MutationRow], names: dict[str, str], finality: Finality
+) -> list[dict[str, Any]]:
     labels: dict[int, str] = {}
+    statuses = finality.statuses
+    period_status = finality.period_status
+    revised = finality.revised
     result = []
     for municipality, regulation, unit, month, begin, inflow, outflow, end in rows:
         label = labels.get(month)
@@ -185,6 +194,8 @@ def _mutation_dicts(rows: Sequence[mutations.MutationRow], names: dict[str, str]
                 "inflow": inflow,
                 "outflow": outflow,
                 "end": end,
+                "status": statuses[month] if month else period_status,
+                "revised": bool(revised) and (municipality, regulation, unit, month) in revised,
             }
         )
     return result
@@ -200,7 +211,47 @@ MUTATION_COLUMNS = [
     "inflow",
     "outflow",
     "end",
+    "status",
+    "revised",
 ]
+
+
+def report_date(as_of: datetime | None) -> date:
+    """The day a report speaks of: that of `as_of`, else today (UTC, as the service's clock)."""
+    return (as_of or datetime.now(UTC)).astimezone(UTC).date()
+
+
+def definitive_since(organisation: Organisation, month: int) -> datetime:
+    """The moment a month's figures became definitive: what was known then is what a revision
+    is measured against."""
+    day = figure_status.months_after_end(month, organisation.figure_status.definitive_months)
+    return datetime.combine(day, time(), UTC)
+
+
+def month_statuses(
+    organisation: Organisation, first: int, last: int, as_of: datetime | None
+) -> dict[int, str]:
+    day = report_date(as_of)
+    thresholds = organisation.figure_status
+    return {
+        month: figure_status.month_status(
+            month, day, thresholds.provisional_months, thresholds.definitive_months
+        )
+        for month in month_range(first, last)
+    }
+
+
+@dataclass(frozen=True)
+class Finality:
+    """How final each month of a report is, and which definitive figures were revised: keyed
+    (municipality, regulation, unit, month), `*` for totals and month 0 for the period."""
+
+    statuses: dict[int, str]
+    revised: frozenset[tuple[str, str, str, int]]
+
+    @property
+    def period_status(self) -> str:
+        return figure_status.least_final(self.statuses.values())
 
 
 async def _mutations(
@@ -219,6 +270,93 @@ async def _mutations(
     return rows, mutations.totals(rows)
 
 
+def _keyed(
+    rows: Iterable[mutations.MutationRow],
+) -> dict[tuple[str, str, str, int], tuple[int, int, int, int]]:
+    """(municipality, regulation, unit, month) -> (begin, inflow, outflow, end)."""
+    return {(r[0], r[1], r[2], r[3]): (r[4], r[5], r[6], r[7]) for r in rows}
+
+
+async def _revisions(
+    conn: AsyncConnection,
+    scope: Scope,
+    regulations: Sequence[str],
+    units: Sequence[str],
+    months: Iterable[int],
+    as_of: datetime | None,
+) -> dict[tuple[str, str, str, int], figure_status.Figures]:
+    """How the figures of definitive months known at `as_of` (now when None) differ from those
+    known when each became definitive, per key and total, where they differ."""
+    since = {month: definitive_since(scope.organisation, month) for month in months}
+    if not since:
+        return {}
+    versions = await repository.count_spells_changed_since(
+        conn, scope.municipalities, regulations, units, min(since.values())
+    )
+    deltas = figure_status.revisions(versions, since, as_of)
+    return figure_status.with_totals(deltas, mutations.TOTAL)
+
+
+async def finality(
+    conn: AsyncConnection,
+    scope: Scope,
+    regulations: Sequence[str],
+    units: Sequence[str],
+    first: int,
+    last: int,
+    as_of: datetime | None,
+) -> Finality:
+    """Each month's status on the report date; a definitive month is revised where its figures
+    differ from those known when it became definitive."""
+    statuses = month_statuses(scope.organisation, first, last, as_of)
+    definitive = [m for m, s in statuses.items() if s == figure_status.DEFINITIVE]
+    revised = set(await _revisions(conn, scope, regulations, units, definitive, as_of))
+    revised |= {(m, r, u, 0) for m, r, u, _ in revised}
+    return Finality(statuses, frozenset(revised))
+
+
+def _figures(values: Sequence[int]) -> dict[str, int]:
+    return dict(zip(("begin", "inflow", "outflow", "end"), values, strict=True))
+
+
+async def changes(conn: AsyncConnection, scope: Scope, since: datetime) -> list[dict[str, Any]]:
+    """Months whose flows were restated after `since` (the service's clock), each with its status
+    today; a definitive month restated after it became definitive is a revision, with its figures
+    as they were then (before) and as they are now (after)."""
+    rows = await repository.changed_months(conn, scope.municipalities, since)
+    if not rows:
+        return []
+    first, last = min(r.month for r in rows), max(r.month for r in rows)
+    statuses = month_statuses(scope.organisation, first, last, None)
+    late = [month for month in sorted({r.month for r in rows}) if statuses[month] == figure_status.DEFINITIVE]
+    deltas = await _revisions(conn, scope, REGULATIONS, UNITS, late, None)
+    now: dict[tuple[str, str, str, int], tuple[int, int, int, int]] = {}
+    if deltas:
+        revised_months = [key[3] for key in deltas]
+        current, _ = await _mutations(
+            conn, scope, REGULATIONS, UNITS, min(revised_months), max(revised_months), None
+        )
+        now = _keyed(current)
+    result = []
+    for r in rows:
+        entry: dict[str, Any] = {
+            "municipality": r.municipality,
+            "regulation": r.regulation,
+            "unit": r.unit,
+            "month": format_month(r.month),
+            "changed_at": r.changed_at.isoformat(),
+            "status": statuses[r.month],
+            "revision": False,
+        }
+        key = (r.municipality, r.regulation, r.unit, r.month)
+        if key in deltas:
+            after = now[key]
+            before = tuple(a - d for a, d in zip(after, deltas[key], strict=True))
+            entry |= {"revision": True, "before": _figures(before), "after": _figures(after)}
+        result.append(entry)
+    return result
+
+
 async def monthly(
     conn: AsyncConnection,
     scope: Scope,
@@ -231,9 +369,10 @@ async def monthly(
     """Report 1: rows per municipality x regulation x unit x month, the period total and totals."""
     rows, totals = await _mutations(conn, scope, regulations, units, first, last, as_of)
     names = scope.names
+    final = await finality(conn, scope, regulations, units, first, last, as_of)
 
     def table(name: str, title: str, table_rows: Sequence[mutations.MutationRow]) -> ReportTable:
-        return ReportTable(name, title, MUTATION_COLUMNS, _mutation_dicts(table_rows, names))
+        return ReportTable(name, title, MUTATION_COLUMNS, _mutation_dicts(table_rows, names, final))
 
     tables = [
         table("rows", "Mutaties per maand", rows),

@@ -105,6 +105,29 @@ async def flows(
     return result
 
 
+async def count_spells_changed_since(
+    conn: AsyncConnection,
+    municipalities: Sequence[str],
+    regulations: Sequence[str],
+    units: Sequence[str],
+    since: datetime,
+) -> Sequence[Any]:
+    """Versions of count spells recorded or superseded after `since`: the only ones by which the
+    figures known now can differ from those known then."""
+    c = t.count_spells.c
+    rows = await conn.execute(
+        select(
+            c.municipality, c.regulation, c.unit, c.start_month, c.end_month, c.recorded_from, c.recorded_to
+        ).where(
+            c.municipality.in_(municipalities),
+            c.regulation.in_(regulations),
+            c.unit.in_(units),
+            or_(c.recorded_from > since, c.recorded_to > since),
+        )
+    )
+    return rows.all()
+
+
 async def trace(
     conn: AsyncConnection,
     municipality: str,

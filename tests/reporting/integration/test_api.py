@@ -87,7 +87,10 @@ async def test_csv_and_xlsx_downloads(client: httpx.AsyncClient) -> None:
     csv_response = await client.get("/v1/reports/monthly", params={**params, "format": "csv"})
     assert csv_response.status_code == 200
     lines = csv_response.text.lstrip("\ufeff").splitlines()
-    assert lines[0] == "Maand;Gemeentecode;Gemeente;Regeling;Eenheid;Begin;Instroom;Uitstroom;Eind"
+    assert lines[0] == (
+        "Maand;Gemeentecode;Gemeente;Regeling;Eenheid;Begin;Instroom;Uitstroom;Eind;"
+        "Status;Herzien na definitief"
+    )
     json_rows = (await client.get("/v1/reports/monthly", params=params)).json()["tables"]["rows"]["rows"]
     assert len(lines) == 1 + len(json_rows)
     xlsx = await client.get("/v1/reports/monthly", params={**params, "format": "xlsx"})
@@ -114,6 +117,8 @@ async def test_csv_and_xlsx_downloads(client: httpx.AsyncClient) -> None:
         "Instroom",
         "Uitstroom",
         "Eind",
+        "Status",
+        "Herzien na definitief",
     ] in values
     for family in ("reasons", "placements", "gate", "composition", "caseload", "trajectories"):
         for fmt in ("csv", "xlsx"):

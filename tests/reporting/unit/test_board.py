@@ -1,8 +1,11 @@
-"""The board report's layout: Dutch month names, the four lines and their totals, beschut werk."""
+"""The board report's layout (Dutch month names, the four lines and their totals, beschut werk)
+and how final a month's figures are."""
 
 from __future__ import annotations
 
-from stroom_reporting.domain import board
+from datetime import date
+
+from stroom_reporting.domain import board, status
 from stroom_reporting.domain.mutations import MutationRow
 
 
@@ -32,3 +35,17 @@ def test_sheltered_work_total_and_realisation() -> None:
     assert (none.target, none.realisation_pct) == (None, None)
     total = board.sheltered_total([hoorn, none])
     assert (total.taakstelling, total.additional, total.target, total.realised) == (19, 2, 21, 17)
+
+
+def test_a_months_status_moves_as_the_report_date_passes_the_thresholds() -> None:
+    def on(day: date) -> str:
+        return status.month_status(202501, day, 2, 5)
+
+    assert on(date(2025, 1, 15)) == on(date(2025, 3, 31)) == "voorlopig"
+    assert on(date(2025, 4, 1)) == on(date(2025, 6, 30)) == "nader voorlopig"
+    assert on(date(2025, 7, 1)) == on(date(2030, 1, 1)) == "definitief"
+    assert status.month_status(202511, date(2026, 1, 31), 2, 5) == "voorlopig"
+    assert status.month_status(202511, date(2026, 2, 1), 2, 5) == "nader voorlopig"
+    assert status.month_status(202511, date(2026, 5, 1), 2, 5) == "definitief"
+    assert status.month_status(202501, date(2025, 2, 1), 0, 0) == "definitief"
+    assert status.least_final(["definitief", "voorlopig", "nader voorlopig"]) == "voorlopig"
