@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from stroom_cli import audit, caseload, contract, demo, imports, report, serve, simulate
+from stroom_cli import audit, caseload, contract, demo, imports, pseudonyms, report, serve, simulate
 
 app = typer.Typer(
     name="stroom",
@@ -21,3 +21,4 @@ app.command("audit")(audit.audit)
 app.add_typer(report.app, name="report")
 app.add_typer(caseload.app, name="caseload")
 app.add_typer(contract.app, name="contract")
+app.add_typer(pseudonyms.app, name="pseudonyms")

@@ -109,7 +109,12 @@ def prepare_embedded_secrets(settings: CommonSettings) -> None:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         key_file.touch(mode=0o600)
         key_file.write_text(secrets.token_hex(32))
-    os.environ["STROOM_PSEUDONYM_KEY"] = key_file.read_text().strip()
+    os.environ["STROOM_PSEUDONYM_KEY"] = read_key_file(key_file)
+
+
+def read_key_file(key_file: Path) -> str:
+    """The key versions in the file, one a line, oldest first, as STROOM_PSEUDONYM_KEY has them."""
+    return ",".join(line.strip() for line in key_file.read_text().splitlines() if line.strip())
 
 
 async def start_embedded_broker_if_needed(data_dir: Path) -> EmbeddedBroker | None:

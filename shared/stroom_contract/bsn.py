@@ -20,26 +20,61 @@ def is_valid_bsn(value: str) -> bool:
     return (total - _ASCII_ZERO_OFFSET) % 11 == 0
 
 
-class Pseudonymiser:
-    """HMAC-SHA256 under a secret key: stable per key, not reversible without it."""
+class _Keyed:
+    """HMAC-SHA256 under one key, cut to the shape of a client_ref."""
 
     def __init__(self, key: bytes) -> None:
-        if len(key) < 16:
-            raise ValueError("the pseudonymisation key must be at least 16 bytes")
         # HMAC (RFC 2104) with its keyed inner and outer states computed once and copied per
-        # call: equal to hmac.new(key, bsn, sha256) at well under half its cost.
+        # call: equal to hmac.new(key, value, sha256) at well under half its cost.
         if len(key) > _SHA256_BLOCK:
             key = hashlib.sha256(key).digest()
         key = key.ljust(_SHA256_BLOCK, b"\0")
         self._inner = hashlib.sha256(bytes(byte ^ 0x36 for byte in key))
         self._outer = hashlib.sha256(bytes(byte ^ 0x5C for byte in key))
 
-    def client_ref(self, bsn: str) -> str:
+    def ref(self, value: str) -> str:
         inner = self._inner.copy()
-        inner.update(bsn.encode("ascii"))
+        inner.update(value.encode("ascii"))
         outer = self._outer.copy()
         outer.update(inner.digest())
         return CLIENT_REF_PREFIX + outer.hexdigest()[:32]
 
+
+class Pseudonymiser:
+    """HMAC-SHA256 under a secret key: stable per key, not reversible without it.
+
+    Versioned keys: version 1 turns the BSN into a ref, each later version turns the previous
+    version's ref into its own (ref_v2 = HMAC(k2, ref_v1)). So rotating to a new key needs only
+    the stored refs, never a BSN, and a fresh BSN passes through every version to arrive at the
+    same ref as the stored data of the same person.
+    """
+
+    def __init__(self, key: bytes, *rotations: bytes) -> None:
+        for each in (key, *rotations):
+            if len(each) < 16:
+                raise ValueError("the pseudonymisation key must be at least 16 bytes")
+        self._first = _Keyed(key)
+        self._later = tuple(_Keyed(each) for each in rotations)
+
+    @property
+    def version(self) -> int:
+        return 1 + len(self._later)
+
+    def client_ref(self, bsn: str) -> str:
+        ref = self._first.ref(bsn)
+        for step in self._later:
+            ref = step.ref(ref)
+        return ref
+
     def __repr__(self) -> str:
-        return "Pseudonymiser(key=***)"
+        return f"Pseudonymiser(version={self.version}, keys=***)"
+
+
+class Rekeyer:
+    """Turns stored refs of the previous key version into refs of the version of `key`."""
+
+    def __init__(self, key: bytes) -> None:
+        self._keyed = _Keyed(key)
+
+    def __call__(self, ref: str) -> str:
+        return self._keyed.ref(ref)

@@ -147,6 +147,22 @@ class AuditLog:
             await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": self._lock_key})
             return await self._insert(conn, record)
 
+    async def append_within(
+        self,
+        conn: AsyncConnection,
+        action: str,
+        object: str,
+        result: str,
+        actor: str,
+        client_address: str | None = None,
+        detail: dict[str, Any] | None = None,
+    ) -> AuditEntry:
+        """An entry in the caller's transaction: it stands or falls with what it records."""
+        record = AuditRecord(action, object, result, actor, self.service, client_address, detail).redacted()
+        if not self._sqlite:
+            await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": self._lock_key})
+        return await self._insert(conn, record)
+
     async def _append_sqlite(self, record: AuditRecord) -> AuditEntry:
         async with self.engine.connect() as plain:
             conn = await plain.execution_options(isolation_level="AUTOCOMMIT")

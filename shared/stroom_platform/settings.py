@@ -70,8 +70,20 @@ def env_name(settings: type[BaseSettings], field: str) -> str:
     return f"{settings.model_config.get('env_prefix', '')}{field}".upper()
 
 
-def require_secret(value: SecretStr, name: str) -> SecretStr:
+def require_secret(value: SecretStr, name: str, minimum: int = 16) -> SecretStr:
     raw = value.get_secret_value()
-    if raw.lower() in _PLACEHOLDERS or len(raw) < 16:
-        raise ValueError(f"{name} must be a real secret of at least 16 characters")
+    if raw.lower() in _PLACEHOLDERS or len(raw.encode()) < minimum:
+        raise ValueError(f"{name} must be a real secret of at least {minimum} characters")
     return value
+
+
+PSEUDONYM_KEY_BYTES = 32
+
+
+def pseudonym_keys(value: SecretStr) -> list[bytes]:
+    """STROOM_PSEUDONYM_KEY: the key versions, oldest first, separated by commas."""
+    keys = [key.strip() for key in value.get_secret_value().split(",")]
+    for version, key in enumerate(keys, start=1):
+        name = "STROOM_PSEUDONYM_KEY" if len(keys) == 1 else f"STROOM_PSEUDONYM_KEY (version {version})"
+        require_secret(SecretStr(key), name, PSEUDONYM_KEY_BYTES)
+    return [key.encode() for key in keys]

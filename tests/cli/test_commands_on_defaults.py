@@ -65,7 +65,7 @@ def test_invalid_setting_is_named_by_its_variable(data_dir: Path, monkeypatch: p
     assert result.exit_code == 2
     assert result.output.strip().splitlines() == [
         "stroom: STROOM_PSEUDONYM_KEY is ongeldig (STROOM_PSEUDONYM_KEY must be a real secret of at least "
-        "16 characters): pas deze omgevingsvariabele aan."
+        "32 characters): pas deze omgevingsvariabele aan."
     ]
 
 

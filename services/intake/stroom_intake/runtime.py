@@ -26,14 +26,15 @@ from stroom_intake.service import Ingestor
 from stroom_intake.settings import IntakeSettings
 from stroom_platform.db import make_engine
 from stroom_platform.organisations import load_organisations
+from stroom_platform.settings import pseudonym_keys
 
 log = logging.getLogger(__name__)
 
 
 def make_validator(settings: IntakeSettings) -> EventValidator:
     organisations = load_organisations(settings.organisations_file)
-    key = settings.pseudonym_key.get_secret_value().encode()
-    return EventValidator(Pseudonymiser(key), organisations.municipality_codes)
+    keys = pseudonym_keys(settings.pseudonym_key)
+    return EventValidator(Pseudonymiser(*keys), organisations.municipality_codes)
 
 
 def _aware(moment: datetime | None) -> datetime | None:

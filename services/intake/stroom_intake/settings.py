@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import SecretStr, field_validator
 
-from stroom_platform.settings import CommonSettings, require_secret, service_host, service_port
+from stroom_platform.settings import CommonSettings, pseudonym_keys, service_host, service_port
 
 
 class IntakeSettings(CommonSettings):
@@ -23,7 +23,8 @@ class IntakeSettings(CommonSettings):
     @field_validator("pseudonym_key")
     @classmethod
     def _real_secret(cls, value: SecretStr) -> SecretStr:
-        return require_secret(value, "STROOM_PSEUDONYM_KEY")
+        pseudonym_keys(value)
+        return value
 
     @property
     def intake_database_url(self) -> str:
