@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from fastapi import APIRouter, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from pydantic import BaseModel, ConfigDict
 
 from stroom_platform.problems import PROBLEM_JSON
 from stroom_platform.responses import FastJSONResponse
@@ -13,15 +15,40 @@ from stroom_platform.responses import FastJSONResponse
 ReadinessCheck = Callable[[], Awaitable[None]]
 
 
+class Health(BaseModel):
+    status: str
+
+
+class Readiness(BaseModel):
+    status: str
+    checks: list[str]
+
+
+class ServiceStatus(BaseModel):
+    """A service's /status: what it names besides `service` is its own (see its documentation)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    service: str
+
+
+_METRICS_DOC: dict[int | str, dict[str, Any]] = {
+    200: {"description": "Prometheus text format", "content": {"text/plain": {"schema": {"type": "string"}}}}
+}
+_NOT_READY_DOC: dict[int | str, dict[str, Any]] = {
+    503: {"description": "Een of meer controles faalden (`failed`)."}
+}
+
+
 def ops_router(registry: CollectorRegistry, checks: dict[str, ReadinessCheck]) -> APIRouter:
     """`/healthz` says the process lives; `/readyz` runs each named check; `/metrics` exports."""
     router = APIRouter(tags=["ops"])
 
-    @router.get("/healthz")
+    @router.get("/healthz", response_model=Health)
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @router.get("/readyz")
+    @router.get("/readyz", response_model=Readiness, responses=_NOT_READY_DOC)
     async def readyz() -> FastJSONResponse:
         failed: dict[str, str] = {}
         for name, check in checks.items():
@@ -42,7 +69,7 @@ def ops_router(registry: CollectorRegistry, checks: dict[str, ReadinessCheck]) -
             )
         return FastJSONResponse({"status": "ready", "checks": sorted(checks)})
 
-    @router.get("/metrics")
+    @router.get("/metrics", response_class=Response, responses=_METRICS_DOC)
     async def metrics() -> Response:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -14,6 +15,7 @@ from caseload.integration.test_consumer import prepared
 from conftest import PSEUDONYM_KEY
 from fastapi import FastAPI
 from fastapi.routing import iter_route_contexts
+from jsonschema import Draft202012Validator
 from reporting.integration.conftest import loaded_database, reporting_app
 from starlette.routing import Mount
 
@@ -152,3 +154,38 @@ async def test_renamed_query_keys_are_read_under_their_old_name_with_a_deprecati
     assert old.json() == new.json() != now.json()
     assert day.json() == same_day.json()
     assert "Deprecation" in day.headers
+
+
+def _operations(document: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    """(method, full path, operation) for every documented operation."""
+    found = []
+    for path, item in document["paths"].items():
+        base = (item.get("servers") or document["servers"])[0]["url"].rstrip("/")
+        for method, operation in item.items():
+            if method in {"get", "post", "put", "patch", "delete"}:
+                found.append((method.upper(), base + path, operation))
+    return found
+
+
+async def test_every_json_answer_matches_the_schema_its_operation_documents(
+    services: dict[str, FastAPI],
+) -> None:
+    checked = []
+    for name, app in services.items():
+        async with client(app) as http:
+            document = (await http.get("/v1/openapi.json")).json()
+            for method, path, operation in _operations(document):
+                response = await http.request(method, path.format(**PATH_VALUES))
+                if response.status_code >= 300 or response.headers["content-type"] != "application/json":
+                    continue
+                documented = operation["responses"][str(response.status_code)]
+                schema = documented["content"]["application/json"]["schema"]
+                validator = Draft202012Validator({**schema, "components": document["components"]})
+                errors = [
+                    f"{list(e.absolute_path)}: {e.message}" for e in validator.iter_errors(response.json())
+                ]
+                assert errors == [], (name, method, path)
+                checked.append(f"{name} {method} {path}")
+    # Every service's answers were among them, the reports too.
+    assert {line.split()[0] for line in checked} == set(services)
+    assert any("/reports/monthly" in line for line in checked)

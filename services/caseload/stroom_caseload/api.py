@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from stroom_caseload.queries import CaseloadQueries, ClientCount, Projection
+from stroom_caseload.schemas import CoachCaseload, MunicipalityCaseload
 from stroom_contract.codes import ClientStream, CodeList, PlacementKind, Regulation, TrajectoryPhase
 from stroom_platform.audit import AuditLog, record
 from stroom_platform.auth import Access, Authoriser
@@ -98,7 +99,7 @@ def caseload_router(
 ) -> APIRouter:
     router = APIRouter(prefix="/v1/caseload", tags=["caseload"])
 
-    @router.get("/municipalities/{code}")
+    @router.get("/municipalities/{code}", response_model=MunicipalityCaseload)
     async def municipality(
         request: Request,
         code: str,
@@ -116,7 +117,7 @@ def caseload_router(
         await record(request, "detail-inzage", f"caseload {code}", "getoond", {"refs": coaches}, audit)
         return summary
 
-    @router.get("/coaches/{coach_ref}")
+    @router.get("/coaches/{coach_ref}", response_model=CoachCaseload)
     async def coach(
         request: Request,
         coach_ref: str,

@@ -23,7 +23,7 @@ from stroom_platform.audit import AuditLog, install_audit, single_user_admin
 from stroom_platform.auth import Authoriser, parse_tokens
 from stroom_platform.db import make_engine
 from stroom_platform.memory import freeze_startup_heap
-from stroom_platform.ops import ops_router
+from stroom_platform.ops import ServiceStatus, ops_router
 from stroom_platform.organisations import load_organisations
 from stroom_platform.partitioner import entity_partition_for
 from stroom_platform.problems import Problem, install_problem_handlers
@@ -104,7 +104,7 @@ def create_app(settings: CaseloadSettings) -> FastAPI:
     app.include_router(caseload_router(engine, organisations, authoriser, audit_log))
     install_audit(app, audit_log, single_user_admin(authoriser.enabled))
 
-    @app.get("/status", tags=["ops"])
+    @app.get("/status", tags=["ops"], response_model=ServiceStatus)
     async def get_status() -> dict[str, Any]:
         if "faust" not in state:
             raise Problem(503, "not-started", "The consumer is not running")

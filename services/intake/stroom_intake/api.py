@@ -18,10 +18,12 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Depends, Request, Response
+from pydantic import BaseModel, Field
 
 from stroom_intake.domain.outcome import IngestReport
 from stroom_intake.domain.reading import MalformedBody, RawEvent, Unreadable, read_json, read_ndjson
 from stroom_intake.runtime import IntakeRuntime
+from stroom_platform.ops import ServiceStatus
 from stroom_platform.problems import Problem
 
 SINGLE = "application/cloudevents+json"
@@ -29,6 +31,31 @@ BATCH = "application/cloudevents-batch+json"
 NDJSON = ("application/x-ndjson", "application/ndjson")
 PLAIN = "application/json"
 SUPPORTED = [SINGLE, BATCH, *NDJSON, PLAIN]
+
+
+class EventOutcome(BaseModel):
+    """One event that was not accepted: where it was in the request, which one, and why."""
+
+    index: int = Field(description="Positie in de batch, vanaf 0.")
+    line: int | None = Field(default=None, description="Regel in NDJSON, vanaf 1.")
+    id: str | None
+    source: str | None
+    field: str | None = Field(default=None, description="Het veld dat het contract breekt.")
+    message: str
+
+
+class IngestSummary(BaseModel):
+    accepted: int = Field(description="Nieuw aangenomen events.")
+    duplicates: int = Field(description="Eerder aangenomen events met dezelfde inhoud (tellen eenmaal).")
+    conflicts: list[EventOutcome] = Field(description="Zelfde source en id, andere inhoud: niet aangenomen.")
+    refused: list[EventOutcome] = Field(description="Events die het contract breken, per veld.")
+
+
+_PROBLEMS: dict[int | str, dict[str, Any]] = {
+    409: {"description": "Niets aangenomen: alleen conflicten met eerder aangenomen events."},
+    413: {"description": "Verzoek te groot."},
+    415: {"description": "Niet-ondersteund content type."},
+}
 
 
 def runtime(request: Request) -> IntakeRuntime:
@@ -107,7 +134,9 @@ def _answer(report: IngestReport, offered: int) -> Response:
     )
 
 
-@router.post("/v1/events", status_code=202, tags=["intake"])
+@router.post(
+    "/v1/events", status_code=202, tags=["intake"], response_model=IngestSummary, responses=_PROBLEMS
+)
 async def post_events(request: Request, rt: Runtime) -> Response:
     """Accept one event, a batch or NDJSON; see the module documentation for the answers."""
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -125,6 +154,6 @@ async def post_events(request: Request, rt: Runtime) -> Response:
     return _answer(report, len(items))
 
 
-@router.get("/status", tags=["ops"])
+@router.get("/status", tags=["ops"], response_model=ServiceStatus)
 async def status(rt: Runtime) -> dict[str, Any]:
     return await rt.status()

@@ -28,6 +28,7 @@ from stroom_reporting.domain.months import (
 )
 from stroom_reporting.domain.spells import UNITS
 from stroom_reporting.kpi_report import kpis_report
+from stroom_reporting.schemas import DOWNLOADS, Changes, OrganisationEntry, ReportDocument, Trace
 
 router = APIRouter(prefix="/v1", tags=["reports"])
 
@@ -193,7 +194,7 @@ StockDate = Annotated[date, Depends(stock_date)]
 Quarter = Annotated[int, Depends(quarter)]
 
 
-@router.get("/organisations")
+@router.get("/organisations", response_model=list[OrganisationEntry])
 async def organisations(ctx: Ctx, caller: Caller) -> list[dict[str, Any]]:
     """The organisations and municipalities this caller may read (for pickers)."""
     result = []
@@ -204,7 +205,7 @@ async def organisations(ctx: Ctx, caller: Caller) -> list[dict[str, Any]]:
     return result
 
 
-@router.get("/reports/monthly")
+@router.get("/reports/monthly", response_model=ReportDocument, responses=DOWNLOADS)
 async def monthly(
     conn: Conn, scope: ScopeDep, regulation: Regulations, unit: Units, period: Period, as_of: AsOf, out: Out
 ) -> Any:
@@ -212,7 +213,7 @@ async def monthly(
     return respond(await reports.monthly(conn, scope, regulation, unit, *period, as_of), out)
 
 
-@router.get("/reports/board")
+@router.get("/reports/board", response_model=ReportDocument, responses=DOWNLOADS)
 async def board(conn: Conn, scope: ScopeDep, period: Period, as_of: AsOf, out: Out) -> Any:
     """The board report (bestuursrapportage): per municipality the months as columns for
     uitkeringen and personen, loonkostensubsidie and beschut werk; per regulation the number of
@@ -228,7 +229,7 @@ async def board(conn: Conn, scope: ScopeDep, period: Period, as_of: AsOf, out: O
     return respond(await reports.board(conn, scope, first, last, as_of), out)
 
 
-@router.get("/reports/monthly/trace")
+@router.get("/reports/monthly/trace", response_model=Trace)
 async def monthly_trace(
     request: Request,
     ctx: Ctx,
@@ -278,7 +279,7 @@ async def monthly_trace(
     return answer
 
 
-@router.get("/reports/monthly/changes")
+@router.get("/reports/monthly/changes", response_model=Changes)
 async def monthly_changes(
     conn: Conn, since: Annotated[datetime, Query(description="RFC 3339")], scope: ScopeDep
 ) -> dict[str, Any]:
@@ -289,43 +290,43 @@ async def monthly_changes(
     return {"since": since.isoformat(), "changes": changed}
 
 
-@router.get("/reports/reasons")
+@router.get("/reports/reasons", response_model=ReportDocument, responses=DOWNLOADS)
 async def reasons(conn: Conn, scope: ScopeDep, period: Period, as_of: AsOf, out: Out) -> Any:
     """Report 2: inflow and outflow reasons in the period, and the top 5 per municipality."""
     return respond(await reports.reasons(conn, scope, *period, as_of), out)
 
 
-@router.get("/reports/composition")
+@router.get("/reports/composition", response_model=ReportDocument, responses=DOWNLOADS)
 async def composition(conn: Conn, scope: ScopeDep, day: StockDate, as_of: AsOf, out: Out) -> Any:
     """Report 3: the client file on a stock date by regulation, duration, age, household, ladder."""
     return respond(await reports.composition(conn, scope, day, as_of), out)
 
 
-@router.get("/reports/placements")
+@router.get("/reports/placements", response_model=ReportDocument, responses=DOWNLOADS)
 async def placements(conn: Conn, scope: ScopeDep, period: Period, as_of: AsOf, out: Out) -> Any:
     """Report 4: placements per kind on month ends; sheltered work against the target."""
     return respond(await reports.placements(conn, scope, *period, as_of), out)
 
 
-@router.get("/reports/trajectories")
+@router.get("/reports/trajectories", response_model=ReportDocument, responses=DOWNLOADS)
 async def trajectories(conn: Conn, scope: ScopeDep, the_quarter: Quarter, as_of: AsOf, out: Out) -> Any:
     """Report 5: trajectories per phase in a quarter, and the ended ones by last phase x outcome."""
     return respond(await reports.trajectories(conn, scope, the_quarter, as_of), out)
 
 
-@router.get("/reports/caseload")
+@router.get("/reports/caseload", response_model=ReportDocument, responses=DOWNLOADS)
 async def caseload(conn: Conn, scope: ScopeDep, day: StockDate, as_of: AsOf, out: Out) -> Any:
     """Report 6: active clients per coach on a stock date, by client stream."""
     return respond(await reports.caseload(conn, scope, day, as_of), out)
 
 
-@router.get("/reports/gate")
+@router.get("/reports/gate", response_model=ReportDocument, responses=DOWNLOADS)
 async def gate(conn: Conn, scope: ScopeDep, period: Period, as_of: AsOf, out: Out) -> Any:
     """Report 7: applications received, granted, rejected, withdrawn; share not granted."""
     return respond(await reports.gate(conn, scope, *period, as_of), out)
 
 
-@router.get("/reports/kpis")
+@router.get("/reports/kpis", response_model=ReportDocument, responses=DOWNLOADS)
 async def kpis(conn: Conn, scope: ScopeDep, period: Period, as_of: AsOf, out: Out) -> Any:
     """Report 8: K1-K5 and benchmark rates with last year's value, the norm and whether it is met,
     and the revolving door; per municipality and for the organisation."""

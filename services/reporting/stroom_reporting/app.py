@@ -19,7 +19,7 @@ from stroom_platform.audit import AuditLog, install_audit, single_user_admin
 from stroom_platform.auth import Authoriser, parse_tokens
 from stroom_platform.db import make_engine
 from stroom_platform.memory import freeze_startup_heap
-from stroom_platform.ops import ops_router
+from stroom_platform.ops import ServiceStatus, ops_router
 from stroom_platform.organisations import load_organisations
 from stroom_platform.problems import install_problem_handlers
 from stroom_reporting import repository
@@ -76,7 +76,7 @@ def create_app(settings: ReportingSettings) -> FastAPI:
     install_audit(app, AuditLog(engine, audit, "reporting"), single_user_admin(tokens is not None))
     app.include_router(ops_router(registry, {"database": check_database}))
 
-    @app.get("/status", tags=["ops"])
+    @app.get("/status", tags=["ops"], response_model=ServiceStatus)
     async def status() -> dict[str, Any]:
         """Consumer group and lag, and per read model when a fact was last applied (freshness)."""
         async with engine.connect() as conn:

@@ -1,0 +1,83 @@
+"""What the caseload API answers, as documented in its OpenAPI document (for generated clients)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from pydantic import BaseModel
+
+
+class Named(BaseModel):
+    code: str
+    name: str
+
+
+class LabelledCount(BaseModel):
+    code: str | None
+    label: str
+    count: int
+
+
+class ByRegulation(BaseModel):
+    label: str
+    by_regulation: list[LabelledCount]
+
+
+class ByKind(BaseModel):
+    label: str
+    by_kind: list[LabelledCount]
+
+
+class ByPhase(BaseModel):
+    label: str
+    by_phase: list[LabelledCount]
+
+
+class CoachClients(BaseModel):
+    coach_ref: str | None
+    label: str
+    clients: int
+    by_client_stream: list[LabelledCount]
+
+
+class Coaches(BaseModel):
+    label: str
+    items: list[CoachClients]
+
+
+class MunicipalityCaseload(BaseModel):
+    """The caseload of one municipality on a day, as known at `as_of`."""
+
+    municipality: Named
+    date: dt.date
+    as_of: str | None
+    benefits: ByRegulation
+    persons: ByRegulation
+    placements: ByKind
+    open_applications: ByRegulation
+    trajectories: ByPhase
+    coaches: Coaches
+
+
+class MunicipalityCount(BaseModel):
+    code: str
+    name: str
+    count: int
+
+
+class LadderStepCount(BaseModel):
+    step: int | None
+    label: str
+    count: int
+
+
+class CoachCaseload(BaseModel):
+    """One coach's active clients on a day, in the municipalities the caller may see."""
+
+    coach_ref: str
+    date: dt.date
+    label: str
+    active_clients: int
+    by_municipality: list[MunicipalityCount]
+    by_client_stream: list[LabelledCount]
+    by_ladder_step: list[LadderStepCount]

@@ -1,0 +1,83 @@
+"""What the reporting API answers, as documented in its OpenAPI document (for generated clients)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from stroom_reporting.exports import XLSX_MEDIA
+
+
+class Named(BaseModel):
+    code: str
+    name: str
+
+
+class OrganisationEntry(BaseModel):
+    code: str
+    name: str
+    municipalities: list[Named] = Field(description="Alleen de gemeenten die deze aanroeper mag zien.")
+
+
+class ReportTableDocument(BaseModel):
+    title: str
+    columns: list[str] = Field(description="De kolommen van elke rij, in volgorde.")
+    rows: list[dict[str, Any]]
+    headings: dict[str, str] | None = Field(
+        default=None, description="Koppen van kolommen die alleen deze tabel heeft (maanden als kolommen)."
+    )
+
+
+class ReportDocument(BaseModel):
+    """Every report family as JSON: its tables, with Dutch headings per column."""
+
+    report: str
+    title: str
+    organisation: Named
+    municipalities: list[Named]
+    period: dict[str, str] = Field(description="`from`/`to` (YYYY-MM), `quarter` of `stock_date`.")
+    as_of: str | None = Field(description="De cijfers zoals bekend op dit moment; null: nu.")
+    headings: dict[str, str]
+    tables: dict[str, ReportTableDocument]
+
+
+# The same report as a download, with `format=csv` (one table) or `format=xlsx`.
+DOWNLOADS: dict[int | str, dict[str, Any]] = {
+    200: {
+        "content": {
+            "text/csv": {"schema": {"type": "string"}},
+            XLSX_MEDIA: {"schema": {"type": "string", "format": "binary"}},
+        }
+    }
+}
+
+
+class TracedRef(BaseModel):
+    benefit_ref: str
+    client_ref: str | None
+
+
+class Trace(BaseModel):
+    """The pseudonymous refs behind one figure of report 1."""
+
+    municipality: str
+    regulation: str
+    unit: str
+    month: str
+    measure: str
+    count: int
+    refs: list[TracedRef]
+
+
+class Change(BaseModel):
+    municipality: str
+    regulation: str
+    unit: str
+    month: str
+    changed_at: str
+
+
+class Changes(BaseModel):
+    since: str
+    changes: list[Change]
