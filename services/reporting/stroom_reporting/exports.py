@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from collections import defaultdict
+from collections.abc import Callable
 from typing import Any
 
 from openpyxl import Workbook
@@ -13,6 +14,7 @@ from openpyxl.utils import get_column_letter
 
 from stroom_reporting.domain.board import NET_CHANGE_NOTE, period_label
 from stroom_reporting.domain.months import parse_month
+from stroom_reporting.domain.status import DEFINITIVE
 from stroom_reporting.reports import LABELS, Report, ReportTable
 
 XLSX_MEDIA = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -97,6 +99,7 @@ _PLACES = "#,##0.##"
 _PERCENT = "0.0"
 _BLOCK_FILL = PatternFill("solid", fgColor="DDEBF7")
 _THIN_TOP = Border(top=Side(style="thin"))
+_PROVISIONAL = Font(italic=True, color="595959")
 OVERVIEW_SHEET = "Overzicht aantal uitkeringen"
 _SHELTERED = {
     "taakstelling": _PLACES,
@@ -134,7 +137,7 @@ def _titles(sheet: Any, report: Report, title: str) -> None:
 
 def _page_setup(sheet: Any, last_row: int, last_column: int) -> None:
     """Landscape A4, the whole sheet on one page, headers frozen, as boards print it."""
-    sheet.freeze_panes = "B5"
+    sheet.freeze_panes = "B6"
     sheet.column_dimensions["A"].width = 30
     for column in range(2, last_column + 1):
         sheet.column_dimensions[get_column_letter(column)].width = 13
@@ -147,6 +150,44 @@ def _page_setup(sheet: Any, last_row: int, last_column: int) -> None:
     sheet.print_options.horizontalCentered = True
 
 
+def _status_note(report: Report) -> str:
+    thresholds = report.scope.organisation.figure_status
+    return (
+        f"Cursief: cijfers die nog kunnen wijzigen. Een maand is voorlopig tot"
+        f" {thresholds.provisional_months} maanden na afloop, nader voorlopig tot"
+        f" {thresholds.definitive_months} maanden, daarna definitief; herzien: gewijzigd nadat de"
+        " maand definitief werd."
+    )
+
+
+def _status_row(
+    sheet: Any,
+    tables: dict[str, ReportTable],
+    months: list[str],
+    revised_here: Callable[[dict[str, Any]], bool],
+    first_column: int = 2,
+) -> list[int]:
+    """Row 5: each month's status, and where a definitive month was revised. Gives the columns
+    of the months that are not definitive yet."""
+    statuses = {r["month"]: r["status"] for r in tables["status"].rows}
+    revised = {r["month"] for r in tables["revisions"].rows if revised_here(r)}
+    sheet.cell(5, 1, "Status").font = Font(italic=True)
+    for column, month in enumerate(months, first_column):
+        text = statuses[month] + (", herzien" if month in revised else "")
+        cell = sheet.cell(5, column, text)
+        cell.font = Font(italic=True, size=9, bold=month in revised)
+        cell.alignment = Alignment(horizontal="right", wrap_text=True)
+    sheet.row_dimensions[5].height = 24
+    return [c for c, m in enumerate(months, first_column) if statuses[m] != DEFINITIVE]
+
+
+def _provisional(sheet: Any, rows: list[int], columns: list[int]) -> None:
+    """Figures that may still change in grey italics."""
+    for row in rows:
+        for column in columns:
+            sheet.cell(row, column).font = _PROVISIONAL
+
+
 def _board_municipality(
     sheet: Any, report: Report, municipality: str, tables: dict[str, ReportTable]
 ) -> None:
@@ -154,7 +195,9 @@ def _board_municipality(
     months = [c for c in mutations.columns if c in mutations.headings]
     _titles(sheet, report, f"{report.title} — {report.scope.names[municipality]}")
     _header(sheet, 4, ["Maand", *(mutations.heading(m) for m in months), "Totaal"])
-    row = 5
+    provisional = _status_row(sheet, tables, months, lambda r: r["municipality"] == municipality)
+    row = 6
+    figures = []
     for unit, title in (("benefits", "Aantal uitkeringen"), ("persons", "Personen")):
         for column in range(1, len(months) + 3):
             sheet.cell(row, column).fill = _BLOCK_FILL
@@ -164,18 +207,22 @@ def _board_municipality(
             if (line["municipality"], line["unit"]) != (municipality, unit):
                 continue
             _numbers(sheet, row, line["line_label"], [line[m] for m in months])
+            figures.append(row)
             total = sheet.cell(row, len(months) + 2, line["total"])
             total.font = Font(bold=True)
             total.number_format = _NET_CHANGE if line["line"] in ("begin", "end") else _COUNT
             row += 1
         row += 1
     sheet.cell(row, 1, NET_CHANGE_NOTE).font = Font(italic=True, size=9)
-    row += 2
+    sheet.cell(row + 1, 1, _status_note(report)).font = Font(italic=True, size=9)
+    row += 3
     stocks = [c for c in wage_subsidy.columns if c in wage_subsidy.headings]
     _header(sheet, row, ["Loonkostensubsidie", *(wage_subsidy.heading(c) for c in stocks)])
     row += 1
     lks = next(r for r in wage_subsidy.rows if r["municipality"] == municipality)
     _numbers(sheet, row, "Plaatsingen met loonkostensubsidie", [lks[c] for c in stocks])
+    _provisional(sheet, figures, provisional)
+    _provisional(sheet, [row], [c + 1 for c in provisional])
     row += 2
     sheltered = tables["sheltered_work"]
     year = sheltered.rows[0]["year"]
@@ -199,19 +246,24 @@ def _board_municipality(
     _page_setup(sheet, row, len(months) + 2)
 
 
-def _board_overview(sheet: Any, report: Report, regulations: ReportTable) -> None:
+def _board_overview(sheet: Any, report: Report, tables: dict[str, ReportTable]) -> None:
+    regulations = tables["regulations"]
     stocks = [c for c in regulations.columns if c in regulations.headings and c != "regulation"]
     _titles(sheet, report, f"{report.scope.organisation.name} — {OVERVIEW_SHEET}")
     _header(sheet, 4, ["Regeling", *(regulations.heading(c) for c in stocks)])
-    row = 4
+    provisional = _status_row(
+        sheet, tables, stocks[1:], lambda r: r["municipality"] == "*" and r["unit"] == "benefits", 3
+    )
+    row = 5
     for found in regulations.rows:
         row += 1
         label = "Totaal" if found["regulation"] == "*" else found["regulation"]
         _numbers(sheet, row, label, [found[c] for c in stocks])
+        _provisional(sheet, [row], provisional)
         if found["regulation"] == "*":
             for column in range(1, len(stocks) + 2):
                 cell = sheet.cell(row, column)
-                cell.font, cell.border = Font(bold=True), _THIN_TOP
+                cell.font, cell.border = Font(bold=True, italic=column in provisional), _THIN_TOP
     _page_setup(sheet, row, len(stocks) + 1)
 
 
@@ -219,7 +271,7 @@ def board_workbook(report: Report) -> bytes:
     """The organisation's regulation table first, then a sheet per municipality."""
     tables = {t.name: t for t in report.tables}
     workbook = Workbook()
-    _board_overview(workbook.active, report, tables["regulations"])
+    _board_overview(workbook.active, report, tables)
     workbook.active.title = OVERVIEW_SHEET
     for municipality in report.scope.municipalities:
         sheet = workbook.create_sheet(report.scope.names[municipality][:31])

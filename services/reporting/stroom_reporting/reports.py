@@ -100,6 +100,7 @@ HEADINGS = {
     "realised": "Gerealiseerd",
     "regulation_label": "Omschrijving",
     "status": "Status",
+    "status_label": "Omschrijving",
     "revised": "Herzien na definitief",
 }
 
@@ -712,7 +713,30 @@ async def board(conn: AsyncConnection, scope: Scope, first: int, last: int, as_o
             | {format_month(r.month): r.end for r in stock}
         )
     place = ["municipality", "municipality_name"]
+    final = await finality(conn, scope, REGULATIONS, ("benefits", "persons"), first, last, as_of)
+    status_rows = [
+        {"month": format_month(m), "status": final.statuses[m], "status_label": figure_status.LABELS[s]}
+        for m, s in final.statuses.items()
+    ]
+    revision_rows = [
+        {
+            "municipality": municipality,
+            "municipality_name": scope.names.get(municipality, "Totaal"),
+            "regulation": regulation,
+            "unit": unit,
+            "month": format_month(month),
+        }
+        for municipality, regulation, unit, month in sorted(final.revised)
+        if month and mutations.TOTAL in (municipality, regulation)
+    ]
     tables = [
+        ReportTable("status", "Status per maand", ["month", "status", "status_label"], status_rows),
+        ReportTable(
+            "revisions",
+            "Herzien nadat de maand definitief werd",
+            [*place, "regulation", "unit", "month"],
+            revision_rows,
+        ),
         ReportTable(
             "mutations",
             "Aantal uitkeringen en personen per maand",

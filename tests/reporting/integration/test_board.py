@@ -117,12 +117,13 @@ async def test_board_workbook_holds_the_api_figures(client: httpx.AsyncClient) -
         assert total[3] == sum(r["active"] for r in sheltered.values())
         assert total[2] == sum(r["target"] or 0 for r in sheltered.values())
 
-        assert sheet.freeze_panes == "B5"
+        assert sheet.freeze_panes == "B6"
+        assert {s.split(",")[0] for s in _header(rows, "Status")[1:13]} == {"definitief"}
         assert sheet.page_setup.orientation == "landscape"
         assert sheet.sheet_properties.pageSetUpPr.fitToPage
         assert (sheet.page_setup.fitToWidth, sheet.page_setup.fitToHeight) == (1, 1)
         assert sheet.print_area is not None
-        assert sheet.cell(6, 2).number_format == "#,##0"
+        assert sheet.cell(7, 2).number_format == "#,##0"
     assert checked > 100  # the history is not empty: most of these figures are not zero
 
     overview = _rows(workbook["Overzicht aantal uitkeringen"])

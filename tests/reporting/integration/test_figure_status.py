@@ -3,12 +3,14 @@ month listed as a revision with its figures before and after."""
 
 from __future__ import annotations
 
+import io
 import random
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 
 import httpx
 import pytest
+from openpyxl import load_workbook
 
 from reporting.histories import MUNICIPALITIES, random_history
 from reporting.integration.conftest import reporting_app
@@ -161,3 +163,32 @@ async def test_revisions_equal_the_figures_then_and_now(database_url: str, as_of
     await engine.dispose()
     assert got == expected
     assert len(expected) > 10
+
+
+async def test_board_workbook_marks_status_and_revisions(client: httpx.AsyncClient) -> None:
+    for as_of, expected in (
+        ("2024-07-01T12:00:00Z", ["definitief"] + ["nader voorlopig"] * 3 + ["voorlopig"] * 2),
+        # Known since 2024-09-02, the late start was not yet in January, February and March when they became
+        # definitive (on the first of July, August and September), but it was in April's.
+        (None, ["definitief, herzien"] * 3 + ["definitief"] * 3),
+    ):
+        params = {**HOORN, "format": "xlsx"} | ({"asOf": as_of} if as_of else {})
+        response = await client.get("/v1/reports/board", params=params)
+        assert response.status_code == 200, response.text
+        workbook = load_workbook(io.BytesIO(response.content))
+        for sheet in ("Hoorn", "Overzicht aantal uitkeringen"):
+            rows = [[c.value for c in row] for row in workbook[sheet].iter_rows()]
+            (status,) = [row for row in rows if row[0] == "Status"]
+            first = 1 if sheet == "Hoorn" else 2  # the overview's first column is Begin jan
+            assert status[first : first + 6] == expected, (as_of, sheet)
+        hoorn = workbook["Hoorn"]
+        assert hoorn.cell(7, 7).font.i == (as_of is not None)  # June's Beginstand may still change
+        assert not hoorn.cell(7, 2).font.i
+    doc = (await client.get("/v1/reports/board", params=HOORN)).json()
+    revised = {
+        (r["municipality"], r["regulation"], r["unit"], r["month"])
+        for r in doc["tables"]["revisions"]["rows"]
+    }
+    assert ("GM0405", "*", "benefits", "2024-01") in revised
+    assert ("*", "PW", "persons", "2024-01") in revised
+    assert [r["status"] for r in doc["tables"]["status"]["rows"]] == ["definitief"] * 6
