@@ -15,6 +15,7 @@ from stroom_platform.audit import record
 from stroom_platform.auth import Access
 from stroom_platform.problems import Problem
 from stroom_reporting import exports, reports, repository
+from stroom_reporting import publication as publication_rules
 from stroom_reporting.context import ReportingContext
 from stroom_reporting.domain import board as board_layout
 from stroom_reporting.domain.months import (
@@ -205,12 +206,74 @@ async def organisations(ctx: Ctx, caller: Caller) -> list[dict[str, Any]]:
     return result
 
 
+def publication(request: Request) -> bool:
+    """True for a reader who may see published figures only (`reports:read:public`)."""
+    scopes: frozenset[str] = getattr(getattr(request.state, "principal", None), "scopes", frozenset())
+    return PUBLIC_SCOPE in scopes and READ_SCOPE not in scopes
+
+
+PUBLIC_SCOPE = "reports:read:public"
+READ_SCOPE = "reports:read"
+Public = Annotated[bool, Depends(publication)]
+
+
+def published_shape(request: Request, scope: reports.Scope, period: tuple[int, int]) -> None:
+    """Published tables have one shape: the whole organisation, every regulation, the months of
+    one calendar year, as known now. Other cuts would let two answers be subtracted from each
+    other (a subset of municipalities from the whole, one period from a longer one)."""
+    narrowed = [
+        name for name in ("municipality", "regulation", "as_of", "asOf") if name in request.query_params
+    ]
+    if narrowed:
+        raise Problem(
+            400,
+            "not-published",
+            "Niet gepubliceerd",
+            f"Gepubliceerde cijfers zijn er alleen voor de hele organisatie, alle regelingen en de"
+            f" actuele stand; laat {', '.join(narrowed)} weg.",
+        )
+    first, last = period
+    if first % 100 != 1 or last // 100 != first // 100:
+        raise Problem(
+            400,
+            "not-published",
+            "Niet gepubliceerd",
+            "Gepubliceerde cijfers beslaan één kalenderjaar: from is januari, to valt in hetzelfde jaar.",
+        )
+    whole = [m.code for m in scope.organisation.municipalities]
+    if scope.municipalities != whole:
+        raise Problem(
+            403,
+            "forbidden-municipality",
+            "Geen toegang tot de hele organisatie",
+            "Gepubliceerde cijfers zijn er alleen voor een hele organisatie.",
+        )
+
+
 @router.get("/reports/monthly", response_model=ReportDocument, responses=DOWNLOADS)
 async def monthly(
-    conn: Conn, scope: ScopeDep, regulation: Regulations, unit: Units, period: Period, as_of: AsOf, out: Out
+    request: Request,
+    ctx: Ctx,
+    conn: Conn,
+    scope: ScopeDep,
+    regulation: Regulations,
+    unit: Units,
+    period: Period,
+    as_of: AsOf,
+    out: Out,
+    public: Public,
 ) -> Any:
-    """Report 1: begin, inflow, outflow, end per month, with period and organisation totals."""
-    return respond(await reports.monthly(conn, scope, regulation, unit, *period, as_of), out)
+    """Report 1: begin, inflow, outflow, end per month, with period and organisation totals.
+
+    With `reports:read:public` only: the figures for publication, each below the threshold
+    suppressed with every figure it could be recomputed from (JSON `null` and the row's
+    `suppressed`, CSV/XLSX `*` with a legend)."""
+    report = await reports.monthly(conn, scope, regulation, unit, *period, as_of)
+    if public:
+        published_shape(request, scope, period)
+        marker = None if out.format == "json" else publication_rules.MARKER
+        report = publication_rules.publish_monthly(report, ctx.disclosure_threshold, marker)
+    return respond(report, out)
 
 
 @router.get("/reports/board", response_model=ReportDocument, responses=DOWNLOADS)

@@ -44,7 +44,7 @@ def create_app(settings: ReportingSettings) -> FastAPI:
     engine = make_engine(settings.reporting_database_url)
     registry = CollectorRegistry()
     consumer = FactsConsumer(settings, engine, registry) if settings.consume else None
-    context = ReportingContext(engine, organisations, Authoriser(tokens))
+    context = ReportingContext(engine, organisations, Authoriser(tokens), settings.disclosure_threshold)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

@@ -15,3 +15,5 @@ class ReportingContext:
     engine: AsyncEngine
     organisations: OrganisationsConfig
     authoriser: Authoriser
+    # Publication: figures below this are suppressed (ReportingSettings.disclosure_threshold).
+    disclosure_threshold: int = 5

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pydantic import Field
+
 from stroom_platform.settings import CommonSettings, service_host, service_port
 
 
@@ -14,6 +16,9 @@ class ReportingSettings(CommonSettings):
     consumer_poll_ms: int = 500
     # Set false to serve reports from the database without consuming (read replicas, the CLI).
     consume: bool = True
+    # Publication (`reports:read:public`): figures below this are suppressed, with every figure
+    # they could be recomputed from.
+    disclosure_threshold: int = Field(default=5, ge=1)
 
     @property
     def reporting_database_url(self) -> str:
