@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -70,12 +70,25 @@ class Trace(BaseModel):
     refs: list[TracedRef]
 
 
+class Figures(BaseModel):
+    begin: int
+    inflow: int
+    outflow: int
+    end: int
+
+
 class Change(BaseModel):
     municipality: str
     regulation: str
     unit: str
     month: str
     changed_at: str
+    status: Literal["voorlopig", "nader voorlopig", "definitief"] = Field(
+        description="Hoe definitief de maand nu is (zoals CBS publiceert)."
+    )
+    revision: bool = Field(description="Gewijzigd nadat de maand definitief werd.")
+    before: Figures | None = Field(default=None, description="Bij een herziening: de cijfers toen.")
+    after: Figures | None = Field(default=None, description="Bij een herziening: de cijfers nu.")
 
 
 class Changes(BaseModel):
