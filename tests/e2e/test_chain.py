@@ -81,7 +81,7 @@ class Chain:
             "to": f"{months[-1]:%Y-%m}",
         }
         if as_of is not None:
-            params["as_of"] = as_of.isoformat()
+            params["asOf"] = as_of.isoformat()
         response = await self.client.get(f"{self.urls['reporting']}/v1/reports/monthly", params=params)
         assert response.status_code == 200, response.text
         return {

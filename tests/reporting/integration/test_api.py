@@ -134,7 +134,7 @@ async def test_bad_parameters_are_problems(client: httpx.AsyncClient) -> None:
         "invalid-month": {"organisation": ORG, "from": "2024-13"},
         "invalid-period": {"organisation": ORG, "from": "2024-05", "to": "2024-01"},
         "invalid-unit": {"organisation": ORG, "unit": "cats"},
-        "invalid-as-of": {"organisation": ORG, "as_of": "2024-01-01T00:00:00"},
+        "invalid-as-of": {"organisation": ORG, "asOf": "2024-01-01T00:00:00"},
     }
     for slug, params in cases.items():
         response = await client.get("/v1/reports/monthly", params=params)
@@ -171,16 +171,16 @@ async def test_other_families(client: httpx.AsyncClient, organisations: Organisa
     assert (finding["begin"], finding["inflow"], finding["outflow"], finding["end"]) == (0, 1, 1, 0)
     assert row_of(trajectories, "ended", phase="Werk vinden", outcome="Werkaanvaarding")["count"] == 1
     composition = (
-        await client.get("/v1/reports/composition", params={**hoorn, "stock_date": "2024-03-31"})
+        await client.get("/v1/reports/composition", params={**hoorn, "stockDate": "2024-03-31"})
     ).json()
     assert row_of(composition, "composition", dimension="ladder_step", value="3")["count"] == 1
-    caseload = (await client.get("/v1/reports/caseload", params={**hoorn, "stock_date": "2024-03-31"})).json()
+    caseload = (await client.get("/v1/reports/caseload", params={**hoorn, "stockDate": "2024-03-31"})).json()
     assert row_of(caseload, "caseload", coach="coach-x", client_stream="Bemiddelbaar")["count"] == 1
     assert row_of(caseload, "caseload", coach="coach-x", client_stream="Onbekend")["count"] == 1
     earlier = (
         await client.get(
             "/v1/reports/caseload",
-            params={**hoorn, "stock_date": "2024-03-31", "as_of": "2024-02-01T00:00:00Z"},
+            params={**hoorn, "stockDate": "2024-03-31", "asOf": "2024-02-01T00:00:00Z"},
         )
     ).json()
     assert [r for r in earlier["tables"]["caseload"]["rows"] if r["coach"] == "coach-x"] == [

@@ -80,7 +80,7 @@ async def test_kpis_of_hand_made_facts(database_url: str) -> None:
         total = figures(response.json(), "*")
         assert total["K1"] == {**hoorn["K1"], "municipality": "*", "municipality_name": "Totaal"}
 
-        known_before = {"municipality": "GM0405", **PERIOD, "as_of": "2024-05-15T00:00:00Z"}
+        known_before = {"municipality": "GM0405", **PERIOD, "asOf": "2024-05-15T00:00:00Z"}
         earlier = figures((await client.get("/v1/reports/kpis", params=known_before)).json(), "GM0405")
         # The progress report and the plan were recorded on 1 June; as of mid May neither is known.
         assert (earlier["K2"]["value"], earlier["K2"]["met"], earlier["K3"]["basis"]) == (0.0, False, 0)
