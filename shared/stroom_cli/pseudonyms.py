@@ -73,14 +73,14 @@ async def apply_version(service: str, version: int, key: bytes) -> int:
                 t for t in metadata.sorted_tables if t.name in present and t.name != log.table.name
             ]
             changed = await rewrite_refs(conn, tables, Rekeyer(key), derived)
-            await log.append_within(
-                conn,
+            await log.append(
                 ROTATION,
                 f"client_refs van {service}",
                 "gelukt",
                 cli_actor(),
                 socket.gethostname(),
                 {"version": version, "rows": changed},
+                within=conn,
             )
     finally:
         await log.engine.dispose()

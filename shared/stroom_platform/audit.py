@@ -139,26 +139,19 @@ class AuditLog:
         actor: str,
         client_address: str | None = None,
         detail: dict[str, Any] | None = None,
+        within: AsyncConnection | None = None,
     ) -> AuditEntry:
+        """Appends an entry; `within` the caller's transaction it stands or falls with what it
+        records (on SQLite that transaction holds the write lock once it has written)."""
         record = AuditRecord(action, object, result, actor, self.service, client_address, detail).redacted()
+        if within is not None:
+            return await self._locked_insert(within, record)
         if self._sqlite:
             return await self._append_sqlite(record)
         async with self.engine.begin() as conn:
-            await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": self._lock_key})
-            return await self._insert(conn, record)
+            return await self._locked_insert(conn, record)
 
-    async def append_within(
-        self,
-        conn: AsyncConnection,
-        action: str,
-        object: str,
-        result: str,
-        actor: str,
-        client_address: str | None = None,
-        detail: dict[str, Any] | None = None,
-    ) -> AuditEntry:
-        """An entry in the caller's transaction: it stands or falls with what it records."""
-        record = AuditRecord(action, object, result, actor, self.service, client_address, detail).redacted()
+    async def _locked_insert(self, conn: AsyncConnection, record: AuditRecord) -> AuditEntry:
         if not self._sqlite:
             await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": self._lock_key})
         return await self._insert(conn, record)

@@ -216,4 +216,10 @@ def monthly_constraints(cells: Iterable[Cell]) -> list[Constraint[Cell]]:
 def suppress_monthly(rows: Iterable[MutationRow], threshold: int = DEFAULT_THRESHOLD) -> frozenset[Cell]:
     """The cells of a monthly table (its rows and all its totals) to hide from the public."""
     cells = monthly_cells(rows)
-    return suppress(cells, monthly_constraints(cells), threshold)
+    hidden: set[Cell] = set()
+    # No constraint joins benefits and persons: each unit is a table of its own, and elimination
+    # grows faster than the table.
+    for unit in sorted({cell[2] for cell in cells}):
+        part = {cell: value for cell, value in cells.items() if cell[2] == unit}
+        hidden |= suppress(part, monthly_constraints(part), threshold)
+    return frozenset(hidden)
