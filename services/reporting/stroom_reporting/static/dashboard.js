@@ -6,7 +6,11 @@ const el = (id) => document.getElementById(id);
 const nf = new Intl.NumberFormat("nl-NL");
 const DIMENSIONS = { regulation: "Regeling", duration: "Duur uitkering", age: "Leeftijd", household: "Huishouden" };
 const HOUSEHOLD = { single: "Alleenstaand", couple: "Paar" };
+const DEFINITIVE = "definitief";
 let organisations = [];
+
+// A month's status as CBS publishes figures, and whether a definitive month was revised.
+const statusText = (r) => (r.status || "") + (r.revised ? " (herzien)" : "");
 
 async function api(path, params) {
   const url = new URL(path, location.origin);
@@ -46,8 +50,15 @@ function svg(tag, attrs, text) {
 }
 
 function drawChart(rows) {
-  const width = 900, height = 280, left = 50, bottom = 40, top = 20;
+  const width = 900, height = 280, left = 50, bottom = 52, top = 20;
   const chart = svg("svg", { viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": "Verloop bestand" });
+  const defs = svg("defs", {});
+  for (const [id, colour] of [["hatch-in", "#2e7d32"], ["hatch-out", "#c62828"], ["hatch-legend", "#555"]]) {
+    const pattern = svg("pattern", { id, width: 6, height: 6, patternUnits: "userSpaceOnUse", patternTransform: "rotate(45)" });
+    pattern.append(svg("rect", { width: 6, height: 6, fill: "#fff" }), svg("line", { x1: 0, y1: 0, x2: 0, y2: 6, stroke: colour, "stroke-width": 3 }));
+    defs.append(pattern);
+  }
+  chart.append(defs);
   const max = Math.max(1, ...rows.map((r) => Math.max(r.end, r.begin, r.inflow, r.outflow)));
   const step = (width - left - 20) / Math.max(rows.length, 1);
   const y = (v) => height - bottom - (v / max) * (height - bottom - top);
@@ -60,13 +71,18 @@ function drawChart(rows) {
   const points = [];
   rows.forEach((r, i) => {
     const x = left + i * step + step / 2;
-    chart.append(svg("rect", { x: x - bar - 1, y: y(r.inflow), width: bar, height: y(0) - y(r.inflow), fill: "#2e7d32" }, undefined));
-    chart.append(svg("rect", { x: x + 1, y: y(r.outflow), width: bar, height: y(0) - y(r.outflow), fill: "#c62828" }));
+    // Hatched: the month's figures are not definitive yet and may still change.
+    const final = !r.status || r.status === DEFINITIVE;
+    const inflow = svg("rect", { x: x - bar - 1, y: y(r.inflow), width: bar, height: y(0) - y(r.inflow), fill: final ? "#2e7d32" : "url(#hatch-in)", stroke: "#2e7d32" });
+    const outflow = svg("rect", { x: x + 1, y: y(r.outflow), width: bar, height: y(0) - y(r.outflow), fill: final ? "#c62828" : "url(#hatch-out)", stroke: "#c62828" });
+    for (const node of [inflow, outflow]) node.dataset.status = r.status || "";
+    chart.append(inflow, outflow);
     chart.append(svg("text", { x, y: height - bottom + 16, "text-anchor": "middle", "font-size": 11 }, r.month));
+    if (!final) chart.append(svg("text", { x, y: height - bottom + 28, "text-anchor": "middle", "font-size": 9, fill: "#555" }, r.status));
     points.push(`${x},${y(r.end)}`);
   });
   chart.append(svg("polyline", { points: points.join(" "), fill: "none", stroke: "#1f4e79", "stroke-width": 3 }));
-  const legend = [["#1f4e79", "Stand einde maand"], ["#2e7d32", "Instroom"], ["#c62828", "Uitstroom"]];
+  const legend = [["#1f4e79", "Stand einde maand"], ["#2e7d32", "Instroom"], ["#c62828", "Uitstroom"], ["url(#hatch-legend)", "Gearceerd: nog niet definitief"]];
   legend.forEach(([colour, label], i) => {
     chart.append(svg("rect", { x: left + i * 170, y: height - 14, width: 12, height: 12, fill: colour }));
     chart.append(svg("text", { x: left + 18 + i * 170, y: height - 4, "font-size": 12 }, label));
@@ -87,6 +103,9 @@ function fillMutations(rows, period) {
     const tr = body.insertRow();
     cell(tr, r.month);
     for (const k of ["begin", "inflow", "outflow", "end"]) cell(tr, nf.format(r[k]));
+    cell(tr, statusText(r));
+    tr.dataset.status = r.status;
+    if (r.status !== DEFINITIVE) tr.className = "provisional";
   }
   const foot = el("mutations").tFoot;
   foot.replaceChildren();
@@ -94,6 +113,7 @@ function fillMutations(rows, period) {
     const tr = foot.insertRow();
     cell(tr, "Totaal periode");
     for (const k of ["begin", "inflow", "outflow", "end"]) cell(tr, nf.format(period[k]));
+    cell(tr, "");
   }
 }
 
@@ -165,7 +185,15 @@ async function refresh(event) {
   if (event) event.preventDefault();
   const organisation = el("organisation").value;
   const municipality = el("municipality").value;
-  const scope = { organisation, municipality, from: el("from").value, to: el("to").value };
+  const asOf = el("as-of").value ? `${el("as-of").value}T23:59:59Z` : "";
+  const scope = { organisation, municipality, from: el("from").value, to: el("to").value, asOf };
+  // The view in the address, so it can be bookmarked and shared.
+  const shown = new URLSearchParams(location.search);
+  for (const [key, value] of Object.entries({ organisation, municipality, unit: el("unit").value, from: scope.from, to: scope.to, asOf: el("as-of").value })) {
+    if (value) shown.set(key, value);
+    else shown.delete(key);
+  }
+  history.replaceState(null, "", `?${shown}`);
   el("status").textContent = "Bezig met laden…";
   try {
     const monthly = await api("/v1/reports/monthly", { ...scope, unit: el("unit").value });
@@ -192,7 +220,7 @@ async function refresh(event) {
     fillBars(el("top-outflow"), top("Uitstroom"), ([l]) => l, ([, c]) => c, "outflow");
     const stockDate = lastDay(scope.to);
     el("stock-date").textContent = stockDate;
-    const composition = await api("/v1/reports/composition", { organisation, municipality, stockDate });
+    const composition = await api("/v1/reports/composition", { organisation, municipality, stockDate, asOf });
     fillComposition(composition.tables.composition.rows);
     const placements = await api("/v1/reports/placements", { ...scope, from: scope.to });
     fillSheltered(placements.tables.sheltered_work.rows, scope.to);
@@ -211,8 +239,13 @@ async function start() {
   el("organisation").replaceChildren(...organisations.map((o) => option(o.code, o.name)));
   fillMunicipalities();
   const params = new URLSearchParams(location.search);
+  // By default the last complete month and the year up to it: a month that has not ended looks
+  // like a collapse in inflow.
   const now = new Date();
-  el("to").value = params.get("to") || `${now.getFullYear()}-${String(now.getMonth() + 1).padStart(2, "0")}`;
+  const lastComplete = new Date(Date.UTC(now.getFullYear(), now.getMonth() - 1, 1));
+  el("to").value = params.get("to") || lastComplete.toISOString().slice(0, 7);
+  if (params.get("unit")) el("unit").value = params.get("unit");
+  if (params.get("asOf")) el("as-of").value = params.get("asOf").slice(0, 10);
   el("from").value = params.get("from") || `${el("to").value.slice(0, 4)}-01`;
   if (params.get("organisation")) el("organisation").value = params.get("organisation");
   fillMunicipalities();
