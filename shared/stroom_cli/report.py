@@ -307,7 +307,7 @@ def trajectories(
     """Trajecten per fase in een kwartaal, en de beëindigde naar laatste fase en uitkomst."""
     the_quarter = quarter_of(_period(quarter, quarter, as_of)[0])
     _family(
-        organisation, municipality, lambda c, s: reports.trajectories(c, s, the_quarter, as_of), csv, xlsx
+        organisation, municipality, lambda c, s: reports.trajectories(c, s, [the_quarter], as_of), csv, xlsx
     )
 
 

@@ -24,6 +24,7 @@ from stroom_reporting.domain.months import (
     month_of,
     month_range,
     parse_month,
+    parse_period,
     previous_month,
     quarter_of,
 )
@@ -55,6 +56,9 @@ OrganisationParam = Annotated[str | None, Query(description="Organisation code, 
 MunicipalityParam = Annotated[list[str] | None, Query(description="CBS code(s) GMnnnn; default all visible")]
 FromParam = Annotated[str | None, Query(alias="from", description="First month YYYY-MM")]
 ToParam = Annotated[str | None, Query(alias="to", description="Last month YYYY-MM")]
+NamedPeriodParam = Annotated[
+    str | None, Query(description="A named period instead of from/to: 2025, 2025-H1, 2025-Q2, 2025-06")
+]
 AsOfParam = Annotated[
     datetime | None,
     Query(alias="asOf", description="RFC 3339: the figures as known then (events with time <= asOf)"),
@@ -105,7 +109,26 @@ def resolve_scope(
     return reports.Scope(org, chosen, orgs.municipality_names)
 
 
-def resolve_period(first: FromParam = None, last: ToParam = None) -> tuple[int, int]:
+def resolve_period(
+    first: FromParam = None, last: ToParam = None, period: NamedPeriodParam = None
+) -> tuple[int, int]:
+    if period is not None:
+        if first or last:
+            raise Problem(
+                400,
+                "period-and-range",
+                "Periode dubbel opgegeven",
+                "Geef óf period óf from/to op, niet beide.",
+            )
+        try:
+            return parse_period(period)
+        except ValueError:
+            raise Problem(
+                400,
+                "invalid-period-name",
+                "Onbekende periode",
+                f"{period!r} is geen periode; gebruik bijvoorbeeld 2025, 2025-H1, 2025-Q2 of 2025-06.",
+            ) from None
     today = month_of(date.today())
     try:
         last_month = parse_month(last) if last else today
@@ -177,10 +200,15 @@ def stock_date(stock_date: StockDateParam = None) -> date:
     return stock_date or date.today()
 
 
-def quarter(
+def quarters(
     quarter: Annotated[str | None, Query(description="Any month of the quarter, YYYY-MM")] = None,
-) -> int:
-    return quarter_of(resolve_period(quarter, quarter)[0] if quarter else month_of(date.today()))
+    period: NamedPeriodParam = None,
+) -> list[int]:
+    """The quarter of `quarter`, or every quarter of a named period; default this quarter."""
+    if period is not None:
+        first, last = resolve_period(quarter, None, period)
+        return sorted({quarter_of(m) for m in month_range(first, last)})
+    return [quarter_of(resolve_period(quarter, quarter)[0] if quarter else month_of(date.today()))]
 
 
 # The query parameters every report shares, resolved (and validated) once, in the order they
@@ -192,7 +220,7 @@ Out = Annotated[Output, Depends(output)]
 Regulations = Annotated[tuple[str, ...], Depends(regulations)]
 Units = Annotated[tuple[str, ...], Depends(units)]
 StockDate = Annotated[date, Depends(stock_date)]
-Quarter = Annotated[int, Depends(quarter)]
+Quarters = Annotated[list[int], Depends(quarters)]
 
 
 @router.get("/organisations", response_model=list[OrganisationEntry])
@@ -372,9 +400,10 @@ async def placements(conn: Conn, scope: ScopeDep, period: Period, as_of: AsOf, o
 
 
 @router.get("/reports/trajectories", response_model=ReportDocument, responses=DOWNLOADS)
-async def trajectories(conn: Conn, scope: ScopeDep, the_quarter: Quarter, as_of: AsOf, out: Out) -> Any:
-    """Report 5: trajectories per phase in a quarter, and the ended ones by last phase x outcome."""
-    return respond(await reports.trajectories(conn, scope, the_quarter, as_of), out)
+async def trajectories(conn: Conn, scope: ScopeDep, the_quarters: Quarters, as_of: AsOf, out: Out) -> Any:
+    """Report 5: trajectories per phase in a quarter (or each quarter of a named period), and the
+    ended ones by last phase x outcome."""
+    return respond(await reports.trajectories(conn, scope, the_quarters, as_of), out)
 
 
 @router.get("/reports/caseload", response_model=ReportDocument, responses=DOWNLOADS)

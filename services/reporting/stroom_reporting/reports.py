@@ -525,43 +525,48 @@ async def placements(
     )
 
 
-async def trajectories(conn: AsyncConnection, scope: Scope, quarter: int, as_of: datetime | None) -> Report:
-    """Report 5: per phase begin / in / out / end in a quarter, and ended by last phase x outcome."""
-    first, last = quarter_months(quarter)
+async def trajectories(
+    conn: AsyncConnection, scope: Scope, quarters: Sequence[int], as_of: datetime | None
+) -> Report:
+    """Report 5: per quarter and phase begin / in / out / end, and ended by last phase x outcome."""
+    first, last = quarter_months(quarters[0])[0], quarter_months(quarters[-1])[1]
     before = last_day(previous_month(first))
     spells = await repository.spells(conn, "phase", scope.municipalities, before, last_day(last), as_of)
-    counts = families.phase_quarter(
-        ((s.municipality, s.phase, s.start_date, s.end_date) for s in spells), quarter
-    )
-    ended = families.ended_by_phase_outcome(
-        ((s.municipality, s.phase, s.outcome, s.end_date) for s in spells if s.is_last), quarter
-    )
-    label = format_quarter(quarter)
     rows, ended_rows = [], []
-    for municipality in scope.municipalities:
-        base = {
-            "quarter": label,
-            "municipality": municipality,
-            "municipality_name": scope.names[municipality],
-        }
-        for phase in TrajectoryPhase:
-            c = counts.get((municipality, phase.value), families.PhaseCounts(0, 0, 0, 0))
-            rows.append(
-                {**base, "phase": phase.label, "begin": c.begin, "inflow": c.inflow}
-                | {"outflow": c.outflow, "end": c.end}
-            )
-        for (muni, phase_code, outcome), count in sorted(ended.items()):
-            if muni == municipality:
-                ended_rows.append(
-                    {**base, "phase": LABELS["phase"][phase_code]}
-                    | {"outcome": LABELS["outcome"].get(outcome, "Onbekend"), "count": count}
+    for quarter in quarters:
+        counts = families.phase_quarter(
+            ((s.municipality, s.phase, s.start_date, s.end_date) for s in spells), quarter
+        )
+        ended = families.ended_by_phase_outcome(
+            ((s.municipality, s.phase, s.outcome, s.end_date) for s in spells if s.is_last), quarter
+        )
+        label = format_quarter(quarter)
+        for municipality in scope.municipalities:
+            base = {
+                "quarter": label,
+                "municipality": municipality,
+                "municipality_name": scope.names[municipality],
+            }
+            for phase in TrajectoryPhase:
+                c = counts.get((municipality, phase.value), families.PhaseCounts(0, 0, 0, 0))
+                rows.append(
+                    {**base, "phase": phase.label, "begin": c.begin, "inflow": c.inflow}
+                    | {"outflow": c.outflow, "end": c.end}
                 )
+            for (muni, phase_code, outcome), count in sorted(ended.items()):
+                if muni == municipality:
+                    ended_rows.append(
+                        {**base, "phase": LABELS["phase"][phase_code]}
+                        | {"outcome": LABELS["outcome"].get(outcome, "Onbekend"), "count": count}
+                    )
     base_columns = ["quarter", "municipality", "municipality_name", "phase"]
     return Report(
         "trajectories",
         "Trajecten per kwartaal",
         scope,
-        {"quarter": label},
+        {"quarter": format_quarter(quarters[0])}
+        if len(quarters) == 1
+        else {"from": format_quarter(quarters[0]), "to": format_quarter(quarters[-1])},
         as_of,
         [
             ReportTable(

@@ -246,3 +246,42 @@ async def test_authorisation_per_municipality(loaded_url: str) -> None:
         doc = (await c.get("/v1/reports/monthly", params={"organisation": ORG}, headers=whole)).json()
         assert len(doc["municipalities"]) == 7
     await app.state.context.engine.dispose()
+
+
+async def test_named_periods(client: httpx.AsyncClient) -> None:
+    """`period` names a year, half year, quarter or month; the same as its month range."""
+    cases = {
+        "2024": ("2024-01", "2024-12"),
+        "2024-H1": ("2024-01", "2024-06"),
+        "2024-Q2": ("2024-04", "2024-06"),
+    }
+    cases["2024-03"] = ("2024-03", "2024-03")
+    for period, (first, last) in cases.items():
+        for family in ("monthly", "reasons", "gate", "placements", "kpis"):
+            named = await client.get(f"/v1/reports/{family}", params={"organisation": ORG, "period": period})
+            ranged = await client.get(
+                f"/v1/reports/{family}", params={"organisation": ORG, "from": first, "to": last}
+            )
+            assert named.status_code == 200, (family, period, named.text)
+            assert named.json() == ranged.json(), (family, period)
+    year = (
+        await client.get("/v1/reports/trajectories", params={"municipality": "GM0405", "period": "2024"})
+    ).json()
+    assert year["period"] == {"from": "2024-K1", "to": "2024-K4"}
+    assert sorted({r["quarter"] for r in year["tables"]["phases"]["rows"]}) == [
+        f"2024-K{q}" for q in range(1, 5)
+    ]
+    second = (
+        await client.get("/v1/reports/trajectories", params={"municipality": "GM0405", "quarter": "2024-05"})
+    ).json()
+    assert [r for r in year["tables"]["phases"]["rows"] if r["quarter"] == "2024-K2"] == second["tables"][
+        "phases"
+    ]["rows"]
+    wrong = {
+        "invalid-period-name": {"period": "2024-H3"},
+        "period-and-range": {"period": "2024", "from": "2024-01"},
+    }
+    for slug, params in wrong.items():
+        response = await client.get("/v1/reports/monthly", params={"organisation": ORG, **params})
+        assert response.status_code == 400, slug
+        assert response.json()["type"].endswith(slug)

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from datetime import date
 
-from stroom_reporting.domain import board, status
+import pytest
+
+from stroom_reporting.domain import board, months, status
 from stroom_reporting.domain.mutations import MutationRow
 
 
@@ -49,3 +51,14 @@ def test_a_months_status_moves_as_the_report_date_passes_the_thresholds() -> Non
     assert status.month_status(202511, date(2026, 5, 1), 2, 5) == "definitief"
     assert status.month_status(202501, date(2025, 2, 1), 0, 0) == "definitief"
     assert status.least_final(["definitief", "voorlopig", "nader voorlopig"]) == "voorlopig"
+
+
+def test_named_periods() -> None:
+    assert months.parse_period("2025") == (202501, 202512)
+    assert months.parse_period("2025-H1") == (202501, 202506)
+    assert months.parse_period("2025-H2") == (202507, 202512)
+    assert months.parse_period("2025-Q2") == months.parse_period("2025-K2") == (202504, 202506)
+    assert months.parse_period("2025-06") == (202506, 202506)
+    for wrong in ("2025-H3", "2025-Q5", "2025-13", "25", "2025-", "2025-06-01", ""):
+        with pytest.raises(ValueError, match="no period"):
+            months.parse_period(wrong)

@@ -6,6 +6,7 @@ import re
 from datetime import date, timedelta
 
 _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+_NAMED = re.compile(r"^(\d{4})(?:-(?:H([12])|[QK]([1-4])|(0[1-9]|1[0-2])))?$")
 
 
 def month_of(day: date) -> int:
@@ -63,3 +64,20 @@ def quarter_months(quarter: int) -> tuple[int, int]:
 
 def format_quarter(quarter: int) -> str:
     return f"{quarter // 10}-K{quarter % 10}"
+
+
+def parse_period(text: str) -> tuple[int, int]:
+    """A named period as its first and last month: `2025` (the year), `2025-H1` (a half year),
+    `2025-Q2` or `2025-K2` (a quarter), `2025-06` (a month). ValueError for anything else."""
+    match = _NAMED.match(text)
+    if not match:
+        raise ValueError(f"{text!r} is no period: 2025, 2025-H1, 2025-Q2 or 2025-06")
+    year, half, quarter, month = match.groups()
+    base = int(year) * 100
+    if half:
+        return base + 6 * int(half) - 5, base + 6 * int(half)
+    if quarter:
+        return quarter_months(int(year) * 10 + int(quarter))
+    if month:
+        return base + int(month), base + int(month)
+    return base + 1, base + 12
