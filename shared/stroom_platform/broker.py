@@ -9,17 +9,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import importlib.util
 import logging
+import signal
 import socket
 import subprocess
-from collections.abc import Iterable
-from dataclasses import dataclass
+import sys
+import uuid
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +33,14 @@ log = logging.getLogger(__name__)
 class TopicSpec:
     name: str
     partitions: int
+    config: Mapping[str, str] = field(default_factory=dict)
+
+
+# One record, written by whoever first finds the topic empty: a broker whose log was lost (the
+# embedded one after every restart, a Kafka cluster rebuilt from nothing) gets a new one, and
+# everyone who remembers the old one knows that what they published or consumed may be gone.
+EPOCH_TOPIC = "stroom.broker.epoch"
+EPOCH_TOPIC_SPEC = TopicSpec(EPOCH_TOPIC, 1, {"retention.ms": "-1", "retention.bytes": "-1"})
 
 
 def tansu_binary() -> Path:
@@ -54,7 +67,7 @@ async def ensure_topics(bootstrap_servers: str, topics: Iterable[TopicSpec]) -> 
     try:
         existing = set(await admin.list_topics())
         missing = [
-            NewTopic(t.name, num_partitions=t.partitions, replication_factor=1)
+            NewTopic(t.name, num_partitions=t.partitions, replication_factor=1, topic_configs=dict(t.config))
             for t in topics
             if t.name not in existing
         ]
@@ -63,6 +76,58 @@ async def ensure_topics(bootstrap_servers: str, topics: Iterable[TopicSpec]) -> 
                 await admin.create_topics(missing)
     finally:
         await admin.close()
+
+
+async def broker_epoch(bootstrap_servers: str, within: float = 10.0) -> str:
+    """The identity of the broker's log: the first record of `EPOCH_TOPIC`, written when absent.
+
+    Two writers racing on an empty topic agree all the same, since both read back its first
+    record. Raises TimeoutError or KafkaError when the broker does not answer in time.
+    """
+    async with asyncio.timeout(within):
+        await ensure_topics(bootstrap_servers, [EPOCH_TOPIC_SPEC])
+        partition = TopicPartition(EPOCH_TOPIC, 0)
+        consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False)
+        await consumer.start()
+        try:
+            consumer.assign([partition])
+            if (await consumer.end_offsets([partition]))[partition] == 0:
+                producer = AIOKafkaProducer(
+                    bootstrap_servers=bootstrap_servers, acks="all", enable_idempotence=False
+                )
+                await producer.start()
+                try:
+                    await producer.send_and_wait(EPOCH_TOPIC, uuid.uuid4().hex.encode(), partition=0)
+                finally:
+                    await producer.stop()
+            await consumer.seek_to_beginning(partition)
+            record = await consumer.getone(partition)
+            return bytes(record.value or b"").decode()
+        finally:
+            await consumer.stop()
+
+
+async def broker_responds(bootstrap_servers: str, within: float = 2.0) -> bool:
+    """A real metadata request: a client that merely has not noticed yet cannot answer it."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=int(within * 1000))
+    try:
+        async with asyncio.timeout(within):
+            await admin.start()
+            await admin.describe_cluster()
+    except (TimeoutError, KafkaError, OSError):
+        return False
+    finally:
+        with contextlib.suppress(Exception):
+            await admin.close()
+    return True
+
+
+def _die_with_parent() -> None:
+    """Runs in the child before exec: Linux ends it when the process that started it dies,
+    also by SIGKILL, so a killed `stroom serve` leaves no broker behind."""
+    if sys.platform.startswith("linux"):
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
 
 
 class EmbeddedBroker:
@@ -94,6 +159,8 @@ class EmbeddedBroker:
             stdout=output,
             stderr=output,
             start_new_session=True,
+            # Only a prctl call before exec: none of the locks preexec_fn may deadlock on.
+            preexec_fn=_die_with_parent,
         )
         await self._wait_until_ready()
         await ensure_topics(self.bootstrap_servers, topics)
@@ -141,3 +208,40 @@ class EmbeddedBroker:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+class EpochWatch:
+    """Calls `on_change` whenever the broker's epoch differs from the one it saw before.
+
+    A consumer's positions belong to one broker log: on a new one, records may be published
+    again from offset 0 while the consumer waits at its old, higher offsets. `on_change`
+    rewinds it; its own records of what it applied make the repetition harmless.
+    """
+
+    def __init__(
+        self, bootstrap_servers: str, on_change: Callable[[], Awaitable[None]], interval: float = 5.0
+    ) -> None:
+        self._bootstrap_servers = bootstrap_servers
+        self._on_change = on_change
+        self._interval = interval
+        self.epoch: str | None = None
+
+    async def run(self) -> None:
+        while True:
+            try:
+                epoch = await broker_epoch(self._bootstrap_servers)
+            except (TimeoutError, KafkaError, OSError) as exc:
+                log.info("broker epoch unknown; asking again later", extra={"error": type(exc).__name__})
+            else:
+                if self.epoch is None or epoch == self.epoch or await self._changed():
+                    self.epoch = epoch
+            await asyncio.sleep(self._interval)
+
+    async def _changed(self) -> bool:
+        log.warning("new broker epoch: reading the topics from their start again")
+        try:
+            await self._on_change()
+        except Exception:
+            log.exception("rewinding after a new broker epoch failed; trying again")
+            return False
+        return True

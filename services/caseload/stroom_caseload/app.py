@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -21,6 +23,7 @@ from stroom_platform.api_docs import install_api_docs
 from stroom_platform.api_standards import OPENAPI_URL, install_api_standards
 from stroom_platform.audit import AuditLog, install_audit, single_user_admin
 from stroom_platform.auth import Authoriser, parse_tokens
+from stroom_platform.broker import EpochWatch
 from stroom_platform.db import make_engine
 from stroom_platform.memory import freeze_startup_heap
 from stroom_platform.ops import ServiceStatus, ops_router
@@ -68,6 +71,12 @@ def create_app(settings: CaseloadSettings) -> FastAPI:
         processor.start()
         faust_app = build_faust_app(settings, processor)
         await faust_app.start()
+
+        # A new broker log: its events come again from offset 0 (intake republishes them); the
+        # ledger's (source, id) makes each one that was applied a duplicate.
+        watch = asyncio.create_task(
+            EpochWatch(bootstrap, faust_app.consumer.rewind).run(), name="caseload-broker-epoch"
+        )
         state.update(faust=faust_app, probe=probe, processor=processor)
         log.info("caseload consumer started", extra={"group": settings.consumer_group})
         freeze_startup_heap()
@@ -75,6 +84,9 @@ def create_app(settings: CaseloadSettings) -> FastAPI:
             yield
         finally:
             state.clear()
+            watch.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watch
             await faust_app.stop()
             await processor.stop()
             await probe.stop()

@@ -65,6 +65,15 @@ def app_class(fetch_max_wait_ms: int) -> type[faust.App]:
                 return WaitResults([first], [task.result()], False)
             return await super().wait_first(task, *coros[1:], timeout=timeout)
 
+        async def rewind(self) -> None:
+            """Read every assigned partition again from offset 0, as a fresh assignment would:
+            faust's acknowledgements and commits of the old positions are forgotten, else it
+            would drop the records below them and never commit the new, lower offsets."""
+            for tp in self.assignment():
+                for tracked in (self._gap, self._acked, self._acked_index, self._committed_offset):
+                    tracked.pop(tp, None)
+                await self.seek(tp, 0)
+
     class Transport(faust_aiokafka.Transport):
         Consumer = ShortWaitConsumer
 

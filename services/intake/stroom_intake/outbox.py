@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from stroom_contract.kafka_binding import Headers, encode_wire
 from stroom_intake import repository
 from stroom_intake.settings import IntakeSettings
-from stroom_platform.broker import TopicSpec, ensure_topics
+from stroom_platform.broker import TopicSpec, broker_epoch, ensure_topics
 from stroom_platform.db import make_engine
 from stroom_platform.memory import freeze_startup_heap
 from stroom_platform.partitioner import partition_for
@@ -47,6 +47,7 @@ class Relay:
         poll_seconds: float = 1.0,
         max_batch_bytes: int = 1024 * 1024,
         on_published: Callable[[int], None] | None = None,
+        epoch_check_seconds: float = 5.0,
     ) -> None:
         self._engine = engine
         self._bootstrap_servers = bootstrap_servers
@@ -56,6 +57,8 @@ class Relay:
         self._poll_seconds = poll_seconds
         self._max_batch_bytes = max_batch_bytes
         self._on_published = on_published
+        self._epoch_check_seconds = epoch_check_seconds
+        self._epoch_checked_at: float | None = None
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self._producer: AIOKafkaProducer | None = None
@@ -141,7 +144,7 @@ class Relay:
         try:
             async with self.exclusive():
                 while not self._stopping.is_set():
-                    if await self._started():
+                    if await self._started() and await self._epoch_current():
                         await self._drain_with_retry()
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._wake.wait(), self._poll_seconds)
@@ -166,6 +169,37 @@ class Relay:
             await conn.commit()
             async with repository.stored_announcements(conn, self.wake):
                 yield
+
+    async def _epoch_current(self) -> bool:
+        """Every few seconds, whether the broker still holds what was published; see `verify_epoch`."""
+        now = asyncio.get_running_loop().time()
+        if self._epoch_checked_at is not None and now - self._epoch_checked_at < self._epoch_check_seconds:
+            return True
+        try:
+            await self.verify_epoch()
+        except (TimeoutError, KafkaError, OSError) as exc:
+            self.broker_reachable = False
+            log.warning("broker epoch unknown; retrying later", extra={"error": type(exc).__name__})
+            return False
+        except Exception:
+            log.exception("checking the broker epoch failed; retrying later")
+            return False
+        self._epoch_checked_at = now
+        return True
+
+    async def verify_epoch(self) -> int:
+        """When the broker's epoch is not the one the rows were marked published under, the
+        broker may have lost them (the embedded broker keeps nothing across restarts): every
+        row is published again. Consumers deduplicate by (source, id). Returns how many."""
+        epoch = await broker_epoch(self._bootstrap_servers)
+        async with self._engine.begin() as conn:
+            if await repository.published_epoch(conn) == epoch:
+                return 0
+            again = await repository.republish_all(conn, epoch, datetime.now(UTC))
+        await ensure_topics(self._bootstrap_servers, [TopicSpec(self._topic, self._partitions)])
+        if again:
+            log.warning("new broker epoch: publishing every stored event again", extra={"events": again})
+        return again
 
     async def _drain_with_retry(self) -> None:
         try:
@@ -262,6 +296,7 @@ async def publish_until_empty(settings: IntakeSettings) -> int:
     try:
         await relay.start()
         async with relay.exclusive():
+            await relay.verify_epoch()
             return await relay.drain()
     finally:
         await relay.stop()

@@ -7,13 +7,13 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select, text, tuple_, update
+from sqlalchemy import delete, func, insert, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from stroom_intake.domain.sequences import SourceSequence
-from stroom_intake.tables import events, source_sequences
+from stroom_intake.tables import broker_epoch, events, source_sequences
 
 EventKey = tuple[str, str]
 # Two bound parameters per key; well under the limits of SQLite and asyncpg.
@@ -151,6 +151,21 @@ async def mark_published(conn: AsyncConnection, seqs: Sequence[int], at: datetim
     for start in range(0, len(seqs), _CHUNK):
         chunk = seqs[start : start + _CHUNK]
         await conn.execute(update(events).where(events.c.seq.in_(chunk)).values(published_at=at))
+
+
+async def published_epoch(conn: AsyncConnection) -> str | None:
+    epoch: str | None = await conn.scalar(select(broker_epoch.c.epoch).where(broker_epoch.c.id == 1))
+    return epoch
+
+
+async def republish_all(conn: AsyncConnection, epoch: str, at: datetime) -> int:
+    """Within one transaction: every row counts as unpublished again, under `epoch` from now on."""
+    result = await conn.execute(
+        update(events).where(events.c.published_at.is_not(None)).values(published_at=None)
+    )
+    await conn.execute(delete(broker_epoch))
+    await conn.execute(insert(broker_epoch).values(id=1, epoch=epoch, since=at))
+    return result.rowcount or 0
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from stroom_intake.metrics import IntakeMetrics
 from stroom_intake.outbox import Relay, relay_from_settings
 from stroom_intake.service import Ingestor
 from stroom_intake.settings import IntakeSettings
+from stroom_platform.broker import broker_responds
 from stroom_platform.db import make_engine
 from stroom_platform.organisations import load_organisations
 from stroom_platform.settings import pseudonym_keys
@@ -131,6 +132,9 @@ class IntakeRuntime:
             reachable = False
             log.warning("database not reachable", extra={"error": type(exc).__name__})
         totals = self.metrics.totals
+        broker = self.settings.kafka_bootstrap_servers
+        # Asked now: the relay's own view is only as fresh as its last publication.
+        broker_up = await broker_responds(broker) if broker and self.relay else None
         return {
             "service": "intake",
             "database": {"reachable": reachable},
@@ -138,7 +142,7 @@ class IntakeRuntime:
             "relay": {
                 "configured": self.relay is not None,
                 "running": bool(self.relay and self.relay.running),
-                "broker_reachable": self.relay.broker_reachable if self.relay else None,
+                "broker_reachable": broker_up,
                 "topic": self.settings.events_topic,
             },
             "events": {k: totals[k] for k in ("accepted", "duplicate", "refused", "conflict")},

@@ -46,3 +46,13 @@ source_sequences = Table(
 
 # Append-only and hash-chained: who read or changed what (stroom_platform.audit).
 audit = audit_table(metadata, "intake")
+
+# One row: the broker epoch (`stroom_platform.broker.broker_epoch`) under which the rows marked
+# published were acknowledged. Another epoch means the broker may have lost them.
+broker_epoch = Table(
+    "intake_broker_epoch",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("epoch", String(64), nullable=False),
+    Column("since", DateTime(timezone=True), nullable=False),
+)

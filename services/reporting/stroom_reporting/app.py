@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -79,8 +80,12 @@ def create_app(settings: ReportingSettings) -> FastAPI:
     @app.get("/status", tags=["ops"], response_model=ServiceStatus)
     async def status() -> dict[str, Any]:
         """Consumer group and lag, and per read model when a fact was last applied (freshness)."""
-        async with engine.connect() as conn:
-            fresh = await repository.freshness(conn)
+        try:
+            # Answers also while the database is away, as status pages must.
+            async with asyncio.timeout(3.0), engine.connect() as conn:
+                fresh = await repository.freshness(conn)
+        except Exception:
+            fresh = None
         return {
             "service": "reporting",
             "consumer": {
@@ -93,13 +98,14 @@ def create_app(settings: ReportingSettings) -> FastAPI:
                 "last_error": consumer.last_error if consumer else None,
                 "partitions": await consumer.lag() if consumer else {},
             },
+            "database": {"reachable": fresh is not None},
             "read_models": {
                 row.read_model: {
                     "last_applied_at": row.applied_at.isoformat(),
                     "latest_recorded": row.latest_recorded.isoformat() if row.latest_recorded else None,
                     "facts_applied": row.facts_applied,
                 }
-                for row in fresh
+                for row in fresh or ()
             },
         }
 

@@ -9,11 +9,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer
+from aiokafka.errors import KafkaError
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from stroom_contract.facts import Fact
+from stroom_platform.broker import EpochWatch
 from stroom_reporting.projection import apply_facts
 from stroom_reporting.settings import ReportingSettings
 
@@ -30,6 +32,8 @@ class FactsConsumer:
         self._engine = engine
         self._consumer: AIOKafkaConsumer | None = None
         self._task: asyncio.Task[None] | None = None
+        self._watch: asyncio.Task[None] | None = None
+        self._rewind = False
         self.last_batch_at: datetime | None = None
         self.last_error: str | None = None
         self._facts = Counter("reporting_facts_total", "Facts consumed", ["outcome"], registry=registry)
@@ -48,18 +52,29 @@ class FactsConsumer:
         )
         await self._consumer.start()
         self._task = asyncio.create_task(self._run(), name="reporting-facts-consumer")
+        watch = EpochWatch(self._settings.kafka_bootstrap_servers, self._request_rewind)
+        self._watch = asyncio.create_task(watch.run(), name="reporting-broker-epoch")
+
+    async def _request_rewind(self) -> None:
+        # Done by the consuming task between batches, never beside a fetch in flight.
+        self._rewind = True
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        for task in (self._watch, self._task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         if self._consumer is not None:
             await self._consumer.stop()
 
     async def _run(self) -> None:
         assert self._consumer is not None
         while True:
+            if self._rewind:
+                # A new broker log: the facts come again from its start; the highest revision wins.
+                self._rewind = False
+                await self._consumer.seek_to_beginning()
             try:
                 batches = await self._consumer.getmany(
                     timeout_ms=self._settings.consumer_poll_ms, max_records=self._settings.consumer_batch_size
@@ -100,10 +115,18 @@ class FactsConsumer:
         """Per partition: committed position and the high watermark, and their difference."""
         if self._consumer is None:
             return {}
+        try:
+            # /status must answer while the broker does not.
+            async with asyncio.timeout(2.0):
+                return await self._lag(self._consumer)
+        except (TimeoutError, KafkaError):
+            return {}
+
+    async def _lag(self, consumer: AIOKafkaConsumer) -> dict[str, Any]:
         partitions = {}
-        for tp in sorted(self._consumer.assignment(), key=lambda tp: tp.partition):
-            committed = await self._consumer.committed(tp)
-            high = self._consumer.highwater(tp)
+        for tp in sorted(consumer.assignment(), key=lambda tp: tp.partition):
+            committed = await consumer.committed(tp)
+            high = consumer.highwater(tp)
             partitions[str(tp.partition)] = {
                 "committed": committed,
                 "high_watermark": high,
