@@ -29,7 +29,7 @@ from stroom_contract.codes import (
     TrajectoryOutcome,
     TrajectoryPhase,
 )
-from stroom_contract.types import EventSequence, IsoDate, Municipality, Ref, Rfc3339, Source, Step
+from stroom_contract.types import EventSequence, IsoDate, Municipality, Ref, Rfc3339, Source, Step, Text
 
 
 class _Data(BaseModel):
@@ -165,7 +165,7 @@ class PlacementStartedData(_Data):
 class PlacementEndedData(_Data):
     placement_ref: Ref
     end_date: IsoDate
-    reason: StrictStr | None = None
+    reason: Text | None = None
 
 
 class TrajectoryPhaseChangedData(_Data):
@@ -191,7 +191,7 @@ class SanctionImposedData(_Data):
 
 class EventRetractedData(_Data):
     retracted_id: Ref
-    reason: Annotated[StrictStr, Field(min_length=1, max_length=1000)]
+    reason: Annotated[Text, Field(min_length=1, max_length=1000)]
 
 
 class Envelope(BaseModel):
@@ -205,9 +205,9 @@ class Envelope(BaseModel):
     type: str
     # When the source system recorded the fact; the real-world dates are in `data`.
     time: Rfc3339
-    subject: StrictStr | None = None
+    subject: Text | None = None
     sequence: EventSequence | None = None
-    datacontenttype: StrictStr | None = None
+    datacontenttype: Text | None = None
     data: _Data
 
     def to_wire(self) -> dict[str, Any]:

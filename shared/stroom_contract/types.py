@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BeforeValidator, Field, StrictStr, ValidationInfo
@@ -14,6 +14,14 @@ _MUNICIPALITY = re.compile(r"^GM\d{4}$")
 # NL GOV profile for CloudEvents: a government system names itself by its organisation's OIN.
 _NLD_URN_PREFIX = "urn:nld:"
 _NLD_SOURCE = re.compile(r"^urn:nld:oin:\d{20}:systeem:[A-Za-z0-9][A-Za-z0-9._~-]*$")
+# What no database column and no JSON document can hold: NUL, and halves of surrogate pairs.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+# The dates every part can store and fold, month ends and a year ahead included; older or later
+# dates are typing errors. An event's `time` must lie in the same years once converted to UTC.
+EARLIEST = date(1900, 1, 1)
+LATEST = date(2999, 12, 31)
+_RANGE = f"must lie between {EARLIEST.isoformat()} and {LATEST.isoformat()}"
 
 
 # Events repeat the same few thousand days over and over: each valid one is parsed once.
@@ -32,6 +40,8 @@ def _iso_date(value: Any) -> date:
         parsed = date.fromisoformat(value)
     except ValueError:
         raise ValueError("is not a date that exists in the calendar") from None
+    if not EARLIEST <= parsed <= LATEST:
+        raise ValueError(_RANGE)
     if len(_DATES) >= _DATES_KEPT:
         _DATES.clear()
     _DATES[value] = parsed
@@ -44,9 +54,32 @@ def _rfc3339(value: Any) -> datetime:
     if not isinstance(value, str) or not _RFC3339.match(value):
         raise ValueError("must be an RFC 3339 timestamp with a time zone offset")
     try:
-        return datetime.fromisoformat(value)
+        moment = datetime.fromisoformat(value)
     except ValueError:
         raise ValueError("is not a moment that exists in the calendar") from None
+    try:
+        in_utc = moment.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("cannot be converted to UTC") from None
+    if not EARLIEST <= in_utc.date() <= LATEST:
+        raise ValueError(f"{_RANGE} in UTC")
+    return moment
+
+
+def _not_ahead(value: datetime, info: ValidationInfo) -> datetime:
+    """`time` is when the source recorded the fact: not later than now, give or take clocks."""
+    margin: timedelta | None = (info.context or {}).get("future_margin")
+    if margin is not None and value > datetime.now(UTC) + margin:
+        minutes = round(margin.total_seconds() / 60)
+        raise ValueError(f"lies more than {minutes} minutes in the future; it is when the source recorded it")
+    return value
+
+
+def _storable(value: str) -> str:
+    if (found := _UNSTORABLE.search(value)) is not None:
+        what = "a NUL character" if found.group() == "\x00" else "half of a surrogate pair"
+        raise ValueError(f"contains {what}, which cannot be stored")
+    return value
 
 
 def _known_municipality(value: str, info: ValidationInfo) -> str:
@@ -66,11 +99,12 @@ def _source(value: str) -> str:
 
 
 IsoDate = Annotated[date, BeforeValidator(_iso_date)]
-Rfc3339 = Annotated[datetime, BeforeValidator(_rfc3339)]
-Ref = Annotated[StrictStr, Field(min_length=1, max_length=200)]
+Rfc3339 = Annotated[datetime, BeforeValidator(_rfc3339), AfterValidator(_not_ahead)]
+Text = Annotated[StrictStr, AfterValidator(_storable)]
+Ref = Annotated[StrictStr, Field(min_length=1, max_length=200), AfterValidator(_storable)]
 Source = Annotated[Ref, AfterValidator(_source)]
 # CloudEvents' `sequence` extension (NL GOV profile): a string, the order within its source.
-EventSequence = Annotated[StrictStr, Field(min_length=1, max_length=100)]
+EventSequence = Annotated[Text, Field(min_length=1, max_length=100)]
 Municipality = Annotated[
     StrictStr,
     AfterValidator(_known_municipality),

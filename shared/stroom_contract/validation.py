@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from pydantic import ValidationError
@@ -64,10 +65,18 @@ def _optional_str(raw: Mapping[str, Any], key: str) -> str | None:
 class EventValidator:
     """Validates against the contract and the configured municipalities, pseudonymising BSNs."""
 
-    def __init__(self, pseudonymiser: Pseudonymiser | None, municipalities: Collection[str]):
+    def __init__(
+        self,
+        pseudonymiser: Pseudonymiser | None,
+        municipalities: Collection[str],
+        future_margin: timedelta | None = None,
+    ):
+        # Without `future_margin` any `time` up to the last storable date passes: consumers take
+        # what intake accepted minutes or months ago.
         self._context = {
             "pseudonymiser": pseudonymiser,
             "municipalities": frozenset(municipalities),
+            "future_margin": future_margin,
         }
 
     def validate(self, raw: Any) -> Envelope:

@@ -7,7 +7,7 @@ import contextlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from prometheus_client import CollectorRegistry
@@ -35,7 +35,8 @@ log = logging.getLogger(__name__)
 def make_validator(settings: IntakeSettings) -> EventValidator:
     organisations = load_organisations(settings.organisations_file)
     keys = pseudonym_keys(settings.pseudonym_key)
-    return EventValidator(Pseudonymiser(*keys), organisations.municipality_codes)
+    margin = timedelta(seconds=settings.future_margin_seconds)
+    return EventValidator(Pseudonymiser(*keys), organisations.municipality_codes, margin)
 
 
 def _aware(moment: datetime | None) -> datetime | None:

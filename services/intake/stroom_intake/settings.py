@@ -19,6 +19,8 @@ class IntakeSettings(CommonSettings):
     # False when the relay runs as a process of its own (`python -m stroom_intake.outbox`).
     relay_in_app: bool = True
     relay_poll_seconds: float = 1.0
+    # How far an event's `time` may lie ahead of intake's clock (the source's clock may run fast).
+    future_margin_seconds: float = 300.0
 
     @field_validator("pseudonym_key")
     @classmethod
