@@ -2,11 +2,34 @@
 
 from __future__ import annotations
 
+import hashlib
 from functools import cache
 
 from stroom_contract.events import Envelope
 
 _ENTITY_KINDS = ("benefit", "placement", "application", "trajectory")
+# The key columns' width; a longer key is replaced by a digest of its parts.
+MAX_KEY_LENGTH = 300
+_ESCAPES = str.maketrans({"%": "%25", ":": "%3A"})
+
+
+def scoped_key(kind: str, source: str, ref: str) -> str:
+    """`kind:source:ref`, with `%` and `:` in the ref written `%25` and `%3A`.
+
+    The ref is everything after the last `:`, the kind everything before the first, so no two
+    (source, ref) pairs share a key: source `urn:x` with ref `GM0405:B1` is not source
+    `urn:x:GM0405` with ref `B1`. A key longer than the columns hold becomes `kind:#` and the
+    SHA-256 of both parts, which has one `:` where a readable key has two or more.
+    """
+    key = f"{kind}:{source}:{ref.translate(_ESCAPES)}"
+    if len(key) <= MAX_KEY_LENGTH:
+        return key
+    digest = hashlib.sha256(f"{len(source)}:{source}:{ref}".encode(errors="surrogatepass")).hexdigest()
+    return f"{kind}:#{digest}"
+
+
+def key_kind(key: str) -> str:
+    return key.split(":", 1)[0]
 
 
 @cache
@@ -27,7 +50,7 @@ def entity_key(event: Envelope) -> str | None:
     # The type test first: a missing attribute is slow to look up on a pydantic model.
     kind = _entity_kind(event.type)
     if kind is not None and (ref := getattr(data, f"{kind}_ref", None)):
-        return f"{kind}:{event.source}:{ref}"
+        return scoped_key(kind, event.source, ref)
     client = getattr(data, "client", None)
     if client is not None:
         return f"client:{client.ref}"

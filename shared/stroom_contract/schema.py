@@ -129,7 +129,11 @@ def _event_message(type_name: str, envelope: type[Envelope]) -> dict[str, Any]:
             "else `retraction:{source}:{retracted_id}`."
         )
     else:
-        key_description = f"`{template}`: one entity's events share a partition, so they stay in order."
+        key_description = (
+            f"`{template}`: one entity's events share a partition, so they stay in order. "
+            "`%` and `:` in a ref are written `%25` and `%3A`; a key over 300 characters is "
+            "`kind:#` and a SHA-256 of source and ref."
+        )
     return {
         "name": type_name,
         "title": envelope.__name__,

@@ -21,6 +21,7 @@ from stroom_caseload.domain.states import ClientFact
 from stroom_caseload.repository import client_fact_row, event_columns, ledger_event, state_rows
 from stroom_caseload.shadow_ledger import Held, HeldEvents
 from stroom_caseload.tables import live, shadow
+from stroom_contract.keys import key_kind
 
 # A client record to publish: its record id (`source|id`), Kafka key and value.
 Record = tuple[str, bytes, bytes]
@@ -38,7 +39,7 @@ class _Chunk:
         return self.entities + len(self.rows[shadow.client_facts]) >= CHUNK
 
     def entity(self, key: str, revision: int, stored: list[Stored]) -> None:
-        kind = kind_of(f"stroom.{key.split(':', 1)[0]}.")
+        kind = kind_of(f"stroom.{key_kind(key)}.")
         versions = history(kind, stored)
         for table, row in state_rows(shadow, key, versions):
             self.rows[table].append(row)

@@ -19,7 +19,7 @@ from stroom_caseload.replay import Decoded
 from stroom_caseload.repository import CaseloadRepository, ClientRow, EntityWrite
 from stroom_caseload.tables import Tables, live
 from stroom_contract.events import Envelope, EventRetractedData
-from stroom_contract.keys import entity_key
+from stroom_contract.keys import entity_key, key_kind, scoped_key
 
 # Live batches hold this shared; `stroom caseload rebuild` holds it exclusively to swap.
 APPLY_LOCK = 0x5717_0AD
@@ -74,7 +74,7 @@ async def apply_events(
     for envelope, event, wire_json in batch:
         if isinstance(envelope.data, EventRetractedData):
             retracted = (event.source, envelope.data.retracted_id)
-            key = target_keys.get(retracted) or f"retraction:{retracted[0]}:{retracted[1]}"
+            key = target_keys.get(retracted) or scoped_key("retraction", *retracted)
         else:
             key = entity_key(envelope) or ""
         rows.append(
@@ -155,7 +155,7 @@ async def _recompute(repo: CaseloadRepository, keys: list[str]) -> list[Outgoing
     current = await repo.current(keys)
     saved = []
     for key in keys:
-        kind = kind_of(f"stroom.{key.split(':', 1)[0]}.")
+        kind = kind_of(f"stroom.{key_kind(key)}.")
         versions = history(kind, stored[key])
         revision, previous = current.get(key, (0, None))
         fact = entity_fact(kind, key, revision + 1, versions)

@@ -17,7 +17,7 @@ from stroom_caseload.domain.events import utc
 from stroom_caseload.replay import Decoded
 from stroom_caseload.tables import shadow
 from stroom_contract.events import EventRetractedData
-from stroom_contract.keys import entity_key
+from stroom_contract.keys import entity_key, scoped_key
 
 # A retracted event's earliest retraction: when, and the retraction's id.
 Mark = tuple[datetime, str]
@@ -73,7 +73,7 @@ class ShadowLedger:
                 aimed = (ident[0], data.retracted_id)
                 if aimed not in marks or time < marks[aimed][0]:
                     marks[aimed] = (time, ident[1])
-                key = stored.get(aimed) or f"retraction:{aimed[0]}:{aimed[1]}"
+                key = stored.get(aimed) or scoped_key("retraction", *aimed)
             else:
                 key = entity_key(envelope) or ""
                 first = seen.setdefault(key, partition)

@@ -7,6 +7,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from stroom_contract.keys import scoped_key
 from stroom_contract.validation import FieldError
 from stroom_intake.domain.reading import Position
 
@@ -19,7 +20,7 @@ def fingerprint(canonical_wire: bytes) -> str:
 
 def retraction_key(source: str, retracted_id: str) -> str:
     """The Kafka key of a retraction whose retracted event intake has not seen (yet)."""
-    return f"retraction:{source}:{retracted_id}"
+    return scoped_key("retraction", source, retracted_id)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,41 @@
+"""Entity keys: one per (kind, source, ref), never shared by two, their kind read back from them."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from stroom_contract.keys import MAX_KEY_LENGTH, key_kind, scoped_key
+
+
+def test_a_colon_in_the_ref_does_not_make_another_sources_key() -> None:
+    assert scoped_key("benefit", "urn:x", "GM0405:B1") != scoped_key("benefit", "urn:x:GM0405", "B1")
+    assert scoped_key("benefit", "urn:x", "GM0405:B1") == "benefit:urn:x:GM0405%3AB1"
+
+
+def test_keys_without_a_colon_or_percent_in_the_ref_are_as_before() -> None:
+    assert scoped_key("placement", "gws/hoorn", "PL-9") == "placement:gws/hoorn:PL-9"
+
+
+def test_a_key_too_long_for_the_columns_is_a_digest_of_its_kind() -> None:
+    key = scoped_key("trajectory", "s" * 200, ":" * 200)
+    assert len(key) <= MAX_KEY_LENGTH
+    assert key.startswith("trajectory:#")
+    assert key != scoped_key("trajectory", "s" * 200, ":" * 199)
+
+
+# Mostly separators and escapes, where collisions would be; now and then anything, long ones too.
+parts = st.one_of(
+    st.lists(st.sampled_from([":", "%", "3A", "25", "a"]), min_size=1, max_size=6).map("".join),
+    st.text(min_size=1, max_size=200),
+)
+
+
+@settings(max_examples=3000)
+@given(
+    first=st.tuples(st.sampled_from(["benefit", "retraction"]), parts, parts),
+    second=st.tuples(st.sampled_from(["benefit", "retraction"]), parts, parts),
+)
+def test_different_parts_never_share_a_key(first: tuple[str, str, str], second: tuple[str, str, str]) -> None:
+    assert (scoped_key(*first) == scoped_key(*second)) == (first == second)
+    assert key_kind(scoped_key(*first)) == first[0]
