@@ -107,3 +107,40 @@ def summary(
         console.print(table)
 
     asyncio.run(read())
+
+
+@app.command("dead-letters")
+def dead_letters(
+    replay: Annotated[
+        bool, typer.Option("--replay", help="bied ze na een herstel opnieuw aan op het eventtopic")
+    ] = False,
+) -> None:
+    """Toon de afgewezen records (dead letters) met hun reden; met --replay opnieuw aanbieden."""
+    from stroom_caseload.dead_letters import read_dead_letters
+    from stroom_caseload.dead_letters import replay as replay_letters
+    from stroom_caseload.settings import CaseloadSettings
+
+    settings = CaseloadSettings()
+    if not settings.kafka_bootstrap_servers:
+        raise typer.BadParameter("KAFKA_BOOTSTRAP_SERVERS is nodig om de dead letters te lezen")
+    bootstrap = settings.kafka_bootstrap_servers
+    letters = asyncio.run(read_dead_letters(bootstrap, settings.dead_letter_topic))
+    table = Table("Partitie", "Offset", "Bron", "Id", "Type", "Reden", title=settings.dead_letter_topic)
+    for letter in letters:
+        table.add_row(
+            str(letter.partition),
+            str(letter.offset),
+            letter.header("ce_source"),
+            letter.header("ce_id"),
+            letter.header("ce_type"),
+            letter.reason,
+        )
+    console.print(table)
+    if replay and letters:
+        count = asyncio.run(replay_letters(bootstrap, settings.events_topic, letters))
+        asyncio.run(
+            record_admin_action(
+                "caseload", "dead letters opnieuw aangeboden", "caseload", "gelukt", {"records": count}
+            )
+        )
+        console.print(f"{count:,} records opnieuw aangeboden op {settings.events_topic}.")

@@ -9,7 +9,7 @@ import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from stroom_contract.kafka_binding import encode
-from stroom_contract.keys import entity_key
+from stroom_contract.keys import entity_key, scoped_key
 from stroom_contract.validation import EventValidator
 
 
@@ -34,7 +34,7 @@ async def publish(
             key = entity_key(envelope)
             if key is None:
                 target = (event["source"], event["data"]["retracted_id"])
-                key = keys.get(target, f"retraction:{target[0]}:{target[1]}")
+                key = keys.get(target, scoped_key("retraction", *target))
             value, headers = encode(envelope)
             await producer.send(topic, value, key=key.encode(), headers=headers)
         await producer.flush()
