@@ -95,11 +95,13 @@ class Chain:
         }
 
 
-async def deployment(broker: EmbeddedBroker, postgres_server_url: str) -> list[Service]:
+async def deployment(
+    broker: EmbeddedBroker, postgres_server_url: str, database_url: str | None = None
+) -> list[Service]:
     """The three services as deployed: one database, one broker, their own topics and groups."""
     tag = secrets.token_hex(3)
     shared: dict[str, Any] = {
-        "database_url": await fresh_postgres_database(postgres_server_url),
+        "database_url": database_url or await fresh_postgres_database(postgres_server_url),
         "kafka_bootstrap_servers": broker.bootstrap_servers,
         "events_topic": f"events-{tag}",
         "facts_topic": f"facts-{tag}",
