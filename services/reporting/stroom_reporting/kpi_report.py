@@ -14,7 +14,7 @@ from stroom_platform.organisations import KpiTargets
 from stroom_reporting import repository
 from stroom_reporting.domain import kpis
 from stroom_reporting.domain.families import active_on
-from stroom_reporting.domain.months import first_day, last_day, month_range, next_month
+from stroom_reporting.domain.months import first_day, format_month, last_day, month_range, next_month
 from stroom_reporting.reports import LABELS, Report, ReportTable, Scope
 
 LABEL = {
@@ -28,16 +28,54 @@ LABEL = {
     "inflow_rate": "Benchmark instroompercentage, 12 maanden (%)",
     "outflow_rate": "Benchmark uitstroompercentage, 12 maanden (%)",
 }
+# The definitions as computed (reports-v1), for the board: P(D) is the population every measure
+# starts from.
+_P = (
+    "P(D): de aanvragers van uitkeringen PW, IOAW en IOAZ die op D lopen, zonder zorgklanten"
+    " (doelgroep zorg of vrijgesteld van de arbeidsplicht volgens de laatste diagnose op of voor D);"
+    " is de aanvrager vertrokken, dan het langst zittende andere lid."
+)
+DEFINITIONS = {
+    "K1": "Gemiddeld aantal dagen sinds de start van de uitkering op de peildatum, over P(peildatum)"
+    " zonder klanten van 60 jaar of ouder. Teller: som van die dagen; noemer: aantal klanten. " + _P,
+    "K2": "Aandeel van de bemiddelbare klanten in P(peildatum) van wie de laatste voortgangsrapportage"
+    " hoogstens 3 maanden oud is (12 maanden bij een langdurig traject of vanaf 60 jaar). Teller:"
+    " bemiddelbare klanten met een actuele rapportage; noemer: alle bemiddelbare klanten. " + _P,
+    "K3": "Gemiddeld aantal dagen van ontvangst van de aanvraag (de gekoppelde, anders de laatste"
+    " ontvangen op of voor de verzenddatum) tot verzending van het Plan naar Werk, voor plannen"
+    " verzonden in de periode. Teller: som van die dagen; noemer: aantal plannen.",
+    "K3_median": "Mediaan van dezelfde doorlooptijden als K3.",
+    "K4": "Uitkeringen PW, IOAW en IOAZ beëindigd in de periode met reden werk of onderwijs, als"
+    " percentage van het gemiddelde van de aantallen in P op de maandeinden van de periode."
+    " Teller: die beëindigingen; noemer: het gemiddelde aantal klanten. " + _P,
+    "K5": "Van de uitkeringen PW, IOAW en IOAZ beëindigd in de periode met reden werk: het aandeel"
+    " waarvan geen lid binnen 183 dagen een nieuwe uitkering kreeg of bij een andere uitkering"
+    " kwam (elke regeling, elke gemeente van de organisatie). Teller: duurzaam uitgestroomd;"
+    " noemer: duurzaam plus teruggekeerd. Uitstroom waarvan de 183 dagen nog niet voorbij zijn,"
+    " telt niet mee (zie K5_pending).",
+    "K5_pending": "Uitstroom naar werk in de periode waarvan de 183 dagen op de rapportagedatum nog"
+    " niet voorbij zijn.",
+    "inflow_rate": "Gestarte uitkeringen PW, IOAW en IOAZ in de 12 maanden tot en met de laatste maand,"
+    " als percentage van het gemiddelde bestand op de maandeinden van die 12 maanden.",
+    "outflow_rate": "Beëindigde uitkeringen PW, IOAW en IOAZ in de 12 maanden tot en met de laatste"
+    " maand, als percentage van het gemiddelde bestand op de maandeinden van die 12 maanden.",
+}
 KPI_COLUMNS = [
     "municipality",
     "municipality_name",
     "kpi",
     "kpi_label",
+    "definition",
     "value",
     "last_year",
     "norm",
     "met",
+    "numerator",
+    "denominator",
     "basis",
+    "period",
+    "stock_date",
+    "source",
 ]
 DOOR_COLUMNS = [
     "municipality",
@@ -101,15 +139,25 @@ def _plans(rows: Iterable[Any]) -> list[kpis.Plan]:
 
 
 def _rows(
-    code: str, name: str, now: kpis.Figures, before: kpis.Figures, targets: KpiTargets | None
+    code: str,
+    name: str,
+    now: kpis.Figures,
+    before: kpis.Figures,
+    targets: KpiTargets | None,
+    common: dict[str, str],
 ) -> list[dict[str, Any]]:
     t = targets
+
+    def unrounded(figures: kpis.Figures, kpi: str) -> float | None:
+        return figures.ratios[kpi].value
+
+    # Norms are decided on the unrounded values: 84.96 % does not meet 85 %.
     assessed = {
-        "K1": kpis.lower_by(now.k1_days, before.k1_days, t.k1_reduction_pct if t else None),
-        "K2": kpis.at_least(now.k2_pct, t.k2_min_pct if t else None),
-        "K3": kpis.lower_by(now.k3_mean_days, before.k3_mean_days, t.k3_reduction_pct if t else None),
-        "K4": kpis.at_least(now.k4_pct, before.k4_pct),
-        "K5": kpis.at_least(now.k5_pct, t.k5_min_pct if t else None),
+        "K1": kpis.lower_by(unrounded(now, "K1"), unrounded(before, "K1"), t.k1_reduction_pct if t else None),
+        "K2": kpis.at_least(unrounded(now, "K2"), t.k2_min_pct if t else None),
+        "K3": kpis.lower_by(unrounded(now, "K3"), unrounded(before, "K3"), t.k3_reduction_pct if t else None),
+        "K4": kpis.at_least(unrounded(now, "K4"), unrounded(before, "K4")),
+        "K5": kpis.at_least(unrounded(now, "K5"), t.k5_min_pct if t else None),
     }
     values = {
         "K1": (now.k1_days, before.k1_days, now.k1_basis),
@@ -125,17 +173,22 @@ def _rows(
     rows = []
     for kpi, (value, last_year, basis) in values.items():
         norm, met = assessed.get(kpi, kpis.Assessment(None, None))
+        ratio = now.ratios.get(kpi)
         rows.append(
             {
                 "municipality": code,
                 "municipality_name": name,
                 "kpi": kpi,
                 "kpi_label": LABEL[kpi],
+                "definition": DEFINITIONS[kpi],
                 "value": value,
                 "last_year": last_year,
-                "norm": norm,
+                "norm": None if norm is None else round(norm, 1),
                 "met": met,
+                "numerator": ratio.numerator if ratio else None,
+                "denominator": ratio.denominator if ratio else None,
                 "basis": basis,
+                **common,
             }
         )
     return rows
@@ -167,6 +220,15 @@ async def _month_ends(
     return kpis.MonthEnds.of_changes(population, stock, month_range(first, last))
 
 
+async def _source(conn: AsyncConnection, as_of: datetime | None) -> str:
+    """Where the figures come from and how far they reach: the as-of moment, else the newest
+    recorded time the read models hold."""
+    if as_of is None:
+        known = [r.latest_recorded for r in await repository.freshness(conn) if r.latest_recorded]
+        as_of = max(known) if known else None
+    return f"Stroom, gebeurtenissen tot {as_of.isoformat()}" if as_of else "Stroom, nog geen gebeurtenissen"
+
+
 async def kpis_report(
     conn: AsyncConnection, scope: Scope, first: int, last: int, as_of: datetime | None
 ) -> Report:
@@ -195,6 +257,11 @@ async def kpis_report(
     }
     targets = scope.organisation.kpi_targets(last // 100)
     counts = await _month_ends(conn, own, opening, last, as_of)
+    common = {
+        "period": f"{format_month(first)} t/m {format_month(last)}",
+        "stock_date": day.isoformat(),
+        "source": await _source(conn, as_of),
+    }
     parts = [(m, scope.names[m], {m}) for m in scope.municipalities]
     parts.append((kpis.TOTAL, "Totaal", set(scope.municipalities)))
     rows: list[dict[str, Any]] = []
@@ -220,15 +287,18 @@ async def kpis_report(
             )
             for period in periods
         ]
-        rows.extend(_rows(code, name, figures[0], figures[1], targets))
+        rows.extend(_rows(code, name, figures[0], figures[1], targets, common))
     in_scope = [b for b in benefits if b.municipality in set(scope.municipalities)]
     door = kpis.revolving_door(in_scope, first_day(first), day, returns)
+    # The organisation's total beside its municipalities'.
+    for (_, outflow, inflow, months), count in list(door.items()):
+        door[(kpis.TOTAL, outflow, inflow, months)] += count
     door_rows = []
-    for m, outflow, inflow in sorted({k[:3] for k in door}):
+    for m, outflow, inflow in sorted({k[:3] for k in door}, key=lambda k: (k[0] == kpis.TOTAL, k)):
         door_rows.append(
             {
                 "municipality": m,
-                "municipality_name": scope.names[m],
+                "municipality_name": scope.names.get(m, "Totaal"),
                 "outflow_reason": LABELS["outflow"].get(outflow, "Onbekend"),
                 "inflow_reason": LABELS["inflow"].get(inflow, "Onbekend"),
                 "within_6m": door[(m, outflow, inflow, 6)],

@@ -100,6 +100,11 @@ HEADINGS = {
     "realised": "Gerealiseerd",
     "regulation_label": "Omschrijving",
     "status": "Status",
+    "definition": "Definitie",
+    "numerator": "Teller",
+    "denominator": "Noemer",
+    "period": "Periode",
+    "source": "Bron",
     "status_label": "Omschrijving",
     "revised": "Herzien na definitief",
 }

@@ -77,6 +77,16 @@ async def test_kpis_of_hand_made_facts(database_url: str) -> None:
         # One outflow to work over a mean of (2 + 2 + 1 + 1 + 1 + 1) / 6 clients at month ends.
         assert (hoorn["K4"]["value"], hoorn["K4"]["basis"]) == (75.0, 1)
         assert (hoorn["K5"]["value"], hoorn["K5"]["met"], hoorn["K5_pending"]["value"]) == (100.0, True, 0)
+        # Each value is its numerator over its denominator, and says what it is and where from.
+        assert (hoorn["K4"]["numerator"], hoorn["K4"]["denominator"]) == (1, 8 / 6)
+        for kpi in ("K1", "K2", "K3", "K4", "K5"):
+            row = hoorn[kpi]
+            quotient = row["numerator"] / row["denominator"] * (1 if kpi in ("K1", "K3") else 100)
+            assert round(quotient, 1) == row["value"], kpi
+            assert row["definition"]
+            assert (row["period"], row["stock_date"]) == ("2024-01 t/m 2024-06", "2024-06-30")
+            assert row["source"].startswith("Stroom, gebeurtenissen tot 2024-")
+        assert "P(D)" in hoorn["K1"]["definition"]
         total = figures(response.json(), "*")
         assert total["K1"] == {**hoorn["K1"], "municipality": "*", "municipality_name": "Totaal"}
 
@@ -91,12 +101,11 @@ async def test_kpis_of_hand_made_facts(database_url: str) -> None:
             "/v1/reports/kpis", params={"municipality": "GM0405", **PERIOD, "format": "csv"}
         )
         lines = csv.text.lstrip("\ufeff").splitlines()
-        assert (
-            lines[0]
-            == "Gemeentecode;Gemeente;KPI;Indicator;Waarde;Zelfde periode vorig jaar;Norm;Norm gehaald;"
-            "Aantal (basis)"
+        assert lines[0] == (
+            "Gemeentecode;Gemeente;KPI;Indicator;Definitie;Waarde;Zelfde periode vorig jaar;Norm;"
+            "Norm gehaald;Teller;Noemer;Aantal (basis);Periode;Peildatum;Bron"
         )
-        assert any(line.startswith("GM0405;Hoorn;K2;") and line.endswith(";85.0;ja;1") for line in lines)
+        assert any(line.startswith("GM0405;Hoorn;K2;") and ";100.0;;85.0;ja;1;1;1;" in line for line in lines)
         xlsx = await client.get(
             "/v1/reports/kpis", params={"organisation": "werksaam-westfriesland", "format": "xlsx"}
         )

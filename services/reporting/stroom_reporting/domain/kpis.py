@@ -116,9 +116,26 @@ def _mean(values: Sequence[int]) -> float | None:
     return round(statistics.fmean(values), 1) if values else None
 
 
+class Ratio(NamedTuple):
+    """A KPI as computed: numerator over denominator (times 100 for a percentage), unrounded, so
+    a norm is decided on it and only what is displayed is rounded."""
+
+    numerator: float
+    denominator: float
+    percentage: bool
+
+    @property
+    def value(self) -> float | None:
+        if not self.denominator:
+            return None
+        quotient = self.numerator / self.denominator
+        return 100.0 * quotient if self.percentage else quotient
+
+
 @dataclass(frozen=True)
 class Figures:
-    """The KPI values of one scope and period, with the counts they rest on."""
+    """The KPI values of one scope and period (rounded for display), with the counts they rest
+    on and, per KPI, the unrounded ratio it is."""
 
     k1_days: float | None
     k1_basis: int
@@ -136,21 +153,33 @@ class Figures:
     inflow_pct: float | None
     outflow_pct: float | None
     rate_mean_stock: float
+    ratios: dict[str, Ratio]
 
 
-def k1(benefits: Iterable[KpiBenefit], day: date, clients: ClientFile) -> tuple[float | None, int]:
-    """Mean days since the start over P(D), clients aged 60 or more left out."""
-    days = [
+def k1_days(benefits: Iterable[KpiBenefit], day: date, clients: ClientFile) -> list[int]:
+    """Days since the start over P(D), clients aged 60 or more left out."""
+    return [
         (day - b.start_date).days
         for b in benefits
         if in_population(b, day, clients) and (age := _age(b, day)) is not None and age < 60
     ]
+
+
+def k1(benefits: Iterable[KpiBenefit], day: date, clients: ClientFile) -> tuple[float | None, int]:
+    """Mean days since the start over P(D), clients aged 60 or more left out."""
+    days = k1_days(benefits, day, clients)
     return _mean(days), len(days)
 
 
 def k2(benefits: Iterable[KpiBenefit], day: date, clients: ClientFile) -> tuple[float | None, int]:
     """Of P(D)'s mediable clients, the share with a progress report at most 3 months old (12 with
     long_trajectory on that report, or aged 60 or more)."""
+    current, basis = k2_counts(benefits, day, clients)
+    return _pct(current, basis), basis
+
+
+def k2_counts(benefits: Iterable[KpiBenefit], day: date, clients: ClientFile) -> tuple[int, int]:
+    """K2's numerator and denominator: P(D)'s mediable clients with a current report, and all."""
     current = basis = 0
     for b in benefits:
         if not in_population(b, day, clients) or b.applicant is None:
@@ -165,7 +194,7 @@ def k2(benefits: Iterable[KpiBenefit], day: date, clients: ClientFile) -> tuple[
         age = _age(b, day)
         months = 12 if report[1] or (age is not None and age >= 60) else 3
         current += report[0] >= months_before(day, months)
-    return _pct(current, basis), basis
+    return current, basis
 
 
 def lead_times(
@@ -263,7 +292,7 @@ def k4(
         and b.outflow_reason in WORK_OR_EDUCATION
     )
     mean = counts.mean(counts.population, month_range(first, last), municipalities)
-    return _pct(ended, mean), ended, round(mean, 1)
+    return _pct(ended, mean), ended, mean
 
 
 class Returns:
@@ -296,7 +325,12 @@ class Returns:
 
 
 def _ended_in(benefits: Iterable[KpiBenefit], first: date, last: date) -> list[KpiBenefit]:
-    return [b for b in benefits if b.end_date is not None and first <= b.end_date <= last]
+    """Benefits of the KPI regulations (the scope of every KPI measure) ended in [first, last]."""
+    return [
+        b
+        for b in benefits
+        if b.regulation in KPI_REGULATIONS and b.end_date is not None and first <= b.end_date <= last
+    ]
 
 
 def k5(
@@ -304,6 +338,14 @@ def k5(
 ) -> tuple[float | None, int, int]:
     """Of outflows to work in the period: the % without a member's new benefit within 183 days;
     outflows whose 183 days have not passed by the report day are pending. (pct, decided, pending)"""
+    sustainable, decided, pending = k5_counts(benefits, first, last, report_day, returns)
+    return _pct(sustainable, decided), decided, pending
+
+
+def k5_counts(
+    benefits: Iterable[KpiBenefit], first: date, last: date, report_day: date, returns: Returns
+) -> tuple[int, int, int]:
+    """K5's sustained outflows to work, those decided (sustained or returned), and those pending."""
     decided = sustainable = pending = 0
     for b in _ended_in(benefits, first, last):
         if b.outflow_reason not in WORK:
@@ -314,7 +356,7 @@ def k5(
             continue
         decided += 1
         sustainable += returns.first_return(b, SIX_MONTHS) is None
-    return _pct(sustainable, decided), decided, pending
+    return sustainable, decided, pending
 
 
 def revolving_door(
@@ -340,13 +382,22 @@ def rates(
 ) -> tuple[float | None, float | None, float]:
     """Benchmark: KPI-regulation benefits started and ended in the 12 months up to the last month,
     as % of the mean month-end stock over those months."""
+    started, ended, stock = rate_counts(benefits, last, counts, municipalities)
+    return _pct(started, stock), _pct(ended, stock), round(stock, 1)
+
+
+def rate_counts(
+    benefits: Iterable[KpiBenefit], last: int, counts: MonthEnds, municipalities: set[str]
+) -> tuple[int, int, float]:
+    """The benchmark rates' benefits started and ended in the 12 months up to `last`, and the mean
+    month-end stock over those months (unrounded)."""
     months = month_range(next_month(last - 100), last)
     start, end = first_day(months[0]), last_day(last)
     own = [b for b in benefits if b.regulation in KPI_REGULATIONS]
     started = sum(start <= b.start_date <= end for b in own)
     ended = sum(b.end_date is not None and start <= b.end_date <= end for b in own)
     stock = counts.mean(counts.stock, months, municipalities)
-    return _pct(started, stock), _pct(ended, stock), round(stock, 1)
+    return started, ended, stock
 
 
 def figures(
@@ -364,28 +415,38 @@ def figures(
     `counts` must hold the month ends of the 12 months up to `last` and of first..last."""
     day = last_day(last)
     start = first_day(first)
-    k1_days, k1_basis = k1(benefits, day, clients)
-    k2_pct, k2_basis = k2(benefits, day, clients)
+    days = k1_days(benefits, day, clients)
+    k2_current, k2_basis = k2_counts(benefits, day, clients)
     k4_pct, k4_outflow, k4_mean = k4(benefits, first, last, counts, municipalities)
-    k5_pct, k5_decided, k5_pending = k5(benefits, start, day, report_day, returns)
-    inflow_pct, outflow_pct, stock = rates(benefits, last, counts, municipalities)
+    k5_sustained, k5_decided, k5_pending = k5_counts(benefits, start, day, report_day, returns)
+    started, ended, stock = rate_counts(benefits, last, counts, municipalities)
+    ratios = {
+        "K1": Ratio(sum(days), len(days), False),
+        "K2": Ratio(k2_current, k2_basis, True),
+        "K3": Ratio(sum(lead_days), len(lead_days), False),
+        "K4": Ratio(k4_outflow, k4_mean, True),
+        "K5": Ratio(k5_sustained, k5_decided, True),
+        "inflow_rate": Ratio(started, stock, True),
+        "outflow_rate": Ratio(ended, stock, True),
+    }
     return Figures(
-        k1_days,
-        k1_basis,
-        k2_pct,
+        _mean(days),
+        len(days),
+        _pct(k2_current, k2_basis),
         k2_basis,
         _mean(lead_days),
         round(float(statistics.median(lead_days)), 1) if lead_days else None,
         len(lead_days),
         k4_pct,
         k4_outflow,
-        k4_mean,
-        k5_pct,
+        round(k4_mean, 1),
+        _pct(k5_sustained, k5_decided),
         k5_decided,
         k5_pending,
-        inflow_pct,
-        outflow_pct,
-        stock,
+        _pct(started, stock),
+        _pct(ended, stock),
+        round(stock, 1),
+        ratios,
     )
 
 
@@ -395,11 +456,12 @@ class Assessment(NamedTuple):
 
 
 def lower_by(value: float | None, last_year: float | None, pct: float | None) -> Assessment:
-    """Target: `pct` % below last year's value."""
+    """Target: `pct` % below last year's value; decided on the unrounded values, the target
+    rounded only as it is shown."""
     if pct is None or last_year is None:
         return Assessment(None, None)
-    target = round(last_year * (1 - pct / 100), 1)
-    return Assessment(target, None if value is None else value <= target)
+    target = last_year * (1 - pct / 100)
+    return Assessment(round(target, 1), None if value is None else value <= target)
 
 
 def at_least(value: float | None, target: float | None) -> Assessment:
