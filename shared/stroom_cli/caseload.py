@@ -35,8 +35,19 @@ def rebuild() -> None:
     """Speel het eventtopic opnieuw af in verse tabellen en wissel ze in één keer in."""
     from stroom_caseload.rebuild import rebuild as run_rebuild
     from stroom_caseload.settings import CaseloadSettings
+    from stroom_cli.pseudonyms import stored_version
 
     settings = CaseloadSettings()
+    version = asyncio.run(stored_version("caseload"))
+    if version > 1:
+        # The topic keeps the refs its events were published with; replayed, they would split
+        # every person into one under the old key and one under the current key.
+        console.print(
+            f"De opgeslagen client_refs staan op sleutelversie {version}, de events in het topic"
+            " (deels) op een eerdere versie: herberekenen uit het topic zou personen splitsen."
+            " Niet uitgevoerd."
+        )
+        raise typer.Exit(1)
     columns = (
         TextColumn("[bold]Herberekenen"),
         BarColumn(),

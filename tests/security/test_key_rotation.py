@@ -162,6 +162,11 @@ def test_rotation_keeps_every_person_on_one_ref(
         finally:
             await log.engine.dispose()
 
+    # Replaying the topic, which keeps the refs of version 1, would split the persons again.
+    rebuild = CliRunner().invoke(app, ["caseload", "rebuild"])
+    assert rebuild.exit_code == 1
+    assert "personen splitsen" in rebuild.output
+
     for service in METADATA:
         [entry] = asyncio.run(audit_entries(service))
         assert (entry["action"], entry["result"], entry["detail"]["version"]) == (
