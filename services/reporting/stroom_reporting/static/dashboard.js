@@ -79,7 +79,7 @@ function drawChart(rows) {
     chart.append(inflow, outflow);
     chart.append(svg("text", { x, y: height - bottom + 16, "text-anchor": "middle", "font-size": 11 }, r.month));
     if (!final) chart.append(svg("text", { x, y: height - bottom + 28, "text-anchor": "middle", "font-size": 9, fill: "#555" }, r.status));
-    points.push(`${x},${y(r.end)}`);
+    if (r.end !== null) points.push(`${x},${y(r.end)}`);
   });
   chart.append(svg("polyline", { points: points.join(" "), fill: "none", stroke: "#1f4e79", "stroke-width": 3 }));
   const legend = [["#1f4e79", "Stand einde maand"], ["#2e7d32", "Instroom"], ["#c62828", "Uitstroom"], ["url(#hatch-legend)", "Gearceerd: nog niet definitief"]];
@@ -89,6 +89,9 @@ function drawChart(rows) {
   });
   el("chart").replaceChildren(chart);
 }
+
+// A figure suppressed for publication (reports:read:public) comes as null: shown as *, not 0.
+const figureOrMark = (v) => (v === null ? "*" : nf.format(v));
 
 function cell(row, text) {
   const td = document.createElement("td");
@@ -102,7 +105,7 @@ function fillMutations(rows, period) {
   for (const r of rows) {
     const tr = body.insertRow();
     cell(tr, r.month);
-    for (const k of ["begin", "inflow", "outflow", "end"]) cell(tr, nf.format(r[k]));
+    for (const k of ["begin", "inflow", "outflow", "end"]) cell(tr, figureOrMark(r[k]));
     cell(tr, statusText(r));
     tr.dataset.status = r.status;
     if (r.status !== DEFINITIVE) tr.className = "provisional";
@@ -112,7 +115,7 @@ function fillMutations(rows, period) {
   if (period) {
     const tr = foot.insertRow();
     cell(tr, "Totaal periode");
-    for (const k of ["begin", "inflow", "outflow", "end"]) cell(tr, nf.format(period[k]));
+    for (const k of ["begin", "inflow", "outflow", "end"]) cell(tr, figureOrMark(period[k]));
     cell(tr, "");
   }
 }
