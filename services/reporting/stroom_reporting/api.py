@@ -29,7 +29,7 @@ from stroom_reporting.domain.months import (
     quarter_of,
 )
 from stroom_reporting.domain.spells import UNITS
-from stroom_reporting.kpi_report import kpis_report
+from stroom_reporting.kpi_report import TRACEABLE, kpi_trace, kpis_report
 from stroom_reporting.schemas import DOWNLOADS, Changes, OrganisationEntry, ReportDocument, Trace
 
 router = APIRouter(prefix="/v1", tags=["reports"])
@@ -366,6 +366,41 @@ async def monthly_trace(
         f"monthly/trace {municipality} {regulation} {unit} {format_month(the_month)} {measure}",
         "getoond",
         {"refs": [r["client_ref"] or r["benefit_ref"] for r in refs]},
+    )
+    return answer
+
+
+@router.get("/reports/kpis/trace")
+async def kpis_trace(
+    request: Request,
+    conn: Conn,
+    scope: ScopeDep,
+    kpi: Annotated[str, Query(description="K1, K2, K4, K5, inflow_rate or outflow_rate")],
+    period: Period,
+    as_of: AsOf,
+) -> dict[str, Any]:
+    """The pseudonymous refs behind a KPI's numerator and denominator, for one municipality or the
+    total over the requested ones; recomputed from them they give the KPI's value."""
+    if kpi not in TRACEABLE:
+        raise Problem(
+            400,
+            "kpi-not-traceable",
+            "KPI niet herleidbaar",
+            f"Herleidbaar zijn: {', '.join(TRACEABLE)}.",
+        )
+    answer = await kpi_trace(conn, scope, kpi, *period, as_of)
+    shown = [
+        r
+        for part in (answer["numerator"], answer["denominator"], answer.get("pending", {}))
+        for listed in (part, *part.get("month_ends", []))
+        for r in listed.get("refs", [])
+    ]
+    await record(
+        request,
+        "detail-inzage",
+        f"kpis/trace {kpi} {' '.join(scope.municipalities)} {answer['period']}",
+        "getoond",
+        {"refs": sorted({r["client_ref"] or r["benefit_ref"] for r in shown})},
     )
     return answer
 

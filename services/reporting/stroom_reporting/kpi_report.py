@@ -314,3 +314,83 @@ async def kpis_report(
         ReportTable("kpis", "KPI's met vorig jaar en norm", KPI_COLUMNS, rows),
         ReportTable("revolving_door", "Draaideur: terug in de uitkering", DOOR_COLUMNS, door_rows),
     )
+
+
+TRACEABLE = ("K1", "K2", "K4", "K5", "inflow_rate", "outflow_rate")
+
+
+def _ref(benefit: kpis.KpiBenefit, **extra: Any) -> dict[str, Any]:
+    return {"benefit_ref": benefit.entity, "client_ref": benefit.applicant, **extra}
+
+
+def _listed(benefits: Sequence[kpis.KpiBenefit]) -> dict[str, Any]:
+    return {"value": len(benefits), "refs": [_ref(b) for b in benefits]}
+
+
+def _mean_of(ends: dict[int, list[kpis.KpiBenefit]]) -> dict[str, Any]:
+    """A denominator that is a mean of month-end counts, with the refs counted at each end."""
+    listed = [{"month": format_month(m), **_listed(found)} for m, found in ends.items()]
+    return {"value": sum(len(found) for found in ends.values()) / len(ends), "month_ends": listed}
+
+
+async def kpi_trace(
+    conn: AsyncConnection, scope: Scope, kpi: str, first: int, last: int, as_of: datetime | None
+) -> dict[str, Any]:
+    """The pseudonymous refs behind one KPI's numerator and denominator, for the scope's
+    municipalities together (one municipality, or the total over them), from the same rules as
+    report 8: recomputed from them, they give its value."""
+    own = [m.code for m in scope.organisation.municipalities]
+    day = last_day(last)
+    opening = min(first - 100, next_month(last - 200))
+    spells = await repository.kpi_benefits(conn, own, first_day(opening), day + timedelta(days=366), as_of)
+    benefits = _benefits(spells)
+    chosen = set(scope.municipalities)
+    in_scope = [b for b in benefits if b.municipality in chosen]
+    numerator: dict[str, Any]
+    denominator: dict[str, Any]
+    extra: dict[str, Any] = {}
+    if kpi == "K1":
+        members = kpis.k1_members(in_scope, day, await _client_file(conn, benefits, day, as_of))
+        numerator = {"value": sum(d for _, d in members), "refs": [_ref(b, days=d) for b, d in members]}
+        denominator = _listed([b for b, _ in members])
+    elif kpi == "K2":
+        mediable = kpis.k2_members(in_scope, day, await _client_file(conn, benefits, day, as_of))
+        numerator = _listed([b for b, current in mediable if current])
+        denominator = _listed([b for b, _ in mediable])
+    elif kpi == "K4":
+        numerator = _listed(kpis.k4_outflows(in_scope, first, last))
+        ends = {}
+        for month in month_range(first, last):
+            end = last_day(month)
+            clients = await _client_file(conn, benefits, end, as_of)
+            ends[month] = [b for b in in_scope if kpis.in_population(b, end, clients)]
+        denominator = _mean_of(ends)
+    elif kpi == "K5":
+        report_day = as_of.date() if as_of else date.today()
+        outcomes = kpis.k5_outcomes(in_scope, first_day(first), day, report_day, kpis.Returns(benefits))
+        numerator = _listed([b for b, outcome in outcomes if outcome == kpis.SUSTAINED])
+        decided = [(b, o) for b, o in outcomes if o != kpis.PENDING]
+        denominator = {"value": len(decided), "refs": [_ref(b, outcome=o) for b, o in decided]}
+        extra = {"pending": _listed([b for b, o in outcomes if o == kpis.PENDING])}
+    else:
+        started, ended = kpis.rate_flows(in_scope, last)
+        numerator = _listed(started if kpi == "inflow_rate" else ended)
+        stock = [b for b in in_scope if b.regulation in kpis.KPI_REGULATIONS]
+        denominator = _mean_of(
+            {
+                month: [b for b in stock if active_on(b.start_date, b.end_date, last_day(month))]
+                for month in kpis.rate_months(last)
+            }
+        )
+    ratio = kpis.Ratio(numerator["value"], denominator["value"], kpi not in ("K1", "K3"))
+    return {
+        "kpi": kpi,
+        "kpi_label": LABEL[kpi],
+        "municipalities": sorted(chosen),
+        "period": f"{format_month(first)} t/m {format_month(last)}",
+        "stock_date": day.isoformat(),
+        "value": ratio.value,
+        "numerator": numerator,
+        "denominator": denominator,
+        **extra,
+    }

@@ -124,3 +124,37 @@ async def test_kpis_are_authorised_per_municipality(database_url: str) -> None:
         org = {"authorization": "Bearer org-token-0002"}
         doc = (await client.get("/v1/reports/kpis", params=PERIOD, headers=org)).json()
         assert figures(doc, "*")["K1"]["basis"] == 2  # b1 and m1
+
+
+def _recomputed(part: dict) -> float:
+    """A numerator or denominator from the refs a trace lists (K1's numerator: their days)."""
+    if "month_ends" in part:
+        return sum(len(end["refs"]) for end in part["month_ends"]) / len(part["month_ends"])
+    if part["refs"] and "days" in part["refs"][0]:
+        return sum(r["days"] for r in part["refs"])
+    return len(part["refs"])
+
+
+async def test_each_kpi_recomputed_from_its_trace_gives_its_value(client: httpx.AsyncClient) -> None:
+    period = {"from": "2024-01", "to": "2024-06"}
+    for scope in ({"municipality": "GM0405"}, {"organisation": "werksaam-westfriesland"}):
+        doc = (await client.get("/v1/reports/kpis", params={**scope, **period})).json()
+        code = scope.get("municipality", "*")
+        rows = figures(doc, code)
+        for kpi in ("K1", "K2", "K4", "K5", "inflow_rate", "outflow_rate"):
+            response = await client.get("/v1/reports/kpis/trace", params={**scope, **period, "kpi": kpi})
+            assert response.status_code == 200, response.text
+            trace = response.json()
+            numerator, denominator = _recomputed(trace["numerator"]), _recomputed(trace["denominator"])
+            assert (numerator, denominator) == (trace["numerator"]["value"], trace["denominator"]["value"])
+            row = rows[kpi]
+            assert numerator == row["numerator"], (code, kpi)
+            assert abs(denominator - row["denominator"]) < 1e-9, (code, kpi)
+            value = numerator / denominator * (1 if kpi == "K1" else 100) if denominator else None
+            assert (round(value, 1) if value is not None else None) == row["value"], (code, kpi)
+            refs = trace["numerator"]["refs"] + trace["denominator"].get("refs", [])
+            assert all(r["benefit_ref"].startswith("benefit:") for r in refs)
+        assert all(rows[k]["denominator"] > 0 for k in ("K1", "K2", "K4", "K5", "inflow_rate"))
+    wrong = await client.get("/v1/reports/kpis/trace", params={**period, "kpi": "K3"})
+    assert wrong.status_code == 400
+    assert wrong.json()["type"].endswith("kpi-not-traceable")

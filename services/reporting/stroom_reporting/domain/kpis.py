@@ -156,13 +156,20 @@ class Figures:
     ratios: dict[str, Ratio]
 
 
-def k1_days(benefits: Iterable[KpiBenefit], day: date, clients: ClientFile) -> list[int]:
-    """Days since the start over P(D), clients aged 60 or more left out."""
+def k1_members(
+    benefits: Iterable[KpiBenefit], day: date, clients: ClientFile
+) -> list[tuple[KpiBenefit, int]]:
+    """The benefits of P(D) K1 counts, clients aged 60 or more left out, with their days since the start."""
     return [
-        (day - b.start_date).days
+        (b, (day - b.start_date).days)
         for b in benefits
         if in_population(b, day, clients) and (age := _age(b, day)) is not None and age < 60
     ]
+
+
+def k1_days(benefits: Iterable[KpiBenefit], day: date, clients: ClientFile) -> list[int]:
+    """Days since the start over P(D), clients aged 60 or more left out."""
+    return [days for _, days in k1_members(benefits, day, clients)]
 
 
 def k1(benefits: Iterable[KpiBenefit], day: date, clients: ClientFile) -> tuple[float | None, int]:
@@ -180,21 +187,29 @@ def k2(benefits: Iterable[KpiBenefit], day: date, clients: ClientFile) -> tuple[
 
 def k2_counts(benefits: Iterable[KpiBenefit], day: date, clients: ClientFile) -> tuple[int, int]:
     """K2's numerator and denominator: P(D)'s mediable clients with a current report, and all."""
-    current = basis = 0
+    members = k2_members(benefits, day, clients)
+    return sum(current for _, current in members), len(members)
+
+
+def k2_members(
+    benefits: Iterable[KpiBenefit], day: date, clients: ClientFile
+) -> list[tuple[KpiBenefit, bool]]:
+    """P(D)'s mediable clients' benefits, each with whether its latest progress report is current."""
+    members = []
     for b in benefits:
         if not in_population(b, day, clients) or b.applicant is None:
             continue
         assessed = clients.assessment(b.applicant, day)
         if assessed is None or assessed[0] != "mediable":
             continue
-        basis += 1
         report = clients.progress_report(b.applicant, day)
         if report is None:
+            members.append((b, False))
             continue
         age = _age(b, day)
         months = 12 if report[1] or (age is not None and age >= 60) else 3
-        current += report[0] >= months_before(day, months)
-    return current, basis
+        members.append((b, report[0] >= months_before(day, months)))
+    return members
 
 
 def lead_times(
@@ -282,17 +297,18 @@ def k4(
 ) -> tuple[float | None, int, float]:
     """Benefits (KPI regulations) ended in the period to work or education, as a % of the mean of
     P's month-end counts over the period's months."""
-    start, end = first_day(first), last_day(last)
-    ended = sum(
-        1
-        for b in benefits
-        if b.regulation in KPI_REGULATIONS
-        and b.end_date is not None
-        and start <= b.end_date <= end
-        and b.outflow_reason in WORK_OR_EDUCATION
-    )
+    ended = len(k4_outflows(benefits, first, last))
     mean = counts.mean(counts.population, month_range(first, last), municipalities)
     return _pct(ended, mean), ended, mean
+
+
+def k4_outflows(benefits: Iterable[KpiBenefit], first: int, last: int) -> list[KpiBenefit]:
+    """K4's numerator: benefits (KPI regulations) ended in the months to work or education."""
+    return [
+        b
+        for b in _ended_in(benefits, first_day(first), last_day(last))
+        if b.outflow_reason in WORK_OR_EDUCATION
+    ]
 
 
 class Returns:
@@ -346,17 +362,30 @@ def k5_counts(
     benefits: Iterable[KpiBenefit], first: date, last: date, report_day: date, returns: Returns
 ) -> tuple[int, int, int]:
     """K5's sustained outflows to work, those decided (sustained or returned), and those pending."""
-    decided = sustainable = pending = 0
+    outcomes = Counter(outcome for _, outcome in k5_outcomes(benefits, first, last, report_day, returns))
+    return outcomes[SUSTAINED], outcomes[SUSTAINED] + outcomes[RETURNED], outcomes[PENDING]
+
+
+SUSTAINED, RETURNED, PENDING = "sustained", "returned", "pending"
+
+
+def k5_outcomes(
+    benefits: Iterable[KpiBenefit], first: date, last: date, report_day: date, returns: Returns
+) -> list[tuple[KpiBenefit, str]]:
+    """Outflows to work in [first, last], each sustained, returned (a member in another benefit
+    within 183 days) or pending (those days not passed on the report day)."""
+    outcomes = []
     for b in _ended_in(benefits, first, last):
         if b.outflow_reason not in WORK:
             continue
         assert b.end_date is not None
         if b.end_date + timedelta(days=SIX_MONTHS) > report_day:
-            pending += 1
-            continue
-        decided += 1
-        sustainable += returns.first_return(b, SIX_MONTHS) is None
-    return sustainable, decided, pending
+            outcomes.append((b, PENDING))
+        elif returns.first_return(b, SIX_MONTHS) is None:
+            outcomes.append((b, SUSTAINED))
+        else:
+            outcomes.append((b, RETURNED))
+    return outcomes
 
 
 def revolving_door(
@@ -391,13 +420,25 @@ def rate_counts(
 ) -> tuple[int, int, float]:
     """The benchmark rates' benefits started and ended in the 12 months up to `last`, and the mean
     month-end stock over those months (unrounded)."""
-    months = month_range(next_month(last - 100), last)
+    started, ended = rate_flows(benefits, last)
+    stock = counts.mean(counts.stock, rate_months(last), municipalities)
+    return len(started), len(ended), stock
+
+
+def rate_months(last: int) -> list[int]:
+    """The 12 months up to `last` the benchmark rates look at."""
+    return month_range(next_month(last - 100), last)
+
+
+def rate_flows(benefits: Iterable[KpiBenefit], last: int) -> tuple[list[KpiBenefit], list[KpiBenefit]]:
+    """The benchmark rates' numerators: KPI-regulation benefits started, and ended, in the 12
+    months up to `last`."""
+    months = rate_months(last)
     start, end = first_day(months[0]), last_day(last)
     own = [b for b in benefits if b.regulation in KPI_REGULATIONS]
-    started = sum(start <= b.start_date <= end for b in own)
-    ended = sum(b.end_date is not None and start <= b.end_date <= end for b in own)
-    stock = counts.mean(counts.stock, months, municipalities)
-    return started, ended, stock
+    started = [b for b in own if start <= b.start_date <= end]
+    ended = [b for b in own if b.end_date is not None and start <= b.end_date <= end]
+    return started, ended
 
 
 def figures(
