@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 
 from stroom_cli.main import app
 from stroom_contract.schema import TOPIC_CONFIGURATION
+from stroom_platform.broker import EPOCH_TOPIC_SPEC
 from stroom_platform.settings import CommonSettings
 
 ROOT = Path(__file__).parents[2]
@@ -160,10 +161,14 @@ def topic_commands() -> dict[str, tuple[str, int, dict[str, str]]]:
         words = shlex.split(line, posix=False)
         if not words or words[0] != "create":
             continue
+        configs = dict(words[i + 1].split("=", 1) for i, w in enumerate(words) if w == "--config")
+        if not words[1].startswith('"'):
+            # A topic whose name no setting changes.
+            found[words[1]] = (words[1], int(words[2]), configs)
+            continue
         match = _INTERPOLATION.fullmatch(words[1].strip('"'))
         assert match is not None
         assert match.group(2) is not None
-        configs = dict(words[i + 1].split("=", 1) for i, w in enumerate(words) if w == "--config")
         found[match.group(1)] = (match.group(2).removeprefix(":-"), int(words[2]), configs)
     return found
 
@@ -177,7 +182,12 @@ def test_topic_step_creates_the_settings_topics_as_the_contract_says() -> None:
         "facts_topic": ("facts", 12),
         "dead_letter_topic": ("dead_letter", 3),
     }
-    assert set(topics) == {prefix + field.upper() for field in expected}
+    assert set(topics) == {prefix + field.upper() for field in expected} | {EPOCH_TOPIC_SPEC.name}
+    assert topics.pop(EPOCH_TOPIC_SPEC.name) == (
+        EPOCH_TOPIC_SPEC.name,
+        EPOCH_TOPIC_SPEC.partitions,
+        {"cleanup.policy": "delete", **EPOCH_TOPIC_SPEC.config},
+    )
     for field, (kind, partitions) in expected.items():
         name, count, configs = topics[prefix + field.upper()]
         assert name == fields[field].default

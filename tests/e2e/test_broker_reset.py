@@ -43,7 +43,7 @@ async def test_a_broker_restarted_empty_loses_and_doubles_nothing(
 ) -> None:
     org = organisations.organisation("werksaam-westfriesland")
     assert org is not None
-    raw = list(simulate_history(org, years=YEARS, seed=23, start=START, scale=0.03, noise=True))
+    raw = list(simulate_history(org, years=YEARS, seed=23, start=START, scale=0.02, noise=True))
     delivered = shuffled(raw)
     chunks = [delivered[i::4] for i in range(4)]
     broker = EmbeddedBroker()

@@ -33,7 +33,7 @@ async def test_a_database_away_for_30_seconds_loses_nothing(
 ) -> None:
     org = organisations.organisation("werksaam-westfriesland")
     assert org is not None
-    raw = list(simulate_history(org, years=YEARS, seed=31, start=START, scale=0.03, noise=True))
+    raw = list(simulate_history(org, years=YEARS, seed=31, start=START, scale=0.015, noise=True))
     delivered = shuffled(raw)
     half = len(delivered) // 2
     server = PrivatePostgres()

@@ -137,7 +137,7 @@ async def test_kill_9_of_every_service_at_random_points_loses_and_doubles_nothin
     print(f"fault seed {seed} (STROOM_FAULT_SEED={seed} replays it)")
     org = organisations.organisation("werksaam-westfriesland")
     assert org is not None
-    raw = list(simulate_history(org, years=YEARS, seed=seed % 1000, start=START, scale=0.03, noise=True))
+    raw = list(simulate_history(org, years=YEARS, seed=seed % 1000, start=START, scale=0.02, noise=True))
     services = await deployment(broker, postgres_server_url)
     settings = {
         **services[0].settings.model_dump(),

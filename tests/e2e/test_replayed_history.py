@@ -28,7 +28,7 @@ async def test_a_whole_history_sent_again_changes_nothing(
 ) -> None:
     org = organisations.organisation("werksaam-westfriesland")
     assert org is not None
-    raw = list(simulate_history(org, years=YEARS, seed=41, start=START, scale=0.03, noise=True))
+    raw = list(simulate_history(org, years=YEARS, seed=41, start=START, scale=0.015, noise=True))
     services = await deployment(broker, postgres_server_url)
     engine = make_engine(services[1].database_url)
     group = await start_services(services, "127.0.0.1")
