@@ -48,6 +48,14 @@ LABELS: dict[str, dict[str, str]] = {
     "decision": Decision.labels(),
     "unit": {"benefits": "Uitkeringen", "persons": "Personen"},
 }
+CBS_CODES: dict[str, dict[str, str]] = {
+    dimension: {m.value: m.cbs_code for m in codes if m.cbs_code is not None}
+    for dimension, codes in (
+        ("regulation", Regulation),
+        ("inflow", InflowReason),
+        ("outflow", OutflowReason),
+    )
+}
 BUCKET_ORDER = {"duration": families.DURATION_BUCKETS, "age": families.AGE_BUCKETS}
 HEADINGS = {
     "month": "Maand",
@@ -100,6 +108,9 @@ HEADINGS = {
     "realised": "Gerealiseerd",
     "regulation_label": "Omschrijving",
     "status": "Status",
+    "kind_label": "Omschrijving",
+    "value_label": "Omschrijving",
+    "cbs_code": "CBS-code",
     "definition": "Definitie",
     "numerator": "Teller",
     "denominator": "Noemer",
@@ -412,7 +423,15 @@ async def reasons(
         for direction in ("inflow", "outflow"):
             for rank, (reason, count) in enumerate(families.top(per_key[(municipality, direction)]), 1):
                 top_rows.append({"rank": rank, **_reason_row(scope, municipality, direction, reason, count)})
-    columns = ["municipality", "municipality_name", "direction", "reason", "reason_label", "count"]
+    columns = [
+        "municipality",
+        "municipality_name",
+        "direction",
+        "reason",
+        "reason_label",
+        "cbs_code",
+        "count",
+    ]
     return Report.of_months(
         "reasons",
         "In- en uitstroomredenen",
@@ -431,6 +450,7 @@ def _reason_row(scope: Scope, municipality: str, direction: str, reason: str, co
         "direction": "Instroom" if direction == "inflow" else "Uitstroom",
         "reason": reason,
         "reason_label": LABELS[direction].get(reason, "Onbekend"),
+        "cbs_code": CBS_CODES[direction].get(reason),
         "count": count,
     }
 
@@ -470,11 +490,22 @@ async def composition(conn: AsyncConnection, scope: Scope, day: date, as_of: dat
                         "municipality": municipality,
                         "municipality_name": scope.names[municipality],
                         "dimension": dimension,
-                        "value": LABELS.get(dimension, {}).get(value, value),
+                        "value": value,
+                        "value_label": LABELS.get(dimension, {}).get(value, value),
+                        "cbs_code": CBS_CODES.get(dimension, {}).get(value),
                         "count": count,
                     }
                 )
-    columns = ["stock_date", "municipality", "municipality_name", "dimension", "value", "count"]
+    columns = [
+        "stock_date",
+        "municipality",
+        "municipality_name",
+        "dimension",
+        "value",
+        "value_label",
+        "cbs_code",
+        "count",
+    ]
     table = ReportTable("composition", "Samenstelling op peildatum", columns, rows)
     return Report.of_day("composition", "Samenstelling klantenbestand", scope, day, as_of, table)
 
@@ -495,6 +526,7 @@ async def placements(
 ) -> Report:
     """Report 4: placements active per kind on each month end; sheltered work against its target."""
     active = await _placements_active(conn, scope, first, last, as_of)
+    statuses = month_statuses(scope.organisation, first, last, as_of)
     rows, target_rows = [], []
     for municipality in scope.municipalities:
         for month in month_range(first, last):
@@ -502,10 +534,11 @@ async def placements(
                 "month": format_month(month),
                 "municipality": municipality,
                 "municipality_name": scope.names[municipality],
+                "status": statuses[month],
             }
             for kind in PlacementKind:
                 count = active.get((municipality, kind.value, month), 0)
-                rows.append({**base, "kind": kind.label, "active": count})
+                rows.append({**base, "kind": kind.value, "kind_label": kind.label, "active": count})
             target = scope.organisation.sheltered_work_target(municipality, month // 100)
             sheltered = active.get((municipality, PlacementKind.SHELTERED_WORK.value, month), 0)
             total = target.total if target else None
@@ -517,8 +550,16 @@ async def placements(
                     "realisation_pct": families.realisation(sheltered, total),
                 }
             )
-    place_columns = ["month", "municipality", "municipality_name", "kind", "active"]
-    target_columns = ["month", "municipality", "municipality_name", "active", "target", "realisation_pct"]
+    place_columns = ["month", "municipality", "municipality_name", "kind", "kind_label", "active", "status"]
+    target_columns = [
+        "month",
+        "municipality",
+        "municipality_name",
+        "active",
+        "target",
+        "realisation_pct",
+        "status",
+    ]
     return Report.of_months(
         "placements",
         "Plaatsingen",
@@ -614,6 +655,7 @@ async def gate(conn: AsyncConnection, scope: Scope, first: int, last: int, as_of
     counts = families.gate(
         ((a.municipality, a.received_on, a.decision, a.decided_on) for a in apps), first, last
     )
+    statuses = month_statuses(scope.organisation, first, last, as_of)
     rows = []
     for municipality in scope.municipalities:
         for month in month_range(first, last):
@@ -628,6 +670,7 @@ async def gate(conn: AsyncConnection, scope: Scope, first: int, last: int, as_of
                     "rejected": c.rejected,
                     "withdrawn": c.withdrawn,
                     "not_granted_pct": c.share_not_granted,
+                    "status": statuses[month],
                 }
             )
     columns = [
@@ -639,6 +682,7 @@ async def gate(conn: AsyncConnection, scope: Scope, first: int, last: int, as_of
         "rejected",
         "withdrawn",
         "not_granted_pct",
+        "status",
     ]
     table = ReportTable("gate", "Aanvragen per maand", columns, rows)
     return Report.of_months("gate", "Poort: aanvragen", scope, (first, last), as_of, table)

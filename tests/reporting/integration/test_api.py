@@ -9,6 +9,7 @@ import httpx
 from openpyxl import load_workbook
 
 from reporting.integration.conftest import TOKENS, reporting_app
+from stroom_contract.codes import OutflowReason
 from stroom_platform.organisations import OrganisationsConfig
 
 ORG = "werksaam-westfriesland"
@@ -154,7 +155,7 @@ async def test_other_families(client: httpx.AsyncClient, organisations: Organisa
     sheltered = row_of(placements, "sheltered_work", month="2024-03")
     expected = (1, target.total, round(100 / target.total, 1))
     assert (sheltered["active"], sheltered["target"], sheltered["realisation_pct"]) == expected
-    assert row_of(placements, "placements", month="2024-03", kind="Loonkostensubsidie (LKS)")["active"] == 1
+    assert row_of(placements, "placements", month="2024-03", kind="wage_subsidy")["active"] == 1
     gate = (await client.get("/v1/reports/gate", params={**hoorn, "from": "2024-01", "to": "2024-03"})).json()
     february = row_of(gate, "gate", month="2024-02")
     assert (february["received"], february["granted"], february["rejected"], february["withdrawn"]) == (
@@ -285,3 +286,30 @@ async def test_named_periods(client: httpx.AsyncClient) -> None:
         response = await client.get("/v1/reports/monthly", params={"organisation": ORG, **params})
         assert response.status_code == 400, slug
         assert response.json()["type"].endswith(slug)
+
+
+async def test_codes_where_machines_read_labels_where_people_read(client: httpx.AsyncClient) -> None:
+    hoorn = {"municipality": "GM0405", "from": "2024-03", "to": "2024-03"}
+    placements = (await client.get("/v1/reports/placements", params=hoorn)).json()
+    lks = row_of(placements, "placements", month="2024-03", kind="wage_subsidy")
+    assert (lks["kind_label"], lks["status"]) == ("Loonkostensubsidie (LKS)", "definitief")
+    assert row_of(placements, "sheltered_work", month="2024-03")["status"] == "definitief"
+    gate = (await client.get("/v1/reports/gate", params=hoorn)).json()
+    assert row_of(gate, "gate", month="2024-03")["status"] == "definitief"
+    reasons = (await client.get("/v1/reports/reasons", params={"organisation": ORG, "period": "2024"})).json()
+    outflows = [r for r in reasons["tables"]["reasons"]["rows"] if r["direction"] == "Uitstroom"]
+    employment = [r for r in outflows if r["reason"] == "employment"]
+    assert employment
+    assert {(r["reason_label"], r["cbs_code"]) for r in employment} == {
+        (OutflowReason.EMPLOYMENT.label, OutflowReason.EMPLOYMENT.cbs_code)
+    }
+    composition = (
+        await client.get("/v1/reports/composition", params={"organisation": ORG, "stockDate": "2024-03-31"})
+    ).json()
+    pw = [r for r in composition["tables"]["composition"]["rows"] if r["dimension"] == "regulation"]
+    assert {(r["value"], r["value_label"], r["cbs_code"]) for r in pw if r["value"] == "PW"} == {
+        ("PW", "Participatiewet (algemene bijstand)", "01")
+    }
+    csv = await client.get("/v1/reports/placements", params={**hoorn, "format": "csv", "table": "placements"})
+    header = csv.text.lstrip("\ufeff").splitlines()[0]
+    assert header == "Maand;Gemeentecode;Gemeente;Soort plaatsing;Omschrijving;Actief;Status"

@@ -71,7 +71,7 @@ async def test_board_workbook_holds_the_api_figures(client: httpx.AsyncClient) -
     lks = {
         (r["municipality"], r["month"]): r["active"]
         for r in placements["tables"]["placements"]["rows"]
-        if r["kind"] == "Loonkostensubsidie (LKS)"
+        if r["kind"] == "wage_subsidy"
     }
     december = [r for r in placements["tables"]["sheltered_work"]["rows"] if r["month"] == "2024-12"]
     sheltered = {r["municipality"]: r for r in december}

@@ -146,7 +146,10 @@ function fillComposition(rows) {
   box.replaceChildren();
   for (const [dimension, title] of Object.entries(DIMENSIONS)) {
     const totals = {};
-    for (const r of rows.filter((r) => r.dimension === dimension)) totals[r.value] = (totals[r.value] || 0) + r.count;
+    for (const r of rows.filter((r) => r.dimension === dimension)) {
+      const label = r.value_label || r.value;
+      totals[label] = (totals[label] || 0) + r.count;
+    }
     const h3 = document.createElement("h3");
     h3.textContent = title;
     const list = document.createElement("ol");
