@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import re
+from collections.abc import Iterator
 
 CLIENT_REF_PREFIX = "ps_"
+# The exact shape `Pseudonymiser.client_ref` gives: a source may only send what Stroom issued.
+CLIENT_REF_PATTERN = "^ps_[0-9a-f]{32}$"
+_CLIENT_REF = re.compile(CLIENT_REF_PATTERN)
 # The elfproef weights 9..2 and -1 summed: subtracting 48 * this turns ASCII codes into digits.
 _ASCII_ZERO_OFFSET = 48 * (9 + 8 + 7 + 6 + 5 + 4 + 3 + 2 - 1)
 _SHA256_BLOCK = 64
@@ -18,6 +23,34 @@ def is_valid_bsn(value: str) -> bool:
     d = value.encode()
     total = 9 * d[0] + 8 * d[1] + 7 * d[2] + 6 * d[3] + 5 * d[4] + 4 * d[5] + 3 * d[6] + 2 * d[7] - d[8]
     return (total - _ASCII_ZERO_OFFSET) % 11 == 0
+
+
+# Nine digits, single dots, spaces or dashes allowed between any two (7123.50.780, 712 350 780,
+# 712-35-0780), not part of a longer digit run.
+_CANDIDATE = re.compile(r"(?<![0-9])[0-9](?:[ .\-\u00a0\u2010-\u2013]?[0-9]){8}(?![0-9])")
+_SEPARATORS = str.maketrans("", "", " .-\u00a0\u2010\u2011\u2012\u2013")
+
+
+def bsn_spans(text: str) -> Iterator[tuple[int, int]]:
+    """Where `text` holds a number that passes the 11-check, also written with separators.
+
+    Only the 11-check decides: order numbers, dates and UUID fragments that fail it stay
+    untouched, so ids come back exactly as sent.
+    """
+    position = 0
+    while (match := _CANDIDATE.search(text, position)) is not None:
+        if is_valid_bsn(match.group().translate(_SEPARATORS)):
+            yield match.span()
+        # Candidates overlap (111 222 333 444): each one must be tried, spans may overlap.
+        position = match.start() + 1
+
+
+def contains_bsn(text: str) -> bool:
+    return next(bsn_spans(text), None) is not None
+
+
+def is_client_ref(value: str) -> bool:
+    return _CLIENT_REF.match(value) is not None
 
 
 class _Keyed:

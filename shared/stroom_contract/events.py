@@ -29,7 +29,17 @@ from stroom_contract.codes import (
     TrajectoryOutcome,
     TrajectoryPhase,
 )
-from stroom_contract.types import EventSequence, IsoDate, Municipality, Ref, Rfc3339, Source, Step, Text
+from stroom_contract.types import (
+    ClientRef,
+    EventSequence,
+    IsoDate,
+    Municipality,
+    Ref,
+    Rfc3339,
+    Source,
+    Step,
+    Text,
+)
 
 
 class _Data(BaseModel):
@@ -51,7 +61,7 @@ class Client(_Data):
     )
 
     bsn: StrictStr | None = Field(default=None, json_schema_extra={"pattern": "^[0-9]{9}$"})
-    client_ref: Ref | None = None
+    client_ref: ClientRef | None = None
 
     @field_validator("bsn")
     @classmethod

@@ -1,12 +1,15 @@
-"""Masks anything shaped like a BSN in text that may reach a log line or an error message."""
+"""Masks every BSN (as `bsn_spans` finds them) in text that may reach a log line or an error message."""
 
 from __future__ import annotations
 
-import re
-
-_NINE_DIGITS = re.compile(r"(?<!\d)\d{8,9}(?!\d)")
+from stroom_contract.bsn import bsn_spans
 
 
 def redact(text: str) -> str:
-    # Eight digits too: a BSN with a dropped leading zero is still a BSN.
-    return _NINE_DIGITS.sub(lambda m: "*" * len(m.group()), text)
+    spans = list(bsn_spans(text))
+    if not spans:
+        return text
+    masked = list(text)
+    for start, end in spans:
+        masked[start:end] = "*" * (end - start)
+    return "".join(masked)

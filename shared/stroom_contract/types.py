@@ -8,6 +8,8 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BeforeValidator, Field, StrictStr, ValidationInfo
 
+from stroom_contract.bsn import CLIENT_REF_PATTERN, contains_bsn, is_client_ref
+
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$")
 _MUNICIPALITY = re.compile(r"^GM\d{4}$")
@@ -91,6 +93,21 @@ def _known_municipality(value: str, info: ValidationInfo) -> str:
     return value
 
 
+NO_BSN_MESSAGE = "contains a BSN; a person is only identified by client.bsn or client.client_ref"
+
+
+def _no_bsn(value: str) -> str:
+    if contains_bsn(value):
+        raise ValueError(NO_BSN_MESSAGE)
+    return value
+
+
+def _pseudonym(value: str) -> str:
+    if not is_client_ref(value):
+        raise ValueError("must be a client_ref issued by Stroom: ps_ followed by 32 lowercase hex digits")
+    return value
+
+
 def _source(value: str) -> str:
     # Other forms (`gws/werksaam-westfriesland`, a URL) stay as they were.
     if value[: len(_NLD_URN_PREFIX)].lower() == _NLD_URN_PREFIX and not _NLD_SOURCE.match(value):
@@ -100,11 +117,15 @@ def _source(value: str) -> str:
 
 IsoDate = Annotated[date, BeforeValidator(_iso_date)]
 Rfc3339 = Annotated[datetime, BeforeValidator(_rfc3339), AfterValidator(_not_ahead)]
-Text = Annotated[StrictStr, AfterValidator(_storable)]
-Ref = Annotated[StrictStr, Field(min_length=1, max_length=200), AfterValidator(_storable)]
+# Every free string of the contract refuses a BSN: personal data belongs in `bsn` alone.
+Text = Annotated[StrictStr, AfterValidator(_storable), AfterValidator(_no_bsn)]
+Ref = Annotated[Text, Field(min_length=1, max_length=200)]
 Source = Annotated[Ref, AfterValidator(_source)]
 # CloudEvents' `sequence` extension (NL GOV profile): a string, the order within its source.
 EventSequence = Annotated[Text, Field(min_length=1, max_length=100)]
+ClientRef = Annotated[
+    StrictStr, AfterValidator(_pseudonym), Field(json_schema_extra={"pattern": CLIENT_REF_PATTERN})
+]
 Municipality = Annotated[
     StrictStr,
     AfterValidator(_known_municipality),

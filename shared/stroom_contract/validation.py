@@ -10,9 +10,10 @@ from typing import Any
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
-from stroom_contract.bsn import Pseudonymiser
+from stroom_contract.bsn import Pseudonymiser, contains_bsn
 from stroom_contract.events import EVENT_ADAPTER, EVENT_TYPES, Envelope
 from stroom_contract.redaction import redact
+from stroom_contract.types import NO_BSN_MESSAGE
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +63,34 @@ def _optional_str(raw: Mapping[str, Any], key: str) -> str | None:
     return redact(value) if isinstance(value, str) else None
 
 
+_ATTRIBUTES = frozenset(Envelope.model_fields)
+
+
+def _holds_bsn(value: Any) -> bool:
+    if isinstance(value, str):
+        return contains_bsn(value)
+    if isinstance(value, int | float):
+        return contains_bsn(str(value))
+    if isinstance(value, Mapping):
+        return any(_holds_bsn(k) or _holds_bsn(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_holds_bsn(item) for item in value)
+    return False
+
+
+def extension_errors(raw: Mapping[str, Any]) -> list[FieldError]:
+    """CloudEvents extension attributes are dropped, but one carrying a BSN refuses the event."""
+    errors = []
+    for name, value in raw.items():
+        if name in _ATTRIBUTES or not isinstance(name, str):
+            continue
+        if contains_bsn(name):
+            errors.append(FieldError("event", "an extension attribute's name contains a BSN"))
+        elif _holds_bsn(value):
+            errors.append(FieldError(name, NO_BSN_MESSAGE))
+    return errors
+
+
 class EventValidator:
     """Validates against the contract and the configured municipalities, pseudonymising BSNs."""
 
@@ -83,10 +112,10 @@ class EventValidator:
         # The dict test first: an ABC instance check costs more than it looks, per event.
         if not isinstance(raw, dict) and not isinstance(raw, Mapping):
             raise InvalidEvent(None, None, [FieldError("event", "must be a JSON object")])
+        errors = extension_errors(raw)
         try:
-            return EVENT_ADAPTER.validate_python(raw, context=self._context)
+            envelope = EVENT_ADAPTER.validate_python(raw, context=self._context)
         except ValidationError as exc:
-            errors = []
             for error in exc.errors(include_url=False, include_input=False, include_context=False):
                 loc = error["loc"]
                 if loc and loc[0] == raw.get("type"):
@@ -95,3 +124,6 @@ class EventValidator:
                     loc = ("type",)
                 errors.append(FieldError(_field_path(loc), _message(error)))
             raise InvalidEvent(_optional_str(raw, "id"), _optional_str(raw, "source"), errors) from None
+        if errors:
+            raise InvalidEvent(_optional_str(raw, "id"), _optional_str(raw, "source"), errors)
+        return envelope

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 from random import Random
+
+from stroom_contract.bsn import CLIENT_REF_PREFIX
 
 _FREE_DIGITS = 7
 _SPACE = 10**_FREE_DIGITS
@@ -29,3 +32,8 @@ class BsnSource:
             if check < 10:
                 return body + str(check)
         raise RuntimeError("the simulated population has used up every BSN of its range")
+
+
+def pseudonym(label: str) -> str:
+    """A client_ref of the shape Stroom issues, for made-up persons that have no BSN behind them."""
+    return CLIENT_REF_PREFIX + hashlib.sha256(label.encode()).hexdigest()[:32]

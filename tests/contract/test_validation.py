@@ -9,6 +9,7 @@ import pytest
 from stroom_contract.bsn import Pseudonymiser, is_valid_bsn
 from stroom_contract.validation import EventValidator, InvalidEvent
 from stroom_platform.organisations import OrganisationsConfig
+from stroom_simulator.bsns import pseudonym
 
 VALID_BSN = "111222333"
 
@@ -127,7 +128,7 @@ def test_ladder_step_outside_one_to_six(validator: EventValidator, step: Any) ->
         "type": "stroom.client.assessed.v1",
         "time": "2024-01-02T09:00:00Z",
         "data": {
-            "client": {"client_ref": "c-1"},
+            "client": {"client_ref": pseudonym("c-1")},
             "assessed_on": "2024-01-02",
             "ladder_step": step,
             "client_stream": "mediable",

@@ -5,6 +5,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from stroom_simulator.bsns import pseudonym
+
 # BSNs that pass the 11-check; the tests search for them everywhere they must not be.
 BSNS = ("111222333", "123456782", "987654305", "244555667")
 BAD_BSN = "111222334"
@@ -123,7 +125,7 @@ def assessments(count: int, prefix: str = "as") -> list[dict[str, Any]]:
         event(
             "stroom.client.assessed.v1",
             {
-                "client": {"client_ref": f"c-{n % 97}"},
+                "client": {"client_ref": pseudonym(f"c-{n % 97}")},
                 "assessed_on": "2024-03-05",
                 "ladder_step": 1 + n % 6,
                 "client_stream": "mediable",

@@ -15,6 +15,7 @@ from stroom_caseload.domain.events import Event, Stored
 from stroom_caseload.domain.fold import fold, history, kind_of
 from stroom_caseload.domain.publication import entity_fact, kept_versions
 from stroom_caseload.domain.states import BenefitState, MemberSpell, PlacementState, Version
+from stroom_simulator.bsns import pseudonym
 
 T0 = datetime(2023, 1, 1, 9, tzinfo=UTC)
 PEOPLE = ["c1", "c2", "c3"]
@@ -29,7 +30,7 @@ def day(n: int) -> str:
 
 
 def member(ref: str, role: str = "applicant") -> dict[str, Any]:
-    return {"client_ref": ref, "role": role, "birth_date": "1980-05-05"}
+    return {"client_ref": pseudonym(ref), "role": role, "birth_date": "1980-05-05"}
 
 
 benefit_data = st.one_of(
@@ -57,7 +58,7 @@ benefit_data = st.one_of(
                 "benefit_ref": "B1",
                 "effective_date": day(eff),
                 "joined": [member(m, "partner") for m in joined],
-                "left": [{"client_ref": m} for m in left],
+                "left": [{"client_ref": pseudonym(m)} for m in left],
             },
         ),
         st.integers(0, 60),
@@ -80,7 +81,7 @@ placement_data = st.one_of(
             "stroom.placement.started.v1",
             {
                 "placement_ref": "P1",
-                "client": {"client_ref": "c1"},
+                "client": {"client_ref": pseudonym("c1")},
                 "municipality": "GM0405",
                 "kind": kind,
                 "start_date": day(start),
@@ -101,7 +102,7 @@ trajectory_data = st.one_of(
             "stroom.trajectory.phase_changed.v1",
             {
                 "trajectory_ref": "T1",
-                "client": {"client_ref": "c1"},
+                "client": {"client_ref": pseudonym("c1")},
                 "municipality": "GM0405",
                 "phase": phase,
                 "effective_date": day(eff),
@@ -125,7 +126,7 @@ application_data = st.one_of(
             "stroom.application.received.v1",
             {
                 "application_ref": "A1",
-                "client": {"client_ref": "c1"},
+                "client": {"client_ref": pseudonym("c1")},
                 "municipality": "GM0405",
                 "regulation": "PW",
                 "received_on": day(received),
@@ -252,8 +253,8 @@ def test_members_changed_before_start_is_kept_and_applied() -> None:
     state = fold("benefit", [change, started("e1", 1, 0, ["c1"])])
     assert isinstance(state, BenefitState)
     assert state.members == (
-        MemberSpell("c1", "applicant", date(1980, 5, 5), date(2023, 1, 1)),
-        MemberSpell("c2", "partner", date(1980, 5, 5), date(2023, 1, 11)),
+        MemberSpell(pseudonym("c1"), "applicant", date(1980, 5, 5), date(2023, 1, 1)),
+        MemberSpell(pseudonym("c2"), "partner", date(1980, 5, 5), date(2023, 1, 11)),
     )
 
 
@@ -278,7 +279,7 @@ def test_a_retraction_recorded_before_its_event_hides_it_entirely() -> None:
         moment(4),
         {
             "placement_ref": "P1",
-            "client": {"client_ref": "c1"},
+            "client": {"client_ref": pseudonym("c1")},
             "municipality": "GM0405",
             "kind": "wage_subsidy",
             "start_date": day(0),

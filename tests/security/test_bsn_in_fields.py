@@ -1,0 +1,136 @@
+"""A valid BSN in any string field other than `bsn`, in any spelling, refuses the event without echoing it."""
+
+from __future__ import annotations
+
+import pytest
+
+from security.fields import StringField, example, string_fields, with_value
+from stroom_contract.bsn import Pseudonymiser, bsn_spans, contains_bsn
+from stroom_contract.redaction import redact
+from stroom_contract.validation import EventValidator, InvalidEvent
+from stroom_platform.organisations import OrganisationsConfig
+
+BSN = "712350780"
+SPELLINGS = ["712350780", "7123.50.780", "712 350 780", "712-35-0780"]
+FIELDS = string_fields()
+
+
+@pytest.fixture(scope="module")
+def validator(pseudonymiser: Pseudonymiser, organisations: OrganisationsConfig) -> EventValidator:
+    return EventValidator(pseudonymiser, organisations.municipality_codes)
+
+
+def test_the_field_list_covers_every_kind_of_field() -> None:
+    names = {f.name for f in FIELDS}
+    for expected in [
+        "id",
+        "source",
+        "subject",
+        "datacontenttype",
+        "data.members[0].client_ref",
+        "data.left[0].client_ref",
+        "data.coach_ref",
+        "data.employer_ref",
+        "data.reason",
+        "data.retracted_id",
+    ]:
+        assert expected in names
+    assert "data.members[0].bsn" not in names
+
+
+@pytest.mark.parametrize("field", FIELDS, ids=lambda f: f"{f.event_type}:{f.name}")
+@pytest.mark.parametrize("spelling", SPELLINGS)
+def test_bsn_in_a_field_is_refused_and_named(
+    validator: EventValidator, field: StringField, spelling: str
+) -> None:
+    for value in (spelling, f"ref-{spelling}/x"):
+        raw = with_value(example(field.event_type), field.path, value)
+        with pytest.raises(InvalidEvent) as caught:
+            validator.validate(raw)
+        fields = [e.field for e in caught.value.errors]
+        assert field.name in fields
+        assert not contains_bsn(str(caught.value))
+        assert caught.value.event_id is None or not contains_bsn(caught.value.event_id)
+
+
+@pytest.mark.parametrize("spelling", SPELLINGS)
+@pytest.mark.parametrize("shape", ["text", "object", "list", "nested"])
+def test_bsn_in_an_extension_attribute_is_refused(
+    validator: EventValidator, spelling: str, shape: str
+) -> None:
+    attribute = {
+        "text": f"case {spelling}",
+        "object": {"n": spelling},
+        "list": [{"n": spelling}],
+        "nested": {"x": {"y": [spelling]}},
+    }[shape]
+    raw = example("stroom.benefit.ended.v1") | {"traceparent": "00-1", "caseno": attribute}
+    with pytest.raises(InvalidEvent) as caught:
+        validator.validate(raw)
+    assert [e.field for e in caught.value.errors] == ["caseno"]
+    assert not contains_bsn(str(caught.value))
+
+
+def test_bsn_as_a_number_or_an_attribute_name_is_refused(validator: EventValidator) -> None:
+    base = example("stroom.benefit.ended.v1")
+    with pytest.raises(InvalidEvent) as caught:
+        validator.validate(base | {"caseno": int(BSN)})
+    assert [e.field for e in caught.value.errors] == ["caseno"]
+    with pytest.raises(InvalidEvent) as caught:
+        validator.validate(base | {f"x{BSN}": "1"})
+    assert [e.field for e in caught.value.errors] == ["event"]
+    assert BSN not in str(caught.value)
+
+
+def test_harmless_extensions_are_accepted(validator: EventValidator) -> None:
+    raw = example("stroom.benefit.ended.v1") | {"traceparent": "00-4bf92f3577b34da6-00", "sequence": "42"}
+    assert validator.validate(raw).id == raw["id"]
+
+
+@pytest.mark.parametrize(
+    "bad", ["c-1", "ps_" + "A" * 32, "ps_" + "a" * 31, "ps_" + "a" * 33, " ps_" + "a" * 32]
+)
+def test_client_ref_must_have_the_pseudonym_shape(validator: EventValidator, bad: str) -> None:
+    raw = with_value(example("stroom.client.coach_assigned.v1"), ("data", "client", "client_ref"), bad)
+    with pytest.raises(InvalidEvent) as caught:
+        validator.validate(raw)
+    assert {e.field: e.message for e in caught.value.errors}["data.client.client_ref"].startswith(
+        "must be a client_ref issued by Stroom"
+    )
+
+
+def test_an_issued_pseudonym_is_accepted(validator: EventValidator, pseudonymiser: Pseudonymiser) -> None:
+    ref = pseudonymiser.client_ref(BSN)
+    raw = with_value(example("stroom.client.coach_assigned.v1"), ("data", "client", "client_ref"), ref)
+    assert validator.validate(raw).to_wire()["data"]["client"] == {"client_ref": ref}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "550e8400-e29b-41d4-a716-446655440000",
+        "evt-123456789",  # nine digits that fail the 11-check
+        "ord-12345678",
+        "GM0420-0000404",
+        "2024-01-01T00:00:00Z",
+        "1712350780",  # a longer number that holds a BSN's digits is no BSN
+    ],
+)
+def test_what_fails_the_11_check_is_left_alone(text: str) -> None:
+    assert not contains_bsn(text)
+    assert redact(text) == text
+
+
+@pytest.mark.parametrize("spelling", SPELLINGS)
+def test_redaction_masks_each_spelling(spelling: str) -> None:
+    assert (
+        redact(f"id a{spelling}b and {spelling}") == f"id a{'*' * len(spelling)}b and {'*' * len(spelling)}"
+    )
+    assert list(bsn_spans(f"x{spelling}")) == [(1, 1 + len(spelling))]
+
+
+def test_overlapping_candidates_are_each_checked() -> None:
+    # The first window (111 222 334) fails the check; the BSN starts inside the candidates after it.
+    text = "111 222 334 712 350 780"
+    assert contains_bsn(text)
+    assert "712" not in redact(text).split("334")[-1]
