@@ -12,6 +12,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 
+from stroom_platform.spreadsheets import append_xlsx_row, csv_cell, xlsx_cell
 from stroom_reporting.domain.board import NET_CHANGE_NOTE, period_label
 from stroom_reporting.domain.months import parse_month
 from stroom_reporting.domain.status import DEFINITIVE
@@ -38,23 +39,23 @@ def to_csv(table: ReportTable) -> str:
     buffer = io.StringIO()
     buffer.write("\ufeff")
     writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
-    writer.writerow([table.heading(c) for c in table.columns])
+    writer.writerow([csv_cell(table.heading(c)) for c in table.columns])
     for row in table.rows:
-        writer.writerow([_cell(c, row[c]) for c in table.columns])
+        writer.writerow([csv_cell(_cell(c, row[c])) for c in table.columns])
     return buffer.getvalue()
 
 
 def _write_section(sheet: Any, table: ReportTable, rows: list[dict[str, Any]]) -> None:
     sheet.append([])
-    sheet.append([table.title])
+    append_xlsx_row(sheet, [table.title])
     sheet.cell(sheet.max_row, 1).font = Font(bold=True)
-    sheet.append([table.heading(c) for c in table.columns])
+    append_xlsx_row(sheet, [table.heading(c) for c in table.columns])
     for index in range(1, len(table.columns) + 1):
         header = sheet.cell(sheet.max_row, index)
         header.font, header.fill = _HEADER, _HEADER_FILL
         header.alignment = Alignment(horizontal="center")
     for row in rows:
-        sheet.append([_cell(c, row[c]) for c in table.columns])
+        append_xlsx_row(sheet, [_cell(c, row[c]) for c in table.columns])
 
 
 def to_xlsx(report: Report) -> bytes:
@@ -79,10 +80,10 @@ def to_xlsx(report: Report) -> bytes:
     period = ", ".join(f"{k}: {v}" for k, v in report.period.items())
     for sheet_name in [n for n in order if n in per_sheet]:
         sheet = workbook.create_sheet(sheet_name[:31])
-        sheet.append([f"{report.title} — {sheet_name}"])
+        append_xlsx_row(sheet, [f"{report.title} — {sheet_name}"])
         sheet.cell(1, 1).font = _TITLE
         known = f"stand per {report.as_of.isoformat()}" if report.as_of else "actuele stand"
-        sheet.append([f"{report.scope.organisation.name} · {period} · {known}"])
+        append_xlsx_row(sheet, [f"{report.scope.organisation.name} · {period} · {known}"])
         for table, rows in per_sheet[sheet_name]:
             _write_section(sheet, table, rows)
         for index in range(1, sheet.max_column + 1):
@@ -119,20 +120,20 @@ def _subtitle(report: Report) -> str:
 
 def _header(sheet: Any, row: int, values: list[Any]) -> None:
     for column, value in enumerate(values, 1):
-        cell = sheet.cell(row, column, value)
+        cell = xlsx_cell(sheet, row, column, value)
         cell.font, cell.fill = _HEADER, _HEADER_FILL
         cell.alignment = Alignment(horizontal="left" if column == 1 else "right", wrap_text=True)
 
 
 def _numbers(sheet: Any, row: int, label: str, values: list[Any], fmt: str = _COUNT) -> None:
-    sheet.cell(row, 1, label)
+    xlsx_cell(sheet, row, 1, label)
     for column, value in enumerate(values, 2):
-        sheet.cell(row, column, value).number_format = fmt
+        xlsx_cell(sheet, row, column, value).number_format = fmt
 
 
 def _titles(sheet: Any, report: Report, title: str) -> None:
-    sheet.cell(1, 1, title).font = _TITLE
-    sheet.cell(2, 1, _subtitle(report)).font = Font(italic=True)
+    xlsx_cell(sheet, 1, 1, title).font = _TITLE
+    xlsx_cell(sheet, 2, 1, _subtitle(report)).font = Font(italic=True)
 
 
 def _page_setup(sheet: Any, last_row: int, last_column: int) -> None:
@@ -171,10 +172,10 @@ def _status_row(
     of the months that are not definitive yet."""
     statuses = {r["month"]: r["status"] for r in tables["status"].rows}
     revised = {r["month"] for r in tables["revisions"].rows if revised_here(r)}
-    sheet.cell(5, 1, "Status").font = Font(italic=True)
+    xlsx_cell(sheet, 5, 1, "Status").font = Font(italic=True)
     for column, month in enumerate(months, first_column):
         text = statuses[month] + (", herzien" if month in revised else "")
-        cell = sheet.cell(5, column, text)
+        cell = xlsx_cell(sheet, 5, column, text)
         cell.font = Font(italic=True, size=9, bold=month in revised)
         cell.alignment = Alignment(horizontal="right", wrap_text=True)
     sheet.row_dimensions[5].height = 24
@@ -201,20 +202,20 @@ def _board_municipality(
     for unit, title in (("benefits", "Aantal uitkeringen"), ("persons", "Personen")):
         for column in range(1, len(months) + 3):
             sheet.cell(row, column).fill = _BLOCK_FILL
-        sheet.cell(row, 1, title).font = Font(bold=True)
+        xlsx_cell(sheet, row, 1, title).font = Font(bold=True)
         row += 1
         for line in mutations.rows:
             if (line["municipality"], line["unit"]) != (municipality, unit):
                 continue
             _numbers(sheet, row, line["line_label"], [line[m] for m in months])
             figures.append(row)
-            total = sheet.cell(row, len(months) + 2, line["total"])
+            total = xlsx_cell(sheet, row, len(months) + 2, line["total"])
             total.font = Font(bold=True)
             total.number_format = _NET_CHANGE if line["line"] in ("begin", "end") else _COUNT
             row += 1
         row += 1
-    sheet.cell(row, 1, NET_CHANGE_NOTE).font = Font(italic=True, size=9)
-    sheet.cell(row + 1, 1, _status_note(report)).font = Font(italic=True, size=9)
+    xlsx_cell(sheet, row, 1, NET_CHANGE_NOTE).font = Font(italic=True, size=9)
+    xlsx_cell(sheet, row + 1, 1, _status_note(report)).font = Font(italic=True, size=9)
     row += 3
     stocks = [c for c in wage_subsidy.columns if c in wage_subsidy.headings]
     _header(sheet, row, ["Loonkostensubsidie", *(wage_subsidy.heading(c) for c in stocks)])
