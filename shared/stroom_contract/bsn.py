@@ -28,6 +28,7 @@ def is_valid_bsn(value: str) -> bool:
 # Nine digits, single dots, spaces or dashes allowed between any two (7123.50.780, 712 350 780,
 # 712-35-0780), not part of a longer digit run.
 _CANDIDATE = re.compile(r"(?<![0-9])[0-9](?:[ .\-\u00a0\u2010-\u2013]?[0-9]){8}(?![0-9])")
+_PSEUDONYM_IN_TEXT = re.compile(r"ps_[0-9a-f]{32}(?![0-9a-f])")
 _SEPARATORS = str.maketrans("", "", " .-\u00a0\u2010\u2011\u2012\u2013")
 
 
@@ -39,10 +40,17 @@ def bsn_spans(text: str) -> Iterator[tuple[int, int]]:
     """
     position = 0
     while (match := _CANDIDATE.search(text, position)) is not None:
-        if is_valid_bsn(match.group().translate(_SEPARATORS)):
+        # A pseudonym's hex digits may by chance hold nine that pass: they are Stroom's own.
+        if is_valid_bsn(match.group().translate(_SEPARATORS)) and not _inside_pseudonym(text, match):
             yield match.span()
         # Candidates overlap (111 222 333 444): each one must be tried, spans may overlap.
         position = match.start() + 1
+
+
+def _inside_pseudonym(text: str, match: re.Match[str]) -> bool:
+    return any(
+        p.start() <= match.start() and match.end() <= p.end() for p in _PSEUDONYM_IN_TEXT.finditer(text)
+    )
 
 
 def contains_bsn(text: str) -> bool:

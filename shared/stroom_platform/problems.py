@@ -39,7 +39,8 @@ class Problem(Exception):
         if self.detail:
             doc["detail"] = redact(self.detail)
         if instance:
-            doc["instance"] = instance
+            # The path is the caller's input too: /v1/caseload/coaches/<anything>.
+            doc["instance"] = redact(instance)
         doc.update(self.extensions)
         return doc
 

@@ -32,6 +32,12 @@ class CommonSettings(BaseSettings):
     log_level: str = "INFO"
     # Read access per municipality: "token=GM0405,GM0420;token2=werksaam-westfriesland".
     api_tokens: SecretStr | None = None
+    # HTTPS ends at a proxy in front of the service: answers carry HSTS although they arrive over HTTP.
+    tls_terminated: bool = False
+    # Requests a second per credential (or per address without one), and the burst allowed on top;
+    # 0 turns the limit off.
+    rate_limit_per_second: float = Field(default=100.0, ge=0)
+    rate_limit_burst: int = Field(default=2000, ge=1)
 
     def database_url_for(self, service: str) -> str:
         """PostgreSQL when DATABASE_URL says so, else an embedded SQLite file per service."""

@@ -1,4 +1,4 @@
-"""Every formula-looking value comes out of the CSV and XLSX exports as text, read back as a spreadsheet would."""
+"""Every formula-looking value comes out of the CSV and XLSX exports as text, as a spreadsheet reads it."""
 
 from __future__ import annotations
 

@@ -14,6 +14,7 @@ from stroom_contract.codes import ClientStream, CodeList, PlacementKind, Regulat
 from stroom_platform.audit import AuditLog, record
 from stroom_platform.auth import Access, Authoriser
 from stroom_platform.organisations import OrganisationsConfig
+from stroom_platform.params import checked_day, checked_moment, checked_ref
 from stroom_platform.problems import Problem
 
 # Module level: FastAPI resolves these (string) annotations in the module's namespace.
@@ -110,8 +111,10 @@ def caseload_router(
         if code not in organisations.municipality_codes:
             raise Problem(404, "unknown-municipality", "Unknown municipality", f"{code} is not configured.")
         access.restrict([code])
+        day = checked_day("date", on) or date.today()
+        as_of = checked_moment("asOf", as_of)
         async with engine.connect() as conn:
-            projection = await CaseloadQueries(conn).projection(code, on or date.today(), as_of)
+            projection = await CaseloadQueries(conn).projection(code, day, as_of)
         summary = _summary(projection, organisations.municipality_names[code])
         coaches = [item["coach_ref"] for item in summary["coaches"]["items"] if item["coach_ref"]]
         await record(request, "detail-inzage", f"caseload {code}", "getoond", {"refs": coaches}, audit)
@@ -126,7 +129,9 @@ def caseload_router(
         access: Access = Depends(authoriser),
     ) -> dict[str, Any]:
         visible = sorted(c for c in organisations.municipality_codes if access.allows(c))
-        day = on or date.today()
+        coach_ref = checked_ref("coach_ref", coach_ref)
+        day = checked_day("date", on) or date.today()
+        as_of = checked_moment("asOf", as_of)
         async with engine.connect() as conn:
             rows = await CaseloadQueries(conn).clients(visible, day, as_of, coach_ref=coach_ref)
         answer = _coach(coach_ref, day, rows, organisations.municipality_names)

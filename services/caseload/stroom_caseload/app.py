@@ -25,6 +25,7 @@ from stroom_platform.audit import AuditLog, install_audit, single_user_admin
 from stroom_platform.auth import Authoriser, parse_tokens
 from stroom_platform.broker import EpochWatch
 from stroom_platform.db import make_engine
+from stroom_platform.hardening import harden
 from stroom_platform.memory import freeze_startup_heap
 from stroom_platform.ops import ServiceStatus, ops_router
 from stroom_platform.organisations import load_organisations
@@ -103,6 +104,7 @@ def create_app(settings: CaseloadSettings) -> FastAPI:
         lifespan=lifespan,
     )
     install_problem_handlers(app)
+    harden(app, settings)
 
     async def consumer_running() -> None:
         if state.get("faust") is None:

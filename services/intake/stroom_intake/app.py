@@ -15,6 +15,7 @@ from stroom_intake.tables import audit
 from stroom_platform.api_docs import install_api_docs
 from stroom_platform.api_standards import OPENAPI_URL, install_api_standards
 from stroom_platform.audit import AuditLog, install_audit, single_user_admin
+from stroom_platform.hardening import harden
 from stroom_platform.memory import freeze_startup_heap
 from stroom_platform.ops import ops_router
 from stroom_platform.problems import install_problem_handlers
@@ -46,6 +47,7 @@ def create_app(settings: IntakeSettings) -> FastAPI:
     )
     app.state.runtime = runtime
     install_problem_handlers(app)
+    harden(app, settings)
     app.include_router(router)
     admin = single_user_admin(settings.api_tokens is not None)
     install_audit(app, AuditLog(runtime.engine, audit, "intake"), admin)

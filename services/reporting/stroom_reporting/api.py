@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from stroom_platform.audit import record
 from stroom_platform.auth import Access
+from stroom_platform.params import FIRST_YEAR, LAST_YEAR, checked_day, checked_moment
 from stroom_platform.problems import Problem
 from stroom_reporting import exports, reports, repository
 from stroom_reporting import publication as publication_rules
@@ -33,6 +34,8 @@ from stroom_reporting.kpi_report import TRACEABLE, kpi_trace, kpis_report
 from stroom_reporting.schemas import DOWNLOADS, Changes, OrganisationEntry, ReportDocument, Trace
 
 router = APIRouter(prefix="/v1", tags=["reports"])
+# Ten years of months: a board report's longest horizon, and a bounded answer.
+MAX_PERIOD_MONTHS = 120
 
 
 def context(request: Request) -> ReportingContext:
@@ -135,15 +138,28 @@ def resolve_period(
         first_month = parse_month(first) if first else (last_month // 100) * 100 + 1
     except ValueError as exc:
         raise Problem(400, "invalid-month", "Invalid month", str(exc)) from None
-    if first_month > last_month:
-        raise Problem(400, "invalid-period", "Invalid period", "`from` lies after `to`.")
+    if not FIRST_YEAR * 100 < first_month <= last_month < (LAST_YEAR + 1) * 100:
+        if first_month > last_month:
+            raise Problem(400, "invalid-period", "Invalid period", "`from` lies after `to`.")
+        raise Problem(
+            400,
+            "invalid-month",
+            "Ongeldige maand",
+            f"Maanden liggen in de jaren {FIRST_YEAR} tot en met {LAST_YEAR}.",
+        )
+    months = (last_month // 100 - first_month // 100) * 12 + last_month % 100 - first_month % 100 + 1
+    if months > MAX_PERIOD_MONTHS:
+        raise Problem(
+            400,
+            "period-too-long",
+            "Periode te lang",
+            f"Een rapport beslaat hoogstens {MAX_PERIOD_MONTHS} maanden; vraag een kortere periode op.",
+        )
     return first_month, last_month
 
 
 def resolve_as_of(as_of: AsOfParam = None) -> datetime | None:
-    if as_of is not None and as_of.tzinfo is None:
-        raise Problem(400, "invalid-as-of", "Invalid asOf", "asOf needs a time zone offset (RFC 3339).")
-    return as_of
+    return checked_moment("asOf", as_of)
 
 
 @dataclass(frozen=True)
@@ -197,7 +213,7 @@ def regulations(regulation: Annotated[list[str] | None, Query()] = None) -> tupl
 
 
 def stock_date(stock_date: StockDateParam = None) -> date:
-    return stock_date or date.today()
+    return checked_day("stockDate", stock_date) or date.today()
 
 
 def quarters(
@@ -412,7 +428,8 @@ async def monthly_changes(
     """Months whose inflow or outflow was restated after `since` (the service's clock); the
     begin and end of every later month follow from them. Each carries its status today; a
     definitive month restated after it became definitive is a revision, with before and after."""
-    changed = await reports.changes(conn, scope, resolve_as_of(since) or since)
+    checked_moment("since", since)
+    changed = await reports.changes(conn, scope, since)
     return {"since": since.isoformat(), "changes": changed}
 
 

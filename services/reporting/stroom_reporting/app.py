@@ -19,6 +19,7 @@ from stroom_platform.api_standards import OPENAPI_URL, install_api_standards
 from stroom_platform.audit import AuditLog, install_audit, single_user_admin
 from stroom_platform.auth import Authoriser, parse_tokens
 from stroom_platform.db import make_engine
+from stroom_platform.hardening import harden
 from stroom_platform.memory import freeze_startup_heap
 from stroom_platform.ops import ServiceStatus, ops_router
 from stroom_platform.organisations import load_organisations
@@ -73,6 +74,7 @@ def create_app(settings: ReportingSettings) -> FastAPI:
     )
     app.state.context = context
     install_problem_handlers(app)
+    harden(app, settings)
     app.include_router(router)
     install_audit(app, AuditLog(engine, audit, "reporting"), single_user_admin(tokens is not None))
     app.include_router(ops_router(registry, {"database": check_database}))
