@@ -25,9 +25,12 @@ def is_valid_bsn(value: str) -> bool:
     return (total - _ASCII_ZERO_OFFSET) % 11 == 0
 
 
-# Nine digits, single dots, spaces or dashes allowed between any two (7123.50.780, 712 350 780,
-# 712-35-0780), not part of a longer digit run.
-_CANDIDATE = re.compile(r"(?<![0-9])[0-9](?:[ .\-\u00a0\u2010-\u2013]?[0-9]){8}(?![0-9])")
+# Nine digits, on their own or in three groups the way people write a BSN (7123.50.780,
+# 712 350 780, 712-35-0780): groups of 2 to 4 digits split twice by a dot, space or dash.
+# Not any digits around a separator: "2024-0012345" or "f73-0000606" are order numbers, not BSNs.
+_CANDIDATE = re.compile(
+    r"(?<![0-9])(?:[0-9]{9}|[0-9]{2,4}(?:[ .\-\u00a0\u2010-\u2013][0-9]{2,4}){2})(?![0-9])"
+)
 _PSEUDONYM_IN_TEXT = re.compile(r"ps_[0-9a-f]{32}(?![0-9a-f])")
 _SEPARATORS = str.maketrans("", "", " .-\u00a0\u2010\u2011\u2012\u2013")
 

@@ -114,6 +114,9 @@ def test_an_issued_pseudonym_is_accepted(validator: EventValidator, pseudonymise
         "GM0420-0000404",
         "2024-01-01T00:00:00Z",
         "1712350780",  # a longer number that holds a BSN's digits is no BSN
+        "GM0489-e66f73-0000606",  # 73-0000606: nine digits, but not grouped as a BSN is written
+        "UITK-2024-0012345",
+        "ps_a712350780bcdef0123456789abcdef0",  # Stroom's own pseudonym, hex digits by chance
     ],
 )
 def test_what_fails_the_11_check_is_left_alone(text: str) -> None:
@@ -134,3 +137,9 @@ def test_overlapping_candidates_are_each_checked() -> None:
     text = "111 222 334 712 350 780"
     assert contains_bsn(text)
     assert "712" not in redact(text).split("334")[-1]
+
+
+def test_a_bsn_beside_a_pseudonym_is_still_found() -> None:
+    assert contains_bsn("ps_a712350780bcdef0123456789abcdef0 712350780")
+    assert contains_bsn("a712350780bcdef0123456789abcdef0")
+    assert contains_bsn("7123.50-780")
