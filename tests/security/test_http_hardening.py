@@ -69,6 +69,8 @@ REPORTING_CASES: list[tuple[str, dict[str, Any], str]] = [
     ("/v1/reports/monthly", {"municipality": "GM9999"}, "unknown-municipality"),
     ("/v1/reports/monthly", ORG | {"format": "csv", "table": "nope"}, "unknown-table"),
     ("/v1/reports/gate", ORG | {"from": "0000-01"}, "invalid-month"),
+    ("/v1/reports/gate", ORG | {"period": "0000"}, "invalid-month"),
+    ("/v1/reports/monthly", ORG | {"period": "0000-Q1"}, "invalid-month"),
     ("/v1/reports/gate", ORG | {"asOf": "0001-01-01T00:30:00+02:00"}, "invalid-as-of"),
     ("/v1/reports/kpis", ORG | {"to": "10000-01"}, "invalid-month"),
     ("/v1/reports/kpis", ORG | {"asOf": YEAR_ONE}, "invalid-as-of"),

@@ -124,7 +124,7 @@ def resolve_period(
                 "Geef óf period óf from/to op, niet beide.",
             )
         try:
-            return parse_period(period)
+            first_month, last_month = parse_period(period)
         except ValueError:
             raise Problem(
                 400,
@@ -132,12 +132,12 @@ def resolve_period(
                 "Onbekende periode",
                 f"{period!r} is geen periode; gebruik bijvoorbeeld 2025, 2025-H1, 2025-Q2 of 2025-06.",
             ) from None
-    today = month_of(date.today())
-    try:
-        last_month = parse_month(last) if last else today
-        first_month = parse_month(first) if first else (last_month // 100) * 100 + 1
-    except ValueError as exc:
-        raise Problem(400, "invalid-month", "Invalid month", str(exc)) from None
+    else:
+        try:
+            last_month = parse_month(last) if last else month_of(date.today())
+            first_month = parse_month(first) if first else (last_month // 100) * 100 + 1
+        except ValueError as exc:
+            raise Problem(400, "invalid-month", "Invalid month", str(exc)) from None
     if not FIRST_YEAR * 100 < first_month <= last_month < (LAST_YEAR + 1) * 100:
         if first_month > last_month:
             raise Problem(400, "invalid-period", "Invalid period", "`from` lies after `to`.")
