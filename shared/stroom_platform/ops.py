@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from fastapi import APIRouter, Response
@@ -40,7 +40,7 @@ _NOT_READY_DOC: dict[int | str, dict[str, Any]] = {
 }
 
 
-def ops_router(registry: CollectorRegistry, checks: dict[str, ReadinessCheck]) -> APIRouter:
+def ops_router(registry: CollectorRegistry, checks: Mapping[str, ReadinessCheck]) -> APIRouter:
     """`/healthz` says the process lives; `/readyz` runs each named check; `/metrics` exports."""
     router = APIRouter(tags=["ops"])
 

@@ -55,6 +55,7 @@ def build_faust_app(settings: CaseloadSettings, processor: Processor) -> Any:
                     e.message.key,
                     e.message.value,
                     as_headers(e.message.headers),
+                    e.message.timestamp,
                 )
                 for e in events
             ]

@@ -113,7 +113,18 @@ def create_app(settings: CaseloadSettings) -> FastAPI:
     async def database() -> None:
         await database_reachable(engine)
 
-    app.include_router(ops_router(metrics.registry, {"database": database, "consumer": consumer_running}))
+    async def broker() -> None:
+        if "probe" not in state:
+            raise RuntimeError("consumer not started")
+        await state["probe"].check_broker()
+
+    async def assignment() -> None:
+        # A worker the group gave no partitions applies nothing (more workers than partitions).
+        if "faust" not in state or not state["faust"].consumer.assignment():
+            raise RuntimeError("no partitions assigned")
+
+    checks = {"database": database, "broker": broker, "consumer": consumer_running, "assignment": assignment}
+    app.include_router(ops_router(metrics.registry, checks))
     audit_log = AuditLog(engine, audit, "caseload")
     app.include_router(caseload_router(engine, organisations, authoriser, audit_log))
     install_audit(app, audit_log, single_user_admin(authoriser.enabled))

@@ -45,6 +45,8 @@ class Record:
     key: bytes | None
     value: bytes | None
     headers: Sequence[tuple[str, bytes]]
+    # The record's time in seconds: intake's relay stamps it with the event's acceptance.
+    timestamp: float | None = None
 
 
 @dataclass(slots=True)
@@ -162,6 +164,9 @@ class Processor:
                 await _persist(functools.partial(self._publish, facts, batch.poison), "publishing facts")
             batch.done()
             self.metrics.apply_seconds.observe(time.perf_counter() - batch.started)
+            stamps = [record.timestamp for record, _ in batch.decoded if record.timestamp is not None]
+            if stamps:
+                self.metrics.freshness.set(max(0.0, time.time() - max(stamps)))
 
     async def _publish(self, facts: list[Outgoing], poison: list[tuple[Record, str]]) -> None:
         await asyncio.gather(*await self._send(facts, poison))

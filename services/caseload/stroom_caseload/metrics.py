@@ -14,24 +14,33 @@ class CaseloadMetrics:
     def __post_init__(self) -> None:
         r = self.registry
         self.applied = Counter(
-            "caseload_events_applied_total",
+            "stroom_caseload_events_applied",
             "Events applied for the first time, by type.",
             ["type"],
             registry=r,
         )
         self.duplicates = Counter(
-            "caseload_events_duplicate_total", "Redelivered events (no effect).", registry=r
+            "stroom_caseload_events_duplicate", "Redelivered events (no effect).", registry=r
         )
         self.dead_letters = Counter(
-            "caseload_dead_letters_total", "Records sent to the dead-letter topic.", registry=r
+            "stroom_caseload_dead_letters", "Records sent to the dead-letter topic.", registry=r
         )
-        self.facts = Counter("caseload_facts_published_total", "Facts records published.", registry=r)
+        self.facts = Counter("stroom_caseload_facts_published", "Facts records published.", registry=r)
         self.apply_seconds = Histogram(
-            "caseload_apply_seconds",
+            "stroom_caseload_batch_apply_seconds",
             "Time to apply one batch (database transaction and facts publication).",
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
             registry=r,
         )
         self.lag = Gauge(
-            "caseload_consumer_lag", "Records not yet committed, per partition.", ["partition"], registry=r
+            "stroom_caseload_consumer_lag_events",
+            "Records not yet committed, per partition.",
+            ["partition"],
+            registry=r,
+        )
+        self.freshness = Gauge(
+            "stroom_caseload_freshness_seconds",
+            "Seconds from intake's acceptance of the newest event of the last batch to its effect "
+            "being stored and its facts published",
+            registry=r,
         )

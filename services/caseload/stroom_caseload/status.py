@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 from typing import Any
 
@@ -12,6 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from stroom_caseload.consumer import Processor
 from stroom_caseload.metrics import CaseloadMetrics
 from stroom_caseload.repository import CaseloadRepository
+from stroom_platform.lag import partition_lag
+
+READINESS_TIMEOUT_SECONDS = 3.0
 
 
 class LagProbe:
@@ -34,11 +38,16 @@ class LagProbe:
         partitions = self._consumer.partitions_for_topic(self.topic) or set()
         tps = [TopicPartition(self.topic, p) for p in sorted(partitions)]
         ends = await true_end_offsets(self._consumer, tps)
+        starts = await self._consumer.beginning_offsets(tps)
         lag = {}
         for tp in tps:
             committed = await self._consumer.committed(tp)
-            lag[tp.partition] = ends[tp] - (committed or 0)
+            lag[tp.partition] = partition_lag(ends[tp], committed, starts[tp]) or 0
         return lag
+
+    async def check_broker(self) -> None:
+        """A metadata round trip: raises when the broker does not answer."""
+        await asyncio.wait_for(self._consumer.topics(), READINESS_TIMEOUT_SECONDS)
 
 
 async def true_end_offsets(

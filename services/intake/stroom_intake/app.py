@@ -51,7 +51,9 @@ def create_app(settings: IntakeSettings) -> FastAPI:
     app.include_router(router)
     admin = single_user_admin(settings.api_tokens is not None)
     install_audit(app, AuditLog(runtime.engine, audit, "intake"), admin)
-    app.include_router(ops_router(registry, {"database": runtime.check_database}))
+    app.include_router(
+        ops_router(registry, {"database": runtime.check_database, "broker": runtime.check_broker})
+    )
     install_api_standards(app)
     install_api_docs(app)
     return app

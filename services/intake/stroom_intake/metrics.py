@@ -18,10 +18,17 @@ class IntakeMetrics:
             registry=registry,
         )
         self.published = Counter(
-            "stroom_intake_relay_published", "Events the relay published to Kafka", registry=registry
+            "stroom_intake_events_published", "Events the relay published to Kafka", registry=registry
         )
         self.backlog = Gauge(
-            "stroom_intake_outbox_backlog", "Stored events not yet published to Kafka", registry=registry
+            "stroom_intake_outbox_backlog_events",
+            "Stored events not yet published to Kafka",
+            registry=registry,
+        )
+        self.freshness = Gauge(
+            "stroom_intake_freshness_seconds",
+            "Seconds since the acceptance of the oldest event not yet published (0: none waiting)",
+            registry=registry,
         )
         self.sequence_missing = Gauge(
             "stroom_intake_sequence_missing",

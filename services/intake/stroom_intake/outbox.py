@@ -119,6 +119,12 @@ class Relay:
         self._producer = producer
         self.broker_reachable = True
 
+    async def check_broker(self) -> None:
+        """A metadata round trip to the broker; raises when it does not answer in time."""
+        if self._producer is None:
+            raise ConnectionError("the relay has not reached the broker yet")
+        await asyncio.wait_for(self._producer.client.fetch_all_metadata(), 3.0)
+
     async def _started(self) -> bool:
         if self._producer is not None:
             return True
@@ -244,20 +250,20 @@ class Relay:
         producer = self._producer
         assert producer is not None
         partition_of = self._partitioner(sorted(await producer.partitions_for(self._topic)))
-        by_partition: dict[int, list[tuple[bytes, bytes, Headers]]] = defaultdict(list)
+        by_partition: dict[int, list[tuple[bytes, bytes, Headers, int | None]]] = defaultdict(list)
         for row in rows:
             value, headers = encode_wire(orjson.loads(row.wire))
             key = row.entity_key.encode()
-            by_partition[partition_of(key)].append((key, value, headers))
+            by_partition[partition_of(key)].append((key, value, headers, _millis(row.received_at)))
         pending = []
         for partition, records in by_partition.items():
             batch = producer.create_batch()
-            for key, value, headers in records:
+            for key, value, headers, stamp in records:
                 # A full batch refuses the record; a fresh one always takes its first.
-                if batch.append(key=key, value=value, timestamp=None, headers=headers) is None:
+                if batch.append(key=key, value=value, timestamp=stamp, headers=headers) is None:
                     pending.append(await producer.send_batch(batch, self._topic, partition=partition))
                     batch = producer.create_batch()
-                    batch.append(key=key, value=value, timestamp=None, headers=headers)
+                    batch.append(key=key, value=value, timestamp=stamp, headers=headers)
             pending.append(await producer.send_batch(batch, self._topic, partition=partition))
         return pending
 
@@ -272,6 +278,13 @@ class Relay:
         if self._on_published is not None:
             self._on_published(len(rows))
         return len(rows)
+
+
+def _millis(moment: datetime | None) -> int | None:
+    """A record timestamp; SQLite gives the stored UTC time back without its zone."""
+    if moment is None:
+        return None
+    return int((moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp() * 1000)
 
 
 def relay_from_settings(

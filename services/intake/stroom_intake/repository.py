@@ -115,6 +115,8 @@ class Pending:
     seq: int
     entity_key: str
     wire: str
+    # When intake accepted the event: the record's timestamp, so consumers can tell freshness.
+    received_at: datetime | None = None
 
 
 # Statistics lag behind a table that grows by thousands of rows a second. Planned with them,
@@ -130,12 +132,12 @@ async def unpublished(conn: AsyncConnection, limit: int, after: int = 0) -> list
     if conn.dialect.name == "postgresql":
         await conn.execute(_PG_ORDERED_SCAN)
     query = (
-        select(events.c.seq, events.c.entity_key, events.c.wire)
+        select(events.c.seq, events.c.entity_key, events.c.wire, events.c.received_at)
         .where(events.c.published_at.is_(None), events.c.seq > after)
         .order_by(events.c.seq)
         .limit(limit)
     )
-    return [Pending(seq, key, wire) for seq, key, wire in (await conn.execute(query)).all()]
+    return [Pending(*row) for row in (await conn.execute(query)).all()]
 
 
 _PG_MARK_PUBLISHED = text(

@@ -99,13 +99,23 @@ class IntakeRuntime:
         while not self._stopping.is_set():
             with contextlib.suppress(Exception):
                 async with self.engine.connect() as conn:
-                    self.metrics.backlog.set((await repository.backlog(conn)).unpublished)
+                    self._observe_backlog(await repository.backlog(conn), datetime.now(UTC))
                     # Reads every numbered event: less often than the backlog.
                     if rounds % 6 == 0:
                         self._observe_sequences(await repository.sequences(conn))
             rounds += 1
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), max(self.settings.relay_poll_seconds, 5.0))
+
+    def _observe_backlog(self, backlog: repository.Backlog, now: datetime) -> None:
+        self.metrics.backlog.set(backlog.unpublished)
+        oldest = _aware(backlog.oldest_received_at)
+        self.metrics.freshness.set(max(0.0, (now - oldest).total_seconds()) if oldest else 0.0)
+
+    async def check_broker(self) -> None:
+        """Readiness: a relay that cannot reach the broker publishes nothing."""
+        if self.relay is not None:
+            await self.relay.check_broker()
 
     def _observe_sequences(self, sequences: list[SourceSequence]) -> None:
         for sequence in sequences:
@@ -121,7 +131,7 @@ class IntakeRuntime:
                 sequences = await repository.sequences(conn)
             self._observe_sequences(sequences)
             reachable = True
-            self.metrics.backlog.set(backlog.unpublished)
+            self._observe_backlog(backlog, now)
             oldest = _aware(backlog.oldest_received_at)
             last = _aware(backlog.last_published_at)
             outbox = {

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -77,7 +78,18 @@ def create_app(settings: ReportingSettings) -> FastAPI:
     harden(app, settings)
     app.include_router(router)
     install_audit(app, AuditLog(engine, audit, "reporting"), single_user_admin(tokens is not None))
-    app.include_router(ops_router(registry, {"database": check_database}))
+    checks = {"database": check_database}
+    if consumer is not None:
+
+        async def broker() -> None:
+            await consumer.check_broker()
+
+        async def assignment() -> None:
+            if not consumer.assigned():
+                raise RuntimeError("no partitions of the facts topic assigned")
+
+        checks |= {"broker": broker, "assignment": assignment}
+    app.include_router(ops_router(registry, checks))
 
     @app.get("/status", tags=["ops"], response_model=ServiceStatus)
     async def status() -> dict[str, Any]:
@@ -104,7 +116,10 @@ def create_app(settings: ReportingSettings) -> FastAPI:
             "read_models": {
                 row.read_model: {
                     "last_applied_at": row.applied_at.isoformat(),
-                    "latest_recorded": row.latest_recorded.isoformat() if row.latest_recorded else None,
+                    # The newest event time of all facts applied, and that of the batch applied
+                    # last: after a late import of old events the second lies far back.
+                    "newest_recorded": _iso(row.newest_recorded),
+                    "last_applied_recorded": _iso(row.latest_recorded),
                     "facts_applied": row.facts_applied,
                 }
                 for row in fresh or ()
@@ -119,3 +134,7 @@ def create_app(settings: ReportingSettings) -> FastAPI:
     install_api_standards(app, RENAMED_QUERY_KEYS)
     install_api_docs(app)
     return app
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None

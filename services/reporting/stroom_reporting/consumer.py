@@ -10,12 +10,13 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import KafkaError
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from stroom_contract.facts import Fact
 from stroom_platform.broker import EpochWatch
+from stroom_platform.lag import partition_lag
 from stroom_reporting.projection import apply_facts
 from stroom_reporting.settings import ReportingSettings
 
@@ -36,9 +37,17 @@ class FactsConsumer:
         self._rewind = False
         self.last_batch_at: datetime | None = None
         self.last_error: str | None = None
-        self._facts = Counter("reporting_facts_total", "Facts consumed", ["outcome"], registry=registry)
+        self._facts = Counter(
+            "stroom_reporting_facts", "Facts consumed, by outcome", ["outcome"], registry=registry
+        )
         self._batch_seconds = Histogram(
-            "reporting_batch_seconds", "Time to apply one batch of facts", registry=registry
+            "stroom_reporting_batch_apply_seconds", "Time to apply one batch of facts", registry=registry
+        )
+        self._freshness = Gauge(
+            "stroom_reporting_freshness_seconds",
+            "Seconds from the publication of the newest fact of the last batch to its figures being "
+            "readable in the reports",
+            registry=registry,
         )
 
     async def start(self) -> None:
@@ -80,10 +89,13 @@ class FactsConsumer:
                     timeout_ms=self._settings.consumer_poll_ms, max_records=self._settings.consumer_batch_size
                 )
                 if batches:
-                    await self._apply([m for messages in batches.values() for m in messages])
+                    messages = [m for part in batches.values() for m in part]
+                    await self._apply(messages)
                     await self._consumer.commit()
                     self.last_batch_at = datetime.now(UTC)
                     self.last_error = None
+                    newest = max(m.timestamp for m in messages)
+                    self._freshness.set(max(0.0, self.last_batch_at.timestamp() - newest / 1000))
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -111,6 +123,15 @@ class FactsConsumer:
         self._facts.labels("applied").inc(result.applied)
         self._facts.labels("ignored").inc(result.ignored)
 
+    def assigned(self) -> bool:
+        """Whether the group gave this consumer partitions: without, it applies nothing."""
+        return self._consumer is not None and bool(self._consumer.assignment())
+
+    async def check_broker(self) -> None:
+        """A metadata round trip: raises when the broker does not answer."""
+        assert self._consumer is not None, "start() the consumer first"
+        await asyncio.wait_for(self._consumer.topics(), 3.0)
+
     async def lag(self) -> dict[str, Any]:
         """Per partition: committed position and the high watermark, and their difference."""
         if self._consumer is None:
@@ -130,6 +151,6 @@ class FactsConsumer:
             partitions[str(tp.partition)] = {
                 "committed": committed,
                 "high_watermark": high,
-                "lag": (high - (committed or 0)) if high is not None else None,
+                "lag": partition_lag(high, committed),
             }
         return partitions

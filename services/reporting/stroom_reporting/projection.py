@@ -207,17 +207,22 @@ async def _touch_freshness(conn: AsyncConnection, winners: Sequence[Fact], now: 
     for kind in READ_MODELS:
         of_kind = [f for f in winners if f.kind == kind]
         if of_kind:
-            rows.append((kind, now, max(_latest_recorded(f) for f in of_kind), len(of_kind)))
+            latest = max(_latest_recorded(f) for f in of_kind)
+            rows.append((kind, now, latest, len(of_kind), latest))
+    table = t.freshness.name
     await bulk.upsert_rows(
         conn,
         t.freshness,
-        ("read_model", "applied_at", "latest_recorded", "facts_applied"),
+        ("read_model", "applied_at", "latest_recorded", "facts_applied", "newest_recorded"),
         rows,
         ("read_model",),
         {
             "applied_at": "excluded.applied_at",
             "latest_recorded": "excluded.latest_recorded",
-            "facts_applied": f"{t.freshness.name}.facts_applied + excluded.facts_applied",
+            "facts_applied": f"{table}.facts_applied + excluded.facts_applied",
+            "newest_recorded": f"CASE WHEN {table}.newest_recorded IS NULL "
+            f"OR excluded.newest_recorded > {table}.newest_recorded "
+            f"THEN excluded.newest_recorded ELSE {table}.newest_recorded END",
         },
     )
 

@@ -174,8 +174,11 @@ freshness = Table(
     metadata,
     Column("read_model", String(20), primary_key=True),
     Column("applied_at", UtcDateTime(), nullable=False),
+    # The newest recorded time of the facts applied last, and the newest of all applied ever:
+    # after a late import of old events the first is old, the second still today's.
     Column("latest_recorded", UtcDateTime()),
     Column("facts_applied", Integer, nullable=False),
+    Column("newest_recorded", UtcDateTime()),
 )
 
 # Append-only and hash-chained: who read or changed what (stroom_platform.audit).

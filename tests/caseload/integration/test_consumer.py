@@ -138,7 +138,12 @@ async def test_shuffled_history_through_the_service_matches_the_reference_and_fa
             assert status["database"] == "reachable"
             assert sorted(status["assigned_partitions"]) == [0, 1, 2, 3]
             metrics = (await client.get("/metrics")).text
-            assert 'caseload_events_applied_total{type="stroom.benefit.started.v1"}' in metrics
+            assert 'stroom_caseload_events_applied_total{type="stroom.benefit.started.v1"}' in metrics
+            # Records sent straight to the topic are stamped when sent: seconds ago, not hours.
+            freshness = float(metrics.split("\nstroom_caseload_freshness_seconds ")[1].split()[0])
+            assert 0 < freshness < 600
+            ready = (await client.get("/readyz")).json()
+            assert ready["checks"] == ["assignment", "broker", "consumer", "database"]
             summary = (
                 await client.get("/v1/caseload/municipalities/GM0405", params={"date": "2022-06-30"})
             ).json()

@@ -217,4 +217,4 @@ async def test_ops_endpoints(app: FastAPI, client: httpx.AsyncClient) -> None:
     metrics = (await client.get("/metrics")).text
     assert 'stroom_intake_events_total{outcome="accepted",type="stroom.plan.sent.v1"} 1.0' in metrics
     assert 'stroom_intake_events_total{outcome="refused",type="unknown"} 1.0' in metrics
-    assert "stroom_intake_relay_published_total 15.0" in metrics
+    assert "stroom_intake_events_published_total 15.0" in metrics

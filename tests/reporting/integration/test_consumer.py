@@ -68,7 +68,7 @@ async def test_consumes_facts_topic(broker: EmbeddedBroker, unique_topic: str, t
             ).json()
             assert doc["tables"]["rows"]["rows"][0]["end"] == 3
             metrics = (await client.get("/metrics")).text
-            assert 'reporting_facts_total{outcome="invalid"} 1.0' in metrics
+            assert 'stroom_reporting_facts_total{outcome="invalid"} 1.0' in metrics
             for _ in range(50):
                 status = (await client.get("/status")).json()
                 if sum(p["lag"] or 0 for p in status["consumer"]["partitions"].values()) == 0:
@@ -76,4 +76,9 @@ async def test_consumes_facts_topic(broker: EmbeddedBroker, unique_topic: str, t
                 await asyncio.sleep(0.1)
             assert status["consumer"]["partitions"]
             assert all(p["lag"] == 0 for p in status["consumer"]["partitions"].values())
-            assert (await client.get("/readyz")).status_code == 200
+            ready = await client.get("/readyz")
+            assert ready.status_code == 200
+            assert ready.json()["checks"] == ["assignment", "broker", "database"]
+            freshness = float(metrics.split("\nstroom_reporting_freshness_seconds ")[1].split()[0])
+            assert 0 < freshness < 600
+            assert status["read_models"]["benefit"]["newest_recorded"] is not None

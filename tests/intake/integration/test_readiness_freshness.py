@@ -1,0 +1,87 @@
+"""Intake's readiness checks the broker too; its freshness gauge is the wait of the oldest unpublished."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+
+import httpx
+import orjson
+from aiokafka import AIOKafkaConsumer
+from sqlalchemy import select
+
+from intake.conftest import wait_published
+from intake.samples import one_of_each
+from stroom_intake.app import create_app
+from stroom_intake.settings import IntakeSettings
+from stroom_intake.tables import events
+from stroom_platform.broker import free_port
+
+BATCH = {"content-type": "application/cloudevents-batch+json"}
+
+
+def gauge(metrics: str, name: str) -> float:
+    found = re.search(rf"^{name} (\S+)$", metrics, re.MULTILINE)
+    assert found, name
+    return float(found.group(1))
+
+
+async def test_unpublished_events_age_and_an_unreachable_broker_is_not_ready(
+    settings: IntakeSettings,
+) -> None:
+    unreachable = settings.model_copy(update={"kafka_bootstrap_servers": f"127.0.0.1:{free_port()}"})
+    app = create_app(unreachable)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://intake") as client:
+            assert (
+                await client.post("/v1/events", content=orjson.dumps(one_of_each("f")), headers=BATCH)
+            ).status_code == 202
+            ready = await client.get("/readyz")
+            assert ready.status_code == 503
+            assert set(ready.json()["failed"]) == {"broker"}
+            await client.get("/status")
+            first = gauge((await client.get("/metrics")).text, "stroom_intake_freshness_seconds")
+            await asyncio.sleep(0.01)
+            await client.get("/status")
+            later = gauge((await client.get("/metrics")).text, "stroom_intake_freshness_seconds")
+    assert 0 < first < later
+
+
+async def test_published_records_carry_the_acceptance_time(settings: IntakeSettings) -> None:
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://intake") as client:
+            await client.post("/v1/events", content=orjson.dumps(one_of_each("t")[:3]), headers=BATCH)
+            await wait_published(app)
+            assert (await client.get("/readyz")).json()["checks"] == ["broker", "database"]
+            await client.get("/status")
+            assert gauge((await client.get("/metrics")).text, "stroom_intake_freshness_seconds") == 0
+        async with app.state.runtime.engine.connect() as conn:
+            accepted = {
+                row.event_id: row.received_at
+                for row in await conn.execute(select(events.c.event_id, events.c.received_at))
+            }
+    consumer = AIOKafkaConsumer(
+        settings.events_topic,
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        auto_offset_reset="earliest",
+    )
+    await consumer.start()
+    try:
+        stamps: dict[str, int] = {}
+        while len(stamps) < 3:
+            for records in (await consumer.getmany(timeout_ms=1000)).values():
+                for record in records:
+                    stamps[dict(record.headers)["ce_id"].decode()] = record.timestamp
+    finally:
+        await consumer.stop()
+    for event_id, stamp in stamps.items():
+        moment = accepted[event_id]
+        expected = (
+            moment.timestamp()
+            if moment.tzinfo
+            else moment.replace(tzinfo=__import__("datetime").UTC).timestamp()
+        )
+        assert stamp == int(expected * 1000)
