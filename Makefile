@@ -18,6 +18,7 @@ lint: $(VENV_STAMP)
 	.venv/bin/ruff format --check .
 	.venv/bin/mypy
 	.venv/bin/lint-imports
+	scripts/pip-audit.sh
 	scripts/lint-openapi.sh
 	$(PY) tools/publiccode/validate.py publiccode.yml
 

@@ -145,7 +145,7 @@ class EmbeddedBroker:
     async def start(self, topics: Iterable[TopicSpec] = ()) -> None:
         url = f"tcp://127.0.0.1:{self.port}"
         output = self._log_file.open("ab") if self._log_file else subprocess.DEVNULL
-        self._process = subprocess.Popen(  # noqa: ASYNC220 - returns at once
+        self._process = subprocess.Popen(  # noqa: S603, ASYNC220 - returns at once; our own broker binary with arguments we build
             [
                 str(tansu_binary()),
                 "broker",

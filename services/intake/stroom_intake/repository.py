@@ -33,7 +33,7 @@ _PG_TYPES = ("text", "text", "text", "timestamptz", "text", "text", "text")
 # One statement per batch whatever its size: each column travels as one array parameter.
 _ARRAYS = ", ".join(f"CAST(:{c} AS {t}[])" for c, t in zip(_COLUMNS, _PG_TYPES, strict=True))
 _PG_INSERT = text(
-    f"INSERT INTO intake_events ({', '.join(_COLUMNS)}, received_at) "
+    f"INSERT INTO intake_events ({', '.join(_COLUMNS)}, received_at) "  # noqa: S608 - table and column names come from our own metadata, values are bound parameters
     f"SELECT *, CAST(:received_at AS timestamptz) FROM unnest({_ARRAYS}) "
     "ON CONFLICT (source, event_id) DO NOTHING RETURNING source, event_id"
 )
