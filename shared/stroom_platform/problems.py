@@ -42,6 +42,9 @@ class Problem(Exception):
             # The path is the caller's input too: /v1/caseload/coaches/<anything>.
             doc["instance"] = redact(instance)
         doc.update(self.extensions)
+        if self.status == 400 and "errors" not in doc:
+            # Invalid input always lists its errors (ADR), also when there is one.
+            doc["errors"] = [{"message": doc.get("detail", self.title)}]
         return doc
 
 

@@ -132,9 +132,14 @@ async def test_invalid_input_is_a_400_problem_listing_each_error(services: dict[
 
     async with client(services["reporting"]) as http:
         response = await http.get("/v1/reports/monthly/trace", params={"municipality": "GM0405"})
+        single = await http.get("/v1/reports/monthly", params={"municipality": "GM9999"})
     assert response.status_code == 400
     fields = sorted(e["field"] for e in response.json()["errors"])
     assert fields == ["query.measure", "query.month", "query.regulation", "query.unit"]
+    # A refusal for one reason lists it too.
+    assert single.status_code == 400
+    assert single.headers["content-type"] == "application/problem+json"
+    assert [e["message"] for e in single.json()["errors"]] == [single.json()["detail"]]
 
 
 async def test_renamed_query_keys_are_read_under_their_old_name_with_a_deprecation_header(
