@@ -1,5 +1,6 @@
 """NL GOV profile for CloudEvents at intake: a source's skipped `sequence` numbers on /status and
-as a metric, whatever order the events arrive in; OIN-named sources."""
+as a metric, whatever order the events arrive in; OIN-named sources; no personal data in the
+context attributes."""
 
 from __future__ import annotations
 
@@ -7,9 +8,12 @@ import httpx
 import orjson
 from fastapi import FastAPI
 
-from intake.samples import assessments
+from intake.integration.test_api import stored_ids
+from intake.samples import BSNS, assessments, one_of_each
+from stroom_intake.tables import metadata
 
 BATCH = {"content-type": "application/cloudevents-batch+json"}
+SINGLE = {"content-type": "application/cloudevents+json"}
 OIN_SOURCE = "urn:nld:oin:00000001823288444000:systeem:gws-hoorn"
 
 
@@ -76,3 +80,20 @@ async def test_refused_events_leave_no_sequence_behind(app: FastAPI, client: htt
     assert response.status_code == 202
     assert [e["id"] for e in response.json()["refused"]] == [bad["id"]]
     assert (await sequences(client))[OIN_SOURCE]["highest"] == 1
+
+
+async def test_a_bsn_in_subject_is_refused_and_stored_nowhere(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    bsn = BSNS[1]
+    event = one_of_each("s", bsn=BSNS[0])[0] | {"subject": f"aanvraag van {bsn}", "source": OIN_SOURCE}
+    response = await client.post("/v1/events", content=orjson.dumps(event), headers=SINGLE)
+    assert response.status_code == 400
+    assert response.headers["content-type"] == "application/problem+json"
+    assert [(e["id"], e["field"]) for e in response.json()["errors"]] == [(event["id"], "subject")]
+    assert bsn not in response.text
+    assert await stored_ids(app) == []
+    async with app.state.runtime.engine.connect() as conn:
+        for table in metadata.sorted_tables:
+            rows = (await conn.execute(table.select())).all()
+            assert bsn not in repr(rows), table.name
