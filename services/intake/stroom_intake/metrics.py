@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from collections import Counter as Tally
+from collections.abc import Iterable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
+from prometheus_client.core import CounterMetricFamily
+from prometheus_client.metrics_core import Metric
+from prometheus_client.registry import Collector
 
 from stroom_intake.domain.outcome import IngestReport
 
@@ -38,6 +42,9 @@ class IntakeMetrics:
         )
         # The same counts for /status, without reading them back out of prometheus.
         self.totals: Tally[str] = Tally()
+        # Read from the database, so events `stroom import` stored count as well as HTTP's.
+        self.stored: dict[str, int] = {}
+        registry.register(_StoredEvents(self))
 
     def observe(self, report: IngestReport) -> None:
         for outcome, counts in (("accepted", report.accepted), ("duplicate", report.duplicates)):
@@ -49,3 +56,20 @@ class IntakeMetrics:
             self.events.labels(refusal.type or "unknown", "refused").inc()
         self.totals["refused"] += len(report.refusals)
         self.totals["conflict"] += len(report.conflicts)
+
+
+class _StoredEvents(Collector):
+    """`stroom_intake_events_stored_total{type}`: every event in intake's database, by type."""
+
+    def __init__(self, metrics: IntakeMetrics) -> None:
+        self._metrics = metrics
+
+    def collect(self) -> Iterable[Metric]:
+        family = CounterMetricFamily(
+            "stroom_intake_events_stored",
+            "Events stored by intake, by type, through HTTP and `stroom import` alike",
+            labels=["type"],
+        )
+        for event_type, count in sorted(self._metrics.stored.items()):
+            family.add_metric([event_type], count)
+        yield family

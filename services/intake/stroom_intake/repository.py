@@ -177,6 +177,12 @@ class Backlog:
     last_published_at: datetime | None
 
 
+async def stored_per_type(conn: AsyncConnection) -> dict[str, int]:
+    """Events stored per type, whichever way they came in (HTTP or `stroom import`)."""
+    query = select(events.c.type, func.count()).group_by(events.c.type)
+    return {str(event_type): int(count) for event_type, count in (await conn.execute(query)).all()}
+
+
 async def backlog(conn: AsyncConnection) -> Backlog:
     pending = events.c.published_at.is_(None)
     count = await conn.scalar(select(func.count()).select_from(events).where(pending))

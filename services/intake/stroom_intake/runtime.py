@@ -100,9 +100,10 @@ class IntakeRuntime:
             with contextlib.suppress(Exception):
                 async with self.engine.connect() as conn:
                     self._observe_backlog(await repository.backlog(conn), datetime.now(UTC))
-                    # Reads every numbered event: less often than the backlog.
+                    # Read every numbered or stored event: less often than the backlog.
                     if rounds % 6 == 0:
                         self._observe_sequences(await repository.sequences(conn))
+                        self.metrics.stored = await repository.stored_per_type(conn)
             rounds += 1
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), max(self.settings.relay_poll_seconds, 5.0))
@@ -129,6 +130,7 @@ class IntakeRuntime:
             async with self.engine.connect() as conn:
                 backlog = await repository.backlog(conn)
                 sequences = await repository.sequences(conn)
+                self.metrics.stored = await repository.stored_per_type(conn)
             self._observe_sequences(sequences)
             reachable = True
             self._observe_backlog(backlog, now)
@@ -156,7 +158,9 @@ class IntakeRuntime:
                 "broker_reachable": broker_up,
                 "topic": self.settings.events_topic,
             },
-            "events": {k: totals[k] for k in ("accepted", "duplicate", "refused", "conflict")},
+            # Stored: every path in (HTTP and `stroom import`); the others as this process saw them.
+            "events": {"stored": sum(self.metrics.stored.values())}
+            | {k: totals[k] for k in ("accepted", "duplicate", "refused", "conflict")},
             # Per source sending a numeric `sequence`: numbers it skipped (events lost upstream?).
             "sequences": {s.source: s.document() for s in sequences},
         }

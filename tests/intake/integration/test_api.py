@@ -211,7 +211,7 @@ async def test_ops_endpoints(app: FastAPI, client: httpx.AsyncClient) -> None:
     assert status["outbox"]["last_published_at"] is not None
     assert status["relay"]["running"] is True
     assert status["relay"]["broker_reachable"] is True
-    assert status["events"] == {"accepted": 15, "duplicate": 0, "refused": 1, "conflict": 0}
+    assert status["events"] == {"stored": 15, "accepted": 15, "duplicate": 0, "refused": 1, "conflict": 0}
     assert (await client.get("/healthz")).status_code == 200
     assert (await client.get("/readyz")).status_code == 200
     metrics = (await client.get("/metrics")).text

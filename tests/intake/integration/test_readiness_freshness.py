@@ -13,9 +13,13 @@ from sqlalchemy import select
 from intake.conftest import wait_published
 from intake.samples import one_of_each
 from stroom_intake.app import create_app
+from stroom_intake.domain.reading import Position, RawEvent
+from stroom_intake.runtime import make_validator
+from stroom_intake.service import Ingestor
 from stroom_intake.settings import IntakeSettings
 from stroom_intake.tables import events
 from stroom_platform.broker import free_port
+from stroom_platform.db import make_engine
 
 BATCH = {"content-type": "application/cloudevents-batch+json"}
 
@@ -85,3 +89,26 @@ async def test_published_records_carry_the_acceptance_time(settings: IntakeSetti
             else moment.replace(tzinfo=__import__("datetime").UTC).timestamp()
         )
         assert stamp == int(expected * 1000)
+
+
+async def test_events_imported_by_the_cli_are_counted(settings: IntakeSettings) -> None:
+    """`stroom import` stores without the service; its status and metrics count them all the same."""
+    imported = one_of_each("cli")
+    engine = make_engine(settings.intake_database_url)
+    try:
+        items = [RawEvent(Position(n), raw) for n, raw in enumerate(imported)]
+        report = await Ingestor(engine, make_validator(settings)).ingest(items)
+    finally:
+        await engine.dispose()
+    assert report.accepted.total() == len(imported)
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://intake") as client:
+            await client.post("/v1/events", content=orjson.dumps(one_of_each("http")[:2]), headers=BATCH)
+            status = (await client.get("/status")).json()
+            metrics = (await client.get("/metrics")).text
+    assert status["events"]["stored"] == len(imported) + 2
+    assert status["events"]["accepted"] == 2
+    per_type = re.findall(r'^stroom_intake_events_stored_total\{type="[^"]+"\} (\S+)$', metrics, re.MULTILINE)
+    assert sum(float(n) for n in per_type) == len(imported) + 2
