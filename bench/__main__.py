@@ -12,6 +12,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import time
@@ -53,13 +54,16 @@ def machine() -> dict[str, object]:
 
 
 def commit() -> str:
+    git = shutil.which("git")
+    if git is None:
+        return "unknown"
     try:
         found = subprocess.run(
-            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True, cwd=HERE
+            [git, "rev-parse", "HEAD"], capture_output=True, text=True, check=True, cwd=HERE
         ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
-    dirty = subprocess.run(["git", "diff", "--quiet", "HEAD"], cwd=HERE, check=False).returncode != 0
+    dirty = subprocess.run([git, "diff", "--quiet", "HEAD"], cwd=HERE, check=False).returncode != 0
     return found + ("-dirty" if dirty else "")
 
 
