@@ -125,7 +125,7 @@ async def test_dashboard_shows_the_api_figures(served: str, tmp_path: Path) -> N
     assert hatched == []  # every month of 2024 is definitive by now
     api_kpis = {r["kpi"]: r for r in kpi_doc["tables"]["kpis"]["rows"] if r["municipality"] == "*"}
     assert set(kpis) == set(api_kpis)
-    label, value, last_year, norm, met = kpis["K1"]
+    label, value, last_year, norm, met, parts = kpis["K1"]
     k1 = api_kpis["K1"]
     assert label == k1["kpi_label"]
     # Dutch notation on the page: 1.234,5
@@ -133,6 +133,8 @@ async def test_dashboard_shows_the_api_figures(served: str, tmp_path: Path) -> N
     assert float(last_year.replace(".", "").replace(",", ".")) == k1["last_year"]
     assert (norm == "–") == (k1["norm"] is None)
     assert met == {True: "ja", False: "nee", None: "–"}[k1["met"]]
+    numerator, denominator = (float(p.replace(".", "").replace(",", ".")) for p in parts.split(" / "))
+    assert (numerator, round(denominator, 1)) == (k1["numerator"], round(k1["denominator"], 1))
 
 
 async def test_dashboard_marks_provisional_months_and_keeps_the_view_in_the_address(

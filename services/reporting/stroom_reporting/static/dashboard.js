@@ -183,8 +183,12 @@ function fillKpis(rows, municipality) {
     cell(tr, figure(r.last_year));
     cell(tr, figure(r.norm));
     cell(tr, r.met === null ? "–" : r.met ? "ja" : "nee");
-    if (r.met !== null) tr.className = r.met ? "met" : "missed";
+    cell(tr, r.numerator === null ? "–" : `${figure(r.numerator)} / ${figure(r.denominator)}`);
+    // The definition as computed, for whoever wants to know what the number means.
+    tr.cells[0].title = r.definition || "";
+    tr.className = r.met === null ? "unjudged" : r.met ? "met" : "missed";
   }
+  el("kpi-source").textContent = rows.length ? rows[0].source : "";
 }
 
 async function refresh(event) {
