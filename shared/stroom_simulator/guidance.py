@@ -75,12 +75,11 @@ class Guidance(Recorder):
                 # A coach belongs to the team of one municipality.
                 coach = rng.randrange(benefit.place.coaches) + 1
                 coach_ref = f"klantmanager-{benefit.place.code}-{coach:02d}"
-                data = {
-                    "client": client(benefit.applicant),
-                    "coach_ref": coach_ref,
-                    "assigned_on": day.isoformat(),
-                }
-                out.emit(source, COACH_ASSIGNED, self._recorded(day), data)
+                # One assignment for the household, recorded for each of its members at once.
+                recorded = self._recorded(day)
+                for person in filter(None, (benefit.applicant, benefit.partner)):
+                    data = {"client": client(person), "coach_ref": coach_ref, "assigned_on": day.isoformat()}
+                    out.emit(source, COACH_ASSIGNED, recorded, data)
             day += timedelta(days=30 + int(rng.expovariate(1 / COACH_CHANGE_MEAN_DAYS)))
 
         if rng.random() < LADDER_UNKNOWN_SHARE:

@@ -144,7 +144,9 @@ class Lives(Recorder):
         application_ref: str | None,
         new: bool,
     ) -> Ending | None:
-        benefit = Benefit(place, place.ref("uitkering"), regulation, start_date, household.applicant)
+        benefit = Benefit(
+            place, place.ref("uitkering"), regulation, start_date, household.applicant, household.partner
+        )
         after_start = day_of(started_at) + timedelta(days=1)
         first = max(after_start, self._start)
         ending = self._ending(benefit, first, household)

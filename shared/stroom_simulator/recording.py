@@ -50,6 +50,8 @@ class Benefit:
     regulation: Regulation
     start_date: date
     applicant: Person
+    # The partner at the start: guided by the applicant's coach, as a household is.
+    partner: Person | None = None
 
 
 def client(person: Person) -> dict[str, Any]:

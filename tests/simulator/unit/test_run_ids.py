@@ -9,10 +9,10 @@ from stroom_platform.organisations import load_organisations
 from stroom_simulator import Event, simulate_history
 
 
-def run(seed: int, start: date = date(2020, 1, 1)) -> list[Event]:
+def run(seed: int, start: date = date(2020, 1, 1), years: int = 2, scale: float = 0.05) -> list[Event]:
     org = load_organisations().organisation("werksaam-westfriesland")
     assert org is not None
-    return list(simulate_history(org, years=2, seed=seed, start=start, scale=0.05))
+    return list(simulate_history(org, years=years, seed=seed, start=start, scale=scale))
 
 
 def refs(events: list[Event]) -> set[str]:
@@ -44,3 +44,33 @@ def test_coaches_belong_to_one_municipality_team() -> None:
     assert Counter(ref.rsplit("-", 1)[0] for ref in teams).keys() == {
         f"klantmanager-{source.rsplit(':', 1)[-1]}" for sources in teams.values() for source in sources
     }
+
+
+def test_caseloads_per_coach_are_realistic() -> None:
+    """50-150 clients per coach of Hoorn's team on a day, as in the source documents; a client
+    without a coach the exception (partners are guided by the applicant's coach)."""
+    events = [e for e in run(5, years=3, scale=0.5) if e["source"].endswith("GM0405")]
+    day = "2022-06-30"
+    ended = {
+        e["data"]["benefit_ref"]
+        for e in events
+        if e["type"] == "stroom.benefit.ended.v1" and e["data"]["end_date"] <= day
+    }
+    active = {
+        member["bsn"]
+        for e in events
+        if e["type"] == "stroom.benefit.started.v1"
+        and e["data"]["start_date"] <= day
+        and e["data"]["benefit_ref"] not in ended
+        for member in e["data"]["members"]
+    }
+    assigned = sorted(
+        (e["data"] for e in events if e["type"] == "stroom.client.coach_assigned.v1"),
+        key=lambda data: data["assigned_on"],
+    )
+    coach = {data["client"]["bsn"]: data["coach_ref"] for data in assigned if data["assigned_on"] <= day}
+    per_coach = Counter(coach[person] for person in active if person in coach)
+    assert len(per_coach) >= 5
+    assert min(per_coach.values()) >= 50, per_coach
+    assert max(per_coach.values()) <= 150, per_coach
+    assert sum(1 for person in active if person not in coach) / len(active) < 0.1
