@@ -251,48 +251,69 @@ def _stock_date(day: datetime | None, as_of: datetime | None) -> date:
     return day.date() if day else date.today()
 
 
-@app.command("reasons")
-def reasons(
-    organisation: Organisation,
-    first: First,
-    last: Last,
-    municipality: Municipality = None,
-    as_of: AsOf = None,
-    csv: Csv = None,
-    xlsx: Xlsx = None,
-) -> None:
-    """Redenen van instroom en uitstroom in de periode, en de top 5 per gemeente."""
-    period = _period(first, last, as_of)
-    _family(organisation, municipality, lambda c, s: reports.reasons(c, s, *period, as_of), csv, xlsx)
+PeriodReport = Callable[
+    [AsyncConnection, reports.Scope, int, int, datetime | None], Awaitable[reports.Report]
+]
+StockReport = Callable[[AsyncConnection, reports.Scope, date, datetime | None], Awaitable[reports.Report]]
 
 
-@app.command("composition")
-def composition(
-    organisation: Organisation,
-    day: StockDate = None,
-    municipality: Municipality = None,
-    as_of: AsOf = None,
-    csv: Csv = None,
-    xlsx: Xlsx = None,
-) -> None:
-    """Samenstelling van het bestand op een peildatum (duur, leeftijd, regeling, doelgroep)."""
-    stock = _stock_date(day, as_of)
-    _family(organisation, municipality, lambda c, s: reports.composition(c, s, stock, as_of), csv, xlsx)
+def _over_period(name: str, build: PeriodReport, summary: str) -> None:
+    """`stroom report <name> --from --to`: a family over a period of months."""
+
+    def command(
+        organisation: Organisation,
+        first: First,
+        last: Last,
+        municipality: Municipality = None,
+        as_of: AsOf = None,
+        csv: Csv = None,
+        xlsx: Xlsx = None,
+    ) -> None:
+        period = _period(first, last, as_of)
+        _family(organisation, municipality, lambda c, s: build(c, s, *period, as_of), csv, xlsx)
+
+    command.__doc__ = summary
+    app.command(name)(command)
 
 
-@app.command("placements")
-def placements(
-    organisation: Organisation,
-    first: First,
-    last: Last,
-    municipality: Municipality = None,
-    as_of: AsOf = None,
-    csv: Csv = None,
-    xlsx: Xlsx = None,
-) -> None:
-    """Plaatsingen per soort op elk maandeinde; beschut werk tegen de taakstelling."""
-    period = _period(first, last, as_of)
-    _family(organisation, municipality, lambda c, s: reports.placements(c, s, *period, as_of), csv, xlsx)
+def _on_stock_date(name: str, build: StockReport, summary: str) -> None:
+    """`stroom report <name> [--date]`: a family on a stock date."""
+
+    def command(
+        organisation: Organisation,
+        day: StockDate = None,
+        municipality: Municipality = None,
+        as_of: AsOf = None,
+        csv: Csv = None,
+        xlsx: Xlsx = None,
+    ) -> None:
+        stock = _stock_date(day, as_of)
+        _family(organisation, municipality, lambda c, s: build(c, s, stock, as_of), csv, xlsx)
+
+    command.__doc__ = summary
+    app.command(name)(command)
+
+
+_over_period(
+    "reasons", reports.reasons, "Redenen van instroom en uitstroom in de periode, en de top 5 per gemeente."
+)
+_over_period(
+    "placements",
+    reports.placements,
+    "Plaatsingen per soort op elk maandeinde; beschut werk tegen de taakstelling.",
+)
+_over_period(
+    "gate", reports.gate, "Poortwachter: aanvragen ontvangen, toegekend, afgewezen en ingetrokken per maand."
+)
+_over_period(
+    "kpis", kpis_report, "KPI's K1-K5 over de periode, tegen dezelfde maanden een jaar eerder en de normen."
+)
+_on_stock_date(
+    "composition",
+    reports.composition,
+    "Samenstelling van het bestand op een peildatum (duur, leeftijd, regeling, doelgroep).",
+)
+_on_stock_date("caseload", reports.caseload, "Klanten per klantmanager en doelgroep op een peildatum.")
 
 
 @app.command("trajectories")
@@ -309,47 +330,3 @@ def trajectories(
     _family(
         organisation, municipality, lambda c, s: reports.trajectories(c, s, [the_quarter], as_of), csv, xlsx
     )
-
-
-@app.command("caseload")
-def caseload(
-    organisation: Organisation,
-    day: StockDate = None,
-    municipality: Municipality = None,
-    as_of: AsOf = None,
-    csv: Csv = None,
-    xlsx: Xlsx = None,
-) -> None:
-    """Klanten per klantmanager en doelgroep op een peildatum."""
-    stock = _stock_date(day, as_of)
-    _family(organisation, municipality, lambda c, s: reports.caseload(c, s, stock, as_of), csv, xlsx)
-
-
-@app.command("gate")
-def gate(
-    organisation: Organisation,
-    first: First,
-    last: Last,
-    municipality: Municipality = None,
-    as_of: AsOf = None,
-    csv: Csv = None,
-    xlsx: Xlsx = None,
-) -> None:
-    """Poortwachter: aanvragen ontvangen, toegekend, afgewezen en ingetrokken per maand."""
-    period = _period(first, last, as_of)
-    _family(organisation, municipality, lambda c, s: reports.gate(c, s, *period, as_of), csv, xlsx)
-
-
-@app.command("kpis")
-def kpis(
-    organisation: Organisation,
-    first: First,
-    last: Last,
-    municipality: Municipality = None,
-    as_of: AsOf = None,
-    csv: Csv = None,
-    xlsx: Xlsx = None,
-) -> None:
-    """KPI's K1-K5 over de periode, tegen dezelfde maanden een jaar eerder en de normen."""
-    period = _period(first, last, as_of)
-    _family(organisation, municipality, lambda c, s: kpis_report(c, s, *period, as_of), csv, xlsx)
