@@ -7,14 +7,14 @@ import csv
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Annotated, Any
+from typing import IO, Annotated
 
 import orjson
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from stroom_cli.progress import Step, step
 from stroom_cli.runtime import load_settings, prepare_embedded_secrets
 from stroom_contract.validation import FieldError
 from stroom_intake.domain.outcome import IngestReport
@@ -46,9 +46,9 @@ class FileResult:
     report: IngestReport = field(default_factory=IngestReport)
 
 
-def _counted_lines(handle: IO[bytes], progress: Progress, task: Any) -> Iterator[bytes]:
+def _counted_lines(handle: IO[bytes], progress: Step) -> Iterator[bytes]:
     for line in handle:
-        progress.advance(task, len(line))
+        progress.advance(len(line))
         yield line
 
 
@@ -76,8 +76,8 @@ def _json_items(body: bytes) -> Iterator[Item]:
         yield Unreadable(Position(0, exc.line), FieldError("event", exc.message))
 
 
-def _items(path: Path, handle: IO[bytes], progress: Progress, task: Any) -> Iterator[Item]:
-    lines = _counted_lines(handle, progress, task)
+def _items(path: Path, handle: IO[bytes], progress: Step) -> Iterator[Item]:
+    lines = _counted_lines(handle, progress)
     suffix = path.suffix.lower()
     if suffix == ".csv":
         return _csv_items(lines)
@@ -93,16 +93,14 @@ async def _import(settings: IntakeSettings, files: list[Path], console: Console)
     engine = make_engine(url)
     ingestor = Ingestor(engine, make_validator(settings))
     results = []
-    columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TimeRemainingColumn())
     try:
-        with Progress(*columns, console=console, transient=True) as progress:
-            for path in files:
-                result = FileResult(path)
-                task = progress.add_task(path.name, total=path.stat().st_size)
-                with path.open("rb") as handle:
-                    for batch in _batches(_items(path, handle, progress, task), settings.ingest_batch_size):
-                        result.report.merge(await ingestor.ingest(batch))
-                results.append(result)
+        for path in files:
+            result = FileResult(path)
+            size = path.stat().st_size
+            with step(console, f"Import {path.name}", size, "bytes") as progress, path.open("rb") as handle:
+                for batch in _batches(_items(path, handle, progress), settings.ingest_batch_size):
+                    result.report.merge(await ingestor.ingest(batch))
+            results.append(result)
     finally:
         await engine.dispose()
     return results

@@ -124,7 +124,8 @@ def walkthrough(tmp_path: Path) -> Walkthrough:
 
 
 def imported(output: str) -> tuple[int, int]:
-    row = next(line for line in output.splitlines() if "new.ndjson" in line)
+    # The summary table's row, not the progress lines that name the file too.
+    row = next(line for line in output.splitlines() if "new.ndjson" in line and "│" in line)
     accepted, _duplicates, conflicts, _refused = (int(n) for n in re.findall(r"\b\d+\b", row)[-4:])
     return accepted, conflicts
 
