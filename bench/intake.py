@@ -18,6 +18,7 @@ import secrets
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -26,6 +27,7 @@ import orjson
 from aiokafka import AIOKafkaProducer
 from sqlalchemy import exists, select
 
+from bench.credentials import case_system, embedded_environment
 from stroom_contract.bsn import Pseudonymiser
 from stroom_contract.kafka_binding import encode_wire
 from stroom_contract.keys import entity_key
@@ -42,6 +44,7 @@ from stroom_simulator import simulate_history
 ADMIN_DSN = os.environ.get("STROOM_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 KEY = secrets.token_hex(16)
 PARTITIONS = 6
+ORGANISATION = load_organisations().organisations[0]
 
 
 def app_from_env() -> Any:
@@ -50,7 +53,7 @@ def app_from_env() -> Any:
 
 
 def simulated(count: int) -> list[dict[str, Any]]:
-    organisation = load_organisations().organisations[0]
+    organisation = ORGANISATION
     for scale in (1.0, 4.0, 16.0):
         history = list(
             itertools.islice(simulate_history(organisation, years=10, noise=False, scale=scale), count)
@@ -152,11 +155,11 @@ class CpuMeter:
         self.spent["this client"] = time.process_time() - self._client
 
 
-async def post_all(port: int, bodies: list[bytes], connections: int) -> None:
+async def post_all(port: int, bodies: list[bytes], connections: int, token: dict[str, str]) -> None:
     queue: asyncio.Queue[bytes] = asyncio.Queue()
     for body in bodies:
         queue.put_nowait(body)
-    headers = {"content-type": "application/cloudevents-batch+json"}
+    headers = {"content-type": "application/cloudevents-batch+json", **token}
     limits = httpx.Limits(max_connections=connections)
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", limits=limits, timeout=120) as client:
 
@@ -205,7 +208,7 @@ async def main(count: int, batch: int, connections: int, workers: int, relay: st
         await broker.start()
         raw_rate = await raw_produce(broker.bootstrap_servers, history)
         port = free_port()
-        env = os.environ | {
+        env = embedded_environment() | {
             "DATABASE_URL": url,
             "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers,
             "STROOM_PSEUDONYM_KEY": KEY,
@@ -227,7 +230,7 @@ async def main(count: int, batch: int, connections: int, workers: int, relay: st
         meter = CpuMeter(parts)
         meter.start()
         started = time.perf_counter()
-        await post_all(port, bodies, connections)
+        await post_all(port, bodies, connections, case_system(Path(env["STROOM_DATA_DIR"]), ORGANISATION))
         accepted = time.perf_counter() - started
         while True:
             async with engine.connect() as conn:

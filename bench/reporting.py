@@ -29,6 +29,7 @@ import asyncpg
 import duckdb
 import httpx
 
+from bench.credentials import reader
 from stroom_contract.codes import ClientStream, Decision, InflowReason, OutflowReason, Regulation, Role
 from stroom_contract.facts import (
     ApplicationHistory,
@@ -255,11 +256,15 @@ async def time_kpis(benefits: int, runs: int) -> tuple[int, int, list[float]]:
             for f in facts
             if isinstance(f, BenefitHistory) and f.versions[0].state and f.versions[0].state.end_date is None
         )
-        app = create_app(ReportingSettings(DATABASE_URL=url, consume=False))
+        settings = ReportingSettings(DATABASE_URL=url, consume=False, data_dir=Path(tempfile.mkdtemp()))
+        app = create_app(settings)
         times = []
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
+            headers = reader(settings.data_dir)
+            async with httpx.AsyncClient(
+                transport=transport, base_url="http://bench", headers=headers
+            ) as client:
                 query = {"organisation": ORG, "from": "2024-01", "to": "2024-12"}
                 for _ in range(runs + 1):
                     t = time.perf_counter()
@@ -346,11 +351,13 @@ async def time_reports(url: str, runs: int) -> dict[str, list[float]]:
         "one municipality, one year": {"municipality": "GM0405", "from": "2024-01", "to": "2024-12"},
         "organisation, five years": {"organisation": ORG, "from": "2020-01", "to": "2024-12"},
     }
-    app = create_app(ReportingSettings(DATABASE_URL=url, consume=False))
+    settings = ReportingSettings(DATABASE_URL=url, consume=False, data_dir=Path(tempfile.mkdtemp()))
+    app = create_app(settings)
     samples: dict[str, list[float]] = {}
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
+        headers = reader(settings.data_dir)
+        async with httpx.AsyncClient(transport=transport, base_url="http://bench", headers=headers) as client:
             for label, params in cases.items():
                 query = {**params, "unit": "benefits"}
                 await client.get("/v1/reports/monthly", params=query)  # warm the connection pool

@@ -1,21 +1,81 @@
-"""Fixtures for real parts: a throwaway PostgreSQL database, SQLite files, an embedded broker."""
+"""Fixtures for real parts: a throwaway PostgreSQL database, SQLite files, an embedded broker,
+and an OAuth issuer of the tests' own whose tokens every service of the run trusts."""
 
 from __future__ import annotations
 
+import atexit
 import os
 import secrets
-from collections.abc import AsyncIterator
+import shutil
+import tempfile
+from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from stroom_contract.bsn import Pseudonymiser
 from stroom_platform.broker import EmbeddedBroker
+from stroom_platform.issuer import mint_token
 from stroom_platform.organisations import OrganisationsConfig, load_organisations
 
 ADMIN_DSN = os.environ.get("STROOM_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 PSEUDONYM_KEY = "test-pseudonym-key-0123456789abcdef"
+
+# The tests' issuer, configured through the environment as an installation would configure its
+# OAuth server, so that every Settings made in the run (and every process it starts) trusts it.
+TEST_ISSUER = "urn:stroom:test-issuer"
+TEST_AUDIENCE = "stroom"
+SIGNING_KEY = Ed25519PrivateKey.generate()
+_AUTH_DIR = Path(tempfile.mkdtemp(prefix="stroom-test-issuer-"))
+atexit.register(shutil.rmtree, _AUTH_DIR, True)
+PUBLIC_KEYS_FILE = _AUTH_DIR / "public.pem"
+PUBLIC_KEYS_FILE.write_bytes(
+    SIGNING_KEY.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+)
+os.environ["STROOM_AUTH_ISSUER"] = TEST_ISSUER
+os.environ["STROOM_AUTH_PUBLIC_KEYS_FILE"] = str(PUBLIC_KEYS_FILE)
+os.environ["STROOM_AUTH_AUDIENCE"] = TEST_AUDIENCE
+os.environ.pop("STROOM_API_TOKENS", None)
+
+
+def mint(
+    *scopes: str,
+    organisation: str | None = None,
+    municipalities: Iterable[str] | None = None,
+    sources: Iterable[str] = (),
+    subject: str = "test-client",
+    ttl_seconds: int = 24 * 3600,
+    **overrides: Any,
+) -> str:
+    """A token of the tests' issuer with the chosen scopes and bindings; `overrides` replace
+    the keyword arguments of `mint_token` (issuer, audience, key, now)."""
+    arguments: dict[str, Any] = {
+        "subject": subject,
+        "scopes": scopes,
+        "audience": TEST_AUDIENCE,
+        "issuer": TEST_ISSUER,
+        "organisation": organisation,
+        "municipalities": municipalities,
+        "sources": sources,
+        "ttl_seconds": ttl_seconds,
+    }
+    key = overrides.pop("key", SIGNING_KEY)
+    arguments.update(overrides)
+    return mint_token(key, **arguments)
+
+
+def bearer(*scopes: str, **claims: Any) -> dict[str, str]:
+    """Headers with a fresh token: `client.get(url, headers=bearer("reports:read"))`."""
+    return {"Authorization": f"Bearer {mint(*scopes, **claims)}"}
+
+
+OPERATOR = bearer("ops:read", subject="test-operator")
 
 
 @pytest.fixture(scope="session")

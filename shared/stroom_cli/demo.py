@@ -35,11 +35,14 @@ from stroom_cli.runtime import (
     start_embedded_broker_if_needed,
 )
 from stroom_cli.serve import migrate_services, start_services
+from stroom_platform.auth import EVENTS_WRITE, OPS_READ, REPORTS_READ
+from stroom_platform.issuer import embedded_token
 from stroom_platform.logs import configure_logging
-from stroom_platform.organisations import load_organisations
+from stroom_platform.organisations import Organisation, load_organisations
 from stroom_platform.settings import CommonSettings
 from stroom_reporting.domain.months import month_of
 from stroom_simulator import simulate_history
+from stroom_simulator.history import SOURCE_PREFIX
 
 console = Console()
 BATCH = 2_000
@@ -58,11 +61,30 @@ def _batches(events: Iterator[dict[str, Any]]) -> Iterator[bytes]:
         yield b"\n".join(lines)
 
 
-async def _post_history(client: httpx.AsyncClient, intake: str, events: list[dict[str, Any]]) -> int:
+def _bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def _case_system_token(settings: CommonSettings, org: Organisation) -> str:
+    """What the simulated case system signs in with: its organisation and one source a municipality."""
+    return embedded_token(
+        settings,
+        subject=f"demo-zaaksysteem-{org.code}",
+        scopes=[EVENTS_WRITE],
+        organisation=org.code,
+        sources=[SOURCE_PREFIX + m.code for m in org.municipalities],
+    )
+
+
+async def _post_history(
+    client: httpx.AsyncClient, intake: str, events: list[dict[str, Any]], token: str
+) -> int:
     accepted = 0
     with step(console, "Events naar intake", len(events)) as progress:
         for body in _batches(iter(events)):
-            response = await client.post(f"{intake}/v1/events", content=body, headers=NDJSON)
+            response = await client.post(
+                f"{intake}/v1/events", content=body, headers={**NDJSON, **_bearer(token)}
+            )
             if response.status_code != 202:
                 raise RuntimeError(f"intake answered {response.status_code}: {response.text[:500]}")
             outcome = response.json()
@@ -106,14 +128,16 @@ class History:
         (data_dir / HISTORY_FILE).write_bytes(orjson.dumps(asdict(self)))
 
 
-async def _load_history(client: httpx.AsyncClient, urls: dict[str, str], history: History, org: Any) -> None:
+async def _load_history(
+    client: httpx.AsyncClient, urls: dict[str, str], history: History, org: Organisation, token: str
+) -> None:
     simulated = simulate_history(
         org, years=history.years, seed=history.seed, start=history.start, scale=history.scale
     )
     with step(console, "Simuleren") as progress:
         events = list(counted(simulated, progress))
     console.print(f"Gesimuleerd: {len(events):,} events van {org.name}, van {history.start} tot nu.")
-    accepted = await _post_history(client, urls["intake"], events)
+    accepted = await _post_history(client, urls["intake"], events, token)
     console.print(f"Intake accepteerde {accepted:,} events (dubbele aanleveringen geteld als één).")
 
 
@@ -131,7 +155,9 @@ async def _demo(data_dir: Path, years: int, scale: float, seed: int, stay: bool)
             assert org is not None, "the shipped configuration has WerkSaam Westfriesland"
             today = date.today()
             history = History.read(data_dir)
-            async with httpx.AsyncClient(timeout=120) as client:
+            settings = services[0].settings
+            operator = embedded_token(settings, subject="demo-beheer", scopes=[OPS_READ])
+            async with httpx.AsyncClient(timeout=120, headers=_bearer(operator)) as client:
                 if history is not None and history.posted:
                     console.print(
                         f"Hervat: de gegevens in {data_dir}/ blijven staan (geschiedenis vanaf "
@@ -144,7 +170,7 @@ async def _demo(data_dir: Path, years: int, scale: float, seed: int, stay: bool)
                         org.code, years, scale, seed, date(today.year - years, today.month, 1)
                     )
                     history.write(data_dir)
-                    await _load_history(client, urls, history, org)
+                    await _load_history(client, urls, history, org, _case_system_token(settings, org))
                     replace(history, posted=True).write(data_dir)
                 await _wait_until_settled(client, urls)
             # The last complete year: recent months still grow as pending decisions are recorded.
@@ -158,7 +184,15 @@ async def _demo(data_dir: Path, years: int, scale: float, seed: int, stay: bool)
                 month_of(date(year, 12, 1)),
                 None,
             )
-            _where_to_look(urls, data_dir)
+            # A day: long enough to look around, short enough not to linger in a shell history.
+            reader = embedded_token(
+                settings,
+                subject="demo-beleidsmedewerker",
+                scopes=[REPORTS_READ],
+                organisation=org.code,
+                ttl_seconds=86400,
+            )
+            _where_to_look(urls, data_dir, reader)
             if stay:
                 console.print("Stroom draait. Stop met Ctrl+C; een volgende `stroom demo` gaat hier verder.")
                 await group.wait()
@@ -169,14 +203,21 @@ async def _demo(data_dir: Path, years: int, scale: float, seed: int, stay: bool)
             broker.stop()
 
 
-def _where_to_look(urls: dict[str, str], data_dir: Path) -> None:
+def _where_to_look(urls: dict[str, str], data_dir: Path, reader: str) -> None:
     console.print()
-    console.print(f"[bold]Dashboard[/]           {urls['reporting']}/")
+    # The token after `#` stays in the browser: a fragment is never sent to a server.
+    console.print(f"[bold]Dashboard[/]           {urls['reporting']}/#token={reader}", soft_wrap=True)
+    console.print(
+        "                    (aanmeldlink, 24 uur geldig; een nieuwe: stroom token --scope reports:read"
+        " --organisation werksaam-westfriesland)"
+    )
     console.print(f"[bold]Rapportage-API[/]      {urls['reporting']}/docs")
     console.print(f"[bold]Events aanleveren[/]   POST {urls['intake']}/v1/events   ({urls['intake']}/docs)")
     console.print(f"[bold]Caseload[/]            {urls['caseload']}/docs")
     console.print("[bold]Status (ops)[/]        " + "  ".join(f"{u}/status" for u in urls.values()))
-    console.print(f"[bold]Gegevens[/]            {data_dir}/ (SQLite, broker-log, pseudonimiseringssleutel)")
+    console.print(
+        f"[bold]Gegevens[/]            {data_dir}/ (SQLite, broker-log, pseudonimiserings- en tokensleutel)"
+    )
 
 
 def demo(
@@ -202,6 +243,9 @@ def demo(
         os.environ["STROOM_DATA_DIR"] = str(data_dir)
     os.environ.pop("DATABASE_URL", None)
     os.environ.pop("KAFKA_BOOTSTRAP_SERVERS", None)
+    # Embedded defaults throughout, also for sign-in: the demo is its own token issuer.
+    for variable in ("STROOM_AUTH_ISSUER", "STROOM_AUTH_PUBLIC_KEYS_FILE", "STROOM_AUTH_JWKS_URL"):
+        os.environ.pop(variable, None)
     data_dir = load_settings(CommonSettings).data_dir
     if fresh and data_dir.exists():
         shutil.rmtree(data_dir)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from stroom_cli import audit, caseload, contract, demo, imports, pseudonyms, report, serve, simulate
+from stroom_cli import audit, caseload, contract, demo, imports, pseudonyms, report, serve, simulate, tokens
 
 app = typer.Typer(
     name="stroom",
@@ -17,6 +17,8 @@ app.command("serve")(serve.serve)
 app.command("migrate")(serve.migrate)
 app.command("import")(imports.import_file)
 app.command("simulate")(simulate.simulate_command)
+app.command("token")(tokens.token)
+app.command("api-key")(tokens.api_key)
 app.command("audit")(audit.audit)
 app.add_typer(report.app, name="report")
 app.add_typer(caseload.app, name="caseload")

@@ -33,6 +33,13 @@ class Service:
     def database_url(self) -> str:
         return self.settings.database_url_for(self.name)
 
+    def app(self) -> FastAPI:
+        """The service's app; what keeps it from starting (a key, the issuer) is said in one line."""
+        try:
+            return self.create_app(self.settings)
+        except ValueError as exc:
+            raise ConfigurationError(str(exc)) from None
+
     @property
     def port(self) -> int:
         port: int = getattr(self.settings, "http_port")  # noqa: B009 - each service declares its own
@@ -60,7 +67,10 @@ def load_settings(settings_class: type[SettingsT]) -> SettingsT:
         messages = []
         for error in exc.errors():
             name = env_name(settings_class, str(error["loc"][0])) if error["loc"] else "?"
-            if error["type"] == "missing":
+            if not error["loc"]:
+                # A check across settings: its message names the variables itself.
+                messages.append(str(error["msg"]).removeprefix("Value error, "))
+            elif error["type"] == "missing":
                 messages.append(f"{name} ontbreekt: zet deze omgevingsvariabele (zie README, Configuration)")
             else:
                 reason = str(error["msg"]).removeprefix("Value error, ")

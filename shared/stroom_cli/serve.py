@@ -55,7 +55,7 @@ async def start_services(services: list[Service], host: str | None = None) -> Ap
             f"diensten delen poort {', '.join(map(str, shared))}; geef elke dienst een eigen poort met "
             f"{names} (STROOM_HTTP_PORT geldt voor alle diensten tegelijk)"
         )
-    group = AppGroup([Endpoint(s.name, s.create_app(s.settings), host or s.host, s.port) for s in services])
+    group = AppGroup([Endpoint(s.name, s.app(), host or s.host, s.port) for s in services])
     await group.start()
     return group
 

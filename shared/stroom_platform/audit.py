@@ -35,7 +35,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from stroom_platform.audit_chain import AuditEntry, AuditRecord, Verification, Verifier, chain
 from stroom_platform.db import is_sqlite
-from stroom_platform.problems import Problem
 
 log = logging.getLogger(__name__)
 
@@ -332,17 +331,3 @@ def install_audit(app: FastAPI, audit: AuditLog, require_admin: AdminCheck) -> N
     app.state.audit = audit
     app.add_middleware(AuditFailures, audit=audit)
     app.include_router(audit_router(require_admin))
-
-
-def single_user_admin(tokens_configured: bool) -> AdminCheck:
-    """Until scoped credentials exist: the embedded single-user mode is its own admin, and with
-    STROOM_API_TOKENS configured no read token is one."""
-
-    def check(request: Request) -> str:
-        if tokens_configured:
-            raise Problem(
-                403, "forbidden", "Alleen voor beheerders", "Het auditlogboek is alleen voor beheerders."
-            )
-        return request_actor(request)
-
-    return check

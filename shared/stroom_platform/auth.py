@@ -1,21 +1,57 @@
-"""Read access per municipality with a simple bearer credential.
+"""Who is calling, and what they may do: OAuth 2.0 bearer JWTs and hashed API keys.
 
-`STROOM_API_TOKENS` maps tokens to what they may see:
-`token-a=GM0405,GM0420;token-b=werksaam-westfriesland` (municipality codes or whole
-organisations). Without tokens configured every caller sees everything: the embedded
-single-user mode. Full authentication replaces `Access.from_token`, not the endpoints.
+Every endpoint but the health checks, the OpenAPI document, the API docs and the dashboard's
+static page needs a credential (NL GOV Assurance profile for OAuth 2.0):
+* `Authorization: Bearer <JWT>`, signed by the configured issuer (public keys or a JWKS URL) or,
+  without one, by the embedded issuer (`stroom_platform.issuer`); issuer, audience, `exp` and
+  `nbf` are checked and only asymmetric algorithms from an allow-list are accepted;
+* `X-API-Key: <key>` for machine clients that cannot do OAuth; only its SHA-256 is configured.
+A token in the URL is refused: URLs end up in logs, histories and `Referer` headers.
+
+Claims: `sub`, `scope` (space-separated), `organisation`, `municipalities` (list of CBS codes),
+`sources` (list of CloudEvents sources this caller writes as).
 """
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import hmac
-from collections.abc import Iterable
+import json
+import logging
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Annotated, Any
 
-from fastapi import Request
+import jwt
+from fastapi import Depends, Request, Security
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, ConfigDict, Field
 
+from stroom_platform.api_docs import DOCS_URL
 from stroom_platform.organisations import OrganisationsConfig
 from stroom_platform.problems import Problem
+
+log = logging.getLogger(__name__)
+
+EVENTS_WRITE = "events:write"
+REPORTS_READ = "reports:read"
+REPORTS_READ_DETAIL = "reports:read:detail"
+REPORTS_READ_PUBLIC = "reports:read:public"
+OPS_READ = "ops:read"
+ADMIN = "admin"
+SCOPES = (EVENTS_WRITE, REPORTS_READ, REPORTS_READ_DETAIL, REPORTS_READ_PUBLIC, OPS_READ, ADMIN)
+
+# Reachable without a credential: they disclose nothing about anyone's data. The OpenAPI
+# document (/v1/openapi.json) is no API route, so no route dependency ever sees it; its old
+# address redirects there, and the docs page and its script are static.
+PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/", "/openapi.json", DOCS_URL, f"{DOCS_URL}/init.js"})
+# Query parameters that carry a credential in some clients; refused wherever they appear.
+URL_CREDENTIALS = frozenset({"token", "access_token", "id_token", "api_key", "apikey", "api-key", "jwt"})
+API_KEY_HEADER = "X-API-Key"
+REALM = "stroom"
+FORBIDDEN_ALGORITHMS = frozenset({"none", "HS256", "HS384", "HS512"})
+DEFAULT_ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA")
 
 
 @dataclass(frozen=True)
@@ -35,54 +71,412 @@ class Access:
             raise Problem(
                 403,
                 "forbidden-municipality",
-                "Not authorised for this municipality",
-                f"This credential may not read {', '.join(sorted(denied))}.",
+                "Geen toegang tot deze gemeente",
+                f"Deze inloggegevens geven geen toegang tot {', '.join(sorted(denied))}.",
             )
         return requested
 
 
-def parse_tokens(spec: str, organisations: OrganisationsConfig) -> dict[str, frozenset[str]]:
-    tokens: dict[str, frozenset[str]] = {}
-    for entry in filter(None, (part.strip() for part in spec.split(";"))):
-        token, _, scopes = entry.partition("=")
-        if not token or not scopes:
-            raise ValueError("each API token entry must look like token=GM0405,organisation-code")
-        codes: set[str] = set()
-        for scope in (s.strip() for s in scopes.split(",")):
-            org = organisations.organisation(scope)
-            if org is not None:
-                codes.update(m.code for m in org.municipalities)
-            elif scope in organisations.municipality_codes:
-                codes.add(scope)
-            else:
-                raise ValueError(f"API token scope {scope!r} is no configured municipality or organisation")
-        tokens[token] = frozenset(codes)
-    return tokens
+@dataclass(frozen=True)
+class Principal:
+    """An authenticated caller.
 
+    `municipalities` is what the caller may read and write for: those named in the credential,
+    else those of its organisation, else (`None`) every municipality.
+    """
 
-class Authoriser:
-    """A FastAPI dependency: `access: Annotated[Access, Depends(authoriser)]`."""
-
-    def __init__(self, tokens: dict[str, frozenset[str]] | None) -> None:
-        self._tokens = tokens
+    subject: str
+    scopes: frozenset[str]
+    organisation: str | None
+    municipalities: frozenset[str] | None
+    sources: frozenset[str]
 
     @property
-    def enabled(self) -> bool:
-        return self._tokens is not None
+    def access(self) -> Access:
+        return Access(self.municipalities)
 
-    def __call__(self, request: Request) -> Access:
-        if self._tokens is None:
-            return Access(None)
-        header = request.headers.get("authorization", "")
-        scheme, _, presented = header.partition(" ")
-        presented = presented.strip() if scheme.lower() == "bearer" else ""
-        presented = presented or request.query_params.get("token", "")
-        for token, municipalities in self._tokens.items():
-            if presented and hmac.compare_digest(token, presented):
-                return Access(municipalities)
-        raise Problem(
-            401,
-            "unauthorized",
-            "Credential required",
-            "Send `Authorization: Bearer <token>` with a token configured in STROOM_API_TOKENS.",
+    def may_write_as(self, source: str) -> bool:
+        return source in self.sources
+
+    def may_write_for(self, municipality: str) -> bool:
+        return self.municipalities is not None and municipality in self.municipalities
+
+
+def grant(
+    organisations: OrganisationsConfig,
+    subject: str,
+    scopes: Iterable[str],
+    organisation: str | None = None,
+    municipalities: Iterable[str] | None = None,
+    sources: Iterable[str] = (),
+) -> Principal:
+    """A principal from what a credential says, refusing (ValueError) what is not configured."""
+    if not subject:
+        raise ValueError("the credential names no subject")
+    codes: frozenset[str] | None = None
+    if organisation is not None:
+        org = organisations.organisation(organisation)
+        if org is None:
+            raise ValueError(f"unknown organisation {organisation!r}")
+        codes = frozenset(m.code for m in org.municipalities)
+    if municipalities is not None:
+        named = frozenset(municipalities)
+        unknown = sorted(named - organisations.municipality_codes)
+        if unknown:
+            raise ValueError(f"unknown municipalities {', '.join(unknown)}")
+        if codes is not None and not named <= codes:
+            raise ValueError(f"municipalities {', '.join(sorted(named - codes))} are not of {organisation}")
+        codes = named
+    return Principal(subject, frozenset(scopes), organisation, codes, frozenset(sources))
+
+
+class ApiKey(BaseModel):
+    """One entry of STROOM_API_KEYS: the key's SHA-256 and what it grants."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    hash: Annotated[str, Field(pattern=r"^sha256:[0-9a-f]{64}$")]
+    subject: Annotated[str, Field(min_length=1)]
+    scopes: Annotated[list[str], Field(min_length=1)]
+    organisation: str | None = None
+    municipalities: list[str] | None = None
+    sources: list[str] = []
+
+
+def hash_api_key(key: str) -> str:
+    # A plain hash suffices: keys are 256 random bits, there is nothing to guess.
+    return "sha256:" + hashlib.sha256(key.encode()).hexdigest()
+
+
+class AuthProblem(Problem):
+    """A refused credential: a problem document with its `WWW-Authenticate` challenge."""
+
+    def __init__(self, status: int, slug: str, title: str, detail: str, challenge: str) -> None:
+        super().__init__(status, slug, title, detail)
+        self.headers = {"WWW-Authenticate": challenge}
+
+
+def _challenge(error: str | None = None, description: str | None = None, scope: str | None = None) -> str:
+    parts = [f'realm="{REALM}"']
+    if error:
+        parts.append(f'error="{error}"')
+    if description:
+        parts.append(f'error_description="{description}"')
+    if scope:
+        parts.append(f'scope="{scope}"')
+    return "Bearer " + ", ".join(parts)
+
+
+def invalid_token(title: str, detail: str, description: str) -> AuthProblem:
+    return AuthProblem(401, "invalid-token", title, detail, _challenge("invalid_token", description))
+
+
+def insufficient_scope(scope: str) -> AuthProblem:
+    return AuthProblem(
+        403,
+        "insufficient-scope",
+        "Onvoldoende rechten",
+        f"Hiervoor is de scope `{scope}` nodig; deze inloggegevens hebben die niet.",
+        _challenge("insufficient_scope", f"requires {scope}", scope),
+    )
+
+
+# Most specific first: PyJWT's exceptions form a hierarchy.
+_TOKEN_ERRORS: list[tuple[type[Exception], str, str, str]] = [
+    (jwt.ExpiredSignatureError, "Token verlopen", "Het token is verlopen (exp).", "token expired"),
+    (
+        jwt.ImmatureSignatureError,
+        "Token nog niet geldig",
+        "Het token is nog niet geldig (nbf of iat ligt in de toekomst).",
+        "token not yet valid",
+    ),
+    (
+        jwt.InvalidIssuerError,
+        "Onbekende uitgever",
+        "Het token is niet uitgegeven door de uitgever die deze dienst vertrouwt (iss).",
+        "wrong issuer",
+    ),
+    (
+        jwt.InvalidAudienceError,
+        "Token niet voor deze dienst",
+        "Het token is niet voor deze dienst bedoeld (aud).",
+        "wrong audience",
+    ),
+    (
+        jwt.MissingRequiredClaimError,
+        "Token onvolledig",
+        "Het token mist een verplicht gegeven (sub, iss, aud, exp of nbf).",
+        "missing claim",
+    ),
+    (
+        jwt.InvalidAlgorithmError,
+        "Algoritme niet toegestaan",
+        "Het token is ondertekend met een algoritme dat deze dienst niet accepteert.",
+        "algorithm not allowed",
+    ),
+]
+_BAD_SIGNATURE = (
+    "Handtekening ongeldig",
+    "De handtekening van het token klopt niet met een sleutel die deze dienst vertrouwt.",
+    "invalid signature",
+)
+_UNREADABLE = ("Token onleesbaar", "Het token is geen geldige JWT.", "malformed token")
+
+
+def _token_problem(exc: Exception) -> AuthProblem:
+    for kind, title, detail, description in _TOKEN_ERRORS:
+        if isinstance(exc, kind):
+            return invalid_token(title, detail, description)
+    if isinstance(exc, jwt.InvalidSignatureError | jwt.InvalidKeyError | jwt.PyJWKClientError):
+        return invalid_token(*_BAD_SIGNATURE)
+    return invalid_token(*_UNREADABLE)
+
+
+def check_algorithms(algorithms: Sequence[str]) -> list[str]:
+    """The allow-list, refusing `none` and HMAC: a public key must never serve as an HMAC secret."""
+    refused = sorted(a for a in algorithms if a in FORBIDDEN_ALGORITHMS or a.upper().startswith("HS"))
+    if refused or not algorithms:
+        raise ValueError(f"algoritmen niet toegestaan: {', '.join(refused) or '(lege lijst)'}")
+    return list(algorithms)
+
+
+def load_public_keys(text: str) -> list[Any]:
+    """PEM public keys (one or more) or a JWKS document."""
+    from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
+    stripped = text.strip()
+    if stripped.startswith("{"):
+        return [jwk.key for jwk in jwt.PyJWKSet.from_dict(json.loads(stripped)).keys]
+    marker = "-----END PUBLIC KEY-----"
+    blocks = [block + marker for block in stripped.split(marker) if block.strip()]
+    keys = [load_pem_public_key(block.strip().encode()) for block in blocks]
+    if not keys:
+        raise ValueError("no public key found")
+    return keys
+
+
+class TokenVerifier:
+    """Checks a JWT's signature, issuer, audience, exp and nbf; gives its claims."""
+
+    def __init__(
+        self,
+        issuer: str,
+        audience: str,
+        algorithms: Sequence[str],
+        keys: Sequence[Any] = (),
+        jwks_url: str | None = None,
+        leeway_seconds: int = 30,
+    ) -> None:
+        self._issuer = issuer
+        self._audience = audience
+        self._algorithms = check_algorithms(algorithms)
+        self._keys = list(keys)
+        self._jwks = jwt.PyJWKClient(jwks_url, cache_keys=True, lifespan=300) if jwks_url else None
+        self._leeway = leeway_seconds
+        if not self._keys and self._jwks is None:
+            raise ValueError("a token verifier needs public keys or a JWKS URL")
+
+    def _decode(self, token: str, key: Any) -> dict[str, Any]:
+        claims: dict[str, Any] = jwt.decode(
+            token,
+            key,
+            algorithms=self._algorithms,
+            audience=self._audience,
+            issuer=self._issuer,
+            leeway=self._leeway,
+            options={"require": ["exp", "iss", "aud", "sub"], "verify_nbf": True},
         )
+        return claims
+
+    def verify(self, token: str) -> dict[str, Any]:
+        """The token's claims; raises a PyJWT error saying what is wrong with it."""
+        header = jwt.get_unverified_header(token)
+        if header.get("alg") not in self._algorithms:
+            raise jwt.InvalidAlgorithmError("algorithm not allowed")
+        if self._jwks is not None:
+            return self._decode(token, self._jwks.get_signing_key_from_jwt(token).key)
+        failure: Exception = jwt.InvalidSignatureError("no key verifies the signature")
+        for key in self._keys:
+            try:
+                return self._decode(token, key)
+            except (jwt.InvalidSignatureError, jwt.InvalidKeyError, jwt.InvalidAlgorithmError) as exc:
+                failure = exc
+        raise failure
+
+    @property
+    def fetches_keys(self) -> bool:
+        return self._jwks is not None
+
+
+def _strings(value: Any, claim: str) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise ValueError(f"claim {claim} must be a list of strings")
+    return value
+
+
+class Authenticator:
+    """Turns a request's credential into a `Principal`, or refuses it with a problem."""
+
+    def __init__(
+        self,
+        organisations: OrganisationsConfig,
+        verifier: TokenVerifier,
+        api_keys: Sequence[ApiKey] = (),
+    ) -> None:
+        self._organisations = organisations
+        self._verifier = verifier
+        self._api_keys = {
+            entry.hash: grant(
+                organisations,
+                entry.subject,
+                entry.scopes,
+                entry.organisation,
+                entry.municipalities,
+                entry.sources,
+            )
+            for entry in api_keys
+        }
+
+    def principal_from_claims(self, claims: dict[str, Any]) -> Principal:
+        scope = claims.get("scope", "")
+        if not isinstance(scope, str):
+            raise ValueError("claim scope must be a space-separated string")
+        organisation = claims.get("organisation")
+        if organisation is not None and not isinstance(organisation, str):
+            raise ValueError("claim organisation must be a string")
+        municipalities = claims.get("municipalities")
+        return grant(
+            self._organisations,
+            str(claims["sub"]),
+            scope.split(),
+            organisation,
+            None if municipalities is None else _strings(municipalities, "municipalities"),
+            _strings(claims.get("sources", []), "sources"),
+        )
+
+    async def token_principal(self, token: str) -> Principal:
+        try:
+            if self._verifier.fetches_keys:
+                claims = await asyncio.to_thread(self._verifier.verify, token)
+            else:
+                claims = self._verifier.verify(token)
+        except jwt.PyJWTError as exc:
+            problem = _token_problem(exc)
+            log.warning("token refused", extra={"reason": problem.title})
+            raise problem from None
+        try:
+            return self.principal_from_claims(claims)
+        except ValueError as exc:
+            log.warning("token refused", extra={"reason": str(exc)})
+            raise invalid_token(
+                "Token met onbekende gegevens",
+                f"Het token is geldig ondertekend maar klopt niet met de configuratie: {exc}.",
+                "claims not accepted",
+            ) from None
+
+    def api_key_principal(self, key: str) -> Principal:
+        presented = hash_api_key(key)
+        for known, principal in self._api_keys.items():
+            if hmac.compare_digest(known, presented):
+                return principal
+        log.warning("API key refused")
+        raise invalid_token("Onbekende API-sleutel", "Deze API-sleutel is niet bekend.", "unknown API key")
+
+    async def authenticate(self, request: Request) -> Principal:
+        refuse_credentials_in_url(request)
+        header = request.headers.get("authorization")
+        key = request.headers.get(API_KEY_HEADER)
+        if header is not None:
+            scheme, _, token = header.partition(" ")
+            if scheme.lower() != "bearer" or not token.strip():
+                raise AuthProblem(
+                    401,
+                    "invalid-credentials",
+                    "Onbruikbare inloggegevens",
+                    "Gebruik `Authorization: Bearer <token>`; andere schema's worden niet geaccepteerd.",
+                    _challenge("invalid_request", "use the Bearer scheme"),
+                )
+            return await self.token_principal(token.strip())
+        if key is not None:
+            return self.api_key_principal(key.strip())
+        raise AuthProblem(
+            401,
+            "credentials-required",
+            "Inloggegevens vereist",
+            f"Stuur `Authorization: Bearer <token>` (OAuth 2.0) of `{API_KEY_HEADER}: <sleutel>`.",
+            _challenge(),
+        )
+
+
+def refuse_credentials_in_url(request: Request) -> None:
+    found = sorted(name for name in request.query_params if name.lower() in URL_CREDENTIALS)
+    if found:
+        raise AuthProblem(
+            400,
+            "credentials-in-url",
+            "Inloggegevens horen niet in de URL",
+            f"Parameter {', '.join(found)} geweigerd: een URL komt in logs, browsergeschiedenis en"
+            " Referer-headers terecht. Stuur het token in de header `Authorization: Bearer <token>`.",
+            _challenge("invalid_request", "credentials in the URL are refused"),
+        )
+
+
+def _authenticator(request: Request) -> Authenticator:
+    authenticator: Authenticator = request.app.state.authenticator
+    return authenticator
+
+
+async def principal_of(request: Request) -> Principal:
+    """The caller, authenticated once per request."""
+    principal: Principal | None = getattr(request.state, "principal", None)
+    if principal is None:
+        principal = await _authenticator(request).authenticate(request)
+        request.state.principal = principal
+    return principal
+
+
+async def authenticated(request: Request) -> None:
+    """The app-wide dependency: no route but the public ones is reached without a credential."""
+    refuse_credentials_in_url(request)
+    if request.url.path not in PUBLIC_PATHS:
+        await principal_of(request)
+
+
+_BEARER = HTTPBearer(auto_error=False, description="OAuth 2.0 access token (JWT)")
+_API_KEY = APIKeyHeader(name=API_KEY_HEADER, auto_error=False, description="API-sleutel")
+
+
+def require_scope(scope: str) -> Callable[..., Awaitable[Principal]]:
+    """A dependency giving the caller, refusing (403) one without `scope`."""
+
+    async def dependency(
+        request: Request,
+        _bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_BEARER)],
+        _key: Annotated[str | None, Security(_API_KEY)],
+    ) -> Principal:
+        principal = await principal_of(request)
+        if scope not in principal.scopes:
+            raise insufficient_scope(scope)
+        return principal
+
+    dependency.__name__ = f"require_{scope.replace(':', '_')}"
+    return dependency
+
+
+async def _writer(principal: Annotated[Principal, Depends(require_scope(EVENTS_WRITE))]) -> Principal:
+    if principal.organisation is None or not principal.sources:
+        raise Problem(
+            403,
+            "writer-unbound",
+            "Schrijfrechten niet gebonden",
+            "Een token met events:write moet aan een organisatie en ten minste één bron (source)"
+            " gebonden zijn.",
+        )
+    return principal
+
+
+Writer = Annotated[Principal, Depends(_writer)]
+Reader = Annotated[Principal, Depends(require_scope(REPORTS_READ))]
+DetailReader = Annotated[Principal, Depends(require_scope(REPORTS_READ_DETAIL))]
+Operator = Annotated[Principal, Depends(require_scope(OPS_READ))]
+Administrator = Annotated[Principal, Depends(require_scope(ADMIN))]

@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Depends, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from pydantic import BaseModel, ConfigDict
 
+from stroom_platform.auth import OPS_READ, require_scope
 from stroom_platform.problems import PROBLEM_JSON
 from stroom_platform.responses import FastJSONResponse
 
@@ -69,7 +70,12 @@ def ops_router(registry: CollectorRegistry, checks: Mapping[str, ReadinessCheck]
             )
         return FastJSONResponse({"status": "ready", "checks": sorted(checks)})
 
-    @router.get("/metrics", response_class=Response, responses=_METRICS_DOC)
+    @router.get(
+        "/metrics",
+        response_class=Response,
+        responses=_METRICS_DOC,
+        dependencies=[Depends(require_scope(OPS_READ))],
+    )
     async def metrics() -> Response:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 

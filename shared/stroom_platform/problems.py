@@ -29,6 +29,7 @@ class Problem(Exception):
         self.title = title
         self.detail = detail
         self.extensions = extensions
+        self.headers: dict[str, str] | None = None
 
     def document(self, instance: str | None = None) -> dict[str, Any]:
         doc: dict[str, Any] = {
@@ -66,7 +67,7 @@ def problem_response(
 def install_problem_handlers(app: FastAPI) -> None:
     async def on_problem(request: Request, exc: Exception) -> FastJSONResponse:
         assert isinstance(exc, Problem)
-        return problem_response(exc, request)
+        return problem_response(exc, request, headers=exc.headers)
 
     async def on_http(request: Request, exc: Exception) -> FastJSONResponse:
         assert isinstance(exc, StarletteHTTPException)

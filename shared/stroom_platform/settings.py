@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from stroom_platform.auth import DEFAULT_ALGORITHMS, ApiKey, check_algorithms
 from stroom_platform.organisations import DEFAULT_FILE
 
 _PLACEHOLDERS = {"changeme", "change-me", "secret", "test", "xxx"}
@@ -30,14 +31,67 @@ class CommonSettings(BaseSettings):
     dead_letter_topic: str = "stroom.events.v1.dead-letter"
     topic_partitions: int = 6
     log_level: str = "INFO"
-    # Read access per municipality: "token=GM0405,GM0420;token2=werksaam-westfriesland".
-    api_tokens: SecretStr | None = None
     # HTTPS ends at a proxy in front of the service: answers carry HSTS although they arrive over HTTP.
     tls_terminated: bool = False
     # Requests a second per credential (or per address without one), and the burst allowed on top;
     # 0 turns the limit off.
     rate_limit_per_second: float = Field(default=100.0, ge=0)
     rate_limit_burst: int = Field(default=2000, ge=1)
+    # OAuth 2.0: the issuer whose tokens the services accept, and its keys (a PEM or JWKS file,
+    # or a JWKS URL). None of the three: the embedded issuer (`stroom_platform.issuer`).
+    auth_issuer: str | None = None
+    auth_public_keys_file: Path | None = None
+    auth_jwks_url: str | None = None
+    auth_audience: str = "stroom"
+    auth_algorithms: list[str] = list(DEFAULT_ALGORITHMS)
+    auth_leeway_seconds: int = Field(default=30, ge=0, le=300)
+    # API keys of machine clients, as JSON: [{"hash": "sha256:…", "subject": …, "scopes": [...],
+    # "organisation": …, "sources": [...]}]; `stroom api-key` makes one.
+    api_keys: list[ApiKey] = []
+    # The static read tokens of earlier versions: refused, so that nobody believes them in force.
+    api_tokens: str | None = None
+
+    @field_validator("auth_issuer", "auth_audience", "auth_jwks_url")
+    @classmethod
+    def _not_placeholder(cls, value: str | None) -> str | None:
+        if value is not None and (not value.strip() or value.strip().lower() in _PLACEHOLDERS):
+            raise ValueError("leeg of een voorbeeldwaarde")
+        return value
+
+    @field_validator("auth_jwks_url")
+    @classmethod
+    def _tls(cls, value: str | None) -> str | None:
+        loopback = ("http://127.0.0.1", "http://localhost", "http://[::1]")
+        if value is not None and not value.startswith(("https://", *loopback)):
+            raise ValueError("moet een https://-adres zijn")
+        return value
+
+    @field_validator("auth_algorithms")
+    @classmethod
+    def _algorithms(cls, value: list[str]) -> list[str]:
+        return check_algorithms(value)
+
+    @model_validator(mode="after")
+    def _auth_complete(self) -> CommonSettings:
+        if self.api_tokens is not None:
+            raise ValueError(
+                "STROOM_API_TOKENS wordt niet meer ondersteund: gebruik OAuth 2.0-tokens"
+                " (STROOM_AUTH_ISSUER, of de ingebouwde uitgever en `stroom token`) of STROOM_API_KEYS"
+            )
+        keys = self.auth_public_keys_file is not None or self.auth_jwks_url is not None
+        if self.auth_issuer is not None and not keys:
+            raise ValueError(
+                "STROOM_AUTH_ISSUER vraagt ook STROOM_AUTH_PUBLIC_KEYS_FILE of STROOM_AUTH_JWKS_URL"
+            )
+        if keys and self.auth_issuer is None:
+            raise ValueError(
+                "STROOM_AUTH_PUBLIC_KEYS_FILE of STROOM_AUTH_JWKS_URL vraagt ook STROOM_AUTH_ISSUER"
+            )
+        return self
+
+    @property
+    def embedded_issuer(self) -> bool:
+        return self.auth_issuer is None
 
     def database_url_for(self, service: str) -> str:
         """PostgreSQL when DATABASE_URL says so, else an embedded SQLite file per service."""

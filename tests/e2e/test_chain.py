@@ -23,7 +23,7 @@ import pytest
 from caseload import reference as caseload_reference
 from caseload.integration.expectations import assert_projections_match
 from caseload.integration.test_workers import start_worker, stop
-from conftest import PSEUDONYM_KEY, fresh_postgres_database
+from conftest import PSEUDONYM_KEY, bearer, fresh_postgres_database
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -40,11 +40,12 @@ from stroom_intake.settings import IntakeSettings
 from stroom_intake.storage import migrate as intake_migrate
 from stroom_platform.broker import EmbeddedBroker, TopicSpec, ensure_topics, free_port
 from stroom_platform.db import make_engine
-from stroom_platform.organisations import OrganisationsConfig
+from stroom_platform.organisations import Organisation, OrganisationsConfig
 from stroom_reporting.app import create_app as reporting_app
 from stroom_reporting.settings import ReportingSettings
 from stroom_reporting.storage import migrate as reporting_migrate
 from stroom_simulator import simulate_history
+from stroom_simulator.history import SOURCE_PREFIX
 
 START = date(2023, 1, 1)
 YEARS = 2
@@ -57,20 +58,38 @@ def months_of(start: date, years: int) -> list[date]:
 MONTHS = months_of(START, YEARS)
 
 
+# Reads every municipality's figures and the services' status.
+ANALYST = bearer("reports:read", "ops:read", subject="e2e-analyst")
+
+
+def case_system(organisation: Organisation) -> dict[str, str]:
+    """The simulated case system of an organisation: one source per municipality."""
+    sources = [SOURCE_PREFIX + m.code for m in organisation.municipalities]
+    return bearer("events:write", organisation=organisation.code, sources=sources, subject=organisation.code)
+
+
 @dataclass
 class Chain:
     urls: dict[str, str]
     client: httpx.AsyncClient
+    organisations: OrganisationsConfig
 
     async def post(self, events: list[dict[str, Any]], batch: int = 500) -> None:
-        for i in range(0, len(events), batch):
-            body = b"\n".join(orjson.dumps(e) for e in events[i : i + batch])
-            response = await self.client.post(
-                f"{self.urls['intake']}/v1/events",
-                content=body,
-                headers={"content-type": "application/x-ndjson"},
-            )
-            assert response.status_code == 202, response.text
+        """Each organisation's events with its own case system's token, in their order."""
+        per_organisation: dict[str, list[dict[str, Any]]] = {}
+        for event in events:
+            code = self.organisations.organisation_of[event["source"].removeprefix(SOURCE_PREFIX)].code
+            per_organisation.setdefault(code, []).append(event)
+        for code, own in per_organisation.items():
+            organisation = self.organisations.organisation(code)
+            assert organisation is not None
+            headers = {"content-type": "application/x-ndjson", **case_system(organisation)}
+            for i in range(0, len(own), batch):
+                body = b"\n".join(orjson.dumps(e) for e in own[i : i + batch])
+                response = await self.client.post(
+                    f"{self.urls['intake']}/v1/events", content=body, headers=headers
+                )
+                assert response.status_code == 202, response.text
 
     async def monthly(
         self, months: list[date], as_of: datetime | None = None, organisation: str = "werksaam-westfriesland"
@@ -143,11 +162,13 @@ async def deployment(
 
 
 @pytest.fixture
-async def chain(broker: EmbeddedBroker, postgres_server_url: str) -> AsyncIterator[Chain]:
+async def chain(
+    broker: EmbeddedBroker, postgres_server_url: str, organisations: OrganisationsConfig
+) -> AsyncIterator[Chain]:
     group = await start_services(await deployment(broker, postgres_server_url), "127.0.0.1")
     try:
-        async with httpx.AsyncClient(timeout=60) as client:
-            yield Chain({e.name: e.url for e in group.endpoints}, client)
+        async with httpx.AsyncClient(timeout=60, headers=ANALYST) as client:
+            yield Chain({e.name: e.url for e in group.endpoints}, client, organisations)
     finally:
         await group.stop()
 
@@ -231,9 +252,9 @@ async def test_five_years_through_intake_with_two_workers_and_a_kill(
     workers = [start_worker(caseload.settings, port, log) for port in ports]
     engine = make_engine(caseload.database_url)
     try:
-        async with httpx.AsyncClient(timeout=60) as client:
+        async with httpx.AsyncClient(timeout=60, headers=ANALYST) as client:
             urls = {e.name: e.url for e in group.endpoints} | {"caseload": f"http://127.0.0.1:{ports[1]}"}
-            chain = Chain(urls, client)
+            chain = Chain(urls, client, organisations)
             half = len(delivered) // 2
             await chain.post(delivered[:half])
             async with asyncio.timeout(60):

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
-from conftest import PSEUDONYM_KEY
+from conftest import PSEUDONYM_KEY, bearer
 from fastapi import FastAPI
 
 from stroom_intake.app import create_app
@@ -38,10 +38,25 @@ async def app(settings: IntakeSettings) -> AsyncIterator[FastAPI]:
         yield app
 
 
+# The case system of the samples (tests/intake/samples.py), which may also read intake's status.
+CASE_SYSTEM = bearer(
+    "events:write",
+    "ops:read",
+    organisation="werksaam-westfriesland",
+    # Also its NL GOV (OIN) name and a second municipality's, as test_sequences.py sends.
+    sources=[
+        "gws/hoorn",
+        "gws/enkhuizen",
+        "gws/opmeer",
+        "urn:nld:oin:00000001823288444000:systeem:gws-hoorn",
+    ],
+)
+
+
 @pytest.fixture
 async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://intake") as http:
+    async with httpx.AsyncClient(transport=transport, base_url="http://intake", headers=CASE_SYSTEM) as http:
         yield http
 
 

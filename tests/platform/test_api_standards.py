@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 from caseload.integration.test_consumer import prepared
-from conftest import PSEUDONYM_KEY
+from conftest import PSEUDONYM_KEY, bearer
 from fastapi import FastAPI
 from fastapi.routing import iter_route_contexts
 from jsonschema import Draft202012Validator
@@ -51,10 +51,22 @@ async def services(
     await reporting.state.context.engine.dispose()
 
 
+# Every scope, so that every route answers as it does for a caller allowed to use it.
+ALL_SCOPES = bearer(
+    "events:write",
+    "reports:read",
+    "reports:read:detail",
+    "ops:read",
+    "admin",
+    organisation="werksaam-westfriesland",
+    sources=["gws/hoorn"],
+)
+
+
 def client(app: FastAPI) -> httpx.AsyncClient:
     # The 500 handler re-raises after answering; the answer is what a caller gets.
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    return httpx.AsyncClient(transport=transport, base_url="http://stroom")
+    return httpx.AsyncClient(transport=transport, base_url="http://stroom", headers=ALL_SCOPES)
 
 
 def requests_for(app: FastAPI) -> list[tuple[str, str]]:

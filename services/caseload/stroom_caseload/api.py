@@ -5,14 +5,14 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from stroom_caseload.queries import CaseloadQueries, ClientCount, Projection
 from stroom_caseload.schemas import CoachCaseload, MunicipalityCaseload
 from stroom_contract.codes import ClientStream, CodeList, PlacementKind, Regulation, TrajectoryPhase
 from stroom_platform.audit import AuditLog, record
-from stroom_platform.auth import Access, Authoriser
+from stroom_platform.auth import Reader
 from stroom_platform.organisations import OrganisationsConfig
 from stroom_platform.params import checked_day, checked_moment, checked_ref
 from stroom_platform.problems import Problem
@@ -95,22 +95,20 @@ def _coach(coach_ref: str, on: date, rows: list[ClientCount], names: dict[str, s
     }
 
 
-def caseload_router(
-    engine: AsyncEngine, organisations: OrganisationsConfig, authoriser: Authoriser, audit: AuditLog
-) -> APIRouter:
+def caseload_router(engine: AsyncEngine, organisations: OrganisationsConfig, audit: AuditLog) -> APIRouter:
     router = APIRouter(prefix="/v1/caseload", tags=["caseload"])
 
     @router.get("/municipalities/{code}", response_model=MunicipalityCaseload)
     async def municipality(
         request: Request,
         code: str,
+        reader: Reader,
         on: OnDate = None,
         as_of: AsOf = None,
-        access: Access = Depends(authoriser),
     ) -> dict[str, Any]:
         if code not in organisations.municipality_codes:
             raise Problem(404, "unknown-municipality", "Unknown municipality", f"{code} is not configured.")
-        access.restrict([code])
+        reader.access.restrict([code])
         day = checked_day("date", on) or date.today()
         as_of = checked_moment("asOf", as_of)
         async with engine.connect() as conn:
@@ -124,11 +122,11 @@ def caseload_router(
     async def coach(
         request: Request,
         coach_ref: str,
+        reader: Reader,
         on: OnDate = None,
         as_of: AsOf = None,
-        access: Access = Depends(authoriser),
     ) -> dict[str, Any]:
-        visible = sorted(c for c in organisations.municipality_codes if access.allows(c))
+        visible = sorted(c for c in organisations.municipality_codes if reader.access.allows(c))
         coach_ref = checked_ref("coach_ref", coach_ref)
         day = checked_day("date", on) or date.today()
         as_of = checked_moment("asOf", as_of)

@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from stroom_caseload.agents import build_faust_app
 from stroom_caseload.api import caseload_router
@@ -21,11 +21,12 @@ from stroom_caseload.status import LagProbe, database_reachable, status
 from stroom_caseload.tables import audit
 from stroom_platform.api_docs import install_api_docs
 from stroom_platform.api_standards import OPENAPI_URL, install_api_standards
-from stroom_platform.audit import AuditLog, install_audit, single_user_admin
-from stroom_platform.auth import Authoriser, parse_tokens
+from stroom_platform.audit import AuditLog, install_audit
+from stroom_platform.auth import ADMIN, Operator, authenticated, require_scope
 from stroom_platform.broker import EpochWatch
 from stroom_platform.db import make_engine
 from stroom_platform.hardening import harden
+from stroom_platform.issuer import build_authenticator
 from stroom_platform.memory import freeze_startup_heap
 from stroom_platform.ops import ServiceStatus, ops_router
 from stroom_platform.organisations import load_organisations
@@ -41,8 +42,7 @@ RENAMED_QUERY_KEYS = {"as_of": "asOf"}
 
 def create_app(settings: CaseloadSettings) -> FastAPI:
     organisations = load_organisations(settings.organisations_file)
-    tokens = settings.api_tokens.get_secret_value() if settings.api_tokens else None
-    authoriser = Authoriser(parse_tokens(tokens, organisations) if tokens else None)
+    authenticator = build_authenticator(settings, organisations)
     metrics = CaseloadMetrics()
     engine = make_engine(settings.caseload_database_url)
     bootstrap = settings.kafka_bootstrap_servers or "127.0.0.1:9092"
@@ -102,7 +102,9 @@ def create_app(settings: CaseloadSettings) -> FastAPI:
         docs_url=None,
         redoc_url=None,
         lifespan=lifespan,
+        dependencies=[Depends(authenticated)],
     )
+    app.state.authenticator = authenticator
     install_problem_handlers(app)
     harden(app, settings)
 
@@ -126,11 +128,11 @@ def create_app(settings: CaseloadSettings) -> FastAPI:
     checks = {"database": database, "broker": broker, "consumer": consumer_running, "assignment": assignment}
     app.include_router(ops_router(metrics.registry, checks))
     audit_log = AuditLog(engine, audit, "caseload")
-    app.include_router(caseload_router(engine, organisations, authoriser, audit_log))
-    install_audit(app, audit_log, single_user_admin(authoriser.enabled))
+    app.include_router(caseload_router(engine, organisations, audit_log))
+    install_audit(app, audit_log, require_scope(ADMIN))
 
     @app.get("/status", tags=["ops"], response_model=ServiceStatus)
-    async def get_status() -> dict[str, Any]:
+    async def get_status(_operator: Operator) -> dict[str, Any]:
         if "faust" not in state:
             raise Problem(503, "not-started", "The consumer is not running")
         assignment = sorted(tp.partition for tp in state["faust"].consumer.assignment())

@@ -23,6 +23,7 @@ from pydantic import BaseModel, Field
 from stroom_intake.domain.outcome import IngestReport
 from stroom_intake.domain.reading import MalformedBody, RawEvent, Unreadable, read_json, read_ndjson
 from stroom_intake.runtime import IntakeRuntime
+from stroom_platform.auth import Operator, Writer
 from stroom_platform.ops import ServiceStatus
 from stroom_platform.problems import Problem
 
@@ -137,7 +138,7 @@ def _answer(report: IngestReport, offered: int) -> Response:
 @router.post(
     "/v1/events", status_code=202, tags=["intake"], response_model=IngestSummary, responses=_PROBLEMS
 )
-async def post_events(request: Request, rt: Runtime) -> Response:
+async def post_events(request: Request, rt: Runtime, writer: Writer) -> Response:
     """Accept one event, a batch or NDJSON; see the module documentation for the answers."""
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media_type not in SUPPORTED:
@@ -150,10 +151,10 @@ async def post_events(request: Request, rt: Runtime) -> Response:
         )
     body = await _read_body(request, rt.settings.max_body_bytes)
     items = _items(media_type, body)
-    report = await rt.ingest(items)
+    report = await rt.ingest(items, writer)
     return _answer(report, len(items))
 
 
 @router.get("/status", tags=["ops"], response_model=ServiceStatus)
-async def status(rt: Runtime) -> dict[str, Any]:
+async def status(rt: Runtime, _operator: Operator) -> dict[str, Any]:
     return await rt.status()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from prometheus_client import CollectorRegistry
 
 from stroom_intake.api import router
@@ -14,10 +14,13 @@ from stroom_intake.settings import IntakeSettings
 from stroom_intake.tables import audit
 from stroom_platform.api_docs import install_api_docs
 from stroom_platform.api_standards import OPENAPI_URL, install_api_standards
-from stroom_platform.audit import AuditLog, install_audit, single_user_admin
+from stroom_platform.audit import AuditLog, install_audit
+from stroom_platform.auth import ADMIN, authenticated, require_scope
 from stroom_platform.hardening import harden
+from stroom_platform.issuer import build_authenticator
 from stroom_platform.memory import freeze_startup_heap
 from stroom_platform.ops import ops_router
+from stroom_platform.organisations import load_organisations
 from stroom_platform.problems import install_problem_handlers
 
 # Semver of the HTTP API (the `API-Version` header), not of the package.
@@ -25,6 +28,7 @@ API_VERSION = "1.1.0"
 
 
 def create_app(settings: IntakeSettings) -> FastAPI:
+    authenticator = build_authenticator(settings, load_organisations(settings.organisations_file))
     registry = CollectorRegistry()
     runtime = IntakeRuntime.from_settings(settings, registry)
 
@@ -44,13 +48,14 @@ def create_app(settings: IntakeSettings) -> FastAPI:
         docs_url=None,
         redoc_url=None,
         lifespan=lifespan,
+        dependencies=[Depends(authenticated)],
     )
     app.state.runtime = runtime
+    app.state.authenticator = authenticator
     install_problem_handlers(app)
     harden(app, settings)
     app.include_router(router)
-    admin = single_user_admin(settings.api_tokens is not None)
-    install_audit(app, AuditLog(runtime.engine, audit, "intake"), admin)
+    install_audit(app, AuditLog(runtime.engine, audit, "intake"), require_scope(ADMIN))
     app.include_router(
         ops_router(registry, {"database": runtime.check_database, "broker": runtime.check_broker})
     )

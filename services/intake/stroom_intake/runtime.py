@@ -24,6 +24,7 @@ from stroom_intake.metrics import IntakeMetrics
 from stroom_intake.outbox import Relay, relay_from_settings
 from stroom_intake.service import Ingestor
 from stroom_intake.settings import IntakeSettings
+from stroom_platform.auth import Principal
 from stroom_platform.broker import broker_responds
 from stroom_platform.db import make_engine
 from stroom_platform.organisations import load_organisations
@@ -85,8 +86,10 @@ class IntakeRuntime:
         self._tasks.clear()
         await self.engine.dispose()
 
-    async def ingest(self, items: Sequence[RawEvent | Unreadable]) -> IngestReport:
-        report = await self.ingestor.ingest(items)
+    async def ingest(
+        self, items: Sequence[RawEvent | Unreadable], writer: Principal | None = None
+    ) -> IngestReport:
+        report = await self.ingestor.ingest(items, writer)
         self.metrics.observe(report)
         return report
 

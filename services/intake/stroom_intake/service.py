@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from stroom_contract.events import EVENT_TYPES, Envelope
 from stroom_contract.keys import entity_key
-from stroom_contract.validation import EventValidator, InvalidEvent
+from stroom_contract.validation import EventValidator, FieldError, InvalidEvent
 from stroom_intake import repository
 from stroom_intake.domain.outcome import (
     RETRACTED,
@@ -28,6 +28,7 @@ from stroom_intake.domain.outcome import (
 )
 from stroom_intake.domain.reading import Position, RawEvent, Unreadable
 from stroom_intake.domain.sequences import numeric_sequence
+from stroom_platform.auth import Principal
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +40,24 @@ class _Candidate:
     key: repository.EventKey
     wire: str
     fingerprint: str
+
+
+def writer_errors(event: Envelope, writer: Principal) -> list[FieldError]:
+    """Why `writer` may not hold this event: another system's source, another organisation's
+    municipality. Its (source, id) is not even looked up, so nobody can take another's id first."""
+    errors = []
+    if not writer.may_write_as(event.source):
+        errors.append(FieldError("source", "deze bron hoort niet bij de inloggegevens van de aanleveraar"))
+    municipality = getattr(event.data, "municipality", None)
+    if municipality is not None and not writer.may_write_for(municipality):
+        errors.append(
+            FieldError(
+                "data.municipality",
+                f"gemeente {municipality} hoort niet bij organisatie {writer.organisation}"
+                " van de aanleveraar",
+            )
+        )
+    return errors
 
 
 def _type_label(raw: Any) -> str | None:
@@ -60,7 +79,7 @@ class Ingestor:
         self._on_stored = on_stored
 
     def _prepare(
-        self, items: Sequence[RawEvent | Unreadable], report: IngestReport
+        self, items: Sequence[RawEvent | Unreadable], report: IngestReport, writer: Principal | None
     ) -> tuple[dict[repository.EventKey, _Candidate], list[_Candidate]]:
         candidates: dict[repository.EventKey, _Candidate] = {}
         repeats: list[_Candidate] = []
@@ -78,6 +97,12 @@ class Ingestor:
                 )
                 report.refusals.append(refusal)
                 continue
+            denied = writer_errors(event, writer) if writer is not None else None
+            if denied:
+                report.refusals.append(
+                    Refusal(item.position, event.id, event.source, event.type, tuple(denied))
+                )
+                continue
             # Sorted keys make the stored form canonical, so equal content has an equal fingerprint.
             wire = orjson.dumps(event.to_wire(), option=orjson.OPT_SORT_KEYS)
             key = (event.source, event.id)
@@ -88,9 +113,13 @@ class Ingestor:
                 candidates[candidate.key] = candidate
         return candidates, repeats
 
-    async def ingest(self, items: Sequence[RawEvent | Unreadable]) -> IngestReport:
+    async def ingest(
+        self, items: Sequence[RawEvent | Unreadable], writer: Principal | None = None
+    ) -> IngestReport:
+        """`writer`: the authenticated case system, held to its sources and organisation; None
+        for `stroom import`, which reads files the operator chose."""
         report = IngestReport()
-        candidates, repeats = self._prepare(items, report)
+        candidates, repeats = self._prepare(items, report, writer)
         if not candidates:
             return report
         keys = _entity_keys(candidates)

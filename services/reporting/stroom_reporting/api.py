@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from stroom_platform.audit import record
-from stroom_platform.auth import Access
+from stroom_platform.auth import Access, DetailReader, Reader
 from stroom_platform.params import FIRST_YEAR, LAST_YEAR, checked_day, checked_moment
 from stroom_platform.problems import Problem
 from stroom_reporting import exports, reports, repository
@@ -43,8 +43,12 @@ def context(request: Request) -> ReportingContext:
     return ctx
 
 
-def access(request: Request) -> Access:
-    return context(request).authoriser(request)
+def access(reader: Reader) -> Access:
+    return reader.access
+
+
+def detail_access(reader: DetailReader) -> Access:
+    return reader.access
 
 
 async def connection(request: Request) -> AsyncIterator[AsyncConnection]:
@@ -54,6 +58,7 @@ async def connection(request: Request) -> AsyncIterator[AsyncConnection]:
 
 Ctx = Annotated[ReportingContext, Depends(context)]
 Caller = Annotated[Access, Depends(access)]
+DetailCaller = Annotated[Access, Depends(detail_access)]
 Conn = Annotated[AsyncConnection, Depends(connection)]
 OrganisationParam = Annotated[str | None, Query(description="Organisation code, e.g. werksaam-westfriesland")]
 MunicipalityParam = Annotated[list[str] | None, Query(description="CBS code(s) GMnnnn; default all visible")]
@@ -340,7 +345,7 @@ async def board(conn: Conn, scope: ScopeDep, period: Period, as_of: AsOf, out: O
 async def monthly_trace(
     request: Request,
     ctx: Ctx,
-    caller: Caller,
+    caller: DetailCaller,
     conn: Conn,
     municipality: Annotated[str, Query()],
     regulation: Annotated[str, Query()],

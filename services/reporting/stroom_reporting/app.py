@@ -9,7 +9,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CollectorRegistry
@@ -17,10 +17,11 @@ from sqlalchemy import text
 
 from stroom_platform.api_docs import install_api_docs
 from stroom_platform.api_standards import OPENAPI_URL, install_api_standards
-from stroom_platform.audit import AuditLog, install_audit, single_user_admin
-from stroom_platform.auth import Authoriser, parse_tokens
+from stroom_platform.audit import AuditLog, install_audit
+from stroom_platform.auth import ADMIN, Operator, authenticated, require_scope
 from stroom_platform.db import make_engine
 from stroom_platform.hardening import harden
+from stroom_platform.issuer import build_authenticator
 from stroom_platform.memory import freeze_startup_heap
 from stroom_platform.ops import ServiceStatus, ops_router
 from stroom_platform.organisations import load_organisations
@@ -41,13 +42,11 @@ RENAMED_QUERY_KEYS = {"as_of": "asOf", "stock_date": "stockDate"}
 
 def create_app(settings: ReportingSettings) -> FastAPI:
     organisations = load_organisations(settings.organisations_file)
-    tokens = (
-        parse_tokens(settings.api_tokens.get_secret_value(), organisations) if settings.api_tokens else None
-    )
+    authenticator = build_authenticator(settings, organisations)
     engine = make_engine(settings.reporting_database_url)
     registry = CollectorRegistry()
     consumer = FactsConsumer(settings, engine, registry) if settings.consume else None
-    context = ReportingContext(engine, organisations, Authoriser(tokens), settings.disclosure_threshold)
+    context = ReportingContext(engine, organisations, settings.disclosure_threshold)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -72,12 +71,14 @@ def create_app(settings: ReportingSettings) -> FastAPI:
         docs_url=None,
         redoc_url=None,
         lifespan=lifespan,
+        dependencies=[Depends(authenticated)],
     )
     app.state.context = context
+    app.state.authenticator = authenticator
     install_problem_handlers(app)
     harden(app, settings)
     app.include_router(router)
-    install_audit(app, AuditLog(engine, audit, "reporting"), single_user_admin(tokens is not None))
+    install_audit(app, AuditLog(engine, audit, "reporting"), require_scope(ADMIN))
     checks = {"database": check_database}
     if consumer is not None:
 
@@ -92,7 +93,7 @@ def create_app(settings: ReportingSettings) -> FastAPI:
     app.include_router(ops_router(registry, checks))
 
     @app.get("/status", tags=["ops"], response_model=ServiceStatus)
-    async def status() -> dict[str, Any]:
+    async def status(_operator: Operator) -> dict[str, Any]:
         """Consumer group and lag, and per read model when a fact was last applied (freshness)."""
         try:
             # Answers also while the database is away, as status pages must.

@@ -1,4 +1,4 @@
-"""What the reporting endpoints share: database engine, organisations and the authoriser."""
+"""What the reporting endpoints share: database engine and organisations."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from stroom_platform.auth import Authoriser
 from stroom_platform.organisations import OrganisationsConfig
 
 
@@ -14,6 +13,5 @@ from stroom_platform.organisations import OrganisationsConfig
 class ReportingContext:
     engine: AsyncEngine
     organisations: OrganisationsConfig
-    authoriser: Authoriser
     # Publication: figures below this are suppressed (ReportingSettings.disclosure_threshold).
     disclosure_threshold: int = 5

@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from conftest import OPERATOR
 
 from stroom_contract.kafka_binding import encode
 from stroom_contract.keys import entity_key, scoped_key
@@ -81,7 +82,7 @@ async def wait_until_caught_up(client: httpx.AsyncClient, within: float = 60.0) 
         async with asyncio.timeout(within):
             while True:
                 try:
-                    status = (await client.get("/status")).json()
+                    status = (await client.get("/status", headers=OPERATOR)).json()
                 except httpx.TransportError:
                     status = {}
                 if status.get("lag") is not None and status["total_lag"] == 0:

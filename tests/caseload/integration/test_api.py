@@ -6,7 +6,8 @@ from datetime import date
 from pathlib import Path
 
 import httpx
-from fastapi import FastAPI
+from conftest import bearer
+from fastapi import Depends, FastAPI
 
 from caseload.history import simulate
 from caseload.integration.expectations import expected
@@ -17,10 +18,12 @@ from stroom_caseload.tables import audit as audit_table
 from stroom_contract.bsn import Pseudonymiser
 from stroom_contract.validation import EventValidator
 from stroom_platform.audit import AuditLog
-from stroom_platform.auth import Authoriser, parse_tokens
+from stroom_platform.auth import authenticated
 from stroom_platform.db import make_engine
+from stroom_platform.issuer import build_authenticator
 from stroom_platform.organisations import OrganisationsConfig
 from stroom_platform.problems import install_problem_handlers
+from stroom_platform.settings import CommonSettings
 
 
 async def test_summary_and_coach_views_are_labelled_and_authorised(
@@ -33,15 +36,15 @@ async def test_summary_and_coach_views_are_labelled_and_authorised(
     engine = make_engine(url)
     async with engine.begin() as conn:
         await apply_events(conn, [validator.validate(e) for e in raw])
-    app = FastAPI()
+    app = FastAPI(dependencies=[Depends(authenticated)])
+    app.state.authenticator = build_authenticator(CommonSettings(), organisations)
     install_problem_handlers(app)
-    tokens = parse_tokens("hoorn-token=GM0405;org-token=werksaam-westfriesland", organisations)
     audit = AuditLog(engine, audit_table, "caseload")
-    app.include_router(caseload_router(engine, organisations, Authoriser(tokens), audit))
+    app.include_router(caseload_router(engine, organisations, audit))
     on = "2022-09-30"
     try:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
-            hoorn = {"Authorization": "Bearer hoorn-token"}
+            hoorn = bearer("reports:read", municipalities=["GM0405"])
             answer = await client.get(
                 "/v1/caseload/municipalities/GM0405", params={"date": on}, headers=hoorn
             )
@@ -65,7 +68,7 @@ async def test_summary_and_coach_views_are_labelled_and_authorised(
             view = await client.get(
                 f"/v1/caseload/coaches/{coach['coach_ref']}",
                 params={"date": on},
-                headers={"Authorization": "Bearer org-token"},
+                headers=bearer("reports:read", organisation="werksaam-westfriesland"),
             )
             assert view.status_code == 200
             assert view.json()["active_clients"] == coach["clients"]

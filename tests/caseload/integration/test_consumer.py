@@ -9,7 +9,7 @@ from datetime import date
 import httpx
 import orjson
 import pytest
-from conftest import fresh_postgres_database
+from conftest import bearer, fresh_postgres_database
 
 from caseload.history import deliver, simulate
 from caseload.integration.expectations import assert_facts_match_database, assert_projections_match
@@ -132,7 +132,10 @@ async def test_shuffled_history_through_the_service_matches_the_reference_and_fa
     app = create_app(settings)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://caseload") as client:
+        reader = bearer("ops:read", "reports:read", subject="caseload-reader")
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://caseload", headers=reader
+        ) as client:
             status = await wait_until_caught_up(client)
             assert status["dead_letters"] == 3
             assert status["database"] == "reachable"

@@ -10,7 +10,7 @@ import orjson
 import pytest
 from sqlalchemy import func, select
 
-from intake.conftest import consume
+from intake.conftest import CASE_SYSTEM, consume
 from intake.samples import assessments
 from stroom_intake.app import create_app
 from stroom_intake.domain.reading import Position, RawEvent
@@ -105,7 +105,9 @@ async def test_an_app_without_its_own_relay_leaves_publishing_to_the_relay_proce
     app = create_app(settings.model_copy(update={"relay_in_app": False}))
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://intake") as client:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://intake", headers=CASE_SYSTEM
+        ) as client:
             body = orjson.dumps(assessments(5, prefix="n"))
             answer = await client.post("/v1/events", content=body, headers=BATCH)
             assert answer.json()["accepted"] == 5

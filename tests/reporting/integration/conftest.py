@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
+from conftest import bearer
 from fastapi import FastAPI
 
 from reporting.histories import random_history
@@ -18,7 +19,10 @@ from stroom_reporting.projection import apply_facts
 from stroom_reporting.settings import ReportingSettings
 from stroom_reporting.storage import migrate
 
-TOKENS = "hoorn-token-0001=GM0405;org-token-0002=werksaam-westfriesland"
+HOORN = bearer("reports:read", "reports:read:detail", municipalities=["GM0405"], subject="hoorn")
+WHOLE_ORGANISATION = bearer("reports:read", organisation="werksaam-westfriesland", subject="werksaam")
+# Bound to no organisation: every municipality, as an analyst of the operator.
+EVERYTHING = bearer("reports:read", "reports:read:detail", "ops:read", subject="analyst")
 
 
 async def loaded_database(url: str) -> str:
@@ -32,8 +36,8 @@ async def loaded_database(url: str) -> str:
     return url
 
 
-def reporting_app(url: str, tokens: str | None = None) -> FastAPI:
-    settings = ReportingSettings(DATABASE_URL=url, consume=False, api_tokens=tokens)
+def reporting_app(url: str) -> FastAPI:
+    settings = ReportingSettings(DATABASE_URL=url, consume=False)
     return create_app(settings)
 
 
@@ -45,6 +49,7 @@ async def loaded_url(database_url: str) -> str:
 @pytest.fixture
 async def client(loaded_url: str) -> AsyncIterator[httpx.AsyncClient]:
     app = reporting_app(loaded_url)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as c:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test", headers=EVERYTHING) as c:
         yield c
     await app.state.context.engine.dispose()

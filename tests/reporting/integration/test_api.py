@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 from openpyxl import load_workbook
 
-from reporting.integration.conftest import TOKENS, reporting_app
+from reporting.integration.conftest import HOORN, WHOLE_ORGANISATION, reporting_app
 from stroom_contract.codes import OutflowReason
 from stroom_platform.organisations import OrganisationsConfig
 
@@ -209,11 +209,11 @@ async def test_changes_since(client: httpx.AsyncClient) -> None:
 
 
 async def test_authorisation_per_municipality(loaded_url: str) -> None:
-    app = reporting_app(loaded_url, TOKENS)
+    app = reporting_app(loaded_url)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
         assert (await c.get("/v1/reports/monthly", params={"organisation": ORG})).status_code == 401
-        hoorn = {"authorization": "Bearer hoorn-token-0001"}
+        hoorn = HOORN
         doc = (await c.get("/v1/reports/monthly", params={"organisation": ORG}, headers=hoorn)).json()
         assert {r["municipality"] for r in doc["tables"]["rows"]["rows"]} == {"GM0405"}
         assert [m["code"] for m in doc["municipalities"]] == ["GM0405"]
@@ -243,7 +243,7 @@ async def test_authorisation_per_municipality(loaded_url: str) -> None:
                 "municipalities": [{"code": "GM0405", "name": "Hoorn"}],
             }
         ]
-        whole = {"authorization": "Bearer org-token-0002"}
+        whole = WHOLE_ORGANISATION
         doc = (await c.get("/v1/reports/monthly", params={"organisation": ORG}, headers=whole)).json()
         assert len(doc["municipalities"]) == 7
     await app.state.context.engine.dispose()

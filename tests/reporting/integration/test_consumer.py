@@ -7,6 +7,7 @@ from pathlib import Path
 
 import httpx
 from aiokafka import AIOKafkaProducer
+from conftest import bearer
 
 from reporting.samples import sample_facts
 from stroom_platform.broker import EmbeddedBroker, TopicSpec, ensure_topics
@@ -37,9 +38,10 @@ async def test_consumes_facts_topic(broker: EmbeddedBroker, unique_topic: str, t
         consumer_poll_ms=100,
     )
     app = create_app(settings)
+    reader = bearer("ops:read", "reports:read", subject="reporting-reader")
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        async with httpx.AsyncClient(transport=transport, base_url="http://test", headers=reader) as client:
             status: dict = {}
             for _ in range(200):
                 status = (await client.get("/status")).json()

@@ -18,13 +18,16 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-from reporting.integration.conftest import loaded_database, reporting_app
+from reporting.integration.conftest import EVERYTHING, loaded_database, reporting_app
 from stroom_platform.broker import free_port
 
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.skipif(shutil.which("chromedriver") is None, reason="run scripts/ensure-chromium.sh"),
 ]
+# Signed in through the URL fragment, which the browser keeps to itself.
+TOKEN = EVERYTHING["Authorization"].removeprefix("Bearer ")
+SIGN_IN = f"#token={TOKEN}"
 SCREENSHOT = Path(tempfile.gettempdir()) / "stroom-dashboard.png"
 
 
@@ -103,11 +106,12 @@ def _status(row: dict) -> str:
 
 async def test_dashboard_shows_the_api_figures(served: str, tmp_path: Path) -> None:
     query = {"organisation": "werksaam-westfriesland", "from": "2024-01", "to": "2024-06"}
-    page = f"{served}/?organisation={query['organisation']}&from=2024-01&to=2024-06"
-    table, bars, points, kpis, hatched, _, _ = await asyncio.to_thread(
+    page = f"{served}/?organisation={query['organisation']}&from=2024-01&to=2024-06{SIGN_IN}"
+    table, bars, points, kpis, hatched, _, address = await asyncio.to_thread(
         _browse, page, tmp_path / "chromium-profile"
     )
-    async with httpx.AsyncClient(base_url=served) as client:
+    assert TOKEN not in address  # taken out of the address bar and the history
+    async with httpx.AsyncClient(base_url=served, headers=EVERYTHING) as client:
         doc = (await client.get("/v1/reports/monthly", params={**query, "unit": "benefits"})).json()
         kpi_doc = (await client.get("/v1/reports/kpis", params=query)).json()
     expected = [
@@ -141,11 +145,11 @@ async def test_dashboard_marks_provisional_months_and_keeps_the_view_in_the_addr
     served: str, tmp_path: Path
 ) -> None:
     query = {"organisation": "werksaam-westfriesland", "from": "2024-01", "to": "2024-06", "unit": "persons"}
-    page = f"{served}/?{'&'.join(f'{k}={v}' for k, v in query.items())}&asOf=2024-08-15"
+    page = f"{served}/?{'&'.join(f'{k}={v}' for k, v in query.items())}&asOf=2024-08-15{SIGN_IN}"
     shown = await asyncio.to_thread(
         _browse, page, tmp_path / "chromium-profile", SCREENSHOT.with_name("stroom-dashboard-voorlopig.png")
     )
-    async with httpx.AsyncClient(base_url=served) as client:
+    async with httpx.AsyncClient(base_url=served, headers=EVERYTHING) as client:
         doc = (
             await client.get("/v1/reports/monthly", params={**query, "asOf": "2024-08-15T23:59:59Z"})
         ).json()
@@ -163,7 +167,7 @@ async def test_dashboard_marks_provisional_months_and_keeps_the_view_in_the_addr
 
     opened = await asyncio.to_thread(
         _browse,
-        f"{served}/?organisation=werksaam-westfriesland",
+        f"{served}/?organisation=werksaam-westfriesland{SIGN_IN}",
         tmp_path / "chromium-profile-2",
         SCREENSHOT.with_name("stroom-dashboard-standaard.png"),
     )

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime
 import httpx
 from openpyxl import load_workbook
 
-from reporting.integration.conftest import TOKENS, reporting_app
+from reporting.integration.conftest import EVERYTHING, HOORN, WHOLE_ORGANISATION, reporting_app
 from reporting.samples import T1, application, benefit, record
 from stroom_contract.codes import ClientStream, Decision
 from stroom_contract.facts import Assessment, ClientRecord, PlanSent, ProgressReport
@@ -51,14 +51,14 @@ FACTS = [
 ]
 
 
-async def _app(url: str, tokens: str | None = None) -> httpx.AsyncClient:
+async def _app(url: str, headers: dict[str, str] = EVERYTHING) -> httpx.AsyncClient:
     await migrate(url)
     engine = make_engine(url)
     async with engine.begin() as conn:
         await apply_facts(conn, FACTS, datetime.now(UTC))
     await engine.dispose()
     return httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=reporting_app(url, tokens)), base_url="http://t"
+        transport=httpx.ASGITransport(app=reporting_app(url)), base_url="http://t", headers=headers
     )
 
 
@@ -113,15 +113,15 @@ async def test_kpis_of_hand_made_facts(database_url: str) -> None:
 
 
 async def test_kpis_are_authorised_per_municipality(database_url: str) -> None:
-    async with await _app(database_url, TOKENS) as client:
-        hoorn = {"authorization": "Bearer hoorn-token-0001"}
+    async with await _app(database_url, headers={}) as client:
+        hoorn = HOORN
         doc = (await client.get("/v1/reports/kpis", params=PERIOD, headers=hoorn)).json()
         assert {r["municipality"] for r in doc["tables"]["kpis"]["rows"]} == {"GM0405", "*"}
         denied = await client.get(
             "/v1/reports/kpis", params={"municipality": "GM0420", **PERIOD}, headers=hoorn
         )
         assert denied.status_code == 403
-        org = {"authorization": "Bearer org-token-0002"}
+        org = WHOLE_ORGANISATION
         doc = (await client.get("/v1/reports/kpis", params=PERIOD, headers=org)).json()
         assert figures(doc, "*")["K1"]["basis"] == 2  # b1 and m1
 

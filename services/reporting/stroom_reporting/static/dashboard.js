@@ -1,7 +1,16 @@
 // Stroom dashboard: plain JavaScript, no build step, charts drawn as inline SVG.
 "use strict";
 
-const token = new URLSearchParams(location.search).get("token");
+// Sign-in: the token comes from the URL fragment (`#token=…`, which browsers never send to a
+// server) or the sign-in form, lives in sessionStorage (gone with the tab) and travels only in
+// the Authorization header.
+const TOKEN_KEY = "stroom.token";
+const fragment = new URLSearchParams(location.hash.slice(1));
+if (fragment.get("token")) {
+  sessionStorage.setItem(TOKEN_KEY, fragment.get("token"));
+  history.replaceState(null, "", location.pathname + location.search);
+}
+let token = sessionStorage.getItem(TOKEN_KEY);
 const el = (id) => document.getElementById(id);
 const nf = new Intl.NumberFormat("nl-NL");
 const DIMENSIONS = { regulation: "Regeling", duration: "Duur uitkering", age: "Leeftijd", household: "Huishouden" };
@@ -17,11 +26,48 @@ async function api(path, params) {
   for (const [key, value] of Object.entries(params)) {
     if (value) url.searchParams.set(key, value);
   }
-  const headers = token ? { Authorization: `Bearer ${token}` } : {};
-  const response = await fetch(url, { headers });
+  const response = await fetch(url, { headers: { Authorization: `Bearer ${token}` } });
   const body = await response.json();
+  if (response.status === 401) {
+    signOut(`Aanmelden mislukt: ${body.title}. ${body.detail || ""}`);
+    throw new Error(body.title);
+  }
   if (!response.ok) throw new Error(body.detail || body.title);
   return body;
+}
+
+function signOut(message) {
+  sessionStorage.removeItem(TOKEN_KEY);
+  token = null;
+  showSignIn(message);
+}
+
+function showSignIn(message) {
+  el("signin-message").textContent = message || "";
+  el("signin").hidden = false;
+  el("filters").hidden = true;
+  el("report").hidden = true;
+  el("signout").hidden = true;
+}
+
+function signIn(event) {
+  event.preventDefault();
+  const value = el("signin-token").value.trim();
+  if (!value) return;
+  sessionStorage.setItem(TOKEN_KEY, value);
+  token = value;
+  el("signin-token").value = "";
+  showReport();
+}
+
+function showReport() {
+  el("signin").hidden = true;
+  el("filters").hidden = false;
+  el("report").hidden = false;
+  el("signout").hidden = false;
+  start().catch((error) => {
+    el("status").textContent = `Fout: ${error.message}`;
+  });
 }
 
 function option(value, label) {
@@ -244,6 +290,8 @@ async function refresh(event) {
   }
 }
 
+let started = false;
+
 async function start() {
   organisations = await api("/v1/organisations", {});
   el("organisation").replaceChildren(...organisations.map((o) => option(o.code, o.name)));
@@ -260,9 +308,15 @@ async function start() {
   if (params.get("organisation")) el("organisation").value = params.get("organisation");
   fillMunicipalities();
   if (params.get("municipality")) el("municipality").value = params.get("municipality");
-  el("organisation").addEventListener("change", fillMunicipalities);
-  el("filters").addEventListener("submit", refresh);
+  if (!started) {
+    el("organisation").addEventListener("change", fillMunicipalities);
+    el("filters").addEventListener("submit", refresh);
+    started = true;
+  }
   await refresh();
 }
 
-start();
+el("signin").addEventListener("submit", signIn);
+el("signout").addEventListener("click", () => signOut("U bent afgemeld."));
+if (token) showReport();
+else showSignIn();
