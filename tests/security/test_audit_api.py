@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import httpx
-from reporting.integration.conftest import TOKENS, loaded_database, reporting_app
+from conftest import bearer
+from reporting.integration.conftest import HOORN, WHOLE_ORGANISATION, loaded_database, reporting_app
+
+# Traces and reads the audit log.
+AUDITOR = bearer("reports:read:detail", "admin", subject="auditor")
 
 TRACE = {
     "municipality": "GM0405",
@@ -17,7 +21,8 @@ TRACE = {
 async def test_reporting_records_detail_reads_and_audit_reads(database_url: str) -> None:
     app = reporting_app(await loaded_database(database_url))
     try:
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t", headers=AUDITOR) as client:
             traced = (await client.get("/v1/reports/monthly/trace", params=TRACE)).json()
             assert traced["count"] > 0
             first = await client.get("/v1/audit")
@@ -43,16 +48,16 @@ async def test_reporting_records_detail_reads_and_audit_reads(database_url: str)
 
 
 async def test_refusals_are_recorded(database_url: str) -> None:
-    app = reporting_app(await loaded_database(database_url), TOKENS)
+    app = reporting_app(await loaded_database(database_url))
     try:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
             missing = await client.get("/v1/reports/monthly/trace", params=TRACE)
             wrong = await client.get(
                 "/v1/reports/monthly/trace",
                 params={**TRACE, "municipality": "GM0420"},
-                headers={"Authorization": "Bearer hoorn-token-0001"},
+                headers=HOORN,
             )
-            audit_read = await client.get("/v1/audit", headers={"Authorization": "Bearer org-token-0002"})
+            audit_read = await client.get("/v1/audit", headers=WHOLE_ORGANISATION)
         entries = [e.document() for e in await app.state.audit.page(0, 10)]
         verification = await app.state.audit.verify()
     finally:

@@ -13,12 +13,16 @@ from fastapi.routing import APIRoute, iter_route_contexts
 from starlette.routing import Mount, Route
 
 from security.conftest import client_of
+from stroom_platform.api_docs import ASSETS_URL, DOCS_URL
 from stroom_platform.api_standards import OPENAPI_URL
 
-# `/openapi.json` redirects to the document (NL API Design Rules: /v1/openapi.json).
-PUBLIC = {"/healthz", "/readyz", "/", "/openapi.json"}
-# What the OpenAPI document and the docs pages are: FastAPI's own routes, no API routes.
-DOCUMENTATION = {OPENAPI_URL, "/docs", "/docs/oauth2-redirect", "/redoc"}
+# `/openapi.json` redirects to the document (NL API Design Rules: /v1/openapi.json); the docs
+# page and its script are static.
+PUBLIC = {"/healthz", "/readyz", "/", "/openapi.json", DOCS_URL, f"{DOCS_URL}/init.js"}
+# The OpenAPI document itself is FastAPI's own route, no API route.
+DOCUMENTATION = {OPENAPI_URL}
+# Static files without data: the dashboard's page and script, the docs page's assets.
+STATIC = {"/static", ASSETS_URL}
 SAMPLE_PARAMETERS = {"code": "GM0405", "coach_ref": "K-7"}
 
 
@@ -37,7 +41,7 @@ def api_routes(application: FastAPI) -> list[tuple[str, str]]:
             assert route.path in DOCUMENTATION, f"{route.path} is neither an API route nor documentation"
         else:
             assert isinstance(route, Mount), route
-            assert route.path == "/static", route
+            assert route.path in STATIC, route
     return routes
 
 

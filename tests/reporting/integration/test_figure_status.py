@@ -13,7 +13,7 @@ import pytest
 from openpyxl import load_workbook
 
 from reporting.histories import MUNICIPALITIES, random_history
-from reporting.integration.conftest import reporting_app
+from reporting.integration.conftest import EVERYTHING, reporting_app
 from stroom_contract.codes import InflowReason, Regulation, Role
 from stroom_contract.facts import BenefitHistory, BenefitState, BenefitVersion, Fact, MemberSpell
 from stroom_platform.db import make_engine
@@ -58,7 +58,8 @@ async def client(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
         await apply_facts(conn, facts, datetime.now(UTC))
     await engine.dispose()
     app = reporting_app(database_url)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as c:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test", headers=EVERYTHING) as c:
         yield c
     await app.state.context.engine.dispose()
 
