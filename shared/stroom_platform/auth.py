@@ -171,13 +171,14 @@ def invalid_token(title: str, detail: str, description: str) -> AuthProblem:
     return AuthProblem(401, "invalid-token", title, detail, _challenge("invalid_token", description))
 
 
-def insufficient_scope(scope: str) -> AuthProblem:
+def insufficient_scope(*scopes: str) -> AuthProblem:
+    named = " of ".join(f"`{scope}`" for scope in scopes)
     return AuthProblem(
         403,
         "insufficient-scope",
         "Onvoldoende rechten",
-        f"Hiervoor is de scope `{scope}` nodig; deze inloggegevens hebben die niet.",
-        _challenge("insufficient_scope", f"requires {scope}", scope),
+        f"Hiervoor is de scope {named} nodig; deze inloggegevens hebben die niet.",
+        _challenge("insufficient_scope", f"requires {' or '.join(scopes)}", " ".join(scopes)),
     )
 
 
@@ -446,8 +447,9 @@ _BEARER = HTTPBearer(auto_error=False, description="OAuth 2.0 access token (JWT)
 _API_KEY = APIKeyHeader(name=API_KEY_HEADER, auto_error=False, description="API-sleutel")
 
 
-def require_scope(scope: str) -> Callable[..., Awaitable[Principal]]:
-    """A dependency giving the caller, refusing (403) one without `scope`."""
+def require_scope(scope: str, *alternatives: str) -> Callable[..., Awaitable[Principal]]:
+    """A dependency giving the caller, refusing (403) one with neither `scope` nor an alternative."""
+    accepted = (scope, *alternatives)
 
     async def dependency(
         request: Request,
@@ -455,11 +457,11 @@ def require_scope(scope: str) -> Callable[..., Awaitable[Principal]]:
         _key: Annotated[str | None, Security(_API_KEY)],
     ) -> Principal:
         principal = await principal_of(request)
-        if scope not in principal.scopes:
-            raise insufficient_scope(scope)
+        if principal.scopes.isdisjoint(accepted):
+            raise insufficient_scope(*accepted)
         return principal
 
-    dependency.__name__ = f"require_{scope.replace(':', '_')}"
+    dependency.__name__ = "require_" + "_or_".join(s.replace(":", "_") for s in accepted)
     return dependency
 
 

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import csv
 import io
-from types import SimpleNamespace
 from typing import Any
 
 import httpx
+from conftest import bearer
 from openpyxl import load_workbook
-from reporting.integration.conftest import loaded_database, reporting_app
-from starlette.types import ASGIApp, Receive, Scope, Send
+from reporting.integration.conftest import EVERYTHING, loaded_database, reporting_app
 
 from stroom_reporting.domain.disclosure import (
     MEASURES,
@@ -33,27 +32,12 @@ MONTHLY_TABLES = (
 )
 
 
-class AsPrincipal:
-    """Puts a principal on every request, as authentication does."""
-
-    def __init__(self, app: ASGIApp, scopes: frozenset[str]) -> None:
-        self.app = app
-        self.scopes = scopes
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            scope.setdefault("state", {})["principal"] = SimpleNamespace(
-                subject="publiek", scopes=self.scopes
-            )
-        await self.app(scope, receive, send)
-
-
 async def _get(url: str, scopes: frozenset[str] | None, params: dict[str, str]) -> httpx.Response:
     app = reporting_app(url)
-    if scopes is not None:
-        app.add_middleware(AsPrincipal, scopes=scopes)
+    headers = EVERYTHING if scopes is None else bearer(*scopes, subject="publiek")
     try:
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t", headers=headers) as client:
             return await client.get("/v1/reports/monthly", params=params)
     finally:
         await app.state.context.engine.dispose()

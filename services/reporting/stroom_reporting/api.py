@@ -12,7 +12,15 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from stroom_platform.audit import record
-from stroom_platform.auth import Access, DetailReader, Reader
+from stroom_platform.auth import (
+    REPORTS_READ,
+    REPORTS_READ_PUBLIC,
+    Access,
+    DetailReader,
+    Principal,
+    insufficient_scope,
+    require_scope,
+)
 from stroom_platform.params import FIRST_YEAR, LAST_YEAR, checked_day, checked_moment
 from stroom_platform.problems import Problem
 from stroom_reporting import exports, reports, repository
@@ -43,7 +51,16 @@ def context(request: Request) -> ReportingContext:
     return ctx
 
 
-def access(reader: Reader) -> Access:
+# What a `reports:read:public` caller may ask: the published monthly figures and the organisation
+# picker. Every other route needs `reports:read`, also one added later.
+PUBLISHED_PATHS = frozenset({"/v1/reports/monthly", "/v1/organisations"})
+
+
+def access(
+    request: Request, reader: Annotated[Principal, Depends(require_scope(REPORTS_READ, REPORTS_READ_PUBLIC))]
+) -> Access:
+    if REPORTS_READ not in reader.scopes and request.url.path not in PUBLISHED_PATHS:
+        raise insufficient_scope(REPORTS_READ)
     return reader.access
 
 
@@ -258,11 +275,9 @@ async def organisations(ctx: Ctx, caller: Caller) -> list[dict[str, Any]]:
 def publication(request: Request) -> bool:
     """True for a reader who may see published figures only (`reports:read:public`)."""
     scopes: frozenset[str] = getattr(getattr(request.state, "principal", None), "scopes", frozenset())
-    return PUBLIC_SCOPE in scopes and READ_SCOPE not in scopes
+    return REPORTS_READ_PUBLIC in scopes and REPORTS_READ not in scopes
 
 
-PUBLIC_SCOPE = "reports:read:public"
-READ_SCOPE = "reports:read"
 Public = Annotated[bool, Depends(publication)]
 
 
