@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from e2e import reference
-from e2e.test_chain import Chain, deployment, months_of, shuffled
+from e2e.test_chain import ANALYST, Chain, deployment, months_of, shuffled
 from stroom_caseload.tables import live
 from stroom_cli.pipeline import wait_until_settled
 from stroom_cli.serve import start_services
@@ -66,7 +66,7 @@ async def test_a_broker_restarted_empty_loses_and_doubles_nothing(
 
     await start("intake", "caseload", "reporting")
     try:
-        async with httpx.AsyncClient(timeout=60) as client:
+        async with httpx.AsyncClient(timeout=60, headers=ANALYST) as client:
             chain = Chain({name: group.endpoints[0].url for name, group in running.items()}, client)
             await chain.post(chunks[0])
             await wait_until_settled(client, chain.urls)

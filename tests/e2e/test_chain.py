@@ -12,7 +12,7 @@ import random
 import secrets
 import signal
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -40,7 +40,7 @@ from stroom_intake.settings import IntakeSettings
 from stroom_intake.storage import migrate as intake_migrate
 from stroom_platform.broker import EmbeddedBroker, TopicSpec, ensure_topics, free_port
 from stroom_platform.db import make_engine
-from stroom_platform.organisations import Organisation, OrganisationsConfig
+from stroom_platform.organisations import Organisation, OrganisationsConfig, load_organisations
 from stroom_reporting.app import create_app as reporting_app
 from stroom_reporting.settings import ReportingSettings
 from stroom_reporting.storage import migrate as reporting_migrate
@@ -72,7 +72,7 @@ def case_system(organisation: Organisation) -> dict[str, str]:
 class Chain:
     urls: dict[str, str]
     client: httpx.AsyncClient
-    organisations: OrganisationsConfig
+    organisations: OrganisationsConfig = field(default_factory=load_organisations)
 
     async def post(self, events: list[dict[str, Any]], batch: int = 500) -> None:
         """Each organisation's events with its own case system's token, in their order."""
@@ -101,7 +101,9 @@ class Chain:
         }
         if as_of is not None:
             params["asOf"] = as_of.isoformat()
-        response = await self.client.get(f"{self.urls['reporting']}/v1/reports/monthly", params=params)
+        response = await self.client.get(
+            f"{self.urls['reporting']}/v1/reports/monthly", params=params, headers=ANALYST
+        )
         assert response.status_code == 200, response.text
         return {
             (r["municipality"], r["regulation"], r["unit"], r["month"]): (

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from e2e import reference
 from e2e.private_postgres import PrivatePostgres
-from e2e.test_chain import Chain, deployment, months_of, shuffled
+from e2e.test_chain import ANALYST, Chain, deployment, months_of, shuffled
 from stroom_caseload.tables import live
 from stroom_cli.pipeline import wait_until_settled
 from stroom_cli.serve import start_services
@@ -44,7 +44,7 @@ async def test_a_database_away_for_30_seconds_loses_nothing(
         services = await deployment(broker, server.url, database_url=server.url)
         engine = make_engine(services[1].database_url)
         group = await start_services(services, "127.0.0.1")
-        async with httpx.AsyncClient(timeout=60) as client:
+        async with httpx.AsyncClient(timeout=60, headers=ANALYST) as client:
             chain = Chain({e.name: e.url for e in group.endpoints}, client)
             await chain.post(delivered[:half])
             # Stopped while the consumers are still at work on what was just accepted.

@@ -24,7 +24,7 @@ from conftest import PSEUDONYM_KEY
 from sqlalchemy import func, select
 
 from e2e import reference
-from e2e.test_chain import Chain, deployment, months_of, shuffled
+from e2e.test_chain import ANALYST, Chain, case_system, deployment, months_of, shuffled
 from stroom_caseload.tables import dead_letters, live
 from stroom_cli.pipeline import wait_until_settled
 from stroom_platform.broker import EmbeddedBroker, free_port
@@ -101,7 +101,9 @@ async def _ready(client: httpx.AsyncClient, url: str) -> None:
             await asyncio.sleep(0.1)
 
 
-async def _post_as_a_case_system(client: httpx.AsyncClient, url: str, events: list[dict[str, Any]]) -> int:
+async def _post_as_a_case_system(
+    client: httpx.AsyncClient, url: str, events: list[dict[str, Any]], credential: dict[str, str]
+) -> int:
     """Batch by batch, each resent until acknowledged, as a case system's outbox does; returns
     how many events were refused."""
     refused = 0
@@ -109,7 +111,7 @@ async def _post_as_a_case_system(client: httpx.AsyncClient, url: str, events: li
         body = b"\n".join(orjson.dumps(e) for e in events[i : i + 30])
         while True:
             try:
-                answer = await client.post(f"{url}/v1/events", content=body, headers=NDJSON)
+                answer = await client.post(f"{url}/v1/events", content=body, headers={**NDJSON, **credential})
             except httpx.TransportError:
                 answer = None
             if answer is not None and answer.status_code < 500:
@@ -149,12 +151,12 @@ async def test_kill_9_of_every_service_at_random_points_loses_and_doubles_nothin
     for name in NAMES:
         fleet.start(name)
     try:
-        async with httpx.AsyncClient(timeout=30) as client:
+        async with httpx.AsyncClient(timeout=30, headers=ANALYST) as client:
             for name in NAMES:
                 await _ready(client, fleet.urls[name])
             rng = random.Random(seed)
             refused, _ = await asyncio.gather(
-                _post_as_a_case_system(client, fleet.urls["intake"], shuffled(raw)),
+                _post_as_a_case_system(client, fleet.urls["intake"], shuffled(raw), case_system(org)),
                 _chaos(fleet, client, rng, seed),
             )
             for name in NAMES:

@@ -10,7 +10,7 @@ import orjson
 from sqlalchemy import func, select
 
 from e2e import reference
-from e2e.test_chain import Chain, deployment, months_of, shuffled
+from e2e.test_chain import ANALYST, Chain, case_system, deployment, months_of, shuffled
 from stroom_caseload.tables import live
 from stroom_cli.pipeline import wait_until_settled
 from stroom_cli.serve import start_services
@@ -34,7 +34,7 @@ async def test_a_whole_history_sent_again_changes_nothing(
     group = await start_services(services, "127.0.0.1")
     months = months_of(START, YEARS)
     try:
-        async with httpx.AsyncClient(timeout=60) as client:
+        async with httpx.AsyncClient(timeout=60, headers=ANALYST) as client:
             chain = Chain({e.name: e.url for e in group.endpoints}, client)
             await chain.post(shuffled(raw))
             await wait_until_settled(client, chain.urls)
@@ -49,7 +49,7 @@ async def test_a_whole_history_sent_again_changes_nothing(
                 answer = await client.post(
                     f"{chain.urls['intake']}/v1/events",
                     content=body,
-                    headers={"content-type": "application/x-ndjson"},
+                    headers={"content-type": "application/x-ndjson", **case_system(org)},
                 )
                 assert answer.status_code == 202, answer.text
                 accepted += answer.json()["accepted"]

@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import orjson
 import pytest
-from conftest import PSEUDONYM_KEY, fresh_postgres_database
+from conftest import PSEUDONYM_KEY, bearer, fresh_postgres_database
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
@@ -157,8 +157,11 @@ class Harness:
         # folds with it, so that a failure replays.
         self.round += 1
         batch = [event | {"source": f"{event['source']}#{self.round}"} for event in batch]
+        # The case system of these sources (both municipalities are WerkSaam's).
+        sources = {event["source"] for event in batch if isinstance(event.get("source"), str)}
+        writer = bearer("events:write", organisation="werksaam-westfriesland", sources=sources)
         transport = httpx.ASGITransport(app=self.app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://intake") as http:
+        async with httpx.AsyncClient(transport=transport, base_url="http://intake", headers=writer) as http:
             answer = await http.post("/v1/events", content=orjson.dumps(batch), headers=BATCH)
         assert answer.status_code < 500, answer.text
         accepted = answer.json().get("accepted", 0) if answer.status_code == 202 else 0
