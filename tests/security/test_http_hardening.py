@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
+from conftest import bearer
 from fastapi import FastAPI
 from reporting.integration.conftest import loaded_database
 
@@ -29,8 +30,12 @@ def reporting_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     return f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('reporting') / 'reporting.db'}"
 
 
+# A reader of every municipality, also of traces: what is refused here is the parameters.
+READER = bearer("reports:read", "reports:read:detail", subject="hardening")
+
+
 async def client_of(app: FastAPI) -> httpx.AsyncClient:
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test", headers=READER)
 
 
 _LOADED: set[str] = set()
@@ -185,7 +190,7 @@ async def test_rate_limit_per_credential(reporting_url: str) -> None:
         DATABASE_URL=reporting_url, consume=False, rate_limit_per_second=0.5, rate_limit_burst=3
     )
     async with await client_of(reporting_app(settings)) as client:
-        first = {"authorization": "Bearer first-credential"}
+        first = bearer("reports:read", subject="first")
         answers = [await client.get("/v1/organisations", headers=first) for _ in range(4)]
         assert [a.status_code for a in answers] == [200, 200, 200, 429]
         refused = answers[-1]
@@ -194,7 +199,7 @@ async def test_rate_limit_per_credential(reporting_url: str) -> None:
         assert refused.json()["status"] == 429
         assert refused.headers["x-content-type-options"] == "nosniff"
         # Another credential has its own bucket; probes are never limited.
-        other = await client.get("/v1/organisations", headers={"authorization": "Bearer second"})
+        other = await client.get("/v1/organisations", headers=bearer("reports:read", subject="second"))
         assert other.status_code == 200
         assert (await client.get("/healthz", headers=first)).status_code == 200
 
