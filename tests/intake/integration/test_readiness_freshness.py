@@ -10,7 +10,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer
 from sqlalchemy import select
 
-from intake.conftest import wait_published
+from intake.conftest import CASE_SYSTEM, wait_published
 from intake.samples import one_of_each
 from stroom_intake.app import create_app
 from stroom_intake.domain.reading import Position, RawEvent
@@ -37,7 +37,9 @@ async def test_unpublished_events_age_and_an_unreachable_broker_is_not_ready(
     app = create_app(unreachable)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://intake") as client:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://intake", headers=CASE_SYSTEM
+        ) as client:
             assert (
                 await client.post("/v1/events", content=orjson.dumps(one_of_each("f")), headers=BATCH)
             ).status_code == 202
@@ -56,7 +58,9 @@ async def test_published_records_carry_the_acceptance_time(settings: IntakeSetti
     app = create_app(settings)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://intake") as client:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://intake", headers=CASE_SYSTEM
+        ) as client:
             await client.post("/v1/events", content=orjson.dumps(one_of_each("t")[:3]), headers=BATCH)
             await wait_published(app)
             assert (await client.get("/readyz")).json()["checks"] == ["broker", "database"]
@@ -104,7 +108,9 @@ async def test_events_imported_by_the_cli_are_counted(settings: IntakeSettings) 
     app = create_app(settings)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://intake") as client:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://intake", headers=CASE_SYSTEM
+        ) as client:
             await client.post("/v1/events", content=orjson.dumps(one_of_each("http")[:2]), headers=BATCH)
             status = (await client.get("/status")).json()
             metrics = (await client.get("/metrics")).text
