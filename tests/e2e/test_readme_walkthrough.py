@@ -62,7 +62,8 @@ class Walkthrough:
     def settled(self, within: float = 120) -> None:
         """Until intake, caseload and reporting have nothing left to do, three polls in a row."""
         deadline, steady = time.monotonic() + within, 0
-        with httpx.Client(timeout=10) as client:
+        operator = {"Authorization": "Bearer " + self.stroom("token", "--scope", "ops:read").strip()}
+        with httpx.Client(timeout=10, headers=operator) as client:
             while steady < 3:
                 assert time.monotonic() < deadline, "the chain did not settle"
                 states = [client.get(f"{self.url(s)}/status").json() for s in STAGES]

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from stroom_platform.audit import record
 from stroom_platform.auth import (
     REPORTS_READ,
+    REPORTS_READ_DETAIL,
     REPORTS_READ_PUBLIC,
     Access,
     DetailReader,
@@ -406,7 +407,7 @@ async def monthly_trace(
     return answer
 
 
-@router.get("/reports/kpis/trace")
+@router.get("/reports/kpis/trace", dependencies=[Depends(require_scope(REPORTS_READ_DETAIL))])
 async def kpis_trace(
     request: Request,
     conn: Conn,
