@@ -31,7 +31,7 @@ parts = st.one_of(
 )
 
 
-@settings(max_examples=3000)
+@settings(max_examples=1000)
 @given(
     first=st.tuples(st.sampled_from(["benefit", "retraction"]), parts, parts),
     second=st.tuples(st.sampled_from(["benefit", "retraction"]), parts, parts),
