@@ -52,6 +52,7 @@ from stroom_reporting.consumer import FACT_ADAPTER
 from stroom_reporting.projection import apply_facts
 from stroom_reporting.settings import ReportingSettings
 from stroom_reporting.storage import migrate
+from stroom_simulator.bsns import pseudonym
 
 ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 ORG = "werksaam-westfriesland"
@@ -67,7 +68,7 @@ def generate(
         end = start + timedelta(days=rng.randrange(30, 1500)) if rng.random() < 0.7 else None
         municipality, regulation = rng.choice(municipalities), rng.choice(list(Regulation))
         member = MemberSpell(
-            client_ref=f"c{i}", role=Role.APPLICANT, birth_date=date(1980, 1, 1), joined_on=start
+            client_ref=pseudonym(f"c{i}"), role=Role.APPLICANT, birth_date=date(1980, 1, 1), joined_on=start
         )
         state = BenefitState(
             municipality=municipality,
@@ -197,7 +198,7 @@ def kpi_history(rng: random.Random, benefits: int) -> list[Fact]:
         end = start + timedelta(days=int(rng.expovariate(1 / 700)) + 20)
         end_date = end if end < date(2025, 1, 1) else None
         municipality = rng.choice(municipalities)
-        client = f"k{i}"
+        client = pseudonym(f"k{i}")
         members = [
             MemberSpell(
                 client_ref=client,
@@ -209,7 +210,10 @@ def kpi_history(rng: random.Random, benefits: int) -> list[Fact]:
         if rng.random() < 0.3:
             members.append(
                 MemberSpell(
-                    client_ref=f"{client}p", role=Role.PARTNER, birth_date=date(1970, 1, 1), joined_on=start
+                    client_ref=pseudonym(f"k{i}p"),
+                    role=Role.PARTNER,
+                    birth_date=date(1970, 1, 1),
+                    joined_on=start,
                 )
             )
         state = BenefitState(
