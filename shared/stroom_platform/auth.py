@@ -294,15 +294,20 @@ class TokenVerifier:
         header = jwt.get_unverified_header(token)
         if header.get("alg") not in self._algorithms:
             raise jwt.InvalidAlgorithmError("algorithm not allowed")
-        if self._jwks is not None:
-            return self._decode(token, self._jwks.get_signing_key_from_jwt(token).key)
         failure: Exception = jwt.InvalidSignatureError("no key verifies the signature")
-        for key in self._keys:
+        for key in self._candidates(header.get("kid")):
             try:
                 return self._decode(token, key)
             except (jwt.InvalidSignatureError, jwt.InvalidKeyError, jwt.InvalidAlgorithmError) as exc:
                 failure = exc
         raise failure
+
+    def _candidates(self, kid: str | None) -> list[Any]:
+        """The configured keys, or the JWKS's signing keys (the one named `kid` when it names one)."""
+        if self._jwks is None:
+            return self._keys
+        keys = [k for k in self._jwks.get_jwk_set().keys if k.public_key_use in ("sig", None)]
+        return [k.key for k in keys if kid is None or k.key_id == kid]
 
     @property
     def fetches_keys(self) -> bool:
