@@ -6,7 +6,7 @@ import asyncio
 
 import httpx
 
-from e2e.test_chain import deployment
+from e2e.test_chain import ANALYST, deployment
 from stroom_cli.serve import start_services
 from stroom_platform.broker import EmbeddedBroker
 
@@ -19,7 +19,7 @@ async def test_status_notices_a_broker_that_is_gone_and_answers(
     group = await start_services(await deployment(broker, postgres_server_url), "127.0.0.1")
     try:
         urls = {e.name: e.url for e in group.endpoints}
-        async with httpx.AsyncClient(timeout=30) as client:
+        async with httpx.AsyncClient(timeout=30, headers=ANALYST) as client:
             intake = (await client.get(f"{urls['intake']}/status")).json()
             assert intake["relay"]["broker_reachable"] is True
             broker.stop()
