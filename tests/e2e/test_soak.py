@@ -16,7 +16,7 @@ import httpx
 import orjson
 import pytest
 
-from e2e.test_chain import deployment
+from e2e.test_chain import ANALYST, case_system, deployment
 from e2e.test_kills import NAMES, NDJSON, Fleet, _ready
 from stroom_cli.pipeline import wait_until_settled
 from stroom_platform.broker import EmbeddedBroker
@@ -49,6 +49,7 @@ async def test_a_sustained_stream_keeps_memory_and_lag_flat(
     # Five years of WerkSaam at full scale are about 140,000 events.
     scale = max(0.01, RATE * duration / 140_000)
     raw = list(simulate_history(org, years=5, seed=1, start=date(2020, 1, 1), scale=scale, noise=True))
+    credential = case_system(org)
     services = await deployment(broker, postgres_server_url)
     settings: dict[str, Any] = {
         **services[0].settings.model_dump(),
@@ -64,7 +65,7 @@ async def test_a_sustained_stream_keeps_memory_and_lag_flat(
     per_second = len(raw) / duration
     samples: list[tuple[float, dict[str, float], int]] = []
     try:
-        async with httpx.AsyncClient(timeout=30) as client:
+        async with httpx.AsyncClient(timeout=30, headers=ANALYST) as client:
             for name in NAMES:
                 await _ready(client, fleet.urls[name])
             started = time.monotonic()
@@ -76,7 +77,7 @@ async def test_a_sustained_stream_keeps_memory_and_lag_flat(
                 if due > sent:
                     body = b"\n".join(orjson.dumps(e) for e in raw[sent:due])
                     answer = await client.post(
-                        f"{fleet.urls['intake']}/v1/events", content=body, headers=NDJSON
+                        f"{fleet.urls['intake']}/v1/events", content=body, headers={**NDJSON, **credential}
                     )
                     assert answer.status_code == 202, answer.text
                     sent = due
