@@ -3,8 +3,10 @@ nader voorlopig, definitief. A change to a month after it became definitive is a
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime
+from itertools import islice
 
 from stroom_reporting.domain.months import first_day, next_month, previous_month
 
@@ -68,9 +70,20 @@ def revisions(
     inflow, outflow, end), where they differ. Only versions recorded or superseded after a moment
     can make a difference, so those are all this needs."""
     deltas: dict[tuple[str, str, str, int], list[int]] = {}
+    # Only months from the spell's start to its end can change, and a version is known at every
+    # moment after its last change as it is now, so only those months that became definitive
+    # before that change can differ. A month becomes definitive after every month before it:
+    # both bounds are positions in month order.
+    ordered = sorted(since.items())
+    months = [month for month, _ in ordered]
+    moments = [moment for _, moment in ordered]
     for municipality, regulation, unit, start, end, recorded_from, recorded_to in versions:
         known_now = _known(recorded_from, recorded_to, as_of)
-        for month, moment in since.items():
+        last_change = recorded_from if recorded_to is None else recorded_to
+        upto = bisect_left(moments, last_change)
+        if end is not None:
+            upto = min(upto, bisect_right(months, end))
+        for month, moment in islice(ordered, bisect_left(months, start), upto):
             sign = known_now - _known(recorded_from, recorded_to, moment)
             if not sign:
                 continue
