@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
-from fastapi import Depends, FastAPI
+from fastapi import FastAPI
 
 from stroom_caseload.agents import build_faust_app
 from stroom_caseload.api import caseload_router
@@ -20,18 +20,18 @@ from stroom_caseload.settings import CaseloadSettings
 from stroom_caseload.status import LagProbe, database_reachable, status
 from stroom_caseload.tables import audit
 from stroom_platform.api_docs import install_api_docs
-from stroom_platform.api_standards import OPENAPI_URL, install_api_standards
+from stroom_platform.api_standards import install_api_standards
 from stroom_platform.audit import AuditLog, install_audit
-from stroom_platform.auth import ADMIN, Operator, authenticated, require_scope
+from stroom_platform.auth import ADMIN, Operator, require_scope
 from stroom_platform.broker import EpochWatch
 from stroom_platform.db import make_engine
-from stroom_platform.hardening import harden
 from stroom_platform.issuer import build_authenticator
 from stroom_platform.memory import freeze_startup_heap
 from stroom_platform.ops import ServiceStatus, ops_router
 from stroom_platform.organisations import load_organisations
 from stroom_platform.partitioner import entity_partition_for
-from stroom_platform.problems import Problem, install_problem_handlers
+from stroom_platform.problems import Problem
+from stroom_platform.service_app import service_app
 
 log = logging.getLogger(__name__)
 # Semver of the HTTP API (the `API-Version` header), not of the package.
@@ -95,18 +95,7 @@ def create_app(settings: CaseloadSettings) -> FastAPI:
             await engine.dispose()
             log.info("caseload consumer stopped")
 
-    app = FastAPI(
-        title="Stroom caseload",
-        version=API_VERSION,
-        openapi_url=OPENAPI_URL,
-        docs_url=None,
-        redoc_url=None,
-        lifespan=lifespan,
-        dependencies=[Depends(authenticated)],
-    )
-    app.state.authenticator = authenticator
-    install_problem_handlers(app)
-    harden(app, settings)
+    app = service_app("Stroom caseload", API_VERSION, lifespan, authenticator, settings)
 
     async def consumer_running() -> None:
         if state.get("faust") is None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import Depends, FastAPI
+from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
 from stroom_intake.api import router
@@ -13,15 +13,14 @@ from stroom_intake.runtime import IntakeRuntime
 from stroom_intake.settings import IntakeSettings
 from stroom_intake.tables import audit
 from stroom_platform.api_docs import install_api_docs
-from stroom_platform.api_standards import OPENAPI_URL, install_api_standards
+from stroom_platform.api_standards import install_api_standards
 from stroom_platform.audit import AuditLog, install_audit
-from stroom_platform.auth import ADMIN, authenticated, require_scope
-from stroom_platform.hardening import harden
+from stroom_platform.auth import ADMIN, require_scope
 from stroom_platform.issuer import build_authenticator
 from stroom_platform.memory import freeze_startup_heap
 from stroom_platform.ops import ops_router
 from stroom_platform.organisations import load_organisations
-from stroom_platform.problems import install_problem_handlers
+from stroom_platform.service_app import service_app
 
 # Semver of the HTTP API (the `API-Version` header), not of the package.
 API_VERSION = "1.1.0"
@@ -41,19 +40,8 @@ def create_app(settings: IntakeSettings) -> FastAPI:
         finally:
             await runtime.stop()
 
-    app = FastAPI(
-        title="Stroom intake",
-        version=API_VERSION,
-        openapi_url=OPENAPI_URL,
-        docs_url=None,
-        redoc_url=None,
-        lifespan=lifespan,
-        dependencies=[Depends(authenticated)],
-    )
+    app = service_app("Stroom intake", API_VERSION, lifespan, authenticator, settings)
     app.state.runtime = runtime
-    app.state.authenticator = authenticator
-    install_problem_handlers(app)
-    harden(app, settings)
     app.include_router(router)
     install_audit(app, AuditLog(runtime.engine, audit, "intake"), require_scope(ADMIN))
     app.include_router(

@@ -9,23 +9,22 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from fastapi import Depends, FastAPI
+from fastapi import FastAPI
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CollectorRegistry
 from sqlalchemy import text
 
 from stroom_platform.api_docs import install_api_docs
-from stroom_platform.api_standards import OPENAPI_URL, install_api_standards
+from stroom_platform.api_standards import install_api_standards
 from stroom_platform.audit import AuditLog, install_audit
-from stroom_platform.auth import ADMIN, Operator, authenticated, require_scope
+from stroom_platform.auth import ADMIN, Operator, require_scope
 from stroom_platform.db import make_engine
-from stroom_platform.hardening import harden
 from stroom_platform.issuer import build_authenticator
 from stroom_platform.memory import freeze_startup_heap
 from stroom_platform.ops import ServiceStatus, ops_router
 from stroom_platform.organisations import load_organisations
-from stroom_platform.problems import install_problem_handlers
+from stroom_platform.service_app import service_app
 from stroom_reporting import repository
 from stroom_reporting.api import router
 from stroom_reporting.consumer import FactsConsumer
@@ -64,19 +63,8 @@ def create_app(settings: ReportingSettings) -> FastAPI:
         async with engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
 
-    app = FastAPI(
-        title="Stroom reporting",
-        version=API_VERSION,
-        openapi_url=OPENAPI_URL,
-        docs_url=None,
-        redoc_url=None,
-        lifespan=lifespan,
-        dependencies=[Depends(authenticated)],
-    )
+    app = service_app("Stroom reporting", API_VERSION, lifespan, authenticator, settings)
     app.state.context = context
-    app.state.authenticator = authenticator
-    install_problem_handlers(app)
-    harden(app, settings)
     app.include_router(router)
     install_audit(app, AuditLog(engine, audit, "reporting"), require_scope(ADMIN))
     checks = {"database": check_database}
