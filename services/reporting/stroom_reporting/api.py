@@ -242,11 +242,21 @@ def stock_date(stock_date: StockDateParam = None) -> date:
 def quarters(
     quarter: Annotated[str | None, Query(description="Any month of the quarter, YYYY-MM")] = None,
     period: NamedPeriodParam = None,
+    first: FromParam = None,
+    last: ToParam = None,
 ) -> list[int]:
-    """The quarter of `quarter`, or every quarter of a named period; default this quarter."""
-    if period is not None:
-        first, last = resolve_period(quarter, None, period)
-        return sorted({quarter_of(m) for m in month_range(first, last)})
+    """The quarter of `quarter`, or every quarter of a named period or of the months from..to;
+    default this quarter."""
+    if period is not None or first or last:
+        if quarter and (first or last):
+            raise Problem(
+                400,
+                "quarter-and-range",
+                "Kwartaal dubbel opgegeven",
+                "Geef óf quarter óf from/to op, niet beide.",
+            )
+        first_month, last_month = resolve_period(quarter or first, last, period)
+        return sorted({quarter_of(m) for m in month_range(first_month, last_month)})
     return [quarter_of(resolve_period(quarter, quarter)[0] if quarter else month_of(date.today()))]
 
 

@@ -684,8 +684,38 @@ async def gate(conn: AsyncConnection, scope: Scope, first: int, last: int, as_of
         "not_granted_pct",
         "status",
     ]
-    table = ReportTable("gate", "Aanvragen per maand", columns, rows)
-    return Report.of_months("gate", "Poort: aanvragen", scope, (first, last), as_of, table)
+    # The municipalities together, their share not granted by the same rule as each one's.
+    total_rows = []
+    for month in month_range(first, last):
+        parts = [counts.get((m, month), families.GateCounts(0, 0, 0, 0)) for m in scope.municipalities]
+        c = families.GateCounts(
+            sum(p.received for p in parts),
+            sum(p.granted for p in parts),
+            sum(p.rejected for p in parts),
+            sum(p.withdrawn for p in parts),
+        )
+        total_rows.append(
+            {
+                "month": format_month(month),
+                "municipality": "*",
+                "municipality_name": "Totaal",
+                "received": c.received,
+                "granted": c.granted,
+                "rejected": c.rejected,
+                "withdrawn": c.withdrawn,
+                "not_granted_pct": c.share_not_granted,
+                "status": statuses[month],
+            }
+        )
+    return Report.of_months(
+        "gate",
+        "Poort: aanvragen",
+        scope,
+        (first, last),
+        as_of,
+        ReportTable("gate", "Aanvragen per maand", columns, rows),
+        ReportTable("totals", "Aanvragen per maand, gemeenten samen", columns, total_rows),
+    )
 
 
 async def board(conn: AsyncConnection, scope: Scope, first: int, last: int, as_of: datetime | None) -> Report:

@@ -288,6 +288,38 @@ async def test_named_periods(client: httpx.AsyncClient) -> None:
         assert response.json()["type"].endswith(slug)
 
 
+async def test_trajectories_over_months_and_the_gate_of_the_municipalities_together(
+    client: httpx.AsyncClient,
+) -> None:
+    ranged = (
+        await client.get(
+            "/v1/reports/trajectories", params={"municipality": "GM0405", "from": "2024-02", "to": "2024-07"}
+        )
+    ).json()
+    assert ranged["period"] == {"from": "2024-K1", "to": "2024-K3"}
+    for quarter, month in (("2024-K1", "2024-02"), ("2024-K3", "2024-07")):
+        alone = (
+            await client.get("/v1/reports/trajectories", params={"municipality": "GM0405", "quarter": month})
+        ).json()
+        shown = [r for r in ranged["tables"]["phases"]["rows"] if r["quarter"] == quarter]
+        assert shown == alone["tables"]["phases"]["rows"]
+    both = await client.get("/v1/reports/trajectories", params={"quarter": "2024-02", "from": "2024-01"})
+    assert (both.status_code, both.json()["type"].split("/")[-1]) == (400, "quarter-and-range")
+
+    gate = (await client.get("/v1/reports/gate", params={"organisation": ORG, "period": "2024"})).json()
+    rows = gate["tables"]["gate"]["rows"]
+    totals = gate["tables"]["totals"]["rows"]
+    assert [t["month"] for t in totals] == [f"2024-{m:02}" for m in range(1, 13)]
+    assert sum(t["received"] for t in totals) > 0
+    for total in totals:
+        month = [r for r in rows if r["month"] == total["month"]]
+        counts = {k: sum(r[k] for r in month) for k in ("received", "granted", "rejected", "withdrawn")}
+        assert {k: total[k] for k in counts} == counts
+        decided = counts["granted"] + counts["rejected"] + counts["withdrawn"]
+        share = round(100 * (counts["rejected"] + counts["withdrawn"]) / decided, 1) if decided else None
+        assert (total["municipality"], total["not_granted_pct"]) == ("*", share)
+
+
 async def test_codes_where_machines_read_labels_where_people_read(client: httpx.AsyncClient) -> None:
     hoorn = {"municipality": "GM0405", "from": "2024-03", "to": "2024-03"}
     placements = (await client.get("/v1/reports/placements", params=hoorn)).json()
