@@ -221,7 +221,7 @@ def test_dockerfile_builds_a_non_root_image_with_the_stroom_entrypoint() -> None
     assert froms
     assert all(line.split()[1] == "python:3.11-slim" for line in froms)
     assert any(re.match(r"RUN pip install .*\s\.$", line) for line in lines)
-    for source in ("pyproject.toml", "shared", "services"):
+    for source in ("pyproject.toml", "shared", "services", "tools/simulator"):
         assert any(line.startswith(f"COPY {source}") for line in lines), source
     final_stage = lines[lines.index(froms[-1]) :]
     users = [line.split()[1] for line in final_stage if line.startswith("USER ")]
