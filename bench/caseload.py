@@ -319,7 +319,7 @@ async def main(args: argparse.Namespace) -> None:
         took = time.perf_counter() - started
         print(f"published {sent:,} simulated events (scale {scale:.2f}) in {took:.0f} s")
 
-        from stroom_caseload.storage import migrate
+        from stroom_caseload.commands import migrate
 
         await migrate(url)
         raw = run_phase("baseline", env, "--topic", topics["events"])

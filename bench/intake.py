@@ -33,8 +33,8 @@ from stroom_contract.kafka_binding import encode_wire
 from stroom_contract.keys import entity_key
 from stroom_contract.validation import EventValidator
 from stroom_intake.app import create_app
+from stroom_intake.commands import migrate
 from stroom_intake.settings import IntakeSettings
-from stroom_intake.storage import migrate
 from stroom_intake.tables import events
 from stroom_platform.broker import EmbeddedBroker, TopicSpec, ensure_topics, free_port
 from stroom_platform.db import make_engine

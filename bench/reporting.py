@@ -48,10 +48,10 @@ from stroom_contract.facts import (
 from stroom_platform.db import make_engine
 from stroom_platform.organisations import load_organisations
 from stroom_reporting.app import create_app
+from stroom_reporting.commands import migrate
 from stroom_reporting.consumer import FACT_ADAPTER
 from stroom_reporting.projection import apply_facts
 from stroom_reporting.settings import ReportingSettings
-from stroom_reporting.storage import migrate
 from stroom_simulator.bsns import pseudonym
 
 ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"

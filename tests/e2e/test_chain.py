@@ -29,21 +29,21 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from e2e import reference
 from stroom_caseload.app import create_app as caseload_app
+from stroom_caseload.commands import migrate as caseload_migrate
 from stroom_caseload.settings import CaseloadSettings
-from stroom_caseload.storage import migrate as caseload_migrate
 from stroom_caseload.tables import live
 from stroom_cli.pipeline import wait_until_settled
 from stroom_cli.runtime import Service
 from stroom_cli.serve import migrate_services, start_services
 from stroom_intake.app import create_app as intake_app
+from stroom_intake.commands import migrate as intake_migrate
 from stroom_intake.settings import IntakeSettings
-from stroom_intake.storage import migrate as intake_migrate
 from stroom_platform.broker import EmbeddedBroker, TopicSpec, ensure_topics, free_port
 from stroom_platform.db import make_engine
 from stroom_platform.organisations import Organisation, OrganisationsConfig, load_organisations
 from stroom_reporting.app import create_app as reporting_app
+from stroom_reporting.commands import migrate as reporting_migrate
 from stroom_reporting.settings import ReportingSettings
-from stroom_reporting.storage import migrate as reporting_migrate
 from stroom_simulator import simulate_history
 from stroom_simulator.history import SOURCE_PREFIX
 

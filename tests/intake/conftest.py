@@ -12,8 +12,8 @@ from conftest import PSEUDONYM_KEY, bearer
 from fastapi import FastAPI
 
 from stroom_intake.app import create_app
+from stroom_intake.commands import migrate
 from stroom_intake.settings import IntakeSettings
-from stroom_intake.storage import migrate
 from stroom_platform.broker import EmbeddedBroker
 
 

@@ -21,8 +21,8 @@ from starlette.routing import Mount
 
 from stroom_caseload.app import create_app as caseload_app
 from stroom_intake.app import create_app as intake_app
+from stroom_intake.commands import migrate as migrate_intake
 from stroom_intake.settings import IntakeSettings
-from stroom_intake.storage import migrate as migrate_intake
 from stroom_platform.api_standards import API_VERSION_HEADER
 from stroom_platform.broker import EmbeddedBroker
 

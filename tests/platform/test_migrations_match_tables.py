@@ -11,18 +11,18 @@ from alembic.migration import MigrationContext
 from sqlalchemy import MetaData
 from sqlalchemy.engine import Connection
 
-from stroom_caseload import storage as caseload_storage
+from stroom_caseload import commands as caseload_commands
 from stroom_caseload.tables import metadata as caseload_metadata
-from stroom_intake import storage as intake_storage
+from stroom_intake import commands as intake_commands
 from stroom_intake.tables import metadata as intake_metadata
 from stroom_platform.db import is_sqlite, make_engine
-from stroom_reporting import storage as reporting_storage
+from stroom_reporting import commands as reporting_commands
 from stroom_reporting.tables import metadata as reporting_metadata
 
 SERVICES: dict[str, tuple[Callable[[str], Awaitable[None]], MetaData, str]] = {
-    "intake": (intake_storage.migrate, intake_metadata, "alembic_version_intake"),
-    "caseload": (caseload_storage.migrate, caseload_metadata, "alembic_version_caseload"),
-    "reporting": (reporting_storage.migrate, reporting_metadata, "alembic_version_reporting"),
+    "intake": (intake_commands.migrate, intake_metadata, "alembic_version_intake"),
+    "caseload": (caseload_commands.migrate, caseload_metadata, "alembic_version_caseload"),
+    "reporting": (reporting_commands.migrate, reporting_metadata, "alembic_version_reporting"),
 }
 
 

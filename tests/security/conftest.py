@@ -14,8 +14,8 @@ from intake.conftest import app, settings  # noqa: F401 - fixtures used by the t
 from reporting.integration.conftest import loaded_database, reporting_app
 
 from stroom_caseload.app import create_app as caseload_app
+from stroom_caseload.commands import migrate as caseload_migrate
 from stroom_caseload.settings import CaseloadSettings
-from stroom_caseload.storage import migrate as caseload_migrate
 from stroom_intake.app import create_app as intake_app
 from stroom_intake.settings import IntakeSettings
 

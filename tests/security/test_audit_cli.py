@@ -13,7 +13,7 @@ import stroom_cli.audit
 from stroom_cli.audit import audit_log, record_admin_action
 from stroom_cli.main import app
 from stroom_platform.db import is_sqlite, make_engine
-from stroom_reporting.storage import migrate
+from stroom_reporting.commands import migrate
 
 
 def test_stroom_audit_lists_verifies_and_detects_tampering(

@@ -12,7 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from stroom_intake.storage import migrate
+from stroom_intake.commands import migrate
 from stroom_intake.tables import audit as intake_audit
 from stroom_platform.audit import AuditLog
 from stroom_platform.audit_chain import GENESIS, verify

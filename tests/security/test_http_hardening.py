@@ -14,8 +14,8 @@ from fastapi import FastAPI
 from reporting.integration.conftest import loaded_database
 
 from stroom_caseload.app import create_app as caseload_app
+from stroom_caseload.commands import migrate as caseload_migrate
 from stroom_caseload.settings import CaseloadSettings
-from stroom_caseload.storage import migrate as caseload_migrate
 from stroom_platform.hardening import CSP, DOCS_CSP, HSTS, TokenBuckets
 from stroom_reporting.app import create_app as reporting_app
 from stroom_reporting.settings import ReportingSettings

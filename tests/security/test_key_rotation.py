@@ -15,23 +15,23 @@ from caseload.history import simulate
 from sqlalchemy import String, Text, select
 from typer.testing import CliRunner
 
+from stroom_caseload.commands import migrate as caseload_migrate
 from stroom_caseload.service import apply_events
-from stroom_caseload.storage import migrate as caseload_migrate
 from stroom_caseload.tables import live
 from stroom_caseload.tables import metadata as caseload_metadata
 from stroom_cli.audit import audit_log
 from stroom_cli.main import app
 from stroom_contract.bsn import Pseudonymiser
 from stroom_contract.validation import EventValidator
+from stroom_intake.commands import migrate as intake_migrate
 from stroom_intake.domain.reading import Position, RawEvent
 from stroom_intake.service import Ingestor
-from stroom_intake.storage import migrate as intake_migrate
 from stroom_intake.tables import metadata as intake_metadata
 from stroom_platform.db import make_engine
 from stroom_platform.organisations import OrganisationsConfig
+from stroom_reporting.commands import migrate as reporting_migrate
 from stroom_reporting.consumer import FACT_ADAPTER
 from stroom_reporting.projection import apply_facts
-from stroom_reporting.storage import migrate as reporting_migrate
 from stroom_reporting.tables import metadata as reporting_metadata
 
 REF = re.compile(r"ps_[0-9a-f]{32}(?![0-9a-f])")

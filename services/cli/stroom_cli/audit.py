@@ -26,11 +26,11 @@ def audit_log(service: str) -> Any:
 
     table: SqlTable
     if service == "intake":
-        from stroom_intake.tables import audit as table
+        from stroom_intake.commands import audit as table
     elif service == "caseload":
-        from stroom_caseload.tables import audit as table
+        from stroom_caseload.commands import audit as table
     elif service == "reporting":
-        from stroom_reporting.tables import audit as table
+        from stroom_reporting.commands import audit as table
     else:
         raise typer.BadParameter(f"kies uit {', '.join(SERVICE_NAMES)}", param_hint="--service")
     return AuditLog(make_engine(CommonSettings().database_url_for(service)), table, service)

@@ -25,15 +25,15 @@ def caseload() -> None:
 @app.command()
 def worker() -> None:
     """Start één caseload-worker (consumer en HTTP-API); start er meer voor één consumergroep."""
-    from stroom_caseload.__main__ import main
+    from stroom_caseload.commands import run_worker
 
-    main()
+    run_worker()
 
 
 @app.command()
 def rebuild() -> None:
     """Speel het eventtopic opnieuw af in verse tabellen en wissel ze in één keer in."""
-    from stroom_caseload.rebuild import rebuild as run_rebuild
+    from stroom_caseload.commands import rebuild as run_rebuild
     from stroom_caseload.settings import CaseloadSettings
     from stroom_cli.pseudonyms import stored_version
 
@@ -92,19 +92,12 @@ def summary(
     on: Annotated[str | None, typer.Option("--date", help="Peildatum YYYY-MM-DD (default today)")] = None,
 ) -> None:
     """Het klantenbestand van één gemeente op een peildatum, uit de caseloaddatabase."""
-    from stroom_caseload.queries import CaseloadQueries
+    from stroom_caseload.commands import projection as read_projection
     from stroom_caseload.settings import CaseloadSettings
-    from stroom_platform.db import make_engine
 
     async def read() -> None:
-        engine = make_engine(CaseloadSettings().caseload_database_url)
-        try:
-            async with engine.connect() as conn:
-                projection = await CaseloadQueries(conn).projection(
-                    municipality, date.fromisoformat(on) if on else date.today()
-                )
-        finally:
-            await engine.dispose()
+        day = date.fromisoformat(on) if on else date.today()
+        projection = await read_projection(CaseloadSettings(), municipality, day)
         table = Table("Onderdeel", "Code", "Aantal", title=f"Caseload {municipality} op {projection.on}")
         for name, counts in (
             ("Uitkeringen", projection.benefits),
@@ -127,8 +120,8 @@ def dead_letters(
     ] = False,
 ) -> None:
     """Toon de afgewezen records (dead letters) met hun reden; met --replay opnieuw aanbieden."""
-    from stroom_caseload.dead_letters import read_dead_letters
-    from stroom_caseload.dead_letters import replay as replay_letters
+    from stroom_caseload.commands import read_dead_letters
+    from stroom_caseload.commands import replay as replay_letters
     from stroom_caseload.settings import CaseloadSettings
 
     settings = CaseloadSettings()

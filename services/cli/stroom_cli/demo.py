@@ -40,7 +40,7 @@ from stroom_platform.issuer import embedded_token
 from stroom_platform.logs import configure_logging
 from stroom_platform.organisations import Organisation, load_organisations
 from stroom_platform.settings import CommonSettings
-from stroom_reporting.domain.months import month_of
+from stroom_reporting.commands import month_of
 from stroom_simulator import simulate_history
 from stroom_simulator.history import SOURCE_PREFIX
 

@@ -3,106 +3,39 @@
 from __future__ import annotations
 
 import asyncio
-import csv
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Annotated
+from typing import Annotated
 
 import orjson
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from stroom_cli.progress import Step, step
+from stroom_cli.progress import step
 from stroom_cli.runtime import load_settings, prepare_embedded_secrets
-from stroom_contract.validation import FieldError
-from stroom_intake.domain.outcome import IngestReport
-from stroom_intake.domain.reading import (
-    MalformedBody,
-    Position,
-    RawEvent,
-    Unreadable,
-    csv_event,
-    read_json,
-    read_ndjson,
-)
-from stroom_intake.outbox import publish_until_empty
-from stroom_intake.runtime import make_validator
-from stroom_intake.service import Ingestor
+from stroom_intake.commands import IngestReport, ingest_file, ingestor, publish_until_empty
 from stroom_intake.settings import IntakeSettings
-from stroom_intake.storage import migrate
-from stroom_platform.db import make_engine
 from stroom_platform.logs import configure_logging
 from stroom_platform.settings import CommonSettings
 
-Item = RawEvent | Unreadable
 SHOWN_REFUSALS = 30
 
 
 @dataclass
 class FileResult:
     path: Path
-    report: IngestReport = field(default_factory=IngestReport)
-
-
-def _counted_lines(handle: IO[bytes], progress: Step) -> Iterator[bytes]:
-    for line in handle:
-        progress.advance(len(line))
-        yield line
-
-
-def _batches(items: Iterator[Item], size: int) -> Iterator[list[Item]]:
-    batch: list[Item] = []
-    for item in items:
-        batch.append(item)
-        if len(batch) >= size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
-
-
-def _csv_items(lines: Iterator[bytes]) -> Iterator[Item]:
-    reader = csv.DictReader(line.decode("utf-8-sig") for line in lines)
-    for index, row in enumerate(reader):
-        yield csv_event(row, Position(index, reader.line_num))
-
-
-def _json_items(body: bytes) -> Iterator[Item]:
-    try:
-        yield from read_json(body, batch=None)
-    except MalformedBody as exc:
-        yield Unreadable(Position(0, exc.line), FieldError("event", exc.message))
-
-
-def _items(path: Path, handle: IO[bytes], progress: Step) -> Iterator[Item]:
-    lines = _counted_lines(handle, progress)
-    suffix = path.suffix.lower()
-    if suffix == ".csv":
-        return _csv_items(lines)
-    if suffix == ".json":
-        return _json_items(b"".join(lines))
-    return read_ndjson(lines)
+    report: IngestReport
 
 
 async def _import(settings: IntakeSettings, files: list[Path], console: Console) -> list[FileResult]:
-    url = settings.intake_database_url
-    # Idempotent, and lets an import prepare an embedded installation's database on its own.
-    await migrate(url)
-    engine = make_engine(url)
-    ingestor = Ingestor(engine, make_validator(settings))
     results = []
-    try:
+    async with ingestor(settings) as intake:
         for path in files:
-            result = FileResult(path)
             size = path.stat().st_size
             with step(console, f"Import {path.name}", size, "bytes") as progress, path.open("rb") as handle:
-                for batch in _batches(_items(path, handle, progress), settings.ingest_batch_size):
-                    result.report.merge(await ingestor.ingest(batch))
-            results.append(result)
-    finally:
-        await engine.dispose()
+                report = await ingest_file(intake, path, handle, settings.ingest_batch_size, progress.advance)
+            results.append(FileResult(path, report))
     return results
 
 

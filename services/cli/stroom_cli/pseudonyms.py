@@ -6,8 +6,6 @@ import asyncio
 import os
 import secrets
 import socket
-from collections.abc import Callable
-from typing import Any
 
 import typer
 from pydantic import SecretStr
@@ -16,6 +14,7 @@ from sqlalchemy import MetaData, Table, inspect
 
 from stroom_cli.audit import audit_log, cli_actor
 from stroom_cli.runtime import SERVICE_NAMES, load_settings, prepare_embedded_secrets, read_key_file
+from stroom_platform.pseudonyms import Derived
 from stroom_platform.settings import CommonSettings, pseudonym_keys
 
 app = typer.Typer(no_args_is_help=True)
@@ -28,20 +27,14 @@ def pseudonyms() -> None:
     """De pseudonimiseringssleutel: versies en rotatie."""
 
 
-def _service_tables(service: str) -> tuple[MetaData, dict[str, dict[str, Callable[[dict[str, Any]], Any]]]]:
+def _service_tables(service: str) -> tuple[MetaData, Derived]:
     if service == "intake":
-        from stroom_intake.domain.outcome import fingerprint
-        from stroom_intake.tables import metadata as intake
-
-        # The fingerprint tells a redelivery from a conflict: it follows the rewritten JSON.
-        return intake, {"intake_events": {"fingerprint": lambda row: fingerprint(row["wire"].encode())}}
-    if service == "caseload":
-        from stroom_caseload.tables import metadata as caseload
-
-        return caseload, {}
-    from stroom_reporting.tables import metadata as reporting
-
-    return reporting, {}
+        from stroom_intake.commands import ref_tables
+    elif service == "caseload":
+        from stroom_caseload.commands import ref_tables
+    else:
+        from stroom_reporting.commands import ref_tables
+    return ref_tables()
 
 
 async def stored_version(service: str) -> int:

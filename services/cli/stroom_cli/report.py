@@ -18,12 +18,7 @@ from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from stroom_cli.runtime import ConfigurationError, load_settings
-from stroom_platform.db import make_engine
-from stroom_platform.organisations import load_organisations
-from stroom_reporting import exports, reports
-from stroom_reporting.domain.board import MAX_MONTHS, period_label
-from stroom_reporting.domain.months import month_range, parse_month, quarter_of
-from stroom_reporting.kpi_report import kpis_report
+from stroom_reporting import commands as reporting
 from stroom_reporting.settings import ReportingSettings
 
 app = typer.Typer(no_args_is_help=True)
@@ -50,32 +45,23 @@ def reporting_settings() -> ReportingSettings:
 async def _report(
     organisation: str,
     municipality: str | None,
-    make: Callable[[AsyncConnection, reports.Scope], Awaitable[R]],
+    make: Callable[[AsyncConnection, reporting.Scope], Awaitable[R]],
 ) -> R:
-    settings = reporting_settings()
-    organisations = load_organisations(settings.organisations_file)
-    org = organisations.organisation(organisation)
-    if org is None:
-        raise typer.BadParameter(f"unknown organisation {organisation!r}", param_hint="--organisation")
-    codes = [m.code for m in org.municipalities]
-    if municipality is not None and municipality not in codes:
-        raise typer.BadParameter(f"{municipality} is not in {organisation}", param_hint="--municipality")
-    scope = reports.Scope(org, [municipality] if municipality else codes, organisations.municipality_names)
-    engine = make_engine(settings.reporting_database_url)
     try:
-        async with engine.connect() as conn:
-            return await make(conn, scope)
-    finally:
-        await engine.dispose()
+        return await reporting.report(reporting_settings(), organisation, municipality, make)
+    except reporting.UnknownScope as exc:
+        raise typer.BadParameter(str(exc), param_hint=exc.option) from None
 
 
 async def _monthly(
     organisation: str, municipality: str | None, unit: str, first: int, last: int, as_of: datetime | None
-) -> reports.Report:
+) -> reporting.Report:
     return await _report(
         organisation,
         municipality,
-        lambda conn, scope: reports.monthly(conn, scope, reports.REGULATIONS, (unit,), first, last, as_of),
+        lambda conn, scope: reporting.monthly(
+            conn, scope, reporting.REGULATIONS, (unit,), first, last, as_of
+        ),
     )
 
 
@@ -87,14 +73,13 @@ async def print_monthly(
     first: int,
     last: int,
     as_of: datetime | None,
-) -> reports.Report:
+) -> reporting.Report:
     """Prints the monthly table per municipality and for the organisation; returns the report."""
     report = await _monthly(organisation, municipality, unit, first, last, as_of)
     tables = {t.name: t for t in report.tables}
     known = f"stand per {as_of.isoformat()}" if as_of else "actuele stand"
-    table = Table(
-        title=f"{report.title} · {report.scope.organisation.name} · {reports.LABELS['unit'][unit]} · {known}"
-    )
+    unit_label = reporting.LABELS["unit"][unit]
+    table = Table(title=f"{report.title} · {report.scope.organisation.name} · {unit_label} · {known}")
     for heading in ("Maand", "Gemeente", "Begin", "Instroom", "Uitstroom", "Eind"):
         table.add_column(heading, justify="left" if heading in ("Maand", "Gemeente") else "right")
     sections = [tables["municipality_totals"].rows, tables["organisation_totals"].rows]
@@ -116,7 +101,7 @@ async def print_monthly(
 
 def _period(first: str, last: str, as_of: datetime | None) -> tuple[int, int]:
     try:
-        first_month, last_month = parse_month(first), parse_month(last)
+        first_month, last_month = reporting.parse_month(first), reporting.parse_month(last)
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
     if first_month > last_month:
@@ -147,7 +132,7 @@ def monthly(
     if csv is not None:
         write_csv(report, csv)
     if xlsx is not None:
-        xlsx.write_bytes(exports.to_xlsx(report))
+        xlsx.write_bytes(reporting.to_xlsx(report))
 
 
 @app.command("board")
@@ -162,21 +147,21 @@ def board(
     """De bestuursrapportage als werkmap: per gemeente de maanden als kolommen, per regeling
     het aantal uitkeringen."""
     first_month, last_month = _period(first, last, as_of)
-    if len(month_range(first_month, last_month)) > MAX_MONTHS:
-        raise typer.BadParameter(f"at most {MAX_MONTHS} months", param_hint="--to")
+    if len(reporting.month_range(first_month, last_month)) > reporting.MAX_MONTHS:
+        raise typer.BadParameter(f"at most {reporting.MAX_MONTHS} months", param_hint="--to")
     report = asyncio.run(
         _report(
             organisation,
             municipality,
-            lambda conn, scope: reports.board(conn, scope, first_month, last_month, as_of),
+            lambda conn, scope: reporting.board(conn, scope, first_month, last_month, as_of),
         )
     )
-    out.write_bytes(exports.to_xlsx(report))
+    out.write_bytes(reporting.to_xlsx(report))
     sheets = len(report.scope.municipalities)
-    Console().print(f"{out}: {sheets} gemeenten, {period_label(first_month, last_month)}")
+    Console().print(f"{out}: {sheets} gemeenten, {reporting.period_label(first_month, last_month)}")
 
 
-def print_report(console: Console, report: reports.Report) -> None:
+def print_report(console: Console, report: reporting.Report) -> None:
     """Every table of a report in the terminal, with the headings the exports use."""
     known = f"stand per {report.as_of.isoformat()}" if report.as_of else "actuele stand"
     period = ", ".join(report.period.values())
@@ -191,25 +176,25 @@ def print_report(console: Console, report: reports.Report) -> None:
         console.print(table)
 
 
-def write_csv(report: reports.Report, target: Path) -> list[Path]:
+def write_csv(report: reporting.Report, target: Path) -> list[Path]:
     """The report as CSV, totals included: the tables that share the first table's columns go
     into `target` one after the other, a column saying which table a row is of; any table
     with columns of its own goes into a file beside it (`<name>_<table>.csv`)."""
     first = report.tables[0]
     same = [t for t in report.tables if t.columns == first.columns]
-    combined = reports.ReportTable(
+    combined = reporting.ReportTable(
         first.name,
         first.title,
         ["table", *first.columns],
         [{"table": t.title, **row} for t in same for row in t.rows],
         {"table": "Tabel", **first.headings},
     )
-    target.write_text(exports.to_csv(combined), encoding="utf-8")
+    target.write_text(reporting.to_csv(combined), encoding="utf-8")
     written = [target]
     for other in report.tables:
         if other not in same:
             path = target.with_name(f"{target.stem}_{other.name}{target.suffix or '.csv'}")
-            path.write_text(exports.to_csv(other), encoding="utf-8")
+            path.write_text(reporting.to_csv(other), encoding="utf-8")
             written.append(path)
     return written
 
@@ -217,7 +202,7 @@ def write_csv(report: reports.Report, target: Path) -> list[Path]:
 def _family(
     organisation: str,
     municipality: str | None,
-    make: Callable[[AsyncConnection, reports.Scope], Awaitable[reports.Report]],
+    make: Callable[[AsyncConnection, reporting.Scope], Awaitable[reporting.Report]],
     csv: Path | None,
     xlsx: Path | None,
 ) -> None:
@@ -226,7 +211,7 @@ def _family(
     print_report(console, report)
     written = write_csv(report, csv) if csv is not None else []
     if xlsx is not None:
-        xlsx.write_bytes(exports.to_xlsx(report))
+        xlsx.write_bytes(reporting.to_xlsx(report))
         written.append(xlsx)
     for path in written:
         console.print(f"Geschreven: {path}")
@@ -252,9 +237,9 @@ def _stock_date(day: datetime | None, as_of: datetime | None) -> date:
 
 
 PeriodReport = Callable[
-    [AsyncConnection, reports.Scope, int, int, datetime | None], Awaitable[reports.Report]
+    [AsyncConnection, reporting.Scope, int, int, datetime | None], Awaitable[reporting.Report]
 ]
-StockReport = Callable[[AsyncConnection, reports.Scope, date, datetime | None], Awaitable[reports.Report]]
+StockReport = Callable[[AsyncConnection, reporting.Scope, date, datetime | None], Awaitable[reporting.Report]]
 
 
 def _over_period(name: str, build: PeriodReport, summary: str) -> None:
@@ -295,25 +280,29 @@ def _on_stock_date(name: str, build: StockReport, summary: str) -> None:
 
 
 _over_period(
-    "reasons", reports.reasons, "Redenen van instroom en uitstroom in de periode, en de top 5 per gemeente."
+    "reasons", reporting.reasons, "Redenen van instroom en uitstroom in de periode, en de top 5 per gemeente."
 )
 _over_period(
     "placements",
-    reports.placements,
+    reporting.placements,
     "Plaatsingen per soort op elk maandeinde; beschut werk tegen de taakstelling.",
 )
 _over_period(
-    "gate", reports.gate, "Poortwachter: aanvragen ontvangen, toegekend, afgewezen en ingetrokken per maand."
+    "gate",
+    reporting.gate,
+    "Poortwachter: aanvragen ontvangen, toegekend, afgewezen en ingetrokken per maand.",
 )
 _over_period(
-    "kpis", kpis_report, "KPI's K1-K5 over de periode, tegen dezelfde maanden een jaar eerder en de normen."
+    "kpis",
+    reporting.kpis_report,
+    "KPI's K1-K5 over de periode, tegen dezelfde maanden een jaar eerder en de normen.",
 )
 _on_stock_date(
     "composition",
-    reports.composition,
+    reporting.composition,
     "Samenstelling van het bestand op een peildatum (duur, leeftijd, regeling, doelgroep).",
 )
-_on_stock_date("caseload", reports.caseload, "Klanten per klantmanager en doelgroep op een peildatum.")
+_on_stock_date("caseload", reporting.caseload, "Klanten per klantmanager en doelgroep op een peildatum.")
 
 
 @app.command("trajectories")
@@ -326,7 +315,7 @@ def trajectories(
     xlsx: Xlsx = None,
 ) -> None:
     """Trajecten per fase in een kwartaal, en de beëindigde naar laatste fase en uitkomst."""
-    the_quarter = quarter_of(_period(quarter, quarter, as_of)[0])
+    the_quarter = reporting.quarter_of(_period(quarter, quarter, as_of)[0])
     _family(
-        organisation, municipality, lambda c, s: reports.trajectories(c, s, [the_quarter], as_of), csv, xlsx
+        organisation, municipality, lambda c, s: reporting.trajectories(c, s, [the_quarter], as_of), csv, xlsx
     )

@@ -83,20 +83,20 @@ def load_service(name: str) -> Service:
     """Imported on demand: `stroom simulate` should not pay for faust and FastAPI."""
     if name == "intake":
         from stroom_intake.app import create_app as intake_app
+        from stroom_intake.commands import migrate as intake_migrate
         from stroom_intake.settings import IntakeSettings
-        from stroom_intake.storage import migrate as intake_migrate
 
         return Service(name, load_settings(IntakeSettings), intake_app, intake_migrate)
     if name == "caseload":
         from stroom_caseload.app import create_app as caseload_app
+        from stroom_caseload.commands import migrate as caseload_migrate
         from stroom_caseload.settings import CaseloadSettings
-        from stroom_caseload.storage import migrate as caseload_migrate
 
         return Service(name, load_settings(CaseloadSettings), caseload_app, caseload_migrate)
     if name == "reporting":
         from stroom_reporting.app import create_app as reporting_app
+        from stroom_reporting.commands import migrate as reporting_migrate
         from stroom_reporting.settings import ReportingSettings
-        from stroom_reporting.storage import migrate as reporting_migrate
 
         return Service(name, load_settings(ReportingSettings), reporting_app, reporting_migrate)
     raise ValueError(f"unknown service {name!r}; choose from {', '.join(SERVICE_NAMES)}")

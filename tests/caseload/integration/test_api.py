@@ -12,8 +12,8 @@ from fastapi import Depends, FastAPI
 from caseload.history import simulate
 from caseload.integration.expectations import expected
 from stroom_caseload.api import caseload_router
+from stroom_caseload.commands import migrate
 from stroom_caseload.service import apply_events
-from stroom_caseload.storage import migrate
 from stroom_caseload.tables import audit as audit_table
 from stroom_contract.bsn import Pseudonymiser
 from stroom_contract.validation import EventValidator

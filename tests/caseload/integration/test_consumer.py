@@ -15,8 +15,8 @@ from caseload.history import deliver, simulate
 from caseload.integration.expectations import assert_facts_match_database, assert_projections_match
 from caseload.integration.publishing import publish, read_all, send_raw, wait_until_caught_up
 from stroom_caseload.app import create_app
+from stroom_caseload.commands import migrate
 from stroom_caseload.settings import CaseloadSettings
-from stroom_caseload.storage import migrate
 from stroom_contract import types
 from stroom_contract.bsn import Pseudonymiser
 from stroom_contract.kafka_binding import encode

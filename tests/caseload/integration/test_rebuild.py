@@ -18,8 +18,8 @@ from caseload.integration.expectations import assert_facts_match_database, asser
 from caseload.integration.publishing import publish, read_all, wait_until_caught_up
 from caseload.integration.test_consumer import create_topics, prepared, settings_for
 from stroom_caseload.app import create_app
+from stroom_caseload.commands import migrate
 from stroom_caseload.rebuild import rebuild
-from stroom_caseload.storage import migrate
 from stroom_caseload.tables import live
 from stroom_contract.bsn import Pseudonymiser
 from stroom_contract.kafka_binding import encode

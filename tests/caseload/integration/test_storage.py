@@ -10,9 +10,9 @@ from pydantic import TypeAdapter
 from caseload import reference
 from caseload.history import deliver, simulate
 from caseload.integration.expectations import expected_key
+from stroom_caseload.commands import migrate
 from stroom_caseload.queries import CaseloadQueries
 from stroom_caseload.service import apply_events
-from stroom_caseload.storage import migrate
 from stroom_contract.bsn import Pseudonymiser
 from stroom_contract.facts import Fact
 from stroom_contract.validation import EventValidator

@@ -22,15 +22,15 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from stroom_caseload.commands import migrate as caseload_migrate
 from stroom_caseload.replay import Decoded
 from stroom_caseload.service import apply_events
-from stroom_caseload.storage import migrate as caseload_migrate
 from stroom_contract.codes import ClientStream, InflowReason, OutflowReason, PlacementKind, Regulation
 from stroom_contract.kafka_binding import decode_wire, encode_wire
 from stroom_contract.validation import EventValidator
 from stroom_intake.app import create_app
+from stroom_intake.commands import migrate as intake_migrate
 from stroom_intake.settings import IntakeSettings
-from stroom_intake.storage import migrate as intake_migrate
 from stroom_intake.tables import events as outbox
 from stroom_platform.db import make_engine
 from stroom_platform.organisations import OrganisationsConfig

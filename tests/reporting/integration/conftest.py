@@ -15,9 +15,9 @@ from reporting.histories import random_history
 from reporting.samples import sample_facts
 from stroom_platform.db import make_engine
 from stroom_reporting.app import create_app
+from stroom_reporting.commands import migrate
 from stroom_reporting.projection import apply_facts
 from stroom_reporting.settings import ReportingSettings
-from stroom_reporting.storage import migrate
 
 HOORN = bearer("reports:read", "reports:read:detail", municipalities=["GM0405"], subject="hoorn")
 WHOLE_ORGANISATION = bearer("reports:read", organisation="werksaam-westfriesland", subject="werksaam")

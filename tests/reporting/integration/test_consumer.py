@@ -12,8 +12,8 @@ from conftest import bearer
 from reporting.samples import sample_facts
 from stroom_platform.broker import EmbeddedBroker, TopicSpec, ensure_topics
 from stroom_reporting.app import create_app
+from stroom_reporting.commands import migrate
 from stroom_reporting.settings import ReportingSettings
-from stroom_reporting.storage import migrate
 
 
 async def test_consumes_facts_topic(broker: EmbeddedBroker, unique_topic: str, tmp_path: Path) -> None:

@@ -10,8 +10,8 @@ from reporting.samples import benefit
 from stroom_contract.facts import BenefitHistory
 from stroom_platform.db import make_engine
 from stroom_reporting import tables as t
+from stroom_reporting.commands import migrate
 from stroom_reporting.projection import apply_facts
-from stroom_reporting.storage import migrate
 
 
 def recorded(ref: str, at: datetime) -> BenefitHistory:

@@ -13,10 +13,10 @@ from stroom_contract.facts import Assessment, ClientRecord, Fact
 from stroom_platform.db import make_engine
 from stroom_reporting import repository
 from stroom_reporting import tables as t
+from stroom_reporting.commands import migrate
 from stroom_reporting.domain import kpis
 from stroom_reporting.kpi_report import _benefits, _month_ends
 from stroom_reporting.projection import apply_facts
-from stroom_reporting.storage import migrate
 
 
 def assessments(rng: random.Random) -> list[Fact]:

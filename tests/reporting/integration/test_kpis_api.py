@@ -13,8 +13,8 @@ from reporting.samples import T1, application, benefit, record
 from stroom_contract.codes import ClientStream, Decision
 from stroom_contract.facts import Assessment, ClientRecord, PlanSent, ProgressReport
 from stroom_platform.db import make_engine
+from stroom_reporting.commands import migrate
 from stroom_reporting.projection import apply_facts
-from stroom_reporting.storage import migrate
 
 PERIOD = {"from": "2024-01", "to": "2024-06"}
 

@@ -1,0 +1,109 @@
+"""What the `stroom` command may call in reporting: migrations, key rotation, every report family to file."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TypeVar
+
+from sqlalchemy import MetaData
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from stroom_platform.db import make_engine, upgrade
+from stroom_platform.organisations import load_organisations
+from stroom_platform.pseudonyms import Derived
+from stroom_reporting.domain.board import MAX_MONTHS, period_label
+from stroom_reporting.domain.months import month_of, month_range, parse_month, quarter_of
+from stroom_reporting.exports import to_csv, to_xlsx
+from stroom_reporting.kpi_report import kpis_report
+from stroom_reporting.reports import (
+    LABELS,
+    REGULATIONS,
+    Report,
+    ReportTable,
+    Scope,
+    board,
+    caseload,
+    composition,
+    gate,
+    monthly,
+    placements,
+    reasons,
+    trajectories,
+)
+from stroom_reporting.settings import ReportingSettings
+from stroom_reporting.tables import audit, metadata
+
+__all__ = [
+    "LABELS",
+    "MAX_MONTHS",
+    "REGULATIONS",
+    "Report",
+    "ReportTable",
+    "Scope",
+    "UnknownScope",
+    "audit",
+    "board",
+    "caseload",
+    "composition",
+    "gate",
+    "kpis_report",
+    "migrate",
+    "month_of",
+    "month_range",
+    "monthly",
+    "parse_month",
+    "period_label",
+    "placements",
+    "quarter_of",
+    "reasons",
+    "ref_tables",
+    "report",
+    "to_csv",
+    "to_xlsx",
+    "trajectories",
+]
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+R = TypeVar("R")
+
+
+async def migrate(url: str) -> None:
+    """Create or upgrade the reporting tables (a one-off step, not part of app start-up)."""
+    await upgrade(MIGRATIONS, url)
+
+
+def ref_tables() -> tuple[MetaData, Derived]:
+    """The tables whose client_refs a key rotation rewrites; no column is derived from them."""
+    return metadata, {}
+
+
+class UnknownScope(ValueError):
+    """An organisation or municipality the configuration does not know; `option` names the input."""
+
+    def __init__(self, message: str, option: str) -> None:
+        super().__init__(message)
+        self.option = option
+
+
+async def report(
+    settings: ReportingSettings,
+    organisation: str,
+    municipality: str | None,
+    make: Callable[[AsyncConnection, Scope], Awaitable[R]],
+) -> R:
+    """`make` over the organisation's municipalities (or the one given) on the reporting database."""
+    organisations = load_organisations(settings.organisations_file)
+    org = organisations.organisation(organisation)
+    if org is None:
+        raise UnknownScope(f"unknown organisation {organisation!r}", "--organisation")
+    codes = [m.code for m in org.municipalities]
+    if municipality is not None and municipality not in codes:
+        raise UnknownScope(f"{municipality} is not in {organisation}", "--municipality")
+    scope = Scope(org, [municipality] if municipality else codes, organisations.municipality_names)
+    engine = make_engine(settings.reporting_database_url)
+    try:
+        async with engine.connect() as conn:
+            return await make(conn, scope)
+    finally:
+        await engine.dispose()
