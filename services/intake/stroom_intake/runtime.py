@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from stroom_contract.bsn import Pseudonymiser
 from stroom_contract.validation import EventValidator
-from stroom_intake import repository
+from stroom_intake import queries
 from stroom_intake.domain.outcome import IngestReport
 from stroom_intake.domain.reading import RawEvent, Unreadable
 from stroom_intake.domain.sequences import SourceSequence
@@ -102,16 +102,16 @@ class IntakeRuntime:
         while not self._stopping.is_set():
             with contextlib.suppress(Exception):
                 async with self.engine.connect() as conn:
-                    self._observe_backlog(await repository.backlog(conn), datetime.now(UTC))
+                    self._observe_backlog(await queries.backlog(conn), datetime.now(UTC))
                     # Read every numbered or stored event: less often than the backlog.
                     if rounds % 6 == 0:
-                        self._observe_sequences(await repository.sequences(conn))
-                        self.metrics.stored = await repository.stored_per_type(conn)
+                        self._observe_sequences(await queries.sequences(conn))
+                        self.metrics.stored = await queries.stored_per_type(conn)
             rounds += 1
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), max(self.settings.relay_poll_seconds, 5.0))
 
-    def _observe_backlog(self, backlog: repository.Backlog, now: datetime) -> None:
+    def _observe_backlog(self, backlog: queries.Backlog, now: datetime) -> None:
         self.metrics.backlog.set(backlog.unpublished)
         oldest = _aware(backlog.oldest_received_at)
         self.metrics.freshness.set(max(0.0, (now - oldest).total_seconds()) if oldest else 0.0)
@@ -131,9 +131,9 @@ class IntakeRuntime:
         sequences: list[SourceSequence] = []
         try:
             async with self.engine.connect() as conn:
-                backlog = await repository.backlog(conn)
-                sequences = await repository.sequences(conn)
-                self.metrics.stored = await repository.stored_per_type(conn)
+                backlog = await queries.backlog(conn)
+                sequences = await queries.sequences(conn)
+                self.metrics.stored = await queries.stored_per_type(conn)
             self._observe_sequences(sequences)
             reachable = True
             self._observe_backlog(backlog, now)

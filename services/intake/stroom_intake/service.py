@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from stroom_contract.events import EVENT_TYPES, Envelope
 from stroom_contract.keys import entity_key
 from stroom_contract.validation import EventValidator, FieldError, InvalidEvent
-from stroom_intake import repository
+from stroom_intake import queries, repository
 from stroom_intake.domain.outcome import (
     RETRACTED,
     Conflict,
@@ -28,6 +28,7 @@ from stroom_intake.domain.outcome import (
 )
 from stroom_intake.domain.reading import Position, RawEvent, Unreadable
 from stroom_intake.domain.sequences import numeric_sequence
+from stroom_intake.queries import EventKey
 from stroom_platform.auth import Principal
 
 log = logging.getLogger(__name__)
@@ -37,7 +38,7 @@ log = logging.getLogger(__name__)
 class _Candidate:
     position: Position
     event: Envelope
-    key: repository.EventKey
+    key: EventKey
     wire: str
     fingerprint: str
 
@@ -80,8 +81,8 @@ class Ingestor:
 
     def _prepare(
         self, items: Sequence[RawEvent | Unreadable], report: IngestReport, writer: Principal | None
-    ) -> tuple[dict[repository.EventKey, _Candidate], list[_Candidate]]:
-        candidates: dict[repository.EventKey, _Candidate] = {}
+    ) -> tuple[dict[EventKey, _Candidate], list[_Candidate]]:
+        candidates: dict[EventKey, _Candidate] = {}
         repeats: list[_Candidate] = []
         for item in items:
             if isinstance(item, Unreadable):
@@ -130,7 +131,7 @@ class Ingestor:
         ]
         received_at = datetime.now(UTC)
         async with self._engine.begin() as conn:
-            known = await repository.entity_keys(conn, retracted) if retracted else {}
+            known = await queries.entity_keys(conn, retracted) if retracted else {}
             rows = [_row(c, _key_of(c, keys, known)) for c in candidates.values()]
             inserted = await repository.insert_new(conn, rows, received_at)
             if inserted:
@@ -139,7 +140,7 @@ class Ingestor:
                 if numbered:
                     await repository.record_sequences(conn, numbered)
             others = [key for key in candidates if key not in inserted]
-            stored = await repository.fingerprints(conn, others) if others else {}
+            stored = await queries.fingerprints(conn, others) if others else {}
         for key, candidate in candidates.items():
             if key in inserted:
                 report.accepted[candidate.event.type] += 1
@@ -155,9 +156,7 @@ class Ingestor:
         return report
 
 
-def _numbered(
-    candidates: dict[repository.EventKey, _Candidate], inserted: set[repository.EventKey]
-) -> list[tuple[str, int]]:
+def _numbered(candidates: dict[EventKey, _Candidate], inserted: set[EventKey]) -> list[tuple[str, int]]:
     numbered = []
     for key in inserted:
         number = numeric_sequence(candidates[key].event.sequence)
@@ -166,9 +165,9 @@ def _numbered(
     return numbered
 
 
-def _entity_keys(candidates: dict[repository.EventKey, _Candidate]) -> dict[repository.EventKey, str]:
+def _entity_keys(candidates: dict[EventKey, _Candidate]) -> dict[EventKey, str]:
     """Keys of the non-retractions; a retraction's key is that of the event it retracts."""
-    keys: dict[repository.EventKey, str] = {}
+    keys: dict[EventKey, str] = {}
     for key, candidate in candidates.items():
         entity = entity_key(candidate.event)
         if entity is not None:
@@ -178,8 +177,8 @@ def _entity_keys(candidates: dict[repository.EventKey, _Candidate]) -> dict[repo
 
 def _key_of(
     candidate: _Candidate,
-    keys: dict[repository.EventKey, str],
-    known: dict[repository.EventKey, str],
+    keys: dict[EventKey, str],
+    known: dict[EventKey, str],
 ) -> str:
     own = keys.get(candidate.key)
     if own is not None:

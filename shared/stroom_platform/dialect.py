@@ -1,0 +1,61 @@
+"""What Stroom does differently on PostgreSQL and on SQLite, in one place the services call."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from contextlib import asynccontextmanager
+from typing import TypeVar
+
+from sqlalchemy import Table, text
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+T = TypeVar("T")
+
+# SQLite allows 32766 bound variables per statement; 5,000 rows of a few columns stay well under
+# it, and under asyncpg's limit of 32767 as well.
+CHUNK = 5000
+
+
+def is_postgres(bind: AsyncConnection | AsyncEngine) -> bool:
+    return bind.dialect.name == "postgresql"
+
+
+def chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
+    """`items` in slices that each fit in one statement's bound parameters."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def insert_on_conflict(conn: AsyncConnection, table: Table) -> postgresql.Insert | sqlite.Insert:
+    """The dialect's INSERT, which has ON CONFLICT DO NOTHING / DO UPDATE on both engines."""
+    return postgresql.insert(table) if is_postgres(conn) else sqlite.insert(table)
+
+
+async def notify(conn: AsyncConnection, channel: str) -> None:
+    """Within a transaction: PostgreSQL tells the listeners on commit; SQLite has no listeners
+    (an embedded installation is one process, which wakes its own parts)."""
+    if is_postgres(conn):
+        await conn.execute(text(f"NOTIFY {channel}"))
+
+
+@asynccontextmanager
+async def notifications(
+    conn: AsyncConnection, channel: str, callback: Callable[[], None]
+) -> AsyncIterator[None]:
+    """Calls `callback` for each notification on `channel` while inside; `conn` must stay open
+    and idle. On SQLite nothing is ever notified."""
+    if not is_postgres(conn):
+        yield
+        return
+    driver = (await conn.get_raw_connection()).driver_connection
+    assert driver is not None
+
+    def notified(*_: object) -> None:
+        callback()
+
+    await driver.add_listener(channel, notified)
+    try:
+        yield
+    finally:
+        await driver.remove_listener(channel, notified)
