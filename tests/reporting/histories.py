@@ -28,6 +28,8 @@ def random_state(rng: random.Random) -> BenefitState:
             role=Role.APPLICANT,
             birth_date=_day(rng, date(1960, 1, 1), 15000),
             joined_on=start,
+            # Sometimes the applicant leaves while the benefit goes on (for the partner, if any).
+            left_on=_day(rng, start, 400) if rng.random() < 0.15 else None,
         )
     ]
     if rng.random() < 0.4:

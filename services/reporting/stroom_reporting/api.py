@@ -422,7 +422,7 @@ async def kpis_trace(
     request: Request,
     conn: Conn,
     scope: ScopeDep,
-    kpi: Annotated[str, Query(description="K1, K2, K4, K5, inflow_rate or outflow_rate")],
+    kpi: Annotated[str, Query(description="K1, K2, K3, K4, K5, inflow_rate or outflow_rate")],
     period: Period,
     as_of: AsOf,
 ) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timedelta
 from itertools import groupby
@@ -32,8 +33,9 @@ LABEL = {
 # starts from.
 _P = (
     "P(D): de aanvragers van uitkeringen PW, IOAW en IOAZ die op D lopen, zonder zorgklanten"
-    " (doelgroep zorg of vrijgesteld van de arbeidsplicht volgens de laatste diagnose op of voor D);"
-    " is de aanvrager vertrokken, dan het langst zittende andere lid."
+    " (doelgroep zorg of vrijgesteld van de arbeidsplicht volgens de laatste diagnose op of voor D;"
+    " op één dag de laatst vastgelegde). Per uitkering één persoon: de aanvrager zolang die lid is,"
+    " is de aanvrager vertrokken, dan het langst zittende overgebleven lid."
 )
 DEFINITIONS = {
     "K1": "Gemiddeld aantal dagen sinds de start van de uitkering op de peildatum, over P(peildatum)"
@@ -95,7 +97,10 @@ def _benefits(rows: Iterable[Any]) -> list[kpis.KpiBenefit]:
         b = group[0]
         if b.unit != "benefits":
             continue
-        members = tuple((p.client_ref, p.start_date, p.end_date) for p in group[1:])
+        members = tuple(
+            kpis.Member(p.client_ref, p.start_date, p.end_date, p.role == "applicant", p.birth_date)
+            for p in group[1:]
+        )
         result.append(
             kpis.KpiBenefit(
                 entity,
@@ -105,8 +110,6 @@ def _benefits(rows: Iterable[Any]) -> list[kpis.KpiBenefit]:
                 b.end_date,
                 b.inflow_reason,
                 b.outflow_reason,
-                b.client_ref,
-                b.birth_date,
                 members,
             )
         )
@@ -116,12 +119,25 @@ def _benefits(rows: Iterable[Any]) -> list[kpis.KpiBenefit]:
 def _clients(records: Sequence[Any]) -> kpis.ClientFile:
     return kpis.ClientFile.of(
         (
-            (r.client_ref, r.on_date, r.record_id, r.client_stream, bool(r.work_obligation_exempt))
+            (
+                r.client_ref,
+                r.on_date,
+                r.recorded_at,
+                r.record_id,
+                r.client_stream,
+                bool(r.work_obligation_exempt),
+            )
             for r in records
             if r.type == "assessment"
         ),
         (
-            (r.client_ref, r.on_date, r.record_id, bool(orjson.loads(r.payload).get("long_trajectory")))
+            (
+                r.client_ref,
+                r.on_date,
+                r.recorded_at,
+                r.record_id,
+                bool(orjson.loads(r.payload).get("long_trajectory")),
+            )
             for r in records
             if r.type == "progress_report"
         ),
@@ -131,11 +147,30 @@ def _clients(records: Sequence[Any]) -> kpis.ClientFile:
 def _plans(rows: Iterable[Any]) -> list[kpis.Plan]:
     plans = []
     for r in rows:
-        ref = orjson.loads(r.payload).get("application_ref")
+        payload = orjson.loads(r.payload)
+        ref = payload.get("application_ref")
         # A plan names the application by the case system's ref; applications are keyed by source too.
         source = r.record_id.split("|", 1)[0]
-        plans.append(kpis.Plan(r.client_ref, r.on_date, f"application:{source}:{ref}" if ref else None))
+        plans.append(
+            kpis.Plan(
+                f"plan:{source}:{payload['plan_ref']}",
+                r.client_ref,
+                r.on_date,
+                f"application:{source}:{ref}" if ref else None,
+            )
+        )
     return plans
+
+
+async def _lead_times(
+    conn: AsyncConnection, own: list[str], first: date, last: date, as_of: datetime | None
+) -> list[kpis.LeadTime]:
+    """K3's plans sent from `first` to `last`, each with its application and lead time."""
+    plans = _plans(await repository.plans_sent(conn, first, last, as_of))
+    linked = await repository.kpi_applications(
+        conn, own, [(p.client_ref, p.application) for p in plans], last, as_of
+    )
+    return kpis.lead_times(plans, [kpis.Application(*a) for a in linked], first, last)
 
 
 def _rows(
@@ -197,24 +232,32 @@ def _rows(
 async def _client_file(
     conn: AsyncConnection, benefits: Iterable[kpis.KpiBenefit], day: date, as_of: datetime | None
 ) -> kpis.ClientFile:
-    """The latest assessment and progress report on `day` of the applicants that may be in P(day)."""
-    applicants = [
-        b.applicant
+    """The latest assessment and progress report on `day` of the persons that may be in P(day)."""
+    persons = [
+        person.client_ref
         for b in benefits
-        if b.applicant and b.regulation in kpis.KPI_REGULATIONS and active_on(b.start_date, b.end_date, day)
+        if b.regulation in kpis.KPI_REGULATIONS
+        and active_on(b.start_date, b.end_date, day)
+        and (person := kpis.person_on(b, day))
     ]
-    return _clients(
-        await repository.latest_on(conn, ("assessment", "progress_report"), applicants, day, as_of)
-    )
+    return _clients(await repository.latest_on(conn, ("assessment", "progress_report"), persons, day, as_of))
 
 
 async def _month_ends(
-    conn: AsyncConnection, municipalities: list[str], first: int, last: int, as_of: datetime | None
+    conn: AsyncConnection,
+    municipalities: list[str],
+    benefits: Sequence[kpis.KpiBenefit],
+    first: int,
+    last: int,
+    as_of: datetime | None,
 ) -> kpis.MonthEnds:
+    """P's and the stock's month ends of first..last; `benefits` must hold every KPI benefit not
+    ended before `first` nor started after `last`."""
     regulations = sorted(kpis.KPI_REGULATIONS)
-    population = await repository.kpi_population_changes(
-        conn, municipalities, regulations, first, last, as_of
-    )
+    persons = {m.client_ref for b in benefits if b.regulation in kpis.KPI_REGULATIONS for m in b.members}
+    history = await repository.assessment_history(conn, sorted(persons), as_of)
+    clients = kpis.ClientFile.of(((*r[:5], bool(r[5])) for r in history), ())
+    population = kpis.population_changes(benefits, clients, first)
     flows = await repository.flows(conn, municipalities, regulations, ("benefits",), first, last, as_of)
     stock = ((m, month, inflow - outflow) for m, _, _, month, inflow, outflow in flows)
     return kpis.MonthEnds.of_changes(population, stock, month_range(first, last))
@@ -244,19 +287,14 @@ async def kpis_report(
     spells = await repository.kpi_benefits(conn, own, first_day(opening), day + timedelta(days=366), as_of)
     benefits = _benefits(spells)
     clients = {period: await _client_file(conn, benefits, last_day(period[1]), as_of) for period in periods}
-    plans = _plans(await repository.plans_sent(conn, first_day(earlier[0]), day, as_of))
-    linked = await repository.kpi_applications(
-        conn, own, [(p.client_ref, p.application) for p in plans], day, as_of
-    )
-    applications = [kpis.Application(*a) for a in linked]
     returns = kpis.Returns(benefits)
     report_day = as_of.date() if as_of else date.today()
     lead = {
-        period: kpis.lead_times(plans, applications, first_day(period[0]), last_day(period[1]))
+        period: await _lead_times(conn, own, first_day(period[0]), last_day(period[1]), as_of)
         for period in periods
     }
     targets = scope.organisation.kpi_targets(last // 100)
-    counts = await _month_ends(conn, own, opening, last, as_of)
+    counts = await _month_ends(conn, own, benefits, opening, last, as_of)
     common = {
         "period": f"{format_month(first)} t/m {format_month(last)}",
         "stock_date": day.isoformat(),
@@ -277,7 +315,7 @@ async def kpis_report(
         figures = [
             kpis.figures(
                 [b for b in relevant[period] if b.municipality in municipalities],
-                [days for m, days in lead[period] if m in municipalities],
+                [t.days for t in lead[period] if t.application.municipality in municipalities],
                 *period,
                 clients[period],
                 returns,
@@ -316,21 +354,37 @@ async def kpis_report(
     )
 
 
-TRACEABLE = ("K1", "K2", "K4", "K5", "inflow_rate", "outflow_rate")
+TRACEABLE = ("K1", "K2", "K3", "K4", "K5", "inflow_rate", "outflow_rate")
 
 
-def _ref(benefit: kpis.KpiBenefit, **extra: Any) -> dict[str, Any]:
-    return {"benefit_ref": benefit.entity, "client_ref": benefit.applicant, **extra}
+def _ref(benefit: kpis.KpiBenefit, day: date, **extra: Any) -> dict[str, Any]:
+    """A benefit and the person it stands for on `day`, or on its last day when it ended before."""
+    if benefit.end_date is not None and benefit.end_date <= day:
+        day = benefit.end_date - timedelta(days=1)
+    person = kpis.person_on(benefit, day)
+    return {"benefit_ref": benefit.entity, "client_ref": person.client_ref if person else None, **extra}
 
 
-def _listed(benefits: Sequence[kpis.KpiBenefit]) -> dict[str, Any]:
-    return {"value": len(benefits), "refs": [_ref(b) for b in benefits]}
+def _listed(benefits: Sequence[kpis.KpiBenefit], day: date) -> dict[str, Any]:
+    return {"value": len(benefits), "refs": [_ref(b, day) for b in benefits]}
 
 
 def _mean_of(ends: dict[int, list[kpis.KpiBenefit]]) -> dict[str, Any]:
     """A denominator that is a mean of month-end counts, with the refs counted at each end."""
-    listed = [{"month": format_month(m), **_listed(found)} for m, found in ends.items()]
+    listed = [{"month": format_month(m), **_listed(found, last_day(m))} for m, found in ends.items()]
     return {"value": sum(len(found) for found in ends.values()) / len(ends), "month_ends": listed}
+
+
+def _plan_ref(lead: kpis.LeadTime) -> dict[str, Any]:
+    """A plan of K3 and the application it was linked to: keys and pseudonymous client ref only."""
+    return {
+        "plan_ref": lead.plan.ref,
+        "client_ref": lead.plan.client_ref,
+        "application_ref": lead.application.entity,
+        "received_on": lead.application.received_on.isoformat(),
+        "sent_on": lead.plan.sent_on.isoformat(),
+        "days": lead.days,
+    }
 
 
 async def kpi_trace(
@@ -349,16 +403,26 @@ async def kpi_trace(
     numerator: dict[str, Any]
     denominator: dict[str, Any]
     extra: dict[str, Any] = {}
-    if kpi == "K1":
+    if kpi == "K3":
+        lead = await _lead_times(conn, own, first_day(first), day, as_of)
+        plans = [_plan_ref(t) for t in lead if t.application.municipality in chosen]
+        numerator = {"value": sum(p["days"] for p in plans), "refs": plans}
+        denominator = {
+            "value": len(plans),
+            "refs": [{k: v for k, v in p.items() if k != "days"} for p in plans],
+        }
+        days = sorted(p["days"] for p in plans)
+        extra = {"median": statistics.median(days) if days else None}
+    elif kpi == "K1":
         members = kpis.k1_members(in_scope, day, await _client_file(conn, benefits, day, as_of))
-        numerator = {"value": sum(d for _, d in members), "refs": [_ref(b, days=d) for b, d in members]}
-        denominator = _listed([b for b, _ in members])
+        numerator = {"value": sum(d for _, d in members), "refs": [_ref(b, day, days=d) for b, d in members]}
+        denominator = _listed([b for b, _ in members], day)
     elif kpi == "K2":
         mediable = kpis.k2_members(in_scope, day, await _client_file(conn, benefits, day, as_of))
-        numerator = _listed([b for b, current in mediable if current])
-        denominator = _listed([b for b, _ in mediable])
+        numerator = _listed([b for b, current in mediable if current], day)
+        denominator = _listed([b for b, _ in mediable], day)
     elif kpi == "K4":
-        numerator = _listed(kpis.k4_outflows(in_scope, first, last))
+        numerator = _listed(kpis.k4_outflows(in_scope, first, last), day)
         ends = {}
         for month in month_range(first, last):
             end = last_day(month)
@@ -368,13 +432,13 @@ async def kpi_trace(
     elif kpi == "K5":
         report_day = as_of.date() if as_of else date.today()
         outcomes = kpis.k5_outcomes(in_scope, first_day(first), day, report_day, kpis.Returns(benefits))
-        numerator = _listed([b for b, outcome in outcomes if outcome == kpis.SUSTAINED])
+        numerator = _listed([b for b, outcome in outcomes if outcome == kpis.SUSTAINED], day)
         decided = [(b, o) for b, o in outcomes if o != kpis.PENDING]
-        denominator = {"value": len(decided), "refs": [_ref(b, outcome=o) for b, o in decided]}
-        extra = {"pending": _listed([b for b, o in outcomes if o == kpis.PENDING])}
+        denominator = {"value": len(decided), "refs": [_ref(b, day, outcome=o) for b, o in decided]}
+        extra = {"pending": _listed([b for b, o in outcomes if o == kpis.PENDING], day)}
     else:
         started, ended = kpis.rate_flows(in_scope, last)
-        numerator = _listed(started if kpi == "inflow_rate" else ended)
+        numerator = _listed(started if kpi == "inflow_rate" else ended, day)
         stock = [b for b in in_scope if b.regulation in kpis.KPI_REGULATIONS]
         denominator = _mean_of(
             {

@@ -11,12 +11,9 @@ from sqlalchemy import (
     Table,
     and_,
     case,
-    extract,
     func,
-    literal,
     or_,
     select,
-    union_all,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -208,15 +205,25 @@ def _visible(as_of: datetime | None) -> ColumnElement[bool]:
 async def latest_on(
     conn: AsyncConnection, kinds: Sequence[str], clients: Sequence[str], day: date, as_of: datetime | None
 ) -> list[Any]:
-    """Per client and type, the latest record on or before `day` (ties: the greatest record_id)."""
+    """Per client and type, the latest record on or before `day` (the same day: the one recorded
+    last, by its event's time, then the greatest record_id)."""
     r = t.client_records.c
     found: list[Any] = []
     for condition in member_of(conn, r.client_ref, sorted(set(clients))) if clients else []:
         rank = func.row_number().over(
-            partition_by=(r.client_ref, r.type), order_by=(r.on_date.desc(), r.record_id.desc())
+            partition_by=(r.client_ref, r.type),
+            order_by=(r.on_date.desc(), r.recorded_at.desc(), r.record_id.desc()),
         )
         ranked = (
-            select(r.record_id, r.client_ref, r.type, r.on_date, r.client_stream, rank.label("rank"))
+            select(
+                r.record_id,
+                r.client_ref,
+                r.type,
+                r.on_date,
+                r.recorded_at,
+                r.client_stream,
+                rank.label("rank"),
+            )
             .add_columns(r.work_obligation_exempt, r.coach_ref, r.payload, r.ladder_step, r.target_step)
             .where(condition, r.type.in_(kinds), r.on_date <= day, _visible(as_of))
             .subquery()
@@ -320,6 +327,7 @@ async def kpi_benefits(
             c.inflow_reason,
             c.outflow_reason,
             c.client_ref,
+            c.role,
             c.birth_date,
         )
         .where(
@@ -333,76 +341,18 @@ async def kpi_benefits(
     return list(rows.all())
 
 
-def _month_of(day: Any) -> Any:
-    return extract("year", day) * 100 + extract("month", day)
-
-
-async def kpi_population_changes(
-    conn: AsyncConnection,
-    municipalities: Sequence[str],
-    regulations: Sequence[str],
-    first: int,
-    last: int,
-    as_of: datetime | None,
-) -> list[tuple[str, int, int]]:
-    """(municipality, month, change) of the KPI population's month-end count up to `last`, the
-    months before `first` together as month 0: +1 from the month a benefit with an applicant
-    starts, -1 from the month it ends, and the reverse over each stretch in which the applicant's
-    latest assessment makes them a care client (or exempt). Summed up to a month, its count."""
-    c = t.count_spells.c
+async def assessment_history(
+    conn: AsyncConnection, clients: Sequence[str], as_of: datetime | None
+) -> list[Any]:
+    """Every assessment of the clients known at `as_of` (KPI population over months)."""
     r = t.client_records.c
-    benefits = (
-        select(c.municipality, c.client_ref, c.start_date, c.end_date, c.start_month, c.end_month)
-        .where(
-            c.municipality.in_(municipalities),
-            c.unit == "benefits",
-            c.regulation.in_(regulations),
-            c.client_ref.is_not(None),
-            valid(t.count_spells, as_of),
+    columns = (r.client_ref, r.on_date, r.recorded_at, r.record_id, r.client_stream, r.work_obligation_exempt)
+    found: list[Any] = []
+    for condition in member_of(conn, r.client_ref, sorted(set(clients))) if clients else []:
+        found.extend(
+            await conn.execute(select(*columns).where(condition, r.type == "assessment", _visible(as_of)))
         )
-        .subquery()
-    )
-    # Each assessment holds from its day until the client's next one (same day: the greatest
-    # record_id). Materialised: never a window over all assessments per benefit, whatever the plan.
-    following = func.lead(r.on_date).over(partition_by=r.client_ref, order_by=(r.on_date, r.record_id))
-    assessed = (
-        select(r.client_ref, r.client_stream, r.work_obligation_exempt, r.on_date, following.label("until"))
-        .where(r.type == "assessment", _visible(as_of))
-        .cte("assessed")
-        .prefix_with("MATERIALIZED")
-    )
-    b, a = benefits.c, assessed.c
-    since = case((b.start_date >= a.on_date, b.start_date), else_=a.on_date)
-    until = case(
-        (a.until.is_(None), b.end_date),
-        (b.end_date.is_(None), a.until),
-        (b.end_date < a.until, b.end_date),
-        else_=a.until,
-    )
-    overlap = (
-        select(b.municipality, since.label("since"), until.label("until"))
-        .join_from(benefits, assessed, b.client_ref == a.client_ref)
-        .where(
-            or_(a.client_stream == "care", a.work_obligation_exempt.is_(True)),
-            or_(b.end_date.is_(None), and_(b.start_date < b.end_date, a.on_date < b.end_date)),
-            or_(a.until.is_(None), and_(a.on_date < a.until, b.start_date < a.until)),
-        )
-        .cte("overlap")
-    )
-    o = overlap.c
-    changes = union_all(
-        select(b.municipality, b.start_month.label("month"), literal(1).label("change")),
-        select(b.municipality, b.end_month, literal(-1)).where(b.end_month.is_not(None)),
-        select(o.municipality, _month_of(o.since), literal(-1)),
-        select(o.municipality, _month_of(o.until), literal(1)).where(o.until.is_not(None)),
-    ).subquery()
-    month = _opening_as_zero(changes.c.month, first)
-    rows = await conn.execute(
-        select(changes.c.municipality, month, func.sum(changes.c.change))
-        .where(changes.c.month <= last)
-        .group_by(changes.c.municipality, month)
-    )
-    return [(m, int(mo), int(n)) for m, mo, n in rows]
+    return found
 
 
 async def plans_sent(conn: AsyncConnection, first: date, last: date, as_of: datetime | None) -> list[Any]:

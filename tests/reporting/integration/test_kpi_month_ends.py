@@ -1,4 +1,5 @@
-"""KPI month-end counts summed from changes in SQL equal the domain's definition, both engines."""
+"""KPI month-end counts summed from changes (assessments and stock from SQL) equal the domain's
+definition day by day, both engines."""
 
 from __future__ import annotations
 
@@ -15,19 +16,21 @@ from stroom_reporting import repository
 from stroom_reporting import tables as t
 from stroom_reporting.commands import migrate
 from stroom_reporting.domain import kpis
-from stroom_reporting.kpi_report import _benefits, _month_ends
+from stroom_reporting.kpi_report import _benefits, _client_file, _month_ends
 from stroom_reporting.projection import apply_facts
 
 
 def assessments(rng: random.Random) -> list[Fact]:
     """Clients c0..c399 of the random histories; some on the same day, some retracted later."""
     facts: list[Fact] = []
-    for i in range(500):
+    for i in range(600):
         client = f"c{rng.randrange(400)}"
         recorded = EPOCH + timedelta(hours=rng.randrange(24 * 700))
+        if i >= 500:  # a second assessment of the same day, recorded earlier or later, any id
+            client, day = facts[i - 500].client_ref, facts[i - 500].fact.assessed_on  # type: ignore[union-attr]
         retracted = recorded + timedelta(days=rng.randrange(1, 200)) if rng.random() < 0.15 else None
         fact = Assessment(
-            assessed_on=date(2022, 6, 1) + timedelta(days=rng.randrange(0, 1000, 7)),
+            assessed_on=day if i >= 500 else date(2022, 6, 1) + timedelta(days=rng.randrange(0, 1000, 7)),
             ladder_step=3,
             client_stream=rng.choice(list(ClientStream)),
             work_obligation_exempt=rng.random() < 0.2,
@@ -35,7 +38,7 @@ def assessments(rng: random.Random) -> list[Fact]:
         facts.append(
             ClientRecord(
                 entity=f"client:{client}",
-                record_id=f"src|a{i}",
+                record_id=f"src|a{rng.randrange(10**6)}-{i}",
                 client_ref=client,
                 revision=1,
                 recorded_at=recorded,
@@ -56,18 +59,34 @@ async def test_month_end_counts_equal_the_definition(database_url: str) -> None:
     first, last = 202301, 202412
     async with engine.connect() as conn:
         for as_of in (None, EPOCH + timedelta(days=300), EPOCH + timedelta(days=500)):
-            got = await _month_ends(conn, list(MUNICIPALITIES), first, last, as_of)
             spells = await repository.kpi_benefits(
                 conn, MUNICIPALITIES, date(2000, 1, 1), date(2100, 1, 1), as_of
             )
+            benefits = _benefits(spells)
+            got = await _month_ends(conn, list(MUNICIPALITIES), benefits, first, last, as_of)
             r = t.client_records.c
             records = await conn.execute(
-                select(r.client_ref, r.on_date, r.record_id, r.client_stream, r.work_obligation_exempt).where(
-                    r.type == "assessment", repository._visible(as_of)
-                )
+                select(
+                    r.client_ref,
+                    r.on_date,
+                    r.recorded_at,
+                    r.record_id,
+                    r.client_stream,
+                    r.work_obligation_exempt,
+                ).where(r.type == "assessment", repository._visible(as_of))
             )
-            clients = kpis.ClientFile.of(((*row[:4], bool(row[4])) for row in records), ())
-            expected = kpis.month_ends(_benefits(spells), first, last, clients)
+            clients = kpis.ClientFile.of(((*row[:5], bool(row[5])) for row in records), ())
+            expected = kpis.month_ends(benefits, first, last, clients)
+            assert any(not m.applicant for b in benefits for m in b.members)
+            # The latest assessment on a day as SQL picks it (same day: recorded last) is the domain's.
+            for day in (date(2023, 6, 30), date(2024, 3, 31)):
+                found = await _client_file(conn, benefits, day, as_of)
+                running = [b for b in benefits if b.regulation in kpis.KPI_REGULATIONS]
+                running = [b for b in running if b.start_date <= day and (not b.end_date or b.end_date > day)]
+                persons = {p.client_ref for b in running if (p := kpis.person_on(b, day))}
+                assert any(found.assessment(c, day) for c in persons)
+                for c in persons:
+                    assert found.assessment(c, day) == clients.assessment(c, day)
             assert sum(sum(c.values()) for c in expected.population.values()) > 0
             for month in expected.population:
                 for municipality in MUNICIPALITIES:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import statistics
 from datetime import UTC, date, datetime
 
 import httpx
@@ -135,13 +136,29 @@ def _recomputed(part: dict) -> float:
     return len(part["refs"])
 
 
-async def test_each_kpi_recomputed_from_its_trace_gives_its_value(client: httpx.AsyncClient) -> None:
+# K3's plans over the sample applications (all of Hoorn): named, the latest before, none, too late.
+PLANS = [
+    client_record("src|e10", "a1-c", PlanSent(plan_ref="p1", sent_on=date(2024, 2, 1), application_ref="a1")),
+    client_record("src|e11", "a3-c", PlanSent(plan_ref="p2", sent_on=date(2024, 3, 1))),
+    client_record("src|e12", "a4-c", PlanSent(plan_ref="p3", sent_on=date(2024, 5, 10))),
+    client_record("src|e13", "nobody", PlanSent(plan_ref="p4", sent_on=date(2024, 3, 1))),
+    client_record("src|e14", "a2-c", PlanSent(plan_ref="p5", sent_on=date(2024, 8, 1))),
+]
+
+
+async def test_each_kpi_recomputed_from_its_trace_gives_its_value(
+    loaded_url: str, client: httpx.AsyncClient
+) -> None:
+    engine = make_engine(loaded_url)
+    async with engine.begin() as conn:
+        await apply_facts(conn, PLANS, datetime.now(UTC))
+    await engine.dispose()
     period = {"from": "2024-01", "to": "2024-06"}
     for scope in ({"municipality": "GM0405"}, {"organisation": "werksaam-westfriesland"}):
         doc = (await client.get("/v1/reports/kpis", params={**scope, **period})).json()
         code = scope.get("municipality", "*")
         rows = figures(doc, code)
-        for kpi in ("K1", "K2", "K4", "K5", "inflow_rate", "outflow_rate"):
+        for kpi in ("K1", "K2", "K3", "K4", "K5", "inflow_rate", "outflow_rate"):
             response = await client.get("/v1/reports/kpis/trace", params={**scope, **period, "kpi": kpi})
             assert response.status_code == 200, response.text
             trace = response.json()
@@ -150,11 +167,24 @@ async def test_each_kpi_recomputed_from_its_trace_gives_its_value(client: httpx.
             row = rows[kpi]
             assert numerator == row["numerator"], (code, kpi)
             assert abs(denominator - row["denominator"]) < 1e-9, (code, kpi)
-            value = numerator / denominator * (1 if kpi == "K1" else 100) if denominator else None
+            value = numerator / denominator * (1 if kpi in ("K1", "K3") else 100) if denominator else None
             assert (round(value, 1) if value is not None else None) == row["value"], (code, kpi)
             refs = trace["numerator"]["refs"] + trace["denominator"].get("refs", [])
-            assert all(r["benefit_ref"].startswith("benefit:") for r in refs)
-        assert all(rows[k]["denominator"] > 0 for k in ("K1", "K2", "K4", "K5", "inflow_rate"))
-    wrong = await client.get("/v1/reports/kpis/trace", params={**period, "kpi": "K3"})
+            if kpi == "K3":
+                # The plans and the applications they were linked to, by key and pseudonymous ref.
+                assert sorted(
+                    (r["plan_ref"], r["application_ref"], r["days"]) for r in trace["numerator"]["refs"]
+                ) == [
+                    ("plan:src:p1", "application:src:a1", 29),
+                    ("plan:src:p2", "application:src:a3", 23),
+                    ("plan:src:p3", "application:src:a4", 70),
+                ]
+                assert {r["client_ref"] for r in refs} == {"a1-c", "a3-c", "a4-c"}
+                median = statistics.median(r["days"] for r in trace["numerator"]["refs"])
+                assert trace["median"] == median == rows["K3_median"]["value"] == 29
+            else:
+                assert all(r["benefit_ref"].startswith("benefit:") for r in refs)
+        assert all(rows[k]["denominator"] > 0 for k in ("K1", "K2", "K3", "K4", "K5", "inflow_rate"))
+    wrong = await client.get("/v1/reports/kpis/trace", params={**period, "kpi": "K3_median"})
     assert wrong.status_code == 400
     assert wrong.json()["type"].endswith("kpi-not-traceable")

@@ -7,11 +7,11 @@ from bisect import bisect_right
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import NamedTuple, TypeVar
 
 from stroom_reporting.domain.families import active_on, years_between
-from stroom_reporting.domain.months import first_day, last_day, month_range, next_month
+from stroom_reporting.domain.months import first_day, last_day, month_of, month_range, next_month
 
 KPI_REGULATIONS = frozenset({"PW", "IOAW", "IOAZ"})
 WORK = frozenset({"employment", "self_employment"})
@@ -20,6 +20,17 @@ SIX_MONTHS = 183
 TWELVE_MONTHS = 365
 TOTAL = "*"
 T = TypeVar("T")
+K = TypeVar("K")
+
+
+class Member(NamedTuple):
+    """One membership of a benefit: from `joined` until `left` (exclusive, None = still a member)."""
+
+    client_ref: str
+    joined: date
+    left: date | None
+    applicant: bool  # role `applicant`
+    birth_date: date | None
 
 
 class KpiBenefit(NamedTuple):
@@ -30,12 +41,11 @@ class KpiBenefit(NamedTuple):
     end_date: date | None
     inflow_reason: str
     outflow_reason: str | None
-    applicant: str | None
-    applicant_birth: date | None
-    members: tuple[tuple[str, date, date | None], ...]  # (client_ref, joined, left) per membership
+    members: tuple[Member, ...]
 
 
 class Plan(NamedTuple):
+    ref: str  # the plan's key, `plan:<source>:<plan_ref>`
     client_ref: str
     sent_on: date
     application: str | None  # the linked application's entity key, when the plan names one
@@ -48,27 +58,30 @@ class Application(NamedTuple):
     received_on: date
 
 
+Recorded = tuple[datetime, str]  # when a record became known (its event's `time`) and its id
+
+
 @dataclass(frozen=True)
 class ClientFile:
-    """Per client, dated (day, tie-breaker, value) lists sorted by day: the latest on or before a
-    day is found by bisection."""
+    """Per client, dated (day, (time, id), value) lists in that order: the latest on or before a
+    day is found by bisection, and of one day's records the one recorded last counts."""
 
-    assessments: dict[str, list[tuple[date, str, tuple[str, bool]]]]
-    progress: dict[str, list[tuple[date, str, bool]]]
+    assessments: dict[str, list[tuple[date, Recorded, tuple[str, bool]]]]
+    progress: dict[str, list[tuple[date, Recorded, bool]]]
 
     @staticmethod
     def of(
-        assessments: Iterable[tuple[str, date, str, str, bool]],
-        progress: Iterable[tuple[str, date, str, bool]],
+        assessments: Iterable[tuple[str, date, datetime, str, str, bool]],
+        progress: Iterable[tuple[str, date, datetime, str, bool]],
     ) -> ClientFile:
-        """From (client, assessed_on, record_id, client_stream, exempt) and
-        (client, recorded_on, record_id, long_trajectory)."""
-        by_client: dict[str, list[tuple[date, str, tuple[str, bool]]]] = defaultdict(list)
-        for client, day, record, stream, exempt in assessments:
-            by_client[client].append((day, record, (stream, exempt)))
-        reports: dict[str, list[tuple[date, str, bool]]] = defaultdict(list)
-        for client, day, record, long_trajectory in progress:
-            reports[client].append((day, record, long_trajectory))
+        """From (client, assessed_on, time, record_id, client_stream, exempt) and
+        (client, recorded_on, time, record_id, long_trajectory)."""
+        by_client: dict[str, list[tuple[date, Recorded, tuple[str, bool]]]] = defaultdict(list)
+        for client, day, time, record, stream, exempt in assessments:
+            by_client[client].append((day, (time, record), (stream, exempt)))
+        reports: dict[str, list[tuple[date, Recorded, bool]]] = defaultdict(list)
+        for client, day, time, record, long_trajectory in progress:
+            reports[client].append((day, (time, record), long_trajectory))
         return ClientFile(
             {c: sorted(items) for c, items in by_client.items()},
             {c: sorted(items) for c, items in reports.items()},
@@ -82,8 +95,19 @@ class ClientFile:
         index = bisect_right(items, day, key=lambda item: item[0])
         return (items[index - 1][0], items[index - 1][2]) if index else None
 
+    def care_stretches(self, client: str) -> list[tuple[date, date | None]]:
+        """The days [from, until) over which the client's latest assessment makes them a care
+        client (or exempt): each assessment holds until the client's next one."""
+        items = self.assessments.get(client, [])
+        stretches = []
+        for index, (day, _, (stream, exempt)) in enumerate(items):
+            until = items[index + 1][0] if index + 1 < len(items) else None
+            if (stream == "care" or exempt) and (until is None or day < until):
+                stretches.append((day, until))
+        return stretches
 
-def _latest(items: Sequence[tuple[date, str, T]], day: date) -> T | None:
+
+def _latest(items: Sequence[tuple[date, K, T]], day: date) -> T | None:
     index = bisect_right(items, day, key=lambda item: item[0])
     return items[index - 1][2] if index else None
 
@@ -94,18 +118,56 @@ def months_before(day: date, months: int) -> date:
     return date(year, month + 1, min(day.day, last_day(year * 100 + month + 1).day))
 
 
+def person_on(benefit: KpiBenefit, day: date) -> Member | None:
+    """The one person a benefit stands for on D: its applicant while they are a member, else the
+    longest-standing remaining member (the same day: by client_ref); None when nobody is."""
+    present = [m for m in benefit.members if active_on(m.joined, m.left, day)]
+    return min(present, key=lambda m: (not m.applicant, m.joined, m.client_ref), default=None)
+
+
+def population_member(benefit: KpiBenefit, day: date, clients: ClientFile) -> Member | None:
+    """The benefit's person in P(D), if any: a PW, IOAW or IOAZ benefit active on D whose person
+    is not a care client (nor exempt) by their latest assessment on or before D."""
+    if benefit.regulation not in KPI_REGULATIONS or not active_on(benefit.start_date, benefit.end_date, day):
+        return None
+    person = person_on(benefit, day)
+    if person is None:
+        return None
+    assessed = clients.assessment(person.client_ref, day)
+    return person if assessed is None or (assessed[0] != "care" and not assessed[1]) else None
+
+
 def in_population(benefit: KpiBenefit, day: date, clients: ClientFile) -> bool:
-    """P(D): the applicant of a PW, IOAW or IOAZ benefit active on D, not a care client then."""
-    if benefit.regulation not in KPI_REGULATIONS or benefit.applicant is None:
-        return False
-    if not active_on(benefit.start_date, benefit.end_date, day):
-        return False
-    assessed = clients.assessment(benefit.applicant, day)
-    return assessed is None or (assessed[0] != "care" and not assessed[1])
+    return population_member(benefit, day, clients) is not None
 
 
-def _age(benefit: KpiBenefit, day: date) -> int | None:
-    return years_between(benefit.applicant_birth, day) if benefit.applicant_birth else None
+def person_stretches(benefit: KpiBenefit) -> list[tuple[str, date, date | None]]:
+    """(client_ref, from, until) over the benefit's days: who its person is from one membership
+    change to the next (until exclusive, None = open), days without one left out."""
+    end = benefit.end_date
+    changes = {benefit.start_date}
+    for m in benefit.members:
+        changes.update(
+            d for d in (m.joined, m.left) if d and d > benefit.start_date and (end is None or d < end)
+        )
+    days = sorted(changes)
+    stretches: list[tuple[str, date, date | None]] = []
+    for index, day in enumerate(days):
+        until = days[index + 1] if index + 1 < len(days) else end
+        if until is not None and until <= day:
+            continue
+        person = person_on(benefit, day)
+        if person is None:
+            continue
+        if stretches and stretches[-1][0] == person.client_ref and stretches[-1][2] == day:
+            stretches[-1] = (person.client_ref, stretches[-1][1], until)
+        else:
+            stretches.append((person.client_ref, day, until))
+    return stretches
+
+
+def _age(person: Member, day: date) -> int | None:
+    return years_between(person.birth_date, day) if person.birth_date else None
 
 
 def _pct(part: int, whole: float) -> float | None:
@@ -163,7 +225,9 @@ def k1_members(
     return [
         (b, (day - b.start_date).days)
         for b in benefits
-        if in_population(b, day, clients) and (age := _age(b, day)) is not None and age < 60
+        if (person := population_member(b, day, clients)) is not None
+        and (age := _age(person, day)) is not None
+        and age < 60
     ]
 
 
@@ -197,26 +261,34 @@ def k2_members(
     """P(D)'s mediable clients' benefits, each with whether its latest progress report is current."""
     members = []
     for b in benefits:
-        if not in_population(b, day, clients) or b.applicant is None:
+        person = population_member(b, day, clients)
+        if person is None:
             continue
-        assessed = clients.assessment(b.applicant, day)
+        assessed = clients.assessment(person.client_ref, day)
         if assessed is None or assessed[0] != "mediable":
             continue
-        report = clients.progress_report(b.applicant, day)
+        report = clients.progress_report(person.client_ref, day)
         if report is None:
             members.append((b, False))
             continue
-        age = _age(b, day)
+        age = _age(person, day)
         months = 12 if report[1] or (age is not None and age >= 60) else 3
         members.append((b, report[0] >= months_before(day, months)))
     return members
 
 
+class LeadTime(NamedTuple):
+    plan: Plan
+    application: Application
+    days: int
+
+
 def lead_times(
     plans: Iterable[Plan], applications: Iterable[Application], first: date, last: date
-) -> list[tuple[str, int]]:
-    """(municipality, days from received_on to sent_on) per plan sent in [first, last]: the named
-    application, else the client's latest received on or before sent_on; none found, left out."""
+) -> list[LeadTime]:
+    """K3 per plan sent in [first, last]: the application it is linked to (the named one, else the
+    client's latest received on or before sent_on; none found, left out) and the days from its
+    received_on to sent_on."""
     by_entity = {a.entity: a for a in applications}
     by_client: dict[str, list[tuple[date, str, Application]]] = defaultdict(list)
     for a in by_entity.values():
@@ -231,7 +303,7 @@ def lead_times(
         if application is None:
             application = _latest(by_client.get(plan.client_ref, []), plan.sent_on)
         if application is not None:
-            result.append((application.municipality, (plan.sent_on - application.received_on).days))
+            result.append(LeadTime(plan, application, (plan.sent_on - application.received_on).days))
     return result
 
 
@@ -268,27 +340,47 @@ def _cumulative(changes: Iterable[tuple[str, int, int]], months: Sequence[int]) 
     return result
 
 
+def population_changes(
+    benefits: Iterable[KpiBenefit], clients: ClientFile, first: int
+) -> list[tuple[str, int, int]]:
+    """(municipality, month, change) of P's month-end count, the months before `first` together as
+    month 0: +1 from the month a benefit's person starts to stand for it, -1 from the month that
+    ends, and the reverse over each stretch in which their latest assessment makes them a care
+    client (or exempt). Summed up to a month (`MonthEnds.of_changes`), P's count at its end."""
+
+    def month(day: date) -> int:
+        return month_of(day) if month_of(day) >= first else 0
+
+    changes: list[tuple[str, int, int]] = []
+    for b in benefits:
+        if b.regulation not in KPI_REGULATIONS:
+            continue
+        for client, since, until in person_stretches(b):
+            changes.append((b.municipality, month(since), 1))
+            if until is not None:
+                changes.append((b.municipality, month(until), -1))
+            for care_since, care_until in clients.care_stretches(client):
+                start = max(since, care_since)
+                end = min((d for d in (until, care_until) if d is not None), default=None)
+                if end is None or start < end:
+                    changes.append((b.municipality, month(start), -1))
+                    if end is not None:
+                        changes.append((b.municipality, month(end), 1))
+    return changes
+
+
 def month_ends(benefits: Iterable[KpiBenefit], first: int, last: int, clients: ClientFile) -> MonthEnds:
-    """The month ends of first..last by the definition: what the report's counts, summed from
-    changes in SQL (`MonthEnds.of_changes`), are tested against."""
+    """The month ends of first..last by the definition, day by day: what the report's counts,
+    summed from changes (`population_changes`, SQL for the stock), are tested against."""
     months = month_range(first, last)
-    ends = [last_day(m) for m in months]
     population: dict[int, Counter[str]] = {m: Counter() for m in months}
     stock: dict[int, Counter[str]] = {m: Counter() for m in months}
     for b in benefits:
-        if b.regulation not in KPI_REGULATIONS or b.start_date > ends[-1]:
-            continue
-        if b.end_date is not None and b.end_date <= ends[0]:
-            continue
-        # Without an assessment ever, an applicant is in P whenever the benefit is active.
-        assessed = b.applicant is not None and b.applicant in clients.assessments
-        for month, end in zip(months, ends, strict=True):
-            if active_on(b.start_date, b.end_date, end):
+        for month in months:
+            end = last_day(month)
+            if b.regulation in KPI_REGULATIONS and active_on(b.start_date, b.end_date, end):
                 stock[month][b.municipality] += 1
-                if assessed:
-                    population[month][b.municipality] += in_population(b, end, clients)
-                elif b.applicant is not None:
-                    population[month][b.municipality] += 1
+                population[month][b.municipality] += in_population(b, end, clients)
     return MonthEnds(population, stock)
 
 
@@ -317,7 +409,7 @@ class Returns:
     def __init__(self, benefits: Iterable[KpiBenefit]) -> None:
         joins: dict[str, list[tuple[date, str, str]]] = defaultdict(list)
         for b in benefits:
-            for client, joined, _ in b.members:
+            for client, joined, *_ in b.members:
                 joins[client].append((joined, b.entity, b.inflow_reason))
         for items in joins.values():
             items.sort()
@@ -329,7 +421,7 @@ class Returns:
         assert benefit.end_date is not None
         horizon = benefit.end_date + timedelta(days=days)
         found: tuple[date, str, str] | None = None
-        for client, _, left in benefit.members:
+        for client, _, left, _, _ in benefit.members:
             if left is not None and left < benefit.end_date:
                 continue
             for joined, entity, reason in self._joins.get(client, []):
