@@ -11,8 +11,17 @@ from openpyxl import load_workbook
 
 from reporting.integration.conftest import EVERYTHING, HOORN, WHOLE_ORGANISATION, reporting_app
 from reporting.samples import T1, application, benefit, record
-from stroom_contract.codes import ClientStream, Decision
-from stroom_contract.facts import Assessment, ClientRecord, PlanSent, ProgressReport
+from stroom_contract.codes import ClientStream, Decision, InflowReason, OutflowReason, Regulation, Role
+from stroom_contract.facts import (
+    Assessment,
+    BenefitHistory,
+    BenefitState,
+    BenefitVersion,
+    ClientRecord,
+    MemberSpell,
+    PlanSent,
+    ProgressReport,
+)
 from stroom_platform.db import make_engine
 from stroom_reporting.commands import migrate
 from stroom_reporting.projection import apply_facts
@@ -188,3 +197,70 @@ async def test_each_kpi_recomputed_from_its_trace_gives_its_value(
     wrong = await client.get("/v1/reports/kpis/trace", params={**period, "kpi": "K3_median"})
     assert wrong.status_code == 400
     assert wrong.json()["type"].endswith("kpi-not-traceable")
+
+
+def _spell(ref: str, municipality: str, client: str, start: date, end: date | None = None) -> BenefitHistory:
+    state = BenefitState(
+        municipality=municipality,
+        regulation=Regulation.PW,
+        start_date=start,
+        end_date=end,
+        inflow_reason=InflowReason.EMPLOYMENT_ENDED,
+        outflow_reason=OutflowReason.EMPLOYMENT if end else None,
+        members=[
+            MemberSpell(client_ref=client, role=Role.APPLICANT, birth_date=date(1990, 1, 1), joined_on=start)
+        ],
+    )
+    return BenefitHistory(
+        entity=f"benefit:src:{ref}", revision=1, versions=[BenefitVersion(recorded_from=T1, state=state)]
+    )
+
+
+# Out of Hoorn to work and back within 6 months (in Medemblik); out of Medemblik and back after 9.
+DOOR = [
+    _spell("d1", "GM0405", "x", date(2023, 1, 1), date(2024, 2, 1)),
+    _spell("d2", "GM0420", "x", date(2024, 5, 1)),
+    _spell("d3", "GM0420", "y", date(2023, 1, 1), date(2024, 3, 1)),
+    _spell("d4", "GM0405", "y", date(2024, 12, 1)),
+]
+
+
+async def test_the_revolving_door_also_as_an_organisation_total(database_url: str) -> None:
+    await migrate(database_url)
+    engine = make_engine(database_url)
+    async with engine.begin() as conn:
+        await apply_facts(conn, DOOR, datetime.now(UTC))
+    await engine.dispose()
+    transport = httpx.ASGITransport(app=reporting_app(database_url))
+    async with httpx.AsyncClient(transport=transport, base_url="http://t", headers=EVERYTHING) as client:
+        params = {"organisation": "werksaam-westfriesland", **PERIOD}
+        rows = (await client.get("/v1/reports/kpis", params=params)).json()["tables"]["revolving_door"][
+            "rows"
+        ]
+        cells = {(r["municipality"], r["within_6m"], r["within_12m"]) for r in rows}
+        assert cells == {("GM0405", 1, 1), ("GM0420", 0, 1), ("*", 1, 2)}
+        assert {r["municipality_name"] for r in rows if r["municipality"] == "*"} == {"Totaal"}
+        csv = await client.get(
+            "/v1/reports/kpis", params={**params, "format": "csv", "table": "revolving_door"}
+        )
+        lines = csv.text.lstrip("\ufeff").splitlines()
+        assert lines[0] == (
+            "Gemeentecode;Gemeente;Uitstroomreden;Nieuwe instroomreden;"
+            "Terug binnen 6 maanden;Terug binnen 12 maanden"
+        )
+        assert [line.split(";")[:2] + line.split(";")[4:] for line in lines[1:]] == [
+            ["GM0405", "Hoorn", "1", "1"],
+            ["GM0420", "Medemblik", "0", "1"],
+            ["Totaal", "Totaal", "1", "2"],
+        ]
+        xlsx = await client.get("/v1/reports/kpis", params={**params, "format": "xlsx"})
+        sheet = load_workbook(io.BytesIO(xlsx.content))["Totaal"]
+        values = [[c for c in row if c is not None] for row in sheet.iter_rows(values_only=True)]
+        assert [
+            "Totaal",
+            "Totaal",
+            "Arbeid in dienstbetrekking",
+            "Einde arbeid in dienstbetrekking",
+            1,
+            2,
+        ] in values
