@@ -40,9 +40,22 @@ T0 = datetime(2024, 1, 1, tzinfo=UTC)
 T1 = datetime(2024, 6, 1, tzinfo=UTC)
 
 
-def benefit(ref: str, municipality: str, start: date, end: date | None = None, partner: bool = False) -> Fact:
+def benefit(
+    ref: str,
+    municipality: str,
+    start: date,
+    end: date | None = None,
+    partner: bool = False,
+    applicant: str | None = None,
+) -> Fact:
+    """`applicant` names the client of an earlier benefit: the same person back in a new one."""
     members = [
-        MemberSpell(client_ref=f"{ref}-a", role=Role.APPLICANT, birth_date=date(1990, 5, 1), joined_on=start)
+        MemberSpell(
+            client_ref=f"{applicant or ref}-a",
+            role=Role.APPLICANT,
+            birth_date=date(1990, 5, 1),
+            joined_on=start,
+        )
     ]
     if partner:
         members.append(
