@@ -12,7 +12,9 @@
    events at each of `--rates` per second (on topics of their own, in record batches every few
    milliseconds as intake's relay does), measuring the delay from produce time to the entity's
    fact on the facts topic (published right after the transaction that makes the projection
-   change visible): p50 / p99.
+   change visible): p50 / p99;
+4. for each of `--depths`, the live worker's CPU per event on entities with that many events
+   behind them (bench/history_depth.py).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from typing import Any
 import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from bench.history_depth import history_depths
 from stroom_caseload.status import true_end_offsets
 from stroom_contract.bsn import Pseudonymiser
 from stroom_contract.kafka_binding import decode, encode
@@ -346,6 +349,10 @@ async def main(args: argparse.Namespace) -> None:
                 p99 = delays[min(len(delays) - 1, int(len(delays) * 0.99))]
                 p50 = statistics.median(delays) * 1000
                 print(f"  delay produce -> fact: p50 {p50:.0f} ms, p99 {p99 * 1000:.0f} ms (aim p99 < 1 s)")
+        if args.depths:
+            await history_depths(
+                broker.bootstrap_servers, env, args.depths, args.depth_entities, args.depth_rounds
+            )
     finally:
         broker.stop()
         admin = await asyncpg.connect(ADMIN)
@@ -364,6 +371,14 @@ if __name__ == "__main__":
     )
     parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument("--workers", type=int, default=2, help="caseload workers under load, one group")
+    parser.add_argument(
+        "--depths",
+        type=lambda text: [int(d) for d in text.split(",") if d],
+        default=[10, 100, 1000],
+        help="events per entity for the live-cost series; none: skip it",
+    )
+    parser.add_argument("--depth-entities", type=int, default=40)
+    parser.add_argument("--depth-rounds", type=int, default=25)
     parser.add_argument("--phase", choices=["baseline", "rebuild"], help=argparse.SUPPRESS)
     parser.add_argument("--topic", help=argparse.SUPPRESS)
     arguments = parser.parse_args()
