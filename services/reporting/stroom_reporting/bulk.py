@@ -85,6 +85,27 @@ async def upsert_rows(
         await _execute(conn, table, columns, rows, sql)
 
 
+async def update_rows(
+    conn: AsyncConnection, table: Table, key: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+) -> None:
+    """Set `columns` of the rows whose `key` is each row's first value to the values after it."""
+    if not rows:
+        return
+    names = (key, *columns)
+    sets = ", ".join(f"{c} = :{c}" for c in columns)
+    if not is_postgres(conn):
+        sql = f"UPDATE {table.name} SET {sets} WHERE {key} = :{key}"  # noqa: S608 - table and column names come from our own metadata, values are bound parameters
+        await _execute(conn, table, names, rows, sql)
+        return
+    arrays = ", ".join(f"CAST(:{c} AS {table.c[c].type.compile(_PG)}[])" for c in names)
+    sets = ", ".join(f"{c} = new.{c}" for c in columns)
+    sql = (
+        f"UPDATE {table.name} SET {sets} FROM unnest({arrays}) AS new({', '.join(names)}) "  # noqa: S608 - table and column names come from our own metadata, values are bound parameters
+        f"WHERE {table.name}.{key} = new.{key}"
+    )
+    await _execute(conn, table, names, rows, sql)
+
+
 async def select_where_in(
     conn: AsyncConnection, table: Table, column: str, values: Sequence[Any], wanted: Sequence[str]
 ) -> list[Any]:
@@ -94,15 +115,7 @@ async def select_where_in(
     return found
 
 
-async def delete_where_in(
-    conn: AsyncConnection, table: Table, column: str, values: Sequence[Any], returning: Sequence[str] = ()
-) -> list[Any]:
-    """Delete the rows whose `column` is one of `values`; returns their `returning` columns."""
-    found: list[Any] = []
+async def delete_where_in(conn: AsyncConnection, table: Table, column: str, values: Sequence[Any]) -> None:
+    """Delete the rows whose `column` is one of `values`."""
     for condition in member_of(conn, table.c[column], values) if values else []:
-        statement = delete(table).where(condition)
-        if returning:
-            found.extend(await conn.execute(statement.returning(*(table.c[c] for c in returning))))
-        else:
-            await conn.execute(statement)
-    return found
+        await conn.execute(delete(table).where(condition))

@@ -49,7 +49,6 @@ SPELL_COLUMNS: dict[str, tuple[Table, tuple[str, ...]]] = {
     "application": (t.applications, (*spells.ApplicationRow._fields, *RECORDED)),
     "trajectory": (t.phase_spells, (*spells.PhaseRow._fields, *RECORDED)),
 }
-FLOW_COLUMNS = ("municipality", "regulation", "unit", "start_month", "end_month", "recorded_to")
 RECORD_COLUMNS = tuple(c.name for c in t.client_records.columns)
 MonthKey = tuple[str, str, str, int]
 
@@ -105,11 +104,43 @@ def _add_flows(deltas: dict[MonthKey, list[int]], flows: Iterable[Any], sign: in
         acc[1] += outflow
 
 
+@dataclass
+class RowChanges:
+    """How an entity kind's stored rows become those of the winning facts: rows that stay as they
+    are (most of them, each fact repeats the history before it) are left alone."""
+
+    inserted: list[tuple[Any, ...]]
+    # (id, new recorded_to, the stored row): a version superseded since, or superseded no more.
+    closed: list[tuple[int, datetime | None, tuple[Any, ...]]]
+    deleted: list[tuple[int, tuple[Any, ...]]]
+
+
+def row_changes(stored: Iterable[Sequence[Any]], rows: Iterable[tuple[Any, ...]]) -> RowChanges:
+    """Stored rows are (id, entity, *columns, recorded_to) and new ones (entity, *columns,
+    recorded_to); a row is the same one when all but recorded_to are equal."""
+    by_key = {tuple(row[1:-1]): (row[0], tuple(row[1:])) for row in stored}
+    changes = RowChanges([], [], [])
+    for row in rows:
+        found = by_key.pop(row[:-1], None)
+        if found is None:
+            changes.inserted.append(row)
+        elif found[1][-1] != row[-1]:
+            changes.closed.append((found[0], row[-1], found[1]))
+    changes.deleted.extend(by_key.values())
+    return changes
+
+
+def _flows_of(rows: Iterable[Sequence[Any]]) -> Iterable[Any]:
+    """(municipality, regulation, unit, start month, end month, recorded_to) of count spell rows
+    in SPELL_COLUMNS order."""
+    return ((r[2], r[3], r[1], r[6], r[7], r[14]) for r in rows)
+
+
 async def _replace_histories(
     conn: AsyncConnection, histories: dict[str, spells.History]
 ) -> tuple[list[spells.History], list[MonthKey]]:
-    """Replace the rows of every entity whose fact is newer than the stored one, keeping the
-    monthly aggregate in step; returns those facts and the months whose flows moved."""
+    """Bring the rows of every entity whose fact is newer than the stored one in line with it,
+    keeping the monthly aggregate in step; returns those facts and the months whose flows moved."""
     stored = dict(
         await bulk.select_where_in(conn, t.entities, "entity", list(histories), ("entity", "revision"))
     )
@@ -117,16 +148,20 @@ async def _replace_histories(
     deltas: dict[MonthKey, list[int]] = {}
     for kind, (table, columns) in SPELL_COLUMNS.items():
         of_kind = [h for h in winners if h.kind == kind]
-        # Entities seen for the first time have no rows to take out: bulk loads skip the delete.
+        # Entities seen for the first time have no rows to compare with: bulk loads skip the select.
         replaced = [h.entity for h in of_kind if h.entity in stored]
         rows = [row for h in of_kind for row in _spell_rows(h)]
+        names = ("entity", *columns)
+        old = await bulk.select_where_in(conn, table, "entity", replaced, ("id", *names))
+        changes = row_changes(old, rows)
+        await bulk.delete_where_in(conn, table, "id", [i for i, _ in changes.deleted])
+        await bulk.update_rows(conn, table, "id", ("recorded_to",), [(i, to) for i, to, _ in changes.closed])
+        await bulk.insert_rows(conn, table, names, changes.inserted)
         if kind == "benefit":
-            old = await bulk.delete_where_in(conn, table, "entity", replaced, FLOW_COLUMNS)
-            _add_flows(deltas, old, -1)
-            _add_flows(deltas, ((r[2], r[3], r[1], r[6], r[7], r[14]) for r in rows), 1)
-        else:
-            await bulk.delete_where_in(conn, table, "entity", replaced)
-        await bulk.insert_rows(conn, table, ("entity", *columns), rows)
+            _add_flows(deltas, _flows_of(row for _, row in changes.deleted), -1)
+            _add_flows(deltas, _flows_of(row for _, _, row in changes.closed), -1)
+            _add_flows(deltas, _flows_of((*row[:-1], to) for _, to, row in changes.closed), 1)
+            _add_flows(deltas, _flows_of(changes.inserted), 1)
     await bulk.upsert_rows(
         conn,
         t.entities,
