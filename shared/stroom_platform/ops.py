@@ -1,4 +1,4 @@
-"""Health, readiness and Prometheus metrics endpoints every service mounts."""
+"""Health, readiness, status and Prometheus metrics endpoints every service mounts."""
 
 from __future__ import annotations
 
@@ -8,12 +8,16 @@ from typing import Any
 from fastapi import APIRouter, Depends, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from pydantic import BaseModel, ConfigDict
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from stroom_platform.auth import OPS_READ, require_scope
 from stroom_platform.problems import PROBLEM_JSON
 from stroom_platform.responses import FastJSONResponse
 
 ReadinessCheck = Callable[[], Awaitable[None]]
+# A service's runtime answers /status with what it alone knows (its backlog, consumer, lag).
+StatusReport = Callable[[], Awaitable[dict[str, Any]]]
 
 
 class Health(BaseModel):
@@ -41,8 +45,20 @@ _NOT_READY_DOC: dict[int | str, dict[str, Any]] = {
 }
 
 
-def ops_router(registry: CollectorRegistry, checks: Mapping[str, ReadinessCheck]) -> APIRouter:
-    """`/healthz` says the process lives; `/readyz` runs each named check; `/metrics` exports."""
+async def database_check(engine: AsyncEngine) -> None:
+    """The database answers a query: every service's readiness check `database`."""
+    async with engine.connect() as conn:
+        await conn.execute(text("SELECT 1"))
+
+
+def ops_router(
+    registry: CollectorRegistry,
+    checks: Mapping[str, ReadinessCheck],
+    status: StatusReport,
+    status_description: str,
+) -> APIRouter:
+    """`/healthz` says the process lives; `/readyz` runs each named check; `/status` is the
+    service's own report for operators; `/metrics` exports."""
     router = APIRouter(tags=["ops"])
 
     @router.get("/healthz", response_model=Health)
@@ -69,6 +85,15 @@ def ops_router(registry: CollectorRegistry, checks: Mapping[str, ReadinessCheck]
                 media_type=PROBLEM_JSON,
             )
         return FastJSONResponse({"status": "ready", "checks": sorted(checks)})
+
+    @router.get(
+        "/status",
+        response_model=ServiceStatus,
+        description=status_description,
+        dependencies=[Depends(require_scope(OPS_READ))],
+    )
+    async def get_status() -> dict[str, Any]:
+        return await status()
 
     @router.get(
         "/metrics",

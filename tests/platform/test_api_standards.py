@@ -48,7 +48,7 @@ async def services(
         reporting.router.lifespan_context(reporting),
     ):
         yield {"intake": intake, "caseload": caseload, "reporting": reporting}
-    await reporting.state.context.engine.dispose()
+    await reporting.state.runtime.engine.dispose()
 
 
 # Every scope, so that every route answers as it does for a caller allowed to use it.

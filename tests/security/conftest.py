@@ -24,7 +24,7 @@ from stroom_intake.settings import IntakeSettings
 async def reporting(tmp_path: Path) -> AsyncIterator[FastAPI]:
     application = reporting_app(await loaded_database(f"sqlite+aiosqlite:///{tmp_path / 'reporting.db'}"))
     yield application
-    await application.state.context.engine.dispose()
+    await application.state.runtime.engine.dispose()
 
 
 @pytest.fixture

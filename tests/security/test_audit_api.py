@@ -28,7 +28,7 @@ async def test_reporting_records_detail_reads_and_audit_reads(database_url: str)
             first = await client.get("/v1/audit")
             second = await client.get("/v1/audit", params={"after": 0, "limit": 1})
     finally:
-        await app.state.context.engine.dispose()
+        await app.state.runtime.engine.dispose()
     assert first.status_code == 200
     doc = first.json()
     assert doc["verification"] == {"valid": True, "checked": 1, "first_broken_seq": None, "reason": None}
@@ -61,7 +61,7 @@ async def test_refusals_are_recorded(database_url: str) -> None:
         entries = [e.document() for e in await app.state.audit.page(0, 10)]
         verification = await app.state.audit.verify()
     finally:
-        await app.state.context.engine.dispose()
+        await app.state.runtime.engine.dispose()
     assert (missing.status_code, wrong.status_code, audit_read.status_code) == (401, 403, 403)
     assert [(e["action"], e["object"], e["detail"]["status"]) for e in entries] == [
         ("authenticatie", "GET /v1/reports/monthly/trace", 401),

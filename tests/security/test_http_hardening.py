@@ -49,7 +49,7 @@ async def reporting(reporting_url: str) -> AsyncIterator[httpx.AsyncClient]:
     app = reporting_app(ReportingSettings(DATABASE_URL=reporting_url, consume=False))
     async with await client_of(app) as client:
         yield client
-    await app.state.context.engine.dispose()
+    await app.state.runtime.engine.dispose()
 
 
 @pytest.fixture

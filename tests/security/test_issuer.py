@@ -55,18 +55,18 @@ async def test_stroom_token_signs_what_the_embedded_services_accept(embedded: Pa
             "/v1/organisations", headers={"Authorization": f"Bearer {mint('reports:read')}"}
         )
         assert foreign.status_code == 401
-    await service.state.context.engine.dispose()
+    await service.state.runtime.engine.dispose()
     # A second start keeps the key: tokens signed before stay valid.
     before = key.read_bytes()
     build_authenticator(
-        ReportingSettings(DATABASE_URL=url, consume=False), service.state.context.organisations
+        ReportingSettings(DATABASE_URL=url, consume=False), service.state.runtime.organisations
     )
     assert key.read_bytes() == before
 
 
 def test_a_key_others_may_read_is_refused(embedded: Path) -> None:
     settings = ReportingSettings(consume=False)
-    organisations = reporting_app(settings).state.context.organisations
+    organisations = reporting_app(settings).state.runtime.organisations
     (embedded / KEY_FILE).chmod(0o644)
     with pytest.raises(ValueError, match="chmod 600"):
         build_authenticator(settings, organisations)
@@ -116,7 +116,7 @@ async def test_api_keys_are_configured_as_hashes(tmp_path: Path) -> None:
         assert (await client.get("/v1/organisations", params={"api_key": key})).status_code == 400
         writes = await client.get("/v1/reports/monthly/trace", headers={"X-API-Key": key})
         assert writes.status_code == 403
-    await service.state.context.engine.dispose()
+    await service.state.runtime.engine.dispose()
 
 
 @pytest.fixture
@@ -157,4 +157,4 @@ async def test_keys_from_a_jwks_url(monkeypatch: pytest.MonkeyPatch, jwks_url: s
         assert (
             await client.get("/v1/organisations", headers={"Authorization": f"Bearer {wrong}"})
         ).status_code == 401
-    await service.state.context.engine.dispose()
+    await service.state.runtime.engine.dispose()

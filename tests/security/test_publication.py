@@ -40,7 +40,7 @@ async def _get(url: str, scopes: frozenset[str] | None, params: dict[str, str]) 
         async with httpx.AsyncClient(transport=transport, base_url="http://t", headers=headers) as client:
             return await client.get("/v1/reports/monthly", params=params)
     finally:
-        await app.state.context.engine.dispose()
+        await app.state.runtime.engine.dispose()
 
 
 PUBLIC = frozenset({"reports:read:public"})

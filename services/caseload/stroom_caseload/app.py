@@ -7,6 +7,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
@@ -17,17 +18,17 @@ from stroom_caseload.api import caseload_router
 from stroom_caseload.consumer import Processor
 from stroom_caseload.metrics import CaseloadMetrics
 from stroom_caseload.settings import CaseloadSettings
-from stroom_caseload.status import LagProbe, database_reachable, status
+from stroom_caseload.status import LagProbe, status
 from stroom_caseload.tables import audit
 from stroom_platform.api_docs import install_api_docs
 from stroom_platform.api_standards import install_api_standards
 from stroom_platform.audit import AuditLog, install_audit
-from stroom_platform.auth import ADMIN, Operator, require_scope
+from stroom_platform.auth import ADMIN, require_scope
 from stroom_platform.broker import EpochWatch
 from stroom_platform.db import make_engine
 from stroom_platform.issuer import build_authenticator
 from stroom_platform.memory import freeze_startup_heap
-from stroom_platform.ops import ServiceStatus, ops_router
+from stroom_platform.ops import ReadinessCheck, database_check, ops_router
 from stroom_platform.organisations import load_organisations
 from stroom_platform.partitioner import entity_partition_for
 from stroom_platform.problems import Problem
@@ -38,6 +39,7 @@ log = logging.getLogger(__name__)
 API_VERSION = "1.1.0"
 # Read under their old names until 1.2.0, answered with a `Deprecation` header.
 RENAMED_QUERY_KEYS = {"as_of": "asOf"}
+STATUS_DESCRIPTION = "The consumer group, its partitions and lag, the newest event applied, the dead letters."
 
 
 def create_app(settings: CaseloadSettings) -> FastAPI:
@@ -101,9 +103,6 @@ def create_app(settings: CaseloadSettings) -> FastAPI:
         if state.get("faust") is None:
             raise RuntimeError("consumer not started")
 
-    async def database() -> None:
-        await database_reachable(engine)
-
     async def broker() -> None:
         if "probe" not in state:
             raise RuntimeError("consumer not started")
@@ -114,20 +113,24 @@ def create_app(settings: CaseloadSettings) -> FastAPI:
         if "faust" not in state or not state["faust"].consumer.assignment():
             raise RuntimeError("no partitions assigned")
 
-    checks = {"database": database, "broker": broker, "consumer": consumer_running, "assignment": assignment}
-    app.include_router(ops_router(metrics.registry, checks))
-    audit_log = AuditLog(engine, audit, "caseload")
-    app.include_router(caseload_router(engine, organisations, audit_log))
-    install_audit(app, audit_log, require_scope(ADMIN))
-
-    @app.get("/status", tags=["ops"], response_model=ServiceStatus)
-    async def get_status(_operator: Operator) -> dict[str, Any]:
+    async def get_status() -> dict[str, Any]:
         if "faust" not in state:
             raise Problem(503, "not-started", "The consumer is not running")
         assignment = sorted(tp.partition for tp in state["faust"].consumer.assignment())
         return await status(
             settings.consumer_group, assignment, state["probe"], state["processor"], engine, metrics
         )
+
+    checks: dict[str, ReadinessCheck] = {
+        "database": partial(database_check, engine),
+        "broker": broker,
+        "consumer": consumer_running,
+        "assignment": assignment,
+    }
+    app.include_router(ops_router(metrics.registry, checks, get_status, STATUS_DESCRIPTION))
+    audit_log = AuditLog(engine, audit, "caseload")
+    app.include_router(caseload_router(engine, organisations, audit_log))
+    install_audit(app, audit_log, require_scope(ADMIN))
 
     install_api_standards(app, RENAMED_QUERY_KEYS)
     install_api_docs(app)

@@ -7,7 +7,6 @@ from datetime import datetime
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from stroom_caseload.consumer import Processor
@@ -76,11 +75,6 @@ async def true_end_offsets(
                 ends[tp] = max(ends[tp], records[-1].offset + 1)
                 pending.discard(tp)
     return ends
-
-
-async def database_reachable(engine: AsyncEngine) -> None:
-    async with engine.connect() as conn:
-        await conn.execute(text("SELECT 1"))
 
 
 async def status(

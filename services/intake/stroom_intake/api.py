@@ -1,4 +1,4 @@
-"""HTTP endpoints of intake: `POST /v1/events` (CloudEvents HTTP binding) and `/status`.
+"""HTTP endpoints of intake: `POST /v1/events` (CloudEvents HTTP binding).
 
 Answers to `POST /v1/events`:
 * 202 with `{accepted, duplicates, conflicts, refused}` when at least one event is now held
@@ -23,8 +23,7 @@ from pydantic import BaseModel, Field
 from stroom_intake.domain.outcome import IngestReport
 from stroom_intake.domain.reading import MalformedBody, RawEvent, Unreadable, read_json, read_ndjson
 from stroom_intake.runtime import IntakeRuntime
-from stroom_platform.auth import Operator, Writer
-from stroom_platform.ops import ServiceStatus
+from stroom_platform.auth import Writer
 from stroom_platform.problems import Problem
 
 SINGLE = "application/cloudevents+json"
@@ -153,8 +152,3 @@ async def post_events(request: Request, rt: Runtime, writer: Writer) -> Response
     items = _items(media_type, body)
     report = await rt.ingest(items, writer)
     return _answer(report, len(items))
-
-
-@router.get("/status", tags=["ops"], response_model=ServiceStatus)
-async def status(rt: Runtime, _operator: Operator) -> dict[str, Any]:
-    return await rt.status()

@@ -24,6 +24,9 @@ from stroom_platform.service_app import service_app
 
 # Semver of the HTTP API (the `API-Version` header), not of the package.
 API_VERSION = "1.1.0"
+STATUS_DESCRIPTION = (
+    "The outbox's backlog, the relay and the broker, the events stored, and per source its gaps."
+)
 
 
 def create_app(settings: IntakeSettings) -> FastAPI:
@@ -44,9 +47,7 @@ def create_app(settings: IntakeSettings) -> FastAPI:
     app.state.runtime = runtime
     app.include_router(router)
     install_audit(app, AuditLog(runtime.engine, audit, "intake"), require_scope(ADMIN))
-    app.include_router(
-        ops_router(registry, {"database": runtime.check_database, "broker": runtime.check_broker})
-    )
+    app.include_router(ops_router(registry, runtime.checks(), runtime.status, STATUS_DESCRIPTION))
     install_api_standards(app)
     install_api_docs(app)
     return app

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select, text, tuple_
+from sqlalchemy import Column, func, select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from stroom_intake.domain.sequences import SourceSequence
@@ -44,20 +44,22 @@ async def sequences(conn: AsyncConnection, gaps_per_source: int = 10) -> list[So
 
 
 async def fingerprints(conn: AsyncConnection, keys: Sequence[EventKey]) -> dict[EventKey, str]:
-    found: dict[EventKey, str] = {}
-    pair = tuple_(events.c.source, events.c.event_id)
-    for chunk in chunks(keys):
-        query = select(events.c.source, events.c.event_id, events.c.fingerprint).where(pair.in_(chunk))
-        found.update({(s, i): fp for s, i, fp in (await conn.execute(query)).all()})
-    return found
+    return await _stored(conn, keys, events.c.fingerprint)
 
 
 async def entity_keys(conn: AsyncConnection, keys: Sequence[EventKey]) -> dict[EventKey, str]:
+    return await _stored(conn, keys, events.c.entity_key)
+
+
+async def _stored(
+    conn: AsyncConnection, keys: Sequence[EventKey], column: Column[str]
+) -> dict[EventKey, str]:
+    """`column` of each stored event among `keys`."""
     found: dict[EventKey, str] = {}
     pair = tuple_(events.c.source, events.c.event_id)
     for chunk in chunks(keys):
-        query = select(events.c.source, events.c.event_id, events.c.entity_key).where(pair.in_(chunk))
-        found.update({(s, i): key for s, i, key in (await conn.execute(query)).all()})
+        query = select(events.c.source, events.c.event_id, column).where(pair.in_(chunk))
+        found.update({(s, i): value for s, i, value in (await conn.execute(query)).all()})
     return found
 
 

@@ -8,10 +8,10 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from prometheus_client import CollectorRegistry
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from stroom_contract.bsn import Pseudonymiser
@@ -27,6 +27,7 @@ from stroom_intake.settings import IntakeSettings
 from stroom_platform.auth import Principal
 from stroom_platform.broker import broker_responds
 from stroom_platform.db import make_engine
+from stroom_platform.ops import ReadinessCheck, database_check
 from stroom_platform.organisations import load_organisations
 from stroom_platform.settings import pseudonym_keys
 
@@ -93,9 +94,9 @@ class IntakeRuntime:
         self.metrics.observe(report)
         return report
 
-    async def check_database(self) -> None:
-        async with self.engine.connect() as conn:
-            await conn.execute(text("SELECT 1"))
+    def checks(self) -> dict[str, ReadinessCheck]:
+        """Readiness: the database answers, and the relay reaches the broker."""
+        return {"database": partial(database_check, self.engine), "broker": self.check_broker}
 
     async def _watch_backlog(self) -> None:
         rounds = 0

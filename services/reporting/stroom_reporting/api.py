@@ -26,7 +26,6 @@ from stroom_platform.params import FIRST_YEAR, LAST_YEAR, checked_day, checked_m
 from stroom_platform.problems import Problem
 from stroom_reporting import exports, reports, repository
 from stroom_reporting import publication as publication_rules
-from stroom_reporting.context import ReportingContext
 from stroom_reporting.domain import board as board_layout
 from stroom_reporting.domain.months import (
     format_month,
@@ -40,6 +39,7 @@ from stroom_reporting.domain.months import (
 )
 from stroom_reporting.domain.spells import UNITS
 from stroom_reporting.kpi_report import TRACEABLE, kpi_trace, kpis_report
+from stroom_reporting.runtime import ReportingRuntime
 from stroom_reporting.schemas import DOWNLOADS, Changes, OrganisationEntry, ReportDocument, Trace
 
 router = APIRouter(prefix="/v1", tags=["reports"])
@@ -47,8 +47,8 @@ router = APIRouter(prefix="/v1", tags=["reports"])
 MAX_PERIOD_MONTHS = 120
 
 
-def context(request: Request) -> ReportingContext:
-    ctx: ReportingContext = request.app.state.context
+def context(request: Request) -> ReportingRuntime:
+    ctx: ReportingRuntime = request.app.state.runtime
     return ctx
 
 
@@ -74,7 +74,7 @@ async def connection(request: Request) -> AsyncIterator[AsyncConnection]:
         yield conn
 
 
-Ctx = Annotated[ReportingContext, Depends(context)]
+Ctx = Annotated[ReportingRuntime, Depends(context)]
 Caller = Annotated[Access, Depends(access)]
 DetailCaller = Annotated[Access, Depends(detail_access)]
 Conn = Annotated[AsyncConnection, Depends(connection)]

@@ -52,4 +52,4 @@ async def client(loaded_url: str) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://test", headers=EVERYTHING) as c:
         yield c
-    await app.state.context.engine.dispose()
+    await app.state.runtime.engine.dispose()

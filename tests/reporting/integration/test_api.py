@@ -246,7 +246,7 @@ async def test_authorisation_per_municipality(loaded_url: str) -> None:
         whole = WHOLE_ORGANISATION
         doc = (await c.get("/v1/reports/monthly", params={"organisation": ORG}, headers=whole)).json()
         assert len(doc["municipalities"]) == 7
-    await app.state.context.engine.dispose()
+    await app.state.runtime.engine.dispose()
 
 
 async def test_named_periods(client: httpx.AsyncClient) -> None:

@@ -61,7 +61,7 @@ async def client(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://test", headers=EVERYTHING) as c:
         yield c
-    await app.state.context.engine.dispose()
+    await app.state.runtime.engine.dispose()
 
 
 async def _january(client: httpx.AsyncClient, as_of: str | None) -> dict:

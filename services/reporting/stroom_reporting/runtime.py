@@ -1,0 +1,106 @@
+"""Reporting's running parts, built from its settings: the database, the organisations and the
+facts consumer, with start, stop, readiness checks and /status."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import datetime
+from functools import partial
+from typing import Any
+
+from prometheus_client import CollectorRegistry
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from stroom_platform.db import make_engine
+from stroom_platform.ops import ReadinessCheck, database_check
+from stroom_platform.organisations import OrganisationsConfig
+from stroom_reporting import repository
+from stroom_reporting.consumer import FactsConsumer
+from stroom_reporting.settings import ReportingSettings
+
+STATUS_DESCRIPTION = "Consumer group and lag, and per read model when a fact was last applied (freshness)."
+
+
+@dataclass(frozen=True)
+class ReportingRuntime:
+    settings: ReportingSettings
+    engine: AsyncEngine
+    organisations: OrganisationsConfig
+    registry: CollectorRegistry
+    # None when this process serves the API only (STROOM_REPORTING_CONSUME=false).
+    consumer: FactsConsumer | None
+
+    @classmethod
+    def from_settings(
+        cls, settings: ReportingSettings, organisations: OrganisationsConfig
+    ) -> ReportingRuntime:
+        engine = make_engine(settings.reporting_database_url)
+        registry = CollectorRegistry()
+        consumer = FactsConsumer(settings, engine, registry) if settings.consume else None
+        return cls(settings, engine, organisations, registry, consumer)
+
+    @property
+    def disclosure_threshold(self) -> int:
+        """Publication: figures below this are suppressed."""
+        return self.settings.disclosure_threshold
+
+    async def start(self) -> None:
+        if self.consumer is not None:
+            await self.consumer.start()
+
+    async def stop(self) -> None:
+        if self.consumer is not None:
+            await self.consumer.stop()
+        await self.engine.dispose()
+
+    def checks(self) -> dict[str, ReadinessCheck]:
+        """Readiness: the database answers; a consumer reaches the broker and has partitions."""
+        checks: dict[str, ReadinessCheck] = {"database": partial(database_check, self.engine)}
+        consumer = self.consumer
+        if consumer is not None:
+
+            async def assignment() -> None:
+                if not consumer.assigned():
+                    raise RuntimeError("no partitions of the facts topic assigned")
+
+            checks |= {"broker": consumer.check_broker, "assignment": assignment}
+        return checks
+
+    async def status(self) -> dict[str, Any]:
+        try:
+            # Answers also while the database is away, as status pages must.
+            async with asyncio.timeout(3.0), self.engine.connect() as conn:
+                fresh = await repository.freshness(conn)
+        except Exception:
+            fresh = None
+        consumer = self.consumer
+        return {
+            "service": "reporting",
+            "consumer": {
+                "group": self.settings.consumer_group,
+                "topic": self.settings.facts_topic,
+                "running": consumer is not None,
+                "last_batch_at": consumer.last_batch_at.isoformat()
+                if consumer and consumer.last_batch_at
+                else None,
+                "last_error": consumer.last_error if consumer else None,
+                "partitions": await consumer.lag() if consumer else {},
+            },
+            "database": {"reachable": fresh is not None},
+            "read_models": {
+                row.read_model: {
+                    "last_applied_at": row.applied_at.isoformat(),
+                    # The newest event time of all facts applied, and that of the batch applied
+                    # last: after a late import of old events the second lies far back.
+                    "newest_recorded": _iso(row.newest_recorded),
+                    "last_applied_recorded": _iso(row.latest_recorded),
+                    "facts_applied": row.facts_applied,
+                }
+                for row in fresh or ()
+            },
+        }
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
