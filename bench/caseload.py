@@ -36,12 +36,13 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from bench.history_depth import history_depths
-from stroom_caseload.status import true_end_offsets
 from stroom_contract.bsn import Pseudonymiser
 from stroom_contract.kafka_binding import decode, encode
 from stroom_contract.keys import entity_key
 from stroom_contract.validation import EventValidator
 from stroom_platform.broker import EmbeddedBroker, TopicSpec, ensure_topics, free_port
+from stroom_platform.kafka.clients import PROFILES
+from stroom_platform.kafka.lag import end_offsets
 from stroom_platform.memory import peak_rss_mb
 from stroom_platform.organisations import load_organisations
 from stroom_platform.partitioner import partition_for
@@ -94,7 +95,7 @@ async def baseline(bootstrap: str, topic: str) -> dict[str, Any]:
     await consumer.start()
     await probe.start()
     tps = [TopicPartition(topic, p) for p in range(PARTITIONS)]
-    ends = await true_end_offsets(probe, tps)
+    ends = await end_offsets(probe, tps, PROFILES["embedded"])
     consumer.assign(tps)
     await consumer.seek_to_beginning(*tps)
     started = time.perf_counter()
@@ -166,7 +167,7 @@ async def start_group_at_end(bootstrap: str, group: str, topic: str) -> None:
     await probe.start()
     try:
         tps = [TopicPartition(topic, p) for p in range(PARTITIONS)]
-        ends = await true_end_offsets(probe, tps)
+        ends = await end_offsets(probe, tps, PROFILES["embedded"])
         consumer.assign(tps)
         await consumer.commit(dict(ends))
     finally:

@@ -24,7 +24,6 @@ from typing import Any
 import asyncpg
 import httpx
 import orjson
-from aiokafka import AIOKafkaProducer
 from sqlalchemy import exists, select
 
 from bench.credentials import case_system, embedded_environment
@@ -38,6 +37,7 @@ from stroom_intake.settings import IntakeSettings
 from stroom_intake.tables import events
 from stroom_platform.broker import EmbeddedBroker, TopicSpec, ensure_topics, free_port
 from stroom_platform.db import make_engine
+from stroom_platform.kafka.clients import Broker
 from stroom_platform.organisations import load_organisations
 from stroom_simulator import simulate_history
 
@@ -74,10 +74,7 @@ async def raw_produce(bootstrap: str, history: list[dict[str, Any]]) -> float:
         records.append((key.encode(), value, headers))
     topic = f"bench-raw-{secrets.token_hex(3)}"
     await ensure_topics(bootstrap, [TopicSpec(topic, PARTITIONS)])
-    producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap,
-        acks="all",
-        enable_idempotence=False,
+    producer = Broker(bootstrap).producer(
         linger_ms=5,
         max_batch_size=1024 * 1024,
         max_request_size=8 * 1024 * 1024,

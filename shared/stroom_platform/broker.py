@@ -22,9 +22,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+
+from stroom_platform.kafka.clients import Broker
 
 log = logging.getLogger(__name__)
 
@@ -78,23 +80,21 @@ async def ensure_topics(bootstrap_servers: str, topics: Iterable[TopicSpec]) -> 
         await admin.close()
 
 
-async def broker_epoch(bootstrap_servers: str, within: float = 10.0) -> str:
+async def broker_epoch(broker: Broker, within: float = 10.0) -> str:
     """The identity of the broker's log: the first record of `EPOCH_TOPIC`, written when absent.
 
     Two writers racing on an empty topic agree all the same, since both read back its first
     record. Raises TimeoutError or KafkaError when the broker does not answer in time.
     """
     async with asyncio.timeout(within):
-        await ensure_topics(bootstrap_servers, [EPOCH_TOPIC_SPEC])
+        await ensure_topics(broker.bootstrap_servers, [EPOCH_TOPIC_SPEC])
         partition = TopicPartition(EPOCH_TOPIC, 0)
-        consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False)
+        consumer = broker.consumer()
         await consumer.start()
         try:
             consumer.assign([partition])
             if (await consumer.end_offsets([partition]))[partition] == 0:
-                producer = AIOKafkaProducer(
-                    bootstrap_servers=bootstrap_servers, acks="all", enable_idempotence=False
-                )
+                producer = broker.producer()
                 await producer.start()
                 try:
                     await producer.send_and_wait(EPOCH_TOPIC, uuid.uuid4().hex.encode(), partition=0)
@@ -219,9 +219,9 @@ class EpochWatch:
     """
 
     def __init__(
-        self, bootstrap_servers: str, on_change: Callable[[], Awaitable[None]], interval: float = 5.0
+        self, broker: Broker, on_change: Callable[[], Awaitable[None]], interval: float = 5.0
     ) -> None:
-        self._bootstrap_servers = bootstrap_servers
+        self._broker = broker
         self._on_change = on_change
         self._interval = interval
         self.epoch: str | None = None
@@ -229,7 +229,7 @@ class EpochWatch:
     async def run(self) -> None:
         while True:
             try:
-                epoch = await broker_epoch(self._bootstrap_servers)
+                epoch = await broker_epoch(self._broker)
             except (TimeoutError, KafkaError, OSError) as exc:
                 log.info("broker epoch unknown; asking again later", extra={"error": type(exc).__name__})
             else:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -11,6 +11,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from stroom_platform.auth import DEFAULT_ALGORITHMS, ApiKey, check_algorithms
 from stroom_platform.organisations import DEFAULT_FILE
 
+BrokerProfileName = Literal["apache", "embedded"]
 _PLACEHOLDERS = {"changeme", "change-me", "secret", "test", "xxx"}
 
 
@@ -24,6 +25,9 @@ class CommonSettings(BaseSettings):
         default=None,
         validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS", "STROOM_KAFKA_BOOTSTRAP_SERVERS"),
     )
+    # What the broker supports (`stroom_platform.kafka.clients.PROFILES`): `apache` for Apache
+    # Kafka (idempotent producers), `embedded` for the broker `stroom serve` starts.
+    broker_profile: BrokerProfileName = "embedded"
     data_dir: Path = Path("var")
     organisations_file: Path = DEFAULT_FILE
     events_topic: str = "stroom.events.v1"

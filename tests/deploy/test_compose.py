@@ -76,6 +76,8 @@ def test_stroom_services_connect_to_kafka_and_postgres(services: dict[str, Any],
     assert env["DATABASE_URL"].startswith(f"postgresql+asyncpg://{postgres['POSTGRES_USER']}:")
     assert env["DATABASE_URL"].endswith(f"@postgres:5432/{postgres['POSTGRES_DB']}")
     assert f"//{env['KAFKA_BOOTSTRAP_SERVERS']}" in advertised
+    # Apache Kafka, not the embedded broker: producers are idempotent.
+    assert env["STROOM_BROKER_PROFILE"] == "apache"
     # The static read tokens are gone: every service verifies OAuth tokens of one shared issuer.
     assert "STROOM_API_TOKENS" not in env
     assert "stroom-issuer:/home/stroom/var" in services[name]["volumes"]

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from stroom_caseload.status import LagProbe
 from stroom_platform.broker import EmbeddedBroker, TopicSpec, ensure_topics
-from stroom_platform.lag import partition_lag
+from stroom_platform.kafka.clients import Broker
+from stroom_platform.kafka.lag import LagProbe, partition_lag
 
 
 def test_partition_lag() -> None:
@@ -39,7 +39,7 @@ async def test_probe_lag_would_have_gone_negative(broker: EmbeddedBroker, unique
         await committer.commit({TopicPartition(unique_topic, 0): 1000})
     finally:
         await committer.stop()
-    probe = LagProbe(servers, group, unique_topic)
+    probe = LagProbe(Broker(servers), group, unique_topic)
     await probe.start()
     try:
         await probe.check_broker()

@@ -10,7 +10,6 @@ from contextlib import asynccontextmanager
 from functools import partial
 from typing import Any
 
-from aiokafka import AIOKafkaProducer
 from fastapi import FastAPI
 
 from stroom_caseload.agents import build_faust_app
@@ -18,7 +17,7 @@ from stroom_caseload.api import caseload_router
 from stroom_caseload.consumer import Processor
 from stroom_caseload.metrics import CaseloadMetrics
 from stroom_caseload.settings import CaseloadSettings
-from stroom_caseload.status import LagProbe, status
+from stroom_caseload.status import status
 from stroom_caseload.tables import audit
 from stroom_platform.api_docs import install_api_docs
 from stroom_platform.api_standards import install_api_standards
@@ -27,6 +26,8 @@ from stroom_platform.auth import ADMIN, require_scope
 from stroom_platform.broker import EpochWatch
 from stroom_platform.db import make_engine
 from stroom_platform.issuer import build_authenticator
+from stroom_platform.kafka.clients import broker_of
+from stroom_platform.kafka.lag import LagProbe
 from stroom_platform.memory import freeze_startup_heap
 from stroom_platform.ops import ReadinessCheck, database_check, ops_router
 from stroom_platform.organisations import load_organisations
@@ -47,21 +48,19 @@ def create_app(settings: CaseloadSettings) -> FastAPI:
     authenticator = build_authenticator(settings, organisations)
     metrics = CaseloadMetrics()
     engine = make_engine(settings.caseload_database_url)
-    bootstrap = settings.kafka_bootstrap_servers or "127.0.0.1:9092"
+    kafka = broker_of(settings)
     state: dict[str, Any] = {}
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         # Kafka clients and faust bind to the running loop, so they are made here.
-        producer = AIOKafkaProducer(
-            bootstrap_servers=bootstrap,
-            acks="all",
+        producer = kafka.producer(
             linger_ms=5,
             max_batch_size=settings.facts_batch_bytes,
             partitioner=entity_partition_for,
         )
         await producer.start()
-        probe = LagProbe(bootstrap, settings.consumer_group, settings.events_topic)
+        probe = LagProbe(kafka, settings.consumer_group, settings.events_topic)
         await probe.start()
         processor = Processor(
             engine,
@@ -78,7 +77,7 @@ def create_app(settings: CaseloadSettings) -> FastAPI:
         # A new broker log: its events come again from offset 0 (intake republishes them); the
         # ledger's (source, id) makes each one that was applied a duplicate.
         watch = asyncio.create_task(
-            EpochWatch(bootstrap, faust_app.consumer.rewind).run(), name="caseload-broker-epoch"
+            EpochWatch(kafka, faust_app.consumer.rewind).run(), name="caseload-broker-epoch"
         )
         state.update(faust=faust_app, probe=probe, processor=processor)
         log.info("caseload consumer started", extra={"group": settings.consumer_group})

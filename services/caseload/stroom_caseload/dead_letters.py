@@ -11,9 +11,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import TopicPartition
 
-from stroom_caseload.status import true_end_offsets
+from stroom_platform.kafka.clients import Broker
+from stroom_platform.kafka.lag import end_offsets
 from stroom_platform.partitioner import partition_for
 
 REASON_HEADER = "dlq_reason"
@@ -38,14 +39,14 @@ class DeadLetter:
         return self.header(REASON_HEADER)
 
 
-async def read_dead_letters(bootstrap_servers: str, topic: str) -> list[DeadLetter]:
+async def read_dead_letters(broker: Broker, topic: str) -> list[DeadLetter]:
     """Every record now on the dead-letter topic, in partition and offset order."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False)
+    consumer = broker.consumer()
     await consumer.start()
     try:
         await consumer.topics()  # refreshes the metadata
         tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or set())]
-        ends = await true_end_offsets(consumer, tps)
+        ends = await end_offsets(consumer, tps, broker.profile)
         found: list[DeadLetter] = []
         pending = [tp for tp in tps if ends[tp] > 0]
         consumer.assign(pending)
@@ -68,11 +69,9 @@ async def read_dead_letters(bootstrap_servers: str, topic: str) -> list[DeadLett
         await consumer.stop()
 
 
-async def replay(bootstrap_servers: str, events_topic: str, letters: Sequence[DeadLetter]) -> int:
+async def replay(broker: Broker, events_topic: str, letters: Sequence[DeadLetter]) -> int:
     """Publish the dead letters to the events topic again as they first came; returns how many."""
-    producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap_servers, acks="all", enable_idempotence=False, partitioner=partition_for
-    )
+    producer = broker.producer(partitioner=partition_for)
     await producer.start()
     try:
         for letter in letters:

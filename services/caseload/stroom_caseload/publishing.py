@@ -1,5 +1,4 @@
-"""Many records to one topic as record batches per partition: the rebuild's republication and
-the facts of a live batch."""
+"""Facts to the facts topic, in the partitions of their entity."""
 
 from __future__ import annotations
 
@@ -9,28 +8,13 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 
+from stroom_platform.kafka.sending import ProducerRecord, RecordBatchSender
 from stroom_platform.partitioner import entity_partition_for
 
 
 async def send_all(
     producer: AIOKafkaProducer, topic: str, records: Iterable[tuple[bytes, bytes]]
 ) -> list[asyncio.Future[Any]]:
-    """Queue (key, value) records, in order per partition, in the partitions the live facts
-    producer picks; filling batches directly costs about half of a `send` per record. Returns once
-    queued, with a future per record batch that is done when the broker has acknowledged it (the
-    producer's `flush` waits for them all)."""
-    partitions = sorted(await producer.partitions_for(topic))
-    batches: dict[int, Any] = {}
-    sent: list[asyncio.Future[Any]] = []
-    for key, value in records:
-        partition = entity_partition_for(key, partitions, partitions)
-        batch = batches.get(partition)
-        if batch is None or batch.append(key=key, value=value, timestamp=None) is None:
-            if batch is not None:
-                sent.append(await producer.send_batch(batch, topic, partition=partition))
-            # An empty batch takes any one record, however large.
-            batch = batches[partition] = producer.create_batch()
-            batch.append(key=key, value=value, timestamp=None)
-    for partition, batch in batches.items():
-        sent.append(await producer.send_batch(batch, topic, partition=partition))
-    return sent
+    """Queue (key, value) facts as record batches; a future per batch, done once acknowledged."""
+    sender = RecordBatchSender(producer, topic, entity_partition_for)
+    return await sender.send(ProducerRecord(key, value) for key, value in records)

@@ -18,6 +18,7 @@ from stroom_caseload.service import Outgoing, client_records
 from stroom_caseload.settings import CaseloadSettings
 from stroom_caseload.tables import live
 from stroom_platform.db import make_engine
+from stroom_platform.kafka.clients import broker_of
 
 # The client records a worker folded are published from its memory: reading them back and
 # deriving them again cost most of the republication. Only those whose ledger row changed
@@ -27,12 +28,7 @@ from stroom_platform.db import make_engine
 
 @asynccontextmanager
 async def _publishing(settings: CaseloadSettings) -> AsyncIterator[tuple[AIOKafkaProducer, AsyncConnection]]:
-    producer = AIOKafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap_servers,
-        acks="all",
-        linger_ms=20,
-        max_batch_size=settings.facts_batch_bytes,
-    )
+    producer = broker_of(settings).producer(linger_ms=20, max_batch_size=settings.facts_batch_bytes)
     engine = make_engine(settings.caseload_database_url)
     await producer.start()
     try:

@@ -123,12 +123,13 @@ def dead_letters(
     from stroom_caseload.commands import read_dead_letters
     from stroom_caseload.commands import replay as replay_letters
     from stroom_caseload.settings import CaseloadSettings
+    from stroom_platform.kafka.clients import broker_of
 
     settings = CaseloadSettings()
     if not settings.kafka_bootstrap_servers:
         raise typer.BadParameter("KAFKA_BOOTSTRAP_SERVERS is nodig om de dead letters te lezen")
-    bootstrap = settings.kafka_bootstrap_servers
-    letters = asyncio.run(read_dead_letters(bootstrap, settings.dead_letter_topic))
+    broker = broker_of(settings)
+    letters = asyncio.run(read_dead_letters(broker, settings.dead_letter_topic))
     table = Table("Partitie", "Offset", "Bron", "Id", "Type", "Reden", title=settings.dead_letter_topic)
     for letter in letters:
         table.add_row(
@@ -141,7 +142,7 @@ def dead_letters(
         )
     console.print(table)
     if replay and letters:
-        count = asyncio.run(replay_letters(bootstrap, settings.events_topic, letters))
+        count = asyncio.run(replay_letters(broker, settings.events_topic, letters))
         asyncio.run(
             record_admin_action(
                 "caseload", "dead letters opnieuw aangeboden", "caseload", "gelukt", {"records": count}

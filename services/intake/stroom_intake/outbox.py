@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections import defaultdict
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -16,21 +15,23 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
-from aiokafka.partitioner import DefaultPartitioner
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from stroom_contract.kafka_binding import Headers, encode_wire
+from stroom_contract.kafka_binding import encode_wire
 from stroom_intake import repository
 from stroom_intake.settings import IntakeSettings
 from stroom_platform.broker import TopicSpec, broker_epoch, ensure_topics
 from stroom_platform.db import make_engine
+from stroom_platform.kafka.clients import Broker, broker_of
+from stroom_platform.kafka.sending import ProducerRecord, RecordBatchSender
 from stroom_platform.memory import freeze_startup_heap
 from stroom_platform.partitioner import partition_for
 
 log = logging.getLogger(__name__)
 # pg_advisory_lock key of the intake relay ("stroom intake" in ASCII, truncated to 63 bits).
 RELAY_LOCK_KEY = 0x7374726F6F6D69
-_PARTITION_CACHE_SIZE = 500_000
+# Keys whose partitions the relay remembers: an entity's events recur.
+_REMEMBERED_KEYS = 500_000
 
 
 class Relay:
@@ -39,7 +40,7 @@ class Relay:
     def __init__(
         self,
         engine: AsyncEngine,
-        bootstrap_servers: str,
+        broker: Broker,
         topic: str,
         *,
         partitions: int = 6,
@@ -50,7 +51,7 @@ class Relay:
         epoch_check_seconds: float = 5.0,
     ) -> None:
         self._engine = engine
-        self._bootstrap_servers = bootstrap_servers
+        self._broker = broker
         self._topic = topic
         self._partitions = partitions
         self._batch_size = batch_size
@@ -62,33 +63,10 @@ class Relay:
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self._producer: AIOKafkaProducer | None = None
-        self._known_partitions: list[int] = []
-        self._partition_cache: dict[bytes, int] = {}
+        self._sender: RecordBatchSender | None = None
         self.running = False
         self.broker_reachable: bool | None = None
         self.last_published_at: datetime | None = None
-
-    def _partitioner(self, partitions: list[int]) -> Callable[[bytes], int]:
-        """Kafka's default key partitioning, remembered per key.
-
-        Entities recur and aiokafka's murmur2 is pure Python: computing it once per key
-        instead of once per record is most of the relay's CPU time.
-        """
-        if partitions != self._known_partitions:
-            self._known_partitions = partitions
-            self._partition_cache.clear()
-        cache = self._partition_cache
-        default = DefaultPartitioner()
-
-        def partition_of(key: bytes) -> int:
-            partition = cache.get(key)
-            if partition is None:
-                if len(cache) > _PARTITION_CACHE_SIZE:
-                    cache.clear()
-                partition = cache[key] = default(key, partitions, partitions)
-            return partition
-
-        return partition_of
 
     def wake(self) -> None:
         """Called after new events were committed: publish now instead of at the next poll."""
@@ -100,12 +78,8 @@ class Relay:
         self._wake.set()
 
     async def start(self) -> None:
-        await ensure_topics(self._bootstrap_servers, [TopicSpec(self._topic, self._partitions)])
-        producer = AIOKafkaProducer(
-            bootstrap_servers=self._bootstrap_servers,
-            acks="all",
-            # The embedded broker refuses idempotent producers; consumers dedupe by (source, id).
-            enable_idempotence=False,
+        await ensure_topics(self._broker.bootstrap_servers, [TopicSpec(self._topic, self._partitions)])
+        producer = self._broker.producer(
             linger_ms=5,
             max_batch_size=self._max_batch_bytes,
             max_request_size=8 * 1024 * 1024,
@@ -117,6 +91,7 @@ class Relay:
             await producer.stop()
             raise
         self._producer = producer
+        self._sender = RecordBatchSender(producer, self._topic, partition_for, _REMEMBERED_KEYS)
         self.broker_reachable = True
 
     async def check_broker(self) -> None:
@@ -140,6 +115,7 @@ class Relay:
         if self._producer is not None:
             await self._producer.stop()
             self._producer = None
+            self._sender = None
 
     async def run(self) -> None:
         """Relay until cancelled: take the lock, then publish whenever woken or polled.
@@ -197,12 +173,12 @@ class Relay:
         """When the broker's epoch is not the one the rows were marked published under, the
         broker may have lost them (the embedded broker keeps nothing across restarts): every
         row is published again. Consumers deduplicate by (source, id). Returns how many."""
-        epoch = await broker_epoch(self._bootstrap_servers)
+        epoch = await broker_epoch(self._broker)
         async with self._engine.begin() as conn:
             if await repository.published_epoch(conn) == epoch:
                 return 0
             again = await repository.republish_all(conn, epoch, datetime.now(UTC))
-        await ensure_topics(self._bootstrap_servers, [TopicSpec(self._topic, self._partitions)])
+        await ensure_topics(self._broker.bootstrap_servers, [TopicSpec(self._topic, self._partitions)])
         if again:
             log.warning("new broker epoch: publishing every stored event again", extra={"events": again})
         return again
@@ -242,30 +218,13 @@ class Relay:
         return total
 
     async def _send(self, rows: list[repository.Pending]) -> list[asyncio.Future[Any]]:
-        """Queue the rows as whole record batches, one partition at a time, in sequence order.
-
-        Building batches directly skips the per-record bookkeeping of `producer.send`, which
-        otherwise costs more than everything else in the relay together.
-        """
-        producer = self._producer
-        assert producer is not None
-        partition_of = self._partitioner(sorted(await producer.partitions_for(self._topic)))
-        by_partition: dict[int, list[tuple[bytes, bytes, Headers, int | None]]] = defaultdict(list)
+        """Queue the rows as record batches, in sequence order per partition."""
+        assert self._sender is not None
+        records = []
         for row in rows:
             value, headers = encode_wire(orjson.loads(row.wire))
-            key = row.entity_key.encode()
-            by_partition[partition_of(key)].append((key, value, headers, _millis(row.received_at)))
-        pending = []
-        for partition, records in by_partition.items():
-            batch = producer.create_batch()
-            for key, value, headers, stamp in records:
-                # A full batch refuses the record; a fresh one always takes its first.
-                if batch.append(key=key, value=value, timestamp=stamp, headers=headers) is None:
-                    pending.append(await producer.send_batch(batch, self._topic, partition=partition))
-                    batch = producer.create_batch()
-                    batch.append(key=key, value=value, timestamp=stamp, headers=headers)
-            pending.append(await producer.send_batch(batch, self._topic, partition=partition))
-        return pending
+            records.append(ProducerRecord(row.entity_key.encode(), value, headers, _millis(row.received_at)))
+        return await self._sender.send(records)
 
     async def _settle(self, rows: list[repository.Pending], pending: list[asyncio.Future[Any]]) -> int:
         await asyncio.gather(*pending)
@@ -293,7 +252,7 @@ def relay_from_settings(
     assert settings.kafka_bootstrap_servers, "the relay needs KAFKA_BOOTSTRAP_SERVERS"
     return Relay(
         engine,
-        settings.kafka_bootstrap_servers,
+        broker_of(settings),
         settings.events_topic,
         partitions=settings.topic_partitions,
         batch_size=settings.relay_batch_size,

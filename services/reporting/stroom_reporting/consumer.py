@@ -16,7 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from stroom_contract.facts import Fact
 from stroom_platform.broker import EpochWatch
-from stroom_platform.lag import partition_lag
+from stroom_platform.kafka.clients import broker_of
+from stroom_platform.kafka.lag import partition_lag
 from stroom_reporting.projection import apply_facts
 from stroom_reporting.settings import ReportingSettings
 
@@ -61,7 +62,7 @@ class FactsConsumer:
         )
         await self._consumer.start()
         self._task = asyncio.create_task(self._run(), name="reporting-facts-consumer")
-        watch = EpochWatch(self._settings.kafka_bootstrap_servers, self._request_rewind)
+        watch = EpochWatch(broker_of(self._settings), self._request_rewind)
         self._watch = asyncio.create_task(watch.run(), name="reporting-broker-epoch")
 
     async def _request_rewind(self) -> None:

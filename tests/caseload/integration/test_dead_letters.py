@@ -20,6 +20,7 @@ from stroom_contract.bsn import Pseudonymiser
 from stroom_contract.validation import EventValidator
 from stroom_platform.broker import EmbeddedBroker
 from stroom_platform.db import make_engine
+from stroom_platform.kafka.clients import Broker
 from stroom_platform.organisations import OrganisationsConfig
 
 MONTHS = 12
@@ -53,13 +54,13 @@ async def test_a_dead_letter_is_replayed_and_applied_after_a_fix(
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(transport=transport, base_url="http://caseload") as client:
                 assert (await wait_until_caught_up(client))["dead_letters"] == 1
-                letters = await read_dead_letters(bootstrap, settings.dead_letter_topic)
+                letters = await read_dead_letters(Broker(bootstrap), settings.dead_letter_topic)
                 assert [letter.header("ce_id") for letter in letters] == [poison["id"]]
                 assert letters[0].reason.startswith("contract: id:")
                 assert not await _stored(engine, poison["id"])
 
                 monkeypatch.undo()  # the fixed release
-                assert await replay(bootstrap, settings.events_topic, letters) == 1
+                assert await replay(Broker(bootstrap), settings.events_topic, letters) == 1
                 await wait_until_caught_up(client)
                 assert await _stored(engine, poison["id"])
         assert await assert_projections_match(engine, raw, WESTFRIESLAND, FIRST, MONTHS) > 10

@@ -20,6 +20,7 @@ from stroom_intake.service import Ingestor
 from stroom_intake.settings import IntakeSettings
 from stroom_intake.tables import events
 from stroom_platform.db import make_engine
+from stroom_platform.kafka.clients import Broker
 
 COUNT = 600
 BATCH = {"content-type": "application/cloudevents-batch+json"}
@@ -29,7 +30,7 @@ def _relay(settings: IntakeSettings, engine: object, **options: object) -> Relay
     assert settings.kafka_bootstrap_servers is not None
     return Relay(
         engine,  # type: ignore[arg-type]
-        settings.kafka_bootstrap_servers,
+        Broker(settings.kafka_bootstrap_servers),
         settings.events_topic,
         partitions=settings.topic_partitions,
         **options,  # type: ignore[arg-type]

@@ -1,0 +1,82 @@
+"""How far a consumer group is behind: the one calculation every service's status uses."""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from stroom_platform.kafka.clients import Broker, BrokerProfile
+
+READINESS_TIMEOUT_SECONDS = 3.0
+
+
+def partition_lag(end: int | None, committed: int | None, start: int = 0) -> int | None:
+    """Records between the group's committed offset and the log end; None when the end is unknown.
+
+    Never negative: a committed offset past the end seen (an end read before the last records
+    arrived, or an end reported at a record batch's start) means the group is at the end. A
+    group that has committed nothing is behind by everything from the log start on.
+    """
+    if end is None:
+        return None
+    position = committed if committed is not None else start
+    return max(0, end - position)
+
+
+async def end_offsets(
+    consumer: AIOKafkaConsumer, tps: list[TopicPartition], profile: BrokerProfile
+) -> dict[TopicPartition, int]:
+    """The offset after each partition's last record. Where the profile says the broker reports
+    the last record batch's start instead, that batch is fetched, which moves `consumer`'s
+    assignment and positions."""
+    reported: dict[TopicPartition, int] = await consumer.end_offsets(tps)
+    ends = dict(reported)
+    tails = [tp for tp in tps if reported[tp] > 0]
+    if not profile.end_offset_at_last_batch or not tails:
+        return ends
+    consumer.assign(tails)
+    for tp in tails:
+        consumer.seek(tp, reported[tp] - 1)
+    pending = set(tails)
+    while pending:
+        fetched = await consumer.getmany(*pending, timeout_ms=1000)
+        if not fetched:
+            break
+        for tp, records in fetched.items():
+            if records:
+                ends[tp] = max(ends[tp], records[-1].offset + 1)
+                pending.discard(tp)
+    return ends
+
+
+class LagProbe:
+    """Reads a group's committed offsets and a topic's end offsets without joining the group."""
+
+    def __init__(self, broker: Broker, group: str, topic: str) -> None:
+        self.topic = topic
+        self._profile = broker.profile
+        self._consumer = broker.consumer(group_id=group)
+
+    async def start(self) -> None:
+        await self._consumer.start()
+
+    async def stop(self) -> None:
+        await self._consumer.stop()
+
+    async def lag(self) -> dict[int, int]:
+        """Per partition of the topic, how many records the group has not committed yet."""
+        await self._consumer.topics()  # refreshes the metadata
+        partitions = self._consumer.partitions_for_topic(self.topic) or set()
+        tps = [TopicPartition(self.topic, p) for p in sorted(partitions)]
+        ends = await end_offsets(self._consumer, tps, self._profile)
+        starts = await self._consumer.beginning_offsets(tps)
+        lag = {}
+        for tp in tps:
+            committed = await self._consumer.committed(tp)
+            lag[tp.partition] = partition_lag(ends[tp], committed, starts[tp]) or 0
+        return lag
+
+    async def check_broker(self) -> None:
+        """A metadata round trip: raises when the broker does not answer."""
+        await asyncio.wait_for(self._consumer.topics(), READINESS_TIMEOUT_SECONDS)

@@ -1,0 +1,74 @@
+"""Broker differences are settings of a profile: Apache Kafka gets idempotent producers."""
+
+from __future__ import annotations
+
+import pytest
+from aiokafka import TopicPartition
+from aiokafka.errors import KafkaError
+
+from stroom_platform.broker import EmbeddedBroker, TopicSpec, ensure_topics
+from stroom_platform.kafka.clients import PROFILES, Broker, BrokerProfile, broker_of
+from stroom_platform.kafka.lag import end_offsets
+from stroom_platform.settings import CommonSettings
+
+
+def test_the_profile_comes_from_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "kafka-1:9092,kafka-2:9092")
+    monkeypatch.setenv("STROOM_BROKER_PROFILE", "apache")
+    assert broker_of(CommonSettings()) == Broker("kafka-1:9092,kafka-2:9092", PROFILES["apache"])
+    monkeypatch.delenv("STROOM_BROKER_PROFILE")
+    assert broker_of(CommonSettings()).profile == PROFILES["embedded"]
+    assert PROFILES["apache"].idempotent_producers
+    assert not PROFILES["embedded"].idempotent_producers
+
+
+async def test_producers_are_idempotent_in_the_apache_profile_only(
+    broker: EmbeddedBroker, unique_topic: str
+) -> None:
+    """An idempotent producer first asks the broker for a producer id, which the embedded broker
+    refuses: the Apache profile's producer fails there, the embedded profile's sends."""
+    await ensure_topics(broker.bootstrap_servers, [TopicSpec(unique_topic, 1)])
+
+    async def send(profile: BrokerProfile) -> None:
+        producer = Broker(broker.bootstrap_servers, profile).producer(request_timeout_ms=5000)
+        await producer.start()
+        try:
+            await producer.send_and_wait(unique_topic, profile.name.encode(), partition=0)
+        finally:
+            await producer.stop()
+
+    await send(PROFILES["embedded"])
+    with pytest.raises(KafkaError):
+        await send(PROFILES["apache"])
+
+
+def test_an_unknown_profile_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STROOM_BROKER_PROFILE", "confluent")
+    with pytest.raises(ValueError, match="broker_profile"):
+        CommonSettings()
+
+
+async def test_end_offsets_per_profile_on_the_embedded_broker(
+    broker: EmbeddedBroker, unique_topic: str
+) -> None:
+    """The embedded broker reports the last batch's start + 1 as the end; its profile reads past it."""
+    await ensure_topics(broker.bootstrap_servers, [TopicSpec(unique_topic, 1)])
+    embedded = Broker(broker.bootstrap_servers, PROFILES["embedded"])
+    producer = embedded.producer(linger_ms=50)
+    await producer.start()
+    try:
+        batch = producer.create_batch()
+        for n in range(5):
+            batch.append(key=b"k", value=str(n).encode(), timestamp=None)
+        await (await producer.send_batch(batch, unique_topic, partition=0))
+    finally:
+        await producer.stop()
+    tp = TopicPartition(unique_topic, 0)
+    consumer = embedded.consumer()
+    await consumer.start()
+    try:
+        assert await end_offsets(consumer, [tp], PROFILES["embedded"]) == {tp: 5}
+        # Taken at its word, the embedded broker's answer would hide four records.
+        assert await end_offsets(consumer, [tp], PROFILES["apache"]) == {tp: 1}
+    finally:
+        await consumer.stop()
