@@ -10,12 +10,8 @@ from sqlalchemy import Column, func, select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from stroom_intake.domain.sequences import SourceSequence
-from stroom_intake.tables import events, source_sequences
+from stroom_intake.tables import EventKey, events, source_sequences
 from stroom_platform.dialect import chunks
-
-# What makes an event the same event: (source, id).
-EventKey = tuple[str, str]
-
 
 # Missing ranges: each number whose next number (in its source) is not its successor.
 _GAPS = text(

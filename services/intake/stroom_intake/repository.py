@@ -11,8 +11,7 @@ from sqlalchemy import delete, func, insert, select, text, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from stroom_intake.queries import EventKey
-from stroom_intake.tables import broker_epoch, events, source_sequences
+from stroom_intake.tables import EventKey, broker_epoch, events, source_sequences
 from stroom_platform.dialect import chunks, insert_on_conflict, is_postgres, notifications, notify
 
 # What ingest stores per event, in `_COLUMNS` order: source, event_id, type, time, entity_key,

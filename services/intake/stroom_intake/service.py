@@ -28,7 +28,7 @@ from stroom_intake.domain.outcome import (
 )
 from stroom_intake.domain.reading import Position, RawEvent, Unreadable
 from stroom_intake.domain.sequences import numeric_sequence
-from stroom_intake.queries import EventKey
+from stroom_intake.tables import EventKey
 from stroom_platform.auth import Principal
 
 log = logging.getLogger(__name__)

@@ -9,6 +9,9 @@ from stroom_platform.db import new_metadata
 
 metadata = new_metadata()
 
+# What makes an event the same event: its (source, id), the key of `intake_events`.
+EventKey = tuple[str, str]
+
 # One row per accepted (source, id); `published_at` is NULL until the broker acknowledged it.
 events = Table(
     "intake_events",
