@@ -102,20 +102,20 @@ def resolve_scope(
     unknown = [m for m in requested if m not in orgs.municipality_codes]
     if unknown:
         raise Problem(
-            400, "unknown-municipality", "Unknown municipality", f"Not configured: {', '.join(unknown)}."
+            400, "unknown-municipality", "Onbekende gemeente", f"Niet geconfigureerd: {', '.join(unknown)}."
         )
     if organisation is not None:
         org = orgs.organisation(organisation)
         if org is None:
             raise Problem(
-                400, "unknown-organisation", "Unknown organisation", f"No organisation {organisation!r}."
+                400, "unknown-organisation", "Onbekende organisatie", f"Geen organisatie {organisation!r}."
             )
     elif requested:
         org = orgs.organisation_of[requested[0]]
     else:
         visible = [o for o in orgs.organisations if any(caller.allows(m.code) for m in o.municipalities)]
         if not visible:
-            raise Problem(403, "forbidden-municipality", "Not authorised for any municipality")
+            raise Problem(403, "forbidden-municipality", "Geen toegang tot een gemeente")
         org = visible[0]
     own = [m.code for m in org.municipalities]
     outside = [m for m in requested if m not in own]
@@ -123,8 +123,8 @@ def resolve_scope(
         raise Problem(
             400,
             "municipality-outside-organisation",
-            "Municipality outside organisation",
-            f"{', '.join(outside)} not in {org.code}.",
+            "Gemeente buiten de organisatie",
+            f"{', '.join(outside)} hoort niet bij {org.code}.",
         )
     if requested:
         chosen = caller.restrict(requested)
@@ -159,11 +159,19 @@ def resolve_period(
         try:
             last_month = parse_month(last) if last else month_of(date.today())
             first_month = parse_month(first) if first else (last_month // 100) * 100 + 1
-        except ValueError as exc:
-            raise Problem(400, "invalid-month", "Invalid month", str(exc)) from None
+        except ValueError:
+            shown = ", ".join(
+                f"{name} is {value!r}" for name, value in (("from", first), ("to", last)) if value
+            )
+            raise Problem(
+                400,
+                "invalid-month",
+                "Ongeldige maand",
+                f"Een maand is JJJJ-MM, bijvoorbeeld 2025-03; {shown}.",
+            ) from None
     if not FIRST_YEAR * 100 < first_month <= last_month < (LAST_YEAR + 1) * 100:
         if first_month > last_month:
-            raise Problem(400, "invalid-period", "Invalid period", "`from` lies after `to`.")
+            raise Problem(400, "invalid-period", "Ongeldige periode", "`from` ligt na `to`.")
         raise Problem(
             400,
             "invalid-month",
@@ -210,7 +218,7 @@ def respond(report: reports.Report, out: Output) -> Any:
     chosen = next((t for t in report.tables if out.table in (None, t.name)), None)
     if chosen is None:
         names = ", ".join(t.name for t in report.tables)
-        raise Problem(400, "unknown-table", "Unknown table", f"Choose one of: {names}.")
+        raise Problem(400, "unknown-table", "Onbekende tabel", f"Kies een van: {names}.")
     return Response(
         exports.to_csv(chosen),
         media_type="text/csv; charset=utf-8",
@@ -224,14 +232,14 @@ def units(
     if unit is None:
         return UNITS
     if unit not in UNITS:
-        raise Problem(400, "invalid-unit", "Invalid unit", "unit is benefits or persons.")
+        raise Problem(400, "invalid-unit", "Ongeldige eenheid", "unit is benefits of persons.")
     return (unit,)
 
 
 def regulations(regulation: Annotated[list[str] | None, Query()] = None) -> tuple[str, ...]:
     wrong = [r for r in regulation or [] if r not in reports.REGULATIONS]
     if wrong:
-        raise Problem(400, "invalid-regulation", "Invalid regulation", f"Unknown: {', '.join(wrong)}.")
+        raise Problem(400, "invalid-regulation", "Onbekende regeling", f"Onbekend: {', '.join(wrong)}.")
     return tuple(regulation) if regulation else reports.REGULATIONS
 
 

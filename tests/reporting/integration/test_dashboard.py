@@ -520,4 +520,5 @@ def test_errors_are_shown_in_the_api_words(served: str, browser: WebDriver, api:
     message = browser.find_element(By.ID, "message")
     assert message.is_displayed()
     assert message.text == f"Fout: {problem['title']}: {problem['detail']}"
+    assert problem["title"] == "Ongeldige periode"
     screenshot(browser, "fout")
