@@ -270,6 +270,19 @@ def simulate(
                 {"retracted_id": target["id"], "reason": "registratiefout"},
             )
             events[-1]["time"] = retracted.isoformat().replace("+00:00", "Z")
+        # Retractions retracted in turn, and some of those again: the first retraction's
+        # target counts again, then not.
+        for _ in range(2):
+            retractions = [e for e in events if e["type"] == "stroom.event.retracted.v1"]
+            for target in rng.sample(retractions, len(retractions) // 3):
+                retracted = datetime.fromisoformat(target["time"]) + timedelta(days=rng.randint(-2, 30))
+                emit(
+                    target["source"],
+                    "event.retracted",
+                    retracted.date(),
+                    {"retracted_id": target["id"], "reason": "intrekking was onterecht"},
+                )
+                events[-1]["time"] = retracted.isoformat().replace("+00:00", "Z")
     return events
 
 

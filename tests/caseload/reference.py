@@ -37,14 +37,23 @@ def _person(client: Raw) -> str:
 
 
 def known_events(raw: list[Raw], as_of: datetime | None = None) -> list[Raw]:
-    """Distinct events recorded by `as_of` that no retraction recorded by then removes."""
+    """Distinct events recorded by `as_of` that count then: not retracted by a retraction recorded
+    by then that counts itself. Decided by rounds: at first everything counts; each round an
+    event counts iff nothing that counted in the round before retracts it, until nothing changes
+    (which a history without circles of retractions reaches)."""
     unique = {(e["source"], e["id"]): e for e in raw if as_of is None or _t(e) <= as_of}
-    gone = {
-        (e["source"], e["data"]["retracted_id"])
-        for e in unique.values()
+    aims = {
+        key: (e["source"], e["data"]["retracted_id"])
+        for key, e in unique.items()
         if e["type"] == "stroom.event.retracted.v1"
     }
-    return [e for key, e in unique.items() if key not in gone and e["type"] != "stroom.event.retracted.v1"]
+    counting = set(unique)
+    while True:
+        now = set(unique) - {aims[key] for key in counting if key in aims}
+        if now == counting:
+            break
+        counting = now
+    return [e for key, e in unique.items() if key in counting and e["type"] != "stroom.event.retracted.v1"]
 
 
 def _by_entity(events: list[Raw], kind: str) -> dict[tuple[str, str], list[Raw]]:

@@ -33,6 +33,7 @@ from stroom_caseload.shadow_ledger import merge_marks
 from stroom_caseload.shadow_ledger import strays as find_strays
 from stroom_caseload.tables import live, shadow
 from stroom_contract.events import Envelope, EventRetractedData
+from stroom_contract.retractions import Retractions
 from stroom_platform.db import make_engine
 from stroom_platform.memory import batch_collection
 
@@ -179,14 +180,16 @@ async def _rebuild(settings: CaseloadSettings, progress: Progress) -> RebuildRes
             with step("retractions"):
                 marks = merge_marks(part.marks for part in loaded)
                 async with engine.begin() as conn:
-                    await CaseloadRepository(conn, shadow).mark_retracted(marks)
+                    repository = CaseloadRepository(conn, shadow)
+                    await repository.mark_retracted(marks)
+                    await repository.resolve_retraction_keys()
             with step("fold"):
-                retracted = {(source, event_id): at for source, event_id, at, _ in marks}
+                retractions = Retractions(r for part in loaded for r in part.retractions)
                 # With one worker, every entity's events are in the one ledger: none strays.
                 strays = find_strays([(part.keys, part.strays) for part in loaded]) if count > 1 else set()
                 # Each entity folded once from all its events, not once per batch it appears in.
                 await asyncio.gather(
-                    workers.run(fold, [(settings, retracted, strays)] * count),
+                    workers.run(fold, [(settings, retractions, strays)] * count),
                     fold_strays(settings, strays),
                 )
             with step("index"):

@@ -15,9 +15,8 @@ import logging
 import multiprocessing
 import os
 import time
-from collections.abc import Callable, Collection, Coroutine, Mapping, Sequence
+from collections.abc import Callable, Collection, Coroutine, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from multiprocessing.connection import Connection
 from types import TracebackType
 from typing import Any, TypeVar
@@ -34,6 +33,7 @@ from stroom_caseload.republication import republish
 from stroom_caseload.settings import CaseloadSettings
 from stroom_caseload.shadow_ledger import HeldEvents, Mark, ShadowLedger
 from stroom_caseload.tables import live
+from stroom_contract.retractions import Retraction, Retractions
 from stroom_platform.db import make_engine
 from stroom_platform.logs import configure_logging
 from stroom_platform.memory import peak_rss_mb, without_collection
@@ -66,6 +66,7 @@ class Loaded:
     records: int
     skipped: int
     marks: dict[tuple[str, str], Mark]
+    retractions: list[Retraction]
     # Entities and persons held, and those among them seen in more than one partition.
     keys: set[str]
     strays: set[str]
@@ -95,7 +96,15 @@ async def load(
             await replayer.replay_until(ledger.add, {tp: ends[tp] for tp in tps})
         memory["held"] = ledger.held
         positions = await replayer.positions(tps)
-        return Loaded(replayer.records, replayer.skipped, ledger.marks, ledger.keys, ledger.strays, positions)
+        return Loaded(
+            replayer.records,
+            replayer.skipped,
+            ledger.marks,
+            ledger.retractions,
+            ledger.keys,
+            ledger.strays,
+            positions,
+        )
     finally:
         await replayer.stop()
         await engine.dispose()
@@ -103,7 +112,7 @@ async def load(
 
 async def fold(
     settings: CaseloadSettings,
-    retracted: Mapping[tuple[str, str], datetime],
+    retractions: Retractions,
     strays: Collection[str],
     report: Report,
     memory: Memory,
@@ -114,7 +123,7 @@ async def fold(
     engine = make_engine(settings.caseload_database_url)
     try:
         async with BulkWriter.open(engine) as writer:
-            memory["records"] = await fold_held(engine, writer, held, retracted, strays)
+            memory["records"] = await fold_held(engine, writer, held, retractions, strays)
     finally:
         await engine.dispose()
 

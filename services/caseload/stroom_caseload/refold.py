@@ -4,8 +4,7 @@ or from the complete shadow ledger, in one pass in entity order."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Collection, Mapping
-from datetime import datetime
+from collections.abc import Callable, Collection
 from typing import Any
 
 import orjson
@@ -13,15 +12,16 @@ from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from stroom_caseload.bulk import BulkWriter
-from stroom_caseload.domain.client import CLIENT_EVENT_TYPES, client_fact
-from stroom_caseload.domain.events import RETRACTED, Event, Stored, utc
+from stroom_caseload.domain.client import client_fact
+from stroom_caseload.domain.events import Event, Stored, effective
 from stroom_caseload.domain.fold import history, kind_of
 from stroom_caseload.domain.publication import client_record, entity_fact
 from stroom_caseload.domain.states import ClientFact
-from stroom_caseload.repository import client_fact_row, event_columns, ledger_event, state_rows
+from stroom_caseload.repository import client_fact_row, ledger_event, state_rows
 from stroom_caseload.shadow_ledger import Held, HeldEvents
 from stroom_caseload.tables import live, shadow
 from stroom_contract.keys import key_kind
+from stroom_contract.retractions import Retractions
 
 # A client record to publish: its record id (`source|id`), Kafka key and value.
 Record = tuple[str, bytes, bytes]
@@ -66,19 +66,17 @@ async def fold_held(
     engine: AsyncEngine,
     writer: BulkWriter,
     held: HeldEvents,
-    retracted: Mapping[tuple[str, str], datetime],
+    retractions: Retractions,
     strays: Collection[str],
 ) -> list[Record]:
-    """As `refold`, for the entities and persons a ledger held, but for `strays`; `retracted`
-    gives the earliest retraction of each retracted event over the whole topic. Gives the client
-    records to republish once swapped in, with the revisions their ledger rows will have then
-    (marking a retraction counts one up), as (record id, key, value)."""
+    """As `refold`, for the entities and persons a ledger held, but for `strays`; `retractions`
+    are those of the whole topic. Gives the client records to republish once swapped in, with
+    the revisions their ledger rows will have then (marking a retraction counts one up), as
+    (record id, key, value)."""
 
     def stored(event: Held) -> Stored:
         source, event_id, kind, time, data, _ = event
-        return Stored(
-            Event(source, event_id, kind, time, orjson.loads(data)), retracted.get((source, event_id))
-        )
+        return effective([Event(source, event_id, kind, time, orjson.loads(data))], retractions)[0]
 
     records: list[Record] = []
 
@@ -99,7 +97,8 @@ async def fold_held(
                 record_id = f"{event[0]}|{event[1]}"
                 point = stored(event)
                 fact = chunk.client(record_id, point)
-                revision = event[5] + (point.retracted_at is not None)
+                # Marking a retraction of it counts its ledger row's revision up.
+                revision = event[5] + bool(retractions.of((event[0], event[1])))
                 record = client_record(
                     event[0], event[1], point.event.data, revision, event[3], point.retracted_at, fact
                 )
@@ -122,33 +121,37 @@ async def refold(
     async with engine.connect() as conn:
         revisions = await _live_revisions(conn)
         rows = await conn.stream(
-            select(ev.c.entity_key, *event_columns(ev))
-            .where(ev.c.wire.is_not(None), ev.c.type != RETRACTED, holds(ev.c.entity_key))
+            select(ev.c.entity_key, ev.c.source, ev.c.event_id, ev.c.type, ev.c.time, ev.c.wire)
+            .where(ev.c.wire.is_not(None), holds(ev.c.entity_key))
             .order_by(ev.c.entity_key)
             .execution_options(yield_per=CHUNK)
         )
         chunk = _Chunk()
         key: str | None = None
-        stored: list[Stored] = []
+        events: list[Event] = []
+
+        def close() -> None:
+            # An entity's (or person's) events and retractions are all in: what counts is known.
+            assert key is not None
+            stored = effective(events)
+            if key_kind(key) == "client":
+                for point in stored:
+                    chunk.client(f"{point.event.source}|{point.event.id}", point)
+            elif stored:
+                chunk.entity(key, revisions.get(key, 0) + 1, stored)
+
         # By the partition: each step of an async result costs a switch of greenlets.
         async for partition in rows.partitions():
-            for entity, source, event_id, kind, time, wire, retracted_at in partition:
-                event = Stored(
-                    ledger_event(source, event_id, kind, time, wire),
-                    None if retracted_at is None else utc(retracted_at),
-                )
-                if kind in CLIENT_EVENT_TYPES:
-                    chunk.client(f"{source}|{event_id}", event)
-                    continue
+            for entity, source, event_id, kind, time, wire in partition:
                 if entity != key:
                     if key is not None:
-                        chunk.entity(key, revisions.get(key, 0) + 1, stored)
+                        close()
                     if chunk.full:
                         await writer.append(chunk.rows)
                         chunk = _Chunk()
-                    key, stored = entity, []
-                stored.append(event)
+                    key, events = entity, []
+                events.append(ledger_event(source, event_id, kind, time, wire))
         if key is not None:
-            chunk.entity(key, revisions.get(key, 0) + 1, stored)
+            close()
         await writer.append(chunk.rows)
     await writer.flush()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
@@ -30,7 +30,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from stroom_caseload.domain.client import CLIENT_EVENT_TYPES, effective_date
-from stroom_caseload.domain.events import RETRACTED, Event, Stored, utc
+from stroom_caseload.domain.events import Event, Stored, effective, utc
 from stroom_caseload.domain.states import (
     Assessment,
     BenefitState,
@@ -44,6 +44,7 @@ from stroom_caseload.domain.states import (
     Version,
 )
 from stroom_caseload.tables import Tables, dead_letters, live
+from stroom_contract.retractions import RETRACTED, Ident, Retractions, chain_keys
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +71,9 @@ class EntityWrite:
 
 @dataclass(frozen=True, slots=True)
 class ClientRow:
+    """A person's point fact as published: when it last stopped counting (None while it counts)
+    and its record's revision."""
+
     source: str
     event_id: str
     event: Event
@@ -207,15 +211,70 @@ class CaseloadRepository:
         )
 
     async def stored_events(self, keys: Sequence[str]) -> dict[str, list[Stored]]:
+        """Each entity's events with the stretches they count in; its retractions are keyed by it."""
         ev = self.t.events
         rows = await self.conn.execute(
-            select(ev.c.entity_key, ev.c.wire, ev.c.retracted_at).where(
-                self._in(ev.c.entity_key, keys), ev.c.wire.is_not(None), ev.c.type != RETRACTED
+            select(ev.c.entity_key, ev.c.wire).where(self._in(ev.c.entity_key, keys), ev.c.wire.is_not(None))
+        )
+        found: dict[str, list[Event]] = defaultdict(list)
+        for row in rows:
+            found[row.entity_key].append(Event.from_wire(orjson.loads(row.wire)))
+        return {key: effective(events) for key, events in found.items()}
+
+    async def rekey(self, moves: Mapping[str, str]) -> None:
+        """Rows keyed by the first key of a pair (retractions waiting under `retraction_key` of an
+        event that has arrived now) get the second."""
+        if not moves:
+            return
+        ev = self.t.events
+        await self.conn.execute(
+            ev.update().where(ev.c.entity_key == bindparam("waiting")).values(entity_key=bindparam("found")),
+            [{"waiting": waiting, "found": found} for waiting, found in moves.items()],
+        )
+
+    async def resolve_retraction_keys(self) -> None:
+        """Every retraction keyed by the event at the end of its chain, as the live path keys it
+        as its links arrive: for a ledger loaded in another order (the rebuild's)."""
+        ev = self.t.events
+        rows = await self.conn.execute(
+            select(ev.c.source, ev.c.event_id, ev.c.entity_key, ev.c.wire).where(
+                ev.c.type == RETRACTED, ev.c.wire.is_not(None)
             )
         )
-        found: dict[str, list[Stored]] = defaultdict(list)
+        keyed: dict[Ident, str] = {}
+        retracted: dict[Ident, str] = {}
         for row in rows:
-            found[row.entity_key].append(stored_event(row.wire, row.retracted_at))
+            keyed[(row.source, row.event_id)] = row.entity_key
+            retracted[(row.source, row.event_id)] = orjson.loads(row.wire)["data"]["retracted_id"]
+        targets = sorted({(source, target) for (source, _), target in retracted.items()} - keyed.keys())
+        known = {ident: key for ident, (key, _) in (await self._keys_of(targets)).items()}
+        moved = [
+            {"s": source, "i": event_id, "k": key}
+            for (source, event_id), key in chain_keys(retracted, known).items()
+            if keyed[(source, event_id)] != key
+        ]
+        if moved:
+            await self.conn.execute(
+                ev.update()
+                .where(ev.c.source == bindparam("s"), ev.c.event_id == bindparam("i"))
+                .values(entity_key=bindparam("k")),
+                moved,
+            )
+
+    async def _keys_of(self, idents: Sequence[Ident]) -> dict[Ident, tuple[str, str]]:
+        """Entity key and type of each stored event of `idents`."""
+        if not idents:
+            return {}
+        ev = self.t.events
+        found = {}
+        for start in range(0, len(idents), 5000):
+            chunk = idents[start : start + 5000]
+            rows = await self.conn.execute(
+                select(ev.c.source, ev.c.event_id, ev.c.entity_key, ev.c.type).where(
+                    tuple_(ev.c.source, ev.c.event_id).in_(chunk), ev.c.wire.is_not(None)
+                )
+            )
+            found.update({(r.source, r.event_id): (r.entity_key, r.type) for r in rows})
         return found
 
     async def current(self, keys: Sequence[str]) -> dict[str, tuple[int, bytes]]:
@@ -309,7 +368,10 @@ class CaseloadRepository:
         )
         return {(row.source, row.event_id): row.revision for row in rows}
 
-    async def client_rows(self, ids: Iterable[tuple[str, str]]) -> list[ClientRow]:
+    async def client_rows(
+        self, ids: Iterable[tuple[str, str]], links: Collection[Ident] = ()
+    ) -> list[ClientRow]:
+        """The point facts of `ids`; see `_with_retractions` for `links`."""
         ev = self.t.events
         wanted = sorted(set(ids))
         if not wanted:
@@ -325,28 +387,70 @@ class CaseloadRepository:
         else:
             wanted_rows = wanted
         rows = await self.conn.execute(
-            select(ev.c.source, ev.c.event_id, ev.c.wire, ev.c.retracted_at, ev.c.revision).where(
+            select(ev.c.entity_key, ev.c.wire, ev.c.revision).where(
                 tuple_(ev.c.source, ev.c.event_id).in_(wanted_rows),
                 ev.c.wire.is_not(None),
                 # A reused (source, id) is a duplicate of the stored event, whatever its type.
                 ev.c.type.in_(sorted(CLIENT_EVENT_TYPES)),
             )
         )
-        return [
-            ClientRow(
-                r.source,
-                r.event_id,
-                Event.from_wire(orjson.loads(r.wire)),
-                _aware(r.retracted_at),
-                r.revision,
+        return await self._with_retractions(list(rows), links)
+
+    async def person_rows(self, keys: Iterable[str], links: Collection[Ident] = ()) -> list[ClientRow]:
+        """Every point fact of the persons keyed `client:<ref>`; see `_with_retractions`."""
+        wanted = sorted(set(keys))
+        if not wanted:
+            return []
+        ev = self.t.events
+        rows = await self.conn.execute(
+            select(ev.c.entity_key, ev.c.wire, ev.c.revision).where(
+                self._in(ev.c.entity_key, wanted),
+                ev.c.wire.is_not(None),
+                ev.c.type.in_(sorted(CLIENT_EVENT_TYPES)),
             )
-            for r in rows
-        ]
+        )
+        return await self._with_retractions(list(rows), links)
+
+    async def _with_retractions(self, rows: Sequence[Any], links: Collection[Ident]) -> list[ClientRow]:
+        """Client rows (entity key, wire, revision) as published; a person's retractions are keyed
+        by the person. A record's revision is its ledger row's, which marking a retraction of it
+        counts up: `links`, retractions new in this batch, count up the rows of the records they
+        retract further down a chain (a retraction of a retraction of it), which they change too."""
+        events = [(Event.from_wire(orjson.loads(r.wire)), r.revision, r.entity_key) for r in rows]
+        persons = sorted({key for _, _, key in events})
+        retractions = Retractions()
+        if persons:
+            ev = self.t.events
+            found = await self.conn.execute(
+                select(ev.c.wire).where(
+                    self._in(ev.c.entity_key, persons), ev.c.type == RETRACTED, ev.c.wire.is_not(None)
+                )
+            )
+            for (wire,) in found:
+                retractions.add(Event.from_wire(orjson.loads(wire)).retraction())
+        result = []
+        bumped = []
+        for event, revision, _ in events:
+            ident = (event.source, event.id)
+            stored = effective([event], retractions)[0]
+            if any(r.ident in links and r.target != ident for r in retractions.tree(ident)):
+                bumped.append({"s": event.source, "i": event.id})
+                revision += 1
+            result.append(ClientRow(event.source, event.id, event, stored.retracted_at, revision))
+        if bumped:
+            ev = self.t.events
+            await self.conn.execute(
+                ev.update()
+                .where(ev.c.source == bindparam("s"), ev.c.event_id == bindparam("i"))
+                .values(revision=ev.c.revision + 1),
+                bumped,
+            )
+        return result
 
     async def sync_client_retractions(self, rows: Sequence[ClientRow]) -> None:
-        """Copy the ledger's retraction time of each client record onto its fact row."""
+        """Copy each client record's retraction time, or its absence, onto its fact row."""
         cf = self.t.client_facts
-        values = [{"rid": f"{r.source}|{r.event_id}", "at": r.retracted_at} for r in rows if r.retracted_at]
+        values = [{"rid": f"{r.source}|{r.event_id}", "at": r.retracted_at} for r in rows]
         if values:
             await self.conn.execute(
                 cf.update().where(cf.c.record_id == bindparam("rid")).values(retracted_at=bindparam("at")),
@@ -407,10 +511,6 @@ def _client_fact_columns(fact: ClientFact) -> dict[str, Any]:
     if isinstance(fact, PlanSent):
         return {"plan_ref": fact.plan_ref, "application_ref": fact.application_ref}
     return {"sanction_kind": fact.kind, "benefit_ref": fact.benefit_ref}
-
-
-def stored_event(wire: str, retracted_at: datetime | None) -> Stored:
-    return Stored(Event.from_wire(orjson.loads(wire)), _aware(retracted_at))
 
 
 def event_columns(ev: Table) -> tuple[Any, ...]:

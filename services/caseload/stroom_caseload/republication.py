@@ -6,17 +6,16 @@ from collections.abc import AsyncIterator, Collection
 from contextlib import asynccontextmanager
 
 from aiokafka import AIOKafkaProducer
-from sqlalchemy import ARRAY, ColumnElement, String, any_, bindparam, select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from stroom_caseload.domain.client import CLIENT_EVENT_TYPES
-from stroom_caseload.domain.events import utc
 from stroom_caseload.publishing import send_all
 from stroom_caseload.refold import Record
-from stroom_caseload.repository import CaseloadRepository, ClientRow, event_columns, ledger_event
+from stroom_caseload.repository import CaseloadRepository
 from stroom_caseload.service import Outgoing, client_records
 from stroom_caseload.settings import CaseloadSettings
 from stroom_caseload.tables import live
+from stroom_contract.keys import key_kind
 from stroom_platform.db import make_engine
 from stroom_platform.kafka.clients import broker_of
 
@@ -67,31 +66,12 @@ async def republish_read(
     async with _publishing(settings) as (producer, conn):
         rows = await CaseloadRepository(conn).client_rows(redo)
         count = await _send(producer, settings, client_records(rows))
-        if strays:
-            ev = live.events
-            wanted = bindparam(None, sorted(strays), type_=ARRAY(String))
-            stream = await conn.stream(
-                select(*event_columns(ev), ev.c.revision)
-                .where(
-                    ev.c.wire.is_not(None),
-                    ev.c.type.in_(sorted(CLIENT_EVENT_TYPES)),
-                    ev.c.entity_key == any_(wanted),
-                )
-                .execution_options(yield_per=5000)
+        persons = [key for key in strays if key_kind(key) == "client"]
+        if persons:
+            rows = await CaseloadRepository(conn).person_rows(persons)
+            count += await _send(
+                producer, settings, client_records([r for r in rows if (r.source, r.event_id) not in redo])
             )
-            async for batch in stream.partitions():
-                found = [
-                    ClientRow(
-                        r.source,
-                        r.event_id,
-                        ledger_event(r.source, r.event_id, r.type, r.time, r.wire),
-                        None if r.retracted_at is None else utc(r.retracted_at),
-                        r.revision,
-                    )
-                    for r in batch
-                    if (r.source, r.event_id) not in redo
-                ]
-                count += await _send(producer, settings, client_records(found))
     return count
 
 

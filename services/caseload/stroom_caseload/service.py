@@ -19,7 +19,8 @@ from stroom_caseload.replay import Decoded
 from stroom_caseload.repository import CaseloadRepository, ClientRow, EntityWrite
 from stroom_caseload.tables import Tables, live
 from stroom_contract.events import Envelope, EventRetractedData
-from stroom_contract.keys import entity_key, key_kind, scoped_key
+from stroom_contract.keys import entity_key, key_kind
+from stroom_contract.retractions import chain_keys, retraction_key
 
 # Live batches hold this shared; `stroom caseload rebuild` holds it exclusively to swap.
 APPLY_LOCK = 0x5717_0AD
@@ -62,36 +63,45 @@ async def apply_events(
         batch.append((envelope, Event.from_wire(wire), orjson.dumps(wire).decode()))
 
     marks: dict[tuple[str, str], tuple[datetime, str]] = {}
+    retracted: dict[tuple[str, str], str] = {}
+    keys: dict[tuple[str, str], str] = {}
     for envelope, event, _ in batch:
         if isinstance(envelope.data, EventRetractedData):
+            retracted[(event.source, event.id)] = envelope.data.retracted_id
             aimed = (event.source, envelope.data.retracted_id)
             if aimed not in marks or event.time < marks[aimed][0]:
                 marks[aimed] = (event.time, event.id)
-    targets = await repo.mark_retracted([(s, i, at, by) for (s, i), (at, by) in sorted(marks.items())])
-    target_keys = {(t.source, t.event_id): t.entity_key for t in targets}
-
-    rows: list[dict[str, Any]] = []
-    for envelope, event, wire_json in batch:
-        if isinstance(envelope.data, EventRetractedData):
-            retracted = (event.source, envelope.data.retracted_id)
-            key = target_keys.get(retracted) or scoped_key("retraction", *retracted)
         else:
-            key = entity_key(envelope) or ""
-        rows.append(
-            {
-                "source": event.source,
-                "event_id": event.id,
-                "entity_key": key,
-                "type": event.type,
-                "time": event.time,
-                "wire": wire_json,
-            }
-        )
+            keys[(event.source, event.id)] = entity_key(envelope) or ""
+    targets = await repo.mark_retracted([(s, i, at, by) for (s, i), (at, by) in sorted(marks.items())])
+    known = {(t.source, t.event_id): t.entity_key for t in targets if t.entity_key is not None}
+    keys |= chain_keys(retracted, known | keys)
+
+    rows: list[dict[str, Any]] = [
+        {
+            "source": event.source,
+            "event_id": event.id,
+            "entity_key": keys[(event.source, event.id)],
+            "type": event.type,
+            "time": event.time,
+            "wire": wire_json,
+        }
+        for _, event, wire_json in batch
+    ]
     new = await repo.upsert_events(rows)
+    # Retractions stored before the event they retract wait under its `retraction_key`.
+    await repo.rekey(
+        {
+            retraction_key(*ident): keys[ident]
+            for ident, (retracted_at, _) in new.items()
+            if retracted_at is not None and keys[ident] != retraction_key(*ident)
+        }
+    )
 
     touched: set[str] = set()
     republish: set[str] = set()
     clients: set[tuple[str, str]] = set()
+    persons: set[str] = set()
     client_facts = []
     fresh: list[ClientRow] = []
     new_by_type: Counter[str] = Counter()
@@ -99,6 +109,7 @@ async def apply_events(
         ident = (event.source, event.id)
         is_new = ident in new
         new_by_type[event.type] += is_new
+        key = row["entity_key"]
         if event.type in CLIENT_EVENT_TYPES:
             if is_new:
                 fact = client_fact(event.type, event.data)
@@ -106,24 +117,28 @@ async def apply_events(
                     (f"{event.source}|{event.id}", event.data["client"]["client_ref"], fact, event.time)
                 )
                 retracted_at, revision = new[ident]
-                fresh.append(ClientRow(event.source, event.id, event, retracted_at, revision))
-            else:
-                clients.add(ident)
-        elif not isinstance(envelope.data, EventRetractedData):
-            (touched if is_new else republish).add(row["entity_key"])
-    for target in targets:
-        if target.entity_key is None or target.type is None:
-            continue
-        if target.type in CLIENT_EVENT_TYPES:
-            clients.add((target.source, target.event_id))
+                if retracted_at is None:
+                    fresh.append(ClientRow(event.source, event.id, event, None, revision))
+                    continue
+            clients.add(ident)
+        elif isinstance(envelope.data, EventRetractedData):
+            # The end of its chain, once arrived, counts anew: an entity, or a person's records.
+            kind = key_kind(key)
+            if is_new and kind != "retraction":
+                (persons if kind == "client" else touched).add(key)
         else:
-            touched.add(target.entity_key)
+            (touched if is_new else republish).add(key)
+    # Marking counts a retracted row's revision up, also for a redelivered retraction: a point
+    # fact's record is published at its row's revision.
+    clients.update((t.source, t.event_id) for t in targets if t.type in CLIENT_EVENT_TYPES)
     await repo.save_client_facts(client_facts)
 
-    # New client events are at hand; only redeliveries and retraction targets are read back.
-    client_rows = fresh + await repo.client_rows(clients - {(r.source, r.event_id) for r in fresh})
-    await repo.sync_client_retractions(client_rows)
-    facts = client_records(client_rows)
+    # New client events are at hand; only redeliveries and retracted ones are read back.
+    links = {ident for ident in retracted if ident in new}
+    read = await repo.client_rows(clients, links) + await repo.person_rows(persons, links)
+    await repo.sync_client_retractions(read)
+    unique_rows = {(r.source, r.event_id): r for r in fresh + read}
+    facts = client_records(list(unique_rows.values()))
     facts.extend(await _recompute(repo, sorted(touched)))
     current = await repo.current_facts(republish - touched)
     facts.extend(Outgoing(key, value) for key, value in current.items())

@@ -17,7 +17,8 @@ from stroom_caseload.domain.events import utc
 from stroom_caseload.replay import Decoded
 from stroom_caseload.tables import shadow
 from stroom_contract.events import EventRetractedData
-from stroom_contract.keys import entity_key, scoped_key
+from stroom_contract.keys import entity_key
+from stroom_contract.retractions import Retraction, retraction_key
 
 # A retracted event's earliest retraction: when, and the retraction's id.
 Mark = tuple[datetime, str]
@@ -39,7 +40,8 @@ class ShadowLedger:
     """The shadow ledger starts empty and only the rebuild writes it, so which (source, id) it
     holds from this ledger's partitions is known here, and new rows go in by appending, the first
     delivery kept. The earliest retraction of each event is gathered in `marks`, to be written
-    once every partition's rows are in (a retraction's partition need not be its target's).
+    once every partition's rows are in (a retraction's partition need not be its target's), and
+    every retraction in `retractions`.
 
     An entity (or person) seen in more than one partition is a stray: other ledgers, loading
     other partitions, may hold some of its events too, so only the complete ledger in the
@@ -55,6 +57,8 @@ class ShadowLedger:
         # The partition each entity was first seen in, and one string for each entity key.
         self._seen: dict[str, int] = {}
         self.marks: dict[tuple[str, str], Mark] = {}
+        # Every retraction loaded: whether an event counts is decided over all of them.
+        self.retractions: list[Retraction] = []
         self.held = HeldEvents()
         self.strays: set[str] = set()
 
@@ -73,7 +77,10 @@ class ShadowLedger:
                 aimed = (ident[0], data.retracted_id)
                 if aimed not in marks or time < marks[aimed][0]:
                     marks[aimed] = (time, ident[1])
-                key = stored.get(aimed) or scoped_key("retraction", *aimed)
+                self.retractions.append(Retraction(ident[0], ident[1], time, data.retracted_id))
+                # Where its chain ends may only be known once every partition is in: see
+                # `CaseloadRepository.resolve_retraction_keys`.
+                key = stored.get(aimed) or retraction_key(*aimed)
             else:
                 key = entity_key(envelope) or ""
                 first = seen.setdefault(key, partition)

@@ -16,16 +16,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from stroom_contract.events import EVENT_TYPES, Envelope
 from stroom_contract.keys import entity_key
+from stroom_contract.retractions import chain_keys
 from stroom_contract.validation import EventValidator, FieldError, InvalidEvent
 from stroom_intake import queries, repository
-from stroom_intake.domain.outcome import (
-    RETRACTED,
-    Conflict,
-    IngestReport,
-    Refusal,
-    fingerprint,
-    retraction_key,
-)
+from stroom_intake.domain.outcome import Conflict, IngestReport, Refusal, fingerprint
 from stroom_intake.domain.reading import Position, RawEvent, Unreadable
 from stroom_intake.domain.sequences import numeric_sequence
 from stroom_intake.tables import EventKey
@@ -124,15 +118,18 @@ class Ingestor:
         if not candidates:
             return report
         keys = _entity_keys(candidates)
-        retracted = [
-            (c.event.source, c.event.data.retracted_id)  # type: ignore[attr-defined]
-            for c in candidates.values()
-            if c.key not in keys
-        ]
+        retracted = {
+            key: c.event.data.retracted_id  # type: ignore[attr-defined]
+            for key, c in candidates.items()
+            if key not in keys
+        }
         received_at = datetime.now(UTC)
         async with self._engine.begin() as conn:
-            known = await queries.entity_keys(conn, retracted) if retracted else {}
-            rows = [_row(c, _key_of(c, keys, known)) for c in candidates.values()]
+            targets = [(source, target) for (source, _), target in retracted.items()]
+            known = await queries.entity_keys(conn, targets) if targets else {}
+            # A retraction's key is that of the event its chain ends at: the same partition.
+            keys |= chain_keys(retracted, known | keys)
+            rows = [_row(c, keys[key]) for key, c in candidates.items()]
             inserted = await repository.insert_new(conn, rows, received_at)
             if inserted:
                 await repository.announce_stored(conn)
@@ -166,27 +163,13 @@ def _numbered(candidates: dict[EventKey, _Candidate], inserted: set[EventKey]) -
 
 
 def _entity_keys(candidates: dict[EventKey, _Candidate]) -> dict[EventKey, str]:
-    """Keys of the non-retractions; a retraction's key is that of the event it retracts."""
+    """Keys of the non-retractions."""
     keys: dict[EventKey, str] = {}
     for key, candidate in candidates.items():
         entity = entity_key(candidate.event)
         if entity is not None:
             keys[key] = entity
     return keys
-
-
-def _key_of(
-    candidate: _Candidate,
-    keys: dict[EventKey, str],
-    known: dict[EventKey, str],
-) -> str:
-    own = keys.get(candidate.key)
-    if own is not None:
-        return own
-    if candidate.event.type != RETRACTED:
-        raise AssertionError(f"no entity key for {candidate.event.type}")
-    target = (candidate.event.source, candidate.event.data.retracted_id)  # type: ignore[attr-defined]
-    return keys.get(target) or known.get(target) or retraction_key(*target)
 
 
 def _row(candidate: _Candidate, key: str) -> repository.NewEvent:

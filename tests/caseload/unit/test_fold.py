@@ -154,7 +154,7 @@ def entity_histories(draw: st.DrawFn) -> list[Stored]:
     for i, (event_type, payload) in enumerate(items):
         event = Event("gws", f"e{i}", event_type, moment(draw(st.integers(0, 5))), payload)
         retracted = draw(st.one_of(st.none(), st.integers(0, 8).map(moment)))
-        stored.append(Stored(event, retracted))
+        stored.append(Stored.until(event, retracted))
     return stored
 
 
@@ -187,11 +187,14 @@ def test_history_ends_in_the_state_of_all_unretracted_events_and_never_repeats(s
 
 def history_by_definition(kind: str, stored: list[Stored]) -> list[Version]:
     """A fold of everything known at each recorded moment, as history() is specified."""
-    times = sorted({s.event.time for s in stored} | {s.retracted_at for s in stored if s.retracted_at})
+    retracted = {s.event.id: s.retracted[0] for s in stored if s.retracted}
+    times = sorted({s.event.time for s in stored} | set(retracted.values()))
     versions: list[Version] = []
     for at in times:
         known = [
-            s.event for s in stored if s.event.time <= at and (s.retracted_at is None or s.retracted_at > at)
+            s.event
+            for s in stored
+            if s.event.time <= at and (s.event.id not in retracted or retracted[s.event.id] > at)
         ]
         state = fold(kind, known)
         if not versions or versions[-1].state != state:
@@ -261,7 +264,7 @@ def test_members_changed_before_start_is_kept_and_applied() -> None:
 def test_a_later_started_corrects_and_its_retraction_restores() -> None:
     original = started("e1", 1, 0, ["c1"])
     correction = started("e2", 2, 5, ["c1"], application_ref="A9")
-    versions = history("benefit", [Stored(original), Stored(correction, retracted_at=moment(3))])
+    versions = history("benefit", [Stored(original), Stored.until(correction, moment(3))])
     states = [v.state for v in versions]
     assert [s.start_date if s else None for s in states] == [
         date(2023, 1, 1),
@@ -286,7 +289,7 @@ def test_a_retraction_recorded_before_its_event_hides_it_entirely() -> None:
             "hours_per_week": 20.0,
         },
     )
-    assert [v.state for v in history("placement", [Stored(placement, retracted_at=moment(1))])] == [None]
+    assert [v.state for v in history("placement", [Stored.until(placement, moment(1))])] == [None]
     only = history("placement", [Stored(placement)])
     assert isinstance(only[0].state, PlacementState)
     assert only[0].state.hours_per_week == 20.0

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-RETRACTED = "stroom.event.retracted.v1"
+from stroom_contract.retractions import RETRACTED, Period, Retraction, Retractions
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,13 +35,66 @@ class Event:
             data=wire["data"],
         )
 
+    def retraction(self) -> Retraction:
+        return Retraction(self.source, self.id, self.time, self.data["retracted_id"])
+
 
 @dataclass(frozen=True, slots=True)
 class Stored:
-    """An event with the recorded time of its earliest retraction, if one is known."""
+    """An event with the stretches of recorded time it counts in (`Retractions.periods`; None
+    when nothing retracts it: from its own time on), and when each retraction in its chains was
+    recorded: a moment its entity's history is looked at, whether or not it changes anything."""
 
     event: Event
-    retracted_at: datetime | None = None
+    periods: tuple[Period, ...] | None = None
+    retracted: tuple[datetime, ...] = ()
+
+    @classmethod
+    def until(cls, event: Event, retracted_at: datetime | None) -> Stored:
+        """Counting from its time until one retraction, recorded at `retracted_at`."""
+        if retracted_at is None:
+            return cls(event)
+        periods = ((event.time, retracted_at),) if retracted_at > event.time else ()
+        return cls(event, periods, (retracted_at,))
+
+    def counts_at(self, moment: datetime) -> bool:
+        if self.periods is None:
+            return self.event.time <= moment
+        return any(start <= moment and (end is None or moment < end) for start, end in self.periods)
+
+    @property
+    def counts(self) -> bool:
+        """Whether it counts now, with every retraction known."""
+        return self.periods is None or (bool(self.periods) and self.periods[-1][1] is None)
+
+    @property
+    def retracted_at(self) -> datetime | None:
+        """When it last stopped counting, as a record with one stretch of time shows it: None while
+        it counts; its own time if it never did."""
+        if self.counts:
+            return None
+        return self.periods[-1][1] if self.periods else self.event.time
+
+
+def effective(events: Iterable[Event], retractions: Retractions | None = None) -> list[Stored]:
+    """The events that are not retractions, each with the stretches it counts in under the
+    retractions among `events` and those in `retractions` (which the former are added to)."""
+    known = Retractions() if retractions is None else retractions
+    facts = []
+    for event in events:
+        if event.type == RETRACTED:
+            known.add(event.retraction())
+        else:
+            facts.append(event)
+    return [_with_periods(event, known) for event in facts]
+
+
+def _with_periods(event: Event, retractions: Retractions) -> Stored:
+    ident = (event.source, event.id)
+    if not retractions.of(ident):
+        return Stored(event)
+    moments = tuple(sorted(r.time for r in retractions.tree(ident)))
+    return Stored(event, retractions.periods(ident, event.time), moments)
 
 
 def utc(value: datetime | str) -> datetime:

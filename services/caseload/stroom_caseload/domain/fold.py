@@ -211,8 +211,8 @@ def history(kind: str, stored: Sequence[Stored]) -> list[Version]:
     unique = {(s.event.source, s.event.id): s for s in stored}
     ordered = sorted(unique.values(), key=lambda s: s.event.order)
     times: set[datetime] = {s.event.time for s in ordered}
-    times.update(s.retracted_at for s in ordered if s.retracted_at is not None)
-    retracted = any(s.retracted_at is not None for s in ordered)
+    times.update(moment for s in ordered for moment in s.retracted)
+    retracted = any(s.periods is not None for s in ordered)
     versions: list[Version] = []
     # Events sort by recorded time first, so without retractions the events known at each
     # moment extend those known at the previous one: one fold step per event, not per moment.
@@ -220,12 +220,7 @@ def history(kind: str, stored: Sequence[Stored]) -> list[Version]:
     folded = 0
     for moment in sorted(times):
         if retracted:
-            known = (
-                s.event
-                for s in ordered
-                if s.event.time <= moment and (s.retracted_at is None or s.retracted_at > moment)
-            )
-            state = fold(kind, known)
+            state = fold(kind, (s.event for s in ordered if s.counts_at(moment)))
         else:
             while folded < len(ordered) and ordered[folded].event.time <= moment:
                 acc = _step(acc, ordered[folded].event)

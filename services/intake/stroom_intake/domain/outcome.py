@@ -7,20 +7,12 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from stroom_contract.keys import scoped_key
 from stroom_contract.validation import FieldError
 from stroom_intake.domain.reading import Position
-
-RETRACTED = "stroom.event.retracted.v1"
 
 
 def fingerprint(canonical_wire: bytes) -> str:
     return hashlib.sha256(canonical_wire).hexdigest()
-
-
-def retraction_key(source: str, retracted_id: str) -> str:
-    """The Kafka key of a retraction whose retracted event intake has not seen (yet)."""
-    return scoped_key("retraction", source, retracted_id)
 
 
 @dataclass(frozen=True, slots=True)
