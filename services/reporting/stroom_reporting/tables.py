@@ -2,49 +2,25 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
     Boolean,
     Column,
     Date,
-    DateTime,
-    Dialect,
     Float,
     Index,
     Integer,
     String,
     Table,
     Text,
-    TypeDecorator,
 )
 
 from stroom_platform.audit import audit_table
 from stroom_platform.db import new_metadata
+from stroom_platform.dialect import UtcDateTime
 
 metadata = new_metadata()
-
-
-class UtcDateTime(TypeDecorator[datetime]):
-    """Stored as UTC on both engines, so recorded times compare the same in SQLite and PostgreSQL."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("recorded times must carry a time zone")
-        value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        assert isinstance(value, datetime)
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def versioned(name: str, *columns: Column[Any] | Index) -> Table:
