@@ -185,6 +185,12 @@ function section(title, ...children) {
   return s;
 }
 
+// A section over the whole width, for tables with many columns.
+function wide(s) {
+  s.classList.add("wide");
+  return s;
+}
+
 function legend(series, hatched) {
   const list = node("ul", null, { class: "legend", "aria-hidden": "true" });
   for (const s of series) {
@@ -424,12 +430,12 @@ async function plaatsingen(q) {
     download: ["/v1/reports/placements", params, "placements"],
     empty: !rows.some((r) => r.active),
     nodes: [
-      section("Plaatsingen per soort",
+      wide(section("Plaatsingen per soort",
         lineChart("Actieve plaatsingen per soort", months.map((m) => m.month),
           kinds.map((k, i) => ({ name: k.kind_label, colour: PALETTE[i % PALETTE.length], values: months.map((m) => at(m.month, k.kind)) }))),
         table("placements", "Actieve plaatsingen op maandeinde per soort",
           ["Maand", ...kinds.map((k) => k.kind_label), "Status"],
-          months.map((m) => ({ cells: [m.month, ...kinds.map((k) => nf.format(at(m.month, k.kind))), statusText(m)], status: m.status })))),
+          months.map((m) => ({ cells: [m.month, ...kinds.map((k) => nf.format(at(m.month, k.kind))), statusText(m)], status: m.status }))))),
       section(`Beschut werk tegen taakstelling, eind ${monthName(q.to)}`,
         table("sheltered", "Beschut werk: actief, taakstelling en realisatie per gemeente",
           ["Gemeente", "Actief", "Taakstelling incl. extra", "Realisatie"],
