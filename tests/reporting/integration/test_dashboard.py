@@ -492,13 +492,29 @@ def test_mutations_stock_axis_shows_change_and_provisional_months_are_hatched(
     assert "zoals bekend op 15 augustus 2024" in browser.find_element(By.ID, "view-subtitle").text
 
 
-def test_views_are_reached_by_keyboard_and_kept_in_the_address(served: str, browser: WebDriver) -> None:
-    assert open_view(browser, served, f"organisation={ORG}&municipality=GM0405") == "mutaties"
-    # Opens on the last complete month and the year up to it.
+def test_opens_on_the_last_complete_month_and_the_year_up_to_it(served: str, browser: WebDriver) -> None:
+    assert open_view(browser, served, f"organisation={ORG}") == "mutaties"
     today = date.today()
     last_complete = date(today.year, today.month, 1) - timedelta(days=1)
     assert browser.find_element(By.ID, "to").get_attribute("value") == f"{last_complete:%Y-%m}"
     assert browser.find_element(By.ID, "from").get_attribute("value") == f"{last_complete:%Y}-01"
+    assert f"from={last_complete:%Y}-01" in browser.current_url
+
+
+def test_one_municipality_by_keyboard_and_in_the_address(
+    served: str, browser: WebDriver, api: httpx.Client
+) -> None:
+    hoorn = {"organisation": ORG, "municipality": "GM0405", **PERIOD}
+    query = "&".join(f"{k}={v}" for k, v in hoorn.items())
+    assert open_view(browser, served, query) == "mutaties"
+    monthly = get(api, "/v1/reports/monthly", unit="benefits", **hoorn)
+    rows = sorted(monthly["tables"]["municipality_totals"]["rows"], key=lambda r: r["month"])
+    shown = tables(browser)["mutations"]
+    assert shown[:-1] == [
+        [r["month"], *(nl(r[k]) for k in ("begin", "inflow", "outflow", "end")), status(r)] for r in rows
+    ]
+    assert "Hoorn" in browser.find_element(By.ID, "view-subtitle").text
+
     link = browser.find_element(By.CSS_SELECTOR, "#views a[data-view='poort']")
     link.send_keys(Keys.ENTER)
     WebDriverWait(browser, 60).until(
@@ -507,6 +523,13 @@ def test_views_are_reached_by_keyboard_and_kept_in_the_address(served: str, brow
     assert link.get_attribute("aria-current") == "page"
     assert "view=poort" in browser.current_url
     assert "municipality=GM0405" in browser.current_url
+    gate = get(api, "/v1/reports/gate", **hoorn)["tables"]["gate"]["rows"]
+    fields = ("received", "granted", "rejected", "withdrawn")
+    assert tables(browser)["gate"][:-1] == [
+        [r["month"], *(nl(r[f]) for f in fields), pct(r["not_granted_pct"]), status(r)] for r in gate
+    ]
+    assert sum(r["received"] for r in gate) > 0
+    screenshot(browser, "poort-hoorn")
     # Every control has a label a screen reader reads out.
     for control in browser.find_elements(By.CSS_SELECTOR, "#filters select, #filters input"):
         assert (control.find_element(By.XPATH, "ancestor::label").get_attribute("textContent") or "").strip()
