@@ -6,6 +6,7 @@ import csv
 import io
 from collections import defaultdict
 from collections.abc import Callable
+from datetime import date
 from typing import Any
 
 from openpyxl import Workbook
@@ -13,7 +14,7 @@ from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 
 from stroom_platform.spreadsheets import append_xlsx_row, csv_cell, xlsx_cell
-from stroom_reporting.domain.board import NET_CHANGE_NOTE, period_label
+from stroom_reporting.domain.board import NET_CHANGE_NOTE, day_label, period_label
 from stroom_reporting.domain.months import parse_month
 from stroom_reporting.domain.status import DEFINITIVE
 from stroom_reporting.reports import LABELS, Report, ReportTable
@@ -27,10 +28,11 @@ _HEADER_FILL = PatternFill("solid", fgColor="1F4E79")
 def _cell(column: str, value: Any) -> Any:
     if isinstance(value, bool):
         return "ja" if value else "nee"
-    if column in ("unit", "regulation") and isinstance(value, str):
-        return "Totaal" if value == "*" else LABELS[column].get(value, value)
-    if column == "municipality" and value == "*":
+    # A regulation keeps its code: its label has a column of its own (regulation_label).
+    if column in ("municipality", "regulation", "unit") and value == "*":
         return "Totaal"
+    if column == "unit" and isinstance(value, str):
+        return LABELS[column].get(value, value)
     return value
 
 
@@ -77,13 +79,12 @@ def to_xlsx(report: Report) -> bytes:
     workbook = Workbook()
     workbook.remove(workbook.active)
     order = [names[m] for m in report.scope.municipalities] + ["Totaal"]
-    period = ", ".join(f"{k}: {v}" for k, v in report.period.items())
+    period = period_text(report.period)
     for sheet_name in [n for n in order if n in per_sheet]:
         sheet = workbook.create_sheet(sheet_name[:31])
         append_xlsx_row(sheet, [f"{report.title} — {sheet_name}"])
         sheet.cell(1, 1).font = _TITLE
-        known = f"stand per {report.as_of.isoformat()}" if report.as_of else "actuele stand"
-        append_xlsx_row(sheet, [f"{report.scope.organisation.name} · {period} · {known}"])
+        append_xlsx_row(sheet, [f"{report.scope.organisation.name} · {period} · {_known(report)}"])
         for table, rows in per_sheet[sheet_name]:
             _write_section(sheet, table, rows)
         for index in range(1, sheet.max_column + 1):
@@ -111,11 +112,28 @@ _SHELTERED = {
 }
 
 
+def _known(report: Report) -> str:
+    return f"zoals bekend op {report.as_of.isoformat()}" if report.as_of else "actuele stand"
+
+
+def period_text(period: dict[str, str]) -> str:
+    """A report's period as its subtitle says it: 'periode januari 2025 t/m december 2025',
+    'peildatum 30 juni 2025', 'kwartaal 2025-K2' or 'kwartalen 2025-K1 t/m 2025-K4'."""
+    if "stock_date" in period:
+        return f"peildatum {day_label(date.fromisoformat(period['stock_date']))}"
+    if "quarter" in period:
+        return f"kwartaal {period['quarter']}"
+    if "from" not in period or "to" not in period:
+        return ", ".join(f"{key} {value}" for key, value in period.items())
+    first, last = period["from"], period["to"]
+    if "-K" in first:
+        return f"kwartalen {first} t/m {last}"
+    return period_label(parse_month(first), parse_month(last))
+
+
 def _subtitle(report: Report) -> str:
-    first, last = parse_month(report.period["from"]), parse_month(report.period["to"])
-    known = f"zoals bekend op {report.as_of.isoformat()}" if report.as_of else "actuele stand"
-    period = period_label(first, last)
-    return f"{report.scope.organisation.name} · {period} · peildatum: einde van elke maand · {known}"
+    period = period_text(report.period)
+    return f"{report.scope.organisation.name} · {period} · peildatum: einde van elke maand · {_known(report)}"
 
 
 def _header(sheet: Any, row: int, values: list[Any]) -> None:

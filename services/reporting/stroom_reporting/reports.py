@@ -206,6 +206,7 @@ def _mutation_dicts(
                 "municipality": municipality,
                 "municipality_name": names.get(municipality, "Totaal"),
                 "regulation": regulation,
+                "regulation_label": LABELS["regulation"].get(regulation, "Totaal"),
                 "unit": unit,
                 "begin": begin,
                 "inflow": inflow,
@@ -223,6 +224,7 @@ MUTATION_COLUMNS = [
     "municipality",
     "municipality_name",
     "regulation",
+    "regulation_label",
     "unit",
     "begin",
     "inflow",
@@ -807,6 +809,7 @@ async def board(conn: AsyncConnection, scope: Scope, first: int, last: int, as_o
             "municipality": municipality,
             "municipality_name": scope.names.get(municipality, "Totaal"),
             "regulation": regulation,
+            "regulation_label": LABELS["regulation"].get(regulation, "Totaal"),
             "unit": unit,
             "month": format_month(month),
         }
@@ -818,7 +821,7 @@ async def board(conn: AsyncConnection, scope: Scope, first: int, last: int, as_o
         ReportTable(
             "revisions",
             "Herzien nadat de maand definitief werd",
-            [*place, "regulation", "unit", "month"],
+            [*place, "regulation", "regulation_label", "unit", "month"],
             revision_rows,
         ),
         ReportTable(

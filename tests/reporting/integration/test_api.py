@@ -9,7 +9,7 @@ import httpx
 from openpyxl import load_workbook
 
 from reporting.integration.conftest import HOORN, WHOLE_ORGANISATION, reporting_app
-from stroom_contract.codes import OutflowReason
+from stroom_contract.codes import OutflowReason, Regulation
 from stroom_platform.organisations import OrganisationsConfig
 
 ORG = "werksaam-westfriesland"
@@ -89,11 +89,20 @@ async def test_csv_and_xlsx_downloads(client: httpx.AsyncClient) -> None:
     assert csv_response.status_code == 200
     lines = csv_response.text.lstrip("\ufeff").splitlines()
     assert lines[0] == (
-        "Maand;Gemeentecode;Gemeente;Regeling;Eenheid;Begin;Instroom;Uitstroom;Eind;"
+        "Maand;Gemeentecode;Gemeente;Regeling;Omschrijving;Eenheid;Begin;Instroom;Uitstroom;Eind;"
         "Status;Herzien na definitief"
     )
     json_rows = (await client.get("/v1/reports/monthly", params=params)).json()["tables"]["rows"]["rows"]
     assert len(lines) == 1 + len(json_rows)
+    # JSON keeps the code as the value and adds the label; CSV has both, in columns of their own.
+    assert {(r["regulation"], r["regulation_label"]) for r in json_rows} >= {
+        ("PW", "Participatiewet (algemene bijstand)"),
+        ("BBZ", Regulation.BBZ.label),
+    }
+    assert any(
+        line.startswith("2024-01;GM0405;Hoorn;PW;Participatiewet (algemene bijstand);Uitkeringen;")
+        for line in lines
+    )
     xlsx = await client.get("/v1/reports/monthly", params={**params, "format": "xlsx"})
     assert xlsx.headers["content-type"].startswith("application/vnd.openxmlformats")
     workbook = load_workbook(io.BytesIO(xlsx.content))
@@ -108,11 +117,16 @@ async def test_csv_and_xlsx_downloads(client: httpx.AsyncClient) -> None:
         "Totaal",
     ]
     values = [[c.value for c in row] for row in workbook["Hoorn"].iter_rows()]
+    assert values[1][0] == "WerkSaam Westfriesland · periode januari 2024 t/m maart 2024 · actuele stand"
+    assert ["2024-01", "GM0405", "Hoorn", "PW", "Participatiewet (algemene bijstand)", "Uitkeringen"] in [
+        v[:6] for v in values
+    ]
     assert [
         "Maand",
         "Gemeentecode",
         "Gemeente",
         "Regeling",
+        "Omschrijving",
         "Eenheid",
         "Begin",
         "Instroom",
@@ -121,10 +135,25 @@ async def test_csv_and_xlsx_downloads(client: httpx.AsyncClient) -> None:
         "Status",
         "Herzien na definitief",
     ] in values
-    for family in ("reasons", "placements", "gate", "composition", "caseload", "trajectories"):
+    subtitles = {
+        "reasons": "periode januari 2024 t/m maart 2024",
+        "placements": "periode januari 2024 t/m maart 2024",
+        "gate": "periode januari 2024 t/m maart 2024",
+        "composition": "peildatum 31 maart 2024",
+        "caseload": "peildatum 31 maart 2024",
+        "trajectories": "kwartaal 2024-K1",
+    }
+    for family, subtitle in subtitles.items():
+        period = (
+            {"stockDate": "2024-03-31"} if "peildatum" in subtitle else {"from": "2024-01", "to": "2024-03"}
+        )
         for fmt in ("csv", "xlsx"):
-            response = await client.get(f"/v1/reports/{family}", params={"organisation": ORG, "format": fmt})
+            response = await client.get(
+                f"/v1/reports/{family}", params={"organisation": ORG, **period, "format": fmt}
+            )
             assert response.status_code == 200, (family, fmt, response.text)
+        sheet = load_workbook(io.BytesIO(response.content)).worksheets[0]
+        assert sheet["A2"].value == f"WerkSaam Westfriesland · {subtitle} · actuele stand", family
 
 
 async def test_bad_parameters_are_problems(client: httpx.AsyncClient) -> None:

@@ -121,7 +121,7 @@ async def test_status_moves_through_the_three_and_a_late_event_is_a_revision(
     lines = csv.text.lstrip("\ufeff").splitlines()
     assert lines[0].endswith(";Eind;Status;Herzien na definitief")
     assert any(
-        line.startswith("2024-01;GM0405;Hoorn;Participatiewet") and line.endswith(";definitief;ja")
+        line.startswith("2024-01;GM0405;Hoorn;PW;Participatiewet") and line.endswith(";definitief;ja")
         for line in lines
     )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date
 from typing import NamedTuple
 
 from stroom_reporting.domain.families import realisation
@@ -44,6 +45,11 @@ NET_CHANGE_NOTE = (
 def month_name(month: int) -> str:
     """202501 -> 'januari 2025'."""
     return f"{MONTH_NAMES[month % 100 - 1]} {month // 100}"
+
+
+def day_label(day: date) -> str:
+    """'30 juni 2025'."""
+    return f"{day.day} {MONTH_NAMES[day.month - 1]} {day.year}"
 
 
 def period_label(first: int, last: int) -> str:
