@@ -47,9 +47,9 @@ router = APIRouter(prefix="/v1", tags=["reports"])
 MAX_PERIOD_MONTHS = 120
 
 
-def context(request: Request) -> ReportingRuntime:
-    ctx: ReportingRuntime = request.app.state.runtime
-    return ctx
+def runtime(request: Request) -> ReportingRuntime:
+    value: ReportingRuntime = request.app.state.runtime
+    return value
 
 
 # What a `reports:read:public` caller may ask: the published monthly figures and the organisation
@@ -70,11 +70,11 @@ def detail_access(reader: DetailReader) -> Access:
 
 
 async def connection(request: Request) -> AsyncIterator[AsyncConnection]:
-    async with context(request).engine.connect() as conn:
+    async with runtime(request).engine.connect() as conn:
         yield conn
 
 
-Ctx = Annotated[ReportingRuntime, Depends(context)]
+Runtime = Annotated[ReportingRuntime, Depends(runtime)]
 Caller = Annotated[Access, Depends(access)]
 DetailCaller = Annotated[Access, Depends(detail_access)]
 Conn = Annotated[AsyncConnection, Depends(connection)]
@@ -95,9 +95,12 @@ StockDateParam = Annotated[date | None, Query(alias="stockDate", description="Pe
 
 
 def resolve_scope(
-    ctx: Ctx, caller: Caller, organisation: OrganisationParam = None, municipality: MunicipalityParam = None
+    rt: Runtime,
+    caller: Caller,
+    organisation: OrganisationParam = None,
+    municipality: MunicipalityParam = None,
 ) -> reports.Scope:
-    orgs = ctx.organisations
+    orgs = rt.organisations
     requested = municipality or []
     unknown = [m for m in requested if m not in orgs.municipality_codes]
     if unknown:
@@ -281,10 +284,10 @@ Quarters = Annotated[list[int], Depends(quarters)]
 
 
 @router.get("/organisations", response_model=list[OrganisationEntry])
-async def organisations(ctx: Ctx, caller: Caller) -> list[dict[str, Any]]:
+async def organisations(rt: Runtime, caller: Caller) -> list[dict[str, Any]]:
     """The organisations and municipalities this caller may read (for pickers)."""
     result = []
-    for org in ctx.organisations.organisations:
+    for org in rt.organisations.organisations:
         visible = [{"code": m.code, "name": m.name} for m in org.municipalities if caller.allows(m.code)]
         if visible:
             result.append({"code": org.code, "name": org.name, "municipalities": visible})
@@ -336,7 +339,7 @@ def published_shape(request: Request, scope: reports.Scope, period: tuple[int, i
 @router.get("/reports/monthly", response_model=ReportDocument, responses=DOWNLOADS)
 async def monthly(
     request: Request,
-    ctx: Ctx,
+    rt: Runtime,
     conn: Conn,
     scope: ScopeDep,
     regulation: Regulations,
@@ -355,7 +358,7 @@ async def monthly(
     if public:
         published_shape(request, scope, period)
         marker = None if out.format == "json" else publication_rules.MARKER
-        report = publication_rules.publish_monthly(report, ctx.disclosure_threshold, marker)
+        report = publication_rules.publish_monthly(report, rt.disclosure_threshold, marker)
     return respond(report, out)
 
 
@@ -378,7 +381,7 @@ async def board(conn: Conn, scope: ScopeDep, period: Period, as_of: AsOf, out: O
 @router.get("/reports/monthly/trace", response_model=Trace)
 async def monthly_trace(
     request: Request,
-    ctx: Ctx,
+    rt: Runtime,
     caller: DetailCaller,
     conn: Conn,
     municipality: Annotated[str, Query()],
@@ -389,7 +392,7 @@ async def monthly_trace(
     as_of: AsOf,
 ) -> dict[str, Any]:
     """The pseudonymous benefit refs (and, for persons, client refs) behind one figure."""
-    resolve_scope(ctx, caller, None, [municipality])
+    resolve_scope(rt, caller, None, [municipality])
     (the_month, _) = resolve_period(month, month)
     stock_day = last_day(previous_month(the_month) if measure == "begin" else the_month)
     rows = await repository.trace(
