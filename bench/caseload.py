@@ -114,7 +114,7 @@ async def baseline(bootstrap: str, topic: str) -> dict[str, Any]:
 
 
 async def rebuild_phase() -> dict[str, Any]:
-    from stroom_caseload.rebuild import rebuild
+    from stroom_caseload.rebuild.run import rebuild
     from stroom_caseload.settings import CaseloadSettings
 
     started = time.perf_counter()

@@ -11,7 +11,7 @@ from sqlalchemy import MetaData
 from stroom_caseload.app import create_app
 from stroom_caseload.dead_letters import DeadLetter, read_dead_letters, replay
 from stroom_caseload.queries import CaseloadQueries, Projection
-from stroom_caseload.rebuild import RebuildResult, rebuild
+from stroom_caseload.rebuild.run import RebuildResult, rebuild
 from stroom_caseload.settings import CaseloadSettings
 from stroom_caseload.tables import audit, metadata
 from stroom_platform.db import make_engine, upgrade

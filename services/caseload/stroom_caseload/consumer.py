@@ -16,9 +16,9 @@ from pydantic import ValidationError
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, ProgrammingError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from stroom_caseload.domain.events import Decoded
 from stroom_caseload.metrics import CaseloadMetrics
 from stroom_caseload.publishing import send_all
-from stroom_caseload.replay import Decoded
 from stroom_caseload.repository import CaseloadRepository
 from stroom_caseload.service import Applied, Outgoing, apply_events
 from stroom_contract.kafka_binding import decode_wire

@@ -12,10 +12,9 @@ import orjson
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from stroom_caseload.domain.client import CLIENT_EVENT_TYPES, client_fact
-from stroom_caseload.domain.events import Event
+from stroom_caseload.domain.events import Decoded, Event
 from stroom_caseload.domain.fold import history, kind_of
 from stroom_caseload.domain.publication import client_record, entity_fact, kept_versions
-from stroom_caseload.replay import Decoded
 from stroom_caseload.repository import CaseloadRepository, ClientRow, EntityWrite
 from stroom_caseload.tables import Tables, live
 from stroom_contract.events import Envelope, EventRetractedData

@@ -19,7 +19,7 @@ from caseload.integration.publishing import publish, read_all, wait_until_caught
 from caseload.integration.test_consumer import create_topics, prepared, settings_for
 from stroom_caseload.app import create_app
 from stroom_caseload.commands import migrate
-from stroom_caseload.rebuild import rebuild
+from stroom_caseload.rebuild.run import rebuild
 from stroom_caseload.tables import live
 from stroom_contract.bsn import Pseudonymiser
 from stroom_contract.kafka_binding import encode

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from stroom_caseload.shadow_ledger import strays
+from stroom_caseload.rebuild.shadow_ledger import strays
 
 keys = st.sets(st.sampled_from([f"benefit:s:{n}" for n in range(8)]))
 

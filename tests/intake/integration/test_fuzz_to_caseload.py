@@ -23,7 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from stroom_caseload.commands import migrate as caseload_migrate
-from stroom_caseload.replay import Decoded
+from stroom_caseload.domain.events import Decoded
 from stroom_caseload.service import apply_events
 from stroom_contract.codes import ClientStream, InflowReason, OutflowReason, PlacementKind, Regulation
 from stroom_contract.kafka_binding import decode_wire, encode_wire

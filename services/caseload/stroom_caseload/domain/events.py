@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
+from stroom_contract.events import Envelope
 from stroom_contract.retractions import RETRACTED, Period, Retraction, Retractions
 
 
@@ -105,3 +106,14 @@ def utc(value: datetime | str) -> datetime:
         # Storage without time zones (SQLite) keeps UTC.
         return moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC)
+
+
+class Decoded(NamedTuple):
+    """An event as validated, and in the JSON form it came in: what intake published, which the
+    validation leaves as it is (so the ledger need not serialise the event again); with the
+    partition it was read from and the record's value, its `data` as JSON."""
+
+    envelope: Envelope
+    wire: dict[str, Any]
+    partition: int
+    value: bytes

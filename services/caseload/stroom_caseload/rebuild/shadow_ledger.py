@@ -11,10 +11,9 @@ from operator import itemgetter
 
 import orjson
 
-from stroom_caseload.bulk import BulkWriter
 from stroom_caseload.domain.client import CLIENT_EVENT_TYPES
-from stroom_caseload.domain.events import utc
-from stroom_caseload.replay import Decoded
+from stroom_caseload.domain.events import Decoded, utc
+from stroom_caseload.rebuild.bulk import BulkWriter
 from stroom_caseload.tables import shadow
 from stroom_contract.events import EventRetractedData
 from stroom_contract.keys import entity_key

@@ -3,28 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, NamedTuple
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from stroom_caseload.domain.events import Decoded
 from stroom_caseload.settings import CaseloadSettings
-from stroom_contract.events import Envelope
 from stroom_contract.kafka_binding import decode_wire
 from stroom_contract.validation import EventValidator, InvalidEvent
 from stroom_platform.organisations import load_organisations
 
 Offsets = dict[TopicPartition, int]
-
-
-class Decoded(NamedTuple):
-    """An event as validated, and in the JSON form it came in: what intake published, which the
-    validation leaves as it is (so the ledger need not serialise the event again); with the
-    partition it was read from and the record's value, its `data` as JSON."""
-
-    envelope: Envelope
-    wire: dict[str, Any]
-    partition: int
-    value: bytes
 
 
 Load = Callable[[Sequence[Decoded]], Awaitable[object]]

@@ -13,9 +13,14 @@ import orjson
 from sqlalchemy import Table, bindparam, delete, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from stroom_caseload import shadow_set
 from stroom_caseload.domain.client import CLIENT_EVENT_TYPES
-from stroom_caseload.rebuild_work import (
+from stroom_caseload.domain.events import Decoded
+from stroom_caseload.rebuild import shadow_set
+from stroom_caseload.rebuild.replay import Replayer
+from stroom_caseload.rebuild.republication import republish_read
+from stroom_caseload.rebuild.shadow_ledger import merge_marks
+from stroom_caseload.rebuild.shadow_ledger import strays as find_strays
+from stroom_caseload.rebuild.work import (
     Share,
     Workers,
     fold,
@@ -24,13 +29,9 @@ from stroom_caseload.rebuild_work import (
     publish,
     worker_count,
 )
-from stroom_caseload.replay import Decoded, Replayer
 from stroom_caseload.repository import CaseloadRepository
-from stroom_caseload.republication import republish_read
 from stroom_caseload.service import APPLY_LOCK, apply_events
 from stroom_caseload.settings import CaseloadSettings
-from stroom_caseload.shadow_ledger import merge_marks
-from stroom_caseload.shadow_ledger import strays as find_strays
 from stroom_caseload.tables import live, shadow
 from stroom_contract.events import Envelope, EventRetractedData
 from stroom_contract.retractions import Retractions

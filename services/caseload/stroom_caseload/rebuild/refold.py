@@ -11,14 +11,14 @@ import orjson
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from stroom_caseload.bulk import BulkWriter
 from stroom_caseload.domain.client import client_fact
 from stroom_caseload.domain.events import Event, Stored, effective
 from stroom_caseload.domain.fold import history, kind_of
 from stroom_caseload.domain.publication import client_record, entity_fact
 from stroom_caseload.domain.states import ClientFact
+from stroom_caseload.rebuild.bulk import BulkWriter
+from stroom_caseload.rebuild.shadow_ledger import Held, HeldEvents
 from stroom_caseload.repository import client_fact_row, ledger_event, state_rows
-from stroom_caseload.shadow_ledger import Held, HeldEvents
 from stroom_caseload.tables import live, shadow
 from stroom_contract.keys import key_kind
 from stroom_contract.retractions import Retractions

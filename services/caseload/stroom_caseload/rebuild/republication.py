@@ -10,7 +10,7 @@ from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from stroom_caseload.publishing import send_all
-from stroom_caseload.refold import Record
+from stroom_caseload.rebuild.refold import Record
 from stroom_caseload.repository import CaseloadRepository
 from stroom_caseload.service import Outgoing, client_records
 from stroom_caseload.settings import CaseloadSettings

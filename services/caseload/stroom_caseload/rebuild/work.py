@@ -25,13 +25,13 @@ from aiokafka import TopicPartition
 from sqlalchemy import ARRAY, ColumnElement, String, any_, bindparam, func, true
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from stroom_caseload.bulk import BulkWriter
-from stroom_caseload.refold import fold_held, refold
-from stroom_caseload.replay import Offsets, Replayer, Report
+from stroom_caseload.rebuild.bulk import BulkWriter
+from stroom_caseload.rebuild.refold import fold_held, refold
+from stroom_caseload.rebuild.replay import Offsets, Replayer, Report
+from stroom_caseload.rebuild.republication import republish
+from stroom_caseload.rebuild.shadow_ledger import HeldEvents, Mark, ShadowLedger
 from stroom_caseload.repository import CaseloadRepository
-from stroom_caseload.republication import republish
 from stroom_caseload.settings import CaseloadSettings
-from stroom_caseload.shadow_ledger import HeldEvents, Mark, ShadowLedger
 from stroom_caseload.tables import live
 from stroom_contract.retractions import Retraction, Retractions
 from stroom_platform.db import make_engine
