@@ -107,6 +107,17 @@ def _components_schemas() -> dict[str, Any]:
     return _asyncapi_schema(schemas)  # type: ignore[no-any-return]
 
 
+def openapi_events() -> tuple[dict[str, Any], dict[str, Any]]:
+    """One structured CloudEvent as an OpenAPI schema (one of the event types), and the
+    component schemas it refers to: intake documents its request body with them."""
+    inputs: list[tuple[str, Any, TypeAdapter[Any]]] = [
+        (name, "validation", TypeAdapter(EVENT_TYPES[name])) for name in EVENT_TYPES
+    ]
+    by_input, definitions = TypeAdapter.json_schemas(inputs, ref_template="#/components/schemas/{model}")
+    one_of = {"oneOf": [by_input[(name, "validation")] for name in EVENT_TYPES]}
+    return one_of, dict(definitions["$defs"])
+
+
 def _header_schema(type_name: str) -> dict[str, Any]:
     properties: dict[str, Any] = {
         "ce_specversion": {"type": "string", "const": "1.0"},

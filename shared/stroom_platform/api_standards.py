@@ -100,8 +100,14 @@ class ApiStandardsMiddleware:
         await self.app(scope, receive, send_with_headers)
 
 
-def install_api_standards(app: FastAPI, renamed_query_keys: Mapping[str, str] | None = None) -> None:
-    """Call after all routes are included; `app.version` must be the full semver."""
+def install_api_standards(
+    app: FastAPI,
+    renamed_query_keys: Mapping[str, str] | None = None,
+    schemas: Mapping[str, Any] | None = None,
+) -> None:
+    """Call after all routes are included; `app.version` must be the full semver. `schemas` are
+    component schemas the routes refer to that FastAPI does not know of (request bodies a route
+    reads itself)."""
     app.state.api_version = app.version
     app.add_middleware(
         ApiStandardsMiddleware, version=app.version, renamed_query_keys=renamed_query_keys or {}
@@ -115,23 +121,26 @@ def install_api_standards(app: FastAPI, renamed_query_keys: Mapping[str, str] | 
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = standardise(generate(), app.version)
+            app.openapi_schema = standardise(generate(), app.version, schemas)
         return app.openapi_schema
 
     # FastAPI caches the generated document in `openapi_schema` and serves whatever this returns.
     app.openapi = openapi  # type: ignore[method-assign]
 
 
-def standardise(document: dict[str, Any], version: str) -> dict[str, Any]:
+def standardise(
+    document: dict[str, Any], version: str, schemas: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
     """The document FastAPI generates, as the ADR wants it described."""
     doc = copy.deepcopy(document)
     doc["info"]["version"] = version
     doc["info"]["contact"] = dict(CONTACT)
     doc["servers"] = [{"url": API_PREFIX, "description": "Versie 1 van deze API"}]
-    schemas = doc.setdefault("components", {}).setdefault("schemas", {})
-    schemas.update(_problem_schemas())
+    components = doc.setdefault("components", {}).setdefault("schemas", {})
+    components.update(copy.deepcopy(dict(schemas or {})))
+    components.update(_problem_schemas())
     for name in ("HTTPValidationError", "ValidationError"):
-        schemas.pop(name, None)
+        components.pop(name, None)
     paths: dict[str, Any] = {}
     for path, item in doc.get("paths", {}).items():
         if path.startswith(API_PREFIX + "/"):
@@ -167,6 +176,10 @@ def _standardise_operation(method: str, operation: dict[str, Any]) -> None:
     takes_input = method not in {"get", "delete"} or bool(operation.get("parameters"))
     if takes_input and "400" not in responses:
         responses["400"] = _problem_response("Ongeldige invoer; `errors` noemt elke fout.")
+    if operation.get("security"):
+        responses.setdefault("401", _problem_response("Geen, een verlopen of een ongeldige credential."))
+        responses.setdefault("403", _problem_response("De credential mist de scope of de gemeente."))
+        responses.setdefault("429", _problem_response("Te veel verzoeken met deze credential."))
     responses.setdefault("500", _problem_response("Onverwachte fout in de dienst."))
     for code, response in responses.items():
         response.setdefault("headers", {})[API_VERSION_HEADER] = _VERSION_HEADER_DOC

@@ -40,6 +40,8 @@ log = logging.getLogger(__name__)
 
 ANONYMOUS = "anoniem"
 PAGE_LIMIT = 1000
+# Sequence numbers are 64-bit integers in the database: a larger `after` is refused, not sent.
+MAX_SEQ = 2**63 - 1
 
 
 def audit_table(metadata: MetaData, service: str) -> Table:
@@ -300,7 +302,7 @@ def audit_router(require_admin: AdminCheck) -> APIRouter:
     @router.get("/v1/audit")
     async def read_audit(
         request: Request,
-        after: Annotated[int, Query(ge=0, description="Entries after this sequence number")] = 0,
+        after: Annotated[int, Query(ge=0, le=MAX_SEQ, description="Entries after this sequence number")] = 0,
         limit: Annotated[int, Query(ge=1, le=PAGE_LIMIT, description="At most this many entries")] = 100,
         # A default, not Annotated: the string annotation could not see this closure's variable.
         _admin: Any = Depends(require_admin),

@@ -98,7 +98,11 @@ def _coach(coach_ref: str, on: date, rows: list[ClientCount], names: dict[str, s
 def caseload_router(engine: AsyncEngine, organisations: OrganisationsConfig, audit: AuditLog) -> APIRouter:
     router = APIRouter(prefix="/v1/caseload", tags=["caseload"])
 
-    @router.get("/municipalities/{code}", response_model=MunicipalityCaseload)
+    @router.get(
+        "/municipalities/{code}",
+        response_model=MunicipalityCaseload,
+        responses={404: {"description": "Deze gemeente is niet geconfigureerd."}},
+    )
     async def municipality(
         request: Request,
         code: str,

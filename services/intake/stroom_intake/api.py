@@ -20,6 +20,7 @@ import orjson
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field
 
+from stroom_contract.schema import openapi_events
 from stroom_intake.domain.outcome import IngestReport
 from stroom_intake.domain.reading import MalformedBody, RawEvent, Unreadable, read_json, read_ndjson
 from stroom_intake.runtime import IntakeRuntime
@@ -50,6 +51,20 @@ class IngestSummary(BaseModel):
     conflicts: list[EventOutcome] = Field(description="Zelfde source en id, andere inhoud: niet aangenomen.")
     refused: list[EventOutcome] = Field(description="Events die het contract breken, per veld.")
 
+
+# The route reads its body itself (batches are accepted event by event), so FastAPI cannot
+# describe it: the contract's schemas do, for clients and for schemathesis.
+_ONE_EVENT, EVENT_SCHEMAS = openapi_events()
+_BATCH = {"type": "array", "items": _ONE_EVENT}
+_REQUEST_BODY = {
+    "required": True,
+    "content": {
+        SINGLE: {"schema": _ONE_EVENT},
+        BATCH: {"schema": _BATCH},
+        PLAIN: {"schema": {"oneOf": [_ONE_EVENT, _BATCH]}},
+        NDJSON[0]: {"schema": {"type": "string", "description": "Eén CloudEvent (JSON) per regel."}},
+    },
+}
 
 _PROBLEMS: dict[int | str, dict[str, Any]] = {
     409: {"description": "Niets aangenomen: alleen conflicten met eerder aangenomen events."},
@@ -135,7 +150,12 @@ def _answer(report: IngestReport, offered: int) -> Response:
 
 
 @router.post(
-    "/v1/events", status_code=202, tags=["intake"], response_model=IngestSummary, responses=_PROBLEMS
+    "/v1/events",
+    status_code=202,
+    tags=["intake"],
+    response_model=IngestSummary,
+    responses=_PROBLEMS,
+    openapi_extra={"requestBody": _REQUEST_BODY},
 )
 async def post_events(request: Request, rt: Runtime, writer: Writer) -> Response:
     """Accept one event, a batch or NDJSON; see the module documentation for the answers."""

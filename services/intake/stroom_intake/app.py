@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
-from stroom_intake.api import router
+from stroom_intake.api import EVENT_SCHEMAS, router
 from stroom_intake.runtime import IntakeRuntime
 from stroom_intake.settings import IntakeSettings
 from stroom_intake.tables import audit
@@ -48,6 +48,6 @@ def create_app(settings: IntakeSettings) -> FastAPI:
     app.include_router(router)
     install_audit(app, AuditLog(runtime.engine, audit, "intake"), require_scope(ADMIN))
     app.include_router(ops_router(registry, runtime.checks(), runtime.status, STATUS_DESCRIPTION))
-    install_api_standards(app)
+    install_api_standards(app, schemas=EVENT_SCHEMAS)
     install_api_docs(app)
     return app
