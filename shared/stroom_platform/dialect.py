@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import DateTime, Dialect, Table, TypeDecorator, text
+from sqlalchemy import ColumnElement, DateTime, Dialect, Table, TypeDecorator, any_, literal, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -47,6 +47,13 @@ def chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
     """`items` in slices that each fit in one statement's bound parameters."""
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+def member_of(conn: AsyncConnection, column: Any, values: Sequence[Any]) -> list[ColumnElement[bool]]:
+    """`column IN values`, one condition per statement to run: a single array on PostgreSQL."""
+    if is_postgres(conn):
+        return [column == any_(literal(list(values), postgresql.ARRAY(column.type)))]
+    return [column.in_(chunk) for chunk in chunks(values)]
 
 
 def insert_on_conflict(conn: AsyncConnection, table: Table) -> postgresql.Insert | sqlite.Insert:

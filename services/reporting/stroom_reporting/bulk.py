@@ -2,32 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Table, any_, bindparam, delete, literal, select, text
+from sqlalchemy import Table, bindparam, delete, select, text
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-# SQLite allows 32766 variables per statement.
-SQLITE_CHUNK = 5000
+from stroom_platform.dialect import is_postgres, member_of
+
 _PG = postgresql.dialect()  # type: ignore[no-untyped-call]
-
-
-def is_postgres(conn: AsyncConnection) -> bool:
-    return conn.dialect.name == "postgresql"
-
-
-def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
-def member_of(conn: AsyncConnection, column: Any, values: Sequence[Any]) -> list[ColumnElement[bool]]:
-    """`column IN values`, one condition per statement to run: a single array on PostgreSQL."""
-    if is_postgres(conn):
-        return [column == any_(literal(list(values), postgresql.ARRAY(column.type)))]
-    return [column.in_(chunk) for chunk in _chunks(values, SQLITE_CHUNK)]
 
 
 def _insert_sql(conn: AsyncConnection, table: Table, columns: Sequence[str]) -> str:

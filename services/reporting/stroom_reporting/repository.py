@@ -17,8 +17,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from stroom_platform.dialect import member_of
 from stroom_reporting import tables as t
-from stroom_reporting.bulk import member_of
 from stroom_reporting.domain.families import Assessed
 from stroom_reporting.domain.mutations import Flow, FlowTuple
 
