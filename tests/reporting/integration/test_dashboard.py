@@ -106,6 +106,7 @@ def browser(tmp_path_factory: pytest.TempPathFactory, downloads: Path) -> Iterat
     ):
         options.add_argument(flag)
     options.add_experimental_option("prefs", {"download.default_directory": str(downloads)})
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
     driver.execute_cdp_cmd(
         "Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)}
@@ -130,6 +131,7 @@ def get(api: httpx.Client, path: str, **params: str) -> Doc:
 def open_view(driver: WebDriver, served: str, query: str) -> str:
     """Opens the dashboard at `?query` and waits until it shows a view (or an error)."""
     driver.get("about:blank")
+    driver.get_log("browser")  # what earlier pages logged
     driver.get(f"{served}/?{query}{SIGN_IN}")
     WebDriverWait(driver, 60).until(
         lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-loaded")
@@ -446,6 +448,8 @@ def test_each_view_shows_the_api_figures_and_downloads_them(
                     list(r) for r in theirs[name].iter_rows(values_only=True)
                 ]
         saved.unlink()  # another view may download a file of the same name
+    # Nothing refused by the content security policy, no script error, no failed request.
+    assert [e["message"] for e in browser.get_log("browser") if e["level"] == "SEVERE"] == []
 
     # An organisation without data says so, rather than drawing zeros.
     assert open_view(browser, served, f"view={view}&organisation={EMPTY_ORG}&from=2024-01&to=2024-06") == view

@@ -657,7 +657,7 @@ async function refresh(event) {
   el("view-title").textContent = title;
   el("message").hidden = true;
   el("status").textContent = "Bezig met laden…";
-  download = null;
+  offer(null);
   try {
     const shown = await build(q);
     if (ticket !== loads) return;
@@ -668,7 +668,7 @@ async function refresh(event) {
     el("empty").textContent = shown.empty ? `Geen gegevens voor ${where} in deze selectie.` : "";
     el("empty").hidden = !shown.empty;
     el("view").replaceChildren(...(shown.empty ? [] : shown.nodes));
-    download = shown.download;
+    offer(shown.download);
     el("status").textContent = `Bijgewerkt ${new Date().toLocaleTimeString("nl-NL")}`;
     document.body.dataset.loaded = view;
   } catch (error) {
@@ -678,6 +678,11 @@ async function refresh(event) {
     showError(error);
     document.body.dataset.loaded = "error";
   }
+}
+
+function offer(files) {
+  download = files;
+  for (const id of ["download-csv", "download-xlsx"]) el(id).disabled = !files;
 }
 
 // The download of the view as the API makes it. The credential goes in the Authorization header,
