@@ -12,7 +12,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from stroom_intake.tables import EventKey, broker_epoch, events, source_sequences
-from stroom_platform.dialect import chunks, insert_on_conflict, is_postgres, notifications, notify
+from stroom_platform.dialect import chunks, insert_on_conflict, is_postgres, member_of, notifications, notify
 
 # What ingest stores per event, in `_COLUMNS` order: source, event_id, type, time, entity_key,
 # fingerprint, wire. All rows of a batch share `received_at`.
@@ -84,18 +84,9 @@ async def unpublished(conn: AsyncConnection, limit: int, after: int = 0) -> list
     return [Pending(*row) for row in (await conn.execute(query)).all()]
 
 
-_PG_MARK_PUBLISHED = text(
-    "UPDATE intake_events SET published_at = :at WHERE seq = ANY(CAST(:seqs AS bigint[]))"
-)
-
-
 async def mark_published(conn: AsyncConnection, seqs: Sequence[int], at: datetime) -> None:
-    if is_postgres(conn):
-        # One array parameter instead of thousands of bound ones.
-        await conn.execute(_PG_MARK_PUBLISHED, {"seqs": list(seqs), "at": at})
-        return
-    for chunk in chunks(seqs):
-        await conn.execute(update(events).where(events.c.seq.in_(chunk)).values(published_at=at))
+    for condition in member_of(conn, events.c.seq, seqs):
+        await conn.execute(update(events).where(condition).values(published_at=at))
 
 
 async def published_epoch(conn: AsyncConnection) -> str | None:
