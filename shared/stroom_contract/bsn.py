@@ -31,12 +31,19 @@ def is_valid_bsn(value: str) -> bool:
 _CANDIDATE = re.compile(
     r"(?<![0-9])(?:[0-9]{9}|[0-9]{2,4}(?:[ .\-\u00a0\u2010-\u2013][0-9]{2,4}){2})(?![0-9])"
 )
+# A BSN with a leading zero is often written without it (spreadsheets drop it): eight digits that
+# pass the 11-check with the zero put back. Eight digits are far more common than nine in ids and
+# refs (UITK-20240615, UUID groups, 1.23456512e+08 in a metric), and one in eleven passes, so
+# only eight digits standing as a word of their own count: no letter, digit, underscore or dash
+# beside them, no decimal point or comma before them or before a digit after them.
+_EIGHT = re.compile(r"(?<![0-9A-Za-z_.,\-])[0-9]{8}(?![0-9A-Za-z_\-]|[.,][0-9])")
 _PSEUDONYM_IN_TEXT = re.compile(r"ps_[0-9a-f]{32}(?![0-9a-f])")
 _SEPARATORS = str.maketrans("", "", " .-\u00a0\u2010\u2011\u2012\u2013")
 
 
 def bsn_spans(text: str) -> Iterator[tuple[int, int]]:
-    """Where `text` holds a number that passes the 11-check, also written with separators.
+    """Where `text` holds a number that passes the 11-check, also written with separators, or
+    eight digits on their own that pass it with the leading zero put back.
 
     Only the 11-check decides: order numbers, dates and UUID fragments that fail it stay
     untouched, so ids come back exactly as sent.
@@ -44,16 +51,19 @@ def bsn_spans(text: str) -> Iterator[tuple[int, int]]:
     position = 0
     while (match := _CANDIDATE.search(text, position)) is not None:
         # A pseudonym's hex digits may by chance hold nine that pass: they are Stroom's own.
-        if is_valid_bsn(match.group().translate(_SEPARATORS)) and not _inside_pseudonym(text, match):
+        if is_valid_bsn(match.group().translate(_SEPARATORS)) and not _inside(
+            _PSEUDONYM_IN_TEXT, text, match
+        ):
             yield match.span()
         # Candidates overlap (111 222 333 444): each one must be tried, spans may overlap.
         position = match.start() + 1
+    for match in _EIGHT.finditer(text):
+        if is_valid_bsn("0" + match.group()):
+            yield match.span()
 
 
-def _inside_pseudonym(text: str, match: re.Match[str]) -> bool:
-    return any(
-        p.start() <= match.start() and match.end() <= p.end() for p in _PSEUDONYM_IN_TEXT.finditer(text)
-    )
+def _inside(pattern: re.Pattern[str], text: str, match: re.Match[str]) -> bool:
+    return any(p.start() <= match.start() and match.end() <= p.end() for p in pattern.finditer(text))
 
 
 def contains_bsn(text: str) -> bool:

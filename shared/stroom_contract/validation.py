@@ -5,14 +5,15 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, get_args
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from stroom_contract.bsn import Pseudonymiser, contains_bsn
 from stroom_contract.events import EVENT_ADAPTER, EVENT_TYPES, Envelope
 from stroom_contract.redaction import redact
+from stroom_contract.schema import data_model
 from stroom_contract.types import NO_BSN_MESSAGE
 
 
@@ -78,6 +79,36 @@ def _holds_bsn(value: Any) -> bool:
     return False
 
 
+def _models(annotation: Any) -> list[type[BaseModel]]:
+    """The models a field's annotation holds (`Client`, `list[Member]`, `Client | None`)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [model for argument in get_args(annotation) for model in _models(argument)]
+
+
+def unknown_field_errors(value: Any, model: type[BaseModel], path: str) -> list[FieldError]:
+    """Fields the contract does not define are dropped, but one holding a BSN (in its name or
+    anywhere in its value) refuses the event: the case system is sending what it must not."""
+    if not isinstance(value, Mapping):
+        return []
+    errors = []
+    for name, item in value.items():
+        field = model.model_fields.get(name) if isinstance(name, str) else None
+        if field is None:
+            if _holds_bsn(name):
+                errors.append(FieldError(path, "the name of a field outside the contract contains a BSN"))
+            elif _holds_bsn(item):
+                errors.append(FieldError(f"{path}.{name}", "is not part of the contract and contains a BSN"))
+            continue
+        for nested in _models(field.annotation):
+            if isinstance(item, list):
+                for index, element in enumerate(item):
+                    errors += unknown_field_errors(element, nested, f"{path}.{name}[{index}]")
+            else:
+                errors += unknown_field_errors(item, nested, f"{path}.{name}")
+    return errors
+
+
 def extension_errors(raw: Mapping[str, Any]) -> list[FieldError]:
     """CloudEvents extension attributes are dropped, but one carrying a BSN refuses the event."""
     errors = []
@@ -113,6 +144,9 @@ class EventValidator:
         if not isinstance(raw, dict) and not isinstance(raw, Mapping):
             raise InvalidEvent(None, None, [FieldError("event", "must be a JSON object")])
         errors = extension_errors(raw)
+        event_type = raw.get("type")
+        if isinstance(event_type, str) and event_type in EVENT_TYPES:
+            errors += unknown_field_errors(raw.get("data"), data_model(event_type), "data")
         try:
             envelope = EVENT_ADAPTER.validate_python(raw, context=self._context)
         except ValidationError as exc:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from security.fields import StringField, example, string_fields, with_value
 from stroom_contract.bsn import Pseudonymiser, bsn_spans, contains_bsn
@@ -143,3 +147,73 @@ def test_a_bsn_beside_a_pseudonym_is_still_found() -> None:
     assert contains_bsn("ps_a712350780bcdef0123456789abcdef0 712350780")
     assert contains_bsn("a712350780bcdef0123456789abcdef0")
     assert contains_bsn("7123.50-780")
+
+
+# 012345672 passes the 11-check; spreadsheets and forms drop the leading zero.
+EIGHT_DIGITS = "12345672"
+
+
+@pytest.mark.parametrize(
+    ("event_type", "path", "value", "field"),
+    [
+        ("stroom.benefit.started.v1", ("data", "notitie"), f"klant {BSN}", "data.notitie"),
+        ("stroom.benefit.started.v1", ("data", "notitie"), EIGHT_DIGITS, "data.notitie"),
+        ("stroom.benefit.started.v1", ("data", "dossier"), {"nummer": int(BSN)}, "data.dossier"),
+        (
+            "stroom.benefit.started.v1",
+            ("data", "members", 0, "opmerking"),
+            [BSN],
+            "data.members[0].opmerking",
+        ),
+        ("stroom.client.coach_assigned.v1", ("data", "client", "naam"), "7123.50.780", "data.client.naam"),
+        ("stroom.benefit.started.v1", ("data", f"bsn_{BSN}"), "1", "data"),
+    ],
+)
+def test_a_bsn_in_a_data_field_outside_the_contract_is_refused(
+    validator: EventValidator, event_type: str, path: tuple[str | int, ...], value: object, field: str
+) -> None:
+    raw = with_value(example(event_type), path, value)
+    with pytest.raises(InvalidEvent) as caught:
+        validator.validate(raw)
+    assert [e.field for e in caught.value.errors] == [field]
+    assert not contains_bsn(str(caught.value))
+    assert caught.value.event_id == raw["id"]
+
+
+def test_a_harmless_field_outside_the_contract_is_dropped(validator: EventValidator) -> None:
+    raw = with_value(example("stroom.benefit.started.v1"), ("data", "notitie"), "dossier UITK-12345672")
+    raw = with_value(raw, ("data", "members", 0, "volgnummer"), 2)
+    wire = validator.validate(raw).to_wire()
+    assert "notitie" not in wire["data"]
+    assert "volgnummer" not in wire["data"]["members"][0]
+
+
+@pytest.mark.parametrize(
+    "text", [EIGHT_DIGITS, f"bsn {EIGHT_DIGITS}.", f"({EIGHT_DIGITS})", f"klant:{EIGHT_DIGITS}"]
+)
+def test_eight_digits_on_their_own_that_pass_with_a_leading_zero_are_a_bsn(text: str) -> None:
+    assert contains_bsn(text)
+    assert EIGHT_DIGITS not in redact(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        f"UITK-{EIGHT_DIGITS}",  # dash-joined ids and refs: one in eleven would pass by chance
+        f"{EIGHT_DIGITS}-0001",
+        f"a{EIGHT_DIGITS}",
+        f"{EIGHT_DIGITS}_x",
+        f"1.{EIGHT_DIGITS}e+08",  # a metric's float
+        f"{EIGHT_DIGITS}-e29b-41d4-a716-446655440000",  # a UUID's first group
+        "12345678",  # fails the check with the zero put back
+    ],
+)
+def test_eight_digits_inside_an_id_or_number_are_left_alone(text: str) -> None:
+    assert not contains_bsn(text)
+    assert redact(text) == text
+
+
+@given(st.uuids())
+def test_the_eight_digit_rule_never_fires_inside_a_uuid(value: uuid.UUID) -> None:
+    # Only the nine-digit rule can find something in a UUID (about 1 in 400 by chance).
+    assert all(end - start == 9 for start, end in bsn_spans(str(value)))
