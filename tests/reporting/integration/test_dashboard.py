@@ -227,6 +227,49 @@ def expect_mutaties(api: httpx.Client) -> dict[str, Table]:
     return {"mutations": [*body, foot]}
 
 
+def shown(value: Any) -> str:
+    """A cell of a table the dashboard shows as the API gives it."""
+    if isinstance(value, int | float):
+        return nl(value)
+    return "–" if value is None else str(value)
+
+
+def expect_bestuur(api: httpx.Client) -> dict[str, Table]:
+    doc = get(api, "/v1/reports/board", organisation=ORG, **PERIOD)
+    t = doc["tables"]
+    months = [c for c in t["mutations"]["columns"] if c[:2] == "20"]
+
+    def rows(table: str, columns: list[str], keep: Callable[[Doc], bool] = lambda r: True) -> Table:
+        return [[shown(r[c]) for c in columns] for r in t[table]["rows"] if keep(r)]
+
+    expected = {}
+    for m in doc["municipalities"]:
+        for unit in ("benefits", "persons"):
+            expected[f"mutations-{m['code']}-{unit}"] = rows(
+                "mutations",
+                ["line_label", *months, "total"],
+                lambda r, code=m["code"], unit=unit: r["municipality"] == code and r["unit"] == unit,
+            )
+        expected[f"lks-{m['code']}"] = rows(
+            "wage_subsidy",
+            ["municipality_name", "begin", *months],
+            lambda r, code=m["code"]: r["municipality"] == code,
+        )
+    expected["sheltered"] = rows(
+        "sheltered_work",
+        ["municipality_name", "taakstelling", "additional", "target", "realised", "realisation_pct"],
+    )
+    expected["regulations"] = rows("regulations", ["regulation_label", "begin", *months])
+    expected["status"] = rows("status", ["month", "status"])
+    assert [row[0] for row in expected["mutations-GM0405-benefits"]] == [
+        "Beginstand",
+        "Instroom",
+        "Uitstroom",
+        "Eindstand",
+    ]
+    return expected
+
+
 def expect_redenen(api: httpx.Client) -> dict[str, Table]:
     rows = get(api, "/v1/reports/reasons", organisation=ORG, **PERIOD)["tables"]["reasons"]["rows"]
     shown = {}
@@ -379,6 +422,7 @@ VIEWS: dict[str, tuple[Callable[[httpx.Client], dict[str, Table]], str, dict[str
         "/v1/reports/monthly",
         {"unit": "benefits", "table": "organisation_totals"},
     ),
+    "bestuur": (expect_bestuur, "/v1/reports/board", {"table": "mutations"}),
     "redenen": (expect_redenen, "/v1/reports/reasons", {"table": "reasons"}),
     "samenstelling": (expect_samenstelling, "/v1/reports/composition", {"table": "composition"}),
     "plaatsingen": (expect_plaatsingen, "/v1/reports/placements", {"table": "placements"}),

@@ -156,7 +156,7 @@ function sumBy(rows, key, fields) {
 }
 
 // A table of formatted cells; `rows` are { cells, status } and the first column is a label.
-function table(name, caption, headings, rows, foot) {
+function dataTable(name, caption, headings, rows, foot) {
   const t = node("table", null, { "data-table": name });
   t.append(node("caption", caption));
   const head = t.createTHead().insertRow();
@@ -365,7 +365,7 @@ async function mutaties(q) {
           { name: "Uitstroom", colour: PALETTE[2], values: rows.map((r) => r.outflow) },
         ], statuses)),
       section(`Mutaties per maand (${q.municipality ? doc.municipalities.map((m) => m.name).join(", ") : doc.organisation.name})`,
-        table("mutations", `${unit}: begin, instroom, uitstroom en eind per maand`,
+        dataTable("mutations", `${unit}: begin, instroom, uitstroom en eind per maand`,
           ["Maand", "Begin", "Instroom", "Uitstroom", "Eind", "Status"],
           rows.map((r) => ({ cells: [r.month, ...["begin", "inflow", "outflow", "end"].map((k) => figureOrMark(r[k])), statusText(r)], status: r.status })),
           foot)),
@@ -385,7 +385,7 @@ async function redenen(q) {
     total += sum;
     nodes.push(section(title,
       rankBars(title, sums.map((s) => [s.first.reason_label, s.count]), colour),
-      table(direction.toLowerCase(), title, ["Reden", "CBS-code", "Aantal"],
+      dataTable(direction.toLowerCase(), title, ["Reden", "CBS-code", "Aantal"],
         sums.map((s) => ({ cells: [s.first.reason_label, s.first.cbs_code || "–", nf.format(s.count)] })),
         ["Totaal", "", nf.format(sum)])));
   }
@@ -403,7 +403,7 @@ async function samenstelling(q) {
     const title = DIMENSIONS[dimension] || dimension;
     return section(title,
       rankBars(title, sums.map((s) => [label(s), s.count]), PALETTE[0]),
-      table(dimension, `Uitkeringen naar ${title.toLowerCase()}`, [title, "Aantal"],
+      dataTable(dimension, `Uitkeringen naar ${title.toLowerCase()}`, [title, "Aantal"],
         sums.map((s) => ({ cells: [label(s), nf.format(s.count)] }))));
   });
   return {
@@ -433,11 +433,11 @@ async function plaatsingen(q) {
       wide(section("Plaatsingen per soort",
         lineChart("Actieve plaatsingen per soort", months.map((m) => m.month),
           kinds.map((k, i) => ({ name: k.kind_label, colour: PALETTE[i % PALETTE.length], values: months.map((m) => at(m.month, k.kind)) }))),
-        table("placements", "Actieve plaatsingen op maandeinde per soort",
+        dataTable("placements", "Actieve plaatsingen op maandeinde per soort",
           ["Maand", ...kinds.map((k) => k.kind_label), "Status"],
           months.map((m) => ({ cells: [m.month, ...kinds.map((k) => nf.format(at(m.month, k.kind))), statusText(m)], status: m.status }))))),
       section(`Beschut werk tegen taakstelling, eind ${monthName(q.to)}`,
-        table("sheltered", "Beschut werk: actief, taakstelling en realisatie per gemeente",
+        dataTable("sheltered", "Beschut werk: actief, taakstelling en realisatie per gemeente",
           ["Gemeente", "Actief", "Taakstelling incl. extra", "Realisatie"],
           sheltered.map((r) => ({ cells: [r.municipality_name, nf.format(r.active), r.target === null ? "geen" : decimal(r.target), percent(r.realisation_pct)] })))),
     ],
@@ -460,11 +460,11 @@ async function trajecten(q) {
       section("Trajecten per fase",
         barChart("Trajecten per fase aan het eind van elk kwartaal", quarters,
           names.map((n, i) => ({ name: n, colour: PALETTE[i % PALETTE.length], values: quarters.map((k) => end.get(`${k}|${n}`)) }))),
-        table("phases", "Trajecten per kwartaal en fase: begin, instroom, uitstroom en eind",
+        dataTable("phases", "Trajecten per kwartaal en fase: begin, instroom, uitstroom en eind",
           ["Kwartaal en fase", "Begin", "Instroom", "Uitstroom", "Eind"],
           phases.map((p) => ({ cells: [`${p.first.quarter} ${p.first.phase}`, ...["begin", "inflow", "outflow", "end"].map((k) => nf.format(p[k]))] })))),
       section("Beëindigde trajecten",
-        table("ended", "Beëindigde trajecten naar laatste fase en uitkomst", ["Kwartaal, fase en uitkomst", "Aantal"],
+        dataTable("ended", "Beëindigde trajecten naar laatste fase en uitkomst", ["Kwartaal, fase en uitkomst", "Aantal"],
           ended.map((e) => ({ cells: [`${e.first.quarter} ${e.first.phase}: ${e.first.outcome}`, nf.format(e.count)] })))),
     ],
   };
@@ -486,7 +486,7 @@ async function caseload(q) {
     nodes: [
       section("Caseload per klantmanager",
         rankBars("Klanten per klantmanager", coaches.map((c) => [c.first.coach, c.count]), PALETTE[0]),
-        table("caseload", "Actieve klanten per klantmanager en doelgroep", ["Klantmanager", ...streams, "Totaal"],
+        dataTable("caseload", "Actieve klanten per klantmanager en doelgroep", ["Klantmanager", ...streams, "Totaal"],
           coaches.map((c) => ({ cells: [c.first.coach, ...streams.map((s) => nf.format(at(c.first.coach, s))), nf.format(c.count)] })),
           ["Totaal", ...streams.map((s) => nf.format(coaches.reduce((sum, c) => sum + at(c.first.coach, s), 0))), nf.format(total)])),
     ],
@@ -508,7 +508,7 @@ async function poort(q) {
         barChart("Aanvragen per maand", rows.map((r) => r.month),
           fields.map((f, i) => ({ name: names[i], colour: PALETTE[i], values: rows.map((r) => r[f]) })),
           rows.map((r) => r.status)),
-        table("gate", "Aanvragen per maand: ontvangen, toegekend, afgewezen, ingetrokken en aandeel niet toegekend",
+        dataTable("gate", "Aanvragen per maand: ontvangen, toegekend, afgewezen, ingetrokken en aandeel niet toegekend",
           ["Maand", ...names, "Niet toegekend", "Status"],
           rows.map((r) => ({ cells: [r.month, ...fields.map((f) => nf.format(r[f])), percent(r.not_granted_pct), statusText(r)], status: r.status })),
           ["Totaal periode", ...fields.map((f) => nf.format(rows.reduce((s, r) => s + r[f], 0))), "", ""])),
@@ -543,7 +543,7 @@ async function kpis(q) {
   const labels = quarters.map(([from, to]) => (from === to ? from : `${from} t/m ${to}`));
   const nodes = [
     section("Indicatoren met norm",
-      table("kpis", "KPI's met waarde, vorig jaar, norm en teller en noemer",
+      dataTable("kpis", "KPI's met waarde, vorig jaar, norm en teller en noemer",
         ["Indicator", "Waarde", "Zelfde periode vorig jaar", "Norm", "Norm gehaald", "Teller / noemer"],
         rows.map((r) => ({
           key: r.kpi,
@@ -561,7 +561,7 @@ async function kpis(q) {
         { name: r.kpi_label, colour: PALETTE[0], values: values.map((v) => (v.value === undefined ? null : v.value)) },
         ...(r.norm === null ? [] : [{ name: "Norm", colour: "#9e9e9e", values: values.map((v) => (v.norm === undefined ? null : v.norm)) }]),
       ]),
-      table(`trend-${r.kpi}`, `Verloop ${r.kpi_label} per kwartaal`, ["Periode", "Waarde", "Norm", "Norm gehaald"],
+      dataTable(`trend-${r.kpi}`, `Verloop ${r.kpi_label} per kwartaal`, ["Periode", "Waarde", "Norm", "Norm gehaald"],
         values.map((v, i) => ({
           className: light({ met: v.met === undefined ? null : v.met }),
           cells: [labels[i], decimal(v.value), decimal(v.norm), v.met === null || v.met === undefined ? "–" : v.met ? "ja" : "nee"],
@@ -592,7 +592,7 @@ async function draaideur(q) {
       section("Terug binnen 12 maanden naar uitstroomreden",
         rankBars("Terug binnen 12 maanden naar uitstroomreden", byReason.map((r) => [r.first.outflow_reason, r.within_12m]), PALETTE[2])),
       section("Draaideur naar uitstroomreden en nieuwe instroomreden",
-        table("door", "Terug in de uitkering naar uitstroomreden en nieuwe instroomreden",
+        dataTable("door", "Terug in de uitkering naar uitstroomreden en nieuwe instroomreden",
           ["Uitstroomreden en nieuwe instroomreden", "Terug binnen 6 maanden", "Terug binnen 12 maanden"],
           rows.map((r) => ({ cells: [`${r.outflow_reason} → ${r.inflow_reason}`, nf.format(r.within_6m), nf.format(r.within_12m)] })),
           ["Totaal", nf.format(rows.reduce((s, r) => s + r.within_6m, 0)), nf.format(rows.reduce((s, r) => s + r.within_12m, 0))])),
@@ -600,8 +600,50 @@ async function draaideur(q) {
   };
 }
 
+// A table of the API as it comes: its columns, headed as the API heads them.
+function apiTable(name, caption, doc, source, columns, rows) {
+  const table = doc.tables[source];
+  const heading = (c) => (table.headings || {})[c] || doc.headings[c] || c;
+  const shown = (v) => (typeof v === "number" ? decimal(v) : v === null || v === undefined ? "–" : String(v));
+  return dataTable(name, caption, columns.map(heading), rows.map((r) => ({ cells: columns.map((c) => shown(r[c])) })));
+}
+
+// The board report (bestuursrapportage) as boards print it: per municipality the months as
+// columns, for uitkeringen and personen, loonkostensubsidie and beschut werk; then the
+// organisation's benefits per regulation.
+async function bestuur(q) {
+  const params = scopeParams(q);
+  const doc = await api("/v1/reports/board", params);
+  const t = doc.tables;
+  const months = t.mutations.columns.filter((c) => /^\d{4}-\d{2}$/.test(c));
+  const nodes = [];
+  for (const m of doc.municipalities) {
+    const own = (rows) => rows.filter((r) => r.municipality === m.code);
+    const block = (unit, title) =>
+      apiTable(`mutations-${m.code}-${unit}`, `${m.name}: ${title.toLowerCase()}`, doc, "mutations",
+        ["line_label", ...months, "total"], own(t.mutations.rows).filter((r) => r.unit === unit));
+    nodes.push(wide(section(m.name,
+      block("benefits", "Aantal uitkeringen"),
+      block("persons", "Personen"),
+      apiTable(`lks-${m.code}`, `${m.name}: loonkostensubsidie`, doc, "wage_subsidy", ["municipality_name", "begin", ...months], own(t.wage_subsidy.rows)))));
+  }
+  nodes.push(wide(section("Beschut werk",
+    apiTable("sheltered", "Beschut werk: taakstelling, additionele plekken en realisatie", doc, "sheltered_work",
+      ["municipality_name", "taakstelling", "additional", "target", "realised", "realisation_pct"], t.sheltered_work.rows))));
+  nodes.push(wide(section("Overzicht aantal uitkeringen",
+    apiTable("regulations", "Aantal uitkeringen per regeling", doc, "regulations", ["regulation_label", "begin", ...months], t.regulations.rows),
+    apiTable("status", "Status van de cijfers per maand", doc, "status", ["month", "status"], t.status.rows))));
+  return {
+    subtitle: `Bestuursrapportage · ${period(q)}`,
+    download: ["/v1/reports/board", params, "mutations"],
+    empty: !t.mutations.rows.some((r) => months.some((k) => r[k])),
+    nodes,
+  };
+}
+
 const VIEWS = {
   mutaties: ["Maandelijkse mutaties", mutaties],
+  bestuur: ["Bestuursrapportage", bestuur],
   redenen: ["In- en uitstroomredenen", redenen],
   samenstelling: ["Samenstelling klantenbestand", samenstelling],
   plaatsingen: ["Plaatsingen en beschut werk", plaatsingen],
