@@ -22,6 +22,7 @@ from stroom_reporting import tables as t
 from stroom_reporting.domain import spells
 from stroom_reporting.domain.months import month_of
 from stroom_reporting.domain.mutations import flow_deltas
+from stroom_reporting.domain.status import SpellVersion, late_changes, months_between
 
 READ_MODELS = ("benefit", "placement", "application", "trajectory", "client")
 RECORDED = ("recorded_from", "recorded_to")
@@ -50,6 +51,7 @@ SPELL_COLUMNS: dict[str, tuple[Table, tuple[str, ...]]] = {
     "trajectory": (t.phase_spells, (*spells.PhaseRow._fields, *RECORDED)),
 }
 RECORD_COLUMNS = tuple(c.name for c in t.client_records.columns)
+LATE_FLOW_COLUMNS = tuple(c.name for c in t.late_flows.columns if c.name != "id")
 MonthKey = tuple[str, str, str, int]
 
 
@@ -136,6 +138,25 @@ def _flows_of(rows: Iterable[Sequence[Any]]) -> Iterable[Any]:
     return ((r[2], r[3], r[1], r[6], r[7], r[14]) for r in rows)
 
 
+def _version_of(row: Sequence[Any]) -> SpellVersion:
+    """The count spell row (SPELL_COLUMNS order) as a version of domain.status."""
+    return (row[2], row[3], row[1], row[6], row[7], row[13], row[14])
+
+
+def _late_flow_rows(changes: RowChanges) -> list[tuple[Any, ...]]:
+    """The late flow changes of count spell row changes, as rows of t.late_flows."""
+    versions = [
+        *((_version_of(row), -1) for _, row in changes.deleted),
+        *((_version_of(row), -1) for _, _, row in changes.closed),
+        *((_version_of((*row[:-1], to)), 1) for _, to, row in changes.closed),
+        *((_version_of(row), 1) for row in changes.inserted),
+    ]
+    return [
+        (m, r, u, month, at, months_between(month, at), inflow, outflow)
+        for m, r, u, month, at, inflow, outflow in late_changes(versions)
+    ]
+
+
 async def _replace_histories(
     conn: AsyncConnection, histories: dict[str, spells.History]
 ) -> tuple[list[spells.History], list[MonthKey]]:
@@ -162,6 +183,7 @@ async def _replace_histories(
             _add_flows(deltas, _flows_of(row for _, _, row in changes.closed), -1)
             _add_flows(deltas, _flows_of((*row[:-1], to) for _, to, row in changes.closed), 1)
             _add_flows(deltas, _flows_of(changes.inserted), 1)
+            await bulk.insert_rows(conn, t.late_flows, LATE_FLOW_COLUMNS, _late_flow_rows(changes))
     await bulk.upsert_rows(
         conn,
         t.entities,

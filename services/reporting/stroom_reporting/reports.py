@@ -309,10 +309,12 @@ async def _revisions(
     since = {month: definitive_since(scope.organisation, month) for month in months}
     if not since:
         return {}
-    versions = await repository.count_spells_changed_since(
-        conn, scope.municipalities, regulations, units, min(since.values())
+    # A change recorded less than this many months after its month was known when it became definitive.
+    lateness = scope.organisation.figure_status.definitive_months + 1
+    changes = await repository.late_flows(
+        conn, scope.municipalities, regulations, units, lateness, max(since), min(since.values())
     )
-    deltas = figure_status.revisions(versions, since, as_of)
+    deltas = figure_status.revisions(changes, since, as_of)
     return figure_status.with_totals(deltas, mutations.TOTAL)
 
 

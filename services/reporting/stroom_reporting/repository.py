@@ -102,25 +102,33 @@ async def flows(
     return result
 
 
-async def count_spells_changed_since(
+async def late_flows(
     conn: AsyncConnection,
     municipalities: Sequence[str],
     regulations: Sequence[str],
     units: Sequence[str],
+    lateness: int,
+    last: int,
     since: datetime,
 ) -> Sequence[Any]:
-    """Versions of count spells recorded or superseded after `since`: the only ones by which the
-    figures known now can differ from those known then."""
-    c = t.count_spells.c
+    """The net flow changes of months up to `last` recorded after `since` and at least `lateness`
+    months after their month: the only ones by which figures known now can differ from those
+    known when the months became definitive."""
+    f = t.late_flows.c
+    key = (f.municipality, f.regulation, f.unit, f.month, f.recorded_at)
+    inflow, outflow = func.sum(f.inflow), func.sum(f.outflow)
     rows = await conn.execute(
-        select(
-            c.municipality, c.regulation, c.unit, c.start_month, c.end_month, c.recorded_from, c.recorded_to
-        ).where(
-            c.municipality.in_(municipalities),
-            c.regulation.in_(regulations),
-            c.unit.in_(units),
-            or_(c.recorded_from > since, c.recorded_to > since),
+        select(*key, inflow, outflow)
+        .where(
+            f.lateness >= lateness,
+            f.month <= last,
+            f.recorded_at > since,
+            f.municipality.in_(municipalities),
+            f.regulation.in_(regulations),
+            f.unit.in_(units),
         )
+        .group_by(*key)
+        .having(or_(inflow != 0, outflow != 0))
     )
     return rows.all()
 

@@ -137,6 +137,25 @@ monthly = Table(
     Column("outflow", Integer, nullable=False),
 )
 
+# The net changes of monthly flows in recorded time, only those recorded in a later month than
+# the month they change (domain.status.late_changes): what a revision of a definitive month is
+# made of, without reading the versions of every spell.
+late_flows = Table(
+    "reporting_late_flows",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("municipality", String(6), nullable=False),
+    Column("regulation", String(4), nullable=False),
+    Column("unit", String(10), nullable=False),
+    Column("month", Integer, nullable=False),
+    Column("recorded_at", UtcDateTime(), nullable=False),
+    # Whole months from `month` to recorded_at: a change can only revise a month definitive
+    # `definitive_months` after its end when it came at least one month later than that.
+    Column("lateness", Integer, nullable=False, index=True),
+    Column("inflow", Integer, nullable=False),
+    Column("outflow", Integer, nullable=False),
+)
+
 # Which months' flows were last restated when (wall-clock time of the reporting service).
 changes = Table(
     "reporting_changes",

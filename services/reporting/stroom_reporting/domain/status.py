@@ -3,12 +3,11 @@ nader voorlopig, definitief. A change to a month after it became definitive is a
 
 from __future__ import annotations
 
-from bisect import bisect_left, bisect_right
+from bisect import bisect_left
 from collections.abc import Iterable, Mapping
-from datetime import date, datetime
-from itertools import islice
+from datetime import UTC, date, datetime
 
-from stroom_reporting.domain.months import first_day, next_month, previous_month
+from stroom_reporting.domain.months import first_day, next_month
 
 PROVISIONAL = "voorlopig"
 FURTHER_PROVISIONAL = "nader voorlopig"
@@ -48,55 +47,63 @@ def least_final(statuses: Iterable[str]) -> str:
 # A version of a count spell: municipality, regulation, unit, start month, end month (or None),
 # recorded from, recorded to (None while current).
 SpellVersion = tuple[str, str, str, int, int | None, datetime, datetime | None]
+# A net change of the flows of a month in recorded time: municipality, regulation, unit, month,
+# recorded at, inflow, outflow.
+FlowChange = tuple[str, str, str, int, datetime, int, int]
 Figures = tuple[int, int, int, int]  # begin, inflow, outflow, end
 
 
-def _known(recorded_from: datetime, recorded_to: datetime | None, at: datetime | None) -> bool:
-    if at is None:
-        return recorded_to is None
-    return recorded_from <= at and (recorded_to is None or recorded_to > at)
+def months_between(month: int, moment: datetime) -> int:
+    """Whole calendar months from `month` to the month of `moment` (UTC)."""
+    day = moment.astimezone(UTC)
+    return (day.year * 12 + day.month) - (month // 100 * 12 + month % 100)
 
 
-def _stock(start: int, end: int | None, month: int) -> int:
-    """What a spell adds to the stock at the end of `month`: its inflows minus its outflows so far."""
-    return (start <= month) - (end is not None and end <= month)
+def late_changes(versions: Iterable[tuple[SpellVersion, int]]) -> list[FlowChange]:
+    """What versions added (+1) or taken out (-1) change in the flows over recorded time: a
+    version counts from its recorded_from until its recorded_to. Net per month and moment, and
+    only those recorded in a later month than the month they change: the others were known
+    before the month ended, so before any month they touch became definitive."""
+    net: dict[tuple[str, str, str, int, datetime], list[int]] = {}
+
+    def add(key: tuple[str, str, str], month: int, moment: datetime, flow: int, sign: int) -> None:
+        if months_between(month, moment) >= 1:
+            net.setdefault((*key, month, moment), [0, 0])[flow] += sign
+
+    for (municipality, regulation, unit, start, end, recorded_from, recorded_to), sign in versions:
+        key = (municipality, regulation, unit)
+        for moment, moment_sign in ((recorded_from, sign), (recorded_to, -sign)):
+            if moment is not None:
+                add(key, start, moment, 0, moment_sign)
+                if end is not None:
+                    add(key, end, moment, 1, moment_sign)
+    return [(*key, i, o) for key, (i, o) in net.items() if i or o]
 
 
 def revisions(
-    versions: Iterable[SpellVersion], since: Mapping[int, datetime], as_of: datetime | None
+    changes: Iterable[FlowChange], since: Mapping[int, datetime], as_of: datetime | None
 ) -> dict[tuple[str, str, str, int], Figures]:
     """Per (municipality, regulation, unit, month) of `since`: how much the figures known at
     `as_of` (now when None) differ from those known at the month's moment in `since` (begin,
-    inflow, outflow, end), where they differ. Only versions recorded or superseded after a moment
-    can make a difference, so those are all this needs."""
+    inflow, outflow, end), where they differ: the sum of the flow changes recorded after that
+    moment (and by `as_of`) in the month itself and, for its stock, in the months before it."""
     deltas: dict[tuple[str, str, str, int], list[int]] = {}
-    # Only months from the spell's start to its end can change, and a version is known at every
-    # moment after its last change as it is now, so only those months that became definitive
-    # before that change can differ. A month becomes definitive after every month before it:
-    # both bounds are positions in month order.
+    # A month becomes definitive after every month before it: moments rise with the months.
     ordered = sorted(since.items())
     months = [month for month, _ in ordered]
     moments = [moment for _, moment in ordered]
-    for municipality, regulation, unit, start, end, recorded_from, recorded_to in versions:
-        known_now = _known(recorded_from, recorded_to, as_of)
-        last_change = recorded_from if recorded_to is None else recorded_to
-        upto = bisect_left(moments, last_change)
-        if end is not None:
-            upto = min(upto, bisect_right(months, end))
-        for month, moment in islice(ordered, bisect_left(months, start), upto):
-            sign = known_now - _known(recorded_from, recorded_to, moment)
-            if not sign:
-                continue
-            change = (
-                sign * _stock(start, end, previous_month(month)),
-                sign * (start == month),
-                sign * (end == month),
-                sign * _stock(start, end, month),
-            )
-            if any(change):
-                acc = deltas.setdefault((municipality, regulation, unit, month), [0, 0, 0, 0])
-                for i, value in enumerate(change):
-                    acc[i] += value
+    for municipality, regulation, unit, month, recorded_at, inflow, outflow in changes:
+        if as_of is not None and recorded_at > as_of:
+            continue
+        # The months from `month` on that were definitive before the change was recorded.
+        for later in months[bisect_left(months, month) : bisect_left(moments, recorded_at)]:
+            acc = deltas.setdefault((municipality, regulation, unit, later), [0, 0, 0, 0])
+            if later == month:
+                acc[1] += inflow
+                acc[2] += outflow
+            else:
+                acc[0] += inflow - outflow
+            acc[3] += inflow - outflow
     return {key: (d[0], d[1], d[2], d[3]) for key, d in deltas.items() if any(d)}
 
 
