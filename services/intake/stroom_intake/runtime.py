@@ -41,13 +41,6 @@ def make_validator(settings: IntakeSettings) -> EventValidator:
     return EventValidator(Pseudonymiser(*keys), organisations.municipality_codes, margin)
 
 
-def _aware(moment: datetime | None) -> datetime | None:
-    # SQLite hands back naive datetimes; intake only ever writes UTC.
-    if moment is not None and moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC)
-    return moment
-
-
 @dataclass
 class IntakeRuntime:
     settings: IntakeSettings
@@ -114,7 +107,7 @@ class IntakeRuntime:
 
     def _observe_backlog(self, backlog: queries.Backlog, now: datetime) -> None:
         self.metrics.backlog.set(backlog.unpublished)
-        oldest = _aware(backlog.oldest_received_at)
+        oldest = backlog.oldest_received_at
         self.metrics.freshness.set(max(0.0, (now - oldest).total_seconds()) if oldest else 0.0)
 
     async def check_broker(self) -> None:
@@ -138,8 +131,8 @@ class IntakeRuntime:
             self._observe_sequences(sequences)
             reachable = True
             self._observe_backlog(backlog, now)
-            oldest = _aware(backlog.oldest_received_at)
-            last = _aware(backlog.last_published_at)
+            oldest = backlog.oldest_received_at
+            last = backlog.last_published_at
             outbox = {
                 "backlog": backlog.unpublished,
                 "oldest_unpublished_age_seconds": (now - oldest).total_seconds() if oldest else None,

@@ -6,6 +6,7 @@ from sqlalchemy import BigInteger, Column, DateTime, Index, Integer, String, Tab
 
 from stroom_platform.audit import audit_table
 from stroom_platform.db import new_metadata
+from stroom_platform.dialect import UtcDateTime
 
 metadata = new_metadata()
 
@@ -26,8 +27,9 @@ events = Table(
     # SHA-256 of the canonical pseudonymised wire form: tells a redelivery from a conflict.
     Column("fingerprint", String(64), nullable=False),
     Column("wire", Text, nullable=False),
-    Column("received_at", DateTime(timezone=True), nullable=False),
-    Column("published_at", DateTime(timezone=True), nullable=True),
+    # Read back aware on both engines (SQLite keeps times naive), as the backlog's ages need.
+    Column("received_at", UtcDateTime(), nullable=False),
+    Column("published_at", UtcDateTime(), nullable=True),
     # Named as migration 0001 created it (the convention would append every column).
     UniqueConstraint("source", "event_id", name="uq_intake_events_source"),
 )
