@@ -6,7 +6,6 @@ no per-request work beyond a header list and a dictionary look-up.
 
 from __future__ import annotations
 
-import hashlib
 import math
 import time
 from collections import OrderedDict
@@ -14,10 +13,12 @@ from dataclasses import dataclass
 
 import orjson
 from fastapi import FastAPI
+from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from stroom_contract.redaction import redact
 from stroom_platform.api_docs import DOCS_URL
+from stroom_platform.auth import API_KEY_HEADER, Authenticator
 from stroom_platform.problems import PROBLEM_JSON, TYPE_BASE
 from stroom_platform.settings import CommonSettings
 
@@ -103,25 +104,30 @@ class TokenBuckets:
         return (1 - bucket.tokens) / self.rate
 
 
-def credential_key(scope: Scope) -> str:
-    """The credential a request presents (hashed: the key is kept in memory), else its address."""
-    for name, value in scope.get("headers", []):
-        if name == b"authorization":
-            return "credential:" + hashlib.sha256(value).hexdigest()[:32]
+async def bucket_key(scope: Scope, authenticator: Authenticator) -> str:
+    """Whose bucket a request takes from: the verified subject of its token or API key, else its
+    client address. Never the raw header: anyone can send a new made-up token with each request."""
+    headers = Headers(scope=scope)
+    principal = await authenticator.known_principal(headers.get("authorization"), headers.get(API_KEY_HEADER))
+    if principal is not None:
+        # The route's dependency finds the caller here and does not look it up again.
+        scope.setdefault("state", {})["principal"] = principal
+        return "subject:" + principal.subject
     client = scope.get("client")
     return "address:" + (client[0] if client else "unknown")
 
 
 class RateLimit:
-    def __init__(self, app: ASGIApp, *, buckets: TokenBuckets) -> None:
+    def __init__(self, app: ASGIApp, *, buckets: TokenBuckets, authenticator: Authenticator) -> None:
         self.app = app
         self.buckets = buckets
+        self.authenticator = authenticator
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] in _UNLIMITED:
             await self.app(scope, receive, send)
             return
-        wait = self.buckets.take(credential_key(scope), time.monotonic())
+        wait = self.buckets.take(await bucket_key(scope, self.authenticator), time.monotonic())
         if not wait:
             await self.app(scope, receive, send)
             return
@@ -154,7 +160,7 @@ def harden(app: FastAPI, settings: CommonSettings) -> None:
     """Rate limit inside, headers outside: a 429 carries the security headers too."""
     if settings.rate_limit_per_second > 0:
         buckets = TokenBuckets(settings.rate_limit_per_second, settings.rate_limit_burst)
-        app.add_middleware(RateLimit, buckets=buckets)
+        app.add_middleware(RateLimit, buckets=buckets, authenticator=app.state.authenticator)
     docs = {DOCS_URL, app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url}
     app.add_middleware(
         SecurityHeaders,

@@ -3,20 +3,27 @@ headers; a credential that asks too often gets 429 with Retry-After."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import httpx
+import jwt
 import pytest
-from conftest import bearer
+from conftest import bearer, mint
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import FastAPI
 from reporting.integration.conftest import loaded_database
 
 from stroom_caseload.app import create_app as caseload_app
 from stroom_caseload.commands import migrate as caseload_migrate
 from stroom_caseload.settings import CaseloadSettings
+from stroom_platform.auth import AuthProblem, VerifiedTokens, grant
 from stroom_platform.hardening import CSP, DOCS_CSP, HSTS, TokenBuckets
+from stroom_platform.issuer import build_authenticator
+from stroom_platform.organisations import OrganisationsConfig
+from stroom_platform.settings import CommonSettings
 from stroom_reporting.app import create_app as reporting_app
 from stroom_reporting.settings import ReportingSettings
 
@@ -202,6 +209,55 @@ async def test_rate_limit_per_credential(reporting_url: str) -> None:
         other = await client.get("/v1/organisations", headers=bearer("reports:read", subject="second"))
         assert other.status_code == 200
         assert (await client.get("/healthz", headers=first)).status_code == 200
+
+
+async def test_rate_limit_is_per_verified_subject_not_per_header(reporting_url: str) -> None:
+    settings = ReportingSettings(
+        DATABASE_URL=reporting_url, consume=False, rate_limit_per_second=0.5, rate_limit_burst=3
+    )
+    async with await client_of(reporting_app(settings)) as client:
+        # A fresh token of the same subject is the same caller: it does not start a new bucket.
+        same = [bearer("reports:read", subject="one") for _ in range(4)]
+        answers = [await client.get("/v1/organisations", headers=headers) for headers in same]
+        assert [a.status_code for a in answers] == [200, 200, 200, 429]
+        # Made-up tokens are no one: they share the bucket of their address, so inventing a new
+        # one per request does not get round the limit.
+        made_up = [{"Authorization": f"Bearer x.y.{n}"} for n in range(4)]
+        answers = [await client.get("/v1/organisations", headers=headers) for headers in made_up]
+        assert [a.status_code for a in answers] == [401, 401, 401, 429]
+        # A token signed by no trusted key is no one either.
+        forged = bearer("reports:read", subject="two", key=Ed25519PrivateKey.generate())
+        assert (await client.get("/v1/organisations", headers=forged)).status_code == 429
+        assert (await client.get("/v1/organisations", headers=bearer("reports:read"))).status_code == 200
+
+
+async def test_a_verified_token_is_checked_once_until_it_expires(organisations: OrganisationsConfig) -> None:
+    authenticator = build_authenticator(CommonSettings(), organisations)
+    token = mint("reports:read", subject="cached", ttl_seconds=600)
+    first = await authenticator.token_principal(token)
+    assert len(authenticator.verified) == 1
+    assert await authenticator.token_principal(token) is first
+    key = VerifiedTokens.key(token)
+    assert authenticator.verified.get(key, time.time()) is first
+    claims = jwt.decode(token, options={"verify_signature": False})
+    assert authenticator.verified.get(key, claims["exp"] - 1) is first
+    # At its expiry the cached answer is gone and the token is verified (and refused) again.
+    assert authenticator.verified.get(key, claims["exp"]) is None
+    assert len(authenticator.verified) == 0
+    # A refused token is never cached.
+    with pytest.raises(AuthProblem):
+        await authenticator.token_principal(token[:-4] + "AAAA")
+    assert len(authenticator.verified) == 0
+
+
+def test_the_verified_token_cache_is_bounded(organisations: OrganisationsConfig) -> None:
+    cache = VerifiedTokens(max_tokens=2)
+    principal = grant(organisations, "p", ["reports:read"])
+    for token in ("a", "b", "c"):
+        cache.put(VerifiedTokens.key(token), principal, expires=100.0)
+    assert len(cache) == 2
+    assert cache.get(VerifiedTokens.key("a"), 0.0) is None
+    assert cache.get(VerifiedTokens.key("c"), 0.0) is principal
 
 
 def test_token_bucket_refills_at_its_rate() -> None:
