@@ -5,15 +5,14 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import orjson
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from stroom_caseload.domain.client import CLIENT_EVENT_TYPES, client_fact
-from stroom_caseload.domain.events import Decoded, Event
-from stroom_caseload.domain.fold import history, kind_of
+from stroom_caseload.domain.events import Decoded, Event, Mark, keep_earliest
+from stroom_caseload.domain.fold import history, kind_of_key
 from stroom_caseload.domain.publication import client_record, entity_fact, kept_versions
 from stroom_caseload.repository import CaseloadRepository, ClientRow, EntityWrite
 from stroom_caseload.tables import Tables, live
@@ -61,15 +60,13 @@ async def apply_events(
         )
         batch.append((envelope, Event.from_wire(wire), orjson.dumps(wire).decode()))
 
-    marks: dict[tuple[str, str], tuple[datetime, str]] = {}
+    marks: dict[tuple[str, str], Mark] = {}
     retracted: dict[tuple[str, str], str] = {}
     keys: dict[tuple[str, str], str] = {}
     for envelope, event, _ in batch:
         if isinstance(envelope.data, EventRetractedData):
             retracted[(event.source, event.id)] = envelope.data.retracted_id
-            aimed = (event.source, envelope.data.retracted_id)
-            if aimed not in marks or event.time < marks[aimed][0]:
-                marks[aimed] = (event.time, event.id)
+            keep_earliest(marks, (event.source, envelope.data.retracted_id), (event.time, event.id))
         else:
             keys[(event.source, event.id)] = entity_key(envelope) or ""
     targets = await repo.mark_retracted([(s, i, at, by) for (s, i), (at, by) in sorted(marks.items())])
@@ -169,7 +166,7 @@ async def _recompute(repo: CaseloadRepository, keys: list[str]) -> list[Outgoing
     current = await repo.current(keys)
     saved = []
     for key in keys:
-        kind = kind_of(f"stroom.{key_kind(key)}.")
+        kind = kind_of_key(key)
         versions = history(kind, stored[key])
         revision, previous = current.get(key, (0, None))
         fact = entity_fact(kind, key, revision + 1, versions)

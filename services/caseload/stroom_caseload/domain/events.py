@@ -77,6 +77,16 @@ class Stored:
         return self.periods[-1][1] if self.periods else self.event.time
 
 
+# A retracted event's earliest retraction, as its ledger row records it: when, and its id.
+Mark = tuple[datetime, str]
+
+
+def keep_earliest(marks: dict[tuple[str, str], Mark], target: tuple[str, str], mark: Mark) -> None:
+    """Record `mark` for `target` in `marks` unless an earlier one (by time, then id) is there."""
+    if target not in marks or mark < marks[target]:
+        marks[target] = mark
+
+
 def effective(events: Iterable[Event], retractions: Retractions | None = None) -> list[Stored]:
     """The events that are not retractions, each with the stretches it counts in under the
     retractions among `events` and those in `retractions` (which the former are added to)."""

@@ -24,6 +24,7 @@ from stroom_caseload.domain.states import (
     TrajectoryState,
     Version,
 )
+from stroom_contract.keys import key_kind
 
 Data = Mapping[str, Any]
 
@@ -157,6 +158,11 @@ def kind_of(event_type: str) -> str:
     """`benefit`, `placement`, `application`, `trajectory`, or `client` for point facts."""
     kind = event_type.split(".")[1]
     return kind if kind in _EMPTY else "client"
+
+
+def kind_of_key(key: str) -> str:
+    """The kind of the entity an entity key names, as `kind_of` gives it for its events."""
+    return kind_of(f"stroom.{key_kind(key)}.")
 
 
 def _day(value: str | None) -> date | None:

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from stroom_caseload.domain.client import client_fact
 from stroom_caseload.domain.events import Event, Stored, effective
-from stroom_caseload.domain.fold import history, kind_of
+from stroom_caseload.domain.fold import history, kind_of_key
 from stroom_caseload.domain.publication import client_record, entity_fact
 from stroom_caseload.domain.states import ClientFact
 from stroom_caseload.rebuild.bulk import BulkWriter
@@ -39,7 +39,7 @@ class _Chunk:
         return self.entities + len(self.rows[shadow.client_facts]) >= CHUNK
 
     def entity(self, key: str, revision: int, stored: list[Stored]) -> None:
-        kind = kind_of(f"stroom.{key_kind(key)}.")
+        kind = kind_of_key(key)
         versions = history(kind, stored)
         for table, row in state_rows(shadow, key, versions):
             self.rows[table].append(row)

@@ -12,15 +12,13 @@ from operator import itemgetter
 import orjson
 
 from stroom_caseload.domain.client import CLIENT_EVENT_TYPES
-from stroom_caseload.domain.events import Decoded, utc
+from stroom_caseload.domain.events import Decoded, Mark, keep_earliest, utc
 from stroom_caseload.rebuild.bulk import BulkWriter
 from stroom_caseload.tables import shadow
 from stroom_contract.events import EventRetractedData
 from stroom_contract.keys import entity_key
 from stroom_contract.retractions import Retraction, retraction_key
 
-# A retracted event's earliest retraction: when, and the retraction's id.
-Mark = tuple[datetime, str]
 # What folding needs of a stored event: source, id, type, recorded time, `data` as JSON, and
 # the revision its ledger row starts with.
 Held = tuple[str, str, str, datetime, bytes, int]
@@ -74,8 +72,7 @@ class ShadowLedger:
             revision = 1
             if isinstance(data, EventRetractedData):
                 aimed = (ident[0], data.retracted_id)
-                if aimed not in marks or time < marks[aimed][0]:
-                    marks[aimed] = (time, ident[1])
+                keep_earliest(marks, aimed, (time, ident[1]))
                 self.retractions.append(Retraction(ident[0], ident[1], time, data.retracted_id))
                 # Where its chain ends may only be known once every partition is in: see
                 # `CaseloadRepository.resolve_retraction_keys`.
@@ -122,6 +119,5 @@ def merge_marks(parts: Iterable[Mapping[tuple[str, str], Mark]]) -> list[tuple[s
     merged: dict[tuple[str, str], Mark] = {}
     for marks in parts:
         for aimed, mark in marks.items():
-            if aimed not in merged or mark[0] < merged[aimed][0]:
-                merged[aimed] = mark
+            keep_earliest(merged, aimed, mark)
     return [(source, event_id, at, by) for (source, event_id), (at, by) in sorted(merged.items())]

@@ -25,11 +25,12 @@ from aiokafka import TopicPartition
 from sqlalchemy import ARRAY, ColumnElement, String, any_, bindparam, func, true
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from stroom_caseload.domain.events import Mark
 from stroom_caseload.rebuild.bulk import BulkWriter
 from stroom_caseload.rebuild.refold import fold_held, refold
 from stroom_caseload.rebuild.replay import Offsets, Replayer, Report
 from stroom_caseload.rebuild.republication import republish
-from stroom_caseload.rebuild.shadow_ledger import HeldEvents, Mark, ShadowLedger
+from stroom_caseload.rebuild.shadow_ledger import HeldEvents, ShadowLedger
 from stroom_caseload.repository import CaseloadRepository
 from stroom_caseload.settings import CaseloadSettings
 from stroom_caseload.tables import live

@@ -23,7 +23,7 @@ from alembic import op
 from pydantic import ValidationError
 
 from stroom_caseload.domain.events import Event, effective
-from stroom_caseload.domain.fold import history, kind_of
+from stroom_caseload.domain.fold import history, kind_of_key
 from stroom_caseload.domain.publication import entity_fact
 from stroom_caseload.repository import state_rows
 from stroom_caseload.tables import live
@@ -111,7 +111,7 @@ def _fold_again(conn: Any, keys: list[str], came_from: dict[str, set[str]]) -> N
         conn.execute(table.delete().where(table.c.entity_key.in_(keys)))
     inserts: dict[sa.Table, list[dict[str, Any]]] = defaultdict(list)
     for key, events in _ledger(conn, keys).items():
-        kind = kind_of(f"stroom.{key_kind(key)}.")
+        kind = kind_of_key(key)
         versions = history(kind, effective(events))
         for table, row in state_rows(live, key, versions):
             inserts[table].append(row)
