@@ -1,14 +1,15 @@
 """Facts load rate and monthly report latency (PostgreSQL), against decode-only and DuckDB.
 
-`.venv/bin/python -m bench.reporting [--events 1000000] [--kpi-benefits 10000]`: first the
-dashboard's KPI panel (report 8, organisation, one year) on a WerkSaam-sized caseload with its
-client records. Then benefits of about 1.7 events each
+`.venv/bin/python -m bench.reporting [--events 1000000 | --sizes 100000,1000000,5000000]
+[--kpi-benefits 10000]`: first the dashboard's KPI panel (report 8, organisation, one year) on a
+WerkSaam-sized caseload with its client records. Then benefits of about 1.7 events each
 (started, and ended for most) become facts as the caseload service publishes them live: one per
 event, the entity's whole history with the next revision. They are loaded the way the consumer
 does it (JSON decode, then one transaction per batch of `--batch`), beside decoding alone as the
 baseline. Then report 1 is timed over HTTP (the app in process) for one municipality over a year
 and for the whole organisation over five years, beside DuckDB computing the same organisation
-table from an NDJSON file of the raw benefit events.
+table from an NDJSON file of the raw benefit events, and the KPI sheet (organisation, one year).
+With --sizes each size gets a database of its own and a line in a scaling table at the end.
 """
 
 from __future__ import annotations
@@ -324,8 +325,10 @@ async def load(url: str, events: int, chunk: int, batch: int, ndjson: Path) -> t
     generated = index = 0
     with ndjson.open("w") as out:
         while generated < events:
-            histories, raw = generate(chunk, rng, index)
-            index += chunk
+            # About 1.7 events a benefit: small sizes are not rounded up to a whole chunk.
+            benefits = min(chunk, (events - generated) * 10 // 17 + 1)
+            histories, raw = generate(benefits, rng, index)
+            index += benefits
             generated += len(raw)
             out.write("".join(json.dumps(e) + "\n" for e in raw))
             values = live_facts(histories)
@@ -382,16 +385,9 @@ async def time_reports(url: str, runs: int) -> dict[str, list[float]]:
     return samples
 
 
-async def main(events: int, chunk: int, batch: int, runs: int, kpi_benefits: int) -> None:
-    if kpi_benefits:
-        running, loaded, times = await time_kpis(kpi_benefits, 20)
-        print(
-            f"KPI panel, WerkSaam 2024 ({kpi_benefits:,} benefits since 2014, {running:,} running, "
-            f"{loaded:,} facts): p50 {statistics.median(times):.1f} ms, max {max(times):.1f} ms"
-        )
-    if not events:
-        return
-    name = f"stroom_bench_{os.getpid()}"
+async def one_size(events: int, chunk: int, batch: int, runs: int) -> dict[str, float]:
+    """Load `events` into a database of their own and time the reports; the figures printed."""
+    name = f"stroom_bench_{os.getpid()}_{events}"
     admin = await asyncpg.connect(ADMIN)
     await admin.execute(f'CREATE DATABASE "{name}"')
     url = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
@@ -401,9 +397,9 @@ async def main(events: int, chunk: int, batch: int, runs: int, kpi_benefits: int
             path = Path(tmp) / "events.ndjson"
             loading, decoding, generated = await load(url, events, chunk, batch, path)
             print(
-                f"load: {generated:,} events in {loading:.1f} s, {generated / loading:,.0f} events/s; "
-                f"decoding alone (baseline) {generated / decoding:,.0f} events/s; "
-                f"ratio {decoding / loading:.2f}"
+                f"load: {generated:,} events in {loading:.1f} s, {generated / loading:,.0f} events/s "
+                f"({loading / generated * 1e6:.0f} µs per event); decoding alone (baseline) "
+                f"{generated / decoding:,.0f} events/s; ratio {decoding / loading:.2f}"
             )
             gc.collect()
             samples = await time_reports(url, runs)
@@ -412,22 +408,62 @@ async def main(events: int, chunk: int, batch: int, runs: int, kpi_benefits: int
             t = time.perf_counter()
             duckdb.connect().execute(DUCKDB_SQL, [str(path)]).fetchall()
             duck_ms = (time.perf_counter() - t) * 1000
-        organisation_p50 = statistics.median(samples["organisation, five years"])
+        organisation = samples["organisation, five years"]
         print(
             f"DuckDB from raw NDJSON, organisation five years: {duck_ms:.0f} ms "
-            f"(ratio against the organisation p50 above: {duck_ms / organisation_p50:.0f}x)"
+            f"(ratio against the organisation p50 above: {duck_ms / statistics.median(organisation):.0f}x)"
         )
+        kpis = samples["KPIs, organisation, one year"]
+        return {
+            "events": generated,
+            "events_per_s": generated / loading,
+            "us_per_event": loading / generated * 1e6,
+            "load_ratio": decoding / loading,
+            "monthly_p50": statistics.median(organisation),
+            "monthly_p99": percentile(organisation, 0.99),
+            "kpi_p50": statistics.median(kpis),
+            "kpi_p99": percentile(kpis, 0.99),
+            "duckdb_ms": duck_ms,
+        }
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
 
 
+async def main(sizes: list[int], chunk: int, batch: int, runs: int, kpi_benefits: int) -> None:
+    print(f"load average at start: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    if kpi_benefits:
+        running, loaded, times = await time_kpis(kpi_benefits, 20)
+        print(
+            f"KPI panel, WerkSaam 2024 ({kpi_benefits:,} benefits since 2014, {running:,} running, "
+            f"{loaded:,} facts): p50 {statistics.median(times):.1f} ms, max {max(times):.1f} ms"
+        )
+    results = []
+    for events in sizes:
+        print(f"-- {events:,} events")
+        results.append(await one_size(events, chunk, batch, runs))
+    if len(results) > 1:
+        print("scaling (organisation: monthly report five years, KPI sheet one year; DuckDB monthly):")
+        print("events | events/s | µs/event | load/decode | monthly p50/p99 ms | KPI p50/p99 ms | DuckDB ms")
+        for r in results:
+            print(
+                f"{r['events']:,.0f} | {r['events_per_s']:,.0f} | {r['us_per_event']:.0f} | "
+                f"{r['load_ratio']:.2f} | {r['monthly_p50']:.1f}/{r['monthly_p99']:.1f} | "
+                f"{r['kpi_p50']:.0f}/{r['kpi_p99']:.0f} | {r['duckdb_ms']:.0f}"
+            )
+        costs = [r["us_per_event"] for r in results]
+        print(f"per-event cost, largest against smallest size: {costs[-1] / costs[0]:.2f} (aim within 1.20)")
+    print(f"load average at the end: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--events", type=int, default=1_000_000, help="one size (see --sizes)")
+    parser.add_argument("--sizes", help="several sizes, comma-separated (100000,1000000,5000000)")
     parser.add_argument("--chunk", type=int, default=20_000, help="benefits generated at a time")
     parser.add_argument("--batch", type=int, default=2000, help="facts per transaction (consumer)")
     parser.add_argument("--runs", type=int, default=200)
     parser.add_argument("--kpi-benefits", type=int, default=10_000, help="KPI panel scenario; 0 skips it")
     args = parser.parse_args()
-    asyncio.run(main(args.events, args.chunk, args.batch, args.runs, args.kpi_benefits))
+    sizes = [int(size) for size in args.sizes.split(",")] if args.sizes else [args.events]
+    asyncio.run(main([size for size in sizes if size], args.chunk, args.batch, args.runs, args.kpi_benefits))
