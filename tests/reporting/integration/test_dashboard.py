@@ -261,6 +261,12 @@ def expect_bestuur(api: httpx.Client) -> dict[str, Table]:
     )
     expected["regulations"] = rows("regulations", ["regulation_label", "begin", *months])
     expected["status"] = rows("status", ["month", "status"])
+    units = {"benefits": "Uitkeringen", "persons": "Personen"}
+    expected["revisions"] = [
+        [r["municipality_name"], r["regulation_label"], units[r["unit"]], r["month"]]
+        for r in t["revisions"]["rows"]
+    ]
+    assert expected["revisions"]  # the history has definitive months changed later
     assert [row[0] for row in expected["mutations-GM0405-benefits"]] == [
         "Beginstand",
         "Instroom",

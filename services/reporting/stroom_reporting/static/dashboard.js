@@ -632,7 +632,11 @@ async function bestuur(q) {
       ["municipality_name", "taakstelling", "additional", "target", "realised", "realisation_pct"], t.sheltered_work.rows))));
   nodes.push(wide(section("Overzicht aantal uitkeringen",
     apiTable("regulations", "Aantal uitkeringen per regeling", doc, "regulations", ["regulation_label", "begin", ...months], t.regulations.rows),
-    apiTable("status", "Status van de cijfers per maand", doc, "status", ["month", "status"], t.status.rows))));
+    apiTable("status", "Status van de cijfers per maand", doc, "status", ["month", "status"], t.status.rows),
+    ...(t.revisions.rows.length
+      ? [dataTable("revisions", "Herzien nadat de maand definitief werd", ["Gemeente", "Regeling", "Eenheid", "Maand"],
+          t.revisions.rows.map((r) => ({ cells: [r.municipality_name, r.regulation_label, UNITS[r.unit], r.month] })))]
+      : []))));
   return {
     subtitle: `Bestuursrapportage · ${period(q)}`,
     download: ["/v1/reports/board", params, "mutations"],
