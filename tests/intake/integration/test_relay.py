@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+from typing import Any
 
 from conftest import PSEUDONYM_KEY
 from sqlalchemy import func, select
@@ -102,4 +103,35 @@ async def test_a_retraction_travels_under_the_key_of_what_it_retracts(settings: 
         "r-9": "placement:gws/hoorn:PL-1",
         "r-100": "placement:gws/hoorn:PL-1",
         "r-101": "retraction:gws/hoorn:zz",
+    }
+
+
+async def test_a_chain_of_retractions_travels_under_the_key_of_the_event_it_ends_at(
+    settings: IntakeSettings,
+) -> None:
+    engine = make_engine(settings.intake_database_url)
+    try:
+        ingestor = Ingestor(engine, make_validator(settings))
+        placement = one_of_each("c")[9]
+
+        def retraction(event_id: str, aimed: str) -> dict[str, Any]:
+            return event("stroom.event.retracted.v1", {"retracted_id": aimed, "reason": "x"}, event_id)
+
+        # In one batch, the retraction of the retraction first, then the retraction, then the event.
+        batch = [retraction("c-102", "c-101"), retraction("c-101", "c-9"), placement]
+        await ingestor.ingest([RawEvent(Position(n), e) for n, e in enumerate(batch)])
+        # In a later batch, a third link, and a chain whose end has not arrived.
+        later = [retraction("c-103", "c-102"), retraction("c-105", "c-104"), retraction("c-104", "zz")]
+        await ingestor.ingest([RawEvent(Position(n), e) for n, e in enumerate(later)])
+        async with engine.connect() as conn:
+            keys = dict((await conn.execute(select(events.c.event_id, events.c.entity_key))).all())
+    finally:
+        await engine.dispose()
+    assert keys == {
+        "c-9": "placement:gws/hoorn:PL-1",
+        "c-101": "placement:gws/hoorn:PL-1",
+        "c-102": "placement:gws/hoorn:PL-1",
+        "c-103": "placement:gws/hoorn:PL-1",
+        "c-104": "retraction:gws/hoorn:zz",
+        "c-105": "retraction:gws/hoorn:zz",
     }
