@@ -1,0 +1,112 @@
+"""stroom_platform.dialect gives the same answers on PostgreSQL and SQLite, also past SQLite's
+limit of bound parameters per statement, and PostgreSQL's notifications arrive on commit."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import BigInteger, Column, Integer, MetaData, String, Table, func, select
+from sqlalchemy.exc import StatementError
+
+from stroom_platform.db import make_engine
+from stroom_platform.dialect import (
+    CHUNK,
+    UtcDateTime,
+    chunks,
+    insert_on_conflict,
+    is_postgres,
+    member_of,
+    notifications,
+    notify,
+)
+
+metadata = MetaData()
+rows = Table(
+    "dialect_rows",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False),
+    Column("name", String(50), nullable=False),
+    Column("at", UtcDateTime(), nullable=True),
+)
+
+# More values than one SQLite statement may bind, so every helper has to split its work.
+MANY = 2 * CHUNK + 17
+
+
+def test_chunks_cover_every_item_once_within_the_limit() -> None:
+    items = list(range(MANY))
+    parts = list(chunks(items))
+    assert [len(part) for part in parts] == [CHUNK, CHUNK, 17]
+    assert [item for part in parts for item in part] == items
+    assert list(chunks([])) == []
+
+
+async def test_insert_on_conflict_and_member_of_past_the_parameter_limit(database_url: str) -> None:
+    engine = make_engine(database_url)
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(metadata.create_all)
+            statement = insert_on_conflict(conn, rows).on_conflict_do_nothing()
+            for part in chunks(range(MANY)):
+                await conn.execute(statement, [{"id": n, "name": f"first {n}"} for n in part])
+            # Every row again under another name: ON CONFLICT keeps the first.
+            for part in chunks(range(MANY)):
+                await conn.execute(statement, [{"id": n, "name": f"again {n}"} for n in part])
+        async with engine.connect() as conn:
+            wanted = [*range(0, MANY, 2), MANY + 1, MANY + 2]  # the last two are not there
+            conditions = member_of(conn, rows.c.id, wanted)
+            # One array on PostgreSQL; on SQLite one IN list per chunk.
+            assert len(conditions) == (1 if is_postgres(conn) else 2)
+            found: list[tuple[int, str]] = []
+            for condition in conditions:
+                found.extend((await conn.execute(select(rows.c.id, rows.c.name).where(condition))).all())
+            total = await conn.scalar(select(func.count()).select_from(rows))
+        assert sorted(found) == [(n, f"first {n}") for n in range(0, MANY, 2)]
+        assert total == MANY
+    finally:
+        await engine.dispose()
+
+
+async def test_utc_datetime_reads_back_the_same_moment_aware_and_refuses_a_naive_one(
+    database_url: str,
+) -> None:
+    moment = datetime(2026, 3, 29, 1, 30, tzinfo=timezone(timedelta(hours=2)))
+    engine = make_engine(database_url)
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(metadata.create_all)
+            await conn.execute(rows.insert().values(id=1, name="x", at=moment))
+            stored = await conn.scalar(select(rows.c.at))
+        assert stored == moment
+        assert stored is not None
+        assert stored.tzinfo is not None
+        assert stored.utcoffset() == timedelta(0)
+        assert stored.astimezone(UTC).hour == 23
+        with pytest.raises(StatementError, match="time zone"):
+            async with engine.begin() as conn:
+                await conn.execute(rows.insert().values(id=2, name="y", at=datetime(2026, 1, 1)))
+    finally:
+        await engine.dispose()
+
+
+async def test_notifications_arrive_after_commit_on_postgres_only(database_url: str) -> None:
+    engine = make_engine(database_url)
+    heard = asyncio.Event()
+    try:
+        async with engine.connect() as listener:
+            async with notifications(listener, "stroom_dialect_test", heard.set):
+                async with engine.begin() as conn:
+                    await notify(conn, "stroom_dialect_test")
+                    await asyncio.sleep(0.2)
+                    # Inside the transaction nothing is delivered yet.
+                    assert not heard.is_set()
+                if is_postgres(listener):
+                    await asyncio.wait_for(heard.wait(), 10)
+                else:
+                    await asyncio.sleep(0.2)
+            postgres = is_postgres(listener)
+        assert heard.is_set() == postgres
+    finally:
+        await engine.dispose()
