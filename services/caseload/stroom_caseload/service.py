@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from stroom_caseload.domain.client import CLIENT_EVENT_TYPES, client_fact
 from stroom_caseload.domain.events import Decoded, Event, Mark, keep_earliest
 from stroom_caseload.domain.fold import history, kind_of_key
-from stroom_caseload.domain.publication import client_record, entity_fact, kept_versions
+from stroom_caseload.domain.publication import client_record, revised_fact
 from stroom_caseload.repository import CaseloadRepository, ClientRow, EntityWrite
 from stroom_caseload.tables import Tables, live
 from stroom_contract.events import Envelope, EventRetractedData
@@ -169,7 +169,7 @@ async def _recompute(repo: CaseloadRepository, keys: list[str]) -> list[Outgoing
         kind = kind_of_key(key)
         versions = history(kind, stored[key])
         revision, previous = current.get(key, (0, None))
-        fact = entity_fact(kind, key, revision + 1, versions)
-        saved.append(EntityWrite(key, kind, revision + 1, fact, versions, kept_versions(previous, fact)))
+        fact, kept = revised_fact(previous, kind, key, revision + 1, versions)
+        saved.append(EntityWrite(key, kind, revision + 1, fact, versions, kept))
     await repo.save_entities(saved)
     return [Outgoing(entity.key, entity.fact) for entity in saved]

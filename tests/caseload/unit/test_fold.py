@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import itertools
 import random
-from dataclasses import replace
+from dataclasses import asdict, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from stroom_caseload.domain.events import Event, Stored
 from stroom_caseload.domain.fold import fold, history, kind_of
-from stroom_caseload.domain.publication import entity_fact, kept_versions
+from stroom_caseload.domain.publication import entity_fact, revised_fact
 from stroom_caseload.domain.states import (
     ApplicationState,
     BenefitState,
@@ -318,7 +319,9 @@ def test_kept_versions_is_the_longest_unchanged_prefix(
     old = history(kind, before)
     new = history(kind, before + [Stored(replace(s.event, id=f"n{s.event.id}")) for s in added])
     previous = entity_fact(kind, "k", 1, old) if rng.random() < 0.9 else None
-    kept = kept_versions(previous, entity_fact(kind, "k", 2, new))
+    fact, kept = revised_fact(previous, kind, "k", 2, new)
+    whole = {"kind": kind, "entity": "k", "revision": 2, "versions": [asdict(v) for v in new]}
+    assert orjson.loads(fact) == orjson.loads(orjson.dumps(whole))
     same = 0
     while same < min(len(old), len(new)) and old[same] == new[same]:
         same += 1

@@ -10,30 +10,39 @@ import orjson
 
 from stroom_caseload.domain.states import ClientFact, Version
 
+_VERSIONS = b',"versions":['
+
 
 def entity_fact(kind: str, key: str, revision: int, versions: list[Version]) -> bytes:
-    return orjson.dumps(
-        {
-            "kind": kind,
-            "entity": key,
-            "revision": revision,
-            "versions": [{"recorded_from": v.recorded_from, "state": v.state} for v in versions],
-        }
-    )
+    return revised_fact(None, kind, key, revision, versions)[0]
 
 
-def kept_versions(previous: bytes | None, fact: bytes) -> int:
-    """How many leading versions of `fact` the previously published fact holds unchanged: an
-    event in order only appends, so only the tail of the history needs storing again."""
-    if previous is None:
+def revised_fact(
+    previous: bytes | None, kind: str, key: str, revision: int, versions: list[Version]
+) -> tuple[bytes, int]:
+    """The fact of an entity's history, and how many of its leading versions the previously
+    published fact holds unchanged: an event in order only appends, so only the tail of the
+    history needs storing again."""
+    chunks = [orjson.dumps({"recorded_from": v.recorded_from, "state": v.state}) for v in versions]
+    head = orjson.dumps({"kind": kind, "entity": key, "revision": revision})[:-1]
+    return b"".join((head, _VERSIONS, b",".join(chunks), b"]}")), _kept(previous, chunks)
+
+
+def _kept(previous: bytes | None, chunks: list[bytes]) -> int:
+    # Compared as bytes, in place: the same serialisation of equal versions gives equal bytes,
+    # and parsing a long history twice to compare it cost more than folding it.
+    # A key inside a JSON string has its quotes escaped: this finds the array itself.
+    found = -1 if previous is None else previous.find(_VERSIONS)
+    if previous is None or found < 0:
         return 0
-    before = orjson.loads(previous)["versions"]
-    after = orjson.loads(fact)["versions"]
+    at = found + len(_VERSIONS)
     kept = 0
-    for old, new in zip(before, after, strict=False):
-        if old != new:
+    for chunk in chunks:
+        end = at + len(chunk)
+        if not previous.startswith(chunk, at) or previous[end : end + 1] not in (b",", b"]"):
             break
         kept += 1
+        at = end + 1
     return kept
 
 
