@@ -61,6 +61,18 @@ def insert_on_conflict(conn: AsyncConnection, table: Table) -> postgresql.Insert
     return postgresql.insert(table) if is_postgres(conn) else sqlite.insert(table)
 
 
+_PG_INDEX_ORDER = text(
+    "SELECT set_config('enable_bitmapscan', 'off', true), set_config('enable_sort', 'off', true)"
+)
+
+
+async def read_indexes_in_order(conn: AsyncConnection) -> None:
+    """For the rest of the transaction PostgreSQL reads an ordered query's index in its order
+    rather than planning a bitmap scan and a sort; SQLite plans neither."""
+    if is_postgres(conn):
+        await conn.execute(_PG_INDEX_ORDER)
+
+
 async def notify(conn: AsyncConnection, channel: str) -> None:
     """Within a transaction: PostgreSQL tells the listeners on commit; SQLite has no listeners
     (an embedded installation is one process, which wakes its own parts)."""

@@ -12,7 +12,15 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from stroom_intake.tables import EventKey, broker_epoch, events, source_sequences
-from stroom_platform.dialect import chunks, insert_on_conflict, is_postgres, member_of, notifications, notify
+from stroom_platform.dialect import (
+    chunks,
+    insert_on_conflict,
+    is_postgres,
+    member_of,
+    notifications,
+    notify,
+    read_indexes_in_order,
+)
 
 # What ingest stores per event, in `_COLUMNS` order: source, event_id, type, time, entity_key,
 # fingerprint, wire. All rows of a batch share `received_at`.
@@ -63,18 +71,12 @@ class Pending:
     received_at: datetime | None = None
 
 
-# Statistics lag behind a table that grows by thousands of rows a second. Planned with them,
-# the next batch may come from a bitmap scan that reads and sorts every unpublished row, each time;
-# the partial index read in order stops after `limit` rows whatever the statistics say.
-_PG_ORDERED_SCAN = text(
-    "SELECT set_config('enable_bitmapscan', 'off', true), set_config('enable_sort', 'off', true)"
-)
-
-
 async def unpublished(conn: AsyncConnection, limit: int, after: int = 0) -> list[Pending]:
     """The oldest rows after `after` not yet acknowledged by the broker, in sequence order."""
-    if is_postgres(conn):
-        await conn.execute(_PG_ORDERED_SCAN)
+    # Statistics lag behind a table that grows by thousands of rows a second. Planned with them,
+    # the next batch may come from a bitmap scan that reads and sorts every unpublished row, each
+    # time; the partial index read in order stops after `limit` rows whatever the statistics say.
+    await read_indexes_in_order(conn)
     query = (
         select(events.c.seq, events.c.entity_key, events.c.wire, events.c.received_at)
         .where(events.c.published_at.is_(None), events.c.seq > after)
