@@ -47,7 +47,10 @@ SCOPES = (EVENTS_WRITE, REPORTS_READ, REPORTS_READ_DETAIL, REPORTS_READ_PUBLIC, 
 # Reachable without a credential: they disclose nothing about anyone's data. The OpenAPI
 # document (/v1/openapi.json) is no API route, so no route dependency ever sees it; its old
 # address redirects there, and the docs page and its script are static.
-PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/", "/openapi.json", DOCS_URL, f"{DOCS_URL}/init.js"})
+# The embedded issuer's token endpoint authenticates its clients itself (stroom_platform.oauth).
+PUBLIC_PATHS = frozenset(
+    {"/healthz", "/readyz", "/", "/openapi.json", DOCS_URL, f"{DOCS_URL}/init.js", "/oauth2/token"}
+)
 # Query parameters that carry a credential in some clients; refused wherever they appear.
 URL_CREDENTIALS = frozenset({"token", "access_token", "id_token", "api_key", "apikey", "api-key", "jwt"})
 API_KEY_HEADER = "X-API-Key"
@@ -369,7 +372,7 @@ class Authenticator:
         verifier: TokenVerifier,
         api_keys: Sequence[ApiKey] = (),
     ) -> None:
-        self._organisations = organisations
+        self.organisations = organisations
         self._verifier = verifier
         self.verified = VerifiedTokens()
         self._api_keys = {
@@ -393,7 +396,7 @@ class Authenticator:
             raise ValueError("claim organisation must be a string")
         municipalities = claims.get("municipalities")
         return grant(
-            self._organisations,
+            self.organisations,
             str(claims["sub"]),
             scope.split(),
             organisation,

@@ -11,6 +11,7 @@ from fastapi import Depends, FastAPI
 from stroom_platform.api_standards import OPENAPI_URL
 from stroom_platform.auth import Authenticator, authenticated
 from stroom_platform.hardening import harden
+from stroom_platform.oauth import token_router
 from stroom_platform.problems import install_problem_handlers
 from stroom_platform.settings import CommonSettings
 
@@ -33,6 +34,8 @@ def service_app(
         dependencies=[Depends(authenticated)],
     )
     app.state.authenticator = authenticator
+    if settings.embedded_issuer:
+        app.include_router(token_router(settings, authenticator))
     install_problem_handlers(app)
     harden(app, settings)
     return app

@@ -52,6 +52,11 @@ class CommonSettings(BaseSettings):
     # API keys of machine clients, as JSON: [{"hash": "sha256:…", "subject": …, "scopes": [...],
     # "organisation": …, "sources": [...]}]; `stroom api-key` makes one.
     api_keys: list[ApiKey] = []
+    # OAuth 2.0 clients of the embedded issuer's token endpoint (`client_credentials`), as JSON in
+    # the shape of an API key entry: the client id as "subject", the SHA-256 of its secret as
+    # "hash"; `stroom oauth-client` makes one. Their tokens live this many seconds.
+    oauth_clients: list[ApiKey] = []
+    oauth_token_ttl_seconds: int = Field(default=300, ge=60, le=3600)
     # The static read tokens of earlier versions: refused, so that nobody believes them in force.
     api_tokens: str | None = None
 

@@ -88,17 +88,45 @@ def api_key(
     source: SourceOption = None,
 ) -> None:
     """Maak een API-sleutel: de sleutel voor de aanleverende machine, de hash voor STROOM_API_KEYS."""
-    settings = load_settings(CommonSettings)
-    _checked(settings, subject, scope, organisation, municipality, source)
-    key = "stroom_" + secrets.token_urlsafe(32)
-    entry = ApiKey(
-        hash=hash_api_key(key),
-        subject=subject,
-        scopes=scope,
-        organisation=organisation,
-        municipalities=municipality,
-        sources=source or [],
-    )
+    key, entry = _secret_and_entry(subject, scope, organisation, municipality, source)
     typer.echo(f"API-sleutel (geef door aan de aanleverende machine, wordt niet bewaard): {key}")
     typer.echo("Voeg toe aan STROOM_API_KEYS (JSON-lijst):")
-    typer.echo(json.dumps(entry.model_dump(exclude_none=True)))
+    typer.echo(entry)
+
+
+def oauth_client(
+    scope: ScopeOption,
+    client_id: Annotated[str, typer.Option(help="de naam van de client (het zaaksysteem)")],
+    organisation: OrganisationOption = None,
+    municipality: MunicipalityOption = None,
+    source: SourceOption = None,
+) -> None:
+    """Registreer een OAuth-client (client_credentials): het geheim voor het zaaksysteem, de
+    registratie voor STROOM_OAUTH_CLIENTS."""
+    secret, entry = _secret_and_entry(client_id, scope, organisation, municipality, source)
+    typer.echo(f"client_id: {client_id}")
+    typer.echo(f"client_secret (geef door aan het zaaksysteem, wordt niet bewaard): {secret}")
+    typer.echo("Voeg toe aan STROOM_OAUTH_CLIENTS (JSON-lijst):")
+    typer.echo(entry)
+
+
+def _secret_and_entry(
+    subject: str,
+    scopes: list[str],
+    organisation: str | None,
+    municipalities: list[str] | None,
+    sources: list[str] | None,
+) -> tuple[str, str]:
+    """A new random secret, and the configuration entry (JSON) holding only its hash."""
+    settings = load_settings(CommonSettings)
+    _checked(settings, subject, scopes, organisation, municipalities, sources)
+    secret = "stroom_" + secrets.token_urlsafe(32)
+    entry = ApiKey(
+        hash=hash_api_key(secret),
+        subject=subject,
+        scopes=scopes,
+        organisation=organisation,
+        municipalities=municipalities,
+        sources=sources or [],
+    )
+    return secret, json.dumps(entry.model_dump(exclude_none=True))
