@@ -109,7 +109,25 @@ class Retractions:
 
     def periods(self, ident: Ident, time: datetime) -> tuple[Period, ...]:
         """The stretches of recorded time in which the event `ident`, recorded at `time`, counts:
-        from its own time on, changing only where a retraction of its tree was recorded."""
+        from its own time on, but for where a retraction of it counts."""
+        if self._on_circle(ident, None):
+            return self._periods_by_moment(ident, time)
+        # An event counts from its time on but where one of its retractions counts, and so does
+        # each of those: stretches of time decided leaves first, linear in the size of the tree.
+        decided: dict[Ident, list[Period]] = {}
+        stack: list[tuple[Ident, datetime, bool]] = [(ident, time, False)]
+        while stack:
+            node, start, expanded = stack.pop()
+            below = self.of(node)
+            if expanded:
+                decided[node] = _without(start, [p for r in below for p in decided[r.ident]])
+            else:
+                stack.append((node, start, True))
+                stack.extend((r.ident, r.time, False) for r in below)
+        return tuple(decided[ident])
+
+    def _periods_by_moment(self, ident: Ident, time: datetime) -> tuple[Period, ...]:
+        """`periods` for a retraction on a circle, which counts until the circle closes."""
         moments = sorted({time} | {r.time for r in self.tree(ident) if r.time > time})
         periods: list[Period] = []
         start: datetime | None = None
@@ -135,6 +153,25 @@ class Retractions:
             seen.add(current.target)
             current = self._by_id.get(current.target)
         return False
+
+
+def _without(start: datetime, gone: list[Period]) -> list[Period]:
+    """[start, forever) but for the stretches `gone` (in any order, overlapping or not)."""
+    left: list[Period] = []
+    cursor: datetime | None = start
+    for begin, end in sorted(gone, key=lambda period: period[0]):
+        assert cursor is not None
+        if end is not None and end <= cursor:
+            continue
+        if begin > cursor:
+            left.append((cursor, begin))
+        if end is None:
+            cursor = None
+            break
+        cursor = max(cursor, end)
+    if cursor is not None:
+        left.append((cursor, None))
+    return left
 
 
 def counting_at(periods: tuple[Period, ...], moment: datetime) -> bool:

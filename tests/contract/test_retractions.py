@@ -165,3 +165,10 @@ def test_a_circle_in_a_batch_gets_one_key_whichever_link_is_asked_first() -> Non
     batch = {(SOURCE, "b"): "a", (SOURCE, "a"): "b", (SOURCE, "c"): "b"}
     keys = chain_keys(batch, {})
     assert set(keys.values()) == {retraction_key(SOURCE, "a")}
+
+
+def test_ten_thousand_retractions_of_one_event_are_decided_in_one_pass() -> None:
+    index = Retractions(Retraction(SOURCE, f"r{i}", at(1) + timedelta(seconds=i), "e") for i in range(10_000))
+    index.add(Retraction(SOURCE, "undo", at(60), "r0"))
+    # Every other retraction still counts: e counts only before the first of them.
+    assert index.periods((SOURCE, "e"), at(0)) == ((at(0), at(1)),)
