@@ -39,6 +39,7 @@ from bench.history_depth import history_depths
 from stroom_contract.bsn import Pseudonymiser
 from stroom_contract.kafka_binding import decode, encode
 from stroom_contract.keys import entity_key
+from stroom_contract.retractions import retraction_key
 from stroom_contract.validation import EventValidator
 from stroom_platform.broker import EmbeddedBroker, TopicSpec, ensure_topics, free_port
 from stroom_platform.kafka.clients import PROFILES
@@ -67,10 +68,10 @@ async def publish(bootstrap: str, topic: str, events: Any, limit: int) -> int:
             envelope = validator.validate(raw)
             key = entity_key(envelope)
             if key is None:
+                # As intake keys it: by the end of its chain, as far as it is known yet.
                 target = (envelope.source, raw["data"]["retracted_id"])
-                key = keys.get(target, f"retraction:{target[0]}:{target[1]}")
-            else:
-                keys[(envelope.source, envelope.id)] = key
+                key = keys.get(target) or retraction_key(*target)
+            keys[(envelope.source, envelope.id)] = key
             value, headers = encode(envelope)
             await producer.send(topic, value, key=key.encode(), headers=headers)
             sent += 1
