@@ -40,9 +40,18 @@ EVENTS_WRITE = "events:write"
 REPORTS_READ = "reports:read"
 REPORTS_READ_DETAIL = "reports:read:detail"
 REPORTS_READ_PUBLIC = "reports:read:public"
+CASELOAD_READ = "caseload:read"
 OPS_READ = "ops:read"
 ADMIN = "admin"
-SCOPES = (EVENTS_WRITE, REPORTS_READ, REPORTS_READ_DETAIL, REPORTS_READ_PUBLIC, OPS_READ, ADMIN)
+SCOPES = (
+    EVENTS_WRITE,
+    REPORTS_READ,
+    REPORTS_READ_DETAIL,
+    REPORTS_READ_PUBLIC,
+    CASELOAD_READ,
+    OPS_READ,
+    ADMIN,
+)
 
 # Reachable without a credential: they disclose nothing about anyone's data. The OpenAPI
 # document (/v1/openapi.json) is no API route, so no route dependency ever sees it; its old
@@ -556,6 +565,8 @@ async def _writer(principal: Annotated[Principal, Depends(require_scope(EVENTS_W
 
 Writer = Annotated[Principal, Depends(_writer)]
 Reader = Annotated[Principal, Depends(require_scope(REPORTS_READ))]
+# The caseload views name coaches and count their clients: operational, not a report.
+CaseloadReader = Annotated[Principal, Depends(require_scope(CASELOAD_READ))]
 DetailReader = Annotated[Principal, Depends(require_scope(REPORTS_READ_DETAIL))]
 Operator = Annotated[Principal, Depends(require_scope(OPS_READ))]
 Administrator = Annotated[Principal, Depends(require_scope(ADMIN))]

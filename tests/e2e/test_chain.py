@@ -59,7 +59,7 @@ MONTHS = months_of(START, YEARS)
 
 
 # Reads every municipality's figures and the services' status.
-ANALYST = bearer("reports:read", "ops:read", subject="e2e-analyst")
+ANALYST = bearer("reports:read", "caseload:read", "ops:read", subject="e2e-analyst")
 
 
 def case_system(organisation: Organisation) -> dict[str, str]:

@@ -55,6 +55,7 @@ async def services(
 ALL_SCOPES = bearer(
     "events:write",
     "reports:read",
+    "caseload:read",
     "reports:read:detail",
     "ops:read",
     "admin",

@@ -20,7 +20,7 @@ from security.conftest import client_of
 # One endpoint of each service, and the scope it needs.
 TARGETS = {
     "intake": ("GET", "/status", "ops:read"),
-    "caseload": ("GET", "/v1/caseload/municipalities/GM0405", "reports:read"),
+    "caseload": ("GET", "/v1/caseload/municipalities/GM0405", "caseload:read"),
     "reporting": ("GET", "/v1/reports/monthly?organisation=werksaam-westfriesland", "reports:read"),
 }
 

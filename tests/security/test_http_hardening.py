@@ -38,7 +38,7 @@ def reporting_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 # A reader of every municipality, also of traces: what is refused here is the parameters.
-READER = bearer("reports:read", "reports:read:detail", subject="hardening")
+READER = bearer("reports:read", "reports:read:detail", "caseload:read", subject="hardening")
 
 
 async def client_of(app: FastAPI) -> httpx.AsyncClient:

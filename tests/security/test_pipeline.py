@@ -119,7 +119,9 @@ CASE_SYSTEMS = {
     "suite4sd/bar-organisatie": "bar",
 }
 # Reads every route, also traces and the audit log.
-EVERY_READ = bearer("reports:read", "reports:read:detail", "ops:read", "admin", subject="fuzzer")
+EVERY_READ = bearer(
+    "reports:read", "reports:read:detail", "caseload:read", "ops:read", "admin", subject="fuzzer"
+)
 
 
 async def post_as_case_systems(

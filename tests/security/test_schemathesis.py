@@ -43,6 +43,7 @@ EVERY_SCOPE = bearer(
     "events:write",
     "reports:read",
     "reports:read:detail",
+    "caseload:read",
     "ops:read",
     "admin",
     organisation="werksaam-westfriesland",

@@ -177,8 +177,26 @@ async def test_a_reader_may_not_trace_without_the_detail_scope(reporting: FastAP
         assert (await client.get("/v1/reports/monthly", params={"organisation": ORG})).status_code == 200
 
 
+HOORN_CASELOAD = bearer("caseload:read", municipalities=["GM0405"], subject="hoorn-teamleider")
+
+
 async def test_caseload_views_keep_to_the_readers_municipalities(apps: dict[str, FastAPI]) -> None:
-    async with client_of(apps["caseload"], HOORN) as client:
-        assert (await client.get("/v1/caseload/municipalities/GM0420")).status_code == 403
+    async with client_of(apps["caseload"], HOORN_CASELOAD) as client:
+        denied = await client.get("/v1/caseload/municipalities/GM0420")
+        assert denied.status_code == 403
+        assert denied.json()["type"].endswith("/forbidden-municipality")
         coach = (await client.get("/v1/caseload/coaches/K-7")).json()
         assert not [m for m in coach["by_municipality"] if m["code"] != "GM0405"]
+
+
+async def test_caseload_views_and_reports_need_their_own_scopes(apps: dict[str, FastAPI]) -> None:
+    async with client_of(apps["caseload"]) as client:
+        for path in ("/v1/caseload/municipalities/GM0405", "/v1/caseload/coaches/K-7"):
+            refused = await client.get(path, headers=HOORN)
+            assert refused.status_code == 403
+            assert refused.json()["type"].endswith("/insufficient-scope")
+            assert "caseload:read" in refused.headers["www-authenticate"]
+    async with client_of(apps["reporting"], HOORN_CASELOAD) as client:
+        refused = await client.get("/v1/reports/monthly", params={"organisation": ORG})
+        assert refused.status_code == 403
+        assert refused.json()["type"].endswith("/insufficient-scope")

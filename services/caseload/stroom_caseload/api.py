@@ -12,7 +12,7 @@ from stroom_caseload.queries import CaseloadQueries, ClientCount, Projection
 from stroom_caseload.schemas import CoachCaseload, MunicipalityCaseload
 from stroom_contract.codes import ClientStream, CodeList, PlacementKind, Regulation, TrajectoryPhase
 from stroom_platform.audit import AuditLog, record
-from stroom_platform.auth import Reader
+from stroom_platform.auth import CaseloadReader
 from stroom_platform.organisations import OrganisationsConfig
 from stroom_platform.params import checked_day, checked_moment, checked_ref
 from stroom_platform.problems import Problem
@@ -106,7 +106,7 @@ def caseload_router(engine: AsyncEngine, organisations: OrganisationsConfig, aud
     async def municipality(
         request: Request,
         code: str,
-        reader: Reader,
+        reader: CaseloadReader,
         on: OnDate = None,
         as_of: AsOf = None,
     ) -> dict[str, Any]:
@@ -126,7 +126,7 @@ def caseload_router(engine: AsyncEngine, organisations: OrganisationsConfig, aud
     async def coach(
         request: Request,
         coach_ref: str,
-        reader: Reader,
+        reader: CaseloadReader,
         on: OnDate = None,
         as_of: AsOf = None,
     ) -> dict[str, Any]:

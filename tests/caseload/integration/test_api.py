@@ -44,7 +44,7 @@ async def test_summary_and_coach_views_are_labelled_and_authorised(
     on = "2022-09-30"
     try:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
-            hoorn = bearer("reports:read", municipalities=["GM0405"])
+            hoorn = bearer("caseload:read", municipalities=["GM0405"])
             answer = await client.get(
                 "/v1/caseload/municipalities/GM0405", params={"date": on}, headers=hoorn
             )
@@ -68,7 +68,7 @@ async def test_summary_and_coach_views_are_labelled_and_authorised(
             view = await client.get(
                 f"/v1/caseload/coaches/{coach['coach_ref']}",
                 params={"date": on},
-                headers=bearer("reports:read", organisation="werksaam-westfriesland"),
+                headers=bearer("caseload:read", organisation="werksaam-westfriesland"),
             )
             assert view.status_code == 200
             assert view.json()["active_clients"] == coach["clients"]

@@ -132,7 +132,7 @@ async def test_shuffled_history_through_the_service_matches_the_reference_and_fa
     app = create_app(settings)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
-        reader = bearer("ops:read", "reports:read", subject="caseload-reader")
+        reader = bearer("ops:read", "caseload:read", subject="caseload-reader")
         async with httpx.AsyncClient(
             transport=transport, base_url="http://caseload", headers=reader
         ) as client:
