@@ -414,11 +414,14 @@ async def kpi_trace(
         days = sorted(p["days"] for p in plans)
         extra = {"median": statistics.median(days) if days else None}
     elif kpi == "K1":
-        members = kpis.k1_members(in_scope, day, await _client_file(conn, benefits, day, as_of))
+        members = kpis.k1_members(
+            kpis.population(in_scope, day, await _client_file(conn, benefits, day, as_of)), day
+        )
         numerator = {"value": sum(d for _, d in members), "refs": [_ref(b, day, days=d) for b, d in members]}
         denominator = _listed([b for b, _ in members], day)
     elif kpi == "K2":
-        mediable = kpis.k2_members(in_scope, day, await _client_file(conn, benefits, day, as_of))
+        clients = await _client_file(conn, benefits, day, as_of)
+        mediable = kpis.k2_members(kpis.population(in_scope, day, clients), day, clients)
         numerator = _listed([b for b, current in mediable if current], day)
         denominator = _listed([b for b, _ in mediable], day)
     elif kpi == "K4":

@@ -121,6 +121,9 @@ def months_before(day: date, months: int) -> date:
 def person_on(benefit: KpiBenefit, day: date) -> Member | None:
     """The one person a benefit stands for on D: its applicant while they are a member, else the
     longest-standing remaining member (the same day: by client_ref); None when nobody is."""
+    if len(benefit.members) == 1:  # most benefits: no choice to make
+        only = benefit.members[0]
+        return only if active_on(only.joined, only.left, day) else None
     present = [m for m in benefit.members if active_on(m.joined, m.left, day)]
     return min(present, key=lambda m: (not m.applicant, m.joined, m.client_ref), default=None)
 
@@ -218,63 +221,58 @@ class Figures:
     ratios: dict[str, Ratio]
 
 
-def k1_members(
-    benefits: Iterable[KpiBenefit], day: date, clients: ClientFile
-) -> list[tuple[KpiBenefit, int]]:
+InPopulation = tuple[KpiBenefit, Member]  # a benefit in P(D) and the person it stands for
+
+
+def population(benefits: Iterable[KpiBenefit], day: date, clients: ClientFile) -> list[InPopulation]:
+    """P(D): the benefits in it, each with its person (what K1 and K2 start from)."""
+    return [(b, person) for b in benefits if (person := population_member(b, day, clients)) is not None]
+
+
+def k1_members(members: Iterable[InPopulation], day: date) -> list[tuple[KpiBenefit, int]]:
     """The benefits of P(D) K1 counts, clients aged 60 or more left out, with their days since the start."""
     return [
         (b, (day - b.start_date).days)
-        for b in benefits
-        if (person := population_member(b, day, clients)) is not None
-        and (age := _age(person, day)) is not None
-        and age < 60
+        for b, person in members
+        if (age := _age(person, day)) is not None and age < 60
     ]
-
-
-def k1_days(benefits: Iterable[KpiBenefit], day: date, clients: ClientFile) -> list[int]:
-    """Days since the start over P(D), clients aged 60 or more left out."""
-    return [days for _, days in k1_members(benefits, day, clients)]
 
 
 def k1(benefits: Iterable[KpiBenefit], day: date, clients: ClientFile) -> tuple[float | None, int]:
     """Mean days since the start over P(D), clients aged 60 or more left out."""
-    days = k1_days(benefits, day, clients)
+    days = [d for _, d in k1_members(population(benefits, day, clients), day)]
     return _mean(days), len(days)
 
 
 def k2(benefits: Iterable[KpiBenefit], day: date, clients: ClientFile) -> tuple[float | None, int]:
     """Of P(D)'s mediable clients, the share with a progress report at most 3 months old (12 with
     long_trajectory on that report, or aged 60 or more)."""
-    current, basis = k2_counts(benefits, day, clients)
+    current, basis = k2_counts(k2_members(population(benefits, day, clients), day, clients))
     return _pct(current, basis), basis
 
 
-def k2_counts(benefits: Iterable[KpiBenefit], day: date, clients: ClientFile) -> tuple[int, int]:
+def k2_counts(members: Sequence[tuple[KpiBenefit, bool]]) -> tuple[int, int]:
     """K2's numerator and denominator: P(D)'s mediable clients with a current report, and all."""
-    members = k2_members(benefits, day, clients)
     return sum(current for _, current in members), len(members)
 
 
 def k2_members(
-    benefits: Iterable[KpiBenefit], day: date, clients: ClientFile
+    members: Iterable[InPopulation], day: date, clients: ClientFile
 ) -> list[tuple[KpiBenefit, bool]]:
     """P(D)'s mediable clients' benefits, each with whether its latest progress report is current."""
-    members = []
-    for b in benefits:
-        person = population_member(b, day, clients)
-        if person is None:
-            continue
+    result = []
+    for b, person in members:
         assessed = clients.assessment(person.client_ref, day)
         if assessed is None or assessed[0] != "mediable":
             continue
         report = clients.progress_report(person.client_ref, day)
         if report is None:
-            members.append((b, False))
+            result.append((b, False))
             continue
         age = _age(person, day)
         months = 12 if report[1] or (age is not None and age >= 60) else 3
-        members.append((b, report[0] >= months_before(day, months)))
-    return members
+        result.append((b, report[0] >= months_before(day, months)))
+    return result
 
 
 class LeadTime(NamedTuple):
@@ -548,8 +546,9 @@ def figures(
     `counts` must hold the month ends of the 12 months up to `last` and of first..last."""
     day = last_day(last)
     start = first_day(first)
-    days = k1_days(benefits, day, clients)
-    k2_current, k2_basis = k2_counts(benefits, day, clients)
+    in_p = population(benefits, day, clients)
+    days = [d for _, d in k1_members(in_p, day)]
+    k2_current, k2_basis = k2_counts(k2_members(in_p, day, clients))
     k4_pct, k4_outflow, k4_mean = k4(benefits, first, last, counts, municipalities)
     k5_sustained, k5_decided, k5_pending = k5_counts(benefits, start, day, report_day, returns)
     started, ended, stock = rate_counts(benefits, last, counts, municipalities)
