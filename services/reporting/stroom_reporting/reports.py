@@ -660,25 +660,32 @@ async def gate(conn: AsyncConnection, scope: Scope, first: int, last: int, as_of
         ((a.municipality, a.received_on, a.decision, a.decided_on) for a in apps), first, last
     )
     statuses = month_statuses(scope.organisation, first, last, as_of)
-    rows = []
-    for municipality in scope.municipalities:
-        for month in month_range(first, last):
-            c = counts.get((municipality, month), families.GateCounts(0, 0, 0, 0))
-            rows.append(
-                {
-                    "month": format_month(month),
-                    "municipality": municipality,
-                    "municipality_name": scope.names[municipality],
-                    "received": c.received,
-                    "granted": c.granted,
-                    "rejected": c.rejected,
-                    "withdrawn": c.withdrawn,
-                    "not_granted_pct": c.share_not_granted,
-                    "status": statuses[month],
-                }
-            )
-    columns = [
-        "month",
+    months = month_range(first, last)
+    names = {**scope.names, mutations.TOTAL: "Totaal"}
+
+    def counted(municipality: str, c: families.GateCounts) -> dict[str, Any]:
+        return {
+            "municipality": municipality,
+            "municipality_name": names[municipality],
+            "received": c.received,
+            "granted": c.granted,
+            "rejected": c.rejected,
+            "withdrawn": c.withdrawn,
+            "not_granted_pct": c.share_not_granted,
+        }
+
+    def of(municipalities: Sequence[str], within: Sequence[int]) -> families.GateCounts:
+        return families.GateCounts.total(counts.get((m, month)) for m in municipalities for month in within)
+
+    def monthly(municipality: str, month: int, c: families.GateCounts) -> dict[str, Any]:
+        return {"month": format_month(month), **counted(municipality, c), "status": statuses[month]}
+
+    rows = [monthly(m, month, of([m], [month])) for m in scope.municipalities for month in months]
+    # The municipalities together and the whole period: shares by the same rule as each month's.
+    total_rows = [monthly(mutations.TOTAL, month, of(scope.municipalities, [month])) for month in months]
+    period_rows = [counted(m, of([m], months)) for m in scope.municipalities]
+    period_rows.append(counted(mutations.TOTAL, of(scope.municipalities, months)))
+    counts_columns = [
         "municipality",
         "municipality_name",
         "received",
@@ -686,31 +693,8 @@ async def gate(conn: AsyncConnection, scope: Scope, first: int, last: int, as_of
         "rejected",
         "withdrawn",
         "not_granted_pct",
-        "status",
     ]
-    # The municipalities together, their share not granted by the same rule as each one's.
-    total_rows = []
-    for month in month_range(first, last):
-        parts = [counts.get((m, month), families.GateCounts(0, 0, 0, 0)) for m in scope.municipalities]
-        c = families.GateCounts(
-            sum(p.received for p in parts),
-            sum(p.granted for p in parts),
-            sum(p.rejected for p in parts),
-            sum(p.withdrawn for p in parts),
-        )
-        total_rows.append(
-            {
-                "month": format_month(month),
-                "municipality": "*",
-                "municipality_name": "Totaal",
-                "received": c.received,
-                "granted": c.granted,
-                "rejected": c.rejected,
-                "withdrawn": c.withdrawn,
-                "not_granted_pct": c.share_not_granted,
-                "status": statuses[month],
-            }
-        )
+    columns = ["month", *counts_columns, "status"]
     return Report.of_months(
         "gate",
         "Poort: aanvragen",
@@ -719,6 +703,7 @@ async def gate(conn: AsyncConnection, scope: Scope, first: int, last: int, as_of
         as_of,
         ReportTable("gate", "Aanvragen per maand", columns, rows),
         ReportTable("totals", "Aanvragen per maand, gemeenten samen", columns, total_rows),
+        ReportTable("period_totals", "Aanvragen over de periode", counts_columns, period_rows),
     )
 
 

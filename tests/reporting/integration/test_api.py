@@ -347,6 +347,16 @@ async def test_trajectories_over_months_and_the_gate_of_the_municipalities_toget
         decided = counts["granted"] + counts["rejected"] + counts["withdrawn"]
         share = round(100 * (counts["rejected"] + counts["withdrawn"]) / decided, 1) if decided else None
         assert (total["municipality"], total["not_granted_pct"]) == ("*", share)
+    period = {r["municipality"]: r for r in gate["tables"]["period_totals"]["rows"]}
+    assert set(period) == {*(r["municipality"] for r in rows), "*"}
+    for municipality, total in period.items():
+        months = [r for r in (totals if municipality == "*" else rows) if r["municipality"] == municipality]
+        counts = {k: sum(r[k] for r in months) for k in ("received", "granted", "rejected", "withdrawn")}
+        assert {k: total[k] for k in counts} == counts
+        decided = counts["granted"] + counts["rejected"] + counts["withdrawn"]
+        share = round(100 * (counts["rejected"] + counts["withdrawn"]) / decided, 1) if decided else None
+        assert total["not_granted_pct"] == share
+    assert period["*"]["received"] > 0
 
 
 async def test_codes_where_machines_read_labels_where_people_read(client: httpx.AsyncClient) -> None:

@@ -69,7 +69,12 @@ def test_report_board(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         ),
         ("trajectories", ["--quarter", "2024-05"], "Trajecten", {"r.csv", "r_ended.csv"}),
         ("caseload", ["--date", "2024-06-30"], "Caseload", {"r.csv"}),
-        ("gate", ["--from", "2024-01", "--to", "2024-06"], "Poort: aanvragen", {"r.csv"}),
+        (
+            "gate",
+            ["--from", "2024-01", "--to", "2024-06"],
+            "Poort: aanvragen",
+            {"r.csv", "r_period_totals.csv"},
+        ),
         ("kpis", ["--from", "2024-01", "--to", "2024-06"], "KPI", {"r.csv", "r_revolving_door.csv"}),
     ],
 )

@@ -369,12 +369,14 @@ def expect_caseload(api: httpx.Client) -> dict[str, Table]:
 
 
 def expect_poort(api: httpx.Client) -> dict[str, Table]:
-    rows = get(api, "/v1/reports/gate", organisation=ORG, **PERIOD)["tables"]["totals"]["rows"]
+    doc = get(api, "/v1/reports/gate", organisation=ORG, **PERIOD)
+    rows = doc["tables"]["totals"]["rows"]
+    (whole,) = [r for r in doc["tables"]["period_totals"]["rows"] if r["municipality"] == "*"]
     fields = ("received", "granted", "rejected", "withdrawn")
     return {
         "gate": [
             *([r["month"], *(nl(r[f]) for f in fields), pct(r["not_granted_pct"]), status(r)] for r in rows),
-            ["Totaal periode", *(nl(sum(r[f] for r in rows)) for f in fields), "", ""],
+            ["Totaal periode", *(nl(whole[f]) for f in fields), pct(whole["not_granted_pct"]), ""],
         ]
     }
 

@@ -122,3 +122,24 @@ def test_targets_are_validated(tmp_path: Path) -> None:
     )
     with pytest.raises(ConfigurationError, match="taakstelling"):
         load_organisations(bad)
+
+
+gate_counts = (
+    st.builds(families.GateCounts, *(st.integers(min_value=0, max_value=50) for _ in range(4))) | st.none()
+)
+
+
+@given(st.lists(gate_counts, max_size=8), st.lists(gate_counts, max_size=8))
+def test_gate_totals_add_up_and_share_by_one_rule(left: list, right: list) -> None:
+    whole = families.GateCounts.total([*left, *right])
+    # Summed in parts or at once: the same counts (so months and municipalities may be grouped).
+    parts = families.GateCounts.total([families.GateCounts.total(left), families.GateCounts.total(right)])
+    assert whole == parts
+    present = [c for c in [*left, *right] if c is not None]
+    assert whole.received == sum(c.received for c in present)
+    decided = whole.granted + whole.rejected + whole.withdrawn
+    if decided:
+        assert whole.share_not_granted == round(100 * (whole.rejected + whole.withdrawn) / decided, 1)
+    else:
+        assert whole.share_not_granted is None
+    assert families.GateCounts.total([]) == families.GateCounts(0, 0, 0, 0)

@@ -159,6 +159,17 @@ class GateCounts:
         decided = self.granted + self.rejected + self.withdrawn
         return round(100.0 * (self.rejected + self.withdrawn) / decided, 1) if decided else None
 
+    @classmethod
+    def total(cls, parts: Iterable[GateCounts | None]) -> GateCounts:
+        """The sum of several months or municipalities; None counts nothing."""
+        present = [p for p in parts if p is not None]
+        return cls(
+            sum(p.received for p in present),
+            sum(p.granted for p in present),
+            sum(p.rejected for p in present),
+            sum(p.withdrawn for p in present),
+        )
+
 
 def gate(
     applications: Iterable[tuple[str, date, str | None, date | None]], first: int, last: int

@@ -497,6 +497,7 @@ async function poort(q) {
   const params = scopeParams(q);
   const doc = await api("/v1/reports/gate", params);
   const rows = q.municipality ? doc.tables.gate.rows.filter((r) => r.municipality === q.municipality) : doc.tables.totals.rows;
+  const whole = doc.tables.period_totals.rows.find((r) => r.municipality === (q.municipality || "*"));
   const fields = ["received", "granted", "rejected", "withdrawn"];
   const names = ["Ontvangen", "Toegekend", "Afgewezen", "Ingetrokken"];
   return {
@@ -511,7 +512,7 @@ async function poort(q) {
         dataTable("gate", "Aanvragen per maand: ontvangen, toegekend, afgewezen, ingetrokken en aandeel niet toegekend",
           ["Maand", ...names, "Niet toegekend", "Status"],
           rows.map((r) => ({ cells: [r.month, ...fields.map((f) => nf.format(r[f])), percent(r.not_granted_pct), statusText(r)], status: r.status })),
-          ["Totaal periode", ...fields.map((f) => nf.format(rows.reduce((s, r) => s + r[f], 0))), "", ""])),
+          ["Totaal periode", ...fields.map((f) => nf.format(whole[f])), percent(whole.not_granted_pct), ""])),
     ],
   };
 }
