@@ -9,10 +9,14 @@ chain; a unique `previous_hash` makes a fork impossible even without the lock.
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import logging
+import os
 import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated, Any
 
 import orjson
@@ -33,7 +37,7 @@ from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from stroom_platform.audit_chain import AuditEntry, AuditRecord, Verification, Verifier, chain
+from stroom_platform.audit_chain import Anchor, AuditEntry, AuditRecord, Verification, Verifier, chain
 from stroom_platform.db import is_sqlite
 
 log = logging.getLogger(__name__)
@@ -121,13 +125,49 @@ def _entry(row: Row[Any]) -> AuditEntry:
     return AuditEntry(row.seq, row.at, record, row.previous_hash, row.hash)
 
 
-class AuditLog:
-    """Appends to and reads one service's audit table."""
+class HeadFile:
+    """The newest entry's number and hash in a file under STROOM_DATA_DIR: removing the newest
+    entries from the table leaves a valid shorter chain, which only a record kept elsewhere
+    shows. It only moves forward (several processes may append), under a file lock."""
 
-    def __init__(self, engine: AsyncEngine, table: Table, service: str) -> None:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def read(self) -> Anchor | None:
+        try:
+            document = orjson.loads(self.path.read_bytes())
+        except FileNotFoundError:
+            return None
+        return Anchor(int(document["seq"]), str(document["hash"]))
+
+    def advance(self, entry: AuditEntry) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path.with_suffix(".lock"), "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            current = self.read()
+            if current is not None and current.seq >= entry.seq:
+                return
+            temporary = self.path.with_suffix(".tmp")
+            temporary.write_bytes(orjson.dumps({"seq": entry.seq, "hash": entry.hash}))
+            os.replace(temporary, self.path)
+
+
+def head_file(data_dir: Path, table: Table, engine: AsyncEngine) -> HeadFile:
+    """The head file of `table` in the database `engine` reaches: one per database, so that
+    installations (or test runs) sharing a data directory do not share an anchor."""
+    database = hashlib.sha256(engine.url.render_as_string(hide_password=True).encode()).hexdigest()[:16]
+    return HeadFile(data_dir / "audit" / f"{table.name}.{database}.head.json")
+
+
+class AuditLog:
+    """Appends to and reads one service's audit table; with a `head` file, each append records
+    the newest entry there too, and verification checks the chain reaches it."""
+
+    def __init__(self, engine: AsyncEngine, table: Table, service: str, head: HeadFile | None = None) -> None:
         self.engine = engine
         self.table = table
         self.service = service
+        self.head = head
         self._sqlite = is_sqlite(str(engine.url))
         # Two services sharing one PostgreSQL database lock their own chains only.
         self._lock_key = zlib.crc32(table.name.encode())
@@ -146,11 +186,24 @@ class AuditLog:
         records (on SQLite that transaction holds the write lock once it has written)."""
         record = AuditRecord(action, object, result, actor, self.service, client_address, detail).redacted()
         if within is not None:
+            # Not committed yet: the head moves with the next append of this log.
             return await self._locked_insert(within, record)
         if self._sqlite:
-            return await self._append_sqlite(record)
-        async with self.engine.begin() as conn:
-            return await self._locked_insert(conn, record)
+            entry = await self._append_sqlite(record)
+        else:
+            async with self.engine.begin() as conn:
+                entry = await self._locked_insert(conn, record)
+        self._committed(entry)
+        return entry
+
+    def _committed(self, entry: AuditEntry) -> None:
+        # Also in the log, which usually leaves the machine: another record of the head.
+        log.info("audit head", extra={"audit_table": self.table.name, "seq": entry.seq, "hash": entry.hash})
+        if self.head is not None:
+            try:
+                self.head.advance(entry)
+            except OSError as exc:
+                log.error("audit head not written", extra={"path": str(self.head.path), "error": str(exc)})
 
     async def _locked_insert(self, conn: AsyncConnection, record: AuditRecord) -> AuditEntry:
         if not self._sqlite:
@@ -206,7 +259,7 @@ class AuditLog:
             after = batch[-1].seq
 
     async def verify(self) -> Verification:
-        verifier = Verifier()
+        verifier = Verifier(self.head.read() if self.head is not None else None)
         async for batch in self.entries():
             if not verifier.feed(batch):
                 break

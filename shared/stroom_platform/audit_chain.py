@@ -127,10 +127,20 @@ class Verification:
         }
 
 
+@dataclass(frozen=True)
+class Anchor:
+    """The newest entry as recorded outside the database: a chain that ends before it, or holds
+    another hash at its place, was cut short or rewritten."""
+
+    seq: int
+    hash: str
+
+
 @dataclass
 class Verifier:
     """Walks the entries in order (fed page by page) and remembers the first broken one."""
 
+    anchor: Anchor | None = None
     checked: int = 0
     _previous_hash: str = GENESIS
     _previous_seq: int = 0
@@ -156,13 +166,25 @@ class Verifier:
             return "de verwijzing naar de vorige regel klopt niet"
         if entry.hash != entry_hash(entry.previous_hash, entry.seq, entry.at, entry.record):
             return "de inhoud van de regel is gewijzigd"
+        if self.anchor is not None and entry.seq == self.anchor.seq and entry.hash != self.anchor.hash:
+            return "de regel verschilt van het anker buiten de database: de keten is herschreven"
         return None
 
     def result(self) -> Verification:
-        return self._broken or Verification(True, self.checked)
+        if self._broken is not None:
+            return self._broken
+        if self.anchor is not None and self._previous_seq < self.anchor.seq:
+            return Verification(
+                False,
+                self.checked,
+                self._previous_seq + 1,
+                f"regels {self._previous_seq + 1} tot en met {self.anchor.seq} ontbreken: het anker buiten"
+                " de database noemt een nieuwere regel dan de laatste",
+            )
+        return Verification(True, self.checked)
 
 
-def verify(entries: Iterable[AuditEntry]) -> Verification:
-    verifier = Verifier()
+def verify(entries: Iterable[AuditEntry], anchor: Anchor | None = None) -> Verification:
+    verifier = Verifier(anchor)
     verifier.feed(entries)
     return verifier.result()

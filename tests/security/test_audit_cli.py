@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import pytest
 from rich.console import Console
@@ -54,3 +55,33 @@ def test_stroom_audit_lists_verifies_and_detects_tampering(
 
     # Each read from the command line is an entry too.
     assert asyncio.run(actions()) == ["sleutelrotatie", "audit-inzage", "audit-inzage"]
+
+
+def test_stroom_audit_detects_the_newest_entries_cut_off(
+    database_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("STROOM_DATA_DIR", str(tmp_path / "var"))
+    monkeypatch.setattr(stroom_cli.audit, "console", Console(width=200))
+    asyncio.run(migrate(database_url))
+    for n in range(3):
+        asyncio.run(record_admin_action("reporting", "sleutelrotatie", f"versie {n + 2}", "gelukt"))
+    runner = CliRunner()
+    assert runner.invoke(app, ["audit", "--service", "reporting", "--verify"]).exit_code == 0
+
+    async def cut_off() -> None:
+        # What a table owner could do: the last two entries gone, the chain before them intact.
+        engine = make_engine(database_url)
+        async with engine.begin() as conn:
+            if is_sqlite(database_url):
+                await conn.execute(text("DROP TRIGGER reporting_audit_no_delete"))
+            else:
+                await conn.execute(text("ALTER TABLE reporting_audit DISABLE TRIGGER USER"))
+            await conn.execute(text("DELETE FROM reporting_audit WHERE seq >= 3"))
+        await engine.dispose()
+
+    asyncio.run(cut_off())
+    verified = runner.invoke(app, ["audit", "--service", "reporting", "--verify"])
+    assert verified.exit_code == 1, verified.output
+    assert "keten gebroken bij regel 3" in verified.output
+    assert "ontbreken" in verified.output

@@ -6,6 +6,8 @@ import asyncio
 import itertools
 from collections.abc import AsyncIterator
 from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from sqlalchemy import text
@@ -14,8 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from stroom_intake.commands import migrate
 from stroom_intake.tables import audit as intake_audit
-from stroom_platform.audit import AuditLog
-from stroom_platform.audit_chain import GENESIS, verify
+from stroom_platform.audit import AuditLog, HeadFile, head_file
+from stroom_platform.audit_chain import GENESIS, Anchor, AuditRecord, chain, verify
 from stroom_platform.db import is_sqlite, make_engine
 
 BSN = "111222333"
@@ -170,3 +172,39 @@ def test_pure_verifier_finds_the_first_broken_entry() -> None:
     assert verify(entries).valid
     entries[2] = replace(entries[2], record=replace(entries[2].record, object="x"))
     assert verify(entries).first_broken == 3
+
+
+async def test_cutting_off_the_newest_entries_is_detected_by_the_head_file(
+    engine: AsyncEngine, tmp_path: Path
+) -> None:
+    anchored = AuditLog(engine, intake_audit, "intake", head_file(tmp_path, intake_audit, engine))
+    await _fill(anchored, 5)
+    assert (await anchored.verify()).valid
+    assert anchored.head is not None
+    assert anchored.head.read() == Anchor(5, (await anchored.page(4, 1))[0].hash)
+    await _tamper(engine, "DELETE FROM intake_audit WHERE seq >= 4")
+    # The shorter chain is valid in itself: only the head kept outside the database shows the cut.
+    assert (await AuditLog(engine, intake_audit, "intake").verify()).valid
+    result = await anchored.verify()
+    assert not result.valid
+    assert result.first_broken == 4
+    assert "4 tot en met 5 ontbreken" in (result.reason or "")
+
+
+def test_the_head_only_moves_forward(tmp_path: Path) -> None:
+    head = HeadFile(tmp_path / "audit" / "x.head.json")
+    record = AuditRecord("a", "o", "r", "actor", "intake", None, None)
+    first = chain(None, datetime.now(UTC), record)
+    second = chain(first, datetime.now(UTC), record)
+    head.advance(second)
+    head.advance(first)  # a slower process that appended before
+    assert head.read() == Anchor(2, second.hash)
+
+
+def test_a_rewritten_entry_at_the_head_is_detected() -> None:
+    record = AuditRecord("a", "o", "r", "actor", "intake", None, None)
+    first = chain(None, datetime.now(UTC), record)
+    assert verify([first], Anchor(1, first.hash)).valid
+    result = verify([first], Anchor(1, "0" * 64))
+    assert not result.valid
+    assert "herschreven" in (result.reason or "")

@@ -21,7 +21,7 @@ from stroom_caseload.status import status
 from stroom_caseload.tables import audit
 from stroom_platform.api_docs import install_api_docs
 from stroom_platform.api_standards import install_api_standards
-from stroom_platform.audit import AuditLog, install_audit
+from stroom_platform.audit import AuditLog, head_file, install_audit
 from stroom_platform.auth import ADMIN, require_scope
 from stroom_platform.broker import EpochWatch
 from stroom_platform.db import make_engine
@@ -127,7 +127,7 @@ def create_app(settings: CaseloadSettings) -> FastAPI:
         "assignment": assignment,
     }
     app.include_router(ops_router(metrics.registry, checks, get_status, STATUS_DESCRIPTION))
-    audit_log = AuditLog(engine, audit, "caseload")
+    audit_log = AuditLog(engine, audit, "caseload", head_file(settings.data_dir, audit, engine))
     app.include_router(caseload_router(engine, organisations, audit_log))
     install_audit(app, audit_log, require_scope(ADMIN))
 

@@ -20,7 +20,7 @@ def audit_log(service: str) -> Any:
     """The service's AuditLog on its configured database (the caller disposes of its engine)."""
     from sqlalchemy import Table as SqlTable
 
-    from stroom_platform.audit import AuditLog
+    from stroom_platform.audit import AuditLog, head_file
     from stroom_platform.db import make_engine
     from stroom_platform.settings import CommonSettings
 
@@ -33,7 +33,9 @@ def audit_log(service: str) -> Any:
         from stroom_reporting.commands import audit as table
     else:
         raise typer.BadParameter(f"kies uit {', '.join(SERVICE_NAMES)}", param_hint="--service")
-    return AuditLog(make_engine(CommonSettings().database_url_for(service)), table, service)
+    settings = CommonSettings()
+    engine = make_engine(settings.database_url_for(service))
+    return AuditLog(engine, table, service, head_file(settings.data_dir, table, engine))
 
 
 def cli_actor() -> str:

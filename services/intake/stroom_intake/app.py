@@ -14,7 +14,7 @@ from stroom_intake.settings import IntakeSettings
 from stroom_intake.tables import audit
 from stroom_platform.api_docs import install_api_docs
 from stroom_platform.api_standards import install_api_standards
-from stroom_platform.audit import AuditLog, install_audit
+from stroom_platform.audit import AuditLog, head_file, install_audit
 from stroom_platform.auth import ADMIN, require_scope
 from stroom_platform.issuer import build_authenticator
 from stroom_platform.memory import freeze_startup_heap
@@ -46,7 +46,11 @@ def create_app(settings: IntakeSettings) -> FastAPI:
     app = service_app("Stroom intake", API_VERSION, lifespan, authenticator, settings)
     app.state.runtime = runtime
     app.include_router(router)
-    install_audit(app, AuditLog(runtime.engine, audit, "intake"), require_scope(ADMIN))
+    install_audit(
+        app,
+        AuditLog(runtime.engine, audit, "intake", head_file(settings.data_dir, audit, runtime.engine)),
+        require_scope(ADMIN),
+    )
     app.include_router(ops_router(registry, runtime.checks(), runtime.status, STATUS_DESCRIPTION))
     install_api_standards(app, schemas=EVENT_SCHEMAS)
     install_api_docs(app)

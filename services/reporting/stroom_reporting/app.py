@@ -12,7 +12,7 @@ from fastapi.staticfiles import StaticFiles
 
 from stroom_platform.api_docs import install_api_docs
 from stroom_platform.api_standards import install_api_standards
-from stroom_platform.audit import AuditLog, install_audit
+from stroom_platform.audit import AuditLog, head_file, install_audit
 from stroom_platform.auth import ADMIN, require_scope
 from stroom_platform.issuer import build_authenticator
 from stroom_platform.memory import freeze_startup_heap
@@ -48,7 +48,11 @@ def create_app(settings: ReportingSettings) -> FastAPI:
     app = service_app("Stroom reporting", API_VERSION, lifespan, authenticator, settings)
     app.state.runtime = runtime
     app.include_router(router)
-    install_audit(app, AuditLog(runtime.engine, audit, "reporting"), require_scope(ADMIN))
+    install_audit(
+        app,
+        AuditLog(runtime.engine, audit, "reporting", head_file(settings.data_dir, audit, runtime.engine)),
+        require_scope(ADMIN),
+    )
     app.include_router(ops_router(runtime.registry, runtime.checks(), runtime.status, STATUS_DESCRIPTION))
 
     @app.get("/", include_in_schema=False)
