@@ -21,6 +21,8 @@ create "${STROOM_FACTS_TOPIC:-stroom.caseload.facts.v1}" 12 \
 # Refused records wait 30 days for someone to look at them.
 create "${STROOM_DEAD_LETTER_TOPIC:-stroom.events.v1.dead-letter}" 3 \
   --config cleanup.policy=delete --config retention.ms=2592000000
+create "${STROOM_FACTS_DEAD_LETTER_TOPIC:-stroom.caseload.facts.v1.dead-letter}" 3 \
+  --config cleanup.policy=delete --config retention.ms=2592000000
 # One record naming this cluster's log: a cluster rebuilt without it makes intake publish its
 # outbox again and the consumers read from the start (stroom_platform.broker.broker_epoch).
 create stroom.broker.epoch 1 --config cleanup.policy=delete --config retention.ms=-1 \

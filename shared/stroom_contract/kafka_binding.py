@@ -26,7 +26,7 @@ def encode_wire(wire: dict[str, Any]) -> tuple[bytes, Headers]:
 
 
 def decode_wire(value: bytes, headers: Any) -> dict[str, Any]:
-    """The event's JSON form from a record; `headers` as aiokafka or faust give them."""
+    """The event's JSON form from a record; `headers` as aiokafka gives them."""
     wire: dict[str, Any] = {}
     for name, raw in headers:
         if name.startswith("ce_"):

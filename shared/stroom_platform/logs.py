@@ -37,7 +37,5 @@ def configure_logging(level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("aiokafka", "faust", "mode", "uvicorn.access"):
+    for noisy in ("aiokafka", "uvicorn.access"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
-    # Faust warns whenever a periodic commit takes longer than its interval: load, not a fault.
-    logging.getLogger("mode.timers").setLevel(logging.ERROR)

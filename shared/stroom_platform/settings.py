@@ -33,6 +33,8 @@ class CommonSettings(BaseSettings):
     events_topic: str = "stroom.events.v1"
     facts_topic: str = "stroom.caseload.facts.v1"
     dead_letter_topic: str = "stroom.events.v1.dead-letter"
+    # Facts reporting cannot use, with their reason (`stroom reporting dead-letters`).
+    facts_dead_letter_topic: str = "stroom.caseload.facts.v1.dead-letter"
     topic_partitions: int = 6
     log_level: str = "INFO"
     # HTTPS ends at a proxy in front of the service: answers carry HSTS although they arrive over HTTP.

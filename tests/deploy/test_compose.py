@@ -185,6 +185,7 @@ def test_topic_step_creates_the_settings_topics_as_the_contract_says() -> None:
         "events_topic": ("events", 12),
         "facts_topic": ("facts", 12),
         "dead_letter_topic": ("dead_letter", 3),
+        "facts_dead_letter_topic": ("dead_letter", 3),
     }
     assert set(topics) == {prefix + field.upper() for field in expected} | {EPOCH_TOPIC_SPEC.name}
     assert topics.pop(EPOCH_TOPIC_SPEC.name) == (

@@ -1,4 +1,4 @@
-"""The caseload service: FastAPI app whose lifespan hosts the faust consumer."""
+"""The caseload service: FastAPI app whose lifespan hosts the events consumer."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from stroom_caseload.agents import build_faust_app
 from stroom_caseload.api import caseload_router
 from stroom_caseload.consumer import Processor
 from stroom_caseload.metrics import CaseloadMetrics
@@ -27,6 +26,7 @@ from stroom_platform.broker import EpochWatch
 from stroom_platform.db import make_engine
 from stroom_platform.issuer import build_authenticator
 from stroom_platform.kafka.clients import broker_of
+from stroom_platform.kafka.consuming import BatchConsumer, ConsumerOptions
 from stroom_platform.kafka.lag import LagProbe
 from stroom_platform.memory import freeze_startup_heap
 from stroom_platform.ops import ReadinessCheck, database_check, ops_router
@@ -53,7 +53,7 @@ def create_app(settings: CaseloadSettings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        # Kafka clients and faust bind to the running loop, so they are made here.
+        # Kafka clients bind to the running loop, so they are made here.
         producer = kafka.producer(
             linger_ms=5,
             max_batch_size=settings.facts_batch_bytes,
@@ -71,15 +71,23 @@ def create_app(settings: CaseloadSettings) -> FastAPI:
             metrics,
         )
         processor.start()
-        faust_app = build_faust_app(settings, processor)
-        await faust_app.start()
+        consumer = BatchConsumer(
+            kafka,
+            settings.events_topic,
+            settings.consumer_group,
+            processor.submit,
+            ConsumerOptions(
+                batch_size=settings.batch_size,
+                batch_within_seconds=settings.batch_within_seconds,
+                fetch_max_wait_ms=settings.fetch_max_wait_ms,
+            ),
+        )
+        await consumer.start()
 
         # A new broker log: its events come again from offset 0 (intake republishes them); the
         # ledger's (source, id) makes each one that was applied a duplicate.
-        watch = asyncio.create_task(
-            EpochWatch(kafka, faust_app.consumer.rewind).run(), name="caseload-broker-epoch"
-        )
-        state.update(faust=faust_app, probe=probe, processor=processor)
+        watch = asyncio.create_task(EpochWatch(kafka, consumer.rewind).run(), name="caseload-broker-epoch")
+        state.update(consumer=consumer, probe=probe, processor=processor)
         log.info("caseload consumer started", extra={"group": settings.consumer_group})
         freeze_startup_heap()
         try:
@@ -89,7 +97,7 @@ def create_app(settings: CaseloadSettings) -> FastAPI:
             watch.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await watch
-            await faust_app.stop()
+            await consumer.stop()
             await processor.stop()
             await probe.stop()
             await producer.stop()
@@ -99,7 +107,7 @@ def create_app(settings: CaseloadSettings) -> FastAPI:
     app = service_app("Stroom caseload", API_VERSION, lifespan, authenticator, settings)
 
     async def consumer_running() -> None:
-        if state.get("faust") is None:
+        if state.get("consumer") is None:
             raise RuntimeError("consumer not started")
 
     async def broker() -> None:
@@ -109,15 +117,19 @@ def create_app(settings: CaseloadSettings) -> FastAPI:
 
     async def assignment() -> None:
         # A worker the group gave no partitions applies nothing (more workers than partitions).
-        if "faust" not in state or not state["faust"].consumer.assignment():
+        if "consumer" not in state or not state["consumer"].assignment():
             raise RuntimeError("no partitions assigned")
 
     async def get_status() -> dict[str, Any]:
-        if "faust" not in state:
+        if "consumer" not in state:
             raise Problem(503, "not-started", "The consumer is not running")
-        assignment = sorted(tp.partition for tp in state["faust"].consumer.assignment())
         return await status(
-            settings.consumer_group, assignment, state["probe"], state["processor"], engine, metrics
+            settings.consumer_group,
+            state["consumer"].assignment(),
+            state["probe"],
+            state["processor"],
+            engine,
+            metrics,
         )
 
     checks: dict[str, ReadinessCheck] = {

@@ -9,14 +9,17 @@ import uvicorn
 from sqlalchemy import MetaData
 
 from stroom_caseload.app import create_app
-from stroom_caseload.dead_letters import DeadLetter, read_dead_letters, replay
 from stroom_caseload.queries import CaseloadQueries, Projection
 from stroom_caseload.rebuild.run import RebuildResult, rebuild
 from stroom_caseload.settings import CaseloadSettings
 from stroom_caseload.tables import audit, metadata
 from stroom_platform.db import make_engine, upgrade
+from stroom_platform.kafka.clients import Broker
+from stroom_platform.kafka.dead_letters import DeadLetter, read_dead_letters
+from stroom_platform.kafka.dead_letters import replay as replay_dead_letters
 from stroom_platform.logs import configure_logging
 from stroom_platform.memory import tune_for_batches
+from stroom_platform.partitioner import partition_for
 from stroom_platform.pseudonyms import Derived
 
 __all__ = [
@@ -34,6 +37,11 @@ __all__ = [
 ]
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+async def replay(broker: Broker, events_topic: str, letters: list[DeadLetter]) -> int:
+    """The dead letters back on the events topic, in the partitions intake's relay gives them."""
+    return await replay_dead_letters(broker, events_topic, letters, partition_for)
 
 
 async def migrate(url: str) -> None:

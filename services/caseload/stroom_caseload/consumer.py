@@ -6,7 +6,7 @@ import asyncio
 import functools
 import logging
 import time
-from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
@@ -24,6 +24,8 @@ from stroom_caseload.service import Applied, Outgoing, apply_events
 from stroom_contract.kafka_binding import decode_wire
 from stroom_contract.redaction import redact
 from stroom_contract.validation import EventValidator, InvalidEvent
+from stroom_platform.kafka.consuming import Record
+from stroom_platform.kafka.dead_letters import dead_letter
 
 # A batch passes three stages, each its own task so that they overlap: decoding (in the
 # agent), one database transaction (the ledger, the state, dead letters), and publishing its
@@ -35,18 +37,6 @@ T = TypeVar("T")
 # SQLSTATE classes worth another try: connection, transaction rollback (deadlocks,
 # serialisation), insufficient resources, operator intervention, system errors.
 _TRANSIENT_STATES = ("08", "40", "53", "57", "58", "55P03")
-
-
-@dataclass(frozen=True, slots=True)
-class Record:
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes | None
-    headers: Sequence[tuple[str, bytes]]
-    # The record's time in seconds: intake's relay stamps it with the event's acceptance.
-    timestamp: float | None = None
 
 
 @dataclass(slots=True)
@@ -62,11 +52,6 @@ _Sent = tuple[_Batch, list[Outgoing], list["asyncio.Future[Any]"]]
 
 class _Rollback(Exception):
     """Ends a trial transaction."""
-
-
-def as_headers(raw: Any) -> list[tuple[str, bytes]]:
-    items: Iterable[tuple[str, Any]] = raw.items() if isinstance(raw, Mapping) else (raw or ())
-    return [(name, value if isinstance(value, bytes) else str(value).encode()) for name, value in items]
 
 
 def _cause(exc: Exception) -> str:
@@ -240,16 +225,7 @@ class Processor:
         self, facts: list[Outgoing], poison: list[tuple[Record, str]]
     ) -> list[asyncio.Future[Any]]:
         futures = await send_all(self.producer, self.facts_topic, ((f.key.encode(), f.value) for f in facts))
-        for record, reason in poison:
-            headers = [*record.headers, ("dlq_reason", reason[:1000].encode())]
-            # A poison record may carry a raw BSN that intake should have replaced: mask it here.
-            value = redact(record.value.decode(errors="replace")).encode() if record.value else None
-            futures.append(
-                await self.producer.send(self.dead_letter_topic, value, key=record.key, headers=headers)
-            )
-            log.warning(
-                "dead-lettered a record", extra={"partition": record.partition, "offset": record.offset}
-            )
+        futures.extend(await dead_letter(self.producer, self.dead_letter_topic, poison))
         self.metrics.facts.inc(len(facts))
         self.metrics.dead_letters.inc(len(poison))
         return futures

@@ -26,8 +26,3 @@ class CaseloadSettings(CommonSettings):
     @property
     def caseload_database_url(self) -> str:
         return self.database_url_for("caseload")
-
-    @property
-    def broker_url(self) -> str:
-        servers = self.kafka_bootstrap_servers or "127.0.0.1:9092"
-        return ";".join(f"kafka://{server.strip()}" for server in servers.split(","))

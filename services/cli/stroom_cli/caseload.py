@@ -12,6 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from stroom_cli.audit import record_admin_action
+from stroom_cli.dead_letters import show_and_replay
 
 app = typer.Typer(no_args_is_help=True)
 console = Console()
@@ -130,22 +131,11 @@ def dead_letters(
         raise typer.BadParameter("KAFKA_BOOTSTRAP_SERVERS is nodig om de dead letters te lezen")
     broker = broker_of(settings)
     letters = asyncio.run(read_dead_letters(broker, settings.dead_letter_topic))
-    table = Table("Partitie", "Offset", "Bron", "Id", "Type", "Reden", title=settings.dead_letter_topic)
-    for letter in letters:
-        table.add_row(
-            str(letter.partition),
-            str(letter.offset),
-            letter.header("ce_source"),
-            letter.header("ce_id"),
-            letter.header("ce_type"),
-            letter.reason,
-        )
-    console.print(table)
-    if replay and letters:
-        count = asyncio.run(replay_letters(broker, settings.events_topic, letters))
-        asyncio.run(
-            record_admin_action(
-                "caseload", "dead letters opnieuw aangeboden", "caseload", "gelukt", {"records": count}
-            )
-        )
-        console.print(f"{count:,} records opnieuw aangeboden op {settings.events_topic}.")
+    show_and_replay(
+        "caseload",
+        settings.dead_letter_topic,
+        letters,
+        [("Bron", "ce_source"), ("Id", "ce_id"), ("Type", "ce_type")],
+        (lambda: replay_letters(broker, settings.events_topic, letters)) if replay else None,
+        settings.events_topic,
+    )

@@ -4,7 +4,19 @@ from __future__ import annotations
 
 import typer
 
-from stroom_cli import audit, caseload, contract, demo, imports, pseudonyms, report, serve, simulate, tokens
+from stroom_cli import (
+    audit,
+    caseload,
+    contract,
+    demo,
+    imports,
+    pseudonyms,
+    report,
+    reporting,
+    serve,
+    simulate,
+    tokens,
+)
 
 app = typer.Typer(
     name="stroom",
@@ -23,5 +35,6 @@ app.command("oauth-client")(tokens.oauth_client)
 app.command("audit")(audit.audit)
 app.add_typer(report.app, name="report")
 app.add_typer(caseload.app, name="caseload")
+app.add_typer(reporting.app, name="reporting")
 app.add_typer(contract.app, name="contract")
 app.add_typer(pseudonyms.app, name="pseudonyms")

@@ -80,7 +80,7 @@ def load_settings(settings_class: type[SettingsT]) -> SettingsT:
 
 
 def load_service(name: str) -> Service:
-    """Imported on demand: `stroom simulate` should not pay for faust and FastAPI."""
+    """Imported on demand: `stroom simulate` should not pay for Kafka clients and FastAPI."""
     if name == "intake":
         from stroom_intake.app import create_app as intake_app
         from stroom_intake.commands import migrate as intake_migrate
@@ -139,6 +139,7 @@ async def start_embedded_broker_if_needed(data_dir: Path) -> EmbeddedBroker | No
             TopicSpec(settings.events_topic, settings.topic_partitions),
             TopicSpec(settings.facts_topic, settings.topic_partitions),
             TopicSpec(settings.dead_letter_topic, 1),
+            TopicSpec(settings.facts_dead_letter_topic, 1),
         ]
     )
     os.environ["KAFKA_BOOTSTRAP_SERVERS"] = broker.bootstrap_servers

@@ -1,4 +1,5 @@
-"""What the `stroom` command may call in reporting: migrations, key rotation, every report family to file."""
+"""What the `stroom` command may call in reporting: migrations, key rotation, every report family to
+file, the facts it dead-lettered."""
 
 from __future__ import annotations
 
@@ -10,7 +11,11 @@ from sqlalchemy import MetaData
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from stroom_platform.db import make_engine, upgrade
+from stroom_platform.kafka.clients import Broker
+from stroom_platform.kafka.dead_letters import DeadLetter, read_dead_letters
+from stroom_platform.kafka.dead_letters import replay as replay_dead_letters
 from stroom_platform.organisations import load_organisations
+from stroom_platform.partitioner import entity_partition_for
 from stroom_platform.pseudonyms import Derived
 from stroom_reporting.domain.board import MAX_MONTHS, period_label
 from stroom_reporting.domain.months import month_of, month_range, parse_month, quarter_of
@@ -38,6 +43,7 @@ __all__ = [
     "LABELS",
     "MAX_MONTHS",
     "REGULATIONS",
+    "DeadLetter",
     "Report",
     "ReportTable",
     "Scope",
@@ -56,8 +62,10 @@ __all__ = [
     "period_label",
     "placements",
     "quarter_of",
+    "read_dead_letters",
     "reasons",
     "ref_tables",
+    "replay",
     "report",
     "to_csv",
     "to_xlsx",
@@ -66,6 +74,11 @@ __all__ = [
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 R = TypeVar("R")
+
+
+async def replay(broker: Broker, facts_topic: str, letters: list[DeadLetter]) -> int:
+    """Dead-lettered facts back on the facts topic, in their entity's partition as caseload sends them."""
+    return await replay_dead_letters(broker, facts_topic, letters, entity_partition_for)
 
 
 async def migrate(url: str) -> None:

@@ -1,15 +1,15 @@
-"""The facts consumer: each polled batch applied in one transaction, offsets committed after it."""
+"""The facts consumer: each batch applied in one transaction; a fact outside the contract is
+dead-lettered with its reason, and the rest of its batch applied."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import logging
+import time
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer
-from aiokafka.errors import KafkaError
+from aiokafka import AIOKafkaProducer
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -17,11 +17,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from stroom_contract.facts import Fact
 from stroom_platform.broker import EpochWatch
 from stroom_platform.kafka.clients import broker_of
-from stroom_platform.kafka.lag import partition_lag
+from stroom_platform.kafka.consuming import BatchConsumer, ConsumerOptions, Done, Record
+from stroom_platform.kafka.dead_letters import dead_letter
+from stroom_platform.kafka.lag import LagProbe
 from stroom_reporting.projection import apply_facts
 from stroom_reporting.settings import ReportingSettings
 
-log = logging.getLogger(__name__)
 FACT_ADAPTER: TypeAdapter[Fact] = TypeAdapter(Fact)
 
 
@@ -32,12 +33,11 @@ class FactsConsumer:
     def __init__(self, settings: ReportingSettings, engine: AsyncEngine, registry: CollectorRegistry) -> None:
         self._settings = settings
         self._engine = engine
-        self._consumer: AIOKafkaConsumer | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._broker = broker_of(settings)
+        self._consumer: BatchConsumer | None = None
+        self._producer: AIOKafkaProducer | None = None
+        self._probe: LagProbe | None = None
         self._watch: asyncio.Task[None] | None = None
-        self._rewind = False
-        self.last_batch_at: datetime | None = None
-        self.last_error: str | None = None
         self._facts = Counter(
             "stroom_reporting_facts", "Facts consumed, by outcome", ["outcome"], registry=registry
         )
@@ -51,78 +51,63 @@ class FactsConsumer:
             registry=registry,
         )
 
+    @property
+    def last_batch_at(self) -> datetime | None:
+        return self._consumer.last_batch_at if self._consumer else None
+
+    @property
+    def last_error(self) -> str | None:
+        return self._consumer.last_error if self._consumer else None
+
     async def start(self) -> None:
-        assert self._settings.kafka_bootstrap_servers, "KAFKA_BOOTSTRAP_SERVERS is required to consume"
-        self._consumer = AIOKafkaConsumer(
-            self._settings.facts_topic,
-            bootstrap_servers=self._settings.kafka_bootstrap_servers,
-            group_id=self._settings.consumer_group,
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
+        settings = self._settings
+        assert settings.kafka_bootstrap_servers, "KAFKA_BOOTSTRAP_SERVERS is required to consume"
+        self._producer = self._broker.producer()
+        await self._producer.start()
+        self._probe = LagProbe(self._broker, settings.consumer_group, settings.facts_topic)
+        await self._probe.start()
+        options = ConsumerOptions(
+            batch_size=settings.consumer_batch_size, batch_within_seconds=settings.consumer_poll_ms / 1000
+        )
+        self._consumer = BatchConsumer(
+            self._broker, settings.facts_topic, settings.consumer_group, self._handle, options
         )
         await self._consumer.start()
-        self._task = asyncio.create_task(self._run(), name="reporting-facts-consumer")
-        watch = EpochWatch(broker_of(self._settings), self._request_rewind)
+        # A new broker log: the facts come again from its start; the highest revision wins.
+        watch = EpochWatch(self._broker, self._consumer.rewind)
         self._watch = asyncio.create_task(watch.run(), name="reporting-broker-epoch")
 
-    async def _request_rewind(self) -> None:
-        # Done by the consuming task between batches, never beside a fetch in flight.
-        self._rewind = True
-
     async def stop(self) -> None:
-        for task in (self._watch, self._task):
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-        if self._consumer is not None:
-            await self._consumer.stop()
+        if self._watch is not None:
+            self._watch.cancel()
+            await asyncio.gather(self._watch, return_exceptions=True)
+        for part in (self._consumer, self._probe, self._producer):
+            if part is not None:
+                await part.stop()
 
-    async def _run(self) -> None:
-        assert self._consumer is not None
-        while True:
-            if self._rewind:
-                # A new broker log: the facts come again from its start; the highest revision wins.
-                self._rewind = False
-                await self._consumer.seek_to_beginning()
-            try:
-                batches = await self._consumer.getmany(
-                    timeout_ms=self._settings.consumer_poll_ms, max_records=self._settings.consumer_batch_size
-                )
-                if batches:
-                    messages = [m for part in batches.values() for m in part]
-                    await self._apply(messages)
-                    await self._consumer.commit()
-                    self.last_batch_at = datetime.now(UTC)
-                    self.last_error = None
-                    newest = max(m.timestamp for m in messages)
-                    self._freshness.set(max(0.0, self.last_batch_at.timestamp() - newest / 1000))
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                # Not committed: the batch comes again after the pause (database restart etc.).
-                self.last_error = type(exc).__name__
-                log.exception("applying facts failed; retrying")
-                await asyncio.sleep(1.0)
-                self._consumer.seek_to_committed()
-
-    async def _apply(self, messages: list[Any]) -> None:
+    async def _handle(self, records: Sequence[Record], done: Done) -> None:
         facts = []
-        for message in messages:
+        poison: list[tuple[Record, str]] = []
+        for record in records:
             try:
-                facts.append(FACT_ADAPTER.validate_json(message.value))
-            except ValidationError:
-                # A record outside the contract would block the partition forever; count and skip.
-                self._facts.labels("invalid").inc()
-                log.error(
-                    "fact outside the contract skipped",
-                    extra={"partition": message.partition, "offset": message.offset},
-                )
+                facts.append(FACT_ADAPTER.validate_json(record.value or b""))
+            except ValidationError as exc:
+                poison.append((record, f"contract: {exc.error_count()} errors, first: {_first(exc)}"))
         with self._batch_seconds.time():
             async with self._engine.begin() as conn:
                 result = await apply_facts(conn, facts, datetime.now(UTC))
+        if poison:
+            assert self._producer is not None
+            await asyncio.gather(
+                *await dead_letter(self._producer, self._settings.facts_dead_letter_topic, poison)
+            )
+        done()
         self._facts.labels("applied").inc(result.applied)
         self._facts.labels("ignored").inc(result.ignored)
+        self._facts.labels("dead-lettered").inc(len(poison))
+        stamps = [record.timestamp for record in records if record.timestamp is not None]
+        if stamps:
+            self._freshness.set(max(0.0, time.time() - max(stamps)))
 
     def assigned(self) -> bool:
         """Whether the group gave this consumer partitions: without, it applies nothing."""
@@ -131,27 +116,24 @@ class FactsConsumer:
     async def check_broker(self) -> None:
         """A metadata round trip: raises when the broker does not answer."""
         assert self._consumer is not None, "start() the consumer first"
-        await asyncio.wait_for(self._consumer.topics(), 3.0)
+        await self._consumer.check_broker()
 
     async def lag(self) -> dict[str, Any]:
-        """Per partition: committed position and the high watermark, and their difference."""
-        if self._consumer is None:
+        """Per partition of the facts topic: committed position, the log end, and their difference."""
+        if self._probe is None:
             return {}
         try:
             # /status must answer while the broker does not.
             async with asyncio.timeout(2.0):
-                return await self._lag(self._consumer)
-        except (TimeoutError, KafkaError):
+                positions = await self._probe.positions()
+        except Exception:
             return {}
+        return {
+            str(partition): {"committed": p.committed, "high_watermark": p.end, "lag": p.lag}
+            for partition, p in positions.items()
+        }
 
-    async def _lag(self, consumer: AIOKafkaConsumer) -> dict[str, Any]:
-        partitions = {}
-        for tp in sorted(consumer.assignment(), key=lambda tp: tp.partition):
-            committed = await consumer.committed(tp)
-            high = consumer.highwater(tp)
-            partitions[str(tp.partition)] = {
-                "committed": committed,
-                "high_watermark": high,
-                "lag": partition_lag(high, committed),
-            }
-        return partitions
+
+def _first(exc: ValidationError) -> str:
+    error = exc.errors(include_url=False, include_input=False)[0]
+    return f"{'.'.join(str(part) for part in error['loc']) or 'fact'}: {error['msg']}"

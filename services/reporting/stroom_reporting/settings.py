@@ -11,9 +11,10 @@ class ReportingSettings(CommonSettings):
     http_port: int = service_port("reporting", 8003)
     http_host: str = service_host("reporting")
     consumer_group: str = "stroom-reporting"
-    # Facts applied per database transaction; offsets are committed after it.
+    # Facts applied per database transaction, and how long to go on filling one once its first
+    # fact is in; offsets are committed after the transaction.
     consumer_batch_size: int = 2000
-    consumer_poll_ms: int = 500
+    consumer_poll_ms: int = 50
     # Set false to serve reports from the database without consuming (read replicas, the CLI).
     consume: bool = True
     # Publication (`reports:read:public`): figures below this are suppressed, with every figure

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import NamedTuple
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
@@ -50,6 +51,12 @@ async def end_offsets(
     return ends
 
 
+class PartitionLag(NamedTuple):
+    committed: int | None
+    end: int
+    lag: int
+
+
 class LagProbe:
     """Reads a group's committed offsets and a topic's end offsets without joining the group."""
 
@@ -66,16 +73,21 @@ class LagProbe:
 
     async def lag(self) -> dict[int, int]:
         """Per partition of the topic, how many records the group has not committed yet."""
+        return {partition: behind.lag for partition, behind in (await self.positions()).items()}
+
+    async def positions(self) -> dict[int, PartitionLag]:
+        """Per partition of the topic, the group's committed offset, the log end and the lag."""
         await self._consumer.topics()  # refreshes the metadata
         partitions = self._consumer.partitions_for_topic(self.topic) or set()
         tps = [TopicPartition(self.topic, p) for p in sorted(partitions)]
         ends = await end_offsets(self._consumer, tps, self._profile)
         starts = await self._consumer.beginning_offsets(tps)
-        lag = {}
+        found = {}
         for tp in tps:
             committed = await self._consumer.committed(tp)
-            lag[tp.partition] = partition_lag(ends[tp], committed, starts[tp]) or 0
-        return lag
+            lag = partition_lag(ends[tp], committed, starts[tp]) or 0
+            found[tp.partition] = PartitionLag(committed, ends[tp], lag)
+        return found
 
     async def check_broker(self) -> None:
         """A metadata round trip: raises when the broker does not answer."""

@@ -1,4 +1,4 @@
-"""The service end to end in-process: real broker, real PostgreSQL, faust in the FastAPI lifespan."""
+"""The service end to end in-process: real broker, real PostgreSQL, the consumer in the FastAPI lifespan."""
 
 from __future__ import annotations
 

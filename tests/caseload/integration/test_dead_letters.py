@@ -13,7 +13,7 @@ from caseload.integration.expectations import assert_projections_match
 from caseload.integration.publishing import publish, wait_until_caught_up
 from caseload.integration.test_consumer import FIRST, WESTFRIESLAND, prepared
 from stroom_caseload.app import create_app
-from stroom_caseload.dead_letters import read_dead_letters, replay
+from stroom_caseload.commands import read_dead_letters, replay
 from stroom_caseload.tables import live
 from stroom_contract import types
 from stroom_contract.bsn import Pseudonymiser

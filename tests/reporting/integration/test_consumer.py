@@ -1,4 +1,5 @@
-"""The app's lifespan consumes facts from the broker into the read models and reports /status."""
+"""The app's lifespan consumes facts from the broker into the read models and reports /status;
+a record outside the facts contract is dead-lettered with its reason and position, and replayed."""
 
 from __future__ import annotations
 
@@ -11,15 +12,17 @@ from conftest import bearer
 
 from reporting.samples import sample_facts
 from stroom_platform.broker import EmbeddedBroker, TopicSpec, ensure_topics
+from stroom_platform.kafka.clients import Broker
 from stroom_reporting.app import create_app
-from stroom_reporting.commands import migrate
+from stroom_reporting.commands import migrate, read_dead_letters, replay
 from stroom_reporting.settings import ReportingSettings
 
 
 async def test_consumes_facts_topic(broker: EmbeddedBroker, unique_topic: str, tmp_path: Path) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'reporting.db'}"
     await migrate(url)
-    await ensure_topics(broker.bootstrap_servers, [TopicSpec(unique_topic, 2)])
+    dead_letters = f"{unique_topic}.dead-letter"
+    await ensure_topics(broker.bootstrap_servers, [TopicSpec(unique_topic, 2), TopicSpec(dead_letters, 1)])
     producer = AIOKafkaProducer(bootstrap_servers=broker.bootstrap_servers)
     await producer.start()
     try:
@@ -35,6 +38,7 @@ async def test_consumes_facts_topic(broker: EmbeddedBroker, unique_topic: str, t
         KAFKA_BOOTSTRAP_SERVERS=broker.bootstrap_servers,
         facts_topic=unique_topic,
         consumer_group=f"g-{unique_topic}",
+        facts_dead_letter_topic=dead_letters,
         consumer_poll_ms=100,
     )
     app = create_app(settings)
@@ -70,7 +74,20 @@ async def test_consumes_facts_topic(broker: EmbeddedBroker, unique_topic: str, t
             ).json()
             assert doc["tables"]["rows"]["rows"][0]["end"] == 3
             metrics = (await client.get("/metrics")).text
-            assert 'stroom_reporting_facts_total{outcome="invalid"} 1.0' in metrics
+            assert 'stroom_reporting_facts_total{outcome="dead-lettered"} 1.0' in metrics
+            letters = await read_dead_letters(Broker(broker.bootstrap_servers), dead_letters)
+            assert [(letter.key, letter.value) for letter in letters] == [(b"x", b"{not a fact")]
+            assert letters[0].reason.startswith("contract: ")
+            assert letters[0].position.startswith(f"{unique_topic}/")
+            # Offered again: refused again, with its reason, and the rest of the facts unharmed.
+            assert await replay(Broker(broker.bootstrap_servers), unique_topic, letters) == 1
+            for _ in range(100):
+                if len(await read_dead_letters(Broker(broker.bootstrap_servers), dead_letters)) == 2:
+                    break
+                await asyncio.sleep(0.1)
+            again = await read_dead_letters(Broker(broker.bootstrap_servers), dead_letters)
+            assert [letter.value for letter in again] == [b"{not a fact", b"{not a fact"]
+            assert [letter.header("dlq_reason") for letter in again].count(letters[0].reason) == 2
             for _ in range(50):
                 status = (await client.get("/status")).json()
                 if sum(p["lag"] or 0 for p in status["consumer"]["partitions"].values()) == 0:

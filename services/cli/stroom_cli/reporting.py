@@ -1,0 +1,44 @@
+"""`stroom reporting ...`: the facts the reporting service could not use."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+import typer
+
+from stroom_cli.dead_letters import show_and_replay
+
+app = typer.Typer(no_args_is_help=True)
+
+
+@app.callback()
+def reporting() -> None:
+    """De rapportagedienst: de feiten die hij niet kon verwerken."""
+
+
+@app.command("dead-letters")
+def dead_letters(
+    replay: Annotated[
+        bool, typer.Option("--replay", help="bied ze na een herstel opnieuw aan op het feitentopic")
+    ] = False,
+) -> None:
+    """Toon de afgewezen feiten (dead letters) met hun reden; met --replay opnieuw aanbieden."""
+    from stroom_platform.kafka.clients import broker_of
+    from stroom_reporting.commands import read_dead_letters
+    from stroom_reporting.commands import replay as replay_letters
+    from stroom_reporting.settings import ReportingSettings
+
+    settings = ReportingSettings()
+    if not settings.kafka_bootstrap_servers:
+        raise typer.BadParameter("KAFKA_BOOTSTRAP_SERVERS is nodig om de dead letters te lezen")
+    broker = broker_of(settings)
+    letters = asyncio.run(read_dead_letters(broker, settings.facts_dead_letter_topic))
+    show_and_replay(
+        "reporting",
+        settings.facts_dead_letter_topic,
+        letters,
+        [],
+        (lambda: replay_letters(broker, settings.facts_topic, letters)) if replay else None,
+        settings.facts_topic,
+    )

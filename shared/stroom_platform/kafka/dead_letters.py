@@ -1,0 +1,117 @@
+"""The one dead-letter policy: a record a service cannot use goes to its dead-letter topic with
+the reason and where it was read, and the rest of its batch is processed.
+
+Once the cause is fixed (a municipality configured, a release deployed), replaying puts each dead
+letter back on the topic it came from with its own key and headers; what still fails is
+dead-lettered again, what was applied meanwhile is a duplicate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from aiokafka import AIOKafkaProducer, TopicPartition
+
+from stroom_contract.redaction import redact
+from stroom_platform.kafka.clients import Broker
+from stroom_platform.kafka.consuming import Record
+from stroom_platform.kafka.lag import end_offsets
+from stroom_platform.kafka.sending import Partitioner
+
+log = logging.getLogger(__name__)
+REASON_HEADER = "dlq_reason"
+# Where the record was read: topic, partition and offset.
+POSITION_HEADER = "dlq_position"
+_OWN_HEADERS = (REASON_HEADER, POSITION_HEADER)
+
+
+async def dead_letter(
+    producer: AIOKafkaProducer, topic: str, poison: Sequence[tuple[Record, str]]
+) -> list[asyncio.Future[Any]]:
+    """Queue each (record, reason) to `topic`; a future per record, done once acknowledged."""
+    futures = []
+    for record, reason in poison:
+        position = f"{record.topic}/{record.partition}/{record.offset}"
+        headers = [
+            *record.headers,
+            (REASON_HEADER, redact(reason)[:1000].encode()),
+            (POSITION_HEADER, position.encode()),
+        ]
+        # A poison record may carry a raw BSN that intake should have replaced: mask it here.
+        value = redact(record.value.decode(errors="replace")).encode() if record.value else None
+        futures.append(await producer.send(topic, value, key=record.key, headers=headers))
+        log.warning("dead-lettered a record", extra={"topic": record.topic, "position": position})
+    return futures
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: tuple[tuple[str, bytes], ...]
+
+    def header(self, name: str) -> str:
+        for header, value in self.headers:
+            if header == name:
+                return value.decode(errors="replace")
+        return ""
+
+    @property
+    def reason(self) -> str:
+        return self.header(REASON_HEADER)
+
+    @property
+    def position(self) -> str:
+        """`topic/partition/offset` of the record when it was refused."""
+        return self.header(POSITION_HEADER)
+
+
+async def read_dead_letters(broker: Broker, topic: str) -> list[DeadLetter]:
+    """Every record now on the dead-letter topic, in partition and offset order."""
+    consumer = broker.consumer()
+    await consumer.start()
+    try:
+        await consumer.topics()  # refreshes the metadata
+        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or set())]
+        ends = await end_offsets(consumer, tps, broker.profile)
+        found: list[DeadLetter] = []
+        pending = [tp for tp in tps if ends[tp] > 0]
+        consumer.assign(pending)
+        for tp in pending:
+            consumer.seek(tp, 0)
+        while pending:
+            fetched = await consumer.getmany(*pending, timeout_ms=1000)
+            if not fetched:
+                break
+            for tp, records in fetched.items():
+                found.extend(
+                    DeadLetter(r.partition, r.offset, r.key, r.value, tuple(r.headers))
+                    for r in records
+                    if r.offset < ends[tp]
+                )
+                if records and records[-1].offset + 1 >= ends[tp]:
+                    pending.remove(tp)
+        return sorted(found, key=lambda d: (d.partition, d.offset))
+    finally:
+        await consumer.stop()
+
+
+async def replay(broker: Broker, topic: str, letters: Sequence[DeadLetter], partitioner: Partitioner) -> int:
+    """Publish the dead letters to `topic` again as they first came, partitioned as its other
+    producers do; returns how many."""
+    producer = broker.producer(partitioner=partitioner)
+    await producer.start()
+    try:
+        for letter in letters:
+            headers = [(name, value) for name, value in letter.headers if name not in _OWN_HEADERS]
+            await producer.send(topic, letter.value, key=letter.key, headers=headers)
+        await producer.flush()
+    finally:
+        await producer.stop()
+    return len(letters)

@@ -1,0 +1,75 @@
+"""`stroom reporting dead-letters --replay`: the refused facts listed with reason and position,
+then offered to the facts topic again as they first came, in their entity's partition."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from aiokafka import TopicPartition
+from rich.console import Console
+from typer.testing import CliRunner
+
+import stroom_cli.dead_letters
+from stroom_cli.main import app
+from stroom_platform.broker import EmbeddedBroker, TopicSpec, ensure_topics
+from stroom_platform.kafka.clients import Broker
+from stroom_platform.kafka.consuming import Record
+from stroom_platform.kafka.dead_letters import dead_letter
+from stroom_platform.partitioner import entity_partition_for
+from stroom_reporting.commands import migrate
+
+KEY = b"benefit:gws/werksaam-westfriesland:B-17"
+
+
+def test_reporting_dead_letters_are_listed_and_replayed(
+    broker: EmbeddedBroker, unique_topic: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    kafka = Broker(broker.bootstrap_servers)
+    facts, dead = unique_topic, f"{unique_topic}.dead-letter"
+    url = f"sqlite+aiosqlite:///{tmp_path / 'reporting.db'}"
+    asyncio.run(migrate(url))
+    refused = Record(facts, 1, 7, KEY, b"{not a fact", [("origin", b"caseload")])
+
+    async def refuse() -> None:
+        await ensure_topics(broker.bootstrap_servers, [TopicSpec(facts, 2), TopicSpec(dead, 1)])
+        producer = kafka.producer()
+        await producer.start()
+        try:
+            await asyncio.gather(*await dead_letter(producer, dead, [(refused, "contract: not JSON")]))
+        finally:
+            await producer.stop()
+
+    asyncio.run(refuse())
+    for name, value in {
+        "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers,
+        "DATABASE_URL": url,
+        "STROOM_FACTS_TOPIC": facts,
+        "STROOM_FACTS_DEAD_LETTER_TOPIC": dead,
+        "STROOM_DATA_DIR": str(tmp_path / "var"),
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(stroom_cli.dead_letters, "console", Console(width=250))
+
+    result = CliRunner().invoke(app, ["reporting", "dead-letters", "--replay"])
+
+    assert result.exit_code == 0, result.output
+    assert "contract: not JSON" in result.output
+    assert f"{facts}/1/7" in result.output
+    assert f"1 records opnieuw aangeboden op {facts}." in result.output
+
+    async def replayed() -> list[tuple[int, bytes | None, bytes | None, list[tuple[str, bytes]]]]:
+        consumer = kafka.consumer()
+        await consumer.start()
+        try:
+            tps = [TopicPartition(facts, 0), TopicPartition(facts, 1)]
+            consumer.assign(tps)
+            await consumer.seek_to_beginning(*tps)
+            fetched = await consumer.getmany(*tps, timeout_ms=3000)
+            return [(r.partition, r.key, r.value, list(r.headers)) for rs in fetched.values() for r in rs]
+        finally:
+            await consumer.stop()
+
+    partition = entity_partition_for(KEY, [0, 1], [0, 1])
+    assert asyncio.run(replayed()) == [(partition, KEY, b"{not a fact", [("origin", b"caseload")])]

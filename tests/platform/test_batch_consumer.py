@@ -1,0 +1,118 @@
+"""The one batch consumer commits a batch's offsets only once its handler says it is durable,
+reads a failed batch again, and reads everything again from the start when rewound."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+
+from stroom_platform.broker import EmbeddedBroker, TopicSpec, ensure_topics
+from stroom_platform.kafka.clients import Broker
+from stroom_platform.kafka.consuming import BatchConsumer, ConsumerOptions, Done, Record
+from stroom_platform.kafka.lag import LagProbe
+
+OPTIONS = ConsumerOptions(batch_size=50, batch_within_seconds=0.05, commit_interval_seconds=0.1)
+
+
+async def _produce(broker: Broker, topic: str, count: int) -> None:
+    producer = broker.producer()
+    await producer.start()
+    try:
+        for n in range(count):
+            await producer.send(topic, str(n).encode(), key=f"k{n % 7}".encode())
+        await producer.flush()
+    finally:
+        await producer.stop()
+
+
+async def _until(condition: Callable[[], Awaitable[bool]], within: float = 30.0) -> None:
+    async with asyncio.timeout(within):
+        while not await condition():  # noqa: ASYNC110 - the broker and the consumer's tasks move it
+            await asyncio.sleep(0.05)
+
+
+def _seen(values: list[bytes], count: int) -> Callable[[], Awaitable[bool]]:
+    async def enough() -> bool:
+        return len(values) >= count
+
+    return enough
+
+
+def _caught_up(probe: LagProbe) -> Callable[[], Awaitable[bool]]:
+    async def caught_up() -> bool:
+        return sum((await probe.lag()).values()) == 0
+
+    return caught_up
+
+
+async def test_offsets_wait_for_done_and_a_rewind_reads_all_again(
+    broker: EmbeddedBroker, unique_topic: str
+) -> None:
+    kafka = Broker(broker.bootstrap_servers)
+    await ensure_topics(broker.bootstrap_servers, [TopicSpec(unique_topic, 3)])
+    await _produce(kafka, unique_topic, 120)
+    seen: list[bytes] = []
+    held: list[Done] = []
+    hold = True
+
+    async def handler(records: Sequence[Record], done: Done) -> None:
+        seen.extend(record.value or b"" for record in records)
+        if hold:
+            held.append(done)
+        else:
+            done()
+
+    group = f"g-{unique_topic}"
+    consumer = BatchConsumer(kafka, unique_topic, group, handler, OPTIONS)
+    probe = LagProbe(kafka, group, unique_topic)
+    await consumer.start()
+    await probe.start()
+    try:
+        await _until(_seen(seen, 120))
+        await asyncio.sleep(0.5)  # several commit rounds
+        # Everything read, nothing durable yet: nothing committed.
+        assert sum((await probe.lag()).values()) == 120
+        for done in held:
+            done()
+        await _until(_caught_up(probe))
+        assert await probe.lag() == {0: 0, 1: 0, 2: 0}
+        assert sorted(seen) == sorted(str(n).encode() for n in range(120))
+
+        hold = False
+        seen.clear()
+        await consumer.rewind()
+        await _until(_seen(seen, 120))
+        assert sorted(seen) == sorted(str(n).encode() for n in range(120))
+        assert sum((await probe.lag()).values()) == 0
+    finally:
+        await probe.stop()
+        await consumer.stop()
+
+
+async def test_a_failed_batch_is_read_again(broker: EmbeddedBroker, unique_topic: str) -> None:
+    kafka = Broker(broker.bootstrap_servers)
+    await ensure_topics(broker.bootstrap_servers, [TopicSpec(unique_topic, 1)])
+    await _produce(kafka, unique_topic, 10)
+    attempts: list[list[bytes]] = []
+
+    async def handler(records: Sequence[Record], done: Done) -> None:
+        attempts.append([record.value or b"" for record in records])
+        if len(attempts) == 1:
+            raise ConnectionError("the database went away")
+        done()
+
+    group = f"g-{unique_topic}"
+    consumer = BatchConsumer(kafka, unique_topic, group, handler, OPTIONS)
+    probe = LagProbe(kafka, group, unique_topic)
+    await consumer.start()
+    await probe.start()
+    try:
+        await _until(_caught_up(probe))
+        first = attempts[0]
+        again = [value for attempt in attempts[1:] for value in attempt]
+        assert again[: len(first)] == first
+        assert sorted(again) == sorted(str(n).encode() for n in range(10))
+        assert consumer.last_error is None
+    finally:
+        await probe.stop()
+        await consumer.stop()
