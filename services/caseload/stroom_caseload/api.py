@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from stroom_caseload.queries import CaseloadQueries, ClientCount, Projection
@@ -14,6 +14,7 @@ from stroom_contract.codes import ClientStream, CodeList, PlacementKind, Regulat
 from stroom_platform.audit import AuditLog, record
 from stroom_platform.auth import CaseloadReader
 from stroom_platform.organisations import OrganisationsConfig
+from stroom_platform.pagination import PageRequest, page_request, paginate
 from stroom_platform.params import checked_day, checked_moment, checked_ref
 from stroom_platform.problems import Problem
 
@@ -95,6 +96,10 @@ def _coach(coach_ref: str, on: date, rows: list[ClientCount], names: dict[str, s
     }
 
 
+# The most coaches one answer lists (case systems name them; nothing else bounds their number).
+MAX_COACHES_PAGE = 1000
+
+
 def caseload_router(engine: AsyncEngine, organisations: OrganisationsConfig, audit: AuditLog) -> APIRouter:
     router = APIRouter(prefix="/v1/caseload", tags=["caseload"])
 
@@ -107,9 +112,12 @@ def caseload_router(engine: AsyncEngine, organisations: OrganisationsConfig, aud
         request: Request,
         code: str,
         reader: CaseloadReader,
+        response: Response,
+        wanted: Annotated[PageRequest, Depends(page_request(MAX_COACHES_PAGE))],
         on: OnDate = None,
         as_of: AsOf = None,
     ) -> dict[str, Any]:
+        """The caseload of one municipality; its coaches in pages of at most 1,000."""
         if code not in organisations.municipality_codes:
             raise Problem(404, "unknown-municipality", "Unknown municipality", f"{code} is not configured.")
         reader.access.restrict([code])
@@ -118,6 +126,8 @@ def caseload_router(engine: AsyncEngine, organisations: OrganisationsConfig, aud
         async with engine.connect() as conn:
             projection = await CaseloadQueries(conn).projection(code, day, as_of)
         summary = _summary(projection, organisations.municipality_names[code])
+        items, links = paginate(summary["coaches"]["items"], request, response, wanted)
+        summary["coaches"] |= {"items": items, "_links": links}
         coaches = [item["coach_ref"] for item in summary["coaches"]["items"] if item["coach_ref"]]
         await record(request, "detail-inzage", f"caseload {code}", "getoond", {"refs": coaches}, audit)
         return summary

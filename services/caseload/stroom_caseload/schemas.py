@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
+
+from stroom_platform.pagination import PageLinks
 
 
 class Named(BaseModel):
@@ -43,6 +45,7 @@ class CoachClients(BaseModel):
 class Coaches(BaseModel):
     label: str
     items: list[CoachClients]
+    links: PageLinks | None = Field(default=None, alias="_links")
 
 
 class MunicipalityCaseload(BaseModel):

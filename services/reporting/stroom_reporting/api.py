@@ -22,6 +22,7 @@ from stroom_platform.auth import (
     insufficient_scope,
     require_scope,
 )
+from stroom_platform.pagination import PageRequest, page_request, paginate
 from stroom_platform.params import FIRST_YEAR, LAST_YEAR, checked_day, checked_moment
 from stroom_platform.problems import Problem
 from stroom_reporting import exports, reports, repository
@@ -43,6 +44,9 @@ from stroom_reporting.runtime import ReportingRuntime
 from stroom_reporting.schemas import DOWNLOADS, Changes, OrganisationEntry, ReportDocument, Trace
 
 router = APIRouter(prefix="/v1", tags=["reports"])
+# Page sizes: the most refs behind one figure and restated months one answer holds.
+MAX_TRACE_PAGE = 5000
+MAX_CHANGES_PAGE = 2000
 # Ten years of months: a board report's longest horizon, and a bounded answer.
 MAX_PERIOD_MONTHS = 120
 
@@ -390,8 +394,11 @@ async def monthly_trace(
     month: Annotated[str, Query()],
     measure: Annotated[Literal["begin", "inflow", "outflow", "end"], Query()],
     as_of: AsOf,
+    response: Response,
+    wanted: Annotated[PageRequest, Depends(page_request(MAX_TRACE_PAGE))],
 ) -> dict[str, Any]:
-    """The pseudonymous benefit refs (and, for persons, client refs) behind one figure."""
+    """The pseudonymous benefit refs (and, for persons, client refs) behind one figure, in pages
+    of at most 5,000 (`page`, `pageSize`; `count` is all of them)."""
     resolve_scope(rt, caller, None, [municipality])
     (the_month, _) = resolve_period(month, month)
     stock_day = last_day(previous_month(the_month) if measure == "begin" else the_month)
@@ -405,17 +412,19 @@ async def monthly_trace(
         stock_day,
         as_of,
     )
-    refs = [
+    every = [
         {"benefit_ref": r.entity, "client_ref": r.client_ref if unit == "persons" else None} for r in rows
     ]
+    refs, links = paginate(every, request, response, wanted)
     answer = {
         "municipality": municipality,
         "regulation": regulation,
         "unit": unit,
         "month": format_month(the_month),
         "measure": measure,
-        "count": len(refs),
+        "count": len(every),
         "refs": refs,
+        "_links": links,
     }
     # Recorded before it is shown: a read that cannot be accounted for is not answered.
     await record(
@@ -465,14 +474,19 @@ async def kpis_trace(
 
 @router.get("/reports/monthly/changes", response_model=Changes)
 async def monthly_changes(
-    conn: Conn, since: Annotated[datetime, Query(description="RFC 3339")], scope: ScopeDep
+    request: Request,
+    response: Response,
+    conn: Conn,
+    since: Annotated[datetime, Query(description="RFC 3339")],
+    scope: ScopeDep,
+    wanted: Annotated[PageRequest, Depends(page_request(MAX_CHANGES_PAGE))],
 ) -> dict[str, Any]:
     """Months whose inflow or outflow was restated after `since` (the service's clock); the
     begin and end of every later month follow from them. Each carries its status today; a
     definitive month restated after it became definitive is a revision, with before and after."""
     checked_moment("since", since)
-    changed = await reports.changes(conn, scope, since)
-    return {"since": since.isoformat(), "changes": changed}
+    changed, links = paginate(await reports.changes(conn, scope, since), request, response, wanted)
+    return {"since": since.isoformat(), "changes": changed, "_links": links}
 
 
 @router.get("/reports/reasons", response_model=ReportDocument, responses=DOWNLOADS)

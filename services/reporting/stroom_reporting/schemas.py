@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from stroom_platform.pagination import PageLinks
 from stroom_reporting.exports import XLSX_MEDIA
 
 
@@ -66,8 +67,9 @@ class Trace(BaseModel):
     unit: str
     month: str
     measure: str
-    count: int
+    count: int = Field(description="Alle refs achter het cijfer, over alle pagina's.")
     refs: list[TracedRef]
+    links: PageLinks | None = Field(default=None, alias="_links")
 
 
 class Figures(BaseModel):
@@ -94,3 +96,4 @@ class Change(BaseModel):
 class Changes(BaseModel):
     since: str
     changes: list[Change]
+    links: PageLinks | None = Field(default=None, alias="_links")
