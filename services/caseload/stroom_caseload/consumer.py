@@ -136,7 +136,8 @@ class Processor:
             for _, event in batch.decoded:
                 if self.last_event_time is None or event.envelope.time > self.last_event_time:
                     self.last_event_time = event.envelope.time
-            futures = await self._send(facts, batch.poison)
+            # Queued again in full if queueing fails (the broker away): facts repeat harmlessly.
+            futures = await _persist(functools.partial(self._send, facts, batch.poison), "publishing facts")
             await self._to_confirm.put((batch, facts, futures))
 
     async def _confirm_loop(self) -> None:
