@@ -17,6 +17,19 @@ from stroom_platform.db import is_sqlite, make_engine
 from stroom_reporting.commands import migrate
 
 
+async def tamper(database_url: str, statement: str) -> None:
+    """What a table owner could do: switch the guard off and change the rows."""
+    engine = make_engine(database_url)
+    async with engine.begin() as conn:
+        if is_sqlite(database_url):
+            await conn.execute(text("DROP TRIGGER reporting_audit_no_update"))
+            await conn.execute(text("DROP TRIGGER reporting_audit_no_delete"))
+        else:
+            await conn.execute(text("ALTER TABLE reporting_audit DISABLE TRIGGER USER"))
+        await conn.execute(text(statement))
+    await engine.dispose()
+
+
 def test_stroom_audit_lists_verifies_and_detects_tampering(
     database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -31,17 +44,7 @@ def test_stroom_audit_lists_verifies_and_detects_tampering(
     assert "sleutelrotatie" in listed.output
     assert "reporting: keten intact (1 regels gecontroleerd)" in listed.output
 
-    async def tamper() -> None:
-        engine = make_engine(database_url)
-        async with engine.begin() as conn:
-            if is_sqlite(database_url):
-                await conn.execute(text("DROP TRIGGER reporting_audit_no_update"))
-            else:
-                await conn.execute(text("ALTER TABLE reporting_audit DISABLE TRIGGER USER"))
-            await conn.execute(text("UPDATE reporting_audit SET result = 'mislukt' WHERE seq = 1"))
-        await engine.dispose()
-
-    asyncio.run(tamper())
+    asyncio.run(tamper(database_url, "UPDATE reporting_audit SET result = 'mislukt' WHERE seq = 1"))
     verified = runner.invoke(app, ["audit", "--service", "reporting", "--verify"])
     assert verified.exit_code == 1
     assert "keten gebroken bij regel 1" in verified.output
@@ -69,18 +72,8 @@ def test_stroom_audit_detects_the_newest_entries_cut_off(
     runner = CliRunner()
     assert runner.invoke(app, ["audit", "--service", "reporting", "--verify"]).exit_code == 0
 
-    async def cut_off() -> None:
-        # What a table owner could do: the last two entries gone, the chain before them intact.
-        engine = make_engine(database_url)
-        async with engine.begin() as conn:
-            if is_sqlite(database_url):
-                await conn.execute(text("DROP TRIGGER reporting_audit_no_delete"))
-            else:
-                await conn.execute(text("ALTER TABLE reporting_audit DISABLE TRIGGER USER"))
-            await conn.execute(text("DELETE FROM reporting_audit WHERE seq >= 3"))
-        await engine.dispose()
-
-    asyncio.run(cut_off())
+    # The last two entries gone, the chain before them intact.
+    asyncio.run(tamper(database_url, "DELETE FROM reporting_audit WHERE seq >= 3"))
     verified = runner.invoke(app, ["audit", "--service", "reporting", "--verify"])
     assert verified.exit_code == 1, verified.output
     assert "keten gebroken bij regel 3" in verified.output
