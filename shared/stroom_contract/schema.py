@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import typing
 from dataclasses import dataclass
@@ -38,6 +39,7 @@ class Topics:
     events: str
     facts: str
     dead_letter: str
+    facts_dead_letter: str
 
 
 def schema_file(type_name: str) -> str:
@@ -198,7 +200,8 @@ def _kafka_channel(address: str, title: str, description: str, messages: dict[st
         "bindings": {
             "kafka": {
                 "topic": address,
-                "topicConfiguration": TOPIC_CONFIGURATION[kind],
+                # A copy each: YAML would otherwise tie the channels together with an anchor.
+                "topicConfiguration": copy.deepcopy(TOPIC_CONFIGURATION[kind]),
                 "bindingVersion": _KAFKA_BINDING,
             }
         },
@@ -256,12 +259,21 @@ def asyncapi(topics: Topics) -> dict[str, Any]:
         "DeadLetter": {
             "name": "dead-letter",
             "title": "Refused record",
-            "summary": "A record of the events topic that could not be decoded or broke the contract.",
-            "description": "The original key, value and headers, plus the header `dlq_reason`.",
+            "summary": "A record a service could not decode, that broke the contract or could not apply.",
+            "description": (
+                "The original key, value and headers, plus the headers `dlq_reason` and `dlq_position`."
+                " Replayed after a fix, it goes back to its topic without those two."
+            ),
             "headers": {
                 "type": "object",
-                "properties": {"dlq_reason": {"type": "string", "description": "Why it was refused."}},
-                "required": ["dlq_reason"],
+                "properties": {
+                    "dlq_reason": {"type": "string", "description": "Why it was refused."},
+                    "dlq_position": {
+                        "type": "string",
+                        "description": "Where it was read: `topic/partition/offset`.",
+                    },
+                },
+                "required": ["dlq_reason", "dlq_position"],
             },
             "payload": {"description": "The original record value, unchanged."},
         }
@@ -314,6 +326,13 @@ def asyncapi(topics: Topics) -> dict[str, Any]:
                 dead_letter_messages,
                 "dead_letter",
             ),
+            "factsDeadLetter": _kafka_channel(
+                topics.facts_dead_letter,
+                "Refused facts",
+                "Records of the facts topic the reporting service could not use, kept for inspection.",
+                dead_letter_messages,
+                "dead_letter",
+            ),
         },
         "operations": {
             "acceptEvents": {
@@ -341,6 +360,12 @@ def asyncapi(topics: Topics) -> dict[str, Any]:
                 "send",
                 "deadLetter",
                 "The caseload service sets aside records it cannot use.",
+                dead_letter_messages,
+            ),
+            "deadLetterFacts": _operation(
+                "send",
+                "factsDeadLetter",
+                "The reporting service sets aside facts it cannot use.",
                 dead_letter_messages,
             ),
         },

@@ -25,6 +25,7 @@ def default_topics() -> Topics:
         events=fields["events_topic"].default,
         facts=fields["facts_topic"].default,
         dead_letter=fields["dead_letter_topic"].default,
+        facts_dead_letter=fields["facts_dead_letter_topic"].default,
     )
 
 
