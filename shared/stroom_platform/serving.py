@@ -11,6 +11,13 @@ from dataclasses import dataclass
 import uvicorn
 from fastapi import FastAPI
 
+# An idle connection is closed by its client, not by us: a server that closes first races the
+# client's next request on that connection, which then dies unanswered (httpx: "Server
+# disconnected without sending a response", or a ReadError on the reset). httpx keeps idle
+# connections 5 s, uvicorn's own default, so under load the two met; load balancers in front
+# keep theirs up to 60 s, and the server's idle time must outlast those too.
+KEEP_ALIVE_SECONDS = 75
+
 
 class _Server(uvicorn.Server):
     # The caller owns signal handling: several servers share one process and stop together.
@@ -37,7 +44,16 @@ class AppGroup:
     def __init__(self, endpoints: list[Endpoint]) -> None:
         self.endpoints = endpoints
         self._servers = [
-            _Server(uvicorn.Config(e.app, host=e.host, port=e.port, log_config=None, lifespan="on"))
+            _Server(
+                uvicorn.Config(
+                    e.app,
+                    host=e.host,
+                    port=e.port,
+                    log_config=None,
+                    lifespan="on",
+                    timeout_keep_alive=KEEP_ALIVE_SECONDS,
+                )
+            )
             for e in endpoints
         ]
         self._tasks: list[asyncio.Task[None]] = []

@@ -21,6 +21,7 @@ from stroom_platform.logs import configure_logging
 from stroom_platform.memory import tune_for_batches
 from stroom_platform.partitioner import partition_for
 from stroom_platform.pseudonyms import Derived
+from stroom_platform.serving import KEEP_ALIVE_SECONDS
 
 __all__ = [
     "DeadLetter",
@@ -62,7 +63,13 @@ def run_worker() -> None:
     # keeps the defaults): under load the default collector cost a tenth of its CPU, and
     # its full passes over the batches in flight stalled it for 20 ms each.
     tune_for_batches()
-    uvicorn.run(create_app(settings), host="127.0.0.1", port=settings.http_port, log_config=None)
+    uvicorn.run(
+        create_app(settings),
+        host="127.0.0.1",
+        port=settings.http_port,
+        log_config=None,
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
+    )
 
 
 async def projection(settings: CaseloadSettings, municipality: str, on: date) -> Projection:
