@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import TopicPartition
 
 from stroom_caseload.domain.events import Decoded
 from stroom_caseload.settings import CaseloadSettings
 from stroom_contract.kafka_binding import decode_wire
 from stroom_contract.validation import EventValidator, InvalidEvent
+from stroom_platform.kafka.clients import broker_of
 from stroom_platform.organisations import load_organisations
 
 Offsets = dict[TopicPartition, int]
@@ -26,9 +27,7 @@ class Replayer:
         organisations = load_organisations(settings.organisations_file)
         self.validator = EventValidator(None, organisations.municipality_codes)
         self.report = report
-        self.consumer = AIOKafkaConsumer(
-            bootstrap_servers=settings.kafka_bootstrap_servers,
-            enable_auto_commit=False,
+        self.consumer = broker_of(settings).consumer(
             max_poll_records=5000,
             # Larger fetches: fewer requests for a broker to answer over the whole topic.
             max_partition_fetch_bytes=4 * 1024 * 1024,
