@@ -22,14 +22,27 @@ from typing import Any
 
 BENCHMARKS = {
     "intake": "HTTP intake into the PostgreSQL outbox and on to Kafka, beside raw aiokafka produce",
-    "caseload": "rebuild beside raw consume-and-decode, and freshness under load",
+    "caseload": "rebuild beside raw consume-and-decode, freshness under load, live cost by history length",
     "reporting": "facts load and monthly report latency, beside decoding alone and DuckDB",
 }
 # The small sizes finish in minutes on a laptop; the defaults are each benchmark's own.
 SIZES: dict[str, dict[str, list[str]]] = {
     "small": {
         "intake": ["--events", "20000"],
-        "caseload": ["--events", "100000", "--rates", "1000", "--seconds", "10"],
+        "caseload": [
+            "--events",
+            "100000",
+            "--rates",
+            "1000",
+            "--seconds",
+            "10",
+            "--depths",
+            "10,100",
+            "--depth-entities",
+            "10",
+            "--depth-rounds",
+            "5",
+        ],
         "reporting": ["--events", "100000", "--runs", "50", "--kpi-benefits", "2000"],
     },
     "default": {"intake": [], "caseload": [], "reporting": []},

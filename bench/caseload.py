@@ -336,7 +336,7 @@ async def main(args: argparse.Namespace) -> None:
         print(line("caseload rebuild:", built))
         print("  steps: " + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in built["steps"].items()))
         print(cpu_line(built))
-        print(f"ratio rebuild / raw:  {rate / raw_rate:.1%} (aim >= 30 %)")
+        print(f"ratio rebuild / raw:  {rate / raw_rate:.1%} (aim >= 50 %)")
 
         # Each rate gets an organisation the database has not seen: new entities, as in production.
         for rate, organisation in zip(args.rates, ["ijmond-werkt", "bar"], strict=False):
@@ -350,7 +350,10 @@ async def main(args: argparse.Namespace) -> None:
             if delays:
                 p99 = delays[min(len(delays) - 1, int(len(delays) * 0.99))]
                 p50 = statistics.median(delays) * 1000
-                print(f"  delay produce -> fact: p50 {p50:.0f} ms, p99 {p99 * 1000:.0f} ms (aim p99 < 1 s)")
+                print(
+                    f"  delay produce -> fact: p50 {p50:.0f} ms, p99 {p99 * 1000:.0f} ms"
+                    " (aim p99 < 250 ms at a sustained 5,000 events/s)"
+                )
         if args.depths:
             await history_depths(
                 broker.bootstrap_servers, env, args.depths, args.depth_entities, args.depth_rounds
@@ -373,14 +376,16 @@ if __name__ == "__main__":
     )
     parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument("--workers", type=int, default=2, help="caseload workers under load, one group")
+    # 1,000 is the deepest point, but while every fact carries every version a benefit's
+    # fact is about 36 MB there: each measured event would write and send that much.
     parser.add_argument(
         "--depths",
         type=lambda text: [int(d) for d in text.split(",") if d],
-        default=[10, 100, 1000],
+        default=[10, 100, 300],
         help="events per entity for the live-cost series; none: skip it",
     )
-    parser.add_argument("--depth-entities", type=int, default=40)
-    parser.add_argument("--depth-rounds", type=int, default=25)
+    parser.add_argument("--depth-entities", type=int, default=20)
+    parser.add_argument("--depth-rounds", type=int, default=10)
     parser.add_argument("--phase", choices=["baseline", "rebuild"], help=argparse.SUPPRESS)
     parser.add_argument("--topic", help=argparse.SUPPRESS)
     arguments = parser.parse_args()
