@@ -10,6 +10,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from stroom_platform.kafka.clients import Broker, BrokerProfile
 
 READINESS_TIMEOUT_SECONDS = 3.0
+TAIL_WAIT_MS = 1000
 
 
 def partition_lag(end: int | None, committed: int | None, start: int = 0) -> int | None:
@@ -25,12 +26,19 @@ def partition_lag(end: int | None, committed: int | None, start: int = 0) -> int
     return max(0, end - position)
 
 
+class EndUnknown(Exception):
+    """A partition's last record batch could not be read in time, so its end is not known."""
+
+
 async def end_offsets(
-    consumer: AIOKafkaConsumer, tps: list[TopicPartition], profile: BrokerProfile
+    consumer: AIOKafkaConsumer,
+    tps: list[TopicPartition],
+    profile: BrokerProfile,
+    wait_ms: int = TAIL_WAIT_MS,
 ) -> dict[TopicPartition, int]:
     """The offset after each partition's last record. Where the profile says the broker reports
     the last record batch's start instead, that batch is fetched, which moves `consumer`'s
-    assignment and positions."""
+    assignment and positions; EndUnknown when a fetch brings nothing within `wait_ms`."""
     reported: dict[TopicPartition, int] = await consumer.end_offsets(tps)
     ends = dict(reported)
     tails = [tp for tp in tps if reported[tp] > 0]
@@ -41,9 +49,11 @@ async def end_offsets(
         consumer.seek(tp, reported[tp] - 1)
     pending = set(tails)
     while pending:
-        fetched = await consumer.getmany(*pending, timeout_ms=1000)
+        fetched = await consumer.getmany(*pending, timeout_ms=wait_ms)
         if not fetched:
-            break
+            # The batch's start is no end: a group committed up to it would read as caught up
+            # with the whole batch unread, and a pipeline waiting for lag 0 would stop too soon.
+            raise EndUnknown(", ".join(f"{tp.topic}/{tp.partition}" for tp in sorted(pending)))
         for tp, records in fetched.items():
             if records:
                 ends[tp] = max(ends[tp], records[-1].offset + 1)
