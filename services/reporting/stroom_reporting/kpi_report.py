@@ -16,7 +16,7 @@ from stroom_reporting import repository
 from stroom_reporting.domain import kpis
 from stroom_reporting.domain.families import active_on
 from stroom_reporting.domain.months import first_day, format_month, last_day, month_range, next_month
-from stroom_reporting.reports import LABELS, Report, ReportTable, Scope
+from stroom_reporting.reports import Report, ReportTable, Scope, coded
 
 LABEL = {
     "K1": "K1 Gemiddelde uitkeringsduur (dagen)",
@@ -83,7 +83,11 @@ DOOR_COLUMNS = [
     "municipality",
     "municipality_name",
     "outflow_reason",
+    "outflow_reason_label",
+    "outflow_reason_cbs_code",
     "inflow_reason",
+    "inflow_reason_label",
+    "inflow_reason_cbs_code",
     "within_6m",
     "within_12m",
 ]
@@ -337,8 +341,8 @@ async def kpis_report(
             {
                 "municipality": m,
                 "municipality_name": scope.names.get(m, "Totaal"),
-                "outflow_reason": LABELS["outflow"].get(outflow, "Onbekend"),
-                "inflow_reason": LABELS["inflow"].get(inflow, "Onbekend"),
+                **coded("outflow_reason", "outflow", outflow, cbs_column="outflow_reason_cbs_code"),
+                **coded("inflow_reason", "inflow", inflow, cbs_column="inflow_reason_cbs_code"),
                 "within_6m": door[(m, outflow, inflow, 6)],
                 "within_12m": door[(m, outflow, inflow, 12)],
             }

@@ -47,6 +47,7 @@ LABELS: dict[str, dict[str, str]] = {
     "client_stream": ClientStream.labels(),
     "decision": Decision.labels(),
     "unit": {"benefits": "Uitkeringen", "persons": "Personen"},
+    "direction": {"inflow": "Instroom", "outflow": "Uitstroom"},
 }
 CBS_CODES: dict[str, dict[str, str]] = {
     dimension: {m.value: m.cbs_code for m in codes if m.cbs_code is not None}
@@ -56,6 +57,17 @@ CBS_CODES: dict[str, dict[str, str]] = {
         ("outflow", OutflowReason),
     )
 }
+
+
+def coded(column: str, dimension: str, code: str, *, cbs_column: str | None = None) -> dict[str, Any]:
+    """A code under `column` for machines with its Dutch label beside it for people, and under
+    `cbs_column` its CBS code (None where the code list has none for it)."""
+    row: dict[str, Any] = {column: code, f"{column}_label": LABELS[dimension].get(code, "Onbekend")}
+    if cbs_column is not None:
+        row[cbs_column] = CBS_CODES[dimension].get(code)
+    return row
+
+
 BUCKET_ORDER = {"duration": families.DURATION_BUCKETS, "age": families.AGE_BUCKETS}
 HEADINGS = {
     "month": "Maand",
@@ -69,6 +81,7 @@ HEADINGS = {
     "outflow": "Uitstroom",
     "end": "Eind",
     "direction": "Richting",
+    "direction_label": "Omschrijving richting",
     "reason": "Reden",
     "reason_label": "Omschrijving",
     "count": "Aantal",
@@ -80,7 +93,9 @@ HEADINGS = {
     "target": "Taakstelling incl. extra",
     "realisation_pct": "Realisatie %",
     "phase": "Fase",
+    "phase_label": "Omschrijving fase",
     "outcome": "Uitkomst",
+    "outcome_label": "Omschrijving uitkomst",
     "coach": "Klantmanager",
     "client_stream": "Doelgroep",
     "received": "Ontvangen",
@@ -96,7 +111,11 @@ HEADINGS = {
     "met": "Norm gehaald",
     "basis": "Aantal (basis)",
     "outflow_reason": "Uitstroomreden",
+    "outflow_reason_label": "Omschrijving uitstroomreden",
+    "outflow_reason_cbs_code": "CBS-code uitstroomreden",
     "inflow_reason": "Nieuwe instroomreden",
+    "inflow_reason_label": "Omschrijving nieuwe instroomreden",
+    "inflow_reason_cbs_code": "CBS-code nieuwe instroomreden",
     "within_6m": "Terug binnen 6 maanden",
     "within_12m": "Terug binnen 12 maanden",
     "line": "Regel",
@@ -431,6 +450,7 @@ async def reasons(
         "municipality",
         "municipality_name",
         "direction",
+        "direction_label",
         "reason",
         "reason_label",
         "cbs_code",
@@ -451,10 +471,8 @@ def _reason_row(scope: Scope, municipality: str, direction: str, reason: str, co
     return {
         "municipality": municipality,
         "municipality_name": scope.names[municipality],
-        "direction": "Instroom" if direction == "inflow" else "Uitstroom",
-        "reason": reason,
-        "reason_label": LABELS[direction].get(reason, "Onbekend"),
-        "cbs_code": CBS_CODES[direction].get(reason),
+        **coded("direction", "direction", direction),
+        **coded("reason", direction, reason, cbs_column="cbs_code"),
         "count": count,
     }
 
@@ -600,16 +618,16 @@ async def trajectories(
             for phase in TrajectoryPhase:
                 c = counts.get((municipality, phase.value), families.PhaseCounts(0, 0, 0, 0))
                 rows.append(
-                    {**base, "phase": phase.label, "begin": c.begin, "inflow": c.inflow}
+                    {**base, **coded("phase", "phase", phase.value), "begin": c.begin, "inflow": c.inflow}
                     | {"outflow": c.outflow, "end": c.end}
                 )
             for (muni, phase_code, outcome), count in sorted(ended.items()):
                 if muni == municipality:
                     ended_rows.append(
-                        {**base, "phase": LABELS["phase"][phase_code]}
-                        | {"outcome": LABELS["outcome"].get(outcome, "Onbekend"), "count": count}
+                        {**base, **coded("phase", "phase", phase_code)}
+                        | {**coded("outcome", "outcome", outcome), "count": count}
                     )
-    base_columns = ["quarter", "municipality", "municipality_name", "phase"]
+    base_columns = ["quarter", "municipality", "municipality_name", "phase", "phase_label"]
     return Report(
         "trajectories",
         "Trajecten per kwartaal",
@@ -622,7 +640,12 @@ async def trajectories(
             ReportTable(
                 "phases", "Trajecten per fase", [*base_columns, "begin", "inflow", "outflow", "end"], rows
             ),
-            ReportTable("ended", "Beëindigde trajecten", [*base_columns, "outcome", "count"], ended_rows),
+            ReportTable(
+                "ended",
+                "Beëindigde trajecten",
+                [*base_columns, "outcome", "outcome_label", "count"],
+                ended_rows,
+            ),
         ],
     )
 

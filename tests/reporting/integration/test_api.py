@@ -9,7 +9,7 @@ import httpx
 from openpyxl import load_workbook
 
 from reporting.integration.conftest import HOORN, WHOLE_ORGANISATION, reporting_app
-from stroom_contract.codes import OutflowReason, Regulation
+from stroom_contract.codes import OutflowReason, Regulation, TrajectoryOutcome, TrajectoryPhase
 from stroom_platform.organisations import OrganisationsConfig
 
 ORG = "werksaam-westfriesland"
@@ -197,9 +197,20 @@ async def test_other_families(client: httpx.AsyncClient, organisations: Organisa
     trajectories = (
         await client.get("/v1/reports/trajectories", params={**hoorn, "quarter": "2024-02"})
     ).json()
-    finding = row_of(trajectories, "phases", phase="Werk vinden")
+    finding = row_of(trajectories, "phases", phase=TrajectoryPhase.FINDING_WORK.value)
+    assert finding["phase_label"] == "Werk vinden"
     assert (finding["begin"], finding["inflow"], finding["outflow"], finding["end"]) == (0, 1, 1, 0)
-    assert row_of(trajectories, "ended", phase="Werk vinden", outcome="Werkaanvaarding")["count"] == 1
+    ended = row_of(
+        trajectories,
+        "ended",
+        phase=TrajectoryPhase.FINDING_WORK.value,
+        outcome=TrajectoryOutcome.JOB_ACCEPTED.value,
+    )
+    assert (ended["phase_label"], ended["outcome_label"], ended["count"]) == (
+        "Werk vinden",
+        "Werkaanvaarding",
+        1,
+    )
     composition = (
         await client.get("/v1/reports/composition", params={**hoorn, "stockDate": "2024-03-31"})
     ).json()
@@ -219,7 +230,7 @@ async def test_other_families(client: httpx.AsyncClient, organisations: Organisa
     reasons = (
         await client.get("/v1/reports/reasons", params={**hoorn, "from": "2024-01", "to": "2024-03"})
     ).json()
-    top = [r for r in reasons["tables"]["top5"]["rows"] if r["direction"] == "Instroom"]
+    top = [r for r in reasons["tables"]["top5"]["rows"] if r["direction"] == "inflow"]
     assert 1 <= len(top) <= 5
     assert top[0]["rank"] == 1
     assert top == sorted(top, key=lambda r: -r["count"])
@@ -368,7 +379,8 @@ async def test_codes_where_machines_read_labels_where_people_read(client: httpx.
     gate = (await client.get("/v1/reports/gate", params=hoorn)).json()
     assert row_of(gate, "gate", month="2024-03")["status"] == "definitief"
     reasons = (await client.get("/v1/reports/reasons", params={"organisation": ORG, "period": "2024"})).json()
-    outflows = [r for r in reasons["tables"]["reasons"]["rows"] if r["direction"] == "Uitstroom"]
+    outflows = [r for r in reasons["tables"]["reasons"]["rows"] if r["direction"] == "outflow"]
+    assert {r["direction_label"] for r in outflows} == {"Uitstroom"}
     employment = [r for r in outflows if r["reason"] == "employment"]
     assert employment
     assert {(r["reason_label"], r["cbs_code"]) for r in employment} == {

@@ -284,10 +284,10 @@ def expect_bestuur(api: httpx.Client) -> dict[str, Table]:
 def expect_redenen(api: httpx.Client) -> dict[str, Table]:
     rows = get(api, "/v1/reports/reasons", organisation=ORG, **PERIOD)["tables"]["reasons"]["rows"]
     shown = {}
-    for direction in ("Instroom", "Uitstroom"):
+    for direction, table in (("inflow", "instroom"), ("outflow", "uitstroom")):
         sums = summed([r for r in rows if r["direction"] == direction], lambda r: r["reason"], "count")
         ranked = sorted(sums.values(), key=lambda s: (-s["count"], s["first"]["reason_label"]))
-        shown[direction.lower()] = [
+        shown[table] = [
             *([s["first"]["reason_label"], s["first"]["cbs_code"] or "–", nl(s["count"])] for s in ranked),
             ["Totaal", "", nl(sum(s["count"] for s in ranked))],
         ]
@@ -335,16 +335,24 @@ def expect_plaatsingen(api: httpx.Client) -> dict[str, Table]:
     }
 
 
+def ended_cell(row: Doc) -> str:
+    return f"{row['quarter']} {row['phase_label']}: {row['outcome_label']}"
+
+
 def expect_trajecten(api: httpx.Client) -> dict[str, Table]:
     doc = get(api, "/v1/reports/trajectories", organisation=ORG, **PERIOD)
     fields = ("begin", "inflow", "outflow", "end")
+    # Grouped on the codes, shown with their labels.
     phases = summed(doc["tables"]["phases"]["rows"], lambda r: (r["quarter"], r["phase"]), *fields)
     ended = summed(
         doc["tables"]["ended"]["rows"], lambda r: (r["quarter"], r["phase"], r["outcome"]), "count"
     )
     return {
-        "phases": [[f"{q} {p}", *(nl(s[f]) for f in fields)] for (q, p), s in phases.items()],
-        "ended": [[f"{q} {p}: {o}", nl(s["count"])] for (q, p, o), s in ended.items()],
+        "phases": [
+            [f"{s['first']['quarter']} {s['first']['phase_label']}", *(nl(s[f]) for f in fields)]
+            for s in phases.values()
+        ],
+        "ended": [[ended_cell(e["first"]), nl(e["count"])] for e in ended.values()],
     }
 
 
@@ -420,7 +428,11 @@ def expect_draaideur(api: httpx.Client) -> dict[str, Table]:
     return {
         "door": [
             *(
-                [f"{r['outflow_reason']} → {r['inflow_reason']}", nl(r["within_6m"]), nl(r["within_12m"])]
+                [
+                    f"{r['outflow_reason_label']} → {r['inflow_reason_label']}",
+                    nl(r["within_6m"]),
+                    nl(r["within_12m"]),
+                ]
                 for r in own
             ),
             ["Totaal", nl(sum(r["within_6m"] for r in own)), nl(sum(r["within_12m"] for r in own))],

@@ -245,10 +245,17 @@ async def test_the_revolving_door_also_as_an_organisation_total(database_url: st
         )
         lines = csv.text.lstrip("\ufeff").splitlines()
         assert lines[0] == (
-            "Gemeentecode;Gemeente;Uitstroomreden;Nieuwe instroomreden;"
+            "Gemeentecode;Gemeente;Uitstroomreden;Omschrijving uitstroomreden;CBS-code uitstroomreden;"
+            "Nieuwe instroomreden;Omschrijving nieuwe instroomreden;CBS-code nieuwe instroomreden;"
             "Terug binnen 6 maanden;Terug binnen 12 maanden"
         )
-        assert [line.split(";")[:2] + line.split(";")[4:] for line in lines[1:]] == [
+        employment = OutflowReason.EMPLOYMENT
+        ended = InflowReason.EMPLOYMENT_ENDED
+        reasons = [employment.value, employment.label, employment.cbs_code or ""]
+        reasons += [ended.value, ended.label, ended.cbs_code or ""]
+        assert {tuple(line.split(";")[2:8]) for line in lines[1:]} == {tuple(reasons)}
+        assert {(r["outflow_reason"], r["inflow_reason"]) for r in rows} == {(employment, ended)}
+        assert [line.split(";")[:2] + line.split(";")[8:] for line in lines[1:]] == [
             ["GM0405", "Hoorn", "1", "1"],
             ["GM0420", "Medemblik", "0", "1"],
             ["Totaal", "Totaal", "1", "2"],
@@ -259,7 +266,10 @@ async def test_the_revolving_door_also_as_an_organisation_total(database_url: st
         assert [
             "Totaal",
             "Totaal",
+            "employment",
             "Arbeid in dienstbetrekking",
+            "11",
+            "employment_ended",
             "Einde arbeid in dienstbetrekking",
             1,
             2,

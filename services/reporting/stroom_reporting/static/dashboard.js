@@ -378,14 +378,14 @@ async function redenen(q) {
   const doc = await api("/v1/reports/reasons", params);
   const nodes = [];
   let total = 0;
-  for (const [direction, title, colour] of [["Instroom", "Instroom naar reden", PALETTE[1]], ["Uitstroom", "Uitstroom naar reden", PALETTE[2]]]) {
+  for (const [direction, title, colour] of [["inflow", "Instroom naar reden", PALETTE[1]], ["outflow", "Uitstroom naar reden", PALETTE[2]]]) {
     const sums = sumBy(doc.tables.reasons.rows.filter((r) => r.direction === direction), (r) => r.reason, ["count"])
       .sort((a, b) => b.count - a.count || a.first.reason_label.localeCompare(b.first.reason_label));
     const sum = sums.reduce((s, r) => s + r.count, 0);
     total += sum;
     nodes.push(section(title,
       rankBars(title, sums.map((s) => [s.first.reason_label, s.count]), colour),
-      dataTable(direction.toLowerCase(), title, ["Reden", "CBS-code", "Aantal"],
+      dataTable(direction === "inflow" ? "instroom" : "uitstroom", title, ["Reden", "CBS-code", "Aantal"],
         sums.map((s) => ({ cells: [s.first.reason_label, s.first.cbs_code || "–", nf.format(s.count)] })),
         ["Totaal", "", nf.format(sum)])));
   }
@@ -450,7 +450,7 @@ async function trajecten(q) {
   const phases = sumBy(doc.tables.phases.rows, (r) => `${r.quarter}|${r.phase}`, ["begin", "inflow", "outflow", "end"]);
   const ended = sumBy(doc.tables.ended.rows, (r) => `${r.quarter}|${r.phase}|${r.outcome}`, ["count"]);
   const quarters = [...new Set(phases.map((p) => p.first.quarter))];
-  const names = [...new Set(phases.map((p) => p.first.phase))];
+  const names = new Map(phases.map((p) => [p.first.phase, p.first.phase_label]));
   const end = new Map(phases.map((p) => [`${p.first.quarter}|${p.first.phase}`, p.end]));
   return {
     subtitle: `Per fase en kwartaal · ${period(q)}`,
@@ -459,13 +459,13 @@ async function trajecten(q) {
     nodes: [
       section("Trajecten per fase",
         barChart("Trajecten per fase aan het eind van elk kwartaal", quarters,
-          names.map((n, i) => ({ name: n, colour: PALETTE[i % PALETTE.length], values: quarters.map((k) => end.get(`${k}|${n}`)) }))),
+          [...names].map(([code, name], i) => ({ name, colour: PALETTE[i % PALETTE.length], values: quarters.map((k) => end.get(`${k}|${code}`)) }))),
         dataTable("phases", "Trajecten per kwartaal en fase: begin, instroom, uitstroom en eind",
           ["Kwartaal en fase", "Begin", "Instroom", "Uitstroom", "Eind"],
-          phases.map((p) => ({ cells: [`${p.first.quarter} ${p.first.phase}`, ...["begin", "inflow", "outflow", "end"].map((k) => nf.format(p[k]))] })))),
+          phases.map((p) => ({ cells: [`${p.first.quarter} ${p.first.phase_label}`, ...["begin", "inflow", "outflow", "end"].map((k) => nf.format(p[k]))] })))),
       section("Beëindigde trajecten",
         dataTable("ended", "Beëindigde trajecten naar laatste fase en uitkomst", ["Kwartaal, fase en uitkomst", "Aantal"],
-          ended.map((e) => ({ cells: [`${e.first.quarter} ${e.first.phase}: ${e.first.outcome}`, nf.format(e.count)] })))),
+          ended.map((e) => ({ cells: [`${e.first.quarter} ${e.first.phase_label}: ${e.first.outcome_label}`, nf.format(e.count)] })))),
     ],
   };
 }
@@ -591,11 +591,11 @@ async function draaideur(q) {
     empty: !rows.some((r) => r.within_6m || r.within_12m),
     nodes: [
       section("Terug binnen 12 maanden naar uitstroomreden",
-        rankBars("Terug binnen 12 maanden naar uitstroomreden", byReason.map((r) => [r.first.outflow_reason, r.within_12m]), PALETTE[2])),
+        rankBars("Terug binnen 12 maanden naar uitstroomreden", byReason.map((r) => [r.first.outflow_reason_label, r.within_12m]), PALETTE[2])),
       section("Draaideur naar uitstroomreden en nieuwe instroomreden",
         dataTable("door", "Terug in de uitkering naar uitstroomreden en nieuwe instroomreden",
           ["Uitstroomreden en nieuwe instroomreden", "Terug binnen 6 maanden", "Terug binnen 12 maanden"],
-          rows.map((r) => ({ cells: [`${r.outflow_reason} → ${r.inflow_reason}`, nf.format(r.within_6m), nf.format(r.within_12m)] })),
+          rows.map((r) => ({ cells: [`${r.outflow_reason_label} → ${r.inflow_reason_label}`, nf.format(r.within_6m), nf.format(r.within_12m)] })),
           ["Totaal", nf.format(rows.reduce((s, r) => s + r.within_6m, 0)), nf.format(rows.reduce((s, r) => s + r.within_12m, 0))])),
     ],
   };
