@@ -98,6 +98,7 @@ HEADINGS = {
     "outcome_label": "Omschrijving uitkomst",
     "coach": "Klantmanager",
     "client_stream": "Doelgroep",
+    "client_stream_label": "Omschrijving doelgroep",
     "received": "Ontvangen",
     "granted": "Toegekend",
     "rejected": "Afgewezen",
@@ -666,12 +667,20 @@ async def caseload(conn: AsyncConnection, scope: Scope, day: date, as_of: dateti
             "municipality": municipality,
             "municipality_name": scope.names[municipality],
             "coach": coach if coach != families.UNKNOWN else "Geen klantmanager",
-            "client_stream": LABELS["client_stream"].get(stream, "Onbekend"),
+            **coded("client_stream", "client_stream", stream),
             "count": count,
         }
         for (municipality, coach, stream), count in sorted(counts.items())
     ]
-    columns = ["stock_date", "municipality", "municipality_name", "coach", "client_stream", "count"]
+    columns = [
+        "stock_date",
+        "municipality",
+        "municipality_name",
+        "coach",
+        "client_stream",
+        "client_stream_label",
+        "count",
+    ]
     table = ReportTable("caseload", "Actieve klanten per klantmanager", columns, rows)
     return Report.of_day("caseload", "Caseload per klantmanager", scope, day, as_of, table)
 

@@ -360,7 +360,8 @@ def expect_caseload(api: httpx.Client) -> dict[str, Table]:
     rows = get(api, "/v1/reports/caseload", organisation=ORG, stockDate="2024-06-30")["tables"]["caseload"][
         "rows"
     ]
-    streams = sorted({r["client_stream"] for r in rows})
+    # Columns in the order of their labels, counted on the codes.
+    streams = [code for _, code in sorted({(r["client_stream_label"], r["client_stream"]) for r in rows})]
     cells = summed(rows, lambda r: (r["coach"], r["client_stream"]), "count")
     coaches = summed(rows, lambda r: r["coach"], "count")
 

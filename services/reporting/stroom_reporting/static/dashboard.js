@@ -474,7 +474,7 @@ async function caseload(q) {
   const params = dayParams(q);
   const doc = await api("/v1/reports/caseload", params);
   const rows = doc.tables.caseload.rows;
-  const streams = [...new Set(rows.map((r) => r.client_stream))].sort((a, b) => a.localeCompare(b, "nl"));
+  const streams = [...new Map(rows.map((r) => [r.client_stream, r.client_stream_label]))].sort((a, b) => a[1].localeCompare(b[1], "nl"));
   const coaches = sumBy(rows, (r) => r.coach, ["count"]).sort((a, b) => a.first.coach.localeCompare(b.first.coach, "nl"));
   const cells = new Map(sumBy(rows, (r) => `${r.coach}|${r.client_stream}`, ["count"]).map((s) => [`${s.first.coach}|${s.first.client_stream}`, s.count]));
   const at = (coach, stream) => cells.get(`${coach}|${stream}`) || 0;
@@ -486,9 +486,9 @@ async function caseload(q) {
     nodes: [
       section("Caseload per klantmanager",
         rankBars("Klanten per klantmanager", coaches.map((c) => [c.first.coach, c.count]), PALETTE[0]),
-        dataTable("caseload", "Actieve klanten per klantmanager en doelgroep", ["Klantmanager", ...streams, "Totaal"],
-          coaches.map((c) => ({ cells: [c.first.coach, ...streams.map((s) => nf.format(at(c.first.coach, s))), nf.format(c.count)] })),
-          ["Totaal", ...streams.map((s) => nf.format(coaches.reduce((sum, c) => sum + at(c.first.coach, s), 0))), nf.format(total)])),
+        dataTable("caseload", "Actieve klanten per klantmanager en doelgroep", ["Klantmanager", ...streams.map(([, label]) => label), "Totaal"],
+          coaches.map((c) => ({ cells: [c.first.coach, ...streams.map(([s]) => nf.format(at(c.first.coach, s))), nf.format(c.count)] })),
+          ["Totaal", ...streams.map(([s]) => nf.format(coaches.reduce((sum, c) => sum + at(c.first.coach, s), 0))), nf.format(total)])),
     ],
   };
 }
