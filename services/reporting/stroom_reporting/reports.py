@@ -48,6 +48,16 @@ LABELS: dict[str, dict[str, str]] = {
     "decision": Decision.labels(),
     "unit": {"benefits": "Uitkeringen", "persons": "Personen"},
     "direction": {"inflow": "Instroom", "outflow": "Uitstroom"},
+    "household": {"single": "Alleenstaand", "couple": "Paar"},
+    "dimension": {
+        "regulation": "Regeling",
+        "duration": "Duur uitkering",
+        "age": "Leeftijd",
+        "household": "Huishouden",
+        "ladder_step": "Trede participatieladder",
+        "target_step": "Doeltrede participatieladder",
+        "client_stream": "Doelgroep",
+    },
 }
 CBS_CODES: dict[str, dict[str, str]] = {
     dimension: {m.value: m.cbs_code for m in codes if m.cbs_code is not None}
@@ -87,6 +97,7 @@ HEADINGS = {
     "count": "Aantal",
     "rank": "Positie",
     "dimension": "Kenmerk",
+    "dimension_label": "Omschrijving kenmerk",
     "value": "Waarde",
     "kind": "Soort plaatsing",
     "active": "Actief",
@@ -512,9 +523,12 @@ async def composition(conn: AsyncConnection, scope: Scope, day: date, as_of: dat
                         "stock_date": day.isoformat(),
                         "municipality": municipality,
                         "municipality_name": scope.names[municipality],
-                        "dimension": dimension,
+                        **coded("dimension", "dimension", dimension),
                         "value": value,
-                        "value_label": LABELS.get(dimension, {}).get(value, value),
+                        # Buckets and ladder steps are their own labels; only what is unknown is not.
+                        "value_label": LABELS.get(dimension, {}).get(
+                            value, "Onbekend" if value == families.UNKNOWN else value
+                        ),
                         "cbs_code": CBS_CODES.get(dimension, {}).get(value),
                         "count": count,
                     }
@@ -524,6 +538,7 @@ async def composition(conn: AsyncConnection, scope: Scope, day: date, as_of: dat
         "municipality",
         "municipality_name",
         "dimension",
+        "dimension_label",
         "value",
         "value_label",
         "cbs_code",

@@ -221,6 +221,13 @@ async def test_other_families(client: httpx.AsyncClient, organisations: Organisa
         await client.get("/v1/reports/composition", params={**hoorn, "stockDate": "2024-03-31"})
     ).json()
     assert row_of(composition, "composition", dimension="ladder_step", value="3")["count"] == 1
+    single = row_of(composition, "composition", dimension="household", value="single")
+    assert (single["dimension_label"], single["value_label"]) == ("Huishouden", "Alleenstaand")
+    unknown = row_of(composition, "composition", dimension="target_step", value="unknown")
+    assert (unknown["dimension_label"], unknown["value_label"]) == (
+        "Doeltrede participatieladder",
+        "Onbekend",
+    )
     caseload = (await client.get("/v1/reports/caseload", params={**hoorn, "stockDate": "2024-03-31"})).json()
     mediable = row_of(caseload, "caseload", coach="coach-x", client_stream=ClientStream.MEDIABLE.value)
     assert (mediable["client_stream_label"], mediable["count"]) == ("Bemiddelbaar", 1)

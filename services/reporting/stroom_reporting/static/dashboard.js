@@ -16,14 +16,6 @@ const el = (id) => document.getElementById(id);
 const nf = new Intl.NumberFormat("nl-NL");
 const DEFINITIVE = "definitief";
 const UNITS = { benefits: "Uitkeringen", persons: "Personen" };
-const DIMENSIONS = {
-  regulation: "Regeling",
-  duration: "Duur uitkering",
-  age: "Leeftijd",
-  household: "Huishouden",
-  ladder_step: "Trede participatieladder",
-};
-const VALUES = { single: "Alleenstaand", couple: "Paar", unknown: "Onbekend" };
 const PALETTE = ["#1f4e79", "#2e7d32", "#c62828", "#ef6c00", "#6a1b9a", "#00838f", "#5d4037", "#ad1457", "#827717"];
 let organisations = [];
 let loads = 0;
@@ -396,11 +388,10 @@ async function samenstelling(q) {
   const params = dayParams(q);
   const doc = await api("/v1/reports/composition", params);
   const rows = doc.tables.composition.rows;
-  const dimensions = [...new Set(rows.map((r) => r.dimension))];
-  const nodes = dimensions.map((dimension) => {
+  const dimensions = [...new Map(rows.map((r) => [r.dimension, r.dimension_label]))];
+  const nodes = dimensions.map(([dimension, title]) => {
     const sums = sumBy(rows.filter((r) => r.dimension === dimension), (r) => r.value, ["count"]);
-    const label = (s) => VALUES[s.first.value_label] || s.first.value_label;
-    const title = DIMENSIONS[dimension] || dimension;
+    const label = (s) => s.first.value_label;
     return section(title,
       rankBars(title, sums.map((s) => [label(s), s.count]), PALETTE[0]),
       dataTable(dimension, `Uitkeringen naar ${title.toLowerCase()}`, [title, "Aantal"],
