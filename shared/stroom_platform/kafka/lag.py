@@ -11,6 +11,8 @@ from stroom_platform.kafka.clients import Broker, BrokerProfile
 
 READINESS_TIMEOUT_SECONDS = 3.0
 TAIL_WAIT_MS = 1000
+# More records than a record batch can hold (a batch is at most a few MB).
+TAIL_RECORDS = 10_000_000
 
 
 def partition_lag(end: int | None, committed: int | None, start: int = 0) -> int | None:
@@ -49,7 +51,8 @@ async def end_offsets(
         consumer.seek(tp, reported[tp] - 1)
     pending = set(tails)
     while pending:
-        fetched = await consumer.getmany(*pending, timeout_ms=wait_ms)
+        # All of the fetched batch at once: a poll's record limit would end it early.
+        fetched = await consumer.getmany(*pending, timeout_ms=wait_ms, max_records=TAIL_RECORDS)
         if not fetched:
             # The batch's start is no end: a group committed up to it would read as caught up
             # with the whole batch unread, and a pipeline waiting for lag 0 would stop too soon.

@@ -12,10 +12,14 @@ from stroom_caseload.settings import CaseloadSettings
 from stroom_contract.kafka_binding import decode_wire
 from stroom_contract.validation import EventValidator, InvalidEvent
 from stroom_platform.kafka.clients import broker_of
+from stroom_platform.kafka.lag import end_offsets
 from stroom_platform.organisations import load_organisations
 
 Offsets = dict[TopicPartition, int]
 
+
+# A rebuild may wait for the tail of a partition rather than give up on a busy broker.
+TAIL_WAIT_MS = 10_000
 
 Load = Callable[[Sequence[Decoded]], Awaitable[object]]
 Report = Callable[[int], None]
@@ -27,7 +31,9 @@ class Replayer:
         organisations = load_organisations(settings.organisations_file)
         self.validator = EventValidator(None, organisations.municipality_codes)
         self.report = report
-        self.consumer = broker_of(settings).consumer(
+        broker = broker_of(settings)
+        self.profile = broker.profile
+        self.consumer = broker.consumer(
             max_poll_records=5000,
             # Larger fetches: fewer requests for a broker to answer over the whole topic.
             max_partition_fetch_bytes=4 * 1024 * 1024,
@@ -53,8 +59,11 @@ class Replayer:
                 self.consumer.seek(tp, offsets[tp])
 
     async def ends(self, tps: list[TopicPartition]) -> Offsets:
-        """The end offsets the broker reports; see `replay_until`."""
-        ends: Offsets = await self.consumer.end_offsets(tps)
+        """The offset after each partition's last record, as the platform finds it for the broker's
+        profile: a reported end at the last record batch's start would stop a replay inside that
+        batch wherever a poll's record limit cuts it. Leaves the consumer unassigned."""
+        ends = await end_offsets(self.consumer, tps, self.profile, wait_ms=TAIL_WAIT_MS)
+        self.consumer.unsubscribe()
         return ends
 
     async def positions(self, tps: list[TopicPartition]) -> Offsets:
@@ -65,10 +74,8 @@ class Replayer:
         await self.consumer.stop()
 
     async def replay_until(self, load: Load, ends: Offsets) -> None:
-        """Every record of the assigned partitions up to `ends`, a batch at a time, and the rest of
-        the record batch an end lies in: where a broker reports the start of its last batch as
-        the end (the embedded one does), its true end is that batch's, found without fetching it
-        an extra time. Reading on past an end is harmless: a record read twice is a duplicate."""
+        """Every record of the assigned partitions up to `ends` (see `ends`), a batch at a time.
+        Reading on past an end is harmless: a record read twice is a duplicate."""
         decoded: list[Decoded] = []
         while True:
             pending = [tp for tp, end in ends.items() if await self.consumer.position(tp) < end]
