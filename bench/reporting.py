@@ -51,7 +51,7 @@ from stroom_platform.organisations import load_organisations
 from stroom_reporting.app import create_app
 from stroom_reporting.commands import migrate
 from stroom_reporting.consumer import FACT_ADAPTER
-from stroom_reporting.projection import apply_facts
+from stroom_reporting.repository import apply_facts
 from stroom_reporting.settings import ReportingSettings
 from stroom_simulator.bsns import pseudonym
 

@@ -31,7 +31,7 @@ from stroom_platform.db import make_engine
 from stroom_platform.organisations import OrganisationsConfig
 from stroom_reporting.commands import migrate as reporting_migrate
 from stroom_reporting.consumer import FACT_ADAPTER
-from stroom_reporting.projection import apply_facts
+from stroom_reporting.repository import apply_facts
 from stroom_reporting.tables import metadata as reporting_metadata
 
 REF = re.compile(r"ps_[0-9a-f]{32}(?![0-9a-f])")

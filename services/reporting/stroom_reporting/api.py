@@ -25,7 +25,7 @@ from stroom_platform.auth import (
 from stroom_platform.pagination import PageRequest, page_request, paginate
 from stroom_platform.params import FIRST_YEAR, LAST_YEAR, checked_day, checked_moment
 from stroom_platform.problems import Problem
-from stroom_reporting import exports, reports, repository
+from stroom_reporting import exports, queries, reports
 from stroom_reporting import publication as publication_rules
 from stroom_reporting.domain import board as board_layout
 from stroom_reporting.domain.months import (
@@ -402,7 +402,7 @@ async def monthly_trace(
     resolve_scope(rt, caller, None, [municipality])
     (the_month, _) = resolve_period(month, month)
     stock_day = last_day(previous_month(the_month) if measure == "begin" else the_month)
-    rows = await repository.trace(
+    rows = await queries.trace(
         conn,
         municipality,
         regulations([regulation])[0],

@@ -20,7 +20,7 @@ from stroom_platform.kafka.clients import broker_of
 from stroom_platform.kafka.consuming import BatchConsumer, ConsumerOptions, Done, Record
 from stroom_platform.kafka.dead_letters import dead_letter
 from stroom_platform.kafka.lag import LagProbe
-from stroom_reporting.projection import apply_facts
+from stroom_reporting.repository import apply_facts
 from stroom_reporting.settings import ReportingSettings
 
 FACT_ADAPTER: TypeAdapter[Fact] = TypeAdapter(Fact)

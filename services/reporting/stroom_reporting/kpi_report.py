@@ -12,7 +12,7 @@ import orjson
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from stroom_platform.organisations import KpiTargets
-from stroom_reporting import repository
+from stroom_reporting import queries
 from stroom_reporting.domain import kpis
 from stroom_reporting.domain.families import active_on
 from stroom_reporting.domain.months import first_day, format_month, last_day, month_range, next_month
@@ -170,8 +170,8 @@ async def _lead_times(
     conn: AsyncConnection, own: list[str], first: date, last: date, as_of: datetime | None
 ) -> list[kpis.LeadTime]:
     """K3's plans sent from `first` to `last`, each with its application and lead time."""
-    plans = _plans(await repository.plans_sent(conn, first, last, as_of))
-    linked = await repository.kpi_applications(
+    plans = _plans(await queries.plans_sent(conn, first, last, as_of))
+    linked = await queries.kpi_applications(
         conn, own, [(p.client_ref, p.application) for p in plans], last, as_of
     )
     return kpis.lead_times(plans, [kpis.Application(*a) for a in linked], first, last)
@@ -244,7 +244,7 @@ async def _client_file(
         and active_on(b.start_date, b.end_date, day)
         and (person := kpis.person_on(b, day))
     ]
-    return _clients(await repository.latest_on(conn, ("assessment", "progress_report"), persons, day, as_of))
+    return _clients(await queries.latest_on(conn, ("assessment", "progress_report"), persons, day, as_of))
 
 
 async def _month_ends(
@@ -259,10 +259,10 @@ async def _month_ends(
     ended before `first` nor started after `last`."""
     regulations = sorted(kpis.KPI_REGULATIONS)
     persons = {m.client_ref for b in benefits if b.regulation in kpis.KPI_REGULATIONS for m in b.members}
-    history = await repository.assessment_history(conn, sorted(persons), as_of)
+    history = await queries.assessment_history(conn, sorted(persons), as_of)
     clients = kpis.ClientFile.of(((*r[:5], bool(r[5])) for r in history), ())
     population = kpis.population_changes(benefits, clients, first)
-    flows = await repository.flows(conn, municipalities, regulations, ("benefits",), first, last, as_of)
+    flows = await queries.flows(conn, municipalities, regulations, ("benefits",), first, last, as_of)
     stock = ((m, month, inflow - outflow) for m, _, _, month, inflow, outflow in flows)
     return kpis.MonthEnds.of_changes(population, stock, month_range(first, last))
 
@@ -271,7 +271,7 @@ async def _source(conn: AsyncConnection, as_of: datetime | None) -> str:
     """Where the figures come from and how far they reach: the as-of moment, else the newest
     recorded time the read models hold."""
     if as_of is None:
-        known = [r.latest_recorded for r in await repository.freshness(conn) if r.latest_recorded]
+        known = [r.latest_recorded for r in await queries.freshness(conn) if r.latest_recorded]
         as_of = max(known) if known else None
     return f"Stroom, gebeurtenissen tot {as_of.isoformat()}" if as_of else "Stroom, nog geen gebeurtenissen"
 
@@ -288,7 +288,7 @@ async def kpis_report(
     # Benefits that matter: from the benchmark year before last year's period up to the returns
     # (12 months) after this period.
     opening = min(earlier[0], next_month(earlier[1] - 100))
-    spells = await repository.kpi_benefits(conn, own, first_day(opening), day + timedelta(days=366), as_of)
+    spells = await queries.kpi_benefits(conn, own, first_day(opening), day + timedelta(days=366), as_of)
     benefits = _benefits(spells)
     clients = {period: await _client_file(conn, benefits, last_day(period[1]), as_of) for period in periods}
     returns = kpis.Returns(benefits)
@@ -400,7 +400,7 @@ async def kpi_trace(
     own = [m.code for m in scope.organisation.municipalities]
     day = last_day(last)
     opening = min(first - 100, next_month(last - 200))
-    spells = await repository.kpi_benefits(conn, own, first_day(opening), day + timedelta(days=366), as_of)
+    spells = await queries.kpi_benefits(conn, own, first_day(opening), day + timedelta(days=366), as_of)
     benefits = _benefits(spells)
     chosen = set(scope.municipalities)
     in_scope = [b for b in benefits if b.municipality in chosen]

@@ -21,7 +21,7 @@ from stroom_contract.codes import (
     TrajectoryPhase,
 )
 from stroom_platform.organisations import Organisation
-from stroom_reporting import repository
+from stroom_reporting import queries
 from stroom_reporting.domain import board as board_layout
 from stroom_reporting.domain import families, mutations
 from stroom_reporting.domain import status as figure_status
@@ -314,7 +314,7 @@ async def _mutations(
     as_of: datetime | None,
 ) -> tuple[list[mutations.MutationRow], dict[str, list[mutations.MutationRow]]]:
     """The monthly rows per municipality x regulation x unit, and their totals."""
-    flows = await repository.flows(conn, scope.municipalities, regulations, units, first, last, as_of)
+    flows = await queries.flows(conn, scope.municipalities, regulations, units, first, last, as_of)
     keys = [(m, r, u) for m in scope.municipalities for r in regulations for u in units]
     rows = mutations.mutation_rows(keys, flows, first, last)
     return rows, mutations.totals(rows)
@@ -342,7 +342,7 @@ async def _revisions(
         return {}
     # A change recorded less than this many months after its month was known when it became definitive.
     lateness = scope.organisation.figure_status.definitive_months + 1
-    changes = await repository.late_flows(
+    changes = await queries.late_flows(
         conn, scope.municipalities, regulations, units, lateness, max(since), min(since.values())
     )
     deltas = figure_status.revisions(changes, since, as_of)
@@ -375,7 +375,7 @@ async def changes(conn: AsyncConnection, scope: Scope, since: datetime) -> list[
     """Months whose flows were restated after `since` (the service's clock), each with its status
     today; a definitive month restated after it became definitive is a revision, with its figures
     as they were then (before) and as they are now (after)."""
-    rows = await repository.changed_months(conn, scope.municipalities, since)
+    rows = await queries.changed_months(conn, scope.municipalities, since)
     if not rows:
         return []
     first, last = min(r.month for r in rows), max(r.month for r in rows)
@@ -445,7 +445,7 @@ async def reasons(
     conn: AsyncConnection, scope: Scope, first: int, last: int, as_of: datetime | None
 ) -> Report:
     """Report 2: benefits started / ended per reason in the period, and the top 5 per municipality."""
-    counts = await repository.reasons(conn, scope.municipalities, first, last, as_of)
+    counts = await queries.reasons(conn, scope.municipalities, first, last, as_of)
     all_rows = []
     per_key: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
     for municipality, direction, reason, count in sorted(counts):
@@ -491,10 +491,10 @@ def _reason_row(scope: Scope, municipality: str, direction: str, reason: str, co
 
 async def composition(conn: AsyncConnection, scope: Scope, day: date, as_of: datetime | None) -> Report:
     """Report 3: the benefits active on a stock date by regulation, duration, age, household, ladder."""
-    spells = await repository.count_spells_on(conn, scope.municipalities, day, as_of)
+    spells = await queries.count_spells_on(conn, scope.municipalities, day, as_of)
     partners = {s.entity for s in spells if s.unit == "persons" and s.role == "partner"}
     benefits = [s for s in spells if s.unit == "benefits"]
-    assessed = await repository.assessments_on(
+    assessed = await queries.assessments_on(
         conn, [s.client_ref for s in benefits if s.client_ref], day, as_of
     )
     counts = families.composition(
@@ -553,7 +553,7 @@ async def _placements_active(
 ) -> dict[tuple[str, str, int], int]:
     """(municipality, kind, month) -> placements active on the month's last day."""
     before = last_day(previous_month(first))
-    spells = await repository.spells(conn, "placement", scope.municipalities, before, last_day(last), as_of)
+    spells = await queries.spells(conn, "placement", scope.municipalities, before, last_day(last), as_of)
     return families.active_per_month_end(
         ((s.municipality, s.kind, s.start_date, s.end_date) for s in spells), first, last
     )
@@ -615,7 +615,7 @@ async def trajectories(
     """Report 5: per quarter and phase begin / in / out / end, and ended by last phase x outcome."""
     first, last = quarter_months(quarters[0])[0], quarter_months(quarters[-1])[1]
     before = last_day(previous_month(first))
-    spells = await repository.spells(conn, "phase", scope.municipalities, before, last_day(last), as_of)
+    spells = await queries.spells(conn, "phase", scope.municipalities, before, last_day(last), as_of)
     rows, ended_rows = [], []
     for quarter in quarters:
         counts = families.phase_quarter(
@@ -668,11 +668,11 @@ async def trajectories(
 
 async def caseload(conn: AsyncConnection, scope: Scope, day: date, as_of: datetime | None) -> Report:
     """Report 6: clients (members of active benefits) per coach on a stock date, by client stream."""
-    spells = await repository.count_spells_on(conn, scope.municipalities, day, as_of)
+    spells = await queries.count_spells_on(conn, scope.municipalities, day, as_of)
     clients = sorted({(s.municipality, s.client_ref) for s in spells if s.unit == "persons"})
     refs = [client for _, client in clients]
-    coaches = await repository.coaches_on(conn, refs, day, as_of)
-    assessed = await repository.assessments_on(conn, refs, day, as_of)
+    coaches = await queries.coaches_on(conn, refs, day, as_of)
+    assessed = await queries.assessments_on(conn, refs, day, as_of)
     counts = families.caseload(
         [(m, c, coaches.get(c), assessed[c].client_stream if c in assessed else None) for m, c in clients]
     )
@@ -702,7 +702,7 @@ async def caseload(conn: AsyncConnection, scope: Scope, day: date, as_of: dateti
 
 async def gate(conn: AsyncConnection, scope: Scope, first: int, last: int, as_of: datetime | None) -> Report:
     """Report 7: applications received and decided per month, and the share not granted."""
-    apps = await repository.applications(conn, scope.municipalities, first_day(first), last_day(last), as_of)
+    apps = await queries.applications(conn, scope.municipalities, first_day(first), last_day(last), as_of)
     counts = families.gate(
         ((a.municipality, a.received_on, a.decision, a.decided_on) for a in apps), first, last
     )

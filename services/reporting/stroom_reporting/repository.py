@@ -1,396 +1,312 @@
-"""Every read query of the reporting service; `as_of=None` reads the current versions."""
+"""Materialises facts into the read models: one batch per transaction, highest revision wins."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import date, datetime
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import (
-    ColumnElement,
-    Table,
-    and_,
-    case,
-    func,
-    or_,
-    select,
-)
+from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from stroom_platform.dialect import member_of
+from stroom_contract.facts import (
+    ApplicationHistory,
+    BenefitHistory,
+    ClientRecord,
+    Fact,
+    PlacementHistory,
+)
+from stroom_reporting import bulk
 from stroom_reporting import tables as t
-from stroom_reporting.domain.families import Assessed
-from stroom_reporting.domain.mutations import Flow, FlowTuple
+from stroom_reporting.domain import spells
+from stroom_reporting.domain.months import month_of
+from stroom_reporting.domain.mutations import flow_deltas
+from stroom_reporting.domain.status import SpellVersion, late_changes, months_between
 
-
-def valid(table: Table, as_of: datetime | None) -> ColumnElement[bool]:
-    """The rows as they were known at `as_of` (recorded_from <= as_of < recorded_to)."""
-    if as_of is None:
-        return table.c.recorded_to.is_(None)
-    return and_(
-        table.c.recorded_from <= as_of,
-        or_(table.c.recorded_to.is_(None), table.c.recorded_to > as_of),
-    )
-
-
-def active_on(table: Table, day: date) -> ColumnElement[bool]:
-    return and_(table.c.start_date <= day, or_(table.c.end_date.is_(None), table.c.end_date > day))
-
-
-async def _rows(
-    conn: AsyncConnection,
-    table: Table,
-    columns: Sequence[str],
-    municipalities: Sequence[str],
-    as_of: datetime | None,
-    *conditions: ColumnElement[bool],
-) -> list[Any]:
-    """The columns of the municipalities' rows valid at `as_of` that meet the conditions."""
-    c = table.c
-    where = (c.municipality.in_(municipalities), valid(table, as_of), *conditions)
-    return list(await conn.execute(select(*(c[name] for name in columns)).where(*where)))
-
-
-def _opening_as_zero(month: Any, first: int) -> Any:
-    # Months before the period only make up its opening stock: one row per key, month 0.
-    return case((month < first, 0), else_=month)
-
-
-async def flows(
-    conn: AsyncConnection,
-    municipalities: Sequence[str],
-    regulations: Sequence[str],
-    units: Sequence[str],
-    first: int,
-    last: int,
-    as_of: datetime | None,
-) -> Sequence[FlowTuple]:
-    """Inflow and outflow per key and month up to `last`; the months before `first` together
-    as month 0 (the opening)."""
-    if as_of is None:
-        m = t.monthly.c
-        month = _opening_as_zero(m.month, first)
-        rows = await conn.execute(
-            select(m.municipality, m.regulation, m.unit, month, func.sum(m.inflow), func.sum(m.outflow))
-            .where(
-                m.municipality.in_(municipalities),
-                m.regulation.in_(regulations),
-                m.unit.in_(units),
-                m.month <= last,
-            )
-            .group_by(m.municipality, m.regulation, m.unit, month)
-        )
-        return rows.all()  # Rows are tuples
-    c = t.count_spells.c
-    scope = and_(
-        c.municipality.in_(municipalities),
-        c.regulation.in_(regulations),
-        c.unit.in_(units),
-        valid(t.count_spells, as_of),
-    )
-    result: list[Flow] = []
-    for month_column, is_inflow in ((c.start_month, True), (c.end_month, False)):
-        month = _opening_as_zero(month_column, first)
-        counted = await conn.execute(
-            select(c.municipality, c.regulation, c.unit, month, func.count())
-            .where(scope, month_column <= last)
-            .group_by(c.municipality, c.regulation, c.unit, month)
-        )
-        for muni, regulation, unit, the_month, count in counted.all():
-            counts = (count, 0) if is_inflow else (0, count)
-            result.append(Flow(muni, regulation, unit, the_month, *counts))
-    return result
-
-
-async def late_flows(
-    conn: AsyncConnection,
-    municipalities: Sequence[str],
-    regulations: Sequence[str],
-    units: Sequence[str],
-    lateness: int,
-    last: int,
-    since: datetime,
-) -> Sequence[Any]:
-    """The net flow changes of months up to `last` recorded after `since` and at least `lateness`
-    months after their month: the only ones by which figures known now can differ from those
-    known when the months became definitive."""
-    f = t.late_flows.c
-    key = (f.municipality, f.regulation, f.unit, f.month, f.recorded_at)
-    inflow, outflow = func.sum(f.inflow), func.sum(f.outflow)
-    rows = await conn.execute(
-        select(*key, inflow, outflow)
-        .where(
-            f.lateness >= lateness,
-            f.month <= last,
-            f.recorded_at > since,
-            f.municipality.in_(municipalities),
-            f.regulation.in_(regulations),
-            f.unit.in_(units),
-        )
-        .group_by(*key)
-        .having(or_(inflow != 0, outflow != 0))
-    )
-    return rows.all()
-
-
-async def trace(
-    conn: AsyncConnection,
-    municipality: str,
-    regulation: str,
-    unit: str,
-    measure: str,
-    month: int,
-    stock_day: date,
-    as_of: datetime | None,
-) -> list[Any]:
-    """The spells behind one figure: benefit refs, and for persons also the client refs."""
-    c = t.count_spells.c
-    condition = {
-        "inflow": c.start_month == month,
-        "outflow": c.end_month == month,
-    }.get(measure, active_on(t.count_spells, stock_day))
-    rows = await conn.execute(
-        select(c.entity, c.client_ref)
-        .where(
-            c.municipality == municipality,
-            c.regulation == regulation,
-            c.unit == unit,
-            valid(t.count_spells, as_of),
-            condition,
-        )
-        .order_by(c.entity, c.client_ref)
-    )
-    return list(rows)
-
-
-async def reasons(
-    conn: AsyncConnection,
-    municipalities: Sequence[str],
-    first: int,
-    last: int,
-    as_of: datetime | None,
-) -> list[tuple[str, str, str, int]]:
-    """(municipality, direction, reason, count) of benefits started / ended in the period."""
-    c = t.count_spells.c
-    scope = and_(c.municipality.in_(municipalities), c.unit == "benefits", valid(t.count_spells, as_of))
-    result: list[tuple[str, str, str, int]] = []
-    for direction, month_column, reason in (
-        ("inflow", c.start_month, c.inflow_reason),
-        ("outflow", c.end_month, c.outflow_reason),
-    ):
-        rows = await conn.execute(
-            select(c.municipality, reason, func.count())
-            .where(scope, month_column >= first, month_column <= last)
-            .group_by(c.municipality, reason)
-        )
-        result.extend((muni, direction, code or "unknown", count) for muni, code, count in rows)
-    return result
-
-
-async def count_spells_on(
-    conn: AsyncConnection, municipalities: Sequence[str], day: date, as_of: datetime | None
-) -> list[Any]:
-    columns = (
-        "entity",
-        "unit",
-        "municipality",
-        "regulation",
-        "start_date",
-        "client_ref",
-        "role",
-        "birth_date",
-    )
-    return await _rows(conn, t.count_spells, columns, municipalities, as_of, active_on(t.count_spells, day))
-
-
-def _visible(as_of: datetime | None) -> ColumnElement[bool]:
-    r = t.client_records.c
-    if as_of is None:
-        return r.retracted_at.is_(None)
-    return and_(r.recorded_at <= as_of, or_(r.retracted_at.is_(None), r.retracted_at > as_of))
-
-
-async def latest_on(
-    conn: AsyncConnection, kinds: Sequence[str], clients: Sequence[str], day: date, as_of: datetime | None
-) -> list[Any]:
-    """Per client and type, the latest record on or before `day` (the same day: the one recorded
-    last, by its event's time, then the greatest record_id)."""
-    r = t.client_records.c
-    found: list[Any] = []
-    for condition in member_of(conn, r.client_ref, sorted(set(clients))) if clients else []:
-        rank = func.row_number().over(
-            partition_by=(r.client_ref, r.type),
-            order_by=(r.on_date.desc(), r.recorded_at.desc(), r.record_id.desc()),
-        )
-        ranked = (
-            select(
-                r.record_id,
-                r.client_ref,
-                r.type,
-                r.on_date,
-                r.recorded_at,
-                r.client_stream,
-                rank.label("rank"),
-            )
-            .add_columns(r.work_obligation_exempt, r.coach_ref, r.payload, r.ladder_step, r.target_step)
-            .where(condition, r.type.in_(kinds), r.on_date <= day, _visible(as_of))
-            .subquery()
-        )
-        found.extend(await conn.execute(select(ranked).where(ranked.c.rank == 1)))
-    return found
-
-
-async def assessments_on(
-    conn: AsyncConnection, clients: Sequence[str], day: date, as_of: datetime | None
-) -> dict[str, Assessed]:
-    """The latest assessment on or before `day` per client (ordered, so the last one wins)."""
-    latest: dict[str, Assessed] = {}
-    for row in await latest_on(conn, ("assessment",), clients, day, as_of):
-        latest[row.client_ref] = Assessed(
-            row.on_date, row.ladder_step, row.target_step, row.client_stream, bool(row.work_obligation_exempt)
-        )
-    return latest
-
-
-async def coaches_on(
-    conn: AsyncConnection, clients: Sequence[str], day: date, as_of: datetime | None
-) -> dict[str, str]:
-    return {
-        row.client_ref: row.coach_ref
-        for row in await latest_on(conn, ("coach_assignment",), clients, day, as_of)
-    }
-
-
-SPELLS = {
-    "placement": (t.placement_spells, ("entity", "municipality", "kind", "start_date", "end_date")),
-    "phase": (
-        t.phase_spells,
-        ("entity", "municipality", "phase", "start_date", "end_date", "is_last", "outcome"),
+READ_MODELS = ("benefit", "placement", "application", "trajectory", "client")
+RECORDED = ("recorded_from", "recorded_to")
+# Per entity kind: its spell table and the columns after `entity`, in the order rows are built.
+SPELL_COLUMNS: dict[str, tuple[Table, tuple[str, ...]]] = {
+    "benefit": (
+        t.count_spells,
+        (
+            "unit",
+            "municipality",
+            "regulation",
+            "start_date",
+            "end_date",
+            "start_month",
+            "end_month",
+            "inflow_reason",
+            "outflow_reason",
+            "client_ref",
+            "role",
+            "birth_date",
+            *RECORDED,
+        ),
     ),
+    "placement": (t.placement_spells, (*spells.PlacementSpell._fields, *RECORDED)),
+    "application": (t.applications, (*spells.ApplicationRow._fields, *RECORDED)),
+    "trajectory": (t.phase_spells, (*spells.PhaseRow._fields, *RECORDED)),
 }
+RECORD_COLUMNS = tuple(c.name for c in t.client_records.columns)
+LATE_FLOW_COLUMNS = tuple(c.name for c in t.late_flows.columns if c.name != "id")
+MonthKey = tuple[str, str, str, int]
 
 
-async def spells(
-    conn: AsyncConnection,
-    kind: str,
-    municipalities: Sequence[str],
-    first_day: date,
-    last_day: date,
-    as_of: datetime | None,
-) -> list[Any]:
-    """Placement or phase spells active on `first_day` or started after it up to `last_day` (for
-    counts on the days in between)."""
-    table, columns = SPELLS[kind]
-    c = table.c
-    overlapping = (c.start_date <= last_day, or_(c.end_date.is_(None), c.end_date > first_day))
-    return await _rows(conn, table, columns, municipalities, as_of, *overlapping)
+@dataclass
+class Applied:
+    """What a batch changed: facts that won (newer revision) and months whose flows moved."""
+
+    applied: int
+    ignored: int
+    changed_months: set[MonthKey]
 
 
-async def applications(
-    conn: AsyncConnection,
-    municipalities: Sequence[str],
-    first_day: date,
-    last_day: date,
-    as_of: datetime | None,
-) -> list[Any]:
-    a = t.applications.c
-    columns = ("entity", "municipality", "received_on", "decision", "decided_on")
-    in_period = or_(a.received_on.between(first_day, last_day), a.decided_on.between(first_day, last_day))
-    return await _rows(conn, t.applications, columns, municipalities, as_of, in_period)
-
-
-async def changed_months(conn: AsyncConnection, municipalities: Sequence[str], since: datetime) -> list[Any]:
-    c = t.changes.c
-    rows = await conn.execute(
-        select(c.municipality, c.regulation, c.unit, c.month, func.max(c.changed_at).label("changed_at"))
-        .where(c.municipality.in_(municipalities), c.changed_at > since)
-        .group_by(c.municipality, c.regulation, c.unit, c.month)
-        .order_by(c.municipality, c.month, c.regulation, c.unit)
-    )
-    return list(rows)
-
-
-async def freshness(conn: AsyncConnection) -> list[Any]:
-    return list(await conn.execute(select(t.freshness).order_by(t.freshness.c.read_model)))
-
-
-async def kpi_benefits(
-    conn: AsyncConnection,
-    municipalities: Sequence[str],
-    ended_from: date,
-    started_until: date,
-    as_of: datetime | None,
-) -> list[Any]:
-    """Benefit and membership spells not ended before `ended_from` nor started after `started_until`,
-    ordered by benefit (KPIs, report 8)."""
-    c = t.count_spells.c
-    rows = await conn.execute(
-        select(
-            c.entity,
-            c.unit,
-            c.municipality,
-            c.regulation,
-            c.start_date,
-            c.end_date,
-            c.inflow_reason,
-            c.outflow_reason,
-            c.client_ref,
-            c.role,
-            c.birth_date,
-        )
-        .where(
-            c.municipality.in_(municipalities),
-            valid(t.count_spells, as_of),
-            c.start_date <= started_until,
-            or_(c.end_date.is_(None), c.end_date >= ended_from),
-        )
-        .order_by(c.entity, c.unit)
-    )
-    return list(rows.all())
-
-
-async def assessment_history(
-    conn: AsyncConnection, clients: Sequence[str], as_of: datetime | None
-) -> list[Any]:
-    """Every assessment of the clients known at `as_of` (KPI population over months)."""
-    r = t.client_records.c
-    columns = (r.client_ref, r.on_date, r.recorded_at, r.record_id, r.client_stream, r.work_obligation_exempt)
-    found: list[Any] = []
-    for condition in member_of(conn, r.client_ref, sorted(set(clients))) if clients else []:
-        found.extend(
-            await conn.execute(select(*columns).where(condition, r.type == "assessment", _visible(as_of)))
-        )
-    return found
-
-
-async def plans_sent(conn: AsyncConnection, first: date, last: date, as_of: datetime | None) -> list[Any]:
-    r = t.client_records.c
-    rows = await conn.execute(
-        select(r.record_id, r.client_ref, r.on_date, r.payload).where(
-            r.type == "plan", r.on_date.between(first, last), _visible(as_of)
-        )
-    )
-    return list(rows.all())
-
-
-async def kpi_applications(
-    conn: AsyncConnection,
-    municipalities: Sequence[str],
-    plans: Sequence[tuple[str, str | None]],
-    until: date,
-    as_of: datetime | None,
-) -> list[Any]:
-    """The applications received on or before `until` that plans (client_ref, named application
-    entity) may link to: the plans' clients' and the named ones (once each)."""
-    a = t.applications.c
-    columns = ("entity", "client_ref", "municipality", "received_on")
-    found: dict[str, Any] = {}
-    clients = sorted({client for client, _ in plans})
-    named = sorted({entity for _, entity in plans if entity})
-    for column, values in ((a.client_ref, clients), (a.entity, named)):
-        for condition in member_of(conn, column, values) if values else []:
-            rows = await _rows(
-                conn, t.applications, columns, municipalities, as_of, condition, a.received_on <= until
+def _spell_rows(history: spells.History) -> list[tuple[Any, ...]]:
+    """The history's rows as tuples in SPELL_COLUMNS order, after the entity."""
+    entity = history.entity
+    if isinstance(history, BenefitHistory):
+        return [
+            (
+                entity,
+                s.unit,
+                s.municipality,
+                s.regulation,
+                s.start_date,
+                s.end_date,
+                month_of(s.start_date),
+                month_of(s.end_date) if s.end_date else None,
+                s.inflow_reason,
+                s.outflow_reason,
+                s.client_ref,
+                s.role,
+                s.birth_date,
+                recorded_from,
+                recorded_to,
             )
-            found.update((row.entity, row) for row in rows)
-    return list(found.values())
+            for s, recorded_from, recorded_to in spells.benefit_rows(history)
+        ]
+    rows: Sequence[spells.Recorded[Any]]
+    if isinstance(history, PlacementHistory):
+        rows = spells.placement_rows(history)
+    elif isinstance(history, ApplicationHistory):
+        rows = spells.application_history_rows(history)
+    else:
+        rows = spells.trajectory_rows(history)
+    return [(entity, *row, recorded_from, recorded_to) for row, recorded_from, recorded_to in rows]
+
+
+def _add_flows(deltas: dict[MonthKey, list[int]], flows: Iterable[Any], sign: int) -> None:
+    current = ((m, r, u, s, e) for m, r, u, s, e, recorded_to in flows if recorded_to is None)
+    for key, (inflow, outflow) in flow_deltas(current, sign).items():
+        acc = deltas.setdefault(key, [0, 0])
+        acc[0] += inflow
+        acc[1] += outflow
+
+
+@dataclass
+class RowChanges:
+    """How an entity kind's stored rows become those of the winning facts: rows that stay as they
+    are (most of them, each fact repeats the history before it) are left alone."""
+
+    inserted: list[tuple[Any, ...]]
+    # (id, new recorded_to, the stored row): a version superseded since, or superseded no more.
+    closed: list[tuple[int, datetime | None, tuple[Any, ...]]]
+    deleted: list[tuple[int, tuple[Any, ...]]]
+
+
+def row_changes(stored: Iterable[Sequence[Any]], rows: Iterable[tuple[Any, ...]]) -> RowChanges:
+    """Stored rows are (id, entity, *columns, recorded_to) and new ones (entity, *columns,
+    recorded_to); a row is the same one when all but recorded_to are equal."""
+    by_key = {tuple(row[1:-1]): (row[0], tuple(row[1:])) for row in stored}
+    changes = RowChanges([], [], [])
+    for row in rows:
+        found = by_key.pop(row[:-1], None)
+        if found is None:
+            changes.inserted.append(row)
+        elif found[1][-1] != row[-1]:
+            changes.closed.append((found[0], row[-1], found[1]))
+    changes.deleted.extend(by_key.values())
+    return changes
+
+
+def _flows_of(rows: Iterable[Sequence[Any]]) -> Iterable[Any]:
+    """(municipality, regulation, unit, start month, end month, recorded_to) of count spell rows
+    in SPELL_COLUMNS order."""
+    return ((r[2], r[3], r[1], r[6], r[7], r[14]) for r in rows)
+
+
+def _version_of(row: Sequence[Any]) -> SpellVersion:
+    """The count spell row (SPELL_COLUMNS order) as a version of domain.status."""
+    return (row[2], row[3], row[1], row[6], row[7], row[13], row[14])
+
+
+def _late_flow_rows(changes: RowChanges) -> list[tuple[Any, ...]]:
+    """The late flow changes of count spell row changes, as rows of t.late_flows."""
+    versions = [
+        *((_version_of(row), -1) for _, row in changes.deleted),
+        *((_version_of(row), -1) for _, _, row in changes.closed),
+        *((_version_of((*row[:-1], to)), 1) for _, to, row in changes.closed),
+        *((_version_of(row), 1) for row in changes.inserted),
+    ]
+    return [
+        (m, r, u, month, at, months_between(month, at), inflow, outflow)
+        for m, r, u, month, at, inflow, outflow in late_changes(versions)
+    ]
+
+
+async def _replace_histories(
+    conn: AsyncConnection, histories: dict[str, spells.History]
+) -> tuple[list[spells.History], list[MonthKey]]:
+    """Bring the rows of every entity whose fact is newer than the stored one in line with it,
+    keeping the monthly aggregate in step; returns those facts and the months whose flows moved."""
+    stored = dict(
+        await bulk.select_where_in(conn, t.entities, "entity", list(histories), ("entity", "revision"))
+    )
+    winners = [h for e, h in histories.items() if h.revision > stored.get(e, -1)]
+    deltas: dict[MonthKey, list[int]] = {}
+    for kind, (table, columns) in SPELL_COLUMNS.items():
+        of_kind = [h for h in winners if h.kind == kind]
+        # Entities seen for the first time have no rows to compare with: bulk loads skip the select.
+        replaced = [h.entity for h in of_kind if h.entity in stored]
+        rows = [row for h in of_kind for row in _spell_rows(h)]
+        names = ("entity", *columns)
+        old = await bulk.select_where_in(conn, table, "entity", replaced, ("id", *names))
+        changes = row_changes(old, rows)
+        await bulk.delete_where_in(conn, table, "id", [i for i, _ in changes.deleted])
+        await bulk.update_rows(conn, table, "id", ("recorded_to",), [(i, to) for i, to, _ in changes.closed])
+        await bulk.insert_rows(conn, table, names, changes.inserted)
+        if kind == "benefit":
+            _add_flows(deltas, _flows_of(row for _, row in changes.deleted), -1)
+            _add_flows(deltas, _flows_of(row for _, _, row in changes.closed), -1)
+            _add_flows(deltas, _flows_of((*row[:-1], to) for _, to, row in changes.closed), 1)
+            _add_flows(deltas, _flows_of(changes.inserted), 1)
+            await bulk.insert_rows(conn, t.late_flows, LATE_FLOW_COLUMNS, _late_flow_rows(changes))
+    await bulk.upsert_rows(
+        conn,
+        t.entities,
+        ("entity", "kind", "revision"),
+        [(h.entity, h.kind, h.revision) for h in winners],
+        ("entity",),
+        {"kind": "excluded.kind", "revision": "excluded.revision"},
+    )
+    # Sorted: concurrent consumers lock the aggregate's rows in one order and cannot deadlock.
+    changed = sorted((key, tuple(v)) for key, v in deltas.items() if v != [0, 0])
+    await bulk.upsert_rows(
+        conn,
+        t.monthly,
+        ("municipality", "regulation", "unit", "month", "inflow", "outflow"),
+        [(*key, inflow, outflow) for key, (inflow, outflow) in changed],
+        ("municipality", "regulation", "unit", "month"),
+        {
+            "inflow": f"{t.monthly.name}.inflow + excluded.inflow",
+            "outflow": f"{t.monthly.name}.outflow + excluded.outflow",
+        },
+    )
+    return winners, [key for key, _ in changed]
+
+
+def _record_row(record: ClientRecord) -> tuple[Any, ...]:
+    fact = record.fact
+    on_date = {
+        "assessment": "assessed_on",
+        "coach_assignment": "assigned_on",
+        "progress_report": "recorded_on",
+        "plan": "sent_on",
+        "sanction": "imposed_on",
+    }[fact.type]
+    values = {
+        "record_id": record.record_id,
+        "client_ref": record.client_ref,
+        "revision": record.revision,
+        "type": fact.type,
+        "on_date": getattr(fact, on_date),
+        "recorded_at": record.recorded_at,
+        "retracted_at": record.retracted_at,
+        "ladder_step": getattr(fact, "ladder_step", None),
+        "target_step": getattr(fact, "target_step", None),
+        "client_stream": getattr(fact, "client_stream", None),
+        "work_obligation_exempt": getattr(fact, "work_obligation_exempt", None),
+        "coach_ref": getattr(fact, "coach_ref", None),
+        "payload": fact.model_dump_json(),
+    }
+    return tuple(values[c] for c in RECORD_COLUMNS)
+
+
+async def _replace_records(conn: AsyncConnection, records: dict[str, ClientRecord]) -> list[ClientRecord]:
+    stored = dict(
+        await bulk.select_where_in(
+            conn, t.client_records, "record_id", list(records), ("record_id", "revision")
+        )
+    )
+    winners = [r for i, r in records.items() if r.revision > stored.get(i, -1)]
+    await bulk.upsert_rows(
+        conn,
+        t.client_records,
+        RECORD_COLUMNS,
+        [_record_row(r) for r in winners],
+        ("record_id",),
+        {c: f"excluded.{c}" for c in RECORD_COLUMNS if c != "record_id"},
+    )
+    return winners
+
+
+def _latest_recorded(fact: Fact) -> datetime:
+    if isinstance(fact, ClientRecord):
+        return max(filter(None, (fact.recorded_at, fact.retracted_at)))
+    return max((v.recorded_from for v in fact.versions), default=datetime.min)
+
+
+async def _touch_freshness(conn: AsyncConnection, winners: Sequence[Fact], now: datetime) -> None:
+    rows = []
+    for kind in READ_MODELS:
+        of_kind = [f for f in winners if f.kind == kind]
+        if of_kind:
+            latest = max(_latest_recorded(f) for f in of_kind)
+            rows.append((kind, now, latest, len(of_kind), latest))
+    table = t.freshness.name
+    await bulk.upsert_rows(
+        conn,
+        t.freshness,
+        ("read_model", "applied_at", "latest_recorded", "facts_applied", "newest_recorded"),
+        rows,
+        ("read_model",),
+        {
+            "applied_at": "excluded.applied_at",
+            "latest_recorded": "excluded.latest_recorded",
+            "facts_applied": f"{table}.facts_applied + excluded.facts_applied",
+            "newest_recorded": f"CASE WHEN {table}.newest_recorded IS NULL "
+            f"OR excluded.newest_recorded > {table}.newest_recorded "
+            f"THEN excluded.newest_recorded ELSE {table}.newest_recorded END",
+        },
+    )
+
+
+async def apply_facts(conn: AsyncConnection, facts: Iterable[Fact], now: datetime) -> Applied:
+    """Apply a batch inside the caller's transaction; redelivered or older facts change nothing."""
+    histories: dict[str, spells.History] = {}
+    records: dict[str, ClientRecord] = {}
+    count = 0
+    # Several revisions of one entity in a batch: only the last can win, so only it is written.
+    for fact in facts:
+        count += 1
+        if isinstance(fact, ClientRecord):
+            if fact.record_id not in records or fact.revision > records[fact.record_id].revision:
+                records[fact.record_id] = fact
+        elif fact.entity not in histories or fact.revision > histories[fact.entity].revision:
+            histories[fact.entity] = fact
+    winners, changed = await _replace_histories(conn, histories)
+    record_winners = await _replace_records(conn, records)
+    all_winners: list[Fact] = [*winners, *record_winners]
+    await _touch_freshness(conn, all_winners, now)
+    await bulk.upsert_rows(
+        conn,
+        t.changes,
+        ("municipality", "regulation", "unit", "month", "changed_at"),
+        [(*key, now) for key in changed],
+        ("municipality", "regulation", "unit", "month"),
+        {"changed_at": "excluded.changed_at"},
+    )
+    return Applied(len(all_winners), count - len(all_winners), set(changed))

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from stroom_platform.db import make_engine
 from stroom_platform.ops import ReadinessCheck, database_check
 from stroom_platform.organisations import OrganisationsConfig
-from stroom_reporting import repository
+from stroom_reporting import queries
 from stroom_reporting.consumer import FactsConsumer
 from stroom_reporting.settings import ReportingSettings
 
@@ -71,7 +71,7 @@ class ReportingRuntime:
         try:
             # Answers also while the database is away, as status pages must.
             async with asyncio.timeout(3.0), self.engine.connect() as conn:
-                fresh = await repository.freshness(conn)
+                fresh = await queries.freshness(conn)
         except Exception:
             fresh = None
         consumer = self.consumer

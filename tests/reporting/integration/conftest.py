@@ -16,7 +16,7 @@ from reporting.samples import sample_facts
 from stroom_platform.db import make_engine
 from stroom_reporting.app import create_app
 from stroom_reporting.commands import migrate
-from stroom_reporting.projection import apply_facts
+from stroom_reporting.repository import apply_facts
 from stroom_reporting.settings import ReportingSettings
 
 HOORN = bearer("reports:read", "reports:read:detail", municipalities=["GM0405"], subject="hoorn")

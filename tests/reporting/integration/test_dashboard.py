@@ -33,7 +33,7 @@ from reporting.integration.conftest import EVERYTHING, loaded_database, reportin
 from reporting.samples import benefit
 from stroom_platform.broker import free_port
 from stroom_platform.db import make_engine
-from stroom_reporting.projection import apply_facts
+from stroom_reporting.repository import apply_facts
 
 pytestmark = [
     pytest.mark.browser,

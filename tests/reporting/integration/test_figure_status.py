@@ -20,7 +20,7 @@ from stroom_platform.db import make_engine
 from stroom_platform.organisations import load_organisations
 from stroom_reporting import reports
 from stroom_reporting.commands import migrate
-from stroom_reporting.projection import apply_facts
+from stroom_reporting.repository import apply_facts
 
 HOORN = {"municipality": "GM0405", "from": "2024-01", "to": "2024-06"}
 

@@ -11,7 +11,7 @@ from stroom_contract.facts import BenefitHistory
 from stroom_platform.db import make_engine
 from stroom_reporting import tables as t
 from stroom_reporting.commands import migrate
-from stroom_reporting.projection import apply_facts
+from stroom_reporting.repository import apply_facts
 
 
 def recorded(ref: str, at: datetime) -> BenefitHistory:

@@ -12,12 +12,12 @@ from reporting.histories import EPOCH, MUNICIPALITIES, random_history
 from stroom_contract.codes import ClientStream
 from stroom_contract.facts import Assessment, ClientRecord, Fact
 from stroom_platform.db import make_engine
-from stroom_reporting import repository
+from stroom_reporting import queries
 from stroom_reporting import tables as t
 from stroom_reporting.commands import migrate
 from stroom_reporting.domain import kpis
 from stroom_reporting.kpi_report import _benefits, _client_file, _month_ends
-from stroom_reporting.projection import apply_facts
+from stroom_reporting.repository import apply_facts
 
 
 def assessments(rng: random.Random) -> list[Fact]:
@@ -59,7 +59,7 @@ async def test_month_end_counts_equal_the_definition(database_url: str) -> None:
     first, last = 202301, 202412
     async with engine.connect() as conn:
         for as_of in (None, EPOCH + timedelta(days=300), EPOCH + timedelta(days=500)):
-            spells = await repository.kpi_benefits(
+            spells = await queries.kpi_benefits(
                 conn, MUNICIPALITIES, date(2000, 1, 1), date(2100, 1, 1), as_of
             )
             benefits = _benefits(spells)
@@ -73,7 +73,7 @@ async def test_month_end_counts_equal_the_definition(database_url: str) -> None:
                     r.record_id,
                     r.client_stream,
                     r.work_obligation_exempt,
-                ).where(r.type == "assessment", repository._visible(as_of))
+                ).where(r.type == "assessment", queries._visible(as_of))
             )
             clients = kpis.ClientFile.of(((*row[:5], bool(row[5])) for row in records), ())
             expected = kpis.month_ends(benefits, first, last, clients)

@@ -24,7 +24,7 @@ from stroom_contract.facts import (
 )
 from stroom_platform.db import make_engine
 from stroom_reporting.commands import migrate
-from stroom_reporting.projection import apply_facts
+from stroom_reporting.repository import apply_facts
 
 PERIOD = {"from": "2024-01", "to": "2024-06"}
 

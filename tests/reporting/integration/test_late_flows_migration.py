@@ -15,7 +15,7 @@ from reporting.histories import random_history
 from stroom_platform.db import alembic_config, make_engine
 from stroom_reporting import tables as t
 from stroom_reporting.commands import MIGRATIONS, migrate
-from stroom_reporting.projection import apply_facts
+from stroom_reporting.repository import apply_facts
 
 
 def _net(rows: list[Any]) -> dict[tuple[Any, ...], tuple[int, int]]:

@@ -16,7 +16,7 @@ from stroom_platform.organisations import OrganisationsConfig
 from stroom_reporting import reports
 from stroom_reporting.commands import migrate
 from stroom_reporting.domain.months import format_month, month_range
-from stroom_reporting.projection import apply_facts
+from stroom_reporting.repository import apply_facts
 
 FIRST, LAST = 202201, 202512
 MONTHS = [(m // 100, m % 100) for m in month_range(FIRST, LAST)]
@@ -107,7 +107,7 @@ async def test_monthly_equals_reference_through_corrections(
 
 
 async def test_trace_count_equals_figure(database_url: str, organisations: OrganisationsConfig) -> None:
-    from stroom_reporting import repository
+    from stroom_reporting import queries
     from stroom_reporting.domain.months import last_day, previous_month
 
     await migrate(database_url)
@@ -126,7 +126,7 @@ async def test_trace_count_equals_figure(database_url: str, organisations: Organ
             month = int(row["month"].replace("-", ""))
             for measure in ("begin", "inflow", "outflow", "end"):
                 day = last_day(previous_month(month) if measure == "begin" else month)
-                refs = await repository.trace(
+                refs = await queries.trace(
                     conn, row["municipality"], row["regulation"], row["unit"], measure, month, day, None
                 )
                 assert len(refs) == row[measure], (format_month(month), measure)

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from hypothesis import given
 from hypothesis import strategies as st
 
-from stroom_reporting.projection import row_changes
+from stroom_reporting.repository import row_changes
 
 MOMENTS = st.sampled_from([None, *(datetime(2025, 1, d, tzinfo=UTC) for d in (1, 2, 3))])
 Row = tuple[str, int, int, datetime | None]

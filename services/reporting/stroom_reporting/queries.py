@@ -1,0 +1,396 @@
+"""Every read query of the reporting service; `as_of=None` reads the current versions."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Table,
+    and_,
+    case,
+    func,
+    or_,
+    select,
+)
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from stroom_platform.dialect import member_of
+from stroom_reporting import tables as t
+from stroom_reporting.domain.families import Assessed
+from stroom_reporting.domain.mutations import Flow, FlowTuple
+
+
+def valid(table: Table, as_of: datetime | None) -> ColumnElement[bool]:
+    """The rows as they were known at `as_of` (recorded_from <= as_of < recorded_to)."""
+    if as_of is None:
+        return table.c.recorded_to.is_(None)
+    return and_(
+        table.c.recorded_from <= as_of,
+        or_(table.c.recorded_to.is_(None), table.c.recorded_to > as_of),
+    )
+
+
+def active_on(table: Table, day: date) -> ColumnElement[bool]:
+    return and_(table.c.start_date <= day, or_(table.c.end_date.is_(None), table.c.end_date > day))
+
+
+async def _rows(
+    conn: AsyncConnection,
+    table: Table,
+    columns: Sequence[str],
+    municipalities: Sequence[str],
+    as_of: datetime | None,
+    *conditions: ColumnElement[bool],
+) -> list[Any]:
+    """The columns of the municipalities' rows valid at `as_of` that meet the conditions."""
+    c = table.c
+    where = (c.municipality.in_(municipalities), valid(table, as_of), *conditions)
+    return list(await conn.execute(select(*(c[name] for name in columns)).where(*where)))
+
+
+def _opening_as_zero(month: Any, first: int) -> Any:
+    # Months before the period only make up its opening stock: one row per key, month 0.
+    return case((month < first, 0), else_=month)
+
+
+async def flows(
+    conn: AsyncConnection,
+    municipalities: Sequence[str],
+    regulations: Sequence[str],
+    units: Sequence[str],
+    first: int,
+    last: int,
+    as_of: datetime | None,
+) -> Sequence[FlowTuple]:
+    """Inflow and outflow per key and month up to `last`; the months before `first` together
+    as month 0 (the opening)."""
+    if as_of is None:
+        m = t.monthly.c
+        month = _opening_as_zero(m.month, first)
+        rows = await conn.execute(
+            select(m.municipality, m.regulation, m.unit, month, func.sum(m.inflow), func.sum(m.outflow))
+            .where(
+                m.municipality.in_(municipalities),
+                m.regulation.in_(regulations),
+                m.unit.in_(units),
+                m.month <= last,
+            )
+            .group_by(m.municipality, m.regulation, m.unit, month)
+        )
+        return rows.all()  # Rows are tuples
+    c = t.count_spells.c
+    scope = and_(
+        c.municipality.in_(municipalities),
+        c.regulation.in_(regulations),
+        c.unit.in_(units),
+        valid(t.count_spells, as_of),
+    )
+    result: list[Flow] = []
+    for month_column, is_inflow in ((c.start_month, True), (c.end_month, False)):
+        month = _opening_as_zero(month_column, first)
+        counted = await conn.execute(
+            select(c.municipality, c.regulation, c.unit, month, func.count())
+            .where(scope, month_column <= last)
+            .group_by(c.municipality, c.regulation, c.unit, month)
+        )
+        for muni, regulation, unit, the_month, count in counted.all():
+            counts = (count, 0) if is_inflow else (0, count)
+            result.append(Flow(muni, regulation, unit, the_month, *counts))
+    return result
+
+
+async def late_flows(
+    conn: AsyncConnection,
+    municipalities: Sequence[str],
+    regulations: Sequence[str],
+    units: Sequence[str],
+    lateness: int,
+    last: int,
+    since: datetime,
+) -> Sequence[Any]:
+    """The net flow changes of months up to `last` recorded after `since` and at least `lateness`
+    months after their month: the only ones by which figures known now can differ from those
+    known when the months became definitive."""
+    f = t.late_flows.c
+    key = (f.municipality, f.regulation, f.unit, f.month, f.recorded_at)
+    inflow, outflow = func.sum(f.inflow), func.sum(f.outflow)
+    rows = await conn.execute(
+        select(*key, inflow, outflow)
+        .where(
+            f.lateness >= lateness,
+            f.month <= last,
+            f.recorded_at > since,
+            f.municipality.in_(municipalities),
+            f.regulation.in_(regulations),
+            f.unit.in_(units),
+        )
+        .group_by(*key)
+        .having(or_(inflow != 0, outflow != 0))
+    )
+    return rows.all()
+
+
+async def trace(
+    conn: AsyncConnection,
+    municipality: str,
+    regulation: str,
+    unit: str,
+    measure: str,
+    month: int,
+    stock_day: date,
+    as_of: datetime | None,
+) -> list[Any]:
+    """The spells behind one figure: benefit refs, and for persons also the client refs."""
+    c = t.count_spells.c
+    condition = {
+        "inflow": c.start_month == month,
+        "outflow": c.end_month == month,
+    }.get(measure, active_on(t.count_spells, stock_day))
+    rows = await conn.execute(
+        select(c.entity, c.client_ref)
+        .where(
+            c.municipality == municipality,
+            c.regulation == regulation,
+            c.unit == unit,
+            valid(t.count_spells, as_of),
+            condition,
+        )
+        .order_by(c.entity, c.client_ref)
+    )
+    return list(rows)
+
+
+async def reasons(
+    conn: AsyncConnection,
+    municipalities: Sequence[str],
+    first: int,
+    last: int,
+    as_of: datetime | None,
+) -> list[tuple[str, str, str, int]]:
+    """(municipality, direction, reason, count) of benefits started / ended in the period."""
+    c = t.count_spells.c
+    scope = and_(c.municipality.in_(municipalities), c.unit == "benefits", valid(t.count_spells, as_of))
+    result: list[tuple[str, str, str, int]] = []
+    for direction, month_column, reason in (
+        ("inflow", c.start_month, c.inflow_reason),
+        ("outflow", c.end_month, c.outflow_reason),
+    ):
+        rows = await conn.execute(
+            select(c.municipality, reason, func.count())
+            .where(scope, month_column >= first, month_column <= last)
+            .group_by(c.municipality, reason)
+        )
+        result.extend((muni, direction, code or "unknown", count) for muni, code, count in rows)
+    return result
+
+
+async def count_spells_on(
+    conn: AsyncConnection, municipalities: Sequence[str], day: date, as_of: datetime | None
+) -> list[Any]:
+    columns = (
+        "entity",
+        "unit",
+        "municipality",
+        "regulation",
+        "start_date",
+        "client_ref",
+        "role",
+        "birth_date",
+    )
+    return await _rows(conn, t.count_spells, columns, municipalities, as_of, active_on(t.count_spells, day))
+
+
+def _visible(as_of: datetime | None) -> ColumnElement[bool]:
+    r = t.client_records.c
+    if as_of is None:
+        return r.retracted_at.is_(None)
+    return and_(r.recorded_at <= as_of, or_(r.retracted_at.is_(None), r.retracted_at > as_of))
+
+
+async def latest_on(
+    conn: AsyncConnection, kinds: Sequence[str], clients: Sequence[str], day: date, as_of: datetime | None
+) -> list[Any]:
+    """Per client and type, the latest record on or before `day` (the same day: the one recorded
+    last, by its event's time, then the greatest record_id)."""
+    r = t.client_records.c
+    found: list[Any] = []
+    for condition in member_of(conn, r.client_ref, sorted(set(clients))) if clients else []:
+        rank = func.row_number().over(
+            partition_by=(r.client_ref, r.type),
+            order_by=(r.on_date.desc(), r.recorded_at.desc(), r.record_id.desc()),
+        )
+        ranked = (
+            select(
+                r.record_id,
+                r.client_ref,
+                r.type,
+                r.on_date,
+                r.recorded_at,
+                r.client_stream,
+                rank.label("rank"),
+            )
+            .add_columns(r.work_obligation_exempt, r.coach_ref, r.payload, r.ladder_step, r.target_step)
+            .where(condition, r.type.in_(kinds), r.on_date <= day, _visible(as_of))
+            .subquery()
+        )
+        found.extend(await conn.execute(select(ranked).where(ranked.c.rank == 1)))
+    return found
+
+
+async def assessments_on(
+    conn: AsyncConnection, clients: Sequence[str], day: date, as_of: datetime | None
+) -> dict[str, Assessed]:
+    """The latest assessment on or before `day` per client (ordered, so the last one wins)."""
+    latest: dict[str, Assessed] = {}
+    for row in await latest_on(conn, ("assessment",), clients, day, as_of):
+        latest[row.client_ref] = Assessed(
+            row.on_date, row.ladder_step, row.target_step, row.client_stream, bool(row.work_obligation_exempt)
+        )
+    return latest
+
+
+async def coaches_on(
+    conn: AsyncConnection, clients: Sequence[str], day: date, as_of: datetime | None
+) -> dict[str, str]:
+    return {
+        row.client_ref: row.coach_ref
+        for row in await latest_on(conn, ("coach_assignment",), clients, day, as_of)
+    }
+
+
+SPELLS = {
+    "placement": (t.placement_spells, ("entity", "municipality", "kind", "start_date", "end_date")),
+    "phase": (
+        t.phase_spells,
+        ("entity", "municipality", "phase", "start_date", "end_date", "is_last", "outcome"),
+    ),
+}
+
+
+async def spells(
+    conn: AsyncConnection,
+    kind: str,
+    municipalities: Sequence[str],
+    first_day: date,
+    last_day: date,
+    as_of: datetime | None,
+) -> list[Any]:
+    """Placement or phase spells active on `first_day` or started after it up to `last_day` (for
+    counts on the days in between)."""
+    table, columns = SPELLS[kind]
+    c = table.c
+    overlapping = (c.start_date <= last_day, or_(c.end_date.is_(None), c.end_date > first_day))
+    return await _rows(conn, table, columns, municipalities, as_of, *overlapping)
+
+
+async def applications(
+    conn: AsyncConnection,
+    municipalities: Sequence[str],
+    first_day: date,
+    last_day: date,
+    as_of: datetime | None,
+) -> list[Any]:
+    a = t.applications.c
+    columns = ("entity", "municipality", "received_on", "decision", "decided_on")
+    in_period = or_(a.received_on.between(first_day, last_day), a.decided_on.between(first_day, last_day))
+    return await _rows(conn, t.applications, columns, municipalities, as_of, in_period)
+
+
+async def changed_months(conn: AsyncConnection, municipalities: Sequence[str], since: datetime) -> list[Any]:
+    c = t.changes.c
+    rows = await conn.execute(
+        select(c.municipality, c.regulation, c.unit, c.month, func.max(c.changed_at).label("changed_at"))
+        .where(c.municipality.in_(municipalities), c.changed_at > since)
+        .group_by(c.municipality, c.regulation, c.unit, c.month)
+        .order_by(c.municipality, c.month, c.regulation, c.unit)
+    )
+    return list(rows)
+
+
+async def freshness(conn: AsyncConnection) -> list[Any]:
+    return list(await conn.execute(select(t.freshness).order_by(t.freshness.c.read_model)))
+
+
+async def kpi_benefits(
+    conn: AsyncConnection,
+    municipalities: Sequence[str],
+    ended_from: date,
+    started_until: date,
+    as_of: datetime | None,
+) -> list[Any]:
+    """Benefit and membership spells not ended before `ended_from` nor started after `started_until`,
+    ordered by benefit (KPIs, report 8)."""
+    c = t.count_spells.c
+    rows = await conn.execute(
+        select(
+            c.entity,
+            c.unit,
+            c.municipality,
+            c.regulation,
+            c.start_date,
+            c.end_date,
+            c.inflow_reason,
+            c.outflow_reason,
+            c.client_ref,
+            c.role,
+            c.birth_date,
+        )
+        .where(
+            c.municipality.in_(municipalities),
+            valid(t.count_spells, as_of),
+            c.start_date <= started_until,
+            or_(c.end_date.is_(None), c.end_date >= ended_from),
+        )
+        .order_by(c.entity, c.unit)
+    )
+    return list(rows.all())
+
+
+async def assessment_history(
+    conn: AsyncConnection, clients: Sequence[str], as_of: datetime | None
+) -> list[Any]:
+    """Every assessment of the clients known at `as_of` (KPI population over months)."""
+    r = t.client_records.c
+    columns = (r.client_ref, r.on_date, r.recorded_at, r.record_id, r.client_stream, r.work_obligation_exempt)
+    found: list[Any] = []
+    for condition in member_of(conn, r.client_ref, sorted(set(clients))) if clients else []:
+        found.extend(
+            await conn.execute(select(*columns).where(condition, r.type == "assessment", _visible(as_of)))
+        )
+    return found
+
+
+async def plans_sent(conn: AsyncConnection, first: date, last: date, as_of: datetime | None) -> list[Any]:
+    r = t.client_records.c
+    rows = await conn.execute(
+        select(r.record_id, r.client_ref, r.on_date, r.payload).where(
+            r.type == "plan", r.on_date.between(first, last), _visible(as_of)
+        )
+    )
+    return list(rows.all())
+
+
+async def kpi_applications(
+    conn: AsyncConnection,
+    municipalities: Sequence[str],
+    plans: Sequence[tuple[str, str | None]],
+    until: date,
+    as_of: datetime | None,
+) -> list[Any]:
+    """The applications received on or before `until` that plans (client_ref, named application
+    entity) may link to: the plans' clients' and the named ones (once each)."""
+    a = t.applications.c
+    columns = ("entity", "client_ref", "municipality", "received_on")
+    found: dict[str, Any] = {}
+    clients = sorted({client for client, _ in plans})
+    named = sorted({entity for _, entity in plans if entity})
+    for column, values in ((a.client_ref, clients), (a.entity, named)):
+        for condition in member_of(conn, column, values) if values else []:
+            rows = await _rows(
+                conn, t.applications, columns, municipalities, as_of, condition, a.received_on <= until
+            )
+            found.update((row.entity, row) for row in rows)
+    return list(found.values())
