@@ -29,7 +29,21 @@ def scoped_key(kind: str, source: str, ref: str) -> str:
 
 
 def key_kind(key: str) -> str:
+    """What a key starts with: an entity's kind, `client`, or `retraction` for retractions
+    waiting for the event they retract."""
     return key.split(":", 1)[0]
+
+
+def kind_of(event_type: str) -> str:
+    """`benefit`, `placement`, `application` or `trajectory`; `client` for the rest (a person's
+    point facts), as caseload folds them."""
+    return _entity_kind(event_type) or "client"
+
+
+def kind_of_key(key: str) -> str:
+    """The kind of what an entity key names, as `kind_of` gives it for its events."""
+    kind = key_kind(key)
+    return kind if kind in _ENTITY_KINDS else "client"
 
 
 @cache

@@ -5,7 +5,8 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stroom_contract.keys import MAX_KEY_LENGTH, key_kind, scoped_key
+from stroom_contract.keys import MAX_KEY_LENGTH, key_kind, kind_of, kind_of_key, scoped_key
+from stroom_contract.retractions import retraction_key
 
 
 def test_a_colon_in_the_ref_does_not_make_another_sources_key() -> None:
@@ -39,3 +40,13 @@ parts = st.one_of(
 def test_different_parts_never_share_a_key(first: tuple[str, str, str], second: tuple[str, str, str]) -> None:
     assert (scoped_key(*first) == scoped_key(*second)) == (first == second)
     assert key_kind(scoped_key(*first)) == first[0]
+
+
+@given(kind=st.sampled_from(["benefit", "placement", "application", "trajectory"]), source=parts, ref=parts)
+def test_an_entity_keys_kind_is_that_of_its_events(kind: str, source: str, ref: str) -> None:
+    assert kind_of_key(scoped_key(kind, source, ref)) == kind_of(f"stroom.{kind}.started.v1") == kind
+
+
+def test_a_persons_facts_and_waiting_retractions_are_of_no_entity() -> None:
+    assert kind_of("stroom.client.assessed.v1") == kind_of("stroom.plan.sent.v1") == "client"
+    assert kind_of_key("client:abc") == kind_of_key(retraction_key("urn:x", "e-1")) == "client"

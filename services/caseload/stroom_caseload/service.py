@@ -12,12 +12,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from stroom_caseload.domain.client import CLIENT_EVENT_TYPES, client_fact
 from stroom_caseload.domain.events import Decoded, Event, Mark, keep_earliest
-from stroom_caseload.domain.fold import history, kind_of_key
+from stroom_caseload.domain.fold import history
 from stroom_caseload.domain.publication import client_record, revised_fact
 from stroom_caseload.repository import CaseloadRepository, ClientRow, EntityWrite
 from stroom_caseload.tables import Tables, live
 from stroom_contract.events import Envelope, EventRetractedData
-from stroom_contract.keys import entity_key, key_kind
+from stroom_contract.keys import entity_key, key_kind, kind_of_key
 from stroom_contract.retractions import chain_keys, retraction_key
 
 # Live batches hold this shared; `stroom caseload rebuild` holds it exclusively to swap.

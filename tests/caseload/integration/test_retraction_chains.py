@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from caseload.reference import known_events
 from stroom_caseload.commands import migrate
 from stroom_caseload.domain.events import Event
-from stroom_caseload.domain.fold import fold, kind_of
+from stroom_caseload.domain.fold import fold
 from stroom_caseload.domain.publication import entity_fact
 from stroom_caseload.domain.states import Version
 from stroom_caseload.service import apply_events
@@ -26,7 +26,7 @@ from stroom_caseload.tables import dead_letters, live
 from stroom_contract.bsn import Pseudonymiser
 from stroom_contract.events import EVENT_TYPES
 from stroom_contract.facts import Fact
-from stroom_contract.keys import entity_key, scoped_key
+from stroom_contract.keys import entity_key, kind_of, scoped_key
 from stroom_contract.retractions import RETRACTED
 from stroom_contract.validation import EventValidator
 from stroom_platform.db import make_engine

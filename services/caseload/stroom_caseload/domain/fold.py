@@ -24,7 +24,8 @@ from stroom_caseload.domain.states import (
     TrajectoryState,
     Version,
 )
-from stroom_contract.keys import key_kind
+from stroom_contract.keys import kind_of as kind_of
+from stroom_contract.keys import kind_of_key as kind_of_key
 
 Data = Mapping[str, Any]
 
@@ -152,17 +153,6 @@ _EMPTY: dict[str, Acc] = {
     "application": Pair(),
     "trajectory": TrajectoryAcc(),
 }
-
-
-def kind_of(event_type: str) -> str:
-    """`benefit`, `placement`, `application`, `trajectory`, or `client` for point facts."""
-    kind = event_type.split(".")[1]
-    return kind if kind in _EMPTY else "client"
-
-
-def kind_of_key(key: str) -> str:
-    """The kind of the entity an entity key names, as `kind_of` gives it for its events."""
-    return kind_of(f"stroom.{key_kind(key)}.")
 
 
 def _day(value: str | None) -> date | None:

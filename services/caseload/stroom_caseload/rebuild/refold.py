@@ -13,14 +13,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from stroom_caseload.domain.client import client_fact
 from stroom_caseload.domain.events import Event, Stored, effective
-from stroom_caseload.domain.fold import history, kind_of_key
+from stroom_caseload.domain.fold import history
 from stroom_caseload.domain.publication import client_record, entity_fact
 from stroom_caseload.domain.states import ClientFact
 from stroom_caseload.rebuild.bulk import BulkWriter
 from stroom_caseload.rebuild.shadow_ledger import Held, HeldEvents
 from stroom_caseload.repository import client_fact_row, ledger_event, state_rows
 from stroom_caseload.tables import live, shadow
-from stroom_contract.keys import key_kind
+from stroom_contract.keys import key_kind, kind_of_key
 from stroom_contract.retractions import Retractions
 
 # A client record to publish: its record id (`source|id`), Kafka key and value.

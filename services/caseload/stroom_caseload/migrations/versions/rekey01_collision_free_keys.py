@@ -23,7 +23,8 @@ from alembic import op
 from pydantic import ValidationError
 
 from stroom_caseload.domain.events import Event, effective
-from stroom_caseload.domain.fold import history, kind_of_key
+from stroom_caseload.domain.fold import history
+from stroom_contract.keys import kind_of_key
 from stroom_caseload.domain.publication import entity_fact
 from stroom_caseload.repository import state_rows
 from stroom_caseload.tables import live
