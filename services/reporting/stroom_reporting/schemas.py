@@ -7,7 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from stroom_platform.pagination import PageLinks
-from stroom_reporting.exports import XLSX_MEDIA
+from stroom_reporting.service.exports import XLSX_MEDIA
 
 
 class Named(BaseModel):

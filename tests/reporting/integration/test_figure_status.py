@@ -18,9 +18,9 @@ from stroom_contract.codes import InflowReason, Regulation, Role
 from stroom_contract.facts import BenefitHistory, BenefitState, BenefitVersion, Fact, MemberSpell
 from stroom_platform.db import make_engine
 from stroom_platform.organisations import load_organisations
-from stroom_reporting import reports
 from stroom_reporting.commands import migrate
 from stroom_reporting.repository import apply_facts
+from stroom_reporting.service import reports
 
 HOORN = {"municipality": "GM0405", "from": "2024-01", "to": "2024-06"}
 

@@ -16,8 +16,8 @@ from stroom_reporting import queries
 from stroom_reporting import tables as t
 from stroom_reporting.commands import migrate
 from stroom_reporting.domain import kpis
-from stroom_reporting.kpi_report import _benefits, _client_file, _month_ends
 from stroom_reporting.repository import apply_facts
+from stroom_reporting.service.kpis import _benefits, _client_file, _month_ends
 
 
 def assessments(rng: random.Random) -> list[Fact]:

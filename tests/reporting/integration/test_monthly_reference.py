@@ -13,10 +13,10 @@ from reporting.reference import reference_monthly
 from stroom_contract.facts import BenefitHistory, Fact
 from stroom_platform.db import make_engine
 from stroom_platform.organisations import OrganisationsConfig
-from stroom_reporting import reports
 from stroom_reporting.commands import migrate
 from stroom_reporting.domain.months import format_month, month_range
 from stroom_reporting.repository import apply_facts
+from stroom_reporting.service import reports
 
 FIRST, LAST = 202201, 202512
 MONTHS = [(m // 100, m % 100) for m in month_range(FIRST, LAST)]

@@ -17,7 +17,7 @@ from stroom_platform.spreadsheets import append_xlsx_row, csv_cell, xlsx_cell
 from stroom_reporting.domain.board import NET_CHANGE_NOTE, day_label, period_label
 from stroom_reporting.domain.months import parse_month
 from stroom_reporting.domain.status import DEFINITIVE
-from stroom_reporting.reports import LABELS, Report, ReportTable
+from stroom_reporting.service.reports import LABELS, Report, ReportTable
 
 XLSX_MEDIA = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 _TITLE = Font(bold=True, size=14)

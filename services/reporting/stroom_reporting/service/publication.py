@@ -13,7 +13,7 @@ from typing import Any
 from stroom_reporting.domain.disclosure import MEASURES, suppress_monthly
 from stroom_reporting.domain.months import parse_month
 from stroom_reporting.domain.mutations import MutationRow
-from stroom_reporting.reports import Report, ReportTable
+from stroom_reporting.service.reports import Report, ReportTable
 
 MARKER = "*"
 MONTHLY_TABLES = frozenset(

@@ -16,7 +16,7 @@ from stroom_reporting import queries
 from stroom_reporting.domain import kpis
 from stroom_reporting.domain.families import active_on
 from stroom_reporting.domain.months import first_day, format_month, last_day, month_range, next_month
-from stroom_reporting.reports import Report, ReportTable, Scope, coded
+from stroom_reporting.service.reports import Report, ReportTable, Scope, coded
 
 LABEL = {
     "K1": "K1 Gemiddelde uitkeringsduur (dagen)",
