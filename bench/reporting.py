@@ -1,15 +1,20 @@
-"""Facts load rate and monthly report latency (PostgreSQL), against decode-only and DuckDB.
+"""Facts load rate, report latency and how both scale, against decoding alone and DuckDB.
 
 `.venv/bin/python -m bench.reporting [--events 1000000 | --sizes 100000,1000000,5000000]
-[--kpi-benefits 10000]`: first the dashboard's KPI panel (report 8, organisation, one year) on a
-WerkSaam-sized caseload with its client records. Then benefits of about 1.7 events each
-(started, and ended for most) become facts as the caseload service publishes them live: one per
-event, the entity's whole history with the next revision. They are loaded the way the consumer
-does it (JSON decode, then one transaction per batch of `--batch`), beside decoding alone as the
-baseline. Then report 1 is timed over HTTP (the app in process) for one municipality over a year
-and for the whole organisation over five years, beside DuckDB computing the same organisation
-table from an NDJSON file of the raw benefit events, and the KPI sheet (organisation, one year).
-With --sizes each size gets a database of its own and a line in a scaling table at the end.
+[--kpi-benefits 10000] [--budget-minutes 60]`: first the dashboard's KPI panel (report 8,
+organisation, one year) on a WerkSaam-sized caseload. Then per size a simulated history of about
+ten events a benefit (application received and decided, benefit started and, for most, ended,
+plan naar werk, yearly assessments, progress reports of mediable clients; a fifth of those who
+leave come back) becomes facts as the caseload service publishes them live: one per event. They
+are loaded the way the consumer does it (JSON decode, then one transaction per batch of
+`--batch`), beside decoding alone as the baseline. Then the monthly report is timed over HTTP (the
+app in process) for one municipality over a year and for the organisation over five years, and
+the KPI sheet for the organisation over 2024; DuckDB computes the same organisation table and the
+same KPI sheet (both years) from the NDJSON file of the raw events in the same run, and the
+sheet's values are compared with DuckDB's. Sizes grow the caseload over the same years, so a
+report's period holds more the larger the size. Each size gets a database of its own; with
+several, a scaling table and the flatness against the smallest size close the run. A size that
+would not fit the machine's memory or disk, or the time budget, is refused with the reason.
 """
 
 from __future__ import annotations
@@ -20,16 +25,22 @@ import gc
 import json
 import os
 import random
+import shutil
 import statistics
+import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import duckdb
 import httpx
 
+from bench import duckdb_reference
 from bench.credentials import reader
 from stroom_contract.codes import ClientStream, Decision, InflowReason, OutflowReason, Regulation, Role
 from stroom_contract.facts import (
@@ -51,6 +62,9 @@ from stroom_platform.organisations import load_organisations
 from stroom_reporting.app import create_app
 from stroom_reporting.commands import migrate
 from stroom_reporting.consumer import FACT_ADAPTER
+from stroom_reporting.domain import kpis
+from stroom_reporting.domain.kpis import WORK_OR_EDUCATION
+from stroom_reporting.domain.months import month_range
 from stroom_reporting.repository import apply_facts
 from stroom_reporting.settings import ReportingSettings
 from stroom_simulator.bsns import pseudonym
@@ -59,243 +73,229 @@ ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 ORG = "werksaam-westfriesland"
 
 
+OUTFLOWS = (
+    [OutflowReason.EMPLOYMENT] * 6
+    + [OutflowReason.SELF_EMPLOYMENT, OutflowReason.EDUCATION_WITH_STUDENT_FINANCE]
+    + [r for r in OutflowReason if r.value not in WORK_OR_EDUCATION]
+)
+
+
+def event(kind: str, key: str, at: date, data: dict[str, object]) -> dict[str, object]:
+    """A raw event as it stands pseudonymised on the events topic (what DuckDB reads)."""
+    return {"id": key, "type": f"stroom.{kind}.v1", "time": f"{at.isoformat()}T00:00:00+00:00", "data": data}
+
+
 def generate(
     n: int, rng: random.Random, offset: int = 0
-) -> tuple[list[BenefitHistory], list[dict[str, object]]]:
+) -> tuple[list[tuple[datetime, Fact]], list[dict[str, object]]]:
+    """`n` benefits from `offset` on and their clients' records: per benefit its application
+    (received, decided), start and (for most) end, the plan naar werk, a yearly assessment and, for
+    mediable clients, progress reports; a fifth of the clients that leave come back within a
+    year. Returns each event's fact as caseload publishes it live (with the time it is recorded)
+    and the raw events."""
     municipalities = [m.code for m in load_organisations().organisation(ORG).municipalities]  # type: ignore[union-attr]
-    histories, events = [], []
-    for i in range(offset, offset + n):
-        start = date(2019, 1, 1) + timedelta(days=rng.randrange(6 * 365))
+    facts: list[tuple[datetime, Fact]] = []
+    events: list[dict[str, object]] = []
+    index, client, start = offset, "", date(2019, 1, 1)
+    municipality, born = "", date(1980, 1, 1)
+    while index < offset + n:
+        if not client:
+            client = pseudonym(f"c{index}")
+            municipality = rng.choice(municipalities)
+            born = date(1950, 1, 1) + timedelta(days=rng.randrange(50 * 365))
+            start = date(2019, 1, 1) + timedelta(days=rng.randrange(6 * 365))
         end = start + timedelta(days=rng.randrange(30, 1500)) if rng.random() < 0.7 else None
-        municipality, regulation = rng.choice(municipalities), rng.choice(list(Regulation))
-        member = MemberSpell(
-            client_ref=pseudonym(f"c{i}"), role=Role.APPLICANT, birth_date=date(1980, 1, 1), joined_on=start
-        )
-        state = BenefitState(
-            municipality=municipality,
-            regulation=regulation,
-            start_date=start,
-            end_date=end,
-            inflow_reason=InflowReason.OTHER,
-            outflow_reason=OutflowReason.OTHER if end else None,
-            members=[member],
-        )
-        t0 = datetime.combine(start, datetime.min.time(), UTC)
-        versions = [
-            BenefitVersion(
-                recorded_from=t0, state=state.model_copy(update={"end_date": None, "outflow_reason": None})
+        facts_, events_ = benefit_history(rng, f"b{index}", client, municipality, born, start, end)
+        facts.extend(facts_)
+        events.extend(events_)
+        index += 1
+        if end is not None and rng.random() < 0.2:
+            start = end + timedelta(days=rng.randrange(1, 365))
+        else:
+            client = ""
+    return facts, events
+
+
+def benefit_history(
+    rng: random.Random, ref: str, client: str, municipality: str, born: date, start: date, end: date | None
+) -> tuple[list[tuple[datetime, Fact]], list[dict[str, object]]]:
+    """One benefit with its application and its client's records while it runs (see `generate`)."""
+    regulation = rng.choices(list(Regulation), (85, 8, 2, 5))[0]
+    inflow, outflow = rng.choice(list(InflowReason)), rng.choice(OUTFLOWS) if end else None
+    member = MemberSpell(client_ref=client, role=Role.APPLICANT, birth_date=born, joined_on=start)
+    state = BenefitState(
+        municipality=municipality,
+        regulation=regulation,
+        start_date=start,
+        end_date=end,
+        inflow_reason=inflow,
+        outflow_reason=outflow,
+        members=[member],
+    )
+    facts: list[tuple[datetime, Fact]] = []
+    events = []
+
+    def at(day: date) -> datetime:
+        return datetime.combine(day, datetime.min.time(), UTC)
+
+    def record(key: str, day: date, fact: Assessment | ProgressReport | PlanSent) -> None:
+        facts.append(
+            (
+                at(day),
+                ClientRecord(
+                    entity=f"client:{client}",
+                    record_id=f"bench|{key}",
+                    client_ref=client,
+                    revision=1,
+                    recorded_at=at(day),
+                    fact=fact,
+                ),
             )
-        ]
-        ref = f"b{i}"
-        events.append(
-            {
-                "type": "stroom.benefit.started.v1",
-                "time": t0.isoformat(),
-                "data": {
-                    "benefit_ref": ref,
-                    "municipality": municipality,
-                    "regulation": regulation.value,
-                    "start_date": start.isoformat(),
-                },
-            }
-        )
-        if end:
-            t1 = datetime.combine(end, datetime.min.time(), UTC)
-            versions.append(BenefitVersion(recorded_from=t1, state=state))
-            events.append(
-                {
-                    "type": "stroom.benefit.ended.v1",
-                    "time": t1.isoformat(),
-                    "data": {"benefit_ref": ref, "end_date": end.isoformat()},
-                }
-            )
-        histories.append(
-            BenefitHistory(entity=f"benefit:bench:{ref}", revision=len(versions), versions=versions)
-        )
-    return histories, events
-
-
-def kpi_client(
-    rng: random.Random, client: str, municipality: str, start: date, end: date | None
-) -> list[Fact]:
-    """An applicant's application, plan, yearly assessments and (mediable) quarterly progress reports."""
-    t0 = datetime(2020, 1, 1, tzinfo=UTC)
-
-    def record(record_id: str, fact: Assessment | ProgressReport | PlanSent) -> ClientRecord:
-        return ClientRecord(
-            entity=f"client:{client}",
-            record_id=record_id,
-            client_ref=client,
-            revision=1,
-            recorded_at=t0,
-            fact=fact,
         )
 
     received = start - timedelta(days=rng.randrange(10, 40))
     application = ApplicationState(
-        client_ref=client,
-        municipality=municipality,
-        regulation=Regulation.PW,
-        received_on=received,
-        decision=Decision.GRANTED,
-        decided_on=start,
+        client_ref=client, municipality=municipality, regulation=regulation, received_on=received
     )
-    facts: list[Fact] = [
-        ApplicationHistory(
-            entity=f"application:kpi:a-{client}",
-            revision=1,
-            versions=[ApplicationVersion(recorded_from=t0, state=application)],
-        ),
-        record(
-            f"kpi|plan-{client}",
-            PlanSent(
-                plan_ref=client,
-                sent_on=start + timedelta(days=rng.randrange(20, 90)),
-                application_ref=f"a-{client}",
-            ),
-        ),
+    versions = [ApplicationVersion(recorded_from=at(received), state=application)]
+    decided = application.model_copy(update={"decision": Decision.GRANTED, "decided_on": start})
+    versions.append(ApplicationVersion(recorded_from=at(start), state=decided))
+    for k in (1, 2):
+        entity = f"application:bench:a{ref}"
+        facts.append(
+            (
+                versions[k - 1].recorded_from,
+                ApplicationHistory(entity=entity, revision=k, versions=versions[:k]),
+            )
+        )
+    events.append(
+        event(
+            "application.received",
+            f"a{ref}",
+            received,
+            {
+                "application_ref": f"a{ref}",
+                "client": {"client_ref": client},
+                "municipality": municipality,
+                "regulation": regulation.value,
+                "received_on": received.isoformat(),
+            },
+        )
+    )
+    events.append(
+        event(
+            "application.decided",
+            f"d{ref}",
+            start,
+            {"application_ref": f"a{ref}", "decision": "granted", "decided_on": start.isoformat()},
+        )
+    )
+    benefit = [
+        BenefitVersion(
+            recorded_from=at(start), state=state.model_copy(update={"end_date": None, "outflow_reason": None})
+        )
     ]
-    until = min(end or date(2025, 1, 1), date(2025, 1, 1))
-    day, n = start, 0
+    events.append(
+        event(
+            "benefit.started",
+            f"s{ref}",
+            start,
+            {
+                "benefit_ref": ref,
+                "municipality": municipality,
+                "regulation": regulation.value,
+                "start_date": start.isoformat(),
+                "inflow_reason": inflow.value,
+                "members": [{"client_ref": client, "role": "applicant", "birth_date": born.isoformat()}],
+                "application_ref": f"a{ref}",
+            },
+        )
+    )
+    if end is not None and outflow is not None:
+        benefit.append(BenefitVersion(recorded_from=at(end), state=state))
+        events.append(
+            event(
+                "benefit.ended",
+                f"e{ref}",
+                end,
+                {"benefit_ref": ref, "end_date": end.isoformat(), "outflow_reason": outflow.value},
+            )
+        )
+    for k in range(1, len(benefit) + 1):
+        facts.append(
+            (
+                benefit[k - 1].recorded_from,
+                BenefitHistory(entity=f"benefit:bench:{ref}", revision=k, versions=benefit[:k]),
+            )
+        )
+    until = end or date(2025, 1, 1)
+    sent = start + timedelta(days=rng.randrange(20, 90))
+    if sent < until:
+        record(f"p{ref}", sent, PlanSent(plan_ref=f"p{ref}", sent_on=sent, application_ref=f"a{ref}"))
+        events.append(
+            event(
+                "plan.sent",
+                f"p{ref}",
+                sent,
+                {
+                    "plan_ref": f"p{ref}",
+                    "client": {"client_ref": client},
+                    "sent_on": sent.isoformat(),
+                    "application_ref": f"a{ref}",
+                },
+            )
+        )
+    day, year = start, 0
     while day < until:
         stream = rng.choices(list(ClientStream), (60, 25, 15))[0]
-        facts.append(
-            record(
-                f"kpi|as-{client}-{n}",
-                Assessment(
-                    assessed_on=day,
-                    ladder_step=rng.randrange(1, 6),
-                    client_stream=stream,
-                    work_obligation_exempt=rng.random() < 0.1,
-                ),
+        exempt = rng.random() < 0.1
+        key = f"as{ref}-{year}"
+        record(
+            key,
+            day,
+            Assessment(
+                assessed_on=day,
+                ladder_step=rng.randrange(1, 6),
+                client_stream=stream,
+                work_obligation_exempt=exempt,
+            ),
+        )
+        events.append(
+            event(
+                "client.assessed",
+                key,
+                day,
+                {
+                    "client": {"client_ref": client},
+                    "assessed_on": day.isoformat(),
+                    "ladder_step": 3,
+                    "client_stream": stream.value,
+                    "work_obligation_exempt": exempt,
+                },
             )
         )
         if stream == ClientStream.MEDIABLE:
-            for k in range(4):
-                on = day + timedelta(days=30 + 91 * k + rng.randrange(-20, 40))
+            for half in (0, 1):
+                on = day + timedelta(days=60 + 180 * half + rng.randrange(-30, 60))
                 if on < until:
-                    facts.append(
-                        record(
-                            f"kpi|pr-{client}-{n}-{k}",
-                            ProgressReport(recorded_on=on, long_trajectory=rng.random() < 0.1),
+                    long = rng.random() < 0.1
+                    key = f"pr{ref}-{year}-{half}"
+                    record(key, on, ProgressReport(recorded_on=on, long_trajectory=long))
+                    events.append(
+                        event(
+                            "progress_report.recorded",
+                            key,
+                            on,
+                            {
+                                "client": {"client_ref": client},
+                                "recorded_on": on.isoformat(),
+                                "long_trajectory": long,
+                            },
                         )
                     )
         day += timedelta(days=365)
-        n += 1
-    return facts
-
-
-def kpi_history(rng: random.Random, benefits: int) -> list[Fact]:
-    """A WerkSaam-sized caseload (about 3,000 benefits running) over 2020-2024 with the client
-    records the KPIs read: a stock from before 2020 and a steady inflow since."""
-    municipalities = [m.code for m in load_organisations().organisation(ORG).municipalities]  # type: ignore[union-attr]
-    facts: list[Fact] = []
-    t0 = datetime(2020, 1, 1, tzinfo=UTC)
-    for i in range(benefits):
-        if i < benefits // 4:
-            start = date(2014, 1, 1) + timedelta(days=rng.randrange(6 * 365))
-        else:
-            start = date(2020, 1, 1) + timedelta(days=rng.randrange(5 * 365))
-        end = start + timedelta(days=int(rng.expovariate(1 / 700)) + 20)
-        end_date = end if end < date(2025, 1, 1) else None
-        municipality = rng.choice(municipalities)
-        client = pseudonym(f"k{i}")
-        members = [
-            MemberSpell(
-                client_ref=client,
-                role=Role.APPLICANT,
-                birth_date=date(1960, 1, 1) + timedelta(days=rng.randrange(16000)),
-                joined_on=start,
-            )
-        ]
-        if rng.random() < 0.3:
-            members.append(
-                MemberSpell(
-                    client_ref=pseudonym(f"k{i}p"),
-                    role=Role.PARTNER,
-                    birth_date=date(1970, 1, 1),
-                    joined_on=start,
-                )
-            )
-        state = BenefitState(
-            municipality=municipality,
-            regulation=rng.choices(list(Regulation), (85, 8, 2, 5))[0],
-            start_date=start,
-            end_date=end_date,
-            inflow_reason=rng.choice(list(InflowReason)),
-            outflow_reason=rng.choice(list(OutflowReason)) if end_date else None,
-            members=members,
-        )
-        facts.append(
-            BenefitHistory(
-                entity=f"benefit:kpi:b{i}",
-                revision=1,
-                versions=[BenefitVersion(recorded_from=t0, state=state)],
-            )
-        )
-        facts.extend(kpi_client(rng, client, municipality, start, end_date))
-    return facts
-
-
-async def time_kpis(benefits: int, runs: int) -> tuple[int, int, list[float]]:
-    """The dashboard's KPI panel (organisation, 2024) on a WerkSaam-sized database of its own:
-    (benefits running at the end of 2024, facts loaded, milliseconds per request)."""
-    name = f"stroom_bench_kpi_{os.getpid()}"
-    admin = await asyncpg.connect(ADMIN)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    url = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
-    try:
-        await migrate(url)
-        facts = kpi_history(random.Random(5), benefits)
-        engine = make_engine(url)
-        for start in range(0, len(facts), 2000):
-            async with engine.begin() as conn:
-                await apply_facts(conn, facts[start : start + 2000], datetime.now(UTC))
-        await engine.dispose()
-        # Planner statistics, as autovacuum gathers them within a minute of a load this size.
-        stats = await asyncpg.connect(url.replace("+asyncpg", ""))
-        await stats.execute("ANALYZE")
-        await stats.close()
-        running = sum(
-            1
-            for f in facts
-            if isinstance(f, BenefitHistory) and f.versions[0].state and f.versions[0].state.end_date is None
-        )
-        settings = ReportingSettings(DATABASE_URL=url, consume=False, data_dir=Path(tempfile.mkdtemp()))
-        app = create_app(settings)
-        times = []
-        async with app.router.lifespan_context(app):
-            transport = httpx.ASGITransport(app=app)
-            headers = reader(settings.data_dir)
-            async with httpx.AsyncClient(
-                transport=transport, base_url="http://bench", headers=headers
-            ) as client:
-                query = {"organisation": ORG, "from": "2024-01", "to": "2024-12"}
-                for _ in range(runs + 1):
-                    t = time.perf_counter()
-                    response = await client.get("/v1/reports/kpis", params=query)
-                    times.append((time.perf_counter() - t) * 1000)
-                    assert response.status_code == 200, response.text
-        return running, len(facts), times[1:]
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
-
-
-DUCKDB_SQL = """
-WITH ev AS (SELECT type, data FROM read_json_auto(?, format='newline_delimited')),
-started AS (SELECT data.benefit_ref AS ref, data.municipality AS m, data.regulation AS r,
-                   CAST(data.start_date AS DATE) AS s FROM ev WHERE type = 'stroom.benefit.started.v1'),
-ended AS (SELECT data.benefit_ref AS ref, CAST(data.end_date AS DATE) AS e FROM ev
-          WHERE type = 'stroom.benefit.ended.v1'),
-b AS (SELECT m, r, s, e FROM started LEFT JOIN ended USING (ref)),
-f AS (SELECT m, r, date_trunc('month', s) AS mo, 1 AS i, 0 AS o FROM b
-      UNION ALL SELECT m, r, date_trunc('month', e), 0, 1 FROM b WHERE e IS NOT NULL),
-g AS (SELECT m, r, mo, sum(i) AS inflow, sum(o) AS outflow FROM f GROUP BY ALL)
-SELECT m, r, mo, inflow, outflow,
-       sum(inflow - outflow) OVER (PARTITION BY m, r ORDER BY mo) AS stock
-FROM g WHERE mo BETWEEN DATE '2020-01-01' AND DATE '2024-12-01' ORDER BY m, r, mo
-"""
+        year += 1
+    return facts, events
 
 
 def percentile(samples: list[float], p: float) -> float:
@@ -303,15 +303,90 @@ def percentile(samples: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(p * len(ordered)))]
 
 
-def live_facts(histories: list[BenefitHistory]) -> list[bytes]:
-    """One fact per event as caseload publishes it live (history so far, next revision), by time."""
-    facts = [
-        (h.versions[k - 1].recorded_from, h.model_copy(update={"revision": k, "versions": h.versions[:k]}))
-        for h in histories
-        for k in range(1, len(h.versions) + 1)
-    ]
+def sampled(times: list[float]) -> str:
+    return f"p50 {statistics.median(times):.1f} ms, p99 {percentile(times, 0.99):.1f} ms ({len(times)} runs)"
+
+
+async def timed(
+    client: httpx.AsyncClient, path: str, query: dict[str, str], runs: int, budget_s: float
+) -> tuple[list[float], dict[str, Any]]:
+    """Milliseconds per request after one warm-up, `runs` of them or as many as fit in the
+    budget (at least three); and the last answer."""
+    response = await client.get(path, params=query)
+    assert response.status_code == 200, response.text
+    times: list[float] = []
+    deadline = time.perf_counter() + budget_s
+    while len(times) < runs and (len(times) < 3 or time.perf_counter() < deadline):
+        t = time.perf_counter()
+        response = await client.get(path, params=query)
+        times.append((time.perf_counter() - t) * 1000)
+        assert response.status_code == 200, response.text
+    return times, response.json()
+
+
+@asynccontextmanager
+async def database(label: str) -> AsyncIterator[str]:
+    """A fresh, migrated PostgreSQL database of this run, dropped afterwards."""
+    name = f"stroom_bench_{os.getpid()}_{label}"
+    admin = await asyncpg.connect(ADMIN)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    url = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
+    try:
+        await migrate(url)
+        yield url
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+@asynccontextmanager
+async def reports_client(url: str) -> AsyncIterator[httpx.AsyncClient]:
+    """The reporting app in this process (consumer off), over HTTP with a reader's token."""
+    # Planner statistics, as autovacuum gathers them within a minute of a load this size.
+    stats = await asyncpg.connect(url.replace("+asyncpg", ""))
+    await stats.execute("ANALYZE")
+    await stats.close()
+    settings = ReportingSettings(DATABASE_URL=url, consume=False, data_dir=Path(tempfile.mkdtemp()))
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        headers = reader(settings.data_dir)
+        async with httpx.AsyncClient(transport=transport, base_url="http://bench", headers=headers) as client:
+            yield client
+
+
+KPI_QUERY = {"organisation": ORG, "from": "2024-01", "to": "2024-12"}
+
+
+async def time_panel(benefits: int, runs: int) -> None:
+    """The dashboard's KPI panel (organisation, 2024) on a WerkSaam-sized database of its own."""
+    facts, _ = generate(benefits, random.Random(5))
     facts.sort(key=lambda f: f[0])
-    return [f.model_dump_json().encode() for _, f in facts]
+    running = sum(
+        1
+        for _, f in facts
+        if isinstance(f, BenefitHistory)
+        and (state := f.versions[-1].state) is not None
+        and (state.end_date is None or state.end_date > date(2024, 12, 31))
+        and state.start_date <= date(2024, 12, 31)
+    )
+    async with database("panel") as url:
+        engine = make_engine(url)
+        for start in range(0, len(facts), 2000):
+            async with engine.begin() as conn:
+                await apply_facts(conn, [f for _, f in facts[start : start + 2000]], datetime.now(UTC))
+        await engine.dispose()
+        async with reports_client(url) as client:
+            times, _ = await timed(client, "/v1/reports/kpis", KPI_QUERY, runs, 30)
+    p99 = percentile(times, 0.99)
+    print(
+        f"KPI panel, WerkSaam 2024 ({benefits:,} benefits, {running:,} running at its end, {len(facts):,} "
+        f"facts): {sampled(times)}; aim p99 < 30 ms: {verdict(p99 < 30)}"
+    )
+
+
+def verdict(met: bool) -> str:
+    return "met" if met else "NOT MET"
 
 
 async def load(url: str, events: int, chunk: int, batch: int, ndjson: Path) -> tuple[float, float, int]:
@@ -325,23 +400,25 @@ async def load(url: str, events: int, chunk: int, batch: int, ndjson: Path) -> t
     generated = index = 0
     with ndjson.open("w") as out:
         while generated < events:
-            # About 1.7 events a benefit: small sizes are not rounded up to a whole chunk.
-            benefits = min(chunk, (events - generated) * 10 // 17 + 1)
-            histories, raw = generate(benefits, rng, index)
+            # About ten events a benefit: small sizes are not rounded up to a whole chunk.
+            benefits = min(chunk, (events - generated) // 10 + 1)
+            facts, raw = generate(benefits, rng, index)
             index += benefits
             generated += len(raw)
             out.write("".join(json.dumps(e) + "\n" for e in raw))
-            values = live_facts(histories)
-            del histories
+            # Published live, in the order they are recorded: one fact per event.
+            facts.sort(key=lambda f: f[0])
+            values = [f.model_dump_json().encode() for _, f in facts]
+            del facts
             t = time.perf_counter()
             for start in range(0, len(values), batch):
                 [FACT_ADAPTER.validate_json(v) for v in values[start : start + batch]]
             decoding += time.perf_counter() - t
             t = time.perf_counter()
             for start in range(0, len(values), batch):
-                facts = [FACT_ADAPTER.validate_json(v) for v in values[start : start + batch]]
+                decoded = [FACT_ADAPTER.validate_json(v) for v in values[start : start + batch]]
                 async with engine.begin() as conn:
-                    await apply_facts(conn, facts, datetime.now(UTC))
+                    await apply_facts(conn, decoded, datetime.now(UTC))
             loading += time.perf_counter() - t
             print(f"  {generated:,} events loaded, {generated / loading:,.0f} events/s", end="\r", flush=True)
     print()
@@ -349,121 +426,214 @@ async def load(url: str, events: int, chunk: int, batch: int, ndjson: Path) -> t
     return loading, decoding, generated
 
 
-async def time_reports(url: str, runs: int) -> dict[str, list[float]]:
-    """Report latency over HTTP against the app in this process (JSON rendered, consumer off)."""
-    organisations = load_organisations()
-    org = organisations.organisation(ORG)
-    assert org is not None
-    cases = {
-        "one municipality, one year": {"municipality": "GM0405", "from": "2024-01", "to": "2024-12"},
-        "organisation, five years": {"organisation": ORG, "from": "2020-01", "to": "2024-12"},
-    }
-    settings = ReportingSettings(DATABASE_URL=url, consume=False, data_dir=Path(tempfile.mkdtemp()))
-    app = create_app(settings)
-    samples: dict[str, list[float]] = {}
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        headers = reader(settings.data_dir)
-        async with httpx.AsyncClient(transport=transport, base_url="http://bench", headers=headers) as client:
-            for label, params in cases.items():
-                query = {**params, "unit": "benefits"}
-                await client.get("/v1/reports/monthly", params=query)  # warm the connection pool
-                times = []
-                for _ in range(runs):
-                    t = time.perf_counter()
-                    response = await client.get("/v1/reports/monthly", params=query)
-                    times.append((time.perf_counter() - t) * 1000)
-                    assert response.status_code == 200
-                samples[label] = times
-            kpi = {"organisation": ORG, "from": "2024-01", "to": "2024-12"}
-            times = []
-            for _ in range(3):
-                t = time.perf_counter()
-                assert (await client.get("/v1/reports/kpis", params=kpi)).status_code == 200
-                times.append((time.perf_counter() - t) * 1000)
-            samples["KPIs, organisation, one year"] = times
-    return samples
+def duckdb_ms(sql: str, parameters: list[object], runs: int = 3) -> tuple[float, list[Any]]:
+    """DuckDB's median milliseconds over `runs` fresh connections (nothing cached between), and
+    the last result."""
+    times, rows = [], []
+    for _ in range(runs):
+        connection = duckdb.connect()
+        t = time.perf_counter()
+        rows = connection.execute(sql, parameters).fetchall()
+        times.append((time.perf_counter() - t) * 1000)
+        connection.close()
+    return statistics.median(times), rows
+
+
+def duckdb_kpis(
+    path: Path, report_day: date, runs: int = 3
+) -> tuple[float, dict[tuple[str, str], dict[str, Any]]]:
+    times, counts = [], {}
+    for _ in range(runs):
+        connection = duckdb.connect()
+        t = time.perf_counter()
+        counts = duckdb_reference.kpi_counts(connection, str(path), KPI_PERIODS, report_day)
+        times.append((time.perf_counter() - t) * 1000)
+        connection.close()
+    return statistics.median(times), counts
+
+
+KPI_PERIODS = {"now": (202401, 202412), "last_year": (202301, 202312)}
+MONTHLY_CASES = {
+    "one municipality, one year": {"municipality": "GM0405", "from": "2024-01", "to": "2024-12"},
+    "organisation, five years": {"organisation": ORG, "from": "2020-01", "to": "2024-12"},
+}
 
 
 async def one_size(events: int, chunk: int, batch: int, runs: int) -> dict[str, float]:
-    """Load `events` into a database of their own and time the reports; the figures printed."""
-    name = f"stroom_bench_{os.getpid()}_{events}"
-    admin = await asyncpg.connect(ADMIN)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    url = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
-    try:
-        await migrate(url)
+    """Load `events` into a database of their own and time the reports beside DuckDB; the
+    figures printed and returned."""
+    async with database(str(events)) as url:
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "events.ndjson"
             loading, decoding, generated = await load(url, events, chunk, batch, path)
+            admin = await asyncpg.connect(url.replace("+asyncpg", ""))
+            db_bytes = await admin.fetchval("SELECT pg_database_size(current_database())")
+            await admin.close()
+            raw_bytes = path.stat().st_size
             print(
                 f"load: {generated:,} events in {loading:.1f} s, {generated / loading:,.0f} events/s "
                 f"({loading / generated * 1e6:.0f} µs per event); decoding alone (baseline) "
-                f"{generated / decoding:,.0f} events/s; ratio {decoding / loading:.2f}"
+                f"{generated / decoding:,.0f} events/s ({decoding / generated * 1e6:.0f} µs per event); "
+                f"ratio {decoding / loading:.2f} (aim >= 0.5: {verdict(decoding / loading >= 0.5)}); "
+                f"database {db_bytes / generated:,.0f} B an event, raw NDJSON {raw_bytes / generated:,.0f} B"
             )
             gc.collect()
-            samples = await time_reports(url, runs)
-            for label, times in samples.items():
-                print(f"{label}: p50 {statistics.median(times):.1f} ms, p99 {percentile(times, 0.99):.1f} ms")
-            t = time.perf_counter()
-            duckdb.connect().execute(DUCKDB_SQL, [str(path)]).fetchall()
-            duck_ms = (time.perf_counter() - t) * 1000
-        organisation = samples["organisation, five years"]
-        print(
-            f"DuckDB from raw NDJSON, organisation five years: {duck_ms:.0f} ms "
-            f"(ratio against the organisation p50 above: {duck_ms / statistics.median(organisation):.0f}x)"
+            samples: dict[str, list[float]] = {}
+            async with reports_client(url) as client:
+                for label, params in MONTHLY_CASES.items():
+                    samples[label], _ = await timed(
+                        client, "/v1/reports/monthly", {**params, "unit": "benefits"}, runs, 60
+                    )
+                    print(f"monthly report, {label}: {sampled(samples[label])}")
+                kpi_times, sheet = await timed(client, "/v1/reports/kpis", KPI_QUERY, runs, 60)
+                print(f"KPI sheet, organisation, one year: {sampled(kpi_times)}")
+            duck_monthly, _ = duckdb_ms(duckdb_reference.MONTHLY_SQL, [str(path)])
+            report_day = date.today()
+            duck_kpi, counts = duckdb_kpis(path, report_day)
+    organisation = samples["organisation, five years"]
+    monthly_ratio = duck_monthly / statistics.median(organisation)
+    kpi_ratio = duck_kpi / statistics.median(kpi_times)
+    print(
+        f"DuckDB from the raw NDJSON: monthly table, organisation, five years {duck_monthly:.0f} ms "
+        f"(Stroom's p50 {monthly_ratio:.1f}x faster); KPI sheet, organisation, one year and the year "
+        f"before {duck_kpi:.0f} ms (Stroom's p50 {kpi_ratio:.1f}x faster)"
+    )
+    months = len(month_range(*KPI_PERIODS["now"]))
+    rows = sheet["tables"]["kpis"]["rows"]
+    differences = list(duckdb_reference.differences(rows, counts, months))
+    print(f"KPI values, Stroom against DuckDB: {len(rows) * 2 - len(differences)} of {len(rows) * 2} equal")
+    for line in differences[:20]:
+        print(f"  differs: {line}")
+    totals = {row["kpi"]: row["value"] for row in rows if row["municipality"] == kpis.TOTAL}
+    print(f"  organisation 2024: {', '.join(f'{k} {v}' for k, v in totals.items())}")
+    kpi_p99, monthly_p99 = percentile(kpi_times, 0.99), percentile(organisation, 0.99)
+    print(f"aims (issue 14) at {generated:,} events:")
+    print(f"  KPI sheet p99 < 100 ms: {kpi_p99:.1f} ms, {verdict(kpi_p99 < 100)}")
+    print(f"  KPI sheet >= 20x DuckDB: {kpi_ratio:.1f}x, {verdict(kpi_ratio >= 20)}")
+    ratio = decoding / loading
+    print(f"  facts load >= 0.5 of decoding alone: {ratio:.2f}, {verdict(ratio >= 0.5)}")
+    print(f"  monthly report p99 < 20 ms: {monthly_p99:.1f} ms, {verdict(monthly_p99 < 20)}")
+    print(f"  monthly report >= 300x DuckDB: {monthly_ratio:.1f}x, {verdict(monthly_ratio >= 300)}")
+    return {
+        "events": generated,
+        "events_per_s": generated / loading,
+        "us_per_event": loading / generated * 1e6,
+        "load_ratio": decoding / loading,
+        "db_bytes_per_event": db_bytes / generated,
+        "raw_bytes_per_event": raw_bytes / generated,
+        "monthly_p50": statistics.median(organisation),
+        "monthly_p99": monthly_p99,
+        "kpi_p50": statistics.median(kpi_times),
+        "kpi_p99": kpi_p99,
+        "duckdb_monthly_ms": duck_monthly,
+        "duckdb_kpi_ms": duck_kpi,
+        "kpi_differences": len(differences),
+    }
+
+
+# Per event, measured at 100,000 and 1,000,000 events on the development machine: the bench's
+# peak memory (the KPI sheet's inputs in this process, DuckDB's joins), the database and the raw
+# file on disk, and the wall time of a whole size (generation, load, reports, DuckDB).
+MEMORY_PER_EVENT = 1500
+DISK_PER_EVENT = 3000
+WALL_US_PER_EVENT = 600
+
+
+def available_memory() -> int:
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemAvailable:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+def refusal(events: int, wall_us: float, budget_minutes: float) -> str | None:
+    """Why a size must not run on this machine (memory, disk or the time budget), if it must not."""
+    memory, disk = events * MEMORY_PER_EVENT, events * DISK_PER_EVENT
+    free = shutil.disk_usage(tempfile.gettempdir()).free
+    minutes = events * wall_us / 1e6 / 60
+    if memory > 0.7 * available_memory():
+        return (
+            f"needs about {memory / 2**30:.1f} GiB of memory, {available_memory() / 2**30:.1f} GiB available"
         )
-        kpis = samples["KPIs, organisation, one year"]
-        return {
-            "events": generated,
-            "events_per_s": generated / loading,
-            "us_per_event": loading / generated * 1e6,
-            "load_ratio": decoding / loading,
-            "monthly_p50": statistics.median(organisation),
-            "monthly_p99": percentile(organisation, 0.99),
-            "kpi_p50": statistics.median(kpis),
-            "kpi_p99": percentile(kpis, 0.99),
-            "duckdb_ms": duck_ms,
-        }
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+    if disk > 0.8 * free:
+        return f"needs about {disk / 2**30:.1f} GiB of disk, {free / 2**30:.1f} GiB free"
+    if minutes > budget_minutes:
+        return f"would take about {minutes:.0f} minutes, over --budget-minutes {budget_minutes:.0f}"
+    return None
 
 
-async def main(sizes: list[int], chunk: int, batch: int, runs: int, kpi_benefits: int) -> None:
+async def main(sizes: list[int], chunk: int, batch: int, runs: int, panel: int, budget_minutes: float) -> int:
     print(f"load average at start: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
-    if kpi_benefits:
-        running, loaded, times = await time_kpis(kpi_benefits, 20)
-        print(
-            f"KPI panel, WerkSaam 2024 ({kpi_benefits:,} benefits since 2014, {running:,} running, "
-            f"{loaded:,} facts): p50 {statistics.median(times):.1f} ms, max {max(times):.1f} ms"
-        )
-    results = []
     for events in sizes:
+        if (reason := refusal(events, 0, float("inf"))) is not None:
+            print(f"size {events:,} events refused before generating anything: it {reason}")
+            return 2
+    if panel:
+        await time_panel(panel, runs)
+    results = []
+    wall_us = float(WALL_US_PER_EVENT)
+    refused = None
+    for events in sizes:
+        if (reason := refusal(events, wall_us, budget_minutes)) is not None:
+            refused = f"size {events:,} events not run: it {reason}"
+            print(refused)
+            break
         print(f"-- {events:,} events")
+        started = time.perf_counter()
         results.append(await one_size(events, chunk, batch, runs))
+        wall_us = (time.perf_counter() - started) / events * 1e6
     if len(results) > 1:
-        print("scaling (organisation: monthly report five years, KPI sheet one year; DuckDB monthly):")
-        print("events | events/s | µs/event | load/decode | monthly p50/p99 ms | KPI p50/p99 ms | DuckDB ms")
+        print(
+            "scaling (organisation: monthly report five years, KPI sheet one year; DuckDB from the raw file):"
+        )
+        print(
+            "events | events/s | µs/event | load/decode | monthly p50/p99 ms | DuckDB monthly ms | "
+            "KPI p50/p99 ms | DuckDB KPI ms | KPI differences"
+        )
         for r in results:
             print(
                 f"{r['events']:,.0f} | {r['events_per_s']:,.0f} | {r['us_per_event']:.0f} | "
                 f"{r['load_ratio']:.2f} | {r['monthly_p50']:.1f}/{r['monthly_p99']:.1f} | "
-                f"{r['kpi_p50']:.0f}/{r['kpi_p99']:.0f} | {r['duckdb_ms']:.0f}"
+                f"{r['duckdb_monthly_ms']:.0f} | {r['kpi_p50']:.1f}/{r['kpi_p99']:.1f} | "
+                f"{r['duckdb_kpi_ms']:.0f} | {r['kpi_differences']:.0f}"
             )
-        costs = [r["us_per_event"] for r in results]
-        print(f"per-event cost, largest against smallest size: {costs[-1] / costs[0]:.2f} (aim within 1.20)")
+        first = results[0]
+        for r in results[1:]:
+            cost = r["us_per_event"] / first["us_per_event"]
+            monthly, kpi = r["monthly_p50"] / first["monthly_p50"], r["kpi_p50"] / first["kpi_p50"]
+            print(
+                f"flatness at {r['events']:,.0f} against {first['events']:,.0f} events: per-event load cost "
+                f"{cost:.2f} (aim within 1.20: {verdict(0.8 <= cost <= 1.2)}); "
+                f"report p50 monthly {monthly:.2f}, "
+                f"KPI sheet {kpi:.2f} (aim: not growing with the history, within 1.20: "
+                f"{verdict(monthly <= 1.2 and kpi <= 1.2)})"
+            )
     print(f"load average at the end: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    return 1 if refused else 0
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=1_000_000, help="one size (see --sizes)")
     parser.add_argument("--sizes", help="several sizes, comma-separated (100000,1000000,5000000)")
-    parser.add_argument("--chunk", type=int, default=20_000, help="benefits generated at a time")
+    parser.add_argument("--chunk", type=int, default=5000, help="benefits generated at a time")
     parser.add_argument("--batch", type=int, default=2000, help="facts per transaction (consumer)")
-    parser.add_argument("--runs", type=int, default=200)
+    parser.add_argument("--runs", type=int, default=200, help="requests per report (fewer past a minute)")
     parser.add_argument("--kpi-benefits", type=int, default=10_000, help="KPI panel scenario; 0 skips it")
+    parser.add_argument(
+        "--budget-minutes", type=float, default=60, help="refuse a size estimated to take longer"
+    )
     args = parser.parse_args()
     sizes = [int(size) for size in args.sizes.split(",")] if args.sizes else [args.events]
-    asyncio.run(main([size for size in sizes if size], args.chunk, args.batch, args.runs, args.kpi_benefits))
+    sys.exit(
+        asyncio.run(
+            main(
+                [s for s in sizes if s],
+                args.chunk,
+                args.batch,
+                args.runs,
+                args.kpi_benefits,
+                args.budget_minutes,
+            )
+        )
+    )
