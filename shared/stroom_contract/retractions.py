@@ -21,6 +21,8 @@ from datetime import datetime
 from stroom_contract.keys import scoped_key
 
 RETRACTED = "stroom.event.retracted.v1"
+# The kind of a `retraction_key`.
+RETRACTION_KIND = "retraction"
 
 # An event as (source, id).
 Ident = tuple[str, str]
@@ -31,7 +33,7 @@ Period = tuple[datetime, datetime | None]
 def retraction_key(source: str, retracted_id: str) -> str:
     """The key of a retraction whose chain ends at an event not received (yet): the chain's
     retractions wait under it until that event arrives and gives them its entity."""
-    return scoped_key("retraction", source, retracted_id)
+    return scoped_key(RETRACTION_KIND, source, retracted_id)
 
 
 @dataclass(frozen=True, slots=True)

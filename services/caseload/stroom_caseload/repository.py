@@ -31,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from stroom_caseload.domain.client import CLIENT_EVENT_TYPES, effective_date
 from stroom_caseload.domain.events import Event, Stored, effective, utc
+from stroom_caseload.domain.plan import ClientRow, EntityWrite, LedgerRow, PointFact, published_clients
 from stroom_caseload.domain.states import (
     Assessment,
     BenefitState,
@@ -55,30 +56,6 @@ class Target:
     event_id: str
     entity_key: str | None
     type: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class EntityWrite:
-    """An entity's new history; versions before `rewrite_from` are stored already, unchanged."""
-
-    key: str
-    kind: str
-    revision: int
-    fact: bytes
-    versions: list[Version]
-    rewrite_from: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class ClientRow:
-    """A person's point fact as published: when it last stopped counting (None while it counts)
-    and its record's revision."""
-
-    source: str
-    event_id: str
-    event: Event
-    retracted_at: datetime | None
-    revision: int
 
 
 def _aware(value: datetime | None) -> datetime | None:
@@ -129,14 +106,25 @@ class CaseloadRepository:
         return _json_insert(self.conn.dialect, table, names, name), params
 
     async def upsert_events(
-        self, rows: Sequence[dict[str, Any]]
+        self, rows: Sequence[LedgerRow]
     ) -> dict[tuple[str, str], tuple[datetime | None, int]]:
         """Store events whose (source, id) is not there yet, filling in placeholders left by their
         retraction; returns the new ones with retraction time and revision. Rows need distinct ids."""
         if not rows:
             return {}
         ev = self.t.events
-        values = [{**row, "revision": 1} for row in rows]
+        values = [
+            {
+                "source": row.source,
+                "event_id": row.event_id,
+                "entity_key": row.entity_key,
+                "type": row.type,
+                "time": row.time,
+                "wire": row.wire,
+                "revision": 1,
+            }
+            for row in rows
+        ]
         if self.postgres:
             result = await self._insert_rows(
                 ev,
@@ -351,7 +339,7 @@ class CaseloadRepository:
             values,
         )
 
-    async def save_client_facts(self, facts: Sequence[tuple[str, str, ClientFact, datetime]]) -> None:
+    async def save_client_facts(self, facts: Sequence[PointFact]) -> None:
         """(record id, client_ref, fact, recorded at) rows; a record already there is left alone."""
         if not facts:
             return
@@ -412,12 +400,10 @@ class CaseloadRepository:
         return await self._with_retractions(list(rows), links)
 
     async def _with_retractions(self, rows: Sequence[Any], links: Collection[Ident]) -> list[ClientRow]:
-        """Client rows (entity key, wire, revision) as published; a person's retractions are keyed
-        by the person. A record's revision is its ledger row's, which marking a retraction of it
-        counts up: `links`, retractions new in this batch, count up the rows of the records they
-        retract further down a chain (a retraction of a retraction of it), which they change too."""
-        events = [(Event.from_wire(orjson.loads(r.wire)), r.revision, r.entity_key) for r in rows]
-        persons = sorted({key for _, _, key in events})
+        """Client rows (entity key, wire, revision) as published (see `published_clients`), under
+        their persons' retractions, which are keyed by the person; stores the revisions it counts up."""
+        events = [(Event.from_wire(orjson.loads(r.wire)), r.revision) for r in rows]
+        persons = sorted({r.entity_key for r in rows})
         retractions = Retractions()
         if persons:
             ev = self.t.events
@@ -428,24 +414,16 @@ class CaseloadRepository:
             )
             for (wire,) in found:
                 retractions.add(Event.from_wire(orjson.loads(wire)).retraction())
-        result = []
-        bumped = []
-        for event, revision, _ in events:
-            ident = (event.source, event.id)
-            stored = effective([event], retractions)[0]
-            if any(r.ident in links and r.target != ident for r in retractions.tree(ident)):
-                bumped.append({"s": event.source, "i": event.id})
-                revision += 1
-            result.append(ClientRow(event.source, event.id, event, stored.retracted_at, revision))
+        published, bumped = published_clients(events, retractions, links)
         if bumped:
             ev = self.t.events
             await self.conn.execute(
                 ev.update()
                 .where(ev.c.source == bindparam("s"), ev.c.event_id == bindparam("i"))
                 .values(revision=ev.c.revision + 1),
-                bumped,
+                [{"s": source, "i": event_id} for source, event_id in bumped],
             )
-        return result
+        return published
 
     async def sync_client_retractions(self, rows: Sequence[ClientRow]) -> None:
         """Copy each client record's retraction time, or its absence, onto its fact row."""

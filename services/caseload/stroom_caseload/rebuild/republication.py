@@ -9,10 +9,10 @@ from aiokafka import AIOKafkaProducer
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from stroom_caseload.domain.plan import Outgoing, client_records
 from stroom_caseload.publishing import send_all
 from stroom_caseload.rebuild.refold import Record
 from stroom_caseload.repository import CaseloadRepository
-from stroom_caseload.service import Outgoing, client_records
 from stroom_caseload.settings import CaseloadSettings
 from stroom_caseload.tables import live
 from stroom_contract.keys import key_kind

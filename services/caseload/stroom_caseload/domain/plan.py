@@ -1,0 +1,285 @@
+"""What applying a batch of events does to caseload's store, decided without the store.
+
+The live worker and the rebuild both apply events through these steps; they differ in what
+they read (the live worker asks its database, the rebuild remembers what it loaded) and in
+their writer (upserts, or bulk appends). Where a step needs the store's answer it ends, and the
+next step takes that answer:
+
+1. `plan_ledger`: the batch's events once each, in a fixed order, and the earliest retraction
+   of every event the batch retracts (`marks`).
+2. `Ledger.rows`: each event's ledger row, keyed by its entity; a retraction by the entity at
+   the end of its chain, given the keys of the retracted events the store holds.
+3. `plan_effects`: given which rows were new, what follows: retractions that waited for an
+   event to move to its entity, the entities to fold again or republish as they are, and the
+   point facts of persons to store and publish.
+4. `entity_write` and `published_clients`/`client_records`: an entity's new history and fact
+   from its stored events, and the records of persons' point facts with their revisions.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import orjson
+
+from stroom_caseload.domain.client import CLIENT_EVENT_TYPES, client_fact
+from stroom_caseload.domain.events import Decoded, Event, Mark, Stored, effective, keep_earliest, utc
+from stroom_caseload.domain.fold import history
+from stroom_caseload.domain.publication import client_record, revised_fact
+from stroom_caseload.domain.states import ClientFact, Version
+from stroom_contract.events import Envelope, EventRetractedData
+from stroom_contract.keys import entity_key, key_kind, kind_of_key
+from stroom_contract.retractions import RETRACTION_KIND, Ident, Retractions, chain_keys, retraction_key
+
+# A person's point fact as its row is stored: record id, client_ref, fact, recorded at.
+PointFact = tuple[str, str, ClientFact, datetime]
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """One facts record: Kafka key and value."""
+
+    key: str
+    value: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Incoming:
+    """An event of a batch: as the domain reads it, its JSON form as the ledger stores it, its
+    entity's key (None for a retraction: its chain decides) and what it retracts, if anything."""
+
+    event: Event
+    wire: str
+    key: str | None
+    retracted_id: str | None
+
+    @property
+    def ident(self) -> Ident:
+        return (self.event.source, self.event.id)
+
+    @classmethod
+    def of(cls, given: Envelope | Decoded) -> Incoming:
+        """An event given with the JSON form it came in keeps that form, not serialised anew."""
+        envelope, wire = (
+            (given.envelope, given.wire) if isinstance(given, tuple) else (given, given.to_wire())
+        )
+        data = envelope.data
+        retracted = data.retracted_id if isinstance(data, EventRetractedData) else None
+        event = Event(envelope.source, envelope.id, envelope.type, utc(envelope.time), wire["data"])
+        key = None if retracted is not None else entity_key(envelope) or ""
+        return cls(event, orjson.dumps(wire).decode(), key, retracted)
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerRow:
+    source: str
+    event_id: str
+    entity_key: str
+    type: str
+    time: datetime
+    wire: str
+
+
+@dataclass(frozen=True, slots=True)
+class Ledger:
+    """A batch's events, each once (the first given of a repeated (source, id), as a ledger
+    keeps the first delivery), in (source, id) order: two workers with overlapping batches then
+    lock rows in one order, never in a circle. `marks`: the earliest retraction of each event
+    the batch retracts, as (source, id, retracted at, retraction id), in the same order."""
+
+    events: tuple[Incoming, ...]
+    marks: tuple[tuple[str, str, datetime, str], ...]
+    given: int
+
+    @property
+    def retracted(self) -> dict[Ident, str]:
+        """The batch's retractions: (source, id) → retracted id."""
+        return {i.ident: i.retracted_id for i in self.events if i.retracted_id is not None}
+
+    def keys(self, known: Mapping[Ident, str]) -> dict[Ident, str]:
+        """Every event's entity key; a retraction's is that of the end of its chain, through the
+        batch's events and `known` (the keys of stored events the batch retracts)."""
+        keys = {i.ident: i.key for i in self.events if i.key is not None}
+        return keys | chain_keys(self.retracted, {**known, **keys})
+
+    def rows(self, known: Mapping[Ident, str]) -> list[LedgerRow]:
+        keys = self.keys(known)
+        return [
+            LedgerRow(i.event.source, i.event.id, keys[i.ident], i.event.type, i.event.time, i.wire)
+            for i in self.events
+        ]
+
+
+def plan_ledger(batch: Iterable[Incoming]) -> Ledger:
+    unique: dict[Ident, Incoming] = {}
+    given = 0
+    for incoming in batch:
+        given += 1
+        unique.setdefault(incoming.ident, incoming)
+    events = tuple(unique[ident] for ident in sorted(unique))
+    marks: dict[Ident, Mark] = {}
+    for incoming in events:
+        if incoming.retracted_id is not None:
+            event = incoming.event
+            keep_earliest(marks, (event.source, incoming.retracted_id), (event.time, event.id))
+    return Ledger(events, tuple((s, i, at, by) for (s, i), (at, by) in sorted(marks.items())), given)
+
+
+@dataclass(frozen=True, slots=True)
+class ClientRow:
+    """A person's point fact as published: when it last stopped counting (None while it counts)
+    and its record's revision."""
+
+    source: str
+    event_id: str
+    event: Event
+    retracted_at: datetime | None
+    revision: int
+
+
+@dataclass(frozen=True, slots=True)
+class Effects:
+    """What follows from storing a batch's ledger rows.
+
+    `rekeys`: retractions stored before the event they retract wait under its `retraction_key`;
+    once it arrives they move to its entity. `recompute`: entities with new events, folded
+    again. `republish`: entities only redelivered, whose stored fact is sent again. `point_facts`:
+    new point facts of persons to store; `fresh`: the records of those that nothing retracts,
+    at hand; `clients` and `persons`: the records to read back, one by one or all of a person's,
+    with `links` (the batch's new retractions) counting up the revisions they change."""
+
+    rekeys: dict[str, str]
+    recompute: tuple[str, ...]
+    republish: tuple[str, ...]
+    point_facts: tuple[PointFact, ...]
+    fresh: tuple[ClientRow, ...]
+    clients: frozenset[Ident]
+    persons: frozenset[str]
+    links: frozenset[Ident]
+    new_by_type: Counter[str]
+    duplicates: int
+
+
+def plan_effects(
+    ledger: Ledger,
+    rows: Sequence[LedgerRow],
+    new: Mapping[Ident, tuple[datetime | None, int]],
+    marked_points: Iterable[Ident],
+) -> Effects:
+    """`new`: the rows the store did not hold yet, with when their earliest retraction was
+    recorded (None: none) and their revision; `marked_points`: the stored point facts the
+    batch's marks landed on (marking counts a row's revision up, also for a redelivered
+    retraction: a point fact's record is published at its row's revision)."""
+    touched: set[str] = set()
+    republish: set[str] = set()
+    clients: set[Ident] = set(marked_points)
+    persons: set[str] = set()
+    point_facts: list[PointFact] = []
+    fresh: list[ClientRow] = []
+    new_by_type: Counter[str] = Counter()
+    for incoming, row in zip(ledger.events, rows, strict=True):
+        event = incoming.event
+        ident = incoming.ident
+        is_new = ident in new
+        new_by_type[event.type] += is_new
+        key = row.entity_key
+        if event.type in CLIENT_EVENT_TYPES:
+            if is_new:
+                fact = client_fact(event.type, event.data)
+                point_facts.append((record_id(*ident), event.data["client"]["client_ref"], fact, event.time))
+                retracted_at, revision = new[ident]
+                if retracted_at is None:
+                    fresh.append(ClientRow(event.source, event.id, event, None, revision))
+                    continue
+            clients.add(ident)
+        elif incoming.retracted_id is not None:
+            # The end of its chain, once arrived, counts anew: an entity, or a person's records.
+            kind = key_kind(key)
+            if is_new and kind != RETRACTION_KIND:
+                (persons if kind == "client" else touched).add(key)
+        else:
+            (touched if is_new else republish).add(key)
+    keys = {(row.source, row.event_id): row.entity_key for row in rows}
+    rekeys = {
+        retraction_key(*ident): keys[ident]
+        for ident, (retracted_at, _) in new.items()
+        if retracted_at is not None and keys[ident] != retraction_key(*ident)
+    }
+    return Effects(
+        rekeys=rekeys,
+        recompute=tuple(sorted(touched)),
+        republish=tuple(sorted(republish - touched)),
+        point_facts=tuple(point_facts),
+        fresh=tuple(fresh),
+        clients=frozenset(clients),
+        persons=frozenset(persons),
+        links=frozenset(ident for ident in ledger.retracted if ident in new),
+        new_by_type=+new_by_type,
+        duplicates=ledger.given - new_by_type.total(),
+    )
+
+
+def record_id(source: str, event_id: str) -> str:
+    """A person's point fact's record: one per event."""
+    return f"{source}|{event_id}"
+
+
+def published_clients(
+    rows: Iterable[tuple[Event, int]], retractions: Retractions, links: Collection[Ident] = ()
+) -> tuple[list[ClientRow], list[Ident]]:
+    """Stored point facts with their ledger revisions, as published under `retractions` (those
+    of their persons); and those whose revision goes up: a record's revision is its ledger
+    row's, which marking a retraction of it counts up, and `links` (new retractions) count up
+    the records they retract further down a chain (a retraction of a retraction of it) too."""
+    published = []
+    bumped = []
+    for event, revision in rows:
+        ident = (event.source, event.id)
+        stored = effective([event], retractions)[0]
+        if any(r.ident in links and r.target != ident for r in retractions.tree(ident)):
+            bumped.append(ident)
+            revision += 1
+        published.append(ClientRow(event.source, event.id, event, stored.retracted_at, revision))
+    return published, bumped
+
+
+def client_records(rows: Iterable[ClientRow]) -> list[Outgoing]:
+    """The records of point facts, each once."""
+    unique = {(row.source, row.event_id): row for row in rows}
+    return [client_record_of(row) for row in unique.values()]
+
+
+def client_record_of(row: ClientRow) -> Outgoing:
+    event = row.event
+    fact = client_fact(event.type, event.data)
+    key, value = client_record(
+        row.source, row.event_id, event.data, row.revision, event.time, row.retracted_at, fact
+    )
+    return Outgoing(key, value)
+
+
+@dataclass(frozen=True, slots=True)
+class EntityWrite:
+    """An entity's new history; versions before `rewrite_from` are stored already, unchanged."""
+
+    key: str
+    kind: str
+    revision: int
+    fact: bytes
+    versions: list[Version]
+    rewrite_from: int = 0
+
+
+def entity_write(
+    key: str, stored: Sequence[Stored], current: tuple[int, bytes | None] = (0, None)
+) -> EntityWrite:
+    """An entity folded from its stored events; its fact's revision follows `current`'s (the
+    revision and fact published last, if any)."""
+    kind = kind_of_key(key)
+    versions = history(kind, stored)
+    revision, previous = current
+    fact, kept = revised_fact(previous, kind, key, revision + 1, versions)
+    return EntityWrite(key, kind, revision + 1, fact, versions, kept)

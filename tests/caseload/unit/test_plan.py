@@ -1,0 +1,233 @@
+"""The apply planner: any order, duplication and batching of a history plans the same ledger."""
+
+from __future__ import annotations
+
+import itertools
+import random
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from stroom_caseload.domain.events import Event
+from stroom_caseload.domain.plan import (
+    Incoming,
+    Ledger,
+    LedgerRow,
+    client_records,
+    plan_effects,
+    plan_ledger,
+    published_clients,
+)
+from stroom_contract.keys import key_kind
+from stroom_contract.retractions import RETRACTED, Ident, Retraction, Retractions, chain_keys, retraction_key
+
+SOURCE = "urn:x"
+T0 = datetime(2024, 1, 1, tzinfo=UTC)
+BENEFIT = "stroom.benefit.started.v1"
+COACH = "stroom.client.coach_assigned.v1"
+ENTITIES = [f"benefit:{SOURCE}:B{n}" for n in range(3)]
+PERSONS = ["p1", "p2"]
+
+
+def event(event_id: str, minutes: int, key: str) -> Incoming:
+    if key.startswith("client:"):
+        data = {"client": {"client_ref": key[7:]}, "coach_ref": "K1", "assigned_on": "2024-01-01"}
+        kind = COACH
+    else:
+        data = {"benefit_ref": key.rsplit(":", 1)[1]}
+        kind = BENEFIT
+    return Incoming(Event(SOURCE, event_id, kind, T0 + timedelta(minutes=minutes), data), "{}", key, None)
+
+
+def retraction(event_id: str, minutes: int, aimed: str) -> Incoming:
+    data = {"retracted_id": aimed, "reason": "x"}
+    return Incoming(
+        Event(SOURCE, event_id, RETRACTED, T0 + timedelta(minutes=minutes), data), "{}", None, aimed
+    )
+
+
+@st.composite
+def histories(draw: st.DrawFn) -> list[Incoming]:
+    """Events of a few entities and persons, and retractions of them, of retractions (before or
+    after what they retract in time), and of events never received; no circles."""
+    count = draw(st.integers(1, 8))
+    keys = ENTITIES + [f"client:{p}" for p in PERSONS]
+    found = [event(f"e{n}", draw(st.integers(0, 50)), draw(st.sampled_from(keys))) for n in range(count)]
+    for n in range(draw(st.integers(0, 8))):
+        # Only earlier ids (or one never sent): a chain never comes back on itself.
+        aimed = draw(st.sampled_from([i.event.id for i in found] + ["missing"]))
+        found.append(retraction(f"r{n}", draw(st.integers(0, 50)), aimed))
+    return found
+
+
+def delivered(history: list[Incoming], seed: int) -> list[Incoming]:
+    """Shuffled, with some events given twice."""
+    rng = random.Random(seed)
+    given_ = history + rng.sample(history, rng.randint(0, len(history)))
+    rng.shuffle(given_)
+    return given_
+
+
+def true_keys(history: list[Incoming]) -> dict[Ident, str]:
+    """Every event's key with the whole history known."""
+    keys = {i.ident: i.key for i in history if i.key is not None}
+    return keys | chain_keys({i.ident: i.retracted_id for i in history if i.retracted_id is not None}, keys)
+
+
+@settings(max_examples=300)
+@given(history=histories(), seed=st.integers(0, 10_000))
+def test_a_batch_plans_the_same_ledger_in_any_order_and_with_any_duplicates(
+    history: list[Incoming], seed: int
+) -> None:
+    once = plan_ledger(history)
+    again = plan_ledger(delivered(history, seed))
+    assert once.events == again.events
+    assert [i.ident for i in once.events] == sorted(i.ident for i in history)
+    assert once.marks == again.marks
+    assert once.keys({}) == again.keys({}) == true_keys(history)
+    earliest: dict[Ident, tuple[datetime, str]] = {}
+    for i in history:
+        if i.retracted_id is not None:
+            target = (SOURCE, i.retracted_id)
+            earliest[target] = min(
+                earliest.get(target, (i.event.time, i.event.id)), (i.event.time, i.event.id)
+            )
+    assert {(s, e): (at, by) for s, e, at, by in once.marks} == earliest
+
+
+@dataclass
+class Row:
+    key: str | None
+    type: str | None
+    stored: bool
+    retracted_at: datetime | None = None
+    revision: int = 1
+
+
+class Store:
+    """The ledger's rules as the repository's statements carry them out, in memory."""
+
+    def __init__(self) -> None:
+        self.rows: dict[Ident, Row] = {}
+
+    def apply(
+        self, batch: list[Incoming]
+    ) -> tuple[Ledger, list[LedgerRow], dict[Ident, tuple[datetime | None, int]]]:
+        ledger = plan_ledger(batch)
+        known = {}
+        for source, event_id, at, _ in ledger.marks:
+            row = self.rows.get((source, event_id))
+            if row is None:
+                self.rows[(source, event_id)] = Row(None, None, False, at)
+                continue
+            row.retracted_at = at if row.retracted_at is None else min(row.retracted_at, at)
+            row.revision += 1
+            if row.key is not None:
+                known[(source, event_id)] = row.key
+        rows = ledger.rows(known)
+        new = {}
+        for ledger_row in rows:
+            ident = (ledger_row.source, ledger_row.event_id)
+            held = self.rows.get(ident)
+            if held is None:
+                self.rows[ident] = Row(ledger_row.entity_key, ledger_row.type, True)
+            elif not held.stored:
+                self.rows[ident] = Row(
+                    ledger_row.entity_key, ledger_row.type, True, held.retracted_at, held.revision + 1
+                )
+            else:
+                continue
+            new[ident] = (self.rows[ident].retracted_at, self.rows[ident].revision)
+        effects = plan_effects(ledger, rows, new, ())
+        for held in self.rows.values():
+            if held.key in effects.rekeys:
+                held.key = effects.rekeys[held.key]
+        return ledger, rows, new
+
+
+@settings(max_examples=300)
+@given(history=histories(), seed=st.integers(0, 10_000), cuts=st.lists(st.integers(0, 30), max_size=4))
+def test_any_batching_keys_every_stored_event_as_the_whole_history_does(
+    history: list[Incoming], seed: int, cuts: list[int]
+) -> None:
+    """Retractions that came before what they retract wait under its retraction key and move to
+    its entity once it arrives, along chains of any length."""
+    given_ = delivered(history, seed)
+    bounds = sorted({0, len(given_), *(c % (len(given_) + 1) for c in cuts)})
+    store = Store()
+    for start, end in itertools.pairwise(bounds):
+        store.apply(given_[start:end])
+    stored = {ident: row.key for ident, row in store.rows.items() if row.stored}
+    assert stored == true_keys(history)
+    for i in history:
+        if i.retracted_id is not None:
+            target = store.rows[(SOURCE, i.retracted_id)]
+            assert target.retracted_at is not None
+            assert target.retracted_at <= i.event.time
+
+
+@settings(max_examples=300)
+@given(history=histories(), seed=st.integers(0, 10_000))
+def test_a_new_batch_recomputes_what_it_changes_and_a_redelivered_one_only_republishes(
+    history: list[Incoming], seed: int
+) -> None:
+    store = Store()
+    given_ = delivered(history, seed)
+    ledger, rows, new = store.apply(given_)
+    effects = plan_effects(ledger, rows, new, ())
+    keys = true_keys(history)
+    ends = {keys[i.ident] for i in history if i.retracted_id is not None}
+    entities = {i.key for i in history if i.key in ENTITIES}
+    assert set(effects.recompute) == entities | (ends & set(ENTITIES))
+    assert effects.persons == {k for k in ends if key_kind(k) == "client"}
+    assert effects.republish == ()
+    assert effects.new_by_type == Counter(i.event.type for i in ledger.events)
+    assert effects.duplicates == len(given_) - len(ledger.events)
+    assert effects.links == {i.ident for i in history if i.retracted_id is not None}
+    points = {i.ident for i in history if i.event.type == COACH}
+    assert {(p[0].split("|")[0], p[0].split("|")[1]) for p in effects.point_facts} == points
+    # A person's record nothing retracts is at hand; a retracted one is read back.
+    retracted = {(SOURCE, i.retracted_id) for i in history if i.retracted_id is not None}
+    assert {(r.source, r.event_id) for r in effects.fresh} == points - retracted
+    assert effects.clients == points & retracted
+
+    ledger, rows, new = store.apply(delivered(history, seed + 1))
+    again = plan_effects(ledger, rows, new, ())
+    assert new == {}
+    assert again.recompute == ()
+    assert set(again.republish) == entities
+    assert again.duplicates == ledger.given
+    assert again.clients == points
+    assert again.point_facts == ()
+    assert again.fresh == ()
+    assert not again.persons
+    assert not again.links
+    assert not again.rekeys
+
+
+def test_a_retraction_waits_under_the_retraction_key_of_what_it_retracts() -> None:
+    store = Store()
+    store.apply([retraction("r2", 3, "r1")])
+    assert store.rows[(SOURCE, "r2")].key == retraction_key(SOURCE, "r1")
+    store.apply([retraction("r1", 2, "e1")])
+    assert store.rows[(SOURCE, "r2")].key == store.rows[(SOURCE, "r1")].key == retraction_key(SOURCE, "e1")
+    _, _, new = store.apply([event("e1", 1, ENTITIES[0])])
+    assert new == {(SOURCE, "e1"): (T0 + timedelta(minutes=2), 2)}
+    assert {row.key for row in store.rows.values()} == {ENTITIES[0]}
+
+
+def test_a_retracted_retraction_restores_a_persons_record_and_counts_its_revision_up() -> None:
+    point = event("e1", 1, "client:p1").event
+    first = Retraction(SOURCE, "r1", T0 + timedelta(minutes=2), "e1")
+    second = Retraction(SOURCE, "r2", T0 + timedelta(minutes=3), "r1")
+    [gone], bumped = published_clients([(point, 2)], Retractions([first]), {first.ident})
+    # Marking the row counted its revision up already: the direct retraction bumps nothing more.
+    assert (gone.retracted_at, gone.revision, bumped) == (first.time, 2, [])
+    [back], bumped = published_clients([(point, 2)], Retractions([first, second]), {second.ident})
+    assert (back.retracted_at, back.revision, bumped) == (None, 3, [(SOURCE, "e1")])
+    [record] = client_records([gone, back])
+    assert b'"revision":3' in record.value
+    assert b'"retracted_at":null' in record.value
