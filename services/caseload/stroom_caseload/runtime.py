@@ -1,0 +1,176 @@
+"""Caseload's running parts, built from its settings: the database, the facts producer, the
+events consumer and its lag probe, with start, stop, readiness checks and /status."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from functools import partial
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from stroom_caseload.consumer import Processor
+from stroom_caseload.metrics import CaseloadMetrics
+from stroom_caseload.repository import CaseloadRepository
+from stroom_caseload.settings import CaseloadSettings
+from stroom_platform.broker import EpochWatch
+from stroom_platform.db import make_engine
+from stroom_platform.kafka.clients import Broker, broker_of
+from stroom_platform.kafka.consuming import BatchConsumer, ConsumerOptions
+from stroom_platform.kafka.lag import LagProbe
+from stroom_platform.ops import ReadinessCheck, database_check
+from stroom_platform.organisations import OrganisationsConfig
+from stroom_platform.partitioner import entity_partition_for
+from stroom_platform.problems import Problem
+
+log = logging.getLogger(__name__)
+STATUS_DESCRIPTION = "The consumer group, its partitions and lag, the newest event applied, the dead letters."
+
+
+@dataclass(frozen=True)
+class _Kafka:
+    """The parts that exist only between start and stop: Kafka clients bind to the running loop."""
+
+    producer: AIOKafkaProducer
+    probe: LagProbe
+    processor: Processor
+    consumer: BatchConsumer
+    epoch_watch: asyncio.Task[None]
+
+
+class CaseloadRuntime:
+    def __init__(
+        self,
+        settings: CaseloadSettings,
+        engine: AsyncEngine,
+        organisations: OrganisationsConfig,
+        metrics: CaseloadMetrics,
+        broker: Broker,
+    ) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.organisations = organisations
+        self.metrics = metrics
+        self.broker = broker
+        self._kafka: _Kafka | None = None
+
+    @classmethod
+    def from_settings(cls, settings: CaseloadSettings, organisations: OrganisationsConfig) -> CaseloadRuntime:
+        engine = make_engine(settings.caseload_database_url)
+        return cls(settings, engine, organisations, CaseloadMetrics(), broker_of(settings))
+
+    async def start(self) -> None:
+        settings = self.settings
+        producer = self.broker.producer(
+            linger_ms=5,
+            max_batch_size=settings.facts_batch_bytes,
+            partitioner=entity_partition_for,
+        )
+        await producer.start()
+        probe = LagProbe(self.broker, settings.consumer_group, settings.events_topic)
+        await probe.start()
+        processor = Processor(
+            self.engine,
+            producer,
+            self.organisations.municipality_codes,
+            settings.facts_topic,
+            settings.dead_letter_topic,
+            self.metrics,
+        )
+        processor.start()
+        consumer = BatchConsumer(
+            self.broker,
+            settings.events_topic,
+            settings.consumer_group,
+            processor.submit,
+            ConsumerOptions(
+                batch_size=settings.batch_size,
+                batch_within_seconds=settings.batch_within_seconds,
+                fetch_max_wait_ms=settings.fetch_max_wait_ms,
+            ),
+        )
+        await consumer.start()
+        # A new broker log: its events come again from offset 0 (intake republishes them); the
+        # ledger's (source, id) makes each one that was applied a duplicate.
+        watch = asyncio.create_task(
+            EpochWatch(self.broker, consumer.rewind).run(), name="caseload-broker-epoch"
+        )
+        self._kafka = _Kafka(producer, probe, processor, consumer, watch)
+        log.info("caseload consumer started", extra={"group": settings.consumer_group})
+
+    async def stop(self) -> None:
+        kafka, self._kafka = self._kafka, None
+        if kafka is not None:
+            kafka.epoch_watch.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await kafka.epoch_watch
+            await kafka.consumer.stop()
+            await kafka.processor.stop()
+            await kafka.probe.stop()
+            await kafka.producer.stop()
+        await self.engine.dispose()
+        log.info("caseload consumer stopped")
+
+    def checks(self) -> dict[str, ReadinessCheck]:
+        """Readiness: the database answers, the consumer runs, reaches the broker and has partitions."""
+
+        async def consumer_running() -> None:
+            self._started()
+
+        async def broker() -> None:
+            await self._started().probe.check_broker()
+
+        async def assignment() -> None:
+            # A worker the group gave no partitions applies nothing (more workers than partitions).
+            if not self._started().consumer.assignment():
+                raise RuntimeError("no partitions assigned")
+
+        return {
+            "database": partial(database_check, self.engine),
+            "broker": broker,
+            "consumer": consumer_running,
+            "assignment": assignment,
+        }
+
+    def _started(self) -> _Kafka:
+        if self._kafka is None:
+            raise RuntimeError("consumer not started")
+        return self._kafka
+
+    async def status(self) -> dict[str, Any]:
+        """Assignment, lag per partition, the newest event applied, the database and dead letters."""
+        kafka = self._kafka
+        if kafka is None:
+            raise Problem(503, "not-started", "The consumer is not running")
+        report: dict[str, Any] = {
+            "service": "caseload",
+            "consumer_group": self.settings.consumer_group,
+            "topic": kafka.probe.topic,
+            "assigned_partitions": kafka.consumer.assignment(),
+            "last_event_time": _iso(kafka.processor.last_event_time),
+        }
+        try:
+            lag = await kafka.probe.lag()
+            report["lag"] = {str(p): n for p, n in lag.items()}
+            report["total_lag"] = sum(lag.values())
+            for partition, n in lag.items():
+                self.metrics.lag.labels(str(partition)).set(n)
+        except Exception as exc:  # the broker being away is a status, not an error
+            report["lag"] = None
+            report["lag_error"] = type(exc).__name__
+        try:
+            async with self.engine.connect() as conn:
+                report["dead_letters"] = await CaseloadRepository(conn).dead_letter_count()
+            report["database"] = "reachable"
+        except Exception as exc:
+            report["database"] = f"unreachable: {type(exc).__name__}"
+        return report
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
