@@ -31,7 +31,8 @@ _DATES: dict[str, date] = {}
 _DATES_KEPT = 100_000
 
 
-def _iso_date(value: Any) -> date:
+def parse_date(value: Any) -> date:
+    """An ISO date of the contract's range (strings are parsed once and kept)."""
     if isinstance(value, str) and (known := _DATES.get(value)) is not None:
         return known
     if isinstance(value, date) and not isinstance(value, datetime):
@@ -115,7 +116,7 @@ def _source(value: str) -> str:
     return value
 
 
-IsoDate = Annotated[date, BeforeValidator(_iso_date)]
+IsoDate = Annotated[date, BeforeValidator(parse_date)]
 Rfc3339 = Annotated[datetime, BeforeValidator(_rfc3339), AfterValidator(_not_ahead)]
 # Every free string of the contract refuses a BSN: personal data belongs in `bsn` alone.
 Text = Annotated[StrictStr, AfterValidator(_storable), AfterValidator(_no_bsn)]

@@ -1,7 +1,9 @@
 """Folds an entity's events, in canonical order, into its state and its history over recorded time.
 
-The accumulators keep the state's parts as they fold (a benefit's member spells, a trajectory's
-phases), so materialising the state at a recorded moment is not a replay of the entity's events.
+The fold is `(accumulator, event data) -> accumulator`, dispatched on the contract's typed event
+data. The accumulators keep the state's parts as they fold (a benefit's member spells, a
+trajectory's phases), so materialising the state at a recorded moment is not a replay of the
+entity's events.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
-from typing import Any
+from typing import Generic, TypeVar
 
 from stroom_caseload.domain.events import Event, Stored
 from stroom_caseload.domain.states import (
@@ -24,18 +26,39 @@ from stroom_caseload.domain.states import (
     TrajectoryState,
     Version,
 )
+from stroom_contract.events import (
+    ApplicationDecidedData,
+    ApplicationReceivedData,
+    BenefitEndedData,
+    BenefitMembersChangedData,
+    BenefitStartedData,
+    EventData,
+    PlacementEndedData,
+    PlacementStartedData,
+    TrajectoryEndedData,
+    TrajectoryPhaseChangedData,
+    trusted_data,
+)
 from stroom_contract.keys import kind_of as kind_of
 from stroom_contract.keys import kind_of_key as kind_of_key
 
-Data = Mapping[str, Any]
+Order = tuple[datetime, str, str]
 
 
 @dataclass(frozen=True, slots=True)
-class Pair:
-    """What placements and applications accumulate: the latest opening and closing event."""
+class Typed:
+    """An event as the fold sees it: its canonical order and its typed data."""
 
-    opened: Data | None = None
-    closed: Data | None = None
+    order: Order
+    data: EventData
+
+    @classmethod
+    def of(cls, event: Event) -> Typed:
+        return cls(event.order, trusted_data(event.type, event.data))
+
+    @property
+    def ident(self) -> tuple[str, str]:
+        return self.order[1], self.order[2]
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,11 +66,25 @@ class BenefitAcc:
     """`changes` in effective-date order (canonical order within a date); once started, `spells`
     are the members after applying them in that order, and `open` the open spells per person."""
 
-    started: Data | None = None
-    ended: Data | None = None
-    changes: tuple[Data, ...] = ()
+    started: BenefitStartedData | None = None
+    ended: BenefitEndedData | None = None
+    changes: tuple[BenefitMembersChangedData, ...] = ()
     spells: tuple[MemberSpell, ...] = ()
     open: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class PlacementAcc:
+    """The latest start and end folded: a later one corrects an earlier one as a whole."""
+
+    started: PlacementStartedData | None = None
+    ended: PlacementEndedData | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ApplicationAcc:
+    received: ApplicationReceivedData | None = None
+    decided: ApplicationDecidedData | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,52 +92,38 @@ class TrajectoryAcc:
     """`phases` by date, one per date; `latest` is the last phase event folded."""
 
     phases: tuple[PhaseSpell, ...] = ()
-    latest: Data | None = None
-    ended: Data | None = None
+    latest: TrajectoryPhaseChangedData | None = None
+    ended: TrajectoryEndedData | None = None
 
 
-Acc = Pair | BenefitAcc | TrajectoryAcc
+def _benefit_step(acc: BenefitAcc, data: EventData) -> BenefitAcc:
+    match data:
+        case BenefitStartedData():
+            # A later `started` is a correction: it replaces the earlier one as a whole.
+            return _with_members(replace(acc, started=data), acc.changes, replay=True)
+        case BenefitMembersChangedData():
+            at = bisect_right(acc.changes, data.effective_date, key=_effective)
+            changes = (*acc.changes[:at], data, *acc.changes[at:])
+            # Only a change dated before one already applied alters what follows it.
+            return _with_members(acc, changes, replay=at < len(acc.changes))
+        case BenefitEndedData():
+            return replace(acc, ended=data)
+    return acc
 
 
-def _opened(acc: Any, data: Data) -> Any:
-    return replace(acc, opened=data)
+def _effective(change: BenefitMembersChangedData) -> date:
+    return change.effective_date
 
 
-def _closed(acc: Any, data: Data) -> Any:
-    return replace(acc, closed=data)
-
-
-def _ended(acc: Any, data: Data) -> Any:
-    return replace(acc, ended=data)
-
-
-def _started(acc: BenefitAcc, data: Data) -> BenefitAcc:
-    # A later `started` is a correction: it replaces the earlier one as a whole.
-    return _with_members(replace(acc, started=data), acc.changes, replay=True)
-
-
-def _effective(change: Data) -> str:
-    return str(change["effective_date"])
-
-
-def _members_changed(acc: BenefitAcc, data: Data) -> BenefitAcc:
-    at = bisect_right(acc.changes, _effective(data), key=_effective)
-    changes = (*acc.changes[:at], data, *acc.changes[at:])
-    # Only a change dated before one already applied alters what follows it.
-    return _with_members(acc, changes, replay=at < len(acc.changes))
-
-
-def _with_members(acc: BenefitAcc, changes: tuple[Data, ...], replay: bool) -> BenefitAcc:
+def _with_members(
+    acc: BenefitAcc, changes: tuple[BenefitMembersChangedData, ...], replay: bool
+) -> BenefitAcc:
     started = acc.started
     if started is None:
         return replace(acc, changes=changes)
     open_: dict[str, tuple[int, ...]]
     if replay:
-        start = date.fromisoformat(started["start_date"])
-        spells = [
-            MemberSpell(m["client_ref"], m["role"], date.fromisoformat(m["birth_date"]), start)
-            for m in started["members"]
-        ]
+        spells = [MemberSpell(m.ref, m.role, m.birth_date, started.start_date) for m in started.members]
         open_ = {}
         for i, spell in enumerate(spells):
             open_[spell.client_ref] = (*open_.get(spell.client_ref, ()), i)
@@ -112,184 +135,211 @@ def _with_members(acc: BenefitAcc, changes: tuple[Data, ...], replay: bool) -> B
     return replace(acc, changes=changes, spells=tuple(spells), open=open_)
 
 
-def _apply(spells: list[MemberSpell], open_: dict[str, tuple[int, ...]], change: Data) -> None:
+def _apply(
+    spells: list[MemberSpell], open_: dict[str, tuple[int, ...]], change: BenefitMembersChangedData
+) -> None:
     """One members change: who left first, then who joined (unless still a member)."""
-    effective = date.fromisoformat(change["effective_date"])
-    for client in change.get("left", ()):
-        for i in open_.pop(client["client_ref"], ()):
+    effective = change.effective_date
+    for client in change.left:
+        for i in open_.pop(client.ref, ()):
             spells[i] = replace(spells[i], left_on=effective)
-    for m in change.get("joined", ()):
-        if m["client_ref"] not in open_:
-            open_[m["client_ref"]] = (len(spells),)
-            spells.append(
-                MemberSpell(m["client_ref"], m["role"], date.fromisoformat(m["birth_date"]), effective)
-            )
+    for m in change.joined:
+        if m.ref not in open_:
+            open_[m.ref] = (len(spells),)
+            spells.append(MemberSpell(m.ref, m.role, m.birth_date, effective))
 
 
-def _phase_changed(acc: TrajectoryAcc, data: Data) -> TrajectoryAcc:
-    # One phase per date; a later event for the same date corrects it.
-    spell = PhaseSpell(data["phase"], date.fromisoformat(data["effective_date"]))
-    phases = acc.phases
-    at = bisect_left(phases, spell.effective_date, key=lambda p: p.effective_date)
-    same = at < len(phases) and phases[at].effective_date == spell.effective_date
-    return replace(acc, phases=(*phases[:at], spell, *phases[at + same :]), latest=data)
+def _placement_step(acc: PlacementAcc, data: EventData) -> PlacementAcc:
+    match data:
+        case PlacementStartedData():
+            return replace(acc, started=data)
+        case PlacementEndedData():
+            return replace(acc, ended=data)
+    return acc
 
 
-FOLDS: dict[str, Callable[[Any, Data], Any]] = {
-    "stroom.benefit.started.v1": _started,
-    "stroom.benefit.members_changed.v1": _members_changed,
-    "stroom.benefit.ended.v1": _ended,
-    "stroom.placement.started.v1": _opened,
-    "stroom.placement.ended.v1": _closed,
-    "stroom.application.received.v1": _opened,
-    "stroom.application.decided.v1": _closed,
-    "stroom.trajectory.phase_changed.v1": _phase_changed,
-    "stroom.trajectory.ended.v1": _ended,
-}
-
-_EMPTY: dict[str, Acc] = {
-    "benefit": BenefitAcc(),
-    "placement": Pair(),
-    "application": Pair(),
-    "trajectory": TrajectoryAcc(),
-}
+def _application_step(acc: ApplicationAcc, data: EventData) -> ApplicationAcc:
+    match data:
+        case ApplicationReceivedData():
+            return replace(acc, received=data)
+        case ApplicationDecidedData():
+            return replace(acc, decided=data)
+    return acc
 
 
-def _day(value: str | None) -> date | None:
-    return None if value is None else date.fromisoformat(value)
+def _trajectory_step(acc: TrajectoryAcc, data: EventData) -> TrajectoryAcc:
+    match data:
+        case TrajectoryPhaseChangedData():
+            # One phase per date; a later event for the same date corrects it.
+            spell = PhaseSpell(data.phase, data.effective_date)
+            phases = acc.phases
+            at = bisect_left(phases, spell.effective_date, key=lambda p: p.effective_date)
+            same = at < len(phases) and phases[at].effective_date == spell.effective_date
+            return replace(acc, phases=(*phases[:at], spell, *phases[at + same :]), latest=data)
+        case TrajectoryEndedData():
+            return replace(acc, ended=data)
+    return acc
 
 
 def _benefit(acc: BenefitAcc) -> BenefitState | None:
-    started = acc.started
+    started, ended = acc.started, acc.ended
     if started is None:
         return None
-    ended = acc.ended or {}
     return BenefitState(
-        municipality=started["municipality"],
-        regulation=started["regulation"],
-        start_date=date.fromisoformat(started["start_date"]),
-        end_date=_day(ended.get("end_date")),
-        inflow_reason=started["inflow_reason"],
-        outflow_reason=ended.get("outflow_reason"),
-        application_ref=started.get("application_ref"),
+        municipality=started.municipality,
+        regulation=started.regulation,
+        start_date=started.start_date,
+        end_date=None if ended is None else ended.end_date,
+        inflow_reason=started.inflow_reason,
+        outflow_reason=None if ended is None else ended.outflow_reason,
+        application_ref=started.application_ref,
         members=acc.spells,
     )
 
 
-def _placement(acc: Pair) -> PlacementState | None:
-    opened = acc.opened
-    if opened is None:
+def _placement(acc: PlacementAcc) -> PlacementState | None:
+    started, ended = acc.started, acc.ended
+    if started is None:
         return None
-    closed = acc.closed or {}
     return PlacementState(
-        client_ref=opened["client"]["client_ref"],
-        municipality=opened["municipality"],
-        kind=opened["kind"],
-        start_date=date.fromisoformat(opened["start_date"]),
-        end_date=_day(closed.get("end_date")),
-        hours_per_week=opened.get("hours_per_week"),
-        employer_ref=opened.get("employer_ref"),
-        end_reason=closed.get("reason"),
+        client_ref=started.client.ref,
+        municipality=started.municipality,
+        kind=started.kind,
+        start_date=started.start_date,
+        end_date=None if ended is None else ended.end_date,
+        hours_per_week=started.hours_per_week,
+        employer_ref=started.employer_ref,
+        end_reason=None if ended is None else ended.reason,
     )
 
 
-def _application(acc: Pair) -> ApplicationState | None:
-    opened = acc.opened
-    if opened is None:
+def _application(acc: ApplicationAcc) -> ApplicationState | None:
+    received, decided = acc.received, acc.decided
+    if received is None:
         return None
-    closed = acc.closed or {}
     return ApplicationState(
-        client_ref=opened["client"]["client_ref"],
-        municipality=opened["municipality"],
-        regulation=opened["regulation"],
-        received_on=date.fromisoformat(opened["received_on"]),
-        decision=closed.get("decision"),
-        decided_on=_day(closed.get("decided_on")),
+        client_ref=received.client.ref,
+        municipality=received.municipality,
+        regulation=received.regulation,
+        received_on=received.received_on,
+        decision=None if decided is None else decided.decision,
+        decided_on=None if decided is None else decided.decided_on,
     )
 
 
 def _trajectory(acc: TrajectoryAcc) -> TrajectoryState | None:
-    latest = acc.latest
+    latest, ended = acc.latest, acc.ended
     if latest is None:
         return None
-    ended = acc.ended or {}
     return TrajectoryState(
-        client_ref=latest["client"]["client_ref"],
-        municipality=latest["municipality"],
+        client_ref=latest.client.ref,
+        municipality=latest.municipality,
         phases=acc.phases,
-        end_date=_day(ended.get("end_date")),
-        outcome=ended.get("outcome"),
+        end_date=None if ended is None else ended.end_date,
+        outcome=None if ended is None else ended.outcome,
     )
 
 
-_MATERIALISE: dict[str, Callable[[Any], EntityState | None]] = {
-    "benefit": _benefit,
-    "placement": _placement,
-    "application": _application,
-    "trajectory": _trajectory,
-}
+A = TypeVar("A")
+
+
+@dataclass(frozen=True, slots=True)
+class Projection(Generic[A]):
+    """An entity kind's fold: its empty accumulator, its step, and the state it gives."""
+
+    empty: A
+    step: Callable[[A, EventData], A]
+    state: Callable[[A], EntityState | None]
+
+
+BENEFIT = Projection(BenefitAcc(), _benefit_step, _benefit)
+PLACEMENT = Projection(PlacementAcc(), _placement_step, _placement)
+APPLICATION = Projection(ApplicationAcc(), _application_step, _application)
+TRAJECTORY = Projection(TrajectoryAcc(), _trajectory_step, _trajectory)
 
 
 def fold(kind: str, events: Iterable[Event]) -> EntityState | None:
     """The state of an entity of `kind` from a set of its (non-retracted) events, in any order."""
-    acc: Acc = _EMPTY[kind]
     # Keyed by (source, id): a redelivered event is the same event, folded once.
-    unique = {(e.source, e.id): e for e in events}
-    for event in sorted(unique.values(), key=lambda e: e.order):
-        acc = _step(acc, event)
-    return _MATERIALISE[kind](acc)
+    typed = sorted((Typed.of(e) for e in {(e.source, e.id): e for e in events}.values()), key=_order)
+    match kind:
+        case "benefit":
+            return _fold(BENEFIT, typed)
+        case "placement":
+            return _fold(PLACEMENT, typed)
+        case "application":
+            return _fold(APPLICATION, typed)
+        case "trajectory":
+            return _fold(TRAJECTORY, typed)
+    raise ValueError(f"no fold for kind {kind!r}")
 
 
-def _step(acc: Acc, event: Event) -> Acc:
-    step = FOLDS.get(event.type)
-    return acc if step is None else step(acc, event.data)
+def _fold(projection: Projection[A], typed: Iterable[Typed]) -> EntityState | None:
+    acc = projection.empty
+    for event in typed:
+        acc = projection.step(acc, event.data)
+    return projection.state(acc)
 
 
-def _order(event: Event) -> tuple[datetime, str, str]:
+def _order(event: Typed) -> Order:
     return event.order
 
 
 def history(kind: str, stored: Sequence[Stored]) -> list[Version]:
     """One version per distinct recorded time (events and retractions); equal neighbours collapsed."""
+    match kind:
+        case "benefit":
+            return _history(BENEFIT, stored)
+        case "placement":
+            return _history(PLACEMENT, stored)
+        case "application":
+            return _history(APPLICATION, stored)
+        case "trajectory":
+            return _history(TRAJECTORY, stored)
+    raise ValueError(f"no history for kind {kind!r}")
+
+
+def _history(projection: Projection[A], stored: Sequence[Stored]) -> list[Version]:
     unique = {(s.event.source, s.event.id): s for s in stored}
     times = sorted(
         {s.event.time for s in unique.values()} | {m for s in unique.values() for m in s.retracted}
     )
     # At which moments (indices into `times`) each event starts and stops counting.
-    starting: dict[int, list[Event]] = defaultdict(list)
+    starting: dict[int, list[Typed]] = defaultdict(list)
     stopping: dict[int, set[tuple[str, str]]] = defaultdict(set)
     for ident, s in unique.items():
         periods = ((s.event.time, None),) if s.periods is None else s.periods
+        typed = Typed.of(s.event)
         for start, end in periods:
             first = bisect_left(times, start)
             until = len(times) if end is None else bisect_left(times, end)
             if first < until:
-                starting[first].append(s.event)
+                starting[first].append(typed)
                 stopping[until].add(ident)
     # Events sort by recorded time first, so events arriving at a moment follow all those known
     # before it and are folded onto the latest accumulator; an event that stops or starts again
     # counting within the known ones refolds only those after it, from the accumulator before it.
-    known: list[Event] = []
-    accs: list[Acc] = [_EMPTY[kind]]  # accs[i]: the first i known events folded
+    known: list[Typed] = []
+    accs = [projection.empty]  # accs[i]: the first i known events folded
     versions: list[Version] = []
     for index, moment in enumerate(times):
         gone = stopping.get(index, set())
         # One stretch ending where the next begins: the event goes on counting.
-        added = sorted((e for e in starting.get(index, ()) if (e.source, e.id) not in gone), key=_order)
-        gone -= {(e.source, e.id) for e in starting.get(index, ())}
+        added = sorted((e for e in starting.get(index, ()) if e.ident not in gone), key=_order)
+        gone -= {e.ident for e in starting.get(index, ())}
         if gone or (added and known and added[0].order < known[-1].order):
             lowest = min(
-                [e.order for e in known if (e.source, e.id) in gone] + [e.order for e in added[:1]],
+                [e.order for e in known if e.ident in gone] + [e.order for e in added[:1]],
                 default=None,
             )
             first = len(known) if lowest is None else bisect_left(known, lowest, key=_order)
-            again = [e for e in known[first:] if (e.source, e.id) not in gone]
+            again = [e for e in known[first:] if e.ident not in gone]
             added = sorted(again + added, key=_order)
             del known[first:], accs[first + 1 :]
         for event in added:
             known.append(event)
-            accs.append(_step(accs[-1], event))
-        state = _MATERIALISE[kind](accs[-1])
+            accs.append(projection.step(accs[-1], event.data))
+        state = projection.state(accs[-1])
         if not versions or versions[-1].state != state:
             versions.append(Version(moment, state))
     return versions
