@@ -98,14 +98,6 @@ def _spell_rows(history: spells.History) -> list[tuple[Any, ...]]:
     return [(entity, *row, recorded_from, recorded_to) for row, recorded_from, recorded_to in rows]
 
 
-def _add_flows(deltas: dict[MonthKey, list[int]], flows: Iterable[Any], sign: int) -> None:
-    current = ((m, r, u, s, e) for m, r, u, s, e, recorded_to in flows if recorded_to is None)
-    for key, (inflow, outflow) in flow_deltas(current, sign).items():
-        acc = deltas.setdefault(key, [0, 0])
-        acc[0] += inflow
-        acc[1] += outflow
-
-
 @dataclass
 class RowChanges:
     """How an entity kind's stored rows become those of the winning facts: rows that stay as they
@@ -132,10 +124,22 @@ def row_changes(stored: Iterable[Sequence[Any]], rows: Iterable[tuple[Any, ...]]
     return changes
 
 
-def _flows_of(rows: Iterable[Sequence[Any]]) -> Iterable[Any]:
-    """(municipality, regulation, unit, start month, end month, recorded_to) of count spell rows
-    in SPELL_COLUMNS order."""
-    return ((r[2], r[3], r[1], r[6], r[7], r[14]) for r in rows)
+def _add_flows(deltas: dict[MonthKey, list[int]], changes: RowChanges) -> None:
+    """What count spell row changes do to the current monthly flows: only rows that are current
+    (recorded_to None) before or after count."""
+    taken_out = [row for _, row in changes.deleted if row[14] is None]
+    put_in = [row for row in changes.inserted if row[14] is None]
+    for _, to, row in changes.closed:
+        if row[14] is None:
+            taken_out.append(row)
+        elif to is None:
+            put_in.append(row)
+    for rows, sign in ((taken_out, -1), (put_in, 1)):
+        spells_of = ((r[2], r[3], r[1], r[6], r[7]) for r in rows)
+        for key, (inflow, outflow) in flow_deltas(spells_of, sign).items():
+            acc = deltas.setdefault(key, [0, 0])
+            acc[0] += inflow
+            acc[1] += outflow
 
 
 def _version_of(row: Sequence[Any]) -> SpellVersion:
@@ -145,10 +149,12 @@ def _version_of(row: Sequence[Any]) -> SpellVersion:
 
 def _late_flow_rows(changes: RowChanges) -> list[tuple[Any, ...]]:
     """The late flow changes of count spell row changes, as rows of t.late_flows."""
+    # A closed row is its version taken out and put back with the new recorded_to: only the
+    # move of recorded_to changes flows, so its recorded_from is left out of both.
     versions = [
         *((_version_of(row), -1) for _, row in changes.deleted),
-        *((_version_of(row), -1) for _, _, row in changes.closed),
-        *((_version_of((*row[:-1], to)), 1) for _, to, row in changes.closed),
+        *((_version_of((*row[:-2], None, row[-1])), -1) for _, _, row in changes.closed),
+        *((_version_of((*row[:-2], None, to)), 1) for _, to, row in changes.closed),
         *((_version_of(row), 1) for row in changes.inserted),
     ]
     return [
@@ -179,10 +185,7 @@ async def _replace_histories(
         await bulk.update_rows(conn, table, "id", ("recorded_to",), [(i, to) for i, to, _ in changes.closed])
         await bulk.insert_rows(conn, table, names, changes.inserted)
         if kind == "benefit":
-            _add_flows(deltas, _flows_of(row for _, row in changes.deleted), -1)
-            _add_flows(deltas, _flows_of(row for _, _, row in changes.closed), -1)
-            _add_flows(deltas, _flows_of((*row[:-1], to) for _, to, row in changes.closed), 1)
-            _add_flows(deltas, _flows_of(changes.inserted), 1)
+            _add_flows(deltas, changes)
             await bulk.insert_rows(conn, t.late_flows, LATE_FLOW_COLUMNS, _late_flow_rows(changes))
     await bulk.upsert_rows(
         conn,

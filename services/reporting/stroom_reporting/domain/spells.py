@@ -87,34 +87,45 @@ def _closed_end(start: date, end: date | None) -> date | None:
 
 
 def count_spells(entity: str, state: BenefitState) -> tuple[CountSpell, ...]:
-    applicant = next((m for m in state.members if m.role == "applicant"), None)
-    benefit_end = _closed_end(state.start_date, state.end_date)
+    # Every version of every fact passes here: the state's fields are read once.
+    municipality, start = state.municipality, state.start_date
+    regulation = state.regulation.value
+    members = state.members
+    applicant = next((m for m in members if m.role == "applicant"), None)
+    benefit_end = _closed_end(start, state.end_date)
+    outflow = state.outflow_reason
     spells = [
         CountSpell(
             BENEFITS,
             entity,
-            state.municipality,
-            state.regulation.value,
-            state.start_date,
+            municipality,
+            regulation,
+            start,
             benefit_end,
             state.inflow_reason.value,
-            state.outflow_reason.value if state.outflow_reason else None,
+            outflow.value if outflow else None,
             applicant.client_ref if applicant else None,
             "applicant" if applicant else None,
             applicant.birth_date if applicant else None,
         )
     ]
-    for member in state.members:
-        start = max(member.joined_on, state.start_date)
-        ends = [d for d in (member.left_on, benefit_end) if d is not None]
+    for member in members:
+        joined, left = member.joined_on, member.left_on
+        member_start = joined if joined > start else start
+        if left is None:
+            member_end = benefit_end
+        elif benefit_end is None or left < benefit_end:
+            member_end = left
+        else:
+            member_end = benefit_end
         spells.append(
             CountSpell(
                 PERSONS,
                 entity,
-                state.municipality,
-                state.regulation.value,
-                start,
-                _closed_end(start, min(ends) if ends else None),
+                municipality,
+                regulation,
+                member_start,
+                _closed_end(member_start, member_end),
                 None,
                 None,
                 member.client_ref,

@@ -45,18 +45,24 @@ def least_final(statuses: Iterable[str]) -> str:
 
 
 # A version of a count spell: municipality, regulation, unit, start month, end month (or None),
-# recorded from, recorded to (None while current).
-SpellVersion = tuple[str, str, str, int, int | None, datetime, datetime | None]
+# recorded from, recorded to (None while current). Without recorded_from it stands for a moved
+# recorded_to alone: a version taken out and put back with another recorded_to cancels at its
+# recorded_from.
+SpellVersion = tuple[str, str, str, int, int | None, datetime | None, datetime | None]
 # A net change of the flows of a month in recorded time: municipality, regulation, unit, month,
 # recorded at, inflow, outflow.
 FlowChange = tuple[str, str, str, int, datetime, int, int]
 Figures = tuple[int, int, int, int]  # begin, inflow, outflow, end
 
 
+def _month_number(moment: datetime) -> int:
+    day = moment.astimezone(UTC)
+    return day.year * 12 + day.month
+
+
 def months_between(month: int, moment: datetime) -> int:
     """Whole calendar months from `month` to the month of `moment` (UTC)."""
-    day = moment.astimezone(UTC)
-    return (day.year * 12 + day.month) - (month // 100 * 12 + month % 100)
+    return _month_number(moment) - (month // 100 * 12 + month % 100)
 
 
 def late_changes(versions: Iterable[tuple[SpellVersion, int]]) -> list[FlowChange]:
@@ -65,9 +71,14 @@ def late_changes(versions: Iterable[tuple[SpellVersion, int]]) -> list[FlowChang
     only those recorded in a later month than the month they change: the others were known
     before the month ended, so before any month they touch became definitive."""
     net: dict[tuple[str, str, str, int, datetime], list[int]] = {}
+    # Versions applied together often share their moments: each moment's month found once.
+    moment_months: dict[datetime, int] = {}
 
     def add(key: tuple[str, str, str], month: int, moment: datetime, flow: int, sign: int) -> None:
-        if months_between(month, moment) >= 1:
+        at = moment_months.get(moment)
+        if at is None:
+            at = moment_months[moment] = _month_number(moment)
+        if at - (month // 100 * 12 + month % 100) >= 1:
             net.setdefault((*key, month, moment), [0, 0])[flow] += sign
 
     for (municipality, regulation, unit, start, end, recorded_from, recorded_to), sign in versions:
