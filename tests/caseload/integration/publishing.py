@@ -10,7 +10,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from conftest import OPERATOR
 
 from stroom_contract.kafka_binding import encode
-from stroom_contract.keys import entity_key, scoped_key
+from stroom_contract.keys import entity_key
+from stroom_contract.retractions import retraction_key
 from stroom_contract.validation import EventValidator
 
 
@@ -35,7 +36,7 @@ async def publish(
             key = entity_key(envelope)
             if key is None:
                 target = (event["source"], event["data"]["retracted_id"])
-                key = keys.get(target, scoped_key("retraction", *target))
+                key = keys.get(target, retraction_key(*target))
             value, headers = encode(envelope)
             await producer.send(topic, value, key=key.encode(), headers=headers)
         await producer.flush()

@@ -103,7 +103,11 @@ class Ledger:
         """Every event's entity key; a retraction's is that of the end of its chain, through the
         batch's events and `known` (the keys of stored events the batch retracts)."""
         keys = {i.ident: i.key for i in self.events if i.key is not None}
-        return keys | chain_keys(self.retracted, {**known, **keys})
+        retracted = self.retracted
+        # Only the targets: the rebuild's `known` is every event it has loaded.
+        targets = {(source, aimed) for (source, _), aimed in retracted.items()}
+        found = {t: keys[t] if t in keys else known[t] for t in targets if t in keys or t in known}
+        return keys | chain_keys(retracted, found)
 
     def rows(self, known: Mapping[Ident, str]) -> list[LedgerRow]:
         keys = self.keys(known)

@@ -13,14 +13,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from stroom_caseload.domain.client import client_fact
 from stroom_caseload.domain.events import Event, Stored, effective
-from stroom_caseload.domain.fold import history
-from stroom_caseload.domain.publication import client_record, entity_fact
-from stroom_caseload.domain.states import ClientFact
+from stroom_caseload.domain.plan import ClientRow, client_record_of, entity_write, record_id
 from stroom_caseload.rebuild.bulk import BulkWriter
 from stroom_caseload.rebuild.shadow_ledger import Held, HeldEvents
 from stroom_caseload.repository import client_fact_row, ledger_event, state_rows
 from stroom_caseload.tables import live, shadow
-from stroom_contract.keys import key_kind, kind_of_key
+from stroom_contract.keys import key_kind
 from stroom_contract.retractions import Retractions
 
 # A client record to publish: its record id (`source|id`), Kafka key and value.
@@ -38,23 +36,27 @@ class _Chunk:
     def full(self) -> bool:
         return self.entities + len(self.rows[shadow.client_facts]) >= CHUNK
 
-    def entity(self, key: str, revision: int, stored: list[Stored]) -> None:
-        kind = kind_of_key(key)
-        versions = history(kind, stored)
-        for table, row in state_rows(shadow, key, versions):
+    def entity(self, key: str, live_revision: int, stored: list[Stored]) -> None:
+        entity = entity_write(key, stored, (live_revision, None))
+        for table, row in state_rows(shadow, key, entity.versions):
             self.rows[table].append(row)
-        fact = entity_fact(kind, key, revision, versions).decode()
         self.rows[shadow.entities].append(
-            {"entity_key": key, "kind": kind, "revision": revision, "fact": fact}
+            {
+                "entity_key": key,
+                "kind": entity.kind,
+                "revision": entity.revision,
+                "fact": entity.fact.decode(),
+            }
         )
         self.entities += 1
 
-    def client(self, record_id: str, stored: Stored) -> ClientFact:
+    def client(self, stored: Stored) -> None:
         event = stored.event
         fact = client_fact(event.type, event.data)
-        row = client_fact_row(record_id, event.data["client"]["client_ref"], fact, event.time)
+        row = client_fact_row(
+            record_id(event.source, event.id), event.data["client"]["client_ref"], fact, event.time
+        )
         self.rows[shadow.client_facts].append(row | {"retracted_at": stored.retracted_at})
-        return fact
 
 
 async def _live_revisions(conn: AsyncConnection) -> dict[str, int]:
@@ -87,23 +89,24 @@ async def fold_held(
     # random places all over it.
     for key, events in sorted(held.entities.items()):
         if key not in strays:
-            chunk.entity(key, revisions.get(key, 0) + 1, [stored(event) for event in events])
+            chunk.entity(key, revisions.get(key, 0), [stored(event) for event in events])
         if chunk.full:
             await writer.append(chunk.rows)
             chunk = _Chunk()
     for key, events in sorted(held.clients.items()):
         if key not in strays:
             for event in events:
-                record_id = f"{event[0]}|{event[1]}"
                 point = stored(event)
-                fact = chunk.client(record_id, point)
+                chunk.client(point)
                 # Marking a retraction of it counts its ledger row's revision up.
                 revision = event[5] + bool(retractions.of((event[0], event[1])))
-                record = client_record(
-                    event[0], event[1], point.event.data, revision, event[3], point.retracted_at, fact
+                record = client_record_of(
+                    ClientRow(event[0], event[1], point.event, point.retracted_at, revision)
                 )
                 # A copy: orjson's bytes keep the buffer it wrote into, 4 KB for a record of 600 bytes.
-                records.append((record_id, record[0].encode(), bytes(memoryview(record[1]))))
+                records.append(
+                    (record_id(event[0], event[1]), record.key.encode(), bytes(memoryview(record.value)))
+                )
         if chunk.full:
             await writer.append(chunk.rows)
             chunk = _Chunk()
@@ -136,9 +139,9 @@ async def refold(
             stored = effective(events)
             if key_kind(key) == "client":
                 for point in stored:
-                    chunk.client(f"{point.event.source}|{point.event.id}", point)
+                    chunk.client(point)
             elif stored:
-                chunk.entity(key, revisions.get(key, 0) + 1, stored)
+                chunk.entity(key, revisions.get(key, 0), stored)
 
         # By the partition: each step of an async result costs a switch of greenlets.
         async for partition in rows.partitions():

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from stroom_caseload.domain.client import CLIENT_EVENT_TYPES
 from stroom_caseload.domain.events import Decoded
+from stroom_caseload.domain.plan import record_id
 from stroom_caseload.rebuild import shadow_set
 from stroom_caseload.rebuild.replay import Replayer
 from stroom_caseload.rebuild.republication import republish_read
@@ -214,7 +215,7 @@ async def _rebuild(settings: CaseloadSettings, progress: Progress) -> RebuildRes
                     await coordinator.replay_until(catch_up, now)
                     redo = caught | await _swap(conn)
             with step("republish"):
-                redo_ids = {f"{source}|{event_id}" for source, event_id in redo}
+                redo_ids = {record_id(*ident) for ident in redo}
                 published, reread = await asyncio.gather(
                     workers.run(publish, [(settings, Share(i, count), redo_ids) for i in range(count)]),
                     republish_read(settings, redo, strays),

@@ -7,17 +7,13 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from operator import itemgetter
-
-import orjson
 
 from stroom_caseload.domain.client import CLIENT_EVENT_TYPES
-from stroom_caseload.domain.events import Decoded, Mark, keep_earliest, utc
+from stroom_caseload.domain.events import Decoded, Mark, keep_earliest
+from stroom_caseload.domain.plan import Incoming, plan_ledger
 from stroom_caseload.rebuild.bulk import BulkWriter
 from stroom_caseload.tables import shadow
-from stroom_contract.events import EventRetractedData
-from stroom_contract.keys import entity_key
-from stroom_contract.retractions import Retraction, retraction_key
+from stroom_contract.retractions import Retraction
 
 # What folding needs of a stored event: source, id, type, recorded time, `data` as JSON, and
 # the revision its ledger row starts with.
@@ -60,38 +56,44 @@ class ShadowLedger:
         self.strays: set[str] = set()
 
     async def add(self, decoded: Sequence[Decoded]) -> None:
+        """Plans the batch as `apply_events` does, with what this ledger has stored for the store's
+        answers: its rows are new but for those stored already."""
+        stored = self._stored
+        values = {}
+        batch = []
+        for given in decoded:
+            ident = (given.envelope.source, given.envelope.id)
+            if ident not in stored:
+                values[ident] = (given.partition, given.value)
+                batch.append(Incoming.of(given))
+        ledger = plan_ledger(batch)
+        for source, event_id, at, by in ledger.marks:
+            keep_earliest(self.marks, (source, event_id), (at, by))
+        # A retraction's chain may end in another partition, known only once every one is in:
+        # see `CaseloadRepository.resolve_retraction_keys`.
+        ledger_rows = ledger.rows(stored)
         rows = []
-        stored, seen, marks = self._stored, self._seen, self.marks
-        entities, clients = self.held.entities, self.held.clients
-        for envelope, wire, partition, value in decoded:
-            ident = (sys.intern(envelope.source), envelope.id)
-            if ident in stored:
-                continue
-            time = utc(envelope.time)
-            data = envelope.data
+        seen, entities, clients = self._seen, self.held.entities, self.held.clients
+        for incoming, row in zip(ledger.events, ledger_rows, strict=True):
+            event = incoming.event
+            ident = (sys.intern(event.source), event.id)
+            key = row.entity_key
             revision = 1
-            if isinstance(data, EventRetractedData):
-                aimed = (ident[0], data.retracted_id)
-                keep_earliest(marks, aimed, (time, ident[1]))
-                self.retractions.append(Retraction(ident[0], ident[1], time, data.retracted_id))
-                # Where its chain ends may only be known once every partition is in: see
-                # `CaseloadRepository.resolve_retraction_keys`.
-                key = stored.get(aimed) or retraction_key(*aimed)
+            if incoming.retracted_id is not None:
+                self.retractions.append(Retraction(ident[0], ident[1], event.time, incoming.retracted_id))
             else:
-                key = entity_key(envelope) or ""
-                first = seen.setdefault(key, partition)
-                if first != partition:
+                partition, value = values[incoming.ident]
+                if seen.setdefault(key, partition) != partition:
                     self.strays.add(key)
-                if envelope.type in CLIENT_EVENT_TYPES:
+                held = entities
+                if event.type in CLIENT_EVENT_TYPES:
                     revision = self._client_revisions.get(ident, 0) + 1
-                    clients[key].append((ident[0], ident[1], envelope.type, time, value, revision))
-                else:
-                    entities[key].append((ident[0], ident[1], envelope.type, time, value, revision))
+                    held = clients
+                held[key].append((ident[0], ident[1], event.type, event.time, value, revision))
             stored[ident] = key
-            rows.append((ident[0], ident[1], key, envelope.type, time, orjson.dumps(wire).decode(), revision))
-        # In key order: two ledgers appending the same redelivered rows then wait for each other
-        # in one order, never in a circle (unsorted, their COPYs deadlocked).
-        rows.sort(key=itemgetter(0, 1))
+            rows.append((ident[0], ident[1], key, event.type, event.time, incoming.wire, revision))
+        # In key order (the plan's): two ledgers appending the same redelivered rows then wait for
+        # each other in one order, never in a circle (unsorted, their COPYs deadlocked).
         await self.writer.append_tuples(shadow.events, _COLUMNS, rows)
 
     @property
