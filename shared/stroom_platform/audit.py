@@ -31,14 +31,13 @@ from sqlalchemy import (
     Table,
     Text,
     select,
-    text,
 )
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from stroom_platform.audit_chain import Anchor, AuditEntry, AuditRecord, Verification, Verifier, chain
-from stroom_platform.db import is_sqlite
+from stroom_platform.dialect import is_postgres, lock_transaction, locked_transaction
 
 log = logging.getLogger(__name__)
 
@@ -78,20 +77,20 @@ def create_in_migration(op: Any, name: str) -> None:
     import sqlalchemy as sa
 
     op.create_table(name, *_columns(), sa.PrimaryKeyConstraint("seq", name=f"pk_{name}"))
-    for statement in append_only_triggers(name, op.get_bind().dialect.name):
+    for statement in append_only_triggers(name, is_postgres(op.get_bind())):
         op.execute(statement)
 
 
 def drop_in_migration(op: Any, name: str) -> None:
-    dialect = op.get_bind().dialect.name
+    postgres = is_postgres(op.get_bind())
     op.drop_table(name)
-    if dialect == "postgresql":
+    if postgres:
         op.execute(f"DROP FUNCTION IF EXISTS {name}_refuse_change()")
 
 
-def append_only_triggers(name: str, dialect: str) -> list[str]:
+def append_only_triggers(name: str, postgres: bool) -> list[str]:
     message = f"{name} is alleen aan te vullen: wijzigen en verwijderen zijn niet toegestaan"
-    if dialect == "postgresql":
+    if postgres:
         return [
             f"""CREATE OR REPLACE FUNCTION {name}_refuse_change() RETURNS trigger AS $$
             BEGIN
@@ -168,7 +167,6 @@ class AuditLog:
         self.table = table
         self.service = service
         self.head = head
-        self._sqlite = is_sqlite(str(engine.url))
         # Two services sharing one PostgreSQL database lock their own chains only.
         self._lock_key = zlib.crc32(table.name.encode())
 
@@ -188,11 +186,8 @@ class AuditLog:
         if within is not None:
             # Not committed yet: the head moves with the next append of this log.
             return await self._locked_insert(within, record)
-        if self._sqlite:
-            entry = await self._append_sqlite(record)
-        else:
-            async with self.engine.begin() as conn:
-                entry = await self._locked_insert(conn, record)
+        async with locked_transaction(self.engine, self._lock_key) as conn:
+            entry = await self._insert(conn, record)
         self._committed(entry)
         return entry
 
@@ -206,22 +201,8 @@ class AuditLog:
                 log.error("audit head not written", extra={"path": str(self.head.path), "error": str(exc)})
 
     async def _locked_insert(self, conn: AsyncConnection, record: AuditRecord) -> AuditEntry:
-        if not self._sqlite:
-            await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": self._lock_key})
+        await lock_transaction(conn, self._lock_key)
         return await self._insert(conn, record)
-
-    async def _append_sqlite(self, record: AuditRecord) -> AuditEntry:
-        async with self.engine.connect() as plain:
-            conn = await plain.execution_options(isolation_level="AUTOCOMMIT")
-            # IMMEDIATE takes the write lock before the last entry is read.
-            await conn.exec_driver_sql("BEGIN IMMEDIATE")
-            try:
-                entry = await self._insert(conn, record)
-            except BaseException:
-                await conn.exec_driver_sql("ROLLBACK")
-                raise
-            await conn.exec_driver_sql("COMMIT")
-            return entry
 
     async def _insert(self, conn: AsyncConnection, record: AuditRecord) -> AuditEntry:
         t = self.table

@@ -17,6 +17,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from stroom_platform.dialect import is_postgres
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -28,10 +30,6 @@ NAMING_CONVENTION = {
 
 def new_metadata() -> MetaData:
     return MetaData(naming_convention=NAMING_CONVENTION)
-
-
-def is_sqlite(url: str) -> bool:
-    return make_url(url).get_backend_name() == "sqlite"
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -46,7 +44,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
-    if is_sqlite(url):
+    if not is_postgres(url):
         path = make_url(url).database
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -88,7 +86,8 @@ def run_migrations_in_env(config: Config, target_metadata: MetaData, version_tab
             connection=connection,
             target_metadata=target_metadata,
             version_table=version_table,
-            render_as_batch=is_sqlite(url),
+            # SQLite alters a table by copying it: Alembic's batch mode.
+            render_as_batch=not is_postgres(connection),
             compare_type=True,
         )
         with context.begin_transaction():

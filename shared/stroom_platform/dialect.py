@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import ColumnElement, DateTime, Dialect, Table, TypeDecorator, any_, literal, text
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 T = TypeVar("T")
@@ -30,7 +31,7 @@ class UtcDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             raise ValueError("recorded times must carry a time zone")
         value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+        return value if is_postgres(dialect) else value.replace(tzinfo=None)
 
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
         if value is None:
@@ -39,8 +40,18 @@ class UtcDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def is_postgres(bind: AsyncConnection | AsyncEngine) -> bool:
-    return bind.dialect.name == "postgresql"
+class _Bound(Protocol):
+    @property
+    def dialect(self) -> Dialect: ...
+
+
+def is_postgres(where: str | URL | Dialect | _Bound) -> bool:
+    """PostgreSQL, or else SQLite: the one question behind every difference. `where` is a
+    database URL, a dialect, or what is bound to one (an engine, a connection)."""
+    if isinstance(where, str | URL):
+        return make_url(where).get_backend_name() == "postgresql"
+    dialect = where if isinstance(where, Dialect) else where.dialect
+    return dialect.name == "postgresql"
 
 
 def chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
@@ -59,6 +70,42 @@ def member_of(conn: AsyncConnection, column: Any, values: Sequence[Any]) -> list
 def insert_on_conflict(conn: AsyncConnection, table: Table) -> postgresql.Insert | sqlite.Insert:
     """The dialect's INSERT, which has ON CONFLICT DO NOTHING / DO UPDATE on both engines."""
     return postgresql.insert(table) if is_postgres(conn) else sqlite.insert(table)
+
+
+async def try_session_lock(conn: AsyncConnection, key: int) -> bool:
+    """Whether this session now holds the lock `key` until it ends: an advisory lock on
+    PostgreSQL. SQLite has no other sessions to keep out (an embedded installation is one
+    process), so there it is always held."""
+    if not is_postgres(conn):
+        return True
+    return bool(await conn.scalar(text("SELECT pg_try_advisory_lock(:key)"), {"key": key}))
+
+
+async def lock_transaction(conn: AsyncConnection, key: int) -> None:
+    """Wait for the lock `key`, held until the transaction ends: an advisory lock on PostgreSQL.
+    On SQLite a writing transaction holds the database's one write lock anyway."""
+    if is_postgres(conn):
+        await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+
+
+@asynccontextmanager
+async def locked_transaction(engine: AsyncEngine, key: int) -> AsyncIterator[AsyncConnection]:
+    """A transaction that holds the lock `key` before it reads anything, committed on leaving.
+    SQLite's write lock is taken at the first write unless the transaction begins IMMEDIATE."""
+    if is_postgres(engine):
+        async with engine.begin() as conn:
+            await lock_transaction(conn, key)
+            yield conn
+        return
+    async with engine.connect() as plain:
+        conn = await plain.execution_options(isolation_level="AUTOCOMMIT")
+        await conn.exec_driver_sql("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            await conn.exec_driver_sql("ROLLBACK")
+            raise
+        await conn.exec_driver_sql("COMMIT")
 
 
 _PG_INDEX_ORDER = text(

@@ -15,7 +15,8 @@ from stroom_caseload import commands as caseload_commands
 from stroom_caseload.tables import metadata as caseload_metadata
 from stroom_intake import commands as intake_commands
 from stroom_intake.tables import metadata as intake_metadata
-from stroom_platform.db import is_sqlite, make_engine
+from stroom_platform.db import make_engine
+from stroom_platform.dialect import is_postgres
 from stroom_reporting import commands as reporting_commands
 from stroom_reporting.tables import metadata as reporting_metadata
 
@@ -49,5 +50,5 @@ async def test_migrations_build_what_tables_declare(service: str, database_url: 
             differences = await connection.run_sync(_differences, metadata, version_table)
     finally:
         await engine.dispose()
-    engine_name = "SQLite" if is_sqlite(database_url) else "PostgreSQL"
+    engine_name = "PostgreSQL" if is_postgres(database_url) else "SQLite"
     assert differences == [], f"{service} on {engine_name}: migrations and tables.py differ"

@@ -13,7 +13,8 @@ from typer.testing import CliRunner
 import stroom_cli.audit
 from stroom_cli.audit import audit_log, record_admin_action
 from stroom_cli.main import app
-from stroom_platform.db import is_sqlite, make_engine
+from stroom_platform.db import make_engine
+from stroom_platform.dialect import is_postgres
 from stroom_reporting.commands import migrate
 
 
@@ -21,7 +22,7 @@ async def tamper(database_url: str, statement: str) -> None:
     """What a table owner could do: switch the guard off and change the rows."""
     engine = make_engine(database_url)
     async with engine.begin() as conn:
-        if is_sqlite(database_url):
+        if not is_postgres(database_url):
             await conn.execute(text("DROP TRIGGER reporting_audit_no_update"))
             await conn.execute(text("DROP TRIGGER reporting_audit_no_delete"))
         else:

@@ -22,6 +22,7 @@ from stroom_intake import repository
 from stroom_intake.settings import IntakeSettings
 from stroom_platform.broker import TopicSpec, broker_epoch, ensure_topics
 from stroom_platform.db import make_engine
+from stroom_platform.dialect import try_session_lock
 from stroom_platform.kafka.clients import Broker, broker_of
 from stroom_platform.kafka.sending import ProducerRecord, RecordBatchSender
 from stroom_platform.memory import freeze_startup_heap
@@ -142,11 +143,10 @@ class Relay:
         Meanwhile commits of any intake process wake the relay (PostgreSQL LISTEN/NOTIFY).
         """
         async with self._engine.connect() as conn:
-            if conn.dialect.name == "postgresql":
-                while not await repository.try_relay_lock(conn, RELAY_LOCK_KEY):
-                    await conn.commit()
-                    log.info("another relay holds the lock; waiting")
-                    await asyncio.sleep(self._poll_seconds)
+            while not await try_session_lock(conn, RELAY_LOCK_KEY):
+                await conn.commit()
+                log.info("another relay holds the lock; waiting")
+                await asyncio.sleep(self._poll_seconds)
             # Leave no transaction open on the lock's connection: notifications arrive while idle.
             await conn.commit()
             async with repository.stored_announcements(conn, self.wake):

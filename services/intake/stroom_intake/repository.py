@@ -7,7 +7,7 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, func, insert, select, text, update
+from sqlalchemy import delete, insert, select, text, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -120,8 +120,3 @@ def stored_announcements(
 ) -> AbstractAsyncContextManager[None]:
     """Calls `callback` for each announcement while inside; `conn` must stay open and idle."""
     return notifications(conn, STORED_CHANNEL, callback)
-
-
-async def try_relay_lock(conn: AsyncConnection, key: int) -> bool:
-    """A session-level PostgreSQL advisory lock: one relay at a time across processes."""
-    return bool(await conn.scalar(select(func.pg_try_advisory_lock(key))))
