@@ -17,9 +17,11 @@ from stroom_platform.dialect import (
     chunks,
     insert_on_conflict,
     is_postgres,
+    locked_transaction,
     member_of,
     notifications,
     notify,
+    try_session_lock,
 )
 
 metadata = MetaData()
@@ -108,5 +110,53 @@ async def test_notifications_arrive_after_commit_on_postgres_only(database_url: 
                     await asyncio.sleep(0.2)
             postgres = is_postgres(listener)
         assert heard.is_set() == postgres
+    finally:
+        await engine.dispose()
+
+
+def test_is_postgres_of_urls_and_of_what_is_bound_to_a_database() -> None:
+    assert is_postgres("postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+    assert not is_postgres("sqlite+aiosqlite:///var/stroom.db")
+    engine = make_engine("sqlite+aiosqlite://")
+    assert not is_postgres(engine)
+    assert not is_postgres(engine.dialect)
+
+
+async def test_a_session_lock_keeps_out_other_sessions_on_postgres_only(database_url: str) -> None:
+    engine = make_engine(database_url)
+    try:
+        async with engine.connect() as first, engine.connect() as second:
+            assert await try_session_lock(first, 4242)
+            # SQLite has no other processes to keep out: every session holds it.
+            assert await try_session_lock(second, 4242) == (not is_postgres(engine))
+    finally:
+        await engine.dispose()
+
+
+async def test_locked_transactions_take_turns_and_commit(database_url: str) -> None:
+    engine = make_engine(database_url)
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(metadata.create_all)
+        order: list[str] = []
+
+        async def write(name: str, at: int, hold: float) -> None:
+            async with locked_transaction(engine, 77) as conn:
+                order.append(f"{name} in")
+                await conn.execute(rows.insert().values(id=at, name=name))
+                await asyncio.sleep(hold)
+                order.append(f"{name} out")
+
+        first = asyncio.create_task(write("a", 1, 0.3))
+        await asyncio.sleep(0.1)
+        await write("b", 2, 0)
+        await first
+        # The second waited for the first to end before it began.
+        assert order == ["a in", "a out", "b in", "b out"]
+        async with engine.connect() as conn:
+            assert (await conn.execute(select(rows.c.id, rows.c.name).order_by(rows.c.id))).all() == [
+                (1, "a"),
+                (2, "b"),
+            ]
     finally:
         await engine.dispose()
