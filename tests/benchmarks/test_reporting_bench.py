@@ -1,0 +1,38 @@
+"""The reporting benchmark at a tiny size: it runs end to end, and Stroom's KPI sheet equals the
+one DuckDB computes from the raw events (the bench's own check, which must find no difference)."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench import reporting
+from bench.credentials import ISSUER_VARIABLES
+
+
+async def test_a_tiny_size_runs_and_its_kpi_sheet_equals_duckdbs(
+    postgres_server_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As in a bench process: the reporting app trusts the embedded issuer the bench signs with.
+    for variable in (*ISSUER_VARIABLES, "STROOM_AUTH_AUDIENCE"):
+        monkeypatch.delenv(variable, raising=False)
+    result = await reporting.one_size(3000, chunk=300, batch=500, runs=3)
+
+    assert result["events"] >= 3000
+    assert result["kpi_differences"] == 0
+    assert result["duckdb_kpi_ms"] > 0
+    assert result["kpi_p50"] > 0
+
+
+def test_a_size_beyond_the_machines_memory_is_refused_before_anything_runs() -> None:
+    reason = reporting.refusal(10**12, reporting.WALL_US_PER_EVENT, float("inf"))
+
+    assert reason is not None
+    assert "memory" in reason
+    assert reporting.refusal(1000, reporting.WALL_US_PER_EVENT, 60) is None
+
+
+def test_a_size_over_the_time_budget_is_refused() -> None:
+    reason = reporting.refusal(1_000_000, 1000, 1)
+
+    assert reason is not None
+    assert "--budget-minutes" in reason
