@@ -241,6 +241,9 @@ def _event(type_name: str, data_model: type[BaseModel], doc: str) -> type[Envelo
     )
 
 
+# The one type whose events are about another event, not about an entity or a person.
+RETRACTED = "stroom.event.retracted.v1"
+
 _CATALOGUE: list[tuple[str, type[EventData], str]] = [
     (
         "stroom.application.received.v1",
@@ -289,7 +292,7 @@ _CATALOGUE: list[tuple[str, type[EventData], str]] = [
     ("stroom.trajectory.ended.v1", TrajectoryEndedData, "A trajectory ended."),
     ("stroom.sanction.imposed.v1", SanctionImposedData, "A sanction was imposed."),
     (
-        "stroom.event.retracted.v1",
+        RETRACTED,
         EventRetractedData,
         "An earlier event of the same source is retracted: it counts as never received.",
     ),

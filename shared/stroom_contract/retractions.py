@@ -20,7 +20,6 @@ from datetime import datetime
 
 from stroom_contract.keys import scoped_key
 
-RETRACTED = "stroom.event.retracted.v1"
 # The kind of a `retraction_key`.
 RETRACTION_KIND = "retraction"
 

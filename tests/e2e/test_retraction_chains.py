@@ -13,7 +13,7 @@ from e2e import reference
 from e2e.test_chain import ANALYST, Chain, deployment, months_of, shuffled
 from stroom_cli.pipeline import wait_until_settled
 from stroom_cli.serve import start_services
-from stroom_contract.retractions import RETRACTED
+from stroom_contract.events import RETRACTED
 from stroom_platform.broker import EmbeddedBroker
 from stroom_platform.organisations import OrganisationsConfig
 from stroom_simulator import simulate_history

@@ -45,7 +45,8 @@ from stroom_caseload.domain.states import (
     Version,
 )
 from stroom_caseload.tables import Tables, dead_letters, live
-from stroom_contract.retractions import RETRACTED, Ident, Retractions, chain_keys
+from stroom_contract.events import RETRACTED
+from stroom_contract.retractions import Ident, Retractions, chain_keys
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,8 +18,9 @@ from stroom_caseload.commands import MIGRATIONS, migrate
 from stroom_caseload.service import apply_events
 from stroom_caseload.tables import live
 from stroom_contract.bsn import Pseudonymiser
+from stroom_contract.events import RETRACTED
 from stroom_contract.keys import scoped_key
-from stroom_contract.retractions import RETRACTED, retraction_key
+from stroom_contract.retractions import retraction_key
 from stroom_contract.validation import EventValidator
 from stroom_platform.db import alembic_config, make_engine
 from stroom_platform.organisations import OrganisationsConfig

@@ -24,10 +24,9 @@ from stroom_caseload.domain.states import Version
 from stroom_caseload.service import apply_events
 from stroom_caseload.tables import dead_letters, live
 from stroom_contract.bsn import Pseudonymiser
-from stroom_contract.events import EVENT_TYPES
+from stroom_contract.events import EVENT_TYPES, RETRACTED
 from stroom_contract.facts import Fact
 from stroom_contract.keys import entity_key, kind_of, scoped_key
-from stroom_contract.retractions import RETRACTED
 from stroom_contract.validation import EventValidator
 from stroom_platform.db import make_engine
 from stroom_platform.organisations import OrganisationsConfig

@@ -21,8 +21,9 @@ from stroom_caseload.domain.plan import (
     plan_ledger,
     published_clients,
 )
+from stroom_contract.events import RETRACTED
 from stroom_contract.keys import key_kind
-from stroom_contract.retractions import RETRACTED, Ident, Retraction, Retractions, chain_keys, retraction_key
+from stroom_contract.retractions import Ident, Retraction, Retractions, chain_keys, retraction_key
 
 SOURCE = "urn:x"
 T0 = datetime(2024, 1, 1, tzinfo=UTC)

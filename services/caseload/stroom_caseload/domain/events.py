@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
-from stroom_contract.events import Envelope
-from stroom_contract.retractions import RETRACTED, Period, Retraction, Retractions
+from stroom_contract.events import RETRACTED, Envelope
+from stroom_contract.retractions import Period, Retraction, Retractions
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,7 +30,8 @@ from stroom_caseload.repository import state_rows
 from stroom_caseload.tables import live
 from stroom_contract.events import EVENT_TYPES
 from stroom_contract.keys import entity_key, key_kind
-from stroom_contract.retractions import RETRACTED, chain_keys
+from stroom_contract.events import RETRACTED
+from stroom_contract.retractions import chain_keys
 
 revision = "rekey01"
 down_revision = "audit01"
