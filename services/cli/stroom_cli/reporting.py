@@ -1,4 +1,4 @@
-"""`stroom reporting ...`: the facts the reporting service could not use."""
+"""`stroom reporting ...`: the facts the reporting service could not use, and its KPI cells."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ app = typer.Typer(no_args_is_help=True)
 
 @app.callback()
 def reporting() -> None:
-    """De rapportagedienst: de feiten die hij niet kon verwerken."""
+    """De rapportagedienst: de feiten die hij niet kon verwerken, en zijn KPI-cellen."""
 
 
 @app.command("dead-letters")
@@ -42,3 +42,14 @@ def dead_letters(
         (lambda: replay_letters(broker, settings.facts_topic, letters)) if replay else None,
         settings.facts_topic,
     )
+
+
+@app.command("kpi-cells")
+def kpi_cells() -> None:
+    """Bereken de KPI-cellen opnieuw uit de opgeslagen leesmodellen (eenmalig na de migratie die ze
+    invoert, voor een database met feiten van daarvoor)."""
+    from stroom_reporting.commands import rebuild_kpi_cells
+    from stroom_reporting.settings import ReportingSettings
+
+    benefits, plans = asyncio.run(rebuild_kpi_cells(ReportingSettings().reporting_database_url))
+    typer.echo(f"KPI-cellen berekend voor {benefits} uitkeringen en {plans} plannen")

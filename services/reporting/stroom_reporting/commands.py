@@ -17,6 +17,7 @@ from stroom_platform.kafka.dead_letters import replay as replay_dead_letters
 from stroom_platform.organisations import load_organisations
 from stroom_platform.partitioner import entity_partition_for
 from stroom_platform.pseudonyms import Derived
+from stroom_reporting import kpi_store
 from stroom_reporting.domain.board import MAX_MONTHS, period_label
 from stroom_reporting.domain.months import month_of, month_range, parse_month, quarter_of
 from stroom_reporting.service.exports import to_csv, to_xlsx
@@ -64,6 +65,7 @@ __all__ = [
     "quarter_of",
     "read_dead_letters",
     "reasons",
+    "rebuild_kpi_cells",
     "ref_tables",
     "replay",
     "report",
@@ -84,6 +86,17 @@ async def replay(broker: Broker, facts_topic: str, letters: list[DeadLetter]) ->
 async def migrate(url: str) -> None:
     """Create or upgrade the reporting tables (a one-off step, not part of app start-up)."""
     await upgrade(MIGRATIONS, url)
+
+
+async def rebuild_kpi_cells(url: str) -> tuple[int, int]:
+    """Every KPI cell computed again from the stored read models, in one transaction; returns the
+    benefits and plans restated."""
+    engine = make_engine(url)
+    try:
+        async with engine.begin() as conn:
+            return await kpi_store.rebuild(conn)
+    finally:
+        await engine.dispose()
 
 
 def ref_tables() -> tuple[MetaData, Derived]:

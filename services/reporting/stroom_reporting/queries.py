@@ -7,10 +7,12 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     ColumnElement,
     Table,
     and_,
     case,
+    cast,
     func,
     or_,
     select,
@@ -377,11 +379,10 @@ async def kpi_applications(
     conn: AsyncConnection,
     municipalities: Sequence[str],
     plans: Sequence[tuple[str, str | None]],
-    until: date,
     as_of: datetime | None,
 ) -> list[Any]:
-    """The applications received on or before `until` that plans (client_ref, named application
-    entity) may link to: the plans' clients' and the named ones (once each)."""
+    """The applications that plans (client_ref, named application entity) may link to: the plans'
+    clients' and the named ones (once each)."""
     a = t.applications.c
     columns = ("entity", "client_ref", "municipality", "received_on")
     found: dict[str, Any] = {}
@@ -389,8 +390,60 @@ async def kpi_applications(
     named = sorted({entity for _, entity in plans if entity})
     for column, values in ((a.client_ref, clients), (a.entity, named)):
         for condition in member_of(conn, column, values) if values else []:
-            rows = await _rows(
-                conn, t.applications, columns, municipalities, as_of, condition, a.received_on <= until
-            )
+            rows = await _rows(conn, t.applications, columns, municipalities, as_of, condition)
             found.update((row.entity, row) for row in rows)
     return list(found.values())
+
+
+def _sums(c: Any) -> tuple[Any, Any]:
+    # PostgreSQL sums bigints as numeric: back to integers, exact at any size a sheet reaches.
+    return cast(func.sum(c.a), BigInteger), cast(func.sum(c.b), BigInteger)
+
+
+def _kpi_source(as_of: datetime | None) -> tuple[Table, list[ColumnElement[bool]]]:
+    """The current totals, or the cells valid at `as_of` (summed they give its totals)."""
+    if as_of is None:
+        return t.kpi_totals, []
+    return t.kpi_cells, [valid(t.kpi_cells, as_of)]
+
+
+async def kpi_changes(
+    conn: AsyncConnection,
+    municipalities: Sequence[str],
+    measures: Sequence[str],
+    first: int,
+    last: int,
+    as_of: datetime | None,
+) -> list[Any]:
+    """(municipality, measure, month, detail, a, b) of the KPI change measures up to `last`, the
+    months before `first` together as month 0."""
+    table, known = _kpi_source(as_of)
+    c = table.c
+    month = _opening_as_zero(c.month, first)
+    rows = await conn.execute(
+        select(c.municipality, c.measure, month, c.detail, *_sums(c))
+        .where(c.municipality.in_(municipalities), c.measure.in_(measures), c.month <= last, *known)
+        .group_by(c.municipality, c.measure, month, c.detail)
+    )
+    return list(rows.all())
+
+
+async def kpi_flows(
+    conn: AsyncConnection,
+    municipalities: Sequence[str],
+    measures: Sequence[str],
+    first: int,
+    last: int,
+    as_of: datetime | None,
+) -> list[Any]:
+    """(municipality, measure, detail, a, b) of the KPI flow measures over the months first..last."""
+    table, known = _kpi_source(as_of)
+    c = table.c
+    rows = await conn.execute(
+        select(c.municipality, c.measure, c.detail, *_sums(c))
+        .where(
+            c.municipality.in_(municipalities), c.measure.in_(measures), c.month.between(first, last), *known
+        )
+        .group_by(c.municipality, c.measure, c.detail)
+    )
+    return list(rows.all())

@@ -17,11 +17,12 @@ from stroom_contract.facts import (
     Fact,
     PlacementHistory,
 )
-from stroom_reporting import bulk
+from stroom_reporting import bulk, kpi_store
 from stroom_reporting import tables as t
 from stroom_reporting.domain import spells
 from stroom_reporting.domain.months import month_of
 from stroom_reporting.domain.mutations import flow_deltas
+from stroom_reporting.domain.spells import RowChanges, row_changes
 from stroom_reporting.domain.status import SpellVersion, late_changes, months_between
 
 READ_MODELS = ("benefit", "placement", "application", "trajectory", "client")
@@ -96,32 +97,6 @@ def _spell_rows(history: spells.History) -> list[tuple[Any, ...]]:
     else:
         rows = spells.trajectory_rows(history)
     return [(entity, *row, recorded_from, recorded_to) for row, recorded_from, recorded_to in rows]
-
-
-@dataclass
-class RowChanges:
-    """How an entity kind's stored rows become those of the winning facts: rows that stay as they
-    are (most of them, each fact repeats the history before it) are left alone."""
-
-    inserted: list[tuple[Any, ...]]
-    # (id, new recorded_to, the stored row): a version superseded since, or superseded no more.
-    closed: list[tuple[int, datetime | None, tuple[Any, ...]]]
-    deleted: list[tuple[int, tuple[Any, ...]]]
-
-
-def row_changes(stored: Iterable[Sequence[Any]], rows: Iterable[tuple[Any, ...]]) -> RowChanges:
-    """Stored rows are (id, entity, *columns, recorded_to) and new ones (entity, *columns,
-    recorded_to); a row is the same one when all but recorded_to are equal."""
-    by_key = {tuple(row[1:-1]): (row[0], tuple(row[1:])) for row in stored}
-    changes = RowChanges([], [], [])
-    for row in rows:
-        found = by_key.pop(row[:-1], None)
-        if found is None:
-            changes.inserted.append(row)
-        elif found[1][-1] != row[-1]:
-            changes.closed.append((found[0], row[-1], found[1]))
-    changes.deleted.extend(by_key.values())
-    return changes
 
 
 def _add_flows(deltas: dict[MonthKey, list[int]], changes: RowChanges) -> None:
@@ -303,6 +278,7 @@ async def apply_facts(conn: AsyncConnection, facts: Iterable[Fact], now: datetim
     winners, changed = await _replace_histories(conn, histories)
     record_winners = await _replace_records(conn, records)
     all_winners: list[Fact] = [*winners, *record_winners]
+    await kpi_store.restate(conn, all_winners)
     await _touch_freshness(conn, all_winners, now)
     await bulk.upsert_rows(
         conn,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     Date,
@@ -162,6 +163,45 @@ changes = Table(
     metadata,
     *_month_key(),
     Column("changed_at", UtcDateTime(), nullable=False, index=True),
+)
+
+
+def _cell_key() -> tuple[Column[Any], ...]:
+    """The key of a KPI cell (domain.kpi_cells): measure, municipality, month and its detail."""
+    return (
+        Column("measure", String(4), primary_key=True),
+        Column("municipality", String(6), primary_key=True),
+        Column("month", Integer, primary_key=True),
+        Column("detail", String(100), primary_key=True),
+    )
+
+
+# What each benefit and plan (entity: the benefit's key, the plan's record_id) contributes to the
+# KPIs over recorded time, so that a sheet as of an earlier moment is a sum of the cells valid then.
+kpi_cells = versioned(
+    "reporting_kpi_cells",
+    *(Column(c.name, c.type, nullable=False) for c in _cell_key()),
+    Column("a", BigInteger, nullable=False),
+    Column("b", BigInteger, nullable=False),
+    Index("ix_reporting_kpi_cells_month", "municipality", "month"),
+)
+
+# The current cells summed per key, kept in step with kpi_cells: what the KPI sheet reads.
+kpi_totals = Table(
+    "reporting_kpi_totals",
+    metadata,
+    *_cell_key(),
+    Column("a", BigInteger, nullable=False),
+    Column("b", BigInteger, nullable=False),
+)
+
+# The persons of every benefit (any version): a client's records and benefits restate the KPI
+# cells of the other benefits of the same persons.
+kpi_people = Table(
+    "reporting_kpi_people",
+    metadata,
+    Column("client_ref", String(200), primary_key=True),
+    Column("entity", String(300), primary_key=True, index=True),
 )
 
 freshness = Table(

@@ -1,5 +1,5 @@
-"""KPI month-end counts summed from changes (assessments and stock from SQL) equal the domain's
-definition day by day, both engines."""
+"""KPI month-end counts summed from the stored cells' changes (and the stock from the monthly flows)
+equal the domain's definition day by day, both engines, also as known at earlier moments."""
 
 from __future__ import annotations
 
@@ -15,9 +15,11 @@ from stroom_platform.db import make_engine
 from stroom_reporting import queries
 from stroom_reporting import tables as t
 from stroom_reporting.commands import migrate
-from stroom_reporting.domain import kpis
+from stroom_reporting.domain import kpi_cells, kpis
+from stroom_reporting.domain.months import month_range
+from stroom_reporting.kpi_store import benefits_of
 from stroom_reporting.repository import apply_facts
-from stroom_reporting.service.kpis import _benefits, _client_file, _month_ends
+from stroom_reporting.service.kpis import _client_file
 
 
 def assessments(rng: random.Random) -> list[Fact]:
@@ -62,8 +64,16 @@ async def test_month_end_counts_equal_the_definition(database_url: str) -> None:
             spells = await queries.kpi_benefits(
                 conn, MUNICIPALITIES, date(2000, 1, 1), date(2100, 1, 1), as_of
             )
-            benefits = _benefits(spells)
-            got = await _month_ends(conn, list(MUNICIPALITIES), benefits, first, last, as_of)
+            benefits = benefits_of(spells)
+            changes = await queries.kpi_changes(conn, MUNICIPALITIES, kpi_cells.CHANGES, first, last, as_of)
+            flows = await queries.flows(
+                conn, MUNICIPALITIES, sorted(kpis.KPI_REGULATIONS), ("benefits",), first, last, as_of
+            )
+            got = kpis.MonthEnds.of_changes(
+                ((m, month, a) for m, measure, month, _, a, _ in changes if measure == kpi_cells.P),
+                ((m, month, inflow - outflow) for m, _, _, month, inflow, outflow in flows),
+                month_range(first, last),
+            )
             r = t.client_records.c
             records = await conn.execute(
                 select(

@@ -10,8 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from stroom_reporting.domain.mutations import flow_deltas
+from stroom_reporting.domain.spells import row_changes
 from stroom_reporting.domain.status import SpellVersion, late_changes, months_between
-from stroom_reporting.repository import MonthKey, _add_flows, _late_flow_rows, row_changes
+from stroom_reporting.repository import MonthKey, _add_flows, _late_flow_rows
 
 MOMENTS = st.sampled_from([None, *(datetime(2025, 1, d, tzinfo=UTC) for d in (1, 2, 3))])
 Row = tuple[str, int, int, datetime | None]

@@ -177,8 +177,8 @@ def _pct(part: int, whole: float) -> float | None:
     return round(100.0 * part / whole, 1) if whole else None
 
 
-def _mean(values: Sequence[int]) -> float | None:
-    return round(statistics.fmean(values), 1) if values else None
+def _mean(total: int, count: int) -> float | None:
+    return round(total / count, 1) if count else None
 
 
 class Ratio(NamedTuple):
@@ -241,7 +241,7 @@ def k1_members(members: Iterable[InPopulation], day: date) -> list[tuple[KpiBene
 def k1(benefits: Iterable[KpiBenefit], day: date, clients: ClientFile) -> tuple[float | None, int]:
     """Mean days since the start over P(D), clients aged 60 or more left out."""
     days = [d for _, d in k1_members(population(benefits, day, clients), day)]
-    return _mean(days), len(days)
+    return _mean(sum(days), len(days)), len(days)
 
 
 def k2(benefits: Iterable[KpiBenefit], day: date, clients: ClientFile) -> tuple[float | None, int]:
@@ -275,34 +275,108 @@ def k2_members(
     return result
 
 
+class Standing(NamedTuple):
+    """A benefit at a month end: counted in K1, a mediable client of P (K2's denominator), and one
+    whose progress report is current (K2's numerator)."""
+
+    k1: bool
+    mediable: bool
+    current: bool
+
+
+NOWHERE = Standing(False, False, False)
+
+
+def standing(benefit: KpiBenefit, day: date, clients: ClientFile) -> Standing:
+    """Where the benefit stands on D by the rules of K1 and K2 (`k1_members`, `k2_members`)."""
+    person = population_member(benefit, day, clients)
+    if person is None:
+        return NOWHERE
+    member = [(benefit, person)]
+    k2 = k2_members(member, day, clients)
+    return Standing(bool(k1_members(member, day)), bool(k2), bool(k2) and k2[0][1])
+
+
+def _months_later(month: int, months: int) -> int:
+    year, index = divmod(month // 100 * 12 + month % 100 - 1 + months, 12)
+    return year * 100 + index + 1
+
+
+def standing_months(benefit: KpiBenefit, clients: ClientFile) -> list[int]:
+    """The months from the benefit's start at whose end its standing may differ from the month
+    before's: a start, end, join or leave, an assessment, a progress report and the months in which
+    it stops being current (3 or 12 months on), a member turning 60. At every other month end it
+    is the same as at the one before."""
+    days: set[date | None] = {benefit.start_date, benefit.end_date}
+    months: set[int] = set()
+    for m in benefit.members:
+        days.update((m.joined, m.left))
+        months.update(month_of(day) for day, _, _ in clients.assessments.get(m.client_ref, []))
+        for day, _, _ in clients.progress.get(m.client_ref, []):
+            months.update(_months_later(month_of(day), k) for k in (0, 3, 4, 12, 13))
+        if m.birth_date is not None:
+            sixty = m.birth_date.year * 100 + 6000 + m.birth_date.month
+            months.update((sixty, next_month(sixty)))
+    months.update(month_of(day) for day in days if day is not None)
+    start = month_of(benefit.start_date)
+    return sorted(m for m in months if m >= start)
+
+
+def standing_changes(benefit: KpiBenefit, clients: ClientFile) -> list[tuple[int, Standing, Standing]]:
+    """(month, standing before, standing at its end) for every month at whose end the benefit's
+    standing changes; before the first, it stands nowhere."""
+    if benefit.regulation not in KPI_REGULATIONS:
+        return []
+    changes = []
+    before = NOWHERE
+    for month in standing_months(benefit, clients):
+        now = standing(benefit, last_day(month), clients)
+        if now != before:
+            changes.append((month, before, now))
+            before = now
+    return changes
+
+
 class LeadTime(NamedTuple):
     plan: Plan
     application: Application
     days: int
 
 
+class Applications:
+    """The applications plans may be linked to: by entity key, and per client by received_on."""
+
+    def __init__(self, applications: Iterable[Application]) -> None:
+        self._by_entity = {a.entity: a for a in applications}
+        by_client: dict[str, list[tuple[date, str, Application]]] = defaultdict(list)
+        for a in self._by_entity.values():
+            by_client[a.client_ref].append((a.received_on, a.entity, a))
+        for items in by_client.values():
+            items.sort()
+        self._by_client = by_client
+
+    def lead_time(self, plan: Plan) -> LeadTime | None:
+        """K3 of one plan: the application it is linked to (the named one, else the client's
+        latest received on or before sent_on; none found, None) and the days from its received_on
+        to sent_on."""
+        application = self._by_entity.get(plan.application) if plan.application else None
+        if application is None:
+            application = _latest(self._by_client.get(plan.client_ref, []), plan.sent_on)
+        if application is None:
+            return None
+        return LeadTime(plan, application, (plan.sent_on - application.received_on).days)
+
+
 def lead_times(
     plans: Iterable[Plan], applications: Iterable[Application], first: date, last: date
 ) -> list[LeadTime]:
-    """K3 per plan sent in [first, last]: the application it is linked to (the named one, else the
-    client's latest received on or before sent_on; none found, left out) and the days from its
-    received_on to sent_on."""
-    by_entity = {a.entity: a for a in applications}
-    by_client: dict[str, list[tuple[date, str, Application]]] = defaultdict(list)
-    for a in by_entity.values():
-        by_client[a.client_ref].append((a.received_on, a.entity, a))
-    for items in by_client.values():
-        items.sort()
-    result = []
-    for plan in plans:
-        if not first <= plan.sent_on <= last:
-            continue
-        application = by_entity.get(plan.application) if plan.application else None
-        if application is None:
-            application = _latest(by_client.get(plan.client_ref, []), plan.sent_on)
-        if application is not None:
-            result.append(LeadTime(plan, application, (plan.sent_on - application.received_on).days))
-    return result
+    """K3 per plan sent in [first, last] that is linked to an application (`Applications.lead_time`)."""
+    linked = Applications(applications)
+    return [
+        found
+        for plan in plans
+        if first <= plan.sent_on <= last and (found := linked.lead_time(plan)) is not None
+    ]
 
 
 @dataclass(frozen=True)
@@ -466,16 +540,49 @@ def k5_outcomes(
     within 183 days) or pending (those days not passed on the report day)."""
     outcomes = []
     for b in _ended_in(benefits, first, last):
-        if b.outflow_reason not in WORK:
-            continue
-        assert b.end_date is not None
-        if b.end_date + timedelta(days=SIX_MONTHS) > report_day:
-            outcomes.append((b, PENDING))
-        elif returns.first_return(b, SIX_MONTHS) is None:
-            outcomes.append((b, SUSTAINED))
-        else:
-            outcomes.append((b, RETURNED))
+        if b.outflow_reason in WORK:
+            outcomes.append((b, k5_outcome(b, report_day, returns)))
     return outcomes
+
+
+def k5_outflow(benefit: KpiBenefit) -> bool:
+    """Whether K5 counts the benefit: one of the KPI regulations, ended with an outflow to work."""
+    return bool(_ended_in([benefit], date.min, date.max)) and benefit.outflow_reason in WORK
+
+
+def k5_returned(benefit: KpiBenefit, returns: Returns) -> bool:
+    """Whether a member of the outflow started or joined another benefit within 183 days."""
+    return returns.first_return(benefit, SIX_MONTHS) is not None
+
+
+def k5_pending(end: date, report_day: date) -> bool:
+    """An outflow to work on `end` is pending until its 183 days have passed on the report day."""
+    return end + timedelta(days=SIX_MONTHS) > report_day
+
+
+def k5_outcome(benefit: KpiBenefit, report_day: date, returns: Returns) -> str:
+    assert benefit.end_date is not None
+    if k5_pending(benefit.end_date, report_day):
+        return PENDING
+    return RETURNED if k5_returned(benefit, returns) else SUSTAINED
+
+
+class DoorCell(NamedTuple):
+    outflow_reason: str
+    inflow_reason: str  # of the benefit a member came back in
+    within_6m: bool  # else within 12 months only
+
+
+def door_cell(benefit: KpiBenefit, returns: Returns) -> DoorCell | None:
+    """Where an ended benefit of the KPI regulations stands in the revolving door: a member's first
+    new benefit within 12 months (365 days) after its end, within 6 (183 days) or not; None when
+    nobody came back in that time."""
+    back = returns.first_return(benefit, TWELVE_MONTHS)
+    if back is None:
+        return None
+    assert benefit.end_date is not None
+    within_6m = back[0] <= benefit.end_date + timedelta(days=SIX_MONTHS)
+    return DoorCell(benefit.outflow_reason or "unknown", back[1], within_6m)
 
 
 def revolving_door(
@@ -485,14 +592,12 @@ def revolving_door(
     which a member started a new benefit within 6 (183 days) or 12 months (365); 12 includes 6."""
     counts: Counter[tuple[str, str, str, int]] = Counter()
     for b in _ended_in(benefits, first, last):
-        back = returns.first_return(b, TWELVE_MONTHS)
-        if back is None:
+        cell = door_cell(b, returns)
+        if cell is None:
             continue
-        assert b.end_date is not None
-        outflow = b.outflow_reason or "unknown"
-        counts[(b.municipality, outflow, back[1], 12)] += 1
-        if back[0] <= b.end_date + timedelta(days=SIX_MONTHS):
-            counts[(b.municipality, outflow, back[1], 6)] += 1
+        counts[(b.municipality, cell.outflow_reason, cell.inflow_reason, 12)] += 1
+        if cell.within_6m:
+            counts[(b.municipality, cell.outflow_reason, cell.inflow_reason, 6)] += 1
     return counts
 
 
@@ -531,6 +636,24 @@ def rate_flows(benefits: Iterable[KpiBenefit], last: int) -> tuple[list[KpiBenef
     return started, ended
 
 
+class SheetCounts(NamedTuple):
+    """What one scope's and period's KPI figures are computed from."""
+
+    k1_days: int  # the sum of K1's days
+    k1_basis: int
+    k2_current: int
+    k2_basis: int
+    lead_days: Sequence[int]  # K3's lead times
+    k4_outflow: int
+    k4_mean: float  # P's mean month-end count
+    k5_sustained: int
+    k5_decided: int
+    k5_pending: int
+    started: int  # benchmark rates
+    ended: int
+    stock: float
+
+
 def figures(
     benefits: Sequence[KpiBenefit],
     lead_days: Sequence[int],
@@ -542,42 +665,64 @@ def figures(
     counts: MonthEnds,
     municipalities: set[str],
 ) -> Figures:
-    """Every KPI of one scope (its municipalities and their benefits) for the months first..last;
-    `counts` must hold the month ends of the 12 months up to `last` and of first..last."""
+    """Every KPI of one scope (its municipalities and their benefits) for the months first..last,
+    recomputed from its benefits; `counts` must hold the month ends of the 12 months up to `last`
+    and of first..last."""
     day = last_day(last)
-    start = first_day(first)
     in_p = population(benefits, day, clients)
     days = [d for _, d in k1_members(in_p, day)]
     k2_current, k2_basis = k2_counts(k2_members(in_p, day, clients))
-    k4_pct, k4_outflow, k4_mean = k4(benefits, first, last, counts, municipalities)
-    k5_sustained, k5_decided, k5_pending = k5_counts(benefits, start, day, report_day, returns)
+    _, k4_outflow, k4_mean = k4(benefits, first, last, counts, municipalities)
+    k5_sustained, k5_decided, k5_pending = k5_counts(benefits, first_day(first), day, report_day, returns)
     started, ended, stock = rate_counts(benefits, last, counts, municipalities)
+    return figures_of(
+        SheetCounts(
+            sum(days),
+            len(days),
+            k2_current,
+            k2_basis,
+            lead_days,
+            k4_outflow,
+            k4_mean,
+            k5_sustained,
+            k5_decided,
+            k5_pending,
+            started,
+            ended,
+            stock,
+        )
+    )
+
+
+def figures_of(c: SheetCounts) -> Figures:
+    """The KPI values of the counts, with their unrounded ratios."""
+    lead_days = c.lead_days
     ratios = {
-        "K1": Ratio(sum(days), len(days), False),
-        "K2": Ratio(k2_current, k2_basis, True),
+        "K1": Ratio(c.k1_days, c.k1_basis, False),
+        "K2": Ratio(c.k2_current, c.k2_basis, True),
         "K3": Ratio(sum(lead_days), len(lead_days), False),
-        "K4": Ratio(k4_outflow, k4_mean, True),
-        "K5": Ratio(k5_sustained, k5_decided, True),
-        "inflow_rate": Ratio(started, stock, True),
-        "outflow_rate": Ratio(ended, stock, True),
+        "K4": Ratio(c.k4_outflow, c.k4_mean, True),
+        "K5": Ratio(c.k5_sustained, c.k5_decided, True),
+        "inflow_rate": Ratio(c.started, c.stock, True),
+        "outflow_rate": Ratio(c.ended, c.stock, True),
     }
     return Figures(
-        _mean(days),
-        len(days),
-        _pct(k2_current, k2_basis),
-        k2_basis,
-        _mean(lead_days),
+        _mean(c.k1_days, c.k1_basis),
+        c.k1_basis,
+        _pct(c.k2_current, c.k2_basis),
+        c.k2_basis,
+        _mean(sum(lead_days), len(lead_days)),
         round(float(statistics.median(lead_days)), 1) if lead_days else None,
         len(lead_days),
-        k4_pct,
-        k4_outflow,
-        round(k4_mean, 1),
-        _pct(k5_sustained, k5_decided),
-        k5_decided,
-        k5_pending,
-        _pct(started, stock),
-        _pct(ended, stock),
-        round(stock, 1),
+        _pct(c.k4_outflow, c.k4_mean),
+        c.k4_outflow,
+        round(c.k4_mean, 1),
+        _pct(c.k5_sustained, c.k5_decided),
+        c.k5_decided,
+        c.k5_pending,
+        _pct(c.started, c.stock),
+        _pct(c.ended, c.stock),
+        round(c.stock, 1),
         ratios,
     )
 

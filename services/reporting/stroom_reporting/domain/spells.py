@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Generic, NamedTuple, TypeVar
+from typing import Any, Generic, NamedTuple, TypeVar
 
 from stroom_contract.facts import (
     ApplicationHistory,
@@ -219,3 +220,29 @@ def application_history_rows(history: ApplicationHistory) -> list[Recorded[Appli
 
 def trajectory_rows(history: TrajectoryHistory) -> list[Recorded[PhaseRow]]:
     return recorded_rows([(v.recorded_from, v.state) for v in history.versions], phase_rows)
+
+
+@dataclass
+class RowChanges:
+    """How an entity kind's stored rows become those of the winning facts: rows that stay as they
+    are (most of them, each fact repeats the history before it) are left alone."""
+
+    inserted: list[tuple[Any, ...]]
+    # (id, new recorded_to, the stored row): a version superseded since, or superseded no more.
+    closed: list[tuple[int, datetime | None, tuple[Any, ...]]]
+    deleted: list[tuple[int, tuple[Any, ...]]]
+
+
+def row_changes(stored: Iterable[Sequence[Any]], rows: Iterable[tuple[Any, ...]]) -> RowChanges:
+    """Stored rows are (id, entity, *columns, recorded_to) and new ones (entity, *columns,
+    recorded_to); a row is the same one when all but recorded_to are equal."""
+    by_key = {tuple(row[1:-1]): (row[0], tuple(row[1:])) for row in stored}
+    changes = RowChanges([], [], [])
+    for row in rows:
+        found = by_key.pop(row[:-1], None)
+        if found is None:
+            changes.inserted.append(row)
+        elif found[1][-1] != row[-1]:
+            changes.closed.append((found[0], row[-1], found[1]))
+    changes.deleted.extend(by_key.values())
+    return changes

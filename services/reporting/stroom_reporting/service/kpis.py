@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import statistics
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timedelta
-from itertools import groupby
 from typing import Any
 
-import orjson
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from stroom_platform.organisations import KpiTargets
-from stroom_reporting import queries
-from stroom_reporting.domain import kpis
+from stroom_reporting import kpi_store, queries
+from stroom_reporting.domain import kpi_cells, kpis
 from stroom_reporting.domain.families import active_on
 from stroom_reporting.domain.months import first_day, format_month, last_day, month_range, next_month
 from stroom_reporting.service.reports import Report, ReportTable, Scope, coded
@@ -93,87 +92,12 @@ DOOR_COLUMNS = [
 ]
 
 
-def _benefits(rows: Iterable[Any]) -> list[kpis.KpiBenefit]:
-    """Spell rows ordered by entity (`benefits` before `persons`) to one KpiBenefit each."""
-    result = []
-    for entity, spells in groupby(rows, key=lambda r: r.entity):
-        group = list(spells)
-        b = group[0]
-        if b.unit != "benefits":
-            continue
-        members = tuple(
-            kpis.Member(p.client_ref, p.start_date, p.end_date, p.role == "applicant", p.birth_date)
-            for p in group[1:]
-        )
-        result.append(
-            kpis.KpiBenefit(
-                entity,
-                b.municipality,
-                b.regulation,
-                b.start_date,
-                b.end_date,
-                b.inflow_reason,
-                b.outflow_reason,
-                members,
-            )
-        )
-    return result
-
-
-def _clients(records: Sequence[Any]) -> kpis.ClientFile:
-    return kpis.ClientFile.of(
-        (
-            (
-                r.client_ref,
-                r.on_date,
-                r.recorded_at,
-                r.record_id,
-                r.client_stream,
-                bool(r.work_obligation_exempt),
-            )
-            for r in records
-            if r.type == "assessment"
-        ),
-        (
-            (
-                r.client_ref,
-                r.on_date,
-                r.recorded_at,
-                r.record_id,
-                bool(orjson.loads(r.payload).get("long_trajectory")),
-            )
-            for r in records
-            if r.type == "progress_report"
-        ),
-    )
-
-
-def _plans(rows: Iterable[Any]) -> list[kpis.Plan]:
-    plans = []
-    for r in rows:
-        payload = orjson.loads(r.payload)
-        ref = payload.get("application_ref")
-        # A plan names the application by the case system's ref; applications are keyed by source too.
-        source = r.record_id.split("|", 1)[0]
-        plans.append(
-            kpis.Plan(
-                f"plan:{source}:{payload['plan_ref']}",
-                r.client_ref,
-                r.on_date,
-                f"application:{source}:{ref}" if ref else None,
-            )
-        )
-    return plans
-
-
 async def _lead_times(
     conn: AsyncConnection, own: list[str], first: date, last: date, as_of: datetime | None
 ) -> list[kpis.LeadTime]:
     """K3's plans sent from `first` to `last`, each with its application and lead time."""
-    plans = _plans(await queries.plans_sent(conn, first, last, as_of))
-    linked = await queries.kpi_applications(
-        conn, own, [(p.client_ref, p.application) for p in plans], last, as_of
-    )
+    plans = [kpi_store.plan_of(row) for row in await queries.plans_sent(conn, first, last, as_of)]
+    linked = await queries.kpi_applications(conn, own, [(p.client_ref, p.application) for p in plans], as_of)
     return kpis.lead_times(plans, [kpis.Application(*a) for a in linked], first, last)
 
 
@@ -244,27 +168,9 @@ async def _client_file(
         and active_on(b.start_date, b.end_date, day)
         and (person := kpis.person_on(b, day))
     ]
-    return _clients(await queries.latest_on(conn, ("assessment", "progress_report"), persons, day, as_of))
-
-
-async def _month_ends(
-    conn: AsyncConnection,
-    municipalities: list[str],
-    benefits: Sequence[kpis.KpiBenefit],
-    first: int,
-    last: int,
-    as_of: datetime | None,
-) -> kpis.MonthEnds:
-    """P's and the stock's month ends of first..last; `benefits` must hold every KPI benefit not
-    ended before `first` nor started after `last`."""
-    regulations = sorted(kpis.KPI_REGULATIONS)
-    persons = {m.client_ref for b in benefits if b.regulation in kpis.KPI_REGULATIONS for m in b.members}
-    history = await queries.assessment_history(conn, sorted(persons), as_of)
-    clients = kpis.ClientFile.of(((*r[:5], bool(r[5])) for r in history), ())
-    population = kpis.population_changes(benefits, clients, first)
-    flows = await queries.flows(conn, municipalities, regulations, ("benefits",), first, last, as_of)
-    stock = ((m, month, inflow - outflow) for m, _, _, month, inflow, outflow in flows)
-    return kpis.MonthEnds.of_changes(population, stock, month_range(first, last))
+    return kpi_store.client_file(
+        await queries.latest_on(conn, kpi_store.STANDING_RECORDS, persons, day, as_of)
+    )
 
 
 async def _source(conn: AsyncConnection, as_of: datetime | None) -> str:
@@ -280,25 +186,27 @@ async def kpis_report(
     conn: AsyncConnection, scope: Scope, first: int, last: int, as_of: datetime | None
 ) -> Report:
     """Report 8: K1-K5, benchmark rates and the revolving door, for the months first..last and the
-    same months a year earlier, against the organisation's targets of the last month's year."""
-    own = [m.code for m in scope.organisation.municipalities]
+    same months a year earlier, against the organisation's targets of the last month's year; sums
+    of the KPI cells (kpi_store) and of the monthly flows."""
+    chosen = list(scope.municipalities)
     periods = ((first, last), (first - 100, last - 100))
     earlier = periods[1]
-    day = last_day(last)
-    # Benefits that matter: from the benchmark year before last year's period up to the returns
-    # (12 months) after this period.
+    # From the benchmark year before last year's period: the month ends every figure looks at.
     opening = min(earlier[0], next_month(earlier[1] - 100))
-    spells = await queries.kpi_benefits(conn, own, first_day(opening), day + timedelta(days=366), as_of)
-    benefits = _benefits(spells)
-    clients = {period: await _client_file(conn, benefits, last_day(period[1]), as_of) for period in periods}
-    returns = kpis.Returns(benefits)
+    day = last_day(last)
     report_day = as_of.date() if as_of else date.today()
-    lead = {
-        period: await _lead_times(conn, own, first_day(period[0]), last_day(period[1]), as_of)
-        for period in periods
+    changes = await queries.kpi_changes(conn, chosen, kpi_cells.CHANGES, opening, last, as_of)
+    flows = {
+        period: await queries.kpi_flows(conn, chosen, kpi_cells.FLOWS, *period, as_of) for period in periods
     }
+    regulations = sorted(kpis.KPI_REGULATIONS)
+    monthly = await queries.flows(conn, chosen, regulations, ("benefits",), opening, last, as_of)
+    stock = kpis.MonthEnds.of_changes(
+        (),
+        ((m, month, inflow - outflow) for m, _, _, month, inflow, outflow in monthly),
+        month_range(opening, last),
+    )
     targets = scope.organisation.kpi_targets(last // 100)
-    counts = await _month_ends(conn, own, benefits, opening, last, as_of)
     common = {
         "period": f"{format_month(first)} t/m {format_month(last)}",
         "stock_date": day.isoformat(),
@@ -307,36 +215,39 @@ async def kpis_report(
     parts = [(m, scope.names[m], {m}) for m in scope.municipalities]
     parts.append((kpis.TOTAL, "Totaal", set(scope.municipalities)))
     rows: list[dict[str, Any]] = []
-    # Per period, the benefits its figures count: active on its last day, or started or ended since
-    # the start of its months or of the 12 months before its end (benchmark rates).
-    relevant = {}
-    for period in periods:
-        since, until = first_day(min(period[0], next_month(period[1] - 100))), last_day(period[1])
-        relevant[period] = [
-            b for b in benefits if b.start_date <= until and (b.end_date is None or b.end_date >= since)
-        ]
     for code, name, municipalities in parts:
-        figures = [
-            kpis.figures(
-                [b for b in relevant[period] if b.municipality in municipalities],
-                [t.days for t in lead[period] if t.application.municipality in municipalities],
+        figures = []
+        for period in periods:
+            sums: dict[tuple[str, int, str], list[int]] = defaultdict(lambda: [0, 0])
+            for m, measure, month, detail, a, b in changes:
+                if m in municipalities:
+                    _add(sums, (measure, month, detail), a, b)
+            for m, measure, detail, a, b in flows[period]:
+                if m in municipalities:
+                    _add(sums, (measure, period[0], detail), a, b)
+            months = kpis.rate_months(period[1])
+            in_rate = [f for f in monthly if f[0] in municipalities and months[0] <= f[3] <= months[-1]]
+            counts = kpi_cells.sheet_counts(
+                {key: (a, b) for key, (a, b) in sums.items()},
                 *period,
-                clients[period],
-                returns,
                 report_day,
-                counts,
-                municipalities,
+                sum(f[4] for f in in_rate),
+                sum(f[5] for f in in_rate),
+                stock.mean(stock.stock, months, municipalities),
             )
-            for period in periods
-        ]
+            figures.append(kpis.figures_of(counts))
         rows.extend(_rows(code, name, figures[0], figures[1], targets, common))
-    in_scope = [b for b in benefits if b.municipality in set(scope.municipalities)]
-    door = kpis.revolving_door(in_scope, first_day(first), day, returns)
-    # The organisation's total beside its municipalities'.
-    for (_, outflow, inflow, months), count in list(door.items()):
-        door[(kpis.TOTAL, outflow, inflow, months)] += count
+    door: Counter[tuple[str, str, str, int]] = Counter()
+    for m, measure, detail, within_6m, within_12m in flows[periods[0]]:
+        if measure == kpi_cells.DOOR:
+            outflow, inflow = detail.split("|")
+            for municipality in (m, kpis.TOTAL):
+                door[(municipality, outflow, inflow, 6)] += within_6m
+                door[(municipality, outflow, inflow, 12)] += within_12m
     door_rows = []
     for m, outflow, inflow in sorted({k[:3] for k in door}, key=lambda k: (k[0] == kpis.TOTAL, k)):
+        if not door[(m, outflow, inflow, 12)]:
+            continue
         door_rows.append(
             {
                 "municipality": m,
@@ -356,6 +267,11 @@ async def kpis_report(
         ReportTable("kpis", "KPI's met vorig jaar en norm", KPI_COLUMNS, rows),
         ReportTable("revolving_door", "Draaideur: terug in de uitkering", DOOR_COLUMNS, door_rows),
     )
+
+
+def _add(sums: dict[tuple[str, int, str], list[int]], key: tuple[str, int, str], a: int, b: int) -> None:
+    sums[key][0] += a
+    sums[key][1] += b
 
 
 TRACEABLE = ("K1", "K2", "K3", "K4", "K5", "inflow_rate", "outflow_rate")
@@ -401,7 +317,7 @@ async def kpi_trace(
     day = last_day(last)
     opening = min(first - 100, next_month(last - 200))
     spells = await queries.kpi_benefits(conn, own, first_day(opening), day + timedelta(days=366), as_of)
-    benefits = _benefits(spells)
+    benefits = kpi_store.benefits_of(spells)
     chosen = set(scope.municipalities)
     in_scope = [b for b in benefits if b.municipality in chosen]
     numerator: dict[str, Any]

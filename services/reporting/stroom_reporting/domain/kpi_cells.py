@@ -1,0 +1,152 @@
+"""The KPI sheet as sums of cells: what each benefit and plan contributes per municipality and month,
+by the rules of `kpis`, over recorded time; a sheet for any period is a sum of cells."""
+
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from datetime import date, datetime
+from typing import NamedTuple
+
+from stroom_reporting.domain import kpis
+from stroom_reporting.domain.months import last_day, month_of, month_range
+from stroom_reporting.domain.spells import Recorded, recorded_rows
+
+# Measures: month-end counts are kept as their changes (the count at a month end is the sum of the
+# changes up to that month), flows in the month they happen.
+P = "P"  # a: change of P's count
+K1 = "K1"  # a: change of K1's count, b: of the sum of its benefits' start days (ordinals)
+K2 = "K2"  # a: change of mediable clients, b: of those with a current report
+K3 = "K3"  # detail: lead days; a: plans, b: their days
+K4 = "K4"  # a: outflows to work or education
+K5 = "K5"  # detail: end date; a: outflows to work, b: of them returned within 183 days
+DOOR = "door"  # detail: outflow reason|new inflow reason; a: back within 6 months, b: within 12
+CHANGES = (P, K1, K2)
+FLOWS = (K3, K4, K5, DOOR)
+
+
+class Cell(NamedTuple):
+    measure: str
+    municipality: str
+    month: int
+    detail: str
+    a: int
+    b: int
+
+
+def _cells(values: dict[tuple[str, str, int, str], list[int]]) -> tuple[Cell, ...]:
+    return tuple(Cell(*key, a, b) for key, (a, b) in sorted(values.items()) if a or b)
+
+
+def benefit_cells(
+    benefit: kpis.KpiBenefit, clients: kpis.ClientFile, returns: kpis.Returns
+) -> tuple[Cell, ...]:
+    """What a benefit contributes to every KPI: P's, K1's and K2's month-end counts as changes, its
+    outflow to K4, K5 and the revolving door."""
+    values: dict[tuple[str, str, int, str], list[int]] = defaultdict(lambda: [0, 0])
+    municipality = benefit.municipality
+
+    def add(measure: str, month: int, detail: str, a: int, b: int) -> None:
+        cell = values[(measure, municipality, month, detail)]
+        cell[0] += a
+        cell[1] += b
+
+    for _, month, change in kpis.population_changes([benefit], clients, 0):
+        add(P, month, "", change, 0)
+    start = benefit.start_date.toordinal()
+    for month, before, now in kpis.standing_changes(benefit, clients):
+        k1 = now.k1 - before.k1
+        add(K1, month, "", k1, k1 * start)
+        add(K2, month, "", now.mediable - before.mediable, now.current - before.current)
+    end = benefit.end_date
+    if end is not None:
+        month = month_of(end)
+        if kpis.k4_outflows([benefit], month, month):
+            add(K4, month, "", 1, 0)
+        if kpis.k5_outflow(benefit):
+            add(K5, month, end.isoformat(), 1, kpis.k5_returned(benefit, returns))
+        if benefit.regulation in kpis.KPI_REGULATIONS and (door := kpis.door_cell(benefit, returns)):
+            add(DOOR, month, f"{door.outflow_reason}|{door.inflow_reason}", door.within_6m, 1)
+    return _cells(values)
+
+
+def plan_cells(lead: kpis.LeadTime | None) -> tuple[Cell, ...]:
+    """A plan's K3 cell, in the month it was sent and the municipality of its application."""
+    if lead is None:
+        return ()
+    month = month_of(lead.plan.sent_on)
+    return (Cell(K3, lead.application.municipality, month, str(lead.days), 1, lead.days),)
+
+
+def over_recorded_time(
+    times: Iterable[datetime], cells_at: Callable[[datetime], tuple[Cell, ...]]
+) -> list[Recorded[Cell]]:
+    """The cells as they were known over recorded time: `cells_at` at each moment the inputs
+    changed, each cell valid from the first moment that yields it until the first that no longer does."""
+    return recorded_rows([(time, time) for time in sorted(set(times))], cells_at)
+
+
+# A scope's summed cells: (measure, month, detail) -> (a, b); the months before the first month
+# asked for as month 0 for the changes.
+Sums = dict[tuple[str, int, str], tuple[int, int]]
+
+
+def month_end_counts(sums: Sums, measure: str, months: Sequence[int]) -> dict[int, tuple[int, int]]:
+    """A change measure's counts at the months' ends (ascending), summed from its changes."""
+    changes = sorted((month, a, b) for (m, month, _), (a, b) in sums.items() if m == measure)
+    counts: dict[int, tuple[int, int]] = {}
+    a = b = 0
+    index = 0
+    for month in months:
+        while index < len(changes) and changes[index][0] <= month:
+            a, b = a + changes[index][1], b + changes[index][2]
+            index += 1
+        counts[month] = (a, b)
+    return counts
+
+
+def flows(sums: Sums, measure: str, first: int, last: int) -> list[tuple[str, int, int]]:
+    """A flow measure's (detail, a, b) over the months first..last."""
+    totals: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for (m, month, detail), (a, b) in sums.items():
+        if m == measure and first <= month <= last:
+            totals[detail][0] += a
+            totals[detail][1] += b
+    return [(detail, a, b) for detail, (a, b) in totals.items()]
+
+
+def sheet_counts(
+    sums: Sums, first: int, last: int, report_day: date, started: int, ended: int, stock: float
+) -> kpis.SheetCounts:
+    """The counts of one scope's KPI figures for the months first..last from its summed cells
+    (holding the changes up to `last` and the flows of first..last); the benchmark rates' counts
+    come from the monthly flows."""
+    months = month_range(first, last)
+    k1_basis, k1_starts = month_end_counts(sums, K1, [last])[last]
+    k2_basis, k2_current = month_end_counts(sums, K2, [last])[last]
+    population = month_end_counts(sums, P, months)
+    lead_days = sorted(int(days) for days, count, _ in flows(sums, K3, first, last) for _ in range(count))
+    k4_outflow = sum(a for _, a, _ in flows(sums, K4, first, last))
+    outcomes = {kpis.SUSTAINED: 0, kpis.RETURNED: 0, kpis.PENDING: 0}
+    for end, outflows, returned in flows(sums, K5, first, last):
+        if kpis.k5_pending(date.fromisoformat(end), report_day):
+            outcomes[kpis.PENDING] += outflows
+        else:
+            outcomes[kpis.SUSTAINED] += outflows - returned
+            outcomes[kpis.RETURNED] += returned
+    return kpis.SheetCounts(
+        k1_basis * last_day(last).toordinal() - k1_starts,
+        k1_basis,
+        k2_current,
+        k2_basis,
+        lead_days,
+        k4_outflow,
+        statistics.fmean(population[m][0] for m in months),
+        outcomes[kpis.SUSTAINED],
+        outcomes[kpis.SUSTAINED] + outcomes[kpis.RETURNED],
+        outcomes[kpis.PENDING],
+        started,
+        ended,
+        stock,
+    )

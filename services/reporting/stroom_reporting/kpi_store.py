@@ -1,0 +1,345 @@
+"""Keeps the KPI cells (domain.kpi_cells) in step with the read models: after each batch of facts,
+the cells of exactly the benefits and plans the batch can have changed are computed again over
+recorded time from the stored read models, and only what differs is written."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
+from itertools import groupby
+from typing import Any
+
+import orjson
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from stroom_contract.facts import ApplicationHistory, BenefitHistory, ClientRecord, Fact
+from stroom_reporting import bulk
+from stroom_reporting import tables as t
+from stroom_reporting.domain import kpi_cells, kpis
+from stroom_reporting.domain.spells import row_changes
+
+BENEFIT_COLUMNS = (
+    "entity",
+    "unit",
+    "municipality",
+    "regulation",
+    "start_date",
+    "end_date",
+    "inflow_reason",
+    "outflow_reason",
+    "client_ref",
+    "role",
+    "birth_date",
+)
+RECORDED = ("recorded_from", "recorded_to")
+CELL_COLUMNS = ("entity", *kpi_cells.Cell._fields, *RECORDED)
+CELL_KEY = ("measure", "municipality", "month", "detail")
+# The records by which a client stands in P, K1 and K2.
+STANDING_RECORDS = ("assessment", "progress_report")
+RECORD_COLUMNS = (
+    "client_ref",
+    "type",
+    "on_date",
+    "recorded_at",
+    "retracted_at",
+    "record_id",
+    "client_stream",
+    "work_obligation_exempt",
+    "payload",
+)
+APPLICATION_COLUMNS = ("entity", "client_ref", "municipality", "received_on", *RECORDED)
+CHUNK = 2000  # entities per round of reads and writes
+
+
+def benefits_of(rows: Iterable[Any]) -> list[kpis.KpiBenefit]:
+    """Spell rows ordered by entity (`benefits` before `persons`) to one KpiBenefit each."""
+    result = []
+    for entity, spells in groupby(rows, key=lambda r: r.entity):
+        group = list(spells)
+        b = group[0]
+        if b.unit != "benefits":
+            continue
+        members = tuple(
+            kpis.Member(p.client_ref, p.start_date, p.end_date, p.role == "applicant", p.birth_date)
+            for p in group[1:]
+        )
+        result.append(
+            kpis.KpiBenefit(
+                entity,
+                b.municipality,
+                b.regulation,
+                b.start_date,
+                b.end_date,
+                b.inflow_reason,
+                b.outflow_reason,
+                members,
+            )
+        )
+    return result
+
+
+def client_file(records: Iterable[Any]) -> kpis.ClientFile:
+    """The assessments and progress reports among client record rows."""
+    records = list(records)
+    return kpis.ClientFile.of(
+        (
+            (
+                r.client_ref,
+                r.on_date,
+                r.recorded_at,
+                r.record_id,
+                r.client_stream,
+                bool(r.work_obligation_exempt),
+            )
+            for r in records
+            if r.type == "assessment"
+        ),
+        (
+            (
+                r.client_ref,
+                r.on_date,
+                r.recorded_at,
+                r.record_id,
+                bool(orjson.loads(r.payload).get("long_trajectory")),
+            )
+            for r in records
+            if r.type == "progress_report"
+        ),
+    )
+
+
+def plan_of(row: Any) -> kpis.Plan:
+    """A plan record row (record_id, client_ref, on_date, payload) as the KPIs' Plan."""
+    payload = orjson.loads(row.payload)
+    ref = payload.get("application_ref")
+    # A plan names the application by the case system's ref; applications are keyed by source too.
+    source = row.record_id.split("|", 1)[0]
+    return kpis.Plan(
+        f"plan:{source}:{payload['plan_ref']}",
+        row.client_ref,
+        row.on_date,
+        f"application:{source}:{ref}" if ref else None,
+    )
+
+
+def _valid(row: Any, at: datetime) -> bool:
+    return bool(row.recorded_from <= at and (row.recorded_to is None or row.recorded_to > at))
+
+
+def _visible(record: Any, at: datetime) -> bool:
+    return bool(record.recorded_at <= at and (record.retracted_at is None or record.retracted_at > at))
+
+
+def _times(rows: Iterable[Any], start: str, end: str) -> list[datetime]:
+    return [time for r in rows for time in (getattr(r, start), getattr(r, end)) if time is not None]
+
+
+def benefit_cells(
+    entity: str, spells: dict[str, list[Any]], people: dict[str, set[str]], records: dict[str, list[Any]]
+) -> list[tuple[Any, ...]]:
+    """A benefit's cells over recorded time, as kpi_cells rows: from its spell rows (every version),
+    its persons' assessments and progress reports, and the other benefits of its persons (their
+    returns count for K5 and the revolving door)."""
+    own = spells.get(entity, [])
+    persons = {r.client_ref for r in own if r.client_ref}
+    related = sorted({other for p in persons for other in people.get(p, ())} - {entity})
+    theirs = [r for other in related for r in spells.get(other, [])]
+    its_records = [r for p in sorted(persons) for r in records.get(p, [])]
+    times = [
+        *_times(own, *RECORDED),
+        *_times(theirs, *RECORDED),
+        *_times(its_records, "recorded_at", "retracted_at"),
+    ]
+
+    def cells_at(at: datetime) -> tuple[kpi_cells.Cell, ...]:
+        found = benefits_of(r for r in own if _valid(r, at))
+        if not found:
+            return ()
+        returns = kpis.Returns([*found, *benefits_of(r for r in theirs if _valid(r, at))])
+        clients = client_file(r for r in its_records if _visible(r, at))
+        return kpi_cells.benefit_cells(found[0], clients, returns)
+
+    return _rows(entity, kpi_cells.over_recorded_time(times, cells_at))
+
+
+def plan_cells(plan_record: Any, applications: Sequence[Any]) -> list[tuple[Any, ...]]:
+    """A plan's K3 cell over recorded time, from its record and the applications it may be linked to
+    (every version)."""
+    plan = plan_of(plan_record)
+    times = [*_times([plan_record], "recorded_at", "retracted_at"), *_times(applications, *RECORDED)]
+
+    def cells_at(at: datetime) -> tuple[kpi_cells.Cell, ...]:
+        if not _visible(plan_record, at):
+            return ()
+        linked = kpis.Applications(
+            kpis.Application(a.entity, a.client_ref, a.municipality, a.received_on)
+            for a in applications
+            if _valid(a, at)
+        )
+        return kpi_cells.plan_cells(linked.lead_time(plan))
+
+    return _rows(plan_record.record_id, kpi_cells.over_recorded_time(times, cells_at))
+
+
+def _rows(entity: str, cells: Iterable[Any]) -> list[tuple[Any, ...]]:
+    return [(entity, *cell, recorded_from, recorded_to) for cell, recorded_from, recorded_to in cells]
+
+
+def _by(rows: Iterable[Any], key: Callable[[Any], str]) -> dict[str, list[Any]]:
+    grouped: dict[str, list[Any]] = defaultdict(list)
+    for row in rows:
+        grouped[key(row)].append(row)
+    return grouped
+
+
+async def _select(
+    conn: AsyncConnection, table: Any, column: str, values: Iterable[str], wanted: Sequence[str]
+) -> list[Any]:
+    return await bulk.select_where_in(conn, table, column, sorted(set(values)), wanted)
+
+
+async def _spells(conn: AsyncConnection, entities: Iterable[str]) -> dict[str, list[Any]]:
+    rows = await _select(conn, t.count_spells, "entity", entities, (*BENEFIT_COLUMNS, *RECORDED))
+    # benefits_of wants a benefit's own row before its members'.
+    rows.sort(key=lambda r: (r.entity, r.unit, r.recorded_from))
+    return _by(rows, lambda r: r.entity)
+
+
+async def _people(conn: AsyncConnection, column: str, values: Iterable[str]) -> list[tuple[str, str]]:
+    rows = await _select(conn, t.kpi_people, column, values, ("client_ref", "entity"))
+    return [(client, entity) for client, entity in rows]
+
+
+async def _write(conn: AsyncConnection, entities: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
+    """Replace the stored cells of `entities` by `rows`, leaving alone those that stay, and move the
+    current totals by what became current or stopped being so."""
+    stored = await _select(conn, t.kpi_cells, "entity", entities, ("id", *CELL_COLUMNS))
+    changes = row_changes(stored, rows)
+    deltas: dict[tuple[Any, ...], list[int]] = defaultdict(lambda: [0, 0])
+
+    def move(row: Sequence[Any], sign: int) -> None:
+        delta = deltas[tuple(row[1:5])]
+        delta[0] += sign * row[5]
+        delta[1] += sign * row[6]
+
+    for _, row in changes.deleted:
+        if row[-1] is None:
+            move(row, -1)
+    for _, to, row in changes.closed:
+        if (row[-1] is None) != (to is None):
+            move(row, -1 if to is not None else 1)
+    for row in changes.inserted:
+        if row[-1] is None:
+            move(row, 1)
+    await bulk.delete_where_in(conn, t.kpi_cells, "id", [i for i, _ in changes.deleted])
+    await bulk.update_rows(
+        conn, t.kpi_cells, "id", ("recorded_to",), [(i, to) for i, to, _ in changes.closed]
+    )
+    await bulk.insert_rows(conn, t.kpi_cells, CELL_COLUMNS, changes.inserted)
+    # Sorted: concurrent consumers lock the totals' rows in one order and cannot deadlock.
+    moved = sorted((key, a, b) for key, (a, b) in deltas.items() if a or b)
+    table = t.kpi_totals.name
+    await bulk.upsert_rows(
+        conn,
+        t.kpi_totals,
+        (*CELL_KEY, "a", "b"),
+        [(*key, a, b) for key, a, b in moved],
+        CELL_KEY,
+        {"a": f"{table}.a + excluded.a", "b": f"{table}.b + excluded.b"},
+    )
+
+
+async def restate_benefits(conn: AsyncConnection, entities: Sequence[str]) -> None:
+    """Compute the cells of these benefits again from the read models and store what changed."""
+    for start in range(0, len(entities), CHUNK):
+        chunk = entities[start : start + CHUNK]
+        spells = await _spells(conn, chunk)
+        persons = {r.client_ref for rows in spells.values() for r in rows if r.client_ref}
+        people: dict[str, set[str]] = defaultdict(set)
+        for client, entity in await _people(conn, "client_ref", persons):
+            people[client].add(entity)
+        others = {e for entities_of in people.values() for e in entities_of} - set(spells)
+        spells.update(await _spells(conn, others))
+        found = await _select(conn, t.client_records, "client_ref", persons, RECORD_COLUMNS)
+        records = _by((r for r in found if r.type in STANDING_RECORDS), lambda r: r.client_ref)
+        rows = [row for entity in chunk for row in benefit_cells(entity, spells, people, records)]
+        await _write(conn, chunk, rows)
+
+
+async def restate_plans(conn: AsyncConnection, record_ids: Sequence[str]) -> None:
+    """Compute the K3 cells of these plan records again and store what changed."""
+    for start in range(0, len(record_ids), CHUNK):
+        chunk = record_ids[start : start + CHUNK]
+        plans = [
+            r
+            for r in await _select(conn, t.client_records, "record_id", chunk, RECORD_COLUMNS)
+            if r.type == "plan"
+        ]
+        named = [p for plan in plans if (p := plan_of(plan).application)]
+        applications = {
+            (a.entity, a.recorded_from): a
+            for column, values in (("client_ref", [p.client_ref for p in plans]), ("entity", named))
+            for a in await _select(conn, t.applications, column, values, APPLICATION_COLUMNS)
+        }
+        by_client = _by(applications.values(), lambda a: a.client_ref)
+        by_entity = _by(applications.values(), lambda a: a.entity)
+        rows = []
+        for plan_record in plans:
+            entity = plan_of(plan_record).application
+            linked = {
+                (a.entity, a.recorded_from): a
+                for a in [*by_client.get(plan_record.client_ref, []), *by_entity.get(entity or "", [])]
+            }
+            rows.extend(plan_cells(plan_record, list(linked.values())))
+        await _write(conn, chunk, rows)
+
+
+async def restate(conn: AsyncConnection, winners: Sequence[Fact]) -> None:
+    """After a batch's facts were applied (same transaction): the cells of every benefit whose fact
+    won and of every benefit of their persons, before and after (another benefit of the same
+    person is a return for K5 and the revolving door); of every benefit of a client whose
+    assessment or progress report changed; of every plan that changed and every plan of a client
+    whose application changed."""
+    benefits = sorted({f.entity for f in winners if isinstance(f, BenefitHistory)})
+    before = await _people(conn, "entity", benefits)
+    spells = await _spells(conn, benefits)
+    after = sorted({(r.client_ref, e) for e, rows in spells.items() for r in rows if r.client_ref})
+    await bulk.delete_where_in(conn, t.kpi_people, "entity", benefits)
+    await bulk.insert_rows(conn, t.kpi_people, ("client_ref", "entity"), after)
+    records = [f for f in winners if isinstance(f, ClientRecord)]
+    persons = {client for client, _ in (*before, *after)}
+    persons.update(r.client_ref for r in records if r.fact.type in STANDING_RECORDS)
+    touched = set(benefits) | {entity for _, entity in await _people(conn, "client_ref", persons)}
+    await restate_benefits(conn, sorted(touched))
+    applicants = {
+        v.state.client_ref
+        for f in winners
+        if isinstance(f, ApplicationHistory)
+        for v in f.versions
+        if v.state
+    }
+    plans = {r.record_id for r in records if r.fact.type == "plan"}
+    if applicants:
+        found = await _select(conn, t.client_records, "client_ref", applicants, ("record_id", "type"))
+        plans.update(record_id for record_id, kind in found if kind == "plan")
+    await restate_plans(conn, sorted(plans))
+
+
+async def rebuild(conn: AsyncConnection) -> tuple[int, int]:
+    """Every cell computed again from the stored read models (a database that had facts before the
+    cells existed); returns the benefits and plans restated."""
+    for table in (t.kpi_cells, t.kpi_totals, t.kpi_people):
+        await conn.execute(table.delete())
+    c = t.count_spells.c
+    pairs = await conn.execute(select(c.client_ref, c.entity).where(c.client_ref.is_not(None)).distinct())
+    await bulk.insert_rows(conn, t.kpi_people, ("client_ref", "entity"), [tuple(p) for p in pairs])
+    benefits = sorted(
+        e for (e,) in await conn.execute(select(c.entity).where(c.unit == "benefits").distinct())
+    )
+    r = t.client_records.c
+    plans = sorted(i for (i,) in await conn.execute(select(r.record_id).where(r.type == "plan")))
+    await restate_benefits(conn, benefits)
+    await restate_plans(conn, plans)
+    return len(benefits), len(plans)

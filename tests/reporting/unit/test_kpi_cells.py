@@ -1,0 +1,89 @@
+"""The KPI sheet summed from cells equals the KPIs recomputed from the benefits, on random histories."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from reporting.unit.test_kpis import T1, assessments, benefits, progress
+from stroom_reporting.domain import kpi_cells, kpis
+from stroom_reporting.domain.months import first_day, last_day
+
+SCOPES = ({"GM0405"}, {"GM0420"}, {"GM0405", "GM0420"})
+
+
+def summed(cells: list[kpi_cells.Cell], municipalities: set[str]) -> kpi_cells.Sums:
+    sums: dict[tuple[str, int, str], list[int]] = defaultdict(lambda: [0, 0])
+    for c in cells:
+        if c.municipality in municipalities:
+            sums[(c.measure, c.month, c.detail)][0] += c.a
+            sums[(c.measure, c.month, c.detail)][1] += c.b
+    return {key: (a, b) for key, (a, b) in sums.items()}
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    benefits,
+    assessments,
+    progress,
+    st.dates(date(2024, 7, 1), date(2026, 1, 1)),
+    st.sampled_from([202406, 202412, 202503]),
+)
+def test_cells_sum_to_the_recomputed_figures(
+    bs: tuple, assessed: list, reports: list, report_day: date, last: int
+) -> None:
+    clients = kpis.ClientFile.of(assessed, reports)
+    returns = kpis.Returns(bs)
+    first = last - 5 if last % 100 > 5 else last - 100 + 7
+    counts = kpis.month_ends(bs, min(first, kpis.rate_months(last)[0]), last, clients)
+    cells = [c for b in bs for c in kpi_cells.benefit_cells(b, clients, returns)]
+    lead_days = [3, 9, 4]
+    plans = [kpi_cells.Cell(kpi_cells.K3, "GM0405", first, str(d), 1, d) for d in lead_days]
+    for scope in SCOPES:
+        expected = kpis.figures(
+            [b for b in bs if b.municipality in scope],
+            lead_days if "GM0405" in scope else [],
+            first,
+            last,
+            clients,
+            returns,
+            report_day,
+            counts,
+            scope,
+        )
+        started, ended, stock = kpis.rate_counts(
+            [b for b in bs if b.municipality in scope], last, counts, scope
+        )
+        got = kpis.figures_of(
+            kpi_cells.sheet_counts(
+                summed(cells + plans, scope), first, last, report_day, started, ended, stock
+            )
+        )
+        assert got == expected
+        # The door, a cell per outflow with a return within 12 months.
+        door: dict[tuple[str, str, str, int], int] = defaultdict(int)
+        for c in cells:
+            if c.measure == kpi_cells.DOOR and c.municipality in scope and first <= c.month <= last:
+                outflow, inflow = c.detail.split("|")
+                door[(c.municipality, outflow, inflow, 12)] += c.b
+                if c.a:
+                    door[(c.municipality, outflow, inflow, 6)] += c.a
+        expected_door = kpis.revolving_door(
+            [b for b in bs if b.municipality in scope], first_day(first), last_day(last), returns
+        )
+        assert dict(door) == dict(expected_door)
+
+
+def test_a_report_stops_being_current_a_month_after_the_month_it_still_was() -> None:
+    # Reported on 31 January: still current on 30 April (3 months before: 30 January), not on 31 May.
+    member = kpis.Member("c1", date(2023, 1, 1), None, True, date(1980, 1, 1))
+    b = kpis.KpiBenefit("benefit:s:1", "GM0405", "PW", date(2023, 1, 1), None, "moved_in", None, (member,))
+    clients = kpis.ClientFile.of(
+        [("c1", date(2023, 1, 1), T1, "a", "mediable", False)], [("c1", date(2024, 1, 31), T1, "r", False)]
+    )
+    sums = summed(list(kpi_cells.benefit_cells(b, clients, kpis.Returns([b]))), {"GM0405"})
+    currents = kpi_cells.month_end_counts(sums, kpi_cells.K2, [202401, 202404, 202405, 202412])
+    assert currents == {202401: (1, 1), 202404: (1, 1), 202405: (1, 0), 202412: (1, 0)}
