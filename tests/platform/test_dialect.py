@@ -15,13 +15,19 @@ from stroom_platform.dialect import (
     CHUNK,
     UtcDateTime,
     chunks,
+    delete_where_in,
+    insert_new_rows,
     insert_on_conflict,
+    insert_rows,
     is_postgres,
     locked_transaction,
     member_of,
     notifications,
     notify,
+    select_where_in,
     try_session_lock,
+    update_rows,
+    upsert_rows,
 )
 
 metadata = MetaData()
@@ -158,5 +164,35 @@ async def test_locked_transactions_take_turns_and_commit(database_url: str) -> N
                 (1, "a"),
                 (2, "b"),
             ]
+    finally:
+        await engine.dispose()
+
+
+async def test_bulk_writes_give_the_same_rows_on_both_engines(database_url: str) -> None:
+    moment = datetime(2026, 3, 29, 1, 30, tzinfo=timezone(timedelta(hours=2)))
+    engine = make_engine(database_url)
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(metadata.create_all)
+            await insert_rows(conn, rows, ("id", "name", "at"), [(1, "een", moment), (2, "twee", None)])
+            # Only 3 is new: 1 keeps its name, and only 3's key comes back.
+            new = [(1, "nieuw"), (3, "drie")]
+            assert await insert_new_rows(conn, rows, ("id", "name"), new, ("id",)) == [(3,)]
+            await upsert_rows(
+                conn,
+                rows,
+                ("id", "name"),
+                [(2, "x"), (4, "vier")],
+                ("id",),
+                {"name": f"{rows.name}.name || '/' || excluded.name"},
+            )
+            await update_rows(conn, rows, "id", ("at",), [(4, moment), (99, moment)])
+            await delete_where_in(conn, rows, "id", [3])
+            found = await select_where_in(conn, rows, "id", [1, 2, 3, 4], ("id", "name", "at"))
+        assert sorted(tuple(row) for row in found) == [
+            (1, "een", moment),
+            (2, "twee/x", None),
+            (4, "vier", moment),
+        ]
     finally:
         await engine.dispose()

@@ -7,15 +7,14 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, insert, select, text, update
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from stroom_intake.tables import EventKey, broker_epoch, events, source_sequences
 from stroom_platform.dialect import (
     chunks,
+    insert_new_rows,
     insert_on_conflict,
-    is_postgres,
     member_of,
     notifications,
     notify,
@@ -25,34 +24,14 @@ from stroom_platform.dialect import (
 # What ingest stores per event, in `_COLUMNS` order: source, event_id, type, time, entity_key,
 # fingerprint, wire. All rows of a batch share `received_at`.
 NewEvent = tuple[str, str, str, datetime, str, str, str]
-_COLUMNS = ("source", "event_id", "type", "time", "entity_key", "fingerprint", "wire")
-_PG_TYPES = ("text", "text", "text", "timestamptz", "text", "text", "text")
-# One statement per batch whatever its size: each column travels as one array parameter.
-_ARRAYS = ", ".join(f"CAST(:{c} AS {t}[])" for c, t in zip(_COLUMNS, _PG_TYPES, strict=True))
-_PG_INSERT = text(
-    f"INSERT INTO intake_events ({', '.join(_COLUMNS)}, received_at) "  # noqa: S608 - table and column names come from our own metadata, values are bound parameters
-    f"SELECT *, CAST(:received_at AS timestamptz) FROM unnest({_ARRAYS}) "
-    "ON CONFLICT (source, event_id) DO NOTHING RETURNING source, event_id"
-)
+_COLUMNS = ("source", "event_id", "type", "time", "entity_key", "fingerprint", "wire", "received_at")
 
 
 async def insert_new(conn: AsyncConnection, rows: list[NewEvent], received_at: datetime) -> set[EventKey]:
     """Insert rows whose (source, id) is not stored yet; returns the keys actually inserted."""
-    if not rows:
-        return set()
-    if is_postgres(conn):
-        columns = dict(zip(_COLUMNS, map(list, zip(*rows, strict=True)), strict=True))
-        result = await conn.execute(_PG_INSERT, {**columns, "received_at": received_at})
-    else:
-        statement = (
-            sqlite_insert(events)
-            .on_conflict_do_nothing(index_elements=[events.c.source, events.c.event_id])
-            .returning(events.c.source, events.c.event_id)
-        )
-        # SQLAlchemy sends this as multi-row INSERT .. VALUES pages ("insertmanyvalues").
-        values = [{**dict(zip(_COLUMNS, row, strict=True)), "received_at": received_at} for row in rows]
-        result = await conn.execute(statement, values)
-    return {(source, event_id) for source, event_id in result.all()}
+    stamped = [(*row, received_at) for row in rows]
+    inserted = await insert_new_rows(conn, events, _COLUMNS, stamped, ("source", "event_id"))
+    return {(source, event_id) for source, event_id in inserted}
 
 
 async def record_sequences(conn: AsyncConnection, numbered: Sequence[tuple[str, int]]) -> None:

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from stroom_contract.facts import ApplicationHistory, BenefitHistory, ClientRecord, Fact
-from stroom_reporting import bulk
+from stroom_platform import dialect
 from stroom_reporting import tables as t
 from stroom_reporting.domain import kpi_cells, kpis
 from stroom_reporting.domain.spells import row_changes
@@ -197,7 +197,7 @@ def _by(rows: Iterable[Any], key: Callable[[Any], str]) -> dict[str, list[Any]]:
 async def _select(
     conn: AsyncConnection, table: Any, column: str, values: Iterable[str], wanted: Sequence[str]
 ) -> list[Any]:
-    return await bulk.select_where_in(conn, table, column, sorted(set(values)), wanted)
+    return await dialect.select_where_in(conn, table, column, sorted(set(values)), wanted)
 
 
 async def _spells(conn: AsyncConnection, entities: Iterable[str]) -> dict[str, list[Any]]:
@@ -233,15 +233,15 @@ async def _write(conn: AsyncConnection, entities: Sequence[str], rows: list[tupl
     for row in changes.inserted:
         if row[-1] is None:
             move(row, 1)
-    await bulk.delete_where_in(conn, t.kpi_cells, "id", [i for i, _ in changes.deleted])
-    await bulk.update_rows(
+    await dialect.delete_where_in(conn, t.kpi_cells, "id", [i for i, _ in changes.deleted])
+    await dialect.update_rows(
         conn, t.kpi_cells, "id", ("recorded_to",), [(i, to) for i, to, _ in changes.closed]
     )
-    await bulk.insert_rows(conn, t.kpi_cells, CELL_COLUMNS, changes.inserted)
+    await dialect.insert_rows(conn, t.kpi_cells, CELL_COLUMNS, changes.inserted)
     # Sorted: concurrent consumers lock the totals' rows in one order and cannot deadlock.
     moved = sorted((key, a, b) for key, (a, b) in deltas.items() if a or b)
     table = t.kpi_totals.name
-    await bulk.upsert_rows(
+    await dialect.upsert_rows(
         conn,
         t.kpi_totals,
         (*CELL_KEY, "a", "b"),
@@ -306,8 +306,8 @@ async def restate(conn: AsyncConnection, winners: Sequence[Fact]) -> None:
     before = await _people(conn, "entity", benefits)
     spells = await _spells(conn, benefits)
     after = sorted({(r.client_ref, e) for e, rows in spells.items() for r in rows if r.client_ref})
-    await bulk.delete_where_in(conn, t.kpi_people, "entity", benefits)
-    await bulk.insert_rows(conn, t.kpi_people, ("client_ref", "entity"), after)
+    await dialect.delete_where_in(conn, t.kpi_people, "entity", benefits)
+    await dialect.insert_rows(conn, t.kpi_people, ("client_ref", "entity"), after)
     records = [f for f in winners if isinstance(f, ClientRecord)]
     persons = {client for client, _ in (*before, *after)}
     persons.update(r.client_ref for r in records if r.fact.type in STANDING_RECORDS)
@@ -334,7 +334,7 @@ async def rebuild(conn: AsyncConnection) -> tuple[int, int]:
         await conn.execute(table.delete())
     c = t.count_spells.c
     pairs = await conn.execute(select(c.client_ref, c.entity).where(c.client_ref.is_not(None)).distinct())
-    await bulk.insert_rows(conn, t.kpi_people, ("client_ref", "entity"), [tuple(p) for p in pairs])
+    await dialect.insert_rows(conn, t.kpi_people, ("client_ref", "entity"), [tuple(p) for p in pairs])
     benefits = sorted(
         e for (e,) in await conn.execute(select(c.entity).where(c.unit == "benefits").distinct())
     )

@@ -17,7 +17,8 @@ from stroom_contract.facts import (
     Fact,
     PlacementHistory,
 )
-from stroom_reporting import bulk, kpi_store
+from stroom_platform import dialect
+from stroom_reporting import kpi_store
 from stroom_reporting import tables as t
 from stroom_reporting.domain import spells
 from stroom_reporting.domain.months import month_of
@@ -144,7 +145,7 @@ async def _replace_histories(
     """Bring the rows of every entity whose fact is newer than the stored one in line with it,
     keeping the monthly aggregate in step; returns those facts and the months whose flows moved."""
     stored = dict(
-        await bulk.select_where_in(conn, t.entities, "entity", list(histories), ("entity", "revision"))
+        await dialect.select_where_in(conn, t.entities, "entity", list(histories), ("entity", "revision"))
     )
     winners = [h for e, h in histories.items() if h.revision > stored.get(e, -1)]
     deltas: dict[MonthKey, list[int]] = {}
@@ -154,15 +155,17 @@ async def _replace_histories(
         replaced = [h.entity for h in of_kind if h.entity in stored]
         rows = [row for h in of_kind for row in _spell_rows(h)]
         names = ("entity", *columns)
-        old = await bulk.select_where_in(conn, table, "entity", replaced, ("id", *names))
+        old = await dialect.select_where_in(conn, table, "entity", replaced, ("id", *names))
         changes = row_changes(old, rows)
-        await bulk.delete_where_in(conn, table, "id", [i for i, _ in changes.deleted])
-        await bulk.update_rows(conn, table, "id", ("recorded_to",), [(i, to) for i, to, _ in changes.closed])
-        await bulk.insert_rows(conn, table, names, changes.inserted)
+        await dialect.delete_where_in(conn, table, "id", [i for i, _ in changes.deleted])
+        await dialect.update_rows(
+            conn, table, "id", ("recorded_to",), [(i, to) for i, to, _ in changes.closed]
+        )
+        await dialect.insert_rows(conn, table, names, changes.inserted)
         if kind == "benefit":
             _add_flows(deltas, changes)
-            await bulk.insert_rows(conn, t.late_flows, LATE_FLOW_COLUMNS, _late_flow_rows(changes))
-    await bulk.upsert_rows(
+            await dialect.insert_rows(conn, t.late_flows, LATE_FLOW_COLUMNS, _late_flow_rows(changes))
+    await dialect.upsert_rows(
         conn,
         t.entities,
         ("entity", "kind", "revision"),
@@ -172,7 +175,7 @@ async def _replace_histories(
     )
     # Sorted: concurrent consumers lock the aggregate's rows in one order and cannot deadlock.
     changed = sorted((key, tuple(v)) for key, v in deltas.items() if v != [0, 0])
-    await bulk.upsert_rows(
+    await dialect.upsert_rows(
         conn,
         t.monthly,
         ("municipality", "regulation", "unit", "month", "inflow", "outflow"),
@@ -215,12 +218,12 @@ def _record_row(record: ClientRecord) -> tuple[Any, ...]:
 
 async def _replace_records(conn: AsyncConnection, records: dict[str, ClientRecord]) -> list[ClientRecord]:
     stored = dict(
-        await bulk.select_where_in(
+        await dialect.select_where_in(
             conn, t.client_records, "record_id", list(records), ("record_id", "revision")
         )
     )
     winners = [r for i, r in records.items() if r.revision > stored.get(i, -1)]
-    await bulk.upsert_rows(
+    await dialect.upsert_rows(
         conn,
         t.client_records,
         RECORD_COLUMNS,
@@ -245,7 +248,7 @@ async def _touch_freshness(conn: AsyncConnection, winners: Sequence[Fact], now: 
             latest = max(_latest_recorded(f) for f in of_kind)
             rows.append((kind, now, latest, len(of_kind), latest))
     table = t.freshness.name
-    await bulk.upsert_rows(
+    await dialect.upsert_rows(
         conn,
         t.freshness,
         ("read_model", "applied_at", "latest_recorded", "facts_applied", "newest_recorded"),
@@ -280,7 +283,7 @@ async def apply_facts(conn: AsyncConnection, facts: Iterable[Fact], now: datetim
     all_winners: list[Fact] = [*winners, *record_winners]
     await kpi_store.restate(conn, all_winners)
     await _touch_freshness(conn, all_winners, now)
-    await bulk.upsert_rows(
+    await dialect.upsert_rows(
         conn,
         t.changes,
         ("municipality", "regulation", "unit", "month", "changed_at"),
