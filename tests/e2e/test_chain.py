@@ -28,21 +28,21 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from e2e import reference
+from stroom_caseload import commands as caseload_commands
 from stroom_caseload.app import create_app as caseload_app
-from stroom_caseload.commands import migrate as caseload_migrate
 from stroom_caseload.settings import CaseloadSettings
 from stroom_caseload.tables import live
 from stroom_cli.pipeline import wait_until_settled
 from stroom_cli.runtime import Service
 from stroom_cli.serve import migrate_services, start_services
+from stroom_intake import commands as intake_commands
 from stroom_intake.app import create_app as intake_app
-from stroom_intake.commands import migrate as intake_migrate
 from stroom_intake.settings import IntakeSettings
 from stroom_platform.broker import EmbeddedBroker, TopicSpec, ensure_topics, free_port
 from stroom_platform.db import make_engine
 from stroom_platform.organisations import Organisation, OrganisationsConfig, load_organisations
+from stroom_reporting import commands as reporting_commands
 from stroom_reporting.app import create_app as reporting_app
-from stroom_reporting.commands import migrate as reporting_migrate
 from stroom_reporting.settings import ReportingSettings
 from stroom_simulator import simulate_history
 from stroom_simulator.history import SOURCE_PREFIX
@@ -140,7 +140,7 @@ async def deployment(
                 shared | {"http_port": free_port(), "pseudonym_key": PSEUDONYM_KEY}
             ),
             intake_app,
-            intake_migrate,
+            intake_commands,
         ),
         Service(
             "caseload",
@@ -148,7 +148,7 @@ async def deployment(
                 shared | {"http_port": free_port(), "consumer_group": f"caseload-{tag}"}
             ),
             caseload_app,
-            caseload_migrate,
+            caseload_commands,
         ),
         Service(
             "reporting",
@@ -156,7 +156,7 @@ async def deployment(
                 shared | {"http_port": free_port(), "consumer_group": f"reporting-{tag}"}
             ),
             reporting_app,
-            reporting_migrate,
+            reporting_commands,
         ),
     ]
     await migrate_services(services)

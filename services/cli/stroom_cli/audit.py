@@ -11,28 +11,18 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from stroom_cli.runtime import SERVICE_NAMES
+from stroom_cli.runtime import SERVICE_NAMES, commands_of
 
 console = Console()
 
 
 def audit_log(service: str) -> Any:
     """The service's AuditLog on its configured database (the caller disposes of its engine)."""
-    from sqlalchemy import Table as SqlTable
-
     from stroom_platform.audit import AuditLog, head_file
     from stroom_platform.db import make_engine
     from stroom_platform.settings import CommonSettings
 
-    table: SqlTable
-    if service == "intake":
-        from stroom_intake.commands import audit as table
-    elif service == "caseload":
-        from stroom_caseload.commands import audit as table
-    elif service == "reporting":
-        from stroom_reporting.commands import audit as table
-    else:
-        raise typer.BadParameter(f"kies uit {', '.join(SERVICE_NAMES)}", param_hint="--service")
+    table = commands_of(service).audit
     settings = CommonSettings()
     engine = make_engine(settings.database_url_for(service))
     return AuditLog(engine, table, service, head_file(settings.data_dir, table, engine))

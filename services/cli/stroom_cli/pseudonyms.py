@@ -10,11 +10,16 @@ import socket
 import typer
 from pydantic import SecretStr
 from rich.console import Console
-from sqlalchemy import MetaData, Table, inspect
+from sqlalchemy import Table, inspect
 
 from stroom_cli.audit import audit_log, cli_actor
-from stroom_cli.runtime import SERVICE_NAMES, load_settings, prepare_embedded_secrets, read_key_file
-from stroom_platform.pseudonyms import Derived
+from stroom_cli.runtime import (
+    SERVICE_NAMES,
+    commands_of,
+    load_settings,
+    prepare_embedded_secrets,
+    read_key_file,
+)
 from stroom_platform.settings import CommonSettings, pseudonym_keys
 
 app = typer.Typer(no_args_is_help=True)
@@ -25,16 +30,6 @@ ROTATION = "sleutelrotatie"
 @app.callback()
 def pseudonyms() -> None:
     """De pseudonimiseringssleutel: versies en rotatie."""
-
-
-def _service_tables(service: str) -> tuple[MetaData, Derived]:
-    if service == "intake":
-        from stroom_intake.commands import ref_tables
-    elif service == "caseload":
-        from stroom_caseload.commands import ref_tables
-    else:
-        from stroom_reporting.commands import ref_tables
-    return ref_tables()
 
 
 async def stored_version(service: str) -> int:
@@ -57,7 +52,7 @@ async def apply_version(service: str, version: int, key: bytes) -> int:
     from stroom_contract.bsn import Rekeyer
     from stroom_platform.pseudonyms import rewrite_refs
 
-    metadata, derived = _service_tables(service)
+    metadata, derived = commands_of(service).ref_tables()
     log = audit_log(service)
     try:
         async with log.engine.begin() as conn:

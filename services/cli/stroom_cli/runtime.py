@@ -5,16 +5,18 @@ from __future__ import annotations
 import os
 import secrets
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import typer
 from fastapi import FastAPI
 from pydantic import ValidationError
+from sqlalchemy import MetaData, Table
 
 from stroom_platform.broker import EmbeddedBroker, TopicSpec
+from stroom_platform.pseudonyms import Derived
 from stroom_platform.settings import CommonSettings, env_name
 
 SettingsT = TypeVar("SettingsT", bound=CommonSettings)
@@ -22,12 +24,22 @@ SettingsT = TypeVar("SettingsT", bound=CommonSettings)
 SERVICE_NAMES = ("intake", "caseload", "reporting")
 
 
+class ServiceCommands(Protocol):
+    """What every service's `commands` module offers the command line besides its own commands."""
+
+    audit: Table
+
+    async def migrate(self, url: str) -> None: ...
+
+    def ref_tables(self) -> tuple[MetaData, Derived]: ...
+
+
 @dataclass(frozen=True)
 class Service:
     name: str
     settings: CommonSettings
     create_app: Callable[[Any], FastAPI]
-    migrate: Callable[[str], Awaitable[None]]
+    commands: ServiceCommands
 
     @property
     def database_url(self) -> str:
@@ -80,26 +92,38 @@ def load_settings(settings_class: type[SettingsT]) -> SettingsT:
 
 
 def load_service(name: str) -> Service:
-    """Imported on demand: `stroom simulate` should not pay for Kafka clients and FastAPI."""
+    """A service as the CLI runs it: its settings from the environment, its app and commands."""
+    create_app, settings_class, commands = _parts(name)
+    return Service(name, load_settings(settings_class), create_app, commands)
+
+
+def commands_of(name: str) -> ServiceCommands:
+    """A service's `commands`, without reading its settings (`stroom audit` needs no key)."""
+    return _parts(name)[2]
+
+
+def _parts(name: str) -> tuple[Callable[[Any], FastAPI], type[CommonSettings], ServiceCommands]:
+    """The one place where a service's name becomes the service. Imported on demand: `stroom
+    simulate` should not pay for Kafka clients and FastAPI."""
     if name == "intake":
+        from stroom_intake import commands as intake
         from stroom_intake.app import create_app as intake_app
-        from stroom_intake.commands import migrate as intake_migrate
         from stroom_intake.settings import IntakeSettings
 
-        return Service(name, load_settings(IntakeSettings), intake_app, intake_migrate)
+        return intake_app, IntakeSettings, intake
     if name == "caseload":
+        from stroom_caseload import commands as caseload
         from stroom_caseload.app import create_app as caseload_app
-        from stroom_caseload.commands import migrate as caseload_migrate
         from stroom_caseload.settings import CaseloadSettings
 
-        return Service(name, load_settings(CaseloadSettings), caseload_app, caseload_migrate)
+        return caseload_app, CaseloadSettings, caseload
     if name == "reporting":
+        from stroom_reporting import commands as reporting
         from stroom_reporting.app import create_app as reporting_app
-        from stroom_reporting.commands import migrate as reporting_migrate
         from stroom_reporting.settings import ReportingSettings
 
-        return Service(name, load_settings(ReportingSettings), reporting_app, reporting_migrate)
-    raise ValueError(f"unknown service {name!r}; choose from {', '.join(SERVICE_NAMES)}")
+        return reporting_app, ReportingSettings, reporting
+    raise typer.BadParameter(f"onbekende dienst {name!r}; kies uit {', '.join(SERVICE_NAMES)}")
 
 
 def prepare_embedded_secrets(settings: CommonSettings) -> None:

@@ -42,7 +42,7 @@ def _chosen(names: list[str] | None) -> list[str]:
 
 async def migrate_services(services: list[Service]) -> None:
     for service in services:
-        await service.migrate(service.database_url)
+        await service.commands.migrate(service.database_url)
 
 
 async def start_services(services: list[Service], host: str | None = None) -> AppGroup:
