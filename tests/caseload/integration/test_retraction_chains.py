@@ -163,3 +163,30 @@ def entity_key_of(event: Event) -> str | None:
     kind = kind_of(event.type)
     ref = event.data.get(f"{kind}_ref")
     return None if ref is None else scoped_key(kind, event.source, ref)
+
+
+async def test_a_chain_that_waited_joins_its_entity_when_its_middle_comes_with_its_event(
+    database_url: str, pseudonymiser: Pseudonymiser, organisations: OrganisationsConfig
+) -> None:
+    """r1 (of the event) and r3 (of r2) first, each waiting for what it retracts; then r2 and the
+    event in one batch: r3 waited for r2, which waits for r1's chain, which ends at the event."""
+    await migrate(database_url)
+    validator = EventValidator(pseudonymiser, organisations.municipality_codes)
+    target, r1, r2, r3 = history("stroom.benefit.started.v1", "gws/werksaam-westfriesland")
+    engine = make_engine(database_url)
+    try:
+        for batch in ([r1, r3], [r2, target]):
+            async with engine.begin() as conn:
+                await apply_events(conn, [validator.validate(deepcopy(event)) for event in batch])
+        key = entity_key(validator.validate(deepcopy(target)))
+        async with engine.connect() as conn:
+            ev = live.events
+            keys = dict((await conn.execute(select(ev.c.event_id, ev.c.entity_key))).tuples().all())
+        assert keys == dict.fromkeys((e["id"] for e in (target, r1, r2, r3)), key)
+        assert key is not None
+        fact = await stored_fact(engine, key)
+        assert fact is not None
+        # r3 counts, so r2 does not, so r1 does: the benefit counts no longer.
+        assert fact["versions"][-1]["state"] is None
+    finally:
+        await engine.dispose()

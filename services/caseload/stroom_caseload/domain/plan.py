@@ -107,7 +107,11 @@ class Ledger:
         # Only the targets: the rebuild's `known` is every event it has loaded.
         targets = {(source, aimed) for (source, _), aimed in retracted.items()}
         found = {t: keys[t] if t in keys else known[t] for t in targets if t in keys or t in known}
-        return keys | chain_keys(retracted, found)
+        chained = keys | chain_keys(retracted, found)
+        # A stored retraction may wait under the `retraction_key` of an event of this batch: its
+        # chain now ends where that event's does (which may itself have waited until now).
+        waiting = {retraction_key(*ident): ident for ident in chained}
+        return {ident: _end(key, chained, waiting) for ident, key in chained.items()}
 
     def rows(self, known: Mapping[Ident, str]) -> list[LedgerRow]:
         keys = self.keys(known)
@@ -115,6 +119,15 @@ class Ledger:
             LedgerRow(i.event.source, i.event.id, keys[i.ident], i.event.type, i.event.time, i.wire)
             for i in self.events
         ]
+
+
+def _end(key: str, keys: Mapping[Ident, str], waiting: Mapping[str, Ident]) -> str:
+    """`key`, or where the chain waiting under it ends now; a circle ends where it closes."""
+    seen = {key}
+    while key in waiting and (found := keys[waiting[key]]) not in seen:
+        seen.add(found)
+        key = found
+    return key
 
 
 def plan_ledger(batch: Iterable[Incoming]) -> Ledger:
