@@ -32,6 +32,7 @@ import tempfile
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -158,7 +159,7 @@ def benefit_history(
         client_ref=client, municipality=municipality, regulation=regulation, received_on=received
     )
     versions = [ApplicationVersion(recorded_from=at(received), state=application)]
-    decided = application.model_copy(update={"decision": Decision.GRANTED, "decided_on": start})
+    decided = replace(application, decision=Decision.GRANTED, decided_on=start)
     versions.append(ApplicationVersion(recorded_from=at(start), state=decided))
     for k in (1, 2):
         entity = f"application:bench:a{ref}"
@@ -191,9 +192,7 @@ def benefit_history(
         )
     )
     benefit = [
-        BenefitVersion(
-            recorded_from=at(start), state=state.model_copy(update={"end_date": None, "outflow_reason": None})
-        )
+        BenefitVersion(recorded_from=at(start), state=replace(state, end_date=None, outflow_reason=None))
     ]
     events.append(
         event(

@@ -18,10 +18,12 @@ to know about it:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, with_config
 
 from stroom_contract.codes import (
     ClientStream,
@@ -41,7 +43,12 @@ class _Fact(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-class MemberSpell(_Fact):
+_FORBID = ConfigDict(extra="forbid", revalidate_instances="always")
+
+
+@with_config(_FORBID)
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MemberSpell:
     """A person's membership of a benefit unit: joined_on inclusive, left_on exclusive."""
 
     client_ref: str
@@ -51,7 +58,9 @@ class MemberSpell(_Fact):
     left_on: date | None = None
 
 
-class BenefitState(_Fact):
+@with_config(_FORBID)
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BenefitState:
     municipality: str
     regulation: Regulation
     start_date: date
@@ -59,10 +68,12 @@ class BenefitState(_Fact):
     inflow_reason: InflowReason
     outflow_reason: OutflowReason | None = None
     application_ref: str | None = None
-    members: list[MemberSpell]
+    members: Sequence[MemberSpell]
 
 
-class PlacementState(_Fact):
+@with_config(_FORBID)
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PlacementState:
     client_ref: str
     municipality: str
     kind: PlacementKind
@@ -73,7 +84,9 @@ class PlacementState(_Fact):
     end_reason: str | None = None
 
 
-class ApplicationState(_Fact):
+@with_config(_FORBID)
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ApplicationState:
     client_ref: str
     municipality: str
     regulation: Regulation
@@ -82,37 +95,53 @@ class ApplicationState(_Fact):
     decided_on: date | None = None
 
 
-class PhaseSpell(_Fact):
+@with_config(_FORBID)
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PhaseSpell:
     phase: TrajectoryPhase
     effective_date: date
 
 
-class TrajectoryState(_Fact):
+@with_config(_FORBID)
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TrajectoryState:
     client_ref: str
     municipality: str
-    phases: list[PhaseSpell]
+    phases: Sequence[PhaseSpell]
     end_date: date | None = None
     outcome: TrajectoryOutcome | None = None
 
 
-class BenefitVersion(_Fact):
+@with_config(_FORBID)
+@dataclass(frozen=True, slots=True)
+class BenefitVersion:
     recorded_from: datetime
     state: BenefitState | None
 
 
-class PlacementVersion(_Fact):
+@with_config(_FORBID)
+@dataclass(frozen=True, slots=True)
+class PlacementVersion:
     recorded_from: datetime
     state: PlacementState | None
 
 
-class ApplicationVersion(_Fact):
+@with_config(_FORBID)
+@dataclass(frozen=True, slots=True)
+class ApplicationVersion:
     recorded_from: datetime
     state: ApplicationState | None
 
 
-class TrajectoryVersion(_Fact):
+@with_config(_FORBID)
+@dataclass(frozen=True, slots=True)
+class TrajectoryVersion:
     recorded_from: datetime
     state: TrajectoryState | None
+
+
+EntityState = BenefitState | PlacementState | ApplicationState | TrajectoryState
+Version = BenefitVersion | PlacementVersion | ApplicationVersion | TrajectoryVersion
 
 
 class BenefitHistory(_Fact):
@@ -143,39 +172,49 @@ class TrajectoryHistory(_Fact):
     versions: list[TrajectoryVersion]
 
 
-class Assessment(_Fact):
-    type: Literal["assessment"] = "assessment"
+@with_config(_FORBID)
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Assessment:
     assessed_on: date
     ladder_step: int
     target_step: int | None = None
     client_stream: ClientStream
     work_obligation_exempt: bool
+    type: Literal["assessment"] = "assessment"
 
 
-class CoachAssignment(_Fact):
-    type: Literal["coach_assignment"] = "coach_assignment"
+@with_config(_FORBID)
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CoachAssignment:
     coach_ref: str
     assigned_on: date
+    type: Literal["coach_assignment"] = "coach_assignment"
 
 
-class ProgressReport(_Fact):
-    type: Literal["progress_report"] = "progress_report"
+@with_config(_FORBID)
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProgressReport:
     recorded_on: date
     long_trajectory: bool = False
+    type: Literal["progress_report"] = "progress_report"
 
 
-class PlanSent(_Fact):
-    type: Literal["plan"] = "plan"
+@with_config(_FORBID)
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PlanSent:
     plan_ref: str
     sent_on: date
     application_ref: str | None = None
+    type: Literal["plan"] = "plan"
 
 
-class Sanction(_Fact):
-    type: Literal["sanction"] = "sanction"
+@with_config(_FORBID)
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Sanction:
     kind: SanctionKind
     imposed_on: date
     benefit_ref: str | None = None
+    type: Literal["sanction"] = "sanction"
 
 
 ClientFact = Annotated[

@@ -32,7 +32,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from stroom_caseload.domain.client import CLIENT_EVENT_TYPES, effective_date
 from stroom_caseload.domain.events import Event, Stored, effective, utc
 from stroom_caseload.domain.plan import ClientRow, EntityWrite, LedgerRow, PointFact, published_clients
-from stroom_caseload.domain.states import (
+from stroom_caseload.tables import Tables, dead_letters, live
+from stroom_contract.events import RETRACTED
+from stroom_contract.facts import (
     Assessment,
     BenefitState,
     ClientFact,
@@ -44,8 +46,6 @@ from stroom_caseload.domain.states import (
     TrajectoryState,
     Version,
 )
-from stroom_caseload.tables import Tables, dead_letters, live
-from stroom_contract.events import RETRACTED
 from stroom_contract.retractions import Ident, Retractions, chain_keys
 
 

@@ -7,12 +7,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from pydantic import TypeAdapter
 from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from stroom_contract.facts import (
     ApplicationHistory,
     BenefitHistory,
+    ClientFact,
     ClientRecord,
     Fact,
     PlacementHistory,
@@ -64,6 +66,9 @@ class Applied:
     applied: int
     ignored: int
     changed_months: set[MonthKey]
+
+
+_CLIENT_FACT: TypeAdapter[ClientFact] = TypeAdapter(ClientFact)
 
 
 def _spell_rows(history: spells.History) -> list[tuple[Any, ...]]:
@@ -211,7 +216,7 @@ def _record_row(record: ClientRecord) -> tuple[Any, ...]:
         "client_stream": getattr(fact, "client_stream", None),
         "work_obligation_exempt": getattr(fact, "work_obligation_exempt", None),
         "coach_ref": getattr(fact, "coach_ref", None),
-        "payload": fact.model_dump_json(),
+        "payload": _CLIENT_FACT.dump_json(fact).decode(),
     }
     return tuple(values[c] for c in RECORD_COLUMNS)
 

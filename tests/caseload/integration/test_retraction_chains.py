@@ -20,18 +20,30 @@ from stroom_caseload.commands import migrate
 from stroom_caseload.domain.events import Event
 from stroom_caseload.domain.fold import fold
 from stroom_caseload.domain.publication import entity_fact
-from stroom_caseload.domain.states import Version
 from stroom_caseload.service import apply_events
 from stroom_caseload.tables import dead_letters, live
 from stroom_contract.bsn import Pseudonymiser
 from stroom_contract.events import EVENT_TYPES, RETRACTED
-from stroom_contract.facts import Fact
+from stroom_contract.facts import (
+    ApplicationVersion,
+    BenefitVersion,
+    Fact,
+    PlacementVersion,
+    TrajectoryVersion,
+    Version,
+)
 from stroom_contract.keys import entity_key, kind_of, scoped_key
 from stroom_contract.validation import EventValidator
 from stroom_platform.db import make_engine
 from stroom_platform.organisations import OrganisationsConfig
 
 EXAMPLES = Path(__file__).parents[2] / "contract" / "examples"
+VERSION: dict[str, type[Version]] = {
+    "benefit": BenefitVersion,
+    "placement": PlacementVersion,
+    "application": ApplicationVersion,
+    "trajectory": TrajectoryVersion,
+}
 FACT: TypeAdapter[Any] = TypeAdapter(Fact)
 # The event that opens the entity an event of a closing type is about: without it, nothing shows.
 OPENING = {
@@ -150,7 +162,7 @@ async def _assert_counts(
         return
     events = [Event.from_wire(validator.validate(deepcopy(e)).to_wire()) for e in counting]
     state = fold(kind, [e for e in events if entity_key_of(e) == key])
-    expected = orjson.loads(entity_fact(kind, key, 0, [Version(target.time, state)]))["versions"][0]
+    expected = orjson.loads(entity_fact(kind, key, 0, [VERSION[kind](target.time, state)]))["versions"][0]
     fact = await stored_fact(engine, key)
     if fact is None:
         assert state is None

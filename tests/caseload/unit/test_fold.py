@@ -15,19 +15,29 @@ from hypothesis import strategies as st
 from stroom_caseload.domain.events import Event, Stored
 from stroom_caseload.domain.fold import fold, history, kind_of
 from stroom_caseload.domain.publication import entity_fact, revised_fact
-from stroom_caseload.domain.states import (
+from stroom_contract.facts import (
     ApplicationState,
+    ApplicationVersion,
     BenefitState,
+    BenefitVersion,
     EntityState,
     MemberSpell,
     PhaseSpell,
     PlacementState,
+    PlacementVersion,
     TrajectoryState,
+    TrajectoryVersion,
     Version,
 )
 from stroom_simulator.bsns import pseudonym
 
 T0 = datetime(2023, 1, 1, 9, tzinfo=UTC)
+VERSION: dict[str, type[Version]] = {
+    "benefit": BenefitVersion,
+    "placement": PlacementVersion,
+    "application": ApplicationVersion,
+    "trajectory": TrajectoryVersion,
+}
 PEOPLE = ["c1", "c2", "c3"]
 
 
@@ -37,6 +47,10 @@ def moment(hours: int) -> datetime:
 
 def day(n: int) -> str:
     return (date(2023, 1, 1) + timedelta(days=n)).isoformat()
+
+
+def spell(client_ref: str, role: str, birth_date: date, joined_on: date) -> MemberSpell:
+    return MemberSpell(client_ref=client_ref, role=role, birth_date=birth_date, joined_on=joined_on)
 
 
 def member(ref: str, role: str = "applicant") -> dict[str, Any]:
@@ -208,7 +222,7 @@ def history_by_definition(kind: str, stored: list[Stored]) -> list[Version]:
         ]
         state = fold(kind, known)
         if not versions or versions[-1].state != state:
-            versions.append(Version(at, state))
+            versions.append(VERSION[kind](at, state))
     return versions
 
 
@@ -266,8 +280,8 @@ def test_members_changed_before_start_is_kept_and_applied() -> None:
     state = fold("benefit", [change, started("e1", 1, 0, ["c1"])])
     assert isinstance(state, BenefitState)
     assert state.members == (
-        MemberSpell(pseudonym("c1"), "applicant", date(1980, 5, 5), date(2023, 1, 1)),
-        MemberSpell(pseudonym("c2"), "partner", date(1980, 5, 5), date(2023, 1, 11)),
+        spell(pseudonym("c1"), "applicant", date(1980, 5, 5), date(2023, 1, 1)),
+        spell(pseudonym("c2"), "partner", date(1980, 5, 5), date(2023, 1, 11)),
     )
 
 
@@ -350,7 +364,7 @@ def state_from_scratch(kind: str, events: list[Event]) -> EntityState | None:
             return None
         begin = date.fromisoformat(start["start_date"])
         members = [
-            MemberSpell(m["client_ref"], m["role"], date.fromisoformat(m["birth_date"]), begin)
+            spell(m["client_ref"], m["role"], date.fromisoformat(m["birth_date"]), begin)
             for m in start["members"]
         ]
         changes = [e.data for e in ordered if e.type == "stroom.benefit.members_changed.v1"]
@@ -364,43 +378,43 @@ def state_from_scratch(kind: str, events: list[Event]) -> EntityState | None:
             for m in change["joined"]:
                 if all(s.left_on is not None or s.client_ref != m["client_ref"] for s in members):
                     members.append(
-                        MemberSpell(m["client_ref"], m["role"], date.fromisoformat(m["birth_date"]), when)
+                        spell(m["client_ref"], m["role"], date.fromisoformat(m["birth_date"]), when)
                     )
         return BenefitState(
-            start["municipality"],
-            start["regulation"],
-            begin,
-            on(end.get("end_date")),
-            start["inflow_reason"],
-            end.get("outflow_reason"),
-            start.get("application_ref"),
-            tuple(members),
+            municipality=start["municipality"],
+            regulation=start["regulation"],
+            start_date=begin,
+            end_date=on(end.get("end_date")),
+            inflow_reason=start["inflow_reason"],
+            outflow_reason=end.get("outflow_reason"),
+            application_ref=start.get("application_ref"),
+            members=tuple(members),
         )
     if kind == "placement":
         start, end = last("started"), last("ended")
         if not start:
             return None
         return PlacementState(
-            start["client"]["client_ref"],
-            start["municipality"],
-            start["kind"],
-            date.fromisoformat(start["start_date"]),
-            on(end.get("end_date")),
-            start.get("hours_per_week"),
-            start.get("employer_ref"),
-            end.get("reason"),
+            client_ref=start["client"]["client_ref"],
+            municipality=start["municipality"],
+            kind=start["kind"],
+            start_date=date.fromisoformat(start["start_date"]),
+            end_date=on(end.get("end_date")),
+            hours_per_week=start.get("hours_per_week"),
+            employer_ref=start.get("employer_ref"),
+            end_reason=end.get("reason"),
         )
     if kind == "application":
         received, decided = last("received"), last("decided")
         if not received:
             return None
         return ApplicationState(
-            received["client"]["client_ref"],
-            received["municipality"],
-            received["regulation"],
-            date.fromisoformat(received["received_on"]),
-            decided.get("decision"),
-            on(decided.get("decided_on")),
+            client_ref=received["client"]["client_ref"],
+            municipality=received["municipality"],
+            regulation=received["regulation"],
+            received_on=date.fromisoformat(received["received_on"]),
+            decision=decided.get("decision"),
+            decided_on=on(decided.get("decided_on")),
         )
     phase_events = [e.data for e in ordered if e.type == "stroom.trajectory.phase_changed.v1"]
     if not phase_events:
@@ -408,11 +422,11 @@ def state_from_scratch(kind: str, events: list[Event]) -> EntityState | None:
     per_date = {date.fromisoformat(p["effective_date"]): p["phase"] for p in phase_events}
     end = last("ended")
     return TrajectoryState(
-        phase_events[-1]["client"]["client_ref"],
-        phase_events[-1]["municipality"],
-        tuple(PhaseSpell(per_date[d], d) for d in sorted(per_date)),
-        on(end.get("end_date")),
-        end.get("outcome"),
+        client_ref=phase_events[-1]["client"]["client_ref"],
+        municipality=phase_events[-1]["municipality"],
+        phases=tuple(PhaseSpell(phase=per_date[d], effective_date=d) for d in sorted(per_date)),
+        end_date=on(end.get("end_date")),
+        outcome=end.get("outcome"),
     )
 
 
@@ -454,7 +468,7 @@ def history_from_scratch(kind: str, stored: list[Stored]) -> list[Version]:
     for at in times:
         state = state_from_scratch(kind, [s.event for s in stored if s.counts_at(at)])
         if not versions or versions[-1].state != state:
-            versions.append(Version(at, state))
+            versions.append(VERSION[kind](at, state))
     return versions
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime
 
 from sqlalchemy import select
@@ -17,7 +18,7 @@ from stroom_reporting.repository import apply_facts
 def recorded(ref: str, at: datetime) -> BenefitHistory:
     fact = benefit(ref, "GM0405", date(2020, 1, 1))
     assert isinstance(fact, BenefitHistory)
-    version = fact.versions[0].model_copy(update={"recorded_from": at})
+    version = replace(fact.versions[0], recorded_from=at)
     return fact.model_copy(update={"versions": [version]})
 
 

@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping
 from datetime import date
 from typing import Any
 
-from stroom_caseload.domain.states import (
+from stroom_contract.facts import (
     Assessment,
     ClientFact,
     CoachAssignment,

@@ -16,16 +16,6 @@ from datetime import date, datetime
 from typing import Generic, TypeVar
 
 from stroom_caseload.domain.events import Event, Stored
-from stroom_caseload.domain.states import (
-    ApplicationState,
-    BenefitState,
-    EntityState,
-    MemberSpell,
-    PhaseSpell,
-    PlacementState,
-    TrajectoryState,
-    Version,
-)
 from stroom_contract.events import (
     ApplicationDecidedData,
     ApplicationReceivedData,
@@ -33,11 +23,26 @@ from stroom_contract.events import (
     BenefitMembersChangedData,
     BenefitStartedData,
     EventData,
+    Member,
     PlacementEndedData,
     PlacementStartedData,
     TrajectoryEndedData,
     TrajectoryPhaseChangedData,
     trusted_data,
+)
+from stroom_contract.facts import (
+    ApplicationState,
+    ApplicationVersion,
+    BenefitState,
+    BenefitVersion,
+    EntityState,
+    MemberSpell,
+    PhaseSpell,
+    PlacementState,
+    PlacementVersion,
+    TrajectoryState,
+    TrajectoryVersion,
+    Version,
 )
 from stroom_contract.keys import kind_of as kind_of
 from stroom_contract.keys import kind_of_key as kind_of_key
@@ -123,7 +128,7 @@ def _with_members(
         return replace(acc, changes=changes)
     open_: dict[str, tuple[int, ...]]
     if replay:
-        spells = [MemberSpell(m.ref, m.role, m.birth_date, started.start_date) for m in started.members]
+        spells = [_spell(m, started.start_date) for m in started.members]
         open_ = {}
         for i, spell in enumerate(spells):
             open_[spell.client_ref] = (*open_.get(spell.client_ref, ()), i)
@@ -146,7 +151,13 @@ def _apply(
     for m in change.joined:
         if m.ref not in open_:
             open_[m.ref] = (len(spells),)
-            spells.append(MemberSpell(m.ref, m.role, m.birth_date, effective))
+            spells.append(_spell(m, effective))
+
+
+def _spell(member: Member, joined_on: date) -> MemberSpell:
+    return MemberSpell(
+        client_ref=member.ref, role=member.role, birth_date=member.birth_date, joined_on=joined_on
+    )
 
 
 def _placement_step(acc: PlacementAcc, data: EventData) -> PlacementAcc:
@@ -171,7 +182,7 @@ def _trajectory_step(acc: TrajectoryAcc, data: EventData) -> TrajectoryAcc:
     match data:
         case TrajectoryPhaseChangedData():
             # One phase per date; a later event for the same date corrects it.
-            spell = PhaseSpell(data.phase, data.effective_date)
+            spell = PhaseSpell(phase=data.phase, effective_date=data.effective_date)
             phases = acc.phases
             at = bisect_left(phases, spell.effective_date, key=lambda p: p.effective_date)
             same = at < len(phases) and phases[at].effective_date == spell.effective_date
@@ -241,21 +252,24 @@ def _trajectory(acc: TrajectoryAcc) -> TrajectoryState | None:
 
 
 A = TypeVar("A")
+S = TypeVar("S", BenefitState, PlacementState, ApplicationState, TrajectoryState)
 
 
 @dataclass(frozen=True, slots=True)
-class Projection(Generic[A]):
-    """An entity kind's fold: its empty accumulator, its step, and the state it gives."""
+class Projection(Generic[A, S]):
+    """An entity kind's fold: its empty accumulator, its step, the state it gives, and the
+    contract's version of that state."""
 
     empty: A
     step: Callable[[A, EventData], A]
-    state: Callable[[A], EntityState | None]
+    state: Callable[[A], S | None]
+    version: Callable[[datetime, S | None], Version]
 
 
-BENEFIT = Projection(BenefitAcc(), _benefit_step, _benefit)
-PLACEMENT = Projection(PlacementAcc(), _placement_step, _placement)
-APPLICATION = Projection(ApplicationAcc(), _application_step, _application)
-TRAJECTORY = Projection(TrajectoryAcc(), _trajectory_step, _trajectory)
+BENEFIT = Projection(BenefitAcc(), _benefit_step, _benefit, BenefitVersion)
+PLACEMENT = Projection(PlacementAcc(), _placement_step, _placement, PlacementVersion)
+APPLICATION = Projection(ApplicationAcc(), _application_step, _application, ApplicationVersion)
+TRAJECTORY = Projection(TrajectoryAcc(), _trajectory_step, _trajectory, TrajectoryVersion)
 
 
 def fold(kind: str, events: Iterable[Event]) -> EntityState | None:
@@ -274,7 +288,7 @@ def fold(kind: str, events: Iterable[Event]) -> EntityState | None:
     raise ValueError(f"no fold for kind {kind!r}")
 
 
-def _fold(projection: Projection[A], typed: Iterable[Typed]) -> EntityState | None:
+def _fold(projection: Projection[A, S], typed: Iterable[Typed]) -> S | None:
     acc = projection.empty
     for event in typed:
         acc = projection.step(acc, event.data)
@@ -299,7 +313,7 @@ def history(kind: str, stored: Sequence[Stored]) -> list[Version]:
     raise ValueError(f"no history for kind {kind!r}")
 
 
-def _history(projection: Projection[A], stored: Sequence[Stored]) -> list[Version]:
+def _history(projection: Projection[A, S], stored: Sequence[Stored]) -> list[Version]:
     unique = {(s.event.source, s.event.id): s for s in stored}
     times = sorted(
         {s.event.time for s in unique.values()} | {m for s in unique.values() for m in s.retracted}
@@ -341,5 +355,5 @@ def _history(projection: Projection[A], stored: Sequence[Stored]) -> list[Versio
             accs.append(projection.step(accs[-1], event.data))
         state = projection.state(accs[-1])
         if not versions or versions[-1].state != state:
-            versions.append(Version(moment, state))
+            versions.append(projection.version(moment, state))
     return versions

@@ -29,8 +29,8 @@ from stroom_caseload.domain.client import CLIENT_EVENT_TYPES, client_fact
 from stroom_caseload.domain.events import Decoded, Event, Mark, Stored, effective, keep_earliest, utc
 from stroom_caseload.domain.fold import history
 from stroom_caseload.domain.publication import client_record, revised_fact
-from stroom_caseload.domain.states import ClientFact, Version
 from stroom_contract.events import Envelope, EventRetractedData
+from stroom_contract.facts import ClientFact, Version
 from stroom_contract.keys import entity_key, key_kind, kind_of_key
 from stroom_contract.retractions import RETRACTION_KIND, Ident, Retractions, chain_keys, retraction_key
 

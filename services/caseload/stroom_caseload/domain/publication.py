@@ -1,25 +1,25 @@
-"""The facts record values (`stroom_contract.facts` JSON) for an entity history or a client record."""
+"""The facts record values for an entity history or a client record, serialised by orjson from
+the contract's own types (`stroom_contract.facts`): their fields, in their order, are the JSON."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import fields
 from datetime import datetime
-from typing import Any
+from typing import Any, get_args, get_origin, get_type_hints
 
 import orjson
+from pydantic import BaseModel
 
-from stroom_caseload.domain.states import (
-    BenefitState,
-    ClientFact,
-    EntityState,
-    MemberSpell,
-    PhaseSpell,
-    TrajectoryState,
-    Version,
-)
+from stroom_contract import facts
+from stroom_contract.facts import ClientFact, ClientRecord, EntityState, MemberSpell, PhaseSpell, Version
 
+# Where a history's versions begin: the kept-versions comparison finds them here in a fact.
 _VERSIONS = b',"versions":['
+
+_HISTORIES: dict[str, type[BaseModel]] = {
+    model.model_fields["kind"].default: model for model in get_args(get_args(facts.Fact)[0])
+}
 
 
 def entity_fact(kind: str, key: str, revision: int, versions: list[Version]) -> bytes:
@@ -33,8 +33,13 @@ def revised_fact(
     published fact holds unchanged: an event in order only appends, so only the tail of the
     history needs storing again."""
     chunks = _Versions().serialise(versions)
-    head = orjson.dumps({"kind": kind, "entity": key, "revision": revision})[:-1]
-    return b"".join((head, _VERSIONS, b",".join(chunks), b"]}")), _kept(previous, chunks)
+    return b"".join((_head(kind, key, revision), b",".join(chunks), b"]}")), _kept(previous, chunks)
+
+
+def _head(kind: str, key: str, revision: int) -> bytes:
+    """The history's JSON up to its first version: `{"kind":…,"versions":[`."""
+    empty = orjson.dumps(dict(_HISTORIES[kind].model_construct(entity=key, revision=revision, versions=[])))
+    return empty[: -len(b"]}")]
 
 
 class _Versions:
@@ -53,15 +58,17 @@ class _Versions:
         ]
 
     def _state(self, state: EntityState | None) -> object:
-        listed = _SPELL_LISTS.get(type(state))
-        if listed is None:
+        if state is None:
+            return None
+        names, listed = _FIELDS[type(state)]
+        if not listed:
             return state
-        names, field = listed
         parts = {name: getattr(state, name) for name in names}
-        parts[field] = self._list(parts[field])
+        for name in listed:
+            parts[name] = self._list(parts[name])
         return parts
 
-    def _list(self, spells: tuple[MemberSpell | PhaseSpell, ...]) -> orjson.Fragment:
+    def _list(self, spells: Sequence[MemberSpell | PhaseSpell]) -> orjson.Fragment:
         found = self._lists.get(id(spells))
         if found is None:
             found = self._lists[id(spells)] = orjson.Fragment(
@@ -76,10 +83,14 @@ class _Versions:
         return found
 
 
-_SPELL_LISTS: dict[type, tuple[tuple[str, ...], str]] = {
-    BenefitState: (tuple(f.name for f in fields(BenefitState)), "members"),
-    TrajectoryState: (tuple(f.name for f in fields(TrajectoryState)), "phases"),
-}
+def _fields_of(state_type: type) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """A state's fields in order, and those holding a sequence of spells."""
+    hints = get_type_hints(state_type)
+    names = tuple(f.name for f in fields(state_type))
+    return names, tuple(n for n in names if get_origin(hints[n]) is Sequence)
+
+
+_FIELDS = {state_type: _fields_of(state_type) for state_type in get_args(EntityState)}
 
 
 def _kept(previous: bytes | None, chunks: list[bytes]) -> int:
@@ -115,18 +126,14 @@ def client_record(
     must each survive as their own newest value.
     """
     client_ref = data["client"]["client_ref"]
-    entity = f"client:{client_ref}"
-    record_id = f"{source}|{event_id}"
-    value = orjson.dumps(
-        {
-            "kind": "client",
-            "entity": entity,
-            "record_id": record_id,
-            "client_ref": client_ref,
-            "revision": revision,
-            "recorded_at": recorded_at,
-            "retracted_at": retracted_at,
-            "fact": fact,
-        }
+    record = ClientRecord.model_construct(
+        entity=f"client:{client_ref}",
+        record_id=f"{source}|{event_id}",
+        client_ref=client_ref,
+        revision=revision,
+        recorded_at=recorded_at,
+        retracted_at=retracted_at,
+        fact=fact,
     )
-    return f"{entity}|{record_id}", value
+    # A model's items are its fields in order, the fact still the contract's dataclass.
+    return f"{record.entity}|{record.record_id}", orjson.dumps(dict(record))
