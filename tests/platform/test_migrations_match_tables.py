@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,6 +26,11 @@ SERVICES: dict[str, tuple[Callable[[str], Awaitable[None]], MetaData, str]] = {
     "caseload": (caseload_commands.migrate, caseload_metadata, "alembic_version_caseload"),
     "reporting": (reporting_commands.migrate, reporting_metadata, "alembic_version_reporting"),
 }
+
+
+def test_every_service_with_tables_is_compared() -> None:
+    services = Path(__file__).parents[2] / "services"
+    assert {path.parent.parent.name for path in services.glob("*/stroom_*/tables.py")} == set(SERVICES)
 
 
 def _differences(connection: Connection, metadata: MetaData, version_table: str) -> list[Any]:
