@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
 from typing import Any
@@ -43,21 +43,14 @@ class _Kafka:
     epoch_watch: asyncio.Task[None]
 
 
+@dataclass
 class CaseloadRuntime:
-    def __init__(
-        self,
-        settings: CaseloadSettings,
-        engine: AsyncEngine,
-        organisations: OrganisationsConfig,
-        metrics: CaseloadMetrics,
-        broker: Broker,
-    ) -> None:
-        self.settings = settings
-        self.engine = engine
-        self.organisations = organisations
-        self.metrics = metrics
-        self.broker = broker
-        self._kafka: _Kafka | None = None
+    settings: CaseloadSettings
+    engine: AsyncEngine
+    organisations: OrganisationsConfig
+    metrics: CaseloadMetrics
+    broker: Broker
+    _kafka: _Kafka | None = field(default=None, init=False)
 
     @classmethod
     def from_settings(cls, settings: CaseloadSettings, organisations: OrganisationsConfig) -> CaseloadRuntime:
