@@ -78,18 +78,21 @@ class BenefitAcc:
     open: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
-class PlacementAcc:
-    """The latest start and end folded: a later one corrects an earlier one as a whole."""
-
-    started: PlacementStartedData | None = None
-    ended: PlacementEndedData | None = None
+Opening = TypeVar("Opening", bound=EventData)
+Closing = TypeVar("Closing", bound=EventData)
 
 
-@dataclass(frozen=True, slots=True)
-class ApplicationAcc:
-    received: ApplicationReceivedData | None = None
-    decided: ApplicationDecidedData | None = None
+@dataclass(frozen=True)
+class Pair(Generic[Opening, Closing]):
+    """What placements and applications accumulate: the latest opening and closing event folded;
+    a later one corrects an earlier one as a whole."""
+
+    opened: Opening | None = None
+    closed: Closing | None = None
+
+
+PlacementAcc = Pair[PlacementStartedData, PlacementEndedData]
+ApplicationAcc = Pair[ApplicationReceivedData, ApplicationDecidedData]
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,22 +163,17 @@ def _spell(member: Member, joined_on: date) -> MemberSpell:
     )
 
 
-def _placement_step(acc: PlacementAcc, data: EventData) -> PlacementAcc:
-    match data:
-        case PlacementStartedData():
-            return replace(acc, started=data)
-        case PlacementEndedData():
-            return replace(acc, ended=data)
-    return acc
+def _pair_step(
+    opening: type[Opening], closing: type[Closing]
+) -> Callable[[Pair[Opening, Closing], EventData], Pair[Opening, Closing]]:
+    def step(acc: Pair[Opening, Closing], data: EventData) -> Pair[Opening, Closing]:
+        if isinstance(data, opening):
+            return replace(acc, opened=data)
+        if isinstance(data, closing):
+            return replace(acc, closed=data)
+        return acc
 
-
-def _application_step(acc: ApplicationAcc, data: EventData) -> ApplicationAcc:
-    match data:
-        case ApplicationReceivedData():
-            return replace(acc, received=data)
-        case ApplicationDecidedData():
-            return replace(acc, decided=data)
-    return acc
+    return step
 
 
 def _trajectory_step(acc: TrajectoryAcc, data: EventData) -> TrajectoryAcc:
@@ -209,7 +207,7 @@ def _benefit(acc: BenefitAcc) -> BenefitState | None:
 
 
 def _placement(acc: PlacementAcc) -> PlacementState | None:
-    started, ended = acc.started, acc.ended
+    started, ended = acc.opened, acc.closed
     if started is None:
         return None
     return PlacementState(
@@ -225,7 +223,7 @@ def _placement(acc: PlacementAcc) -> PlacementState | None:
 
 
 def _application(acc: ApplicationAcc) -> ApplicationState | None:
-    received, decided = acc.received, acc.decided
+    received, decided = acc.opened, acc.closed
     if received is None:
         return None
     return ApplicationState(
@@ -265,95 +263,96 @@ class Projection(Generic[A, S]):
     state: Callable[[A], S | None]
     version: Callable[[datetime, S | None], Version]
 
+    def fold(self, typed: Iterable[Typed]) -> S | None:
+        acc = self.empty
+        for event in typed:
+            acc = self.step(acc, event.data)
+        return self.state(acc)
+
+    def history(self, stored: Sequence[Stored]) -> list[Version]:
+        unique = {(s.event.source, s.event.id): s for s in stored}
+        times = sorted(
+            {s.event.time for s in unique.values()} | {m for s in unique.values() for m in s.retracted}
+        )
+        # At which moments (indices into `times`) each event starts and stops counting.
+        starting: dict[int, list[Typed]] = defaultdict(list)
+        stopping: dict[int, set[tuple[str, str]]] = defaultdict(set)
+        for ident, s in unique.items():
+            periods = ((s.event.time, None),) if s.periods is None else s.periods
+            typed = Typed.of(s.event)
+            for start, end in periods:
+                first = bisect_left(times, start)
+                until = len(times) if end is None else bisect_left(times, end)
+                if first < until:
+                    starting[first].append(typed)
+                    stopping[until].add(ident)
+        # Events sort by recorded time first, so events arriving at a moment follow all those known
+        # before it and are folded onto the latest accumulator; an event that stops or starts again
+        # counting within the known ones refolds only those after it, from the accumulator before it.
+        known: list[Typed] = []
+        accs = [self.empty]  # accs[i]: the first i known events folded
+        versions: list[Version] = []
+        for index, moment in enumerate(times):
+            gone = stopping.get(index, set())
+            # One stretch ending where the next begins: the event goes on counting.
+            added = sorted((e for e in starting.get(index, ()) if e.ident not in gone), key=_order)
+            gone -= {e.ident for e in starting.get(index, ())}
+            if gone or (added and known and added[0].order < known[-1].order):
+                lowest = min(
+                    [e.order for e in known if e.ident in gone] + [e.order for e in added[:1]],
+                    default=None,
+                )
+                first = len(known) if lowest is None else bisect_left(known, lowest, key=_order)
+                again = [e for e in known[first:] if e.ident not in gone]
+                added = sorted(again + added, key=_order)
+                del known[first:], accs[first + 1 :]
+            for event in added:
+                known.append(event)
+                accs.append(self.step(accs[-1], event.data))
+            state = self.state(accs[-1])
+            if not versions or versions[-1].state != state:
+                versions.append(self.version(moment, state))
+        return versions
+
 
 BENEFIT = Projection(BenefitAcc(), _benefit_step, _benefit, BenefitVersion)
-PLACEMENT = Projection(PlacementAcc(), _placement_step, _placement, PlacementVersion)
-APPLICATION = Projection(ApplicationAcc(), _application_step, _application, ApplicationVersion)
+PLACEMENT = Projection(
+    PlacementAcc(), _pair_step(PlacementStartedData, PlacementEndedData), _placement, PlacementVersion
+)
+APPLICATION = Projection(
+    ApplicationAcc(),
+    _pair_step(ApplicationReceivedData, ApplicationDecidedData),
+    _application,
+    ApplicationVersion,
+)
 TRAJECTORY = Projection(TrajectoryAcc(), _trajectory_step, _trajectory, TrajectoryVersion)
+
+
+AnyProjection = (
+    Projection[BenefitAcc, BenefitState]
+    | Projection[PlacementAcc, PlacementState]
+    | Projection[ApplicationAcc, ApplicationState]
+    | Projection[TrajectoryAcc, TrajectoryState]
+)
+_PROJECTIONS: dict[str, AnyProjection] = {
+    "benefit": BENEFIT,
+    "placement": PLACEMENT,
+    "application": APPLICATION,
+    "trajectory": TRAJECTORY,
+}
 
 
 def fold(kind: str, events: Iterable[Event]) -> EntityState | None:
     """The state of an entity of `kind` from a set of its (non-retracted) events, in any order."""
     # Keyed by (source, id): a redelivered event is the same event, folded once.
     typed = sorted((Typed.of(e) for e in {(e.source, e.id): e for e in events}.values()), key=_order)
-    match kind:
-        case "benefit":
-            return _fold(BENEFIT, typed)
-        case "placement":
-            return _fold(PLACEMENT, typed)
-        case "application":
-            return _fold(APPLICATION, typed)
-        case "trajectory":
-            return _fold(TRAJECTORY, typed)
-    raise ValueError(f"no fold for kind {kind!r}")
-
-
-def _fold(projection: Projection[A, S], typed: Iterable[Typed]) -> S | None:
-    acc = projection.empty
-    for event in typed:
-        acc = projection.step(acc, event.data)
-    return projection.state(acc)
-
-
-def _order(event: Typed) -> Order:
-    return event.order
+    return _PROJECTIONS[kind].fold(typed)
 
 
 def history(kind: str, stored: Sequence[Stored]) -> list[Version]:
     """One version per distinct recorded time (events and retractions); equal neighbours collapsed."""
-    match kind:
-        case "benefit":
-            return _history(BENEFIT, stored)
-        case "placement":
-            return _history(PLACEMENT, stored)
-        case "application":
-            return _history(APPLICATION, stored)
-        case "trajectory":
-            return _history(TRAJECTORY, stored)
-    raise ValueError(f"no history for kind {kind!r}")
+    return _PROJECTIONS[kind].history(stored)
 
 
-def _history(projection: Projection[A, S], stored: Sequence[Stored]) -> list[Version]:
-    unique = {(s.event.source, s.event.id): s for s in stored}
-    times = sorted(
-        {s.event.time for s in unique.values()} | {m for s in unique.values() for m in s.retracted}
-    )
-    # At which moments (indices into `times`) each event starts and stops counting.
-    starting: dict[int, list[Typed]] = defaultdict(list)
-    stopping: dict[int, set[tuple[str, str]]] = defaultdict(set)
-    for ident, s in unique.items():
-        periods = ((s.event.time, None),) if s.periods is None else s.periods
-        typed = Typed.of(s.event)
-        for start, end in periods:
-            first = bisect_left(times, start)
-            until = len(times) if end is None else bisect_left(times, end)
-            if first < until:
-                starting[first].append(typed)
-                stopping[until].add(ident)
-    # Events sort by recorded time first, so events arriving at a moment follow all those known
-    # before it and are folded onto the latest accumulator; an event that stops or starts again
-    # counting within the known ones refolds only those after it, from the accumulator before it.
-    known: list[Typed] = []
-    accs = [projection.empty]  # accs[i]: the first i known events folded
-    versions: list[Version] = []
-    for index, moment in enumerate(times):
-        gone = stopping.get(index, set())
-        # One stretch ending where the next begins: the event goes on counting.
-        added = sorted((e for e in starting.get(index, ()) if e.ident not in gone), key=_order)
-        gone -= {e.ident for e in starting.get(index, ())}
-        if gone or (added and known and added[0].order < known[-1].order):
-            lowest = min(
-                [e.order for e in known if e.ident in gone] + [e.order for e in added[:1]],
-                default=None,
-            )
-            first = len(known) if lowest is None else bisect_left(known, lowest, key=_order)
-            again = [e for e in known[first:] if e.ident not in gone]
-            added = sorted(again + added, key=_order)
-            del known[first:], accs[first + 1 :]
-        for event in added:
-            known.append(event)
-            accs.append(projection.step(accs[-1], event.data))
-        state = projection.state(accs[-1])
-        if not versions or versions[-1].state != state:
-            versions.append(projection.version(moment, state))
-    return versions
+def _order(event: Typed) -> Order:
+    return event.order
