@@ -336,6 +336,8 @@ def _trusted(model: type[EventData]) -> Callable[[Mapping[str, Any]], EventData]
     items = []
     for i, (name, info) in enumerate(model.model_fields.items()):
         convert = _converter(info.annotation)
+        # A default (an empty `joined`) is one object shared by every instance built: the models
+        # are frozen, and nothing that reads them changes a list in place.
         scope[f"c{i}"], scope[f"d{i}"] = convert, info.get_default(call_default_factory=True)
         value = f"d[{name!r}]" if info.is_required() else f"d.get({name!r}, d{i})"
         if convert is not None:
