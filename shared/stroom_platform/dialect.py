@@ -3,7 +3,7 @@ the one predicate, times, IN lists, bulk writes, locks and notifications."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Container, Iterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
@@ -193,18 +193,54 @@ async def update_rows(
     await _execute(conn, table, names, rows, sql)
 
 
+async def write_rows(
+    conn: AsyncConnection,
+    table: Table,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    stored: Container[Any],
+) -> None:
+    """Rows keyed by their first column: those whose key is not `stored` yet are copied in, the
+    others updated. Cheaper than an upsert, which tries every row against the key's index first;
+    a row another writer stored meanwhile fails the transaction, and the batch is applied again."""
+    await insert_rows(conn, table, columns, [row for row in rows if row[0] not in stored])
+    await update_rows(conn, table, columns[0], columns[1:], [row for row in rows if row[0] in stored])
+
+
+def _wanted(table: Table, column: str) -> str:
+    """A join of `table` to the values of the bound array `values`: PostgreSQL looks each one up
+    in the column's index. `column = ANY(array)` could be planned, once the statement is prepared
+    and generic, as a scan of the whole table comparing every row with every value."""
+    array = f"CAST(:values AS {table.c[column].type.compile(_PG)}[])"
+    return f"unnest({array}) AS wanted(value) WHERE {table.name}.{column} = wanted.value"
+
+
 async def select_where_in(
     conn: AsyncConnection, table: Table, column: str, values: Sequence[Any], wanted: Sequence[str]
 ) -> list[Any]:
+    """The `wanted` columns of the rows whose `column` is one of `values` (each given once)."""
+    if not values:
+        return []
+    if is_postgres(conn):
+        names = ", ".join(f"{table.name}.{c}" for c in wanted)
+        sql = f"SELECT {names} FROM {table.name}, {_wanted(table, column)}"  # noqa: S608 - table and column names come from our own metadata, values are bound parameters
+        typed = text(sql).columns(*(table.c[c] for c in wanted))
+        return list(await conn.execute(typed, {"values": list(values)}))
     found: list[Any] = []
-    for condition in member_of(conn, table.c[column], values) if values else []:
+    for condition in member_of(conn, table.c[column], values):
         found.extend(await conn.execute(select(*(table.c[c] for c in wanted)).where(condition)))
     return found
 
 
 async def delete_where_in(conn: AsyncConnection, table: Table, column: str, values: Sequence[Any]) -> None:
     """Delete the rows whose `column` is one of `values`."""
-    for condition in member_of(conn, table.c[column], values) if values else []:
+    if not values:
+        return
+    if is_postgres(conn):
+        sql = f"DELETE FROM {table.name} USING {_wanted(table, column)}"  # noqa: S608 - table and column names come from our own metadata, values are bound parameters
+        await conn.execute(text(sql), {"values": list(values)})
+        return
+    for condition in member_of(conn, table.c[column], values):
         await conn.execute(delete(table).where(condition))
 
 

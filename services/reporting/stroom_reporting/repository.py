@@ -170,13 +170,12 @@ async def _replace_histories(
         if kind == "benefit":
             _add_flows(deltas, changes)
             await dialect.insert_rows(conn, t.late_flows, LATE_FLOW_COLUMNS, _late_flow_rows(changes))
-    await dialect.upsert_rows(
+    await dialect.write_rows(
         conn,
         t.entities,
         ("entity", "kind", "revision"),
         [(h.entity, h.kind, h.revision) for h in winners],
-        ("entity",),
-        {"kind": "excluded.kind", "revision": "excluded.revision"},
+        stored,
     )
     # Sorted: concurrent consumers lock the aggregate's rows in one order and cannot deadlock.
     changed = sorted((key, tuple(v)) for key, v in deltas.items() if v != [0, 0])
@@ -228,13 +227,8 @@ async def _replace_records(conn: AsyncConnection, records: dict[str, ClientRecor
         )
     )
     winners = [r for i, r in records.items() if r.revision > stored.get(i, -1)]
-    await dialect.upsert_rows(
-        conn,
-        t.client_records,
-        RECORD_COLUMNS,
-        [_record_row(r) for r in winners],
-        ("record_id",),
-        {c: f"excluded.{c}" for c in RECORD_COLUMNS if c != "record_id"},
+    await dialect.write_rows(
+        conn, t.client_records, RECORD_COLUMNS, [_record_row(r) for r in winners], stored
     )
     return winners
 
