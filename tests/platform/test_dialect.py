@@ -28,6 +28,7 @@ from stroom_platform.dialect import (
     try_session_lock,
     update_rows,
     upsert_rows,
+    write_rows,
 )
 
 metadata = MetaData()
@@ -187,12 +188,15 @@ async def test_bulk_writes_give_the_same_rows_on_both_engines(database_url: str)
                 {"name": f"{rows.name}.name || '/' || excluded.name"},
             )
             await update_rows(conn, rows, "id", ("at",), [(4, moment), (99, moment)])
+            # 4 is stored and is updated, 5 is not and is inserted.
+            await write_rows(conn, rows, ("id", "name"), [(4, "VIER"), (5, "vijf")], {4})
             await delete_where_in(conn, rows, "id", [3])
-            found = await select_where_in(conn, rows, "id", [1, 2, 3, 4], ("id", "name", "at"))
+            found = await select_where_in(conn, rows, "id", [1, 2, 3, 4, 5], ("id", "name", "at"))
         assert sorted(tuple(row) for row in found) == [
             (1, "een", moment),
             (2, "twee/x", None),
-            (4, "vier", moment),
+            (4, "VIER", moment),
+            (5, "vijf", None),
         ]
     finally:
         await engine.dispose()
