@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from fastapi import APIRouter, Depends, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
@@ -18,6 +18,22 @@ from stroom_platform.responses import FastJSONResponse
 ReadinessCheck = Callable[[], Awaitable[None]]
 # A service's runtime answers /status with what it alone knows (its backlog, consumer, lag).
 StatusReport = Callable[[], Awaitable[dict[str, Any]]]
+
+
+class ServiceRuntime(Protocol):
+    """A service's running parts as the platform serves them: started and stopped with the app,
+    its readiness checks, its /status report and the registry its metrics are on."""
+
+    @property
+    def registry(self) -> CollectorRegistry: ...
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    def checks(self) -> Mapping[str, ReadinessCheck]: ...
+
+    async def status(self) -> dict[str, Any]: ...
 
 
 class Health(BaseModel):

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-
 from fastapi import FastAPI
 
 from stroom_caseload.api import caseload_router
@@ -16,8 +13,6 @@ from stroom_platform.api_standards import install_api_standards
 from stroom_platform.audit import AuditLog, head_file, install_audit
 from stroom_platform.auth import ADMIN, require_scope
 from stroom_platform.issuer import build_authenticator
-from stroom_platform.memory import freeze_startup_heap
-from stroom_platform.ops import ops_router
 from stroom_platform.organisations import load_organisations
 from stroom_platform.service_app import service_app
 
@@ -31,21 +26,7 @@ def create_app(settings: CaseloadSettings) -> FastAPI:
     organisations = load_organisations(settings.organisations_file)
     authenticator = build_authenticator(settings, organisations)
     runtime = CaseloadRuntime.from_settings(settings, organisations)
-
-    @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        await runtime.start()
-        freeze_startup_heap()
-        try:
-            yield
-        finally:
-            await runtime.stop()
-
-    app = service_app("Stroom caseload", API_VERSION, lifespan, authenticator, settings)
-    app.state.runtime = runtime
-    app.include_router(
-        ops_router(runtime.metrics.registry, runtime.checks(), runtime.status, STATUS_DESCRIPTION)
-    )
+    app = service_app("Stroom caseload", API_VERSION, runtime, STATUS_DESCRIPTION, authenticator, settings)
     engine = runtime.engine
     audit_log = AuditLog(engine, audit, "caseload", head_file(settings.data_dir, audit, engine))
     app.include_router(caseload_router(engine, organisations, audit_log))

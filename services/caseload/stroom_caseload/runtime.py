@@ -12,6 +12,7 @@ from functools import partial
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
+from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from stroom_caseload.consumer import Processor
@@ -51,6 +52,10 @@ class CaseloadRuntime:
     metrics: CaseloadMetrics
     broker: Broker
     _kafka: _Kafka | None = field(default=None, init=False)
+
+    @property
+    def registry(self) -> CollectorRegistry:
+        return self.metrics.registry
 
     @classmethod
     def from_settings(cls, settings: CaseloadSettings, organisations: OrganisationsConfig) -> CaseloadRuntime:

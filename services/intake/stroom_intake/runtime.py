@@ -32,6 +32,9 @@ from stroom_platform.organisations import load_organisations
 from stroom_platform.settings import pseudonym_keys
 
 log = logging.getLogger(__name__)
+STATUS_DESCRIPTION = (
+    "The outbox's backlog, the relay and the broker, the events stored, and per source its gaps."
+)
 
 
 def make_validator(settings: IntakeSettings) -> EventValidator:
@@ -46,20 +49,22 @@ class IntakeRuntime:
     settings: IntakeSettings
     engine: AsyncEngine
     ingestor: Ingestor
+    registry: CollectorRegistry
     metrics: IntakeMetrics
     relay: Relay | None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _stopping: asyncio.Event = field(default_factory=asyncio.Event)
 
     @classmethod
-    def from_settings(cls, settings: IntakeSettings, registry: CollectorRegistry) -> IntakeRuntime:
+    def from_settings(cls, settings: IntakeSettings) -> IntakeRuntime:
         engine = make_engine(settings.intake_database_url)
+        registry = CollectorRegistry()
         metrics = IntakeMetrics(registry)
         relay = None
         if settings.kafka_bootstrap_servers and settings.relay_in_app:
             relay = relay_from_settings(engine, settings, on_published=metrics.published.inc)
         ingestor = Ingestor(engine, make_validator(settings), on_stored=relay.wake if relay else None)
-        return cls(settings, engine, ingestor, metrics, relay)
+        return cls(settings, engine, ingestor, registry, metrics, relay)
 
     async def start(self) -> None:
         if self.relay is not None:

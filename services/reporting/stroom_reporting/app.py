@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -15,8 +13,6 @@ from stroom_platform.api_standards import install_api_standards
 from stroom_platform.audit import AuditLog, head_file, install_audit
 from stroom_platform.auth import ADMIN, require_scope
 from stroom_platform.issuer import build_authenticator
-from stroom_platform.memory import freeze_startup_heap
-from stroom_platform.ops import ops_router
 from stroom_platform.organisations import load_organisations
 from stroom_platform.service_app import service_app
 from stroom_reporting.api import router
@@ -35,25 +31,13 @@ def create_app(settings: ReportingSettings) -> FastAPI:
     organisations = load_organisations(settings.organisations_file)
     authenticator = build_authenticator(settings, organisations)
     runtime = ReportingRuntime.from_settings(settings, organisations)
-
-    @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        await runtime.start()
-        freeze_startup_heap()
-        try:
-            yield
-        finally:
-            await runtime.stop()
-
-    app = service_app("Stroom reporting", API_VERSION, lifespan, authenticator, settings)
-    app.state.runtime = runtime
+    app = service_app("Stroom reporting", API_VERSION, runtime, STATUS_DESCRIPTION, authenticator, settings)
     app.include_router(router)
     install_audit(
         app,
         AuditLog(runtime.engine, audit, "reporting", head_file(settings.data_dir, audit, runtime.engine)),
         require_scope(ADMIN),
     )
-    app.include_router(ops_router(runtime.registry, runtime.checks(), runtime.status, STATUS_DESCRIPTION))
 
     @app.get("/", include_in_schema=False)
     async def dashboard() -> FileResponse:
