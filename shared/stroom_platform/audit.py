@@ -22,10 +22,8 @@ from typing import Annotated, Any
 import orjson
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from sqlalchemy import (
-    BigInteger,
     Column,
     DateTime,
-    Integer,
     MetaData,
     String,
     Table,
@@ -37,7 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from stroom_platform.audit_chain import Anchor, AuditEntry, AuditRecord, Verification, Verifier, chain
-from stroom_platform.dialect import is_postgres, lock_transaction, locked_transaction
+from stroom_platform.dialect import big_key, is_postgres, lock_transaction, locked_transaction
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +55,7 @@ def audit_table(metadata: MetaData, service: str) -> Table:
 
 def _columns() -> list[Any]:
     return [
-        Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False),
+        Column("seq", big_key(), primary_key=True, autoincrement=False),
         Column("at", DateTime(timezone=True), nullable=False),
         Column("service", String(50), nullable=False),
         Column("action", String(100), nullable=False),

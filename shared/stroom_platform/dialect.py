@@ -9,10 +9,12 @@ from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import (
+    BigInteger,
     ColumnElement,
     CursorResult,
     DateTime,
     Dialect,
+    Integer,
     Table,
     TypeDecorator,
     any_,
@@ -25,12 +27,19 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.types import TypeEngine
 
 T = TypeVar("T")
 
 # SQLite allows 32766 bound variables per statement; 5,000 rows of a few columns stay well under
 # it, and under asyncpg's limit of 32767 as well.
 CHUNK = 5000
+
+
+def big_key() -> TypeEngine[int]:
+    """A 64-bit integer key; INTEGER on SQLite, where only that makes a primary key the rowid
+    (and so increasing)."""
+    return BigInteger().with_variant(Integer, "sqlite")
 
 
 class UtcDateTime(TypeDecorator[datetime]):

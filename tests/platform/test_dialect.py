@@ -7,13 +7,14 @@ import asyncio
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import BigInteger, Column, Integer, MetaData, String, Table, func, select
+from sqlalchemy import Column, MetaData, String, Table, func, select
 from sqlalchemy.exc import StatementError
 
 from stroom_platform.db import make_engine
 from stroom_platform.dialect import (
     CHUNK,
     UtcDateTime,
+    big_key,
     chunks,
     delete_where_in,
     insert_new_rows,
@@ -35,7 +36,7 @@ metadata = MetaData()
 rows = Table(
     "dialect_rows",
     metadata,
-    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False),
+    Column("id", big_key(), primary_key=True, autoincrement=False),
     Column("name", String(50), nullable=False),
     Column("at", UtcDateTime(), nullable=True),
 )

@@ -6,7 +6,7 @@ from sqlalchemy import BigInteger, Column, DateTime, Index, Integer, String, Tab
 
 from stroom_platform.audit import audit_table
 from stroom_platform.db import new_metadata
-from stroom_platform.dialect import UtcDateTime
+from stroom_platform.dialect import UtcDateTime, big_key
 
 metadata = new_metadata()
 
@@ -17,8 +17,7 @@ EventKey = tuple[str, str]
 events = Table(
     "intake_events",
     metadata,
-    # INTEGER on SQLite so that it aliases the rowid and increases monotonically.
-    Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("seq", big_key(), primary_key=True, autoincrement=True),
     Column("source", String(200), nullable=False),
     Column("event_id", String(200), nullable=False),
     Column("type", String(100), nullable=False),
