@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from itertools import groupby
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from sqlalchemy import select
@@ -18,6 +18,7 @@ from stroom_contract.facts import ApplicationHistory, BenefitHistory, ClientReco
 from stroom_platform import dialect
 from stroom_reporting import tables as t
 from stroom_reporting.domain import kpi_cells, kpis
+from stroom_reporting.domain.months import last_day
 from stroom_reporting.domain.spells import row_changes
 
 BENEFIT_COLUMNS = (
@@ -80,8 +81,40 @@ def benefits_of(rows: Iterable[Any]) -> list[kpis.KpiBenefit]:
     return result
 
 
-def client_file(records: Iterable[Any]) -> kpis.ClientFile:
-    """The assessments and progress reports among client record rows."""
+class Record(NamedTuple):
+    """A client record as the KPIs read it, its payload read once."""
+
+    client_ref: str
+    type: str
+    on_date: date
+    recorded_at: datetime
+    retracted_at: datetime | None
+    record_id: str
+    client_stream: str | None
+    work_obligation_exempt: bool
+    long_trajectory: bool
+
+
+def records_of(rows: Iterable[Any]) -> list[Record]:
+    """Client record rows (with RECORD_COLUMNS) as Records."""
+    return [
+        Record(
+            r.client_ref,
+            r.type,
+            r.on_date,
+            r.recorded_at,
+            r.retracted_at,
+            r.record_id,
+            r.client_stream,
+            bool(r.work_obligation_exempt),
+            r.type == "progress_report" and bool(orjson.loads(r.payload).get("long_trajectory")),
+        )
+        for r in rows
+    ]
+
+
+def client_file(records: Iterable[Record]) -> kpis.ClientFile:
+    """The assessments and progress reports among the records."""
     records = list(records)
     return kpis.ClientFile.of(
         (
@@ -90,20 +123,14 @@ def client_file(records: Iterable[Any]) -> kpis.ClientFile:
                 r.on_date,
                 r.recorded_at,
                 r.record_id,
-                r.client_stream,
-                bool(r.work_obligation_exempt),
+                r.client_stream or "",
+                r.work_obligation_exempt,
             )
             for r in records
             if r.type == "assessment"
         ),
         (
-            (
-                r.client_ref,
-                r.on_date,
-                r.recorded_at,
-                r.record_id,
-                bool(orjson.loads(r.payload).get("long_trajectory")),
-            )
+            (r.client_ref, r.on_date, r.recorded_at, r.record_id, r.long_trajectory)
             for r in records
             if r.type == "progress_report"
         ),
@@ -137,31 +164,50 @@ def _times(rows: Iterable[Any], start: str, end: str) -> list[datetime]:
 
 
 def benefit_cells(
-    entity: str, spells: dict[str, list[Any]], people: dict[str, set[str]], records: dict[str, list[Any]]
+    entity: str, spells: dict[str, list[Any]], people: dict[str, set[str]], records: dict[str, list[Record]]
 ) -> list[tuple[Any, ...]]:
-    """A benefit's cells over recorded time, as kpi_cells rows: from its spell rows (every version),
-    its persons' assessments and progress reports, and the other benefits of its persons (their
-    returns count for K5 and the revolving door)."""
+    """A benefit's cells over recorded time, as kpi_cells rows: its month-end counts from its spell
+    rows (every version) and its persons' assessments and progress reports; its outflow's from its
+    rows and the other benefits of its persons (their returns count for K5 and the revolving door)."""
     own = spells.get(entity, [])
     persons = {r.client_ref for r in own if r.client_ref}
-    related = sorted({other for p in persons for other in people.get(p, ())} - {entity})
-    theirs = [r for other in related for r in spells.get(other, [])]
     its_records = [r for p in sorted(persons) for r in records.get(p, [])]
-    times = [
-        *_times(own, *RECORDED),
-        *_times(theirs, *RECORDED),
-        *_times(its_records, "recorded_at", "retracted_at"),
-    ]
+    known: dict[int, kpis.Standing] = {}
+    previous: tuple[kpis.KpiBenefit | None, frozenset[Record]] = (None, frozenset())
 
-    def cells_at(at: datetime) -> tuple[kpi_cells.Cell, ...]:
+    def standing_at(at: datetime) -> tuple[kpi_cells.Cell, ...]:
+        nonlocal known, previous
         found = benefits_of(r for r in own if _valid(r, at))
         if not found:
             return ()
-        returns = kpis.Returns([*found, *benefits_of(r for r in theirs if _valid(r, at))])
-        clients = client_file(r for r in its_records if _visible(r, at))
-        return kpi_cells.benefit_cells(found[0], clients, returns)
+        visible = frozenset(r for r in its_records if _visible(r, at))
+        if found[0] != previous[0]:
+            known = {}
+        elif changed := visible ^ previous[1]:
+            # Month ends before the earliest record that came or went stand as they stood.
+            since = min(r.on_date for r in changed)
+            known = {m: s for m, s in known.items() if last_day(m) < since}
+        previous = (found[0], visible)
+        return kpi_cells.benefit_cells(found[0], client_file(visible), None, known)
 
-    return _rows(entity, kpi_cells.over_recorded_time(times, cells_at))
+    cells = kpi_cells.over_recorded_time(
+        [*_times(own, *RECORDED), *_times(its_records, "recorded_at", "retracted_at")], standing_at
+    )
+    if any(r.end_date for r in own if r.unit == "benefits"):
+        related = sorted({other for p in persons for other in people.get(p, ())} - {entity})
+        theirs = [r for other in related for r in spells.get(other, [])]
+
+        def outflow_at(at: datetime) -> tuple[kpi_cells.Cell, ...]:
+            found = benefits_of(r for r in own if _valid(r, at))
+            if not found or found[0].end_date is None:
+                return ()
+            returns = kpis.Returns([*found, *benefits_of(r for r in theirs if _valid(r, at))])
+            return kpi_cells.benefit_cells(found[0], None, returns)
+
+        cells += kpi_cells.over_recorded_time(
+            [*_times(own, *RECORDED), *_times(theirs, *RECORDED)], outflow_at
+        )
+    return _rows(entity, cells)
 
 
 def plan_cells(plan_record: Any, applications: Sequence[Any]) -> list[tuple[Any, ...]]:
@@ -263,7 +309,7 @@ async def restate_benefits(conn: AsyncConnection, entities: Sequence[str]) -> No
         others = {e for entities_of in people.values() for e in entities_of} - set(spells)
         spells.update(await _spells(conn, others))
         found = await _select(conn, t.client_records, "client_ref", persons, RECORD_COLUMNS)
-        records = _by((r for r in found if r.type in STANDING_RECORDS), lambda r: r.client_ref)
+        records = _by(records_of(r for r in found if r.type in STANDING_RECORDS), lambda r: r.client_ref)
         rows = [row for entity in chunk for row in benefit_cells(entity, spells, people, records)]
         await _write(conn, chunk, rows)
 
@@ -285,6 +331,15 @@ async def restate_plans(conn: AsyncConnection, record_ids: Sequence[str]) -> Non
         }
         by_client = _by(applications.values(), lambda a: a.client_ref)
         by_entity = _by(applications.values(), lambda a: a.entity)
+        links = [(r.record_id, r.client_ref, plan_of(r).application) for r in plans]
+        await dialect.upsert_rows(
+            conn,
+            t.kpi_plans,
+            ("record_id", "client_ref", "application"),
+            links,
+            ("record_id",),
+            {"client_ref": "excluded.client_ref", "application": "excluded.application"},
+        )
         rows = []
         for plan_record in plans:
             entity = plan_of(plan_record).application
@@ -300,8 +355,8 @@ async def restate(conn: AsyncConnection, winners: Sequence[Fact]) -> None:
     """After a batch's facts were applied (same transaction): the cells of every benefit whose fact
     won and of every benefit of their persons, before and after (another benefit of the same
     person is a return for K5 and the revolving door); of every benefit of a client whose
-    assessment or progress report changed; of every plan that changed and every plan of a client
-    whose application changed."""
+    assessment or progress report changed; of every plan that changed and every plan of the client
+    of an application that changed or naming it."""
     benefits = sorted({f.entity for f in winners if isinstance(f, BenefitHistory)})
     before = await _people(conn, "entity", benefits)
     spells = await _spells(conn, benefits)
@@ -313,24 +368,20 @@ async def restate(conn: AsyncConnection, winners: Sequence[Fact]) -> None:
     persons.update(r.client_ref for r in records if r.fact.type in STANDING_RECORDS)
     touched = set(benefits) | {entity for _, entity in await _people(conn, "client_ref", persons)}
     await restate_benefits(conn, sorted(touched))
-    applicants = {
-        v.state.client_ref
-        for f in winners
-        if isinstance(f, ApplicationHistory)
-        for v in f.versions
-        if v.state
-    }
+    applications = [f for f in winners if isinstance(f, ApplicationHistory)]
+    applicants = {v.state.client_ref for f in applications for v in f.versions if v.state}
     plans = {r.record_id for r in records if r.fact.type == "plan"}
-    if applicants:
-        found = await _select(conn, t.client_records, "client_ref", applicants, ("record_id", "type"))
-        plans.update(record_id for record_id, kind in found if kind == "plan")
+    for column, values in (("client_ref", applicants), ("application", {f.entity for f in applications})):
+        plans.update(
+            record_id for (record_id,) in await _select(conn, t.kpi_plans, column, values, ("record_id",))
+        )
     await restate_plans(conn, sorted(plans))
 
 
 async def rebuild(conn: AsyncConnection) -> tuple[int, int]:
     """Every cell computed again from the stored read models (a database that had facts before the
     cells existed); returns the benefits and plans restated."""
-    for table in (t.kpi_cells, t.kpi_totals, t.kpi_people):
+    for table in (t.kpi_cells, t.kpi_totals, t.kpi_people, t.kpi_plans):
         await conn.execute(table.delete())
     c = t.count_spells.c
     pairs = await conn.execute(select(c.client_ref, c.entity).where(c.client_ref.is_not(None)).distinct())

@@ -234,7 +234,9 @@ async def latest_on(
                 r.client_stream,
                 rank.label("rank"),
             )
-            .add_columns(r.work_obligation_exempt, r.coach_ref, r.payload, r.ladder_step, r.target_step)
+            .add_columns(
+                r.work_obligation_exempt, r.coach_ref, r.payload, r.ladder_step, r.target_step, r.retracted_at
+            )
             .where(condition, r.type.in_(kinds), r.on_date <= day, _visible(as_of))
             .subquery()
         )

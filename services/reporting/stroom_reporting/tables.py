@@ -207,6 +207,16 @@ kpi_people = Table(
     Column("entity", String(300), primary_key=True, index=True),
 )
 
+# The applications each plan may be linked to, by client and by name: an application's fact
+# restates the K3 cells of these plans.
+kpi_plans = Table(
+    "reporting_kpi_plans",
+    metadata,
+    Column("record_id", String(300), primary_key=True),
+    Column("client_ref", String(200), nullable=False, index=True),
+    Column("application", String(300), index=True),
+)
+
 freshness = Table(
     "reporting_freshness",
     metadata,

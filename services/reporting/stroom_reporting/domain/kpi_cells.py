@@ -40,10 +40,14 @@ def _cells(values: dict[tuple[str, str, int, str], list[int]]) -> tuple[Cell, ..
 
 
 def benefit_cells(
-    benefit: kpis.KpiBenefit, clients: kpis.ClientFile, returns: kpis.Returns
+    benefit: kpis.KpiBenefit,
+    clients: kpis.ClientFile | None,
+    returns: kpis.Returns | None,
+    known: dict[int, kpis.Standing] | None = None,
 ) -> tuple[Cell, ...]:
-    """What a benefit contributes to every KPI: P's, K1's and K2's month-end counts as changes, its
-    outflow to K4, K5 and the revolving door."""
+    """What a benefit contributes to every KPI: P's, K1's and K2's month-end counts as changes
+    (`known`: see kpis.standing_changes), and its outflow to K4, K5 and the revolving door; only
+    the month-end counts when `returns` is None, only the outflow's when `clients` is None."""
     values: dict[tuple[str, str, int, str], list[int]] = defaultdict(lambda: [0, 0])
     municipality = benefit.municipality
 
@@ -52,15 +56,16 @@ def benefit_cells(
         cell[0] += a
         cell[1] += b
 
-    for _, month, change in kpis.population_changes([benefit], clients, 0):
-        add(P, month, "", change, 0)
-    start = benefit.start_date.toordinal()
-    for month, before, now in kpis.standing_changes(benefit, clients):
-        k1 = now.k1 - before.k1
-        add(K1, month, "", k1, k1 * start)
-        add(K2, month, "", now.mediable - before.mediable, now.current - before.current)
+    if clients is not None:
+        for _, month, change in kpis.population_changes([benefit], clients, 0):
+            add(P, month, "", change, 0)
+        start = benefit.start_date.toordinal()
+        for month, before, now in kpis.standing_changes(benefit, clients, known):
+            k1 = now.k1 - before.k1
+            add(K1, month, "", k1, k1 * start)
+            add(K2, month, "", now.mediable - before.mediable, now.current - before.current)
     end = benefit.end_date
-    if end is not None:
+    if end is not None and returns is not None:
         month = month_of(end)
         if kpis.k4_outflows([benefit], month, month):
             add(K4, month, "", 1, 0)

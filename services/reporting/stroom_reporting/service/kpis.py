@@ -169,7 +169,7 @@ async def _client_file(
         and (person := kpis.person_on(b, day))
     ]
     return kpi_store.client_file(
-        await queries.latest_on(conn, kpi_store.STANDING_RECORDS, persons, day, as_of)
+        kpi_store.records_of(await queries.latest_on(conn, kpi_store.STANDING_RECORDS, persons, day, as_of))
     )
 
 
