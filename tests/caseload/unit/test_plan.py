@@ -41,14 +41,13 @@ def event(event_id: str, minutes: int, key: str) -> Incoming:
     else:
         data = {"benefit_ref": key.rsplit(":", 1)[1]}
         kind = BENEFIT
-    return Incoming(Event(SOURCE, event_id, kind, T0 + timedelta(minutes=minutes), data), "{}", key, None)
+    moment = T0 + timedelta(minutes=minutes)
+    return Incoming((SOURCE, event_id), kind, moment, data, "{}", key, None)
 
 
 def retraction(event_id: str, minutes: int, aimed: str) -> Incoming:
     data = {"retracted_id": aimed, "reason": "x"}
-    return Incoming(
-        Event(SOURCE, event_id, RETRACTED, T0 + timedelta(minutes=minutes), data), "{}", None, aimed
-    )
+    return Incoming((SOURCE, event_id), RETRACTED, T0 + timedelta(minutes=minutes), data, "{}", None, aimed)
 
 
 @st.composite
@@ -60,7 +59,7 @@ def histories(draw: st.DrawFn) -> list[Incoming]:
     found = [event(f"e{n}", draw(st.integers(0, 50)), draw(st.sampled_from(keys))) for n in range(count)]
     for n in range(draw(st.integers(0, 8))):
         # Only earlier ids (or one never sent): a chain never comes back on itself.
-        aimed = draw(st.sampled_from([i.event.id for i in found] + ["missing"]))
+        aimed = draw(st.sampled_from([i.ident[1] for i in found] + ["missing"]))
         found.append(retraction(f"r{n}", draw(st.integers(0, 50)), aimed))
     return found
 
@@ -94,9 +93,7 @@ def test_a_batch_plans_the_same_ledger_in_any_order_and_with_any_duplicates(
     for i in history:
         if i.retracted_id is not None:
             target = (SOURCE, i.retracted_id)
-            earliest[target] = min(
-                earliest.get(target, (i.event.time, i.event.id)), (i.event.time, i.event.id)
-            )
+            earliest[target] = min(earliest.get(target, (i.time, i.ident[1])), (i.time, i.ident[1]))
     assert {(s, e): (at, by) for s, e, at, by in once.marks} == earliest
 
 
@@ -186,7 +183,7 @@ def test_any_batching_keys_every_stored_event_as_the_whole_history_does(
         if i.retracted_id is not None:
             target = store.rows[(SOURCE, i.retracted_id)]
             assert target.retracted_at is not None
-            assert target.retracted_at <= i.event.time
+            assert target.retracted_at <= i.time
 
 
 @settings(max_examples=300)
@@ -203,10 +200,10 @@ def test_a_new_batch_recomputes_what_it_changes_and_a_redelivered_one_only_repub
     assert set(effects.recompute) == entities | (ends & set(ENTITIES))
     assert effects.persons == {k for k in ends if key_kind(k) == "client"}
     assert effects.republish == ()
-    assert effects.new_by_type == Counter(i.event.type for i in ledger.events)
+    assert effects.new_by_type == Counter(i.type for i in ledger.events)
     assert effects.duplicates == len(given_) - len(ledger.events)
     assert effects.links == {i.ident for i in history if i.retracted_id is not None}
-    points = {i.ident for i in history if i.event.type == COACH}
+    points = {i.ident for i in history if i.type == COACH}
     assert {(p[0].split("|")[0], p[0].split("|")[1]) for p in effects.point_facts} == points
     # A person's record nothing retracts is at hand; a retracted one is read back.
     retracted = {(SOURCE, i.retracted_id) for i in history if i.retracted_id is not None}

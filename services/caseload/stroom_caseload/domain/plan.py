@@ -22,6 +22,7 @@ from collections import Counter
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -46,19 +47,22 @@ class Outgoing:
     value: bytes
 
 
-@dataclass(frozen=True, slots=True)
-class Incoming:
-    """An event of a batch: as the domain reads it, its JSON form as the ledger stores it, its
-    entity's key (None for a retraction: its chain decides) and what it retracts, if anything."""
+class Incoming(NamedTuple):
+    """An event of a batch: its (source, id), type, recorded time and `data`, its JSON form as
+    the ledger stores it, its entity's key (None for a retraction: its chain decides) and what
+    it retracts, if anything. A tuple, as the ledger's rows: one of each for every event applied."""
 
-    event: Event
+    ident: Ident
+    type: str
+    time: datetime
+    data: Mapping[str, Any]
     wire: str
     key: str | None
     retracted_id: str | None
 
     @property
-    def ident(self) -> Ident:
-        return (self.event.source, self.event.id)
+    def event(self) -> Event:
+        return Event(self.ident[0], self.ident[1], self.type, self.time, self.data)
 
     @classmethod
     def of(cls, given: Envelope | Decoded) -> Incoming:
@@ -68,13 +72,19 @@ class Incoming:
         )
         data = envelope.data
         retracted = data.retracted_id if isinstance(data, EventRetractedData) else None
-        event = Event(envelope.source, envelope.id, envelope.type, utc(envelope.time), wire["data"])
         key = None if retracted is not None else entity_key(envelope) or ""
-        return cls(event, orjson.dumps(wire).decode(), key, retracted)
+        return cls(
+            (envelope.source, envelope.id),
+            envelope.type,
+            utc(envelope.time),
+            wire["data"],
+            orjson.dumps(wire).decode(),
+            key,
+            retracted,
+        )
 
 
-@dataclass(frozen=True, slots=True)
-class LedgerRow:
+class LedgerRow(NamedTuple):
     source: str
     event_id: str
     entity_key: str
@@ -104,21 +114,31 @@ class Ledger:
         batch's events and `known` (the keys of stored events the batch retracts)."""
         keys = {i.ident: i.key for i in self.events if i.key is not None}
         retracted = self.retracted
+        if not retracted:
+            return keys
         # Only the targets: the rebuild's `known` is every event it has loaded.
-        targets = {(source, aimed) for (source, _), aimed in retracted.items()}
-        found = {t: keys[t] if t in keys else known[t] for t in targets if t in keys or t in known}
-        chained = keys | chain_keys(retracted, found)
-        # A stored retraction may wait under the `retraction_key` of an event of this batch: its
-        # chain now ends where that event's does (which may itself have waited until now).
-        waiting = {retraction_key(*ident): ident for ident in chained}
-        return {ident: _end(key, chained, waiting) for ident, key in chained.items()}
+        found = {}
+        stale = False
+        for (source, _), aimed in retracted.items():
+            target = (source, aimed)
+            if target in keys:
+                found[target] = keys[target]
+            elif target in known:
+                found[target] = known[target]
+                stale = stale or key_kind(found[target]) == RETRACTION_KIND
+        chained = chain_keys(retracted, found)
+        if stale:
+            # A stored retraction may wait under the `retraction_key` of an event of this batch:
+            # its chain now ends where that event's does (which may itself have waited until now).
+            every = keys | chained
+            waiting = {retraction_key(*ident): ident for ident in every}
+            chained = {ident: _end(key, every, waiting) for ident, key in chained.items()}
+        keys.update(chained)
+        return keys
 
     def rows(self, known: Mapping[Ident, str]) -> list[LedgerRow]:
         keys = self.keys(known)
-        return [
-            LedgerRow(i.event.source, i.event.id, keys[i.ident], i.event.type, i.event.time, i.wire)
-            for i in self.events
-        ]
+        return [LedgerRow(i.ident[0], i.ident[1], keys[i.ident], i.type, i.time, i.wire) for i in self.events]
 
 
 def _end(key: str, keys: Mapping[Ident, str], waiting: Mapping[str, Ident]) -> str:
@@ -140,8 +160,8 @@ def plan_ledger(batch: Iterable[Incoming]) -> Ledger:
     marks: dict[Ident, Mark] = {}
     for incoming in events:
         if incoming.retracted_id is not None:
-            event = incoming.event
-            keep_earliest(marks, (event.source, incoming.retracted_id), (event.time, event.id))
+            source, event_id = incoming.ident
+            keep_earliest(marks, (source, incoming.retracted_id), (incoming.time, event_id))
     return Ledger(events, tuple((s, i, at, by) for (s, i), (at, by) in sorted(marks.items())), given)
 
 
@@ -198,18 +218,18 @@ def plan_effects(
     fresh: list[ClientRow] = []
     new_by_type: Counter[str] = Counter()
     for incoming, row in zip(ledger.events, rows, strict=True):
-        event = incoming.event
         ident = incoming.ident
         is_new = ident in new
-        new_by_type[event.type] += is_new
+        new_by_type[incoming.type] += is_new
         key = row.entity_key
-        if event.type in CLIENT_EVENT_TYPES:
+        if incoming.type in CLIENT_EVENT_TYPES:
             if is_new:
-                fact = client_fact(event.type, event.data)
-                point_facts.append((record_id(*ident), event.data["client"]["client_ref"], fact, event.time))
+                data = incoming.data
+                fact = client_fact(incoming.type, data)
+                point_facts.append((record_id(*ident), data["client"]["client_ref"], fact, incoming.time))
                 retracted_at, revision = new[ident]
                 if retracted_at is None:
-                    fresh.append(ClientRow(event.source, event.id, event, None, revision))
+                    fresh.append(ClientRow(*ident, incoming.event, None, revision))
                     continue
             clients.add(ident)
         elif incoming.retracted_id is not None:

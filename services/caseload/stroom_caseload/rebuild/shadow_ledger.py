@@ -75,23 +75,21 @@ class ShadowLedger:
         rows = []
         seen, entities, clients = self._seen, self.held.entities, self.held.clients
         for incoming, row in zip(ledger.events, ledger_rows, strict=True):
-            event = incoming.event
-            ident = (sys.intern(event.source), event.id)
-            key = row.entity_key
+            source, event_id, key = sys.intern(row.source), row.event_id, row.entity_key
             revision = 1
             if incoming.retracted_id is not None:
-                self.retractions.append(Retraction(ident[0], ident[1], event.time, incoming.retracted_id))
+                self.retractions.append(Retraction(source, event_id, row.time, incoming.retracted_id))
             else:
                 partition, value = values[incoming.ident]
                 if seen.setdefault(key, partition) != partition:
                     self.strays.add(key)
                 held = entities
-                if event.type in CLIENT_EVENT_TYPES:
-                    revision = self._client_revisions.get(ident, 0) + 1
+                if row.type in CLIENT_EVENT_TYPES:
+                    revision = self._client_revisions.get((source, event_id), 0) + 1
                     held = clients
-                held[key].append((ident[0], ident[1], event.type, event.time, value, revision))
-            stored[ident] = key
-            rows.append((ident[0], ident[1], key, event.type, event.time, incoming.wire, revision))
+                held[key].append((source, event_id, row.type, row.time, value, revision))
+            stored[(source, event_id)] = key
+            rows.append((*row, revision))
         # In key order (the plan's): two ledgers appending the same redelivered rows then wait for
         # each other in one order, never in a circle (unsorted, their COPYs deadlocked).
         await self.writer.append_tuples(shadow.events, _COLUMNS, rows)
