@@ -2,7 +2,7 @@
 restates the K3 cells of the plans naming it (fill with `stroom reporting kpi-cells`)
 
 Revision ID: kpi02
-Revises: kpi01
+Revises: load01
 Create Date: 2026-12-02
 """
 
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "kpi02"
-down_revision = "kpi01"
+down_revision = "load01"
 branch_labels = None
 depends_on = None
 
