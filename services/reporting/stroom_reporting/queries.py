@@ -14,6 +14,7 @@ from sqlalchemy import (
     case,
     cast,
     func,
+    literal,
     or_,
     select,
 )
@@ -409,43 +410,27 @@ def _kpi_source(as_of: datetime | None) -> tuple[Table, list[ColumnElement[bool]
     return t.kpi_cells, [valid(t.kpi_cells, as_of)]
 
 
-async def kpi_changes(
+async def kpi_sums(
     conn: AsyncConnection,
     municipalities: Sequence[str],
     measures: Sequence[str],
     first: int,
     last: int,
     as_of: datetime | None,
+    *,
+    changes: bool,
 ) -> list[Any]:
-    """(municipality, measure, month, detail, a, b) of the KPI change measures up to `last`, the
-    months before `first` together as month 0."""
+    """(municipality, measure, month, detail, a, b) of KPI cells summed: of change measures
+    (`changes`) every month up to `last`, the months before `first` together as month 0; of flow
+    measures the months first..last together as month `first`."""
     table, known = _kpi_source(as_of)
     c = table.c
-    month = _opening_as_zero(c.month, first)
+    month = _opening_as_zero(c.month, first) if changes else literal(first)
+    span = c.month <= last if changes else c.month.between(first, last)
+    keys = (c.municipality, c.measure, *((month,) if changes else ()), c.detail)
     rows = await conn.execute(
         select(c.municipality, c.measure, month, c.detail, *_sums(c))
-        .where(c.municipality.in_(municipalities), c.measure.in_(measures), c.month <= last, *known)
-        .group_by(c.municipality, c.measure, month, c.detail)
-    )
-    return list(rows.all())
-
-
-async def kpi_flows(
-    conn: AsyncConnection,
-    municipalities: Sequence[str],
-    measures: Sequence[str],
-    first: int,
-    last: int,
-    as_of: datetime | None,
-) -> list[Any]:
-    """(municipality, measure, detail, a, b) of the KPI flow measures over the months first..last."""
-    table, known = _kpi_source(as_of)
-    c = table.c
-    rows = await conn.execute(
-        select(c.municipality, c.measure, c.detail, *_sums(c))
-        .where(
-            c.municipality.in_(municipalities), c.measure.in_(measures), c.month.between(first, last), *known
-        )
-        .group_by(c.municipality, c.measure, c.detail)
+        .where(c.municipality.in_(municipalities), c.measure.in_(measures), span, *known)
+        .group_by(*keys)
     )
     return list(rows.all())

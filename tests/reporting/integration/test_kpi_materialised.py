@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from reporting.histories import EPOCH, MUNICIPALITIES, amend, random_history
-from reporting.integration.test_kpi_month_ends import assessments
+from reporting.integration.test_kpi_month_ends import assessments, client_record
 from stroom_contract.codes import Regulation
 from stroom_contract.facts import (
     ApplicationHistory,
@@ -64,24 +64,13 @@ def records(rng: random.Random) -> list[Fact]:
     for i in range(300):
         client = f"c{rng.randrange(400)}"
         recorded = _time(rng)
-        retracted = recorded + timedelta(days=rng.randrange(1, 200)) if rng.random() < 0.15 else None
         fact: ProgressReport | PlanSent
         if i % 2:
             fact = ProgressReport(recorded_on=_day(rng), long_trajectory=rng.random() < 0.3)
         else:
             named = f"a{rng.randrange(120)}" if rng.random() < 0.5 else None
             fact = PlanSent(plan_ref=f"p{i}", sent_on=_day(rng), application_ref=named)
-        facts.append(
-            ClientRecord(
-                entity=f"client:{client}",
-                record_id=f"src|r{i}",
-                client_ref=client,
-                revision=1,
-                recorded_at=recorded,
-                retracted_at=retracted,
-                fact=fact,
-            )
-        )
+        facts.append(client_record(rng, client, f"src|r{i}", recorded, fact))
     return facts
 
 

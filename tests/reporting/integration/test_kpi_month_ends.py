@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from reporting.histories import EPOCH, MUNICIPALITIES, random_history
 from stroom_contract.codes import ClientStream
-from stroom_contract.facts import Assessment, ClientRecord, Fact
+from stroom_contract.facts import Assessment, ClientRecord, Fact, PlanSent, ProgressReport
 from stroom_platform.db import make_engine
 from stroom_reporting import queries
 from stroom_reporting import tables as t
@@ -22,6 +22,26 @@ from stroom_reporting.repository import apply_facts
 from stroom_reporting.service.kpis import _client_file
 
 
+def client_record(
+    rng: random.Random,
+    client: str,
+    record_id: str,
+    recorded: datetime,
+    fact: Assessment | ProgressReport | PlanSent,
+) -> ClientRecord:
+    """A client's record, retracted some time later in one case out of about seven."""
+    retracted = recorded + timedelta(days=rng.randrange(1, 200)) if rng.random() < 0.15 else None
+    return ClientRecord(
+        entity=f"client:{client}",
+        record_id=record_id,
+        client_ref=client,
+        revision=1,
+        recorded_at=recorded,
+        retracted_at=retracted,
+        fact=fact,
+    )
+
+
 def assessments(rng: random.Random) -> list[Fact]:
     """Clients c0..c399 of the random histories; some on the same day, some retracted later."""
     facts: list[Fact] = []
@@ -30,24 +50,13 @@ def assessments(rng: random.Random) -> list[Fact]:
         recorded = EPOCH + timedelta(hours=rng.randrange(24 * 700))
         if i >= 500:  # a second assessment of the same day, recorded earlier or later, any id
             client, day = facts[i - 500].client_ref, facts[i - 500].fact.assessed_on  # type: ignore[union-attr]
-        retracted = recorded + timedelta(days=rng.randrange(1, 200)) if rng.random() < 0.15 else None
         fact = Assessment(
             assessed_on=day if i >= 500 else date(2022, 6, 1) + timedelta(days=rng.randrange(0, 1000, 7)),
             ladder_step=3,
             client_stream=rng.choice(list(ClientStream)),
             work_obligation_exempt=rng.random() < 0.2,
         )
-        facts.append(
-            ClientRecord(
-                entity=f"client:{client}",
-                record_id=f"src|a{rng.randrange(10**6)}-{i}",
-                client_ref=client,
-                revision=1,
-                recorded_at=recorded,
-                retracted_at=retracted,
-                fact=fact,
-            )
-        )
+        facts.append(client_record(rng, client, f"src|a{rng.randrange(10**6)}-{i}", recorded, fact))
     return facts
 
 
@@ -65,7 +74,9 @@ async def test_month_end_counts_equal_the_definition(database_url: str) -> None:
                 conn, MUNICIPALITIES, date(2000, 1, 1), date(2100, 1, 1), as_of
             )
             benefits = benefits_of(spells)
-            changes = await queries.kpi_changes(conn, MUNICIPALITIES, kpi_cells.CHANGES, first, last, as_of)
+            changes = await queries.kpi_sums(
+                conn, MUNICIPALITIES, kpi_cells.CHANGES, first, last, as_of, changes=True
+            )
             flows = await queries.flows(
                 conn, MUNICIPALITIES, sorted(kpis.KPI_REGULATIONS), ("benefits",), first, last, as_of
             )

@@ -195,9 +195,10 @@ async def kpis_report(
     opening = min(earlier[0], next_month(earlier[1] - 100))
     day = last_day(last)
     report_day = as_of.date() if as_of else date.today()
-    changes = await queries.kpi_changes(conn, chosen, kpi_cells.CHANGES, opening, last, as_of)
+    changes = await queries.kpi_sums(conn, chosen, kpi_cells.CHANGES, opening, last, as_of, changes=True)
     flows = {
-        period: await queries.kpi_flows(conn, chosen, kpi_cells.FLOWS, *period, as_of) for period in periods
+        period: await queries.kpi_sums(conn, chosen, kpi_cells.FLOWS, *period, as_of, changes=False)
+        for period in periods
     }
     regulations = sorted(kpis.KPI_REGULATIONS)
     monthly = await queries.flows(conn, chosen, regulations, ("benefits",), opening, last, as_of)
@@ -219,12 +220,10 @@ async def kpis_report(
         figures = []
         for period in periods:
             sums: dict[tuple[str, int, str], list[int]] = defaultdict(lambda: [0, 0])
-            for m, measure, month, detail, a, b in changes:
+            for m, measure, month, detail, a, b in (*changes, *flows[period]):
                 if m in municipalities:
-                    _add(sums, (measure, month, detail), a, b)
-            for m, measure, detail, a, b in flows[period]:
-                if m in municipalities:
-                    _add(sums, (measure, period[0], detail), a, b)
+                    sums[(measure, month, detail)][0] += a
+                    sums[(measure, month, detail)][1] += b
             months = kpis.rate_months(period[1])
             in_rate = [f for f in monthly if f[0] in municipalities and months[0] <= f[3] <= months[-1]]
             counts = kpi_cells.sheet_counts(
@@ -238,7 +237,7 @@ async def kpis_report(
             figures.append(kpis.figures_of(counts))
         rows.extend(_rows(code, name, figures[0], figures[1], targets, common))
     door: Counter[tuple[str, str, str, int]] = Counter()
-    for m, measure, detail, within_6m, within_12m in flows[periods[0]]:
+    for m, measure, _, detail, within_6m, within_12m in flows[periods[0]]:
         if measure == kpi_cells.DOOR:
             outflow, inflow = detail.split("|")
             for municipality in (m, kpis.TOTAL):
@@ -267,11 +266,6 @@ async def kpis_report(
         ReportTable("kpis", "KPI's met vorig jaar en norm", KPI_COLUMNS, rows),
         ReportTable("revolving_door", "Draaideur: terug in de uitkering", DOOR_COLUMNS, door_rows),
     )
-
-
-def _add(sums: dict[tuple[str, int, str], list[int]], key: tuple[str, int, str], a: int, b: int) -> None:
-    sums[key][0] += a
-    sums[key][1] += b
 
 
 TRACEABLE = ("K1", "K2", "K3", "K4", "K5", "inflow_rate", "outflow_rate")
