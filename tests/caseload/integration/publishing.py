@@ -44,11 +44,13 @@ async def publish(
         await producer.stop()
 
 
-async def send_raw(bootstrap: str, topic: str, value: bytes, headers: list[tuple[str, bytes]]) -> None:
+async def send_raw(
+    bootstrap: str, topic: str, value: bytes, headers: list[tuple[str, bytes]], key: bytes = b"poison"
+) -> None:
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
     await producer.start()
     try:
-        await producer.send_and_wait(topic, value, key=b"poison", headers=headers)
+        await producer.send_and_wait(topic, value, key=key, headers=headers)
     finally:
         await producer.stop()
 
