@@ -106,7 +106,7 @@ def resolve_scope(
     municipality: MunicipalityParam = None,
 ) -> reports.Scope:
     orgs = rt.organisations
-    requested = municipality or []
+    requested = list(dict.fromkeys(municipality or []))
     unknown = [m for m in requested if m not in orgs.municipality_codes]
     if unknown:
         raise Problem(
@@ -248,7 +248,8 @@ def regulations(regulation: Annotated[list[str] | None, Query()] = None) -> tupl
     wrong = [r for r in regulation or [] if r not in reports.REGULATIONS]
     if wrong:
         raise Problem(400, "invalid-regulation", "Onbekende regeling", f"Onbekend: {', '.join(wrong)}.")
-    return tuple(regulation) if regulation else reports.REGULATIONS
+    # A repeated value asks for the same figures once: listed twice, they were counted twice.
+    return tuple(dict.fromkeys(regulation)) if regulation else reports.REGULATIONS
 
 
 def stock_date(stock_date: StockDateParam = None) -> date:

@@ -53,6 +53,36 @@ async def test_monthly_figures_and_totals(client: httpx.AsyncClient) -> None:
     assert period["end"] == benefits["end"]
 
 
+async def test_a_repeated_parameter_counts_once(client: httpx.AsyncClient) -> None:
+    once = await client.get(
+        "/v1/reports/monthly",
+        params={
+            "organisation": ORG,
+            "municipality": "GM0405",
+            "regulation": "PW",
+            "from": "2024-01",
+            "to": "2024-03",
+        },
+    )
+    twice = await client.get(
+        "/v1/reports/monthly",
+        params=[
+            ("organisation", ORG),
+            ("municipality", "GM0405"),
+            ("municipality", "GM0405"),
+            ("regulation", "PW"),
+            ("regulation", "PW"),
+            ("from", "2024-01"),
+            ("to", "2024-03"),
+        ],
+    )
+    assert once.status_code == twice.status_code == 200
+    assert once.json()["tables"] == twice.json()["tables"]
+    assert row_of(
+        twice.json(), "rows", unit="benefits", municipality="GM0405", regulation="PW", month="2024-03"
+    )
+
+
 async def test_trace_expands_every_figure(client: httpx.AsyncClient) -> None:
     doc = (
         await client.get(
