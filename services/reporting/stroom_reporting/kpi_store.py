@@ -18,7 +18,7 @@ from stroom_contract.facts import ApplicationHistory, BenefitHistory, ClientReco
 from stroom_platform import dialect
 from stroom_reporting import tables as t
 from stroom_reporting.domain import kpi_cells, kpis
-from stroom_reporting.domain.months import last_day
+from stroom_reporting.domain.months import month_of
 from stroom_reporting.domain.spells import row_changes
 
 BENEFIT_COLUMNS = (
@@ -170,6 +170,8 @@ def benefit_cells(
     rows (every version) and its persons' assessments and progress reports; its outflow's from its
     rows and the other benefits of its persons (their returns count for K5 and the revolving door)."""
     own = spells.get(entity, [])
+    if not any(r.regulation in kpis.KPI_REGULATIONS for r in own):
+        return []  # every measure counts the KPI regulations only
     persons = {r.client_ref for r in own if r.client_ref}
     its_records = [r for p in sorted(persons) for r in records.get(p, [])]
     known: dict[int, kpis.Standing] = {}
@@ -185,8 +187,8 @@ def benefit_cells(
             known = {}
         elif changed := visible ^ previous[1]:
             # Month ends before the earliest record that came or went stand as they stood.
-            since = min(r.on_date for r in changed)
-            known = {m: s for m, s in known.items() if last_day(m) < since}
+            since = month_of(min(r.on_date for r in changed))
+            known = {m: s for m, s in known.items() if m < since}
         previous = (found[0], visible)
         return kpi_cells.benefit_cells(found[0], client_file(visible), None, known)
 
