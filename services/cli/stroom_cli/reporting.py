@@ -48,8 +48,11 @@ def dead_letters(
 def kpi_cells() -> None:
     """Bereken de KPI-cellen opnieuw uit de opgeslagen leesmodellen (eenmalig na de migratie die ze
     invoert, voor een database met feiten van daarvoor)."""
+    from stroom_platform.organisations import load_organisations
     from stroom_reporting.commands import rebuild_kpi_cells
     from stroom_reporting.settings import ReportingSettings
 
-    benefits, plans = asyncio.run(rebuild_kpi_cells(ReportingSettings().reporting_database_url))
+    settings = ReportingSettings()
+    organisations = load_organisations(settings.organisations_file)
+    benefits, plans = asyncio.run(rebuild_kpi_cells(settings.reporting_database_url, organisations))
     typer.echo(f"KPI-cellen berekend voor {benefits} uitkeringen en {plans} plannen")

@@ -14,7 +14,7 @@ from stroom_platform.db import make_engine, upgrade
 from stroom_platform.kafka.clients import Broker
 from stroom_platform.kafka.dead_letters import DeadLetter, read_dead_letters
 from stroom_platform.kafka.dead_letters import replay as replay_dead_letters
-from stroom_platform.organisations import load_organisations
+from stroom_platform.organisations import OrganisationsConfig, load_organisations
 from stroom_platform.partitioner import entity_partition_for
 from stroom_platform.pseudonyms import Derived
 from stroom_reporting import kpi_store
@@ -88,13 +88,13 @@ async def migrate(url: str) -> None:
     await upgrade(MIGRATIONS, url)
 
 
-async def rebuild_kpi_cells(url: str) -> tuple[int, int]:
+async def rebuild_kpi_cells(url: str, organisations: OrganisationsConfig) -> tuple[int, int]:
     """Every KPI cell computed again from the stored read models, in one transaction; returns the
     benefits and plans restated."""
     engine = make_engine(url)
     try:
         async with engine.begin() as conn:
-            return await kpi_store.rebuild(conn)
+            return await kpi_store.rebuild(conn, organisations)
     finally:
         await engine.dispose()
 

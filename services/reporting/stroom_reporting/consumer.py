@@ -20,6 +20,7 @@ from stroom_platform.kafka.clients import broker_of
 from stroom_platform.kafka.consuming import BatchConsumer, ConsumerOptions, Done, Record
 from stroom_platform.kafka.dead_letters import dead_letter
 from stroom_platform.kafka.lag import LagProbe
+from stroom_platform.organisations import load_organisations
 from stroom_reporting.repository import apply_facts
 from stroom_reporting.settings import ReportingSettings
 
@@ -32,6 +33,7 @@ class FactsConsumer:
 
     def __init__(self, settings: ReportingSettings, engine: AsyncEngine, registry: CollectorRegistry) -> None:
         self._settings = settings
+        self._organisations = load_organisations(settings.organisations_file)
         self._engine = engine
         self._broker = broker_of(settings)
         self._consumer: BatchConsumer | None = None
@@ -95,7 +97,7 @@ class FactsConsumer:
                 poison.append((record, f"contract: {exc.error_count()} errors, first: {_first(exc)}"))
         with self._batch_seconds.time():
             async with self._engine.begin() as conn:
-                result = await apply_facts(conn, facts, datetime.now(UTC))
+                result = await apply_facts(conn, facts, datetime.now(UTC), self._organisations)
         if poison:
             assert self._producer is not None
             await asyncio.gather(

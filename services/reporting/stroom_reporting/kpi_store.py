@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from stroom_contract.facts import ApplicationHistory, BenefitHistory, ClientRecord, Fact
 from stroom_platform import dialect
+from stroom_platform.organisations import OrganisationsConfig
 from stroom_reporting import tables as t
 from stroom_reporting.domain import kpi_cells, kpis
 from stroom_reporting.domain.months import month_of
@@ -164,11 +165,16 @@ def _times(rows: Iterable[Any], start: str, end: str) -> list[datetime]:
 
 
 def benefit_cells(
-    entity: str, spells: dict[str, list[Any]], people: dict[str, set[str]], records: dict[str, list[Record]]
+    entity: str,
+    spells: dict[str, list[Any]],
+    people: dict[str, set[str]],
+    records: dict[str, list[Record]],
+    organisations: OrganisationsConfig,
 ) -> list[tuple[Any, ...]]:
     """A benefit's cells over recorded time, as kpi_cells rows: its month-end counts from its spell
     rows (every version) and its persons' assessments and progress reports; its outflow's from its
-    rows and the other benefits of its persons (their returns count for K5 and the revolving door)."""
+    rows and the other benefits of its persons in its organisation (their returns count for K5 and
+    the revolving door)."""
     own = spells.get(entity, [])
     if not any(r.regulation in kpis.KPI_REGULATIONS for r in own):
         return []  # every measure counts the KPI regulations only
@@ -203,13 +209,25 @@ def benefit_cells(
             found = benefits_of(r for r in own if _valid(r, at))
             if not found or found[0].end_date is None:
                 return ()
-            returns = kpis.Returns([*found, *benefits_of(r for r in theirs if _valid(r, at))])
+            returns = kpis.returns_of(
+                found[0],
+                benefits_of(r for r in theirs if _valid(r, at)),
+                _organisation(organisations, found[0].municipality),
+            )
             return kpi_cells.benefit_cells(found[0], None, returns)
 
         cells += kpi_cells.over_recorded_time(
             [*_times(own, *RECORDED), *_times(theirs, *RECORDED)], outflow_at
         )
     return _rows(entity, cells)
+
+
+def _organisation(organisations: OrganisationsConfig, municipality: str) -> frozenset[str]:
+    """The municipalities of the municipality's organisation (one configured in none: itself)."""
+    organisation = organisations.organisation_of.get(municipality)
+    if organisation is None:
+        return frozenset({municipality})
+    return frozenset(m.code for m in organisation.municipalities)
 
 
 def plan_cells(plan_record: Any, applications: Sequence[Any]) -> list[tuple[Any, ...]]:
@@ -299,7 +317,9 @@ async def _write(conn: AsyncConnection, entities: Sequence[str], rows: list[tupl
     )
 
 
-async def restate_benefits(conn: AsyncConnection, entities: Sequence[str]) -> None:
+async def restate_benefits(
+    conn: AsyncConnection, entities: Sequence[str], organisations: OrganisationsConfig
+) -> None:
     """Compute the cells of these benefits again from the read models and store what changed."""
     for start in range(0, len(entities), CHUNK):
         chunk = entities[start : start + CHUNK]
@@ -312,7 +332,9 @@ async def restate_benefits(conn: AsyncConnection, entities: Sequence[str]) -> No
         spells.update(await _spells(conn, others))
         found = await _select(conn, t.client_records, "client_ref", persons, RECORD_COLUMNS)
         records = _by(records_of(r for r in found if r.type in STANDING_RECORDS), lambda r: r.client_ref)
-        rows = [row for entity in chunk for row in benefit_cells(entity, spells, people, records)]
+        rows = [
+            row for entity in chunk for row in benefit_cells(entity, spells, people, records, organisations)
+        ]
         await _write(conn, chunk, rows)
 
 
@@ -353,7 +375,7 @@ async def restate_plans(conn: AsyncConnection, record_ids: Sequence[str]) -> Non
         await _write(conn, chunk, rows)
 
 
-async def restate(conn: AsyncConnection, winners: Sequence[Fact]) -> None:
+async def restate(conn: AsyncConnection, winners: Sequence[Fact], organisations: OrganisationsConfig) -> None:
     """After a batch's facts were applied (same transaction): the cells of every benefit whose fact
     won and of every benefit of their persons, before and after (another benefit of the same
     person is a return for K5 and the revolving door); of every benefit of a client whose
@@ -369,7 +391,7 @@ async def restate(conn: AsyncConnection, winners: Sequence[Fact]) -> None:
     persons = {client for client, _ in (*before, *after)}
     persons.update(r.client_ref for r in records if r.fact.type in STANDING_RECORDS)
     touched = set(benefits) | {entity for _, entity in await _people(conn, "client_ref", persons)}
-    await restate_benefits(conn, sorted(touched))
+    await restate_benefits(conn, sorted(touched), organisations)
     applications = [f for f in winners if isinstance(f, ApplicationHistory)]
     applicants = {v.state.client_ref for f in applications for v in f.versions if v.state}
     plans = {r.record_id for r in records if r.fact.type == "plan"}
@@ -380,7 +402,7 @@ async def restate(conn: AsyncConnection, winners: Sequence[Fact]) -> None:
     await restate_plans(conn, sorted(plans))
 
 
-async def rebuild(conn: AsyncConnection) -> tuple[int, int]:
+async def rebuild(conn: AsyncConnection, organisations: OrganisationsConfig) -> tuple[int, int]:
     """Every cell computed again from the stored read models (a database that had facts before the
     cells existed); returns the benefits and plans restated."""
     for table in (t.kpi_cells, t.kpi_totals, t.kpi_people, t.kpi_plans):
@@ -393,6 +415,6 @@ async def rebuild(conn: AsyncConnection) -> tuple[int, int]:
     )
     r = t.client_records.c
     plans = sorted(i for (i,) in await conn.execute(select(r.record_id).where(r.type == "plan")))
-    await restate_benefits(conn, benefits)
+    await restate_benefits(conn, benefits, organisations)
     await restate_plans(conn, plans)
     return len(benefits), len(plans)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from pydantic import TypeAdapter
@@ -20,6 +21,7 @@ from stroom_contract.facts import (
     PlacementHistory,
 )
 from stroom_platform import dialect
+from stroom_platform.organisations import OrganisationsConfig, load_organisations
 from stroom_reporting import kpi_store
 from stroom_reporting import tables as t
 from stroom_reporting.domain import spells
@@ -264,8 +266,20 @@ async def _touch_freshness(conn: AsyncConnection, winners: Sequence[Fact], now: 
     )
 
 
-async def apply_facts(conn: AsyncConnection, facts: Iterable[Fact], now: datetime) -> Applied:
-    """Apply a batch inside the caller's transaction; redelivered or older facts change nothing."""
+@cache
+def default_organisations() -> OrganisationsConfig:
+    return load_organisations()
+
+
+async def apply_facts(
+    conn: AsyncConnection,
+    facts: Iterable[Fact],
+    now: datetime,
+    organisations: OrganisationsConfig | None = None,
+) -> Applied:
+    """Apply a batch inside the caller's transaction; redelivered or older facts change nothing.
+    `organisations` (the versioned configuration when None) bounds where K5 and the revolving door
+    look for a return."""
     histories: dict[str, spells.History] = {}
     records: dict[str, ClientRecord] = {}
     count = 0
@@ -280,7 +294,7 @@ async def apply_facts(conn: AsyncConnection, facts: Iterable[Fact], now: datetim
     winners, changed = await _replace_histories(conn, histories)
     record_winners = await _replace_records(conn, records)
     all_winners: list[Fact] = [*winners, *record_winners]
-    await kpi_store.restate(conn, all_winners)
+    await kpi_store.restate(conn, all_winners, organisations or default_organisations())
     await _touch_freshness(conn, all_winners, now)
     await dialect.upsert_rows(
         conn,

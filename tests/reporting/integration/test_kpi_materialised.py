@@ -238,7 +238,7 @@ async def test_the_materialised_sheet_equals_the_recomputed_one(database_url: st
         kept = await _cells(conn)
         assert all(kept)
     async with engine.begin() as conn:
-        restated, plans = await kpi_store.rebuild(conn)
+        restated, plans = await kpi_store.rebuild(conn, ORGANISATIONS)
         assert (restated > 100, plans) == (True, 150)
     async with engine.connect() as conn:
         assert await _cells(conn) == kept

@@ -274,3 +274,33 @@ async def test_the_revolving_door_also_as_an_organisation_total(database_url: st
             1,
             2,
         ] in values
+
+
+# Out of Hoorn to work: z comes back in Beverwijk (IJmond Werkt, another organisation), w in
+# Medemblik (WerkSaam, like Hoorn), both within 6 months.
+ELSEWHERE = [
+    _spell("z1", "GM0405", "z", date(2023, 1, 1), date(2024, 2, 1)),
+    _spell("z2", "GM0375", "z", date(2024, 4, 1)),
+    _spell("w1", "GM0405", "w", date(2023, 1, 1), date(2024, 3, 1)),
+    _spell("w2", "GM0420", "w", date(2024, 5, 1)),
+]
+
+
+async def test_a_return_counts_in_the_organisation_only(database_url: str) -> None:
+    await migrate(database_url)
+    engine = make_engine(database_url)
+    async with engine.begin() as conn:
+        await apply_facts(conn, ELSEWHERE, datetime.now(UTC))
+    await engine.dispose()
+    transport = httpx.ASGITransport(app=reporting_app(database_url))
+    async with httpx.AsyncClient(transport=transport, base_url="http://t", headers=EVERYTHING) as client:
+        params = {"organisation": "werksaam-westfriesland", **PERIOD}
+        doc = (await client.get("/v1/reports/kpis", params=params)).json()
+        hoorn = figures(doc, "GM0405")
+        # Two outflows decided, z's sustained (a benefit elsewhere is no return), w's returned.
+        assert (hoorn["K5"]["numerator"], hoorn["K5"]["denominator"], hoorn["K5"]["value"]) == (1, 2, 50.0)
+        door = doc["tables"]["revolving_door"]["rows"]
+        assert {(r["municipality"], r["within_6m"], r["within_12m"]) for r in door} == {
+            ("GM0405", 1, 1),
+            ("*", 1, 1),
+        }

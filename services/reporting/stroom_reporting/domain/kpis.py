@@ -5,7 +5,7 @@ from __future__ import annotations
 import statistics
 from bisect import bisect_right
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import NamedTuple, TypeVar
@@ -509,6 +509,13 @@ class Returns:
                         found = (joined, entity, reason)
                     break
         return (found[0], found[2]) if found else None
+
+
+def returns_of(benefit: KpiBenefit, others: Iterable[KpiBenefit], organisation: Collection[str]) -> Returns:
+    """The returns K5 and the revolving door count after the benefit: a member's new benefit (or
+    join) in any municipality of its organisation (`organisation`: those municipalities), of any
+    regulation; benefits elsewhere are no return."""
+    return Returns([benefit, *(b for b in others if b.municipality in organisation)])
 
 
 def _ended_in(benefits: Iterable[KpiBenefit], first: date, last: date) -> list[KpiBenefit]:
