@@ -37,6 +37,9 @@ T = TypeVar("T")
 # SQLSTATE classes worth another try: connection, transaction rollback (deadlocks,
 # serialisation), insufficient resources, operator intervention, system errors.
 _TRANSIENT_STATES = ("08", "40", "53", "57", "58", "55P03")
+# A record that reuses an event's (source, id) for another type or other data: the first stored
+# stands, this one is dead-lettered.
+CONFLICT_REASON = "conflict: (source, id) already stored with other content"
 
 
 @dataclass(slots=True)
@@ -47,7 +50,9 @@ class _Batch:
     started: float = field(default_factory=time.perf_counter)
 
 
-_Sent = tuple[_Batch, list[Outgoing], list["asyncio.Future[Any]"]]
+# A batch, its facts, its dead letters (poison, unappliable and conflicting records) and the
+# broker's acknowledgements of them.
+_Sent = tuple[_Batch, list[Outgoing], list[tuple[Record, str]], list["asyncio.Future[Any]"]]
 
 
 class _Rollback(Exception):
@@ -132,22 +137,22 @@ class Processor:
     async def _apply_loop(self) -> None:
         while True:
             batch = await self._to_apply.get()
-            facts = await _persist(functools.partial(self._apply, batch), "applying a batch")
+            facts, dead = await _persist(functools.partial(self._apply, batch), "applying a batch")
             for _, event in batch.decoded:
                 if self.last_event_time is None or event.envelope.time > self.last_event_time:
                     self.last_event_time = event.envelope.time
             # Queued again in full if queueing fails (the broker away): facts repeat harmlessly.
-            futures = await _persist(functools.partial(self._send, facts, batch.poison), "publishing facts")
-            await self._to_confirm.put((batch, facts, futures))
+            futures = await _persist(functools.partial(self._send, facts, dead), "publishing facts")
+            await self._to_confirm.put((batch, facts, dead, futures))
 
     async def _confirm_loop(self) -> None:
         while True:
-            batch, facts, futures = await self._to_confirm.get()
+            batch, facts, dead, futures = await self._to_confirm.get()
             try:
                 await asyncio.gather(*futures)
             except Exception:
                 # The database has the effects; what the broker refused is sent again.
-                await _persist(functools.partial(self._publish, facts, batch.poison), "publishing facts")
+                await _persist(functools.partial(self._publish, facts, dead), "publishing facts")
             batch.done()
             self.metrics.apply_seconds.observe(time.perf_counter() - batch.started)
             stamps = [record.timestamp for record, _ in batch.decoded if record.timestamp is not None]
@@ -157,32 +162,40 @@ class Processor:
     async def _publish(self, facts: list[Outgoing], poison: list[tuple[Record, str]]) -> None:
         await asyncio.gather(*await self._send(facts, poison))
 
-    async def _apply(self, batch: _Batch) -> list[Outgoing]:
+    async def _apply(self, batch: _Batch) -> tuple[list[Outgoing], list[tuple[Record, str]]]:
         """One transaction for the batch; when it fails for a reason other than a passing database
-        problem, the events that cannot be applied are found, dead-lettered, and the rest applied."""
+        problem, the events that cannot be applied are found, dead-lettered, and the rest applied.
+        Returns the facts and every dead letter. The batch is left as it came: this is tried
+        again from the start when it fails."""
         try:
-            return await self._commit([event for _, event in batch.decoded], batch.poison)
+            return await self._commit(batch.decoded, batch.poison)
         except Exception as exc:
             if not batch.decoded:
                 raise
             log.warning("a batch failed to apply; isolating its failing events", extra={"error": _cause(exc)})
         good, bad = await self._isolate(batch.decoded)
-        batch.poison.extend(bad)
-        return await self._commit([event for _, event in good], batch.poison)
+        return await self._commit(good, [*batch.poison, *bad])
 
-    async def _commit(self, events: list[Decoded], poison: list[tuple[Record, str]]) -> list[Outgoing]:
-        async def work(conn: AsyncConnection) -> Applied:
-            applied = await apply_events(conn, events)
+    async def _commit(
+        self, decoded: list[tuple[Record, Decoded]], poison: list[tuple[Record, str]]
+    ) -> tuple[list[Outgoing], list[tuple[Record, str]]]:
+        """Apply the events and record the dead letters, those given and the records that reuse a
+        stored event's (source, id) for other content, in one transaction."""
+
+        async def work(conn: AsyncConnection) -> tuple[Applied, list[tuple[Record, str]]]:
+            applied = await apply_events(conn, [event for _, event in decoded])
+            conflicting = [(decoded[i][0], CONFLICT_REASON) for i in applied.conflicts]
             repo = CaseloadRepository(conn)
-            for record, reason in poison:
+            for record, reason in [*poison, *conflicting]:
                 await repo.record_dead_letter(record.topic, record.partition, record.offset, reason)
-            return applied
+            return applied, conflicting
 
-        applied = await self._transaction(work)
+        applied, conflicting = await self._transaction(work)
         self.metrics.duplicates.inc(applied.duplicates)
+        self.metrics.conflicts.inc(len(conflicting))
         for event_type, count in applied.new_by_type.items():
             self.metrics.applied.labels(event_type).inc(count)
-        return applied.facts
+        return applied.facts, [*poison, *conflicting]
 
     async def _isolate(
         self, decoded: list[tuple[Record, Decoded]]

@@ -22,6 +22,12 @@ class CaseloadMetrics:
         self.duplicates = Counter(
             "stroom_caseload_events_duplicate", "Redelivered events (no effect).", registry=r
         )
+        self.conflicts = Counter(
+            "stroom_caseload_events_conflicting",
+            "Records reusing a stored event's (source, id) with another type or other data"
+            " (dead-lettered; the stored event stands).",
+            registry=r,
+        )
         self.dead_letters = Counter(
             "stroom_caseload_dead_letters", "Records sent to the dead-letter topic.", registry=r
         )

@@ -31,7 +31,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from stroom_caseload.domain.client import CLIENT_EVENT_TYPES, effective_date
 from stroom_caseload.domain.events import Event, Stored, effective, utc
-from stroom_caseload.domain.plan import ClientRow, EntityWrite, LedgerRow, PointFact, published_clients
+from stroom_caseload.domain.plan import (
+    ClientRow,
+    EntityWrite,
+    LedgerRow,
+    PointFact,
+    content,
+    published_clients,
+)
 from stroom_caseload.tables import Tables, dead_letters, live
 from stroom_contract.events import RETRACTED
 from stroom_contract.facts import (
@@ -252,18 +259,28 @@ class CaseloadRepository:
 
     async def _keys_of(self, idents: Sequence[Ident]) -> dict[Ident, tuple[str, str]]:
         """Entity key and type of each stored event of `idents`."""
-        if not idents:
-            return {}
         ev = self.t.events
-        found = {}
+        rows = await self._stored_rows(idents, ev.c.entity_key, ev.c.type)
+        return {(r.source, r.event_id): (r.entity_key, r.type) for r in rows}
+
+    async def stored_contents(self, idents: Sequence[Ident]) -> dict[Ident, bytes]:
+        """The `content` of each stored event of `idents`: what a redelivery has to repeat."""
+        ev = self.t.events
+        rows = await self._stored_rows(idents, ev.c.type, ev.c.wire)
+        return {(r.source, r.event_id): content(r.type, orjson.loads(r.wire)["data"]) for r in rows}
+
+    async def _stored_rows(self, idents: Sequence[Ident], *columns: Any) -> list[Any]:
+        """`columns` of the stored events (not placeholders) of `idents`, with their (source, id)."""
+        ev = self.t.events
+        found: list[Any] = []
         for start in range(0, len(idents), 5000):
             chunk = idents[start : start + 5000]
             rows = await self.conn.execute(
-                select(ev.c.source, ev.c.event_id, ev.c.entity_key, ev.c.type).where(
+                select(ev.c.source, ev.c.event_id, *columns).where(
                     tuple_(ev.c.source, ev.c.event_id).in_(chunk), ev.c.wire.is_not(None)
                 )
             )
-            found.update({(r.source, r.event_id): (r.entity_key, r.type) for r in rows})
+            found.extend(rows)
         return found
 
     async def current(self, keys: Sequence[str]) -> dict[str, tuple[int, bytes]]:

@@ -35,6 +35,8 @@ class Applied:
     facts: list[Outgoing]
     new_by_type: Counter[str]
     duplicates: int
+    # Positions, in the events given, of those reusing a stored (source, id) for other content.
+    conflicts: tuple[int, ...] = ()
 
 
 async def apply_events(
@@ -44,7 +46,8 @@ async def apply_events(
     repo = CaseloadRepository(conn, tables)
     if tables is live:
         await repo.share_apply_lock(APPLY_LOCK)
-    ledger = plan_ledger(map(Incoming.of, events))
+    given = [Incoming.of(event) for event in events]
+    ledger = plan_ledger(given, await repo.stored_contents(sorted({i.ident for i in given})))
     targets = await repo.mark_retracted(ledger.marks)
     rows = ledger.rows({(t.source, t.event_id): t.entity_key for t in targets if t.entity_key is not None})
     new = await repo.upsert_events(rows)
@@ -60,7 +63,7 @@ async def apply_events(
     facts += await _recompute(repo, effects.recompute)
     current = await repo.current_facts(effects.republish)
     facts.extend(Outgoing(key, value) for key, value in current.items())
-    return Applied(facts, effects.new_by_type, effects.duplicates)
+    return Applied(facts, effects.new_by_type, effects.duplicates, ledger.conflicts)
 
 
 async def _recompute(repo: CaseloadRepository, keys: Sequence[str]) -> list[Outgoing]:

@@ -5,10 +5,12 @@ from __future__ import annotations
 import re
 import secrets
 from datetime import date
+from typing import Any, cast
 
 import httpx
 import orjson
 import pytest
+from aiokafka import AIOKafkaProducer
 from conftest import bearer, fresh_postgres_database
 
 from caseload.history import deliver, simulate
@@ -16,6 +18,8 @@ from caseload.integration.expectations import assert_facts_match_database, asser
 from caseload.integration.publishing import publish, read_all, send_raw, wait_until_caught_up
 from stroom_caseload.app import create_app
 from stroom_caseload.commands import migrate
+from stroom_caseload.consumer import Processor
+from stroom_caseload.metrics import CaseloadMetrics
 from stroom_caseload.settings import CaseloadSettings
 from stroom_contract import types
 from stroom_contract.bsn import Pseudonymiser
@@ -24,6 +28,7 @@ from stroom_contract.keys import entity_key
 from stroom_contract.validation import EventValidator
 from stroom_platform.broker import EmbeddedBroker, TopicSpec, ensure_topics
 from stroom_platform.db import make_engine
+from stroom_platform.kafka.consuming import Record
 from stroom_platform.organisations import OrganisationsConfig
 from stroom_simulator.history import simulate_history
 
@@ -122,9 +127,9 @@ async def test_shuffled_history_through_the_service_matches_the_reference_and_fa
     started = next(e for e in raw if e["type"] == "stroom.benefit.started.v1")
     refused = {**started, "id": "nul-1", "data": {**started["data"], "benefit_ref": "B\x00"}}
     await send_raw(broker.bootstrap_servers, settings.events_topic, *encode(validator.validate(refused)))
-    # An id reused for an event of another type: a duplicate of the stored event, no effect.
-    # Whichever of the two the ledger stores first stands, so it goes under the stored event's
-    # key, after it on its partition: on another partition it could be read first.
+    # An id reused for an event of another type: a conflict, dead-lettered; the stored event
+    # stands. Whichever of the two the ledger stores first stands, so it goes under the stored
+    # event's key, after it on its partition: on another partition it could be read first.
     assessed = next(e for e in raw if e["type"] == "stroom.client.assessed.v1")
     started_key = entity_key(validator.validate(started))
     assert started_key is not None
@@ -143,11 +148,12 @@ async def test_shuffled_history_through_the_service_matches_the_reference_and_fa
             transport=transport, base_url="http://caseload", headers=reader
         ) as client:
             status = await wait_until_caught_up(client)
-            assert status["dead_letters"] == 3
+            assert status["dead_letters"] == 4
             assert status["database"] == "reachable"
             assert sorted(status["assigned_partitions"]) == [0, 1, 2, 3]
             metrics = (await client.get("/metrics")).text
             assert 'stroom_caseload_events_applied_total{type="stroom.benefit.started.v1"}' in metrics
+            assert "\nstroom_caseload_events_conflicting_total 1.0\n" in metrics
             # Records sent straight to the topic are stamped when sent: seconds ago, not hours.
             freshness = float(metrics.split("\nstroom_caseload_freshness_seconds ")[1].split()[0])
             assert 0 < freshness < 600
@@ -168,10 +174,64 @@ async def test_shuffled_history_through_the_service_matches_the_reference_and_fa
     finally:
         await engine.dispose()
     dead = await read_all(broker.bootstrap_servers, settings.dead_letter_topic)
-    assert len(dead) == 3
+    assert len(dead) == 4
     reasons = [dict(r.headers)["dlq_reason"].decode() for r in dead]
+    conflicting = [r for r in dead if dict(r.headers)["dlq_reason"].startswith(b"conflict:")]
+    assert [dict(r.headers)["ce_type"] for r in conflicting] == [b"stroom.client.assessed.v1"]
+    assert [dict(r.headers)["ce_id"] for r in conflicting] == [started["id"].encode()]
     assert any("raw bsn" in reason for reason in reasons)
     assert any(reason.startswith("unappliable:") for reason in reasons)
     bsn = leaked["data"]["client"]["bsn"]
     assert all(bsn not in reason for reason in reasons)
     assert all(bsn.encode() not in record.value for record in dead)
+
+
+async def test_a_batch_applied_again_after_a_failed_commit_dead_letters_its_failing_event_once(
+    postgres_server_url: str,
+    pseudonymiser: Pseudonymiser,
+    organisations: OrganisationsConfig,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    url = await fresh_postgres_database(postgres_server_url)
+    await migrate(url)
+    raw = simulate(WESTFRIESLAND, FIRST, months=2, seed=3, per_month=1)
+    started = next(e for e in raw if e["type"] == "stroom.benefit.started.v1")
+    monkeypatch.setattr(types, "_UNSTORABLE", re.compile("(?!)"))
+    refused = {**started, "id": "nul-1", "data": {**started["data"], "benefit_ref": "B\x00"}}
+    validator = EventValidator(pseudonymiser, organisations.municipality_codes)
+    records = [
+        Record("ev", 0, offset, None, *encode(validator.validate(event)))
+        for offset, event in enumerate([started, refused])
+    ]
+    engine = make_engine(url)
+    try:
+        # The producer is not used before publishing, which this test does not reach.
+        processor = Processor(
+            engine,
+            cast(AIOKafkaProducer, None),
+            organisations.municipality_codes,
+            "f",
+            "d",
+            CaseloadMetrics(),
+        )
+        await processor.submit(records, lambda: None)
+        batch = processor._to_apply.get_nowait()
+        commit = processor._commit
+        calls = 0
+
+        async def commit_failing_once_after_isolating(*args: Any) -> Any:
+            nonlocal calls
+            calls += 1
+            if calls == 2:
+                raise ConnectionResetError("the database went away")
+            return await commit(*args)
+
+        monkeypatch.setattr(processor, "_commit", commit_failing_once_after_isolating)
+        with pytest.raises(ConnectionResetError):
+            await processor._apply(batch)
+        facts, dead = await processor._apply(batch)
+        assert [(record.offset, reason.split(":")[0]) for record, reason in dead] == [(1, "unappliable")]
+        assert facts
+        assert batch.poison == []
+    finally:
+        await engine.dispose()

@@ -270,3 +270,59 @@ def test_a_retracted_retraction_restores_a_persons_record_and_counts_its_revisio
     [record] = client_records([gone, back])
     assert b'"revision":3' in record.value
     assert b'"retracted_at":null' in record.value
+
+
+def _changed(incoming: Incoming, change: str) -> Incoming:
+    """`incoming` with another type, another value in its data, or one more field in its data."""
+    if change == "type":
+        return incoming._replace(type=COACH if incoming.type != COACH else BENEFIT)
+    if change == "value":
+        return incoming._replace(data={**incoming.data, "reason": "other", "benefit_ref": "other"})
+    return incoming._replace(data={**incoming.data, "extra": 1})
+
+
+@given(
+    history=histories(),
+    seed=st.integers(0, 10_000),
+    change=st.sampled_from(["type", "value", "field"]),
+    stored_first=st.booleans(),
+)
+def test_an_identical_redelivery_is_a_duplicate_and_any_other_content_under_its_id_a_conflict(
+    history: list[Incoming], seed: int, change: str, stored_first: bool
+) -> None:
+    rng = random.Random(seed)
+    original = rng.choice(history)
+    reuser = _changed(original, change)
+    # The same content with its keys in another order is the same event.
+    reordered = original._replace(data=dict(reversed(list(original.data.items()))))
+    redelivered = [*history, reordered, *rng.sample(history, k=len(history) // 2)]
+    rng.shuffle(redelivered)
+    plain = plan_ledger(history)
+    assert plan_ledger(redelivered).events == plain.events
+    assert plan_ledger(redelivered).conflicts == ()
+    assert plan_ledger(redelivered).given == len(redelivered)
+
+    if stored_first:
+        # The store holds the original: the reuser conflicts wherever it comes in the batch.
+        stored = {original.ident: original.content}
+        batch = [*redelivered]
+        batch.insert(rng.randrange(len(batch) + 1), reuser)
+        ledger = plan_ledger(batch, stored)
+        assert [batch[i] for i in ledger.conflicts] == [reuser]
+    else:
+        # Both in one batch: the one given first stands, every later copy of the other conflicts.
+        batch = [original, reuser, *redelivered, reuser]
+        ledger = plan_ledger(batch)
+        assert [batch[i] for i in ledger.conflicts] == [reuser, reuser]
+    assert ledger.events == plain.events
+    assert ledger.given == len(batch) - len(ledger.conflicts)
+
+
+def test_a_conflicting_retraction_marks_nothing() -> None:
+    stored = event("e1", 0, ENTITIES[0])
+    target = event("e2", 1, ENTITIES[1])
+    reuser = retraction("e1", 2, "e2")
+    ledger = plan_ledger([target, reuser], {stored.ident: stored.content})
+    assert ledger.conflicts == (1,)
+    assert ledger.marks == ()
+    assert ledger.events == (target,)

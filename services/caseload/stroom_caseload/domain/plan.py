@@ -5,8 +5,9 @@ they read (the live worker asks its database, the rebuild remembers what it load
 their writer (upserts, or bulk appends). Where a step needs the store's answer it ends, and the
 next step takes that answer:
 
-1. `plan_ledger`: the batch's events once each, in a fixed order, and the earliest retraction
-   of every event the batch retracts (`marks`).
+1. `plan_ledger`: the batch's events once each, in a fixed order, without those reusing an
+   event's (source, id) for other content (`conflicts`), and the earliest retraction of every
+   event the batch retracts (`marks`).
 2. `Ledger.rows`: each event's ledger row, keyed by its entity; a retraction by the entity at
    the end of its chain, given the keys of the retracted events the store holds.
 3. `plan_effects`: given which rows were new, what follows: retractions that waited for an
@@ -64,6 +65,10 @@ class Incoming(NamedTuple):
     def event(self) -> Event:
         return Event(self.ident[0], self.ident[1], self.type, self.time, self.data)
 
+    @property
+    def content(self) -> bytes:
+        return content(self.type, self.data)
+
     @classmethod
     def of(cls, given: Envelope | Decoded) -> Incoming:
         """An event given with the JSON form it came in keeps that form, not serialised anew."""
@@ -84,6 +89,12 @@ class Incoming(NamedTuple):
         )
 
 
+def content(event_type: str, data: Mapping[str, Any]) -> bytes:
+    """What a redelivery of an event repeats: its type and data, canonically (keys sorted), so
+    that equal content compares equal however its JSON was written."""
+    return orjson.dumps([event_type, data], option=orjson.OPT_SORT_KEYS)
+
+
 class LedgerRow(NamedTuple):
     source: str
     event_id: str
@@ -98,11 +109,15 @@ class Ledger:
     """A batch's events, each once (the first given of a repeated (source, id), as a ledger
     keeps the first delivery), in (source, id) order: two workers with overlapping batches then
     lock rows in one order, never in a circle. `marks`: the earliest retraction of each event
-    the batch retracts, as (source, id, retracted at, retraction id), in the same order."""
+    the batch retracts, as (source, id, retracted at, retraction id), in the same order.
+    `conflicts`: the positions, in the batch as given, of events whose (source, id) the store or
+    an earlier event of the batch holds with another type or other data; they have no effect.
+    `given`: the batch's other events, redeliveries included."""
 
     events: tuple[Incoming, ...]
     marks: tuple[tuple[str, str, datetime, str], ...]
     given: int
+    conflicts: tuple[int, ...] = ()
 
     @property
     def retracted(self) -> dict[Ident, str]:
@@ -150,19 +165,30 @@ def _end(key: str, keys: Mapping[Ident, str], waiting: Mapping[str, Ident]) -> s
     return key
 
 
-def plan_ledger(batch: Iterable[Incoming]) -> Ledger:
+def plan_ledger(batch: Iterable[Incoming], stored: Mapping[Ident, bytes] | None = None) -> Ledger:
+    """`stored`: the `content` of the batch's events the store holds already (placeholders of
+    retracted events not arrived yet hold none). The first stored version of an event stands:
+    a later one with other content is a conflict, an equal one a duplicate."""
+    first = dict(stored or {})
     unique: dict[Ident, Incoming] = {}
+    conflicts = []
     given = 0
-    for incoming in batch:
+    for position, incoming in enumerate(batch):
+        ident = incoming.ident
+        if first.setdefault(ident, incoming.content) != incoming.content:
+            conflicts.append(position)
+            continue
         given += 1
-        unique.setdefault(incoming.ident, incoming)
+        unique.setdefault(ident, incoming)
     events = tuple(unique[ident] for ident in sorted(unique))
     marks: dict[Ident, Mark] = {}
     for incoming in events:
         if incoming.retracted_id is not None:
             source, event_id = incoming.ident
             keep_earliest(marks, (source, incoming.retracted_id), (incoming.time, event_id))
-    return Ledger(events, tuple((s, i, at, by) for (s, i), (at, by) in sorted(marks.items())), given)
+    return Ledger(
+        events, tuple((s, i, at, by) for (s, i), (at, by) in sorted(marks.items())), given, tuple(conflicts)
+    )
 
 
 @dataclass(frozen=True, slots=True)
