@@ -52,7 +52,9 @@ MAX_CHANGES_PAGE = 2000
 MAX_PERIOD_MONTHS = 120
 
 
-def runtime(request: Request) -> ReportingRuntime:
+# The dependencies are coroutines although none waits: FastAPI runs a plain `def` dependency on a
+# worker thread, one thread hop per parameter of every request.
+async def runtime(request: Request) -> ReportingRuntime:
     value: ReportingRuntime = request.app.state.runtime
     return value
 
@@ -62,7 +64,7 @@ def runtime(request: Request) -> ReportingRuntime:
 PUBLISHED_PATHS = frozenset({"/v1/reports/monthly", "/v1/organisations"})
 
 
-def access(
+async def access(
     request: Request, reader: Annotated[Principal, Depends(require_scope(REPORTS_READ, REPORTS_READ_PUBLIC))]
 ) -> Access:
     if REPORTS_READ not in reader.scopes and request.url.path not in PUBLISHED_PATHS:
@@ -70,12 +72,12 @@ def access(
     return reader.access
 
 
-def detail_access(reader: DetailReader) -> Access:
+async def detail_access(reader: DetailReader) -> Access:
     return reader.access
 
 
 async def connection(request: Request) -> AsyncIterator[AsyncConnection]:
-    async with runtime(request).engine.connect() as conn:
+    async with (await runtime(request)).engine.connect() as conn:
         yield conn
 
 
@@ -99,7 +101,7 @@ TableParam = Annotated[str | None, Query(description="Which table a CSV holds; d
 StockDateParam = Annotated[date | None, Query(alias="stockDate", description="Peildatum; default today")]
 
 
-def resolve_scope(
+async def resolve_scope(
     rt: Runtime,
     caller: Caller,
     organisation: OrganisationParam = None,
@@ -143,7 +145,7 @@ def resolve_scope(
     return reports.Scope(org, chosen, orgs.municipality_names)
 
 
-def resolve_period(
+async def resolve_period(
     first: FromParam = None, last: ToParam = None, period: NamedPeriodParam = None
 ) -> tuple[int, int]:
     if period is not None:
@@ -197,7 +199,7 @@ def resolve_period(
     return first_month, last_month
 
 
-def resolve_as_of(as_of: AsOfParam = None) -> datetime | None:
+async def resolve_as_of(as_of: AsOfParam = None) -> datetime | None:
     return checked_moment("asOf", as_of)
 
 
@@ -207,7 +209,7 @@ class Output:
     table: str | None
 
 
-def output(format: FormatParam = "json", table: TableParam = None) -> Output:
+async def output(format: FormatParam = "json", table: TableParam = None) -> Output:
     return Output(format, table)
 
 
@@ -234,7 +236,7 @@ def respond(report: reports.Report, out: Output) -> Any:
     )
 
 
-def units(
+async def units(
     unit: Annotated[str | None, Query(description="benefits or persons; default both")] = None,
 ) -> tuple[str, ...]:
     if unit is None:
@@ -244,7 +246,7 @@ def units(
     return (unit,)
 
 
-def regulations(regulation: Annotated[list[str] | None, Query()] = None) -> tuple[str, ...]:
+async def regulations(regulation: Annotated[list[str] | None, Query()] = None) -> tuple[str, ...]:
     wrong = [r for r in regulation or [] if r not in reports.REGULATIONS]
     if wrong:
         raise Problem(400, "invalid-regulation", "Onbekende regeling", f"Onbekend: {', '.join(wrong)}.")
@@ -252,11 +254,11 @@ def regulations(regulation: Annotated[list[str] | None, Query()] = None) -> tupl
     return tuple(dict.fromkeys(regulation)) if regulation else reports.REGULATIONS
 
 
-def stock_date(stock_date: StockDateParam = None) -> date:
+async def stock_date(stock_date: StockDateParam = None) -> date:
     return checked_day("stockDate", stock_date) or date.today()
 
 
-def quarters(
+async def quarters(
     quarter: Annotated[str | None, Query(description="Any month of the quarter, YYYY-MM")] = None,
     period: NamedPeriodParam = None,
     first: FromParam = None,
@@ -272,9 +274,9 @@ def quarters(
                 "Kwartaal dubbel opgegeven",
                 "Geef óf quarter óf from/to op, niet beide.",
             )
-        first_month, last_month = resolve_period(quarter or first, last, period)
+        first_month, last_month = await resolve_period(quarter or first, last, period)
         return sorted({quarter_of(m) for m in month_range(first_month, last_month)})
-    return [quarter_of(resolve_period(quarter, quarter)[0] if quarter else month_of(date.today()))]
+    return [quarter_of((await resolve_period(quarter, quarter))[0] if quarter else month_of(date.today()))]
 
 
 # The query parameters every report shares, resolved (and validated) once, in the order they
@@ -300,7 +302,7 @@ async def organisations(rt: Runtime, caller: Caller) -> list[dict[str, Any]]:
     return result
 
 
-def publication(request: Request) -> bool:
+async def publication(request: Request) -> bool:
     """True for a reader who may see published figures only (`reports:read:public`)."""
     scopes: frozenset[str] = getattr(getattr(request.state, "principal", None), "scopes", frozenset())
     return REPORTS_READ_PUBLIC in scopes and REPORTS_READ not in scopes
@@ -401,14 +403,14 @@ async def monthly_trace(
 ) -> dict[str, Any]:
     """The pseudonymous benefit refs (and, for persons, client refs) behind one figure, in pages
     of at most 5,000 (`page`, `pageSize`; `count` is all of them)."""
-    resolve_scope(rt, caller, None, [municipality])
-    (the_month, _) = resolve_period(month, month)
+    await resolve_scope(rt, caller, None, [municipality])
+    (the_month, _) = await resolve_period(month, month)
     stock_day = last_day(previous_month(the_month) if measure == "begin" else the_month)
     rows = await queries.trace(
         conn,
         municipality,
-        regulations([regulation])[0],
-        units(unit)[0],
+        (await regulations([regulation]))[0],
+        (await units(unit))[0],
         measure,
         the_month,
         stock_day,
