@@ -3,6 +3,7 @@ dead-lettered with its reason and counted, and the stored event stands, live and
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from caseload.integration.test_consumer import FIRST, WESTFRIESLAND, create_topi
 from stroom_caseload.app import create_app
 from stroom_caseload.commands import migrate
 from stroom_caseload.rebuild.run import rebuild
+from stroom_caseload.service import Applied, apply_events
 from stroom_caseload.tables import live
 from stroom_contract.bsn import Pseudonymiser
 from stroom_contract.kafka_binding import encode
@@ -97,3 +99,33 @@ async def _stored_ref(engine: Any, event: dict[str, Any]) -> str:
         )
     ref: str = orjson.loads(wire)["data"]["benefit_ref"]
     return ref
+
+
+async def test_a_conflict_stored_first_by_another_worker_meanwhile_is_found(
+    postgres_server_url: str, pseudonymiser: Pseudonymiser, organisations: OrganisationsConfig
+) -> None:
+    url = await fresh_postgres_database(postgres_server_url)
+    await migrate(url)
+    raw = simulate(WESTFRIESLAND, FIRST, months=2, seed=29, per_month=1)
+    started = next(e for e in raw if e["type"] == "stroom.benefit.started.v1")
+    changed = {**started, "data": {**started["data"], "benefit_ref": "B-other"}}
+    validator = EventValidator(pseudonymiser, organisations.municipality_codes)
+    engine = make_engine(url)
+
+    async def apply_second() -> Applied:
+        async with engine.begin() as conn:
+            return await apply_events(conn, [validator.validate(changed), validator.validate(started)])
+
+    try:
+        async with engine.connect() as conn, conn.begin():
+            await apply_events(conn, [validator.validate(started)])
+            # The other worker read nothing stored yet, and now waits for this insert.
+            second = asyncio.create_task(apply_second())
+            await asyncio.sleep(1.0)
+            assert not second.done()
+        applied = await second
+        assert applied.conflicts == (0,)
+        assert applied.duplicates == 1
+        assert await _stored_ref(engine, started) == started["data"]["benefit_ref"]
+    finally:
+        await engine.dispose()
