@@ -5,8 +5,8 @@ recorded time from the stored read models, and only what differs is written."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
-from datetime import date, datetime
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import UTC, date, datetime
 from itertools import groupby
 from typing import Any, NamedTuple
 
@@ -164,44 +164,84 @@ def _times(rows: Iterable[Any], start: str, end: str) -> list[datetime]:
     return [time for r in rows for time in (getattr(r, start), getattr(r, end)) if time is not None]
 
 
+# A benefit's cells in two parts, each restated only when its own inputs change: its month-end
+# counts (its rows, its persons' assessments and progress reports) and its outflow's (its rows,
+# its persons' other benefits).
+STANDING_MEASURES = frozenset(kpi_cells.CHANGES)
+OUTFLOW_MEASURES = frozenset({kpi_cells.K4, kpi_cells.K5, kpi_cells.DOOR})
+EVER = datetime.min.replace(tzinfo=UTC)  # restate a part from: the beginning of recorded time
+
+
+class Since(NamedTuple):
+    """The recorded moments from which a benefit's parts are restated; None: the part stands."""
+
+    standing: datetime | None
+    outflow: datetime | None
+
+
+def _restated(
+    entity: str,
+    stored: Sequence[tuple[Any, ...]],
+    since: datetime,
+    times: Iterable[datetime],
+    cells_at: Callable[[datetime], tuple[kpi_cells.Cell, ...]],
+) -> list[tuple[Any, ...]]:
+    """A part's rows from its stored ones (CELL_COLUMNS): those that ended by `since` kept, those
+    living at it carried on, and the cells from `since` on computed at each moment its inputs
+    changed. Before `since` the inputs are as they were, so are the cells."""
+    kept = [row for row in stored if row[-1] is not None and row[-1] <= since]
+    living = {
+        kpi_cells.Cell(*row[1:-2]): row[-2]
+        for row in stored
+        if row[-2] < since and (row[-1] is None or row[-1] > since)
+    }
+    moments = [since, *(time for time in times if time > since)]
+    return [*kept, *_rows(entity, kpi_cells.over_recorded_time(moments, cells_at, living))]
+
+
 def benefit_cells(
     entity: str,
     spells: dict[str, list[Any]],
     people: dict[str, set[str]],
     records: dict[str, list[Record]],
     organisations: OrganisationsConfig,
+    stored: Sequence[tuple[Any, ...]] = (),
+    since: Since = Since(EVER, EVER),
 ) -> list[tuple[Any, ...]]:
-    """A benefit's cells over recorded time, as kpi_cells rows: its month-end counts from its spell
-    rows (every version) and its persons' assessments and progress reports; its outflow's from its
-    rows and the other benefits of its persons in its organisation (their returns count for K5 and
-    the revolving door)."""
+    """A benefit's cells over recorded time, as kpi_cells rows (its `stored` ones, CELL_COLUMNS,
+    kept where `since` says): its month-end counts from its spell rows (every version) and its
+    persons' assessments and progress reports; its outflow's from its rows and the other benefits
+    of its persons in its organisation (their returns count for K5 and the revolving door)."""
     own = spells.get(entity, [])
     if not any(r.regulation in kpis.KPI_REGULATIONS for r in own):
         return []  # every measure counts the KPI regulations only
     persons = {r.client_ref for r in own if r.client_ref}
-    its_records = [r for p in sorted(persons) for r in records.get(p, [])]
-    known: dict[int, kpis.Standing] = {}
-    previous: tuple[kpis.KpiBenefit | None, frozenset[Record]] = (None, frozenset())
+    standing = [row for row in stored if row[1] in STANDING_MEASURES]
+    outflow = [row for row in stored if row[1] in OUTFLOW_MEASURES]
+    rows = [*(standing if since.standing is None else ()), *(outflow if since.outflow is None else ())]
+    if since.standing is not None:
+        its_records = [r for p in sorted(persons) for r in records.get(p, [])]
+        known: dict[int, kpis.Standing] = {}
+        previous: tuple[kpis.KpiBenefit | None, frozenset[Record]] = (None, frozenset())
 
-    def standing_at(at: datetime) -> tuple[kpi_cells.Cell, ...]:
-        nonlocal known, previous
-        found = benefits_of(r for r in own if _valid(r, at))
-        if not found:
-            return ()
-        visible = frozenset(r for r in its_records if _visible(r, at))
-        if found[0] != previous[0]:
-            known = {}
-        elif changed := visible ^ previous[1]:
-            # Month ends before the earliest record that came or went stand as they stood.
-            since = month_of(min(r.on_date for r in changed))
-            known = {m: s for m, s in known.items() if m < since}
-        previous = (found[0], visible)
-        return kpi_cells.benefit_cells(found[0], client_file(visible), None, known)
+        def standing_at(at: datetime) -> tuple[kpi_cells.Cell, ...]:
+            nonlocal known, previous
+            found = benefits_of(r for r in own if _valid(r, at))
+            if not found:
+                return ()
+            visible = frozenset(r for r in its_records if _visible(r, at))
+            if found[0] != previous[0]:
+                known = {}
+            elif changed := visible ^ previous[1]:
+                # Month ends before the earliest record that came or went stand as they stood.
+                since = month_of(min(r.on_date for r in changed))
+                known = {m: s for m, s in known.items() if m < since}
+            previous = (found[0], visible)
+            return kpi_cells.benefit_cells(found[0], client_file(visible), None, known)
 
-    cells = kpi_cells.over_recorded_time(
-        [*_times(own, *RECORDED), *_times(its_records, "recorded_at", "retracted_at")], standing_at
-    )
-    if any(r.end_date for r in own if r.unit == "benefits"):
+        times = sorted({*_times(own, *RECORDED), *_times(its_records, "recorded_at", "retracted_at")})
+        rows += _restated(entity, standing, since.standing, times, standing_at)
+    if since.outflow is not None and any(r.end_date for r in own if r.unit == "benefits"):
         related = sorted({other for p in persons for other in people.get(p, ())} - {entity})
         theirs = [r for other in related for r in spells.get(other, [])]
 
@@ -216,10 +256,9 @@ def benefit_cells(
             )
             return kpi_cells.benefit_cells(found[0], None, returns)
 
-        cells += kpi_cells.over_recorded_time(
-            [*_times(own, *RECORDED), *_times(theirs, *RECORDED)], outflow_at
-        )
-    return _rows(entity, cells)
+        times = sorted({*_times(own, *RECORDED), *_times(theirs, *RECORDED)})
+        rows += _restated(entity, outflow, since.outflow, times, outflow_at)
+    return rows
 
 
 def _organisation(organisations: OrganisationsConfig, municipality: str) -> frozenset[str]:
@@ -278,10 +317,13 @@ async def _people(conn: AsyncConnection, column: str, values: Iterable[str]) -> 
     return [(client, entity) for client, entity in rows]
 
 
-async def _write(conn: AsyncConnection, entities: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
-    """Replace the stored cells of `entities` by `rows`, leaving alone those that stay, and move the
-    current totals by what became current or stopped being so."""
-    stored = await _select(conn, t.kpi_cells, "entity", entities, ("id", *CELL_COLUMNS))
+async def _stored(conn: AsyncConnection, entities: Sequence[str]) -> list[Any]:
+    return await _select(conn, t.kpi_cells, "entity", entities, ("id", *CELL_COLUMNS))
+
+
+async def _write(conn: AsyncConnection, stored: Sequence[Any], rows: list[tuple[Any, ...]]) -> None:
+    """Replace the `stored` cells (`_stored`) by `rows`, leaving alone those that stay, and move
+    the current totals by what became current or stopped being so."""
     changes = row_changes(stored, rows)
     deltas: dict[tuple[Any, ...], list[int]] = defaultdict(lambda: [0, 0])
 
@@ -318,9 +360,11 @@ async def _write(conn: AsyncConnection, entities: Sequence[str], rows: list[tupl
 
 
 async def restate_benefits(
-    conn: AsyncConnection, entities: Sequence[str], organisations: OrganisationsConfig
+    conn: AsyncConnection, since: Mapping[str, Since], organisations: OrganisationsConfig
 ) -> None:
-    """Compute the cells of these benefits again from the read models and store what changed."""
+    """Compute the parts of these benefits' cells again from the read models, each from the moment
+    `since` names, and store what changed."""
+    entities = sorted(since)
     for start in range(0, len(entities), CHUNK):
         chunk = entities[start : start + CHUNK]
         spells = await _spells(conn, chunk)
@@ -332,10 +376,16 @@ async def restate_benefits(
         spells.update(await _spells(conn, others))
         found = await _select(conn, t.client_records, "client_ref", persons, RECORD_COLUMNS)
         records = _by(records_of(r for r in found if r.type in STANDING_RECORDS), lambda r: r.client_ref)
+        stored = await _stored(conn, chunk)
+        cells = _by((tuple(row[1:]) for row in stored), lambda row: row[0])
         rows = [
-            row for entity in chunk for row in benefit_cells(entity, spells, people, records, organisations)
+            row
+            for entity in chunk
+            for row in benefit_cells(
+                entity, spells, people, records, organisations, cells.get(entity, []), since[entity]
+            )
         ]
-        await _write(conn, chunk, rows)
+        await _write(conn, stored, rows)
 
 
 async def restate_plans(conn: AsyncConnection, record_ids: Sequence[str]) -> None:
@@ -372,14 +422,22 @@ async def restate_plans(conn: AsyncConnection, record_ids: Sequence[str]) -> Non
                 for a in [*by_client.get(plan_record.client_ref, []), *by_entity.get(entity or "", [])]
             }
             rows.extend(plan_cells(plan_record, list(linked.values())))
-        await _write(conn, chunk, rows)
+        await _write(conn, await _stored(conn, chunk), rows)
 
 
-async def restate(conn: AsyncConnection, winners: Sequence[Fact], organisations: OrganisationsConfig) -> None:
-    """After a batch's facts were applied (same transaction): the cells of every benefit whose fact
-    won and of every benefit of their persons, before and after (another benefit of the same
-    person is a return for K5 and the revolving door); of every benefit of a client whose
-    assessment or progress report changed; of every plan that changed and every plan of the client
+async def restate(
+    conn: AsyncConnection,
+    winners: Sequence[Fact],
+    organisations: OrganisationsConfig,
+    changed: Mapping[str, datetime],
+    records_changed: Mapping[str, datetime],
+) -> None:
+    """After a batch's facts were applied (same transaction), given the recorded moment from which
+    each benefit's rows (`changed`) and each client record (`records_changed`) changed: from
+    there, the month-end counts of every changed benefit and every benefit of a client whose
+    assessment or progress report changed, and the outflow's of every changed benefit and every
+    benefit of their persons, before and after (another benefit of the same person is a return for
+    K5 and the revolving door); the cells of every plan that changed and every plan of the client
     of an application that changed or naming it."""
     benefits = sorted({f.entity for f in winners if isinstance(f, BenefitHistory)})
     before = await _people(conn, "entity", benefits)
@@ -388,10 +446,29 @@ async def restate(conn: AsyncConnection, winners: Sequence[Fact], organisations:
     await dialect.delete_where_in(conn, t.kpi_people, "entity", benefits)
     await dialect.insert_rows(conn, t.kpi_people, ("client_ref", "entity"), after)
     records = [f for f in winners if isinstance(f, ClientRecord)]
-    persons = {client for client, _ in (*before, *after)}
-    persons.update(r.client_ref for r in records if r.fact.type in STANDING_RECORDS)
-    touched = set(benefits) | {entity for _, entity in await _people(conn, "client_ref", persons)}
-    await restate_benefits(conn, sorted(touched), organisations)
+    standing: dict[str, datetime] = {}
+    outflow: dict[str, datetime] = {}
+    returns: dict[str, datetime] = {}  # per person, from when their benefits changed
+    assessed: dict[str, datetime] = {}  # per person, from when their standing records changed
+    for entity, moment in changed.items():
+        _earliest(standing, entity, moment)
+        _earliest(outflow, entity, moment)
+    for client, entity in (*before, *after):
+        if entity in changed:
+            _earliest(returns, client, changed[entity])
+    for r in records:
+        if r.fact.type in STANDING_RECORDS:
+            _earliest(assessed, r.client_ref, records_changed[r.record_id])
+    for client, entity in await _people(conn, "client_ref", {*returns, *assessed}):
+        if client in returns:
+            _earliest(outflow, entity, returns[client])
+        if client in assessed:
+            _earliest(standing, entity, assessed[client])
+    await restate_benefits(
+        conn,
+        {e: Since(standing.get(e), outflow.get(e)) for e in {*standing, *outflow}},
+        organisations,
+    )
     applications = [f for f in winners if isinstance(f, ApplicationHistory)]
     applicants = {v.state.client_ref for f in applications for v in f.versions if v.state}
     plans = {r.record_id for r in records if r.fact.type == "plan"}
@@ -400,6 +477,10 @@ async def restate(conn: AsyncConnection, winners: Sequence[Fact], organisations:
             record_id for (record_id,) in await _select(conn, t.kpi_plans, column, values, ("record_id",))
         )
     await restate_plans(conn, sorted(plans))
+
+
+def _earliest(moments: dict[str, datetime], key: str, moment: datetime) -> None:
+    moments[key] = min(moment, moments.get(key, moment))
 
 
 async def rebuild(conn: AsyncConnection, organisations: OrganisationsConfig) -> tuple[int, int]:
@@ -415,6 +496,6 @@ async def rebuild(conn: AsyncConnection, organisations: OrganisationsConfig) -> 
     )
     r = t.client_records.c
     plans = sorted(i for (i,) in await conn.execute(select(r.record_id).where(r.type == "plan")))
-    await restate_benefits(conn, benefits, organisations)
+    await restate_benefits(conn, {e: Since(EVER, EVER) for e in benefits}, organisations)
     await restate_plans(conn, plans)
     return len(benefits), len(plans)

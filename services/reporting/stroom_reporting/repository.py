@@ -27,7 +27,7 @@ from stroom_reporting import tables as t
 from stroom_reporting.domain import spells
 from stroom_reporting.domain.months import month_of
 from stroom_reporting.domain.mutations import flow_deltas
-from stroom_reporting.domain.spells import RowChanges, row_changes
+from stroom_reporting.domain.spells import RowChanges, changed_since, row_changes
 from stroom_reporting.domain.status import SpellVersion, late_changes, months_between
 
 READ_MODELS = ("benefit", "placement", "application", "trajectory", "client")
@@ -148,14 +148,16 @@ def _late_flow_rows(changes: RowChanges) -> list[tuple[Any, ...]]:
 
 async def _replace_histories(
     conn: AsyncConnection, histories: dict[str, spells.History]
-) -> tuple[list[spells.History], list[MonthKey]]:
+) -> tuple[list[spells.History], list[MonthKey], dict[str, datetime]]:
     """Bring the rows of every entity whose fact is newer than the stored one in line with it,
-    keeping the monthly aggregate in step; returns those facts and the months whose flows moved."""
+    keeping the monthly aggregate in step; returns those facts, the months whose flows moved and
+    per benefit the recorded moment from which its rows changed."""
     stored = dict(
         await dialect.select_where_in(conn, t.entities, "entity", list(histories), ("entity", "revision"))
     )
     winners = [h for e, h in histories.items() if h.revision > stored.get(e, -1)]
     deltas: dict[MonthKey, list[int]] = {}
+    since: dict[str, datetime] = {}
     for kind, (table, columns) in SPELL_COLUMNS.items():
         of_kind = [h for h in winners if h.kind == kind]
         # Entities seen for the first time have no rows to compare with: bulk loads skip the select.
@@ -170,6 +172,7 @@ async def _replace_histories(
         )
         await dialect.insert_rows(conn, table, names, changes.inserted)
         if kind == "benefit":
+            since = changed_since(changes)
             _add_flows(deltas, changes)
             await dialect.insert_rows(conn, t.late_flows, LATE_FLOW_COLUMNS, _late_flow_rows(changes))
     await dialect.write_rows(
@@ -192,7 +195,7 @@ async def _replace_histories(
             "outflow": f"{t.monthly.name}.outflow + excluded.outflow",
         },
     )
-    return winners, [key for key, _ in changed]
+    return winners, [key for key, _ in changed], since
 
 
 def _record_row(record: ClientRecord) -> tuple[Any, ...]:
@@ -222,17 +225,21 @@ def _record_row(record: ClientRecord) -> tuple[Any, ...]:
     return tuple(values[c] for c in RECORD_COLUMNS)
 
 
-async def _replace_records(conn: AsyncConnection, records: dict[str, ClientRecord]) -> list[ClientRecord]:
-    stored = dict(
-        await dialect.select_where_in(
-            conn, t.client_records, "record_id", list(records), ("record_id", "revision")
-        )
+async def _replace_records(
+    conn: AsyncConnection, records: dict[str, ClientRecord]
+) -> tuple[list[ClientRecord], dict[str, datetime]]:
+    """Store the records newer than the stored ones; returns them and per record the recorded
+    moment from which it may read differently (the earlier of its stored and new recorded_at)."""
+    found = await dialect.select_where_in(
+        conn, t.client_records, "record_id", list(records), ("record_id", "revision", "recorded_at")
     )
-    winners = [r for i, r in records.items() if r.revision > stored.get(i, -1)]
+    stored = {i: (revision, recorded_at) for i, revision, recorded_at in found}
+    winners = [r for i, r in records.items() if r.revision > stored.get(i, (-1, None))[0]]
     await dialect.write_rows(
         conn, t.client_records, RECORD_COLUMNS, [_record_row(r) for r in winners], stored
     )
-    return winners
+    since = {r.record_id: min(r.recorded_at, stored.get(r.record_id, (0, r.recorded_at))[1]) for r in winners}
+    return winners, since
 
 
 def _latest_recorded(fact: Fact) -> datetime:
@@ -291,10 +298,10 @@ async def apply_facts(
                 records[fact.record_id] = fact
         elif fact.entity not in histories or fact.revision > histories[fact.entity].revision:
             histories[fact.entity] = fact
-    winners, changed = await _replace_histories(conn, histories)
-    record_winners = await _replace_records(conn, records)
+    winners, changed, since = await _replace_histories(conn, histories)
+    record_winners, record_since = await _replace_records(conn, records)
     all_winners: list[Fact] = [*winners, *record_winners]
-    await kpi_store.restate(conn, all_winners, organisations or default_organisations())
+    await kpi_store.restate(conn, all_winners, organisations or default_organisations(), since, record_since)
     await _touch_freshness(conn, all_winners, now)
     await dialect.upsert_rows(
         conn,

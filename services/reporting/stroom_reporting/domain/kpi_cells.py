@@ -85,11 +85,14 @@ def plan_cells(lead: kpis.LeadTime | None) -> tuple[Cell, ...]:
 
 
 def over_recorded_time(
-    times: Iterable[datetime], cells_at: Callable[[datetime], tuple[Cell, ...]]
+    times: Iterable[datetime],
+    cells_at: Callable[[datetime], tuple[Cell, ...]],
+    living: dict[Cell, datetime] | None = None,
 ) -> list[Recorded[Cell]]:
     """The cells as they were known over recorded time: `cells_at` at each moment the inputs
-    changed, each cell valid from the first moment that yields it until the first that no longer does."""
-    return recorded_rows([(time, time) for time in sorted(set(times))], cells_at)
+    changed, each cell valid from the first moment that yields it until the first that no longer
+    does (`living`: cells valid since the moment given before the first of `times`)."""
+    return recorded_rows([(time, time) for time in sorted(set(times))], cells_at, living)
 
 
 # A scope's summed cells: (measure, month, detail) -> (a, b); the months before the first month

@@ -184,11 +184,14 @@ def phase_rows(state: TrajectoryState) -> tuple[PhaseRow, ...]:
 
 
 def recorded_rows(
-    versions: Sequence[tuple[datetime, S | None]], derive: Callable[[S], tuple[R, ...]]
+    versions: Sequence[tuple[datetime, S | None]],
+    derive: Callable[[S], tuple[R, ...]],
+    opened: dict[R, datetime] | None = None,
 ) -> list[Recorded[R]]:
     """Rows per version, merged while unchanged: a row lives from the version that first
-    yields it until the first later version that no longer does."""
-    open_rows: dict[R, datetime] = {}
+    yields it until the first later version that no longer does. `opened`: rows that were already
+    living before the first version, with the moment each began."""
+    open_rows: dict[R, datetime] = dict(opened or {})
     result: list[Recorded[R]] = []
     for recorded_from, state in sorted(versions, key=lambda v: v[0]):
         current = set(derive(state)) if state is not None else set()
@@ -231,6 +234,23 @@ class RowChanges:
     # (id, new recorded_to, the stored row): a version superseded since, or superseded no more.
     closed: list[tuple[int, datetime | None, tuple[Any, ...]]]
     deleted: list[tuple[int, tuple[Any, ...]]]
+
+
+def changed_since(changes: RowChanges) -> dict[str, datetime]:
+    """Per entity, the earliest recorded moment from which its rows differ: a row put in or taken
+    out from its recorded_from, a row closed otherwise from the earlier of its old and new ends."""
+    since: dict[str, datetime] = {}
+
+    def at(entity: str, moment: datetime) -> None:
+        since[entity] = min(moment, since.get(entity, moment))
+
+    for row in changes.inserted:
+        at(row[0], row[-2])
+    for _, row in changes.deleted:
+        at(row[0], row[-2])
+    for _, to, row in changes.closed:
+        at(row[0], min(m for m in (to, row[-1]) if m is not None))
+    return since
 
 
 def row_changes(stored: Iterable[Sequence[Any]], rows: Iterable[tuple[Any, ...]]) -> RowChanges:
