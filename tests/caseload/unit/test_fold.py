@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from stroom_caseload.domain.events import Event, Stored
-from stroom_caseload.domain.fold import fold, history, kind_of
+from stroom_caseload.domain.fold import fold, history
 from stroom_caseload.domain.publication import entity_fact, revised_fact
 from stroom_contract.facts import (
     ApplicationState,
@@ -29,6 +29,7 @@ from stroom_contract.facts import (
     TrajectoryVersion,
     Version,
 )
+from stroom_contract.keys import kind_of
 from stroom_simulator.bsns import pseudonym
 
 T0 = datetime(2023, 1, 1, 9, tzinfo=UTC)

@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
 from datetime import date
-from typing import Any
+from typing import get_args
 
+from stroom_caseload.domain.events import Event
+from stroom_contract.events import (
+    EVENT_TYPES,
+    ClientAssessedData,
+    CoachAssignedData,
+    PlanSentData,
+    ProgressReportRecordedData,
+    SanctionImposedData,
+    trusted_data,
+)
 from stroom_contract.facts import (
     Assessment,
     ClientFact,
@@ -15,45 +24,58 @@ from stroom_contract.facts import (
     Sanction,
 )
 
-_FACTS: dict[str, Callable[[Mapping[str, Any]], ClientFact]] = {
-    "stroom.client.assessed.v1": lambda d: Assessment(
-        assessed_on=date.fromisoformat(d["assessed_on"]),
-        ladder_step=d["ladder_step"],
-        target_step=d.get("target_step"),
-        client_stream=d["client_stream"],
-        work_obligation_exempt=d["work_obligation_exempt"],
-    ),
-    "stroom.client.coach_assigned.v1": lambda d: CoachAssignment(
-        coach_ref=d["coach_ref"], assigned_on=date.fromisoformat(d["assigned_on"])
-    ),
-    "stroom.progress_report.recorded.v1": lambda d: ProgressReport(
-        recorded_on=date.fromisoformat(d["recorded_on"]), long_trajectory=bool(d.get("long_trajectory"))
-    ),
-    "stroom.plan.sent.v1": lambda d: PlanSent(
-        plan_ref=d["plan_ref"],
-        sent_on=date.fromisoformat(d["sent_on"]),
-        application_ref=d.get("application_ref"),
-    ),
-    "stroom.sanction.imposed.v1": lambda d: Sanction(
-        kind=d["kind"], imposed_on=date.fromisoformat(d["imposed_on"]), benefit_ref=d.get("benefit_ref")
-    ),
-}
+# The event data of a person's point fact, one event each.
+PointData = (
+    ClientAssessedData | CoachAssignedData | ProgressReportRecordedData | PlanSentData | SanctionImposedData
+)
 
-CLIENT_EVENT_TYPES = frozenset(_FACTS)
+CLIENT_EVENT_TYPES = frozenset(
+    name
+    for name, envelope in EVENT_TYPES.items()
+    if envelope.model_fields["data"].annotation in get_args(PointData)
+)
 
 
-def client_fact(event_type: str, data: Mapping[str, Any]) -> ClientFact:
-    return _FACTS[event_type](data)
+def client_point(event: Event) -> tuple[str, ClientFact]:
+    """The person (their `client_ref`) a point fact's event is about, and the fact."""
+    data = trusted_data(event.type, event.data)
+    if not isinstance(data, PointData):
+        raise TypeError(f"{event.type} is geen gebeurtenis van een feit over een persoon")
+    return data.client.ref, _fact(data)
+
+
+def _fact(data: PointData) -> ClientFact:
+    match data:
+        case ClientAssessedData():
+            return Assessment(
+                assessed_on=data.assessed_on,
+                ladder_step=data.ladder_step,
+                target_step=data.target_step,
+                client_stream=data.client_stream,
+                work_obligation_exempt=data.work_obligation_exempt,
+            )
+        case CoachAssignedData():
+            return CoachAssignment(coach_ref=data.coach_ref, assigned_on=data.assigned_on)
+        case ProgressReportRecordedData():
+            return ProgressReport(recorded_on=data.recorded_on, long_trajectory=bool(data.long_trajectory))
+        case PlanSentData():
+            return PlanSent(
+                plan_ref=data.plan_ref, sent_on=data.sent_on, application_ref=data.application_ref
+            )
+        case SanctionImposedData():
+            return Sanction(kind=data.kind, imposed_on=data.imposed_on, benefit_ref=data.benefit_ref)
 
 
 def effective_date(fact: ClientFact) -> date:
     """The date the fact takes effect on, whatever its kind calls it."""
-    if isinstance(fact, Assessment):
-        return fact.assessed_on
-    if isinstance(fact, CoachAssignment):
-        return fact.assigned_on
-    if isinstance(fact, ProgressReport):
-        return fact.recorded_on
-    if isinstance(fact, PlanSent):
-        return fact.sent_on
-    return fact.imposed_on
+    match fact:
+        case Assessment():
+            return fact.assessed_on
+        case CoachAssignment():
+            return fact.assigned_on
+        case ProgressReport():
+            return fact.recorded_on
+        case PlanSent():
+            return fact.sent_on
+        case Sanction():
+            return fact.imposed_on

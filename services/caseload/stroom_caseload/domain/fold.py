@@ -44,8 +44,6 @@ from stroom_contract.facts import (
     TrajectoryVersion,
     Version,
 )
-from stroom_contract.keys import kind_of as kind_of
-from stroom_contract.keys import kind_of_key as kind_of_key
 
 Order = tuple[datetime, str, str]
 

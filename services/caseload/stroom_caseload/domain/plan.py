@@ -27,7 +27,7 @@ from typing import Any, NamedTuple
 
 import orjson
 
-from stroom_caseload.domain.client import CLIENT_EVENT_TYPES, client_fact
+from stroom_caseload.domain.client import CLIENT_EVENT_TYPES, client_point
 from stroom_caseload.domain.events import Decoded, Event, Mark, Stored, effective, keep_earliest, utc
 from stroom_caseload.domain.fold import history
 from stroom_caseload.domain.publication import client_record, revised_fact
@@ -250,9 +250,8 @@ def plan_effects(
         key = row.entity_key
         if incoming.type in CLIENT_EVENT_TYPES:
             if is_new:
-                data = incoming.data
-                fact = client_fact(incoming.type, data)
-                point_facts.append((record_id(*ident), data["client"]["client_ref"], fact, incoming.time))
+                client_ref, fact = client_point(incoming.event)
+                point_facts.append((record_id(*ident), client_ref, fact, incoming.time))
                 retracted_at, revision = new[ident]
                 if retracted_at is None:
                     fresh.append(ClientRow(*ident, incoming.event, None, revision))
@@ -317,9 +316,9 @@ def client_records(rows: Iterable[ClientRow]) -> list[Outgoing]:
 
 def client_record_of(row: ClientRow) -> Outgoing:
     event = row.event
-    fact = client_fact(event.type, event.data)
+    client_ref, fact = client_point(event)
     key, value = client_record(
-        row.source, row.event_id, event.data, row.revision, event.time, row.retracted_at, fact
+        row.source, row.event_id, client_ref, row.revision, event.time, row.retracted_at, fact
     )
     return Outgoing(key, value)
 

@@ -3,10 +3,10 @@ the contract's own types (`stroom_contract.facts`): their fields, in their order
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import fields
 from datetime import datetime
-from typing import Any, get_args, get_origin, get_type_hints
+from typing import get_args, get_origin, get_type_hints
 
 import orjson
 from pydantic import BaseModel
@@ -114,7 +114,7 @@ def _kept(previous: bytes | None, chunks: list[bytes]) -> int:
 def client_record(
     source: str,
     event_id: str,
-    data: Mapping[str, Any],
+    client_ref: str,
     revision: int,
     recorded_at: datetime,
     retracted_at: datetime | None,
@@ -125,7 +125,6 @@ def client_record(
     Keyed per record, not per person: the facts topic is compacted, and a person's records
     must each survive as their own newest value.
     """
-    client_ref = data["client"]["client_ref"]
     record = ClientRecord.model_construct(
         entity=f"client:{client_ref}",
         record_id=f"{source}|{event_id}",

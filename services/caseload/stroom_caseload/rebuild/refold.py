@@ -11,7 +11,7 @@ import orjson
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from stroom_caseload.domain.client import client_fact
+from stroom_caseload.domain.client import client_point
 from stroom_caseload.domain.events import Event, Stored, effective
 from stroom_caseload.domain.plan import ClientRow, client_record_of, entity_write, record_id
 from stroom_caseload.rebuild.bulk import BulkWriter
@@ -52,10 +52,8 @@ class _Chunk:
 
     def client(self, stored: Stored) -> None:
         event = stored.event
-        fact = client_fact(event.type, event.data)
-        row = client_fact_row(
-            record_id(event.source, event.id), event.data["client"]["client_ref"], fact, event.time
-        )
+        client_ref, fact = client_point(event)
+        row = client_fact_row(record_id(event.source, event.id), client_ref, fact, event.time)
         self.rows[shadow.client_facts].append(row | {"retracted_at": stored.retracted_at})
 
 
