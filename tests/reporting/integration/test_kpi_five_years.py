@@ -1,8 +1,9 @@
 """Five simulated years of WerkSaam Westfriesland, pushed through caseload's fold into facts and
-loaded as the facts consumer loads them: the KPI sheet served from the materialised cells equals
-the KPIs recomputed from the read models for every quarter, every municipality and the
-organisation as a whole (every value, numerator and denominator, the K3 median, K5 pending, the
-rates and the revolving door), today and as known at a moment in the third year."""
+loaded as the facts consumer loads them (PostgreSQL and SQLite): the KPI sheet served from the
+materialised cells equals the KPIs recomputed from the read models for every quarter, every
+municipality and the organisation as a whole (every value, numerator and denominator, the K3
+median, K5 pending, the rates and the revolving door), today and as known at a moment in the
+third year."""
 
 from __future__ import annotations
 
@@ -71,14 +72,13 @@ def mismatches(expected: list[dict[str, Any]], got: list[dict[str, Any]]) -> lis
 
 
 async def test_the_materialised_sheet_equals_the_reference_over_five_years(
-    postgres_server_url: str, pseudonymiser: Pseudonymiser
+    database_url: str, postgres_server_url: str, pseudonymiser: Pseudonymiser
 ) -> None:
     raw = list(simulate_history(ORGANISATION, years=YEARS, seed=14, start=START, scale=SCALE, noise=True))
     validator = EventValidator(pseudonymiser, ORGANISATIONS.municipality_codes)
     batches = await facts_of(raw, validator, await fresh_postgres_database(postgres_server_url))
-    url = await fresh_postgres_database(postgres_server_url)
-    await migrate(url)
-    engine = make_engine(url)
+    await migrate(database_url)
+    engine = make_engine(database_url)
     for batch in batches:
         async with engine.begin() as conn:
             await apply_facts(conn, batch, datetime.now(UTC), ORGANISATIONS)
