@@ -160,6 +160,14 @@ def _visible(record: Any, at: datetime) -> bool:
     return bool(record.recorded_at <= at and (record.retracted_at is None or record.retracted_at > at))
 
 
+def _valid_before(row: Any, at: datetime) -> bool:
+    return bool(row.recorded_from < at and (row.recorded_to is None or row.recorded_to >= at))
+
+
+def _visible_before(record: Any, at: datetime) -> bool:
+    return bool(record.recorded_at < at and (record.retracted_at is None or record.retracted_at >= at))
+
+
 def _times(rows: Iterable[Any], start: str, end: str) -> list[datetime]:
     return [time for r in rows for time in (getattr(r, start), getattr(r, end)) if time is not None]
 
@@ -186,17 +194,23 @@ def _restated(
     times: Iterable[datetime],
     cells_at: Callable[[datetime], tuple[kpi_cells.Cell, ...]],
 ) -> list[tuple[Any, ...]]:
-    """A part's rows from its stored ones (CELL_COLUMNS): those that ended by `since` kept, those
-    living at it carried on, and the cells from `since` on computed at each moment its inputs
-    changed. Before `since` the inputs are as they were, so are the cells."""
-    kept = [row for row in stored if row[-1] is not None and row[-1] <= since]
-    living = {
+    """A part's rows from its stored ones (CELL_COLUMNS): those that ended before `since` kept,
+    those living just before it carried on (closed at it when the inputs no longer yield them),
+    and the cells from `since` on computed at each moment its inputs changed. Before `since` the
+    inputs are as they were, so are the cells."""
+    kept = [row for row in stored if row[-1] is not None and row[-1] < since]
+    moments = [since, *(time for time in times if time > since)]
+    living = _living(stored, since)
+    return [*kept, *_rows(entity, kpi_cells.over_recorded_time(moments, cells_at, living))]
+
+
+def _living(stored: Sequence[tuple[Any, ...]], since: datetime) -> dict[kpi_cells.Cell, datetime]:
+    """The stored cells (CELL_COLUMNS) valid just before `since`, with the moment each began."""
+    return {
         kpi_cells.Cell(*row[1:-2]): row[-2]
         for row in stored
-        if row[-2] < since and (row[-1] is None or row[-1] > since)
+        if row[-2] < since and (row[-1] is None or row[-1] >= since)
     }
-    moments = [since, *(time for time in times if time > since)]
-    return [*kept, *_rows(entity, kpi_cells.over_recorded_time(moments, cells_at, living))]
 
 
 def benefit_cells(
@@ -221,8 +235,15 @@ def benefit_cells(
     rows = [*(standing if since.standing is None else ()), *(outflow if since.outflow is None else ())]
     if since.standing is not None:
         its_records = [r for p in sorted(persons) for r in records.get(p, [])]
-        known: dict[int, kpis.Standing] = {}
-        previous: tuple[kpis.KpiBenefit | None, frozenset[Record]] = (None, frozenset())
+        # Just before `since` the inputs are as they were when the stored cells were computed, so
+        # the living cells say how the benefit then stood at each month end.
+        before = benefits_of(r for r in own if _valid_before(r, since.standing))
+        previous = (
+            before[0] if before else None,
+            frozenset(r for r in its_records if _visible_before(r, since.standing)),
+        )
+        living = _living(standing, since.standing)
+        known: dict[int, kpis.Standing] | None = None
 
         def standing_at(at: datetime) -> tuple[kpi_cells.Cell, ...]:
             nonlocal known, previous
@@ -230,14 +251,18 @@ def benefit_cells(
             if not found:
                 return ()
             visible = frozenset(r for r in its_records if _visible(r, at))
-            if found[0] != previous[0]:
-                known = {}
-            elif changed := visible ^ previous[1]:
-                # Month ends before the earliest record that came or went stand as they stood.
-                since = month_of(min(r.on_date for r in changed))
-                known = {m: s for m, s in known.items() if m < since}
+            clients = client_file(visible)
+            kept = kpis.standing_kept_before(previous[0], found[0]) if previous[0] else date.min
+            if changed := visible ^ previous[1]:
+                kept = min(kept, *(r.on_date for r in changed))
+            # Month ends before the first day the change can reach stand as they stood.
+            if known is None:
+                months = kpis.standing_months(found[0], clients) if kept > date.min else []
+                known = kpi_cells.standings(living, [m for m in months if m < month_of(kept)])
+            else:
+                known = {m: s for m, s in known.items() if kept > date.min and m < month_of(kept)}
             previous = (found[0], visible)
-            return kpi_cells.benefit_cells(found[0], client_file(visible), None, known)
+            return kpi_cells.benefit_cells(found[0], clients, None, known)
 
         times = sorted({*_times(own, *RECORDED), *_times(its_records, "recorded_at", "retracted_at")})
         rows += _restated(entity, standing, since.standing, times, standing_at)

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import date
+from datetime import date, timedelta
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reporting.unit.test_kpis import T1, assessments, benefits, progress
+from reporting.unit.test_kpis import T1, assessments, benefit, benefits, membership, progress
 from stroom_reporting.domain import kpi_cells, kpis
-from stroom_reporting.domain.months import first_day, last_day
+from stroom_reporting.domain.months import first_day, last_day, month_of, month_range
 
 SCOPES = ({"GM0405"}, {"GM0420"}, {"GM0405", "GM0420"})
 
@@ -87,3 +87,51 @@ def test_a_report_stops_being_current_a_month_after_the_month_it_still_was() -> 
     sums = summed(list(kpi_cells.benefit_cells(b, clients, kpis.Returns([b]))), {"GM0405"})
     currents = kpi_cells.month_end_counts(sums, kpi_cells.K2, [202401, 202404, 202405, 202412])
     assert currents == {202401: (1, 1), 202404: (1, 1), 202405: (1, 0), 202412: (1, 0)}
+
+
+@settings(max_examples=300, deadline=None)
+@given(benefit(0), assessments, progress)
+def test_the_standings_read_back_from_the_cells_are_the_benefits(
+    b: kpis.KpiBenefit, assessed: list, reports: list
+) -> None:
+    clients = kpis.ClientFile.of(assessed, reports)
+    months = month_range(month_of(b.start_date), 202712)
+    read = kpi_cells.standings(kpi_cells.benefit_cells(b, clients, None), months)
+    assert read == {m: kpis.standing(b, last_day(m), clients) for m in months}
+
+
+@st.composite
+def another_version(draw: st.DrawFn, old: kpis.KpiBenefit) -> kpis.KpiBenefit:
+    """A later version of the benefit: another end, a member leaving at another day, one more member;
+    or, now and then, any benefit at all."""
+    if draw(st.integers(0, 5)) == 0:
+        return draw(benefit(0))
+    new = old
+    if draw(st.booleans()):
+        new = new._replace(end_date=draw(st.one_of(st.none(), st.dates(old.start_date, date(2026, 6, 30)))))
+    members = list(new.members)
+    if draw(st.booleans()):
+        index = draw(st.integers(0, len(members) - 1))
+        joined = members[index].joined
+        left = draw(st.one_of(st.none(), st.dates(joined + timedelta(days=1), date(2026, 6, 30))))
+        members[index] = members[index]._replace(left=left)
+    if draw(st.booleans()):
+        members.append(draw(membership(old.start_date, new.end_date, draw(st.booleans()))))
+    return new._replace(members=tuple(members))
+
+
+@settings(max_examples=500, deadline=None)
+@given(benefit(0).flatmap(lambda old: st.tuples(st.just(old), another_version(old))), assessments, progress)
+def test_a_new_version_stands_as_the_old_one_before_the_first_day_it_changes(
+    versions: tuple[kpis.KpiBenefit, kpis.KpiBenefit], assessed: list, reports: list
+) -> None:
+    old, new = versions
+    clients = kpis.ClientFile.of(assessed, reports)
+    kept = kpis.standing_kept_before(old, new)
+    for month in month_range(month_of(min(old.start_date, new.start_date)), 202712):
+        if last_day(month) < kept:
+            assert kpis.standing(old, last_day(month), clients) == kpis.standing(
+                new, last_day(month), clients
+            )
+    if old == new:
+        assert kept == date.max

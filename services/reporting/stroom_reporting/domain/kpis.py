@@ -297,6 +297,30 @@ def standing(benefit: KpiBenefit, day: date, clients: ClientFile) -> Standing:
     return Standing(bool(k1_members(member, day)), bool(k2), bool(k2) and k2[0][1])
 
 
+def standing_kept_before(old: KpiBenefit, new: KpiBenefit) -> date:
+    """The first day on which a benefit's new version may stand otherwise than its old one (their
+    clients' records alike): before it, both are active or not alike, with the same members, so
+    they stand for the same person. date.min when they differ from the start (another start,
+    regulation or municipality, which every cell holds)."""
+    if (old.municipality, old.regulation, old.start_date) != (
+        new.municipality,
+        new.regulation,
+        new.start_date,
+    ):
+        return date.min
+    days = [d for d in (old.end_date, new.end_date) if d is not None] if old.end_date != new.end_date else []
+    lefts: dict[tuple[str, date, bool, date | None], list[date | None]] = defaultdict(list)
+    for m in set(old.members) ^ set(new.members):
+        lefts[(m.client_ref, m.joined, m.applicant, m.birth_date)].append(m.left)
+    for (_, joined, _, _), left in lefts.items():
+        # The same membership with another end differs from the earlier end on; another, from its start.
+        if len(left) == 2:
+            days.extend(d for d in left if d is not None)
+        else:
+            days.append(joined)
+    return min(days, default=date.max)
+
+
 def _months_later(month: int, months: int) -> int:
     year, index = divmod(month // 100 * 12 + month % 100 - 1 + months, 12)
     return year * 100 + index + 1
