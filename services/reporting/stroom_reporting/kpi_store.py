@@ -384,6 +384,19 @@ async def _write(conn: AsyncConnection, stored: Sequence[Any], rows: list[tuple[
     )
 
 
+def _persons(
+    spells: dict[str, list[Any]], since: Mapping[str, Since], part: Callable[[Since], datetime | None]
+) -> set[str]:
+    """The persons of the benefits whose `part` is restated."""
+    return {
+        r.client_ref
+        for entity, rows in spells.items()
+        if part(since[entity]) is not None
+        for r in rows
+        if r.client_ref
+    }
+
+
 async def restate_benefits(
     conn: AsyncConnection, since: Mapping[str, Since], organisations: OrganisationsConfig
 ) -> None:
@@ -393,13 +406,14 @@ async def restate_benefits(
     for start in range(0, len(entities), CHUNK):
         chunk = entities[start : start + CHUNK]
         spells = await _spells(conn, chunk)
-        persons = {r.client_ref for rows in spells.values() for r in rows if r.client_ref}
+        # Only the inputs of the parts restated are read.
+        assessed = _persons(spells, since, lambda s: s.standing)
         people: dict[str, set[str]] = defaultdict(set)
-        for client, entity in await _people(conn, "client_ref", persons):
+        for client, entity in await _people(conn, "client_ref", _persons(spells, since, lambda s: s.outflow)):
             people[client].add(entity)
         others = {e for entities_of in people.values() for e in entities_of} - set(spells)
         spells.update(await _spells(conn, others))
-        found = await _select(conn, t.client_records, "client_ref", persons, RECORD_COLUMNS)
+        found = await _select(conn, t.client_records, "client_ref", assessed, RECORD_COLUMNS)
         records = _by(records_of(r for r in found if r.type in STANDING_RECORDS), lambda r: r.client_ref)
         stored = await _stored(conn, chunk)
         cells = _by((tuple(row[1:]) for row in stored), lambda row: row[0])
