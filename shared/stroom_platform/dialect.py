@@ -6,8 +6,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Container, Iterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any, Protocol, TypeVar
 
+import asyncpg
+import orjson
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
@@ -20,6 +23,7 @@ from sqlalchemy import (
     any_,
     bindparam,
     delete,
+    insert,
     literal,
     select,
     text,
@@ -139,6 +143,41 @@ async def insert_rows(
     await driver.copy_records_to_table(table.name, records=rows, columns=list(columns))
 
 
+async def append_rows(
+    conn: AsyncConnection, table: Table, columns: Sequence[str], records: Sequence[Sequence[Any]]
+) -> None:
+    """On a connection outside any transaction: the records stored, committed on their own. On
+    PostgreSQL by binary COPY; where some keys are stored already (another writer was first),
+    the stored rows are kept and only the others inserted."""
+    if not is_postgres(conn):
+        await conn.execute(insert(table), _dicts(columns, records))
+        return
+    driver: Any = (await conn.get_raw_connection()).driver_connection
+    try:
+        await driver.copy_records_to_table(table.name, records=records, columns=columns)
+    except asyncpg.UniqueViolationError:
+        await conn.execute(postgresql.insert(table).on_conflict_do_nothing(), _dicts(columns, records))
+
+
+@asynccontextmanager
+async def unflushed_commits(conn: AsyncConnection) -> AsyncIterator[None]:
+    """While inside, PostgreSQL commits on `conn` without waiting for the log to reach the disk:
+    for writes that count only once a later commit, which does wait, has made them visible."""
+    if is_postgres(conn):
+        await conn.execute(text("SET synchronous_commit TO off"))
+        await conn.commit()
+    try:
+        yield
+    finally:
+        if is_postgres(conn):
+            await conn.execute(text("RESET synchronous_commit"))
+            await conn.commit()
+
+
+def _dicts(columns: Sequence[str], records: Sequence[Sequence[Any]]) -> list[dict[str, Any]]:
+    return [dict(zip(columns, record, strict=True)) for record in records]
+
+
 async def insert_new_rows(
     conn: AsyncConnection,
     table: Table,
@@ -179,6 +218,30 @@ async def upsert_rows(
         sets = ", ".join(f"{c} = {expression}" for c, expression in set_sql.items())
         sql = _insert_sql(conn, table, columns) + f" ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {sets}"
         await _execute(conn, table, columns, rows, sql)
+
+
+def json_rows_insert(
+    conn: AsyncConnection, table: Table, rows: Sequence[dict[str, Any]], param: str = "rows"
+) -> tuple[str, dict[str, str]]:
+    """PostgreSQL's INSERT of `rows` (dicts with the same columns) as one JSON parameter named
+    `param`: an array parameter per column costs the client more (asyncpg inspects each element
+    in Python) than reading the JSON costs PostgreSQL. The statement and its parameters."""
+    names = tuple(c.name for c in table.columns if c.name in rows[0])
+    # asyncpg stores a naive time as UTC; so does this.
+    params = {param: orjson.dumps(rows, option=orjson.OPT_NAIVE_UTC).decode()}
+    return _json_insert_sql(conn.dialect, table, names, param), params
+
+
+@cache
+def _json_insert_sql(dialect: Dialect, table: Table, names: tuple[str, ...], param: str) -> str:
+    # Read as text and cast, as a cast of an array would: an over-long string is cut, not refused.
+    values = ", ".join(f'CAST(r."{name}" AS {table.c[name].type.compile(dialect=dialect)})' for name in names)
+    fields = ", ".join(f'"{name}" text' for name in names)
+    columns = ", ".join(f'"{name}"' for name in names)
+    return (
+        f"INSERT INTO {table.name} ({columns})"  # noqa: S608 - table and column names come from our own metadata, values are bound parameters
+        f" SELECT {values} FROM json_to_recordset(CAST(:{param} AS json)) AS r({fields})"
+    )
 
 
 async def update_rows(
@@ -267,6 +330,37 @@ async def lock_transaction(conn: AsyncConnection, key: int) -> None:
     On SQLite a writing transaction holds the database's one write lock anyway."""
     if is_postgres(conn):
         await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+
+
+async def share_transaction_lock(conn: AsyncConnection, key: int) -> None:
+    """Wait for the lock `key` shared with others who share it, held until the transaction ends:
+    it keeps out only whoever takes it alone (`lock_transaction`). SQLite has one writer anyway."""
+    if is_postgres(conn):
+        await conn.execute(text("SELECT pg_advisory_xact_lock_shared(:key)"), {"key": key})
+
+
+async def lock_out_writers(conn: AsyncConnection, key: int, table: Table) -> None:
+    """Wait for the lock `key` alone, held until the transaction ends; on SQLite take the
+    database's one write lock now, with a write to `table` that changes nothing, rather than at
+    the transaction's first real write."""
+    if is_postgres(conn):
+        await lock_transaction(conn, key)
+    else:
+        await conn.execute(delete(table).where(text("1 = 0")))
+
+
+async def lock_names(conn: AsyncConnection, names: Sequence[str]) -> None:
+    """Wait for one lock per name, held until the transaction ends: advisory locks on
+    PostgreSQL, taken in sorted order so that two transactions never wait for each other.
+    SQLite's one writer needs none."""
+    if is_postgres(conn) and names:
+        await conn.execute(
+            text(
+                "SELECT count(pg_advisory_xact_lock(hashtext(k)))"
+                " FROM (SELECT k FROM unnest(CAST(:keys AS text[])) AS k ORDER BY k) AS sorted"
+            ),
+            {"keys": sorted(names)},
+        )
 
 
 @asynccontextmanager

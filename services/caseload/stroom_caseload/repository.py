@@ -6,7 +6,6 @@ from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import cache
 from typing import Any
 
 import orjson
@@ -25,8 +24,6 @@ from sqlalchemy import (
     text,
     tuple_,
 )
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from stroom_caseload.domain.client import CLIENT_EVENT_TYPES, effective_date
@@ -54,6 +51,13 @@ from stroom_contract.facts import (
     Version,
 )
 from stroom_contract.retractions import Ident, Retractions, chain_keys
+from stroom_platform.dialect import (
+    insert_on_conflict,
+    is_postgres,
+    json_rows_insert,
+    lock_names,
+    share_transaction_lock,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +80,7 @@ class CaseloadRepository:
     def __init__(self, conn: AsyncConnection, tables: Tables = live) -> None:
         self.conn = conn
         self.t = tables
-        self.postgres = conn.dialect.name == "postgresql"
+        self.postgres = is_postgres(conn)
 
     def _in(self, column: Any, values: Sequence[str]) -> ColumnElement[bool]:
         # One array parameter instead of thousands of expanded ones on PostgreSQL.
@@ -92,7 +96,7 @@ class CaseloadRepository:
         return cast(bindparam(None, values, type_=ARRAY(String)), ARRAY(String))
 
     def _insert(self, table: Table) -> Any:
-        return (postgresql.insert if self.postgres else sqlite.insert)(table)
+        return insert_on_conflict(self.conn, table)
 
     async def _insert_rows(self, table: Table, rows: Sequence[dict[str, Any]], tail: str = "") -> Any:
         """Insert all rows with one statement; on PostgreSQL with all rows in one JSON parameter,
@@ -100,18 +104,8 @@ class CaseloadRepository:
         if not self.postgres:
             stmt = self._insert(table)
             return await self.conn.execute(stmt.on_conflict_do_nothing() if tail else stmt, rows)
-        statement, params = self._rows_insert(table, rows)
+        statement, params = json_rows_insert(self.conn, table, rows)
         return await self.conn.execute(text(statement + tail), params)
-
-    def _rows_insert(
-        self, table: Table, rows: Sequence[dict[str, Any]], name: str = "rows"
-    ) -> tuple[str, dict[str, str]]:
-        """The rows as one JSON parameter: an array parameter per column cost the worker more
-        (asyncpg inspects each element in Python) than reading the JSON costs PostgreSQL."""
-        names = tuple(c.name for c in table.columns if c.name in rows[0])
-        # asyncpg stores a naive time as UTC; so does this.
-        params = {name: orjson.dumps(rows, option=orjson.OPT_NAIVE_UTC).decode()}
-        return _json_insert(self.conn.dialect, table, names, name), params
 
     async def upsert_events(
         self, rows: Sequence[LedgerRow]
@@ -190,21 +184,13 @@ class CaseloadRepository:
 
     async def share_apply_lock(self, key: int) -> None:
         """Held by every batch of the live workers, so that a rebuild's swap can shut them out."""
-        if self.postgres:
-            await self.conn.execute(text("SELECT pg_advisory_xact_lock_shared(:k)"), {"k": key})
+        await share_transaction_lock(self.conn, key)
 
     async def lock_entities(self, keys: Sequence[str]) -> None:
         """Serialise recomputes of one entity across workers (SQLite has a single writer anyway;
         the shadow set has one, the rebuild)."""
-        if not self.postgres or not keys or self.t is not live:
-            return
-        await self.conn.execute(
-            text(
-                "SELECT count(pg_advisory_xact_lock(hashtext(k)))"
-                " FROM (SELECT k FROM unnest(CAST(:keys AS text[])) AS k ORDER BY k) AS sorted"
-            ),
-            {"keys": sorted(keys)},
-        )
+        if self.t is live:
+            await lock_names(self.conn, keys)
 
     async def stored_events(self, keys: Sequence[str]) -> dict[str, list[Stored]]:
         """Each entity's events with the stretches they count in; its retractions are keyed by it."""
@@ -341,7 +327,7 @@ class CaseloadRepository:
             )
             inserts, params = [], {}
             for n, (table, table_rows, tail) in enumerate(parts):
-                statement, table_params = self._rows_insert(table, table_rows, f"rows{n}")
+                statement, table_params = json_rows_insert(self.conn, table, table_rows, f"rows{n}")
                 inserts.append(f"i{n} AS ({statement}{tail})")
                 params.update(table_params)
             await self.conn.execute(text(f"WITH {', '.join(inserts)} SELECT 1"), params)
@@ -462,18 +448,6 @@ class CaseloadRepository:
 
     async def dead_letter_count(self) -> int:
         return int((await self.conn.execute(select(func.count()).select_from(dead_letters))).scalar_one())
-
-
-@cache
-def _json_insert(dialect: Dialect, table: Table, names: tuple[str, ...], param: str) -> str:
-    # Read as text and cast, as a cast of an array would: an over-long string is cut, not refused.
-    values = ", ".join(f'CAST(r."{name}" AS {table.c[name].type.compile(dialect=dialect)})' for name in names)
-    fields = ", ".join(f'"{name}" text' for name in names)
-    columns = ", ".join(f'"{name}"' for name in names)
-    return (
-        f"INSERT INTO {table.name} ({columns})"  # noqa: S608 - table and column names come from our own metadata, values are bound parameters
-        f" SELECT {values} FROM json_to_recordset(CAST(:{param} AS json)) AS r({fields})"
-    )
 
 
 _CLIENT_COLUMNS: dict[str, Any] = dict.fromkeys(

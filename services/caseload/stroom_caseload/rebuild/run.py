@@ -37,6 +37,7 @@ from stroom_caseload.tables import live, shadow
 from stroom_contract.events import Envelope, EventRetractedData
 from stroom_contract.retractions import Retractions
 from stroom_platform.db import make_engine
+from stroom_platform.dialect import is_postgres, lock_out_writers
 from stroom_platform.memory import batch_collection
 
 # The swap is one transaction that first shuts out the workers (PostgreSQL: an exclusive
@@ -72,11 +73,7 @@ def _touched(envelopes: Sequence[Envelope]) -> Iterator[tuple[str, str]]:
 
 
 async def _lock_out_workers(conn: AsyncConnection) -> None:
-    if conn.dialect.name == "postgresql":
-        await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": APPLY_LOCK})
-    else:
-        # Any write takes SQLite's database-wide write lock for the rest of the transaction.
-        await conn.execute(update(live.entities).where(text("1 = 0")).values(revision=0))
+    await lock_out_writers(conn, APPLY_LOCK, live.entities)
 
 
 async def _continue_revisions(conn: AsyncConnection) -> set[tuple[str, str]]:
@@ -123,7 +120,7 @@ async def _swap(conn: AsyncConnection) -> set[tuple[str, str]]:
     """Gives the (source, id) of the client records whose revision the swap moved on."""
     bumped = await _continue_revisions(conn)
     for live_table, shadow_table in zip(live.all, shadow.all, strict=True):
-        if conn.dialect.name == "postgresql":
+        if is_postgres(conn):
             await _swap_names(conn, live_table, shadow_table)
         else:
             await conn.execute(delete(live_table))

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.schema import CreateIndex, DropIndex
 
 from stroom_caseload.tables import shadow
+from stroom_platform.dialect import is_postgres
 
 # PostgreSQL builds an index over a filled table by sorting it once, far cheaper than keeping it
 # up to date row by row while the rebuild appends: so the shadow set is filled with its primary
@@ -18,7 +19,7 @@ from stroom_caseload.tables import shadow
 
 async def empty(engine: AsyncEngine) -> None:
     async with engine.begin() as conn:
-        if conn.dialect.name != "postgresql":
+        if not is_postgres(conn):
             for table in shadow.all:
                 await conn.execute(delete(table))
             return
@@ -35,7 +36,7 @@ async def finish(engine: AsyncEngine, connections: int) -> None:
     planned on them."""
     large = (shadow.events, shadow.client_facts, shadow.members)
     tables: list[Table] = sorted(shadow.all, key=lambda table: table not in large)
-    postgres = engine.dialect.name == "postgresql"
+    postgres = is_postgres(engine)
 
     async def work() -> None:
         async with engine.begin() as conn:
