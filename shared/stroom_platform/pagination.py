@@ -44,7 +44,8 @@ class PageRequest:
 def page_request(maximum: int) -> Any:
     """A dependency reading `page` and `pageSize` (1..`maximum`, default `maximum`)."""
 
-    def dependency(
+    # A coroutine, so FastAPI runs it on the event loop instead of handing it to a worker thread.
+    async def dependency(
         page: int = Query(1, ge=1, le=MAX_PAGE, description="Het paginanummer, vanaf 1."),
         page_size: int = Query(
             maximum,
