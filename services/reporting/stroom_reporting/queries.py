@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
@@ -9,8 +10,13 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
+    Integer,
+    Select,
+    String,
     Table,
     and_,
+    any_,
+    bindparam,
     case,
     cast,
     func,
@@ -18,9 +24,10 @@ from sqlalchemy import (
     or_,
     select,
 )
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from stroom_platform.dialect import member_of
+from stroom_platform.dialect import is_postgres, member_of
 from stroom_reporting import tables as t
 from stroom_reporting.domain.families import Assessed
 from stroom_reporting.domain.mutations import Flow, FlowTuple
@@ -54,9 +61,38 @@ async def _rows(
     return list(await conn.execute(select(*(c[name] for name in columns)).where(*where)))
 
 
-def _opening_as_zero(month: Any, first: int) -> Any:
+def _opening_as_zero(month: Any, first: int | ColumnElement[int]) -> Any:
     # Months before the period only make up its opening stock: one row per key, month 0.
     return case((month < first, 0), else_=month)
+
+
+def _among(column: ColumnElement[str], name: str, postgres: bool) -> ColumnElement[bool]:
+    """`column IN` the values bound as the one parameter `name` (an array on PostgreSQL, a JSON
+    list on SQLite), so the statement compiles once however many values there are."""
+    if postgres:
+        return column == any_(bindparam(name, type_=postgresql.ARRAY(column.type)))
+    values = func.json_each(bindparam(name, type_=String)).table_valued("value")
+    return column.in_(select(values.c.value))
+
+
+def _current_flows(postgres: bool) -> Select[Any]:
+    m = t.monthly.c
+    month = _opening_as_zero(m.month, bindparam("first", type_=Integer))
+    return (
+        select(m.municipality, m.regulation, m.unit, month, func.sum(m.inflow), func.sum(m.outflow))
+        .where(
+            _among(m.municipality, "municipalities", postgres),
+            _among(m.regulation, "regulations", postgres),
+            _among(m.unit, "units", postgres),
+            m.month <= bindparam("last", type_=Integer),
+        )
+        .group_by(m.municipality, m.regulation, m.unit, month)
+    )
+
+
+# Built once per engine: each report binds its values to the same statement, which SQLAlchemy
+# then finds in its compiled cache instead of building and expanding it again.
+_CURRENT_FLOWS = {postgres: _current_flows(postgres) for postgres in (True, False)}
 
 
 async def flows(
@@ -71,19 +107,12 @@ async def flows(
     """Inflow and outflow per key and month up to `last`; the months before `first` together
     as month 0 (the opening)."""
     if as_of is None:
-        m = t.monthly.c
-        month = _opening_as_zero(m.month, first)
-        rows = await conn.execute(
-            select(m.municipality, m.regulation, m.unit, month, func.sum(m.inflow), func.sum(m.outflow))
-            .where(
-                m.municipality.in_(municipalities),
-                m.regulation.in_(regulations),
-                m.unit.in_(units),
-                m.month <= last,
-            )
-            .group_by(m.municipality, m.regulation, m.unit, month)
-        )
-        return rows.all()  # Rows are tuples
+        postgres = is_postgres(conn)
+        lists = {"municipalities": municipalities, "regulations": regulations, "units": units}
+        bound = {name: list(v) if postgres else json.dumps(list(v)) for name, v in lists.items()}
+        rows = await conn.execute(_CURRENT_FLOWS[postgres], {**bound, "first": first, "last": last})
+        current: Sequence[FlowTuple] = rows.all()  # Rows are tuples
+        return current
     c = t.count_spells.c
     scope = and_(
         c.municipality.in_(municipalities),
