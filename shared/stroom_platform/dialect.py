@@ -23,6 +23,7 @@ from sqlalchemy import (
     any_,
     bindparam,
     delete,
+    func,
     insert,
     literal,
     select,
@@ -79,6 +80,19 @@ def is_postgres(where: str | URL | Dialect | _Bound) -> bool:
         return make_url(where).get_backend_name() == "postgresql"
     dialect = where if isinstance(where, Dialect) else where.dialect
     return dialect.name == "postgresql"
+
+
+def writers(where: str | URL | Dialect | _Bound, wanted: int) -> int:
+    """How many of `wanted` writers to run side by side: SQLite has one writer at a time, and
+    more would only wait for each other."""
+    return wanted if is_postgres(where) else 1
+
+
+def least_of(conn: AsyncConnection, stored: Any, given: Any) -> ColumnElement[Any]:
+    """The smaller of a stored value, which may be NULL, and a given one, which is not."""
+    if is_postgres(conn):
+        return func.least(stored, given)  # PostgreSQL's least passes over a NULL
+    return func.min(func.coalesce(stored, given), given)
 
 
 def chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:

@@ -4,11 +4,13 @@ limit of bound parameters per statement, and PostgreSQL's notifications arrive o
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import Column, MetaData, String, Table, func, select, text
 from sqlalchemy.exc import DBAPIError, StatementError
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from stroom_platform.db import make_engine
 from stroom_platform.dialect import (
@@ -23,6 +25,7 @@ from stroom_platform.dialect import (
     insert_rows,
     is_postgres,
     json_rows_insert,
+    least_of,
     lock_names,
     lock_out_writers,
     locked_transaction,
@@ -36,6 +39,7 @@ from stroom_platform.dialect import (
     update_rows,
     upsert_rows,
     write_rows,
+    writers,
 )
 
 metadata = MetaData()
@@ -209,68 +213,85 @@ async def test_bulk_writes_give_the_same_rows_on_both_engines(database_url: str)
         await engine.dispose()
 
 
-async def test_json_rows_insert_stores_the_rows_as_given(database_url: str) -> None:
-    if not is_postgres(database_url):
+@pytest.fixture
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    """An engine on an empty database that has the table `rows`."""
+    engine = make_engine(database_url)
+    async with engine.begin() as conn:
+        await conn.run_sync(metadata.create_all)
+    yield engine
+    await engine.dispose()
+
+
+async def test_json_rows_insert_stores_the_rows_as_given(engine: AsyncEngine) -> None:
+    if not is_postgres(engine):
         pytest.skip("the JSON recordset insert is PostgreSQL's technique")
     moment = datetime(2026, 3, 29, 1, 30, tzinfo=timezone(timedelta(hours=2)))
-    engine = make_engine(database_url)
-    try:
-        async with engine.begin() as conn:
-            await conn.run_sync(metadata.create_all)
-            given = [{"id": 1, "name": "één", "at": moment}, {"id": 2, "name": "twee", "at": None}]
-            statement, params = json_rows_insert(conn, rows, given, "nieuw")
-            await conn.execute(text(statement), params)
-            found = (await conn.execute(select(rows).order_by(rows.c.id))).all()
-        assert [tuple(row) for row in found] == [(1, "één", moment), (2, "twee", None)]
-    finally:
-        await engine.dispose()
+    async with engine.begin() as conn:
+        given = [{"id": 1, "name": "één", "at": moment}, {"id": 2, "name": "twee", "at": None}]
+        statement, params = json_rows_insert(conn, rows, given, "nieuw")
+        await conn.execute(text(statement), params)
+        found = (await conn.execute(select(rows).order_by(rows.c.id))).all()
+    assert [tuple(row) for row in found] == [(1, "één", moment), (2, "twee", None)]
 
 
-async def test_shared_locks_keep_out_only_who_locks_alone(database_url: str) -> None:
-    engine = make_engine(database_url)
-    try:
-        async with engine.begin() as conn:
-            await conn.run_sync(metadata.create_all)
-        async with engine.begin() as first, engine.begin() as second:
-            await share_transaction_lock(first, 88)
-            await share_transaction_lock(second, 88)
-            await lock_names(first, ["b", "a"])
-            if is_postgres(engine):
-                async with engine.connect() as other:
-                    for wait in (lock_out_writers(other, 88, rows), lock_names(other, ["a"])):
-                        await other.execute(text("SET LOCAL lock_timeout = '300ms'"))
-                        with pytest.raises(DBAPIError, match="lock timeout"):
-                            await wait
-                        await other.rollback()
-        # Once the sharers have ended, the one alone gets it; nothing was written by taking it.
-        async with engine.begin() as alone:
-            await lock_out_writers(alone, 88, rows)
-            assert await alone.scalar(select(func.count()).select_from(rows)) == 0
-    finally:
-        await engine.dispose()
-
-
-async def test_appended_rows_are_committed_and_keep_rows_stored_first(database_url: str) -> None:
-    moment = datetime(2026, 3, 29, 1, 30, tzinfo=UTC)
-    engine = make_engine(database_url)
-    try:
-        async with engine.begin() as conn:
-            await conn.run_sync(metadata.create_all)
-        async with engine.connect() as conn, unflushed_commits(conn):
-            await append_rows(conn, rows, ("id", "name", "at"), [(1, "een", moment), (2, "twee", None)])
-            await conn.commit()
-            if is_postgres(engine):
-                # 2 was stored first and keeps its name; 3 is new.
-                await append_rows(conn, rows, ("id", "name"), [(2, "ander"), (3, "drie")])
-                await conn.commit()
-        async with engine.connect() as conn:
-            found = (await conn.execute(select(rows).order_by(rows.c.id))).all()
-            setting = await conn.scalar(text("SHOW synchronous_commit")) if is_postgres(engine) else None
-        expected = [(1, "een", moment), (2, "twee", None)]
+async def test_shared_locks_keep_out_only_who_locks_alone(engine: AsyncEngine) -> None:
+    async with engine.begin() as first, engine.begin() as second:
+        await share_transaction_lock(first, 88)
+        await share_transaction_lock(second, 88)
+        await lock_names(first, ["b", "a"])
         if is_postgres(engine):
-            expected.append((3, "drie", None))
-            # Left as it was for whoever uses the connection next.
-            assert setting == "on"
-        assert [tuple(row) for row in found] == expected
-    finally:
-        await engine.dispose()
+            async with engine.connect() as other:
+                for wait in (lock_out_writers(other, 88, rows), lock_names(other, ["a"])):
+                    await other.execute(text("SET LOCAL lock_timeout = '300ms'"))
+                    with pytest.raises(DBAPIError, match="lock timeout"):
+                        await wait
+                    await other.rollback()
+    # Once the sharers have ended, the one alone gets it; nothing was written by taking it.
+    async with engine.begin() as alone:
+        await lock_out_writers(alone, 88, rows)
+        assert await alone.scalar(select(func.count()).select_from(rows)) == 0
+
+
+async def test_appended_rows_are_committed_and_keep_rows_stored_first(engine: AsyncEngine) -> None:
+    moment = datetime(2026, 3, 29, 1, 30, tzinfo=UTC)
+    async with engine.connect() as conn, unflushed_commits(conn):
+        await append_rows(conn, rows, ("id", "name", "at"), [(1, "een", moment), (2, "twee", None)])
+        await conn.commit()
+        if is_postgres(engine):
+            # 2 was stored first and keeps its name; 3 is new.
+            await append_rows(conn, rows, ("id", "name"), [(2, "ander"), (3, "drie")])
+            await conn.commit()
+    async with engine.connect() as conn:
+        found = (await conn.execute(select(rows).order_by(rows.c.id))).all()
+        setting = await conn.scalar(text("SHOW synchronous_commit")) if is_postgres(engine) else None
+    expected = [(1, "een", moment), (2, "twee", None)]
+    if is_postgres(engine):
+        expected.append((3, "drie", None))
+        # Left as it was for whoever uses the connection next.
+        assert setting == "on"
+    assert [tuple(row) for row in found] == expected
+
+
+def test_writers_side_by_side_only_on_postgres() -> None:
+    assert writers("postgresql+asyncpg://postgres@127.0.0.1:5432/test", 4) == 4
+    assert writers("sqlite+aiosqlite:///var/stroom.db", 4) == 1
+
+
+async def test_least_of_a_stored_value_passes_over_null(engine: AsyncEngine) -> None:
+    early = datetime(2026, 1, 1, tzinfo=UTC)
+    late = datetime(2026, 6, 1, tzinfo=UTC)
+    async with engine.begin() as conn:
+        await conn.execute(
+            rows.insert(), [{"id": 1, "name": "leeg"}, {"id": 2, "name": "vroeg", "at": early}]
+        )
+        for at in (late, early, late):
+            statement = insert_on_conflict(conn, rows)
+            statement = statement.on_conflict_do_update(
+                index_elements=[rows.c.id], set_={"at": least_of(conn, rows.c.at, statement.excluded.at)}
+            )
+            await conn.execute(
+                statement, [{"id": 1, "name": "x", "at": at}, {"id": 2, "name": "x", "at": at}]
+            )
+        found = (await conn.execute(select(rows.c.id, rows.c.at).order_by(rows.c.id))).all()
+    assert [tuple(row) for row in found] == [(1, early), (2, early)]

@@ -55,6 +55,7 @@ from stroom_platform.dialect import (
     insert_on_conflict,
     is_postgres,
     json_rows_insert,
+    least_of,
     lock_names,
     share_transaction_lock,
 )
@@ -160,17 +161,10 @@ class CaseloadRepository:
         ev = self.t.events
         stmt = self._insert(ev)
         # The earliest retraction counts; with two workers the row lock serialises them.
-        earliest: ColumnElement[Any] = (
-            func.least(ev.c.retracted_at, stmt.excluded.retracted_at)
-            if self.postgres
-            else func.min(
-                func.coalesce(ev.c.retracted_at, stmt.excluded.retracted_at), stmt.excluded.retracted_at
-            )
-        )
         stmt = stmt.on_conflict_do_update(
             index_elements=[ev.c.source, ev.c.event_id],
             set_={
-                "retracted_at": earliest,
+                "retracted_at": least_of(self.conn, ev.c.retracted_at, stmt.excluded.retracted_at),
                 "retracted_by": func.coalesce(ev.c.retracted_by, stmt.excluded.retracted_by),
                 "revision": ev.c.revision + 1,
             },

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.schema import CreateIndex, DropIndex
 
 from stroom_caseload.tables import shadow
-from stroom_platform.dialect import is_postgres
+from stroom_platform.dialect import is_postgres, writers
 
 # PostgreSQL builds an index over a filled table by sorting it once, far cheaper than keeping it
 # up to date row by row while the rebuild appends: so the shadow set is filled with its primary
@@ -46,4 +46,4 @@ async def finish(engine: AsyncEngine, connections: int) -> None:
                     await conn.execute(CreateIndex(index, if_not_exists=True))
                 await conn.execute(text(f"ANALYZE {table.name}"))
 
-    await asyncio.gather(*(work() for _ in range(connections if postgres else 1)))
+    await asyncio.gather(*(work() for _ in range(writers(engine, connections))))

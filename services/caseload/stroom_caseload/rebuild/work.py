@@ -36,7 +36,7 @@ from stroom_caseload.settings import CaseloadSettings
 from stroom_caseload.tables import live
 from stroom_contract.retractions import Retraction, Retractions
 from stroom_platform.db import make_engine
-from stroom_platform.dialect import is_postgres
+from stroom_platform.dialect import writers
 from stroom_platform.logs import configure_logging
 from stroom_platform.memory import peak_rss_mb, without_collection
 
@@ -154,10 +154,7 @@ async def publish(
 
 
 def worker_count(settings: CaseloadSettings, engine: AsyncEngine, partitions: int) -> int:
-    # SQLite has one writer at a time: more processes would only wait for each other.
-    if not is_postgres(engine):
-        return 1
-    return max(1, min(partitions, settings.rebuild_workers or os.cpu_count() or 1))
+    return writers(engine, max(1, min(partitions, settings.rebuild_workers or os.cpu_count() or 1)))
 
 
 def _serve(conn: Connection, queue: Any, log_level: str) -> None:
