@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import cache
 from typing import Any, get_args
 
 from pydantic import BaseModel, ValidationError
@@ -86,26 +87,34 @@ def _models(annotation: Any) -> list[type[BaseModel]]:
     return [model for argument in get_args(annotation) for model in _models(argument)]
 
 
+@cache
+def _fields(model: type[BaseModel]) -> dict[str, tuple[type[BaseModel], ...]]:
+    """Each field a model defines, with the models it holds: read from the annotations once, not
+    for every field of every event validated."""
+    return {name: tuple(_models(field.annotation)) for name, field in model.model_fields.items()}
+
+
 def unknown_field_errors(value: Any, model: type[BaseModel], path: str) -> list[FieldError]:
     """Fields the contract does not define are dropped, but one holding a BSN (in its name or
     anywhere in its value) refuses the event: the case system is sending what it must not."""
     if not isinstance(value, Mapping):
         return []
+    fields = _fields(model)
     errors = []
     for name, item in value.items():
-        field = model.model_fields.get(name) if isinstance(name, str) else None
-        if field is None:
+        nested = fields.get(name) if isinstance(name, str) else None
+        if nested is None:
             if _holds_bsn(name):
                 errors.append(FieldError(path, "the name of a field outside the contract contains a BSN"))
             elif _holds_bsn(item):
                 errors.append(FieldError(f"{path}.{name}", "is not part of the contract and contains a BSN"))
             continue
-        for nested in _models(field.annotation):
+        for model_of_item in nested:
             if isinstance(item, list):
                 for index, element in enumerate(item):
-                    errors += unknown_field_errors(element, nested, f"{path}.{name}[{index}]")
+                    errors += unknown_field_errors(element, model_of_item, f"{path}.{name}[{index}]")
             else:
-                errors += unknown_field_errors(item, nested, f"{path}.{name}")
+                errors += unknown_field_errors(item, model_of_item, f"{path}.{name}")
     return errors
 
 
