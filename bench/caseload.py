@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
 import json
 import os
 import secrets
@@ -35,7 +36,7 @@ from typing import Any
 import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from bench.history_depth import history_depths
+from bench.history_depth import cpu_seconds, history_depths
 from stroom_contract.bsn import Pseudonymiser
 from stroom_contract.kafka_binding import decode, encode
 from stroom_contract.keys import entity_key
@@ -130,6 +131,18 @@ async def rebuild_phase() -> dict[str, Any]:
     }
 
 
+def profiled_worker(path: str) -> None:
+    """A caseload worker under cProfile, its profile written to `path` when it is stopped."""
+    from stroom_caseload.commands import run_worker
+
+    # uvicorn raises the signal again once it has shut down: ignored here, so the profile is
+    # written rather than the process ended by it.
+    signal.signal(signal.SIGTERM, lambda *_: None)
+    profiler = cProfile.Profile()
+    profiler.runcall(run_worker)
+    profiler.dump_stats(path)
+
+
 def line(name: str, result: dict[str, Any]) -> str:
     rate = result["events"] / result["seconds"]
     return (
@@ -177,7 +190,13 @@ async def start_group_at_end(bootstrap: str, group: str, topic: str) -> None:
 
 
 async def freshness(
-    bootstrap: str, env: dict[str, str], organisation: str, rate: int, seconds: int, worker_count: int
+    bootstrap: str,
+    env: dict[str, str],
+    organisation: str,
+    rate: int,
+    seconds: int,
+    worker_count: int,
+    profile: str | None = None,
 ) -> list[float]:
     # Topics of its own: Tansu's memory engine answers fetches on a topic holding the million
     # replayed records in about a second (Apache Kafka finds an offset through its index), and
@@ -195,12 +214,20 @@ async def freshness(
     # One consumer group: the workers split the partitions between them.
     workers = [
         subprocess.Popen(  # noqa: ASYNC220 - returns at once
-            [sys.executable, "-m", "stroom_caseload"],
+            [
+                sys.executable,
+                "-m",
+                *(
+                    ("bench.caseload", "--phase", "worker", "--profile", f"{profile}/worker-{rate}-{n}.prof")
+                    if profile
+                    else ("stroom_caseload",)
+                ),
+            ],
             env={**env, "STROOM_HTTP_PORT": str(free_port())},
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        for _ in range(worker_count)
+        for n in range(worker_count)
     ]
     # A short fetch wait: the probe must not add its own delay to what it measures. The embedded
     # broker holds a fetch that finds nothing new for its whole wait, even when records arrive
@@ -243,6 +270,7 @@ async def freshness(
     partitions = sorted(await producer.partitions_for(events_topic))
     routed = [(partition_for(record[0], partitions, partitions), *record) for record in load]
     begin = time.time()
+    cpu_before = sum(cpu_seconds(worker.pid) for worker in workers)
     sent = 0
     # Every few milliseconds, what is due goes out as one record batch per partition (as intake's
     # relay sends): a `send` per record would cost the generator more CPU than the worker it loads.
@@ -271,6 +299,7 @@ async def freshness(
     deadline = time.time() + 30
     while len(arrived) < len(sent_at) and time.time() < deadline:  # noqa: ASYNC110 - polls a dict
         await asyncio.sleep(0.2)
+    cpu = sum(cpu_seconds(worker.pid) for worker in workers) - cpu_before
     listener.cancel()
     await facts.stop()
     await producer.stop()
@@ -280,6 +309,10 @@ async def freshness(
         worker.wait(timeout=30)
     sent = len(load)
     print(f"  produced {sent:,} events in {produce_seconds:.1f} s ({sent / produce_seconds:,.0f}/s)")
+    print(
+        f"  workers' CPU {cpu:.1f} s, {cpu / sent * 1e6:.0f} us an event"
+        f" (load average {os.getloadavg()[0]:.1f})"
+    )
     missing = len(sent_at) - len(arrived)
     if missing:
         print(f"  {missing} of {len(sent_at)} entities without a fact within 30 s")
@@ -345,7 +378,15 @@ async def main(args: argparse.Namespace) -> None:
                 f" {args.workers} workers ({organisation}):"
             )
             delays = sorted(
-                await freshness(broker.bootstrap_servers, env, organisation, rate, args.seconds, args.workers)
+                await freshness(
+                    broker.bootstrap_servers,
+                    env,
+                    organisation,
+                    rate,
+                    args.seconds,
+                    args.workers,
+                    args.profile,
+                )
             )
             if delays:
                 p99 = delays[min(len(delays) - 1, int(len(delays) * 0.99))]
@@ -386,12 +427,15 @@ if __name__ == "__main__":
     )
     parser.add_argument("--depth-entities", type=int, default=20)
     parser.add_argument("--depth-rounds", type=int, default=10)
-    parser.add_argument("--phase", choices=["baseline", "rebuild"], help=argparse.SUPPRESS)
+    parser.add_argument("--profile", help="directory for cProfile output of the live workers")
+    parser.add_argument("--phase", choices=["baseline", "rebuild", "worker"], help=argparse.SUPPRESS)
     parser.add_argument("--topic", help=argparse.SUPPRESS)
     arguments = parser.parse_args()
     if arguments.phase == "baseline":
         result = asyncio.run(baseline(os.environ["KAFKA_BOOTSTRAP_SERVERS"], arguments.topic))
         print(json.dumps(result))
+    elif arguments.phase == "worker":
+        profiled_worker(arguments.profile)
     elif arguments.phase == "rebuild":
         print(json.dumps(asyncio.run(rebuild_phase())))
     else:
