@@ -3,8 +3,9 @@ the one predicate, times, IN lists, bulk writes, locks and notifications."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Container, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Container, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any, Protocol, TypeVar
@@ -22,12 +23,15 @@ from sqlalchemy import (
     TypeDecorator,
     any_,
     bindparam,
+    cast,
     delete,
     func,
     insert,
     literal,
+    literal_column,
     select,
     text,
+    tuple_,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
@@ -106,6 +110,21 @@ def member_of(conn: AsyncConnection, column: Any, values: Sequence[Any]) -> list
     if is_postgres(conn):
         return [column == any_(literal(list(values), postgresql.ARRAY(column.type)))]
     return [column.in_(chunk) for chunk in chunks(values)]
+
+
+def pair_member_of(
+    conn: AsyncConnection, first: Any, second: Any, pairs: Sequence[tuple[Any, Any]]
+) -> list[ColumnElement[bool]]:
+    """`(first, second) IN pairs`, one condition per statement to run: on PostgreSQL the pairs
+    travel as two arrays, which it plans as one join instead of one index probe per pair."""
+    if is_postgres(conn):
+        arrays = [
+            cast(literal(list(values), postgresql.ARRAY(column.type)), postgresql.ARRAY(column.type))
+            for column, values in ((first, [a for a, _ in pairs]), (second, [b for _, b in pairs]))
+        ]
+        wanted = func.unnest(*arrays).table_valued("first", "second").render_derived()
+        return [tuple_(first, second).in_(select(wanted.c.first, wanted.c.second))]
+    return [tuple_(first, second).in_(chunk) for chunk in chunks(pairs)]
 
 
 def insert_on_conflict(conn: AsyncConnection, table: Table) -> postgresql.Insert | sqlite.Insert:
@@ -202,9 +221,12 @@ async def insert_new_rows(
     """Insert the rows whose `keys` are not stored yet; returns the keys of those it inserted."""
     if not rows:
         return []
-    names = ", ".join(keys)
     if is_postgres(conn):
-        sql = _insert_sql(conn, table, columns) + f" ON CONFLICT ({names}) DO NOTHING RETURNING {names}"
+        sql = (
+            _insert_sql(conn, table, columns)
+            + OnConflict(tuple(keys)).sql()
+            + f" RETURNING {', '.join(keys)}"
+        )
         result = await _execute(conn, table, columns, rows, sql)
     else:
         # SQLite returns no rows from an executemany: SQLAlchemy's own insert sends this as
@@ -229,9 +251,110 @@ async def upsert_rows(
     """Insert, or on a key conflict set columns to SQL over `excluded` and the stored row.
     The keys must be unique within `rows`."""
     if rows:
-        sets = ", ".join(f"{c} = {expression}" for c, expression in set_sql.items())
-        sql = _insert_sql(conn, table, columns) + f" ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {sets}"
+        sql = _insert_sql(conn, table, columns) + OnConflict(tuple(keys), set_sql).sql()
         await _execute(conn, table, columns, rows, sql)
+
+
+@dataclass(frozen=True, slots=True)
+class OnConflict:
+    """What an insert does with a row whose `keys` are stored already: nothing, or with `set_sql`
+    set columns to SQL over `excluded` and the stored row, where `where_sql` holds."""
+
+    keys: tuple[str, ...]
+    set_sql: Mapping[str, str] = field(default_factory=dict)
+    where_sql: str | None = None
+
+    def sql(self) -> str:
+        target = f" ON CONFLICT ({', '.join(self.keys)})"
+        if not self.set_sql:
+            return target + " DO NOTHING"
+        sets = ", ".join(f'"{c}" = {expression}' for c, expression in self.set_sql.items())
+        return target + f" DO UPDATE SET {sets}" + (f" WHERE {self.where_sql}" if self.where_sql else "")
+
+    def sqlite_insert(self, table: Table) -> sqlite.Insert:
+        statement = sqlite.insert(table)
+        index = [table.c[k] for k in self.keys]
+        if not self.set_sql:
+            return statement.on_conflict_do_nothing(index_elements=index)
+        return statement.on_conflict_do_update(
+            index_elements=index,
+            set_={c: literal_column(expression) for c, expression in self.set_sql.items()},
+            where=text(self.where_sql) if self.where_sql else None,
+        )
+
+
+async def insert_dicts(
+    conn: AsyncConnection,
+    table: Table,
+    rows: Sequence[dict[str, Any]],
+    conflict: OnConflict | None = None,
+    returning: Sequence[str] = (),
+) -> list[Any]:
+    """Insert `rows` (dicts with the same columns) with one statement, on PostgreSQL all of them
+    in one JSON parameter (see `json_rows_insert`); the `returning` columns of the rows written."""
+    if not rows:
+        return []
+    if not is_postgres(conn):
+        statement = conflict.sqlite_insert(table) if conflict else sqlite.insert(table)
+        if returning:
+            # SQLAlchemy sends it as multi-row INSERT .. VALUES pages, which SQLite returns rows of.
+            return list(await conn.execute(statement.returning(*(table.c[c] for c in returning)), rows))
+        await conn.execute(statement, rows)
+        return []
+    sql, params = json_rows_insert(conn, table, rows)
+    sql += conflict.sql() if conflict else ""
+    if not returning:
+        await conn.execute(text(sql), params)
+        return []
+    typed = text(f"{sql} RETURNING {', '.join(returning)}").columns(*(table.c[c] for c in returning))
+    return list(await conn.execute(typed, params))
+
+
+async def insert_dicts_together(
+    conn: AsyncConnection, writes: Sequence[tuple[Table, Sequence[dict[str, Any]], OnConflict | None]]
+) -> None:
+    """Each table's rows inserted as `insert_dicts` does; on PostgreSQL all in one statement, since
+    a statement's own cost is most of a small batch's."""
+    writes = [write for write in writes if write[1]]
+    if not is_postgres(conn):
+        for table, rows, conflict in writes:
+            await insert_dicts(conn, table, rows, conflict)
+        return
+    inserts, params = [], {}
+    for n, (table, rows, conflict) in enumerate(writes):
+        sql, table_params = json_rows_insert(conn, table, rows, f"rows{n}")
+        inserts.append(f"i{n} AS ({sql}{conflict.sql() if conflict else ''})")
+        params.update(table_params)
+    if inserts:
+        await conn.execute(text(f"WITH {', '.join(inserts)} SELECT 1"), params)
+
+
+async def delete_tails(
+    conn: AsyncConnection, tables: Sequence[Table], key: str, position: str, cuts: Sequence[tuple[Any, Any]]
+) -> None:
+    """Delete from each of `tables` the rows whose `key` is a cut's key and whose `position` is at
+    least the cut's; on PostgreSQL in one statement for all the tables."""
+    if not cuts or not tables:
+        return
+    keys, froms = [k for k, _ in cuts], [v for _, v in cuts]
+    if not is_postgres(conn):
+        for table in tables:
+            await conn.execute(
+                delete(table).where(table.c[key] == bindparam("k"), table.c[position] >= bindparam("v")),
+                [{"k": k, "v": v} for k, v in cuts],
+            )
+        return
+    first = tables[0]
+    arrays = ", ".join(
+        f"CAST(:{name} AS {first.c[column].type.compile(_PG)}[])"
+        for name, column in (("keys", key), ("froms", position))
+    )
+    deletes = ", ".join(
+        f"d{n} AS (DELETE FROM {t.name} USING unnest({arrays}) AS cut(k, v)"  # noqa: S608 - table and column names come from our own metadata, values are bound parameters
+        f" WHERE {t.name}.{key} = cut.k AND {t.name}.{position} >= cut.v)"
+        for n, t in enumerate(tables)
+    )
+    await conn.execute(text(f"WITH {deletes} SELECT 1"), {"keys": keys, "froms": froms})
 
 
 def json_rows_insert(

@@ -8,18 +8,22 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import Column, MetaData, String, Table, func, select, text
+from sqlalchemy import Column, Integer, MetaData, String, Table, func, select, text
 from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from stroom_platform.db import make_engine
 from stroom_platform.dialect import (
     CHUNK,
+    OnConflict,
     UtcDateTime,
     append_rows,
     big_key,
     chunks,
+    delete_tails,
     delete_where_in,
+    insert_dicts,
+    insert_dicts_together,
     insert_new_rows,
     insert_on_conflict,
     insert_rows,
@@ -32,6 +36,7 @@ from stroom_platform.dialect import (
     member_of,
     notifications,
     notify,
+    pair_member_of,
     select_where_in,
     share_transaction_lock,
     try_session_lock,
@@ -49,6 +54,12 @@ rows = Table(
     Column("id", big_key(), primary_key=True, autoincrement=False),
     Column("name", String(50), nullable=False),
     Column("at", UtcDateTime(), nullable=True),
+)
+versions = Table(
+    "dialect_versions",
+    metadata,
+    Column("key", String(50), primary_key=True),
+    Column("version", Integer, primary_key=True, autoincrement=False),
 )
 
 # More values than one SQLite statement may bind, so every helper has to split its work.
@@ -295,3 +306,84 @@ async def test_least_of_a_stored_value_passes_over_null(engine: AsyncEngine) -> 
             )
         found = (await conn.execute(select(rows.c.id, rows.c.at).order_by(rows.c.id))).all()
     assert [tuple(row) for row in found] == [(1, early), (2, early)]
+
+
+async def test_pair_member_of_finds_the_pairs_past_the_parameter_limit(engine: AsyncEngine) -> None:
+    stored = [(f"k{n}", n) for n in range(MANY)]
+    async with engine.begin() as conn:
+        for part in chunks(stored):
+            await conn.execute(versions.insert(), [{"key": k, "version": v} for k, v in part])
+        # Every other pair, and pairs that mix a stored key with another's version.
+        wanted = [*stored[::2], ("k1", 2), ("k3", 1), ("nergens", 0)]
+        conditions = pair_member_of(conn, versions.c.key, versions.c.version, wanted)
+        # Two arrays on PostgreSQL; on SQLite one list of pairs per chunk (more than one chunk here).
+        assert len(conditions) == (1 if is_postgres(conn) else 2)
+        found: list[tuple[str, int]] = []
+        for condition in conditions:
+            found.extend(tuple(row) for row in await conn.execute(select(versions).where(condition)))
+    assert sorted(found) == sorted(stored[::2])
+
+
+async def test_insert_dicts_on_conflict_keeps_or_sets_where_asked_and_returns_what_it_wrote(
+    engine: AsyncEngine,
+) -> None:
+    moment = datetime(2026, 3, 29, 1, 30, tzinfo=timezone(timedelta(hours=2)))
+    async with engine.begin() as conn:
+        assert await insert_dicts(conn, rows, []) == []
+        written = await insert_dicts(
+            conn, rows, [{"id": 1, "name": "een", "at": moment}, {"id": 2, "name": "twee", "at": None}]
+        )
+        assert written == []
+        # Nothing on a conflict: only 3 is written, and only its key comes back.
+        kept = await insert_dicts(
+            conn, rows, [{"id": 1, "name": "x"}, {"id": 3, "name": "drie"}], OnConflict(("id",)), ("id",)
+        )
+        assert [tuple(row) for row in kept] == [(3,)]
+        # Set over the stored row and `excluded`, but only where the stored row has no time yet.
+        fill = OnConflict(
+            ("id",),
+            {"name": f"{rows.name}.name || '+' || excluded.name", "at": "excluded.at"},
+            f"{rows.name}.at IS NULL",
+        )
+        filled = await insert_dicts(
+            conn,
+            rows,
+            [
+                {"id": 1, "name": "ander", "at": moment},
+                {"id": 2, "name": "2", "at": moment},
+                {"id": 4, "name": "vier", "at": None},
+            ],
+            fill,
+            ("id", "name", "at"),
+        )
+        assert sorted(tuple(row) for row in filled) == [(2, "twee+2", moment), (4, "vier", None)]
+        found = (await conn.execute(select(rows).order_by(rows.c.id))).all()
+    assert [tuple(row) for row in found] == [
+        (1, "een", moment),
+        (2, "twee+2", moment),
+        (3, "drie", None),
+        (4, "vier", None),
+    ]
+
+
+async def test_insert_dicts_together_writes_every_table_and_delete_tails_cuts_each_key(
+    engine: AsyncEngine,
+) -> None:
+    async with engine.begin() as conn:
+        await conn.execute(rows.insert(), [{"id": 1, "name": "een"}])
+        replace = OnConflict(("id",), {"name": "excluded.name"})
+        await insert_dicts_together(
+            conn,
+            [
+                (versions, [{"key": k, "version": v} for k in ("a", "b", "c") for v in range(4)], None),
+                (rows, [], None),
+                (rows, [{"id": 1, "name": "EEN"}, {"id": 2, "name": "twee"}], replace),
+            ],
+        )
+        # a from version 2 on, b from 0 (all of it), c not at all; d has no rows.
+        await delete_tails(conn, [versions, versions], "key", "version", [("a", 2), ("b", 0), ("d", 1)])
+        await delete_tails(conn, [versions], "key", "version", [])
+        left = (await conn.execute(select(versions).order_by(versions.c.key, versions.c.version))).all()
+        named = (await conn.execute(select(rows.c.id, rows.c.name).order_by(rows.c.id))).all()
+    assert [tuple(row) for row in left] == [("a", 0), ("a", 1), ("c", 0), ("c", 1), ("c", 2), ("c", 3)]
+    assert [tuple(row) for row in named] == [(1, "EEN"), (2, "twee")]

@@ -9,21 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import (
-    ARRAY,
-    ColumnElement,
-    String,
-    Table,
-    any_,
-    bindparam,
-    cast,
-    delete,
-    func,
-    insert,
-    select,
-    text,
-    tuple_,
-)
+from sqlalchemy import Select, Table, bindparam, func, insert, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from stroom_caseload.domain.client import CLIENT_EVENT_TYPES, effective_date
@@ -52,11 +38,15 @@ from stroom_contract.facts import (
 )
 from stroom_contract.retractions import Ident, Retractions, chain_keys
 from stroom_platform.dialect import (
+    OnConflict,
+    delete_tails,
+    insert_dicts,
+    insert_dicts_together,
     insert_on_conflict,
-    is_postgres,
-    json_rows_insert,
     least_of,
     lock_names,
+    member_of,
+    pair_member_of,
     share_transaction_lock,
 )
 
@@ -81,32 +71,13 @@ class CaseloadRepository:
     def __init__(self, conn: AsyncConnection, tables: Tables = live) -> None:
         self.conn = conn
         self.t = tables
-        self.postgres = is_postgres(conn)
 
-    def _in(self, column: Any, values: Sequence[str]) -> ColumnElement[bool]:
-        # One array parameter instead of thousands of expanded ones on PostgreSQL.
-        result: ColumnElement[bool] = (
-            column == any_(bindparam(None, list(values), type_=ARRAY(String)))
-            if self.postgres
-            else column.in_(values)
-        )
-        return result
-
-    @staticmethod
-    def _array(values: list[str]) -> Any:
-        return cast(bindparam(None, values, type_=ARRAY(String)), ARRAY(String))
-
-    def _insert(self, table: Table) -> Any:
-        return insert_on_conflict(self.conn, table)
-
-    async def _insert_rows(self, table: Table, rows: Sequence[dict[str, Any]], tail: str = "") -> Any:
-        """Insert all rows with one statement; on PostgreSQL with all rows in one JSON parameter,
-        which spares the per-row parameter handling. `tail` is the rest of the PostgreSQL statement."""
-        if not self.postgres:
-            stmt = self._insert(table)
-            return await self.conn.execute(stmt.on_conflict_do_nothing() if tail else stmt, rows)
-        statement, params = json_rows_insert(self.conn, table, rows)
-        return await self.conn.execute(text(statement + tail), params)
+    async def _rows_where(self, statement: Select[Any], condition: Any, values: Sequence[Any]) -> list[Any]:
+        """The rows of `statement` whose `condition` column is one of `values`."""
+        found: list[Any] = []
+        for member in member_of(self.conn, condition, values):
+            found.extend(await self.conn.execute(statement.where(member)))
+        return found
 
     async def upsert_events(
         self, rows: Sequence[LedgerRow]
@@ -128,29 +99,21 @@ class CaseloadRepository:
             }
             for row in rows
         ]
-        if self.postgres:
-            result = await self._insert_rows(
-                ev,
-                values,
-                f" ON CONFLICT (source, event_id) DO UPDATE SET entity_key = excluded.entity_key,"
-                f' type = excluded.type, "time" = excluded."time", wire = excluded.wire,'
-                f" revision = {ev.name}.revision + 1 WHERE {ev.name}.wire IS NULL"
-                " RETURNING source, event_id, retracted_at, revision",
-            )
-            return {(r.source, r.event_id): (_aware(r.retracted_at), r.revision) for r in result}
-        stmt = self._insert(ev)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[ev.c.source, ev.c.event_id],
-            set_={
-                "entity_key": stmt.excluded.entity_key,
-                "type": stmt.excluded.type,
-                "time": stmt.excluded.time,
-                "wire": stmt.excluded.wire,
-                "revision": ev.c.revision + 1,
+        # A placeholder left by a retraction (no wire yet) takes the event; a stored event stays.
+        fill = OnConflict(
+            ("source", "event_id"),
+            {
+                "entity_key": "excluded.entity_key",
+                "type": "excluded.type",
+                "time": 'excluded."time"',
+                "wire": "excluded.wire",
+                "revision": f"{ev.name}.revision + 1",
             },
-            where=ev.c.wire.is_(None),
-        ).returning(ev.c.source, ev.c.event_id, ev.c.retracted_at, ev.c.revision)
-        result = await self.conn.execute(stmt, values)
+            f"{ev.name}.wire IS NULL",
+        )
+        result = await insert_dicts(
+            self.conn, ev, values, fill, ("source", "event_id", "retracted_at", "revision")
+        )
         return {(r.source, r.event_id): (_aware(r.retracted_at), r.revision) for r in result}
 
     async def mark_retracted(self, marks: Sequence[tuple[str, str, datetime, str]]) -> list[Target]:
@@ -159,13 +122,13 @@ class CaseloadRepository:
         if not marks:
             return []
         ev = self.t.events
-        stmt = self._insert(ev)
+        new = insert_on_conflict(self.conn, ev)
         # The earliest retraction counts; with two workers the row lock serialises them.
-        stmt = stmt.on_conflict_do_update(
+        stmt = new.on_conflict_do_update(
             index_elements=[ev.c.source, ev.c.event_id],
             set_={
-                "retracted_at": least_of(self.conn, ev.c.retracted_at, stmt.excluded.retracted_at),
-                "retracted_by": func.coalesce(ev.c.retracted_by, stmt.excluded.retracted_by),
+                "retracted_at": least_of(self.conn, ev.c.retracted_at, new.excluded.retracted_at),
+                "retracted_by": func.coalesce(ev.c.retracted_by, new.excluded.retracted_by),
                 "revision": ev.c.revision + 1,
             },
         ).returning(ev.c.source, ev.c.event_id, ev.c.entity_key, ev.c.type)
@@ -189,8 +152,8 @@ class CaseloadRepository:
     async def stored_events(self, keys: Sequence[str]) -> dict[str, list[Stored]]:
         """Each entity's events with the stretches they count in; its retractions are keyed by it."""
         ev = self.t.events
-        rows = await self.conn.execute(
-            select(ev.c.entity_key, ev.c.wire).where(self._in(ev.c.entity_key, keys), ev.c.wire.is_not(None))
+        rows = await self._rows_where(
+            select(ev.c.entity_key, ev.c.wire).where(ev.c.wire.is_not(None)), ev.c.entity_key, keys
         )
         found: dict[str, list[Event]] = defaultdict(list)
         for row in rows:
@@ -268,8 +231,8 @@ class CaseloadRepository:
         if not keys:
             return {}  # a batch mostly republishes nothing: no round trip for it
         en = self.t.entities
-        rows = await self.conn.execute(
-            select(en.c.entity_key, en.c.revision, en.c.fact).where(self._in(en.c.entity_key, keys))
+        rows = await self._rows_where(
+            select(en.c.entity_key, en.c.revision, en.c.fact), en.c.entity_key, keys
         )
         return {row.entity_key: (row.revision, row.fact.encode()) for row in rows}
 
@@ -283,22 +246,9 @@ class CaseloadRepository:
         keys = [entity.key for entity in saved]
         # The version before the first changed one is rewritten too: its `recorded_to` moves.
         froms = [max(entity.rewrite_from - 1, 0) for entity in saved]
-        if self.postgres:
-            # One round trip for all six tables.
-            deletes = ", ".join(
-                f"d{i} AS (DELETE FROM {t.name} USING unnest(CAST(:keys AS text[]), CAST(:froms AS int[]))"  # noqa: S608 - table and column names come from our own metadata, values are bound parameters
-                f" AS cut(k, v) WHERE entity_key = cut.k AND version >= cut.v)"
-                for i, t in enumerate(self.t.states)
-            )
-            await self.conn.execute(text(f"WITH {deletes} SELECT 1"), {"keys": keys, "froms": froms})
-        else:
-            for table in self.t.states:
-                await self.conn.execute(
-                    delete(table).where(
-                        table.c.entity_key == bindparam("k"), table.c.version >= bindparam("v")
-                    ),
-                    [{"k": key, "v": start} for key, start in zip(keys, froms, strict=True)],
-                )
+        await delete_tails(
+            self.conn, self.t.states, "entity_key", "version", list(zip(keys, froms, strict=True))
+        )
         rows: dict[Table, list[dict[str, Any]]] = defaultdict(list)
         for entity, start in zip(saved, froms, strict=True):
             for table, row in state_rows(self.t, entity.key, entity.versions, start):
@@ -308,41 +258,18 @@ class CaseloadRepository:
             {"entity_key": e.key, "kind": e.kind, "revision": e.revision, "fact": e.fact.decode()}
             for e in saved
         ]
-        if self.postgres:
-            # One statement for every table: a statement's own cost is most of a small batch's.
-            parts = [(table, table_rows, "") for table, table_rows in rows.items()]
-            parts.append(
-                (
-                    en,
-                    values,
-                    " ON CONFLICT (entity_key)"
-                    " DO UPDATE SET revision = excluded.revision, fact = excluded.fact",
-                )
-            )
-            inserts, params = [], {}
-            for n, (table, table_rows, tail) in enumerate(parts):
-                statement, table_params = json_rows_insert(self.conn, table, table_rows, f"rows{n}")
-                inserts.append(f"i{n} AS ({statement}{tail})")
-                params.update(table_params)
-            await self.conn.execute(text(f"WITH {', '.join(inserts)} SELECT 1"), params)
-            return
-        for table, table_rows in rows.items():
-            await self._insert_rows(table, table_rows)
-        stmt = self._insert(en)
-        await self.conn.execute(
-            stmt.on_conflict_do_update(
-                index_elements=[en.c.entity_key],
-                set_={"revision": stmt.excluded.revision, "fact": stmt.excluded.fact},
-            ),
-            values,
-        )
+        replace = OnConflict(("entity_key",), {"revision": "excluded.revision", "fact": "excluded.fact"})
+        writes: list[tuple[Table, Sequence[dict[str, Any]], OnConflict | None]] = [
+            (table, table_rows, None) for table, table_rows in rows.items()
+        ]
+        await insert_dicts_together(self.conn, [*writes, (en, values, replace)])
 
     async def save_client_facts(self, facts: Sequence[PointFact]) -> None:
         """(record id, client_ref, fact, recorded at) rows; a record already there is left alone."""
         if not facts:
             return
         values = [client_fact_row(*fact) for fact in facts]
-        await self._insert_rows(self.t.client_facts, values, " ON CONFLICT (record_id) DO NOTHING")
+        await insert_dicts(self.conn, self.t.client_facts, values, OnConflict(("record_id",)))
 
     async def client_revisions(self) -> dict[tuple[str, str], int]:
         """The ledger revision of every stored point fact of a person."""
@@ -362,25 +289,15 @@ class CaseloadRepository:
         wanted = sorted(set(ids))
         if not wanted:
             return []
-        if self.postgres:
-            # A long list of row values is planned as one index probe each; two arrays are not.
-            pairs = (
-                func.unnest(self._array([s for s, _ in wanted]), self._array([i for _, i in wanted]))
-                .table_valued("source", "event_id")
-                .render_derived()
-            )
-            wanted_rows: Any = select(pairs.c.source, pairs.c.event_id)
-        else:
-            wanted_rows = wanted
-        rows = await self.conn.execute(
-            select(ev.c.entity_key, ev.c.wire, ev.c.revision).where(
-                tuple_(ev.c.source, ev.c.event_id).in_(wanted_rows),
-                ev.c.wire.is_not(None),
-                # A reused (source, id) is a duplicate of the stored event, whatever its type.
-                ev.c.type.in_(sorted(CLIENT_EVENT_TYPES)),
-            )
+        statement = select(ev.c.entity_key, ev.c.wire, ev.c.revision).where(
+            ev.c.wire.is_not(None),
+            # A reused (source, id) is a duplicate of the stored event, whatever its type.
+            ev.c.type.in_(sorted(CLIENT_EVENT_TYPES)),
         )
-        return await self._with_retractions(list(rows), links)
+        rows: list[Any] = []
+        for member in pair_member_of(self.conn, ev.c.source, ev.c.event_id, wanted):
+            rows.extend(await self.conn.execute(statement.where(member)))
+        return await self._with_retractions(rows, links)
 
     async def person_rows(self, keys: Iterable[str], links: Collection[Ident] = ()) -> list[ClientRow]:
         """Every point fact of the persons keyed `client:<ref>`; see `_with_retractions`."""
@@ -388,14 +305,14 @@ class CaseloadRepository:
         if not wanted:
             return []
         ev = self.t.events
-        rows = await self.conn.execute(
+        rows = await self._rows_where(
             select(ev.c.entity_key, ev.c.wire, ev.c.revision).where(
-                self._in(ev.c.entity_key, wanted),
-                ev.c.wire.is_not(None),
-                ev.c.type.in_(sorted(CLIENT_EVENT_TYPES)),
-            )
+                ev.c.wire.is_not(None), ev.c.type.in_(sorted(CLIENT_EVENT_TYPES))
+            ),
+            ev.c.entity_key,
+            wanted,
         )
-        return await self._with_retractions(list(rows), links)
+        return await self._with_retractions(rows, links)
 
     async def _with_retractions(self, rows: Sequence[Any], links: Collection[Ident]) -> list[ClientRow]:
         """Client rows (entity key, wire, revision) as published (see `published_clients`), under
@@ -405,10 +322,10 @@ class CaseloadRepository:
         retractions = Retractions()
         if persons:
             ev = self.t.events
-            found = await self.conn.execute(
-                select(ev.c.wire).where(
-                    self._in(ev.c.entity_key, persons), ev.c.type == RETRACTED, ev.c.wire.is_not(None)
-                )
+            found = await self._rows_where(
+                select(ev.c.wire).where(ev.c.type == RETRACTED, ev.c.wire.is_not(None)),
+                ev.c.entity_key,
+                persons,
             )
             for (wire,) in found:
                 retractions.add(Event.from_wire(orjson.loads(wire)).retraction())
