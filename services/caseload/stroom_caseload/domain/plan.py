@@ -175,11 +175,17 @@ def plan_ledger(batch: Iterable[Incoming], stored: Mapping[Ident, bytes] | None 
     given = 0
     for position, incoming in enumerate(batch):
         ident = incoming.ident
-        if first.setdefault(ident, incoming.content) != incoming.content:
+        earlier = unique.get(ident)
+        # Content is compared only for a (source, id) seen before: serialising every event's
+        # data canonically costs about as much as the rest of the plan.
+        if earlier is not None and ident not in first:
+            first[ident] = earlier.content
+        if ident in first and first[ident] != incoming.content:
             conflicts.append(position)
             continue
         given += 1
-        unique.setdefault(ident, incoming)
+        if earlier is None:
+            unique[ident] = incoming
     events = tuple(unique[ident] for ident in sorted(unique))
     marks: dict[Ident, Mark] = {}
     for incoming in events:
