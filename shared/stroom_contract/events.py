@@ -37,6 +37,7 @@ from stroom_contract.types import (
     ClientRef,
     EventSequence,
     IsoDate,
+    JSONObject,
     Municipality,
     Ref,
     Rfc3339,
@@ -361,7 +362,7 @@ def _trusted(model: type[EventData]) -> Callable[[Mapping[str, Any]], EventData]
 _TRUSTED = {name: _trusted(model) for name, model, _ in _CATALOGUE}
 
 
-def trusted_data(type_name: str, data: Mapping[str, Any]) -> EventData:
+def trusted_data(type_name: str, data: JSONObject) -> EventData:
     """The typed `data` of an event of `type_name` that was validated before (caseload's ledger
     holds only validated events), built without validating again: a fold reads an entity's whole
     history at every batch, and validating each event costs more than half the fold. Equal to what

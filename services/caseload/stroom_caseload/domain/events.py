@@ -9,6 +9,7 @@ from typing import Any, NamedTuple
 
 from stroom_contract.events import RETRACTED, Envelope
 from stroom_contract.retractions import Period, Retraction, Retractions
+from stroom_contract.types import JSONObject
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,7 +20,7 @@ class Event:
     id: str
     type: str
     time: datetime
-    data: Mapping[str, Any]
+    data: JSONObject
 
     @property
     def order(self) -> tuple[datetime, str, str]:
@@ -37,7 +38,9 @@ class Event:
         )
 
     def retraction(self) -> Retraction:
-        return Retraction(self.source, self.id, self.time, self.data["retracted_id"])
+        retracted_id = self.data["retracted_id"]
+        assert isinstance(retracted_id, str), "a stored retraction was validated"
+        return Retraction(self.source, self.id, self.time, retracted_id)
 
 
 @dataclass(frozen=True, slots=True)

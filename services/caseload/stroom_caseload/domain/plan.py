@@ -23,7 +23,7 @@ from collections import Counter
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import orjson
 
@@ -35,6 +35,7 @@ from stroom_contract.events import Envelope, EventRetractedData
 from stroom_contract.facts import ClientFact, Version
 from stroom_contract.keys import entity_key, key_kind, kind_of_key
 from stroom_contract.retractions import RETRACTION_KIND, Ident, Retractions, chain_keys, retraction_key
+from stroom_contract.types import JSONObject
 
 # A person's point fact as its row is stored: record id, client_ref, fact, recorded at.
 PointFact = tuple[str, str, ClientFact, datetime]
@@ -56,7 +57,7 @@ class Incoming(NamedTuple):
     ident: Ident
     type: str
     time: datetime
-    data: Mapping[str, Any]
+    data: JSONObject
     wire: str
     key: str | None
     retracted_id: str | None
@@ -89,7 +90,7 @@ class Incoming(NamedTuple):
         )
 
 
-def content(event_type: str, data: Mapping[str, Any]) -> bytes:
+def content(event_type: str, data: JSONObject) -> bytes:
     """What a redelivery of an event repeats: its type and data, canonically (keys sorted), so
     that equal content compares equal however its JSON was written."""
     return orjson.dumps([event_type, data], option=orjson.OPT_SORT_KEYS)
