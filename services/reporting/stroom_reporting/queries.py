@@ -23,12 +23,14 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    union_all,
 )
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from stroom_platform.dialect import is_postgres, member_of
 from stroom_reporting import tables as t
+from stroom_reporting.domain import kpi_cells
 from stroom_reporting.domain.families import Assessed
 from stroom_reporting.domain.mutations import Flow, FlowTuple
 
@@ -439,6 +441,37 @@ def _kpi_source(as_of: datetime | None) -> tuple[Table, list[ColumnElement[bool]
     return t.kpi_cells, [valid(t.kpi_cells, as_of)]
 
 
+def _kpi_sums(
+    municipalities: Sequence[str],
+    measures: Sequence[str],
+    first: int,
+    last: int,
+    as_of: datetime | None,
+    changes: bool,
+    report_day: date | None = None,
+) -> Select[Any]:
+    table, known = _kpi_source(as_of)
+    c = table.c
+    month = _opening_as_zero(c.month, first) if changes else literal(first, Integer)
+    span = c.month <= last if changes else c.month.between(first, last)
+    detail: ColumnElement[str] = c.detail
+    if report_day is not None:
+        # K5's end dates only decide whether an outflow is pending on the report day: summed onto
+        # one date for each, a year of them is two rows per municipality.
+        decided, pending = kpi_cells.k5_details(report_day)
+        detail = case(
+            (and_(c.measure == kpi_cells.K5, c.detail > decided), pending),
+            (c.measure == kpi_cells.K5, decided),
+            else_=c.detail,
+        )
+    keys = (c.municipality, c.measure, *((month,) if changes else ()), detail)
+    return (
+        select(c.municipality, c.measure, month, detail, *_sums(c))
+        .where(c.municipality.in_(municipalities), c.measure.in_(measures), span, *known)
+        .group_by(*keys)
+    )
+
+
 async def kpi_sums(
     conn: AsyncConnection,
     municipalities: Sequence[str],
@@ -452,14 +485,27 @@ async def kpi_sums(
     """(municipality, measure, month, detail, a, b) of KPI cells summed: of change measures
     (`changes`) every month up to `last`, the months before `first` together as month 0; of flow
     measures the months first..last together as month `first`."""
-    table, known = _kpi_source(as_of)
-    c = table.c
-    month = _opening_as_zero(c.month, first) if changes else literal(first)
-    span = c.month <= last if changes else c.month.between(first, last)
-    keys = (c.municipality, c.measure, *((month,) if changes else ()), c.detail)
-    rows = await conn.execute(
-        select(c.municipality, c.measure, month, c.detail, *_sums(c))
-        .where(c.municipality.in_(municipalities), c.measure.in_(measures), span, *known)
-        .group_by(*keys)
-    )
+    rows = await conn.execute(_kpi_sums(municipalities, measures, first, last, as_of, changes))
     return list(rows.all())
+
+
+async def kpi_sheet_sums(
+    conn: AsyncConnection,
+    municipalities: Sequence[str],
+    opening: int,
+    periods: Sequence[tuple[int, int]],
+    report_day: date,
+    as_of: datetime | None,
+) -> list[Any]:
+    """In one round trip, (part, municipality, measure, month, detail, a, b): part 0 the change
+    measures up to the last period's end from `opening` on (kpi_sums), part i the flow measures of
+    the i-th period, K5's outflows summed onto kpi_cells.k5_details of the report day."""
+    last = max(period[1] for period in periods)
+    parts = [(0, _kpi_sums(municipalities, kpi_cells.CHANGES, opening, last, as_of, True))]
+    parts.extend(
+        (i, _kpi_sums(municipalities, kpi_cells.FLOWS, first, end, as_of, False, report_day))
+        for i, (first, end) in enumerate(periods, 1)
+    )
+    tagged = [part.add_columns(literal(i, Integer).label("part")) for i, part in parts]
+    rows = await conn.execute(union_all(*tagged))
+    return [(row[-1], *row[:-1]) for row in rows]

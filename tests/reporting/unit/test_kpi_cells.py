@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
+import statistics
+from collections import Counter, defaultdict
 from datetime import date, timedelta
 
 from hypothesis import given, settings
@@ -135,3 +136,18 @@ def test_a_new_version_stands_as_the_old_one_before_the_first_day_it_changes(
             )
     if old == new:
         assert kept == date.max
+
+
+@given(st.lists(st.integers(-5, 400), min_size=1))
+def test_the_median_of_counted_values_is_the_median_of_the_values(values: list[int]) -> None:
+    counts = Counter(values)
+    counts[999] = 0  # a key summed to nothing is not a value
+    assert kpis.median_of(counts) == statistics.median(values)
+
+
+@given(st.dates(date(2020, 1, 1), date(2030, 1, 1)), st.dates(date(2019, 1, 1), date(2030, 1, 1)))
+def test_an_outflow_is_pending_as_the_date_it_is_summed_onto(report_day: date, end: date) -> None:
+    decided, pending = kpi_cells.k5_details(report_day)
+    onto = pending if end.isoformat() > decided else decided
+    assert kpis.k5_pending(date.fromisoformat(onto), report_day) == kpis.k5_pending(end, report_day)
+    assert kpis.k5_pending(end, report_day) == (end + timedelta(days=kpis.SIX_MONTHS) > report_day)

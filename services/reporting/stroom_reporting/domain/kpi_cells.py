@@ -112,6 +112,12 @@ def over_recorded_time(
     return recorded_rows([(time, time) for time in sorted(set(times))], cells_at, living)
 
 
+def k5_details(report_day: date) -> tuple[str, str]:
+    """Two end dates (K5's detail) that stand for every outflow to work decided, and every one
+    pending, on the report day: a sheet may sum K5's cells onto these, whatever their end dates."""
+    return kpis.k5_last_decided(report_day).isoformat(), report_day.isoformat()
+
+
 # A scope's summed cells: (measure, month, detail) -> (a, b); the months before the first month
 # asked for as month 0 for the changes.
 Sums = dict[tuple[str, int, str], tuple[int, int]]
@@ -148,13 +154,16 @@ def sheet_counts(
     (holding the changes up to `last` and the flows of first..last); the benchmark rates' counts
     come from the monthly flows."""
     months = month_range(first, last)
-    k1_basis, k1_starts = month_end_counts(sums, K1, [last])[last]
-    k2_basis, k2_current = month_end_counts(sums, K2, [last])[last]
-    population = month_end_counts(sums, P, months)
-    lead_days = sorted(int(days) for days, count, _ in flows(sums, K3, first, last) for _ in range(count))
-    k4_outflow = sum(a for _, a, _ in flows(sums, K4, first, last))
+    of: dict[str, Sums] = defaultdict(dict)  # each measure's sums, so each is read once
+    for key, value in sums.items():
+        of[key[0]][key] = value
+    k1_basis, k1_starts = month_end_counts(of[K1], K1, [last])[last]
+    k2_basis, k2_current = month_end_counts(of[K2], K2, [last])[last]
+    population = month_end_counts(of[P], P, months)
+    lead_days = {int(days): plans for days, plans, _ in flows(of[K3], K3, first, last) if plans}
+    k4_outflow = sum(a for _, a, _ in flows(of[K4], K4, first, last))
     outcomes = {kpis.SUSTAINED: 0, kpis.RETURNED: 0, kpis.PENDING: 0}
-    for end, outflows, returned in flows(sums, K5, first, last):
+    for end, outflows, returned in flows(of[K5], K5, first, last):
         if kpis.k5_pending(date.fromisoformat(end), report_day):
             outcomes[kpis.PENDING] += outflows
         else:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import statistics
 from bisect import bisect_right
 from collections import Counter, defaultdict
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import NamedTuple, TypeVar
@@ -595,7 +595,12 @@ def k5_returned(benefit: KpiBenefit, returns: Returns) -> bool:
 
 def k5_pending(end: date, report_day: date) -> bool:
     """An outflow to work on `end` is pending until its 183 days have passed on the report day."""
-    return end + timedelta(days=SIX_MONTHS) > report_day
+    return end > k5_last_decided(report_day)
+
+
+def k5_last_decided(report_day: date) -> date:
+    """The last end date of an outflow to work whose 183 days have passed on the report day."""
+    return report_day - timedelta(days=SIX_MONTHS)
 
 
 def k5_outcome(benefit: KpiBenefit, report_day: date, returns: Returns) -> str:
@@ -681,7 +686,7 @@ class SheetCounts(NamedTuple):
     k1_basis: int
     k2_current: int
     k2_basis: int
-    lead_days: Sequence[int]  # K3's lead times
+    lead_days: Mapping[int, int]  # K3's lead times: how many plans took each number of days
     k4_outflow: int
     k4_mean: float  # P's mean month-end count
     k5_sustained: int
@@ -719,7 +724,7 @@ def figures(
             len(days),
             k2_current,
             k2_basis,
-            lead_days,
+            Counter(lead_days),
             k4_outflow,
             k4_mean,
             k5_sustained,
@@ -732,13 +737,29 @@ def figures(
     )
 
 
+def median_of(counts: Mapping[int, int]) -> float:
+    """The median of values given as how often each occurs (statistics.median of them listed),
+    in steps of the distinct values rather than of the values."""
+    total = sum(counts.values())
+    middle = [(total - 1) // 2, total // 2]  # the one or two positions the median averages
+    found: list[int] = []
+    seen = 0
+    for value, count in sorted(counts.items()):
+        seen += count
+        while middle and middle[0] < seen:
+            found.append(value)
+            middle.pop(0)
+    return found[0] if found[0] == found[1] else (found[0] + found[1]) / 2
+
+
 def figures_of(c: SheetCounts) -> Figures:
     """The KPI values of the counts, with their unrounded ratios."""
-    lead_days = c.lead_days
+    plans = sum(c.lead_days.values())
+    days = sum(d * n for d, n in c.lead_days.items())
     ratios = {
         "K1": Ratio(c.k1_days, c.k1_basis, False),
         "K2": Ratio(c.k2_current, c.k2_basis, True),
-        "K3": Ratio(sum(lead_days), len(lead_days), False),
+        "K3": Ratio(days, plans, False),
         "K4": Ratio(c.k4_outflow, c.k4_mean, True),
         "K5": Ratio(c.k5_sustained, c.k5_decided, True),
         "inflow_rate": Ratio(c.started, c.stock, True),
@@ -749,9 +770,9 @@ def figures_of(c: SheetCounts) -> Figures:
         c.k1_basis,
         _pct(c.k2_current, c.k2_basis),
         c.k2_basis,
-        _mean(sum(lead_days), len(lead_days)),
-        round(float(statistics.median(lead_days)), 1) if lead_days else None,
-        len(lead_days),
+        _mean(days, plans),
+        round(float(median_of(c.lead_days)), 1) if plans else None,
+        plans,
         _pct(c.k4_outflow, c.k4_mean),
         c.k4_outflow,
         round(c.k4_mean, 1),

@@ -101,6 +101,16 @@ async def _lead_times(
     return kpis.lead_times(plans, [kpis.Application(*a) for a in linked], first, last)
 
 
+def _added(parts: Iterable[kpi_cells.Sums]) -> kpi_cells.Sums:
+    """The sums of several municipalities together."""
+    total: dict[tuple[str, int, str], tuple[int, int]] = {}
+    for sums in parts:
+        for key, (a, b) in sums.items():
+            before = total.get(key, (0, 0))
+            total[key] = (before[0] + a, before[1] + b)
+    return total
+
+
 def _rows(
     code: str,
     name: str,
@@ -195,11 +205,13 @@ async def kpis_report(
     opening = min(earlier[0], next_month(earlier[1] - 100))
     day = last_day(last)
     report_day = as_of.date() if as_of else date.today()
-    changes = await queries.kpi_sums(conn, chosen, kpi_cells.CHANGES, opening, last, as_of, changes=True)
-    flows = {
-        period: await queries.kpi_sums(conn, chosen, kpi_cells.FLOWS, *period, as_of, changes=False)
-        for period in periods
-    }
+    summed = await queries.kpi_sheet_sums(conn, chosen, opening, periods, report_day, as_of)
+    # Per part (0: the changes, 1 and 2: each period's flows) and municipality, its sums.
+    sums: dict[int, dict[str, kpi_cells.Sums]] = defaultdict(lambda: defaultdict(dict))
+    for part, m, measure, month, detail, a, b in summed:
+        sums[part][m][(measure, month, detail)] = (a, b)
+    for part in (0, 1, 2):
+        sums[part][kpis.TOTAL] = _added(sums[part][m] for m in chosen)
     regulations = sorted(kpis.KPI_REGULATIONS)
     monthly = await queries.flows(conn, chosen, regulations, ("benefits",), opening, last, as_of)
     stock = kpis.MonthEnds.of_changes(
@@ -218,16 +230,11 @@ async def kpis_report(
     rows: list[dict[str, Any]] = []
     for code, name, municipalities in parts:
         figures = []
-        for period in periods:
-            sums: dict[tuple[str, int, str], list[int]] = defaultdict(lambda: [0, 0])
-            for m, measure, month, detail, a, b in (*changes, *flows[period]):
-                if m in municipalities:
-                    sums[(measure, month, detail)][0] += a
-                    sums[(measure, month, detail)][1] += b
+        for index, period in enumerate(periods, 1):
             months = kpis.rate_months(period[1])
             in_rate = [f for f in monthly if f[0] in municipalities and months[0] <= f[3] <= months[-1]]
             counts = kpi_cells.sheet_counts(
-                {key: (a, b) for key, (a, b) in sums.items()},
+                {**sums[0][code], **sums[index][code]},  # the changes and the flows: other keys
                 *period,
                 report_day,
                 sum(f[4] for f in in_rate),
@@ -237,8 +244,10 @@ async def kpis_report(
             figures.append(kpis.figures_of(counts))
         rows.extend(_rows(code, name, figures[0], figures[1], targets, common))
     door: Counter[tuple[str, str, str, int]] = Counter()
-    for m, measure, _, detail, within_6m, within_12m in flows[periods[0]]:
-        if measure == kpi_cells.DOOR:
+    for m in chosen:
+        for (measure, _, detail), (within_6m, within_12m) in sums[1][m].items():
+            if measure != kpi_cells.DOOR:
+                continue
             outflow, inflow = detail.split("|")
             for municipality in (m, kpis.TOTAL):
                 door[(municipality, outflow, inflow, 6)] += within_6m
