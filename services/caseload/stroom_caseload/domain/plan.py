@@ -321,9 +321,10 @@ def client_records(rows: Iterable[ClientRow]) -> list[Outgoing]:
     return [client_record_of(row) for row in unique.values()]
 
 
-def client_record_of(row: ClientRow) -> Outgoing:
+def client_record_of(row: ClientRow, point: tuple[str, ClientFact] | None = None) -> Outgoing:
+    """`point`: the row's `client_point`, when it is at hand already."""
     event = row.event
-    client_ref, fact = client_point(event)
+    client_ref, fact = point or client_point(event)
     key, value = client_record(
         row.source, row.event_id, client_ref, row.revision, event.time, row.retracted_at, fact
     )

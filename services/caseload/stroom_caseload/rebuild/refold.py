@@ -18,6 +18,7 @@ from stroom_caseload.rebuild.bulk import BulkWriter
 from stroom_caseload.rebuild.shadow_ledger import Held, HeldEvents
 from stroom_caseload.repository import client_fact_row, ledger_event, state_rows
 from stroom_caseload.tables import live, shadow
+from stroom_contract.facts import ClientFact
 from stroom_contract.keys import key_kind
 from stroom_contract.retractions import Retractions
 
@@ -50,11 +51,13 @@ class _Chunk:
         )
         self.entities += 1
 
-    def client(self, stored: Stored) -> None:
+    def client(self, stored: Stored) -> tuple[str, ClientFact]:
+        """Gives the point fact's person and fact (see `client_point`)."""
         event = stored.event
-        client_ref, fact = client_point(event)
+        client_ref, fact = point = client_point(event)
         row = client_fact_row(record_id(event.source, event.id), client_ref, fact, event.time)
         self.rows[shadow.client_facts].append(row | {"retracted_at": stored.retracted_at})
+        return point
 
 
 async def _live_revisions(conn: AsyncConnection) -> dict[str, int]:
@@ -95,11 +98,11 @@ async def fold_held(
         if key not in strays:
             for event in events:
                 point = stored(event)
-                chunk.client(point)
+                fact = chunk.client(point)
                 # Marking a retraction of it counts its ledger row's revision up.
                 revision = event[5] + bool(retractions.of((event[0], event[1])))
                 record = client_record_of(
-                    ClientRow(event[0], event[1], point.event, point.retracted_at, revision)
+                    ClientRow(event[0], event[1], point.event, point.retracted_at, revision), fact
                 )
                 # A copy: orjson's bytes keep the buffer it wrote into, 4 KB for a record of 600 bytes.
                 records.append(
