@@ -231,11 +231,13 @@ def population(benefits: Iterable[KpiBenefit], day: date, clients: ClientFile) -
 
 def k1_members(members: Iterable[InPopulation], day: date) -> list[tuple[KpiBenefit, int]]:
     """The benefits of P(D) K1 counts, clients aged 60 or more left out, with their days since the start."""
-    return [
-        (b, (day - b.start_date).days)
-        for b, person in members
-        if (age := _age(person, day)) is not None and age < 60
-    ]
+    return [(b, (day - b.start_date).days) for b, person in members if in_k1(person, day)]
+
+
+def in_k1(person: Member, day: date) -> bool:
+    """Whether K1 counts the person of a benefit in P(D): aged under 60 (a known birth date)."""
+    age = _age(person, day)
+    return age is not None and age < 60
 
 
 def k1(benefits: Iterable[KpiBenefit], day: date, clients: ClientFile) -> tuple[float | None, int]:
@@ -260,19 +262,24 @@ def k2_members(
     members: Iterable[InPopulation], day: date, clients: ClientFile
 ) -> list[tuple[KpiBenefit, bool]]:
     """P(D)'s mediable clients' benefits, each with whether its latest progress report is current."""
-    result = []
-    for b, person in members:
-        assessed = clients.assessment(person.client_ref, day)
-        if assessed is None or assessed[0] != "mediable":
-            continue
-        report = clients.progress_report(person.client_ref, day)
-        if report is None:
-            result.append((b, False))
-            continue
-        age = _age(person, day)
-        months = 12 if report[1] or (age is not None and age >= 60) else 3
-        result.append((b, report[0] >= months_before(day, months)))
-    return result
+    return [
+        (b, current) for b, person in members if (current := k2_current(person, day, clients)) is not None
+    ]
+
+
+def k2_current(person: Member, day: date, clients: ClientFile) -> bool | None:
+    """For the person of a benefit in P(D): None when not a mediable client, else whether their
+    latest progress report is current (at most 3 months old; 12 with long_trajectory on that
+    report, or aged 60 or more)."""
+    assessed = clients.assessment(person.client_ref, day)
+    if assessed is None or assessed[0] != "mediable":
+        return None
+    report = clients.progress_report(person.client_ref, day)
+    if report is None:
+        return False
+    age = _age(person, day)
+    months = 12 if report[1] or (age is not None and age >= 60) else 3
+    return report[0] >= months_before(day, months)
 
 
 class Standing(NamedTuple):
@@ -288,13 +295,12 @@ NOWHERE = Standing(False, False, False)
 
 
 def standing(benefit: KpiBenefit, day: date, clients: ClientFile) -> Standing:
-    """Where the benefit stands on D by the rules of K1 and K2 (`k1_members`, `k2_members`)."""
+    """Where the benefit stands on D by the rules of K1 and K2 (`in_k1`, `k2_current`)."""
     person = population_member(benefit, day, clients)
     if person is None:
         return NOWHERE
-    member = [(benefit, person)]
-    k2 = k2_members(member, day, clients)
-    return Standing(bool(k1_members(member, day)), bool(k2), bool(k2) and k2[0][1])
+    current = k2_current(person, day, clients)
+    return Standing(in_k1(person, day), current is not None, bool(current))
 
 
 def standing_kept_before(old: KpiBenefit, new: KpiBenefit) -> date:
