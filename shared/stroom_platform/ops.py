@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from fastapi import APIRouter, Depends, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from stroom_platform.auth import OPS_READ, require_scope
 from stroom_platform.problems import PROBLEM_JSON
 from stroom_platform.responses import FastJSONResponse
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 ReadinessCheck = Callable[[], Awaitable[None]]
 # A service's runtime answers /status with what it alone knows (its backlog, consumer, lag).
@@ -45,12 +50,18 @@ class Readiness(BaseModel):
     checks: list[str]
 
 
+class DatabaseStatus(BaseModel):
+    reachable: bool
+
+
 class ServiceStatus(BaseModel):
-    """A service's /status: what it names besides `service` is its own (see its documentation)."""
+    """A service's /status: what it names besides `service` and `database` is its own (see its
+    documentation)."""
 
     model_config = ConfigDict(extra="allow")
 
     service: str
+    database: DatabaseStatus
 
 
 _METRICS_DOC: dict[int | str, dict[str, Any]] = {
@@ -65,6 +76,25 @@ async def database_check(engine: AsyncEngine) -> None:
     """The database answers a query: every service's readiness check `database`."""
     async with engine.connect() as conn:
         await conn.execute(text("SELECT 1"))
+
+
+# A status page answers also while the database is away.
+_STATUS_READ_SECONDS = 3.0
+
+
+async def database_status(
+    engine: AsyncEngine, read: Callable[[AsyncConnection], Awaitable[T]]
+) -> tuple[T | None, dict[str, bool]]:
+    """What a /status reads from the database, and the report's `database` section, the same in
+    every service: when the database does not answer in time nothing is read, and it is not
+    reachable."""
+    try:
+        async with asyncio.timeout(_STATUS_READ_SECONDS), engine.connect() as conn:
+            found = await read(conn)
+    except Exception as exc:
+        log.warning("database not reachable", extra={"error": type(exc).__name__})
+        return None, {"reachable": False}
+    return found, {"reachable": True}
 
 
 def ops_router(

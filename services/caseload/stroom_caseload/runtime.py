@@ -24,7 +24,7 @@ from stroom_platform.db import make_engine
 from stroom_platform.kafka.clients import Broker, broker_of
 from stroom_platform.kafka.consuming import BatchConsumer, ConsumerOptions
 from stroom_platform.kafka.lag import LagProbe
-from stroom_platform.ops import ReadinessCheck, database_check
+from stroom_platform.ops import ReadinessCheck, database_check, database_status
 from stroom_platform.organisations import OrganisationsConfig
 from stroom_platform.partitioner import entity_partition_for
 from stroom_platform.problems import Problem
@@ -161,12 +161,11 @@ class CaseloadRuntime:
         except Exception as exc:  # the broker being away is a status, not an error
             report["lag"] = None
             report["lag_error"] = type(exc).__name__
-        try:
-            async with self.engine.connect() as conn:
-                report["dead_letters"] = await CaseloadRepository(conn).dead_letter_count()
-            report["database"] = "reachable"
-        except Exception as exc:
-            report["database"] = f"unreachable: {type(exc).__name__}"
+        dead_letters, report["database"] = await database_status(
+            self.engine, lambda conn: CaseloadRepository(conn).dead_letter_count()
+        )
+        if dead_letters is not None:
+            report["dead_letters"] = dead_letters
         return report
 
 

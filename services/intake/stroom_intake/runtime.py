@@ -12,7 +12,7 @@ from functools import partial
 from typing import Any
 
 from prometheus_client import CollectorRegistry
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from stroom_contract.bsn import Pseudonymiser
 from stroom_contract.validation import EventValidator
@@ -22,12 +22,13 @@ from stroom_intake.domain.reading import RawEvent, Unreadable
 from stroom_intake.domain.sequences import SourceSequence
 from stroom_intake.metrics import IntakeMetrics
 from stroom_intake.outbox import Relay, relay_from_settings
+from stroom_intake.queries import Backlog
 from stroom_intake.service import Ingestor
 from stroom_intake.settings import IntakeSettings
 from stroom_platform.auth import Principal
 from stroom_platform.broker import broker_responds
 from stroom_platform.db import make_engine
-from stroom_platform.ops import ReadinessCheck, database_check
+from stroom_platform.ops import ReadinessCheck, database_check, database_status
 from stroom_platform.organisations import load_organisations
 from stroom_platform.settings import pseudonym_keys
 
@@ -128,13 +129,18 @@ class IntakeRuntime:
         now = datetime.now(UTC)
         outbox: dict[str, Any] = {}
         sequences: list[SourceSequence] = []
-        try:
-            async with self.engine.connect() as conn:
-                backlog = await queries.backlog(conn)
-                sequences = await queries.sequences(conn)
-                self.metrics.stored = await queries.stored_per_type(conn)
+
+        async def read(conn: AsyncConnection) -> tuple[Backlog, list[SourceSequence], dict[str, int]]:
+            return (
+                await queries.backlog(conn),
+                await queries.sequences(conn),
+                await queries.stored_per_type(conn),
+            )
+
+        found, database = await database_status(self.engine, read)
+        if found is not None:
+            backlog, sequences, self.metrics.stored = found
             self._observe_sequences(sequences)
-            reachable = True
             self._observe_backlog(backlog, now)
             oldest = backlog.oldest_received_at
             last = backlog.last_published_at
@@ -143,16 +149,13 @@ class IntakeRuntime:
                 "oldest_unpublished_age_seconds": (now - oldest).total_seconds() if oldest else None,
                 "last_published_at": last.isoformat() if last else None,
             }
-        except Exception as exc:
-            reachable = False
-            log.warning("database not reachable", extra={"error": type(exc).__name__})
         totals = self.metrics.totals
         broker = self.settings.kafka_bootstrap_servers
         # Asked now: the relay's own view is only as fresh as its last publication.
         broker_up = await broker_responds(broker) if broker and self.relay else None
         return {
             "service": "intake",
-            "database": {"reachable": reachable},
+            "database": database,
             "outbox": outbox,
             "relay": {
                 "configured": self.relay is not None,

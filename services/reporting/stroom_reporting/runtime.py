@@ -3,7 +3,6 @@ facts consumer, with start, stop, readiness checks and /status."""
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
@@ -13,7 +12,7 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from stroom_platform.db import make_engine
-from stroom_platform.ops import ReadinessCheck, database_check
+from stroom_platform.ops import ReadinessCheck, database_check, database_status
 from stroom_platform.organisations import OrganisationsConfig
 from stroom_reporting import queries
 from stroom_reporting.consumer import FactsConsumer
@@ -68,12 +67,7 @@ class ReportingRuntime:
         return checks
 
     async def status(self) -> dict[str, Any]:
-        try:
-            # Answers also while the database is away, as status pages must.
-            async with asyncio.timeout(3.0), self.engine.connect() as conn:
-                fresh = await queries.freshness(conn)
-        except Exception:
-            fresh = None
+        fresh, database = await database_status(self.engine, queries.freshness)
         consumer = self.consumer
         return {
             "service": "reporting",
@@ -87,7 +81,7 @@ class ReportingRuntime:
                 "last_error": consumer.last_error if consumer else None,
                 "partitions": await consumer.lag() if consumer else {},
             },
-            "database": {"reachable": fresh is not None},
+            "database": database,
             "read_models": {
                 row.read_model: {
                     "last_applied_at": row.applied_at.isoformat(),

@@ -149,7 +149,7 @@ async def test_shuffled_history_through_the_service_matches_the_reference_and_fa
         ) as client:
             status = await wait_until_caught_up(client)
             assert status["dead_letters"] == 4
-            assert status["database"] == "reachable"
+            assert status["database"] == {"reachable": True}
             assert sorted(status["assigned_partitions"]) == [0, 1, 2, 3]
             metrics = (await client.get("/metrics")).text
             assert 'stroom_caseload_events_applied_total{type="stroom.benefit.started.v1"}' in metrics

@@ -94,6 +94,7 @@ async def test_consumes_facts_topic(broker: EmbeddedBroker, unique_topic: str, t
                     break
                 await asyncio.sleep(0.1)
             assert status["consumer"]["partitions"]
+            assert status["database"] == {"reachable": True}
             assert all(p["lag"] == 0 for p in status["consumer"]["partitions"].values())
             ready = await client.get("/readyz")
             assert ready.status_code == 200

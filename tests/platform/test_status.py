@@ -1,0 +1,57 @@
+"""Every service's /status reports its database in one shape, `{"reachable": bool}`, read by the
+platform: reachable when the status's own reading succeeded, not reachable when it could not."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from stroom_cli.contract import openapi
+from stroom_cli.runtime import SERVICE_NAMES
+from stroom_platform.broker import free_port
+from stroom_platform.db import make_engine
+from stroom_platform.dialect import is_postgres
+from stroom_platform.ops import database_status
+
+
+async def _answer(conn: AsyncConnection) -> int | None:
+    return await conn.scalar(text("SELECT 41 + 1"))
+
+
+async def test_database_status_reads_or_reports_the_database_away(database_url: str, tmp_path: Path) -> None:
+    engine = make_engine(database_url)
+    try:
+        assert await database_status(engine, _answer) == (42, {"reachable": True})
+    finally:
+        await engine.dispose()
+    away = (
+        f"postgresql+asyncpg://postgres@127.0.0.1:{free_port()}/stroom"
+        if is_postgres(database_url)
+        else f"sqlite+aiosqlite:///{tmp_path / 'gone' / 'stroom.db'}"
+    )
+    engine = make_engine(away)
+    if not is_postgres(away):
+        # Its directory, made with the engine, is gone before the file is ever opened.
+        (tmp_path / "gone").rmdir()
+    try:
+        assert await database_status(engine, _answer) == (None, {"reachable": False})
+    finally:
+        await engine.dispose()
+
+
+def test_every_service_documents_the_same_database_status(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("STROOM_DATA_DIR", str(tmp_path / "var"))
+    openapi(tmp_path / "openapi")
+    for name in SERVICE_NAMES:
+        schemas = json.loads((tmp_path / "openapi" / f"{name}.json").read_text())["components"]["schemas"]
+        status = schemas["ServiceStatus"]
+        assert {"service", "database"} <= set(status["required"]), name
+        assert status["properties"]["database"] == {"$ref": "#/components/schemas/DatabaseStatus"}, name
+        assert schemas["DatabaseStatus"]["properties"]["reachable"]["type"] == "boolean", name
+        assert schemas["DatabaseStatus"]["required"] == ["reachable"], name
