@@ -41,6 +41,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.schema import CreateIndex, DropIndex
 from sqlalchemy.types import TypeEngine
 
 T = TypeVar("T")
@@ -602,3 +603,49 @@ async def notifications(
         yield
     finally:
         await driver.remove_listener(channel, notified)
+
+
+# A table set loaded in bulk beside the live one and then swapped in for it. PostgreSQL builds an
+# index over a filled table by sorting it once, far cheaper than keeping it up to date row by row
+# while rows are appended, and its DDL is transactional, so it swaps by renaming; SQLite keeps its
+# indexes and copies the rows.
+
+
+async def empty_for_loading(conn: AsyncConnection, tables: Sequence[Table]) -> None:
+    """`tables` emptied for a bulk load; on PostgreSQL without their indexes but for the primary
+    keys (which settle rows delivered twice) until `finish_loading` builds them."""
+    if not is_postgres(conn):
+        for table in tables:
+            await conn.execute(delete(table))
+        return
+    await conn.execute(text(f"TRUNCATE {', '.join(t.name for t in tables)}"))
+    for table in tables:
+        for index in table.indexes:
+            await conn.execute(DropIndex(index, if_exists=True))
+
+
+async def finish_loading(conn: AsyncConnection, table: Table) -> None:
+    """A loaded table's indexes (PostgreSQL; those of its definition `empty_for_loading` dropped)
+    and the planner's statistics, which the queries on it are planned with."""
+    for index in table.indexes if is_postgres(conn) else ():
+        await conn.execute(CreateIndex(index, if_not_exists=True))
+    await conn.execute(text(f"ANALYZE {table.name}"))
+
+
+async def swap_in(conn: AsyncConnection, live: Table, loaded: Table) -> None:
+    """Within a transaction: `loaded`'s rows take `live`'s place. PostgreSQL swaps the two tables'
+    names, and those of their primary keys and indexes (whose names begin with the table's), so
+    the schema stays as migrated and `loaded` holds the rows `live` had; SQLite copies the rows
+    over, and `loaded` keeps its own."""
+    if not is_postgres(conn):
+        await conn.execute(delete(live))
+        await conn.execute(insert(live).from_select([c.name for c in live.columns], select(loaded)))
+        return
+    indexes = [live.primary_key.name, *(index.name for index in live.indexes)]
+    renames = [("TABLE", live.name, loaded.name)]
+    renames += [("INDEX", str(name), str(name).replace(live.name, loaded.name, 1)) for name in indexes]
+    for kind, live_name, loaded_name in renames:
+        parked = f"{live_name}_swapping"
+        await conn.execute(text(f"ALTER {kind} {live_name} RENAME TO {parked}"))
+        await conn.execute(text(f"ALTER {kind} {loaded_name} RENAME TO {live_name}"))
+        await conn.execute(text(f"ALTER {kind} {parked} RENAME TO {loaded_name}"))

@@ -6,9 +6,22 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
 import pytest
-from sqlalchemy import Column, Integer, MetaData, String, Table, func, select, text
+from sqlalchemy import (
+    Column,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    func,
+    inspect,
+    select,
+    text,
+)
 from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -22,6 +35,8 @@ from stroom_platform.dialect import (
     chunks,
     delete_tails,
     delete_where_in,
+    empty_for_loading,
+    finish_loading,
     insert_dicts,
     insert_dicts_together,
     insert_new_rows,
@@ -39,6 +54,7 @@ from stroom_platform.dialect import (
     pair_member_of,
     select_where_in,
     share_transaction_lock,
+    swap_in,
     try_session_lock,
     unflushed_commits,
     update_rows,
@@ -61,6 +77,23 @@ versions = Table(
     Column("key", String(50), primary_key=True),
     Column("version", Integer, primary_key=True, autoincrement=False),
 )
+
+swapped = MetaData()
+
+
+def _swappable(name: str) -> Table:
+    # Named as caseload's tables are: the key's and the index's names begin with the table's.
+    return Table(
+        name,
+        swapped,
+        Column("id", Integer, autoincrement=False),
+        Column("name", String(50), nullable=False),
+        PrimaryKeyConstraint("id", name=f"pk_{name}"),
+        Index(f"ix_{name}_name", "name"),
+    )
+
+
+current, loaded = _swappable("dialect_live"), _swappable("dialect_live_next")
 
 # More values than one SQLite statement may bind, so every helper has to split its work.
 MANY = 2 * CHUNK + 17
@@ -387,3 +420,49 @@ async def test_insert_dicts_together_writes_every_table_and_delete_tails_cuts_ea
         named = (await conn.execute(select(rows.c.id, rows.c.name).order_by(rows.c.id))).all()
     assert [tuple(row) for row in left] == [("a", 0), ("a", 1), ("c", 0), ("c", 1), ("c", 2), ("c", 3)]
     assert [tuple(row) for row in named] == [(1, "EEN"), (2, "twee")]
+
+
+async def test_a_table_loaded_beside_the_live_one_is_indexed_analysed_and_swapped_in(
+    engine: AsyncEngine,
+) -> None:
+    def schema(conn: Any, name: str) -> tuple[set[str], str | None]:
+        found = inspect(conn)
+        return {str(i["name"]) for i in found.get_indexes(name)}, found.get_pk_constraint(name)["name"]
+
+    postgres = is_postgres(engine)
+    async with engine.begin() as conn:
+        await conn.run_sync(swapped.create_all)
+        await conn.execute(current.insert(), [{"id": 1, "name": "oud"}])
+        await conn.execute(loaded.insert(), [{"id": 9, "name": "vorige keer"}])
+    async with engine.begin() as conn:
+        await empty_for_loading(conn, [loaded])
+        assert await conn.scalar(select(func.count()).select_from(loaded)) == 0
+        indexes, _ = await conn.run_sync(schema, loaded.name)
+        # PostgreSQL keeps only the key while loading; SQLite keeps its indexes.
+        assert indexes == (set() if postgres else {"ix_dialect_live_next_name"})
+        await conn.execute(loaded.insert(), [{"id": 2, "name": "nieuw"}, {"id": 3, "name": "ook"}])
+    async with engine.begin() as conn:
+        await finish_loading(conn, loaded)
+        assert await conn.run_sync(schema, loaded.name) == (
+            {"ix_dialect_live_next_name"},
+            "pk_dialect_live_next",
+        )
+        analysed = (
+            "SELECT reltuples FROM pg_class WHERE relname = 'dialect_live_next'"
+            if postgres
+            else "SELECT count(*) FROM sqlite_stat1 WHERE tbl = 'dialect_live_next'"
+        )
+        assert await conn.scalar(text(analysed)) == (2 if postgres else 1)
+    async with engine.begin() as conn:
+        await swap_in(conn, current, loaded)
+    async with engine.connect() as conn:
+        assert (await conn.execute(select(current).order_by(current.c.id))).all() == [
+            (2, "nieuw"),
+            (3, "ook"),
+        ]
+        # PostgreSQL swapped the names: the loaded table now holds the rows that were live.
+        assert (await conn.execute(select(loaded).order_by(loaded.c.id))).all() == (
+            [(1, "oud")] if postgres else [(2, "nieuw"), (3, "ook")]
+        )
+        for table in (current, loaded):
+            assert await conn.run_sync(schema, table.name) == ({f"ix_{table.name}_name"}, f"pk_{table.name}")

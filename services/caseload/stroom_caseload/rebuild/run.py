@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import orjson
-from sqlalchemy import Table, bindparam, delete, func, insert, select, text, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from stroom_caseload.domain.client import CLIENT_EVENT_TYPES
@@ -37,13 +37,13 @@ from stroom_caseload.tables import live, shadow
 from stroom_contract.events import Envelope, EventRetractedData
 from stroom_contract.retractions import Retractions
 from stroom_platform.db import make_engine
-from stroom_platform.dialect import is_postgres, lock_out_writers
+from stroom_platform.dialect import lock_out_writers, swap_in
 from stroom_platform.memory import batch_collection
 
 # The swap is one transaction that first shuts out the workers (PostgreSQL: an exclusive
 # advisory lock they take shared per batch; SQLite: the single write lock), applies what
-# arrived on the topic meanwhile, and puts the shadow set in place of the live one: PostgreSQL
-# swaps the tables' names (its DDL is transactional), SQLite copies the rows. Each rebuilt
+# arrived on the topic meanwhile, and puts the shadow set in place of the live one (`swap_in`:
+# PostgreSQL swaps the tables' names, SQLite copies the rows). Each rebuilt
 # entity's revision is set above its live one, so facts consumers accept the republished facts.
 log = logging.getLogger(__name__)
 Progress = Callable[[int, int], None]
@@ -120,28 +120,8 @@ async def _swap(conn: AsyncConnection) -> set[tuple[str, str]]:
     """Gives the (source, id) of the client records whose revision the swap moved on."""
     bumped = await _continue_revisions(conn)
     for live_table, shadow_table in zip(live.all, shadow.all, strict=True):
-        if is_postgres(conn):
-            await _swap_names(conn, live_table, shadow_table)
-        else:
-            await conn.execute(delete(live_table))
-            columns = [c.name for c in live_table.columns]
-            await conn.execute(insert(live_table).from_select(columns, select(shadow_table)))
+        await swap_in(conn, live_table, shadow_table)
     return bumped
-
-
-async def _swap_names(conn: AsyncConnection, live_table: Table, shadow_table: Table) -> None:
-    """The shadow table, its key and its indexes take the live names and the other way round, so
-    the schema stays as migrated (renaming a key's index renames the constraint with it)."""
-    indexes = [live_table.primary_key.name, *(index.name for index in live_table.indexes)]
-    renames = [("TABLE", live_table.name, shadow_table.name)]
-    renames += [
-        ("INDEX", str(name), str(name).replace(live_table.name, shadow_table.name, 1)) for name in indexes
-    ]
-    for kind, live_name, shadow_name in renames:
-        parked = f"{live_name}_swapping"
-        await conn.execute(text(f"ALTER {kind} {live_name} RENAME TO {parked}"))
-        await conn.execute(text(f"ALTER {kind} {shadow_name} RENAME TO {live_name}"))
-        await conn.execute(text(f"ALTER {kind} {parked} RENAME TO {shadow_name}"))
 
 
 async def rebuild(settings: CaseloadSettings, progress: Progress = lambda done, total: None) -> RebuildResult:
