@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Select, Table, bindparam, func, insert, select, tuple_
+from sqlalchemy import Select, Table, bindparam, func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from stroom_caseload.domain.client import CLIENT_EVENT_TYPES, effective_date
@@ -351,10 +351,15 @@ class CaseloadRepository:
             )
 
     async def record_dead_letter(self, topic: str, partition: int, offset: int, reason: str) -> None:
+        """Once per record: a batch applied again after a crash before its offsets were committed
+        records its dead letters again, and the first record of each stands."""
+        position = (dead_letters.c.topic, dead_letters.c.partition, dead_letters.c.offset)
         await self.conn.execute(
-            insert(dead_letters).values(
+            insert_on_conflict(self.conn, dead_letters)
+            .values(
                 received_at=datetime.now(UTC), topic=topic, partition=partition, offset=offset, reason=reason
             )
+            .on_conflict_do_nothing(index_elements=position)
         )
 
     async def dead_letter_count(self) -> int:

@@ -217,6 +217,8 @@ dead_letters = Table(
     Column("partition", Integer, nullable=False),
     Column("offset", Integer, nullable=False),
     Column("reason", Text, nullable=False),
+    # A batch applied again (its offsets were not committed) records the same dead letters.
+    Index("ix_caseload_dead_letters_position", "topic", "partition", "offset", unique=True),
 )
 
 # Append-only and hash-chained: who read or changed what (stroom_platform.audit).

@@ -2,24 +2,29 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
+from datetime import UTC, datetime
+from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select
+from alembic import command
+from sqlalchemy import insert, select
 
 from caseload.history import simulate
 from caseload.integration.expectations import assert_projections_match
 from caseload.integration.publishing import publish, wait_until_caught_up
 from caseload.integration.test_consumer import FIRST, WESTFRIESLAND, prepared
 from stroom_caseload.app import create_app
-from stroom_caseload.commands import read_dead_letters, replay
-from stroom_caseload.tables import live
+from stroom_caseload.commands import MIGRATIONS, migrate, read_dead_letters, replay
+from stroom_caseload.repository import CaseloadRepository
+from stroom_caseload.tables import dead_letters, live
 from stroom_contract import types
 from stroom_contract.bsn import Pseudonymiser
 from stroom_contract.validation import EventValidator
 from stroom_platform.broker import EmbeddedBroker
-from stroom_platform.db import make_engine
+from stroom_platform.db import alembic_config, make_engine
 from stroom_platform.kafka.clients import Broker
 from stroom_platform.organisations import OrganisationsConfig
 
@@ -72,3 +77,49 @@ async def _stored(engine: object, event_id: str) -> bool:
     async with engine.connect() as conn:  # type: ignore[attr-defined]
         found = await conn.scalar(select(live.events.c.event_id).where(live.events.c.event_id == event_id))
     return found is not None
+
+
+def _letter(offset: int, reason: str) -> dict[str, Any]:
+    return {
+        "received_at": datetime.now(UTC),
+        "topic": "events",
+        "partition": 1,
+        "offset": offset,
+        "reason": reason,
+    }
+
+
+async def test_a_dead_letter_recorded_again_is_stored_once(database_url: str) -> None:
+    """A batch applied again after a crash between its commit and its offsets' commit records its
+    dead letters again: each record is stored once, with its first reason; the migration that
+    makes it so removes the copies stored before."""
+    await asyncio.to_thread(command.upgrade, alembic_config(MIGRATIONS, database_url), "rekey01")
+    before = make_engine(database_url)
+    try:
+        async with before.begin() as conn:
+            await conn.execute(
+                insert(dead_letters), [_letter(5, "eerste"), _letter(5, "eerste"), _letter(6, "ander")]
+            )
+    finally:
+        await before.dispose()
+    await migrate(database_url)
+    engine = make_engine(database_url)
+    try:
+        for _ in range(2):
+            async with engine.begin() as conn:
+                repo = CaseloadRepository(conn)
+                for partition, offset in ((1, 5), (1, 7), (2, 5)):
+                    await repo.record_dead_letter("events", partition, offset, "opnieuw")
+        d = dead_letters.c
+        async with engine.connect() as conn:
+            count = await CaseloadRepository(conn).dead_letter_count()
+            stored = (await conn.execute(select(d.topic, d.partition, d.offset, d.reason))).all()
+    finally:
+        await engine.dispose()
+    assert count == 4
+    assert sorted(tuple(row) for row in stored) == [
+        ("events", 1, 5, "eerste"),
+        ("events", 1, 6, "ander"),
+        ("events", 1, 7, "opnieuw"),
+        ("events", 2, 5, "opnieuw"),
+    ]
