@@ -49,6 +49,15 @@ class _Batch:
     done: Callable[[], None]
     started: float = field(default_factory=time.perf_counter)
 
+    def then(self, later: _Batch) -> _Batch:
+        """This batch and a later one as one, done in the order they came."""
+
+        def done() -> None:
+            self.done()
+            later.done()
+
+        return _Batch([*self.decoded, *later.decoded], [*self.poison, *later.poison], done, self.started)
+
 
 # A batch, its facts, its dead letters (poison, unappliable and conflicting records) and the
 # broker's acknowledgements of them.
@@ -137,6 +146,10 @@ class Processor:
     async def _apply_loop(self) -> None:
         while True:
             batch = await self._to_apply.get()
+            # What queued up while the last transaction ran goes in one: a transaction's own cost
+            # is paid once for all of it, so a worker behind catches up instead of falling further.
+            while not self._to_apply.empty():
+                batch = batch.then(self._to_apply.get_nowait())
             facts, dead = await _persist(functools.partial(self._apply, batch), "applying a batch")
             for _, event in batch.decoded:
                 if self.last_event_time is None or event.envelope.time > self.last_event_time:

@@ -9,16 +9,17 @@ class CaseloadSettings(CommonSettings):
     http_port: int = service_port("caseload", 8002)
     http_host: str = service_host("caseload")
     consumer_group: str = "stroom-caseload"
-    # Events applied per database transaction, and how long to wait to fill a batch. A
-    # transaction's own cost is most of a small batch's: at 5,000 events/s a fifth of a second
-    # kept two workers up with the load, where 50 ms fell behind by seconds.
+    # Events applied per database transaction at most, and how long to wait to fill a batch
+    # once its first record is in. Waiting is on every event's way; under load batches fill by
+    # themselves, as what arrives while a transaction runs goes into the next one.
     batch_size: int = 2000
-    batch_within_seconds: float = 0.2
+    batch_within_seconds: float = 0.01
     rebuild_batch_size: int = 5000
     # Processes a rebuild loads, folds and republishes with (PostgreSQL); 0: one per core.
     rebuild_workers: int = 0
-    # How long a fetch may wait for records: on the way of every event to its projection.
-    fetch_max_wait_ms: int = 100
+    # How long a fetch may wait for records (on the way of every event to its projection);
+    # None: what suits the broker (its profile in `stroom_platform.kafka.clients`).
+    fetch_max_wait_ms: int | None = None
     # Facts go out a batch of events at a time; with small record batches (aiokafka's 16 KB)
     # every `send` waits for the partition's previous request to return.
     facts_batch_bytes: int = 512 * 1024

@@ -23,11 +23,20 @@ class BrokerProfile:
     # ListOffsets(latest) answers the last record *batch's* base offset + 1 rather than the
     # log end (Tansu 0.x): the end is found by fetching that batch.
     end_offset_at_last_batch: bool
+    # How long the broker may hold a fetch that finds nothing new. Apache Kafka answers as soon as
+    # records arrive, so a long wait costs nothing; the embedded broker holds the fetch for its
+    # whole wait even when records arrive meanwhile (measured: 500 ms added a median 133 ms to
+    # every record's way, 100 ms 21 ms, 20 ms 3 ms), so there the wait is short.
+    fetch_max_wait_ms: int
 
 
 PROFILES: dict[BrokerProfileName, BrokerProfile] = {
-    "apache": BrokerProfile("apache", idempotent_producers=True, end_offset_at_last_batch=False),
-    "embedded": BrokerProfile("embedded", idempotent_producers=False, end_offset_at_last_batch=True),
+    "apache": BrokerProfile(
+        "apache", idempotent_producers=True, end_offset_at_last_batch=False, fetch_max_wait_ms=500
+    ),
+    "embedded": BrokerProfile(
+        "embedded", idempotent_producers=False, end_offset_at_last_batch=True, fetch_max_wait_ms=20
+    ),
 }
 
 
@@ -48,7 +57,9 @@ class Broker:
         )
 
     def consumer(self, *topics: str, **options: Any) -> AIOKafkaConsumer:
-        """A consumer that commits only when told to."""
+        """A consumer that commits only when told to, its fetches held as long as the profile says
+        unless `options` say otherwise."""
+        options.setdefault("fetch_max_wait_ms", self.profile.fetch_max_wait_ms)
         return AIOKafkaConsumer(
             *topics, bootstrap_servers=self.bootstrap_servers, enable_auto_commit=False, **options
         )

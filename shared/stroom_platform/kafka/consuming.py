@@ -54,8 +54,8 @@ class ConsumerOptions:
     batch_size: int = 2000
     # How long to go on filling a batch once its first record is in.
     batch_within_seconds: float = 0.2
-    # How long the broker may hold a fetch for records to arrive: on every record's way.
-    fetch_max_wait_ms: int = 100
+    # How long the broker may hold a fetch for records to arrive; None: the broker profile's.
+    fetch_max_wait_ms: int | None = None
     commit_interval_seconds: float = 0.5
     # Short group timeouts: the first join waits about half a session, and a dead worker's
     # partitions move to the others within one session.
@@ -78,7 +78,7 @@ class BatchConsumer:
             group_id=group,
             auto_offset_reset="earliest",
             max_poll_records=options.batch_size,
-            fetch_max_wait_ms=options.fetch_max_wait_ms,
+            **({} if options.fetch_max_wait_ms is None else {"fetch_max_wait_ms": options.fetch_max_wait_ms}),
             session_timeout_ms=options.session_timeout_ms,
             heartbeat_interval_ms=options.heartbeat_interval_ms,
             rebalance_timeout_ms=options.rebalance_timeout_ms,

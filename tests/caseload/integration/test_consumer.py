@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import secrets
 from datetime import date
@@ -12,6 +13,7 @@ import orjson
 import pytest
 from aiokafka import AIOKafkaProducer
 from conftest import bearer, fresh_postgres_database
+from sqlalchemy import func, select
 
 from caseload.history import deliver, simulate
 from caseload.integration.expectations import assert_facts_match_database, assert_projections_match
@@ -21,6 +23,7 @@ from stroom_caseload.commands import migrate
 from stroom_caseload.consumer import Processor
 from stroom_caseload.metrics import CaseloadMetrics
 from stroom_caseload.settings import CaseloadSettings
+from stroom_caseload.tables import live
 from stroom_contract import types
 from stroom_contract.bsn import Pseudonymiser
 from stroom_contract.kafka_binding import encode
@@ -28,6 +31,7 @@ from stroom_contract.keys import entity_key
 from stroom_contract.validation import EventValidator
 from stroom_platform.broker import EmbeddedBroker, TopicSpec, ensure_topics
 from stroom_platform.db import make_engine
+from stroom_platform.kafka.clients import Broker
 from stroom_platform.kafka.consuming import Record
 from stroom_platform.organisations import OrganisationsConfig
 from stroom_simulator.history import simulate_history
@@ -235,3 +239,53 @@ async def test_a_batch_applied_again_after_a_failed_commit_dead_letters_its_fail
         assert batch.poison == []
     finally:
         await engine.dispose()
+
+
+async def test_batches_queued_during_a_transaction_are_applied_in_one_and_done_in_order(
+    broker: EmbeddedBroker,
+    postgres_server_url: str,
+    pseudonymiser: Pseudonymiser,
+    organisations: OrganisationsConfig,
+) -> None:
+    """What waits while a worker is busy goes into its next transaction: a worker behind pays a
+    transaction's own cost once for all of it. Each batch is still done, in the order it came."""
+    settings = await prepared(broker, postgres_server_url)
+    validator = EventValidator(pseudonymiser, organisations.municipality_codes)
+    raw = simulate(WESTFRIESLAND, FIRST, months=3, seed=5, per_month=2, noise=False)
+    records = [
+        Record(settings.events_topic, 0, offset, None, *encode(validator.validate(event)))
+        for offset, event in enumerate(raw)
+    ]
+    half = len(records) // 2
+    engine = make_engine(settings.caseload_database_url)
+    producer = Broker(broker.bootstrap_servers).producer()
+    await producer.start()
+    metrics = CaseloadMetrics()
+    processor = Processor(
+        engine,
+        producer,
+        organisations.municipality_codes,
+        settings.facts_topic,
+        settings.dead_letter_topic,
+        metrics,
+    )
+    done: list[str] = []
+    try:
+        await processor.submit(records[:half], lambda: done.append("first"))
+        await processor.submit(records[half:], lambda: done.append("second"))
+        processor.start()
+        async with asyncio.timeout(60):
+            while len(done) < 2:  # noqa: ASYNC110 - the processor's tasks move it
+                await asyncio.sleep(0.05)
+        async with engine.connect() as conn:
+            ledger = live.events
+            stored = await conn.scalar(
+                select(func.count()).select_from(ledger).where(ledger.c.wire.is_not(None))
+            )
+    finally:
+        await processor.stop()
+        await producer.stop()
+        await engine.dispose()
+    assert done == ["first", "second"]
+    assert metrics.registry.get_sample_value("stroom_caseload_batch_apply_seconds_count") == 1
+    assert stored == len({(event["source"], event["id"]) for event in raw})
