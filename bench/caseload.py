@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import cProfile
 import json
 import os
@@ -189,6 +190,21 @@ async def start_group_at_end(bootstrap: str, group: str, topic: str) -> None:
         await probe.stop()
 
 
+async def backends_cpu(url: str) -> float:
+    """CPU of the PostgreSQL backends connected to the database of `url` (the workers' pools,
+    opened for this phase): the database's share of the work, which the workers' CPU leaves out."""
+    admin = await asyncpg.connect(ADMIN)
+    try:
+        rows = await admin.fetch("SELECT pid FROM pg_stat_activity WHERE datname = $1", url.rsplit("/", 1)[1])
+    finally:
+        await admin.close()
+    total = 0.0
+    for row in rows:
+        with contextlib.suppress(OSError):  # a backend that ended meanwhile
+            total += cpu_seconds(row["pid"])
+    return total
+
+
 async def freshness(
     bootstrap: str,
     env: dict[str, str],
@@ -300,6 +316,7 @@ async def freshness(
     while len(arrived) < len(sent_at) and time.time() < deadline:  # noqa: ASYNC110 - polls a dict
         await asyncio.sleep(0.2)
     cpu = sum(cpu_seconds(worker.pid) for worker in workers) - cpu_before
+    database_cpu = await backends_cpu(env["DATABASE_URL"])
     listener.cancel()
     await facts.stop()
     await producer.stop()
@@ -310,7 +327,8 @@ async def freshness(
     sent = len(load)
     print(f"  produced {sent:,} events in {produce_seconds:.1f} s ({sent / produce_seconds:,.0f}/s)")
     print(
-        f"  workers' CPU {cpu:.1f} s, {cpu / sent * 1e6:.0f} us an event"
+        f"  workers' CPU {cpu:.1f} s, {cpu / sent * 1e6:.0f} us an event; their PostgreSQL backends'"
+        f" {database_cpu:.1f} s, {database_cpu / sent * 1e6:.0f} us an event"
         f" (load average {os.getloadavg()[0]:.1f})"
     )
     missing = len(sent_at) - len(arrived)
