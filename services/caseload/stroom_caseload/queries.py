@@ -8,11 +8,12 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, Table, and_, func, literal, or_, select
+from sqlalchemy import ColumnElement, Select, and_, func, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from stroom_caseload.domain.events import utc
 from stroom_caseload.tables import Tables, live
+from stroom_platform.recorded import known_at
 
 
 @dataclass(frozen=True)
@@ -48,14 +49,6 @@ class Projection:
         return {coach: dict(streams) for coach, streams in counts.items()}
 
 
-def _known(table: Table, as_of: datetime | None) -> ColumnElement[bool]:
-    if as_of is None:
-        return table.c.recorded_to.is_(None)
-    return and_(
-        table.c.recorded_from <= as_of, or_(table.c.recorded_to.is_(None), table.c.recorded_to > as_of)
-    )
-
-
 def _running(start: Any, end: Any, on: date) -> ColumnElement[bool]:
     return and_(start <= on, or_(end.is_(None), end > on))
 
@@ -76,19 +69,23 @@ class CaseloadQueries:
         result.benefits = await self._counts(
             select(b.c.regulation, func.count())
             .where(
-                b.c.municipality == municipality, _known(b, as_of), _running(b.c.start_date, b.c.end_date, on)
+                b.c.municipality == municipality,
+                known_at(b, as_of),
+                _running(b.c.start_date, b.c.end_date, on),
             )
             .group_by(b.c.regulation)
         )
         result.persons = await self._counts(
             select(m.c.regulation, func.count(m.c.client_ref.distinct()))
-            .where(m.c.municipality == municipality, _known(m, as_of), *self._member_active(on))
+            .where(m.c.municipality == municipality, known_at(m, as_of), *self._member_active(on))
             .group_by(m.c.regulation)
         )
         result.placements = await self._counts(
             select(p.c.kind, func.count())
             .where(
-                p.c.municipality == municipality, _known(p, as_of), _running(p.c.start_date, p.c.end_date, on)
+                p.c.municipality == municipality,
+                known_at(p, as_of),
+                _running(p.c.start_date, p.c.end_date, on),
             )
             .group_by(p.c.kind)
         )
@@ -96,7 +93,7 @@ class CaseloadQueries:
             select(a.c.regulation, func.count())
             .where(
                 a.c.municipality == municipality,
-                _known(a, as_of),
+                known_at(a, as_of),
                 _running(a.c.received_on, a.c.decided_on, on),
             )
             .group_by(a.c.regulation)
@@ -105,7 +102,7 @@ class CaseloadQueries:
             select(ph.c.phase, func.count(ph.c.entity_key.distinct()))
             .where(
                 ph.c.municipality == municipality,
-                _known(ph, as_of),
+                known_at(ph, as_of),
                 _running(ph.c.effective_date, ph.c.until, on),
                 or_(ph.c.end_date.is_(None), ph.c.end_date > on),
             )
@@ -149,7 +146,7 @@ class CaseloadQueries:
         m, cf = self.t.members, self.t.client_facts
         active = (
             select(m.c.municipality, m.c.client_ref)
-            .where(m.c.municipality.in_(municipalities), _known(m, as_of), *self._member_active(on))
+            .where(m.c.municipality.in_(municipalities), known_at(m, as_of), *self._member_active(on))
             .distinct()
             .subquery()
         )

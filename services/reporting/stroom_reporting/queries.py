@@ -29,20 +29,14 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from stroom_platform.dialect import is_postgres, member_of
+from stroom_platform.recorded import known_at
 from stroom_reporting import tables as t
 from stroom_reporting.domain import kpi_cells
 from stroom_reporting.domain.families import Assessed
 from stroom_reporting.domain.mutations import Flow, FlowTuple
 
-
-def valid(table: Table, as_of: datetime | None) -> ColumnElement[bool]:
-    """The rows as they were known at `as_of` (recorded_from <= as_of < recorded_to)."""
-    if as_of is None:
-        return table.c.recorded_to.is_(None)
-    return and_(
-        table.c.recorded_from <= as_of,
-        or_(table.c.recorded_to.is_(None), table.c.recorded_to > as_of),
-    )
+# Reporting's name for the platform's rule of recorded time.
+valid = known_at
 
 
 def active_on(table: Table, day: date) -> ColumnElement[bool]:
