@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Hashable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
@@ -42,7 +42,9 @@ from stroom_reporting.runtime import ReportingRuntime
 from stroom_reporting.schemas import DOWNLOADS, Changes, OrganisationEntry, ReportDocument, Trace
 from stroom_reporting.service import exports, reports
 from stroom_reporting.service import publication as publication_rules
+from stroom_reporting.service.answers import Answer
 from stroom_reporting.service.kpis import TRACEABLE, kpi_trace, kpis_report
+from stroom_reporting.service.kpis import report_day_of as kpi_report_day
 
 router = APIRouter(prefix="/v1", tags=["reports"])
 # Page sizes: the most refs behind one figure and restated months one answer holds.
@@ -213,26 +215,42 @@ async def output(format: FormatParam = "json", table: TableParam = None) -> Outp
     return Output(format, table)
 
 
-def respond(report: reports.Report, out: Output) -> Any:
+def respond(report: reports.Report, out: Output) -> Response:
+    return response(answer_of(report, out))
+
+
+def response(answer: Answer) -> Response:
+    return Response(answer.body, media_type=answer.media_type, headers=dict(answer.headers))
+
+
+def answer_of(report: reports.Report, out: Output) -> Answer:
     if out.format == "json":
         # orjson straight to bytes: FastAPI's generic encoder walks every row and cell in Python.
-        return Response(orjson.dumps(report.document()), media_type="application/json")
+        return Answer(orjson.dumps(report.document()), "application/json")
     stamp = "_".join(report.period.values())
     filename = f"stroom_{report.family}_{report.scope.organisation.code}_{stamp}"
     if out.format == "xlsx":
-        return Response(
-            exports.to_xlsx(report),
-            media_type=exports.XLSX_MEDIA,
-            headers={"content-disposition": f'attachment; filename="{filename}.xlsx"'},
-        )
+        disposition = f'attachment; filename="{filename}.xlsx"'
+        return Answer(exports.to_xlsx(report), exports.XLSX_MEDIA, (("content-disposition", disposition),))
     chosen = next((t for t in report.tables if out.table in (None, t.name)), None)
     if chosen is None:
         names = ", ".join(t.name for t in report.tables)
         raise Problem(400, "unknown-table", "Onbekende tabel", f"Kies een van: {names}.")
-    return Response(
-        exports.to_csv(chosen),
-        media_type="text/csv; charset=utf-8",
-        headers={"content-disposition": f'attachment; filename="{filename}_{chosen.name}.csv"'},
+    disposition = f'attachment; filename="{filename}_{chosen.name}.csv"'
+    return Answer(
+        exports.to_csv(chosen).encode(), "text/csv; charset=utf-8", (("content-disposition", disposition),)
+    )
+
+
+def answer_key(request: Request, scope: reports.Scope, public: bool, day: date) -> Hashable:
+    """A kept answer's key: the route, every query parameter as given, the municipalities the
+    caller may see of them, whether only published figures, and the day the report speaks of."""
+    return (
+        request.url.path,
+        tuple(request.query_params.multi_items()),
+        tuple(scope.municipalities),
+        public,
+        day,
     )
 
 
@@ -362,12 +380,20 @@ async def monthly(
     With `reports:read:public` only: the figures for publication, each below the threshold
     suppressed with every figure it could be recomputed from (JSON `null` and the row's
     `suppressed`, CSV/XLSX `*` with a legend)."""
-    report = await reports.monthly(conn, scope, regulation, unit, *period, as_of)
     if public:
         published_shape(request, scope, period)
-        marker = None if out.format == "json" else publication_rules.MARKER
-        report = publication_rules.publish_monthly(report, rt.disclosure_threshold, marker)
-    return respond(report, out)
+
+    async def compute() -> Answer:
+        report = await reports.monthly(conn, scope, regulation, unit, *period, as_of)
+        if public:
+            marker = None if out.format == "json" else publication_rules.MARKER
+            report = publication_rules.publish_monthly(report, rt.disclosure_threshold, marker)
+        return answer_of(report, out)
+
+    def key() -> Hashable:
+        return answer_key(request, scope, public, reports.report_date(as_of))
+
+    return response(await rt.answers.serve(conn, key, compute))
 
 
 @router.get("/reports/board", response_model=ReportDocument, responses=DOWNLOADS)
@@ -531,7 +557,16 @@ async def gate(conn: Conn, scope: ScopeDep, period: Period, as_of: AsOf, out: Ou
 
 
 @router.get("/reports/kpis", response_model=ReportDocument, responses=DOWNLOADS)
-async def kpis(conn: Conn, scope: ScopeDep, period: Period, as_of: AsOf, out: Out) -> Any:
+async def kpis(
+    request: Request, rt: Runtime, conn: Conn, scope: ScopeDep, period: Period, as_of: AsOf, out: Out
+) -> Any:
     """Report 8: K1-K5 and benchmark rates with last year's value, the norm and whether it is met,
     and the revolving door; per municipality and for the organisation."""
-    return respond(await kpis_report(conn, scope, *period, as_of), out)
+
+    async def compute() -> Answer:
+        return answer_of(await kpis_report(conn, scope, *period, as_of), out)
+
+    def key() -> Hashable:
+        return answer_key(request, scope, False, kpi_report_day(as_of))
+
+    return response(await rt.answers.serve(conn, key, compute))

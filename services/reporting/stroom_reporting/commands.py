@@ -20,6 +20,7 @@ from stroom_platform.pseudonyms import Derived
 from stroom_reporting import kpi_store
 from stroom_reporting.domain.board import MAX_MONTHS, period_label
 from stroom_reporting.domain.months import month_of, month_range, parse_month, quarter_of
+from stroom_reporting.repository import move_generation
 from stroom_reporting.service.exports import to_csv, to_xlsx
 from stroom_reporting.service.kpis import kpis_report
 from stroom_reporting.service.reports import (
@@ -94,6 +95,7 @@ async def rebuild_kpi_cells(url: str, organisations: OrganisationsConfig) -> tup
     engine = make_engine(url)
     try:
         async with engine.begin() as conn:
+            await move_generation(conn)
             return await kpi_store.rebuild(conn, organisations)
     finally:
         await engine.dispose()

@@ -340,6 +340,12 @@ async def changed_months(conn: AsyncConnection, municipalities: Sequence[str], s
     return list(rows)
 
 
+async def generation(conn: AsyncConnection) -> int:
+    """The read models' generation (repository.move_generation); 0 before any change."""
+    found = await conn.scalar(select(t.generation.c.generation).where(t.generation.c.id == 1))
+    return int(found or 0)
+
+
 async def freshness(conn: AsyncConnection) -> list[Any]:
     return list(await conn.execute(select(t.freshness).order_by(t.freshness.c.read_model)))
 

@@ -273,6 +273,15 @@ async def _touch_freshness(conn: AsyncConnection, winners: Sequence[Fact], now: 
     )
 
 
+async def move_generation(conn: AsyncConnection) -> None:
+    """Move the read models' generation, in the transaction that changes them: answers kept under
+    the one before are no longer served (service.answers)."""
+    table = t.generation.name
+    await dialect.upsert_rows(
+        conn, t.generation, ("id", "generation"), [(1, 1)], ("id",), {"generation": f"{table}.generation + 1"}
+    )
+
+
 @cache
 def default_organisations() -> OrganisationsConfig:
     return load_organisations()
@@ -303,6 +312,7 @@ async def apply_facts(
     all_winners: list[Fact] = [*winners, *record_winners]
     await kpi_store.restate(conn, all_winners, organisations or default_organisations(), since, record_since)
     await _touch_freshness(conn, all_winners, now)
+    await move_generation(conn)
     await dialect.upsert_rows(
         conn,
         t.changes,

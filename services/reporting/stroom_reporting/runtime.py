@@ -16,6 +16,7 @@ from stroom_platform.ops import ReadinessCheck, database_check, database_status
 from stroom_platform.organisations import OrganisationsConfig
 from stroom_reporting import queries
 from stroom_reporting.consumer import FactsConsumer
+from stroom_reporting.service.answers import Answers
 from stroom_reporting.settings import ReportingSettings
 
 STATUS_DESCRIPTION = "Consumer group and lag, and per read model when a fact was last applied (freshness)."
@@ -29,6 +30,7 @@ class ReportingRuntime:
     registry: CollectorRegistry
     # None when this process serves the API only (STROOM_REPORTING_CONSUME=false).
     consumer: FactsConsumer | None
+    answers: Answers
 
     @classmethod
     def from_settings(
@@ -37,7 +39,7 @@ class ReportingRuntime:
         engine = make_engine(settings.reporting_database_url)
         registry = CollectorRegistry()
         consumer = FactsConsumer(settings, engine, registry) if settings.consume else None
-        return cls(settings, engine, organisations, registry, consumer)
+        return cls(settings, engine, organisations, registry, consumer, Answers(settings.answers_kept))
 
     @property
     def disclosure_threshold(self) -> int:

@@ -20,6 +20,8 @@ class ReportingSettings(CommonSettings):
     # Publication (`reports:read:public`): figures below this are suppressed, with every figure
     # they could be recomputed from.
     disclosure_threshold: int = Field(default=5, ge=1)
+    # Finished report answers kept in memory while the read models stand (0: none kept).
+    answers_kept: int = Field(default=32, ge=0)
 
     @property
     def reporting_database_url(self) -> str:

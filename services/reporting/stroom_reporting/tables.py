@@ -217,6 +217,15 @@ kpi_plans = Table(
     Column("application", String(300), index=True),
 )
 
+# Moved in the transaction of every change of the read models (facts applied, KPI cells built
+# again): a finished answer kept under one generation is still the answer while it stands.
+generation = Table(
+    "reporting_generation",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("generation", BigInteger, nullable=False),
+)
+
 freshness = Table(
     "reporting_freshness",
     metadata,

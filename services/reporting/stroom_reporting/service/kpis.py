@@ -192,6 +192,11 @@ async def _source(conn: AsyncConnection, as_of: datetime | None) -> str:
     return f"Stroom, gebeurtenissen tot {as_of.isoformat()}" if as_of else "Stroom, nog geen gebeurtenissen"
 
 
+def report_day_of(as_of: datetime | None) -> date:
+    """The day K5's pending outflows are counted on: that of `as_of`, else today."""
+    return as_of.date() if as_of else date.today()
+
+
 async def kpis_report(
     conn: AsyncConnection, scope: Scope, first: int, last: int, as_of: datetime | None
 ) -> Report:
@@ -204,7 +209,7 @@ async def kpis_report(
     # From the benchmark year before last year's period: the month ends every figure looks at.
     opening = min(earlier[0], next_month(earlier[1] - 100))
     day = last_day(last)
-    report_day = as_of.date() if as_of else date.today()
+    report_day = report_day_of(as_of)
     summed = await queries.kpi_sheet_sums(conn, chosen, opening, periods, report_day, as_of)
     # Per part (0: the changes, 1 and 2: each period's flows) and municipality, its sums.
     sums: dict[int, dict[str, kpi_cells.Sums]] = defaultdict(lambda: defaultdict(dict))
@@ -356,7 +361,7 @@ async def kpi_trace(
             ends[month] = [b for b in in_scope if kpis.in_population(b, end, clients)]
         denominator = _mean_of(ends)
     elif kpi == "K5":
-        report_day = as_of.date() if as_of else date.today()
+        report_day = report_day_of(as_of)
         outcomes = kpis.k5_outcomes(in_scope, first_day(first), day, report_day, kpis.Returns(benefits))
         numerator = _listed([b for b, outcome in outcomes if outcome == kpis.SUSTAINED], day)
         decided = [(b, o) for b, o in outcomes if o != kpis.PENDING]

@@ -1,0 +1,55 @@
+"""Finished answers kept per request while the read models they were computed from stand."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Hashable
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from stroom_reporting import queries
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """What a report's response carries: its body, media type and own headers."""
+
+    body: bytes
+    media_type: str
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+class Answers:
+    """The last `size` answers, each under its request's key and the generation of the read models
+    it was computed from (queries.generation, moved in the transaction of every change of them).
+
+    A kept answer is served only while the generation stands, so it is the answer computed now.
+    One is kept only if the generation read after computing it is the one read before: each
+    statement sees what was committed when it began (read committed; on SQLite each read outside
+    a write transaction), so every statement between saw that generation's data. The key must
+    hold every request parameter, the caller's scope and the report day (`key` is asked again
+    after computing: past midnight the answer is not kept)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._kept: OrderedDict[Hashable, tuple[int, Answer]] = OrderedDict()
+
+    async def serve(
+        self, conn: AsyncConnection, key: Callable[[], Hashable], compute: Callable[[], Awaitable[Answer]]
+    ) -> Answer:
+        if not self.size:
+            return await compute()
+        asked = key()
+        generation = await queries.generation(conn)
+        kept = self._kept.get(asked)
+        if kept is not None and kept[0] == generation:
+            self._kept.move_to_end(asked)
+            return kept[1]
+        answer = await compute()
+        if key() == asked and await queries.generation(conn) == generation:
+            self._kept[asked] = (generation, answer)
+            self._kept.move_to_end(asked)
+            while len(self._kept) > self.size:
+                self._kept.popitem(last=False)
+        return answer

@@ -1,0 +1,102 @@
+"""Kept answers: served while the read models stand, computed again once a load has changed them,
+and then equal to an answer computed afresh."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime
+
+import httpx
+
+from reporting.histories import random_history
+from reporting.integration.conftest import EVERYTHING, reporting_app
+from stroom_platform.db import make_engine
+from stroom_reporting.app import create_app
+from stroom_reporting.repository import apply_facts, move_generation
+from stroom_reporting.service.answers import Answer, Answers
+from stroom_reporting.settings import ReportingSettings
+
+ORG = "werksaam-westfriesland"
+REQUESTS = (
+    ("/v1/reports/monthly", {"organisation": ORG, "from": "2022-01", "to": "2025-12"}),
+    ("/v1/reports/monthly", {"municipality": "GM0405", "from": "2023-01", "to": "2024-12", "format": "csv"}),
+    ("/v1/reports/kpis", {"organisation": ORG, "from": "2024-01", "to": "2024-12"}),
+)
+
+
+async def _answers(app: object, requests: tuple[tuple[str, dict[str, str]], ...]) -> list[bytes]:
+    transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
+    async with httpx.AsyncClient(transport=transport, base_url="http://test", headers=EVERYTHING) as c:
+        found = []
+        for path, params in requests:
+            response = await c.get(path, params=params)
+            assert response.status_code == 200, response.text
+            found.append(response.content)
+        return found
+
+
+async def _computed(url: str) -> list[bytes]:
+    """The answers of an app that keeps none."""
+    app = create_app(ReportingSettings(DATABASE_URL=url, consume=False, answers_kept=0))
+    try:
+        return await _answers(app, REQUESTS)
+    finally:
+        await app.state.runtime.engine.dispose()
+
+
+async def test_a_load_after_a_kept_answer_changes_it(loaded_url: str) -> None:
+    app = reporting_app(loaded_url)
+    try:
+        first = await _answers(app, REQUESTS)
+        assert await _answers(app, REQUESTS) == first
+        assert first == await _computed(loaded_url)
+        engine = make_engine(loaded_url)
+        rng = random.Random(5)
+        async with engine.begin() as conn:
+            new = [random_history(rng, f"benefit:later:{i}", 1, 2) for i in range(30)]
+            await apply_facts(conn, new, datetime.now(UTC))
+        await engine.dispose()
+        after = await _answers(app, REQUESTS)
+        assert all(a != b for a, b in zip(after, first, strict=True))
+        assert after == await _computed(loaded_url)
+    finally:
+        await app.state.runtime.engine.dispose()
+
+
+async def test_an_answer_is_kept_only_while_its_generation_stands(loaded_url: str) -> None:
+    engine = make_engine(loaded_url)
+    answers = Answers(2)
+    computed: list[int] = []
+
+    async def compute() -> Answer:
+        computed.append(1)
+        return Answer(str(len(computed)).encode(), "text/plain")
+
+    async def compute_while_a_load_commits() -> Answer:
+        async with engine.begin() as other:
+            await move_generation(other)
+        return await compute()
+
+    try:
+        async with engine.connect() as conn:
+            assert (await answers.serve(conn, lambda: "a", compute)).body == b"1"
+            assert (await answers.serve(conn, lambda: "a", compute)).body == b"1"
+            assert (await answers.serve(conn, lambda: "b", compute)).body == b"2"
+            await conn.rollback()
+        async with engine.begin() as conn:
+            await move_generation(conn)
+        async with engine.connect() as conn:
+            assert (await answers.serve(conn, lambda: "a", compute)).body == b"3"
+            await conn.rollback()
+        # Computed while the generation moved: served, but not kept.
+        async with engine.connect() as conn:
+            assert (await answers.serve(conn, lambda: "c", compute_while_a_load_commits)).body == b"4"
+            await conn.rollback()
+        async with engine.connect() as conn:
+            assert (await answers.serve(conn, lambda: "c", compute)).body == b"5"
+            assert (await answers.serve(conn, lambda: "c", compute)).body == b"5"
+            # Of two kept, the one served least recently goes first.
+            assert (await answers.serve(conn, lambda: "a", compute)).body == b"6"
+            assert (await answers.serve(conn, lambda: "c", compute)).body == b"5"
+    finally:
+        await engine.dispose()
