@@ -73,3 +73,40 @@ def test_reporting_dead_letters_are_listed_and_replayed(
 
     partition = entity_partition_for(KEY, [0, 1], [0, 1])
     assert asyncio.run(replayed()) == [(partition, KEY, b"{not a fact", [("origin", b"caseload")])]
+
+
+def test_caseload_dead_letters_are_listed_with_the_events_source_id_and_type(
+    broker: EmbeddedBroker, unique_topic: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    events, dead = unique_topic, f"{unique_topic}.dead-letter"
+    headers = [("ce_source", b"urn:bron"), ("ce_id", b"ev-9"), ("ce_type", b"stroom.benefit.started.v1")]
+    refused = Record(events, 0, 3, KEY, b"{}", headers)
+
+    async def refuse() -> None:
+        await ensure_topics(broker.bootstrap_servers, [TopicSpec(events, 1), TopicSpec(dead, 1)])
+        producer = Broker(broker.bootstrap_servers).producer()
+        await producer.start()
+        try:
+            await asyncio.gather(*await dead_letter(producer, dead, [(refused, "conflict")]))
+        finally:
+            await producer.stop()
+
+    asyncio.run(refuse())
+    monkeypatch.setenv("STROOM_EVENTS_TOPIC", events)
+    monkeypatch.setenv("STROOM_DEAD_LETTER_TOPIC", dead)
+    monkeypatch.setenv("STROOM_DATA_DIR", str(tmp_path / "var"))
+    monkeypatch.setattr(stroom_cli.dead_letters, "console", Console(width=250))
+    monkeypatch.delenv("KAFKA_BOOTSTRAP_SERVERS", raising=False)
+    monkeypatch.delenv("STROOM_KAFKA_BOOTSTRAP_SERVERS", raising=False)
+
+    without = CliRunner().invoke(app, ["caseload", "dead-letters"])
+    assert without.exit_code == 2
+    assert "KAFKA_BOOTSTRAP_SERVERS is nodig" in without.output
+
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", broker.bootstrap_servers)
+    result = CliRunner().invoke(app, ["caseload", "dead-letters"])
+    assert result.exit_code == 0, result.output
+    row = next(line for line in result.output.splitlines() if "ev-9" in line)
+    for shown in ("urn:bron", "stroom.benefit.started.v1", "conflict", f"{events}/0/3"):
+        assert shown in row
+    assert "opnieuw aangeboden" not in result.output

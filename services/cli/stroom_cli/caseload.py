@@ -124,18 +124,13 @@ def dead_letters(
     from stroom_caseload.commands import read_dead_letters
     from stroom_caseload.commands import replay as replay_letters
     from stroom_caseload.settings import CaseloadSettings
-    from stroom_platform.kafka.clients import broker_of
 
     settings = CaseloadSettings()
-    if not settings.kafka_bootstrap_servers:
-        raise typer.BadParameter("KAFKA_BOOTSTRAP_SERVERS is nodig om de dead letters te lezen")
-    broker = broker_of(settings)
-    letters = asyncio.run(read_dead_letters(broker, settings.dead_letter_topic))
     show_and_replay(
         "caseload",
-        settings.dead_letter_topic,
-        letters,
+        settings,
+        (settings.dead_letter_topic, settings.events_topic),
         [("Bron", "ce_source"), ("Id", "ce_id"), ("Type", "ce_type")],
-        (lambda: replay_letters(broker, settings.events_topic, letters)) if replay else None,
-        settings.events_topic,
+        (read_dead_letters, replay_letters),
+        replay,
     )

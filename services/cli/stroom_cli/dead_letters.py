@@ -4,26 +4,41 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Coroutine, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import typer
 from rich.console import Console
 from rich.table import Table
 
 from stroom_cli.audit import record_admin_action
+from stroom_platform.kafka.clients import Broker, broker_of
 from stroom_platform.kafka.dead_letters import DeadLetter
 
+if TYPE_CHECKING:
+    from stroom_platform.settings import CommonSettings
+
 console = Console()
+
+Read = Callable[[Broker, str], Coroutine[Any, Any, list[DeadLetter]]]
+Replay = Callable[[Broker, str, list[DeadLetter]], Coroutine[Any, Any, int]]
 
 
 def show_and_replay(
     service: str,
-    title: str,
-    letters: Sequence[DeadLetter],
+    settings: CommonSettings,
+    topics: tuple[str, str],
     columns: Sequence[tuple[str, str]],
-    replay: Callable[[], Coroutine[Any, Any, int]] | None,
-    target: str,
+    commands: tuple[Read, Replay],
+    replay: bool,
 ) -> None:
-    """`columns`: (label, header) of the records' own headers worth a column of their own."""
+    """The dead letters on `topics[0]` listed; with `replay` offered again on `topics[1]`, as the
+    service's `commands` (read, replay) do it. `columns`: (label, header) of the records' own
+    headers worth a column of their own."""
+    if not settings.kafka_bootstrap_servers:
+        raise typer.BadParameter("KAFKA_BOOTSTRAP_SERVERS is nodig om de dead letters te lezen")
+    (title, target), (read, offer) = topics, commands
+    broker = broker_of(settings)
+    letters = asyncio.run(read(broker, title))
     table = Table("Partitie", "Offset", *(label for label, _ in columns), "Reden", "Positie", title=title)
     for letter in letters:
         table.add_row(
@@ -34,8 +49,8 @@ def show_and_replay(
             letter.position,
         )
     console.print(table)
-    if replay is not None and letters:
-        count = asyncio.run(replay())
+    if replay and letters:
+        count = asyncio.run(offer(broker, target, letters))
         detail = {"records": count}
         asyncio.run(
             record_admin_action(service, "dead letters opnieuw aangeboden", service, "gelukt", detail)

@@ -24,23 +24,18 @@ def dead_letters(
     ] = False,
 ) -> None:
     """Toon de afgewezen feiten (dead letters) met hun reden; met --replay opnieuw aanbieden."""
-    from stroom_platform.kafka.clients import broker_of
     from stroom_reporting.commands import read_dead_letters
     from stroom_reporting.commands import replay as replay_letters
     from stroom_reporting.settings import ReportingSettings
 
     settings = ReportingSettings()
-    if not settings.kafka_bootstrap_servers:
-        raise typer.BadParameter("KAFKA_BOOTSTRAP_SERVERS is nodig om de dead letters te lezen")
-    broker = broker_of(settings)
-    letters = asyncio.run(read_dead_letters(broker, settings.facts_dead_letter_topic))
     show_and_replay(
         "reporting",
-        settings.facts_dead_letter_topic,
-        letters,
+        settings,
+        (settings.facts_dead_letter_topic, settings.facts_topic),
         [],
-        (lambda: replay_letters(broker, settings.facts_topic, letters)) if replay else None,
-        settings.facts_topic,
+        (read_dead_letters, replay_letters),
+        replay,
     )
 
 
