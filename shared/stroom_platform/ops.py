@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
+from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
 from fastapi import APIRouter, Depends, Response
@@ -70,6 +71,11 @@ _METRICS_DOC: dict[int | str, dict[str, Any]] = {
 _NOT_READY_DOC: dict[int | str, dict[str, Any]] = {
     503: {"description": "Een of meer controles faalden (`failed`)."}
 }
+
+
+def moment(value: datetime | None) -> str | None:
+    """A time in a /status report: RFC 3339, or null when there is none (yet)."""
+    return value.isoformat() if value else None
 
 
 async def database_check(engine: AsyncEngine) -> None:

@@ -4,6 +4,7 @@ platform: reachable when the status's own reading succeeded, not reachable when 
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ from stroom_cli.runtime import SERVICE_NAMES
 from stroom_platform.broker import free_port
 from stroom_platform.db import make_engine
 from stroom_platform.dialect import is_postgres
-from stroom_platform.ops import database_status
+from stroom_platform.ops import database_status, moment
 
 
 async def _answer(conn: AsyncConnection) -> int | None:
@@ -55,3 +56,8 @@ def test_every_service_documents_the_same_database_status(
         assert status["properties"]["database"] == {"$ref": "#/components/schemas/DatabaseStatus"}, name
         assert schemas["DatabaseStatus"]["properties"]["reachable"]["type"] == "boolean", name
         assert schemas["DatabaseStatus"]["required"] == ["reachable"], name
+
+
+def test_a_status_moment_is_rfc3339_or_null() -> None:
+    assert moment(datetime(2026, 3, 29, 1, 30, tzinfo=UTC)) == "2026-03-29T01:30:00+00:00"
+    assert moment(None) is None

@@ -7,7 +7,6 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime
 from functools import partial
 from typing import Any
 
@@ -24,7 +23,7 @@ from stroom_platform.db import make_engine
 from stroom_platform.kafka.clients import Broker, broker_of
 from stroom_platform.kafka.consuming import BatchConsumer, ConsumerOptions
 from stroom_platform.kafka.lag import LagProbe
-from stroom_platform.ops import ReadinessCheck, database_check, database_status
+from stroom_platform.ops import ReadinessCheck, database_check, database_status, moment
 from stroom_platform.organisations import OrganisationsConfig
 from stroom_platform.partitioner import entity_partition_for
 from stroom_platform.problems import Problem
@@ -150,7 +149,7 @@ class CaseloadRuntime:
             "consumer_group": self.settings.consumer_group,
             "topic": kafka.probe.topic,
             "assigned_partitions": kafka.consumer.assignment(),
-            "last_event_time": _iso(kafka.processor.last_event_time),
+            "last_event_time": moment(kafka.processor.last_event_time),
         }
         try:
             lag = await kafka.probe.lag()
@@ -167,7 +166,3 @@ class CaseloadRuntime:
         if dead_letters is not None:
             report["dead_letters"] = dead_letters
         return report
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return moment.isoformat() if moment else None

@@ -28,7 +28,7 @@ from stroom_intake.settings import IntakeSettings
 from stroom_platform.auth import Principal
 from stroom_platform.broker import broker_responds
 from stroom_platform.db import make_engine
-from stroom_platform.ops import ReadinessCheck, database_check, database_status
+from stroom_platform.ops import ReadinessCheck, database_check, database_status, moment
 from stroom_platform.organisations import load_organisations
 from stroom_platform.settings import pseudonym_keys
 
@@ -147,7 +147,7 @@ class IntakeRuntime:
             outbox = {
                 "backlog": backlog.unpublished,
                 "oldest_unpublished_age_seconds": (now - oldest).total_seconds() if oldest else None,
-                "last_published_at": last.isoformat() if last else None,
+                "last_published_at": moment(last),
             }
         totals = self.metrics.totals
         broker = self.settings.kafka_bootstrap_servers

@@ -4,7 +4,6 @@ facts consumer, with start, stop, readiness checks and /status."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from functools import partial
 from typing import Any
 
@@ -12,7 +11,7 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from stroom_platform.db import make_engine
-from stroom_platform.ops import ReadinessCheck, database_check, database_status
+from stroom_platform.ops import ReadinessCheck, database_check, database_status, moment
 from stroom_platform.organisations import OrganisationsConfig
 from stroom_reporting import queries
 from stroom_reporting.consumer import FactsConsumer
@@ -77,9 +76,7 @@ class ReportingRuntime:
                 "group": self.settings.consumer_group,
                 "topic": self.settings.facts_topic,
                 "running": consumer is not None,
-                "last_batch_at": consumer.last_batch_at.isoformat()
-                if consumer and consumer.last_batch_at
-                else None,
+                "last_batch_at": moment(consumer.last_batch_at if consumer else None),
                 "last_error": consumer.last_error if consumer else None,
                 "partitions": await consumer.lag() if consumer else {},
             },
@@ -89,14 +86,10 @@ class ReportingRuntime:
                     "last_applied_at": row.applied_at.isoformat(),
                     # The newest event time of all facts applied, and that of the batch applied
                     # last: after a late import of old events the second lies far back.
-                    "newest_recorded": _iso(row.newest_recorded),
-                    "last_applied_recorded": _iso(row.latest_recorded),
+                    "newest_recorded": moment(row.newest_recorded),
+                    "last_applied_recorded": moment(row.latest_recorded),
                     "facts_applied": row.facts_applied,
                 }
                 for row in fresh or ()
             },
         }
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return moment.isoformat() if moment else None
