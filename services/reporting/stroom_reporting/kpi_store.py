@@ -213,6 +213,22 @@ def _living(stored: Sequence[tuple[Any, ...]], since: datetime) -> dict[kpi_cell
     }
 
 
+def _stands_as_before(own: Sequence[Any], records: Sequence[Record], since: datetime) -> bool:
+    """Whether the benefit's month-end counts stay as they were from `since` on: its rows did not
+    change, it has ended, and every record of its persons that changed is dated on or after that
+    end, where every month end finds the benefit ended (a person's return, after the end of an
+    earlier benefit, leaves that one's month ends as they were)."""
+    if any(r.recorded_from >= since or (r.recorded_to is not None and r.recorded_to >= since) for r in own):
+        return False
+    found = benefits_of(r for r in own if _valid(r, since))
+    end = found[0].end_date if found else None
+    return end is not None and all(
+        r.on_date >= end
+        for r in records
+        if r.recorded_at >= since or (r.retracted_at is not None and r.retracted_at >= since)
+    )
+
+
 def benefit_cells(
     entity: str,
     spells: dict[str, list[Any]],
@@ -232,9 +248,11 @@ def benefit_cells(
     persons = {r.client_ref for r in own if r.client_ref}
     standing = [row for row in stored if row[1] in STANDING_MEASURES]
     outflow = [row for row in stored if row[1] in OUTFLOW_MEASURES]
+    its_records = [r for p in sorted(persons) for r in records.get(p, [])]
+    if since.standing is not None and _stands_as_before(own, its_records, since.standing):
+        since = since._replace(standing=None)
     rows = [*(standing if since.standing is None else ()), *(outflow if since.outflow is None else ())]
     if since.standing is not None:
-        its_records = [r for p in sorted(persons) for r in records.get(p, [])]
         # Just before `since` the inputs are as they were when the stored cells were computed, so
         # the living cells say how the benefit then stood at each month end.
         before = benefits_of(r for r in own if _valid_before(r, since.standing))

@@ -8,6 +8,7 @@ from collections import Counter, defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import cache
 from typing import NamedTuple, TypeVar
 
 from stroom_reporting.domain.families import active_on, years_between
@@ -332,6 +333,13 @@ def _months_later(month: int, months: int) -> int:
     return year * 100 + index + 1
 
 
+@cache  # a client's reports are read again at every restate of their benefits
+def _report_months(day: date) -> tuple[int, ...]:
+    """The months in which a progress report of `day` may change a standing: its own, and those
+    in which it stops being current (3 or 12 months on)."""
+    return tuple(_months_later(month_of(day), k) for k in (0, 3, 4, 12, 13))
+
+
 def standing_months(benefit: KpiBenefit, clients: ClientFile) -> list[int]:
     """The months from the benefit's start at whose end its standing may differ from the month
     before's: a start, end, join or leave, an assessment, a progress report and the months in which
@@ -343,7 +351,7 @@ def standing_months(benefit: KpiBenefit, clients: ClientFile) -> list[int]:
         days.update((m.joined, m.left))
         months.update(month_of(day) for day, _, _ in clients.assessments.get(m.client_ref, []))
         for day, _, _ in clients.progress.get(m.client_ref, []):
-            months.update(_months_later(month_of(day), k) for k in (0, 3, 4, 12, 13))
+            months.update(_report_months(day))
         if m.birth_date is not None:
             sixty = m.birth_date.year * 100 + 6000 + m.birth_date.month
             months.update((sixty, next_month(sixty)))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, timedelta
+from functools import cache
 
 _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 _NAMED = re.compile(r"^(\d{4})(?:-(?:H([12])|[QK]([1-4])|(0[1-9]|1[0-2])))?$")
@@ -37,6 +38,7 @@ def first_day(month: int) -> date:
     return date(month // 100, month % 100, 1)
 
 
+@cache  # the KPI restate asks for the same few hundred months' ends over and over
 def last_day(month: int) -> date:
     return first_day(next_month(month)) - timedelta(days=1)
 
