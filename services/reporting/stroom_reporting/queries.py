@@ -497,15 +497,14 @@ async def kpi_sheet_sums(
     report_day: date,
     as_of: datetime | None,
 ) -> list[Any]:
-    """In one round trip, (part, municipality, measure, month, detail, a, b): part 0 the change
+    """In one round trip, (municipality, measure, month, detail, a, b, part): part 0 the change
     measures up to the last period's end from `opening` on (kpi_sums), part i the flow measures of
-    the i-th period, K5's outflows summed onto kpi_cells.k5_details of the report day."""
+    the i-th period (the revolving door of the first only), K5's outflows summed onto
+    kpi_cells.k5_details of the report day."""
     last = max(period[1] for period in periods)
     parts = [(0, _kpi_sums(municipalities, kpi_cells.CHANGES, opening, last, as_of, True))]
-    parts.extend(
-        (i, _kpi_sums(municipalities, kpi_cells.FLOWS, first, end, as_of, False, report_day))
-        for i, (first, end) in enumerate(periods, 1)
-    )
+    for i, (first, end) in enumerate(periods, 1):
+        measures = kpi_cells.FLOWS if i == 1 else tuple(m for m in kpi_cells.FLOWS if m != kpi_cells.DOOR)
+        parts.append((i, _kpi_sums(municipalities, measures, first, end, as_of, False, report_day)))
     tagged = [part.add_columns(literal(i, Integer).label("part")) for i, part in parts]
-    rows = await conn.execute(union_all(*tagged))
-    return [(row[-1], *row[:-1]) for row in rows]
+    return list((await conn.execute(union_all(*tagged))).all())

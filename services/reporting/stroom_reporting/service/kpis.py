@@ -213,7 +213,7 @@ async def kpis_report(
     summed = await queries.kpi_sheet_sums(conn, chosen, opening, periods, report_day, as_of)
     # Per part (0: the changes, 1 and 2: each period's flows) and municipality, its sums.
     sums: dict[int, dict[str, kpi_cells.Sums]] = defaultdict(lambda: defaultdict(dict))
-    for part, m, measure, month, detail, a, b in summed:
+    for m, measure, month, detail, a, b, part in summed:
         sums[part][m][(measure, month, detail)] = (a, b)
     for part in (0, 1, 2):
         sums[part][kpis.TOTAL] = _added(sums[part][m] for m in chosen)
