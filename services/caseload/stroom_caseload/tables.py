@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     Date,
@@ -215,7 +216,7 @@ dead_letters = Table(
     Column("received_at", DateTime(timezone=True), nullable=False),
     Column("topic", String(200), nullable=False),
     Column("partition", Integer, nullable=False),
-    Column("offset", Integer, nullable=False),
+    Column("offset", BigInteger, nullable=False),
     Column("reason", Text, nullable=False),
     # A batch applied again (its offsets were not committed) records the same dead letters.
     Index("ix_caseload_dead_letters_position", "topic", "partition", "offset", unique=True),

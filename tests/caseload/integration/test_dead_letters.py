@@ -108,7 +108,8 @@ async def test_a_dead_letter_recorded_again_is_stored_once(database_url: str) ->
         for _ in range(2):
             async with engine.begin() as conn:
                 repo = CaseloadRepository(conn)
-                for partition, offset in ((1, 5), (1, 7), (2, 5)):
+                # Kafka's offsets are 64-bit.
+                for partition, offset in ((1, 5), (1, 7), (2, 5), (2, 2**40)):
                     await repo.record_dead_letter("events", partition, offset, "opnieuw")
         d = dead_letters.c
         async with engine.connect() as conn:
@@ -116,10 +117,11 @@ async def test_a_dead_letter_recorded_again_is_stored_once(database_url: str) ->
             stored = (await conn.execute(select(d.topic, d.partition, d.offset, d.reason))).all()
     finally:
         await engine.dispose()
-    assert count == 4
+    assert count == 5
     assert sorted(tuple(row) for row in stored) == [
         ("events", 1, 5, "eerste"),
         ("events", 1, 6, "ander"),
         ("events", 1, 7, "opnieuw"),
         ("events", 2, 5, "opnieuw"),
+        ("events", 2, 2**40, "opnieuw"),
     ]
