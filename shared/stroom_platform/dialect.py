@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
-from typing import Any, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 import asyncpg
 import orjson
@@ -118,6 +118,31 @@ def member_of(conn: AsyncConnection, column: Any, values: Sequence[Any]) -> list
     if is_postgres(conn):
         return [column == any_(literal(list(values), postgresql.ARRAY(column.type)))]
     return [column.in_(chunk) for chunk in chunks(values)]
+
+
+def among(column: ColumnElement[Any], name: str, postgres: bool) -> ColumnElement[bool]:
+    """`column IN` the values bound as the one parameter `name` (see `bound_values`), so that a
+    statement built once for an engine compiles once however many values there are."""
+    if postgres:
+        return column == any_(bindparam(name, type_=postgresql.ARRAY(column.type)))
+    values = func.json_each(bindparam(name, type_=String)).table_valued("value")
+    return column.in_(select(values.c.value))
+
+
+def bound_values(conn: AsyncConnection, values: Sequence[Any]) -> Any:
+    """`values` as the parameter of an `among`: an array on PostgreSQL, a JSON list on SQLite."""
+    return list(values) if is_postgres(conn) else orjson.dumps(list(values)).decode()
+
+
+class PerEngine(Generic[T]):
+    """What is built once for PostgreSQL and once for SQLite (a statement SQLAlchemy then finds
+    in its compiled cache), handed out for a connection."""
+
+    def __init__(self, build: Callable[[bool], T]) -> None:
+        self._built = {postgres: build(postgres) for postgres in (True, False)}
+
+    def __call__(self, conn: AsyncConnection) -> T:
+        return self._built[is_postgres(conn)]
 
 
 def pair_member_of(

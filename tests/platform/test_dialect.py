@@ -29,9 +29,12 @@ from stroom_platform.db import make_engine
 from stroom_platform.dialect import (
     CHUNK,
     OnConflict,
+    PerEngine,
     UtcDateTime,
+    among,
     append_rows,
     big_key,
+    bound_values,
     chunks,
     delete_tails,
     delete_where_in,
@@ -466,3 +469,25 @@ async def test_a_table_loaded_beside_the_live_one_is_indexed_analysed_and_swappe
         )
         for table in (current, loaded):
             assert await conn.run_sync(schema, table.name) == ({f"ix_{table.name}_name"}, f"pk_{table.name}")
+
+
+async def test_among_binds_any_number_of_values_as_one_parameter_of_one_statement(
+    engine: AsyncEngine,
+) -> None:
+    built: list[bool] = []
+
+    def build(postgres: bool) -> Any:
+        built.append(postgres)
+        return select(rows.c.id).where(among(rows.c.name, "names", postgres)).order_by(rows.c.id)
+
+    statement = PerEngine(build)
+    assert sorted(built) == [False, True]
+    async with engine.begin() as conn:
+        await conn.execute(rows.insert(), [{"id": n, "name": f"n{n}"} for n in range(MANY)])
+        # More values than SQLite binds in one statement, and some that are not there.
+        wanted = [f"n{n}" for n in range(0, MANY, 2)] + ["nergens", "één"]
+        found = await conn.scalars(statement(conn), {"names": bound_values(conn, wanted)})
+        assert list(found) == list(range(0, MANY, 2))
+        assert list(await conn.scalars(statement(conn), {"names": bound_values(conn, [])})) == []
+    # Built once for each engine, not per call.
+    assert len(built) == 2

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
@@ -12,10 +11,8 @@ from sqlalchemy import (
     ColumnElement,
     Integer,
     Select,
-    String,
     Table,
     and_,
-    any_,
     bindparam,
     case,
     cast,
@@ -25,10 +22,9 @@ from sqlalchemy import (
     select,
     union_all,
 )
-from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from stroom_platform.dialect import is_postgres, member_of
+from stroom_platform.dialect import PerEngine, among, bound_values, member_of
 from stroom_platform.recorded import known_at
 from stroom_reporting import tables as t
 from stroom_reporting.domain import kpi_cells
@@ -62,24 +58,15 @@ def _opening_as_zero(month: Any, first: int | ColumnElement[int]) -> Any:
     return case((month < first, 0), else_=month)
 
 
-def _among(column: ColumnElement[str], name: str, postgres: bool) -> ColumnElement[bool]:
-    """`column IN` the values bound as the one parameter `name` (an array on PostgreSQL, a JSON
-    list on SQLite), so the statement compiles once however many values there are."""
-    if postgres:
-        return column == any_(bindparam(name, type_=postgresql.ARRAY(column.type)))
-    values = func.json_each(bindparam(name, type_=String)).table_valued("value")
-    return column.in_(select(values.c.value))
-
-
 def _current_flows(postgres: bool) -> Select[Any]:
     m = t.monthly.c
     month = _opening_as_zero(m.month, bindparam("first", type_=Integer))
     return (
         select(m.municipality, m.regulation, m.unit, month, func.sum(m.inflow), func.sum(m.outflow))
         .where(
-            _among(m.municipality, "municipalities", postgres),
-            _among(m.regulation, "regulations", postgres),
-            _among(m.unit, "units", postgres),
+            among(m.municipality, "municipalities", postgres),
+            among(m.regulation, "regulations", postgres),
+            among(m.unit, "units", postgres),
             m.month <= bindparam("last", type_=Integer),
         )
         .group_by(m.municipality, m.regulation, m.unit, month)
@@ -88,7 +75,7 @@ def _current_flows(postgres: bool) -> Select[Any]:
 
 # Built once per engine: each report binds its values to the same statement, which SQLAlchemy
 # then finds in its compiled cache instead of building and expanding it again.
-_CURRENT_FLOWS = {postgres: _current_flows(postgres) for postgres in (True, False)}
+_CURRENT_FLOWS = PerEngine(_current_flows)
 
 
 async def flows(
@@ -103,10 +90,9 @@ async def flows(
     """Inflow and outflow per key and month up to `last`; the months before `first` together
     as month 0 (the opening)."""
     if as_of is None:
-        postgres = is_postgres(conn)
         lists = {"municipalities": municipalities, "regulations": regulations, "units": units}
-        bound = {name: list(v) if postgres else json.dumps(list(v)) for name, v in lists.items()}
-        rows = await conn.execute(_CURRENT_FLOWS[postgres], {**bound, "first": first, "last": last})
+        bound = {name: bound_values(conn, values) for name, values in lists.items()}
+        rows = await conn.execute(_CURRENT_FLOWS(conn), {**bound, "first": first, "last": last})
         current: Sequence[FlowTuple] = rows.all()  # Rows are tuples
         return current
     c = t.count_spells.c
