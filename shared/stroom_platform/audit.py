@@ -35,7 +35,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from stroom_platform.audit_chain import Anchor, AuditEntry, AuditRecord, Verification, Verifier, chain
-from stroom_platform.dialect import big_key, is_postgres, lock_transaction, locked_transaction
+from stroom_platform.dialect import (
+    big_key,
+    lock_transaction,
+    locked_transaction,
+    refusal_left_behind,
+    refuse_changes,
+)
 
 log = logging.getLogger(__name__)
 
@@ -75,38 +81,16 @@ def create_in_migration(op: Any, name: str) -> None:
     import sqlalchemy as sa
 
     op.create_table(name, *_columns(), sa.PrimaryKeyConstraint("seq", name=f"pk_{name}"))
-    for statement in append_only_triggers(name, is_postgres(op.get_bind())):
+    message = f"{name} is alleen aan te vullen: wijzigen en verwijderen zijn niet toegestaan"
+    for statement in refuse_changes(op.get_bind(), name, message):
         op.execute(statement)
 
 
 def drop_in_migration(op: Any, name: str) -> None:
-    postgres = is_postgres(op.get_bind())
+    left = refusal_left_behind(op.get_bind(), name)
     op.drop_table(name)
-    if postgres:
-        op.execute(f"DROP FUNCTION IF EXISTS {name}_refuse_change()")
-
-
-def append_only_triggers(name: str, postgres: bool) -> list[str]:
-    message = f"{name} is alleen aan te vullen: wijzigen en verwijderen zijn niet toegestaan"
-    if postgres:
-        return [
-            f"""CREATE OR REPLACE FUNCTION {name}_refuse_change() RETURNS trigger AS $$
-            BEGIN
-                RAISE EXCEPTION '{message}' USING ERRCODE = 'insufficient_privilege';
-            END
-            $$ LANGUAGE plpgsql""",
-            f"""CREATE TRIGGER {name}_append_only BEFORE UPDATE OR DELETE ON {name}
-            FOR EACH ROW EXECUTE FUNCTION {name}_refuse_change()""",
-            f"""CREATE TRIGGER {name}_no_truncate BEFORE TRUNCATE ON {name}
-            FOR EACH STATEMENT EXECUTE FUNCTION {name}_refuse_change()""",
-        ]
-    # SQLite has no TRUNCATE; a DELETE without WHERE fires the row trigger too.
-    return [
-        f"""CREATE TRIGGER {name}_no_update BEFORE UPDATE ON {name}
-        BEGIN SELECT RAISE(ABORT, '{message}'); END""",
-        f"""CREATE TRIGGER {name}_no_delete BEFORE DELETE ON {name}
-        BEGIN SELECT RAISE(ABORT, '{message}'); END""",
-    ]
+    for statement in left:
+        op.execute(statement)
 
 
 def _entry(row: Row[Any]) -> AuditEntry:

@@ -589,6 +589,42 @@ async def locked_transaction(engine: AsyncEngine, key: int) -> AsyncIterator[Asy
         await conn.exec_driver_sql("COMMIT")
 
 
+def refuse_changes(where: str | URL | Dialect | _Bound, table: str, message: str) -> list[str]:
+    """The statements that make `table` append-only: an update or a delete (and on PostgreSQL a
+    TRUNCATE) fails with `message`."""
+    if is_postgres(where):
+        return [
+            f"""CREATE OR REPLACE FUNCTION {table}_refuse_change() RETURNS trigger AS $$
+            BEGIN
+                RAISE EXCEPTION '{message}' USING ERRCODE = 'insufficient_privilege';
+            END
+            $$ LANGUAGE plpgsql""",
+            f"""CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table}
+            FOR EACH ROW EXECUTE FUNCTION {table}_refuse_change()""",
+            f"""CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table}
+            FOR EACH STATEMENT EXECUTE FUNCTION {table}_refuse_change()""",
+        ]
+    # SQLite has no TRUNCATE; a DELETE without WHERE fires the row trigger too.
+    return [
+        f"""CREATE TRIGGER {table}_no_update BEFORE UPDATE ON {table}
+        BEGIN SELECT RAISE(ABORT, '{message}'); END""",
+        f"""CREATE TRIGGER {table}_no_delete BEFORE DELETE ON {table}
+        BEGIN SELECT RAISE(ABORT, '{message}'); END""",
+    ]
+
+
+def refusal_left_behind(where: str | URL | Dialect | _Bound, table: str) -> list[str]:
+    """What drops what `refuse_changes` made that dropping `table` leaves: PostgreSQL's function
+    (SQLite's triggers go with the table)."""
+    return [f"DROP FUNCTION IF EXISTS {table}_refuse_change()"] if is_postgres(where) else []
+
+
+def storage_tuning(where: str | URL | Dialect | _Bound, statements: Sequence[str]) -> list[str]:
+    """Storage parameters and index methods (fillfactor, hash indexes) are PostgreSQL's: the
+    statements there, none on SQLite."""
+    return list(statements) if is_postgres(where) else []
+
+
 _PG_INDEX_ORDER = text(
     "SELECT set_config('enable_bitmapscan', 'off', true), set_config('enable_sort', 'off', true)"
 )

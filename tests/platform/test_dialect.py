@@ -55,8 +55,11 @@ from stroom_platform.dialect import (
     notifications,
     notify,
     pair_member_of,
+    refusal_left_behind,
+    refuse_changes,
     select_where_in,
     share_transaction_lock,
+    storage_tuning,
     swap_in,
     try_session_lock,
     unflushed_commits,
@@ -491,3 +494,35 @@ async def test_among_binds_any_number_of_values_as_one_parameter_of_one_statemen
         assert list(await conn.scalars(statement(conn), {"names": bound_values(conn, [])})) == []
     # Built once for each engine, not per call.
     assert len(built) == 2
+
+
+async def test_a_table_refusing_changes_takes_rows_and_refuses_updates_and_deletes(
+    engine: AsyncEngine,
+) -> None:
+    async with engine.begin() as conn:
+        for statement in refuse_changes(conn, rows.name, "alleen aanvullen"):
+            await conn.execute(text(statement))
+        await conn.execute(rows.insert(), [{"id": 1, "name": "een"}, {"id": 2, "name": "twee"}])
+    for change in (rows.update().values(name="ander"), rows.delete().where(rows.c.id == 1), rows.delete()):
+        with pytest.raises(DBAPIError, match="alleen aanvullen"):
+            async with engine.begin() as conn:
+                await conn.execute(change)
+    async with engine.begin() as conn:
+        assert (await conn.execute(select(rows.c.id, rows.c.name).order_by(rows.c.id))).all() == [
+            (1, "een"),
+            (2, "twee"),
+        ]
+        await conn.run_sync(rows.drop)
+        for statement in refusal_left_behind(conn, rows.name):
+            await conn.execute(text(statement))
+        if is_postgres(conn):
+            left = await conn.scalar(
+                text("SELECT count(*) FROM pg_proc WHERE proname = 'dialect_rows_refuse_change'")
+            )
+            assert left == 0
+
+
+def test_storage_tuning_only_on_postgres() -> None:
+    tuning = ["ALTER TABLE t SET (fillfactor = 70)"]
+    assert storage_tuning("postgresql+asyncpg://postgres@127.0.0.1:5432/test", tuning) == tuning
+    assert storage_tuning("sqlite+aiosqlite:///var/stroom.db", tuning) == []

@@ -12,6 +12,8 @@ Create Date: 2026-12-02
 
 from alembic import op
 
+from stroom_platform.dialect import storage_tuning
+
 revision = "load01"
 down_revision = "kpi01"
 branch_labels = None
@@ -20,19 +22,19 @@ depends_on = None
 TABLES = ("reporting_count_spells", "reporting_placement_spells", "reporting_applications", "reporting_phase_spells")
 
 
-def _entity_indexes(using: str) -> None:
-    for table in TABLES:
-        op.execute(f"DROP INDEX ix_{table}_entity")
-        op.execute(f"CREATE INDEX ix_{table}_entity ON {table} USING {using} (entity)")
+def _entity_indexes(using: str, entities: str) -> None:
+    statements = [
+        *(f"DROP INDEX ix_{table}_entity" for table in TABLES),
+        *(f"CREATE INDEX ix_{table}_entity ON {table} USING {using} (entity)" for table in TABLES),
+        f"ALTER TABLE reporting_entities {entities}",
+    ]
+    for statement in storage_tuning(op.get_bind(), statements):
+        op.execute(statement)
 
 
 def upgrade() -> None:
-    if op.get_bind().dialect.name == "postgresql":
-        _entity_indexes("hash")
-        op.execute("ALTER TABLE reporting_entities SET (fillfactor = 70)")
+    _entity_indexes("hash", "SET (fillfactor = 70)")
 
 
 def downgrade() -> None:
-    if op.get_bind().dialect.name == "postgresql":
-        _entity_indexes("btree")
-        op.execute("ALTER TABLE reporting_entities RESET (fillfactor)")
+    _entity_indexes("btree", "RESET (fillfactor)")

@@ -11,6 +11,8 @@ Create Date: 2026-12-02
 
 from alembic import op
 
+from stroom_platform.dialect import storage_tuning
+
 revision = "scale01"
 down_revision = "newuser01"
 branch_labels = None
@@ -20,12 +22,10 @@ TABLES = ("reporting_count_spells", "reporting_placement_spells", "reporting_app
 
 
 def upgrade() -> None:
-    if op.get_bind().dialect.name == "postgresql":
-        for table in TABLES:
-            op.execute(f"ALTER TABLE {table} SET (fillfactor = 70)")
+    for statement in storage_tuning(op.get_bind(), [f"ALTER TABLE {t} SET (fillfactor = 70)" for t in TABLES]):
+        op.execute(statement)
 
 
 def downgrade() -> None:
-    if op.get_bind().dialect.name == "postgresql":
-        for table in TABLES:
-            op.execute(f"ALTER TABLE {table} RESET (fillfactor)")
+    for statement in storage_tuning(op.get_bind(), [f"ALTER TABLE {t} RESET (fillfactor)" for t in TABLES]):
+        op.execute(statement)
