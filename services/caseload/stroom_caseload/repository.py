@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Select, Table, bindparam, func, select
+from sqlalchemy import Integer, Select, Table, bindparam, cast, func, null, select, union_all
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from stroom_caseload.domain.client import CLIENT_EVENT_TYPES, effective_date
@@ -149,16 +149,35 @@ class CaseloadRepository:
         if self.t is live:
             await lock_names(self.conn, keys)
 
-    async def stored_events(self, keys: Sequence[str]) -> dict[str, list[Stored]]:
-        """Each entity's events with the stretches they count in; its retractions are keyed by it."""
-        ev = self.t.events
-        rows = await self._rows_where(
-            select(ev.c.entity_key, ev.c.wire).where(ev.c.wire.is_not(None)), ev.c.entity_key, keys
-        )
+    async def fold_inputs(
+        self, keys: Sequence[str]
+    ) -> tuple[dict[str, list[Stored]], dict[str, tuple[int, bytes]]]:
+        """Each entity's events with the stretches they count in (its retractions are keyed by
+        it), and the revision and fact it has (see `current`), read together: one round trip
+        less in every batch, whose own cost is most of a small batch's."""
+        if not keys:
+            return {}, {}  # a batch of persons' point facts only: no round trip for it
+        ev, en = self.t.events, self.t.entities
         found: dict[str, list[Event]] = defaultdict(list)
-        for row in rows:
-            found[row.entity_key].append(Event.from_wire(orjson.loads(row.wire)))
-        return {key: effective(events) for key, events in found.items()}
+        current: dict[str, tuple[int, bytes]] = {}
+        for events_of, entities_of in zip(
+            member_of(self.conn, ev.c.entity_key, keys),
+            member_of(self.conn, en.c.entity_key, keys),
+            strict=True,
+        ):
+            # An event's row has no revision here, an entity's always has one.
+            statement = union_all(
+                select(
+                    ev.c.entity_key, ev.c.wire.label("text"), cast(null(), Integer).label("revision")
+                ).where(events_of, ev.c.wire.is_not(None)),
+                select(en.c.entity_key, en.c.fact, en.c.revision).where(entities_of),
+            )
+            for row in await self.conn.execute(statement):
+                if row.revision is None:
+                    found[row.entity_key].append(Event.from_wire(orjson.loads(row.text)))
+                else:
+                    current[row.entity_key] = (row.revision, row.text.encode())
+        return {key: effective(events) for key, events in found.items()}, current
 
     async def rekey(self, moves: Mapping[str, str]) -> None:
         """Rows keyed by the first key of a pair (retractions waiting under `retraction_key` of an

@@ -77,8 +77,7 @@ async def apply_events(
 async def _recompute(repo: CaseloadRepository, keys: Sequence[str]) -> list[Outgoing]:
     """Fold each entity's stored events into its history, store what changed, give its new fact."""
     await repo.lock_entities(keys)
-    stored = await repo.stored_events(keys)
-    current = await repo.current(keys)
+    stored, current = await repo.fold_inputs(keys)
     saved = [entity_write(key, stored[key], current.get(key, (0, None))) for key in keys]
     await repo.save_entities(saved)
     return [Outgoing(entity.key, entity.fact) for entity in saved]
