@@ -23,6 +23,17 @@ from stroom_reporting.commands import migrate
 KEY = b"benefit:gws/werksaam-westfriesland:B-17"
 
 
+async def _refuse(kafka: Broker, topic: TopicSpec, dead: str, record: Record, reason: str) -> None:
+    """`record`, read from `topic`, dead-lettered to `dead` as a service would."""
+    await ensure_topics(kafka.bootstrap_servers, [topic, TopicSpec(dead, 1)])
+    producer = kafka.producer()
+    await producer.start()
+    try:
+        await asyncio.gather(*await dead_letter(producer, dead, [(record, reason)]))
+    finally:
+        await producer.stop()
+
+
 def test_reporting_dead_letters_are_listed_and_replayed(
     broker: EmbeddedBroker, unique_topic: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -31,17 +42,7 @@ def test_reporting_dead_letters_are_listed_and_replayed(
     url = f"sqlite+aiosqlite:///{tmp_path / 'reporting.db'}"
     asyncio.run(migrate(url))
     refused = Record(facts, 1, 7, KEY, b"{not a fact", [("origin", b"caseload")])
-
-    async def refuse() -> None:
-        await ensure_topics(broker.bootstrap_servers, [TopicSpec(facts, 2), TopicSpec(dead, 1)])
-        producer = kafka.producer()
-        await producer.start()
-        try:
-            await asyncio.gather(*await dead_letter(producer, dead, [(refused, "contract: not JSON")]))
-        finally:
-            await producer.stop()
-
-    asyncio.run(refuse())
+    asyncio.run(_refuse(kafka, TopicSpec(facts, 2), dead, refused, "contract: not JSON"))
     for name, value in {
         "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers,
         "DATABASE_URL": url,
@@ -81,17 +82,7 @@ def test_caseload_dead_letters_are_listed_with_the_events_source_id_and_type(
     events, dead = unique_topic, f"{unique_topic}.dead-letter"
     headers = [("ce_source", b"urn:bron"), ("ce_id", b"ev-9"), ("ce_type", b"stroom.benefit.started.v1")]
     refused = Record(events, 0, 3, KEY, b"{}", headers)
-
-    async def refuse() -> None:
-        await ensure_topics(broker.bootstrap_servers, [TopicSpec(events, 1), TopicSpec(dead, 1)])
-        producer = Broker(broker.bootstrap_servers).producer()
-        await producer.start()
-        try:
-            await asyncio.gather(*await dead_letter(producer, dead, [(refused, "conflict")]))
-        finally:
-            await producer.stop()
-
-    asyncio.run(refuse())
+    asyncio.run(_refuse(Broker(broker.bootstrap_servers), TopicSpec(events, 1), dead, refused, "conflict"))
     monkeypatch.setenv("STROOM_EVENTS_TOPIC", events)
     monkeypatch.setenv("STROOM_DEAD_LETTER_TOPIC", dead)
     monkeypatch.setenv("STROOM_DATA_DIR", str(tmp_path / "var"))
