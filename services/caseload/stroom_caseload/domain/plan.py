@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import NamedTuple
 
@@ -201,13 +201,14 @@ def plan_ledger(batch: Iterable[Incoming], stored: Mapping[Ident, bytes] | None 
 @dataclass(frozen=True, slots=True)
 class ClientRow:
     """A person's point fact as published: when it last stopped counting (None while it counts)
-    and its record's revision."""
+    and its record's revision; `point`, its event's `client_point` when read already."""
 
     source: str
     event_id: str
     event: Event
     retracted_at: datetime | None
     revision: int
+    point: tuple[str, ClientFact] | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,7 +262,7 @@ def plan_effects(
                 point_facts.append((record_id(*ident), client_ref, fact, incoming.time))
                 retracted_at, revision = new[ident]
                 if retracted_at is None:
-                    fresh.append(ClientRow(*ident, incoming.event, None, revision))
+                    fresh.append(ClientRow(*ident, incoming.event, None, revision, (client_ref, fact)))
                     continue
             clients.add(ident)
         elif incoming.retracted_id is not None:
@@ -324,7 +325,7 @@ def client_records(rows: Iterable[ClientRow]) -> list[Outgoing]:
 def client_record_of(row: ClientRow, point: tuple[str, ClientFact] | None = None) -> Outgoing:
     """`point`: the row's `client_point`, when it is at hand already."""
     event = row.event
-    client_ref, fact = point or client_point(event)
+    client_ref, fact = point or row.point or client_point(event)
     key, value = client_record(
         row.source, row.event_id, client_ref, row.revision, event.time, row.retracted_at, fact
     )
