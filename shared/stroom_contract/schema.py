@@ -6,6 +6,7 @@ import copy
 import json
 import typing
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 import yaml
@@ -61,7 +62,9 @@ def facts_schema() -> dict[str, Any]:
     }
 
 
+@cache
 def data_model(type_name: str) -> type[BaseModel]:
+    """The model of an event type's `data`; once per type, as validation asks for every event."""
     model = EVENT_TYPES[type_name].model_fields["data"].annotation
     assert isinstance(model, type)
     assert issubclass(model, BaseModel)
