@@ -4,20 +4,19 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import MetaData, event
-from sqlalchemy.engine import Connection, make_url
+from sqlalchemy import MetaData
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
-    create_async_engine,
 )
 
-from stroom_platform.dialect import is_postgres
+from stroom_platform.dialect import alters_by_copying
+from stroom_platform.dialect import make_engine as make_engine  # made where the engines differ
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -30,31 +29,6 @@ NAMING_CONVENTION = {
 
 def new_metadata() -> MetaData:
     return MetaData(naming_convention=NAMING_CONVENTION)
-
-
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    # WAL lets readers (the API) run beside the one writer; NORMAL is durable in WAL mode
-    # against process crashes, which is what the outbox needs.
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=30000")
-    cursor.close()
-
-
-def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
-    if not is_postgres(url):
-        path = make_url(url).database
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, **kwargs)
-        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
-        return engine
-    kwargs.setdefault("pool_size", 10)
-    kwargs.setdefault("max_overflow", 10)
-    kwargs.setdefault("pool_pre_ping", True)
-    return create_async_engine(url, **kwargs)
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
@@ -86,8 +60,7 @@ def run_migrations_in_env(config: Config, target_metadata: MetaData, version_tab
             connection=connection,
             target_metadata=target_metadata,
             version_table=version_table,
-            # SQLite alters a table by copying it: Alembic's batch mode.
-            render_as_batch=not is_postgres(connection),
+            render_as_batch=alters_by_copying(connection),
             compare_type=True,
         )
         with context.begin_transaction():

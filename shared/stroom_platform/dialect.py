@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
+from pathlib import Path
 from typing import Any, Generic, Protocol, TypeVar
 
 import asyncpg
@@ -30,6 +31,7 @@ from sqlalchemy import (
     bindparam,
     cast,
     delete,
+    event,
     func,
     insert,
     literal,
@@ -40,7 +42,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.schema import CreateIndex, DropIndex
 from sqlalchemy.types import TypeEngine
 
@@ -92,6 +94,39 @@ def is_postgres(where: str | URL | Dialect | _Bound) -> bool:
         return make_url(where).get_backend_name() == "postgresql"
     dialect = where if isinstance(where, Dialect) else where.dialect
     return dialect.name == "postgresql"
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    # WAL lets readers (the API) run beside the one writer; NORMAL is durable in WAL mode
+    # against process crashes, which is what the outbox needs.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
+    """An engine for `url`: SQLite's file (its directory made) in WAL mode with a writer's wait,
+    or a pool of PostgreSQL connections checked before use."""
+    if not is_postgres(url):
+        path = make_url(url).database
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_async_engine(url, **kwargs)
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        return engine
+    kwargs.setdefault("pool_size", 10)
+    kwargs.setdefault("max_overflow", 10)
+    kwargs.setdefault("pool_pre_ping", True)
+    return create_async_engine(url, **kwargs)
+
+
+def alters_by_copying(where: str | URL | Dialect | _Bound) -> bool:
+    """Whether altering a table means copying it (SQLite's ALTER TABLE alters little): Alembic's
+    batch mode."""
+    return not is_postgres(where)
 
 
 def writers(where: str | URL | Dialect | _Bound, wanted: int) -> int:

@@ -31,6 +31,7 @@ from stroom_platform.dialect import (
     OnConflict,
     PerEngine,
     UtcDateTime,
+    alters_by_copying,
     among,
     append_rows,
     big_key,
@@ -526,3 +527,18 @@ def test_storage_tuning_only_on_postgres() -> None:
     tuning = ["ALTER TABLE t SET (fillfactor = 70)"]
     assert storage_tuning("postgresql+asyncpg://postgres@127.0.0.1:5432/test", tuning) == tuning
     assert storage_tuning("sqlite+aiosqlite:///var/stroom.db", tuning) == []
+
+
+async def test_engines_are_made_for_their_database(database_url: str) -> None:
+    engine = make_engine(database_url)
+    try:
+        async with engine.connect() as conn:
+            if is_postgres(engine):
+                assert engine.pool.size() == 10  # type: ignore[attr-defined]
+            else:
+                # WAL, so that the API reads beside the one writer, and a writer waits for the lock.
+                assert await conn.scalar(text("PRAGMA journal_mode")) == "wal"
+                assert await conn.scalar(text("PRAGMA busy_timeout")) == 30000
+        assert alters_by_copying(engine) == (not is_postgres(engine))
+    finally:
+        await engine.dispose()
