@@ -37,6 +37,10 @@ class _Kafka:
     """The parts that exist only between start and stop: Kafka clients bind to the running loop."""
 
     producer: AIOKafkaProducer
+    # The consumer's own pool, without a ping at every checkout: that is a round trip in every
+    # batch, and a batch on a dead connection fails as a whole and is tried again on a new one
+    # (Processor._transaction), so the ping buys it nothing. The API keeps the pinging pool.
+    applying: AsyncEngine
     probe: LagProbe
     processor: Processor
     consumer: BatchConsumer
@@ -69,10 +73,11 @@ class CaseloadRuntime:
             partitioner=entity_partition_for,
         )
         await producer.start()
+        applying = make_engine(settings.caseload_database_url, pool_pre_ping=False)
         probe = LagProbe(self.broker, settings.consumer_group, settings.events_topic)
         await probe.start()
         processor = Processor(
-            self.engine,
+            applying,
             producer,
             self.organisations.municipality_codes,
             settings.facts_topic,
@@ -97,7 +102,7 @@ class CaseloadRuntime:
         watch = asyncio.create_task(
             EpochWatch(self.broker, consumer.rewind).run(), name="caseload-broker-epoch"
         )
-        self._kafka = _Kafka(producer, probe, processor, consumer, watch)
+        self._kafka = _Kafka(producer, applying, probe, processor, consumer, watch)
         log.info("caseload consumer started", extra={"group": settings.consumer_group})
 
     async def stop(self) -> None:
@@ -110,6 +115,7 @@ class CaseloadRuntime:
             await kafka.processor.stop()
             await kafka.probe.stop()
             await kafka.producer.stop()
+            await kafka.applying.dispose()
         await self.engine.dispose()
         log.info("caseload consumer stopped")
 
