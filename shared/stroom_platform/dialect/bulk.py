@@ -1,0 +1,271 @@
+"""Bulk writes and the reads and deletes that go with them, one statement per table and
+batch: on PostgreSQL every column travels as one array (binary COPY where nothing can
+conflict), on SQLite the statement runs once per row within one call."""
+
+from __future__ import annotations
+
+from collections import namedtuple
+from collections.abc import Container, Sequence
+from functools import cache
+from typing import Any
+
+import asyncpg
+from sqlalchemy import (
+    Boolean,
+    CursorResult,
+    Date,
+    Enum,
+    Integer,
+    String,
+    Table,
+    bindparam,
+    delete,
+    insert,
+    select,
+    text,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from stroom_platform.dialect.engines import UtcDateTime, is_postgres
+from stroom_platform.dialect.statements import OnConflict, member_of
+
+_PG = postgresql.dialect()  # type: ignore[no-untyped-call]
+
+
+def _insert_sql(conn: AsyncConnection, table: Table, columns: Sequence[str]) -> str:
+    names = ", ".join(columns)
+    if not is_postgres(conn):
+        return f"INSERT INTO {table.name} ({names}) VALUES ({', '.join(f':{c}' for c in columns)})"  # noqa: S608 - table and column names come from our own metadata, values are bound parameters
+    # One array per column: the whole batch travels as a single statement.
+    arrays = ", ".join(f"CAST(:{c} AS {table.c[c].type.compile(_PG)}[])" for c in columns)
+    # WHERE true: without it PostgreSQL would read a following ON CONFLICT as part of the FROM.
+    return f"INSERT INTO {table.name} ({names}) SELECT * FROM unnest({arrays}) WHERE true"  # noqa: S608 - table and column names come from our own metadata, values are bound parameters
+
+
+async def _execute(
+    conn: AsyncConnection, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]], sql: str
+) -> CursorResult[Any]:
+    if is_postgres(conn):
+        arrays = zip(*rows, strict=True)
+        return await conn.execute(text(sql), {c: list(a) for c, a in zip(columns, arrays, strict=True)})
+    # Typed parameters: the columns' own conversions (UTC times, dates) apply as in Core inserts.
+    statement = text(sql).bindparams(*(bindparam(c, type_=table.c[c].type) for c in columns))
+    return await conn.execute(statement, [dict(zip(columns, row, strict=True)) for row in rows])
+
+
+async def insert_rows(
+    conn: AsyncConnection, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+) -> None:
+    if not rows:
+        return
+    if not is_postgres(conn):
+        await _execute(conn, table, columns, rows, _insert_sql(conn, table, columns))
+        return
+    driver = await _driver(conn)
+    # Binary COPY: the cheapest way in for many rows, both for Python and for the server.
+    await driver.copy_records_to_table(table.name, records=rows, columns=list(columns))
+
+
+async def _driver(conn: AsyncConnection) -> Any:
+    """asyncpg's connection under `conn`, inside `conn`'s transaction."""
+    driver = (await conn.get_raw_connection()).driver_connection
+    assert driver is not None
+    if not driver.is_in_transaction():
+        # The driver opens SQLAlchemy's transaction lazily, at the first statement: ours must join it.
+        await conn.execute(select(1))
+    return driver
+
+
+async def append_rows(
+    conn: AsyncConnection, table: Table, columns: Sequence[str], records: Sequence[Sequence[Any]]
+) -> None:
+    """On a connection outside any transaction: the records stored, committed on their own. On
+    PostgreSQL by binary COPY; where some keys are stored already (another writer was first),
+    the stored rows are kept and only the others inserted."""
+    if not is_postgres(conn):
+        await conn.execute(insert(table), _dicts(columns, records))
+        return
+    driver: Any = (await conn.get_raw_connection()).driver_connection
+    try:
+        await driver.copy_records_to_table(table.name, records=records, columns=columns)
+    except asyncpg.UniqueViolationError:
+        await conn.execute(postgresql.insert(table).on_conflict_do_nothing(), _dicts(columns, records))
+
+
+def _dicts(columns: Sequence[str], records: Sequence[Sequence[Any]]) -> list[dict[str, Any]]:
+    return [dict(zip(columns, record, strict=True)) for record in records]
+
+
+async def insert_new_rows(
+    conn: AsyncConnection,
+    table: Table,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    keys: Sequence[str],
+) -> list[tuple[Any, ...]]:
+    """Insert the rows whose `keys` are not stored yet; returns the keys of those it inserted."""
+    if not rows:
+        return []
+    if is_postgres(conn):
+        sql = (
+            _insert_sql(conn, table, columns)
+            + OnConflict(tuple(keys)).sql()
+            + f" RETURNING {', '.join(keys)}"
+        )
+        result = await _execute(conn, table, columns, rows, sql)
+    else:
+        # SQLite returns no rows from an executemany: SQLAlchemy's own insert sends this as
+        # multi-row INSERT .. VALUES pages instead ("insertmanyvalues").
+        statement = (
+            sqlite.insert(table)
+            .on_conflict_do_nothing(index_elements=[table.c[k] for k in keys])
+            .returning(*(table.c[k] for k in keys))
+        )
+        result = await conn.execute(statement, [dict(zip(columns, row, strict=True)) for row in rows])
+    return [tuple(row) for row in result.all()]
+
+
+async def upsert_rows(
+    conn: AsyncConnection,
+    table: Table,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    keys: Sequence[str],
+    set_sql: dict[str, str],
+) -> None:
+    """Insert, or on a key conflict set columns to SQL over `excluded` and the stored row.
+    The keys must be unique within `rows`."""
+    if rows:
+        sql = _insert_sql(conn, table, columns) + OnConflict(tuple(keys), set_sql).sql()
+        await _execute(conn, table, columns, rows, sql)
+
+
+async def delete_tails(
+    conn: AsyncConnection, tables: Sequence[Table], key: str, position: str, cuts: Sequence[tuple[Any, Any]]
+) -> None:
+    """Delete from each of `tables` the rows whose `key` is a cut's key and whose `position` is at
+    least the cut's; on PostgreSQL in one statement for all the tables."""
+    if not cuts or not tables:
+        return
+    keys, froms = [k for k, _ in cuts], [v for _, v in cuts]
+    if not is_postgres(conn):
+        for table in tables:
+            await conn.execute(
+                delete(table).where(table.c[key] == bindparam("k"), table.c[position] >= bindparam("v")),
+                [{"k": k, "v": v} for k, v in cuts],
+            )
+        return
+    first = tables[0]
+    arrays = ", ".join(
+        f"CAST(:{name} AS {first.c[column].type.compile(_PG)}[])"
+        for name, column in (("keys", key), ("froms", position))
+    )
+    deletes = ", ".join(
+        f"d{n} AS (DELETE FROM {t.name} USING unnest({arrays}) AS cut(k, v)"  # noqa: S608 - table and column names come from our own metadata, values are bound parameters
+        f" WHERE {t.name}.{key} = cut.k AND {t.name}.{position} >= cut.v)"
+        for n, t in enumerate(tables)
+    )
+    await conn.execute(text(f"WITH {deletes} SELECT 1"), {"keys": keys, "froms": froms})
+
+
+async def update_rows(
+    conn: AsyncConnection, table: Table, key: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+) -> None:
+    """Set `columns` of the rows whose `key` is each row's first value to the values after it."""
+    if not rows:
+        return
+    names = (key, *columns)
+    sets = ", ".join(f"{c} = :{c}" for c in columns)
+    if not is_postgres(conn):
+        sql = f"UPDATE {table.name} SET {sets} WHERE {key} = :{key}"  # noqa: S608 - table and column names come from our own metadata, values are bound parameters
+        await _execute(conn, table, names, rows, sql)
+        return
+    arrays = ", ".join(f"CAST(:{c} AS {table.c[c].type.compile(_PG)}[])" for c in names)
+    sets = ", ".join(f"{c} = new.{c}" for c in columns)
+    sql = (
+        f"UPDATE {table.name} SET {sets} FROM unnest({arrays}) AS new({', '.join(names)}) "  # noqa: S608 - table and column names come from our own metadata, values are bound parameters
+        f"WHERE {table.name}.{key} = new.{key}"
+    )
+    await _execute(conn, table, names, rows, sql)
+
+
+async def write_rows(
+    conn: AsyncConnection,
+    table: Table,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    stored: Container[Any],
+) -> None:
+    """Rows keyed by their first column: those whose key is not `stored` yet are copied in, the
+    others updated. Cheaper than an upsert, which tries every row against the key's index first;
+    a row another writer stored meanwhile fails the transaction, and the batch is applied again."""
+    await insert_rows(conn, table, columns, [row for row in rows if row[0] not in stored])
+    await update_rows(conn, table, columns[0], columns[1:], [row for row in rows if row[0] in stored])
+
+
+def _wanted(table: Table, column: str) -> str:
+    """A join of `table` to the values of the bound array `values`: PostgreSQL looks each one up
+    in the column's index. `column = ANY(array)` could be planned, once the statement is prepared
+    and generic, as a scan of the whole table comparing every row with every value."""
+    array = f"CAST(:values AS {table.c[column].type.compile(_PG)}[])"
+    return f"unnest({array}) AS wanted(value) WHERE {table.name}.{column} = wanted.value"
+
+
+async def select_where_in(
+    conn: AsyncConnection, table: Table, column: str, values: Sequence[Any], wanted: Sequence[str]
+) -> list[Any]:
+    """The `wanted` columns of the rows whose `column` is one of `values` (each given once)."""
+    if not values:
+        return []
+    if is_postgres(conn) and (row := _plain_row(table, tuple(wanted))) is not None:
+        driver = await _driver(conn)
+        return [
+            row(*record) for record in await driver.fetch(_select_sql(table, column, tuple(wanted)), values)
+        ]
+    if is_postgres(conn):
+        names = ", ".join(f"{table.name}.{c}" for c in wanted)
+        sql = f"SELECT {names} FROM {table.name}, {_wanted(table, column)}"  # noqa: S608 - table and column names come from our own metadata, values are bound parameters
+        typed = text(sql).columns(*(table.c[c] for c in wanted))
+        return list(await conn.execute(typed, {"values": list(values)}))
+    found: list[Any] = []
+    for condition in member_of(conn, table.c[column], values):
+        found.extend(await conn.execute(select(*(table.c[c] for c in wanted)).where(condition)))
+    return found
+
+
+# Column types asyncpg returns as SQLAlchemy would (timestamptz: aware, in UTC, as UtcDateTime).
+_PLAIN = (String, Integer, Date, Boolean, UtcDateTime)
+
+
+@cache
+def _plain_row(table: Table, wanted: tuple[str, ...]) -> type[tuple[Any, ...]] | None:
+    """A named tuple of the `wanted` columns, when asyncpg's values need no conversion by
+    SQLAlchemy: then rows are read by the driver directly, which costs a fraction of SQLAlchemy's
+    result processing (the KPI restate reads tens of rows an event)."""
+    types = [table.c[c].type for c in wanted]
+    if not all(isinstance(t, _PLAIN) and not isinstance(t, Enum) for t in types):
+        return None
+    return namedtuple(f"{table.name}_row", wanted)
+
+
+@cache
+def _select_sql(table: Table, column: str, wanted: tuple[str, ...]) -> str:
+    array = f"CAST($1 AS {table.c[column].type.compile(_PG)}[])"
+    names = ", ".join(f"{table.name}.{c}" for c in wanted)
+    return (
+        f"SELECT {names} FROM {table.name}, unnest({array}) AS wanted(value) "  # noqa: S608 - table and column names come from our own metadata, values are bound parameters
+        f"WHERE {table.name}.{column} = wanted.value"
+    )
+
+
+async def delete_where_in(conn: AsyncConnection, table: Table, column: str, values: Sequence[Any]) -> None:
+    """Delete the rows whose `column` is one of `values`."""
+    if not values:
+        return
+    if is_postgres(conn):
+        sql = f"DELETE FROM {table.name} USING {_wanted(table, column)}"  # noqa: S608 - table and column names come from our own metadata, values are bound parameters
+        await conn.execute(text(sql), {"values": list(values)})
+        return
+    for condition in member_of(conn, table.c[column], values):
+        await conn.execute(delete(table).where(condition))

@@ -1,0 +1,96 @@
+"""Which database a connection talks to (`is_postgres`, the one question behind every
+difference), how an engine is made for it, how it alters tables and how many writers it takes,
+and the column types stored alike on both."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from sqlalchemy import BigInteger, DateTime, Dialect, Integer, TypeDecorator, event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.types import TypeEngine
+
+
+def big_key() -> TypeEngine[int]:
+    """A 64-bit integer key; INTEGER on SQLite, where only that makes a primary key the rowid
+    (and so increasing)."""
+    return BigInteger().with_variant(Integer, "sqlite")
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Stored as UTC on both engines, so recorded times compare the same in SQLite and PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("recorded times must carry a time zone")
+        value = value.astimezone(UTC)
+        return value if is_postgres(dialect) else value.replace(tzinfo=None)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        if value.tzinfo is UTC:  # asyncpg's timestamptz, on every row the load reads: nothing to do
+            return value
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class _Bound(Protocol):
+    @property
+    def dialect(self) -> Dialect: ...
+
+
+def is_postgres(where: str | URL | Dialect | _Bound) -> bool:
+    """PostgreSQL, or else SQLite: the one question behind every difference. `where` is a
+    database URL, a dialect, or what is bound to one (an engine, a connection)."""
+    if isinstance(where, str | URL):
+        return make_url(where).get_backend_name() == "postgresql"
+    dialect = where if isinstance(where, Dialect) else where.dialect
+    return dialect.name == "postgresql"
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    # WAL lets readers (the API) run beside the one writer; NORMAL is durable in WAL mode
+    # against process crashes, which is what the outbox needs.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
+    """An engine for `url`: SQLite's file (its directory made) in WAL mode with a writer's wait,
+    or a pool of PostgreSQL connections checked before use."""
+    if not is_postgres(url):
+        path = make_url(url).database
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_async_engine(url, **kwargs)
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        return engine
+    kwargs.setdefault("pool_size", 10)
+    kwargs.setdefault("max_overflow", 10)
+    kwargs.setdefault("pool_pre_ping", True)
+    return create_async_engine(url, **kwargs)
+
+
+def alters_by_copying(where: str | URL | Dialect | _Bound) -> bool:
+    """Whether altering a table means copying it (SQLite's ALTER TABLE alters little): Alembic's
+    batch mode."""
+    return not is_postgres(where)
+
+
+def writers(where: str | URL | Dialect | _Bound, wanted: int) -> int:
+    """How many of `wanted` writers to run side by side: SQLite has one writer at a time, and
+    more would only wait for each other."""
+    return wanted if is_postgres(where) else 1

@@ -1,0 +1,87 @@
+"""Inserts of rows given as dicts, on PostgreSQL all of a table's rows as one JSON parameter
+(an array per column costs asyncpg more in Python than the JSON costs the server), and
+several tables' rows in one statement."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import cache
+from typing import Any
+
+import orjson
+from sqlalchemy import Dialect, Table, text
+from sqlalchemy.dialects import sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from stroom_platform.dialect.engines import is_postgres
+from stroom_platform.dialect.statements import OnConflict
+
+
+async def insert_dicts(
+    conn: AsyncConnection,
+    table: Table,
+    rows: Sequence[dict[str, Any]],
+    conflict: OnConflict | None = None,
+    returning: Sequence[str] = (),
+) -> list[Any]:
+    """Insert `rows` (dicts with the same columns) with one statement, on PostgreSQL all of them
+    in one JSON parameter (see `json_rows_insert`); the `returning` columns of the rows written."""
+    if not rows:
+        return []
+    if not is_postgres(conn):
+        statement = conflict.sqlite_insert(table) if conflict else sqlite.insert(table)
+        if returning:
+            # SQLAlchemy sends it as multi-row INSERT .. VALUES pages, which SQLite returns rows of.
+            return list(await conn.execute(statement.returning(*(table.c[c] for c in returning)), rows))
+        await conn.execute(statement, rows)
+        return []
+    sql, params = json_rows_insert(conn, table, rows)
+    sql += conflict.sql() if conflict else ""
+    if not returning:
+        await conn.execute(text(sql), params)
+        return []
+    typed = text(f"{sql} RETURNING {', '.join(returning)}").columns(*(table.c[c] for c in returning))
+    return list(await conn.execute(typed, params))
+
+
+async def insert_dicts_together(
+    conn: AsyncConnection, writes: Sequence[tuple[Table, Sequence[dict[str, Any]], OnConflict | None]]
+) -> None:
+    """Each table's rows inserted as `insert_dicts` does; on PostgreSQL all in one statement, since
+    a statement's own cost is most of a small batch's."""
+    writes = [write for write in writes if write[1]]
+    if not is_postgres(conn):
+        for table, rows, conflict in writes:
+            await insert_dicts(conn, table, rows, conflict)
+        return
+    inserts, params = [], {}
+    for n, (table, rows, conflict) in enumerate(writes):
+        sql, table_params = json_rows_insert(conn, table, rows, f"rows{n}")
+        inserts.append(f"i{n} AS ({sql}{conflict.sql() if conflict else ''})")
+        params.update(table_params)
+    if inserts:
+        await conn.execute(text(f"WITH {', '.join(inserts)} SELECT 1"), params)
+
+
+def json_rows_insert(
+    conn: AsyncConnection, table: Table, rows: Sequence[dict[str, Any]], param: str = "rows"
+) -> tuple[str, dict[str, str]]:
+    """PostgreSQL's INSERT of `rows` (dicts with the same columns) as one JSON parameter named
+    `param`: an array parameter per column costs the client more (asyncpg inspects each element
+    in Python) than reading the JSON costs PostgreSQL. The statement and its parameters."""
+    names = tuple(c.name for c in table.columns if c.name in rows[0])
+    # asyncpg stores a naive time as UTC; so does this.
+    params = {param: orjson.dumps(rows, option=orjson.OPT_NAIVE_UTC).decode()}
+    return _json_insert_sql(conn.dialect, table, names, param), params
+
+
+@cache
+def _json_insert_sql(dialect: Dialect, table: Table, names: tuple[str, ...], param: str) -> str:
+    # Read as text and cast, as a cast of an array would: an over-long string is cut, not refused.
+    values = ", ".join(f'CAST(r."{name}" AS {table.c[name].type.compile(dialect=dialect)})' for name in names)
+    fields = ", ".join(f'"{name}" text' for name in names)
+    columns = ", ".join(f'"{name}"' for name in names)
+    return (
+        f"INSERT INTO {table.name} ({columns})"  # noqa: S608 - table and column names come from our own metadata, values are bound parameters
+        f" SELECT {values} FROM json_to_recordset(CAST(:{param} AS json)) AS r({fields})"
+    )

@@ -1,0 +1,128 @@
+"""Conditions and statements that differ by engine: the smaller of two values, `IN` over
+many values or pairs (one array on PostgreSQL, chunks under SQLite's parameter limit), one
+bound list of values, a statement built once per engine, and `INSERT .. ON CONFLICT`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+import orjson
+from sqlalchemy import (
+    ColumnElement,
+    String,
+    Table,
+    any_,
+    bindparam,
+    cast,
+    func,
+    literal,
+    literal_column,
+    select,
+    text,
+    tuple_,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from stroom_platform.dialect.engines import is_postgres
+
+T = TypeVar("T")
+
+# SQLite allows 32766 bound variables per statement; 5,000 rows of a few columns stay well under
+# it, and under asyncpg's limit of 32767 as well.
+CHUNK = 5000
+
+
+def least_of(conn: AsyncConnection, stored: Any, given: Any) -> ColumnElement[Any]:
+    """The smaller of a stored value, which may be NULL, and a given one, which is not."""
+    if is_postgres(conn):
+        return func.least(stored, given)  # PostgreSQL's least passes over a NULL
+    return func.min(func.coalesce(stored, given), given)
+
+
+def chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
+    """`items` in slices that each fit in one statement's bound parameters."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def member_of(conn: AsyncConnection, column: Any, values: Sequence[Any]) -> list[ColumnElement[bool]]:
+    """`column IN values`, one condition per statement to run: a single array on PostgreSQL."""
+    if is_postgres(conn):
+        return [column == any_(literal(list(values), postgresql.ARRAY(column.type)))]
+    return [column.in_(chunk) for chunk in chunks(values)]
+
+
+def among(column: ColumnElement[Any], name: str, postgres: bool) -> ColumnElement[bool]:
+    """`column IN` the values bound as the one parameter `name` (see `bound_values`), so that a
+    statement built once for an engine compiles once however many values there are."""
+    if postgres:
+        return column == any_(bindparam(name, type_=postgresql.ARRAY(column.type)))
+    values = func.json_each(bindparam(name, type_=String)).table_valued("value")
+    return column.in_(select(values.c.value))
+
+
+def bound_values(conn: AsyncConnection, values: Sequence[Any]) -> Any:
+    """`values` as the parameter of an `among`: an array on PostgreSQL, a JSON list on SQLite."""
+    return list(values) if is_postgres(conn) else orjson.dumps(list(values)).decode()
+
+
+class PerEngine(Generic[T]):
+    """What is built once for PostgreSQL and once for SQLite (a statement SQLAlchemy then finds
+    in its compiled cache), handed out for a connection."""
+
+    def __init__(self, build: Callable[[bool], T]) -> None:
+        self._built = {postgres: build(postgres) for postgres in (True, False)}
+
+    def __call__(self, conn: AsyncConnection) -> T:
+        return self._built[is_postgres(conn)]
+
+
+def pair_member_of(
+    conn: AsyncConnection, first: Any, second: Any, pairs: Sequence[tuple[Any, Any]]
+) -> list[ColumnElement[bool]]:
+    """`(first, second) IN pairs`, one condition per statement to run: on PostgreSQL the pairs
+    travel as two arrays, which it plans as one join instead of one index probe per pair."""
+    if is_postgres(conn):
+        arrays = [
+            cast(literal(list(values), postgresql.ARRAY(column.type)), postgresql.ARRAY(column.type))
+            for column, values in ((first, [a for a, _ in pairs]), (second, [b for _, b in pairs]))
+        ]
+        wanted = func.unnest(*arrays).table_valued("first", "second").render_derived()
+        return [tuple_(first, second).in_(select(wanted.c.first, wanted.c.second))]
+    return [tuple_(first, second).in_(chunk) for chunk in chunks(pairs)]
+
+
+def insert_on_conflict(conn: AsyncConnection, table: Table) -> postgresql.Insert | sqlite.Insert:
+    """The dialect's INSERT, which has ON CONFLICT DO NOTHING / DO UPDATE on both engines."""
+    return postgresql.insert(table) if is_postgres(conn) else sqlite.insert(table)
+
+
+@dataclass(frozen=True, slots=True)
+class OnConflict:
+    """What an insert does with a row whose `keys` are stored already: nothing, or with `set_sql`
+    set columns to SQL over `excluded` and the stored row, where `where_sql` holds."""
+
+    keys: tuple[str, ...]
+    set_sql: Mapping[str, str] = field(default_factory=dict)
+    where_sql: str | None = None
+
+    def sql(self) -> str:
+        target = f" ON CONFLICT ({', '.join(self.keys)})"
+        if not self.set_sql:
+            return target + " DO NOTHING"
+        sets = ", ".join(f'"{c}" = {expression}' for c, expression in self.set_sql.items())
+        return target + f" DO UPDATE SET {sets}" + (f" WHERE {self.where_sql}" if self.where_sql else "")
+
+    def sqlite_insert(self, table: Table) -> sqlite.Insert:
+        statement = sqlite.insert(table)
+        index = [table.c[k] for k in self.keys]
+        if not self.set_sql:
+            return statement.on_conflict_do_nothing(index_elements=index)
+        return statement.on_conflict_do_update(
+            index_elements=index,
+            set_={c: literal_column(expression) for c, expression in self.set_sql.items()},
+            where=text(self.where_sql) if self.where_sql else None,
+        )

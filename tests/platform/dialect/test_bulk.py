@@ -1,0 +1,76 @@
+"""Bulk writes, and the reads and deletes beside them, give the same rows on both engines."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from dialect.tables import metadata, rows
+from stroom_platform.db import make_engine
+from stroom_platform.dialect import (
+    append_rows,
+    delete_where_in,
+    insert_new_rows,
+    insert_rows,
+    is_postgres,
+    select_where_in,
+    unflushed_commits,
+    update_rows,
+    upsert_rows,
+    write_rows,
+)
+
+
+async def test_bulk_writes_give_the_same_rows_on_both_engines(database_url: str) -> None:
+    moment = datetime(2026, 3, 29, 1, 30, tzinfo=timezone(timedelta(hours=2)))
+    engine = make_engine(database_url)
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(metadata.create_all)
+            await insert_rows(conn, rows, ("id", "name", "at"), [(1, "een", moment), (2, "twee", None)])
+            # Only 3 is new: 1 keeps its name, and only 3's key comes back.
+            new = [(1, "nieuw"), (3, "drie")]
+            assert await insert_new_rows(conn, rows, ("id", "name"), new, ("id",)) == [(3,)]
+            await upsert_rows(
+                conn,
+                rows,
+                ("id", "name"),
+                [(2, "x"), (4, "vier")],
+                ("id",),
+                {"name": f"{rows.name}.name || '/' || excluded.name"},
+            )
+            await update_rows(conn, rows, "id", ("at",), [(4, moment), (99, moment)])
+            # 4 is stored and is updated, 5 is not and is inserted.
+            await write_rows(conn, rows, ("id", "name"), [(4, "VIER"), (5, "vijf")], {4})
+            await delete_where_in(conn, rows, "id", [3])
+            found = await select_where_in(conn, rows, "id", [1, 2, 3, 4, 5], ("id", "name", "at"))
+        assert sorted(tuple(row) for row in found) == [
+            (1, "een", moment),
+            (2, "twee/x", None),
+            (4, "VIER", moment),
+            (5, "vijf", None),
+        ]
+    finally:
+        await engine.dispose()
+
+
+async def test_appended_rows_are_committed_and_keep_rows_stored_first(engine: AsyncEngine) -> None:
+    moment = datetime(2026, 3, 29, 1, 30, tzinfo=UTC)
+    async with engine.connect() as conn, unflushed_commits(conn):
+        await append_rows(conn, rows, ("id", "name", "at"), [(1, "een", moment), (2, "twee", None)])
+        await conn.commit()
+        if is_postgres(engine):
+            # 2 was stored first and keeps its name; 3 is new.
+            await append_rows(conn, rows, ("id", "name"), [(2, "ander"), (3, "drie")])
+            await conn.commit()
+    async with engine.connect() as conn:
+        found = (await conn.execute(select(rows).order_by(rows.c.id))).all()
+        setting = await conn.scalar(text("SHOW synchronous_commit")) if is_postgres(engine) else None
+    expected = [(1, "een", moment), (2, "twee", None)]
+    if is_postgres(engine):
+        expected.append((3, "drie", None))
+        # Left as it was for whoever uses the connection next.
+        assert setting == "on"
+    assert [tuple(row) for row in found] == expected

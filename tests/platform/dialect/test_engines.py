@@ -1,0 +1,64 @@
+"""How an engine is made for each database, the one question which one it is, and UTC times
+stored alike on both."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import select, text
+from sqlalchemy.exc import StatementError
+
+from dialect.tables import metadata, rows
+from stroom_platform.db import make_engine
+from stroom_platform.dialect import alters_by_copying, is_postgres, writers
+
+
+async def test_utc_datetime_reads_back_the_same_moment_aware_and_refuses_a_naive_one(
+    database_url: str,
+) -> None:
+    moment = datetime(2026, 3, 29, 1, 30, tzinfo=timezone(timedelta(hours=2)))
+    engine = make_engine(database_url)
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(metadata.create_all)
+            await conn.execute(rows.insert().values(id=1, name="x", at=moment))
+            stored = await conn.scalar(select(rows.c.at))
+        assert stored == moment
+        assert stored is not None
+        assert stored.tzinfo is not None
+        assert stored.utcoffset() == timedelta(0)
+        assert stored.astimezone(UTC).hour == 23
+        with pytest.raises(StatementError, match="time zone"):
+            async with engine.begin() as conn:
+                await conn.execute(rows.insert().values(id=2, name="y", at=datetime(2026, 1, 1)))
+    finally:
+        await engine.dispose()
+
+
+def test_is_postgres_of_urls_and_of_what_is_bound_to_a_database() -> None:
+    assert is_postgres("postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+    assert not is_postgres("sqlite+aiosqlite:///var/stroom.db")
+    engine = make_engine("sqlite+aiosqlite://")
+    assert not is_postgres(engine)
+    assert not is_postgres(engine.dialect)
+
+
+def test_writers_side_by_side_only_on_postgres() -> None:
+    assert writers("postgresql+asyncpg://postgres@127.0.0.1:5432/test", 4) == 4
+    assert writers("sqlite+aiosqlite:///var/stroom.db", 4) == 1
+
+
+async def test_engines_are_made_for_their_database(database_url: str) -> None:
+    engine = make_engine(database_url)
+    try:
+        async with engine.connect() as conn:
+            if is_postgres(engine):
+                assert engine.pool.size() == 10  # type: ignore[attr-defined]
+            else:
+                # WAL, so that the API reads beside the one writer, and a writer waits for the lock.
+                assert await conn.scalar(text("PRAGMA journal_mode")) == "wal"
+                assert await conn.scalar(text("PRAGMA busy_timeout")) == 30000
+        assert alters_by_copying(engine) == (not is_postgres(engine))
+    finally:
+        await engine.dispose()

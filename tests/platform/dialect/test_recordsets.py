@@ -1,0 +1,96 @@
+"""Inserts of dicts (one JSON parameter on PostgreSQL) and several tables' writes in one statement."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from dialect.tables import rows, versions
+from stroom_platform.dialect import (
+    OnConflict,
+    delete_tails,
+    insert_dicts,
+    insert_dicts_together,
+    is_postgres,
+    json_rows_insert,
+)
+
+
+async def test_json_rows_insert_stores_the_rows_as_given(engine: AsyncEngine) -> None:
+    if not is_postgres(engine):
+        pytest.skip("the JSON recordset insert is PostgreSQL's technique")
+    moment = datetime(2026, 3, 29, 1, 30, tzinfo=timezone(timedelta(hours=2)))
+    async with engine.begin() as conn:
+        given = [{"id": 1, "name": "één", "at": moment}, {"id": 2, "name": "twee", "at": None}]
+        statement, params = json_rows_insert(conn, rows, given, "nieuw")
+        await conn.execute(text(statement), params)
+        found = (await conn.execute(select(rows).order_by(rows.c.id))).all()
+    assert [tuple(row) for row in found] == [(1, "één", moment), (2, "twee", None)]
+
+
+async def test_insert_dicts_on_conflict_keeps_or_sets_where_asked_and_returns_what_it_wrote(
+    engine: AsyncEngine,
+) -> None:
+    moment = datetime(2026, 3, 29, 1, 30, tzinfo=timezone(timedelta(hours=2)))
+    async with engine.begin() as conn:
+        assert await insert_dicts(conn, rows, []) == []
+        written = await insert_dicts(
+            conn, rows, [{"id": 1, "name": "een", "at": moment}, {"id": 2, "name": "twee", "at": None}]
+        )
+        assert written == []
+        # Nothing on a conflict: only 3 is written, and only its key comes back.
+        kept = await insert_dicts(
+            conn, rows, [{"id": 1, "name": "x"}, {"id": 3, "name": "drie"}], OnConflict(("id",)), ("id",)
+        )
+        assert [tuple(row) for row in kept] == [(3,)]
+        # Set over the stored row and `excluded`, but only where the stored row has no time yet.
+        fill = OnConflict(
+            ("id",),
+            {"name": f"{rows.name}.name || '+' || excluded.name", "at": "excluded.at"},
+            f"{rows.name}.at IS NULL",
+        )
+        filled = await insert_dicts(
+            conn,
+            rows,
+            [
+                {"id": 1, "name": "ander", "at": moment},
+                {"id": 2, "name": "2", "at": moment},
+                {"id": 4, "name": "vier", "at": None},
+            ],
+            fill,
+            ("id", "name", "at"),
+        )
+        assert sorted(tuple(row) for row in filled) == [(2, "twee+2", moment), (4, "vier", None)]
+        found = (await conn.execute(select(rows).order_by(rows.c.id))).all()
+    assert [tuple(row) for row in found] == [
+        (1, "een", moment),
+        (2, "twee+2", moment),
+        (3, "drie", None),
+        (4, "vier", None),
+    ]
+
+
+async def test_insert_dicts_together_writes_every_table_and_delete_tails_cuts_each_key(
+    engine: AsyncEngine,
+) -> None:
+    async with engine.begin() as conn:
+        await conn.execute(rows.insert(), [{"id": 1, "name": "een"}])
+        replace = OnConflict(("id",), {"name": "excluded.name"})
+        await insert_dicts_together(
+            conn,
+            [
+                (versions, [{"key": k, "version": v} for k in ("a", "b", "c") for v in range(4)], None),
+                (rows, [], None),
+                (rows, [{"id": 1, "name": "EEN"}, {"id": 2, "name": "twee"}], replace),
+            ],
+        )
+        # a from version 2 on, b from 0 (all of it), c not at all; d has no rows.
+        await delete_tails(conn, [versions, versions], "key", "version", [("a", 2), ("b", 0), ("d", 1)])
+        await delete_tails(conn, [versions], "key", "version", [])
+        left = (await conn.execute(select(versions).order_by(versions.c.key, versions.c.version))).all()
+        named = (await conn.execute(select(rows.c.id, rows.c.name).order_by(rows.c.id))).all()
+    assert [tuple(row) for row in left] == [("a", 0), ("a", 1), ("c", 0), ("c", 1), ("c", 2), ("c", 3)]
+    assert [tuple(row) for row in named] == [(1, "EEN"), (2, "twee")]

@@ -1,0 +1,99 @@
+"""Append-only tables, storage tuning, and a table set loaded beside the live one and swapped in."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import func, inspect, select, text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from dialect.tables import current, loaded, rows, swapped
+from stroom_platform.dialect import (
+    empty_for_loading,
+    finish_loading,
+    is_postgres,
+    refusal_left_behind,
+    refuse_changes,
+    storage_tuning,
+    swap_in,
+)
+
+
+async def test_a_table_loaded_beside_the_live_one_is_indexed_analysed_and_swapped_in(
+    engine: AsyncEngine,
+) -> None:
+    def schema(conn: Any, name: str) -> tuple[set[str], str | None]:
+        found = inspect(conn)
+        return {str(i["name"]) for i in found.get_indexes(name)}, found.get_pk_constraint(name)["name"]
+
+    postgres = is_postgres(engine)
+    async with engine.begin() as conn:
+        await conn.run_sync(swapped.create_all)
+        await conn.execute(current.insert(), [{"id": 1, "name": "oud"}])
+        await conn.execute(loaded.insert(), [{"id": 9, "name": "vorige keer"}])
+    async with engine.begin() as conn:
+        await empty_for_loading(conn, [loaded])
+        assert await conn.scalar(select(func.count()).select_from(loaded)) == 0
+        indexes, _ = await conn.run_sync(schema, loaded.name)
+        # PostgreSQL keeps only the key while loading; SQLite keeps its indexes.
+        assert indexes == (set() if postgres else {"ix_dialect_live_next_name"})
+        await conn.execute(loaded.insert(), [{"id": 2, "name": "nieuw"}, {"id": 3, "name": "ook"}])
+    async with engine.begin() as conn:
+        await finish_loading(conn, loaded)
+        assert await conn.run_sync(schema, loaded.name) == (
+            {"ix_dialect_live_next_name"},
+            "pk_dialect_live_next",
+        )
+        analysed = (
+            "SELECT reltuples FROM pg_class WHERE relname = 'dialect_live_next'"
+            if postgres
+            else "SELECT count(*) FROM sqlite_stat1 WHERE tbl = 'dialect_live_next'"
+        )
+        assert await conn.scalar(text(analysed)) == (2 if postgres else 1)
+    async with engine.begin() as conn:
+        await swap_in(conn, current, loaded)
+    async with engine.connect() as conn:
+        assert (await conn.execute(select(current).order_by(current.c.id))).all() == [
+            (2, "nieuw"),
+            (3, "ook"),
+        ]
+        # PostgreSQL swapped the names: the loaded table now holds the rows that were live.
+        assert (await conn.execute(select(loaded).order_by(loaded.c.id))).all() == (
+            [(1, "oud")] if postgres else [(2, "nieuw"), (3, "ook")]
+        )
+        for table in (current, loaded):
+            assert await conn.run_sync(schema, table.name) == ({f"ix_{table.name}_name"}, f"pk_{table.name}")
+
+
+async def test_a_table_refusing_changes_takes_rows_and_refuses_updates_and_deletes(
+    engine: AsyncEngine,
+) -> None:
+    async with engine.begin() as conn:
+        for statement in refuse_changes(conn, rows.name, "alleen aanvullen"):
+            await conn.execute(text(statement))
+        await conn.execute(rows.insert(), [{"id": 1, "name": "een"}, {"id": 2, "name": "twee"}])
+    for change in (rows.update().values(name="ander"), rows.delete().where(rows.c.id == 1), rows.delete()):
+        with pytest.raises(DBAPIError, match="alleen aanvullen"):
+            async with engine.begin() as conn:
+                await conn.execute(change)
+    async with engine.begin() as conn:
+        assert (await conn.execute(select(rows.c.id, rows.c.name).order_by(rows.c.id))).all() == [
+            (1, "een"),
+            (2, "twee"),
+        ]
+        await conn.run_sync(rows.drop)
+        for statement in refusal_left_behind(conn, rows.name):
+            await conn.execute(text(statement))
+        if is_postgres(conn):
+            left = await conn.scalar(
+                text("SELECT count(*) FROM pg_proc WHERE proname = 'dialect_rows_refuse_change'")
+            )
+            assert left == 0
+
+
+def test_storage_tuning_only_on_postgres() -> None:
+    tuning = ["ALTER TABLE t SET (fillfactor = 70)"]
+    assert storage_tuning("postgresql+asyncpg://postgres@127.0.0.1:5432/test", tuning) == tuning
+    assert storage_tuning("sqlite+aiosqlite:///var/stroom.db", tuning) == []

@@ -1,0 +1,116 @@
+"""Conditions and statements built per engine give the same rows on both, also past SQLite's
+limit of bound parameters per statement."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from dialect.tables import MANY, metadata, rows, versions
+from stroom_platform.db import make_engine
+from stroom_platform.dialect import (
+    CHUNK,
+    PerEngine,
+    among,
+    bound_values,
+    chunks,
+    insert_on_conflict,
+    is_postgres,
+    least_of,
+    member_of,
+    pair_member_of,
+)
+
+
+def test_chunks_cover_every_item_once_within_the_limit() -> None:
+    items = list(range(MANY))
+    parts = list(chunks(items))
+    assert [len(part) for part in parts] == [CHUNK, CHUNK, 17]
+    assert [item for part in parts for item in part] == items
+    assert list(chunks([])) == []
+
+
+async def test_insert_on_conflict_and_member_of_past_the_parameter_limit(database_url: str) -> None:
+    engine = make_engine(database_url)
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(metadata.create_all)
+            statement = insert_on_conflict(conn, rows).on_conflict_do_nothing()
+            for part in chunks(range(MANY)):
+                await conn.execute(statement, [{"id": n, "name": f"first {n}"} for n in part])
+            # Every row again under another name: ON CONFLICT keeps the first.
+            for part in chunks(range(MANY)):
+                await conn.execute(statement, [{"id": n, "name": f"again {n}"} for n in part])
+        async with engine.connect() as conn:
+            wanted = [*range(0, MANY, 2), MANY + 1, MANY + 2]  # the last two are not there
+            conditions = member_of(conn, rows.c.id, wanted)
+            # One array on PostgreSQL; on SQLite one IN list per chunk.
+            assert len(conditions) == (1 if is_postgres(conn) else 2)
+            found: list[tuple[int, str]] = []
+            for condition in conditions:
+                found.extend((await conn.execute(select(rows.c.id, rows.c.name).where(condition))).all())
+            total = await conn.scalar(select(func.count()).select_from(rows))
+        assert sorted(found) == [(n, f"first {n}") for n in range(0, MANY, 2)]
+        assert total == MANY
+    finally:
+        await engine.dispose()
+
+
+async def test_least_of_a_stored_value_passes_over_null(engine: AsyncEngine) -> None:
+    early = datetime(2026, 1, 1, tzinfo=UTC)
+    late = datetime(2026, 6, 1, tzinfo=UTC)
+    async with engine.begin() as conn:
+        await conn.execute(
+            rows.insert(), [{"id": 1, "name": "leeg"}, {"id": 2, "name": "vroeg", "at": early}]
+        )
+        for at in (late, early, late):
+            statement = insert_on_conflict(conn, rows)
+            statement = statement.on_conflict_do_update(
+                index_elements=[rows.c.id], set_={"at": least_of(conn, rows.c.at, statement.excluded.at)}
+            )
+            await conn.execute(
+                statement, [{"id": 1, "name": "x", "at": at}, {"id": 2, "name": "x", "at": at}]
+            )
+        found = (await conn.execute(select(rows.c.id, rows.c.at).order_by(rows.c.id))).all()
+    assert [tuple(row) for row in found] == [(1, early), (2, early)]
+
+
+async def test_pair_member_of_finds_the_pairs_past_the_parameter_limit(engine: AsyncEngine) -> None:
+    stored = [(f"k{n}", n) for n in range(MANY)]
+    async with engine.begin() as conn:
+        for part in chunks(stored):
+            await conn.execute(versions.insert(), [{"key": k, "version": v} for k, v in part])
+        # Every other pair, and pairs that mix a stored key with another's version.
+        wanted = [*stored[::2], ("k1", 2), ("k3", 1), ("nergens", 0)]
+        conditions = pair_member_of(conn, versions.c.key, versions.c.version, wanted)
+        # Two arrays on PostgreSQL; on SQLite one list of pairs per chunk (more than one chunk here).
+        assert len(conditions) == (1 if is_postgres(conn) else 2)
+        found: list[tuple[str, int]] = []
+        for condition in conditions:
+            found.extend(tuple(row) for row in await conn.execute(select(versions).where(condition)))
+    assert sorted(found) == sorted(stored[::2])
+
+
+async def test_among_binds_any_number_of_values_as_one_parameter_of_one_statement(
+    engine: AsyncEngine,
+) -> None:
+    built: list[bool] = []
+
+    def build(postgres: bool) -> Any:
+        built.append(postgres)
+        return select(rows.c.id).where(among(rows.c.name, "names", postgres)).order_by(rows.c.id)
+
+    statement = PerEngine(build)
+    assert sorted(built) == [False, True]
+    async with engine.begin() as conn:
+        await conn.execute(rows.insert(), [{"id": n, "name": f"n{n}"} for n in range(MANY)])
+        # More values than SQLite binds in one statement, and some that are not there.
+        wanted = [f"n{n}" for n in range(0, MANY, 2)] + ["nergens", "één"]
+        found = await conn.scalars(statement(conn), {"names": bound_values(conn, wanted)})
+        assert list(found) == list(range(0, MANY, 2))
+        assert list(await conn.scalars(statement(conn), {"names": bound_values(conn, [])})) == []
+    # Built once for each engine, not per call.
+    assert len(built) == 2

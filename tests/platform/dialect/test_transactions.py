@@ -1,0 +1,102 @@
+"""Locks keep out whom they should, and PostgreSQL's notifications arrive on commit."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from dialect.tables import metadata, rows
+from stroom_platform.db import make_engine
+from stroom_platform.dialect import (
+    is_postgres,
+    lock_names,
+    lock_out_writers,
+    locked_transaction,
+    notifications,
+    notify,
+    share_transaction_lock,
+    try_session_lock,
+)
+
+
+async def test_notifications_arrive_after_commit_on_postgres_only(database_url: str) -> None:
+    engine = make_engine(database_url)
+    heard = asyncio.Event()
+    try:
+        async with engine.connect() as listener:
+            async with notifications(listener, "stroom_dialect_test", heard.set):
+                async with engine.begin() as conn:
+                    await notify(conn, "stroom_dialect_test")
+                    await asyncio.sleep(0.2)
+                    # Inside the transaction nothing is delivered yet.
+                    assert not heard.is_set()
+                if is_postgres(listener):
+                    await asyncio.wait_for(heard.wait(), 10)
+                else:
+                    await asyncio.sleep(0.2)
+            postgres = is_postgres(listener)
+        assert heard.is_set() == postgres
+    finally:
+        await engine.dispose()
+
+
+async def test_a_session_lock_keeps_out_other_sessions_on_postgres_only(database_url: str) -> None:
+    engine = make_engine(database_url)
+    try:
+        async with engine.connect() as first, engine.connect() as second:
+            assert await try_session_lock(first, 4242)
+            # SQLite has no other processes to keep out: every session holds it.
+            assert await try_session_lock(second, 4242) == (not is_postgres(engine))
+    finally:
+        await engine.dispose()
+
+
+async def test_locked_transactions_take_turns_and_commit(database_url: str) -> None:
+    engine = make_engine(database_url)
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(metadata.create_all)
+        order: list[str] = []
+
+        async def write(name: str, at: int, hold: float) -> None:
+            async with locked_transaction(engine, 77) as conn:
+                order.append(f"{name} in")
+                await conn.execute(rows.insert().values(id=at, name=name))
+                await asyncio.sleep(hold)
+                order.append(f"{name} out")
+
+        first = asyncio.create_task(write("a", 1, 0.3))
+        await asyncio.sleep(0.1)
+        await write("b", 2, 0)
+        await first
+        # The second waited for the first to end before it began.
+        assert order == ["a in", "a out", "b in", "b out"]
+        async with engine.connect() as conn:
+            assert (await conn.execute(select(rows.c.id, rows.c.name).order_by(rows.c.id))).all() == [
+                (1, "a"),
+                (2, "b"),
+            ]
+    finally:
+        await engine.dispose()
+
+
+async def test_shared_locks_keep_out_only_who_locks_alone(engine: AsyncEngine) -> None:
+    async with engine.begin() as first, engine.begin() as second:
+        await share_transaction_lock(first, 88)
+        await share_transaction_lock(second, 88)
+        await lock_names(first, ["b", "a"])
+        if is_postgres(engine):
+            async with engine.connect() as other:
+                for wait in (lock_out_writers(other, 88, rows), lock_names(other, ["a"])):
+                    await other.execute(text("SET LOCAL lock_timeout = '300ms'"))
+                    with pytest.raises(DBAPIError, match="lock timeout"):
+                        await wait
+                    await other.rollback()
+    # Once the sharers have ended, the one alone gets it; nothing was written by taking it.
+    async with engine.begin() as alone:
+        await lock_out_writers(alone, 88, rows)
+        assert await alone.scalar(select(func.count()).select_from(rows)) == 0
