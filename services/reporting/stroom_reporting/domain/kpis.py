@@ -132,13 +132,22 @@ def person_on(benefit: KpiBenefit, day: date) -> Member | None:
 def population_member(benefit: KpiBenefit, day: date, clients: ClientFile) -> Member | None:
     """The benefit's person in P(D), if any: a PW, IOAW or IOAZ benefit active on D whose person
     is not a care client (nor exempt) by their latest assessment on or before D."""
+    found = _assessed_member(benefit, day, clients)
+    return found[0] if found else None
+
+
+Assessed = tuple[str, bool] | None  # a person's latest assessment on a day: (client_stream, exempt)
+
+
+def _assessed_member(benefit: KpiBenefit, day: date, clients: ClientFile) -> tuple[Member, Assessed] | None:
+    """`population_member` with the assessment that let the person in, which K2 reads too."""
     if benefit.regulation not in KPI_REGULATIONS or not active_on(benefit.start_date, benefit.end_date, day):
         return None
     person = person_on(benefit, day)
     if person is None:
         return None
     assessed = clients.assessment(person.client_ref, day)
-    return person if assessed is None or (assessed[0] != "care" and not assessed[1]) else None
+    return (person, assessed) if assessed is None or (assessed[0] != "care" and not assessed[1]) else None
 
 
 def in_population(benefit: KpiBenefit, day: date, clients: ClientFile) -> bool:
@@ -272,7 +281,11 @@ def k2_current(person: Member, day: date, clients: ClientFile) -> bool | None:
     """For the person of a benefit in P(D): None when not a mediable client, else whether their
     latest progress report is current (at most 3 months old; 12 with long_trajectory on that
     report, or aged 60 or more)."""
-    assessed = clients.assessment(person.client_ref, day)
+    return _k2_current(person, day, clients, clients.assessment(person.client_ref, day))
+
+
+def _k2_current(person: Member, day: date, clients: ClientFile, assessed: Assessed) -> bool | None:
+    """`k2_current` given the person's latest assessment on or before D."""
     if assessed is None or assessed[0] != "mediable":
         return None
     report = clients.progress_report(person.client_ref, day)
@@ -297,10 +310,11 @@ NOWHERE = Standing(False, False, False)
 
 def standing(benefit: KpiBenefit, day: date, clients: ClientFile) -> Standing:
     """Where the benefit stands on D by the rules of K1 and K2 (`in_k1`, `k2_current`)."""
-    person = population_member(benefit, day, clients)
-    if person is None:
+    found = _assessed_member(benefit, day, clients)
+    if found is None:
         return NOWHERE
-    current = k2_current(person, day, clients)
+    person, assessed = found
+    current = _k2_current(person, day, clients, assessed)
     return Standing(in_k1(person, day), current is not None, bool(current))
 
 
