@@ -193,14 +193,14 @@ def _restated(
     since: datetime,
     times: Iterable[datetime],
     cells_at: Callable[[datetime], tuple[kpi_cells.Cell, ...]],
+    living: dict[kpi_cells.Cell, datetime],
 ) -> list[tuple[Any, ...]]:
     """A part's rows from its stored ones (CELL_COLUMNS): those that ended before `since` kept,
-    those living just before it carried on (closed at it when the inputs no longer yield them),
-    and the cells from `since` on computed at each moment its inputs changed. Before `since` the
-    inputs are as they were, so are the cells."""
+    those living just before it (`_living`) carried on (closed at it when the inputs no longer
+    yield them), and the cells from `since` on computed at each moment its inputs changed. Before
+    `since` the inputs are as they were, so are the cells."""
     kept = [row for row in stored if row[-1] is not None and row[-1] < since]
     moments = [since, *(time for time in times if time > since)]
-    living = _living(stored, since)
     return [*kept, *_rows(entity, kpi_cells.over_recorded_time(moments, cells_at, living))]
 
 
@@ -283,7 +283,7 @@ def benefit_cells(
             return kpi_cells.benefit_cells(found[0], clients, None, known)
 
         times = sorted({*_times(own, *RECORDED), *_times(its_records, "recorded_at", "retracted_at")})
-        rows += _restated(entity, standing, since.standing, times, standing_at)
+        rows += _restated(entity, standing, since.standing, times, standing_at, living)
     if since.outflow is not None and any(r.end_date for r in own if r.unit == "benefits"):
         related = sorted({other for p in persons for other in people.get(p, ())} - {entity})
         theirs = [r for other in related for r in spells.get(other, [])]
@@ -300,7 +300,7 @@ def benefit_cells(
             return kpi_cells.benefit_cells(found[0], None, returns)
 
         times = sorted({*_times(own, *RECORDED), *_times(theirs, *RECORDED)})
-        rows += _restated(entity, outflow, since.outflow, times, outflow_at)
+        rows += _restated(entity, outflow, since.outflow, times, outflow_at, _living(outflow, since.outflow))
     return rows
 
 
