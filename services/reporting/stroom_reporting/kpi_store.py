@@ -312,10 +312,9 @@ def _organisation(organisations: OrganisationsConfig, municipality: str) -> froz
     return frozenset(m.code for m in organisation.municipalities)
 
 
-def plan_cells(plan_record: Any, applications: Sequence[Any]) -> list[tuple[Any, ...]]:
-    """A plan's K3 cell over recorded time, from its record and the applications it may be linked to
-    (every version)."""
-    plan = plan_of(plan_record)
+def plan_cells(plan_record: Any, plan: kpis.Plan, applications: Sequence[Any]) -> list[tuple[Any, ...]]:
+    """A plan's K3 cell over recorded time, from its record (and it read, `plan_of`) and the
+    applications it may be linked to (every version)."""
     times = [*_times([plan_record], "recorded_at", "retracted_at"), *_times(applications, *RECORDED)]
 
     def cells_at(at: datetime) -> tuple[kpi_cells.Cell, ...]:
@@ -454,7 +453,8 @@ async def restate_plans(conn: AsyncConnection, record_ids: Sequence[str]) -> Non
             for r in await _select(conn, t.client_records, "record_id", chunk, RECORD_COLUMNS)
             if r.type == "plan"
         ]
-        named = [p for plan in plans if (p := plan_of(plan).application)]
+        read = [plan_of(r) for r in plans]
+        named = [p.application for p in read if p.application]
         applications = {
             (a.entity, a.recorded_from): a
             for column, values in (("client_ref", [p.client_ref for p in plans]), ("entity", named))
@@ -462,7 +462,7 @@ async def restate_plans(conn: AsyncConnection, record_ids: Sequence[str]) -> Non
         }
         by_client = _by(applications.values(), lambda a: a.client_ref)
         by_entity = _by(applications.values(), lambda a: a.entity)
-        links = [(r.record_id, r.client_ref, plan_of(r).application) for r in plans]
+        links = [(r.record_id, r.client_ref, p.application) for r, p in zip(plans, read, strict=True)]
         await dialect.upsert_rows(
             conn,
             t.kpi_plans,
@@ -472,13 +472,15 @@ async def restate_plans(conn: AsyncConnection, record_ids: Sequence[str]) -> Non
             {"client_ref": "excluded.client_ref", "application": "excluded.application"},
         )
         rows = []
-        for plan_record in plans:
-            entity = plan_of(plan_record).application
+        for plan_record, plan in zip(plans, read, strict=True):
             linked = {
                 (a.entity, a.recorded_from): a
-                for a in [*by_client.get(plan_record.client_ref, []), *by_entity.get(entity or "", [])]
+                for a in [
+                    *by_client.get(plan_record.client_ref, []),
+                    *by_entity.get(plan.application or "", []),
+                ]
             }
-            rows.extend(plan_cells(plan_record, list(linked.values())))
+            rows.extend(plan_cells(plan_record, plan, list(linked.values())))
         await _write(conn, await _stored(conn, chunk), rows)
 
 
