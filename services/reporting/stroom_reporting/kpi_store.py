@@ -415,14 +415,20 @@ def _persons(
 
 
 async def restate_benefits(
-    conn: AsyncConnection, since: Mapping[str, Since], organisations: OrganisationsConfig
+    conn: AsyncConnection,
+    since: Mapping[str, Since],
+    organisations: OrganisationsConfig,
+    read: Mapping[str, list[Any]] | None = None,
 ) -> None:
     """Compute the parts of these benefits' cells again from the read models, each from the moment
-    `since` names, and store what changed."""
+    `since` names, and store what changed. `read`: spell rows (`_spells`) the caller has already
+    read in this transaction, for every benefit it names (none: no rows)."""
     entities = sorted(since)
+    read = read or {}
     for start in range(0, len(entities), CHUNK):
         chunk = entities[start : start + CHUNK]
-        spells = await _spells(conn, chunk)
+        spells = {e: read[e] for e in chunk if e in read}
+        spells.update(await _spells(conn, [e for e in chunk if e not in read]))
         # Only the inputs of the parts restated are read.
         assessed = _persons(spells, since, lambda s: s.standing)
         people: dict[str, set[str]] = defaultdict(set)
@@ -527,6 +533,7 @@ async def restate(
         conn,
         {e: Since(standing.get(e), outflow.get(e)) for e in {*standing, *outflow}},
         organisations,
+        {e: spells.get(e, []) for e in benefits},
     )
     applications = [f for f in winners if isinstance(f, ApplicationHistory)]
     applicants = {v.state.client_ref for f in applications for v in f.versions if v.state}
