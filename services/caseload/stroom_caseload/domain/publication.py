@@ -47,6 +47,12 @@ def _in_order(model: type[BaseModel], values: dict[str, object]) -> dict[str, ob
     """A facts model's JSON object from `values`: its fields in its order (orjson writes a dict's
     items in order), its defaults where not given. Building the model per fact cost more than
     the rest of a client record."""
+    template, required = _template(model)
+    # Merged onto the model's fields in order: a dict keeps its keys where they first came.
+    merged = template | values
+    if len(merged) == len(template) and required <= values.keys():
+        return merged
+    # A name outside the model is left out; a required field missing fails, as for the model.
     names, defaults = _fields_and_defaults(model)
     return {name: values[name] if name in values else defaults[name] for name in names}
 
@@ -55,6 +61,14 @@ def _in_order(model: type[BaseModel], values: dict[str, object]) -> dict[str, ob
 def _fields_and_defaults(model: type[BaseModel]) -> tuple[tuple[str, ...], dict[str, object]]:
     fields = model.model_fields
     return tuple(fields), {name: f.default for name, f in fields.items() if not f.is_required()}
+
+
+@cache
+def _template(model: type[BaseModel]) -> tuple[dict[str, object], frozenset[str]]:
+    """Every field of `model` in order with its default (None for a required one, which `values`
+    must give), and the required fields."""
+    names, defaults = _fields_and_defaults(model)
+    return {name: defaults.get(name) for name in names}, frozenset(set(names) - set(defaults))
 
 
 class _Versions:
