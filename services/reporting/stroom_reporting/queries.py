@@ -481,16 +481,52 @@ async def kpi_sheet_sums(
     opening: int,
     periods: Sequence[tuple[int, int]],
     report_day: date,
+    regulations: Sequence[str],
     as_of: datetime | None,
-) -> list[Any]:
-    """In one round trip, (municipality, measure, month, detail, a, b, part): part 0 the change
-    measures up to the last period's end from `opening` on (kpi_sums), part i the flow measures of
-    the i-th period (the revolving door of the first only), K5's outflows summed onto
-    kpi_cells.k5_details of the report day."""
+) -> tuple[list[Any], Sequence[FlowTuple]]:
+    """The KPI sheet's sums and the benefits' monthly flows of `regulations` from `opening` to the
+    last period's end (as `flows`). Sums are (municipality, measure, month, detail, a, b, part):
+    part 0 the change measures up to the last period's end from `opening` on (kpi_sums), part i
+    the flow measures of the i-th period (the revolving door of the first only), K5's outflows
+    summed onto kpi_cells.k5_details of the report day. The current sheet's sums and flows come
+    in one round trip: each is a wait on a busy database."""
     last = max(period[1] for period in periods)
     parts = [(0, _kpi_sums(municipalities, kpi_cells.CHANGES, opening, last, as_of, True))]
     for i, (first, end) in enumerate(periods, 1):
         measures = kpi_cells.FLOWS if i == 1 else tuple(m for m in kpi_cells.FLOWS if m != kpi_cells.DOOR)
         parts.append((i, _kpi_sums(municipalities, measures, first, end, as_of, False, report_day)))
+    flows_part = len(parts)
+    if as_of is None:
+        parts.append((flows_part, _sheet_flows(municipalities, regulations, opening, last)))
     tagged = [part.add_columns(literal(i, Integer).label("part")) for i, part in parts]
-    return list((await conn.execute(union_all(*tagged))).all())
+    rows = list((await conn.execute(union_all(*tagged))).all())
+    if as_of is not None:
+        return rows, await flows(conn, municipalities, regulations, ("benefits",), opening, last, as_of)
+    sums = [row for row in rows if row[6] != flows_part]
+    moved = [
+        (m, regulation, unit, month, a, b)
+        for m, regulation, month, unit, a, b, part in rows
+        if part == flows_part
+    ]
+    return sums, moved
+
+
+def _sheet_flows(
+    municipalities: Sequence[str], regulations: Sequence[str], first: int, last: int
+) -> Select[Any]:
+    """The benefits' current flows as `flows` reads them, in the KPI sums' columns (measure: the
+    regulation, detail: the unit) to go in their statement."""
+    m = t.monthly.c
+    month = _opening_as_zero(m.month, first)
+    keys = (m.municipality, m.regulation, month, m.unit)
+    sums = (cast(func.sum(m.inflow), BigInteger), cast(func.sum(m.outflow), BigInteger))
+    return (
+        select(*keys, *sums)
+        .where(
+            m.municipality.in_(municipalities),
+            m.regulation.in_(regulations),
+            m.unit == "benefits",
+            m.month <= last,
+        )
+        .group_by(*keys)
+    )

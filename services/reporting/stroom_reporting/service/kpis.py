@@ -210,15 +210,16 @@ async def kpis_report(
     opening = min(earlier[0], next_month(earlier[1] - 100))
     day = last_day(last)
     report_day = report_day_of(as_of)
-    summed = await queries.kpi_sheet_sums(conn, chosen, opening, periods, report_day, as_of)
+    regulations = sorted(kpis.KPI_REGULATIONS)
+    summed, monthly = await queries.kpi_sheet_sums(
+        conn, chosen, opening, periods, report_day, regulations, as_of
+    )
     # Per part (0: the changes, 1 and 2: each period's flows) and municipality, its sums.
     sums: dict[int, dict[str, kpi_cells.Sums]] = defaultdict(lambda: defaultdict(dict))
     for m, measure, month, detail, a, b, part in summed:
         sums[part][m][(measure, month, detail)] = (a, b)
     for part in (0, 1, 2):
         sums[part][kpis.TOTAL] = _added(sums[part][m] for m in chosen)
-    regulations = sorted(kpis.KPI_REGULATIONS)
-    monthly = await queries.flows(conn, chosen, regulations, ("benefits",), opening, last, as_of)
     stock = kpis.MonthEnds.of_changes(
         (),
         ((m, month, inflow - outflow) for m, _, _, month, inflow, outflow in monthly),
