@@ -419,20 +419,24 @@ async def restate_benefits(
     since: Mapping[str, Since],
     organisations: OrganisationsConfig,
     read: Mapping[str, list[Any]] | None = None,
+    benefits_of_people: Mapping[str, set[str]] | None = None,
 ) -> None:
     """Compute the parts of these benefits' cells again from the read models, each from the moment
     `since` names, and store what changed. `read`: spell rows (`_spells`) the caller has already
-    read in this transaction, for every benefit it names (none: no rows)."""
+    read in this transaction, for every benefit it names (none: no rows); `benefits_of_people`:
+    likewise every benefit (`kpi_people`) of every client it names."""
     entities = sorted(since)
     read = read or {}
+    known = benefits_of_people or {}
     for start in range(0, len(entities), CHUNK):
         chunk = entities[start : start + CHUNK]
         spells = {e: read[e] for e in chunk if e in read}
         spells.update(await _spells(conn, [e for e in chunk if e not in read]))
         # Only the inputs of the parts restated are read.
         assessed = _persons(spells, since, lambda s: s.standing)
-        people: dict[str, set[str]] = defaultdict(set)
-        for client, entity in await _people(conn, "client_ref", _persons(spells, since, lambda s: s.outflow)):
+        wanted = _persons(spells, since, lambda s: s.outflow)
+        people: dict[str, set[str]] = defaultdict(set, {c: set(known[c]) for c in wanted if c in known})
+        for client, entity in await _people(conn, "client_ref", wanted - known.keys()):
             people[client].add(entity)
         others = {e for entities_of in people.values() for e in entities_of} - set(spells)
         spells.update(await _spells(conn, others))
@@ -524,7 +528,9 @@ async def restate(
     for r in records:
         if r.fact.type in STANDING_RECORDS:
             _earliest(assessed, r.client_ref, records_changed[r.record_id])
-    for client, entity in await _people(conn, "client_ref", {*returns, *assessed}):
+    people: dict[str, set[str]] = {client: set() for client in {*returns, *assessed}}
+    for client, entity in await _people(conn, "client_ref", people):
+        people[client].add(entity)
         if client in returns:
             _earliest(outflow, entity, returns[client])
         if client in assessed:
@@ -534,6 +540,7 @@ async def restate(
         {e: Since(standing.get(e), outflow.get(e)) for e in {*standing, *outflow}},
         organisations,
         {e: spells.get(e, []) for e in benefits},
+        people,
     )
     applications = [f for f in winners if isinstance(f, ApplicationHistory)]
     applicants = {v.state.client_ref for f in applications for v in f.versions if v.state}
