@@ -6,11 +6,15 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import Depends, FastAPI
+from sqlalchemy import Table
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from stroom_platform.api_standards import OPENAPI_URL
-from stroom_platform.auth import Authenticator, authenticated
+from stroom_platform.audit import AuditLog, head_file, install_audit
+from stroom_platform.auth import ADMIN, Authenticator, authenticated, require_scope
 from stroom_platform.hardening import harden
 from stroom_platform.memory import freeze_startup_heap
 from stroom_platform.oauth import token_router
@@ -54,3 +58,13 @@ def service_app(
     install_problem_handlers(app)
     harden(app, settings)
     return app
+
+
+def install_service_audit(
+    app: FastAPI, engine: AsyncEngine, table: Table, service: str, data_dir: Path
+) -> AuditLog:
+    """The service's audit log in `table`, anchored by its head file under `data_dir`, installed on
+    `app` with `GET /v1/audit` for admins; returned for the routers that record in it."""
+    audit_log = AuditLog(engine, table, service, head_file(data_dir, table, engine))
+    install_audit(app, audit_log, require_scope(ADMIN))
+    return audit_log

@@ -10,11 +10,9 @@ from stroom_caseload.settings import CaseloadSettings
 from stroom_caseload.tables import audit
 from stroom_platform.api_docs import install_api_docs
 from stroom_platform.api_standards import install_api_standards
-from stroom_platform.audit import AuditLog, head_file, install_audit
-from stroom_platform.auth import ADMIN, require_scope
 from stroom_platform.issuer import build_authenticator
 from stroom_platform.organisations import load_organisations
-from stroom_platform.service_app import service_app
+from stroom_platform.service_app import install_service_audit, service_app
 
 # Semver of the HTTP API (the `API-Version` header), not of the package.
 API_VERSION = "1.1.0"
@@ -27,10 +25,8 @@ def create_app(settings: CaseloadSettings) -> FastAPI:
     authenticator = build_authenticator(settings, organisations)
     runtime = CaseloadRuntime.from_settings(settings, organisations)
     app = service_app("Stroom caseload", API_VERSION, runtime, STATUS_DESCRIPTION, authenticator, settings)
-    engine = runtime.engine
-    audit_log = AuditLog(engine, audit, "caseload", head_file(settings.data_dir, audit, engine))
-    app.include_router(caseload_router(engine, organisations, audit_log))
-    install_audit(app, audit_log, require_scope(ADMIN))
+    audit_log = install_service_audit(app, runtime.engine, audit, "caseload", settings.data_dir)
+    app.include_router(caseload_router(runtime.engine, organisations, audit_log))
     install_api_standards(app, RENAMED_QUERY_KEYS)
     install_api_docs(app)
     return app

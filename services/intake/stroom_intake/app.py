@@ -10,11 +10,9 @@ from stroom_intake.settings import IntakeSettings
 from stroom_intake.tables import audit
 from stroom_platform.api_docs import install_api_docs
 from stroom_platform.api_standards import install_api_standards
-from stroom_platform.audit import AuditLog, head_file, install_audit
-from stroom_platform.auth import ADMIN, require_scope
 from stroom_platform.issuer import build_authenticator
 from stroom_platform.organisations import load_organisations
-from stroom_platform.service_app import service_app
+from stroom_platform.service_app import install_service_audit, service_app
 
 # Semver of the HTTP API (the `API-Version` header), not of the package.
 API_VERSION = "1.1.0"
@@ -25,11 +23,7 @@ def create_app(settings: IntakeSettings) -> FastAPI:
     runtime = IntakeRuntime.from_settings(settings)
     app = service_app("Stroom intake", API_VERSION, runtime, STATUS_DESCRIPTION, authenticator, settings)
     app.include_router(router)
-    install_audit(
-        app,
-        AuditLog(runtime.engine, audit, "intake", head_file(settings.data_dir, audit, runtime.engine)),
-        require_scope(ADMIN),
-    )
+    install_service_audit(app, runtime.engine, audit, "intake", settings.data_dir)
     install_api_standards(app, schemas=EVENT_SCHEMAS)
     install_api_docs(app)
     return app

@@ -10,11 +10,9 @@ from fastapi.staticfiles import StaticFiles
 
 from stroom_platform.api_docs import install_api_docs
 from stroom_platform.api_standards import install_api_standards
-from stroom_platform.audit import AuditLog, head_file, install_audit
-from stroom_platform.auth import ADMIN, require_scope
 from stroom_platform.issuer import build_authenticator
 from stroom_platform.organisations import load_organisations
-from stroom_platform.service_app import service_app
+from stroom_platform.service_app import install_service_audit, service_app
 from stroom_reporting.api import router
 from stroom_reporting.runtime import STATUS_DESCRIPTION, ReportingRuntime
 from stroom_reporting.settings import ReportingSettings
@@ -33,11 +31,7 @@ def create_app(settings: ReportingSettings) -> FastAPI:
     runtime = ReportingRuntime.from_settings(settings, organisations)
     app = service_app("Stroom reporting", API_VERSION, runtime, STATUS_DESCRIPTION, authenticator, settings)
     app.include_router(router)
-    install_audit(
-        app,
-        AuditLog(runtime.engine, audit, "reporting", head_file(settings.data_dir, audit, runtime.engine)),
-        require_scope(ADMIN),
-    )
+    install_service_audit(app, runtime.engine, audit, "reporting", settings.data_dir)
 
     @app.get("/", include_in_schema=False)
     async def dashboard() -> FileResponse:
