@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, func, literal, or_, select
+from sqlalchemy import ColumnElement, Select, Table, and_, func, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from stroom_caseload.domain.events import utc
@@ -53,6 +53,28 @@ def _running(start: Any, end: Any, on: date) -> ColumnElement[bool]:
     return and_(start <= on, or_(end.is_(None), end > on))
 
 
+def _running_per(
+    table: Table,
+    group: str,
+    start: str,
+    end: str,
+    municipality: str,
+    on: date,
+    as_of: datetime | None,
+    *also: ColumnElement[bool],
+    count: ColumnElement[Any] | None = None,
+) -> Select[Any]:
+    """Per value of the `group` column, the municipality's rows of `table` known at `as_of` that
+    run on day `on` from their `start` to their `end` column (and meet `also`): the rows, or
+    `count` where an entity has several."""
+    c = table.c
+    return (
+        select(c[group], func.count() if count is None else count)
+        .where(c.municipality == municipality, known_at(table, as_of), _running(c[start], c[end], on), *also)
+        .group_by(c[group])
+    )
+
+
 class CaseloadQueries:
     def __init__(self, conn: AsyncConnection, tables: Tables = live) -> None:
         self.conn = conn
@@ -67,13 +89,7 @@ class CaseloadQueries:
         result = Projection(municipality, on, as_of)
         b, m, p, a, ph = t.benefits, t.members, t.placements, t.applications, t.phases
         result.benefits = await self._counts(
-            select(b.c.regulation, func.count())
-            .where(
-                b.c.municipality == municipality,
-                known_at(b, as_of),
-                _running(b.c.start_date, b.c.end_date, on),
-            )
-            .group_by(b.c.regulation)
+            _running_per(b, "regulation", "start_date", "end_date", municipality, on, as_of)
         )
         result.persons = await self._counts(
             select(m.c.regulation, func.count(m.c.client_ref.distinct()))
@@ -81,32 +97,23 @@ class CaseloadQueries:
             .group_by(m.c.regulation)
         )
         result.placements = await self._counts(
-            select(p.c.kind, func.count())
-            .where(
-                p.c.municipality == municipality,
-                known_at(p, as_of),
-                _running(p.c.start_date, p.c.end_date, on),
-            )
-            .group_by(p.c.kind)
+            _running_per(p, "kind", "start_date", "end_date", municipality, on, as_of)
         )
         result.open_applications = await self._counts(
-            select(a.c.regulation, func.count())
-            .where(
-                a.c.municipality == municipality,
-                known_at(a, as_of),
-                _running(a.c.received_on, a.c.decided_on, on),
-            )
-            .group_by(a.c.regulation)
+            _running_per(a, "regulation", "received_on", "decided_on", municipality, on, as_of)
         )
         result.trajectories = await self._counts(
-            select(ph.c.phase, func.count(ph.c.entity_key.distinct()))
-            .where(
-                ph.c.municipality == municipality,
-                known_at(ph, as_of),
-                _running(ph.c.effective_date, ph.c.until, on),
+            _running_per(
+                ph,
+                "phase",
+                "effective_date",
+                "until",
+                municipality,
+                on,
+                as_of,
                 or_(ph.c.end_date.is_(None), ph.c.end_date > on),
+                count=func.count(ph.c.entity_key.distinct()),
             )
-            .group_by(ph.c.phase)
         )
         result.clients = await self.clients([municipality], on, as_of)
         return result
