@@ -15,6 +15,7 @@ import logging
 import os
 import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import fields
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -93,17 +94,31 @@ def drop_in_migration(op: Any, name: str) -> None:
         op.execute(statement)
 
 
+# The one list of an AuditRecord's fields that its columns of the same names hold as they are,
+# read and written alike; `detail`, a mapping, is held as JSON text.
+_PLAIN_FIELDS = tuple(f.name for f in fields(AuditRecord) if f.name != "detail")
+
+
 def _entry(row: Row[Any]) -> AuditEntry:
+    columns = row._mapping
     record = AuditRecord(
-        action=row.action,
-        object=row.object,
-        result=row.result,
-        actor=row.actor,
-        service=row.service,
-        client_address=row.client_address,
+        **{name: columns[name] for name in _PLAIN_FIELDS},
         detail=orjson.loads(row.detail) if row.detail is not None else None,
     )
     return AuditEntry(row.seq, row.at, record, row.previous_hash, row.hash)
+
+
+def _row(entry: AuditEntry) -> dict[str, Any]:
+    record = entry.record
+    detail = record.detail
+    return {
+        "seq": entry.seq,
+        "at": entry.at,
+        **{name: getattr(record, name) for name in _PLAIN_FIELDS},
+        "detail": None if detail is None else orjson.dumps(detail, option=orjson.OPT_SORT_KEYS).decode(),
+        "previous_hash": entry.previous_hash,
+        "hash": entry.hash,
+    }
 
 
 class HeadFile:
@@ -190,23 +205,7 @@ class AuditLog:
         t = self.table
         last = (await conn.execute(select(t).order_by(t.c.seq.desc()).limit(1))).first()
         entry = chain(_entry(last) if last else None, datetime.now(UTC), record)
-        await conn.execute(
-            t.insert().values(
-                seq=entry.seq,
-                at=entry.at,
-                service=record.service,
-                action=record.action,
-                object=record.object,
-                result=record.result,
-                actor=record.actor,
-                client_address=record.client_address,
-                detail=orjson.dumps(record.detail, option=orjson.OPT_SORT_KEYS).decode()
-                if record.detail is not None
-                else None,
-                previous_hash=entry.previous_hash,
-                hash=entry.hash,
-            )
-        )
+        await conn.execute(t.insert().values(_row(entry)))
         return entry
 
     async def page(self, after: int = 0, limit: int = 100) -> list[AuditEntry]:
