@@ -79,7 +79,7 @@ async def detail_access(reader: DetailReader) -> Access:
 
 
 async def connection(request: Request) -> AsyncIterator[AsyncConnection]:
-    async with (await runtime(request)).engine.connect() as conn:
+    async with (await runtime(request)).reads.connect() as conn:
         yield conn
 
 

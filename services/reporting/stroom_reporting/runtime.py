@@ -11,6 +11,7 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from stroom_platform.db import make_engine
+from stroom_platform.dialect import make_reading_engine
 from stroom_platform.ops import ReadinessCheck, database_check, database_status, moment
 from stroom_platform.organisations import OrganisationsConfig
 from stroom_reporting import queries
@@ -30,6 +31,8 @@ class ReportingRuntime:
     # None when this process serves the API only (STROOM_REPORTING_CONSUME=false).
     consumer: FactsConsumer | None
     answers: Answers
+    # The API's connections: they only read (make_reading_engine).
+    reads: AsyncEngine
 
     @classmethod
     def from_settings(
@@ -38,7 +41,15 @@ class ReportingRuntime:
         engine = make_engine(settings.reporting_database_url)
         registry = CollectorRegistry()
         consumer = FactsConsumer(settings, engine, registry) if settings.consume else None
-        return cls(settings, engine, organisations, registry, consumer, Answers(settings.answers_kept))
+        return cls(
+            settings,
+            engine,
+            organisations,
+            registry,
+            consumer,
+            Answers(settings.answers_kept),
+            make_reading_engine(engine),
+        )
 
     @property
     def disclosure_threshold(self) -> int:
@@ -52,6 +63,8 @@ class ReportingRuntime:
     async def stop(self) -> None:
         if self.consumer is not None:
             await self.consumer.stop()
+        if self.reads is not self.engine:
+            await self.reads.dispose()
         await self.engine.dispose()
 
     def checks(self) -> dict[str, ReadinessCheck]:

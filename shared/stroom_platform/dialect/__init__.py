@@ -30,6 +30,7 @@ from stroom_platform.dialect.engines import (
     big_key,
     is_postgres,
     make_engine,
+    make_reading_engine,
     writers,
 )
 from stroom_platform.dialect.recordsets import insert_dicts, insert_dicts_together, json_rows_insert
@@ -94,6 +95,7 @@ __all__ = [
     "lock_transaction",
     "locked_transaction",
     "make_engine",
+    "make_reading_engine",
     "member_of",
     "notifications",
     "notify",

@@ -68,7 +68,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
+def make_engine(url: str | URL, **kwargs: Any) -> AsyncEngine:
     """An engine for `url`: SQLite's file (its directory made) in WAL mode with a writer's wait,
     or a pool of PostgreSQL connections checked before use."""
     if not is_postgres(url):
@@ -82,6 +82,18 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
     kwargs.setdefault("max_overflow", 10)
     kwargs.setdefault("pool_pre_ping", True)
     return create_async_engine(url, **kwargs)
+
+
+def make_reading_engine(engine: AsyncEngine) -> AsyncEngine:
+    """An engine for connections that only read, beside `engine`. On PostgreSQL a pool of its own
+    in autocommit: a read is its statements alone, and the check before use one statement, where
+    a connection that begins transactions takes a BEGIN and a ROLLBACK around each (four round
+    trips a checkout, the most of a kept answer's cost). Each statement still sees what was
+    committed when it began, as under read committed. SQLite's reads begin no transaction, and a
+    second engine on `:memory:` would be another database: there `engine` itself."""
+    if not is_postgres(engine):
+        return engine
+    return make_engine(engine.url, isolation_level="AUTOCOMMIT")
 
 
 def alters_by_copying(where: str | URL | Dialect | _Bound) -> bool:

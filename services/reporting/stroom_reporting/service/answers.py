@@ -26,8 +26,8 @@ class Answers:
 
     A kept answer is served only while the generation stands, so it is the answer computed now.
     One is kept only if the generation read after computing it is the one read before: each
-    statement sees what was committed when it began (read committed; on SQLite each read outside
-    a write transaction), so every statement between saw that generation's data. The key must
+    statement sees what was committed when it began (read committed or autocommit; on SQLite each
+    read outside a write transaction), so every statement between saw that generation's data. The key must
     hold every request parameter, the caller's scope and the report day (`key` is asked again
     after computing: past midnight the answer is not kept)."""
 
