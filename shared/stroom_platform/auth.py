@@ -19,6 +19,7 @@ import hashlib
 import hmac
 import json
 import logging
+import math
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -65,6 +66,8 @@ URL_CREDENTIALS = frozenset({"token", "access_token", "id_token", "api_key", "ap
 API_KEY_HEADER = "X-API-Key"
 REALM = "stroom"
 FORBIDDEN_ALGORITHMS = frozenset({"none", "HS256", "HS384", "HS512"})
+# How long a fetched JWKS is trusted: a key withdrawn from it stops verifying within this time.
+JWKS_REFRESH_SECONDS = 300.0
 DEFAULT_ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA")
 
 
@@ -274,6 +277,15 @@ def load_public_keys(text: str) -> list[Any]:
     return keys
 
 
+@dataclass(frozen=True)
+class Verification:
+    """A verified token's claims, and the moment until which that verdict may be reused: its
+    `exp`, or sooner the next refresh of the keys that verified it."""
+
+    claims: dict[str, Any]
+    valid_until: float
+
+
 class TokenVerifier:
     """Checks a JWT's signature, issuer, audience, exp and nbf; gives its claims."""
 
@@ -285,13 +297,20 @@ class TokenVerifier:
         keys: Sequence[Any] = (),
         jwks_url: str | None = None,
         leeway_seconds: int = 30,
+        jwks_refresh_seconds: float = JWKS_REFRESH_SECONDS,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self._issuer = issuer
         self._audience = audience
         self._algorithms = check_algorithms(algorithms)
         self._keys = list(keys)
-        self._jwks = jwt.PyJWKClient(jwks_url, cache_keys=True, lifespan=300) if jwks_url else None
+        # The key set is cached here, not in the client, so that a verification knows when the
+        # keys it trusted were fetched and no verdict outlives their refresh.
+        self._jwks = jwt.PyJWKClient(jwks_url, cache_jwk_set=False) if jwks_url else None
+        self._jwks_refresh = jwks_refresh_seconds
+        self._key_set: tuple[list[jwt.PyJWK], float] | None = None
         self._leeway = leeway_seconds
+        self.clock = clock
         if not self._keys and self._jwks is None:
             raise ValueError("a token verifier needs public keys or a JWKS URL")
 
@@ -307,25 +326,35 @@ class TokenVerifier:
         )
         return claims
 
-    def verify(self, token: str) -> dict[str, Any]:
-        """The token's claims; raises a PyJWT error saying what is wrong with it."""
+    def verify(self, token: str) -> Verification:
+        """The token's claims and until when they hold; raises a PyJWT error saying what is wrong
+        with it."""
         header = jwt.get_unverified_header(token)
         if header.get("alg") not in self._algorithms:
             raise jwt.InvalidAlgorithmError("algorithm not allowed")
+        keys, trusted_until = self._candidates(header.get("kid"))
         failure: Exception = jwt.InvalidSignatureError("no key verifies the signature")
-        for key in self._candidates(header.get("kid")):
+        for key in keys:
             try:
-                return self._decode(token, key)
+                claims = self._decode(token, key)
             except (jwt.InvalidSignatureError, jwt.InvalidKeyError, jwt.InvalidAlgorithmError) as exc:
                 failure = exc
+            else:
+                # `exp` is required and checked by `_decode`.
+                return Verification(claims, min(float(claims["exp"]), trusted_until))
         raise failure
 
-    def _candidates(self, kid: str | None) -> list[Any]:
-        """The configured keys, or the JWKS's signing keys (the one named `kid` when it names one)."""
+    def _candidates(self, kid: str | None) -> tuple[list[Any], float]:
+        """The configured keys, or the JWKS's signing keys (the one named `kid` when it names one),
+        and until when they are trusted: a key withdrawn from the JWKS is gone at its next fetch."""
         if self._jwks is None:
-            return self._keys
-        keys = [k for k in self._jwks.get_jwk_set().keys if k.public_key_use in ("sig", None)]
-        return [k.key for k in keys if kid is None or k.key_id == kid]
+            return self._keys, math.inf
+        now = self.clock()
+        if self._key_set is None or now >= self._key_set[1] + self._jwks_refresh:
+            self._key_set = (self._jwks.get_jwk_set().keys, now)
+        jwks, fetched = self._key_set
+        keys = [k for k in jwks if k.public_key_use in ("sig", None)]
+        return [k.key for k in keys if kid is None or k.key_id == kid], fetched + self._jwks_refresh
 
     @property
     def fetches_keys(self) -> bool:
@@ -339,7 +368,8 @@ def _strings(value: Any, claim: str) -> list[str]:
 
 
 class VerifiedTokens:
-    """Tokens already verified, with their principal, until their `exp`: a signature check costs
+    """Tokens already verified, with their principal, until their `exp` or the next refresh of the
+    keys that verified them (`Verification.valid_until`): a signature check costs
     about a millisecond, a look-up a microsecond. Bounded: the least recently used go first.
     Keyed by the token's SHA-256, so the cache holds no usable credential."""
 
@@ -423,18 +453,18 @@ class Authenticator:
     async def _verified_principal(self, token: str) -> Principal:
         """The token's principal, from the cache or verified; refuses without logging."""
         key = self.verified.key(token)
-        cached = self.verified.get(key, time.time())
+        cached = self.verified.get(key, self._verifier.clock())
         if cached is not None:
             return cached
         try:
             if self._verifier.fetches_keys:
-                claims = await asyncio.to_thread(self._verifier.verify, token)
+                verification = await asyncio.to_thread(self._verifier.verify, token)
             else:
-                claims = self._verifier.verify(token)
+                verification = self._verifier.verify(token)
         except jwt.PyJWTError as exc:
             raise _token_problem(exc) from None
         try:
-            principal = self.principal_from_claims(claims)
+            principal = self.principal_from_claims(verification.claims)
         except ValueError as exc:
             raise invalid_token(
                 "Token met onbekende gegevens",
@@ -442,8 +472,7 @@ class Authenticator:
                 "claims not accepted",
                 reason=str(exc),
             ) from None
-        # `exp` is required and checked by the verifier; no cached answer outlives it.
-        self.verified.put(key, principal, float(claims["exp"]))
+        self.verified.put(key, principal, verification.valid_until)
         return principal
 
     def api_key_principal(self, key: str) -> Principal:

@@ -7,21 +7,33 @@ from __future__ import annotations
 import json
 import stat
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
+from typing import Any
 
 import jwt
 import pytest
-from conftest import SIGNING_KEY, mint
+from conftest import SIGNING_KEY, TEST_AUDIENCE, TEST_ISSUER, mint
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pydantic import ValidationError
 from reporting.integration.conftest import loaded_database
 from typer.testing import CliRunner
 
 from security.conftest import client_of
 from stroom_cli.main import app as cli
-from stroom_platform.auth import ApiKey, hash_api_key
+from stroom_platform.auth import (
+    JWKS_REFRESH_SECONDS,
+    ApiKey,
+    Authenticator,
+    AuthProblem,
+    TokenVerifier,
+    VerifiedTokens,
+    hash_api_key,
+)
 from stroom_platform.issuer import KEY_FILE, build_authenticator
+from stroom_platform.organisations import OrganisationsConfig
 from stroom_reporting.app import create_app as reporting_app
 from stroom_reporting.settings import ReportingSettings
 
@@ -119,19 +131,27 @@ async def test_api_keys_are_configured_as_hashes(tmp_path: Path) -> None:
     await service.state.runtime.engine.dispose()
 
 
+def _jwk(key: Ed25519PrivateKey, kid: str) -> dict[str, Any]:
+    jwk: dict[str, Any] = json.loads(jwt.algorithms.OKPAlgorithm.to_jwk(key.public_key()))
+    return {**jwk, "kid": kid}
+
+
 @pytest.fixture
-def jwks_url() -> Iterator[str]:
-    """The tests' issuer publishing its key as a JWKS on a local address."""
-    document = json.dumps(
-        {"keys": [json.loads(jwt.algorithms.OKPAlgorithm.to_jwk(SIGNING_KEY.public_key()))]}
-    )
+def published() -> list[dict[str, Any]]:
+    """The keys the tests' JWKS publishes, as JWKs; a test may withdraw or add one."""
+    return [_jwk(SIGNING_KEY, "tests")]
+
+
+@pytest.fixture
+def jwks_url(published: list[dict[str, Any]]) -> Iterator[str]:
+    """The tests' issuer publishing its keys as a JWKS on a local address."""
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             self.send_response(200)
             self.send_header("content-type", "application/json")
             self.end_headers()
-            self.wfile.write(document.encode())
+            self.wfile.write(json.dumps({"keys": published}).encode())
 
         def log_message(self, *_: object) -> None:
             pass
@@ -158,3 +178,28 @@ async def test_keys_from_a_jwks_url(monkeypatch: pytest.MonkeyPatch, jwks_url: s
             await client.get("/v1/organisations", headers={"Authorization": f"Bearer {wrong}"})
         ).status_code == 401
     await service.state.runtime.engine.dispose()
+
+
+async def test_a_key_withdrawn_from_the_jwks_stops_verifying_within_the_refresh_interval(
+    organisations: OrganisationsConfig, jwks_url: str, published: list[dict[str, Any]]
+) -> None:
+    now = [time.time()]
+    verifier = TokenVerifier(TEST_ISSUER, TEST_AUDIENCE, ["EdDSA"], jwks_url=jwks_url, clock=lambda: now[0])
+    authenticator = Authenticator(organisations, verifier)
+    withdrawn = Ed25519PrivateKey.generate()
+    published.append(_jwk(withdrawn, "withdrawn"))
+    token = mint("reports:read", key=withdrawn, ttl_seconds=24 * 3600)
+    assert (await authenticator.token_principal(token)).subject == "test-client"
+    published.pop()
+    # Until the key set's refresh the verdict stands, from the cache as from the cached keys ...
+    now[0] += JWKS_REFRESH_SECONDS - 1
+    assert (await authenticator.token_principal(token)).subject == "test-client"
+    authenticator.verified = VerifiedTokens()
+    assert (await authenticator.token_principal(token)).subject == "test-client"
+    # ... and at the refresh the withdrawn key is gone, although the token's exp is hours away.
+    now[0] += 1
+    with pytest.raises(AuthProblem) as refused:
+        await authenticator.token_principal(token)
+    assert refused.value.reason == "Handtekening ongeldig"
+    # A token of a key still published goes on working.
+    assert (await authenticator.token_principal(mint("reports:read"))).subject == "test-client"
