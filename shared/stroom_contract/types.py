@@ -125,7 +125,9 @@ IsoDate = Annotated[date, BeforeValidator(parse_date)]
 Rfc3339 = Annotated[datetime, BeforeValidator(_rfc3339), AfterValidator(_not_ahead)]
 # Every free string of the contract refuses a BSN: personal data belongs in `bsn` alone.
 Text = Annotated[StrictStr, AfterValidator(_storable), AfterValidator(_no_bsn)]
-Ref = Annotated[Text, Field(min_length=1, max_length=200)]
+# The longest ref, event id or source; the tables that store them are this wide.
+MAX_REF_LENGTH = 200
+Ref = Annotated[Text, Field(min_length=1, max_length=MAX_REF_LENGTH)]
 Source = Annotated[Ref, AfterValidator(_source)]
 # CloudEvents' `sequence` extension (NL GOV profile): a string, the order within its source.
 EventSequence = Annotated[Text, Field(min_length=1, max_length=100)]

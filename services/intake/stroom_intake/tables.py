@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import BigInteger, Column, DateTime, Index, Integer, String, Table, Text, UniqueConstraint
 
+from stroom_contract.types import MAX_REF_LENGTH
 from stroom_platform.audit import audit_table
 from stroom_platform.db import new_metadata
 from stroom_platform.dialect import UtcDateTime, big_key
@@ -18,8 +19,8 @@ events = Table(
     "intake_events",
     metadata,
     Column("seq", big_key(), primary_key=True, autoincrement=True),
-    Column("source", String(200), nullable=False),
-    Column("event_id", String(200), nullable=False),
+    Column("source", String(MAX_REF_LENGTH), nullable=False),
+    Column("event_id", String(MAX_REF_LENGTH), nullable=False),
     Column("type", String(100), nullable=False),
     Column("time", DateTime(timezone=True), nullable=False),
     Column("entity_key", String(500), nullable=False),
@@ -44,7 +45,7 @@ Index(
 source_sequences = Table(
     "intake_source_sequences",
     metadata,
-    Column("source", String(200), primary_key=True),
+    Column("source", String(MAX_REF_LENGTH), primary_key=True),
     Column("sequence", BigInteger, primary_key=True),
 )
 

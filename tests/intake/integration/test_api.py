@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from intake.conftest import consume, wait_published
 from intake.samples import BAD_BSN, changed, event, one_of_each
+from stroom_contract.types import MAX_REF_LENGTH
 from stroom_intake.settings import IntakeSettings
 from stroom_intake.tables import events
 
@@ -73,6 +74,32 @@ async def test_a_single_bad_event_is_refused_naming_id_and_field(
     assert problem["type"].endswith("/invalid-events")
     assert [(e["index"], e["id"], e["field"]) for e in problem["errors"]] == [(0, bad["id"], field)]
     assert await stored_ids(app) == []
+
+
+@pytest.mark.parametrize("field", ["id", "source"])
+async def test_a_ref_longer_than_the_contract_allows_is_refused_naming_its_limit(
+    app: FastAPI, client: httpx.AsyncClient, field: str
+) -> None:
+    started = one_of_each("long")[2]
+    bad = started | {field: started[field] + "x" * MAX_REF_LENGTH}
+    response = await client.post("/v1/events", content=orjson.dumps(bad), headers=SINGLE)
+    assert response.status_code == 400
+    assert response.headers["content-type"] == "application/problem+json"
+    [error] = response.json()["errors"]
+    assert error["field"] == field
+    assert f"at most {MAX_REF_LENGTH}" in error["message"]
+    assert await stored_ids(app) == []
+
+
+async def test_an_id_as_long_as_the_contract_allows_is_stored_whole(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    # Characters, not bytes: two bytes each in UTF-8, still within the column on both engines.
+    longest = "é" * MAX_REF_LENGTH
+    accepted = one_of_each("long")[2] | {"id": longest}
+    response = await client.post("/v1/events", content=orjson.dumps(accepted), headers=SINGLE)
+    assert response.status_code == 202
+    assert await stored_ids(app) == [longest]
 
 
 async def test_a_batch_accepts_the_good_and_names_each_bad_one(
