@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import weakref
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
@@ -86,6 +87,9 @@ async def database_check(engine: AsyncEngine) -> None:
 
 # A status page answers also while the database is away.
 _STATUS_READ_SECONDS = 3.0
+# Whether each engine's database answered its last status reading: a monitor polling /status
+# while the database is away gets the change logged, not every poll.
+_REACHABLE: weakref.WeakKeyDictionary[AsyncEngine, bool] = weakref.WeakKeyDictionary()
 
 
 async def database_status(
@@ -98,8 +102,13 @@ async def database_status(
         async with asyncio.timeout(_STATUS_READ_SECONDS), engine.connect() as conn:
             found = await read(conn)
     except Exception as exc:
-        log.warning("database not reachable", extra={"error": type(exc).__name__})
+        if _REACHABLE.get(engine, True):
+            log.warning("database not reachable", extra={"error": type(exc).__name__})
+        _REACHABLE[engine] = False
         return None, {"reachable": False}
+    if not _REACHABLE.get(engine, True):
+        log.warning("database reachable again")
+    _REACHABLE[engine] = True
     return found, {"reachable": True}
 
 

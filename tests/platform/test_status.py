@@ -4,6 +4,7 @@ platform: reachable when the status's own reading succeeded, not reachable when 
 from __future__ import annotations
 
 import json
+import logging
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -40,6 +41,37 @@ async def test_database_status_reads_or_reports_the_database_away(database_url: 
         (tmp_path / "gone").rmdir()
     try:
         assert await database_status(engine, _answer) == (None, {"reachable": False})
+    finally:
+        await engine.dispose()
+
+
+async def test_an_unreachable_database_is_logged_when_it_goes_and_comes_back_not_per_poll(
+    database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    away = [False]
+
+    async def read(conn: AsyncConnection) -> int | None:
+        if away[0]:
+            raise ConnectionRefusedError("the database is away")
+        return await _answer(conn)
+
+    def logged() -> list[str]:
+        return [r.getMessage() for r in caplog.records if r.name == "stroom_platform.ops"]
+
+    engine = make_engine(database_url)
+    caplog.set_level(logging.INFO, logger="stroom_platform.ops")
+    try:
+        assert [await database_status(engine, read) for _ in range(2)] == [(42, {"reachable": True})] * 2
+        assert logged() == []
+        away[0] = True
+        assert [await database_status(engine, read) for _ in range(3)] == [(None, {"reachable": False})] * 3
+        assert logged() == ["database not reachable"]
+        away[0] = False
+        assert [await database_status(engine, read) for _ in range(3)] == [(42, {"reachable": True})] * 3
+        assert logged() == ["database not reachable", "database reachable again"]
+        away[0] = True
+        assert (await database_status(engine, read))[1] == {"reachable": False}
+        assert logged() == ["database not reachable", "database reachable again", "database not reachable"]
     finally:
         await engine.dispose()
 
