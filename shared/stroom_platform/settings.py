@@ -9,6 +9,7 @@ from pydantic import AliasChoices, Field, SecretStr, field_validator, model_vali
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from stroom_platform.auth import DEFAULT_ALGORITHMS, ApiKey, check_algorithms
+from stroom_platform.dialect import DEFAULT_POOL, PoolSize
 from stroom_platform.organisations import DEFAULT_FILE
 
 BrokerProfileName = Literal["apache", "embedded"]
@@ -21,6 +22,10 @@ class CommonSettings(BaseSettings):
     database_url: str | None = Field(
         default=None, validation_alias=AliasChoices("DATABASE_URL", "STROOM_DATABASE_URL")
     )
+    # Each PostgreSQL engine's pool: connections kept, and opened beyond them under load;
+    # deploy/SCALING.md counts the engines of each service and what a process may hold.
+    database_pool_size: int = Field(default=DEFAULT_POOL.size, ge=1)
+    database_max_overflow: int = Field(default=DEFAULT_POOL.overflow, ge=0)
     kafka_bootstrap_servers: str | None = Field(
         default=None,
         validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS", "STROOM_KAFKA_BOOTSTRAP_SERVERS"),
@@ -103,6 +108,10 @@ class CommonSettings(BaseSettings):
     @property
     def embedded_issuer(self) -> bool:
         return self.auth_issuer is None
+
+    @property
+    def database_pool(self) -> PoolSize:
+        return PoolSize(self.database_pool_size, self.database_max_overflow)
 
     def database_url_for(self, service: str) -> str:
         """PostgreSQL when DATABASE_URL says so, else an embedded SQLite file per service."""

@@ -62,7 +62,7 @@ class CaseloadRuntime:
 
     @classmethod
     def from_settings(cls, settings: CaseloadSettings, organisations: OrganisationsConfig) -> CaseloadRuntime:
-        engine = make_engine(settings.caseload_database_url)
+        engine = make_engine(settings.caseload_database_url, settings.database_pool)
         return cls(settings, engine, organisations, CaseloadMetrics(), broker_of(settings))
 
     async def start(self) -> None:
@@ -73,7 +73,7 @@ class CaseloadRuntime:
             partitioner=entity_partition_for,
         )
         await producer.start()
-        applying = make_engine(settings.caseload_database_url, pool_pre_ping=False)
+        applying = make_engine(settings.caseload_database_url, settings.database_pool, pool_pre_ping=False)
         probe = LagProbe(self.broker, settings.consumer_group, settings.events_topic)
         await probe.start()
         processor = Processor(

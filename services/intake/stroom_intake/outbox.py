@@ -263,7 +263,7 @@ def relay_from_settings(
 
 async def publish_until_empty(settings: IntakeSettings) -> int:
     """Publish the whole backlog once (used by `stroom import --publish`)."""
-    engine = make_engine(settings.intake_database_url)
+    engine = make_engine(settings.intake_database_url, settings.database_pool)
     relay = relay_from_settings(engine, settings)
     try:
         await relay.start()
@@ -280,7 +280,7 @@ async def _main() -> None:
 
     settings = IntakeSettings()
     configure_logging(settings.log_level)
-    engine = make_engine(settings.intake_database_url)
+    engine = make_engine(settings.intake_database_url, settings.database_pool)
     relay = relay_from_settings(engine, settings)
     freeze_startup_heap()
     try:

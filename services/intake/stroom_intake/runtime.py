@@ -58,7 +58,7 @@ class IntakeRuntime:
 
     @classmethod
     def from_settings(cls, settings: IntakeSettings) -> IntakeRuntime:
-        engine = make_engine(settings.intake_database_url)
+        engine = make_engine(settings.intake_database_url, settings.database_pool)
         registry = CollectorRegistry()
         metrics = IntakeMetrics(registry)
         relay = None

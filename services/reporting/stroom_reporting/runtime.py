@@ -38,7 +38,7 @@ class ReportingRuntime:
     def from_settings(
         cls, settings: ReportingSettings, organisations: OrganisationsConfig
     ) -> ReportingRuntime:
-        engine = make_engine(settings.reporting_database_url)
+        engine = make_engine(settings.reporting_database_url, settings.database_pool)
         registry = CollectorRegistry()
         consumer = FactsConsumer(settings, engine, registry) if settings.consume else None
         return cls(
@@ -48,7 +48,7 @@ class ReportingRuntime:
             registry,
             consumer,
             Answers(settings.answers_kept),
-            make_reading_engine(engine),
+            make_reading_engine(engine, settings.database_pool),
         )
 
     @property

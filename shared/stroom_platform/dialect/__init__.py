@@ -25,6 +25,8 @@ from stroom_platform.dialect.bulk import (
     write_rows,
 )
 from stroom_platform.dialect.engines import (
+    DEFAULT_POOL,
+    PoolSize,
     UtcDateTime,
     alters_by_copying,
     big_key,
@@ -69,8 +71,10 @@ from stroom_platform.dialect.transactions import (
 
 __all__ = [
     "CHUNK",
+    "DEFAULT_POOL",
     "OnConflict",
     "PerEngine",
+    "PoolSize",
     "UtcDateTime",
     "alters_by_copying",
     "among",

@@ -4,6 +4,7 @@ and the column types stored alike on both."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -68,7 +69,19 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def make_engine(url: str | URL, **kwargs: Any) -> AsyncEngine:
+@dataclass(frozen=True)
+class PoolSize:
+    """A PostgreSQL engine's pool: the connections it keeps, and how many more it opens under
+    load (`STROOM_DATABASE_POOL_SIZE`, `STROOM_DATABASE_MAX_OVERFLOW`)."""
+
+    size: int = 10
+    overflow: int = 10
+
+
+DEFAULT_POOL = PoolSize()
+
+
+def make_engine(url: str | URL, pool: PoolSize = DEFAULT_POOL, **kwargs: Any) -> AsyncEngine:
     """An engine for `url`: SQLite's file (its directory made) in WAL mode with a writer's wait,
     or a pool of PostgreSQL connections checked before use."""
     if not is_postgres(url):
@@ -78,13 +91,11 @@ def make_engine(url: str | URL, **kwargs: Any) -> AsyncEngine:
         engine = create_async_engine(url, **kwargs)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
-    kwargs.setdefault("pool_size", 10)
-    kwargs.setdefault("max_overflow", 10)
     kwargs.setdefault("pool_pre_ping", True)
-    return create_async_engine(url, **kwargs)
+    return create_async_engine(url, pool_size=pool.size, max_overflow=pool.overflow, **kwargs)
 
 
-def make_reading_engine(engine: AsyncEngine) -> AsyncEngine:
+def make_reading_engine(engine: AsyncEngine, pool: PoolSize = DEFAULT_POOL) -> AsyncEngine:
     """An engine for connections that only read, beside `engine`. On PostgreSQL a pool of its own
     in autocommit: a read is its statements alone, and the check before use one statement, where
     a connection that begins transactions takes a BEGIN and a ROLLBACK around each (four round
@@ -93,7 +104,7 @@ def make_reading_engine(engine: AsyncEngine) -> AsyncEngine:
     second engine on `:memory:` would be another database: there `engine` itself."""
     if not is_postgres(engine):
         return engine
-    return make_engine(engine.url, isolation_level="AUTOCOMMIT")
+    return make_engine(engine.url, pool, isolation_level="AUTOCOMMIT")
 
 
 def alters_by_copying(where: str | URL | Dialect | _Bound) -> bool:

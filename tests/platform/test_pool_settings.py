@@ -1,0 +1,56 @@
+"""Every service's PostgreSQL pools take their sizes from STROOM_DATABASE_POOL_SIZE and
+STROOM_DATABASE_MAX_OVERFLOW (deploy/SCALING.md counts the connections they add up to)."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import PSEUDONYM_KEY
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.pool import QueuePool
+
+from stroom_caseload.runtime import CaseloadRuntime
+from stroom_caseload.settings import CaseloadSettings
+from stroom_intake.runtime import IntakeRuntime
+from stroom_intake.settings import IntakeSettings
+from stroom_platform.organisations import load_organisations
+from stroom_reporting.runtime import ReportingRuntime
+from stroom_reporting.settings import ReportingSettings
+
+# Engines connect when first used, so no database needs to answer here.
+URL = "postgresql+asyncpg://stroom@127.0.0.1:5432/stroom"
+
+
+def _pool(engine: AsyncEngine) -> tuple[int, int]:
+    pool = engine.pool
+    assert isinstance(pool, QueuePool)
+    # QueuePool shows its overflow limit only privately; its size publicly.
+    return pool.size(), pool._max_overflow
+
+
+@pytest.fixture
+def pool_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", URL)
+    monkeypatch.setenv("STROOM_DATABASE_POOL_SIZE", "3")
+    monkeypatch.setenv("STROOM_DATABASE_MAX_OVERFLOW", "2")
+
+
+@pytest.mark.usefixtures("pool_settings")
+async def test_the_pool_settings_reach_every_services_engines() -> None:
+    organisations = load_organisations()
+    intake = IntakeRuntime.from_settings(IntakeSettings(pseudonym_key=PSEUDONYM_KEY))
+    caseload = CaseloadRuntime.from_settings(CaseloadSettings(), organisations)
+    reporting = ReportingRuntime.from_settings(ReportingSettings(consume=False), organisations)
+    engines = [intake.engine, caseload.engine, reporting.engine, reporting.reads]
+    try:
+        assert len({id(engine) for engine in engines}) == 4
+        assert [_pool(engine) for engine in engines] == [(3, 2)] * 4
+    finally:
+        for engine in engines:
+            await engine.dispose()
+
+
+def test_the_pool_defaults_and_refusals(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert (CaseloadSettings().database_pool_size, CaseloadSettings().database_max_overflow) == (10, 10)
+    monkeypatch.setenv("STROOM_DATABASE_POOL_SIZE", "0")
+    with pytest.raises(ValueError, match="database_pool_size"):
+        CaseloadSettings()
