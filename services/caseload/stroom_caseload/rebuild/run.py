@@ -148,12 +148,13 @@ async def _rebuild(settings: CaseloadSettings, progress: Progress) -> RebuildRes
 
     coordinator = Replayer(settings, report)
     try:
-        await shadow_set.empty(engine)
         tps = await coordinator.start()
-        ends = await coordinator.ends(tps)
-        total = sum(ends.values())
         count = worker_count(settings, engine, len(tps))
         async with Workers(count, settings.log_level, report) as workers:
+            # While the worker processes start.
+            await shadow_set.empty(engine)
+            ends = await coordinator.ends(tps)
+            total = sum(ends.values())
             with step("load"):
                 loaded = await workers.run(load, [(settings, tps[i::count], ends) for i in range(count)])
             with step("retractions"):
