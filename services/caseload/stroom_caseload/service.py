@@ -47,17 +47,23 @@ async def apply_events(
     if tables is live:
         await repo.share_apply_lock(APPLY_LOCK)
     given = [Incoming.of(event) for event in events]
-    stored = await repo.stored_contents(sorted({i.ident for i in given}))
+    # What the store holds is read first only for a batch that retracts: a retraction reusing a
+    # stored (source, id) for other content must not mark, nor key its chain by a conflicting
+    # event. Other events the store holds are not written again, so they are read back after
+    # the write, and only those: most batches hold none (a round trip saved).
+    retracts = any(i.retracted_id is not None for i in given)
+    stored = await repo.stored_contents(sorted({i.ident for i in given})) if retracts else {}
     ledger = plan_ledger(given, stored)
     targets = await repo.mark_retracted(ledger.marks)
     rows = ledger.rows({(t.source, t.event_id): t.entity_key for t in targets if t.entity_key is not None})
     new = await repo.upsert_events(rows)
-    conflicts = ledger.conflicts
-    # Another worker stored one of these since they were read (its insert made this one's wait):
-    # what it stored stands, and a batch's version with other content is a conflict after all.
-    raced = [i.ident for i in ledger.events if i.ident not in new and i.ident not in stored]
-    if raced:
-        conflicts = plan_ledger(given, stored | await repo.stored_contents(raced)).conflicts
+    # Also another worker's, stored since the read (its insert made this one's wait): what it
+    # stored stands, and a version of the batch with other content is a conflict after all.
+    unread = [i.ident for i in ledger.events if i.ident not in new and i.ident not in stored]
+    if unread:
+        ledger = plan_ledger(given, stored | await repo.stored_contents(unread))
+        kept = {i.ident for i in ledger.events}
+        rows = [row for row in rows if (row.source, row.event_id) in kept]
     marked_points = ((t.source, t.event_id) for t in targets if t.type in CLIENT_EVENT_TYPES)
     effects = plan_effects(ledger, rows, new, marked_points)
     await repo.rekey(effects.rekeys)
@@ -70,8 +76,7 @@ async def apply_events(
     facts += await _recompute(repo, effects.recompute)
     current = await repo.current_facts(effects.republish)
     facts.extend(Outgoing(key, value) for key, value in current.items())
-    late = len(conflicts) - len(ledger.conflicts)
-    return Applied(facts, effects.new_by_type, effects.duplicates - late, conflicts)
+    return Applied(facts, effects.new_by_type, effects.duplicates, ledger.conflicts)
 
 
 async def _recompute(repo: CaseloadRepository, keys: Sequence[str]) -> list[Outgoing]:
