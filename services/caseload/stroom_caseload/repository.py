@@ -47,7 +47,6 @@ from stroom_platform.dialect import (
     lock_names,
     member_of,
     pair_member_of,
-    share_transaction_lock,
 )
 
 
@@ -71,6 +70,8 @@ class CaseloadRepository:
     def __init__(self, conn: AsyncConnection, tables: Tables = live) -> None:
         self.conn = conn
         self.t = tables
+        # Entities locked in this transaction.
+        self._locked: set[str] = set()
 
     async def _rows_where(self, statement: Select[Any], condition: Any, values: Sequence[Any]) -> list[Any]:
         """The rows of `statement` whose `condition` column is one of `values`."""
@@ -139,15 +140,20 @@ class CaseloadRepository:
         result = await self.conn.execute(stmt, values)
         return [Target(r.source, r.event_id, r.entity_key, r.type) for r in result]
 
-    async def share_apply_lock(self, key: int) -> None:
-        """Held by every batch of the live workers, so that a rebuild's swap can shut them out."""
-        await share_transaction_lock(self.conn, key)
+    async def share_apply_lock(self, key: int, entities: Sequence[str] = ()) -> None:
+        """Held by every batch of the live workers, so that a rebuild's swap can shut them out;
+        with the locks of `entities` (see `lock_entities`) in the same round trip."""
+        await lock_names(self.conn, entities, shared=key)
+        self._locked.update(entities)
 
     async def lock_entities(self, keys: Sequence[str]) -> None:
         """Serialise recomputes of one entity across workers (SQLite has a single writer anyway;
-        the shadow set has one, the rebuild)."""
+        the shadow set has one, the rebuild). Those locked already are not asked for again; the
+        others come after them, out of the sorted order, which in a rare circle with another
+        worker makes a deadlock that PostgreSQL breaks and the batch is tried again."""
         if self.t is live:
-            await lock_names(self.conn, keys)
+            await lock_names(self.conn, [key for key in keys if key not in self._locked])
+            self._locked.update(keys)
 
     async def fold_inputs(
         self, keys: Sequence[str]

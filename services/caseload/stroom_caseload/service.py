@@ -44,9 +44,11 @@ async def apply_events(
 ) -> Applied:
     """Ledger first, then recompute every touched entity under its lock; the caller commits."""
     repo = CaseloadRepository(conn, tables)
-    if tables is live:
-        await repo.share_apply_lock(APPLY_LOCK)
     given = [Incoming.of(event) for event in events]
+    if tables is live:
+        # The entities the batch's events name, locked with it: all that most batches recompute.
+        named = {i.key for i in given if i.key and i.type not in CLIENT_EVENT_TYPES}
+        await repo.share_apply_lock(APPLY_LOCK, sorted(named))
     # What the store holds is read first only for a batch that retracts: a retraction reusing a
     # stored (source, id) for other content must not mark, nor key its chain by a conflicting
     # event. Other events the store holds are not written again, so they are read back after

@@ -61,18 +61,23 @@ async def lock_out_writers(conn: AsyncConnection, key: int, table: Table) -> Non
         await conn.execute(delete(table).where(text("1 = 0")))
 
 
-async def lock_names(conn: AsyncConnection, names: Sequence[str]) -> None:
+async def lock_names(conn: AsyncConnection, names: Sequence[str], shared: int | None = None) -> None:
     """Wait for one lock per name, held until the transaction ends: advisory locks on
-    PostgreSQL, taken in sorted order so that two transactions never wait for each other.
-    SQLite's one writer needs none."""
-    if is_postgres(conn) and names:
-        await conn.execute(
-            text(
-                "SELECT count(pg_advisory_xact_lock(hashtext(k)))"
-                " FROM (SELECT k FROM unnest(CAST(:keys AS text[])) AS k ORDER BY k) AS sorted"
-            ),
-            {"keys": sorted(names)},
-        )
+    PostgreSQL, taken in sorted order so that two transactions never wait for each other. With
+    `shared`, the lock `shared` is taken first, shared as `share_transaction_lock` takes it, in
+    the same statement. SQLite's one writer needs none."""
+    if not is_postgres(conn) or not (names or shared is not None):
+        return
+    # NULL stands for the shared lock: sorted first, taken before every name.
+    keys = [None, *sorted(names)] if shared is not None else sorted(names)
+    await conn.execute(
+        text(
+            "SELECT count(CASE WHEN k IS NULL THEN pg_advisory_xact_lock_shared(:shared)"
+            " ELSE pg_advisory_xact_lock(hashtext(k)) END)"
+            " FROM (SELECT k FROM unnest(CAST(:keys AS text[])) AS k ORDER BY k NULLS FIRST) AS sorted"
+        ),
+        {"keys": keys, "shared": shared},
+    )
 
 
 @asynccontextmanager

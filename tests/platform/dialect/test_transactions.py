@@ -100,3 +100,20 @@ async def test_shared_locks_keep_out_only_who_locks_alone(engine: AsyncEngine) -
     async with engine.begin() as alone:
         await lock_out_writers(alone, 88, rows)
         assert await alone.scalar(select(func.count()).select_from(rows)) == 0
+
+
+async def test_names_locked_with_a_shared_lock_hold_both(engine: AsyncEngine) -> None:
+    async with engine.begin() as first, engine.begin() as second:
+        await lock_names(first, ["b", "a"], shared=89)
+        # Shared: another sharer takes it beside the first.
+        await lock_names(second, ["c"], shared=89)
+        if is_postgres(engine):
+            async with engine.connect() as other:
+                for wait in (lock_out_writers(other, 89, rows), lock_names(other, ["a"])):
+                    await other.execute(text("SET LOCAL lock_timeout = '300ms'"))
+                    with pytest.raises(DBAPIError, match="lock timeout"):
+                        await wait
+                    await other.rollback()
+    async with engine.begin() as alone:
+        await lock_out_writers(alone, 89, rows)
+        await lock_names(alone, ["a", "b"])
