@@ -100,10 +100,11 @@ def effective(events: Iterable[Event], retractions: Retractions | None = None) -
             known.add(event.retraction())
         else:
             facts.append(event)
-    return [_with_periods(event, known) for event in facts]
+    return [counted(event, known) for event in facts]
 
 
-def _with_periods(event: Event, retractions: Retractions) -> Stored:
+def counted(event: Event, retractions: Retractions) -> Stored:
+    """An event that is not a retraction, with the stretches it counts in under `retractions`."""
     ident = (event.source, event.id)
     if not retractions.of(ident):
         return Stored(event)

@@ -28,7 +28,7 @@ from typing import NamedTuple
 import orjson
 
 from stroom_caseload.domain.client import CLIENT_EVENT_TYPES, client_point
-from stroom_caseload.domain.events import Decoded, Event, Mark, Stored, effective, keep_earliest, utc
+from stroom_caseload.domain.events import Decoded, Event, Mark, Stored, counted, keep_earliest, utc
 from stroom_caseload.domain.fold import history
 from stroom_caseload.domain.publication import client_record, revised_fact
 from stroom_contract.events import Envelope, EventRetractedData
@@ -308,7 +308,7 @@ def published_clients(
     bumped = []
     for event, revision in rows:
         ident = (event.source, event.id)
-        stored = effective([event], retractions)[0]
+        stored = counted(event, retractions)
         if any(r.ident in links and r.target != ident for r in retractions.tree(ident)):
             bumped.append(ident)
             revision += 1

@@ -12,7 +12,7 @@ from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from stroom_caseload.domain.client import client_point
-from stroom_caseload.domain.events import Event, Stored, effective
+from stroom_caseload.domain.events import Event, Stored, counted, effective
 from stroom_caseload.domain.plan import ClientRow, client_record_of, entity_write, record_id
 from stroom_caseload.rebuild.bulk import BulkWriter
 from stroom_caseload.rebuild.shadow_ledger import Held, HeldEvents
@@ -79,7 +79,7 @@ async def fold_held(
 
     def stored(event: Held) -> Stored:
         source, event_id, kind, time, data, _ = event
-        return effective([Event(source, event_id, kind, time, orjson.loads(data))], retractions)[0]
+        return counted(Event(source, event_id, kind, time, orjson.loads(data)), retractions)
 
     records: list[Record] = []
 
