@@ -67,8 +67,10 @@ class CaseloadRuntime:
 
     async def start(self) -> None:
         settings = self.settings
+        # No linger: facts leave as whole record batches (`send_all`), which a linger would only
+        # hold back; dead letters sent one after another still share a batch.
         producer = self.broker.producer(
-            linger_ms=5,
+            linger_ms=0,
             max_batch_size=settings.facts_batch_bytes,
             partitioner=entity_partition_for,
         )
