@@ -125,6 +125,8 @@ async def rebuild_phase() -> dict[str, Any]:
     return {
         "events": result.records,
         "seconds": time.perf_counter() - started,
+        # The steps run one after the other up to here: where each began, for `BackendSampler`.
+        "ended_at": time.time(),
         "rss_mb": max(peak_rss_mb(), result.worker_peak_rss_mb),
         "workers": result.workers,
         "steps": result.steps,
@@ -172,6 +174,46 @@ def run_phase(phase: str, env: dict[str, str], *args: str) -> dict[str, Any]:
     )
     result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
     return result
+
+
+class BackendSampler:
+    """The CPU of the PostgreSQL backends connected to one database, sampled every 100 ms while
+    a phase runs in another process. The rebuild opens and closes connections step by step: a
+    backend's last sample stands once it has gone, so up to 100 ms of each one's work is missed."""
+
+    def __init__(self, database: str) -> None:
+        self.database = database
+        self.samples: list[tuple[float, float]] = []
+        self._last: dict[int, float] = {}
+
+    async def run(self) -> None:
+        admin = await asyncpg.connect(ADMIN)
+        try:
+            while True:
+                rows = await admin.fetch("SELECT pid FROM pg_stat_activity WHERE datname = $1", self.database)
+                for row in rows:
+                    with contextlib.suppress(OSError):  # a backend that ended meanwhile
+                        self._last[row["pid"]] = cpu_seconds(row["pid"])
+                self.samples.append((time.time(), sum(self._last.values())))
+                await asyncio.sleep(0.1)
+        finally:
+            await admin.close()
+
+    def between(self, start: float, end: float) -> float:
+        def at(moment: float) -> float:
+            return max((cpu for when, cpu in self.samples if when <= moment), default=0.0)
+
+        return at(end) - at(start)
+
+    def per_step(self, steps: dict[str, float], ended_at: float, started_at: float) -> dict[str, float]:
+        """CPU seconds per step, the steps having run one after the other up to `ended_at`;
+        `start` is what came before them (emptying the shadow set among it)."""
+        moment = ended_at - sum(steps.values())
+        spent = {"start": self.between(started_at, moment)}
+        for name, seconds in steps.items():
+            spent[name] = self.between(moment, moment + seconds)
+            moment += seconds
+        return spent
 
 
 async def start_group_at_end(bootstrap: str, group: str, topic: str) -> None:
@@ -382,11 +424,25 @@ async def main(args: argparse.Namespace) -> None:
         raw_rate = raw["events"] / raw["seconds"]
         print(line("raw consume + decode:", raw))
         print(cpu_line(raw))
-        built = run_phase("rebuild", env)
+        sampler = BackendSampler(name)
+        sampling = asyncio.create_task(sampler.run())
+        phase_started = time.time()
+        built = await asyncio.to_thread(run_phase, "rebuild", env)
+        await asyncio.sleep(0.2)  # a last sample of every backend still there
+        sampling.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await sampling
         rate = built["events"] / built["seconds"]
         print(line("caseload rebuild:", built))
         print("  steps: " + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in built["steps"].items()))
         print(cpu_line(built))
+        database = sampler.per_step(built["steps"], built["ended_at"], phase_started)
+        print(
+            "  its PostgreSQL backends' CPU: "
+            + ", ".join(f"{step} {seconds:.1f} s" for step, seconds in database.items())
+            + f"; {sum(database.values()) / built['events'] * 1e6:.1f} us an event"
+            f" (load average {os.getloadavg()[0]:.1f})"
+        )
         print(f"ratio rebuild / raw:  {rate / raw_rate:.1%} (aim >= 50 %)")
 
         # Each rate gets an organisation the database has not seen: new entities, as in production.
