@@ -31,9 +31,6 @@ from stroom_reporting.domain import kpi_cells
 from stroom_reporting.domain.families import Assessed
 from stroom_reporting.domain.mutations import Flow, FlowTuple
 
-# Reporting's name for the platform's rule of recorded time.
-valid = known_at
-
 
 def active_on(table: Table, day: date) -> ColumnElement[bool]:
     return and_(table.c.start_date <= day, or_(table.c.end_date.is_(None), table.c.end_date > day))
@@ -49,7 +46,7 @@ async def _rows(
 ) -> list[Any]:
     """The columns of the municipalities' rows valid at `as_of` that meet the conditions."""
     c = table.c
-    where = (c.municipality.in_(municipalities), valid(table, as_of), *conditions)
+    where = (c.municipality.in_(municipalities), known_at(table, as_of), *conditions)
     return list(await conn.execute(select(*(c[name] for name in columns)).where(*where)))
 
 
@@ -100,7 +97,7 @@ async def flows(
         c.municipality.in_(municipalities),
         c.regulation.in_(regulations),
         c.unit.in_(units),
-        valid(t.count_spells, as_of),
+        known_at(t.count_spells, as_of),
     )
     result: list[Flow] = []
     for month_column, is_inflow in ((c.start_month, True), (c.end_month, False)):
@@ -169,7 +166,7 @@ async def trace(
             c.municipality == municipality,
             c.regulation == regulation,
             c.unit == unit,
-            valid(t.count_spells, as_of),
+            known_at(t.count_spells, as_of),
             condition,
         )
         .order_by(c.entity, c.client_ref)
@@ -186,7 +183,7 @@ async def reasons(
 ) -> list[tuple[str, str, str, int]]:
     """(municipality, direction, reason, count) of benefits started / ended in the period."""
     c = t.count_spells.c
-    scope = and_(c.municipality.in_(municipalities), c.unit == "benefits", valid(t.count_spells, as_of))
+    scope = and_(c.municipality.in_(municipalities), c.unit == "benefits", known_at(t.count_spells, as_of))
     result: list[tuple[str, str, str, int]] = []
     for direction, month_column, reason in (
         ("inflow", c.start_month, c.inflow_reason),
@@ -362,7 +359,7 @@ async def kpi_benefits(
         )
         .where(
             c.municipality.in_(municipalities),
-            valid(t.count_spells, as_of),
+            known_at(t.count_spells, as_of),
             c.start_date <= started_until,
             or_(c.end_date.is_(None), c.end_date >= ended_from),
         )
@@ -424,7 +421,7 @@ def _kpi_source(as_of: datetime | None) -> tuple[Table, list[ColumnElement[bool]
     """The current totals, or the cells valid at `as_of` (summed they give its totals)."""
     if as_of is None:
         return t.kpi_totals, []
-    return t.kpi_cells, [valid(t.kpi_cells, as_of)]
+    return t.kpi_cells, [known_at(t.kpi_cells, as_of)]
 
 
 def _kpi_sums(

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeAlias
 
 from sqlalchemy import BigInteger, DateTime, Dialect, Integer, TypeDecorator, event
 from sqlalchemy.engine import URL, make_url
@@ -44,12 +44,18 @@ class UtcDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-class _Bound(Protocol):
+class Bound(Protocol):
+    """What is bound to a dialect: an engine, a connection."""
+
     @property
     def dialect(self) -> Dialect: ...
 
 
-def is_postgres(where: str | URL | Dialect | _Bound) -> bool:
+# What the engine-dependent functions ask about: a database URL, a dialect, or what is bound to one.
+Where: TypeAlias = str | URL | Dialect | Bound
+
+
+def is_postgres(where: Where) -> bool:
     """PostgreSQL, or else SQLite: the one question behind every difference. `where` is a
     database URL, a dialect, or what is bound to one (an engine, a connection)."""
     if isinstance(where, str | URL):
@@ -107,13 +113,13 @@ def make_reading_engine(engine: AsyncEngine, pool: PoolSize = DEFAULT_POOL) -> A
     return make_engine(engine.url, pool, isolation_level="AUTOCOMMIT")
 
 
-def alters_by_copying(where: str | URL | Dialect | _Bound) -> bool:
+def alters_by_copying(where: Where) -> bool:
     """Whether altering a table means copying it (SQLite's ALTER TABLE alters little): Alembic's
     batch mode."""
     return not is_postgres(where)
 
 
-def writers(where: str | URL | Dialect | _Bound, wanted: int) -> int:
+def writers(where: Where, wanted: int) -> int:
     """How many of `wanted` writers to run side by side: SQLite has one writer at a time, and
     more would only wait for each other."""
     return wanted if is_postgres(where) else 1

@@ -5,15 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import Dialect, Table, delete, insert, select, text
-from sqlalchemy.engine import URL
+from sqlalchemy import Table, delete, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.schema import CreateIndex, DropIndex
 
-from stroom_platform.dialect.engines import _Bound, is_postgres
+from stroom_platform.dialect.engines import Where, is_postgres
 
 
-def refuse_changes(where: str | URL | Dialect | _Bound, table: str, message: str) -> list[str]:
+def refuse_changes(where: Where, table: str, message: str) -> list[str]:
     """The statements that make `table` append-only: an update or a delete (and on PostgreSQL a
     TRUNCATE) fails with `message`."""
     if is_postgres(where):
@@ -37,13 +36,13 @@ def refuse_changes(where: str | URL | Dialect | _Bound, table: str, message: str
     ]
 
 
-def refusal_left_behind(where: str | URL | Dialect | _Bound, table: str) -> list[str]:
+def refusal_left_behind(where: Where, table: str) -> list[str]:
     """What drops what `refuse_changes` made that dropping `table` leaves: PostgreSQL's function
     (SQLite's triggers go with the table)."""
     return [f"DROP FUNCTION IF EXISTS {table}_refuse_change()"] if is_postgres(where) else []
 
 
-def storage_tuning(where: str | URL | Dialect | _Bound, statements: Sequence[str]) -> list[str]:
+def storage_tuning(where: Where, statements: Sequence[str]) -> list[str]:
     """Storage parameters and index methods (fillfactor, hash indexes) are PostgreSQL's: the
     statements there, none on SQLite."""
     return list(statements) if is_postgres(where) else []

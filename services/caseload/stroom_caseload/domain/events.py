@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from stroom_contract.events import RETRACTED, Envelope
 from stroom_contract.retractions import Period, Retraction, Retractions
@@ -28,13 +28,13 @@ class Event:
         return (self.time, self.source, self.id)
 
     @classmethod
-    def from_wire(cls, wire: Mapping[str, Any]) -> Event:
+    def from_wire(cls, wire: JSONObject) -> Event:
         return cls(
-            source=wire["source"],
-            id=wire["id"],
-            type=wire["type"],
-            time=utc(wire["time"]),
-            data=wire["data"],
+            _text(wire, "source"),
+            _text(wire, "id"),
+            _text(wire, "type"),
+            utc(_text(wire, "time")),
+            wire_data(wire),
         )
 
     def retraction(self) -> Retraction:
@@ -112,6 +112,20 @@ def counted(event: Event, retractions: Retractions) -> Stored:
     return Stored(event, retractions.periods(ident, event.time), moments)
 
 
+def _text(wire: JSONObject, name: str) -> str:
+    value = wire[name]
+    assert isinstance(value, str), f"a validated event's {name} is text"
+    return value
+
+
+def wire_data(wire: JSONObject) -> JSONObject:
+    """The `data` object of a validated event's JSON form."""
+    data = wire["data"]
+    # dict first: parsed JSON is a dict, and the ABC's check costs more.
+    assert isinstance(data, dict | Mapping), "a validated event's data is an object"
+    return data
+
+
 def utc(value: datetime | str) -> datetime:
     moment = datetime.fromisoformat(value) if isinstance(value, str) else value
     if moment.tzinfo is UTC:
@@ -128,6 +142,6 @@ class Decoded(NamedTuple):
     partition it was read from and the record's value, its `data` as JSON."""
 
     envelope: Envelope
-    wire: dict[str, Any]
+    wire: JSONObject
     partition: int
     value: bytes

@@ -28,7 +28,16 @@ from typing import NamedTuple
 import orjson
 
 from stroom_caseload.domain.client import CLIENT_EVENT_TYPES, client_point
-from stroom_caseload.domain.events import Decoded, Event, Mark, Stored, counted, keep_earliest, utc
+from stroom_caseload.domain.events import (
+    Decoded,
+    Event,
+    Mark,
+    Stored,
+    counted,
+    keep_earliest,
+    utc,
+    wire_data,
+)
 from stroom_caseload.domain.fold import history
 from stroom_caseload.domain.publication import client_record, revised_fact
 from stroom_contract.events import Envelope, EventRetractedData
@@ -83,7 +92,7 @@ class Incoming(NamedTuple):
             (envelope.source, envelope.id),
             envelope.type,
             utc(envelope.time),
-            wire["data"],
+            wire_data(wire),
             orjson.dumps(wire).decode(),
             key,
             retracted,
