@@ -20,16 +20,26 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    true,
     union_all,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from stroom_platform.dialect import PerEngine, among, bound_values, member_of
+from stroom_platform.dialect import (
+    PerEngine,
+    among,
+    bound_values,
+    grouping_sets,
+    is_postgres,
+    list_position,
+    listed,
+    member_of,
+)
 from stroom_platform.recorded import known_at
 from stroom_reporting import tables as t
 from stroom_reporting.domain import kpi_cells
 from stroom_reporting.domain.families import Assessed
-from stroom_reporting.domain.mutations import Flow, FlowTuple
+from stroom_reporting.domain.mutations import FlowTuple
 
 
 def active_on(table: Table, day: date) -> ColumnElement[bool]:
@@ -57,9 +67,16 @@ def _opening_as_zero(month: Any, first: int | ColumnElement[int]) -> Any:
 
 def _current_flows(postgres: bool) -> Select[Any]:
     m = t.monthly.c
-    month = _opening_as_zero(m.month, bindparam("first", type_=Integer))
+    month = _opening_as_zero(m.month, bindparam("first", type_=Integer)).label("month")
     return (
-        select(m.municipality, m.regulation, m.unit, month, func.sum(m.inflow), func.sum(m.outflow))
+        select(
+            m.municipality,
+            m.regulation,
+            m.unit,
+            month,
+            func.sum(m.inflow).label("inflow"),
+            func.sum(m.outflow).label("outflow"),
+        )
         .where(
             among(m.municipality, "municipalities", postgres),
             among(m.regulation, "regulations", postgres),
@@ -68,6 +85,139 @@ def _current_flows(postgres: bool) -> Select[Any]:
         )
         .group_by(m.municipality, m.regulation, m.unit, month)
     )
+
+
+def _flows_as_of(postgres: bool, as_of: datetime) -> Select[Any]:
+    """The flows as `_current_flows` gives them, counted from the spells valid at `as_of`."""
+    c = t.count_spells.c
+    first, last = bindparam("first", type_=Integer), bindparam("last", type_=Integer)
+    scope = (
+        among(c.municipality, "municipalities", postgres),
+        among(c.regulation, "regulations", postgres),
+        among(c.unit, "units", postgres),
+        known_at(t.count_spells, as_of),
+    )
+    one, none = literal(1, Integer), literal(0, Integer)
+    moves = union_all(
+        *(
+            select(
+                c.municipality,
+                c.regulation,
+                c.unit,
+                _opening_as_zero(month, first).label("month"),
+                inflow.label("inflow"),
+                outflow.label("outflow"),
+            ).where(*scope, month <= last)
+            for month, inflow, outflow in ((c.start_month, one, none), (c.end_month, none, one))
+        )
+    ).subquery("moves")
+    keys = (moves.c.municipality, moves.c.regulation, moves.c.unit, moves.c.month)
+    return select(
+        *keys, func.sum(moves.c.inflow).label("inflow"), func.sum(moves.c.outflow).label("outflow")
+    ).group_by(*keys)
+
+
+# The groupings of the monthly report's figures, in the order of their index (`grouping_set`):
+# per key and month, per key over the period, per municipality, per regulation, the organisation
+# per month and over the period. A key is the positions of its municipality, regulation and unit
+# in the lists asked for: integers group and sort faster than the codes.
+FIGURE_SETS = (
+    ("m", "r", "u", "month"),
+    ("m", "r", "u"),
+    ("m", "u", "month"),
+    ("r", "u", "month"),
+    ("u", "month"),
+    ("u",),
+)
+
+
+def _figures(postgres: bool, flows: Select[Any]) -> Select[Any]:
+    """Begin, inflow, outflow and end per key (every municipality x regulation x unit listed) and
+    month first..last, summed over FIGURE_SETS. The stock runs from the opening (month 0 of the
+    flows) over the months; a period's begin is its first month's and its end its last month's."""
+    first, last = bindparam("first", type_=Integer), bindparam("last", type_=Integer)
+    series = select(first.label("month")).cte("series", recursive=True)
+    following = case((series.c.month % 100 == 12, series.c.month + 89), else_=series.c.month + 1)
+    series = series.union_all(select(following).where(series.c.month < last))
+    months = union_all(select(series.c.month), select(literal(0, Integer).label("month"))).subquery("months")
+    lists = [listed(name, postgres) for name in ("municipalities", "regulations", "units")]
+    f = flows.subquery("flows")
+    grid = lists[0].join(lists[1], true()).join(lists[2], true()).join(months, true())
+    found = [
+        f.c[name] == rows.c.value
+        for name, rows in zip(("municipality", "regulation", "unit"), lists, strict=True)
+    ]
+    grid = grid.outerjoin(f, and_(*found, f.c.month == months.c.month))
+    # Integers: PostgreSQL sums them in bigints, bigints only in numerics.
+    inflow = cast(func.coalesce(f.c.inflow, 0), Integer)
+    outflow = cast(func.coalesce(f.c.outflow, 0), Integer)
+    keys = [list_position(rows) for rows in lists]
+    stock = func.sum(inflow - outflow).over(partition_by=keys, order_by=months.c.month, rows=(None, 0))
+    running = (
+        select(
+            *(key.label(name) for key, name in zip(keys, FIGURE_SETS[1], strict=True)),
+            months.c.month,
+            inflow.label("inflow"),
+            outflow.label("outflow"),
+            cast(stock, Integer).label("end"),
+        )
+        .select_from(grid)
+        .subquery("running")
+    )
+    r = running.c
+    begin = r.end - r.inflow + r.outflow
+    per_month = select(
+        r.m,
+        r.r,
+        r.u,
+        r.month,
+        begin.label("begin"),
+        r.inflow,
+        r.outflow,
+        r.end,
+        case((r.month == first, begin), else_=0).label("first_begin"),
+        case((r.month == last, r.end), else_=0).label("last_end"),
+    ).where(r.month > 0)
+    rows = per_month.cte("per_month")
+    # The rows are the first set already; the others are sums of them.
+    sums = [
+        cast(func.sum(rows.c[name]), BigInteger).label(name)
+        for name in ("begin", "inflow", "outflow", "end", "first_begin", "last_end")
+    ]
+    totals = grouping_sets(rows, FIGURE_SETS[1:], sums, postgres).subquery("totals")
+    t_ = totals.c
+    figures = union_all(
+        select(rows, literal(0, Integer).label("grouping_set")),
+        select(*(c for c in t_ if c.name != "grouping_set"), t_.grouping_set + 1),
+    ).subquery("figures")
+    g = figures.c
+    return select(figures).order_by(g.grouping_set, g.m, g.r, g.u, g.month)
+
+
+_CURRENT_FIGURES = PerEngine(lambda postgres: _figures(postgres, _current_flows(postgres)))
+
+
+async def monthly_figures(
+    conn: AsyncConnection,
+    municipalities: Sequence[str],
+    regulations: Sequence[str],
+    units: Sequence[str],
+    first: int,
+    last: int,
+    as_of: datetime | None,
+) -> Sequence[Any]:
+    """The monthly report's figures per FIGURE_SETS, ordered by set, key and month: the positions
+    of the municipality, regulation and unit in their lists (from 0) and the month, NULL where the
+    set has none; begin, inflow, outflow, end, first_begin and last_end (a period's begin and end);
+    and grouping_set."""
+    if not (municipalities and regulations and units):
+        return []
+    postgres = is_postgres(conn)
+    statement = _CURRENT_FIGURES(conn) if as_of is None else _figures(postgres, _flows_as_of(postgres, as_of))
+    lists = {"municipalities": municipalities, "regulations": regulations, "units": units}
+    bound = {name: bound_values(conn, values) for name, values in lists.items()}
+    figures: Sequence[Any] = (await conn.execute(statement, {**bound, "first": first, "last": last})).all()
+    return figures
 
 
 # Built once per engine: each report binds its values to the same statement, which SQLAlchemy
@@ -86,31 +236,12 @@ async def flows(
 ) -> Sequence[FlowTuple]:
     """Inflow and outflow per key and month up to `last`; the months before `first` together
     as month 0 (the opening)."""
-    if as_of is None:
-        lists = {"municipalities": municipalities, "regulations": regulations, "units": units}
-        bound = {name: bound_values(conn, values) for name, values in lists.items()}
-        rows = await conn.execute(_CURRENT_FLOWS(conn), {**bound, "first": first, "last": last})
-        current: Sequence[FlowTuple] = rows.all()  # Rows are tuples
-        return current
-    c = t.count_spells.c
-    scope = and_(
-        c.municipality.in_(municipalities),
-        c.regulation.in_(regulations),
-        c.unit.in_(units),
-        known_at(t.count_spells, as_of),
-    )
-    result: list[Flow] = []
-    for month_column, is_inflow in ((c.start_month, True), (c.end_month, False)):
-        month = _opening_as_zero(month_column, first)
-        counted = await conn.execute(
-            select(c.municipality, c.regulation, c.unit, month, func.count())
-            .where(scope, month_column <= last)
-            .group_by(c.municipality, c.regulation, c.unit, month)
-        )
-        for muni, regulation, unit, the_month, count in counted.all():
-            counts = (count, 0) if is_inflow else (0, count)
-            result.append(Flow(muni, regulation, unit, the_month, *counts))
-    return result
+    postgres = is_postgres(conn)
+    statement = _CURRENT_FLOWS(conn) if as_of is None else _flows_as_of(postgres, as_of)
+    lists = {"municipalities": municipalities, "regulations": regulations, "units": units}
+    bound = {name: bound_values(conn, values) for name, values in lists.items()}
+    rows: Sequence[FlowTuple] = (await conn.execute(statement, {**bound, "first": first, "last": last})).all()
+    return rows
 
 
 async def late_flows(

@@ -1,6 +1,7 @@
 """Conditions and statements that differ by engine: the smaller of two values, `IN` over
 many values or pairs (one array on PostgreSQL, chunks under SQLite's parameter limit), one
-bound list of values, a statement built once per engine, and `INSERT .. ON CONFLICT`."""
+bound list of values (as a condition or as rows), sums over several groupings in one statement,
+a statement built once per engine, and `INSERT .. ON CONFLICT`."""
 
 from __future__ import annotations
 
@@ -11,17 +12,25 @@ from typing import Any, Generic, TypeVar
 import orjson
 from sqlalchemy import (
     ColumnElement,
+    CompoundSelect,
+    FromClause,
+    Integer,
+    Select,
     String,
     Table,
+    TableValuedAlias,
     any_,
     bindparam,
+    case,
     cast,
     func,
     literal,
     literal_column,
+    null,
     select,
     text,
     tuple_,
+    union_all,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -62,6 +71,53 @@ def among(column: ColumnElement[Any], name: str, postgres: bool) -> ColumnElemen
         return column == any_(bindparam(name, type_=postgresql.ARRAY(column.type)))
     values = func.json_each(bindparam(name, type_=String)).table_valued("value")
     return column.in_(select(values.c.value))
+
+
+def listed(name: str, postgres: bool) -> TableValuedAlias:
+    """The text values bound as the one parameter `name` (see `bound_values`) as rows of `value`
+    and its position in the list (`list_position`)."""
+    if postgres:
+        values = func.unnest(bindparam(name, type_=postgresql.ARRAY(String)))
+        return values.table_valued("value", with_ordinality="position").render_derived(name)
+    return func.json_each(bindparam(name, type_=String)).table_valued("value", "key").alias(name)
+
+
+def list_position(rows: TableValuedAlias) -> ColumnElement[int]:
+    """A `listed` row's position in its list, from 0."""
+    return rows.c.position - 1 if "position" in rows.c else rows.c.key
+
+
+def grouping_sets(
+    source: FromClause,
+    sets: Sequence[Sequence[str]],
+    aggregates: Sequence[ColumnElement[Any]],
+    postgres: bool,
+) -> Select[Any] | CompoundSelect[Any]:
+    """The aggregates over `source` grouped by each set of its columns in turn, in one statement:
+    the columns of every set, NULL where a row's set lacks them, then the aggregates, then
+    `grouping_set`, the index of the row's set. PostgreSQL groups once (GROUPING SETS); SQLite,
+    which has none, takes a UNION ALL of a GROUP BY per set."""
+    names = list(dict.fromkeys(name for grouped in sets for name in grouped))
+    columns = [source.c[name] for name in names]
+    if postgres:
+        # GROUPING's bits, from the last column, are those of the columns a row is not grouped by.
+        masks = {
+            sum(1 << (len(names) - 1 - i) for i, name in enumerate(names) if name not in grouped): index
+            for index, grouped in enumerate(sets)
+        }
+        which = case(masks, value=func.grouping(*columns)).label("grouping_set")
+        grouping = func.grouping_sets(*(tuple_(*(source.c[name] for name in grouped)) for grouped in sets))
+        return select(*columns, *aggregates, which).group_by(grouping)
+    return union_all(
+        *(
+            select(
+                *(c if c.name in grouped else null().label(c.name) for c in columns),
+                *aggregates,
+                literal(index, Integer).label("grouping_set"),
+            ).group_by(*(source.c[name] for name in grouped))
+            for index, grouped in enumerate(sets)
+        )
+    )
 
 
 def bound_values(conn: AsyncConnection, values: Sequence[Any]) -> Any:

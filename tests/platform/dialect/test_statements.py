@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Integer, cast, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from dialect.tables import MANY, metadata, rows, versions
@@ -17,9 +17,12 @@ from stroom_platform.dialect import (
     among,
     bound_values,
     chunks,
+    grouping_sets,
     insert_on_conflict,
     is_postgres,
     least_of,
+    list_position,
+    listed,
     member_of,
     pair_member_of,
 )
@@ -114,3 +117,37 @@ async def test_among_binds_any_number_of_values_as_one_parameter_of_one_statemen
         assert list(await conn.scalars(statement(conn), {"names": bound_values(conn, [])})) == []
     # Built once for each engine, not per call.
     assert len(built) == 2
+
+
+async def test_listed_values_come_as_rows_with_their_positions(engine: AsyncEngine) -> None:
+    def build(postgres: bool) -> Any:
+        values = listed("names", postgres)
+        return select(values.c.value, list_position(values)).order_by(list_position(values))
+
+    statement = PerEngine(build)
+    async with engine.connect() as conn:
+        names = ["zeta", "alfa", "één", "alfa"]
+        found = await conn.execute(statement(conn), {"names": bound_values(conn, names)})
+        assert [tuple(row) for row in found] == [("zeta", 0), ("alfa", 1), ("één", 2), ("alfa", 3)]
+
+
+async def test_grouping_sets_sum_per_set_with_nulls_for_the_columns_a_set_lacks(engine: AsyncEngine) -> None:
+    async with engine.begin() as conn:
+        await conn.execute(
+            versions.insert(), [{"key": k, "version": v} for k, v in (("a", 1), ("a", 2), ("b", 3), ("b", 4))]
+        )
+        source = select(versions.c.key, (versions.c.version % 2).label("odd"), versions.c.version).subquery()
+        total = cast(func.sum(source.c.version), Integer).label("total")
+        sets = (("key", "odd"), ("key",), ())
+        grouped = grouping_sets(source, sets, [total], is_postgres(conn)).subquery()
+        g = grouped.c
+        found = await conn.execute(select(grouped).order_by(g.grouping_set, g.key, g.odd))
+        assert [tuple(row) for row in found] == [
+            ("a", 0, 2, 0),
+            ("a", 1, 1, 0),
+            ("b", 0, 4, 0),
+            ("b", 1, 3, 0),
+            ("a", None, 3, 1),
+            ("b", None, 7, 1),
+            (None, None, 10, 2),
+        ]

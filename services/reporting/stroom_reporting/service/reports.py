@@ -304,6 +304,45 @@ class Finality:
         return figure_status.least_final(self.statuses.values())
 
 
+@dataclass(frozen=True)
+class MonthlyFigures:
+    """The monthly report's rows per municipality x regulation x unit x month, each key's period
+    total (month 0), and the totals per municipality, per regulation and of the organisation."""
+
+    rows: list[mutations.MutationRow]
+    period: list[mutations.MutationRow]
+    municipality: list[mutations.MutationRow]
+    regulation: list[mutations.MutationRow]
+    organisation: list[mutations.MutationRow]
+    organisation_period: list[mutations.MutationRow]
+
+
+async def _monthly_figures(
+    conn: AsyncConnection,
+    scope: Scope,
+    regulations: Sequence[str],
+    units: Sequence[str],
+    first: int,
+    last: int,
+    as_of: datetime | None,
+) -> MonthlyFigures:
+    """The figures as the database sums them (queries.monthly_figures), as rows."""
+    municipalities = scope.municipalities
+    figures = await queries.monthly_figures(conn, municipalities, regulations, units, first, last, as_of)
+    grouped: list[list[mutations.MutationRow]] = [[] for _ in queries.FIGURE_SETS]
+    total = mutations.TOTAL
+    for m, r, u, month, begin, inflow, outflow, end, first_begin, last_end, index in figures:
+        if month is None:
+            begin, end = first_begin, last_end
+        key = (
+            total if m is None else municipalities[m],
+            total if r is None else regulations[r],
+            units[u],
+        )
+        grouped[index].append(mutations.MutationRow(*key, month or 0, begin, inflow, outflow, end))
+    return MonthlyFigures(*grouped)
+
+
 async def _mutations(
     conn: AsyncConnection,
     scope: Scope,
@@ -314,10 +353,13 @@ async def _mutations(
     as_of: datetime | None,
 ) -> tuple[list[mutations.MutationRow], dict[str, list[mutations.MutationRow]]]:
     """The monthly rows per municipality x regulation x unit, and their totals."""
-    flows = await queries.flows(conn, scope.municipalities, regulations, units, first, last, as_of)
-    keys = [(m, r, u) for m in scope.municipalities for r in regulations for u in units]
-    rows = mutations.mutation_rows(keys, flows, first, last)
-    return rows, mutations.totals(rows)
+    figures = await _monthly_figures(conn, scope, regulations, units, first, last, as_of)
+    totals = {
+        "municipality": figures.municipality,
+        "regulation": figures.regulation,
+        "organisation": figures.organisation,
+    }
+    return figures.rows, totals
 
 
 def _keyed(
@@ -419,7 +461,7 @@ async def monthly(
     as_of: datetime | None,
 ) -> Report:
     """Report 1: rows per municipality x regulation x unit x month, the period total and totals."""
-    rows, totals = await _mutations(conn, scope, regulations, units, first, last, as_of)
+    figures = await _monthly_figures(conn, scope, regulations, units, first, last, as_of)
     names = scope.names
     final = await finality(conn, scope, regulations, units, first, last, as_of)
 
@@ -427,15 +469,13 @@ async def monthly(
         return ReportTable(name, title, MUTATION_COLUMNS, _mutation_dicts(table_rows, names, final))
 
     tables = [
-        table("rows", "Mutaties per maand", rows),
-        table("period_totals", "Totaal over de periode", mutations.period_totals(rows)),
-        table("municipality_totals", "Totaal per gemeente", totals["municipality"]),
-        table("regulation_totals", "Totaal per regeling", totals["regulation"]),
-        table("organisation_totals", "Totaal organisatie", totals["organisation"]),
+        table("rows", "Mutaties per maand", figures.rows),
+        table("period_totals", "Totaal over de periode", figures.period),
+        table("municipality_totals", "Totaal per gemeente", figures.municipality),
+        table("regulation_totals", "Totaal per regeling", figures.regulation),
+        table("organisation_totals", "Totaal organisatie", figures.organisation),
         table(
-            "organisation_period_totals",
-            "Totaal organisatie over de periode",
-            mutations.period_totals(totals["organisation"]),
+            "organisation_period_totals", "Totaal organisatie over de periode", figures.organisation_period
         ),
     ]
     return Report.of_months("monthly", "Maandelijkse mutaties", scope, (first, last), as_of, *tables)
