@@ -11,6 +11,7 @@ from typing import Any, Protocol, TypeAlias
 
 from sqlalchemy import BigInteger, DateTime, Dialect, Integer, TypeDecorator, event
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.types import TypeEngine
 
@@ -101,16 +102,25 @@ def make_engine(url: str | URL, pool: PoolSize = DEFAULT_POOL, **kwargs: Any) ->
     return create_async_engine(url, pool_size=pool.size, max_overflow=pool.overflow, **kwargs)
 
 
+def _refuse_closed(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+    # The pool takes another connection when a checkout raises this (up to three times).
+    if dbapi_connection.driver_connection.is_closed():
+        raise DisconnectionError("connection closed by the server")
+
+
 def make_reading_engine(engine: AsyncEngine, pool: PoolSize = DEFAULT_POOL) -> AsyncEngine:
     """An engine for connections that only read, beside `engine`. On PostgreSQL a pool of its own
-    in autocommit: a read is its statements alone, and the check before use one statement, where
-    a connection that begins transactions takes a BEGIN and a ROLLBACK around each (four round
-    trips a checkout, the most of a kept answer's cost). Each statement still sees what was
-    committed when it began, as under read committed. SQLite's reads begin no transaction, and a
-    second engine on `:memory:` would be another database: there `engine` itself."""
+    in autocommit: a read is its statements alone. Its check before use asks the driver whether
+    the server closed the connection (as it does to every connection when it stops or restarts)
+    instead of a statement: a kept answer's only round trip is then its generation read. Each
+    statement still sees what was committed when it began, as under read committed. SQLite's reads
+    begin no transaction, and a second engine on `:memory:` would be another database: there
+    `engine` itself."""
     if not is_postgres(engine):
         return engine
-    return make_engine(engine.url, pool, isolation_level="AUTOCOMMIT")
+    reading = make_engine(engine.url, pool, isolation_level="AUTOCOMMIT", pool_pre_ping=False)
+    event.listen(reading.sync_engine, "checkout", _refuse_closed)
+    return reading
 
 
 def alters_by_copying(where: Where) -> bool:

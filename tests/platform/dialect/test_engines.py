@@ -3,15 +3,17 @@ stored alike on both."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta, timezone
 
+import asyncpg
 import pytest
 from sqlalchemy import select, text
 from sqlalchemy.exc import StatementError
 
 from dialect.tables import metadata, rows
 from stroom_platform.db import make_engine
-from stroom_platform.dialect import alters_by_copying, is_postgres, writers
+from stroom_platform.dialect import alters_by_copying, is_postgres, make_reading_engine, writers
 
 
 async def test_utc_datetime_reads_back_the_same_moment_aware_and_refuses_a_naive_one(
@@ -61,4 +63,27 @@ async def test_engines_are_made_for_their_database(database_url: str) -> None:
                 assert await conn.scalar(text("PRAGMA busy_timeout")) == 30000
         assert alters_by_copying(engine) == (not is_postgres(engine))
     finally:
+        await engine.dispose()
+
+
+async def test_a_reading_connection_the_server_closed_is_replaced_before_it_is_used(
+    postgres_server_url: str,
+) -> None:
+    engine = make_engine(postgres_server_url)
+    reading = make_reading_engine(engine)
+    try:
+        async with reading.connect() as conn:
+            first = await conn.scalar(text("SELECT pg_backend_pid()"))
+        admin = await asyncpg.connect(postgres_server_url.replace("+asyncpg", ""))
+        try:
+            assert await admin.fetchval("SELECT pg_terminate_backend($1, 5000)", first)
+        finally:
+            await admin.close()
+        # The server has closed it; the pooled connection hears so while the loop waits.
+        await asyncio.sleep(0.1)
+        async with reading.connect() as conn:
+            second = await conn.scalar(text("SELECT pg_backend_pid()"))
+        assert second != first
+    finally:
+        await reading.dispose()
         await engine.dispose()
