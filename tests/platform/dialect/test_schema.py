@@ -67,6 +67,32 @@ async def test_a_table_loaded_beside_the_live_one_is_indexed_analysed_and_swappe
             assert await conn.run_sync(schema, table.name) == ({f"ix_{table.name}_name"}, f"pk_{table.name}")
 
 
+async def test_a_loaded_table_is_analysed_without_the_columns_no_query_is_planned_on(
+    engine: AsyncEngine,
+) -> None:
+    async with engine.begin() as conn:
+        await conn.run_sync(swapped.create_all)
+        await empty_for_loading(conn, [loaded])
+        await conn.execute(loaded.insert(), [{"id": n, "name": f"naam {n}"} for n in range(50)])
+    async with engine.begin() as conn:
+        await finish_loading(conn, loaded, [loaded.c.name])
+        if is_postgres(conn):
+            found = await conn.scalars(
+                text("SELECT attname FROM pg_stats WHERE tablename = 'dialect_live_next'")
+            )
+            assert set(found) == {"id"}
+            assert (
+                await conn.scalar(text("SELECT reltuples FROM pg_class WHERE relname = 'dialect_live_next'"))
+                == 50
+            )
+        else:
+            # SQLite's statistics are per index: the table is analysed whole.
+            assert (
+                await conn.scalar(text("SELECT count(*) FROM sqlite_stat1 WHERE tbl = 'dialect_live_next'"))
+                == 1
+            )
+
+
 async def test_a_table_refusing_changes_takes_rows_and_refuses_updates_and_deletes(
     engine: AsyncEngine,
 ) -> None:

@@ -16,6 +16,10 @@ from stroom_platform.dialect import empty_for_loading, finish_loading, writers
 # renaming it holds the previous live rows; a rebuild cut off in between starts with `empty` again.
 
 
+# The ledger's events and the entities' facts as JSON: read whole by key, never searched.
+_DOCUMENTS = (shadow.events.c.wire, shadow.entities.c.fact)
+
+
 async def empty(engine: AsyncEngine) -> None:
     async with engine.begin() as conn:
         await empty_for_loading(conn, shadow.all)
@@ -31,6 +35,7 @@ async def finish(engine: AsyncEngine, connections: int) -> None:
     async def work() -> None:
         async with engine.begin() as conn:
             while tables:
-                await finish_loading(conn, tables.pop(0))
+                table = tables.pop(0)
+                await finish_loading(conn, table, [c for c in _DOCUMENTS if c.table is table])
 
     await asyncio.gather(*(work() for _ in range(writers(engine, connections))))
