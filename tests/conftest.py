@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import random
 import secrets
 import shutil
 import tempfile
@@ -12,6 +13,10 @@ from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
 from typing import Any
 
+import aiokafka.client
+import aiokafka.conn
+import aiokafka.consumer.fetcher
+import aiokafka.partitioner
 import asyncpg
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -21,6 +26,14 @@ from stroom_contract.bsn import Pseudonymiser
 from stroom_platform.broker import EmbeddedBroker
 from stroom_platform.issuer import mint_token
 from stroom_platform.organisations import OrganisationsConfig, load_organisations
+
+# The services run in the tests' process while hypothesis draws beside them in a thread, and
+# hypothesis takes any move of the global random generator during a draw for a strategy using it
+# (a HypothesisDeprecationWarning each time). aiokafka's fetch loops shuffle with that generator
+# all the time; a generator of their own keeps the services' randomness apart from the draws.
+_SERVICES_RANDOM = random.Random()
+aiokafka.client.random = aiokafka.conn.random = _SERVICES_RANDOM
+aiokafka.consumer.fetcher.random = aiokafka.partitioner.random = _SERVICES_RANDOM
 
 ADMIN_DSN = os.environ.get("STROOM_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 PSEUDONYM_KEY = "test-pseudonym-key-0123456789abcdef"
