@@ -91,6 +91,8 @@ applications = versioned(
     Column("received_on", Date, nullable=False),
     Column("decision", String(10)),
     Column("decided_on", Date),
+    # The applications of a batch's plans' clients are looked up by client (kpi_store).
+    Index("ix_reporting_applications_client_ref", "client_ref", postgresql_using="hash"),
 )
 
 phase_spells = versioned(
