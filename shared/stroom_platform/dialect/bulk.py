@@ -204,12 +204,23 @@ async def write_rows(
     await update_rows(conn, table, columns[0], columns[1:], [row for row in rows if row[0] in stored])
 
 
-def _wanted(table: Table, column: str) -> str:
-    """A join of `table` to the values of the bound array `values`: PostgreSQL looks each one up
-    in the column's index. `column = ANY(array)` could be planned, once the statement is prepared
-    and generic, as a scan of the whole table comparing every row with every value."""
-    array = f"CAST(:values AS {table.c[column].type.compile(_PG)}[])"
-    return f"unnest({array}) AS wanted(value) WHERE {table.name}.{column} = wanted.value"
+def _looked_up(table: Table, column: str, array: str, wanted: Sequence[str], alias: str) -> str:
+    """A FROM list of `table`'s rows (their `wanted` columns, as `alias`) whose `column` is one of
+    the values of `array`: PostgreSQL looks each value up in the column's index. In a plain join
+    of the table to the values, a generic plan (which takes the array for ten values) or a table
+    without statistics is planned as a scan of the whole table hashed against the values, which
+    costs more as the table grows; a lateral subquery it cannot merge (OFFSET 0) has no other
+    plan than the look-ups. `column = ANY(array)` could likewise be planned as a scan comparing
+    every row with every value."""
+    columns = ", ".join(wanted)
+    return (
+        f"unnest({array}) AS wanted(value), LATERAL (SELECT {columns} FROM {table.name} "  # noqa: S608 - table and column names come from our own metadata, values are bound parameters
+        f"WHERE {table.name}.{column} = wanted.value OFFSET 0) AS {alias}"
+    )
+
+
+def _array(table: Table, column: str, parameter: str) -> str:
+    return f"CAST({parameter} AS {table.c[column].type.compile(_PG)}[])"
 
 
 async def select_where_in(
@@ -221,12 +232,13 @@ async def select_where_in(
     if is_postgres(conn) and (row := _plain_row(table, tuple(wanted))) is not None:
         driver = await _driver(conn)
         return [
-            row(*record) for record in await driver.fetch(_select_sql(table, column, tuple(wanted)), values)
+            row(*record)
+            for record in await driver.fetch(_select_sql(table, column, tuple(wanted), "$1"), values)
         ]
     if is_postgres(conn):
-        names = ", ".join(f"{table.name}.{c}" for c in wanted)
-        sql = f"SELECT {names} FROM {table.name}, {_wanted(table, column)}"  # noqa: S608 - table and column names come from our own metadata, values are bound parameters
-        typed = text(sql).columns(*(table.c[c] for c in wanted))
+        typed = text(_select_sql(table, column, tuple(wanted), ":values")).columns(
+            *(table.c[c] for c in wanted)
+        )
         return list(await conn.execute(typed, {"values": list(values)}))
     found: list[Any] = []
     for condition in member_of(conn, table.c[column], values):
@@ -250,13 +262,9 @@ def _plain_row(table: Table, wanted: tuple[str, ...]) -> type[tuple[Any, ...]] |
 
 
 @cache
-def _select_sql(table: Table, column: str, wanted: tuple[str, ...]) -> str:
-    array = f"CAST($1 AS {table.c[column].type.compile(_PG)}[])"
-    names = ", ".join(f"{table.name}.{c}" for c in wanted)
-    return (
-        f"SELECT {names} FROM {table.name}, unnest({array}) AS wanted(value) "  # noqa: S608 - table and column names come from our own metadata, values are bound parameters
-        f"WHERE {table.name}.{column} = wanted.value"
-    )
+def _select_sql(table: Table, column: str, wanted: tuple[str, ...], parameter: str) -> str:
+    found = _looked_up(table, column, _array(table, column, parameter), wanted, table.name)
+    return f"SELECT {', '.join(wanted)} FROM {found}"  # noqa: S608 - table and column names come from our own metadata, values are bound parameters
 
 
 async def delete_where_in(conn: AsyncConnection, table: Table, column: str, values: Sequence[Any]) -> None:
@@ -264,7 +272,8 @@ async def delete_where_in(conn: AsyncConnection, table: Table, column: str, valu
     if not values:
         return
     if is_postgres(conn):
-        sql = f"DELETE FROM {table.name} USING {_wanted(table, column)}"  # noqa: S608 - table and column names come from our own metadata, values are bound parameters
+        found = _looked_up(table, column, _array(table, column, ":values"), ("ctid",), "found")
+        sql = f"DELETE FROM {table.name} USING {found} WHERE {table.name}.ctid = found.ctid"  # noqa: S608 - table and column names come from our own metadata, values are bound parameters
         await conn.execute(text(sql), {"values": list(values)})
         return
     for condition in member_of(conn, table.c[column], values):

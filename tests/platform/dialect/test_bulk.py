@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 
+import pytest
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from dialect.tables import metadata, rows
+from dialect.tables import metadata, rows, versions
 from stroom_platform.db import make_engine
 from stroom_platform.dialect import (
     append_rows,
@@ -54,6 +55,28 @@ async def test_bulk_writes_give_the_same_rows_on_both_engines(database_url: str)
         ]
     finally:
         await engine.dispose()
+
+
+async def test_reads_and_deletes_by_value_look_up_the_index_whatever_the_table_size(
+    engine: AsyncEngine,
+) -> None:
+    if not is_postgres(engine):
+        pytest.skip("the plans are PostgreSQL's")
+    async with engine.begin() as conn:
+        # Ten versions a key: a value stands for several rows, as an entity's in a spell table.
+        stored = [(f"k{i}", v) for i in range(2_000) for v in range(10)]
+        await insert_rows(conn, versions, ("key", "version"), stored)
+        # A prepared statement's generic plan on a table without statistics, as in a long load:
+        # planned as a scan of the whole table when the rows are joined to the values.
+        await conn.execute(text("SET LOCAL plan_cache_mode = force_generic_plan"))
+        scans = text("SELECT seq_scan FROM pg_stat_xact_user_tables WHERE relname = :t")
+        before = await conn.scalar(scans, {"t": versions.name})
+        found = await select_where_in(conn, versions, "key", ["k7", "k1999", "k2000"], ("key", "version"))
+        await delete_where_in(conn, versions, "key", ["k7", "k8"])
+        assert await conn.scalar(scans, {"t": versions.name}) == before
+        left = await conn.scalar(text(f"SELECT count(*) FROM {versions.name}"))
+    assert sorted(tuple(row) for row in found) == [(k, v) for k in ("k1999", "k7") for v in range(10)]
+    assert left == 19_980
 
 
 async def test_appended_rows_are_committed_and_keep_rows_stored_first(engine: AsyncEngine) -> None:
