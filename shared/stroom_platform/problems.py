@@ -15,6 +15,17 @@ from stroom_platform.responses import FastJSONResponse
 PROBLEM_JSON = "application/problem+json"
 TYPE_BASE = "https://stroom.example/problems/"
 log = logging.getLogger(__name__)
+HTTP_TITLES = {
+    400: "Ongeldig verzoek",
+    401: "Niet aangemeld",
+    403: "Geen toegang",
+    404: "Niet gevonden",
+    405: "Methode niet toegestaan",
+    406: "Niet te leveren in het gevraagde formaat",
+    413: "Verzoek te groot",
+    415: "Inhoudstype niet ondersteund",
+    429: "Te veel verzoeken",
+}
 
 
 class Problem(Exception):
@@ -72,7 +83,9 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def on_http(request: Request, exc: Exception) -> FastJSONResponse:
         assert isinstance(exc, StarletteHTTPException)
         slug = {404: "not-found", 405: "method-not-allowed", 401: "unauthorized", 403: "forbidden"}
-        problem = Problem(exc.status_code, slug.get(exc.status_code, "http-error"), str(exc.detail))
+        # Starlette's detail is the English status phrase; people read the title.
+        title = HTTP_TITLES.get(exc.status_code, f"HTTP-fout {exc.status_code}")
+        problem = Problem(exc.status_code, slug.get(exc.status_code, "http-error"), title)
         return problem_response(problem, request, headers=dict(exc.headers or {}))
 
     async def on_validation(request: Request, exc: Exception) -> FastJSONResponse:
@@ -93,7 +106,7 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     async def on_unexpected(request: Request, exc: Exception) -> FastJSONResponse:
         log.exception("unhandled error", extra={"path": request.url.path})
-        return problem_response(Problem(500, "internal-error", "Internal server error"), request)
+        return problem_response(Problem(500, "internal-error", "Interne fout"), request)
 
     app.add_exception_handler(Problem, on_problem)
     app.add_exception_handler(StarletteHTTPException, on_http)

@@ -106,6 +106,16 @@ async def test_every_response_of_every_route_names_the_api_version(services: dic
                 assert response.headers.get(API_VERSION_HEADER) == app.version, (name, method, path)
                 if response.status_code >= 400:
                     assert response.headers["content-type"] == "application/problem+json", (name, path)
+            # Starlette's and the crash handler's titles are the platform's, in Dutch.
+            titles = [
+                (await http.request(method, path)).json()["title"]
+                for method, path in [
+                    ("GET", "/no-such-path"),
+                    (UNSUPPORTED_METHOD, "/v1/openapi.json"),
+                    ("GET", "/test-only/boom"),
+                ]
+            ]
+            assert titles == ["Niet gevonden", "Methode niet toegestaan", "Interne fout"], name
         # Health and success, redirects, invalid input, unknown paths and methods, and a crash.
         assert {200, 404, 405, 500} <= statuses, (name, statuses)
         assert statuses & {400, 415}, (name, statuses)

@@ -119,7 +119,7 @@ def caseload_router(engine: AsyncEngine, organisations: OrganisationsConfig, aud
     ) -> dict[str, Any]:
         """The caseload of one municipality; its coaches in pages of at most 1,000."""
         if code not in organisations.municipality_codes:
-            raise Problem(404, "unknown-municipality", "Unknown municipality", f"{code} is not configured.")
+            raise Problem(404, "unknown-municipality", "Onbekende gemeente", f"{code} is niet ingesteld.")
         reader.access.restrict([code])
         day = checked_day("date", on) or date.today()
         as_of = checked_moment("asOf", as_of)

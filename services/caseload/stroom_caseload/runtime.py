@@ -151,7 +151,7 @@ class CaseloadRuntime:
         """Assignment, lag per partition, the newest event applied, the database and dead letters."""
         kafka = self._kafka
         if kafka is None:
-            raise Problem(503, "not-started", "The consumer is not running")
+            raise Problem(503, "not-started", "De consumer draait niet")
         report: dict[str, Any] = {
             "service": "caseload",
             "consumer_group": self.settings.consumer_group,

@@ -87,8 +87,8 @@ async def _read_body(request: Request, limit: int) -> bytes:
     too_large = Problem(
         413,
         "body-too-large",
-        "Request body too large",
-        f"Send at most {limit} bytes per request.",
+        "Verzoek te groot",
+        f"Stuur hoogstens {limit} bytes per verzoek.",
         limit=limit,
     )
     if declared is not None and declared.isdigit() and int(declared) > limit:
@@ -114,8 +114,8 @@ def _items(media_type: str, body: bytes) -> list[RawEvent | Unreadable]:
                 raise Problem(
                     400,
                     "malformed-json",
-                    "Malformed JSON",
-                    f"{len(unreadable)} line(s) are not valid JSON; nothing was accepted.",
+                    "Ongeldige JSON",
+                    f"{len(unreadable)} regel(s) zijn geen geldige JSON; er is niets geaccepteerd.",
                     errors=errors,
                 )
             return items
@@ -123,7 +123,7 @@ def _items(media_type: str, body: bytes) -> list[RawEvent | Unreadable]:
         return list(read_json(body, batch=batch))
     except MalformedBody as exc:
         raise Problem(
-            400, "malformed-json", "Malformed JSON", exc.message, line=exc.line, column=exc.column
+            400, "malformed-json", "Ongeldige JSON", exc.message, line=exc.line, column=exc.column
         ) from None
 
 
@@ -135,16 +135,16 @@ def _answer(report: IngestReport, offered: int) -> Response:
         raise Problem(
             400,
             "invalid-events",
-            "No event was accepted",
-            f"{len(report.refusals)} of {offered} event(s) break the contract; see `errors`.",
+            "Geen event geaccepteerd",
+            f"{len(report.refusals)} van {offered} event(s) voldoen niet aan het contract; zie `errors`.",
             errors=summary["refused"],
             conflicts=summary["conflicts"],
         )
     raise Problem(
         409,
         "event-conflict",
-        "Conflicting redelivery",
-        "An event with the same source and id but different content was accepted before; it is kept.",
+        "Tegenstrijdige herhaling",
+        "Een event met dezelfde source en id maar andere inhoud is eerder geaccepteerd; dat blijft staan.",
         conflicts=summary["conflicts"],
     )
 
@@ -164,8 +164,8 @@ async def post_events(request: Request, rt: Runtime, writer: Writer) -> Response
         raise Problem(
             415,
             "unsupported-media-type",
-            "Unsupported content type",
-            f"Send one of {', '.join(SUPPORTED)}.",
+            "Inhoudstype niet ondersteund",
+            f"Stuur een van: {', '.join(SUPPORTED)}.",
             supported=SUPPORTED,
         )
     body = await _read_body(request, rt.settings.max_body_bytes)

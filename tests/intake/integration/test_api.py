@@ -170,6 +170,10 @@ async def test_malformed_json_names_the_position(app: FastAPI, client: httpx.Asy
 async def test_a_batch_must_be_an_array(app: FastAPI, client: httpx.AsyncClient) -> None:
     response = await client.post("/v1/events", content=orjson.dumps(one_of_each()[0]), headers=BATCH)
     assert response.status_code == 400
+    assert (response.json()["title"], response.json()["detail"]) == (
+        "Ongeldige JSON",
+        "een batch is een JSON-array van events",
+    )
 
 
 @pytest.mark.parametrize("content_type", ["text/plain", "application/xml", None])
@@ -178,6 +182,7 @@ async def test_wrong_content_type(app: FastAPI, client: httpx.AsyncClient, conte
     response = await client.post("/v1/events", content=orjson.dumps(one_of_each()), headers=headers)
     assert response.status_code == 415
     assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["title"] == "Inhoudstype niet ondersteund"
 
 
 async def test_body_too_large_by_content_length_and_by_stream(
@@ -196,6 +201,7 @@ async def test_body_too_large_by_content_length_and_by_stream(
     for response in (declared, streamed):
         assert response.status_code == 413
         assert response.json()["limit"] == settings.max_body_bytes
+        assert response.json()["detail"] == f"Stuur hoogstens {settings.max_body_bytes} bytes per verzoek."
     assert await stored_ids(app) == []
 
 

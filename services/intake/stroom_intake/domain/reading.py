@@ -65,11 +65,11 @@ def read_json(body: bytes, *, batch: bool | None) -> list[RawEvent]:
     try:
         document = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
-        raise MalformedBody(f"not valid JSON: {_json_error(exc)}", exc.lineno, exc.colno) from None
+        raise MalformedBody(f"geen geldige JSON: {_json_error(exc)}", exc.lineno, exc.colno) from None
     if isinstance(document, list) and batch is not False:
         return [RawEvent(Position(index), raw) for index, raw in enumerate(document)]
     if batch:
-        raise MalformedBody("a batch must be a JSON array of events")
+        raise MalformedBody("een batch is een JSON-array van events")
     return [RawEvent(Position(0), document)]
 
 
@@ -86,7 +86,7 @@ def read_ndjson(
         try:
             yield RawEvent(position, orjson.loads(line))
         except orjson.JSONDecodeError as exc:
-            yield Unreadable(position, FieldError("event", f"is not valid JSON: {_json_error(exc)}"))
+            yield Unreadable(position, FieldError("event", f"is geen geldige JSON: {_json_error(exc)}"))
 
 
 def _cell(row: Mapping[str, str | None], column: str) -> str | None:
@@ -105,7 +105,7 @@ def csv_event(row: Mapping[str, str | None], position: Position) -> RawEvent | U
             try:
                 raw["data"] = orjson.loads(value)
             except orjson.JSONDecodeError as exc:
-                error = FieldError("data", f"is not valid JSON: {_json_error(exc)}")
+                error = FieldError("data", f"is geen geldige JSON: {_json_error(exc)}")
                 return Unreadable(position, error, _cell(row, "id"), _cell(row, "source"))
         else:
             raw[column] = value
