@@ -47,11 +47,11 @@ from bench import duckdb_reference
 from bench.credentials import reader
 from stroom_contract.codes import ClientStream, Decision, InflowReason, OutflowReason, Regulation, Role
 from stroom_contract.facts import (
-    ApplicationHistory,
+    ApplicationChange,
     ApplicationState,
     ApplicationVersion,
     Assessment,
-    BenefitHistory,
+    BenefitChange,
     BenefitState,
     BenefitVersion,
     ClientRecord,
@@ -60,6 +60,7 @@ from stroom_contract.facts import (
     PlanSent,
     ProgressReport,
 )
+from stroom_contract.rows import RowVersion, entity_rows, row_change
 from stroom_platform.db import make_engine
 from stroom_platform.organisations import load_organisations
 from stroom_reporting.app import create_app
@@ -86,6 +87,26 @@ OUTFLOWS = (
 def event(kind: str, key: str, at: date, data: dict[str, object]) -> dict[str, object]:
     """A raw event as it stands pseudonymised on the events topic (what DuckDB reads)."""
     return {"id": key, "type": f"stroom.{kind}.v1", "time": f"{at.isoformat()}T00:00:00+00:00", "data": data}
+
+
+def changes(
+    model: type[BenefitChange] | type[ApplicationChange], entity: str, versions: list[Any]
+) -> list[tuple[datetime, Fact]]:
+    """What caseload publishes as each version of an entity arrives: its rows in full, then each
+    time the rows that changed on top of the revision before."""
+    published: list[tuple[datetime, Fact]] = []
+    before: list[RowVersion] | None = None
+    kind = model.model_fields["kind"].default
+    for k in range(1, len(versions) + 1):
+        rows = entity_rows(kind, entity, [(v.recorded_from, v.state) for v in versions[:k]])
+        if before is None:
+            change = model(entity=entity, revision=k, rows=rows)
+        else:
+            put, removed = row_change(before, rows)
+            change = model(entity=entity, revision=k, base=k - 1, rows=put, removed=removed)
+        published.append((versions[k - 1].recorded_from, change))
+        before = rows
+    return published
 
 
 def generate(
@@ -163,14 +184,7 @@ def benefit_history(
     versions = [ApplicationVersion(recorded_from=at(received), state=application)]
     decided = replace(application, decision=Decision.GRANTED, decided_on=start)
     versions.append(ApplicationVersion(recorded_from=at(start), state=decided))
-    for k in (1, 2):
-        entity = f"application:bench:a{ref}"
-        facts.append(
-            (
-                versions[k - 1].recorded_from,
-                ApplicationHistory(entity=entity, revision=k, versions=versions[:k]),
-            )
-        )
+    facts.extend(changes(ApplicationChange, f"application:bench:a{ref}", versions))
     events.append(
         event(
             "application.received",
@@ -222,13 +236,7 @@ def benefit_history(
                 {"benefit_ref": ref, "end_date": end.isoformat(), "outflow_reason": outflow.value},
             )
         )
-    for k in range(1, len(benefit) + 1):
-        facts.append(
-            (
-                benefit[k - 1].recorded_from,
-                BenefitHistory(entity=f"benefit:bench:{ref}", revision=k, versions=benefit[:k]),
-            )
-        )
+    facts.extend(changes(BenefitChange, f"benefit:bench:{ref}", benefit))
     until = end or date(2025, 1, 1)
     sent = start + timedelta(days=rng.randrange(20, 90))
     if sent < until:
@@ -366,12 +374,17 @@ async def time_panel(benefits: int, runs: int) -> None:
     """The dashboard's KPI panel (organisation, 2024) on a WerkSaam-sized database of its own."""
     facts, _ = generate(benefits, random.Random(5))
     facts.sort(key=lambda f: f[0])
-    latest = {f.entity: f.versions[-1].state for _, f in facts if isinstance(f, BenefitHistory)}
+    # Each change of a benefit opens the row of its newest state.
+    latest = {
+        f.entity: v.row
+        for _, f in facts
+        if isinstance(f, BenefitChange)
+        for v in f.rows
+        if v.row.unit == "benefits" and v.recorded_to is None
+    }
     end = date(2024, 12, 31)
     running = sum(
-        1
-        for state in latest.values()
-        if state is not None and state.start_date <= end and (state.end_date is None or state.end_date > end)
+        1 for row in latest.values() if row.start_date <= end and (row.end_date is None or row.end_date > end)
     )
     async with database("panel") as url:
         engine = make_engine(url)

@@ -15,13 +15,14 @@ create() {
 # The events are the replayable log every projection is rebuilt from: kept forever.
 create "${STROOM_EVENTS_TOPIC:-stroom.events.v1}" 12 \
   --config cleanup.policy=delete --config retention.ms=-1
-# Facts are keyed by entity and the newest revision replaces the rest: compacted.
-create "${STROOM_FACTS_TOPIC:-stroom.caseload.facts.v1}" 12 \
-  --config cleanup.policy=compact
+# Facts are the log of changes to the entities' rows, each applied on top of the one before:
+# kept forever, like the events.
+create "${STROOM_FACTS_TOPIC:-stroom.caseload.facts.v2}" 12 \
+  --config cleanup.policy=delete --config retention.ms=-1
 # Refused records wait 30 days for someone to look at them.
 create "${STROOM_DEAD_LETTER_TOPIC:-stroom.events.v1.dead-letter}" 3 \
   --config cleanup.policy=delete --config retention.ms=2592000000
-create "${STROOM_FACTS_DEAD_LETTER_TOPIC:-stroom.caseload.facts.v1.dead-letter}" 3 \
+create "${STROOM_FACTS_DEAD_LETTER_TOPIC:-stroom.caseload.facts.v2.dead-letter}" 3 \
   --config cleanup.policy=delete --config retention.ms=2592000000
 # One record naming this cluster's log: a cluster rebuilt without it makes intake publish its
 # outbox again and the consumers read from the start (stroom_platform.broker.broker_epoch).

@@ -1,19 +1,26 @@
-"""Caseload facts (topic `stroom.caseload.facts.v1`): what reporting materialises from.
+"""Caseload facts (topic `stroom.caseload.facts.v2`): what reporting materialises from.
 
-Two kinds of record. The topic is compacted, so each key's newest record must be all there is
-to know about it:
+The topic keeps every record (a change log, not compacted). Two kinds of record:
 
-* `EntityHistory` for benefits, placements, applications and trajectories: the entity's
-  whole known history as versions over *recorded time* (the events' `time`). Version k
-  holds the state folded from every event with `time <= recorded_from` that was not
-  retracted by then; `state` is None while the entity does not exist (its `started` not
-  received yet, or retracted). Kafka key: `entity`. A newer `revision` replaces everything
-  before it, so redelivery and reordering of facts are harmless: keep the highest revision.
+* A change of a benefit, placement, application or trajectory (`BenefitChange`, …): one per
+  applied batch that changed the entity, Kafka key `entity`, so an entity's changes share a
+  partition and keep their order. It carries the entity's rows (`stroom_contract.rows`: what is
+  counted, each row version valid over recorded time) that changed: `rows` the row versions put
+  in or whose `recorded_to` moved, `removed` those taken out (a late event or a retraction
+  refolds from an earlier moment). It applies on top of revision `base` of the entity's rows;
+  `base` None is a full change, the entity's whole history, replacing every row it had. A
+  consumer applies a change once it holds revision `base` (or, for a full change, any lower
+  revision), ignores one at or below the revision it holds (a redelivery), and keeps one whose
+  base it does not hold yet until the base arrives. Caseload sends a full change again when an
+  event is redelivered and when it is rebuilt, which heals a change lost on the way.
 * `ClientRecord` for a person's point facts (assessment, coach assignment, progress
   report, plan, sanction): one record per source event, Kafka key `entity|record_id`,
   `retracted_at` set once a retraction of it is known. Visible `as_of` T when
   `recorded_at <= T` and not retracted at or before T. The same `record_id` may arrive
   again; the highest `revision` wins.
+
+The states below are what caseload folds an entity's events into; their versions over recorded
+time give the rows (`stroom_contract.rows.entity_rows`).
 """
 
 from __future__ import annotations
@@ -37,6 +44,7 @@ from stroom_contract.codes import (
     TrajectoryOutcome,
     TrajectoryPhase,
 )
+from stroom_contract.rows import ApplicationRow, CountSpell, PhaseRow, PlacementSpell, Recorded
 
 
 class _Fact(BaseModel):
@@ -144,32 +152,38 @@ EntityState = BenefitState | PlacementState | ApplicationState | TrajectoryState
 Version = BenefitVersion | PlacementVersion | ApplicationVersion | TrajectoryVersion
 
 
-class BenefitHistory(_Fact):
+class _Change(_Fact):
+    entity: str
+    revision: int
+    # The revision this change applies on top of; None: the whole history, replacing every row.
+    base: int | None = None
+
+
+class BenefitChange(_Change):
     kind: Literal["benefit"] = "benefit"
-    entity: str
-    revision: int
-    versions: list[BenefitVersion]
+    rows: list[Recorded[CountSpell]]
+    removed: list[Recorded[CountSpell]] = []
 
 
-class PlacementHistory(_Fact):
+class PlacementChange(_Change):
     kind: Literal["placement"] = "placement"
-    entity: str
-    revision: int
-    versions: list[PlacementVersion]
+    rows: list[Recorded[PlacementSpell]]
+    removed: list[Recorded[PlacementSpell]] = []
 
 
-class ApplicationHistory(_Fact):
+class ApplicationChange(_Change):
     kind: Literal["application"] = "application"
-    entity: str
-    revision: int
-    versions: list[ApplicationVersion]
+    rows: list[Recorded[ApplicationRow]]
+    removed: list[Recorded[ApplicationRow]] = []
 
 
-class TrajectoryHistory(_Fact):
+class TrajectoryChange(_Change):
     kind: Literal["trajectory"] = "trajectory"
-    entity: str
-    revision: int
-    versions: list[TrajectoryVersion]
+    rows: list[Recorded[PhaseRow]]
+    removed: list[Recorded[PhaseRow]] = []
+
+
+EntityChange = BenefitChange | PlacementChange | ApplicationChange | TrajectoryChange
 
 
 @with_config(_FORBID)
@@ -235,6 +249,6 @@ class ClientRecord(_Fact):
 
 
 Fact = Annotated[
-    BenefitHistory | PlacementHistory | ApplicationHistory | TrajectoryHistory | ClientRecord,
+    BenefitChange | PlacementChange | ApplicationChange | TrajectoryChange | ClientRecord,
     Field(discriminator="kind"),
 ]

@@ -18,7 +18,7 @@ from stroom_contract.events import EVENT_TYPES, Client, Envelope, Member
 from stroom_contract.keys import entity_key
 
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
-FACTS_SCHEMA_FILE = "schemas/stroom.caseload.facts.v1.json"
+FACTS_SCHEMA_FILE = "schemas/stroom.caseload.facts.v2.json"
 ASYNCAPI_FILE = "asyncapi.yaml"
 CODE_LISTS_FILE = "code-lists.md"
 INTAKE_PATH = "/v1/events"
@@ -26,11 +26,12 @@ _KAFKA_BINDING = "0.5.0"
 _HTTP_BINDING = "0.3.0"
 _THIRTY_DAYS_MS = 30 * 24 * 3600 * 1000
 
-# How each topic is kept, part of the contract: the events are the replayable log,
-# facts are compacted to the newest record per key, dead letters wait 30 days.
+# How each topic is kept, part of the contract: the events are the replayable log, the facts
+# the log of changes to the entities' rows (a change applies on top of the one before), dead
+# letters wait 30 days.
 TOPIC_CONFIGURATION: dict[str, dict[str, Any]] = {
     "events": {"cleanup.policy": ["delete"], "retention.ms": -1},
-    "facts": {"cleanup.policy": ["compact"]},
+    "facts": {"cleanup.policy": ["delete"], "retention.ms": -1},
     "dead_letter": {"cleanup.policy": ["delete"], "retention.ms": _THIRTY_DAYS_MS},
 }
 
@@ -240,7 +241,10 @@ def asyncapi(topics: Topics) -> dict[str, Any]:
         "Fact": {
             "name": "fact",
             "title": "Caseload fact",
-            "summary": "An entity's history or a client record; the highest `revision` wins.",
+            "summary": (
+                "A change of an entity's rows, applied on top of revision `base` (none: all its rows),"
+                " or a client record, whose highest `revision` wins."
+            ),
             "contentType": "application/json",
             "payload": {"$ref": "#/components/schemas/Fact"},
             "bindings": {
@@ -250,7 +254,8 @@ def asyncapi(topics: Topics) -> dict[str, Any]:
                         "description": (
                             "The fact's `entity`; for a client record `entity|record_id`. Partitioned"
                             " by Kafka's default hash (murmur2) of the part before `|`, so all facts of"
-                            " one entity, its client records included, share a partition."
+                            " one entity, its client records included, share a partition and keep"
+                            " their order."
                         ),
                     },
                     "bindingVersion": _KAFKA_BINDING,

@@ -36,10 +36,10 @@ class CommonSettings(BaseSettings):
     data_dir: Path = Path("var")
     organisations_file: Path = DEFAULT_FILE
     events_topic: str = "stroom.events.v1"
-    facts_topic: str = "stroom.caseload.facts.v1"
+    facts_topic: str = "stroom.caseload.facts.v2"
     dead_letter_topic: str = "stroom.events.v1.dead-letter"
     # Facts reporting cannot use, with their reason (`stroom reporting dead-letters`).
-    facts_dead_letter_topic: str = "stroom.caseload.facts.v1.dead-letter"
+    facts_dead_letter_topic: str = "stroom.caseload.facts.v2.dead-letter"
     topic_partitions: int = 6
     log_level: str = "INFO"
     # HTTPS ends at a proxy in front of the service: answers carry HSTS although they arrive over HTTP.

@@ -5,8 +5,9 @@ from __future__ import annotations
 import random
 from datetime import UTC, date, datetime, timedelta
 
+from reporting.changes import History
 from stroom_contract.codes import InflowReason, OutflowReason, Regulation, Role
-from stroom_contract.facts import BenefitHistory, BenefitState, BenefitVersion, MemberSpell
+from stroom_contract.facts import BenefitState, BenefitVersion, MemberSpell
 
 MUNICIPALITIES = ("GM0405", "GM0420", "GM0388")
 EPOCH = datetime(2023, 1, 1, tzinfo=UTC)
@@ -55,10 +56,10 @@ def random_state(rng: random.Random) -> BenefitState:
     )
 
 
-def random_history(rng: random.Random, entity: str, revision: int, versions: int) -> BenefitHistory:
+def random_history(rng: random.Random, entity: str, revision: int, versions: int) -> History:
     """Versions at increasing recorded times; some are None (not started yet, or retracted)."""
     times = sorted(EPOCH + timedelta(hours=rng.randrange(24 * 700)) for _ in range(versions))
-    return BenefitHistory(
+    return History(
         entity=entity,
         revision=revision,
         versions=[
@@ -68,7 +69,7 @@ def random_history(rng: random.Random, entity: str, revision: int, versions: int
     )
 
 
-def amend(rng: random.Random, history: BenefitHistory, after: datetime | None = None) -> BenefitHistory:
+def amend(rng: random.Random, history: History, after: datetime | None = None) -> History:
     """The next revision: a late correction inserted among the versions, or one after `after`."""
     versions = list(history.versions)
     if after is None:
@@ -79,4 +80,4 @@ def amend(rng: random.Random, history: BenefitHistory, after: datetime | None = 
     versions = [v for v in versions if v.recorded_from != time]
     versions.append(BenefitVersion(recorded_from=time, state=state))
     versions.sort(key=lambda v: v.recorded_from)
-    return BenefitHistory(entity=history.entity, revision=history.revision + 1, versions=versions)
+    return History(entity=history.entity, revision=history.revision + 1, versions=versions)

@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 
-from stroom_contract.facts import BenefitHistory, BenefitState
+from reporting.changes import History
+from stroom_contract.facts import BenefitState
 
 Key = tuple[str, str, str, int]  # municipality, regulation, unit, month YYYYMM
 
 
-def state_as_of(history: BenefitHistory, as_of: datetime | None) -> BenefitState | None:
+def state_as_of(history: History, as_of: datetime | None) -> BenefitState | None:
     """The version known at `as_of`: the last one recorded at or before it."""
     known = [v for v in history.versions if as_of is None or v.recorded_from <= as_of]
     return max(known, key=lambda v: v.recorded_from).state if known else None
@@ -37,7 +38,7 @@ def _spells(state: BenefitState) -> list[tuple[str, date, date | None]]:
 
 
 def reference_monthly(
-    histories: Iterable[BenefitHistory], as_of: datetime | None, months: list[tuple[int, int]]
+    histories: Iterable[History], as_of: datetime | None, months: list[tuple[int, int]]
 ) -> dict[Key, tuple[int, int, int, int]]:
     """(begin, inflow, outflow, end) per key for the given (year, month)s; absent keys are zero."""
     result: dict[Key, list[int]] = {}

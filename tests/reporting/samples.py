@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
+from reporting.changes import full_change
 from stroom_contract.codes import (
     ClientStream,
     Decision,
@@ -16,11 +17,9 @@ from stroom_contract.codes import (
     TrajectoryPhase,
 )
 from stroom_contract.facts import (
-    ApplicationHistory,
     ApplicationState,
     ApplicationVersion,
     Assessment,
-    BenefitHistory,
     BenefitState,
     BenefitVersion,
     ClientRecord,
@@ -28,10 +27,8 @@ from stroom_contract.facts import (
     Fact,
     MemberSpell,
     PhaseSpell,
-    PlacementHistory,
     PlacementState,
     PlacementVersion,
-    TrajectoryHistory,
     TrajectoryState,
     TrajectoryVersion,
 )
@@ -72,7 +69,7 @@ def benefit(
         outflow_reason=OutflowReason.EMPLOYMENT if end else None,
         members=members,
     )
-    return BenefitHistory(
+    return full_change(
         entity=f"benefit:src:{ref}", revision=1, versions=[BenefitVersion(recorded_from=T0, state=state)]
     )
 
@@ -81,7 +78,7 @@ def placement(ref: str, municipality: str, kind: PlacementKind, start: date, end
     state = PlacementState(
         client_ref=f"{ref}-c", municipality=municipality, kind=kind, start_date=start, end_date=end
     )
-    return PlacementHistory(
+    return full_change(
         entity=f"placement:src:{ref}", revision=1, versions=[PlacementVersion(recorded_from=T0, state=state)]
     )
 
@@ -95,7 +92,7 @@ def application(ref: str, received: date, decision: Decision | None, decided: da
         decision=decision,
         decided_on=decided,
     )
-    return ApplicationHistory(
+    return full_change(
         entity=f"application:src:{ref}",
         revision=1,
         versions=[ApplicationVersion(recorded_from=T0, state=state)],
@@ -112,7 +109,7 @@ def trajectory(
         end_date=end,
         outcome=outcome,
     )
-    return TrajectoryHistory(
+    return full_change(
         entity=f"trajectory:src:{ref}",
         revision=1,
         versions=[TrajectoryVersion(recorded_from=T0, state=state)],

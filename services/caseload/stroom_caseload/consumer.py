@@ -31,7 +31,8 @@ from stroom_platform.kafka.dead_letters import dead_letter
 # agent), one database transaction (the ledger, the state, dead letters), and publishing its
 # facts. Its records are acknowledged, and so become committable, only when the broker has
 # acknowledged those facts. A crash anywhere before that redelivers the batch, and redelivery
-# is harmless: duplicates change nothing and republish the current facts.
+# is harmless: duplicates change nothing and republish their entities' full changes (which heals a
+# change lost between the commit and its publication).
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 # SQLSTATE classes worth another try: connection, transaction rollback (deadlocks,

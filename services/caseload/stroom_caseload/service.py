@@ -4,8 +4,9 @@ reads what the store knows, lets the domain's plan decide, and has the repositor
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -75,16 +76,19 @@ async def apply_events(
     read += await repo.person_rows(effects.persons, effects.links)
     await repo.sync_client_retractions(read)
     facts = client_records([*effects.fresh, *read])
-    facts += await _recompute(repo, effects.recompute)
+    facts += await _recompute(repo, effects.recompute, effects.since)
     current = await repo.current_facts(effects.republish)
     facts.extend(Outgoing(key, value) for key, value in current.items())
     return Applied(facts, effects.new_by_type, effects.duplicates, ledger.conflicts)
 
 
-async def _recompute(repo: CaseloadRepository, keys: Sequence[str]) -> list[Outgoing]:
-    """Fold each entity's stored events into its history, store what changed, give its new fact."""
+async def _recompute(
+    repo: CaseloadRepository, keys: Sequence[str], since: Mapping[str, datetime]
+) -> list[Outgoing]:
+    """Fold each entity's stored events into its history, store what changed, give the change of
+    its rows."""
     await repo.lock_entities(keys)
     stored, current = await repo.fold_inputs(keys)
-    saved = [entity_write(key, stored[key], current.get(key, (0, None))) for key in keys]
+    saved = [entity_write(key, stored[key], current.get(key, (0, None)), since.get(key)) for key in keys]
     await repo.save_entities(saved)
-    return [Outgoing(entity.key, entity.fact) for entity in saved]
+    return [Outgoing(entity.key, entity.change) for entity in saved]

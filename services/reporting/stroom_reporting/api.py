@@ -11,6 +11,7 @@ import orjson
 from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from stroom_contract.rows import UNITS
 from stroom_platform.audit import record
 from stroom_platform.auth import (
     REPORTS_READ,
@@ -37,7 +38,6 @@ from stroom_reporting.domain.months import (
     previous_month,
     quarter_of,
 )
-from stroom_reporting.domain.spells import UNITS
 from stroom_reporting.runtime import ReportingRuntime
 from stroom_reporting.schemas import DOWNLOADS, Changes, OrganisationEntry, ReportDocument, Trace
 from stroom_reporting.service import exports, reports

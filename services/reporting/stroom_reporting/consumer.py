@@ -29,7 +29,8 @@ FACT_ADAPTER: TypeAdapter[Fact] = TypeAdapter(Fact)
 
 class FactsConsumer:
     """At-least-once: a crash between commit of the transaction and of the offsets redelivers
-    facts, which the highest-revision rule makes harmless."""
+    facts, which the revisions make harmless (a change at or below the revision applied is
+    ignored)."""
 
     def __init__(self, settings: ReportingSettings, engine: AsyncEngine, registry: CollectorRegistry) -> None:
         self._settings = settings
@@ -75,7 +76,7 @@ class FactsConsumer:
             self._broker, settings.facts_topic, settings.consumer_group, self._handle, options
         )
         await self._consumer.start()
-        # A new broker log: the facts come again from its start; the highest revision wins.
+        # A new broker log: the facts come again from its start; the revisions sort them out.
         watch = EpochWatch(self._broker, self._consumer.rewind)
         self._watch = asyncio.create_task(watch.run(), name="reporting-broker-epoch")
 
@@ -106,6 +107,7 @@ class FactsConsumer:
         done()
         self._facts.labels("applied").inc(result.applied)
         self._facts.labels("ignored").inc(result.ignored)
+        self._facts.labels("parked").inc(result.parked)
         self._facts.labels("dead-lettered").inc(len(poison))
         stamps = [record.timestamp for record in records if record.timestamp is not None]
         if stamps:

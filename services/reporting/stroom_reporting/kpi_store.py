@@ -14,7 +14,7 @@ import orjson
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from stroom_contract.facts import ApplicationHistory, BenefitHistory, ClientRecord, Fact
+from stroom_contract.facts import ClientRecord
 from stroom_platform import dialect
 from stroom_platform.organisations import OrganisationsConfig
 from stroom_reporting import tables as t
@@ -496,25 +496,29 @@ async def restate_plans(conn: AsyncConnection, record_ids: Sequence[str]) -> Non
 
 async def restate(
     conn: AsyncConnection,
-    winners: Sequence[Fact],
+    changed_benefits: Iterable[str],
+    changed_applications: Iterable[str],
+    applicants: Iterable[str],
+    records: Sequence[ClientRecord],
     organisations: OrganisationsConfig,
     changed: Mapping[str, datetime],
     records_changed: Mapping[str, datetime],
 ) -> None:
-    """After a batch's facts were applied (same transaction), given the recorded moment from which
-    each benefit's rows (`changed`) and each client record (`records_changed`) changed: from
+    """After a batch's facts were applied (same transaction), given the benefits and applications
+    whose rows changed, the persons of those applications' rows before and after, the client
+    records stored anew, and the recorded moment from which each benefit's rows (`changed`) and
+    each client record (`records_changed`) changed: from
     there, the month-end counts of every changed benefit and every benefit of a client whose
     assessment or progress report changed, and the outflow's of every changed benefit and every
     benefit of their persons, before and after (another benefit of the same person is a return for
     K5 and the revolving door); the cells of every plan that changed and every plan of the client
     of an application that changed or naming it."""
-    benefits = sorted({f.entity for f in winners if isinstance(f, BenefitHistory)})
+    benefits = sorted(changed_benefits)
     before = await _people(conn, "entity", benefits)
     spells = await _spells(conn, benefits)
     after = sorted({(r.client_ref, e) for e, rows in spells.items() for r in rows if r.client_ref})
     await dialect.delete_where_in(conn, t.kpi_people, "entity", benefits)
     await dialect.insert_rows(conn, t.kpi_people, ("client_ref", "entity"), after)
-    records = [f for f in winners if isinstance(f, ClientRecord)]
     standing: dict[str, datetime] = {}
     outflow: dict[str, datetime] = {}
     returns: dict[str, datetime] = {}  # per person, from when their benefits changed
@@ -542,10 +546,8 @@ async def restate(
         {e: spells.get(e, []) for e in benefits},
         people,
     )
-    applications = [f for f in winners if isinstance(f, ApplicationHistory)]
-    applicants = {v.state.client_ref for f in applications for v in f.versions if v.state}
     plans = {r.record_id for r in records if r.fact.type == "plan"}
-    for column, values in (("client_ref", applicants), ("application", {f.entity for f in applications})):
+    for column, values in (("client_ref", set(applicants)), ("application", set(changed_applications))):
         plans.update(
             record_id for (record_id,) in await _select(conn, t.kpi_plans, column, values, ("record_id",))
         )

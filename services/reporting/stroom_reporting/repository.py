@@ -2,32 +2,26 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import TypeAdapter
+from pydantic import Field, TypeAdapter
 from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from stroom_contract.facts import (
-    ApplicationHistory,
-    BenefitHistory,
-    ClientFact,
-    ClientRecord,
-    Fact,
-    PlacementHistory,
-)
+from stroom_contract.facts import BenefitChange, ClientFact, ClientRecord, EntityChange, Fact
+from stroom_contract.rows import ApplicationRow, PhaseRow, PlacementSpell, Recorded
 from stroom_platform import dialect
 from stroom_platform.organisations import OrganisationsConfig, load_organisations
 from stroom_reporting import kpi_store
 from stroom_reporting import tables as t
-from stroom_reporting.domain import spells
 from stroom_reporting.domain.months import month_of
 from stroom_reporting.domain.mutations import flow_deltas
-from stroom_reporting.domain.spells import RowChanges, changed_since, row_changes
+from stroom_reporting.domain.spells import Chain, RowChanges, chain, changed_since, row_changes, rows_after
 from stroom_reporting.domain.status import SpellVersion, late_changes, months_between
 
 READ_MODELS = ("benefit", "placement", "application", "trajectory", "client")
@@ -52,9 +46,9 @@ SPELL_COLUMNS: dict[str, tuple[Table, tuple[str, ...]]] = {
             *RECORDED,
         ),
     ),
-    "placement": (t.placement_spells, (*spells.PlacementSpell._fields, *RECORDED)),
-    "application": (t.applications, (*spells.ApplicationRow._fields, *RECORDED)),
-    "trajectory": (t.phase_spells, (*spells.PhaseRow._fields, *RECORDED)),
+    "placement": (t.placement_spells, (*PlacementSpell._fields, *RECORDED)),
+    "application": (t.applications, (*ApplicationRow._fields, *RECORDED)),
+    "trajectory": (t.phase_spells, (*PhaseRow._fields, *RECORDED)),
 }
 RECORD_COLUMNS = tuple(c.name for c in t.client_records.columns)
 LATE_FLOW_COLUMNS = tuple(c.name for c in t.late_flows.columns if c.name != "id")
@@ -63,20 +57,23 @@ MonthKey = tuple[str, str, str, int]
 
 @dataclass
 class Applied:
-    """What a batch changed: facts that won (newer revision) and months whose flows moved."""
+    """What a batch changed: facts applied (changes, and client records of a newer revision),
+    facts ignored (redelivered or superseded), months whose flows moved, and changes kept until
+    their base arrives."""
 
     applied: int
     ignored: int
     changed_months: set[MonthKey]
+    parked: int = 0
 
 
 _CLIENT_FACT: TypeAdapter[ClientFact] = TypeAdapter(ClientFact)
 
 
-def _spell_rows(history: spells.History) -> list[tuple[Any, ...]]:
-    """The history's rows as tuples in SPELL_COLUMNS order, after the entity."""
-    entity = history.entity
-    if isinstance(history, BenefitHistory):
+def _spell_rows(change: EntityChange, versions: Sequence[Recorded[Any]]) -> list[tuple[Any, ...]]:
+    """A change's row versions as tuples in SPELL_COLUMNS order, after the entity."""
+    entity = change.entity
+    if isinstance(change, BenefitChange):
         return [
             (
                 entity,
@@ -95,16 +92,9 @@ def _spell_rows(history: spells.History) -> list[tuple[Any, ...]]:
                 recorded_from,
                 recorded_to,
             )
-            for s, recorded_from, recorded_to in spells.benefit_rows(history)
+            for s, recorded_from, recorded_to in versions
         ]
-    rows: Sequence[spells.Recorded[Any]]
-    if isinstance(history, PlacementHistory):
-        rows = spells.placement_rows(history)
-    elif isinstance(history, ApplicationHistory):
-        rows = spells.application_history_rows(history)
-    else:
-        rows = spells.trajectory_rows(history)
-    return [(entity, *row, recorded_from, recorded_to) for row, recorded_from, recorded_to in rows]
+    return [(entity, *row, recorded_from, recorded_to) for row, recorded_from, recorded_to in versions]
 
 
 def _add_flows(deltas: dict[MonthKey, list[int]], changes: RowChanges) -> None:
@@ -146,40 +136,99 @@ def _late_flow_rows(changes: RowChanges) -> list[tuple[Any, ...]]:
     ]
 
 
-async def _replace_histories(
-    conn: AsyncConnection, histories: dict[str, spells.History]
-) -> tuple[list[spells.History], list[MonthKey], dict[str, datetime]]:
-    """Bring the rows of every entity whose fact is newer than the stored one in line with it,
-    keeping the monthly aggregate in step; returns those facts, the months whose flows moved and
-    per benefit the recorded moment from which its rows changed."""
-    stored = dict(
-        await dialect.select_where_in(conn, t.entities, "entity", list(histories), ("entity", "revision"))
-    )
-    winners = [h for e, h in histories.items() if h.revision > stored.get(e, -1)]
+@dataclass
+class _Changed:
+    """What a batch's entity changes did: the changes applied, per kind the entities they changed,
+    the months whose flows moved, per benefit the recorded moment from which its rows changed,
+    the persons of the applications' rows before and after, and how many changes wait for their
+    base."""
+
+    applied: list[EntityChange]
+    entities: dict[str, list[str]]
+    months: list[MonthKey]
+    since: dict[str, datetime]
+    applicants: set[str]
+    parked: int
+
+
+_CHANGE: TypeAdapter[EntityChange] = TypeAdapter(Annotated[EntityChange, Field(discriminator="kind")])
+
+
+async def _chains(
+    conn: AsyncConnection, changes: Sequence[EntityChange]
+) -> tuple[dict[str, int], dict[str, Chain], int]:
+    """The stored revision of the changes' entities, which changes apply to each (with those kept
+    from earlier batches), and how many wait for their base now that did not before; the kept
+    changes are brought up to date."""
+    by_entity: dict[str, list[EntityChange]] = defaultdict(list)
+    for change in changes:
+        by_entity[change.entity].append(change)
+    entities = list(by_entity)
+    stored = dict(await dialect.select_where_in(conn, t.entities, "entity", entities, ("entity", "revision")))
+    pending = t.pending_changes
+    kept = await dialect.select_where_in(conn, pending, "entity", entities, ("entity", "revision", "change"))
+    waiting = {(entity, revision) for entity, revision, _ in kept}
+    for _, _, text in kept:
+        change = _CHANGE.validate_json(text)
+        by_entity[change.entity].append(change)
+    chains = {entity: chain(stored.get(entity), of_entity) for entity, of_entity in by_entity.items()}
+    parked = {(c.entity, c.revision): c for found in chains.values() for c in found.park}
+    # Parked again as they were, or applied, or superseded.
+    gone = [(entity, revision) for entity, revision in waiting if (entity, revision) not in parked]
+    for entity, revision in gone:
+        await conn.execute(pending.delete().where(pending.c.entity == entity, pending.c.revision == revision))
+    new = [(e, r, c.model_dump_json()) for (e, r), c in parked.items() if (e, r) not in waiting]
+    await dialect.insert_rows(conn, pending, ("entity", "revision", "change"), new)
+    return stored, chains, len(new)
+
+
+async def _apply_changes(conn: AsyncConnection, changes: Sequence[EntityChange]) -> _Changed:
+    """Apply each entity's changes that follow the revision it has (`domain.spells.chain`) to its
+    rows, keeping the monthly aggregate in step."""
+    stored, chains, parked = await _chains(conn, changes)
+    applied = {entity: found.apply for entity, found in chains.items() if found.apply}
     deltas: dict[MonthKey, list[int]] = {}
     since: dict[str, datetime] = {}
+    applicants: set[str] = set()
+    entities: dict[str, list[str]] = {}
     for kind, (table, columns) in SPELL_COLUMNS.items():
-        of_kind = [h for h in winners if h.kind == kind]
+        of_kind = [entity for entity, chained in applied.items() if chained[0].kind == kind]
+        entities[kind] = of_kind
         # Entities seen for the first time have no rows to compare with: bulk loads skip the select.
-        replaced = [h.entity for h in of_kind if h.entity in stored]
-        rows = [row for h in of_kind for row in _spell_rows(h)]
+        replaced = [entity for entity in of_kind if entity in stored]
         names = ("entity", *columns)
         old = await dialect.select_where_in(conn, table, "entity", replaced, ("id", *names))
-        changes = row_changes(old, rows)
-        await dialect.delete_where_in(conn, table, "id", [i for i, _ in changes.deleted])
+        old_of: dict[str, list[Sequence[Any]]] = defaultdict(list)
+        for row in old:
+            old_of[row[1]].append(row)
+        rows = [
+            row
+            for entity in of_kind
+            for row in rows_after(
+                old_of.get(entity, ()),
+                (
+                    (c.base is None, _spell_rows(c, c.rows), _spell_rows(c, c.removed))
+                    for c in applied[entity]
+                ),
+            )
+        ]
+        changes_ = row_changes(old, rows)
+        await dialect.delete_where_in(conn, table, "id", [i for i, _ in changes_.deleted])
         await dialect.update_rows(
-            conn, table, "id", ("recorded_to",), [(i, to) for i, to, _ in changes.closed]
+            conn, table, "id", ("recorded_to",), [(i, to) for i, to, _ in changes_.closed]
         )
-        await dialect.insert_rows(conn, table, names, changes.inserted)
+        await dialect.insert_rows(conn, table, names, changes_.inserted)
         if kind == "benefit":
-            since = changed_since(changes)
-            _add_flows(deltas, changes)
-            await dialect.insert_rows(conn, t.late_flows, LATE_FLOW_COLUMNS, _late_flow_rows(changes))
+            since = changed_since(changes_)
+            _add_flows(deltas, changes_)
+            await dialect.insert_rows(conn, t.late_flows, LATE_FLOW_COLUMNS, _late_flow_rows(changes_))
+        elif kind == "application":
+            applicants = {row[2] for row in old} | {row[1] for row in rows}
     await dialect.write_rows(
         conn,
         t.entities,
         ("entity", "kind", "revision"),
-        [(h.entity, h.kind, h.revision) for h in winners],
+        [(entity, chained[-1].kind, chained[-1].revision) for entity, chained in applied.items()],
         stored,
     )
     # Sorted: concurrent consumers lock the aggregate's rows in one order and cannot deadlock.
@@ -195,7 +244,14 @@ async def _replace_histories(
             "outflow": f"{t.monthly.name}.outflow + excluded.outflow",
         },
     )
-    return winners, [key for key, _ in changed], since
+    return _Changed(
+        [c for chained in applied.values() for c in chained],
+        entities,
+        [key for key, _ in changed],
+        since,
+        applicants,
+        parked,
+    )
 
 
 def _record_row(record: ClientRecord) -> tuple[Any, ...]:
@@ -242,18 +298,21 @@ async def _replace_records(
     return winners, since
 
 
-def _latest_recorded(fact: Fact) -> datetime:
+def _latest_recorded(fact: Fact) -> datetime | None:
+    """The newest recorded moment a fact tells of; None for a change without rows."""
     if isinstance(fact, ClientRecord):
         return max(filter(None, (fact.recorded_at, fact.retracted_at)))
-    return max((v.recorded_from for v in fact.versions), default=datetime.min)
+    versions = (*fact.rows, *fact.removed)
+    return max((m for v in versions for m in (v.recorded_from, v.recorded_to) if m is not None), default=None)
 
 
 async def _touch_freshness(conn: AsyncConnection, winners: Sequence[Fact], now: datetime) -> None:
     rows = []
     for kind in READ_MODELS:
         of_kind = [f for f in winners if f.kind == kind]
-        if of_kind:
-            latest = max(_latest_recorded(f) for f in of_kind)
+        moments = [m for m in map(_latest_recorded, of_kind) if m is not None]
+        if moments:
+            latest = max(moments)
             rows.append((kind, now, latest, len(of_kind), latest))
     table = t.freshness.name
     await dialect.upsert_rows(
@@ -293,32 +352,41 @@ async def apply_facts(
     now: datetime,
     organisations: OrganisationsConfig | None = None,
 ) -> Applied:
-    """Apply a batch inside the caller's transaction; redelivered or older facts change nothing.
-    `organisations` (the versioned configuration when None) bounds where K5 and the revolving door
-    look for a return."""
-    histories: dict[str, spells.History] = {}
+    """Apply a batch inside the caller's transaction; redelivered or older facts change nothing,
+    and an entity's change whose base has not come yet waits for it. `organisations` (the
+    versioned configuration when None) bounds where K5 and the revolving door look for a return."""
+    changes: list[EntityChange] = []
     records: dict[str, ClientRecord] = {}
     count = 0
-    # Several revisions of one entity in a batch: only the last can win, so only it is written.
     for fact in facts:
         count += 1
         if isinstance(fact, ClientRecord):
             if fact.record_id not in records or fact.revision > records[fact.record_id].revision:
                 records[fact.record_id] = fact
-        elif fact.entity not in histories or fact.revision > histories[fact.entity].revision:
-            histories[fact.entity] = fact
-    winners, changed, since = await _replace_histories(conn, histories)
+        else:
+            changes.append(fact)
+    changed = await _apply_changes(conn, changes)
     record_winners, record_since = await _replace_records(conn, records)
-    all_winners: list[Fact] = [*winners, *record_winners]
-    await kpi_store.restate(conn, all_winners, organisations or default_organisations(), since, record_since)
+    await kpi_store.restate(
+        conn,
+        changed.entities["benefit"],
+        changed.entities["application"],
+        changed.applicants,
+        record_winners,
+        organisations or default_organisations(),
+        changed.since,
+        record_since,
+    )
+    all_winners: list[Fact] = [*changed.applied, *record_winners]
     await _touch_freshness(conn, all_winners, now)
     await move_generation(conn)
     await dialect.upsert_rows(
         conn,
         t.changes,
         ("municipality", "regulation", "unit", "month", "changed_at"),
-        [(*key, now) for key in changed],
+        [(*key, now) for key in changed.months],
         ("municipality", "regulation", "unit", "month"),
         {"changed_at": "excluded.changed_at"},
     )
-    return Applied(len(all_winners), count - len(all_winners), set(changed))
+    applied = len(all_winners)
+    return Applied(applied, count - applied - changed.parked, set(changed.months), changed.parked)

@@ -56,6 +56,15 @@ entities = Table(
     Column("revision", Integer, nullable=False),
 )
 
+# An entity's facts changes whose base revision has not been applied yet, as they came (JSON).
+pending_changes = Table(
+    "reporting_pending_changes",
+    metadata,
+    Column("entity", String(300), primary_key=True),
+    Column("revision", Integer, primary_key=True, autoincrement=False),
+    Column("change", Text, nullable=False),
+)
+
 # Benefits (unit `benefits`) and memberships (unit `persons`) in one table: the same counting.
 count_spells = versioned(
     "reporting_count_spells",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from datetime import date, timedelta
 from typing import Any
 
@@ -14,7 +15,8 @@ from caseload import reference
 from stroom_caseload.domain.client import CLIENT_EVENT_TYPES
 from stroom_caseload.queries import CaseloadQueries, Projection
 from stroom_caseload.tables import live
-from stroom_contract.facts import Fact
+from stroom_contract.facts import ClientRecord, EntityChange, Fact
+from stroom_reporting.domain.spells import chain
 
 FACT: TypeAdapter[Any] = TypeAdapter(Fact)
 
@@ -60,24 +62,45 @@ async def assert_projections_match(
 
 
 def expected_key(fact: Any) -> str:
-    """Client records are keyed per record (the facts topic is compacted), the rest per entity."""
+    """Client records are keyed per record, the rest per entity."""
     record_id = getattr(fact, "record_id", None)
     return f"{fact.entity}|{record_id}" if record_id else str(fact.entity)
 
 
-def latest_facts(records: list[Any]) -> dict[str, dict[str, Any]]:
-    """What a facts consumer keeps: per entity (or client record) the highest revision."""
-    latest: dict[str, dict[str, Any]] = {}
+def consumed_rows(changes: list[EntityChange]) -> tuple[int, set[tuple[Any, ...]]]:
+    """An entity's rows as a consumer holds them after its changes, in any order and repeated:
+    its revision and its row versions."""
+    found = chain(None, changes)
+    assert not found.park, [(c.revision, c.base) for c in found.park]
+    rows: dict[tuple[Any, ...], Any] = {}
+    for change in found.apply:
+        if change.base is None:
+            rows.clear()
+        for version in change.removed:
+            rows.pop((version.row, version.recorded_from))
+        for version in change.rows:
+            rows[(version.row, version.recorded_from)] = version.recorded_to
+    return found.apply[-1].revision, {(*key, to) for key, to in rows.items()}
+
+
+def latest_facts(records: list[Any]) -> dict[str, Any]:
+    """What a facts consumer keeps: per client record the one of the highest revision (as JSON),
+    per entity its revision and rows after applying its changes."""
+    latest: dict[str, Any] = {}
+    changes: dict[str, list[EntityChange]] = defaultdict(list)
     for record in records:
         fact = FACT.validate_json(record.value)
         assert record.key.decode() == expected_key(fact)
-        ident = getattr(fact, "record_id", fact.entity)
-        if ident not in latest or latest[ident]["revision"] <= fact.revision:
-            latest[ident] = orjson.loads(record.value)
-    return latest
+        if isinstance(fact, ClientRecord):
+            if fact.record_id not in latest or latest[fact.record_id]["revision"] <= fact.revision:
+                latest[fact.record_id] = orjson.loads(record.value)
+        else:
+            changes[fact.entity].append(fact)
+    return latest | {entity: consumed_rows(of_entity) for entity, of_entity in changes.items()}
 
 
 async def assert_facts_match_database(engine: AsyncEngine, records: list[Any]) -> None:
+    """The rows the published changes give are those of each entity's stored full change."""
     latest = latest_facts(records)
     async with engine.connect() as conn:
         rows = (await conn.execute(select(live.entities.c.entity_key, live.entities.c.fact))).all()
@@ -93,10 +116,10 @@ async def assert_facts_match_database(engine: AsyncEngine, records: list[Any]) -
         }
     assert rows
     for key, fact in rows:
-        assert latest[key] == orjson.loads(fact), key
-    entity_facts = {k for k, v in latest.items() if v["kind"] != "client"}
+        assert latest[key] == consumed_rows([FACT.validate_json(fact)]), key
+    entity_facts = {k for k, v in latest.items() if isinstance(v, tuple)}
     assert entity_facts == {key for key, _ in rows}
-    clients = {k: v for k, v in latest.items() if v["kind"] == "client"}
+    clients = {k: v for k, v in latest.items() if not isinstance(v, tuple)}
     assert set(clients) == {r.record_id for r in stored_clients}
     for record_id, retracted_at in stored_clients:
         assert (clients[record_id]["retracted_at"] is None) == (retracted_at is None), record_id

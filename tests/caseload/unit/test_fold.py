@@ -8,19 +8,21 @@ from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pydantic import TypeAdapter
 
 from stroom_caseload.domain.events import Event, Stored
 from stroom_caseload.domain.fold import fold, history
-from stroom_caseload.domain.publication import entity_fact, revised_fact
+from stroom_caseload.domain.plan import entity_write
+from stroom_caseload.domain.publication import entity_fact
 from stroom_contract.facts import (
     ApplicationState,
     ApplicationVersion,
     BenefitState,
     BenefitVersion,
     EntityState,
+    Fact,
     MemberSpell,
     PhaseSpell,
     PlacementState,
@@ -30,9 +32,11 @@ from stroom_contract.facts import (
     Version,
 )
 from stroom_contract.keys import kind_of
+from stroom_contract.rows import entity_rows
 from stroom_simulator.bsns import pseudonym
 
 T0 = datetime(2023, 1, 1, 9, tzinfo=UTC)
+FACT: TypeAdapter[Any] = TypeAdapter(Fact)
 VERSION: dict[str, type[Version]] = {
     "benefit": BenefitVersion,
     "placement": PlacementVersion,
@@ -322,26 +326,44 @@ def test_a_retraction_recorded_before_its_event_hides_it_entirely() -> None:
 
 @settings(max_examples=300, deadline=None)
 @given(entity_histories(), entity_histories(), st.integers(0, 2**32))
-def test_kept_versions_is_the_longest_unchanged_prefix(
+def test_an_entity_write_sends_the_rows_changed_and_keeps_the_versions_before_its_new_events(
     before: list[Stored], added: list[Stored], seed: int
 ) -> None:
-    # The stored state rows are rewritten from the first version that differs: any shorter
-    # prefix rewrites more than needed, any longer one would leave stale rows behind.
+    # The stored state rows are rewritten from the first version at or after the new events'
+    # earliest time; the change published turns the rows stored before into the new ones.
     kind = kind_of(before[0].event.type)
     if kind_of(added[0].event.type) != kind:
         added = []
+    key = f"{kind}:src:k"
     rng = random.Random(seed)
-    old = history(kind, before)
-    new = history(kind, before + [Stored(replace(s.event, id=f"n{s.event.id}")) for s in added])
-    previous = entity_fact(kind, "k", 1, old) if rng.random() < 0.9 else None
-    fact, kept = revised_fact(previous, kind, "k", 2, new)
-    # Byte for byte orjson's serialisation of the whole history, as the kept count relies on.
-    whole = {"kind": kind, "entity": "k", "revision": 2, "versions": new}
-    assert fact == orjson.dumps(whole)
-    same = 0
-    while same < min(len(old), len(new)) and old[same] == new[same]:
-        same += 1
-    assert kept == (0 if previous is None else same)
+    new_events = [Stored(replace(s.event, id=f"n{s.event.id}")) for s in added]
+    old = entity_write(key, before)
+    previous = old.fact if rng.random() < 0.9 else None
+    since = min((s.event.time for s in new_events), default=None)
+    new = entity_write(key, before + new_events, (1, previous), since)
+    assert new.versions == history(kind, before + new_events)
+    kept = new.rewrite_from
+    assert new.versions[:kept] == old.versions[:kept]
+    assert since is None or all(v.recorded_from < since for v in new.versions[:kept])
+    assert since is None or all(v.recorded_from >= since for v in new.versions[kept:])
+    full, change = FACT.validate_json(new.fact), FACT.validate_json(new.change)
+    assert (full.revision, full.base) == (2, None)
+    derived = entity_rows(kind, key, [(v.recorded_from, v.state) for v in new.versions])
+    assert len(full.rows) == len(derived)
+    assert set(full.rows) == set(derived)
+    if previous is None:
+        assert change == full
+        return
+    assert (change.revision, change.base) == (2, 1)
+    stored = FACT.validate_json(previous).rows
+    rows = {(v.row, v.recorded_from): v.recorded_to for v in stored}
+    for version in change.removed:
+        del rows[(version.row, version.recorded_from)]
+    for version in change.rows:
+        rows[(version.row, version.recorded_from)] = version.recorded_to
+    assert rows == {(v.row, v.recorded_from): v.recorded_to for v in full.rows}
+    # Only what changed: no row version sent again as it was.
+    assert not set(change.rows) & set(stored)
 
 
 def state_from_scratch(kind: str, events: list[Event]) -> EntityState | None:
@@ -484,6 +506,10 @@ def test_fold_and_history_equal_the_state_from_scratch(stored: list[Stored], see
     assert fold(kind, live) == state_from_scratch(kind, live)
     versions = history(kind, shuffled)
     assert versions == history_from_scratch(kind, stored)
-    # The fact serialises shared spells once; its bytes stay orjson's for the whole history.
-    whole = {"kind": kind, "entity": "k", "revision": 1, "versions": versions}
-    assert entity_fact(kind, "k", 1, versions) == orjson.dumps(whole)
+    # The full change's rows are the versions' rows, as the contract derives them.
+    key = f"{kind}:src:k"
+    states = [(v.recorded_from, v.state) for v in versions]
+    rows = FACT.validate_json(entity_fact(kind, key, 1, versions)).rows
+    derived = entity_rows(kind, key, states)
+    assert len(rows) == len(derived)
+    assert set(rows) == set(derived)

@@ -11,6 +11,7 @@ import pytest
 from conftest import bearer
 from fastapi import FastAPI
 
+from reporting.changes import as_facts
 from reporting.histories import random_history
 from reporting.samples import sample_facts
 from stroom_platform.db import make_engine
@@ -31,7 +32,7 @@ async def loaded_database(url: str) -> str:
     rng = random.Random(11)
     facts = [*sample_facts(), *(random_history(rng, f"benefit:rnd:{i}", 1, 2) for i in range(40))]
     async with engine.begin() as conn:
-        await apply_facts(conn, facts, datetime.now(UTC))
+        await apply_facts(conn, as_facts(facts), datetime.now(UTC))
     await engine.dispose()
     return url
 

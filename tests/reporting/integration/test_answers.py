@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 import httpx
 
+from reporting.changes import as_facts
 from reporting.histories import random_history
 from reporting.integration.conftest import EVERYTHING, reporting_app
 from stroom_platform.db import make_engine
@@ -54,7 +55,7 @@ async def test_a_load_after_a_kept_answer_changes_it(loaded_url: str) -> None:
         rng = random.Random(5)
         async with engine.begin() as conn:
             new = [random_history(rng, f"benefit:later:{i}", 1, 2) for i in range(30)]
-            await apply_facts(conn, new, datetime.now(UTC))
+            await apply_facts(conn, as_facts(new), datetime.now(UTC))
         await engine.dispose()
         after = await _answers(app, REQUESTS)
         assert all(a != b for a, b in zip(after, first, strict=True))

@@ -12,10 +12,11 @@ import httpx
 import pytest
 from openpyxl import load_workbook
 
+from reporting.changes import History, as_facts
 from reporting.histories import MUNICIPALITIES, random_history
 from reporting.integration.conftest import EVERYTHING, reporting_app
 from stroom_contract.codes import InflowReason, Regulation, Role
-from stroom_contract.facts import BenefitHistory, BenefitState, BenefitVersion, Fact, MemberSpell
+from stroom_contract.facts import BenefitState, BenefitVersion, Fact, MemberSpell
 from stroom_platform.db import make_engine
 from stroom_platform.organisations import load_organisations
 from stroom_reporting.commands import migrate
@@ -37,7 +38,7 @@ def started(ref: str, start: date, recorded: datetime) -> Fact:
             )
         ],
     )
-    return BenefitHistory(
+    return History(
         entity=f"benefit:src:{ref}",
         revision=1,
         versions=[BenefitVersion(recorded_from=recorded, state=state)],
@@ -55,7 +56,7 @@ async def client(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
         started("june", date(2024, 6, 5), datetime(2024, 6, 10, tzinfo=UTC)),
     ]
     async with engine.begin() as conn:
-        await apply_facts(conn, facts, datetime.now(UTC))
+        await apply_facts(conn, as_facts(facts), datetime.now(UTC))
     await engine.dispose()
     app = reporting_app(database_url)
     transport = httpx.ASGITransport(app=app)
@@ -135,7 +136,7 @@ async def test_revisions_equal_the_figures_then_and_now(database_url: str, as_of
     facts = [random_history(rng, f"benefit:rnd:{i}", 1, 4) for i in range(120)]
     engine = make_engine(database_url)
     async with engine.begin() as conn:
-        await apply_facts(conn, facts, datetime.now(UTC))
+        await apply_facts(conn, as_facts(facts), datetime.now(UTC))
     organisations = load_organisations()
     org = organisations.organisation("werksaam-westfriesland")
     assert org is not None

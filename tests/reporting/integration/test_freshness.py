@@ -2,24 +2,22 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import UTC, date, datetime
 
 from sqlalchemy import select
 
 from reporting.samples import benefit
-from stroom_contract.facts import BenefitHistory
+from stroom_contract.facts import BenefitChange
 from stroom_platform.db import make_engine
 from stroom_reporting import tables as t
 from stroom_reporting.commands import migrate
 from stroom_reporting.repository import apply_facts
 
 
-def recorded(ref: str, at: datetime) -> BenefitHistory:
+def recorded(ref: str, at: datetime) -> BenefitChange:
     fact = benefit(ref, "GM0405", date(2020, 1, 1))
-    assert isinstance(fact, BenefitHistory)
-    version = replace(fact.versions[0], recorded_from=at)
-    return fact.model_copy(update={"versions": [version]})
+    assert isinstance(fact, BenefitChange)
+    return fact.model_copy(update={"rows": [row._replace(recorded_from=at) for row in fact.rows]})
 
 
 async def test_newest_recorded_and_last_applied_are_two_fields(database_url: str) -> None:

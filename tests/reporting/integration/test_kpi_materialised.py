@@ -15,11 +15,11 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from reporting.changes import History, as_facts
 from reporting.histories import EPOCH, MUNICIPALITIES, amend, random_history
 from reporting.integration.test_kpi_month_ends import assessments, client_record
 from stroom_contract.codes import Regulation
 from stroom_contract.facts import (
-    ApplicationHistory,
     ApplicationState,
     ApplicationVersion,
     ClientRecord,
@@ -92,7 +92,7 @@ def applications(rng: random.Random) -> list[Fact]:
             )
             for time in times
         ]
-        facts.append(ApplicationHistory(entity=f"application:src:a{k}", revision=1, versions=versions))
+        facts.append(History(entity=f"application:src:a{k}", revision=1, versions=versions))
     return facts
 
 
@@ -214,7 +214,7 @@ async def test_the_materialised_sheet_equals_the_recomputed_one(database_url: st
         await _wipe(conn)
     for batch in batches:
         async with engine.begin() as conn:
-            await apply_facts(conn, batch, datetime.now(UTC))
+            await apply_facts(conn, as_facts(batch), datetime.now(UTC))
     latest = max(_recorded(f) for batch in batches for f in batch)
     moments = (None, EPOCH + timedelta(days=250), EPOCH + timedelta(days=450), latest)
     async with engine.connect() as conn:
@@ -227,7 +227,7 @@ async def test_the_materialised_sheet_equals_the_recomputed_one(database_url: st
                     assert got[0] == expected[0], (as_of, first, scope.municipalities)
                     assert got[1] == expected[1], (as_of, first, scope.municipalities)
     async with engine.begin() as conn:
-        await apply_facts(conn, late, datetime.now(UTC))
+        await apply_facts(conn, as_facts(late), datetime.now(UTC))
     async with engine.connect() as conn:
         # What was known at `latest` stays what it was; the late facts change today's figures.
         assert {p: await materialised(conn, SCOPES[0], *p, latest) for p in PERIODS} == before

@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import select
 
+from reporting.changes import as_facts
 from reporting.histories import EPOCH, MUNICIPALITIES, random_history
 from stroom_contract.codes import ClientStream
 from stroom_contract.facts import Assessment, ClientRecord, Fact, PlanSent, ProgressReport
@@ -66,7 +67,7 @@ async def test_month_end_counts_equal_the_definition(database_url: str) -> None:
     facts = [*(random_history(rng, f"benefit:rnd:{i}", 1, 3) for i in range(150)), *assessments(rng)]
     engine = make_engine(database_url)
     async with engine.begin() as conn:
-        await apply_facts(conn, facts, datetime.now(UTC))
+        await apply_facts(conn, as_facts(facts), datetime.now(UTC))
     first, last = 202301, 202412
     async with engine.connect() as conn:
         for as_of in (None, EPOCH + timedelta(days=300), EPOCH + timedelta(days=500)):

@@ -9,15 +9,16 @@ from datetime import UTC, date, datetime
 import httpx
 from openpyxl import load_workbook
 
+from reporting.changes import full_change
 from reporting.integration.conftest import EVERYTHING, HOORN, WHOLE_ORGANISATION, reporting_app
 from reporting.samples import T1, application, benefit, record
 from stroom_contract.codes import ClientStream, Decision, InflowReason, OutflowReason, Regulation, Role
 from stroom_contract.facts import (
     Assessment,
-    BenefitHistory,
     BenefitState,
     BenefitVersion,
     ClientRecord,
+    Fact,
     MemberSpell,
     PlanSent,
     ProgressReport,
@@ -199,7 +200,7 @@ async def test_each_kpi_recomputed_from_its_trace_gives_its_value(
     assert wrong.json()["type"].endswith("kpi-not-traceable")
 
 
-def _spell(ref: str, municipality: str, client: str, start: date, end: date | None = None) -> BenefitHistory:
+def _spell(ref: str, municipality: str, client: str, start: date, end: date | None = None) -> Fact:
     state = BenefitState(
         municipality=municipality,
         regulation=Regulation.PW,
@@ -211,7 +212,7 @@ def _spell(ref: str, municipality: str, client: str, start: date, end: date | No
             MemberSpell(client_ref=client, role=Role.APPLICANT, birth_date=date(1990, 1, 1), joined_on=start)
         ],
     )
-    return BenefitHistory(
+    return full_change(
         entity=f"benefit:src:{ref}", revision=1, versions=[BenefitVersion(recorded_from=T1, state=state)]
     )
 

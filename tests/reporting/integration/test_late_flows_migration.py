@@ -11,6 +11,7 @@ from typing import Any
 from alembic import command
 from sqlalchemy import select
 
+from reporting.changes import as_facts
 from reporting.histories import random_history
 from stroom_platform.db import alembic_config, make_engine
 from stroom_reporting import tables as t
@@ -38,10 +39,12 @@ async def test_migration_fills_late_flows_as_the_projection_keeps_them(database_
         async with engine.begin() as conn:
             older = [h.model_copy(update={"versions": h.versions[:revision]}) for h in histories]
             await apply_facts(
-                conn, [h.model_copy(update={"revision": revision}) for h in older], datetime.now(UTC)
+                conn, as_facts(h.model_copy(update={"revision": revision}) for h in older), datetime.now(UTC)
             )
     async with engine.begin() as conn:
-        await apply_facts(conn, [h.model_copy(update={"revision": 9}) for h in histories], datetime.now(UTC))
+        await apply_facts(
+            conn, as_facts(h.model_copy(update={"revision": 9}) for h in histories), datetime.now(UTC)
+        )
     f = t.late_flows.c
     columns = (f.municipality, f.regulation, f.unit, f.month, f.recorded_at, f.lateness, f.inflow, f.outflow)
     try:

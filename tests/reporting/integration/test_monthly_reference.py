@@ -8,9 +8,10 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from reporting.changes import History, as_facts
 from reporting.histories import EPOCH, MUNICIPALITIES, amend, random_history
 from reporting.reference import reference_monthly
-from stroom_contract.facts import BenefitHistory, Fact
+from stroom_contract.facts import Fact
 from stroom_platform.db import make_engine
 from stroom_platform.organisations import OrganisationsConfig
 from stroom_reporting.commands import migrate
@@ -33,13 +34,13 @@ async def apply_shuffled(engine: AsyncEngine, facts: Sequence[Fact], rng: random
     rng.shuffle(shuffled)
     for start in range(0, len(shuffled), 7):
         async with engine.begin() as conn:
-            await apply_facts(conn, shuffled[start : start + 7], datetime.now(UTC))
+            await apply_facts(conn, as_facts(shuffled[start : start + 7]), datetime.now(UTC))
 
 
 async def assert_equals_reference(
     engine: AsyncEngine,
     organisations: OrganisationsConfig,
-    latest: dict[str, BenefitHistory],
+    latest: dict[str, History],
     as_of: datetime | None,
 ) -> None:
     expected = reference_monthly(latest.values(), as_of, MONTHS)

@@ -9,10 +9,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from stroom_contract.rows import recorded_rows
 from stroom_platform.organisations import ConfigurationError, load_organisations
 from stroom_reporting.domain import families, months
 from stroom_reporting.domain.mutations import Flow, mutation_rows, period_totals, totals
-from stroom_reporting.domain.spells import recorded_rows
 
 
 @given(st.dates(date(1990, 1, 1), date(2100, 12, 31)))

@@ -13,12 +13,13 @@ next step takes that answer:
 3. `plan_effects`: given which rows were new, what follows: retractions that waited for an
    event to move to its entity, the entities to fold again or republish as they are, and the
    point facts of persons to store and publish.
-4. `entity_write` and `published_clients`/`client_records`: an entity's new history and fact
-   from its stored events, and the records of persons' point facts with their revisions.
+4. `entity_write` and `published_clients`/`client_records`: an entity's new history and the
+   change of its rows from its stored events, and the records of persons' point facts with their revisions.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import Counter
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -39,11 +40,12 @@ from stroom_caseload.domain.events import (
     wire_data,
 )
 from stroom_caseload.domain.fold import history
-from stroom_caseload.domain.publication import client_record, revised_fact
+from stroom_caseload.domain.publication import client_record, entity_change, full_rows
 from stroom_contract.events import Envelope, EventRetractedData
 from stroom_contract.facts import ClientFact, Version
 from stroom_contract.keys import entity_key, key_kind, kind_of_key
 from stroom_contract.retractions import RETRACTION_KIND, Ident, Retractions, chain_keys, retraction_key
+from stroom_contract.rows import RowVersion, entity_rows, row_change
 from stroom_contract.types import JSONObject
 
 # A person's point fact as its row is stored: record id, client_ref, fact, recorded at.
@@ -233,6 +235,7 @@ class Effects:
 
     rekeys: dict[str, str]
     recompute: tuple[str, ...]
+    since: dict[str, datetime]
     republish: tuple[str, ...]
     point_facts: tuple[PointFact, ...]
     fresh: tuple[ClientRow, ...]
@@ -254,6 +257,7 @@ def plan_effects(
     batch's marks landed on (marking counts a row's revision up, also for a redelivered
     retraction: a point fact's record is published at its row's revision)."""
     touched: set[str] = set()
+    since: dict[str, datetime] = {}
     republish: set[str] = set()
     clients: set[Ident] = set(marked_points)
     persons: set[str] = set()
@@ -281,15 +285,21 @@ def plan_effects(
                 (persons if kind == "client" else touched).add(key)
         else:
             (touched if is_new else republish).add(key)
+        if is_new:
+            since[key] = min(row.time, since.get(key, row.time))
     keys = {(row.source, row.event_id): row.entity_key for row in rows}
     rekeys = {
         retraction_key(*ident): keys[ident]
         for ident, (retracted_at, _) in new.items()
         if retracted_at is not None and keys[ident] != retraction_key(*ident)
     }
+    # Retractions moved to an entity count from their own times, which the batch does not hold.
+    for key in rekeys.values():
+        since.pop(key, None)
     return Effects(
         rekeys=rekeys,
         recompute=tuple(sorted(touched)),
+        since={key: since[key] for key in touched if key in since},
         republish=tuple(sorted(republish - touched)),
         point_facts=tuple(point_facts),
         fresh=tuple(fresh),
@@ -343,23 +353,60 @@ def client_record_of(row: ClientRow, point: tuple[str, ClientFact] | None = None
 
 @dataclass(frozen=True, slots=True)
 class EntityWrite:
-    """An entity's new history; versions before `rewrite_from` are stored already, unchanged."""
+    """An entity's new history; versions before `rewrite_from` are stored already, unchanged.
+    `fact`: its full change, stored (sent again on a redelivery); `change`: what is published,
+    only the rows that changed on top of the revision before when those are known."""
 
     key: str
     kind: str
     revision: int
     fact: bytes
+    change: bytes
     versions: list[Version]
     rewrite_from: int = 0
 
 
 def entity_write(
-    key: str, stored: Sequence[Stored], current: tuple[int, bytes | None] = (0, None)
+    key: str,
+    stored: Sequence[Stored],
+    current: tuple[int, bytes | None] = (0, None),
+    since: datetime | None = None,
 ) -> EntityWrite:
-    """An entity folded from its stored events; its fact's revision follows `current`'s (the
-    revision and fact published last, if any)."""
+    """An entity folded from its stored events; its revision follows `current`'s (the revision
+    and full change stored last, if any). `since`: the earliest recorded time of the events that
+    are new to it (None: unknown); its versions before that moment are unchanged."""
     kind = kind_of_key(key)
     versions = history(kind, stored)
     revision, previous = current
-    fact, kept = revised_fact(previous, kind, key, revision + 1, versions)
-    return EntityWrite(key, kind, revision + 1, fact, versions, kept)
+    kept = 0 if since is None else bisect_left(versions, since, key=_recorded_from)
+    before = full_rows(previous)
+    rows = _rows(kind, key, versions, kept, before)
+    fact = entity_change(kind, key, revision + 1, None, rows, [])
+    change = fact
+    if before is not None:
+        put, removed = row_change(before, rows)
+        change = entity_change(kind, key, revision + 1, revision, put, removed)
+    return EntityWrite(key, kind, revision + 1, fact, change, versions, kept)
+
+
+def _rows(
+    kind: str, key: str, versions: list[Version], kept: int, before: list[RowVersion] | None
+) -> list[RowVersion]:
+    """The entity's row versions. When the rows `before` are those of versions whose first `kept`
+    are these versions' first, the rows closed by the last of those stand, the rows it holds
+    open go on, and only the versions from it on are derived again."""
+    states = [(v.recorded_from, v.state) for v in versions]
+    if before is None or kept == 0:
+        return entity_rows(kind, key, states)
+    at = versions[kept - 1].recorded_from
+    closed = [r for r in before if r.recorded_to is not None and r.recorded_to <= at]
+    opened = {
+        r.row: r.recorded_from
+        for r in before
+        if r.recorded_from <= at and (r.recorded_to is None or r.recorded_to > at)
+    }
+    return closed + entity_rows(kind, key, states[kept - 1 :], opened)
+
+
+def _recorded_from(version: Version) -> datetime:
+    return version.recorded_from

@@ -1,46 +1,66 @@
-"""The facts record values for an entity history or a client record, serialised by orjson from
+"""The facts record values for an entity's change or a client record, serialised by orjson from
 the contract's own types (`stroom_contract.facts`): their fields, in their order, are the JSON."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import fields
 from datetime import datetime
 from functools import cache
-from typing import get_args, get_origin, get_type_hints
+from typing import cast, get_args
 
 import orjson
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from stroom_contract import facts
-from stroom_contract.facts import ClientFact, ClientRecord, EntityState, MemberSpell, PhaseSpell, Version
+from stroom_contract.facts import ClientFact, ClientRecord, EntityChange, EntityState, Fact, Version
+from stroom_contract.rows import RowVersion, entity_rows
 
-# Where a history's versions begin: the kept-versions comparison finds them here in a fact.
-_VERSIONS = b',"versions":['
-
-_HISTORIES: dict[str, type[BaseModel]] = {
-    model.model_fields["kind"].default: model for model in get_args(get_args(facts.Fact)[0])
+_CHANGES: dict[str, type[BaseModel]] = {
+    model.model_fields["kind"].default: model for model in get_args(EntityChange)
 }
+_FACT: TypeAdapter[Fact] = TypeAdapter(Fact)
+
+
+def entity_change(
+    kind: str, key: str, revision: int, base: int | None, rows: list[RowVersion], removed: list[RowVersion]
+) -> bytes:
+    """The facts record of a change of an entity's rows (`base` None: all of them), the row
+    versions in the order of their JSON: the same rows give the same bytes, however derived."""
+    values = {
+        "entity": key,
+        "revision": revision,
+        "base": base,
+        "rows": _sorted(rows),
+        "removed": _sorted(removed),
+    }
+    return orjson.dumps(_in_order(_CHANGES[kind], values))
 
 
 def entity_fact(kind: str, key: str, revision: int, versions: list[Version]) -> bytes:
-    return revised_fact(None, kind, key, revision, versions)[0]
+    """The full change of an entity whose states over recorded time are `versions`."""
+    return entity_change(kind, key, revision, None, entity_rows(kind, key, _states(versions)), [])
 
 
-def revised_fact(
-    previous: bytes | None, kind: str, key: str, revision: int, versions: list[Version]
-) -> tuple[bytes, int]:
-    """The fact of an entity's history, and how many of its leading versions the previously
-    published fact holds unchanged: an event in order only appends, so only the tail of the
-    history needs storing again."""
-    chunks = _Versions().serialise(versions)
-    return b"".join((_head(kind, key, revision), b",".join(chunks), b"]}")), _kept(previous, chunks)
+def full_rows(fact: bytes | None) -> list[RowVersion] | None:
+    """The rows of a full change as stored; None for anything else (nothing stored, or a record
+    of the withdrawn facts v1 stored before the upgrade)."""
+    if fact is None:
+        return None
+    try:
+        found = _FACT.validate_json(fact)
+    except ValidationError:
+        return None
+    if isinstance(found, ClientRecord) or found.base is not None:
+        return None
+    return cast(list[RowVersion], found.rows)
 
 
-def _head(kind: str, key: str, revision: int) -> bytes:
-    """The history's JSON up to its first version: `{"kind":…,"versions":[`."""
-    empty = orjson.dumps(_in_order(_HISTORIES[kind], {"entity": key, "revision": revision, "versions": []}))
-    return empty[: -len(b"]}")]
+def _states(versions: list[Version]) -> list[tuple[datetime, EntityState | None]]:
+    return [(v.recorded_from, v.state) for v in versions]
+
+
+def _sorted(versions: list[RowVersion]) -> list[orjson.Fragment]:
+    # orjson writes a plain tuple as an array, not a named one.
+    wire = [orjson.dumps((tuple(v.row), v.recorded_from, v.recorded_to)) for v in versions]
+    return [orjson.Fragment(text) for text in sorted(wire)]
 
 
 def _in_order(model: type[BaseModel], values: dict[str, object]) -> dict[str, object]:
@@ -71,75 +91,6 @@ def _template(model: type[BaseModel]) -> tuple[dict[str, object], frozenset[str]
     return {name: defaults.get(name) for name in names}, frozenset(set(names) - set(defaults))
 
 
-class _Versions:
-    """Serialises a history's versions, each spell (a member, a phase) once: consecutive
-    versions share most of their spells, and serialising every version's whole state anew made
-    the fact cost more than the fold behind it. The bytes are orjson's for the states themselves."""
-
-    def __init__(self) -> None:
-        # By identity: the versions hold every spell alive while they are serialised.
-        self._spells: dict[int, bytes] = {}
-        self._lists: dict[int, orjson.Fragment] = {}
-
-    def serialise(self, versions: list[Version]) -> list[bytes]:
-        return [
-            orjson.dumps({"recorded_from": v.recorded_from, "state": self._state(v.state)}) for v in versions
-        ]
-
-    def _state(self, state: EntityState | None) -> object:
-        if state is None:
-            return None
-        names, listed = _FIELDS[type(state)]
-        if not listed:
-            return state
-        parts = {name: getattr(state, name) for name in names}
-        for name in listed:
-            parts[name] = self._list(parts[name])
-        return parts
-
-    def _list(self, spells: Sequence[MemberSpell | PhaseSpell]) -> orjson.Fragment:
-        found = self._lists.get(id(spells))
-        if found is None:
-            found = self._lists[id(spells)] = orjson.Fragment(
-                b"[" + b",".join(map(self._spell, spells)) + b"]"
-            )
-        return found
-
-    def _spell(self, spell: MemberSpell | PhaseSpell) -> bytes:
-        found = self._spells.get(id(spell))
-        if found is None:
-            found = self._spells[id(spell)] = orjson.dumps(spell)
-        return found
-
-
-def _fields_of(state_type: type) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """A state's fields in order, and those holding a sequence of spells."""
-    hints = get_type_hints(state_type)
-    names = tuple(f.name for f in fields(state_type))
-    return names, tuple(n for n in names if get_origin(hints[n]) is Sequence)
-
-
-_FIELDS = {state_type: _fields_of(state_type) for state_type in get_args(EntityState)}
-
-
-def _kept(previous: bytes | None, chunks: list[bytes]) -> int:
-    # Compared as bytes, in place: the same serialisation of equal versions gives equal bytes,
-    # and parsing a long history twice to compare it cost more than folding it.
-    # A key inside a JSON string has its quotes escaped: this finds the array itself.
-    found = -1 if previous is None else previous.find(_VERSIONS)
-    if previous is None or found < 0:
-        return 0
-    at = found + len(_VERSIONS)
-    kept = 0
-    for chunk in chunks:
-        end = at + len(chunk)
-        if not previous.startswith(chunk, at) or previous[end : end + 1] not in (b",", b"]"):
-            break
-        kept += 1
-        at = end + 1
-    return kept
-
-
 def client_record(
     source: str,
     event_id: str,
@@ -151,8 +102,7 @@ def client_record(
 ) -> tuple[str, bytes]:
     """(Kafka key, value) of one point fact of a person.
 
-    Keyed per record, not per person: the facts topic is compacted, and a person's records
-    must each survive as their own newest value.
+    Keyed per record: the newest record of a `record_id` is all there is to know about it.
     """
     values = {
         "entity": f"client:{client_ref}",

@@ -9,9 +9,9 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime
 from typing import NamedTuple
 
+from stroom_contract.rows import Recorded, recorded_rows
 from stroom_reporting.domain import kpis
 from stroom_reporting.domain.months import last_day, month_of, month_range
-from stroom_reporting.domain.spells import Recorded, recorded_rows
 
 # Measures: month-end counts are kept as their changes (the count at a month end is the sum of the
 # changes up to that month), flows in the month they happen.

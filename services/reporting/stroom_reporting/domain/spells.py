@@ -1,228 +1,14 @@
-"""Entity histories (facts) to bitemporal spell rows: what is counted, valid over recorded time."""
+"""How an entity's stored rows follow its facts' changes (`stroom_contract.rows`): which changes
+apply in what order, and what they do to the rows stored."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
-from typing import Any, Generic, NamedTuple, TypeVar
+from datetime import datetime
+from typing import Any
 
-from stroom_contract.facts import (
-    ApplicationHistory,
-    ApplicationState,
-    BenefitHistory,
-    BenefitState,
-    PlacementHistory,
-    PlacementState,
-    TrajectoryHistory,
-    TrajectoryState,
-)
-
-BENEFITS = "benefits"
-PERSONS = "persons"
-UNITS = (BENEFITS, PERSONS)
-
-R = TypeVar("R")
-S = TypeVar("S")
-
-
-# Rows are tuples: hashed and compared per version, and sent to the database as they are.
-class Recorded(NamedTuple, Generic[R]):
-    """A row valid in recorded time from `recorded_from` (inclusive) to `recorded_to` (exclusive)."""
-
-    row: R
-    recorded_from: datetime
-    recorded_to: datetime | None
-
-
-class CountSpell(NamedTuple):
-    """A benefit (unit `benefits`, ref = entity) or one person's membership of it (`persons`)."""
-
-    unit: str
-    ref: str
-    municipality: str
-    regulation: str
-    start_date: date
-    end_date: date | None
-    inflow_reason: str | None
-    outflow_reason: str | None
-    client_ref: str | None
-    role: str | None
-    birth_date: date | None
-
-
-class PlacementSpell(NamedTuple):
-    client_ref: str
-    municipality: str
-    kind: str
-    start_date: date
-    end_date: date | None
-    hours_per_week: float | None
-
-
-class ApplicationRow(NamedTuple):
-    client_ref: str
-    municipality: str
-    regulation: str
-    received_on: date
-    decision: str | None
-    decided_on: date | None
-
-
-class PhaseRow(NamedTuple):
-    """A trajectory's stay in one phase: from `start_date` to `end_date` (exclusive, None = open)."""
-
-    client_ref: str
-    municipality: str
-    phase: str
-    start_date: date
-    end_date: date | None
-    is_last: bool
-    outcome: str | None
-
-
-def _closed_end(start: date, end: date | None) -> date | None:
-    # An end before the start (impossible input) counts as a spell of zero days, so that
-    # stock = cumulative inflow - outflow stays equal to "active on the stock date".
-    return None if end is None else max(start, end)
-
-
-def count_spells(entity: str, state: BenefitState) -> tuple[CountSpell, ...]:
-    # Every version of every fact passes here: the state's fields are read once.
-    municipality, start = state.municipality, state.start_date
-    regulation = state.regulation.value
-    members = state.members
-    applicant = next((m for m in members if m.role == "applicant"), None)
-    benefit_end = _closed_end(start, state.end_date)
-    outflow = state.outflow_reason
-    spells = [
-        CountSpell(
-            BENEFITS,
-            entity,
-            municipality,
-            regulation,
-            start,
-            benefit_end,
-            state.inflow_reason.value,
-            outflow.value if outflow else None,
-            applicant.client_ref if applicant else None,
-            "applicant" if applicant else None,
-            applicant.birth_date if applicant else None,
-        )
-    ]
-    for member in members:
-        joined, left = member.joined_on, member.left_on
-        member_start = joined if joined > start else start
-        if left is None:
-            member_end = benefit_end
-        elif benefit_end is None or left < benefit_end:
-            member_end = left
-        else:
-            member_end = benefit_end
-        spells.append(
-            CountSpell(
-                PERSONS,
-                entity,
-                municipality,
-                regulation,
-                member_start,
-                _closed_end(member_start, member_end),
-                None,
-                None,
-                member.client_ref,
-                member.role.value,
-                member.birth_date,
-            )
-        )
-    return tuple(spells)
-
-
-def placement_spells(state: PlacementState) -> tuple[PlacementSpell, ...]:
-    return (
-        PlacementSpell(
-            state.client_ref,
-            state.municipality,
-            state.kind.value,
-            state.start_date,
-            _closed_end(state.start_date, state.end_date),
-            state.hours_per_week,
-        ),
-    )
-
-
-def application_rows(state: ApplicationState) -> tuple[ApplicationRow, ...]:
-    return (
-        ApplicationRow(
-            state.client_ref,
-            state.municipality,
-            state.regulation.value,
-            state.received_on,
-            state.decision.value if state.decision else None,
-            state.decided_on,
-        ),
-    )
-
-
-def phase_rows(state: TrajectoryState) -> tuple[PhaseRow, ...]:
-    phases = sorted(state.phases, key=lambda p: p.effective_date)
-    rows = []
-    for index, spell in enumerate(phases):
-        last = index == len(phases) - 1
-        end = state.end_date if last else phases[index + 1].effective_date
-        rows.append(
-            PhaseRow(
-                state.client_ref,
-                state.municipality,
-                spell.phase.value,
-                spell.effective_date,
-                _closed_end(spell.effective_date, end),
-                last,
-                state.outcome.value if last and state.outcome else None,
-            )
-        )
-    return tuple(rows)
-
-
-def recorded_rows(
-    versions: Sequence[tuple[datetime, S | None]],
-    derive: Callable[[S], tuple[R, ...]],
-    opened: dict[R, datetime] | None = None,
-) -> list[Recorded[R]]:
-    """Rows per version, merged while unchanged: a row lives from the version that first
-    yields it until the first later version that no longer does. `opened`: rows that were already
-    living before the first version, with the moment each began."""
-    open_rows: dict[R, datetime] = dict(opened or {})
-    result: list[Recorded[R]] = []
-    for recorded_from, state in sorted(versions, key=lambda v: v[0]):
-        current = set(derive(state)) if state is not None else set()
-        for row in [r for r in open_rows if r not in current]:
-            result.append(Recorded(row, open_rows.pop(row), recorded_from))
-        for row in current:
-            open_rows.setdefault(row, recorded_from)
-    result.extend(Recorded(row, since, None) for row, since in open_rows.items())
-    return result
-
-
-History = BenefitHistory | PlacementHistory | ApplicationHistory | TrajectoryHistory
-
-
-def benefit_rows(history: BenefitHistory) -> list[Recorded[CountSpell]]:
-    return recorded_rows(
-        [(v.recorded_from, v.state) for v in history.versions],
-        lambda state: count_spells(history.entity, state),
-    )
-
-
-def placement_rows(history: PlacementHistory) -> list[Recorded[PlacementSpell]]:
-    return recorded_rows([(v.recorded_from, v.state) for v in history.versions], placement_spells)
-
-
-def application_history_rows(history: ApplicationHistory) -> list[Recorded[ApplicationRow]]:
-    return recorded_rows([(v.recorded_from, v.state) for v in history.versions], application_rows)
-
-
-def trajectory_rows(history: TrajectoryHistory) -> list[Recorded[PhaseRow]]:
-    return recorded_rows([(v.recorded_from, v.state) for v in history.versions], phase_rows)
+from stroom_contract.facts import EntityChange
 
 
 @dataclass
@@ -266,3 +52,59 @@ def row_changes(stored: Iterable[Sequence[Any]], rows: Iterable[tuple[Any, ...]]
             changes.closed.append((found[0], row[-1], found[1]))
     changes.deleted.extend(by_key.values())
     return changes
+
+
+@dataclass(frozen=True, slots=True)
+class Chain:
+    """An entity's changes to apply, in order, and those to keep until their base arrives."""
+
+    apply: list[EntityChange]
+    park: list[EntityChange]
+
+
+def chain(stored: int | None, changes: Iterable[EntityChange]) -> Chain:
+    """Which of an entity's changes (new and parked) apply on top of revision `stored` of its rows
+    (None: it has none). One at or below the revision reached is a redelivery; a full change
+    applies on top of any lower revision and supersedes the changes up to its own; an incremental
+    one applies on top of its base only."""
+    reached = -1 if stored is None else stored
+    pool: dict[int, EntityChange] = {}
+    for change in changes:
+        held = pool.get(change.revision)
+        # A full change and an incremental one of one revision hold the same rows.
+        if held is None or (held.base is not None and change.base is None):
+            pool[change.revision] = change
+    applied: list[EntityChange] = []
+    while True:
+        pool = {revision: c for revision, c in pool.items() if revision > reached}
+        full = [c for c in pool.values() if c.base is None]
+        step = (
+            max(full, key=_revision) if full else next((c for c in pool.values() if c.base == reached), None)
+        )
+        if step is None:
+            return Chain(applied, sorted(pool.values(), key=_revision))
+        applied.append(step)
+        reached = step.revision
+
+
+def _revision(change: EntityChange) -> int:
+    return change.revision
+
+
+def rows_after(
+    stored: Iterable[Sequence[Any]],
+    changes: Iterable[tuple[bool, Sequence[tuple[Any, ...]], Sequence[tuple[Any, ...]]]],
+) -> list[tuple[Any, ...]]:
+    """An entity's stored rows (id, entity, *columns, recorded_to) after `changes` in order, each
+    (full, put, removed) with rows as (entity, *columns, recorded_to): a full change's rows replace
+    all; otherwise the rows removed go, and those put in replace the same row version (equal but
+    for recorded_to) or join."""
+    rows = {tuple(row[1:-1]): tuple(row[1:]) for row in stored}
+    for full, put, removed in changes:
+        if full:
+            rows.clear()
+        for row in removed:
+            rows.pop(row[:-1], None)
+        for row in put:
+            rows[row[:-1]] = row
+    return list(rows.values())

@@ -20,6 +20,7 @@ from stroom_contract.codes import (
     TrajectoryOutcome,
     TrajectoryPhase,
 )
+from stroom_contract.rows import UNITS
 from stroom_platform.organisations import Organisation
 from stroom_reporting import queries
 from stroom_reporting.domain import board as board_layout
@@ -34,7 +35,6 @@ from stroom_reporting.domain.months import (
     previous_month,
     quarter_months,
 )
-from stroom_reporting.domain.spells import UNITS
 
 REGULATIONS = tuple(r.value for r in Regulation)
 LABELS: dict[str, dict[str, str]] = {
