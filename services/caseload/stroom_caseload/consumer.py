@@ -20,7 +20,7 @@ from stroom_caseload.domain.events import Decoded
 from stroom_caseload.metrics import CaseloadMetrics
 from stroom_caseload.publishing import send_all
 from stroom_caseload.repository import CaseloadRepository
-from stroom_caseload.service import Applied, Outgoing, apply_events
+from stroom_caseload.service import Applied, Folds, Outgoing, apply_events
 from stroom_contract.kafka_binding import decode_wire
 from stroom_contract.redaction import redact
 from stroom_contract.validation import EventValidator, InvalidEvent
@@ -113,6 +113,7 @@ class Processor:
         self.dead_letter_topic = dead_letter_topic
         self.metrics = metrics
         self.last_event_time: datetime | None = None
+        self.folds = Folds()
         # Small queues: enough to overlap the stages, not to pile up unacknowledged work.
         self._to_apply: asyncio.Queue[_Batch] = asyncio.Queue(maxsize=2)
         self._to_confirm: asyncio.Queue[_Sent] = asyncio.Queue(maxsize=4)
@@ -197,7 +198,7 @@ class Processor:
         stored event's (source, id) for other content, in one transaction."""
 
         async def work(conn: AsyncConnection) -> tuple[Applied, list[tuple[Record, str]]]:
-            applied = await apply_events(conn, [event for _, event in decoded])
+            applied = await apply_events(conn, [event for _, event in decoded], folds=self.folds)
             conflicting = [(decoded[i][0], CONFLICT_REASON) for i in applied.conflicts]
             repo = CaseloadRepository(conn)
             for record, reason in [*poison, *conflicting]:
@@ -205,6 +206,7 @@ class Processor:
             return applied, conflicting
 
         applied, conflicting = await self._transaction(work)
+        self.folds.keep(applied.folded)
         self.metrics.duplicates.inc(applied.duplicates)
         self.metrics.conflicts.inc(len(conflicting))
         for event_type, count in applied.new_by_type.items():

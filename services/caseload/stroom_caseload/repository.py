@@ -260,6 +260,14 @@ class CaseloadRepository:
         )
         return {row.entity_key: (row.revision, row.fact.encode()) for row in rows}
 
+    async def revisions(self, keys: Sequence[str]) -> dict[str, int]:
+        """The revision of each entity that has one."""
+        if not keys:
+            return {}
+        en = self.t.entities
+        rows = await self._rows_where(select(en.c.entity_key, en.c.revision), en.c.entity_key, keys)
+        return {row.entity_key: row.revision for row in rows}
+
     async def current_facts(self, keys: Iterable[str]) -> dict[str, bytes]:
         return {key: fact for key, (_, fact) in (await self.current(list(keys))).items()}
 
@@ -275,7 +283,7 @@ class CaseloadRepository:
         )
         rows: dict[Table, list[dict[str, Any]]] = defaultdict(list)
         for entity, start in zip(saved, froms, strict=True):
-            for table, row in state_rows(self.t, entity.key, entity.versions, start):
+            for table, row in state_rows(self.t, entity.key, entity.versions, start, entity.first):
                 rows[table].append(row)
         en = self.t.entities
         values = [
@@ -453,14 +461,16 @@ def client_fact_row(
 
 
 def state_rows(
-    t: Tables, key: str, versions: list[Version], start: int = 0
+    t: Tables, key: str, versions: list[Version], start: int = 0, first: int = 0
 ) -> Iterable[tuple[Table, dict[str, Any]]]:
-    for number in range(start, len(versions)):
-        version = versions[number]
+    """The state rows of version numbers `start` on; `versions` are those from number `first` on."""
+    for number in range(start, first + len(versions)):
+        at = number - first
+        version = versions[at]
         state = version.state
         if state is None:
             continue
-        until = versions[number + 1].recorded_from if number + 1 < len(versions) else None
+        until = versions[at + 1].recorded_from if at + 1 < len(versions) else None
         base = {
             "entity_key": key,
             "version": number,

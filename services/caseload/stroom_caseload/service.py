@@ -3,19 +3,22 @@ reads what the store knows, lets the domain's plan decide, and has the repositor
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from stroom_caseload.domain.client import CLIENT_EVENT_TYPES
 from stroom_caseload.domain.events import Decoded
 from stroom_caseload.domain.plan import (
+    Effects,
+    EntityWrite,
+    Folded,
     Incoming,
     Outgoing,
     client_records,
+    entity_continued,
     entity_write,
     plan_effects,
     plan_ledger,
@@ -25,7 +28,7 @@ from stroom_caseload.tables import Tables, live
 from stroom_contract.events import Envelope
 
 # Outgoing: what the consumer publishes of an applied batch.
-__all__ = ["APPLY_LOCK", "Applied", "Outgoing", "apply_events"]
+__all__ = ["APPLY_LOCK", "Applied", "Folds", "Outgoing", "apply_events"]
 
 # Live batches hold this shared; `stroom caseload rebuild` holds it exclusively to swap.
 APPLY_LOCK = 0x5717_0AD
@@ -38,12 +41,42 @@ class Applied:
     duplicates: int
     # Positions, in the events given, of those reusing a stored (source, id) for other content.
     conflicts: tuple[int, ...] = ()
+    # What to keep of the entities folded, once the transaction is committed (`Folds.keep`).
+    folded: dict[str, Folded] = field(default_factory=dict)
+
+
+class Folds:
+    """What the live worker keeps of the entities it folded last (an LRU of `size`): an entity
+    whose stored revision is still the one kept, and whose new events are all recorded after
+    those folded, continues its fold instead of reading and folding its events again. Kept only
+    from committed transactions, so the revision names exactly what was folded."""
+
+    def __init__(self, size: int = 10_000) -> None:
+        self._size = size
+        self._kept: OrderedDict[str, Folded] = OrderedDict()
+
+    def get(self, key: str) -> Folded | None:
+        found = self._kept.get(key)
+        if found is not None:
+            self._kept.move_to_end(key)
+        return found
+
+    def keep(self, folded: Mapping[str, Folded]) -> None:
+        for key, entity in folded.items():
+            self._kept[key] = entity
+            self._kept.move_to_end(key)
+        while len(self._kept) > self._size:
+            self._kept.popitem(last=False)
 
 
 async def apply_events(
-    conn: AsyncConnection, events: Sequence[Envelope | Decoded], tables: Tables = live
+    conn: AsyncConnection,
+    events: Sequence[Envelope | Decoded],
+    tables: Tables = live,
+    folds: Folds | None = None,
 ) -> Applied:
-    """Ledger first, then recompute every touched entity under its lock; the caller commits."""
+    """Ledger first, then recompute every touched entity under its lock; the caller commits.
+    `folds`: what the live worker kept of entities it folded before."""
     repo = CaseloadRepository(conn, tables)
     given = [Incoming.of(event) for event in events]
     if tables is live:
@@ -76,19 +109,35 @@ async def apply_events(
     read += await repo.person_rows(effects.persons, effects.links)
     await repo.sync_client_retractions(read)
     facts = client_records([*effects.fresh, *read])
-    facts += await _recompute(repo, effects.recompute, effects.since)
+    written, folded = await _recompute(repo, effects, folds)
+    facts += written
     current = await repo.current_facts(effects.republish)
     facts.extend(Outgoing(key, value) for key, value in current.items())
-    return Applied(facts, effects.new_by_type, effects.duplicates, ledger.conflicts)
+    return Applied(facts, effects.new_by_type, effects.duplicates, ledger.conflicts, folded)
 
 
 async def _recompute(
-    repo: CaseloadRepository, keys: Sequence[str], since: Mapping[str, datetime]
-) -> list[Outgoing]:
-    """Fold each entity's stored events into its history, store what changed, give the change of
-    its rows."""
+    repo: CaseloadRepository, effects: Effects, folds: Folds | None
+) -> tuple[list[Outgoing], dict[str, Folded]]:
+    """Fold each entity's events into its history (on from what `folds` kept of it where that
+    can be done, else from its stored events), store what changed, give the change of its rows
+    and what to keep of it."""
+    keys = effects.recompute
     await repo.lock_entities(keys)
-    stored, current = await repo.fold_inputs(keys)
-    saved = [entity_write(key, stored[key], current.get(key, (0, None)), since.get(key)) for key in keys]
+    continued: dict[str, EntityWrite] = {}
+    kept = {} if folds is None else {k: f for k in keys if k in effects.appended and (f := folds.get(k))}
+    revisions = await repo.revisions(sorted(kept))
+    for key, folded in kept.items():
+        if revisions.get(key) == folded.revision:
+            write = entity_continued(key, folded, effects.appended[key])
+            if write is not None:
+                continued[key] = write
+    stored, current = await repo.fold_inputs([key for key in keys if key not in continued])
+    saved = [
+        continued.get(key)
+        or entity_write(key, stored[key], current.get(key, (0, None)), effects.since.get(key))
+        for key in keys
+    ]
     await repo.save_entities(saved)
-    return [Outgoing(entity.key, entity.change) for entity in saved]
+    facts = [Outgoing(entity.key, entity.change) for entity in saved]
+    return facts, {entity.key: entity.folded for entity in saved if entity.folded is not None}

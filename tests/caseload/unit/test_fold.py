@@ -14,7 +14,7 @@ from pydantic import TypeAdapter
 
 from stroom_caseload.domain.events import Event, Stored
 from stroom_caseload.domain.fold import fold, history
-from stroom_caseload.domain.plan import entity_write
+from stroom_caseload.domain.plan import entity_continued, entity_write
 from stroom_caseload.domain.publication import entity_fact
 from stroom_contract.facts import (
     ApplicationState,
@@ -513,3 +513,43 @@ def test_fold_and_history_equal_the_state_from_scratch(stored: list[Stored], see
     derived = entity_rows(kind, key, states)
     assert len(rows) == len(derived)
     assert set(rows) == set(derived)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(entity_histories(), long_histories()), entity_histories(), st.integers(0, 2**32))
+def test_a_fold_continued_with_later_events_equals_the_fold_of_them_all(
+    before: list[Stored], added: list[Stored], seed: int
+) -> None:
+    # The live worker folds a batch's events onto what it kept of the entity when they are all
+    # recorded after those folded: the same versions, rows, change and state rows as folding the
+    # entity's stored events again, in any order and with duplicates.
+    kind = kind_of(before[0].event.type)
+    key = f"{kind}:src:k"
+    stored = [Stored(s.event) for s in before]
+    last = max(s.event.time for s in stored)
+    later = [
+        Stored(replace(s.event, id=f"n{s.event.id}", time=last + (s.event.time - T0) + timedelta(hours=1)))
+        for s in added
+        if kind_of(s.event.type) == kind
+    ]
+    first = entity_write(key, stored)
+    assert first.folded is not None
+    new = [s.event for s in shuffled_with_duplicates(later, seed)] if later else []
+    continued = entity_continued(key, first.folded, new)
+    if not later:
+        assert continued is None
+        return
+    assert continued is not None
+    since = min(s.event.time for s in later)
+    whole = entity_write(key, stored + later, (first.revision, first.fact), since)
+    assert continued.versions == whole.versions[continued.first :]
+    assert (continued.rewrite_from, continued.revision) == (whole.rewrite_from, whole.revision)
+    assert continued.fact == whole.fact
+    assert continued.change == whole.change
+    assert continued.folded is not None
+    assert whole.folded is not None
+    assert continued.folded.memo == whole.folded.memo
+    assert len(continued.folded.rows) == len(whole.folded.rows)
+    assert set(continued.folded.rows) == set(whole.folded.rows)
+    # An event recorded no later than the last one folded needs the whole fold.
+    assert entity_continued(key, first.folded, [replace(stored[0].event, id="again")]) is None

@@ -13,7 +13,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from stroom_caseload.domain.events import Event, Stored
 from stroom_contract.events import (
@@ -252,6 +252,18 @@ S = TypeVar("S", BenefitState, PlacementState, ApplicationState, TrajectoryState
 
 
 @dataclass(frozen=True, slots=True)
+class Memo(Generic[A]):
+    """Where an entity's fold ended, nothing retracting its events: the accumulator, the
+    recorded time of the last event folded, how many versions there are and the last of them.
+    Events recorded later fold onto it as they would onto the whole history again."""
+
+    acc: A
+    moment: datetime
+    count: int
+    last: Version | None
+
+
+@dataclass(frozen=True, slots=True)
 class Projection(Generic[A, S]):
     """An entity kind's fold: its empty accumulator, its step, the state it gives, and the
     contract's version of that state."""
@@ -267,7 +279,9 @@ class Projection(Generic[A, S]):
             acc = self.step(acc, event.data)
         return self.state(acc)
 
-    def history(self, stored: Sequence[Stored]) -> list[Version]:
+    def history(self, stored: Sequence[Stored]) -> tuple[list[Version], Memo[A] | None]:
+        """The versions, and where the fold ended when nothing retracts any of the events (for
+        `extend`; None otherwise)."""
         unique = {(s.event.source, s.event.id): s for s in stored}
         if all(s.periods is None and not s.retracted for s in unique.values()):
             return self._unretracted(unique.values())
@@ -312,26 +326,46 @@ class Projection(Generic[A, S]):
             state = self.state(accs[-1])
             if not versions or versions[-1].state != state:
                 versions.append(self.version(moment, state))
-        return versions
+        return versions, None
 
-    def _unretracted(self, stored: Iterable[Stored]) -> list[Version]:
+    def _unretracted(self, stored: Iterable[Stored]) -> tuple[list[Version], Memo[A] | None]:
         """`history` when nothing retracts any of the events: each counts from its own time on,
         so the moments are the events' times and the events of each moment fold onto the
         accumulator of the one before (the general walk, without its bookkeeping: most entities
         have no retraction)."""
         typed = sorted([Typed.of(s.event) for s in stored], key=_order)
-        acc = self.empty
+        if not typed:
+            return [], None
+        versions, acc = self._fold_on(self.empty, typed, None)
+        return versions, Memo(acc, typed[-1].order[0], len(versions), versions[-1] if versions else None)
+
+    def extend(self, memo: Memo[A], events: Iterable[Event]) -> tuple[list[Version], Memo[A]] | None:
+        """The versions that events recorded after all those folded into `memo` add, from the
+        last version there was; None when one of them is not recorded after them all."""
+        typed = sorted([Typed.of(e) for e in {(e.source, e.id): e for e in events}.values()], key=_order)
+        if not typed or typed[0].order[0] <= memo.moment:
+            return None
+        added, acc = self._fold_on(memo.acc, typed, memo.last)
+        versions = ([] if memo.last is None else [memo.last]) + added
+        last = versions[-1] if versions else None
+        return versions, Memo(acc, typed[-1].order[0], memo.count + len(added), last)
+
+    def _fold_on(self, acc: A, typed: Sequence[Typed], last: Version | None) -> tuple[list[Version], A]:
+        """Events in canonical order folded onto `acc`, a version per recorded moment whose state
+        differs from the one before (`last`, the version before them)."""
         versions: list[Version] = []
-        last = len(typed) - 1
+        previous = last
+        end = len(typed) - 1
         for index, event in enumerate(typed):
             acc = self.step(acc, event.data)
             moment = event.order[0]
-            if index < last and typed[index + 1].order[0] == moment:
+            if index < end and typed[index + 1].order[0] == moment:
                 continue
             state = self.state(acc)
-            if not versions or versions[-1].state != state:
-                versions.append(self.version(moment, state))
-        return versions
+            if previous is None or previous.state != state:
+                previous = self.version(moment, state)
+                versions.append(previous)
+        return versions, acc
 
 
 BENEFIT = Projection(BenefitAcc(), _benefit_step, _benefit, BenefitVersion)
@@ -370,7 +404,18 @@ def fold(kind: str, events: Iterable[Event]) -> EntityState | None:
 
 def history(kind: str, stored: Sequence[Stored]) -> list[Version]:
     """One version per distinct recorded time (events and retractions); equal neighbours collapsed."""
+    return _PROJECTIONS[kind].history(stored)[0]
+
+
+def history_memo(kind: str, stored: Sequence[Stored]) -> tuple[list[Version], Memo[Any] | None]:
+    """`history`, and where its fold ended when nothing retracts any of the events."""
     return _PROJECTIONS[kind].history(stored)
+
+
+def extend(kind: str, memo: Memo[Any], events: Iterable[Event]) -> tuple[list[Version], Memo[Any]] | None:
+    """`Projection.extend` for an entity of `kind`: the versions from the last one there was."""
+    projection: Projection[Any, Any] = _PROJECTIONS[kind]
+    return projection.extend(memo, events)
 
 
 def _order(event: Typed) -> Order:

@@ -24,7 +24,7 @@ from collections import Counter
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -39,7 +39,7 @@ from stroom_caseload.domain.events import (
     utc,
     wire_data,
 )
-from stroom_caseload.domain.fold import history
+from stroom_caseload.domain.fold import Memo, extend, history_memo
 from stroom_caseload.domain.publication import client_record, entity_change, full_rows
 from stroom_contract.events import Envelope, EventRetractedData
 from stroom_contract.facts import ClientFact, Version
@@ -228,14 +228,18 @@ class Effects:
 
     `rekeys`: retractions stored before the event they retract wait under its `retraction_key`;
     once it arrives they move to its entity. `recompute`: entities with new events, folded
-    again. `republish`: entities only redelivered, whose stored fact is sent again. `point_facts`:
-    new point facts of persons to store; `fresh`: the records of those that nothing retracts,
-    at hand; `clients` and `persons`: the records to read back, one by one or all of a person's,
-    with `links` (the batch's new retractions) counting up the revisions they change."""
+    again; `since`, per such entity, the earliest recorded time of its new events when nothing
+    else moved to it; `appended`, its new events when they are all it has new (no retraction
+    among them or moved to it). `republish`: entities only redelivered, whose stored fact is
+    sent again. `point_facts`: new point facts of persons to store; `fresh`: the records of
+    those that nothing retracts, at hand; `clients` and `persons`: the records to read back, one
+    by one or all of a person's, with `links` (the batch's new retractions) counting up the
+    revisions they change."""
 
     rekeys: dict[str, str]
     recompute: tuple[str, ...]
     since: dict[str, datetime]
+    appended: dict[str, tuple[Event, ...]]
     republish: tuple[str, ...]
     point_facts: tuple[PointFact, ...]
     fresh: tuple[ClientRow, ...]
@@ -258,6 +262,8 @@ def plan_effects(
     retraction: a point fact's record is published at its row's revision)."""
     touched: set[str] = set()
     since: dict[str, datetime] = {}
+    appended: dict[str, list[Event]] = {}
+    retracting: set[str] = set()
     republish: set[str] = set()
     clients: set[Ident] = set(marked_points)
     persons: set[str] = set()
@@ -283,8 +289,13 @@ def plan_effects(
             kind = key_kind(key)
             if is_new and kind != RETRACTION_KIND:
                 (persons if kind == "client" else touched).add(key)
+                retracting.add(key)
         else:
             (touched if is_new else republish).add(key)
+            if is_new and new[ident][0] is None:
+                appended.setdefault(key, []).append(incoming.event)
+            elif is_new:
+                retracting.add(key)
         if is_new:
             since[key] = min(row.time, since.get(key, row.time))
     keys = {(row.source, row.event_id): row.entity_key for row in rows}
@@ -296,10 +307,12 @@ def plan_effects(
     # Retractions moved to an entity count from their own times, which the batch does not hold.
     for key in rekeys.values():
         since.pop(key, None)
+        retracting.add(key)
     return Effects(
         rekeys=rekeys,
         recompute=tuple(sorted(touched)),
         since={key: since[key] for key in touched if key in since},
+        appended={key: tuple(events) for key, events in appended.items() if key not in retracting},
         republish=tuple(sorted(republish - touched)),
         point_facts=tuple(point_facts),
         fresh=tuple(fresh),
@@ -352,10 +365,21 @@ def client_record_of(row: ClientRow, point: tuple[str, ClientFact] | None = None
 
 
 @dataclass(frozen=True, slots=True)
+class Folded:
+    """What the live worker keeps of an entity between batches: at `revision`, where the fold of
+    its events ended and its rows (those of the full change stored)."""
+
+    revision: int
+    memo: Memo[Any]
+    rows: list[RowVersion]
+
+
+@dataclass(frozen=True, slots=True)
 class EntityWrite:
-    """An entity's new history; versions before `rewrite_from` are stored already, unchanged.
-    `fact`: its full change, stored (sent again on a redelivery); `change`: what is published,
-    only the rows that changed on top of the revision before when those are known."""
+    """An entity's new history: `versions` from version number `first` on; versions before
+    `rewrite_from` are stored already, unchanged. `fact`: its full change, stored (sent again on
+    a redelivery); `change`: what is published, only the rows that changed on top of the revision
+    before when those are known. `folded`: what to keep of it, when nothing retracts its events."""
 
     key: str
     kind: str
@@ -364,6 +388,8 @@ class EntityWrite:
     change: bytes
     versions: list[Version]
     rewrite_from: int = 0
+    first: int = 0
+    folded: Folded | None = None
 
 
 def entity_write(
@@ -376,36 +402,65 @@ def entity_write(
     and full change stored last, if any). `since`: the earliest recorded time of the events that
     are new to it (None: unknown); its versions before that moment are unchanged."""
     kind = kind_of_key(key)
-    versions = history(kind, stored)
+    versions, memo = history_memo(kind, stored)
     revision, previous = current
     kept = 0 if since is None else bisect_left(versions, since, key=_recorded_from)
-    before = full_rows(previous)
-    rows = _rows(kind, key, versions, kept, before)
+    return _written(kind, key, versions, 0, kept, revision, full_rows(previous), memo)
+
+
+def entity_continued(key: str, folded: Folded, events: Sequence[Event]) -> EntityWrite | None:
+    """`entity_write` for an entity whose stored events are those `folded` kept and, new, `events`,
+    without its stored events: their fold goes on from where it ended. None when an event is not
+    recorded after all those folded (it must be folded with them again)."""
+    kind = kind_of_key(key)
+    found = extend(kind, folded.memo, events)
+    if found is None:
+        return None
+    versions, memo = found
+    # The last version there was comes first: its recorded_to moves.
+    first = folded.memo.count - 1
+    return _written(kind, key, versions, first, folded.memo.count, folded.revision, folded.rows, memo)
+
+
+def _written(
+    kind: str,
+    key: str,
+    versions: list[Version],
+    first: int,
+    kept: int,
+    revision: int,
+    before: list[RowVersion] | None,
+    memo: Memo[Any] | None,
+) -> EntityWrite:
+    rows = _rows(kind, key, versions, first, kept, before)
     fact = entity_change(kind, key, revision + 1, None, rows, [])
     change = fact
     if before is not None:
         put, removed = row_change(before, rows)
         change = entity_change(kind, key, revision + 1, revision, put, removed)
-    return EntityWrite(key, kind, revision + 1, fact, change, versions, kept)
+    folded = None if memo is None else Folded(revision + 1, memo, rows)
+    return EntityWrite(key, kind, revision + 1, fact, change, versions, kept, first, folded)
 
 
 def _rows(
-    kind: str, key: str, versions: list[Version], kept: int, before: list[RowVersion] | None
+    kind: str, key: str, versions: list[Version], first: int, kept: int, before: list[RowVersion] | None
 ) -> list[RowVersion]:
-    """The entity's row versions. When the rows `before` are those of versions whose first `kept`
-    are these versions' first, the rows closed by the last of those stand, the rows it holds
-    open go on, and only the versions from it on are derived again."""
-    states = [(v.recorded_from, v.state) for v in versions]
+    """The entity's row versions (`versions` from number `first` on). When the rows `before` are
+    those of versions whose first `kept` are these versions' first, the rows closed by the last
+    of those stand, the rows it holds open go on, and only the versions from it on are derived
+    again."""
     if before is None or kept == 0:
-        return entity_rows(kind, key, states)
-    at = versions[kept - 1].recorded_from
+        assert first == 0, "a history derived whole is given whole"
+        return entity_rows(kind, key, [(v.recorded_from, v.state) for v in versions])
+    at = versions[kept - 1 - first].recorded_from
     closed = [r for r in before if r.recorded_to is not None and r.recorded_to <= at]
     opened = {
         r.row: r.recorded_from
         for r in before
         if r.recorded_from <= at and (r.recorded_to is None or r.recorded_to > at)
     }
-    return closed + entity_rows(kind, key, states[kept - 1 :], opened)
+    states = [(v.recorded_from, v.state) for v in versions[kept - 1 - first :]]
+    return closed + entity_rows(kind, key, states, opened)
 
 
 def _recorded_from(version: Version) -> datetime:
