@@ -13,6 +13,7 @@ from pydantic_core import ErrorDetails
 
 from stroom_contract.bsn import Pseudonymiser, contains_bsn
 from stroom_contract.events import EVENT_ADAPTER, EVENT_TYPES, Envelope
+from stroom_contract.messages import DUTCH, dutch_message
 from stroom_contract.redaction import redact
 from stroom_contract.schema import data_model
 from stroom_contract.types import NO_BSN_MESSAGE
@@ -46,18 +47,13 @@ def _field_path(loc: tuple[int | str, ...]) -> str:
 
 def _message(error: ErrorDetails) -> str:
     kind = error["type"]
-    if kind == "missing":
-        return "is required"
-    if kind in ("model_type", "model_attributes_type", "dict_type"):
-        return "must be a JSON object"
     if kind == "union_tag_not_found":
-        return "is required"
+        return DUTCH["missing"]
     if kind == "union_tag_invalid":
-        return "is not a known event type; known: " + ", ".join(EVENT_TYPES)
+        return "is geen bekend eventtype; bekend: " + ", ".join(EVENT_TYPES)
     if kind == "literal_error" and error["loc"][-1:] == ("specversion",):
-        return 'must be "1.0"'
-    message = error["msg"].removeprefix("Value error, ")
-    return redact(message)
+        return 'moet "1.0" zijn'
+    return dutch_message(error)
 
 
 def _optional_str(raw: Mapping[str, Any], key: str) -> str | None:
@@ -105,9 +101,9 @@ def unknown_field_errors(value: Any, model: type[BaseModel], path: str) -> list[
         nested = fields.get(name) if isinstance(name, str) else None
         if nested is None:
             if _holds_bsn(name):
-                errors.append(FieldError(path, "the name of a field outside the contract contains a BSN"))
+                errors.append(FieldError(path, "de naam van een veld buiten het contract bevat een BSN"))
             elif _holds_bsn(item):
-                errors.append(FieldError(f"{path}.{name}", "is not part of the contract and contains a BSN"))
+                errors.append(FieldError(f"{path}.{name}", "hoort niet bij het contract en bevat een BSN"))
             continue
         for model_of_item in nested:
             if isinstance(item, list):
@@ -125,7 +121,7 @@ def extension_errors(raw: Mapping[str, Any]) -> list[FieldError]:
         if name in _ATTRIBUTES or not isinstance(name, str):
             continue
         if contains_bsn(name):
-            errors.append(FieldError("event", "an extension attribute's name contains a BSN"))
+            errors.append(FieldError("event", "de naam van een extensie-attribuut bevat een BSN"))
         elif _holds_bsn(value):
             errors.append(FieldError(name, NO_BSN_MESSAGE))
     return errors
@@ -151,7 +147,7 @@ class EventValidator:
     def validate(self, raw: Any) -> Envelope:
         # The dict test first: an ABC instance check costs more than it looks, per event.
         if not isinstance(raw, dict) and not isinstance(raw, Mapping):
-            raise InvalidEvent(None, None, [FieldError("event", "must be a JSON object")])
+            raise InvalidEvent(None, None, [FieldError("event", DUTCH["model_type"])])
         errors = extension_errors(raw)
         event_type = raw.get("type")
         if isinstance(event_type, str) and event_type in EVENT_TYPES:
@@ -159,7 +155,7 @@ class EventValidator:
         try:
             envelope = EVENT_ADAPTER.validate_python(raw, context=self._context)
         except ValidationError as exc:
-            for error in exc.errors(include_url=False, include_input=False, include_context=False):
+            for error in exc.errors(include_url=False, include_input=False):
                 loc = error["loc"]
                 if loc and loc[0] == raw.get("type"):
                     loc = loc[1:]

@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from stroom_contract.messages import dutch_message
 from stroom_contract.redaction import redact
 from stroom_platform.responses import FastJSONResponse
 
@@ -91,7 +92,7 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def on_validation(request: Request, exc: Exception) -> FastJSONResponse:
         assert isinstance(exc, RequestValidationError)
         errors = [
-            {"field": ".".join(str(p) for p in err["loc"]), "message": redact(str(err["msg"]))}
+            {"field": ".".join(str(p) for p in err["loc"]), "message": dutch_message(err)}
             for err in exc.errors()
         ]
         # ADR /core/error-handling/invalid-input: 400, listing every error (not 422).

@@ -58,13 +58,13 @@ def test_bsn_is_replaced_by_a_stable_pseudonym(validator: EventValidator) -> Non
 @pytest.mark.parametrize(
     ("raw_change", "field", "fragment"),
     [
-        ({"type": "stroom.benefit.exploded.v1"}, "type", "not a known event type"),
+        ({"type": "stroom.benefit.exploded.v1"}, "type", "geen bekend eventtype"),
         ({"id": None}, "id", ""),
         ({"time": "2024-13-01T00:00:00Z"}, "time", "calendar"),
         ({"time": "2024-01-01"}, "time", "RFC 3339"),
         ({"specversion": "0.3"}, "specversion", "1.0"),
-        ({"data": [1, 2]}, "data", "JSON object"),
-        ({"data": "x"}, "data", "JSON object"),
+        ({"data": [1, 2]}, "data", "JSON-object"),
+        ({"data": "x"}, "data", "JSON-object"),
     ],
 )
 def test_bad_envelopes_name_the_field(
@@ -147,7 +147,7 @@ def test_raw_bsn_is_refused_where_no_pseudonymiser_is_configured(
 
 
 def test_not_an_object(validator: EventValidator) -> None:
-    assert refusal(validator, [1]) == {"event": "must be a JSON object"}
+    assert refusal(validator, [1]) == {"event": "moet een JSON-object zijn"}
 
 
 @pytest.mark.parametrize(

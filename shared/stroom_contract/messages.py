@@ -1,0 +1,69 @@
+"""Pydantic's validation errors in Dutch, for every message a caller reads: an event's field
+errors and an HTTP request's invalid parameters."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic_core import ErrorDetails
+
+from stroom_contract.redaction import redact
+
+_OBJECT = "moet een JSON-object zijn"
+_WHOLE_NUMBER = "moet een geheel getal zijn"
+_DATE = "moet een datum zijn (JJJJ-MM-DD)"
+_MOMENT = "moet een tijdstip zijn (RFC 3339)"
+_ONE_OF = "moet een van deze waarden zijn: {expected}"
+_COLLECTIONS = frozenset({"List", "Tuple", "Set", "Frozenset", "Dict", "Generator"})
+
+# By pydantic_core's error type; `{name}` is filled from the error's context.
+DUTCH: Mapping[str, str] = {
+    "missing": "is verplicht",
+    "extra_forbidden": "is onbekend; laat dit veld weg",
+    "string_type": "moet tekst zijn",
+    "string_too_short": "moet minstens {min_length} teken(s) lang zijn",
+    "string_too_long": "mag hoogstens {max_length} teken(s) lang zijn",
+    "string_pattern_mismatch": "heeft niet de vorm {pattern}",
+    "too_short": "moet minstens {min_length} {unit} bevatten",
+    "too_long": "mag hoogstens {max_length} {unit} bevatten",
+    "list_type": "moet een lijst zijn",
+    "dict_type": _OBJECT,
+    "model_type": _OBJECT,
+    "model_attributes_type": _OBJECT,
+    "int_type": _WHOLE_NUMBER,
+    "int_parsing": _WHOLE_NUMBER,
+    "int_from_float": _WHOLE_NUMBER,
+    "bool_type": "moet true of false zijn",
+    "bool_parsing": "moet true of false zijn",
+    "date_type": _DATE,
+    "date_parsing": _DATE,
+    "date_from_datetime_parsing": _DATE,
+    "datetime_type": _MOMENT,
+    "datetime_parsing": _MOMENT,
+    "datetime_from_date_parsing": _MOMENT,
+    "literal_error": _ONE_OF,
+    "enum": _ONE_OF,
+    "greater_than": "moet groter zijn dan {gt}",
+    "greater_than_equal": "moet minstens {ge} zijn",
+    "less_than": "moet kleiner zijn dan {lt}",
+    "less_than_equal": "mag hoogstens {le} zijn",
+}
+
+
+def dutch_message(error: ErrorDetails | Mapping[str, Any]) -> str:
+    """The error in Dutch; a type without a translation keeps pydantic's message, and a
+    validator's own message (`value_error`) is kept without pydantic's prefix. Redacted, as the
+    expected values or pattern could only echo the contract, but a validator's message might not."""
+    template = DUTCH.get(error["type"])
+    context = error.get("ctx") or {}
+    if "field_type" in context:
+        # pydantic checks a length after a validator (the contract's `Text`) as a "Value"'s.
+        unit = "element(en)" if context["field_type"] in _COLLECTIONS else "teken(s)"
+        context = {**context, "unit": unit}
+    if template is not None:
+        try:
+            return redact(template.format_map(context))
+        except KeyError:
+            pass
+    return redact(str(error["msg"]).removeprefix("Value error, "))
