@@ -77,16 +77,16 @@ class Client(EventData):
         if value is None:
             return None
         if not is_valid_bsn(value):
-            raise ValueError("fails the 11-check (elfproef)")
+            raise ValueError("voldoet niet aan de elfproef")
         pseudonymiser: Pseudonymiser | None = (info.context or {}).get("pseudonymiser")
         if pseudonymiser is None:
-            raise ValueError("a raw bsn is only accepted at intake")
+            raise ValueError("een BSN wordt alleen bij intake aangenomen")
         return pseudonymiser.client_ref(value)
 
     @model_validator(mode="after")
     def _one_identity(self) -> Self:
         if (self.bsn is None) == (self.client_ref is None):
-            raise ValueError("give exactly one of bsn or client_ref")
+            raise ValueError("geef precies één van bsn en client_ref")
         if self.bsn is not None:
             object.__setattr__(self, "client_ref", self.bsn)
             object.__setattr__(self, "bsn", None)

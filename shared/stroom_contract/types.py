@@ -28,7 +28,7 @@ _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 # dates are typing errors. An event's `time` must lie in the same years once converted to UTC.
 EARLIEST = date(1900, 1, 1)
 LATEST = date(2999, 12, 31)
-_RANGE = f"must lie between {EARLIEST.isoformat()} and {LATEST.isoformat()}"
+_RANGE = f"moet tussen {EARLIEST.isoformat()} en {LATEST.isoformat()} liggen"
 
 
 # Events repeat the same few thousand days over and over: each valid one is parsed once.
@@ -43,11 +43,11 @@ def parse_date(value: Any) -> date:
     if isinstance(value, date) and not isinstance(value, datetime):
         return value
     if not isinstance(value, str) or not _ISO_DATE.match(value):
-        raise ValueError("must be an ISO date YYYY-MM-DD")
+        raise ValueError("moet een ISO-datum JJJJ-MM-DD zijn")
     try:
         parsed = date.fromisoformat(value)
     except ValueError:
-        raise ValueError("is not a date that exists in the calendar") from None
+        raise ValueError("is geen datum die in de kalender bestaat") from None
     if not EARLIEST <= parsed <= LATEST:
         raise ValueError(_RANGE)
     if len(_DATES) >= _DATES_KEPT:
@@ -60,17 +60,17 @@ def _rfc3339(value: Any) -> datetime:
     if isinstance(value, datetime) and value.tzinfo is not None:
         return value
     if not isinstance(value, str) or not _RFC3339.match(value):
-        raise ValueError("must be an RFC 3339 timestamp with a time zone offset")
+        raise ValueError("moet een RFC 3339-tijdstip met tijdzone zijn")
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
-        raise ValueError("is not a moment that exists in the calendar") from None
+        raise ValueError("is geen tijdstip dat in de kalender bestaat") from None
     try:
         in_utc = moment.astimezone(UTC)
     except OverflowError:
-        raise ValueError("cannot be converted to UTC") from None
+        raise ValueError("is niet naar UTC om te rekenen") from None
     if not EARLIEST <= in_utc.date() <= LATEST:
-        raise ValueError(f"{_RANGE} in UTC")
+        raise ValueError(f"{_RANGE}, in UTC")
     return moment
 
 
@@ -79,27 +79,29 @@ def _not_ahead(value: datetime, info: ValidationInfo) -> datetime:
     margin: timedelta | None = (info.context or {}).get("future_margin")
     if margin is not None and value > datetime.now(UTC) + margin:
         minutes = round(margin.total_seconds() / 60)
-        raise ValueError(f"lies more than {minutes} minutes in the future; it is when the source recorded it")
+        raise ValueError(
+            f"ligt meer dan {minutes} minuten in de toekomst; het is wanneer de bron het vastlegde"
+        )
     return value
 
 
 def _storable(value: str) -> str:
     if (found := _UNSTORABLE.search(value)) is not None:
-        what = "a NUL character" if found.group() == "\x00" else "half of a surrogate pair"
-        raise ValueError(f"contains {what}, which cannot be stored")
+        what = "een NUL-teken" if found.group() == "\x00" else "de helft van een surrogaatpaar"
+        raise ValueError(f"bevat {what}, dat niet kan worden opgeslagen")
     return value
 
 
 def _known_municipality(value: str, info: ValidationInfo) -> str:
     if not _MUNICIPALITY.match(value):
-        raise ValueError("must be a CBS municipality code GMnnnn")
+        raise ValueError("moet een CBS-gemeentecode GMnnnn zijn")
     known = (info.context or {}).get("municipalities")
     if known is not None and value not in known:
-        raise ValueError(f"{value} is not a municipality of any configured organisation")
+        raise ValueError(f"{value} is geen gemeente van een ingestelde organisatie")
     return value
 
 
-NO_BSN_MESSAGE = "contains a BSN; a person is only identified by client.bsn or client.client_ref"
+NO_BSN_MESSAGE = "bevat een BSN; een persoon wordt alleen aangeduid met client.bsn of client.client_ref"
 
 
 def _no_bsn(value: str) -> str:
@@ -110,14 +112,16 @@ def _no_bsn(value: str) -> str:
 
 def _pseudonym(value: str) -> str:
     if not is_client_ref(value):
-        raise ValueError("must be a client_ref issued by Stroom: ps_ followed by 32 lowercase hex digits")
+        raise ValueError(
+            "moet een client_ref van Stroom zijn: ps_ gevolgd door 32 hexadecimale cijfers (kleine letters)"
+        )
     return value
 
 
 def _source(value: str) -> str:
     # Other forms (`gws/werksaam-westfriesland`, a URL) stay as they were.
     if value[: len(_NLD_URN_PREFIX)].lower() == _NLD_URN_PREFIX and not _NLD_SOURCE.match(value):
-        raise ValueError("a urn:nld: source must read urn:nld:oin:<OIN of 20 digits>:systeem:<name>")
+        raise ValueError("een urn:nld:-source heeft de vorm urn:nld:oin:<OIN van 20 cijfers>:systeem:<naam>")
     return value
 
 

@@ -60,7 +60,7 @@ def test_bsn_is_replaced_by_a_stable_pseudonym(validator: EventValidator) -> Non
     [
         ({"type": "stroom.benefit.exploded.v1"}, "type", "geen bekend eventtype"),
         ({"id": None}, "id", ""),
-        ({"time": "2024-13-01T00:00:00Z"}, "time", "calendar"),
+        ({"time": "2024-13-01T00:00:00Z"}, "time", "kalender"),
         ({"time": "2024-01-01"}, "time", "RFC 3339"),
         ({"specversion": "0.3"}, "specversion", "1.0"),
         ({"data": [1, 2]}, "data", "JSON-object"),
@@ -86,12 +86,12 @@ def test_each_missing_attribute_is_named(validator: EventValidator, missing: str
 @pytest.mark.parametrize(
     ("data_change", "field", "fragment"),
     [
-        ({"municipality": "GM9999"}, "data.municipality", "not a municipality"),
+        ({"municipality": "GM9999"}, "data.municipality", "geen gemeente"),
         ({"municipality": "Hoorn"}, "data.municipality", "GMnnnn"),
         ({"regulation": "WW"}, "data.regulation", "PW"),
         ({"inflow_reason": "bored"}, "data.inflow_reason", ""),
-        ({"start_date": "2023-02-29"}, "data.start_date", "calendar"),
-        ({"start_date": 20240101}, "data.start_date", "ISO date"),
+        ({"start_date": "2023-02-29"}, "data.start_date", "kalender"),
+        ({"start_date": 20240101}, "data.start_date", "ISO-datum"),
         ({"members": []}, "data.members", ""),
     ],
 )
@@ -143,7 +143,7 @@ def test_raw_bsn_is_refused_where_no_pseudonymiser_is_configured(
 ) -> None:
     downstream = EventValidator(None, organisations.municipality_codes)
     errors = refusal(downstream, started())
-    assert errors == {"data.members[0].bsn": "a raw bsn is only accepted at intake"}
+    assert errors == {"data.members[0].bsn": "een BSN wordt alleen bij intake aangenomen"}
 
 
 def test_not_an_object(validator: EventValidator) -> None:
@@ -175,7 +175,7 @@ def test_nl_gov_sources_are_accepted_besides_todays_forms(validator: EventValida
 )
 def test_a_malformed_nl_gov_source_is_refused(validator: EventValidator, source: str) -> None:
     assert (
-        "urn:nld:oin:<OIN of 20 digits>:systeem:<name>"
+        "urn:nld:oin:<OIN van 20 cijfers>:systeem:<naam>"
         in refusal(validator, started() | {"source": source})["source"]
     )
 

@@ -99,7 +99,7 @@ def test_client_ref_must_have_the_pseudonym_shape(validator: EventValidator, bad
     with pytest.raises(InvalidEvent) as caught:
         validator.validate(raw)
     assert {e.field: e.message for e in caught.value.errors}["data.client.client_ref"].startswith(
-        "must be a client_ref issued by Stroom"
+        "moet een client_ref van Stroom zijn"
     )
 
 
