@@ -183,7 +183,7 @@ async def test_shuffled_history_through_the_service_matches_the_reference_and_fa
     conflicting = [r for r in dead if dict(r.headers)["dlq_reason"].startswith(b"conflict:")]
     assert [dict(r.headers)["ce_type"] for r in conflicting] == [b"stroom.client.assessed.v1"]
     assert [dict(r.headers)["ce_id"] for r in conflicting] == [started["id"].encode()]
-    assert any("raw bsn" in reason for reason in reasons)
+    assert any("een BSN wordt alleen bij intake aangenomen" in reason for reason in reasons)
     assert any(reason.startswith("unappliable:") for reason in reasons)
     bsn = leaked["data"]["client"]["bsn"]
     assert all(bsn not in reason for reason in reasons)
