@@ -188,7 +188,8 @@ async def test_a_chain_that_waited_joins_its_entity_when_its_middle_comes_with_i
         key = entity_key(validator.validate(deepcopy(target)))
         async with engine.connect() as conn:
             ev = live.events
-            keys = dict((await conn.execute(select(ev.c.event_id, ev.c.entity_key))).tuples().all())
+            rows = (await conn.execute(select(ev.c.event_id, ev.c.entity_key))).all()
+        keys = dict(rows)
         assert keys == dict.fromkeys((e["id"] for e in (target, r1, r2, r3)), key)
         assert key is not None
         fact = await stored_fact(engine, key)
