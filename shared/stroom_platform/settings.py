@@ -7,9 +7,10 @@ from typing import Any, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from stroom_platform.auth import DEFAULT_ALGORITHMS, ApiKey, check_algorithms
-from stroom_platform.dialect import DEFAULT_POOL, PoolSize
+from stroom_platform.dialect import DEFAULT_POOL, PoolSize, make_engine
 from stroom_platform.organisations import DEFAULT_FILE
 
 BrokerProfileName = Literal["apache", "embedded"]
@@ -118,6 +119,12 @@ class CommonSettings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{self.data_dir / f'{service}.db'}"
+
+    def database_engine(self, service: str, **kwargs: Any) -> AsyncEngine:
+        """An engine on `service`'s database with the configured pool: every engine a service,
+        its commands or the CLI open comes from here, so deploy/SCALING.md's connection budget
+        holds for all of them."""
+        return make_engine(self.database_url_for(service), self.database_pool, **kwargs)
 
 
 def service_port(service: str, default: int) -> Any:

@@ -3,6 +3,9 @@ STROOM_DATABASE_MAX_OVERFLOW (deploy/SCALING.md counts the connections they add 
 
 from __future__ import annotations
 
+import ast
+from pathlib import Path
+
 import pytest
 from conftest import PSEUDONYM_KEY
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -10,11 +13,14 @@ from sqlalchemy.pool import QueuePool
 
 from stroom_caseload.runtime import CaseloadRuntime
 from stroom_caseload.settings import CaseloadSettings
+from stroom_cli.audit import audit_log
 from stroom_intake.runtime import IntakeRuntime
 from stroom_intake.settings import IntakeSettings
 from stroom_platform.organisations import load_organisations
 from stroom_reporting.runtime import ReportingRuntime
 from stroom_reporting.settings import ReportingSettings
+
+ROOT = Path(__file__).resolve().parents[2]
 
 # Engines connect when first used, so no database needs to answer here.
 URL = "postgresql+asyncpg://stroom@127.0.0.1:5432/stroom"
@@ -47,6 +53,34 @@ async def test_the_pool_settings_reach_every_services_engines() -> None:
     finally:
         for engine in engines:
             await engine.dispose()
+
+
+@pytest.mark.usefixtures("pool_settings")
+async def test_the_pool_settings_reach_the_engines_of_commands_and_the_cli() -> None:
+    engines = [CaseloadSettings().database_engine("caseload"), audit_log("intake").engine]
+    try:
+        assert [_pool(engine) for engine in engines] == [(3, 2)] * 2
+    finally:
+        for engine in engines:
+            await engine.dispose()
+
+
+def test_no_engine_is_made_around_the_settings() -> None:
+    # Engines made straight from a URL (the rebuild's, the commands' and the CLI's were) keep the
+    # default pool whatever the settings say. The settings make them; the platform's reading
+    # engine takes the pool it is given, and a migration holds one connection.
+    allowed = {
+        Path("shared/stroom_platform/settings.py"),
+        Path("shared/stroom_platform/dialect/engines.py"),
+        Path("shared/stroom_platform/db.py"),
+    }
+    callers = set()
+    for top in ("services", "shared"):
+        for path in (ROOT / top).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text(), str(path))):
+                if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "make_engine":
+                    callers.add(path.relative_to(ROOT))
+    assert callers == allowed
 
 
 def test_the_pool_defaults_and_refusals(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -13,7 +13,7 @@ from stroom_caseload.queries import CaseloadQueries, Projection
 from stroom_caseload.rebuild.run import RebuildResult, rebuild
 from stroom_caseload.settings import CaseloadSettings
 from stroom_caseload.tables import audit, metadata
-from stroom_platform.db import make_engine, upgrade
+from stroom_platform.db import upgrade
 from stroom_platform.kafka.clients import Broker
 from stroom_platform.kafka.dead_letters import DeadLetter, read_dead_letters
 from stroom_platform.kafka.dead_letters import replay as replay_dead_letters
@@ -74,7 +74,7 @@ def run_worker() -> None:
 
 async def projection(settings: CaseloadSettings, municipality: str, on: date) -> Projection:
     """A municipality's caseload on a day, read from the caseload database."""
-    engine = make_engine(settings.caseload_database_url)
+    engine = settings.database_engine("caseload")
     try:
         async with engine.connect() as conn:
             return await CaseloadQueries(conn).projection(municipality, on)

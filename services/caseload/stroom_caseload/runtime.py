@@ -19,7 +19,6 @@ from stroom_caseload.metrics import CaseloadMetrics
 from stroom_caseload.repository import CaseloadRepository
 from stroom_caseload.settings import CaseloadSettings
 from stroom_platform.broker import EpochWatch
-from stroom_platform.db import make_engine
 from stroom_platform.kafka.clients import Broker, broker_of
 from stroom_platform.kafka.consuming import BatchConsumer, ConsumerOptions
 from stroom_platform.kafka.lag import LagProbe
@@ -62,7 +61,7 @@ class CaseloadRuntime:
 
     @classmethod
     def from_settings(cls, settings: CaseloadSettings, organisations: OrganisationsConfig) -> CaseloadRuntime:
-        engine = make_engine(settings.caseload_database_url, settings.database_pool)
+        engine = settings.database_engine("caseload")
         return cls(settings, engine, organisations, CaseloadMetrics(), broker_of(settings))
 
     async def start(self) -> None:
@@ -75,7 +74,7 @@ class CaseloadRuntime:
             partitioner=entity_partition_for,
         )
         await producer.start()
-        applying = make_engine(settings.caseload_database_url, settings.database_pool, pool_pre_ping=False)
+        applying = settings.database_engine("caseload", pool_pre_ping=False)
         probe = LagProbe(self.broker, settings.consumer_group, settings.events_topic)
         await probe.start()
         processor = Processor(

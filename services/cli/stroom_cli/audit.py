@@ -19,12 +19,11 @@ console = Console()
 def audit_log(service: str) -> Any:
     """The service's AuditLog on its configured database (the caller disposes of its engine)."""
     from stroom_platform.audit import AuditLog, head_file
-    from stroom_platform.db import make_engine
     from stroom_platform.settings import CommonSettings
 
     table = commands_of(service).audit
     settings = CommonSettings()
-    engine = make_engine(settings.database_url_for(service))
+    engine = settings.database_engine(service)
     return AuditLog(engine, table, service, head_file(settings.data_dir, table, engine))
 
 

@@ -49,5 +49,5 @@ def kpi_cells() -> None:
 
     settings = ReportingSettings()
     organisations = load_organisations(settings.organisations_file)
-    benefits, plans = asyncio.run(rebuild_kpi_cells(settings.reporting_database_url, organisations))
+    benefits, plans = asyncio.run(rebuild_kpi_cells(settings, organisations))
     typer.echo(f"KPI-cellen berekend voor {benefits} uitkeringen en {plans} plannen")

@@ -26,7 +26,7 @@ from stroom_intake.runtime import make_validator
 from stroom_intake.service import Ingestor
 from stroom_intake.settings import IntakeSettings
 from stroom_intake.tables import audit, metadata
-from stroom_platform.db import make_engine, upgrade
+from stroom_platform.db import upgrade
 from stroom_platform.pseudonyms import Derived
 
 __all__ = [
@@ -61,7 +61,7 @@ async def ingestor(settings: IntakeSettings) -> AsyncIterator[Ingestor]:
     url = settings.intake_database_url
     # Idempotent, and lets an import prepare an embedded installation's database on its own.
     await migrate(url)
-    engine = make_engine(url)
+    engine = settings.database_engine("intake")
     try:
         yield Ingestor(engine, make_validator(settings))
     finally:

@@ -21,7 +21,6 @@ from stroom_contract.kafka_binding import encode_wire
 from stroom_intake import repository
 from stroom_intake.settings import IntakeSettings
 from stroom_platform.broker import TopicSpec, broker_epoch, ensure_topics
-from stroom_platform.db import make_engine
 from stroom_platform.dialect import try_session_lock
 from stroom_platform.kafka.clients import Broker, broker_of
 from stroom_platform.kafka.sending import ProducerRecord, RecordBatchSender
@@ -263,7 +262,7 @@ def relay_from_settings(
 
 async def publish_until_empty(settings: IntakeSettings) -> int:
     """Publish the whole backlog once (used by `stroom import --publish`)."""
-    engine = make_engine(settings.intake_database_url, settings.database_pool)
+    engine = settings.database_engine("intake")
     relay = relay_from_settings(engine, settings)
     try:
         await relay.start()
@@ -280,7 +279,7 @@ async def _main() -> None:
 
     settings = IntakeSettings()
     configure_logging(settings.log_level)
-    engine = make_engine(settings.intake_database_url, settings.database_pool)
+    engine = settings.database_engine("intake")
     relay = relay_from_settings(engine, settings)
     freeze_startup_heap()
     try:

@@ -27,7 +27,6 @@ from stroom_intake.service import Ingestor
 from stroom_intake.settings import IntakeSettings
 from stroom_platform.auth import Principal
 from stroom_platform.broker import broker_responds
-from stroom_platform.db import make_engine
 from stroom_platform.ops import ReadinessCheck, database_check, database_status, moment
 from stroom_platform.organisations import load_organisations
 from stroom_platform.settings import pseudonym_keys
@@ -58,7 +57,7 @@ class IntakeRuntime:
 
     @classmethod
     def from_settings(cls, settings: IntakeSettings) -> IntakeRuntime:
-        engine = make_engine(settings.intake_database_url, settings.database_pool)
+        engine = settings.database_engine("intake")
         registry = CollectorRegistry()
         metrics = IntakeMetrics(registry)
         relay = None

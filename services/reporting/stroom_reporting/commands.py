@@ -10,7 +10,7 @@ from typing import TypeVar
 from sqlalchemy import MetaData
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from stroom_platform.db import make_engine, upgrade
+from stroom_platform.db import upgrade
 from stroom_platform.kafka.clients import Broker
 from stroom_platform.kafka.dead_letters import DeadLetter, read_dead_letters
 from stroom_platform.kafka.dead_letters import replay as replay_dead_letters
@@ -89,10 +89,12 @@ async def migrate(url: str) -> None:
     await upgrade(MIGRATIONS, url)
 
 
-async def rebuild_kpi_cells(url: str, organisations: OrganisationsConfig) -> tuple[int, int]:
+async def rebuild_kpi_cells(
+    settings: ReportingSettings, organisations: OrganisationsConfig
+) -> tuple[int, int]:
     """Every KPI cell computed again from the stored read models, in one transaction; returns the
     benefits and plans restated."""
-    engine = make_engine(url)
+    engine = settings.database_engine("reporting")
     try:
         async with engine.begin() as conn:
             await move_generation(conn)
@@ -129,7 +131,7 @@ async def report(
     if municipality is not None and municipality not in codes:
         raise UnknownScope(f"{municipality} is not in {organisation}", "--municipality")
     scope = Scope(org, [municipality] if municipality else codes, organisations.municipality_names)
-    engine = make_engine(settings.reporting_database_url)
+    engine = settings.database_engine("reporting")
     try:
         async with engine.connect() as conn:
             return await make(conn, scope)

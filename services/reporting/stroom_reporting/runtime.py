@@ -10,7 +10,6 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from stroom_platform.db import make_engine
 from stroom_platform.dialect import make_reading_engine
 from stroom_platform.ops import ReadinessCheck, database_check, database_status, moment
 from stroom_platform.organisations import OrganisationsConfig
@@ -38,7 +37,7 @@ class ReportingRuntime:
     def from_settings(
         cls, settings: ReportingSettings, organisations: OrganisationsConfig
     ) -> ReportingRuntime:
-        engine = make_engine(settings.reporting_database_url, settings.database_pool)
+        engine = settings.database_engine("reporting")
         registry = CollectorRegistry()
         consumer = FactsConsumer(settings, engine, registry) if settings.consume else None
         return cls(

@@ -16,7 +16,6 @@ from stroom_caseload.repository import CaseloadRepository
 from stroom_caseload.settings import CaseloadSettings
 from stroom_caseload.tables import live
 from stroom_contract.keys import key_kind
-from stroom_platform.db import make_engine
 from stroom_platform.kafka.clients import broker_of
 
 # The client records a worker folded are published from its memory: reading them back and
@@ -28,7 +27,7 @@ from stroom_platform.kafka.clients import broker_of
 @asynccontextmanager
 async def _publishing(settings: CaseloadSettings) -> AsyncIterator[tuple[AIOKafkaProducer, AsyncConnection]]:
     producer = broker_of(settings).producer(linger_ms=20, max_batch_size=settings.facts_batch_bytes)
-    engine = make_engine(settings.caseload_database_url)
+    engine = settings.database_engine("caseload")
     await producer.start()
     try:
         async with engine.connect() as conn:

@@ -36,7 +36,6 @@ from stroom_caseload.settings import CaseloadSettings
 from stroom_caseload.tables import live, shadow
 from stroom_contract.events import Envelope, EventRetractedData
 from stroom_contract.retractions import Retractions
-from stroom_platform.db import make_engine
 from stroom_platform.dialect import lock_out_writers, swap_in
 from stroom_platform.memory import batch_collection
 
@@ -130,7 +129,7 @@ async def rebuild(settings: CaseloadSettings, progress: Progress = lambda done, 
 
 
 async def _rebuild(settings: CaseloadSettings, progress: Progress) -> RebuildResult:
-    engine = make_engine(settings.caseload_database_url)
+    engine = settings.database_engine("caseload")
     done = 0
 
     def report(records: int) -> None:

@@ -35,7 +35,6 @@ from stroom_caseload.repository import CaseloadRepository
 from stroom_caseload.settings import CaseloadSettings
 from stroom_caseload.tables import live
 from stroom_contract.retractions import Retraction, Retractions
-from stroom_platform.db import make_engine
 from stroom_platform.dialect import writers
 from stroom_platform.logs import configure_logging
 from stroom_platform.memory import peak_rss_mb, without_collection
@@ -86,7 +85,7 @@ async def load(
     """Appends the records of `tps` up to `ends` (see `Replayer.replay_until`) to the shadow
     ledger, keeping their events for `fold`; gives their retractions, what `shadow_ledger.strays`
     needs, and where each partition's replay stopped."""
-    engine = make_engine(settings.caseload_database_url)
+    engine = settings.database_engine("caseload")
     replayer = Replayer(settings, report)
     try:
         await replayer.start()
@@ -122,7 +121,7 @@ async def fold(
     """The entities and client facts this process loaded, but for the strays; keeps the client
     records for `publish`."""
     held: HeldEvents = memory.pop("held")
-    engine = make_engine(settings.caseload_database_url)
+    engine = settings.database_engine("caseload")
     try:
         async with BulkWriter.open(engine) as writer:
             memory["records"] = await fold_held(engine, writer, held, retractions, strays)
@@ -135,7 +134,7 @@ async def fold_strays(settings: CaseloadSettings, strays: Collection[str]) -> No
     workers find strays, and only PostgreSQL has several."""
     if not strays:
         return
-    engine = make_engine(settings.caseload_database_url)
+    engine = settings.database_engine("caseload")
     wanted = bindparam(None, sorted(strays), type_=ARRAY(String))
     try:
         async with BulkWriter.open(engine) as writer:
