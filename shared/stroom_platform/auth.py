@@ -20,6 +20,7 @@ import hmac
 import json
 import logging
 import math
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -68,6 +69,10 @@ REALM = "stroom"
 FORBIDDEN_ALGORITHMS = frozenset({"none", "HS256", "HS384", "HS512"})
 # How long a fetched JWKS is trusted: a key withdrawn from it stops verifying within this time.
 JWKS_REFRESH_SECONDS = 300.0
+# A token naming a key the cached JWKS lacks (the issuer rotated its key) has the set fetched
+# again, but at most this often: a stream of made-up key ids must not turn into a stream of
+# requests to the issuer.
+JWKS_REFETCH_SECONDS = 30.0
 DEFAULT_ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA")
 
 
@@ -299,6 +304,7 @@ class TokenVerifier:
         leeway_seconds: int = 30,
         jwks_refresh_seconds: float = JWKS_REFRESH_SECONDS,
         clock: Callable[[], float] = time.time,
+        jwks_refetch_seconds: float = JWKS_REFETCH_SECONDS,
     ) -> None:
         self._issuer = issuer
         self._audience = audience
@@ -309,6 +315,10 @@ class TokenVerifier:
         self._jwks = jwt.PyJWKClient(jwks_url, cache_jwk_set=False) if jwks_url else None
         self._jwks_refresh = jwks_refresh_seconds
         self._key_set: tuple[list[jwt.PyJWK], float] | None = None
+        self._jwks_refetch = jwks_refetch_seconds
+        # Verifications run in threads; one fetches while the others wait for its keys.
+        self._fetching = threading.Lock()
+        self._refetched = -math.inf
         self._leeway = leeway_seconds
         self.clock = clock
         if not self._keys and self._jwks is None:
@@ -350,11 +360,29 @@ class TokenVerifier:
         if self._jwks is None:
             return self._keys, math.inf
         now = self.clock()
-        if self._key_set is None or now >= self._key_set[1] + self._jwks_refresh:
-            self._key_set = (self._jwks.get_jwk_set().keys, now)
+        if self._outdated(kid, now):
+            with self._fetching:
+                if self._outdated(kid, now):  # unless a verification that held the lock fetched
+                    self._fetch(now)
+        assert self._key_set is not None
         jwks, fetched = self._key_set
         keys = [k for k in jwks if k.public_key_use in ("sig", None)]
         return [k.key for k in keys if kid is None or k.key_id == kid], fetched + self._jwks_refresh
+
+    def _outdated(self, kid: str | None, now: float) -> bool:
+        """Whether the cached key set is due for its refresh, or lacks `kid` and may be fetched
+        again for it."""
+        if self._key_set is None or now >= self._key_set[1] + self._jwks_refresh:
+            return True
+        known = kid is None or any(k.key_id == kid for k in self._key_set[0])
+        return not known and now >= self._refetched + self._jwks_refetch
+
+    def _fetch(self, now: float) -> None:
+        assert self._jwks is not None
+        if self._key_set is not None and now < self._key_set[1] + self._jwks_refresh:
+            # Counted before fetching: an issuer that does not answer is not asked again sooner.
+            self._refetched = now
+        self._key_set = (self._jwks.get_jwk_set().keys, now)
 
     @property
     def fetches_keys(self) -> bool:

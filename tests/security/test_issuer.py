@@ -4,6 +4,7 @@ refused at start-up naming the variable; API keys are configured as hashes; a JW
 
 from __future__ import annotations
 
+import asyncio
 import json
 import stat
 import threading
@@ -24,6 +25,7 @@ from typer.testing import CliRunner
 from security.conftest import client_of
 from stroom_cli.main import app as cli
 from stroom_platform.auth import (
+    JWKS_REFETCH_SECONDS,
     JWKS_REFRESH_SECONDS,
     ApiKey,
     Authenticator,
@@ -143,11 +145,18 @@ def published() -> list[dict[str, Any]]:
 
 
 @pytest.fixture
-def jwks_url(published: list[dict[str, Any]]) -> Iterator[str]:
+def fetches() -> list[str]:
+    """The paths the tests' JWKS was asked for, one per request."""
+    return []
+
+
+@pytest.fixture
+def jwks_url(published: list[dict[str, Any]], fetches: list[str]) -> Iterator[str]:
     """The tests' issuer publishing its keys as a JWKS on a local address."""
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
+            fetches.append(self.path)
             self.send_response(200)
             self.send_header("content-type", "application/json")
             self.end_headers()
@@ -203,3 +212,45 @@ async def test_a_key_withdrawn_from_the_jwks_stops_verifying_within_the_refresh_
     assert refused.value.reason == "Handtekening ongeldig"
     # A token of a key still published goes on working.
     assert (await authenticator.token_principal(mint("reports:read"))).subject == "test-client"
+
+
+def _with_kid(key: Ed25519PrivateKey, kid: str) -> str:
+    """A token of the tests' issuer signed by `key`, naming it `kid` in its header."""
+    claims = jwt.decode(mint("reports:read"), options={"verify_signature": False})
+    return jwt.encode(claims, key, algorithm="EdDSA", headers={"kid": kid})
+
+
+async def test_a_rotated_key_verifies_at_once_and_made_up_key_ids_do_not_hammer_the_issuer(
+    organisations: OrganisationsConfig, jwks_url: str, published: list[dict[str, Any]], fetches: list[str]
+) -> None:
+    now = [time.time()]
+    verifier = TokenVerifier(TEST_ISSUER, TEST_AUDIENCE, ["EdDSA"], jwks_url=jwks_url, clock=lambda: now[0])
+    authenticator = Authenticator(organisations, verifier)
+    assert (await authenticator.token_principal(_with_kid(SIGNING_KEY, "tests"))).subject == "test-client"
+    assert len(fetches) == 1
+    # The issuer rotates its key: the first token of the new one has the key set fetched again,
+    # long before the cached set's refresh.
+    rotated = Ed25519PrivateKey.generate()
+    published.append(_jwk(rotated, "rotated"))
+    assert (await authenticator.token_principal(_with_kid(rotated, "rotated"))).subject == "test-client"
+    assert len(fetches) == 2
+    # Key ids nobody published, many and side by side, are refused from the set just fetched ...
+    bogus = [_with_kid(Ed25519PrivateKey.generate(), f"bogus-{n}") for n in range(40)]
+    results = await asyncio.gather(*(authenticator.token_principal(t) for t in bogus), return_exceptions=True)
+    assert all(isinstance(r, AuthProblem) and r.reason == "Handtekening ongeldig" for r in results)
+    assert len(fetches) == 2
+    # ... and later ask the issuer once per interval, however many there are.
+    now[0] += JWKS_REFETCH_SECONDS
+    results = await asyncio.gather(*(authenticator.token_principal(t) for t in bogus), return_exceptions=True)
+    assert all(isinstance(r, AuthProblem) for r in results)
+    assert len(fetches) == 3
+    # A key published within the interval verifies once it has passed; known keys never wait.
+    later = Ed25519PrivateKey.generate()
+    published.append(_jwk(later, "later"))
+    with pytest.raises(AuthProblem):
+        await authenticator.token_principal(_with_kid(later, "later"))
+    assert (await authenticator.token_principal(_with_kid(rotated, "rotated"))).subject == "test-client"
+    assert len(fetches) == 3
+    now[0] += JWKS_REFETCH_SECONDS
+    assert (await authenticator.token_principal(_with_kid(later, "later"))).subject == "test-client"
+    assert len(fetches) == 4
