@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -197,26 +198,36 @@ def _figures(postgres: bool, flows: Select[Any]) -> Select[Any]:
 _CURRENT_FIGURES = PerEngine(lambda postgres: _figures(postgres, _current_flows(postgres)))
 
 
-async def monthly_figures(
-    conn: AsyncConnection,
-    municipalities: Sequence[str],
-    regulations: Sequence[str],
-    units: Sequence[str],
-    first: int,
-    last: int,
-    as_of: datetime | None,
-) -> Sequence[Any]:
+@dataclass(frozen=True)
+class FlowsAsked:
+    """Which monthly flows a report asks for: every municipality x regulation x unit of the lists
+    (a key is the positions in them), the months first..last, as known at `as_of` (now when None)."""
+
+    municipalities: Sequence[str]
+    regulations: Sequence[str]
+    units: Sequence[str]
+    first: int
+    last: int
+    as_of: datetime | None
+
+    def parameters(self, conn: AsyncConnection) -> dict[str, Any]:
+        """The values bound to a statement built once per engine (`among`, `listed`)."""
+        lists = {"municipalities": self.municipalities, "regulations": self.regulations, "units": self.units}
+        bound = {name: bound_values(conn, values) for name, values in lists.items()}
+        return {**bound, "first": self.first, "last": self.last}
+
+
+async def monthly_figures(conn: AsyncConnection, asked: FlowsAsked) -> Sequence[Any]:
     """The monthly report's figures per FIGURE_SETS, ordered by set, key and month: the positions
     of the municipality, regulation and unit in their lists (from 0) and the month, NULL where the
     set has none; begin, inflow, outflow, end, first_begin and last_end (a period's begin and end);
     and grouping_set."""
-    if not (municipalities and regulations and units):
+    if not (asked.municipalities and asked.regulations and asked.units):
         return []
     postgres = is_postgres(conn)
+    as_of = asked.as_of
     statement = _CURRENT_FIGURES(conn) if as_of is None else _figures(postgres, _flows_as_of(postgres, as_of))
-    lists = {"municipalities": municipalities, "regulations": regulations, "units": units}
-    bound = {name: bound_values(conn, values) for name, values in lists.items()}
-    figures: Sequence[Any] = (await conn.execute(statement, {**bound, "first": first, "last": last})).all()
+    figures: Sequence[Any] = (await conn.execute(statement, asked.parameters(conn))).all()
     return figures
 
 
@@ -225,22 +236,12 @@ async def monthly_figures(
 _CURRENT_FLOWS = PerEngine(_current_flows)
 
 
-async def flows(
-    conn: AsyncConnection,
-    municipalities: Sequence[str],
-    regulations: Sequence[str],
-    units: Sequence[str],
-    first: int,
-    last: int,
-    as_of: datetime | None,
-) -> Sequence[FlowTuple]:
+async def flows(conn: AsyncConnection, asked: FlowsAsked) -> Sequence[FlowTuple]:
     """Inflow and outflow per key and month up to `last`; the months before `first` together
     as month 0 (the opening)."""
-    postgres = is_postgres(conn)
-    statement = _CURRENT_FLOWS(conn) if as_of is None else _flows_as_of(postgres, as_of)
-    lists = {"municipalities": municipalities, "regulations": regulations, "units": units}
-    bound = {name: bound_values(conn, values) for name, values in lists.items()}
-    rows: Sequence[FlowTuple] = (await conn.execute(statement, {**bound, "first": first, "last": last})).all()
+    as_of = asked.as_of
+    statement = _CURRENT_FLOWS(conn) if as_of is None else _flows_as_of(is_postgres(conn), as_of)
+    rows: Sequence[FlowTuple] = (await conn.execute(statement, asked.parameters(conn))).all()
     return rows
 
 
@@ -629,7 +630,8 @@ async def kpi_sheet_sums(
     tagged = [part.add_columns(literal(i, Integer).label("part")) for i, part in parts]
     rows = list((await conn.execute(union_all(*tagged))).all())
     if as_of is not None:
-        return rows, await flows(conn, municipalities, regulations, ("benefits",), opening, last, as_of)
+        asked = FlowsAsked(municipalities, regulations, ("benefits",), opening, last, as_of)
+        return rows, await flows(conn, asked)
     sums = [row for row in rows if row[6] != flows_part]
     moved = [
         (m, regulation, unit, month, a, b)

@@ -78,9 +78,10 @@ async def test_month_end_counts_equal_the_definition(database_url: str) -> None:
             changes = await queries.kpi_sums(
                 conn, MUNICIPALITIES, kpi_cells.CHANGES, first, last, as_of, changes=True
             )
-            flows = await queries.flows(
-                conn, MUNICIPALITIES, sorted(kpis.KPI_REGULATIONS), ("benefits",), first, last, as_of
+            asked = queries.FlowsAsked(
+                MUNICIPALITIES, sorted(kpis.KPI_REGULATIONS), ("benefits",), first, last, as_of
             )
+            flows = await queries.flows(conn, asked)
             got = kpis.MonthEnds.of_changes(
                 ((m, month, a) for m, measure, month, _, a, _ in changes if measure == kpi_cells.P),
                 ((m, month, inflow - outflow) for m, _, _, month, inflow, outflow in flows),

@@ -317,18 +317,10 @@ class MonthlyFigures:
     organisation_period: list[mutations.MutationRow]
 
 
-async def _monthly_figures(
-    conn: AsyncConnection,
-    scope: Scope,
-    regulations: Sequence[str],
-    units: Sequence[str],
-    first: int,
-    last: int,
-    as_of: datetime | None,
-) -> MonthlyFigures:
+async def _monthly_figures(conn: AsyncConnection, asked: queries.FlowsAsked) -> MonthlyFigures:
     """The figures as the database sums them (queries.monthly_figures), as rows."""
-    municipalities = scope.municipalities
-    figures = await queries.monthly_figures(conn, municipalities, regulations, units, first, last, as_of)
+    municipalities, regulations, units = asked.municipalities, asked.regulations, asked.units
+    figures = await queries.monthly_figures(conn, asked)
     grouped: list[list[mutations.MutationRow]] = [[] for _ in queries.FIGURE_SETS]
     total = mutations.TOTAL
     for m, r, u, month, begin, inflow, outflow, end, first_begin, last_end, index in figures:
@@ -341,25 +333,6 @@ async def _monthly_figures(
         )
         grouped[index].append(mutations.MutationRow(*key, month or 0, begin, inflow, outflow, end))
     return MonthlyFigures(*grouped)
-
-
-async def _mutations(
-    conn: AsyncConnection,
-    scope: Scope,
-    regulations: Sequence[str],
-    units: Sequence[str],
-    first: int,
-    last: int,
-    as_of: datetime | None,
-) -> tuple[list[mutations.MutationRow], dict[str, list[mutations.MutationRow]]]:
-    """The monthly rows per municipality x regulation x unit, and their totals."""
-    figures = await _monthly_figures(conn, scope, regulations, units, first, last, as_of)
-    totals = {
-        "municipality": figures.municipality,
-        "regulation": figures.regulation,
-        "organisation": figures.organisation,
-    }
-    return figures.rows, totals
 
 
 def _keyed(
@@ -391,20 +364,13 @@ async def _revisions(
     return figure_status.with_totals(deltas, mutations.TOTAL)
 
 
-async def finality(
-    conn: AsyncConnection,
-    scope: Scope,
-    regulations: Sequence[str],
-    units: Sequence[str],
-    first: int,
-    last: int,
-    as_of: datetime | None,
-) -> Finality:
+async def finality(conn: AsyncConnection, scope: Scope, asked: queries.FlowsAsked) -> Finality:
     """Each month's status on the report date; a definitive month is revised where its figures
     differ from those known when it became definitive."""
-    statuses = month_statuses(scope.organisation, first, last, as_of)
+    statuses = month_statuses(scope.organisation, asked.first, asked.last, asked.as_of)
     definitive = [m for m, s in statuses.items() if s == figure_status.DEFINITIVE]
-    revised = set(await _revisions(conn, scope, regulations, units, definitive, as_of))
+    revisions = _revisions(conn, scope, asked.regulations, asked.units, definitive, asked.as_of)
+    revised = set(await revisions)
     revised |= {(m, r, u, 0) for m, r, u, _ in revised}
     return Finality(statuses, frozenset(revised))
 
@@ -427,10 +393,11 @@ async def changes(conn: AsyncConnection, scope: Scope, since: datetime) -> list[
     now: dict[tuple[str, str, str, int], tuple[int, int, int, int]] = {}
     if deltas:
         revised_months = [key[3] for key in deltas]
-        current, _ = await _mutations(
-            conn, scope, REGULATIONS, UNITS, min(revised_months), max(revised_months), None
+        asked = queries.FlowsAsked(
+            scope.municipalities, REGULATIONS, UNITS, min(revised_months), max(revised_months), None
         )
-        now = _keyed(current)
+        current = await _monthly_figures(conn, asked)
+        now = _keyed(current.rows)
     result = []
     for r in rows:
         entry: dict[str, Any] = {
@@ -461,9 +428,10 @@ async def monthly(
     as_of: datetime | None,
 ) -> Report:
     """Report 1: rows per municipality x regulation x unit x month, the period total and totals."""
-    figures = await _monthly_figures(conn, scope, regulations, units, first, last, as_of)
+    asked = queries.FlowsAsked(scope.municipalities, regulations, units, first, last, as_of)
+    figures = await _monthly_figures(conn, asked)
     names = scope.names
-    final = await finality(conn, scope, regulations, units, first, last, as_of)
+    final = await finality(conn, scope, asked)
 
     def table(name: str, title: str, table_rows: Sequence[mutations.MutationRow]) -> ReportTable:
         return ReportTable(name, title, MUTATION_COLUMNS, _mutation_dicts(table_rows, names, final))
@@ -801,9 +769,10 @@ async def board(conn: AsyncConnection, scope: Scope, first: int, last: int, as_o
     months = month_range(first, last)
     keys = [format_month(m) for m in months]
     labels = dict(zip(keys, board_layout.column_labels(first, last), strict=True))
-    _, totals = await _mutations(conn, scope, REGULATIONS, ("benefits", "persons"), first, last, as_of)
+    asked = queries.FlowsAsked(scope.municipalities, REGULATIONS, ("benefits", "persons"), first, last, as_of)
+    figures = await _monthly_figures(conn, asked)
     per_key: dict[tuple[str, str, str], list[mutations.MutationRow]] = defaultdict(list)
-    for row in (*totals["municipality"], *totals["regulation"], *totals["organisation"]):
+    for row in (*figures.municipality, *figures.regulation, *figures.organisation):
         per_key[(row.municipality, row.regulation, row.unit)].append(row)
     lines = []
     for municipality in scope.municipalities:
@@ -873,7 +842,7 @@ async def board(conn: AsyncConnection, scope: Scope, first: int, last: int, as_o
             | {format_month(r.month): r.end for r in stock}
         )
     place = ["municipality", "municipality_name"]
-    final = await finality(conn, scope, REGULATIONS, ("benefits", "persons"), first, last, as_of)
+    final = await finality(conn, scope, asked)
     status_rows = [
         {"month": format_month(m), "status": final.statuses[m], "status_label": figure_status.LABELS[s]}
         for m, s in final.statuses.items()
