@@ -62,6 +62,7 @@ from stroom_contract.facts import (
 )
 from stroom_contract.rows import RowVersion, entity_rows, row_change
 from stroom_platform.db import make_engine
+from stroom_platform.memory import batch_collection
 from stroom_platform.organisations import load_organisations
 from stroom_reporting.app import create_app
 from stroom_reporting.commands import migrate
@@ -427,15 +428,18 @@ async def load(url: str, events: int, chunk: int, batch: int, ndjson: Path) -> t
             facts.sort(key=lambda f: f[0])
             values = [f.model_dump_json().encode() for _, f in facts]
             del facts
+            # Both under the collector's settings of the consumer's batches (FactsConsumer._handle).
             t = time.perf_counter()
             for start in range(0, len(values), batch):
-                [FACT_ADAPTER.validate_json(v) for v in values[start : start + batch]]
+                with batch_collection():
+                    [FACT_ADAPTER.validate_json(v) for v in values[start : start + batch]]
             decoding += time.perf_counter() - t
             t = time.perf_counter()
             for start in range(0, len(values), batch):
-                decoded = [FACT_ADAPTER.validate_json(v) for v in values[start : start + batch]]
-                async with engine.begin() as conn:
-                    await apply_facts(conn, decoded, datetime.now(UTC))
+                with batch_collection():
+                    decoded = [FACT_ADAPTER.validate_json(v) for v in values[start : start + batch]]
+                    async with engine.begin() as conn:
+                        await apply_facts(conn, decoded, datetime.now(UTC))
             loading += time.perf_counter() - t
             print(f"  {generated:,} events loaded, {generated / loading:,.0f} events/s", end="\r", flush=True)
     print()

@@ -20,8 +20,9 @@ from stroom_platform.kafka.clients import broker_of
 from stroom_platform.kafka.consuming import BatchConsumer, ConsumerOptions, Done, Record
 from stroom_platform.kafka.dead_letters import dead_letter
 from stroom_platform.kafka.lag import LagProbe
+from stroom_platform.memory import batch_collection
 from stroom_platform.organisations import load_organisations
-from stroom_reporting.repository import apply_facts
+from stroom_reporting.repository import Applied, apply_facts
 from stroom_reporting.settings import ReportingSettings
 
 FACT_ADAPTER: TypeAdapter[Fact] = TypeAdapter(Fact)
@@ -89,16 +90,11 @@ class FactsConsumer:
                 await part.stop()
 
     async def _handle(self, records: Sequence[Record], done: Done) -> None:
-        facts = []
-        poison: list[tuple[Record, str]] = []
-        for record in records:
-            try:
-                facts.append(FACT_ADAPTER.validate_json(record.value or b""))
-            except ValidationError as exc:
-                poison.append((record, f"contract: {exc.error_count()} errors, first: {_first(exc)}"))
-        with self._batch_seconds.time():
-            async with self._engine.begin() as conn:
-                result = await apply_facts(conn, facts, datetime.now(UTC), self._organisations)
+        # A batch's decoded facts and the rows and cells read and computed for them are tens of
+        # thousands of objects alive until it is stored: with the default thresholds the collector
+        # scans them over and over, a tenth of the time a batch takes.
+        with batch_collection():
+            result, poison = await self._apply(records)
         if poison:
             assert self._producer is not None
             await asyncio.gather(
@@ -112,6 +108,20 @@ class FactsConsumer:
         stamps = [record.timestamp for record in records if record.timestamp is not None]
         if stamps:
             self._freshness.set(max(0.0, time.time() - max(stamps)))
+
+    async def _apply(self, records: Sequence[Record]) -> tuple[Applied, list[tuple[Record, str]]]:
+        """The batch's facts decoded and applied in one transaction; those outside the contract
+        with their reasons."""
+        facts = []
+        poison: list[tuple[Record, str]] = []
+        for record in records:
+            try:
+                facts.append(FACT_ADAPTER.validate_json(record.value or b""))
+            except ValidationError as exc:
+                poison.append((record, f"contract: {exc.error_count()} errors, first: {_first(exc)}"))
+        with self._batch_seconds.time():
+            async with self._engine.begin() as conn:
+                return await apply_facts(conn, facts, datetime.now(UTC), self._organisations), poison
 
     def assigned(self) -> bool:
         """Whether the group gave this consumer partitions: without, it applies nothing."""
