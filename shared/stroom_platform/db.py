@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import MetaData
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import (
@@ -33,6 +36,43 @@ def new_metadata() -> MetaData:
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+@dataclass(frozen=True)
+class Migrations:
+    """A service's Alembic migrations: where they are, and the table in which a database records
+    how far it has come."""
+
+    service: str
+    location: Path
+
+    @property
+    def version_table(self) -> str:
+        return f"alembic_version_{self.service}"
+
+
+class NotMigrated(RuntimeError):
+    """A database not at the revision the code was written for."""
+
+
+async def require_migrated(engine: AsyncEngine, migrations: Migrations) -> None:
+    """Refuses to go on unless the database is at the newest revision of `migrations`: a worker
+    on an older schema would write what a later migration has yet to make room for (or a newer
+    schema the code does not know)."""
+    wanted = set(ScriptDirectory(str(migrations.location)).get_heads())
+
+    def current(connection: Connection) -> set[str]:
+        context = MigrationContext.configure(connection, opts={"version_table": migrations.version_table})
+        return set(context.get_current_heads())
+
+    async with engine.connect() as connection:
+        found = await connection.run_sync(current)
+    if found != wanted:
+        raise NotMigrated(
+            f"de database van {migrations.service} staat op versie {', '.join(sorted(found)) or '(geen)'}"
+            f" en deze versie van Stroom verwacht {', '.join(sorted(wanted))}: voer eerst"
+            f" `stroom migrate {migrations.service}` uit"
+        )
 
 
 def alembic_config(script_location: Path, url: str) -> Config:

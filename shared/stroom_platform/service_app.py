@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from stroom_platform.api_standards import OPENAPI_URL
 from stroom_platform.audit import AuditLog, head_file, install_audit
 from stroom_platform.auth import ADMIN, Authenticator, authenticated, require_scope
+from stroom_platform.db import Migrations, require_migrated
 from stroom_platform.hardening import harden
 from stroom_platform.memory import freeze_startup_heap
 from stroom_platform.oauth import token_router
@@ -30,9 +31,13 @@ def service_app(
     status_description: str,
     authenticator: Authenticator,
     settings: CommonSettings,
+    engine: AsyncEngine,
+    migrations: Migrations,
 ) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # Before any consumer or relay runs: they write in the schema the code expects.
+        await require_migrated(engine, migrations)
         await runtime.start()
         freeze_startup_heap()
         try:

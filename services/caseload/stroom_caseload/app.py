@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from stroom_caseload.api import caseload_router
+from stroom_caseload.migrations import MIGRATIONS
 from stroom_caseload.runtime import STATUS_DESCRIPTION, CaseloadRuntime
 from stroom_caseload.settings import CaseloadSettings
 from stroom_caseload.tables import audit
@@ -24,7 +25,16 @@ def create_app(settings: CaseloadSettings) -> FastAPI:
     organisations = load_organisations(settings.organisations_file)
     authenticator = build_authenticator(settings, organisations)
     runtime = CaseloadRuntime.from_settings(settings, organisations)
-    app = service_app("Stroom caseload", API_VERSION, runtime, STATUS_DESCRIPTION, authenticator, settings)
+    app = service_app(
+        "Stroom caseload",
+        API_VERSION,
+        runtime,
+        STATUS_DESCRIPTION,
+        authenticator,
+        settings,
+        runtime.engine,
+        MIGRATIONS,
+    )
     audit_log = install_service_audit(app, runtime.engine, audit, "caseload", settings.data_dir)
     app.include_router(caseload_router(runtime.engine, organisations, audit_log))
     install_api_standards(app, RENAMED_QUERY_KEYS)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from datetime import date
-from pathlib import Path
 
 import uvicorn
 from sqlalchemy import MetaData
 
 from stroom_caseload.app import create_app
+from stroom_caseload.migrations import MIGRATIONS
 from stroom_caseload.queries import CaseloadQueries, Projection
 from stroom_caseload.rebuild.run import RebuildResult, rebuild
 from stroom_caseload.settings import CaseloadSettings
@@ -24,6 +24,7 @@ from stroom_platform.pseudonyms import Derived
 from stroom_platform.serving import KEEP_ALIVE_SECONDS
 
 __all__ = [
+    "MIGRATIONS",
     "DeadLetter",
     "Projection",
     "RebuildResult",
@@ -37,8 +38,6 @@ __all__ = [
     "run_worker",
 ]
 
-MIGRATIONS = Path(__file__).parent / "migrations"
-
 
 async def replay(broker: Broker, events_topic: str, letters: list[DeadLetter]) -> int:
     """The dead letters back on the events topic, in the partitions intake's relay gives them."""
@@ -47,7 +46,7 @@ async def replay(broker: Broker, events_topic: str, letters: list[DeadLetter]) -
 
 async def migrate(url: str) -> None:
     """Create or upgrade the caseload tables (a one-off step, not part of app start-up)."""
-    await upgrade(MIGRATIONS, url)
+    await upgrade(MIGRATIONS.location, url)
 
 
 def ref_tables() -> tuple[MetaData, Derived]:

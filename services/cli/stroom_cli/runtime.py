@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from sqlalchemy import MetaData, Table
 
 from stroom_platform.broker import EmbeddedBroker, TopicSpec
+from stroom_platform.db import Migrations
 from stroom_platform.pseudonyms import Derived
 from stroom_platform.settings import CommonSettings, env_name
 
@@ -28,6 +29,7 @@ class ServiceCommands(Protocol):
     """What every service's `commands` module offers the command line besides its own commands."""
 
     audit: Table
+    MIGRATIONS: Migrations
 
     async def migrate(self, url: str) -> None: ...
 

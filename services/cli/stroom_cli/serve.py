@@ -18,6 +18,7 @@ from stroom_cli.runtime import (
     prepare_embedded_secrets,
     start_embedded_broker_if_needed,
 )
+from stroom_platform.db import NotMigrated, require_migrated
 from stroom_platform.logs import configure_logging
 from stroom_platform.serving import AppGroup, Endpoint
 from stroom_platform.settings import CommonSettings
@@ -43,6 +44,19 @@ def _chosen(names: list[str] | None) -> list[str]:
 async def migrate_services(services: list[Service]) -> None:
     for service in services:
         await service.commands.migrate(service.database_url)
+
+
+async def check_migrated(services: list[Service]) -> None:
+    """Each service's database at its newest migration, as its app checks at start-up; said here
+    in one line, before uvicorn would log the app's refusal and exit."""
+    for service in services:
+        engine = service.settings.database_engine(service.name)
+        try:
+            await require_migrated(engine, service.commands.MIGRATIONS)
+        except NotMigrated as exc:
+            raise ConfigurationError(str(exc)) from None
+        finally:
+            await engine.dispose()
 
 
 async def start_services(services: list[Service], host: str | None = None) -> AppGroup:
@@ -96,6 +110,8 @@ async def _serve(names: list[str], host: str | None, migrate_first: bool, data_d
         services = [load_service(name) for name in names]
         if migrate_first:
             await migrate_services(services)
+        else:
+            await check_migrated(services)
         group = await start_services(services, host)
         for endpoint in group.endpoints:
             console.print(f"[green]●[/] {endpoint.name:<10} {endpoint.url}  (status: {endpoint.url}/status)")

@@ -21,6 +21,7 @@ from stroom_intake.domain.reading import (
     read_json,
     read_ndjson,
 )
+from stroom_intake.migrations import MIGRATIONS
 from stroom_intake.outbox import publish_until_empty
 from stroom_intake.runtime import make_validator
 from stroom_intake.service import Ingestor
@@ -30,6 +31,7 @@ from stroom_platform.db import upgrade
 from stroom_platform.pseudonyms import Derived
 
 __all__ = [
+    "MIGRATIONS",
     "IngestReport",
     "Ingestor",
     "audit",
@@ -40,13 +42,12 @@ __all__ = [
     "ref_tables",
 ]
 
-MIGRATIONS = Path(__file__).parent / "migrations"
 Item = RawEvent | Unreadable
 
 
 async def migrate(url: str) -> None:
     """Create or upgrade the intake tables (a one-off step, not part of app start-up)."""
-    await upgrade(MIGRATIONS, url)
+    await upgrade(MIGRATIONS.location, url)
 
 
 def ref_tables() -> tuple[MetaData, Derived]:

@@ -19,8 +19,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from stroom_contract.kafka_binding import encode_wire
 from stroom_intake import repository
+from stroom_intake.migrations import MIGRATIONS
 from stroom_intake.settings import IntakeSettings
 from stroom_platform.broker import TopicSpec, broker_epoch, ensure_topics
+from stroom_platform.db import require_migrated
 from stroom_platform.dialect import try_session_lock
 from stroom_platform.kafka.clients import Broker, broker_of
 from stroom_platform.kafka.sending import ProducerRecord, RecordBatchSender
@@ -280,6 +282,7 @@ async def _main() -> None:
     settings = IntakeSettings()
     configure_logging(settings.log_level)
     engine = settings.database_engine("intake")
+    await require_migrated(engine, MIGRATIONS)
     relay = relay_from_settings(engine, settings)
     freeze_startup_heap()
     try:

@@ -14,6 +14,7 @@ from stroom_platform.issuer import build_authenticator
 from stroom_platform.organisations import load_organisations
 from stroom_platform.service_app import install_service_audit, service_app
 from stroom_reporting.api import router
+from stroom_reporting.migrations import MIGRATIONS
 from stroom_reporting.runtime import STATUS_DESCRIPTION, ReportingRuntime
 from stroom_reporting.settings import ReportingSettings
 from stroom_reporting.tables import audit
@@ -29,7 +30,16 @@ def create_app(settings: ReportingSettings) -> FastAPI:
     organisations = load_organisations(settings.organisations_file)
     authenticator = build_authenticator(settings, organisations)
     runtime = ReportingRuntime.from_settings(settings, organisations)
-    app = service_app("Stroom reporting", API_VERSION, runtime, STATUS_DESCRIPTION, authenticator, settings)
+    app = service_app(
+        "Stroom reporting",
+        API_VERSION,
+        runtime,
+        STATUS_DESCRIPTION,
+        authenticator,
+        settings,
+        runtime.engine,
+        MIGRATIONS,
+    )
     app.include_router(router)
     install_service_audit(app, runtime.engine, audit, "reporting", settings.data_dir)
 

@@ -4,7 +4,6 @@ file, the facts it dead-lettered."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import TypeVar
 
 from sqlalchemy import MetaData
@@ -20,6 +19,7 @@ from stroom_platform.pseudonyms import Derived
 from stroom_reporting import kpi_store
 from stroom_reporting.domain.board import MAX_MONTHS, period_label
 from stroom_reporting.domain.months import month_of, month_range, parse_month, quarter_of
+from stroom_reporting.migrations import MIGRATIONS
 from stroom_reporting.repository import move_generation
 from stroom_reporting.service.exports import to_csv, to_xlsx
 from stroom_reporting.service.kpis import kpis_report
@@ -44,6 +44,7 @@ from stroom_reporting.tables import audit, metadata
 __all__ = [
     "LABELS",
     "MAX_MONTHS",
+    "MIGRATIONS",
     "REGULATIONS",
     "DeadLetter",
     "Report",
@@ -75,7 +76,6 @@ __all__ = [
     "trajectories",
 ]
 
-MIGRATIONS = Path(__file__).parent / "migrations"
 R = TypeVar("R")
 
 
@@ -86,7 +86,7 @@ async def replay(broker: Broker, facts_topic: str, letters: list[DeadLetter]) ->
 
 async def migrate(url: str) -> None:
     """Create or upgrade the reporting tables (a one-off step, not part of app start-up)."""
-    await upgrade(MIGRATIONS, url)
+    await upgrade(MIGRATIONS.location, url)
 
 
 async def rebuild_kpi_cells(

@@ -93,7 +93,7 @@ async def test_a_dead_letter_recorded_again_is_stored_once(database_url: str) ->
     """A batch applied again after a crash between its commit and its offsets' commit records its
     dead letters again: each record is stored once, with its first reason; the migration that
     makes it so removes the copies stored before."""
-    await asyncio.to_thread(command.upgrade, alembic_config(MIGRATIONS, database_url), "rekey01")
+    await asyncio.to_thread(command.upgrade, alembic_config(MIGRATIONS.location, database_url), "rekey01")
     before = make_engine(database_url)
     try:
         async with before.begin() as conn:

@@ -50,7 +50,7 @@ async def test_a_stored_history_becomes_the_full_change_of_its_rows(
                 await conn.execute(
                     update(en).where(en.c.entity_key == key).values(fact=orjson.dumps(old).decode())
                 )
-        config = alembic_config(MIGRATIONS, database_url)
+        config = alembic_config(MIGRATIONS.location, database_url)
         await asyncio.to_thread(command.downgrade, config, "dlq02")
         await asyncio.to_thread(command.upgrade, config, "head")
         async with engine.connect() as conn:

@@ -112,7 +112,7 @@ async def test_old_keys_migrate_to_what_the_current_keys_store(
                 )
         assert await every_row(engine) != expected
 
-        config = alembic_config(MIGRATIONS, database_url)
+        config = alembic_config(MIGRATIONS.location, database_url)
         await asyncio.to_thread(command.downgrade, config, "audit01")
         await asyncio.to_thread(command.upgrade, config, "head")
 

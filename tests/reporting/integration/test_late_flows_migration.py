@@ -52,7 +52,7 @@ async def test_migration_fills_late_flows_as_the_projection_keeps_them(database_
             kept = _net(list(await conn.execute(select(*columns))))
         assert len(kept) > 10
 
-        config = alembic_config(MIGRATIONS, database_url)
+        config = alembic_config(MIGRATIONS.location, database_url)
         await asyncio.to_thread(command.downgrade, config, "scale01")
         await asyncio.to_thread(command.upgrade, config, "head")
 

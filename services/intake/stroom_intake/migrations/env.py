@@ -2,7 +2,8 @@
 
 from alembic import context
 
+from stroom_intake.migrations import MIGRATIONS
 from stroom_intake.tables import metadata
 from stroom_platform.db import run_migrations_in_env
 
-run_migrations_in_env(context.config, metadata, "alembic_version_intake")
+run_migrations_in_env(context.config, metadata, MIGRATIONS.version_table)

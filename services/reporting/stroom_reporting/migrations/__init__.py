@@ -1,0 +1,7 @@
+"""Reporting's Alembic migrations: the service's tables, revision by revision."""
+
+from pathlib import Path
+
+from stroom_platform.db import Migrations
+
+MIGRATIONS = Migrations("reporting", Path(__file__).parent)
