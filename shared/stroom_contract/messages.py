@@ -22,11 +22,11 @@ DUTCH: Mapping[str, str] = {
     "missing": "is verplicht",
     "extra_forbidden": "is onbekend; laat dit veld weg",
     "string_type": "moet tekst zijn",
-    "string_too_short": "moet minstens {min_length} teken(s) lang zijn",
-    "string_too_long": "mag hoogstens {max_length} teken(s) lang zijn",
+    "string_too_short": "moet minstens {min_length} lang zijn",
+    "string_too_long": "mag hoogstens {max_length} lang zijn",
     "string_pattern_mismatch": "heeft niet de vorm {pattern}",
-    "too_short": "moet minstens {min_length} {unit} bevatten",
-    "too_long": "mag hoogstens {max_length} {unit} bevatten",
+    "too_short": "moet minstens {min_length} bevatten",
+    "too_long": "mag hoogstens {max_length} bevatten",
     "list_type": "moet een lijst zijn",
     "dict_type": _OBJECT,
     "model_type": _OBJECT,
@@ -51,16 +51,28 @@ DUTCH: Mapping[str, str] = {
 }
 
 
+def counted(number: int, singular: str, plural: str) -> str:
+    """`number` with its noun in the form the number takes: "1 teken", "5 tekens", "0 events"."""
+    return f"{number} {singular if number == 1 else plural}"
+
+
+def _lengths(error_type: str, context: Mapping[str, Any]) -> Mapping[str, Any]:
+    # pydantic checks a length after a validator (the contract's `Text`) as a "Value"'s, whose
+    # field_type says whether it counted the elements of a collection or the characters of a text.
+    collection = not error_type.startswith("string_") and context.get("field_type") in _COLLECTIONS
+    nouns = ("element", "elementen") if collection else ("teken", "tekens")
+    return {
+        **context,
+        **{name: counted(context[name], *nouns) for name in ("min_length", "max_length") if name in context},
+    }
+
+
 def dutch_message(error: ErrorDetails | Mapping[str, Any]) -> str:
     """The error in Dutch; a type without a translation keeps pydantic's message, and a
     validator's own message (`value_error`) is kept without pydantic's prefix. Redacted, as the
     expected values or pattern could only echo the contract, but a validator's message might not."""
     template = DUTCH.get(error["type"])
-    context = error.get("ctx") or {}
-    if "field_type" in context:
-        # pydantic checks a length after a validator (the contract's `Text`) as a "Value"'s.
-        unit = "element(en)" if context["field_type"] in _COLLECTIONS else "teken(s)"
-        context = {**context, "unit": unit}
+    context = _lengths(error["type"], error.get("ctx") or {})
     if template is not None:
         try:
             return redact(template.format_map(context))

@@ -124,6 +124,10 @@ class Principal:
         return self.municipalities is not None and municipality in self.municipalities
 
 
+def _municipalities(codes: Sequence[str]) -> str:
+    return f"{'gemeente' if len(codes) == 1 else 'gemeenten'} {', '.join(codes)}"
+
+
 def grant(
     organisations: OrganisationsConfig,
     subject: str,
@@ -134,20 +138,22 @@ def grant(
 ) -> Principal:
     """A principal from what a credential says, refusing (ValueError) what is not configured."""
     if not subject:
-        raise ValueError("the credential names no subject")
+        raise ValueError("de inloggegevens noemen geen subject (sub)")
     codes: frozenset[str] | None = None
     if organisation is not None:
         org = organisations.organisation(organisation)
         if org is None:
-            raise ValueError(f"unknown organisation {organisation!r}")
+            raise ValueError(f"onbekende organisatie {organisation!r}")
         codes = frozenset(m.code for m in org.municipalities)
     if municipalities is not None:
         named = frozenset(municipalities)
         unknown = sorted(named - organisations.municipality_codes)
         if unknown:
-            raise ValueError(f"unknown municipalities {', '.join(unknown)}")
+            raise ValueError(f"onbekende {_municipalities(unknown)}")
         if codes is not None and not named <= codes:
-            raise ValueError(f"municipalities {', '.join(sorted(named - codes))} are not of {organisation}")
+            outside = sorted(named - codes)
+            belong = "hoort" if len(outside) == 1 else "horen"
+            raise ValueError(f"{_municipalities(outside)} {belong} niet bij {organisation}")
         codes = named
     return Principal(subject, frozenset(scopes), organisation, codes, frozenset(sources))
 
@@ -193,8 +199,9 @@ def _challenge(error: str | None = None, description: str | None = None, scope: 
     return "Bearer " + ", ".join(parts)
 
 
-def invalid_token(title: str, detail: str, description: str, reason: str | None = None) -> AuthProblem:
-    return AuthProblem(401, "invalid-token", title, detail, _challenge("invalid_token", description), reason)
+def invalid_token(title: str, detail: str, reason: str | None = None) -> AuthProblem:
+    """A refused token; its title is also the challenge's `error_description`, and so stays ASCII."""
+    return AuthProblem(401, "invalid-token", title, detail, _challenge("invalid_token", title), reason)
 
 
 def insufficient_scope(*scopes: str) -> AuthProblem:
@@ -204,56 +211,50 @@ def insufficient_scope(*scopes: str) -> AuthProblem:
         "insufficient-scope",
         "Onvoldoende rechten",
         f"Hiervoor is de scope {named} nodig; deze inloggegevens hebben die niet.",
-        _challenge("insufficient_scope", f"requires {' or '.join(scopes)}", " ".join(scopes)),
+        _challenge("insufficient_scope", f"Nodig: scope {' of '.join(scopes)}", " ".join(scopes)),
     )
 
 
 # Most specific first: PyJWT's exceptions form a hierarchy.
-_TOKEN_ERRORS: list[tuple[type[Exception], str, str, str]] = [
-    (jwt.ExpiredSignatureError, "Token verlopen", "Het token is verlopen (exp).", "token expired"),
+_TOKEN_ERRORS: list[tuple[type[Exception], str, str]] = [
+    (jwt.ExpiredSignatureError, "Token verlopen", "Het token is verlopen (exp)."),
     (
         jwt.ImmatureSignatureError,
         "Token nog niet geldig",
         "Het token is nog niet geldig (nbf of iat ligt in de toekomst).",
-        "token not yet valid",
     ),
     (
         jwt.InvalidIssuerError,
         "Onbekende uitgever",
         "Het token is niet uitgegeven door de uitgever die deze dienst vertrouwt (iss).",
-        "wrong issuer",
     ),
     (
         jwt.InvalidAudienceError,
         "Token niet voor deze dienst",
         "Het token is niet voor deze dienst bedoeld (aud).",
-        "wrong audience",
     ),
     (
         jwt.MissingRequiredClaimError,
         "Token onvolledig",
         "Het token mist een verplicht gegeven (sub, iss, aud, exp of nbf).",
-        "missing claim",
     ),
     (
         jwt.InvalidAlgorithmError,
         "Algoritme niet toegestaan",
         "Het token is ondertekend met een algoritme dat deze dienst niet accepteert.",
-        "algorithm not allowed",
     ),
 ]
 _BAD_SIGNATURE = (
     "Handtekening ongeldig",
     "De handtekening van het token klopt niet met een sleutel die deze dienst vertrouwt.",
-    "invalid signature",
 )
-_UNREADABLE = ("Token onleesbaar", "Het token is geen geldige JWT.", "malformed token")
+_UNREADABLE = ("Token onleesbaar", "Het token is geen geldige JWT.")
 
 
 def _token_problem(exc: Exception) -> AuthProblem:
-    for kind, title, detail, description in _TOKEN_ERRORS:
+    for kind, title, detail in _TOKEN_ERRORS:
         if isinstance(exc, kind):
-            return invalid_token(title, detail, description)
+            return invalid_token(title, detail)
     if isinstance(exc, jwt.InvalidSignatureError | jwt.InvalidKeyError | jwt.PyJWKClientError):
         return invalid_token(*_BAD_SIGNATURE)
     return invalid_token(*_UNREADABLE)
@@ -278,7 +279,7 @@ def load_public_keys(text: str) -> list[Any]:
     blocks = [block + marker for block in stripped.split(marker) if block.strip()]
     keys = [load_pem_public_key(block.strip().encode()) for block in blocks]
     if not keys:
-        raise ValueError("no public key found")
+        raise ValueError("geen publieke sleutel gevonden")
     return keys
 
 
@@ -391,7 +392,7 @@ class TokenVerifier:
 
 def _strings(value: Any, claim: str) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-        raise ValueError(f"claim {claim} must be a list of strings")
+        raise ValueError(f"claim {claim} moet een lijst van teksten zijn")
     return value
 
 
@@ -457,10 +458,10 @@ class Authenticator:
     def principal_from_claims(self, claims: dict[str, Any]) -> Principal:
         scope = claims.get("scope", "")
         if not isinstance(scope, str):
-            raise ValueError("claim scope must be a space-separated string")
+            raise ValueError("claim scope moet tekst zijn, de scopes gescheiden door spaties")
         organisation = claims.get("organisation")
         if organisation is not None and not isinstance(organisation, str):
-            raise ValueError("claim organisation must be a string")
+            raise ValueError("claim organisation moet tekst zijn")
         municipalities = claims.get("municipalities")
         return grant(
             self.organisations,
@@ -497,7 +498,6 @@ class Authenticator:
             raise invalid_token(
                 "Token met onbekende gegevens",
                 f"Het token is geldig ondertekend maar klopt niet met de configuratie: {exc}.",
-                "claims not accepted",
                 reason=str(exc),
             ) from None
         self.verified.put(key, principal, verification.valid_until)
@@ -509,7 +509,7 @@ class Authenticator:
             if hmac.compare_digest(known, presented):
                 return principal
         log.warning("API key refused")
-        raise invalid_token("Onbekende API-sleutel", "Deze API-sleutel is niet bekend.", "unknown API key")
+        raise invalid_token("Onbekende API-sleutel", "Deze API-sleutel is niet bekend.")
 
     async def known_principal(self, authorization: str | None, api_key: str | None) -> Principal | None:
         """The caller a valid credential names, else None, without refusing or logging: the rate
@@ -538,7 +538,7 @@ class Authenticator:
                     "invalid-credentials",
                     "Onbruikbare inloggegevens",
                     "Gebruik `Authorization: Bearer <token>`; andere schema's worden niet geaccepteerd.",
-                    _challenge("invalid_request", "use the Bearer scheme"),
+                    _challenge("invalid_request", "Gebruik het Bearer-schema"),
                 )
             return await self.token_principal(token.strip())
         if key is not None:
@@ -561,7 +561,7 @@ def refuse_credentials_in_url(request: Request) -> None:
             "Inloggegevens horen niet in de URL",
             f"Parameter {', '.join(found)} geweigerd: een URL komt in logs, browsergeschiedenis en"
             " Referer-headers terecht. Stuur het token in de header `Authorization: Bearer <token>`.",
-            _challenge("invalid_request", "credentials in the URL are refused"),
+            _challenge("invalid_request", "Inloggegevens horen niet in de URL"),
         )
 
 

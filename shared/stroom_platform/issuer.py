@@ -62,7 +62,9 @@ def load_or_create_signing_key(data_dir: Path) -> Ed25519PrivateKey:
     try:
         key = serialization.load_pem_private_key(path.read_bytes(), password=None)
     except ValueError:
-        raise ValueError(f"{path} holds no usable signing key; remove it to make a new one") from None
+        raise ValueError(
+            f"{path} bevat geen bruikbare ondertekeningssleutel; verwijder het bestand om een nieuwe te maken"
+        ) from None
     if not isinstance(key, Ed25519PrivateKey):
         raise ValueError(f"{path} holds no Ed25519 signing key")
     return key
@@ -105,7 +107,7 @@ def mint_token(
 def embedded_token(settings: CommonSettings, **claims: Any) -> str:
     """A token of the embedded issuer, for the CLI's own calls and `stroom token`."""
     if not settings.embedded_issuer:
-        raise ValueError("STROOM_AUTH_ISSUER is set: tokens come from that issuer, not from Stroom")
+        raise ValueError("STROOM_AUTH_ISSUER is gezet: tokens komen van die uitgever, niet van Stroom")
     key = load_or_create_signing_key(settings.data_dir)
     return mint_token(key, audience=settings.auth_audience, **claims)
 
@@ -124,7 +126,9 @@ def build_authenticator(settings: CommonSettings, organisations: OrganisationsCo
             try:
                 keys = load_public_keys(settings.auth_public_keys_file.read_text())
             except (OSError, ValueError, jwt.PyJWTError) as exc:
-                raise ValueError(f"STROOM_AUTH_PUBLIC_KEYS_FILE holds no usable public key: {exc}") from None
+                raise ValueError(
+                    f"STROOM_AUTH_PUBLIC_KEYS_FILE bevat geen bruikbare publieke sleutel: {exc}"
+                ) from None
         verifier = TokenVerifier(
             settings.auth_issuer,
             settings.auth_audience,

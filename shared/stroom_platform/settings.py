@@ -9,6 +9,7 @@ from pydantic import AliasChoices, Field, SecretStr, field_validator, model_vali
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from stroom_contract.messages import counted
 from stroom_platform.auth import DEFAULT_ALGORITHMS, ApiKey, check_algorithms
 from stroom_platform.dialect import DEFAULT_POOL, PoolSize, make_engine
 from stroom_platform.organisations import DEFAULT_FILE
@@ -160,7 +161,7 @@ def env_name(settings: type[BaseSettings], field: str) -> str:
 def require_secret(value: SecretStr, name: str, minimum: int = 16) -> SecretStr:
     raw = value.get_secret_value()
     if raw.lower() in _PLACEHOLDERS or len(raw.encode()) < minimum:
-        raise ValueError(f"{name} must be a real secret of at least {minimum} characters")
+        raise ValueError(f"{name} moet een echt geheim van minstens {counted(minimum, 'byte', 'bytes')} zijn")
     return value
 
 
@@ -171,6 +172,6 @@ def pseudonym_keys(value: SecretStr) -> list[bytes]:
     """STROOM_PSEUDONYM_KEY: the key versions, oldest first, separated by commas."""
     keys = [key.strip() for key in value.get_secret_value().split(",")]
     for version, key in enumerate(keys, start=1):
-        name = "STROOM_PSEUDONYM_KEY" if len(keys) == 1 else f"STROOM_PSEUDONYM_KEY (version {version})"
+        name = "STROOM_PSEUDONYM_KEY" if len(keys) == 1 else f"STROOM_PSEUDONYM_KEY (versie {version})"
         require_secret(SecretStr(key), name, PSEUDONYM_KEY_BYTES)
     return [key.encode() for key in keys]

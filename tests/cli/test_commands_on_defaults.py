@@ -64,8 +64,9 @@ def test_invalid_setting_is_named_by_its_variable(data_dir: Path, monkeypatch: p
     result = CliRunner().invoke(app, ["migrate", "intake"])
     assert result.exit_code == 2
     assert result.output.strip().splitlines() == [
-        "stroom: STROOM_PSEUDONYM_KEY is ongeldig (STROOM_PSEUDONYM_KEY must be a real secret of at least "
-        "32 characters): pas deze omgevingsvariabele aan."
+        "stroom: STROOM_PSEUDONYM_KEY is ongeldig (STROOM_PSEUDONYM_KEY moet een echt geheim van minstens"
+        " 32 bytes zijn):"
+        " pas deze omgevingsvariabele aan."
     ]
 
 

@@ -8,9 +8,9 @@ from typing import Annotated, Any
 import httpx
 import pytest
 from fastapi import FastAPI, Query
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from stroom_contract.messages import DUTCH
+from stroom_contract.messages import DUTCH, dutch_message
 from stroom_contract.validation import EventValidator, InvalidEvent
 from stroom_platform.problems import install_problem_handlers
 
@@ -73,7 +73,7 @@ async def test_an_over_long_a_missing_and_an_unknown_parameter_are_refused_in_du
     assert response.status_code == 400
     errors = {e["field"]: e["message"] for e in response.json()["errors"]}
     assert errors == {
-        "query.name": "mag hoogstens 5 teken(s) lang zijn",
+        "query.name": "mag hoogstens 5 tekens lang zijn",
         "query.count": "is verplicht",
         "query.extra": "is onbekend; laat dit veld weg",
     }
@@ -96,7 +96,25 @@ def test_an_event_s_errors_are_in_dutch_naming_the_field(validator: EventValidat
     with pytest.raises(InvalidEvent) as caught:
         validator.validate(raw)
     errors = {e.field: e.message for e in caught.value.errors}
-    assert errors["id"] == "mag hoogstens 200 teken(s) bevatten"
+    assert errors["id"] == "mag hoogstens 200 tekens bevatten"
     assert errors["data.benefit_ref"] == "is verplicht"
     assert errors["data.regulation"].startswith("moet een van deze waarden zijn: ")
     assert "'PW'" in errors["data.regulation"]
+
+
+class Lengths(BaseModel):
+    initial: str = Field(max_length=1)
+    code: str = Field(min_length=4)
+    refs: list[str] = Field(min_length=1)
+    pair: list[int] = Field(max_length=2)
+
+
+def test_a_limit_names_its_unit_in_the_number_it_takes() -> None:
+    with pytest.raises(ValidationError) as caught:
+        Lengths(initial="ab", code="abc", refs=[], pair=[1, 2, 3])
+    assert {str(e["loc"][0]): dutch_message(e) for e in caught.value.errors()} == {
+        "initial": "mag hoogstens 1 teken lang zijn",
+        "code": "moet minstens 4 tekens lang zijn",
+        "refs": "moet minstens 1 element bevatten",
+        "pair": "mag hoogstens 2 elementen bevatten",
+    }

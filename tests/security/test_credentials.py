@@ -59,14 +59,14 @@ def forged(scope: str) -> dict[str, str]:
     """Each kind of bad token, by what the problem must say."""
     now = time.time()
     return {
-        "token expired": mint(scope, now=now - 7200, ttl_seconds=3600),
-        "token not yet valid": mint(scope, now=now + 3600),
-        "invalid signature": mint(scope, key=Ed25519PrivateKey.generate()),
-        "wrong issuer": mint(scope, issuer="https://evil.example"),
-        "wrong audience": mint(scope, audience="some-other-api"),
-        "algorithm not allowed": unsigned(scope),
-        "algorithm not allowed (HS256)": hmac_with_public_key(scope),
-        "malformed token": "not-a-jwt",
+        "Token verlopen": mint(scope, now=now - 7200, ttl_seconds=3600),
+        "Token nog niet geldig": mint(scope, now=now + 3600),
+        "Handtekening ongeldig": mint(scope, key=Ed25519PrivateKey.generate()),
+        "Onbekende uitgever": mint(scope, issuer="https://evil.example"),
+        "Token niet voor deze dienst": mint(scope, audience="some-other-api"),
+        "Algoritme niet toegestaan": unsigned(scope),
+        "Algoritme niet toegestaan (HS256)": hmac_with_public_key(scope),
+        "Token onleesbaar": "not-a-jwt",
     }
 
 
@@ -80,6 +80,7 @@ async def test_bad_tokens_are_refused_with_401_and_a_reason(apps: dict[str, Fast
             assert answer.headers["content-type"].startswith("application/problem+json")
             challenge = answer.headers["www-authenticate"]
             assert challenge.startswith('Bearer realm="stroom", error="invalid_token"'), challenge
+            assert challenge.isascii(), challenge  # RFC 6750: error_description is ASCII
             assert f'error_description="{reason.split(" (")[0]}"' in challenge, (reason, challenge)
             assert answer.json()["title"], reason
         missing = await client.request(method, url)
@@ -116,8 +117,16 @@ async def test_a_credential_in_the_url_is_refused_even_when_valid(
 
 async def test_a_token_naming_what_is_not_configured_is_refused(apps: dict[str, FastAPI]) -> None:
     async with client_of(apps["reporting"]) as client:
-        for claims in ({"organisation": "nowhere"}, {"municipalities": ["GM9999"]}):
+        refusals: list[tuple[dict[str, Any], str]] = [
+            ({"organisation": "nowhere"}, "onbekende organisatie 'nowhere'"),
+            ({"municipalities": ["GM9999"]}, "onbekende gemeente GM9999"),
+            ({"municipalities": ["GM9998", "GM9999"]}, "onbekende gemeenten GM9998, GM9999"),
+            ({"organisation": "bar", "municipalities": ["GM0405"]}, "gemeente GM0405 hoort niet bij bar"),
+        ]
+        for claims, reason in refusals:
             answer = await client.get("/v1/organisations", headers=bearer("reports:read", **claims))
             assert answer.status_code == 401, claims
-        outside = bearer("reports:read", organisation="bar", municipalities=["GM0405"])
-        assert (await client.get("/v1/organisations", headers=outside)).status_code == 401
+            assert answer.json()["detail"] == (
+                f"Het token is geldig ondertekend maar klopt niet met de configuratie: {reason}."
+            )
+            assert 'error_description="Token met onbekende gegevens"' in answer.headers["www-authenticate"]

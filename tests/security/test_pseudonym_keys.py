@@ -35,11 +35,11 @@ def test_key_versions_are_read_oldest_first() -> None:
 @pytest.mark.parametrize(
     ("value", "named"),
     [
-        ("short-key", "STROOM_PSEUDONYM_KEY must"),
-        ("x" * 31, "STROOM_PSEUDONYM_KEY must"),
-        ("changeme", "STROOM_PSEUDONYM_KEY must"),
-        (f"{K1},changeme", "STROOM_PSEUDONYM_KEY (version 2) must"),
-        (f"{K1},", "STROOM_PSEUDONYM_KEY (version 2) must"),
+        ("short-key", "STROOM_PSEUDONYM_KEY moet"),
+        ("x" * 31, "STROOM_PSEUDONYM_KEY moet"),
+        ("changeme", "STROOM_PSEUDONYM_KEY moet"),
+        (f"{K1},changeme", "STROOM_PSEUDONYM_KEY (versie 2) moet"),
+        (f"{K1},", "STROOM_PSEUDONYM_KEY (versie 2) moet"),
     ],
 )
 def test_short_and_placeholder_keys_are_refused(value: str, named: str) -> None:

@@ -89,8 +89,8 @@ def rebuild() -> None:
 
 @app.command()
 def summary(
-    municipality: Annotated[str, typer.Argument(help="CBS code, e.g. GM0405")],
-    on: Annotated[str | None, typer.Option("--date", help="Peildatum YYYY-MM-DD (default today)")] = None,
+    municipality: Annotated[str, typer.Argument(help="CBS-code, bv. GM0405")],
+    on: Annotated[str | None, typer.Option("--date", help="Peildatum JJJJ-MM-DD (standaard vandaag)")] = None,
 ) -> None:
     """Het klantenbestand van één gemeente op een peildatum, uit de caseloaddatabase."""
     from stroom_caseload.commands import projection as read_projection

@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from stroom_cli.runtime import SERVICE_NAMES, load_service
+from stroom_contract.messages import counted
 from stroom_contract.schema import Topics, render
 from stroom_platform.settings import CommonSettings
 
@@ -35,7 +36,7 @@ def generated_documents() -> dict[str, str]:
 
 @app.command("export")
 def export(
-    out: Annotated[Path, typer.Option(help="Directory to write into.")] = Path("docs"),
+    out: Annotated[Path, typer.Option(help="Map om in te schrijven.")] = Path("docs"),
 ) -> None:
     """Genereer docs/schemas/*.json en docs/asyncapi.yaml opnieuw uit de pydantic-modellen."""
     documents = generated_documents()
@@ -44,19 +45,19 @@ def export(
     }
     for path in sorted(stale):
         path.unlink()
-        typer.echo(f"removed {path}")
+        typer.echo(f"verwijderd: {path}")
     for relative, text in documents.items():
         target = out / relative
         target.parent.mkdir(parents=True, exist_ok=True)
         if not target.exists() or target.read_text(encoding="utf-8") != text:
             target.write_text(text, encoding="utf-8")
-            typer.echo(f"wrote {target}")
-    typer.echo(f"{len(documents)} documents up to date in {out}")
+            typer.echo(f"geschreven: {target}")
+    typer.echo(f"{counted(len(documents), 'document', 'documenten')} bijgewerkt in {out}")
 
 
 @app.command("openapi")
 def openapi(
-    out: Annotated[Path, typer.Option(help="Directory to write <service>.json into.")],
+    out: Annotated[Path, typer.Option(help="Map om <dienst>.json in te schrijven.")],
 ) -> None:
     """Schrijf het OpenAPI-document van elke dienst (zoals op /v1/openapi.json) naar een map."""
     # The apps are only built, never started: a throw-away key stands in for the real one.
@@ -67,4 +68,4 @@ def openapi(
         document = service.create_app(service.settings).openapi()
         target = out / f"{name}.json"
         target.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-        typer.echo(f"wrote {target}")
+        typer.echo(f"geschreven: {target}")

@@ -105,27 +105,29 @@ def _period(first: str, last: str, as_of: datetime | None) -> tuple[int, int]:
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
     if first_month > last_month:
-        raise typer.BadParameter("--from lies after --to")
+        raise typer.BadParameter("--from ligt na --to")
     if as_of is not None and as_of.tzinfo is None:
-        raise typer.BadParameter("needs a time zone offset", param_hint="--as-of")
+        raise typer.BadParameter("vraagt een tijdzone (bijvoorbeeld +01:00)", param_hint="--as-of")
     return first_month, last_month
 
 
 @app.command("monthly")
 def monthly(
-    organisation: Annotated[str, typer.Option(help="Organisation code, e.g. werksaam-westfriesland")],
-    first: Annotated[str, typer.Option("--from", help="First month YYYY-MM")],
-    last: Annotated[str, typer.Option("--to", help="Last month YYYY-MM")],
-    municipality: Annotated[str | None, typer.Option(help="One municipality GMnnnn")] = None,
-    unit: Annotated[str, typer.Option(help="benefits or persons")] = "benefits",
-    as_of: Annotated[datetime | None, typer.Option(help="RFC 3339: the figures as known then")] = None,
-    csv: Annotated[Path | None, typer.Option("--csv", help="Also write the rows as CSV")] = None,
-    xlsx: Annotated[Path | None, typer.Option("--xlsx", help="Also write the board-report workbook")] = None,
+    organisation: Annotated[str, typer.Option(help="Code van de organisatie, bv. werksaam-westfriesland")],
+    first: Annotated[str, typer.Option("--from", help="Eerste maand JJJJ-MM")],
+    last: Annotated[str, typer.Option("--to", help="Laatste maand JJJJ-MM")],
+    municipality: Annotated[str | None, typer.Option(help="Eén gemeente GMnnnn")] = None,
+    unit: Annotated[str, typer.Option(help="benefits (uitkeringen) of persons (personen)")] = "benefits",
+    as_of: Annotated[datetime | None, typer.Option(help="RFC 3339: de cijfers zoals toen bekend")] = None,
+    csv: Annotated[Path | None, typer.Option("--csv", help="Schrijf de rijen ook als CSV")] = None,
+    xlsx: Annotated[
+        Path | None, typer.Option("--xlsx", help="Schrijf ook de werkmap van de bestuursrapportage")
+    ] = None,
 ) -> None:
     """Begin, instroom, uitstroom en eind per maand en gemeente (alle regelingen samen)."""
     first_month, last_month = _period(first, last, as_of)
     if unit not in ("benefits", "persons"):
-        raise typer.BadParameter("benefits or persons", param_hint="--unit")
+        raise typer.BadParameter("benefits of persons", param_hint="--unit")
     report = asyncio.run(
         print_monthly(Console(), organisation, municipality, unit, first_month, last_month, as_of)
     )
@@ -137,18 +139,18 @@ def monthly(
 
 @app.command("board")
 def board(
-    organisation: Annotated[str, typer.Option(help="Organisation code, e.g. werksaam-westfriesland")],
-    first: Annotated[str, typer.Option("--from", help="First month YYYY-MM")],
-    last: Annotated[str, typer.Option("--to", help="Last month YYYY-MM (at most 12 months)")],
-    out: Annotated[Path, typer.Option("--out", help="The workbook to write (.xlsx)")],
-    municipality: Annotated[str | None, typer.Option(help="One municipality GMnnnn")] = None,
-    as_of: Annotated[datetime | None, typer.Option(help="RFC 3339: the figures as known then")] = None,
+    organisation: Annotated[str, typer.Option(help="Code van de organisatie, bv. werksaam-westfriesland")],
+    first: Annotated[str, typer.Option("--from", help="Eerste maand JJJJ-MM")],
+    last: Annotated[str, typer.Option("--to", help="Laatste maand JJJJ-MM (hoogstens 12 maanden)")],
+    out: Annotated[Path, typer.Option("--out", help="De werkmap om te schrijven (.xlsx)")],
+    municipality: Annotated[str | None, typer.Option(help="Eén gemeente GMnnnn")] = None,
+    as_of: Annotated[datetime | None, typer.Option(help="RFC 3339: de cijfers zoals toen bekend")] = None,
 ) -> None:
     """De bestuursrapportage als werkmap: per gemeente de maanden als kolommen, per regeling
     het aantal uitkeringen."""
     first_month, last_month = _period(first, last, as_of)
     if len(reporting.month_range(first_month, last_month)) > reporting.MAX_MONTHS:
-        raise typer.BadParameter(f"at most {reporting.MAX_MONTHS} months", param_hint="--to")
+        raise typer.BadParameter(f"hoogstens {reporting.MAX_MONTHS} maanden", param_hint="--to")
     report = asyncio.run(
         _report(
             organisation,
@@ -217,22 +219,22 @@ def _family(
         console.print(f"Geschreven: {path}")
 
 
-Organisation = Annotated[str, typer.Option(help="Organisation code, e.g. werksaam-westfriesland")]
-First = Annotated[str, typer.Option("--from", help="First month YYYY-MM")]
-Last = Annotated[str, typer.Option("--to", help="Last month YYYY-MM")]
-Municipality = Annotated[str | None, typer.Option(help="One municipality GMnnnn")]
-AsOf = Annotated[datetime | None, typer.Option(help="RFC 3339: the figures as known then")]
-Csv = Annotated[Path | None, typer.Option("--csv", help="Also write the tables as CSV (totals included)")]
-Xlsx = Annotated[Path | None, typer.Option("--xlsx", help="Also write the workbook")]
+Organisation = Annotated[str, typer.Option(help="Code van de organisatie, bv. werksaam-westfriesland")]
+First = Annotated[str, typer.Option("--from", help="Eerste maand JJJJ-MM")]
+Last = Annotated[str, typer.Option("--to", help="Laatste maand JJJJ-MM")]
+Municipality = Annotated[str | None, typer.Option(help="Eén gemeente GMnnnn")]
+AsOf = Annotated[datetime | None, typer.Option(help="RFC 3339: de cijfers zoals toen bekend")]
+Csv = Annotated[Path | None, typer.Option("--csv", help="Schrijf de tabellen ook als CSV (met totalen)")]
+Xlsx = Annotated[Path | None, typer.Option("--xlsx", help="Schrijf ook de werkmap")]
 StockDate = Annotated[
     datetime | None,
-    typer.Option("--date", formats=["%Y-%m-%d"], help="Stock date YYYY-MM-DD, default today"),
+    typer.Option("--date", formats=["%Y-%m-%d"], help="Peildatum JJJJ-MM-DD, standaard vandaag"),
 ]
 
 
 def _stock_date(day: datetime | None, as_of: datetime | None) -> date:
     if as_of is not None and as_of.tzinfo is None:
-        raise typer.BadParameter("needs a time zone offset", param_hint="--as-of")
+        raise typer.BadParameter("vraagt een tijdzone (bijvoorbeeld +01:00)", param_hint="--as-of")
     return day.date() if day else date.today()
 
 
@@ -308,7 +310,7 @@ _on_stock_date("caseload", reporting.caseload, "Klanten per klantmanager en doel
 @app.command("trajectories")
 def trajectories(
     organisation: Organisation,
-    quarter: Annotated[str, typer.Option(help="Any month of the quarter, YYYY-MM")],
+    quarter: Annotated[str, typer.Option(help="Een maand van het kwartaal, JJJJ-MM")],
     municipality: Municipality = None,
     as_of: AsOf = None,
     csv: Csv = None,

@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from pydantic import ValidationError
 from sqlalchemy import MetaData, Table
 
+from stroom_contract.messages import dutch_message
 from stroom_platform.broker import EmbeddedBroker, TopicSpec
 from stroom_platform.db import Migrations
 from stroom_platform.pseudonyms import Derived
@@ -83,12 +84,13 @@ def load_settings(settings_class: type[SettingsT]) -> SettingsT:
             name = env_name(settings_class, str(error["loc"][0])) if error["loc"] else "?"
             if not error["loc"]:
                 # A check across settings: its message names the variables itself.
-                messages.append(str(error["msg"]).removeprefix("Value error, "))
+                messages.append(dutch_message(error))
             elif error["type"] == "missing":
                 messages.append(f"{name} ontbreekt: zet deze omgevingsvariabele (zie README, Configuration)")
             else:
-                reason = str(error["msg"]).removeprefix("Value error, ")
-                messages.append(f"{name} is ongeldig ({reason}): pas deze omgevingsvariabele aan")
+                messages.append(
+                    f"{name} is ongeldig ({dutch_message(error)}): pas deze omgevingsvariabele aan"
+                )
         ConfigurationError("; ".join(messages)).exit()
         raise  # unreachable: exit() raises
 

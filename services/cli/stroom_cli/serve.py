@@ -36,7 +36,7 @@ def _chosen(names: list[str] | None) -> list[str]:
     unknown = [n for n in chosen if n not in SERVICE_NAMES]
     if unknown:
         raise typer.BadParameter(
-            f"unknown service {', '.join(unknown)}; choose from {', '.join(SERVICE_NAMES)}"
+            f"onbekende dienst {', '.join(unknown)}; kies uit {', '.join(SERVICE_NAMES)}"
         )
     return chosen
 
@@ -81,7 +81,7 @@ def migrate(services: ServicesArg = None) -> None:
     loaded = [load_service(name) for name in _chosen(services)]
     asyncio.run(migrate_services(loaded))
     for service in loaded:
-        console.print(f"[green]✓[/] {service.name}: database up to date")
+        console.print(f"[green]✓[/] {service.name}: database bijgewerkt")
 
 
 def serve(
@@ -115,7 +115,7 @@ async def _serve(names: list[str], host: str | None, migrate_first: bool, data_d
         group = await start_services(services, host)
         for endpoint in group.endpoints:
             console.print(f"[green]●[/] {endpoint.name:<10} {endpoint.url}  (status: {endpoint.url}/status)")
-        console.print("Press Ctrl+C to stop.")
+        console.print("Stop met Ctrl+C.")
         await group.wait()
         await group.stop()
     finally:

@@ -20,6 +20,7 @@ import orjson
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field
 
+from stroom_contract.messages import counted
 from stroom_contract.schema import openapi_events
 from stroom_intake.domain.outcome import IngestReport
 from stroom_intake.domain.reading import MalformedBody, RawEvent, Unreadable, read_json, read_ndjson
@@ -115,7 +116,8 @@ def _items(media_type: str, body: bytes) -> list[RawEvent | Unreadable]:
                     400,
                     "malformed-json",
                     "Ongeldige JSON",
-                    f"{len(unreadable)} regel(s) zijn geen geldige JSON; er is niets geaccepteerd.",
+                    f"{counted(len(unreadable), 'regel is', 'regels zijn')} geen geldige JSON;"
+                    " er is niets geaccepteerd.",
                     errors=errors,
                 )
             return items
@@ -136,7 +138,8 @@ def _answer(report: IngestReport, offered: int) -> Response:
             400,
             "invalid-events",
             "Geen event geaccepteerd",
-            f"{len(report.refusals)} van {offered} event(s) voldoen niet aan het contract; zie `errors`.",
+            f"{len(report.refusals)} van {counted(offered, 'event', 'events')}"
+            f" {'voldoet' if len(report.refusals) == 1 else 'voldoen'} niet aan het contract; zie `errors`.",
             errors=summary["refused"],
             conflicts=summary["conflicts"],
         )

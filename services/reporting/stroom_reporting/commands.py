@@ -126,10 +126,10 @@ async def report(
     organisations = load_organisations(settings.organisations_file)
     org = organisations.organisation(organisation)
     if org is None:
-        raise UnknownScope(f"unknown organisation {organisation!r}", "--organisation")
+        raise UnknownScope(f"onbekende organisatie {organisation!r}", "--organisation")
     codes = [m.code for m in org.municipalities]
     if municipality is not None and municipality not in codes:
-        raise UnknownScope(f"{municipality} is not in {organisation}", "--municipality")
+        raise UnknownScope(f"{municipality} hoort niet bij {organisation}", "--municipality")
     scope = Scope(org, [municipality] if municipality else codes, organisations.municipality_names)
     engine = settings.database_engine("reporting")
     try:

@@ -87,7 +87,7 @@ async def test_a_ref_longer_than_the_contract_allows_is_refused_naming_its_limit
     assert response.headers["content-type"] == "application/problem+json"
     [error] = response.json()["errors"]
     assert error["field"] == field
-    assert error["message"] == f"mag hoogstens {MAX_REF_LENGTH} teken(s) bevatten"
+    assert error["message"] == f"mag hoogstens {MAX_REF_LENGTH} tekens bevatten"
     assert await stored_ids(app) == []
 
 

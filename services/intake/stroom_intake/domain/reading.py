@@ -55,9 +55,31 @@ class MalformedBody(Exception):
         self.column = column
 
 
+# What orjson says (in English) by a fragment of its message, and what a caller reads instead;
+# the first that matches. orjson's message names no offending text, only what it expected.
+_JSON_ERRORS = (
+    ("zero-length", "de tekst is leeg"),
+    ("not valid UTF-8", "de tekst is geen geldige UTF-8"),
+    ("unexpected end of data", "de tekst houdt op voordat de JSON af is"),
+    ("trailing comma", "een komma vlak voor ] of } is niet toegestaan"),
+    ("expected ':'", "na een naam hoort een dubbele punt"),
+    ("expected a string key", "een naam moet tekst tussen dubbele aanhalingstekens zijn"),
+    ("expected ',' or ']'", "hier hoort een komma of ]"),
+    ("expected ',' or '}'", "hier hoort een komma of }"),
+    ("after document", "na de JSON volgt nog tekst"),
+    ("depth limit", "de JSON is te diep genest"),
+    ("infinity", "een getal is te groot"),
+    ("invalid literal", "zonder aanhalingstekens zijn alleen true, false en null toegestaan"),
+    ("escaped sequence", "een tekst bevat een ongeldige escape (\\)"),
+    ("leading zero", "een getal begint niet met een 0"),
+    ("no digit", "een getal mist zijn cijfers"),
+    ("expected a JSON value", "hier hoort een JSON-waarde"),
+)
+
+
 def _json_error(exc: orjson.JSONDecodeError) -> str:
-    # orjson reports position, never the offending text; redacted all the same.
-    return redact(exc.msg)
+    reason = next((dutch for fragment, dutch in _JSON_ERRORS if fragment in exc.msg), "ongeldige JSON")
+    return f"{reason} (regel {exc.lineno}, kolom {exc.colno})"
 
 
 def read_json(body: bytes, *, batch: bool | None) -> list[RawEvent]:
