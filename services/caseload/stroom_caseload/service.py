@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from stroom_caseload.domain.client import CLIENT_EVENT_TYPES
-from stroom_caseload.domain.events import Decoded
+from stroom_caseload.domain.events import Decoded, effective
 from stroom_caseload.domain.plan import (
     Effects,
     EntityWrite,
@@ -120,19 +120,25 @@ async def _recompute(
     repo: CaseloadRepository, effects: Effects, folds: Folds | None
 ) -> tuple[list[Outgoing], dict[str, Folded]]:
     """Fold each entity's events into its history (on from what `folds` kept of it where that
-    can be done, else from its stored events), store what changed, give the change of its rows
-    and what to keep of it."""
+    can be done, from the batch's events for an entity new to the store, else from its stored
+    events), store what changed, give the change of its rows and what to keep of it."""
     keys = effects.recompute
     await repo.lock_entities(keys)
     continued: dict[str, EntityWrite] = {}
     kept = {} if folds is None else {k: f for k in keys if k in effects.appended and (f := folds.get(k))}
-    revisions = await repo.revisions(sorted(kept))
+    # Every transaction that stores an entity's events stores its revision, so one without a
+    # revision (read under its lock) has no events but the batch's: they are not read back.
+    revisions = await repo.revisions(sorted(effects.appended))
     for key, folded in kept.items():
         if revisions.get(key) == folded.revision:
             write = entity_continued(key, folded, effects.appended[key])
             if write is not None:
                 continued[key] = write
-    stored, current = await repo.fold_inputs([key for key in keys if key not in continued])
+    first = {key: effective(events) for key, events in effects.appended.items() if key not in revisions}
+    stored, current = await repo.fold_inputs(
+        [key for key in keys if key not in continued and key not in first]
+    )
+    stored.update(first)
     saved = [
         continued.get(key)
         or entity_write(key, stored[key], current.get(key, (0, None)), effects.since.get(key))
