@@ -4,40 +4,46 @@ and answering the ops endpoints."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from pathlib import Path
+from typing import Any
 
 from fastapi import Depends, FastAPI
 from sqlalchemy import Table
-from sqlalchemy.ext.asyncio import AsyncEngine
 
-from stroom_platform.api_standards import OPENAPI_URL
+from stroom_platform.api_docs import install_api_docs
+from stroom_platform.api_standards import OPENAPI_URL, install_api_standards
 from stroom_platform.audit import AuditLog, head_file, install_audit
-from stroom_platform.auth import ADMIN, Authenticator, authenticated, require_scope
+from stroom_platform.auth import ADMIN, authenticated, require_scope
 from stroom_platform.db import Migrations, require_migrated
 from stroom_platform.hardening import harden
+from stroom_platform.issuer import build_authenticator
 from stroom_platform.memory import freeze_startup_heap
 from stroom_platform.oauth import token_router
 from stroom_platform.ops import ServiceRuntime, ops_router
+from stroom_platform.organisations import OrganisationsConfig
 from stroom_platform.problems import install_problem_handlers
 from stroom_platform.settings import CommonSettings
 
 
 def service_app(
-    title: str,
     version: str,
     runtime: ServiceRuntime,
     status_description: str,
-    authenticator: Authenticator,
     settings: CommonSettings,
-    engine: AsyncEngine,
+    organisations: OrganisationsConfig,
     migrations: Migrations,
+    audit: Table,
 ) -> FastAPI:
+    """The app of the service whose `migrations` these are, titled after it, with its audit log in
+    `audit` (on `app.state.audit`); raises ValueError naming a setting that keeps it from starting.
+    Include the service's routes, then call `publish_api`."""
+    authenticator = build_authenticator(settings, organisations)
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         # Before any consumer or relay runs: they write in the schema the code expects.
-        await require_migrated(engine, migrations)
+        await require_migrated(runtime.engine, migrations)
         await runtime.start()
         freeze_startup_heap()
         try:
@@ -47,7 +53,7 @@ def service_app(
 
     # The docs pages are served by install_api_docs from the service's own assets, not a CDN.
     app = FastAPI(
-        title=title,
+        title=f"Stroom {migrations.service}",
         version=version,
         openapi_url=OPENAPI_URL,
         docs_url=None,
@@ -62,14 +68,23 @@ def service_app(
         app.include_router(token_router(settings, authenticator))
     install_problem_handlers(app)
     harden(app, settings)
+    # Anchored by its head file under the data directory; GET /v1/audit for admins.
+    engine = runtime.engine
+    install_audit(
+        app,
+        AuditLog(engine, audit, migrations.service, head_file(settings.data_dir, audit, engine)),
+        require_scope(ADMIN),
+    )
     return app
 
 
-def install_service_audit(
-    app: FastAPI, engine: AsyncEngine, table: Table, service: str, data_dir: Path
-) -> AuditLog:
-    """The service's audit log in `table`, anchored by its head file under `data_dir`, installed on
-    `app` with `GET /v1/audit` for admins; returned for the routers that record in it."""
-    audit_log = AuditLog(engine, table, service, head_file(data_dir, table, engine))
-    install_audit(app, audit_log, require_scope(ADMIN))
-    return audit_log
+def publish_api(
+    app: FastAPI,
+    renamed_query_keys: Mapping[str, str] | None = None,
+    schemas: Mapping[str, Any] | None = None,
+) -> FastAPI:
+    """The NL API Design Rules over every route of `app` (so after the last is included), and its
+    docs pages."""
+    install_api_standards(app, renamed_query_keys, schemas)
+    install_api_docs(app)
+    return app

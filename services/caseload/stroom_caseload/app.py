@@ -9,11 +9,8 @@ from stroom_caseload.migrations import MIGRATIONS
 from stroom_caseload.runtime import STATUS_DESCRIPTION, CaseloadRuntime
 from stroom_caseload.settings import CaseloadSettings
 from stroom_caseload.tables import audit
-from stroom_platform.api_docs import install_api_docs
-from stroom_platform.api_standards import install_api_standards
-from stroom_platform.issuer import build_authenticator
 from stroom_platform.organisations import load_organisations
-from stroom_platform.service_app import install_service_audit, service_app
+from stroom_platform.service_app import publish_api, service_app
 
 # Semver of the HTTP API (the `API-Version` header), not of the package.
 API_VERSION = "1.1.0"
@@ -23,20 +20,7 @@ RENAMED_QUERY_KEYS = {"as_of": "asOf"}
 
 def create_app(settings: CaseloadSettings) -> FastAPI:
     organisations = load_organisations(settings.organisations_file)
-    authenticator = build_authenticator(settings, organisations)
     runtime = CaseloadRuntime.from_settings(settings, organisations)
-    app = service_app(
-        "Stroom caseload",
-        API_VERSION,
-        runtime,
-        STATUS_DESCRIPTION,
-        authenticator,
-        settings,
-        runtime.engine,
-        MIGRATIONS,
-    )
-    audit_log = install_service_audit(app, runtime.engine, audit, "caseload", settings.data_dir)
-    app.include_router(caseload_router(runtime.engine, organisations, audit_log))
-    install_api_standards(app, RENAMED_QUERY_KEYS)
-    install_api_docs(app)
-    return app
+    app = service_app(API_VERSION, runtime, STATUS_DESCRIPTION, settings, organisations, MIGRATIONS, audit)
+    app.include_router(caseload_router(runtime.engine, organisations, app.state.audit))
+    return publish_api(app, RENAMED_QUERY_KEYS)

@@ -8,11 +8,8 @@ from fastapi import FastAPI
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
-from stroom_platform.api_docs import install_api_docs
-from stroom_platform.api_standards import install_api_standards
-from stroom_platform.issuer import build_authenticator
 from stroom_platform.organisations import load_organisations
-from stroom_platform.service_app import install_service_audit, service_app
+from stroom_platform.service_app import publish_api, service_app
 from stroom_reporting.api import router
 from stroom_reporting.migrations import MIGRATIONS
 from stroom_reporting.runtime import STATUS_DESCRIPTION, ReportingRuntime
@@ -28,26 +25,13 @@ RENAMED_QUERY_KEYS = {"as_of": "asOf", "stock_date": "stockDate"}
 
 def create_app(settings: ReportingSettings) -> FastAPI:
     organisations = load_organisations(settings.organisations_file)
-    authenticator = build_authenticator(settings, organisations)
     runtime = ReportingRuntime.from_settings(settings, organisations)
-    app = service_app(
-        "Stroom reporting",
-        API_VERSION,
-        runtime,
-        STATUS_DESCRIPTION,
-        authenticator,
-        settings,
-        runtime.engine,
-        MIGRATIONS,
-    )
+    app = service_app(API_VERSION, runtime, STATUS_DESCRIPTION, settings, organisations, MIGRATIONS, audit)
     app.include_router(router)
-    install_service_audit(app, runtime.engine, audit, "reporting", settings.data_dir)
 
     @app.get("/", include_in_schema=False)
     async def dashboard() -> FileResponse:
         return FileResponse(STATIC / "index.html")
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    install_api_standards(app, RENAMED_QUERY_KEYS)
-    install_api_docs(app)
-    return app
+    return publish_api(app, RENAMED_QUERY_KEYS)
