@@ -12,6 +12,7 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 import stroom_cli.dead_letters
+from stroom_caseload.commands import migrate as migrate_caseload
 from stroom_cli.main import app
 from stroom_platform.broker import EmbeddedBroker, TopicSpec, ensure_topics
 from stroom_platform.kafka.clients import Broker
@@ -58,7 +59,7 @@ def test_reporting_dead_letters_are_listed_and_replayed(
     assert result.exit_code == 0, result.output
     assert "contract: not JSON" in result.output
     assert f"{facts}/1/7" in result.output
-    assert f"1 records opnieuw aangeboden op {facts}." in result.output
+    assert f"1 record opnieuw aangeboden op {facts}." in result.output
 
     async def replayed() -> list[tuple[int, bytes | None, bytes | None, list[tuple[str, bytes]]]]:
         consumer = kafka.consumer()
@@ -101,3 +102,48 @@ def test_caseload_dead_letters_are_listed_with_the_events_source_id_and_type(
     for shown in ("urn:bron", "stroom.benefit.started.v1", "conflict", f"{events}/0/3"):
         assert shown in row
     assert "opnieuw aangeboden" not in result.output
+
+
+def test_a_record_dead_lettered_again_after_a_crash_is_listed_and_replayed_once(
+    broker: EmbeddedBroker, unique_topic: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    kafka = Broker(broker.bootstrap_servers)
+    events, dead = unique_topic, f"{unique_topic}.dead-letter"
+    headers = [("ce_source", b"urn:bron"), ("ce_id", b"ev-5"), ("ce_type", b"stroom.benefit.started.v1")]
+    # The batch was applied and dead-lettered, the worker died before committing its offsets, and
+    # the next worker applied the batch again: the same record, read at the same place, twice.
+    redelivered = Record(events, 0, 11, KEY, b"{}", headers)
+    other = Record(events, 0, 12, KEY, b"{}", [("ce_id", b"ev-6")])
+    for record in (redelivered, other, redelivered):
+        asyncio.run(_refuse(kafka, TopicSpec(events, 1), dead, record, "unknown municipality"))
+    url = f"sqlite+aiosqlite:///{tmp_path / 'caseload.db'}"
+    asyncio.run(migrate_caseload(url))
+    for name, value in {
+        "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers,
+        "STROOM_EVENTS_TOPIC": events,
+        "STROOM_DEAD_LETTER_TOPIC": dead,
+        "STROOM_DATA_DIR": str(tmp_path / "var"),
+        "DATABASE_URL": url,
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(stroom_cli.dead_letters, "console", Console(width=250))
+
+    result = CliRunner().invoke(app, ["caseload", "dead-letters", "--replay"])
+
+    assert result.exit_code == 0, result.output
+    assert sum(f"{events}/0/11" in line for line in result.output.splitlines()) == 1
+    assert sum(f"{events}/0/12" in line for line in result.output.splitlines()) == 1
+    assert f"2 records opnieuw aangeboden op {events}." in result.output
+
+    async def replayed() -> list[bytes | None]:
+        consumer = kafka.consumer()
+        await consumer.start()
+        try:
+            consumer.assign([TopicPartition(events, 0)])
+            await consumer.seek_to_beginning(TopicPartition(events, 0))
+            fetched = await consumer.getmany(TopicPartition(events, 0), timeout_ms=3000)
+            return sorted(dict(r.headers)["ce_id"] for rs in fetched.values() for r in rs)
+        finally:
+            await consumer.stop()
+
+    assert asyncio.run(replayed()) == [b"ev-5", b"ev-6"]

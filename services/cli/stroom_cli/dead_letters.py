@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from stroom_cli.audit import record_admin_action
+from stroom_contract.messages import counted
 from stroom_platform.kafka.clients import Broker, broker_of
 from stroom_platform.kafka.dead_letters import DeadLetter
 
@@ -21,6 +22,19 @@ console = Console()
 
 Read = Callable[[Broker, str], Coroutine[Any, Any, list[DeadLetter]]]
 Replay = Callable[[Broker, str, list[DeadLetter]], Coroutine[Any, Any, int]]
+
+
+def once_per_position(letters: Sequence[DeadLetter]) -> list[DeadLetter]:
+    """Each refused record once, by where it was read: a batch applied again after a crash before
+    its offsets were committed dead-letters its poison records again (the topic cannot take that
+    back), and listing or replaying them twice would count and offer them twice."""
+    seen: set[str] = set()
+    kept = []
+    for letter in letters:
+        if letter.position not in seen or not letter.position:
+            seen.add(letter.position)
+            kept.append(letter)
+    return kept
 
 
 def show_and_replay(
@@ -38,7 +52,7 @@ def show_and_replay(
         raise typer.BadParameter("KAFKA_BOOTSTRAP_SERVERS is nodig om de dead letters te lezen")
     (title, target), (read, offer) = topics, commands
     broker = broker_of(settings)
-    letters = asyncio.run(read(broker, title))
+    letters = once_per_position(asyncio.run(read(broker, title)))
     table = Table("Partitie", "Offset", *(label for label, _ in columns), "Reden", "Positie", title=title)
     for letter in letters:
         table.add_row(
@@ -55,4 +69,4 @@ def show_and_replay(
         asyncio.run(
             record_admin_action(service, "dead letters opnieuw aangeboden", service, "gelukt", detail)
         )
-        console.print(f"{count:,} records opnieuw aangeboden op {target}.")
+        console.print(f"{counted(count, 'record', 'records')} opnieuw aangeboden op {target}.")
