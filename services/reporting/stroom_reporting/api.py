@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Hashable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Hashable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 import orjson
 from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.routing import APIRoute
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from stroom_contract.rows import UNITS
@@ -18,9 +19,11 @@ from stroom_platform.auth import (
     REPORTS_READ_DETAIL,
     REPORTS_READ_PUBLIC,
     Access,
+    AuthProblem,
     DetailReader,
     Principal,
     insufficient_scope,
+    principal_of,
     require_scope,
 )
 from stroom_platform.pagination import PageRequest, page_request, paginate
@@ -242,16 +245,64 @@ def answer_of(report: reports.Report, out: Output) -> Answer:
     )
 
 
-def answer_key(request: Request, scope: reports.Scope, public: bool, day: date) -> Hashable:
-    """A kept answer's key: the route, every query parameter as given, the municipalities the
-    caller may see of them, whether only published figures, and the day the report speaks of."""
+def answer_key(request: Request, principal: Principal) -> Hashable:
+    """A kept answer's key: the route, every query parameter as given, what the caller may read
+    (its scopes and municipalities: with the parameters they decide the report's scope and
+    whether it is published figures only), and the days a report without `asOf` speaks of (the
+    monthly report's in UTC, K5's report day). An answer depends on nothing else but the read
+    models' generation."""
     return (
         request.url.path,
         tuple(request.query_params.multi_items()),
-        tuple(scope.municipalities),
-        public,
-        day,
+        principal.scopes,
+        principal.access,
+        reports.report_date(None),
+        kpi_report_day(None),
     )
+
+
+class KeptAnswerRoute(APIRoute):
+    """A route whose answers are kept (service.answers). A request asked before by a caller with
+    the same scopes and municipalities, answered under the generation that stands now, gets that
+    answer before the route's parameters are solved again: solving them is most of the time a
+    kept answer takes, and a request refused then would not have been answered and kept. Any
+    other request takes the route as always, with the generation read here."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handle = super().get_route_handler()
+
+        async def kept_or_handled(request: Request) -> Response:
+            rt: ReportingRuntime = request.app.state.runtime
+            if not rt.answers.size:
+                return await handle(request)
+            try:
+                principal = await principal_of(request)
+            except AuthProblem:
+                return await handle(request)  # which refuses it, as it always did
+            async with rt.reads.connect() as conn:
+                generation, answer = await rt.answers.kept(conn, answer_key(request, principal))
+            if answer is not None:
+                return response(answer)
+            request.state.generation = generation
+            return await handle(request)
+
+        return kept_or_handled
+
+
+async def served(
+    request: Request, conn: AsyncConnection, compute: Callable[[], Awaitable[Answer]]
+) -> Response:
+    """The answer of a KeptAnswerRoute: computed, and kept while its generation stands."""
+    rt: ReportingRuntime = request.app.state.runtime
+
+    def key() -> Hashable:
+        return answer_key(request, request.state.principal)
+
+    return response(await rt.answers.serve(conn, key, compute, getattr(request.state, "generation", None)))
+
+
+# The routes whose answers are kept, included in `router` after them.
+kept = APIRouter(route_class=KeptAnswerRoute)
 
 
 async def units(
@@ -362,7 +413,7 @@ def published_shape(request: Request, scope: reports.Scope, period: tuple[int, i
         )
 
 
-@router.get("/reports/monthly", response_model=ReportDocument, responses=DOWNLOADS)
+@kept.get("/reports/monthly", response_model=ReportDocument, responses=DOWNLOADS)
 async def monthly(
     request: Request,
     rt: Runtime,
@@ -390,10 +441,7 @@ async def monthly(
             report = publication_rules.publish_monthly(report, rt.disclosure_threshold, marker)
         return answer_of(report, out)
 
-    def key() -> Hashable:
-        return answer_key(request, scope, public, reports.report_date(as_of))
-
-    return response(await rt.answers.serve(conn, key, compute))
+    return await served(request, conn, compute)
 
 
 @router.get("/reports/board", response_model=ReportDocument, responses=DOWNLOADS)
@@ -556,17 +604,15 @@ async def gate(conn: Conn, scope: ScopeDep, period: Period, as_of: AsOf, out: Ou
     return respond(await reports.gate(conn, scope, *period, as_of), out)
 
 
-@router.get("/reports/kpis", response_model=ReportDocument, responses=DOWNLOADS)
-async def kpis(
-    request: Request, rt: Runtime, conn: Conn, scope: ScopeDep, period: Period, as_of: AsOf, out: Out
-) -> Any:
+@kept.get("/reports/kpis", response_model=ReportDocument, responses=DOWNLOADS)
+async def kpis(request: Request, conn: Conn, scope: ScopeDep, period: Period, as_of: AsOf, out: Out) -> Any:
     """Report 8: K1-K5 and benchmark rates with last year's value, the norm and whether it is met,
     and the revolving door; per municipality and for the organisation."""
 
     async def compute() -> Answer:
         return answer_of(await kpis_report(conn, scope, *period, as_of), out)
 
-    def key() -> Hashable:
-        return answer_key(request, scope, False, kpi_report_day(as_of))
+    return await served(request, conn, compute)
 
-    return response(await rt.answers.serve(conn, key, compute))
+
+router.include_router(kept)

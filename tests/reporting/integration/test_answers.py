@@ -7,6 +7,7 @@ import random
 from datetime import UTC, datetime
 
 import httpx
+from conftest import bearer
 
 from reporting.changes import as_facts
 from reporting.histories import random_history
@@ -101,3 +102,33 @@ async def test_an_answer_is_kept_only_while_its_generation_stands(loaded_url: st
             assert (await answers.serve(conn, lambda: "c", compute)).body == b"5"
     finally:
         await engine.dispose()
+
+
+async def test_a_kept_answer_goes_only_to_callers_who_may_read_it(loaded_url: str) -> None:
+    """Kept answers are found before a request's parameters are solved: by the caller's scopes and
+    municipalities as well as the request, so another caller asking the same gets its own answer
+    or its refusal."""
+    app = reporting_app(loaded_url)
+    transport = httpx.ASGITransport(app=app)
+    organisation = {"organisation": ORG, "from": "2024-01", "to": "2024-12"}
+    # EVERYTHING's scopes, one municipality of the organisation.
+    hoorn_only = bearer("reports:read", "reports:read:detail", "ops:read", municipalities=["GM0405"])
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+
+            async def get(path: str, headers: dict[str, str]) -> httpx.Response:
+                return await c.get(path, params=organisation, headers=headers)
+
+            for path in ("/v1/reports/monthly", "/v1/reports/kpis"):
+                whole = await get(path, EVERYTHING)
+                assert whole.status_code == 200, whole.text
+                assert (await get(path, EVERYTHING)).content == whole.content
+                hoorn = await get(path, hoorn_only)
+                assert hoorn.status_code == 200, hoorn.text
+                codes = {m["code"] for m in hoorn.json()["municipalities"]}
+                assert codes == {"GM0405"} != {m["code"] for m in whole.json()["municipalities"]}
+                assert (await get(path, {})).status_code == 401
+            public = await get("/v1/reports/kpis", bearer("reports:read:public"))
+            assert public.status_code == 403, public.text
+    finally:
+        await app.state.runtime.engine.dispose()

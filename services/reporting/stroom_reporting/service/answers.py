@@ -35,17 +35,31 @@ class Answers:
         self.size = size
         self._kept: OrderedDict[Hashable, tuple[int, Answer]] = OrderedDict()
 
+    async def kept(self, conn: AsyncConnection, asked: Hashable) -> tuple[int, Answer | None]:
+        """The generation now, and the answer kept under `asked` if it was computed under it."""
+        generation = await queries.generation(conn)
+        kept = self._kept.get(asked)
+        if kept is None or kept[0] != generation:
+            return generation, None
+        self._kept.move_to_end(asked)
+        return generation, kept[1]
+
     async def serve(
-        self, conn: AsyncConnection, key: Callable[[], Hashable], compute: Callable[[], Awaitable[Answer]]
+        self,
+        conn: AsyncConnection,
+        key: Callable[[], Hashable],
+        compute: Callable[[], Awaitable[Answer]],
+        generation: int | None = None,
     ) -> Answer:
+        """The kept answer, else the one computed now (and kept). `generation`: the caller has
+        just asked `kept` for this key, found none, and read this generation then."""
         if not self.size:
             return await compute()
         asked = key()
-        generation = await queries.generation(conn)
-        kept = self._kept.get(asked)
-        if kept is not None and kept[0] == generation:
-            self._kept.move_to_end(asked)
-            return kept[1]
+        if generation is None:
+            generation, answer = await self.kept(conn, asked)
+            if answer is not None:
+                return answer
         answer = await compute()
         if key() == asked and await queries.generation(conn) == generation:
             self._kept[asked] = (generation, answer)
