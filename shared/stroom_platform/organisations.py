@@ -9,6 +9,8 @@ from typing import Annotated
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from stroom_contract.messages import dutch_message
+
 DEFAULT_FILE = Path(__file__).parent / "config" / "organisations.yaml"
 CONFIG_VERSION = 1
 
@@ -64,7 +66,7 @@ class FigureStatus(BaseModel):
     @model_validator(mode="after")
     def _in_order(self) -> FigureStatus:
         if self.definitive_months < self.provisional_months:
-            raise ValueError("definitive_months lies before provisional_months")
+            raise ValueError("definitive_months ligt vóór provisional_months")
         return self
 
 
@@ -91,15 +93,17 @@ class Organisation(BaseModel):
         for target in self.targets.sheltered_work:
             if target.municipality not in own:
                 raise ValueError(
-                    f"sheltered work target for {target.municipality}, which is not a municipality"
-                    f" of {self.code}"
+                    f"taakstelling beschut werk voor {target.municipality}, dat geen gemeente van"
+                    f" {self.code} is"
                 )
             if (target.municipality, target.year) in seen:
-                raise ValueError(f"two sheltered work targets for {target.municipality} in {target.year}")
+                raise ValueError(
+                    f"twee taakstellingen beschut werk voor {target.municipality} in {target.year}"
+                )
             seen.add((target.municipality, target.year))
         years = [k.year for k in self.targets.kpi]
         if len(set(years)) != len(years):
-            raise ValueError(f"two KPI target sets for one year in {self.code}")
+            raise ValueError(f"twee sets KPI-doelen voor één jaar in {self.code}")
         return self
 
     def sheltered_work_target(self, municipality: str, year: int) -> ShelteredWorkTarget | None:
@@ -121,19 +125,19 @@ class OrganisationsConfig(BaseModel):
     @model_validator(mode="after")
     def _consistent(self) -> OrganisationsConfig:
         if self.version != CONFIG_VERSION:
-            raise ValueError(f"version {self.version} is not supported; expected {CONFIG_VERSION}")
+            raise ValueError(f"versie {self.version} wordt niet ondersteund; verwacht {CONFIG_VERSION}")
         seen: dict[str, str] = {}
         for org in self.organisations:
             for municipality in org.municipalities:
                 if municipality.code in seen:
                     raise ValueError(
-                        f"municipality {municipality.code} is in both {seen[municipality.code]}"
-                        f" and {org.code}"
+                        f"gemeente {municipality.code} staat zowel bij {seen[municipality.code]}"
+                        f" als bij {org.code}"
                     )
                 seen[municipality.code] = org.code
         codes = [org.code for org in self.organisations]
         if len(set(codes)) != len(codes):
-            raise ValueError("organisation codes must be unique")
+            raise ValueError("de codes van de organisaties moeten uniek zijn")
         return self
 
     @cached_property
@@ -160,14 +164,14 @@ def load_organisations(path: Path = DEFAULT_FILE) -> OrganisationsConfig:
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:
-        raise ConfigurationError(f"{path}: cannot read: {exc.strerror}") from None
+        raise ConfigurationError(f"{path}: niet te lezen: {exc.strerror}") from None
     except yaml.YAMLError as exc:
-        raise ConfigurationError(f"{path}: not valid YAML: {exc}") from None
+        raise ConfigurationError(f"{path}: geen geldige YAML: {exc}") from None
     try:
         return OrganisationsConfig.model_validate(raw)
     except ValidationError as exc:
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or 'file'}: {err['msg']}"
+            f"{'.'.join(str(p) for p in err['loc']) or 'bestand'}: {dutch_message(err)}"
             for err in exc.errors(include_url=False)
         )
         raise ConfigurationError(f"{path}: {problems}") from None

@@ -115,12 +115,12 @@ def test_targets_are_validated(tmp_path: Path) -> None:
         "    municipalities: [{code: GM0405, name: Hoorn}]\n"
         "    targets:\n      sheltered_work: [{municipality: GM0420, year: 2024, taakstelling: 3}]\n"
     )
-    with pytest.raises(ConfigurationError, match="GM0420, which is not a municipality of x"):
+    with pytest.raises(ConfigurationError, match="GM0420, dat geen gemeente van x is"):
         load_organisations(bad)
     bad.write_text(
         bad.read_text().replace("GM0420, year: 2024, taakstelling: 3", "GM0405, year: 2024, taakstelling: -1")
     )
-    with pytest.raises(ConfigurationError, match="taakstelling"):
+    with pytest.raises(ConfigurationError, match="taakstelling: moet minstens 0"):
         load_organisations(bad)
 
 
