@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import statistics
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -15,6 +15,7 @@ from stroom_reporting import kpi_store, queries
 from stroom_reporting.domain import kpi_cells, kpis
 from stroom_reporting.domain.families import active_on
 from stroom_reporting.domain.months import first_day, format_month, last_day, month_range, next_month
+from stroom_reporting.domain.mutations import FlowTuple
 from stroom_reporting.service.reports import Report, ReportTable, Scope, coded
 
 LABEL = {
@@ -192,6 +193,30 @@ async def _source(conn: AsyncConnection, as_of: datetime | None) -> str:
     return f"Stroom, gebeurtenissen tot {as_of.isoformat()}" if as_of else "Stroom, nog geen gebeurtenissen"
 
 
+def _rate_flows(monthly: Sequence[FlowTuple], months: Sequence[int]) -> dict[str, tuple[int, int]]:
+    """Per municipality, the benefits started and ended in the months (the rates' numerators)."""
+    flows: dict[str, tuple[int, int]] = {}
+    for m, _, _, month, inflow, outflow in monthly:
+        if months[0] <= month <= months[-1]:
+            before = flows.get(m, (0, 0))
+            flows[m] = (before[0] + inflow, before[1] + outflow)
+    return flows
+
+
+def _door_reasons(
+    labelled: dict[tuple[str, str], dict[str, Any]], reasons: tuple[str, str]
+) -> dict[str, Any]:
+    """A revolving door row's outflow and new inflow reason, coded (once a report for each pair)."""
+    found = labelled.get(reasons)
+    if found is None:
+        outflow, inflow = reasons
+        found = labelled[reasons] = {
+            **coded("outflow_reason", "outflow", outflow, cbs_column="outflow_reason_cbs_code"),
+            **coded("inflow_reason", "inflow", inflow, cbs_column="inflow_reason_cbs_code"),
+        }
+    return found
+
+
 def report_day_of(as_of: datetime | None) -> date:
     """The day K5's pending outflows are counted on: that of `as_of`, else today."""
     return as_of.date() if as_of else date.today()
@@ -214,10 +239,16 @@ async def kpis_report(
     summed, monthly = await queries.kpi_sheet_sums(
         conn, chosen, opening, periods, report_day, regulations, as_of
     )
-    # Per part (0: the changes, 1 and 2: each period's flows) and municipality, its sums.
+    # Per part (0: the changes, 1 and 2: each period's flows) and municipality, its sums; the
+    # revolving door's (the first period's only) apart: per municipality, outflow and new inflow.
     sums: dict[int, dict[str, kpi_cells.Sums]] = defaultdict(lambda: defaultdict(dict))
+    door: dict[str, dict[tuple[str, str], tuple[int, int]]] = defaultdict(dict)
     for m, measure, month, detail, a, b, part in summed:
-        sums[part][m][(measure, month, detail)] = (a, b)
+        if measure == kpi_cells.DOOR:
+            outflow, inflow = detail.split("|")
+            door[m][(outflow, inflow)] = (a, b)
+        else:
+            sums[part][m][(measure, month, detail)] = (a, b)
     for part in (0, 1, 2):
         sums[part][kpis.TOTAL] = _added(sums[part][m] for m in chosen)
     stock = kpis.MonthEnds.of_changes(
@@ -233,45 +264,45 @@ async def kpis_report(
     }
     parts = [(m, scope.names[m], {m}) for m in scope.municipalities]
     parts.append((kpis.TOTAL, "Totaal", set(scope.municipalities)))
+    rated = [_rate_flows(monthly, kpis.rate_months(period[1])) for period in periods]
     rows: list[dict[str, Any]] = []
     for code, name, municipalities in parts:
         figures = []
         for index, period in enumerate(periods, 1):
-            months = kpis.rate_months(period[1])
-            in_rate = [f for f in monthly if f[0] in municipalities and months[0] <= f[3] <= months[-1]]
+            started, ended = (
+                sum(flow[i] for m in municipalities if (flow := rated[index - 1].get(m))) for i in (0, 1)
+            )
             counts = kpi_cells.sheet_counts(
                 {**sums[0][code], **sums[index][code]},  # the changes and the flows: other keys
                 *period,
                 report_day,
-                sum(f[4] for f in in_rate),
-                sum(f[5] for f in in_rate),
-                stock.mean(stock.stock, months, municipalities),
+                started,
+                ended,
+                stock.mean(stock.stock, kpis.rate_months(period[1]), municipalities),
             )
             figures.append(kpis.figures_of(counts))
         rows.extend(_rows(code, name, figures[0], figures[1], targets, common))
-    door: Counter[tuple[str, str, str, int]] = Counter()
+    total: dict[tuple[str, str], tuple[int, int]] = {}
     for m in chosen:
-        for (measure, _, detail), (within_6m, within_12m) in sums[1][m].items():
-            if measure != kpi_cells.DOOR:
-                continue
-            outflow, inflow = detail.split("|")
-            for municipality in (m, kpis.TOTAL):
-                door[(municipality, outflow, inflow, 6)] += within_6m
-                door[(municipality, outflow, inflow, 12)] += within_12m
-    door_rows = []
-    for m, outflow, inflow in sorted({k[:3] for k in door}, key=lambda k: (k[0] == kpis.TOTAL, k)):
-        if not door[(m, outflow, inflow, 12)]:
-            continue
-        door_rows.append(
-            {
-                "municipality": m,
-                "municipality_name": scope.names.get(m, "Totaal"),
-                **coded("outflow_reason", "outflow", outflow, cbs_column="outflow_reason_cbs_code"),
-                **coded("inflow_reason", "inflow", inflow, cbs_column="inflow_reason_cbs_code"),
-                "within_6m": door[(m, outflow, inflow, 6)],
-                "within_12m": door[(m, outflow, inflow, 12)],
-            }
-        )
+        for reasons, (within_6m, within_12m) in door[m].items():
+            before = total.get(reasons, (0, 0))
+            total[reasons] = (before[0] + within_6m, before[1] + within_12m)
+    labelled: dict[tuple[str, str], dict[str, Any]] = {}
+    door_rows = [
+        {
+            "municipality": m,
+            "municipality_name": name,
+            **_door_reasons(labelled, reasons),
+            "within_6m": within_6m,
+            "within_12m": within_12m,
+        }
+        for m, name, cells in [
+            *((m, scope.names[m], door[m]) for m in sorted(chosen)),
+            (kpis.TOTAL, "Totaal", total),
+        ]
+        for reasons, (within_6m, within_12m) in sorted(cells.items())
+        if within_12m
+    ]
     return Report.of_months(
         "kpis",
         "Kritieke prestatie-indicatoren",
