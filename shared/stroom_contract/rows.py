@@ -10,10 +10,11 @@ the row's fields and its `recorded_from`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime
-from functools import partial
-from typing import TYPE_CHECKING, Any, Generic, NamedTuple, TypeVar
+from itertools import compress
+from operator import is_not
+from typing import TYPE_CHECKING, Any, Generic, NamedTuple, TypeVar, cast
 
 if TYPE_CHECKING:
     # The facts contract holds the rows in its records: it imports this module.
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
         ApplicationState,
         BenefitState,
         EntityState,
+        MemberSpell,
         PlacementState,
         TrajectoryState,
     )
@@ -95,29 +97,37 @@ def _closed_end(start: date, end: date | None) -> date | None:
 
 
 def count_spells(entity: str, state: BenefitState) -> tuple[CountSpell, ...]:
+    member = _member_rows(entity, state)
+    return (_benefit_row(entity, state), *map(member, state.members))
+
+
+def _benefit_row(entity: str, state: BenefitState) -> CountSpell:
+    applicant = next((m for m in state.members if m.role == "applicant"), None)
+    outflow = state.outflow_reason
+    return CountSpell(
+        BENEFITS,
+        entity,
+        state.municipality,
+        state.regulation.value,
+        state.start_date,
+        _closed_end(state.start_date, state.end_date),
+        state.inflow_reason.value,
+        outflow.value if outflow else None,
+        applicant.client_ref if applicant else None,
+        "applicant" if applicant else None,
+        applicant.birth_date if applicant else None,
+    )
+
+
+def _member_rows(entity: str, state: BenefitState) -> Callable[[MemberSpell], CountSpell]:
+    """A member's row of a benefit in `state`: it depends on the spell and on the benefit's
+    municipality, regulation and dates only (`_membership_base`)."""
     # Every version of every fact passes here: the state's fields are read once.
     municipality, start = state.municipality, state.start_date
     regulation = state.regulation.value
-    members = state.members
-    applicant = next((m for m in members if m.role == "applicant"), None)
     benefit_end = _closed_end(start, state.end_date)
-    outflow = state.outflow_reason
-    spells = [
-        CountSpell(
-            BENEFITS,
-            entity,
-            municipality,
-            regulation,
-            start,
-            benefit_end,
-            state.inflow_reason.value,
-            outflow.value if outflow else None,
-            applicant.client_ref if applicant else None,
-            "applicant" if applicant else None,
-            applicant.birth_date if applicant else None,
-        )
-    ]
-    for member in members:
+
+    def row(member: MemberSpell) -> CountSpell:
         joined, left = member.joined_on, member.left_on
         member_start = joined if joined > start else start
         if left is None:
@@ -126,22 +136,55 @@ def count_spells(entity: str, state: BenefitState) -> tuple[CountSpell, ...]:
             member_end = left
         else:
             member_end = benefit_end
-        spells.append(
-            CountSpell(
-                PERSONS,
-                entity,
-                municipality,
-                regulation,
-                member_start,
-                _closed_end(member_start, member_end),
-                None,
-                None,
-                member.client_ref,
-                member.role.value,
-                member.birth_date,
-            )
+        return CountSpell(
+            PERSONS,
+            entity,
+            municipality,
+            regulation,
+            member_start,
+            _closed_end(member_start, member_end),
+            None,
+            None,
+            member.client_ref,
+            member.role.value,
+            member.birth_date,
         )
-    return tuple(spells)
+
+    return row
+
+
+def _membership_base(state: BenefitState) -> tuple[object, ...]:
+    return state.municipality, state.regulation, state.start_date, state.end_date
+
+
+def count_spell_change(
+    entity: str, before: BenefitState | None, after: BenefitState | None
+) -> tuple[list[CountSpell], list[CountSpell]]:
+    """The count spells `before` gives and `after` no longer does, and those `after` gives anew
+    (each as often as it is given: two members may give one row), found from the members that
+    changed: the fold keeps a spell it did not change as the same object, so a version that
+    changes one membership of many costs that one. A change of the benefit's own dates,
+    municipality or regulation changes every row."""
+    if before is None or after is None or _membership_base(before) != _membership_base(after):
+        return (
+            list(count_spells(entity, before)) if before is not None else [],
+            list(count_spells(entity, after)) if after is not None else [],
+        )
+    old, new = before.members, after.members
+    common = min(len(old), len(new))
+    # Compared by identity in C (compress, map): a Python loop over the members is what grows.
+    changed = list(compress(range(common), map(is_not, old[:common], new[:common])))
+    gone = [old[i] for i in changed]
+    gone.extend(old[common:])
+    came = [new[i] for i in changed]
+    came.extend(new[common:])
+    rows_before, rows_after = _benefit_row(entity, before), _benefit_row(entity, after)
+    removed = list(map(_member_rows(entity, before), gone))
+    added = list(map(_member_rows(entity, after), came))
+    if rows_before != rows_after:
+        removed.append(rows_before)
+        added.append(rows_after)
+    return removed, added
 
 
 def placement_spells(state: PlacementState) -> tuple[PlacementSpell, ...]:
@@ -190,26 +233,63 @@ def phase_rows(state: TrajectoryState) -> tuple[PhaseRow, ...]:
     return tuple(rows)
 
 
+class RecordedRows(Generic[R]):
+    """Row versions over recorded time, built version by version: a row lives from the version
+    that first yields it until the first later version that no longer does. Each version is given
+    as the rows it stops and starts yielding (`step`), so a version that changes few of many rows
+    costs those few; the rows open are kept in place for the next version (a live entity's
+    rows between its batches)."""
+
+    __slots__ = ("closed", "held", "since")
+
+    def __init__(self, opened: Mapping[R, datetime] | None = None, held: Iterable[R] = ()) -> None:
+        """`opened`: rows living before the first version, with the moment each began; `held`:
+        the rows the version before the first yields, as often as it yields each (by default
+        `opened`'s, once each)."""
+        self.closed: list[Recorded[R]] = []
+        self.since: dict[R, datetime] = dict(opened or {})
+        self.held: dict[R, int] = {}
+        for row in held or self.since:
+            self.held[row] = self.held.get(row, 0) + 1
+
+    def step(self, moment: datetime, gone: Iterable[R], came: Iterable[R]) -> list[R]:
+        """The version recorded at `moment`: the rows the one before yields and it does not, and
+        those it yields anew (a row given in both stays). Returns the rows opened at `moment`."""
+        held, since = self.held, self.since
+        gone = list(gone)
+        for row in gone:
+            held[row] -= 1
+        opened = []
+        for row in came:
+            count = held.get(row, 0)
+            held[row] = count + 1
+            if count == 0 and row not in since:
+                since[row] = moment
+                opened.append(row)
+        for row in gone:
+            if held.get(row) == 0:
+                del held[row]
+                self.closed.append(Recorded(row, since.pop(row), moment))
+        return opened
+
+    def versions(self) -> list[Recorded[R]]:
+        return [*self.closed, *(Recorded(row, since, None) for row, since in self.since.items())]
+
+
 def recorded_rows(
     versions: Sequence[tuple[datetime, S | None]],
     derive: Callable[[S], tuple[R, ...]],
     opened: dict[R, datetime] | None = None,
 ) -> list[Recorded[R]]:
-    """Rows per version, merged while unchanged: a row lives from the version that first
-    yields it until the first later version that no longer does. `opened`: rows that were already
-    living before the first version, with the moment each began."""
-    open_rows: dict[R, datetime] = dict(opened or {})
-    result: list[Recorded[R]] = []
+    """Rows per version, merged while unchanged (see `RecordedRows`). `opened`: rows that were
+    already living before the first version, with the moment each began."""
+    book: RecordedRows[R] = RecordedRows(opened)
+    before: Iterable[R] = list(book.since)
     for recorded_from, state in sorted(versions, key=lambda v: v[0]):
-        # Walked in the order derived, not the set's: the same versions give the same list.
         derived = derive(state) if state is not None else ()
-        current = set(derived)
-        for row in [r for r in open_rows if r not in current]:
-            result.append(Recorded(row, open_rows.pop(row), recorded_from))
-        for row in derived:
-            open_rows.setdefault(row, recorded_from)
-    result.extend(Recorded(row, since, None) for row, since in open_rows.items())
-    return result
+        book.step(recorded_from, before, derived)
+        before = derived
+    return book.versions()
 
 
 Row = CountSpell | PlacementSpell | ApplicationRow | PhaseRow
@@ -218,16 +298,76 @@ RowVersion = Recorded[Row]
 RowKey = tuple[Row, datetime]
 
 
+class EntityRows:
+    """An entity's row versions, kept open to its later states: the rows of each new state are
+    found from what changed since the state before (`count_spell_change` for a benefit)."""
+
+    __slots__ = ("book", "entity", "kind", "state")
+
+    def __init__(
+        self,
+        kind: str,
+        entity: str,
+        closed: Iterable[RowVersion] = (),
+        opened: Mapping[Row, datetime] | None = None,
+    ) -> None:
+        """`closed` and `opened`: the row versions so far, those `opened` living on (with the
+        moment each began). The state that yields them is not known: the first state added is
+        compared with them whole."""
+        self.kind, self.entity = kind, entity
+        self.book: RecordedRows[Row] = RecordedRows(opened)
+        self.book.closed.extend(closed)
+        self.state: EntityState | _Unknown | None = _UNKNOWN if opened else None
+
+    def _derive(self, state: EntityState | None) -> tuple[Row, ...]:
+        if state is None:
+            return ()
+        if self.kind == "benefit":
+            return count_spells(self.entity, cast("BenefitState", state))
+        return _DERIVE[self.kind](state)
+
+    def add(self, moment: datetime, state: EntityState | None) -> list[Row]:
+        """The entity's state from `moment` on (after all those added before); returns the
+        rows it opened."""
+        before, self.state = self.state, state
+        if isinstance(before, _Unknown):
+            return self.book.step(moment, list(self.book.since), self._derive(state))
+        if self.kind == "benefit":
+            gone, came = count_spell_change(
+                self.entity, cast("BenefitState | None", before), cast("BenefitState | None", state)
+            )
+            return self.book.step(moment, gone, came)
+        return self.book.step(moment, self._derive(before), self._derive(state))
+
+    def extend(self, versions: Iterable[tuple[datetime, EntityState | None]]) -> list[RowVersion]:
+        """`add` each of `versions` (in recorded order, after those added before); returns the row
+        versions put in or whose recorded_to moved: what turns the rows before into those after."""
+        book = self.book
+        mark = len(book.closed)
+        opened: dict[Row, datetime] = {}
+        for moment, state in versions:
+            opened.update(dict.fromkeys(self.add(moment, state), moment))
+        still = [Recorded(row, at, None) for row, at in opened.items() if book.since.get(row) == at]
+        return [*book.closed[mark:], *still]
+
+    def versions(self) -> list[RowVersion]:
+        return self.book.versions()
+
+
+class _Unknown:
+    """The state before an entity's first state added, when only its rows are known."""
+
+
+_UNKNOWN = _Unknown()
+
+
 def entity_rows(
-    kind: str,
-    entity: str,
-    versions: Sequence[tuple[datetime, EntityState | None]],
-    opened: dict[Row, datetime] | None = None,
+    kind: str, entity: str, versions: Sequence[tuple[datetime, EntityState | None]]
 ) -> list[RowVersion]:
-    """The row versions of an entity of `kind` whose states over recorded time are `versions`
-    (`opened`: as for `recorded_rows`)."""
-    derive = partial(count_spells, entity) if kind == "benefit" else _DERIVE[kind]
-    return recorded_rows(versions, derive, opened)
+    """The row versions of an entity of `kind` whose states over recorded time are `versions`."""
+    rows = EntityRows(kind, entity)
+    rows.extend(sorted(versions, key=lambda v: v[0]))
+    return rows.versions()
 
 
 _DERIVE: dict[str, Callable[[Any], tuple[Row, ...]]] = {

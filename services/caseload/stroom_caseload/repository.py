@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from itertools import compress
+from operator import is_not
 from typing import Any
 
 import orjson
@@ -30,6 +32,7 @@ from stroom_contract.facts import (
     ClientFact,
     CoachAssignment,
     EntityState,
+    MemberSpell,
     PlacementState,
     PlanSent,
     ProgressReport,
@@ -272,29 +275,70 @@ class CaseloadRepository:
         return {key: fact for key, (_, fact) in (await self.current(list(keys))).items()}
 
     async def save_entities(self, saved: Sequence[EntityWrite]) -> None:
-        """Rewrite each entity's state versions from `rewrite_from` on, and store its fact."""
+        """Store each entity's fact and its state rows from version `rewrite_from` on: the
+        per-version tables from the version before (its `recorded_to` moves), the spell tables
+        on top of that version's spells (an appended entity's are stored open as they are; for
+        another the spell versions begun after it go, and those it holds open again)."""
         if not saved:
             return
-        keys = [entity.key for entity in saved]
+        t = self.t
+        spell_tables = (t.members, t.phases)
+        versioned = [table for table in t.states if table not in spell_tables]
         # The version before the first changed one is rewritten too: its `recorded_to` moves.
         froms = [max(entity.rewrite_from - 1, 0) for entity in saved]
+        cuts = list(zip(saved, froms, strict=True))
+        await delete_tails(self.conn, versioned, "entity_key", "version", [(e.key, f) for e, f in cuts])
+        # An entity at its first revision has no state rows yet: no round trip for them.
+        redone = [(e, f) for e, f in cuts if not e.appended and e.revision > 1]
+        # Whole (nothing kept): every spell version goes; else those begun after the version kept.
         await delete_tails(
-            self.conn, self.t.states, "entity_key", "version", list(zip(keys, froms, strict=True))
+            self.conn,
+            spell_tables,
+            "entity_key",
+            "version",
+            [(e.key, f + 1 if e.rewrite_from > 0 else 0) for e, f in redone],
         )
+        reopened = [
+            {"k": e.key, "at": e.versions[f - e.first].recorded_from} for e, f in redone if e.rewrite_from > 0
+        ]
+        for table in spell_tables if reopened else ():
+            await self.conn.execute(
+                table.update()
+                .where(table.c.entity_key == bindparam("k"), table.c.recorded_to > bindparam("at"))
+                .values(recorded_to=None),
+                reopened,
+            )
         rows: dict[Table, list[dict[str, Any]]] = defaultdict(list)
+        closed: dict[Table, list[dict[str, Any]]] = defaultdict(list)
         for entity, start in zip(saved, froms, strict=True):
-            for table, row in state_rows(self.t, entity.key, entity.versions, start, entity.first):
+            spells_from = start + 1 if entity.rewrite_from > 0 else 0
+            writes = state_rows(t, entity.key, entity.versions, start, entity.first, spells_from)
+            for table, row in writes.rows:
                 rows[table].append(row)
-        en = self.t.entities
+            for table, row in writes.closed:
+                closed[table].append(row)
+        # Before the inserts: the rows begun now are open too.
+        for table, values in closed.items():
+            await self.conn.execute(
+                table.update()
+                .where(
+                    table.c.entity_key == bindparam("k"),
+                    table.c.seq == bindparam("s"),
+                    table.c.recorded_to.is_(None),
+                )
+                .values(recorded_to=bindparam("at")),
+                values,
+            )
+        en = t.entities
         values = [
             {"entity_key": e.key, "kind": e.kind, "revision": e.revision, "fact": e.fact.decode()}
             for e in saved
         ]
         replace = OnConflict(("entity_key",), {"revision": "excluded.revision", "fact": "excluded.fact"})
-        writes: list[tuple[Table, Sequence[dict[str, Any]], OnConflict | None]] = [
+        writes_: list[tuple[Table, Sequence[dict[str, Any]], OnConflict | None]] = [
             (table, table_rows, None) for table, table_rows in rows.items()
         ]
-        await insert_dicts_together(self.conn, [*writes, (en, values, replace)])
+        await insert_dicts_together(self.conn, [*writes_, (en, values, replace)])
 
     async def save_client_facts(self, facts: Sequence[PointFact]) -> None:
         """(record id, client_ref, fact, recorded at) rows; a record already there is left alone."""
@@ -460,10 +504,25 @@ def client_fact_row(
     )
 
 
+@dataclass(frozen=True, slots=True)
+class StateWrites:
+    """What storing an entity's new versions writes in the state tables: `rows` to insert, and
+    `closed`, stored spell versions (members, phases) that end: per table, the entity's key
+    (`k`), the seq (`s`) and the moment (`at`) of the open row to close."""
+
+    rows: list[tuple[Table, dict[str, Any]]]
+    closed: list[tuple[Table, dict[str, Any]]]
+
+
 def state_rows(
-    t: Tables, key: str, versions: list[Version], start: int = 0, first: int = 0
-) -> Iterable[tuple[Table, dict[str, Any]]]:
-    """The state rows of version numbers `start` on; `versions` are those from number `first` on."""
+    t: Tables, key: str, versions: list[Version], start: int = 0, first: int = 0, spells_from: int = 0
+) -> StateWrites:
+    """The state rows of the entity's versions (`versions` are those from number `first` on).
+    The per-version tables get a row per version from number `start` on. The spell tables get a
+    row version per spell (a member, a phase) from the version where it begins to the first
+    where it differs: from number `spells_from` on, on top of the spells of the version before
+    it, stored open (none before version 0)."""
+    rows: list[tuple[Table, dict[str, Any]]] = []
     for number in range(start, first + len(versions)):
         at = number - first
         version = versions[at]
@@ -477,43 +536,126 @@ def state_rows(
             "recorded_from": version.recorded_from,
             "recorded_to": until,
         }
-        yield from _rows_of(t, base, state)
+        rows.append(_version_row(t, base, state))
+    closed: list[tuple[Table, dict[str, Any]]] = []
+    previous = _spells(t, versions[spells_from - 1 - first].state) if spells_from > 0 else None
+    # Spell versions begun in these versions, by (table, seq): one that ends again is still here.
+    begun: dict[tuple[Table, int], dict[str, Any]] = {}
+    for number in range(spells_from, first + len(versions)):
+        version = versions[number - first]
+        moment = version.recorded_from
+        current = _spells(t, version.state)
+        for table, seq in _changed(previous, current):
+            open_ = begun.pop((table, seq), None)
+            if open_ is not None:
+                open_["recorded_to"] = moment
+                rows.append((table, open_))
+            elif previous is not None and table is previous.table and seq < len(previous.items):
+                closed.append((table, {"k": key, "s": seq, "at": moment}))
+            if current is not None and table is current.table and seq < len(current.items):
+                begun[(table, seq)] = {
+                    "entity_key": key,
+                    "version": number,
+                    "seq": seq,
+                    "recorded_from": moment,
+                    "recorded_to": None,
+                    **current.shared,
+                    **current.columns(current.items[seq]),
+                }
+        previous = current
+    rows.extend((table, row) for (table, _), row in begun.items())
+    return StateWrites(rows, closed)
 
 
-def _rows_of(t: Tables, base: dict[str, Any], state: EntityState) -> Iterable[tuple[Table, dict[str, Any]]]:
+@dataclass(frozen=True, slots=True)
+class _Spells:
+    """A state's spells (a benefit's members, a trajectory's phases) as its spell table stores
+    them: the columns every row shares, and each spell's own (`columns` of an item)."""
+
+    table: Table
+    shared: dict[str, Any]
+    items: Sequence[Any]
+    columns: Any
+
+    def base(self) -> tuple[Any, ...]:
+        return (self.table, *self.shared.values())
+
+
+def _spells(t: Tables, state: EntityState | None) -> _Spells | None:
     if isinstance(state, BenefitState):
-        benefit = {
+        shared = {
             "municipality": state.municipality,
             "regulation": state.regulation,
             "start_date": state.start_date,
             "end_date": state.end_date,
         }
-        yield (
+        return _Spells(t.members, shared, state.members, _member_columns)
+    if isinstance(state, TrajectoryState):
+        shared = {
+            "client_ref": state.client_ref,
+            "municipality": state.municipality,
+            "end_date": state.end_date,
+        }
+        phases = state.phases
+        items = [
+            (
+                spell.phase,
+                spell.effective_date,
+                phases[seq + 1].effective_date if seq + 1 < len(phases) else None,
+            )
+            for seq, spell in enumerate(phases)
+        ]
+        return _Spells(t.phases, shared, items, _phase_columns)
+    return None
+
+
+def _member_columns(m: MemberSpell) -> dict[str, Any]:
+    return {
+        "client_ref": m.client_ref,
+        "role": m.role,
+        "birth_date": m.birth_date,
+        "joined_on": m.joined_on,
+        "left_on": m.left_on,
+    }
+
+
+def _phase_columns(item: tuple[Any, date, date | None]) -> dict[str, Any]:
+    phase, effective, until = item
+    return {"phase": phase, "effective_date": effective, "until": until}
+
+
+def _changed(before: _Spells | None, after: _Spells | None) -> Iterable[tuple[Table, int]]:
+    """The (table, seq) of the spells whose row differs from `before` to `after`."""
+    if before is None or after is None or before.base() != after.base():
+        gone = [] if before is None else [(before.table, seq) for seq in range(len(before.items))]
+        came = [] if after is None else [(after.table, seq) for seq in range(len(after.items))]
+        return dict.fromkeys(gone + came)
+    old, new = before.items, after.items
+    common = min(len(old), len(new))
+    # The fold keeps a spell it did not change as the same object: found by identity in C
+    # (compress, map), then compared by value (a spell made again may be equal).
+    differ = [seq for seq in compress(range(common), map(is_not, old, new)) if old[seq] != new[seq]]
+    differ.extend(range(common, max(len(old), len(new))))
+    return [(after.table, seq) for seq in differ]
+
+
+def _version_row(t: Tables, base: dict[str, Any], state: EntityState) -> tuple[Table, dict[str, Any]]:
+    if isinstance(state, BenefitState):
+        return (
             t.benefits,
             base
-            | benefit
             | {
+                "municipality": state.municipality,
+                "regulation": state.regulation,
+                "start_date": state.start_date,
+                "end_date": state.end_date,
                 "inflow_reason": state.inflow_reason,
                 "outflow_reason": state.outflow_reason,
                 "application_ref": state.application_ref,
             },
         )
-        for seq, m in enumerate(state.members):
-            yield (
-                t.members,
-                base
-                | benefit
-                | {
-                    "seq": seq,
-                    "client_ref": m.client_ref,
-                    "role": m.role,
-                    "birth_date": m.birth_date,
-                    "joined_on": m.joined_on,
-                    "left_on": m.left_on,
-                },
-            )
-    elif isinstance(state, PlacementState):
-        yield (
+    if isinstance(state, PlacementState):
+        return (
             t.placements,
             base
             | {
@@ -527,31 +669,26 @@ def _rows_of(t: Tables, base: dict[str, Any], state: EntityState) -> Iterable[tu
                 "end_reason": state.end_reason,
             },
         )
-    elif isinstance(state, TrajectoryState):
-        common = {
-            "client_ref": state.client_ref,
-            "municipality": state.municipality,
-            "end_date": state.end_date,
-        }
-        yield t.trajectories, base | common | {"outcome": state.outcome}
-        for seq, spell in enumerate(state.phases):
-            nxt = state.phases[seq + 1].effective_date if seq + 1 < len(state.phases) else None
-            yield (
-                t.phases,
-                base
-                | common
-                | {"seq": seq, "phase": spell.phase, "effective_date": spell.effective_date, "until": nxt},
-            )
-    else:
-        yield (
-            t.applications,
+    if isinstance(state, TrajectoryState):
+        return (
+            t.trajectories,
             base
             | {
                 "client_ref": state.client_ref,
                 "municipality": state.municipality,
-                "regulation": state.regulation,
-                "received_on": state.received_on,
-                "decision": state.decision,
-                "decided_on": state.decided_on,
+                "end_date": state.end_date,
+                "outcome": state.outcome,
             },
         )
+    return (
+        t.applications,
+        base
+        | {
+            "client_ref": state.client_ref,
+            "municipality": state.municipality,
+            "regulation": state.regulation,
+            "received_on": state.received_on,
+            "decision": state.decision,
+            "decided_on": state.decided_on,
+        },
+    )

@@ -55,11 +55,11 @@ class Folds:
         self._size = size
         self._kept: OrderedDict[str, Folded] = OrderedDict()
 
-    def get(self, key: str) -> Folded | None:
-        found = self._kept.get(key)
-        if found is not None:
-            self._kept.move_to_end(key)
-        return found
+    def take(self, key: str) -> Folded | None:
+        """The entity's entry, taken out: a batch extends its rows in place, and a batch that
+        fails must not leave them extended by what it did not commit (`keep` puts back what
+        a committed one folded)."""
+        return self._kept.pop(key, None)
 
     def keep(self, folded: Mapping[str, Folded]) -> None:
         for key, entity in folded.items():
@@ -125,7 +125,7 @@ async def _recompute(
     keys = effects.recompute
     await repo.lock_entities(keys)
     continued: dict[str, EntityWrite] = {}
-    kept = {} if folds is None else {k: f for k in keys if k in effects.appended and (f := folds.get(k))}
+    kept = {} if folds is None else {k: f for k in keys if k in effects.appended and (f := folds.take(k))}
     # Every transaction that stores an entity's events stores its revision, so one without a
     # revision (read under its lock) has no events but the batch's: they are not read back.
     revisions = await repo.revisions(sorted(effects.appended))

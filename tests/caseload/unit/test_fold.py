@@ -549,7 +549,7 @@ def test_a_fold_continued_with_later_events_equals_the_fold_of_them_all(
     assert continued.folded is not None
     assert whole.folded is not None
     assert continued.folded.memo == whole.folded.memo
-    assert len(continued.folded.rows) == len(whole.folded.rows)
-    assert set(continued.folded.rows) == set(whole.folded.rows)
+    assert len(continued.folded.rows.versions()) == len(whole.folded.rows.versions())
+    assert set(continued.folded.rows.versions()) == set(whole.folded.rows.versions())
     # An event recorded no later than the last one folded needs the whole fold.
     assert entity_continued(key, first.folded, [replace(stored[0].event, id="again")]) is None

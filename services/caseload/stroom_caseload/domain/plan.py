@@ -40,12 +40,12 @@ from stroom_caseload.domain.events import (
     wire_data,
 )
 from stroom_caseload.domain.fold import Memo, extend, history_memo
-from stroom_caseload.domain.publication import client_record, entity_change, full_rows
+from stroom_caseload.domain.publication import FullChange, client_record, entity_change, full_rows
 from stroom_contract.events import Envelope, EventRetractedData
 from stroom_contract.facts import ClientFact, Version
 from stroom_contract.keys import entity_key, key_kind, kind_of_key
 from stroom_contract.retractions import RETRACTION_KIND, Ident, Retractions, chain_keys, retraction_key
-from stroom_contract.rows import RowVersion, entity_rows, row_change
+from stroom_contract.rows import EntityRows, RowVersion, row_change
 from stroom_contract.types import JSONObject
 
 # A person's point fact as its row is stored: record id, client_ref, fact, recorded at.
@@ -367,11 +367,14 @@ def client_record_of(row: ClientRow, point: tuple[str, ClientFact] | None = None
 @dataclass(frozen=True, slots=True)
 class Folded:
     """What the live worker keeps of an entity between batches: at `revision`, where the fold of
-    its events ended and its rows (those of the full change stored)."""
+    its events ended, its rows and its full change as stored. `rows` and `full` go on with the
+    entity's next versions in place: an entry is in use by one batch at a time, and kept again
+    only once that batch is committed (`service.Folds`)."""
 
     revision: int
     memo: Memo[Any]
-    rows: list[RowVersion]
+    rows: EntityRows
+    full: FullChange
 
 
 @dataclass(frozen=True, slots=True)
@@ -379,7 +382,9 @@ class EntityWrite:
     """An entity's new history: `versions` from version number `first` on; versions before
     `rewrite_from` are stored already, unchanged. `fact`: its full change, stored (sent again on
     a redelivery); `change`: what is published, only the rows that changed on top of the revision
-    before when those are known. `folded`: what to keep of it, when nothing retracts its events."""
+    before when those are known. `folded`: what to keep of it, when nothing retracts its events.
+    `appended`: its versions before `rewrite_from` are stored as they were, the last of them
+    the last stored (a continued fold)."""
 
     key: str
     kind: str
@@ -390,6 +395,7 @@ class EntityWrite:
     rewrite_from: int = 0
     first: int = 0
     folded: Folded | None = None
+    appended: bool = False
 
 
 def entity_write(
@@ -405,62 +411,68 @@ def entity_write(
     versions, memo = history_memo(kind, stored)
     revision, previous = current
     kept = 0 if since is None else bisect_left(versions, since, key=_recorded_from)
-    return _written(kind, key, versions, 0, kept, revision, full_rows(previous), memo)
+    before = full_rows(previous)
+    rows = _rows(kind, key, versions, kept, before)
+    after = rows.versions()
+    change = None
+    if before is not None:
+        put, removed = row_change(before, after)
+        change = entity_change(kind, key, revision + 1, revision, put, removed)
+    full = FullChange(kind, after)
+    fact = full.fact(key, revision + 1)
+    folded = None if memo is None else Folded(revision + 1, memo, rows, full)
+    return EntityWrite(key, kind, revision + 1, fact, change or fact, versions, kept, 0, folded)
 
 
 def entity_continued(key: str, folded: Folded, events: Sequence[Event]) -> EntityWrite | None:
     """`entity_write` for an entity whose stored events are those `folded` kept and, new, `events`,
-    without its stored events: their fold goes on from where it ended. None when an event is not
-    recorded after all those folded (it must be folded with them again)."""
+    without its stored events: their fold goes on from where it ended, and its rows from the
+    rows it had (`folded.rows`, which this extends). None when an event is not recorded after
+    all those folded (it must be folded with them again); `folded` is then left as it was."""
     kind = kind_of_key(key)
     found = extend(kind, folded.memo, events)
     if found is None:
         return None
     versions, memo = found
+    rows = folded.rows
     # The last version there was comes first: its recorded_to moves.
     first = folded.memo.count - 1
-    return _written(kind, key, versions, first, folded.memo.count, folded.revision, folded.rows, memo)
-
-
-def _written(
-    kind: str,
-    key: str,
-    versions: list[Version],
-    first: int,
-    kept: int,
-    revision: int,
-    before: list[RowVersion] | None,
-    memo: Memo[Any] | None,
-) -> EntityWrite:
-    rows = _rows(kind, key, versions, first, kept, before)
-    fact = entity_change(kind, key, revision + 1, None, rows, [])
-    change = fact
-    if before is not None:
-        put, removed = row_change(before, rows)
-        change = entity_change(kind, key, revision + 1, revision, put, removed)
-    folded = None if memo is None else Folded(revision + 1, memo, rows)
-    return EntityWrite(key, kind, revision + 1, fact, change, versions, kept, first, folded)
+    put = rows.extend(_states(versions[1:]))
+    revision = folded.revision
+    change = entity_change(kind, key, revision + 1, revision, put, [])
+    full = folded.full
+    full.put(put)
+    kept = Folded(revision + 1, memo, rows, full)
+    fact = full.fact(key, revision + 1)
+    return EntityWrite(
+        key, kind, revision + 1, fact, change, versions, folded.memo.count, first, kept, appended=True
+    )
 
 
 def _rows(
-    kind: str, key: str, versions: list[Version], first: int, kept: int, before: list[RowVersion] | None
-) -> list[RowVersion]:
-    """The entity's row versions (`versions` from number `first` on). When the rows `before` are
-    those of versions whose first `kept` are these versions' first, the rows closed by the last
-    of those stand, the rows it holds open go on, and only the versions from it on are derived
-    again."""
+    kind: str, key: str, versions: list[Version], kept: int, before: list[RowVersion] | None
+) -> EntityRows:
+    """The entity's row versions. When the rows `before` are those of versions whose first `kept`
+    are these versions' first, the rows closed by the last of those stand, the rows it holds
+    open go on, and only the versions from it on are derived again."""
     if before is None or kept == 0:
-        assert first == 0, "a history derived whole is given whole"
-        return entity_rows(kind, key, [(v.recorded_from, v.state) for v in versions])
-    at = versions[kept - 1 - first].recorded_from
+        rows = EntityRows(kind, key)
+        rows.extend(_states(versions))
+        return rows
+    at = versions[kept - 1].recorded_from
     closed = [r for r in before if r.recorded_to is not None and r.recorded_to <= at]
     opened = {
         r.row: r.recorded_from
         for r in before
         if r.recorded_from <= at and (r.recorded_to is None or r.recorded_to > at)
     }
-    states = [(v.recorded_from, v.state) for v in versions[kept - 1 - first :]]
-    return closed + entity_rows(kind, key, states, opened)
+    rows = EntityRows(kind, key, closed, opened)
+    rows.extend(_states(versions[kept - 1 :]))
+    return rows
+
+
+def _states(versions: Sequence[Version]) -> list[tuple[datetime, Any]]:
+    return [(v.recorded_from, v.state) for v in versions]
 
 
 def _recorded_from(version: Version) -> datetime:

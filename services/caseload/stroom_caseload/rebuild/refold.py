@@ -39,7 +39,7 @@ class _Chunk:
 
     def entity(self, key: str, live_revision: int, stored: list[Stored]) -> None:
         entity = entity_write(key, stored, (live_revision, None))
-        for table, row in state_rows(shadow, key, entity.versions):
+        for table, row in state_rows(shadow, key, entity.versions).rows:
             self.rows[table].append(row)
         self.rows[shadow.entities].append(
             {

@@ -115,7 +115,7 @@ def _fold_again(conn: Any, keys: list[str], came_from: dict[str, set[str]]) -> N
     for key, events in _ledger(conn, keys).items():
         kind = kind_of_key(key)
         versions = history(kind, effective(events))
-        for table, row in state_rows(live, key, versions):
+        for table, row in state_rows(live, key, versions).rows:
             inserts[table].append(row)
         revision = max(revisions.get(k, 0) for k in {key} | came_from.get(key, set())) + 1
         fact = entity_fact(kind, key, revision, versions).decode()
