@@ -13,6 +13,7 @@ from rich.table import Table
 
 from stroom_cli.audit import record_admin_action
 from stroom_cli.dead_letters import show_and_replay
+from stroom_contract.messages import counted
 
 app = typer.Typer(no_args_is_help=True)
 console = Console()
@@ -81,9 +82,11 @@ def rebuild() -> None:
         )
     )
     console.print(
-        f"{result.records:,} records replayed ({result.skipped:,} skipped as invalid), "
-        f"{result.entities:,} entity facts and {result.client_records:,} client records republished;"
-        " the new tables are live."
+        f"{counted(result.records, 'record', 'records')} opnieuw afgespeeld"
+        f" ({result.skipped} overgeslagen als ongeldig),"
+        f" {counted(result.entities, 'entiteitsfeit', 'entiteitsfeiten')}"
+        f" en {counted(result.client_records, 'klantrecord', 'klantrecords')} opnieuw gepubliceerd;"
+        " de nieuwe tabellen zijn in gebruik."
     )
 
 
