@@ -58,7 +58,7 @@ def load_or_create_signing_key(data_dir: Path) -> Ed25519PrivateKey:
         temporary.unlink()
     mode = stat.S_IMODE(path.stat().st_mode)
     if mode & 0o077:
-        raise ValueError(f"{path} is readable by others (mode {mode:o}); chmod 600 {path}")
+        raise ValueError(f"{path} is leesbaar voor anderen (modus {mode:o}); chmod 600 {path}")
     try:
         key = serialization.load_pem_private_key(path.read_bytes(), password=None)
     except ValueError:
@@ -66,7 +66,7 @@ def load_or_create_signing_key(data_dir: Path) -> Ed25519PrivateKey:
             f"{path} bevat geen bruikbare ondertekeningssleutel; verwijder het bestand om een nieuwe te maken"
         ) from None
     if not isinstance(key, Ed25519PrivateKey):
-        raise ValueError(f"{path} holds no Ed25519 signing key")
+        raise ValueError(f"{path} bevat geen Ed25519-ondertekeningssleutel")
     return key
 
 

@@ -17,6 +17,8 @@ from typing import Any
 import jwt
 import pytest
 from conftest import SIGNING_KEY, TEST_AUDIENCE, TEST_ISSUER, mint
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pydantic import ValidationError
 from reporting.integration.conftest import loaded_database
@@ -34,7 +36,7 @@ from stroom_platform.auth import (
     VerifiedTokens,
     hash_api_key,
 )
-from stroom_platform.issuer import KEY_FILE, build_authenticator
+from stroom_platform.issuer import KEY_FILE, build_authenticator, load_or_create_signing_key
 from stroom_platform.organisations import OrganisationsConfig
 from stroom_reporting.app import create_app as reporting_app
 from stroom_reporting.settings import ReportingSettings
@@ -254,3 +256,24 @@ async def test_a_rotated_key_verifies_at_once_and_made_up_key_ids_do_not_hammer_
     now[0] += JWKS_REFETCH_SECONDS
     assert (await authenticator.token_principal(_with_kid(later, "later"))).subject == "test-client"
     assert len(fetches) == 4
+
+
+def test_an_unusable_signing_key_file_is_refused_in_dutch(tmp_path: Path) -> None:
+    key = load_or_create_signing_key(tmp_path)
+    path = tmp_path / KEY_FILE
+    assert key.public_key() == load_or_create_signing_key(tmp_path).public_key()
+    path.chmod(0o644)
+    with pytest.raises(ValueError, match=r"is leesbaar voor anderen \(modus 644\); chmod 600"):
+        load_or_create_signing_key(tmp_path)
+    path.chmod(0o600)
+    path.write_bytes(b"geen sleutel")
+    with pytest.raises(ValueError, match="bevat geen bruikbare ondertekeningssleutel; verwijder het bestand"):
+        load_or_create_signing_key(tmp_path)
+    other = ec.generate_private_key(ec.SECP256R1())
+    path.write_bytes(
+        other.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    with pytest.raises(ValueError, match="bevat geen Ed25519-ondertekeningssleutel"):
+        load_or_create_signing_key(tmp_path)
