@@ -10,10 +10,8 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
-    CompoundSelect,
     Integer,
     Select,
-    String,
     Table,
     and_,
     bindparam,
@@ -559,24 +557,23 @@ def _kpi_source(as_of: datetime | None) -> tuple[Table, list[ColumnElement[bool]
 
 
 def _kpi_sums(
-    postgres: bool, measures: Sequence[str], part: int, as_of: datetime | None, changes: bool, k5: bool
+    municipalities: Sequence[str],
+    measures: Sequence[str],
+    first: int,
+    last: int,
+    as_of: datetime | None,
+    changes: bool,
+    report_day: date | None = None,
 ) -> Select[Any]:
-    """The KPI cells of the municipalities bound as `municipalities` (`among`) summed: of change
-    measures (`changes`) every month up to `last_<part>`, the months before `first_<part>` together
-    as month 0; of flow measures the months first..last together as month `first_<part>`. With
-    `k5`, K5's end dates summed onto the details bound as `decided` and `pending`
-    (kpi_cells.k5_details)."""
     table, known = _kpi_source(as_of)
     c = table.c
-    first = bindparam(f"first_{part}", type_=Integer)
-    last = bindparam(f"last_{part}", type_=Integer)
-    month = _opening_as_zero(c.month, first) if changes else first
+    month = _opening_as_zero(c.month, first) if changes else literal(first, Integer)
     span = c.month <= last if changes else c.month.between(first, last)
     detail: ColumnElement[str] = c.detail
-    if k5:
+    if report_day is not None:
         # K5's end dates only decide whether an outflow is pending on the report day: summed onto
         # one date for each, a year of them is two rows per municipality.
-        decided, pending = bindparam("decided", type_=String), bindparam("pending", type_=String)
+        decided, pending = kpi_cells.k5_details(report_day)
         detail = case(
             (and_(c.measure == kpi_cells.K5, c.detail > decided), pending),
             (c.measure == kpi_cells.K5, decided),
@@ -584,8 +581,8 @@ def _kpi_sums(
         )
     keys = (c.municipality, c.measure, *((month,) if changes else ()), detail)
     return (
-        select(c.municipality, c.measure, month.label("month"), detail.label("detail"), *_sums(c))
-        .where(among(c.municipality, "municipalities", postgres), c.measure.in_(measures), span, *known)
+        select(c.municipality, c.measure, month, detail, *_sums(c))
+        .where(c.municipality.in_(municipalities), c.measure.in_(measures), span, *known)
         .group_by(*keys)
     )
 
@@ -603,31 +600,15 @@ async def kpi_sums(
     """(municipality, measure, month, detail, a, b) of KPI cells summed: of change measures
     (`changes`) every month up to `last`, the months before `first` together as month 0; of flow
     measures the months first..last together as month `first`."""
-    statement = _kpi_sums(is_postgres(conn), measures, 0, as_of, changes, k5=False)
-    bound = {"municipalities": bound_values(conn, municipalities), "first_0": first, "last_0": last}
-    return list((await conn.execute(statement, bound)).all())
-
-
-# The KPI sheet's parts: the change measures, the flow measures of the period asked for (with
-# the revolving door) and of the same months a year earlier, and (current sheets) the flows.
-_SHEET_FLOWS = (kpi_cells.FLOWS, tuple(m for m in kpi_cells.FLOWS if m != kpi_cells.DOOR))
-
-
-def _sheet(postgres: bool, as_of: datetime | None) -> CompoundSelect[Any]:
-    parts = [_kpi_sums(postgres, kpi_cells.CHANGES, 0, as_of, True, k5=False)]
-    parts.extend(
-        _kpi_sums(postgres, measures, i, as_of, False, k5=True) for i, measures in enumerate(_SHEET_FLOWS, 1)
-    )
-    if as_of is None:
-        parts.append(_sheet_flows(postgres))
-    return union_all(*(part.add_columns(literal(i, Integer).label("part")) for i, part in enumerate(parts)))
+    rows = await conn.execute(_kpi_sums(municipalities, measures, first, last, as_of, changes))
+    return list(rows.all())
 
 
 async def kpi_sheet_sums(
     conn: AsyncConnection,
     municipalities: Sequence[str],
     opening: int,
-    periods: tuple[tuple[int, int], tuple[int, int]],
+    periods: Sequence[tuple[int, int]],
     report_day: date,
     regulations: Sequence[str],
     as_of: datetime | None,
@@ -635,31 +616,22 @@ async def kpi_sheet_sums(
     """The KPI sheet's sums and the benefits' monthly flows of `regulations` from `opening` to the
     last period's end (as `flows`). Sums are (municipality, measure, month, detail, a, b, part):
     part 0 the change measures up to the last period's end from `opening` on (kpi_sums), part i
-    the flow measures of the i-th period (the period asked for with the revolving door, and the
-    same months a year earlier), K5's outflows summed onto kpi_cells.k5_details of the report day.
-    The current sheet's sums and flows come in one round trip: each is a wait on a busy
-    database."""
+    the flow measures of the i-th period (the revolving door of the first only), K5's outflows
+    summed onto kpi_cells.k5_details of the report day. The current sheet's sums and flows come
+    in one round trip: each is a wait on a busy database."""
     last = max(period[1] for period in periods)
-    decided, pending = kpi_cells.k5_details(report_day)
-    bound = {
-        "municipalities": bound_values(conn, municipalities),
-        "regulations": bound_values(conn, regulations),
-        "first_0": opening,
-        "last_0": last,
-        **{
-            f"{name}_{i}": month
-            for i, period in enumerate(periods, 1)
-            for name, month in zip(("first", "last"), period, strict=True)
-        },
-        "decided": decided,
-        "pending": pending,
-    }
-    statement = _CURRENT_SHEET(conn) if as_of is None else _sheet(is_postgres(conn), as_of)
-    rows = list((await conn.execute(statement, bound)).all())
+    parts = [(0, _kpi_sums(municipalities, kpi_cells.CHANGES, opening, last, as_of, True))]
+    for i, (first, end) in enumerate(periods, 1):
+        measures = kpi_cells.FLOWS if i == 1 else tuple(m for m in kpi_cells.FLOWS if m != kpi_cells.DOOR)
+        parts.append((i, _kpi_sums(municipalities, measures, first, end, as_of, False, report_day)))
+    flows_part = len(parts)
+    if as_of is None:
+        parts.append((flows_part, _sheet_flows(municipalities, regulations, opening, last)))
+    tagged = [part.add_columns(literal(i, Integer).label("part")) for i, part in parts]
+    rows = list((await conn.execute(union_all(*tagged))).all())
     if as_of is not None:
         asked = FlowsAsked(municipalities, regulations, ("benefits",), opening, last, as_of)
         return rows, await flows(conn, asked)
-    flows_part = len(_SHEET_FLOWS) + 1
     sums = [row for row in rows if row[6] != flows_part]
     moved = [
         (m, regulation, unit, month, a, b)
@@ -669,24 +641,22 @@ async def kpi_sheet_sums(
     return sums, moved
 
 
-def _sheet_flows(postgres: bool) -> Select[Any]:
-    """The benefits' current flows as `flows` reads them (months `first_0`..`last_0`), in the KPI
-    sums' columns (measure: the regulation, detail: the unit) to go in their statement."""
+def _sheet_flows(
+    municipalities: Sequence[str], regulations: Sequence[str], first: int, last: int
+) -> Select[Any]:
+    """The benefits' current flows as `flows` reads them, in the KPI sums' columns (measure: the
+    regulation, detail: the unit) to go in their statement."""
     m = t.monthly.c
-    month = _opening_as_zero(m.month, bindparam("first_0", type_=Integer))
+    month = _opening_as_zero(m.month, first)
     keys = (m.municipality, m.regulation, month, m.unit)
     sums = (cast(func.sum(m.inflow), BigInteger), cast(func.sum(m.outflow), BigInteger))
     return (
         select(*keys, *sums)
         .where(
-            among(m.municipality, "municipalities", postgres),
-            among(m.regulation, "regulations", postgres),
+            m.municipality.in_(municipalities),
+            m.regulation.in_(regulations),
             m.unit == "benefits",
-            m.month <= bindparam("last_0", type_=Integer),
+            m.month <= last,
         )
         .group_by(*keys)
     )
-
-
-# Built once per engine, as _CURRENT_FIGURES: building it was a tenth of a sheet's time.
-_CURRENT_SHEET = PerEngine(lambda postgres: _sheet(postgres, None))
