@@ -22,6 +22,7 @@ from stroom_caseload.domain.plan import (
     LedgerRow,
     PointFact,
     content,
+    entity_full,
     published_clients,
 )
 from stroom_caseload.tables import Tables, dead_letters, live
@@ -65,6 +66,10 @@ class Target:
 
 def _aware(value: datetime | None) -> datetime | None:
     return None if value is None else utc(value)
+
+
+def _encoded(fact: str | None) -> bytes | None:
+    return None if fact is None else fact.encode()
 
 
 class CaseloadRepository:
@@ -160,7 +165,7 @@ class CaseloadRepository:
 
     async def fold_inputs(
         self, keys: Sequence[str]
-    ) -> tuple[dict[str, list[Stored]], dict[str, tuple[int, bytes]]]:
+    ) -> tuple[dict[str, list[Stored]], dict[str, tuple[int, bytes | None]]]:
         """Each entity's events with the stretches they count in (its retractions are keyed by
         it), and the revision and fact it has (see `current`), read together: one round trip
         less in every batch, whose own cost is most of a small batch's."""
@@ -168,7 +173,7 @@ class CaseloadRepository:
             return {}, {}  # a batch of persons' point facts only: no round trip for it
         ev, en = self.t.events, self.t.entities
         found: dict[str, list[Event]] = defaultdict(list)
-        current: dict[str, tuple[int, bytes]] = {}
+        current: dict[str, tuple[int, bytes | None]] = {}
         for events_of, entities_of in zip(
             member_of(self.conn, ev.c.entity_key, keys),
             member_of(self.conn, en.c.entity_key, keys),
@@ -185,7 +190,7 @@ class CaseloadRepository:
                 if row.revision is None:
                     found[row.entity_key].append(Event.from_wire(orjson.loads(row.text)))
                 else:
-                    current[row.entity_key] = (row.revision, row.text.encode())
+                    current[row.entity_key] = (row.revision, _encoded(row.text))
         return {key: effective(events) for key, events in found.items()}, current
 
     async def rekey(self, moves: Mapping[str, str]) -> None:
@@ -253,15 +258,15 @@ class CaseloadRepository:
             found.extend(await self.conn.execute(statement.where(member)))
         return found
 
-    async def current(self, keys: Sequence[str]) -> dict[str, tuple[int, bytes]]:
-        """Revision and published fact of each entity that has one."""
+    async def current(self, keys: Sequence[str]) -> dict[str, tuple[int, bytes | None]]:
+        """Revision and full change of each entity that has one (None: not kept)."""
         if not keys:
             return {}  # a batch mostly republishes nothing: no round trip for it
         en = self.t.entities
         rows = await self._rows_where(
             select(en.c.entity_key, en.c.revision, en.c.fact), en.c.entity_key, keys
         )
-        return {row.entity_key: (row.revision, row.fact.encode()) for row in rows}
+        return {row.entity_key: (row.revision, _encoded(row.fact)) for row in rows}
 
     async def revisions(self, keys: Sequence[str]) -> dict[str, int]:
         """The revision of each entity that has one."""
@@ -272,7 +277,22 @@ class CaseloadRepository:
         return {row.entity_key: row.revision for row in rows}
 
     async def current_facts(self, keys: Iterable[str]) -> dict[str, bytes]:
-        return {key: fact for key, (_, fact) in (await self.current(list(keys))).items()}
+        """Each entity's full change at its stored revision: as stored, or derived from its
+        stored events where none is kept (`derived_facts`)."""
+        current = await self.current(list(keys))
+        facts = {key: fact for key, (_, fact) in current.items() if fact is not None}
+        facts.update(await self.derived_facts(sorted(current.keys() - facts.keys())))
+        return facts
+
+    async def derived_facts(self, keys: Sequence[str]) -> dict[str, bytes]:
+        """The full change of each entity of `keys` at its stored revision, derived from its
+        stored events where none is kept. The events and the revision are read together, so
+        they agree whatever another worker stored since an earlier read."""
+        stored, current = await self.fold_inputs(keys)
+        return {
+            key: fact if fact is not None else entity_full(key, revision, stored.get(key, []))
+            for key, (revision, fact) in current.items()
+        }
 
     async def save_entities(self, saved: Sequence[EntityWrite]) -> None:
         """Store each entity's fact and its state rows from version `rewrite_from` on: the
@@ -331,7 +351,12 @@ class CaseloadRepository:
             )
         en = t.entities
         values = [
-            {"entity_key": e.key, "kind": e.kind, "revision": e.revision, "fact": e.fact.decode()}
+            {
+                "entity_key": e.key,
+                "kind": e.kind,
+                "revision": e.revision,
+                "fact": None if e.fact is None else e.fact.decode(),
+            }
             for e in saved
         ]
         replace = OnConflict(("entity_key",), {"revision": "excluded.revision", "fact": "excluded.fact"})

@@ -103,7 +103,8 @@ def define(meta: MetaData, suffix: str = "") -> Tables:
         Column("entity_key", String(_KEY), primary_key=True),
         Column("kind", String(20), nullable=False),
         Column("revision", Integer, nullable=False),
-        Column("fact", Text, nullable=False),
+        # NULL: not kept (a continued fold's), derived from the entity's events when asked for.
+        Column("fact", Text),
     )
     benefits = _versioned(
         n("benefits"),

@@ -24,6 +24,7 @@ from caseload.integration.test_consumer import create_topics, prepared, settings
 from stroom_caseload.app import create_app
 from stroom_caseload.commands import migrate
 from stroom_caseload.rebuild.run import rebuild
+from stroom_caseload.repository import CaseloadRepository
 from stroom_caseload.tables import live
 from stroom_contract.bsn import Pseudonymiser
 from stroom_contract.kafka_binding import encode
@@ -97,8 +98,10 @@ async def test_rebuild_beside_a_running_worker_restores_the_reference(
         records = await read_all(broker.bootstrap_servers, settings.facts_topic)
         await assert_facts_match_database(engine, records)
         async with engine.connect() as conn:
-            after = dict((await conn.execute(select(live.entities.c.entity_key, live.entities.c.fact))).all())
-        assert all(orjson.loads(after[key])["revision"] > revision for key, revision in before.items())
+            after = dict(
+                (await conn.execute(select(live.entities.c.entity_key, live.entities.c.revision))).all()
+            )
+        assert all(after[key] > revision for key, revision in before.items())
         assert await schema(engine) == migrated
         # A second rebuild starts from the tables the first one swapped out.
         await rebuild(settings)
@@ -190,16 +193,20 @@ _BY_DESIGN = {"revision", "retracted_by"}
 
 
 async def every_row(engine: AsyncEngine) -> dict[str, set[tuple[Any, ...]]]:
-    """Each live table's rows but for the columns above, with each fact's revision left out."""
+    """Each live table's rows but for the columns above, with each fact's revision left out; an
+    entity's fact as the store gives it (derived from its events where a continued fold kept
+    none)."""
     rows: dict[str, set[tuple[Any, ...]]] = {}
     async with engine.connect() as conn:
+        keys = (await conn.execute(select(live.entities.c.entity_key))).scalars().all()
+        facts = await CaseloadRepository(conn).current_facts(keys)
         for table in live.all:
             columns = [c for c in table.columns if c.name not in _BY_DESIGN]
             found = set()
             for row in await conn.execute(select(*columns)):
                 values = dict(zip((c.name for c in columns), row, strict=True))
-                if "fact" in values:
-                    fact = orjson.loads(values["fact"])
+                if table is live.entities:
+                    fact = orjson.loads(facts[values["entity_key"]])
                     fact.pop("revision")
                     values["fact"] = orjson.dumps(fact, option=orjson.OPT_SORT_KEYS)
                 found.add(tuple(sorted(values.items())))

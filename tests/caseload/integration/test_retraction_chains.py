@@ -20,6 +20,7 @@ from caseload.reference import known_events
 from stroom_caseload.commands import migrate
 from stroom_caseload.domain.events import Event
 from stroom_caseload.domain.fold import fold
+from stroom_caseload.repository import CaseloadRepository
 from stroom_caseload.service import apply_events
 from stroom_caseload.tables import dead_letters, live
 from stroom_contract.bsn import Pseudonymiser
@@ -75,10 +76,8 @@ def history(event_type: str, source: str) -> list[dict[str, Any]]:
 
 async def stored_fact(engine: AsyncEngine, key: str) -> dict[str, Any] | None:
     async with engine.connect() as conn:
-        row = (
-            await conn.execute(select(live.entities.c.fact).where(live.entities.c.entity_key == key))
-        ).first()
-    return None if row is None else dict(orjson.loads(row.fact))
+        fact = (await CaseloadRepository(conn).current_facts([key])).get(key)
+    return None if fact is None else dict(orjson.loads(fact))
 
 
 async def stored_record(engine: AsyncEngine, record_id: str) -> Any:

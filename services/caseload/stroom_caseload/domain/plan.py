@@ -39,8 +39,8 @@ from stroom_caseload.domain.events import (
     utc,
     wire_data,
 )
-from stroom_caseload.domain.fold import Memo, extend, history_memo
-from stroom_caseload.domain.publication import FullChange, client_record, entity_change, full_rows
+from stroom_caseload.domain.fold import Memo, extend, history, history_memo
+from stroom_caseload.domain.publication import client_record, entity_change, entity_fact, full_rows
 from stroom_contract.events import Envelope, EventRetractedData
 from stroom_contract.facts import ClientFact, Version
 from stroom_contract.keys import entity_key, key_kind, kind_of_key
@@ -367,21 +367,22 @@ def client_record_of(row: ClientRow, point: tuple[str, ClientFact] | None = None
 @dataclass(frozen=True, slots=True)
 class Folded:
     """What the live worker keeps of an entity between batches: at `revision`, where the fold of
-    its events ended, its rows and its full change as stored. `rows` and `full` go on with the
-    entity's next versions in place: an entry is in use by one batch at a time, and kept again
-    only once that batch is committed (`service.Folds`)."""
+    its events ended and its rows. `rows` go on with the entity's next versions in place: an
+    entry is in use by one batch at a time, and kept again only once that batch is committed
+    (`service.Folds`)."""
 
     revision: int
     memo: Memo[Any]
     rows: EntityRows
-    full: FullChange
 
 
 @dataclass(frozen=True, slots=True)
 class EntityWrite:
     """An entity's new history: `versions` from version number `first` on; versions before
     `rewrite_from` are stored already, unchanged. `fact`: its full change, stored (sent again on
-    a redelivery); `change`: what is published, only the rows that changed on top of the revision
+    a redelivery), or None where it is not kept: a continued fold's would cost every row of the
+    entity on every event, and a redelivery derives it from the events (`entity_full`);
+    `change`: what is published, only the rows that changed on top of the revision
     before when those are known. `folded`: what to keep of it, when nothing retracts its events.
     `appended`: its versions before `rewrite_from` are stored as they were, the last of them
     the last stored (a continued fold)."""
@@ -389,7 +390,7 @@ class EntityWrite:
     key: str
     kind: str
     revision: int
-    fact: bytes
+    fact: bytes | None
     change: bytes
     versions: list[Version]
     rewrite_from: int = 0
@@ -418,9 +419,8 @@ def entity_write(
     if before is not None:
         put, removed = row_change(before, after)
         change = entity_change(kind, key, revision + 1, revision, put, removed)
-    full = FullChange(kind, after)
-    fact = full.fact(key, revision + 1)
-    folded = None if memo is None else Folded(revision + 1, memo, rows, full)
+    fact = entity_change(kind, key, revision + 1, None, after, [])
+    folded = None if memo is None else Folded(revision + 1, memo, rows)
     return EntityWrite(key, kind, revision + 1, fact, change or fact, versions, kept, 0, folded)
 
 
@@ -440,13 +440,17 @@ def entity_continued(key: str, folded: Folded, events: Sequence[Event]) -> Entit
     put = rows.extend(_states(versions[1:]))
     revision = folded.revision
     change = entity_change(kind, key, revision + 1, revision, put, [])
-    full = folded.full
-    full.put(put)
-    kept = Folded(revision + 1, memo, rows, full)
-    fact = full.fact(key, revision + 1)
+    kept = Folded(revision + 1, memo, rows)
     return EntityWrite(
-        key, kind, revision + 1, fact, change, versions, folded.memo.count, first, kept, appended=True
+        key, kind, revision + 1, None, change, versions, folded.memo.count, first, kept, appended=True
     )
+
+
+def entity_full(key: str, revision: int, stored: Sequence[Stored]) -> bytes:
+    """The full change at `revision` of an entity whose stored events are `stored`: the one
+    `entity_write` gives for them, for an entity whose full change is not kept."""
+    kind = kind_of_key(key)
+    return entity_fact(kind, key, revision, history(kind, stored))
 
 
 def _rows(

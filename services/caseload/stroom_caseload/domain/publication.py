@@ -3,8 +3,6 @@ the contract's own types (`stroom_contract.facts`): their fields, in their order
 
 from __future__ import annotations
 
-from bisect import bisect_left, insort
-from collections.abc import Iterable
 from datetime import datetime
 from functools import cache
 from typing import cast, get_args
@@ -13,7 +11,7 @@ import orjson
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from stroom_contract.facts import ClientFact, ClientRecord, EntityChange, EntityState, Fact, Version
-from stroom_contract.rows import RowKey, RowVersion, entity_rows
+from stroom_contract.rows import RowVersion, entity_rows
 
 _CHANGES: dict[str, type[BaseModel]] = {
     model.model_fields["kind"].default: model for model in get_args(EntityChange)
@@ -26,47 +24,14 @@ def entity_change(
 ) -> bytes:
     """The facts record of a change of an entity's rows (`base` None: all of them), the row
     versions in the order of their JSON: the same rows give the same bytes, however derived."""
-    return _change(kind, key, revision, base, sorted(map(_wire, rows)), sorted(map(_wire, removed)))
-
-
-def _change(
-    kind: str, key: str, revision: int, base: int | None, rows: list[bytes], removed: list[bytes]
-) -> bytes:
-    """`entity_change` of row versions written already (`_wire`), in order."""
     values = {
         "entity": key,
         "revision": revision,
         "base": base,
-        "rows": orjson.Fragment(b"[" + b",".join(rows) + b"]"),
-        "removed": orjson.Fragment(b"[" + b",".join(removed) + b"]"),
+        "rows": _sorted(rows),
+        "removed": _sorted(removed),
     }
     return orjson.dumps(_in_order(_CHANGES[kind], values))
-
-
-class FullChange:
-    """An entity's full change kept between its changes: each row version's JSON, in order, so
-    that a change of a few rows of many writes those few (`put`) and the full change is a join."""
-
-    __slots__ = ("kind", "order", "wires")
-
-    def __init__(self, kind: str, rows: Iterable[RowVersion]) -> None:
-        self.kind = kind
-        self.wires: dict[RowKey, bytes] = {(v.row, v.recorded_from): _wire(v) for v in rows}
-        self.order = sorted(self.wires.values())
-
-    def put(self, rows: Iterable[RowVersion]) -> None:
-        """Row versions put in, or whose recorded_to moved."""
-        order, wires = self.order, self.wires
-        for version in rows:
-            identity = (version.row, version.recorded_from)
-            before = wires.get(identity)
-            if before is not None:
-                del order[bisect_left(order, before)]
-            wires[identity] = wire = _wire(version)
-            insort(order, wire)
-
-    def fact(self, key: str, revision: int) -> bytes:
-        return _change(self.kind, key, revision, None, self.order, [])
 
 
 def entity_fact(kind: str, key: str, revision: int, versions: list[Version]) -> bytes:
@@ -75,8 +40,8 @@ def entity_fact(kind: str, key: str, revision: int, versions: list[Version]) -> 
 
 
 def full_rows(fact: bytes | None) -> list[RowVersion] | None:
-    """The rows of a full change as stored; None for anything else (nothing stored, or a record
-    of the withdrawn facts v1 stored before the upgrade)."""
+    """The rows of a full change as stored; None for anything else (nothing stored, none kept, or
+    a record of the withdrawn facts v1 stored before the upgrade)."""
     if fact is None:
         return None
     try:
@@ -92,9 +57,10 @@ def _states(versions: list[Version]) -> list[tuple[datetime, EntityState | None]
     return [(v.recorded_from, v.state) for v in versions]
 
 
-def _wire(version: RowVersion) -> bytes:
+def _sorted(versions: list[RowVersion]) -> orjson.Fragment:
     # orjson writes a plain tuple as an array, not a named one.
-    return orjson.dumps((tuple(version.row), version.recorded_from, version.recorded_to))
+    wire = sorted(orjson.dumps((tuple(v.row), v.recorded_from, v.recorded_to)) for v in versions)
+    return orjson.Fragment(b"[" + b",".join(wire) + b"]")
 
 
 def _in_order(model: type[BaseModel], values: dict[str, object]) -> dict[str, object]:

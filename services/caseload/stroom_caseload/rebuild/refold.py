@@ -39,6 +39,8 @@ class _Chunk:
 
     def entity(self, key: str, live_revision: int, stored: list[Stored]) -> None:
         entity = entity_write(key, stored, (live_revision, None))
+        # The swap's revisions (`run._continue_revisions`) and republication read it back.
+        assert entity.fact is not None, "a whole fold keeps its full change"
         for table, row in state_rows(shadow, key, entity.versions).rows:
             self.rows[table].append(row)
         self.rows[shadow.entities].append(

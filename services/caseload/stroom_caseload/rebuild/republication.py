@@ -49,9 +49,16 @@ async def republish(
         result = await conn.stream(
             select(en.c.entity_key, en.c.fact).where(holds).execution_options(yield_per=5000)
         )
+        missing = []
         async for rows in result.partitions():
-            await send_all(producer, settings.facts_topic, ((k.encode(), f.encode()) for k, f in rows))
-            entities += len(rows)
+            missing += [k for k, f in rows if f is None]
+            stored = [(k.encode(), f.encode()) for k, f in rows if f is not None]
+            await send_all(producer, settings.facts_topic, stored)
+            entities += len(stored)
+        # A live worker's continued fold since the swap keeps no full change.
+        derived = await CaseloadRepository(conn).derived_facts(missing)
+        await send_all(producer, settings.facts_topic, ((k.encode(), f) for k, f in derived.items()))
+        entities += len(derived)
         kept = [(key, value) for record_id, key, value in records if record_id not in redo]
         await send_all(producer, settings.facts_topic, kept)
     return entities, len(kept)
