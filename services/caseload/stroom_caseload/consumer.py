@@ -26,6 +26,7 @@ from stroom_contract.redaction import redact
 from stroom_contract.validation import EventValidator, InvalidEvent
 from stroom_platform.kafka.consuming import Record
 from stroom_platform.kafka.dead_letters import dead_letter
+from stroom_platform.tasks import cancel_and_wait
 
 # A batch passes three stages, each its own task so that they overlap: decoding (in the
 # agent), one database transaction (the ledger, the state, dead letters), and publishing its
@@ -123,9 +124,7 @@ class Processor:
         self._tasks = [asyncio.create_task(self._apply_loop()), asyncio.create_task(self._confirm_loop())]
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await cancel_and_wait(*self._tasks)
 
     async def submit(self, records: Sequence[Record], done: Callable[[], None]) -> None:
         """Decode a batch and queue it; `done` is called once its effects are durable and published."""

@@ -4,7 +4,6 @@ events consumer and its lag probe, with start, stop, readiness checks and /statu
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from dataclasses import dataclass, field
 from functools import partial
@@ -26,6 +25,7 @@ from stroom_platform.ops import ReadinessCheck, database_check, database_status,
 from stroom_platform.organisations import OrganisationsConfig
 from stroom_platform.partitioner import entity_partition_for
 from stroom_platform.problems import Problem
+from stroom_platform.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 STATUS_DESCRIPTION = "The consumer group, its partitions and lag, the newest event applied, the dead letters."
@@ -109,9 +109,7 @@ class CaseloadRuntime:
     async def stop(self) -> None:
         kafka, self._kafka = self._kafka, None
         if kafka is not None:
-            kafka.epoch_watch.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await kafka.epoch_watch
+            await cancel_and_wait(kafka.epoch_watch)
             await kafka.consumer.stop()
             await kafka.processor.stop()
             await kafka.probe.stop()

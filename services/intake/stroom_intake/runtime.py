@@ -30,6 +30,7 @@ from stroom_platform.broker import broker_responds
 from stroom_platform.ops import ReadinessCheck, database_check, database_status, moment
 from stroom_platform.organisations import load_organisations
 from stroom_platform.settings import pseudonym_keys
+from stroom_platform.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 STATUS_DESCRIPTION = (
@@ -77,11 +78,9 @@ class IntakeRuntime:
         self._stopping.set()
         if self.relay is not None:
             self.relay.request_stop()
-        _done, pending = await asyncio.wait(self._tasks, timeout=10)
-        # Only a relay stuck on an unreachable broker gets here.
-        for task in pending:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.wait(self._tasks, timeout=10)
+        # A relay stuck on an unreachable broker is still running now.
+        await cancel_and_wait(*self._tasks)
         self._tasks.clear()
         await self.engine.dispose()
 

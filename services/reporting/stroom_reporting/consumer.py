@@ -22,6 +22,7 @@ from stroom_platform.kafka.dead_letters import dead_letter
 from stroom_platform.kafka.lag import LagProbe
 from stroom_platform.memory import batch_collection
 from stroom_platform.organisations import load_organisations
+from stroom_platform.tasks import cancel_and_wait
 from stroom_reporting.repository import Applied, apply_facts
 from stroom_reporting.settings import ReportingSettings
 
@@ -83,8 +84,7 @@ class FactsConsumer:
 
     async def stop(self) -> None:
         if self._watch is not None:
-            self._watch.cancel()
-            await asyncio.gather(self._watch, return_exceptions=True)
+            await cancel_and_wait(self._watch)
         for part in (self._consumer, self._probe, self._producer):
             if part is not None:
                 await part.stop()

@@ -21,6 +21,7 @@ from aiokafka import ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import KafkaError
 
 from stroom_platform.kafka.clients import Broker
+from stroom_platform.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 # How long an idle consumer waits for a first record before it looks whether to rewind.
@@ -104,11 +105,7 @@ class BatchConsumer:
         ]
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(*self._tasks)
         with contextlib.suppress(KafkaError, OSError):
             await self._commit()
         await self._consumer.stop()
