@@ -157,6 +157,17 @@ def _membership_base(state: BenefitState) -> tuple[object, ...]:
     return state.municipality, state.regulation, state.start_date, state.end_date
 
 
+def changed_positions(old: Sequence[object], new: Sequence[object]) -> list[int]:
+    """The positions at which `new` differs from `old`, the longer one's tail included. The fold
+    keeps a spell it did not change as the same object, so the spells are compared by identity
+    in C (compress, map) and by value only where that differs (a spell made again may be equal):
+    a Python loop over every spell is what would grow with the history."""
+    common = min(len(old), len(new))
+    differ = [i for i in compress(range(common), map(is_not, old, new)) if old[i] != new[i]]
+    differ.extend(range(common, max(len(old), len(new))))
+    return differ
+
+
 def count_spell_change(
     entity: str, before: BenefitState | None, after: BenefitState | None
 ) -> tuple[list[CountSpell], list[CountSpell]]:
@@ -171,13 +182,9 @@ def count_spell_change(
             list(count_spells(entity, after)) if after is not None else [],
         )
     old, new = before.members, after.members
-    common = min(len(old), len(new))
-    # Compared by identity in C (compress, map): a Python loop over the members is what grows.
-    changed = list(compress(range(common), map(is_not, old[:common], new[:common])))
-    gone = [old[i] for i in changed]
-    gone.extend(old[common:])
-    came = [new[i] for i in changed]
-    came.extend(new[common:])
+    changed = changed_positions(old, new)
+    gone = [old[i] for i in changed if i < len(old)]
+    came = [new[i] for i in changed if i < len(new)]
     rows_before, rows_after = _benefit_row(entity, before), _benefit_row(entity, after)
     removed = list(map(_member_rows(entity, before), gone))
     added = list(map(_member_rows(entity, after), came))

@@ -6,8 +6,6 @@ from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from itertools import compress
-from operator import is_not
 from typing import Any
 
 import orjson
@@ -41,6 +39,7 @@ from stroom_contract.facts import (
     Version,
 )
 from stroom_contract.retractions import Ident, Retractions, chain_keys
+from stroom_contract.rows import changed_positions
 from stroom_platform.dialect import (
     OnConflict,
     delete_tails,
@@ -360,10 +359,10 @@ class CaseloadRepository:
             for e in saved
         ]
         replace = OnConflict(("entity_key",), {"revision": "excluded.revision", "fact": "excluded.fact"})
-        writes_: list[tuple[Table, Sequence[dict[str, Any]], OnConflict | None]] = [
+        table_writes: list[tuple[Table, Sequence[dict[str, Any]], OnConflict | None]] = [
             (table, table_rows, None) for table, table_rows in rows.items()
         ]
-        await insert_dicts_together(self.conn, [*writes_, (en, values, replace)])
+        await insert_dicts_together(self.conn, [*table_writes, (en, values, replace)])
 
     async def save_client_facts(self, facts: Sequence[PointFact]) -> None:
         """(record id, client_ref, fact, recorded at) rows; a record already there is left alone."""
@@ -655,13 +654,7 @@ def _changed(before: _Spells | None, after: _Spells | None) -> Iterable[tuple[Ta
         gone = [] if before is None else [(before.table, seq) for seq in range(len(before.items))]
         came = [] if after is None else [(after.table, seq) for seq in range(len(after.items))]
         return dict.fromkeys(gone + came)
-    old, new = before.items, after.items
-    common = min(len(old), len(new))
-    # The fold keeps a spell it did not change as the same object: found by identity in C
-    # (compress, map), then compared by value (a spell made again may be equal).
-    differ = [seq for seq in compress(range(common), map(is_not, old, new)) if old[seq] != new[seq]]
-    differ.extend(range(common, max(len(old), len(new))))
-    return [(after.table, seq) for seq in differ]
+    return [(after.table, seq) for seq in changed_positions(before.items, after.items)]
 
 
 def _version_row(t: Tables, base: dict[str, Any], state: EntityState) -> tuple[Table, dict[str, Any]]:
