@@ -60,5 +60,5 @@ def test_named_periods() -> None:
     assert months.parse_period("2025-Q2") == months.parse_period("2025-K2") == (202504, 202506)
     assert months.parse_period("2025-06") == (202506, 202506)
     for wrong in ("2025-H3", "2025-Q5", "2025-13", "25", "2025-", "2025-06-01", ""):
-        with pytest.raises(ValueError, match="no period"):
+        with pytest.raises(ValueError, match="geen periode"):
             months.parse_period(wrong)

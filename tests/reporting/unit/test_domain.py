@@ -27,7 +27,7 @@ def test_month_arithmetic(day: date) -> None:
 
 @pytest.mark.parametrize("text", ["2024-13", "2024-1", "24-01", "2024-00", ""])
 def test_bad_months(text: str) -> None:
-    with pytest.raises(ValueError, match="no month"):
+    with pytest.raises(ValueError, match="geen maand"):
         months.parse_month(text)
 
 

@@ -18,7 +18,7 @@ def parse_month(text: str) -> int:
     """`2024-03` -> 202403; ValueError for anything else."""
     match = _MONTH.match(text)
     if not match:
-        raise ValueError(f"{text!r} is no month YYYY-MM")
+        raise ValueError(f"{text!r} is geen maand; een maand is JJJJ-MM, bijvoorbeeld 2025-03")
     return int(match.group(1)) * 100 + int(match.group(2))
 
 
@@ -73,7 +73,7 @@ def parse_period(text: str) -> tuple[int, int]:
     `2025-Q2` or `2025-K2` (a quarter), `2025-06` (a month). ValueError for anything else."""
     match = _NAMED.match(text)
     if not match:
-        raise ValueError(f"{text!r} is no period: 2025, 2025-H1, 2025-Q2 or 2025-06")
+        raise ValueError(f"{text!r} is geen periode; gebruik bijvoorbeeld 2025, 2025-H1, 2025-Q2 of 2025-06")
     year, half, quarter, month = match.groups()
     base = int(year) * 100
     if half:
