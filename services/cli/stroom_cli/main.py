@@ -23,6 +23,9 @@ app = typer.Typer(
     help="Stroom: actuele cijfers over het klantenbestand van sociale diensten, uit zaaksysteem-events.",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
+    # Installing shell completion edits the user's shell start-up files, and Typer words its
+    # options in English only.
+    add_completion=False,
 )
 app.command("demo")(demo.demo)
 app.command("serve")(serve.serve)
