@@ -96,6 +96,6 @@ async def announce_stored(conn: AsyncConnection) -> None:
 
 def stored_announcements(
     conn: AsyncConnection, callback: Callable[[], None]
-) -> AbstractAsyncContextManager[None]:
+) -> AbstractAsyncContextManager[bool]:
     """Calls `callback` for each announcement while inside; `conn` must stay open and idle."""
     return notifications(conn, STORED_CHANNEL, callback)

@@ -279,8 +279,12 @@ class KeptAnswerRoute(APIRoute):
                 principal = await principal_of(request)
             except AuthProblem:
                 return await handle(request)  # which refuses it, as it always did
-            async with rt.reads.connect() as conn:
-                generation, answer = await rt.answers.kept(conn, answer_key(request, principal))
+
+            async def read() -> int:
+                async with rt.reads.connect() as conn:
+                    return await queries.generation(conn)
+
+            generation, answer = await rt.answers.kept(answer_key(request, principal), read)
             if answer is not None:
                 return response(answer)
             request.state.generation = generation

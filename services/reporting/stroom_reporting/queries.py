@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -35,6 +36,7 @@ from stroom_platform.dialect import (
     list_position,
     listed,
     member_of,
+    notifications,
 )
 from stroom_platform.recorded import known_at
 from stroom_reporting import tables as t
@@ -459,6 +461,14 @@ async def generation(conn: AsyncConnection) -> int:
     """The read models' generation (repository.move_generation); 0 before any change."""
     found = await conn.scalar(select(t.generation.c.generation).where(t.generation.c.id == 1))
     return int(found or 0)
+
+
+def generation_moves(
+    conn: AsyncConnection, moved: Callable[[], None], ended: Callable[[], None]
+) -> AbstractAsyncContextManager[bool]:
+    """Calls `moved` for each move of the generation committed while inside, and `ended` when
+    `conn` closes; gives whether it listens (not on SQLite). `conn` must stay open and idle."""
+    return notifications(conn, t.GENERATION_MOVED, moved, ended)
 
 
 async def freshness(conn: AsyncConnection) -> list[Any]:

@@ -334,11 +334,12 @@ async def _touch_freshness(conn: AsyncConnection, winners: Sequence[Fact], now: 
 
 async def move_generation(conn: AsyncConnection) -> None:
     """Move the read models' generation, in the transaction that changes them: answers kept under
-    the one before are no longer served (service.answers)."""
+    the one before are no longer served (service.answers), and listeners hear of it on commit."""
     table = t.generation.name
     await dialect.upsert_rows(
         conn, t.generation, ("id", "generation"), [(1, 1)], ("id",), {"generation": f"{table}.generation + 1"}
     )
+    await dialect.notify(conn, t.GENERATION_MOVED)
 
 
 @cache

@@ -16,6 +16,7 @@ from stroom_platform.organisations import OrganisationsConfig
 from stroom_reporting import queries
 from stroom_reporting.consumer import FactsConsumer
 from stroom_reporting.service.answers import Answers
+from stroom_reporting.service.generations import GenerationWatch
 from stroom_reporting.settings import ReportingSettings
 
 STATUS_DESCRIPTION = "Consumer group and lag, and per read model when a fact was last applied (freshness)."
@@ -40,14 +41,10 @@ class ReportingRuntime:
         engine = settings.database_engine("reporting")
         registry = CollectorRegistry()
         consumer = FactsConsumer(settings, engine, registry) if settings.consume else None
+        reads = make_reading_engine(engine, settings.database_pool)
+        watch = GenerationWatch(reads) if settings.answers_kept else None
         return cls(
-            settings,
-            engine,
-            organisations,
-            registry,
-            consumer,
-            Answers(settings.answers_kept),
-            make_reading_engine(engine, settings.database_pool),
+            settings, engine, organisations, registry, consumer, Answers(settings.answers_kept, watch), reads
         )
 
     @property
@@ -56,12 +53,16 @@ class ReportingRuntime:
         return self.settings.disclosure_threshold
 
     async def start(self) -> None:
+        if self.answers.watch is not None:
+            self.answers.watch.start()
         if self.consumer is not None:
             await self.consumer.start()
 
     async def stop(self) -> None:
         if self.consumer is not None:
             await self.consumer.stop()
+        if self.answers.watch is not None:
+            await self.answers.watch.stop()
         if self.reads is not self.engine:
             await self.reads.dispose()
         await self.engine.dispose()

@@ -236,6 +236,8 @@ generation = Table(
     Column("id", Integer, primary_key=True, autoincrement=False),
     Column("generation", BigInteger, nullable=False),
 )
+# Each move is told on this channel when it commits (PostgreSQL NOTIFY).
+GENERATION_MOVED = "stroom_reporting_generation"
 
 freshness = Table(
     "reporting_freshness",

@@ -121,12 +121,16 @@ async def notify(conn: AsyncConnection, channel: str) -> None:
 
 @asynccontextmanager
 async def notifications(
-    conn: AsyncConnection, channel: str, callback: Callable[[], None]
-) -> AsyncIterator[None]:
-    """Calls `callback` for each notification on `channel` while inside; `conn` must stay open
-    and idle. On SQLite nothing is ever notified."""
+    conn: AsyncConnection,
+    channel: str,
+    callback: Callable[[], None],
+    ended: Callable[[], None] | None = None,
+) -> AsyncIterator[bool]:
+    """Calls `callback` for each notification on `channel` while inside, and `ended` when the
+    connection closes (nothing is heard after that); `conn` must stay open and idle. Gives whether
+    it listens: on SQLite nothing is ever notified."""
     if not is_postgres(conn):
-        yield
+        yield False
         return
     driver = (await conn.get_raw_connection()).driver_connection
     assert driver is not None
@@ -134,8 +138,14 @@ async def notifications(
     def notified(*_: object) -> None:
         callback()
 
+    def closed(*_: object) -> None:
+        if ended is not None:
+            ended()
+
+    driver.add_termination_listener(closed)
     await driver.add_listener(channel, notified)
     try:
-        yield
+        yield True
     finally:
+        driver.remove_termination_listener(closed)
         await driver.remove_listener(channel, notified)

@@ -28,7 +28,8 @@ async def test_notifications_arrive_after_commit_on_postgres_only(database_url: 
     heard = asyncio.Event()
     try:
         async with engine.connect() as listener:
-            async with notifications(listener, "stroom_dialect_test", heard.set):
+            async with notifications(listener, "stroom_dialect_test", heard.set) as listening:
+                assert listening == is_postgres(listener)
                 async with engine.begin() as conn:
                     await notify(conn, "stroom_dialect_test")
                     await asyncio.sleep(0.2)
@@ -40,6 +41,24 @@ async def test_notifications_arrive_after_commit_on_postgres_only(database_url: 
                     await asyncio.sleep(0.2)
             postgres = is_postgres(listener)
         assert heard.is_set() == postgres
+    finally:
+        await engine.dispose()
+
+
+async def test_a_listener_hears_when_its_connection_ends(database_url: str) -> None:
+    engine = make_engine(database_url)
+    ended = asyncio.Event()
+    try:
+        async with engine.connect() as listener:
+            async with notifications(listener, "stroom_dialect_test", lambda: None, ended.set) as listening:
+                if not listening:
+                    return
+                pid = await listener.scalar(text("SELECT pg_backend_pid()"))
+                await listener.commit()
+                async with engine.connect() as other:
+                    await other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+                await asyncio.wait_for(ended.wait(), 10)
+            await listener.invalidate()
     finally:
         await engine.dispose()
 

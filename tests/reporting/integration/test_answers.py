@@ -3,16 +3,21 @@ and then equal to an answer computed afresh."""
 
 from __future__ import annotations
 
+import asyncio
 import random
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 import httpx
 from conftest import bearer
+from sqlalchemy import event, text
 
 from reporting.changes import as_facts
 from reporting.histories import random_history
 from reporting.integration.conftest import EVERYTHING, reporting_app
 from stroom_platform.db import make_engine
+from stroom_platform.dialect import is_postgres
 from stroom_reporting.app import create_app
 from stroom_reporting.repository import apply_facts, move_generation
 from stroom_reporting.service.answers import Answer, Answers
@@ -63,6 +68,81 @@ async def test_a_load_after_a_kept_answer_changes_it(loaded_url: str) -> None:
         assert after == await _computed(loaded_url)
     finally:
         await app.state.runtime.engine.dispose()
+
+
+async def _load_more(url: str, seed: int) -> None:
+    """Facts applied as another process's consumer applies them."""
+    engine = make_engine(url)
+    rng = random.Random(seed)
+    async with engine.begin() as conn:
+        new = [random_history(rng, f"benefit:later:{seed}:{i}", 1, 2) for i in range(30)]
+        await apply_facts(conn, as_facts(new), datetime.now(UTC))
+    await engine.dispose()
+
+
+async def _until(condition: Callable[[], bool]) -> None:
+    """Waits up to ten seconds for `condition`, looking every 10 ms."""
+    for _ in range(1000):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("not within ten seconds")
+
+
+async def test_while_the_watch_listens_a_kept_answer_is_served_without_a_read(loaded_url: str) -> None:
+    """On PostgreSQL the running app hears every move of the generation (NOTIFY): a repeated
+    request reads nothing, a load is heard and its answers computed, and a lost connection makes
+    every request read the generation again until the watch listens anew. SQLite tells no one:
+    each request reads it."""
+    app = reporting_app(loaded_url)
+    postgres = is_postgres(loaded_url)
+    runtime = app.state.runtime
+    watch = runtime.answers.watch
+    # Only what it hears changes what it knows: its own reads of the generation come at start.
+    watch.check_seconds = 3600
+    async with app.router.lifespan_context(app):
+        statements: list[str] = []
+
+        def executed(*args: Any) -> None:
+            statements.append(args[2])
+
+        event.listen(runtime.reads.sync_engine, "before_cursor_execute", executed)
+        if postgres:
+            await _until(lambda: watch.known is not None)
+        first = await _answers(app, REQUESTS)
+        statements.clear()
+        assert await _answers(app, REQUESTS) == first
+        assert len(statements) == (0 if postgres else len(REQUESTS))
+
+        moves = watch.moves
+        await _load_more(loaded_url, 5)
+        if postgres:
+            await _until(lambda: watch.moves > moves)
+        after = await _answers(app, REQUESTS)
+        assert all(a != b for a, b in zip(after, first, strict=True))
+        assert after == await _computed(loaded_url)
+
+        if postgres:
+            admin = make_engine(loaded_url)
+            async with admin.connect() as conn:
+                await conn.execute(
+                    text(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                        " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                    )
+                )
+            await admin.dispose()
+            await _until(lambda: watch.known is None)
+            # Not heard while the watch connects again: each request reads the generation.
+            await _load_more(loaded_url, 6)
+            again = await _answers(app, REQUESTS)
+            assert all(a != b for a, b in zip(again, after, strict=True))
+            assert again == await _computed(loaded_url)
+            await _until(lambda: watch.known is not None)
+            statements.clear()
+            assert await _answers(app, REQUESTS) == again
+            assert not statements
+    await runtime.engine.dispose()
 
 
 async def test_an_answer_is_kept_only_while_its_generation_stands(loaded_url: str) -> None:

@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
+from functools import partial
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from stroom_reporting import queries
+from stroom_reporting.service.generations import GenerationWatch
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,15 +31,30 @@ class Answers:
     statement sees what was committed when it began (read committed or autocommit; on SQLite each
     read outside a write transaction), so every statement between saw that generation's data. The key must
     hold every request parameter, the caller's scope and the report day (`key` is asked again
-    after computing: past midnight the answer is not kept)."""
+    after computing: past midnight the answer is not kept). With a `watch`, the generation before
+    is the one it knows, when it knows one: no round trip. The one after is always read."""
 
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, watch: GenerationWatch | None = None) -> None:
         self.size = size
+        self.watch = watch
         self._kept: OrderedDict[Hashable, tuple[int, Answer]] = OrderedDict()
 
-    async def kept(self, conn: AsyncConnection, asked: Hashable) -> tuple[int, Answer | None]:
-        """The generation now, and the answer kept under `asked` if it was computed under it."""
-        generation = await queries.generation(conn)
+    async def generation(self, read: Callable[[], Awaitable[int]]) -> int:
+        """The generation now: the one the watch knows, else `read` (and the watch taught it)."""
+        watch = self.watch
+        if watch is None:
+            return await read()
+        if watch.known is not None:
+            return watch.known
+        moves = watch.moves
+        generation = await read()
+        watch.learn(generation, moves)
+        return generation
+
+    async def kept(self, asked: Hashable, read: Callable[[], Awaitable[int]]) -> tuple[int, Answer | None]:
+        """The generation now (`read` when not known), and the answer kept under `asked` if it
+        was computed under it."""
+        generation = await self.generation(read)
         kept = self._kept.get(asked)
         if kept is None or kept[0] != generation:
             return generation, None
@@ -57,7 +74,7 @@ class Answers:
             return await compute()
         asked = key()
         if generation is None:
-            generation, answer = await self.kept(conn, asked)
+            generation, answer = await self.kept(asked, partial(queries.generation, conn))
             if answer is not None:
                 return answer
         answer = await compute()
