@@ -6,11 +6,13 @@ from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
+    CompoundSelect,
     Integer,
     Select,
     Table,
@@ -630,15 +632,11 @@ async def kpi_sheet_sums(
     summed onto kpi_cells.k5_details of the report day. The current sheet's sums and flows come
     in one round trip: each is a wait on a busy database."""
     last = max(period[1] for period in periods)
-    parts = [(0, _kpi_sums(municipalities, kpi_cells.CHANGES, opening, last, as_of, True))]
-    for i, (first, end) in enumerate(periods, 1):
-        measures = kpi_cells.FLOWS if i == 1 else tuple(m for m in kpi_cells.FLOWS if m != kpi_cells.DOOR)
-        parts.append((i, _kpi_sums(municipalities, measures, first, end, as_of, False, report_day)))
-    flows_part = len(parts)
-    if as_of is None:
-        parts.append((flows_part, _sheet_flows(municipalities, regulations, opening, last)))
-    tagged = [part.add_columns(literal(i, Integer).label("part")) for i, part in parts]
-    rows = list((await conn.execute(union_all(*tagged))).all())
+    flows_part = len(periods) + 1
+    statement = _sheet_statement(
+        tuple(municipalities), opening, tuple(periods), report_day, tuple(regulations), as_of
+    )
+    rows = list((await conn.execute(statement)).all())
     if as_of is not None:
         asked = FlowsAsked(municipalities, regulations, ("benefits",), opening, last, as_of)
         return rows, await flows(conn, asked)
@@ -649,6 +647,28 @@ async def kpi_sheet_sums(
         if part == flows_part
     ]
     return sums, moved
+
+
+# The same sheet is asked for again after every load: its statement, the very one built anew
+# with the same values, is kept with its cache key (building both took 1.4 ms of CPU a sheet).
+@lru_cache(maxsize=64)
+def _sheet_statement(
+    municipalities: tuple[str, ...],
+    opening: int,
+    periods: tuple[tuple[int, int], ...],
+    report_day: date,
+    regulations: tuple[str, ...],
+    as_of: datetime | None,
+) -> CompoundSelect[Any]:
+    """kpi_sheet_sums' statement: its parts tagged by number, the flows last (current sheets only)."""
+    last = max(period[1] for period in periods)
+    parts = [(0, _kpi_sums(municipalities, kpi_cells.CHANGES, opening, last, as_of, True))]
+    for i, (first, end) in enumerate(periods, 1):
+        measures = kpi_cells.FLOWS if i == 1 else tuple(m for m in kpi_cells.FLOWS if m != kpi_cells.DOOR)
+        parts.append((i, _kpi_sums(municipalities, measures, first, end, as_of, False, report_day)))
+    if as_of is None:
+        parts.append((len(parts), _sheet_flows(municipalities, regulations, opening, last)))
+    return union_all(*(part.add_columns(literal(i, Integer).label("part")) for i, part in parts))
 
 
 def _sheet_flows(
