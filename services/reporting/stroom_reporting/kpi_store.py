@@ -57,29 +57,28 @@ CHUNK = 2000  # entities per round of reads and writes
 
 def benefits_of(rows: Iterable[Any]) -> list[kpis.KpiBenefit]:
     """Spell rows ordered by entity (`benefits` before `persons`) to one KpiBenefit each."""
-    result = []
-    for entity, spells in groupby(rows, key=lambda r: r.entity):
-        group = list(spells)
-        b = group[0]
-        if b.unit != "benefits":
-            continue
-        members = tuple(
-            kpis.Member(p.client_ref, p.start_date, p.end_date, p.role == "applicant", p.birth_date)
-            for p in group[1:]
-        )
-        result.append(
-            kpis.KpiBenefit(
-                entity,
-                b.municipality,
-                b.regulation,
-                b.start_date,
-                b.end_date,
-                b.inflow_reason,
-                b.outflow_reason,
-                members,
-            )
-        )
-    return result
+    found = (_benefit_of(list(group)) for _, group in groupby(rows, key=lambda r: r.entity))
+    return [b for b in found if b is not None]
+
+
+def _benefit_of(group: Sequence[Any]) -> kpis.KpiBenefit | None:
+    """One benefit's spell rows (`benefits_of`) as a KpiBenefit; None without its own row first."""
+    if not group or (b := group[0]).unit != "benefits":
+        return None
+    members = tuple(
+        kpis.Member(p.client_ref, p.start_date, p.end_date, p.role == "applicant", p.birth_date)
+        for p in group[1:]
+    )
+    return kpis.KpiBenefit(
+        b.entity,
+        b.municipality,
+        b.regulation,
+        b.start_date,
+        b.end_date,
+        b.inflow_reason,
+        b.outflow_reason,
+        members,
+    )
 
 
 class Record(NamedTuple):
@@ -220,8 +219,8 @@ def _stands_as_before(own: Sequence[Any], records: Sequence[Record], since: date
     earlier benefit, leaves that one's month ends as they were)."""
     if any(r.recorded_from >= since or (r.recorded_to is not None and r.recorded_to >= since) for r in own):
         return False
-    found = benefits_of(r for r in own if _valid(r, since))
-    end = found[0].end_date if found else None
+    # The benefit's own row comes before its persons' (`_spells`), as benefits_of reads it.
+    end = next((r.end_date for r in own if r.unit == "benefits" and _valid(r, since)), None)
     return end is not None and all(
         r.on_date >= end
         for r in records
@@ -255,32 +254,40 @@ def benefit_cells(
     if since.standing is not None:
         # Just before `since` the inputs are as they were when the stored cells were computed, so
         # the living cells say how the benefit then stood at each month end.
-        before = benefits_of(r for r in own if _valid_before(r, since.standing))
+        # A benefit's records are one per record_id: which are visible is a set of their ids.
         previous = (
-            before[0] if before else None,
-            frozenset(r for r in its_records if _visible_before(r, since.standing)),
+            _benefit_of([r for r in own if _valid_before(r, since.standing)]),
+            {r.record_id for r in its_records if _visible_before(r, since.standing)},
         )
         living = _living(standing, since.standing)
         known: dict[int, kpis.Standing] | None = None
 
         def standing_at(at: datetime) -> tuple[kpi_cells.Cell, ...]:
             nonlocal known, previous
-            found = benefits_of(r for r in own if _valid(r, at))
-            if not found:
+            found = _benefit_of([r for r in own if _valid(r, at)])
+            if found is None:
                 return ()
-            visible = frozenset(r for r in its_records if _visible(r, at))
+            visible = [r for r in its_records if _visible(r, at)]
+            ids = {r.record_id for r in visible}
             clients = client_file(visible)
-            kept = kpis.standing_kept_before(previous[0], found[0]) if previous[0] else date.min
-            if changed := visible ^ previous[1]:
-                kept = min(kept, *(r.on_date for r in changed))
+            kept = kpis.standing_kept_before(previous[0], found) if previous[0] else date.min
+            if ids != previous[1]:
+                kept = min(
+                    kept,
+                    *(r.on_date for r in its_records if (r.record_id in ids) != (r.record_id in previous[1])),
+                )
+            months = None
             # Month ends before the first day the change can reach stand as they stood.
             if known is None:
-                months = kpis.standing_months(found[0], clients) if kept > date.min else []
-                known = kpi_cells.standings(living, [m for m in months if m < month_of(kept)])
+                if kept > date.min:
+                    months = kpis.standing_months(found, clients)
+                    known = kpi_cells.standings(living, [m for m in months if m < month_of(kept)])
+                else:
+                    known = {}
             else:
                 known = {m: s for m, s in known.items() if kept > date.min and m < month_of(kept)}
-            previous = (found[0], visible)
-            return kpi_cells.benefit_cells(found[0], clients, None, known)
+            previous = (found, ids)
+            return kpi_cells.benefit_cells(found, clients, None, known, months)
 
         times = sorted({*_times(own, *RECORDED), *_times(its_records, "recorded_at", "retracted_at")})
         rows += _restated(entity, standing, since.standing, times, standing_at, living)

@@ -44,9 +44,10 @@ def benefit_cells(
     clients: kpis.ClientFile | None,
     returns: kpis.Returns | None,
     known: dict[int, kpis.Standing] | None = None,
+    months: Sequence[int] | None = None,
 ) -> tuple[Cell, ...]:
     """What a benefit contributes to every KPI: P's, K1's and K2's month-end counts as changes
-    (`known`: see kpis.standing_changes), and its outflow to K4, K5 and the revolving door; only
+    (`known` and `months`: see kpis.standing_changes), and its outflow to K4, K5 and the revolving door; only
     the month-end counts when `returns` is None, only the outflow's when `clients` is None."""
     values: dict[tuple[str, str, int, str], list[int]] = defaultdict(lambda: [0, 0])
     municipality = benefit.municipality
@@ -60,7 +61,7 @@ def benefit_cells(
         for _, month, change in kpis.population_changes([benefit], clients, 0):
             add(P, month, "", change, 0)
         start = benefit.start_date.toordinal()
-        for month, before, now in kpis.standing_changes(benefit, clients, known):
+        for month, before, now in kpis.standing_changes(benefit, clients, known, months):
             k1 = now.k1 - before.k1
             add(K1, month, "", k1, k1 * start)
             add(K2, month, "", now.mediable - before.mediable, now.current - before.current)

@@ -375,18 +375,22 @@ def standing_months(benefit: KpiBenefit, clients: ClientFile) -> list[int]:
 
 
 def standing_changes(
-    benefit: KpiBenefit, clients: ClientFile, known: dict[int, Standing] | None = None
+    benefit: KpiBenefit,
+    clients: ClientFile,
+    known: dict[int, Standing] | None = None,
+    months: Sequence[int] | None = None,
 ) -> list[tuple[int, Standing, Standing]]:
     """(month, standing before, standing at its end) for every month at whose end the benefit's
     standing changes; before the first, it stands nowhere. `known` holds standings already found
     for months whose end no difference in the inputs can reach (a month end's standing depends on
-    records dated on or before it only); those found here are added to it."""
+    records dated on or before it only); those found here are added to it. `months`: the
+    benefit's `standing_months`, when the caller has them."""
     if benefit.regulation not in KPI_REGULATIONS:
         return []
     known = {} if known is None else known
     changes = []
     before = NOWHERE
-    for month in standing_months(benefit, clients):
+    for month in standing_months(benefit, clients) if months is None else months:
         now = known.get(month)
         if now is None:
             now = known[month] = standing(benefit, last_day(month), clients)
