@@ -145,6 +145,9 @@ def profiled_worker(path: str) -> None:
     # CPU time, not the clock: on a shared machine the clock charges a function for the time its
     # process waited for a core.
     profiler = cProfile.Profile(time.process_time)
+    # SIGUSR1 starts the profile afresh: what came before (a history built up to be measured
+    # on) is left out.
+    signal.signal(signal.SIGUSR1, lambda *_: profiler.clear())
     profiler.runcall(run_worker)
     profiler.dump_stats(path)
 
@@ -480,7 +483,12 @@ async def main(args: argparse.Namespace) -> None:
                 )
         if args.depths:
             await history_depths(
-                broker.bootstrap_servers, env, args.depths, args.depth_entities, args.depth_rounds
+                broker.bootstrap_servers,
+                env,
+                args.depths,
+                args.depth_entities,
+                args.depth_rounds,
+                args.profile,
             )
     finally:
         broker.stop()
@@ -506,8 +514,8 @@ if __name__ == "__main__":
         default=[10, 100, 300, 1000],
         help="events per entity for the live-cost series; none: skip it",
     )
-    # The worker's CPU is read in clock ticks (10 ms): 1,000 measured events a depth keep a tick
-    # to a few per cent of what they cost, where 200 left the verdict to one tick.
+    # Each round is one repetition of every depth, its figure the median over them: 20 rounds of
+    # 50 events a depth, where 20 rounds of 10 left one round's noise in the verdict.
     parser.add_argument("--depth-entities", type=int, default=50)
     parser.add_argument("--depth-rounds", type=int, default=20)
     parser.add_argument("--profile", help="directory for cProfile output of the live workers")

@@ -1,27 +1,34 @@
 """Live CPU per event against the length of an entity's history.
 
 For each depth N, `--entities` benefits each get a history of N events (started, then members
-joining and leaving), which one caseload worker applies; then `--rounds` rounds of one more event
-per benefit follow, each round waited for until every benefit's fact is out, so every batch the
-worker takes holds at most one new event per benefit. The worker's CPU seconds over those rounds,
-less what it spends polling when idle, per event, is the live path's cost of one event on an
-entity with N events behind it; the ratio to the shallowest depth shows whether that cost grows
-with history.
+joining and leaving), which a caseload worker of its own applies, on a database of its own. Then
+`--rounds` rounds follow; in each, every depth in turn (the first one moving on every round, so
+that a drift of the machine falls on all of them alike) gets one more event per benefit, waited
+for until every benefit's fact is out, so every batch a worker takes holds at most one new event
+per benefit. A depth's cost in a round is its worker's CPU over that round, less what the worker
+spends polling when idle, per event (and its database backends' CPU beside it); the median over
+the rounds is the live path's cost of one event on an entity with N events behind it, and its
+ratio to the shallowest depth's shows whether that cost grows with history.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import ctypes
 import os
 import secrets
 import signal
+import statistics
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
+import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from stroom_contract.bsn import Pseudonymiser
@@ -32,17 +39,26 @@ from stroom_platform.broker import TopicSpec, ensure_topics, free_port
 from stroom_platform.organisations import load_organisations
 from stroom_simulator.bsns import pseudonym
 
-PARTITIONS = 6
+# One partition: a round's events reach the worker as one batch at every depth. With six, the
+# embedded broker, answering fetches on a topic with a long history more slowly, split the rounds
+# of the deepest into half as many batches again (33 against 22 over 20 rounds at 1,000 and 10
+# events), and charged each batch's own cost to the history.
+PARTITIONS = 1
 START = date(2020, 1, 1)
 IDLE_SECONDS = 5
 KEY = b"bench-pseudonym-key-0123456789abcdef"
+_LIBC = ctypes.CDLL(None, use_errno=True)
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU of a process, from /proc (clock ticks)."""
-    with open(f"/proc/{pid}/stat") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User + system CPU of a process, all its threads (also those ended), to the nanosecond:
+    its CPU clock. /proc's figures count 10 ms clock ticks, a tenth of what a round of 50 events
+    costs. OSError when the process has gone."""
+    clock = ctypes.c_int()
+    failed = _LIBC.clock_getcpuclockid(pid, ctypes.byref(clock))
+    if failed:
+        raise OSError(failed, os.strerror(failed))
+    return time.clock_gettime(clock.value)
 
 
 def benefit_events(source: str, benefit: str, first: int, count: int) -> Iterator[dict[str, Any]]:
@@ -123,24 +139,79 @@ async def send(producer: AIOKafkaProducer, topic: str, validator: EventValidator
     await producer.flush()
 
 
-async def depth_cost(
-    bootstrap: str, env: dict[str, str], depth: int, entities: int, rounds: int
-) -> dict[str, float]:
+# After a depth's facts are out, its worker still takes the broker's acknowledgements and marks
+# the batch done: counted in that round.
+SETTLE_SECONDS = 0.1
+
+
+@dataclass
+class Depth:
+    """One depth's benefits, topics, database and worker, and what each of its rounds cost per
+    event: the worker's CPU and its database backends'."""
+
+    depth: int
+    source: str
+    benefits: list[str]
+    fact_keys: list[str]
+    events_topic: str
+    database: str
+    worker: subprocess.Popen[bytes]
+    facts: Facts
+    idle_rate: float = 0.0
+    # Per round: the worker's CPU seconds and the round's wall seconds (idle polling not yet
+    # taken off), the backends' CPU seconds.
+    worker_cpu: list[float] = field(default_factory=list)
+    walls: list[float] = field(default_factory=list)
+    database_cpu: list[float] = field(default_factory=list)
+
+    @property
+    def worker_us(self) -> list[float]:
+        per = 1e6 / len(self.benefits)
+        return [
+            (cpu - self.idle_rate * wall) * per for cpu, wall in zip(self.worker_cpu, self.walls, strict=True)
+        ]
+
+
+def worker_command(profile: str | None, depth: int) -> list[str]:
+    if profile is None:
+        return [sys.executable, "-m", "stroom_caseload"]
+    return [
+        sys.executable,
+        "-m",
+        "bench.caseload",
+        "--phase",
+        "worker",
+        "--profile",
+        f"{profile}/depth-{depth}.prof",
+    ]
+
+
+async def start_depth(
+    bootstrap: str,
+    env: dict[str, str],
+    admin: asyncpg.Connection,
+    validator: EventValidator,
+    depth: int,
+    entities: int,
+    profile: str | None,
+) -> Depth:
+    from stroom_caseload.commands import migrate
+
     tag = secrets.token_hex(3)
     events_topic, facts_topic = f"bench-depth-events-{tag}", f"bench-depth-facts-{tag}"
     await ensure_topics(bootstrap, [TopicSpec(events_topic, PARTITIONS), TopicSpec(facts_topic, PARTITIONS)])
+    url, name = env["DATABASE_URL"].rsplit("/", 1)
+    database = f"{name}_d{depth}"
+    await admin.execute(f'CREATE DATABASE "{database}"')
+    await migrate(f"{url}/{database}")
     source = f"urn:stroom:bench:depth-{tag}"
     benefits = [f"B{index:04d}" for index in range(entities)]
-    organisations = load_organisations()
-    validator = EventValidator(Pseudonymiser(KEY), organisations.municipality_codes)
-    keys = [
-        entity_key(validator.validate(next(benefit_events(source, benefit, 0, 1)))) for benefit in benefits
-    ]
-    fact_keys = [key for key in keys if key is not None]
+    keys = [entity_key(validator.validate(next(benefit_events(source, b, 0, 1)))) for b in benefits]
     worker = subprocess.Popen(  # noqa: ASYNC220 - returns at once
-        [sys.executable, "-m", "stroom_caseload"],
+        worker_command(profile, depth),
         env={
             **env,
+            "DATABASE_URL": f"{url}/{database}",
             "STROOM_EVENTS_TOPIC": events_topic,
             "STROOM_FACTS_TOPIC": facts_topic,
             "STROOM_CONSUMER_GROUP": f"bench-depth-{tag}",
@@ -150,59 +221,124 @@ async def depth_cost(
         stderr=subprocess.DEVNULL,
     )
     facts = Facts(bootstrap, facts_topic)
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, max_batch_size=256 * 1024)
     await facts.start()
-    await producer.start()
-    try:
-        history_started = time.time()
-        history = [raw for benefit in benefits for raw in benefit_events(source, benefit, 0, depth)]
-        await send(producer, events_topic, validator, history)
-        await facts.wait_all_after(fact_keys, history_started, limit=600)
-        # The last fact of the history may precede the worker's commit of that batch: let it settle.
-        await asyncio.sleep(2)
-        # A waiting worker still polls the broker: its CPU per second idle is taken off below.
-        idle_from, idle_cpu = time.time(), cpu_seconds(worker.pid)
-        await asyncio.sleep(IDLE_SECONDS)
-        idle_rate = (cpu_seconds(worker.pid) - idle_cpu) / (time.time() - idle_from)
-        before = cpu_seconds(worker.pid)
-        started = time.time()
-        for round_ in range(rounds):
-            sent_at = time.time()
-            await send(
-                producer,
-                events_topic,
-                validator,
-                [next(benefit_events(source, benefit, depth + round_, 1)) for benefit in benefits],
-            )
-            await facts.wait_all_after(fact_keys, sent_at, limit=120)
-        wall = time.time() - started
-        spent = cpu_seconds(worker.pid) - before - idle_rate * wall
-    finally:
-        await producer.stop()
-        await facts.stop()
-        worker.send_signal(signal.SIGTERM)
-        worker.wait(timeout=30)
-    measured = entities * rounds
+    fact_keys = [key for key in keys if key is not None]
+    return Depth(depth, source, benefits, fact_keys, events_topic, database, worker, facts)
+
+
+async def backends_cpu(admin: asyncpg.Connection, database: str) -> dict[int, float]:
+    """CPU of each PostgreSQL backend connected to `database`."""
+    rows = await admin.fetch("SELECT pid FROM pg_stat_activity WHERE datname = $1", database)
+    spent = {}
+    for row in rows:
+        with contextlib.suppress(OSError):  # a backend that ended meanwhile
+            spent[row["pid"]] = cpu_seconds(row["pid"])
+    return spent
+
+
+async def measure_round(
+    depth: Depth, admin: asyncpg.Connection, producer: AIOKafkaProducer, validator: EventValidator, step: int
+) -> None:
+    """One more event for each of the depth's benefits, and what it cost."""
+    database_before = await backends_cpu(admin, depth.database)
+    before = cpu_seconds(depth.worker.pid)
+    started = time.time()
+    events = [next(benefit_events(depth.source, benefit, step, 1)) for benefit in depth.benefits]
+    await send(producer, depth.events_topic, validator, events)
+    await depth.facts.wait_all_after(depth.fact_keys, started, limit=120)
+    await asyncio.sleep(SETTLE_SECONDS)
+    depth.walls.append(time.time() - started)
+    depth.worker_cpu.append(cpu_seconds(depth.worker.pid) - before)
+    database_after = await backends_cpu(admin, depth.database)
+    # A backend opened during the round counts from nothing.
+    depth.database_cpu.append(sum(cpu - database_before.get(pid, 0.0) for pid, cpu in database_after.items()))
+
+
+async def idle_rates(depths: list[Depth]) -> list[float]:
+    """Each waiting worker's CPU per second (it still polls the broker), all measured at once."""
+    began, before = time.time(), [cpu_seconds(d.worker.pid) for d in depths]
+    await asyncio.sleep(IDLE_SECONDS)
+    took = time.time() - began
+    return [(cpu_seconds(d.worker.pid) - b) / took for d, b in zip(depths, before, strict=True)]
+
+
+def summary(depth: Depth, first: Depth | None) -> dict[str, float]:
+    worker = statistics.median(depth.worker_us)
+    base = worker if first is None else statistics.median(first.worker_us)
+    quartiles = statistics.quantiles(depth.worker_us, n=4) if len(depth.worker_us) > 1 else [worker] * 3
     return {
-        "events": measured,
-        "cpu_us_per_event": spent / measured * 1e6,
-        "seconds": wall,
-        "idle_cpu_share": idle_rate,
+        "depth": float(depth.depth),
+        "events": float(len(depth.benefits) * len(depth.worker_us)),
+        "cpu_us_per_event": worker,
+        "cpu_us_q1": quartiles[0],
+        "cpu_us_q3": quartiles[2],
+        "cpu_us_mean": statistics.fmean(depth.worker_us),
+        "ratio": worker / base,
+        "database_us_per_event": statistics.median(depth.database_cpu) / len(depth.benefits) * 1e6,
+        "seconds": sum(depth.walls),
+        "idle_cpu_share": depth.idle_rate,
     }
 
 
 async def history_depths(
-    bootstrap: str, env: dict[str, str], depths: list[int], entities: int, rounds: int
+    bootstrap: str,
+    env: dict[str, str],
+    depths: list[int],
+    entities: int,
+    rounds: int,
+    profile: str | None = None,
 ) -> list[dict[str, float]]:
-    results: list[dict[str, float]] = []
-    print(f"live CPU per event by history length ({entities} benefits, {rounds} rounds of one event each):")
-    for depth in depths:
-        result = {"depth": float(depth), **await depth_cost(bootstrap, env, depth, entities, rounds)}
-        results.append(result)
-        ratio = result["cpu_us_per_event"] / results[0]["cpu_us_per_event"]
+    print(
+        f"live CPU per event by history length ({entities} benefits a depth, {rounds} rounds of one event"
+        " each, the depths taking turns; median over the rounds, quartiles in brackets):"
+    )
+    organisations = load_organisations()
+    validator = EventValidator(Pseudonymiser(KEY), organisations.municipality_codes)
+    admin_url = env["DATABASE_URL"].replace("postgresql+asyncpg://", "postgresql://").rsplit("/", 1)[0]
+    admin = await asyncpg.connect(f"{admin_url}/postgres")
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, max_batch_size=256 * 1024)
+    await producer.start()
+    started: list[Depth] = []
+    try:
+        for depth in depths:
+            started.append(await start_depth(bootstrap, env, admin, validator, depth, entities, profile))
+        history_started = time.time()
+        for d in started:
+            history = [raw for b in d.benefits for raw in benefit_events(d.source, b, 0, d.depth)]
+            await send(producer, d.events_topic, validator, history)
+        for d in started:
+            await d.facts.wait_all_after(d.fact_keys, history_started, limit=900)
+        # The last fact of a history may precede the worker's commit of that batch: let it settle.
+        await asyncio.sleep(2)
+        if profile is not None:
+            for d in started:
+                d.worker.send_signal(signal.SIGUSR1)  # the profile of the rounds only
+        before = await idle_rates(started)
+        for round_ in range(rounds):
+            turn = round_ % len(started)
+            for d in started[turn:] + started[:turn]:
+                await measure_round(d, admin, producer, validator, d.depth + round_)
+        after = await idle_rates(started)
+        for d, rate_before, rate_after in zip(started, before, after, strict=True):
+            d.idle_rate = (rate_before + rate_after) / 2
+    finally:
+        await producer.stop()
+        for d in started:
+            await d.facts.stop()
+            d.worker.send_signal(signal.SIGTERM)
+        for d in started:
+            d.worker.wait(timeout=60)
+            await admin.execute(f'DROP DATABASE IF EXISTS "{d.database}" WITH (FORCE)')
+        await admin.close()
+    results = [summary(d, started[0]) for d in started]
+    for result in results:
         print(
-            f"  {depth:>5} events per entity: {result['cpu_us_per_event']:,.0f} us an event (worker CPU),"
-            f" {ratio:.2f}x the first depth (aim: within 1.20x);"
+            f"  {result['depth']:>5.0f} events per entity: {result['cpu_us_per_event']:,.0f} us an event"
+            f" ({result['cpu_us_q1']:,.0f}-{result['cpu_us_q3']:,.0f};"
+            f" mean {result['cpu_us_mean']:,.0f}) worker CPU,"
+            f" {result['ratio']:.2f}x the first depth (aim: within 1.20x);"
+            f" PostgreSQL {result['database_us_per_event']:,.0f} us;"
             f" {result['seconds']:.1f} s, idle worker {result['idle_cpu_share']:.1%} of a core taken off"
         )
+    print(f"  (load average {os.getloadavg()[0]:.1f})")
     return results
