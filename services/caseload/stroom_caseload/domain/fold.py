@@ -65,13 +65,39 @@ class Typed:
 
 
 @dataclass(frozen=True, slots=True)
+class Changes:
+    """A benefit's members changes in effective-date order, as a chain from the last one back:
+    a change dated on or after the last goes on top in one step and shares the rest with the
+    accumulator before it, where a tuple would be copied whole on every event of a long history."""
+
+    last: BenefitMembersChangedData
+    before: Changes | None = None
+
+    def in_order(self) -> list[BenefitMembersChangedData]:
+        found = []
+        link: Changes | None = self
+        while link is not None:
+            found.append(link.last)
+            link = link.before
+        found.reverse()
+        return found
+
+
+def _chained(changes: Iterable[BenefitMembersChangedData]) -> Changes | None:
+    chain = None
+    for change in changes:
+        chain = Changes(change, chain)
+    return chain
+
+
+@dataclass(frozen=True, slots=True)
 class BenefitAcc:
     """`changes` in effective-date order (canonical order within a date); once started, `spells`
     are the members after applying them in that order, and `open` the open spells per person."""
 
     started: BenefitStartedData | None = None
     ended: BenefitEndedData | None = None
-    changes: tuple[BenefitMembersChangedData, ...] = ()
+    changes: Changes | None = None
     spells: tuple[MemberSpell, ...] = ()
     open: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
 
@@ -108,10 +134,13 @@ def _benefit_step(acc: BenefitAcc, data: EventData) -> BenefitAcc:
             # A later `started` is a correction: it replaces the earlier one as a whole.
             return _with_members(replace(acc, started=data), acc.changes, replay=True)
         case BenefitMembersChangedData():
-            at = bisect_right(acc.changes, data.effective_date, key=_effective)
-            changes = (*acc.changes[:at], data, *acc.changes[at:])
+            last = acc.changes
+            if last is None or data.effective_date >= last.last.effective_date:
+                return _with_members(acc, Changes(data, last), replay=False)
             # Only a change dated before one already applied alters what follows it.
-            return _with_members(acc, changes, replay=at < len(acc.changes))
+            ordered = last.in_order()
+            at = bisect_right(ordered, data.effective_date, key=_effective)
+            return _with_members(acc, _chained([*ordered[:at], data, *ordered[at:]]), replay=True)
         case BenefitEndedData():
             return replace(acc, ended=data)
     return acc
@@ -121,21 +150,23 @@ def _effective(change: BenefitMembersChangedData) -> date:
     return change.effective_date
 
 
-def _with_members(
-    acc: BenefitAcc, changes: tuple[BenefitMembersChangedData, ...], replay: bool
-) -> BenefitAcc:
+def _with_members(acc: BenefitAcc, changes: Changes | None, replay: bool) -> BenefitAcc:
+    """`replay`: the members again from the start and every change; else `changes`' last one
+    applied to the members there are."""
     started = acc.started
     if started is None:
         return replace(acc, changes=changes)
     open_: dict[str, tuple[int, ...]]
+    pending: Sequence[BenefitMembersChangedData]
     if replay:
         spells = [_spell(m, started.start_date) for m in started.members]
         open_ = {}
         for i, spell in enumerate(spells):
             open_[spell.client_ref] = (*open_.get(spell.client_ref, ()), i)
-        pending = changes
+        pending = () if changes is None else changes.in_order()
     else:
-        spells, open_, pending = list(acc.spells), dict(acc.open), changes[-1:]
+        assert changes is not None, "a change applied on its own is there"
+        spells, open_, pending = list(acc.spells), dict(acc.open), (changes.last,)
     for change in pending:
         _apply(spells, open_, change)
     return replace(acc, changes=changes, spells=tuple(spells), open=open_)
