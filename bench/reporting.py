@@ -37,13 +37,14 @@ from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import asyncpg
 import duckdb
 import httpx
 
 from bench import duckdb_reference
+from bench.caseload import backends_cpu
 from bench.credentials import reader
 from stroom_contract.codes import ClientStream, Decision, InflowReason, OutflowReason, Regulation, Role
 from stroom_contract.facts import (
@@ -409,12 +410,22 @@ def verdict(met: bool) -> str:
     return "met" if met else "NOT MET"
 
 
-async def load(url: str, events: int, chunk: int, batch: int, ndjson: Path) -> tuple[float, float, int]:
-    """Generate `chunk` benefits at a time, load their facts in consumer batches; returns the seconds
-    spent loading, the seconds decoding alone takes, and the events generated."""
+class Loaded(NamedTuple):
+    """A load's seconds: its wall time, decoding alone, and the CPU of this process and of its
+    PostgreSQL backend while loading; and the events generated."""
+
+    loading: float
+    decoding: float
+    cpu: float
+    database_cpu: float
+    events: int
+
+
+async def load(url: str, events: int, chunk: int, batch: int, ndjson: Path) -> Loaded:
+    """Generate `chunk` benefits at a time and load their facts in consumer batches."""
     rng = random.Random(1)
     engine = make_engine(url)
-    loading = decoding = 0.0
+    loading = decoding = cpu = 0.0
     generated = index = 0
     with ndjson.open("w") as out:
         while generated < events:
@@ -434,17 +445,20 @@ async def load(url: str, events: int, chunk: int, batch: int, ndjson: Path) -> t
                 with batch_collection():
                     [FACT_ADAPTER.validate_json(v) for v in values[start : start + batch]]
             decoding += time.perf_counter() - t
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.process_time()
             for start in range(0, len(values), batch):
                 with batch_collection():
                     decoded = [FACT_ADAPTER.validate_json(v) for v in values[start : start + batch]]
                     async with engine.begin() as conn:
                         await apply_facts(conn, decoded, datetime.now(UTC))
             loading += time.perf_counter() - t
+            cpu += time.process_time() - c
             print(f"  {generated:,} events loaded, {generated / loading:,.0f} events/s", end="\r", flush=True)
     print()
+    # The pool's one connection has served every batch since the load began.
+    database_cpu = await backends_cpu(url)
     await engine.dispose()
-    return loading, decoding, generated
+    return Loaded(loading, decoding, cpu, database_cpu, generated)
 
 
 def duckdb_ms(sql: str, parameters: list[object], runs: int = 3) -> tuple[float, list[Any]]:
@@ -487,7 +501,8 @@ async def one_size(events: int, chunk: int, batch: int, runs: int) -> dict[str, 
     async with database(str(events)) as url:
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "events.ndjson"
-            loading, decoding, generated = await load(url, events, chunk, batch, path)
+            loaded = await load(url, events, chunk, batch, path)
+            loading, decoding, generated = loaded.loading, loaded.decoding, loaded.events
             admin = await asyncpg.connect(url.replace("+asyncpg", ""))
             db_bytes = await admin.fetchval("SELECT pg_database_size(current_database())")
             # The largest tables with their indexes: what would need partitions first.
@@ -503,6 +518,8 @@ async def one_size(events: int, chunk: int, batch: int, runs: int) -> dict[str, 
                 f"({loading / generated * 1e6:.0f} µs per event); decoding alone (baseline) "
                 f"{generated / decoding:,.0f} events/s ({decoding / generated * 1e6:.0f} µs per event); "
                 f"ratio {decoding / loading:.2f} (aim >= 0.5: {verdict(decoding / loading >= 0.5)}); "
+                f"CPU an event: this process {loaded.cpu / generated * 1e6:.0f} µs (decoding included), "
+                f"PostgreSQL {loaded.database_cpu / generated * 1e6:.0f} µs; "
                 f"database {db_bytes / generated:,.0f} B an event, raw NDJSON {raw_bytes / generated:,.0f} B"
             )
             print(
