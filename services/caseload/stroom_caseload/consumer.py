@@ -51,14 +51,21 @@ class _Batch:
     done: Callable[[], None]
     started: float = field(default_factory=time.perf_counter)
 
-    def then(self, later: _Batch) -> _Batch:
-        """This batch and a later one as one, done in the order they came."""
+    @staticmethod
+    def joined(batches: list[_Batch]) -> _Batch:
+        """Batches as one, done in the order they came."""
+        if len(batches) == 1:
+            return batches[0]
 
         def done() -> None:
-            self.done()
-            later.done()
+            for batch in batches:
+                batch.done()
 
-        return _Batch([*self.decoded, *later.decoded], [*self.poison, *later.poison], done, self.started)
+        decoded = [item for batch in batches for item in batch.decoded]
+        return _Batch(decoded, [item for batch in batches for item in batch.poison], done, batches[0].started)
+
+    def __len__(self) -> int:
+        return len(self.decoded) + len(self.poison)
 
 
 # A batch, its facts, its dead letters (poison, unappliable and conflicting records) and the
@@ -105,6 +112,7 @@ class Processor:
         facts_topic: str,
         dead_letter_topic: str,
         metrics: CaseloadMetrics,
+        transaction_events: int = 8000,
     ) -> None:
         self.engine = engine
         self.producer = producer
@@ -115,9 +123,18 @@ class Processor:
         self.metrics = metrics
         self.last_event_time: datetime | None = None
         self.folds = Folds()
-        # Small queues: enough to overlap the stages, not to pile up unacknowledged work.
-        self._to_apply: asyncio.Queue[_Batch] = asyncio.Queue(maxsize=2)
-        self._to_confirm: asyncio.Queue[_Sent] = asyncio.Queue(maxsize=4)
+        # Decoded batches wait here for the next transaction, which takes all of them: bounded
+        # by events (`transaction_events`), not batches, so that what arrives while a
+        # transaction runs is fetched and goes into the next one rather than waiting in the
+        # broker for the one after.
+        self._to_apply: asyncio.Queue[_Batch] = asyncio.Queue()
+        self._transaction_events = transaction_events
+        self._waiting_events = 0
+        self._room = asyncio.Event()
+        self._room.set()
+        # Batches applied whose facts the broker has not acknowledged yet: the database does not
+        # wait for the broker's answers, only when that many are outstanding.
+        self._to_confirm: asyncio.Queue[_Sent] = asyncio.Queue(maxsize=16)
         self._tasks: list[asyncio.Task[None]] = []
 
     def start(self) -> None:
@@ -142,15 +159,27 @@ class Processor:
                 poison.append((record, redact(f"contract: {exc}")))
             except (ValueError, UnicodeDecodeError, ValidationError) as exc:
                 poison.append((record, redact(f"undecodable: {type(exc).__name__}: {exc}")))
-        await self._to_apply.put(_Batch(decoded, poison, done))
+        while self._waiting_events >= self._transaction_events:
+            self._room.clear()
+            await self._room.wait()
+        self._waiting_events += len(records)
+        self._to_apply.put_nowait(_Batch(decoded, poison, done))
+
+    def _next(self, first: _Batch) -> _Batch:
+        """`first` and everything queued behind it, as one batch: a transaction's own cost is paid
+        once for all of it, so a worker behind catches up instead of falling further. `submit`
+        keeps that under `transaction_events` and one batch."""
+        batches = [first]
+        while not self._to_apply.empty():
+            batches.append(self._to_apply.get_nowait())
+        batch = _Batch.joined(batches)
+        self._waiting_events -= len(batch)
+        self._room.set()
+        return batch
 
     async def _apply_loop(self) -> None:
         while True:
-            batch = await self._to_apply.get()
-            # What queued up while the last transaction ran goes in one: a transaction's own cost
-            # is paid once for all of it, so a worker behind catches up instead of falling further.
-            while not self._to_apply.empty():
-                batch = batch.then(self._to_apply.get_nowait())
+            batch = self._next(await self._to_apply.get())
             facts, dead = await _persist(functools.partial(self._apply, batch), "applying a batch")
             for _, event in batch.decoded:
                 if self.last_event_time is None or event.envelope.time > self.last_event_time:

@@ -84,6 +84,7 @@ class CaseloadRuntime:
             settings.facts_topic,
             settings.dead_letter_topic,
             self.metrics,
+            settings.transaction_events,
         )
         processor.start()
         consumer = BatchConsumer(

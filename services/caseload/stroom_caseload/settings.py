@@ -9,11 +9,14 @@ class CaseloadSettings(CommonSettings):
     http_port: int = service_port("caseload", 8002)
     http_host: str = service_host("caseload")
     consumer_group: str = "stroom-caseload"
-    # Events applied per database transaction at most, and how long to wait to fill a batch
+    # Records fetched and decoded as one batch at most, and how long to wait to fill a batch
     # once its first record is in. Waiting is on every event's way; under load batches fill by
     # themselves, as what arrives while a transaction runs goes into the next one.
     batch_size: int = 2000
     batch_within_seconds: float = 0.01
+    # Decoded events waiting for the database at most: the next transaction applies all of
+    # them (so up to this and one batch), and fetching pauses while that many wait.
+    transaction_events: int = 8000
     rebuild_batch_size: int = 5000
     # Processes a rebuild loads, folds and republishes with (PostgreSQL); 0: one per core.
     rebuild_workers: int = 0

@@ -289,3 +289,43 @@ async def test_batches_queued_during_a_transaction_are_applied_in_one_and_done_i
     assert done == ["first", "second"]
     assert metrics.registry.get_sample_value("stroom_caseload_batch_apply_seconds_count") == 1
     assert stored == len({(event["source"], event["id"]) for event in raw})
+
+
+async def test_fetching_pauses_only_once_a_transactions_worth_of_events_waits(
+    organisations: OrganisationsConfig,
+) -> None:
+    """Batches decoded while a transaction runs queue up to `transaction_events`, all for the next
+    transaction, and `submit` (so fetching) waits only beyond that; taking them frees the room."""
+    # Neither is used before applying, which this test does not reach.
+    processor = Processor(
+        cast(Any, None),
+        cast(AIOKafkaProducer, None),
+        organisations.municipality_codes,
+        "f",
+        "d",
+        CaseloadMetrics(),
+        transaction_events=5,
+    )
+    done: list[int] = []
+
+    def batch(n: int, first: int) -> list[Record]:
+        # Records without a value: poison, decoded without a database, and counted as waiting.
+        return [Record("ev", 0, offset, None, None, []) for offset in range(first, first + n)]
+
+    async with asyncio.timeout(5):
+        await processor.submit(batch(3, 0), lambda: done.append(1))
+        await processor.submit(batch(3, 3), lambda: done.append(2))
+    third = asyncio.create_task(processor.submit(batch(3, 6), lambda: done.append(3)))
+    await asyncio.sleep(0.05)
+    assert not third.done()
+    taken = processor._next(processor._to_apply.get_nowait())
+    async with asyncio.timeout(5):
+        await third
+    assert [record.offset for record, _ in taken.poison] == list(range(6))
+    taken.done()
+    assert done == [1, 2]
+    assert [record.offset for record, _ in processor._next(processor._to_apply.get_nowait()).poison] == [
+        6,
+        7,
+        8,
+    ]
