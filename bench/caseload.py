@@ -15,6 +15,10 @@
    change visible): p50 / p99;
 4. for each of `--depths`, the live worker's CPU per event on entities with that many events
    behind them (bench/history_depth.py).
+
+`--repeat N` runs step 2 N times back to back; `--against OTHER/.venv/bin/python` runs another
+checkout's rebuild after this one's in each of them, on the same topic and database (an A/B in
+one run); `--profile DIR` also profiles one rebuild in a single process (DIR/rebuild-top.txt).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import cProfile
 import gc
 import json
 import os
+import pstats
 import secrets
 import signal
 import statistics
@@ -33,6 +38,7 @@ import subprocess
 import sys
 import time
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -117,12 +123,21 @@ async def baseline(bootstrap: str, topic: str) -> dict[str, Any]:
     return {"events": count, "seconds": elapsed, "cpu_seconds": {"consume": cpu}, "rss_mb": peak_rss_mb()}
 
 
-async def rebuild_phase() -> dict[str, Any]:
+async def rebuild_phase(profile: str | None = None) -> dict[str, Any]:
     from stroom_caseload.rebuild.run import rebuild
     from stroom_caseload.settings import CaseloadSettings
 
+    settings = CaseloadSettings()
     started = time.perf_counter()
-    result = await rebuild(CaseloadSettings())
+    if profile:
+        # One process does every step (`rebuild_workers=1`), so one profile holds all of them.
+        profiler = cProfile.Profile(time.process_time)
+        profiler.enable()
+        result = await rebuild(settings.model_copy(update={"rebuild_workers": 1}))
+        profiler.disable()
+        profiler.dump_stats(profile)
+    else:
+        result = await rebuild(settings)
     return {
         "events": result.records,
         "seconds": time.perf_counter() - started,
@@ -133,6 +148,13 @@ async def rebuild_phase() -> dict[str, Any]:
         "steps": result.steps,
         "cpu_seconds": result.worker_cpu_seconds,
     }
+
+
+def write_top(profile: str, path: str) -> None:
+    """A profile's functions by their own time, then by their time with what they call."""
+    with open(path, "w") as top:
+        pstats.Stats(profile, stream=top).sort_stats("tottime").print_stats(40)
+        pstats.Stats(profile, stream=top).sort_stats("cumulative").print_stats(60)
 
 
 def profiled_worker(path: str) -> None:
@@ -170,9 +192,11 @@ def cpu_line(result: dict[str, Any]) -> str:
     return f"  CPU: {parts}; {per_event:.1f} us an event"
 
 
-def run_phase(phase: str, env: dict[str, str], *args: str) -> dict[str, Any]:
+def run_phase(phase: str, env: dict[str, str], *args: str, python: str = sys.executable) -> dict[str, Any]:
+    """`python`: of this checkout's .venv, or of another's, whose code then runs the phase."""
     out = subprocess.run(
-        [sys.executable, "-m", "bench.caseload", "--phase", phase, *args],
+        [python, "-m", "bench.caseload", "--phase", phase, *args],
+        cwd=Path(python).absolute().parents[2],
         env=env,
         check=True,
         stdout=subprocess.PIPE,
@@ -391,6 +415,38 @@ async def freshness(
     return [arrived[k] - sent_at[k] for k in arrived]
 
 
+async def rebuild_against_raw(
+    env: dict[str, str], topic: str, database_name: str, python: str = sys.executable
+) -> float:
+    """The raw consumer and then the rebuild over the whole of `topic`; gives the ratio of their
+    rates. `python`: whose rebuild (see `run_phase`)."""
+    raw = run_phase("baseline", env, "--topic", topic)
+    raw_rate: float = raw["events"] / raw["seconds"]
+    print(line("raw consume + decode:", raw))
+    print(cpu_line(raw))
+    sampler = BackendSampler(database_name)
+    sampling = asyncio.create_task(sampler.run())
+    phase_started = time.time()
+    built = await asyncio.to_thread(run_phase, "rebuild", env, python=python)
+    await asyncio.sleep(0.2)  # a last sample of every backend still there
+    sampling.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await sampling
+    rate: float = built["events"] / built["seconds"]
+    print(line("caseload rebuild:" if python == sys.executable else "other's rebuild:", built))
+    print("  steps: " + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in built["steps"].items()))
+    print(cpu_line(built))
+    database = sampler.per_step(built["steps"], built["ended_at"], phase_started)
+    print(
+        "  its PostgreSQL backends' CPU: "
+        + ", ".join(f"{step} {seconds:.1f} s" for step, seconds in database.items())
+        + f"; {sum(database.values()) / built['events'] * 1e6:.1f} us an event"
+        f" (load average {os.getloadavg()[0]:.1f})"
+    )
+    print(f"ratio rebuild / raw:  {rate / raw_rate:.1%} (aim >= 50 %)")
+    return rate / raw_rate
+
+
 async def main(args: argparse.Namespace) -> None:
     name = f"stroom_bench_{os.getpid()}_{secrets.token_hex(2)}"
     admin = await asyncpg.connect(ADMIN)
@@ -432,30 +488,31 @@ async def main(args: argparse.Namespace) -> None:
         from stroom_caseload.commands import migrate
 
         await migrate(url)
-        raw = run_phase("baseline", env, "--topic", topics["events"])
-        raw_rate = raw["events"] / raw["seconds"]
-        print(line("raw consume + decode:", raw))
-        print(cpu_line(raw))
-        sampler = BackendSampler(name)
-        sampling = asyncio.create_task(sampler.run())
-        phase_started = time.time()
-        built = await asyncio.to_thread(run_phase, "rebuild", env)
-        await asyncio.sleep(0.2)  # a last sample of every backend still there
-        sampling.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await sampling
-        rate = built["events"] / built["seconds"]
-        print(line("caseload rebuild:", built))
-        print("  steps: " + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in built["steps"].items()))
-        print(cpu_line(built))
-        database = sampler.per_step(built["steps"], built["ended_at"], phase_started)
-        print(
-            "  its PostgreSQL backends' CPU: "
-            + ", ".join(f"{step} {seconds:.1f} s" for step, seconds in database.items())
-            + f"; {sum(database.values()) / built['events'] * 1e6:.1f} us an event"
-            f" (load average {os.getloadavg()[0]:.1f})"
-        )
-        print(f"ratio rebuild / raw:  {rate / raw_rate:.1%} (aim >= 50 %)")
+        ratios: list[float] = []
+        others: list[float] = []
+        for run in range(args.repeat):
+            if args.repeat > 1:
+                print(f"run {run + 1} of {args.repeat} (load average {os.getloadavg()[0]:.1f}):")
+            ratios.append(await rebuild_against_raw(env, topics["events"], name))
+            if args.against:
+                others.append(await rebuild_against_raw(env, topics["events"], name, args.against))
+        if args.repeat > 1:
+            print(
+                "ratios rebuild / raw: "
+                + ", ".join(f"{r:.1%}" for r in ratios)
+                + f"; median {statistics.median(ratios):.1%} (aim >= 50 %)"
+            )
+        if args.against:
+            print(
+                f"the other checkout's ({args.against}): "
+                + ", ".join(f"{r:.1%}" for r in others)
+                + f"; median {statistics.median(others):.1%}"
+            )
+        if args.profile:
+            path = f"{args.profile}/rebuild.prof"
+            profiled = run_phase("rebuild", env, "--profile", path)
+            print(f"rebuild in one process under cProfile: {profiled['seconds']:.1f} s of clock, {path}")
+            print(f"  its top functions: {args.profile}/rebuild-top.txt")
 
         # Each rate gets an organisation the database has not seen: new entities, as in production.
         for rate, organisation in zip(args.rates, ["ijmond-werkt", "bar"], strict=False):
@@ -518,7 +575,17 @@ if __name__ == "__main__":
     # 50 events a depth, where 20 rounds of 10 left one round's noise in the verdict.
     parser.add_argument("--depth-entities", type=int, default=50)
     parser.add_argument("--depth-rounds", type=int, default=20)
-    parser.add_argument("--profile", help="directory for cProfile output of the live workers")
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="times the raw consumer and the rebuild run, back to back"
+    )
+    parser.add_argument(
+        "--against",
+        help="another checkout's .venv/bin/python: its rebuild runs after this one's in each repetition",
+    )
+    parser.add_argument(
+        "--profile",
+        help="directory for cProfile output of the live workers, and of one more rebuild (in one process)",
+    )
     parser.add_argument("--phase", choices=["baseline", "rebuild", "worker"], help=argparse.SUPPRESS)
     parser.add_argument("--topic", help=argparse.SUPPRESS)
     arguments = parser.parse_args()
@@ -528,6 +595,8 @@ if __name__ == "__main__":
     elif arguments.phase == "worker":
         profiled_worker(arguments.profile)
     elif arguments.phase == "rebuild":
-        print(json.dumps(asyncio.run(rebuild_phase())))
+        print(json.dumps(asyncio.run(rebuild_phase(arguments.profile))))
+        if arguments.profile:
+            write_top(arguments.profile, arguments.profile.removesuffix(".prof") + "-top.txt")
     else:
         asyncio.run(main(arguments))
