@@ -194,38 +194,34 @@ class Workers:
         self.peak_rss_mb = 0.0
         self.cpu_seconds: dict[str, float] = {}
         self._drain: asyncio.Future[None] | None = None
-        self._started: asyncio.Future[None] | None = None
 
     async def __aenter__(self) -> Workers:
         if self.count > 1:
-            # The processes start (a new interpreter importing this module, about a second) in
-            # the background: the caller prepares the first step meanwhile, and `run` waits.
-            self._queue = multiprocessing.get_context("forkserver").Queue()
+            # Forked from this process, which has imported all a step needs: ready at once, where
+            # a fresh interpreter importing it took about a second and a half of CPU while the
+            # first step waited. A forked process has only the thread that forked it: they are
+            # forked before the thread that forwards their progress starts, and use none of the
+            # connections they inherit (each step opens its own).
+            context = multiprocessing.get_context("fork")
+            self._queue = context.Queue()
+            for _ in range(self.count):
+                ours, theirs = context.Pipe()
+                process = context.Process(
+                    target=_serve, args=(theirs, self._queue, self._log_level), daemon=True
+                )
+                process.start()
+                theirs.close()
+                self._conns.append(ours)
+                self._processes.append(process)
             loop = asyncio.get_running_loop()
-            self._started = loop.run_in_executor(None, self._start)
             self._drain = loop.run_in_executor(None, self._forward, loop)
         return self
-
-    def _start(self) -> None:
-        # Forked from a server that has imported this module once, not each importing it anew.
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload([__name__])
-        for _ in range(self.count):
-            ours, theirs = context.Pipe()
-            process = context.Process(target=_serve, args=(theirs, self._queue, self._log_level), daemon=True)
-            process.start()
-            theirs.close()
-            self._conns.append(ours)
-            self._processes.append(process)
 
     async def __aexit__(
         self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
     ) -> None:
-        if self._started is None:
+        if self._drain is None:
             return
-        # Those that started are stopped, whether or not all of them did.
-        with contextlib.suppress(Exception):
-            await self._started
         for conn in self._conns:
             # A process that has gone already has closed its end.
             with contextlib.suppress(OSError):
@@ -244,8 +240,6 @@ class Workers:
 
     async def run(self, step: Step[T], shares: Sequence[tuple[Any, ...]]) -> list[T]:
         """`step(*share, report, memory)` for every share, all at once."""
-        if self._started is not None:
-            await self._started
         if not self._processes:
             started = time.process_time()
             results = [await step(*share, self._report, self._memory) for share in shares]
