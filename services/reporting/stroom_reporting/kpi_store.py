@@ -238,9 +238,11 @@ def benefit_cells(
     since: Since = Since(EVER, EVER),
 ) -> list[tuple[Any, ...]]:
     """A benefit's cells over recorded time, as kpi_cells rows (its `stored` ones, CELL_COLUMNS,
-    kept where `since` says): its month-end counts from its spell rows (every version) and its
-    persons' assessments and progress reports; its outflow's from its rows and the other benefits
-    of its persons in its organisation (their returns count for K5 and the revolving door)."""
+    kept where `since` says; those that ended before both parts' `since` may be left out of
+    `stored` and are then left out of the rows too): its month-end counts from its spell rows
+    (every version) and its persons' assessments and progress reports; its outflow's from its rows
+    and the other benefits of its persons in its organisation (their returns count for K5 and the
+    revolving door)."""
     own = spells.get(entity, [])
     if not any(r.regulation in kpis.KPI_REGULATIONS for r in own):
         return []  # every measure counts the KPI regulations only
@@ -370,6 +372,16 @@ async def _stored(conn: AsyncConnection, entities: Sequence[str]) -> list[Any]:
     return await _select(conn, t.kpi_cells, "entity", entities, ("id", *CELL_COLUMNS))
 
 
+async def _stored_since(conn: AsyncConnection, since: Mapping[str, Since]) -> list[Any]:
+    """The stored cells of these benefits but those that ended before the earlier moment from
+    which a part of theirs is restated: `benefit_cells` would keep them as they are."""
+    entities = sorted(since)
+    moments = [min(m for m in since[e] if m is not None) for e in entities]
+    return await dialect.select_valid_since(
+        conn, t.kpi_cells, "entity", entities, ("id", *CELL_COLUMNS), moments
+    )
+
+
 async def _write(conn: AsyncConnection, stored: Sequence[Any], rows: list[tuple[Any, ...]]) -> None:
     """Replace the `stored` cells (`_stored`) by `rows`, leaving alone those that stay, and move
     the current totals by what became current or stopped being so."""
@@ -449,7 +461,7 @@ async def restate_benefits(
         spells.update(await _spells(conn, others))
         found = await _select(conn, t.client_records, "client_ref", assessed, RECORD_COLUMNS)
         records = _by(records_of(r for r in found if r.type in STANDING_RECORDS), lambda r: r.client_ref)
-        stored = await _stored(conn, chunk)
+        stored = await _stored_since(conn, {e: since[e] for e in chunk})
         cells = _by((tuple(row[1:]) for row in stored), lambda row: row[0])
         rows = [
             row

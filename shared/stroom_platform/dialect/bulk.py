@@ -246,6 +246,41 @@ async def select_where_in(
     return found
 
 
+async def select_valid_since(
+    conn: AsyncConnection,
+    table: Table,
+    column: str,
+    values: Sequence[Any],
+    wanted: Sequence[str],
+    since: Sequence[Any],
+) -> list[Any]:
+    """`select_where_in` of a versioned table (`wanted` naming `column` and recorded_to) without
+    the versions that ended before the moment `since` gives for their value: an entity's history
+    before it is never read again."""
+    if not values:
+        return []
+    if is_postgres(conn) and (row := _plain_row(table, tuple(wanted))) is not None:
+        driver = await _driver(conn)
+        sql = _valid_since_sql(table, column, tuple(wanted))
+        return [row(*record) for record in await driver.fetch(sql, values, since)]
+    moment = dict(zip(values, since, strict=True))
+    key, end = wanted.index(column), wanted.index("recorded_to")
+    found = await select_where_in(conn, table, column, values, wanted)
+    return [r for r in found if r[end] is None or r[end] >= moment[r[key]]]
+
+
+@cache
+def _valid_since_sql(table: Table, column: str, wanted: tuple[str, ...]) -> str:
+    columns = ", ".join(wanted)
+    # A lateral look-up per value, as in `_looked_up`.
+    return (
+        f"SELECT {columns} FROM unnest({_array(table, column, '$1')}, {_array(table, 'recorded_to', '$2')}) "  # noqa: S608 - table and column names come from our own metadata, values are bound parameters
+        f"AS wanted(value, since), LATERAL (SELECT {columns} FROM {table.name} WHERE {table.name}.{column} = "
+        f"wanted.value AND ({table.name}.recorded_to IS NULL OR {table.name}.recorded_to >= wanted.since) "
+        f"OFFSET 0) AS {table.name}"
+    )
+
+
 # Column types asyncpg returns as SQLAlchemy would (timestamptz: aware, in UTC, as UtcDateTime).
 _PLAIN = (String, Integer, Date, Boolean, UtcDateTime)
 

@@ -20,6 +20,14 @@ versions = Table(
     Column("key", String(50), primary_key=True),
     Column("version", Integer, primary_key=True, autoincrement=False),
 )
+# Versions over recorded time, as reporting's spell tables and KPI cells keep them.
+recorded = Table(
+    "dialect_recorded",
+    metadata,
+    Column("entity", String(50), primary_key=True),
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("recorded_to", UtcDateTime(), nullable=True),
+)
 
 swapped = MetaData()
 

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from dialect.tables import metadata, rows, versions
+from dialect.tables import metadata, recorded, rows, versions
 from stroom_platform.db import make_engine
 from stroom_platform.dialect import (
     append_rows,
@@ -16,6 +16,7 @@ from stroom_platform.dialect import (
     insert_new_rows,
     insert_rows,
     is_postgres,
+    select_valid_since,
     select_where_in,
     unflushed_commits,
     update_rows,
@@ -55,6 +56,33 @@ async def test_bulk_writes_give_the_same_rows_on_both_engines(database_url: str)
         ]
     finally:
         await engine.dispose()
+
+
+async def test_versions_that_ended_before_their_entitys_moment_are_not_read(engine: AsyncEngine) -> None:
+    moment = datetime(2026, 3, 29, tzinfo=UTC)
+    hour = timedelta(hours=1)
+    async with engine.begin() as conn:
+        # Per entity: ended before the moment, at it, after it, and still open.
+        stored = [
+            (entity, version, ended)
+            for entity in ("a", "b", "c")
+            for version, ended in enumerate((moment - hour, moment, moment + hour, None))
+        ]
+        await insert_rows(conn, recorded, ("entity", "version", "recorded_to"), stored)
+        found = await select_valid_since(
+            conn,
+            recorded,
+            "entity",
+            ["a", "b"],
+            ("entity", "version", "recorded_to"),
+            [moment, moment + 2 * hour],
+        )
+    assert sorted(tuple(row) for row in found) == [
+        ("a", 1, moment),
+        ("a", 2, moment + hour),
+        ("a", 3, None),
+        ("b", 3, None),
+    ]
 
 
 async def test_reads_and_deletes_by_value_look_up_the_index_whatever_the_table_size(
