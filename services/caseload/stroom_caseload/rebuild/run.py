@@ -167,12 +167,16 @@ async def _rebuild(settings: CaseloadSettings, progress: Progress) -> RebuildRes
                 # With one worker, every entity's events are in the one ledger: none strays.
                 strays = find_strays([(part.keys, part.strays) for part in loaded]) if count > 1 else set()
                 # Each entity folded once from all its events, not once per batch it appears in.
+                # With several workers (PostgreSQL), the ledger, complete and only read from now
+                # on, gets its index and statistics meanwhile, while the folds wait on their appends.
+                ledger = [shadow.events] if count > 1 else []
                 await asyncio.gather(
                     workers.run(fold, [(settings, retractions, strays)] * count),
                     fold_strays(settings, strays),
+                    shadow_set.finish(engine, 1, ledger),
                 )
             with step("index"):
-                await shadow_set.finish(engine, count)
+                await shadow_set.finish(engine, count, [t for t in shadow.all if t not in ledger])
             with step("swap"):
                 caught: set[tuple[str, str]] = set()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 
 from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -25,17 +26,18 @@ async def empty(engine: AsyncEngine) -> None:
         await empty_for_loading(conn, shadow.all)
 
 
-async def finish(engine: AsyncEngine, connections: int) -> None:
-    """Indexes and planner statistics for every shadow table, the largest first, on
-    `connections` connections side by side: the catch-up and the queries once live are
-    planned on them."""
+async def finish(engine: AsyncEngine, connections: int, tables: Sequence[Table] = shadow.all) -> None:
+    """Indexes and planner statistics for `tables`, the largest first, on `connections`
+    connections side by side: the catch-up and the queries once live are planned on them."""
     large = (shadow.events, shadow.client_facts, shadow.members)
-    tables: list[Table] = sorted(shadow.all, key=lambda table: table not in large)
+    waiting = sorted(tables, key=lambda table: table not in large)
+    if not waiting:
+        return
 
     async def work() -> None:
         async with engine.begin() as conn:
-            while tables:
-                table = tables.pop(0)
+            while waiting:
+                table = waiting.pop(0)
                 await finish_loading(conn, table, [c for c in _DOCUMENTS if c.table is table])
 
     await asyncio.gather(*(work() for _ in range(writers(engine, connections))))
