@@ -62,32 +62,37 @@ class ShadowLedger:
         values = {}
         batch = []
         for given in decoded:
-            ident = (given.envelope.source, given.envelope.id)
+            envelope = given.envelope
+            ident = (envelope.source, envelope.id)
             if ident not in stored:
                 values[ident] = (given.partition, given.value)
                 batch.append(Incoming.of(given))
         ledger = plan_ledger(batch)
+        marks = self.marks
         for source, event_id, at, by in ledger.marks:
-            keep_earliest(self.marks, (source, event_id), (at, by))
-        # A retraction's chain may end in another partition, known only once every one is in:
-        # see `CaseloadRepository.resolve_retraction_keys`.
-        ledger_rows = ledger.rows(stored)
+            keep_earliest(marks, (source, event_id), (at, by))
         rows = []
-        seen, entities, clients = self._seen, self.held.entities, self.held.clients
-        for incoming, row in zip(ledger.events, ledger_rows, strict=True):
-            source, event_id, key = sys.intern(row.source), row.event_id, row.entity_key
+        seen, entities, clients, strays = self._seen, self.held.entities, self.held.clients, self.strays
+        revisions, retractions = self._client_revisions, self.retractions
+        # A retraction's chain may end in another partition, known only once every one is in:
+        # see `CaseloadRepository.resolve_retraction_keys`. Rows unpacked, not read by name: a
+        # named tuple's fields are properties, and this runs for every event of the topic.
+        for incoming, row in zip(ledger.events, ledger.rows(stored), strict=True):
+            source, event_id, key, kind, time, _ = row
+            source = sys.intern(source)
             revision = 1
-            if incoming.retracted_id is not None:
-                self.retractions.append(Retraction(source, event_id, row.time, incoming.retracted_id))
+            retracted = incoming.retracted_id
+            if retracted is not None:
+                retractions.append(Retraction(source, event_id, time, retracted))
             else:
                 partition, value = values[incoming.ident]
                 if seen.setdefault(key, partition) != partition:
-                    self.strays.add(key)
-                held = entities
-                if row.type in CLIENT_EVENT_TYPES:
-                    revision = self._client_revisions.get((source, event_id), 0) + 1
-                    held = clients
-                held[key].append((source, event_id, row.type, row.time, value, revision))
+                    strays.add(key)
+                if kind in CLIENT_EVENT_TYPES:
+                    revision = revisions.get((source, event_id), 0) + 1
+                    clients[key].append((source, event_id, kind, time, value, revision))
+                else:
+                    entities[key].append((source, event_id, kind, time, value, revision))
             stored[(source, event_id)] = key
             rows.append((*row, revision))
         # In key order (the plan's): two ledgers appending the same redelivered rows then wait for
