@@ -150,9 +150,8 @@ async def _rebuild(settings: CaseloadSettings, progress: Progress) -> RebuildRes
         tps = await coordinator.start()
         count = worker_count(settings, engine, len(tps))
         async with Workers(count, settings.log_level, report) as workers:
-            # While the worker processes start.
-            await shadow_set.empty(engine)
-            ends = await coordinator.ends(tps)
+            # The shadow set is emptied while the broker is asked where the topic ends.
+            _, ends = await asyncio.gather(shadow_set.empty(engine), coordinator.ends(tps))
             total = sum(ends.values())
             with step("load"):
                 loaded = await workers.run(load, [(settings, tps[i::count], ends) for i in range(count)])
