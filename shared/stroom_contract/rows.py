@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime
-from itertools import compress
-from operator import is_not
 from typing import TYPE_CHECKING, Any, Generic, NamedTuple, TypeVar, cast
+
+from stroom_contract.chunked import changed_positions
 
 if TYPE_CHECKING:
     # The facts contract holds the rows in its records: it imports this module.
@@ -155,17 +155,6 @@ def _member_rows(entity: str, state: BenefitState) -> Callable[[MemberSpell], Co
 
 def _membership_base(state: BenefitState) -> tuple[object, ...]:
     return state.municipality, state.regulation, state.start_date, state.end_date
-
-
-def changed_positions(old: Sequence[object], new: Sequence[object]) -> list[int]:
-    """The positions at which `new` differs from `old`, the longer one's tail included. The fold
-    keeps a spell it did not change as the same object, so the spells are compared by identity
-    in C (compress, map) and by value only where that differs (a spell made again may be equal):
-    a Python loop over every spell is what would grow with the history."""
-    common = min(len(old), len(new))
-    differ = [i for i in compress(range(common), map(is_not, old, new)) if old[i] != new[i]]
-    differ.extend(range(common, max(len(old), len(new))))
-    return differ
 
 
 def count_spell_change(

@@ -24,6 +24,7 @@ from stroom_caseload.domain.plan import (
     published_clients,
 )
 from stroom_caseload.tables import Tables, dead_letters, live
+from stroom_contract.chunked import changed_positions
 from stroom_contract.events import RETRACTED
 from stroom_contract.facts import (
     Assessment,
@@ -39,7 +40,6 @@ from stroom_contract.facts import (
     Version,
 )
 from stroom_contract.retractions import Ident, Retractions, chain_keys
-from stroom_contract.rows import changed_positions
 from stroom_platform.dialect import (
     OnConflict,
     delete_tails,

@@ -16,6 +16,7 @@ from datetime import date, datetime
 from typing import Any, Generic, TypeVar
 
 from stroom_caseload.domain.events import Event, Stored
+from stroom_contract.chunked import Chunked
 from stroom_contract.events import (
     ApplicationDecidedData,
     ApplicationReceivedData,
@@ -98,7 +99,7 @@ class BenefitAcc:
     started: BenefitStartedData | None = None
     ended: BenefitEndedData | None = None
     changes: Changes | None = None
-    spells: tuple[MemberSpell, ...] = ()
+    spells: Chunked[MemberSpell] = field(default_factory=Chunked)
     open: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
 
 
@@ -157,33 +158,41 @@ def _with_members(acc: BenefitAcc, changes: Changes | None, replay: bool) -> Ben
     if started is None:
         return replace(acc, changes=changes)
     open_: dict[str, tuple[int, ...]]
-    pending: Sequence[BenefitMembersChangedData]
-    if replay:
-        spells = [_spell(m, started.start_date) for m in started.members]
-        open_ = {}
-        for i, spell in enumerate(spells):
-            open_[spell.client_ref] = (*open_.get(spell.client_ref, ()), i)
-        pending = () if changes is None else changes.in_order()
-    else:
+    if not replay:
         assert changes is not None, "a change applied on its own is there"
-        spells, open_, pending = list(acc.spells), dict(acc.open), (changes.last,)
-    for change in pending:
-        _apply(spells, open_, change)
-    return replace(acc, changes=changes, spells=tuple(spells), open=open_)
+        open_ = dict(acc.open)
+        spells = acc.spells.edited(_apply(acc.spells, open_, changes.last))
+        return replace(acc, changes=changes, spells=spells, open=open_)
+    listed = [_spell(m, started.start_date) for m in started.members]
+    open_ = {}
+    for i, spell in enumerate(listed):
+        open_[spell.client_ref] = (*open_.get(spell.client_ref, ()), i)
+    for change in () if changes is None else changes.in_order():
+        for i, spell in _apply(listed, open_, change).items():
+            if i < len(listed):
+                listed[i] = spell
+            else:
+                listed.append(spell)
+    return replace(acc, changes=changes, spells=Chunked(listed), open=open_)
 
 
 def _apply(
-    spells: list[MemberSpell], open_: dict[str, tuple[int, ...]], change: BenefitMembersChangedData
-) -> None:
-    """One members change: who left first, then who joined (unless still a member)."""
+    spells: Sequence[MemberSpell], open_: dict[str, tuple[int, ...]], change: BenefitMembersChangedData
+) -> dict[int, MemberSpell]:
+    """One members change, as the spells it sets by position (those who join from the spells'
+    length on, in order): who left first, then who joined (unless still a member)."""
     effective = change.effective_date
+    edits: dict[int, MemberSpell] = {}
     for client in change.left:
         for i in open_.pop(client.ref, ()):
-            spells[i] = replace(spells[i], left_on=effective)
+            edits[i] = replace(spells[i], left_on=effective)
+    end = len(spells)
     for m in change.joined:
         if m.ref not in open_:
-            open_[m.ref] = (len(spells),)
-            spells.append(_spell(m, effective))
+            open_[m.ref] = (end,)
+            edits[end] = _spell(m, effective)
+            end += 1
+    return edits
 
 
 def _spell(member: Member, joined_on: date) -> MemberSpell:
