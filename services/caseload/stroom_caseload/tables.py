@@ -49,6 +49,16 @@ def _versioned(name: str, meta: MetaData, *columns: SchemaItem, seq: bool = Fals
     )
 
 
+def _open_spells(table: Table) -> None:
+    """The open version of each spell of an entity: an event that changes a spell closes it (the
+    primary key leads to every version of every spell of the entity, a thousand on a benefit of
+    a thousand events)."""
+    open_ = table.c.recorded_to.is_(None)
+    Index(
+        f"ix_{table.name}_open", table.c.entity_key, table.c.seq, postgresql_where=open_, sqlite_where=open_
+    )
+
+
 @dataclass(frozen=True)
 class Tables:
     events: Table
@@ -180,6 +190,8 @@ def define(meta: MetaData, suffix: str = "") -> Tables:
         seq=True,
     )
     Index(f"ix_{n('trajectory_phases')}_current", phases.c.municipality, phases.c.recorded_to)
+    for spells in (members, phases):
+        _open_spells(spells)
     client_facts = Table(
         n("client_facts"),
         meta,
