@@ -110,8 +110,9 @@ async def apply_events(
     await repo.sync_client_retractions(read)
     facts = client_records([*effects.fresh, *read])
     written, folded = await _recompute(repo, effects, folds)
-    facts += written
     current = await repo.current_facts(effects.republish)
+    # A redelivered entity's full change stands in for the batch's change of it (Effects).
+    facts += [fact for fact in written if fact.key not in current]
     facts.extend(Outgoing(key, value) for key, value in current.items())
     return Applied(facts, effects.new_by_type, effects.duplicates, ledger.conflicts, folded)
 

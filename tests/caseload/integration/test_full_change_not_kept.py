@@ -1,16 +1,19 @@
 """A live worker continuing an entity's fold stores no full change; a redelivered event
-republishes the full change the entity's events give at its stored revision."""
+republishes the full change the entity's events give at its stored revision, also when its batch
+changes the entity again."""
 
 from __future__ import annotations
 
 import asyncio
 from datetime import date
+from types import SimpleNamespace
 
 from alembic import command
 from sqlalchemy import select, true
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from caseload.history import simulate
+from caseload.integration.expectations import assert_facts_match_database
 from caseload.integration.publishing import read_all
 from caseload.integration.test_consumer import prepared
 from stroom_caseload.commands import MIGRATIONS, migrate
@@ -82,6 +85,36 @@ async def test_a_redelivery_republishes_the_full_change_a_continued_fold_did_not
             facts = {key: fact.encode() for key, fact in await conn.execute(query)}
         assert facts == {key: republished[key] for key in revisions}
         await asyncio.to_thread(command.upgrade, config, "head")
+    finally:
+        await engine.dispose()
+
+
+async def test_a_change_stored_but_never_published_is_healed_by_the_batch_that_brings_it_again(
+    database_url: str, pseudonymiser: Pseudonymiser, organisations: OrganisationsConfig
+) -> None:
+    await migrate(database_url)
+    events = _in_order(pseudonymiser, organisations)
+    third = len(events) // 3
+    engine = make_engine(database_url)
+    try:
+        published = []
+        folds = Folds()
+        for start in range(0, third, 40):
+            async with engine.begin() as conn:
+                applied = await apply_events(conn, events[start : min(start + 40, third)], folds=folds)
+            folds.keep(applied.folded)
+            published += applied.facts
+        # Stored, then the worker dies before the broker has its facts.
+        async with engine.begin() as conn:
+            await apply_events(conn, events[third : third + 40], folds=folds)
+        # Another worker gets that batch again with what followed it, in one transaction.
+        async with engine.begin() as conn:
+            applied = await apply_events(conn, events[third : 2 * third], folds=Folds())
+        assert applied.duplicates == 40
+        published += applied.facts
+        # What a facts consumer holds from what reached the broker: no change waits for a base.
+        records = [SimpleNamespace(key=fact.key.encode(), value=fact.value) for fact in published]
+        await assert_facts_match_database(engine, records)
     finally:
         await engine.dispose()
 

@@ -230,11 +230,13 @@ class Effects:
     once it arrives they move to its entity. `recompute`: entities with new events, folded
     again; `since`, per such entity, the earliest recorded time of its new events when nothing
     else moved to it; `appended`, its new events when they are all it has new (no retraction
-    among them or moved to it). `republish`: entities only redelivered, whose stored fact is
-    sent again. `point_facts`: new point facts of persons to store; `fresh`: the records of
-    those that nothing retracts, at hand; `clients` and `persons`: the records to read back, one
-    by one or all of a person's, with `links` (the batch's new retractions) counting up the
-    revisions they change."""
+    among them or moved to it). `republish`: entities redelivered, whose stored fact is sent
+    again, after the batch's own change of them if it has one: what the redelivered events
+    changed may have been stored but never published (a crash in between), and a consumer would
+    wait for ever for that change's revision, the base of every later one. `point_facts`: new
+    point facts of persons to store; `fresh`: the records of those that nothing retracts, at
+    hand; `clients` and `persons`: the records to read back, one by one or all of a person's,
+    with `links` (the batch's new retractions) counting up the revisions they change."""
 
     rekeys: dict[str, str]
     recompute: tuple[str, ...]
@@ -313,7 +315,7 @@ def plan_effects(
         recompute=tuple(sorted(touched)),
         since={key: since[key] for key in touched if key in since},
         appended={key: tuple(events) for key, events in appended.items() if key not in retracting},
-        republish=tuple(sorted(republish - touched)),
+        republish=tuple(sorted(republish)),
         point_facts=tuple(point_facts),
         fresh=tuple(fresh),
         clients=frozenset(clients),
