@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from aiokafka import TopicPartition
 from rich.console import Console
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 import stroom_cli.dead_letters
 from stroom_caseload.commands import migrate as migrate_caseload
@@ -33,6 +33,37 @@ async def _refuse(kafka: Broker, topic: TopicSpec, dead: str, record: Record, re
         await asyncio.gather(*await dead_letter(producer, dead, [(record, reason)]))
     finally:
         await producer.stop()
+
+
+def _replay_caseload(
+    broker: EmbeddedBroker, events: str, dead: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Result:
+    """`stroom caseload dead-letters --replay` on these topics."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'caseload.db'}"
+    asyncio.run(migrate_caseload(url))
+    for name, value in {
+        "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers,
+        "STROOM_EVENTS_TOPIC": events,
+        "STROOM_DEAD_LETTER_TOPIC": dead,
+        "STROOM_DATA_DIR": str(tmp_path / "var"),
+        "DATABASE_URL": url,
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(stroom_cli.dead_letters, "console", Console(width=250))
+    return CliRunner().invoke(app, ["caseload", "dead-letters", "--replay"])
+
+
+async def _replayed_ids(kafka: Broker, events: str) -> list[bytes]:
+    """The ce_id of every record now on partition 0 of the events topic."""
+    consumer = kafka.consumer()
+    await consumer.start()
+    try:
+        consumer.assign([TopicPartition(events, 0)])
+        await consumer.seek_to_beginning(TopicPartition(events, 0))
+        fetched = await consumer.getmany(TopicPartition(events, 0), timeout_ms=3000)
+        return sorted(dict(r.headers)["ce_id"] for rs in fetched.values() for r in rs)
+    finally:
+        await consumer.stop()
 
 
 def test_reporting_dead_letters_are_listed_and_replayed(
@@ -116,34 +147,39 @@ def test_a_record_dead_lettered_again_after_a_crash_is_listed_and_replayed_once(
     other = Record(events, 0, 12, KEY, b"{}", [("ce_id", b"ev-6")])
     for record in (redelivered, other, redelivered):
         asyncio.run(_refuse(kafka, TopicSpec(events, 1), dead, record, "unknown municipality"))
-    url = f"sqlite+aiosqlite:///{tmp_path / 'caseload.db'}"
-    asyncio.run(migrate_caseload(url))
-    for name, value in {
-        "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers,
-        "STROOM_EVENTS_TOPIC": events,
-        "STROOM_DEAD_LETTER_TOPIC": dead,
-        "STROOM_DATA_DIR": str(tmp_path / "var"),
-        "DATABASE_URL": url,
-    }.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.setattr(stroom_cli.dead_letters, "console", Console(width=250))
-
-    result = CliRunner().invoke(app, ["caseload", "dead-letters", "--replay"])
+    result = _replay_caseload(broker, events, dead, tmp_path, monkeypatch)
 
     assert result.exit_code == 0, result.output
     assert sum(f"{events}/0/11" in line for line in result.output.splitlines()) == 1
     assert sum(f"{events}/0/12" in line for line in result.output.splitlines()) == 1
     assert f"2 records opnieuw aangeboden op {events}." in result.output
+    assert asyncio.run(_replayed_ids(kafka, events)) == [b"ev-5", b"ev-6"]
 
-    async def replayed() -> list[bytes | None]:
-        consumer = kafka.consumer()
-        await consumer.start()
-        try:
-            consumer.assign([TopicPartition(events, 0)])
-            await consumer.seek_to_beginning(TopicPartition(events, 0))
-            fetched = await consumer.getmany(TopicPartition(events, 0), timeout_ms=3000)
-            return sorted(dict(r.headers)["ce_id"] for rs in fetched.values() for r in rs)
-        finally:
-            await consumer.stop()
 
-    assert asyncio.run(replayed()) == [b"ev-5", b"ev-6"]
+def test_a_replayed_record_refused_again_is_listed_and_replayed_once(
+    broker: EmbeddedBroker, unique_topic: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    kafka = Broker(broker.bootstrap_servers)
+    events, dead = unique_topic, f"{unique_topic}.dead-letter"
+    headers = [("ce_source", b"urn:bron"), ("ce_id", b"ev-7"), ("ce_type", b"stroom.benefit.started.v1")]
+    # Refused, replayed before its cause was fixed, and refused again where the replay put it: the
+    # dead-letter topic holds the same record twice, at two places read. Offered twice, it would
+    # come back twice more, and so on, doubling with every replay.
+    first = Record(events, 0, 4, KEY, b"{}", headers)
+    again = Record(events, 0, 21, KEY, b"{}", headers)
+    other = Record(events, 0, 5, KEY, b"{}", [("ce_id", b"ev-8")])
+    asyncio.run(_refuse(kafka, TopicSpec(events, 1), dead, first, "unknown municipality GM9999"))
+    asyncio.run(_refuse(kafka, TopicSpec(events, 1), dead, other, "unknown municipality GM9999"))
+    asyncio.run(_refuse(kafka, TopicSpec(events, 1), dead, again, "unappliable: still refused"))
+    result = _replay_caseload(broker, events, dead, tmp_path, monkeypatch)
+
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    # Shown once, where and why it was refused last.
+    assert [line for line in lines if "ev-7" in line and "/0/" in line] == [
+        next(line for line in lines if f"{events}/0/21" in line)
+    ]
+    assert "unappliable: still refused" in result.output
+    assert f"{events}/0/4" not in result.output
+    assert f"2 records opnieuw aangeboden op {events}." in result.output
+    assert asyncio.run(_replayed_ids(kafka, events)) == [b"ev-7", b"ev-8"]

@@ -24,17 +24,20 @@ Read = Callable[[Broker, str], Coroutine[Any, Any, list[DeadLetter]]]
 Replay = Callable[[Broker, str, list[DeadLetter]], Coroutine[Any, Any, int]]
 
 
-def once_per_position(letters: Sequence[DeadLetter]) -> list[DeadLetter]:
-    """Each refused record once, by where it was read: a batch applied again after a crash before
-    its offsets were committed dead-letters its poison records again (the topic cannot take that
-    back), and listing or replaying them twice would count and offer them twice."""
-    seen: set[str] = set()
-    kept = []
+def once_per_record(letters: Sequence[DeadLetter]) -> list[DeadLetter]:
+    """Each refused record once, as it was refused last: a batch applied again after a crash
+    before its offsets were committed dead-letters its poison records again (the topic cannot take
+    that back), and a replayed record that still fails is dead-lettered again where the replay put
+    it. Listed or replayed as often as it stands on the topic, a record would be counted and
+    offered that often, and every replay would double what still fails. A record is its key, value
+    and own headers, which a replay keeps; `letters` in partition and offset order, which is the
+    order a record was refused in (its key keeps it in one partition)."""
+    latest: dict[tuple[bytes | None, bytes | None, tuple[tuple[str, bytes], ...]], DeadLetter] = {}
     for letter in letters:
-        if letter.position not in seen or not letter.position:
-            seen.add(letter.position)
-            kept.append(letter)
-    return kept
+        record = (letter.key, letter.value, tuple(letter.record_headers))
+        latest.pop(record, None)
+        latest[record] = letter
+    return list(latest.values())
 
 
 def show_and_replay(
@@ -52,7 +55,7 @@ def show_and_replay(
         raise typer.BadParameter("KAFKA_BOOTSTRAP_SERVERS is nodig om de dead letters te lezen")
     (title, target), (read, offer) = topics, commands
     broker = broker_of(settings)
-    letters = once_per_position(asyncio.run(read(broker, title)))
+    letters = once_per_record(asyncio.run(read(broker, title)))
     table = Table("Partitie", "Offset", *(label for label, _ in columns), "Reden", "Positie", title=title)
     for letter in letters:
         table.add_row(

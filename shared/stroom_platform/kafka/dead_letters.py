@@ -71,6 +71,11 @@ class DeadLetter:
         """`topic/partition/offset` of the record when it was refused."""
         return self.header(POSITION_HEADER)
 
+    @property
+    def record_headers(self) -> list[tuple[str, bytes]]:
+        """The refused record's headers, without the reason and position added to them."""
+        return [(name, value) for name, value in self.headers if name not in _OWN_HEADERS]
+
 
 async def read_dead_letters(broker: Broker, topic: str) -> list[DeadLetter]:
     """Every record now on the dead-letter topic, in partition and offset order."""
@@ -109,8 +114,7 @@ async def replay(broker: Broker, topic: str, letters: Sequence[DeadLetter], part
     await producer.start()
     try:
         for letter in letters:
-            headers = [(name, value) for name, value in letter.headers if name not in _OWN_HEADERS]
-            await producer.send(topic, letter.value, key=letter.key, headers=headers)
+            await producer.send(topic, letter.value, key=letter.key, headers=letter.record_headers)
         await producer.flush()
     finally:
         await producer.stop()
