@@ -13,7 +13,6 @@ code as a member so OAuth client libraries can read it.
 from __future__ import annotations
 
 import base64
-import binascii
 import hmac
 from typing import Any
 from urllib.parse import parse_qsl, unquote_plus
@@ -65,7 +64,8 @@ def _basic_credentials(header: str | None) -> tuple[str, str] | None:
         raise _invalid_client()
     try:
         decoded = base64.b64decode(encoded.strip(), validate=True).decode()
-    except (binascii.Error, UnicodeDecodeError):
+    except ValueError:
+        # Not base64 (binascii.Error), characters outside ASCII, or not UTF-8 once decoded.
         raise _invalid_client() from None
     client_id, colon, secret = decoded.partition(":")
     if not colon:

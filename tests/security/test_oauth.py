@@ -9,19 +9,24 @@ import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote_plus, urlencode
 
 import httpx
 import jwt
 import orjson
 import pytest
 from fastapi import FastAPI
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from security.fields import example
 from stroom_cli.main import app as cli
+from stroom_contract.bsn import bsn_spans
 from stroom_intake.app import create_app
 from stroom_intake.settings import IntakeSettings
 from stroom_platform.auth import ApiKey
+from stroom_platform.oauth import FORM
 
 ISSUER_VARIABLES = ("STROOM_AUTH_ISSUER", "STROOM_AUTH_PUBLIC_KEYS_FILE", "STROOM_AUTH_JWKS_URL")
 CLIENT = "gws-werksaam"
@@ -77,6 +82,94 @@ async def intake(
 
 def basic(client_id: str, secret: str) -> dict[str, str]:
     return {"Authorization": "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()}
+
+
+# Hostile requests to the token endpoint: forms of known and unknown names and values, repeated
+# or not, and bodies that are no form; Basic credentials right, wrong, not base64, not UTF-8 or
+# without their colon, and headers of any bytes. `SECRET` stands for the registered client's; `BSN`
+# passes the 11-check, and must not come back in an answer.
+SECRET = "<secret>"  # noqa: S105 - a placeholder for the registered secret
+BSN = "111222333"
+_TEXT = st.text(max_size=30)
+_NAMES = st.sampled_from(["grant_type", "scope", "client_id", "client_secret", BSN]) | _TEXT
+_VALUES = st.sampled_from(
+    ["client_credentials", "password", CLIENT, SECRET, BSN, "events:write", f"{BSN} ops:read", "ops:read", ""]
+)
+_FORMS = st.fixed_dictionaries(
+    {"grant_type": st.just("client_credentials") | _VALUES | _TEXT},
+    optional={
+        "scope": st.sampled_from(["events:write", "ops:read events:write", "admin", ""]) | _VALUES | _TEXT,
+        "client_id": st.just(CLIENT) | _TEXT,
+        "client_secret": st.just(SECRET) | _TEXT,
+    },
+)
+_BODIES = st.one_of(
+    _FORMS.map(lambda form: ("form", list(form.items()))),
+    st.lists(st.tuples(_NAMES, _VALUES | _TEXT), max_size=5).map(lambda pairs: ("pairs", pairs)),
+    st.binary(max_size=60).map(lambda raw: ("raw", raw)),
+)
+_AUTHORIZATION = st.one_of(
+    st.none(),
+    st.tuples(st.just(CLIENT) | _TEXT, st.just(SECRET) | _TEXT).map(lambda pair: ("basic", pair)),
+    st.binary(max_size=30).map(lambda raw: ("basic", raw)),
+    st.binary(max_size=40).map(lambda raw: ("raw", b"Basic " + raw)),
+    st.binary(max_size=40).map(lambda raw: ("raw", raw)),
+)
+_CONTENT_TYPES = st.one_of(
+    st.just(FORM), st.sampled_from([f"{FORM}; charset=utf-8", FORM.upper(), "application/json"]), _TEXT
+)
+_HOSTILE = st.tuples(_BODIES, _AUTHORIZATION, _CONTENT_TYPES)
+# Requests a client could send, right or wrong, so that every answer of the endpoint is reached.
+_SCOPES = st.sampled_from(["", "events:write", "ops:read events:write", "admin", f"ops:read {BSN}"])
+_PLAUSIBLE = st.one_of(
+    st.tuples(
+        st.tuples(st.sampled_from(["client_credentials", "password"]), _SCOPES).map(
+            lambda form: ("form", [("grant_type", form[0]), ("scope", form[1])])
+        ),
+        st.tuples(st.sampled_from([CLIENT, "someone-else"]), st.sampled_from([SECRET, "wrong"])).map(
+            lambda pair: ("basic", pair)
+        ),
+        st.just(FORM),
+    ),
+    st.tuples(
+        st.tuples(st.sampled_from([CLIENT, "someone-else"]), st.sampled_from([SECRET, "wrong"]), _SCOPES).map(
+            lambda form: (
+                "form",
+                [
+                    ("grant_type", "client_credentials"),
+                    ("client_id", form[0]),
+                    ("client_secret", form[1]),
+                    ("scope", form[2]),
+                ],
+            )
+        ),
+        st.none(),
+        st.just(FORM),
+    ),
+)
+
+
+def _with_secret(text: str, secret: str) -> str:
+    return text.replace(SECRET, secret)
+
+
+def _body(spec: tuple[str, Any], secret: str) -> bytes:
+    kind, value = spec
+    if kind == "raw":
+        return bytes(value)
+    pairs = [(_with_secret(k, secret), _with_secret(v, secret)) for k, v in value]
+    if kind == "form":
+        return urlencode(pairs).encode()
+    return "&".join(f"{k}={v}" for k, v in pairs).encode()
+
+
+def _authorization(spec: tuple[str, Any], secret: str) -> bytes:
+    kind, value = spec
+    if kind == "raw":
+        return bytes(value)
+    if isinstance(value, tuple):
+        value = ":".join(quote_plus(_with_secret(part, secret)) for part in value).encode()
+    return b"Basic " + base64.b64encode(value)
 
 
 async def token(http: httpx.AsyncClient, form: dict[str, str], headers: dict[str, str]) -> httpx.Response:
@@ -176,6 +269,39 @@ async def test_what_the_token_endpoint_refuses(
     assert secret not in answer.text
     if status == 401:
         assert answer.headers["www-authenticate"].startswith("Basic")
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(request=_PLAUSIBLE | _HOSTILE)
+async def test_hostile_token_requests_get_a_token_or_a_problem(
+    intake: FastAPI,
+    registration: tuple[str, ApiKey],
+    request: tuple[tuple[str, Any], tuple[str, Any] | None, str],
+) -> None:
+    body, authorization, content_type = request
+    secret, entry = registration
+    headers = [(b"content-type", content_type.encode())]
+    if authorization is not None:
+        headers.append((b"authorization", _authorization(authorization, secret)))
+    transport = httpx.ASGITransport(app=intake)
+    async with httpx.AsyncClient(transport=transport, base_url="http://intake") as http:
+        answer = await http.post("/oauth2/token", content=_body(body, secret), headers=headers)
+    assert answer.status_code in (200, 400, 401), answer.text
+    event(f"{answer.status_code} {answer.json().get('error', '')}")
+    assert secret not in answer.text
+    assert not list(bsn_spans(answer.text))
+    if answer.status_code == 200:
+        assert set(answer.json()["scope"].split()) <= set(entry.scopes)
+        return
+    assert answer.headers["content-type"] == "application/problem+json"
+    problem = answer.json()
+    assert problem["status"] == answer.status_code
+    assert problem["error"] in (
+        "invalid_request",
+        "invalid_client",
+        "unsupported_grant_type",
+        "invalid_scope",
+    )
 
 
 async def test_no_token_endpoint_when_another_issuer_is_configured(app: FastAPI) -> None:
