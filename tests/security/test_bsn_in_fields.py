@@ -180,6 +180,18 @@ def test_a_bsn_in_a_data_field_outside_the_contract_is_refused(
     assert caught.value.event_id == raw["id"]
 
 
+def test_a_bsn_outside_the_contract_in_a_later_list_item_is_refused(validator: EventValidator) -> None:
+    # Every item of a list of objects is looked at, not only the first: here a member added last.
+    raw = example("stroom.benefit.started.v1")
+    last = len(raw["data"]["members"])
+    added = {**raw["data"]["members"][0], "opmerking": f"klant {BSN}"}
+    raw = with_value(raw, ("data", "members", last), added)
+    with pytest.raises(InvalidEvent) as caught:
+        validator.validate(raw)
+    assert [e.field for e in caught.value.errors] == [f"data.members[{last}].opmerking"]
+    assert not contains_bsn(str(caught.value))
+
+
 def test_a_harmless_field_outside_the_contract_is_dropped(validator: EventValidator) -> None:
     raw = with_value(example("stroom.benefit.started.v1"), ("data", "notitie"), "dossier UITK-12345672")
     raw = with_value(raw, ("data", "members", 0, "volgnummer"), 2)
