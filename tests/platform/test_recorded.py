@@ -5,21 +5,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import Column, Integer, MetaData, String, Table, select
+from dialect.tables import metadata
+from dialect.tables import recorded as versions
+from sqlalchemy import select
 
 from stroom_platform.db import make_engine
-from stroom_platform.dialect import UtcDateTime
 from stroom_platform.recorded import known_at
-
-metadata = MetaData()
-versions = Table(
-    "recorded_versions",
-    metadata,
-    Column("key", String(10), primary_key=True),
-    Column("version", Integer, primary_key=True, autoincrement=False),
-    Column("recorded_from", UtcDateTime(), nullable=False),
-    Column("recorded_to", UtcDateTime(), nullable=True),
-)
 
 
 def _at(day: int) -> datetime:
@@ -34,15 +25,15 @@ async def test_known_at_reads_each_moments_versions(database_url: str) -> None:
             await conn.execute(
                 versions.insert(),
                 [
-                    {"key": "a", "version": 0, "recorded_from": _at(1), "recorded_to": _at(5)},
-                    {"key": "a", "version": 1, "recorded_from": _at(5), "recorded_to": None},
-                    {"key": "b", "version": 0, "recorded_from": _at(3), "recorded_to": _at(4)},
+                    {"entity": "a", "version": 0, "recorded_from": _at(1), "recorded_to": _at(5)},
+                    {"entity": "a", "version": 1, "recorded_from": _at(5), "recorded_to": None},
+                    {"entity": "b", "version": 0, "recorded_from": _at(3), "recorded_to": _at(4)},
                 ],
             )
 
             async def known(as_of: datetime | None) -> list[tuple[str, int]]:
                 rows = await conn.execute(
-                    select(versions.c.key, versions.c.version).where(known_at(versions, as_of))
+                    select(versions.c.entity, versions.c.version).where(known_at(versions, as_of))
                 )
                 return sorted((key, version) for key, version in rows)
 

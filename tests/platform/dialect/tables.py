@@ -26,6 +26,7 @@ recorded = Table(
     metadata,
     Column("entity", String(50), primary_key=True),
     Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("recorded_from", UtcDateTime(), nullable=True),
     Column("recorded_to", UtcDateTime(), nullable=True),
 )
 
