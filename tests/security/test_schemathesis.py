@@ -1,8 +1,9 @@
 """Schemathesis against the OpenAPI documents of the three services, served as deployed (one
 PostgreSQL database, the embedded broker), with a credential that may call every route.
 
-For every operation of every document, intake's `POST /v1/events` body included, schemathesis
-generates requests that fit the document and requests that do not. Every answer must be below
+For every operation of every document, intake's `POST /v1/events` body included (in each of its
+content types, NDJSON too), schemathesis generates requests that fit the document and requests
+that do not. Every answer must be below
 500, have a status code, content type and body the document describes, be an RFC 9457 problem
 when it is not a success, and hold no BSN. Seeded (derandomized) and bounded: the same requests
 every run, a few minutes on two cores.
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import re
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -35,6 +37,7 @@ from schemathesis.specs.openapi.checks import (
 
 from stroom_cli.serve import start_services
 from stroom_contract.bsn import bsn_spans
+from stroom_intake.api import NDJSON, SINGLE
 from stroom_platform.api_standards import OPENAPI_URL, PROBLEM_JSON
 from stroom_platform.broker import EmbeddedBroker
 
@@ -52,11 +55,36 @@ EVERY_SCOPE = bearer(
 )
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 EXAMPLES_PER_MODE = 12
-# Intake's body is the largest input: it gets more examples.
-EXAMPLES_WITH_A_BODY = 40
+# Intake's body is the largest input, in four content types: it gets more examples.
+EXAMPLES_WITH_A_BODY = 50
 # The audit log's SHA-256 chain, in hex, may hold nine digits that pass the 11-check by chance.
 HASHES = re.compile(r"(?<![0-9a-f])[0-9a-f]{64}(?![0-9a-f])")
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def ndjson_lines(_: Any, value: Any) -> bytes:
+    """An NDJSON body (`lines_described`): a line per item of a list, a string as it is (a line
+    that is no JSON, or several), anything else as JSON on one line."""
+    items = value if isinstance(value, list) else [value]
+    return b"\n".join(
+        item.encode(errors="surrogatepass") if isinstance(item, str) else json.dumps(item).encode()
+        for item in items
+    )
+
+
+schemathesis.serializer(NDJSON[0])(ndjson_lines)
+
+
+def lines_described(document: dict[str, Any]) -> None:
+    """An NDJSON body described by what its lines hold, each the document's single event, so
+    that events are generated line by line: the document itself says only that it is text."""
+    for item in document["paths"].values():
+        for operation in item.values():
+            content = (
+                operation.get("requestBody", {}).get("content", {}) if isinstance(operation, dict) else {}
+            )
+            if NDJSON[0] in content and SINGLE in content:
+                content[NDJSON[0]] = {"schema": {"type": "array", "items": content[SINGLE]["schema"]}}
 
 
 @pytest.fixture
@@ -136,6 +164,7 @@ def fuzz_operation(operation: Any, base_url: str, mode: GenerationMode, failures
 
 def fuzz_service(url: str) -> list[str]:
     document = httpx.get(f"{url}{OPENAPI_URL}").json()
+    lines_described(document)
     schema = schemathesis.openapi.from_dict(document)
     failures: list[str] = []
     operations = [result.ok() for result in schema.get_all_operations()]
