@@ -35,10 +35,6 @@ class Cell(NamedTuple):
     b: int
 
 
-def _cells(values: dict[tuple[str, str, int, str], list[int]]) -> tuple[Cell, ...]:
-    return tuple(Cell(*key, a, b) for key, (a, b) in sorted(values.items()) if a or b)
-
-
 def benefit_cells(
     benefit: kpis.KpiBenefit,
     clients: kpis.ClientFile | None,
@@ -48,33 +44,35 @@ def benefit_cells(
 ) -> tuple[Cell, ...]:
     """What a benefit contributes to every KPI: P's, K1's and K2's month-end counts as changes
     (`known` and `months`: see kpis.standing_changes), and its outflow to K4, K5 and the revolving door; only
-    the month-end counts when `returns` is None, only the outflow's when `clients` is None."""
-    values: dict[tuple[str, str, int, str], list[int]] = defaultdict(lambda: [0, 0])
+    the month-end counts when `returns` is None, only the outflow's when `clients` is None. In the
+    order of their keys (measure, municipality, month, detail), each key once, none all zero."""
     municipality = benefit.municipality
-
-    def add(measure: str, month: int, detail: str, a: int, b: int) -> None:
-        cell = values[(measure, municipality, month, detail)]
-        cell[0] += a
-        cell[1] += b
-
+    cells: list[Cell] = []
     if clients is not None:
+        # P's changes may fall in one month more than once; the others come once a month at most.
+        population: dict[int, int] = {}
         for _, month, change in kpis.population_changes([benefit], clients, 0):
-            add(P, month, "", change, 0)
+            population[month] = population.get(month, 0) + change
+        cells.extend(Cell(P, municipality, month, "", a, 0) for month, a in population.items() if a)
         start = benefit.start_date.toordinal()
         for month, before, now in kpis.standing_changes(benefit, clients, known, months):
-            k1 = now.k1 - before.k1
-            add(K1, month, "", k1, k1 * start)
-            add(K2, month, "", now.mediable - before.mediable, now.current - before.current)
+            if k1 := now.k1 - before.k1:
+                cells.append(Cell(K1, municipality, month, "", k1, k1 * start))
+            mediable, current = now.mediable - before.mediable, now.current - before.current
+            if mediable or current:
+                cells.append(Cell(K2, municipality, month, "", mediable, current))
     end = benefit.end_date
     if end is not None and returns is not None:
         month = month_of(end)
         if kpis.k4_outflows([benefit], month, month):
-            add(K4, month, "", 1, 0)
+            cells.append(Cell(K4, municipality, month, "", 1, 0))
         if kpis.k5_outflow(benefit):
-            add(K5, month, end.isoformat(), 1, kpis.k5_returned(benefit, returns))
+            returned = int(kpis.k5_returned(benefit, returns))
+            cells.append(Cell(K5, municipality, month, end.isoformat(), 1, returned))
         if benefit.regulation in kpis.KPI_REGULATIONS and (door := kpis.door_cell(benefit, returns)):
-            add(DOOR, month, f"{door.outflow_reason}|{door.inflow_reason}", door.within_6m, 1)
-    return _cells(values)
+            detail = f"{door.outflow_reason}|{door.inflow_reason}"
+            cells.append(Cell(DOOR, municipality, month, detail, int(door.within_6m), 1))
+    return tuple(sorted(cells))
 
 
 def standings(cells: Iterable[Cell], months: Iterable[int]) -> dict[int, kpis.Standing]:

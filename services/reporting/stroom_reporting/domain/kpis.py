@@ -69,6 +69,10 @@ class ClientFile:
 
     assessments: dict[str, list[tuple[date, Recorded, tuple[str, bool]]]]
     progress: dict[str, list[tuple[date, Recorded, bool]]]
+    # Per client the days of those lists: bisected without a key function, which every month end
+    # of every restated benefit asks for.
+    assessment_days: dict[str, list[date]]
+    progress_days: dict[str, list[date]]
 
     @staticmethod
     def of(
@@ -83,18 +87,22 @@ class ClientFile:
         reports: dict[str, list[tuple[date, Recorded, bool]]] = defaultdict(list)
         for client, day, time, record, long_trajectory in progress:
             reports[client].append((day, (time, record), long_trajectory))
+        assessed = {c: sorted(items) for c, items in by_client.items()}
+        reported = {c: sorted(items) for c, items in reports.items()}
         return ClientFile(
-            {c: sorted(items) for c, items in by_client.items()},
-            {c: sorted(items) for c, items in reports.items()},
+            assessed,
+            reported,
+            {c: [item[0] for item in items] for c, items in assessed.items()},
+            {c: [item[0] for item in items] for c, items in reported.items()},
         )
 
     def assessment(self, client: str, day: date) -> tuple[str, bool] | None:
-        return _latest(self.assessments.get(client, []), day)
+        index = bisect_right(self.assessment_days.get(client, ()), day)
+        return self.assessments[client][index - 1][2] if index else None
 
     def progress_report(self, client: str, day: date) -> tuple[date, bool] | None:
-        items = self.progress.get(client, [])
-        index = bisect_right(items, day, key=lambda item: item[0])
-        return (items[index - 1][0], items[index - 1][2]) if index else None
+        index = bisect_right(self.progress_days.get(client, ()), day)
+        return (self.progress_days[client][index - 1], self.progress[client][index - 1][2]) if index else None
 
     def care_stretches(self, client: str) -> list[tuple[date, date | None]]:
         """The days [from, until) over which the client's latest assessment makes them a care
