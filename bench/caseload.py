@@ -12,7 +12,9 @@
    events at each of `--rates` per second (on topics of their own, in record batches every few
    milliseconds as intake's relay does), measuring the delay from produce time to the entity's
    fact on the facts topic (published right after the transaction that makes the projection
-   change visible): p50 / p99;
+   change visible): p50 / p99, and beside it the workers' own account of where a batch's
+   oldest event was how long after its acceptance (decoded, transaction started, applied,
+   published: `stroom_caseload_batch_delay_seconds`);
 4. for each of `--depths`, the live worker's CPU per event on entities with that many events
    behind them (bench/history_depth.py).
 
@@ -29,6 +31,7 @@ import contextlib
 import cProfile
 import gc
 import json
+import math
 import os
 import pstats
 import secrets
@@ -37,12 +40,14 @@ import statistics
 import subprocess
 import sys
 import time
+import urllib.request
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from prometheus_client.parser import text_string_to_metric_families
 
 from bench.history_depth import cpu_seconds, history_depths
 from stroom_contract.bsn import Pseudonymiser
@@ -50,6 +55,7 @@ from stroom_contract.kafka_binding import decode, encode
 from stroom_contract.keys import entity_key
 from stroom_contract.retractions import retraction_key
 from stroom_contract.validation import EventValidator
+from stroom_platform.auth import API_KEY_HEADER, OPS_READ, hash_api_key
 from stroom_platform.broker import EmbeddedBroker, TopicSpec, ensure_topics, free_port
 from stroom_platform.kafka.clients import PROFILES
 from stroom_platform.kafka.lag import end_offsets
@@ -298,8 +304,14 @@ async def freshness(
         "STROOM_FACTS_TOPIC": facts_topic,
         "STROOM_CONSUMER_GROUP": f"bench-live-{tag}",
     }
+    # A key of the bench's own that may read the workers' metrics.
+    metrics_key = secrets.token_urlsafe(32)
+    env["STROOM_API_KEYS"] = json.dumps(
+        [{"hash": hash_api_key(metrics_key), "subject": "bench", "scopes": [OPS_READ]}]
+    )
     await start_group_at_end(bootstrap, env["STROOM_CONSUMER_GROUP"], events_topic)
     # One consumer group: the workers split the partitions between them.
+    ports = [free_port() for _ in range(worker_count)]
     workers = [
         subprocess.Popen(  # noqa: ASYNC220 - returns at once
             [
@@ -311,11 +323,11 @@ async def freshness(
                     else ("stroom_caseload",)
                 ),
             ],
-            env={**env, "STROOM_HTTP_PORT": str(free_port())},
+            env={**env, "STROOM_HTTP_PORT": str(port)},
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        for n in range(worker_count)
+        for n, port in enumerate(ports)
     ]
     # A short fetch wait: the probe must not add its own delay to what it measures. The embedded
     # broker holds a fetch that finds nothing new for its whole wait, even when records arrive
@@ -395,6 +407,7 @@ async def freshness(
     cpu = sum(cpu_seconds(worker.pid) for worker in workers) - cpu_before
     gc.enable()
     database_cpu = await backends_cpu(env["DATABASE_URL"])
+    stages = await asyncio.to_thread(batch_delays, ports, metrics_key)
     listener.cancel()
     await facts.stop()
     await producer.stop()
@@ -409,10 +422,42 @@ async def freshness(
         f" {database_cpu:.1f} s, {database_cpu / sent * 1e6:.0f} us an event"
         f" (load average {os.getloadavg()[0]:.1f})"
     )
+    print(
+        "  a batch's oldest event, seconds after its acceptance (p50 / p99 over the batches): "
+        + ", ".join(f"{stage} {p50 * 1000:.0f} / {p99 * 1000:.0f} ms" for stage, (p50, p99) in stages.items())
+    )
     missing = len(sent_at) - len(arrived)
     if missing:
         print(f"  {missing} of {len(sent_at)} entities without a fact within 30 s")
     return [arrived[k] - sent_at[k] for k in arrived]
+
+
+def batch_delays(ports: list[int], key: str) -> dict[str, tuple[float, float]]:
+    """The workers' `stroom_caseload_batch_delay_seconds` per stage, summed over the workers:
+    the p50 and p99 as the upper bounds of the buckets they fall in."""
+    buckets: dict[str, dict[float, float]] = {}
+    for port in ports:
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/metrics", headers={API_KEY_HEADER: key})
+        with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310 - our own worker
+            text = answer.read().decode()
+        for family in text_string_to_metric_families(text):
+            if family.name != "stroom_caseload_batch_delay_seconds":
+                continue
+            for sample in family.samples:
+                if sample.name.endswith("_bucket"):
+                    stage = buckets.setdefault(sample.labels["stage"], {})
+                    bound = float(sample.labels["le"])
+                    stage[bound] = stage.get(bound, 0.0) + sample.value
+
+    def quantile(cumulative: dict[float, float], q: float) -> float:
+        total = cumulative[math.inf]
+        return next(bound for bound, count in sorted(cumulative.items()) if count >= q * total)
+
+    return {
+        stage: (quantile(counts, 0.5), quantile(counts, 0.99))
+        for stage, counts in buckets.items()
+        if counts.get(math.inf)
+    }
 
 
 async def rebuild_against_raw(

@@ -49,6 +49,8 @@ class _Batch:
     decoded: list[tuple[Record, Decoded]]
     poison: list[tuple[Record, str]]
     done: Callable[[], None]
+    # When the oldest of its records was accepted (seconds), if they say.
+    accepted: float | None = None
     started: float = field(default_factory=time.perf_counter)
 
     @staticmethod
@@ -62,7 +64,9 @@ class _Batch:
                 batch.done()
 
         decoded = [item for batch in batches for item in batch.decoded]
-        return _Batch(decoded, [item for batch in batches for item in batch.poison], done, batches[0].started)
+        poison = [item for batch in batches for item in batch.poison]
+        accepted = min((b.accepted for b in batches if b.accepted is not None), default=None)
+        return _Batch(decoded, poison, done, accepted, batches[0].started)
 
     def __len__(self) -> int:
         return len(self.decoded) + len(self.poison)
@@ -163,7 +167,10 @@ class Processor:
             self._room.clear()
             await self._room.wait()
         self._waiting_events += len(records)
-        self._to_apply.put_nowait(_Batch(decoded, poison, done))
+        accepted = min((r.timestamp for r in records if r.timestamp is not None), default=None)
+        batch = _Batch(decoded, poison, done, accepted)
+        self._to_apply.put_nowait(batch)
+        self._reached(batch, "decoded")
 
     def _next(self, first: _Batch) -> _Batch:
         """`first` and everything queued behind it, as one batch: a transaction's own cost is paid
@@ -180,7 +187,9 @@ class Processor:
     async def _apply_loop(self) -> None:
         while True:
             batch = self._next(await self._to_apply.get())
+            self._reached(batch, "started")
             facts, dead = await _persist(functools.partial(self._apply, batch), "applying a batch")
+            self._reached(batch, "applied")
             for _, event in batch.decoded:
                 if self.last_event_time is None or event.envelope.time > self.last_event_time:
                     self.last_event_time = event.envelope.time
@@ -197,10 +206,15 @@ class Processor:
                 # The database has the effects; what the broker refused is sent again.
                 await _persist(functools.partial(self._publish, facts, dead), "publishing facts")
             batch.done()
+            self._reached(batch, "published")
             self.metrics.apply_seconds.observe(time.perf_counter() - batch.started)
             stamps = [record.timestamp for record, _ in batch.decoded if record.timestamp is not None]
             if stamps:
                 self.metrics.freshness.set(max(0.0, time.time() - max(stamps)))
+
+    def _reached(self, batch: _Batch, stage: str) -> None:
+        if batch.accepted is not None:
+            self.metrics.delay.labels(stage).observe(max(0.0, time.time() - batch.accepted))
 
     async def _publish(self, facts: list[Outgoing], poison: list[tuple[Record, str]]) -> None:
         await asyncio.gather(*await self._send(facts, poison))

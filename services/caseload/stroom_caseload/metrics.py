@@ -38,6 +38,16 @@ class CaseloadMetrics:
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
             registry=r,
         )
+        self.delay = Histogram(
+            "stroom_caseload_batch_delay_seconds",
+            "Seconds from the acceptance of a batch's oldest event to each stage of its way: decoded"
+            " (fetched and decoded), started (its transaction begins), applied (committed),"
+            " published (the broker has its facts). A stage's growth over the one before is"
+            " where the time goes.",
+            ["stage"],
+            buckets=(0.01, 0.025, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.75, 1, 1.5, 2.5, 5, 10, 30),
+            registry=r,
+        )
         self.lag = Gauge(
             "stroom_caseload_consumer_lag_events",
             "Records not yet committed, per partition.",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 import secrets
+import time
 from datetime import date
 from typing import Any, cast
 
@@ -248,12 +249,22 @@ async def test_batches_queued_during_a_transaction_are_applied_in_one_and_done_i
     organisations: OrganisationsConfig,
 ) -> None:
     """What waits while a worker is busy goes into its next transaction: a worker behind pays a
-    transaction's own cost once for all of it. Each batch is still done, in the order it came."""
+    transaction's own cost once for all of it. Each batch is still done, in the order it came, and
+    the delay of its oldest event is measured at each stage of its way."""
     settings = await prepared(broker, postgres_server_url)
     validator = EventValidator(pseudonymiser, organisations.municipality_codes)
     raw = simulate(WESTFRIESLAND, FIRST, months=3, seed=5, per_month=2, noise=False)
+    # Accepted a minute ago, a millisecond apart.
+    accepted = time.time() - 60
     records = [
-        Record(settings.events_topic, 0, offset, None, *encode(validator.validate(event)))
+        Record(
+            settings.events_topic,
+            0,
+            offset,
+            None,
+            *encode(validator.validate(event)),
+            accepted + offset / 1000,
+        )
         for offset, event in enumerate(raw)
     ]
     half = len(records) // 2
@@ -288,6 +299,21 @@ async def test_batches_queued_during_a_transaction_are_applied_in_one_and_done_i
         await engine.dispose()
     assert done == ["first", "second"]
     assert metrics.registry.get_sample_value("stroom_caseload_batch_apply_seconds_count") == 1
+    delays = {
+        stage: (
+            metrics.registry.get_sample_value("stroom_caseload_batch_delay_seconds_count", {"stage": stage}),
+            metrics.registry.get_sample_value("stroom_caseload_batch_delay_seconds_sum", {"stage": stage}),
+        )
+        for stage in ("decoded", "started", "applied", "published")
+    }
+    # Each submitted batch once decoded; the one transaction's batch, of the first's oldest event.
+    assert [count for count, _ in delays.values()] == [2, 1, 1, 1]
+    # Both batches' oldest events: a minute old, and as much less the second's as it was younger.
+    assert 2 * 60 - half / 1000 < cast(float, delays["decoded"][1]) < 2 * 60 + 10
+    started, applied, published = (
+        cast(float, delays[stage][1]) for stage in ("started", "applied", "published")
+    )
+    assert 60 < started <= applied <= published < 60 + 70
     assert stored == len({(event["source"], event["id"]) for event in raw})
 
 
