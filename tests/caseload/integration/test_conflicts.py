@@ -129,3 +129,38 @@ async def test_a_conflict_stored_first_by_another_worker_meanwhile_is_found(
         assert await _stored_ref(engine, started) == started["data"]["benefit_ref"]
     finally:
         await engine.dispose()
+
+
+async def test_a_rebuild_folds_the_first_of_a_conflicting_pair_read_in_one_batch(
+    broker: EmbeddedBroker,
+    postgres_server_url: str,
+    pseudonymiser: Pseudonymiser,
+    organisations: OrganisationsConfig,
+) -> None:
+    url = await fresh_postgres_database(postgres_server_url)
+    await migrate(url)
+    settings = settings_for(broker, url)
+    await create_topics(broker, settings)
+    bootstrap = broker.bootstrap_servers
+    raw = simulate(WESTFRIESLAND, FIRST, months=2, seed=23, per_month=2)
+    validator = EventValidator(pseudonymiser, organisations.municipality_codes)
+    await publish(bootstrap, settings.events_topic, raw, raw, validator)
+    assigned = next(e for e in raw if e["type"] == "stroom.client.coach_assigned.v1")
+    key = entity_key(validator.validate(assigned))
+    assert key is not None
+    # The reuse follows the stored event on its partition, within the replay's first batch.
+    changed = {**assigned, "data": {**assigned["data"], "coach_ref": "K-other"}}
+    await send_raw(bootstrap, settings.events_topic, *encode(validator.validate(changed)), key=key.encode())
+
+    await rebuild(settings)
+
+    engine = make_engine(url)
+    try:
+        cf = live.client_facts
+        async with engine.connect() as conn:
+            coach = await conn.scalar(
+                select(cf.c.coach_ref).where(cf.c.record_id == f"{assigned['source']}|{assigned['id']}")
+            )
+    finally:
+        await engine.dispose()
+    assert coach == assigned["data"]["coach_ref"]

@@ -10,6 +10,7 @@ from stroom_contract.events import (
     EVENT_TYPES,
     ClientAssessedData,
     CoachAssignedData,
+    EventData,
     PlanSentData,
     ProgressReportRecordedData,
     SanctionImposedData,
@@ -38,9 +39,13 @@ CLIENT_EVENT_TYPES = frozenset(
 
 def client_point(event: Event) -> tuple[str, ClientFact]:
     """The person (their `client_ref`) a point fact's event is about, and the fact."""
-    data = trusted_data(event.type, event.data)
+    return point_of(event.type, trusted_data(event.type, event.data))
+
+
+def point_of(event_type: str, data: EventData) -> tuple[str, ClientFact]:
+    """`client_point` of an event's typed data, as validation gives it."""
     if not isinstance(data, PointData):
-        raise TypeError(f"{event.type} is geen gebeurtenis van een feit over een persoon")
+        raise TypeError(f"{event_type} is geen gebeurtenis van een feit over een persoon")
     return data.client.ref, _fact(data)
 
 

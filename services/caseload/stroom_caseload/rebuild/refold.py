@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Collection
+from types import MappingProxyType
 from typing import Any
 
 import orjson
@@ -21,9 +22,12 @@ from stroom_caseload.tables import live, shadow
 from stroom_contract.facts import ClientFact
 from stroom_contract.keys import key_kind
 from stroom_contract.retractions import Retractions
+from stroom_contract.types import JSONObject
 
 # A client record to publish: its record id (`source|id`), Kafka key and value.
 Record = tuple[str, bytes, bytes]
+# The `data` of an event whose point fact was read from it when loaded.
+_READ: JSONObject = MappingProxyType({})
 # Entities per append: large enough for COPY to pay off, small enough to keep memory flat.
 CHUNK = 5000
 
@@ -53,13 +57,12 @@ class _Chunk:
         )
         self.entities += 1
 
-    def client(self, stored: Stored) -> tuple[str, ClientFact]:
-        """Gives the point fact's person and fact (see `client_point`)."""
+    def client(self, stored: Stored, point: tuple[str, ClientFact]) -> None:
+        """A person's point fact: its event, and its person and fact (see `client_point`)."""
         event = stored.event
-        client_ref, fact = point = client_point(event)
+        client_ref, fact = point
         row = client_fact_row(record_id(event.source, event.id), client_ref, fact, event.time)
         self.rows[shadow.client_facts].append(row | {"retracted_at": stored.retracted_at})
-        return point
 
 
 async def _live_revisions(conn: AsyncConnection) -> dict[str, int]:
@@ -96,19 +99,20 @@ async def fold_held(
         if chunk.full:
             await writer.append(chunk.rows)
             chunk = _Chunk()
-    for key, events in sorted(held.clients.items()):
+    for key, points in sorted(held.clients.items()):
         if key not in strays:
-            for event in events:
-                point = stored(event)
-                fact = chunk.client(point)
+            for source, event_id, kind, time, point, revision in points:
+                # Its data was read when it was loaded: the event is wanted for when it counts.
+                event = counted(Event(source, event_id, kind, time, _READ), retractions)
+                chunk.client(event, point)
                 # Marking a retraction of it counts its ledger row's revision up.
-                revision = event[5] + bool(retractions.of((event[0], event[1])))
+                revision += bool(retractions.of((source, event_id)))
                 record = client_record_of(
-                    ClientRow(event[0], event[1], point.event, point.retracted_at, revision), fact
+                    ClientRow(source, event_id, event.event, event.retracted_at, revision), point
                 )
                 # A copy: orjson's bytes keep the buffer it wrote into, 4 KB for a record of 600 bytes.
                 records.append(
-                    (record_id(event[0], event[1]), record.key.encode(), bytes(memoryview(record.value)))
+                    (record_id(source, event_id), record.key.encode(), bytes(memoryview(record.value)))
                 )
         if chunk.full:
             await writer.append(chunk.rows)
@@ -142,7 +146,7 @@ async def refold(
             stored = effective(events)
             if key_kind(key) == "client":
                 for point in stored:
-                    chunk.client(point)
+                    chunk.client(point, client_point(point.event))
             elif stored:
                 chunk.entity(key, revisions.get(key, 0), stored)
 

@@ -8,16 +8,20 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from stroom_caseload.domain.client import CLIENT_EVENT_TYPES
+from stroom_caseload.domain.client import CLIENT_EVENT_TYPES, point_of
 from stroom_caseload.domain.events import Decoded, Mark, keep_earliest
 from stroom_caseload.domain.plan import Incoming, plan_ledger
 from stroom_caseload.rebuild.bulk import BulkWriter
 from stroom_caseload.tables import shadow
+from stroom_contract.facts import ClientFact
 from stroom_contract.retractions import Retraction
 
 # What folding needs of a stored event: source, id, type, recorded time, `data` as JSON, and
 # the revision its ledger row starts with.
 Held = tuple[str, str, str, datetime, bytes, int]
+# A person's point fact the same way, but for its person and fact (`point_of`) in place of its
+# `data`: read from the validated event at once, not parsed and typed again to be folded.
+HeldPoint = tuple[str, str, str, datetime, tuple[str, ClientFact], int]
 
 
 @dataclass
@@ -26,7 +30,7 @@ class HeldEvents:
     a person's point facts (folded one by one) per person."""
 
     entities: dict[str, list[Held]] = field(default_factory=lambda: defaultdict(list))
-    clients: dict[str, list[Held]] = field(default_factory=lambda: defaultdict(list))
+    clients: dict[str, list[HeldPoint]] = field(default_factory=lambda: defaultdict(list))
 
 
 class ShadowLedger:
@@ -59,13 +63,14 @@ class ShadowLedger:
         """Plans the batch as `apply_events` does, with what this ledger has stored for the store's
         answers: its rows are new but for those stored already."""
         stored = self._stored
-        values = {}
+        values: dict[tuple[str, str], Decoded] = {}
         batch = []
         for given in decoded:
             envelope = given.envelope
             ident = (envelope.source, envelope.id)
             if ident not in stored:
-                values[ident] = (given.partition, given.value)
+                # The first delivery is the one planned: a later one may be a conflict.
+                values.setdefault(ident, given)
                 batch.append(Incoming.of(given))
         ledger = plan_ledger(batch)
         marks = self.marks
@@ -85,14 +90,16 @@ class ShadowLedger:
             if retracted is not None:
                 retractions.append(Retraction(source, event_id, time, retracted))
             else:
-                partition, value = values[incoming.ident]
+                given = values[incoming.ident]
+                partition = given.partition
                 if seen.setdefault(key, partition) != partition:
                     strays.add(key)
                 if kind in CLIENT_EVENT_TYPES:
                     revision = revisions.get((source, event_id), 0) + 1
-                    clients[key].append((source, event_id, kind, time, value, revision))
+                    point = point_of(kind, given.envelope.data)
+                    clients[key].append((source, event_id, kind, time, point, revision))
                 else:
-                    entities[key].append((source, event_id, kind, time, value, revision))
+                    entities[key].append((source, event_id, kind, time, given.value, revision))
             stored[(source, event_id)] = key
             rows.append((*row, revision))
         # In key order (the plan's): two ledgers appending the same redelivered rows then wait for
