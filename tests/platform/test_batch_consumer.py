@@ -1,5 +1,6 @@
 """The one batch consumer commits a batch's offsets only once its handler says it is durable,
-reads a failed batch again, and reads everything again from the start when rewound."""
+reads a failed batch again, reads everything again from the start when rewound, and goes on
+committing its own partitions after a rebalance took others away from a batch being filled."""
 
 from __future__ import annotations
 
@@ -117,3 +118,50 @@ async def test_a_failed_batch_is_read_again(broker: EmbeddedBroker, unique_topic
     finally:
         await probe.stop()
         await consumer.stop()
+
+
+async def test_a_batch_read_across_a_rebalance_commits_what_stays_assigned(
+    broker: EmbeddedBroker, unique_topic: str
+) -> None:
+    kafka = Broker(broker.bootstrap_servers)
+    await ensure_topics(broker.bootstrap_servers, [TopicSpec(unique_topic, 2)])
+    await _produce(kafka, unique_topic, 40)
+    seen: list[bytes] = []
+
+    async def handler(records: Sequence[Record], done: Done) -> None:
+        seen.extend(record.value or b"" for record in records)
+        done()
+
+    group = f"g-{unique_topic}"
+    # The first member fills one batch from both partitions for long enough that a second member
+    # joins meanwhile: one partition is revoked before the batch is handed over, done and committed.
+    first = BatchConsumer(
+        kafka, unique_topic, group, handler, ConsumerOptions(batch_size=1000, batch_within_seconds=8.0)
+    )
+    second = BatchConsumer(kafka, unique_topic, group, handler, OPTIONS)
+    probe = LagProbe(kafka, group, unique_topic)
+    await first.start()
+    await probe.start()
+    try:
+        await _until(_seen_assignment(first, 2))
+        await asyncio.sleep(1.0)  # the first batch is being filled
+        await second.start()
+        try:
+            await _until(_seen_assignment(second, 1))
+            # The revoked partition's offsets are the new owner's to commit: committing them fails,
+            # and must not keep the first member from committing its own partition's.
+            await _until(_caught_up(probe))
+            assert await probe.lag() == {0: 0, 1: 0}
+            assert set(seen) == {str(n).encode() for n in range(40)}
+        finally:
+            await second.stop()
+    finally:
+        await probe.stop()
+        await first.stop()
+
+
+def _seen_assignment(consumer: BatchConsumer, count: int) -> Callable[[], Awaitable[bool]]:
+    async def assigned() -> bool:
+        return len(consumer.assignment()) == count
+
+    return assigned

@@ -219,9 +219,14 @@ class BatchConsumer:
             self._settled.set()
 
     async def _commit(self) -> None:
-        if not self._committable:
+        # A batch filled while a rebalance took some of its partitions away is handed over after
+        # the revocation: those partitions' offsets are their new owner's to commit (the client
+        # refuses them here, and kept for another try they would fail every commit after).
+        assigned = self._consumer.assignment()
+        offsets = {tp: offset for tp, offset in self._committable.items() if tp in assigned}
+        self._committable = {}
+        if not offsets:
             return
-        offsets, self._committable = self._committable, {}
         try:
             await self._consumer.commit(offsets)
         except Exception:
