@@ -28,10 +28,11 @@ from stroom_platform.kafka.consuming import Record
 from stroom_platform.kafka.dead_letters import dead_letter
 from stroom_platform.tasks import cancel_and_wait
 
-# A batch passes three stages, each its own task so that they overlap: decoding (in the
-# agent), one database transaction (the ledger, the state, dead letters), and publishing its
-# facts. Its records are acknowledged, and so become committable, only when the broker has
-# acknowledged those facts. A crash anywhere before that redelivers the batch, and redelivery
+# A batch passes four stages, each its own task so that they overlap: decoding (in the
+# agent), one database transaction (the ledger, the state, dead letters), queueing its facts
+# with the producer, and awaiting the broker's acknowledgement of them. Its records are
+# acknowledged, and so become committable, only when the broker has acknowledged those facts.
+# A crash anywhere before that redelivers the batch, and redelivery
 # is harmless: duplicates change nothing and republish their entities' full changes (which heals a
 # change lost between the commit and its publication).
 log = logging.getLogger(__name__)
@@ -72,8 +73,9 @@ class _Batch:
         return len(self.decoded) + len(self.poison)
 
 
-# A batch, its facts, its dead letters (poison, unappliable and conflicting records) and the
-# broker's acknowledgements of them.
+# A batch, its facts and its dead letters (poison, unappliable and conflicting records); once
+# sent, with the broker's acknowledgements of them.
+_Applied = tuple[_Batch, list[Outgoing], list[tuple[Record, str]]]
 _Sent = tuple[_Batch, list[Outgoing], list[tuple[Record, str]], list["asyncio.Future[Any]"]]
 
 
@@ -136,13 +138,21 @@ class Processor:
         self._waiting_events = 0
         self._room = asyncio.Event()
         self._room.set()
-        # Batches applied whose facts the broker has not acknowledged yet: the database does not
-        # wait for the broker's answers, only when that many are outstanding.
+        # Batches applied whose facts are not queued with the producer yet. Queueing waits while
+        # the partition's batch before is unsent, and the producer has one request at a time
+        # in flight: the next transaction runs meanwhile instead of waiting for the broker.
+        self._to_send: asyncio.Queue[_Applied] = asyncio.Queue(maxsize=16)
+        # Batches whose facts the broker has not acknowledged yet: the database does not wait
+        # for the broker's answers, only when that many are outstanding.
         self._to_confirm: asyncio.Queue[_Sent] = asyncio.Queue(maxsize=16)
         self._tasks: list[asyncio.Task[None]] = []
 
     def start(self) -> None:
-        self._tasks = [asyncio.create_task(self._apply_loop()), asyncio.create_task(self._confirm_loop())]
+        self._tasks = [
+            asyncio.create_task(self._apply_loop()),
+            asyncio.create_task(self._send_loop()),
+            asyncio.create_task(self._confirm_loop()),
+        ]
 
     async def stop(self) -> None:
         await cancel_and_wait(*self._tasks)
@@ -193,6 +203,12 @@ class Processor:
             for _, event in batch.decoded:
                 if self.last_event_time is None or event.envelope.time > self.last_event_time:
                     self.last_event_time = event.envelope.time
+            await self._to_send.put((batch, facts, dead))
+
+    async def _send_loop(self) -> None:
+        """Facts queued with the producer batch after batch, in the order they were applied."""
+        while True:
+            batch, facts, dead = await self._to_send.get()
             # Queued again in full if queueing fails (the broker away): facts repeat harmlessly.
             futures = await _persist(functools.partial(self._send, facts, dead), "publishing facts")
             await self._to_confirm.put((batch, facts, dead, futures))

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import functools
+import os
 import re
 import secrets
+import signal
 import time
 from datetime import date
 from typing import Any, cast
@@ -15,6 +18,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from conftest import bearer, fresh_postgres_database
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from caseload.history import deliver, simulate
 from caseload.integration.expectations import assert_facts_match_database, assert_projections_match
@@ -64,6 +68,24 @@ async def prepared(broker: EmbeddedBroker, postgres_server_url: str) -> Caseload
     settings = settings_for(broker, url)
     await create_topics(broker, settings)
     return settings
+
+
+def processor_on(
+    settings: CaseloadSettings,
+    engine: AsyncEngine,
+    producer: AIOKafkaProducer,
+    organisations: OrganisationsConfig,
+    metrics: CaseloadMetrics,
+) -> Processor:
+    """A processor of batches handed to it, on the settings' topics."""
+    return Processor(
+        engine,
+        producer,
+        organisations.municipality_codes,
+        settings.facts_topic,
+        settings.dead_letter_topic,
+        metrics,
+    )
 
 
 async def create_topics(broker: EmbeddedBroker, settings: CaseloadSettings) -> None:
@@ -272,14 +294,7 @@ async def test_batches_queued_during_a_transaction_are_applied_in_one_and_done_i
     producer = Broker(broker.bootstrap_servers).producer()
     await producer.start()
     metrics = CaseloadMetrics()
-    processor = Processor(
-        engine,
-        producer,
-        organisations.municipality_codes,
-        settings.facts_topic,
-        settings.dead_letter_topic,
-        metrics,
-    )
+    processor = processor_on(settings, engine, producer, organisations, metrics)
     done: list[str] = []
     try:
         await processor.submit(records[:half], lambda: done.append("first"))
@@ -315,6 +330,74 @@ async def test_batches_queued_during_a_transaction_are_applied_in_one_and_done_i
     )
     assert 60 < started <= applied <= published < 60 + 70
     assert stored == len({(event["source"], event["id"]) for event in raw})
+
+
+async def test_transactions_go_on_while_the_broker_has_not_acknowledged_their_facts(
+    postgres_server_url: str, pseudonymiser: Pseudonymiser, organisations: OrganisationsConfig
+) -> None:
+    """The database does not wait for the broker: with the broker stopped after a first batch,
+    the batches after it are still applied (their facts wait with the producer, which has one
+    request in flight and queues a partition's next batch only once the one before is sent), none
+    is done while the broker is stopped, and every one is done, in order, once it answers."""
+    own = EmbeddedBroker()  # of its own: it is stopped for a while
+    await own.start()
+    settings = await prepared(own, postgres_server_url)
+    validator = EventValidator(pseudonymiser, organisations.municipality_codes)
+    raw = simulate(WESTFRIESLAND, FIRST, months=6, seed=7, per_month=2, noise=False)
+    records = [
+        Record(settings.events_topic, 0, offset, None, *encode(validator.validate(event)))
+        for offset, event in enumerate(raw)
+    ]
+    size = len(records) // 6
+    chunks = [records[n * size : (n + 1) * size] for n in range(6)]
+    engine = make_engine(settings.caseload_database_url)
+    producer = Broker(own.bootstrap_servers).producer()
+    await producer.start()
+    processor = processor_on(settings, engine, producer, organisations, CaseloadMetrics())
+    done: list[int] = []
+
+    async def applied(count: int) -> None:
+        """Until `count` events are in the ledger."""
+        ledger = live.events
+        async with asyncio.timeout(30):
+            while True:
+                async with engine.connect() as conn:
+                    stored = await conn.scalar(
+                        select(func.count()).select_from(ledger).where(ledger.c.wire.is_not(None))
+                    )
+                if stored == count:
+                    return
+                await asyncio.sleep(0.05)
+
+    def distinct(upto: int) -> int:
+        return len({(event["source"], event["id"]) for event in raw[: upto * size]})
+
+    assert own._process is not None
+    broker_pid = own._process.pid
+    processor.start()
+    try:
+        await processor.submit(chunks[0], lambda: done.append(0))
+        async with asyncio.timeout(30):
+            while not done:  # noqa: ASYNC110 - the processor's tasks move it
+                await asyncio.sleep(0.05)
+        os.kill(broker_pid, signal.SIGSTOP)
+        try:
+            for n in range(1, 6):
+                await processor.submit(chunks[n], functools.partial(done.append, n))
+                # Applied before the next comes: a transaction each.
+                await applied(distinct(n + 1))
+            assert done == [0]
+        finally:
+            os.kill(broker_pid, signal.SIGCONT)
+        async with asyncio.timeout(60):
+            while len(done) < 6:  # noqa: ASYNC110 - the processor's tasks move it
+                await asyncio.sleep(0.05)
+    finally:
+        await processor.stop()
+        await producer.stop()
+        await engine.dispose()
+        own.stop()
+    assert done == list(range(6))
 
 
 async def test_fetching_pauses_only_once_a_transactions_worth_of_events_waits(
