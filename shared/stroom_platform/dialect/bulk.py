@@ -18,6 +18,7 @@ from sqlalchemy import (
     Integer,
     String,
     Table,
+    TextClause,
     bindparam,
     delete,
     insert,
@@ -28,7 +29,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from stroom_platform.dialect.engines import UtcDateTime, is_postgres
-from stroom_platform.dialect.statements import OnConflict, member_of
+from stroom_platform.dialect.statements import OnConflict, member_of, sql_text
 
 _PG = postgresql.dialect()  # type: ignore[no-untyped-call]
 
@@ -48,7 +49,7 @@ async def _execute(
 ) -> CursorResult[Any]:
     if is_postgres(conn):
         arrays = zip(*rows, strict=True)
-        return await conn.execute(text(sql), {c: list(a) for c, a in zip(columns, arrays, strict=True)})
+        return await conn.execute(sql_text(sql), {c: list(a) for c, a in zip(columns, arrays, strict=True)})
     # Typed parameters: the columns' own conversions (UTC times, dates) apply as in Core inserts.
     statement = text(sql).bindparams(*(bindparam(c, type_=table.c[c].type) for c in columns))
     return await conn.execute(statement, [dict(zip(columns, row, strict=True)) for row in rows])
@@ -156,6 +157,11 @@ async def delete_tails(
                 [{"k": k, "v": v} for k, v in cuts],
             )
         return
+    await conn.execute(_delete_tails_sql(tuple(tables), key, position), {"keys": keys, "froms": froms})
+
+
+@cache
+def _delete_tails_sql(tables: tuple[Table, ...], key: str, position: str) -> TextClause:
     first = tables[0]
     arrays = ", ".join(
         f"CAST(:{name} AS {first.c[column].type.compile(_PG)}[])"
@@ -166,7 +172,7 @@ async def delete_tails(
         f" WHERE {t.name}.{key} = cut.k AND {t.name}.{position} >= cut.v)"
         for n, t in enumerate(tables)
     )
-    await conn.execute(text(f"WITH {deletes} SELECT 1"), {"keys": keys, "froms": froms})
+    return text(f"WITH {deletes} SELECT 1")
 
 
 async def update_rows(

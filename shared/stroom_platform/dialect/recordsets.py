@@ -9,12 +9,12 @@ from functools import cache
 from typing import Any
 
 import orjson
-from sqlalchemy import Dialect, Table, text
+from sqlalchemy import Dialect, Table
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from stroom_platform.dialect.engines import is_postgres
-from stroom_platform.dialect.statements import OnConflict
+from stroom_platform.dialect.statements import OnConflict, sql_text
 
 
 async def insert_dicts(
@@ -38,9 +38,9 @@ async def insert_dicts(
     sql, params = json_rows_insert(conn, table, rows)
     sql += conflict.sql() if conflict else ""
     if not returning:
-        await conn.execute(text(sql), params)
+        await conn.execute(sql_text(sql), params)
         return []
-    typed = text(f"{sql} RETURNING {', '.join(returning)}").columns(*(table.c[c] for c in returning))
+    typed = sql_text(f"{sql} RETURNING {', '.join(returning)}").columns(*(table.c[c] for c in returning))
     return list(await conn.execute(typed, params))
 
 
@@ -60,7 +60,7 @@ async def insert_dicts_together(
         inserts.append(f"i{n} AS ({sql}{conflict.sql() if conflict else ''})")
         params.update(table_params)
     if inserts:
-        await conn.execute(text(f"WITH {', '.join(inserts)} SELECT 1"), params)
+        await conn.execute(sql_text(f"WITH {', '.join(inserts)} SELECT 1"), params)
 
 
 def json_rows_insert(

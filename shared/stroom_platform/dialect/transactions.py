@@ -61,6 +61,13 @@ async def lock_out_writers(conn: AsyncConnection, key: int, table: Table) -> Non
         await conn.execute(delete(table).where(text("1 = 0")))
 
 
+_LOCK_NAMES = text(
+    "SELECT count(CASE WHEN k IS NULL THEN pg_advisory_xact_lock_shared(:shared)"
+    " ELSE pg_advisory_xact_lock(hashtext(k)) END)"
+    " FROM (SELECT k FROM unnest(CAST(:keys AS text[])) AS k ORDER BY k NULLS FIRST) AS sorted"
+)
+
+
 async def lock_names(conn: AsyncConnection, names: Sequence[str], shared: int | None = None) -> None:
     """Wait for one lock per name, held until the transaction ends: advisory locks on
     PostgreSQL, taken in sorted order so that two transactions never wait for each other. With
@@ -70,14 +77,7 @@ async def lock_names(conn: AsyncConnection, names: Sequence[str], shared: int | 
         return
     # NULL stands for the shared lock: sorted first, taken before every name.
     keys = [None, *sorted(names)] if shared is not None else sorted(names)
-    await conn.execute(
-        text(
-            "SELECT count(CASE WHEN k IS NULL THEN pg_advisory_xact_lock_shared(:shared)"
-            " ELSE pg_advisory_xact_lock(hashtext(k)) END)"
-            " FROM (SELECT k FROM unnest(CAST(:keys AS text[])) AS k ORDER BY k NULLS FIRST) AS sorted"
-        ),
-        {"keys": keys, "shared": shared},
-    )
+    await conn.execute(_LOCK_NAMES, {"keys": keys, "shared": shared})
 
 
 @asynccontextmanager
