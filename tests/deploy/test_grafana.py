@@ -58,5 +58,5 @@ def test_dashboard_queries_exported_metrics(tmp_path: Path) -> None:
     used = {name for e in expressions for name in re.findall(r"\bstroom_[a-z_]+", e)}
     assert used <= exported(tmp_path), used - exported(tmp_path)
     titles = " ".join(p["title"] for p in dashboard["panels"]).lower()
-    for shown in ("instroom", "achterstand", "versheid", "dead letters"):
+    for shown in ("instroom", "achterstand", "versheid", "dead letters", "per stap"):
         assert shown in titles
