@@ -6,6 +6,7 @@ from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from functools import cache
 from typing import Any
 
 import orjson
@@ -42,10 +43,13 @@ from stroom_contract.facts import (
 from stroom_contract.retractions import Ident, Retractions, chain_keys
 from stroom_platform.dialect import (
     OnConflict,
+    among,
+    bound_values,
     delete_tails,
     insert_dicts,
     insert_dicts_together,
     insert_on_conflict,
+    is_postgres,
     least_of,
     lock_names,
     member_of,
@@ -261,19 +265,20 @@ class CaseloadRepository:
         """Revision and full change of each entity that has one (None: not kept)."""
         if not keys:
             return {}  # a batch mostly republishes nothing: no round trip for it
-        en = self.t.entities
-        rows = await self._rows_where(
-            select(en.c.entity_key, en.c.revision, en.c.fact), en.c.entity_key, keys
-        )
+        rows = await self._entities(keys, ("entity_key", "revision", "fact"))
         return {row.entity_key: (row.revision, _encoded(row.fact)) for row in rows}
 
     async def revisions(self, keys: Sequence[str]) -> dict[str, int]:
         """The revision of each entity that has one."""
         if not keys:
             return {}
-        en = self.t.entities
-        rows = await self._rows_where(select(en.c.entity_key, en.c.revision), en.c.entity_key, keys)
+        rows = await self._entities(keys, ("entity_key", "revision"))
         return {row.entity_key: row.revision for row in rows}
+
+    async def _entities(self, keys: Sequence[str], columns: tuple[str, ...]) -> list[Any]:
+        """`columns` of the entities of `keys` that have a row."""
+        statement = _entities_where(self.t.entities, columns, is_postgres(self.conn))
+        return list(await self.conn.execute(statement, {"keys": bound_values(self.conn, keys)}))
 
     async def current_facts(self, keys: Iterable[str]) -> dict[str, bytes]:
         """Each entity's full change at its stored revision: as stored, or derived from its
@@ -481,6 +486,15 @@ _CLIENT_COLUMNS: dict[str, Any] = dict.fromkeys(
         "benefit_ref",
     )
 )
+
+
+@cache
+def _entities_where(entities: Table, columns: tuple[str, ...], postgres: bool) -> Select[Any]:
+    """`columns` of the entities whose key is among those bound as `keys`: built once, as every
+    batch reads its entities' revisions, and a statement built with its keys in it cost the
+    client more to build and to find in the compiled cache than to run."""
+    wanted = among(entities.c.entity_key, "keys", postgres)
+    return select(*(entities.c[column] for column in columns)).where(wanted)
 
 
 def _client_fact_columns(fact: ClientFact) -> dict[str, Any]:
