@@ -11,10 +11,12 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    BindParameter,
     ColumnElement,
     CompoundSelect,
     Integer,
     Select,
+    String,
     Table,
     and_,
     bindparam,
@@ -569,23 +571,26 @@ def _kpi_source(as_of: datetime | None) -> tuple[Table, list[ColumnElement[bool]
 
 
 def _kpi_sums(
-    municipalities: Sequence[str],
-    measures: Sequence[str],
-    first: int,
-    last: int,
+    postgres: bool,
+    measures: str,
+    first: BindParameter[int],
+    last: BindParameter[int],
     as_of: datetime | None,
     changes: bool,
-    report_day: date | None = None,
+    k5_onto: tuple[BindParameter[str], BindParameter[str]] | None = None,
 ) -> Select[Any]:
+    """The sums of the cells of the measures bound as `measures` and the municipalities bound as
+    `municipalities` (`among`); with `k5_onto` (the decided and the pending end date), K5's
+    outflows summed onto those."""
     table, known = _kpi_source(as_of)
     c = table.c
-    month = _opening_as_zero(c.month, first) if changes else literal(first, Integer)
+    month = _opening_as_zero(c.month, first) if changes else first.label("month")
     span = c.month <= last if changes else c.month.between(first, last)
     detail: ColumnElement[str] = c.detail
-    if report_day is not None:
+    if k5_onto is not None:
         # K5's end dates only decide whether an outflow is pending on the report day: summed onto
         # one date for each, a year of them is two rows per municipality.
-        decided, pending = kpi_cells.k5_details(report_day)
+        decided, pending = k5_onto
         detail = case(
             (and_(c.measure == kpi_cells.K5, c.detail > decided), pending),
             (c.measure == kpi_cells.K5, decided),
@@ -594,7 +599,12 @@ def _kpi_sums(
     keys = (c.municipality, c.measure, *((month,) if changes else ()), detail)
     return (
         select(c.municipality, c.measure, month, detail, *_sums(c))
-        .where(c.municipality.in_(municipalities), c.measure.in_(measures), span, *known)
+        .where(
+            among(c.municipality, "municipalities", postgres),
+            among(c.measure, measures, postgres),
+            span,
+            *known,
+        )
         .group_by(*keys)
     )
 
@@ -612,7 +622,11 @@ async def kpi_sums(
     """(municipality, measure, month, detail, a, b) of KPI cells summed: of change measures
     (`changes`) every month up to `last`, the months before `first` together as month 0; of flow
     measures the months first..last together as month `first`."""
-    rows = await conn.execute(_kpi_sums(municipalities, measures, first, last, as_of, changes))
+    bounds = bindparam("first", type_=Integer), bindparam("last", type_=Integer)
+    statement = _kpi_sums(is_postgres(conn), "measures", *bounds, as_of, changes)
+    values = {"municipalities": municipalities, "measures": measures}
+    bound = {name: bound_values(conn, v) for name, v in values.items()}
+    rows = await conn.execute(statement, {**bound, "first": first, "last": last})
     return list(rows.all())
 
 
@@ -633,10 +647,20 @@ async def kpi_sheet_sums(
     in one round trip: each is a wait on a busy database."""
     last = max(period[1] for period in periods)
     flows_part = len(periods) + 1
-    statement = _sheet_statement(
-        tuple(municipalities), opening, tuple(periods), report_day, tuple(regulations), as_of
-    )
-    rows = list((await conn.execute(statement)).all())
+    statement = _sheet_statement(is_postgres(conn), len(periods), as_of)
+    lists = {
+        "municipalities": municipalities,
+        "regulations": regulations,
+        "changes": kpi_cells.CHANGES,
+        "flows": kpi_cells.FLOWS,
+        "flows_but_door": [m for m in kpi_cells.FLOWS if m != kpi_cells.DOOR],
+    }
+    decided, pending = kpi_cells.k5_details(report_day)
+    values = {name: bound_values(conn, v) for name, v in lists.items()}
+    values |= {"opening": opening, "last": last, "k5_decided": decided, "k5_pending": pending}
+    for i, (first, end) in enumerate(periods, 1):
+        values |= {f"first_{i}": first, f"last_{i}": end}
+    rows = list((await conn.execute(statement, values)).all())
     if as_of is not None:
         asked = FlowsAsked(municipalities, regulations, ("benefits",), opening, last, as_of)
         return rows, await flows(conn, asked)
@@ -649,31 +673,25 @@ async def kpi_sheet_sums(
     return sums, moved
 
 
-# The same sheet is asked for again after every load: its statement, the very one built anew
-# with the same values, is kept with its cache key (building both took 1.4 ms of CPU a sheet).
-@lru_cache(maxsize=64)
-def _sheet_statement(
-    municipalities: tuple[str, ...],
-    opening: int,
-    periods: tuple[tuple[int, int], ...],
-    report_day: date,
-    regulations: tuple[str, ...],
-    as_of: datetime | None,
-) -> CompoundSelect[Any]:
+# Built once per engine, number of periods and as-of moment, every value bound: SQLAlchemy finds
+# the statement in its compiled cache and sends the same text each time (lists given in the
+# statement, `IN`, it renders anew at every execution).
+@lru_cache(maxsize=16)
+def _sheet_statement(postgres: bool, periods: int, as_of: datetime | None) -> CompoundSelect[Any]:
     """kpi_sheet_sums' statement: its parts tagged by number, the flows last (current sheets only)."""
-    last = max(period[1] for period in periods)
-    parts = [(0, _kpi_sums(municipalities, kpi_cells.CHANGES, opening, last, as_of, True))]
-    for i, (first, end) in enumerate(periods, 1):
-        measures = kpi_cells.FLOWS if i == 1 else tuple(m for m in kpi_cells.FLOWS if m != kpi_cells.DOOR)
-        parts.append((i, _kpi_sums(municipalities, measures, first, end, as_of, False, report_day)))
+    opening, last = bindparam("opening", type_=Integer), bindparam("last", type_=Integer)
+    parts = [(0, _kpi_sums(postgres, "changes", opening, last, as_of, True))]
+    k5_onto = bindparam("k5_decided", type_=String), bindparam("k5_pending", type_=String)
+    for i in range(1, periods + 1):
+        first, end = bindparam(f"first_{i}", type_=Integer), bindparam(f"last_{i}", type_=Integer)
+        measures = "flows" if i == 1 else "flows_but_door"
+        parts.append((i, _kpi_sums(postgres, measures, first, end, as_of, False, k5_onto)))
     if as_of is None:
-        parts.append((len(parts), _sheet_flows(municipalities, regulations, opening, last)))
+        parts.append((len(parts), _sheet_flows(postgres, opening, last)))
     return union_all(*(part.add_columns(literal(i, Integer).label("part")) for i, part in parts))
 
 
-def _sheet_flows(
-    municipalities: Sequence[str], regulations: Sequence[str], first: int, last: int
-) -> Select[Any]:
+def _sheet_flows(postgres: bool, first: BindParameter[int], last: BindParameter[int]) -> Select[Any]:
     """The benefits' current flows as `flows` reads them, in the KPI sums' columns (measure: the
     regulation, detail: the unit) to go in their statement."""
     m = t.monthly.c
@@ -683,8 +701,8 @@ def _sheet_flows(
     return (
         select(*keys, *sums)
         .where(
-            m.municipality.in_(municipalities),
-            m.regulation.in_(regulations),
+            among(m.municipality, "municipalities", postgres),
+            among(m.regulation, "regulations", postgres),
             m.unit == "benefits",
             m.month <= last,
         )
