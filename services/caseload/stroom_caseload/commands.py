@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 
 import uvicorn
 from sqlalchemy import MetaData
@@ -11,9 +11,10 @@ from stroom_caseload.app import create_app
 from stroom_caseload.migrations import MIGRATIONS
 from stroom_caseload.queries import CaseloadQueries, Projection
 from stroom_caseload.rebuild.run import RebuildResult, rebuild
+from stroom_caseload.repository import CaseloadRepository
 from stroom_caseload.settings import CaseloadSettings
 from stroom_caseload.tables import audit, metadata
-from stroom_platform.db import upgrade
+from stroom_platform.db import make_engine, upgrade
 from stroom_platform.kafka.clients import Broker
 from stroom_platform.kafka.dead_letters import DeadLetter, read_dead_letters
 from stroom_platform.kafka.dead_letters import replay as replay_dead_letters
@@ -39,9 +40,19 @@ __all__ = [
 ]
 
 
-async def replay(broker: Broker, events_topic: str, letters: list[DeadLetter]) -> int:
-    """The dead letters back on the events topic, in the partitions intake's relay gives them."""
-    return await replay_dead_letters(broker, events_topic, letters, partition_for)
+async def replay(broker: Broker, events_topic: str, letters: list[DeadLetter], database_url: str) -> int:
+    """The dead letters back on the events topic, in the partitions intake's relay gives them; then
+    marked replayed in the caseload database (`/status` counts the dead letters not replayed since).
+    Marked only once offered: a replay that fails leaves them counted."""
+    count = await replay_dead_letters(broker, events_topic, letters, partition_for)
+    engine = make_engine(database_url)
+    try:
+        async with engine.begin() as conn:
+            places = [place for letter in letters if (place := letter.read_at) is not None]
+            await CaseloadRepository(conn).mark_replayed(places, datetime.now(UTC))
+    finally:
+        await engine.dispose()
+    return count
 
 
 async def migrate(url: str) -> None:

@@ -469,7 +469,26 @@ class CaseloadRepository:
         )
 
     async def dead_letter_count(self) -> int:
-        return int((await self.conn.execute(select(func.count()).select_from(dead_letters))).scalar_one())
+        """The records dead-lettered and not replayed since: one replayed and refused again counts
+        once, where the replay put it; one replayed and applied no longer counts."""
+        waiting = select(func.count()).select_from(dead_letters).where(dead_letters.c.replayed_at.is_(None))
+        return int((await self.conn.execute(waiting)).scalar_one())
+
+    async def mark_replayed(self, places: Sequence[tuple[str, int, int]], at: datetime) -> None:
+        """The dead letters read at these (topic, partition, offset) offered again at `at`."""
+        d = dead_letters.c
+        if places:
+            await self.conn.execute(
+                dead_letters.update()
+                .where(
+                    d.topic == bindparam("t"),
+                    d.partition == bindparam("p"),
+                    d.offset == bindparam("o"),
+                    d.replayed_at.is_(None),
+                )
+                .values(replayed_at=at),
+                [{"t": topic, "p": partition, "o": offset} for topic, partition, offset in places],
+            )
 
 
 _CLIENT_COLUMNS: dict[str, Any] = dict.fromkeys(

@@ -231,6 +231,8 @@ dead_letters = Table(
     Column("partition", Integer, nullable=False),
     Column("offset", BigInteger, nullable=False),
     Column("reason", Text, nullable=False),
+    # Set when a replay offered the record read here again: no longer a dead letter to count.
+    Column("replayed_at", DateTime(timezone=True), nullable=True),
     # A batch applied again (its offsets were not committed) records the same dead letters.
     Index("ix_caseload_dead_letters_position", "topic", "partition", "offset", unique=True),
 )

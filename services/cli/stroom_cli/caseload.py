@@ -124,16 +124,21 @@ def dead_letters(
     ] = False,
 ) -> None:
     """Toon de afgewezen records (dead letters) met hun reden; met --replay opnieuw aanbieden."""
-    from stroom_caseload.commands import read_dead_letters
+    from stroom_caseload.commands import DeadLetter, read_dead_letters
     from stroom_caseload.commands import replay as replay_letters
     from stroom_caseload.settings import CaseloadSettings
+    from stroom_platform.kafka.clients import Broker
 
     settings = CaseloadSettings()
+
+    async def offer(broker: Broker, topic: str, letters: list[DeadLetter]) -> int:
+        return await replay_letters(broker, topic, letters, settings.caseload_database_url)
+
     show_and_replay(
         "caseload",
         settings,
         (settings.dead_letter_topic, settings.events_topic),
         [("Bron", "ce_source"), ("Id", "ce_id"), ("Type", "ce_type")],
-        (read_dead_letters, replay_letters),
+        (read_dead_letters, offer),
         replay,
     )

@@ -72,6 +72,15 @@ class DeadLetter:
         return self.header(POSITION_HEADER)
 
     @property
+    def read_at(self) -> tuple[str, int, int] | None:
+        """`position` as (topic, partition, offset); None when the header is missing or not one
+        (a topic's name holds no slash)."""
+        topic, *numbers = self.position.rsplit("/", 2)
+        if len(numbers) != 2 or not all(n.isdigit() for n in numbers):
+            return None
+        return topic, int(numbers[0]), int(numbers[1])
+
+    @property
     def record_headers(self) -> list[tuple[str, bytes]]:
         """The refused record's headers, without the reason and position added to them."""
         return [(name, value) for name, value in self.headers if name not in _OWN_HEADERS]

@@ -20,12 +20,14 @@ from stroom_caseload.app import create_app
 from stroom_caseload.commands import MIGRATIONS, migrate, read_dead_letters, replay
 from stroom_caseload.repository import CaseloadRepository
 from stroom_caseload.tables import dead_letters, live
+from stroom_cli.dead_letters import once_per_record
 from stroom_contract import types
 from stroom_contract.bsn import Pseudonymiser
 from stroom_contract.validation import EventValidator
 from stroom_platform.broker import EmbeddedBroker
 from stroom_platform.db import alembic_config, make_engine
 from stroom_platform.kafka.clients import Broker
+from stroom_platform.kafka.dead_letters import POSITION_HEADER, DeadLetter
 from stroom_platform.organisations import OrganisationsConfig
 
 MONTHS = 12
@@ -52,7 +54,8 @@ async def test_a_dead_letter_is_replayed_and_applied_after_a_fix(
     # A caseload release with a bug: it refuses this one event's id as unstorable.
     monkeypatch.setattr(types, "_UNSTORABLE", re.compile(f"^{re.escape(poison['id'])}$"))
 
-    engine = make_engine(settings.caseload_database_url)
+    url = settings.caseload_database_url
+    engine = make_engine(url)
     app = create_app(settings)
     try:
         async with app.router.lifespan_context(app):
@@ -64,9 +67,17 @@ async def test_a_dead_letter_is_replayed_and_applied_after_a_fix(
                 assert letters[0].reason.startswith("contract: id:")
                 assert not await _stored(engine, poison["id"])
 
+                # Replayed before the fix: refused again where the replay put it, one dead letter.
+                assert await replay(Broker(bootstrap), settings.events_topic, letters, url) == 1
+                assert (await wait_until_caught_up(client))["dead_letters"] == 1
+                letters = await read_dead_letters(Broker(bootstrap), settings.dead_letter_topic)
+                assert len(letters) == 2
+                assert not await _stored(engine, poison["id"])
+
                 monkeypatch.undo()  # the fixed release
-                assert await replay(Broker(bootstrap), settings.events_topic, letters) == 1
-                await wait_until_caught_up(client)
+                offered = once_per_record(letters)
+                assert await replay(Broker(bootstrap), settings.events_topic, offered, url) == 1
+                assert (await wait_until_caught_up(client))["dead_letters"] == 0
                 assert await _stored(engine, poison["id"])
         assert await assert_projections_match(engine, raw, WESTFRIESLAND, FIRST, MONTHS) > 10
     finally:
@@ -125,3 +136,40 @@ async def test_a_dead_letter_recorded_again_is_stored_once(database_url: str) ->
         ("events", 2, 5, "opnieuw"),
         ("events", 2, 2**40, "opnieuw"),
     ]
+
+
+async def test_a_replayed_dead_letter_no_longer_counts_and_one_refused_again_counts_once(
+    database_url: str,
+) -> None:
+    """/status's count: a record replayed leaves it, and refused again after its replay it is
+    counted where the replay put it, not also where it was first read."""
+    await migrate(database_url)
+    engine = make_engine(database_url)
+    try:
+        async with engine.begin() as conn:
+            repo = CaseloadRepository(conn)
+            for offset in (5, 6, 7):
+                await repo.record_dead_letter("events", 1, offset, "onbekende gemeente")
+            assert await repo.dead_letter_count() == 3
+            await repo.mark_replayed([("events", 1, 5), ("events", 1, 6), ("other", 1, 7)], datetime.now(UTC))
+            assert await repo.dead_letter_count() == 1
+            # 5 applied after its replay; 6 refused again at 40, and recorded again at 6 after a
+            # crash before the offsets were committed.
+            await repo.record_dead_letter("events", 1, 40, "nog steeds onbekend")
+            await repo.record_dead_letter("events", 1, 6, "onbekende gemeente")
+            assert await repo.dead_letter_count() == 2
+            await repo.mark_replayed([("events", 1, 40), ("events", 1, 7)], datetime.now(UTC))
+            assert await repo.dead_letter_count() == 0
+    finally:
+        await engine.dispose()
+
+
+def test_a_dead_letters_place_is_read_from_its_position_header() -> None:
+    def at(position: bytes) -> tuple[str, int, int] | None:
+        return DeadLetter(0, 1, None, None, (("ce_id", b"e-1"), (POSITION_HEADER, position))).read_at
+
+    assert at(b"stroom.events.v1/2/40") == ("stroom.events.v1", 2, 40)
+    assert at(b"events/0/" + str(2**40).encode()) == ("events", 0, 2**40)
+    for malformed in (b"", b"events/2", b"events/x/4", b"events/2/-1"):
+        assert at(malformed) is None
+    assert DeadLetter(0, 1, None, None, ()).read_at is None
