@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Collection
+from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 
@@ -14,7 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from stroom_caseload.domain.client import client_point
 from stroom_caseload.domain.events import Event, Stored, counted, effective
-from stroom_caseload.domain.plan import ClientRow, client_record_of, entity_write, record_id
+from stroom_caseload.domain.plan import entity_write, record_id
+from stroom_caseload.domain.publication import client_record
 from stroom_caseload.rebuild.bulk import BulkWriter
 from stroom_caseload.rebuild.shadow_ledger import Held, HeldEvents
 from stroom_caseload.repository import client_fact_row, ledger_event, state_rows
@@ -57,12 +59,14 @@ class _Chunk:
         )
         self.entities += 1
 
-    def client(self, stored: Stored, point: tuple[str, ClientFact]) -> None:
-        """A person's point fact: its event, and its person and fact (see `client_point`)."""
-        event = stored.event
+    def client(
+        self, record: str, point: tuple[str, ClientFact], recorded_at: datetime, retracted_at: datetime | None
+    ) -> None:
+        """A person's point fact: its record id, its person and fact (see `client_point`), when
+        it was recorded and when it last stopped counting (None while it counts)."""
         client_ref, fact = point
-        row = client_fact_row(record_id(event.source, event.id), client_ref, fact, event.time)
-        self.rows[shadow.client_facts].append(row | {"retracted_at": stored.retracted_at})
+        row = client_fact_row(record, client_ref, fact, recorded_at)
+        self.rows[shadow.client_facts].append(row | {"retracted_at": retracted_at})
 
 
 async def _live_revisions(conn: AsyncConnection) -> dict[str, int]:
@@ -102,18 +106,20 @@ async def fold_held(
     for key, points in sorted(held.clients.items()):
         if key not in strays:
             for source, event_id, kind, time, point, revision in points:
-                # Its data was read when it was loaded: the event is wanted for when it counts.
-                event = counted(Event(source, event_id, kind, time, _READ), retractions)
-                chunk.client(event, point)
-                # Marking a retraction of it counts its ledger row's revision up.
-                revision += bool(retractions.of((source, event_id)))
-                record = client_record_of(
-                    ClientRow(source, event_id, event.event, event.retracted_at, revision), point
-                )
+                retracted_at = None
+                # Nearly every point fact: nothing retracts it, it counts from its own time on.
+                if retractions.of((source, event_id)):
+                    # Its data was read when it was loaded: the event is wanted for when it counts.
+                    event = Event(source, event_id, kind, time, _READ)
+                    retracted_at = counted(event, retractions).retracted_at
+                    # Marking a retraction of it counts its ledger row's revision up.
+                    revision += 1
+                record = record_id(source, event_id)
+                chunk.client(record, point, time, retracted_at)
+                client_ref, fact = point
+                key, value = client_record(source, event_id, client_ref, revision, time, retracted_at, fact)
                 # A copy: orjson's bytes keep the buffer it wrote into, 4 KB for a record of 600 bytes.
-                records.append(
-                    (record_id(source, event_id), record.key.encode(), bytes(memoryview(record.value)))
-                )
+                records.append((record, key.encode(), bytes(memoryview(value))))
         if chunk.full:
             await writer.append(chunk.rows)
             chunk = _Chunk()
@@ -146,7 +152,9 @@ async def refold(
             stored = effective(events)
             if key_kind(key) == "client":
                 for point in stored:
-                    chunk.client(point, client_point(point.event))
+                    event = point.event
+                    record = record_id(event.source, event.id)
+                    chunk.client(record, client_point(event), event.time, point.retracted_at)
             elif stored:
                 chunk.entity(key, revisions.get(key, 0), stored)
 
