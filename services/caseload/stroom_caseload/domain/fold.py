@@ -129,11 +129,14 @@ class TrajectoryAcc:
     ended: TrajectoryEndedData | None = None
 
 
+# The steps build the next accumulator with its constructor: `dataclasses.replace` looks up
+# every field by name, once per event folded.
 def _benefit_step(acc: BenefitAcc, data: EventData) -> BenefitAcc:
     match data:
         case BenefitStartedData():
             # A later `started` is a correction: it replaces the earlier one as a whole.
-            return _with_members(replace(acc, started=data), acc.changes, replay=True)
+            corrected = BenefitAcc(data, acc.ended, acc.changes, acc.spells, acc.open)
+            return _with_members(corrected, acc.changes, replay=True)
         case BenefitMembersChangedData():
             last = acc.changes
             if last is None or data.effective_date >= last.last.effective_date:
@@ -143,7 +146,7 @@ def _benefit_step(acc: BenefitAcc, data: EventData) -> BenefitAcc:
             at = bisect_right(ordered, data.effective_date, key=_effective)
             return _with_members(acc, _chained([*ordered[:at], data, *ordered[at:]]), replay=True)
         case BenefitEndedData():
-            return replace(acc, ended=data)
+            return BenefitAcc(acc.started, data, acc.changes, acc.spells, acc.open)
     return acc
 
 
@@ -156,13 +159,13 @@ def _with_members(acc: BenefitAcc, changes: Changes | None, replay: bool) -> Ben
     applied to the members there are."""
     started = acc.started
     if started is None:
-        return replace(acc, changes=changes)
+        return BenefitAcc(None, acc.ended, changes, acc.spells, acc.open)
     open_: dict[str, tuple[int, ...]]
     if not replay:
         assert changes is not None, "a change applied on its own is there"
         open_ = dict(acc.open)
         spells = acc.spells.edited(_apply(acc.spells, open_, changes.last))
-        return replace(acc, changes=changes, spells=spells, open=open_)
+        return BenefitAcc(started, acc.ended, changes, spells, open_)
     listed = [_spell(m, started.start_date) for m in started.members]
     open_ = {}
     for i, spell in enumerate(listed):
@@ -173,7 +176,7 @@ def _with_members(acc: BenefitAcc, changes: Changes | None, replay: bool) -> Ben
                 listed[i] = spell
             else:
                 listed.append(spell)
-    return replace(acc, changes=changes, spells=Chunked(listed), open=open_)
+    return BenefitAcc(started, acc.ended, changes, Chunked(listed), open_)
 
 
 def _apply(
@@ -206,9 +209,9 @@ def _pair_step(
 ) -> Callable[[Pair[Opening, Closing], EventData], Pair[Opening, Closing]]:
     def step(acc: Pair[Opening, Closing], data: EventData) -> Pair[Opening, Closing]:
         if isinstance(data, opening):
-            return replace(acc, opened=data)
+            return Pair(data, acc.closed)
         if isinstance(data, closing):
-            return replace(acc, closed=data)
+            return Pair(acc.opened, data)
         return acc
 
     return step
@@ -222,9 +225,9 @@ def _trajectory_step(acc: TrajectoryAcc, data: EventData) -> TrajectoryAcc:
             phases = acc.phases
             at = bisect_left(phases, spell.effective_date, key=lambda p: p.effective_date)
             same = at < len(phases) and phases[at].effective_date == spell.effective_date
-            return replace(acc, phases=(*phases[:at], spell, *phases[at + same :]), latest=data)
+            return TrajectoryAcc((*phases[:at], spell, *phases[at + same :]), data, acc.ended)
         case TrajectoryEndedData():
-            return replace(acc, ended=data)
+            return TrajectoryAcc(acc.phases, acc.latest, data)
     return acc
 
 
