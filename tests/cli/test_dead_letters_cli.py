@@ -35,6 +35,17 @@ async def _refuse(kafka: Broker, topic: TopicSpec, dead: str, record: Record, re
         await producer.stop()
 
 
+def _event_headers(event_id: bytes) -> list[tuple[str, bytes]]:
+    """A caseload event's own headers: its source, id and type."""
+    return [("ce_source", b"urn:bron"), ("ce_id", event_id), ("ce_type", b"stroom.benefit.started.v1")]
+
+
+def _refuse_events(kafka: Broker, events: str, dead: str, refused: list[tuple[Record, str]]) -> None:
+    """Each (record, reason), read from the one-partition `events`, dead-lettered to `dead` in turn."""
+    for record, reason in refused:
+        asyncio.run(_refuse(kafka, TopicSpec(events, 1), dead, record, reason))
+
+
 def _replay_caseload(
     broker: EmbeddedBroker, events: str, dead: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Result:
@@ -112,9 +123,8 @@ def test_caseload_dead_letters_are_listed_with_the_events_source_id_and_type(
     broker: EmbeddedBroker, unique_topic: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     events, dead = unique_topic, f"{unique_topic}.dead-letter"
-    headers = [("ce_source", b"urn:bron"), ("ce_id", b"ev-9"), ("ce_type", b"stroom.benefit.started.v1")]
-    refused = Record(events, 0, 3, KEY, b"{}", headers)
-    asyncio.run(_refuse(Broker(broker.bootstrap_servers), TopicSpec(events, 1), dead, refused, "conflict"))
+    refused = Record(events, 0, 3, KEY, b"{}", _event_headers(b"ev-9"))
+    _refuse_events(Broker(broker.bootstrap_servers), events, dead, [(refused, "conflict")])
     monkeypatch.setenv("STROOM_EVENTS_TOPIC", events)
     monkeypatch.setenv("STROOM_DEAD_LETTER_TOPIC", dead)
     monkeypatch.setenv("STROOM_DATA_DIR", str(tmp_path / "var"))
@@ -140,13 +150,12 @@ def test_a_record_dead_lettered_again_after_a_crash_is_listed_and_replayed_once(
 ) -> None:
     kafka = Broker(broker.bootstrap_servers)
     events, dead = unique_topic, f"{unique_topic}.dead-letter"
-    headers = [("ce_source", b"urn:bron"), ("ce_id", b"ev-5"), ("ce_type", b"stroom.benefit.started.v1")]
     # The batch was applied and dead-lettered, the worker died before committing its offsets, and
     # the next worker applied the batch again: the same record, read at the same place, twice.
-    redelivered = Record(events, 0, 11, KEY, b"{}", headers)
+    redelivered = Record(events, 0, 11, KEY, b"{}", _event_headers(b"ev-5"))
     other = Record(events, 0, 12, KEY, b"{}", [("ce_id", b"ev-6")])
-    for record in (redelivered, other, redelivered):
-        asyncio.run(_refuse(kafka, TopicSpec(events, 1), dead, record, "unknown municipality"))
+    reason = "unknown municipality"
+    _refuse_events(kafka, events, dead, [(redelivered, reason), (other, reason), (redelivered, reason)])
     result = _replay_caseload(broker, events, dead, tmp_path, monkeypatch)
 
     assert result.exit_code == 0, result.output
@@ -161,16 +170,16 @@ def test_a_replayed_record_refused_again_is_listed_and_replayed_once(
 ) -> None:
     kafka = Broker(broker.bootstrap_servers)
     events, dead = unique_topic, f"{unique_topic}.dead-letter"
-    headers = [("ce_source", b"urn:bron"), ("ce_id", b"ev-7"), ("ce_type", b"stroom.benefit.started.v1")]
     # Refused, replayed before its cause was fixed, and refused again where the replay put it: the
     # dead-letter topic holds the same record twice, at two places read. Offered twice, it would
     # come back twice more, and so on, doubling with every replay.
-    first = Record(events, 0, 4, KEY, b"{}", headers)
-    again = Record(events, 0, 21, KEY, b"{}", headers)
+    first = Record(events, 0, 4, KEY, b"{}", _event_headers(b"ev-7"))
+    again = Record(events, 0, 21, KEY, b"{}", _event_headers(b"ev-7"))
     other = Record(events, 0, 5, KEY, b"{}", [("ce_id", b"ev-8")])
-    asyncio.run(_refuse(kafka, TopicSpec(events, 1), dead, first, "unknown municipality GM9999"))
-    asyncio.run(_refuse(kafka, TopicSpec(events, 1), dead, other, "unknown municipality GM9999"))
-    asyncio.run(_refuse(kafka, TopicSpec(events, 1), dead, again, "unappliable: still refused"))
+    unknown = "unknown municipality GM9999"
+    _refuse_events(
+        kafka, events, dead, [(first, unknown), (other, unknown), (again, "unappliable: still refused")]
+    )
     result = _replay_caseload(broker, events, dead, tmp_path, monkeypatch)
 
     assert result.exit_code == 0, result.output

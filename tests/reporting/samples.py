@@ -22,6 +22,7 @@ from stroom_contract.facts import (
     Assessment,
     BenefitState,
     BenefitVersion,
+    ClientFact,
     ClientRecord,
     CoachAssignment,
     Fact,
@@ -44,6 +45,7 @@ def benefit(
     end: date | None = None,
     partner: bool = False,
     applicant: str | None = None,
+    recorded_from: datetime = T0,
 ) -> Fact:
     """`applicant` names the client of an earlier benefit: the same person back in a new one."""
     members = [
@@ -70,7 +72,9 @@ def benefit(
         members=members,
     )
     return full_change(
-        entity=f"benefit:src:{ref}", revision=1, versions=[BenefitVersion(recorded_from=T0, state=state)]
+        entity=f"benefit:src:{ref}",
+        revision=1,
+        versions=[BenefitVersion(recorded_from=recorded_from, state=state)],
     )
 
 
@@ -117,14 +121,19 @@ def trajectory(
 
 
 def record(
-    client: str, record_id: str, fact: Assessment | CoachAssignment, recorded_at: datetime = T0
-) -> Fact:
+    client: str,
+    record_id: str,
+    fact: ClientFact,
+    recorded_at: datetime = T0,
+    retracted_at: datetime | None = None,
+) -> ClientRecord:
     return ClientRecord(
         entity=f"client:{client}",
         record_id=record_id,
         client_ref=client,
         revision=1,
         recorded_at=recorded_at,
+        retracted_at=retracted_at,
         fact=fact,
     )
 

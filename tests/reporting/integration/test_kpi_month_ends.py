@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from reporting.changes import as_facts
 from reporting.histories import EPOCH, MUNICIPALITIES, random_history
+from reporting.samples import record
 from stroom_contract.codes import ClientStream
 from stroom_contract.facts import Assessment, ClientRecord, Fact, PlanSent, ProgressReport
 from stroom_platform.db import make_engine
@@ -32,15 +33,7 @@ def client_record(
 ) -> ClientRecord:
     """A client's record, retracted some time later in one case out of about seven."""
     retracted = recorded + timedelta(days=rng.randrange(1, 200)) if rng.random() < 0.15 else None
-    return ClientRecord(
-        entity=f"client:{client}",
-        record_id=record_id,
-        client_ref=client,
-        revision=1,
-        recorded_at=recorded,
-        retracted_at=retracted,
-        fact=fact,
-    )
+    return record(client, record_id, fact, recorded, retracted)
 
 
 def assessments(rng: random.Random) -> list[Fact]:

@@ -9,17 +9,11 @@ from datetime import UTC, date, datetime
 import httpx
 from openpyxl import load_workbook
 
-from reporting.changes import full_change
 from reporting.integration.conftest import EVERYTHING, HOORN, WHOLE_ORGANISATION, reporting_app
 from reporting.samples import T1, application, benefit, record
-from stroom_contract.codes import ClientStream, Decision, InflowReason, OutflowReason, Regulation, Role
+from stroom_contract.codes import ClientStream, Decision, InflowReason, OutflowReason
 from stroom_contract.facts import (
     Assessment,
-    BenefitState,
-    BenefitVersion,
-    ClientRecord,
-    Fact,
-    MemberSpell,
     PlanSent,
     ProgressReport,
 )
@@ -28,17 +22,6 @@ from stroom_reporting.commands import migrate
 from stroom_reporting.repository import apply_facts
 
 PERIOD = {"from": "2024-01", "to": "2024-06"}
-
-
-def client_record(record_id: str, client: str, fact: ProgressReport | PlanSent) -> ClientRecord:
-    return ClientRecord(
-        entity=f"client:{client}",
-        record_id=record_id,
-        client_ref=client,
-        revision=1,
-        recorded_at=T1,
-        fact=fact,
-    )
 
 
 FACTS = [
@@ -55,9 +38,9 @@ FACTS = [
             work_obligation_exempt=False,
         ),
     ),
-    client_record("src|e2", "b1-a", ProgressReport(recorded_on=date(2024, 5, 1))),
+    record("b1-a", "src|e2", ProgressReport(recorded_on=date(2024, 5, 1)), T1),
     application("a1", date(2023, 12, 1), Decision.GRANTED, date(2023, 12, 20)),
-    client_record("src|e3", "b1-a", PlanSent(plan_ref="p1", sent_on=date(2024, 1, 31), application_ref="a1")),
+    record("b1-a", "src|e3", PlanSent(plan_ref="p1", sent_on=date(2024, 1, 31), application_ref="a1"), T1),
     benefit("m1", "GM0420", date(2024, 2, 1)),
 ]
 
@@ -148,11 +131,11 @@ def _recomputed(part: dict) -> float:
 
 # K3's plans over the sample applications (all of Hoorn): named, the latest before, none, too late.
 PLANS = [
-    client_record("src|e10", "a1-c", PlanSent(plan_ref="p1", sent_on=date(2024, 2, 1), application_ref="a1")),
-    client_record("src|e11", "a3-c", PlanSent(plan_ref="p2", sent_on=date(2024, 3, 1))),
-    client_record("src|e12", "a4-c", PlanSent(plan_ref="p3", sent_on=date(2024, 5, 10))),
-    client_record("src|e13", "nobody", PlanSent(plan_ref="p4", sent_on=date(2024, 3, 1))),
-    client_record("src|e14", "a2-c", PlanSent(plan_ref="p5", sent_on=date(2024, 8, 1))),
+    record("a1-c", "src|e10", PlanSent(plan_ref="p1", sent_on=date(2024, 2, 1), application_ref="a1"), T1),
+    record("a3-c", "src|e11", PlanSent(plan_ref="p2", sent_on=date(2024, 3, 1)), T1),
+    record("a4-c", "src|e12", PlanSent(plan_ref="p3", sent_on=date(2024, 5, 10)), T1),
+    record("nobody", "src|e13", PlanSent(plan_ref="p4", sent_on=date(2024, 3, 1)), T1),
+    record("a2-c", "src|e14", PlanSent(plan_ref="p5", sent_on=date(2024, 8, 1)), T1),
 ]
 
 
@@ -200,29 +183,12 @@ async def test_each_kpi_recomputed_from_its_trace_gives_its_value(
     assert wrong.json()["type"].endswith("kpi-not-traceable")
 
 
-def _spell(ref: str, municipality: str, client: str, start: date, end: date | None = None) -> Fact:
-    state = BenefitState(
-        municipality=municipality,
-        regulation=Regulation.PW,
-        start_date=start,
-        end_date=end,
-        inflow_reason=InflowReason.EMPLOYMENT_ENDED,
-        outflow_reason=OutflowReason.EMPLOYMENT if end else None,
-        members=[
-            MemberSpell(client_ref=client, role=Role.APPLICANT, birth_date=date(1990, 1, 1), joined_on=start)
-        ],
-    )
-    return full_change(
-        entity=f"benefit:src:{ref}", revision=1, versions=[BenefitVersion(recorded_from=T1, state=state)]
-    )
-
-
 # Out of Hoorn to work and back within 6 months (in Medemblik); out of Medemblik and back after 9.
 DOOR = [
-    _spell("d1", "GM0405", "x", date(2023, 1, 1), date(2024, 2, 1)),
-    _spell("d2", "GM0420", "x", date(2024, 5, 1)),
-    _spell("d3", "GM0420", "y", date(2023, 1, 1), date(2024, 3, 1)),
-    _spell("d4", "GM0405", "y", date(2024, 12, 1)),
+    benefit("d1", "GM0405", date(2023, 1, 1), date(2024, 2, 1), applicant="x", recorded_from=T1),
+    benefit("d2", "GM0420", date(2024, 5, 1), applicant="x", recorded_from=T1),
+    benefit("d3", "GM0420", date(2023, 1, 1), date(2024, 3, 1), applicant="y", recorded_from=T1),
+    benefit("d4", "GM0405", date(2024, 12, 1), applicant="y", recorded_from=T1),
 ]
 
 
@@ -280,10 +246,10 @@ async def test_the_revolving_door_also_as_an_organisation_total(database_url: st
 # Out of Hoorn to work: z comes back in Beverwijk (IJmond Werkt, another organisation), w in
 # Medemblik (WerkSaam, like Hoorn), both within 6 months.
 ELSEWHERE = [
-    _spell("z1", "GM0405", "z", date(2023, 1, 1), date(2024, 2, 1)),
-    _spell("z2", "GM0375", "z", date(2024, 4, 1)),
-    _spell("w1", "GM0405", "w", date(2023, 1, 1), date(2024, 3, 1)),
-    _spell("w2", "GM0420", "w", date(2024, 5, 1)),
+    benefit("z1", "GM0405", date(2023, 1, 1), date(2024, 2, 1), applicant="z", recorded_from=T1),
+    benefit("z2", "GM0375", date(2024, 4, 1), applicant="z", recorded_from=T1),
+    benefit("w1", "GM0405", date(2023, 1, 1), date(2024, 3, 1), applicant="w", recorded_from=T1),
+    benefit("w2", "GM0420", date(2024, 5, 1), applicant="w", recorded_from=T1),
 ]
 
 
