@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import statistics
+from collections.abc import Sequence
 from datetime import UTC, date, datetime
 
 import httpx
@@ -12,11 +13,7 @@ from openpyxl import load_workbook
 from reporting.integration.conftest import EVERYTHING, HOORN, WHOLE_ORGANISATION, reporting_app
 from reporting.samples import T1, application, benefit, record
 from stroom_contract.codes import ClientStream, Decision, InflowReason, OutflowReason
-from stroom_contract.facts import (
-    Assessment,
-    PlanSent,
-    ProgressReport,
-)
+from stroom_contract.facts import Assessment, Fact, PlanSent, ProgressReport
 from stroom_platform.db import make_engine
 from stroom_reporting.commands import migrate
 from stroom_reporting.repository import apply_facts
@@ -45,11 +42,14 @@ FACTS = [
 ]
 
 
-async def _app(url: str, headers: dict[str, str] = EVERYTHING) -> httpx.AsyncClient:
+async def _app(
+    url: str, headers: dict[str, str] = EVERYTHING, facts: Sequence[Fact] = FACTS
+) -> httpx.AsyncClient:
+    """A client of the reporting app over a database holding `facts`."""
     await migrate(url)
     engine = make_engine(url)
     async with engine.begin() as conn:
-        await apply_facts(conn, FACTS, datetime.now(UTC))
+        await apply_facts(conn, facts, datetime.now(UTC))
     await engine.dispose()
     return httpx.AsyncClient(
         transport=httpx.ASGITransport(app=reporting_app(url)), base_url="http://t", headers=headers
@@ -193,13 +193,7 @@ DOOR = [
 
 
 async def test_the_revolving_door_also_as_an_organisation_total(database_url: str) -> None:
-    await migrate(database_url)
-    engine = make_engine(database_url)
-    async with engine.begin() as conn:
-        await apply_facts(conn, DOOR, datetime.now(UTC))
-    await engine.dispose()
-    transport = httpx.ASGITransport(app=reporting_app(database_url))
-    async with httpx.AsyncClient(transport=transport, base_url="http://t", headers=EVERYTHING) as client:
+    async with await _app(database_url, facts=DOOR) as client:
         params = {"organisation": "werksaam-westfriesland", **PERIOD}
         rows = (await client.get("/v1/reports/kpis", params=params)).json()["tables"]["revolving_door"][
             "rows"
@@ -254,13 +248,7 @@ ELSEWHERE = [
 
 
 async def test_a_return_counts_in_the_organisation_only(database_url: str) -> None:
-    await migrate(database_url)
-    engine = make_engine(database_url)
-    async with engine.begin() as conn:
-        await apply_facts(conn, ELSEWHERE, datetime.now(UTC))
-    await engine.dispose()
-    transport = httpx.ASGITransport(app=reporting_app(database_url))
-    async with httpx.AsyncClient(transport=transport, base_url="http://t", headers=EVERYTHING) as client:
+    async with await _app(database_url, facts=ELSEWHERE) as client:
         params = {"organisation": "werksaam-westfriesland", **PERIOD}
         doc = (await client.get("/v1/reports/kpis", params=params)).json()
         hoorn = figures(doc, "GM0405")
