@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import httpx
 import orjson
 from aiokafka import AIOKafkaConsumer
+from fastapi import FastAPI
 from sqlalchemy import select
 
 from intake.conftest import CASE_SYSTEM, wait_published
@@ -24,6 +27,18 @@ from stroom_platform.db import make_engine
 BATCH = {"content-type": "application/cloudevents-batch+json"}
 
 
+@asynccontextmanager
+async def _serving(settings: IntakeSettings) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
+    """The app of `settings` with its lifespan running, and a client of the case system."""
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://intake", headers=CASE_SYSTEM
+        ) as client:
+            yield app, client
+
+
 def gauge(metrics: str, name: str) -> float:
     found = re.search(rf"^{name} (\S+)$", metrics, re.MULTILINE)
     assert found, name
@@ -34,38 +49,28 @@ async def test_unpublished_events_age_and_an_unreachable_broker_is_not_ready(
     settings: IntakeSettings,
 ) -> None:
     unreachable = settings.model_copy(update={"kafka_bootstrap_servers": f"127.0.0.1:{free_port()}"})
-    app = create_app(unreachable)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(
-            transport=transport, base_url="http://intake", headers=CASE_SYSTEM
-        ) as client:
-            assert (
-                await client.post("/v1/events", content=orjson.dumps(one_of_each("f")), headers=BATCH)
-            ).status_code == 202
-            ready = await client.get("/readyz")
-            assert ready.status_code == 503
-            assert set(ready.json()["failed"]) == {"broker"}
-            await client.get("/status")
-            first = gauge((await client.get("/metrics")).text, "stroom_intake_freshness_seconds")
-            await asyncio.sleep(0.01)
-            await client.get("/status")
-            later = gauge((await client.get("/metrics")).text, "stroom_intake_freshness_seconds")
+    async with _serving(unreachable) as (_, client):
+        assert (
+            await client.post("/v1/events", content=orjson.dumps(one_of_each("f")), headers=BATCH)
+        ).status_code == 202
+        ready = await client.get("/readyz")
+        assert ready.status_code == 503
+        assert set(ready.json()["failed"]) == {"broker"}
+        await client.get("/status")
+        first = gauge((await client.get("/metrics")).text, "stroom_intake_freshness_seconds")
+        await asyncio.sleep(0.01)
+        await client.get("/status")
+        later = gauge((await client.get("/metrics")).text, "stroom_intake_freshness_seconds")
     assert 0 < first < later
 
 
 async def test_published_records_carry_the_acceptance_time(settings: IntakeSettings) -> None:
-    app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(
-            transport=transport, base_url="http://intake", headers=CASE_SYSTEM
-        ) as client:
-            await client.post("/v1/events", content=orjson.dumps(one_of_each("t")[:3]), headers=BATCH)
-            await wait_published(app)
-            assert (await client.get("/readyz")).json()["checks"] == ["broker", "database"]
-            await client.get("/status")
-            assert gauge((await client.get("/metrics")).text, "stroom_intake_freshness_seconds") == 0
+    async with _serving(settings) as (app, client):
+        await client.post("/v1/events", content=orjson.dumps(one_of_each("t")[:3]), headers=BATCH)
+        await wait_published(app)
+        assert (await client.get("/readyz")).json()["checks"] == ["broker", "database"]
+        await client.get("/status")
+        assert gauge((await client.get("/metrics")).text, "stroom_intake_freshness_seconds") == 0
         async with app.state.runtime.engine.connect() as conn:
             accepted = {
                 row.event_id: row.received_at
@@ -105,15 +110,10 @@ async def test_events_imported_by_the_cli_are_counted(settings: IntakeSettings) 
     finally:
         await engine.dispose()
     assert report.accepted.total() == len(imported)
-    app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(
-            transport=transport, base_url="http://intake", headers=CASE_SYSTEM
-        ) as client:
-            await client.post("/v1/events", content=orjson.dumps(one_of_each("http")[:2]), headers=BATCH)
-            status = (await client.get("/status")).json()
-            metrics = (await client.get("/metrics")).text
+    async with _serving(settings) as (_, client):
+        await client.post("/v1/events", content=orjson.dumps(one_of_each("http")[:2]), headers=BATCH)
+        status = (await client.get("/status")).json()
+        metrics = (await client.get("/metrics")).text
     assert status["events"]["stored"] == len(imported) + 2
     assert status["events"]["accepted"] == 2
     per_type = re.findall(r'^stroom_intake_events_stored_total\{type="[^"]+"\} (\S+)$', metrics, re.MULTILINE)
