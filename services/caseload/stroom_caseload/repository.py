@@ -126,7 +126,8 @@ class CaseloadRepository:
         result = await insert_dicts(
             self.conn, ev, values, fill, ("source", "event_id", "retracted_at", "revision")
         )
-        return {(r.source, r.event_id): (_aware(r.retracted_at), r.revision) for r in result}
+        # Unpacked: a row's attributes are looked up by name, which costs more than the rest.
+        return {(source, event_id): (_aware(at), revision) for source, event_id, at, revision in result}
 
     async def mark_retracted(self, marks: Sequence[tuple[str, str, datetime, str]]) -> list[Target]:
         """Record (source, retracted id, time, retraction id) on each target's row, creating a
@@ -310,10 +311,11 @@ class CaseloadRepository:
         versioned = [table for table in t.states if table not in spell_tables]
         # The version before the first changed one is rewritten too: its `recorded_to` moves.
         froms = [max(entity.rewrite_from - 1, 0) for entity in saved]
-        cuts = list(zip(saved, froms, strict=True))
-        await delete_tails(self.conn, versioned, "entity_key", "version", [(e.key, f) for e, f in cuts])
-        # An entity at its first revision has no state rows yet: no round trip for them.
-        redone = [(e, f) for e, f in cuts if not e.appended and e.revision > 1]
+        # An entity at its first revision has no state rows yet: nothing to look for (most of a
+        # batch's entities under load are new), and no round trip for a batch of only those.
+        stored = [(e, f) for e, f in zip(saved, froms, strict=True) if e.revision > 1]
+        await delete_tails(self.conn, versioned, "entity_key", "version", [(e.key, f) for e, f in stored])
+        redone = [(e, f) for e, f in stored if not e.appended]
         # Whole (nothing kept): every spell version goes; else those begun after the version kept.
         await delete_tails(
             self.conn,
