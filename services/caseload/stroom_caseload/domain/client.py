@@ -44,15 +44,13 @@ def client_point(event: Event) -> tuple[str, ClientFact]:
 
 def point_of(event_type: str, data: EventData) -> tuple[str, ClientFact]:
     """`client_point` of an event's typed data, as validation gives it."""
-    if not isinstance(data, PointData):
-        raise TypeError(f"{event_type} is geen gebeurtenis van een feit over een persoon")
-    return data.client.ref, _fact(data)
-
-
-def _fact(data: PointData) -> ClientFact:
+    fact: ClientFact
+    # Progress reports first, most of a person's point facts: each case is a class check.
     match data:
+        case ProgressReportRecordedData():
+            fact = ProgressReport(recorded_on=data.recorded_on, long_trajectory=bool(data.long_trajectory))
         case ClientAssessedData():
-            return Assessment(
+            fact = Assessment(
                 assessed_on=data.assessed_on,
                 ladder_step=data.ladder_step,
                 target_step=data.target_step,
@@ -60,15 +58,16 @@ def _fact(data: PointData) -> ClientFact:
                 work_obligation_exempt=data.work_obligation_exempt,
             )
         case CoachAssignedData():
-            return CoachAssignment(coach_ref=data.coach_ref, assigned_on=data.assigned_on)
-        case ProgressReportRecordedData():
-            return ProgressReport(recorded_on=data.recorded_on, long_trajectory=bool(data.long_trajectory))
+            fact = CoachAssignment(coach_ref=data.coach_ref, assigned_on=data.assigned_on)
         case PlanSentData():
-            return PlanSent(
+            fact = PlanSent(
                 plan_ref=data.plan_ref, sent_on=data.sent_on, application_ref=data.application_ref
             )
         case SanctionImposedData():
-            return Sanction(kind=data.kind, imposed_on=data.imposed_on, benefit_ref=data.benefit_ref)
+            fact = Sanction(kind=data.kind, imposed_on=data.imposed_on, benefit_ref=data.benefit_ref)
+        case _:
+            raise TypeError(f"{event_type} is geen gebeurtenis van een feit over een persoon")
+    return data.client.ref, fact
 
 
 def effective_date(fact: ClientFact) -> date:
