@@ -5,7 +5,7 @@ recorded time from the stored read models, and only what differs is written."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Container, Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime
 from itertools import groupby
 from typing import Any, NamedTuple
@@ -228,6 +228,30 @@ def _stands_as_before(own: Sequence[Any], records: Sequence[Record], since: date
     )
 
 
+def _read_alike(
+    records: Sequence[Record], changed: Sequence[Record], before: Container[str], after: Container[str]
+) -> bool:
+    """Whether a benefit's persons' month-end counts read alike from the `records` visible `before`
+    and `after` (their ids): those that came or went (`changed`) are assessments, and each of
+    their clients' assessments read alike (kpi_cells.assessments_alike)."""
+    if any(r.type != "assessment" for r in changed):
+        return False
+    for client in {r.client_ref for r in changed}:
+        theirs = [r for r in records if r.client_ref == client and r.type == "assessment"]
+        if not kpi_cells.assessments_alike(_assessed(theirs, before), _assessed(theirs, after)):
+            return False
+    return True
+
+
+def _assessed(assessments: Iterable[Record], ids: Container[str]) -> Iterable[kpi_cells.Assessed]:
+    """The assessments among `ids` as kpi_cells reads them (as `client_file` gives them to the KPIs)."""
+    return (
+        (r.on_date, r.recorded_at, r.record_id, r.client_stream or "", r.work_obligation_exempt)
+        for r in assessments
+        if r.record_id in ids
+    )
+
+
 def benefit_cells(
     entity: str,
     spells: dict[str, list[Any]],
@@ -236,13 +260,14 @@ def benefit_cells(
     organisations: OrganisationsConfig,
     stored: Sequence[tuple[Any, ...]] = (),
     since: Since = Since(EVER, EVER),
+    revised: Container[str] = frozenset(),
 ) -> list[tuple[Any, ...]]:
     """A benefit's cells over recorded time, as kpi_cells rows (its `stored` ones, CELL_COLUMNS,
     kept where `since` says; those that ended before both parts' `since` may be left out of
     `stored` and are then left out of the rows too): its month-end counts from its spell rows
     (every version) and its persons' assessments and progress reports; its outflow's from its rows
     and the other benefits of its persons in its organisation (their returns count for K5 and the
-    revolving door)."""
+    revolving door). `revised`: the ids of records whose stored row the batch replaced."""
     own = spells.get(entity, [])
     if not any(r.regulation in kpis.KPI_REGULATIONS for r in own):
         return []  # every measure counts the KPI regulations only
@@ -263,21 +288,33 @@ def benefit_cells(
         )
         living = _living(standing, since.standing)
         known: dict[int, kpis.Standing] | None = None
+        # The cells of the inputs `previous` holds (None: not known), while they are those the
+        # stored rows give: a replaced record's row no longer tells how it read before.
+        last: tuple[kpi_cells.Cell, ...] | None = (
+            None if any(r.record_id in revised for r in its_records) else tuple(living)
+        )
 
         def standing_at(at: datetime) -> tuple[kpi_cells.Cell, ...]:
-            nonlocal known, previous
+            nonlocal known, previous, last
             found = _benefit_of([r for r in own if _valid(r, at)])
             if found is None:
+                last = None
                 return ()
             visible = [r for r in its_records if _visible(r, at)]
             ids = {r.record_id for r in visible}
+            moved = ids ^ previous[1]
+            changed = [r for r in its_records if r.record_id in moved]
+            if (
+                last is not None
+                and found == previous[0]
+                and _read_alike(its_records, changed, previous[1], ids)
+            ):
+                previous = (found, ids)
+                return last
             clients = client_file(visible)
             kept = kpis.standing_kept_before(previous[0], found) if previous[0] else date.min
-            if ids != previous[1]:
-                kept = min(
-                    kept,
-                    *(r.on_date for r in its_records if (r.record_id in ids) != (r.record_id in previous[1])),
-                )
+            if changed:
+                kept = min(kept, *(r.on_date for r in changed))
             months = None
             # Month ends before the first day the change can reach stand as they stood.
             if known is None:
@@ -289,7 +326,8 @@ def benefit_cells(
             else:
                 known = {m: s for m, s in known.items() if kept > date.min and m < month_of(kept)}
             previous = (found, ids)
-            return kpi_cells.benefit_cells(found, clients, None, known, months)
+            last = kpi_cells.benefit_cells(found, clients, None, known, months)
+            return last
 
         times = sorted({*_times(own, *RECORDED), *_times(its_records, "recorded_at", "retracted_at")})
         rows += _restated(entity, standing, since.standing, times, standing_at, living)
@@ -439,11 +477,13 @@ async def restate_benefits(
     organisations: OrganisationsConfig,
     read: Mapping[str, list[Any]] | None = None,
     benefits_of_people: Mapping[str, set[str]] | None = None,
+    revised: Container[str] = frozenset(),
 ) -> None:
     """Compute the parts of these benefits' cells again from the read models, each from the moment
     `since` names, and store what changed. `read`: spell rows (`_spells`) the caller has already
     read in this transaction, for every benefit it names (none: no rows); `benefits_of_people`:
-    likewise every benefit (`kpi_people`) of every client it names."""
+    likewise every benefit (`kpi_people`) of every client it names; `revised`: the ids of client
+    records whose stored row the transaction replaced."""
     entities = sorted(since)
     read = read or {}
     known = benefits_of_people or {}
@@ -467,7 +507,7 @@ async def restate_benefits(
             row
             for entity in chunk
             for row in benefit_cells(
-                entity, spells, people, records, organisations, cells.get(entity, []), since[entity]
+                entity, spells, people, records, organisations, cells.get(entity, []), since[entity], revised
             )
         ]
         await _write(conn, stored, rows)
@@ -522,11 +562,13 @@ async def restate(
     organisations: OrganisationsConfig,
     changed: Mapping[str, datetime],
     records_changed: Mapping[str, datetime],
+    revised: Container[str],
 ) -> None:
     """After a batch's facts were applied (same transaction), given the benefits and applications
     whose rows changed, the persons of those applications' rows before and after, the client
     records stored anew, and the recorded moment from which each benefit's rows (`changed`) and
-    each client record (`records_changed`) changed: from
+    each client record (`records_changed`) changed, and which of those records replaced a stored
+    row (`revised`): from
     there, the month-end counts of every changed benefit and every benefit of a client whose
     assessment or progress report changed, and the outflow's of every changed benefit and every
     benefit of their persons, before and after (another benefit of the same person is a return for
@@ -564,6 +606,7 @@ async def restate(
         organisations,
         {e: spells.get(e, []) for e in benefits},
         people,
+        revised,
     )
     plans = {r.record_id for r in records if r.fact.type == "plan"}
     for column, values in (("client_ref", set(applicants)), ("application", set(changed_applications))):

@@ -283,9 +283,10 @@ def _record_row(record: ClientRecord) -> tuple[Any, ...]:
 
 async def _replace_records(
     conn: AsyncConnection, records: dict[str, ClientRecord]
-) -> tuple[list[ClientRecord], dict[str, datetime]]:
-    """Store the records newer than the stored ones; returns them and per record the recorded
-    moment from which it may read differently (the earlier of its stored and new recorded_at)."""
+) -> tuple[list[ClientRecord], dict[str, datetime], set[str]]:
+    """Store the records newer than the stored ones; returns them, per record the recorded moment
+    from which it may read differently (the earlier of its stored and new recorded_at), and the
+    ids of those that replaced a stored row."""
     found = await dialect.select_where_in(
         conn, t.client_records, "record_id", list(records), ("record_id", "revision", "recorded_at")
     )
@@ -295,7 +296,7 @@ async def _replace_records(
         conn, t.client_records, RECORD_COLUMNS, [_record_row(r) for r in winners], stored
     )
     since = {r.record_id: min(r.recorded_at, stored.get(r.record_id, (0, r.recorded_at))[1]) for r in winners}
-    return winners, since
+    return winners, since, {r.record_id for r in winners if r.record_id in stored}
 
 
 def _latest_recorded(fact: Fact) -> datetime | None:
@@ -367,7 +368,7 @@ async def apply_facts(
         else:
             changes.append(fact)
     changed = await _apply_changes(conn, changes)
-    record_winners, record_since = await _replace_records(conn, records)
+    record_winners, record_since, revised = await _replace_records(conn, records)
     await kpi_store.restate(
         conn,
         changed.entities["benefit"],
@@ -377,6 +378,7 @@ async def apply_facts(
         organisations or default_organisations(),
         changed.since,
         record_since,
+        revised,
     )
     all_winners: list[Fact] = [*changed.applied, *record_winners]
     await _touch_freshness(conn, all_winners, now)

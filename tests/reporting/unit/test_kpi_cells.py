@@ -9,7 +9,17 @@ from datetime import date, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reporting.unit.test_kpis import T1, assessments, benefit, benefits, membership, progress
+from reporting.unit.test_kpis import (
+    CLIENTS,
+    DAYS,
+    T1,
+    TIMES,
+    assessments,
+    benefit,
+    benefits,
+    membership,
+    progress,
+)
 from stroom_reporting.domain import kpi_cells, kpis
 from stroom_reporting.domain.months import first_day, last_day, month_of, month_range
 
@@ -151,3 +161,51 @@ def test_an_outflow_is_pending_as_the_date_it_is_summed_onto(report_day: date, e
     onto = pending if end.isoformat() > decided else decided
     assert kpis.k5_pending(date.fromisoformat(onto), report_day) == kpis.k5_pending(end, report_day)
     assert kpis.k5_pending(end, report_day) == (end + timedelta(days=kpis.SIX_MONTHS) > report_day)
+
+
+NEW_ASSESSMENT = st.tuples(
+    st.sampled_from(CLIENTS),
+    DAYS,
+    TIMES,
+    st.just("new"),
+    st.sampled_from(["mediable", "developable", "care"]),
+    st.booleans(),
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(benefit(0), assessments, progress, NEW_ASSESSMENT)
+def test_an_assessment_that_reads_as_the_one_before_it_changes_no_cell(
+    b: kpis.KpiBenefit, assessed: list, reports: list, new: tuple
+) -> None:
+    client = new[0]
+
+    def theirs(items: list) -> list[kpi_cells.Assessed]:
+        return [
+            (day, at, record, stream, exempt) for c, day, at, record, stream, exempt in items if c == client
+        ]
+
+    before = kpi_cells.benefit_cells(b, kpis.ClientFile.of(assessed, reports), None)
+    after = kpi_cells.benefit_cells(b, kpis.ClientFile.of([*assessed, new], reports), None)
+    assert before == after or not kpi_cells.assessments_alike(theirs(assessed), theirs([*assessed, new]))
+
+
+def test_assessments_read_alike_as_long_as_each_reads_as_the_one_before() -> None:
+    def assessed(*items: tuple[date, str, bool]) -> list[kpi_cells.Assessed]:
+        return [(day, T1, f"r{i}", stream, exempt) for i, (day, stream, exempt) in enumerate(items)]
+
+    first, later = date(2024, 1, 5), date(2024, 6, 1)
+    mediable = assessed((first, "mediable", False))
+    assert kpi_cells.assessments_alike(
+        mediable, assessed((first, "mediable", False), (later, "mediable", False))
+    )
+    # Care and exempt both keep the client out of P; exempt, a mediable client is not one for K2.
+    care = assessed((first, "care", False))
+    assert kpi_cells.assessments_alike(care, assessed((first, "care", False), (later, "mediable", True)))
+    # A developable client reads as one not assessed.
+    assert kpi_cells.assessments_alike([], assessed((first, "developable", False)))
+    assert not kpi_cells.assessments_alike(
+        mediable, assessed((first, "mediable", False), (later, "care", False))
+    )
+    assert not kpi_cells.assessments_alike([], mediable)
+    assert not kpi_cells.assessments_alike(mediable, assessed((later, "mediable", False)))

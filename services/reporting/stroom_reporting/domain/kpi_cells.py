@@ -75,6 +75,29 @@ def benefit_cells(
     return tuple(sorted(cells))
 
 
+Assessed = tuple[date, datetime, str, str, bool]  # assessed_on, recorded time, record_id, stream, exempt
+
+
+def assessments_alike(before: Iterable[Assessed], after: Iterable[Assessed]) -> bool:
+    """Whether a person's assessments before and after a change read alike (kpis.assessment_reading)
+    on every day, as the latest on or before it (the same day: the one recorded last, then the
+    greatest record_id): their benefits' month-end counts (P, K1, K2) are then the same. An
+    assessment that reads as the one before it changes no day's reading."""
+    return _readings(before) == _readings(after)
+
+
+def _readings(assessments: Iterable[Assessed]) -> list[tuple[date, tuple[bool, bool]]]:
+    """The days from which a person's assessments read otherwise than on the day before."""
+    runs = []
+    last = kpis.assessment_reading(None)
+    for day, _, _, stream, exempt in sorted(assessments):
+        reading = kpis.assessment_reading((stream, exempt))
+        if reading != last:
+            runs.append((day, reading))
+            last = reading
+    return runs
+
+
 def standings(cells: Iterable[Cell], months: Iterable[int]) -> dict[int, kpis.Standing]:
     """A benefit's standing at the months' ends, from its K1 and K2 cells (their changes)."""
     changes = sorted((c.month, c.measure, c.a, c.b) for c in cells if c.measure in (K1, K2))

@@ -111,7 +111,7 @@ class ClientFile:
         stretches = []
         for index, (day, _, (stream, exempt)) in enumerate(items):
             until = items[index + 1][0] if index + 1 < len(items) else None
-            if (stream == "care" or exempt) and (until is None or day < until):
+            if keeps_out((stream, exempt)) and (until is None or day < until):
                 stretches.append((day, until))
         return stretches
 
@@ -155,7 +155,23 @@ def _assessed_member(benefit: KpiBenefit, day: date, clients: ClientFile) -> tup
     if person is None:
         return None
     assessed = clients.assessment(person.client_ref, day)
-    return (person, assessed) if assessed is None or (assessed[0] != "care" and not assessed[1]) else None
+    return (person, assessed) if assessed is None or not keeps_out(assessed) else None
+
+
+def keeps_out(assessed: tuple[str, bool]) -> bool:
+    """Whether an assessment (client_stream, exempt) keeps its client out of P: a care client, or exempt."""
+    return assessed[0] == "care" or assessed[1]
+
+
+def assessment_reading(assessed: Assessed) -> tuple[bool, bool]:
+    """All that P, K1 and K2 read of a person's latest assessment (None: they have none): whether it
+    keeps them out of P and, if not, whether it makes them a mediable client (K2)."""
+    out = assessed is not None and keeps_out(assessed)
+    return out, not out and assessed is not None and is_mediable(assessed)
+
+
+def is_mediable(assessed: tuple[str, bool]) -> bool:
+    return assessed[0] == "mediable"
 
 
 def in_population(benefit: KpiBenefit, day: date, clients: ClientFile) -> bool:
@@ -294,7 +310,7 @@ def k2_current(person: Member, day: date, clients: ClientFile) -> bool | None:
 
 def _k2_current(person: Member, day: date, clients: ClientFile, assessed: Assessed) -> bool | None:
     """`k2_current` given the person's latest assessment on or before D."""
-    if assessed is None or assessed[0] != "mediable":
+    if assessed is None or not is_mediable(assessed):
         return None
     report = clients.progress_report(person.client_ref, day)
     if report is None:
