@@ -1,5 +1,6 @@
-"""The command's frame in Dutch: Typer's own texts come from Stroom's catalog, which matches
-its source and covers every text Typer looks up."""
+"""The command's frame in Dutch: Typer's own texts, and those of the Click it bundles, come from
+Stroom's catalog, which matches its source and covers every text Typer and stroom_cli.language
+look up."""
 
 from __future__ import annotations
 
@@ -8,9 +9,13 @@ import gettext
 import re
 from pathlib import Path
 
+import pytest
 import typer
+from typer import _click
+from typer.core import TyperGroup
 from typer.testing import CliRunner
 
+from stroom_cli import language
 from stroom_cli.language import LOCALE
 from stroom_cli.main import app
 
@@ -24,10 +29,10 @@ def _source_catalog() -> dict[str, str]:
     return {msgid: msgstr for msgid, msgstr in pairs if msgid}
 
 
-def _typer_lookups() -> set[str]:
-    """Every text Typer's modules pass to gettext's `_`."""
+def _lookups() -> set[str]:
+    """Every text Typer's modules and stroom_cli.language pass to gettext's `_`."""
     found = set()
-    for module in Path(typer.__file__).parent.glob("*.py"):
+    for module in [*Path(typer.__file__).parent.glob("*.py"), Path(language.__file__)]:
         for node in ast.walk(ast.parse(module.read_text(encoding="utf-8"))):
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "_":
                 (argument,) = node.args
@@ -44,8 +49,8 @@ def test_compiled_catalog_matches_its_source() -> None:
     assert all(msgstr and msgstr != msgid for msgid, msgstr in source.items())
 
 
-def test_catalog_covers_what_typer_looks_up() -> None:
-    assert set(_source_catalog()) == _typer_lookups()
+def test_catalog_covers_what_typer_and_stroom_look_up() -> None:
+    assert set(_source_catalog()) == _lookups()
 
 
 def test_help_and_errors_speak_dutch() -> None:
@@ -61,3 +66,85 @@ def test_help_and_errors_speak_dutch() -> None:
     assert "Onbekende opdracht 'rapport'." in wrong.output
     assert "Fout" in wrong.output
     assert "voor hulp" in wrong.output
+
+
+def _command_paths(command: _click.Command, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    found = [path]
+    if isinstance(command, TyperGroup):
+        for name, sub in command.commands.items():
+            found += _command_paths(sub, (*path, name))
+    return found
+
+
+ALL_COMMANDS = _command_paths(typer.main.get_command(app))
+
+# Texts Click and Typer print in English when nothing translates them.
+ENGLISH = (
+    "Usage",
+    "[OPTIONS]",
+    "COMMAND",
+    "[ARGS]",
+    "Show this message",
+    "Options",
+    "Arguments",
+    "Commands",
+    "[default:",
+    "[required]",
+    "[env var:",
+    "Missing",
+    "No such",
+    "Invalid value",
+    "Possible options",
+    "Error",
+    "Try ",
+    "for help",
+)
+
+
+def _english_in(output: str) -> list[str]:
+    return [fragment for fragment in ENGLISH if fragment in output]
+
+
+@pytest.mark.parametrize("path", ALL_COMMANDS, ids=lambda path: " ".join(("stroom", *path)))
+def test_every_help_speaks_dutch(path: tuple[str, ...]) -> None:
+    shown = CliRunner(env={"LANGUAGE": "nl"}).invoke(app, [*path, "--help"], terminal_width=100)
+    assert shown.exit_code == 0, shown.output
+    assert _english_in(shown.output) == []
+    usage = " ".join(("Gebruik: stroom", *path, "[OPTIES]"))
+    assert usage in shown.output
+    assert "Toon deze hulp en stop." in " ".join(shown.output.replace("│", " ").split())
+    (help_line,) = [line for line in shown.output.splitlines() if "--help" in line]
+    assert "<" not in help_line
+
+
+@pytest.mark.parametrize(
+    ("arguments", "command", "problem"),
+    [
+        (["reporting", "bogus"], "stroom reporting", "Onbekende opdracht 'bogus'."),
+        (["report", "monthly"], "stroom report monthly", "Ontbrekende optie '--organisation'."),
+        (["report", "monthly", "--bogus", "1"], "stroom report monthly", "Onbekende optie: --bogus"),
+        (
+            ["report", "monthly", "--organisatio", "x"],
+            "stroom report monthly",
+            "Onbekende optie: --organisatio (Mogelijke opties: --organisation)",
+        ),
+        (["demo", "--years", "x"], "stroom demo", "Ongeldige waarde voor '--years':"),
+        (["caseload", "summary"], "stroom caseload summary", "Ontbrekend argument 'municipality'."),
+    ],
+)
+def test_usage_errors_speak_dutch(arguments: list[str], command: str, problem: str) -> None:
+    wrong = CliRunner(env={"LANGUAGE": "nl"}).invoke(app, arguments, terminal_width=100)
+    assert wrong.exit_code == 2
+    assert problem in wrong.output
+    assert f"Gebruik: {command} [OPTIES]" in wrong.output
+    assert f"Zie '{command} --help' voor hulp." in wrong.output
+    assert _english_in(wrong.output) == []
+
+
+def test_another_language_keeps_clicks_english() -> None:
+    runner = CliRunner(env={"LANGUAGE": "en"})
+    shown = runner.invoke(app, ["reporting", "--help"], terminal_width=100)
+    assert "Usage: stroom reporting [OPTIONS] COMMAND [ARGS]..." in shown.output
+    assert "Show this message and exit." in shown.output
+    wrong = runner.invoke(app, ["report", "monthly", "--bogus", "1"], terminal_width=100)
+    assert "No such option: --bogus" in wrong.output

@@ -1,13 +1,28 @@
 """Click and Typer print texts of their own (usage, help titles, errors such as an unknown option)
-through gettext's default domain: bound to Stroom's Dutch catalog, the whole command speaks Dutch."""
+through gettext's default domain: bound to Stroom's Dutch catalog, the whole command speaks Dutch.
+
+Typer bundles its own copy of Click (typer._click), in which the usage line, the help option and
+the usage errors are plain English strings rather than gettext lookups. `speak_dutch` routes those
+few texts through the same catalog, under Click's own msgids, so that one catalog decides the
+language of everything the command prints and any other LANGUAGE still gets Click's English."""
 
 from __future__ import annotations
 
 import gettext
 import os
+from collections.abc import Sequence
+from gettext import gettext as _
 from pathlib import Path
 
+from typer import _click
+from typer._click.exceptions import _join_param_hints
+from typer._click.utils import _escape_control_characters
+from typer.core import TyperOption
+
 LOCALE = Path(__file__).parent / "locale"
+
+_bundled_help_option = _click.core.Command.get_help_option
+_bundled_no_such_option = _click.exceptions.NoSuchOption.__init__
 
 
 def speak_dutch() -> None:
@@ -15,3 +30,75 @@ def speak_dutch() -> None:
     Click's and Typer's English, since Stroom has only the Dutch catalog)."""
     os.environ.setdefault("LANGUAGE", "nl")
     gettext.bindtextdomain("messages", str(LOCALE))
+    command = _click.core.Command
+    exceptions = _click.exceptions
+    command.format_usage = _format_usage  # type: ignore[method-assign]
+    command.get_help_option = _help_option  # type: ignore[method-assign]
+    exceptions.BadParameter.format_message = _invalid_value  # type: ignore[method-assign]
+    exceptions.MissingParameter.format_message = _missing  # type: ignore[method-assign]
+    exceptions.NoSuchOption.__init__ = _no_such_option  # type: ignore[method-assign]
+    exceptions.NoSuchOption.format_message = _no_such_option_message  # type: ignore[method-assign]
+
+
+def _format_usage(self: _click.core.Command, ctx: _click.Context, formatter: _click.HelpFormatter) -> None:
+    # Only Click's placeholders are words of the frame; an argument's name is the command's own.
+    placeholders = {"[OPTIONS]": _("[OPTIONS]"), "COMMAND [ARGS]...": _("COMMAND [ARGS]...")}
+    pieces = (placeholders.get(piece, piece) for piece in self.collect_usage_pieces(ctx))
+    formatter.write_usage(ctx.command_path, " ".join(pieces), prefix=_("Usage: "))
+
+
+def _help_option(self: _click.core.Command, ctx: _click.Context) -> TyperOption | None:
+    option = _bundled_help_option(self, ctx)
+    if option is not None:
+        option.help = _("Show this message and exit.")
+        # A flag takes no value, so its type column stays empty.
+        option.metavar = ""
+    return option
+
+
+def _hint(error: _click.exceptions.BadParameter) -> str | None:
+    if error.param_hint is not None:
+        hint: Sequence[str] | str | None = error.param_hint
+    elif error.param is not None:
+        hint = error.param.get_error_hint()
+    else:
+        return None
+    return _join_param_hints(hint)
+
+
+def _invalid_value(self: _click.exceptions.BadParameter) -> str:
+    hint = _hint(self)
+    if hint is None:
+        return _("Invalid value: {message}").format(message=self.message)
+    return _("Invalid value for {param_hint}: {message}").format(param_hint=hint, message=self.message)
+
+
+def _missing(self: _click.exceptions.MissingParameter) -> str:
+    hint = _hint(self)
+    kind = self.param_type or (self.param.param_type_name if self.param is not None else "parameter")
+    missing = {"option": _("Missing option"), "argument": _("Missing argument")}.get(kind) or _(
+        "Missing {param_type}"
+    ).format(param_type=kind)
+    text = f"{missing} {hint}" if hint else missing
+    extra = self.param.get_missing_message(ctx=self.ctx) if self.param is not None else None
+    details = ". ".join(part for part in (self.message, extra) if part)
+    return f"{text}. {details}" if details else f"{text}."
+
+
+def _no_such_option(
+    self: _click.exceptions.NoSuchOption,
+    option_name: str,
+    message: str | None = None,
+    possibilities: Sequence[str] | None = None,
+    ctx: _click.Context | None = None,
+) -> None:
+    if message is None:
+        message = _("No such option: {name}").format(name=_escape_control_characters(option_name))
+    _bundled_no_such_option(self, option_name, message, possibilities, ctx)
+
+
+def _no_such_option_message(self: _click.exceptions.NoSuchOption) -> str:
+    if not self.possibilities:
+        return self.message
+    possibilities = ", ".join(sorted(self.possibilities))
+    return f"{self.message} " + _("(Possible options: {possibilities})").format(possibilities=possibilities)
