@@ -95,6 +95,9 @@ ENGLISH = (
     "No such",
     "Invalid value",
     "Possible options",
+    "unexpected",
+    "requires",
+    "does not take",
     "Error",
     "Try ",
     "for help",
@@ -130,6 +133,17 @@ def test_every_help_speaks_dutch(path: tuple[str, ...]) -> None:
         ),
         (["demo", "--years", "x"], "stroom demo", "Ongeldige waarde voor '--years':"),
         (["caseload", "summary"], "stroom caseload summary", "Ontbrekend argument 'municipality'."),
+        (
+            ["caseload", "summary", "GM0405", "extra"],
+            "stroom caseload summary",
+            "Onverwachte extra argumenten: extra",
+        ),
+        (
+            ["report", "monthly", "--organisation"],
+            "stroom report monthly",
+            "Optie '--organisation' vraagt om een waarde.",
+        ),
+        (["demo", "--fresh=ja"], "stroom demo", "Optie '--fresh' neemt geen waarde aan."),
     ],
 )
 def test_usage_errors_speak_dutch(arguments: list[str], command: str, problem: str) -> None:

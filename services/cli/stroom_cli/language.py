@@ -16,6 +16,7 @@ from pathlib import Path
 
 from typer import _click
 from typer._click.exceptions import _join_param_hints
+from typer._click.parser import _Option, _OptionParser, _ParsingState
 from typer._click.utils import _escape_control_characters
 from typer.core import TyperOption
 
@@ -23,6 +24,9 @@ LOCALE = Path(__file__).parent / "locale"
 
 _bundled_help_option = _click.core.Command.get_help_option
 _bundled_no_such_option = _click.exceptions.NoSuchOption.__init__
+_bundled_parse_args = _click.core.Command.parse_args
+_bundled_long_option = _OptionParser._match_long_opt
+_bundled_option_value = _OptionParser._get_value_from_state
 
 
 def speak_dutch() -> None:
@@ -34,6 +38,9 @@ def speak_dutch() -> None:
     exceptions = _click.exceptions
     command.format_usage = _format_usage  # type: ignore[method-assign]
     command.get_help_option = _help_option  # type: ignore[method-assign]
+    command.parse_args = _parse_args  # type: ignore[method-assign]
+    _OptionParser._match_long_opt = _long_option  # type: ignore[method-assign]
+    _OptionParser._get_value_from_state = _option_value  # type: ignore[method-assign]
     exceptions.BadParameter.format_message = _invalid_value  # type: ignore[method-assign]
     exceptions.MissingParameter.format_message = _missing  # type: ignore[method-assign]
     exceptions.NoSuchOption.__init__ = _no_such_option  # type: ignore[method-assign]
@@ -54,6 +61,42 @@ def _help_option(self: _click.core.Command, ctx: _click.Context) -> TyperOption 
         # A flag takes no value, so its type column stays empty.
         option.metavar = ""
     return option
+
+
+def _parse_args(self: _click.core.Command, ctx: _click.Context, args: list[str]) -> list[str]:
+    # Click's own check words its error in English; the same check, made here, words it in Dutch.
+    allows_extra = ctx.allow_extra_args
+    ctx.allow_extra_args = True
+    try:
+        rest = _bundled_parse_args(self, ctx, args)
+    finally:
+        ctx.allow_extra_args = allows_extra
+    if rest and not allows_extra and not ctx.resilient_parsing:
+        extra = " ".join(_escape_control_characters(str(arg)) for arg in rest)
+        ctx.fail(_("Got unexpected extra argument(s) ({args})").format(args=extra))
+    return rest
+
+
+def _long_option(self: _OptionParser, opt: str, explicit_value: str | None, state: _ParsingState) -> None:
+    option = self._long_opt.get(opt)
+    if option is not None and not option.takes_value and explicit_value is not None:
+        message = _("Option {name!r} does not take a value.").format(name=opt)
+        raise _click.exceptions.BadOptionUsage(opt, message, self.ctx)
+    _bundled_long_option(self, opt, explicit_value, state)
+
+
+def _option_value(
+    self: _OptionParser, option_name: str, option: _Option, state: _ParsingState
+) -> str | Sequence[str]:
+    if len(state.rargs) < option.nargs:
+        if option.nargs == 1:
+            message = _("Option {name!r} requires an argument.").format(name=option_name)
+        else:
+            message = _("Option {name!r} requires {nargs} arguments.").format(
+                name=option_name, nargs=option.nargs
+            )
+        raise _click.exceptions.BadOptionUsage(option_name, message, self.ctx)
+    return _bundled_option_value(self, option_name, option, state)
 
 
 def _hint(error: _click.exceptions.BadParameter) -> str | None:
