@@ -299,12 +299,16 @@ class CaseloadRepository:
             for key, (revision, fact) in current.items()
         }
 
-    async def save_entities(self, saved: Sequence[EntityWrite]) -> None:
+    async def save_entities(
+        self, saved: Sequence[EntityWrite], point_facts: Sequence[PointFact] = ()
+    ) -> None:
         """Store each entity's fact and its state rows from version `rewrite_from` on: the
         per-version tables from the version before (its `recorded_to` moves), the spell tables
         on top of that version's spells (an appended entity's are stored open as they are; for
-        another the spell versions begun after it go, and those it holds open again)."""
-        if not saved:
+        another the spell versions begun after it go, and those it holds open again). With them,
+        in the same statement (a round trip less in nearly every batch), the persons' new point
+        facts as (record id, client_ref, fact, recorded at); a record already there is left alone."""
+        if not saved and not point_facts:
             return
         t = self.t
         spell_tables = (t.members, t.phases)
@@ -369,14 +373,11 @@ class CaseloadRepository:
         table_writes: list[tuple[Table, Sequence[dict[str, Any]], OnConflict | None]] = [
             (table, table_rows, None) for table, table_rows in rows.items()
         ]
-        await insert_dicts_together(self.conn, [*table_writes, (en, values, replace)])
-
-    async def save_client_facts(self, facts: Sequence[PointFact]) -> None:
-        """(record id, client_ref, fact, recorded at) rows; a record already there is left alone."""
-        if not facts:
-            return
-        values = [client_fact_row(*fact) for fact in facts]
-        await insert_dicts(self.conn, self.t.client_facts, values, OnConflict(("record_id",)))
+        points = [client_fact_row(*fact) for fact in point_facts]
+        await insert_dicts_together(
+            self.conn,
+            [*table_writes, (en, values, replace), (t.client_facts, points, OnConflict(("record_id",)))],
+        )
 
     async def client_revisions(self) -> dict[tuple[str, str], int]:
         """The ledger revision of every stored point fact of a person."""

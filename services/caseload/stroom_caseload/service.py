@@ -103,13 +103,13 @@ async def apply_events(
     marked_points = ((t.source, t.event_id) for t in targets if t.type in CLIENT_EVENT_TYPES)
     effects = plan_effects(ledger, rows, new, marked_points)
     await repo.rekey(effects.rekeys)
-    await repo.save_client_facts(effects.point_facts)
     # New point facts are at hand; only redeliveries and retracted ones are read back.
     read = await repo.client_rows(effects.clients, effects.links)
     read += await repo.person_rows(effects.persons, effects.links)
-    await repo.sync_client_retractions(read)
     facts = client_records([*effects.fresh, *read])
     written, folded = await _recompute(repo, effects, folds)
+    # After the new point facts are stored (with the entities): some of them are among those read.
+    await repo.sync_client_retractions(read)
     current = await repo.current_facts(effects.republish)
     # A redelivered entity's full change stands in for the batch's change of it (Effects).
     facts += [fact for fact in written if fact.key not in current]
@@ -122,7 +122,8 @@ async def _recompute(
 ) -> tuple[list[Outgoing], dict[str, Folded]]:
     """Fold each entity's events into its history (on from what `folds` kept of it where that
     can be done, from the batch's events for an entity new to the store, else from its stored
-    events), store what changed, give the change of its rows and what to keep of it."""
+    events), store what changed (with the batch's new point facts of persons), give the change
+    of its rows and what to keep of it."""
     keys = effects.recompute
     await repo.lock_entities(keys)
     continued: dict[str, EntityWrite] = {}
@@ -145,6 +146,6 @@ async def _recompute(
         or entity_write(key, stored[key], current.get(key, (0, None)), effects.since.get(key))
         for key in keys
     ]
-    await repo.save_entities(saved)
+    await repo.save_entities(saved, effects.point_facts)
     facts = [Outgoing(entity.key, entity.change) for entity in saved]
     return facts, {entity.key: entity.folded for entity in saved if entity.folded is not None}
