@@ -61,6 +61,8 @@ def test_help_and_errors_speak_dutch() -> None:
     assert "[verplicht]" in shown.output
     assert "Options" not in shown.output
     assert "--install-completion" not in shown.output
+    assert "<tekst>" in shown.output
+    assert "<tijdstip>" in shown.output
     wrong = runner.invoke(app, ["rapport"], terminal_width=100)
     assert wrong.exit_code == 2
     assert "Onbekende opdracht 'rapport'." in wrong.output
@@ -101,6 +103,13 @@ ENGLISH = (
     "Error",
     "Try ",
     "for help",
+    "<bool>",
+    "<str>",
+    "<int>",
+    "<float>",
+    "<datetime>",
+    "<path>",
+    "list[",
 )
 
 
@@ -160,5 +169,16 @@ def test_another_language_keeps_clicks_english() -> None:
     shown = runner.invoke(app, ["reporting", "--help"], terminal_width=100)
     assert "Usage: stroom reporting [OPTIONS] COMMAND [ARGS]..." in shown.output
     assert "Show this message and exit." in shown.output
+    assert "<list[Path]>" in runner.invoke(app, ["import", "--help"], terminal_width=100).output
     wrong = runner.invoke(app, ["report", "monthly", "--bogus", "1"], terminal_width=100)
     assert "No such option: --bogus" in wrong.output
+
+
+def test_a_flag_shows_no_value_type() -> None:
+    shown = CliRunner(env={"LANGUAGE": "nl"}).invoke(app, ["demo", "--help"], terminal_width=100)
+    (fresh,) = [line for line in shown.output.splitlines() if "--fresh" in line]
+    (stay,) = [line for line in shown.output.splitlines() if "--stay" in line]
+    (years,) = [line for line in shown.output.splitlines() if "--years" in line]
+    assert "<" not in fresh
+    assert "<" not in stay
+    assert "<getal>" in years

@@ -2,14 +2,17 @@
 through gettext's default domain: bound to Stroom's Dutch catalog, the whole command speaks Dutch.
 
 Typer bundles its own copy of Click (typer._click), in which the usage line, the help option and
-the usage errors are plain English strings rather than gettext lookups. `speak_dutch` routes those
-few texts through the same catalog, under Click's own msgids, so that one catalog decides the
-language of everything the command prints and any other LANGUAGE still gets Click's English."""
+the usage errors are plain English strings rather than gettext lookups, and labels a value's type
+with Python's names (<str>, <int>, and <bool> for a flag). `speak_dutch` routes those few texts
+through the same catalog, under Click's own msgids and Python's type names, so that one catalog
+decides the language of everything the command prints and any other LANGUAGE still gets Typer's
+English."""
 
 from __future__ import annotations
 
 import gettext
 import os
+import re
 from collections.abc import Sequence
 from gettext import gettext as _
 from pathlib import Path
@@ -18,13 +21,15 @@ from typer import _click
 from typer._click.exceptions import _join_param_hints
 from typer._click.parser import _Option, _OptionParser, _ParsingState
 from typer._click.utils import _escape_control_characters
-from typer.core import TyperOption
+from typer.core import TyperOption, _TyperParameter
 
 LOCALE = Path(__file__).parent / "locale"
 
 _bundled_help_option = _click.core.Command.get_help_option
 _bundled_no_such_option = _click.exceptions.NoSuchOption.__init__
 _bundled_parse_args = _click.core.Command.parse_args
+_bundled_type_label = _TyperParameter.display_type
+_bundled_option_type = TyperOption.display_type_rich
 _bundled_long_option = _OptionParser._match_long_opt
 _bundled_option_value = _OptionParser._get_value_from_state
 
@@ -39,6 +44,8 @@ def speak_dutch() -> None:
     command.format_usage = _format_usage  # type: ignore[method-assign]
     command.get_help_option = _help_option  # type: ignore[method-assign]
     command.parse_args = _parse_args  # type: ignore[method-assign]
+    _TyperParameter.display_type = _type_label  # type: ignore[method-assign]
+    TyperOption.display_type_rich = _option_type  # type: ignore[method-assign]
     _OptionParser._match_long_opt = _long_option  # type: ignore[method-assign]
     _OptionParser._get_value_from_state = _option_value  # type: ignore[method-assign]
     exceptions.BadParameter.format_message = _invalid_value  # type: ignore[method-assign]
@@ -58,9 +65,27 @@ def _help_option(self: _click.core.Command, ctx: _click.Context) -> TyperOption 
     option = _bundled_help_option(self, ctx)
     if option is not None:
         option.help = _("Show this message and exit.")
-        # A flag takes no value, so its type column stays empty.
-        option.metavar = ""
     return option
+
+
+def _type_label(self: _TyperParameter, ctx: _click.Context) -> str:
+    # Typer labels a value with Python's names for its type (<str>, <list[Path]>); a format such as
+    # <%Y-%m-%d> or a command's own metavar has no such names and stays as it is.
+    names = {
+        "str": _("str"),
+        "int": _("int"),
+        "float": _("float"),
+        "datetime": _("datetime"),
+        "path": _("path"),
+        "Path": _("Path"),
+        "list": _("list"),
+    }
+    return re.sub(r"[A-Za-z]+", lambda name: names.get(name[0], name[0]), _bundled_type_label(self, ctx))
+
+
+def _option_type(self: TyperOption, ctx: _click.Context) -> str | None:
+    # A flag takes no value, so it has no value's type to show.
+    return None if self.is_flag and self.metavar is None else _bundled_option_type(self, ctx)
 
 
 def _parse_args(self: _click.core.Command, ctx: _click.Context, args: list[str]) -> list[str]:
