@@ -110,6 +110,7 @@ ENGLISH = (
     "<datetime>",
     "<path>",
     "list[",
+    "Input should",
 )
 
 
@@ -140,7 +141,17 @@ def test_every_help_speaks_dutch(path: tuple[str, ...]) -> None:
             "stroom report monthly",
             "Onbekende optie: --organisatio (Mogelijke opties: --organisation)",
         ),
-        (["demo", "--years", "x"], "stroom demo", "Ongeldige waarde voor '--years':"),
+        (
+            ["demo", "--years", "x"],
+            "stroom demo",
+            "Ongeldige waarde voor '--years': Verwacht een geheel getal.",
+        ),
+        (["demo", "--scale", "x"], "stroom demo", "Ongeldige waarde voor '--scale': Verwacht een getal."),
+        (
+            ["report", "monthly", "--as-of", "gisteren"],
+            "stroom report monthly",
+            "Ongeldige waarde voor '--as-of': Verwacht een tijdstip of datum (RFC 3339).",
+        ),
         (["caseload", "summary"], "stroom caseload summary", "Ontbrekend argument 'municipality'."),
         (
             ["caseload", "summary", "GM0405", "extra"],

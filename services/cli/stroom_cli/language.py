@@ -17,7 +17,8 @@ from collections.abc import Sequence
 from gettext import gettext as _
 from pathlib import Path
 
-from typer import _click
+from pydantic import ValidationError
+from typer import _click, _coercion, _display, _param_types
 from typer._click.exceptions import _join_param_hints
 from typer._click.parser import _Option, _OptionParser, _ParsingState
 from typer._click.utils import _escape_control_characters
@@ -32,6 +33,7 @@ _bundled_type_label = _TyperParameter.display_type
 _bundled_option_type = TyperOption.display_type_rich
 _bundled_long_option = _OptionParser._match_long_opt
 _bundled_option_value = _OptionParser._get_value_from_state
+_bundled_value_error = _display.get_error_msg
 
 
 def speak_dutch() -> None:
@@ -46,6 +48,9 @@ def speak_dutch() -> None:
     command.parse_args = _parse_args  # type: ignore[method-assign]
     _TyperParameter.display_type = _type_label  # type: ignore[method-assign]
     TyperOption.display_type_rich = _option_type  # type: ignore[method-assign]
+    # Both modules imported the function by name.
+    _coercion.get_error_msg = _value_error  # type: ignore[attr-defined,assignment]
+    _param_types.get_error_msg = _value_error  # type: ignore[attr-defined,assignment]
     _OptionParser._match_long_opt = _long_option  # type: ignore[method-assign]
     _OptionParser._get_value_from_state = _option_value  # type: ignore[method-assign]
     exceptions.BadParameter.format_message = _invalid_value  # type: ignore[method-assign]
@@ -122,6 +127,21 @@ def _option_value(
             )
         raise _click.exceptions.BadOptionUsage(option_name, message, self.ctx)
     return _bundled_option_value(self, option_name, option, state)
+
+
+def _value_error(error: ValidationError) -> str:
+    # Pydantic words why a value is not of its type in English; for the types of Stroom's options
+    # the catalog has the reason, without pydantic's parser detail.
+    reasons = {
+        "int_parsing": _("Input should be a valid integer."),
+        "int_from_float": _("Input should be a valid integer."),
+        "float_parsing": _("Input should be a valid number."),
+        "datetime_parsing": _("Input should be a valid datetime or date."),
+        "datetime_from_date_parsing": _("Input should be a valid datetime or date."),
+    }
+    errors = error.errors()
+    reason = reasons.get(errors[0]["type"]) if errors else None
+    return reason or _bundled_value_error(error)
 
 
 def _hint(error: _click.exceptions.BadParameter) -> str | None:
