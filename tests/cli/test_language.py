@@ -111,6 +111,8 @@ ENGLISH = (
     "<path>",
     "list[",
     "Input should",
+    "does not exist",
+    "is a directory",
 )
 
 
@@ -147,6 +149,12 @@ def test_every_help_speaks_dutch(path: tuple[str, ...]) -> None:
             "Ongeldige waarde voor '--years': Verwacht een geheel getal.",
         ),
         (["demo", "--scale", "x"], "stroom demo", "Ongeldige waarde voor '--scale': Verwacht een getal."),
+        (
+            ["import", "/nix.ndjson"],
+            "stroom import",
+            "bestand '/nix.ndjson' bestaat niet.",
+        ),
+        (["import", "/"], "stroom import", "Ongeldige waarde voor 'files': bestand '/' is een map."),
         (
             ["report", "monthly", "--as-of", "gisteren"],
             "stroom report monthly",

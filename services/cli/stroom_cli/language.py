@@ -15,14 +15,17 @@ import os
 import re
 from collections.abc import Sequence
 from gettext import gettext as _
+from os import PathLike
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
-from typer import _click, _coercion, _display, _param_types
+from typer import _adapters, _click, _coercion, _display, _param_types
 from typer._click.exceptions import _join_param_hints
 from typer._click.parser import _Option, _OptionParser, _ParsingState
-from typer._click.utils import _escape_control_characters
+from typer._click.utils import _escape_control_characters, format_filename
 from typer.core import TyperOption, _TyperParameter
+from typer.models import ParameterInfo
 
 LOCALE = Path(__file__).parent / "locale"
 
@@ -34,6 +37,7 @@ _bundled_option_type = TyperOption.display_type_rich
 _bundled_long_option = _OptionParser._match_long_opt
 _bundled_option_value = _OptionParser._get_value_from_state
 _bundled_value_error = _display.get_error_msg
+_bundled_path = _param_types.coerce_cli_path
 
 
 def speak_dutch() -> None:
@@ -51,6 +55,7 @@ def speak_dutch() -> None:
     # Both modules imported the function by name.
     _coercion.get_error_msg = _value_error  # type: ignore[attr-defined,assignment]
     _param_types.get_error_msg = _value_error  # type: ignore[attr-defined,assignment]
+    _adapters.coerce_cli_path = _path  # type: ignore[attr-defined]
     _OptionParser._match_long_opt = _long_option  # type: ignore[method-assign]
     _OptionParser._get_value_from_state = _option_value  # type: ignore[method-assign]
     exceptions.BadParameter.format_message = _invalid_value  # type: ignore[method-assign]
@@ -142,6 +147,34 @@ def _value_error(error: ValidationError) -> str:
     errors = error.errors()
     reason = reasons.get(errors[0]["type"]) if errors else None
     return reason or _bundled_value_error(error)
+
+
+def _path(
+    value: str | PathLike[str],
+    parameter_info: ParameterInfo,
+    *,
+    path_type: type[Any] | None,
+    param: _TyperParameter | None = None,
+    ctx: _click.Context | None = None,
+) -> str | bytes | PathLike[str] | Path:
+    try:
+        return _bundled_path(value, parameter_info, path_type=path_type, param=param, ctx=ctx)
+    except _click.exceptions.BadParameter as error:
+        # Typer's sentences about a path that fails its checks, each with the catalog's wording.
+        label = _param_types.path_type_name(parameter_info)
+        name = repr(format_filename(value))
+        sentences = {
+            f"{label} {name} does not exist.": _("{label} {name} does not exist."),
+            f"{label} {name} is a file.": _("{label} {name} is a file."),
+            f"{label} {name} is a directory.": _("{label} {name} is a directory."),
+            f"{label} {name} is not readable.": _("{label} {name} is not readable."),
+            f"{label} {name} is not writable.": _("{label} {name} is not writable."),
+        }
+        if error.message not in sentences:
+            raise
+        labels = {"file": _("file"), "dir": _("dir"), "path": _("path")}
+        message = sentences[error.message].format(label=labels[label], name=name)
+        raise _click.exceptions.BadParameter(message, ctx, param) from None
 
 
 def _hint(error: _click.exceptions.BadParameter) -> str | None:
