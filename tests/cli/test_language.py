@@ -113,6 +113,7 @@ ENGLISH = (
     "Input should",
     "does not exist",
     "is a directory",
+    "does not match",
 )
 
 
@@ -149,6 +150,7 @@ def test_every_help_speaks_dutch(path: tuple[str, ...]) -> None:
             "Ongeldige waarde voor '--years': Verwacht een geheel getal.",
         ),
         (["demo", "--scale", "x"], "stroom demo", "Ongeldige waarde voor '--scale': Verwacht een getal."),
+        (["simulate", "--start", "gisteren"], "stroom simulate", "'gisteren' heeft niet de vorm '%Y-%m-%d'."),
         (
             ["import", "/nix.ndjson"],
             "stroom import",

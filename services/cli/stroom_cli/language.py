@@ -145,8 +145,20 @@ def _value_error(error: ValidationError) -> str:
         "datetime_from_date_parsing": _("Input should be a valid datetime or date."),
     }
     errors = error.errors()
-    reason = reasons.get(errors[0]["type"]) if errors else None
-    return reason or _bundled_value_error(error)
+    if not errors:
+        return _bundled_value_error(error)
+    first = errors[0]
+    reason = reasons.get(first["type"])
+    if reason is None and first["type"] == "value_error":
+        # Typer's own check of a date against the option's formats, which it words in English.
+        unmatched = f"{first['input']!r} does not match the formats "
+        text = str(first.get("ctx", {}).get("error", ""))
+        if text.startswith(unmatched) and text.endswith("."):
+            formats = text.removeprefix(unmatched).removesuffix(".")
+            reason = _("{value!r} does not match the formats {formats}.").format(
+                value=first["input"], formats=formats
+            )
+    return _escape_control_characters(reason) if reason else _bundled_value_error(error)
 
 
 def _path(
