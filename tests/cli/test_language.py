@@ -114,6 +114,7 @@ ENGLISH = (
     "does not exist",
     "is a directory",
     "does not match",
+    "Did you mean",
 )
 
 
@@ -137,6 +138,7 @@ def test_every_help_speaks_dutch(path: tuple[str, ...]) -> None:
     ("arguments", "command", "problem"),
     [
         (["reporting", "bogus"], "stroom reporting", "Onbekende opdracht 'bogus'."),
+        (["repor"], "stroom", "Onbekende opdracht 'repor'. Bedoelt u 'report', 'reporting'?"),
         (["report", "monthly"], "stroom report monthly", "Ontbrekende optie '--organisation'."),
         (["report", "monthly", "--bogus", "1"], "stroom report monthly", "Onbekende optie: --bogus"),
         (

@@ -24,7 +24,7 @@ from typer import _adapters, _click, _coercion, _display, _param_types
 from typer._click.exceptions import _join_param_hints
 from typer._click.parser import _Option, _OptionParser, _ParsingState
 from typer._click.utils import _escape_control_characters, format_filename
-from typer.core import TyperOption, _TyperParameter
+from typer.core import TyperGroup, TyperOption, _TyperParameter
 from typer.models import ParameterInfo
 
 LOCALE = Path(__file__).parent / "locale"
@@ -32,6 +32,7 @@ LOCALE = Path(__file__).parent / "locale"
 _bundled_help_option = _click.core.Command.get_help_option
 _bundled_no_such_option = _click.exceptions.NoSuchOption.__init__
 _bundled_parse_args = _click.core.Command.parse_args
+_bundled_resolve_command = TyperGroup.resolve_command
 _bundled_type_label = _TyperParameter.display_type
 _bundled_option_type = TyperOption.display_type_rich
 _bundled_long_option = _OptionParser._match_long_opt
@@ -50,6 +51,7 @@ def speak_dutch() -> None:
     command.format_usage = _format_usage  # type: ignore[method-assign]
     command.get_help_option = _help_option  # type: ignore[method-assign]
     command.parse_args = _parse_args  # type: ignore[method-assign]
+    TyperGroup.resolve_command = _resolve_command  # type: ignore[method-assign]
     _TyperParameter.display_type = _type_label  # type: ignore[method-assign]
     TyperOption.display_type_rich = _option_type  # type: ignore[method-assign]
     # Both modules imported the function by name.
@@ -110,6 +112,20 @@ def _parse_args(self: _click.core.Command, ctx: _click.Context, args: list[str])
         extra = " ".join(_escape_control_characters(str(arg)) for arg in rest)
         ctx.fail(_("Got unexpected extra argument(s) ({args})").format(args=extra))
     return rest
+
+
+def _resolve_command(
+    self: TyperGroup, ctx: _click.Context, args: list[str]
+) -> tuple[str | None, _click.Command | None, list[str]]:
+    try:
+        return _bundled_resolve_command(self, ctx, args)
+    except _click.exceptions.UsageError as error:
+        # Typer appends its suggestion for a mistyped command in English.
+        problem, asks, suggestions = error.message.rpartition(". Did you mean ")
+        if asks and suggestions.endswith("?"):
+            question = _("Did you mean {suggestions}?").format(suggestions=suggestions.removesuffix("?"))
+            error.message = f"{problem}. {question}"
+        raise
 
 
 def _long_option(self: _OptionParser, opt: str, explicit_value: str | None, state: _ParsingState) -> None:
