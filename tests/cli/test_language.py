@@ -129,6 +129,9 @@ def test_every_help_speaks_dutch(path: tuple[str, ...]) -> None:
     assert _english_in(shown.output) == []
     usage = " ".join(("Gebruik: stroom", *path, "[OPTIES]"))
     assert usage in shown.output
+    (usage_line,) = [line for line in shown.output.splitlines() if "Gebruik:" in line]
+    # An argument's name in the usage line is the CLI's own word: Dutch, in capitals.
+    assert all(name.isupper() for name in re.findall(r"[\[{]([^\]}]+)[\]}]", usage_line))
     assert "Toon deze hulp en stop." in " ".join(shown.output.replace("│", " ").split())
     (help_line,) = [line for line in shown.output.splitlines() if "--help" in line]
     assert "<" not in help_line
@@ -158,13 +161,13 @@ def test_every_help_speaks_dutch(path: tuple[str, ...]) -> None:
             "stroom import",
             "bestand '/nix.ndjson' bestaat niet.",
         ),
-        (["import", "/"], "stroom import", "Ongeldige waarde voor 'files': bestand '/' is een map."),
+        (["import", "/"], "stroom import", "Ongeldige waarde voor 'BESTANDEN': bestand '/' is een map."),
         (
             ["report", "monthly", "--as-of", "gisteren"],
             "stroom report monthly",
             "Ongeldige waarde voor '--as-of': Verwacht een tijdstip of datum (RFC 3339).",
         ),
-        (["caseload", "summary"], "stroom caseload summary", "Ontbrekend argument 'municipality'."),
+        (["caseload", "summary"], "stroom caseload summary", "Ontbrekend argument 'GEMEENTE'."),
         (
             ["caseload", "summary", "GM0405", "extra"],
             "stroom caseload summary",

@@ -92,7 +92,7 @@ def rebuild() -> None:
 
 @app.command()
 def summary(
-    municipality: Annotated[str, typer.Argument(help="CBS-code, bv. GM0405")],
+    municipality: Annotated[str, typer.Argument(metavar="GEMEENTE", help="CBS-code, bv. GM0405")],
     on: Annotated[str | None, typer.Option("--date", help="Peildatum JJJJ-MM-DD (standaard vandaag)")] = None,
 ) -> None:
     """Het klantenbestand van één gemeente op een peildatum, uit de caseloaddatabase."""

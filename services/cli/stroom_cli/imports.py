@@ -86,7 +86,13 @@ def _summarise(results: list[FileResult], console: Console) -> None:
 def import_file(
     files: Annotated[
         list[Path],
-        typer.Argument(exists=True, dir_okay=False, readable=True, help="NDJSON-, JSON- of CSV-bestanden."),
+        typer.Argument(
+            exists=True,
+            dir_okay=False,
+            readable=True,
+            metavar="BESTANDEN",
+            help="NDJSON-, JSON- of CSV-bestanden.",
+        ),
     ],
     errors: Annotated[
         Path | None,

@@ -27,7 +27,9 @@ console = Console(stderr=True)
 
 ServicesArg = Annotated[
     list[str] | None,
-    typer.Argument(help="intake, caseload en/of reporting (standaard alle drie)", show_default=False),
+    typer.Argument(
+        metavar="DIENSTEN", help="intake, caseload en/of reporting (standaard alle drie)", show_default=False
+    ),
 ]
 
 
