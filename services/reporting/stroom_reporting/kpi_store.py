@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Container, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from itertools import groupby
 from typing import Any, NamedTuple
@@ -179,11 +180,22 @@ OUTFLOW_MEASURES = frozenset({kpi_cells.K4, kpi_cells.K5, kpi_cells.DOOR})
 EVER = datetime.min.replace(tzinfo=UTC)  # restate a part from: the beginning of recorded time
 
 
-class Since(NamedTuple):
-    """The recorded moments from which a benefit's parts are restated; None: the part stands."""
+@dataclass(frozen=True, slots=True)
+class Since:
+    """The recorded moments from which a benefit's parts are restated; None: the part stands. A
+    restate restates at least one part, so a Since of neither part is refused."""
 
     standing: datetime | None
     outflow: datetime | None
+
+    def __post_init__(self) -> None:
+        if self.standing is None and self.outflow is None:
+            raise ValueError("a benefit is restated from a moment in at least one part")
+
+    @property
+    def first(self) -> datetime:
+        """The earlier moment a part is restated from."""
+        return min(m for m in (self.standing, self.outflow) if m is not None)
 
 
 def _restated(
@@ -275,18 +287,19 @@ def benefit_cells(
     standing = [row for row in stored if row[1] in STANDING_MEASURES]
     outflow = [row for row in stored if row[1] in OUTFLOW_MEASURES]
     its_records = [r for p in sorted(persons) for r in records.get(p, [])]
-    if since.standing is not None and _stands_as_before(own, its_records, since.standing):
-        since = since._replace(standing=None)
-    rows = [*(standing if since.standing is None else ()), *(outflow if since.outflow is None else ())]
-    if since.standing is not None:
+    standing_since = since.standing
+    if standing_since is not None and _stands_as_before(own, its_records, standing_since):
+        standing_since = None
+    rows = [*(standing if standing_since is None else ()), *(outflow if since.outflow is None else ())]
+    if standing_since is not None:
         # Just before `since` the inputs are as they were when the stored cells were computed, so
         # the living cells say how the benefit then stood at each month end.
         # A benefit's records are one per record_id: which are visible is a set of their ids.
         previous = (
-            _benefit_of([r for r in own if _valid_before(r, since.standing)]),
-            {r.record_id for r in its_records if _visible_before(r, since.standing)},
+            _benefit_of([r for r in own if _valid_before(r, standing_since)]),
+            {r.record_id for r in its_records if _visible_before(r, standing_since)},
         )
-        living = _living(standing, since.standing)
+        living = _living(standing, standing_since)
         known: dict[int, kpis.Standing] | None = None
         # The cells of the inputs `previous` holds (None: not known), while they are those the
         # stored rows give: a replaced record's row no longer tells how it read before.
@@ -330,7 +343,7 @@ def benefit_cells(
             return last
 
         times = sorted({*_times(own, *RECORDED), *_times(its_records, "recorded_at", "retracted_at")})
-        rows += _restated(entity, standing, since.standing, times, standing_at, living)
+        rows += _restated(entity, standing, standing_since, times, standing_at, living)
     if since.outflow is not None and any(r.end_date for r in own if r.unit == "benefits"):
         related = sorted({other for p in persons for other in people.get(p, ())} - {entity})
         theirs = [r for other in related for r in spells.get(other, [])]
@@ -414,7 +427,7 @@ async def _stored_since(conn: AsyncConnection, since: Mapping[str, Since]) -> li
     """The stored cells of these benefits but those that ended before the earlier moment from
     which a part of theirs is restated: `benefit_cells` would keep them as they are."""
     entities = sorted(since)
-    moments = [min(m for m in since[e] if m is not None) for e in entities]
+    moments = [since[e].first for e in entities]
     return await dialect.select_valid_since(
         conn, t.kpi_cells, "entity", entities, ("id", *CELL_COLUMNS), moments
     )

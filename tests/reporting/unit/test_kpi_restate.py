@@ -85,3 +85,15 @@ def test_a_restate_from_a_new_record_equals_the_whole_recomputation(assessed_on:
     restated = cells(records, stored, Since(recorded, None))
     assert restated == cells(records, [], Since(EVER, EVER))
     assert (restated != stored) is changes
+
+
+def test_a_restate_restates_at_least_one_part_from_its_earlier_moment() -> None:
+    """A Since of neither part is refused (the cells read for it would start at no moment); of
+    both, the cells are read from the earlier."""
+    with pytest.raises(ValueError, match="at least one part"):
+        Since(None, None)
+    later = T0 + timedelta(days=1)
+    assert Since(later, T0).first == T0
+    assert Since(T0, later).first == T0
+    assert Since(None, later).first == later
+    assert Since(later, None).first == later
