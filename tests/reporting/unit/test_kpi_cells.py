@@ -32,7 +32,10 @@ def summed(cells: list[kpi_cells.Cell], municipalities: set[str]) -> kpi_cells.S
         if c.municipality in municipalities:
             sums[(c.measure, c.month, c.detail)][0] += c.a
             sums[(c.measure, c.month, c.detail)][1] += c.b
-    return {key: (a, b) for key, (a, b) in sums.items()}
+    by_measure: kpi_cells.Sums = defaultdict(dict)
+    for (measure, month, detail), (a, b) in sums.items():
+        by_measure[measure][(month, detail)] = (a, b)
+    return by_measure
 
 
 @settings(max_examples=300, deadline=None)

@@ -140,14 +140,14 @@ def k5_details(report_day: date) -> tuple[str, str]:
     return kpis.k5_last_decided(report_day).isoformat(), report_day.isoformat()
 
 
-# A scope's summed cells: (measure, month, detail) -> (a, b); the months before the first month
-# asked for as month 0 for the changes.
-Sums = dict[tuple[str, int, str], tuple[int, int]]
+# A scope's summed cells per measure: measure -> (month, detail) -> (a, b), so that a sheet reads
+# each measure's cells alone; the months before the first month asked for as month 0 for the changes.
+Sums = dict[str, dict[tuple[int, str], tuple[int, int]]]
 
 
 def month_end_counts(sums: Sums, measure: str, months: Sequence[int]) -> dict[int, tuple[int, int]]:
     """A change measure's counts at the months' ends (ascending), summed from its changes."""
-    changes = sorted((month, a, b) for (m, month, _), (a, b) in sums.items() if m == measure)
+    changes = sorted((month, a, b) for (month, _), (a, b) in sums.get(measure, {}).items())
     counts: dict[int, tuple[int, int]] = {}
     a = b = 0
     index = 0
@@ -162,8 +162,8 @@ def month_end_counts(sums: Sums, measure: str, months: Sequence[int]) -> dict[in
 def flows(sums: Sums, measure: str, first: int, last: int) -> list[tuple[str, int, int]]:
     """A flow measure's (detail, a, b) over the months first..last."""
     totals: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    for (m, month, detail), (a, b) in sums.items():
-        if m == measure and first <= month <= last:
+    for (month, detail), (a, b) in sums.get(measure, {}).items():
+        if first <= month <= last:
             totals[detail][0] += a
             totals[detail][1] += b
     return [(detail, a, b) for detail, (a, b) in totals.items()]
@@ -176,16 +176,13 @@ def sheet_counts(
     (holding the changes up to `last` and the flows of first..last); the benchmark rates' counts
     come from the monthly flows."""
     months = month_range(first, last)
-    of: dict[str, Sums] = defaultdict(dict)  # each measure's sums, so each is read once
-    for key, value in sums.items():
-        of[key[0]][key] = value
-    k1_basis, k1_starts = month_end_counts(of[K1], K1, [last])[last]
-    k2_basis, k2_current = month_end_counts(of[K2], K2, [last])[last]
-    population = month_end_counts(of[P], P, months)
-    lead_days = {int(days): plans for days, plans, _ in flows(of[K3], K3, first, last) if plans}
-    k4_outflow = sum(a for _, a, _ in flows(of[K4], K4, first, last))
+    k1_basis, k1_starts = month_end_counts(sums, K1, [last])[last]
+    k2_basis, k2_current = month_end_counts(sums, K2, [last])[last]
+    population = month_end_counts(sums, P, months)
+    lead_days = {int(days): plans for days, plans, _ in flows(sums, K3, first, last) if plans}
+    k4_outflow = sum(a for _, a, _ in flows(sums, K4, first, last))
     outcomes = {kpis.SUSTAINED: 0, kpis.RETURNED: 0, kpis.PENDING: 0}
-    for end, outflows, returned in flows(of[K5], K5, first, last):
+    for end, outflows, returned in flows(sums, K5, first, last):
         if kpis.k5_pending(date.fromisoformat(end), report_day):
             outcomes[kpis.PENDING] += outflows
         else:

@@ -104,11 +104,13 @@ async def _lead_times(
 
 def _added(parts: Iterable[kpi_cells.Sums]) -> kpi_cells.Sums:
     """The sums of several municipalities together."""
-    total: dict[tuple[str, int, str], tuple[int, int]] = {}
+    total: kpi_cells.Sums = defaultdict(dict)
     for sums in parts:
-        for key, (a, b) in sums.items():
-            before = total.get(key, (0, 0))
-            total[key] = (before[0] + a, before[1] + b)
+        for measure, cells in sums.items():
+            into = total[measure]
+            for key, (a, b) in cells.items():
+                before = into.get(key, (0, 0))
+                into[key] = (before[0] + a, before[1] + b)
     return total
 
 
@@ -241,14 +243,14 @@ async def kpis_report(
     )
     # Per part (0: the changes, 1 and 2: each period's flows) and municipality, its sums; the
     # revolving door's (the first period's only) apart: per municipality, outflow and new inflow.
-    sums: dict[int, dict[str, kpi_cells.Sums]] = defaultdict(lambda: defaultdict(dict))
+    sums: dict[int, dict[str, kpi_cells.Sums]] = defaultdict(lambda: defaultdict(lambda: defaultdict(dict)))
     door: dict[str, dict[tuple[str, str], tuple[int, int]]] = defaultdict(dict)
     for m, measure, month, detail, a, b, part in summed:
         if measure == kpi_cells.DOOR:
             outflow, inflow = detail.split("|")
             door[m][(outflow, inflow)] = (a, b)
         else:
-            sums[part][m][(measure, month, detail)] = (a, b)
+            sums[part][m][measure][(month, detail)] = (a, b)
     for part in (0, 1, 2):
         sums[part][kpis.TOTAL] = _added(sums[part][m] for m in chosen)
     stock = kpis.MonthEnds.of_changes(
@@ -273,7 +275,7 @@ async def kpis_report(
                 sum(flow[i] for m in municipalities if (flow := rated[index - 1].get(m))) for i in (0, 1)
             )
             counts = kpi_cells.sheet_counts(
-                {**sums[0][code], **sums[index][code]},  # the changes and the flows: other keys
+                {**sums[0][code], **sums[index][code]},  # the changes and the flows: other measures
                 *period,
                 report_day,
                 started,
