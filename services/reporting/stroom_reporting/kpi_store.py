@@ -83,7 +83,8 @@ def _benefit_of(group: Sequence[Any]) -> kpis.KpiBenefit | None:
 
 
 class Record(NamedTuple):
-    """A client record as the KPIs read it, its payload read once."""
+    """A client record as the KPIs read it, its payload read once; a record of no client stream is
+    of the empty one."""
 
     client_ref: str
     type: str
@@ -91,7 +92,7 @@ class Record(NamedTuple):
     recorded_at: datetime
     retracted_at: datetime | None
     record_id: str
-    client_stream: str | None
+    client_stream: str
     work_obligation_exempt: bool
     long_trajectory: bool
 
@@ -106,7 +107,7 @@ def records_of(rows: Iterable[Any]) -> list[Record]:
             r.recorded_at,
             r.retracted_at,
             r.record_id,
-            r.client_stream,
+            r.client_stream or "",
             bool(r.work_obligation_exempt),
             r.type == "progress_report" and bool(orjson.loads(r.payload).get("long_trajectory")),
         )
@@ -124,7 +125,7 @@ def client_file(records: Iterable[Record]) -> kpis.ClientFile:
                 r.on_date,
                 r.recorded_at,
                 r.record_id,
-                r.client_stream or "",
+                r.client_stream,
                 r.work_obligation_exempt,
             )
             for r in records
@@ -258,7 +259,7 @@ def _read_alike(
 def _assessed(assessments: Iterable[Record], ids: Container[str]) -> Iterable[kpi_cells.Assessed]:
     """The assessments among `ids` as kpi_cells reads them (as `client_file` gives them to the KPIs)."""
     return (
-        (r.on_date, r.recorded_at, r.record_id, r.client_stream or "", r.work_obligation_exempt)
+        (r.on_date, r.recorded_at, r.record_id, r.client_stream, r.work_obligation_exempt)
         for r in assessments
         if r.record_id in ids
     )

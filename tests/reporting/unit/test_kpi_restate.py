@@ -4,6 +4,7 @@ also when a record of its person changes after the benefit has ended."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from types import SimpleNamespace
 from typing import NamedTuple
 
 import pytest
@@ -97,3 +98,21 @@ def test_a_restate_restates_at_least_one_part_from_its_earlier_moment() -> None:
     assert Since(T0, later).first == T0
     assert Since(None, later).first == later
     assert Since(later, None).first == later
+
+
+def test_a_record_of_no_client_stream_reads_as_of_the_empty_one() -> None:
+    """The stream a stored row leaves out is the empty one, as the KPIs read it."""
+    row = SimpleNamespace(
+        client_ref="c1",
+        type="assessment",
+        on_date=date(2023, 2, 1),
+        recorded_at=T0,
+        retracted_at=None,
+        record_id="src|a",
+        client_stream=None,
+        work_obligation_exempt=None,
+        payload=b"{}",
+    )
+    assert kpi_store.records_of([row]) == [
+        Record("c1", "assessment", date(2023, 2, 1), T0, None, "src|a", "", False, False)
+    ]
