@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 import pytest
-from aiokafka import TopicPartition
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 
 from stroom_platform.broker import EmbeddedBroker, TopicSpec, ensure_topics
@@ -52,37 +55,29 @@ async def test_end_offsets_per_profile_on_the_embedded_broker(
     broker: EmbeddedBroker, unique_topic: str
 ) -> None:
     """The embedded broker reports the last batch's start + 1 as the end; its profile reads past it."""
-    embedded = await _one_batch_of_five(broker, unique_topic)
-    tp = TopicPartition(unique_topic, 0)
-    consumer = embedded.consumer()
-    await consumer.start()
-    try:
+    async with _reading_one_batch_of_five(broker, unique_topic) as (consumer, tp):
         assert await end_offsets(consumer, [tp], PROFILES["embedded"]) == {tp: 5}
         # Taken at its word, the embedded broker's answer would hide four records.
         assert await end_offsets(consumer, [tp], PROFILES["apache"]) == {tp: 1}
-    finally:
-        await consumer.stop()
 
 
 async def test_an_end_not_confirmed_in_time_is_unknown_not_the_last_batch_start(
     broker: EmbeddedBroker, unique_topic: str
 ) -> None:
     """Taking the batch's start as the end would show a group at that start as caught up."""
-    embedded = await _one_batch_of_five(broker, unique_topic)
-    tp = TopicPartition(unique_topic, 0)
-    consumer = embedded.consumer()
-    await consumer.start()
-    try:
+    async with _reading_one_batch_of_five(broker, unique_topic) as (consumer, tp):
         # No wait at all: the tail fetch cannot have answered yet, as under a starved event loop.
         with pytest.raises(EndUnknown, match=f"{unique_topic}/0"):
             await end_offsets(consumer, [tp], PROFILES["embedded"], wait_ms=0)
         assert await end_offsets(consumer, [tp], PROFILES["embedded"]) == {tp: 5}
-    finally:
-        await consumer.stop()
 
 
-async def _one_batch_of_five(broker: EmbeddedBroker, topic: str) -> Broker:
-    """Five records in one record batch on partition 0 of a new topic; the broker's client."""
+@asynccontextmanager
+async def _reading_one_batch_of_five(
+    broker: EmbeddedBroker, topic: str
+) -> AsyncIterator[tuple[AIOKafkaConsumer, TopicPartition]]:
+    """Five records in one record batch on partition 0 of a new topic, and a started consumer of the
+    embedded profile with that partition."""
     await ensure_topics(broker.bootstrap_servers, [TopicSpec(topic, 1)])
     embedded = Broker(broker.bootstrap_servers, PROFILES["embedded"])
     producer = embedded.producer(linger_ms=50)
@@ -94,7 +89,12 @@ async def _one_batch_of_five(broker: EmbeddedBroker, topic: str) -> Broker:
         await (await producer.send_batch(batch, topic, partition=0))
     finally:
         await producer.stop()
-    return embedded
+    consumer = embedded.consumer()
+    await consumer.start()
+    try:
+        yield consumer, TopicPartition(topic, 0)
+    finally:
+        await consumer.stop()
 
 
 async def test_a_consumer_waits_on_an_empty_fetch_as_long_as_its_profile_says() -> None:
