@@ -8,6 +8,7 @@ own records, and the reports end equal to the reference computed from the raw ev
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from datetime import date
 from typing import Any
 
@@ -64,6 +65,25 @@ async def test_a_broker_restarted_empty_loses_and_doubles_nothing(
         for name in names:
             await running.pop(name).stop()
 
+    async def restart_beneath(
+        chain: Chain,
+        stopped: str,
+        posted: int,
+        until: Callable[[httpx.AsyncClient, str], Awaitable[None]],
+        of: str,
+    ) -> None:
+        """With `stopped` stopped, chunk `posted` posted and `until` reached on service `of`, the
+        broker restarted empty; the reports then equal the reference of every chunk up to it."""
+        nonlocal broker
+        await stop(stopped)
+        await chain.post(chunks[posted])
+        await until(chain.client, chain.urls[of])
+        broker = await _restart_empty(broker, topics)
+        await start(stopped)
+        chain.urls[stopped] = running[stopped].endpoints[0].url
+        await wait_until_settled(chain.client, chain.urls)
+        await _assert_reference(chain, chunks[: posted + 1], engine)
+
     await start("intake", "caseload", "reporting")
     try:
         async with httpx.AsyncClient(timeout=60, headers=ANALYST) as client:
@@ -72,25 +92,10 @@ async def test_a_broker_restarted_empty_loses_and_doubles_nothing(
             await wait_until_settled(client, chain.urls)
 
             # Events the old broker acknowledged but no consumer had read yet.
-            await stop("caseload")
-            await chain.post(chunks[1])
-            await _until_published(client, chain.urls["intake"])
-            broker = await _restart_empty(broker, topics)
-            await start("caseload")
-            chain.urls["caseload"] = running["caseload"].endpoints[0].url
-            await wait_until_settled(client, chain.urls)
-            await _assert_reference(chain, chunks[:2], engine)
-
+            await restart_beneath(chain, "caseload", 1, _until_published, "intake")
             # Facts the old broker held that reporting had not read yet, the broker restarted
             # beneath a running caseload worker whose positions lie beyond the new log's start.
-            await stop("reporting")
-            await chain.post(chunks[2])
-            await _until_caught_up(client, chain.urls["caseload"])
-            broker = await _restart_empty(broker, topics)
-            await start("reporting")
-            chain.urls["reporting"] = running["reporting"].endpoints[0].url
-            await wait_until_settled(client, chain.urls)
-            await _assert_reference(chain, chunks[:3], engine)
+            await restart_beneath(chain, "reporting", 2, _until_caught_up, "caseload")
 
             # Everything stopped and started again around a new broker, as `stroom serve` does.
             await stop("caseload", "reporting")
