@@ -5,15 +5,14 @@ from __future__ import annotations
 import random
 from datetime import date
 
-import httpx
 import orjson
 from sqlalchemy import func, select
 
 from e2e import reference
-from e2e.test_chain import ANALYST, Chain, case_system, deployment, months_of, shuffled
+from e2e.test_chain import case_system, months_of
+from e2e.test_retraction_chains import settled
 from stroom_caseload.tables import live
 from stroom_cli.pipeline import wait_until_settled
-from stroom_cli.serve import start_services
 from stroom_platform.broker import EmbeddedBroker
 from stroom_platform.db import make_engine
 from stroom_platform.organisations import OrganisationsConfig
@@ -29,15 +28,11 @@ async def test_a_whole_history_sent_again_changes_nothing(
     org = organisations.organisation("werksaam-westfriesland")
     assert org is not None
     raw = list(simulate_history(org, years=YEARS, seed=41, start=START, scale=0.015, noise=True))
-    services = await deployment(broker, postgres_server_url)
-    engine = make_engine(services[1].database_url)
-    group = await start_services(services, "127.0.0.1")
     months = months_of(START, YEARS)
-    try:
-        async with httpx.AsyncClient(timeout=60, headers=ANALYST) as client:
-            chain = Chain({e.name: e.url for e in group.endpoints}, client)
-            await chain.post(shuffled(raw))
-            await wait_until_settled(client, chain.urls)
+    async with settled(broker, postgres_server_url, raw) as (chain, services):
+        client = chain.client
+        engine = make_engine(services[1].database_url)
+        try:
             first = await chain.monthly(months)
             applied = await _ledger(engine)
 
@@ -60,9 +55,8 @@ async def test_a_whole_history_sent_again_changes_nothing(
             assert await _ledger(engine) == applied == len({(e["source"], e["id"]) for e in raw})
             expected = reference.monthly(raw, None, months)
             assert first == {key: expected.get(key, (0, 0, 0, 0)) for key in first}
-    finally:
-        await group.stop()
-        await engine.dispose()
+        finally:
+            await engine.dispose()
 
 
 async def _ledger(engine: object) -> int:

@@ -4,6 +4,8 @@ figures, now and as known on earlier days, equal the reference from the raw even
 from __future__ import annotations
 
 import random
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -12,6 +14,7 @@ import httpx
 from e2e import reference
 from e2e.test_chain import ANALYST, Chain, deployment, months_of, shuffled
 from stroom_cli.pipeline import wait_until_settled
+from stroom_cli.runtime import Service
 from stroom_cli.serve import start_services
 from stroom_contract.events import RETRACTED
 from stroom_platform.broker import EmbeddedBroker
@@ -46,6 +49,24 @@ def with_chains(raw: list[dict[str, Any]], seed: int) -> list[dict[str, Any]]:
     return events
 
 
+@asynccontextmanager
+async def settled(
+    broker: EmbeddedBroker, postgres_server_url: str, raw: list[dict[str, Any]]
+) -> AsyncIterator[tuple[Chain, list[Service]]]:
+    """The chain running, `raw` posted (`shuffled`, as case systems deliver) and settled; and its
+    services."""
+    services = await deployment(broker, postgres_server_url)
+    group = await start_services(services, "127.0.0.1")
+    try:
+        async with httpx.AsyncClient(timeout=60, headers=ANALYST) as client:
+            chain = Chain({e.name: e.url for e in group.endpoints}, client)
+            await chain.post(shuffled(raw))
+            await wait_until_settled(client, chain.urls)
+            yield chain, services
+    finally:
+        await group.stop()
+
+
 async def test_retracted_retractions_count_again_in_the_monthly_figures(
     broker: EmbeddedBroker, postgres_server_url: str, organisations: OrganisationsConfig
 ) -> None:
@@ -54,19 +75,11 @@ async def test_retracted_retractions_count_again_in_the_monthly_figures(
     raw = with_chains(list(simulate_history(org, years=YEARS, seed=45, start=START, scale=0.015)), seed=3)
     restored = {e["data"]["retracted_id"] for e in raw if e["id"].endswith("-1")}
     assert restored
-    services = await deployment(broker, postgres_server_url)
-    group = await start_services(services, "127.0.0.1")
     months = months_of(START, YEARS)
-    try:
-        async with httpx.AsyncClient(timeout=60, headers=ANALYST) as client:
-            chain = Chain({e.name: e.url for e in group.endpoints}, client)
-            await chain.post(shuffled(raw))
-            await wait_until_settled(client, chain.urls)
-            moments = [None, *(datetime(2023, month, 15, 12, tzinfo=UTC) for month in (4, 8, 11))]
-            for as_of in moments:
-                figures = await chain.monthly(months, as_of)
-                expected = reference.monthly(raw, as_of, months)
-                assert figures == {key: expected.get(key, (0, 0, 0, 0)) for key in figures}, as_of
-                assert {key for key, value in figures.items() if any(value)} == set(expected), as_of
-    finally:
-        await group.stop()
+    async with settled(broker, postgres_server_url, raw) as (chain, _):
+        moments = [None, *(datetime(2023, month, 15, 12, tzinfo=UTC) for month in (4, 8, 11))]
+        for as_of in moments:
+            figures = await chain.monthly(months, as_of)
+            expected = reference.monthly(raw, as_of, months)
+            assert figures == {key: expected.get(key, (0, 0, 0, 0)) for key in figures}, as_of
+            assert {key for key, value in figures.items() if any(value)} == set(expected), as_of
