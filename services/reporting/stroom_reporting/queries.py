@@ -44,7 +44,7 @@ from stroom_platform.dialect import (
 )
 from stroom_platform.recorded import known_at
 from stroom_reporting import tables as t
-from stroom_reporting.domain import kpi_cells
+from stroom_reporting.domain import kpi_cells, mutations
 from stroom_reporting.domain.families import Assessed
 from stroom_reporting.domain.mutations import FlowTuple
 
@@ -640,11 +640,12 @@ async def kpi_sheet_sums(
     as_of: datetime | None,
 ) -> tuple[list[Any], Sequence[FlowTuple]]:
     """The KPI sheet's sums and the benefits' monthly flows of `regulations` from `opening` to the
-    last period's end (as `flows`). Sums are (municipality, measure, month, detail, a, b, part):
-    part 0 the change measures up to the last period's end from `opening` on (kpi_sums), part i
-    the flow measures of the i-th period (the revolving door of the first only), K5's outflows
-    summed onto kpi_cells.k5_details of the report day. The current sheet's sums and flows come
-    in one round trip: each is a wait on a busy database."""
+    last period's end (as `flows`; a current sheet's with the regulations together). Sums are
+    (municipality, measure, month, detail, a, b, part): part 0 the change measures up to the last
+    period's end from `opening` on (kpi_sums), part i the flow measures of the i-th period (the
+    revolving door of the first only), K5's outflows summed onto kpi_cells.k5_details of the report
+    day. The current sheet's sums and flows come in one round trip: each is a wait on a busy
+    database."""
     last = max(period[1] for period in periods)
     flows_part = len(periods) + 1
     statement = _sheet_statement(is_postgres(conn), len(periods), as_of)
@@ -692,14 +693,15 @@ def _sheet_statement(postgres: bool, periods: int, as_of: datetime | None) -> Co
 
 
 def _sheet_flows(postgres: bool, first: BindParameter[int], last: BindParameter[int]) -> Select[Any]:
-    """The benefits' current flows as `flows` reads them, in the KPI sums' columns (measure: the
-    regulation, detail: the unit) to go in their statement."""
+    """The benefits' current flows as `flows` reads them, the regulations together (regulation
+    TOTAL: the sheet counts every regulation's benefits alike), in the KPI sums' columns (measure:
+    the regulation, detail: the unit) to go in their statement."""
     m = t.monthly.c
     month = _opening_as_zero(m.month, first)
-    keys = (m.municipality, m.regulation, month, m.unit)
+    keys = (m.municipality, month, m.unit)
     sums = (cast(func.sum(m.inflow), BigInteger), cast(func.sum(m.outflow), BigInteger))
     return (
-        select(*keys, *sums)
+        select(m.municipality, literal(mutations.TOTAL, String), month, m.unit, *sums)
         .where(
             among(m.municipality, "municipalities", postgres),
             among(m.regulation, "regulations", postgres),
