@@ -514,20 +514,6 @@ async def kpi_benefits(
     return list(rows.all())
 
 
-async def assessment_history(
-    conn: AsyncConnection, clients: Sequence[str], as_of: datetime | None
-) -> list[Any]:
-    """Every assessment of the clients known at `as_of` (KPI population over months)."""
-    r = t.client_records.c
-    columns = (r.client_ref, r.on_date, r.recorded_at, r.record_id, r.client_stream, r.work_obligation_exempt)
-    found: list[Any] = []
-    for condition in member_of(conn, r.client_ref, sorted(set(clients))) if clients else []:
-        found.extend(
-            await conn.execute(select(*columns).where(condition, r.type == "assessment", _visible(as_of)))
-        )
-    return found
-
-
 async def plans_sent(conn: AsyncConnection, first: date, last: date, as_of: datetime | None) -> list[Any]:
     r = t.client_records.c
     rows = await conn.execute(
