@@ -14,7 +14,7 @@ from stroom_caseload.rebuild.run import RebuildResult, rebuild
 from stroom_caseload.repository import CaseloadRepository
 from stroom_caseload.settings import CaseloadSettings
 from stroom_caseload.tables import audit, metadata
-from stroom_platform.db import make_engine, upgrade
+from stroom_platform.db import upgrade
 from stroom_platform.kafka.clients import Broker
 from stroom_platform.kafka.dead_letters import DeadLetter, read_dead_letters
 from stroom_platform.kafka.dead_letters import replay as replay_dead_letters
@@ -40,12 +40,14 @@ __all__ = [
 ]
 
 
-async def replay(broker: Broker, events_topic: str, letters: list[DeadLetter], database_url: str) -> int:
+async def replay(
+    broker: Broker, events_topic: str, letters: list[DeadLetter], settings: CaseloadSettings
+) -> int:
     """The dead letters back on the events topic, in the partitions intake's relay gives them; then
     marked replayed in the caseload database (`/status` counts the dead letters not replayed since).
     Marked only once offered: a replay that fails leaves them counted."""
     count = await replay_dead_letters(broker, events_topic, letters, partition_for)
-    engine = make_engine(database_url)
+    engine = settings.database_engine("caseload")
     try:
         async with engine.begin() as conn:
             places = [place for letter in letters if (place := letter.read_at) is not None]

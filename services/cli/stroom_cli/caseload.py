@@ -132,7 +132,7 @@ def dead_letters(
     settings = CaseloadSettings()
 
     async def offer(broker: Broker, topic: str, letters: list[DeadLetter]) -> int:
-        return await replay_letters(broker, topic, letters, settings.caseload_database_url)
+        return await replay_letters(broker, topic, letters, settings)
 
     show_and_replay(
         "caseload",

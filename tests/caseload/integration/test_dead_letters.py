@@ -68,7 +68,7 @@ async def test_a_dead_letter_is_replayed_and_applied_after_a_fix(
                 assert not await _stored(engine, poison["id"])
 
                 # Replayed before the fix: refused again where the replay put it, one dead letter.
-                assert await replay(Broker(bootstrap), settings.events_topic, letters, url) == 1
+                assert await replay(Broker(bootstrap), settings.events_topic, letters, settings) == 1
                 assert (await wait_until_caught_up(client))["dead_letters"] == 1
                 letters = await read_dead_letters(Broker(bootstrap), settings.dead_letter_topic)
                 assert len(letters) == 2
@@ -76,7 +76,7 @@ async def test_a_dead_letter_is_replayed_and_applied_after_a_fix(
 
                 monkeypatch.undo()  # the fixed release
                 offered = once_per_record(letters)
-                assert await replay(Broker(bootstrap), settings.events_topic, offered, url) == 1
+                assert await replay(Broker(bootstrap), settings.events_topic, offered, settings) == 1
                 assert (await wait_until_caught_up(client))["dead_letters"] == 0
                 assert await _stored(engine, poison["id"])
         assert await assert_projections_match(engine, raw, WESTFRIESLAND, FIRST, MONTHS) > 10
