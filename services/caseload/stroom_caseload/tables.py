@@ -144,7 +144,6 @@ def define(meta: MetaData, suffix: str = "") -> Tables:
         seq=True,
     )
     Index(f"ix_{n('benefit_members')}_current", members.c.municipality, members.c.recorded_to)
-    Index(f"ix_{n('benefit_members')}_client", members.c.client_ref)
     placements = _versioned(
         n("placements"),
         meta,
@@ -211,8 +210,8 @@ def define(meta: MetaData, suffix: str = "") -> Tables:
         Column("application_ref", String(200)),
         Column("sanction_kind", String(20)),
         Column("benefit_ref", String(200)),
+        # A client's facts are read by client, type and date; a coach's are found through them.
         Index(f"ix_{n('client_facts')}_client", "client_ref", "type", "effective_date"),
-        Index(f"ix_{n('client_facts')}_coach", "coach_ref"),
     )
     return Tables(
         events, entities, benefits, members, placements, applications, trajectories, phases, client_facts
