@@ -6,6 +6,7 @@ import statistics
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -205,18 +206,17 @@ def _rate_flows(monthly: Sequence[FlowTuple], months: Sequence[int]) -> dict[str
     return flows
 
 
-def _door_reasons(
-    labelled: dict[tuple[str, str], dict[str, Any]], reasons: tuple[str, str]
-) -> dict[str, Any]:
-    """A revolving door row's outflow and new inflow reason, coded (once a report for each pair)."""
-    found = labelled.get(reasons)
-    if found is None:
-        outflow, inflow = reasons
-        found = labelled[reasons] = {
-            **coded("outflow_reason", "outflow", outflow, cbs_column="outflow_reason_cbs_code"),
-            **coded("inflow_reason", "inflow", inflow, cbs_column="inflow_reason_cbs_code"),
-        }
-    return found
+# The reasons are codes: a few hundred pairs at most, well within the cache.
+@lru_cache(maxsize=1024)
+def _door_reasons(detail: str) -> tuple[tuple[str, str], dict[str, Any]]:
+    """A revolving door cell's detail (outflow reason|new inflow reason): the reasons, which order
+    the rows, and their columns coded, once a process for each pair (labels and CBS codes are the
+    code lists'). The columns are shared: spread them into a row, never change them."""
+    outflow, inflow = detail.split("|")
+    return (outflow, inflow), {
+        **coded("outflow_reason", "outflow", outflow, cbs_column="outflow_reason_cbs_code"),
+        **coded("inflow_reason", "inflow", inflow, cbs_column="inflow_reason_cbs_code"),
+    }
 
 
 def report_day_of(as_of: datetime | None) -> date:
@@ -244,11 +244,10 @@ async def kpis_report(
     # Per part (0: the changes, 1 and 2: each period's flows) and municipality, its sums; the
     # revolving door's (the first period's only) apart: per municipality, outflow and new inflow.
     sums: dict[int, dict[str, kpi_cells.Sums]] = defaultdict(lambda: defaultdict(lambda: defaultdict(dict)))
-    door: dict[str, dict[tuple[str, str], tuple[int, int]]] = defaultdict(dict)
+    door: dict[str, dict[str, tuple[int, int]]] = defaultdict(dict)
     for m, measure, month, detail, a, b, part in summed:
         if measure == kpi_cells.DOOR:
-            outflow, inflow = detail.split("|")
-            door[m][(outflow, inflow)] = (a, b)
+            door[m][detail] = (a, b)
         else:
             sums[part][m][measure][(month, detail)] = (a, b)
     for part in (0, 1, 2):
@@ -284,17 +283,16 @@ async def kpis_report(
             )
             figures.append(kpis.figures_of(counts))
         rows.extend(_rows(code, name, figures[0], figures[1], targets, common))
-    total: dict[tuple[str, str], tuple[int, int]] = {}
+    total: dict[str, tuple[int, int]] = {}
     for m in chosen:
-        for reasons, (within_6m, within_12m) in door[m].items():
-            before = total.get(reasons, (0, 0))
-            total[reasons] = (before[0] + within_6m, before[1] + within_12m)
-    labelled: dict[tuple[str, str], dict[str, Any]] = {}
+        for detail, (within_6m, within_12m) in door[m].items():
+            before = total.get(detail, (0, 0))
+            total[detail] = (before[0] + within_6m, before[1] + within_12m)
     door_rows = [
         {
             "municipality": m,
             "municipality_name": name,
-            **_door_reasons(labelled, reasons),
+            **columns,
             "within_6m": within_6m,
             "within_12m": within_12m,
         }
@@ -302,8 +300,10 @@ async def kpis_report(
             *((m, scope.names[m], door[m]) for m in sorted(chosen)),
             (kpis.TOTAL, "Totaal", total),
         ]
-        for reasons, (within_6m, within_12m) in sorted(cells.items())
-        if within_12m
+        for (_, columns), (within_6m, within_12m) in sorted(
+            ((_door_reasons(detail), counts) for detail, counts in cells.items() if counts[1]),
+            key=lambda row: row[0][0],
+        )
     ]
     return Report.of_months(
         "kpis",
