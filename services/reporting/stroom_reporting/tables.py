@@ -197,7 +197,8 @@ kpi_cells = versioned(
     *(Column(c.name, c.type, nullable=False) for c in _cell_key()),
     Column("a", BigInteger, nullable=False),
     Column("b", BigInteger, nullable=False),
-    Index("ix_reporting_kpi_cells_month", "municipality", "month"),
+    # The as-of sheet sums some measures over a span of months (queries._kpi_sums).
+    Index("ix_reporting_kpi_cells_measure_month", "measure", "municipality", "month"),
 )
 
 # The current cells summed per key, kept in step with kpi_cells: what the KPI sheet reads.
