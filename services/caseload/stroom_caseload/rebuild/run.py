@@ -22,8 +22,10 @@ from stroom_caseload.rebuild.republication import republish_read
 from stroom_caseload.rebuild.shadow_ledger import merge_marks
 from stroom_caseload.rebuild.shadow_ledger import strays as find_strays
 from stroom_caseload.rebuild.work import (
+    REVISIONS,
     Share,
     Workers,
+    client_revisions,
     fold,
     fold_strays,
     load,
@@ -149,10 +151,15 @@ async def _rebuild(settings: CaseloadSettings, progress: Progress) -> RebuildRes
     try:
         tps = await coordinator.start()
         count = worker_count(settings, engine, len(tps))
-        async with Workers(count, settings.log_level, report) as workers:
-            # The shadow set is emptied while the broker is asked where the topic ends.
-            _, ends = await asyncio.gather(shadow_set.empty(engine), coordinator.ends(tps))
-            total = sum(ends.values())
+        # The shadow set is emptied while the broker is asked where the topic ends and the live
+        # point facts' revisions are read, once for every worker (see `Workers`).
+        _, ends, revisions = await asyncio.gather(
+            shadow_set.empty(engine), coordinator.ends(tps), client_revisions(engine)
+        )
+        total = sum(ends.values())
+        workers = Workers(count, settings.log_level, report, {REVISIONS: revisions})
+        del revisions  # the workers' memory holds it until their load
+        async with workers:
             with step("load"):
                 loaded = await workers.run(load, [(settings, tps[i::count], ends) for i in range(count)])
             with step("retractions"):

@@ -45,6 +45,8 @@ T = TypeVar("T")
 # between steps.
 Step = Callable[..., Coroutine[Any, Any, T]]
 Memory = dict[str, Any]
+# Under this name in the memory `load` starts with: see `client_revisions`.
+REVISIONS = "revisions"
 
 
 @dataclass(frozen=True)
@@ -84,16 +86,15 @@ async def load(
 ) -> Loaded:
     """Appends the records of `tps` up to `ends` (see `Replayer.replay_until`) to the shadow
     ledger, keeping their events for `fold`; gives their retractions, what `shadow_ledger.strays`
-    needs, and where each partition's replay stopped."""
+    needs, and where each partition's replay stopped. The live point facts' revisions are in
+    `memory` (see `Workers`)."""
     engine = settings.database_engine("caseload")
     replayer = Replayer(settings, report)
     try:
         await replayer.start()
         await replayer.assign(tps)
-        async with engine.connect() as conn:
-            revisions = await CaseloadRepository(conn).client_revisions()
         async with BulkWriter.open(engine) as writer:
-            ledger = ShadowLedger(writer, revisions)
+            ledger = ShadowLedger(writer, memory.pop(REVISIONS))
             await replayer.replay_until(ledger.add, {tp: ends[tp] for tp in tps})
         memory["held"] = ledger.held
         positions = await replayer.positions(tps)
@@ -109,6 +110,12 @@ async def load(
     finally:
         await replayer.stop()
         await engine.dispose()
+
+
+async def client_revisions(engine: AsyncEngine) -> dict[tuple[str, str], int]:
+    """What `load` takes from the memory it starts with: every live point fact's revision."""
+    async with engine.connect() as conn:
+        return await CaseloadRepository(conn).client_revisions()
 
 
 async def fold(
@@ -156,11 +163,10 @@ def worker_count(settings: CaseloadSettings, engine: AsyncEngine, partitions: in
     return writers(engine, max(1, min(partitions, settings.rebuild_workers or os.cpu_count() or 1)))
 
 
-def _serve(conn: Connection, queue: Any, log_level: str) -> None:
+def _serve(conn: Connection, queue: Any, log_level: str, memory: Memory) -> None:
     """A worker process: runs the steps it is sent, in turn, until it is sent None."""
     configure_logging(log_level)
     without_collection()
-    memory: Memory = {}
     while (work := conn.recv()) is not None:
         step, args = work
         started = time.process_time()
@@ -180,15 +186,18 @@ def _serve(conn: Connection, queue: Any, log_level: str) -> None:
 class Workers:
     """Runs a step once per share: each share in a process of its own, the same one for every
     step (so that what a step keeps in its memory is there for the next), or all in this one
-    when there is one share. Records replayed in any of them are reported to `report` here."""
+    when there is one share. Records replayed in any of them are reported to `report` here.
+    Each process's memory starts as a copy of `memory`: a forked process inherits it, where
+    sending it to each (or each reading it from the database) would cost as much again per
+    process."""
 
-    def __init__(self, count: int, log_level: str, report: Report) -> None:
+    def __init__(self, count: int, log_level: str, report: Report, memory: Memory) -> None:
         self.count = count
         self._log_level = log_level
         self._report = report
         self._conns: list[Connection] = []
         self._processes: list[Any] = []
-        self._memory: Memory = {}
+        self._memory: Memory = dict(memory)
         # The highest peak resident memory of any process that ran a step, and the CPU time
         # each step took in all of them (on a shared machine, steadier than the clock).
         self.peak_rss_mb = 0.0
@@ -207,12 +216,13 @@ class Workers:
             for _ in range(self.count):
                 ours, theirs = context.Pipe()
                 process = context.Process(
-                    target=_serve, args=(theirs, self._queue, self._log_level), daemon=True
+                    target=_serve, args=(theirs, self._queue, self._log_level, self._memory), daemon=True
                 )
                 process.start()
                 theirs.close()
                 self._conns.append(ours)
                 self._processes.append(process)
+            self._memory = {}
             loop = asyncio.get_running_loop()
             self._drain = loop.run_in_executor(None, self._forward, loop)
         return self
