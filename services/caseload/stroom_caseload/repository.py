@@ -47,6 +47,7 @@ from stroom_platform.dialect import (
     bound_values,
     delete_tails,
     insert_dicts,
+    insert_dicts_reading,
     insert_dicts_together,
     insert_on_conflict,
     is_postgres,
@@ -92,12 +93,14 @@ class CaseloadRepository:
         return found
 
     async def upsert_events(
-        self, rows: Sequence[LedgerRow]
-    ) -> dict[tuple[str, str], tuple[datetime | None, int]]:
+        self, rows: Sequence[LedgerRow], revisions_of: Sequence[str] = ()
+    ) -> tuple[dict[tuple[str, str], tuple[datetime | None, int]], dict[str, int]]:
         """Store events whose (source, id) is not there yet, filling in placeholders left by their
-        retraction; returns the new ones with retraction time and revision. Rows need distinct ids."""
+        retraction; returns the new ones with retraction time and revision. Rows need distinct ids.
+        With them, read in the same statement, the revision of each entity of `revisions_of` that
+        has one (see `revisions`): a round trip less in every batch."""
         if not rows:
-            return {}
+            return {}, await self.revisions(revisions_of)
         ev = self.t.events
         values = [
             {
@@ -123,11 +126,21 @@ class CaseloadRepository:
             },
             f"{ev.name}.wire IS NULL",
         )
-        result = await insert_dicts(
-            self.conn, ev, values, fill, ("source", "event_id", "retracted_at", "revision")
-        )
+        returning = ("source", "event_id", "retracted_at", "revision")
+        if revisions_of:
+            result, found = await insert_dicts_reading(
+                self.conn,
+                ev,
+                values,
+                fill,
+                returning,
+                *self._entities_read(revisions_of, ("entity_key", "revision")),
+            )
+        else:
+            result, found = await insert_dicts(self.conn, ev, values, fill, returning), []
         # Unpacked: a row's attributes are looked up by name, which costs more than the rest.
-        return {(source, event_id): (_aware(at), revision) for source, event_id, at, revision in result}
+        new = {(source, event_id): (_aware(at), revision) for source, event_id, at, revision in result}
+        return new, dict(found)
 
     async def mark_retracted(self, marks: Sequence[tuple[str, str, datetime, str]]) -> list[Target]:
         """Record (source, retracted id, time, retraction id) on each target's row, creating a
@@ -278,8 +291,14 @@ class CaseloadRepository:
 
     async def _entities(self, keys: Sequence[str], columns: tuple[str, ...]) -> list[Any]:
         """`columns` of the entities of `keys` that have a row."""
+        return list(await self.conn.execute(*self._entities_read(keys, columns)))
+
+    def _entities_read(
+        self, keys: Sequence[str], columns: tuple[str, ...]
+    ) -> tuple[Select[Any], dict[str, Any]]:
+        """The statement of `_entities` and its parameters."""
         statement = _entities_where(self.t.entities, columns, is_postgres(self.conn))
-        return list(await self.conn.execute(statement, {"keys": bound_values(self.conn, keys)}))
+        return statement, {"keys": bound_values(self.conn, keys)}
 
     async def current_facts(self, keys: Iterable[str]) -> dict[str, bytes]:
         """Each entity's full change at its stored revision: as stored, or derived from its

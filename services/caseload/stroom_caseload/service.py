@@ -79,10 +79,12 @@ async def apply_events(
     `folds`: what the live worker kept of entities it folded before."""
     repo = CaseloadRepository(conn, tables)
     given = [Incoming.of(event) for event in events]
+    # The entities the batch's events name: all that most batches recompute.
+    named = sorted({i.key for i in given if i.key and i.type not in CLIENT_EVENT_TYPES})
     if tables is live:
-        # The entities the batch's events name, locked with it: all that most batches recompute.
-        named = {i.key for i in given if i.key and i.type not in CLIENT_EVENT_TYPES}
-        await repo.share_apply_lock(APPLY_LOCK, sorted(named))
+        # Locked with the batch, so their revisions can be read with the events' upsert (in its
+        # own statement, as the lock's snapshot is taken before the lock).
+        await repo.share_apply_lock(APPLY_LOCK, named)
     # What the store holds is read first only for a batch that retracts: a retraction reusing a
     # stored (source, id) for other content must not mark, nor key its chain by a conflicting
     # event. Other events the store holds are not written again, so they are read back after
@@ -92,7 +94,7 @@ async def apply_events(
     ledger = plan_ledger(given, stored)
     targets = await repo.mark_retracted(ledger.marks)
     rows = ledger.rows({(t.source, t.event_id): t.entity_key for t in targets if t.entity_key is not None})
-    new = await repo.upsert_events(rows)
+    new, revisions = await repo.upsert_events(rows, named)
     # Also another worker's, stored since the read (its insert made this one's wait): what it
     # stored stands, and a version of the batch with other content is a conflict after all.
     unread = [i.ident for i in ledger.events if i.ident not in new and i.ident not in stored]
@@ -107,7 +109,7 @@ async def apply_events(
     read = await repo.client_rows(effects.clients, effects.links)
     read += await repo.person_rows(effects.persons, effects.links)
     facts = client_records([*effects.fresh, *read])
-    written, folded = await _recompute(repo, effects, folds)
+    written, folded = await _recompute(repo, effects, folds, set(named), revisions)
     # After the new point facts are stored (with the entities): some of them are among those read.
     await repo.sync_client_retractions(read)
     current = await repo.current_facts(effects.republish)
@@ -118,19 +120,26 @@ async def apply_events(
 
 
 async def _recompute(
-    repo: CaseloadRepository, effects: Effects, folds: Folds | None
+    repo: CaseloadRepository,
+    effects: Effects,
+    folds: Folds | None,
+    named: set[str],
+    named_revisions: Mapping[str, int],
 ) -> tuple[list[Outgoing], dict[str, Folded]]:
     """Fold each entity's events into its history (on from what `folds` kept of it where that
     can be done, from the batch's events for an entity new to the store, else from its stored
     events), store what changed (with the batch's new point facts of persons), give the change
-    of its rows and what to keep of it."""
+    of its rows and what to keep of it. `named_revisions`: the revisions of those of the
+    entities the batch's events name (`named`) that have one, read under their locks."""
     keys = effects.recompute
     await repo.lock_entities(keys)
     continued: dict[str, EntityWrite] = {}
     kept = {} if folds is None else {k: f for k in keys if k in effects.appended and (f := folds.take(k))}
     # Every transaction that stores an entity's events stores its revision, so one without a
     # revision (read under its lock) has no events but the batch's: they are not read back.
-    revisions = await repo.revisions(sorted(effects.appended))
+    # The entities appended to are among those named; only one that is not is read here.
+    revisions = await repo.revisions(sorted(effects.appended.keys() - named))
+    revisions.update((key, named_revisions[key]) for key in effects.appended if key in named_revisions)
     for key, folded in kept.items():
         if revisions.get(key) == folded.revision:
             write = entity_continued(key, folded, effects.appended[key])

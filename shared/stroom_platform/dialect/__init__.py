@@ -36,7 +36,12 @@ from stroom_platform.dialect.engines import (
     make_reading_engine,
     writers,
 )
-from stroom_platform.dialect.recordsets import insert_dicts, insert_dicts_together, json_rows_insert
+from stroom_platform.dialect.recordsets import (
+    insert_dicts,
+    insert_dicts_reading,
+    insert_dicts_together,
+    json_rows_insert,
+)
 from stroom_platform.dialect.schema import (
     empty_for_loading,
     finish_loading,
@@ -92,6 +97,7 @@ __all__ = [
     "finish_loading",
     "grouping_sets",
     "insert_dicts",
+    "insert_dicts_reading",
     "insert_dicts_together",
     "insert_new_rows",
     "insert_on_conflict",

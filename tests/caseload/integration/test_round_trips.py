@@ -1,0 +1,76 @@
+"""What a live batch of new events costs in statements: each is a round trip to PostgreSQL, whose
+own cost is most of a small batch's, so one more in every batch shows in the freshness."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from sqlalchemy import event
+
+from caseload.history import deliver, simulate
+from stroom_caseload.commands import migrate
+from stroom_caseload.domain.plan import entity_write
+from stroom_caseload.repository import CaseloadRepository
+from stroom_caseload.service import Folds, apply_events
+from stroom_contract.bsn import Pseudonymiser
+from stroom_contract.events import RETRACTED
+from stroom_contract.validation import EventValidator
+from stroom_platform.db import make_engine
+from stroom_platform.dialect import is_postgres
+from stroom_platform.organisations import OrganisationsConfig
+
+
+async def test_a_batch_of_new_entities_takes_three_statements(
+    database_url: str, pseudonymiser: Pseudonymiser, organisations: OrganisationsConfig
+) -> None:
+    await migrate(database_url)
+    raw = simulate(["GM0405"], date(2022, 1, 1), months=8, seed=11)
+    validator = EventValidator(pseudonymiser, organisations.municipality_codes)
+    plain = [validator.validate(e) for e in deliver(raw, seed=5) if e["type"] != RETRACTED]
+    engine = make_engine(database_url)
+    statements: list[str] = []
+
+    def seen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(" ".join(statement.split()))
+
+    event.listen(engine.sync_engine, "before_cursor_execute", seen)
+    folds = Folds()
+    try:
+        # Entities new to the store: the lock, the events' upsert with the entities' revisions,
+        # and the entities' rows with the persons' point facts.
+        async with engine.begin() as conn:
+            applied = await apply_events(conn, plain[:50], folds=folds)
+        folds.keep(applied.folded)
+        if is_postgres(engine):
+            assert len(statements) == 3, statements
+            assert "pg_advisory_xact_lock_shared" in statements[0]
+            assert "INSERT INTO caseload_events" in statements[1], statements
+            assert "FROM caseload_entities" in statements[1], statements
+        else:
+            # One writer, no locks; the read beside the upsert is a statement of its own, once.
+            revisions = [s for s in statements if "FROM caseload_entities" in s]
+            assert len(revisions) == 1, statements
+        # The revisions read with the upsert are those the entities have: applying the rest of
+        # the history on from the kept folds stores what a fold of each entity's events gives.
+        recomputed = {fact.key for fact in applied.facts}
+        for start in range(50, len(plain), 50):
+            statements.clear()
+            async with engine.begin() as conn:
+                applied = await apply_events(conn, plain[start : start + 50], folds=folds)
+            folds.keep(applied.folded)
+            recomputed.update(fact.key for fact in applied.facts)
+            read = "SELECT caseload_entities.entity_key, caseload_entities.revision FROM"
+            alone = [s for s in statements if s.startswith(read)]
+            # On PostgreSQL only ever beside the upsert.
+            assert len(alone) <= (0 if is_postgres(engine) else 1), statements
+        async with engine.connect() as conn:
+            keys = sorted(key for key in recomputed if not key.startswith("client:"))
+            stored, current = await CaseloadRepository(conn).fold_inputs(keys)
+        # An entity continued from a kept fold keeps no full change (see test_full_change_not_kept).
+        kept = {key: (revision, fact) for key, (revision, fact) in current.items() if fact is not None}
+        assert len(kept) > 20
+        for key, (revision, fact) in kept.items():
+            assert entity_write(key, stored[key], (revision - 1, None)).fact == fact, key
+    finally:
+        await engine.dispose()
