@@ -42,6 +42,7 @@ from stroom_contract.facts import (
 )
 from stroom_contract.retractions import Ident, Retractions, chain_keys
 from stroom_platform.dialect import (
+    Closing,
     OnConflict,
     among,
     bound_values,
@@ -366,18 +367,6 @@ class CaseloadRepository:
                 rows[table].append(row)
             for table, row in writes.closed:
                 closed[table].append(row)
-        # Before the inserts: the rows begun now are open too.
-        for table, values in closed.items():
-            await self.conn.execute(
-                table.update()
-                .where(
-                    table.c.entity_key == bindparam("k"),
-                    table.c.seq == bindparam("s"),
-                    table.c.recorded_to.is_(None),
-                )
-                .values(recorded_to=bindparam("at")),
-                values,
-            )
         en = t.entities
         values = [
             {
@@ -393,9 +382,14 @@ class CaseloadRepository:
             (table, table_rows, None) for table, table_rows in rows.items()
         ]
         points = [client_fact_row(*fact) for fact in point_facts]
+        # Before the inserts: the rows begun now are open too.
+        closings = [
+            Closing(table, ("entity_key", "seq"), "recorded_to", ends) for table, ends in closed.items()
+        ]
         await insert_dicts_together(
             self.conn,
             [*table_writes, (en, values, replace), (t.client_facts, points, OnConflict(("record_id",)))],
+            closings,
         )
 
     async def client_revisions(self) -> dict[tuple[str, str], int]:
@@ -586,8 +580,8 @@ def client_fact_row(
 @dataclass(frozen=True, slots=True)
 class StateWrites:
     """What storing an entity's new versions writes in the state tables: `rows` to insert, and
-    `closed`, stored spell versions (members, phases) that end: per table, the entity's key
-    (`k`), the seq (`s`) and the moment (`at`) of the open row to close."""
+    `closed`, stored spell versions (members, phases) that end: per table, the entity's key,
+    the seq and the moment (as `recorded_to`) of the open row to close."""
 
     rows: list[tuple[Table, dict[str, Any]]]
     closed: list[tuple[Table, dict[str, Any]]]
@@ -630,7 +624,7 @@ def state_rows(
                 open_["recorded_to"] = moment
                 rows.append((table, open_))
             elif previous is not None and table is previous.table and seq < len(previous.items):
-                closed.append((table, {"k": key, "s": seq, "at": moment}))
+                closed.append((table, {"entity_key": key, "seq": seq, "recorded_to": moment}))
             if current is not None and table is current.table and seq < len(current.items):
                 begun[(table, seq)] = {
                     "entity_key": key,

@@ -37,6 +37,7 @@ from stroom_platform.dialect.engines import (
     writers,
 )
 from stroom_platform.dialect.recordsets import (
+    Closing,
     insert_dicts,
     insert_dicts_reading,
     insert_dicts_together,
@@ -81,6 +82,7 @@ from stroom_platform.dialect.transactions import (
 __all__ = [
     "CHUNK",
     "DEFAULT_POOL",
+    "Closing",
     "OnConflict",
     "PerEngine",
     "PoolSize",

@@ -5,11 +5,12 @@ several tables' rows in one statement."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
 import orjson
-from sqlalchemy import Dialect, Select, Table, cast, literal, null, select, union_all
+from sqlalchemy import Dialect, Select, Table, Update, bindparam, cast, literal, null, select, union_all
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -91,23 +92,69 @@ async def insert_dicts_reading(
     return written, found
 
 
+@dataclass(frozen=True, slots=True)
+class Closing:
+    """Set `column` of the rows of `table` matched on the `keys` columns, those where `column` is
+    still NULL, to each row's value: `rows` are dicts of the keys and `column`."""
+
+    table: Table
+    keys: tuple[str, ...]
+    column: str
+    rows: Sequence[dict[str, Any]]
+
+
 async def insert_dicts_together(
-    conn: AsyncConnection, writes: Sequence[tuple[Table, Sequence[dict[str, Any]], OnConflict | None]]
+    conn: AsyncConnection,
+    writes: Sequence[tuple[Table, Sequence[dict[str, Any]], OnConflict | None]],
+    closings: Sequence[Closing] = (),
 ) -> None:
-    """Each table's rows inserted as `insert_dicts` does; on PostgreSQL all in one statement, since
-    a statement's own cost is most of a small batch's."""
+    """Each table's rows inserted as `insert_dicts` does, after the `closings`, which see no row
+    inserted here; on PostgreSQL all in one statement, since a statement's own cost is most of
+    a small batch's."""
     writes = [write for write in writes if write[1]]
+    closings = [closing for closing in closings if closing.rows]
     if not is_postgres(conn):
+        for closing in closings:
+            await conn.execute(
+                _sqlite_closing(closing.table, closing.keys, closing.column),
+                [{f"_{name}": value for name, value in row.items()} for row in closing.rows],
+            )
         for table, rows, conflict in writes:
             await insert_dicts(conn, table, rows, conflict)
         return
-    inserts, params = [], {}
+    parts, params = [], {}
+    for n, closing in enumerate(closings):
+        sql = _closing_sql(conn.dialect, closing.table, closing.keys, closing.column, f"closed{n}")
+        parts.append(f"u{n} AS ({sql})")
+        params[f"closed{n}"] = orjson.dumps(closing.rows, option=orjson.OPT_NAIVE_UTC).decode()
     for n, (table, rows, conflict) in enumerate(writes):
         sql, table_params = json_rows_insert(conn, table, rows, f"rows{n}")
-        inserts.append(f"i{n} AS ({sql}{conflict.sql() if conflict else ''})")
+        parts.append(f"i{n} AS ({sql}{conflict.sql() if conflict else ''})")
         params.update(table_params)
-    if inserts:
-        await conn.execute(sql_text(f"WITH {', '.join(inserts)} SELECT 1"), params)
+    if parts:
+        await conn.execute(sql_text(f"WITH {', '.join(parts)} SELECT 1"), params)
+
+
+@cache
+def _sqlite_closing(table: Table, keys: tuple[str, ...], column: str) -> Update:
+    matched = [table.c[key] == bindparam(f"_{key}") for key in keys]
+    return table.update().where(*matched, table.c[column].is_(None)).values({column: bindparam(f"_{column}")})
+
+
+@cache
+def _closing_sql(dialect: Dialect, table: Table, keys: tuple[str, ...], column: str, param: str) -> str:
+    names = (*keys, column)
+    fields = ", ".join(f'"{name}" text' for name in names)
+    matched = " AND ".join(
+        f'{table.name}."{key}" = CAST(r."{key}" AS {table.c[key].type.compile(dialect=dialect)})'
+        for key in keys
+    )
+    value = f'CAST(r."{column}" AS {table.c[column].type.compile(dialect=dialect)})'
+    return (
+        f'UPDATE {table.name} SET "{column}" = {value}'  # noqa: S608 - table and column names come from our own metadata, values are bound parameters
+        f" FROM json_to_recordset(CAST(:{param} AS json)) AS r({fields})"
+        f' WHERE {matched} AND {table.name}."{column}" IS NULL'
+    )
 
 
 def json_rows_insert(

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import bindparam, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from dialect.tables import rows, versions
+from dialect.tables import recorded, rows, versions
 from stroom_platform.dialect import (
+    Closing,
     OnConflict,
     delete_tails,
     insert_dicts,
+    insert_dicts_reading,
     insert_dicts_together,
     is_postgres,
     json_rows_insert,
@@ -94,3 +96,64 @@ async def test_insert_dicts_together_writes_every_table_and_delete_tails_cuts_ea
         named = (await conn.execute(select(rows.c.id, rows.c.name).order_by(rows.c.id))).all()
     assert [tuple(row) for row in left] == [("a", 0), ("a", 1), ("c", 0), ("c", 1), ("c", 2), ("c", 3)]
     assert [tuple(row) for row in named] == [(1, "EEN"), (2, "twee")]
+
+
+async def test_insert_dicts_reading_returns_what_it_wrote_and_what_the_read_found(
+    engine: AsyncEngine,
+) -> None:
+    moment = datetime(2026, 3, 29, 1, 30, tzinfo=timezone(timedelta(hours=2)))
+    read = select(versions.c.key, versions.c.version).where(versions.c.version >= bindparam("least"))
+    async with engine.begin() as conn:
+        await conn.execute(versions.insert(), [{"key": "a", "version": 1}, {"key": "b", "version": 3}])
+        await conn.execute(rows.insert(), [{"id": 1, "name": "een"}])
+        written, found = await insert_dicts_reading(
+            conn,
+            rows,
+            [{"id": 1, "name": "x", "at": moment}, {"id": 2, "name": "twee", "at": moment}],
+            OnConflict(("id",)),
+            ("id", "at"),
+            read,
+            {"least": 2},
+        )
+        assert written == [(2, moment)]
+        assert found == [("b", 3)]
+        # Nothing to write: the read alone.
+        alone = await insert_dicts_reading(conn, rows, [], None, ("id",), read, {"least": 0})
+        assert alone[0] == []
+        assert sorted(alone[1]) == [("a", 1), ("b", 3)]
+        stored = (await conn.execute(select(rows.c.id, rows.c.name).order_by(rows.c.id))).all()
+    assert [tuple(row) for row in stored] == [(1, "een"), (2, "twee")]
+
+
+async def test_insert_dicts_together_closes_open_rows_before_its_inserts(engine: AsyncEngine) -> None:
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    later, closed_before = start + timedelta(days=2), start + timedelta(days=1)
+    async with engine.begin() as conn:
+        await conn.execute(
+            recorded.insert(),
+            [
+                {"entity": "a", "version": 0, "recorded_from": start, "recorded_to": None},
+                {"entity": "b", "version": 0, "recorded_from": start, "recorded_to": closed_before},
+                {"entity": "c", "version": 0, "recorded_from": start, "recorded_to": None},
+                {"entity": "e", "version": 0, "recorded_from": start, "recorded_to": None},
+            ],
+        )
+        ends = [{"entity": key, "version": 0, "recorded_to": later} for key in ("a", "b", "d")]
+        await insert_dicts_together(
+            conn,
+            [(recorded, [{"entity": "c", "version": 1, "recorded_from": later, "recorded_to": None}], None)],
+            [
+                Closing(recorded, ("entity", "version"), "recorded_to", ends),
+                # Matches c's row inserted here too, which stays open.
+                Closing(recorded, ("entity",), "recorded_to", [{"entity": "c", "recorded_to": later}]),
+                Closing(recorded, ("entity",), "recorded_to", []),
+            ],
+        )
+        found = (await conn.execute(select(recorded).order_by(recorded.c.entity, recorded.c.version))).all()
+    assert [tuple(row) for row in found] == [
+        ("a", 0, start, later),
+        ("b", 0, start, closed_before),
+        ("c", 0, start, later),
+        ("c", 1, later, None),
+        ("e", 0, start, None),
+    ]
