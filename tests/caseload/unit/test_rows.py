@@ -167,7 +167,9 @@ def test_membership_rows_are_spell_versions_whatever_the_batches(
     for table, close in second.closed:
         assert table is live.members
         (open_,) = [
-            row for t, row in stored if t is table and row["seq"] == close["s"] and row["recorded_to"] is None
+            row
+            for t, row in stored
+            if t is table and row["seq"] == close["seq"] and row["recorded_to"] is None
         ]
-        open_["recorded_to"] = close["at"]
+        open_["recorded_to"] = close["recorded_to"]
     assert spell_versions(stored + second.rows) == spell_versions(one.rows)
