@@ -592,8 +592,7 @@ async def restate(
     before = await _people(conn, "entity", benefits)
     spells = await _spells(conn, benefits)
     after = sorted({(r.client_ref, e) for e, rows in spells.items() for r in rows if r.client_ref})
-    await dialect.delete_where_in(conn, t.kpi_people, "entity", benefits)
-    await dialect.insert_rows(conn, t.kpi_people, ("client_ref", "entity"), after)
+    await _write_people(conn, before, after)
     standing: dict[str, datetime] = {}
     outflow: dict[str, datetime] = {}
     returns: dict[str, datetime] = {}  # per person, from when their benefits changed
@@ -628,6 +627,20 @@ async def restate(
             record_id for (record_id,) in await _select(conn, t.kpi_plans, column, values, ("record_id",))
         )
     await restate_plans(conn, sorted(plans))
+
+
+async def _write_people(
+    conn: AsyncConnection, before: Sequence[tuple[str, str]], after: Sequence[tuple[str, str]]
+) -> None:
+    """Make the stored persons of benefits (`before`, of every benefit `after` is of) those of
+    `after`: a benefit's persons stay as they were nearly always (its versions are kept), so only
+    the benefits that lost one are written again and the pairs that are new added."""
+    stored = set(before)
+    lost = sorted({entity for _, entity in stored.difference(after)})
+    await dialect.delete_where_in(conn, t.kpi_people, "entity", lost)
+    rewritten = set(lost)
+    written = [pair for pair in after if pair not in stored or pair[1] in rewritten]
+    await dialect.insert_rows(conn, t.kpi_people, ("client_ref", "entity"), written)
 
 
 def _earliest(moments: dict[str, datetime], key: str, moment: datetime) -> None:

@@ -71,6 +71,11 @@ async def _cells(conn: AsyncConnection) -> list[tuple[Any, ...]]:
     return sorted(tuple(row) for row in found)
 
 
+async def _people(conn: AsyncConnection) -> list[tuple[str, str]]:
+    p = t.kpi_people.c
+    return sorted((client, entity) for client, entity in await conn.execute(select(p.client_ref, p.entity)))
+
+
 async def _corrected(database_url: str, before: list[Fact], correction: list[Fact]) -> list[tuple[Any, ...]]:
     """The cells after `before` and then `correction` were applied, checked against a rebuild."""
     await migrate(database_url)
@@ -81,10 +86,13 @@ async def _corrected(database_url: str, before: list[Fact], correction: list[Fac
                 await apply_facts(conn, facts, datetime.now(UTC), ORGANISATIONS)
         async with engine.connect() as conn:
             kept = await _cells(conn)
+            people = await _people(conn)
         async with engine.begin() as conn:
             await kpi_store.rebuild(conn, ORGANISATIONS)
         async with engine.connect() as conn:
             assert await _cells(conn) == kept
+            # A client no row names any more is no longer among the benefit's persons.
+            assert await _people(conn) == people
         return kept
     finally:
         await engine.dispose()

@@ -191,6 +191,11 @@ async def _cells(conn: AsyncConnection) -> tuple[Counter[tuple[Any, ...]], Count
     return cells, totals
 
 
+async def _people(conn: AsyncConnection) -> set[tuple[str, str]]:
+    p = t.kpi_people.c
+    return {(client, entity) for client, entity in await conn.execute(select(p.client_ref, p.entity))}
+
+
 async def _wipe(conn: AsyncConnection) -> None:
     for table in reversed(t.metadata.sorted_tables):
         if table is not t.audit:
@@ -237,9 +242,13 @@ async def test_the_materialised_sheet_equals_the_recomputed_one(database_url: st
             assert await materialised(conn, SCOPES[0], first, last, None) == expected
         kept = await _cells(conn)
         assert all(kept)
+        people = await _people(conn)
     async with engine.begin() as conn:
         restated, plans = await kpi_store.rebuild(conn, ORGANISATIONS)
         assert (restated > 100, plans) == (True, 150)
     async with engine.connect() as conn:
         assert await _cells(conn) == kept
+        # The persons kept batch by batch are those of every version of every benefit.
+        assert await _people(conn) == people
+        assert len(people) > 100
     await engine.dispose()
