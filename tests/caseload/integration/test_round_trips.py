@@ -3,20 +3,12 @@ own cost is most of a small batch's, so one more in every batch shows in the fre
 
 from __future__ import annotations
 
-from datetime import date
-from typing import Any
-
-from sqlalchemy import event
-
-from caseload.history import deliver, simulate
-from stroom_caseload.commands import migrate
+from caseload.statements import delivered, statement_log
 from stroom_caseload.domain.plan import entity_write
 from stroom_caseload.repository import CaseloadRepository
 from stroom_caseload.service import Folds, apply_events
 from stroom_contract.bsn import Pseudonymiser
 from stroom_contract.events import RETRACTED
-from stroom_contract.validation import EventValidator
-from stroom_platform.db import make_engine
 from stroom_platform.dialect import is_postgres
 from stroom_platform.organisations import OrganisationsConfig
 
@@ -24,19 +16,9 @@ from stroom_platform.organisations import OrganisationsConfig
 async def test_a_batch_of_new_entities_takes_three_statements(
     database_url: str, pseudonymiser: Pseudonymiser, organisations: OrganisationsConfig
 ) -> None:
-    await migrate(database_url)
-    raw = simulate(["GM0405"], date(2022, 1, 1), months=8, seed=11)
-    validator = EventValidator(pseudonymiser, organisations.municipality_codes)
-    plain = [validator.validate(e) for e in deliver(raw, seed=5) if e["type"] != RETRACTED]
-    engine = make_engine(database_url)
-    statements: list[str] = []
-
-    def seen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        statements.append(" ".join(statement.split()))
-
-    event.listen(engine.sync_engine, "before_cursor_execute", seen)
+    plain = [e for e in delivered(pseudonymiser, organisations) if e.type != RETRACTED]
     folds = Folds()
-    try:
+    async with statement_log(database_url) as (engine, statements):
         # Entities new to the store: the lock, the events' upsert with the entities' revisions,
         # and the entities' rows with the persons' point facts.
         async with engine.begin() as conn:
@@ -79,5 +61,3 @@ async def test_a_batch_of_new_entities_takes_three_statements(
         assert len(kept) > 20
         for key, (revision, fact) in kept.items():
             assert entity_write(key, stored[key], (revision - 1, None)).fact == fact, key
-    finally:
-        await engine.dispose()
