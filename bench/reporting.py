@@ -710,7 +710,12 @@ if __name__ == "__main__":
     parser.add_argument("--events", type=int, default=1_000_000, help="one size (see --sizes)")
     parser.add_argument("--sizes", help="several sizes, comma-separated (100000,1000000,5000000)")
     parser.add_argument("--chunk", type=int, default=5000, help="benefits generated at a time")
-    parser.add_argument("--batch", type=int, default=2000, help="facts per transaction (consumer)")
+    parser.add_argument(
+        "--batch",
+        type=int,
+        default=ReportingSettings.model_fields["consumer_batch_size"].default,
+        help="facts per transaction (the consumer's default, ReportingSettings.consumer_batch_size)",
+    )
     parser.add_argument("--runs", type=int, default=200, help="requests per report (fewer past a minute)")
     parser.add_argument(
         "--kpi-benefits",
