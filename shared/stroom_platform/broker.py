@@ -21,6 +21,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
+from typing import IO
 
 from aiokafka import TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -144,8 +145,17 @@ class EmbeddedBroker:
 
     async def start(self, topics: Iterable[TopicSpec] = ()) -> None:
         url = f"tcp://127.0.0.1:{self.port}"
-        output = self._log_file.open("ab") if self._log_file else subprocess.DEVNULL
-        self._process = subprocess.Popen(  # noqa: S603, ASYNC220 - returns at once; our own broker binary with arguments we build
+        with contextlib.ExitStack() as files:
+            # The broker gets its own copy of the log's descriptor; ours is closed once it runs.
+            output = files.enter_context(self._log_file.open("ab")) if self._log_file else subprocess.DEVNULL
+            self._process = self._spawn(url, output)
+        await self._wait_until_ready()
+        await ensure_topics(self.bootstrap_servers, topics)
+        log.info("embedded broker ready", extra={"bootstrap_servers": self.bootstrap_servers})
+
+    @staticmethod
+    def _spawn(url: str, output: IO[bytes] | int) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(  # noqa: S603 - our own broker binary with arguments we build
             [
                 str(tansu_binary()),
                 "broker",
@@ -162,9 +172,6 @@ class EmbeddedBroker:
             # Only a prctl call before exec: none of the locks preexec_fn may deadlock on.
             preexec_fn=_die_with_parent,
         )
-        await self._wait_until_ready()
-        await ensure_topics(self.bootstrap_servers, topics)
-        log.info("embedded broker ready", extra={"bootstrap_servers": self.bootstrap_servers})
 
     async def _wait_until_ready(self) -> None:
         # Wait for the port before speaking Kafka: aiokafka logs every refused connection as an error.

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import gc
+import warnings
+from pathlib import Path
+
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from stroom_contract.bsn import Pseudonymiser
@@ -57,3 +61,14 @@ async def test_event_round_trips_through_the_broker(
     assert b"111222333" not in record.value
     assert decode(record.value, record.headers) == event
     assert dict(record.headers)["ce_type"] == b"stroom.placement.started.v1"
+
+
+async def test_the_broker_writes_its_own_log_and_leaves_no_file_unclosed(tmp_path: Path) -> None:
+    log_file = tmp_path / "broker.log"
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        async with EmbeddedBroker(log_file=log_file) as embedded:
+            assert embedded.bootstrap_servers.startswith("127.0.0.1:")
+        gc.collect()
+    assert log_file.exists()
+    assert [str(w.message) for w in caught if str(log_file) in str(w.message)] == []

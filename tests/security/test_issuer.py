@@ -172,6 +172,8 @@ def jwks_url(published: list[dict[str, Any]], fetches: list[str]) -> Iterator[st
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}/jwks.json"
     server.shutdown()
+    server.server_close()
+    thread.join()
 
 
 async def test_keys_from_a_jwks_url(monkeypatch: pytest.MonkeyPatch, jwks_url: str, tmp_path: Path) -> None:
