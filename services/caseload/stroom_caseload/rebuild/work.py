@@ -184,20 +184,29 @@ def _serve(conn: Connection, queue: Any, log_level: str, memory: Memory) -> None
 
 
 class Workers:
-    """Runs a step once per share: each share in a process of its own, the same one for every
-    step (so that what a step keeps in its memory is there for the next), or all in this one
-    when there is one share. Records replayed in any of them are reported to `report` here.
-    Each process's memory starts as a copy of `memory`: a forked process inherits it, where
-    sending it to each (or each reading it from the database) would cost as much again per
-    process."""
+    """Runs a step once per share, with a memory of each share's own that its steps keep between
+    them: each share in a process of its own, the same one for every step, where processes can be
+    forked; else (one share, or no fork on this platform) all in this one, one after another.
+    Records replayed in any of them are reported to `report` here. Each share's memory starts as
+    a copy of `memory` holding the same values: a forked process inherits them, and shares in this
+    process refer to the one set, where sending them to each process (or each reading them from
+    the database) would cost as much again per share."""
 
-    def __init__(self, count: int, log_level: str, report: Report, memory: Memory) -> None:
+    def __init__(
+        self,
+        count: int,
+        log_level: str,
+        report: Report,
+        memory: Memory,
+        forking: bool = "fork" in multiprocessing.get_all_start_methods(),
+    ) -> None:
         self.count = count
         self._log_level = log_level
         self._report = report
+        self._forking = forking and count > 1
         self._conns: list[Connection] = []
         self._processes: list[Any] = []
-        self._memory: Memory = dict(memory)
+        self._memories: list[Memory] = [dict(memory) for _ in range(count)]
         # The highest peak resident memory of any process that ran a step, and the CPU time
         # each step took in all of them (on a shared machine, steadier than the clock).
         self.peak_rss_mb = 0.0
@@ -205,7 +214,7 @@ class Workers:
         self._drain: asyncio.Future[None] | None = None
 
     async def __aenter__(self) -> Workers:
-        if self.count > 1:
+        if self._forking:
             # Forked from this process, which has imported all a step needs: ready at once, where
             # a fresh interpreter importing it took about a second and a half of CPU while the
             # first step waited. A forked process has only the thread that forked it: they are
@@ -213,16 +222,17 @@ class Workers:
             # connections they inherit (each step opens its own).
             context = multiprocessing.get_context("fork")
             self._queue = context.Queue()
-            for _ in range(self.count):
+            for memory in self._memories:
                 ours, theirs = context.Pipe()
                 process = context.Process(
-                    target=_serve, args=(theirs, self._queue, self._log_level, self._memory), daemon=True
+                    target=_serve, args=(theirs, self._queue, self._log_level, memory), daemon=True
                 )
                 process.start()
                 theirs.close()
                 self._conns.append(ours)
                 self._processes.append(process)
-            self._memory = {}
+            # Each process holds its own: what this one holds would only be kept alive here.
+            self._memories = []
             loop = asyncio.get_running_loop()
             self._drain = loop.run_in_executor(None, self._forward, loop)
         return self
@@ -252,7 +262,10 @@ class Workers:
         """`step(*share, report, memory)` for every share, all at once."""
         if not self._processes:
             started = time.process_time()
-            results = [await step(*share, self._report, self._memory) for share in shares]
+            results = [
+                await step(*share, self._report, memory)
+                for share, memory in zip(shares, self._memories, strict=True)
+            ]
             self.peak_rss_mb = max(self.peak_rss_mb, peak_rss_mb())
             self.cpu_seconds[step.__name__] = time.process_time() - started
             return results
