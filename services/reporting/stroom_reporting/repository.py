@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -50,7 +50,22 @@ SPELL_COLUMNS: dict[str, tuple[Table, tuple[str, ...]]] = {
     "application": (t.applications, (*ApplicationRow._fields, *RECORDED)),
     "trajectory": (t.phase_spells, (*PhaseRow._fields, *RECORDED)),
 }
-RECORD_COLUMNS = tuple(c.name for c in t.client_records.columns)
+# The columns of t.client_records, in the order `_record_row` gives them (the key first).
+RECORD_COLUMNS = (
+    "record_id",
+    "client_ref",
+    "revision",
+    "type",
+    "on_date",
+    "recorded_at",
+    "retracted_at",
+    "ladder_step",
+    "target_step",
+    "client_stream",
+    "work_obligation_exempt",
+    "coach_ref",
+    "payload",
+)
 LATE_FLOW_COLUMNS = tuple(c.name for c in t.late_flows.columns if c.name != "id")
 MonthKey = tuple[str, str, str, int]
 
@@ -173,12 +188,13 @@ async def _chains(
         by_entity[change.entity].append(change)
     chains = {entity: chain(stored.get(entity), of_entity) for entity, of_entity in by_entity.items()}
     parked = {(c.entity, c.revision): c for found in chains.values() for c in found.park}
-    # Parked again as they were, or applied, or superseded.
-    gone = [(entity, revision) for entity, revision in waiting if (entity, revision) not in parked]
-    for entity, revision in gone:
-        await conn.execute(pending.delete().where(pending.c.entity == entity, pending.c.revision == revision))
+    # Kept changes are parked again as they were, or applied, or superseded: an entity with one
+    # gone has those it keeps written again, so that one statement deletes for the whole batch.
+    gone = {entity for entity, revision in waiting if (entity, revision) not in parked}
+    await dialect.delete_where_in(conn, pending, "entity", sorted(gone))
     new = [(e, r, c.model_dump_json()) for (e, r), c in parked.items() if (e, r) not in waiting]
-    await dialect.insert_rows(conn, pending, ("entity", "revision", "change"), new)
+    again = [(e, r, c.model_dump_json()) for (e, r), c in parked.items() if (e, r) in waiting and e in gone]
+    await dialect.insert_rows(conn, pending, ("entity", "revision", "change"), [*new, *again])
     return stored, chains, len(new)
 
 
@@ -254,31 +270,34 @@ async def _apply_changes(conn: AsyncConnection, changes: Sequence[EntityChange])
     )
 
 
+# Per record type, the attribute that dates it.
+_ON_DATE = {
+    "assessment": "assessed_on",
+    "coach_assignment": "assigned_on",
+    "progress_report": "recorded_on",
+    "plan": "sent_on",
+    "sanction": "imposed_on",
+}
+
+
 def _record_row(record: ClientRecord) -> tuple[Any, ...]:
+    """The record as a row of RECORD_COLUMNS."""
     fact = record.fact
-    on_date = {
-        "assessment": "assessed_on",
-        "coach_assignment": "assigned_on",
-        "progress_report": "recorded_on",
-        "plan": "sent_on",
-        "sanction": "imposed_on",
-    }[fact.type]
-    values = {
-        "record_id": record.record_id,
-        "client_ref": record.client_ref,
-        "revision": record.revision,
-        "type": fact.type,
-        "on_date": getattr(fact, on_date),
-        "recorded_at": record.recorded_at,
-        "retracted_at": record.retracted_at,
-        "ladder_step": getattr(fact, "ladder_step", None),
-        "target_step": getattr(fact, "target_step", None),
-        "client_stream": getattr(fact, "client_stream", None),
-        "work_obligation_exempt": getattr(fact, "work_obligation_exempt", None),
-        "coach_ref": getattr(fact, "coach_ref", None),
-        "payload": _CLIENT_FACT.dump_json(fact).decode(),
-    }
-    return tuple(values[c] for c in RECORD_COLUMNS)
+    return (
+        record.record_id,
+        record.client_ref,
+        record.revision,
+        fact.type,
+        getattr(fact, _ON_DATE[fact.type]),
+        record.recorded_at,
+        record.retracted_at,
+        getattr(fact, "ladder_step", None),
+        getattr(fact, "target_step", None),
+        getattr(fact, "client_stream", None),
+        getattr(fact, "work_obligation_exempt", None),
+        getattr(fact, "coach_ref", None),
+        _CLIENT_FACT.dump_json(fact).decode(),
+    )
 
 
 async def _replace_records(
@@ -308,13 +327,14 @@ def _latest_recorded(fact: Fact) -> datetime | None:
 
 
 async def _touch_freshness(conn: AsyncConnection, winners: Sequence[Fact], now: datetime) -> None:
-    rows = []
-    for kind in READ_MODELS:
-        of_kind = [f for f in winners if f.kind == kind]
-        moments = [m for m in map(_latest_recorded, of_kind) if m is not None]
-        if moments:
-            latest = max(moments)
-            rows.append((kind, now, latest, len(of_kind), latest))
+    applied: Counter[str] = Counter()
+    latest: dict[str, datetime] = {}
+    for fact in winners:
+        applied[fact.kind] += 1
+        moment = _latest_recorded(fact)
+        if moment is not None and (fact.kind not in latest or moment > latest[fact.kind]):
+            latest[fact.kind] = moment
+    rows = [(kind, now, latest[kind], applied[kind], latest[kind]) for kind in READ_MODELS if kind in latest]
     table = t.freshness.name
     await dialect.upsert_rows(
         conn,
