@@ -323,11 +323,12 @@ class CaseloadRepository:
         self, saved: Sequence[EntityWrite], point_facts: Sequence[PointFact] = ()
     ) -> None:
         """Store each entity's fact and its state rows from version `rewrite_from` on: the
-        per-version tables from the version before (its `recorded_to` moves), the spell tables
-        on top of that version's spells (an appended entity's are stored open as they are; for
-        another the spell versions begun after it go, and those it holds open again). With them,
-        in the same statement (a round trip less in nearly every batch), the persons' new point
-        facts as (record id, client_ref, fact, recorded at); a record already there is left alone."""
+        per-version tables from the version before (its `recorded_to` moves: an appended
+        entity's row of it is closed in place, another's written again), the spell tables on top
+        of that version's spells (an appended entity's are stored open as they are; for another
+        the spell versions begun after it go, and those it holds open again). With them, in the
+        same statement (a round trip less in nearly every batch), the persons' new point facts
+        as (record id, client_ref, fact, recorded at); a record already there is left alone."""
         if not saved and not point_facts:
             return
         t = self.t
@@ -338,8 +339,10 @@ class CaseloadRepository:
         # An entity at its first revision has no state rows yet: nothing to look for (most of a
         # batch's entities under load are new), and no round trip for a batch of only those.
         stored = [(e, f) for e, f in zip(saved, froms, strict=True) if e.revision > 1]
-        await delete_tails(self.conn, versioned, "entity_key", "version", [(e.key, f) for e, f in stored])
         redone = [(e, f) for e, f in stored if not e.appended]
+        # An appended entity's last stored version is closed in place (`state_rows`), not
+        # deleted and inserted again: a batch of appended entities deletes nothing.
+        await delete_tails(self.conn, versioned, "entity_key", "version", [(e.key, f) for e, f in redone])
         # Whole (nothing kept): every spell version goes; else those begun after the version kept.
         await delete_tails(
             self.conn,
@@ -362,7 +365,10 @@ class CaseloadRepository:
         closed: dict[Table, list[dict[str, Any]]] = defaultdict(list)
         for entity, start in zip(saved, froms, strict=True):
             spells_from = start + 1 if entity.rewrite_from > 0 else 0
-            writes = state_rows(t, entity.key, entity.versions, start, entity.first, spells_from)
+            begin = start + 1 if entity.appended else start
+            writes = state_rows(
+                t, entity.key, entity.versions, begin, entity.first, spells_from, entity.appended
+            )
             for table, row in writes.rows:
                 rows[table].append(row)
             for table, row in writes.closed:
@@ -384,7 +390,8 @@ class CaseloadRepository:
         points = [client_fact_row(*fact) for fact in point_facts]
         # Before the inserts: the rows begun now are open too.
         closings = [
-            Closing(table, ("entity_key", "seq"), "recorded_to", ends) for table, ends in closed.items()
+            Closing(table, ("entity_key", "version" if table in versioned else "seq"), "recorded_to", ends)
+            for table, ends in closed.items()
         ]
         await insert_dicts_together(
             self.conn,
@@ -588,14 +595,32 @@ class StateWrites:
 
 
 def state_rows(
-    t: Tables, key: str, versions: list[Version], start: int = 0, first: int = 0, spells_from: int = 0
+    t: Tables,
+    key: str,
+    versions: list[Version],
+    start: int = 0,
+    first: int = 0,
+    spells_from: int = 0,
+    close_before: bool = False,
 ) -> StateWrites:
     """The state rows of the entity's versions (`versions` are those from number `first` on).
-    The per-version tables get a row per version from number `start` on. The spell tables get a
-    row version per spell (a member, a phase) from the version where it begins to the first
-    where it differs: from number `spells_from` on, on top of the spells of the version before
-    it, stored open (none before version 0)."""
+    The per-version tables get a row per version from number `start` on; with `close_before`,
+    the row of the version before `start` is stored open and ends where version `start`
+    begins (in `closed`, keyed by its version). The spell tables get a row version per spell
+    (a member, a phase) from the version where it begins to the first where it differs: from
+    number `spells_from` on, on top of the spells of the version before it, stored open (none
+    before version 0)."""
     rows: list[tuple[Table, dict[str, Any]]] = []
+    closed: list[tuple[Table, dict[str, Any]]] = []
+    before = start - 1 - first
+    if close_before and 0 <= before < len(versions) - 1 and (state := versions[before].state) is not None:
+        table, _ = _version_row(t, {}, state)
+        closed.append(
+            (
+                table,
+                {"entity_key": key, "version": start - 1, "recorded_to": versions[before + 1].recorded_from},
+            )
+        )
     for number in range(start, first + len(versions)):
         at = number - first
         version = versions[at]
@@ -610,7 +635,6 @@ def state_rows(
             "recorded_to": until,
         }
         rows.append(_version_row(t, base, state))
-    closed: list[tuple[Table, dict[str, Any]]] = []
     previous = _spells(t, versions[spells_from - 1 - first].state) if spells_from > 0 else None
     # Spell versions begun in these versions, by (table, seq): one that ends again is still here.
     begun: dict[tuple[Table, int], dict[str, Any]] = {}

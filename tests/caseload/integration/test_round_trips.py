@@ -61,3 +61,29 @@ async def test_a_batch_of_new_entities_takes_three_statements(
         assert len(kept) > 20
         for key, (revision, fact) in kept.items():
             assert entity_write(key, stored[key], (revision - 1, None)).fact == fact, key
+
+
+async def test_a_batch_appending_to_stored_entities_deletes_no_state_rows(
+    database_url: str, pseudonymiser: Pseudonymiser, organisations: OrganisationsConfig
+) -> None:
+    # Events in recorded order, each once: every batch continues the folds of the entities
+    # it appends to, whose last stored version is closed in place, not deleted and written again.
+    unique = {(e.source, e.id): e for e in delivered(pseudonymiser, organisations) if e.type != RETRACTED}
+    ordered = sorted(unique.values(), key=lambda e: (e.time, e.source, e.id))
+    folds = Folds()
+    closed = 0
+    async with statement_log(database_url) as (engine, statements):
+        for start in range(0, len(ordered), 50):
+            statements.clear()
+            async with engine.begin() as conn:
+                applied = await apply_events(conn, ordered[start : start + 50], folds=folds)
+            folds.keep(applied.folded)
+            refolded = any(
+                s.startswith("SELECT caseload_events.entity_key, caseload_events.wire") for s in statements
+            )
+            deletes = [s for s in statements if "DELETE FROM" in s]
+            # Only an entity folded again from its stored events (an event recorded at the
+            # moment of the last one folded) has its rows rewritten.
+            assert refolded or not deletes, statements
+            closed += sum("UPDATE caseload_benefits SET" in s for s in statements)
+    assert closed

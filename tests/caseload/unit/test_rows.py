@@ -173,3 +173,36 @@ def test_membership_rows_are_spell_versions_whatever_the_batches(
         ]
         open_["recorded_to"] = close["recorded_to"]
     assert spell_versions(stored + second.rows) == spell_versions(one.rows)
+
+
+@settings(max_examples=300, deadline=None)
+@given(steps, st.integers(0, 25))
+def test_an_appended_batch_closes_the_last_stored_version_in_place(
+    plan: list[tuple[str, object, object]], cut: int
+) -> None:
+    # The second batch writes its own versions only and ends the last stored one where the
+    # next begins: the per-version rows of both, with that closing applied, are those of one write.
+    versions: list[Version] = [
+        BenefitVersion(T0 + timedelta(hours=n), state) for n, state in enumerate(states(plan))
+    ]
+    one = state_rows(live, KEY, versions)
+    cut = min(cut, len(versions) - 1)
+    first = state_rows(live, KEY, versions[: cut + 1])
+    second = state_rows(live, KEY, versions[cut:], cut + 1, cut, cut + 1, close_before=True)
+    stored = {row["version"]: dict(row) for table, row in first.rows if table is live.benefits}
+    closings = [close for table, close in second.closed if table is live.benefits]
+    ends = cut + 1 < len(versions) and versions[cut].state is not None
+    assert closings == (
+        [{"entity_key": KEY, "version": cut, "recorded_to": versions[cut + 1].recorded_from}] if ends else []
+    )
+    for close in closings:
+        assert stored[close["version"]]["recorded_to"] is None
+        stored[close["version"]]["recorded_to"] = close["recorded_to"]
+    added = [row for table, row in second.rows if table is live.benefits]
+    assert all(row["version"] > cut for row in added)
+    expected = sorted((row for table, row in one.rows if table is live.benefits), key=lambda r: r["version"])
+    assert sorted([*stored.values(), *added], key=lambda r: r["version"]) == expected
+    # The spells are written as without the closing.
+    assert [r for r in second.rows if r[0] is not live.benefits] == [
+        r for r in state_rows(live, KEY, versions[cut:], cut, cut, cut + 1).rows if r[0] is not live.benefits
+    ]
