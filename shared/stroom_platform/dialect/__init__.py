@@ -6,7 +6,8 @@ Each module holds one concern; callers import the names from here:
   many writers, and the column types stored alike on both (`UtcDateTime`, `big_key`);
 - `statements`: conditions and statements built per engine (`member_of`, `pair_member_of`,
   `among` with `bound_values`, `PerEngine`, `least_of`, `chunks`, `OnConflict`);
-- `bulk`: writes of many rows (a column per array, COPY) and the keyed reads and deletes beside them;
+- `bulk`: writes of many rows (a column per array, COPY), the keyed reads and deletes beside them,
+  and reads of many rows grouped by a value (`select_grouped`);
 - `recordsets`: inserts of dicts, on PostgreSQL as one JSON parameter, several tables in one statement;
 - `transactions`: advisory locks, unflushed commits, planner settings, NOTIFY and LISTEN;
 - `schema`: append-only triggers, storage tuning in migrations, a table set loaded beside the
@@ -19,6 +20,7 @@ from stroom_platform.dialect.bulk import (
     delete_where_in,
     insert_new_rows,
     insert_rows,
+    select_grouped,
     select_valid_since,
     select_where_in,
     update_rows,
@@ -122,6 +124,7 @@ __all__ = [
     "read_indexes_in_order",
     "refusal_left_behind",
     "refuse_changes",
+    "select_grouped",
     "select_valid_since",
     "select_where_in",
     "share_transaction_lock",

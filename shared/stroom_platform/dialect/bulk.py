@@ -12,6 +12,7 @@ from typing import Any
 import asyncpg
 from sqlalchemy import (
     Boolean,
+    ColumnElement,
     CursorResult,
     Date,
     Enum,
@@ -21,6 +22,7 @@ from sqlalchemy import (
     TextClause,
     bindparam,
     delete,
+    func,
     insert,
     select,
     text,
@@ -250,6 +252,30 @@ async def select_where_in(
     for condition in member_of(conn, table.c[column], values):
         found.extend(await conn.execute(select(*(table.c[c] for c in wanted)).where(condition)))
     return found
+
+
+async def select_grouped(
+    conn: AsyncConnection,
+    key: ColumnElement[Any],
+    wanted: Sequence[ColumnElement[Any]],
+    *where: ColumnElement[bool],
+) -> list[tuple[Any, ...]]:
+    """Per value of `key` among the rows `where` picks: that value, then a list per `wanted` column
+    of those rows' values, all in one order. On PostgreSQL a row per value with the lists as
+    arrays: a row each costs the driver and SQLAlchemy several times what an array element costs
+    (many rows to few values, as a ledger's events to their sources). On SQLite gathered here."""
+    if is_postgres(conn):
+        # Every aggregate of a group takes its rows in the one order the group is read in.
+        aggregated = select(key, *(func.array_agg(column) for column in wanted)).where(*where).group_by(key)
+        return [tuple(row) for row in await conn.execute(aggregated)]
+    grouped: dict[Any, tuple[list[Any], ...]] = {}
+    for value, *values in await conn.execute(select(key, *wanted).where(*where)):
+        lists = grouped.get(value)
+        if lists is None:
+            lists = grouped[value] = tuple([] for _ in wanted)
+        for into, item in zip(lists, values, strict=True):
+            into.append(item)
+    return [(value, *lists) for value, lists in grouped.items()]
 
 
 async def select_valid_since(

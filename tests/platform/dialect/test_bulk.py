@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from dialect.tables import metadata, recorded, rows, versions
+from dialect.tables import MANY, metadata, recorded, rows, versions
 from stroom_platform.db import make_engine
 from stroom_platform.dialect import (
     append_rows,
@@ -16,6 +16,7 @@ from stroom_platform.dialect import (
     insert_new_rows,
     insert_rows,
     is_postgres,
+    select_grouped,
     select_valid_since,
     select_where_in,
     unflushed_commits,
@@ -56,6 +57,22 @@ async def test_bulk_writes_give_the_same_rows_on_both_engines(database_url: str)
         ]
     finally:
         await engine.dispose()
+
+
+async def test_grouped_reads_give_each_values_rows_in_one_order(engine: AsyncEngine) -> None:
+    moment = datetime(2026, 3, 29, tzinfo=UTC)
+    stored = [(f"e{n % 3}", n, moment + timedelta(hours=n)) for n in range(MANY)]
+    async with engine.begin() as conn:
+        await insert_rows(conn, recorded, ("entity", "version", "recorded_from"), stored)
+        found = await select_grouped(
+            conn,
+            recorded.c.entity,
+            (recorded.c.version, recorded.c.recorded_from),
+            recorded.c.version >= 2,
+        )
+    assert sorted(entity for entity, _, _ in found) == ["e0", "e1", "e2"]
+    read = [(entity, *row) for entity, *columns in found for row in zip(*columns, strict=True)]
+    assert sorted(read) == sorted(row for row in stored if row[1] >= 2)
 
 
 async def test_versions_that_ended_before_their_entitys_moment_are_not_read(engine: AsyncEngine) -> None:
