@@ -564,13 +564,23 @@ def _kpi_sums(
     as_of: datetime | None,
     changes: bool,
     k5_onto: tuple[BindParameter[str], BindParameter[str]] | None = None,
+    standing_at: Sequence[BindParameter[int]] = (),
 ) -> Select[Any]:
     """The sums of the cells of the measures bound as `measures` and the municipalities bound as
     `municipalities` (`among`); with `k5_onto` (the decided and the pending end date), K5's
-    outflows summed onto those."""
+    outflows summed onto those; with `standing_at` (ascending months), K1's and K2's changes summed
+    onto the first of those at or after their month."""
     table, known = _kpi_source(as_of)
     c = table.c
-    month = _opening_as_zero(c.month, first) if changes else first.label("month")
+    month: Any = _opening_as_zero(c.month, first) if changes else first.label("month")
+    if standing_at:
+        # K1 and K2 are read at a period's last month only: their changes of the months in
+        # between would be rows to send and add up for nothing.
+        standing = c.measure.in_((kpi_cells.K1, kpi_cells.K2))
+        month = case(
+            *((and_(standing, c.month <= at), at) for at in standing_at),
+            else_=_opening_as_zero(c.month, first),
+        ).label("month")
     span = c.month <= last if changes else c.month.between(first, last)
     detail: ColumnElement[str] = c.detail
     if k5_onto is not None:
@@ -630,8 +640,8 @@ async def kpi_sheet_sums(
     (municipality, measure, month, detail, a, b, part): part 0 the change measures up to the last
     period's end from `opening` on (kpi_sums), part i the flow measures of the i-th period (the
     revolving door of the first only), K5's outflows summed onto kpi_cells.k5_details of the report
-    day. The current sheet's sums and flows come in one round trip: each is a wait on a busy
-    database."""
+    day, K1's and K2's changes onto the periods' last months. The current sheet's sums and flows
+    come in one round trip: each is a wait on a busy database."""
     last = max(period[1] for period in periods)
     flows_part = len(periods) + 1
     statement = _sheet_statement(is_postgres(conn), len(periods), as_of)
@@ -647,6 +657,8 @@ async def kpi_sheet_sums(
     values |= {"opening": opening, "last": last, "k5_decided": decided, "k5_pending": pending}
     for i, (first, end) in enumerate(periods, 1):
         values |= {f"first_{i}": first, f"last_{i}": end}
+    for i, end in enumerate(sorted(end for _, end in periods), 1):
+        values[f"standing_{i}"] = end
     rows = list((await conn.execute(statement, values)).all())
     if as_of is not None:
         asked = FlowsAsked(municipalities, regulations, ("benefits",), opening, last, as_of)
@@ -667,7 +679,8 @@ async def kpi_sheet_sums(
 def _sheet_statement(postgres: bool, periods: int, as_of: datetime | None) -> CompoundSelect[Any]:
     """kpi_sheet_sums' statement: its parts tagged by number, the flows last (current sheets only)."""
     opening, last = bindparam("opening", type_=Integer), bindparam("last", type_=Integer)
-    parts = [(0, _kpi_sums(postgres, "changes", opening, last, as_of, True))]
+    standing_at = [bindparam(f"standing_{i}", type_=Integer) for i in range(1, periods + 1)]
+    parts = [(0, _kpi_sums(postgres, "changes", opening, last, as_of, True, standing_at=standing_at))]
     k5_onto = bindparam("k5_decided", type_=String), bindparam("k5_pending", type_=String)
     for i in range(1, periods + 1):
         first, end = bindparam(f"first_{i}", type_=Integer), bindparam(f"last_{i}", type_=Integer)

@@ -4,7 +4,6 @@ by the rules of `kpis`, over recorded time; a sheet for any period is a sum of c
 from __future__ import annotations
 
 import statistics
-from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime
 from typing import NamedTuple
@@ -150,10 +149,11 @@ def month_end_counts(sums: Sums, measure: str, months: Sequence[int]) -> dict[in
     changes = sorted((month, a, b) for (month, _), (a, b) in sums.get(measure, {}).items())
     counts: dict[int, tuple[int, int]] = {}
     a = b = 0
-    index = 0
+    index, end = 0, len(changes)
     for month in months:
-        while index < len(changes) and changes[index][0] <= month:
-            a, b = a + changes[index][1], b + changes[index][2]
+        while index < end and changes[index][0] <= month:
+            _, change_a, change_b = changes[index]
+            a, b = a + change_a, b + change_b
             index += 1
         counts[month] = (a, b)
     return counts
@@ -161,11 +161,11 @@ def month_end_counts(sums: Sums, measure: str, months: Sequence[int]) -> dict[in
 
 def flows(sums: Sums, measure: str, first: int, last: int) -> list[tuple[str, int, int]]:
     """A flow measure's (detail, a, b) over the months first..last."""
-    totals: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    totals: dict[str, tuple[int, int]] = {}
     for (month, detail), (a, b) in sums.get(measure, {}).items():
         if first <= month <= last:
-            totals[detail][0] += a
-            totals[detail][1] += b
+            before = totals.get(detail)
+            totals[detail] = (a, b) if before is None else (before[0] + a, before[1] + b)
     return [(detail, a, b) for detail, (a, b) in totals.items()]
 
 

@@ -103,18 +103,6 @@ async def _lead_times(
     return kpis.lead_times(plans, [kpis.Application(*a) for a in linked], first, last)
 
 
-def _added(parts: Iterable[kpi_cells.Sums]) -> kpi_cells.Sums:
-    """The sums of several municipalities together."""
-    total: kpi_cells.Sums = defaultdict(dict)
-    for sums in parts:
-        for measure, cells in sums.items():
-            into = total[measure]
-            for key, (a, b) in cells.items():
-                before = into.get(key, (0, 0))
-                into[key] = (before[0] + a, before[1] + b)
-    return total
-
-
 def _rows(
     code: str,
     name: str,
@@ -241,17 +229,20 @@ async def kpis_report(
     summed, monthly = await queries.kpi_sheet_sums(
         conn, chosen, opening, periods, report_day, regulations, as_of
     )
-    # Per part (0: the changes, 1 and 2: each period's flows) and municipality, its sums; the
-    # revolving door's (the first period's only) apart: per municipality, outflow and new inflow.
+    # Per part (0: the changes, 1 and 2: each period's flows) and municipality, its sums, and the
+    # organisation's (TOTAL) added up as they come; the revolving door's (the first period's only)
+    # apart: per municipality, outflow and new inflow.
     sums: dict[int, dict[str, kpi_cells.Sums]] = defaultdict(lambda: defaultdict(lambda: defaultdict(dict)))
     door: dict[str, dict[str, tuple[int, int]]] = defaultdict(dict)
     for m, measure, month, detail, a, b, part in summed:
         if measure == kpi_cells.DOOR:
             door[m][detail] = (a, b)
-        else:
-            sums[part][m][measure][(month, detail)] = (a, b)
-    for part in (0, 1, 2):
-        sums[part][kpis.TOTAL] = _added(sums[part][m] for m in chosen)
+            continue
+        key = (month, detail)
+        sums[part][m][measure][key] = (a, b)
+        organisation = sums[part][kpis.TOTAL][measure]
+        before = organisation.get(key)
+        organisation[key] = (a, b) if before is None else (before[0] + a, before[1] + b)
     stock = kpis.MonthEnds.of_changes(
         (),
         ((m, month, inflow - outflow) for m, _, _, month, inflow, outflow in monthly),
