@@ -39,6 +39,7 @@ BENEFIT_COLUMNS = (
 RECORDED = ("recorded_from", "recorded_to")
 CELL_COLUMNS = ("entity", *kpi_cells.Cell._fields, *RECORDED)
 CELL_KEY = ("measure", "municipality", "month", "detail")
+YEAR_KEY = ("measure", "municipality", "year", "detail")
 # The records by which a client stands in P, K1 and K2.
 STANDING_RECORDS = ("assessment", "progress_report")
 RECORD_COLUMNS = (
@@ -459,17 +460,23 @@ async def _write(conn: AsyncConnection, stored: Sequence[Any], rows: list[tuple[
         conn, t.kpi_cells, "id", ("recorded_to",), [(i, to) for i, to, _ in changes.closed]
     )
     await dialect.insert_rows(conn, t.kpi_cells, CELL_COLUMNS, changes.inserted)
-    # Sorted: concurrent consumers lock the totals' rows in one order and cannot deadlock.
-    moved = sorted((key, a, b) for key, (a, b) in deltas.items() if a or b)
-    table = t.kpi_totals.name
-    await dialect.upsert_rows(
-        conn,
-        t.kpi_totals,
-        (*CELL_KEY, "a", "b"),
-        [(*key, a, b) for key, a, b in moved],
-        CELL_KEY,
-        {"a": f"{table}.a + excluded.a", "b": f"{table}.b + excluded.b"},
-    )
+    yearly: dict[tuple[Any, ...], list[int]] = defaultdict(lambda: [0, 0])
+    for (measure, municipality, month, detail), (a, b) in deltas.items():
+        if measure in kpi_cells.FLOWS:
+            delta = yearly[(measure, municipality, month // 100, detail)]
+            delta[0] += a
+            delta[1] += b
+    for table, key, moves in ((t.kpi_totals, CELL_KEY, deltas), (t.kpi_year_totals, YEAR_KEY, yearly)):
+        # Sorted: concurrent consumers lock the totals' rows in one order and cannot deadlock.
+        moved = sorted((*key_of, a, b) for key_of, (a, b) in moves.items() if a or b)
+        await dialect.upsert_rows(
+            conn,
+            table,
+            (*key, "a", "b"),
+            moved,
+            key,
+            {"a": f"{table.name}.a + excluded.a", "b": f"{table.name}.b + excluded.b"},
+        )
 
 
 def _persons(
@@ -650,7 +657,7 @@ def _earliest(moments: dict[str, datetime], key: str, moment: datetime) -> None:
 async def rebuild(conn: AsyncConnection, organisations: OrganisationsConfig) -> tuple[int, int]:
     """Every cell computed again from the stored read models (a database that had facts before the
     cells existed); returns the benefits and plans restated."""
-    for table in (t.kpi_cells, t.kpi_totals, t.kpi_people, t.kpi_plans):
+    for table in (t.kpi_cells, t.kpi_totals, t.kpi_year_totals, t.kpi_people, t.kpi_plans):
         await conn.execute(table.delete())
     c = t.count_spells.c
     pairs = await conn.execute(select(c.client_ref, c.entity).where(c.client_ref.is_not(None)).distinct())

@@ -565,13 +565,26 @@ def _kpi_sums(
     changes: bool,
     k5_onto: tuple[BindParameter[str], BindParameter[str]] | None = None,
     standing_at: Sequence[BindParameter[int]] = (),
+    years: Sequence[BindParameter[int]] = (),
 ) -> Select[Any]:
     """The sums of the cells of the measures bound as `measures` and the municipalities bound as
     `municipalities` (`among`); with `k5_onto` (the decided and the pending end date), K5's
     outflows summed onto those; with `standing_at` (ascending months), K1's and K2's changes summed
-    onto the first of those at or after their month."""
-    table, known = _kpi_source(as_of)
-    c = table.c
+    onto the first of those at or after their month; with `years` (current flows), see
+    `_flow_cells`."""
+    if years:
+        cells = _flow_cells(postgres, measures, first, last, years)
+        c, where = cells.c, []
+    else:
+        table, known = _kpi_source(as_of)
+        c = table.c
+        span = c.month <= last if changes else c.month.between(first, last)
+        where = [
+            among(c.municipality, "municipalities", postgres),
+            among(c.measure, measures, postgres),
+            span,
+            *known,
+        ]
     month: Any = _opening_as_zero(c.month, first) if changes else first.label("month")
     if standing_at:
         # K1 and K2 are read at a period's last month only: their changes of the months in
@@ -581,7 +594,6 @@ def _kpi_sums(
             *((and_(standing, c.month <= at), at) for at in standing_at),
             else_=_opening_as_zero(c.month, first),
         ).label("month")
-    span = c.month <= last if changes else c.month.between(first, last)
     detail: ColumnElement[str] = c.detail
     if k5_onto is not None:
         # K5's end dates only decide whether an outflow is pending on the report day: summed onto
@@ -593,16 +605,36 @@ def _kpi_sums(
             else_=c.detail,
         )
     keys = (c.municipality, c.measure, *((month,) if changes else ()), detail)
-    return (
-        select(c.municipality, c.measure, month, detail, *_sums(c))
-        .where(
-            among(c.municipality, "municipalities", postgres),
-            among(c.measure, measures, postgres),
-            span,
-            *known,
-        )
-        .group_by(*keys)
+    return select(c.municipality, c.measure, month, detail, *_sums(c)).where(*where).group_by(*keys)
+
+
+def _flow_cells(
+    postgres: bool, measures: str, first: BindParameter[int], last: BindParameter[int], years: Sequence[Any]
+) -> Any:
+    """The current cells of the flow measures bound as `measures` and the municipalities bound as
+    `municipalities` in the months first..last: of the whole years among them from the year
+    totals, of the months before and after those from the month totals. `years`: the last month
+    before the whole years, their first and last year and the first month after them
+    (kpi_cells.year_spans)."""
+    head_last, first_year, last_year, tail_first = years
+    y, m = t.kpi_year_totals.c, t.kpi_totals.c
+    # Each span apart, led by its bounds alone: one that is empty is left without a look at the index.
+    spans = (
+        (y, first_year, last_year, y.year),
+        (m, first, head_last, m.month),
+        (m, tail_first, last, m.month),
     )
+    return union_all(
+        *(
+            select(c.municipality, c.measure, c.detail, c.a, c.b).where(
+                low <= high,
+                among(c.municipality, "municipalities", postgres),
+                among(c.measure, measures, postgres),
+                column.between(low, high),
+            )
+            for c, low, high, column in spans
+        )
+    ).subquery("flow_cells")
 
 
 async def kpi_sums(
@@ -659,6 +691,10 @@ async def kpi_sheet_sums(
         values |= {f"first_{i}": first, f"last_{i}": end}
     for i, end in enumerate(sorted(end for _, end in periods), 1):
         values[f"standing_{i}"] = end
+    if as_of is None:
+        for i, period in enumerate(periods, 1):
+            (_, head_last), (first_year, last_year), (tail_first, _) = kpi_cells.year_spans(*period)
+            values |= dict(zip(_year_names(i), (head_last, first_year, last_year, tail_first), strict=True))
     rows = list((await conn.execute(statement, values)).all())
     if as_of is not None:
         asked = FlowsAsked(municipalities, regulations, ("benefits",), opening, last, as_of)
@@ -685,10 +721,16 @@ def _sheet_statement(postgres: bool, periods: int, as_of: datetime | None) -> Co
     for i in range(1, periods + 1):
         first, end = bindparam(f"first_{i}", type_=Integer), bindparam(f"last_{i}", type_=Integer)
         measures = "flows" if i == 1 else "flows_but_door"
-        parts.append((i, _kpi_sums(postgres, measures, first, end, as_of, False, k5_onto)))
+        years = [bindparam(name, type_=Integer) for name in _year_names(i)] if as_of is None else []
+        parts.append((i, _kpi_sums(postgres, measures, first, end, as_of, False, k5_onto, years=years)))
     if as_of is None:
         parts.append((len(parts), _sheet_flows(postgres, opening, last)))
     return union_all(*(part.add_columns(literal(i, Integer).label("part")) for i, part in parts))
+
+
+def _year_names(period: int) -> tuple[str, ...]:
+    """The names of the bounds `_flow_cells` takes for the period numbered `period`."""
+    return tuple(f"{name}_{period}" for name in ("head_last", "first_year", "last_year", "tail_first"))
 
 
 def _sheet_flows(postgres: bool, first: BindParameter[int], last: BindParameter[int]) -> Select[Any]:

@@ -210,6 +210,19 @@ kpi_totals = Table(
     Column("b", BigInteger, nullable=False),
 )
 
+# The current flow cells (kpi_cells.FLOWS) summed per year, kept in step with kpi_totals: a sheet's
+# whole years read a row per value and year, not one per value and month.
+kpi_year_totals = Table(
+    "reporting_kpi_year_totals",
+    metadata,
+    Column("measure", String(4), primary_key=True),
+    Column("municipality", String(6), primary_key=True),
+    Column("year", Integer, primary_key=True),
+    Column("detail", String(100), primary_key=True),
+    Column("a", BigInteger, nullable=False),
+    Column("b", BigInteger, nullable=False),
+)
+
 # The persons of every benefit (any version): a client's records and benefits restate the KPI
 # cells of the other benefits of the same persons.
 kpi_people = Table(

@@ -32,7 +32,7 @@ from stroom_platform.organisations import load_organisations
 from stroom_reporting import kpi_store, queries
 from stroom_reporting import tables as t
 from stroom_reporting.commands import migrate
-from stroom_reporting.domain import kpis
+from stroom_reporting.domain import kpi_cells, kpis
 from stroom_reporting.domain.months import first_day, last_day, next_month
 from stroom_reporting.repository import apply_facts
 from stroom_reporting.service.kpis import _lead_times, _rows, kpis_report
@@ -46,7 +46,8 @@ SCOPES = [
     Scope(ORGANISATION, CODES, ORGANISATIONS.municipality_names),
     *(Scope(ORGANISATION, [m], ORGANISATIONS.municipality_names) for m in MUNICIPALITIES[:2]),
 ]
-PERIODS = ((202307, 202312), (202401, 202406), (202410, 202503))
+# The last with whole years and months before and after them: the year totals and the month totals.
+PERIODS = ((202307, 202312), (202401, 202406), (202410, 202503), (202311, 202502))
 
 
 def _day(rng: random.Random) -> date:
@@ -191,6 +192,25 @@ async def _cells(conn: AsyncConnection) -> tuple[Counter[tuple[Any, ...]], Count
     return cells, totals
 
 
+async def _year_totals(conn: AsyncConnection) -> dict[tuple[Any, ...], tuple[int, int]]:
+    y = t.kpi_year_totals.c
+    rows = await conn.execute(
+        select(y.measure, y.municipality, y.year, y.detail, y.a, y.b).where((y.a != 0) | (y.b != 0))
+    )
+    return {tuple(r[:4]): (r[4], r[5]) for r in rows}
+
+
+def _per_year(totals: Counter[tuple[Any, ...]]) -> dict[tuple[Any, ...], tuple[int, int]]:
+    """The flow measures' month totals summed per year, those not all zero."""
+    years: dict[tuple[Any, ...], tuple[int, int]] = {}
+    for (measure, municipality, month, detail, a, b), count in totals.items():
+        if measure in kpi_cells.FLOWS:
+            key = (measure, municipality, month // 100, detail)
+            before = years.get(key, (0, 0))
+            years[key] = (before[0] + a * count, before[1] + b * count)
+    return {key: sums for key, sums in years.items() if sums != (0, 0)}
+
+
 async def _people(conn: AsyncConnection) -> set[tuple[str, str]]:
     p = t.kpi_people.c
     return {(client, entity) for client, entity in await conn.execute(select(p.client_ref, p.entity))}
@@ -242,12 +262,16 @@ async def test_the_materialised_sheet_equals_the_recomputed_one(database_url: st
             assert await materialised(conn, SCOPES[0], first, last, None) == expected
         kept = await _cells(conn)
         assert all(kept)
+        years = await _year_totals(conn)
+        assert years == _per_year(kept[1])
+        assert {year for _, _, year, _ in years} >= {2023, 2024}
         people = await _people(conn)
     async with engine.begin() as conn:
         restated, plans = await kpi_store.rebuild(conn, ORGANISATIONS)
         assert (restated > 100, plans) == (True, 150)
     async with engine.connect() as conn:
         assert await _cells(conn) == kept
+        assert await _year_totals(conn) == years
         # The persons kept batch by batch are those of every version of every benefit.
         assert await _people(conn) == people
         assert len(people) > 100

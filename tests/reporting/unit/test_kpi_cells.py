@@ -91,6 +91,21 @@ def test_cells_sum_to_the_recomputed_figures(
         assert dict(door) == dict(expected_door)
 
 
+@given(st.sampled_from(month_range(202011, 202602)), st.sampled_from(month_range(202011, 202602)))
+def test_year_spans_cover_the_months_once_with_whole_years(first: int, last: int) -> None:
+    (head_first, head_last), (first_year, last_year), (tail_first, tail_last) = kpi_cells.year_spans(
+        first, last
+    )
+    years = [
+        m for year in range(first_year, last_year + 1) for m in month_range(year * 100 + 1, year * 100 + 12)
+    ]
+    spans = month_range(head_first, head_last) + years + month_range(tail_first, tail_last)
+    assert spans == month_range(first, last)
+    # No whole year of the months is left to months before or after the years.
+    for months in (month_range(head_first, head_last), month_range(tail_first, tail_last)):
+        assert not any(m % 100 == 1 and m + 11 in months for m in months)
+
+
 def test_a_report_stops_being_current_a_month_after_the_month_it_still_was() -> None:
     # Reported on 31 January: still current on 30 April (3 months before: 30 January), not on 31 May.
     member = kpis.Member("c1", date(2023, 1, 1), None, True, date(1980, 1, 1))

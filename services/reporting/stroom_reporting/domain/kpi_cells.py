@@ -139,6 +139,17 @@ def k5_details(report_day: date) -> tuple[str, str]:
     return kpis.k5_last_decided(report_day).isoformat(), report_day.isoformat()
 
 
+def year_spans(first: int, last: int) -> tuple[tuple[int, int], tuple[int, int], tuple[int, int]]:
+    """The months first..last as the whole years among them and the months before and after those:
+    (first month, last month) before, (first year, last year), (first month, last month) after;
+    a span whose first is past its last holds none."""
+    first_year = first // 100 + (first % 100 != 1)
+    last_year = last // 100 - (last % 100 != 12)
+    if first_year > last_year:
+        return (first, last), (first_year, last_year), (last + 1, last)
+    return (first, (first_year - 1) * 100 + 12), (first_year, last_year), ((last_year + 1) * 100 + 1, last)
+
+
 # A scope's summed cells per measure: measure -> (month, detail) -> (a, b), so that a sheet reads
 # each measure's cells alone; the months before the first month asked for as month 0 for the changes.
 Sums = dict[str, dict[tuple[int, str], tuple[int, int]]]
