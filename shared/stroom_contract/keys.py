@@ -21,7 +21,9 @@ def scoped_key(kind: str, source: str, ref: str) -> str:
     `urn:x:GM0405` with ref `B1`. A key longer than the columns hold becomes `kind:#` and the
     SHA-256 of both parts, which has one `:` where a readable key has two or more.
     """
-    key = f"{kind}:{source}:{ref.translate(_ESCAPES)}"
+    # Nearly every ref holds neither: looking costs less than translating each character.
+    escaped = ref.translate(_ESCAPES) if "%" in ref or ":" in ref else ref
+    key = f"{kind}:{source}:{escaped}"
     if len(key) <= MAX_KEY_LENGTH:
         return key
     digest = hashlib.sha256(f"{len(source)}:{source}:{ref}".encode(errors="surrogatepass")).hexdigest()
@@ -54,6 +56,13 @@ def _entity_kind(event_type: str) -> str | None:
     return parts[1] if len(parts) > 1 and parts[0] == "stroom" and parts[1] in _ENTITY_KINDS else None
 
 
+@cache
+def _ref_field(event_type: str) -> tuple[str, str] | None:
+    """The kind of the entity an event of `event_type` is about and its data's field naming it."""
+    kind = _entity_kind(event_type)
+    return None if kind is None else (kind, f"{kind}_ref")
+
+
 def entity_key(event: Envelope) -> str | None:
     """`kind:source:ref` for source-scoped refs, `client:ref` for pseudonyms; None for retractions.
 
@@ -62,9 +71,9 @@ def entity_key(event: Envelope) -> str | None:
     """
     data = event.data
     # The type test first: a missing attribute is slow to look up on a pydantic model.
-    kind = _entity_kind(event.type)
-    if kind is not None and (ref := getattr(data, f"{kind}_ref", None)):
-        return scoped_key(kind, event.source, ref)
+    scoped = _ref_field(event.type)
+    if scoped is not None and (ref := getattr(data, scoped[1], None)):
+        return scoped_key(scoped[0], event.source, ref)
     client = getattr(data, "client", None)
     if client is not None:
         return f"client:{client.ref}"

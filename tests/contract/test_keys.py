@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stroom_contract.keys import MAX_KEY_LENGTH, key_kind, kind_of, kind_of_key, scoped_key
+from stroom_contract.bsn import Pseudonymiser
+from stroom_contract.events import RETRACTED
+from stroom_contract.keys import MAX_KEY_LENGTH, entity_key, key_kind, kind_of, kind_of_key, scoped_key
 from stroom_contract.retractions import retraction_key
+from stroom_contract.validation import EventValidator
+from stroom_platform.organisations import OrganisationsConfig
 
 
 def test_a_colon_in_the_ref_does_not_make_another_sources_key() -> None:
@@ -50,3 +58,28 @@ def test_an_entity_keys_kind_is_that_of_its_events(kind: str, source: str, ref: 
 def test_a_persons_facts_and_waiting_retractions_are_of_no_entity() -> None:
     assert kind_of("stroom.client.assessed.v1") == kind_of("stroom.plan.sent.v1") == "client"
     assert kind_of_key("client:abc") == kind_of_key(retraction_key("urn:x", "e-1")) == "client"
+
+
+EXAMPLES = sorted((Path(__file__).parent / "examples").glob("*.json"))
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
+def test_an_events_key_names_its_entity_or_person(
+    pseudonymiser: Pseudonymiser, organisations: OrganisationsConfig, path: Path
+) -> None:
+    raw = json.loads(path.read_text(encoding="utf-8"))
+    envelope = EventValidator(pseudonymiser, organisations.municipality_codes).validate(raw)
+    kind = kind_of(envelope.type)
+    data = envelope.to_wire()["data"]
+    if envelope.type == RETRACTED:
+        assert entity_key(envelope) is None
+    elif kind != "client" and data.get(f"{kind}_ref"):
+        assert entity_key(envelope) == scoped_key(kind, envelope.source, data[f"{kind}_ref"])
+    else:
+        assert entity_key(envelope) == f"client:{data['client']['client_ref']}"
+
+
+@pytest.mark.parametrize("ref", ["B1", "GM0405:B1", "100%", "%3A", ":", ""])
+def test_a_ref_is_escaped_only_where_it_holds_a_colon_or_percent(ref: str) -> None:
+    escaped = ref.replace("%", "%25").replace(":", "%3A")
+    assert scoped_key("benefit", "urn:x", ref) == f"benefit:urn:x:{escaped}"
