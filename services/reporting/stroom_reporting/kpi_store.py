@@ -553,6 +553,8 @@ async def restate_plans(conn: AsyncConnection, record_ids: Sequence[str]) -> Non
         by_client = _by(applications.values(), lambda a: a.client_ref)
         by_entity = _by(applications.values(), lambda a: a.entity)
         links = [(r.record_id, r.client_ref, p.application) for r, p in zip(plans, read, strict=True)]
+        # A restated plan's link nearly always stays as it is: then its row is not written again.
+        table = t.kpi_plans.name
         await dialect.upsert_rows(
             conn,
             t.kpi_plans,
@@ -560,6 +562,8 @@ async def restate_plans(conn: AsyncConnection, record_ids: Sequence[str]) -> Non
             links,
             ("record_id",),
             {"client_ref": "excluded.client_ref", "application": "excluded.application"},
+            f"{table}.client_ref <> excluded.client_ref"
+            f" OR COALESCE({table}.application, '') <> COALESCE(excluded.application, '')",
         )
         rows = []
         for plan_record, plan in zip(plans, read, strict=True):

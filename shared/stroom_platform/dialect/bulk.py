@@ -136,11 +136,12 @@ async def upsert_rows(
     rows: Sequence[Sequence[Any]],
     keys: Sequence[str],
     set_sql: dict[str, str],
+    where_sql: str | None = None,
 ) -> None:
-    """Insert, or on a key conflict set columns to SQL over `excluded` and the stored row.
-    The keys must be unique within `rows`."""
+    """Insert, or on a key conflict set columns to SQL over `excluded` and the stored row (only
+    where `where_sql` holds, if given). The keys must be unique within `rows`."""
     if rows:
-        sql = _insert_sql(conn, table, columns) + OnConflict(tuple(keys), set_sql).sql()
+        sql = _insert_sql(conn, table, columns) + OnConflict(tuple(keys), set_sql, where_sql).sql()
         await _execute(conn, table, columns, rows, sql)
 
 
