@@ -44,6 +44,8 @@ from stroom_contract.retractions import Ident, Retractions, chain_keys
 from stroom_platform.dialect import (
     Closing,
     OnConflict,
+    Reopening,
+    Tails,
     among,
     bound_values,
     delete_tails,
@@ -334,7 +336,7 @@ class CaseloadRepository:
             return
         t = self.t
         spell_tables = (t.members, t.phases)
-        versioned = [table for table in t.states if table not in spell_tables]
+        versioned = tuple(table for table in t.states if table not in spell_tables)
         # The version before the first changed one is rewritten too: its `recorded_to` moves.
         froms = [max(entity.rewrite_from - 1, 0) for entity in saved]
         # An entity at its first revision has no state rows yet: nothing to look for (most of a
@@ -342,26 +344,34 @@ class CaseloadRepository:
         stored = [(e, f) for e, f in zip(saved, froms, strict=True) if e.revision > 1]
         redone = [(e, f) for e, f in stored if not e.appended]
         # An appended entity's last stored version is closed in place (`state_rows`), not
-        # deleted and inserted again: a batch of appended entities deletes nothing.
-        await delete_tails(self.conn, versioned, "entity_key", "version", [(e.key, f) for e, f in redone])
-        # Whole (nothing kept): every spell version goes; else those begun after the version kept.
+        # deleted and inserted again: a batch of appended entities deletes nothing. Of another,
+        # its spell versions go whole (nothing kept), or those begun after the version kept,
+        # and those it holds open again.
         await delete_tails(
             self.conn,
-            spell_tables,
-            "entity_key",
-            "version",
-            [(e.key, f + 1 if e.rewrite_from > 0 else 0) for e, f in redone],
+            [
+                Tails(versioned, "entity_key", "version", [(e.key, f) for e, f in redone]),
+                Tails(
+                    spell_tables,
+                    "entity_key",
+                    "version",
+                    [(e.key, f + 1 if e.rewrite_from > 0 else 0) for e, f in redone],
+                ),
+            ],
+            [
+                Reopening(
+                    spell_tables,
+                    "entity_key",
+                    "version",
+                    "recorded_to",
+                    [
+                        (e.key, f + 1, e.versions[f - e.first].recorded_from)
+                        for e, f in redone
+                        if e.rewrite_from > 0
+                    ],
+                )
+            ],
         )
-        reopened = [
-            {"k": e.key, "at": e.versions[f - e.first].recorded_from} for e, f in redone if e.rewrite_from > 0
-        ]
-        for table in spell_tables if reopened else ():
-            await self.conn.execute(
-                table.update()
-                .where(table.c.entity_key == bindparam("k"), table.c.recorded_to > bindparam("at"))
-                .values(recorded_to=None),
-                reopened,
-            )
         rows: dict[Table, list[dict[str, Any]]] = defaultdict(list)
         closed: dict[Table, list[dict[str, Any]]] = defaultdict(list)
         for entity, start in zip(saved, froms, strict=True):

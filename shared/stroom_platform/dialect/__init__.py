@@ -15,6 +15,8 @@ Each module holds one concern; callers import the names from here:
 """
 
 from stroom_platform.dialect.bulk import (
+    Reopening,
+    Tails,
     append_rows,
     delete_tails,
     delete_where_in,
@@ -88,6 +90,8 @@ __all__ = [
     "OnConflict",
     "PerEngine",
     "PoolSize",
+    "Reopening",
+    "Tails",
     "UtcDateTime",
     "alters_by_copying",
     "among",

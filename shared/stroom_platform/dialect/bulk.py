@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections import namedtuple
 from collections.abc import Container, Sequence
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
@@ -20,6 +21,7 @@ from sqlalchemy import (
     String,
     Table,
     TextClause,
+    Update,
     bindparam,
     delete,
     func,
@@ -145,37 +147,107 @@ async def upsert_rows(
         await _execute(conn, table, columns, rows, sql)
 
 
+@dataclass(frozen=True, slots=True)
+class Tails:
+    """The rows of each of `tables` whose `key` is a cut's key and whose `position` is at least
+    the cut's: `cuts` are (key, position)."""
+
+    tables: tuple[Table, ...]
+    key: str
+    position: str
+    cuts: Sequence[tuple[Any, Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class Reopening:
+    """The rows of each of `tables` whose `key` is an opening's key, whose `position` is below its
+    cut and whose `column` is later than its moment get `column` NULL again: `openings` are
+    (key, cut, moment). Below the cut: no `Tails` cut alike reaches the same rows."""
+
+    tables: tuple[Table, ...]
+    key: str
+    position: str
+    column: str
+    openings: Sequence[tuple[Any, Any, Any]]
+
+
 async def delete_tails(
-    conn: AsyncConnection, tables: Sequence[Table], key: str, position: str, cuts: Sequence[tuple[Any, Any]]
+    conn: AsyncConnection, tails: Sequence[Tails], reopenings: Sequence[Reopening] = ()
 ) -> None:
-    """Delete from each of `tables` the rows whose `key` is a cut's key and whose `position` is at
-    least the cut's; on PostgreSQL in one statement for all the tables."""
-    if not cuts or not tables:
+    """Delete the `tails` and reopen the `reopenings`; on PostgreSQL in one statement, whose
+    parts must not reach the same row (they all see the rows as the statement began)."""
+    tails = [t for t in tails if t.cuts and t.tables]
+    reopenings = [r for r in reopenings if r.openings and r.tables]
+    if not tails and not reopenings:
         return
-    keys, froms = [k for k, _ in cuts], [v for _, v in cuts]
     if not is_postgres(conn):
-        for table in tables:
-            await conn.execute(
-                delete(table).where(table.c[key] == bindparam("k"), table.c[position] >= bindparam("v")),
-                [{"k": k, "v": v} for k, v in cuts],
-            )
+        for cut in tails:
+            for table in cut.tables:
+                await conn.execute(
+                    delete(table).where(
+                        table.c[cut.key] == bindparam("k"), table.c[cut.position] >= bindparam("v")
+                    ),
+                    [{"k": k, "v": v} for k, v in cut.cuts],
+                )
+        for reopening in reopenings:
+            for table in reopening.tables:
+                await conn.execute(
+                    _sqlite_reopening(table, reopening.key, reopening.position, reopening.column),
+                    [{"k": k, "v": v, "at": at} for k, v, at in reopening.openings],
+                )
         return
-    await conn.execute(_delete_tails_sql(tuple(tables), key, position), {"keys": keys, "froms": froms})
+    params: dict[str, list[Any]] = {}
+    for n, cut in enumerate(tails):
+        params[f"k{n}"], params[f"v{n}"] = [k for k, _ in cut.cuts], [v for _, v in cut.cuts]
+    for n, reopening in enumerate(reopenings):
+        params[f"ok{n}"] = [k for k, _, _ in reopening.openings]
+        params[f"ov{n}"] = [v for _, v, _ in reopening.openings]
+        params[f"oa{n}"] = [at for _, _, at in reopening.openings]
+    shape = (
+        tuple((cut.tables, cut.key, cut.position) for cut in tails),
+        tuple((r.tables, r.key, r.position, r.column) for r in reopenings),
+    )
+    await conn.execute(_tails_sql(*shape), params)
 
 
 @cache
-def _delete_tails_sql(tables: tuple[Table, ...], key: str, position: str) -> TextClause:
-    first = tables[0]
-    arrays = ", ".join(
-        f"CAST(:{name} AS {first.c[column].type.compile(_PG)}[])"
-        for name, column in (("keys", key), ("froms", position))
+def _sqlite_reopening(table: Table, key: str, position: str, column: str) -> Update:
+    return (
+        table.update()
+        .where(
+            table.c[key] == bindparam("k"),
+            table.c[position] < bindparam("v"),
+            table.c[column] > bindparam("at"),
+        )
+        .values({column: None})
     )
-    deletes = ", ".join(
-        f"d{n} AS (DELETE FROM {t.name} USING unnest({arrays}) AS cut(k, v)"  # noqa: S608 - table and column names come from our own metadata, values are bound parameters
-        f" WHERE {t.name}.{key} = cut.k AND {t.name}.{position} >= cut.v)"
-        for n, t in enumerate(tables)
-    )
-    return text(f"WITH {deletes} SELECT 1")
+
+
+@cache
+def _tails_sql(
+    tails: tuple[tuple[tuple[Table, ...], str, str], ...],
+    reopenings: tuple[tuple[tuple[Table, ...], str, str, str], ...],
+) -> TextClause:
+    parts: list[str] = []
+    for n, (tables, key, position) in enumerate(tails):
+        arrays = f"{_array(tables[0], key, f':k{n}')}, {_array(tables[0], position, f':v{n}')}"
+        parts.extend(
+            f"d{n}_{m} AS (DELETE FROM {t.name} USING unnest({arrays}) AS cut(k, v)"  # noqa: S608 - table and column names come from our own metadata, values are bound parameters
+            f" WHERE {t.name}.{key} = cut.k AND {t.name}.{position} >= cut.v)"
+            for m, t in enumerate(tables)
+        )
+    for n, (tables, key, position, column) in enumerate(reopenings):
+        first = tables[0]
+        arrays = (
+            f"{_array(first, key, f':ok{n}')}, {_array(first, position, f':ov{n}')},"
+            f" {_array(first, column, f':oa{n}')}"
+        )
+        parts.extend(
+            f"o{n}_{m} AS (UPDATE {t.name} SET {column} = NULL FROM unnest({arrays}) AS o(k, v, at)"  # noqa: S608 - table and column names come from our own metadata, values are bound parameters
+            f" WHERE {t.name}.{key} = o.k AND {t.name}.{position} < o.v AND {t.name}.{column} > o.at)"
+            for m, t in enumerate(tables)
+        )
+    return text(f"WITH {', '.join(parts)} SELECT 1")
 
 
 async def update_rows(

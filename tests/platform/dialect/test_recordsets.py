@@ -12,6 +12,8 @@ from dialect.tables import recorded, rows, versions
 from stroom_platform.dialect import (
     Closing,
     OnConflict,
+    Reopening,
+    Tails,
     delete_tails,
     insert_dicts,
     insert_dicts_reading,
@@ -90,8 +92,10 @@ async def test_insert_dicts_together_writes_every_table_and_delete_tails_cuts_ea
             ],
         )
         # a from version 2 on, b from 0 (all of it), c not at all; d has no rows.
-        await delete_tails(conn, [versions, versions], "key", "version", [("a", 2), ("b", 0), ("d", 1)])
-        await delete_tails(conn, [versions], "key", "version", [])
+        await delete_tails(
+            conn, [Tails((versions, versions), "key", "version", [("a", 2), ("b", 0), ("d", 1)])]
+        )
+        await delete_tails(conn, [Tails((versions,), "key", "version", [])])
         left = (await conn.execute(select(versions).order_by(versions.c.key, versions.c.version))).all()
         named = (await conn.execute(select(rows.c.id, rows.c.name).order_by(rows.c.id))).all()
     assert [tuple(row) for row in left] == [("a", 0), ("a", 1), ("c", 0), ("c", 1), ("c", 2), ("c", 3)]
@@ -156,4 +160,49 @@ async def test_insert_dicts_together_closes_open_rows_before_its_inserts(engine:
         ("c", 0, start, later),
         ("c", 1, later, None),
         ("e", 0, start, None),
+    ]
+
+
+async def test_delete_tails_reopens_the_rows_below_each_cut_closed_after_its_moment(
+    engine: AsyncEngine,
+) -> None:
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    hour = timedelta(hours=1)
+    async with engine.begin() as conn:
+        await conn.execute(
+            recorded.insert(),
+            [
+                {
+                    "entity": e,
+                    "version": v,
+                    "recorded_from": t0 + v * hour,
+                    "recorded_to": t0 + (v + 1) * hour,
+                }
+                for e in ("a", "b")
+                for v in range(4)
+            ],
+        )
+        # a: versions from 2 on go, those before 2 closed after 0:30 open again (version 1,
+        # and version 0, closed at 1:00); b only reopened after 2:30, below version 3.
+        await delete_tails(
+            conn,
+            [Tails((recorded,), "entity", "version", [("a", 2)])],
+            [
+                Reopening(
+                    (recorded,),
+                    "entity",
+                    "version",
+                    "recorded_to",
+                    [("a", 2, t0 + hour / 2), ("b", 3, t0 + 2.5 * hour), ("c", 1, t0)],
+                )
+            ],
+        )
+        found = (await conn.execute(select(recorded).order_by(recorded.c.entity, recorded.c.version))).all()
+    assert [(e, v, to) for e, v, _, to in found] == [
+        ("a", 0, None),
+        ("a", 1, None),
+        ("b", 0, t0 + hour),
+        ("b", 1, t0 + 2 * hour),
+        ("b", 2, None),
+        ("b", 3, t0 + 4 * hour),
     ]
