@@ -126,7 +126,7 @@ async def insert_dicts_together(
     for n, closing in enumerate(closings):
         sql = _closing_sql(conn.dialect, closing.table, closing.keys, closing.column, f"closed{n}")
         parts.append(f"u{n} AS ({sql})")
-        params[f"closed{n}"] = orjson.dumps(closing.rows, option=orjson.OPT_NAIVE_UTC).decode()
+        params[f"closed{n}"] = _json(closing.rows)
     for n, (table, rows, conflict) in enumerate(writes):
         sql, table_params = json_rows_insert(conn, table, rows, f"rows{n}")
         parts.append(f"i{n} AS ({sql}{conflict.sql() if conflict else ''})")
@@ -143,17 +143,12 @@ def _sqlite_closing(table: Table, keys: tuple[str, ...], column: str) -> Update:
 
 @cache
 def _closing_sql(dialect: Dialect, table: Table, keys: tuple[str, ...], column: str, param: str) -> str:
-    names = (*keys, column)
-    fields = ", ".join(f'"{name}" text' for name in names)
-    matched = " AND ".join(
-        f'{table.name}."{key}" = CAST(r."{key}" AS {table.c[key].type.compile(dialect=dialect)})'
-        for key in keys
-    )
-    value = f'CAST(r."{column}" AS {table.c[column].type.compile(dialect=dialect)})'
+    *matched, value = _recordset_values(dialect, table, (*keys, column))
+    on = " AND ".join(f'{table.name}."{key}" = {cast}' for key, cast in zip(keys, matched, strict=True))
     return (
         f'UPDATE {table.name} SET "{column}" = {value}'  # noqa: S608 - table and column names come from our own metadata, values are bound parameters
-        f" FROM json_to_recordset(CAST(:{param} AS json)) AS r({fields})"
-        f' WHERE {matched} AND {table.name}."{column}" IS NULL'
+        f" FROM {_recordset((*keys, column), param)}"
+        f' WHERE {on} AND {table.name}."{column}" IS NULL'
     )
 
 
@@ -164,18 +159,31 @@ def json_rows_insert(
     `param`: an array parameter per column costs the client more (asyncpg inspects each element
     in Python) than reading the JSON costs PostgreSQL. The statement and its parameters."""
     names = tuple(c.name for c in table.columns if c.name in rows[0])
-    # asyncpg stores a naive time as UTC; so does this.
-    params = {param: orjson.dumps(rows, option=orjson.OPT_NAIVE_UTC).decode()}
-    return _json_insert_sql(conn.dialect, table, names, param), params
+    return _json_insert_sql(conn.dialect, table, names, param), {param: _json(rows)}
 
 
 @cache
 def _json_insert_sql(dialect: Dialect, table: Table, names: tuple[str, ...], param: str) -> str:
-    # Read as text and cast, as a cast of an array would: an over-long string is cut, not refused.
-    values = ", ".join(f'CAST(r."{name}" AS {table.c[name].type.compile(dialect=dialect)})' for name in names)
-    fields = ", ".join(f'"{name}" text' for name in names)
+    values = ", ".join(_recordset_values(dialect, table, names))
     columns = ", ".join(f'"{name}"' for name in names)
     return (
         f"INSERT INTO {table.name} ({columns})"  # noqa: S608 - table and column names come from our own metadata, values are bound parameters
-        f" SELECT {values} FROM json_to_recordset(CAST(:{param} AS json)) AS r({fields})"
+        f" SELECT {values} FROM {_recordset(names, param)}"
     )
+
+
+def _json(rows: Sequence[dict[str, Any]]) -> str:
+    # asyncpg stores a naive time as UTC; so does this.
+    return orjson.dumps(rows, option=orjson.OPT_NAIVE_UTC).decode()
+
+
+def _recordset(names: tuple[str, ...], param: str) -> str:
+    """The rows of the JSON parameter `param`, each of `names` read as text (`_recordset_values`)."""
+    fields = ", ".join(f'"{name}" text' for name in names)
+    return f"json_to_recordset(CAST(:{param} AS json)) AS r({fields})"
+
+
+def _recordset_values(dialect: Dialect, table: Table, names: tuple[str, ...]) -> list[str]:
+    """Each of `names` of a `_recordset` row cast to its column's type in `table`."""
+    # Read as text and cast, as a cast of an array would: an over-long string is cut, not refused.
+    return [f'CAST(r."{name}" AS {table.c[name].type.compile(dialect=dialect)})' for name in names]
