@@ -326,6 +326,10 @@ def benefit_cells(
             ):
                 previous = (found, ids)
                 return last
+            # P reads the benefit and its persons' assessments only: progress reports leave it.
+            population = None
+            if last is not None and found == previous[0] and all(r.type != "assessment" for r in changed):
+                population = [c for c in last if c.measure == kpi_cells.P]
             clients = client_file(visible)
             kept = kpis.standing_kept_before(previous[0], found) if previous[0] else date.min
             if changed:
@@ -341,7 +345,7 @@ def benefit_cells(
             else:
                 known = {m: s for m, s in known.items() if kept > date.min and m < month_of(kept)}
             previous = (found, ids)
-            last = kpi_cells.benefit_cells(found, clients, None, known, months)
+            last = kpi_cells.benefit_cells(found, clients, None, known, months, population)
             return last
 
         times = sorted({*_times(own, *RECORDED), *_times(its_records, "recorded_at", "retracted_at")})

@@ -40,19 +40,25 @@ def benefit_cells(
     returns: kpis.Returns | None,
     known: dict[int, kpis.Standing] | None = None,
     months: Sequence[int] | None = None,
+    population: Iterable[Cell] | None = None,
 ) -> tuple[Cell, ...]:
     """What a benefit contributes to every KPI: P's, K1's and K2's month-end counts as changes
-    (`known` and `months`: see kpis.standing_changes), and its outflow to K4, K5 and the revolving door; only
-    the month-end counts when `returns` is None, only the outflow's when `clients` is None. In the
-    order of their keys (measure, municipality, month, detail), each key once, none all zero."""
+    (`known` and `months`: see kpis.standing_changes; `population`: P's cells, when they are known
+    for this benefit and its persons' assessments), and its outflow to K4, K5 and the revolving
+    door; only the month-end counts when `returns` is None, only the outflow's when `clients` is
+    None. In the order of their keys (measure, municipality, month, detail), each key once, none
+    all zero."""
     municipality = benefit.municipality
     cells: list[Cell] = []
-    if clients is not None:
+    if clients is not None and population is not None:
+        cells.extend(population)
+    elif clients is not None:
         # P's changes may fall in one month more than once; the others come once a month at most.
-        population: dict[int, int] = {}
+        changes: dict[int, int] = {}
         for _, month, change in kpis.population_changes([benefit], clients, 0):
-            population[month] = population.get(month, 0) + change
-        cells.extend(Cell(P, municipality, month, "", a, 0) for month, a in population.items() if a)
+            changes[month] = changes.get(month, 0) + change
+        cells.extend(Cell(P, municipality, month, "", a, 0) for month, a in changes.items() if a)
+    if clients is not None:
         start = benefit.start_date.toordinal()
         for month, before, now in kpis.standing_changes(benefit, clients, known, months):
             if k1 := now.k1 - before.k1:
