@@ -37,5 +37,6 @@ def configure_logging(level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("aiokafka", "uvicorn.access"):
+    # aiosqlite logs every statement at debug from its own thread, which can outlive the stream.
+    for noisy in ("aiokafka", "aiosqlite", "uvicorn.access"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
