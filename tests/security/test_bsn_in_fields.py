@@ -227,5 +227,12 @@ def test_eight_digits_inside_an_id_or_number_are_left_alone(text: str) -> None:
 
 @given(st.uuids())
 def test_the_eight_digit_rule_never_fires_inside_a_uuid(value: uuid.UUID) -> None:
-    # Only the nine-digit rule can find something in a UUID (about 1 in 400 by chance).
-    assert all(end - start == 9 for start, end in bsn_spans(str(value)))
+    # Only the nine-digit rule can find something in a UUID (about 1 in 400 by chance), also
+    # across its dashes, as in "47-3108-781".
+    text = str(value)
+    assert all(sum(c.isdigit() for c in text[start:end]) == 9 for start, end in bsn_spans(text))
+
+
+def test_the_nine_digit_rule_finds_a_number_split_by_a_uuid_s_dashes() -> None:
+    text = "b5e8480a-d3dd-6a47-3108-781d1e644773"
+    assert [text[start:end] for start, end in bsn_spans(text)] == ["47-3108-781"]
