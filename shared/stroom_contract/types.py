@@ -110,6 +110,23 @@ def _no_bsn(value: str) -> str:
     return value
 
 
+# Events repeat the same refs and sources over and over: each clean one is scanned once. Long
+# free texts are not kept, so the memory stays small.
+_CLEAN: set[str] = set()
+_CLEAN_KEPT = 100_000
+
+
+def _text(value: str) -> str:
+    if value in _CLEAN:
+        return value
+    _no_bsn(_storable(value))
+    if len(value) <= MAX_REF_LENGTH:
+        if len(_CLEAN) >= _CLEAN_KEPT:
+            _CLEAN.clear()
+        _CLEAN.add(value)
+    return value
+
+
 def _pseudonym(value: str) -> str:
     if not is_client_ref(value):
         raise ValueError(
@@ -128,7 +145,7 @@ def _source(value: str) -> str:
 IsoDate = Annotated[date, BeforeValidator(parse_date)]
 Rfc3339 = Annotated[datetime, BeforeValidator(_rfc3339), AfterValidator(_not_ahead)]
 # Every free string of the contract refuses a BSN: personal data belongs in `bsn` alone.
-Text = Annotated[StrictStr, AfterValidator(_storable), AfterValidator(_no_bsn)]
+Text = Annotated[StrictStr, AfterValidator(_text)]
 # The longest ref, event id or source; the tables that store them are this wide.
 MAX_REF_LENGTH = 200
 Ref = Annotated[Text, Field(min_length=1, max_length=MAX_REF_LENGTH)]

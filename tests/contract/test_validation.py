@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from stroom_contract.bsn import Pseudonymiser, is_valid_bsn
+from stroom_contract.types import NO_BSN_MESSAGE
 from stroom_contract.validation import EventValidator, InvalidEvent
 from stroom_platform.organisations import OrganisationsConfig
 from stroom_simulator.bsns import pseudonym
@@ -185,3 +186,15 @@ def test_sequence_is_a_string_kept_with_the_event(validator: EventValidator) -> 
     assert "sequence" not in validator.validate(started()).to_wire()
     assert "sequence" in refusal(validator, started() | {"sequence": 42})
     assert "sequence" in refusal(validator, started() | {"sequence": ""})
+
+
+def test_a_string_refused_once_is_refused_every_time_while_clean_ones_pass_again(
+    validator: EventValidator,
+) -> None:
+    # Clean strings are remembered; one that held a BSN or a NUL must never be.
+    for _ in range(3):
+        assert refusal(validator, started(benefit_ref=f"B-{VALID_BSN}")) == {
+            "data.benefit_ref": NO_BSN_MESSAGE
+        }
+        assert set(refusal(validator, started(benefit_ref="B-\x00"))) == {"data.benefit_ref"}
+        assert validator.validate(started(benefit_ref="B-7")).data.benefit_ref == "B-7"
