@@ -198,3 +198,19 @@ def test_a_string_refused_once_is_refused_every_time_while_clean_ones_pass_again
         }
         assert set(refusal(validator, started(benefit_ref="B-\x00"))) == {"data.benefit_ref"}
         assert validator.validate(started(benefit_ref="B-7")).data.benefit_ref == "B-7"
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "message"),
+    [
+        ({"id": ""}, "id", "moet minstens 1 teken bevatten"),
+        ({"id": "e" * 201}, "id", "mag hoogstens 200 tekens bevatten"),
+        ({"sequence": "7" * 101}, "sequence", "mag hoogstens 100 tekens bevatten"),
+        # The BSN is named before the length: a long text is no way around it.
+        ({"source": f"gws/{VALID_BSN}" + "x" * 300}, "source", NO_BSN_MESSAGE),
+    ],
+)
+def test_a_ref_out_of_bounds_is_refused_after_its_content(
+    validator: EventValidator, changes: dict[str, Any], field: str, message: str
+) -> None:
+    assert refusal(validator, {**started(), **changes}) == {field: message}
