@@ -303,6 +303,8 @@ def benefit_cells(
         )
         living = _living(standing, standing_since)
         known: dict[int, kpis.Standing] | None = None
+        # The client file of the records `previous` holds, once one was read from them.
+        clients: kpis.ClientFile | None = None
         # The cells of the inputs `previous` holds (None: not known), while they are those the
         # stored rows give: a replaced record's row no longer tells how it read before.
         last: tuple[kpi_cells.Cell, ...] | None = (
@@ -310,10 +312,10 @@ def benefit_cells(
         )
 
         def standing_at(at: datetime) -> tuple[kpi_cells.Cell, ...]:
-            nonlocal known, previous, last
+            nonlocal known, previous, last, clients
             found = _benefit_of([r for r in own if _valid(r, at)])
             if found is None:
-                last = None
+                last = clients = None
                 return ()
             visible = [r for r in its_records if _visible(r, at)]
             ids = {r.record_id for r in visible}
@@ -325,12 +327,15 @@ def benefit_cells(
                 and _read_alike(its_records, changed, previous[1], ids)
             ):
                 previous = (found, ids)
+                if moved:
+                    clients = None
                 return last
             # P reads the benefit and its persons' assessments only: progress reports leave it.
             population = None
             if last is not None and found == previous[0] and all(r.type != "assessment" for r in changed):
                 population = [c for c in last if c.measure == kpi_cells.P]
-            clients = client_file(visible)
+            if clients is None or moved:
+                clients = client_file(visible)
             kept = kpis.standing_kept_before(previous[0], found) if previous[0] else date.min
             if changed:
                 kept = min(kept, *(r.on_date for r in changed))
@@ -339,11 +344,15 @@ def benefit_cells(
             if known is None:
                 if kept > date.min:
                     months = kpis.standing_months(found, clients)
-                    known = kpi_cells.standings(living, [m for m in months if m < month_of(kept)])
+                    reach = month_of(kept)
+                    known = kpi_cells.standings(living, [m for m in months if m < reach])
                 else:
                     known = {}
+            elif kept > date.min:
+                reach = month_of(kept)
+                known = {m: s for m, s in known.items() if m < reach}
             else:
-                known = {m: s for m, s in known.items() if kept > date.min and m < month_of(kept)}
+                known = {}
             previous = (found, ids)
             last = kpi_cells.benefit_cells(found, clients, None, known, months, population)
             return last

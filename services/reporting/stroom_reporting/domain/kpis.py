@@ -121,6 +121,7 @@ def _latest(items: Sequence[tuple[date, K, T]], day: date) -> T | None:
     return items[index - 1][2] if index else None
 
 
+@cache  # every month end of every restated benefit asks for the day its reports must reach
 def months_before(day: date, months: int) -> date:
     """The same day `months` calendar months earlier, or that month's last day if it is shorter."""
     year, month = divmod(day.year * 12 + day.month - 1 - months, 12)
@@ -270,7 +271,11 @@ def k1_members(members: Iterable[InPopulation], day: date) -> list[tuple[KpiBene
 
 def in_k1(person: Member, day: date) -> bool:
     """Whether K1 counts the person of a benefit in P(D): aged under 60 (a known birth date)."""
-    age = _age(person, day)
+    return _k1_age(_age(person, day))
+
+
+def _k1_age(age: int | None) -> bool:
+    """`in_k1` given the person's age on D (None: no known birth date)."""
     return age is not None and age < 60
 
 
@@ -305,17 +310,18 @@ def k2_current(person: Member, day: date, clients: ClientFile) -> bool | None:
     """For the person of a benefit in P(D): None when not a mediable client, else whether their
     latest progress report is current (at most 3 months old; 12 with long_trajectory on that
     report, or aged 60 or more)."""
-    return _k2_current(person, day, clients, clients.assessment(person.client_ref, day))
+    return _k2_current(person, day, clients, clients.assessment(person.client_ref, day), _age(person, day))
 
 
-def _k2_current(person: Member, day: date, clients: ClientFile, assessed: Assessed) -> bool | None:
-    """`k2_current` given the person's latest assessment on or before D."""
+def _k2_current(
+    person: Member, day: date, clients: ClientFile, assessed: Assessed, age: int | None
+) -> bool | None:
+    """`k2_current` given the person's latest assessment on or before D and their age on D."""
     if assessed is None or not is_mediable(assessed):
         return None
     report = clients.progress_report(person.client_ref, day)
     if report is None:
         return False
-    age = _age(person, day)
     months = 12 if report[1] or (age is not None and age >= 60) else 3
     return report[0] >= months_before(day, months)
 
@@ -338,8 +344,9 @@ def standing(benefit: KpiBenefit, day: date, clients: ClientFile) -> Standing:
     if found is None:
         return NOWHERE
     person, assessed = found
-    current = _k2_current(person, day, clients, assessed)
-    return Standing(in_k1(person, day), current is not None, bool(current))
+    age = _age(person, day)
+    current = _k2_current(person, day, clients, assessed, age)
+    return Standing(_k1_age(age), current is not None, bool(current))
 
 
 def standing_kept_before(old: KpiBenefit, new: KpiBenefit) -> date:
@@ -372,10 +379,14 @@ def _months_later(month: int, months: int) -> int:
 
 
 @cache  # a client's reports are read again at every restate of their benefits
-def _report_months(day: date) -> tuple[int, ...]:
+def _report_months(day: date, sixty: int | None, long_trajectory: bool) -> tuple[int, ...]:
     """The months in which a progress report of `day` may change a standing: its own, and those
-    in which it stops being current (3 or 12 months on)."""
-    return tuple(_months_later(month_of(day), k) for k in (0, 3, 4, 12, 13))
+    in which it stops being current: 3 months on, and 12 months on when it has long_trajectory
+    or its client, turning 60 in the month `sixty`, may be 60 by then (otherwise a report that old
+    is stale already)."""
+    month = month_of(day)
+    yearly = long_trajectory or (sixty is not None and sixty <= _months_later(month, 13))
+    return tuple(_months_later(month, k) for k in ((0, 3, 4, 12, 13) if yearly else (0, 3, 4)))
 
 
 def standing_months(benefit: KpiBenefit, clients: ClientFile) -> list[int]:
@@ -388,10 +399,10 @@ def standing_months(benefit: KpiBenefit, clients: ClientFile) -> list[int]:
     for m in benefit.members:
         days.update((m.joined, m.left))
         months.update(month_of(day) for day, _, _ in clients.assessments.get(m.client_ref, []))
-        for day, _, _ in clients.progress.get(m.client_ref, []):
-            months.update(_report_months(day))
-        if m.birth_date is not None:
-            sixty = m.birth_date.year * 100 + 6000 + m.birth_date.month
+        sixty = None if m.birth_date is None else m.birth_date.year * 100 + 6000 + m.birth_date.month
+        for day, _, long_trajectory in clients.progress.get(m.client_ref, []):
+            months.update(_report_months(day, sixty, long_trajectory))
+        if sixty is not None:
             months.update((sixty, next_month(sixty)))
     months.update(month_of(day) for day in days if day is not None)
     start = month_of(benefit.start_date)
