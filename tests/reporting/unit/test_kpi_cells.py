@@ -118,6 +118,19 @@ def test_a_report_stops_being_current_a_month_after_the_month_it_still_was() -> 
     assert currents == {202401: (1, 1), 202404: (1, 1), 202405: (1, 0), 202412: (1, 0)}
 
 
+def test_a_report_is_current_again_for_a_year_once_its_client_turns_60() -> None:
+    # Reported on 31 January 2024 by a client turning 60 on 15 June: stale at the end of May (3
+    # months), current again from June (12 months) to January 2025, stale at the end of February.
+    member = kpis.Member("c1", date(2023, 1, 1), None, True, date(1964, 6, 15))
+    b = kpis.KpiBenefit("benefit:s:1", "GM0405", "PW", date(2023, 1, 1), None, "moved_in", None, (member,))
+    clients = kpis.ClientFile.of(
+        [("c1", date(2023, 1, 1), T1, "a", "mediable", False)], [("c1", date(2024, 1, 31), T1, "r", False)]
+    )
+    months = [202404, 202405, 202406, 202501, 202502]
+    read = kpi_cells.standings(kpi_cells.benefit_cells(b, clients, None), months)
+    assert [read[m].current for m in months] == [True, False, True, True, False]
+
+
 @settings(max_examples=300, deadline=None)
 @given(benefit(0), assessments, progress)
 def test_the_standings_read_back_from_the_cells_are_the_benefits(
