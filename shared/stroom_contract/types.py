@@ -66,6 +66,9 @@ def _rfc3339(value: Any) -> datetime:
         moment = datetime.fromisoformat(value)
     except ValueError:
         raise ValueError("is geen tijdstip dat in de kalender bestaat") from None
+    # An offset is less than a day: a moment strictly inside the range's years stays inside it in UTC.
+    if EARLIEST.year < moment.year < LATEST.year:
+        return moment
     try:
         in_utc = moment.astimezone(UTC)
     except OverflowError:

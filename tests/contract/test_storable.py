@@ -26,12 +26,32 @@ def intake(pseudonymiser: Pseudonymiser, organisations: OrganisationsConfig) -> 
         ("1899-12-31T23:30:00Z", "1900-01-01"),
         ("1900-01-01T00:30:00+01:00", "in UTC"),
         ("3000-01-01T00:00:00Z", "2999-12-31"),
+        ("2999-12-31T23:30:00-01:00", "in UTC"),
     ],
 )
 def test_a_time_that_cannot_be_converted_or_stored_is_refused(
     intake: EventValidator, time: str, fragment: str
 ) -> None:
     assert fragment in refusal(intake, started() | {"time": time})["time"]
+
+
+@pytest.mark.parametrize(
+    "time",
+    [
+        "1900-01-01T00:30:00Z",
+        "1901-01-01T00:30:00+14:00",
+        "2998-12-31T23:30:00-14:00",
+        "2999-12-31T23:59:59Z",
+    ],
+)
+def test_a_time_inside_the_range_in_utc_is_kept_as_sent(
+    pseudonymiser: Pseudonymiser, organisations: OrganisationsConfig, time: str
+) -> None:
+    # Without a margin, as consumers validate: the range alone decides.
+    validator = EventValidator(pseudonymiser, organisations.municipality_codes)
+    moment = validator.validate(started() | {"time": time}).time
+    assert moment == datetime.fromisoformat(time)
+    assert moment.utcoffset() == datetime.fromisoformat(time).utcoffset()
 
 
 def test_a_time_in_the_future_is_refused_beyond_the_margin(intake: EventValidator) -> None:
