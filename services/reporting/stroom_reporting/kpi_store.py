@@ -12,7 +12,7 @@ from itertools import groupby
 from typing import Any, NamedTuple
 
 import orjson
-from sqlalchemy import select
+from sqlalchemy import Table, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from stroom_contract.facts import ClientRecord
@@ -473,13 +473,20 @@ async def _write(conn: AsyncConnection, stored: Sequence[Any], rows: list[tuple[
         conn, t.kpi_cells, "id", ("recorded_to",), [(i, to) for i, to, _ in changes.closed]
     )
     await dialect.insert_rows(conn, t.kpi_cells, CELL_COLUMNS, changes.inserted)
-    yearly: dict[tuple[Any, ...], list[int]] = defaultdict(lambda: [0, 0])
+    # The flows' year sums and the changes' apart: a sheet reads each table for its own measures.
+    yearly: dict[Table, dict[tuple[Any, ...], list[int]]] = {
+        t.kpi_year_totals: defaultdict(lambda: [0, 0]),
+        t.kpi_year_changes: defaultdict(lambda: [0, 0]),
+    }
     for (measure, municipality, month, detail), (a, b) in deltas.items():
-        if measure in kpi_cells.FLOWS:
-            delta = yearly[(measure, municipality, month // 100, detail)]
-            delta[0] += a
-            delta[1] += b
-    for table, key, moves in ((t.kpi_totals, CELL_KEY, deltas), (t.kpi_year_totals, YEAR_KEY, yearly)):
+        of_year = t.kpi_year_totals if measure in kpi_cells.FLOWS else t.kpi_year_changes
+        delta = yearly[of_year][(measure, municipality, month // 100, detail)]
+        delta[0] += a
+        delta[1] += b
+    for table, key, moves in [
+        (t.kpi_totals, CELL_KEY, deltas),
+        *((table, YEAR_KEY, moves) for table, moves in yearly.items()),
+    ]:
         # Sorted: concurrent consumers lock the totals' rows in one order and cannot deadlock.
         moved = sorted((*key_of, a, b) for key_of, (a, b) in moves.items() if a or b)
         await dialect.upsert_rows(
@@ -674,7 +681,8 @@ def _earliest(moments: dict[str, datetime], key: str, moment: datetime) -> None:
 async def rebuild(conn: AsyncConnection, organisations: OrganisationsConfig) -> tuple[int, int]:
     """Every cell computed again from the stored read models (a database that had facts before the
     cells existed); returns the benefits and plans restated."""
-    for table in (t.kpi_cells, t.kpi_totals, t.kpi_year_totals, t.kpi_people, t.kpi_plans):
+    kept = (t.kpi_cells, t.kpi_totals, t.kpi_year_totals, t.kpi_year_changes, t.kpi_people, t.kpi_plans)
+    for table in kept:
         await conn.execute(table.delete())
     c = t.count_spells.c
     pairs = await conn.execute(select(c.client_ref, c.entity).where(c.client_ref.is_not(None)).distinct())

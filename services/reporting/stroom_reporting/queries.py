@@ -46,6 +46,7 @@ from stroom_platform.recorded import known_at
 from stroom_reporting import tables as t
 from stroom_reporting.domain import kpi_cells, mutations
 from stroom_reporting.domain.families import Assessed
+from stroom_reporting.domain.months import next_month, previous_month
 from stroom_reporting.domain.mutations import FlowTuple
 
 
@@ -612,29 +613,95 @@ def _flow_cells(
     postgres: bool, measures: str, first: BindParameter[int], last: BindParameter[int], years: Sequence[Any]
 ) -> Any:
     """The current cells of the flow measures bound as `measures` and the municipalities bound as
-    `municipalities` in the months first..last: of the whole years among them from the year
-    totals, of the months before and after those from the month totals. `years`: the last month
-    before the whole years, their first and last year and the first month after them
-    (kpi_cells.year_spans)."""
+    `municipalities` in the months first..last (see `_span_rows`; `years`: the bounds between,
+    `_SPAN_BOUNDS`)."""
     head_last, first_year, last_year, tail_first = years
-    y, m = t.kpi_year_totals.c, t.kpi_totals.c
+    bounds = (first, head_last, first_year, last_year, tail_first, last)
+    return union_all(*_span_rows(postgres, t.kpi_year_totals, measures, bounds)).subquery("flow_cells")
+
+
+# The bounds of a span of months read per year where it can be (kpi_cells.year_spans): its first
+# month, the last month before its whole years, their first and last year, the first month after
+# them and its last month.
+_SPAN_BOUNDS = ("first", "head_last", "first_year", "last_year", "tail_first", "last")
+
+
+def _span_rows(
+    postgres: bool,
+    years: Table,
+    measures: str,
+    bounds: Sequence[BindParameter[int]],
+    onto: ColumnElement[int] | None = None,
+) -> list[Select[Any]]:
+    """The current cells (municipality, measure, detail, a, b) of the measures bound as `measures`
+    and the municipalities bound as `municipalities` in a span of months (`bounds`, `_SPAN_BOUNDS`):
+    of its whole years from `years`, of its months before and after those from the month totals;
+    with `onto`, that as their month too."""
+    first, head_last, first_year, last_year, tail_first, last = bounds
+    y, m = years.c, t.kpi_totals.c
     # Each span apart, led by its bounds alone: one that is empty is left without a look at the index.
     spans = (
         (y, first_year, last_year, y.year),
         (m, first, head_last, m.month),
         (m, tail_first, last, m.month),
     )
-    return union_all(
-        *(
-            select(c.municipality, c.measure, c.detail, c.a, c.b).where(
-                low <= high,
-                among(c.municipality, "municipalities", postgres),
-                among(c.measure, measures, postgres),
-                column.between(low, high),
-            )
-            for c, low, high, column in spans
+    month = () if onto is None else (onto.label("month"),)
+    return [
+        select(c.municipality, c.measure, c.detail, c.a, c.b, *month).where(
+            low <= high,
+            among(c.municipality, "municipalities", postgres),
+            among(c.measure, measures, postgres),
+            column.between(low, high),
         )
-    ).subquery("flow_cells")
+        for c, low, high, column in spans
+    ]
+
+
+def _current_changes(
+    postgres: bool, opening: BindParameter[int], last: BindParameter[int], standing_at: Sequence[Any]
+) -> Select[Any]:
+    """The sums `_kpi_sums` gives of the current change measures with `standing_at` (P's months
+    opening..last as they are, those before as month 0; K1's and K2's changes onto the first
+    standing month at or after theirs), each span summed onto one month read per year where it
+    can be: the months before a sheet's period cost a row a year, not one a month since the
+    history began. The spans' bounds are bound as `_change_spans` names them."""
+    m = t.kpi_totals.c
+    rows = [
+        select(m.municipality, m.measure, m.detail, m.a, m.b, m.month).where(
+            among(m.municipality, "municipalities", postgres),
+            among(m.measure, "population", postgres),
+            m.month.between(opening, last),
+        )
+    ]
+    onto = [("population", literal(0, Integer)), *(("standing", at) for at in standing_at)]
+    for span, (measures, month) in enumerate(onto):
+        bounds = [bindparam(name, type_=Integer) for name in _span_names(f"changes_{span}")]
+        rows.extend(_span_rows(postgres, t.kpi_year_changes, measures, bounds, month))
+    cells = union_all(*rows).subquery("change_cells")
+    c = cells.c
+    keys = (c.municipality, c.measure, c.month, c.detail)
+    return select(*keys, *_sums(c)).group_by(*keys)
+
+
+# January of the year 1: no cell's month comes before it.
+_EVER = 101
+
+
+def _change_spans(opening: int, standing_at: Sequence[int]) -> dict[str, int]:
+    """The bounds `_current_changes` reads its spans by: P's months before `opening`, and K1's and
+    K2's months up to each standing month (ascending) from the one before."""
+    spans = [(_EVER, previous_month(opening))]
+    spans.extend(zip([_EVER, *(next_month(at) for at in standing_at[:-1])], standing_at, strict=True))
+    values: dict[str, int] = {}
+    for span, (first, last) in enumerate(spans):
+        (_, head_last), (first_year, last_year), (tail_first, _) = kpi_cells.year_spans(first, last)
+        bounds = (first, head_last, first_year, last_year, tail_first, last)
+        values |= dict(zip(_span_names(f"changes_{span}"), bounds, strict=True))
+    return values
+
+
+def _span_names(prefix: str) -> tuple[str, ...]:
+    return tuple(f"{prefix}_{name}" for name in _SPAN_BOUNDS)
 
 
 async def kpi_sums(
@@ -683,15 +750,19 @@ async def kpi_sheet_sums(
         "changes": kpi_cells.CHANGES,
         "flows": kpi_cells.FLOWS,
         "flows_but_door": [m for m in kpi_cells.FLOWS if m != kpi_cells.DOOR],
+        "population": [kpi_cells.P],
+        "standing": [kpi_cells.K1, kpi_cells.K2],
     }
     decided, pending = kpi_cells.k5_details(report_day)
     values = {name: bound_values(conn, v) for name, v in lists.items()}
     values |= {"opening": opening, "last": last, "k5_decided": decided, "k5_pending": pending}
     for i, (first, end) in enumerate(periods, 1):
         values |= {f"first_{i}": first, f"last_{i}": end}
-    for i, end in enumerate(sorted(end for _, end in periods), 1):
+    standing_at = sorted(end for _, end in periods)
+    for i, end in enumerate(standing_at, 1):
         values[f"standing_{i}"] = end
     if as_of is None:
+        values |= _change_spans(opening, standing_at)
         for i, period in enumerate(periods, 1):
             (_, head_last), (first_year, last_year), (tail_first, _) = kpi_cells.year_spans(*period)
             values |= dict(zip(_year_names(i), (head_last, first_year, last_year, tail_first), strict=True))
@@ -716,7 +787,12 @@ def _sheet_statement(postgres: bool, periods: int, as_of: datetime | None) -> Co
     """kpi_sheet_sums' statement: its parts tagged by number, the flows last (current sheets only)."""
     opening, last = bindparam("opening", type_=Integer), bindparam("last", type_=Integer)
     standing_at = [bindparam(f"standing_{i}", type_=Integer) for i in range(1, periods + 1)]
-    parts = [(0, _kpi_sums(postgres, "changes", opening, last, as_of, True, standing_at=standing_at))]
+    changes = (
+        _current_changes(postgres, opening, last, standing_at)
+        if as_of is None
+        else _kpi_sums(postgres, "changes", opening, last, as_of, True, standing_at=standing_at)
+    )
+    parts: list[tuple[int, Select[Any]]] = [(0, changes)]
     k5_onto = bindparam("k5_decided", type_=String), bindparam("k5_pending", type_=String)
     for i in range(1, periods + 1):
         first, end = bindparam(f"first_{i}", type_=Integer), bindparam(f"last_{i}", type_=Integer)

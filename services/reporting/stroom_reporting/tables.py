@@ -210,18 +210,29 @@ kpi_totals = Table(
     Column("b", BigInteger, nullable=False),
 )
 
-# The current flow cells (kpi_cells.FLOWS) summed per year, kept in step with kpi_totals: a sheet's
-# whole years read a row per value and year, not one per value and month.
-kpi_year_totals = Table(
-    "reporting_kpi_year_totals",
-    metadata,
-    Column("measure", String(4), primary_key=True),
-    Column("municipality", String(6), primary_key=True),
-    Column("year", Integer, primary_key=True),
-    Column("detail", String(100), primary_key=True),
-    Column("a", BigInteger, nullable=False),
-    Column("b", BigInteger, nullable=False),
-)
+
+def _per_year(name: str) -> Table:
+    """Current cells summed per year, kept in step with kpi_totals by the same deltas."""
+    return Table(
+        name,
+        metadata,
+        Column("measure", String(4), primary_key=True),
+        Column("municipality", String(6), primary_key=True),
+        Column("year", Integer, primary_key=True),
+        Column("detail", String(100), primary_key=True),
+        Column("a", BigInteger, nullable=False),
+        Column("b", BigInteger, nullable=False),
+    )
+
+
+# The current flow cells (kpi_cells.FLOWS) summed per year: a sheet's whole years read a row per
+# value and year, not one per value and month.
+kpi_year_totals = _per_year("reporting_kpi_year_totals")
+
+# The current month-end changes (kpi_cells.CHANGES) summed per year: a count at a month end is
+# the sum of every change up to it, so a sheet reads a row per year before its period, not one
+# per month since the history began.
+kpi_year_changes = _per_year("reporting_kpi_year_changes")
 
 # The persons of every benefit (any version): a client's records and benefits restate the KPI
 # cells of the other benefits of the same persons.

@@ -12,7 +12,7 @@ from typing import Any
 
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import select
+from sqlalchemy import Table, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from reporting.changes import History, as_facts
@@ -192,19 +192,23 @@ async def _cells(conn: AsyncConnection) -> tuple[Counter[tuple[Any, ...]], Count
     return cells, totals
 
 
-async def _year_totals(conn: AsyncConnection) -> dict[tuple[Any, ...], tuple[int, int]]:
-    y = t.kpi_year_totals.c
+async def _year_totals(
+    conn: AsyncConnection, table: Table = t.kpi_year_totals
+) -> dict[tuple[Any, ...], tuple[int, int]]:
+    y = table.c
     rows = await conn.execute(
         select(y.measure, y.municipality, y.year, y.detail, y.a, y.b).where((y.a != 0) | (y.b != 0))
     )
     return {tuple(r[:4]): (r[4], r[5]) for r in rows}
 
 
-def _per_year(totals: Counter[tuple[Any, ...]]) -> dict[tuple[Any, ...], tuple[int, int]]:
-    """The flow measures' month totals summed per year, those not all zero."""
+def _per_year(
+    totals: Counter[tuple[Any, ...]], measures: tuple[str, ...] = kpi_cells.FLOWS
+) -> dict[tuple[Any, ...], tuple[int, int]]:
+    """The measures' month totals summed per year, those not all zero."""
     years: dict[tuple[Any, ...], tuple[int, int]] = {}
     for (measure, municipality, month, detail, a, b), count in totals.items():
-        if measure in kpi_cells.FLOWS:
+        if measure in measures:
             key = (measure, municipality, month // 100, detail)
             before = years.get(key, (0, 0))
             years[key] = (before[0] + a * count, before[1] + b * count)
