@@ -1,39 +1,50 @@
-"""Rows appended to the shadow tables in bulk, on a connection of their own, behind the caller."""
+"""Rows appended to the shadow tables in bulk, on connections of their own, behind the caller."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Mapping, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from stroom_platform.dialect import append_rows, unflushed_commits
+from stroom_platform.dialect import append_rows, unflushed_commits, writers
 
 Rows = Mapping[Table, Sequence[dict[str, Any]]]
 # Rows of one table as tuples of the named columns' values.
 Tuples = tuple[Table, Sequence[str], Sequence[tuple[Any, ...]]]
+# Appends written at once (where the database takes several writers): with one, the caller
+# waited for the database on every append its rows were ready before the previous one was in.
+IN_FLIGHT = 2
 
 
 class BulkWriter:
-    """Each `append` is written and committed while the caller prepares the next one, so that the
-    database's work overlaps the rebuild's own. The shadow set is the rebuild's alone, and it need
-    not fill in one transaction."""
+    """Each `append` is written and committed on a connection of its own while the caller
+    prepares the next ones, so that the database's work overlaps the rebuild's own. The shadow
+    set is the rebuild's alone, and it need not fill in one transaction, nor in the order of the
+    appends. Each append's rows are in key order: appends that wait for each other's keys (a
+    redelivery another writer stores too) then never wait in a circle."""
 
-    def __init__(self, conn: AsyncConnection) -> None:
-        self.conn = conn
-        self._pending: asyncio.Task[None] | None = None
+    def __init__(self, conns: Sequence[AsyncConnection]) -> None:
+        self._conns = list(conns)
+        self._pending: list[asyncio.Task[None] | None] = [None] * len(self._conns)
+        self._next = 0
 
     @classmethod
     @asynccontextmanager
     async def open(cls, engine: AsyncEngine) -> AsyncIterator[BulkWriter]:
         # Nothing in the shadow set counts until the swap commits, and that commit flushes the
         # log up to it: waiting for each append to reach the disk buys nothing.
-        async with engine.connect() as conn, unflushed_commits(conn):
-            writer = cls(conn)
+        async with AsyncExitStack() as stack:
+            conns = []
+            for _ in range(writers(engine, IN_FLIGHT)):
+                conn = await stack.enter_async_context(engine.connect())
+                await stack.enter_async_context(unflushed_commits(conn))
+                conns.append(conn)
+            writer = cls(conns)
             try:
                 yield writer
             finally:
@@ -55,18 +66,26 @@ class BulkWriter:
         await self._queue([(table, columns, rows)] if rows else [])
 
     async def _queue(self, parts: list[Tuples]) -> None:
-        await self.flush()
-        self._pending = asyncio.create_task(self._write(parts))
+        lane = self._next
+        self._next = (lane + 1) % len(self._conns)
+        pending, self._pending[lane] = self._pending[lane], None
+        if pending is not None:
+            await pending
+        self._pending[lane] = asyncio.create_task(self._write(self._conns[lane], parts))
 
     async def flush(self) -> None:
-        """Wait for the last append: it is then visible to other connections."""
-        if self._pending is not None:
-            pending, self._pending = self._pending, None
-            await pending
+        """Wait for every append: they are then visible to other connections."""
+        pending = [task for task in self._pending if task is not None]
+        self._pending = [None] * len(self._conns)
+        # Every one awaited before a failure is raised: none is left writing on a closing connection.
+        for result in await asyncio.gather(*pending, return_exceptions=True):
+            if isinstance(result, BaseException):
+                raise result
 
-    async def _write(self, parts: list[Tuples]) -> None:
+    @staticmethod
+    async def _write(conn: AsyncConnection, parts: list[Tuples]) -> None:
         for table, columns, records in parts:
             # Another rebuild worker may have stored some of these first (a redelivery that came
             # by on another partition): theirs are kept, as a worker keeps the first.
-            await append_rows(self.conn, table, columns, records)
-        await self.conn.commit()
+            await append_rows(conn, table, columns, records)
+        await conn.commit()
