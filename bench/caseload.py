@@ -50,6 +50,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from prometheus_client.parser import text_string_to_metric_families
 
 from bench.history_depth import cpu_seconds, history_depths
+from bench.postgres import engine_url, server_dsn
 from stroom_contract.bsn import Pseudonymiser
 from stroom_contract.kafka_binding import decode, encode
 from stroom_contract.keys import entity_key
@@ -64,7 +65,7 @@ from stroom_platform.organisations import load_organisations
 from stroom_platform.partitioner import partition_for
 from stroom_simulator.history import simulate_history
 
-ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+ADMIN = server_dsn("postgres")
 PARTITIONS = 6
 KEY = b"bench-pseudonym-key-0123456789abcdef"
 # Events per year at scale 1.0 for WerkSaam (measured from the simulator).
@@ -497,7 +498,7 @@ async def main(args: argparse.Namespace) -> None:
     admin = await asyncpg.connect(ADMIN)
     await admin.execute(f'CREATE DATABASE "{name}"')
     await admin.close()
-    url = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
+    url = engine_url(name)
     broker = EmbeddedBroker()
     await broker.start()
     try:

@@ -27,6 +27,7 @@ import orjson
 from sqlalchemy import exists, select
 
 from bench.credentials import case_system, embedded_environment
+from bench.postgres import ADMIN_DSN, engine_url
 from stroom_contract.bsn import Pseudonymiser
 from stroom_contract.kafka_binding import encode_wire
 from stroom_contract.keys import entity_key
@@ -41,7 +42,6 @@ from stroom_platform.kafka.clients import Broker
 from stroom_platform.organisations import load_organisations
 from stroom_simulator import simulate_history
 
-ADMIN_DSN = os.environ.get("STROOM_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 KEY = secrets.token_hex(16)
 PARTITIONS = 6
 ORGANISATION = load_organisations().organisations[0]
@@ -195,7 +195,7 @@ async def main(count: int, batch: int, connections: int, workers: int, relay: st
     admin = await asyncpg.connect(ADMIN_DSN)
     await admin.execute(f'CREATE DATABASE "{name}"')
     await admin.close()
-    url = ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://") + "/" + name
+    url = engine_url(name)
     await migrate(url)
     engine = make_engine(url)
     broker = EmbeddedBroker()

@@ -32,6 +32,7 @@ import asyncpg
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bench.history_depth import benefit_events, cpu_seconds
+from bench.postgres import engine_url, server_dsn
 from stroom_caseload.commands import migrate
 from stroom_caseload.domain.events import Decoded
 from stroom_caseload.service import Folds, apply_events
@@ -45,16 +46,15 @@ from stroom_platform.memory import tune_for_batches
 from stroom_platform.organisations import load_organisations
 from stroom_simulator.history import simulate_history
 
-SERVER = "postgresql://postgres@127.0.0.1:5432"
 # The freshness bench's pseudonymisation key: the simulated persons get the same client_refs.
 KEY = b"bench-pseudonym-key-0123456789abcdef"
 
 
 async def measure(entities: int, sizes: list[int], rounds: int, profile: str | None, simulated: int) -> None:
     name = f"bench_txn_{secrets.token_hex(3)}"
-    admin = await asyncpg.connect(f"{SERVER}/postgres")
+    admin = await asyncpg.connect(server_dsn("postgres"))
     await admin.execute(f'CREATE DATABASE "{name}"')
-    url = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
+    url = engine_url(name)
     # As the worker applies: no check before each transaction (see the caseload runtime).
     engine = make_engine(url, pool_pre_ping=False)
     profiler = cProfile.Profile(time.process_time) if profile else None
