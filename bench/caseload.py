@@ -199,6 +199,23 @@ def cpu_line(result: dict[str, Any]) -> str:
     return f"  CPU: {parts}; {per_event:.1f} us an event"
 
 
+# The rebuild's steps its worker processes run, by the name of the step that times them.
+WORKER_STEPS = {"load": "load", "fold": "fold", "publish": "republish"}
+
+
+def busy_line(result: dict[str, Any]) -> str:
+    """How much of a worker step's clock time its processes spent on a core. Under other work a
+    low share says little by itself (a process waits for a core too), but beside the same run's
+    other steps it shows which step waits for the broker or the database rather than computing."""
+    workers = result["workers"]
+    parts = ", ".join(
+        f"{step} {cpu / (workers * result['steps'][step]):.0%}"
+        for name, cpu in result["cpu_seconds"].items()
+        if (step := WORKER_STEPS.get(name)) and result["steps"].get(step)
+    )
+    return f"  worker processes busy (CPU / clock): {parts}"
+
+
 def run_phase(phase: str, env: dict[str, str], *args: str, python: str = sys.executable) -> dict[str, Any]:
     """`python`: of this checkout's .venv, or of another's, whose code then runs the phase."""
     out = subprocess.run(
@@ -470,6 +487,8 @@ async def rebuild_against_raw(
     raw_rate: float = raw["events"] / raw["seconds"]
     print(line("raw consume + decode:", raw))
     print(cpu_line(raw))
+    # The same share for the one process of the baseline: what the machine's other work left it.
+    print(f"  busy (CPU / clock): {raw['cpu_seconds']['consume'] / raw['seconds']:.0%}")
     sampler = BackendSampler(database_name)
     sampling = asyncio.create_task(sampler.run())
     phase_started = time.time()
@@ -482,6 +501,7 @@ async def rebuild_against_raw(
     print(line("caseload rebuild:" if python == sys.executable else "other's rebuild:", built))
     print("  steps: " + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in built["steps"].items()))
     print(cpu_line(built))
+    print(busy_line(built))
     database = sampler.per_step(built["steps"], built["ended_at"], phase_started)
     print(
         "  its PostgreSQL backends' CPU: "
