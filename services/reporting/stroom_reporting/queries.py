@@ -73,25 +73,42 @@ def _opening_as_zero(month: Any, first: int | ColumnElement[int]) -> Any:
     return case((month < first, 0), else_=month)
 
 
-def _current_flows(postgres: bool) -> Select[Any]:
-    m = t.monthly.c
-    month = _opening_as_zero(m.month, bindparam("first", type_=Integer)).label("month")
-    return (
+def _current_flow_rows(
+    postgres: bool,
+    first: BindParameter[int],
+    last: BindParameter[int],
+    year: BindParameter[int],
+    scope: Callable[[Any], Sequence[ColumnElement[bool]]],
+) -> Any:
+    """The current flows (municipality, regulation, unit, month, inflow, outflow) that `scope`
+    keeps of the months up to `last`, those before `first` as month 0 (the opening): the whole
+    years before first's year (bound as `year`) from the year totals, a row a year."""
+    y, m = t.year_flows.c, t.monthly.c
+    keys = (m.municipality, m.regulation, m.unit)
+    return union_all(
         select(
-            m.municipality,
-            m.regulation,
-            m.unit,
-            month,
-            func.sum(m.inflow).label("inflow"),
-            func.sum(m.outflow).label("outflow"),
-        )
-        .where(
-            among(m.municipality, "municipalities", postgres),
-            among(m.regulation, "regulations", postgres),
-            among(m.unit, "units", postgres),
-            m.month <= bindparam("last", type_=Integer),
-        )
-        .group_by(m.municipality, m.regulation, m.unit, month)
+            y.municipality, y.regulation, y.unit, literal(0, Integer).label("month"), y.inflow, y.outflow
+        ).where(*scope(y), y.year < year),
+        select(*keys, _opening_as_zero(m.month, first).label("month"), m.inflow, m.outflow).where(
+            *scope(m), m.month.between(year * 100 + 1, last)
+        ),
+    ).subquery("current_flows")
+
+
+def _current_flows(postgres: bool) -> Select[Any]:
+    first, last = bindparam("first", type_=Integer), bindparam("last", type_=Integer)
+
+    def scope(c: Any) -> list[ColumnElement[bool]]:
+        return [
+            among(c.municipality, "municipalities", postgres),
+            among(c.regulation, "regulations", postgres),
+            among(c.unit, "units", postgres),
+        ]
+
+    f = _current_flow_rows(postgres, first, last, bindparam("year", type_=Integer), scope).c
+    keys = (f.municipality, f.regulation, f.unit, f.month)
+    return select(*keys, func.sum(f.inflow).label("inflow"), func.sum(f.outflow).label("outflow")).group_by(
+        *keys
     )
 
 
@@ -221,7 +238,7 @@ class FlowsAsked:
         """The values bound to a statement built once per engine (`among`, `listed`)."""
         lists = {"municipalities": self.municipalities, "regulations": self.regulations, "units": self.units}
         bound = {name: bound_values(conn, values) for name, values in lists.items()}
-        return {**bound, "first": self.first, "last": self.last}
+        return {**bound, "first": self.first, "last": self.last, "year": self.first // 100}
 
 
 async def monthly_figures(conn: AsyncConnection, asked: FlowsAsked) -> Sequence[Any]:
@@ -755,7 +772,8 @@ async def kpi_sheet_sums(
     }
     decided, pending = kpi_cells.k5_details(report_day)
     values = {name: bound_values(conn, v) for name, v in lists.items()}
-    values |= {"opening": opening, "last": last, "k5_decided": decided, "k5_pending": pending}
+    values |= {"opening": opening, "opening_year": opening // 100, "last": last}
+    values |= {"k5_decided": decided, "k5_pending": pending}
     for i, (first, end) in enumerate(periods, 1):
         values |= {f"first_{i}": first, f"last_{i}": end}
     standing_at = sorted(end for _, end in periods)
@@ -812,18 +830,17 @@ def _year_names(period: int) -> tuple[str, ...]:
 def _sheet_flows(postgres: bool, first: BindParameter[int], last: BindParameter[int]) -> Select[Any]:
     """The benefits' current flows as `flows` reads them, the regulations together (regulation
     TOTAL: the sheet counts every regulation's benefits alike), in the KPI sums' columns (measure:
-    the regulation, detail: the unit) to go in their statement."""
-    m = t.monthly.c
-    month = _opening_as_zero(m.month, first)
-    keys = (m.municipality, month, m.unit)
-    sums = (cast(func.sum(m.inflow), BigInteger), cast(func.sum(m.outflow), BigInteger))
-    return (
-        select(m.municipality, literal(mutations.TOTAL, String), month, m.unit, *sums)
-        .where(
-            among(m.municipality, "municipalities", postgres),
-            among(m.regulation, "regulations", postgres),
-            m.unit == "benefits",
-            m.month <= last,
-        )
-        .group_by(*keys)
-    )
+    the regulation, detail: the unit) to go in their statement; first's year is bound as
+    `opening_year`."""
+
+    def scope(c: Any) -> list[ColumnElement[bool]]:
+        return [
+            among(c.municipality, "municipalities", postgres),
+            among(c.regulation, "regulations", postgres),
+            c.unit == "benefits",
+        ]
+
+    f = _current_flow_rows(postgres, first, last, bindparam("opening_year", type_=Integer), scope).c
+    keys = (f.municipality, f.month, f.unit)
+    sums = (cast(func.sum(f.inflow), BigInteger), cast(func.sum(f.outflow), BigInteger))
+    return select(f.municipality, literal(mutations.TOTAL, String), f.month, f.unit, *sums).group_by(*keys)

@@ -249,17 +249,26 @@ async def _apply_changes(conn: AsyncConnection, changes: Sequence[EntityChange])
     )
     # Sorted: concurrent consumers lock the aggregate's rows in one order and cannot deadlock.
     changed = sorted((key, tuple(v)) for key, v in deltas.items() if v != [0, 0])
-    await dialect.upsert_rows(
-        conn,
-        t.monthly,
-        ("municipality", "regulation", "unit", "month", "inflow", "outflow"),
-        [(*key, inflow, outflow) for key, (inflow, outflow) in changed],
-        ("municipality", "regulation", "unit", "month"),
-        {
-            "inflow": f"{t.monthly.name}.inflow + excluded.inflow",
-            "outflow": f"{t.monthly.name}.outflow + excluded.outflow",
-        },
-    )
+    yearly: dict[tuple[str, str, str, int], list[int]] = defaultdict(lambda: [0, 0])
+    for (municipality, regulation, unit, month), (inflow, outflow) in changed:
+        year = yearly[(municipality, regulation, unit, month // 100)]
+        year[0] += inflow
+        year[1] += outflow
+    for table, period, moved in (
+        (t.monthly, "month", changed),
+        (t.year_flows, "year", sorted((key, tuple(v)) for key, v in yearly.items() if v != [0, 0])),
+    ):
+        await dialect.upsert_rows(
+            conn,
+            table,
+            ("municipality", "regulation", "unit", period, "inflow", "outflow"),
+            [(*key, inflow, outflow) for key, (inflow, outflow) in moved],
+            ("municipality", "regulation", "unit", period),
+            {
+                "inflow": f"{table.name}.inflow + excluded.inflow",
+                "outflow": f"{table.name}.outflow + excluded.outflow",
+            },
+        )
     return _Changed(
         [c for chained in applied.values() for c in chained],
         entities,

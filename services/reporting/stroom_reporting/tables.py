@@ -152,6 +152,19 @@ monthly = Table(
     Column("outflow", Integer, nullable=False),
 )
 
+# The current flows summed per year, kept in step with `monthly`: the opening stock of a period is
+# read a row a year, not one a month since the history began.
+year_flows = Table(
+    "reporting_year_flows",
+    metadata,
+    Column("municipality", String(6), primary_key=True),
+    Column("regulation", String(4), primary_key=True),
+    Column("unit", String(10), primary_key=True),
+    Column("year", Integer, primary_key=True),
+    Column("inflow", Integer, nullable=False),
+    Column("outflow", Integer, nullable=False),
+)
+
 # The net changes of monthly flows in recorded time, only those recorded in a later month than
 # the month they change (domain.status.late_changes): what a revision of a definitive month is
 # made of, without reading the versions of every spell.
