@@ -141,7 +141,7 @@ def ops_router(
             return FastJSONResponse(
                 {
                     "type": "https://stroom.example/problems/not-ready",
-                    "title": "Not ready",
+                    "title": "Niet gereed",
                     "status": 503,
                     "failed": failed,
                 },
