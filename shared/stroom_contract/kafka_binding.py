@@ -7,6 +7,7 @@ from typing import Any
 import orjson
 
 from stroom_contract.events import EVENT_ADAPTER, Envelope
+from stroom_contract.messages import json_error
 
 Headers = list[tuple[str, bytes]]
 _ATTRIBUTES = ("specversion", "id", "source", "type", "time", "subject", "sequence")
@@ -25,13 +26,24 @@ def encode_wire(wire: dict[str, Any]) -> tuple[bytes, Headers]:
     return orjson.dumps(wire["data"]), headers
 
 
+class Undecodable(ValueError):
+    """A record that holds no event's JSON form; the message says why in Dutch and quotes
+    nothing of the record."""
+
+
 def decode_wire(value: bytes, headers: Any) -> dict[str, Any]:
     """The event's JSON form from a record; `headers` as aiokafka gives them."""
     wire: dict[str, Any] = {}
     for name, raw in headers:
         if name.startswith("ce_"):
-            wire[name[3:]] = raw.decode() if isinstance(raw, bytes) else raw
-    wire["data"] = orjson.loads(value)
+            try:
+                wire[name[3:]] = raw.decode() if isinstance(raw, bytes) else raw
+            except UnicodeDecodeError:
+                raise Undecodable(f"de header {name} is geen geldige UTF-8") from None
+    try:
+        wire["data"] = orjson.loads(value)
+    except orjson.JSONDecodeError as exc:
+        raise Undecodable(f"de waarde is geen JSON: {json_error(exc)}") from None
     return wire
 
 

@@ -3,9 +3,11 @@ errors and an HTTP request's invalid parameters."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+import orjson
+from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
 from stroom_contract.redaction import redact
@@ -51,6 +53,36 @@ DUTCH: Mapping[str, str] = {
 }
 
 
+# What orjson says (in English) by a fragment of its message, and what a caller reads instead;
+# the first that matches. orjson's message names no offending text, only what it expected.
+_JSON_ERRORS = (
+    ("zero-length", "de tekst is leeg"),
+    ("not valid UTF-8", "de tekst is geen geldige UTF-8"),
+    ("unexpected end of data", "de tekst houdt op voordat de JSON af is"),
+    ("trailing comma", "een komma vlak voor ] of } is niet toegestaan"),
+    ("expected ':'", "na een naam hoort een dubbele punt"),
+    ("expected a string key", "een naam moet tekst tussen dubbele aanhalingstekens zijn"),
+    ("expected ',' or ']'", "hier hoort een komma of ]"),
+    ("expected ',' or '}'", "hier hoort een komma of }"),
+    ("after document", "na de JSON volgt nog tekst"),
+    ("depth limit", "de JSON is te diep genest"),
+    ("infinity", "een getal is te groot"),
+    ("invalid literal", "zonder aanhalingstekens zijn alleen true, false en null toegestaan"),
+    ("escaped sequence", "een tekst bevat een ongeldige escape (\\)"),
+    ("leading zero", "een getal begint niet met een 0"),
+    ("no digit", "een getal mist zijn cijfers"),
+    ("expected a JSON value", "hier hoort een JSON-waarde"),
+)
+
+# Errors of a whole JSON document read by a tagged union (a fact), which no request parameter
+# meets; the event validator names an event's type in its own words.
+_DOCUMENT: Mapping[str, str] = {
+    "json_invalid": "is geen geldige JSON",
+    "union_tag_not_found": "mist het veld {discriminator}",
+    "union_tag_invalid": "heeft {tag} in het veld {discriminator}; bekend: {expected_tags}",
+}
+
+
 def counted(number: int, singular: str, plural: str) -> str:
     """`number` with its noun in the form the number takes: "1 teken", "5 tekens", "0 events"."""
     return f"{number} {singular if number == 1 else plural}"
@@ -79,3 +111,31 @@ def dutch_message(error: ErrorDetails | Mapping[str, Any]) -> str:
         except KeyError:
             pass
     return redact(str(error["msg"]).removeprefix("Value error, "))
+
+
+def json_error(exc: orjson.JSONDecodeError) -> str:
+    """Why a text is not JSON, in Dutch, and where."""
+    reason = next((dutch for fragment, dutch in _JSON_ERRORS if fragment in exc.msg), "ongeldige JSON")
+    return f"{reason} (regel {exc.lineno}, kolom {exc.colno})"
+
+
+def field_path(loc: Sequence[int | str], whole: str) -> str:
+    """An error's place as a reader writes it (`data.members[0].role`); `whole` when it is the
+    value itself."""
+    parts: list[str] = []
+    for item in loc:
+        if isinstance(item, int):
+            parts.append(f"[{item}]")
+        else:
+            parts.append(("." if parts else "") + item)
+    return "".join(parts) or whole
+
+
+def summary(exc: ValidationError, whole: str) -> str:
+    """How many errors a value has and the first of them, in Dutch: "2 fouten, eerste: state.x:
+    is verplicht"; `whole` names the value itself."""
+    errors = exc.errors(include_url=False, include_input=False)
+    first = errors[0]
+    document = _DOCUMENT.get(first["type"])
+    message = redact(document.format_map(first.get("ctx") or {})) if document else dutch_message(first)
+    return f"{counted(len(errors), 'fout', 'fouten')}, eerste: {field_path(first['loc'], whole)}: {message}"

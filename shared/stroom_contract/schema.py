@@ -275,7 +275,13 @@ def asyncapi(topics: Topics) -> dict[str, Any]:
             "headers": {
                 "type": "object",
                 "properties": {
-                    "dlq_reason": {"type": "string", "description": "Why it was refused."},
+                    "dlq_reason": {
+                        "type": "string",
+                        "description": (
+                            "Why it was refused: a code (`contract`, `undecodable`, `unappliable`,"
+                            " `conflict`), a colon and the reason in Dutch."
+                        ),
+                    },
                     "dlq_position": {
                         "type": "string",
                         "description": "Where it was read: `topic/partition/offset`.",

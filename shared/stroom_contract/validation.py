@@ -13,7 +13,7 @@ from pydantic_core import ErrorDetails
 
 from stroom_contract.bsn import Pseudonymiser, contains_bsn
 from stroom_contract.events import EVENT_ADAPTER, EVENT_TYPES, Envelope
-from stroom_contract.messages import DUTCH, dutch_message
+from stroom_contract.messages import DUTCH, dutch_message, field_path
 from stroom_contract.redaction import redact
 from stroom_contract.schema import data_model
 from stroom_contract.types import NO_BSN_MESSAGE
@@ -33,16 +33,6 @@ class InvalidEvent(Exception):
         self.event_id = event_id
         self.source = source
         self.errors = errors
-
-
-def _field_path(loc: tuple[int | str, ...]) -> str:
-    parts: list[str] = []
-    for item in loc:
-        if isinstance(item, int):
-            parts.append(f"[{item}]")
-        else:
-            parts.append(("." if parts else "") + item)
-    return "".join(parts) or "event"
 
 
 def _message(error: ErrorDetails) -> str:
@@ -213,7 +203,7 @@ class EventValidator:
                     loc = loc[1:]
                 if error["type"] in ("union_tag_invalid", "union_tag_not_found"):
                     loc = ("type",)
-                errors.append(FieldError(_field_path(loc), _message(error)))
+                errors.append(FieldError(field_path(loc, "event"), _message(error)))
             raise InvalidEvent(_optional_str(raw, "id"), _optional_str(raw, "source"), errors) from None
         if errors:
             raise InvalidEvent(_optional_str(raw, "id"), _optional_str(raw, "source"), errors)

@@ -12,7 +12,6 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaProducer
-from pydantic import ValidationError
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, ProgrammingError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -21,11 +20,11 @@ from stroom_caseload.metrics import CaseloadMetrics
 from stroom_caseload.publishing import send_all
 from stroom_caseload.repository import CaseloadRepository
 from stroom_caseload.service import Applied, Folds, Outgoing, apply_events
-from stroom_contract.kafka_binding import decode_wire
+from stroom_contract.kafka_binding import Undecodable, decode_wire
 from stroom_contract.redaction import redact
 from stroom_contract.validation import EventValidator, InvalidEvent
 from stroom_platform.kafka.consuming import Record
-from stroom_platform.kafka.dead_letters import dead_letter
+from stroom_platform.kafka.dead_letters import Refusal, dead_letter
 from stroom_platform.tasks import cancel_and_wait
 
 # A batch passes four stages, each its own task so that they overlap: decoding (in the
@@ -42,7 +41,7 @@ T = TypeVar("T")
 _TRANSIENT_STATES = ("08", "40", "53", "57", "58", "55P03")
 # A record that reuses an event's (source, id) for another type or other data: the first stored
 # stands, this one is dead-lettered.
-CONFLICT_REASON = "conflict: (source, id) already stored with other content"
+CONFLICT_REASON = Refusal.CONFLICT.reason("(source, id) is al opgeslagen met andere inhoud")
 # Records decoded between two looks at the event loop. Decoding a full batch takes over 100 ms
 # of CPU, and a transaction whose statement came back meanwhile would wait for all of it, once per
 # statement: the database's work then adds to a batch's delay instead of overlapping the decoding.
@@ -171,15 +170,19 @@ class Processor:
                 await asyncio.sleep(0)
             try:
                 if record.value is None:
-                    raise ValueError("record without a value")
+                    raise Undecodable("het record heeft geen waarde")
                 # The JSON form goes along: the ledger keeps it rather than the envelope's again.
                 wire = decode_wire(record.value, record.headers)
                 envelope = self.validator.validate(wire)
                 decoded.append((record, Decoded(envelope, wire, record.partition, record.value)))
             except InvalidEvent as exc:
-                poison.append((record, redact(f"contract: {exc}")))
-            except (ValueError, UnicodeDecodeError, ValidationError) as exc:
-                poison.append((record, redact(f"undecodable: {type(exc).__name__}: {exc}")))
+                poison.append((record, Refusal.CONTRACT.reason(str(exc))))
+            except Undecodable as exc:
+                poison.append((record, Refusal.UNDECODABLE.reason(str(exc))))
+            except ValueError as exc:
+                # Named by its kind only: an unforeseen error's text may quote the record.
+                unforeseen = f"niet te lezen als event ({type(exc).__name__})"
+                poison.append((record, Refusal.UNDECODABLE.reason(unforeseen)))
         while self._waiting_events >= self._transaction_events:
             self._room.clear()
             await self._room.wait()
@@ -293,7 +296,8 @@ class Processor:
             return decoded, []
         except Exception as exc:
             if len(decoded) == 1:
-                return [], [(decoded[0][0], f"unappliable: {_cause(exc)}")]
+                refusal = Refusal.UNAPPLIABLE.reason(f"de database weigert het event: {_cause(exc)}")
+                return [], [(decoded[0][0], refusal)]
         half = len(decoded) // 2
         good, bad = await self._isolate(decoded[:half])
         more_good, more_bad = await self._isolate(decoded[half:])

@@ -15,10 +15,11 @@ from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from stroom_contract.facts import Fact
+from stroom_contract.messages import summary
 from stroom_platform.broker import EpochWatch
 from stroom_platform.kafka.clients import broker_of
 from stroom_platform.kafka.consuming import BatchConsumer, ConsumerOptions, Done, Record
-from stroom_platform.kafka.dead_letters import dead_letter
+from stroom_platform.kafka.dead_letters import Refusal, dead_letter
 from stroom_platform.kafka.lag import LagProbe
 from stroom_platform.memory import batch_collection
 from stroom_platform.organisations import load_organisations
@@ -118,7 +119,7 @@ class FactsConsumer:
             try:
                 facts.append(FACT_ADAPTER.validate_json(record.value or b""))
             except ValidationError as exc:
-                poison.append((record, f"contract: {exc.error_count()} errors, first: {_first(exc)}"))
+                poison.append((record, Refusal.CONTRACT.reason(summary(exc, "feit"))))
         with self._batch_seconds.time():
             async with self._engine.begin() as conn:
                 return await apply_facts(conn, facts, datetime.now(UTC), self._organisations), poison
@@ -146,8 +147,3 @@ class FactsConsumer:
             str(partition): {"committed": p.committed, "high_watermark": p.end, "lag": p.lag}
             for partition, p in positions.items()
         }
-
-
-def _first(exc: ValidationError) -> str:
-    error = exc.errors(include_url=False, include_input=False)[0]
-    return f"{'.'.join(str(part) for part in error['loc']) or 'fact'}: {error['msg']}"

@@ -12,6 +12,7 @@ import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from aiokafka import AIOKafkaProducer, TopicPartition
@@ -24,6 +25,27 @@ from stroom_platform.kafka.sending import Partitioner
 
 log = logging.getLogger(__name__)
 REASON_HEADER = "dlq_reason"
+
+
+class Refusal(StrEnum):
+    """Why a record was refused: the code its reason starts with, stable for operators to filter
+    on; after a colon the reason says in Dutch what is wrong. README.md ("Dode letters") explains
+    each code."""
+
+    # Outside the events' or facts' contract (with the fields it breaks).
+    CONTRACT = "contract"
+    # No event's JSON form at all (no value, no JSON, headers that are no text).
+    UNDECODABLE = "undecodable"
+    # Within the contract, but the database refuses to store it.
+    UNAPPLIABLE = "unappliable"
+    # Reuses a stored event's (source, id) for other content; the stored event stands.
+    CONFLICT = "conflict"
+
+    def reason(self, text: str) -> str:
+        """The reason a dead letter carries: the code, then `text`, which may quote no BSN."""
+        return f"{self.value}: {redact(text)}"
+
+
 # Where the record was read: topic, partition and offset.
 POSITION_HEADER = "dlq_position"
 _OWN_HEADERS = (REASON_HEADER, POSITION_HEADER)

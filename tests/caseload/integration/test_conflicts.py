@@ -77,6 +77,9 @@ async def test_a_conflicting_record_is_dead_lettered_and_the_stored_event_stands
             assert duplicates >= 1
     dead = await read_all(bootstrap, settings.dead_letter_topic)
     assert [dict(r.headers)["dlq_reason"].decode().split(":")[0] for r in dead] == ["conflict"]
+    assert [dict(r.headers)["dlq_reason"].decode() for r in dead] == [
+        "conflict: (source, id) is al opgeslagen met andere inhoud"
+    ]
     assert [orjson.loads(r.value)["benefit_ref"] for r in dead] == ["B-other"]
 
     engine = make_engine(url)

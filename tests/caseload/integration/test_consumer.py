@@ -208,6 +208,13 @@ async def test_shuffled_history_through_the_service_matches_the_reference_and_fa
     assert [dict(r.headers)["ce_id"] for r in conflicting] == [started["id"].encode()]
     assert any("een BSN wordt alleen bij intake aangenomen" in reason for reason in reasons)
     assert any(reason.startswith("unappliable:") for reason in reasons)
+    # After the code, what is wrong in Dutch.
+    assert "conflict: (source, id) is al opgeslagen met andere inhoud" in reasons
+    assert (
+        "undecodable: de waarde is geen JSON:"
+        " een naam moet tekst tussen dubbele aanhalingstekens zijn (regel 1, kolom 2)"
+    ) in reasons
+    assert any(reason.startswith("unappliable: de database weigert het event: ") for reason in reasons)
     bsn = leaked["data"]["client"]["bsn"]
     assert all(bsn not in reason for reason in reasons)
     assert all(bsn.encode() not in record.value for record in dead)

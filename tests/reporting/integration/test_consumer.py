@@ -78,6 +78,7 @@ async def test_consumes_facts_topic(broker: EmbeddedBroker, unique_topic: str, t
             letters = await read_dead_letters(Broker(broker.bootstrap_servers), dead_letters)
             assert [(letter.key, letter.value) for letter in letters] == [(b"x", b"{not a fact")]
             assert letters[0].reason.startswith("contract: ")
+            assert letters[0].reason == "contract: 1 fout, eerste: feit: is geen geldige JSON"
             assert letters[0].position.startswith(f"{unique_topic}/")
             # Offered again: refused again, with its reason, and the rest of the facts unharmed.
             assert await replay(Broker(broker.bootstrap_servers), unique_topic, letters) == 1

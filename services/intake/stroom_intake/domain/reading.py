@@ -8,6 +8,7 @@ from typing import Any
 
 import orjson
 
+from stroom_contract.messages import json_error
 from stroom_contract.redaction import redact
 from stroom_contract.validation import FieldError
 
@@ -55,39 +56,12 @@ class MalformedBody(Exception):
         self.column = column
 
 
-# What orjson says (in English) by a fragment of its message, and what a caller reads instead;
-# the first that matches. orjson's message names no offending text, only what it expected.
-_JSON_ERRORS = (
-    ("zero-length", "de tekst is leeg"),
-    ("not valid UTF-8", "de tekst is geen geldige UTF-8"),
-    ("unexpected end of data", "de tekst houdt op voordat de JSON af is"),
-    ("trailing comma", "een komma vlak voor ] of } is niet toegestaan"),
-    ("expected ':'", "na een naam hoort een dubbele punt"),
-    ("expected a string key", "een naam moet tekst tussen dubbele aanhalingstekens zijn"),
-    ("expected ',' or ']'", "hier hoort een komma of ]"),
-    ("expected ',' or '}'", "hier hoort een komma of }"),
-    ("after document", "na de JSON volgt nog tekst"),
-    ("depth limit", "de JSON is te diep genest"),
-    ("infinity", "een getal is te groot"),
-    ("invalid literal", "zonder aanhalingstekens zijn alleen true, false en null toegestaan"),
-    ("escaped sequence", "een tekst bevat een ongeldige escape (\\)"),
-    ("leading zero", "een getal begint niet met een 0"),
-    ("no digit", "een getal mist zijn cijfers"),
-    ("expected a JSON value", "hier hoort een JSON-waarde"),
-)
-
-
-def _json_error(exc: orjson.JSONDecodeError) -> str:
-    reason = next((dutch for fragment, dutch in _JSON_ERRORS if fragment in exc.msg), "ongeldige JSON")
-    return f"{reason} (regel {exc.lineno}, kolom {exc.colno})"
-
-
 def read_json(body: bytes, *, batch: bool | None) -> list[RawEvent]:
     """One event (`batch=False`), a JSON array of events (`batch=True`) or either (`None`)."""
     try:
         document = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
-        raise MalformedBody(f"geen geldige JSON: {_json_error(exc)}", exc.lineno, exc.colno) from None
+        raise MalformedBody(f"geen geldige JSON: {json_error(exc)}", exc.lineno, exc.colno) from None
     if isinstance(document, list) and batch is not False:
         return [RawEvent(Position(index), raw) for index, raw in enumerate(document)]
     if batch:
@@ -108,7 +82,7 @@ def read_ndjson(
         try:
             yield RawEvent(position, orjson.loads(line))
         except orjson.JSONDecodeError as exc:
-            yield Unreadable(position, FieldError("event", f"is geen geldige JSON: {_json_error(exc)}"))
+            yield Unreadable(position, FieldError("event", f"is geen geldige JSON: {json_error(exc)}"))
 
 
 def _cell(row: Mapping[str, str | None], column: str) -> str | None:
@@ -127,7 +101,7 @@ def csv_event(row: Mapping[str, str | None], position: Position) -> RawEvent | U
             try:
                 raw["data"] = orjson.loads(value)
             except orjson.JSONDecodeError as exc:
-                error = FieldError("data", f"is geen geldige JSON: {_json_error(exc)}")
+                error = FieldError("data", f"is geen geldige JSON: {json_error(exc)}")
                 return Unreadable(position, error, _cell(row, "id"), _cell(row, "source"))
         else:
             raw[column] = value
