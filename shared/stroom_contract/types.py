@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, TypeAlias
 
-from pydantic import AfterValidator, BeforeValidator, Field, StrictStr, ValidationInfo
-from pydantic_core import PydanticKnownError
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    Field,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
+    StrictStr,
+    ValidationInfo,
+)
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema, PydanticKnownError, core_schema
 
 from stroom_contract.bsn import CLIENT_REF_PATTERN, contains_bsn, is_client_ref
 
@@ -131,23 +141,36 @@ def _text(value: str) -> str:
     return value
 
 
-def _text_between(min_length: int, max_length: int) -> Callable[[str], str]:
-    """`Text` of a length in bounds, checked in the same call: the same errors as pydantic's own
-    length constraints after a validator, without their two calls per string."""
+@dataclass(frozen=True, slots=True)
+class _Between:
+    """`Text` of a length in bounds, checked in the same call and documented in the JSON Schema
+    from the same two numbers: the same errors as pydantic's own length constraints after a
+    validator, without their two calls per string."""
 
-    def check(value: str) -> str:
+    min_length: int
+    max_length: int
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+        return core_schema.no_info_after_validator_function(self._check, handler(source))
+
+    def __get_pydantic_json_schema__(
+        self, schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        return {**handler(schema), "minLength": self.min_length, "maxLength": self.max_length}
+
+    def _check(self, value: str) -> str:
         _text(value)
-        if len(value) < min_length:
+        if len(value) < self.min_length:
             raise PydanticKnownError(
-                "too_short", {"field_type": "Value", "min_length": min_length, "actual_length": len(value)}
+                "too_short",
+                {"field_type": "Value", "min_length": self.min_length, "actual_length": len(value)},
             )
-        if len(value) > max_length:
+        if len(value) > self.max_length:
             raise PydanticKnownError(
-                "too_long", {"field_type": "Value", "max_length": max_length, "actual_length": len(value)}
+                "too_long",
+                {"field_type": "Value", "max_length": self.max_length, "actual_length": len(value)},
             )
         return value
-
-    return check
 
 
 def _pseudonym(value: str) -> str:
@@ -171,18 +194,10 @@ Rfc3339 = Annotated[datetime, BeforeValidator(_rfc3339), AfterValidator(_not_ahe
 Text = Annotated[StrictStr, AfterValidator(_text)]
 # The longest ref, event id or source; the tables that store them are this wide.
 MAX_REF_LENGTH = 200
-Ref = Annotated[
-    StrictStr,
-    AfterValidator(_text_between(1, MAX_REF_LENGTH)),
-    Field(json_schema_extra={"minLength": 1, "maxLength": MAX_REF_LENGTH}),
-]
+Ref = Annotated[StrictStr, _Between(1, MAX_REF_LENGTH)]
 Source = Annotated[Ref, AfterValidator(_source)]
 # CloudEvents' `sequence` extension (NL GOV profile): a string, the order within its source.
-EventSequence = Annotated[
-    StrictStr,
-    AfterValidator(_text_between(1, 100)),
-    Field(json_schema_extra={"minLength": 1, "maxLength": 100}),
-]
+EventSequence = Annotated[StrictStr, _Between(1, 100)]
 ClientRef = Annotated[
     StrictStr, AfterValidator(_pseudonym), Field(json_schema_extra={"pattern": CLIENT_REF_PATTERN})
 ]
