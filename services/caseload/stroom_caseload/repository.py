@@ -631,10 +631,9 @@ def state_rows(
     closed: list[tuple[Table, dict[str, Any]]] = []
     before = start - 1 - first
     if close_before and 0 <= before < len(versions) - 1 and (state := versions[before].state) is not None:
-        table, _ = _version_row(t, {}, state)
         closed.append(
             (
-                table,
+                _version_table(t, state),
                 {"entity_key": key, "version": start - 1, "recorded_to": versions[before + 1].recorded_from},
             )
         )
@@ -651,7 +650,7 @@ def state_rows(
             "recorded_from": version.recorded_from,
             "recorded_to": until,
         }
-        rows.append(_version_row(t, base, state))
+        rows.append((_version_table(t, state), base | _version_columns(state)))
     previous = _spells(t, versions[spells_from - 1 - first].state) if spells_from > 0 else None
     # Spell versions begun in these versions, by (table, seq): one that ends again is still here.
     begun: dict[tuple[Table, int], dict[str, Any]] = {}
@@ -747,56 +746,51 @@ def _changed(before: _Spells | None, after: _Spells | None) -> Iterable[tuple[Ta
     return [(after.table, seq) for seq in changed_positions(before.items, after.items)]
 
 
-def _version_row(t: Tables, base: dict[str, Any], state: EntityState) -> tuple[Table, dict[str, Any]]:
+def _version_table(t: Tables, state: EntityState) -> Table:
+    """The table with a row per version of the state's kind of entity."""
     if isinstance(state, BenefitState):
-        return (
-            t.benefits,
-            base
-            | {
-                "municipality": state.municipality,
-                "regulation": state.regulation,
-                "start_date": state.start_date,
-                "end_date": state.end_date,
-                "inflow_reason": state.inflow_reason,
-                "outflow_reason": state.outflow_reason,
-                "application_ref": state.application_ref,
-            },
-        )
+        return t.benefits
     if isinstance(state, PlacementState):
-        return (
-            t.placements,
-            base
-            | {
-                "client_ref": state.client_ref,
-                "municipality": state.municipality,
-                "kind": state.kind,
-                "start_date": state.start_date,
-                "end_date": state.end_date,
-                "hours_per_week": state.hours_per_week,
-                "employer_ref": state.employer_ref,
-                "end_reason": state.end_reason,
-            },
-        )
+        return t.placements
     if isinstance(state, TrajectoryState):
-        return (
-            t.trajectories,
-            base
-            | {
-                "client_ref": state.client_ref,
-                "municipality": state.municipality,
-                "end_date": state.end_date,
-                "outcome": state.outcome,
-            },
-        )
-    return (
-        t.applications,
-        base
-        | {
-            "client_ref": state.client_ref,
+        return t.trajectories
+    return t.applications
+
+
+def _version_columns(state: EntityState) -> dict[str, Any]:
+    if isinstance(state, BenefitState):
+        return {
             "municipality": state.municipality,
             "regulation": state.regulation,
-            "received_on": state.received_on,
-            "decision": state.decision,
-            "decided_on": state.decided_on,
-        },
-    )
+            "start_date": state.start_date,
+            "end_date": state.end_date,
+            "inflow_reason": state.inflow_reason,
+            "outflow_reason": state.outflow_reason,
+            "application_ref": state.application_ref,
+        }
+    if isinstance(state, PlacementState):
+        return {
+            "client_ref": state.client_ref,
+            "municipality": state.municipality,
+            "kind": state.kind,
+            "start_date": state.start_date,
+            "end_date": state.end_date,
+            "hours_per_week": state.hours_per_week,
+            "employer_ref": state.employer_ref,
+            "end_reason": state.end_reason,
+        }
+    if isinstance(state, TrajectoryState):
+        return {
+            "client_ref": state.client_ref,
+            "municipality": state.municipality,
+            "end_date": state.end_date,
+            "outcome": state.outcome,
+        }
+    return {
+        "client_ref": state.client_ref,
+        "municipality": state.municipality,
+        "regulation": state.regulation,
+        "received_on": state.received_on,
+        "decision": state.decision,
+        "decided_on": state.decided_on,
+    }
