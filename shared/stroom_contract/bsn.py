@@ -113,7 +113,7 @@ class Pseudonymiser:
     def __init__(self, key: bytes, *rotations: bytes) -> None:
         for each in (key, *rotations):
             if len(each) < 16:
-                raise ValueError("the pseudonymisation key must be at least 16 bytes")
+                raise ValueError("een pseudonimiseringssleutel is minstens 16 bytes lang")
         self._first = _Keyed(key)
         self._later = tuple(_Keyed(each) for each in rotations)
 

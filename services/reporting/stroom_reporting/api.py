@@ -90,20 +90,25 @@ Runtime = Annotated[ReportingRuntime, Depends(runtime)]
 Caller = Annotated[Access, Depends(access)]
 DetailCaller = Annotated[Access, Depends(detail_access)]
 Conn = Annotated[AsyncConnection, Depends(connection)]
-OrganisationParam = Annotated[str | None, Query(description="Organisation code, e.g. werksaam-westfriesland")]
-MunicipalityParam = Annotated[list[str] | None, Query(description="CBS code(s) GMnnnn; default all visible")]
-FromParam = Annotated[str | None, Query(alias="from", description="First month YYYY-MM")]
-ToParam = Annotated[str | None, Query(alias="to", description="Last month YYYY-MM")]
+OrganisationParam = Annotated[
+    str | None, Query(description="Code van de organisatie, bv. werksaam-westfriesland")
+]
+MunicipalityParam = Annotated[
+    list[str] | None, Query(description="CBS-code(s) GMnnnn; standaard alle zichtbare")
+]
+FromParam = Annotated[str | None, Query(alias="from", description="Eerste maand JJJJ-MM")]
+ToParam = Annotated[str | None, Query(alias="to", description="Laatste maand JJJJ-MM")]
 NamedPeriodParam = Annotated[
-    str | None, Query(description="A named period instead of from/to: 2025, 2025-H1, 2025-Q2, 2025-06")
+    str | None,
+    Query(description="Een benoemde periode in plaats van from/to: 2025, 2025-H1, 2025-Q2, 2025-06"),
 ]
 AsOfParam = Annotated[
     datetime | None,
-    Query(alias="asOf", description="RFC 3339: the figures as known then (events with time <= asOf)"),
+    Query(alias="asOf", description="RFC 3339: de cijfers zoals toen bekend (events met time <= asOf)"),
 ]
-FormatParam = Annotated[Literal["json", "csv", "xlsx"], Query(description="json, csv or xlsx")]
-TableParam = Annotated[str | None, Query(description="Which table a CSV holds; default the first")]
-StockDateParam = Annotated[date | None, Query(alias="stockDate", description="Peildatum; default today")]
+FormatParam = Annotated[Literal["json", "csv", "xlsx"], Query(description="json, csv of xlsx")]
+TableParam = Annotated[str | None, Query(description="Welke tabel een CSV bevat; standaard de eerste")]
+StockDateParam = Annotated[date | None, Query(alias="stockDate", description="Peildatum; standaard vandaag")]
 
 
 async def resolve_scope(
@@ -310,7 +315,7 @@ kept = APIRouter(route_class=KeptAnswerRoute)
 
 
 async def units(
-    unit: Annotated[str | None, Query(description="benefits or persons; default both")] = None,
+    unit: Annotated[str | None, Query(description="benefits of persons; standaard beide")] = None,
 ) -> tuple[str, ...]:
     if unit is None:
         return UNITS
@@ -332,7 +337,7 @@ async def stock_date(stock_date: StockDateParam = None) -> date:
 
 
 async def quarters(
-    quarter: Annotated[str | None, Query(description="Any month of the quarter, YYYY-MM")] = None,
+    quarter: Annotated[str | None, Query(description="Een maand van het kwartaal, JJJJ-MM")] = None,
     period: NamedPeriodParam = None,
     first: FromParam = None,
     last: ToParam = None,
@@ -524,7 +529,7 @@ async def kpis_trace(
     request: Request,
     conn: Conn,
     scope: ScopeDep,
-    kpi: Annotated[str, Query(description="K1, K2, K3, K4, K5, inflow_rate or outflow_rate")],
+    kpi: Annotated[str, Query(description="K1, K2, K3, K4, K5, inflow_rate of outflow_rate")],
     period: Period,
     as_of: AsOf,
 ) -> dict[str, Any]:
