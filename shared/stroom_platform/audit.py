@@ -322,7 +322,7 @@ def audit_router(require_admin: AdminCheck) -> APIRouter:
         # A default, not Annotated: the string annotation could not see this closure's variable.
         _admin: Any = Depends(require_admin),
     ) -> dict[str, Any]:
-        """The service's audit log, oldest first, with the verification of the whole chain."""
+        """Het auditlog van de dienst, oudste eerst, met de controle van de hele keten."""
         audit = audit_of(request)
         entries = await audit.page(after, limit)
         verification = await audit.verify()

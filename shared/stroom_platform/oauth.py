@@ -136,7 +136,7 @@ def token_router(settings: CommonSettings, authenticator: Authenticator) -> APIR
         },
     )
     async def issue_token(request: Request) -> dict[str, Any]:
-        """An access token for a registered client (grant `client_credentials`)."""
+        """Een access token voor een geregistreerde client (grant `client_credentials`)."""
         form = await _form(request)
         basic = _basic_credentials(request.headers.get("authorization"))
         posted = form.get("client_id"), form.get("client_secret")

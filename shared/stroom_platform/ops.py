@@ -70,7 +70,7 @@ class ServiceStatus(BaseModel):
 
 
 _METRICS_DOC: dict[int | str, dict[str, Any]] = {
-    200: {"description": "Prometheus text format", "content": {"text/plain": {"schema": {"type": "string"}}}}
+    200: {"description": "Prometheus-tekstformaat", "content": {"text/plain": {"schema": {"type": "string"}}}}
 }
 _NOT_READY_DOC: dict[int | str, dict[str, Any]] = {
     503: {"description": "Een of meer controles faalden (`failed`)."}

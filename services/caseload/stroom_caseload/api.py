@@ -117,7 +117,7 @@ def caseload_router(engine: AsyncEngine, organisations: OrganisationsConfig, aud
         on: OnDate = None,
         as_of: AsOf = None,
     ) -> dict[str, Any]:
-        """The caseload of one municipality; its coaches in pages of at most 1,000."""
+        """De caseload van één gemeente; haar klantmanagers in pagina's van hoogstens 1.000."""
         if code not in organisations.municipality_codes:
             raise Problem(404, "unknown-municipality", "Onbekende gemeente", f"{code} is niet ingesteld.")
         reader.access.restrict([code])

@@ -28,7 +28,9 @@ from stroom_platform.problems import Problem
 from stroom_platform.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
-STATUS_DESCRIPTION = "The consumer group, its partitions and lag, the newest event applied, the dead letters."
+STATUS_DESCRIPTION = (
+    "De consumergroep, haar partities en achterstand, het nieuwste toegepaste event, de dead letters."
+)
 
 
 @dataclass(frozen=True)

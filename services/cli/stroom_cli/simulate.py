@@ -58,7 +58,7 @@ def _report(summary: HistorySummary, municipalities: Sequence[Municipality], end
         f"[bold]{summary.events}[/] events geschreven naar [cyan]{target}[/]"
         f" ({summary.duplicates} dubbel geleverd), {summary.persons} personen."
     )
-    by_type = Table("Event type", "Aantal", title="Events per type")
+    by_type = Table("Eventtype", "Aantal", title="Events per type")
     for type_, count in sorted(summary.by_type.items()):
         by_type.add_row(type_, str(count))
     console.print(by_type)

@@ -161,7 +161,7 @@ def _answer(report: IngestReport, offered: int) -> Response:
     openapi_extra={"requestBody": _REQUEST_BODY},
 )
 async def post_events(request: Request, rt: Runtime, writer: Writer) -> Response:
-    """Accept one event, a batch or NDJSON; see the module documentation for the answers."""
+    """Neem één event, een batch of NDJSON aan; de antwoorden staan in de documentatie van de module."""
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media_type not in SUPPORTED:
         raise Problem(

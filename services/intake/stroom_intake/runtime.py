@@ -34,7 +34,7 @@ from stroom_platform.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 STATUS_DESCRIPTION = (
-    "The outbox's backlog, the relay and the broker, the events stored, and per source its gaps."
+    "De achterstand van de outbox, de relay en de broker, de opgeslagen events, en per bron de gaten."
 )
 
 

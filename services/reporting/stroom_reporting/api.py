@@ -371,7 +371,7 @@ Quarters = Annotated[list[int], Depends(quarters)]
 
 @router.get("/organisations", response_model=list[OrganisationEntry])
 async def organisations(rt: Runtime, caller: Caller) -> list[dict[str, Any]]:
-    """The organisations and municipalities this caller may read (for pickers)."""
+    """De organisaties en gemeenten die deze aanroeper mag lezen (voor keuzelijsten)."""
     result = []
     for org in rt.organisations.organisations:
         visible = [{"code": m.code, "name": m.name} for m in org.municipalities if caller.allows(m.code)]
@@ -435,11 +435,12 @@ async def monthly(
     out: Out,
     public: Public,
 ) -> Any:
-    """Report 1: begin, inflow, outflow, end per month, with period and organisation totals.
+    """Rapport 1: begin, instroom, uitstroom en eind per maand, met totalen over de periode en
+    de organisatie.
 
-    With `reports:read:public` only: the figures for publication, each below the threshold
-    suppressed with every figure it could be recomputed from (JSON `null` and the row's
-    `suppressed`, CSV/XLSX `*` with a legend)."""
+    Met alleen `reports:read:public`: de cijfers voor publicatie, elk cijfer onder de drempel
+    onderdrukt met elk cijfer waaruit het terug te rekenen is (JSON `null` en `suppressed` van de
+    rij, CSV/XLSX `*` met een legenda)."""
     if public:
         published_shape(request, scope, period)
 
@@ -455,9 +456,9 @@ async def monthly(
 
 @router.get("/reports/board", response_model=ReportDocument, responses=DOWNLOADS)
 async def board(conn: Conn, scope: ScopeDep, period: Period, as_of: AsOf, out: Out) -> Any:
-    """The board report (bestuursrapportage): per municipality the months as columns for
-    uitkeringen and personen, loonkostensubsidie and beschut werk; per regulation the number of
-    benefits. `format=xlsx` gives the workbook as boards print it; at most 12 months."""
+    """De bestuursrapportage: per gemeente de maanden als kolommen voor uitkeringen en
+    personen, loonkostensubsidie en beschut werk; per regeling het aantal uitkeringen.
+    `format=xlsx` geeft de werkmap zoals besturen hem afdrukken; hoogstens 12 maanden."""
     first, last = period
     if len(month_range(first, last)) > board_layout.MAX_MONTHS:
         raise Problem(
@@ -484,8 +485,8 @@ async def monthly_trace(
     response: Response,
     wanted: Annotated[PageRequest, Depends(page_request(MAX_TRACE_PAGE))],
 ) -> dict[str, Any]:
-    """The pseudonymous benefit refs (and, for persons, client refs) behind one figure, in pages
-    of at most 5,000 (`page`, `pageSize`; `count` is all of them)."""
+    """De pseudonieme benefit-refs (en, voor personen, client-refs) achter één cijfer, in
+    pagina's van hoogstens 5.000 (`page`, `pageSize`; `count` telt ze allemaal)."""
     await resolve_scope(rt, caller, None, [municipality])
     (the_month, _) = await resolve_period(month, month)
     stock_day = last_day(previous_month(the_month) if measure == "begin" else the_month)
@@ -533,8 +534,8 @@ async def kpis_trace(
     period: Period,
     as_of: AsOf,
 ) -> dict[str, Any]:
-    """The pseudonymous refs behind a KPI's numerator and denominator, for one municipality or the
-    total over the requested ones; recomputed from them they give the KPI's value."""
+    """De pseudonieme refs achter de teller en de noemer van een KPI, voor één gemeente of het
+    totaal over de gevraagde; daaruit opnieuw berekend geven ze de waarde van de KPI."""
     if kpi not in TRACEABLE:
         raise Problem(
             400,
@@ -568,9 +569,9 @@ async def monthly_changes(
     scope: ScopeDep,
     wanted: Annotated[PageRequest, Depends(page_request(MAX_CHANGES_PAGE))],
 ) -> dict[str, Any]:
-    """Months whose inflow or outflow was restated after `since` (the service's clock); the
-    begin and end of every later month follow from them. Each carries its status today; a
-    definitive month restated after it became definitive is a revision, with before and after."""
+    """Maanden waarvan de instroom of uitstroom na `since` (de klok van de dienst) is herzien;
+    begin en eind van elke latere maand volgen daaruit. Elke maand draagt haar status van
+    vandaag; een definitieve maand die daarna is herzien is een revisie, met voor en na."""
     checked_moment("since", since)
     changed, links = paginate(await reports.changes(conn, scope, since), request, response, wanted)
     return {"since": since.isoformat(), "changes": changed, "_links": links}
@@ -578,45 +579,45 @@ async def monthly_changes(
 
 @router.get("/reports/reasons", response_model=ReportDocument, responses=DOWNLOADS)
 async def reasons(conn: Conn, scope: ScopeDep, period: Period, as_of: AsOf, out: Out) -> Any:
-    """Report 2: inflow and outflow reasons in the period, and the top 5 per municipality."""
+    """Rapport 2: redenen van instroom en uitstroom in de periode, en de top 5 per gemeente."""
     return respond(await reports.reasons(conn, scope, *period, as_of), out)
 
 
 @router.get("/reports/composition", response_model=ReportDocument, responses=DOWNLOADS)
 async def composition(conn: Conn, scope: ScopeDep, day: StockDate, as_of: AsOf, out: Out) -> Any:
-    """Report 3: the client file on a stock date by regulation, duration, age, household, ladder."""
+    """Rapport 3: het klantenbestand op een peildatum naar regeling, duur, leeftijd, huishouden, ladder."""
     return respond(await reports.composition(conn, scope, day, as_of), out)
 
 
 @router.get("/reports/placements", response_model=ReportDocument, responses=DOWNLOADS)
 async def placements(conn: Conn, scope: ScopeDep, period: Period, as_of: AsOf, out: Out) -> Any:
-    """Report 4: placements per kind on month ends; sheltered work against the target."""
+    """Rapport 4: plaatsingen per soort op maandeinden; beschut werk tegen de taakstelling."""
     return respond(await reports.placements(conn, scope, *period, as_of), out)
 
 
 @router.get("/reports/trajectories", response_model=ReportDocument, responses=DOWNLOADS)
 async def trajectories(conn: Conn, scope: ScopeDep, the_quarters: Quarters, as_of: AsOf, out: Out) -> Any:
-    """Report 5: trajectories per phase in a quarter (or each quarter of a named period), and the
-    ended ones by last phase x outcome."""
+    """Rapport 5: trajecten per fase in een kwartaal (of elk kwartaal van een benoemde periode),
+    en de beëindigde naar laatste fase x uitkomst."""
     return respond(await reports.trajectories(conn, scope, the_quarters, as_of), out)
 
 
 @router.get("/reports/caseload", response_model=ReportDocument, responses=DOWNLOADS)
 async def caseload(conn: Conn, scope: ScopeDep, day: StockDate, as_of: AsOf, out: Out) -> Any:
-    """Report 6: active clients per coach on a stock date, by client stream."""
+    """Rapport 6: actieve klanten per klantmanager op een peildatum, naar klantstroom."""
     return respond(await reports.caseload(conn, scope, day, as_of), out)
 
 
 @router.get("/reports/gate", response_model=ReportDocument, responses=DOWNLOADS)
 async def gate(conn: Conn, scope: ScopeDep, period: Period, as_of: AsOf, out: Out) -> Any:
-    """Report 7: applications received, granted, rejected, withdrawn; share not granted."""
+    """Rapport 7: aanvragen ontvangen, toegekend, afgewezen, ingetrokken; aandeel niet toegekend."""
     return respond(await reports.gate(conn, scope, *period, as_of), out)
 
 
 @kept.get("/reports/kpis", response_model=ReportDocument, responses=DOWNLOADS)
 async def kpis(request: Request, conn: Conn, scope: ScopeDep, period: Period, as_of: AsOf, out: Out) -> Any:
-    """Report 8: K1-K5 and benchmark rates with last year's value, the norm and whether it is met,
-    and the revolving door; per municipality and for the organisation."""
+    """Rapport 8: K1-K5 en de benchmarkpercentages met de waarde van vorig jaar, de norm en of
+    die gehaald is, en de draaideur; per gemeente en voor de organisatie."""
 
     async def compute() -> Answer:
         return answer_of(await kpis_report(conn, scope, *period, as_of), out)

@@ -19,7 +19,9 @@ from stroom_reporting.service.answers import Answers
 from stroom_reporting.service.generations import GenerationWatch
 from stroom_reporting.settings import ReportingSettings
 
-STATUS_DESCRIPTION = "Consumer group and lag, and per read model when a fact was last applied (freshness)."
+STATUS_DESCRIPTION = (
+    "Consumergroep en achterstand, en per leesmodel wanneer het laatst een feit toepaste (versheid)."
+)
 
 
 @dataclass(frozen=True)
