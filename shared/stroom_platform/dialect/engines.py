@@ -113,12 +113,17 @@ def make_reading_engine(engine: AsyncEngine, pool: PoolSize = DEFAULT_POOL) -> A
     in autocommit: a read is its statements alone. Its check before use asks the driver whether
     the server closed the connection (as it does to every connection when it stops or restarts)
     instead of a statement: a kept answer's only round trip is then its generation read. Each
-    statement still sees what was committed when it began, as under read committed. SQLite's reads
-    begin no transaction, and a second engine on `:memory:` would be another database: there
-    `engine` itself."""
+    statement still sees what was committed when it began, as under read committed. Its
+    statements plan no parallel workers: a read takes milliseconds, less than starting worker
+    processes for it costs, most of all on a machine busy with other work. SQLite's reads begin no
+    transaction, and a second engine on `:memory:` would be another database: there `engine`
+    itself."""
     if not is_postgres(engine):
         return engine
-    reading = make_engine(engine.url, pool, isolation_level="AUTOCOMMIT", pool_pre_ping=False)
+    serial = {"server_settings": {"max_parallel_workers_per_gather": "0"}}
+    reading = make_engine(
+        engine.url, pool, isolation_level="AUTOCOMMIT", pool_pre_ping=False, connect_args=serial
+    )
     event.listen(reading.sync_engine, "checkout", _refuse_closed)
     return reading
 

@@ -87,3 +87,17 @@ async def test_a_reading_connection_the_server_closed_is_replaced_before_it_is_u
     finally:
         await reading.dispose()
         await engine.dispose()
+
+
+async def test_a_reading_connection_plans_no_parallel_workers(postgres_server_url: str) -> None:
+    engine = make_engine(postgres_server_url)
+    reading = make_reading_engine(engine)
+    try:
+        async with reading.connect() as conn:
+            assert await conn.scalar(text("SHOW max_parallel_workers_per_gather")) == "0"
+        # The writing engine keeps the server's setting.
+        async with engine.connect() as conn:
+            assert await conn.scalar(text("SHOW max_parallel_workers_per_gather")) != "0"
+    finally:
+        await reading.dispose()
+        await engine.dispose()
