@@ -13,6 +13,7 @@ CI lints the served documents with the ADR's own Spectral ruleset (`scripts/lint
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -128,6 +129,13 @@ def install_api_standards(
     app.openapi = openapi  # type: ignore[method-assign]
 
 
+def summary_of(description: str) -> str:
+    """An operation's title: the first sentence of its (Dutch) description. Without one FastAPI
+    titles an operation after its function's English name ("Get Status")."""
+    paragraph = " ".join(description.split("\n\n", 1)[0].split())
+    return re.split(r"(?<=\.)\s", paragraph, maxsplit=1)[0].rstrip(".")
+
+
 def standardise(
     document: dict[str, Any], version: str, schemas: Mapping[str, Any] | None = None
 ) -> dict[str, Any]:
@@ -170,6 +178,8 @@ def _problem_response(description: str) -> dict[str, Any]:
 
 
 def _standardise_operation(method: str, operation: dict[str, Any]) -> None:
+    if operation.get("description"):
+        operation["summary"] = summary_of(operation["description"])
     responses: dict[str, Any] = operation.setdefault("responses", {})
     # Invalid input is a 400 (ADR /core/error-handling/invalid-input), never FastAPI's 422.
     responses.pop("422", None)

@@ -127,10 +127,13 @@ def ops_router(
 
     @router.get("/healthz", response_model=Health)
     async def healthz() -> dict[str, str]:
+        """Of het proces leeft; vraagt niets aan de database of de broker."""
         return {"status": "ok"}
 
     @router.get("/readyz", response_model=Readiness, responses=_NOT_READY_DOC)
     async def readyz() -> FastJSONResponse:
+        """Of de dienst werk aankan: elke controle (database, broker) slaagt, anders 503 met de
+        controles die faalden."""
         failed: dict[str, str] = {}
         for name, check in checks.items():
             try:
@@ -166,6 +169,7 @@ def ops_router(
         dependencies=[Depends(require_scope(OPS_READ))],
     )
     async def metrics() -> Response:
+        """De meetwaarden van de dienst in het tekstformaat van Prometheus."""
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     return router

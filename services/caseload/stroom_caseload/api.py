@@ -140,6 +140,8 @@ def caseload_router(engine: AsyncEngine, organisations: OrganisationsConfig, aud
         on: OnDate = None,
         as_of: AsOf = None,
     ) -> dict[str, Any]:
+        """De klanten van één klantmanager op een peildatum, in de gemeenten die de aanroeper mag
+        lezen."""
         visible = sorted(c for c in organisations.municipality_codes if reader.access.allows(c))
         coach_ref = checked_ref("coach_ref", coach_ref)
         day = checked_day("date", on) or date.today()
