@@ -21,6 +21,7 @@ import asyncpg
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from hypothesis import settings
 
 from stroom_contract.bsn import Pseudonymiser
 from stroom_platform.broker import EmbeddedBroker
@@ -34,6 +35,14 @@ from stroom_platform.organisations import OrganisationsConfig, load_organisation
 _SERVICES_RANDOM = random.Random()
 aiokafka.client.random = aiokafka.conn.random = _SERVICES_RANDOM
 aiokafka.consumer.fetcher.random = aiokafka.partitioner.random = _SERVICES_RANDOM
+
+# One profile for every property test. Hypothesis's default deadline of 200 ms per example
+# measures the machine rather than the code: on two cores shared by several pytest workers and
+# a PostgreSQL, an ordinary example sometimes takes longer and the test fails without a bug.
+# print_blob prints the failing example's reproduce_failure line, so a failure seen in CI can
+# be replayed exactly. Tests keep their own max_examples.
+settings.register_profile("stroom", deadline=None, print_blob=True)
+settings.load_profile("stroom")
 
 ADMIN_DSN = os.environ.get("STROOM_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 PSEUDONYM_KEY = "test-pseudonym-key-0123456789abcdef"

@@ -64,7 +64,7 @@ def shuffled(retractions: list[Retraction], seed: int) -> list[Retraction]:
     return copies
 
 
-@settings(max_examples=600, deadline=None)
+@settings(max_examples=600)
 @given(histories(), st.integers(0, 2**32))
 def test_an_event_counts_iff_no_counting_retraction_retracts_it_at_every_moment(
     history: History, seed: int
@@ -85,7 +85,7 @@ def test_an_event_counts_iff_no_counting_retraction_retracts_it_at_every_moment(
         assert index.counts((SOURCE, event_id)) == (event_id in final)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300)
 @given(histories(), st.integers(0, 2**32))
 def test_periods_do_not_depend_on_the_order_retractions_are_known_in(history: History, seed: int) -> None:
     events, retractions = history
@@ -134,7 +134,7 @@ def test_a_very_deep_chain_is_decided_without_recursion() -> None:
     assert not index.counts((SOURCE, "r4999"))
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=400)
 @given(histories(), st.integers(0, 2**32))
 def test_a_chain_is_keyed_by_the_event_it_ends_at_however_its_links_are_split(
     history: History, seed: int

@@ -271,7 +271,7 @@ async def test_what_the_token_endpoint_refuses(
         assert answer.headers["www-authenticate"].startswith("Basic")
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=200, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(request=_PLAUSIBLE | _HOSTILE)
 async def test_hostile_token_requests_get_a_token_or_a_problem(
     intake: FastAPI,

@@ -352,7 +352,6 @@ async def no_server_error_on_any_get_route(chain: Chain, sent: re.Pattern[str]) 
 
     @settings(
         max_examples=300,
-        deadline=None,
         database=None,
         derandomize=True,
         suppress_health_check=[HealthCheck.too_slow],

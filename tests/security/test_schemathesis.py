@@ -130,7 +130,6 @@ def fuzz_operation(operation: Any, base_url: str, mode: GenerationMode, failures
 
     @settings(
         max_examples=EXAMPLES_WITH_A_BODY if "requestBody" in operation.definition.raw else EXAMPLES_PER_MODE,
-        deadline=None,
         database=None,
         derandomize=True,
         suppress_health_check=list(HealthCheck),

@@ -194,7 +194,7 @@ def shuffled_with_duplicates(stored: list[Stored], seed: int) -> list[Stored]:
     return copies
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=400)
 @given(entity_histories(), st.integers(0, 2**32))
 def test_any_order_and_duplicates_give_the_same_state_and_history(stored: list[Stored], seed: int) -> None:
     kind = kind_of(stored[0].event.type)
@@ -204,7 +204,7 @@ def test_any_order_and_duplicates_give_the_same_state_and_history(stored: list[S
     assert history(kind, stored) == history(kind, other)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300)
 @given(entity_histories())
 def test_history_ends_in_the_state_of_all_unretracted_events_and_never_repeats(stored: list[Stored]) -> None:
     kind = kind_of(stored[0].event.type)
@@ -231,7 +231,7 @@ def history_by_definition(kind: str, stored: list[Stored]) -> list[Version]:
     return versions
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=400)
 @given(entity_histories(), st.booleans(), st.integers(0, 2**32))
 def test_history_equals_a_fold_per_moment(stored: list[Stored], retract: bool, seed: int) -> None:
     # Without retractions history() folds incrementally: both paths against the definition.
@@ -324,7 +324,7 @@ def test_a_retraction_recorded_before_its_event_hides_it_entirely() -> None:
     assert only[0].state.hours_per_week == 20.0
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300)
 @given(entity_histories(), entity_histories(), st.integers(0, 2**32))
 def test_an_entity_write_sends_the_rows_changed_and_keeps_the_versions_before_its_new_events(
     before: list[Stored], added: list[Stored], seed: int
@@ -495,7 +495,7 @@ def history_from_scratch(kind: str, stored: list[Stored]) -> list[Version]:
     return versions
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=500)
 @given(st.one_of(entity_histories(), long_histories()), st.integers(0, 2**32))
 def test_fold_and_history_equal_the_state_from_scratch(stored: list[Stored], seed: int) -> None:
     # The fold keeps running state (members, phases) instead of replaying; it must not differ
@@ -515,7 +515,7 @@ def test_fold_and_history_equal_the_state_from_scratch(stored: list[Stored], see
     assert set(rows) == set(derived)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300)
 @given(st.one_of(entity_histories(), long_histories()), entity_histories(), st.integers(0, 2**32))
 def test_a_fold_continued_with_later_events_equals_the_fold_of_them_all(
     before: list[Stored], added: list[Stored], seed: int

@@ -86,7 +86,7 @@ def whole(versions: list[tuple[datetime, BenefitState | None]]) -> set[Recorded[
     return rows | {Recorded(row, since, None) for row, since in living.items()}
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=400)
 @given(steps, st.integers(0, 25))
 def test_rows_derived_from_what_changed_equal_the_rows_derived_whole(
     plan: list[tuple[str, object, object]], cut: int
@@ -134,7 +134,7 @@ def spell_versions(rows: list[tuple[object, dict[str, object]]]) -> set[tuple[ob
     }
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300)
 @given(steps, st.integers(0, 25))
 def test_membership_rows_are_spell_versions_whatever_the_batches(
     plan: list[tuple[str, object, object]], cut: int
@@ -175,7 +175,7 @@ def test_membership_rows_are_spell_versions_whatever_the_batches(
     assert spell_versions(stored + second.rows) == spell_versions(one.rows)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300)
 @given(steps, st.integers(0, 25))
 def test_an_appended_batch_closes_the_last_stored_version_in_place(
     plan: list[tuple[str, object, object]], cut: int

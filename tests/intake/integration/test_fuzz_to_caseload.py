@@ -208,7 +208,7 @@ def harness(postgres_server_url: str, organisations: OrganisationsConfig) -> Ite
         loop.close()
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(batch=st.lists(events(), min_size=1, max_size=6))
 def test_every_accepted_event_is_applied_by_caseload_on_postgresql(
     harness: Harness, batch: list[dict[str, Any]]

@@ -229,7 +229,6 @@ async def _wipe(conn: AsyncConnection) -> None:
 # Each example loads a history: a few, not shrunk (the seed reproduces a failure).
 @settings(
     max_examples=3,
-    deadline=None,
     phases=[Phase.explicit, Phase.generate],
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )

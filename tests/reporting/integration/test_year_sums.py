@@ -43,7 +43,6 @@ PERIODS = ((202501, 202512), (202503, 202508), (202411, 202602), (202401, 202412
 # Each example loads a history: a few, not shrunk (the seed reproduces a failure).
 examples = settings(
     max_examples=2,
-    deadline=None,
     phases=[Phase.explicit, Phase.generate],
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )

@@ -84,7 +84,7 @@ def apply(stored: list[tuple[Any, ...]], changes: list[PlacementChange]) -> list
     )
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200)
 @given(st.integers(2, 12), st.integers(0, 2**32))
 def test_shuffled_duplicated_changes_in_any_batches_end_in_the_newest_rows(last: int, seed: int) -> None:
     rng = random.Random(seed)

@@ -108,7 +108,7 @@ def tables(draw: st.DrawFn) -> tuple[list[mutations.Key], list[mutations.FlowTup
     return keys, flows
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=60)
 @given(tables())
 def test_no_hidden_cell_can_be_recomputed(
     drawn: tuple[list[mutations.Key], list[mutations.FlowTuple]],

@@ -38,7 +38,7 @@ def summed(cells: list[kpi_cells.Cell], municipalities: set[str]) -> kpi_cells.S
     return by_measure
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300)
 @given(
     benefits,
     assessments,
@@ -131,7 +131,7 @@ def test_a_report_is_current_again_for_a_year_once_its_client_turns_60() -> None
     assert [read[m].current for m in months] == [True, False, True, True, False]
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300)
 @given(benefit(0), assessments, progress)
 def test_the_standings_read_back_from_the_cells_are_the_benefits(
     b: kpis.KpiBenefit, assessed: list, reports: list
@@ -162,7 +162,7 @@ def another_version(draw: st.DrawFn, old: kpis.KpiBenefit) -> kpis.KpiBenefit:
     return new._replace(members=tuple(members))
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=500)
 @given(benefit(0).flatmap(lambda old: st.tuples(st.just(old), another_version(old))), assessments, progress)
 def test_a_new_version_stands_as_the_old_one_before_the_first_day_it_changes(
     versions: tuple[kpis.KpiBenefit, kpis.KpiBenefit], assessed: list, reports: list
@@ -204,7 +204,7 @@ NEW_ASSESSMENT = st.tuples(
 )
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=500)
 @given(benefit(0), assessments, progress, NEW_ASSESSMENT)
 def test_an_assessment_that_reads_as_the_one_before_it_changes_no_cell(
     b: kpis.KpiBenefit, assessed: list, reports: list, new: tuple

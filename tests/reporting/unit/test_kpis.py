@@ -155,7 +155,7 @@ def pct(part: float, whole: float) -> float | None:
     return round(100 * part / whole, 1) if whole else None
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300)
 @given(benefits, assessments, progress, st.dates(date(2024, 7, 1), date(2026, 1, 1)))
 def test_figures_equal_the_reference(bs: tuple, assessed: list, reports: list, report_day: date) -> None:
     clients = kpis.ClientFile.of(assessed, reports)
@@ -215,7 +215,7 @@ def test_figures_equal_the_reference(bs: tuple, assessed: list, reports: list, r
     assert (got.inflow_pct, got.outflow_pct) == (pct(started, stock), pct(stopped, stock))
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200)
 @given(benefits)
 def test_revolving_door_equals_the_reference(bs: tuple) -> None:
     first, last = date(2024, 1, 1), date(2024, 12, 31)
@@ -411,7 +411,7 @@ def test_every_measure_counts_pw_ioaw_and_ioaz_only() -> None:
     assert kpis.k1(bs, last, nobody) == (546.0, 3)  # 1 January 2023 to 30 June 2024
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300)
 @given(benefits, assessments)
 def test_population_changes_sum_to_the_month_ends(bs: tuple, assessed: list) -> None:
     clients = kpis.ClientFile.of(assessed, [])
