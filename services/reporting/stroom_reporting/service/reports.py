@@ -219,37 +219,6 @@ class Report:
         }
 
 
-def _mutation_dicts(
-    rows: Sequence[mutations.MutationRow], names: dict[str, str], finality: Finality
-) -> list[dict[str, Any]]:
-    labels: dict[int, str] = {}
-    statuses = finality.statuses
-    period_status = finality.period_status
-    revised = finality.revised
-    result = []
-    for municipality, regulation, unit, month, begin, inflow, outflow, end in rows:
-        label = labels.get(month)
-        if label is None:
-            label = labels[month] = format_month(month) if month else "totaal"
-        result.append(
-            {
-                "month": label,
-                "municipality": municipality,
-                "municipality_name": names.get(municipality, "Totaal"),
-                "regulation": regulation,
-                "regulation_label": LABELS["regulation"].get(regulation, "Totaal"),
-                "unit": unit,
-                "begin": begin,
-                "inflow": inflow,
-                "outflow": outflow,
-                "end": end,
-                "status": statuses[month] if month else period_status,
-                "revised": bool(revised) and (municipality, regulation, unit, month) in revised,
-            }
-        )
-    return result
-
-
 MUTATION_COLUMNS = [
     "month",
     "municipality",
@@ -333,6 +302,47 @@ async def _monthly_figures(conn: AsyncConnection, asked: queries.FlowsAsked) -> 
         )
         grouped[index].append(mutations.MutationRow(*key, month or 0, begin, inflow, outflow, end))
     return MonthlyFigures(*grouped)
+
+
+def _mutation_tables(
+    figures: Sequence[Any], asked: queries.FlowsAsked, names: dict[str, str], finality: Finality
+) -> list[list[dict[str, Any]]]:
+    """The monthly report's rows per FIGURE_SETS, straight from the figures as the database sums
+    them (queries.monthly_figures, keys as in `_monthly_figures`): one pass, each column of a key
+    position, month and total looked up once a report, not once a row."""
+    whole = (mutations.TOTAL, "Totaal")
+    municipalities = [(code, names.get(code, "Totaal")) for code in asked.municipalities]
+    regulations = [(code, LABELS["regulation"].get(code, "Totaal")) for code in asked.regulations]
+    units = asked.units
+    months = {month: (format_month(month), status) for month, status in finality.statuses.items()}
+    period = ("totaal", finality.period_status)
+    revised = finality.revised
+    tables: list[list[dict[str, Any]]] = [[] for _ in queries.FIGURE_SETS]
+    for m, r, u, month, begin, inflow, outflow, end, first_begin, last_end, index in figures:
+        municipality, municipality_name = whole if m is None else municipalities[m]
+        regulation, regulation_label = whole if r is None else regulations[r]
+        unit = units[u]
+        if month is None:
+            (label, status), month, begin, end = period, 0, first_begin, last_end
+        else:
+            label, status = months[month]
+        tables[index].append(
+            {
+                "month": label,
+                "municipality": municipality,
+                "municipality_name": municipality_name,
+                "regulation": regulation,
+                "regulation_label": regulation_label,
+                "unit": unit,
+                "begin": begin,
+                "inflow": inflow,
+                "outflow": outflow,
+                "end": end,
+                "status": status,
+                "revised": bool(revised) and (municipality, regulation, unit, month) in revised,
+            }
+        )
+    return tables
 
 
 def _keyed(
@@ -429,22 +439,19 @@ async def monthly(
 ) -> Report:
     """Report 1: rows per municipality x regulation x unit x month, the period total and totals."""
     asked = queries.FlowsAsked(scope.municipalities, regulations, units, first, last, as_of)
-    figures = await _monthly_figures(conn, asked)
-    names = scope.names
-    final = await finality(conn, scope, asked)
-
-    def table(name: str, title: str, table_rows: Sequence[mutations.MutationRow]) -> ReportTable:
-        return ReportTable(name, title, MUTATION_COLUMNS, _mutation_dicts(table_rows, names, final))
-
+    figures = await queries.monthly_figures(conn, asked)
+    rows = _mutation_tables(figures, asked, scope.names, await finality(conn, scope, asked))
+    titles = [
+        ("rows", "Mutaties per maand"),
+        ("period_totals", "Totaal over de periode"),
+        ("municipality_totals", "Totaal per gemeente"),
+        ("regulation_totals", "Totaal per regeling"),
+        ("organisation_totals", "Totaal organisatie"),
+        ("organisation_period_totals", "Totaal organisatie over de periode"),
+    ]
     tables = [
-        table("rows", "Mutaties per maand", figures.rows),
-        table("period_totals", "Totaal over de periode", figures.period),
-        table("municipality_totals", "Totaal per gemeente", figures.municipality),
-        table("regulation_totals", "Totaal per regeling", figures.regulation),
-        table("organisation_totals", "Totaal organisatie", figures.organisation),
-        table(
-            "organisation_period_totals", "Totaal organisatie over de periode", figures.organisation_period
-        ),
+        ReportTable(name, title, MUTATION_COLUMNS, table_rows)
+        for (name, title), table_rows in zip(titles, rows, strict=True)
     ]
     return Report.of_months("monthly", "Maandelijkse mutaties", scope, (first, last), as_of, *tables)
 
