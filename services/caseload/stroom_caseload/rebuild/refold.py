@@ -117,9 +117,11 @@ async def fold_held(
                 record = record_id(source, event_id)
                 chunk.client(record, point, time, retracted_at)
                 client_ref, fact = point
-                key, value = client_record(source, event_id, client_ref, revision, time, retracted_at, fact)
+                topic_key, value = client_record(
+                    source, event_id, client_ref, revision, time, retracted_at, fact
+                )
                 # A copy: orjson's bytes keep the buffer it wrote into, 4 KB for a record of 600 bytes.
-                records.append((record, key.encode(), bytes(memoryview(value))))
+                records.append((record, topic_key.encode(), bytes(memoryview(value))))
         if chunk.full:
             await writer.append(chunk.rows)
             chunk = _Chunk()
