@@ -169,9 +169,18 @@ def _closing_sql(dialect: Dialect, table: Table, keys: tuple[str, ...], column: 
     on = " AND ".join(f'{table.name}."{key}" = {cast}' for key, cast in zip(keys, matched, strict=True))
     return (
         f'UPDATE {table.name} SET "{column}" = {value}'  # noqa: S608 - table and column names come from our own metadata, values are bound parameters
-        f" FROM {_recordset((*keys, column), param)}"
+        f" FROM {_counted_recordset((*keys, column), param)}"
         f' WHERE {on} AND {table.name}."{column}" IS NULL'
     )
+
+
+def _counted_recordset(names: tuple[str, ...], param: str) -> str:
+    """`_recordset` for a join: PostgreSQL takes any set-returning function for 100 rows, and
+    with that many it hash-joins a table of some thousand open rows read whole (6.5 ms for 5
+    rows against 6,666, where probing the index takes 0.2 ms). The LIMIT of the array's own
+    length is folded to the real count when the statement is planned with its parameter."""
+    counted = f"json_array_length(CAST(:{param} AS json))"
+    return f"(SELECT * FROM {_recordset(names, param)} LIMIT {counted}) AS r"  # noqa: S608 - names come from our own metadata, values are bound parameters
 
 
 def json_rows_insert(
@@ -180,12 +189,14 @@ def json_rows_insert(
     """PostgreSQL's INSERT of `rows` (dicts with the same columns) as one JSON parameter named
     `param`: an array parameter per column costs the client more (asyncpg inspects each element
     in Python) than reading the JSON costs PostgreSQL. The statement and its parameters."""
-    names = tuple(c.name for c in table.columns if c.name in rows[0])
-    return _json_insert_sql(conn.dialect, table, names, param), {param: _json(rows)}
+    return _json_insert_sql(conn.dialect, table, tuple(rows[0]), param), {param: _json(rows)}
 
 
 @cache
-def _json_insert_sql(dialect: Dialect, table: Table, names: tuple[str, ...], param: str) -> str:
+def _json_insert_sql(dialect: Dialect, table: Table, given: tuple[str, ...], param: str) -> str:
+    """The INSERT of `json_rows_insert` for rows with the keys `given` (in any order), built once
+    for each: a statement of a live batch is built thousands of times a minute."""
+    names = tuple(c.name for c in table.columns if c.name in given)
     values = ", ".join(_recordset_values(dialect, table, names))
     columns = ", ".join(f'"{name}"' for name in names)
     return (

@@ -163,6 +163,36 @@ async def test_insert_dicts_together_closes_open_rows_before_its_inserts(engine:
     ]
 
 
+async def test_closing_a_few_rows_looks_them_up_in_the_index_not_the_whole_table(engine: AsyncEngine) -> None:
+    if not is_postgres(engine):
+        pytest.skip("PostgreSQL's plan of the JSON recordset join")
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    later = start + timedelta(days=1)
+    async with engine.begin() as conn:
+        # Some thousands of open rows: with a set of 100 rows assumed, a hash join reading them
+        # all looked cheaper than 100 lookups in the key.
+        await conn.execute(
+            text(
+                f"INSERT INTO {recorded.name} (entity, version, recorded_from)"
+                " SELECT 'e' || n, 0, :start FROM generate_series(1, 20000) AS n"
+            ),
+            {"start": start},
+        )
+        await conn.execute(text(f"ANALYZE {recorded.name}"))
+    scans = text("SELECT seq_scan, idx_scan FROM pg_stat_xact_user_tables WHERE relname = :name")
+    async with engine.begin() as conn:
+        # Counted in this backend since its counts were last reported, so taken before and after.
+        before = (await conn.execute(scans, {"name": recorded.name})).one()
+        ends = [{"entity": f"e{n}", "version": 0, "recorded_to": later} for n in (1, 2, 3, 4, 5)]
+        await insert_dicts_together(conn, [], [Closing(recorded, ("entity", "version"), "recorded_to", ends)])
+        after = (await conn.execute(scans, {"name": recorded.name})).one()
+        closed = (await conn.execute(select(recorded.c.entity).where(recorded.c.recorded_to == later))).all()
+    assert sorted(entity for (entity,) in closed) == ["e1", "e2", "e3", "e4", "e5"]
+    # Lookups in the key, and no read of the whole table.
+    assert after.seq_scan == before.seq_scan
+    assert after.idx_scan > before.idx_scan
+
+
 async def test_delete_tails_reopens_the_rows_below_each_cut_closed_after_its_moment(
     engine: AsyncEngine,
 ) -> None:
