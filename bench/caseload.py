@@ -425,7 +425,7 @@ async def freshness(
     cpu = sum(cpu_seconds(worker.pid) for worker in workers) - cpu_before
     gc.enable()
     database_cpu = await backends_cpu(env["DATABASE_URL"])
-    stages = await asyncio.to_thread(batch_delays, ports, metrics_key)
+    stages, transactions = await asyncio.to_thread(worker_batches, ports, metrics_key)
     listener.cancel()
     await facts.stop()
     await producer.stop()
@@ -440,6 +440,11 @@ async def freshness(
         f" {database_cpu:.1f} s, {database_cpu / sent * 1e6:.0f} us an event"
         f" (load average {os.getloadavg()[0]:.1f})"
     )
+    # PostgreSQL's CPU an event moves with how many transactions carry the events.
+    print(
+        f"  {transactions:,} transactions, {sent / max(transactions, 1):.1f} events a transaction"
+        f" ({transactions / produce_seconds:.0f} a second)"
+    )
     print(
         "  a batch's oldest event, seconds after its acceptance (p50 / p99 over the batches): "
         + ", ".join(f"{stage} {p50 * 1000:.0f} / {p99 * 1000:.0f} ms" for stage, (p50, p99) in stages.items())
@@ -450,15 +455,19 @@ async def freshness(
     return [arrived[k] - sent_at[k] for k in arrived]
 
 
-def batch_delays(ports: list[int], key: str) -> dict[str, tuple[float, float]]:
+def worker_batches(ports: list[int], key: str) -> tuple[dict[str, tuple[float, float]], int]:
     """The workers' `stroom_caseload_batch_delay_seconds` per stage, summed over the workers:
-    the p50 and p99 as the upper bounds of the buckets they fall in."""
+    the p50 and p99 as the upper bounds of the buckets they fall in; and how many transactions
+    they committed (`stroom_caseload_batch_apply_seconds`' count: one a batch applied)."""
     buckets: dict[str, dict[float, float]] = {}
+    transactions = 0.0
     for port in ports:
         request = urllib.request.Request(f"http://127.0.0.1:{port}/metrics", headers={API_KEY_HEADER: key})
         with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310 - our own worker
             text = answer.read().decode()
         for family in text_string_to_metric_families(text):
+            if family.name == "stroom_caseload_batch_apply_seconds":
+                transactions += sum(s.value for s in family.samples if s.name.endswith("_count"))
             if family.name != "stroom_caseload_batch_delay_seconds":
                 continue
             for sample in family.samples:
@@ -471,11 +480,12 @@ def batch_delays(ports: list[int], key: str) -> dict[str, tuple[float, float]]:
         total = cumulative[math.inf]
         return next(bound for bound, count in sorted(cumulative.items()) if count >= q * total)
 
-    return {
+    delays = {
         stage: (quantile(counts, 0.5), quantile(counts, 0.99))
         for stage, counts in buckets.items()
         if counts.get(math.inf)
     }
+    return delays, int(transactions)
 
 
 async def rebuild_against_raw(
