@@ -35,7 +35,7 @@ from bench.history_depth import benefit_events, cpu_seconds
 from bench.postgres import engine_url, server_dsn
 from stroom_caseload.commands import migrate
 from stroom_caseload.domain.events import Decoded
-from stroom_caseload.service import Folds, apply_events
+from stroom_caseload.service import EventBatch, Folds, apply_events, apply_transaction
 from stroom_contract.bsn import Pseudonymiser
 from stroom_contract.events import Envelope
 from stroom_contract.kafka_binding import decode_wire, encode
@@ -76,8 +76,9 @@ async def measure(entities: int, sizes: list[int], rounds: int, profile: str | N
             return [validator.validate(next(benefit_events(source, b, step, 1))) for b in batch]
 
         async def transaction(batch: list[Envelope]) -> None:
-            async with engine.begin() as conn:
-                applied = await apply_events(conn, batch, folds=folds)
+            given = EventBatch.of(batch)
+            async with apply_transaction(engine, given) as conn:
+                applied = await apply_events(conn, given, folds=folds, locked=True)
             folds.keep(applied.folded)
 
         for start in range(0, entities, 100):
@@ -155,8 +156,9 @@ async def simulated_load(
                 decoded.append(Decoded(validator.validate(wire), wire, 0, value))
             middle = time.process_time()
             backend_before = cpu_seconds(backend)
-            async with engine.begin() as conn:
-                applied = await apply_events(conn, decoded, folds=folds)
+            given = EventBatch.of(decoded)
+            async with apply_transaction(engine, given) as conn:
+                applied = await apply_events(conn, given, folds=folds, locked=True)
             folds.keep(applied.folded)
             after = time.process_time()
             if profiler:

@@ -19,7 +19,7 @@ from stroom_caseload.domain.events import Decoded
 from stroom_caseload.metrics import CaseloadMetrics
 from stroom_caseload.publishing import send_all
 from stroom_caseload.repository import CaseloadRepository
-from stroom_caseload.service import Applied, Folds, Outgoing, apply_events
+from stroom_caseload.service import Applied, EventBatch, Folds, Outgoing, apply_events, apply_transaction
 from stroom_contract.kafka_binding import Undecodable, decode_wire
 from stroom_contract.redaction import redact
 from stroom_contract.validation import EventValidator, InvalidEvent
@@ -265,15 +265,17 @@ class Processor:
         """Apply the events and record the dead letters, those given and the records that reuse a
         stored event's (source, id) for other content, in one transaction."""
 
+        batch = EventBatch.of([event for _, event in decoded])
+
         async def work(conn: AsyncConnection) -> tuple[Applied, list[tuple[Record, str]]]:
-            applied = await apply_events(conn, [event for _, event in decoded], folds=self.folds)
+            applied = await apply_events(conn, batch, folds=self.folds, locked=True)
             conflicting = [(decoded[i][0], CONFLICT_REASON) for i in applied.conflicts]
             repo = CaseloadRepository(conn)
             for record, reason in [*poison, *conflicting]:
                 await repo.record_dead_letter(record.topic, record.partition, record.offset, reason)
             return applied, conflicting
 
-        applied, conflicting = await self._transaction(work)
+        applied, conflicting = await self._transaction(batch, work)
         self.folds.keep(applied.folded)
         self.metrics.duplicates.inc(applied.duplicates)
         self.metrics.conflicts.inc(len(conflicting))
@@ -287,11 +289,13 @@ class Processor:
         """Halve until each failing event stands alone; every trial is rolled back."""
 
         async def trial(conn: AsyncConnection) -> None:
-            await apply_events(conn, [event for _, event in decoded])
+            await apply_events(conn, batch, locked=True)
             raise _Rollback
 
         try:
-            await self._transaction(trial)
+            # Inside: an event that cannot even be read for its apply fails its trial too.
+            batch = EventBatch.of([event for _, event in decoded])
+            await self._transaction(batch, trial)
         except _Rollback:
             return decoded, []
         except Exception as exc:
@@ -303,11 +307,11 @@ class Processor:
         more_good, more_bad = await self._isolate(decoded[half:])
         return good + more_good, bad + more_bad
 
-    async def _transaction(self, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+    async def _transaction(self, batch: EventBatch, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
         delay = 0.05
         while True:
             try:
-                async with self.engine.begin() as conn:
+                async with apply_transaction(self.engine, batch) as conn:
                     return await work(conn)
             except DBAPIError as exc:
                 if not transient(exc):

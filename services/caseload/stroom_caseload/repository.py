@@ -169,10 +169,12 @@ class CaseloadRepository:
         result = await self.conn.execute(stmt, values)
         return [Target(r.source, r.event_id, r.entity_key, r.type) for r in result]
 
-    async def share_apply_lock(self, key: int, entities: Sequence[str] = ()) -> None:
+    async def share_apply_lock(self, key: int, entities: Sequence[str] = (), taken: bool = False) -> None:
         """Held by every batch of the live workers, so that a rebuild's swap can shut them out;
-        with the locks of `entities` (see `lock_entities`) in the same round trip."""
-        await lock_names(self.conn, entities, shared=key)
+        with the locks of `entities` (see `lock_entities`) in the same round trip. `taken`: the
+        transaction began holding them (`transaction_locking`)."""
+        if not taken:
+            await lock_names(self.conn, entities, shared=key)
         self._locked.update(entities)
 
     async def lock_entities(self, keys: Sequence[str]) -> None:

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from collections import Counter, OrderedDict
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from stroom_caseload.domain.client import CLIENT_EVENT_TYPES
 from stroom_caseload.domain.events import Decoded, effective
@@ -26,9 +27,10 @@ from stroom_caseload.domain.plan import (
 from stroom_caseload.repository import CaseloadRepository
 from stroom_caseload.tables import Tables, live
 from stroom_contract.events import Envelope
+from stroom_platform.dialect import transaction_locking
 
 # Outgoing: what the consumer publishes of an applied batch.
-__all__ = ["APPLY_LOCK", "Applied", "Folds", "Outgoing", "apply_events"]
+__all__ = ["APPLY_LOCK", "Applied", "EventBatch", "Folds", "Outgoing", "apply_events", "apply_transaction"]
 
 # Live batches hold this shared; `stroom caseload rebuild` holds it exclusively to swap.
 APPLY_LOCK = 0x5717_0AD
@@ -69,22 +71,43 @@ class Folds:
             self._kept.popitem(last=False)
 
 
+@dataclass(frozen=True, slots=True)
+class EventBatch:
+    """A batch's events as the apply reads them, and the entities they name: all that most
+    batches recompute, and what a live batch locks first (`apply_transaction`)."""
+
+    given: tuple[Incoming, ...]
+    named: tuple[str, ...]
+
+    @classmethod
+    def of(cls, events: Sequence[Envelope | Decoded]) -> EventBatch:
+        given = tuple(Incoming.of(event) for event in events)
+        return cls(given, tuple(sorted({i.key for i in given if i.key and i.type not in CLIENT_EVENT_TYPES})))
+
+
+def apply_transaction(engine: AsyncEngine, batch: EventBatch) -> AbstractAsyncContextManager[AsyncConnection]:
+    """The live worker's transaction of `batch`: it begins holding what `apply_events` locks first
+    (in the round trip of its BEGIN), so `apply_events` is told so (`locked`)."""
+    return transaction_locking(engine, batch.named, APPLY_LOCK)
+
+
 async def apply_events(
     conn: AsyncConnection,
-    events: Sequence[Envelope | Decoded],
+    events: Sequence[Envelope | Decoded] | EventBatch,
     tables: Tables = live,
     folds: Folds | None = None,
+    locked: bool = False,
 ) -> Applied:
     """Ledger first, then recompute every touched entity under its lock; the caller commits.
-    `folds`: what the live worker kept of entities it folded before."""
+    `folds`: what the live worker kept of entities it folded before; `locked`: the transaction
+    is the batch's `apply_transaction`."""
     repo = CaseloadRepository(conn, tables)
-    given = [Incoming.of(event) for event in events]
-    # The entities the batch's events name: all that most batches recompute.
-    named = sorted({i.key for i in given if i.key and i.type not in CLIENT_EVENT_TYPES})
+    batch = events if isinstance(events, EventBatch) else EventBatch.of(events)
+    given, named = list(batch.given), list(batch.named)
     if tables is live:
         # Locked with the batch, so their revisions can be read with the events' upsert (in its
         # own statement, as the lock's snapshot is taken before the lock).
-        await repo.share_apply_lock(APPLY_LOCK, named)
+        await repo.share_apply_lock(APPLY_LOCK, named, taken=locked)
     # What the store holds is read first only for a batch that retracts: a retraction reusing a
     # stored (source, id) for other content must not mark, nor key its chain by a conflicting
     # event. Other events the store holds are not written again, so they are read back after

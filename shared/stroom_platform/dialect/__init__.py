@@ -79,6 +79,7 @@ from stroom_platform.dialect.transactions import (
     notify,
     read_indexes_in_order,
     share_transaction_lock,
+    transaction_locking,
     try_session_lock,
     unflushed_commits,
 )
@@ -134,6 +135,7 @@ __all__ = [
     "share_transaction_lock",
     "storage_tuning",
     "swap_in",
+    "transaction_locking",
     "try_session_lock",
     "unflushed_commits",
     "update_rows",

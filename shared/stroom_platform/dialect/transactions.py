@@ -4,10 +4,12 @@ process, so most of these do nothing there."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 
 from sqlalchemy import Table, delete, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from stroom_platform.dialect.engines import is_postgres
@@ -63,9 +65,18 @@ async def lock_out_writers(conn: AsyncConnection, key: int, table: Table) -> Non
 
 _LOCK_NAMES = text(
     "SELECT count(CASE WHEN k IS NULL THEN pg_advisory_xact_lock_shared(:shared)"
-    " ELSE pg_advisory_xact_lock(hashtext(k)) END)"
-    " FROM (SELECT k FROM unnest(CAST(:keys AS text[])) AS k ORDER BY k NULLS FIRST) AS sorted"
+    " ELSE pg_advisory_xact_lock(hashtext(k)) END ORDER BY n)"
+    " FROM unnest(CAST(:keys AS text[])) WITH ORDINALITY AS given(k, n)"
 )
+# PostgreSQL takes at most 1,664 columns in a SELECT's list.
+_LOCKS_A_SELECT = 1000
+
+
+def _lock_keys(names: Sequence[str], shared: int | None) -> list[str | None]:
+    """The names in the order every transaction takes their locks, so that two never wait for
+    each other; None stands for the shared lock, taken before every name."""
+    keys: list[str | None] = [None] if shared is not None else []
+    return [*keys, *sorted(names)]
 
 
 async def lock_names(conn: AsyncConnection, names: Sequence[str], shared: int | None = None) -> None:
@@ -75,9 +86,60 @@ async def lock_names(conn: AsyncConnection, names: Sequence[str], shared: int | 
     the same statement. SQLite's one writer needs none."""
     if not is_postgres(conn) or not (names or shared is not None):
         return
-    # NULL stands for the shared lock: sorted first, taken before every name.
-    keys = [None, *sorted(names)] if shared is not None else sorted(names)
-    await conn.execute(_LOCK_NAMES, {"keys": keys, "shared": shared})
+    await conn.execute(_LOCK_NAMES, {"keys": _lock_keys(names, shared), "shared": shared})
+
+
+@asynccontextmanager
+async def transaction_locking(
+    engine: AsyncEngine, names: Sequence[str], shared: int | None = None
+) -> AsyncIterator[AsyncConnection]:
+    """A transaction that begins holding the locks `lock_names` takes of `names` and `shared`,
+    committed on leaving. On PostgreSQL the locks are taken in the round trip of its BEGIN (one
+    query of both, so with no parameters: each name goes as the hexadecimal of its UTF-8, which
+    holds nothing but digits and letters a to f), where `engine.begin()` and `lock_names` take
+    one each, a fair part of a small transaction's cost. SQLite's one writer needs no locks."""
+    if not is_postgres(engine):
+        async with engine.begin() as conn:
+            yield conn
+        return
+    locks = [
+        f"pg_advisory_xact_lock_shared({shared:d})"
+        if key is None
+        else f"pg_advisory_xact_lock(hashtext(convert_from(decode('{key.encode().hex()}', 'hex'), 'UTF8')))"
+        for key in _lock_keys(names, shared)
+    ]
+    # A list of calls, not `lock_names`' array: PostgreSQL parses and plans it in about half the
+    # time (65 against 119 us a transaction of two names), the client builds it in less.
+    chunks = range(0, len(locks), _LOCKS_A_SELECT)
+    selects = [f"SELECT {', '.join(locks[at : at + _LOCKS_A_SELECT])}" for at in chunks]
+    begin = "; ".join(["BEGIN", *selects])
+    async with engine.connect() as plain:
+        # The transaction is this function's: SQLAlchemy would begin one of its own.
+        conn = await plain.execution_options(isolation_level="AUTOCOMMIT")
+        await _control(conn, begin)
+        try:
+            yield conn
+        except BaseException:
+            with contextlib.suppress(DBAPIError):
+                await _control(conn, "ROLLBACK")
+            raise
+        await _control(conn, "COMMIT")
+
+
+async def _control(conn: AsyncConnection, sql: str) -> None:
+    """Run `sql` on the driver (one or more statements without parameters), its errors raised as
+    SQLAlchemy raises a statement's. A connection whose BEGIN, COMMIT or ROLLBACK failed may
+    still be inside its transaction: it does not go back to the pool, which takes it for one
+    in autocommit and would not end that."""
+    driver = (await conn.get_raw_connection()).driver_connection
+    try:
+        await driver.execute(sql)  # type: ignore[union-attr]
+    except BaseException as exc:
+        await conn.invalidate()
+        if isinstance(exc, Exception):
+            # Named by its first statement only: the locks name the entities.
+            raise DBAPIError(sql.split(";", 1)[0], None, exc) from exc
+        raise
 
 
 @asynccontextmanager

@@ -19,6 +19,7 @@ from stroom_platform.dialect import (
     notifications,
     notify,
     share_transaction_lock,
+    transaction_locking,
     try_session_lock,
 )
 
@@ -136,3 +137,71 @@ async def test_names_locked_with_a_shared_lock_hold_both(engine: AsyncEngine) ->
     async with engine.begin() as alone:
         await lock_out_writers(alone, 89, rows)
         await lock_names(alone, ["a", "b"])
+
+
+# Names as hostile as an event may bring them: quotes, a statement, a backslash, non-ASCII; and
+# more than one SELECT's list holds.
+_HOSTILE = ["benefit:a'); DROP TABLE dialect_rows; --", "b\\'x", "één\u2028"]
+_MANY = [f"n{number:04d}" for number in range(1500)]
+
+
+async def test_a_transaction_locking_begins_with_the_locks_lock_names_takes_and_commits(
+    engine: AsyncEngine,
+) -> None:
+    async with transaction_locking(engine, ["z", *_HOSTILE, *_MANY], shared=90) as first:
+        await first.execute(rows.insert().values(id=1, name="een"))
+        # Shared: a sharer takes it beside the first.
+        async with transaction_locking(engine, ["y"], shared=90) as second:
+            await second.execute(select(rows.c.id))
+        if is_postgres(engine):
+            async with engine.connect() as other:
+                waits = (
+                    lock_out_writers(other, 90, rows),
+                    *(lock_names(other, [n]) for n in ["z", *_HOSTILE, _MANY[-1]]),
+                )
+                for wait in waits:
+                    await other.execute(text("SET LOCAL lock_timeout = '300ms'"))
+                    with pytest.raises(DBAPIError, match="lock timeout"):
+                        await wait
+                    await other.rollback()
+    # Committed on leaving; then the one alone gets the shared lock and the names.
+    async with engine.begin() as alone:
+        await lock_out_writers(alone, 90, rows)
+        await lock_names(alone, ["z", *_HOSTILE])
+        found = (await alone.execute(select(rows.c.id, rows.c.name).order_by(rows.c.id))).all()
+    assert [tuple(row) for row in found] == [(1, "een")]
+
+
+async def test_a_transaction_locking_rolls_back_on_an_error_and_its_connection_serves_again(
+    engine: AsyncEngine,
+) -> None:
+    async def duplicate() -> None:
+        async with transaction_locking(engine, ["a"], shared=91) as conn:
+            await conn.execute(rows.insert().values(id=1, name="weg"))
+            await conn.execute(rows.insert().values(id=1, name="dubbel"))
+
+    async def failing() -> None:
+        async with transaction_locking(engine, []) as conn:
+            await conn.execute(rows.insert().values(id=2, name="ook weg"))
+            raise RuntimeError
+
+    with pytest.raises(DBAPIError):
+        await duplicate()
+    with pytest.raises(RuntimeError):
+        await failing()
+    # Every connection of the pool begins anew, outside any transaction and holding no lock.
+    for _ in range(3):
+        async with transaction_locking(engine, ["a"]) as conn:
+            await conn.execute(rows.insert().values(id=3, name="blijft"))
+            await conn.execute(rows.delete().where(rows.c.id == 3))
+        if is_postgres(engine):
+            async with engine.connect() as other:
+                held = await other.scalar(
+                    text(
+                        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"
+                        " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+                    )
+                )
+                assert held == 0
+    async with engine.connect() as conn:
+        assert await conn.scalar(select(func.count()).select_from(rows)) == 0
