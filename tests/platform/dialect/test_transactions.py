@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable, Iterable
 
 import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from dialect.tables import metadata, rows
 from stroom_platform.db import make_engine
@@ -104,18 +105,26 @@ async def test_locked_transactions_take_turns_and_commit(database_url: str) -> N
         await engine.dispose()
 
 
+async def _kept_out(
+    engine: AsyncEngine, waits: Callable[[AsyncConnection], Iterable[Awaitable[None]]]
+) -> None:
+    """On PostgreSQL, each lock that `waits` asks for on another connection times out: it is held."""
+    if not is_postgres(engine):
+        return
+    async with engine.connect() as other:
+        for wait in waits(other):
+            await other.execute(text("SET LOCAL lock_timeout = '300ms'"))
+            with pytest.raises(DBAPIError, match="lock timeout"):
+                await wait
+            await other.rollback()
+
+
 async def test_shared_locks_keep_out_only_who_locks_alone(engine: AsyncEngine) -> None:
     async with engine.begin() as first, engine.begin() as second:
         await share_transaction_lock(first, 88)
         await share_transaction_lock(second, 88)
         await lock_names(first, ["b", "a"])
-        if is_postgres(engine):
-            async with engine.connect() as other:
-                for wait in (lock_out_writers(other, 88, rows), lock_names(other, ["a"])):
-                    await other.execute(text("SET LOCAL lock_timeout = '300ms'"))
-                    with pytest.raises(DBAPIError, match="lock timeout"):
-                        await wait
-                    await other.rollback()
+        await _kept_out(engine, lambda other: (lock_out_writers(other, 88, rows), lock_names(other, ["a"])))
     # Once the sharers have ended, the one alone gets it; nothing was written by taking it.
     async with engine.begin() as alone:
         await lock_out_writers(alone, 88, rows)
@@ -127,13 +136,7 @@ async def test_names_locked_with_a_shared_lock_hold_both(engine: AsyncEngine) ->
         await lock_names(first, ["b", "a"], shared=89)
         # Shared: another sharer takes it beside the first.
         await lock_names(second, ["c"], shared=89)
-        if is_postgres(engine):
-            async with engine.connect() as other:
-                for wait in (lock_out_writers(other, 89, rows), lock_names(other, ["a"])):
-                    await other.execute(text("SET LOCAL lock_timeout = '300ms'"))
-                    with pytest.raises(DBAPIError, match="lock timeout"):
-                        await wait
-                    await other.rollback()
+        await _kept_out(engine, lambda other: (lock_out_writers(other, 89, rows), lock_names(other, ["a"])))
     async with engine.begin() as alone:
         await lock_out_writers(alone, 89, rows)
         await lock_names(alone, ["a", "b"])
@@ -153,17 +156,13 @@ async def test_a_transaction_locking_begins_with_the_locks_lock_names_takes_and_
         # Shared: a sharer takes it beside the first.
         async with transaction_locking(engine, ["y"], shared=90) as second:
             await second.execute(select(rows.c.id))
-        if is_postgres(engine):
-            async with engine.connect() as other:
-                waits = (
-                    lock_out_writers(other, 90, rows),
-                    *(lock_names(other, [n]) for n in ["z", *_HOSTILE, _MANY[-1]]),
-                )
-                for wait in waits:
-                    await other.execute(text("SET LOCAL lock_timeout = '300ms'"))
-                    with pytest.raises(DBAPIError, match="lock timeout"):
-                        await wait
-                    await other.rollback()
+        await _kept_out(
+            engine,
+            lambda other: (
+                lock_out_writers(other, 90, rows),
+                *(lock_names(other, [n]) for n in ["z", *_HOSTILE, _MANY[-1]]),
+            ),
+        )
     # Committed on leaving; then the one alone gets the shared lock and the names.
     async with engine.begin() as alone:
         await lock_out_writers(alone, 90, rows)
