@@ -190,12 +190,18 @@ class AuditLog:
 
     def _committed(self, entry: AuditEntry) -> None:
         # Also in the log, which usually leaves the machine: another record of the head.
-        log.info("audit head", extra={"audit_table": self.table.name, "seq": entry.seq, "hash": entry.hash})
+        log.info(
+            "nieuwste auditregel",
+            extra={"audit_table": self.table.name, "seq": entry.seq, "hash": entry.hash},
+        )
         if self.head is not None:
             try:
                 self.head.advance(entry)
             except OSError as exc:
-                log.error("audit head not written", extra={"path": str(self.head.path), "error": str(exc)})
+                log.error(
+                    "kopbestand van de audit niet bijgewerkt",
+                    extra={"path": str(self.head.path), "error": str(exc)},
+                )
 
     async def _locked_insert(self, conn: AsyncConnection, record: AuditRecord) -> AuditEntry:
         await lock_transaction(conn, self._lock_key)
@@ -277,7 +283,7 @@ class AuditFailures:
                 )
             except Exception:
                 # The answer is sent already; a lost entry must at least be visible in the logs.
-                log.exception("audit entry for a refused request could not be stored")
+                log.exception("auditregel voor een geweigerd verzoek kon niet worden opgeslagen")
 
 
 def request_actor(request: Request) -> str:

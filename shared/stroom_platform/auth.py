@@ -323,7 +323,7 @@ class TokenVerifier:
         self._leeway = leeway_seconds
         self.clock = clock
         if not self._keys and self._jwks is None:
-            raise ValueError("a token verifier needs public keys or a JWKS URL")
+            raise ValueError("tokencontrole vraagt publieke sleutels of een JWKS-adres")
 
     def _decode(self, token: str, key: Any) -> dict[str, Any]:
         claims: dict[str, Any] = jwt.decode(
@@ -476,7 +476,7 @@ class Authenticator:
         try:
             return await self._verified_principal(token)
         except AuthProblem as problem:
-            log.warning("token refused", extra={"reason": problem.reason})
+            log.warning("token geweigerd", extra={"reason": problem.reason})
             raise
 
     async def _verified_principal(self, token: str) -> Principal:
@@ -508,7 +508,7 @@ class Authenticator:
         for known, principal in self._api_keys.items():
             if hmac.compare_digest(known, presented):
                 return principal
-        log.warning("API key refused")
+        log.warning("API-sleutel geweigerd")
         raise invalid_token("Onbekende API-sleutel", "Deze API-sleutel is niet bekend.")
 
     async def known_principal(self, authorization: str | None, api_key: str | None) -> Principal | None:

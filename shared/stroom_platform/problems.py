@@ -106,7 +106,7 @@ def install_problem_handlers(app: FastAPI) -> None:
         return problem_response(problem, request)
 
     async def on_unexpected(request: Request, exc: Exception) -> FastJSONResponse:
-        log.exception("unhandled error", extra={"path": request.url.path})
+        log.exception("onverwachte fout", extra={"path": request.url.path})
         return problem_response(Problem(500, "internal-error", "Interne fout"), request)
 
     app.add_exception_handler(Problem, on_problem)

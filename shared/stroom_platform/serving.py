@@ -69,7 +69,7 @@ class AppGroup:
                 if self._tasks[-1].done():
                     # Start-up failed (port taken, lifespan error): surface it now.
                     self._tasks[-1].result()
-                    raise RuntimeError("server stopped during start-up")
+                    raise RuntimeError("server gestopt tijdens het opstarten")
                 await asyncio.sleep(0.05)
 
     async def wait(self) -> None:

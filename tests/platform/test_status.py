@@ -65,13 +65,17 @@ async def test_an_unreachable_database_is_logged_when_it_goes_and_comes_back_not
         assert logged() == []
         away[0] = True
         assert [await database_status(engine, read) for _ in range(3)] == [(None, {"reachable": False})] * 3
-        assert logged() == ["database not reachable"]
+        assert logged() == ["database niet bereikbaar"]
         away[0] = False
         assert [await database_status(engine, read) for _ in range(3)] == [(42, {"reachable": True})] * 3
-        assert logged() == ["database not reachable", "database reachable again"]
+        assert logged() == ["database niet bereikbaar", "database weer bereikbaar"]
         away[0] = True
         assert (await database_status(engine, read))[1] == {"reachable": False}
-        assert logged() == ["database not reachable", "database reachable again", "database not reachable"]
+        assert logged() == [
+            "database niet bereikbaar",
+            "database weer bereikbaar",
+            "database niet bereikbaar",
+        ]
     finally:
         await engine.dispose()
 

@@ -107,7 +107,7 @@ async def _persist(attempt: Callable[[], Awaitable[T]], what: str) -> T:
         try:
             return await attempt()
         except Exception:
-            log.exception(f"{what} failed, trying again", extra={"delay": delay})
+            log.exception(f"{what} mislukt; opnieuw proberen", extra={"delay": delay})
             await asyncio.sleep(delay)
             delay = min(delay * 2, 30.0)
 
@@ -208,7 +208,7 @@ class Processor:
         while True:
             batch = self._next(await self._to_apply.get())
             self._reached(batch, "started")
-            facts, dead = await _persist(functools.partial(self._apply, batch), "applying a batch")
+            facts, dead = await _persist(functools.partial(self._apply, batch), "verwerken van een batch")
             self._reached(batch, "applied")
             for _, event in batch.decoded:
                 if self.last_event_time is None or event.envelope.time > self.last_event_time:
@@ -220,7 +220,7 @@ class Processor:
         while True:
             batch, facts, dead = await self._to_send.get()
             # Queued again in full if queueing fails (the broker away): facts repeat harmlessly.
-            futures = await _persist(functools.partial(self._send, facts, dead), "publishing facts")
+            futures = await _persist(functools.partial(self._send, facts, dead), "publiceren van feiten")
             await self._to_confirm.put((batch, facts, dead, futures))
 
     async def _confirm_loop(self) -> None:
@@ -230,7 +230,7 @@ class Processor:
                 await asyncio.gather(*futures)
             except Exception:
                 # The database has the effects; what the broker refused is sent again.
-                await _persist(functools.partial(self._publish, facts, dead), "publishing facts")
+                await _persist(functools.partial(self._publish, facts, dead), "publiceren van feiten")
             batch.done()
             self._reached(batch, "published")
             self.metrics.apply_seconds.observe(time.perf_counter() - batch.started)
@@ -255,7 +255,7 @@ class Processor:
         except Exception as exc:
             if not batch.decoded:
                 raise
-            log.warning("a batch failed to apply; isolating its failing events", extra={"error": _cause(exc)})
+            log.warning("batch mislukt; de falende events worden afgezonderd", extra={"error": _cause(exc)})
         good, bad = await self._isolate(batch.decoded)
         return await self._commit(good, [*batch.poison, *bad])
 
@@ -319,7 +319,7 @@ class Processor:
                 # Deadlocks between workers and lost connections are worth another try; the
                 # batch is not acknowledged until it succeeds, so nothing is skipped.
                 log.warning(
-                    "apply failed, retrying", extra={"error": type(exc.orig).__name__, "delay": delay}
+                    "verwerking mislukt; opnieuw", extra={"error": type(exc.orig).__name__, "delay": delay}
                 )
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)

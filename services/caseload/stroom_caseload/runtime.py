@@ -107,7 +107,7 @@ class CaseloadRuntime:
             EpochWatch(self.broker, consumer.rewind).run(), name="caseload-broker-epoch"
         )
         self._kafka = _Kafka(producer, applying, probe, processor, consumer, watch)
-        log.info("caseload consumer started", extra={"group": settings.consumer_group})
+        log.info("caseload-consumer gestart", extra={"group": settings.consumer_group})
 
     async def stop(self) -> None:
         kafka, self._kafka = self._kafka, None
@@ -119,7 +119,7 @@ class CaseloadRuntime:
             await kafka.producer.stop()
             await kafka.applying.dispose()
         await self.engine.dispose()
-        log.info("caseload consumer stopped")
+        log.info("caseload-consumer gestopt")
 
     def checks(self) -> dict[str, ReadinessCheck]:
         """Readiness: the database answers, the consumer runs, reaches the broker and has partitions."""
@@ -133,7 +133,7 @@ class CaseloadRuntime:
         async def assignment() -> None:
             # A worker the group gave no partitions applies nothing (more workers than partitions).
             if not self._started().consumer.assignment():
-                raise RuntimeError("no partitions assigned")
+                raise RuntimeError("geen partities toegewezen")
 
         return {
             "database": partial(database_check, self.engine),
@@ -144,7 +144,7 @@ class CaseloadRuntime:
 
     def _started(self) -> _Kafka:
         if self._kafka is None:
-            raise RuntimeError("consumer not started")
+            raise RuntimeError("consumer niet gestart")
         return self._kafka
 
     async def status(self) -> dict[str, Any]:

@@ -86,7 +86,7 @@ async def _post_history(
                 f"{intake}/v1/events", content=body, headers={**NDJSON, **_bearer(token)}
             )
             if response.status_code != 202:
-                raise RuntimeError(f"intake answered {response.status_code}: {response.text[:500]}")
+                raise RuntimeError(f"intake antwoordde {response.status_code}: {response.text[:500]}")
             outcome = response.json()
             accepted += outcome["accepted"]
             progress.advance(body.count(b"\n") + 1)

@@ -99,7 +99,7 @@ class Relay:
     async def check_broker(self) -> None:
         """A metadata round trip to the broker; raises when it does not answer in time."""
         if self._producer is None:
-            raise ConnectionError("the relay has not reached the broker yet")
+            raise ConnectionError("het doorgeefproces heeft de broker nog niet bereikt")
         await asyncio.wait_for(self._producer.client.fetch_all_metadata(), 3.0)
 
     async def _started(self) -> bool:
@@ -109,7 +109,7 @@ class Relay:
             await self.start()
         except (KafkaError, OSError) as exc:
             self.broker_reachable = False
-            log.warning("broker not reachable; retrying later", extra={"error": type(exc).__name__})
+            log.warning("broker niet bereikbaar; later opnieuw", extra={"error": type(exc).__name__})
             return False
         return True
 
@@ -146,7 +146,7 @@ class Relay:
         async with self._engine.connect() as conn:
             while not await try_session_lock(conn, RELAY_LOCK_KEY):
                 await conn.commit()
-                log.info("another relay holds the lock; waiting")
+                log.info("een ander doorgeefproces heeft het slot; wachten")
                 await asyncio.sleep(self._poll_seconds)
             # Leave no transaction open on the lock's connection: notifications arrive while idle.
             await conn.commit()
@@ -162,10 +162,10 @@ class Relay:
             await self.verify_epoch()
         except (TimeoutError, KafkaError, OSError) as exc:
             self.broker_reachable = False
-            log.warning("broker epoch unknown; retrying later", extra={"error": type(exc).__name__})
+            log.warning("broker-epoch onbekend; later opnieuw", extra={"error": type(exc).__name__})
             return False
         except Exception:
-            log.exception("checking the broker epoch failed; retrying later")
+            log.exception("controleren van de broker-epoch mislukt; later opnieuw")
             return False
         self._epoch_checked_at = now
         return True
@@ -181,7 +181,10 @@ class Relay:
             again = await repository.republish_all(conn, epoch, datetime.now(UTC))
         await ensure_topics(self._broker.bootstrap_servers, [TopicSpec(self._topic, self._partitions)])
         if again:
-            log.warning("new broker epoch: publishing every stored event again", extra={"events": again})
+            log.warning(
+                "nieuwe broker-epoch: alle opgeslagen events worden opnieuw gepubliceerd",
+                extra={"events": again},
+            )
         return again
 
     async def _drain_with_retry(self) -> None:
@@ -189,10 +192,10 @@ class Relay:
             await self.drain()
         except KafkaError as exc:
             self.broker_reachable = False
-            log.warning("publishing failed; retrying later", extra={"error": type(exc).__name__})
+            log.warning("publiceren mislukt; later opnieuw", extra={"error": type(exc).__name__})
         except Exception:
             # The database may be briefly unreachable; the next round tries again.
-            log.exception("relaying failed; retrying later")
+            log.exception("doorgeven mislukt; later opnieuw")
 
     async def drain(self) -> int:
         """Publish until nothing is unpublished; returns how many records were produced.

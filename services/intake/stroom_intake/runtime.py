@@ -71,7 +71,7 @@ class IntakeRuntime:
         if self.relay is not None:
             self._tasks.append(asyncio.create_task(self.relay.run(), name="intake-relay"))
         elif self.settings.relay_in_app:
-            log.warning("no KAFKA_BOOTSTRAP_SERVERS: events are stored but not published")
+            log.warning("geen KAFKA_BOOTSTRAP_SERVERS: events worden opgeslagen maar niet gepubliceerd")
         self._tasks.append(asyncio.create_task(self._watch_backlog(), name="intake-backlog"))
 
     async def stop(self) -> None:

@@ -185,6 +185,6 @@ def _redelivered(candidate: _Candidate, stored_fingerprint: str | None, report: 
     report.conflicts.append(Conflict(candidate.position, event_id, source))
     # Source and id only: the content may identify a person.
     log.warning(
-        "event conflicts with an earlier one of the same source and id; the first is kept",
+        "event botst met een eerder event van dezelfde bron en id; het eerste blijft staan",
         extra={"source": source, "event_id": event_id},
     )

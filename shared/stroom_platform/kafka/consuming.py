@@ -131,7 +131,7 @@ class BatchConsumer:
             except Exception as exc:
                 # The broker away, say: the positions are where they were, so nothing is skipped.
                 self.last_error = type(exc).__name__
-                log.exception("consuming failed; trying again", extra={"topic": self.topic})
+                log.exception("lezen van de topic mislukt; opnieuw proberen", extra={"topic": self.topic})
                 await asyncio.sleep(1.0)
 
     async def _step(self) -> None:
@@ -159,7 +159,9 @@ class BatchConsumer:
             # Not done: the batch is read again after a pause (a database restart, say).
             done(failed=True)
             self.last_error = type(exc).__name__
-            log.exception("handling a batch failed; reading it again", extra={"topic": self.topic})
+            log.exception(
+                "verwerken van een batch mislukt; de batch wordt opnieuw gelezen", extra={"topic": self.topic}
+            )
             await asyncio.sleep(1.0)
             for tp, offset in starts.items():
                 if tp in self._consumer.assignment():
@@ -241,7 +243,9 @@ class BatchConsumer:
             try:
                 await self._commit()
             except (KafkaError, OSError) as exc:
-                log.warning("committing offsets failed; trying again", extra={"error": type(exc).__name__})
+                log.warning(
+                    "vastleggen van de offsets mislukt; opnieuw proberen", extra={"error": type(exc).__name__}
+                )
 
     async def _rewind_now(self) -> None:
         await self._settled.wait()
@@ -264,7 +268,9 @@ class BatchConsumer:
         try:
             await self._commit()
         except (KafkaError, OSError) as exc:
-            log.warning("committing before a rebalance failed", extra={"error": type(exc).__name__})
+            log.warning(
+                "vastleggen van de offsets voor een herverdeling mislukt", extra={"error": type(exc).__name__}
+            )
         self._generation += 1
         for tp in revoked:
             self._committable.pop(tp, None)

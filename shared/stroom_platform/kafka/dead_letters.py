@@ -66,7 +66,9 @@ async def dead_letter(
         # A poison record may carry a raw BSN that intake should have replaced: mask it here.
         value = redact(record.value.decode(errors="replace")).encode() if record.value else None
         futures.append(await producer.send(topic, value, key=record.key, headers=headers))
-        log.warning("dead-lettered a record", extra={"topic": record.topic, "position": position})
+        log.warning(
+            "record naar de dead-letter-topic gestuurd", extra={"topic": record.topic, "position": position}
+        )
     return futures
 
 

@@ -62,7 +62,7 @@ async def test_no_raw_bsn_anywhere(
 
     formatter = JsonFormatter()
     logs = "\n".join(formatter.format(record) for record in caplog.records)
-    assert "conflicts with an earlier one" in logs
+    assert "botst met een eerder event" in logs
     kafka = "\n".join(repr((r.key, r.value, r.headers)) for r in records)
     places = {
         "database": await database_text(app),

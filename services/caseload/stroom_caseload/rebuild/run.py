@@ -221,7 +221,7 @@ async def _rebuild(settings: CaseloadSettings, progress: Progress) -> RebuildRes
         worker_cpu_seconds=workers.cpu_seconds,
     )
     log.info(
-        "rebuild swapped in",
+        "herbouw in gebruik genomen",
         extra={
             "records": result.records,
             "entities": result.entities,

@@ -173,7 +173,7 @@ def _serve(conn: Connection, queue: Any, log_level: str, memory: Memory) -> None
         try:
             result = asyncio.run(step(*args, queue.put, memory))
         except BaseException as exc:  # handed to the rebuild, which raises it
-            log.exception("a rebuild step failed")
+            log.exception("een stap van de herbouw is mislukt")
             try:
                 conn.send((False, exc, peak_rss_mb(), time.process_time() - started))
             except Exception:  # not every driver's exception pickles

@@ -67,7 +67,10 @@ class GenerationWatch:
                 if not await self._listen():
                     return
             except Exception as exc:
-                log.warning("generation watch: connection lost", extra={"error": type(exc).__name__})
+                log.warning(
+                    "generatiebewaking: verbinding met de database verloren; opnieuw verbinden",
+                    extra={"error": type(exc).__name__},
+                )
             finally:
                 self._lost()
             await asyncio.sleep(RECONNECT_SECONDS)
