@@ -89,15 +89,19 @@ async def test_a_reading_connection_the_server_closed_is_replaced_before_it_is_u
         await engine.dispose()
 
 
-async def test_a_reading_connection_plans_no_parallel_workers(postgres_server_url: str) -> None:
+async def test_a_reading_connection_plans_no_parallel_workers_and_compiles_nothing(
+    postgres_server_url: str,
+) -> None:
     engine = make_engine(postgres_server_url)
     reading = make_reading_engine(engine)
     try:
         async with reading.connect() as conn:
             assert await conn.scalar(text("SHOW max_parallel_workers_per_gather")) == "0"
-        # The writing engine keeps the server's setting.
+            assert await conn.scalar(text("SHOW jit")) == "off"
+        # The writing engine keeps the server's settings.
         async with engine.connect() as conn:
             assert await conn.scalar(text("SHOW max_parallel_workers_per_gather")) != "0"
+            assert await conn.scalar(text("SHOW jit")) == "on"
     finally:
         await reading.dispose()
         await engine.dispose()
