@@ -63,9 +63,13 @@ async def lock_out_writers(conn: AsyncConnection, key: int, table: Table) -> Non
         await conn.execute(delete(table).where(text("1 = 0")))
 
 
+# A name's lock has two keys, this one and its name's hash: PostgreSQL keeps two-key locks apart
+# from one-key locks, so no name, whatever it hashes to, takes a lock given by number (a shared
+# lock, a relay's session lock) or waits for one.
+_NAMES = 0x5354_524D
 _LOCK_NAMES = text(
     "SELECT count(CASE WHEN k IS NULL THEN pg_advisory_xact_lock_shared(:shared)"
-    " ELSE pg_advisory_xact_lock(hashtext(k)) END ORDER BY n)"
+    " ELSE pg_advisory_xact_lock(CAST(:names AS integer), hashtext(k)) END ORDER BY n)"
     " FROM unnest(CAST(:keys AS text[])) WITH ORDINALITY AS given(k, n)"
 )
 # PostgreSQL takes at most 1,664 columns in a SELECT's list.
@@ -86,7 +90,8 @@ async def lock_names(conn: AsyncConnection, names: Sequence[str], shared: int | 
     the same statement. SQLite's one writer needs none."""
     if not is_postgres(conn) or not (names or shared is not None):
         return
-    await conn.execute(_LOCK_NAMES, {"keys": _lock_keys(names, shared), "shared": shared})
+    keys = _lock_keys(names, shared)
+    await conn.execute(_LOCK_NAMES, {"keys": keys, "shared": shared, "names": _NAMES})
 
 
 @asynccontextmanager
@@ -105,7 +110,7 @@ async def transaction_locking(
     locks = [
         f"pg_advisory_xact_lock_shared({shared:d})"
         if key is None
-        else f"pg_advisory_xact_lock(hashtext(convert_from(decode('{key.encode().hex()}', 'hex'), 'UTF8')))"
+        else f"pg_advisory_xact_lock({_NAMES:d}, hashtext({_utf8(key)}))"
         for key in _lock_keys(names, shared)
     ]
     # A list of calls, not `lock_names`' array: PostgreSQL parses and plans it in about half the
@@ -124,6 +129,11 @@ async def transaction_locking(
                 await _control(conn, "ROLLBACK")
             raise
         await _control(conn, "COMMIT")
+
+
+def _utf8(name: str) -> str:
+    """`name` as an SQL expression holding nothing but digits and the letters a to f."""
+    return f"convert_from(decode('{name.encode().hex()}', 'hex'), 'UTF8')"
 
 
 async def _control(conn: AsyncConnection, sql: str) -> None:

@@ -142,6 +142,24 @@ async def test_names_locked_with_a_shared_lock_hold_both(engine: AsyncEngine) ->
         await lock_names(alone, ["a", "b"])
 
 
+async def test_a_name_never_takes_a_lock_given_by_number_whatever_it_hashes_to(engine: AsyncEngine) -> None:
+    if not is_postgres(engine):
+        return
+    async with engine.connect() as conn:
+        hashed = await conn.scalar(text("SELECT hashtext('a')"))
+    async with engine.begin() as first, engine.begin() as second:
+        await share_transaction_lock(first, hashed)
+        await second.execute(text("SET LOCAL lock_timeout = '300ms'"))
+        # Were a name's lock its hash alone, this would wait for the shared lock of that number.
+        await lock_names(second, ["a"])
+        async with transaction_locking(engine, ["b"], shared=hashed):
+            pass
+    async with engine.begin() as first, engine.begin() as second:
+        await lock_names(first, ["a"])
+        await second.execute(text("SET LOCAL lock_timeout = '300ms'"))
+        await lock_out_writers(second, hashed, rows)
+
+
 # Names as hostile as an event may bring them: quotes, a statement, a backslash, non-ASCII; and
 # more than one SELECT's list holds.
 _HOSTILE = ["benefit:a'); DROP TABLE dialect_rows; --", "b\\'x", "één\u2028"]
