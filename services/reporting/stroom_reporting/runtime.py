@@ -77,7 +77,7 @@ class ReportingRuntime:
 
             async def assignment() -> None:
                 if not consumer.assigned():
-                    raise RuntimeError("geen partities van de feitentopic toegewezen")
+                    raise RuntimeError("geen partities van het feitentopic toegewezen")
 
             checks |= {"broker": consumer.check_broker, "assignment": assignment}
         return checks

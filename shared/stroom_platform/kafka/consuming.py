@@ -131,7 +131,7 @@ class BatchConsumer:
             except Exception as exc:
                 # The broker away, say: the positions are where they were, so nothing is skipped.
                 self.last_error = type(exc).__name__
-                log.exception("lezen van de topic mislukt; opnieuw proberen", extra={"topic": self.topic})
+                log.exception("lezen van het topic mislukt; opnieuw proberen", extra={"topic": self.topic})
                 await asyncio.sleep(1.0)
 
     async def _step(self) -> None:

@@ -67,7 +67,7 @@ async def dead_letter(
         value = redact(record.value.decode(errors="replace")).encode() if record.value else None
         futures.append(await producer.send(topic, value, key=record.key, headers=headers))
         log.warning(
-            "record naar de dead-letter-topic gestuurd", extra={"topic": record.topic, "position": position}
+            "record naar het dead-letter-topic gestuurd", extra={"topic": record.topic, "position": position}
         )
     return futures
 
