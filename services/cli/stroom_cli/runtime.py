@@ -86,7 +86,7 @@ def load_settings(settings_class: type[SettingsT]) -> SettingsT:
                 # A check across settings: its message names the variables itself.
                 messages.append(dutch_message(error))
             elif error["type"] == "missing":
-                messages.append(f"{name} ontbreekt: zet deze omgevingsvariabele (zie README, Configuration)")
+                messages.append(f"{name} ontbreekt: zet deze omgevingsvariabele (zie README, Instellingen)")
             else:
                 messages.append(
                     f"{name} is ongeldig ({dutch_message(error)}): pas deze omgevingsvariabele aan"
