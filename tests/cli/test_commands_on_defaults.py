@@ -12,7 +12,7 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from stroom_cli.main import app
-from stroom_cli.progress import step
+from stroom_cli.progress import grouped, step
 from stroom_cli.runtime import ConfigurationError, load_service
 from stroom_cli.serve import start_services
 
@@ -124,3 +124,21 @@ def test_progress_prints_lines_when_not_a_terminal(monkeypatch: pytest.MonkeyPat
     assert lines[0].startswith("Events naar intake: 50 van 100 (50%) events, ")
     assert lines[-1].startswith("Events naar intake: 100 van 100 (100%) events, ")
     assert lines[-1].endswith("— klaar")
+
+
+def test_progress_sets_thousands_apart_with_a_point_as_dutch_readers_read_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    out = io.StringIO()
+    console = Console(file=out, force_terminal=False, width=200)
+    clock = iter(range(0, 1000, 5))
+    monkeypatch.setattr("stroom_cli.progress.time.monotonic", lambda: float(next(clock)))
+    with step(console, "Events naar intake", 145_938) as progress:
+        progress.advance(26_000)
+        progress.advance(119_938)
+    lines = out.getvalue().splitlines()
+    # The clock reads 10 s when the first line is written: 26,000 events in it.
+    assert lines[0] == "Events naar intake: 26.000 van 145.938 (18%) events, 2.600 events/s (10 s)"
+    assert lines[-1].startswith("Events naar intake: 145.938 van 145.938 (100%) events, ")
+    assert grouped(999) == "999"
+    assert grouped(1_234_567.5) == "1.234.568"

@@ -13,6 +13,7 @@ from rich.table import Table
 
 from stroom_cli.audit import record_admin_action
 from stroom_cli.dead_letters import show_and_replay
+from stroom_cli.progress import grouped
 from stroom_contract.messages import counted
 
 app = typer.Typer(no_args_is_help=True)
@@ -62,7 +63,7 @@ def rebuild() -> None:
 
         def update(done: int, total: int) -> None:
             elapsed = progress.tasks[task].elapsed or 0.0
-            rate = f"{done / elapsed:,.0f}" if elapsed else ""
+            rate = grouped(done / elapsed) if elapsed else ""
             progress.update(task, completed=done, total=total, rate=rate)
 
         try:

@@ -24,7 +24,7 @@ import typer
 from rich.console import Console
 
 from stroom_cli.pipeline import Backlog, wait_until_settled
-from stroom_cli.progress import counted, step
+from stroom_cli.progress import counted, grouped, step
 from stroom_cli.report import print_monthly
 from stroom_cli.runtime import (
     SERVICE_NAMES,
@@ -136,9 +136,9 @@ async def _load_history(
     )
     with step(console, "Simuleren") as progress:
         events = list(counted(simulated, progress))
-    console.print(f"Gesimuleerd: {len(events):,} events van {org.name}, van {history.start} tot nu.")
+    console.print(f"Gesimuleerd: {grouped(len(events))} events van {org.name}, van {history.start} tot nu.")
     accepted = await _post_history(client, urls["intake"], events, token)
-    console.print(f"Intake accepteerde {accepted:,} events (dubbele aanleveringen geteld als één).")
+    console.print(f"Intake accepteerde {grouped(accepted)} events (dubbele aanleveringen geteld als één).")
 
 
 async def _demo(data_dir: Path, years: int, scale: float, seed: int, stay: bool) -> None:

@@ -18,6 +18,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 LOG_EVERY_SECONDS = 5.0
 
 
+def grouped(number: float) -> str:
+    """`number` rounded to a whole, its thousands set apart with a point as Dutch readers write
+    them: 145.938 events, not Python's 145,938 (which reads as a decimal fraction in Dutch)."""
+    return f"{number:,.0f}".replace(",", ".")
+
+
 class Step:
     """Counts the work done of one step; `advance` after each piece, `note` to change the text."""
 
@@ -53,11 +59,9 @@ class Step:
         elapsed = max(time.monotonic() - self._started, 1e-9)
         if self.total is None and not self.done:
             return f"{self.what} … ({elapsed:.0f} s)"
-        share = f" van {self.total:,} ({self.done / self.total:.0%})" if self.total else ""
-        return (
-            f"{self.what}: {self.done:,}{share} {self.unit}, {self.done / elapsed:,.0f} {self.unit}/s "
-            f"({elapsed:.0f} s)"
-        )
+        share = f" van {grouped(self.total)} ({self.done / self.total:.0%})" if self.total else ""
+        rate = grouped(self.done / elapsed)
+        return f"{self.what}: {grouped(self.done)}{share} {self.unit}, {rate} {self.unit}/s ({elapsed:.0f} s)"
 
     def _line_if_due(self) -> None:
         now = time.monotonic()
