@@ -123,7 +123,9 @@ async def assert_facts_match_database(engine: AsyncEngine, records: list[Any]) -
     entity_facts = {k for k, v in latest.items() if isinstance(v, tuple)}
     assert entity_facts == {key for key, _ in rows}
     clients = {k: v for k, v in latest.items() if not isinstance(v, tuple)}
-    assert set(clients) == {r.record_id for r in stored_clients}
+    stored_ids = {r.record_id for r in stored_clients}
+    # Named when they differ: published but not stored, stored but not published.
+    assert set(clients) == stored_ids, (sorted(set(clients) - stored_ids), sorted(stored_ids - set(clients)))
     for record_id, retracted_at in stored_clients:
         assert (clients[record_id]["retracted_at"] is None) == (retracted_at is None), record_id
         # The newest record of each is the one its ledger row stands at now.
