@@ -127,11 +127,15 @@ def openapi_events() -> tuple[dict[str, Any], dict[str, Any]]:
 def _header_schema(type_name: str) -> dict[str, Any]:
     properties: dict[str, Any] = {
         "ce_specversion": {"type": "string", "const": "1.0"},
-        "ce_id": {"type": "string", "description": "The event's `id`, unique within its source."},
-        "ce_source": {"type": "string", "description": "The case system that recorded the event."},
+        "ce_id": {"type": "string", "description": "Het `id` van het event, uniek binnen zijn source."},
+        "ce_source": {"type": "string", "description": "Het zaaksysteem dat het event vastlegde."},
         "ce_type": {"type": "string", "const": type_name},
-        "ce_time": {"type": "string", "format": "date-time", "description": "When the source recorded it."},
-        "ce_subject": {"type": "string", "description": "Optional; as given by the source."},
+        "ce_time": {
+            "type": "string",
+            "format": "date-time",
+            "description": "Wanneer de source het vastlegde.",
+        },
+        "ce_subject": {"type": "string", "description": "Optioneel; zoals de source het gaf."},
         "content-type": {"type": "string", "const": "application/json"},
     }
     required = ["ce_specversion", "ce_id", "ce_source", "ce_type", "ce_time", "content-type"]
@@ -142,14 +146,14 @@ def _event_message(type_name: str, envelope: type[Envelope]) -> dict[str, Any]:
     template = key_template(type_name)
     if template is None:
         key_description = (
-            "The entity key of the retracted event when the intake knows it, "
-            "else `retraction:{source}:{retracted_id}`."
+            "De entiteitssleutel van het ingetrokken event als intake dat kent, "
+            "anders `retraction:{source}:{retracted_id}`."
         )
     else:
         key_description = (
-            f"`{template}`: one entity's events share a partition, so they stay in order. "
-            "`%` and `:` in a ref are written `%25` and `%3A`; a key over 300 characters is "
-            "`kind:#` and a SHA-256 of source and ref."
+            f"`{template}`: de events van één entiteit delen een partitie en blijven zo op volgorde. "
+            "`%` en `:` in een ref worden `%25` en `%3A`; een sleutel van meer dan 300 tekens is "
+            "`kind:#` en een SHA-256 van source en ref."
         )
     return {
         "name": type_name,
@@ -172,22 +176,22 @@ def _intake_messages() -> dict[str, Any]:
     return {
         "StructuredCloudEvent": {
             "name": "cloudevent",
-            "title": "One CloudEvent",
-            "summary": "One event in CloudEvents structured mode.",
+            "title": "Eén CloudEvent",
+            "summary": "Eén event in de structured mode van CloudEvents.",
             "contentType": "application/cloudevents+json",
             "payload": one_of,
         },
         "CloudEventBatch": {
             "name": "cloudevent-batch",
-            "title": "A batch of CloudEvents",
-            "summary": "A JSON array of events; valid ones are accepted, each bad one is reported.",
+            "title": "Een batch CloudEvents",
+            "summary": "Een JSON-array van events; geldige worden aangenomen, elk fout event wordt gemeld.",
             "contentType": "application/cloudevents-batch+json",
             "payload": {"type": "array", "items": one_of},
         },
         "NdjsonEvents": {
             "name": "ndjson",
-            "title": "Events as NDJSON",
-            "summary": "One structured CloudEvent per line, for bulk exports; errors name the line.",
+            "title": "Events als NDJSON",
+            "summary": "Eén structured CloudEvent per regel, voor bulkexports; fouten noemen de regel.",
             "contentType": "application/x-ndjson",
             "payload": {"type": "string"},
         },
@@ -222,13 +226,13 @@ def _operation(action: str, channel: str, summary: str, messages: dict[str, Any]
 
 
 _DESCRIPTION = """\
-How events travel through Stroom. Case systems send CloudEvents 1.0 to the intake over
-HTTP (the only way in). The intake validates them, replaces every BSN by a keyed pseudonym
-(`client_ref`) and publishes them to the events topic in CloudEvents Kafka binary mode:
-the attributes as `ce_` headers, `data` as the JSON value, the entity key as record key.
-The caseload service folds them and publishes facts for reporting. The JSON Schema of each
-event type is in `schemas/`; the intake's HTTP responses are in its OpenAPI document
-(`GET /openapi.json` on the intake service).
+Hoe events door Stroom reizen. Zaaksystemen sturen CloudEvents 1.0 over HTTP naar intake
+(de enige weg naar binnen). Intake valideert ze, vervangt elk BSN door een pseudoniem met
+sleutel (`client_ref`) en publiceert ze naar het eventtopic in de binary mode van de
+Kafka-binding van CloudEvents: de attributen als `ce_`-headers, `data` als de JSON-waarde, de
+entiteitssleutel als sleutel van het record. De caseloaddienst vouwt ze en publiceert feiten voor
+reporting. Het JSON Schema van elk eventtype staat in `schemas/`; de HTTP-antwoorden van intake
+staan in zijn OpenAPI-document (`GET /v1/openapi.json` op de intakedienst).
 """
 
 
@@ -240,10 +244,10 @@ def asyncapi(topics: Topics) -> dict[str, Any]:
     fact_messages = {
         "Fact": {
             "name": "fact",
-            "title": "Caseload fact",
+            "title": "Caseloadfeit",
             "summary": (
-                "A change of an entity's rows, applied on top of revision `base` (none: all its rows),"
-                " or a client record, whose highest `revision` wins."
+                "Een wijziging van de rijen van een entiteit, toegepast bovenop revisie `base` (geen:"
+                " al haar rijen), of een klantrecord, waarvan de hoogste `revision` wint."
             ),
             "contentType": "application/json",
             "payload": {"$ref": "#/components/schemas/Fact"},
@@ -252,10 +256,10 @@ def asyncapi(topics: Topics) -> dict[str, Any]:
                     "key": {
                         "type": "string",
                         "description": (
-                            "The fact's `entity`; for a client record `entity|record_id`. Partitioned"
-                            " by Kafka's default hash (murmur2) of the part before `|`, so all facts of"
-                            " one entity, its client records included, share a partition and keep"
-                            " their order."
+                            "De `entity` van het feit; voor een klantrecord `entity|record_id`. Verdeeld"
+                            " over de partities met de standaardhash van Kafka (murmur2) van het deel vóór"
+                            " `|`, zodat alle feiten van één entiteit, haar klantrecords inbegrepen, een"
+                            " partitie delen en hun volgorde houden."
                         ),
                     },
                     "bindingVersion": _KAFKA_BINDING,
@@ -266,11 +270,15 @@ def asyncapi(topics: Topics) -> dict[str, Any]:
     dead_letter_messages = {
         "DeadLetter": {
             "name": "dead-letter",
-            "title": "Refused record",
-            "summary": "A record a service could not decode, that broke the contract or could not apply.",
+            "title": "Geweigerd record",
+            "summary": (
+                "Een record dat een dienst niet kon decoderen, dat het contract brak of dat niet te"
+                " verwerken was."
+            ),
             "description": (
-                "The original key, value and headers, plus the headers `dlq_reason` and `dlq_position`."
-                " Replayed after a fix, it goes back to its topic without those two."
+                "De oorspronkelijke sleutel, waarde en headers, plus de headers `dlq_reason` en"
+                " `dlq_position`. Na een herstel opnieuw aangeboden gaat het zonder die twee terug naar"
+                " zijn topic."
             ),
             "headers": {
                 "type": "object",
@@ -278,43 +286,43 @@ def asyncapi(topics: Topics) -> dict[str, Any]:
                     "dlq_reason": {
                         "type": "string",
                         "description": (
-                            "Why it was refused: a code (`contract`, `undecodable`, `unappliable`,"
-                            " `conflict`), a colon and the reason in Dutch."
+                            "Waarom het werd geweigerd: een code (`contract`, `undecodable`,"
+                            " `unappliable`, `conflict`), een dubbele punt en de reden in het Nederlands."
                         ),
                     },
                     "dlq_position": {
                         "type": "string",
-                        "description": "Where it was read: `topic/partition/offset`.",
+                        "description": "Waar het gelezen werd: `topic/partition/offset`.",
                     },
                 },
                 "required": ["dlq_reason", "dlq_position"],
             },
-            "payload": {"description": "The original record value, unchanged."},
+            "payload": {"description": "De oorspronkelijke waarde van het record, ongewijzigd."},
         }
     }
     return {
         "asyncapi": "3.0.0",
-        "info": {"title": "Stroom events", "version": "1.0.0", "description": _DESCRIPTION},
+        "info": {"title": "Stroom-events", "version": "1.0.0", "description": _DESCRIPTION},
         "defaultContentType": "application/json",
         "servers": {
             "intake": {
                 "host": "intake:8001",
                 "protocol": "http",
-                "description": "The Stroom intake service: the way in for case systems.",
+                "description": "De intakedienst van Stroom: de weg naar binnen voor zaaksystemen.",
             },
             "kafka": {
                 "host": "kafka:9092",
                 "protocol": "kafka",
-                "description": "The Kafka cluster of a Stroom deployment; internal to Stroom.",
+                "description": "Het Kafka-cluster van een Stroom-installatie; intern voor Stroom.",
             },
         },
         "channels": {
             "intake": {
                 "address": INTAKE_PATH,
-                "title": "HTTP intake",
+                "title": "HTTP-intake",
                 "description": (
-                    "POST one event, a batch or NDJSON. `(source, id)` identifies an event: "
-                    "sending it again is acknowledged and counted once."
+                    "POST één event, een batch of NDJSON. `(source, id)` identificeert een event: "
+                    "het opnieuw sturen wordt bevestigd en één keer geteld."
                 ),
                 "servers": [{"$ref": "#/servers/intake"}],
                 "messages": {name: {"$ref": f"#/components/messages/{name}"} for name in intake_messages},
@@ -322,28 +330,28 @@ def asyncapi(topics: Topics) -> dict[str, Any]:
             "events": _kafka_channel(
                 topics.events,
                 "Events",
-                "Validated, pseudonymised events: the replayable log everything is folded from.",
+                "Gevalideerde, gepseudonimiseerde events: het herspeelbare log waaruit alles wordt gevouwen.",
                 event_messages,
                 "events",
             ),
             "facts": _kafka_channel(
                 topics.facts,
-                "Caseload facts",
-                "Normalised entity histories and client records, keyed by entity, for reporting.",
+                "Caseloadfeiten",
+                "Wijzigingen van de rijen van entiteiten en klantrecords, per entiteit, voor reporting.",
                 fact_messages,
                 "facts",
             ),
             "deadLetter": _kafka_channel(
                 topics.dead_letter,
-                "Dead letters",
-                "Records of the events topic the caseload service could not use, kept for inspection.",
+                "Dode letters",
+                "Records van het eventtopic die de caseloaddienst niet kon gebruiken, ter inzage bewaard.",
                 dead_letter_messages,
                 "dead_letter",
             ),
             "factsDeadLetter": _kafka_channel(
                 topics.facts_dead_letter,
-                "Refused facts",
-                "Records of the facts topic the reporting service could not use, kept for inspection.",
+                "Geweigerde feiten",
+                "Records van het feitentopic die reporting niet kon gebruiken, ter inzage bewaard.",
                 dead_letter_messages,
                 "dead_letter",
             ),
@@ -353,33 +361,33 @@ def asyncapi(topics: Topics) -> dict[str, Any]:
                 **_operation(
                     "receive",
                     "intake",
-                    "The intake accepts events from case systems.",
+                    "Intake neemt events aan van zaaksystemen.",
                     intake_messages,
                 ),
                 "bindings": {"http": {"method": "POST", "bindingVersion": _HTTP_BINDING}},
             },
             "publishEvents": _operation(
-                "send", "events", "The intake's outbox relay publishes accepted events.", event_messages
+                "send", "events", "De outbox-relay van intake publiceert aangenomen events.", event_messages
             ),
             "foldEvents": _operation(
-                "receive", "events", "The caseload service folds events into live state.", event_messages
+                "receive", "events", "De caseloaddienst vouwt events tot de actuele stand.", event_messages
             ),
             "publishFacts": _operation(
-                "send", "facts", "The caseload service publishes each changed entity.", fact_messages
+                "send", "facts", "De caseloaddienst publiceert elke veranderde entiteit.", fact_messages
             ),
             "materialiseFacts": _operation(
-                "receive", "facts", "The reporting service materialises counts from facts.", fact_messages
+                "receive", "facts", "De reportingdienst materialiseert tellingen uit feiten.", fact_messages
             ),
             "deadLetter": _operation(
                 "send",
                 "deadLetter",
-                "The caseload service sets aside records it cannot use.",
+                "De caseloaddienst zet records opzij die hij niet kan gebruiken.",
                 dead_letter_messages,
             ),
             "deadLetterFacts": _operation(
                 "send",
                 "factsDeadLetter",
-                "The reporting service sets aside facts it cannot use.",
+                "De reportingdienst zet feiten opzij die hij niet kan gebruiken.",
                 dead_letter_messages,
             ),
         },
@@ -450,7 +458,7 @@ def render(topics: Topics) -> dict[str, str]:
     files = {schema_file(name): _json(event_schema(name)) for name in EVENT_TYPES}
     files[FACTS_SCHEMA_FILE] = _json(facts_schema())
     files[CODE_LISTS_FILE] = code_lists_markdown()
-    header = "# Generated by `stroom contract export` from stroom_contract: do not edit.\n"
+    header = "# Gegenereerd door `stroom contract export` uit stroom_contract: niet bewerken.\n"
     files[ASYNCAPI_FILE] = header + yaml.dump(
         asyncapi(topics), Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100
     )
