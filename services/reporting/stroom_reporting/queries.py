@@ -29,7 +29,9 @@ from sqlalchemy import (
     true,
     union_all,
 )
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.compiler import SQLCompiler
 
 from stroom_platform.dialect import (
     PerEngine,
@@ -222,6 +224,35 @@ def _figures(postgres: bool, flows: Select[Any]) -> Select[Any]:
 _CURRENT_FIGURES = PerEngine(lambda postgres: _figures(postgres, _current_flows(postgres)))
 
 
+@lru_cache(maxsize=16)
+def _compiled(
+    statement: Select[Any] | CompoundSelect[Any], dialect: Dialect
+) -> tuple[str, tuple[str, ...], dict[str, Any]]:
+    """A statement built once per engine as its driver runs it: the SQL, its parameters' names in
+    order and the values it binds itself (its literals)."""
+    compiled = statement.compile(dialect=dialect)
+    assert isinstance(compiled, SQLCompiler)
+    return str(compiled), tuple(compiled.positiontup or ()), dict(compiled.params)
+
+
+async def _fetch(
+    conn: AsyncConnection, statement: Select[Any] | CompoundSelect[Any], values: dict[str, Any]
+) -> Sequence[Any]:
+    """The rows of a statement built once per engine. On PostgreSQL asyncpg runs it compiled once
+    and its rows come as asyncpg gives them: SQLAlchemy's cache look-up, parameter processing and
+    a Row per row cost three times the driver's CPU for a monthly report's 2,400 rows. Only for
+    statements whose columns asyncpg returns as SQLAlchemy would (integers, text, times in UTC)
+    and whose values are bound as they are given (arrays, `among`; no expanding IN)."""
+    if not is_postgres(conn):
+        return list((await conn.execute(statement, values)).all())
+    sql, names, literals = _compiled(statement, conn.dialect)
+    bound = literals | values
+    driver = (await conn.get_raw_connection()).driver_connection
+    assert driver is not None
+    rows: Sequence[Any] = await driver.fetch(sql, *(bound[name] for name in names))
+    return rows
+
+
 @dataclass(frozen=True)
 class FlowsAsked:
     """Which monthly flows a report asks for: every municipality x regulation x unit of the lists
@@ -248,9 +279,11 @@ async def monthly_figures(conn: AsyncConnection, asked: FlowsAsked) -> Sequence[
     and grouping_set."""
     if not (asked.municipalities and asked.regulations and asked.units):
         return []
-    postgres = is_postgres(conn)
     as_of = asked.as_of
-    statement = _CURRENT_FIGURES(conn) if as_of is None else _figures(postgres, _flows_as_of(postgres, as_of))
+    if as_of is None:
+        return await _fetch(conn, _CURRENT_FIGURES(conn), asked.parameters(conn))
+    postgres = is_postgres(conn)
+    statement = _figures(postgres, _flows_as_of(postgres, as_of))
     figures: Sequence[Any] = (await conn.execute(statement, asked.parameters(conn))).all()
     return figures
 
@@ -269,6 +302,28 @@ async def flows(conn: AsyncConnection, asked: FlowsAsked) -> Sequence[FlowTuple]
     return rows
 
 
+def _late_flows(postgres: bool) -> Select[Any]:
+    f = t.late_flows.c
+    key = (f.municipality, f.regulation, f.unit, f.month, f.recorded_at)
+    inflow, outflow = func.sum(f.inflow), func.sum(f.outflow)
+    return (
+        select(*key, inflow, outflow)
+        .where(
+            f.lateness >= bindparam("lateness", type_=Integer),
+            f.month <= bindparam("last", type_=Integer),
+            f.recorded_at > bindparam("since", type_=t.late_flows.c.recorded_at.type),
+            among(f.municipality, "municipalities", postgres),
+            among(f.regulation, "regulations", postgres),
+            among(f.unit, "units", postgres),
+        )
+        .group_by(*key)
+        .having(or_(inflow != 0, outflow != 0))
+    )
+
+
+_LATE_FLOWS = PerEngine(_late_flows)
+
+
 async def late_flows(
     conn: AsyncConnection,
     municipalities: Sequence[str],
@@ -278,26 +333,14 @@ async def late_flows(
     last: int,
     since: datetime,
 ) -> Sequence[Any]:
-    """The net flow changes of months up to `last` recorded after `since` and at least `lateness`
-    months after their month: the only ones by which figures known now can differ from those
-    known when the months became definitive."""
-    f = t.late_flows.c
-    key = (f.municipality, f.regulation, f.unit, f.month, f.recorded_at)
-    inflow, outflow = func.sum(f.inflow), func.sum(f.outflow)
-    rows = await conn.execute(
-        select(*key, inflow, outflow)
-        .where(
-            f.lateness >= lateness,
-            f.month <= last,
-            f.recorded_at > since,
-            f.municipality.in_(municipalities),
-            f.regulation.in_(regulations),
-            f.unit.in_(units),
-        )
-        .group_by(*key)
-        .having(or_(inflow != 0, outflow != 0))
-    )
-    return rows.all()
+    """The net flow changes (municipality, regulation, unit, month, recorded_at, inflow, outflow)
+    of months up to `last` recorded after `since` and at least `lateness` months after their
+    month: the only ones by which figures known now can differ from those known when the months
+    became definitive."""
+    lists = {"municipalities": municipalities, "regulations": regulations, "units": units}
+    values: dict[str, Any] = {name: bound_values(conn, v) for name, v in lists.items()}
+    values |= {"lateness": lateness, "last": last, "since": since}
+    return await _fetch(conn, _LATE_FLOWS(conn), values)
 
 
 async def trace(
@@ -784,10 +827,11 @@ async def kpi_sheet_sums(
         for i, period in enumerate(periods, 1):
             (_, head_last), (first_year, last_year), (tail_first, _) = kpi_cells.year_spans(*period)
             values |= dict(zip(_year_names(i), (head_last, first_year, last_year, tail_first), strict=True))
-    rows = list((await conn.execute(statement, values)).all())
     if as_of is not None:
+        rows = list((await conn.execute(statement, values)).all())
         asked = FlowsAsked(municipalities, regulations, ("benefits",), opening, last, as_of)
         return rows, await flows(conn, asked)
+    rows = list(await _fetch(conn, statement, values))
     sums = [row for row in rows if row[6] != flows_part]
     moved = [
         (m, regulation, unit, month, a, b)
