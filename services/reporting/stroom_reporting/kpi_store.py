@@ -192,7 +192,7 @@ class Since:
 
     def __post_init__(self) -> None:
         if self.standing is None and self.outflow is None:
-            raise ValueError("a benefit is restated from a moment in at least one part")
+            raise ValueError("een uitkering wordt in ten minste één deel herberekend, vanaf een moment")
 
     @property
     def first(self) -> datetime:
