@@ -255,10 +255,11 @@ def answer_key(request: Request, principal: Principal) -> Hashable:
     (its scopes and municipalities: with the parameters they decide the report's scope and
     whether it is published figures only), and the days a report without `asOf` speaks of (the
     monthly report's in UTC, K5's report day). An answer depends on nothing else but the read
-    models' generation."""
+    models' generation. The path and the query string are read as the request's scope holds them:
+    a kept answer is found without building the request's URL or parsing its query."""
     return (
-        request.url.path,
-        tuple(request.query_params.multi_items()),
+        request.scope["path"],
+        request.scope["query_string"],
         principal.scopes,
         principal.access,
         reports.report_date(None),
