@@ -122,6 +122,7 @@ class Processor:
         dead_letter_topic: str,
         metrics: CaseloadMetrics,
         transaction_events: int = 8000,
+        folded_entities: int = 30_000,
     ) -> None:
         self.engine = engine
         self.producer = producer
@@ -131,7 +132,7 @@ class Processor:
         self.dead_letter_topic = dead_letter_topic
         self.metrics = metrics
         self.last_event_time: datetime | None = None
-        self.folds = Folds()
+        self.folds = Folds(folded_entities)
         # Decoded batches wait here for the next transaction, which takes all of them: bounded
         # by events (`transaction_events`), not batches, so that what arrives while a
         # transaction runs is fetched and goes into the next one rather than waiting in the

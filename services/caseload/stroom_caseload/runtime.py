@@ -87,6 +87,7 @@ class CaseloadRuntime:
             settings.dead_letter_topic,
             self.metrics,
             settings.transaction_events,
+            settings.folded_entities,
         )
         processor.start()
         consumer = BatchConsumer(

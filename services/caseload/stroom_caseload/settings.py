@@ -17,6 +17,10 @@ class CaseloadSettings(CommonSettings):
     # Decoded events waiting for the database at most: the next transaction applies all of
     # them (so up to this and one batch), and fetching pauses while that many wait.
     transaction_events: int = 8000
+    # Entities whose fold the worker keeps between batches (`service.Folds`), a few KB each. One
+    # it no longer holds has its stored events read and folded again on its next event: a
+    # round trip more in nearly every batch once a worker's partitions hold more entities.
+    folded_entities: int = 30_000
     rebuild_batch_size: int = 5000
     # Processes a rebuild loads, folds and republishes with (PostgreSQL); 0: one per core.
     rebuild_workers: int = 0

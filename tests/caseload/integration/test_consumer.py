@@ -411,21 +411,25 @@ async def test_transactions_go_on_while_the_broker_has_not_acknowledged_their_fa
     assert done == list(range(6))
 
 
-async def test_fetching_pauses_only_once_a_transactions_worth_of_events_waits(
-    organisations: OrganisationsConfig,
-) -> None:
-    """Batches decoded while a transaction runs queue up to `transaction_events`, all for the next
-    transaction, and `submit` (so fetching) waits only beyond that; taking them frees the room."""
-    # Neither is used before applying, which this test does not reach.
-    processor = Processor(
+def unstarted_processor(organisations: OrganisationsConfig, **options: Any) -> Processor:
+    """A processor for what it does before applying: neither its engine nor its producer is used."""
+    return Processor(
         cast(Any, None),
         cast(AIOKafkaProducer, None),
         organisations.municipality_codes,
         "f",
         "d",
         CaseloadMetrics(),
-        transaction_events=5,
+        **options,
     )
+
+
+async def test_fetching_pauses_only_once_a_transactions_worth_of_events_waits(
+    organisations: OrganisationsConfig,
+) -> None:
+    """Batches decoded while a transaction runs queue up to `transaction_events`, all for the next
+    transaction, and `submit` (so fetching) waits only beyond that; taking them frees the room."""
+    processor = unstarted_processor(organisations, transaction_events=5)
     done: list[int] = []
 
     def batch(n: int, first: int) -> list[Record]:
@@ -449,3 +453,16 @@ async def test_fetching_pauses_only_once_a_transactions_worth_of_events_waits(
         7,
         8,
     ]
+
+
+def test_the_worker_keeps_the_folds_of_as_many_entities_as_it_is_told(
+    organisations: OrganisationsConfig,
+) -> None:
+    """`folded_entities` bounds what the worker keeps of the entities it folded: the ones folded
+    longest ago go first, so their next event has their stored events read again."""
+    processor = unstarted_processor(organisations, folded_entities=2)
+    kept = {key: cast(Any, object()) for key in ("benefit:a", "benefit:b", "benefit:c")}
+    processor.folds.keep(kept)
+    assert processor.folds.take("benefit:a") is None
+    assert processor.folds.take("benefit:b") is kept["benefit:b"]
+    assert processor.folds.take("benefit:c") is kept["benefit:c"]
