@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, Phase, assume, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -88,7 +88,9 @@ async def test_a_sheet_reads_the_month_ends_before_its_period_per_year(database_
     engine = await _loaded(database_url, seed, year_changes)
     async with engine.connect() as conn:
         years = await _year_totals(conn, t.kpi_year_changes)
-    assert {measure for measure, *_ in years} == set(kpi_cells.CHANGES)
+    # A seed whose history leaves a measure with no net change in any year says nothing of that
+    # measure's years: another seed is drawn (hypothesis fails the test if most seeds are such).
+    assume({measure for measure, *_ in years} == set(kpi_cells.CHANGES))
     assert {year for _, _, year, _ in years} >= {2022, 2023, 2024}
     async with engine.begin() as conn:
         await kpi_store.rebuild(conn, ORGANISATIONS)
