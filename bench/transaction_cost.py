@@ -36,6 +36,7 @@ from bench.postgres import engine_url, server_dsn
 from stroom_caseload.commands import migrate
 from stroom_caseload.domain.events import Decoded
 from stroom_caseload.service import EventBatch, Folds, apply_events, apply_transaction
+from stroom_caseload.settings import CaseloadSettings
 from stroom_contract.bsn import Pseudonymiser
 from stroom_contract.events import Envelope
 from stroom_contract.kafka_binding import decode_wire, encode
@@ -69,7 +70,7 @@ async def measure(entities: int, sizes: list[int], rounds: int, profile: str | N
         validator = EventValidator(None, load_organisations().municipality_codes)
         source = f"urn:stroom:bench:txn-{name}"
         benefits = [f"B{index:04d}" for index in range(entities)]
-        folds = Folds()
+        folds = Folds(CaseloadSettings().folded_entities)
         step = 0
 
         def events(batch: list[str]) -> list[Envelope]:
@@ -134,7 +135,7 @@ async def simulated_load(
             records.append(encode(envelope))
     # No pseudonymiser: as the worker, which refuses a raw BSN.
     validator = EventValidator(None, organisations.municipality_codes)
-    folds = Folds()
+    folds = Folds(CaseloadSettings().folded_entities)
     # One transaction after the other: the pool hands out its one connection each time.
     async with engine.connect() as conn:
         backend = (await conn.exec_driver_sql("SELECT pg_backend_pid()")).scalar_one()

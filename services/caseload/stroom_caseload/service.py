@@ -53,7 +53,7 @@ class Folds:
     those folded, continues its fold instead of reading and folding its events again. Kept only
     from committed transactions, so the revision names exactly what was folded."""
 
-    def __init__(self, size: int = 10_000) -> None:
+    def __init__(self, size: int) -> None:
         self._size = size
         self._kept: OrderedDict[str, Folded] = OrderedDict()
 

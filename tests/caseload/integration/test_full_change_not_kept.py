@@ -21,6 +21,7 @@ from stroom_caseload.domain.plan import entity_write
 from stroom_caseload.rebuild.republication import republish
 from stroom_caseload.repository import CaseloadRepository
 from stroom_caseload.service import Folds, apply_events
+from stroom_caseload.settings import CaseloadSettings
 from stroom_caseload.tables import live
 from stroom_contract.bsn import Pseudonymiser
 from stroom_contract.events import RETRACTED, Envelope
@@ -43,7 +44,7 @@ def _in_order(pseudonymiser: Pseudonymiser, organisations: OrganisationsConfig) 
 async def _applied_by_a_worker(engine: AsyncEngine, events: list[Envelope]) -> dict[str, int]:
     """The events applied as a live worker does, in batches; gives the revision of each entity
     stored without its full change."""
-    folds = Folds()
+    folds = Folds(CaseloadSettings().folded_entities)
     for start in range(0, len(events), 40):
         async with engine.begin() as conn:
             applied = await apply_events(conn, events[start : start + 40], folds=folds)
@@ -68,7 +69,9 @@ async def test_a_redelivery_republishes_the_full_change_a_continued_fold_did_not
         # One event of each such entity again, to a worker that has none of them in memory.
         again = {key: e for e in events if (key := entity_key(e)) in revisions}
         async with engine.begin() as conn:
-            applied = await apply_events(conn, list(again.values()), folds=Folds())
+            applied = await apply_events(
+                conn, list(again.values()), folds=Folds(CaseloadSettings().folded_entities)
+            )
         assert applied.new_by_type.total() == 0
         republished = {fact.key: fact.value for fact in applied.facts}
         async with engine.connect() as conn:
@@ -98,7 +101,7 @@ async def test_a_change_stored_but_never_published_is_healed_by_the_batch_that_b
     engine = make_engine(database_url)
     try:
         published = []
-        folds = Folds()
+        folds = Folds(CaseloadSettings().folded_entities)
         for start in range(0, third, 40):
             async with engine.begin() as conn:
                 applied = await apply_events(conn, events[start : min(start + 40, third)], folds=folds)
@@ -109,7 +112,9 @@ async def test_a_change_stored_but_never_published_is_healed_by_the_batch_that_b
             await apply_events(conn, events[third : third + 40], folds=folds)
         # Another worker gets that batch again with what followed it, in one transaction.
         async with engine.begin() as conn:
-            applied = await apply_events(conn, events[third : 2 * third], folds=Folds())
+            applied = await apply_events(
+                conn, events[third : 2 * third], folds=Folds(CaseloadSettings().folded_entities)
+            )
         assert applied.duplicates == 40
         published += applied.facts
         # What a facts consumer holds from what reached the broker: no change waits for a base.

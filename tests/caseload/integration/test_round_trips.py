@@ -7,6 +7,7 @@ from caseload.statements import delivered, statement_log
 from stroom_caseload.domain.plan import entity_write
 from stroom_caseload.repository import CaseloadRepository
 from stroom_caseload.service import Folds, apply_events
+from stroom_caseload.settings import CaseloadSettings
 from stroom_caseload.tables import live
 from stroom_contract.bsn import Pseudonymiser
 from stroom_contract.events import RETRACTED
@@ -18,7 +19,7 @@ async def test_a_batch_of_new_entities_takes_three_statements(
     database_url: str, pseudonymiser: Pseudonymiser, organisations: OrganisationsConfig
 ) -> None:
     plain = [e for e in delivered(pseudonymiser, organisations) if e.type != RETRACTED]
-    folds = Folds()
+    folds = Folds(CaseloadSettings().folded_entities)
     async with statement_log(database_url) as (engine, statements):
         # Entities new to the store: the lock, the events' upsert with the entities' revisions,
         # and the entities' rows with the persons' point facts.
@@ -81,7 +82,7 @@ async def test_a_batch_appending_to_stored_entities_deletes_no_state_rows(
     # it appends to, whose last stored version is closed in place, not deleted and written again.
     unique = {(e.source, e.id): e for e in delivered(pseudonymiser, organisations) if e.type != RETRACTED}
     ordered = sorted(unique.values(), key=lambda e: (e.time, e.source, e.id))
-    folds = Folds()
+    folds = Folds(CaseloadSettings().folded_entities)
     closed = 0
     async with statement_log(database_url) as (engine, statements):
         for start in range(0, len(ordered), 50):
