@@ -9,7 +9,9 @@ from typing import Any
 
 import httpx
 import orjson
+import pytest
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import RequestTimedOutError
 from sqlalchemy import delete, func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -23,6 +25,7 @@ from caseload.integration.publishing import publish, read_all, wait_until_caught
 from caseload.integration.test_consumer import create_topics, prepared, settings_for
 from stroom_caseload.app import create_app
 from stroom_caseload.commands import migrate
+from stroom_caseload.rebuild.republication import RepublicationRefused
 from stroom_caseload.rebuild.run import rebuild
 from stroom_caseload.repository import CaseloadRepository
 from stroom_caseload.tables import live
@@ -180,6 +183,45 @@ async def test_rebuild_workers_reconcile_records_that_strayed_across_partitions(
         async with engine.connect() as conn:
             stored = (await conn.execute(select(func.count()).select_from(live.events))).scalar_one()
         assert stored == len({(event["source"], event["id"]) for event in raw})
+        records = await read_all(broker.bootstrap_servers, settings.facts_topic)
+        await assert_facts_match_database(engine, records)
+    finally:
+        await engine.dispose()
+
+
+async def test_a_rebuild_whose_facts_the_broker_refuses_fails_and_a_second_one_publishes_them(
+    broker: EmbeddedBroker,
+    postgres_server_url: str,
+    pseudonymiser: Pseudonymiser,
+    organisations: OrganisationsConfig,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The broker refuses the record batches of one facts partition (as aiokafka answers a batch
+    that expired unsent): the rebuild must not report success with facts its tables hold but
+    no consumer received. The producer's flush waits for the refusals without raising them."""
+    settings = (await prepared(broker, postgres_server_url)).model_copy(update={"rebuild_workers": 2})
+    raw = simulate(MUNICIPALITIES, FIRST, months=MONTHS, seed=43, per_month=4)
+    validator = EventValidator(pseudonymiser, organisations.municipality_codes)
+    await publish_scattered(broker.bootstrap_servers, settings.events_topic, deliver(raw, seed=6), validator)
+    send_batch = AIOKafkaProducer.send_batch
+
+    async def refusing(producer: AIOKafkaProducer, batch: Any, topic: str, *, partition: int) -> Any:
+        if topic != settings.facts_topic or partition != 0:
+            return await send_batch(producer, batch, topic, partition=partition)
+        refused: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        refused.set_exception(RequestTimedOutError())
+        return refused
+
+    # Before the rebuild forks its workers: they publish with the refusing producer too.
+    monkeypatch.setattr(AIOKafkaProducer, "send_batch", refusing)
+    engine = make_engine(settings.caseload_database_url)
+    try:
+        with pytest.raises(RepublicationRefused, match="start de herbouw opnieuw"):
+            await rebuild(settings)
+        # Swapped in, as the message says: the projections are those of the topic.
+        assert await assert_projections_match(engine, raw, MUNICIPALITIES, FIRST, MONTHS) > 20
+        monkeypatch.undo()
+        await rebuild(settings)
         records = await read_all(broker.bootstrap_servers, settings.facts_topic)
         await assert_facts_match_database(engine, records)
     finally:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Collection
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterable
 from contextlib import asynccontextmanager
 
-from aiokafka import AIOKafkaProducer
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -23,19 +23,41 @@ from stroom_platform.kafka.clients import broker_of
 # after the fold (the catch-up's, and any the live workers bumped meanwhile) and the strays'
 # are read from the live tables.
 
+# Queues (key, value) facts for the facts topic.
+Send = Callable[[Iterable[tuple[bytes, bytes]]], Awaitable[None]]
+
+
+class RepublicationRefused(Exception):
+    """The broker acknowledged not every fact the republication sent: the swapped-in tables
+    hold facts their consumers never received."""
+
 
 @asynccontextmanager
-async def _publishing(settings: CaseloadSettings) -> AsyncIterator[tuple[AIOKafkaProducer, AsyncConnection]]:
+async def _publishing(settings: CaseloadSettings) -> AsyncIterator[tuple[Send, AsyncConnection]]:
+    """Raises RepublicationRefused, once every send has an answer, when any was refused: the
+    producer's `flush` waits for them all but raises none of their failures."""
     producer = broker_of(settings).producer(linger_ms=20, max_batch_size=settings.facts_batch_bytes)
     engine = settings.database_engine("caseload")
+    sent: list[asyncio.Future[object]] = []
+
+    async def send(facts: Iterable[tuple[bytes, bytes]]) -> None:
+        sent.extend(await send_all(producer, settings.facts_topic, facts))
+
     await producer.start()
     try:
         async with engine.connect() as conn:
-            yield producer, conn
+            yield send, conn
         await producer.flush()
     finally:
         await producer.stop()
         await engine.dispose()
+    refused = [r for r in await asyncio.gather(*sent, return_exceptions=True) if isinstance(r, BaseException)]
+    if refused:
+        raise RepublicationRefused(
+            f"de broker weigerde {len(refused)} van {len(sent)} recordbatches met feiten"
+            f" ({type(refused[0]).__name__}: {refused[0]}); de herbouw staat in de tabellen,"
+            " maar niet elk feit bereikte het feitentopic: start de herbouw opnieuw"
+        )
 
 
 async def republish(
@@ -44,7 +66,7 @@ async def republish(
     """The entity facts that `holds` (a condition on `entity_key`) from the live tables, and the
     folded client `records` but for those in `redo` (record ids): (entities, client records)."""
     entities = 0
-    async with _publishing(settings) as (producer, conn):
+    async with _publishing(settings) as (send, conn):
         en = live.entities
         result = await conn.stream(
             select(en.c.entity_key, en.c.fact).where(holds).execution_options(yield_per=5000)
@@ -53,14 +75,14 @@ async def republish(
         async for rows in result.partitions():
             missing += [k for k, f in rows if f is None]
             stored = [(k.encode(), f.encode()) for k, f in rows if f is not None]
-            await send_all(producer, settings.facts_topic, stored)
+            await send(stored)
             entities += len(stored)
         # A live worker's continued fold since the swap keeps no full change.
         derived = await CaseloadRepository(conn).derived_facts(missing)
-        await send_all(producer, settings.facts_topic, ((k.encode(), f) for k, f in derived.items()))
+        await send((k.encode(), f) for k, f in derived.items())
         entities += len(derived)
         kept = [(key, value) for record_id, key, value in records if record_id not in redo]
-        await send_all(producer, settings.facts_topic, kept)
+        await send(kept)
     return entities, len(kept)
 
 
@@ -69,18 +91,18 @@ async def republish_read(
 ) -> int:
     """The client records of `redo` ((source, id)) and of the stray persons, as the live ledger
     holds them now; gives how many."""
-    async with _publishing(settings) as (producer, conn):
+    async with _publishing(settings) as (send, conn):
         rows = await CaseloadRepository(conn).client_rows(redo)
-        count = await _send(producer, settings, client_records(rows))
+        count = await _send(send, client_records(rows))
         persons = [key for key in strays if key_kind(key) == "client"]
         if persons:
             rows = await CaseloadRepository(conn).person_rows(persons)
             count += await _send(
-                producer, settings, client_records([r for r in rows if (r.source, r.event_id) not in redo])
+                send, client_records([r for r in rows if (r.source, r.event_id) not in redo])
             )
     return count
 
 
-async def _send(producer: AIOKafkaProducer, settings: CaseloadSettings, facts: list[Outgoing]) -> int:
-    await send_all(producer, settings.facts_topic, ((f.key.encode(), f.value) for f in facts))
+async def _send(send: Send, facts: list[Outgoing]) -> int:
+    await send((f.key.encode(), f.value) for f in facts)
     return len(facts)
