@@ -67,10 +67,13 @@ async def lock_out_writers(conn: AsyncConnection, key: int, table: Table) -> Non
 # from one-key locks, so no name, whatever it hashes to, takes a lock given by number (a shared
 # lock, a relay's session lock) or waits for one.
 _NAMES = 0x5354_524D
+# The locks are taken in the order unnest gives the keys, the array's. An ORDER BY inside the
+# count would not change that: PostgreSQL evaluates an aggregate's argument for each row as the
+# row comes, and sorts only the results.
 _LOCK_NAMES = text(
     "SELECT count(CASE WHEN k IS NULL THEN pg_advisory_xact_lock_shared(:shared)"
-    " ELSE pg_advisory_xact_lock(CAST(:names AS integer), hashtext(k)) END ORDER BY n)"
-    " FROM unnest(CAST(:keys AS text[])) WITH ORDINALITY AS given(k, n)"
+    " ELSE pg_advisory_xact_lock(CAST(:names AS integer), hashtext(k)) END)"
+    " FROM unnest(CAST(:keys AS text[])) AS given(k)"
 )
 # PostgreSQL takes at most 1,664 columns in a SELECT's list.
 _LOCKS_A_SELECT = 1000
