@@ -152,7 +152,7 @@ async def _demo(data_dir: Path, years: int, scale: float, seed: int, stay: bool)
         try:
             organisations = load_organisations(services[0].settings.organisations_file)
             org = organisations.organisation("werksaam-westfriesland")
-            assert org is not None, "the shipped configuration has WerkSaam Westfriesland"
+            assert org is not None, "de meegeleverde configuratie bevat WerkSaam Westfriesland"
             today = date.today()
             history = History.read(data_dir)
             settings = services[0].settings
