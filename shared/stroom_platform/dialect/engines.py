@@ -32,7 +32,7 @@ class UtcDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         if value.tzinfo is None:
-            raise ValueError("recorded times must carry a time zone")
+            raise ValueError("een vastgelegd tijdstip moet een tijdzone hebben")
         value = value.astimezone(UTC)
         return value if is_postgres(dialect) else value.replace(tzinfo=None)
 
@@ -105,7 +105,7 @@ def make_engine(url: str | URL, pool: PoolSize = DEFAULT_POOL, **kwargs: Any) ->
 def _refuse_closed(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
     # The pool takes another connection when a checkout raises this (up to three times).
     if dbapi_connection.driver_connection.is_closed():
-        raise DisconnectionError("connection closed by the server")
+        raise DisconnectionError("verbinding gesloten door de server")
 
 
 def make_reading_engine(engine: AsyncEngine, pool: PoolSize = DEFAULT_POOL) -> AsyncEngine:

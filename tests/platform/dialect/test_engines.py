@@ -31,7 +31,7 @@ async def test_utc_datetime_reads_back_the_same_moment_aware_and_refuses_a_naive
         assert stored.tzinfo is not None
         assert stored.utcoffset() == timedelta(0)
         assert stored.astimezone(UTC).hour == 23
-        with pytest.raises(StatementError, match="time zone"):
+        with pytest.raises(StatementError, match="tijdzone"):
             async with engine.begin() as conn:
                 await conn.execute(rows.insert().values(id=2, name="y", at=datetime(2026, 1, 1)))
     finally:

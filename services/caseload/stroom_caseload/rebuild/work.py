@@ -284,5 +284,5 @@ class Workers:
         try:
             answer: tuple[bool, Any, float, float] = conn.recv()
         except EOFError:
-            return False, RuntimeError("a rebuild worker process ended unexpectedly"), 0.0, 0.0
+            return False, RuntimeError("een werkproces van de herbouw stopte onverwacht"), 0.0, 0.0
         return answer
