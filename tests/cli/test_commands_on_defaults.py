@@ -12,6 +12,7 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from stroom_cli.main import app
+from stroom_cli.pipeline import Backlog
 from stroom_cli.progress import grouped, step
 from stroom_cli.runtime import ConfigurationError, load_service
 from stroom_cli.serve import start_services
@@ -142,3 +143,11 @@ def test_progress_sets_thousands_apart_with_a_point_as_dutch_readers_read_them(
     assert lines[-1].startswith("Events naar intake: 145.938 van 145.938 (100%) events, ")
     assert grouped(999) == "999"
     assert grouped(1_234_567.5) == "1.234.568"
+
+
+def test_the_wait_for_the_pipeline_shows_counts_in_dutch_notation_and_a_missing_figure_as_onbekend() -> None:
+    line = Backlog(None, 21_119, 40_680).line()
+    assert line == (
+        "Verwerken: nog te publiceren onbekend, caseload achterstand 21.119, rapportage achterstand 40.680"
+    )
+    assert Backlog(0, 0, 0).line().endswith("caseload achterstand 0, rapportage achterstand 0")

@@ -97,10 +97,7 @@ async def _wait_until_settled(client: httpx.AsyncClient, urls: dict[str, str]) -
     with step(console, "Caseload en rapportage verwerken de events") as progress:
 
         def show(backlog: Backlog) -> None:
-            progress.note(
-                f"Verwerken: nog te publiceren {backlog.intake_backlog}, caseload achterstand "
-                f"{backlog.caseload_lag}, rapportage achterstand {backlog.reporting_lag}"
-            )
+            progress.note(backlog.line())
 
         await wait_until_settled(client, urls, show)
 

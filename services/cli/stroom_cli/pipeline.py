@@ -9,6 +9,8 @@ from typing import Any
 
 import httpx
 
+from stroom_cli.progress import grouped
+
 STAGES = ("intake", "caseload", "reporting")
 
 
@@ -21,6 +23,18 @@ class Backlog:
     @property
     def settled(self) -> bool:
         return self.intake_backlog == 0 and self.caseload_lag == 0 and self.reporting_lag == 0
+
+    def line(self) -> str:
+        """As a person reads it while waiting: counts in Dutch notation, and "onbekend" where a
+        service has no figure (yet), not Python's None."""
+        return (
+            f"Verwerken: nog te publiceren {_count(self.intake_backlog)}, caseload achterstand "
+            f"{_count(self.caseload_lag)}, rapportage achterstand {_count(self.reporting_lag)}"
+        )
+
+
+def _count(value: int | None) -> str:
+    return "onbekend" if value is None else grouped(value)
 
 
 def backlog_of(intake: dict[str, Any], caseload: dict[str, Any], reporting: dict[str, Any]) -> Backlog:
