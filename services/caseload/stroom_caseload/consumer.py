@@ -121,8 +121,9 @@ class Processor:
         facts_topic: str,
         dead_letter_topic: str,
         metrics: CaseloadMetrics,
-        transaction_events: int = 8000,
-        folded_entities: int = 30_000,
+        *,
+        transaction_events: int,
+        folded_entities: int,
     ) -> None:
         self.engine = engine
         self.producer = producer

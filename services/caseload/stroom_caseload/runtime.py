@@ -86,8 +86,8 @@ class CaseloadRuntime:
             settings.facts_topic,
             settings.dead_letter_topic,
             self.metrics,
-            settings.transaction_events,
-            settings.folded_entities,
+            transaction_events=settings.transaction_events,
+            folded_entities=settings.folded_entities,
         )
         processor.start()
         consumer = BatchConsumer(

@@ -85,6 +85,8 @@ def processor_on(
         settings.facts_topic,
         settings.dead_letter_topic,
         metrics,
+        transaction_events=settings.transaction_events,
+        folded_entities=settings.folded_entities,
     )
 
 
@@ -251,6 +253,7 @@ async def test_a_batch_applied_again_after_a_failed_commit_dead_letters_its_fail
             "f",
             "d",
             CaseloadMetrics(),
+            **_limits(),
         )
         await processor.submit(records, lambda: None)
         batch = processor._to_apply.get_nowait()
@@ -411,7 +414,13 @@ async def test_transactions_go_on_while_the_broker_has_not_acknowledged_their_fa
     assert done == list(range(6))
 
 
-def unstarted_processor(organisations: OrganisationsConfig, **options: Any) -> Processor:
+def _limits() -> dict[str, int]:
+    """The processor's limits as the worker's settings give them."""
+    settings = CaseloadSettings()
+    return {"transaction_events": settings.transaction_events, "folded_entities": settings.folded_entities}
+
+
+def unstarted_processor(organisations: OrganisationsConfig, **options: int) -> Processor:
     """A processor for what it does before applying: neither its engine nor its producer is used."""
     return Processor(
         cast(Any, None),
@@ -420,7 +429,7 @@ def unstarted_processor(organisations: OrganisationsConfig, **options: Any) -> P
         "f",
         "d",
         CaseloadMetrics(),
-        **options,
+        **(_limits() | options),
     )
 
 
