@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from stroom_caseload.domain.client import CLIENT_EVENT_TYPES
 from stroom_caseload.domain.events import Decoded, effective
 from stroom_caseload.domain.plan import (
+    ClientRow,
     Effects,
     EntityWrite,
     Folded,
@@ -45,6 +46,9 @@ class Applied:
     conflicts: tuple[int, ...] = ()
     # What to keep of the entities folded, once the transaction is committed (`Folds.keep`).
     folded: dict[str, Folded] = field(default_factory=dict)
+    # The point facts whose records are among `facts`: also those a retraction further down
+    # their chain restored or retracted, which no event of the batch names.
+    points: list[ClientRow] = field(default_factory=list)
 
 
 class Folds:
@@ -131,7 +135,8 @@ async def apply_events(
     # New point facts are at hand; only redeliveries and retracted ones are read back.
     read = await repo.client_rows(effects.clients, effects.links)
     read += await repo.person_rows(effects.persons, effects.links)
-    facts = client_records([*effects.fresh, *read])
+    points = [*effects.fresh, *read]
+    facts = client_records(points)
     written, folded = await _recompute(repo, effects, folds, set(named), revisions)
     # After the new point facts are stored (with the entities): some of them are among those read.
     await repo.sync_client_retractions(read)
@@ -139,7 +144,7 @@ async def apply_events(
     # A redelivered entity's full change stands in for the batch's change of it (Effects).
     facts += [fact for fact in written if fact.key not in current]
     facts.extend(Outgoing(key, value) for key, value in current.items())
-    return Applied(facts, effects.new_by_type, effects.duplicates, ledger.conflicts, folded)
+    return Applied(facts, effects.new_by_type, effects.duplicates, ledger.conflicts, folded, points)
 
 
 async def _recompute(

@@ -36,7 +36,6 @@ from stroom_caseload.repository import CaseloadRepository
 from stroom_caseload.service import APPLY_LOCK, apply_events
 from stroom_caseload.settings import CaseloadSettings
 from stroom_caseload.tables import live, shadow
-from stroom_contract.events import Envelope, EventRetractedData
 from stroom_contract.retractions import Retractions
 from stroom_platform.dialect import lock_out_writers, swap_in
 from stroom_platform.memory import batch_collection
@@ -63,14 +62,6 @@ class RebuildResult:
     # spent on the steps they ran.
     steps: dict[str, float] = field(default_factory=dict)
     worker_cpu_seconds: dict[str, float] = field(default_factory=dict)
-
-
-def _touched(envelopes: Sequence[Envelope]) -> Iterator[tuple[str, str]]:
-    """The ledger rows that applying `envelopes` can change: their own and their targets'."""
-    for envelope in envelopes:
-        yield envelope.source, envelope.id
-        if isinstance(envelope.data, EventRetractedData):
-            yield envelope.source, envelope.data.retracted_id
 
 
 async def _lock_out_workers(conn: AsyncConnection) -> None:
@@ -187,9 +178,10 @@ async def _rebuild(settings: CaseloadSettings, progress: Progress) -> RebuildRes
                 caught: set[tuple[str, str]] = set()
 
                 async def catch_up(batch: Sequence[Decoded]) -> None:
-                    await apply_events(conn, batch, shadow)
-                    # What the catch-up stores or marks differs from what the workers folded.
-                    caught.update(_touched([d.envelope for d in batch]))
+                    applied = await apply_events(conn, batch, shadow)
+                    # The client records the catch-up changed differ from those the workers
+                    # folded, also one restored by a retraction of its retraction.
+                    caught.update((point.source, point.event_id) for point in applied.points)
 
                 async with engine.begin() as conn:
                     await _lock_out_workers(conn)
