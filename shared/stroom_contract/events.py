@@ -54,7 +54,7 @@ class EventData(BaseModel):
 
 
 class Client(EventData):
-    """A person: a raw `bsn` at intake only, replaced there by its keyed `client_ref`."""
+    """Een persoon: een `bsn` alleen bij intake, daar vervangen door zijn pseudoniem `client_ref`."""
 
     model_config = ConfigDict(
         # What `_one_identity` enforces, stated for readers of the JSON Schema.

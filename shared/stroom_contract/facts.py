@@ -1,26 +1,28 @@
-"""Caseload facts (topic `stroom.caseload.facts.v2`): what reporting materialises from.
+"""Feiten van caseload (topic `stroom.caseload.facts.v2`): waaruit reporting materialiseert.
 
-The topic keeps every record (a change log, not compacted). Two kinds of record:
+Het topic bewaart elk record (een wijzigingslog, niet gecompacteerd). Er zijn twee soorten records:
 
-* A change of a benefit, placement, application or trajectory (`BenefitChange`, …): one per
-  applied batch that changed the entity, Kafka key `entity`, so an entity's changes share a
-  partition and keep their order. It carries the entity's rows (`stroom_contract.rows`: what is
-  counted, each row version valid over recorded time) that changed: `rows` the row versions put
-  in or whose `recorded_to` moved, `removed` those taken out (a late event or a retraction
-  refolds from an earlier moment). It applies on top of revision `base` of the entity's rows;
-  `base` None is a full change, the entity's whole history, replacing every row it had. A
-  consumer applies a change once it holds revision `base` (or, for a full change, any lower
-  revision), ignores one at or below the revision it holds (a redelivery), and keeps one whose
-  base it does not hold yet until the base arrives. Caseload sends a full change again when an
-  event is redelivered and when it is rebuilt, which heals a change lost on the way.
-* `ClientRecord` for a person's point facts (assessment, coach assignment, progress
-  report, plan, sanction): one record per source event, Kafka key `entity|record_id`,
-  `retracted_at` set once a retraction of it is known. Visible `as_of` T when
-  `recorded_at <= T` and not retracted at or before T. The same `record_id` may arrive
-  again; the highest `revision` wins.
+* Een wijziging van een uitkering, plaatsing, aanvraag of traject (`BenefitChange`, …): één per
+  verwerkte batch die de entiteit veranderde, met Kafka-sleutel `entity`, zodat de wijzigingen
+  van een entiteit een partitie delen en op volgorde blijven. Ze draagt de rijen van de entiteit
+  (`stroom_contract.rows`: wat geteld wordt, elke rijversie geldig over een periode van
+  vastleggingstijd) die veranderden: `rows` de rijversies die erbij kwamen of waarvan
+  `recorded_to` verschoof, `removed` de rijversies die vervielen (een laat event of een
+  intrekking vouwt opnieuw vanaf een eerder moment). Ze geldt bovenop revisie `base` van de rijen
+  van de entiteit; `base` null is een volledige wijziging, de hele geschiedenis van de entiteit,
+  die elke rij vervangt die ze had. Een consumer past een wijziging toe zodra hij revisie `base`
+  heeft (of, bij een volledige wijziging, een lagere revisie), negeert een wijziging op of onder
+  de revisie die hij heeft (een herbezorging) en bewaart een wijziging waarvan hij de base nog
+  niet heeft tot die binnenkomt. Caseload stuurt opnieuw een volledige wijziging als een event
+  opnieuw binnenkomt en bij een herbouw; zo herstelt een wijziging die onderweg verloren ging.
+* `ClientRecord` voor de momentfeiten van een persoon (beoordeling, toewijzing van een
+  klantmanager, voortgangsrapportage, plan, maatregel): één record per bronevent, met
+  Kafka-sleutel `entity|record_id`, en `retracted_at` gezet zodra een intrekking ervan bekend is.
+  Zichtbaar `as_of` T als `recorded_at <= T` en het niet op of voor T is ingetrokken. Dezelfde
+  `record_id` kan opnieuw binnenkomen; de hoogste `revision` geldt.
 
-The states below are what caseload folds an entity's events into; their versions over recorded
-time give the rows (`stroom_contract.rows.entity_rows`).
+De standen hieronder zijn waartoe caseload de events van een entiteit vouwt; hun versies over de
+vastleggingstijd geven de rijen (`stroom_contract.rows.entity_rows`).
 """
 
 from __future__ import annotations
