@@ -45,7 +45,7 @@ _VERSION_HEADER_DOC = {
 
 
 class ProblemError(BaseModel):
-    """One reason a request was refused: the field (or position, id, line) and what is wrong."""
+    """Eén reden waarom een verzoek werd geweigerd: het veld (of positie, id, regel) en wat er mis is."""
 
     model_config = ConfigDict(extra="allow")
 
@@ -54,7 +54,7 @@ class ProblemError(BaseModel):
 
 
 class ProblemDocument(BaseModel):
-    """RFC 9457 problem details, as every error of a Stroom API is answered."""
+    """Problem details volgens RFC 9457, waarmee elke API van Stroom elke fout beantwoordt."""
 
     model_config = ConfigDict(extra="allow", title="Problem")
 
@@ -192,6 +192,9 @@ def _standardise_operation(method: str, operation: dict[str, Any]) -> None:
         responses.setdefault("429", _problem_response("Te veel verzoeken met deze credential."))
     responses.setdefault("500", _problem_response("Onverwachte fout in de dienst."))
     for code, response in responses.items():
+        # FastAPI describes every undocumented success in English.
+        if response.get("description") == "Successful Response":
+            response["description"] = "Gelukt."
         response.setdefault("headers", {})[API_VERSION_HEADER] = _VERSION_HEADER_DOC
         if code[:1] in {"4", "5"}:
             response["content"] = {PROBLEM_JSON: {"schema": _PROBLEM_REF}}

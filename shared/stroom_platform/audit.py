@@ -323,8 +323,8 @@ def audit_router(require_admin: AdminCheck) -> APIRouter:
     @router.get("/v1/audit")
     async def read_audit(
         request: Request,
-        after: Annotated[int, Query(ge=0, le=MAX_SEQ, description="Entries after this sequence number")] = 0,
-        limit: Annotated[int, Query(ge=1, le=PAGE_LIMIT, description="At most this many entries")] = 100,
+        after: Annotated[int, Query(ge=0, le=MAX_SEQ, description="Regels na dit volgnummer")] = 0,
+        limit: Annotated[int, Query(ge=1, le=PAGE_LIMIT, description="Hoogstens zoveel regels")] = 100,
         # A default, not Annotated: the string annotation could not see this closure's variable.
         _admin: Any = Depends(require_admin),
     ) -> dict[str, Any]:

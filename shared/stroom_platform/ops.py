@@ -60,8 +60,8 @@ class DatabaseStatus(BaseModel):
 
 
 class ServiceStatus(BaseModel):
-    """A service's /status: what it names besides `service` and `database` is its own (see its
-    documentation)."""
+    """De /status van een dienst: wat hij naast `service` en `database` noemt, is van hemzelf (zie
+    zijn documentatie)."""
 
     model_config = ConfigDict(extra="allow")
 

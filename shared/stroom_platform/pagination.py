@@ -26,7 +26,7 @@ class Link(BaseModel):
 
 
 class PageLinks(BaseModel):
-    """HAL links to the pages of a list."""
+    """HAL-links naar de pagina's van een lijst."""
 
     self: Link
     first: Link

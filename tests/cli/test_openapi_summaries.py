@@ -1,5 +1,6 @@
 """Every operation in the services' OpenAPI documents is titled in Dutch: the first sentence of
-its description, never FastAPI's title made from the function's English name."""
+its description, never FastAPI's title made from the function's English name; nor is any of its
+responses described by FastAPI's English default."""
 
 from __future__ import annotations
 
@@ -45,3 +46,5 @@ def test_every_operation_is_titled_by_its_dutch_description(
         where = f"{service} {method.upper()} {path}"
         assert operation.get("description"), where
         assert operation["summary"] == summary_of(operation["description"]), where
+        for code, response in operation["responses"].items():
+            assert response["description"] != "Successful Response", f"{where} {code}"

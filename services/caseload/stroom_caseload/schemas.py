@@ -49,7 +49,7 @@ class Coaches(BaseModel):
 
 
 class MunicipalityCaseload(BaseModel):
-    """The caseload of one municipality on a day, as known at `as_of`."""
+    """Het klantenbestand van één gemeente op een dag, zoals bekend op `as_of`."""
 
     municipality: Named
     date: dt.date
@@ -75,7 +75,7 @@ class LadderStepCount(BaseModel):
 
 
 class CoachCaseload(BaseModel):
-    """One coach's active clients on a day, in the municipalities the caller may see."""
+    """De actieve klanten van één klantmanager op een dag, in de gemeenten die de aanroeper mag zien."""
 
     coach_ref: str
     date: dt.date

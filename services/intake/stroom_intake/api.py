@@ -36,7 +36,7 @@ SUPPORTED = [SINGLE, BATCH, *NDJSON, PLAIN]
 
 
 class EventOutcome(BaseModel):
-    """One event that was not accepted: where it was in the request, which one, and why."""
+    """Eén event dat niet werd aangenomen: waar het in het verzoek stond, welk het was en waarom."""
 
     index: int = Field(description="Positie in de batch, vanaf 0.")
     line: int | None = Field(default=None, description="Regel in NDJSON, vanaf 1.")

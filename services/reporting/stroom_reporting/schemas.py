@@ -31,7 +31,7 @@ class ReportTableDocument(BaseModel):
 
 
 class ReportDocument(BaseModel):
-    """Every report family as JSON: its tables, with Dutch headings per column."""
+    """Elke rapportfamilie als JSON: haar tabellen, met Nederlandse kopjes per kolom."""
 
     report: str
     title: str
@@ -60,7 +60,7 @@ class TracedRef(BaseModel):
 
 
 class Trace(BaseModel):
-    """The pseudonymous refs behind one figure of report 1."""
+    """De gepseudonimiseerde refs achter één cijfer van rapport 1."""
 
     municipality: str
     regulation: str
