@@ -3,7 +3,7 @@
 set -euo pipefail
 if pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then exit 0; fi
 if ! command -v pg_ctlcluster >/dev/null 2>&1; then
-  echo "PostgreSQL is not installed; installing it from Debian's packages" >&2
+  echo "PostgreSQL is niet geïnstalleerd; installeren uit de pakketten van Debian" >&2
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
 fi
 version=$(ls /etc/postgresql | sort -V | tail -n 1)

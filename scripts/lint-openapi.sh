@@ -6,7 +6,7 @@ tools=tools/spectral
 ruleset=$tools/nl-api-design-rules.spectral.yaml
 published=../shared/standards/nl-api-design-rules.spectral.yaml
 if [ -f "$published" ] && ! cmp -s "$published" "$ruleset"; then
-  echo "$ruleset differs from $published: copy it again (see $tools/README.md)" >&2
+  echo "$ruleset wijkt af van $published: kopieer hem opnieuw (zie $tools/README.md)" >&2
   exit 1
 fi
 scripts/ensure-node.sh
@@ -19,6 +19,6 @@ trap 'rm -rf "$out"' EXIT
 # Only built, never started: the apps need a data directory, not their databases.
 STROOM_DATA_DIR="$out/var" .venv/bin/stroom contract openapi --out "$out" >/dev/null
 for service in intake caseload reporting; do
-  echo "ADR lint: $service"
+  echo "API Design Rules-controle: $service"
   "$tools/node_modules/.bin/spectral" lint --quiet --fail-severity=error -r "$ruleset" "$out/$service.json"
 done

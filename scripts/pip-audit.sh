@@ -10,7 +10,7 @@ import urllib.request
 try:
     urllib.request.urlopen("https://pypi.org/pypi/pip/json", timeout=10).close()
 except OSError as exc:
-    print(f"pip-audit skipped: PyPI's vulnerability service is unreachable here ({exc})")
+    print(f"pip-audit overgeslagen: de kwetsbaarhedendienst van PyPI is hier niet bereikbaar ({exc})")
     sys.exit(1)
 PY
 then
@@ -22,6 +22,6 @@ status=$?
 printf '%s\n' "$out" | grep -v "could not be audited"
 skipped=$(printf '%s\n' "$out" | grep -c "could not be audited")
 if [ "$skipped" -gt 0 ]; then
-    echo "pip-audit: $skipped installed packages could not be audited (versions unknown to PyPI)"
+    echo "pip-audit: $skipped geïnstalleerde pakketten konden niet worden gecontroleerd (versies die PyPI niet kent)"
 fi
 exit $status

@@ -51,15 +51,21 @@ ORIGINAL = yaml.safe_load((ROOT / "publiccode.yml").read_text(encoding="utf-8"))
 @pytest.mark.parametrize(
     ("document", "fragment"),
     [
-        (_without(ORIGINAL, "name"), "'name' is a required property"),
-        (_with(ORIGINAL, ["caseload-tracking"], "categories"), "categories/0"),
-        (_with(ORIGINAL, "finished", "developmentStatus"), "developmentStatus"),
-        (_with(ORIGINAL, "Kort.", "description", "nl", "longDescription"), "longDescription"),
-        (_with(ORIGINAL, "x" * 151, "description", "en", "shortDescription"), "shortDescription"),
-        (_without(ORIGINAL, "maintenance", "contacts"), "'contacts' is a required property"),
-        (_with(ORIGINAL, "1 april 2026", "releaseDate"), "releaseDate"),
-        (_with(ORIGINAL, "img/logo.svg", "logo"), "img/logo.svg: no such file"),
-        (_with(ORIGINAL, "yes", "unknownKey"), "unknownKey"),
+        (_without(ORIGINAL, "name"), "'name' is verplicht"),
+        (_with(ORIGINAL, ["caseload-tracking"], "categories"), "categories/0: 'caseload-tracking' is geen"),
+        (
+            _with(ORIGINAL, "finished", "developmentStatus"),
+            "developmentStatus: 'finished' is geen toegestane",
+        ),
+        (_with(ORIGINAL, "Kort.", "description", "nl", "longDescription"), "longDescription: moet minstens"),
+        (
+            _with(ORIGINAL, "x" * 151, "description", "en", "shortDescription"),
+            "shortDescription: moet hoogstens",
+        ),
+        (_without(ORIGINAL, "maintenance", "contacts"), "'contacts' is verplicht"),
+        (_with(ORIGINAL, "1 april 2026", "releaseDate"), "releaseDate: '1 april 2026' is geen geldige datum"),
+        (_with(ORIGINAL, "img/logo.svg", "logo"), "img/logo.svg: dit bestand staat niet in de repository"),
+        (_with(ORIGINAL, "yes", "unknownKey"), "(document): 'unknownKey' is hier niet toegestaan"),
         (
             _without(_without(ORIGINAL, "description", "en", "features"), "description", "nl", "features"),
             "features",
