@@ -1,0 +1,67 @@
+"""The caseload bench's freshness verdict: a p99 is called sustained only when the group kept up."""
+
+from __future__ import annotations
+
+from bench.caseload import Freshness, freshness_lines
+
+
+def _steady(seconds: int = 10, per_second: int = 100) -> list[tuple[float, float]]:
+    # Delays that wander between 40 and 139 ms in every second alike: a group that keeps up.
+    return [
+        (second + n / per_second, 0.040 + ((n * 37 + second * 11) % 100) / 1000)
+        for second in range(seconds)
+        for n in range(per_second)
+    ]
+
+
+def test_a_group_that_keeps_up_gets_its_quantiles_without_a_warning() -> None:
+    lines = freshness_lines(Freshness(_steady(), 0, 5000.0), 5000)
+
+    assert lines[0].startswith("  delay produce -> fact: p50 ")
+    assert "p50 90 ms, p99 139 ms" in lines[0]
+    assert not any("NOT SUSTAINED" in line or "lower bound" in line for line in lines)
+
+
+def test_a_group_that_falls_behind_for_good_is_said_to_and_its_p99_called_a_lower_bound() -> None:
+    # The queue grows all run long: every event waits longer than the ones sent before it.
+    growing = [(sent / 100, 0.050 + sent / 100 * 0.08) for sent in range(1000)]
+
+    lines = freshness_lines(Freshness(growing, 0, 5000.0), 5000)
+
+    assert any("NOT SUSTAINED: the group fell behind" in line for line in lines)
+    assert any("lower bound" in line for line in lines)
+
+
+def test_a_group_that_caught_up_a_little_near_the_end_but_not_to_its_best_is_still_behind() -> None:
+    # As measured at load average 12: the medians by second rose from 5 s to 20 s and eased.
+    medians = [5.4, 10.2, 12.3, 13.8, 14.4, 15.8, 18.0, 19.8, 19.0, 18.7, 17.9]
+    delays = [(second + n / 10, median) for second, median in enumerate(medians) for n in range(10)]
+
+    lines = freshness_lines(Freshness(delays, 0, 4521.0), 5000)
+
+    assert any("NOT SUSTAINED: the group fell behind" in line for line in lines)
+
+
+def test_a_burst_it_catches_up_from_is_no_verdict_of_falling_behind() -> None:
+    burst = [(sent, delay + (0.5 if 3 <= sent < 5 else 0.0)) for sent, delay in _steady()]
+
+    lines = freshness_lines(Freshness(burst, 0, 5000.0), 5000)
+
+    assert not any("NOT SUSTAINED" in line for line in lines)
+
+
+def test_entities_without_a_fact_make_the_quantiles_lower_bounds() -> None:
+    lines = freshness_lines(Freshness(_steady(), 12, 5000.0), 5000)
+
+    assert any(line.startswith("  NOT SUSTAINED: 12 of 1012 entities without a fact") for line in lines)
+    assert any("lower bounds" in line for line in lines)
+
+
+def test_a_load_generator_short_of_the_rate_says_so() -> None:
+    lines = freshness_lines(Freshness(_steady(), 0, 3900.0), 5000)
+
+    assert any("reached 3,900 events/s, not 5,000" in line for line in lines)
+
+
+def test_no_fact_at_all_is_said_rather_than_a_quantile() -> None:
+    assert freshness_lines(Freshness([], 40, 5000.0), 5000) == ["  no fact arrived: no delay to report"]
