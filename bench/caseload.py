@@ -486,9 +486,10 @@ def freshness_lines(result: Freshness, rate: int) -> list[str]:
         "  p50 by second of sending: " + ", ".join(f"{m * 1000:.0f}" for m in medians) + " ms",
     ]
     # A group that keeps up ends the load about as fresh as it was at its best second; one that
-    # fell behind ends it with a queue, which a longer run would only have made longer.
+    # fell behind ends it with a queue, which a longer run would only have made longer. One that
+    # never kept up has a queue even at its best: a batch's own stages take tens of milliseconds.
     best = min(medians)
-    behind = medians[-1] > 2 * best and medians[-1] - best > 0.1
+    behind = (medians[-1] > 2 * best and medians[-1] - best > 0.1) or best > 1.0
     if behind:
         lines.append(
             "  NOT SUSTAINED: the group fell behind and had not caught up when the load stopped"

@@ -42,6 +42,16 @@ def test_a_group_that_caught_up_a_little_near_the_end_but_not_to_its_best_is_sti
     assert any("NOT SUSTAINED: the group fell behind" in line for line in lines)
 
 
+def test_a_group_behind_from_its_first_second_is_behind_though_its_delay_eases() -> None:
+    # As measured at 1,500 events/s and load average 13.6: seconds behind from the start.
+    medians = [3.1, 5.4, 5.6, 6.1, 6.5, 5.6, 5.1, 4.7, 4.4]
+    delays = [(second + n / 10, median) for second, median in enumerate(medians) for n in range(10)]
+
+    lines = freshness_lines(Freshness(delays, 0, 1476.0), 1500)
+
+    assert any("NOT SUSTAINED: the group fell behind" in line for line in lines)
+
+
 def test_a_burst_it_catches_up_from_is_no_verdict_of_falling_behind() -> None:
     burst = [(sent, delay + (0.5 if 3 <= sent < 5 else 0.0)) for sent, delay in _steady()]
 
