@@ -21,9 +21,10 @@ from pathlib import Path
 from typing import Any
 
 BENCHMARKS = {
-    "intake": "HTTP intake into the PostgreSQL outbox and on to Kafka, beside raw aiokafka produce",
-    "caseload": "rebuild beside raw consume-and-decode, freshness under load, live cost by history length",
-    "reporting": "facts load and monthly report latency, beside decoding alone and DuckDB",
+    "intake": "HTTP-intake in de PostgreSQL-outbox en door naar Kafka, naast kaal produceren met aiokafka",
+    "caseload": "herbouw naast kaal consumeren en decoderen, versheid onder belasting, live kosten naar "
+    "geschiedenislengte",
+    "reporting": "feiten laden en responstijd van de rapportages, naast alleen decoderen en DuckDB",
 }
 # The small sizes finish in minutes on a laptop; the defaults are each benchmark's own.
 SIZES: dict[str, dict[str, list[str]]] = {
@@ -98,21 +99,22 @@ def run(name: str, arguments: list[str]) -> dict[str, Any]:
 
 def markdown(report: dict[str, Any]) -> str:
     lines = [
-        "# Benchmark report",
+        "# Benchmarkrapport",
         "",
         f"- commit: `{report['commit']}`",
-        f"- date: {report['date']}",
+        f"- datum: {report['date']}",
         f"- machine: {json.dumps(report['machine'])}",
-        f"- sizes: {report['size']}",
+        f"- groottes: {report['size']}",
         "",
-        "Each benchmark prints its figures beside a baseline measured in the same run on the same",
-        "machine; on a shared machine the CPU seconds per event are steadier than the rates.",
+        "Elke benchmark drukt zijn cijfers af naast een basislijn die in dezelfde run op dezelfde",
+        "machine is gemeten; op een gedeelde machine zijn de CPU-seconden per event stabieler dan de",
+        "snelheden. De regels onder elke benchmark zijn wat hij zelf afdrukte.",
     ]
     results = report["benchmarks"]
     assert isinstance(results, dict)
     for name, result in results.items():
         lines += ["", f"## {name}: {result['description']}", "", f"`{result['command']}` "]
-        lines += [f"({result['seconds']} s, exit code {result['exit_code']})", "", "```"]
+        lines += [f"({result['seconds']} s, exitcode {result['exit_code']})", "", "```"]
         lines += [*result["output"], *result["errors"], "```"]
     return "\n".join(lines) + "\n"
 
@@ -138,7 +140,7 @@ def main() -> None:
     }
     (HERE / "report.json").write_text(json.dumps(report, indent=2) + "\n")
     (HERE / "report.md").write_text(markdown(report))
-    print(f"wrote {HERE / 'report.md'} and {HERE / 'report.json'}")
+    print(f"geschreven: {HERE / 'report.md'} en {HERE / 'report.json'}")
 
 
 if __name__ == "__main__":

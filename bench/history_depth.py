@@ -289,8 +289,8 @@ async def history_depths(
     profile: str | None = None,
 ) -> list[dict[str, float]]:
     print(
-        f"live CPU per event by history length ({entities} benefits a depth, {rounds} rounds of one event"
-        " each, the depths taking turns; median over the rounds, quartiles in brackets):"
+        f"live CPU per event naar geschiedenislengte ({entities} uitkeringen per diepte, {rounds} rondes van"
+        " elk één event, de diepten om beurten; mediaan over de rondes, kwartielen tussen haakjes):"
     )
     organisations = load_organisations()
     validator = EventValidator(Pseudonymiser(KEY), organisations.municipality_codes)
@@ -333,12 +333,13 @@ async def history_depths(
     results = [summary(d, started[0]) for d in started]
     for result in results:
         print(
-            f"  {result['depth']:>5.0f} events per entity: {result['cpu_us_per_event']:,.0f} us an event"
+            f"  {result['depth']:>5.0f} events per entiteit: {result['cpu_us_per_event']:,.0f} us per event"
             f" ({result['cpu_us_q1']:,.0f}-{result['cpu_us_q3']:,.0f};"
-            f" mean {result['cpu_us_mean']:,.0f}) worker CPU,"
-            f" {result['ratio']:.2f}x the first depth (aim: within 1.20x);"
+            f" gemiddeld {result['cpu_us_mean']:,.0f}) CPU van de worker,"
+            f" {result['ratio']:.2f}x de eerste diepte (doel: binnen 1.20x);"
             f" PostgreSQL {result['database_us_per_event']:,.0f} us;"
-            f" {result['seconds']:.1f} s, idle worker {result['idle_cpu_share']:.1%} of a core taken off"
+            f" {result['seconds']:.1f} s, stilstaande worker {result['idle_cpu_share']:.1%} van een core"
+            " afgetrokken"
         )
-    print(f"  (load average {os.getloadavg()[0]:.1f})")
+    print(f"  (belastingsgemiddelde {os.getloadavg()[0]:.1f})")
     return results

@@ -60,7 +60,7 @@ def simulated(count: int) -> list[dict[str, Any]]:
         )
         if len(history) == count:
             return history
-    raise SystemExit(f"the simulator gave fewer than {count} events")
+    raise SystemExit(f"de simulator gaf minder dan {count} events")
 
 
 async def raw_produce(bootstrap: str, history: list[dict[str, Any]]) -> float:
@@ -149,7 +149,7 @@ class CpuMeter:
             before = self._first.get(name, {})
             self.spent[name] = sum(cpu - before.get(pid, 0.0) for pid, cpu in now.items())
         # Its children are the server and the broker: only this process itself.
-        self.spent["this client"] = time.process_time() - self._client
+        self.spent["deze client"] = time.process_time() - self._client
 
 
 async def post_all(port: int, bodies: list[bytes], connections: int, token: dict[str, str]) -> None:
@@ -164,7 +164,7 @@ async def post_all(port: int, bodies: list[bytes], connections: int, token: dict
             while not queue.empty():
                 response = await client.post("/v1/events", content=queue.get_nowait(), headers=headers)
                 if response.status_code != 202 or response.json()["refused"]:
-                    raise SystemExit(f"intake answered {response.status_code}: {response.text[:500]}")
+                    raise SystemExit(f"intake antwoordde {response.status_code}: {response.text[:500]}")
 
         await asyncio.gather(*(worker() for _ in range(connections)))
 
@@ -173,14 +173,14 @@ async def wait_ready(port: int, server: subprocess.Popen[bytes]) -> None:
     async with httpx.AsyncClient() as client:
         for _ in range(200):
             if server.poll() is not None:
-                raise SystemExit("the intake server exited")
+                raise SystemExit("de intakeserver stopte")
             try:
                 if (await client.get(f"http://127.0.0.1:{port}/readyz")).status_code == 200:
                     return
             except httpx.TransportError:
                 pass
             await asyncio.sleep(0.1)
-    raise SystemExit("the intake server did not become ready")
+    raise SystemExit("de intakeserver werd niet gereed")
 
 
 def _start(module: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
@@ -188,7 +188,7 @@ def _start(module: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
 
 
 async def main(count: int, batch: int, connections: int, workers: int, relay: str) -> None:
-    print(f"simulating {count} events ...", flush=True)
+    print(f"{count} events simuleren ...", flush=True)
     history = simulated(count)
     bodies = [orjson.dumps(history[i : i + batch]) for i in range(0, count, batch)]
     name = f"stroom_bench_{secrets.token_hex(3)}"
@@ -220,9 +220,9 @@ async def main(count: int, batch: int, connections: int, workers: int, relay: st
         quiet = ["--log-level", "warning", "--no-access-log", "--workers", str(workers)]
         server = _start([*command, *quiet], env)
         await wait_ready(port, server)
-        parts: dict[str, Any] = {"intake server": server.pid}
+        parts: dict[str, Any] = {"intakeserver": server.pid}
         if relay_process is not None:
-            parts["relay process"] = relay_process.pid
+            parts["relayproces"] = relay_process.pid
         parts |= {"PostgreSQL": name, "broker": broker.bootstrap_servers}
         meter = CpuMeter(parts)
         meter.start()
@@ -249,15 +249,15 @@ async def main(count: int, batch: int, connections: int, workers: int, relay: st
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
     e2e_rate = count / published
-    where = "in its own process" if relay == "process" else "in a server process"
-    print(f"events: {count} in batches of {batch}, {connections} connections, {workers} server processes,")
+    where = "in een eigen proces" if relay == "process" else "in een serverproces"
+    print(f"events: {count} in batches van {batch}, {connections} verbindingen, {workers} serverprocessen,")
     print(f"relay {where}")
-    print(f"accepted durably (HTTP -> PG):   {count / accepted:10.0f} events/s")
-    print(f"published end to end (-> Kafka): {e2e_rate:10.0f} events/s")
-    print(f"raw aiokafka produce (baseline): {raw_rate:10.0f} events/s")
-    print(f"end to end / raw produce:        {e2e_rate / raw_rate:10.1%}")
+    print(f"{'duurzaam aangenomen (HTTP -> PG):':42s}{count / accepted:10.0f} events/s")
+    print(f"{'gepubliceerd tot in Kafka (-> Kafka):':42s}{e2e_rate:10.0f} events/s")
+    print(f"{'kaal produceren met aiokafka (basislijn):':42s}{raw_rate:10.0f} events/s")
+    print(f"{'tot in Kafka / kaal produceren:':42s}{e2e_rate / raw_rate:10.1%}")
     for part, seconds in meter.spent.items():
-        print(f"CPU {part + ':':28s}{seconds / count * 1e6:10.1f} µs/event")
+        print(f"{'CPU ' + part + ':':42s}{seconds / count * 1e6:10.1f} µs/event")
 
 
 if __name__ == "__main__":

@@ -84,7 +84,9 @@ async def measure(entities: int, sizes: list[int], rounds: int, profile: str | N
 
         for start in range(0, entities, 100):
             await transaction(events(benefits[start : start + 100]))
-        print(f"load average {os.getloadavg()[0]:.1f} before; {entities} benefits, {rounds} rounds")
+        print(
+            f"belastingsgemiddelde {os.getloadavg()[0]:.1f} vooraf; {entities} uitkeringen, {rounds} rondes"
+        )
         per_size: dict[int, float] = {}
         for size in sizes:
             spent: list[float] = []
@@ -100,13 +102,13 @@ async def measure(entities: int, sizes: list[int], rounds: int, profile: str | N
                     profiler.disable()
                 spent.append((time.process_time() - before) / len(batches))
             per_size[size] = statistics.median(spent)
-            print(f"{size:>4} events a transaction: {per_size[size] * 1e3:7.2f} ms CPU a transaction")
+            print(f"{size:>4} events per transactie: {per_size[size] * 1e3:7.2f} ms CPU per transactie")
         small, large = min(sizes), max(sizes)
         if large > small:
             event = (per_size[large] - per_size[small]) / (large - small)
             fixed = per_size[small] - small * event
-            print(f"fixed {fixed * 1e3:.2f} ms a transaction, {event * 1e6:.0f} us an event")
-        print(f"load average {os.getloadavg()[0]:.1f} after")
+            print(f"vast {fixed * 1e3:.2f} ms per transactie, {event * 1e6:.0f} us per event")
+        print(f"belastingsgemiddelde {os.getloadavg()[0]:.1f} achteraf")
         if profiler and profile:
             profiler.dump_stats(profile)
     finally:
@@ -139,7 +141,7 @@ async def simulated_load(
     # One transaction after the other: the pool hands out its one connection each time.
     async with engine.connect() as conn:
         backend = (await conn.exec_driver_sql("SELECT pg_backend_pid()")).scalar_one()
-    print(f"load average {os.getloadavg()[0]:.1f} before; {len(records):,} simulated events")
+    print(f"belastingsgemiddelde {os.getloadavg()[0]:.1f} vooraf; {len(records):,} gesimuleerde events")
     share = len(records) // len(sizes)
     for n, size in enumerate(sizes):
         batches = [records[i : i + size] for i in range(n * share, (n + 1) * share, size)]
@@ -170,10 +172,10 @@ async def simulated_load(
                 database += cpu_seconds(backend) - backend_before
                 events += len(batch)
         print(
-            f"{size:>5} events a transaction: decoding {decoding / events * 1e6:5.1f} us, applying"
-            f" {applying / events * 1e6:5.1f} us CPU an event; PostgreSQL {database / events * 1e6:5.1f} us"
+            f"{size:>5} events per transactie: decoderen {decoding / events * 1e6:5.1f} us, verwerken"
+            f" {applying / events * 1e6:5.1f} us CPU per event; PostgreSQL {database / events * 1e6:5.1f} us"
         )
-    print(f"load average {os.getloadavg()[0]:.1f} after")
+    print(f"belastingsgemiddelde {os.getloadavg()[0]:.1f} achteraf")
 
 
 def main() -> None:
