@@ -185,9 +185,9 @@ def profiled_worker(path: str) -> None:
 def line(name: str, result: dict[str, Any]) -> str:
     rate = result["events"] / result["seconds"]
     return (
-        f"{name:<22}{result['events']:,} events in {result['seconds']:.1f} s = {rate:,.0f} events/s,"
-        f" peak RSS {result['rss_mb']:.0f} MB"
-        + (f" per process, {result['workers']} worker processes" if "workers" in result else "")
+        f"{name:<27}{result['events']:,} events in {result['seconds']:.1f} s = {rate:,.0f} events/s,"
+        f" piek-RSS {result['rss_mb']:.0f} MB"
+        + (f" per proces, {result['workers']} werkprocessen" if "workers" in result else "")
     )
 
 
@@ -197,7 +197,7 @@ def cpu_line(result: dict[str, Any]) -> str:
     seconds = result["cpu_seconds"]
     parts = ", ".join(f"{name} {value:.1f} s" for name, value in seconds.items())
     per_event = sum(seconds.values()) / result["events"] * 1e6
-    return f"  CPU: {parts}; {per_event:.1f} us an event"
+    return f"  CPU: {parts}; {per_event:.1f} us per event"
 
 
 # The rebuild's steps its worker processes run, by the name of the step that times them.
@@ -214,7 +214,7 @@ def busy_line(result: dict[str, Any]) -> str:
         for name, cpu in result["cpu_seconds"].items()
         if (step := WORKER_STEPS.get(name)) and result["steps"].get(step)
     )
-    return f"  worker processes busy (CPU / clock): {parts}"
+    return f"  werkprocessen bezig (CPU / klok): {parts}"
 
 
 def run_phase(phase: str, env: dict[str, str], *args: str, python: str = sys.executable) -> dict[str, Any]:
@@ -435,19 +435,19 @@ async def freshness(
     for worker in workers:
         worker.wait(timeout=30)
     sent = len(load)
-    print(f"  produced {sent:,} events in {produce_seconds:.1f} s ({sent / produce_seconds:,.0f}/s)")
+    print(f"  {sent:,} events geproduceerd in {produce_seconds:.1f} s ({sent / produce_seconds:,.0f}/s)")
     print(
-        f"  workers' CPU {cpu:.1f} s, {cpu / sent * 1e6:.0f} us an event; their PostgreSQL backends'"
-        f" {database_cpu:.1f} s, {database_cpu / sent * 1e6:.0f} us an event"
-        f" (load average {os.getloadavg()[0]:.1f})"
+        f"  CPU van de workers {cpu:.1f} s, {cpu / sent * 1e6:.0f} us per event; van hun PostgreSQL-backends"
+        f" {database_cpu:.1f} s, {database_cpu / sent * 1e6:.0f} us per event"
+        f" (belastingsgemiddelde {os.getloadavg()[0]:.1f})"
     )
     # PostgreSQL's CPU an event moves with how many transactions carry the events.
     print(
-        f"  {transactions:,} transactions, {sent / max(transactions, 1):.1f} events a transaction"
-        f" ({transactions / produce_seconds:.0f} a second)"
+        f"  {transactions:,} transacties, {sent / max(transactions, 1):.1f} events per transactie"
+        f" ({transactions / produce_seconds:.0f} per seconde)"
     )
     print(
-        "  a batch's oldest event, seconds after its acceptance (p50 / p99 over the batches): "
+        "  het oudste event van een batch, na zijn aanname (p50 / p99 over de batches): "
         + ", ".join(f"{stage} {p50 * 1000:.0f} / {p99 * 1000:.0f} ms" for stage, (p50, p99) in stages.items())
     )
     return Freshness(
@@ -550,10 +550,10 @@ async def rebuild_against_raw(
     rates. `python`: whose rebuild (see `run_phase`)."""
     raw = run_phase("baseline", env, "--topic", topic)
     raw_rate: float = raw["events"] / raw["seconds"]
-    print(line("raw consume + decode:", raw))
+    print(line("kaal consumeren + decoderen:", raw))
     print(cpu_line(raw))
     # The same share for the one process of the baseline: what the machine's other work left it.
-    print(f"  busy (CPU / clock): {raw['cpu_seconds']['consume'] / raw['seconds']:.0%}")
+    print(f"  bezig (CPU / klok): {raw['cpu_seconds']['consume'] / raw['seconds']:.0%}")
     sampler = BackendSampler(database_name)
     sampling = asyncio.create_task(sampler.run())
     phase_started = time.time()
@@ -563,18 +563,18 @@ async def rebuild_against_raw(
     with contextlib.suppress(asyncio.CancelledError):
         await sampling
     rate: float = built["events"] / built["seconds"]
-    print(line("caseload rebuild:" if python == sys.executable else "other's rebuild:", built))
-    print("  steps: " + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in built["steps"].items()))
+    print(line("herbouw caseload:" if python == sys.executable else "herbouw van de ander:", built))
+    print("  stappen: " + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in built["steps"].items()))
     print(cpu_line(built))
     print(busy_line(built))
     database = sampler.per_step(built["steps"], built["ended_at"], phase_started)
     print(
-        "  its PostgreSQL backends' CPU: "
+        "  CPU van zijn PostgreSQL-backends: "
         + ", ".join(f"{step} {seconds:.1f} s" for step, seconds in database.items())
-        + f"; {sum(database.values()) / built['events'] * 1e6:.1f} us an event"
-        f" (load average {os.getloadavg()[0]:.1f})"
+        + f"; {sum(database.values()) / built['events'] * 1e6:.1f} us per event"
+        f" (belastingsgemiddelde {os.getloadavg()[0]:.1f})"
     )
-    print(f"ratio rebuild / raw:  {rate / raw_rate:.1%} (aim >= 50 %)")
+    print(f"verhouding herbouw / kaal: {rate / raw_rate:.1%} (doel >= 50 %)")
     return rate / raw_rate
 
 
@@ -614,7 +614,7 @@ async def main(args: argparse.Namespace) -> None:
         stream = simulate_history(werksaam, years=5, seed=1, start=date(2020, 1, 1), noise=True, scale=scale)
         sent = await publish(broker.bootstrap_servers, topics["events"], stream, args.events)
         took = time.perf_counter() - started
-        print(f"published {sent:,} simulated events (scale {scale:.2f}) in {took:.0f} s")
+        print(f"{sent:,} gesimuleerde events gepubliceerd (schaal {scale:.2f}) in {took:.0f} s")
 
         from stroom_caseload.commands import migrate
 
@@ -623,32 +623,32 @@ async def main(args: argparse.Namespace) -> None:
         others: list[float] = []
         for run in range(args.repeat):
             if args.repeat > 1:
-                print(f"run {run + 1} of {args.repeat} (load average {os.getloadavg()[0]:.1f}):")
+                print(f"run {run + 1} van {args.repeat} (belastingsgemiddelde {os.getloadavg()[0]:.1f}):")
             ratios.append(await rebuild_against_raw(env, topics["events"], name))
             if args.against:
                 others.append(await rebuild_against_raw(env, topics["events"], name, args.against))
         if args.repeat > 1:
             print(
-                "ratios rebuild / raw: "
+                "verhoudingen herbouw / kaal: "
                 + ", ".join(f"{r:.1%}" for r in ratios)
-                + f"; median {statistics.median(ratios):.1%} (aim >= 50 %)"
+                + f"; mediaan {statistics.median(ratios):.1%} (doel >= 50 %)"
             )
         if args.against:
             print(
-                f"the other checkout's ({args.against}): "
+                f"die van de andere checkout ({args.against}): "
                 + ", ".join(f"{r:.1%}" for r in others)
-                + f"; median {statistics.median(others):.1%}"
+                + f"; mediaan {statistics.median(others):.1%}"
             )
         if args.profile:
             path = f"{args.profile}/rebuild.prof"
             profiled = run_phase("rebuild", env, "--profile", path)
-            print(f"rebuild in one process under cProfile: {profiled['seconds']:.1f} s of clock, {path}")
-            print(f"  its top functions: {args.profile}/rebuild-top.txt")
+            print(f"herbouw in één proces onder cProfile: {profiled['seconds']:.1f} s kloktijd, {path}")
+            print(f"  zijn duurste functies: {args.profile}/rebuild-top.txt")
 
         # Each rate gets an organisation the database has not seen: new entities, as in production.
         for rate, organisation in zip(args.rates, ["ijmond-werkt", "bar"], strict=False):
             print(
-                f"freshness at {rate:,} events/s for {args.seconds} s,"
+                f"versheid bij {rate:,} events/s gedurende {args.seconds} s,"
                 f" {args.workers} workers ({organisation}):"
             )
             result = await freshness(
