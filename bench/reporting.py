@@ -316,7 +316,7 @@ def percentile(samples: list[float], p: float) -> float:
 
 
 def sampled(times: list[float]) -> str:
-    return f"p50 {statistics.median(times):.1f} ms, p99 {percentile(times, 0.99):.1f} ms ({len(times)} runs)"
+    return f"p50 {statistics.median(times):.1f} ms, p99 {percentile(times, 0.99):.1f} ms ({len(times)} keer)"
 
 
 async def timed(
@@ -407,15 +407,16 @@ async def time_panel(benefits: int, runs: int) -> None:
             database_cpu = (await backends_cpu(url) - database_cpu) / requests * 1000
     p99 = percentile(times, 0.99)
     print(
-        f"KPI panel, WerkSaam 2024 ({benefits:,} benefits, {running:,} running at its end, {len(facts):,} "
-        f"facts): {sampled(times)}; aim p99 < 30 ms: {verdict(p99 < 30)}; computed each time (no kept "
-        f"answer, as after every load): {sampled(computed)}, aim {verdict(percentile(computed, 0.99) < 30)}; "
-        f"CPU a computed panel: {cpu:.2f} ms this process (app and client), {database_cpu:.2f} ms PostgreSQL"
+        f"KPI-paneel, WerkSaam 2024 ({benefits:,} uitkeringen, {running:,} lopend aan het eind, "
+        f"{len(facts):,} feiten): {sampled(times)}; doel p99 < 30 ms: {verdict(p99 < 30)}; elke keer "
+        f"berekend (geen bewaard antwoord, zoals na elke lading): {sampled(computed)}, doel "
+        f"{verdict(percentile(computed, 0.99) < 30)}; CPU per berekend paneel: {cpu:.2f} ms dit proces "
+        f"(app en client), {database_cpu:.2f} ms PostgreSQL"
     )
 
 
 def verdict(met: bool) -> str:
-    return "met" if met else "NOT MET"
+    return "gehaald" if met else "NIET GEHAALD"
 
 
 class Loaded(NamedTuple):
@@ -461,7 +462,9 @@ async def load(url: str, events: int, chunk: int, batch: int, ndjson: Path) -> L
                         await apply_facts(conn, decoded, datetime.now(UTC))
             loading += time.perf_counter() - t
             cpu += time.process_time() - c
-            print(f"  {generated:,} events loaded, {generated / loading:,.0f} events/s", end="\r", flush=True)
+            print(
+                f"  {generated:,} events geladen, {generated / loading:,.0f} events/s", end="\r", flush=True
+            )
     print()
     # The pool's one connection has served every batch since the load began.
     database_cpu = await backends_cpu(url)
@@ -496,9 +499,9 @@ def duckdb_kpis(
 
 
 KPI_PERIODS = {"now": (202401, 202412), "last_year": (202301, 202312)}
-ORGANISATION = "organisation, five years"
+ORGANISATION = "organisatie, vijf jaar"
 MONTHLY_CASES = {
-    "one municipality, one year": {"municipality": "GM0405", "from": "2024-01", "to": "2024-12"},
+    "één gemeente, één jaar": {"municipality": "GM0405", "from": "2024-01", "to": "2024-12"},
     ORGANISATION: {"organisation": ORG, "from": "2020-01", "to": "2024-12"},
 }
 
@@ -522,18 +525,19 @@ async def one_size(events: int, chunk: int, batch: int, runs: int) -> dict[str, 
             await admin.close()
             raw_bytes = path.stat().st_size
             print(
-                f"load: {generated:,} events in {loading:.1f} s, {generated / loading:,.0f} events/s "
-                f"({loading / generated * 1e6:.0f} µs per event); decoding alone (baseline) "
+                f"laden: {generated:,} events in {loading:.1f} s, {generated / loading:,.0f} events/s "
+                f"({loading / generated * 1e6:.0f} µs per event); alleen decoderen (basislijn) "
                 f"{generated / decoding:,.0f} events/s ({decoding / generated * 1e6:.0f} µs per event); "
-                f"ratio {decoding / loading:.2f} (aim >= 0.5: {verdict(decoding / loading >= 0.5)}); "
-                f"CPU an event: this process {loaded.cpu / generated * 1e6:.0f} µs (decoding included), "
+                f"verhouding {decoding / loading:.2f} (doel >= 0.5: {verdict(decoding / loading >= 0.5)}); "
+                f"CPU per event: dit proces {loaded.cpu / generated * 1e6:.0f} µs (decoderen inbegrepen), "
                 f"PostgreSQL {loaded.database_cpu / generated * 1e6:.0f} µs; "
-                f"database {db_bytes / generated:,.0f} B an event, raw NDJSON {raw_bytes / generated:,.0f} B"
+                f"database {db_bytes / generated:,.0f} B per event, "
+                f"ruwe NDJSON {raw_bytes / generated:,.0f} B"
             )
             print(
-                "largest tables: "
+                "grootste tabellen: "
                 + ", ".join(
-                    f"{t['relname']} {t['size'] / generated:,.0f} B an event ({t['reltuples']:,.0f} rows)"
+                    f"{t['relname']} {t['size'] / generated:,.0f} B per event ({t['reltuples']:,.0f} rijen)"
                     for t in tables
                 )
             )
@@ -544,9 +548,9 @@ async def one_size(events: int, chunk: int, batch: int, runs: int) -> dict[str, 
                     samples[label], _ = await timed(
                         client, "/v1/reports/monthly", {**params, "unit": "benefits"}, runs, 60
                     )
-                    print(f"monthly report, {label}: {sampled(samples[label])}")
+                    print(f"maandrapportage, {label}: {sampled(samples[label])}")
                 kpi_times, sheet = await timed(client, "/v1/reports/kpis", KPI_QUERY, runs, 60)
-                print(f"KPI sheet, organisation, one year: {sampled(kpi_times)}")
+                print(f"KPI-overzicht, organisatie, één jaar: {sampled(kpi_times)}")
             # Without kept answers: what the first request after each load costs.
             async with reports_client(url, answers_kept=0) as client:
                 computed, _ = await timed(
@@ -559,8 +563,8 @@ async def one_size(events: int, chunk: int, batch: int, runs: int) -> dict[str, 
                 kpi_computed, computed_sheet = await timed(client, "/v1/reports/kpis", KPI_QUERY, runs, 60)
                 assert computed_sheet == sheet
                 print(
-                    f"computed each time (no kept answer): monthly report, {ORGANISATION}: "
-                    f"{sampled(computed)}; KPI sheet, organisation, one year: {sampled(kpi_computed)}"
+                    f"elke keer berekend (geen bewaard antwoord): maandrapportage, {ORGANISATION}: "
+                    f"{sampled(computed)}; KPI-overzicht, organisatie, één jaar: {sampled(kpi_computed)}"
                 )
             duck_monthly, _ = duckdb_ms(duckdb_reference.MONTHLY_SQL, [str(path)], min(runs, 3))
             report_day = date.today()
@@ -570,31 +574,33 @@ async def one_size(events: int, chunk: int, batch: int, runs: int) -> dict[str, 
     kpi_ratio = duck_kpi / statistics.median(kpi_times)
     computed_ratios = (duck_monthly / statistics.median(computed), duck_kpi / statistics.median(kpi_computed))
     print(
-        f"DuckDB from the raw NDJSON: monthly table, organisation, five years {duck_monthly:.0f} ms "
-        f"(DuckDB over Stroom's p50: {monthly_ratio:.1f}x); KPI sheet, organisation, one year and the year "
-        f"before {duck_kpi:.0f} ms (DuckDB over Stroom's p50: {kpi_ratio:.1f}x); computed each time: "
-        f"monthly {computed_ratios[0]:.1f}x, KPI sheet {computed_ratios[1]:.1f}x"
+        f"DuckDB uit de ruwe NDJSON: maandtabel, organisatie, vijf jaar {duck_monthly:.0f} ms "
+        f"(DuckDB gedeeld door de p50 van Stroom: {monthly_ratio:.1f}x); KPI-overzicht, organisatie, "
+        f"één jaar en het jaar ervoor {duck_kpi:.0f} ms (DuckDB gedeeld door de p50 van Stroom: "
+        f"{kpi_ratio:.1f}x); "
+        f"elke keer berekend: maand {computed_ratios[0]:.1f}x, KPI-overzicht {computed_ratios[1]:.1f}x"
     )
     months = len(month_range(*KPI_PERIODS["now"]))
     rows = sheet["tables"]["kpis"]["rows"]
     differences = list(duckdb_reference.differences(rows, counts, months))
-    print(f"KPI values, Stroom against DuckDB: {len(rows) * 2 - len(differences)} of {len(rows) * 2} equal")
+    print(f"KPI-waarden, Stroom tegen DuckDB: {len(rows) * 2 - len(differences)} van {len(rows) * 2} gelijk")
     for line in differences[:20]:
-        print(f"  differs: {line}")
+        print(f"  verschilt: {line}")
     totals = {row["kpi"]: row["value"] for row in rows if row["municipality"] == kpis.TOTAL}
-    print(f"  organisation 2024: {', '.join(f'{k} {v}' for k, v in totals.items())}")
+    print(f"  organisatie 2024: {', '.join(f'{k} {v}' for k, v in totals.items())}")
     kpi_p99, monthly_p99 = percentile(kpi_times, 0.99), percentile(organisation, 0.99)
-    print(f"aims (issue 14) at {generated:,} events:")
-    print(f"  KPI sheet p99 < 100 ms: {kpi_p99:.1f} ms, {verdict(kpi_p99 < 100)}")
-    print(f"  KPI sheet >= 20x DuckDB: {kpi_ratio:.1f}x, {verdict(kpi_ratio >= 20)}")
+    print(f"doelen (issue 14) bij {generated:,} events:")
+    print(f"  KPI-overzicht p99 < 100 ms: {kpi_p99:.1f} ms, {verdict(kpi_p99 < 100)}")
+    print(f"  KPI-overzicht >= 20x DuckDB: {kpi_ratio:.1f}x, {verdict(kpi_ratio >= 20)}")
     ratio = decoding / loading
-    print(f"  facts load >= 0.5 of decoding alone: {ratio:.2f}, {verdict(ratio >= 0.5)}")
-    print(f"  monthly report p99 < 20 ms: {monthly_p99:.1f} ms, {verdict(monthly_p99 < 20)}")
-    print(f"  monthly report >= 300x DuckDB: {monthly_ratio:.1f}x, {verdict(monthly_ratio >= 300)}")
+    print(f"  feiten laden >= 0.5 van alleen decoderen: {ratio:.2f}, {verdict(ratio >= 0.5)}")
+    print(f"  maandrapportage p99 < 20 ms: {monthly_p99:.1f} ms, {verdict(monthly_p99 < 20)}")
+    print(f"  maandrapportage >= 300x DuckDB: {monthly_ratio:.1f}x, {verdict(monthly_ratio >= 300)}")
     kpi_computed_p99, monthly_computed_p99 = percentile(kpi_computed, 0.99), percentile(computed, 0.99)
     print(
-        f"  computed each time: KPI sheet p99 {kpi_computed_p99:.1f} ms ({verdict(kpi_computed_p99 < 100)}), "
-        f"{computed_ratios[1]:.1f}x DuckDB ({verdict(computed_ratios[1] >= 20)}); monthly report p99 "
+        f"  elke keer berekend: KPI-overzicht p99 {kpi_computed_p99:.1f} ms "
+        f"({verdict(kpi_computed_p99 < 100)}), "
+        f"{computed_ratios[1]:.1f}x DuckDB ({verdict(computed_ratios[1] >= 20)}); maandrapportage p99 "
         f"{monthly_computed_p99:.1f} ms ({verdict(monthly_computed_p99 < 20)}), {computed_ratios[0]:.1f}x "
         f"DuckDB ({verdict(computed_ratios[0] >= 300)})"
     )
@@ -641,22 +647,23 @@ def refusal(events: int, wall_us: float, budget_minutes: float) -> str | None:
     minutes = events * wall_us / 1e6 / 60
     if memory > 0.7 * available_memory():
         return (
-            f"needs about {memory / 2**30:.1f} GiB of memory, {available_memory() / 2**30:.1f} GiB available"
+            f"vraagt ongeveer {memory / 2**30:.1f} GiB geheugen, "
+            f"{available_memory() / 2**30:.1f} GiB beschikbaar"
         )
     if disk > 0.8 * free:
-        return f"needs about {disk / 2**30:.1f} GiB of disk, {free / 2**30:.1f} GiB free"
+        return f"vraagt ongeveer {disk / 2**30:.1f} GiB schijf, {free / 2**30:.1f} GiB vrij"
     if minutes > budget_minutes:
-        return f"would take about {minutes:.0f} minutes, over --budget-minutes {budget_minutes:.0f}"
+        return f"zou ongeveer {minutes:.0f} minuten duren, meer dan --budget-minutes {budget_minutes:.0f}"
     return None
 
 
 async def main(sizes: list[int], chunk: int, batch: int, runs: int, panel: int, budget_minutes: float) -> int:
-    print(f"load average at start: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    print(f"belastingsgemiddelde bij de start: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     # As the service does after start-up (app lifespan): long-lived objects out of the collector.
     gc.freeze()
     for events in sizes:
         if (reason := refusal(events, 0, float("inf"))) is not None:
-            print(f"size {events:,} events refused before generating anything: it {reason}")
+            print(f"grootte {events:,} events geweigerd voordat er iets gegenereerd is: hij {reason}")
             return 2
     if panel:
         await time_panel(panel, runs)
@@ -665,7 +672,7 @@ async def main(sizes: list[int], chunk: int, batch: int, runs: int, panel: int, 
     refused = None
     for events in sizes:
         if (reason := refusal(events, wall_us, budget_minutes)) is not None:
-            refused = f"size {events:,} events not run: it {reason}"
+            refused = f"grootte {events:,} events niet gedraaid: hij {reason}"
             print(refused)
             break
         print(f"-- {events:,} events")
@@ -674,11 +681,12 @@ async def main(sizes: list[int], chunk: int, batch: int, runs: int, panel: int, 
         wall_us = (time.perf_counter() - started) / events * 1e6
     if len(results) > 1:
         print(
-            "scaling (organisation: monthly report five years, KPI sheet one year; DuckDB from the raw file):"
+            "schaal (organisatie: maandrapportage vijf jaar, KPI-overzicht één jaar; "
+            "DuckDB uit het ruwe bestand):"
         )
         print(
-            "events | events/s | µs/event | load/decode | monthly p50/p99 ms | DuckDB monthly ms | "
-            "KPI p50/p99 ms | DuckDB KPI ms | KPI differences | computed p50 ms monthly/KPI"
+            "events | events/s | µs/event | laden/decoderen | maand p50/p99 ms | DuckDB maand ms | "
+            "KPI p50/p99 ms | DuckDB KPI ms | KPI-verschillen | berekend p50 ms maand/KPI"
         )
         for r in results:
             print(
@@ -693,15 +701,15 @@ async def main(sizes: list[int], chunk: int, batch: int, runs: int, panel: int, 
             cost = r["us_per_event"] / first["us_per_event"]
             monthly, kpi = r["monthly_p50"] / first["monthly_p50"], r["kpi_p50"] / first["kpi_p50"]
             print(
-                f"flatness at {r['events']:,.0f} against {first['events']:,.0f} events: per-event load cost "
-                f"{cost:.2f} (aim within 1.20: {verdict(0.8 <= cost <= 1.2)}); "
-                f"report p50 monthly {monthly:.2f}, "
-                f"KPI sheet {kpi:.2f} (aim: not growing with the history, within 1.20: "
-                f"{verdict(monthly <= 1.2 and kpi <= 1.2)}); computed each time: monthly "
-                f"{r['monthly_computed_p50'] / first['monthly_computed_p50']:.2f}, KPI sheet "
+                f"vlakheid bij {r['events']:,.0f} tegen {first['events']:,.0f} events: laadkosten per event "
+                f"{cost:.2f} (doel binnen 1.20: {verdict(0.8 <= cost <= 1.2)}); "
+                f"rapportage p50 maand {monthly:.2f}, "
+                f"KPI-overzicht {kpi:.2f} (doel: groeit niet met de geschiedenis, binnen 1.20: "
+                f"{verdict(monthly <= 1.2 and kpi <= 1.2)}); elke keer berekend: maand "
+                f"{r['monthly_computed_p50'] / first['monthly_computed_p50']:.2f}, KPI-overzicht "
                 f"{r['kpi_computed_p50'] / first['kpi_computed_p50']:.2f}"
             )
-    print(f"load average at the end: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    print(f"belastingsgemiddelde aan het eind: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     return 1 if refused else 0
 
 

@@ -27,7 +27,7 @@ def test_a_size_beyond_the_machines_memory_is_refused_before_anything_runs() -> 
     reason = reporting.refusal(10**12, reporting.WALL_US_PER_EVENT, float("inf"))
 
     assert reason is not None
-    assert "memory" in reason
+    assert "geheugen" in reason
     assert reporting.refusal(1000, reporting.WALL_US_PER_EVENT, 60) is None
 
 
