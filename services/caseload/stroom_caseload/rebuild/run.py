@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -30,6 +29,7 @@ from stroom_caseload.rebuild.work import (
     fold_strays,
     load,
     publish,
+    together,
     worker_count,
 )
 from stroom_caseload.repository import CaseloadRepository
@@ -144,7 +144,7 @@ async def _rebuild(settings: CaseloadSettings, progress: Progress) -> RebuildRes
         count = worker_count(settings, engine, len(tps))
         # The shadow set is emptied while the broker is asked where the topic ends and the live
         # point facts' revisions are read, once for every worker (see `Workers`).
-        _, ends, revisions = await asyncio.gather(
+        _, ends, revisions = await together(
             shadow_set.empty(engine), coordinator.ends(tps), client_revisions(engine)
         )
         total = sum(ends.values())
@@ -167,7 +167,7 @@ async def _rebuild(settings: CaseloadSettings, progress: Progress) -> RebuildRes
                 # With several workers (PostgreSQL), the ledger, complete and only read from now
                 # on, gets its index and statistics meanwhile, while the folds wait on their appends.
                 ledger = [shadow.events] if count > 1 else []
-                await asyncio.gather(
+                await together(
                     workers.run(fold, [(settings, retractions, strays)] * count),
                     fold_strays(settings, strays),
                     shadow_set.finish(engine, 1, ledger),
@@ -195,7 +195,7 @@ async def _rebuild(settings: CaseloadSettings, progress: Progress) -> RebuildRes
                     redo = caught | await _swap(conn)
             with step("republish"):
                 redo_ids = {record_id(*ident) for ident in redo}
-                published, reread = await asyncio.gather(
+                published, reread = await together(
                     workers.run(publish, [(settings, Share(i, count), redo_ids) for i in range(count)]),
                     republish_read(settings, redo, strays),
                 )

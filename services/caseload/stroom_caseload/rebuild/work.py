@@ -14,8 +14,11 @@ import contextlib
 import logging
 import multiprocessing
 import os
+import queue
+import signal
+import threading
 import time
-from collections.abc import Callable, Collection, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Collection, Coroutine, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from types import TracebackType
@@ -159,11 +162,24 @@ async def publish(
     return await republish(settings, share.holds(live.entities.c.entity_key), records, redo)
 
 
+async def together(*steps: Awaitable[Any]) -> list[Any]:
+    """The steps side by side, as `asyncio.gather`, but the first failure cancels the others and
+    is raised once they have ended: none goes on unattended while the rebuild stops."""
+    tasks = [asyncio.ensure_future(step) for step in steps]
+    try:
+        return await asyncio.gather(*tasks)
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
+
+
 def worker_count(settings: CaseloadSettings, engine: AsyncEngine, partitions: int) -> int:
     return writers(engine, max(1, min(partitions, settings.rebuild_workers or os.cpu_count() or 1)))
 
 
-def _serve(conn: Connection, queue: Any, log_level: str, memory: Memory) -> None:
+def _serve(conn: Connection, reports: Any, log_level: str, memory: Memory) -> None:
     """A worker process: runs the steps it is sent, in turn, until it is sent None."""
     configure_logging(log_level)
     without_collection()
@@ -171,7 +187,7 @@ def _serve(conn: Connection, queue: Any, log_level: str, memory: Memory) -> None
         step, args = work
         started = time.process_time()
         try:
-            result = asyncio.run(step(*args, queue.put, memory))
+            result = asyncio.run(_until_called_off(step(*args, reports.put, memory)))
         except BaseException as exc:  # handed to the rebuild, which raises it
             log.exception("een stap van de herbouw is mislukt")
             try:
@@ -181,6 +197,18 @@ def _serve(conn: Connection, queue: Any, log_level: str, memory: Memory) -> None
                 conn.send((False, failure, peak_rss_mb(), time.process_time() - started))
         else:
             conn.send((True, result, peak_rss_mb(), time.process_time() - started))
+
+
+async def _until_called_off(step: Coroutine[Any, Any, T]) -> T:
+    """`step`, cancelled (so its clean-up runs) when the rebuild calls it off with SIGTERM."""
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    assert task is not None
+    loop.add_signal_handler(signal.SIGTERM, task.cancel)
+    try:
+        return await step
+    finally:
+        loop.remove_signal_handler(signal.SIGTERM)
 
 
 class Workers:
@@ -199,7 +227,10 @@ class Workers:
         report: Report,
         memory: Memory,
         forking: bool = "fork" in multiprocessing.get_all_start_methods(),
+        grace: float = 10.0,
     ) -> None:
+        """`grace`: the seconds a process is given to end a step called off, or to stop, before
+        it is killed."""
         self.count = count
         self._log_level = log_level
         self._report = report
@@ -211,7 +242,9 @@ class Workers:
         # each step took in all of them (on a shared machine, steadier than the clock).
         self.peak_rss_mb = 0.0
         self.cpu_seconds: dict[str, float] = {}
+        self._grace = grace
         self._drain: asyncio.Future[None] | None = None
+        self._gone = threading.Event()
 
     async def __aenter__(self) -> Workers:
         if self._forking:
@@ -247,19 +280,25 @@ class Workers:
             with contextlib.suppress(OSError):
                 conn.send(None)
         for process in self._processes:
-            await asyncio.to_thread(process.join, 10)
+            await asyncio.to_thread(process.join, self._grace)
             if process.is_alive():
                 process.kill()
-        self._queue.put(None)
-        assert self._drain is not None
+                await asyncio.to_thread(process.join)
+        self._gone.set()
         await self._drain
 
     def _forward(self, loop: asyncio.AbstractEventLoop) -> None:
-        while (records := self._queue.get()) is not None:
-            loop.call_soon_threadsafe(self._report, records)
+        # Read until the processes are gone, not up to an end marker put here: a process killed
+        # while it wrote to the queue leaves the queue's lock taken, and the marker would wait
+        # for it for ever.
+        while not self._gone.is_set() or not self._queue.empty():
+            with contextlib.suppress(queue.Empty):
+                records = self._queue.get(timeout=0.1)
+                loop.call_soon_threadsafe(self._report, records)
 
     async def run(self, step: Step[T], shares: Sequence[tuple[Any, ...]]) -> list[T]:
-        """`step(*share, report, memory)` for every share, all at once."""
+        """`step(*share, report, memory)` for every share, all at once; the first failure is
+        raised once the step is called off in the other processes."""
         if not self._processes:
             started = time.process_time()
             results = [
@@ -271,13 +310,38 @@ class Workers:
             return results
         for conn, share in zip(self._conns, shares, strict=True):
             conn.send((step, share))
-        answers = await asyncio.gather(*(asyncio.to_thread(self._answer, conn) for conn in self._conns))
+        waiting = [asyncio.ensure_future(asyncio.to_thread(self._answer, conn)) for conn in self._conns]
+        try:
+            for answer in asyncio.as_completed(waiting):
+                ok, result, _, _ = await answer
+                if not ok:
+                    raise result
+        finally:
+            # The first failure, or the rebuild's own (which cancels this), calls off the step
+            # in the processes still running it: none goes on unattended.
+            if not all(answer.done() for answer in waiting):
+                await self._call_off(waiting)
+        answers = [answer.result() for answer in waiting]
         self.peak_rss_mb = max(self.peak_rss_mb, *(rss for _, _, rss, _ in answers))
         self.cpu_seconds[step.__name__] = sum(cpu for _, _, _, cpu in answers)
-        for ok, result, _, _ in answers:
-            if not ok:
-                raise result
         return [result for _, result, _, _ in answers]
+
+    async def _call_off(self, waiting: list[asyncio.Task[tuple[bool, Any, float, float]]]) -> None:
+        """Cancels the step in each process that has not answered (see `_until_called_off`), and
+        kills those that have not answered within the grace: a killed one answers as stopped."""
+        running = [
+            (process, answer)
+            for process, answer in zip(self._processes, waiting, strict=True)
+            if not answer.done()
+        ]
+        for process, _ in running:
+            process.terminate()
+        _, late = await asyncio.wait([answer for _, answer in running], timeout=self._grace)
+        for process, answer in running:
+            if answer in late:
+                process.kill()
+        if late:
+            await asyncio.wait(late)
 
     @staticmethod
     def _answer(conn: Connection) -> tuple[bool, Any, float, float]:
