@@ -441,6 +441,12 @@ async def freshness(
         f" {database_cpu:.1f} s, {database_cpu / sent * 1e6:.0f} us per event"
         f" (belastingsgemiddelde {os.getloadavg()[0]:.1f})"
     )
+    # What the rate asks of the machine's cores, workers and database together: over what the
+    # machine can give (less the broker and this load generator), no setting keeps the group up.
+    print(
+        f"  bij {rate:,} events per seconde vraagt dat {rate * (cpu + database_cpu) / sent:.2f}"
+        f" van de {os.cpu_count()} cores van deze machine"
+    )
     # PostgreSQL's CPU an event moves with how many transactions carry the events.
     print(
         f"  {transactions:,} transacties, {sent / max(transactions, 1):.1f} events per transactie"
