@@ -479,7 +479,7 @@ def freshness_lines(result: Freshness, rate: int) -> list[str]:
     group that fell behind and had not caught up when the load stopped would have shown a
     higher p99 in a longer run, and entities without a fact are missing from the quantiles."""
     if not result.delays:
-        return ["  no fact arrived: no delay to report"]
+        return ["  geen feit aangekomen: geen vertraging te melden"]
     delays = sorted(delay for _, delay in result.delays)
     p50, p99 = (delays[min(len(delays) - 1, int(len(delays) * q))] for q in (0.5, 0.99))
     by_second: dict[int, list[float]] = {}
@@ -487,9 +487,9 @@ def freshness_lines(result: Freshness, rate: int) -> list[str]:
         by_second.setdefault(int(sent), []).append(delay)
     medians = [statistics.median(by_second[second]) for second in sorted(by_second)]
     lines = [
-        f"  delay produce -> fact: p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms"
-        " (aim p99 < 250 ms at a sustained 5,000 events/s)",
-        "  p50 by second of sending: " + ", ".join(f"{m * 1000:.0f}" for m in medians) + " ms",
+        f"  vertraging produceren -> feit: p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms"
+        " (doel p99 < 250 ms bij aanhoudend 5.000 events/s)",
+        "  p50 per seconde van verzenden: " + ", ".join(f"{m * 1000:.0f}" for m in medians) + " ms",
     ]
     # A group that keeps up ends the load about as fresh as it was at its best second; one that
     # fell behind ends it with a queue, which a longer run would only have made longer. One that
@@ -498,20 +498,21 @@ def freshness_lines(result: Freshness, rate: int) -> list[str]:
     behind = (medians[-1] > 2 * best and medians[-1] - best > 0.1) or best > 1.0
     if behind:
         lines.append(
-            "  NOT SUSTAINED: the group fell behind and had not caught up when the load stopped"
-            f" (the last second's events waited p50 {medians[-1] * 1000:.0f} ms, the best second's"
-            f" {best * 1000:.0f} ms): the p99 above is a lower bound, a longer run shows more"
+            "  NIET VOLGEHOUDEN: de groep raakte achter en had dat niet ingehaald toen de belasting stopte"
+            f" (de events van de laatste seconde wachtten p50 {medians[-1] * 1000:.0f} ms, die van de"
+            f" beste seconde {best * 1000:.0f} ms): de p99 hierboven is een ondergrens, een langere run"
+            " laat meer zien"
         )
     if result.missing:
         lines.append(
-            f"  NOT SUSTAINED: {result.missing} of {len(result.delays) + result.missing} entities"
-            " without a fact within 30 s after the load, left out of the quantiles above, which"
-            " are lower bounds"
+            f"  NIET VOLGEHOUDEN: {result.missing} van {len(result.delays) + result.missing} entiteiten"
+            " zonder feit binnen 30 s na de belasting, weggelaten uit de kwantielen hierboven, die"
+            " daarmee ondergrenzen zijn"
         )
     if result.produced_rate < rate * 0.95:
         lines.append(
-            f"  the load generator reached {result.produced_rate:,.0f} events/s, not {rate:,}:"
-            " this is not the figure of that rate"
+            f"  de belastingsgenerator haalde {result.produced_rate:,.0f} events/s, niet {rate:,}:"
+            " dit is niet het cijfer van die snelheid"
         )
     return lines
 

@@ -17,9 +17,9 @@ def _steady(seconds: int = 10, per_second: int = 100) -> list[tuple[float, float
 def test_a_group_that_keeps_up_gets_its_quantiles_without_a_warning() -> None:
     lines = freshness_lines(Freshness(_steady(), 0, 5000.0), 5000)
 
-    assert lines[0].startswith("  delay produce -> fact: p50 ")
+    assert lines[0].startswith("  vertraging produceren -> feit: p50 ")
     assert "p50 90 ms, p99 139 ms" in lines[0]
-    assert not any("NOT SUSTAINED" in line or "lower bound" in line for line in lines)
+    assert not any("NIET VOLGEHOUDEN" in line or "ondergrens" in line for line in lines)
 
 
 def test_a_group_that_falls_behind_for_good_is_said_to_and_its_p99_called_a_lower_bound() -> None:
@@ -28,8 +28,8 @@ def test_a_group_that_falls_behind_for_good_is_said_to_and_its_p99_called_a_lowe
 
     lines = freshness_lines(Freshness(growing, 0, 5000.0), 5000)
 
-    assert any("NOT SUSTAINED: the group fell behind" in line for line in lines)
-    assert any("lower bound" in line for line in lines)
+    assert any("NIET VOLGEHOUDEN: de groep raakte achter" in line for line in lines)
+    assert any("ondergrens" in line for line in lines)
 
 
 def test_a_group_that_caught_up_a_little_near_the_end_but_not_to_its_best_is_still_behind() -> None:
@@ -39,7 +39,7 @@ def test_a_group_that_caught_up_a_little_near_the_end_but_not_to_its_best_is_sti
 
     lines = freshness_lines(Freshness(delays, 0, 4521.0), 5000)
 
-    assert any("NOT SUSTAINED: the group fell behind" in line for line in lines)
+    assert any("NIET VOLGEHOUDEN: de groep raakte achter" in line for line in lines)
 
 
 def test_a_group_behind_from_its_first_second_is_behind_though_its_delay_eases() -> None:
@@ -49,7 +49,7 @@ def test_a_group_behind_from_its_first_second_is_behind_though_its_delay_eases()
 
     lines = freshness_lines(Freshness(delays, 0, 1476.0), 1500)
 
-    assert any("NOT SUSTAINED: the group fell behind" in line for line in lines)
+    assert any("NIET VOLGEHOUDEN: de groep raakte achter" in line for line in lines)
 
 
 def test_a_burst_it_catches_up_from_is_no_verdict_of_falling_behind() -> None:
@@ -57,21 +57,23 @@ def test_a_burst_it_catches_up_from_is_no_verdict_of_falling_behind() -> None:
 
     lines = freshness_lines(Freshness(burst, 0, 5000.0), 5000)
 
-    assert not any("NOT SUSTAINED" in line for line in lines)
+    assert not any("NIET VOLGEHOUDEN" in line for line in lines)
 
 
 def test_entities_without_a_fact_make_the_quantiles_lower_bounds() -> None:
     lines = freshness_lines(Freshness(_steady(), 12, 5000.0), 5000)
 
-    assert any(line.startswith("  NOT SUSTAINED: 12 of 1012 entities without a fact") for line in lines)
-    assert any("lower bounds" in line for line in lines)
+    assert any(line.startswith("  NIET VOLGEHOUDEN: 12 van 1012 entiteiten zonder feit") for line in lines)
+    assert any("ondergrenzen" in line for line in lines)
 
 
 def test_a_load_generator_short_of_the_rate_says_so() -> None:
     lines = freshness_lines(Freshness(_steady(), 0, 3900.0), 5000)
 
-    assert any("reached 3,900 events/s, not 5,000" in line for line in lines)
+    assert any("haalde 3,900 events/s, niet 5,000" in line for line in lines)
 
 
 def test_no_fact_at_all_is_said_rather_than_a_quantile() -> None:
-    assert freshness_lines(Freshness([], 40, 5000.0), 5000) == ["  no fact arrived: no delay to report"]
+    assert freshness_lines(Freshness([], 40, 5000.0), 5000) == [
+        "  geen feit aangekomen: geen vertraging te melden"
+    ]
