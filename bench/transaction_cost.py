@@ -181,11 +181,11 @@ async def simulated_load(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--entities", type=int, default=400)
-    parser.add_argument("--sizes", default="1,10,100", help="events a transaction, comma-separated")
+    parser.add_argument("--sizes", default="1,10,100", help="events per transactie, gescheiden door komma's")
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--profile", help="write a cProfile of the timed transactions here")
+    parser.add_argument("--profile", help="schrijf hier een cProfile van de getimede transacties")
     parser.add_argument(
-        "--simulated", type=int, default=0, help="this many of the freshness bench's events instead"
+        "--simulated", type=int, default=0, help="in plaats daarvan zoveel events van de versheidsbench"
     )
     arguments = parser.parse_args()
     sizes = [int(size) for size in arguments.sizes.split(",")]
