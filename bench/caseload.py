@@ -691,30 +691,30 @@ if __name__ == "__main__":
         "--rates",
         type=lambda text: [int(r) for r in text.split(",") if r],
         default=[1000, 5000],
-        help="up to two; none: rebuild only",
+        help="hoogstens twee; geen: alleen de herbouw",
     )
     parser.add_argument("--seconds", type=int, default=20)
-    parser.add_argument("--workers", type=int, default=2, help="caseload workers under load, one group")
+    parser.add_argument("--workers", type=int, default=2, help="caseload-workers onder belasting, één groep")
     parser.add_argument(
         "--depths",
         type=lambda text: [int(d) for d in text.split(",") if d],
         default=[10, 100, 300, 1000],
-        help="events per entity for the live-cost series; none: skip it",
+        help="events per entiteit voor de reeks van live kosten; geen: sla haar over",
     )
     # Each round is one repetition of every depth, its figure the median over them: 20 rounds of
     # 50 events a depth, where 20 rounds of 10 left one round's noise in the verdict.
     parser.add_argument("--depth-entities", type=int, default=50)
     parser.add_argument("--depth-rounds", type=int, default=20)
     parser.add_argument(
-        "--repeat", type=int, default=1, help="times the raw consumer and the rebuild run, back to back"
+        "--repeat", type=int, default=1, help="hoe vaak de kale consumer en de herbouw na elkaar draaien"
     )
     parser.add_argument(
         "--against",
-        help="another checkout's .venv/bin/python: its rebuild runs after this one's in each repetition",
+        help="de .venv/bin/python van een andere checkout: zijn herbouw draait in elke herhaling na deze",
     )
     parser.add_argument(
         "--profile",
-        help="directory for cProfile output of the live workers, and of one more rebuild (in one process)",
+        help="map voor de cProfile-uitvoer van de live workers, en van nog een herbouw (in één proces)",
     )
     parser.add_argument("--phase", choices=["baseline", "rebuild", "worker"], help=argparse.SUPPRESS)
     parser.add_argument("--topic", help=argparse.SUPPRESS)

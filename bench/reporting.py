@@ -715,27 +715,31 @@ async def main(sizes: list[int], chunk: int, batch: int, runs: int, panel: int, 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--events", type=int, default=1_000_000, help="one size (see --sizes)")
-    parser.add_argument("--sizes", help="several sizes, comma-separated (100000,1000000,5000000)")
-    parser.add_argument("--chunk", type=int, default=5000, help="benefits generated at a time")
+    parser.add_argument("--events", type=int, default=1_000_000, help="één grootte (zie --sizes)")
+    parser.add_argument("--sizes", help="meer groottes, gescheiden door komma's (100000,1000000,5000000)")
+    parser.add_argument("--chunk", type=int, default=5000, help="uitkeringen die tegelijk gegenereerd worden")
     parser.add_argument(
         "--batch",
         type=int,
         default=ReportingSettings.model_fields["consumer_batch_size"].default,
-        help="facts per transaction (the consumer's default, ReportingSettings.consumer_batch_size)",
+        help="feiten per transactie (de standaard van de consumer, ReportingSettings.consumer_batch_size)",
     )
-    parser.add_argument("--runs", type=int, default=200, help="requests per report (fewer past a minute)")
+    parser.add_argument(
+        "--runs", type=int, default=200, help="verzoeken per rapportage (minder na een minuut)"
+    )
     parser.add_argument(
         "--kpi-benefits",
         type=int,
         default=6000,
-        help="KPI panel: about 3,000 running, as WerkSaam; 0 skips it",
+        help="KPI-paneel: ongeveer 3.000 lopend, zoals WerkSaam; 0 slaat het over",
     )
     parser.add_argument(
-        "--budget-minutes", type=float, default=60, help="refuse a size estimated to take longer"
+        "--budget-minutes", type=float, default=60, help="weiger een grootte die naar schatting langer duurt"
     )
     parser.add_argument(
-        "--panel-only", action="store_true", help="only the KPI panel (about half a minute): no sizes"
+        "--panel-only",
+        action="store_true",
+        help="alleen het KPI-paneel (ongeveer een halve minuut): geen groottes",
     )
     args = parser.parse_args()
     sizes = [int(size) for size in args.sizes.split(",")] if args.sizes else [args.events]
