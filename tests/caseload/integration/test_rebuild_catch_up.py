@@ -66,3 +66,40 @@ async def test_a_retraction_of_a_retraction_caught_up_in_the_swap_republishes_th
         assert without_revisions(latest_facts(from_scratch)) == without_revisions(latest_facts(records))
     finally:
         await engine.dispose()
+
+
+async def test_a_rebuild_that_fails_before_its_swap_says_so_and_leaves_the_tables_in_use(
+    broker: EmbeddedBroker,
+    postgres_server_url: str,
+    pseudonymiser: Pseudonymiser,
+    organisations: OrganisationsConfig,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    settings = (await prepared(broker, postgres_server_url)).model_copy(update={"rebuild_workers": 2})
+    validator = EventValidator(pseudonymiser, organisations.municipality_codes)
+    assessed, retraction, restoring, _ = history("stroom.client.assessed.v1", SOURCE)
+    raw = [example("stroom.benefit.started.v1", SOURCE), assessed, retraction]
+    await publish(broker.bootstrap_servers, settings.events_topic, raw, raw, validator)
+    engine = make_engine(settings.caseload_database_url)
+    try:
+        await run.rebuild(settings)
+        in_use = await every_row(engine)
+        await publish(
+            broker.bootstrap_servers, settings.events_topic, [*raw, restoring], [restoring], validator
+        )
+
+        async def failing(*args: Any) -> None:
+            raise RuntimeError("stroomstoring")
+
+        # Beside the workers' fold, which it calls off.
+        monkeypatch.setattr(run, "fold_strays", failing)
+        with pytest.raises(
+            run.RebuildFailed, match=r"stroomstoring.*niet gewijzigd: start de herbouw opnieuw"
+        ):
+            await run.rebuild(settings)
+        assert await every_row(engine) == in_use
+        monkeypatch.undo()
+        await run.rebuild(settings)
+        assert await every_row(engine) != in_use
+    finally:
+        await engine.dispose()

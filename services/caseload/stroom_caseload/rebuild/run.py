@@ -17,7 +17,7 @@ from stroom_caseload.domain.events import Decoded
 from stroom_caseload.domain.plan import record_id
 from stroom_caseload.rebuild import shadow_set
 from stroom_caseload.rebuild.replay import Replayer
-from stroom_caseload.rebuild.republication import republish_read
+from stroom_caseload.rebuild.republication import RepublicationRefused, republish_read
 from stroom_caseload.rebuild.shadow_ledger import merge_marks
 from stroom_caseload.rebuild.shadow_ledger import strays as find_strays
 from stroom_caseload.rebuild.work import (
@@ -62,6 +62,23 @@ class RebuildResult:
     # spent on the steps they ran.
     steps: dict[str, float] = field(default_factory=dict)
     worker_cpu_seconds: dict[str, float] = field(default_factory=dict)
+
+
+class RebuildFailed(Exception):
+    """The rebuild stopped, said for the operator, with whether the tables in use changed."""
+
+
+def _failure(exc: Exception, swapped: bool) -> RebuildFailed:
+    cause = f"{type(exc).__name__}: {exc}"
+    if swapped:
+        return RebuildFailed(
+            f"de herbouw staat in de tabellen, maar het opnieuw publiceren van de feiten stopte"
+            f" ({cause}): start de herbouw opnieuw"
+        )
+    return RebuildFailed(
+        f"de herbouw is mislukt ({cause}); de tabellen in gebruik zijn niet gewijzigd:"
+        " start de herbouw opnieuw"
+    )
 
 
 async def _lock_out_workers(conn: AsyncConnection) -> None:
@@ -139,6 +156,7 @@ async def _rebuild(settings: CaseloadSettings, progress: Progress) -> RebuildRes
         steps[name] = time.perf_counter() - started
 
     coordinator = Replayer(settings, report)
+    swapped = False
     try:
         tps = await coordinator.start()
         count = worker_count(settings, engine, len(tps))
@@ -193,12 +211,17 @@ async def _rebuild(settings: CaseloadSettings, progress: Progress) -> RebuildRes
                     )
                     await coordinator.replay_until(catch_up, now)
                     redo = caught | await _swap(conn)
+            swapped = True
             with step("republish"):
                 redo_ids = {record_id(*ident) for ident in redo}
                 published, reread = await together(
                     workers.run(publish, [(settings, Share(i, count), redo_ids) for i in range(count)]),
                     republish_read(settings, redo, strays),
                 )
+    except RepublicationRefused:
+        raise
+    except Exception as exc:
+        raise _failure(exc, swapped) from exc
     finally:
         await coordinator.stop()
         await engine.dispose()
