@@ -212,6 +212,12 @@ def _where_to_look(urls: dict[str, str], data_dir: Path, reader: str) -> None:
     console.print(f"[bold]Events aanleveren[/]   POST {urls['intake']}/v1/events   ({urls['intake']}/docs)")
     console.print(f"[bold]Caseload[/]            {urls['caseload']}/docs")
     console.print("[bold]Status (ops)[/]        " + "  ".join(f"{u}/status" for u in urls.values()))
+    # The embedded broker listens on a free port; the dead-letter commands need to be told which.
+    bootstrap = os.environ["KAFKA_BOOTSTRAP_SERVERS"]
+    console.print(
+        f"[bold]Dode letters[/]        KAFKA_BOOTSTRAP_SERVERS={bootstrap} stroom caseload dead-letters",
+        soft_wrap=True,
+    )
     console.print(
         f"[bold]Gegevens[/]            {data_dir}/ (SQLite, broker-log, pseudonimiserings- en tokensleutel)"
     )
