@@ -82,16 +82,19 @@ async def test_locked_transactions_take_turns_and_commit(database_url: str) -> N
         async with engine.begin() as conn:
             await conn.run_sync(metadata.create_all)
         order: list[str] = []
+        holding = asyncio.Event()
 
         async def write(name: str, at: int, hold: float) -> None:
             async with locked_transaction(engine, 77) as conn:
                 order.append(f"{name} in")
+                holding.set()
                 await conn.execute(rows.insert().values(id=at, name=name))
                 await asyncio.sleep(hold)
                 order.append(f"{name} out")
 
         first = asyncio.create_task(write("a", 1, 0.3))
-        await asyncio.sleep(0.1)
+        # The second starts once the first holds the lock, however slow the machine is to get there.
+        await holding.wait()
         await write("b", 2, 0)
         await first
         # The second waited for the first to end before it began.
