@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from stroom_caseload.commands import migrate as migrate_caseload
+from stroom_caseload.tables import shadow
 from stroom_cli.main import app
 from stroom_platform.broker import EmbeddedBroker, TopicSpec, ensure_topics
 
@@ -35,3 +37,31 @@ def test_a_rebuild_reports_what_it_did_in_dutch(
         "0 records opnieuw afgespeeld (0 overgeslagen als ongeldig), 0 entiteitsfeiten en 0 klantrecords"
         " opnieuw gepubliceerd; de nieuwe tabellen zijn in gebruik."
     ) in " ".join(result.output.split())
+
+
+def test_a_failed_rebuild_says_so_in_dutch_without_a_traceback(
+    broker: EmbeddedBroker, unique_topic: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    database = tmp_path / "caseload.db"
+    url = f"sqlite+aiosqlite:///{database}"
+    asyncio.run(migrate_caseload(url))
+    # A shadow table gone: the rebuild cannot begin, and the tables in use stay as they are.
+    with sqlite3.connect(database) as conn:
+        conn.execute(f"DROP TABLE {shadow.events.name}")
+    asyncio.run(ensure_topics(broker.bootstrap_servers, [TopicSpec(unique_topic, 1)]))
+    for name, value in {
+        "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers,
+        "STROOM_EVENTS_TOPIC": unique_topic,
+        "STROOM_FACTS_TOPIC": f"{unique_topic}.facts",
+        "STROOM_DATA_DIR": str(tmp_path / "var"),
+        "DATABASE_URL": url,
+    }.items():
+        monkeypatch.setenv(name, value)
+
+    result = CliRunner().invoke(app, ["caseload", "rebuild"])
+
+    assert result.exit_code == 1, result.output
+    said = " ".join(result.output.split())
+    assert "Herberekening mislukt: de herbouw is mislukt" in said
+    assert "de tabellen in gebruik zijn niet gewijzigd" in said
+    assert "Traceback" not in result.output

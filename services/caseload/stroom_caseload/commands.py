@@ -10,7 +10,8 @@ from sqlalchemy import MetaData
 from stroom_caseload.app import create_app
 from stroom_caseload.migrations import MIGRATIONS
 from stroom_caseload.queries import CaseloadQueries, Projection
-from stroom_caseload.rebuild.run import RebuildResult, rebuild
+from stroom_caseload.rebuild.republication import RepublicationRefused
+from stroom_caseload.rebuild.run import RebuildFailed, RebuildResult, rebuild
 from stroom_caseload.repository import CaseloadRepository
 from stroom_caseload.settings import CaseloadSettings
 from stroom_caseload.tables import audit, metadata
@@ -28,7 +29,9 @@ __all__ = [
     "MIGRATIONS",
     "DeadLetter",
     "Projection",
+    "RebuildFailed",
     "RebuildResult",
+    "RepublicationRefused",
     "audit",
     "migrate",
     "projection",

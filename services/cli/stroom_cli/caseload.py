@@ -36,6 +36,7 @@ def worker() -> None:
 @app.command()
 def rebuild() -> None:
     """Speel het eventtopic opnieuw af in verse tabellen en wissel ze in één keer in."""
+    from stroom_caseload.commands import RebuildFailed, RepublicationRefused
     from stroom_caseload.commands import rebuild as run_rebuild
     from stroom_caseload.settings import CaseloadSettings
     from stroom_cli.pseudonyms import stored_version
@@ -72,6 +73,10 @@ def rebuild() -> None:
             asyncio.run(
                 record_admin_action("caseload", "herberekening", "caseload", f"mislukt: {type(exc).__name__}")
             )
+            if isinstance(exc, RebuildFailed | RepublicationRefused):
+                # Said for the operator already, with whether the tables in use changed.
+                console.print(f"[red]Herberekening mislukt:[/] {exc}", soft_wrap=True)
+                raise typer.Exit(1) from exc
             raise
     asyncio.run(
         record_admin_action(
