@@ -75,6 +75,9 @@ class ApiStandardsMiddleware:
         self.app = app
         self.version = version
         self.renamed = dict(renamed_query_keys)
+        # A query string can hold a renamed key only spelled out or percent-encoded: one without
+        # either is not parsed.
+        self.spelled = tuple(key.encode("latin-1") for key in self.renamed)
         self.deprecation = f"@{int(KEYS_DEPRECATED_ON.timestamp())}"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -82,8 +85,9 @@ class ApiStandardsMiddleware:
             await self.app(scope, receive, send)
             return
         deprecated = False
-        if self.renamed and scope.get("query_string"):
-            pairs = parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True)
+        query: bytes = scope.get("query_string", b"")
+        if self.spelled and (b"%" in query or any(key in query for key in self.spelled)):
+            pairs = parse_qsl(query.decode("latin-1"), keep_blank_values=True)
             if any(key in self.renamed for key, _ in pairs):
                 deprecated = True
                 renamed = [(self.renamed.get(key, key), value) for key, value in pairs]

@@ -4,12 +4,13 @@ and answering the ops endpoints."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import Depends, FastAPI
 from sqlalchemy import Table
+from starlette.middleware import Middleware
 
 from stroom_platform.api_docs import install_api_docs
 from stroom_platform.api_standards import OPENAPI_URL, install_api_standards
@@ -34,10 +35,13 @@ def service_app(
     organisations: OrganisationsConfig,
     migrations: Migrations,
     audit: Table,
+    inner: Sequence[Middleware] = (),
 ) -> FastAPI:
     """The app of the service whose `migrations` these are, titled after it, with its audit log in
     `audit` (on `app.state.audit`); raises ValueError naming a setting that keeps it from starting.
-    Include the service's routes, then call `publish_api`."""
+    `inner`: the service's own ASGI middleware, outermost first, inside the rate limit and the
+    security headers (it sees only the requests those let through, and its answers get the
+    headers). Include the service's routes, then call `publish_api`."""
     authenticator = build_authenticator(settings, organisations)
 
     @asynccontextmanager
@@ -67,6 +71,8 @@ def service_app(
     if settings.embedded_issuer:
         app.include_router(token_router(settings, authenticator))
     install_problem_handlers(app)
+    for middleware in reversed(inner):
+        app.add_middleware(middleware.cls, *middleware.args, **middleware.kwargs)
     harden(app, settings)
     # Anchored by its head file under the data directory; GET /v1/audit for admins.
     engine = runtime.engine

@@ -173,13 +173,18 @@ async def test_renamed_query_keys_are_read_under_their_old_name_with_a_deprecati
         early = {**query, "asOf": "2024-02-01T00:00:00Z"}
         new = await http.get("/v1/reports/monthly", params=early)
         old = await http.get("/v1/reports/monthly", params={**query, "as_of": "2024-02-01T00:00:00Z"})
+        # The old name percent-encoded is the old name too.
+        encoded = await http.get(
+            "/v1/reports/monthly?municipality=GM0405&from=2024-01&to=2024-03&as%5Fof=2024-02-01T00:00:00Z"
+        )
         now = await http.get("/v1/reports/monthly", params=query)
         day = await http.get("/v1/reports/composition", params={**query, "stock_date": "2024-03-31"})
         same_day = await http.get("/v1/reports/composition", params={**query, "stockDate": "2024-03-31"})
     assert new.status_code == old.status_code == 200
     assert "Deprecation" not in new.headers
     assert old.headers["Deprecation"].startswith("@")
-    assert old.json() == new.json() != now.json()
+    assert old.json() == new.json() == encoded.json() != now.json()
+    assert encoded.headers["Deprecation"] == old.headers["Deprecation"]
     assert day.json() == same_day.json()
     assert "Deprecation" in day.headers
 

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Hashable
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 import orjson
 from fastapi import APIRouter, Depends, Query, Request, Response
-from fastapi.routing import APIRoute
 from sqlalchemy.ext.asyncio import AsyncConnection
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from stroom_contract.rows import UNITS
 from stroom_platform.audit import record
@@ -19,7 +19,6 @@ from stroom_platform.auth import (
     REPORTS_READ_DETAIL,
     REPORTS_READ_PUBLIC,
     Access,
-    AuthProblem,
     DetailReader,
     Principal,
     insufficient_scope,
@@ -267,52 +266,62 @@ def answer_key(request: Request, principal: Principal) -> Hashable:
     )
 
 
-class KeptAnswerRoute(APIRoute):
-    """A route whose answers are kept (service.answers). A request asked before by a caller with
-    the same scopes and municipalities, answered under the generation that stands now, gets that
-    answer before the route's parameters are solved again: solving them is most of the time a
-    kept answer takes, and a request refused then would not have been answered and kept. Any
-    other request takes the route as always, with the generation read here."""
+# The routes whose answers are kept (service.answers), by the path a request asks.
+KEPT_PATHS = frozenset({"/v1/reports/monthly", "/v1/reports/kpis"})
 
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handle = super().get_route_handler()
 
-        async def kept_or_handled(request: Request) -> Response:
-            rt: ReportingRuntime = request.app.state.runtime
-            if not rt.answers.size:
-                return await handle(request)
-            try:
-                principal = await principal_of(request)
-            except AuthProblem:
-                return await handle(request)  # which refuses it, as it always did
+class KeptAnswers:
+    """ASGI middleware inside the rate limit and the security headers (service_app's `inner`): a
+    GET of a route whose answers are kept, asked before by a caller with the same scopes and
+    municipalities and answered under the generation that stands now, gets that answer here,
+    before the router matches its route and solves its parameters: those were most of the time
+    a kept answer took. A request refused there would not have been answered and kept. Any other
+    request goes on to its route, with the generation read here."""
 
-            async def read() -> int:
-                async with rt.reads.connect() as conn:
-                    return await queries.generation(conn)
+    def __init__(self, app: ASGIApp, runtime: ReportingRuntime) -> None:
+        self.app = app
+        self.runtime = runtime
 
-            generation, answer = await rt.answers.kept(answer_key(request, principal), read)
-            if answer is not None:
-                return response(answer)
+    async def read_generation(self) -> int:
+        async with self.runtime.reads.connect() as conn:
+            return await queries.generation(conn)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        answers = self.runtime.answers
+        if (
+            scope["type"] != "http"
+            or scope["method"] != "GET"
+            or scope["path"] not in KEPT_PATHS
+            or not answers.size
+        ):
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope, receive)
+        try:
+            principal = await principal_of(request)
+            generation, answer = await answers.kept(answer_key(request, principal), self.read_generation)
+        except Exception:
+            # The route authenticates and reads again, and refuses or reports a failure as
+            # problem details (this middleware sits outside their handlers).
+            await self.app(scope, receive, send)
+            return
+        if answer is None:
             request.state.generation = generation
-            return await handle(request)
-
-        return kept_or_handled
+            await self.app(scope, receive, send)
+            return
+        await response(answer)(scope, receive, send)
 
 
 async def served(
     request: Request, conn: AsyncConnection, compute: Callable[[], Awaitable[Answer]]
 ) -> Response:
-    """The answer of a KeptAnswerRoute: computed, and kept while its generation stands."""
+    """The answer of a route in KEPT_PATHS: computed, and kept while its generation stands."""
     rt: ReportingRuntime = request.app.state.runtime
 
     def key() -> Hashable:
         return answer_key(request, request.state.principal)
 
     return response(await rt.answers.serve(conn, key, compute, getattr(request.state, "generation", None)))
-
-
-# The routes whose answers are kept, included in `router` after them.
-kept = APIRouter(route_class=KeptAnswerRoute)
 
 
 async def units(
@@ -423,7 +432,7 @@ def published_shape(request: Request, scope: reports.Scope, period: tuple[int, i
         )
 
 
-@kept.get("/reports/monthly", response_model=ReportDocument, responses=DOWNLOADS)
+@router.get("/reports/monthly", response_model=ReportDocument, responses=DOWNLOADS)
 async def monthly(
     request: Request,
     rt: Runtime,
@@ -615,7 +624,7 @@ async def gate(conn: Conn, scope: ScopeDep, period: Period, as_of: AsOf, out: Ou
     return respond(await reports.gate(conn, scope, *period, as_of), out)
 
 
-@kept.get("/reports/kpis", response_model=ReportDocument, responses=DOWNLOADS)
+@router.get("/reports/kpis", response_model=ReportDocument, responses=DOWNLOADS)
 async def kpis(request: Request, conn: Conn, scope: ScopeDep, period: Period, as_of: AsOf, out: Out) -> Any:
     """Rapport 8: K1-K5 en de benchmarkpercentages met de waarde van vorig jaar, de norm en of
     die gehaald is, en de draaideur; per gemeente en voor de organisatie."""
@@ -624,6 +633,3 @@ async def kpis(request: Request, conn: Conn, scope: ScopeDep, period: Period, as
         return answer_of(await kpis_report(conn, scope, *period, as_of), out)
 
     return await served(request, conn, compute)
-
-
-router.include_router(kept)

@@ -7,10 +7,11 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.middleware import Middleware
 
 from stroom_platform.organisations import load_organisations
 from stroom_platform.service_app import publish_api, service_app
-from stroom_reporting.api import router
+from stroom_reporting.api import KeptAnswers, router
 from stroom_reporting.migrations import MIGRATIONS
 from stroom_reporting.runtime import STATUS_DESCRIPTION, ReportingRuntime
 from stroom_reporting.settings import ReportingSettings
@@ -26,7 +27,10 @@ RENAMED_QUERY_KEYS = {"as_of": "asOf", "stock_date": "stockDate"}
 def create_app(settings: ReportingSettings) -> FastAPI:
     organisations = load_organisations(settings.organisations_file)
     runtime = ReportingRuntime.from_settings(settings, organisations)
-    app = service_app(API_VERSION, runtime, STATUS_DESCRIPTION, settings, organisations, MIGRATIONS, audit)
+    kept = Middleware(KeptAnswers, runtime=runtime)
+    app = service_app(
+        API_VERSION, runtime, STATUS_DESCRIPTION, settings, organisations, MIGRATIONS, audit, [kept]
+    )
     app.include_router(router)
 
     @app.get("/", include_in_schema=False)

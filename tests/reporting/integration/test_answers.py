@@ -212,3 +212,30 @@ async def test_a_kept_answer_goes_only_to_callers_who_may_read_it(loaded_url: st
             assert public.status_code == 403, public.text
     finally:
         await app.state.runtime.engine.dispose()
+
+
+async def test_a_kept_answer_is_answered_as_a_computed_one_and_within_the_rate_limit(loaded_url: str) -> None:
+    """Kept answers are served before routing, but inside the rate limit and the security, API
+    version and cache headers: a served answer carries the headers of the computed one, and a
+    caller past its limit gets 429 for it too."""
+    # A token back every 100 s: however slow the machine, none comes back during the test.
+    settings = ReportingSettings(
+        DATABASE_URL=loaded_url, consume=False, rate_limit_per_second=0.01, rate_limit_burst=4
+    )
+    app = create_app(settings)
+    transport = httpx.ASGITransport(app=app)
+    path, params = REQUESTS[1]
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://test", headers=EVERYTHING) as c:
+            computed, served, again = [await c.get(path, params=params) for _ in range(3)]
+            assert computed.status_code == served.status_code == again.status_code == 200
+            assert served.content == again.content == computed.content
+            assert served.headers.multi_items() == computed.headers.multi_items()
+            assert "content-security-policy" in served.headers
+            assert served.headers["API-Version"] == app.version
+            assert served.headers["cache-control"] == "no-store"
+            await c.get(path, params=params)
+            limited = await c.get(path, params=params)
+            assert limited.status_code == 429, limited.text
+    finally:
+        await app.state.runtime.engine.dispose()
