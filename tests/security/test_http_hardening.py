@@ -192,9 +192,11 @@ async def test_hsts_behind_tls(reporting_url: str) -> None:
         assert (await client.get("/healthz")).headers["strict-transport-security"] == HSTS
 
 
+# One token per 20 s: four requests never take long enough, however loaded the machine, for the
+# bucket to earn one back before the fourth.
 async def test_rate_limit_per_credential(reporting_url: str) -> None:
     settings = ReportingSettings(
-        DATABASE_URL=reporting_url, consume=False, rate_limit_per_second=0.5, rate_limit_burst=3
+        DATABASE_URL=reporting_url, consume=False, rate_limit_per_second=0.05, rate_limit_burst=3
     )
     async with await client_of(reporting_app(settings)) as client:
         first = bearer("reports:read", subject="first")
@@ -202,7 +204,7 @@ async def test_rate_limit_per_credential(reporting_url: str) -> None:
         assert [a.status_code for a in answers] == [200, 200, 200, 429]
         refused = answers[-1]
         assert refused.headers["content-type"] == "application/problem+json"
-        assert 1 <= int(refused.headers["retry-after"]) <= 2
+        assert 1 <= int(refused.headers["retry-after"]) <= 20
         assert refused.json()["status"] == 429
         assert refused.headers["x-content-type-options"] == "nosniff"
         # Another credential has its own bucket; probes are never limited.
@@ -213,7 +215,7 @@ async def test_rate_limit_per_credential(reporting_url: str) -> None:
 
 async def test_rate_limit_is_per_verified_subject_not_per_header(reporting_url: str) -> None:
     settings = ReportingSettings(
-        DATABASE_URL=reporting_url, consume=False, rate_limit_per_second=0.5, rate_limit_burst=3
+        DATABASE_URL=reporting_url, consume=False, rate_limit_per_second=0.05, rate_limit_burst=3
     )
     async with await client_of(reporting_app(settings)) as client:
         # A fresh token of the same subject is the same caller: it does not start a new bucket.
