@@ -1,4 +1,4 @@
-"""`stroom caseload rebuild` says what it replayed and republished, in Dutch."""
+"""`stroom caseload rebuild` says what it replayed and republished, or why it failed, in Dutch."""
 
 from __future__ import annotations
 
@@ -15,10 +15,13 @@ from stroom_cli.main import app
 from stroom_platform.broker import EmbeddedBroker, TopicSpec, ensure_topics
 
 
-def test_a_rebuild_reports_what_it_did_in_dutch(
+@pytest.fixture
+def database(
     broker: EmbeddedBroker, unique_topic: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'caseload.db'}"
+) -> Path:
+    """A migrated caseload database and an empty events topic, named in the environment."""
+    database = tmp_path / "caseload.db"
+    url = f"sqlite+aiosqlite:///{database}"
     asyncio.run(migrate_caseload(url))
     asyncio.run(ensure_topics(broker.bootstrap_servers, [TopicSpec(unique_topic, 1)]))
     for name, value in {
@@ -29,7 +32,10 @@ def test_a_rebuild_reports_what_it_did_in_dutch(
         "DATABASE_URL": url,
     }.items():
         monkeypatch.setenv(name, value)
+    return database
 
+
+def test_a_rebuild_reports_what_it_did_in_dutch(database: Path) -> None:
     result = CliRunner().invoke(app, ["caseload", "rebuild"])
 
     assert result.exit_code == 0, result.output
@@ -39,24 +45,10 @@ def test_a_rebuild_reports_what_it_did_in_dutch(
     ) in " ".join(result.output.split())
 
 
-def test_a_failed_rebuild_says_so_in_dutch_without_a_traceback(
-    broker: EmbeddedBroker, unique_topic: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    database = tmp_path / "caseload.db"
-    url = f"sqlite+aiosqlite:///{database}"
-    asyncio.run(migrate_caseload(url))
+def test_a_failed_rebuild_says_so_in_dutch_without_a_traceback(database: Path) -> None:
     # A shadow table gone: the rebuild cannot begin, and the tables in use stay as they are.
     with sqlite3.connect(database) as conn:
         conn.execute(f"DROP TABLE {shadow.events.name}")
-    asyncio.run(ensure_topics(broker.bootstrap_servers, [TopicSpec(unique_topic, 1)]))
-    for name, value in {
-        "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers,
-        "STROOM_EVENTS_TOPIC": unique_topic,
-        "STROOM_FACTS_TOPIC": f"{unique_topic}.facts",
-        "STROOM_DATA_DIR": str(tmp_path / "var"),
-        "DATABASE_URL": url,
-    }.items():
-        monkeypatch.setenv(name, value)
 
     result = CliRunner().invoke(app, ["caseload", "rebuild"])
 
