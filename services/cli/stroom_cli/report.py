@@ -7,13 +7,15 @@ so it needs database access, not an API token: an operator's and analyst's tool.
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import Awaitable, Callable
 from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.measure import Measurement
 from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -92,7 +94,7 @@ async def print_monthly(
             table.add_row(
                 row["month"],
                 row["municipality_name"],
-                *(str(row[k]) for k in ("begin", "inflow", "outflow", "end")),
+                *(cell(row[k]) for k in ("begin", "inflow", "outflow", "end")),
             )
         table.add_section()
     console.print(table)
@@ -164,18 +166,59 @@ def board(
 
 
 def print_report(console: Console, report: reporting.Report) -> None:
-    """Every table of a report in the terminal, with the headings the exports use."""
+    """Every table of a report in the terminal, with the headings the exports use: as a table
+    where its columns fit the terminal without cutting words, otherwise a block per row."""
     known = f"stand per {report.as_of.isoformat()}" if report.as_of else "actuele stand"
-    period = ", ".join(report.period.values())
+    period = " t/m ".join(report.period.values())
     console.print(f"[bold]{report.title}[/] · {report.scope.organisation.name} · {period} · {known}")
     for part in report.tables:
-        table = Table(title=part.title, title_justify="left")
-        for column in part.columns:
+        columns, same = read_columns(part.columns, part.rows)
+        title = " · ".join([part.title, *(f"{part.heading(c)}: {value}" for c, value in same.items())])
+        table = Table(title=title, title_justify="left")
+        for column in columns:
             numeric = any(isinstance(row.get(column), int | float) for row in part.rows)
             table.add_column(part.heading(column), justify="right" if numeric else "left")
         for row in part.rows:
-            table.add_row(*("" if row.get(c) is None else str(row[c]) for c in part.columns))
-        console.print(table)
+            table.add_row(*(cell(row.get(c)) for c in columns))
+        # Measured without the terminal's bound, which Measurement.get would clamp it to.
+        unbounded = console.options.update(max_width=sys.maxsize)
+        if Measurement.get(console, unbounded, table).minimum <= console.width:
+            console.print(table)
+            continue
+        console.print(f"[italic]{title}[/]")
+        for row in part.rows:
+            block = Table.grid(padding=(0, 2))
+            block.add_column(style="bold", no_wrap=True)
+            block.add_column()
+            for column in columns:
+                block.add_row(part.heading(column), cell(row.get(column)))
+            console.print(block, "")
+
+
+def read_columns(columns: list[str], rows: list[dict[str, Any]]) -> tuple[list[str], dict[str, str]]:
+    """The columns a person reads, and the values said once for the whole table. A code is left
+    out where its Dutch label or name stands beside it (`reason` beside `reason_label`); a column
+    with one value in every row is said once, beside the title, or not at all when it is empty.
+    The exports keep every column for the analysts who filter on them."""
+    labelled = [c for c in columns if f"{c}_label" not in columns and f"{c}_name" not in columns]
+    values = {c: {cell(row.get(c)) for row in rows} for c in labelled}
+    same = {c: next(iter(v)) for c, v in values.items() if len(rows) > 1 and len(v) == 1}
+    return [c for c in labelled if c not in same], {c: v for c, v in same.items() if v}
+
+
+def cell(value: object) -> str:
+    """A value as a Dutch reader reads it: thousands set apart with a point and a decimal comma
+    (1.261,7), yes and no in words, nothing for a missing value."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "ja" if value else "nee"
+    if isinstance(value, int | float):
+        return f"{value:,}".translate(_DUTCH_DIGITS)
+    return str(value)
+
+
+_DUTCH_DIGITS = str.maketrans(",.", ".,")
 
 
 def write_csv(report: reporting.Report, target: Path) -> list[Path]:

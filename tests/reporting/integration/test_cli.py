@@ -110,3 +110,38 @@ def test_every_report_family(
     assert rows[0].startswith("Tabel;")
     assert len(rows) > 1
     assert load_workbook(out / "r.xlsx").sheetnames
+
+
+def _kpis_at(columns: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    url = asyncio.run(loaded_database(f"sqlite+aiosqlite:///{tmp_path / 'reporting.db'}"))
+    monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.setenv("COLUMNS", str(columns))
+    args = ["kpis", "--organisation", "werksaam-westfriesland", "--from", "2024-01", "--to", "2024-12"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    return result.output.splitlines()
+
+
+def test_the_kpi_sheet_reads_whole_at_80_columns(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    lines = _kpis_at(80, tmp_path, monkeypatch)
+    shown = "\n".join(lines)
+    assert max(len(line) for line in lines) <= 80
+    # Nothing cut off: every heading and every word of a definition is there in full.
+    assert "…" not in shown
+    for heading in ("Indicator", "Definitie", "Zelfde periode vorig jaar", "Norm gehaald", "Noemer"):
+        assert heading in shown
+    assert "2024-01 t/m 2024-12" in lines[0]
+    # Yes and no in Dutch, and no code where its Dutch label stands beside it.
+    gehaald = [line.removeprefix("Norm gehaald").strip() for line in lines if line.startswith("Norm gehaald")]
+    assert {"ja", "nee"} & set(gehaald)
+    assert set(gehaald) <= {"ja", "nee", ""}
+    assert "False" not in shown
+    assert "True" not in shown
+    assert "Gemeentecode" not in shown
+
+
+def test_a_wide_terminal_shows_the_kpis_as_a_table(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    lines = _kpis_at(400, tmp_path, monkeypatch)
+    (header,) = [line for line in lines if "Indicator" in line]
+    assert header.startswith("┃")
+    assert "Norm gehaald" in header
