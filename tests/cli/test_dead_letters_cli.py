@@ -14,11 +14,13 @@ from typer.testing import CliRunner, Result
 import stroom_cli.dead_letters
 from stroom_caseload.commands import migrate as migrate_caseload
 from stroom_cli.main import app
-from stroom_platform.broker import EmbeddedBroker, TopicSpec, ensure_topics
+from stroom_cli.runtime import BROKER_ADDRESS_FILE, embedded_broker_if_needed
+from stroom_platform.broker import EmbeddedBroker, TopicSpec, ensure_topics, free_port
 from stroom_platform.kafka.clients import Broker
 from stroom_platform.kafka.consuming import Record
 from stroom_platform.kafka.dead_letters import dead_letter
 from stroom_platform.partitioner import entity_partition_for
+from stroom_platform.settings import CommonSettings
 from stroom_reporting.commands import migrate
 
 KEY = b"benefit:gws/werksaam-westfriesland:B-17"
@@ -132,9 +134,10 @@ def test_caseload_dead_letters_are_listed_with_the_events_source_id_and_type(
     monkeypatch.delenv("KAFKA_BOOTSTRAP_SERVERS", raising=False)
     monkeypatch.delenv("STROOM_KAFKA_BOOTSTRAP_SERVERS", raising=False)
 
+    # No broker named and no demo running on this data directory: said so, in one line.
     without = CliRunner().invoke(app, ["caseload", "dead-letters"])
     assert without.exit_code == 2
-    assert "KAFKA_BOOTSTRAP_SERVERS is nodig" in without.output
+    assert "geen broker om de dode letters van te lezen: zet KAFKA_BOOTSTRAP_SERVERS" in without.output
 
     monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", broker.bootstrap_servers)
     result = CliRunner().invoke(app, ["caseload", "dead-letters"])
@@ -192,3 +195,41 @@ def test_a_replayed_record_refused_again_is_listed_and_replayed_once(
     assert f"{events}/0/4" not in result.output
     assert f"2 records opnieuw aangeboden op {events}." in result.output
     assert asyncio.run(_replayed_ids(kafka, events)) == [b"ev-7", b"ev-8"]
+
+
+async def test_the_dead_letters_of_a_running_demo_are_found_without_naming_its_broker(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data_dir = tmp_path / "var"
+    monkeypatch.setenv("STROOM_DATA_DIR", str(data_dir))
+    monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'caseload.db'}")
+    monkeypatch.setattr(stroom_cli.dead_letters, "console", Console(width=250))
+    for name in ("KAFKA_BOOTSTRAP_SERVERS", "STROOM_KAFKA_BOOTSTRAP_SERVERS"):
+        monkeypatch.delenv(name, raising=False)
+    settings = CommonSettings()
+
+    def dead_letters() -> Result:
+        # In a thread of its own, as beside a demo: the command runs its own event loop.
+        monkeypatch.delenv("KAFKA_BOOTSTRAP_SERVERS", raising=False)
+        return CliRunner().invoke(app, ["caseload", "dead-letters"])
+
+    # The broker `stroom demo` and `stroom serve` start, with the topics they create.
+    async with embedded_broker_if_needed(data_dir) as embedded:
+        assert embedded is not None
+        refused = Record(settings.events_topic, 0, 8, KEY, b"{}", _event_headers(b"ev-3"))
+        topic = TopicSpec(settings.events_topic, settings.topic_partitions)
+        await _refuse(
+            Broker(embedded.bootstrap_servers), topic, settings.dead_letter_topic, refused, "conflict"
+        )
+        found = await asyncio.to_thread(dead_letters)
+    assert found.exit_code == 0, found.output
+    assert f"{settings.events_topic}/0/8" in next(
+        line for line in found.output.splitlines() if "ev-3" in line
+    )
+
+    # Stopped, it leaves no address behind; one a killed demo left is not taken for a broker.
+    assert not (data_dir / BROKER_ADDRESS_FILE).exists()
+    (data_dir / BROKER_ADDRESS_FILE).write_text(f"127.0.0.1:{free_port()}")
+    gone = await asyncio.to_thread(dead_letters)
+    assert gone.exit_code == 2
+    assert "geen broker om de dode letters van te lezen" in gone.output

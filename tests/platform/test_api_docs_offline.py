@@ -14,7 +14,7 @@ from selenium.webdriver.chrome.service import Service as DriverService
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-from stroom_cli.runtime import Service, load_service, start_embedded_broker_if_needed
+from stroom_cli.runtime import Service, embedded_broker_if_needed, load_service
 from stroom_cli.serve import migrate_services, start_services
 from stroom_platform.broker import free_port
 
@@ -29,8 +29,7 @@ async def services(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIter
     monkeypatch.setenv("STROOM_PSEUDONYM_KEY", "docs-test-key-" + "x" * 20)
     for name in ("intake", "caseload", "reporting"):
         monkeypatch.setenv(f"STROOM_{name.upper()}_PORT", str(free_port()))
-    broker = await start_embedded_broker_if_needed(tmp_path)
-    try:
+    async with embedded_broker_if_needed(tmp_path):
         loaded: list[Service] = [load_service(n) for n in ("intake", "caseload", "reporting")]
         await migrate_services(loaded)
         group = await start_services(loaded)
@@ -38,9 +37,6 @@ async def services(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIter
             yield {e.name: e.url for e in group.endpoints}
         finally:
             await group.stop()
-    finally:
-        if broker is not None:
-            broker.stop()
 
 
 def _load_offline(url: str, profile: Path, screenshot: Path) -> tuple[int, list[str]]:

@@ -12,8 +12,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from stroom_cli.audit import record_admin_action
-from stroom_cli.dead_letters import show_and_replay
+from stroom_cli.dead_letters import find_broker, show_and_replay
 from stroom_cli.progress import grouped
+from stroom_cli.runtime import load_settings
 from stroom_contract.messages import counted
 
 app = typer.Typer(no_args_is_help=True)
@@ -135,7 +136,8 @@ def dead_letters(
     from stroom_caseload.settings import CaseloadSettings
     from stroom_platform.kafka.clients import Broker
 
-    settings = CaseloadSettings()
+    find_broker()
+    settings = load_settings(CaseloadSettings)
 
     async def offer(broker: Broker, topic: str, letters: list[DeadLetter]) -> int:
         return await replay_letters(broker, topic, letters, settings)

@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Callable, Coroutine, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import typer
 from rich.console import Console
 from rich.table import Table
 
 from stroom_cli.audit import record_admin_action
+from stroom_cli.runtime import ConfigurationError, load_settings, running_embedded_broker
 from stroom_contract.messages import counted
 from stroom_platform.kafka.clients import Broker, broker_of
 from stroom_platform.kafka.dead_letters import DeadLetter
-
-if TYPE_CHECKING:
-    from stroom_platform.settings import CommonSettings
+from stroom_platform.settings import CommonSettings
 
 console = Console()
 
@@ -40,6 +39,22 @@ def once_per_record(letters: Sequence[DeadLetter]) -> list[DeadLetter]:
     return list(latest.values())
 
 
+def find_broker() -> None:
+    """KAFKA_BOOTSTRAP_SERVERS, or else the embedded broker of a `stroom demo` or `stroom serve`
+    running on this data directory, so that nobody has to look up its port; without either the
+    command ends, saying so in one line."""
+    settings = load_settings(CommonSettings)
+    if settings.kafka_bootstrap_servers:
+        return
+    address = asyncio.run(running_embedded_broker(settings.data_dir))
+    if address is None:
+        ConfigurationError(
+            "geen broker om de dode letters van te lezen: zet KAFKA_BOOTSTRAP_SERVERS, of start "
+            f"`stroom demo` of `stroom serve` op de gegevens in {settings.data_dir}"
+        ).exit()
+    os.environ["KAFKA_BOOTSTRAP_SERVERS"] = address
+
+
 def show_and_replay(
     service: str,
     settings: CommonSettings,
@@ -51,8 +66,6 @@ def show_and_replay(
     """The dead letters on `topics[0]` listed; with `replay` offered again on `topics[1]`, as the
     service's `commands` (read, replay) do it. `columns`: (label, header) of the records' own
     headers worth a column of their own."""
-    if not settings.kafka_bootstrap_servers:
-        raise typer.BadParameter("KAFKA_BOOTSTRAP_SERVERS is nodig om de dead letters te lezen")
     (title, target), (read, offer) = topics, commands
     broker = broker_of(settings)
     letters = once_per_record(asyncio.run(read(broker, title)))

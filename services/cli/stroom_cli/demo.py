@@ -29,10 +29,10 @@ from stroom_cli.report import print_monthly
 from stroom_cli.runtime import (
     SERVICE_NAMES,
     ConfigurationError,
+    embedded_broker_if_needed,
     load_service,
     load_settings,
     prepare_embedded_secrets,
-    start_embedded_broker_if_needed,
 )
 from stroom_cli.serve import migrate_services, start_services
 from stroom_platform.auth import EVENTS_WRITE, OPS_READ, REPORTS_READ
@@ -48,6 +48,8 @@ console = Console()
 BATCH = 2_000
 NDJSON = {"content-type": "application/x-ndjson"}
 HISTORY_FILE = "demo.json"
+# The command as the README has a new user run it: `make demo` installs it there.
+STROOM = ".venv/bin/stroom"
 
 
 def _batches(events: Iterator[dict[str, Any]]) -> Iterator[bytes]:
@@ -140,8 +142,7 @@ async def _load_history(
 
 async def _demo(data_dir: Path, years: int, scale: float, seed: int, stay: bool) -> None:
     prepare_embedded_secrets(load_settings(CommonSettings))
-    broker = await start_embedded_broker_if_needed(data_dir)
-    try:
+    async with embedded_broker_if_needed(data_dir):
         services = [load_service(name) for name in SERVICE_NAMES]
         await migrate_services(services)
         group = await start_services(services)
@@ -195,32 +196,32 @@ async def _demo(data_dir: Path, years: int, scale: float, seed: int, stay: bool)
                 await group.wait()
         finally:
             await group.stop()
-    finally:
-        if broker is not None:
-            broker.stop()
 
 
 def _where_to_look(urls: dict[str, str], data_dir: Path, reader: str) -> None:
+    def say(label: str, *lines: str) -> None:
+        # Soft-wrapped: a link or command broken over two lines would not work when copied.
+        for number, line in enumerate(lines):
+            console.print(f"[bold]{'' if number else label:<20}[/]{line}", soft_wrap=True)
+
     console.print()
     # The token after `#` stays in the browser: a fragment is never sent to a server.
-    console.print(f"[bold]Dashboard[/]           {urls['reporting']}/#token={reader}", soft_wrap=True)
-    console.print(
-        "                    (aanmeldlink, 24 uur geldig; een nieuwe: stroom token --scope reports:read"
-        " --organisation werksaam-westfriesland)"
+    say(
+        "Dashboard",
+        f"{urls['reporting']}/#token={reader}",
+        "(aanmeldlink, 24 uur geldig; een nieuwe aanmeldlink geeft",
+        f"{STROOM} token --scope reports:read --organisation werksaam-westfriesland)",
     )
-    console.print(f"[bold]Rapportage-API[/]      {urls['reporting']}/docs")
-    console.print(f"[bold]Events aanleveren[/]   POST {urls['intake']}/v1/events   ({urls['intake']}/docs)")
-    console.print(f"[bold]Caseload[/]            {urls['caseload']}/docs")
-    console.print("[bold]Status (ops)[/]        " + "  ".join(f"{u}/status" for u in urls.values()))
-    # The embedded broker listens on a free port; the dead-letter commands need to be told which.
-    bootstrap = os.environ["KAFKA_BOOTSTRAP_SERVERS"]
-    console.print(
-        f"[bold]Dode letters[/]        KAFKA_BOOTSTRAP_SERVERS={bootstrap} stroom caseload dead-letters",
-        soft_wrap=True,
+    say("Rapportage-API", f"{urls['reporting']}/docs")
+    say("Events aanleveren", f"{urls['intake']}/docs (POST /v1/events)")
+    say("Caseload", f"{urls['caseload']}/docs")
+    say(
+        "Status (ops)",
+        *(f"{url}/status" for url in urls.values()),
+        f"(met een token van {STROOM} token --scope ops:read)",
     )
-    console.print(
-        f"[bold]Gegevens[/]            {data_dir}/ (SQLite, broker-log, pseudonimiserings- en tokensleutel)"
-    )
+    say("Dode letters", f"{STROOM} caseload dead-letters", f"{STROOM} reporting dead-letters")
+    say("Gegevens", f"{data_dir}/ (SQLite, broker-log, sleutels)")
 
 
 def demo(

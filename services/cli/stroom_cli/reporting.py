@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from stroom_cli.dead_letters import show_and_replay
+from stroom_cli.dead_letters import find_broker, show_and_replay
+from stroom_cli.runtime import load_settings
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -28,7 +29,8 @@ def dead_letters(
     from stroom_reporting.commands import replay as replay_letters
     from stroom_reporting.settings import ReportingSettings
 
-    settings = ReportingSettings()
+    find_broker()
+    settings = load_settings(ReportingSettings)
     show_and_replay(
         "reporting",
         settings,

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
 import sys
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, NoReturn, Protocol, TypeVar
 
 import typer
 from fastapi import FastAPI
@@ -16,7 +18,7 @@ from pydantic import ValidationError
 from sqlalchemy import MetaData, Table
 
 from stroom_contract.messages import dutch_message
-from stroom_platform.broker import EmbeddedBroker, TopicSpec
+from stroom_platform.broker import EmbeddedBroker, TopicSpec, broker_responds
 from stroom_platform.db import Migrations
 from stroom_platform.pseudonyms import Derived
 from stroom_platform.settings import CommonSettings, env_name
@@ -69,7 +71,7 @@ class Service:
 class ConfigurationError(Exception):
     """A setting that stops a command; `exit()` says which and how to fix it, in one line."""
 
-    def exit(self) -> None:
+    def exit(self) -> NoReturn:
         print(f"stroom: {self}.", file=sys.stderr)
         raise typer.Exit(2) from None
 
@@ -92,7 +94,6 @@ def load_settings(settings_class: type[SettingsT]) -> SettingsT:
                     f"{name} is ongeldig ({dutch_message(error)}): pas deze omgevingsvariabele aan"
                 )
         ConfigurationError("; ".join(messages)).exit()
-        raise  # unreachable: exit() raises
 
 
 def load_service(name: str) -> Service:
@@ -155,20 +156,49 @@ def read_key_file(key_file: Path) -> str:
     return ",".join(line.strip() for line in key_file.read_text().splitlines() if line.strip())
 
 
-async def start_embedded_broker_if_needed(data_dir: Path) -> EmbeddedBroker | None:
-    """Starts a local broker unless KAFKA_BOOTSTRAP_SERVERS points at one, and creates the topics."""
+# Where a running `stroom demo` or `stroom serve` says which port its embedded broker listens on,
+# so that commands beside it (the dead letters) find it without being told.
+BROKER_ADDRESS_FILE = "broker.address"
+
+
+@asynccontextmanager
+async def embedded_broker_if_needed(data_dir: Path) -> AsyncIterator[EmbeddedBroker | None]:
+    """A local broker with Stroom's topics for as long as the block runs, unless
+    KAFKA_BOOTSTRAP_SERVERS points at one; its address is kept in `data_dir` meanwhile."""
     if os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
-        return None
+        yield None
+        return
     settings = load_settings(CommonSettings)
     broker = EmbeddedBroker(log_file=data_dir / "broker.log")
     data_dir.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 - once, at start-up
-    await broker.start(
-        [
-            TopicSpec(settings.events_topic, settings.topic_partitions),
-            TopicSpec(settings.facts_topic, settings.topic_partitions),
-            TopicSpec(settings.dead_letter_topic, 1),
-            TopicSpec(settings.facts_dead_letter_topic, 1),
-        ]
-    )
-    os.environ["KAFKA_BOOTSTRAP_SERVERS"] = broker.bootstrap_servers
-    return broker
+    address = data_dir / BROKER_ADDRESS_FILE
+    try:
+        await broker.start(
+            [
+                TopicSpec(settings.events_topic, settings.topic_partitions),
+                TopicSpec(settings.facts_topic, settings.topic_partitions),
+                TopicSpec(settings.dead_letter_topic, 1),
+                TopicSpec(settings.facts_dead_letter_topic, 1),
+            ]
+        )
+        os.environ["KAFKA_BOOTSTRAP_SERVERS"] = broker.bootstrap_servers
+        address.write_text(broker.bootstrap_servers)
+        yield broker
+    finally:
+        address.unlink(missing_ok=True)
+        broker.stop()
+
+
+async def running_embedded_broker(data_dir: Path) -> str | None:
+    """The address of the embedded broker that a `stroom demo` or `stroom serve` on `data_dir`
+    runs, or None when none answers there (one that was killed leaves its address behind)."""
+    try:
+        address = (data_dir / BROKER_ADDRESS_FILE).read_text().strip()
+        host, _, port = address.rpartition(":")
+        # The port first: aiokafka would log a refused connection as an error, in English.
+        _, writer = await asyncio.wait_for(asyncio.open_connection(host, int(port)), timeout=2.0)
+        writer.close()
+        await writer.wait_closed()
+    except (OSError, ValueError, TimeoutError):
+        return None
+    return address if await broker_responds(address) else None

@@ -13,10 +13,10 @@ from stroom_cli.runtime import (
     SERVICE_NAMES,
     ConfigurationError,
     Service,
+    embedded_broker_if_needed,
     load_service,
     load_settings,
     prepare_embedded_secrets,
-    start_embedded_broker_if_needed,
 )
 from stroom_platform.db import NotMigrated, require_migrated
 from stroom_platform.logs import configure_logging
@@ -107,8 +107,7 @@ def serve(
 
 
 async def _serve(names: list[str], host: str | None, migrate_first: bool, data_dir: Path) -> None:
-    broker = await start_embedded_broker_if_needed(data_dir)
-    try:
+    async with embedded_broker_if_needed(data_dir):
         services = [load_service(name) for name in names]
         if migrate_first:
             await migrate_services(services)
@@ -120,6 +119,3 @@ async def _serve(names: list[str], host: str | None, migrate_first: bool, data_d
         console.print("Stop met Ctrl+C.")
         await group.wait()
         await group.stop()
-    finally:
-        if broker is not None:
-            broker.stop()
