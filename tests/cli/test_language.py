@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ast
 import gettext
+import inspect
 import re
 from pathlib import Path
 
@@ -135,6 +136,24 @@ def test_every_help_speaks_dutch(path: tuple[str, ...]) -> None:
     assert "Toon deze hulp en stop." in " ".join(shown.output.replace("│", " ").split())
     (help_line,) = [line for line in shown.output.splitlines() if "--help" in line]
     assert "<" not in help_line
+
+
+def test_every_command_is_summed_up_in_one_unbroken_line() -> None:
+    """A summary broken over lines in its docstring shows that break in the list of commands."""
+    broken = [
+        " ".join(path)
+        for path in ALL_COMMANDS
+        if "\n" in inspect.cleandoc(_command_at(path).help or "").split("\n\n")[0]
+    ]
+    assert broken == []
+
+
+def _command_at(path: tuple[str, ...]) -> _click.Command:
+    command = typer.main.get_command(app)
+    for name in path:
+        assert isinstance(command, TyperGroup)
+        command = command.commands[name]
+    return command
 
 
 @pytest.mark.parametrize(

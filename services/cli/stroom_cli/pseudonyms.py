@@ -77,9 +77,10 @@ async def apply_version(service: str, version: int, key: bytes) -> int:
 
 @app.command()
 def rotate() -> None:
-    """Voeg een nieuwe sleutelversie toe en zet alle opgeslagen client_refs van de drie diensten
-    om (ref_nieuw = HMAC(nieuwe sleutel, ref_oud)). Stop de diensten eerst; een onderbroken
-    rotatie gaat bij de volgende aanroep verder."""
+    """Voeg een sleutelversie toe en zet de opgeslagen client_refs van de drie diensten ermee om.
+
+    ref_nieuw = HMAC(nieuwe sleutel, ref_oud). Stop de diensten eerst; een onderbroken rotatie
+    gaat bij de volgende aanroep verder."""
     settings = load_settings(CommonSettings)
     configured = bool(os.environ.get("STROOM_PSEUDONYM_KEY"))
     prepare_embedded_secrets(settings)

@@ -148,8 +148,7 @@ def board(
     municipality: Annotated[str | None, typer.Option(help="Eén gemeente GMnnnn")] = None,
     as_of: Annotated[datetime | None, typer.Option(help="RFC 3339: de cijfers zoals toen bekend")] = None,
 ) -> None:
-    """De bestuursrapportage als werkmap: per gemeente de maanden als kolommen, per regeling
-    het aantal uitkeringen."""
+    """De bestuursrapportage als werkmap: per gemeente en regeling de uitkeringen per maand."""
     first_month, last_month = _period(first, last, as_of)
     if len(reporting.month_range(first_month, last_month)) > reporting.MAX_MONTHS:
         raise typer.BadParameter(f"hoogstens {reporting.MAX_MONTHS} maanden", param_hint="--to")

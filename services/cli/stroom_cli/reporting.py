@@ -43,8 +43,9 @@ def dead_letters(
 
 @app.command("kpi-cells")
 def kpi_cells() -> None:
-    """Bereken de KPI-cellen opnieuw uit de opgeslagen leesmodellen (eenmalig na de migratie die ze
-    invoert, voor een database met feiten van daarvoor)."""
+    """Bereken de KPI-cellen opnieuw uit de opgeslagen leesmodellen.
+
+    Eenmalig na de migratie die ze invoert, voor een database met feiten van daarvoor."""
     from stroom_platform.organisations import load_organisations
     from stroom_reporting.commands import rebuild_kpi_cells
     from stroom_reporting.settings import ReportingSettings

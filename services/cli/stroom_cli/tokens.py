@@ -101,8 +101,9 @@ def oauth_client(
     municipality: MunicipalityOption = None,
     source: SourceOption = None,
 ) -> None:
-    """Registreer een OAuth-client (client_credentials): het geheim voor het zaaksysteem, de
-    registratie voor STROOM_OAUTH_CLIENTS."""
+    """Registreer een OAuth-client (client_credentials) van de ingebouwde uitgever.
+
+    Drukt het geheim voor het zaaksysteem af, en de registratie voor STROOM_OAUTH_CLIENTS."""
     secret, entry = _secret_and_entry(client_id, scope, organisation, municipality, source)
     typer.echo(f"client_id: {client_id}")
     typer.echo(f"client_secret (geef door aan het zaaksysteem, wordt niet bewaard): {secret}")
