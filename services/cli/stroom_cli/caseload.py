@@ -14,7 +14,9 @@ from rich.table import Table
 from stroom_cli.audit import record_admin_action
 from stroom_cli.dead_letters import find_broker, show_and_replay
 from stroom_cli.progress import grouped
+from stroom_cli.report import StockDate
 from stroom_cli.runtime import load_settings
+from stroom_contract.codes import CodeList, PlacementKind, Regulation, TrajectoryPhase
 from stroom_contract.messages import counted
 
 app = typer.Typer(no_args_is_help=True)
@@ -100,28 +102,34 @@ def rebuild() -> None:
 @app.command()
 def summary(
     municipality: Annotated[str, typer.Argument(metavar="GEMEENTE", help="CBS-code, bv. GM0405")],
-    on: Annotated[str | None, typer.Option("--date", help="Peildatum JJJJ-MM-DD (standaard vandaag)")] = None,
+    day: StockDate = None,
 ) -> None:
     """Het klantenbestand van één gemeente op een peildatum, uit de caseloaddatabase."""
     from stroom_caseload.commands import projection as read_projection
     from stroom_caseload.settings import CaseloadSettings
+    from stroom_platform.organisations import load_organisations
 
-    async def read() -> None:
-        day = date.fromisoformat(on) if on else date.today()
-        projection = await read_projection(CaseloadSettings(), municipality, day)
-        table = Table("Onderdeel", "Code", "Aantal", title=f"Caseload {municipality} op {projection.on}")
-        for name, counts in (
-            ("Uitkeringen", projection.benefits),
-            ("Personen", projection.persons),
-            ("Plaatsingen", projection.placements),
-            ("Open aanvragen", projection.open_applications),
-            ("Trajecten", projection.trajectories),
-        ):
-            for code, count in sorted(counts.items()):
-                table.add_row(name, code, str(count))
-        console.print(table)
-
-    asyncio.run(read())
+    settings = load_settings(CaseloadSettings)
+    name = load_organisations(settings.organisations_file).municipality_names.get(municipality)
+    if name is None:
+        raise typer.BadParameter(
+            f"{municipality} is geen gemeente van een ingestelde organisatie", param_hint="GEMEENTE"
+        )
+    projection = asyncio.run(read_projection(settings, municipality, day.date() if day else date.today()))
+    table = Table("Onderdeel", "Code", "Omschrijving", "Aantal", title=f"Caseload {name} op {projection.on}")
+    table.columns[-1].justify = "right"
+    parts: tuple[tuple[str, dict[str, int], type[CodeList]], ...] = (
+        ("Uitkeringen", projection.benefits, Regulation),
+        ("Personen", projection.persons, Regulation),
+        ("Plaatsingen", projection.placements, PlacementKind),
+        ("Open aanvragen", projection.open_applications, Regulation),
+        ("Trajecten", projection.trajectories, TrajectoryPhase),
+    )
+    for part, counts, codes in parts:
+        labels = codes.labels()
+        for code, count in sorted(counts.items()):
+            table.add_row(part, code, labels.get(code, ""), grouped(count))
+    console.print(table)
 
 
 @app.command("dead-letters")
