@@ -503,6 +503,18 @@ def freshness_lines(result: Freshness, rate: int) -> list[str]:
             f" beste seconde {best * 1000:.0f} ms): de p99 hierboven is een ondergrens, een langere run"
             " laat meer zien"
         )
+    # A queue that grows slowly never doubles within one run, yet a longer run would only show
+    # more of it: the run's last third is compared with its first, a third each so that one slow
+    # second (a burst caught up from) decides nothing.
+    third = len(medians) // 3
+    if not behind and third:
+        early, late = statistics.median(medians[:third]), statistics.median(medians[-third:])
+        if late > 1.5 * early and late - early > 0.05:
+            lines.append(
+                "  NIET VOLGEHOUDEN: de vertraging steeg gestaag (p50 per seconde in het eerste derde"
+                f" {early * 1000:.0f} ms, in het laatste {late * 1000:.0f} ms): de groep liep langzaam"
+                " achter, de p99 hierboven is een ondergrens, een langere run laat meer zien"
+            )
     if result.missing:
         lines.append(
             f"  NIET VOLGEHOUDEN: {result.missing} van {len(result.delays) + result.missing} entiteiten"
