@@ -303,7 +303,7 @@ async def backends_cpu(url: str) -> float:
 
 
 async def freshness(
-    bootstrap: str,
+    broker: EmbeddedBroker,
     env: dict[str, str],
     organisation: str,
     rate: int,
@@ -314,6 +314,7 @@ async def freshness(
     # Topics of its own: Tansu's memory engine answers fetches on a topic holding the million
     # replayed records in about a second (Apache Kafka finds an offset through its index), and
     # that is the embedded broker's delay, not the service's.
+    bootstrap = broker.bootstrap_servers
     tag = secrets.token_hex(3)
     events_topic, facts_topic = f"bench-live-events-{tag}", f"bench-live-facts-{tag}"
     await ensure_topics(bootstrap, [TopicSpec(events_topic, PARTITIONS), TopicSpec(facts_topic, PARTITIONS)])
@@ -395,6 +396,10 @@ async def freshness(
     gc.disable()
     begin = time.time()
     cpu_before = sum(cpu_seconds(worker.pid) for worker in workers)
+    # The rest of what the rate asks of the machine: the broker, and this process (the load
+    # generator and the facts' listener).
+    others = [pid for pid in (broker.pid, os.getpid()) if pid is not None]
+    others_before = [cpu_seconds(pid) for pid in others]
     sent = 0
     # Every few milliseconds, what is due goes out as one record batch per partition (as intake's
     # relay sends): a `send` per record would cost the generator more CPU than the worker it loads.
@@ -424,6 +429,9 @@ async def freshness(
     while len(arrived) < len(sent_at) and time.time() < deadline:  # noqa: ASYNC110 - polls a dict
         await asyncio.sleep(0.2)
     cpu = sum(cpu_seconds(worker.pid) for worker in workers) - cpu_before
+    broker_cpu, generator_cpu = (
+        cpu_seconds(pid) - before for pid, before in zip(others, others_before, strict=True)
+    )
     gc.enable()
     database_cpu = await backends_cpu(env["DATABASE_URL"])
     stages, transactions = await asyncio.to_thread(worker_batches, ports, metrics_key)
@@ -441,11 +449,15 @@ async def freshness(
         f" {database_cpu:.1f} s, {database_cpu / sent * 1e6:.0f} us per event"
         f" (belastingsgemiddelde {os.getloadavg()[0]:.1f})"
     )
-    # What the rate asks of the machine's cores, workers and database together: over what the
-    # machine can give (less the broker and this load generator), no setting keeps the group up.
+    # What the rate asks of the machine's cores, workers and database together, and with the
+    # broker and the load generator, which share the cores here: over what the machine can give,
+    # no setting keeps the group up, and the delay grows all run long.
     print(
         f"  bij {rate:,} events per seconde vraagt dat {rate * (cpu + database_cpu) / sent:.2f}"
-        f" van de {os.cpu_count()} cores van deze machine"
+        f" van de {os.cpu_count()} cores van deze machine; met de broker ({broker_cpu / sent * 1e6:.0f} us"
+        f" per event) en deze belastingsgenerator met zijn luisteraar naar feiten"
+        f" ({generator_cpu / sent * 1e6:.0f} us) erbij"
+        f" {rate * (cpu + database_cpu + broker_cpu + generator_cpu) / sent:.2f}"
     )
     # PostgreSQL's CPU an event moves with how many transactions carry the events.
     print(
@@ -671,7 +683,7 @@ async def main(args: argparse.Namespace) -> None:
                 f" {args.workers} workers ({organisation}):"
             )
             result = await freshness(
-                broker.bootstrap_servers,
+                broker,
                 env,
                 organisation,
                 rate,

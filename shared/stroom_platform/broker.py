@@ -143,6 +143,11 @@ class EmbeddedBroker:
     def bootstrap_servers(self) -> str:
         return f"127.0.0.1:{self.port}"
 
+    @property
+    def pid(self) -> int | None:
+        """The broker's process, once started: for a bench that counts its CPU."""
+        return None if self._process is None else self._process.pid
+
     async def start(self, topics: Iterable[TopicSpec] = ()) -> None:
         url = f"tcp://127.0.0.1:{self.port}"
         with contextlib.ExitStack() as files:
