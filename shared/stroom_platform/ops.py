@@ -90,9 +90,14 @@ async def database_check(engine: AsyncEngine) -> None:
 
 # A status page answers also while the database is away.
 _STATUS_READ_SECONDS = 3.0
+# A reading that merely takes too long is a busy database (SQLite behind a long write, a loaded
+# machine), not yet one that is away: only when none has answered for this long is it logged so.
+_SLOW_BEFORE_AWAY_SECONDS = 30.0
 # Whether each engine's database answered its last status reading: a monitor polling /status
 # while the database is away gets the change logged, not every poll.
 _REACHABLE: weakref.WeakKeyDictionary[AsyncEngine, bool] = weakref.WeakKeyDictionary()
+# When each engine's database last answered a status reading, or was first found slow.
+_ANSWERED: weakref.WeakKeyDictionary[AsyncEngine, float] = weakref.WeakKeyDictionary()
 
 
 async def database_status(
@@ -101,17 +106,24 @@ async def database_status(
     """What a /status reads from the database, and the report's `database` section, the same in
     every service: when the database does not answer in time nothing is read, and it is not
     reachable."""
+    now = asyncio.get_running_loop().time()
     try:
         async with asyncio.timeout(_STATUS_READ_SECONDS), engine.connect() as conn:
             found = await read(conn)
     except Exception as exc:
-        if _REACHABLE.get(engine, True):
-            log.warning("database niet bereikbaar", extra={"error": type(exc).__name__})
-        _REACHABLE[engine] = False
+        error = {"error": type(exc).__name__}
+        # Timed from its last answer, or from the first slow reading of one that never answered.
+        busy = now - _ANSWERED.setdefault(engine, now) < _SLOW_BEFORE_AWAY_SECONDS
+        if isinstance(exc, TimeoutError) and busy:
+            log.info("database antwoordt traag op de statusvraag", extra=error)
+        elif _REACHABLE.get(engine, True):
+            log.warning("database niet bereikbaar", extra=error)
+            _REACHABLE[engine] = False
         return None, {"reachable": False}
     if not _REACHABLE.get(engine, True):
         log.warning("database weer bereikbaar")
     _REACHABLE[engine] = True
+    _ANSWERED[engine] = asyncio.get_running_loop().time()
     return found, {"reachable": True}
 
 

@@ -3,6 +3,7 @@ platform: reachable when the status's own reading succeeded, not reachable when 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from datetime import UTC, datetime
@@ -14,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from stroom_cli.contract import openapi
 from stroom_cli.runtime import SERVICE_NAMES
+from stroom_platform import ops
 from stroom_platform.broker import free_port
 from stroom_platform.db import make_engine
 from stroom_platform.dialect import is_postgres
@@ -97,3 +99,40 @@ def test_every_service_documents_the_same_database_status(
 def test_a_status_moment_is_rfc3339_or_null() -> None:
     assert moment(datetime(2026, 3, 29, 1, 30, tzinfo=UTC)) == "2026-03-29T01:30:00+00:00"
     assert moment(None) is None
+
+
+async def test_a_slow_status_reading_is_logged_away_only_when_it_lasts(
+    database_url: str, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A reading that takes longer than the status may wait: a busy database, not yet one that is away.
+    monkeypatch.setattr(ops, "_STATUS_READ_SECONDS", 0.05)
+    monkeypatch.setattr(ops, "_SLOW_BEFORE_AWAY_SECONDS", 0.5)
+    slow = [False]
+
+    async def read(conn: AsyncConnection) -> int | None:
+        if slow[0]:
+            await asyncio.sleep(1)
+        return await _answer(conn)
+
+    def warned() -> list[str]:
+        return [
+            r.getMessage()
+            for r in caplog.records
+            if r.name == "stroom_platform.ops" and r.levelno >= logging.WARNING
+        ]
+
+    engine = make_engine(database_url)
+    caplog.set_level(logging.INFO, logger="stroom_platform.ops")
+    try:
+        assert await database_status(engine, read) == (42, {"reachable": True})
+        slow[0] = True
+        assert [await database_status(engine, read) for _ in range(3)] == [(None, {"reachable": False})] * 3
+        assert warned() == []
+        await asyncio.sleep(0.5)
+        assert [await database_status(engine, read) for _ in range(2)] == [(None, {"reachable": False})] * 2
+        assert warned() == ["database niet bereikbaar"]
+        slow[0] = False
+        assert await database_status(engine, read) == (42, {"reachable": True})
+        assert warned() == ["database niet bereikbaar", "database weer bereikbaar"]
+    finally:
+        await engine.dispose()
