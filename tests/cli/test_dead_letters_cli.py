@@ -216,6 +216,9 @@ async def test_the_dead_letters_of_a_running_demo_are_found_without_naming_its_b
     # The broker `stroom demo` and `stroom serve` start, with the topics they create.
     async with embedded_broker_if_needed(data_dir) as embedded:
         assert embedded is not None
+        nothing = await asyncio.to_thread(dead_letters)
+        assert nothing.exit_code == 0, nothing.output
+        assert f"Geen dode letters op {settings.dead_letter_topic}." in nothing.output
         refused = Record(settings.events_topic, 0, 8, KEY, b"{}", _event_headers(b"ev-3"))
         topic = TopicSpec(settings.events_topic, settings.topic_partitions)
         await _refuse(

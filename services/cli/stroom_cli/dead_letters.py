@@ -69,6 +69,9 @@ def show_and_replay(
     (title, target), (read, offer) = topics, commands
     broker = broker_of(settings)
     letters = once_per_record(asyncio.run(read(broker, title)))
+    if not letters:
+        console.print(f"Geen dode letters op {title}.")
+        return
     table = Table("Partitie", "Offset", *(label for label, _ in columns), "Reden", "Positie", title=title)
     for letter in letters:
         table.add_row(
@@ -79,10 +82,10 @@ def show_and_replay(
             letter.position,
         )
     console.print(table)
-    if replay and letters:
+    if replay:
         count = asyncio.run(offer(broker, target, letters))
         detail = {"records": count}
         asyncio.run(
-            record_admin_action(service, "dead letters opnieuw aangeboden", service, "gelukt", detail)
+            record_admin_action(service, "dode letters opnieuw aangeboden", service, "gelukt", detail)
         )
         console.print(f"{counted(count, 'record', 'records')} opnieuw aangeboden op {target}.")
