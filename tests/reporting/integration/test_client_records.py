@@ -17,6 +17,8 @@ from stroom_reporting.commands import migrate
 from stroom_reporting.repository import apply_facts
 
 RETRACTED = datetime(2024, 6, 1, tzinfo=UTC)
+# Non-ASCII, a line separator and a quote: the payload must be written as the contract writes them.
+COACH = 'coach-é\u2028"x'
 
 
 async def test_every_type_of_record_is_stored_in_its_columns(database_url: str) -> None:
@@ -28,7 +30,7 @@ async def test_every_type_of_record_is_stored_in_its_columns(database_url: str) 
             client_stream=ClientStream.MEDIABLE,
             work_obligation_exempt=True,
         ),
-        CoachAssignment(coach_ref="coach-x", assigned_on=date(2024, 1, 2)),
+        CoachAssignment(coach_ref=COACH, assigned_on=date(2024, 1, 2)),
         ProgressReport(recorded_on=date(2024, 1, 3)),
         PlanSent(plan_ref="plan-1", sent_on=date(2024, 1, 4), application_ref="application:src:a1"),
         Sanction(kind=SanctionKind.FINE, imposed_on=date(2024, 1, 5)),
@@ -54,7 +56,7 @@ async def test_every_type_of_record_is_stored_in_its_columns(database_url: str) 
     expected = [
         {"type": "assessment", "on_date": date(2024, 1, 1), "ladder_step": 3, "target_step": 5}
         | {"client_stream": "mediable", "work_obligation_exempt": True, "coach_ref": None},
-        {**nothing, "type": "coach_assignment", "on_date": date(2024, 1, 2), "coach_ref": "coach-x"},
+        {**nothing, "type": "coach_assignment", "on_date": date(2024, 1, 2), "coach_ref": COACH},
         {**nothing, "type": "progress_report", "on_date": date(2024, 1, 3)},
         {**nothing, "type": "plan", "on_date": date(2024, 1, 4)},
         {**nothing, "type": "sanction", "on_date": date(2024, 1, 5), "retracted_at": RETRACTED},
@@ -62,5 +64,8 @@ async def test_every_type_of_record_is_stored_in_its_columns(database_url: str) 
     adapter: TypeAdapter[ClientFact] = TypeAdapter(ClientFact)
     for i, (fact, fields) in enumerate(zip(facts, expected, strict=True)):
         row = stored[f"src|e{i}"]
-        assert adapter.validate_json(row.pop("payload")) == fact
+        payload = row.pop("payload")
+        # The contract's own JSON of the fact, byte for byte (non-ASCII, escapes, codes, dates).
+        assert payload == adapter.dump_json(fact).decode()
+        assert adapter.validate_json(payload) == fact
         assert row == {"record_id": f"src|e{i}", **common, **fields}
