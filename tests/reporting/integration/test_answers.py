@@ -4,6 +4,7 @@ and then equal to an answer computed afresh."""
 from __future__ import annotations
 
 import asyncio
+import gzip
 import random
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -20,7 +21,7 @@ from stroom_platform.db import make_engine
 from stroom_platform.dialect import is_postgres
 from stroom_reporting.app import create_app
 from stroom_reporting.repository import apply_facts, move_generation
-from stroom_reporting.service.answers import Answer, Answers
+from stroom_reporting.service.answers import Answer, Answers, compressed
 from stroom_reporting.settings import ReportingSettings
 
 ORG = "werksaam-westfriesland"
@@ -239,3 +240,42 @@ async def test_a_kept_answer_is_answered_as_a_computed_one_and_within_the_rate_l
             assert limited.status_code == 429, limited.text
     finally:
         await app.state.runtime.engine.dispose()
+
+
+async def test_a_kept_answer_is_sent_gzipped_to_a_client_that_accepts_gzip(loaded_url: str) -> None:
+    """Compressed once when kept: a request whose Accept-Encoding takes gzip gets it, the others
+    the answer as it is; both say that the answer varies by Accept-Encoding."""
+    app = reporting_app(loaded_url)
+    transport = httpx.ASGITransport(app=app)
+
+    async def raw(path: str, params: dict[str, str], accept: str) -> tuple[httpx.Headers, bytes]:
+        headers = {"accept-encoding": accept}
+        async with c.stream("GET", path, params=params, headers=headers) as response:
+            assert response.status_code == 200
+            return response.headers, b"".join([chunk async for chunk in response.aiter_raw()])
+
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://test", headers=EVERYTHING) as c:
+            for path, params in REQUESTS:
+                headers, plain = await raw(path, params, "identity")
+                assert "content-encoding" not in headers
+                assert headers["vary"] == "accept-encoding"
+                for accept in ("gzip", "br, gzip;q=0.5", "*", "GZIP ; Q=1"):
+                    headers, body = await raw(path, params, accept)
+                    assert headers["content-encoding"] == "gzip", accept
+                    assert headers["vary"] == "accept-encoding"
+                    assert gzip.decompress(body) == plain
+                    assert len(body) < len(plain) / 4
+                for accept in ("gzip;q=0, *", "br", "gzip;q=nan", "gzip;q=abc", ""):
+                    headers, body = await raw(path, params, accept)
+                    assert "content-encoding" not in headers, accept
+                    assert body == plain
+    finally:
+        await app.state.runtime.engine.dispose()
+
+
+def test_an_answer_gzip_hardly_shrinks_is_kept_as_it_is() -> None:
+    packed = Answer(random.Random(3).randbytes(4000), "application/octet-stream")
+
+    assert compressed(packed).gzipped is None
+    assert compressed(Answer(b"0" * 4000, "text/csv")).gzipped is not None

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import gzip
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -15,11 +16,43 @@ from stroom_reporting.service.generations import GenerationWatch
 
 @dataclass(frozen=True, slots=True)
 class Answer:
-    """What a report's response carries: its body, media type and own headers."""
+    """What a report's response carries: its body, media type and own headers; a kept answer also
+    its body gzipped, when that is much smaller (`compressed`)."""
 
     body: bytes
     media_type: str
     headers: tuple[tuple[str, str], ...] = ()
+    gzipped: bytes | None = None
+
+
+# A kept answer is compressed once, by the request that computed it (about 2.5 ms for the
+# organisation's five years, 0.55 MB of JSON to 18 kB); one that gzip hardly shrinks (XLSX is a
+# zip already) is sent as it is.
+GZIP_LEVEL = 6
+WORTH_GZIP = 0.9
+
+
+def compressed(answer: Answer) -> Answer:
+    """`answer` with its body gzipped, if that is less than WORTH_GZIP of the body."""
+    packed = gzip.compress(answer.body, GZIP_LEVEL, mtime=0)
+    return replace(answer, gzipped=packed) if len(packed) < WORTH_GZIP * len(answer.body) else answer
+
+
+def accepts_gzip(accept_encoding: str | None) -> bool:
+    """Whether a request's Accept-Encoding (RFC 9110, 12.5.3) takes gzip: named with a weight
+    above 0, or not named and `*` with one. A weight that is no number takes nothing."""
+    if not accept_encoding:
+        return False
+    weights: dict[str, float] = {}
+    for item in accept_encoding.split(","):
+        coding, _, parameters = item.partition(";")
+        name, _, value = parameters.partition("=")
+        try:
+            weight = float(value) if name.strip().lower() == "q" else 1.0
+        except ValueError:
+            weight = 0.0
+        weights[coding.strip().lower()] = weight
+    return weights.get("gzip", weights.get("*", 0.0)) > 0
 
 
 class Answers:
@@ -79,6 +112,7 @@ class Answers:
                 return answer
         answer = await compute()
         if key() == asked and await queries.generation(conn) == generation:
+            answer = compressed(answer)
             self._kept[asked] = (generation, answer)
             self._kept.move_to_end(asked)
             while len(self._kept) > self.size:
