@@ -14,7 +14,6 @@ from stroom_contract.events import (
     PlanSentData,
     ProgressReportRecordedData,
     SanctionImposedData,
-    trusted_data,
 )
 from stroom_contract.facts import (
     Assessment,
@@ -39,7 +38,7 @@ CLIENT_EVENT_TYPES = frozenset(
 
 def client_point(event: Event) -> tuple[str, ClientFact]:
     """The person (their `client_ref`) a point fact's event is about, and the fact."""
-    return point_of(event.type, trusted_data(event.type, event.data))
+    return point_of(event.type, event.typed_data())
 
 
 def point_of(event_type: str, data: EventData) -> tuple[str, ClientFact]:

@@ -29,7 +29,6 @@ from stroom_contract.events import (
     PlacementStartedData,
     TrajectoryEndedData,
     TrajectoryPhaseChangedData,
-    trusted_data,
 )
 from stroom_contract.facts import (
     ApplicationState,
@@ -58,7 +57,7 @@ class Typed:
 
     @classmethod
     def of(cls, event: Event) -> Typed:
-        return cls(event.order, trusted_data(event.type, event.data))
+        return cls(event.order, event.typed_data())
 
     @property
     def ident(self) -> tuple[str, str]:
