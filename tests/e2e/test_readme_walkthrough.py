@@ -127,7 +127,9 @@ def walkthrough(tmp_path: Path) -> Walkthrough:
 def imported(output: str) -> tuple[int, int]:
     # The summary table's row, not the progress lines that name the file too.
     row = next(line for line in output.splitlines() if "new.ndjson" in line and "│" in line)
-    accepted, _duplicates, conflicts, _refused = (int(n) for n in re.findall(r"\b\d+\b", row)[-4:])
+    # Counts in Dutch notation: 1.717 is one thousand seven hundred and seventeen.
+    counts = re.findall(r"\b\d{1,3}(?:\.\d{3})*\b", row)[-4:]
+    accepted, _duplicates, conflicts, _refused = (int(n.replace(".", "")) for n in counts)
     return accepted, conflicts
 
 

@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from stroom_cli.progress import step
+from stroom_cli.progress import grouped, step
 from stroom_cli.runtime import load_settings, prepare_embedded_secrets
 from stroom_intake.commands import IngestReport, ingest_file, ingestor, publish_until_empty
 from stroom_intake.settings import IntakeSettings
@@ -54,14 +54,16 @@ def _write_errors(results: list[FileResult], target: Path) -> None:
 
 def _summarise(results: list[FileResult], console: Console) -> None:
     totals = Table("Bestand", "Geaccepteerd", "Dubbel", "Conflict", "Geweigerd", title="Import")
+    for column in totals.columns[1:]:
+        column.justify = "right"
     for result in results:
         report = result.report
         totals.add_row(
             str(result.path),
-            str(report.accepted.total()),
-            str(report.duplicates.total()),
-            str(len(report.conflicts)),
-            str(len(report.refusals)),
+            grouped(report.accepted.total()),
+            grouped(report.duplicates.total()),
+            grouped(len(report.conflicts)),
+            grouped(len(report.refusals)),
         )
     console.print(totals)
     problems = [

@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from stroom_cli.progress import grouped
 from stroom_platform.organisations import Municipality, load_organisations
 from stroom_simulator import SimulationConfig, simulate, write_ndjson
 from stroom_simulator.summary import HistorySummary
@@ -55,18 +56,20 @@ def simulate_command(
 def _report(summary: HistorySummary, municipalities: Sequence[Municipality], end: date, target: Path) -> None:
     console = Console()
     console.print(
-        f"[bold]{summary.events}[/] events geschreven naar [cyan]{target}[/]"
-        f" ({summary.duplicates} dubbel geleverd), {summary.persons} personen."
+        f"[bold]{grouped(summary.events)}[/] events geschreven naar [cyan]{target}[/]"
+        f" ({grouped(summary.duplicates)} dubbel geleverd), {grouped(summary.persons)} personen."
     )
     by_type = Table("Eventtype", "Aantal", title="Events per type")
+    by_type.columns[1].justify = "right"
     for type_, count in sorted(summary.by_type.items()):
-        by_type.add_row(type_, str(count))
+        by_type.add_row(type_, grouped(count))
     console.print(by_type)
     running = summary.benefits_running(end)
     benefits = Table(
         "Gemeente", "Uitkeringen", title=f"Lopende uitkeringen op {end.isoformat()}, de laatste dag"
     )
+    benefits.columns[1].justify = "right"
     for municipality in municipalities:
-        benefits.add_row(f"{municipality.name} ({municipality.code})", str(running[municipality.code]))
-    benefits.add_row("[bold]Totaal[/]", f"[bold]{sum(running.values())}[/]")
+        benefits.add_row(f"{municipality.name} ({municipality.code})", grouped(running[municipality.code]))
+    benefits.add_row("[bold]Totaal[/]", f"[bold]{grouped(sum(running.values()))}[/]")
     console.print(benefits)

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from stroom_cli.main import app
+from stroom_cli.progress import grouped
 from stroom_contract.bsn import is_valid_bsn
 from stroom_platform.organisations import load_organisations
 from stroom_simulator import simulate_history, write_ndjson
@@ -128,7 +129,8 @@ def test_cli_writes_the_history_and_summarises_it(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     events = [orjson.loads(line) for line in target.read_bytes().splitlines()]
     assert events
-    assert f"{len(events)} events" in result.output
+    # Written as every count the command line prints: thousands set apart with a point.
+    assert f"{grouped(len(events))} events" in result.output
     assert "Ridderkerk (GM0597)" in result.output
     assert "Lopende uitkeringen op 2022-12-31" in result.output
     assert not any(e["type"] == "stroom.event.retracted.v1" for e in events)
