@@ -21,7 +21,16 @@ LOG_EVERY_SECONDS = 5.0
 def grouped(number: float) -> str:
     """`number` rounded to a whole, its thousands set apart with a point as Dutch readers write
     them: 145.938 events, not Python's 145,938 (which reads as a decimal fraction in Dutch)."""
-    return f"{number:,.0f}".replace(",", ".")
+    return dutch_number(round(number))
+
+
+def dutch_number(number: float) -> str:
+    """`number` as Dutch readers write it: thousands set apart with a point, a decimal comma
+    (1.261,7 where Python writes 1,261.7)."""
+    return f"{number:,}".translate(_DUTCH_DIGITS)
+
+
+_DUTCH_DIGITS = str.maketrans(",.", ".,")
 
 
 class Step:

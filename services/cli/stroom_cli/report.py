@@ -19,6 +19,7 @@ from rich.measure import Measurement
 from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from stroom_cli.progress import dutch_number
 from stroom_cli.runtime import ConfigurationError, load_settings
 from stroom_reporting import commands as reporting
 from stroom_reporting.settings import ReportingSettings
@@ -213,11 +214,8 @@ def cell(value: object) -> str:
     if isinstance(value, bool):
         return "ja" if value else "nee"
     if isinstance(value, int | float):
-        return f"{value:,}".translate(_DUTCH_DIGITS)
+        return dutch_number(value)
     return str(value)
-
-
-_DUTCH_DIGITS = str.maketrans(",.", ".,")
 
 
 def write_csv(report: reporting.Report, target: Path) -> list[Path]:
