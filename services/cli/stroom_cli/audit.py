@@ -9,9 +9,9 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from stroom_cli.runtime import SERVICE_NAMES, commands_of
+from stroom_cli.terminal import show_table
 
 console = Console()
 
@@ -75,10 +75,9 @@ async def _show(services: list[str], verify_only: bool, after: int, limit: int) 
         finally:
             await log.engine.dispose()
         if entries:
-            table = Table("#", "Tijdstip", "Actie", "Object", "Resultaat", "Actor", "Herkomst", title=name)
-            for entry in entries:
-                doc = entry.document()
-                table.add_row(
+            headings = ["#", "Tijdstip", "Actie", "Object", "Resultaat", "Actor", "Herkomst"]
+            rows = [
+                [
                     str(entry.seq),
                     doc["timestamp"],
                     doc["action"],
@@ -86,8 +85,11 @@ async def _show(services: list[str], verify_only: bool, after: int, limit: int) 
                     doc["result"],
                     doc["actor"],
                     doc["origin"]["client_address"] or "",
-                )
-            console.print(table)
+                ]
+                for entry in entries
+                for doc in [entry.document()]
+            ]
+            show_table(console, name, [(h, h == "#") for h in headings], rows)
         if result.valid:
             console.print(f"{name}: keten intact ({result.checked} regels gecontroleerd)")
         else:

@@ -7,7 +7,6 @@ so it needs database access, not an API token: an operator's and analyst's tool.
 from __future__ import annotations
 
 import asyncio
-import sys
 from collections.abc import Awaitable, Callable
 from datetime import date, datetime
 from pathlib import Path
@@ -15,12 +14,12 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
-from rich.measure import Measurement
 from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from stroom_cli.progress import dutch_number
 from stroom_cli.runtime import ConfigurationError, load_settings
+from stroom_cli.terminal import show_table
 from stroom_reporting import commands as reporting
 from stroom_reporting.settings import ReportingSettings
 
@@ -166,33 +165,17 @@ def board(
 
 
 def print_report(console: Console, report: reporting.Report) -> None:
-    """Every table of a report in the terminal, with the headings the exports use: as a table
-    where its columns fit the terminal without cutting words, otherwise a block per row."""
+    """Every table of a report in the terminal, with the headings the exports use."""
     known = f"stand per {report.as_of.isoformat()}" if report.as_of else "actuele stand"
     period = " t/m ".join(report.period.values())
     console.print(f"[bold]{report.title}[/] · {report.scope.organisation.name} · {period} · {known}")
     for part in report.tables:
         columns, same = read_columns(part.columns, part.rows)
         title = " · ".join([part.title, *(f"{part.heading(c)}: {value}" for c, value in same.items())])
-        table = Table(title=title, title_justify="left")
-        for column in columns:
-            numeric = any(isinstance(row.get(column), int | float) for row in part.rows)
-            table.add_column(part.heading(column), justify="right" if numeric else "left")
-        for row in part.rows:
-            table.add_row(*(cell(row.get(c)) for c in columns))
-        # Measured without the terminal's bound, which Measurement.get would clamp it to.
-        unbounded = console.options.update(max_width=sys.maxsize)
-        if Measurement.get(console, unbounded, table).minimum <= console.width:
-            console.print(table)
-            continue
-        console.print(f"[italic]{title}[/]")
-        for row in part.rows:
-            block = Table.grid(padding=(0, 2))
-            block.add_column(style="bold", no_wrap=True)
-            block.add_column()
-            for column in columns:
-                block.add_row(part.heading(column), cell(row.get(column)))
-            console.print(block, "")
+        headings = [
+            (part.heading(c), any(isinstance(row.get(c), int | float) for row in part.rows)) for c in columns
+        ]
+        show_table(console, title, headings, [[cell(row.get(c)) for c in columns] for row in part.rows])
 
 
 def read_columns(columns: list[str], rows: list[dict[str, Any]]) -> tuple[list[str], dict[str, str]]:
