@@ -30,7 +30,7 @@ class ReportingRuntime:
     engine: AsyncEngine
     organisations: OrganisationsConfig
     registry: CollectorRegistry
-    # None when this process serves the API only (STROOM_REPORTING_CONSUME=false).
+    # None when this process serves the API only (STROOM_CONSUME=false).
     consumer: FactsConsumer | None
     answers: Answers
     # The API's connections: they only read (make_reading_engine).
