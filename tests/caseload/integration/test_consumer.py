@@ -106,8 +106,8 @@ async def create_topics(broker: EmbeddedBroker, settings: CaseloadSettings) -> N
 )
 async def test_simulated_westfriesland_history_matches_the_reference(
     broker: EmbeddedBroker,
-    postgres_server_url: str,
-    pseudonymiser: Pseudonymiser,
+    settings: CaseloadSettings,
+    validator: EventValidator,
     organisations: OrganisationsConfig,
     years: int,
     scale: float,
@@ -116,8 +116,6 @@ async def test_simulated_westfriesland_history_matches_the_reference(
     werksaam = organisations.organisation("werksaam-westfriesland")
     assert werksaam is not None
     raw = list(simulate_history(werksaam, years=years, seed=1, start=FIRST, noise=True, scale=scale))
-    settings = await prepared(broker, postgres_server_url)
-    validator = EventValidator(pseudonymiser, organisations.municipality_codes)
     await publish(broker.bootstrap_servers, settings.events_topic, raw, raw, validator)
     app = create_app(settings)
     async with app.router.lifespan_context(app):
@@ -136,14 +134,11 @@ async def test_simulated_westfriesland_history_matches_the_reference(
 
 async def test_shuffled_history_through_the_service_matches_the_reference_and_facts_match_the_database(
     broker: EmbeddedBroker,
-    postgres_server_url: str,
-    pseudonymiser: Pseudonymiser,
-    organisations: OrganisationsConfig,
+    settings: CaseloadSettings,
+    validator: EventValidator,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    settings = await prepared(broker, postgres_server_url)
     raw = simulate(WESTFRIESLAND, FIRST, months=MONTHS, seed=11, per_month=2)
-    validator = EventValidator(pseudonymiser, organisations.municipality_codes)
     await publish(broker.bootstrap_servers, settings.events_topic, raw, deliver(raw, seed=5), validator)
     # Poison: not JSON, and a raw BSN that intake should have pseudonymised.
     await send_raw(broker.bootstrap_servers, settings.events_topic, b"{not json", [("ce_id", b"x")])
@@ -280,15 +275,13 @@ async def test_a_batch_applied_again_after_a_failed_commit_dead_letters_its_fail
 
 async def test_batches_queued_during_a_transaction_are_applied_in_one_and_done_in_order(
     broker: EmbeddedBroker,
-    postgres_server_url: str,
-    pseudonymiser: Pseudonymiser,
+    settings: CaseloadSettings,
+    validator: EventValidator,
     organisations: OrganisationsConfig,
 ) -> None:
     """What waits while a worker is busy goes into its next transaction: a worker behind pays a
     transaction's own cost once for all of it. Each batch is still done, in the order it came, and
     the delay of its oldest event is measured at each stage of its way."""
-    settings = await prepared(broker, postgres_server_url)
-    validator = EventValidator(pseudonymiser, organisations.municipality_codes)
     raw = simulate(WESTFRIESLAND, FIRST, months=3, seed=5, per_month=2, noise=False)
     # Accepted a minute ago, a millisecond apart.
     accepted = time.time() - 60

@@ -15,35 +15,31 @@ from sqlalchemy import insert, select
 from caseload.history import simulate
 from caseload.integration.expectations import assert_projections_match
 from caseload.integration.publishing import publish, wait_until_caught_up
-from caseload.integration.test_consumer import FIRST, WESTFRIESLAND, prepared
+from caseload.integration.test_consumer import FIRST, WESTFRIESLAND
 from stroom_caseload.app import create_app
 from stroom_caseload.commands import MIGRATIONS, migrate, read_dead_letters, replay
 from stroom_caseload.repository import CaseloadRepository
+from stroom_caseload.settings import CaseloadSettings
 from stroom_caseload.tables import dead_letters, live
 from stroom_cli.dead_letters import once_per_record
 from stroom_contract import types
-from stroom_contract.bsn import Pseudonymiser
 from stroom_contract.validation import EventValidator
 from stroom_platform.broker import EmbeddedBroker
 from stroom_platform.db import alembic_config, make_engine
 from stroom_platform.kafka.clients import Broker
 from stroom_platform.kafka.dead_letters import POSITION_HEADER, DeadLetter
-from stroom_platform.organisations import OrganisationsConfig
 
 MONTHS = 12
 
 
 async def test_a_dead_letter_is_replayed_and_applied_after_a_fix(
     broker: EmbeddedBroker,
-    postgres_server_url: str,
-    pseudonymiser: Pseudonymiser,
-    organisations: OrganisationsConfig,
+    settings: CaseloadSettings,
+    validator: EventValidator,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    settings = await prepared(broker, postgres_server_url)
     bootstrap = broker.bootstrap_servers
     raw = simulate(WESTFRIESLAND, FIRST, months=MONTHS, seed=7, per_month=2)
-    validator = EventValidator(pseudonymiser, organisations.municipality_codes)
     await publish(bootstrap, settings.events_topic, raw, raw, validator)
     retracted = {e["data"].get("retracted_id") for e in raw}
     poison = next(

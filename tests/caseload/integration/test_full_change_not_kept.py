@@ -15,7 +15,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from caseload.history import simulate
 from caseload.integration.expectations import assert_facts_match_database
 from caseload.integration.publishing import read_all
-from caseload.integration.test_consumer import prepared
 from stroom_caseload.commands import MIGRATIONS, migrate
 from stroom_caseload.domain.plan import entity_write
 from stroom_caseload.rebuild.republication import republish
@@ -126,12 +125,11 @@ async def test_a_change_stored_but_never_published_is_healed_by_the_batch_that_b
 
 async def test_the_rebuilds_republication_sends_the_full_changes_not_kept(
     broker: EmbeddedBroker,
-    postgres_server_url: str,
+    settings: CaseloadSettings,
     pseudonymiser: Pseudonymiser,
     organisations: OrganisationsConfig,
 ) -> None:
     # Live workers may continue folds between a rebuild's swap and its republication.
-    settings = await prepared(broker, postgres_server_url)
     engine = make_engine(settings.caseload_database_url)
     try:
         revisions = await _applied_by_a_worker(engine, _in_order(pseudonymiser, organisations))

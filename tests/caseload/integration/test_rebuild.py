@@ -22,12 +22,13 @@ from caseload.integration.expectations import (
     latest_facts,
 )
 from caseload.integration.publishing import publish, read_all, wait_until_caught_up
-from caseload.integration.test_consumer import create_topics, prepared, settings_for
+from caseload.integration.test_consumer import create_topics, settings_for
 from stroom_caseload.app import create_app
 from stroom_caseload.commands import migrate
 from stroom_caseload.rebuild.republication import RepublicationRefused
 from stroom_caseload.rebuild.run import rebuild
 from stroom_caseload.repository import CaseloadRepository
+from stroom_caseload.settings import CaseloadSettings
 from stroom_caseload.tables import live
 from stroom_contract.bsn import Pseudonymiser
 from stroom_contract.kafka_binding import encode
@@ -59,15 +60,12 @@ async def schema(engine: AsyncEngine) -> set[tuple[str, ...]]:
 
 async def test_rebuild_beside_a_running_worker_restores_the_reference(
     broker: EmbeddedBroker,
-    postgres_server_url: str,
-    pseudonymiser: Pseudonymiser,
-    organisations: OrganisationsConfig,
+    settings: CaseloadSettings,
+    validator: EventValidator,
 ) -> None:
-    settings = await prepared(broker, postgres_server_url)
     raw = simulate(MUNICIPALITIES, FIRST, months=MONTHS, seed=31, per_month=4)
     delivered = deliver(raw, seed=2)
     half = len(delivered) // 2
-    validator = EventValidator(pseudonymiser, organisations.municipality_codes)
     engine = make_engine(settings.caseload_database_url)
     migrated = await schema(engine)
     app = create_app(settings)
@@ -164,14 +162,12 @@ async def publish_scattered(
 
 async def test_rebuild_workers_reconcile_records_that_strayed_across_partitions(
     broker: EmbeddedBroker,
-    postgres_server_url: str,
-    pseudonymiser: Pseudonymiser,
-    organisations: OrganisationsConfig,
+    settings: CaseloadSettings,
+    validator: EventValidator,
 ) -> None:
-    settings = (await prepared(broker, postgres_server_url)).model_copy(update={"rebuild_workers": 2})
+    settings = settings.model_copy(update={"rebuild_workers": 2})
     raw = simulate(MUNICIPALITIES, FIRST, months=MONTHS, seed=43, per_month=4)
     assert any(event["type"] == "stroom.event.retracted.v1" for event in raw)
-    validator = EventValidator(pseudonymiser, organisations.municipality_codes)
     strays = await publish_scattered(
         broker.bootstrap_servers, settings.events_topic, deliver(raw, seed=6), validator
     )
@@ -191,17 +187,15 @@ async def test_rebuild_workers_reconcile_records_that_strayed_across_partitions(
 
 async def test_a_rebuild_whose_facts_the_broker_refuses_fails_and_a_second_one_publishes_them(
     broker: EmbeddedBroker,
-    postgres_server_url: str,
-    pseudonymiser: Pseudonymiser,
-    organisations: OrganisationsConfig,
+    settings: CaseloadSettings,
+    validator: EventValidator,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The broker refuses the record batches of one facts partition (as aiokafka answers a batch
     that expired unsent): the rebuild must not report success with facts its tables hold but
     no consumer received. The producer's flush waits for the refusals without raising them."""
-    settings = (await prepared(broker, postgres_server_url)).model_copy(update={"rebuild_workers": 2})
+    settings = settings.model_copy(update={"rebuild_workers": 2})
     raw = simulate(MUNICIPALITIES, FIRST, months=MONTHS, seed=43, per_month=4)
-    validator = EventValidator(pseudonymiser, organisations.municipality_codes)
     await publish_scattered(broker.bootstrap_servers, settings.events_topic, deliver(raw, seed=6), validator)
     send_batch = AIOKafkaProducer.send_batch
 
@@ -266,17 +260,15 @@ def without_revisions(facts: dict[str, Any]) -> dict[str, Any]:
 
 async def test_the_rebuild_stores_every_row_and_fact_the_live_path_stored(
     broker: EmbeddedBroker,
-    postgres_server_url: str,
-    pseudonymiser: Pseudonymiser,
-    organisations: OrganisationsConfig,
+    settings: CaseloadSettings,
+    validator: EventValidator,
 ) -> None:
     """One shuffled, duplicated history with retractions of retractions (some before what they
     retract) through the live workers, then through two rebuild workers from the topic alone."""
-    settings = (await prepared(broker, postgres_server_url)).model_copy(update={"rebuild_workers": 2})
+    settings = settings.model_copy(update={"rebuild_workers": 2})
     raw = simulate(MUNICIPALITIES, FIRST, months=MONTHS, seed=47, per_month=4)
     aims = {e["id"]: e["data"].get("retracted_id") for e in raw}
     assert any(aims.get(aimed) for aimed in aims.values() if aimed)
-    validator = EventValidator(pseudonymiser, organisations.municipality_codes)
     engine = make_engine(settings.caseload_database_url)
     app = create_app(settings)
     try:

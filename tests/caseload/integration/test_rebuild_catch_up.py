@@ -9,15 +9,13 @@ import pytest
 
 from caseload.integration.expectations import assert_facts_match_database, latest_facts
 from caseload.integration.publishing import publish, read_all
-from caseload.integration.test_consumer import prepared
 from caseload.integration.test_rebuild import every_row, without_revisions
 from caseload.integration.test_retraction_chains import example, history
 from stroom_caseload.rebuild import run
-from stroom_contract.bsn import Pseudonymiser
+from stroom_caseload.settings import CaseloadSettings
 from stroom_contract.validation import EventValidator
 from stroom_platform.broker import EmbeddedBroker
 from stroom_platform.db import make_engine
-from stroom_platform.organisations import OrganisationsConfig
 
 SOURCE = "urn:stroom:test:catch-up"
 
@@ -25,17 +23,15 @@ SOURCE = "urn:stroom:test:catch-up"
 @pytest.mark.parametrize("workers", [1, 2])
 async def test_a_retraction_of_a_retraction_caught_up_in_the_swap_republishes_the_record_it_restores(
     broker: EmbeddedBroker,
-    postgres_server_url: str,
-    pseudonymiser: Pseudonymiser,
-    organisations: OrganisationsConfig,
+    settings: CaseloadSettings,
+    validator: EventValidator,
     monkeypatch: pytest.MonkeyPatch,
     workers: int,
 ) -> None:
     """A person's assessment and its retraction are on the topic when the rebuild starts; the
     retraction's retraction arrives after the load read up to the ends it took, so only the
     swap's catch-up applies it, and only through the ledger is the assessment its chain's end."""
-    settings = (await prepared(broker, postgres_server_url)).model_copy(update={"rebuild_workers": workers})
-    validator = EventValidator(pseudonymiser, organisations.municipality_codes)
+    settings = settings.model_copy(update={"rebuild_workers": workers})
     assessed, retraction, restoring, _ = history("stroom.client.assessed.v1", SOURCE)
     loaded = [example("stroom.benefit.started.v1", SOURCE), assessed, retraction]
     raw = [*loaded, restoring]
@@ -70,13 +66,11 @@ async def test_a_retraction_of_a_retraction_caught_up_in_the_swap_republishes_th
 
 async def test_a_rebuild_that_fails_before_its_swap_says_so_and_leaves_the_tables_in_use(
     broker: EmbeddedBroker,
-    postgres_server_url: str,
-    pseudonymiser: Pseudonymiser,
-    organisations: OrganisationsConfig,
+    settings: CaseloadSettings,
+    validator: EventValidator,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    settings = (await prepared(broker, postgres_server_url)).model_copy(update={"rebuild_workers": 2})
-    validator = EventValidator(pseudonymiser, organisations.municipality_codes)
+    settings = settings.model_copy(update={"rebuild_workers": 2})
     assessed, retraction, restoring, _ = history("stroom.client.assessed.v1", SOURCE)
     raw = [example("stroom.benefit.started.v1", SOURCE), assessed, retraction]
     await publish(broker.bootstrap_servers, settings.events_topic, raw, raw, validator)

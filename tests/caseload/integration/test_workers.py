@@ -16,14 +16,11 @@ from sqlalchemy import func, select
 from caseload.history import deliver, simulate
 from caseload.integration.expectations import assert_facts_match_database, assert_projections_match
 from caseload.integration.publishing import publish, read_all, wait_until_caught_up
-from caseload.integration.test_consumer import prepared
 from stroom_caseload.settings import CaseloadSettings
 from stroom_caseload.tables import live
-from stroom_contract.bsn import Pseudonymiser
 from stroom_contract.validation import EventValidator
 from stroom_platform.broker import EmbeddedBroker, free_port
 from stroom_platform.db import make_engine
-from stroom_platform.organisations import OrganisationsConfig
 
 MUNICIPALITIES = ["GM0405", "GM0420", "GM0532", "GM0388"]
 FIRST = date(2021, 1, 1)
@@ -59,14 +56,11 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 
 async def test_two_workers_and_a_killed_one_still_give_the_reference(
     broker: EmbeddedBroker,
-    postgres_server_url: str,
-    pseudonymiser: Pseudonymiser,
-    organisations: OrganisationsConfig,
+    settings: CaseloadSettings,
+    validator: EventValidator,
     tmp_path: Path,
 ) -> None:
-    settings = await prepared(broker, postgres_server_url)
     raw = simulate(MUNICIPALITIES, FIRST, months=MONTHS, seed=23, per_month=3)
-    validator = EventValidator(pseudonymiser, organisations.municipality_codes)
     await publish(
         broker.bootstrap_servers, settings.events_topic, raw, deliver(raw, seed=9, duplicates=0.2), validator
     )
