@@ -4,6 +4,7 @@ look up."""
 
 from __future__ import annotations
 
+import argparse
 import ast
 import gettext
 import inspect
@@ -27,16 +28,22 @@ def _source_catalog() -> dict[str, str]:
     """msgid -> msgstr of messages.po (one-line strings, as the file holds), without the header."""
     text = (CATALOG / "messages.po").read_text(encoding="utf-8")
     pairs = re.findall(r'^msgid "(.*)"\nmsgstr "(.*)"$', text, flags=re.MULTILINE)
-    return {msgid: msgstr for msgid, msgstr in pairs if msgid}
+    # The file escapes as a Python string literal does (\n, \").
+    unescaped = ((ast.literal_eval(f'"{msgid}"'), ast.literal_eval(f'"{msgstr}"')) for msgid, msgstr in pairs)
+    return {msgid: msgstr for msgid, msgstr in unescaped if msgid}
 
 
 def _lookups() -> set[str]:
-    """Every text Typer's modules and stroom_cli.language pass to gettext's `_`."""
+    """Every text Typer's modules, argparse and stroom_cli.language pass to gettext's `_`."""
     found = set()
-    for module in [*Path(typer.__file__).parent.glob("*.py"), Path(language.__file__)]:
+    modules = [*Path(typer.__file__).parent.glob("*.py"), Path(argparse.__file__), Path(language.__file__)]
+    for module in modules:
         for node in ast.walk(ast.parse(module.read_text(encoding="utf-8"))):
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "_":
                 (argument,) = node.args
+                # argparse passes a group's title, which the program that builds it words itself.
+                if module.name == "argparse.py" and not isinstance(argument, ast.Constant):
+                    continue
                 assert isinstance(argument, ast.Constant), f"{module.name}: {ast.dump(argument)}"
                 found.add(argument.value)
     return found
