@@ -14,6 +14,7 @@ from stroom_contract.events import (
     PlanSentData,
     ProgressReportRecordedData,
     SanctionImposedData,
+    trusted_data,
 )
 from stroom_contract.facts import (
     Assessment,
@@ -38,7 +39,7 @@ CLIENT_EVENT_TYPES = frozenset(
 
 def client_point(event: Event) -> tuple[str, ClientFact]:
     """The person (their `client_ref`) a point fact's event is about, and the fact."""
-    return point_of(event.type, event.typed_data())
+    return point_of(event.type, trusted_data(event.type, event.data))
 
 
 def point_of(event_type: str, data: EventData) -> tuple[str, ClientFact]:

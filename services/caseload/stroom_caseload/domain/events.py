@@ -3,26 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import NamedTuple
 
-from stroom_contract.events import RETRACTED, Envelope, EventData, trusted_data
+from stroom_contract.events import RETRACTED, Envelope
 from stroom_contract.retractions import Period, Retraction, Retractions
 from stroom_contract.types import JSONObject
 
 
 @dataclass(frozen=True, slots=True)
 class Event:
-    """One stored event; `data` is the validated, pseudonymised `data` object of the wire form,
-    and `typed` the same `data` as validation typed it, when at hand (see `typed_data`)."""
+    """One stored event; `data` is the validated, pseudonymised `data` object of the wire form."""
 
     source: str
     id: str
     type: str
     time: datetime
     data: JSONObject
-    typed: EventData | None = field(default=None, compare=False, repr=False)
 
     @property
     def order(self) -> tuple[datetime, str, str]:
@@ -38,12 +36,6 @@ class Event:
             utc(_text(wire, "time")),
             wire_data(wire),
         )
-
-    def typed_data(self) -> EventData:
-        """`data` typed: as validation typed it when at hand (a batch's new events, those a
-        rebuild loaded), else built again from the JSON form (events read from the ledger)."""
-        typed = self.typed
-        return trusted_data(self.type, self.data) if typed is None else typed
 
     def retraction(self) -> Retraction:
         retracted_id = self.data["retracted_id"]
@@ -151,8 +143,9 @@ def utc(value: datetime | str) -> datetime:
 class Decoded(NamedTuple):
     """An event as validated, and in the JSON form it came in: what intake published, which the
     validation leaves as it is (so the ledger need not serialise the event again); with the
-    partition it was read from."""
+    partition it was read from and the record's value, its `data` as JSON."""
 
     envelope: Envelope
     wire: JSONObject
     partition: int
+    value: bytes

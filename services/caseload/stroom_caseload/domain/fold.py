@@ -29,6 +29,7 @@ from stroom_contract.events import (
     PlacementStartedData,
     TrajectoryEndedData,
     TrajectoryPhaseChangedData,
+    trusted_data,
 )
 from stroom_contract.facts import (
     ApplicationState,
@@ -57,7 +58,7 @@ class Typed:
 
     @classmethod
     def of(cls, event: Event) -> Typed:
-        return cls(event.order, event.typed_data())
+        return cls(event.order, trusted_data(event.type, event.data))
 
     @property
     def ident(self) -> tuple[str, str]:

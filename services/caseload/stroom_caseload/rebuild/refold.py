@@ -9,6 +9,7 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 
+import orjson
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -27,7 +28,7 @@ from stroom_contract.types import JSONObject
 
 # A client record to publish: its record id (`source|id`), Kafka key and value.
 Record = tuple[str, bytes, bytes]
-# The `data` of an event whose typed data or point fact was read from it when loaded.
+# The `data` of an event whose point fact was read from it when loaded.
 _READ: JSONObject = MappingProxyType({})
 # Entities per append: large enough for COPY to pay off, small enough to keep memory flat.
 CHUNK = 5000
@@ -86,8 +87,8 @@ async def fold_held(
     (record id, key, value)."""
 
     def stored(event: Held) -> Stored:
-        source, event_id, kind, time, typed = event
-        return counted(Event(source, event_id, kind, time, _READ, typed), retractions)
+        source, event_id, kind, time, data, _ = event
+        return counted(Event(source, event_id, kind, time, orjson.loads(data)), retractions)
 
     records: list[Record] = []
 

@@ -97,9 +97,10 @@ class Replayer:
         validate = self.validator.validate
         append = into.append
         for record in records:
+            value = record.value
             try:
-                wire = decode_wire(record.value, record.headers)
-                append(Decoded(validate(wire), wire, partition))
+                wire = decode_wire(value, record.headers)
+                append(Decoded(validate(wire), wire, partition, value))
             except (InvalidEvent, ValueError):
                 self.skipped += 1  # dead-lettered when it first came by
         self.records += len(records)
