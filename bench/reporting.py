@@ -21,9 +21,9 @@ the consumer off) in a process of its own, asked over one keep-alive loopback co
 client that sends a request built beforehand and receives the answer straight into a buffer;
 from writing the request until the answer's last byte is in. Every answer must be 200 and equal
 to the first. Beside each latency the CPU a request cost the server's process and its PostgreSQL
-backends: on a shared machine the figure to compare two versions by. (Before, the app ran in
-the bench's process under httpx's ASGI transport: the client's CPU, about as much as a kept
-answer's own, was inside every timed request, and uvicorn's and the socket's were not.)
+backends: on a shared machine the figure to compare two versions by. A client in the bench's own
+process (httpx over the app's ASGI interface) would put its CPU, about as much as a kept answer's
+own, inside every timed request, and leave uvicorn's and the socket's out.
 
 Sizes grow the caseload over the same years, so a
 report's period holds more the larger the size. Each size gets a database of its own; with
@@ -359,8 +359,7 @@ class Http(asyncio.BufferedProtocol):
     """One keep-alive HTTP/1.1 connection to the server. A request is one write of bytes built
     beforehand; the answer is received straight into one buffer and is complete at its
     Content-Length. Little more than any client must do, so a timed request is the server's work
-    and the loopback's. (httpx in this process, with the app in it too, cost about as much CPU a
-    request as the server's whole kept answer.)"""
+    and the loopback's."""
 
     def __init__(self) -> None:
         self.buffer = bytearray(ANSWER_BYTES)
