@@ -31,8 +31,21 @@ class JsonFormatter(logging.Formatter):
         return redact(orjson.dumps(payload, default=str).decode())
 
 
+class _StderrHandler(logging.Handler):
+    """Writes to `sys.stderr` as it is when a line is logged, not as it was when logging was
+    set up: a caller running Stroom's commands in its own process (a test's CLI runner) swaps
+    it for a stream it closes afterwards."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            sys.stderr.write(self.format(record) + "\n")
+            sys.stderr.flush()
+        except Exception:
+            self.handleError(record)
+
+
 def configure_logging(level: str = "INFO") -> None:
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _StderrHandler()
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
