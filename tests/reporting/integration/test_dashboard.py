@@ -1,7 +1,8 @@
 """Every view of the dashboard in headless Chromium against a real reporting service: what it
 shows equals the API's figures, an organisation without data says so, each view downloads as CSV
-and XLSX, errors come in the API's words, and the view lives in the address. A screenshot of each
-view is kept under $STROOM_ARTIFACTS (default var/artifacts/dashboard/)."""
+and XLSX, errors come in the API's words, and the view lives in the address. The browser runs in
+an English locale (en-US), so what it would show in its own language shows up here. A screenshot
+of each view is kept under $STROOM_ARTIFACTS (default var/artifacts/dashboard/)."""
 
 from __future__ import annotations
 
@@ -46,6 +47,10 @@ PERIOD = {"from": "2024-01", "to": "2024-06"}
 ARTIFACTS = Path(
     os.environ.get("STROOM_ARTIFACTS") or Path(__file__).parents[3] / "var" / "artifacts" / "dashboard"
 )
+MONTHS = [
+    "januari", "februari", "maart", "april", "mei", "juni",
+    "juli", "augustus", "september", "oktober", "november", "december",
+]  # fmt: skip
 Doc = dict[str, Any]
 Table = list[list[str]]
 
@@ -101,9 +106,12 @@ def browser(tmp_path_factory: pytest.TempPathFactory, downloads: Path) -> Iterat
         "--disable-sync",
         f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}",
         "--window-size=1280,1800",
+        "--lang=en-US",
     ):
         options.add_argument(flag)
-    options.add_experimental_option("prefs", {"download.default_directory": str(downloads)})
+    options.add_experimental_option(
+        "prefs", {"download.default_directory": str(downloads), "intl.accept_languages": "en-US"}
+    )
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
     driver.execute_cdp_cmd(
@@ -554,7 +562,7 @@ def test_mutations_stock_axis_shows_change_and_provisional_months_are_hatched(
     ends = [r["end"] for r in rows]
     assert 0 < low <= min(ends) <= max(ends) <= high
     fields = {name: browser.find_element(By.ID, name).get_attribute("value") for name in ("unit", "as-of")}
-    assert fields == {"unit": "persons", "as-of": "2024-08-15"}
+    assert fields == {"unit": "persons", "as-of": "15-08-2024"}
     assert "unit=persons" in browser.current_url
     assert "asOf=2024-08-15" in browser.current_url
     assert "zoals bekend op 15 augustus 2024" in browser.find_element(By.ID, "view-subtitle").text
@@ -564,9 +572,78 @@ def test_opens_on_the_last_complete_month_and_the_year_up_to_it(served: str, bro
     assert open_view(browser, served, f"organisation={ORG}") == "mutaties"
     today = date.today()
     last_complete = date(today.year, today.month, 1) - timedelta(days=1)
-    assert browser.find_element(By.ID, "to").get_attribute("value") == f"{last_complete:%Y-%m}"
-    assert browser.find_element(By.ID, "from").get_attribute("value") == f"{last_complete:%Y}-01"
+    assert month_fields(browser) == {
+        "from": f"januari {last_complete:%Y}",
+        "to": f"{MONTHS[last_complete.month - 1]} {last_complete:%Y}",
+    }
     assert f"from={last_complete:%Y}-01" in browser.current_url
+    assert f"to={last_complete:%Y-%m}" in browser.current_url
+
+
+def month_fields(driver: WebDriver) -> dict[str, str]:
+    """The period's month fields as they read: the selected month and year, as shown."""
+    return {
+        field: " ".join(
+            driver.find_element(By.CSS_SELECTOR, f"#{field}-{part} option:checked").text
+            for part in ("month", "year")
+        )
+        for field in ("from", "to")
+    }
+
+
+def test_period_and_date_read_dutch_in_an_english_browser(
+    served: str, browser: WebDriver, api: httpx.Client
+) -> None:
+    query = f"view=mutaties&organisation={ORG}&from=2024-01&to=2024-06&asOf=2024-08-15"
+    assert open_view(browser, served, query) == "mutaties"
+    assert browser.execute_script("return navigator.language") == "en-US"
+    screenshot(browser, "filters-engelse-browser")
+    assert month_fields(browser) == {"from": "januari 2024", "to": "juni 2024"}
+    assert [o.text for o in browser.find_elements(By.CSS_SELECTOR, "#to-month option")] == MONTHS
+    assert browser.find_element(By.ID, "as-of").get_attribute("value") == "15-08-2024"
+    # By keyboard alone: the month one down, a day typed in the Dutch way, Enter.
+    browser.find_element(By.ID, "to-month").send_keys(Keys.DOWN)
+    day = browser.find_element(By.ID, "as-of")
+    day.clear()
+    day.send_keys("1-9-2024", Keys.ENTER)
+    WebDriverWait(browser, 60).until(lambda d: loaded(d) == "mutaties" and "to=2024-07" in d.current_url)
+    assert "asOf=2024-09-01" in browser.current_url
+    assert day.get_attribute("value") == "01-09-2024"
+    assert month_fields(browser)["to"] == "juli 2024"
+    doc = get(
+        api,
+        "/v1/reports/monthly",
+        organisation=ORG,
+        asOf="2024-09-01T23:59:59Z",
+        unit="benefits",
+        **{"from": "2024-01", "to": "2024-07"},
+    )
+    rows = sorted(doc["tables"]["organisation_totals"]["rows"], key=lambda r: r["month"])
+    assert [row[0] for row in tables(browser)["mutations"][:-1]] == [r["month"] for r in rows]
+    assert [row[4] for row in tables(browser)["mutations"][:-1]] == [nl(r["end"]) for r in rows]
+    assert "zoals bekend op 1 september 2024" in browser.find_element(By.ID, "view-subtitle").text
+    # A date that is not dd-mm-jjjj, or does not exist, is refused beside the field, in Dutch,
+    # and nothing is asked of the API.
+    for typed, said in (
+        ("2024-08-15", "Ongeldige datum: vul een datum in als dd-mm-jjjj, bijvoorbeeld 15-08-2024."),
+        ("31-02-2024", "31-02-2024 bestaat niet: vul een datum in als dd-mm-jjjj, bijvoorbeeld 15-08-2024."),
+        ("morgen", "Ongeldige datum: vul een datum in als dd-mm-jjjj, bijvoorbeeld 15-08-2024."),
+    ):
+        day.clear()
+        day.send_keys(typed, Keys.ENTER)
+        WebDriverWait(browser, 10).until(lambda d: loaded(d) == "invalid")
+        assert browser.find_element(By.ID, "as-of-error").text == said
+        assert day.get_attribute("aria-invalid") == "true"
+        assert browser.switch_to.active_element == day
+        assert "asOf=2024-09-01" in browser.current_url
+        browser.execute_script("delete document.body.dataset.loaded")
+    screenshot(browser, "filters-ongeldige-datum")
+    day.clear()
+    day.send_keys(Keys.ENTER)
+    WebDriverWait(browser, 60).until(lambda d: loaded(d) == "mutaties")
+    assert "asOf" not in browser.current_url
+    assert browser.find_element(By.ID, "as-of-error").text == ""
+    assert day.get_attribute("aria-invalid") is None
 
 
 def test_one_municipality_by_keyboard_and_in_the_address(
@@ -598,9 +675,17 @@ def test_one_municipality_by_keyboard_and_in_the_address(
     ]
     assert sum(r["received"] for r in gate) > 0
     screenshot(browser, "poort-hoorn")
-    # Every control has a label a screen reader reads out.
-    for control in browser.find_elements(By.CSS_SELECTOR, "#filters select, #filters input"):
-        assert (control.find_element(By.XPATH, "ancestor::label").get_attribute("textContent") or "").strip()
+    # Every control shown has a name a screen reader reads out, as Chromium computes it (the unit
+    # is hidden outside the mutations view).
+    names = {
+        control.get_attribute("id"): control.accessible_name
+        for control in browser.find_elements(By.CSS_SELECTOR, "#filters select, #filters input")
+        if control.is_displayed()
+    }
+    assert len(names) == 7
+    assert all(names.values()), names
+    assert names["to-month"] == "Tot en met, maand"
+    assert names["as-of"] == "Zoals bekend op (dd-mm-jjjj)"
 
 
 def test_sign_in_through_the_fragment_and_out_again(served: str, browser: WebDriver) -> None:

@@ -131,6 +131,27 @@ function lastDay(month) {
   return new Date(Date.UTC(y, m, 0)).toISOString().slice(0, 10);
 }
 
+// The date fields in Dutch whatever the browser's locale: a day as people write it here
+// (dd-mm-jjjj; one digit, / or . also do), or a message that says what to type.
+const DAY_EXAMPLE = "vul een datum in als dd-mm-jjjj, bijvoorbeeld 15-08-2024";
+
+function parseDay(text) {
+  const parts = text.trim().match(/^(\d{1,2})[-/.](\d{1,2})[-/.](\d{4})$/);
+  if (!parts) return { error: `Ongeldige datum: ${DAY_EXAMPLE}.` };
+  const [d, m, y] = parts.slice(1).map(Number);
+  const day = new Date(0);
+  day.setUTCFullYear(y, m - 1, d);
+  if (day.getUTCFullYear() !== y || day.getUTCMonth() !== m - 1 || day.getUTCDate() !== d) {
+    return { error: `${text.trim()} bestaat niet: ${DAY_EXAMPLE}.` };
+  }
+  return { iso: `${parts[3]}-${parts[2].padStart(2, "0")}-${parts[1].padStart(2, "0")}` };
+}
+
+function shortDate(iso) {
+  const parts = iso.match(/^(\d{4})-(\d{2})-(\d{2})$/);
+  return parts ? `${parts[3]}-${parts[2]}-${parts[1]}` : iso;
+}
+
 function longDate(day) {
   return new Date(`${day}T00:00:00Z`).toLocaleDateString("nl-NL", { day: "numeric", month: "long", year: "numeric", timeZone: "UTC" });
 }
@@ -655,26 +676,65 @@ let download = null;
 // ---------------------------------------------------------------------------------------------
 // Filters, address and downloads
 
+// A month field is a month and a year select: from 2015, when the Participatiewet took effect,
+// to this year, and any other year the address asks for.
+const FIRST_YEAR = 2015;
+
+function fillMonthField(id, month) {
+  const [year, number] = month.split("-");
+  const years = new Set();
+  for (let y = FIRST_YEAR; y <= new Date().getFullYear(); y++) years.add(y);
+  if (/^\d{4}$/.test(year)) years.add(Number(year));
+  const months = el(`${id}-month`);
+  if (!months.options.length) {
+    for (let m = 1; m <= 12; m++) {
+      const name = new Date(Date.UTC(2000, m - 1, 1)).toLocaleDateString("nl-NL", { month: "long", timeZone: "UTC" });
+      months.append(option(String(m).padStart(2, "0"), name));
+    }
+  }
+  el(`${id}-year`).replaceChildren(...[...years].sort().map((y) => option(String(y), String(y))));
+  el(`${id}-year`).value = year;
+  months.value = number;
+}
+
+const monthField = (id) => `${el(`${id}-year`).value}-${el(`${id}-month`).value}`;
+
+// The as-of day as the API wants it, or null after saying next to the field what is wrong.
+function checkedAsOf() {
+  const field = el("as-of");
+  const text = field.value.trim();
+  const parsed = text ? parseDay(text) : { iso: "" };
+  el("as-of-error").textContent = parsed.error || "";
+  if (parsed.error) {
+    field.setAttribute("aria-invalid", "true");
+    return null;
+  }
+  field.removeAttribute("aria-invalid");
+  if (text) field.value = shortDate(parsed.iso);
+  return parsed.iso;
+}
+
 function fillMunicipalities() {
   const org = organisations.find((o) => o.code === el("organisation").value);
   el("municipality").replaceChildren(option("", "Alle gemeenten"), ...(org ? org.municipalities : []).map((m) => option(m.code, m.name)));
 }
 
-function query() {
+function query(asOf) {
   return {
     organisation: el("organisation").value,
     municipality: el("municipality").value,
     unit: el("unit").value,
-    from: el("from").value,
-    to: el("to").value,
-    asOf: el("as-of").value ? `${el("as-of").value}T23:59:59Z` : "",
+    from: monthField("from"),
+    to: monthField("to"),
+    day: asOf,
+    asOf: asOf ? `${asOf}T23:59:59Z` : "",
   };
 }
 
 // The view and its parameters in the address, so it can be bookmarked and shared.
 function remember(q) {
   const shown = new URLSearchParams();
-  for (const [key, value] of Object.entries({ view, organisation: q.organisation, municipality: q.municipality, unit: q.unit, from: q.from, to: q.to, asOf: el("as-of").value })) {
+  for (const [key, value] of Object.entries({ view, organisation: q.organisation, municipality: q.municipality, unit: q.unit, from: q.from, to: q.to, asOf: q.day })) {
     if (value) shown.set(key, value);
   }
   history.replaceState(null, "", `?${shown}`);
@@ -682,8 +742,14 @@ function remember(q) {
 
 async function refresh(event) {
   if (event) event.preventDefault();
+  const asOf = checkedAsOf();
+  if (asOf === null) {
+    el("as-of").focus();
+    document.body.dataset.loaded = "invalid";
+    return;
+  }
   const ticket = ++loads;
-  const q = query();
+  const q = query(asOf);
   remember(q);
   delete document.body.dataset.loaded;
   const [title, build] = VIEWS[view];
@@ -764,10 +830,11 @@ async function start() {
   // like a collapse in inflow.
   const now = new Date();
   const lastComplete = new Date(Date.UTC(now.getFullYear(), now.getMonth() - 1, 1));
-  el("to").value = params.get("to") || lastComplete.toISOString().slice(0, 7);
+  const to = params.get("to") || lastComplete.toISOString().slice(0, 7);
+  fillMonthField("to", to);
+  fillMonthField("from", params.get("from") || `${to.slice(0, 4)}-01`);
   if (params.get("unit")) el("unit").value = params.get("unit");
-  if (params.get("asOf")) el("as-of").value = params.get("asOf").slice(0, 10);
-  el("from").value = params.get("from") || `${el("to").value.slice(0, 4)}-01`;
+  if (params.get("asOf")) el("as-of").value = shortDate(params.get("asOf").slice(0, 10));
   if (params.get("organisation")) el("organisation").value = params.get("organisation");
   fillMunicipalities();
   if (params.get("municipality")) el("municipality").value = params.get("municipality");
