@@ -481,9 +481,8 @@ async def database(label: str) -> AsyncIterator[str]:
 @asynccontextmanager
 async def reports_server(url: str, answers_kept: int = 32) -> AsyncIterator[Server]:
     """`stroom serve reporting` on the database of `url` in a process of its own, as production
-    runs it (uvicorn with httptools, JSON logs; without a broker configured it starts the embedded
-    one, which it does not use), the consumer off; with `answers_kept=0` every answer is
-    computed. Stopped afterwards."""
+    runs it (uvicorn with httptools, JSON logs), the consumer off, so without a broker; with
+    `answers_kept=0` every answer is computed. Stopped afterwards."""
     # Planner statistics, as autovacuum gathers them within a minute of a load this size.
     stats = await asyncpg.connect(url.replace("+asyncpg", ""))
     await stats.execute("ANALYZE")

@@ -112,6 +112,12 @@ class CommonSettings(BaseSettings):
         return self.auth_issuer is None
 
     @property
+    def uses_broker(self) -> bool:
+        """Whether the service talks to Kafka as configured; `stroom serve` starts the embedded
+        broker only for services that do."""
+        return True
+
+    @property
     def database_pool(self) -> PoolSize:
         return PoolSize(self.database_pool_size, self.database_max_overflow)
 

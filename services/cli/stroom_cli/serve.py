@@ -96,7 +96,7 @@ def serve(
         bool, typer.Option("--migrate/--no-migrate", help="eerst de databases bijwerken")
     ] = True,
 ) -> None:
-    """Start de diensten; zonder KAFKA_BOOTSTRAP_SERVERS ook een lokale broker (ingebouwde modus)."""
+    """Start de diensten; zonder KAFKA_BOOTSTRAP_SERVERS een lokale broker als een dienst Kafka gebruikt."""
     settings = load_settings(CommonSettings)
     configure_logging(settings.log_level)
     prepare_embedded_secrets(settings)
@@ -107,7 +107,9 @@ def serve(
 
 
 async def _serve(names: list[str], host: str | None, migrate_first: bool, data_dir: Path) -> None:
-    async with embedded_broker_if_needed(data_dir):
+    wanted = any(load_service(name).settings.uses_broker for name in names)
+    async with embedded_broker_if_needed(data_dir, wanted):
+        # Loaded again: their settings must see the embedded broker's address.
         services = [load_service(name) for name in names]
         if migrate_first:
             await migrate_services(services)

@@ -29,5 +29,9 @@ class IntakeSettings(CommonSettings):
         return value
 
     @property
+    def uses_broker(self) -> bool:
+        return self.relay_in_app
+
+    @property
     def intake_database_url(self) -> str:
         return self.database_url_for("intake")

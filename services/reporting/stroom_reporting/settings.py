@@ -26,5 +26,9 @@ class ReportingSettings(CommonSettings):
     answers_kept: int = Field(default=32, ge=0)
 
     @property
+    def uses_broker(self) -> bool:
+        return self.consume
+
+    @property
     def reporting_database_url(self) -> str:
         return self.database_url_for("reporting")
