@@ -120,10 +120,21 @@ def markdown(report: dict[str, Any]) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size", choices=sorted(SIZES), default="small")
-    parser.add_argument("--only", nargs="*", choices=sorted(BENCHMARKS), default=None)
-    parser.add_argument("--list", action="store_true")
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        description="Alle benchmarks na elkaar, elk in een eigen proces; wat ze afdrukken komt in "
+        "bench/report.md en bench/report.json, met de commit, de machine en de datum.",
+    )
+    parser.add_argument(
+        "--size",
+        choices=sorted(SIZES),
+        default="small",
+        help="small: klaar in minuten; default: die van elke bench",
+    )
+    parser.add_argument(
+        "--only", nargs="*", choices=sorted(BENCHMARKS), default=None, help="alleen deze benchmarks"
+    )
+    parser.add_argument("--list", action="store_true", help="noem de benchmarks zonder ze te draaien")
     arguments = parser.parse_args()
     if arguments.list:
         for name, description in BENCHMARKS.items():

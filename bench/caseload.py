@@ -709,15 +709,22 @@ async def main(args: argparse.Namespace) -> None:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--events", type=int, default=1_000_000)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.caseload",
+        description="Herbouw van caseload naast kaal consumeren en decoderen, versheid onder "
+        "belasting (van event tot feit, p50 en p99) en de live CPU per event naar de lengte van de "
+        "geschiedenis van een entiteit.",
+    )
+    parser.add_argument(
+        "--events", type=int, default=1_000_000, help="events van de gesimuleerde geschiedenis"
+    )
     parser.add_argument(
         "--rates",
         type=lambda text: [int(r) for r in text.split(",") if r],
         default=[1000, 5000],
         help="hoogstens twee; geen: alleen de herbouw",
     )
-    parser.add_argument("--seconds", type=int, default=20)
+    parser.add_argument("--seconds", type=int, default=20, help="seconden belasting per snelheid")
     parser.add_argument("--workers", type=int, default=2, help="caseload-workers onder belasting, één groep")
     parser.add_argument(
         "--depths",
@@ -727,8 +734,8 @@ if __name__ == "__main__":
     )
     # Each round is one repetition of every depth, its figure the median over them: 20 rounds of
     # 50 events a depth, where 20 rounds of 10 left one round's noise in the verdict.
-    parser.add_argument("--depth-entities", type=int, default=50)
-    parser.add_argument("--depth-rounds", type=int, default=20)
+    parser.add_argument("--depth-entities", type=int, default=50, help="uitkeringen per geschiedenislengte")
+    parser.add_argument("--depth-rounds", type=int, default=20, help="rondes over alle geschiedenislengtes")
     parser.add_argument(
         "--repeat", type=int, default=1, help="hoe vaak de kale consumer en de herbouw na elkaar draaien"
     )

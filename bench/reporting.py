@@ -885,7 +885,16 @@ async def main(sizes: list[int], chunk: int, batch: int, runs: int, panel: int, 
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.reporting",
+        description="Laadsnelheid van de feiten en responstijd van de rapportages, en hoe beide "
+        "meegroeien met de geschiedenis, naast alleen decoderen en DuckDB. Eerst het KPI-paneel van "
+        "het dashboard (organisatie, één jaar) op een caseload zo groot als WerkSaam; daarna per "
+        "grootte een gesimuleerde geschiedenis, geladen zoals de consumer dat doet, en de "
+        "maandrapportage en het KPI-overzicht gevraagd aan `stroom serve reporting` in een eigen "
+        "proces: p50 en p99, met de CPU die een verzoek de server en PostgreSQL kostte. DuckDB "
+        "berekent dezelfde tabel en KPI's uit het NDJSON-bestand met de ruwe events, in dezelfde run.",
+    )
     parser.add_argument("--events", type=int, default=1_000_000, help="één grootte (zie --sizes)")
     parser.add_argument("--sizes", help="meer groottes, gescheiden door komma's (100000,1000000,5000000)")
     parser.add_argument("--chunk", type=int, default=5000, help="uitkeringen die tegelijk gegenereerd worden")

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import ast
 import os
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -29,8 +32,31 @@ def test_help_shows_dutch_headings(bench: str) -> None:
     assert "options:" not in shown.stdout
 
 
+def _english_summary(bench: str) -> str:
+    """The first line of the bench's docstring: English, for developers."""
+    module = Path(__file__).parents[2] / (
+        bench.replace(".", "/") + ("/__main__.py" if bench == "bench" else ".py")
+    )
+    docstring = ast.get_docstring(ast.parse(module.read_text())) or ""
+    return docstring.splitlines()[0]
+
+
+@pytest.mark.parametrize("bench", BENCHES)
+def test_help_describes_the_bench_and_every_option_in_dutch(bench: str) -> None:
+    shown = _run(bench, "--help").stdout
+    usage, description, options = shown.split("\n\n", 2)
+    assert usage.startswith(f"gebruik: python -m {bench} [-h]")
+    flat = " ".join(description.split())
+    assert flat
+    assert " ".join(_english_summary(bench).split())[:40] not in flat
+    # Each option's entry: its flags, then its help on the same line or the next, indented.
+    entries = re.split(r"\n(?=  -)", options.removeprefix("opties:\n").rstrip())
+    bare = [entry.strip() for entry in entries if len(re.split(r"\s{2,}", entry.strip())) < 2]
+    assert bare == []
+
+
 def test_a_bad_value_is_refused_in_dutch() -> None:
     refused = _run("bench.caseload", "--events", "veel")
     assert refused.returncode == 2
     said = refused.stderr.splitlines()[-1]
-    assert said == "caseload.py: fout: bij argument --events: ongeldige int-waarde: 'veel'"
+    assert said == "python -m bench.caseload: fout: bij argument --events: ongeldige int-waarde: 'veel'"
