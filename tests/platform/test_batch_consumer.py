@@ -5,18 +5,22 @@ committing its own partitions after a rebalance took others away from a batch be
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
 
 from stroom_platform.broker import EmbeddedBroker, TopicSpec, ensure_topics
 from stroom_platform.kafka.clients import Broker
-from stroom_platform.kafka.consuming import BatchConsumer, ConsumerOptions, Done, Record
+from stroom_platform.kafka.consuming import BatchConsumer, ConsumerOptions, Done, Handler, Record
 from stroom_platform.kafka.lag import LagProbe
 
 OPTIONS = ConsumerOptions(batch_size=50, batch_within_seconds=0.05, commit_interval_seconds=0.1)
 
 
-async def _produce(broker: Broker, topic: str, count: int) -> None:
-    producer = broker.producer()
+async def _filled(broker: EmbeddedBroker, topic: str, partitions: int, count: int) -> Broker:
+    """The topic made with `partitions` and holding the values 0 to `count` - 1."""
+    kafka = Broker(broker.bootstrap_servers)
+    await ensure_topics(broker.bootstrap_servers, [TopicSpec(topic, partitions)])
+    producer = kafka.producer()
     await producer.start()
     try:
         for n in range(count):
@@ -24,6 +28,24 @@ async def _produce(broker: Broker, topic: str, count: int) -> None:
         await producer.flush()
     finally:
         await producer.stop()
+    return kafka
+
+
+@asynccontextmanager
+async def _consuming(
+    kafka: Broker, topic: str, handler: Handler
+) -> AsyncIterator[tuple[BatchConsumer, LagProbe]]:
+    """One consumer of the topic in a group of its own, and the group's lag."""
+    group = f"g-{topic}"
+    consumer = BatchConsumer(kafka, topic, group, handler, OPTIONS)
+    probe = LagProbe(kafka, group, topic)
+    await consumer.start()
+    await probe.start()
+    try:
+        yield consumer, probe
+    finally:
+        await probe.stop()
+        await consumer.stop()
 
 
 async def _until(condition: Callable[[], Awaitable[bool]], within: float = 30.0) -> None:
@@ -49,9 +71,7 @@ def _caught_up(probe: LagProbe) -> Callable[[], Awaitable[bool]]:
 async def test_offsets_wait_for_done_and_a_rewind_reads_all_again(
     broker: EmbeddedBroker, unique_topic: str
 ) -> None:
-    kafka = Broker(broker.bootstrap_servers)
-    await ensure_topics(broker.bootstrap_servers, [TopicSpec(unique_topic, 3)])
-    await _produce(kafka, unique_topic, 120)
+    kafka = await _filled(broker, unique_topic, 3, 120)
     seen: list[bytes] = []
     held: list[Done] = []
 
@@ -59,12 +79,7 @@ async def test_offsets_wait_for_done_and_a_rewind_reads_all_again(
         seen.extend(record.value or b"" for record in records)
         held.append(done)
 
-    group = f"g-{unique_topic}"
-    consumer = BatchConsumer(kafka, unique_topic, group, handler, OPTIONS)
-    probe = LagProbe(kafka, group, unique_topic)
-    await consumer.start()
-    await probe.start()
-    try:
+    async with _consuming(kafka, unique_topic, handler) as (consumer, probe):
         await _until(_seen(seen, 120))
         await asyncio.sleep(0.5)  # several commit rounds
         # Everything read, nothing durable yet: nothing committed.
@@ -86,15 +101,10 @@ async def test_offsets_wait_for_done_and_a_rewind_reads_all_again(
             done()
         await _until(_caught_up(probe))
         assert await probe.lag() == {0: 0, 1: 0, 2: 0}
-    finally:
-        await probe.stop()
-        await consumer.stop()
 
 
 async def test_a_failed_batch_is_read_again(broker: EmbeddedBroker, unique_topic: str) -> None:
-    kafka = Broker(broker.bootstrap_servers)
-    await ensure_topics(broker.bootstrap_servers, [TopicSpec(unique_topic, 1)])
-    await _produce(kafka, unique_topic, 10)
+    kafka = await _filled(broker, unique_topic, 1, 10)
     attempts: list[list[bytes]] = []
 
     async def handler(records: Sequence[Record], done: Done) -> None:
@@ -103,29 +113,19 @@ async def test_a_failed_batch_is_read_again(broker: EmbeddedBroker, unique_topic
             raise ConnectionError("the database went away")
         done()
 
-    group = f"g-{unique_topic}"
-    consumer = BatchConsumer(kafka, unique_topic, group, handler, OPTIONS)
-    probe = LagProbe(kafka, group, unique_topic)
-    await consumer.start()
-    await probe.start()
-    try:
+    async with _consuming(kafka, unique_topic, handler) as (consumer, probe):
         await _until(_caught_up(probe))
         first = attempts[0]
         again = [value for attempt in attempts[1:] for value in attempt]
         assert again[: len(first)] == first
         assert sorted(again) == sorted(str(n).encode() for n in range(10))
         assert consumer.last_error is None
-    finally:
-        await probe.stop()
-        await consumer.stop()
 
 
 async def test_a_batch_read_across_a_rebalance_commits_what_stays_assigned(
     broker: EmbeddedBroker, unique_topic: str
 ) -> None:
-    kafka = Broker(broker.bootstrap_servers)
-    await ensure_topics(broker.bootstrap_servers, [TopicSpec(unique_topic, 2)])
-    await _produce(kafka, unique_topic, 40)
+    kafka = await _filled(broker, unique_topic, 2, 40)
     seen: list[bytes] = []
 
     async def handler(records: Sequence[Record], done: Done) -> None:

@@ -4,12 +4,14 @@ stored alike on both."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta, timezone
 
 import asyncpg
 import pytest
 from sqlalchemy import select, text
 from sqlalchemy.exc import StatementError
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from dialect.tables import metadata, rows
 from stroom_platform.db import make_engine
@@ -66,42 +68,42 @@ async def test_engines_are_made_for_their_database(database_url: str) -> None:
         await engine.dispose()
 
 
-async def test_a_reading_connection_the_server_closed_is_replaced_before_it_is_used(
-    postgres_server_url: str,
-) -> None:
+@pytest.fixture
+async def engines(postgres_server_url: str) -> AsyncIterator[tuple[AsyncEngine, AsyncEngine]]:
+    """A writing engine on PostgreSQL and the reading engine made from it."""
     engine = make_engine(postgres_server_url)
     reading = make_reading_engine(engine)
+    yield engine, reading
+    await reading.dispose()
+    await engine.dispose()
+
+
+async def test_a_reading_connection_the_server_closed_is_replaced_before_it_is_used(
+    postgres_server_url: str, engines: tuple[AsyncEngine, AsyncEngine]
+) -> None:
+    _, reading = engines
+    async with reading.connect() as conn:
+        first = await conn.scalar(text("SELECT pg_backend_pid()"))
+    admin = await asyncpg.connect(postgres_server_url.replace("+asyncpg", ""))
     try:
-        async with reading.connect() as conn:
-            first = await conn.scalar(text("SELECT pg_backend_pid()"))
-        admin = await asyncpg.connect(postgres_server_url.replace("+asyncpg", ""))
-        try:
-            assert await admin.fetchval("SELECT pg_terminate_backend($1, 5000)", first)
-        finally:
-            await admin.close()
-        # The server has closed it; the pooled connection hears so while the loop waits.
-        await asyncio.sleep(0.1)
-        async with reading.connect() as conn:
-            second = await conn.scalar(text("SELECT pg_backend_pid()"))
-        assert second != first
+        assert await admin.fetchval("SELECT pg_terminate_backend($1, 5000)", first)
     finally:
-        await reading.dispose()
-        await engine.dispose()
+        await admin.close()
+    # The server has closed it; the pooled connection hears so while the loop waits.
+    await asyncio.sleep(0.1)
+    async with reading.connect() as conn:
+        second = await conn.scalar(text("SELECT pg_backend_pid()"))
+    assert second != first
 
 
 async def test_a_reading_connection_plans_no_parallel_workers_and_compiles_nothing(
-    postgres_server_url: str,
+    engines: tuple[AsyncEngine, AsyncEngine],
 ) -> None:
-    engine = make_engine(postgres_server_url)
-    reading = make_reading_engine(engine)
-    try:
-        async with reading.connect() as conn:
-            assert await conn.scalar(text("SHOW max_parallel_workers_per_gather")) == "0"
-            assert await conn.scalar(text("SHOW jit")) == "off"
-        # The writing engine keeps the server's settings.
-        async with engine.connect() as conn:
-            assert await conn.scalar(text("SHOW max_parallel_workers_per_gather")) != "0"
-            assert await conn.scalar(text("SHOW jit")) == "on"
-    finally:
-        await reading.dispose()
-        await engine.dispose()
+    engine, reading = engines
+    async with reading.connect() as conn:
+        assert await conn.scalar(text("SHOW max_parallel_workers_per_gather")) == "0"
+        assert await conn.scalar(text("SHOW jit")) == "off"
+    # The writing engine keeps the server's settings.
+    async with engine.connect() as conn:
+        assert await conn.scalar(text("SHOW max_parallel_workers_per_gather")) != "0"
+        assert await conn.scalar(text("SHOW jit")) == "on"
