@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from conftest import OPERATOR
 
+from stroom_caseload.app import create_app
+from stroom_caseload.settings import CaseloadSettings
 from stroom_contract.kafka_binding import encode
 from stroom_contract.keys import entity_key
 from stroom_contract.retractions import retraction_key
@@ -76,6 +80,21 @@ async def read_all(bootstrap: str, topic: str) -> list[Any]:
                 return records
     finally:
         await consumer.stop()
+
+
+@asynccontextmanager
+async def running_worker(
+    settings: CaseloadSettings, headers: Mapping[str, str] | None = None
+) -> AsyncIterator[httpx.AsyncClient]:
+    """A caseload worker (consumer and API) on `settings` while the block runs, and a client of
+    its API sending `headers` with every request."""
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://caseload", headers=headers
+        ) as client:
+            yield client
 
 
 async def wait_until_caught_up(client: httpx.AsyncClient, within: float = 60.0) -> dict[str, Any]:

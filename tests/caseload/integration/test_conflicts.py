@@ -7,7 +7,6 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-import httpx
 import orjson
 import pytest
 from conftest import bearer, fresh_postgres_database
@@ -15,9 +14,8 @@ from sqlalchemy import select
 
 from caseload.history import simulate
 from caseload.integration.expectations import assert_facts_match_database, assert_projections_match
-from caseload.integration.publishing import publish, read_all, send_raw, wait_until_caught_up
+from caseload.integration.publishing import publish, read_all, running_worker, send_raw, wait_until_caught_up
 from caseload.integration.test_consumer import FIRST, WESTFRIESLAND, create_topics, settings_for
-from stroom_caseload.app import create_app
 from stroom_caseload.commands import migrate
 from stroom_caseload.rebuild.run import rebuild
 from stroom_caseload.service import Applied, apply_events
@@ -62,19 +60,14 @@ async def test_a_conflicting_record_is_dead_lettered_and_the_stored_event_stands
     for event in (started, changed):
         await send_raw(bootstrap, settings.events_topic, *encode(validator.validate(event)), key=key.encode())
 
-    app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        reader = bearer("ops:read", subject="caseload-reader")
-        async with httpx.AsyncClient(
-            transport=transport, base_url="http://caseload", headers=reader
-        ) as client:
-            status = await wait_until_caught_up(client)
-            assert status["dead_letters"] == 1
-            metrics = (await client.get("/metrics")).text
-            assert "\nstroom_caseload_events_conflicting_total 1.0\n" in metrics
-            duplicates = float(metrics.split("\nstroom_caseload_events_duplicate_total ")[1].split()[0])
-            assert duplicates >= 1
+    reader = bearer("ops:read", subject="caseload-reader")
+    async with running_worker(settings, reader) as client:
+        status = await wait_until_caught_up(client)
+        assert status["dead_letters"] == 1
+        metrics = (await client.get("/metrics")).text
+        assert "\nstroom_caseload_events_conflicting_total 1.0\n" in metrics
+        duplicates = float(metrics.split("\nstroom_caseload_events_duplicate_total ")[1].split()[0])
+        assert duplicates >= 1
     dead = await read_all(bootstrap, settings.dead_letter_topic)
     assert [dict(r.headers)["dlq_reason"].decode().split(":")[0] for r in dead] == ["conflict"]
     assert [dict(r.headers)["dlq_reason"].decode() for r in dead] == [

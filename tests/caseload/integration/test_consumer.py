@@ -12,7 +12,6 @@ import time
 from datetime import date
 from typing import Any, cast
 
-import httpx
 import orjson
 import pytest
 from aiokafka import AIOKafkaProducer
@@ -22,8 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from caseload.history import deliver, simulate
 from caseload.integration.expectations import assert_facts_match_database, assert_projections_match
-from caseload.integration.publishing import publish, read_all, send_raw, wait_until_caught_up
-from stroom_caseload.app import create_app
+from caseload.integration.publishing import publish, read_all, running_worker, send_raw, wait_until_caught_up
 from stroom_caseload.commands import migrate
 from stroom_caseload.consumer import Processor
 from stroom_caseload.metrics import CaseloadMetrics
@@ -117,11 +115,8 @@ async def test_simulated_westfriesland_history_matches_the_reference(
     assert werksaam is not None
     raw = list(simulate_history(werksaam, years=years, seed=1, start=FIRST, noise=True, scale=scale))
     await publish(broker.bootstrap_servers, settings.events_topic, raw, raw, validator)
-    app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://caseload") as client:
-            await wait_until_caught_up(client, within=60 * years * scale + 60)
+    async with running_worker(settings) as client:
+        await wait_until_caught_up(client, within=60 * years * scale + 60)
     engine = make_engine(settings.caseload_database_url)
     try:
         assert await assert_projections_match(engine, raw, WESTFRIESLAND, FIRST, 12 * years) > 50
@@ -166,30 +161,25 @@ async def test_shuffled_history_through_the_service_matches_the_reference_and_fa
         key=started_key.encode(),
     )
 
-    app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        reader = bearer("ops:read", "caseload:read", subject="caseload-reader")
-        async with httpx.AsyncClient(
-            transport=transport, base_url="http://caseload", headers=reader
-        ) as client:
-            status = await wait_until_caught_up(client)
-            assert status["dead_letters"] == 4
-            assert status["database"] == {"reachable": True}
-            assert sorted(status["assigned_partitions"]) == [0, 1, 2, 3]
-            metrics = (await client.get("/metrics")).text
-            assert 'stroom_caseload_events_applied_total{type="stroom.benefit.started.v1"}' in metrics
-            assert "\nstroom_caseload_events_conflicting_total 1.0\n" in metrics
-            # Records sent straight to the topic are stamped when sent: seconds ago, not hours.
-            freshness = float(metrics.split("\nstroom_caseload_freshness_seconds ")[1].split()[0])
-            assert 0 < freshness < 600
-            ready = (await client.get("/readyz")).json()
-            assert ready["checks"] == ["assignment", "broker", "consumer", "database"]
-            summary = (
-                await client.get("/v1/caseload/municipalities/GM0405", params={"date": "2022-06-30"})
-            ).json()
-            assert summary.get("municipality", {}).get("name") == "Hoorn", summary
-            assert (await client.get("/v1/caseload/municipalities/GM9999")).status_code == 404
+    reader = bearer("ops:read", "caseload:read", subject="caseload-reader")
+    async with running_worker(settings, reader) as client:
+        status = await wait_until_caught_up(client)
+        assert status["dead_letters"] == 4
+        assert status["database"] == {"reachable": True}
+        assert sorted(status["assigned_partitions"]) == [0, 1, 2, 3]
+        metrics = (await client.get("/metrics")).text
+        assert 'stroom_caseload_events_applied_total{type="stroom.benefit.started.v1"}' in metrics
+        assert "\nstroom_caseload_events_conflicting_total 1.0\n" in metrics
+        # Records sent straight to the topic are stamped when sent: seconds ago, not hours.
+        freshness = float(metrics.split("\nstroom_caseload_freshness_seconds ")[1].split()[0])
+        assert 0 < freshness < 600
+        ready = (await client.get("/readyz")).json()
+        assert ready["checks"] == ["assignment", "broker", "consumer", "database"]
+        summary = (
+            await client.get("/v1/caseload/municipalities/GM0405", params={"date": "2022-06-30"})
+        ).json()
+        assert summary.get("municipality", {}).get("name") == "Hoorn", summary
+        assert (await client.get("/v1/caseload/municipalities/GM9999")).status_code == 404
 
     engine = make_engine(settings.caseload_database_url)
     try:

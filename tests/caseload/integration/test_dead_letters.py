@@ -7,16 +7,14 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-import httpx
 import pytest
 from alembic import command
 from sqlalchemy import insert, select
 
 from caseload.history import simulate
 from caseload.integration.expectations import assert_projections_match
-from caseload.integration.publishing import publish, wait_until_caught_up
+from caseload.integration.publishing import publish, running_worker, wait_until_caught_up
 from caseload.integration.test_consumer import FIRST, WESTFRIESLAND
-from stroom_caseload.app import create_app
 from stroom_caseload.commands import MIGRATIONS, migrate, read_dead_letters, replay
 from stroom_caseload.repository import CaseloadRepository
 from stroom_caseload.settings import CaseloadSettings
@@ -55,29 +53,26 @@ async def test_a_dead_letter_is_replayed_and_applied_after_a_fix(
 
     url = settings.caseload_database_url
     engine = make_engine(url)
-    app = create_app(settings)
     try:
-        async with app.router.lifespan_context(app):
-            transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://caseload") as client:
-                assert (await wait_until_caught_up(client))["dead_letters"] == 1
-                letters = await read_dead_letters(Broker(bootstrap), settings.dead_letter_topic)
-                assert [letter.header("ce_id") for letter in letters] == [poison["id"]]
-                assert letters[0].reason.startswith("contract: id:")
-                assert not await _stored(engine, poison["id"])
+        async with running_worker(settings) as client:
+            assert (await wait_until_caught_up(client))["dead_letters"] == 1
+            letters = await read_dead_letters(Broker(bootstrap), settings.dead_letter_topic)
+            assert [letter.header("ce_id") for letter in letters] == [poison["id"]]
+            assert letters[0].reason.startswith("contract: id:")
+            assert not await _stored(engine, poison["id"])
 
-                # Replayed before the fix: refused again where the replay put it, one dead letter.
-                assert await replay(Broker(bootstrap), settings.events_topic, letters, settings) == 1
-                assert (await wait_until_caught_up(client))["dead_letters"] == 1
-                letters = await read_dead_letters(Broker(bootstrap), settings.dead_letter_topic)
-                assert len(letters) == 2
-                assert not await _stored(engine, poison["id"])
+            # Replayed before the fix: refused again where the replay put it, one dead letter.
+            assert await replay(Broker(bootstrap), settings.events_topic, letters, settings) == 1
+            assert (await wait_until_caught_up(client))["dead_letters"] == 1
+            letters = await read_dead_letters(Broker(bootstrap), settings.dead_letter_topic)
+            assert len(letters) == 2
+            assert not await _stored(engine, poison["id"])
 
-                monkeypatch.undo()  # the fixed release
-                offered = once_per_record(letters)
-                assert await replay(Broker(bootstrap), settings.events_topic, offered, settings) == 1
-                assert (await wait_until_caught_up(client))["dead_letters"] == 0
-                assert await _stored(engine, poison["id"])
+            monkeypatch.undo()  # the fixed release
+            offered = once_per_record(letters)
+            assert await replay(Broker(bootstrap), settings.events_topic, offered, settings) == 1
+            assert (await wait_until_caught_up(client))["dead_letters"] == 0
+            assert await _stored(engine, poison["id"])
         assert await assert_projections_match(engine, raw, WESTFRIESLAND, FIRST, MONTHS) > 10
     finally:
         await engine.dispose()

@@ -7,7 +7,6 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-import httpx
 import orjson
 import pytest
 from aiokafka import AIOKafkaProducer
@@ -21,9 +20,8 @@ from caseload.integration.expectations import (
     assert_projections_match,
     latest_facts,
 )
-from caseload.integration.publishing import publish, read_all, wait_until_caught_up
+from caseload.integration.publishing import publish, read_all, running_worker, wait_until_caught_up
 from caseload.integration.test_consumer import create_topics, settings_for
-from stroom_caseload.app import create_app
 from stroom_caseload.commands import migrate
 from stroom_caseload.rebuild.republication import RepublicationRefused
 from stroom_caseload.rebuild.run import rebuild
@@ -68,31 +66,22 @@ async def test_rebuild_beside_a_running_worker_restores_the_reference(
     half = len(delivered) // 2
     engine = make_engine(settings.caseload_database_url)
     migrated = await schema(engine)
-    app = create_app(settings)
     try:
-        async with app.router.lifespan_context(app):
-            transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://caseload") as client:
-                await publish(
-                    broker.bootstrap_servers, settings.events_topic, raw, delivered[:half], validator
+        async with running_worker(settings) as client:
+            await publish(broker.bootstrap_servers, settings.events_topic, raw, delivered[:half], validator)
+            await wait_until_caught_up(client)
+            async with engine.begin() as conn:
+                before = dict(
+                    (await conn.execute(select(live.entities.c.entity_key, live.entities.c.revision))).all()
                 )
-                await wait_until_caught_up(client)
-                async with engine.begin() as conn:
-                    before = dict(
-                        (
-                            await conn.execute(select(live.entities.c.entity_key, live.entities.c.revision))
-                        ).all()
-                    )
-                    # Damage the live projection: the rebuild must not depend on it.
-                    await conn.execute(delete(live.benefits))
-                progress: list[tuple[int, int]] = []
-                await asyncio.gather(
-                    rebuild(settings, lambda done, total: progress.append((done, total))),
-                    publish(
-                        broker.bootstrap_servers, settings.events_topic, raw, delivered[half:], validator
-                    ),
-                )
-                await wait_until_caught_up(client)
+                # Damage the live projection: the rebuild must not depend on it.
+                await conn.execute(delete(live.benefits))
+            progress: list[tuple[int, int]] = []
+            await asyncio.gather(
+                rebuild(settings, lambda done, total: progress.append((done, total))),
+                publish(broker.bootstrap_servers, settings.events_topic, raw, delivered[half:], validator),
+            )
+            await wait_until_caught_up(client)
         assert progress
         assert progress[-1][0] >= half
         assert await assert_projections_match(engine, raw, MUNICIPALITIES, FIRST, MONTHS) > 20
@@ -270,15 +259,12 @@ async def test_the_rebuild_stores_every_row_and_fact_the_live_path_stored(
     aims = {e["id"]: e["data"].get("retracted_id") for e in raw}
     assert any(aims.get(aimed) for aimed in aims.values() if aimed)
     engine = make_engine(settings.caseload_database_url)
-    app = create_app(settings)
     try:
-        async with app.router.lifespan_context(app):
-            transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://caseload") as client:
-                await publish(
-                    broker.bootstrap_servers, settings.events_topic, raw, deliver(raw, seed=8), validator
-                )
-                await wait_until_caught_up(client)
+        async with running_worker(settings) as client:
+            await publish(
+                broker.bootstrap_servers, settings.events_topic, raw, deliver(raw, seed=8), validator
+            )
+            await wait_until_caught_up(client)
         live_rows = await every_row(engine)
         assert live_rows[live.client_facts.name]
         published = without_revisions(
