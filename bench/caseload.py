@@ -41,7 +41,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -401,10 +401,21 @@ async def freshness(
     others = [pid for pid in (broker.pid, os.getpid()) if pid is not None]
     others_before = [cpu_seconds(pid) for pid in others]
     sent = 0
+    # Each second the CPU the workers and the broker have used so far: whose cost rises with the
+    # run says where a rising delay comes from.
+    cpu_samples: list[CpuSample] = []
     # Every few milliseconds, what is due goes out as one record batch per partition (as intake's
     # relay sends): a `send` per record would cost the generator more CPU than the worker it loads.
     while sent < len(routed):
         now = time.time()
+        if not cpu_samples or now - begin >= cpu_samples[-1].at + 1:
+            cpu_samples.append(
+                CpuSample(
+                    now - begin,
+                    sum(cpu_seconds(worker.pid) for worker in workers),
+                    cpu_seconds(broker.pid) if broker.pid is not None else 0.0,
+                )
+            )
         due = min(len(routed), int((now - begin) * rate) + 1)
         batches: dict[int, Any] = {}
         for partition, record_key, fact_key, value, headers in routed[sent:due]:
@@ -472,18 +483,49 @@ async def freshness(
         [(sent_at[k] - begin, arrived[k] - sent_at[k]) for k in arrived],
         len(sent_at) - len(arrived),
         sent / produce_seconds,
+        cpu_samples,
     )
+
+
+@dataclass(frozen=True)
+class CpuSample:
+    """Seconds into the load, and the CPU seconds the workers together and the broker had used."""
+
+    at: float
+    workers: float
+    broker: float
 
 
 @dataclass(frozen=True)
 class Freshness:
     """When each measured entity's first event was sent (seconds into the load) and how long
     its fact took; how many entities had no fact by the end of the wait after the load; the
-    rate the load generator reached."""
+    rate the load generator reached; the CPU used so far, sampled each second of the load."""
 
     delays: list[tuple[float, float]]
     missing: int
     produced_rate: float
+    cpu: list[CpuSample] = field(default_factory=list)
+
+
+def cpu_by_third(samples: list[CpuSample]) -> tuple[CpuSample, CpuSample] | None:
+    """The cores the workers and the broker used in the first and in the last third of the load
+    (`at` the third's length in seconds), from the samples nearest its thirds; None with fewer
+    than four samples."""
+    if len(samples) < 4:
+        return None
+    end = samples[-1].at
+
+    def nearest(moment: float) -> CpuSample:
+        return min(samples, key=lambda sample: abs(sample.at - moment))
+
+    def used(first: CpuSample, last: CpuSample) -> CpuSample:
+        seconds = last.at - first.at
+        return CpuSample(
+            seconds, (last.workers - first.workers) / seconds, (last.broker - first.broker) / seconds
+        )
+
+    return used(samples[0], nearest(end / 3)), used(nearest(2 * end / 3), samples[-1])
 
 
 def freshness_lines(result: Freshness, rate: int) -> list[str]:
@@ -527,6 +569,13 @@ def freshness_lines(result: Freshness, rate: int) -> list[str]:
                 f" {early * 1000:.0f} ms, in het laatste {late * 1000:.0f} ms): de groep liep langzaam"
                 " achter, de p99 hierboven is een ondergrens, een langere run laat meer zien"
             )
+    if (thirds := cpu_by_third(result.cpu)) is not None:
+        early_cpu, late_cpu = thirds
+        lines.append(
+            "  CPU in het eerste en het laatste derde van de belasting, in cores:"
+            f" workers {early_cpu.workers:.2f} en {late_cpu.workers:.2f},"
+            f" broker {early_cpu.broker:.2f} en {late_cpu.broker:.2f}"
+        )
     if result.missing:
         lines.append(
             f"  NIET VOLGEHOUDEN: {result.missing} van {len(result.delays) + result.missing} entiteiten"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bench.caseload import Freshness, freshness_lines
+from bench.caseload import CpuSample, Freshness, cpu_by_third, freshness_lines
 
 
 def _steady(seconds: int = 10, per_second: int = 100) -> list[tuple[float, float]]:
@@ -99,3 +99,25 @@ def test_a_small_rise_within_the_noise_of_a_group_that_keeps_up_is_no_verdict() 
     lines = freshness_lines(Freshness(delays, 0, 5000.0), 5000)
 
     assert not any("NIET VOLGEHOUDEN" in line for line in lines)
+
+
+def test_the_cpu_of_the_first_and_last_third_says_whose_cost_rose() -> None:
+    # Workers steady at half a core; the broker from a tenth of a core to four tenths.
+    samples = [CpuSample(t, 0.5 * t, 0.1 * t + 0.015 * t * t) for t in range(13)]
+
+    lines = freshness_lines(Freshness(_steady(12), 0, 5000.0, samples), 5000)
+
+    assert (
+        "  CPU in het eerste en het laatste derde van de belasting, in cores:"
+        " workers 0.50 en 0.50, broker 0.16 en 0.40"
+    ) in lines
+
+
+def test_too_few_cpu_samples_say_nothing_about_thirds() -> None:
+    samples = [CpuSample(t, 0.5 * t, 0.1 * t) for t in range(3)]
+
+    assert cpu_by_third(samples) is None
+    assert not any(
+        "derde van de belasting" in line
+        for line in freshness_lines(Freshness(_steady(), 0, 5000.0, samples), 5000)
+    )
