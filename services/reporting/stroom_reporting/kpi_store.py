@@ -16,6 +16,7 @@ from sqlalchemy import Table, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from stroom_contract.facts import ClientRecord
+from stroom_contract.rows import Recorded
 from stroom_platform import dialect
 from stroom_platform.organisations import OrganisationsConfig
 from stroom_reporting import tables as t
@@ -205,16 +206,26 @@ def _restated(
     stored: Sequence[tuple[Any, ...]],
     since: datetime,
     times: Iterable[datetime],
-    cells_at: Callable[[datetime], tuple[kpi_cells.Cell, ...]],
-    living: dict[kpi_cells.Cell, datetime],
+    over: Callable[[list[datetime]], Iterable[Recorded[kpi_cells.Cell]]],
 ) -> list[tuple[Any, ...]]:
     """A part's rows from its stored ones (CELL_COLUMNS): those that ended before `since` kept,
     those living just before it (`_living`) carried on (closed at it when the inputs no longer
-    yield them), and the cells from `since` on computed at each moment its inputs changed. Before
-    `since` the inputs are as they were, so are the cells."""
+    yield them), and the cells from `since` on that `over` finds at each moment its inputs
+    changed (kpi_cells.over_recorded_time). Before `since` the inputs are as they were, so are
+    the cells."""
     kept = [row for row in stored if row[-1] is not None and row[-1] < since]
     moments = [since, *(time for time in times if time > since)]
-    return [*kept, *_rows(entity, kpi_cells.over_recorded_time(moments, cells_at, living))]
+    return [*kept, *_rows(entity, over(moments))]
+
+
+def _records_at(records: Iterable[Record]) -> dict[datetime, list[Record]]:
+    """The records by the moments they came and went: the only moments their visibility changes."""
+    found: dict[datetime, list[Record]] = defaultdict(list)
+    for r in records:
+        found[r.recorded_at].append(r)
+        if r.retracted_at is not None:
+            found[r.retracted_at].append(r)
+    return found
 
 
 def _living(stored: Sequence[tuple[Any, ...]], since: datetime) -> dict[kpi_cells.Cell, datetime]:
@@ -311,14 +322,35 @@ def benefit_cells(
             None if any(r.record_id in revised for r in its_records) else tuple(living)
         )
 
-        def standing_at(at: datetime) -> tuple[kpi_cells.Cell, ...]:
-            nonlocal known, previous, last, clients
-            found = _benefit_of([r for r in own if _valid(r, at)])
+        # The cells the recorded rows hold, from one moment to the next.
+        held: tuple[kpi_cells.Cell, ...] = tuple(living)
+        # Only at these moments does the benefit's version or a record's visibility change.
+        own_moments = set(_times(own, *RECORDED))
+        records_at = _records_at(its_records)
+        now: tuple[kpis.KpiBenefit | None, set[str]] | None = None
+
+        def standing_step(at: datetime) -> tuple[Sequence[kpi_cells.Cell], Sequence[kpi_cells.Cell]]:
+            """The cells that stop and those that start at `at`."""
+            nonlocal known, previous, last, clients, held, now
+            if now is None:
+                now = (
+                    _benefit_of([r for r in own if _valid(r, at)]),
+                    {r.record_id for r in its_records if _visible(r, at)},
+                )
+            else:
+                ids = set(now[1])
+                for r in records_at.get(at, ()):
+                    if _visible(r, at):
+                        ids.add(r.record_id)
+                    else:
+                        ids.discard(r.record_id)
+                found = _benefit_of([r for r in own if _valid(r, at)]) if at in own_moments else now[0]
+                now = (found, ids)
+            found, ids = now
             if found is None:
+                gone, held = held, ()
                 last = clients = None
-                return ()
-            visible = [r for r in its_records if _visible(r, at)]
-            ids = {r.record_id for r in visible}
+                return gone, ()
             moved = ids ^ previous[1]
             changed = [r for r in its_records if r.record_id in moved]
             if (
@@ -329,36 +361,44 @@ def benefit_cells(
                 previous = (found, ids)
                 if moved:
                     clients = None
-                return last
+                return (), ()
             # P reads the benefit and its persons' assessments only: progress reports leave it.
             population = None
             if last is not None and found == previous[0] and all(r.type != "assessment" for r in changed):
                 population = [c for c in last if c.measure == kpi_cells.P]
             if clients is None or moved:
-                clients = client_file(visible)
+                clients = client_file(r for r in its_records if r.record_id in ids)
             kept = kpis.standing_kept_before(previous[0], found) if previous[0] else date.min
             if changed:
                 kept = min(kept, *(r.on_date for r in changed))
             months = None
-            # Month ends before the first day the change can reach stand as they stood.
+            # Month ends before the first day the change can reach stand as they stood, and so do
+            # the cells of the months before it.
+            reach = month_of(kept) if kept > date.min else 0
             if known is None:
-                if kept > date.min:
+                if reach:
                     months = kpis.standing_months(found, clients)
-                    reach = month_of(kept)
                     known = kpi_cells.standings(living, [m for m in months if m < reach])
                 else:
                     known = {}
-            elif kept > date.min:
-                reach = month_of(kept)
-                known = {m: s for m, s in known.items() if m < reach}
             else:
-                known = {}
+                known = {m: s for m, s in known.items() if m < reach}
             previous = (found, ids)
-            last = kpi_cells.benefit_cells(found, clients, None, known, months, population)
-            return last
+            if last is None:
+                reach = 0
+            came = kpi_cells.benefit_cells(found, clients, None, known, months, population, reach)
+            stopped = [c for c in held if c.month >= reach]
+            last = held = (*(c for c in held if c.month < reach), *came)
+            return stopped, came
 
         times = sorted({*_times(own, *RECORDED), *_times(its_records, "recorded_at", "retracted_at")})
-        rows += _restated(entity, standing, standing_since, times, standing_at, living)
+        rows += _restated(
+            entity,
+            standing,
+            standing_since,
+            times,
+            lambda moments: kpi_cells.over_recorded_steps(moments, standing_step, living),
+        )
     if since.outflow is not None and any(r.end_date for r in own if r.unit == "benefits"):
         related = sorted({other for p in persons for other in people.get(p, ())} - {entity})
         theirs = [r for other in related for r in spells.get(other, [])]
@@ -375,7 +415,14 @@ def benefit_cells(
             return kpi_cells.benefit_cells(found[0], None, returns)
 
         times = sorted({*_times(own, *RECORDED), *_times(theirs, *RECORDED)})
-        rows += _restated(entity, outflow, since.outflow, times, outflow_at, _living(outflow, since.outflow))
+        living_outflow = _living(outflow, since.outflow)
+        rows += _restated(
+            entity,
+            outflow,
+            since.outflow,
+            times,
+            lambda moments: kpi_cells.over_recorded_time(moments, outflow_at, living_outflow),
+        )
     return rows
 
 

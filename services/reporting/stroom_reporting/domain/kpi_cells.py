@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime
 from typing import NamedTuple
 
-from stroom_contract.rows import Recorded, recorded_rows
+from stroom_contract.rows import Recorded, RecordedRows, recorded_rows
 from stroom_reporting.domain import kpis
 from stroom_reporting.domain.months import last_day, month_of, month_range
 
@@ -41,26 +41,29 @@ def benefit_cells(
     known: dict[int, kpis.Standing] | None = None,
     months: Sequence[int] | None = None,
     population: Iterable[Cell] | None = None,
+    reach: int = 0,
 ) -> tuple[Cell, ...]:
     """What a benefit contributes to every KPI: P's, K1's and K2's month-end counts as changes
     (`known` and `months`: see kpis.standing_changes; `population`: P's cells, when they are known
     for this benefit and its persons' assessments), and its outflow to K4, K5 and the revolving
     door; only the month-end counts when `returns` is None, only the outflow's when `clients` is
-    None. In the order of their keys (measure, municipality, month, detail), each key once, none
-    all zero."""
+    None; of the month-end counts only those of the months from `reach` on (a month's change
+    reads the month ends of that month and the one before only). In the order of their keys
+    (measure, municipality, month, detail), each key once, none all zero."""
     municipality = benefit.municipality
     cells: list[Cell] = []
     if clients is not None and population is not None:
-        cells.extend(population)
+        cells.extend(c for c in population if c.month >= reach)
     elif clients is not None:
         # P's changes may fall in one month more than once; the others come once a month at most.
         changes: dict[int, int] = {}
         for _, month, change in kpis.population_changes([benefit], clients, 0):
-            changes[month] = changes.get(month, 0) + change
+            if month >= reach:
+                changes[month] = changes.get(month, 0) + change
         cells.extend(Cell(P, municipality, month, "", a, 0) for month, a in changes.items() if a)
     if clients is not None:
         start = benefit.start_date.toordinal()
-        for month, before, now in kpis.standing_changes(benefit, clients, known, months):
+        for month, before, now in kpis.standing_changes(benefit, clients, known, months, reach):
             if k1 := now.k1 - before.k1:
                 cells.append(Cell(K1, municipality, month, "", k1, k1 * start))
             mediable, current = now.mediable - before.mediable, now.current - before.current
@@ -137,6 +140,21 @@ def over_recorded_time(
     changed, each cell valid from the first moment that yields it until the first that no longer
     does (`living`: cells valid since the moment given before the first of `times`)."""
     return recorded_rows([(time, time) for time in sorted(set(times))], cells_at, living)
+
+
+def over_recorded_steps(
+    times: Iterable[datetime],
+    steps_at: Callable[[datetime], tuple[Iterable[Cell], Iterable[Cell]]],
+    living: dict[Cell, datetime],
+) -> list[Recorded[Cell]]:
+    """`over_recorded_time` given, at each moment the inputs changed, only the cells that stop
+    being yielded and those yielded anew (`steps_at`: (gone, came)), so that a moment that changes
+    few of many cells costs those few."""
+    book = RecordedRows(living)
+    for time in sorted(set(times)):
+        gone, came = steps_at(time)
+        book.step(time, gone, came)
+    return book.versions()
 
 
 def k5_details(report_day: date) -> tuple[str, str]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import statistics
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections import Counter, defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -414,25 +414,37 @@ def standing_changes(
     clients: ClientFile,
     known: dict[int, Standing] | None = None,
     months: Sequence[int] | None = None,
+    first: int = 0,
 ) -> list[tuple[int, Standing, Standing]]:
-    """(month, standing before, standing at its end) for every month at whose end the benefit's
-    standing changes; before the first, it stands nowhere. `known` holds standings already found
-    for months whose end no difference in the inputs can reach (a month end's standing depends on
-    records dated on or before it only); those found here are added to it. `months`: the
-    benefit's `standing_months`, when the caller has them."""
+    """(month, standing before, standing at its end) for every month from `first` on at whose end
+    the benefit's standing changes; before its first month, it stands nowhere. `known` holds
+    standings already found for months whose end no difference in the inputs can reach (a month
+    end's standing depends on records dated on or before it only); those found here are added to
+    it. `months`: the benefit's `standing_months`, when the caller has them."""
     if benefit.regulation not in KPI_REGULATIONS:
         return []
     known = {} if known is None else known
+    months = standing_months(benefit, clients) if months is None else months
     changes = []
-    before = NOWHERE
-    for month in standing_months(benefit, clients) if months is None else months:
-        now = known.get(month)
-        if now is None:
-            now = known[month] = standing(benefit, last_day(month), clients)
+    index = bisect_left(months, first)
+    # The months before `first` are not gone through: only the standing just before it is read.
+    before = _standing_in(benefit, clients, known, months[index - 1]) if index else NOWHERE
+    for month in months[index:]:
+        now = _standing_in(benefit, clients, known, month)
         if now != before:
             changes.append((month, before, now))
             before = now
     return changes
+
+
+def _standing_in(
+    benefit: KpiBenefit, clients: ClientFile, known: dict[int, Standing], month: int
+) -> Standing:
+    """The benefit's standing at the month's end, from `known` or found and added to it."""
+    now = known.get(month)
+    if now is None:
+        now = known[month] = standing(benefit, last_day(month), clients)
+    return now
 
 
 class LeadTime(NamedTuple):
