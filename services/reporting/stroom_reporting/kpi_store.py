@@ -119,26 +119,23 @@ def records_of(rows: Iterable[Any]) -> list[Record]:
 
 def client_file(records: Iterable[Record]) -> kpis.ClientFile:
     """The assessments and progress reports among the records."""
-    records = list(records)
-    return kpis.ClientFile.of(
-        (
-            (
-                r.client_ref,
-                r.on_date,
-                r.recorded_at,
-                r.record_id,
-                r.client_stream,
-                r.work_obligation_exempt,
+    assessments = []
+    progress = []
+    for r in records:
+        if r.type == "assessment":
+            assessments.append(
+                (
+                    r.client_ref,
+                    r.on_date,
+                    r.recorded_at,
+                    r.record_id,
+                    r.client_stream,
+                    r.work_obligation_exempt,
+                )
             )
-            for r in records
-            if r.type == "assessment"
-        ),
-        (
-            (r.client_ref, r.on_date, r.recorded_at, r.record_id, r.long_trajectory)
-            for r in records
-            if r.type == "progress_report"
-        ),
-    )
+        elif r.type == "progress_report":
+            progress.append((r.client_ref, r.on_date, r.recorded_at, r.record_id, r.long_trajectory))
+    return kpis.ClientFile.of(assessments, progress)
 
 
 def plan_of(row: Any) -> kpis.Plan:

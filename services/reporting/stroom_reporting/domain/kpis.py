@@ -354,6 +354,8 @@ def standing_kept_before(old: KpiBenefit, new: KpiBenefit) -> date:
     clients' records alike): before it, both are active or not alike, with the same members, so
     they stand for the same person. date.min when they differ from the start (another start,
     regulation or municipality, which every cell holds)."""
+    if old == new:  # most moments of a restate change a record of the benefit's persons only
+        return date.max
     if (old.municipality, old.regulation, old.start_date) != (
         new.municipality,
         new.regulation,

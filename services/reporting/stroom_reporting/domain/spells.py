@@ -42,15 +42,16 @@ def changed_since(changes: RowChanges) -> dict[str, datetime]:
 def row_changes(stored: Iterable[Sequence[Any]], rows: Iterable[tuple[Any, ...]]) -> RowChanges:
     """Stored rows are (id, entity, *columns, recorded_to) and new ones (entity, *columns,
     recorded_to); a row is the same one when all but recorded_to are equal."""
-    by_key = {tuple(row[1:-1]): (row[0], tuple(row[1:])) for row in stored}
+    # Most stored rows stay as they are: only those that change are made into a row of their own.
+    by_key = {tuple(row[1:-1]): row for row in stored}
     changes = RowChanges([], [], [])
     for row in rows:
         found = by_key.pop(row[:-1], None)
         if found is None:
             changes.inserted.append(row)
-        elif found[1][-1] != row[-1]:
-            changes.closed.append((found[0], row[-1], found[1]))
-    changes.deleted.extend(by_key.values())
+        elif found[-1] != row[-1]:
+            changes.closed.append((found[0], row[-1], tuple(found[1:])))
+    changes.deleted.extend((row[0], tuple(row[1:])) for row in by_key.values())
     return changes
 
 
