@@ -166,8 +166,8 @@ async def embedded_broker_if_needed(
     data_dir: Path, wanted: bool = True
 ) -> AsyncIterator[EmbeddedBroker | None]:
     """A local broker with Stroom's topics for as long as the block runs, unless
-    KAFKA_BOOTSTRAP_SERVERS points at one or nothing `wanted` one; its address is kept in
-    `data_dir` meanwhile."""
+    KAFKA_BOOTSTRAP_SERVERS points at one or no service run needs one (`wanted`); its address is
+    kept in `data_dir` meanwhile."""
     if os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or not wanted:
         yield None
         return

@@ -692,7 +692,7 @@ function fillMonthField(id, month) {
       months.append(option(String(m).padStart(2, "0"), name));
     }
   }
-  el(`${id}-year`).replaceChildren(...[...years].sort().map((y) => option(String(y), String(y))));
+  el(`${id}-year`).replaceChildren(...[...years].sort((a, b) => a - b).map((y) => option(String(y), String(y))));
   el(`${id}-year`).value = year;
   months.value = number;
 }
