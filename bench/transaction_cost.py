@@ -156,7 +156,7 @@ async def simulated_load(
             decoded = []
             for value, headers in batch:
                 wire = decode_wire(value, headers)
-                decoded.append(Decoded(validator.validate(wire), wire, 0, value))
+                decoded.append(Decoded(validator.validate(wire), wire, 0))
             middle = time.process_time()
             backend_before = cpu_seconds(backend)
             given = EventBatch.of(decoded)

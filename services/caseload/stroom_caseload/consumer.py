@@ -176,7 +176,7 @@ class Processor:
                 # The JSON form goes along: the ledger keeps it rather than the envelope's again.
                 wire = decode_wire(record.value, record.headers)
                 envelope = self.validator.validate(wire)
-                decoded.append((record, Decoded(envelope, wire, record.partition, record.value)))
+                decoded.append((record, Decoded(envelope, wire, record.partition)))
             except InvalidEvent as exc:
                 poison.append((record, Refusal.CONTRACT.reason(str(exc))))
             except Undecodable as exc:

@@ -175,7 +175,7 @@ class Harness:
     def _as_consumed(self, wire: str) -> Decoded:
         value, headers = encode_wire(orjson.loads(wire))
         consumed = decode_wire(value, headers)
-        return Decoded(self.decoder.validate(consumed), consumed, 0, value)
+        return Decoded(self.decoder.validate(consumed), consumed, 0)
 
     async def _published(self, engine: AsyncEngine) -> list[str]:
         async with engine.connect() as conn:

@@ -3,24 +3,27 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import NamedTuple
 
-from stroom_contract.events import RETRACTED, Envelope
+from stroom_contract.events import RETRACTED, Envelope, EventData
 from stroom_contract.retractions import Period, Retraction, Retractions
 from stroom_contract.types import JSONObject
 
 
 @dataclass(frozen=True, slots=True)
 class Event:
-    """One stored event; `data` is the validated, pseudonymised `data` object of the wire form."""
+    """One stored event; `data` is the validated, pseudonymised `data` object of the wire form,
+    and `typed` the same as validation typed it, where that is at hand: the fold then need not
+    type it again from `data` (which an event held only to be folded may leave empty)."""
 
     source: str
     id: str
     type: str
     time: datetime
     data: JSONObject
+    typed: EventData | None = field(default=None, compare=False, repr=False)
 
     @property
     def order(self) -> tuple[datetime, str, str]:
@@ -143,9 +146,8 @@ def utc(value: datetime | str) -> datetime:
 class Decoded(NamedTuple):
     """An event as validated, and in the JSON form it came in: what intake published, which the
     validation leaves as it is (so the ledger need not serialise the event again); with the
-    partition it was read from and the record's value, its `data` as JSON."""
+    partition it was read from."""
 
     envelope: Envelope
     wire: JSONObject
     partition: int
-    value: bytes

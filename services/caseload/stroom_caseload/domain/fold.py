@@ -58,7 +58,8 @@ class Typed:
 
     @classmethod
     def of(cls, event: Event) -> Typed:
-        return cls(event.order, trusted_data(event.type, event.data))
+        typed = event.typed
+        return cls(event.order, trusted_data(event.type, event.data) if typed is None else typed)
 
     @property
     def ident(self) -> tuple[str, str]:

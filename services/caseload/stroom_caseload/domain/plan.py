@@ -77,7 +77,7 @@ class Incoming(NamedTuple):
 
     @property
     def event(self) -> Event:
-        return Event(self.ident[0], self.ident[1], self.type, self.time, self.data)
+        return Event(self.ident[0], self.ident[1], self.type, self.time, self.data, self.typed)
 
     @property
     def content(self) -> bytes:

@@ -9,7 +9,6 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 
-import orjson
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -28,7 +27,7 @@ from stroom_contract.types import JSONObject
 
 # A client record to publish: its record id (`source|id`), Kafka key and value.
 Record = tuple[str, bytes, bytes]
-# The `data` of an event whose point fact was read from it when loaded.
+# The `data` of an event whose point fact, or typed data, was read from it when loaded.
 _READ: JSONObject = MappingProxyType({})
 # Entities per append: large enough for COPY to pay off, small enough to keep memory flat.
 CHUNK = 5000
@@ -88,7 +87,7 @@ async def fold_held(
 
     def stored(event: Held) -> Stored:
         source, event_id, kind, time, data, _ = event
-        return counted(Event(source, event_id, kind, time, orjson.loads(data)), retractions)
+        return counted(Event(source, event_id, kind, time, _READ, data), retractions)
 
     records: list[Record] = []
 

@@ -97,10 +97,9 @@ class Replayer:
         validate = self.validator.validate
         append = into.append
         for record in records:
-            value = record.value
             try:
-                wire = decode_wire(value, record.headers)
-                append(Decoded(validate(wire), wire, partition, value))
+                wire = decode_wire(record.value, record.headers)
+                append(Decoded(validate(wire), wire, partition))
             except (InvalidEvent, ValueError):
                 self.skipped += 1  # dead-lettered when it first came by
         self.records += len(records)

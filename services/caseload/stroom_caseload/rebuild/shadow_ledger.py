@@ -13,12 +13,13 @@ from stroom_caseload.domain.events import Decoded, Mark, keep_earliest
 from stroom_caseload.domain.plan import Incoming, plan_ledger
 from stroom_caseload.rebuild.bulk import BulkWriter
 from stroom_caseload.tables import shadow
+from stroom_contract.events import EventData
 from stroom_contract.facts import ClientFact
 from stroom_contract.retractions import Retraction
 
-# What folding needs of a stored event: source, id, type, recorded time, `data` as JSON, and
-# the revision its ledger row starts with.
-Held = tuple[str, str, str, datetime, bytes, int]
+# What folding needs of a stored event: source, id, type, recorded time, `data` as validation
+# typed it (not parsed and typed again to be folded), and the revision its ledger row starts with.
+Held = tuple[str, str, str, datetime, EventData, int]
 # A person's point fact the same way, but for its person and fact (`point_of`) in place of its
 # `data`: read from the validated event at once, not parsed and typed again to be folded.
 HeldPoint = tuple[str, str, str, datetime, tuple[str, ClientFact], int]
@@ -103,7 +104,7 @@ class ShadowLedger:
                     point = point_of(kind, given.envelope.data)
                     clients[key].append((source, event_id, kind, time, point, revision))
                 else:
-                    entities[key].append((source, event_id, kind, time, given.value, revision))
+                    entities[key].append((source, event_id, kind, time, given.envelope.data, revision))
             # Under the interned source: `stored` keeps every event loaded.
             stored[(source, event_id)] = key
             rows.append((source, event_id, key, kind, time, incoming.wire, revision))
