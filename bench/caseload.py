@@ -9,12 +9,12 @@
    core, each loading some of the partitions), and prints events/s, the ratio and the peak RSS
    of the busiest process;
 3. starts `--workers` caseload workers in one consumer group on that database and produces new
-   events at each of `--rates` per second (on topics of their own, in record batches every few
-   milliseconds as intake's relay does), measuring the delay from produce time to the entity's
-   fact on the facts topic (published right after the transaction that makes the projection
-   change visible): p50 / p99, and beside it the workers' own account of where a batch's
-   oldest event was how long after its acceptance (decoded, transaction started, applied,
-   published: `stroom_caseload_batch_delay_seconds`);
+   events at each of `--rates` per second (on topics of their own, in record batches once per
+   publish interval of the embedded broker's profile, as intake's relay sends them), measuring
+   the delay from produce time to the entity's fact on the facts topic (published right after
+   the transaction that makes the projection change visible): p50 / p99, and beside it the
+   workers' own account of where a batch's oldest event was how long after its acceptance
+   (decoded, transaction started, applied, published: `stroom_caseload_batch_delay_seconds`);
 4. for each of `--depths`, the live worker's CPU per event on entities with that many events
    behind them (bench/history_depth.py).
 
@@ -404,8 +404,9 @@ async def freshness(
     # Each second the CPU the workers and the broker have used so far: whose cost rises with the
     # run says where a rising delay comes from.
     cpu_samples: list[CpuSample] = []
-    # Every few milliseconds, what is due goes out as one record batch per partition (as intake's
-    # relay sends): a `send` per record would cost the generator more CPU than the worker it loads.
+    # Once per publish interval of the broker's profile, what is due goes out as one record batch per
+    # partition, as intake's relay sends under load: a `send` per record would cost the generator
+    # more CPU than the worker it loads.
     while sent < len(routed):
         now = time.time()
         if not cpu_samples or now - begin >= cpu_samples[-1].at + 1:
@@ -433,7 +434,7 @@ async def freshness(
         for partition, batch in batches.items():
             await producer.send_batch(batch, events_topic, partition=partition)
         sent = due
-        await asyncio.sleep(0.004)
+        await asyncio.sleep(PROFILES["embedded"].publish_interval_ms / 1000)
     await producer.flush()
     produce_seconds = time.time() - begin
     deadline = time.time() + 30

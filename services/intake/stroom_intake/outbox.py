@@ -125,13 +125,20 @@ class Relay:
         A broker that is down only delays publication: events wait in the outbox.
         """
         self.running = True
+        loop = asyncio.get_running_loop()
+        interval = self._broker.profile.publish_interval_ms / 1000
         try:
             async with self.exclusive():
                 while not self._stopping.is_set():
+                    began = loop.time()
                     if await self._started() and await self._epoch_current():
                         await self._drain_with_retry()
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._wake.wait(), self._poll_seconds)
+                    # Woken within the broker's publish interval: the commits still to come in it
+                    # go out with this one, in the same record batches.
+                    if (rest := began + interval - loop.time()) > 0 and not self._stopping.is_set():
+                        await asyncio.sleep(rest)
                     self._wake.clear()
         finally:
             self.running = False

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections import defaultdict
 
 import httpx
@@ -20,21 +21,33 @@ from stroom_intake.service import Ingestor
 from stroom_intake.settings import IntakeSettings
 from stroom_intake.tables import events
 from stroom_platform.db import make_engine
-from stroom_platform.kafka.clients import Broker
+from stroom_platform.kafka.clients import PROFILES, Broker, BrokerProfile
 
 COUNT = 600
 BATCH = {"content-type": "application/cloudevents-batch+json"}
 
 
-def _relay(settings: IntakeSettings, engine: object, **options: object) -> Relay:
+def _relay(
+    settings: IntakeSettings, engine: object, profile: BrokerProfile = PROFILES["embedded"], **options: object
+) -> Relay:
     assert settings.kafka_bootstrap_servers is not None
     return Relay(
         engine,  # type: ignore[arg-type]
-        Broker(settings.kafka_bootstrap_servers),
+        Broker(settings.kafka_bootstrap_servers, profile),
         settings.events_topic,
         partitions=settings.topic_partitions,
         **options,  # type: ignore[arg-type]
     )
+
+
+async def _running(relay: Relay) -> asyncio.Task[None]:
+    """The relay running, once it has reached the broker."""
+    running = asyncio.create_task(relay.run())
+    for _ in range(100):
+        if relay.broker_reachable:
+            break
+        await asyncio.sleep(0.05)
+    return running
 
 
 async def test_full_batches_are_split_and_each_key_keeps_its_order(settings: IntakeSettings) -> None:
@@ -76,13 +89,9 @@ async def test_a_relay_of_its_own_is_woken_by_commits(settings: IntakeSettings) 
     engine = make_engine(settings.intake_database_url)
     # Polling once a minute: publication within seconds can only come from the announcement.
     relay = _relay(settings, engine, poll_seconds=60.0)
-    running = asyncio.create_task(relay.run())
+    # Time to connect, drain the empty outbox and fall asleep until woken.
+    running = await _running(relay)
     try:
-        # Time to connect, drain the empty outbox and fall asleep until woken.
-        for _ in range(100):
-            if relay.broker_reachable:
-                break
-            await asyncio.sleep(0.05)
         await asyncio.sleep(0.5)
         items = [RawEvent(Position(n), raw) for n, raw in enumerate(assessments(50, prefix="w"))]
         await Ingestor(engine, make_validator(settings)).ingest(items)
@@ -98,6 +107,35 @@ async def test_a_relay_of_its_own_is_woken_by_commits(settings: IntakeSettings) 
         relay.request_stop()
         await running
         await engine.dispose()
+
+
+async def test_commits_within_the_publish_interval_go_out_in_one_round(settings: IntakeSettings) -> None:
+    """The broker profile's publish interval: a relay woken again within it waits for its end, and
+    sends what was committed meanwhile together, in the same record batches."""
+    engine = make_engine(settings.intake_database_url)
+    profile = dataclasses.replace(PROFILES["embedded"], publish_interval_ms=2000)
+    rounds: list[int] = []
+    relay = _relay(settings, engine, profile, poll_seconds=60.0, on_published=rounds.append)
+    ingestor = Ingestor(engine, make_validator(settings), on_stored=relay.wake)
+    running = await _running(relay)
+    try:
+        # The interval of the first (empty) round passes: the first commit is sent at once.
+        await asyncio.sleep(2.2)
+        for n in range(4):
+            sample = assessments(10, prefix=f"i{n}")
+            await ingestor.ingest([RawEvent(Position(i), raw) for i, raw in enumerate(sample)])
+            # Apart by more than a round takes: without the interval, each commit is a round.
+            await asyncio.sleep(0.15)
+        for _ in range(100):
+            if sum(rounds) >= 40:
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        relay.request_stop()
+        await running
+        await engine.dispose()
+    assert sum(rounds) == 40
+    assert len(rounds) == 2
 
 
 async def test_an_app_without_its_own_relay_leaves_publishing_to_the_relay_process(
