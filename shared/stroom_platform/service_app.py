@@ -64,6 +64,9 @@ def service_app(
         redoc_url=None,
         lifespan=lifespan,
         dependencies=[Depends(authenticated)],
+        # Stroom exports Prometheus metrics and no OpenTelemetry; left on, FastAPI looks for
+        # OpenTelemetry providers on every request.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.authenticator = authenticator
     app.state.runtime = runtime
