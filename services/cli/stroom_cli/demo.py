@@ -9,7 +9,6 @@ with it instead of simulating again (`--fresh` starts over).
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
 from collections.abc import Iterator
@@ -39,6 +38,7 @@ from stroom_platform.auth import EVENTS_WRITE, OPS_READ, REPORTS_READ
 from stroom_platform.issuer import embedded_token
 from stroom_platform.logs import configure_logging
 from stroom_platform.organisations import Organisation, load_organisations
+from stroom_platform.serving import run
 from stroom_platform.settings import CommonSettings
 from stroom_reporting.commands import month_of
 from stroom_simulator import simulate_history
@@ -256,6 +256,6 @@ def demo(
         console.print(f"Opnieuw begonnen: {data_dir}/ leeggemaakt (databases en sleutel).")
     configure_logging(os.environ.get("STROOM_LOG_LEVEL", "WARNING"))
     try:
-        asyncio.run(_demo(data_dir, years, scale, seed, stay))
+        run(_demo(data_dir, years, scale, seed, stay))
     except ConfigurationError as exc:
         exc.exit()

@@ -20,7 +20,7 @@ from stroom_cli.runtime import (
 )
 from stroom_platform.db import NotMigrated, require_migrated
 from stroom_platform.logs import configure_logging
-from stroom_platform.serving import AppGroup, Endpoint
+from stroom_platform.serving import AppGroup, Endpoint, run
 from stroom_platform.settings import CommonSettings
 
 console = Console(stderr=True)
@@ -101,7 +101,7 @@ def serve(
     configure_logging(settings.log_level)
     prepare_embedded_secrets(settings)
     try:
-        asyncio.run(_serve(_chosen(services), host, migrate_first, settings.data_dir))
+        run(_serve(_chosen(services), host, migrate_first, settings.data_dir))
     except ConfigurationError as exc:
         exc.exit()
 
