@@ -44,7 +44,7 @@ from stroom_reporting.runtime import ReportingRuntime
 from stroom_reporting.schemas import DOWNLOADS, Changes, OrganisationEntry, ReportDocument, Trace
 from stroom_reporting.service import exports, reports
 from stroom_reporting.service import publication as publication_rules
-from stroom_reporting.service.answers import Answer, accepts_gzip
+from stroom_reporting.service.answers import Answer
 from stroom_reporting.service.kpis import TRACEABLE, kpi_trace, kpis_report
 from stroom_reporting.service.kpis import report_day_of as kpi_report_day
 
@@ -223,19 +223,20 @@ async def output(format: FormatParam = "json", table: TableParam = None) -> Outp
 
 
 def respond(report: reports.Report, out: Output) -> Response:
-    return response(answer_of(report, out), None)
+    return AnswerResponse(answer_of(report, out), None)
 
 
-def response(answer: Answer, accept_encoding: str | None) -> Response:
-    """`answer`, gzipped when it is kept so and the request accepts gzip."""
-    headers = dict(answer.headers)
-    body = answer.body
-    if answer.gzipped is not None:
-        headers["vary"] = "accept-encoding"
-        if accepts_gzip(accept_encoding):
-            body = answer.gzipped
-            headers["content-encoding"] = "gzip"
-    return Response(body, media_type=answer.media_type, headers=headers)
+class AnswerResponse(Response):
+    """A 200 response of an answer's body and headers as it built them (Answer.sent)."""
+
+    def __init__(self, answer: Answer, accept_encoding: str | None) -> None:
+        # Not Response's own __init__: it would build the headers again.
+        self.status_code = 200
+        self.background = None
+        body, headers = answer.sent(accept_encoding)
+        self.body = body
+        # A list of its own: a middleware may change the headers of the response it passes on.
+        self.raw_headers = list(headers)
 
 
 def answer_of(report: reports.Report, out: Output) -> Answer:
@@ -317,7 +318,7 @@ class KeptAnswers:
             request.state.generation = generation
             await self.app(scope, receive, send)
             return
-        await response(answer, request.headers.get("accept-encoding"))(scope, receive, send)
+        await AnswerResponse(answer, request.headers.get("accept-encoding"))(scope, receive, send)
 
 
 async def served(
@@ -330,7 +331,7 @@ async def served(
         return answer_key(request, request.state.principal)
 
     answer = await rt.answers.serve(conn, key, compute, getattr(request.state, "generation", None))
-    return response(answer, request.headers.get("accept-encoding"))
+    return AnswerResponse(answer, request.headers.get("accept-encoding"))
 
 
 async def units(

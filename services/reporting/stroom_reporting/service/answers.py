@@ -5,24 +5,51 @@ from __future__ import annotations
 import gzip
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
-from dataclasses import dataclass, replace
-from functools import partial
+from dataclasses import dataclass, field, replace
+from functools import lru_cache, partial
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from stroom_reporting import queries
 from stroom_reporting.service.generations import GenerationWatch
 
+RawHeaders = tuple[tuple[bytes, bytes], ...]
+
+
+def _raw(headers: tuple[tuple[str, str], ...], body: bytes, media_type: str) -> RawHeaders:
+    """Headers as an ASGI response starts with them, lower-cased names first, then the length and
+    the media type (which carries its own charset)."""
+    named = tuple((name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers)
+    return (*named, (b"content-length", str(len(body)).encode()), (b"content-type", media_type.encode()))
+
 
 @dataclass(frozen=True, slots=True)
 class Answer:
     """What a report's response carries: its body, media type and own headers; a kept answer also
-    its body gzipped, when that is much smaller (`compressed`)."""
+    its body gzipped, when that is much smaller (`compressed`). The raw headers of both bodies are
+    built once, with the answer: a kept answer is sent many times."""
 
     body: bytes
     media_type: str
     headers: tuple[tuple[str, str], ...] = ()
     gzipped: bytes | None = None
+    plain_headers: RawHeaders = field(init=False, repr=False, compare=False)
+    gzipped_headers: RawHeaders = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        own = self.headers
+        if self.gzipped is not None:
+            own = (*own, ("vary", "accept-encoding"))
+            packed = _raw((*own, ("content-encoding", "gzip")), self.gzipped, self.media_type)
+            object.__setattr__(self, "gzipped_headers", packed)
+        object.__setattr__(self, "plain_headers", _raw(own, self.body, self.media_type))
+
+    def sent(self, accept_encoding: str | None) -> tuple[bytes, RawHeaders]:
+        """The body and headers of the response to a request with this Accept-Encoding: gzipped
+        when the answer is kept so and the request accepts gzip."""
+        if self.gzipped is not None and accepts_gzip(accept_encoding):
+            return self.gzipped, self.gzipped_headers
+        return self.body, self.plain_headers
 
 
 # A kept answer is compressed once, by the request that computed it (about 2.5 ms for the
@@ -38,6 +65,8 @@ def compressed(answer: Answer) -> Answer:
     return replace(answer, gzipped=packed) if len(packed) < WORTH_GZIP * len(answer.body) else answer
 
 
+# A client sends the same Accept-Encoding with every request.
+@lru_cache(maxsize=64)
 def accepts_gzip(accept_encoding: str | None) -> bool:
     """Whether a request's Accept-Encoding (RFC 9110, 12.5.3) takes gzip: named with a weight
     above 0, or not named and `*` with one. A weight that is no number takes nothing."""
