@@ -22,10 +22,10 @@ from urllib.parse import parse_qsl, urlencode
 from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, ConfigDict, Field
-from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 API_VERSION_HEADER = "API-Version"
+_VERSION_KEY = API_VERSION_HEADER.lower().encode("latin-1")
 OPENAPI_URL = "/v1/openapi.json"
 API_PREFIX = "/v1"
 CONTACT = {
@@ -78,7 +78,8 @@ class ApiStandardsMiddleware:
         # A query string can hold a renamed key only spelled out or percent-encoded: one without
         # either is not parsed.
         self.spelled = tuple(key.encode("latin-1") for key in self.renamed)
-        self.deprecation = f"@{int(KEYS_DEPRECATED_ON.timestamp())}"
+        self.version_value = version.encode("latin-1")
+        self.deprecation = f"@{int(KEYS_DEPRECATED_ON.timestamp())}".encode("latin-1")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -95,11 +96,12 @@ class ApiStandardsMiddleware:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                if API_VERSION_HEADER not in headers:
-                    headers[API_VERSION_HEADER] = self.version
+                # Raw names are lower case in ASGI, as Starlette's responses write them.
+                headers = message["headers"] = list(message.get("headers", ()))
+                if all(name != _VERSION_KEY for name, _ in headers):
+                    headers.append((_VERSION_KEY, self.version_value))
                 if deprecated:
-                    headers["Deprecation"] = self.deprecation
+                    headers.append((b"deprecation", self.deprecation))
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

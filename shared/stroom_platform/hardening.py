@@ -38,6 +38,16 @@ _COMMON = [
     (b"x-frame-options", b"DENY"),
     (b"cross-origin-opener-policy", b"same-origin"),
 ]
+# By (docs page, HTTPS): the headers a response gets, unless it sets one itself.
+_EXTRA = {
+    (docs, https): (
+        *_COMMON,
+        (b"content-security-policy", (DOCS_CSP if docs else CSP).encode()),
+        *([(b"strict-transport-security", HSTS.encode())] if https else []),
+    )
+    for docs in (False, True)
+    for https in (False, True)
+}
 # Probes must answer however busy a caller is.
 _UNLIMITED = frozenset({"/healthz", "/readyz"})
 
@@ -52,10 +62,8 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        csp = DOCS_CSP if scope["path"] in self.docs_paths else CSP
-        extra = [*_COMMON, (b"content-security-policy", csp.encode())]
-        if self.tls_terminated or scope.get("scheme") == "https":
-            extra.append((b"strict-transport-security", HSTS.encode()))
+        https = self.tls_terminated or scope.get("scheme") == "https"
+        extra = _EXTRA[scope["path"] in self.docs_paths, https]
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":

@@ -64,6 +64,8 @@ class AppGroup:
                     log_config=None,
                     lifespan="on",
                     timeout_keep_alive=KEEP_ALIVE_SECONDS,
+                    # No `server: uvicorn`: what software answers is no caller's business.
+                    server_header=False,
                 )
             )
             for e in endpoints

@@ -84,6 +84,8 @@ def run_worker() -> None:
         port=settings.http_port,
         log_config=None,
         timeout_keep_alive=KEEP_ALIVE_SECONDS,
+        # No `server: uvicorn`: what software answers is no caller's business.
+        server_header=False,
     )
 
 
