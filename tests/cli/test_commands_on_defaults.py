@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import io
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
+from types import SimpleNamespace
 
 import orjson
 import pytest
@@ -11,10 +14,11 @@ from intake.samples import one_of_each
 from rich.console import Console
 from typer.testing import CliRunner
 
+from stroom_cli import serve
 from stroom_cli.main import app
 from stroom_cli.pipeline import Backlog
 from stroom_cli.progress import grouped, step
-from stroom_cli.runtime import ConfigurationError, load_service
+from stroom_cli.runtime import ConfigurationError, Service, load_service
 from stroom_cli.serve import start_services
 
 ENVIRONMENT = ("DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS", "STROOM_PSEUDONYM_KEY", "STROOM_HTTP_PORT")
@@ -111,6 +115,52 @@ async def test_one_port_for_all_services_is_refused_before_binding(
     services = [load_service(name) for name in ("intake", "reporting")]
     with pytest.raises(ConfigurationError, match="STROOM_INTAKE_PORT, STROOM_REPORTING_PORT"):
         await start_services(services)
+
+
+class _Started(Exception):
+    """Ends `stroom serve` where it would bind its ports."""
+
+
+async def test_serve_reads_each_services_settings_once_and_gives_them_the_broker(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Read before the embedded broker starts (whether a service uses Kafka decides whether it
+    starts), then given its address: not read from the environment a second time."""
+    monkeypatch.setenv("STROOM_PSEUDONYM_KEY", "k" * 32)
+    monkeypatch.setenv("STROOM_CONSUME", "false")
+    read: list[str] = []
+    started: list[Service] = []
+
+    def counted(name: str) -> Service:
+        read.append(name)
+        return load_service(name)
+
+    @asynccontextmanager
+    async def broker(_data_dir: Path, wanted: bool) -> AsyncIterator[SimpleNamespace | None]:
+        yield SimpleNamespace(bootstrap_servers="127.0.0.1:19092") if wanted else None
+
+    async def migrated(_services: list[Service]) -> None:
+        return None
+
+    async def start(services: list[Service], host: str | None = None) -> None:
+        started.extend(services)
+        raise _Started
+
+    monkeypatch.setattr(serve, "load_service", counted)
+    monkeypatch.setattr(serve, "embedded_broker_if_needed", broker)
+    monkeypatch.setattr(serve, "migrate_services", migrated)
+    monkeypatch.setattr(serve, "start_services", start)
+    with pytest.raises(_Started):
+        await serve._serve(["intake", "reporting"], None, True, data_dir)
+    assert read == ["intake", "reporting"]
+    assert [s.settings.kafka_bootstrap_servers for s in started] == ["127.0.0.1:19092"] * 2
+    # Reporting serving from its database alone starts no broker.
+    started.clear()
+    read.clear()
+    with pytest.raises(_Started):
+        await serve._serve(["reporting"], None, True, data_dir)
+    assert read == ["reporting"]
+    assert started[0].settings.kafka_bootstrap_servers is None
 
 
 def test_progress_prints_lines_when_not_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -8,7 +8,7 @@ import secrets
 import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, NoReturn, Protocol, TypeVar
 
@@ -49,6 +49,11 @@ class Service:
     @property
     def database_url(self) -> str:
         return self.settings.database_url_for(self.name)
+
+    def on_broker(self, bootstrap_servers: str) -> Service:
+        """The service with the broker its settings were read before it had an address."""
+        settings = self.settings.model_copy(update={"kafka_bootstrap_servers": bootstrap_servers})
+        return replace(self, settings=settings)
 
     def app(self) -> FastAPI:
         """The service's app; what keeps it from starting (a key, the issuer) is said in one line."""

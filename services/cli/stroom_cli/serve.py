@@ -107,10 +107,11 @@ def serve(
 
 
 async def _serve(names: list[str], host: str | None, migrate_first: bool, data_dir: Path) -> None:
-    wanted = any(load_service(name).settings.uses_broker for name in names)
-    async with embedded_broker_if_needed(data_dir, wanted):
-        # Loaded again: their settings must see the embedded broker's address.
-        services = [load_service(name) for name in names]
+    services = [load_service(name) for name in names]
+    wanted = any(service.settings.uses_broker for service in services)
+    async with embedded_broker_if_needed(data_dir, wanted) as broker:
+        if broker is not None:
+            services = [service.on_broker(broker.bootstrap_servers) for service in services]
         if migrate_first:
             await migrate_services(services)
         else:
