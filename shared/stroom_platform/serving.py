@@ -13,6 +13,8 @@ import uvicorn
 from fastapi import FastAPI
 from uvicorn.loops.auto import auto_loop_factory
 
+from stroom_platform.tasks import cancel_and_wait
+
 T = TypeVar("T")
 
 # An idle connection is closed by its client, not by us: a server that closes first races the
@@ -29,6 +31,10 @@ def run(main: Coroutine[Any, Any, T]) -> T:
     server an eighth fewer instructions than on asyncio's own loop."""
     with asyncio.Runner(loop_factory=auto_loop_factory()) as runner:
         return runner.run(main)
+
+
+class Stopped(Exception):
+    """A signal stopped the servers before the work beside them was done."""
 
 
 class _Server(uvicorn.Server):
@@ -90,6 +96,19 @@ class AppGroup:
         done = asyncio.create_task(self._stop.wait())
         await asyncio.wait([done, *self._tasks], return_when=asyncio.FIRST_COMPLETED)
         done.cancel()
+
+    async def until_stopped(self, work: Coroutine[Any, Any, T]) -> T:
+        """What `work` returns, run beside the servers; a signal (or a server's end) that comes
+        first cancels it and raises Stopped."""
+        task = asyncio.create_task(work)
+        stop = asyncio.create_task(self._stop.wait())
+        try:
+            await asyncio.wait([task, stop, *self._tasks], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            await cancel_and_wait(stop, task)
+        if task.cancelled():
+            raise Stopped
+        return task.result()
 
     def request_stop(self) -> None:
         self._stop.set()

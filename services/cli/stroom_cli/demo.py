@@ -28,6 +28,7 @@ from stroom_cli.report import print_monthly
 from stroom_cli.runtime import (
     SERVICE_NAMES,
     ConfigurationError,
+    Service,
     embedded_broker_if_needed,
     load_service,
     load_settings,
@@ -38,7 +39,7 @@ from stroom_platform.auth import EVENTS_WRITE, OPS_READ, REPORTS_READ
 from stroom_platform.issuer import embedded_token
 from stroom_platform.logs import configure_logging
 from stroom_platform.organisations import Organisation, load_organisations
-from stroom_platform.serving import run
+from stroom_platform.serving import Stopped, run
 from stroom_platform.settings import CommonSettings
 from stroom_reporting.commands import month_of
 from stroom_simulator import simulate_history
@@ -48,6 +49,8 @@ console = Console()
 BATCH = 2_000
 NDJSON = {"content-type": "application/x-ndjson"}
 HISTORY_FILE = "demo.json"
+# Said at Ctrl+C or a SIGINT or SIGTERM, whatever the demo was doing.
+STOPPING = "Stroom stopt. Een volgende `stroom demo` gaat verder met de gegevens die er zijn."
 # The command as the README has a new user run it: `make demo` installs it there.
 STROOM = ".venv/bin/stroom"
 
@@ -148,54 +151,65 @@ async def _demo(data_dir: Path, years: int, scale: float, seed: int, stay: bool)
         group = await start_services(services)
         urls = {endpoint.name: endpoint.url for endpoint in group.endpoints}
         try:
-            organisations = load_organisations(services[0].settings.organisations_file)
-            org = organisations.organisation("werksaam-westfriesland")
-            assert org is not None, "de meegeleverde configuratie bevat WerkSaam Westfriesland"
-            today = date.today()
-            history = History.read(data_dir)
-            settings = services[0].settings
-            operator = embedded_token(settings, subject="demo-beheer", scopes=[OPS_READ])
-            async with httpx.AsyncClient(timeout=120, headers=_bearer(operator)) as client:
-                if history is not None and history.posted:
-                    console.print(
-                        f"Hervat: de gegevens in {data_dir}/ blijven staan (geschiedenis vanaf "
-                        f"{history.start}); niets opnieuw gesimuleerd. Opnieuw beginnen: --fresh."
-                    )
-                else:
-                    # The history ends with last month, so the dashboard shows figures up to now.
-                    # An interrupted load is posted again: intake counts what it has once.
-                    history = history or History(
-                        org.code, years, scale, seed, date(today.year - years, today.month, 1)
-                    )
-                    history.write(data_dir)
-                    await _load_history(client, urls, history, org, _case_system_token(settings, org))
-                    replace(history, posted=True).write(data_dir)
-                await _wait_until_settled(client, urls)
-            # The last complete year: recent months still grow as pending decisions are recorded.
-            year = today.year - 1
-            await print_monthly(
-                console,
-                org.code,
-                None,
-                "benefits",
-                month_of(date(year, 1, 1)),
-                month_of(date(year, 12, 1)),
-                None,
-            )
-            # A day: long enough to look around, short enough not to linger in a shell history.
-            reader = embedded_token(
-                settings,
-                subject="demo-beleidsmedewerker",
-                scopes=[REPORTS_READ],
-                organisation=org.code,
-                ttl_seconds=86400,
-            )
-            _where_to_look(urls, data_dir, reader)
+            await group.until_stopped(_load_and_show(services, urls, data_dir, years, scale, seed))
             if stay:
                 console.print("Stroom draait. Stop met Ctrl+C; een volgende `stroom demo` gaat hier verder.")
                 await group.wait()
+                console.print(STOPPING, soft_wrap=True)
+        except Stopped:
+            console.print(STOPPING, soft_wrap=True)
         finally:
             await group.stop()
+
+
+async def _load_and_show(
+    services: list[Service], urls: dict[str, str], data_dir: Path, years: int, scale: float, seed: int
+) -> None:
+    """Simulate and post the history (unless posted before), wait until it is processed, show the
+    last complete year's monthly table and where to look further."""
+    organisations = load_organisations(services[0].settings.organisations_file)
+    org = organisations.organisation("werksaam-westfriesland")
+    assert org is not None, "de meegeleverde configuratie bevat WerkSaam Westfriesland"
+    today = date.today()
+    history = History.read(data_dir)
+    settings = services[0].settings
+    operator = embedded_token(settings, subject="demo-beheer", scopes=[OPS_READ])
+    async with httpx.AsyncClient(timeout=120, headers=_bearer(operator)) as client:
+        if history is not None and history.posted:
+            console.print(
+                f"Hervat: de gegevens in {data_dir}/ blijven staan (geschiedenis vanaf "
+                f"{history.start}); niets opnieuw gesimuleerd. Opnieuw beginnen: --fresh."
+            )
+        else:
+            # The history ends with last month, so the dashboard shows figures up to now.
+            # An interrupted load is posted again: intake counts what it has once.
+            history = history or History(
+                org.code, years, scale, seed, date(today.year - years, today.month, 1)
+            )
+            history.write(data_dir)
+            await _load_history(client, urls, history, org, _case_system_token(settings, org))
+            replace(history, posted=True).write(data_dir)
+        await _wait_until_settled(client, urls)
+    # The last complete year: recent months still grow as pending decisions are recorded.
+    year = today.year - 1
+    await print_monthly(
+        console,
+        org.code,
+        None,
+        "benefits",
+        month_of(date(year, 1, 1)),
+        month_of(date(year, 12, 1)),
+        None,
+    )
+    # A day: long enough to look around, short enough not to linger in a shell history.
+    reader = embedded_token(
+        settings,
+        subject="demo-beleidsmedewerker",
+        scopes=[REPORTS_READ],
+        organisation=org.code,
+        ttl_seconds=86400,
+    )
+    _where_to_look(urls, data_dir, reader)
 
 
 def _where_to_look(urls: dict[str, str], data_dir: Path, reader: str) -> None:

@@ -1,0 +1,70 @@
+"""`stroom demo` stops at a SIGINT whatever it is doing, also run by a script without a terminal,
+where a background job starts with SIGINT ignored: at once, with a Dutch line, its broker gone."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from stroom_cli.demo import STOPPING
+from stroom_platform.broker import free_port
+
+STROOM = str(Path(sys.executable).with_name("stroom"))
+# Large enough that posting it to intake takes a while on any machine.
+DEMO = ["demo", "--years", "5", "--scale", "0.2"]
+
+
+def _children(pid: int) -> list[int]:
+    return [
+        int(child)
+        for task in Path(f"/proc/{pid}/task").iterdir()
+        for child in (task / "children").read_text().split()
+    ]
+
+
+def _gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+def test_a_sigint_while_the_demo_loads_stops_it_at_once(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("STROOM_", "DATABASE_URL", "KAFKA_"))}
+    env |= {f"STROOM_{s}_PORT": str(free_port()) for s in ("INTAKE", "CASELOAD", "REPORTING")}
+    env["STROOM_DATA_DIR"] = str(tmp_path / "var")
+    log = tmp_path / "demo.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [STROOM, *DEMO],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            # As `make demo &` in a script: a non-interactive shell starts it with SIGINT ignored.
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+        )
+    try:
+        deadline = time.monotonic() + 240
+        # Simulated: the services run and the history is being posted to intake.
+        while "Gesimuleerd:" not in log.read_text():
+            assert process.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.2)
+        broker = _children(process.pid)
+        assert broker, "the demo runs its broker as a child"
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=60) == 0, log.read_text()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    said = log.read_text()
+    assert STOPPING in said
+    assert "Stroom draait" not in said, "stopped only after loading"
+    assert all(_gone(pid) for pid in broker)
