@@ -98,7 +98,10 @@ class ApiStandardsMiddleware:
             if message["type"] == "http.response.start":
                 # Raw names are lower case in ASGI, as Starlette's responses write them.
                 headers = message["headers"] = list(message.get("headers", ()))
-                if all(name != _VERSION_KEY for name, _ in headers):
+                for name, _ in headers:
+                    if name == _VERSION_KEY:
+                        break
+                else:
                     headers.append((_VERSION_KEY, self.version_value))
                 if deprecated:
                     headers.append((b"deprecation", self.deprecation))

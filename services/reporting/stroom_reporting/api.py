@@ -269,7 +269,7 @@ def answer_key(request: Request, principal: Principal) -> Hashable:
         request.scope["path"],
         request.scope["query_string"],
         principal.scopes,
-        principal.access,
+        principal.municipalities,
         reports.report_date(None),
         kpi_report_day(None),
     )
