@@ -15,7 +15,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from aiokafka import ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import KafkaError
@@ -28,8 +28,10 @@ log = logging.getLogger(__name__)
 _IDLE_WAIT_SECONDS = 0.5
 
 
-@dataclass(frozen=True, slots=True)
-class Record:
+class Record(NamedTuple):
+    """A fetched record as the handler gets it: a named tuple, made for every record fetched in a
+    third of the time of a frozen dataclass, which sets each field through `object.__setattr__`."""
+
     topic: str
     partition: int
     offset: int
