@@ -119,23 +119,16 @@ def records_of(rows: Iterable[Any]) -> list[Record]:
 
 def client_file(records: Iterable[Record]) -> kpis.ClientFile:
     """The assessments and progress reports among the records."""
-    assessments = []
-    progress = []
+    assessments: dict[str, list[tuple[date, kpis.Recorded, tuple[str, bool]]]] = defaultdict(list)
+    progress: dict[str, list[tuple[date, kpis.Recorded, bool]]] = defaultdict(list)
     for r in records:
         if r.type == "assessment":
-            assessments.append(
-                (
-                    r.client_ref,
-                    r.on_date,
-                    r.recorded_at,
-                    r.record_id,
-                    r.client_stream,
-                    r.work_obligation_exempt,
-                )
+            assessments[r.client_ref].append(
+                (r.on_date, (r.recorded_at, r.record_id), (r.client_stream, r.work_obligation_exempt))
             )
         elif r.type == "progress_report":
-            progress.append((r.client_ref, r.on_date, r.recorded_at, r.record_id, r.long_trajectory))
-    return kpis.ClientFile.of(assessments, progress)
+            progress[r.client_ref].append((r.on_date, (r.recorded_at, r.record_id), r.long_trajectory))
+    return kpis.ClientFile.filed(assessments, progress)
 
 
 def plan_of(row: Any) -> kpis.Plan:
@@ -335,12 +328,14 @@ def benefit_cells(
                     {r.record_id for r in its_records if _visible(r, at)},
                 )
             else:
-                ids = set(now[1])
-                for r in records_at.get(at, ()):
-                    if _visible(r, at):
-                        ids.add(r.record_id)
-                    else:
-                        ids.discard(r.record_id)
+                ids = now[1]
+                if at in records_at:
+                    ids = set(ids)
+                    for r in records_at[at]:
+                        if _visible(r, at):
+                            ids.add(r.record_id)
+                        else:
+                            ids.discard(r.record_id)
                 found = _benefit_of([r for r in own if _valid(r, at)]) if at in own_moments else now[0]
                 now = (found, ids)
             found, ids = now
@@ -349,7 +344,7 @@ def benefit_cells(
                 last = clients = None
                 return gone, ()
             moved = ids ^ previous[1]
-            changed = [r for r in its_records if r.record_id in moved]
+            changed = [r for r in its_records if r.record_id in moved] if moved else []
             if (
                 last is not None
                 and found == previous[0]

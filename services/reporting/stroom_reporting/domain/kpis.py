@@ -87,8 +87,16 @@ class ClientFile:
         reports: dict[str, list[tuple[date, Recorded, bool]]] = defaultdict(list)
         for client, day, time, record, long_trajectory in progress:
             reports[client].append((day, (time, record), long_trajectory))
-        assessed = {c: sorted(items) for c, items in by_client.items()}
-        reported = {c: sorted(items) for c, items in reports.items()}
+        return ClientFile.filed(by_client, reports)
+
+    @staticmethod
+    def filed(
+        assessments: Mapping[str, list[tuple[date, Recorded, tuple[str, bool]]]],
+        progress: Mapping[str, list[tuple[date, Recorded, bool]]],
+    ) -> ClientFile:
+        """From the lists per client as the file holds them, in any order."""
+        assessed = {c: sorted(items) for c, items in assessments.items()}
+        reported = {c: sorted(items) for c, items in progress.items()}
         return ClientFile(
             assessed,
             reported,
@@ -400,9 +408,9 @@ def standing_months(benefit: KpiBenefit, clients: ClientFile) -> list[int]:
     months: set[int] = set()
     for m in benefit.members:
         days.update((m.joined, m.left))
-        months.update(month_of(day) for day, _, _ in clients.assessments.get(m.client_ref, []))
+        months.update(map(month_of, clients.assessment_days.get(m.client_ref, ())))
         sixty = None if m.birth_date is None else m.birth_date.year * 100 + 6000 + m.birth_date.month
-        for day, _, long_trajectory in clients.progress.get(m.client_ref, []):
+        for day, _, long_trajectory in clients.progress.get(m.client_ref, ()):
             months.update(_report_months(day, sixty, long_trajectory))
         if sixty is not None:
             months.update((sixty, next_month(sixty)))
@@ -432,7 +440,9 @@ def standing_changes(
     # The months before `first` are not gone through: only the standing just before it is read.
     before = _standing_in(benefit, clients, known, months[index - 1]) if index else NOWHERE
     for month in months[index:]:
-        now = _standing_in(benefit, clients, known, month)
+        now = known.get(month)
+        if now is None:
+            now = known[month] = standing(benefit, last_day(month), clients)
         if now != before:
             changes.append((month, before, now))
             before = now
