@@ -65,7 +65,9 @@ class _Chunk:
         it was recorded and when it last stopped counting (None while it counts)."""
         client_ref, fact = point
         row = client_fact_row(record, client_ref, fact, recorded_at)
-        self.rows[shadow.client_facts].append(row | {"retracted_at": retracted_at})
+        # A new dict of its own: set in place, not merged into yet another copy.
+        row["retracted_at"] = retracted_at
+        self.rows[shadow.client_facts].append(row)
 
 
 async def _live_revisions(conn: AsyncConnection) -> dict[str, int]:
