@@ -40,7 +40,7 @@ from stroom_caseload.domain.events import (
     wire_data,
 )
 from stroom_caseload.domain.fold import Memo, extend, history, history_memo
-from stroom_caseload.domain.publication import client_record, entity_change, entity_fact, full_rows
+from stroom_caseload.domain.publication import client_record, entity_change, entity_fact, full_rows, record_id
 from stroom_contract.events import Envelope, EventData, EventRetractedData
 from stroom_contract.facts import ClientFact, Version
 from stroom_contract.keys import entity_key, key_kind, kind_of_key
@@ -333,11 +333,6 @@ def plan_effects(
     )
 
 
-def record_id(source: str, event_id: str) -> str:
-    """A person's point fact's record: one per event."""
-    return f"{source}|{event_id}"
-
-
 def published_clients(
     rows: Iterable[tuple[Event, int]], retractions: Retractions, links: Collection[Ident] = ()
 ) -> tuple[list[ClientRow], list[Ident]]:
@@ -368,7 +363,7 @@ def client_record_of(row: ClientRow, point: tuple[str, ClientFact] | None = None
     event = row.event
     client_ref, fact = point or row.point or client_point(event)
     key, value = client_record(
-        row.source, row.event_id, client_ref, row.revision, event.time, row.retracted_at, fact
+        record_id(row.source, row.event_id), client_ref, row.revision, event.time, row.retracted_at, fact
     )
     return Outgoing(key, value)
 

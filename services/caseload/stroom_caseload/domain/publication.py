@@ -91,9 +91,13 @@ def _template(model: type[BaseModel]) -> tuple[dict[str, object], frozenset[str]
     return {name: defaults.get(name) for name in names}, frozenset(set(names) - set(defaults))
 
 
+def record_id(source: str, event_id: str) -> str:
+    """A person's point fact's record: one per event."""
+    return f"{source}|{event_id}"
+
+
 def client_record(
-    source: str,
-    event_id: str,
+    record: str,
     client_ref: str,
     revision: int,
     recorded_at: datetime,
@@ -106,7 +110,7 @@ def client_record(
     """
     values = {
         "entity": f"client:{client_ref}",
-        "record_id": f"{source}|{event_id}",
+        "record_id": record,
         "client_ref": client_ref,
         "revision": revision,
         "recorded_at": recorded_at,

@@ -14,8 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from stroom_caseload.domain.client import client_point
 from stroom_caseload.domain.events import Event, Stored, counted, effective
-from stroom_caseload.domain.plan import entity_write, record_id
-from stroom_caseload.domain.publication import client_record
+from stroom_caseload.domain.plan import entity_write
+from stroom_caseload.domain.publication import client_record, record_id
 from stroom_caseload.rebuild.bulk import BulkWriter
 from stroom_caseload.rebuild.shadow_ledger import Held, HeldEvents
 from stroom_caseload.repository import client_fact_row, ledger_event, state_rows
@@ -118,9 +118,7 @@ async def fold_held(
                 record = record_id(source, event_id)
                 chunk.client(record, point, time, retracted_at)
                 client_ref, fact = point
-                topic_key, value = client_record(
-                    source, event_id, client_ref, revision, time, retracted_at, fact
-                )
+                topic_key, value = client_record(record, client_ref, revision, time, retracted_at, fact)
                 # A copy: orjson's bytes keep the buffer it wrote into, 4 KB for a record of 600 bytes.
                 records.append((record, topic_key.encode(), bytes(memoryview(value))))
         if chunk.full:

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from stroom_caseload.domain.client import CLIENT_EVENT_TYPES
 from stroom_caseload.domain.events import Decoded
-from stroom_caseload.domain.plan import record_id
+from stroom_caseload.domain.publication import record_id
 from stroom_caseload.rebuild import shadow_set
 from stroom_caseload.rebuild.replay import Replayer
 from stroom_caseload.rebuild.republication import RepublicationRefused, republish_read
