@@ -19,8 +19,9 @@
    behind them (bench/history_depth.py).
 
 `--repeat N` runs step 2 N times back to back; `--against OTHER/.venv/bin/python` runs another
-checkout's rebuild after this one's in each of them, on the same topic and database (an A/B in
-one run); `--profile DIR` also profiles one rebuild in a single process (DIR/rebuild-top.txt).
+checkout's rebuild beside this one's in each of them, after it in the first and before it in the
+next, on the same topic and database (an A/B in one run); `--profile DIR` also profiles one
+rebuild in a single process (DIR/rebuild-top.txt).
 """
 
 from __future__ import annotations
@@ -705,8 +706,12 @@ async def main(args: argparse.Namespace) -> None:
         for run in range(args.repeat):
             if args.repeat > 1:
                 print(f"run {run + 1} van {args.repeat} (belastingsgemiddelde {os.getloadavg()[0]:.1f}):")
+            # This checkout and the other take turns at going first (A-B, B-A, ...): whichever
+            # runs second finds the topic and the database warmer.
+            if args.against and run % 2:
+                others.append(await rebuild_against_raw(env, topics["events"], name, args.against))
             ratios.append(await rebuild_against_raw(env, topics["events"], name))
-            if args.against:
+            if args.against and not run % 2:
                 others.append(await rebuild_against_raw(env, topics["events"], name, args.against))
         if args.repeat > 1:
             print(
@@ -791,7 +796,8 @@ if __name__ == "__main__":
     )
     parser.add_argument(
         "--against",
-        help="de .venv/bin/python van een andere checkout: zijn herbouw draait in elke herhaling na deze",
+        help="de .venv/bin/python van een andere checkout: zijn herbouw draait in elke herhaling ernaast, "
+        "om beurten erna en ervoor",
     )
     parser.add_argument(
         "--profile",
