@@ -10,7 +10,10 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from stroom_cli.demo import STOPPING
+from stroom_cli.runtime import BROKER_ADDRESS_FILE
 from stroom_platform.broker import free_port
 
 STROOM = str(Path(sys.executable).with_name("stroom"))
@@ -34,7 +37,16 @@ def _gone(pid: int) -> bool:
     return False
 
 
-def test_a_sigint_while_the_demo_loads_stops_it_at_once(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "moment",
+    [
+        # Its broker is up; it migrates or starts the services.
+        "starting",
+        # Simulated: the services run and the history is being posted to intake.
+        "loading",
+    ],
+)
+def test_a_sigint_stops_the_demo_at_once(tmp_path: Path, moment: str) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("STROOM_", "DATABASE_URL", "KAFKA_"))}
     env |= {f"STROOM_{s}_PORT": str(free_port()) for s in ("INTAKE", "CASELOAD", "REPORTING")}
     env["STROOM_DATA_DIR"] = str(tmp_path / "var")
@@ -51,11 +63,16 @@ def test_a_sigint_while_the_demo_loads_stops_it_at_once(tmp_path: Path) -> None:
         )
     try:
         deadline = time.monotonic() + 240
-        # Simulated: the services run and the history is being posted to intake.
-        while "Gesimuleerd:" not in log.read_text():
+
+        def reached() -> bool:
+            if moment == "starting":
+                return (tmp_path / "var" / BROKER_ADDRESS_FILE).exists()
+            return "Gesimuleerd:" in log.read_text()
+
+        while not reached():
             assert process.poll() is None, log.read_text()
             assert time.monotonic() < deadline, log.read_text()
-            time.sleep(0.2)
+            time.sleep(0.05)
         broker = _children(process.pid)
         assert broker, "the demo runs its broker as a child"
         process.send_signal(signal.SIGINT)

@@ -9,6 +9,7 @@ with it instead of simulating again (`--fresh` starts over).
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 from collections.abc import Iterator
@@ -273,3 +274,6 @@ def demo(
         run(_demo(data_dir, years, scale, seed, stay))
     except ConfigurationError as exc:
         exc.exit()
+    except asyncio.CancelledError:
+        # A signal before the services ran.
+        console.print(STOPPING, soft_wrap=True)

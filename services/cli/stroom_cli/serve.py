@@ -104,6 +104,9 @@ def serve(
         run(_serve(_chosen(services), host, migrate_first, settings.data_dir))
     except ConfigurationError as exc:
         exc.exit()
+    except asyncio.CancelledError:
+        # A signal before the services ran: nothing was started that still runs.
+        return
 
 
 async def _serve(names: list[str], host: str | None, migrate_first: bool, data_dir: Path) -> None:
