@@ -46,7 +46,6 @@ from stroom_reporting.service import exports, reports
 from stroom_reporting.service import publication as publication_rules
 from stroom_reporting.service.answers import Answer
 from stroom_reporting.service.kpis import TRACEABLE, kpi_trace, kpis_report
-from stroom_reporting.service.kpis import report_day_of as kpi_report_day
 
 router = APIRouter(prefix="/v1", tags=["reports"])
 # Page sizes: the most refs behind one figure and restated months one answer holds.
@@ -261,8 +260,8 @@ def answer_of(report: reports.Report, out: Output) -> Answer:
 def answer_key(request: Request, principal: Principal) -> Hashable:
     """A kept answer's key: the route, every query parameter as given, what the caller may read
     (its scopes and municipalities: with the parameters they decide the report's scope and
-    whether it is published figures only), and the days a report without `asOf` speaks of (the
-    monthly report's in UTC, K5's report day). An answer depends on nothing else but the read
+    whether it is published figures only), and the day a report without `asOf` speaks of (today in
+    UTC, for the monthly report and K5 alike). An answer depends on nothing else but the read
     models' generation. The path and the query string are read as the request's scope holds them:
     a kept answer is found without building the request's URL or parsing its query."""
     return (
@@ -271,7 +270,6 @@ def answer_key(request: Request, principal: Principal) -> Hashable:
         principal.scopes,
         principal.municipalities,
         reports.report_date(None),
-        kpi_report_day(None),
     )
 
 

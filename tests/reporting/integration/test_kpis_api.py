@@ -106,6 +106,24 @@ async def test_kpis_of_hand_made_facts(database_url: str) -> None:
         assert "Hoorn" in load_workbook(io.BytesIO(xlsx.content)).sheetnames
 
 
+async def test_one_moment_in_any_offset_gives_one_k5(database_url: str) -> None:
+    """K5's report day is the report date of the monthly report: `asOf`'s day in UTC, so one
+    moment written with another offset is one sheet (b2's six months end on 31 August 2024)."""
+
+    async def k5(client: httpx.AsyncClient, at: str) -> tuple[float | None, int]:
+        params = {"municipality": "GM0405", **PERIOD, "asOf": at}
+        hoorn = figures((await client.get("/v1/reports/kpis", params=params)).json(), "GM0405")
+        return hoorn["K5"]["value"], hoorn["K5_pending"]["value"]
+
+    async with await _app(database_url) as client:
+        for utc, dutch in [
+            ("2024-08-29T22:30:00Z", "2024-08-30T00:30:00+02:00"),
+            ("2024-08-30T22:30:00Z", "2024-08-31T00:30:00+02:00"),
+            ("2024-08-31T22:30:00Z", "2024-09-01T00:30:00+02:00"),
+        ]:
+            assert await k5(client, utc) == await k5(client, dutch), utc
+
+
 async def test_kpis_are_authorised_per_municipality(database_url: str) -> None:
     async with await _app(database_url, headers={}) as client:
         hoorn = HOORN

@@ -17,7 +17,7 @@ from stroom_reporting.domain import kpi_cells, kpis
 from stroom_reporting.domain.families import active_on
 from stroom_reporting.domain.months import first_day, format_month, last_day, month_range, next_month
 from stroom_reporting.domain.mutations import FlowTuple
-from stroom_reporting.service.reports import Report, ReportTable, Scope, coded
+from stroom_reporting.service.reports import Report, ReportTable, Scope, coded, report_date
 
 LABEL = {
     "K1": "K1 Gemiddelde uitkeringsduur (dagen)",
@@ -207,11 +207,6 @@ def _door_reasons(detail: str) -> tuple[tuple[str, str], dict[str, Any]]:
     }
 
 
-def report_day_of(as_of: datetime | None) -> date:
-    """The day K5's pending outflows are counted on: that of `as_of`, else today."""
-    return as_of.date() if as_of else date.today()
-
-
 async def kpis_report(
     conn: AsyncConnection, scope: Scope, first: int, last: int, as_of: datetime | None
 ) -> Report:
@@ -224,7 +219,7 @@ async def kpis_report(
     # From the benchmark year before last year's period: the month ends every figure looks at.
     opening = min(earlier[0], next_month(earlier[1] - 100))
     day = last_day(last)
-    report_day = report_day_of(as_of)
+    report_day = report_date(as_of)
     regulations = sorted(kpis.KPI_REGULATIONS)
     summed, monthly = await queries.kpi_sheet_sums(
         conn, chosen, opening, periods, report_day, regulations, as_of
@@ -386,7 +381,7 @@ async def kpi_trace(
             ends[month] = [b for b in in_scope if kpis.in_population(b, end, clients)]
         denominator = _mean_of(ends)
     elif kpi == "K5":
-        report_day = report_day_of(as_of)
+        report_day = report_date(as_of)
         outcomes = kpis.k5_outcomes(in_scope, first_day(first), day, report_day, kpis.Returns(benefits))
         numerator = _listed([b for b, outcome in outcomes if outcome == kpis.SUSTAINED], day)
         decided = [(b, o) for b, o in outcomes if o != kpis.PENDING]
