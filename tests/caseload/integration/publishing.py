@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from conftest import OPERATOR
+from running import app_client
 
 from stroom_caseload.app import create_app
 from stroom_caseload.settings import CaseloadSettings
@@ -88,13 +89,8 @@ async def running_worker(
 ) -> AsyncIterator[httpx.AsyncClient]:
     """A caseload worker (consumer and API) on `settings` while the block runs, and a client of
     its API sending `headers` with every request."""
-    app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(
-            transport=transport, base_url="http://caseload", headers=headers
-        ) as client:
-            yield client
+    async with app_client(create_app(settings), "http://caseload", headers) as client:
+        yield client
 
 
 async def wait_until_caught_up(client: httpx.AsyncClient, within: float = 60.0) -> dict[str, Any]:

@@ -11,6 +11,7 @@ import httpx
 import orjson
 from aiokafka import AIOKafkaConsumer
 from fastapi import FastAPI
+from running import app_client
 from sqlalchemy import select
 
 from intake.conftest import CASE_SYSTEM, wait_published
@@ -31,12 +32,8 @@ BATCH = {"content-type": "application/cloudevents-batch+json"}
 async def _serving(settings: IntakeSettings) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
     """The app of `settings` with its lifespan running, and a client of the case system."""
     app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(
-            transport=transport, base_url="http://intake", headers=CASE_SYSTEM
-        ) as client:
-            yield app, client
+    async with app_client(app, "http://intake", CASE_SYSTEM) as client:
+        yield app, client
 
 
 def gauge(metrics: str, name: str) -> float:

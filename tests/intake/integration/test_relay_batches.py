@@ -6,9 +6,9 @@ import asyncio
 import dataclasses
 from collections import defaultdict
 
-import httpx
 import orjson
 import pytest
+from running import app_client
 from sqlalchemy import func, select
 
 from intake.conftest import CASE_SYSTEM, consume
@@ -142,15 +142,11 @@ async def test_an_app_without_its_own_relay_leaves_publishing_to_the_relay_proce
     settings: IntakeSettings,
 ) -> None:
     app = create_app(settings.model_copy(update={"relay_in_app": False}))
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(
-            transport=transport, base_url="http://intake", headers=CASE_SYSTEM
-        ) as client:
-            body = orjson.dumps(assessments(5, prefix="n"))
-            answer = await client.post("/v1/events", content=body, headers=BATCH)
-            assert answer.json()["accepted"] == 5
-            await asyncio.sleep(0.5)
-            status = (await client.get("/status")).json()
+    async with app_client(app, "http://intake", CASE_SYSTEM) as client:
+        body = orjson.dumps(assessments(5, prefix="n"))
+        answer = await client.post("/v1/events", content=body, headers=BATCH)
+        assert answer.json()["accepted"] == 5
+        await asyncio.sleep(0.5)
+        status = (await client.get("/status")).json()
     assert status["relay"]["configured"] is False
     assert status["outbox"]["backlog"] == 5
