@@ -416,7 +416,10 @@ def standing_months(benefit: KpiBenefit, clients: ClientFile) -> list[int]:
             months.update((sixty, next_month(sixty)))
     months.update(month_of(day) for day in days if day is not None)
     start = month_of(benefit.start_date)
-    return sorted(m for m in months if m >= start)
+    # Past the month after its end a benefit stands nowhere at every month end: reports, 60th
+    # birthdays and assessments that come later change nothing there.
+    last = None if benefit.end_date is None else next_month(month_of(benefit.end_date))
+    return sorted(m for m in months if m >= start and (last is None or m <= last))
 
 
 def standing_changes(
