@@ -443,9 +443,7 @@ def standing_changes(
     # The months before `first` are not gone through: only the standing just before it is read.
     before = _standing_in(benefit, clients, known, months[index - 1]) if index else NOWHERE
     for month in months[index:]:
-        now = known.get(month)
-        if now is None:
-            now = known[month] = standing(benefit, last_day(month), clients)
+        now = _standing_in(benefit, clients, known, month)
         if now != before:
             changes.append((month, before, now))
             before = now
