@@ -11,7 +11,8 @@
 3. starts `--workers` caseload workers in one consumer group on that database and produces new
    events at each of `--rates` per second (on topics of their own, in record batches once per
    publish interval of the embedded broker's profile, as intake's relay sends them), measuring
-   the delay from produce time to the entity's fact on the facts topic (published right after
+   the delay from the moment an event is due at the rate (the wait for the next send included)
+   to the entity's fact on the facts topic (published right after
    the transaction that makes the projection change visible): p50 / p99, and beside it the
    workers' own account of where a batch's oldest event was how long after its acceptance
    (decoded, transaction started, applied, published: `stroom_caseload_batch_delay_seconds`);
@@ -420,9 +421,10 @@ async def freshness(
             )
         due = min(len(routed), int((now - begin) * rate) + 1)
         batches: dict[int, Any] = {}
-        for partition, record_key, fact_key, value, headers in routed[sent:due]:
-            # The first send of a key is what is measured: later ones may ride in the same batch.
-            sent_at.setdefault(fact_key, now)
+        for index, (partition, record_key, fact_key, value, headers) in enumerate(routed[sent:due], sent):
+            # Measured from when the first event of a key was due at the rate, not from when it went
+            # out: the wait for the next publish interval counts, as it does behind intake's relay.
+            sent_at.setdefault(fact_key, begin + index / rate)
             batch = batches.get(partition)
             if (
                 batch is None
