@@ -360,12 +360,17 @@ async def freshness(
     await facts.start()
     arrived: dict[str, float] = {}
     sent_at: dict[str, float] = {}
+    # Where a key's delay goes: when its first event went out, and when the worker made the fact
+    # that arrived first (the record's time, stamped by the worker's producer as it queued it).
+    went: dict[str, float] = {}
+    made: dict[str, float] = {}
 
     async def listen() -> None:
         async for record in facts:
             key = record.key.decode()
             if key in sent_at and key not in arrived:
                 arrived[key] = time.time()
+                made[key] = record.timestamp / 1000
 
     listener = asyncio.create_task(listen())
     await asyncio.sleep(8 + 4 * worker_count)  # the workers join their group and rebalance
@@ -421,10 +426,13 @@ async def freshness(
             )
         due = min(len(routed), int((now - begin) * rate) + 1)
         batches: dict[int, Any] = {}
+        first_keys: list[str] = []
         for index, (partition, record_key, fact_key, value, headers) in enumerate(routed[sent:due], sent):
             # Measured from when the first event of a key was due at the rate, not from when it went
             # out: the wait for the next publish interval counts, as it does behind intake's relay.
-            sent_at.setdefault(fact_key, begin + index / rate)
+            if fact_key not in sent_at:
+                sent_at[fact_key] = begin + index / rate
+                first_keys.append(fact_key)
             batch = batches.get(partition)
             if (
                 batch is None
@@ -436,6 +444,8 @@ async def freshness(
                 batch.append(key=record_key, value=value, timestamp=None, headers=headers)
         for partition, batch in batches.items():
             await producer.send_batch(batch, events_topic, partition=partition)
+        went_out = time.time()
+        went.update((key, went_out) for key in first_keys)
         sent = due
         await asyncio.sleep(PROFILES["embedded"].publish_interval_ms / 1000)
     await producer.flush()
@@ -488,6 +498,13 @@ async def freshness(
         len(sent_at) - len(arrived),
         sent / produce_seconds,
         cpu_samples,
+        {
+            "wachten op verzenden": [went[k] - sent_at[k] for k in arrived],
+            "verzonden -> feit gemaakt (broker, worker)": [made[k] - went[k] for k in arrived],
+            "feit gemaakt -> aangekomen (producer, broker, luisteraar)": [
+                arrived[k] - made[k] for k in arrived
+            ],
+        },
     )
 
 
@@ -510,6 +527,9 @@ class Freshness:
     missing: int
     produced_rate: float
     cpu: list[CpuSample] = field(default_factory=list)
+    # The same delays in legs, each a list in the order of `delays`: their quantiles say where
+    # the time goes (the worker's stages are in its own histogram, `worker_batches`).
+    legs: dict[str, list[float]] = field(default_factory=dict)
 
 
 def cpu_by_third(samples: list[CpuSample]) -> tuple[CpuSample, CpuSample] | None:
@@ -532,14 +552,19 @@ def cpu_by_third(samples: list[CpuSample]) -> tuple[CpuSample, CpuSample] | None
     return used(samples[0], nearest(end / 3)), used(nearest(2 * end / 3), samples[-1])
 
 
+def _p50_p99(values: list[float]) -> tuple[float, float]:
+    ordered = sorted(values)
+    p50, p99 = (ordered[min(len(ordered) - 1, int(len(ordered) * q))] for q in (0.5, 0.99))
+    return p50, p99
+
+
 def freshness_lines(result: Freshness, rate: int) -> list[str]:
     """The delay produce -> fact, and plainly whether it is the figure of a sustained rate: a
     group that fell behind and had not caught up when the load stopped would have shown a
     higher p99 in a longer run, and entities without a fact are missing from the quantiles."""
     if not result.delays:
         return ["  geen feit aangekomen: geen vertraging te melden"]
-    delays = sorted(delay for _, delay in result.delays)
-    p50, p99 = (delays[min(len(delays) - 1, int(len(delays) * q))] for q in (0.5, 0.99))
+    p50, p99 = _p50_p99([delay for _, delay in result.delays])
     by_second: dict[int, list[float]] = {}
     for sent, delay in result.delays:
         by_second.setdefault(int(sent), []).append(delay)
@@ -549,6 +574,14 @@ def freshness_lines(result: Freshness, rate: int) -> list[str]:
         " (doel p99 < 250 ms bij aanhoudend 5.000 events/s)",
         "  p50 per seconde van verzenden: " + ", ".join(f"{m * 1000:.0f}" for m in medians) + " ms",
     ]
+    if result.legs:
+        lines.append(
+            "  waar de tijd zit (p50 / p99): "
+            + ", ".join(
+                f"{leg} {' / '.join(f'{q * 1000:.0f}' for q in _p50_p99(values))} ms"
+                for leg, values in result.legs.items()
+            )
+        )
     # A group that keeps up ends the load about as fresh as it was at its best second; one that
     # fell behind ends it with a queue, which a longer run would only have made longer. One that
     # never kept up has a queue even at its best: a batch's own stages take tens of milliseconds.

@@ -121,3 +121,15 @@ def test_too_few_cpu_samples_say_nothing_about_thirds() -> None:
         "derde van de belasting" in line
         for line in freshness_lines(Freshness(_steady(), 0, 5000.0, samples), 5000)
     )
+
+
+def test_the_delay_is_split_into_its_legs_with_their_own_quantiles() -> None:
+    delays = _steady()
+    legs = {
+        "wachten": [0.010] * len(delays),
+        "worker": [0.030 + n % 100 / 1000 for n in range(len(delays))],
+    }
+
+    lines = freshness_lines(Freshness(delays, 0, 5000.0, legs=legs), 5000)
+
+    assert "  waar de tijd zit (p50 / p99): wachten 10 / 10 ms, worker 80 / 129 ms" in lines
