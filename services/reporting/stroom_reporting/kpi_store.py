@@ -303,7 +303,6 @@ def benefit_cells(
             {r.record_id for r in its_records if _visible_before(r, standing_since)},
         )
         living = _living(standing, standing_since)
-        known: dict[int, kpis.Standing] | None = None
         # The client file of the records `previous` holds, once one was read from them.
         clients: kpis.ClientFile | None = None
         # The cells of the inputs `previous` holds (None: not known), while they are those the
@@ -321,7 +320,7 @@ def benefit_cells(
 
         def standing_step(at: datetime) -> tuple[Sequence[kpi_cells.Cell], Sequence[kpi_cells.Cell]]:
             """The cells that stop and those that start at `at`."""
-            nonlocal known, previous, last, clients, held, now
+            nonlocal previous, last, clients, held, now
             if now is None:
                 now = (
                     _benefit_of([r for r in own if _valid(r, at)]),
@@ -363,22 +362,11 @@ def benefit_cells(
             kept = kpis.standing_kept_before(previous[0], found) if previous[0] else date.min
             if changed:
                 kept = min(kept, *(r.on_date for r in changed))
-            months = None
             # Month ends before the first day the change can reach stand as they stood, and so do
             # the cells of the months before it.
-            reach = month_of(kept) if kept > date.min else 0
-            if known is None:
-                if reach:
-                    months = kpis.standing_months(found, clients)
-                    known = kpi_cells.standings(living, [m for m in months if m < reach])
-                else:
-                    known = {}
-            else:
-                known = {m: s for m, s in known.items() if m < reach}
+            reach = month_of(kept) if kept > date.min and last is not None else 0
             previous = (found, ids)
-            if last is None:
-                reach = 0
-            came = kpi_cells.benefit_cells(found, clients, None, known, months, population, reach)
+            came = kpi_cells.benefit_cells(found, clients, None, population, reach)
             stopped = [c for c in held if c.month >= reach]
             last = held = (*(c for c in held if c.month < reach), *came)
             return stopped, came

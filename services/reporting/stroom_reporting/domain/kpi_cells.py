@@ -38,18 +38,16 @@ def benefit_cells(
     benefit: kpis.KpiBenefit,
     clients: kpis.ClientFile | None,
     returns: kpis.Returns | None,
-    known: dict[int, kpis.Standing] | None = None,
-    months: Sequence[int] | None = None,
     population: Iterable[Cell] | None = None,
     reach: int = 0,
 ) -> tuple[Cell, ...]:
     """What a benefit contributes to every KPI: P's, K1's and K2's month-end counts as changes
-    (`known` and `months`: see kpis.standing_changes; `population`: P's cells, when they are known
-    for this benefit and its persons' assessments), and its outflow to K4, K5 and the revolving
-    door; only the month-end counts when `returns` is None, only the outflow's when `clients` is
-    None; of the month-end counts only those of the months from `reach` on (a month's change
-    reads the month ends of that month and the one before only). In the order of their keys
-    (measure, municipality, month, detail), each key once, none all zero."""
+    (`population`: P's cells, when they are known for this benefit and its persons' assessments),
+    and its outflow to K4, K5 and the revolving door; only the month-end counts when `returns` is
+    None, only the outflow's when `clients` is None; of the month-end counts only those of the
+    months from `reach` on (a month's change reads the month ends of that month and the one before
+    only). In the order of their keys (measure, municipality, month, detail), each key once, none
+    all zero."""
     municipality = benefit.municipality
     cells: list[Cell] = []
     if clients is not None and population is not None:
@@ -63,7 +61,7 @@ def benefit_cells(
         cells.extend(Cell(P, municipality, month, "", a, 0) for month, a in changes.items() if a)
     if clients is not None:
         start = benefit.start_date.toordinal()
-        for month, before, now in kpis.standing_changes(benefit, clients, known, months, reach):
+        for month, before, now in kpis.standing_changes(benefit, clients, reach):
             if k1 := now.k1 - before.k1:
                 cells.append(Cell(K1, municipality, month, "", k1, k1 * start))
             mediable, current = now.mediable - before.mediable, now.current - before.current

@@ -12,7 +12,14 @@ from functools import cache
 from typing import NamedTuple, TypeVar
 
 from stroom_reporting.domain.families import active_on, years_between
-from stroom_reporting.domain.months import first_day, last_day, month_of, month_range, next_month
+from stroom_reporting.domain.months import (
+    first_day,
+    last_day,
+    month_of,
+    month_range,
+    next_month,
+    previous_month,
+)
 
 KPI_REGULATIONS = frozenset({"PW", "IOAW", "IOAZ"})
 WORK = frozenset({"employment", "self_employment"})
@@ -399,65 +406,56 @@ def _report_months(day: date, sixty: int | None, long_trajectory: bool) -> tuple
     return tuple(_months_later(month, k) for k in ((0, 3, 4, 12, 13) if yearly else (0, 3, 4)))
 
 
-def standing_months(benefit: KpiBenefit, clients: ClientFile) -> list[int]:
-    """The months from the benefit's start at whose end its standing may differ from the month
-    before's: a start, end, join or leave, an assessment, a progress report and the months in which
-    it stops being current (3 or 12 months on), a member turning 60. At every other month end it
-    is the same as at the one before."""
-    days: set[date | None] = {benefit.start_date, benefit.end_date}
-    months: set[int] = set()
-    for m in benefit.members:
-        days.update((m.joined, m.left))
-        months.update(map(month_of, clients.assessment_days.get(m.client_ref, ())))
-        sixty = None if m.birth_date is None else m.birth_date.year * 100 + 6000 + m.birth_date.month
-        for day, _, long_trajectory in clients.progress.get(m.client_ref, ()):
-            months.update(_report_months(day, sixty, long_trajectory))
-        if sixty is not None:
-            months.update((sixty, next_month(sixty)))
-    months.update(month_of(day) for day in days if day is not None)
-    start = month_of(benefit.start_date)
+def standing_months(benefit: KpiBenefit, clients: ClientFile, first: int = 0) -> list[int]:
+    """The months from the benefit's start (and from `first`) at whose end its standing may differ
+    from the month before's: a start, end, join or leave, an assessment, a progress report and the
+    months in which it stops being current (3 or 12 months on), a member turning 60. At every other
+    month end it is the same as at the one before."""
+    start = max(month_of(benefit.start_date), first)
     # Past the month after its end a benefit stands nowhere at every month end: reports, 60th
     # birthdays and assessments that come later change nothing there.
     last = None if benefit.end_date is None else next_month(month_of(benefit.end_date))
+    days: set[date | None] = {benefit.start_date, benefit.end_date}
+    months: set[int] = set()
+    # A record moves month ends from its own month on, a progress report's up to 13 months later:
+    # records older than that reach no month asked for, and a client's long history is passed by.
+    assessed_from = first_day(start)
+    reported_from = months_before(assessed_from, 13)
+    for m in benefit.members:
+        days.update((m.joined, m.left))
+        assessed = clients.assessment_days.get(m.client_ref, ())
+        months.update(map(month_of, assessed[bisect_left(assessed, assessed_from) :]))
+        sixty = None if m.birth_date is None else m.birth_date.year * 100 + 6000 + m.birth_date.month
+        reported = clients.progress_days.get(m.client_ref, ())
+        if reported:
+            recent = clients.progress[m.client_ref][bisect_left(reported, reported_from) :]
+            for day, _, long_trajectory in recent:
+                months.update(_report_months(day, sixty, long_trajectory))
+        if sixty is not None:
+            months.update((sixty, next_month(sixty)))
+    months.update(month_of(day) for day in days if day is not None)
     return sorted(m for m in months if m >= start and (last is None or m <= last))
 
 
 def standing_changes(
-    benefit: KpiBenefit,
-    clients: ClientFile,
-    known: dict[int, Standing] | None = None,
-    months: Sequence[int] | None = None,
-    first: int = 0,
+    benefit: KpiBenefit, clients: ClientFile, first: int = 0
 ) -> list[tuple[int, Standing, Standing]]:
     """(month, standing before, standing at its end) for every month from `first` on at whose end
-    the benefit's standing changes; before its first month, it stands nowhere. `known` holds
-    standings already found for months whose end no difference in the inputs can reach (a month
-    end's standing depends on records dated on or before it only); those found here are added to
-    it. `months`: the benefit's `standing_months`, when the caller has them."""
+    the benefit's standing changes; before its first month, it stands nowhere."""
     if benefit.regulation not in KPI_REGULATIONS:
         return []
-    known = {} if known is None else known
-    months = standing_months(benefit, clients) if months is None else months
     changes = []
-    index = bisect_left(months, first)
-    # The months before `first` are not gone through: only the standing just before it is read.
-    before = _standing_in(benefit, clients, known, months[index - 1]) if index else NOWHERE
-    for month in months[index:]:
-        now = _standing_in(benefit, clients, known, month)
+    # The months before `first` are not gone through: the standing just before it is that at the
+    # end of the month before (as at the last standing month before it).
+    before = NOWHERE
+    if first > month_of(benefit.start_date):
+        before = standing(benefit, last_day(previous_month(first)), clients)
+    for month in standing_months(benefit, clients, first):
+        now = standing(benefit, last_day(month), clients)
         if now != before:
             changes.append((month, before, now))
             before = now
     return changes
-
-
-def _standing_in(
-    benefit: KpiBenefit, clients: ClientFile, known: dict[int, Standing], month: int
-) -> Standing:
-    """The benefit's standing at the month's end, from `known` or found and added to it."""
-    now = known.get(month)
-    if now is None:
-        now = known[month] = standing(benefit, last_day(month), clients)
-    return now
 
 
 class LeadTime(NamedTuple):
