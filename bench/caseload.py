@@ -13,9 +13,11 @@
    publish interval of the embedded broker's profile, as intake's relay sends them), measuring
    the delay from the moment an event is due at the rate (the wait for the next send included)
    to the entity's fact on the facts topic (published right after
-   the transaction that makes the projection change visible): p50 / p99, and beside it the
+   the transaction that makes the projection change visible): p50 / p99, the same split into
+   its legs (due -> sent, sent -> fact made by a worker, made -> arrived), and beside it the
    workers' own account of where a batch's oldest event was how long after its acceptance
-   (decoded, transaction started, applied, published: `stroom_caseload_batch_delay_seconds`);
+   (fetched, decoded, transaction started, applied, facts queued, published:
+   `stroom_caseload_batch_delay_seconds`);
 4. for each of `--depths`, the live worker's CPU per event on entities with that many events
    behind them (bench/history_depth.py).
 

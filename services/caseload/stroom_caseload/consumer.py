@@ -164,6 +164,8 @@ class Processor:
 
     async def submit(self, records: Sequence[Record], done: Callable[[], None]) -> None:
         """Decode a batch and queue it; `done` is called once its effects are durable and published."""
+        accepted = min((r.timestamp for r in records if r.timestamp is not None), default=None)
+        self._observe(accepted, "fetched")
         decoded: list[tuple[Record, Decoded]] = []
         poison: list[tuple[Record, str]] = []
         for position, record in enumerate(records):
@@ -189,7 +191,6 @@ class Processor:
             self._room.clear()
             await self._room.wait()
         self._waiting_events += len(records)
-        accepted = min((r.timestamp for r in records if r.timestamp is not None), default=None)
         batch = _Batch(decoded, poison, done, accepted)
         self._to_apply.put_nowait(batch)
         self._reached(batch, "decoded")
@@ -223,6 +224,7 @@ class Processor:
             batch, facts, dead = await self._to_send.get()
             # Queued again in full if queueing fails (the broker away): facts repeat harmlessly.
             futures = await _persist(functools.partial(self._send, facts, dead), "publiceren van feiten")
+            self._reached(batch, "queued")
             await self._to_confirm.put((batch, facts, dead, futures))
 
     async def _confirm_loop(self) -> None:
@@ -241,8 +243,11 @@ class Processor:
                 self.metrics.freshness.set(max(0.0, time.time() - max(stamps)))
 
     def _reached(self, batch: _Batch, stage: str) -> None:
-        if batch.accepted is not None:
-            self.metrics.delay.labels(stage).observe(max(0.0, time.time() - batch.accepted))
+        self._observe(batch.accepted, stage)
+
+    def _observe(self, accepted: float | None, stage: str) -> None:
+        if accepted is not None:
+            self.metrics.delay.labels(stage).observe(max(0.0, time.time() - accepted))
 
     async def _publish(self, facts: list[Outgoing], poison: list[tuple[Record, str]]) -> None:
         await asyncio.gather(*await self._send(facts, poison))

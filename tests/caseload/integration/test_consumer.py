@@ -327,6 +327,15 @@ async def test_batches_queued_during_a_transaction_are_applied_in_one_and_done_i
     )
     assert 60 < started <= applied <= published < 60 + 70
     assert stored == len({(event["source"], event["id"]) for event in raw})
+    # Each batch also when handed over, before its decoding; the transaction's facts when queued.
+    fetched = [
+        metrics.registry.get_sample_value(f"stroom_caseload_batch_delay_seconds_{what}", {"stage": "fetched"})
+        for what in ("count", "sum")
+    ]
+    assert fetched[0] == 2
+    assert 2 * 60 - half / 1000 < cast(float, fetched[1]) <= cast(float, delays["decoded"][1])
+    queued = metrics.registry.get_sample_value("stroom_caseload_batch_delay_seconds_sum", {"stage": "queued"})
+    assert applied <= cast(float, queued) <= published
 
 
 async def test_transactions_go_on_while_the_broker_has_not_acknowledged_their_facts(
