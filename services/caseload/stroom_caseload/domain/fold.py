@@ -328,7 +328,7 @@ class Projection(Generic[A, S]):
         `extend`; None otherwise)."""
         unique = {(s.event.source, s.event.id): s for s in stored}
         if all(s.periods is None and not s.retracted for s in unique.values()):
-            return self._unretracted(unique.values())
+            return self.unretracted([Typed.of(s.event) for s in unique.values()])
         times = sorted(
             {s.event.time for s in unique.values()} | {m for s in unique.values() for m in s.retracted}
         )
@@ -372,12 +372,12 @@ class Projection(Generic[A, S]):
                 versions.append(self.version(moment, state))
         return versions, None
 
-    def _unretracted(self, stored: Iterable[Stored]) -> tuple[list[Version], Memo[A] | None]:
-        """`history` when nothing retracts any of the events: each counts from its own time on,
-        so the moments are the events' times and the events of each moment fold onto the
-        accumulator of the one before (the general walk, without its bookkeeping: most entities
-        have no retraction)."""
-        typed = sorted([Typed.of(s.event) for s in stored], key=_order)
+    def unretracted(self, typed: list[Typed]) -> tuple[list[Version], Memo[A] | None]:
+        """`history` when nothing retracts any of the events (each given once): each counts from
+        its own time on, so the moments are the events' times and the events of each moment fold
+        onto the accumulator of the one before (the general walk, without its bookkeeping: most
+        entities have no retraction)."""
+        typed = sorted(typed, key=_order)
         if not typed:
             return [], None
         versions, acc = self._fold_on(self.empty, typed, None)
@@ -454,6 +454,13 @@ def history(kind: str, stored: Sequence[Stored]) -> list[Version]:
 def history_memo(kind: str, stored: Sequence[Stored]) -> tuple[list[Version], Memo[Any] | None]:
     """`history`, and where its fold ended when nothing retracts any of the events."""
     return _PROJECTIONS[kind].history(stored)
+
+
+def unretracted_memo(kind: str, typed: list[Typed]) -> tuple[list[Version], Memo[Any] | None]:
+    """`history_memo` of events that nothing retracts, each given once, as the fold sees them:
+    for a caller that knows so without a `Stored` for each."""
+    projection: Projection[Any, Any] = _PROJECTIONS[kind]
+    return projection.unretracted(typed)
 
 
 def extend(kind: str, memo: Memo[Any], events: Iterable[Event]) -> tuple[list[Version], Memo[Any]] | None:

@@ -412,8 +412,18 @@ def entity_write(
     """An entity folded from its stored events; its revision follows `current`'s (the revision
     and full change stored last, if any). `since`: the earliest recorded time of the events that
     are new to it (None: unknown); its versions before that moment are unchanged."""
+    return entity_written(key, history_memo(kind_of_key(key), stored), current, since)
+
+
+def entity_written(
+    key: str,
+    folded_history: tuple[list[Version], Memo[Any] | None],
+    current: tuple[int, bytes | None] = (0, None),
+    since: datetime | None = None,
+) -> EntityWrite:
+    """`entity_write` of the entity's history as `history_memo` gives it (or `unretracted_memo`)."""
     kind = kind_of_key(key)
-    versions, memo = history_memo(kind, stored)
+    versions, memo = folded_history
     revision, previous = current
     kept = 0 if since is None else bisect_left(versions, since, key=_recorded_from)
     before = full_rows(previous)

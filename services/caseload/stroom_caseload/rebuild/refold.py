@@ -14,14 +14,15 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from stroom_caseload.domain.client import client_point
 from stroom_caseload.domain.events import Event, Stored, counted, effective
-from stroom_caseload.domain.plan import entity_write
+from stroom_caseload.domain.fold import Memo, Typed, history_memo, unretracted_memo
+from stroom_caseload.domain.plan import EntityWrite, entity_write, entity_written
 from stroom_caseload.domain.publication import client_record, record_id
 from stroom_caseload.rebuild.bulk import BulkWriter
 from stroom_caseload.rebuild.shadow_ledger import Held, HeldEvents
 from stroom_caseload.repository import client_fact_row, ledger_event, state_rows
 from stroom_caseload.tables import live, shadow
-from stroom_contract.facts import ClientFact
-from stroom_contract.keys import key_kind
+from stroom_contract.facts import ClientFact, Version
+from stroom_contract.keys import key_kind, kind_of_key
 from stroom_contract.retractions import Retractions
 from stroom_contract.types import JSONObject
 
@@ -42,10 +43,10 @@ class _Chunk:
     def full(self) -> bool:
         return self.entities + len(self.rows[shadow.client_facts]) >= CHUNK
 
-    def entity(self, key: str, live_revision: int, stored: list[Stored]) -> None:
-        entity = entity_write(key, stored, (live_revision, None))
+    def entity(self, entity: EntityWrite) -> None:
         # The swap's revisions (`run._continue_revisions`) and republication read it back.
         assert entity.fact is not None, "a whole fold keeps its full change"
+        key = entity.key
         for table, row in state_rows(shadow, key, entity.versions).rows:
             self.rows[table].append(row)
         self.rows[shadow.entities].append(
@@ -91,6 +92,19 @@ async def fold_held(
         source, event_id, kind, time, data, _ = event
         return counted(Event(source, event_id, kind, time, _READ, data), retractions)
 
+    def history(key: str, events: list[Held]) -> tuple[list[Version], Memo[Any] | None]:
+        kind = kind_of_key(key)
+        retracted = retractions.of
+        if any(retracted((source, event_id)) for source, event_id, _, _, _, _ in events):
+            return history_memo(kind, [stored(event) for event in events])
+        # Nearly every entity: nothing retracts its events, each folded as validation typed it,
+        # without an `Event` and a `Stored` made for each only to be read back.
+        typed = {
+            (source, event_id): Typed((time, source, event_id), data)
+            for source, event_id, _, time, data, _ in events
+        }
+        return unretracted_memo(kind, list(typed.values()))
+
     records: list[Record] = []
 
     async with engine.connect() as conn:
@@ -100,7 +114,7 @@ async def fold_held(
     # random places all over it.
     for key, events in sorted(held.entities.items()):
         if key not in strays:
-            chunk.entity(key, revisions.get(key, 0), [stored(event) for event in events])
+            chunk.entity(entity_written(key, history(key, events), (revisions.get(key, 0), None)))
         if chunk.full:
             await writer.append(chunk.rows)
             chunk = _Chunk()
@@ -157,7 +171,7 @@ async def refold(
                     record = record_id(event.source, event.id)
                     chunk.client(record, client_point(event), event.time, point.retracted_at)
             elif stored:
-                chunk.entity(key, revisions.get(key, 0), stored)
+                chunk.entity(entity_write(key, stored, (revisions.get(key, 0), None)))
 
         # By the partition: each step of an async result costs a switch of greenlets.
         async for partition in rows.partitions():
