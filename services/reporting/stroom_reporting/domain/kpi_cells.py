@@ -104,23 +104,6 @@ def _readings(assessments: Iterable[Assessed]) -> list[tuple[date, tuple[bool, b
     return runs
 
 
-def standings(cells: Iterable[Cell], months: Iterable[int]) -> dict[int, kpis.Standing]:
-    """A benefit's standing at the months' ends, from its K1 and K2 cells (their changes)."""
-    changes = sorted((c.month, c.measure, c.a, c.b) for c in cells if c.measure in (K1, K2))
-    result = {}
-    k1 = mediable = current = index = 0
-    for month in sorted(months):
-        while index < len(changes) and changes[index][0] <= month:
-            _, measure, a, b = changes[index]
-            if measure == K1:
-                k1 += a
-            else:
-                mediable, current = mediable + a, current + b
-            index += 1
-        result[month] = kpis.Standing(bool(k1), bool(mediable), bool(current))
-    return result
-
-
 def plan_cells(lead: kpis.LeadTime | None) -> tuple[Cell, ...]:
     """A plan's K3 cell, in the month it was sent and the municipality of its application."""
     if lead is None:
