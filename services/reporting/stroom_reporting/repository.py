@@ -14,7 +14,7 @@ from pydantic import Field, TypeAdapter
 from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from stroom_contract.facts import BenefitChange, ClientRecord, EntityChange, Fact
+from stroom_contract.facts import ClientRecord, EntityChange, Fact
 from stroom_contract.rows import ApplicationRow, PhaseRow, PlacementSpell, Recorded
 from stroom_platform import dialect
 from stroom_platform.organisations import OrganisationsConfig, load_organisations
@@ -86,26 +86,38 @@ class Applied:
 def _spell_rows(change: EntityChange, versions: Sequence[Recorded[Any]]) -> list[tuple[Any, ...]]:
     """A change's row versions as tuples in SPELL_COLUMNS order, after the entity."""
     entity = change.entity
-    if isinstance(change, BenefitChange):
+    if change.kind == "benefit":
         return [
             (
                 entity,
-                s.unit,
-                s.municipality,
-                s.regulation,
-                s.start_date,
-                s.end_date,
-                month_of(s.start_date),
-                month_of(s.end_date) if s.end_date else None,
-                s.inflow_reason,
-                s.outflow_reason,
-                s.client_ref,
-                s.role,
-                s.birth_date,
+                unit,
+                municipality,
+                regulation,
+                start_date,
+                end_date,
+                month_of(start_date),
+                month_of(end_date) if end_date else None,
+                inflow_reason,
+                outflow_reason,
+                client_ref,
+                role,
+                birth_date,
                 recorded_from,
                 recorded_to,
             )
-            for s, recorded_from, recorded_to in versions
+            for (
+                unit,
+                _,
+                municipality,
+                regulation,
+                start_date,
+                end_date,
+                inflow_reason,
+                outflow_reason,
+                client_ref,
+                role,
+                birth_date,
+            ), recorded_from, recorded_to in versions
         ]
     return [(entity, *row, recorded_from, recorded_to) for row, recorded_from, recorded_to in versions]
 
@@ -323,26 +335,36 @@ async def _replace_records(
     await dialect.write_rows(
         conn, t.client_records, RECORD_COLUMNS, [_record_row(r) for r in winners], stored
     )
-    since = {r.record_id: min(r.recorded_at, stored.get(r.record_id, (0, r.recorded_at))[1]) for r in winners}
-    return winners, since, {r.record_id for r in winners if r.record_id in stored}
+    since = {r.record_id: r.recorded_at for r in winners}
+    revised = {i for i in stored if i in since}
+    for i in revised:
+        since[i] = min(since[i], stored[i][1])
+    return winners, since, revised
 
 
-def _latest_recorded(fact: Fact) -> datetime | None:
-    """The newest recorded moment a fact tells of; None for a change without rows."""
-    if isinstance(fact, ClientRecord):
-        return max(filter(None, (fact.recorded_at, fact.retracted_at)))
-    versions = (*fact.rows, *fact.removed)
-    return max((m for v in versions for m in (v.recorded_from, v.recorded_to) if m is not None), default=None)
+def _latest_recorded(
+    changes: Sequence[EntityChange], records: Sequence[ClientRecord]
+) -> tuple[Counter[str], dict[str, datetime]]:
+    """Per read model, the facts applied and the newest recorded moment they tell of (none for
+    changes without rows)."""
+    applied: Counter[str] = Counter(change.kind for change in changes)
+    moments: dict[str, list[datetime | None]] = {}
+    for change in changes:
+        told = moments.setdefault(change.kind, [])
+        for version in (*change.rows, *change.removed):
+            told += version[1:]
+    latest = {kind: max(filter(None, told)) for kind, told in moments.items() if any(told)}
+    if records:
+        applied["client"] = len(records)
+        retracted = [r.retracted_at for r in records if r.retracted_at is not None]
+        latest["client"] = max([r.recorded_at for r in records] + retracted)
+    return applied, latest
 
 
-async def _touch_freshness(conn: AsyncConnection, winners: Sequence[Fact], now: datetime) -> None:
-    applied: Counter[str] = Counter()
-    latest: dict[str, datetime] = {}
-    for fact in winners:
-        applied[fact.kind] += 1
-        moment = _latest_recorded(fact)
-        if moment is not None and (fact.kind not in latest or moment > latest[fact.kind]):
-            latest[fact.kind] = moment
+async def _touch_freshness(
+    conn: AsyncConnection, changes: Sequence[EntityChange], records: Sequence[ClientRecord], now: datetime
+) -> None:
+    applied, latest = _latest_recorded(changes, records)
     rows = [(kind, now, latest[kind], applied[kind], latest[kind]) for kind in READ_MODELS if kind in latest]
     table = t.freshness.name
     await dialect.upsert_rows(
@@ -391,7 +413,7 @@ async def apply_facts(
     count = 0
     for fact in facts:
         count += 1
-        if isinstance(fact, ClientRecord):
+        if fact.kind == "client":
             if fact.record_id not in records or fact.revision > records[fact.record_id].revision:
                 records[fact.record_id] = fact
         else:
@@ -409,8 +431,7 @@ async def apply_facts(
         record_since,
         revised,
     )
-    all_winners: list[Fact] = [*changed.applied, *record_winners]
-    await _touch_freshness(conn, all_winners, now)
+    await _touch_freshness(conn, changed.applied, record_winners, now)
     await move_generation(conn)
     await dialect.upsert_rows(
         conn,
@@ -420,5 +441,5 @@ async def apply_facts(
         ("municipality", "regulation", "unit", "month"),
         {"changed_at": "excluded.changed_at"},
     )
-    applied = len(all_winners)
+    applied = len(changed.applied) + len(record_winners)
     return Applied(applied, count - applied - changed.parked, set(changed.months), changed.parked)

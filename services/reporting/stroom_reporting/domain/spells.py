@@ -71,21 +71,24 @@ def chain(stored: int | None, changes: Iterable[EntityChange]) -> Chain:
     reached = -1 if stored is None else stored
     pool: dict[int, EntityChange] = {}
     for change in changes:
+        if change.revision <= reached:
+            continue
         held = pool.get(change.revision)
         # A full change and an incremental one of one revision hold the same rows.
         if held is None or (held.base is not None and change.base is None):
             pool[change.revision] = change
     applied: list[EntityChange] = []
-    while True:
-        pool = {revision: c for revision, c in pool.items() if revision > reached}
+    while pool:
         full = [c for c in pool.values() if c.base is None]
         step = (
             max(full, key=_revision) if full else next((c for c in pool.values() if c.base == reached), None)
         )
         if step is None:
-            return Chain(applied, sorted(pool.values(), key=_revision))
+            break
         applied.append(step)
         reached = step.revision
+        pool = {revision: c for revision, c in pool.items() if revision > reached}
+    return Chain(applied, sorted(pool.values(), key=_revision))
 
 
 def _revision(change: EntityChange) -> int:
