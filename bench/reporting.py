@@ -57,6 +57,7 @@ from urllib.parse import urlencode
 import asyncpg
 import duckdb
 import orjson
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bench import duckdb_reference
 from bench.caseload import backends_cpu
@@ -83,11 +84,11 @@ from stroom_platform.db import make_engine
 from stroom_platform.memory import batch_collection
 from stroom_platform.organisations import load_organisations
 from stroom_reporting.commands import migrate
-from stroom_reporting.consumer import FACT_ADAPTER
+from stroom_reporting.consumer import FACT_ADAPTER, KpiRestates
 from stroom_reporting.domain import kpis
 from stroom_reporting.domain.kpis import WORK_OR_EDUCATION
 from stroom_reporting.domain.months import month_range
-from stroom_reporting.repository import apply_facts
+from stroom_reporting.repository import apply_facts, restate_kpis
 from stroom_reporting.settings import ReportingSettings
 from stroom_simulator.bsns import pseudonym
 
@@ -593,6 +594,8 @@ async def load(url: str, events: int, chunk: int, batch: int, ndjson: Path) -> L
     engine = make_engine(url)
     loading = decoding = cpu = 0.0
     generated = index = 0
+    # The consumer's policy (FactsConsumer): the KPI cells restated behind the facts.
+    restates = KpiRestates(ReportingSettings.model_fields["kpi_restate_seconds"].default, batch)
     with ndjson.open("w") as out:
         while generated < events:
             # About ten events a benefit: small sizes are not rounded up to a whole chunk.
@@ -616,7 +619,12 @@ async def load(url: str, events: int, chunk: int, batch: int, ndjson: Path) -> L
                 with batch_collection():
                     decoded = [FACT_ADAPTER.validate_json(v) for v in values[start : start + batch]]
                     async with engine.begin() as conn:
-                        await apply_facts(conn, decoded, datetime.now(UTC))
+                        await apply_facts(conn, decoded, datetime.now(UTC), restate=False)
+                if restates.applied(len(decoded), time.monotonic()):
+                    await restate(engine, restates)
+            if generated >= events and restates.pending_since is not None:
+                # The consumer's idle step: the KPI cells current before the load is done.
+                await restate(engine, restates)
             loading += time.perf_counter() - t
             cpu += time.process_time() - c
             print(
@@ -627,6 +635,14 @@ async def load(url: str, events: int, chunk: int, batch: int, ndjson: Path) -> L
     database_cpu = await backends_cpu(url)
     await engine.dispose()
     return Loaded(loading, decoding, cpu, database_cpu, generated)
+
+
+async def restate(engine: AsyncEngine, restates: KpiRestates) -> None:
+    """Restate the pending KPI cells in a transaction of their own, as the consumer does."""
+    with batch_collection():
+        async with engine.begin() as conn:
+            await restate_kpis(conn)
+    restates.restated()
 
 
 def duckdb_ms(sql: str, parameters: list[object], runs: int = 3) -> tuple[float, list[Any]]:

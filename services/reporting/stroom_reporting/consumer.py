@@ -4,8 +4,10 @@ dead-lettered with its reason, and the rest of its batch applied."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,10 +26,37 @@ from stroom_platform.kafka.lag import LagProbe
 from stroom_platform.memory import batch_collection
 from stroom_platform.organisations import load_organisations
 from stroom_platform.tasks import cancel_and_wait
-from stroom_reporting.repository import Applied, apply_facts
+from stroom_reporting.repository import Applied, apply_facts, restate_kpis
 from stroom_reporting.settings import ReportingSettings
 
+log = logging.getLogger(__name__)
+
 FACT_ADAPTER: TypeAdapter[Fact] = TypeAdapter(Fact)
+
+
+@dataclass
+class KpiRestates:
+    """When the KPI cells left pending by the batches are restated (settings.kpi_restate_seconds):
+    after a batch less than full, or once the first batch pending is `seconds` old. A new process
+    finds pending what the one before left, so the first batch it applies restates."""
+
+    seconds: float
+    batch_size: int
+    # The monotonic time of the first batch applied since the last restate; None: none pending.
+    pending_since: float | None = float("-inf")
+
+    def applied(self, batch: int, now: float) -> bool:
+        """A batch of `batch` facts was applied at `now`: whether to restate now."""
+        if self.pending_since is None:
+            self.pending_since = now
+        return batch < self.batch_size or self.overdue(now)
+
+    def overdue(self, now: float) -> bool:
+        """Whether what is pending has waited `seconds` at `now`."""
+        return self.pending_since is not None and now - self.pending_since >= self.seconds
+
+    def restated(self) -> None:
+        self.pending_since = None
 
 
 class FactsConsumer:
@@ -49,6 +78,16 @@ class FactsConsumer:
         )
         self._batch_seconds = Histogram(
             "stroom_reporting_batch_apply_seconds", "Time to apply one batch of facts", registry=registry
+        )
+        self._restates = KpiRestates(settings.kpi_restate_seconds, settings.consumer_batch_size)
+        # A batch and a restate when idle one after the other: a restate that ends has taken in
+        # every batch applied before, and the batches after it are pending anew.
+        self._writing = asyncio.Lock()
+        self._idle: asyncio.Task[None] | None = None
+        self._restate_seconds = Histogram(
+            "stroom_reporting_kpi_restate_seconds",
+            "Time to restate the KPI cells the batches since the last restate left pending",
+            registry=registry,
         )
         self._freshness = Gauge(
             "stroom_reporting_freshness_seconds",
@@ -82,10 +121,12 @@ class FactsConsumer:
         # A new broker log: the facts come again from its start; the revisions sort them out.
         watch = EpochWatch(self._broker, self._consumer.rewind)
         self._watch = asyncio.create_task(watch.run(), name="reporting-broker-epoch")
+        self._idle = asyncio.create_task(self._restate_when_idle(), name="reporting-kpi-restates")
 
     async def stop(self) -> None:
-        if self._watch is not None:
-            await cancel_and_wait(self._watch)
+        for task in (self._watch, self._idle):
+            if task is not None:
+                await cancel_and_wait(task)
         for part in (self._consumer, self._probe, self._producer):
             if part is not None:
                 await part.stop()
@@ -109,6 +150,30 @@ class FactsConsumer:
         stamps = [record.timestamp for record in records if record.timestamp is not None]
         if stamps:
             self._freshness.set(max(0.0, time.time() - max(stamps)))
+        if self._restates.applied(len(records), time.monotonic()):
+            await self._restate()
+
+    async def _restate_when_idle(self) -> None:
+        """Restate what waits once it is due when no batch comes to do it (the last was full)."""
+        while True:
+            await asyncio.sleep(self._restates.seconds)
+            if self._restates.overdue(time.monotonic()):
+                await self._restate()
+
+    async def _restate(self) -> None:
+        """Restate the pending KPI cells in a transaction of their own; when it fails they stay
+        pending and the next batch tries again."""
+        async with self._writing:
+            try:
+                with self._restate_seconds.time(), batch_collection():
+                    async with self._engine.begin() as conn:
+                        await restate_kpis(conn, self._organisations)
+            except Exception as exc:
+                log.warning(
+                    "KPI-cellen herberekenen mislukt; ze blijven wachten", extra={"error": type(exc).__name__}
+                )
+                return
+            self._restates.restated()
 
     async def _apply(self, records: Sequence[Record]) -> tuple[Applied, list[tuple[Record, str]]]:
         """The batch's facts decoded and applied in one transaction; those outside the contract
@@ -121,8 +186,11 @@ class FactsConsumer:
             except ValidationError as exc:
                 poison.append((record, Refusal.CONTRACT.reason(summary(exc, "feit"))))
         with self._batch_seconds.time():
-            async with self._engine.begin() as conn:
-                return await apply_facts(conn, facts, datetime.now(UTC), self._organisations), poison
+            async with self._writing, self._engine.begin() as conn:
+                return (
+                    await apply_facts(conn, facts, datetime.now(UTC), self._organisations, restate=False),
+                    poison,
+                )
 
     def assigned(self) -> bool:
         """Whether the group gave this consumer partitions: without, it applies nothing."""

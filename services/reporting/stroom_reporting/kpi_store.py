@@ -1,6 +1,7 @@
-"""Keeps the KPI cells (domain.kpi_cells) in step with the read models: after each batch of facts,
-the cells of exactly the benefits and plans the batch can have changed are computed again over
-recorded time from the stored read models, and only what differs is written."""
+"""Keeps the KPI cells (domain.kpi_cells) in step with the read models: each batch of facts
+records the benefits and plans it can have changed (`mark`), and a step of its own behind the
+facts (`restate_pending`) computes their cells again over recorded time from the stored read
+models, once for all the batches before it, writing only what differs."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from itertools import groupby
 from typing import Any, NamedTuple
 
 import orjson
-from sqlalchemy import Table, select
+from sqlalchemy import Table, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from stroom_contract.facts import ClientRecord
@@ -56,6 +57,11 @@ RECORD_COLUMNS = (
 )
 APPLICATION_COLUMNS = ("entity", "client_ref", "municipality", "received_on", *RECORDED)
 CHUNK = 2000  # entities per round of reads and writes
+# The kinds of what waits in t.kpi_pending: a benefit (with the moments its parts are restated
+# from), a plan, a client record whose stored row was replaced.
+BENEFIT, PLAN, REVISED = "benefit", "plan", "revised"
+PENDING_COLUMNS = ("kind", "key", "standing_since", "outflow_since")
+RESTATE_LOCK = 0x4B50495F  # held by whoever restates cells (restate_pending, rebuild): one at a time
 
 
 def benefits_of(rows: Iterable[Any]) -> list[kpis.KpiBenefit]:
@@ -543,27 +549,20 @@ async def restate_benefits(
     conn: AsyncConnection,
     since: Mapping[str, Since],
     organisations: OrganisationsConfig,
-    read: Mapping[str, list[Any]] | None = None,
-    benefits_of_people: Mapping[str, set[str]] | None = None,
     revised: Container[str] = frozenset(),
 ) -> None:
     """Compute the parts of these benefits' cells again from the read models, each from the moment
-    `since` names, and store what changed. `read`: spell rows (`_spells`) the caller has already
-    read in this transaction, for every benefit it names (none: no rows); `benefits_of_people`:
-    likewise every benefit (`kpi_people`) of every client it names; `revised`: the ids of client
-    records whose stored row the transaction replaced."""
+    `since` names, and store what changed. `revised`: the ids of client records whose stored row
+    was replaced since the cells were last computed."""
     entities = sorted(since)
-    read = read or {}
-    known = benefits_of_people or {}
     for start in range(0, len(entities), CHUNK):
         chunk = entities[start : start + CHUNK]
-        spells = {e: read[e] for e in chunk if e in read}
-        spells.update(await _spells(conn, [e for e in chunk if e not in read]))
+        spells = await _spells(conn, chunk)
         # Only the inputs of the parts restated are read.
         assessed = _persons(spells, since, lambda s: s.standing)
         wanted = _persons(spells, since, lambda s: s.outflow)
-        people: dict[str, set[str]] = defaultdict(set, {c: set(known[c]) for c in wanted if c in known})
-        for client, entity in await _people(conn, "client_ref", wanted - known.keys()):
+        people: dict[str, set[str]] = defaultdict(set)
+        for client, entity in await _people(conn, "client_ref", wanted):
             people[client].add(entity)
         others = {e for entities_of in people.values() for e in entities_of} - set(spells)
         spells.update(await _spells(conn, others))
@@ -625,27 +624,27 @@ async def restate_plans(conn: AsyncConnection, record_ids: Sequence[str]) -> Non
         await _write(conn, await _stored(conn, chunk), rows)
 
 
-async def restate(
+async def mark(
     conn: AsyncConnection,
     changed_benefits: Iterable[str],
     changed_applications: Iterable[str],
     applicants: Iterable[str],
     records: Sequence[ClientRecord],
-    organisations: OrganisationsConfig,
     changed: Mapping[str, datetime],
     records_changed: Mapping[str, datetime],
-    revised: Container[str],
+    revised: Iterable[str],
 ) -> None:
-    """After a batch's facts were applied (same transaction), given the benefits and applications
-    whose rows changed, the persons of those applications' rows before and after, the client
-    records stored anew, and the recorded moment from which each benefit's rows (`changed`) and
-    each client record (`records_changed`) changed, and which of those records replaced a stored
-    row (`revised`): from
-    there, the month-end counts of every changed benefit and every benefit of a client whose
-    assessment or progress report changed, and the outflow's of every changed benefit and every
-    benefit of their persons, before and after (another benefit of the same person is a return for
-    K5 and the revolving door); the cells of every plan that changed and every plan of the client
-    of an application that changed or naming it."""
+    """After a batch's facts were applied (same transaction), record for `restate_pending` what
+    they can have changed, given the benefits and applications whose rows changed, the persons of
+    those applications' rows before and after, the client records stored anew, and the recorded
+    moment from which each benefit's rows (`changed`) and each client record (`records_changed`)
+    changed, and which of those records replaced a stored row (`revised`): from there, the
+    month-end counts of every changed benefit and every benefit of a client whose assessment or
+    progress report changed, and the outflow's of every changed benefit and every benefit of their
+    persons, before and after (another benefit of the same person is a return for K5 and the
+    revolving door); the cells of every plan that changed and every plan of the client of an
+    application that changed or naming it. The benefits' persons are stored at once: the next
+    batch finds them."""
     benefits = sorted(changed_benefits)
     before = await _people(conn, "entity", benefits)
     spells = await _spells(conn, benefits)
@@ -664,27 +663,58 @@ async def restate(
     for r in records:
         if r.fact.type in STANDING_RECORDS:
             _earliest(assessed, r.client_ref, records_changed[r.record_id])
-    people: dict[str, set[str]] = {client: set() for client in {*returns, *assessed}}
-    for client, entity in await _people(conn, "client_ref", people):
-        people[client].add(entity)
+    for client, entity in await _people(conn, "client_ref", {*returns, *assessed}):
         if client in returns:
             _earliest(outflow, entity, returns[client])
         if client in assessed:
             _earliest(standing, entity, assessed[client])
-    await restate_benefits(
-        conn,
-        {e: Since(standing.get(e), outflow.get(e)) for e in {*standing, *outflow}},
-        organisations,
-        {e: spells.get(e, []) for e in benefits},
-        people,
-        revised,
-    )
     plans = {r.record_id for r in records if r.fact.type == "plan"}
     for column, values in (("client_ref", set(applicants)), ("application", set(changed_applications))):
         plans.update(
             record_id for (record_id,) in await _select(conn, t.kpi_plans, column, values, ("record_id",))
         )
-    await restate_plans(conn, sorted(plans))
+    pending: list[tuple[str, str, datetime | None, datetime | None]] = [
+        *((BENEFIT, e, standing.get(e), outflow.get(e)) for e in {*standing, *outflow}),
+        *((PLAN, p, None, None) for p in plans),
+        *((REVISED, i, None, None) for i in revised),
+    ]
+    table = t.kpi_pending.name
+    # A benefit already pending is restated from the earlier of the moments; sorted: concurrent
+    # consumers lock the pending rows in one order and cannot deadlock.
+    await dialect.upsert_rows(
+        conn,
+        t.kpi_pending,
+        PENDING_COLUMNS,
+        sorted(pending, key=lambda row: (row[0], row[1])),
+        ("kind", "key"),
+        {
+            column: f"CASE WHEN excluded.{column} IS NULL THEN {table}.{column}"
+            f" WHEN {table}.{column} IS NULL OR excluded.{column} < {table}.{column}"
+            f" THEN excluded.{column} ELSE {table}.{column} END"
+            for column in PENDING_COLUMNS[2:]
+        },
+    )
+
+
+async def waiting(conn: AsyncConnection) -> int:
+    """How many benefits and plans wait for their cells to be restated (`restate_pending`)."""
+    pending = t.kpi_pending
+    found = await conn.scalar(select(func.count()).select_from(pending).where(pending.c.kind != REVISED))
+    return int(found or 0)
+
+
+async def restate_pending(conn: AsyncConnection, organisations: OrganisationsConfig) -> int:
+    """Restate what the facts' transactions left pending (`mark`), each benefit and plan once, in
+    the caller's transaction; returns how many benefits and plans were restated. One restate at a
+    time: two would each move the totals by the same cells."""
+    await dialect.lock_transaction(conn, RESTATE_LOCK)
+    pending = t.kpi_pending
+    found = list(await conn.execute(delete(pending).returning(*(pending.c[c] for c in PENDING_COLUMNS))))
+    since = {key: Since(standing, outflow) for kind, key, standing, outflow in found if kind == BENEFIT}
+    plans = sorted(key for kind, key, _, _ in found if kind == PLAN)
+    await restate_benefits(conn, since, organisations, {key for kind, key, _, _ in found if kind == REVISED})
+    await restate_plans(conn, plans)
+    return len(since) + len(plans)
 
 
 async def _write_people(
@@ -707,7 +737,9 @@ def _earliest(moments: dict[str, datetime], key: str, moment: datetime) -> None:
 
 async def rebuild(conn: AsyncConnection, organisations: OrganisationsConfig) -> tuple[int, int]:
     """Every cell computed again from the stored read models (a database that had facts before the
-    cells existed); returns the benefits and plans restated."""
+    cells existed); returns the benefits and plans restated. What waits for `restate_pending` is
+    left waiting: restated again, it stays as it is."""
+    await dialect.lock_transaction(conn, RESTATE_LOCK)
     kept = (t.kpi_cells, t.kpi_totals, t.kpi_year_totals, t.kpi_year_changes, t.kpi_people, t.kpi_plans)
     for table in kept:
         await conn.execute(table.delete())

@@ -399,15 +399,28 @@ def default_organisations() -> OrganisationsConfig:
     return load_organisations()
 
 
+async def restate_kpis(conn: AsyncConnection, organisations: OrganisationsConfig | None = None) -> int:
+    """Bring the KPI cells up to the facts applied (`kpi_store.restate_pending`) inside the
+    caller's transaction, moving the generation when any was restated; returns how many benefits
+    and plans were restated. `organisations`: as for `apply_facts`."""
+    restated = await kpi_store.restate_pending(conn, organisations or default_organisations())
+    if restated:
+        await move_generation(conn)
+    return restated
+
+
 async def apply_facts(
     conn: AsyncConnection,
     facts: Iterable[Fact],
     now: datetime,
     organisations: OrganisationsConfig | None = None,
+    restate: bool = True,
 ) -> Applied:
     """Apply a batch inside the caller's transaction; redelivered or older facts change nothing,
     and an entity's change whose base has not come yet waits for it. `organisations` (the
-    versioned configuration when None) bounds where K5 and the revolving door look for a return."""
+    versioned configuration when None) bounds where K5 and the revolving door look for a return.
+    The KPI cells the batch can have changed are left pending for `restate_kpis` when `restate`
+    is false, else restated in the same transaction."""
     changes: list[EntityChange] = []
     records: dict[str, ClientRecord] = {}
     count = 0
@@ -420,17 +433,18 @@ async def apply_facts(
             changes.append(fact)
     changed = await _apply_changes(conn, changes)
     record_winners, record_since, revised = await _replace_records(conn, records)
-    await kpi_store.restate(
+    await kpi_store.mark(
         conn,
         changed.entities["benefit"],
         changed.entities["application"],
         changed.applicants,
         record_winners,
-        organisations or default_organisations(),
         changed.since,
         record_since,
         revised,
     )
+    if restate:
+        await kpi_store.restate_pending(conn, organisations or default_organisations())
     await _touch_freshness(conn, changed.applied, record_winners, now)
     await move_generation(conn)
     await dialect.upsert_rows(

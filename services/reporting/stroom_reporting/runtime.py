@@ -8,19 +8,20 @@ from functools import partial
 from typing import Any
 
 from prometheus_client import CollectorRegistry
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from stroom_platform.dialect import make_reading_engine
 from stroom_platform.ops import ReadinessCheck, database_check, database_status, moment
 from stroom_platform.organisations import OrganisationsConfig
-from stroom_reporting import queries
+from stroom_reporting import kpi_store, queries
 from stroom_reporting.consumer import FactsConsumer
 from stroom_reporting.service.answers import Answers
 from stroom_reporting.service.generations import GenerationWatch
 from stroom_reporting.settings import ReportingSettings
 
 STATUS_DESCRIPTION = (
-    "Consumergroep en achterstand, en per leesmodel wanneer het laatst een feit toepaste (versheid)."
+    "Consumergroep en achterstand, per leesmodel wanneer het laatst een feit toepaste (versheid), en "
+    "hoeveel uitkeringen en plannen op het herberekenen van hun KPI-cellen wachten."
 )
 
 
@@ -83,7 +84,8 @@ class ReportingRuntime:
         return checks
 
     async def status(self) -> dict[str, Any]:
-        fresh, database = await database_status(self.engine, queries.freshness)
+        found, database = await database_status(self.engine, _status_reads)
+        fresh, pending = found or (None, None)
         consumer = self.consumer
         return {
             "service": "reporting",
@@ -107,4 +109,14 @@ class ReportingRuntime:
                 }
                 for row in fresh or ()
             },
+            # The KPI cells follow the read models in a step of their own: the benefits and plans
+            # whose cells wait for it, and how long a batch's may wait while a backlog lasts.
+            "kpi_cells": {
+                "pending": pending,
+                "restated_within_seconds": self.settings.kpi_restate_seconds,
+            },
         }
+
+
+async def _status_reads(conn: AsyncConnection) -> tuple[list[Any], int]:
+    return await queries.freshness(conn), await kpi_store.waiting(conn)

@@ -17,6 +17,11 @@ class ReportingSettings(CommonSettings):
     # benefit changed several times in one batch is then restated once instead of in each.
     consumer_batch_size: int = Field(default=8000, ge=1)
     consumer_poll_ms: int = 50
+    # The KPI cells are restated in a step of their own behind the facts, each benefit once for
+    # all the batches that changed it: as soon as a batch comes in less than full (the consumer
+    # has caught up), and while a backlog fills every batch, once the oldest change waiting is
+    # this old. The KPI sheet lags the monthly figures by at most this and one restate.
+    kpi_restate_seconds: float = Field(default=5.0, gt=0)
     # Set false to serve reports from the database without consuming (read replicas, the CLI).
     consume: bool = True
     # Publication (`reports:read:public`): figures below this are suppressed, with every figure

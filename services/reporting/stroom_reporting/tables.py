@@ -266,6 +266,19 @@ kpi_plans = Table(
     Column("application", String(300), index=True),
 )
 
+# What the facts' transactions left for the KPI cells' own step (kpi_store.restate_pending),
+# written with the facts so that a restart loses none: per benefit the recorded moments from
+# which its two parts are restated (None: the part stands), the plans to restate, and the client
+# records whose stored row was replaced meanwhile (their rows no longer tell how they read before).
+kpi_pending = Table(
+    "reporting_kpi_pending",
+    metadata,
+    Column("kind", String(10), primary_key=True),
+    Column("key", String(300), primary_key=True),
+    Column("standing_since", UtcDateTime()),
+    Column("outflow_since", UtcDateTime()),
+)
+
 # Moved in the transaction of every change of the read models (facts applied, KPI cells built
 # again): a finished answer kept under one generation is still the answer while it stands.
 generation = Table(
