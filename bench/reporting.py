@@ -29,6 +29,9 @@ Sizes grow the caseload over the same years, so a
 report's period holds more the larger the size. Each size gets a database of its own; with
 several, a scaling table and the flatness against the smallest size close the run. A size that
 would not fit the machine's memory or disk, or the time budget, is refused with the reason.
+The flatness compares each larger size's reports with the smallest size's timed in turn, pair by
+pair (the smallest size's database is kept until the end): timed minutes apart, two sizes' p50s
+of a kept answer differ on a shared machine by more than their histories make them differ.
 """
 
 from __future__ import annotations
@@ -47,7 +50,7 @@ import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -484,9 +487,12 @@ async def reports_server(url: str, answers_kept: int = 32) -> AsyncIterator[Serv
     """`stroom serve reporting` on the database of `url` in a process of its own, as production
     runs it (uvicorn with httptools, JSON logs), the consumer off, so without a broker; with
     `answers_kept=0` every answer is computed. Stopped afterwards."""
-    # Planner statistics, as autovacuum gathers them within a minute of a load this size.
+    # As autovacuum leaves the tables within a minute of a load this size, whether or not it runs
+    # beside this bench: planner statistics, and no dead row versions of the totals and cells the
+    # load updated in place (their number grows with the history loaded; every read of a live row
+    # beside them would step over them).
     stats = await asyncpg.connect(url.replace("+asyncpg", ""))
-    await stats.execute("ANALYZE")
+    await stats.execute("VACUUM ANALYZE")
     await stats.close()
     port = free_port()
     env = embedded_environment() | {
@@ -679,75 +685,74 @@ MONTHLY_CASES = {
 }
 
 
-async def one_size(events: int, chunk: int, batch: int, runs: int) -> dict[str, float]:
-    """Load `events` into a database of their own and time the reports beside DuckDB; the
-    figures printed and returned."""
-    async with database(str(events)) as url:
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / "events.ndjson"
-            loaded = await load(url, events, chunk, batch, path)
-            loading, decoding, generated = loaded.loading, loaded.decoding, loaded.events
-            admin = await asyncpg.connect(url.replace("+asyncpg", ""))
-            db_bytes = await admin.fetchval("SELECT pg_database_size(current_database())")
-            # The largest tables with their indexes: what would need partitions first.
-            await admin.execute("ANALYZE")
-            tables = await admin.fetch(
-                "SELECT relname, pg_total_relation_size(oid) AS size, reltuples FROM pg_class "
-                "WHERE relkind = 'r' AND relname LIKE 'reporting%' ORDER BY size DESC LIMIT 4"
+async def one_size(url: str, events: int, chunk: int, batch: int, runs: int) -> dict[str, float]:
+    """Load `events` into the database of `url` and time the reports beside DuckDB; the figures
+    printed and returned."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "events.ndjson"
+        loaded = await load(url, events, chunk, batch, path)
+        loading, decoding, generated = loaded.loading, loaded.decoding, loaded.events
+        admin = await asyncpg.connect(url.replace("+asyncpg", ""))
+        db_bytes = await admin.fetchval("SELECT pg_database_size(current_database())")
+        # The largest tables with their indexes: what would need partitions first.
+        await admin.execute("ANALYZE")
+        tables = await admin.fetch(
+            "SELECT relname, pg_total_relation_size(oid) AS size, reltuples FROM pg_class "
+            "WHERE relkind = 'r' AND relname LIKE 'reporting%' ORDER BY size DESC LIMIT 4"
+        )
+        await admin.close()
+        raw_bytes = path.stat().st_size
+        print(
+            f"laden: {generated:,} events in {loading:.1f} s, {generated / loading:,.0f} events/s "
+            f"({loading / generated * 1e6:.0f} µs per event); alleen decoderen (basislijn) "
+            f"{generated / decoding:,.0f} events/s ({decoding / generated * 1e6:.0f} µs per event); "
+            f"verhouding {decoding / loading:.2f} (doel >= 0.5: {verdict(decoding / loading >= 0.5)}); "
+            f"CPU per event: dit proces {loaded.cpu / generated * 1e6:.0f} µs (decoderen inbegrepen), "
+            f"PostgreSQL {loaded.database_cpu / generated * 1e6:.0f} µs; "
+            f"database {db_bytes / generated:,.0f} B per event, "
+            f"ruwe NDJSON {raw_bytes / generated:,.0f} B"
+        )
+        print(
+            "grootste tabellen: "
+            + ", ".join(
+                f"{t['relname']} {t['size'] / generated:,.0f} B per event ({t['reltuples']:,.0f} rijen)"
+                for t in tables
             )
-            await admin.close()
-            raw_bytes = path.stat().st_size
-            print(
-                f"laden: {generated:,} events in {loading:.1f} s, {generated / loading:,.0f} events/s "
-                f"({loading / generated * 1e6:.0f} µs per event); alleen decoderen (basislijn) "
-                f"{generated / decoding:,.0f} events/s ({decoding / generated * 1e6:.0f} µs per event); "
-                f"verhouding {decoding / loading:.2f} (doel >= 0.5: {verdict(decoding / loading >= 0.5)}); "
-                f"CPU per event: dit proces {loaded.cpu / generated * 1e6:.0f} µs (decoderen inbegrepen), "
-                f"PostgreSQL {loaded.database_cpu / generated * 1e6:.0f} µs; "
-                f"database {db_bytes / generated:,.0f} B per event, "
-                f"ruwe NDJSON {raw_bytes / generated:,.0f} B"
-            )
-            print(
-                "grootste tabellen: "
-                + ", ".join(
-                    f"{t['relname']} {t['size'] / generated:,.0f} B per event ({t['reltuples']:,.0f} rijen)"
-                    for t in tables
+        )
+        gc.collect()
+        print(
+            "rapportages: `stroom serve reporting` in een eigen proces, gevraagd over één "
+            "keep-alive-verbinding; getimed van het verzoek tot de laatste byte van het antwoord"
+        )
+        samples: dict[str, Timed] = {}
+        async with reports_server(url) as server:
+            for label, params in MONTHLY_CASES.items():
+                samples[label] = await timed(
+                    server, "/v1/reports/monthly", {**params, "unit": "benefits"}, runs, 60
                 )
+                print(f"maandrapportage, {label}: {sampled(samples[label])}")
+            kpi = await timed(server, "/v1/reports/kpis", KPI_QUERY, runs, 60)
+            print(f"KPI-overzicht, organisatie, één jaar: {sampled(kpi)}")
+        # Without kept answers: what the first request after each load costs.
+        async with reports_server(url, answers_kept=0) as server:
+            computed = await timed(
+                server,
+                "/v1/reports/monthly",
+                {**MONTHLY_CASES[ORGANISATION], "unit": "benefits"},
+                runs,
+                60,
             )
-            gc.collect()
+            kpi_computed = await timed(server, "/v1/reports/kpis", KPI_QUERY, runs, 60)
+            # A kept answer is the one computed now.
+            assert computed.answer == samples[ORGANISATION].answer
+            assert kpi_computed.answer == kpi.answer
             print(
-                "rapportages: `stroom serve reporting` in een eigen proces, gevraagd over één "
-                "keep-alive-verbinding; getimed van het verzoek tot de laatste byte van het antwoord"
+                f"elke keer berekend (geen bewaard antwoord): maandrapportage, {ORGANISATION}: "
+                f"{sampled(computed)}; KPI-overzicht, organisatie, één jaar: {sampled(kpi_computed)}"
             )
-            samples: dict[str, Timed] = {}
-            async with reports_server(url) as server:
-                for label, params in MONTHLY_CASES.items():
-                    samples[label] = await timed(
-                        server, "/v1/reports/monthly", {**params, "unit": "benefits"}, runs, 60
-                    )
-                    print(f"maandrapportage, {label}: {sampled(samples[label])}")
-                kpi = await timed(server, "/v1/reports/kpis", KPI_QUERY, runs, 60)
-                print(f"KPI-overzicht, organisatie, één jaar: {sampled(kpi)}")
-            # Without kept answers: what the first request after each load costs.
-            async with reports_server(url, answers_kept=0) as server:
-                computed = await timed(
-                    server,
-                    "/v1/reports/monthly",
-                    {**MONTHLY_CASES[ORGANISATION], "unit": "benefits"},
-                    runs,
-                    60,
-                )
-                kpi_computed = await timed(server, "/v1/reports/kpis", KPI_QUERY, runs, 60)
-                # A kept answer is the one computed now.
-                assert computed.answer == samples[ORGANISATION].answer
-                assert kpi_computed.answer == kpi.answer
-                print(
-                    f"elke keer berekend (geen bewaard antwoord): maandrapportage, {ORGANISATION}: "
-                    f"{sampled(computed)}; KPI-overzicht, organisatie, één jaar: {sampled(kpi_computed)}"
-                )
-            duck_monthly, _ = duckdb_ms(duckdb_reference.MONTHLY_SQL, [str(path)], min(runs, 3))
-            report_day = date.today()
-            duck_kpi, counts = duckdb_kpis(path, report_day, min(runs, 3))
+        duck_monthly, _ = duckdb_ms(duckdb_reference.MONTHLY_SQL, [str(path)], min(runs, 3))
+        report_day = date.today()
+        duck_kpi, counts = duckdb_kpis(path, report_day, min(runs, 3))
     organisation, kpi_times, sheet = samples[ORGANISATION].times, kpi.times, kpi.answer
     monthly_ratio = duck_monthly / statistics.median(organisation)
     kpi_ratio = duck_kpi / statistics.median(kpi_times)
@@ -807,7 +812,60 @@ async def one_size(events: int, chunk: int, batch: int, runs: int) -> dict[str, 
         "duckdb_monthly_ms": duck_monthly,
         "duckdb_kpi_ms": duck_kpi,
         "kpi_differences": len(differences),
+        "kpi_rows": sum(len(table["rows"]) for table in sheet["tables"].values()),
     }
+
+
+# The smallest size's reports and a larger size's, timed in turn (A B B A ...), so that both
+# share the machine's state of the moment: on a shared machine that moves a loopback request's
+# fraction of a millisecond by more than a tenth between two moments minutes apart, in either
+# direction, while the same answer costs the server the same CPU. Per block `IN_TURN_RUNS`
+# requests (a tenth of that computed): within the rate limit's burst of one server process.
+PAIRS = 8
+IN_TURN_RUNS = 100
+IN_TURN = {
+    "monthly": ("/v1/reports/monthly", {**MONTHLY_CASES[ORGANISATION], "unit": "benefits"}),
+    "kpis": ("/v1/reports/kpis", KPI_QUERY),
+}
+IN_TURN_LABELS = {
+    (True, "monthly"): "geserveerd maand",
+    (True, "kpis"): "geserveerd KPI-overzicht",
+    (False, "monthly"): "berekend maand",
+    (False, "kpis"): "berekend KPI-overzicht",
+}
+
+
+class Ratios(NamedTuple):
+    """The median and range of a larger size's p50 over the smallest's, pair by pair."""
+
+    median: float
+    low: float
+    high: float
+
+    def __str__(self) -> str:
+        return f"{self.median:.2f} ({self.low:.2f}-{self.high:.2f})"
+
+
+async def in_turn(smallest: str, larger: str, runs: int) -> dict[tuple[bool, str], Ratios]:
+    """Per report, served (kept answers) and computed each time, the ratio of the p50 on the
+    database of `larger` to that on `smallest`, over PAIRS pairs of blocks timed in turn."""
+    paired: dict[tuple[bool, str], Ratios] = {}
+    for kept in (True, False):
+        block = min(runs, IN_TURN_RUNS if kept else IN_TURN_RUNS // 10)
+        async with (
+            reports_server(smallest, 32 if kept else 0) as a,
+            reports_server(larger, 32 if kept else 0) as b,
+        ):
+            for report, (path, query) in IN_TURN.items():
+                ratios = []
+                for pair in range(PAIRS):
+                    p50 = [0.0, 0.0]
+                    for side in (0, 1) if pair % 2 == 0 else (1, 0):
+                        times = (await timed((a, b)[side], path, query, block, 60)).times
+                        p50[side] = statistics.median(times)
+                    ratios.append(p50[1] / p50[0])
+                paired[kept, report] = Ratios(statistics.median(ratios), min(ratios), max(ratios))
+    return paired
 
 
 # Per event, to refuse a size before generating it. Disk: the database (0.41-0.48 kB an event
@@ -854,18 +912,28 @@ async def main(sizes: list[int], chunk: int, batch: int, runs: int, panel: int, 
             return 2
     if panel:
         await time_panel(panel, runs)
-    results = []
+    results: list[dict[str, float]] = []
+    flatness: list[dict[tuple[bool, str], Ratios]] = []
     wall_us = float(WALL_US_PER_EVENT)
     refused = None
-    for events in sizes:
-        if (reason := refusal(events, wall_us, budget_minutes)) is not None:
-            refused = f"grootte {events:,} events niet gedraaid: hij {reason}"
-            print(refused)
-            break
-        print(f"-- {events:,} events")
-        started = time.perf_counter()
-        results.append(await one_size(events, chunk, batch, runs))
-        wall_us = (time.perf_counter() - started) / events * 1e6
+    # The smallest size's database stays until the end: each larger size's reports are timed in
+    # turn with its.
+    async with AsyncExitStack() as smallest:
+        for events in sizes:
+            if (reason := refusal(events, wall_us, budget_minutes)) is not None:
+                refused = f"grootte {events:,} events niet gedraaid: hij {reason}"
+                print(refused)
+                break
+            print(f"-- {events:,} events")
+            started = time.perf_counter()
+            async with AsyncExitStack() as this:
+                url = await (this if results else smallest).enter_async_context(database(str(events)))
+                results.append(await one_size(url, events, chunk, batch, runs))
+                wall_us = (time.perf_counter() - started) / events * 1e6
+                if len(results) == 1:
+                    first_url = url
+                else:
+                    flatness.append(await in_turn(first_url, url, runs))
     if len(results) > 1:
         print(
             "schaal (organisatie: maandrapportage vijf jaar, KPI-overzicht één jaar; "
@@ -884,17 +952,23 @@ async def main(sizes: list[int], chunk: int, batch: int, runs: int, panel: int, 
                 f"{r['monthly_computed_p50']:.1f}/{r['kpi_computed_p50']:.1f}"
             )
         first = results[0]
-        for r in results[1:]:
+        for r, paired in zip(results[1:], flatness, strict=True):
             cost = r["us_per_event"] / first["us_per_event"]
-            monthly, kpi = r["monthly_p50"] / first["monthly_p50"], r["kpi_p50"] / first["kpi_p50"]
+            served = max(ratio.median for (kept, _), ratio in paired.items() if kept)
+            apart = [
+                r[k] / first[k]
+                for k in ("monthly_p50", "kpi_p50", "monthly_computed_p50", "kpi_computed_p50")
+            ]
             print(
                 f"vlakheid bij {r['events']:,.0f} tegen {first['events']:,.0f} events: laadkosten per event "
-                f"{cost:.2f} (doel binnen 1.20: {verdict(0.8 <= cost <= 1.2)}); "
-                f"rapportage p50 maand {monthly:.2f}, "
-                f"KPI-overzicht {kpi:.2f} (doel: groeit niet met de geschiedenis, binnen 1.20: "
-                f"{verdict(monthly <= 1.2 and kpi <= 1.2)}); elke keer berekend: maand "
-                f"{r['monthly_computed_p50'] / first['monthly_computed_p50']:.2f}, KPI-overzicht "
-                f"{r['kpi_computed_p50'] / first['kpi_computed_p50']:.2f}"
+                f"{cost:.2f} (doel binnen 1.20: {verdict(0.8 <= cost <= 1.2)}); p50 om beurten gemeten "
+                f"({PAIRS} paren, mediaan en bereik van de verhouding): "
+                + ", ".join(f"{IN_TURN_LABELS[key]} {ratio}" for key, ratio in paired.items())
+                + f" (doel: een geserveerd rapport groeit niet met de geschiedenis, binnen 1.20: "
+                f"{verdict(served <= 1.2)}); los van elkaar gemeten: geserveerd maand {apart[0]:.2f}, "
+                f"KPI-overzicht {apart[1]:.2f}, berekend maand {apart[2]:.2f}, KPI-overzicht {apart[3]:.2f}; "
+                f"rijen in het KPI-overzicht {r['kpi_rows']:,.0f} tegen {first['kpi_rows']:,.0f} "
+                f"(de draaideur: per gemeente elk paar van uitstroom- en instroomreden dat voorkomt)"
             )
     print(f"belastingsgemiddelde aan het eind: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     return 1 if refused else 0

@@ -1,8 +1,12 @@
 """The reporting benchmark at a tiny size: it runs end to end, and Stroom's KPI sheet equals the
-one DuckDB computes from the raw events (the bench's own check, which must find no difference)."""
+one DuckDB computes from the raw events (the bench's own check, which must find no difference);
+with two sizes, each larger size's reports are timed in turn with the smallest's."""
 
 from __future__ import annotations
 
+import os
+
+import asyncpg
 import pytest
 
 from bench import reporting
@@ -15,12 +19,34 @@ async def test_a_tiny_size_runs_and_its_kpi_sheet_equals_duckdbs(
     # As in a bench process: the reporting app trusts the embedded issuer the bench signs with.
     for variable in (*ISSUER_VARIABLES, "STROOM_AUTH_AUDIENCE"):
         monkeypatch.delenv(variable, raising=False)
-    result = await reporting.one_size(2000, chunk=200, batch=500, runs=1)
+    async with reporting.database("tiny") as url:
+        result = await reporting.one_size(url, 2000, chunk=200, batch=500, runs=1)
 
     assert result["events"] >= 2000
     assert result["kpi_differences"] == 0
     assert result["duckdb_kpi_ms"] > 0
     assert result["kpi_p50"] > 0
+
+
+async def test_two_sizes_are_compared_in_turn_and_leave_no_database(
+    postgres_server_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for variable in (*ISSUER_VARIABLES, "STROOM_AUTH_AUDIENCE"):
+        monkeypatch.delenv(variable, raising=False)
+
+    assert await reporting.main([2000, 3000], chunk=200, batch=500, runs=1, panel=0, budget_minutes=60) == 0
+
+    said = capsys.readouterr().out
+    flatness = next(line for line in said.splitlines() if line.startswith("vlakheid bij"))
+    for label in reporting.IN_TURN_LABELS.values():
+        assert f"{label} " in flatness
+    assert f"om beurten gemeten ({reporting.PAIRS} paren" in flatness
+    admin = await asyncpg.connect(reporting.ADMIN)
+    left = await admin.fetchval(
+        "SELECT count(*) FROM pg_database WHERE datname LIKE $1", f"stroom_bench_{os.getpid()}_%"
+    )
+    await admin.close()
+    assert left == 0
 
 
 def test_a_size_beyond_the_machines_memory_is_refused_before_anything_runs() -> None:
