@@ -142,33 +142,40 @@ class Ledger:
     def keys(self, known: Mapping[Ident, str]) -> dict[Ident, str]:
         """Every event's entity key; a retraction's is that of the end of its chain, through the
         batch's events and `known` (the keys of stored events the batch retracts)."""
-        keys = {i.ident: i.key for i in self.events if i.key is not None}
-        retracted = self.retracted
-        if not retracted:
-            return keys
-        # Only the targets: the rebuild's `known` is every event it has loaded.
-        found = {}
-        stale = False
-        for (source, _), aimed in retracted.items():
-            target = (source, aimed)
-            if target in keys:
-                found[target] = keys[target]
-            elif target in known:
-                found[target] = known[target]
-                stale = stale or key_kind(found[target]) == RETRACTION_KIND
-        chained = chain_keys(retracted, found)
-        if stale:
-            # A stored retraction may wait under the `retraction_key` of an event of this batch:
-            # its chain now ends where that event's does (which may itself have waited until now).
-            every = keys | chained
-            waiting = {retraction_key(*ident): ident for ident in every}
-            chained = {ident: _end(key, every, waiting) for ident, key in chained.items()}
-        keys.update(chained)
-        return keys
+        return batch_keys({i.ident: i.key for i in self.events if i.key is not None}, self.retracted, known)
 
     def rows(self, known: Mapping[Ident, str]) -> list[LedgerRow]:
         keys = self.keys(known)
         return [LedgerRow(i.ident[0], i.ident[1], keys[i.ident], i.type, i.time, i.wire) for i in self.events]
+
+
+def batch_keys(
+    keys: dict[Ident, str], retracted: Mapping[Ident, str], known: Mapping[Ident, str]
+) -> dict[Ident, str]:
+    """`keys`, the entity keys of a batch's events but its retractions, with those of its
+    retractions (`retracted`: (source, id) → retracted id) added: each that of the end of its
+    chain, through the batch's events and `known` (the keys of stored events the batch retracts)."""
+    if not retracted:
+        return keys
+    # Only the targets: the rebuild's `known` is every event it has loaded.
+    found = {}
+    stale = False
+    for (source, _), aimed in retracted.items():
+        target = (source, aimed)
+        if target in keys:
+            found[target] = keys[target]
+        elif target in known:
+            found[target] = known[target]
+            stale = stale or key_kind(found[target]) == RETRACTION_KIND
+    chained = chain_keys(retracted, found)
+    if stale:
+        # A stored retraction may wait under the `retraction_key` of an event of this batch:
+        # its chain now ends where that event's does (which may itself have waited until now).
+        every = keys | chained
+        waiting = {retraction_key(*ident): ident for ident in every}
+        chained = {ident: _end(key, every, waiting) for ident, key in chained.items()}
+    keys.update(chained)
+    return keys
 
 
 def _end(key: str, keys: Mapping[Ident, str], waiting: Mapping[str, Ident]) -> str:

@@ -8,14 +8,17 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+import orjson
+
 from stroom_caseload.domain.client import CLIENT_EVENT_TYPES, point_of
-from stroom_caseload.domain.events import Decoded, Mark, keep_earliest
-from stroom_caseload.domain.plan import Incoming, plan_ledger
+from stroom_caseload.domain.events import Decoded, Mark, keep_earliest, utc
+from stroom_caseload.domain.plan import batch_keys
 from stroom_caseload.rebuild.bulk import BulkWriter
 from stroom_caseload.tables import shadow
-from stroom_contract.events import EventData
+from stroom_contract.events import EventData, EventRetractedData
 from stroom_contract.facts import ClientFact
-from stroom_contract.retractions import Retraction
+from stroom_contract.keys import entity_key
+from stroom_contract.retractions import Ident, Retraction
 
 # What folding needs of a stored event: source, id, type, recorded time, `data` as validation
 # typed it (not parsed and typed again to be folded), and the revision its ledger row starts with.
@@ -64,52 +67,60 @@ class ShadowLedger:
         """Plans the batch as `apply_events` does, with what this ledger has stored for the store's
         answers: its rows are new but for those stored already."""
         stored = self._stored
-        values: dict[tuple[str, str], Decoded] = {}
-        batch = []
+        # The first delivery of each (source, id) not stored yet, with its entity's key (None for a
+        # retraction: its chain decides): a later one is a duplicate or a conflict, and either way
+        # has no effect (`plan_ledger`).
+        first: dict[Ident, tuple[Decoded, str | None]] = {}
+        retracted: dict[Ident, str] = {}
         for given in decoded:
             envelope = given.envelope
             ident = (envelope.source, envelope.id)
-            if ident not in stored:
-                # The first delivery is the one planned: a later one may be a conflict.
-                values.setdefault(ident, given)
-                batch.append(Incoming.of(given))
-        ledger = plan_ledger(batch)
-        marks = self.marks
-        for source, event_id, at, by in ledger.marks:
-            keep_earliest(marks, (source, event_id), (at, by))
+            if ident in stored or ident in first:
+                continue
+            data = envelope.data
+            if isinstance(data, EventRetractedData):
+                retracted[ident] = data.retracted_id
+                first[ident] = (given, None)
+            else:
+                first[ident] = (given, entity_key(envelope) or "")
+        order = sorted(first)
+        chained: dict[Ident, str] = {}
+        if retracted:
+            # A retraction's chain may end in another partition, known only once every one is in:
+            # see `CaseloadRepository.resolve_retraction_keys`.
+            keys = {ident: key for ident, (_, key) in first.items() if key is not None}
+            aimed = {ident: retracted[ident] for ident in order if ident in retracted}
+            chained = batch_keys(keys, aimed, stored)
         rows = []
         seen, entities, clients, strays = self._seen, self.held.entities, self.held.clients, self.strays
-        revisions, retractions = self._client_revisions, self.retractions
-        # A retraction's chain may end in another partition, known only once every one is in:
-        # see `CaseloadRepository.resolve_retraction_keys`. Each row is built here from the
-        # plan's keys (as `Ledger.rows` builds it) with its revision on: a named tuple per event
-        # made only to be unpacked and copied cost about a tenth of `add`.
-        keys = ledger.keys(stored)
-        for incoming in ledger.events:
-            ident = incoming.ident
+        revisions, retractions, marks = self._client_revisions, self.retractions, self.marks
+        # In (source, id) order, as `plan_ledger` orders a batch: two ledgers appending the same
+        # redelivered rows then wait for each other in one order, never in a circle (unsorted,
+        # their COPYs deadlocked).
+        for ident in order:
+            given, key = first[ident]
+            envelope = given.envelope
             source, event_id = ident
             source = sys.intern(source)
-            key, kind, time = keys[ident], incoming.type, incoming.time
+            kind, time = envelope.type, utc(envelope.time)
             revision = 1
-            retracted = incoming.retracted_id
-            if retracted is not None:
-                retractions.append(Retraction(source, event_id, time, retracted))
+            if key is None:
+                key, target = chained[ident], retracted[ident]
+                keep_earliest(marks, (source, target), (time, event_id))
+                retractions.append(Retraction(source, event_id, time, target))
             else:
-                given = values[ident]
                 partition = given.partition
                 if seen.setdefault(key, partition) != partition:
                     strays.add(key)
                 if kind in CLIENT_EVENT_TYPES:
                     revision = revisions.get(ident, 0) + 1
-                    point = point_of(kind, given.envelope.data)
+                    point = point_of(kind, envelope.data)
                     clients[key].append((source, event_id, kind, time, point, revision))
                 else:
-                    entities[key].append((source, event_id, kind, time, given.envelope.data, revision))
+                    entities[key].append((source, event_id, kind, time, envelope.data, revision))
             # Under the interned source: `stored` keeps every event loaded.
             stored[(source, event_id)] = key
-            rows.append((source, event_id, key, kind, time, incoming.wire, revision))
-        # In key order (the plan's): two ledgers appending the same redelivered rows then wait for
-        # each other in one order, never in a circle (unsorted, their COPYs deadlocked).
+            rows.append((source, event_id, key, kind, time, orjson.dumps(given.wire).decode(), revision))
         await self.writer.append_tuples(shadow.events, _COLUMNS, rows)
 
     @property
