@@ -95,8 +95,8 @@ class ShadowLedger:
         seen, entities, clients, strays = self._seen, self.held.entities, self.held.clients, self.strays
         revisions, retractions, marks = self._client_revisions, self.retractions, self.marks
         # In (source, id) order, as `plan_ledger` orders a batch: two ledgers appending the same
-        # redelivered rows then wait for each other in one order, never in a circle (unsorted,
-        # their COPYs deadlocked).
+        # redelivered rows then wait for each other in one order, never in a circle (in any other
+        # order two COPYs can deadlock).
         for ident in order:
             given, key = first[ident]
             envelope = given.envelope
