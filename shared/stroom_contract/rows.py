@@ -298,7 +298,7 @@ class EntityRows:
     """An entity's row versions, kept open to its later states: the rows of each new state are
     found from what changed since the state before (`count_spell_change` for a benefit)."""
 
-    __slots__ = ("book", "entity", "kind", "state")
+    __slots__ = ("book", "derived", "entity", "kind", "state")
 
     def __init__(
         self,
@@ -314,6 +314,9 @@ class EntityRows:
         self.book: RecordedRows[Row] = RecordedRows(opened)
         self.book.closed.extend(closed)
         self.state: EntityState | _Unknown | None = _UNKNOWN if opened else None
+        # The rows `state` yields, once derived: the next state steps from them (but a
+        # benefit's, which steps from what changed in its members).
+        self.derived: tuple[Row, ...] = ()
 
     def _derive(self, state: EntityState | None) -> tuple[Row, ...]:
         if state is None:
@@ -326,14 +329,14 @@ class EntityRows:
         """The entity's state from `moment` on (after all those added before); returns the
         rows it opened."""
         before, self.state = self.state, state
-        if isinstance(before, _Unknown):
-            return self.book.step(moment, list(self.book.since), self._derive(state))
-        if self.kind == "benefit":
-            gone, came = count_spell_change(
+        if self.kind == "benefit" and not isinstance(before, _Unknown):
+            removed, added = count_spell_change(
                 self.entity, cast("BenefitState | None", before), cast("BenefitState | None", state)
             )
-            return self.book.step(moment, gone, came)
-        return self.book.step(moment, self._derive(before), self._derive(state))
+            return self.book.step(moment, removed, added)
+        gone: Iterable[Row] = list(self.book.since) if isinstance(before, _Unknown) else self.derived
+        self.derived = self._derive(state)
+        return self.book.step(moment, gone, self.derived)
 
     def extend(self, versions: Iterable[tuple[datetime, EntityState | None]]) -> list[RowVersion]:
         """`add` each of `versions` (in recorded order, after those added before); returns the row
