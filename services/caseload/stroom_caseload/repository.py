@@ -533,19 +533,25 @@ class CaseloadRepository:
             )
 
 
-_CLIENT_COLUMNS: dict[str, Any] = dict.fromkeys(
-    (
-        "coach_ref",
-        "ladder_step",
-        "target_step",
-        "client_stream",
-        "work_obligation_exempt",
-        "long_trajectory",
-        "plan_ref",
-        "application_ref",
-        "sanction_kind",
-        "benefit_ref",
-    )
+# The client facts table's columns in the order `client_fact_values` gives a row's values: first
+# those of every fact, then those of each kind of fact (`_client_fact_columns`).
+CLIENT_FACT_COLUMNS = (
+    "record_id",
+    "client_ref",
+    "type",
+    "effective_date",
+    "recorded_at",
+    "retracted_at",
+    "coach_ref",
+    "ladder_step",
+    "target_step",
+    "client_stream",
+    "work_obligation_exempt",
+    "long_trajectory",
+    "plan_ref",
+    "application_ref",
+    "sanction_kind",
+    "benefit_ref",
 )
 
 
@@ -558,21 +564,28 @@ def _entities_where(entities: Table, columns: tuple[str, ...], postgres: bool) -
     return select(*(entities.c[column] for column in columns)).where(wanted)
 
 
-def _client_fact_columns(fact: ClientFact) -> dict[str, Any]:
+def _client_fact_columns(fact: ClientFact) -> tuple[Any, ...]:
+    """The values of a fact's own columns, from `coach_ref` to `benefit_ref`; None in the others."""
     if isinstance(fact, Assessment):
-        return {
-            "ladder_step": fact.ladder_step,
-            "target_step": fact.target_step,
-            "client_stream": fact.client_stream,
-            "work_obligation_exempt": fact.work_obligation_exempt,
-        }
+        return (
+            None,
+            fact.ladder_step,
+            fact.target_step,
+            fact.client_stream,
+            fact.work_obligation_exempt,
+            None,
+            None,
+            None,
+            None,
+            None,
+        )
     if isinstance(fact, CoachAssignment):
-        return {"coach_ref": fact.coach_ref}
+        return (fact.coach_ref, None, None, None, None, None, None, None, None, None)
     if isinstance(fact, ProgressReport):
-        return {"long_trajectory": fact.long_trajectory}
+        return (None, None, None, None, None, fact.long_trajectory, None, None, None, None)
     if isinstance(fact, PlanSent):
-        return {"plan_ref": fact.plan_ref, "application_ref": fact.application_ref}
-    return {"sanction_kind": fact.kind, "benefit_ref": fact.benefit_ref}
+        return (None, None, None, None, None, None, fact.plan_ref, fact.application_ref, None, None)
+    return (None, None, None, None, None, None, None, None, fact.kind, fact.benefit_ref)
 
 
 def event_columns(ev: Table) -> tuple[Any, ...]:
@@ -586,21 +599,48 @@ def ledger_event(source: str, event_id: str, kind: str, time: datetime, wire: st
     return Event(source, event_id, kind, utc(time), orjson.loads(wire)["data"])
 
 
+def client_fact_values(
+    record_id: str, client_ref: str, fact: ClientFact, recorded_at: datetime, retracted_at: datetime | None
+) -> tuple[Any, ...]:
+    """A row of the client facts table, its values in the order of `CLIENT_FACT_COLUMNS`:
+    the rebuild appends it as it is, without a dict per row."""
+    return (
+        record_id,
+        client_ref,
+        fact.type,
+        effective_date(fact),
+        recorded_at,
+        retracted_at,
+        *_client_fact_columns(fact),
+    )
+
+
 def client_fact_row(
     record_id: str, client_ref: str, fact: ClientFact, recorded_at: datetime
 ) -> dict[str, Any]:
     """A row of the client facts table, not (yet) retracted."""
-    return (
-        _CLIENT_COLUMNS
-        | _client_fact_columns(fact)
-        | {
-            "record_id": record_id,
-            "client_ref": client_ref,
-            "type": fact.type,
-            "effective_date": effective_date(fact),
-            "recorded_at": recorded_at,
-        }
+    # The fact's own columns unpacked into a literal, not zipped with their names: the live path
+    # builds one per point fact.
+    coach, ladder, target, stream, exempt, long_trajectory, plan, application, sanction, benefit = (
+        _client_fact_columns(fact)
     )
+    return {
+        "coach_ref": coach,
+        "ladder_step": ladder,
+        "target_step": target,
+        "client_stream": stream,
+        "work_obligation_exempt": exempt,
+        "long_trajectory": long_trajectory,
+        "plan_ref": plan,
+        "application_ref": application,
+        "sanction_kind": sanction,
+        "benefit_ref": benefit,
+        "record_id": record_id,
+        "client_ref": client_ref,
+        "type": fact.type,
+        "effective_date": effective_date(fact),
+        "recorded_at": recorded_at,
+    }
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,7 +19,7 @@ from stroom_caseload.domain.plan import EntityWrite, entity_write, entity_writte
 from stroom_caseload.domain.publication import client_record, record_id
 from stroom_caseload.rebuild.bulk import BulkWriter
 from stroom_caseload.rebuild.shadow_ledger import Held, HeldEvents
-from stroom_caseload.repository import client_fact_row, ledger_event, state_rows
+from stroom_caseload.repository import CLIENT_FACT_COLUMNS, client_fact_values, ledger_event, state_rows
 from stroom_caseload.tables import live, shadow
 from stroom_contract.facts import ClientFact, Version
 from stroom_contract.keys import key_kind, kind_of_key
@@ -37,11 +37,20 @@ CHUNK = 5000
 class _Chunk:
     def __init__(self) -> None:
         self.rows: dict[Any, list[dict[str, Any]]] = defaultdict(list)
+        # The client facts' rows as `client_fact_values` gives them: nearly every event's.
+        self.clients: list[tuple[Any, ...]] = []
         self.entities = 0
 
     @property
     def full(self) -> bool:
-        return self.entities + len(self.rows[shadow.client_facts]) >= CHUNK
+        return self.entities + len(self.clients) >= CHUNK
+
+    async def append(self, writer: BulkWriter) -> None:
+        # Each append is a commit of its own: none for a chunk of only entities or only persons.
+        if self.rows:
+            await writer.append(self.rows)
+        if self.clients:
+            await writer.append_tuples(shadow.client_facts, CLIENT_FACT_COLUMNS, self.clients)
 
     def entity(self, entity: EntityWrite) -> None:
         # The swap's revisions (`run._continue_revisions`) and republication read it back.
@@ -65,10 +74,7 @@ class _Chunk:
         """A person's point fact: its record id, its person and fact (see `client_point`), when
         it was recorded and when it last stopped counting (None while it counts)."""
         client_ref, fact = point
-        row = client_fact_row(record, client_ref, fact, recorded_at)
-        # A new dict of its own: set in place, not merged into yet another copy.
-        row["retracted_at"] = retracted_at
-        self.rows[shadow.client_facts].append(row)
+        self.clients.append(client_fact_values(record, client_ref, fact, recorded_at, retracted_at))
 
 
 async def _live_revisions(conn: AsyncConnection) -> dict[str, int]:
@@ -116,7 +122,7 @@ async def fold_held(
         if key not in strays:
             chunk.entity(entity_written(key, history(key, events), (revisions.get(key, 0), None)))
         if chunk.full:
-            await writer.append(chunk.rows)
+            await chunk.append(writer)
             chunk = _Chunk()
     for key, points in sorted(held.clients.items()):
         if key not in strays:
@@ -136,9 +142,9 @@ async def fold_held(
                 # A copy: orjson's bytes keep the buffer it wrote into, 4 KB for a record of 600 bytes.
                 records.append((record, topic_key.encode(), bytes(memoryview(value))))
         if chunk.full:
-            await writer.append(chunk.rows)
+            await chunk.append(writer)
             chunk = _Chunk()
-    await writer.append(chunk.rows)
+    await chunk.append(writer)
     await writer.flush()
     return records
 
@@ -180,11 +186,11 @@ async def refold(
                     if key is not None:
                         close()
                     if chunk.full:
-                        await writer.append(chunk.rows)
+                        await chunk.append(writer)
                         chunk = _Chunk()
                     key, events = entity, []
                 events.append(ledger_event(source, event_id, kind, time, wire))
         if key is not None:
             close()
-        await writer.append(chunk.rows)
+        await chunk.append(writer)
     await writer.flush()
