@@ -686,20 +686,24 @@ def state_rows(
         if state is None:
             continue
         until = versions[at + 1].recorded_from if at + 1 < len(versions) else None
-        base = {
+        row = {
             "entity_key": key,
             "version": number,
             "recorded_from": version.recorded_from,
             "recorded_to": until,
+            **_version_columns(state),
         }
-        rows.append((_version_table(t, state), base | _version_columns(state)))
+        rows.append((_version_table(t, state), row))
     previous = _spells(t, versions[spells_from - 1 - first].state) if spells_from > 0 else None
     # Spell versions begun in these versions, by (table, seq): one that ends again is still here.
     begun: dict[tuple[Table, int], dict[str, Any]] = {}
     for number in range(spells_from, first + len(versions)):
         version = versions[number - first]
-        moment = version.recorded_from
         current = _spells(t, version.state)
+        if current is None and previous is None:
+            # Placements and applications: no spells at all.
+            continue
+        moment = version.recorded_from
         for table, seq in _changed(previous, current):
             open_ = begun.pop((table, seq), None)
             if open_ is not None:

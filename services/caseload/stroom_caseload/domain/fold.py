@@ -13,6 +13,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
+from operator import attrgetter
 from typing import Any, Generic, TypeVar
 
 from stroom_caseload.domain.events import Event, Stored
@@ -469,5 +470,5 @@ def extend(kind: str, memo: Memo[Any], events: Iterable[Event]) -> tuple[list[Ve
     return projection.extend(memo, events)
 
 
-def _order(event: Typed) -> Order:
-    return event.order
+# In C: a sort calls it once per event, a bisect once per step.
+_order: Callable[[Typed], Order] = attrgetter("order")

@@ -67,8 +67,9 @@ def _states(versions: list[Version]) -> list[tuple[datetime, EntityState | None]
 
 
 def _sorted(versions: list[RowVersion]) -> orjson.Fragment:
-    # orjson writes a plain tuple as an array, not a named one.
-    wire = sorted(orjson.dumps((tuple(v.row), v.recorded_from, v.recorded_to)) for v in versions)
+    # orjson writes a plain tuple as an array, not a named one. Unpacked: a named tuple's fields
+    # are looked up by name.
+    wire = sorted(orjson.dumps((tuple(row), since, until)) for row, since, until in versions)
     return orjson.Fragment(b"[" + b",".join(wire) + b"]")
 
 
