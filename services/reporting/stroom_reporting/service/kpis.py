@@ -198,13 +198,35 @@ def _rate_flows(monthly: Sequence[FlowTuple], months: Sequence[int]) -> dict[str
 @lru_cache(maxsize=1024)
 def _door_reasons(detail: str) -> tuple[tuple[str, str], dict[str, Any]]:
     """A revolving door cell's detail (outflow reason|new inflow reason): the reasons, which order
-    the rows, and their columns coded, once a process for each pair (labels and CBS codes are the
-    code lists'). The columns are shared: spread them into a row, never change them."""
+    the rows, and a row of its door table with the reasons coded and the municipality and counts
+    still to fill in, built once a process for each pair (labels and CBS codes are the code
+    lists'). The row is shared: fill in a copy, never the row itself."""
     outflow, inflow = detail.split("|")
     return (outflow, inflow), {
+        "municipality": "",
+        "municipality_name": "",
         **coded("outflow_reason", "outflow", outflow, cbs_column="outflow_reason_cbs_code"),
         **coded("inflow_reason", "inflow", inflow, cbs_column="inflow_reason_cbs_code"),
+        "within_6m": 0,
+        "within_12m": 0,
     }
+
+
+def _door_rows(parts: Sequence[tuple[str, str, dict[str, tuple[int, int]]]]) -> list[dict[str, Any]]:
+    """The revolving door's rows: per part (municipality, its name, its cells by detail) a row for
+    each pair of reasons with a return within 12 months, ordered by the reasons. The last part
+    must hold every detail of the others (the organisation's total)."""
+    # The pairs of every part are among the last's: ranked by their reasons once, not once a part.
+    ranked = sorted(parts[-1][2], key=lambda detail: _door_reasons(detail)[0])
+    rank = {detail: i for i, detail in enumerate(ranked)}
+    rows = []
+    for m, name, cells in parts:
+        for detail in sorted((d for d, counts in cells.items() if counts[1]), key=rank.__getitem__):
+            row = _door_reasons(detail)[1].copy()
+            row["municipality"], row["municipality_name"] = m, name
+            row["within_6m"], row["within_12m"] = cells[detail]
+            rows.append(row)
+    return rows
 
 
 async def kpis_report(
@@ -274,23 +296,9 @@ async def kpis_report(
         for detail, (within_6m, within_12m) in door[m].items():
             before = total.get(detail, (0, 0))
             total[detail] = (before[0] + within_6m, before[1] + within_12m)
-    door_rows = [
-        {
-            "municipality": m,
-            "municipality_name": name,
-            **columns,
-            "within_6m": within_6m,
-            "within_12m": within_12m,
-        }
-        for m, name, cells in [
-            *((m, scope.names[m], door[m]) for m in sorted(chosen)),
-            (kpis.TOTAL, "Totaal", total),
-        ]
-        for (_, columns), (within_6m, within_12m) in sorted(
-            ((_door_reasons(detail), counts) for detail, counts in cells.items() if counts[1]),
-            key=lambda row: row[0][0],
-        )
-    ]
+    door_rows = _door_rows(
+        [*((m, scope.names[m], door[m]) for m in sorted(chosen)), (kpis.TOTAL, "Totaal", total)]
+    )
     return Report.of_months(
         "kpis",
         "Kritieke prestatie-indicatoren",
