@@ -6,16 +6,15 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from aiokafka import AIOKafkaProducer
 from conftest import bearer
 from running import app_client
 
+from reporting.integration.consuming import consuming, publish, records_of
 from reporting.samples import sample_facts
 from stroom_platform.broker import EmbeddedBroker, TopicSpec, ensure_topics
 from stroom_platform.kafka.clients import Broker
 from stroom_reporting.app import create_app
 from stroom_reporting.commands import migrate, read_dead_letters, replay
-from stroom_reporting.settings import ReportingSettings
 
 
 async def test_consumes_facts_topic(broker: EmbeddedBroker, unique_topic: str, tmp_path: Path) -> None:
@@ -23,24 +22,10 @@ async def test_consumes_facts_topic(broker: EmbeddedBroker, unique_topic: str, t
     await migrate(url)
     dead_letters = f"{unique_topic}.dead-letter"
     await ensure_topics(broker.bootstrap_servers, [TopicSpec(unique_topic, 2), TopicSpec(dead_letters, 1)])
-    producer = AIOKafkaProducer(bootstrap_servers=broker.bootstrap_servers)
-    await producer.start()
-    try:
-        for fact in [*sample_facts(), *sample_facts()]:
-            await producer.send_and_wait(
-                unique_topic, fact.model_dump_json().encode(), key=fact.entity.encode()
-            )
-        await producer.send_and_wait(unique_topic, b"{not a fact", key=b"x")
-    finally:
-        await producer.stop()
-    settings = ReportingSettings(
-        DATABASE_URL=url,
-        KAFKA_BOOTSTRAP_SERVERS=broker.bootstrap_servers,
-        facts_topic=unique_topic,
-        consumer_group=f"g-{unique_topic}",
-        facts_dead_letter_topic=dead_letters,
-        consumer_poll_ms=100,
-    )
+    poison = (b"{not a fact", b"x")
+    twice = records_of([*sample_facts(), *sample_facts()])
+    await publish(broker.bootstrap_servers, unique_topic, [*twice, poison])
+    settings = consuming(url, broker.bootstrap_servers, unique_topic, facts_dead_letter_topic=dead_letters)
     app = create_app(settings)
     reader = bearer("ops:read", "reports:read", subject="reporting-reader")
     async with app_client(app, "http://test", reader) as client:

@@ -7,11 +7,11 @@ import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
 
-from aiokafka import AIOKafkaProducer
 from conftest import bearer
 from running import app_client
 from sqlalchemy import func, select
 
+from reporting.integration.consuming import consuming, publish, records_of
 from reporting.integration.test_kpi_materialised import _cells
 from reporting.samples import sample_facts
 from stroom_platform.broker import EmbeddedBroker, TopicSpec, ensure_topics
@@ -20,7 +20,6 @@ from stroom_reporting import tables as t
 from stroom_reporting.app import create_app
 from stroom_reporting.commands import migrate
 from stroom_reporting.repository import apply_facts
-from stroom_reporting.settings import ReportingSettings
 
 
 async def test_kpi_cells_follow_the_consumed_facts(
@@ -29,22 +28,8 @@ async def test_kpi_cells_follow_the_consumed_facts(
     url = f"sqlite+aiosqlite:///{tmp_path / 'reporting.db'}"
     await migrate(url)
     await ensure_topics(broker.bootstrap_servers, [TopicSpec(unique_topic, 1)])
-    producer = AIOKafkaProducer(bootstrap_servers=broker.bootstrap_servers)
-    await producer.start()
-    try:
-        for fact in sample_facts():
-            await producer.send_and_wait(
-                unique_topic, fact.model_dump_json().encode(), key=fact.entity.encode()
-            )
-    finally:
-        await producer.stop()
-    settings = ReportingSettings(
-        DATABASE_URL=url,
-        KAFKA_BOOTSTRAP_SERVERS=broker.bootstrap_servers,
-        facts_topic=unique_topic,
-        consumer_group=f"g-{unique_topic}",
-        consumer_poll_ms=100,
-    )
+    await publish(broker.bootstrap_servers, unique_topic, records_of(sample_facts()))
+    settings = consuming(url, broker.bootstrap_servers, unique_topic)
     engine = make_engine(url)
     try:
         reader = bearer("ops:read", subject="reporting-reader")
