@@ -72,9 +72,12 @@ class ShadowLedger:
         # has no effect (`plan_ledger`).
         first: dict[Ident, tuple[Decoded, str | None]] = {}
         retracted: dict[Ident, str] = {}
+        intern = sys.intern
         for given in decoded:
             envelope = given.envelope
-            ident = (envelope.source, envelope.id)
+            # The source interned: `stored` keeps every event loaded, under one string per source,
+            # and finds a batch's idents by identity, not comparing the source's characters.
+            ident = (intern(envelope.source), envelope.id)
             if ident in stored or ident in first:
                 continue
             data = envelope.data
@@ -101,7 +104,6 @@ class ShadowLedger:
             given, key = first[ident]
             envelope = given.envelope
             source, event_id = ident
-            source = sys.intern(source)
             kind, time = envelope.type, utc(envelope.time)
             revision = 1
             if key is None:
@@ -118,8 +120,7 @@ class ShadowLedger:
                     clients[key].append((source, event_id, kind, time, point, revision))
                 else:
                     entities[key].append((source, event_id, kind, time, envelope.data, revision))
-            # Under the interned source: `stored` keeps every event loaded.
-            stored[(source, event_id)] = key
+            stored[ident] = key
             rows.append((source, event_id, key, kind, time, orjson.dumps(given.wire).decode(), revision))
         await self.writer.append_tuples(shadow.events, _COLUMNS, rows)
 
