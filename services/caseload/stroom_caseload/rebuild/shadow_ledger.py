@@ -7,6 +7,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from operator import itemgetter
 
 import orjson
 
@@ -86,7 +87,10 @@ class ShadowLedger:
                 first[ident] = (given, None)
             else:
                 first[ident] = (given, entity_key(envelope) or "")
-        order = sorted(first)
+        # (source, id) order in two stable sorts on one string each: a list sorted by string keys
+        # compares them in C, where sorting the tuples calls a comparison per element.
+        order = sorted(first, key=_event_id)
+        order.sort(key=_source)
         chained: dict[Ident, str] = {}
         if retracted:
             # A retraction's chain may end in another partition, known only once every one is in:
@@ -141,6 +145,8 @@ def strays(ledgers: Sequence[tuple[set[str], set[str]]]) -> set[str]:
     return found
 
 
+_source = itemgetter(0)
+_event_id = itemgetter(1)
 _COLUMNS = ("source", "event_id", "entity_key", "type", "time", "wire", "revision")
 
 
