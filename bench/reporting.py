@@ -91,7 +91,7 @@ from stroom_reporting.consumer import FACT_ADAPTER, KpiRestates
 from stroom_reporting.domain import kpis
 from stroom_reporting.domain.kpis import WORK_OR_EDUCATION
 from stroom_reporting.domain.months import month_range
-from stroom_reporting.repository import apply_facts, restate_kpis
+from stroom_reporting.repository import apply_facts, reclaim_pending, restate_kpis_apart
 from stroom_reporting.settings import ReportingSettings
 from stroom_simulator.bsns import pseudonym
 
@@ -647,11 +647,12 @@ async def load(url: str, events: int, chunk: int, batch: int, ndjson: Path) -> L
 
 
 async def restate(engine: AsyncEngine, restates: KpiRestates) -> None:
-    """Restate the pending KPI cells in a transaction of their own, as the consumer does."""
+    """Restate the pending KPI cells in a transaction of their own and reclaim the queue's space
+    when due, as the consumer does."""
     with batch_collection():
-        async with engine.begin() as conn:
-            await restate_kpis(conn)
-    restates.restated()
+        restated = await restate_kpis_apart(engine)
+    if restates.restated(restated):
+        await reclaim_pending(engine)
 
 
 def duckdb_ms(sql: str, parameters: list[object], runs: int = 3) -> tuple[float, list[Any]]:

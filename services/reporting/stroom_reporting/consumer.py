@@ -26,7 +26,7 @@ from stroom_platform.kafka.lag import LagProbe
 from stroom_platform.memory import batch_collection
 from stroom_platform.organisations import load_organisations
 from stroom_platform.tasks import cancel_and_wait
-from stroom_reporting.repository import Applied, apply_facts, restate_kpis
+from stroom_reporting.repository import Applied, apply_facts, reclaim_pending, restate_kpis_apart
 from stroom_reporting.settings import ReportingSettings
 
 log = logging.getLogger(__name__)
@@ -44,6 +44,11 @@ class KpiRestates:
     batch_size: int
     # The monotonic time of the first batch applied since the last restate; None: none pending.
     pending_since: float | None = float("-inf")
+    # Benefits and plans restated since the pending queue's space was last reclaimed, and how many
+    # make it worth a VACUUM (a few milliseconds): a backlog's restate takes some ten thousand,
+    # live traffic's a few, whose rows may then wait for autovacuum or a later reclaim.
+    unreclaimed: int = 0
+    reclaim_after: int = 5000
 
     def applied(self, batch: int, now: float) -> bool:
         """A batch of `batch` facts was applied at `now`: whether to restate now."""
@@ -55,8 +60,15 @@ class KpiRestates:
         """Whether what is pending has waited `seconds` at `now`."""
         return self.pending_since is not None and now - self.pending_since >= self.seconds
 
-    def restated(self) -> None:
+    def restated(self, restated: int = 0) -> bool:
+        """A restate of `restated` benefits and plans ended: whether to reclaim the space of the
+        pending queue's deleted rows now (`repository.reclaim_pending`)."""
         self.pending_since = None
+        self.unreclaimed += restated
+        if self.unreclaimed < self.reclaim_after:
+            return False
+        self.unreclaimed = 0
+        return True
 
 
 class FactsConsumer:
@@ -166,14 +178,22 @@ class FactsConsumer:
         async with self._writing:
             try:
                 with self._restate_seconds.time(), batch_collection():
-                    async with self._engine.begin() as conn:
-                        await restate_kpis(conn, self._organisations)
+                    restated = await restate_kpis_apart(self._engine, self._organisations)
             except Exception as exc:
                 log.warning(
                     "KPI-cellen herberekenen mislukt; ze blijven wachten", extra={"error": type(exc).__name__}
                 )
                 return
-            self._restates.restated()
+            if not self._restates.restated(restated):
+                return
+            try:
+                await reclaim_pending(self._engine)
+            except Exception as exc:
+                # Nothing is lost: the space waits for the next reclaim or autovacuum.
+                log.warning(
+                    "ruimte van de wachtrij voor KPI-cellen vrijmaken mislukt",
+                    extra={"error": type(exc).__name__},
+                )
 
     async def _apply(self, records: Sequence[Record]) -> tuple[Applied, list[tuple[Record, str]]]:
         """The batch's facts decoded and applied in one transaction; those outside the contract

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import orjson
 from pydantic import Field, TypeAdapter
 from sqlalchemy import Table
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from stroom_contract.facts import ClientRecord, EntityChange, Fact
 from stroom_contract.rows import ApplicationRow, PhaseRow, PlacementSpell, Recorded
@@ -407,6 +407,19 @@ async def restate_kpis(conn: AsyncConnection, organisations: OrganisationsConfig
     if restated:
         await move_generation(conn)
     return restated
+
+
+async def restate_kpis_apart(engine: AsyncEngine, organisations: OrganisationsConfig | None = None) -> int:
+    """`restate_kpis` in a transaction of its own, as the consumer restates behind the facts."""
+    async with engine.begin() as conn:
+        return await restate_kpis(conn, organisations)
+
+
+async def reclaim_pending(engine: AsyncEngine) -> None:
+    """The space of the rows restates took from the pending queue (`kpi_store.mark`) made free:
+    every batch of a backlog adds and replaces thousands and every restate deletes them, and left
+    in the table they make each restate's read and each batch's upsert of it slower than the last."""
+    await dialect.reclaim(engine, t.kpi_pending)
 
 
 async def apply_facts(

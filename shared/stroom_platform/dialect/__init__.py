@@ -11,7 +11,7 @@ Each module holds one concern; callers import the names from here:
 - `recordsets`: inserts of dicts, on PostgreSQL as one JSON parameter, several tables in one statement;
 - `transactions`: advisory locks, unflushed commits, planner settings, NOTIFY and LISTEN;
 - `schema`: append-only triggers, storage tuning in migrations, a table set loaded beside the
-  live one and swapped in.
+  live one and swapped in, a queue table's dead rows reclaimed (`reclaim`).
 """
 
 from stroom_platform.dialect.bulk import (
@@ -50,6 +50,7 @@ from stroom_platform.dialect.recordsets import (
 from stroom_platform.dialect.schema import (
     empty_for_loading,
     finish_loading,
+    reclaim,
     refusal_left_behind,
     refuse_changes,
     storage_tuning,
@@ -127,6 +128,7 @@ __all__ = [
     "notify",
     "pair_member_of",
     "read_indexes_in_order",
+    "reclaim",
     "refusal_left_behind",
     "refuse_changes",
     "select_grouped",

@@ -1,5 +1,6 @@
 """Schema that differs by engine: append-only triggers, PostgreSQL's storage tuning in
-migrations, and a table set loaded in bulk beside the live one and swapped in for it."""
+migrations, a table set loaded in bulk beside the live one and swapped in for it, and the space of
+a queue table's deleted rows reclaimed."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from collections.abc import Collection, Sequence
 from typing import Any
 
 from sqlalchemy import Column, Table, delete, insert, select, text
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.schema import CreateIndex, DropIndex
 
 from stroom_platform.dialect.engines import Where, is_postgres
@@ -101,3 +102,16 @@ async def swap_in(conn: AsyncConnection, live: Table, loaded: Table) -> None:
         await conn.execute(text(f"ALTER {kind} {live_name} RENAME TO {parked}"))
         await conn.execute(text(f"ALTER {kind} {loaded_name} RENAME TO {live_name}"))
         await conn.execute(text(f"ALTER {kind} {parked} RENAME TO {loaded_name}"))
+
+
+async def reclaim(engine: AsyncEngine, table: Table) -> None:
+    """The space of `table`'s deleted and replaced rows made free now, on a connection of its own
+    and outside any transaction: for a queue whose rows come and go faster than autovacuum keeps
+    up (and autovacuum can be off). On PostgreSQL every one of them stays in the table and its
+    index until a VACUUM, and each read of the table steps over them; SQLite frees a deleted row's
+    space as it deletes it."""
+    if not is_postgres(engine):
+        return
+    async with engine.connect() as conn:
+        autocommit = await conn.execution_options(isolation_level="AUTOCOMMIT")
+        await autocommit.execute(text(f"VACUUM {table.name}"))

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from reporting.changes import as_facts
@@ -22,10 +22,11 @@ from reporting.integration.test_kpi_materialised import (
     history,
 )
 from stroom_contract.facts import Fact
+from stroom_platform import dialect
 from stroom_platform.db import make_engine
 from stroom_reporting import tables as t
 from stroom_reporting.commands import migrate
-from stroom_reporting.repository import apply_facts, restate_kpis
+from stroom_reporting.repository import apply_facts, reclaim_pending, restate_kpis, restate_kpis_apart
 
 
 async def _state(engine: AsyncEngine) -> tuple[object, ...]:
@@ -117,5 +118,38 @@ async def test_cells_wait_until_restated(database_url: str) -> None:
         cells, totals = (await _state(engine))[0]
         assert cells
         assert totals
+    finally:
+        await engine.dispose()
+
+
+async def _queue_bytes(engine: AsyncEngine) -> int:
+    async with engine.connect() as conn:
+        size = await conn.scalar(text(f"SELECT pg_relation_size('{t.kpi_pending.name}')"))
+        return int(size or 0)
+
+
+async def test_a_reclaim_frees_the_space_of_what_was_restated(database_url: str) -> None:
+    await migrate(database_url)
+    batches, _ = history(random.Random(7))
+    engine = make_engine(database_url)
+    postgres = dialect.is_postgres(engine)
+    try:
+        async with engine.begin() as conn:
+            await _wipe(conn)
+            await apply_facts(conn, as_facts(batches[0]), datetime.now(UTC), ORGANISATIONS, restate=False)
+        assert await restate_kpis_apart(engine, ORGANISATIONS) > 0
+        assert await _pending(engine) == 0
+        # PostgreSQL keeps the deleted rows in the table until a VACUUM.
+        if postgres:
+            assert await _queue_bytes(engine) > 0
+        await reclaim_pending(engine)
+        if postgres:
+            assert await _queue_bytes(engine) == 0
+        # The queue works on: what the next batch leaves waits, kept, until restated.
+        async with engine.begin() as conn:
+            await apply_facts(conn, as_facts(batches[1]), datetime.now(UTC), ORGANISATIONS, restate=False)
+        assert await _pending(engine) > 0
+        assert await restate_kpis_apart(engine, ORGANISATIONS) > 0
+        assert await _pending(engine) == 0
     finally:
         await engine.dispose()

@@ -29,3 +29,14 @@ def test_a_batch_less_than_full_has_caught_up_and_restates() -> None:
     restates = KpiRestates(seconds=5.0, batch_size=100)
     restates.restated()
     assert restates.applied(99, 10.0)
+
+
+def test_the_queue_is_reclaimed_once_enough_was_restated_since_the_last_time() -> None:
+    restates = KpiRestates(seconds=5.0, batch_size=100, reclaim_after=1000)
+    assert not restates.restated(400)
+    assert not restates.restated(599)
+    assert restates.restated(1)
+    # Counted anew from the reclaim.
+    assert not restates.restated(999)
+    assert restates.restated(5000)
+    assert not restates.restated(0)
