@@ -860,4 +860,7 @@ if __name__ == "__main__":
         if arguments.profile:
             write_top(arguments.profile, arguments.profile.removesuffix(".prof") + "-top.txt")
     else:
+        if arguments.profile:
+            # Made before the run, so a profile is not lost to a missing folder after it.
+            Path(arguments.profile).mkdir(parents=True, exist_ok=True)
         asyncio.run(main(arguments))
