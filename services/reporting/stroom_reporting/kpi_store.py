@@ -125,16 +125,29 @@ def records_of(rows: Iterable[Any]) -> list[Record]:
 
 def client_file(records: Iterable[Record]) -> kpis.ClientFile:
     """The assessments and progress reports among the records."""
-    assessments: dict[str, list[tuple[date, kpis.Recorded, tuple[str, bool]]]] = defaultdict(list)
-    progress: dict[str, list[tuple[date, kpis.Recorded, bool]]] = defaultdict(list)
+    assessments: dict[str, list[tuple[date, kpis.Recorded, Any]]] = defaultdict(list)
+    progress: dict[str, list[tuple[date, kpis.Recorded, Any]]] = defaultdict(list)
+    for assessment, client, item in _filed(records):
+        (assessments if assessment else progress)[client].append(item)
+    return kpis.ClientFile.filed(assessments, progress)
+
+
+def _filed(records: Iterable[Record]) -> Iterable[tuple[bool, str, tuple[date, kpis.Recorded, Any]]]:
+    """The assessments and progress reports among the records as a ClientFile files them:
+    (assessment or not, client, (day, (recorded, id), what the KPIs read of it))."""
     for r in records:
         if r.type == "assessment":
-            assessments[r.client_ref].append(
-                (r.on_date, (r.recorded_at, r.record_id), (r.client_stream, r.work_obligation_exempt))
+            yield (
+                True,
+                r.client_ref,
+                (
+                    r.on_date,
+                    (r.recorded_at, r.record_id),
+                    (r.client_stream, r.work_obligation_exempt),
+                ),
             )
         elif r.type == "progress_report":
-            progress[r.client_ref].append((r.on_date, (r.recorded_at, r.record_id), r.long_trajectory))
-    return kpis.ClientFile.filed(assessments, progress)
+            yield False, r.client_ref, (r.on_date, (r.recorded_at, r.record_id), r.long_trajectory)
 
 
 def plan_of(row: Any) -> kpis.Plan:
@@ -309,7 +322,8 @@ def benefit_cells(
             {r.record_id for r in its_records if _visible_before(r, standing_since)},
         )
         living = _living(standing, standing_since)
-        # The client file of the records `previous` holds, once one was read from them.
+        # The client file of the records `previous` holds, once one was read from them (then kept
+        # in step with them, the records that come and go moved into it).
         clients: kpis.ClientFile | None = None
         # The cells of the inputs `previous` holds (None: not known), while they are those the
         # stored rows give: a replaced record's row no longer tells how it read before.
@@ -350,20 +364,24 @@ def benefit_cells(
                 return gone, ()
             moved = ids ^ previous[1]
             changed = [r for r in its_records if r.record_id in moved] if moved else []
+            if clients is not None and changed:
+                # `clients` is the file of `previous`: only the records that came or went move it.
+                clients = clients.moved(
+                    _filed(r for r in changed if r.record_id in ids),
+                    _filed(r for r in changed if r.record_id not in ids),
+                )
             if (
                 last is not None
                 and found == previous[0]
                 and _read_alike(its_records, changed, previous[1], ids)
             ):
                 previous = (found, ids)
-                if moved:
-                    clients = None
                 return (), ()
             # P reads the benefit and its persons' assessments only: progress reports leave it.
             population = None
             if last is not None and found == previous[0] and all(r.type != "assessment" for r in changed):
                 population = [c for c in last if c.measure == kpi_cells.P]
-            if clients is None or moved:
+            if clients is None:
                 clients = client_file(r for r in its_records if r.record_id in ids)
             kept = kpis.standing_kept_before(previous[0], found) if previous[0] else date.min
             if changed:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import statistics
-from bisect import bisect_left, bisect_right
+from bisect import bisect_left, bisect_right, insort
 from collections import Counter, defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import cache
-from typing import NamedTuple, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from stroom_reporting.domain.families import active_on, years_between
 from stroom_reporting.domain.months import (
@@ -110,6 +110,31 @@ class ClientFile:
             {c: [item[0] for item in items] for c, items in assessed.items()},
             {c: [item[0] for item in items] for c, items in reported.items()},
         )
+
+    def moved(
+        self,
+        came: Iterable[tuple[bool, str, tuple[date, Recorded, Any]]],
+        went: Iterable[tuple[bool, str, tuple[date, Recorded, Any]]],
+    ) -> ClientFile:
+        """This file with items (assessment or not, client, item) added and taken out: only the
+        lists of the clients they are of are filed again, the others shared."""
+        assessments, progress = dict(self.assessments), dict(self.progress)
+        touched: set[tuple[bool, str]] = set()
+        for items, add in ((went, False), (came, True)):
+            for assessment, client, item in items:
+                kept: dict[str, list[Any]] = assessments if assessment else progress
+                if (assessment, client) not in touched:
+                    touched.add((assessment, client))
+                    kept[client] = list(kept.get(client, ()))
+                if add:
+                    insort(kept[client], item)
+                else:
+                    kept[client].remove(item)
+        assessment_days, progress_days = dict(self.assessment_days), dict(self.progress_days)
+        for assessment, client in touched:
+            days = assessment_days if assessment else progress_days
+            days[client] = [item[0] for item in (assessments if assessment else progress)[client]]
+        return ClientFile(assessments, progress, assessment_days, progress_days)
 
     def assessment(self, client: str, day: date) -> tuple[str, bool] | None:
         index = bisect_right(self.assessment_days.get(client, ()), day)
