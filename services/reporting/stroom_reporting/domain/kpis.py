@@ -9,6 +9,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import cache
+from itertools import product
 from typing import Any, NamedTuple, TypeVar
 
 from stroom_reporting.domain.families import active_on, years_between
@@ -376,6 +377,11 @@ class Standing(NamedTuple):
 
 
 NOWHERE = Standing(False, False, False)
+# Every standing there is, made once: a restate asks for one at every month end of every benefit.
+_STANDINGS = {
+    (k1, mediable, current): Standing(k1, mediable, current)
+    for k1, mediable, current in product((False, True), repeat=3)
+}
 
 
 def standing(benefit: KpiBenefit, day: date, clients: ClientFile) -> Standing:
@@ -386,7 +392,7 @@ def standing(benefit: KpiBenefit, day: date, clients: ClientFile) -> Standing:
     person, assessed = found
     age = _age(person, day)
     current = _k2_current(person, day, clients, assessed, age)
-    return Standing(_k1_age(age), current is not None, bool(current))
+    return _STANDINGS[_k1_age(age), current is not None, bool(current)]
 
 
 def standing_kept_before(old: KpiBenefit, new: KpiBenefit) -> date:
