@@ -42,6 +42,7 @@ from stroom_contract.events import Envelope
 from stroom_contract.kafka_binding import decode_wire, encode
 from stroom_contract.keys import entity_key
 from stroom_contract.validation import EventValidator
+from stroom_platform.dialect import LockingTransactions
 from stroom_platform.dialect.engines import make_engine
 from stroom_platform.memory import tune_for_batches
 from stroom_platform.organisations import load_organisations
@@ -71,6 +72,7 @@ async def measure(entities: int, sizes: list[int], rounds: int, profile: str | N
         source = f"urn:stroom:bench:txn-{name}"
         benefits = [f"B{index:04d}" for index in range(entities)]
         folds = Folds(CaseloadSettings().folded_entities)
+        transactions = LockingTransactions(engine)
         step = 0
 
         def events(batch: list[str]) -> list[Envelope]:
@@ -78,7 +80,7 @@ async def measure(entities: int, sizes: list[int], rounds: int, profile: str | N
 
         async def transaction(batch: list[Envelope]) -> None:
             given = EventBatch.of(batch)
-            async with apply_transaction(engine, given) as conn:
+            async with apply_transaction(transactions, given) as conn:
                 applied = await apply_events(conn, given, folds=folds, locked=True)
             folds.keep(applied.folded)
 
@@ -111,6 +113,7 @@ async def measure(entities: int, sizes: list[int], rounds: int, profile: str | N
         print(f"belastingsgemiddelde {os.getloadavg()[0]:.1f} achteraf")
         if profiler and profile:
             profiler.dump_stats(profile)
+        await transactions.close()
     finally:
         await engine.dispose()
         await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
@@ -138,8 +141,9 @@ async def simulated_load(
     # No pseudonymiser: as the worker, which refuses a raw BSN.
     validator = EventValidator(None, organisations.municipality_codes)
     folds = Folds(CaseloadSettings().folded_entities)
-    # One transaction after the other: the pool hands out its one connection each time.
-    async with engine.connect() as conn:
+    # As the worker: one transaction after the other, on the connection they keep.
+    transactions = LockingTransactions(engine)
+    async with transactions.transaction([]) as conn:
         backend = (await conn.exec_driver_sql("SELECT pg_backend_pid()")).scalar_one()
     print(f"belastingsgemiddelde {os.getloadavg()[0]:.1f} vooraf; {len(records):,} gesimuleerde events")
     share = len(records) // len(sizes)
@@ -160,7 +164,7 @@ async def simulated_load(
             middle = time.process_time()
             backend_before = cpu_seconds(backend)
             given = EventBatch.of(decoded)
-            async with apply_transaction(engine, given) as conn:
+            async with apply_transaction(transactions, given) as conn:
                 applied = await apply_events(conn, given, folds=folds, locked=True)
             folds.keep(applied.folded)
             after = time.process_time()
@@ -175,6 +179,7 @@ async def simulated_load(
             f"{size:>5} events per transactie: decoderen {decoding / events * 1e6:5.1f} us, verwerken"
             f" {applying / events * 1e6:5.1f} us CPU per event; PostgreSQL {database / events * 1e6:5.1f} us"
         )
+    await transactions.close()
     print(f"belastingsgemiddelde {os.getloadavg()[0]:.1f} achteraf")
 
 

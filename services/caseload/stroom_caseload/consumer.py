@@ -23,6 +23,7 @@ from stroom_caseload.service import Applied, EventBatch, Folds, Outgoing, apply_
 from stroom_contract.kafka_binding import Undecodable, decode_wire
 from stroom_contract.redaction import redact
 from stroom_contract.validation import EventValidator, InvalidEvent
+from stroom_platform.dialect import LockingTransactions
 from stroom_platform.kafka.consuming import Record
 from stroom_platform.kafka.dead_letters import Refusal, dead_letter
 from stroom_platform.tasks import cancel_and_wait
@@ -125,7 +126,8 @@ class Processor:
         transaction_events: int,
         folded_entities: int,
     ) -> None:
-        self.engine = engine
+        # The batches' transactions follow one another (this worker's one `_apply_loop`).
+        self.transactions = LockingTransactions(engine)
         self.producer = producer
         # No pseudonymiser: a raw BSN on the topic is a poison record, never stored.
         self.validator = EventValidator(None, municipalities)
@@ -161,6 +163,7 @@ class Processor:
 
     async def stop(self) -> None:
         await cancel_and_wait(*self._tasks)
+        await self.transactions.close()
 
     async def submit(self, records: Sequence[Record], done: Callable[[], None]) -> None:
         """Decode a batch and queue it; `done` is called once its effects are durable and published."""
@@ -318,7 +321,7 @@ class Processor:
         delay = 0.05
         while True:
             try:
-                async with apply_transaction(self.engine, batch) as conn:
+                async with apply_transaction(self.transactions, batch) as conn:
                     return await work(conn)
             except DBAPIError as exc:
                 if not transient(exc):

@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from stroom_caseload.domain.client import CLIENT_EVENT_TYPES
 from stroom_caseload.domain.events import Decoded, effective
@@ -28,7 +28,7 @@ from stroom_caseload.domain.plan import (
 from stroom_caseload.repository import CaseloadRepository
 from stroom_caseload.tables import Tables, live
 from stroom_contract.events import Envelope
-from stroom_platform.dialect import transaction_locking
+from stroom_platform.dialect import LockingTransactions
 
 # Outgoing: what the consumer publishes of an applied batch.
 __all__ = ["APPLY_LOCK", "Applied", "EventBatch", "Folds", "Outgoing", "apply_events", "apply_transaction"]
@@ -89,10 +89,12 @@ class EventBatch:
         return cls(given, tuple(sorted({i.key for i in given if i.key and i.type not in CLIENT_EVENT_TYPES})))
 
 
-def apply_transaction(engine: AsyncEngine, batch: EventBatch) -> AbstractAsyncContextManager[AsyncConnection]:
+def apply_transaction(
+    transactions: LockingTransactions, batch: EventBatch
+) -> AbstractAsyncContextManager[AsyncConnection]:
     """The live worker's transaction of `batch`: it begins holding what `apply_events` locks first
     (in the round trip of its BEGIN), so `apply_events` is told so (`locked`)."""
-    return transaction_locking(engine, batch.named, APPLY_LOCK)
+    return transactions.transaction(batch.named, APPLY_LOCK)
 
 
 async def apply_events(

@@ -72,6 +72,7 @@ from stroom_platform.dialect.statements import (
     pair_member_of,
 )
 from stroom_platform.dialect.transactions import (
+    LockingTransactions,
     lock_names,
     lock_out_writers,
     lock_transaction,
@@ -89,6 +90,7 @@ __all__ = [
     "CHUNK",
     "DEFAULT_POOL",
     "Closing",
+    "LockingTransactions",
     "OnConflict",
     "PerEngine",
     "PoolSize",

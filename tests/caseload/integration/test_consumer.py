@@ -229,17 +229,17 @@ async def test_a_batch_applied_again_after_a_failed_commit_dead_letters_its_fail
         for offset, event in enumerate([started, refused])
     ]
     engine = make_engine(url)
+    # The producer is not used before publishing, which this test does not reach.
+    processor = Processor(
+        engine,
+        cast(AIOKafkaProducer, None),
+        organisations.municipality_codes,
+        "f",
+        "d",
+        CaseloadMetrics(),
+        **_limits(),
+    )
     try:
-        # The producer is not used before publishing, which this test does not reach.
-        processor = Processor(
-            engine,
-            cast(AIOKafkaProducer, None),
-            organisations.municipality_codes,
-            "f",
-            "d",
-            CaseloadMetrics(),
-            **_limits(),
-        )
         await processor.submit(records, lambda: None)
         batch = processor._to_apply.get_nowait()
         commit = processor._commit
@@ -260,6 +260,7 @@ async def test_a_batch_applied_again_after_a_failed_commit_dead_letters_its_fail
         assert facts
         assert batch.poison == []
     finally:
+        await processor.stop()
         await engine.dispose()
 
 

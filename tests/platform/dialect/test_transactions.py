@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from dialect.tables import metadata, rows
 from stroom_platform.db import make_engine
 from stroom_platform.dialect import (
+    LockingTransactions,
     is_postgres,
     lock_names,
     lock_out_writers,
@@ -225,3 +226,81 @@ async def test_a_transaction_locking_rolls_back_on_an_error_and_its_connection_s
                 assert held == 0
     async with engine.connect() as conn:
         assert await conn.scalar(select(func.count()).select_from(rows)) == 0
+
+
+async def _advisory_locks(engine: AsyncEngine) -> int:
+    async with engine.connect() as other:
+        return int(
+            await other.scalar(
+                text(
+                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"
+                    " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+                )
+            )
+        )
+
+
+async def test_locking_transactions_keep_their_connection_and_take_another_once_one_failed(
+    engine: AsyncEngine,
+) -> None:
+    postgres = is_postgres(engine)
+    transactions = LockingTransactions(engine)
+
+    async def backend(conn: AsyncConnection) -> int | None:
+        return await conn.scalar(text("SELECT pg_backend_pid()")) if postgres else None
+
+    async def insert(*values: tuple[int, str]) -> None:
+        async with transactions.transaction(["a"]) as conn:
+            for at, name in values:
+                await conn.execute(rows.insert().values(id=at, name=name))
+
+    async def failing() -> None:
+        async with transactions.transaction([]) as conn:
+            await conn.execute(rows.insert().values(id=4, name="ook weg"))
+            raise RuntimeError
+
+    try:
+        async with transactions.transaction(["a", *_HOSTILE], shared=92) as conn:
+            await conn.execute(rows.insert().values(id=1, name="een"))
+            first = await backend(conn)
+        async with transactions.transaction(["a"], shared=92) as conn:
+            await conn.execute(rows.insert().values(id=2, name="twee"))
+            assert await backend(conn) == first
+            if postgres:
+                # Its locks are held as `transaction_locking` holds them, those before let go.
+                await _kept_out(
+                    engine, lambda other: (lock_out_writers(other, 92, rows), lock_names(other, ["a"]))
+                )
+                assert await _advisory_locks(engine) == 2
+        if postgres:
+            assert await _advisory_locks(engine) == 0
+        with pytest.raises(DBAPIError):
+            await insert((3, "weg"), (1, "dubbel"))
+        with pytest.raises(RuntimeError):
+            await failing()
+        async with transactions.transaction(["a"]) as conn:
+            await conn.execute(rows.insert().values(id=5, name="vijf"))
+            kept = await backend(conn)
+        if postgres:
+            assert await _advisory_locks(engine) == 0
+            async with engine.connect() as other:
+                await other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": kept})
+                await other.commit()
+                # Each look in a transaction of its own: one sees the activity as it first looked.
+                gone = text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid")
+                async with asyncio.timeout(10):
+                    while await other.scalar(gone, {"pid": kept}):
+                        await other.rollback()
+                        await asyncio.sleep(0.05)
+            # The server ended the kept connection: that transaction fails as a database error,
+            # which the worker tries again, and the next one runs on another connection.
+            with pytest.raises(DBAPIError):
+                await insert((6, "weg"))
+            async with transactions.transaction(["a"]) as conn:
+                await conn.execute(rows.insert().values(id=7, name="zeven"))
+                assert await backend(conn) != kept
+    finally:
+        await transactions.close()
+    async with engine.connect() as conn:
+        found = (await conn.execute(select(rows.c.id).order_by(rows.c.id))).scalars().all()
+    assert found == ([1, 2, 5, 7] if postgres else [1, 2, 5])
