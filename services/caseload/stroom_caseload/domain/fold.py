@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from operator import attrgetter
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, NamedTuple, TypeVar
 
 from stroom_caseload.domain.events import Event, Stored
 from stroom_contract.chunked import Chunked
@@ -50,8 +50,9 @@ from stroom_contract.facts import (
 Order = tuple[datetime, str, str]
 
 
-@dataclass(frozen=True, slots=True)
-class Typed:
+# A named tuple, as the accumulators below that a step builds per event folded: a tuple is built
+# in C, where a frozen dataclass sets each field through `object.__setattr__`.
+class Typed(NamedTuple):
     """An event as the fold sees it: its canonical order and its typed data."""
 
     order: Order
@@ -67,8 +68,7 @@ class Typed:
         return self.order[1], self.order[2]
 
 
-@dataclass(frozen=True, slots=True)
-class Changes:
+class Changes(NamedTuple):
     """A benefit's members changes in effective-date order, as a chain from the last one back:
     a change dated on or after the last goes on top in one step and shares the rest with the
     accumulator before it, where a tuple would be copied whole on every event of a long history."""
@@ -109,8 +109,7 @@ Opening = TypeVar("Opening", bound=EventData)
 Closing = TypeVar("Closing", bound=EventData)
 
 
-@dataclass(frozen=True)
-class Pair(Generic[Opening, Closing]):
+class Pair(NamedTuple, Generic[Opening, Closing]):
     """What placements and applications accumulate: the latest opening and closing event folded;
     a later one corrects an earlier one as a whole."""
 
@@ -122,8 +121,7 @@ PlacementAcc = Pair[PlacementStartedData, PlacementEndedData]
 ApplicationAcc = Pair[ApplicationReceivedData, ApplicationDecidedData]
 
 
-@dataclass(frozen=True, slots=True)
-class TrajectoryAcc:
+class TrajectoryAcc(NamedTuple):
     """`phases` by date, one per date; `latest` is the last phase event folded."""
 
     phases: tuple[PhaseSpell, ...] = ()
@@ -413,12 +411,14 @@ class Projection(Generic[A, S]):
         return versions, acc
 
 
+_NO_PLACEMENT: PlacementAcc = Pair()
+_NO_APPLICATION: ApplicationAcc = Pair()
 BENEFIT = Projection(BenefitAcc(), _benefit_step, _benefit, BenefitVersion)
 PLACEMENT = Projection(
-    PlacementAcc(), _pair_step(PlacementStartedData, PlacementEndedData), _placement, PlacementVersion
+    _NO_PLACEMENT, _pair_step(PlacementStartedData, PlacementEndedData), _placement, PlacementVersion
 )
 APPLICATION = Projection(
-    ApplicationAcc(),
+    _NO_APPLICATION,
     _pair_step(ApplicationReceivedData, ApplicationDecidedData),
     _application,
     ApplicationVersion,
