@@ -158,18 +158,15 @@ def _membership_base(state: BenefitState) -> tuple[object, ...]:
 
 
 def count_spell_change(
-    entity: str, before: BenefitState | None, after: BenefitState | None
-) -> tuple[list[CountSpell], list[CountSpell]]:
+    entity: str, before: BenefitState, after: BenefitState
+) -> tuple[list[CountSpell], list[CountSpell]] | None:
     """The count spells `before` gives and `after` no longer does, and those `after` gives anew
     (each as often as it is given: two members may give one row), found from the members that
     changed: the fold keeps a spell it did not change as the same object, so a version that
-    changes one membership of many costs that one. A change of the benefit's own dates,
-    municipality or regulation changes every row."""
-    if before is None or after is None or _membership_base(before) != _membership_base(after):
-        return (
-            list(count_spells(entity, before)) if before is not None else [],
-            list(count_spells(entity, after)) if after is not None else [],
-        )
+    changes one membership of many costs that one. None when the benefit's own dates,
+    municipality or regulation change: that changes every row."""
+    if _membership_base(before) != _membership_base(after):
+        return None
     old, new = before.members, after.members
     changed = changed_positions(old, new)
     gone = [old[i] for i in changed if i < len(old)]
@@ -314,9 +311,9 @@ class EntityRows:
         self.book: RecordedRows[Row] = RecordedRows(opened)
         self.book.closed.extend(closed)
         self.state: EntityState | _Unknown | None = _UNKNOWN if opened else None
-        # The rows `state` yields, once derived: the next state steps from them (but a
-        # benefit's, which steps from what changed in its members).
-        self.derived: tuple[Row, ...] = ()
+        # The rows `state` yields, once derived (None: not derived, a benefit's state reached
+        # from what changed in its members): the next state steps from them.
+        self.derived: tuple[Row, ...] | None = ()
 
     def _derive(self, state: EntityState | None) -> tuple[Row, ...]:
         if state is None:
@@ -329,12 +326,18 @@ class EntityRows:
         """The entity's state from `moment` on (after all those added before); returns the
         rows it opened."""
         before, self.state = self.state, state
-        if self.kind == "benefit" and not isinstance(before, _Unknown):
-            removed, added = count_spell_change(
-                self.entity, cast("BenefitState | None", before), cast("BenefitState | None", state)
-            )
-            return self.book.step(moment, removed, added)
-        gone: Iterable[Row] = list(self.book.since) if isinstance(before, _Unknown) else self.derived
+        gone: Iterable[Row]
+        if isinstance(before, _Unknown):
+            gone = list(self.book.since)
+        else:
+            if self.kind == "benefit" and before is not None and state is not None:
+                change = count_spell_change(
+                    self.entity, cast("BenefitState", before), cast("BenefitState", state)
+                )
+                if change is not None:
+                    self.derived = None
+                    return self.book.step(moment, *change)
+            gone = self._derive(before) if self.derived is None else self.derived
         self.derived = self._derive(state)
         return self.book.step(moment, gone, self.derived)
 
