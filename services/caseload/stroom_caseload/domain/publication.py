@@ -66,7 +66,13 @@ def _states(versions: list[Version]) -> list[tuple[datetime, EntityState | None]
     return [(v.recorded_from, v.state) for v in versions]
 
 
+_NO_ROWS = orjson.Fragment(b"[]")
+
+
 def _sorted(versions: list[RowVersion]) -> orjson.Fragment:
+    # Nearly every change removes none: a whole fold's, and a continued one's.
+    if not versions:
+        return _NO_ROWS
     # orjson writes a plain tuple as an array, not a named one. Unpacked: a named tuple's fields
     # are looked up by name.
     wire = sorted(orjson.dumps((tuple(row), since, until)) for row, since, until in versions)
