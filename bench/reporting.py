@@ -601,7 +601,11 @@ async def load(url: str, events: int, chunk: int, batch: int, ndjson: Path) -> L
     loading = decoding = cpu = 0.0
     generated = index = 0
     # The consumer's policy (FactsConsumer): the KPI cells restated behind the facts.
-    restates = KpiRestates(ReportingSettings.model_fields["kpi_restate_seconds"].default, batch)
+    restates = KpiRestates(
+        ReportingSettings.model_fields["kpi_restate_seconds"].default,
+        batch,
+        ReportingSettings.model_fields["kpi_restate_facts"].default,
+    )
     with ndjson.open("w") as out:
         while generated < events:
             # About ten events a benefit: small sizes are not rounded up to a whole chunk.

@@ -36,14 +36,18 @@ FACT_ADAPTER: TypeAdapter[Fact] = TypeAdapter(Fact)
 
 @dataclass
 class KpiRestates:
-    """When the KPI cells left pending by the batches are restated (settings.kpi_restate_seconds):
-    after a batch less than full, or once the first batch pending is `seconds` old. A new process
-    finds pending what the one before left, so the first batch it applies restates."""
+    """When the KPI cells left pending by the batches are restated (settings.kpi_restate_facts and
+    kpi_restate_seconds): after a batch less than full, once `facts` facts were applied since the
+    last restate, or once the first batch pending is `seconds` old. A new process finds pending
+    what the one before left, so the first batch it applies restates."""
 
     seconds: float
     batch_size: int
+    facts: int = 48_000
     # The monotonic time of the first batch applied since the last restate; None: none pending.
     pending_since: float | None = float("-inf")
+    # Facts applied since the last restate.
+    waiting: int = 0
     # Benefits and plans restated since the pending queue's space was last reclaimed, and how many
     # make it worth a VACUUM (a few milliseconds): a backlog's restate takes some ten thousand,
     # live traffic's a few, whose rows may then wait for autovacuum or a later reclaim.
@@ -54,7 +58,8 @@ class KpiRestates:
         """A batch of `batch` facts was applied at `now`: whether to restate now."""
         if self.pending_since is None:
             self.pending_since = now
-        return batch < self.batch_size or self.overdue(now)
+        self.waiting += batch
+        return batch < self.batch_size or self.waiting >= self.facts or self.overdue(now)
 
     def overdue(self, now: float) -> bool:
         """Whether what is pending has waited `seconds` at `now`."""
@@ -64,6 +69,7 @@ class KpiRestates:
         """A restate of `restated` benefits and plans ended: whether to reclaim the space of the
         pending queue's deleted rows now (`repository.reclaim_pending`)."""
         self.pending_since = None
+        self.waiting = 0
         self.unreclaimed += restated
         if self.unreclaimed < self.reclaim_after:
             return False
@@ -91,7 +97,9 @@ class FactsConsumer:
         self._batch_seconds = Histogram(
             "stroom_reporting_batch_apply_seconds", "Time to apply one batch of facts", registry=registry
         )
-        self._restates = KpiRestates(settings.kpi_restate_seconds, settings.consumer_batch_size)
+        self._restates = KpiRestates(
+            settings.kpi_restate_seconds, settings.consumer_batch_size, settings.kpi_restate_facts
+        )
         # A batch and a restate when idle one after the other: a restate that ends has taken in
         # every batch applied before, and the batches after it are pending anew.
         self._writing = asyncio.Lock()

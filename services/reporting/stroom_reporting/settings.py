@@ -19,9 +19,15 @@ class ReportingSettings(CommonSettings):
     consumer_poll_ms: int = 50
     # The KPI cells are restated in a step of their own behind the facts, each benefit once for
     # all the batches that changed it: as soon as a batch comes in less than full (the consumer
-    # has caught up), and while a backlog fills every batch, once the oldest change waiting is
-    # this old. The KPI sheet lags the monthly figures by at most this and one restate.
-    kpi_restate_seconds: float = Field(default=5.0, gt=0)
+    # has caught up), and while a backlog fills every batch, once this many facts wait. A restate
+    # costs per benefit it restates, so counted in facts, the restates of a backlog (and with them
+    # what a fact costs) do not depend on how fast the batches come; at the thousands of facts a
+    # second a backlog loads at, this is some ten seconds of it.
+    kpi_restate_facts: int = Field(default=48_000, ge=1)
+    # Whatever the count, what waits is restated once the oldest change waiting is this old (also
+    # when no batch comes after a full one). The KPI sheet lags the monthly figures by at most the
+    # earlier of the two and one restate.
+    kpi_restate_seconds: float = Field(default=30.0, gt=0)
     # Set false to serve reports from the database without consuming (read replicas, the CLI).
     consume: bool = True
     # Publication (`reports:read:public`): figures below this are suppressed, with every figure

@@ -40,3 +40,16 @@ def test_the_queue_is_reclaimed_once_enough_was_restated_since_the_last_time() -
     assert not restates.restated(999)
     assert restates.restated(5000)
     assert not restates.restated(0)
+
+
+def test_a_backlog_restates_once_enough_facts_wait_however_fast_they_came() -> None:
+    restates = KpiRestates(seconds=30.0, batch_size=100, facts=300)
+    restates.restated()
+    assert not restates.applied(100, 0.0)
+    assert not restates.applied(100, 0.1)
+    assert restates.applied(100, 0.2)
+    # Counted anew from the restate.
+    restates.restated()
+    assert not restates.applied(100, 0.3)
+    assert not restates.applied(100, 0.4)
+    assert restates.applied(100, 0.5)
