@@ -443,28 +443,32 @@ def standing_months(benefit: KpiBenefit, clients: ClientFile, first: int = 0) ->
     months in which it stops being current (3 or 12 months on), a member turning 60. At every other
     month end it is the same as at the one before."""
     start = max(month_of(benefit.start_date), first)
+    end = benefit.end_date
     # Past the month after its end a benefit stands nowhere at every month end: reports, 60th
     # birthdays and assessments that come later change nothing there.
-    last = None if benefit.end_date is None else next_month(month_of(benefit.end_date))
-    days: set[date | None] = {benefit.start_date, benefit.end_date}
-    months: set[int] = set()
+    last = None if end is None else next_month(month_of(end))
+    months = {month_of(benefit.start_date)}
+    if end is not None:
+        months.add(month_of(end))
     # A record moves month ends from its own month on, a progress report's up to 13 months later:
     # records older than that reach no month asked for, and a client's long history is passed by.
     assessed_from = first_day(start)
     reported_from = months_before(assessed_from, 13)
     for m in benefit.members:
-        days.update((m.joined, m.left))
-        assessed = clients.assessment_days.get(m.client_ref, ())
-        months.update(map(month_of, assessed[bisect_left(assessed, assessed_from) :]))
-        sixty = None if m.birth_date is None else m.birth_date.year * 100 + 6000 + m.birth_date.month
-        reported = clients.progress_days.get(m.client_ref, ())
-        if reported:
-            recent = clients.progress[m.client_ref][bisect_left(reported, reported_from) :]
-            for day, _, long_trajectory in recent:
+        months.add(month_of(m.joined))
+        if m.left is not None:
+            months.add(month_of(m.left))
+        client = m.client_ref
+        if assessed := clients.assessment_days.get(client):
+            months.update(map(month_of, assessed[bisect_left(assessed, assessed_from) :]))
+        born = m.birth_date
+        sixty = None if born is None else born.year * 100 + 6000 + born.month
+        if reported := clients.progress_days.get(client):
+            for day, _, long_trajectory in clients.progress[client][bisect_left(reported, reported_from) :]:
                 months.update(_report_months(day, sixty, long_trajectory))
         if sixty is not None:
-            months.update((sixty, next_month(sixty)))
-    months.update(month_of(day) for day in days if day is not None)
+            months.add(sixty)
+            months.add(next_month(sixty))
     return sorted(m for m in months if m >= start and (last is None or m <= last))
 
 
