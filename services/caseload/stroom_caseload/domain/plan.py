@@ -375,8 +375,9 @@ def client_record_of(row: ClientRow, point: tuple[str, ClientFact] | None = None
     return Outgoing(key, value)
 
 
-@dataclass(frozen=True, slots=True)
-class Folded:
+# Named tuples, this and `EntityWrite`: one of each per entity folded, built in C where a frozen
+# dataclass sets each field through `object.__setattr__`.
+class Folded(NamedTuple):
     """What the live worker keeps of an entity between batches: at `revision`, where the fold of
     its events ended and its rows. `rows` go on with the entity's next versions in place: an
     entry is in use by one batch at a time, and kept again only once that batch is committed
@@ -387,8 +388,7 @@ class Folded:
     rows: EntityRows
 
 
-@dataclass(frozen=True, slots=True)
-class EntityWrite:
+class EntityWrite(NamedTuple):
     """An entity's new history: `versions` from version number `first` on; versions before
     `rewrite_from` are stored already, unchanged. `fact`: its full change, stored (sent again on
     a redelivery), or None where it is not kept: a continued fold's would cost every row of the
