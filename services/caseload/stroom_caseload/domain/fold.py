@@ -11,9 +11,10 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from operator import attrgetter
+from types import MappingProxyType
 from typing import Any, Generic, NamedTuple, TypeVar
 
 from stroom_caseload.domain.events import Event, Stored
@@ -93,16 +94,16 @@ def _chained(changes: Iterable[BenefitMembersChangedData]) -> Changes | None:
     return chain
 
 
-@dataclass(frozen=True, slots=True)
-class BenefitAcc:
+class BenefitAcc(NamedTuple):
     """`changes` in effective-date order (canonical order within a date); once started, `spells`
     are the members after applying them in that order, and `open` the open spells per person."""
 
     started: BenefitStartedData | None = None
     ended: BenefitEndedData | None = None
     changes: Changes | None = None
-    spells: Chunked[MemberSpell] = field(default_factory=Chunked)
-    open: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
+    spells: Chunked[MemberSpell] = Chunked()
+    # Read only: a step copies it to change it.
+    open: Mapping[str, tuple[int, ...]] = MappingProxyType({})
 
 
 Opening = TypeVar("Opening", bound=EventData)
