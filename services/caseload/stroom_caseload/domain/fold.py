@@ -295,15 +295,14 @@ A = TypeVar("A")
 S = TypeVar("S", BenefitState, PlacementState, ApplicationState, TrajectoryState)
 
 
-@dataclass(frozen=True, slots=True)
-class Memo(Generic[A]):
+class Memo(NamedTuple, Generic[A]):
     """Where an entity's fold ended, nothing retracting its events: the accumulator, the
     recorded time of the last event folded, how many versions there are and the last of them.
     Events recorded later fold onto it as they would onto the whole history again."""
 
     acc: A
     moment: datetime
-    count: int
+    numbered: int
     last: Version | None
 
 
@@ -392,7 +391,7 @@ class Projection(Generic[A, S]):
         added, acc = self._fold_on(memo.acc, typed, memo.last)
         versions = ([] if memo.last is None else [memo.last]) + added
         last = versions[-1] if versions else None
-        return versions, Memo(acc, typed[-1].order[0], memo.count + len(added), last)
+        return versions, Memo(acc, typed[-1].order[0], memo.numbered + len(added), last)
 
     def _fold_on(self, acc: A, typed: Sequence[Typed], last: Version | None) -> tuple[list[Version], A]:
         """Events in canonical order folded onto `acc`, a version per recorded moment whose state

@@ -457,13 +457,13 @@ def entity_continued(key: str, folded: Folded, events: Sequence[Event]) -> Entit
     versions, memo = found
     rows = folded.rows
     # The last version there was comes first: its recorded_to moves.
-    first = folded.memo.count - 1
+    first = folded.memo.numbered - 1
     put = rows.extend(_states(versions[1:]))
     revision = folded.revision
     change = entity_change(kind, key, revision + 1, revision, put, [])
     kept = Folded(revision + 1, memo, rows)
     return EntityWrite(
-        key, kind, revision + 1, None, change, versions, folded.memo.count, first, kept, appended=True
+        key, kind, revision + 1, None, change, versions, folded.memo.numbered, first, kept, appended=True
     )
 
 
