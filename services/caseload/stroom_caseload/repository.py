@@ -686,14 +686,7 @@ def state_rows(
         if state is None:
             continue
         until = versions[at + 1].recorded_from if at + 1 < len(versions) else None
-        row = {
-            "entity_key": key,
-            "version": number,
-            "recorded_from": version.recorded_from,
-            "recorded_to": until,
-            **_version_columns(state),
-        }
-        rows.append((_version_table(t, state), row))
+        rows.append(_version_row(t, key, number, version.recorded_from, until, state))
     previous = _spells(t, versions[spells_from - 1 - first].state) if spells_from > 0 else None
     # Spell versions begun in these versions, by (table, seq): one that ends again is still here.
     begun: dict[tuple[Table, int], dict[str, Any]] = {}
@@ -803,9 +796,22 @@ def _version_table(t: Tables, state: EntityState) -> Table:
     return t.applications
 
 
-def _version_columns(state: EntityState) -> dict[str, Any]:
+def _version_row(
+    t: Tables,
+    key: str,
+    number: int,
+    recorded_from: datetime,
+    recorded_to: datetime | None,
+    state: EntityState,
+) -> tuple[Table, dict[str, Any]]:
+    """The row of one version in the table of the state's kind of entity (`_version_table`): one
+    dict built at once, as this runs for every version folded."""
     if isinstance(state, BenefitState):
-        return {
+        return t.benefits, {
+            "entity_key": key,
+            "version": number,
+            "recorded_from": recorded_from,
+            "recorded_to": recorded_to,
             "municipality": state.municipality,
             "regulation": state.regulation,
             "start_date": state.start_date,
@@ -815,7 +821,11 @@ def _version_columns(state: EntityState) -> dict[str, Any]:
             "application_ref": state.application_ref,
         }
     if isinstance(state, PlacementState):
-        return {
+        return t.placements, {
+            "entity_key": key,
+            "version": number,
+            "recorded_from": recorded_from,
+            "recorded_to": recorded_to,
             "client_ref": state.client_ref,
             "municipality": state.municipality,
             "kind": state.kind,
@@ -826,13 +836,21 @@ def _version_columns(state: EntityState) -> dict[str, Any]:
             "end_reason": state.end_reason,
         }
     if isinstance(state, TrajectoryState):
-        return {
+        return t.trajectories, {
+            "entity_key": key,
+            "version": number,
+            "recorded_from": recorded_from,
+            "recorded_to": recorded_to,
             "client_ref": state.client_ref,
             "municipality": state.municipality,
             "end_date": state.end_date,
             "outcome": state.outcome,
         }
-    return {
+    return t.applications, {
+        "entity_key": key,
+        "version": number,
+        "recorded_from": recorded_from,
+        "recorded_to": recorded_to,
         "client_ref": state.client_ref,
         "municipality": state.municipality,
         "regulation": state.regulation,
