@@ -93,6 +93,7 @@ async def fold_held(
     are those of the whole topic. Gives the client records to republish once swapped in, with
     the revisions their ledger rows will have then (marking a retraction counts one up), as
     (record id, key, value)."""
+    retracted = retractions.of
 
     def stored(event: Held) -> Stored:
         source, event_id, kind, time, data, _ = event
@@ -100,16 +101,13 @@ async def fold_held(
 
     def history(key: str, events: list[Held]) -> tuple[list[Version], Memo[Any] | None]:
         kind = kind_of_key(key)
-        retracted = retractions.of
         if any(retracted((source, event_id)) for source, event_id, _, _, _, _ in events):
             return history_memo(kind, [stored(event) for event in events])
         # Nearly every entity: nothing retracts its events, each folded as validation typed it,
-        # without an `Event` and a `Stored` made for each only to be read back.
-        typed = {
-            (source, event_id): Typed((time, source, event_id), data)
-            for source, event_id, _, time, data, _ in events
-        }
-        return unretracted_memo(kind, list(typed.values()))
+        # without an `Event` and a `Stored` made for each only to be read back. Each is held
+        # once: the ledger keeps the first delivery of a (source, id) only.
+        typed = [Typed((time, source, event_id), data) for source, event_id, _, time, data, _ in events]
+        return unretracted_memo(kind, typed)
 
     records: list[Record] = []
 
@@ -124,23 +122,23 @@ async def fold_held(
         if chunk.full:
             await chunk.append(writer)
             chunk = _Chunk()
+    keep = records.append
     for key, points in sorted(held.clients.items()):
         if key not in strays:
-            for source, event_id, kind, time, point, revision in points:
+            for source, event_id, kind, time, (client_ref, fact), revision in points:
                 retracted_at = None
                 # Nearly every point fact: nothing retracts it, it counts from its own time on.
-                if retractions.of((source, event_id)):
+                if retracted((source, event_id)):
                     # Its data was read when it was loaded: the event is wanted for when it counts.
                     event = Event(source, event_id, kind, time, _READ)
                     retracted_at = counted(event, retractions).retracted_at
                     # Marking a retraction of it counts its ledger row's revision up.
                     revision += 1
                 record = record_id(source, event_id)
-                chunk.client(record, point, time, retracted_at)
-                client_ref, fact = point
+                chunk.clients.append(client_fact_values(record, client_ref, fact, time, retracted_at))
                 topic_key, value = client_record(record, client_ref, revision, time, retracted_at, fact)
                 # A copy: orjson's bytes keep the buffer it wrote into, 4 KB for a record of 600 bytes.
-                records.append((record, topic_key.encode(), bytes(memoryview(value))))
+                keep((record, topic_key.encode(), bytes(memoryview(value))))
         if chunk.full:
             await chunk.append(writer)
             chunk = _Chunk()
