@@ -7,7 +7,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import cache
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from sqlalchemy import Integer, Select, Table, bindparam, cast, func, null, select, union_all
@@ -719,18 +719,15 @@ def state_rows(
     return StateWrites(rows, closed)
 
 
-@dataclass(frozen=True, slots=True)
-class _Spells:
+class _Spells(NamedTuple):
     """A state's spells (a benefit's members, a trajectory's phases) as its spell table stores
-    them: the columns every row shares, and each spell's own (`columns` of an item)."""
+    them: the columns every row shares, and each spell's own (`columns` of an item). A named
+    tuple, built in C: there is one per version of a benefit or a trajectory."""
 
     table: Table
     shared: dict[str, Any]
     items: Sequence[Any]
     columns: Any
-
-    def base(self) -> tuple[Any, ...]:
-        return (self.table, *self.shared.values())
 
 
 def _spells(t: Tables, state: EntityState | None) -> _Spells | None:
@@ -778,7 +775,8 @@ def _phase_columns(item: tuple[Any, date, date | None]) -> dict[str, Any]:
 
 def _changed(before: _Spells | None, after: _Spells | None) -> Iterable[tuple[Table, int]]:
     """The (table, seq) of the spells whose row differs from `before` to `after`."""
-    if before is None or after is None or before.base() != after.base():
+    # The shared columns compared as dicts, without a tuple of their values made for each side.
+    if before is None or after is None or before.table is not after.table or before.shared != after.shared:
         gone = [] if before is None else [(before.table, seq) for seq in range(len(before.items))]
         came = [] if after is None else [(after.table, seq) for seq in range(len(after.items))]
         return dict.fromkeys(gone + came)
