@@ -14,7 +14,7 @@ those of them, never an event that is not a retraction.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Set
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -76,6 +76,12 @@ class Retractions:
     def of(self, ident: Ident) -> list[Retraction]:
         """The retractions that retract `ident` directly."""
         return self._by_target.get(ident, [])
+
+    @property
+    def targets(self) -> Set[Ident]:
+        """Every event some retraction retracts directly: whether one does, asked of it in C where
+        `of` is a call per event (a rebuild asks it of every event it folds)."""
+        return self._by_target.keys()
 
     def tree(self, ident: Ident) -> list[Retraction]:
         """Every retraction whose chain leads to `ident`: its retractions, theirs, and so on."""

@@ -93,7 +93,7 @@ async def fold_held(
     are those of the whole topic. Gives the client records to republish once swapped in, with
     the revisions their ledger rows will have then (marking a retraction counts one up), as
     (record id, key, value)."""
-    retracted = retractions.of
+    retracted = retractions.targets
 
     def stored(event: Held) -> Stored:
         source, event_id, kind, time, data, _ = event
@@ -101,7 +101,7 @@ async def fold_held(
 
     def history(key: str, events: list[Held]) -> tuple[list[Version], Memo[Any] | None]:
         kind = kind_of_key(key)
-        if any(retracted((source, event_id)) for source, event_id, _, _, _, _ in events):
+        if any((source, event_id) in retracted for source, event_id, _, _, _, _ in events):
             return history_memo(kind, [stored(event) for event in events])
         # Nearly every entity: nothing retracts its events, each folded as validation typed it,
         # without an `Event` and a `Stored` made for each only to be read back. Each is held
@@ -128,7 +128,7 @@ async def fold_held(
             for source, event_id, kind, time, (client_ref, fact), revision in points:
                 retracted_at = None
                 # Nearly every point fact: nothing retracts it, it counts from its own time on.
-                if retracted((source, event_id)):
+                if (source, event_id) in retracted:
                     # Its data was read when it was loaded: the event is wanted for when it counts.
                     event = Event(source, event_id, kind, time, _READ)
                     retracted_at = counted(event, retractions).retracted_at
