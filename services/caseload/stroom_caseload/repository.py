@@ -604,15 +604,9 @@ def client_fact_values(
 ) -> tuple[Any, ...]:
     """A row of the client facts table, its values in the order of `CLIENT_FACT_COLUMNS`:
     the rebuild appends it as it is, without a dict per row."""
-    return (
-        record_id,
-        client_ref,
-        fact.type,
-        effective_date(fact),
-        recorded_at,
-        retracted_at,
-        *_client_fact_columns(fact),
-    )
+    own = _client_fact_columns(fact)
+    # Joined in C: unpacked into the literal, the fact's own columns went through a list first.
+    return (record_id, client_ref, fact.type, effective_date(fact), recorded_at, retracted_at) + own  # noqa: RUF005
 
 
 def client_fact_row(
