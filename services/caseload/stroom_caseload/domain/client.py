@@ -43,30 +43,29 @@ def client_point(event: Event) -> tuple[str, ClientFact]:
 
 
 def point_of(event_type: str, data: EventData) -> tuple[str, ClientFact]:
-    """`client_point` of an event's typed data, as validation gives it."""
+    """`client_point` of an event's typed data, as validation gives it: of its type's own class."""
     fact: ClientFact
-    # Progress reports first, most of a person's point facts: each case is a class check.
-    match data:
-        case ProgressReportRecordedData():
-            fact = ProgressReport(recorded_on=data.recorded_on, long_trajectory=bool(data.long_trajectory))
-        case ClientAssessedData():
-            fact = Assessment(
-                assessed_on=data.assessed_on,
-                ladder_step=data.ladder_step,
-                target_step=data.target_step,
-                client_stream=data.client_stream,
-                work_obligation_exempt=data.work_obligation_exempt,
-            )
-        case CoachAssignedData():
-            fact = CoachAssignment(coach_ref=data.coach_ref, assigned_on=data.assigned_on)
-        case PlanSentData():
-            fact = PlanSent(
-                plan_ref=data.plan_ref, sent_on=data.sent_on, application_ref=data.application_ref
-            )
-        case SanctionImposedData():
-            fact = Sanction(kind=data.kind, imposed_on=data.imposed_on, benefit_ref=data.benefit_ref)
-        case _:
-            raise TypeError(f"{event_type} is geen gebeurtenis van een feit over een persoon")
+    # Progress reports first, most of a person's point facts. Each case tests the exact class,
+    # as validation makes it: `isinstance` (or a class pattern) on a pydantic model runs its
+    # metaclass's `__instancecheck__` in Python, a call per case passed.
+    if type(data) is ProgressReportRecordedData:
+        fact = ProgressReport(recorded_on=data.recorded_on, long_trajectory=bool(data.long_trajectory))
+    elif type(data) is ClientAssessedData:
+        fact = Assessment(
+            assessed_on=data.assessed_on,
+            ladder_step=data.ladder_step,
+            target_step=data.target_step,
+            client_stream=data.client_stream,
+            work_obligation_exempt=data.work_obligation_exempt,
+        )
+    elif type(data) is CoachAssignedData:
+        fact = CoachAssignment(coach_ref=data.coach_ref, assigned_on=data.assigned_on)
+    elif type(data) is PlanSentData:
+        fact = PlanSent(plan_ref=data.plan_ref, sent_on=data.sent_on, application_ref=data.application_ref)
+    elif type(data) is SanctionImposedData:
+        fact = Sanction(kind=data.kind, imposed_on=data.imposed_on, benefit_ref=data.benefit_ref)
+    else:
+        raise TypeError(f"{event_type} is geen gebeurtenis van een feit over een persoon")
     return data.client.ref, fact
 
 

@@ -82,7 +82,9 @@ class ShadowLedger:
             if ident in stored or ident in first:
                 continue
             data = envelope.data
-            if isinstance(data, EventRetractedData):
+            # The exact class, as validation makes it: `isinstance` on a pydantic model runs its
+            # metaclass's `__instancecheck__` in Python.
+            if type(data) is EventRetractedData:
                 retracted[ident] = data.retracted_id
                 first[ident] = (given, None)
             else:
