@@ -90,7 +90,9 @@ class Incoming(NamedTuple):
             (given.envelope, given.wire) if isinstance(given, tuple) else (given, given.to_wire())
         )
         data = envelope.data
-        retracted = data.retracted_id if isinstance(data, EventRetractedData) else None
+        # The exact class, as validation makes it: `isinstance` on a pydantic model runs its
+        # metaclass's `__instancecheck__` in Python.
+        retracted = data.retracted_id if type(data) is EventRetractedData else None
         key = None if retracted is not None else entity_key(envelope) or ""
         return cls(
             (envelope.source, envelope.id),
