@@ -277,6 +277,26 @@ def _read_alike(
     return True
 
 
+def _moved_until(clients: kpis.ClientFile, changed: Iterable[Record]) -> int | None:
+    """The last month whose cells of month-end counts can move (None: every month on) when a
+    benefit's rows stay as they were and its persons' records, now filed in `clients`, differ from
+    those before by the ones that came or went (`changed`): a record is what its client reads of
+    its kind from its day until the next day with one of theirs of that kind, a progress report
+    no longer than it is current; a month's change reads that month's end and the one before."""
+    last = 0
+    for r in changed:
+        assessment = r.type == "assessment"
+        next_day = clients.next_day(assessment, r.client_ref, r.on_date)
+        until = None if next_day is None else month_of(next_day)
+        if not assessment:
+            stale = kpis.report_stale_from(r.on_date)
+            until = stale if until is None else min(until, stale)
+        if until is None:
+            return None
+        last = max(last, until)
+    return last
+
+
 def _assessed(assessments: Iterable[Record], ids: Container[str]) -> Iterable[kpi_cells.Assessed]:
     """The assessments among `ids` as kpi_cells reads them (as `client_file` gives them to the KPIs)."""
     return (
@@ -384,15 +404,19 @@ def benefit_cells(
             if clients is None:
                 clients = client_file(r for r in its_records if r.record_id in ids)
             kept = kpis.standing_kept_before(previous[0], found) if previous[0] else date.min
+            until = None
             if changed:
                 kept = min(kept, *(r.on_date for r in changed))
+                if last is not None and found == previous[0]:
+                    until = _moved_until(clients, changed)
             # Month ends before the first day the change can reach stand as they stood, and so do
-            # the cells of the months before it.
+            # the cells of the months before it, and those after the last it can reach.
             reach = month_of(kept) if kept > date.min and last is not None else 0
             previous = (found, ids)
-            came = kpi_cells.benefit_cells(found, clients, None, population, reach)
-            stopped = [c for c in held if c.month >= reach]
-            last = held = (*(c for c in held if c.month < reach), *came)
+            came = kpi_cells.benefit_cells(found, clients, None, population, reach, until)
+            stopped = [c for c in held if c.month >= reach and (until is None or c.month <= until)]
+            kept_cells = (c for c in held if c.month < reach or (until is not None and c.month > until))
+            last = held = (*kept_cells, *came)
             return stopped, came
 
         times = sorted({*_times(own, *RECORDED), *_times(its_records, "recorded_at", "retracted_at")})

@@ -8,9 +8,13 @@ from types import SimpleNamespace
 from typing import NamedTuple
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from stroom_platform.organisations import load_organisations
 from stroom_reporting import kpi_store
+from stroom_reporting.domain import kpi_cells
+from stroom_reporting.domain.months import last_day, month_of
 from stroom_reporting.kpi_store import EVER, Record, Since
 
 ENTITY = "benefit:src:b1"
@@ -116,3 +120,111 @@ def test_a_record_of_no_client_stream_reads_as_of_the_empty_one() -> None:
     assert kpi_store.records_of([row]) == [
         Record("c1", "assessment", date(2023, 2, 1), T0, None, "src|a", "", False, False)
     ]
+
+
+ORGANISATIONS = load_organisations()
+
+
+@st.composite
+def late_records(draw: st.DrawFn) -> tuple[list[Record], datetime, list[Record], set[str]]:
+    """A client's assessments and progress reports recorded one after another from T0, some
+    retracted, then at `late` late ones (dated before, between or after the others), retractions
+    of earlier ones, and retractions taken back (their rows replaced): (the records known before
+    `late`, `late`, every record as known after it, the ids of the rows replaced)."""
+    kinds = st.sampled_from(["assessment", "progress_report"])
+    streams = st.sampled_from(["mediable", "care", "other"])
+    days = st.dates(date(2022, 6, 1), date(2025, 12, 31))
+    # A report of a month's last day is current at a month end a year on: the furthest one reaches.
+    days = st.one_of(days, days.map(lambda day: last_day(month_of(day))))
+    drawn = draw(st.lists(st.tuples(kinds, days, streams, st.booleans(), st.booleans()), max_size=8))
+    late = T0 + timedelta(days=len(drawn) + 1)
+    known, records, replaced = [], [], set()
+    for index, (kind, on, stream, exempt, long_trajectory) in enumerate(drawn):
+        recorded = T0 + timedelta(days=index, hours=draw(st.integers(0, 23)))
+        r = Record(
+            "c1",
+            kind,
+            on,
+            recorded,
+            None,
+            f"src|r{index}",
+            stream if kind == "assessment" else "",
+            exempt and kind == "assessment",
+            long_trajectory and kind == "progress_report",
+        )
+        match draw(st.sampled_from(["known", "late", "retracted", "retracted late", "taken back"])):
+            case "known":
+                known.append(r)
+                records.append(r)
+            case "late":
+                records.append(r._replace(recorded_at=late))
+            case "retracted":
+                known.append(r := r._replace(retracted_at=recorded + timedelta(hours=1)))
+                records.append(r)
+            case "retracted late":
+                known.append(r)
+                records.append(r._replace(retracted_at=late))
+            case "taken back":
+                known.append(r._replace(retracted_at=recorded + timedelta(hours=1)))
+                records.append(r)
+                replaced.add(r.record_id)
+    return known, late, records, replaced
+
+
+def standing_reference(spells: list[SpellRow], records: list[Record]) -> list[tuple[object, ...]]:
+    """The benefit's month-end count cells over recorded time, each moment computed from scratch
+    from the rows valid and the records visible then."""
+    times = [t for r in spells for t in (r.recorded_from, r.recorded_to) if t]
+    times += [t for r in records for t in (r.recorded_at, r.retracted_at) if t]
+
+    def cells_at(at: datetime) -> tuple[kpi_cells.Cell, ...]:
+        rows = [r for r in spells if r.recorded_from <= at and (r.recorded_to is None or r.recorded_to > at)]
+        found = kpi_store.benefits_of(rows)
+        visible = [
+            r for r in records if r.recorded_at <= at and (r.retracted_at is None or r.retracted_at > at)
+        ]
+        return kpi_cells.benefit_cells(found[0], kpi_store.client_file(visible), None) if found else ()
+
+    cells = kpi_cells.over_recorded_time(times, cells_at)
+    return sorted(((ENTITY, *cell, since, until) for cell, since, until in cells), key=repr)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    late_records(), st.dates(date(1962, 1, 1), date(1990, 1, 1)), st.sampled_from([None, date(2024, 5, 20)])
+)
+def test_a_restate_from_late_records_and_retractions_equals_the_reference(
+    drawn: tuple[list[Record], datetime, list[Record], set[str]], born: date, end: date | None
+) -> None:
+    """A restate from the moment late records and retractions came (a replaced row's: from its
+    own), over the cells stored before, equals the cells computed from scratch at every recorded
+    moment: a late record moves the month ends from its day up to its client's next of its kind
+    (a progress report's up to a year on), wherever it falls among the others."""
+    known, late, records, replaced = drawn
+    outflow = "employment" if end else None
+    spells = [
+        r._replace(
+            end_date=end, outflow_reason=outflow, birth_date=born if r.role else None, recorded_to=None
+        )
+        for r in spell_rows()[:2]
+    ]
+
+    def restated(
+        records: list[Record], stored: list[tuple[object, ...]], since: datetime, revised: set[str]
+    ) -> list[tuple[object, ...]]:
+        found = kpi_store.benefit_cells(
+            ENTITY,
+            {ENTITY: spells},
+            {"c1": {ENTITY}},
+            {"c1": records},
+            ORGANISATIONS,
+            stored,
+            Since(since, None),
+            replaced,
+        )
+        return sorted(found, key=repr)
+
+    stored = restated(known, [], EVER, set())
+    assert stored == standing_reference(spells, known)
+    since = min([late, *(r.recorded_at for r in records if r.record_id in replaced)])
+    assert restated(records, stored, since, replaced) == standing_reference(spells, records)

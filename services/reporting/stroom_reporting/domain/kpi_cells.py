@@ -40,28 +40,29 @@ def benefit_cells(
     returns: kpis.Returns | None,
     population: Iterable[Cell] | None = None,
     reach: int = 0,
+    until: int | None = None,
 ) -> tuple[Cell, ...]:
     """What a benefit contributes to every KPI: P's, K1's and K2's month-end counts as changes
     (`population`: P's cells, when they are known for this benefit and its persons' assessments),
     and its outflow to K4, K5 and the revolving door; only the month-end counts when `returns` is
     None, only the outflow's when `clients` is None; of the month-end counts only those of the
-    months from `reach` on (a month's change reads the month ends of that month and the one before
-    only). In the order of their keys (measure, municipality, month, detail), each key once, none
-    all zero."""
+    months from `reach` on, up to `until` (a month's change reads the month ends of that month and the one
+    before only). In the order of their keys (measure, municipality, month, detail), each key
+    once, none all zero."""
     municipality = benefit.municipality
     cells: list[Cell] = []
     if clients is not None and population is not None:
-        cells.extend(c for c in population if c.month >= reach)
+        cells.extend(c for c in population if c.month >= reach and (until is None or c.month <= until))
     elif clients is not None:
         # P's changes may fall in one month more than once; the others come once a month at most.
         changes: dict[int, int] = {}
         for _, month, change in kpis.population_changes([benefit], clients, 0):
-            if month >= reach:
+            if month >= reach and (until is None or month <= until):
                 changes[month] = changes.get(month, 0) + change
         cells.extend(Cell(P, municipality, month, "", a, 0) for month, a in changes.items() if a)
     if clients is not None:
         start = benefit.start_date.toordinal()
-        for month, before, now in kpis.standing_changes(benefit, clients, reach):
+        for month, before, now in kpis.standing_changes(benefit, clients, reach, until):
             if k1 := now.k1 - before.k1:
                 cells.append(Cell(K1, municipality, month, "", k1, k1 * start))
             mediable, current = now.mediable - before.mediable, now.current - before.current

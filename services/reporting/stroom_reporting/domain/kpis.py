@@ -145,6 +145,12 @@ class ClientFile:
         index = bisect_right(self.progress_days.get(client, ()), day)
         return (self.progress_days[client][index - 1], self.progress[client][index - 1][2]) if index else None
 
+    def next_day(self, assessment: bool, client: str, day: date) -> date | None:
+        """The first day after `day` with one of the client's assessments (or progress reports)."""
+        days = (self.assessment_days if assessment else self.progress_days).get(client, ())
+        index = bisect_right(days, day)
+        return days[index] if index < len(days) else None
+
     def care_stretches(self, client: str) -> list[tuple[date, date | None]]:
         """The days [from, until) over which the client's latest assessment makes them a care
         client (or exempt): each assessment holds until the client's next one."""
@@ -426,6 +432,13 @@ def _months_later(month: int, months: int) -> int:
     return year * 100 + index + 1
 
 
+def report_stale_from(day: date) -> int:
+    """The month from whose end on a progress report of `day` is stale whatever its client's age
+    or its long_trajectory (12 months at most), as is every report before it: the last month
+    whose change (of the month end before) the report can move."""
+    return _months_later(month_of(day), 13)
+
+
 @cache  # a client's reports are read again at every restate of their benefits
 def _report_months(day: date, sixty: int | None, long_trajectory: bool) -> tuple[int, ...]:
     """The months in which a progress report of `day` may change a standing: its own, and those
@@ -437,16 +450,20 @@ def _report_months(day: date, sixty: int | None, long_trajectory: bool) -> tuple
     return tuple(_months_later(month, k) for k in ((0, 3, 4, 12, 13) if yearly else (0, 3, 4)))
 
 
-def standing_months(benefit: KpiBenefit, clients: ClientFile, first: int = 0) -> list[int]:
-    """The months from the benefit's start (and from `first`) at whose end its standing may differ
-    from the month before's: a start, end, join or leave, an assessment, a progress report and the
-    months in which it stops being current (3 or 12 months on), a member turning 60. At every other
-    month end it is the same as at the one before."""
+def standing_months(
+    benefit: KpiBenefit, clients: ClientFile, first: int = 0, until: int | None = None
+) -> list[int]:
+    """The months from the benefit's start (and from `first`, up to `until`) at whose end its
+    standing may differ from the month before's: a start, end, join or leave, an assessment, a
+    progress report and the months in which it stops being current (3 or 12 months on), a member
+    turning 60. At every other month end it is the same as at the one before."""
     start = max(month_of(benefit.start_date), first)
     end = benefit.end_date
     # Past the month after its end a benefit stands nowhere at every month end: reports, 60th
     # birthdays and assessments that come later change nothing there.
     last = None if end is None else next_month(month_of(end))
+    if until is not None:
+        last = until if last is None else min(last, until)
     months = {month_of(benefit.start_date)}
     if end is not None:
         months.add(month_of(end))
@@ -473,10 +490,10 @@ def standing_months(benefit: KpiBenefit, clients: ClientFile, first: int = 0) ->
 
 
 def standing_changes(
-    benefit: KpiBenefit, clients: ClientFile, first: int = 0
+    benefit: KpiBenefit, clients: ClientFile, first: int = 0, until: int | None = None
 ) -> list[tuple[int, Standing, Standing]]:
-    """(month, standing before, standing at its end) for every month from `first` on at whose end
-    the benefit's standing changes; before its first month, it stands nowhere."""
+    """(month, standing before, standing at its end) for every month from `first` on (up to
+    `until`) at whose end the benefit's standing changes; before its first month, it stands nowhere."""
     if benefit.regulation not in KPI_REGULATIONS:
         return []
     changes = []
@@ -485,7 +502,7 @@ def standing_changes(
     before = NOWHERE
     if first > month_of(benefit.start_date):
         before = standing(benefit, last_day(previous_month(first)), clients)
-    for month in standing_months(benefit, clients, first):
+    for month in standing_months(benefit, clients, first, until):
         now = standing(benefit, last_day(month), clients)
         if now != before:
             changes.append((month, before, now))
