@@ -390,24 +390,22 @@ def benefit_cells(
                     _filed(r for r in changed if r.record_id in ids),
                     _filed(r for r in changed if r.record_id not in ids),
                 )
-            if (
-                last is not None
-                and found == previous[0]
-                and _read_alike(its_records, changed, previous[1], ids)
-            ):
+            # The version is the one before itself at every moment that is not its rows'.
+            stays = last is not None and (found is previous[0] or found == previous[0])
+            if stays and _read_alike(its_records, changed, previous[1], ids):
                 previous = (found, ids)
                 return (), ()
             # P reads the benefit and its persons' assessments only: progress reports leave it.
             population = None
-            if last is not None and found == previous[0] and all(r.type != "assessment" for r in changed):
-                population = [c for c in last if c.measure == kpi_cells.P]
+            if stays and all(r.type != "assessment" for r in changed):
+                population = [c for c in held if c.measure == kpi_cells.P]
             if clients is None:
                 clients = client_file(r for r in its_records if r.record_id in ids)
             kept = kpis.standing_kept_before(previous[0], found) if previous[0] else date.min
             until = None
             if changed:
                 kept = min(kept, *(r.on_date for r in changed))
-                if last is not None and found == previous[0]:
+                if stays:
                     until = _moved_until(clients, changed)
             # Month ends before the first day the change can reach stand as they stood, and so do
             # the cells of the months before it, and those after the last it can reach.
