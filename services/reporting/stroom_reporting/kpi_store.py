@@ -395,10 +395,9 @@ def benefit_cells(
             if stays and _read_alike(its_records, changed, previous[1], ids):
                 previous = (found, ids)
                 return (), ()
-            # P reads the benefit and its persons' assessments only: progress reports leave it.
-            population = None
-            if stays and all(r.type != "assessment" for r in changed):
-                population = [c for c in held if c.measure == kpi_cells.P]
+            # P reads the benefit and its persons' assessments only: progress reports leave its
+            # cells as they are held.
+            population_stays = stays and all(r.type != "assessment" for r in changed)
             if clients is None:
                 clients = client_file(r for r in its_records if r.record_id in ids)
             kept = kpis.standing_kept_before(previous[0], found) if previous[0] else date.min
@@ -411,9 +410,18 @@ def benefit_cells(
             # the cells of the months before it, and those after the last it can reach.
             reach = month_of(kept) if kept > date.min and last is not None else 0
             previous = (found, ids)
-            came = kpi_cells.benefit_cells(found, clients, None, population, reach, until)
-            stopped = [c for c in held if c.month >= reach and (until is None or c.month <= until)]
-            kept_cells = (c for c in held if c.month < reach or (until is not None and c.month > until))
+            came = kpi_cells.benefit_cells(found, clients, None, not population_stays, reach, until)
+            stopped: list[kpi_cells.Cell] = []
+            kept_cells: list[kpi_cells.Cell] = []
+            for c in held:
+                if (
+                    c.month >= reach
+                    and (until is None or c.month <= until)
+                    and not (population_stays and c.measure == kpi_cells.P)
+                ):
+                    stopped.append(c)
+                else:
+                    kept_cells.append(c)
             last = held = (*kept_cells, *came)
             return stopped, came
 

@@ -38,22 +38,20 @@ def benefit_cells(
     benefit: kpis.KpiBenefit,
     clients: kpis.ClientFile | None,
     returns: kpis.Returns | None,
-    population: Iterable[Cell] | None = None,
+    population: bool = True,
     reach: int = 0,
     until: int | None = None,
 ) -> tuple[Cell, ...]:
-    """What a benefit contributes to every KPI: P's, K1's and K2's month-end counts as changes
-    (`population`: P's cells, when they are known for this benefit and its persons' assessments),
-    and its outflow to K4, K5 and the revolving door; only the month-end counts when `returns` is
-    None, only the outflow's when `clients` is None; of the month-end counts only those of the
-    months from `reach` on, up to `until` (a month's change reads the month ends of that month and the one
-    before only). In the order of their keys (measure, municipality, month, detail), each key
-    once, none all zero."""
+    """What a benefit contributes to every KPI: P's, K1's and K2's month-end counts as changes (P's
+    only with `population`: without, when the caller holds them, unchanged), and its outflow to K4,
+    K5 and the revolving door; only the month-end counts when `returns` is None, only the
+    outflow's when `clients` is None; of the month-end counts only those of the months from `reach`
+    on, up to `until` (a month's change reads the month ends of that month and the one before
+    only). In the order of their keys (measure, municipality, month, detail), each key once, none
+    all zero."""
     municipality = benefit.municipality
     cells: list[Cell] = []
-    if clients is not None and population is not None:
-        cells.extend(c for c in population if c.month >= reach and (until is None or c.month <= until))
-    elif clients is not None:
+    if clients is not None and population:
         # P's changes may fall in one month more than once; the others come once a month at most.
         changes: dict[int, int] = {}
         for _, month, change in kpis.population_changes([benefit], clients, 0):
