@@ -13,7 +13,6 @@ those of them, never an event that is not a retraction.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable, Mapping, Set
 from dataclasses import dataclass
 from datetime import datetime
@@ -57,7 +56,8 @@ class Retractions:
 
     def __init__(self, retractions: Iterable[Retraction] = ()) -> None:
         self._by_id: dict[Ident, Retraction] = {}
-        self._by_target: dict[Ident, list[Retraction]] = defaultdict(list)
+        # A plain dict, not a defaultdict: `targets` are its keys, so a lookup may not add one.
+        self._by_target: dict[Ident, list[Retraction]] = {}
         for retraction in retractions:
             self.add(retraction)
 
@@ -65,7 +65,7 @@ class Retractions:
         if retraction.ident in self._by_id:
             return
         self._by_id[retraction.ident] = retraction
-        self._by_target[retraction.target].append(retraction)
+        self._by_target.setdefault(retraction.target, []).append(retraction)
 
     def __bool__(self) -> bool:
         return bool(self._by_id)

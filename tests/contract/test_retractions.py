@@ -172,3 +172,12 @@ def test_ten_thousand_retractions_of_one_event_are_decided_in_one_pass() -> None
     index.add(Retraction(SOURCE, "undo", at(60), "r0"))
     # Every other retraction still counts: e counts only before the first of them.
     assert index.periods((SOURCE, "e"), at(0)) == ((at(0), at(1)),)
+
+
+@given(histories())
+def test_the_targets_are_the_events_retracted_however_often_others_are_asked(history: History) -> None:
+    events, retractions = history
+    known = Retractions(retractions)
+    for ident in [*((SOURCE, event) for event in events), (SOURCE, "missing"), ("elders", "e0")]:
+        known.of(ident)
+    assert set(known.targets) == {r.target for r in retractions}

@@ -5,6 +5,8 @@ rows are updated until they are restated. None of the columns updated is in an i
 free space on the row's page PostgreSQL updates it in place (HOT): no index entry is added and
 the old version is pruned on the page without waiting for a VACUUM. Filled to the brim on insert,
 most of these updates moved the row to another page and added an entry to the primary key.
+A fillfactor applies to pages written from then on: an installation that already holds totals
+gets the room as its pages are rewritten (`VACUUM FULL` or `pg_repack` gives it at once).
 
 Revision ID: hot01
 Revises: pending01
