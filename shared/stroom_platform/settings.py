@@ -127,11 +127,11 @@ class CommonSettings(BaseSettings):
             return self.database_url
         return f"sqlite+aiosqlite:///{self.data_dir / f'{service}.db'}"
 
-    def database_engine(self, service: str, **kwargs: Any) -> AsyncEngine:
-        """An engine on `service`'s database with the configured pool: every engine a service,
-        its commands or the CLI open comes from here, so deploy/SCALING.md's connection budget
-        holds for all of them."""
-        return make_engine(self.database_url_for(service), self.database_pool, **kwargs)
+    def database_engine(self, service: str, pool: PoolSize | None = None, **kwargs: Any) -> AsyncEngine:
+        """An engine on `service`'s database with the configured pool, or `pool` for a part that
+        needs fewer: every engine a service, its commands or the CLI open comes from here, so
+        deploy/SCALING.md's connection budget holds for all of them."""
+        return make_engine(self.database_url_for(service), pool or self.database_pool, **kwargs)
 
 
 def service_port(service: str, default: int) -> Any:

@@ -11,7 +11,7 @@ from conftest import PSEUDONYM_KEY
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import QueuePool
 
-from stroom_caseload.runtime import CaseloadRuntime
+from stroom_caseload.runtime import CaseloadRuntime, applying_engine
 from stroom_caseload.settings import CaseloadSettings
 from stroom_cli.audit import audit_log
 from stroom_intake.runtime import IntakeRuntime
@@ -53,6 +53,17 @@ async def test_the_pool_settings_reach_every_services_engines() -> None:
     finally:
         for engine in engines:
             await engine.dispose()
+
+
+@pytest.mark.usefixtures("pool_settings")
+async def test_the_caseload_consumer_holds_one_connection_whatever_the_pool_settings() -> None:
+    # Its transactions run one at a time on one connection (LockingTransactions): a pool of the
+    # configured size would let each worker count as many against max_connections.
+    engine = applying_engine(CaseloadSettings())
+    try:
+        assert _pool(engine) == (1, 0)
+    finally:
+        await engine.dispose()
 
 
 @pytest.mark.usefixtures("pool_settings")

@@ -18,6 +18,7 @@ from stroom_caseload.metrics import CaseloadMetrics
 from stroom_caseload.repository import CaseloadRepository
 from stroom_caseload.settings import CaseloadSettings
 from stroom_platform.broker import EpochWatch
+from stroom_platform.dialect import ONE_CONNECTION
 from stroom_platform.kafka.clients import Broker, broker_of
 from stroom_platform.kafka.consuming import BatchConsumer, ConsumerOptions
 from stroom_platform.kafka.lag import LagProbe
@@ -38,14 +39,20 @@ class _Kafka:
     """The parts that exist only between start and stop: Kafka clients bind to the running loop."""
 
     producer: AIOKafkaProducer
-    # The consumer's own pool, without a ping at every checkout: that is a round trip in every
-    # batch, and a batch on a dead connection fails as a whole and is tried again on a new one
-    # (Processor._transaction), so the ping buys it nothing. The API keeps the pinging pool.
     applying: AsyncEngine
     probe: LagProbe
     processor: Processor
     consumer: BatchConsumer
     epoch_watch: asyncio.Task[None]
+
+
+def applying_engine(settings: CaseloadSettings) -> AsyncEngine:
+    """The consumer's own engine. Its batches' transactions run one at a time on one connection
+    (`LockingTransactions`), so its pool holds one: N workers hold N connections, not N pools.
+    No ping at every checkout: that is a round trip in every batch, and a batch on a dead
+    connection fails as a whole and is tried again on a new one (Processor._transaction), so the
+    ping buys it nothing. The API keeps the pinging pool of the configured size."""
+    return settings.database_engine("caseload", pool=ONE_CONNECTION, pool_pre_ping=False)
 
 
 @dataclass
@@ -76,7 +83,7 @@ class CaseloadRuntime:
             partitioner=entity_partition_for,
         )
         await producer.start()
-        applying = settings.database_engine("caseload", pool_pre_ping=False)
+        applying = applying_engine(settings)
         probe = LagProbe(self.broker, settings.consumer_group, settings.events_topic)
         await probe.start()
         processor = Processor(

@@ -31,6 +31,7 @@ from stroom_platform.dialect.bulk import (
 )
 from stroom_platform.dialect.engines import (
     DEFAULT_POOL,
+    ONE_CONNECTION,
     PoolSize,
     UtcDateTime,
     alters_by_copying,
@@ -89,6 +90,7 @@ from stroom_platform.dialect.transactions import (
 __all__ = [
     "CHUNK",
     "DEFAULT_POOL",
+    "ONE_CONNECTION",
     "Closing",
     "LockingTransactions",
     "OnConflict",

@@ -86,6 +86,9 @@ class PoolSize:
 
 
 DEFAULT_POOL = PoolSize()
+# The pool of a client that works on one connection at a time (`LockingTransactions`): one, never
+# more, so that each such process counts once against PostgreSQL's max_connections.
+ONE_CONNECTION = PoolSize(1, 0)
 
 
 def make_engine(url: str | URL, pool: PoolSize = DEFAULT_POOL, **kwargs: Any) -> AsyncEngine:

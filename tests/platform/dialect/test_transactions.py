@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from dialect.tables import metadata, rows
 from stroom_platform.db import make_engine
 from stroom_platform.dialect import (
+    ONE_CONNECTION,
     LockingTransactions,
     is_postgres,
     lock_names,
@@ -244,7 +245,10 @@ async def test_locking_transactions_keep_their_connection_and_take_another_once_
     engine: AsyncEngine,
 ) -> None:
     postgres = is_postgres(engine)
-    transactions = LockingTransactions(engine)
+    # On an engine of its own that holds one connection, as the caseload worker's: a connection
+    # not given back after a failure would leave the next transaction waiting for the pool.
+    own = make_engine(engine.url, ONE_CONNECTION)
+    transactions = LockingTransactions(own)
 
     async def backend(conn: AsyncConnection) -> int | None:
         return await conn.scalar(text("SELECT pg_backend_pid()")) if postgres else None
@@ -301,6 +305,7 @@ async def test_locking_transactions_keep_their_connection_and_take_another_once_
                 assert await backend(conn) != kept
     finally:
         await transactions.close()
+        await own.dispose()
     async with engine.connect() as conn:
         found = (await conn.execute(select(rows.c.id).order_by(rows.c.id))).scalars().all()
     assert found == ([1, 2, 5, 7] if postgres else [1, 2, 5])
