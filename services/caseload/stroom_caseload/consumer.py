@@ -280,9 +280,9 @@ class Processor:
         async def work(conn: AsyncConnection) -> tuple[Applied, list[tuple[Record, str]]]:
             applied = await apply_events(conn, batch, folds=self.folds, locked=True)
             conflicting = [(decoded[i][0], CONFLICT_REASON) for i in applied.conflicts]
-            repo = CaseloadRepository(conn)
-            for record, reason in [*poison, *conflicting]:
-                await repo.record_dead_letter(record.topic, record.partition, record.offset, reason)
+            if poison or conflicting:
+                letters = [(r.topic, r.partition, r.offset, why) for r, why in [*poison, *conflicting]]
+                await CaseloadRepository(conn).record_dead_letters(letters)
             return applied, conflicting
 
         applied, conflicting = await self._transaction(batch, work)

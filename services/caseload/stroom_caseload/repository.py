@@ -498,17 +498,22 @@ class CaseloadRepository:
                 values,
             )
 
-    async def record_dead_letter(self, topic: str, partition: int, offset: int, reason: str) -> None:
-        """Once per record: a batch applied again after a crash before its offsets were committed
-        records its dead letters again, and the first record of each stands."""
-        position = (dead_letters.c.topic, dead_letters.c.partition, dead_letters.c.offset)
-        await self.conn.execute(
-            insert_on_conflict(self.conn, dead_letters)
-            .values(
-                received_at=datetime.now(UTC), topic=topic, partition=partition, offset=offset, reason=reason
-            )
-            .on_conflict_do_nothing(index_elements=position)
-        )
+    async def record_dead_letters(self, letters: Sequence[tuple[str, int, int, str]]) -> None:
+        """A batch's dead letters, each (topic, partition, offset, reason), in one statement. Once
+        per record: a batch applied again after a crash before its offsets were committed records
+        its dead letters again, and the first record of each stands."""
+        received_at = datetime.now(UTC)
+        rows = [
+            {
+                "received_at": received_at,
+                "topic": topic,
+                "partition": partition,
+                "offset": offset,
+                "reason": reason,
+            }
+            for topic, partition, offset, reason in letters
+        ]
+        await insert_dicts(self.conn, dead_letters, rows, DEAD_LETTER_POSITION)
 
     async def dead_letter_count(self) -> int:
         """The records dead-lettered and not replayed since: one replayed and refused again counts
@@ -531,6 +536,10 @@ class CaseloadRepository:
                 .values(replayed_at=at),
                 [{"t": topic, "p": partition, "o": offset} for topic, partition, offset in places],
             )
+
+
+# A record is dead-lettered once, where it was read.
+DEAD_LETTER_POSITION = OnConflict(("topic", "partition", "offset"))
 
 
 # The client facts table's columns in the order `client_fact_values` gives a row's values: first

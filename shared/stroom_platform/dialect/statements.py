@@ -176,7 +176,9 @@ class OnConflict:
     where_sql: str | None = None
 
     def sql(self) -> str:
-        target = f" ON CONFLICT ({', '.join(self.keys)})"
+        # Quoted: a key may be a reserved word ("offset").
+        keys = ", ".join(f'"{key}"' for key in self.keys)
+        target = f" ON CONFLICT ({keys})"
         if not self.set_sql:
             return target + " DO NOTHING"
         sets = ", ".join(f'"{c}" = {expression}' for c, expression in self.set_sql.items())

@@ -5,27 +5,35 @@ from __future__ import annotations
 import asyncio
 import re
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import pytest
+from aiokafka import AIOKafkaProducer
 from alembic import command
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
 
 from caseload.history import simulate
 from caseload.integration.expectations import assert_projections_match
 from caseload.integration.publishing import publish, running_worker, wait_until_caught_up
 from caseload.integration.test_consumer import FIRST, WESTFRIESLAND
+from caseload.statements import statement_log
 from stroom_caseload.commands import MIGRATIONS, migrate, read_dead_letters, replay
+from stroom_caseload.consumer import Processor
+from stroom_caseload.metrics import CaseloadMetrics
 from stroom_caseload.repository import CaseloadRepository
 from stroom_caseload.settings import CaseloadSettings
 from stroom_caseload.tables import dead_letters, live
 from stroom_cli.dead_letters import once_per_record
 from stroom_contract import types
+from stroom_contract.bsn import Pseudonymiser
+from stroom_contract.kafka_binding import encode
 from stroom_contract.validation import EventValidator
 from stroom_platform.broker import EmbeddedBroker
 from stroom_platform.db import alembic_config, make_engine
 from stroom_platform.kafka.clients import Broker
+from stroom_platform.kafka.consuming import Record
 from stroom_platform.kafka.dead_letters import POSITION_HEADER, DeadLetter
+from stroom_platform.organisations import OrganisationsConfig
 
 MONTHS = 12
 
@@ -114,8 +122,8 @@ async def test_a_dead_letter_recorded_again_is_stored_once(database_url: str) ->
             async with engine.begin() as conn:
                 repo = CaseloadRepository(conn)
                 # Kafka's offsets are 64-bit.
-                for partition, offset in ((1, 5), (1, 7), (2, 5), (2, 2**40)):
-                    await repo.record_dead_letter("events", partition, offset, "opnieuw")
+                places = ((1, 5), (1, 7), (2, 5), (2, 2**40))
+                await repo.record_dead_letters([("events", p, offset, "opnieuw") for p, offset in places])
         d = dead_letters.c
         async with engine.connect() as conn:
             count = await CaseloadRepository(conn).dead_letter_count()
@@ -142,20 +150,86 @@ async def test_a_replayed_dead_letter_no_longer_counts_and_one_refused_again_cou
     try:
         async with engine.begin() as conn:
             repo = CaseloadRepository(conn)
-            for offset in (5, 6, 7):
-                await repo.record_dead_letter("events", 1, offset, "onbekende gemeente")
+            await repo.record_dead_letters(
+                [("events", 1, offset, "onbekende gemeente") for offset in (5, 6, 7)]
+            )
             assert await repo.dead_letter_count() == 3
             await repo.mark_replayed([("events", 1, 5), ("events", 1, 6), ("other", 1, 7)], datetime.now(UTC))
             assert await repo.dead_letter_count() == 1
             # 5 applied after its replay; 6 refused again at 40, and recorded again at 6 after a
             # crash before the offsets were committed.
-            await repo.record_dead_letter("events", 1, 40, "nog steeds onbekend")
-            await repo.record_dead_letter("events", 1, 6, "onbekende gemeente")
+            await repo.record_dead_letters(
+                [("events", 1, 40, "nog steeds onbekend"), ("events", 1, 6, "onbekende gemeente")]
+            )
             assert await repo.dead_letter_count() == 2
             await repo.mark_replayed([("events", 1, 40), ("events", 1, 7)], datetime.now(UTC))
             assert await repo.dead_letter_count() == 0
     finally:
         await engine.dispose()
+
+
+async def test_a_batchs_dead_letters_are_one_statement_committed_with_its_events(
+    database_url: str,
+    pseudonymiser: Pseudonymiser,
+    organisations: OrganisationsConfig,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Several poison records in a batch: their dead letters are written in one statement, in the
+    batch's transaction, so that they and its events are stored together or not at all; applied
+    again (its offsets were not committed) the batch stores nothing twice."""
+    validator = EventValidator(pseudonymiser, organisations.municipality_codes)
+    raw = simulate(WESTFRIESLAND, FIRST, months=2, seed=3, per_month=1, noise=False)[:6]
+    good = [Record("ev", 0, offset, None, *encode(validator.validate(e))) for offset, e in enumerate(raw)]
+    poison = [
+        Record("ev", 0, 10, None, None, ()),
+        Record("ev", 1, 11, None, b"{geen json", ()),
+        Record("ev", 1, 12, None, b'{"specversion": "1.0"}', (("content-type", b"application/json"),)),
+    ]
+    record = CaseloadRepository.record_dead_letters
+
+    async def recorded_then_failing(repo: CaseloadRepository, letters: Any) -> None:
+        await record(repo, letters)
+        raise RuntimeError("de transactie faalt na de dead letters")
+
+    d = dead_letters.c
+    async with statement_log(database_url) as (engine, statements):
+        processor = Processor(
+            engine,
+            cast(AIOKafkaProducer, None),
+            organisations.municipality_codes,
+            "f",
+            "d",
+            CaseloadMetrics(),
+            transaction_events=CaseloadSettings().transaction_events,
+            folded_entities=CaseloadSettings().folded_entities,
+        )
+        try:
+            await processor.submit([*good[:3], *poison, *good[3:]], lambda: None)
+            batch = processor._to_apply.get_nowait()
+            assert len(batch.poison) == len(poison)
+            monkeypatch.setattr(CaseloadRepository, "record_dead_letters", recorded_then_failing)
+            with pytest.raises(RuntimeError):
+                await processor._commit(batch.decoded, batch.poison)
+            async with engine.connect() as conn:
+                assert await conn.scalar(select(func.count()).select_from(dead_letters)) == 0
+                assert await conn.scalar(select(func.count()).select_from(live.events)) == 0
+            monkeypatch.undo()
+            for _ in range(2):
+                statements.clear()
+                _, dead = await processor._commit(batch.decoded, batch.poison)
+                assert [r.offset for r, _ in dead] == [10, 11, 12]
+                writes = [s for s in statements if s.startswith("INSERT INTO caseload_dead_letters")]
+                assert len(writes) == 1, statements
+            async with engine.connect() as conn:
+                stored = (
+                    await conn.execute(select(d.partition, d.offset, d.reason).order_by(d.offset))
+                ).all()
+                events = await conn.scalar(select(func.count()).select_from(live.events))
+        finally:
+            await processor.stop()
+    assert [(p, o) for p, o, _ in stored] == [(0, 10), (1, 11), (1, 12)]
+    assert [reason.split(":")[0] for _, _, reason in stored] == ["undecodable", "undecodable", "contract"]
+    assert events == len(good)
 
 
 def test_a_dead_letters_place_is_read_from_its_position_header() -> None:
