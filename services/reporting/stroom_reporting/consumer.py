@@ -124,6 +124,12 @@ class FactsConsumer:
     def last_error(self) -> str | None:
         return self._consumer.last_error if self._consumer else None
 
+    @property
+    def facts_waiting(self) -> int:
+        """Facts applied since the KPI cells were last restated: a backlog's restate comes once
+        they reach settings.kpi_restate_facts."""
+        return self._restates.waiting
+
     async def start(self) -> None:
         settings = self._settings
         assert settings.kafka_bootstrap_servers, "KAFKA_BOOTSTRAP_SERVERS is required to consume"

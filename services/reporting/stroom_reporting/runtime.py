@@ -20,8 +20,10 @@ from stroom_reporting.service.generations import GenerationWatch
 from stroom_reporting.settings import ReportingSettings
 
 STATUS_DESCRIPTION = (
-    "Consumergroep en achterstand, per leesmodel wanneer het laatst een feit toepaste (versheid), en "
-    "hoeveel uitkeringen en plannen op het herberekenen van hun KPI-cellen wachten."
+    "Consumergroep en achterstand, per leesmodel wanneer het laatst een feit toepaste (versheid), "
+    "hoeveel uitkeringen en plannen op het herberekenen van hun KPI-cellen wachten, hoeveel feiten "
+    "sinds de laatste herberekening kwamen, en na hoeveel feiten en seconden een achterstand "
+    "uiterlijk opnieuw wordt berekend."
 )
 
 
@@ -110,9 +112,12 @@ class ReportingRuntime:
                 for row in fresh or ()
             },
             # The KPI cells follow the read models in a step of their own: the benefits and plans
-            # whose cells wait for it, and how long a batch's may wait while a backlog lasts.
+            # whose cells wait for it, the facts applied since the last, and the two bounds that
+            # start one while a backlog fills every batch (how many facts, how long).
             "kpi_cells": {
                 "pending": pending,
+                "facts_waiting": consumer.facts_waiting if consumer else 0,
+                "restated_after_facts": self.settings.kpi_restate_facts,
                 "restated_within_seconds": self.settings.kpi_restate_seconds,
             },
         }
