@@ -13,7 +13,7 @@ from itertools import groupby
 from typing import Any, NamedTuple
 
 import orjson
-from sqlalchemy import Table, delete, func, select
+from sqlalchemy import Table, delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from stroom_contract.facts import ClientRecord
@@ -744,11 +744,16 @@ async def mark(
     )
 
 
-async def waiting(conn: AsyncConnection) -> int:
-    """How many benefits and plans wait for their cells to be restated (`restate_pending`)."""
+async def waiting(conn: AsyncConnection, as_of: datetime | None = None) -> int:
+    """How many benefits and plans wait for their cells to be restated (`restate_pending`); with
+    `as_of`, those whose cells as of then may change: a benefit restated from a moment at or
+    before it, and every plan (which waits without its moment)."""
     pending = t.kpi_pending
-    found = await conn.scalar(select(func.count()).select_from(pending).where(pending.c.kind != REVISED))
-    return int(found or 0)
+    counted = select(func.count()).select_from(pending).where(pending.c.kind != REVISED)
+    if as_of is not None:
+        c = pending.c
+        counted = counted.where(or_(c.kind == PLAN, c.standing_since <= as_of, c.outflow_since <= as_of))
+    return int(await conn.scalar(counted) or 0)
 
 
 async def restate_pending(conn: AsyncConnection, organisations: OrganisationsConfig) -> int:

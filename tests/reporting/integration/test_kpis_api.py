@@ -15,8 +15,10 @@ from reporting.samples import T1, application, benefit, record
 from stroom_contract.codes import ClientStream, Decision, InflowReason, OutflowReason
 from stroom_contract.facts import Assessment, Fact, PlanSent, ProgressReport
 from stroom_platform.db import make_engine
+from stroom_reporting import kpi_store
 from stroom_reporting.commands import migrate
-from stroom_reporting.repository import apply_facts
+from stroom_reporting.repository import apply_facts, restate_kpis
+from stroom_reporting.service.kpis import STILL_RESTATING
 
 PERIOD = {"from": "2024-01", "to": "2024-06"}
 
@@ -104,6 +106,48 @@ async def test_kpis_of_hand_made_facts(database_url: str) -> None:
             "/v1/reports/kpis", params={"organisation": "werksaam-westfriesland", "format": "xlsx"}
         )
         assert "Hoorn" in load_workbook(io.BytesIO(xlsx.content)).sheetnames
+
+
+async def test_the_source_line_says_so_while_kpi_cells_wait_for_their_restate(database_url: str) -> None:
+    """Behind a backlog the facts are in the read models before their KPI cells are restated: the
+    sheet's source line must not claim the cells hold every event up to the newest recorded."""
+    await migrate(database_url)
+    engine = make_engine(database_url)
+    params = {"municipality": "GM0405", **PERIOD}
+
+    async def sheet(query: dict[str, str]) -> dict[str, dict]:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=reporting_app(database_url)),
+            base_url="http://t",
+            headers=EVERYTHING,
+        ) as client:
+            response = await client.get("/v1/reports/kpis", params=query)
+        assert response.status_code == 200, response.text
+        return figures(response.json(), "GM0405")
+
+    try:
+        async with engine.begin() as conn:
+            await apply_facts(conn, FACTS, datetime.now(UTC), restate=False)
+        async with engine.connect() as conn:
+            # Hoorn's two benefits and its plan wait, and Medemblik's benefit; as of a moment
+            # before the facts only the plan, which waits without its moment, may change.
+            assert await kpi_store.waiting(conn) == 4
+            assert await kpi_store.waiting(conn, datetime(2020, 1, 1, tzinfo=UTC)) == 1
+        waiting = await sheet(params)
+        assert waiting["K1"]["source"].startswith("Stroom, gebeurtenissen tot 2024-")
+        assert waiting["K1"]["source"].endswith(STILL_RESTATING)
+        earlier = await sheet({**params, "asOf": "2020-01-01T00:00:00Z"})
+        assert (
+            earlier["K1"]["source"]
+            == f"Stroom, gebeurtenissen tot 2020-01-01T00:00:00+00:00{STILL_RESTATING}"
+        )
+        async with engine.begin() as conn:
+            assert await restate_kpis(conn) == 4
+        restated = await sheet(params)
+    finally:
+        await engine.dispose()
+    assert restated["K1"]["source"] == waiting["K1"]["source"].removesuffix(STILL_RESTATING)
+    assert (restated["K1"]["value"], restated["K1"]["basis"]) == (181.0, 1)
 
 
 async def test_one_moment_in_any_offset_gives_one_k5(database_url: str) -> None:

@@ -175,13 +175,23 @@ async def _client_file(
     )
 
 
+# Added to the source line while KPI cells wait for their restate.
+STILL_RESTATING = "; de KPI's worden nog bijgewerkt en bevatten nog niet al deze gebeurtenissen"
+
+
 async def _source(conn: AsyncConnection, as_of: datetime | None) -> str:
     """Where the figures come from and how far they reach: the as-of moment, else the newest
-    recorded time the read models hold."""
+    recorded time the read models hold. The KPI cells follow the read models in a step of their
+    own: while benefits or plans wait for theirs (a backlog), the line says so rather than claim
+    the cells hold every event up to that moment."""
+    waiting = await kpi_store.waiting(conn, as_of) > 0
     if as_of is None:
         known = [r.latest_recorded for r in await queries.freshness(conn) if r.latest_recorded]
         as_of = max(known) if known else None
-    return f"Stroom, gebeurtenissen tot {as_of.isoformat()}" if as_of else "Stroom, nog geen gebeurtenissen"
+    if as_of is None:
+        return "Stroom, nog geen gebeurtenissen"
+    line = f"Stroom, gebeurtenissen tot {as_of.isoformat()}"
+    return f"{line}{STILL_RESTATING}" if waiting else line
 
 
 def _rate_flows(monthly: Sequence[FlowTuple], months: Sequence[int]) -> dict[str, tuple[int, int]]:
