@@ -36,6 +36,7 @@ from stroom_cli.runtime import (
     prepare_embedded_secrets,
 )
 from stroom_cli.serve import migrate_services, start_services
+from stroom_cli.starting import STOPS
 from stroom_platform.auth import EVENTS_WRITE, OPS_READ, REPORTS_READ
 from stroom_platform.issuer import embedded_token
 from stroom_platform.logs import configure_logging
@@ -51,7 +52,7 @@ BATCH = 2_000
 NDJSON = {"content-type": "application/x-ndjson"}
 HISTORY_FILE = "demo.json"
 # Said at Ctrl+C or a SIGINT or SIGTERM, whatever the demo was doing.
-STOPPING = "Stroom stopt. Een volgende `stroom demo` gaat verder met de gegevens die er zijn."
+STOPPING = f"{STOPS} Een volgende `stroom demo` gaat verder met de gegevens die er zijn."
 # The command as the README has a new user run it: `make demo` installs it there.
 STROOM = ".venv/bin/stroom"
 
@@ -274,6 +275,6 @@ def demo(
         run(_demo(data_dir, years, scale, seed, stay))
     except ConfigurationError as exc:
         exc.exit()
-    except asyncio.CancelledError:
-        # A signal before the services ran.
+    except (asyncio.CancelledError, KeyboardInterrupt):
+        # A signal before the services ran (a KeyboardInterrupt: before `run` took the signals).
         console.print(STOPPING, soft_wrap=True)

@@ -15,6 +15,7 @@ from stroom_cli import (
     reporting,
     serve,
     simulate,
+    starting,
     tokens,
 )
 
@@ -41,3 +42,6 @@ app.add_typer(caseload.app, name="caseload")
 app.add_typer(reporting.app, name="reporting")
 app.add_typer(contract.app, name="contract")
 app.add_typer(pseudonyms.app, name="pseudonyms")
+
+# Built: from here each command stops as it always has.
+starting.started()
