@@ -230,15 +230,7 @@ async def test_a_batch_applied_again_after_a_failed_commit_dead_letters_its_fail
     ]
     engine = make_engine(url)
     # The producer is not used before publishing, which this test does not reach.
-    processor = Processor(
-        engine,
-        cast(AIOKafkaProducer, None),
-        organisations.municipality_codes,
-        "f",
-        "d",
-        CaseloadMetrics(),
-        **_limits(),
-    )
+    processor = unstarted_processor(organisations, engine)
     try:
         await processor.submit(records, lambda: None)
         batch = processor._to_apply.get_nowait()
@@ -413,10 +405,13 @@ def _limits() -> dict[str, int]:
     return {"transaction_events": settings.transaction_events, "folded_entities": settings.folded_entities}
 
 
-def unstarted_processor(organisations: OrganisationsConfig, **options: int) -> Processor:
-    """A processor for what it does before applying: neither its engine nor its producer is used."""
+def unstarted_processor(
+    organisations: OrganisationsConfig, engine: AsyncEngine | None = None, **options: int
+) -> Processor:
+    """A processor whose producer is not used: for what it does before publishing. Without an
+    engine, for what it does before applying."""
     return Processor(
-        cast(Any, None),
+        cast(Any, engine),
         cast(AIOKafkaProducer, None),
         organisations.municipality_codes,
         "f",

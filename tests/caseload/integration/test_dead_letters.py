@@ -5,21 +5,18 @@ from __future__ import annotations
 import asyncio
 import re
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaProducer
 from alembic import command
 from sqlalchemy import func, insert, select
 
 from caseload.history import simulate
 from caseload.integration.expectations import assert_projections_match
 from caseload.integration.publishing import publish, running_worker, wait_until_caught_up
-from caseload.integration.test_consumer import FIRST, WESTFRIESLAND
+from caseload.integration.test_consumer import FIRST, WESTFRIESLAND, unstarted_processor
 from caseload.statements import statement_log
 from stroom_caseload.commands import MIGRATIONS, migrate, read_dead_letters, replay
-from stroom_caseload.consumer import Processor
-from stroom_caseload.metrics import CaseloadMetrics
 from stroom_caseload.repository import CaseloadRepository
 from stroom_caseload.settings import CaseloadSettings
 from stroom_caseload.tables import dead_letters, live
@@ -193,16 +190,7 @@ async def test_a_batchs_dead_letters_are_one_statement_committed_with_its_events
 
     d = dead_letters.c
     async with statement_log(database_url) as (engine, statements):
-        processor = Processor(
-            engine,
-            cast(AIOKafkaProducer, None),
-            organisations.municipality_codes,
-            "f",
-            "d",
-            CaseloadMetrics(),
-            transaction_events=CaseloadSettings().transaction_events,
-            folded_entities=CaseloadSettings().folded_entities,
-        )
+        processor = unstarted_processor(organisations, engine)
         try:
             await processor.submit([*good[:3], *poison, *good[3:]], lambda: None)
             batch = processor._to_apply.get_nowait()
