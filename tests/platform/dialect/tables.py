@@ -20,7 +20,8 @@ versions = Table(
     Column("key", String(50), primary_key=True),
     Column("version", Integer, primary_key=True, autoincrement=False),
 )
-# Versions over recorded time, as reporting's spell tables and KPI cells keep them.
+# Versions over recorded time, as reporting's spell tables and KPI cells keep them; with an
+# index of the open ones, as caseload's spell tables have.
 recorded = Table(
     "dialect_recorded",
     metadata,
@@ -29,6 +30,7 @@ recorded = Table(
     Column("recorded_from", UtcDateTime(), nullable=True),
     Column("recorded_to", UtcDateTime(), nullable=True),
 )
+Index("ix_dialect_recorded_open", recorded.c.entity, postgresql_where=recorded.c.recorded_to.is_(None))
 
 swapped = MetaData()
 
