@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Collection
 from datetime import datetime
+from operator import itemgetter
 from types import MappingProxyType
 from typing import Any
 
@@ -32,6 +33,7 @@ Record = tuple[str, bytes, bytes]
 _READ: JSONObject = MappingProxyType({})
 # Entities per append: large enough for COPY to pay off, small enough to keep memory flat.
 CHUNK = 5000
+_record_id = itemgetter(0)
 
 
 class _Chunk:
@@ -122,10 +124,13 @@ async def fold_held(
         if chunk.full:
             await chunk.append(writer)
             chunk = _Chunk()
-    keep = records.append
-    for key, points in sorted(held.clients.items()):
+    await chunk.append(writer)
+    # Each point fact's record id, person, fact, recorded time, end and revision.
+    points: list[tuple[str, str, ClientFact, datetime, datetime | None, int]] = []
+    point = points.append
+    for key, held_points in held.clients.items():
         if key not in strays:
-            for source, event_id, kind, time, (client_ref, fact), revision in points:
+            for source, event_id, kind, time, (client_ref, fact), revision in held_points:
                 retracted_at = None
                 # Nearly every point fact: nothing retracts it, it counts from its own time on.
                 if (source, event_id) in retracted:
@@ -134,15 +139,19 @@ async def fold_held(
                     retracted_at = counted(event, retractions).retracted_at
                     # Marking a retraction of it counts its ledger row's revision up.
                     revision += 1
-                record = record_id(source, event_id)
-                chunk.clients.append(client_fact_values(record, client_ref, fact, time, retracted_at))
-                topic_key, value = client_record(record, client_ref, revision, time, retracted_at, fact)
-                # A copy: orjson's bytes keep the buffer it wrote into, 4 KB for a record of 600 bytes.
-                keep((record, topic_key.encode(), bytes(memoryview(value))))
-        if chunk.full:
-            await chunk.append(writer)
-            chunk = _Chunk()
-    await chunk.append(writer)
+                point((record_id(source, event_id), client_ref, fact, time, retracted_at, revision))
+    # Appended in record id order, the client facts' primary key: a person's record ids lie all
+    # over it, and appended by person each row went to another page of its index.
+    points.sort(key=_record_id)
+    keep = records.append
+    for first in range(0, len(points), CHUNK):
+        rows = []
+        for record, client_ref, fact, time, retracted_at, revision in points[first : first + CHUNK]:
+            rows.append(client_fact_values(record, client_ref, fact, time, retracted_at))
+            topic_key, value = client_record(record, client_ref, revision, time, retracted_at, fact)
+            # A copy: orjson's bytes keep the buffer it wrote into, 4 KB for a record of 600 bytes.
+            keep((record, topic_key.encode(), bytes(memoryview(value))))
+        await writer.append_tuples(shadow.client_facts, CLIENT_FACT_COLUMNS, rows)
     await writer.flush()
     return records
 
