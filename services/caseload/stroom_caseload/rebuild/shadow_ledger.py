@@ -6,13 +6,13 @@ import sys
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from operator import itemgetter
 
 import orjson
 
 from stroom_caseload.domain.client import CLIENT_EVENT_TYPES, point_of
-from stroom_caseload.domain.events import Decoded, Mark, keep_earliest, utc
+from stroom_caseload.domain.events import Decoded, Mark, keep_earliest
 from stroom_caseload.domain.plan import batch_keys
 from stroom_caseload.rebuild.bulk import BulkWriter
 from stroom_caseload.tables import shadow
@@ -100,24 +100,27 @@ class ShadowLedger:
             keys = {ident: key for ident, (_, key) in first.items() if key is not None}
             aimed = {ident: retracted[ident] for ident in order if ident in retracted}
             chained = batch_keys(keys, aimed, stored)
-        rows = []
+        rows: list[tuple[str, str, str, str, datetime, str, int]] = []
         seen, entities, clients, strays = self._seen, self.held.entities, self.held.clients, self.strays
         revisions, retractions, marks = self._client_revisions, self.retractions, self.marks
+        dumps, append = orjson.dumps, rows.append
         # In (source, id) order, as `plan_ledger` orders a batch: two ledgers appending the same
         # redelivered rows then wait for each other in one order, never in a circle (in any other
         # order two COPYs can deadlock).
         for ident in order:
             given, key = first[ident]
-            envelope = given.envelope
+            # One unpacking, not a look-up by name of each field (a descriptor call each).
+            envelope, wire, partition = given
             source, event_id = ident
-            kind, time = envelope.type, utc(envelope.time)
+            # Validation gives an aware time, which `utc` would convert all the same: the call
+            # is left out, as this runs for every event loaded.
+            kind, time = envelope.type, envelope.time.astimezone(UTC)
             revision = 1
             if key is None:
                 key, target = chained[ident], retracted[ident]
                 keep_earliest(marks, (source, target), (time, event_id))
                 retractions.append(Retraction(source, event_id, time, target))
             else:
-                partition = given.partition
                 if seen.setdefault(key, partition) != partition:
                     strays.add(key)
                 if kind in CLIENT_EVENT_TYPES:
@@ -127,7 +130,7 @@ class ShadowLedger:
                 else:
                     entities[key].append((source, event_id, kind, time, envelope.data, revision))
             stored[ident] = key
-            rows.append((source, event_id, key, kind, time, orjson.dumps(given.wire).decode(), revision))
+            append((source, event_id, key, kind, time, dumps(wire).decode(), revision))
         await self.writer.append_tuples(shadow.events, _COLUMNS, rows)
 
     @property
