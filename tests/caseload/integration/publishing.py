@@ -71,7 +71,8 @@ async def read_all(bootstrap: str, topic: str) -> list[Any]:
             partitions = consumer.assignment()
         ends = await consumer.end_offsets(list(partitions))
         records = []
-        # Tansu's end offsets can fall short (see stroom_caseload.status), so read until quiet too.
+        # The embedded broker reports a partition's end as its last record batch's start + 1 (see
+        # stroom_platform.kafka.lag.end_offsets): a position past it means that batch was read.
         while True:
             positions = [await consumer.position(tp) for tp in ends]
             batch = await consumer.getmany(timeout_ms=500)
