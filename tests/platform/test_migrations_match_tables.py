@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import MetaData
+from sqlalchemy import MetaData, inspect
 from sqlalchemy.engine import Connection
 
 from stroom_caseload import commands as caseload_commands
@@ -43,7 +43,20 @@ def _differences(connection: Connection, metadata: MetaData, version_table: str)
             "include_name": lambda name, kind, _parent: kind != "table" or name in metadata.tables,
         },
     )
-    return list(compare_metadata(context, metadata))
+    return [*compare_metadata(context, metadata), *_collations(connection, metadata)]
+
+
+def _collations(connection: Connection, metadata: MetaData) -> list[Any]:
+    """Alembic's type comparison leaves out a text column's collation."""
+    inspector = inspect(connection)
+    differences = []
+    for table in metadata.sorted_tables:
+        built = {c["name"]: getattr(c["type"], "collation", None) for c in inspector.get_columns(table.name)}
+        for column in table.columns:
+            declared = getattr(column.type.dialect_impl(connection.dialect), "collation", None)
+            if column.name in built and built[column.name] != declared:
+                differences.append(("collation", table.name, column.name, declared, built[column.name]))
+    return differences
 
 
 @pytest.mark.parametrize("service", sorted(SERVICES))

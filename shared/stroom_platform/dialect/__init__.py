@@ -3,7 +3,7 @@
 Each module holds one concern; callers import the names from here:
 
 - `engines`: the one question (`is_postgres`), how an engine is made, Alembic's batch mode, how
-  many writers, and the column types stored alike on both (`UtcDateTime`, `big_key`);
+  many writers, and the column types stored alike on both (`UtcDateTime`, `big_key`, `key_text`);
 - `statements`: conditions and statements built per engine (`member_of`, `pair_member_of`,
   `among` with `bound_values`, `PerEngine`, `least_of`, `chunks`, `OnConflict`);
 - `bulk`: writes of many rows (a column per array, COPY), the keyed reads and deletes beside them,
@@ -37,6 +37,7 @@ from stroom_platform.dialect.engines import (
     alters_by_copying,
     big_key,
     is_postgres,
+    key_text,
     make_engine,
     make_reading_engine,
     writers,
@@ -118,6 +119,7 @@ __all__ = [
     "insert_rows",
     "is_postgres",
     "json_rows_insert",
+    "key_text",
     "least_of",
     "list_position",
     "listed",

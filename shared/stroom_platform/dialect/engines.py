@@ -9,10 +9,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol, TypeAlias
 
-from sqlalchemy import BigInteger, DateTime, Dialect, Integer, TypeDecorator, event
+from sqlalchemy import BigInteger, Column, DateTime, Dialect, Integer, String, TypeDecorator, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.types import TypeEngine
 
 
@@ -20,6 +21,25 @@ def big_key() -> TypeEngine[int]:
     """A 64-bit integer key; INTEGER on SQLite, where only that makes a primary key the rowid
     (and so increasing)."""
     return BigInteger().with_variant(Integer, "sqlite")
+
+
+class _CollatedKey(String):
+    """VARCHAR in collation "C" where a column is declared; elsewhere (a cast, a parameter's
+    type) plain VARCHAR, which is all PostgreSQL accepts there."""
+
+
+@compiles(_CollatedKey, "postgresql")
+def _declared_collated(type_: _CollatedKey, compiler: Any, **kw: Any) -> str:
+    declared = isinstance(kw.get("type_expression"), Column)
+    return str(compiler.visit_VARCHAR(type_ if declared else String(type_.length), **kw))
+
+
+def key_text(length: int) -> TypeEngine[str]:
+    """An opaque identifier (a key, an id, a code): on PostgreSQL in collation "C", so its index
+    entries and sorts compare bytes rather than calling the locale's strcoll (about a quarter of a
+    keyed insert's cost under C.UTF-8 or en_US.UTF-8). Its order means nothing to people, and
+    "C" orders as Python orders str, by codepoint."""
+    return String(length).with_variant(_CollatedKey(length, collation="C"), "postgresql")
 
 
 class UtcDateTime(TypeDecorator[datetime]):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import Column, Index, Integer, MetaData, PrimaryKeyConstraint, String, Table
 
-from stroom_platform.dialect import CHUNK, UtcDateTime, big_key
+from stroom_platform.dialect import CHUNK, UtcDateTime, big_key, key_text
 
 metadata = MetaData()
 rows = Table(
@@ -14,6 +14,8 @@ rows = Table(
     Column("name", String(50), nullable=False),
     Column("at", UtcDateTime(), nullable=True),
 )
+# Opaque identifiers, as caseload keeps its keys and codes.
+keys = Table("dialect_keys", metadata, Column("key", key_text(50), primary_key=True))
 versions = Table(
     "dialect_versions",
     metadata,

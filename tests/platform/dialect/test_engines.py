@@ -9,13 +9,21 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import asyncpg
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import cast, literal, select, text
 from sqlalchemy.exc import StatementError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from dialect.tables import metadata, rows
+from dialect.tables import keys, metadata, rows
 from stroom_platform.db import make_engine
-from stroom_platform.dialect import alters_by_copying, is_postgres, make_reading_engine, writers
+from stroom_platform.dialect import (
+    alters_by_copying,
+    among,
+    bound_values,
+    insert_dicts,
+    is_postgres,
+    make_reading_engine,
+    writers,
+)
 
 
 async def test_utc_datetime_reads_back_the_same_moment_aware_and_refuses_a_naive_one(
@@ -38,6 +46,39 @@ async def test_utc_datetime_reads_back_the_same_moment_aware_and_refuses_a_naive
                 await conn.execute(rows.insert().values(id=2, name="y", at=datetime(2026, 1, 1)))
     finally:
         await engine.dispose()
+
+
+async def test_key_text_is_ordered_by_codepoint_as_python_orders_str_and_cast_and_bound_as_text(
+    engine: AsyncEngine,
+) -> None:
+    stored = ["b", "B", "a-1", "a_1", "a1", "é", "e", "Z9", "z", "ß"]
+    async with engine.begin() as conn:
+        # Rows as one JSON parameter on PostgreSQL, each value cast to its column's type.
+        await insert_dicts(conn, keys, [{"key": key} for key in stored])
+        ordered = (await conn.scalars(select(keys.c.key).order_by(keys.c.key))).all()
+        # A cast to the column's type, and an array of it bound as one parameter on PostgreSQL.
+        wanted = among(keys.c.key, "wanted", is_postgres(conn))
+        found = (
+            await conn.scalars(
+                select(cast(keys.c.key, keys.c.key.type)).where(wanted),
+                {"wanted": bound_values(conn, ["é", "B", "x"])},
+            )
+        ).all()
+        also = await conn.scalar(select(keys.c.key).where(keys.c.key == cast(literal("ß"), keys.c.key.type)))
+        collation = (
+            await conn.scalar(
+                text(
+                    "SELECT c.collname FROM pg_attribute a JOIN pg_collation c ON c.oid = a.attcollation"
+                    " WHERE a.attrelid = 'dialect_keys'::regclass AND a.attname = 'key'"
+                )
+            )
+            if is_postgres(conn)
+            else None
+        )
+    assert ordered == sorted(stored)
+    assert sorted(found) == ["B", "é"]
+    assert also == "ß"
+    assert collation == ("C" if is_postgres(engine) else None)
 
 
 def test_is_postgres_of_urls_and_of_what_is_bound_to_a_database() -> None:
