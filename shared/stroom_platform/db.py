@@ -112,6 +112,9 @@ def run_migrations_in_env(config: Config, target_metadata: MetaData, version_tab
             version_table=version_table,
             render_as_batch=alters_by_copying(connection),
             compare_type=True,
+            # A server-side cursor a data migration streams with (rekey01's) lives until its
+            # transaction ends, and keeps a later migration from altering the table it read.
+            transaction_per_migration=True,
         )
         with context.begin_transaction():
             context.run_migrations()

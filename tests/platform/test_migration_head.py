@@ -45,11 +45,11 @@ async def test_no_service_starts_on_a_database_never_migrated(tmp_path: Path, se
 async def test_caseload_refuses_a_database_one_migration_behind_and_starts_at_the_head(
     database_url: str,
 ) -> None:
-    await asyncio.to_thread(command.upgrade, alembic_config(CASELOAD.location, database_url), "dlq03")
+    await asyncio.to_thread(command.upgrade, alembic_config(CASELOAD.location, database_url), "idx01")
     settings = CaseloadSettings(DATABASE_URL=database_url)
     engine = settings.database_engine("caseload")
     try:
-        with pytest.raises(NotMigrated, match=r"staat op versie dlq03 en .* verwacht idx01"):
+        with pytest.raises(NotMigrated, match=r"staat op versie idx01 en .* verwacht coll01"):
             await require_migrated(engine, CASELOAD)
         await migrate_caseload(database_url)
         await require_migrated(engine, CASELOAD)
@@ -70,5 +70,5 @@ def test_stroom_serve_without_migrating_says_so_in_one_line(
     # uvicorn logs the lifespan's error as JSON; the command ends on the refusal itself.
     assert result.output.splitlines()[-1] == (
         "stroom: de database van caseload staat op versie (geen) en deze versie van Stroom verwacht"
-        " idx01: voer eerst `stroom migrate caseload` uit."
+        " coll01: voer eerst `stroom migrate caseload` uit."
     )

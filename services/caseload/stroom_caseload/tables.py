@@ -22,6 +22,7 @@ from sqlalchemy.sql.schema import SchemaItem
 
 from stroom_platform.audit import audit_table
 from stroom_platform.db import new_metadata
+from stroom_platform.dialect import key_text
 
 # Every state row is one version of an entity, valid over recorded time
 # [recorded_from, recorded_to) (`recorded_to` NULL for the current one), so any figure can be
@@ -34,7 +35,7 @@ _KEY = 300
 
 def _versioned(name: str, meta: MetaData, *columns: SchemaItem, seq: bool = False) -> Table:
     keys: list[SchemaItem] = [
-        Column("entity_key", String(_KEY), primary_key=True),
+        Column("entity_key", key_text(_KEY), primary_key=True),
         Column("version", Integer, primary_key=True),
     ]
     if seq:
@@ -95,10 +96,10 @@ def define(meta: MetaData, suffix: str = "") -> Tables:
     events = Table(
         n("events"),
         meta,
-        Column("source", String(200), primary_key=True),
-        Column("event_id", String(200), primary_key=True),
+        Column("source", key_text(200), primary_key=True),
+        Column("event_id", key_text(200), primary_key=True),
         # NULL while only a retraction of this event is known (a placeholder row).
-        Column("entity_key", String(_KEY)),
+        Column("entity_key", key_text(_KEY)),
         Column("type", String(100)),
         Column("time", DateTime(timezone=True)),
         Column("wire", Text),
@@ -110,7 +111,7 @@ def define(meta: MetaData, suffix: str = "") -> Tables:
     entities = Table(
         n("entities"),
         meta,
-        Column("entity_key", String(_KEY), primary_key=True),
+        Column("entity_key", key_text(_KEY), primary_key=True),
         Column("kind", String(20), nullable=False),
         Column("revision", Integer, nullable=False),
         # NULL: not kept (a continued fold's), derived from the entity's events when asked for.
@@ -119,7 +120,7 @@ def define(meta: MetaData, suffix: str = "") -> Tables:
     benefits = _versioned(
         n("benefits"),
         meta,
-        Column("municipality", String(6), nullable=False),
+        Column("municipality", key_text(6), nullable=False),
         Column("regulation", String(10), nullable=False),
         Column("start_date", Date, nullable=False),
         Column("end_date", Date),
@@ -137,7 +138,7 @@ def define(meta: MetaData, suffix: str = "") -> Tables:
         Column("joined_on", Date, nullable=False),
         Column("left_on", Date),
         # The benefit's own columns, copied so that persons are counted without a join.
-        Column("municipality", String(6), nullable=False),
+        Column("municipality", key_text(6), nullable=False),
         Column("regulation", String(10), nullable=False),
         Column("start_date", Date, nullable=False),
         Column("end_date", Date),
@@ -148,7 +149,7 @@ def define(meta: MetaData, suffix: str = "") -> Tables:
         n("placements"),
         meta,
         Column("client_ref", String(200), nullable=False),
-        Column("municipality", String(6), nullable=False),
+        Column("municipality", key_text(6), nullable=False),
         Column("kind", String(40), nullable=False),
         Column("start_date", Date, nullable=False),
         Column("end_date", Date),
@@ -161,7 +162,7 @@ def define(meta: MetaData, suffix: str = "") -> Tables:
         n("applications"),
         meta,
         Column("client_ref", String(200), nullable=False),
-        Column("municipality", String(6), nullable=False),
+        Column("municipality", key_text(6), nullable=False),
         Column("regulation", String(10), nullable=False),
         Column("received_on", Date, nullable=False),
         Column("decision", String(20)),
@@ -172,7 +173,7 @@ def define(meta: MetaData, suffix: str = "") -> Tables:
         n("trajectories"),
         meta,
         Column("client_ref", String(200), nullable=False),
-        Column("municipality", String(6), nullable=False),
+        Column("municipality", key_text(6), nullable=False),
         Column("end_date", Date),
         Column("outcome", String(40)),
     )
@@ -184,7 +185,7 @@ def define(meta: MetaData, suffix: str = "") -> Tables:
         # The next phase's date: the phase holds on D when effective_date <= D < until.
         Column("until", Date),
         Column("client_ref", String(200), nullable=False),
-        Column("municipality", String(6), nullable=False),
+        Column("municipality", key_text(6), nullable=False),
         Column("end_date", Date),
         seq=True,
     )
@@ -194,9 +195,9 @@ def define(meta: MetaData, suffix: str = "") -> Tables:
     client_facts = Table(
         n("client_facts"),
         meta,
-        Column("record_id", String(401), primary_key=True),
-        Column("client_ref", String(200), nullable=False),
-        Column("type", String(30), nullable=False),
+        Column("record_id", key_text(401), primary_key=True),
+        Column("client_ref", key_text(200), nullable=False),
+        Column("type", key_text(30), nullable=False),
         Column("effective_date", Date, nullable=False),
         Column("recorded_at", DateTime(timezone=True), nullable=False),
         Column("retracted_at", DateTime(timezone=True)),

@@ -45,8 +45,8 @@ def refusal_left_behind(where: Where, table: str) -> list[str]:
 
 
 def storage_tuning(where: Where, statements: Sequence[str]) -> list[str]:
-    """Storage parameters and index methods (fillfactor, hash indexes) are PostgreSQL's: the
-    statements there, none on SQLite."""
+    """Storage parameters, index methods and collations (fillfactor, hash indexes, "C") are
+    PostgreSQL's: the statements there, none on SQLite."""
     return list(statements) if is_postgres(where) else []
 
 
