@@ -410,7 +410,6 @@ def benefit_cells(
             # the cells of the months before it, and those after the last it can reach.
             reach = month_of(kept) if kept > date.min and last is not None else 0
             previous = (found, ids)
-            came = kpi_cells.benefit_cells(found, clients, None, not population_stays, reach, until)
             stopped: list[kpi_cells.Cell] = []
             kept_cells: list[kpi_cells.Cell] = []
             for c in held:
@@ -422,6 +421,9 @@ def benefit_cells(
                     stopped.append(c)
                 else:
                     kept_cells.append(c)
+            # The cells before `reach` stand as they stood: they say how the benefit stands there.
+            known = kpi_cells.standing_before(kept_cells, reach) if reach else None
+            came = kpi_cells.benefit_cells(found, clients, None, not population_stays, reach, until, known)
             last = held = (*kept_cells, *came)
             return stopped, came
 

@@ -41,13 +41,15 @@ def benefit_cells(
     population: bool = True,
     reach: int = 0,
     until: int | None = None,
+    known: kpis.Standing | None = None,
 ) -> tuple[Cell, ...]:
     """What a benefit contributes to every KPI: P's, K1's and K2's month-end counts as changes (P's
     only with `population`: without, when the caller holds them, unchanged), and its outflow to K4,
     K5 and the revolving door; only the month-end counts when `returns` is None, only the
     outflow's when `clients` is None; of the month-end counts only those of the months from `reach`
     on, up to `until` (a month's change reads the month ends of that month and the one before
-    only). In the order of their keys (measure, municipality, month, detail), each key once, none
+    only; `known`: its standing at the end of the month before `reach`, `standing_before` of the
+    cells it holds). In the order of their keys (measure, municipality, month, detail), each key once, none
     all zero."""
     municipality = benefit.municipality
     cells: list[Cell] = []
@@ -60,7 +62,7 @@ def benefit_cells(
         cells.extend(Cell(P, municipality, month, "", a, 0) for month, a in changes.items() if a)
     if clients is not None:
         start = benefit.start_date.toordinal()
-        for month, before, now in kpis.standing_changes(benefit, clients, reach, until):
+        for month, before, now in kpis.standing_changes(benefit, clients, reach, until, known):
             if k1 := now.k1 - before.k1:
                 cells.append(Cell(K1, municipality, month, "", k1, k1 * start))
             mediable, current = now.mediable - before.mediable, now.current - before.current
@@ -78,6 +80,20 @@ def benefit_cells(
             detail = f"{door.outflow_reason}|{door.inflow_reason}"
             cells.append(Cell(DOOR, municipality, month, detail, int(door.within_6m), 1))
     return tuple(sorted(cells))
+
+
+def standing_before(cells: Iterable[Cell], month: int) -> kpis.Standing:
+    """A benefit's standing at the end of the month before `month`, from its cells (`benefit_cells`):
+    K1's and K2's counts there are the sums of their changes before it."""
+    k1 = mediable = current = 0
+    for cell in cells:
+        if cell.month < month:
+            if cell.measure == K1:
+                k1 += cell.a
+            elif cell.measure == K2:
+                mediable += cell.a
+                current += cell.b
+    return kpis.Standing(k1 > 0, mediable > 0, current > 0)
 
 
 Assessed = tuple[date, datetime, str, str, bool]  # assessed_on, recorded time, record_id, stream, exempt

@@ -490,10 +490,15 @@ def standing_months(
 
 
 def standing_changes(
-    benefit: KpiBenefit, clients: ClientFile, first: int = 0, until: int | None = None
+    benefit: KpiBenefit,
+    clients: ClientFile,
+    first: int = 0,
+    until: int | None = None,
+    known: Standing | None = None,
 ) -> list[tuple[int, Standing, Standing]]:
     """(month, standing before, standing at its end) for every month from `first` on (up to
-    `until`) at whose end the benefit's standing changes; before its first month, it stands nowhere."""
+    `until`) at whose end the benefit's standing changes; before its first month, it stands nowhere.
+    `known`: its standing at the end of the month before `first`, when the caller holds it."""
     if benefit.regulation not in KPI_REGULATIONS:
         return []
     changes = []
@@ -501,7 +506,7 @@ def standing_changes(
     # end of the month before (as at the last standing month before it).
     before = NOWHERE
     if first > month_of(benefit.start_date):
-        before = standing(benefit, last_day(previous_month(first)), clients)
+        before = standing(benefit, last_day(previous_month(first)), clients) if known is None else known
     for month in standing_months(benefit, clients, first, until):
         now = standing(benefit, last_day(month), clients)
         if now != before:
