@@ -486,7 +486,8 @@ def standing_months(
         if sixty is not None:
             months.add(sixty)
             months.add(next_month(sixty))
-    return sorted(m for m in months if m >= start and (last is None or m <= last))
+    ordered = sorted(months)
+    return ordered[bisect_left(ordered, start) : None if last is None else bisect_right(ordered, last)]
 
 
 def standing_changes(
