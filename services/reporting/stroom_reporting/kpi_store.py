@@ -271,8 +271,11 @@ def _read_alike(
     if any(r.type != "assessment" for r in changed):
         return False
     for client in {r.client_ref for r in changed}:
-        theirs = [r for r in records if r.client_ref == client and r.type == "assessment"]
-        if not kpi_cells.assessments_alike(_assessed(theirs, before), _assessed(theirs, after)):
+        # In order once: those visible before and after are both in order then.
+        theirs = sorted(_assessed(r for r in records if r.client_ref == client and r.type == "assessment"))
+        if not kpi_cells.assessments_alike(
+            [a for a in theirs if a[2] in before], [a for a in theirs if a[2] in after]
+        ):
             return False
     return True
 
@@ -297,12 +300,11 @@ def _moved_until(clients: kpis.ClientFile, changed: Iterable[Record]) -> int | N
     return last
 
 
-def _assessed(assessments: Iterable[Record], ids: Container[str]) -> Iterable[kpi_cells.Assessed]:
-    """The assessments among `ids` as kpi_cells reads them (as `client_file` gives them to the KPIs)."""
+def _assessed(assessments: Iterable[Record]) -> Iterable[kpi_cells.Assessed]:
+    """The assessments as kpi_cells reads them (as `client_file` gives them to the KPIs)."""
     return (
         (r.on_date, r.recorded_at, r.record_id, r.client_stream, r.work_obligation_exempt)
         for r in assessments
-        if r.record_id in ids
     )
 
 

@@ -100,18 +100,18 @@ Assessed = tuple[date, datetime, str, str, bool]  # assessed_on, recorded time, 
 
 
 def assessments_alike(before: Iterable[Assessed], after: Iterable[Assessed]) -> bool:
-    """Whether a person's assessments before and after a change read alike (kpis.assessment_reading)
-    on every day, as the latest on or before it (the same day: the one recorded last, then the
-    greatest record_id): their benefits' month-end counts (P, K1, K2) are then the same. An
-    assessment that reads as the one before it changes no day's reading."""
+    """Whether a person's assessments before and after a change, each in order, read alike
+    (kpis.assessment_reading) on every day, as the latest on or before it (the same day: the one
+    recorded last, then the greatest record_id): their benefits' month-end counts (P, K1, K2) are
+    then the same. An assessment that reads as the one before it changes no day's reading."""
     return _readings(before) == _readings(after)
 
 
 def _readings(assessments: Iterable[Assessed]) -> list[tuple[date, tuple[bool, bool]]]:
-    """The days from which a person's assessments read otherwise than on the day before."""
+    """The days from which a person's assessments (in order) read otherwise than on the day before."""
     runs = []
     last = kpis.assessment_reading(None)
-    for day, _, _, stream, exempt in sorted(assessments):
+    for day, _, _, stream, exempt in assessments:
         reading = kpis.assessment_reading((stream, exempt))
         if reading != last:
             runs.append((day, reading))
