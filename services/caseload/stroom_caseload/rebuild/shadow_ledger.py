@@ -109,11 +109,10 @@ class ShadowLedger:
         # order two COPYs can deadlock).
         for ident in order:
             given, key = first[ident]
-            # One unpacking, not a look-up by name of each field (a descriptor call each).
+            # Unpacked at once: each field read by name is a descriptor call, for every event.
             envelope, wire, partition = given
             source, event_id = ident
-            # Validation gives an aware time, which `utc` would convert all the same: the call
-            # is left out, as this runs for every event loaded.
+            # Validation gives an aware time, so converting it is all `utc` would do.
             kind, time = envelope.type, envelope.time.astimezone(UTC)
             revision = 1
             if key is None:
