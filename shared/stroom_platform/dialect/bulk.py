@@ -95,7 +95,11 @@ async def append_rows(
     try:
         await driver.copy_records_to_table(table.name, records=records, columns=columns)
     except asyncpg.UniqueViolationError:
-        await conn.execute(postgresql.insert(table).on_conflict_do_nothing(), _dicts(columns, records))
+        # One statement for the whole batch, its columns as arrays: row by row, each of a
+        # batch's thousands of rows would be a statement of its own for the server.
+        keys = tuple(column.name for column in table.primary_key)
+        sql = _insert_sql(conn, table, columns) + OnConflict(keys).sql()
+        await _execute(conn, table, columns, records, sql)
 
 
 def _dicts(columns: Sequence[str], records: Sequence[Sequence[Any]]) -> list[dict[str, Any]]:
