@@ -153,6 +153,9 @@ async def rebuild_phase(profile: str | None = None) -> dict[str, Any]:
     return {
         "events": result.records,
         "seconds": time.perf_counter() - started,
+        # What it wrote: the same history must give the same counts, whichever code rebuilt it.
+        "entities": result.entities,
+        "client_records": result.client_records,
         # The steps run one after the other up to here: where each began, for `BackendSampler`.
         "ended_at": time.time(),
         "rss_mb": max(peak_rss_mb(), result.worker_peak_rss_mb),
@@ -690,6 +693,8 @@ async def rebuild_against_raw(
         await sampling
     rate: float = built["events"] / built["seconds"]
     print(line("herbouw caseload:" if python == sys.executable else "herbouw van de ander:", built))
+    if "entities" in built:  # an older checkout's rebuild phase may not say
+        print(f"  herbouwd: {built['entities']:,} entiteiten, {built['client_records']:,} cliëntrecords")
     print("  stappen: " + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in built["steps"].items()))
     print(cpu_line(built))
     print(busy_line(built))
