@@ -1,4 +1,7 @@
-"""Reporting read models: bitemporal spell tables, client records and the monthly aggregate."""
+"""Reporting read models: bitemporal spell tables, client records and the monthly aggregate.
+
+Every text key and code is a `key_text` (collation "C" on PostgreSQL): no person reads them in
+the database's order."""
 
 from __future__ import annotations
 
@@ -12,14 +15,13 @@ from sqlalchemy import (
     Float,
     Index,
     Integer,
-    String,
     Table,
     Text,
 )
 
 from stroom_platform.audit import audit_table
 from stroom_platform.db import new_metadata
-from stroom_platform.dialect import UtcDateTime
+from stroom_platform.dialect import UtcDateTime, key_text
 
 metadata = new_metadata()
 
@@ -31,7 +33,7 @@ def versioned(name: str, *columns: Column[Any] | Index) -> Table:
         name,
         metadata,
         Column("id", Integer, primary_key=True, autoincrement=True),
-        Column("entity", String(300), nullable=False),
+        Column("entity", key_text(300), nullable=False),
         *columns,
         Column("recorded_from", UtcDateTime(), nullable=False),
         Column("recorded_to", UtcDateTime()),
@@ -43,16 +45,16 @@ def versioned(name: str, *columns: Column[Any] | Index) -> Table:
 
 def _of_client() -> tuple[Column[Any], Column[Any]]:
     return (
-        Column("client_ref", String(200), nullable=False),
-        Column("municipality", String(6), nullable=False, index=True),
+        Column("client_ref", key_text(200), nullable=False),
+        Column("municipality", key_text(6), nullable=False, index=True),
     )
 
 
 entities = Table(
     "reporting_entities",
     metadata,
-    Column("entity", String(300), primary_key=True),
-    Column("kind", String(20), nullable=False),
+    Column("entity", key_text(300), primary_key=True),
+    Column("kind", key_text(20), nullable=False),
     Column("revision", Integer, nullable=False),
 )
 
@@ -60,7 +62,7 @@ entities = Table(
 pending_changes = Table(
     "reporting_pending_changes",
     metadata,
-    Column("entity", String(300), primary_key=True),
+    Column("entity", key_text(300), primary_key=True),
     Column("revision", Integer, primary_key=True, autoincrement=False),
     Column("change", Text, nullable=False),
 )
@@ -68,17 +70,17 @@ pending_changes = Table(
 # Benefits (unit `benefits`) and memberships (unit `persons`) in one table: the same counting.
 count_spells = versioned(
     "reporting_count_spells",
-    Column("unit", String(10), nullable=False),
-    Column("municipality", String(6), nullable=False),
-    Column("regulation", String(4), nullable=False),
+    Column("unit", key_text(10), nullable=False),
+    Column("municipality", key_text(6), nullable=False),
+    Column("regulation", key_text(4), nullable=False),
     Column("start_date", Date, nullable=False),
     Column("end_date", Date),
     Column("start_month", Integer, nullable=False),
     Column("end_month", Integer),
-    Column("inflow_reason", String(40)),
-    Column("outflow_reason", String(40)),
-    Column("client_ref", String(200)),
-    Column("role", String(10)),
+    Column("inflow_reason", key_text(40)),
+    Column("outflow_reason", key_text(40)),
+    Column("client_ref", key_text(200)),
+    Column("role", key_text(10)),
     Column("birth_date", Date),
     Index("ix_reporting_count_spells_start", "municipality", "unit", "start_month"),
     Index("ix_reporting_count_spells_end", "municipality", "unit", "end_month"),
@@ -87,7 +89,7 @@ count_spells = versioned(
 placement_spells = versioned(
     "reporting_placement_spells",
     *_of_client(),
-    Column("kind", String(30), nullable=False),
+    Column("kind", key_text(30), nullable=False),
     Column("start_date", Date, nullable=False),
     Column("end_date", Date),
     Column("hours_per_week", Float),
@@ -96,9 +98,9 @@ placement_spells = versioned(
 applications = versioned(
     "reporting_applications",
     *_of_client(),
-    Column("regulation", String(4), nullable=False),
+    Column("regulation", key_text(4), nullable=False),
     Column("received_on", Date, nullable=False),
-    Column("decision", String(10)),
+    Column("decision", key_text(10)),
     Column("decided_on", Date),
     # The applications of a batch's plans' clients are looked up by client (kpi_store).
     Index("ix_reporting_applications_client_ref", "client_ref", postgresql_using="hash"),
@@ -107,28 +109,28 @@ applications = versioned(
 phase_spells = versioned(
     "reporting_phase_spells",
     *_of_client(),
-    Column("phase", String(30), nullable=False),
+    Column("phase", key_text(30), nullable=False),
     Column("start_date", Date, nullable=False),
     Column("end_date", Date),
     Column("is_last", Boolean, nullable=False),
-    Column("outcome", String(30)),
+    Column("outcome", key_text(30)),
 )
 
 client_records = Table(
     "reporting_client_records",
     metadata,
-    Column("record_id", String(300), primary_key=True),
-    Column("client_ref", String(200), nullable=False, index=True),
+    Column("record_id", key_text(300), primary_key=True),
+    Column("client_ref", key_text(200), nullable=False, index=True),
     Column("revision", Integer, nullable=False),
-    Column("type", String(20), nullable=False),
+    Column("type", key_text(20), nullable=False),
     Column("on_date", Date, nullable=False),
     Column("recorded_at", UtcDateTime(), nullable=False),
     Column("retracted_at", UtcDateTime()),
     Column("ladder_step", Integer),
     Column("target_step", Integer),
-    Column("client_stream", String(15)),
+    Column("client_stream", key_text(15)),
     Column("work_obligation_exempt", Boolean),
-    Column("coach_ref", String(200)),
+    Column("coach_ref", key_text(200)),
     Column("payload", Text, nullable=False),
 )
 
@@ -136,9 +138,9 @@ client_records = Table(
 def _month_key() -> tuple[Column[Any], ...]:
     """The key of a figure of the monthly report: municipality, regulation, unit, month."""
     return (
-        Column("municipality", String(6), primary_key=True),
-        Column("regulation", String(4), primary_key=True),
-        Column("unit", String(10), primary_key=True),
+        Column("municipality", key_text(6), primary_key=True),
+        Column("regulation", key_text(4), primary_key=True),
+        Column("unit", key_text(10), primary_key=True),
         Column("month", Integer, primary_key=True),
     )
 
@@ -157,9 +159,9 @@ monthly = Table(
 year_flows = Table(
     "reporting_year_flows",
     metadata,
-    Column("municipality", String(6), primary_key=True),
-    Column("regulation", String(4), primary_key=True),
-    Column("unit", String(10), primary_key=True),
+    Column("municipality", key_text(6), primary_key=True),
+    Column("regulation", key_text(4), primary_key=True),
+    Column("unit", key_text(10), primary_key=True),
     Column("year", Integer, primary_key=True),
     Column("inflow", Integer, nullable=False),
     Column("outflow", Integer, nullable=False),
@@ -172,9 +174,9 @@ late_flows = Table(
     "reporting_late_flows",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("municipality", String(6), nullable=False),
-    Column("regulation", String(4), nullable=False),
-    Column("unit", String(10), nullable=False),
+    Column("municipality", key_text(6), nullable=False),
+    Column("regulation", key_text(4), nullable=False),
+    Column("unit", key_text(10), nullable=False),
     Column("month", Integer, nullable=False),
     Column("recorded_at", UtcDateTime(), nullable=False),
     # Whole months from `month` to recorded_at: a change can only revise a month definitive
@@ -196,10 +198,10 @@ changes = Table(
 def _cell_key() -> tuple[Column[Any], ...]:
     """The key of a KPI cell (domain.kpi_cells): measure, municipality, month and its detail."""
     return (
-        Column("measure", String(4), primary_key=True),
-        Column("municipality", String(6), primary_key=True),
+        Column("measure", key_text(4), primary_key=True),
+        Column("municipality", key_text(6), primary_key=True),
         Column("month", Integer, primary_key=True),
-        Column("detail", String(100), primary_key=True),
+        Column("detail", key_text(100), primary_key=True),
     )
 
 
@@ -229,10 +231,10 @@ def _per_year(name: str) -> Table:
     return Table(
         name,
         metadata,
-        Column("measure", String(4), primary_key=True),
-        Column("municipality", String(6), primary_key=True),
+        Column("measure", key_text(4), primary_key=True),
+        Column("municipality", key_text(6), primary_key=True),
         Column("year", Integer, primary_key=True),
-        Column("detail", String(100), primary_key=True),
+        Column("detail", key_text(100), primary_key=True),
         Column("a", BigInteger, nullable=False),
         Column("b", BigInteger, nullable=False),
     )
@@ -252,8 +254,8 @@ kpi_year_changes = _per_year("reporting_kpi_year_changes")
 kpi_people = Table(
     "reporting_kpi_people",
     metadata,
-    Column("client_ref", String(200), primary_key=True),
-    Column("entity", String(300), primary_key=True, index=True),
+    Column("client_ref", key_text(200), primary_key=True),
+    Column("entity", key_text(300), primary_key=True, index=True),
 )
 
 # The applications each plan may be linked to, by client and by name: an application's fact
@@ -261,9 +263,9 @@ kpi_people = Table(
 kpi_plans = Table(
     "reporting_kpi_plans",
     metadata,
-    Column("record_id", String(300), primary_key=True),
-    Column("client_ref", String(200), nullable=False, index=True),
-    Column("application", String(300), index=True),
+    Column("record_id", key_text(300), primary_key=True),
+    Column("client_ref", key_text(200), nullable=False, index=True),
+    Column("application", key_text(300), index=True),
 )
 
 # What the facts' transactions left for the KPI cells' own step (kpi_store.restate_pending),
@@ -273,8 +275,8 @@ kpi_plans = Table(
 kpi_pending = Table(
     "reporting_kpi_pending",
     metadata,
-    Column("kind", String(10), primary_key=True),
-    Column("key", String(300), primary_key=True),
+    Column("kind", key_text(10), primary_key=True),
+    Column("key", key_text(300), primary_key=True),
     Column("standing_since", UtcDateTime()),
     Column("outflow_since", UtcDateTime()),
 )
@@ -293,7 +295,7 @@ GENERATION_MOVED = "stroom_reporting_generation"
 freshness = Table(
     "reporting_freshness",
     metadata,
-    Column("read_model", String(20), primary_key=True),
+    Column("read_model", key_text(20), primary_key=True),
     Column("applied_at", UtcDateTime(), nullable=False),
     # The newest recorded time of the facts applied last, and the newest of all applied ever:
     # after a late import of old events the first is old, the second still today's.
