@@ -50,6 +50,7 @@ from stroom_platform.dialect.recordsets import (
     json_rows_insert,
 )
 from stroom_platform.dialect.schema import (
+    collated,
     empty_for_loading,
     finish_loading,
     reclaim,
@@ -106,6 +107,7 @@ __all__ = [
     "big_key",
     "bound_values",
     "chunks",
+    "collated",
     "delete_tails",
     "delete_where_in",
     "empty_for_loading",

@@ -50,6 +50,23 @@ def storage_tuning(where: Where, statements: Sequence[str]) -> list[str]:
     return list(statements) if is_postgres(where) else []
 
 
+# Per table, its text keys: (column, length) pairs.
+TextKeys = Sequence[tuple[str, Sequence[tuple[str, int]]]]
+
+
+def collated(where: Where, keys: TextKeys, collation: str) -> list[str]:
+    """The statements that put `keys` in `collation` ("C", "default") on PostgreSQL; none on
+    SQLite. One per table: PostgreSQL rebuilds a table's indexes once for all its columns."""
+
+    def altered(name: str, length: int) -> str:
+        return f'ALTER COLUMN {name} TYPE varchar({length}) COLLATE "{collation}"'
+
+    statements = [
+        f"ALTER TABLE {table} " + ", ".join(altered(*c) for c in columns) for table, columns in keys
+    ]
+    return storage_tuning(where, statements)
+
+
 # A table set loaded in bulk beside the live one and then swapped in for it. PostgreSQL builds an
 # index over a filled table by sorting it once, far cheaper than keeping it up to date row by row
 # while rows are appended, and its DDL is transactional, so it swaps by renaming; SQLite keeps its

@@ -1,4 +1,5 @@
-"""Append-only tables, storage tuning, and a table set loaded beside the live one and swapped in."""
+"""Append-only tables, storage tuning, keys put in a collation, and a table set loaded beside the
+live one and swapped in."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from dialect.tables import current, loaded, rows, swapped
 from stroom_platform.dialect import (
+    collated,
     empty_for_loading,
     finish_loading,
     is_postgres,
@@ -123,3 +125,26 @@ def test_storage_tuning_only_on_postgres() -> None:
     tuning = ["ALTER TABLE t SET (fillfactor = 70)"]
     assert storage_tuning("postgresql+asyncpg://postgres@127.0.0.1:5432/test", tuning) == tuning
     assert storage_tuning("sqlite+aiosqlite:///var/stroom.db", tuning) == []
+
+
+async def test_keys_put_in_collation_c_and_back_keep_their_rows_on_postgres_and_change_nothing_on_sqlite(
+    engine: AsyncEngine,
+) -> None:
+    def collation(conn: Any) -> str | None:
+        return next(c["type"].collation for c in inspect(conn).get_columns(rows.name) if c["name"] == "name")
+
+    keys = [(rows.name, [("name", 50)])]
+    ordered = select(rows.c.name).order_by(rows.c.name)
+    async with engine.begin() as conn:
+        await conn.execute(
+            rows.insert(), [{"id": 1, "name": "a"}, {"id": 2, "name": "B"}, {"id": 3, "name": "é"}]
+        )
+        for statement in collated(conn, keys, "C"):
+            await conn.execute(text(statement))
+        assert await conn.run_sync(collation) == ("C" if is_postgres(conn) else None)
+        # By codepoint, as Python orders str.
+        assert (await conn.scalars(ordered)).all() == ["B", "a", "é"]
+        for statement in collated(conn, keys, "default"):
+            await conn.execute(text(statement))
+        assert await conn.run_sync(collation) is None
+        assert sorted((await conn.scalars(select(rows.c.name))).all()) == ["B", "a", "é"]

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from alembic import op
 
-from stroom_platform.dialect import storage_tuning
+from stroom_platform.dialect import collated
 
 revision = "coll01"
 down_revision = "hot01"
@@ -69,23 +69,11 @@ _KEYS = [
 ]
 
 
-def _alter(collation: str) -> list[str]:
-    # One statement per table: PostgreSQL rebuilds a table's indexes once for all its columns.
-    return storage_tuning(
-        op.get_bind(),
-        [
-            f"ALTER TABLE {table} "
-            + ", ".join(f"ALTER COLUMN {column} TYPE varchar({length}){collation}" for column, length in columns)
-            for table, columns in _KEYS
-        ],
-    )
-
-
 def upgrade() -> None:
-    for statement in _alter(' COLLATE "C"'):
+    for statement in collated(op.get_bind(), _KEYS, "C"):
         op.execute(statement)
 
 
 def downgrade() -> None:
-    for statement in _alter(' COLLATE "default"'):
+    for statement in collated(op.get_bind(), _KEYS, "default"):
         op.execute(statement)
