@@ -25,7 +25,6 @@ from sqlalchemy import (
     bindparam,
     delete,
     func,
-    insert,
     select,
     text,
 )
@@ -89,7 +88,8 @@ async def append_rows(
     PostgreSQL by binary COPY; where some keys are stored already (another writer was first),
     the stored rows are kept and only the others inserted."""
     if not is_postgres(conn):
-        await conn.execute(insert(table), _dicts(columns, records))
+        await conn.execute(sqlite.insert(table).on_conflict_do_nothing(), _dicts(columns, records))
+        await conn.commit()
         return
     driver: Any = (await conn.get_raw_connection()).driver_connection
     try:
@@ -100,6 +100,9 @@ async def append_rows(
         keys = tuple(column.name for column in table.primary_key)
         sql = _insert_sql(conn, table, columns) + OnConflict(keys).sql()
         await _execute(conn, table, columns, records, sql)
+        # The statement opened a transaction: a next COPY inside it that met a stored key
+        # would abort it, and its own way round with it.
+        await conn.commit()
 
 
 def _dicts(columns: Sequence[str], records: Sequence[Sequence[Any]]) -> list[dict[str, Any]]:

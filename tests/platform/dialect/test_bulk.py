@@ -142,3 +142,18 @@ async def test_appended_rows_are_committed_and_keep_rows_stored_first(engine: As
         # Left as it was for whoever uses the connection next.
         assert setting == "on"
     assert [tuple(row) for row in found] == expected
+
+
+async def test_appends_that_meet_stored_keys_one_after_another_each_commit_on_their_own(
+    engine: AsyncEngine,
+) -> None:
+    """A rebuild worker appends a batch's tables one after another and commits at the end: a
+    second collision must not land inside the transaction the first one's way round opened."""
+    async with engine.connect() as conn, unflushed_commits(conn):
+        await append_rows(conn, rows, ("id", "name"), [(1, "een"), (2, "twee")])
+        await append_rows(conn, rows, ("id", "name"), [(2, "ander"), (3, "drie")])
+        await append_rows(conn, rows, ("id", "name"), [(3, "anders"), (4, "vier")])
+        await append_rows(conn, rows, ("id", "name"), [(5, "vijf")])
+    async with engine.connect() as conn:
+        found = (await conn.execute(select(rows.c.id, rows.c.name).order_by(rows.c.id))).all()
+    assert [tuple(row) for row in found] == [(1, "een"), (2, "twee"), (3, "drie"), (4, "vier"), (5, "vijf")]
