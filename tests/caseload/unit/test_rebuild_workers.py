@@ -110,3 +110,14 @@ async def test_a_failure_beside_the_workers_calls_off_their_step_and_is_raised(t
                 workers.run(fails_or_waits, [(1, tmp_path), (2, tmp_path)]), failing_once_they_run()
             )
         assert sorted(os.listdir(tmp_path)) == ["1", "2"]
+
+
+def test_a_process_that_died_with_a_message_unread_answers_as_stopped() -> None:
+    """Its end of the pipe is reset, not ended: the step fails with the rebuild's own message,
+    not the socket's error (nor a task whose exception no one retrieves)."""
+    ours, theirs = multiprocessing.get_context("fork").Pipe()
+    ours.send(("stap", ()))
+    theirs.close()
+    ok, error, _, _ = Workers._answer(ours)
+    assert not ok
+    assert str(error) == "een werkproces van de herbouw stopte onverwacht"

@@ -347,6 +347,7 @@ class Workers:
     def _answer(conn: Connection) -> tuple[bool, Any, float, float]:
         try:
             answer: tuple[bool, Any, float, float] = conn.recv()
-        except EOFError:
+        except (EOFError, ConnectionResetError):
+            # Reset rather than ended: the process died with something sent to it still unread.
             return False, RuntimeError("een werkproces van de herbouw stopte onverwacht"), 0.0, 0.0
         return answer
