@@ -12,6 +12,7 @@ from stroom_contract.messages import json_error
 Headers = list[tuple[str, bytes]]
 _ATTRIBUTES = ("specversion", "id", "source", "type", "time", "subject", "sequence")
 CONTENT_TYPE = "application/json"
+_HEADER_ATTRIBUTES = {f"ce_{name}": name for name in _ATTRIBUTES}
 
 
 def encode(event: Envelope) -> tuple[bytes, Headers]:
@@ -35,11 +36,17 @@ def decode_wire(value: bytes, headers: Any) -> dict[str, Any]:
     """The event's JSON form from a record; `headers` as aiokafka gives them."""
     wire: dict[str, Any] = {}
     for name, raw in headers:
-        if name.startswith("ce_"):
-            try:
-                wire[name[3:]] = raw.decode() if isinstance(raw, bytes) else raw
-            except UnicodeDecodeError:
-                raise Undecodable(f"de header {name} is geen geldige UTF-8") from None
+        # The contract's attributes by lookup, in strings shared by every event: no prefix test or
+        # new key string per header, and the validator finds its fields by identity.
+        attribute = _HEADER_ATTRIBUTES.get(name)
+        if attribute is None:
+            if not name.startswith("ce_"):
+                continue
+            attribute = name[3:]
+        try:
+            wire[attribute] = raw.decode() if isinstance(raw, bytes) else raw
+        except UnicodeDecodeError:
+            raise Undecodable(f"de header {name} is geen geldige UTF-8") from None
     try:
         wire["data"] = orjson.loads(value)
     except orjson.JSONDecodeError as exc:
