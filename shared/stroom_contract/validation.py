@@ -99,21 +99,29 @@ def _known_check(model: type[BaseModel]) -> Check:
     decided with a set comparison per object instead of a look at every field, by a function built
     once per model so that an event pays no shape lookup per nested object."""
     names, nested = _shape(model)
-    checks = tuple((name, tuple(_known_check(inner) for inner in models)) for name, models in nested)
+    # Per field and model it holds: that model's names if it holds no models itself, so that a
+    # nested object (an event's client) is compared here, without a call of its own.
+    checks = tuple(
+        (name, None if _shape(inner)[1] else _shape(inner)[0], _known_check(inner))
+        for name, models in nested
+        for inner in models
+    )
 
     def check(value: Any) -> bool:
         if not isinstance(value, dict) and not isinstance(value, Mapping):
             return True
         if not value.keys() <= names:
             return False
-        for name, inner_checks in checks:
+        for name, leaf, inner in checks:
             item = value.get(name)
-            for inner in inner_checks:
-                if isinstance(item, list):
-                    if not all(map(inner, item)):
-                        return False
-                elif not inner(item):
+            if leaf is not None and type(item) is dict:
+                if not item.keys() <= leaf:
                     return False
+            elif isinstance(item, list):
+                if not all(map(inner, item)):
+                    return False
+            elif not inner(item):
+                return False
         return True
 
     return check
