@@ -28,9 +28,9 @@ vastleggingstijd geven de rijen (`stroom_contract.rows.entity_rows`).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import MISSING, dataclass, fields
 from datetime import date, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, with_config
 
@@ -55,8 +55,38 @@ class _Fact(BaseModel):
 
 _FORBID = ConfigDict(extra="forbid", revalidate_instances="always")
 
+T = TypeVar("T")
+
+
+def _slot_init(cls: type[T]) -> type[T]:
+    """Gives a frozen, slotted dataclass an `__init__` that sets each slot through the slot's own
+    descriptor, with the parameters dataclasses gives it: the one dataclasses writes calls
+    `object.__setattr__` per field, a lookup and a generic call each, and the fold builds a state
+    for every event (as `point_of` builds a fact)."""
+    scope: dict[str, Any] = {}
+    positional: list[str] = ["self"]
+    keyword: list[str] = []
+    body: list[str] = []
+    for i, spec in enumerate(fields(cls)):  # type: ignore[arg-type]  # applied to dataclasses only
+        # What the generated __init__ does not do: leave a field out, or call a factory.
+        assert spec.init, spec.name
+        assert spec.default_factory is MISSING, spec.name
+        scope[f"s{i}"] = getattr(cls, spec.name).__set__
+        parameter = spec.name
+        if spec.default is not MISSING:
+            scope[f"d{i}"] = spec.default
+            parameter += f"=d{i}"
+        (keyword if spec.kw_only else positional).append(parameter)
+        body.append(f"    s{i}(self, {spec.name})\n")
+    parameters = ", ".join(positional + (["*", *keyword] if keyword else []))
+    exec(f"def __init__({parameters}):\n{''.join(body)}", scope)  # noqa: S102  # from the class's own fields
+    scope["__init__"].__qualname__ = f"{cls.__qualname__}.__init__"
+    cls.__init__ = scope["__init__"]  # type: ignore[method-assign]
+    return cls
+
 
 @with_config(_FORBID)
+@_slot_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class MemberSpell:
     """A person's membership of a benefit unit: joined_on inclusive, left_on exclusive."""
@@ -69,6 +99,7 @@ class MemberSpell:
 
 
 @with_config(_FORBID)
+@_slot_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class BenefitState:
     municipality: str
@@ -82,6 +113,7 @@ class BenefitState:
 
 
 @with_config(_FORBID)
+@_slot_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PlacementState:
     client_ref: str
@@ -95,6 +127,7 @@ class PlacementState:
 
 
 @with_config(_FORBID)
+@_slot_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ApplicationState:
     client_ref: str
@@ -106,6 +139,7 @@ class ApplicationState:
 
 
 @with_config(_FORBID)
+@_slot_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PhaseSpell:
     phase: TrajectoryPhase
@@ -113,6 +147,7 @@ class PhaseSpell:
 
 
 @with_config(_FORBID)
+@_slot_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TrajectoryState:
     client_ref: str
@@ -123,6 +158,7 @@ class TrajectoryState:
 
 
 @with_config(_FORBID)
+@_slot_init
 @dataclass(frozen=True, slots=True)
 class BenefitVersion:
     recorded_from: datetime
@@ -130,6 +166,7 @@ class BenefitVersion:
 
 
 @with_config(_FORBID)
+@_slot_init
 @dataclass(frozen=True, slots=True)
 class PlacementVersion:
     recorded_from: datetime
@@ -137,6 +174,7 @@ class PlacementVersion:
 
 
 @with_config(_FORBID)
+@_slot_init
 @dataclass(frozen=True, slots=True)
 class ApplicationVersion:
     recorded_from: datetime
@@ -144,6 +182,7 @@ class ApplicationVersion:
 
 
 @with_config(_FORBID)
+@_slot_init
 @dataclass(frozen=True, slots=True)
 class TrajectoryVersion:
     recorded_from: datetime
@@ -189,6 +228,7 @@ EntityChange = BenefitChange | PlacementChange | ApplicationChange | TrajectoryC
 
 
 @with_config(_FORBID)
+@_slot_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Assessment:
     assessed_on: date
@@ -200,6 +240,7 @@ class Assessment:
 
 
 @with_config(_FORBID)
+@_slot_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CoachAssignment:
     coach_ref: str
@@ -208,6 +249,7 @@ class CoachAssignment:
 
 
 @with_config(_FORBID)
+@_slot_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ProgressReport:
     recorded_on: date
@@ -216,6 +258,7 @@ class ProgressReport:
 
 
 @with_config(_FORBID)
+@_slot_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PlanSent:
     plan_ref: str
@@ -225,6 +268,7 @@ class PlanSent:
 
 
 @with_config(_FORBID)
+@_slot_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Sanction:
     kind: SanctionKind
