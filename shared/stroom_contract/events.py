@@ -334,6 +334,10 @@ def _trusted(model: type[EventData]) -> Callable[[Mapping[str, Any]], EventData]
     """A function building `model` from validated data, written out per field (as dataclasses
     write their __init__): a loop over the fields cost as much as the validation it replaces."""
     scope: dict[str, Any] = {"model": model, "names": frozenset(model.model_fields), "new": object.__new__}
+    # Each of BaseModel's slots set through its own descriptor: `object.__setattr__` looks the
+    # name up every time.
+    for slot in BaseModel.__slots__:
+        scope[f"set{slot}"] = vars(BaseModel)[slot].__set__
     items = []
     for i, (name, info) in enumerate(model.model_fields.items()):
         convert = _converter(info.annotation)
@@ -348,10 +352,10 @@ def _trusted(model: type[EventData]) -> Callable[[Mapping[str, Any]], EventData]
     source = (
         "def build(d):\n"
         "    instance = new(model)\n"
-        f"    object.__setattr__(instance, '__dict__', {{{', '.join(items)}}})\n"
-        "    object.__setattr__(instance, '__pydantic_fields_set__', names)\n"
-        "    object.__setattr__(instance, '__pydantic_extra__', None)\n"
-        "    object.__setattr__(instance, '__pydantic_private__', None)\n"
+        f"    set__dict__(instance, {{{', '.join(items)}}})\n"
+        "    set__pydantic_fields_set__(instance, names)\n"
+        "    set__pydantic_extra__(instance, None)\n"
+        "    set__pydantic_private__(instance, None)\n"
         "    return instance\n"
     )
     exec(source, scope)  # noqa: S102  # the source is built above from the contract's own fields
