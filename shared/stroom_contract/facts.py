@@ -28,9 +28,9 @@ vastleggingstijd geven de rijen (`stroom_contract.rows.entity_rows`).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import MISSING, dataclass, fields
+from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, with_config
 
@@ -47,6 +47,7 @@ from stroom_contract.codes import (
     TrajectoryPhase,
 )
 from stroom_contract.rows import ApplicationRow, CountSpell, PhaseRow, PlacementSpell, Recorded
+from stroom_contract.slotted import slot_init
 
 
 class _Fact(BaseModel):
@@ -55,38 +56,9 @@ class _Fact(BaseModel):
 
 _FORBID = ConfigDict(extra="forbid", revalidate_instances="always")
 
-T = TypeVar("T")
-
-
-def _slot_init(cls: type[T]) -> type[T]:
-    """Gives a frozen, slotted dataclass an `__init__` that sets each slot through the slot's own
-    descriptor, with the parameters dataclasses gives it: the one dataclasses writes calls
-    `object.__setattr__` per field, a lookup and a generic call each, and the fold builds a state
-    for every event (as `point_of` builds a fact)."""
-    scope: dict[str, Any] = {}
-    positional: list[str] = ["self"]
-    keyword: list[str] = []
-    body: list[str] = []
-    for i, spec in enumerate(fields(cls)):  # type: ignore[arg-type]  # applied to dataclasses only
-        # What the generated __init__ does not do: leave a field out, or call a factory.
-        assert spec.init, spec.name
-        assert spec.default_factory is MISSING, spec.name
-        scope[f"s{i}"] = getattr(cls, spec.name).__set__
-        parameter = spec.name
-        if spec.default is not MISSING:
-            scope[f"d{i}"] = spec.default
-            parameter += f"=d{i}"
-        (keyword if spec.kw_only else positional).append(parameter)
-        body.append(f"    s{i}(self, {spec.name})\n")
-    parameters = ", ".join(positional + (["*", *keyword] if keyword else []))
-    exec(f"def __init__({parameters}):\n{''.join(body)}", scope)  # noqa: S102  # from the class's own fields
-    scope["__init__"].__qualname__ = f"{cls.__qualname__}.__init__"
-    cls.__init__ = scope["__init__"]  # type: ignore[method-assign]
-    return cls
-
 
 @with_config(_FORBID)
-@_slot_init
+@slot_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class MemberSpell:
     """A person's membership of a benefit unit: joined_on inclusive, left_on exclusive."""
@@ -99,7 +71,7 @@ class MemberSpell:
 
 
 @with_config(_FORBID)
-@_slot_init
+@slot_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class BenefitState:
     municipality: str
@@ -113,7 +85,7 @@ class BenefitState:
 
 
 @with_config(_FORBID)
-@_slot_init
+@slot_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PlacementState:
     client_ref: str
@@ -127,7 +99,7 @@ class PlacementState:
 
 
 @with_config(_FORBID)
-@_slot_init
+@slot_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ApplicationState:
     client_ref: str
@@ -139,7 +111,7 @@ class ApplicationState:
 
 
 @with_config(_FORBID)
-@_slot_init
+@slot_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PhaseSpell:
     phase: TrajectoryPhase
@@ -147,7 +119,7 @@ class PhaseSpell:
 
 
 @with_config(_FORBID)
-@_slot_init
+@slot_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TrajectoryState:
     client_ref: str
@@ -158,7 +130,7 @@ class TrajectoryState:
 
 
 @with_config(_FORBID)
-@_slot_init
+@slot_init
 @dataclass(frozen=True, slots=True)
 class BenefitVersion:
     recorded_from: datetime
@@ -166,7 +138,7 @@ class BenefitVersion:
 
 
 @with_config(_FORBID)
-@_slot_init
+@slot_init
 @dataclass(frozen=True, slots=True)
 class PlacementVersion:
     recorded_from: datetime
@@ -174,7 +146,7 @@ class PlacementVersion:
 
 
 @with_config(_FORBID)
-@_slot_init
+@slot_init
 @dataclass(frozen=True, slots=True)
 class ApplicationVersion:
     recorded_from: datetime
@@ -182,7 +154,7 @@ class ApplicationVersion:
 
 
 @with_config(_FORBID)
-@_slot_init
+@slot_init
 @dataclass(frozen=True, slots=True)
 class TrajectoryVersion:
     recorded_from: datetime
@@ -228,7 +200,7 @@ EntityChange = BenefitChange | PlacementChange | ApplicationChange | TrajectoryC
 
 
 @with_config(_FORBID)
-@_slot_init
+@slot_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Assessment:
     assessed_on: date
@@ -240,7 +212,7 @@ class Assessment:
 
 
 @with_config(_FORBID)
-@_slot_init
+@slot_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CoachAssignment:
     coach_ref: str
@@ -249,7 +221,7 @@ class CoachAssignment:
 
 
 @with_config(_FORBID)
-@_slot_init
+@slot_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ProgressReport:
     recorded_on: date
@@ -258,7 +230,7 @@ class ProgressReport:
 
 
 @with_config(_FORBID)
-@_slot_init
+@slot_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PlanSent:
     plan_ref: str
@@ -268,7 +240,7 @@ class PlanSent:
 
 
 @with_config(_FORBID)
-@_slot_init
+@slot_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Sanction:
     kind: SanctionKind

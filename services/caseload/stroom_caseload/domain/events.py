@@ -9,9 +9,11 @@ from typing import NamedTuple
 
 from stroom_contract.events import RETRACTED, Envelope, EventData
 from stroom_contract.retractions import Period, Retraction, Retractions
+from stroom_contract.slotted import slot_init
 from stroom_contract.types import JSONObject
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class Event:
     """One stored event; `data` is the validated, pseudonymised `data` object of the wire form,
@@ -46,6 +48,7 @@ class Event:
         return Retraction(self.source, self.id, self.time, retracted_id)
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class Stored:
     """An event with the stretches of recorded time it counts in (`Retractions.periods`; None

@@ -1,5 +1,6 @@
-"""The states and facts caseload builds for every event folded: each field given is the field read,
-each default applies, and they stay frozen and keyword-only as their declarations say."""
+"""The classes `slot_init` gives an `__init__` (caseload's events, the states and facts it builds
+for every event folded): each field given is the field read, each default applies, and they stay
+frozen and keyword-only as their declarations say."""
 
 from __future__ import annotations
 
@@ -9,18 +10,20 @@ from typing import Any
 
 import pytest
 
+from stroom_caseload.domain import events
 from stroom_contract import facts
 
 CLASSES = [
     cls
-    for _, cls in inspect.getmembers(facts, inspect.isclass)
-    if dataclasses.is_dataclass(cls) and cls.__module__ == facts.__name__
+    for module in (facts, events)
+    for _, cls in inspect.getmembers(module, inspect.isclass)
+    if dataclasses.is_dataclass(cls) and cls.__module__ == module.__name__
 ]
 
 
-def test_every_state_and_fact_class_is_here() -> None:
+def test_every_class_of_events_states_and_facts_is_here() -> None:
     assert {cls.__name__ for cls in CLASSES} >= {"BenefitState", "MemberSpell", "BenefitVersion", "Sanction"}
-    assert len(CLASSES) == 15
+    assert len(CLASSES) == 17
 
 
 @pytest.mark.parametrize("cls", CLASSES, ids=lambda cls: cls.__name__)
