@@ -699,8 +699,8 @@ async def mark(
     batch finds them."""
     benefits = sorted(changed_benefits)
     before = await _people(conn, "entity", benefits)
-    spells = await _spells(conn, benefits)
-    after = sorted({(r.client_ref, e) for e, rows in spells.items() for r in rows if r.client_ref})
+    persons = await _select(conn, t.count_spells, "entity", benefits, ("client_ref", "entity"))
+    after = sorted({(client, entity) for client, entity in persons if client})
     await _write_people(conn, before, after)
     standing: dict[str, datetime] = {}
     outflow: dict[str, datetime] = {}
