@@ -381,6 +381,11 @@ async def test_transactions_go_on_while_the_broker_has_not_acknowledged_their_fa
                 await asyncio.sleep(0.05)
         os.kill(broker_pid, signal.SIGSTOP)
         try:
+            # kill() returns before the broker has stopped: until the thread that takes the signal
+            # is scheduled, its other threads still answer, a next batch's facts too on a loaded
+            # machine. The broker is our child, so waitpid returns once every thread is stopped.
+            _, status = await asyncio.to_thread(os.waitpid, broker_pid, os.WUNTRACED)
+            assert os.WIFSTOPPED(status)
             for n in range(1, 6):
                 await processor.submit(chunks[n], functools.partial(done.append, n))
                 # Applied before the next comes: a transaction each.
