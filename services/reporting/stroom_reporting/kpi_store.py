@@ -263,16 +263,19 @@ def _stands_as_before(own: Sequence[Any], records: Sequence[Record], since: date
 
 
 def _read_alike(
-    records: Sequence[Record], changed: Sequence[Record], before: Container[str], after: Container[str]
+    assessed: Mapping[str, Sequence[kpi_cells.Assessed]],
+    changed: Sequence[Record],
+    before: Container[str],
+    after: Container[str],
 ) -> bool:
-    """Whether a benefit's persons' month-end counts read alike from the `records` visible `before`
-    and `after` (their ids): those that came or went (`changed`) are assessments, and each of
-    their clients' assessments read alike (kpi_cells.assessments_alike)."""
+    """Whether a benefit's persons' month-end counts read alike from their assessments (`assessed`,
+    per client in order) visible `before` and `after` (their ids): those that came or went
+    (`changed`) are assessments, and each of their clients' assessments read alike
+    (kpi_cells.assessments_alike)."""
     if any(r.type != "assessment" for r in changed):
         return False
     for client in {r.client_ref for r in changed}:
-        # In order once: those visible before and after are both in order then.
-        theirs = sorted(_assessed(r for r in records if r.client_ref == client and r.type == "assessment"))
+        theirs = assessed[client]
         if not kpi_cells.assessments_alike(
             [a for a in theirs if a[2] in before], [a for a in theirs if a[2] in after]
         ):
@@ -358,6 +361,15 @@ def benefit_cells(
         # Only at these moments does the benefit's version or a record's visibility change.
         own_moments = set(_times(own, *RECORDED))
         records_at = _records_at(its_records)
+        by_id = {r.record_id: r for r in its_records}
+        # Each person's assessments in order once: those visible before and after a step, asked
+        # whether they read alike, are both in order then.
+        assessed = {
+            client: sorted(_assessed(of_client))
+            for client, of_client in _by(
+                (r for r in its_records if r.type == "assessment"), lambda r: r.client_ref
+            ).items()
+        }
         now: tuple[kpis.KpiBenefit | None, set[str]] | None = None
 
         def standing_step(at: datetime) -> tuple[Sequence[kpi_cells.Cell], Sequence[kpi_cells.Cell]]:
@@ -385,7 +397,7 @@ def benefit_cells(
                 last = clients = None
                 return gone, ()
             moved = ids ^ previous[1]
-            changed = [r for r in its_records if r.record_id in moved] if moved else []
+            changed = [by_id[i] for i in moved]
             if clients is not None and changed:
                 # `clients` is the file of `previous`: only the records that came or went move it.
                 clients = clients.moved(
@@ -394,7 +406,7 @@ def benefit_cells(
                 )
             # The version is the one before itself at every moment that is not its rows'.
             stays = last is not None and (found is previous[0] or found == previous[0])
-            if stays and _read_alike(its_records, changed, previous[1], ids):
+            if stays and _read_alike(assessed, changed, previous[1], ids):
                 previous = (found, ids)
                 return (), ()
             # P reads the benefit and its persons' assessments only: progress reports leave its
@@ -405,7 +417,7 @@ def benefit_cells(
             kept = kpis.standing_kept_before(previous[0], found) if previous[0] else date.min
             until = None
             if changed:
-                kept = min(kept, *(r.on_date for r in changed))
+                kept = min(kept, min(r.on_date for r in changed))
                 if stays:
                     until = _moved_until(clients, changed)
             # Month ends before the first day the change can reach stand as they stood, and so do
@@ -442,15 +454,15 @@ def benefit_cells(
         theirs = [r for other in related for r in spells.get(other, [])]
 
         def outflow_at(at: datetime) -> tuple[kpi_cells.Cell, ...]:
-            found = benefits_of(r for r in own if _valid(r, at))
-            if not found or found[0].end_date is None:
+            found = _benefit_of([r for r in own if _valid(r, at)])
+            if found is None or found.end_date is None:
                 return ()
             returns = kpis.returns_of(
-                found[0],
+                found,
                 benefits_of(r for r in theirs if _valid(r, at)),
-                _organisation(organisations, found[0].municipality),
+                _organisation(organisations, found.municipality),
             )
-            return kpi_cells.benefit_cells(found[0], None, returns)
+            return kpi_cells.benefit_cells(found, None, returns)
 
         times = sorted({*_times(own, *RECORDED), *_times(theirs, *RECORDED)})
         living_outflow = _living(outflow, since.outflow)
