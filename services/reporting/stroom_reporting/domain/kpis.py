@@ -600,7 +600,8 @@ def population_changes(
     client (or exempt). Summed up to a month (`MonthEnds.of_changes`), P's count at its end."""
 
     def month(day: date) -> int:
-        return month_of(day) if month_of(day) >= first else 0
+        found = month_of(day)
+        return found if found >= first else 0
 
     changes: list[tuple[str, int, int]] = []
     for b in benefits:

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import re
 from datetime import date, timedelta
-from functools import cache
+from functools import cache, lru_cache
 
 _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 _NAMED = re.compile(r"^(\d{4})(?:-(?:H([12])|[QK]([1-4])|(0[1-9]|1[0-2])))?$")
 
 
+# A restate asks for the month of each of a benefit's days at every step; a bounded cache, as the
+# days are the facts'.
+@lru_cache(maxsize=1 << 16)
 def month_of(day: date) -> int:
     return day.year * 100 + day.month
 
@@ -34,6 +37,7 @@ def previous_month(month: int) -> int:
     return month - 89 if month % 100 == 1 else month - 1
 
 
+@cache  # as last_day
 def first_day(month: int) -> date:
     return date(month // 100, month % 100, 1)
 
