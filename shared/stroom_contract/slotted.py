@@ -13,6 +13,8 @@ def slot_init(cls: type[T]) -> type[T]:
     descriptor, with the parameters dataclasses gives it: the one dataclasses writes calls
     `object.__setattr__` per field, a lookup and a generic call each, and caseload builds events,
     states and facts for every event it folds."""
+    # What the generated __init__ does not do either: call a __post_init__.
+    assert not hasattr(cls, "__post_init__"), cls.__qualname__
     scope: dict[str, Any] = {}
     positional: list[str] = ["self"]
     keyword: list[str] = []

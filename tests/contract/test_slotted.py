@@ -12,6 +12,7 @@ import pytest
 
 from stroom_caseload.domain import events
 from stroom_contract import facts
+from stroom_contract.slotted import slot_init
 
 CLASSES = [
     cls
@@ -55,3 +56,23 @@ def test_keyword_only_where_declared_so(cls: Any) -> None:
             cls(*values)
     else:
         assert [getattr(cls(*values), f.name) for f in fields] == values
+
+
+def test_a_dataclass_whose_generated_init_would_do_more_is_refused() -> None:
+    """A __post_init__ (a check, a derived field) or a default factory would silently not run."""
+
+    @dataclasses.dataclass(frozen=True, slots=True)
+    class Checked:
+        amount: int
+
+        def __post_init__(self) -> None:
+            if self.amount < 0:
+                raise ValueError("negatief")
+
+    @dataclasses.dataclass(frozen=True, slots=True)
+    class Listed:
+        items: list[int] = dataclasses.field(default_factory=list)
+
+    for cls in (Checked, Listed):
+        with pytest.raises(AssertionError):
+            slot_init(cls)
