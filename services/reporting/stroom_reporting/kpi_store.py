@@ -13,7 +13,7 @@ from itertools import groupby
 from typing import Any, NamedTuple
 
 import orjson
-from sqlalchemy import Table, delete, func, or_, select
+from sqlalchemy import Select, Table, delete, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from stroom_contract.facts import ClientRecord
@@ -742,34 +742,29 @@ async def mark(
         *((PLAN, p, None, None) for p in plans),
         *((REVISED, i, None, None) for i in revised),
     ]
-    table = t.kpi_pending.name
-    # A benefit already pending is restated from the earlier of the moments; sorted: concurrent
-    # consumers lock the pending rows in one order and cannot deadlock.
-    await dialect.upsert_rows(
-        conn,
-        t.kpi_pending,
-        PENDING_COLUMNS,
-        sorted(pending, key=lambda row: (row[0], row[1])),
-        ("kind", "key"),
-        {
-            column: f"CASE WHEN excluded.{column} IS NULL THEN {table}.{column}"
-            f" WHEN {table}.{column} IS NULL OR excluded.{column} < {table}.{column}"
-            f" THEN excluded.{column} ELSE {table}.{column} END"
-            for column in PENDING_COLUMNS[2:]
-        },
-    )
+    await dialect.insert_rows(conn, t.kpi_pending, PENDING_COLUMNS, pending)
+
+
+def _waiting(as_of: datetime | None) -> Select[tuple[str, str]]:
+    """The benefits and plans that wait for their cells to be restated (`restate_pending`), each
+    once; with `as_of`, those whose cells as of then may change: a benefit restated from a moment
+    at or before it, and every plan (which waits without its moment)."""
+    c = t.kpi_pending.c
+    found = select(c.kind, c.key).where(c.kind != REVISED)
+    if as_of is not None:
+        found = found.where(or_(c.kind == PLAN, c.standing_since <= as_of, c.outflow_since <= as_of))
+    return found
 
 
 async def waiting(conn: AsyncConnection, as_of: datetime | None = None) -> int:
-    """How many benefits and plans wait for their cells to be restated (`restate_pending`); with
-    `as_of`, those whose cells as of then may change: a benefit restated from a moment at or
-    before it, and every plan (which waits without its moment)."""
-    pending = t.kpi_pending
-    counted = select(func.count()).select_from(pending).where(pending.c.kind != REVISED)
-    if as_of is not None:
-        c = pending.c
-        counted = counted.where(or_(c.kind == PLAN, c.standing_since <= as_of, c.outflow_since <= as_of))
+    """How many benefits and plans wait (`_waiting`)."""
+    counted = select(func.count()).select_from(_waiting(as_of).distinct().subquery())
     return int(await conn.scalar(counted) or 0)
+
+
+async def restating(conn: AsyncConnection, as_of: datetime | None = None) -> bool:
+    """Whether any benefit or plan waits (`_waiting`)."""
+    return bool(await conn.scalar(select(exists(_waiting(as_of)))))
 
 
 async def restate_pending(conn: AsyncConnection, organisations: OrganisationsConfig) -> int:
@@ -779,8 +774,17 @@ async def restate_pending(conn: AsyncConnection, organisations: OrganisationsCon
     await dialect.lock_transaction(conn, RESTATE_LOCK)
     pending = t.kpi_pending
     found = list(await conn.execute(delete(pending).returning(*(pending.c[c] for c in PENDING_COLUMNS))))
-    since = {key: Since(standing, outflow) for kind, key, standing, outflow in found if kind == BENEFIT}
-    plans = sorted(key for kind, key, _, _ in found if kind == PLAN)
+    # A benefit waits once per batch that changed it: each part from the earliest moment of any.
+    standing: dict[str, datetime] = {}
+    outflow: dict[str, datetime] = {}
+    for kind, key, standing_since, outflow_since in found:
+        if kind == BENEFIT:
+            if standing_since is not None:
+                _earliest(standing, key, standing_since)
+            if outflow_since is not None:
+                _earliest(outflow, key, outflow_since)
+    since = {key: Since(standing.get(key), outflow.get(key)) for key in {*standing, *outflow}}
+    plans = sorted({key for kind, key, _, _ in found if kind == PLAN})
     await restate_benefits(conn, since, organisations, {key for kind, key, _, _ in found if kind == REVISED})
     await restate_plans(conn, plans)
     return len(since) + len(plans)

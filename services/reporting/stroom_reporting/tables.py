@@ -272,11 +272,14 @@ kpi_plans = Table(
 # written with the facts so that a restart loses none: per benefit the recorded moments from
 # which its two parts are restated (None: the part stands), the plans to restate, and the client
 # records whose stored row was replaced meanwhile (their rows no longer tell how they read before).
+# A queue without a key: each batch appends its rows, one a benefit may already have from an
+# earlier batch, and the restate takes all of them at once, each benefit from its earliest
+# moments. Nothing looks a row up, so an index would only cost every row appended.
 kpi_pending = Table(
     "reporting_kpi_pending",
     metadata,
-    Column("kind", key_text(10), primary_key=True),
-    Column("key", key_text(300), primary_key=True),
+    Column("kind", key_text(10), nullable=False),
+    Column("key", key_text(300), nullable=False),
     Column("standing_since", UtcDateTime()),
     Column("outflow_since", UtcDateTime()),
 )

@@ -184,7 +184,7 @@ async def _source(conn: AsyncConnection, as_of: datetime | None) -> str:
     recorded time the read models hold. The KPI cells follow the read models in a step of their
     own: while benefits or plans wait for theirs (a backlog), the line says so rather than claim
     the cells hold every event up to that moment."""
-    waiting = await kpi_store.waiting(conn, as_of) > 0
+    waiting = await kpi_store.restating(conn, as_of)
     if as_of is None:
         known = [r.latest_recorded for r in await queries.freshness(conn) if r.latest_recorded]
         as_of = max(known) if known else None
