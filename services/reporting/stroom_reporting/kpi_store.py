@@ -248,18 +248,27 @@ def _living(stored: Sequence[tuple[Any, ...]], since: datetime) -> dict[kpi_cell
 
 def _stands_as_before(own: Sequence[Any], records: Sequence[Record], since: datetime) -> bool:
     """Whether the benefit's month-end counts stay as they were from `since` on: its rows did not
-    change, it has ended, and every record of its persons that changed is dated on or after that
-    end, where every month end finds the benefit ended (a person's return, after the end of an
-    earlier benefit, leaves that one's month ends as they were)."""
+    change and the records of its persons that changed are `_after_end` of it."""
     if any(r.recorded_from >= since or (r.recorded_to is not None and r.recorded_to >= since) for r in own):
         return False
     # The benefit's own row comes before its persons' (`_spells`), as benefits_of reads it.
     end = next((r.end_date for r in own if r.unit == "benefits" and _valid(r, since)), None)
-    return end is not None and all(
-        r.on_date >= end
-        for r in records
-        if r.recorded_at >= since or (r.retracted_at is not None and r.retracted_at >= since)
+    return _after_end(
+        end,
+        (
+            r
+            for r in records
+            if r.recorded_at >= since or (r.retracted_at is not None and r.retracted_at >= since)
+        ),
     )
+
+
+def _after_end(end: date | None, changed: Iterable[Record]) -> bool:
+    """Whether records of a benefit's persons that came or went leave its month-end counts as they
+    were: it has ended (`end`), and each is dated on or after that end, where every month end
+    finds the benefit ended (a person's return, after the end of an earlier benefit, leaves that
+    one's month ends as they were)."""
+    return end is not None and all(r.on_date >= end for r in changed)
 
 
 def _read_alike(
@@ -406,7 +415,9 @@ def benefit_cells(
                 )
             # The version is the one before itself at every moment that is not its rows'.
             stays = last is not None and (found is previous[0] or found == previous[0])
-            if stays and _read_alike(assessed, changed, previous[1], ids):
+            if stays and (
+                _after_end(found.end_date, changed) or _read_alike(assessed, changed, previous[1], ids)
+            ):
                 previous = (found, ids)
                 return (), ()
             # P reads the benefit and its persons' assessments only: progress reports leave its
