@@ -702,6 +702,7 @@ async def restate_plans(conn: AsyncConnection, record_ids: Sequence[str]) -> Non
 async def mark(
     conn: AsyncConnection,
     changed_benefits: Iterable[str],
+    persons: Sequence[tuple[str, str]],
     changed_applications: Iterable[str],
     applicants: Iterable[str],
     records: Sequence[ClientRecord],
@@ -710,8 +711,9 @@ async def mark(
     revised: Iterable[str],
 ) -> None:
     """After a batch's facts were applied (same transaction), record for `restate_pending` what
-    they can have changed, given the benefits and applications whose rows changed, the persons of
-    those applications' rows before and after, the client records stored anew, and the recorded
+    they can have changed, given the benefits whose rows changed and their persons (client,
+    benefit) in every version now stored, the applications whose rows changed and the persons of
+    their rows before and after, the client records stored anew, and the recorded
     moment from which each benefit's rows (`changed`) and each client record (`records_changed`)
     changed, and which of those records replaced a stored row (`revised`): from there, the
     month-end counts of every changed benefit and every benefit of a client whose assessment or
@@ -722,8 +724,7 @@ async def mark(
     batch finds them."""
     benefits = sorted(changed_benefits)
     before = await _people(conn, "entity", benefits)
-    persons = await _select(conn, t.count_spells, "entity", benefits, ("client_ref", "entity"))
-    after = sorted({(client, entity) for client, entity in persons if client})
+    after = persons
     await _write_people(conn, before, after)
     standing: dict[str, datetime] = {}
     outflow: dict[str, datetime] = {}

@@ -165,13 +165,14 @@ def _late_flow_rows(changes: RowChanges) -> list[tuple[Any, ...]]:
 class _Changed:
     """What a batch's entity changes did: the changes applied, per kind the entities they changed,
     the months whose flows moved, per benefit the recorded moment from which its rows changed,
-    the persons of the applications' rows before and after, and how many changes wait for their
-    base."""
+    the persons of the changed benefits' rows after it (client, benefit), the persons of the
+    applications' rows before and after, and how many changes wait for their base."""
 
     applied: list[EntityChange]
     entities: dict[str, list[str]]
     months: list[MonthKey]
     since: dict[str, datetime]
+    persons: list[tuple[str, str]]
     applicants: set[str]
     parked: int
 
@@ -215,6 +216,7 @@ async def _apply_changes(conn: AsyncConnection, changes: Sequence[EntityChange])
     applied = {entity: found.apply for entity, found in chains.items() if found.apply}
     deltas: dict[MonthKey, list[int]] = {}
     since: dict[str, datetime] = {}
+    persons: list[tuple[str, str]] = []
     applicants: set[str] = set()
     entities: dict[str, list[str]] = {}
     for kind, (table, columns) in SPELL_COLUMNS.items():
@@ -246,6 +248,8 @@ async def _apply_changes(conn: AsyncConnection, changes: Sequence[EntityChange])
         await dialect.insert_rows(conn, table, names, changes_.inserted)
         if kind == "benefit":
             since = changed_since(changes_)
+            # The changed benefits' rows as now stored: every version, kept or added.
+            persons = sorted({(row[10], row[0]) for row in rows if row[10]})
             _add_flows(deltas, changes_)
             await dialect.insert_rows(conn, t.late_flows, LATE_FLOW_COLUMNS, _late_flow_rows(changes_))
         elif kind == "application":
@@ -284,6 +288,7 @@ async def _apply_changes(conn: AsyncConnection, changes: Sequence[EntityChange])
         entities,
         [key for key, _ in changed],
         since,
+        persons,
         applicants,
         parked,
     )
@@ -449,6 +454,7 @@ async def apply_facts(
     await kpi_store.mark(
         conn,
         changed.entities["benefit"],
+        changed.persons,
         changed.entities["application"],
         changed.applicants,
         record_winners,
