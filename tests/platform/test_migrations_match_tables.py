@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import MetaData, inspect
+from sqlalchemy import MetaData, inspect, text
 from sqlalchemy.engine import Connection
 
 from stroom_caseload import commands as caseload_commands
@@ -43,7 +43,11 @@ def _differences(connection: Connection, metadata: MetaData, version_table: str)
             "include_name": lambda name, kind, _parent: kind != "table" or name in metadata.tables,
         },
     )
-    return [*compare_metadata(context, metadata), *_collations(connection, metadata)]
+    return [
+        *compare_metadata(context, metadata),
+        *_collations(connection, metadata),
+        *_index_methods(connection, metadata),
+    ]
 
 
 def _collations(connection: Connection, metadata: MetaData) -> list[Any]:
@@ -56,6 +60,30 @@ def _collations(connection: Connection, metadata: MetaData) -> list[Any]:
             declared = getattr(column.type.dialect_impl(connection.dialect), "collation", None)
             if column.name in built and built[column.name] != declared:
                 differences.append(("collation", table.name, column.name, declared, built[column.name]))
+    return differences
+
+
+def _index_methods(connection: Connection, metadata: MetaData) -> list[Any]:
+    """Alembic compares an index's columns, not its access method (btree, hash): a hash index
+    declared but built as a btree (or the other way round) would pass unseen."""
+    if connection.dialect.name != "postgresql":
+        return []
+    built = dict(
+        connection.execute(
+            text(
+                "SELECT i.relname, am.amname FROM pg_index x"
+                " JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_am am ON am.oid = i.relam"
+                " JOIN pg_class t ON t.oid = x.indrelid WHERE t.relname = ANY(:tables)"
+            ),
+            {"tables": list(metadata.tables)},
+        ).all()
+    )
+    differences = []
+    for table in metadata.sorted_tables:
+        for index in table.indexes:
+            declared = index.dialect_options["postgresql"]["using"] or "btree"
+            if index.name in built and built[index.name] != declared:
+                differences.append(("index method", table.name, index.name, declared, built[index.name]))
     return differences
 
 

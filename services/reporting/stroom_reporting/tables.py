@@ -26,7 +26,7 @@ from stroom_platform.dialect import UtcDateTime, key_text
 metadata = new_metadata()
 
 
-def versioned(name: str, *columns: Column[Any] | Index) -> Table:
+def versioned(name: str, *columns: Column[Any] | Index, entity_index: str = "hash") -> Table:
     """A bitemporal table: rows of an entity's versions, each valid from its recorded_from until
     the next version's (recorded_to, open while current)."""
     return Table(
@@ -39,7 +39,7 @@ def versioned(name: str, *columns: Column[Any] | Index) -> Table:
         Column("recorded_to", UtcDateTime()),
         # Only ever looked up by equality (a batch's entities), and written with every row the
         # load adds: PostgreSQL's hash index keeps a hash per row instead of the whole key.
-        Index(f"ix_{name}_entity", "entity", postgresql_using="hash"),
+        Index(f"ix_{name}_entity", "entity", postgresql_using=entity_index),
     )
 
 
@@ -214,6 +214,8 @@ kpi_cells = versioned(
     Column("b", BigInteger, nullable=False),
     # The as-of sheet sums some measures over a span of months (queries._kpi_sums).
     Index("ix_reporting_kpi_cells_measure_month", "measure", "municipality", "month"),
+    # A B-tree, as built: a hash index wrote no faster into this table (measured at 30k events).
+    entity_index="btree",
 )
 
 # The current cells summed per key, kept in step with kpi_cells: what the KPI sheet reads.
