@@ -3,7 +3,8 @@
 Each module holds one concern; callers import the names from here:
 
 - `engines`: the one question (`is_postgres`), how an engine is made, Alembic's batch mode, how
-  many writers, and the column types stored alike on both (`UtcDateTime`, `big_key`, `key_text`);
+  many writers, the column types stored alike on both (`UtcDateTime`, `big_key`, `key_text`), and
+  statements run on PostgreSQL's driver itself (`fetch_on_driver`);
 - `statements`: conditions and statements built per engine (`member_of`, `pair_member_of`,
   `among` with `bound_values`, `PerEngine`, `least_of`, `chunks`, `OnConflict`);
 - `bulk`: writes of many rows (a column per array, COPY), the keyed reads and deletes beside them,
@@ -36,6 +37,7 @@ from stroom_platform.dialect.engines import (
     UtcDateTime,
     alters_by_copying,
     big_key,
+    fetch_on_driver,
     is_postgres,
     key_text,
     make_engine,
@@ -111,6 +113,7 @@ __all__ = [
     "delete_tails",
     "delete_where_in",
     "empty_for_loading",
+    "fetch_on_driver",
     "finish_loading",
     "grouping_sets",
     "insert_dicts",

@@ -31,7 +31,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from stroom_platform.dialect.engines import UtcDateTime, is_postgres
+from stroom_platform.dialect.engines import UtcDateTime, driver_in_transaction, is_postgres
 from stroom_platform.dialect.statements import OnConflict, member_of, sql_text
 
 _PG = postgresql.dialect()  # type: ignore[no-untyped-call]
@@ -66,19 +66,9 @@ async def insert_rows(
     if not is_postgres(conn):
         await _execute(conn, table, columns, rows, _insert_sql(conn, table, columns))
         return
-    driver = await _driver(conn)
+    driver = await driver_in_transaction(conn)
     # Binary COPY: the cheapest way in for many rows, both for Python and for the server.
     await driver.copy_records_to_table(table.name, records=rows, columns=list(columns))
-
-
-async def _driver(conn: AsyncConnection) -> Any:
-    """asyncpg's connection under `conn`, inside `conn`'s transaction."""
-    driver = (await conn.get_raw_connection()).driver_connection
-    assert driver is not None
-    if not driver.is_in_transaction():
-        # The driver opens SQLAlchemy's transaction lazily, at the first statement: ours must join it.
-        await conn.execute(select(1))
-    return driver
 
 
 async def append_rows(
@@ -318,7 +308,7 @@ async def select_where_in(
     if not values:
         return []
     if is_postgres(conn) and (row := _plain_row(table, tuple(wanted))) is not None:
-        driver = await _driver(conn)
+        driver = await driver_in_transaction(conn)
         return [
             row(*record)
             for record in await driver.fetch(_select_sql(table, column, tuple(wanted), "$1"), values)
@@ -372,7 +362,7 @@ async def select_valid_since(
     if not values:
         return []
     if is_postgres(conn) and (row := _plain_row(table, tuple(wanted))) is not None:
-        driver = await _driver(conn)
+        driver = await driver_in_transaction(conn)
         sql = _valid_since_sql(table, column, tuple(wanted))
         return [row(*record) for record in await driver.fetch(sql, values, since)]
     moment = dict(zip(values, since, strict=True))

@@ -18,7 +18,7 @@ from sqlalchemy import (
     Update,
     bindparam,
     cast,
-    literal,
+    literal_column,
     null,
     select,
     union_all,
@@ -26,7 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from stroom_platform.dialect.engines import is_postgres
+from stroom_platform.dialect.engines import fetch_on_driver, is_postgres
 from stroom_platform.dialect.statements import OnConflict, sql_text
 
 
@@ -78,7 +78,7 @@ async def insert_dicts_reading(
     statement = _insert_reading(table, sql, tuple(returning), read)
     width = len(returning)
     written, found = [], []
-    for row in await conn.execute(statement, {**json_params, **params}):
+    for row in await fetch_on_driver(conn, statement, {**json_params, **params}):
         if row[0]:
             written.append(tuple(row[1 : 1 + width]))
         else:
@@ -102,12 +102,12 @@ def _insert_reading(
     # One row shape for both: a row is the insert's (the first column true) or the read's.
     return union_all(
         select(
-            literal(True).label("w"),
+            literal_column("true").label("w"),
             *inserted.c,
             *(cast(null(), c.type).label(f"r{n}") for n, c in enumerate(beside.c)),
         ),
         select(
-            literal(False),
+            literal_column("false"),
             *(cast(null(), c.type) for c in inserted.c),
             *beside.c,
         ),
@@ -154,7 +154,7 @@ async def insert_dicts_together(
         parts.append(f"i{n} AS ({sql}{conflict.sql() if conflict else ''})")
         params.update(table_params)
     if parts:
-        await conn.execute(sql_text(f"WITH {', '.join(parts)} SELECT 1"), params)
+        await fetch_on_driver(conn, sql_text(f"WITH {', '.join(parts)} SELECT 1"), params)
 
 
 @cache

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import asyncpg
 import pytest
 from sqlalchemy import cast, literal, select, text
-from sqlalchemy.exc import StatementError
+from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from dialect.tables import keys, metadata, rows
@@ -19,6 +19,7 @@ from stroom_platform.dialect import (
     alters_by_copying,
     among,
     bound_values,
+    fetch_on_driver,
     insert_dicts,
     is_postgres,
     make_reading_engine,
@@ -148,3 +149,31 @@ async def test_a_reading_connection_plans_no_parallel_workers_and_compiles_nothi
     async with engine.connect() as conn:
         assert await conn.scalar(text("SHOW max_parallel_workers_per_gather")) != "0"
         assert await conn.scalar(text("SHOW jit")) == "on"
+
+
+async def test_a_statement_on_the_driver_runs_in_the_transaction_and_fails_as_sqlalchemys_do(
+    engine: AsyncEngine,
+) -> None:
+    if not is_postgres(engine):
+        pytest.skip("SQLite's statements all run through SQLAlchemy")
+    insert = text(f"INSERT INTO {rows.name} (id, name) VALUES (:id, :name) RETURNING id, name")
+
+    async def undone() -> None:
+        # The first statement of SQLAlchemy's transaction: the driver's joins it, and is undone with it.
+        async with engine.begin() as conn:
+            assert await fetch_on_driver(conn, insert, {"id": 1, "name": "een"}) == [(1, "een")]
+            raise RuntimeError
+
+    with pytest.raises(RuntimeError):
+        await undone()
+    async with engine.begin() as conn:
+        assert (await conn.execute(select(rows.c.id))).all() == []
+        await fetch_on_driver(conn, insert, {"id": 2, "name": "twee"})
+        # A refusal comes as SQLAlchemy's error of a statement, its SQLSTATE kept (the consumer
+        # tries a deadlock again) and the values given left out.
+        with pytest.raises(DBAPIError) as refused:
+            await fetch_on_driver(conn, insert, {"id": 2, "name": "geheim-ps_0123"})
+    assert refused.value.orig.sqlstate == "23505"  # type: ignore[union-attr]
+    assert "geheim" not in str(refused.value)
+    async with engine.connect() as conn:
+        assert (await conn.execute(select(rows.c.id))).all() == []
