@@ -12,7 +12,7 @@ from sqlalchemy import Table, delete, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from stroom_platform.dialect.engines import is_postgres
+from stroom_platform.dialect.engines import driver_of, is_postgres
 
 
 @asynccontextmanager
@@ -185,9 +185,9 @@ async def _control(conn: AsyncConnection, sql: str) -> None:
     SQLAlchemy raises a statement's. A connection whose BEGIN, COMMIT or ROLLBACK failed may
     still be inside its transaction: it does not go back to the pool, which takes it for one
     in autocommit and would not end that."""
-    driver = (await conn.get_raw_connection()).driver_connection
+    driver = await driver_of(conn)
     try:
-        await driver.execute(sql)  # type: ignore[union-attr]
+        await driver.execute(sql)
     except BaseException as exc:
         await conn.invalidate()
         if isinstance(exc, Exception):
