@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterable, Sequence
+from itertools import repeat
 from typing import Any, NamedTuple
 
 from aiokafka import AIOKafkaProducer
@@ -16,18 +17,24 @@ from aiokafka import AIOKafkaProducer
 from stroom_platform.partitioner import partition_for
 
 Partitioner = Callable[[bytes | None, Sequence[int], Sequence[int]], int]
+# The partitions of many keys at once, among all of the topic's.
+ManyPartitioner = Callable[[Sequence[bytes], Sequence[int]], list[int]]
+
+
+# A list: the record batch builder takes no other sequence.
+Headers = list[tuple[str, bytes]] | None
 
 
 class ProducerRecord(NamedTuple):
     key: bytes
     value: bytes | None
-    # A list: the record batch builder takes no other sequence.
-    headers: list[tuple[str, bytes]] | None = None
+    headers: Headers = None
     timestamp_ms: int | None = None
 
 
 class RecordBatchSender:
-    """Sends to one topic with `partitioner`, the one the topic's other producers use.
+    """Sends to one topic with `partitioner`, the one the topic's other producers use, or with
+    `many`, the same partitioner for all of a call's keys at once.
 
     With `remember_keys`, that many keys' partitions are kept between calls: for keys that recur
     (an entity's events) the partitioner, pure Python, is most of a sender's CPU time.
@@ -39,10 +46,12 @@ class RecordBatchSender:
         topic: str,
         partitioner: Partitioner = partition_for,
         remember_keys: int = 0,
+        many: ManyPartitioner | None = None,
     ) -> None:
         self.producer = producer
         self.topic = topic
         self._partitioner = partitioner
+        self._many = many
         self._remember_keys = remember_keys
         self._partitions: list[int] = []
         self._known: dict[bytes, int] = {}
@@ -70,12 +79,27 @@ class RecordBatchSender:
     async def send(self, records: Iterable[ProducerRecord]) -> list[asyncio.Future[Any]]:
         """Queue `records`; returns once queued, with a future per record batch that is done when
         the broker has acknowledged it (the producer's `flush` waits for them all)."""
+        listed = list(records)
+        return await self._send([record.key for record in listed], listed)
+
+    async def send_values(self, records: Iterable[tuple[bytes, bytes]]) -> list[asyncio.Future[Any]]:
+        """As `send`, for (key, value) records without headers or a time of their own."""
+        listed = list(records)
+        keys = [key for key, _ in listed]
+        return await self._send(keys, zip(keys, [value for _, value in listed], repeat(None), repeat(None)))
+
+    async def _send(
+        self, keys: list[bytes], records: Iterable[tuple[bytes, bytes | None, Headers, int | None]]
+    ) -> list[asyncio.Future[Any]]:
         producer = self.producer
-        partition_of = self._partition_of(sorted(await producer.partitions_for(self.topic)))
+        partitions = sorted(await producer.partitions_for(self.topic))
+        if self._many is None:
+            chosen = list(map(self._partition_of(partitions), keys))
+        else:
+            chosen = self._many(keys, partitions)
         batches: dict[int, Any] = {}
         sent: list[asyncio.Future[Any]] = []
-        for key, value, headers, stamp in records:
-            partition = partition_of(key)
+        for partition, (key, value, headers, stamp) in zip(chosen, records, strict=True):
             batch = batches.get(partition)
             if batch is None or batch.append(key=key, value=value, timestamp=stamp, headers=headers) is None:
                 if batch is not None:
