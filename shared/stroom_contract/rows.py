@@ -96,6 +96,8 @@ def _closed_end(start: date, end: date | None) -> date | None:
     return None if end is None else max(start, end)
 
 
+# A code's wire value is read as its `_value_` here: `value` is a property of `Enum` that runs in
+# Python, and the rows of every version of every fact read several codes.
 def count_spells(entity: str, state: BenefitState) -> tuple[CountSpell, ...]:
     member = _member_rows(entity, state)
     return (_benefit_row(entity, state), *map(member, state.members))
@@ -108,11 +110,11 @@ def _benefit_row(entity: str, state: BenefitState) -> CountSpell:
         BENEFITS,
         entity,
         state.municipality,
-        state.regulation.value,
+        state.regulation._value_,
         state.start_date,
         _closed_end(state.start_date, state.end_date),
-        state.inflow_reason.value,
-        outflow.value if outflow else None,
+        state.inflow_reason._value_,
+        outflow._value_ if outflow else None,
         applicant.client_ref if applicant else None,
         "applicant" if applicant else None,
         applicant.birth_date if applicant else None,
@@ -124,7 +126,7 @@ def _member_rows(entity: str, state: BenefitState) -> Callable[[MemberSpell], Co
     municipality, regulation and dates only (`_membership_base`)."""
     # Every version of every fact passes here: the state's fields are read once.
     municipality, start = state.municipality, state.start_date
-    regulation = state.regulation.value
+    regulation = state.regulation._value_
     benefit_end = _closed_end(start, state.end_date)
 
     def row(member: MemberSpell) -> CountSpell:
@@ -146,7 +148,7 @@ def _member_rows(entity: str, state: BenefitState) -> Callable[[MemberSpell], Co
             None,
             None,
             member.client_ref,
-            member.role.value,
+            member.role._value_,
             member.birth_date,
         )
 
@@ -185,7 +187,7 @@ def placement_spells(state: PlacementState) -> tuple[PlacementSpell, ...]:
         PlacementSpell(
             state.client_ref,
             state.municipality,
-            state.kind.value,
+            state.kind._value_,
             state.start_date,
             _closed_end(state.start_date, state.end_date),
             state.hours_per_week,
@@ -198,9 +200,9 @@ def application_rows(state: ApplicationState) -> tuple[ApplicationRow, ...]:
         ApplicationRow(
             state.client_ref,
             state.municipality,
-            state.regulation.value,
+            state.regulation._value_,
             state.received_on,
-            state.decision.value if state.decision else None,
+            state.decision._value_ if state.decision else None,
             state.decided_on,
         ),
     )
@@ -216,11 +218,11 @@ def phase_rows(state: TrajectoryState) -> tuple[PhaseRow, ...]:
             PhaseRow(
                 state.client_ref,
                 state.municipality,
-                spell.phase.value,
+                spell.phase._value_,
                 spell.effective_date,
                 _closed_end(spell.effective_date, end),
                 last,
-                state.outcome.value if last and state.outcome else None,
+                state.outcome._value_ if last and state.outcome else None,
             )
         )
     return tuple(rows)
