@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import cache
@@ -393,7 +393,7 @@ class CaseloadRepository:
             spells_from = start + 1 if entity.rewrite_from > 0 else 0
             begin = start + 1 if entity.appended else start
             writes = state_rows(
-                t, entity.key, entity.versions, begin, entity.first, spells_from, entity.appended
+                t, entity.key, entity.versions, begin, entity.first, spells_from, close_before=entity.appended
             )
             for table, row in writes.rows:
                 rows[table].append(row)
@@ -668,6 +668,45 @@ def client_fact_row(
     }
 
 
+# The columns of each state table in the order `state_values` gives a row's values: first the
+# row's place (the entity, its version, a spell's seq) and recorded time, then its state's.
+_VERSIONED = ("entity_key", "version", "recorded_from", "recorded_to")
+_SPELL = ("entity_key", "version", "seq", "recorded_from", "recorded_to")
+_BENEFIT = ("municipality", "regulation", "start_date", "end_date")
+_TRAJECTORY = ("client_ref", "municipality", "end_date")
+
+
+@cache
+def state_columns(t: Tables) -> dict[Table, tuple[str, ...]]:
+    """Each state table's columns, in the order of its rows' values in `state_values`."""
+    return {
+        t.benefits: (*_VERSIONED, *_BENEFIT, "inflow_reason", "outflow_reason", "application_ref"),
+        t.placements: (
+            *_VERSIONED,
+            "client_ref",
+            "municipality",
+            "kind",
+            "start_date",
+            "end_date",
+            "hours_per_week",
+            "employer_ref",
+            "end_reason",
+        ),
+        t.trajectories: (*_VERSIONED, *_TRAJECTORY, "outcome"),
+        t.applications: (
+            *_VERSIONED,
+            "client_ref",
+            "municipality",
+            "regulation",
+            "received_on",
+            "decision",
+            "decided_on",
+        ),
+        t.members: (*_SPELL, *_BENEFIT, "client_ref", "role", "birth_date", "joined_on", "left_on"),
+        t.phases: (*_SPELL, *_TRAJECTORY, "phase", "effective_date", "until"),
+    }
+
+
 @dataclass(frozen=True, slots=True)
 class StateWrites:
     """What storing an entity's new versions writes in the state tables: `rows` to insert, and
@@ -678,15 +717,36 @@ class StateWrites:
     closed: list[tuple[Table, dict[str, Any]]]
 
 
+@dataclass(frozen=True, slots=True)
+class StateValues:
+    """`StateWrites` with each row to insert as its values in its table's `state_columns` order:
+    the rebuild appends them as they are, without a dict per row."""
+
+    rows: list[tuple[Table, tuple[Any, ...]]]
+    closed: list[tuple[Table, dict[str, Any]]]
+
+
 def state_rows(
+    t: Tables, key: str, versions: list[Version], *numbers: int, close_before: bool = False
+) -> StateWrites:
+    """`state_values` (`numbers`: its `start`, `first` and `spells_from`, as far as given) with
+    each row as a dict of its columns."""
+    values = state_values(t, key, versions, *numbers, close_before=close_before)
+    columns = state_columns(t)
+    rows = [(table, dict(zip(columns[table], row, strict=True))) for table, row in values.rows]
+    return StateWrites(rows, values.closed)
+
+
+def state_values(
     t: Tables,
     key: str,
     versions: list[Version],
     start: int = 0,
     first: int = 0,
     spells_from: int = 0,
+    *,
     close_before: bool = False,
-) -> StateWrites:
+) -> StateValues:
     """The state rows of the entity's versions (`versions` are those from number `first` on).
     The per-version tables get a row per version from number `start` on; with `close_before`,
     the row of the version before `start` is stored open and ends where version `start`
@@ -694,7 +754,7 @@ def state_rows(
     (a member, a phase) from the version where it begins to the first where it differs: from
     number `spells_from` on, on top of the spells of the version before it, stored open (none
     before version 0)."""
-    rows: list[tuple[Table, dict[str, Any]]] = []
+    rows: list[tuple[Table, tuple[Any, ...]]] = []
     closed: list[tuple[Table, dict[str, Any]]] = []
     before = start - 1 - first
     if close_before and 0 <= before < len(versions) - 1 and (state := versions[before].state) is not None:
@@ -713,8 +773,9 @@ def state_rows(
         until = versions[at + 1].recorded_from if at + 1 < len(versions) else None
         rows.append(_version_row(t, key, number, version.recorded_from, until, state))
     previous = _spells(t, versions[spells_from - 1 - first].state) if spells_from > 0 else None
-    # Spell versions begun in these versions, by (table, seq): one that ends again is still here.
-    begun: dict[tuple[Table, int], dict[str, Any]] = {}
+    # Spell versions begun in these versions, by (table, seq): their version, when they began
+    # and their state's values; one that ends again is still here.
+    begun: dict[tuple[Table, int], tuple[int, datetime, tuple[Any, ...]]] = {}
     for number in range(spells_from, first + len(versions)):
         version = versions[number - first]
         current = _spells(t, version.state)
@@ -725,51 +786,35 @@ def state_rows(
         for table, seq in _changed(previous, current):
             open_ = begun.pop((table, seq), None)
             if open_ is not None:
-                open_["recorded_to"] = moment
-                rows.append((table, open_))
+                began, since, values = open_
+                rows.append((table, (key, began, seq, since, moment, *values)))
             elif previous is not None and table is previous.table and seq < len(previous.items):
                 closed.append((table, {"entity_key": key, "seq": seq, "recorded_to": moment}))
             if current is not None and table is current.table and seq < len(current.items):
-                begun[(table, seq)] = {
-                    "entity_key": key,
-                    "version": number,
-                    "seq": seq,
-                    "recorded_from": moment,
-                    "recorded_to": None,
-                    **current.shared,
-                    **current.columns(current.items[seq]),
-                }
+                begun[(table, seq)] = (number, moment, current.shared + current.columns(current.items[seq]))
         previous = current
-    rows.extend((table, row) for (table, _), row in begun.items())
-    return StateWrites(rows, closed)
+    for (table, seq), (began, since, values) in begun.items():
+        rows.append((table, (key, began, seq, since, None, *values)))
+    return StateValues(rows, closed)
 
 
 class _Spells(NamedTuple):
     """A state's spells (a benefit's members, a trajectory's phases) as its spell table stores
-    them: the columns every row shares, and each spell's own (`columns` of an item). A named
+    them: the values every row shares, and each spell's own (`columns` of an item). A named
     tuple, built in C: there is one per version of a benefit or a trajectory."""
 
     table: Table
-    shared: dict[str, Any]
+    shared: tuple[Any, ...]
     items: Sequence[Any]
-    columns: Any
+    columns: Callable[[Any], tuple[Any, ...]]
 
 
 def _spells(t: Tables, state: EntityState | None) -> _Spells | None:
     if isinstance(state, BenefitState):
-        shared = {
-            "municipality": state.municipality,
-            "regulation": state.regulation,
-            "start_date": state.start_date,
-            "end_date": state.end_date,
-        }
+        shared: tuple[Any, ...] = (state.municipality, state.regulation, state.start_date, state.end_date)
         return _Spells(t.members, shared, state.members, _member_columns)
     if isinstance(state, TrajectoryState):
-        shared = {
-            "client_ref": state.client_ref,
-            "municipality": state.municipality,
-            "end_date": state.end_date,
-        }
+        shared = (state.client_ref, state.municipality, state.end_date)
         phases = state.phases
         items = [
             (
@@ -783,19 +828,13 @@ def _spells(t: Tables, state: EntityState | None) -> _Spells | None:
     return None
 
 
-def _member_columns(m: MemberSpell) -> dict[str, Any]:
-    return {
-        "client_ref": m.client_ref,
-        "role": m.role,
-        "birth_date": m.birth_date,
-        "joined_on": m.joined_on,
-        "left_on": m.left_on,
-    }
+def _member_columns(m: MemberSpell) -> tuple[Any, ...]:
+    return m.client_ref, m.role, m.birth_date, m.joined_on, m.left_on
 
 
-def _phase_columns(item: tuple[Any, date, date | None]) -> dict[str, Any]:
-    phase, effective, until = item
-    return {"phase": phase, "effective_date": effective, "until": until}
+def _phase_columns(item: tuple[Any, date, date | None]) -> tuple[Any, ...]:
+    # An item is its phase, effective date and until already.
+    return item
 
 
 def _changed(before: _Spells | None, after: _Spells | None) -> Iterable[tuple[Table, int]]:
@@ -826,58 +865,48 @@ def _version_row(
     recorded_from: datetime,
     recorded_to: datetime | None,
     state: EntityState,
-) -> tuple[Table, dict[str, Any]]:
-    """The row of one version in the table of the state's kind of entity (`_version_table`): one
-    dict built at once, as this runs for every version folded."""
+) -> tuple[Table, tuple[Any, ...]]:
+    """The row of one version in the table of the state's kind of entity (`_version_table`), its
+    values in the order of `state_columns`: this runs for every version folded, and the rebuild
+    appends the tuple as it is."""
+    place = (key, number, recorded_from, recorded_to)
     if isinstance(state, BenefitState):
-        return t.benefits, {
-            "entity_key": key,
-            "version": number,
-            "recorded_from": recorded_from,
-            "recorded_to": recorded_to,
-            "municipality": state.municipality,
-            "regulation": state.regulation,
-            "start_date": state.start_date,
-            "end_date": state.end_date,
-            "inflow_reason": state.inflow_reason,
-            "outflow_reason": state.outflow_reason,
-            "application_ref": state.application_ref,
-        }
+        return t.benefits, (
+            *place,
+            state.municipality,
+            state.regulation,
+            state.start_date,
+            state.end_date,
+            state.inflow_reason,
+            state.outflow_reason,
+            state.application_ref,
+        )
     if isinstance(state, PlacementState):
-        return t.placements, {
-            "entity_key": key,
-            "version": number,
-            "recorded_from": recorded_from,
-            "recorded_to": recorded_to,
-            "client_ref": state.client_ref,
-            "municipality": state.municipality,
-            "kind": state.kind,
-            "start_date": state.start_date,
-            "end_date": state.end_date,
-            "hours_per_week": state.hours_per_week,
-            "employer_ref": state.employer_ref,
-            "end_reason": state.end_reason,
-        }
+        return t.placements, (
+            *place,
+            state.client_ref,
+            state.municipality,
+            state.kind,
+            state.start_date,
+            state.end_date,
+            state.hours_per_week,
+            state.employer_ref,
+            state.end_reason,
+        )
     if isinstance(state, TrajectoryState):
-        return t.trajectories, {
-            "entity_key": key,
-            "version": number,
-            "recorded_from": recorded_from,
-            "recorded_to": recorded_to,
-            "client_ref": state.client_ref,
-            "municipality": state.municipality,
-            "end_date": state.end_date,
-            "outcome": state.outcome,
-        }
-    return t.applications, {
-        "entity_key": key,
-        "version": number,
-        "recorded_from": recorded_from,
-        "recorded_to": recorded_to,
-        "client_ref": state.client_ref,
-        "municipality": state.municipality,
-        "regulation": state.regulation,
-        "received_on": state.received_on,
-        "decision": state.decision,
-        "decided_on": state.decided_on,
-    }
+        return t.trajectories, (
+            *place,
+            state.client_ref,
+            state.municipality,
+            state.end_date,
+            state.outcome,
+        )
+    return t.applications, (
+        *place,
+        state.client_ref,
+        state.municipality,
+        state.regulation,
+        state.received_on,
+        state.decision,
+        state.decided_on,
+    )

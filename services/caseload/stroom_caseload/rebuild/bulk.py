@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
-from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Table
@@ -13,7 +12,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from stroom_platform.dialect import append_rows, unflushed_commits, writers
 
-Rows = Mapping[Table, Sequence[dict[str, Any]]]
 # Rows of one table as tuples of the named columns' values.
 Tuples = tuple[Table, Sequence[str], Sequence[tuple[Any, ...]]]
 # Appends written at once (where the database takes several writers): with one, the caller
@@ -50,20 +48,16 @@ class BulkWriter:
             finally:
                 await writer.flush()
 
-    async def append(self, rows: Rows) -> None:
-        await self._queue(
-            [
-                (table, columns, list(map(itemgetter(*columns), values)))
-                for table, values in rows.items()
-                if values and (columns := list(values[0]))
-            ]
-        )
+    async def append(self, parts: Iterable[Tuples]) -> None:
+        """Rows of several tables, each as tuples of its named columns' values (no dict per row),
+        in one commit."""
+        await self._queue([part for part in parts if part[2]])
 
     async def append_tuples(
         self, table: Table, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]
     ) -> None:
-        """Like `append`, for one table's rows already in column order (no dict per row)."""
-        await self._queue([(table, columns, rows)] if rows else [])
+        """`append` of one table's rows."""
+        await self.append([(table, columns, rows)])
 
     async def _queue(self, parts: list[Tuples]) -> None:
         lane = self._next

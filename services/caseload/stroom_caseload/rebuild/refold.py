@@ -10,7 +10,7 @@ from operator import itemgetter
 from types import MappingProxyType
 from typing import Any
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, Table, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from stroom_caseload.domain.client import client_point
@@ -20,7 +20,13 @@ from stroom_caseload.domain.plan import EntityWrite, entity_write, entity_writte
 from stroom_caseload.domain.publication import client_record, record_id
 from stroom_caseload.rebuild.bulk import BulkWriter
 from stroom_caseload.rebuild.shadow_ledger import Held, HeldEvents
-from stroom_caseload.repository import CLIENT_FACT_COLUMNS, client_fact_values, ledger_event, state_rows
+from stroom_caseload.repository import (
+    CLIENT_FACT_COLUMNS,
+    client_fact_values,
+    ledger_event,
+    state_columns,
+    state_values,
+)
 from stroom_caseload.tables import live, shadow
 from stroom_contract.facts import ClientFact, Version
 from stroom_contract.keys import key_kind, kind_of_key
@@ -36,9 +42,14 @@ CHUNK = 5000
 _record_id = itemgetter(0)
 
 
+# The entities table's columns in the order of `_Chunk.entity`'s values.
+_ENTITY_COLUMNS = ("entity_key", "kind", "revision", "fact")
+
+
 class _Chunk:
     def __init__(self) -> None:
-        self.rows: dict[Any, list[dict[str, Any]]] = defaultdict(list)
+        # Each table's rows as `state_values` gives them, in `state_columns` order.
+        self.rows: dict[Table, list[tuple[Any, ...]]] = defaultdict(list)
         # The client facts' rows as `client_fact_values` gives them: nearly every event's.
         self.clients: list[tuple[Any, ...]] = []
         self.entities = 0
@@ -50,7 +61,11 @@ class _Chunk:
     async def append(self, writer: BulkWriter) -> None:
         # Each append is a commit of its own: none for a chunk of only entities or only persons.
         if self.rows:
-            await writer.append(self.rows)
+            columns = state_columns(shadow)
+            await writer.append(
+                (table, _ENTITY_COLUMNS if table is shadow.entities else columns[table], rows)
+                for table, rows in self.rows.items()
+            )
         if self.clients:
             await writer.append_tuples(shadow.client_facts, CLIENT_FACT_COLUMNS, self.clients)
 
@@ -58,16 +73,9 @@ class _Chunk:
         # The swap's revisions (`run._continue_revisions`) and republication read it back.
         assert entity.fact is not None, "a whole fold keeps its full change"
         key = entity.key
-        for table, row in state_rows(shadow, key, entity.versions).rows:
+        for table, row in state_values(shadow, key, entity.versions).rows:
             self.rows[table].append(row)
-        self.rows[shadow.entities].append(
-            {
-                "entity_key": key,
-                "kind": entity.kind,
-                "revision": entity.revision,
-                "fact": entity.fact.decode(),
-            }
-        )
+        self.rows[shadow.entities].append((key, entity.kind, entity.revision, entity.fact.decode()))
         self.entities += 1
 
     def client(
