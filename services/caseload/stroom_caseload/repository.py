@@ -36,7 +36,7 @@ from stroom_caseload.domain.plan import (
     entity_full,
     published_clients,
 )
-from stroom_caseload.tables import Tables, dead_letters, live
+from stroom_caseload.tables import Tables, dead_letters, live, shadow
 from stroom_contract.chunked import changed_positions
 from stroom_contract.events import RETRACTED
 from stroom_contract.facts import (
@@ -392,11 +392,12 @@ class CaseloadRepository:
         for entity, start in zip(saved, froms, strict=True):
             spells_from = start + 1 if entity.rewrite_from > 0 else 0
             begin = start + 1 if entity.appended else start
-            writes = state_rows(
+            writes = state_values(
                 t, entity.key, entity.versions, begin, entity.first, spells_from, close_before=entity.appended
             )
-            for table, row in writes.rows:
-                rows[table].append(row)
+            # Each row's dict made here, not by `state_rows`: a call and a list less per entity.
+            for table, cells in writes.rows:
+                rows[table].append(dict(zip(STATE_COLUMNS[table], cells, strict=True)))
             for table, row in writes.closed:
                 closed[table].append(row)
         en = t.entities
@@ -676,9 +677,7 @@ _BENEFIT = ("municipality", "regulation", "start_date", "end_date")
 _TRAJECTORY = ("client_ref", "municipality", "end_date")
 
 
-@cache
-def state_columns(t: Tables) -> dict[Table, tuple[str, ...]]:
-    """Each state table's columns, in the order of its rows' values in `state_values`."""
+def _state_columns(t: Tables) -> dict[Table, tuple[str, ...]]:
     return {
         t.benefits: (*_VERSIONED, *_BENEFIT, "inflow_reason", "outflow_reason", "application_ref"),
         t.placements: (
@@ -707,6 +706,11 @@ def state_columns(t: Tables) -> dict[Table, tuple[str, ...]]:
     }
 
 
+# Each state table's columns, live and shadow, in the order of its rows' values in
+# `state_values`: found by the table, which hashes in C, where `Tables` hashes its fields in Python.
+STATE_COLUMNS = {**_state_columns(live), **_state_columns(shadow)}
+
+
 @dataclass(frozen=True, slots=True)
 class StateWrites:
     """What storing an entity's new versions writes in the state tables: `rows` to insert, and
@@ -719,7 +723,7 @@ class StateWrites:
 
 @dataclass(frozen=True, slots=True)
 class StateValues:
-    """`StateWrites` with each row to insert as its values in its table's `state_columns` order:
+    """`StateWrites` with each row to insert as its values in its table's `STATE_COLUMNS` order:
     the rebuild appends them as they are, without a dict per row."""
 
     rows: list[tuple[Table, tuple[Any, ...]]]
@@ -732,8 +736,7 @@ def state_rows(
     """`state_values` (`numbers`: its `start`, `first` and `spells_from`, as far as given) with
     each row as a dict of its columns."""
     values = state_values(t, key, versions, *numbers, close_before=close_before)
-    columns = state_columns(t)
-    rows = [(table, dict(zip(columns[table], row, strict=True))) for table, row in values.rows]
+    rows = [(table, dict(zip(STATE_COLUMNS[table], row, strict=True))) for table, row in values.rows]
     return StateWrites(rows, values.closed)
 
 
@@ -867,7 +870,7 @@ def _version_row(
     state: EntityState,
 ) -> tuple[Table, tuple[Any, ...]]:
     """The row of one version in the table of the state's kind of entity (`_version_table`), its
-    values in the order of `state_columns`: this runs for every version folded, and the rebuild
+    values in the order of `STATE_COLUMNS`: this runs for every version folded, and the rebuild
     appends the tuple as it is."""
     place = (key, number, recorded_from, recorded_to)
     if isinstance(state, BenefitState):

@@ -22,9 +22,9 @@ from stroom_caseload.rebuild.bulk import BulkWriter
 from stroom_caseload.rebuild.shadow_ledger import Held, HeldEvents
 from stroom_caseload.repository import (
     CLIENT_FACT_COLUMNS,
+    STATE_COLUMNS,
     client_fact_values,
     ledger_event,
-    state_columns,
     state_values,
 )
 from stroom_caseload.tables import live, shadow
@@ -48,7 +48,7 @@ _ENTITY_COLUMNS = ("entity_key", "kind", "revision", "fact")
 
 class _Chunk:
     def __init__(self) -> None:
-        # Each table's rows as `state_values` gives them, in `state_columns` order.
+        # Each table's rows as `state_values` gives them, in `STATE_COLUMNS` order.
         self.rows: dict[Table, list[tuple[Any, ...]]] = defaultdict(list)
         # The client facts' rows as `client_fact_values` gives them: nearly every event's.
         self.clients: list[tuple[Any, ...]] = []
@@ -61,9 +61,8 @@ class _Chunk:
     async def append(self, writer: BulkWriter) -> None:
         # Each append is a commit of its own: none for a chunk of only entities or only persons.
         if self.rows:
-            columns = state_columns(shadow)
             await writer.append(
-                (table, _ENTITY_COLUMNS if table is shadow.entities else columns[table], rows)
+                (table, _ENTITY_COLUMNS if table is shadow.entities else STATE_COLUMNS[table], rows)
                 for table, rows in self.rows.items()
             )
         if self.clients:
