@@ -259,13 +259,27 @@ async def update_rows(
         sql = f"UPDATE {table.name} SET {sets} WHERE {key} = :{key}"  # noqa: S608 - table and column names come from our own metadata, values are bound parameters
         await _execute(conn, table, names, rows, sql)
         return
-    arrays = ", ".join(f"CAST(:{c} AS {table.c[c].type.compile(_PG)}[])" for c in names)
-    sets = ", ".join(f"{c} = new.{c}" for c in columns)
-    sql = (
-        f"UPDATE {table.name} SET {sets} FROM unnest({arrays}) AS new({', '.join(names)}) "  # noqa: S608 - table and column names come from our own metadata, values are bound parameters
-        f"WHERE {table.name}.{key} = new.{key}"
+    await _execute(conn, table, names, rows, _update_sql(table, key, tuple(columns)))
+
+
+@cache
+def _update_sql(table: Table, key: str, columns: tuple[str, ...]) -> str:
+    """Each new row looks its stored row up in the key's index (as `_looked_up`), and the rows
+    found are updated by their ctid. Joined to the table instead, a batch of a few rows in a
+    hundred of the table is planned as a scan of the whole table hashed against them, at a cost
+    that grows with the table."""
+    names = (key, *columns)
+    arrays = ", ".join(_array(table, c, f":{c}") for c in names)
+    values = ", ".join(f"new.{c}" for c in columns)
+    found = (
+        f"SELECT stored.ctid AS row_id, {values} FROM unnest({arrays}) AS new({', '.join(names)}),"  # noqa: S608 - table and column names come from our own metadata, values are bound parameters
+        f" LATERAL (SELECT ctid FROM {table.name} WHERE {table.name}.{key} = new.{key} OFFSET 0) AS stored"
     )
-    await _execute(conn, table, names, rows, sql)
+    sets = ", ".join(f"{c} = found.{c}" for c in columns)
+    return (
+        f"UPDATE {table.name} SET {sets} FROM ({found}) AS found"  # noqa: S608 - table and column names come from our own metadata, values are bound parameters
+        f" WHERE {table.name}.ctid = found.row_id"
+    )
 
 
 async def write_rows(

@@ -124,6 +124,28 @@ async def test_reads_and_deletes_by_value_look_up_the_index_whatever_the_table_s
     assert left == 19_980
 
 
+async def test_updates_by_key_look_up_the_index_whatever_the_table_size(engine: AsyncEngine) -> None:
+    if not is_postgres(engine):
+        pytest.skip("the plans are PostgreSQL's")
+    moment = datetime(2026, 3, 29, tzinfo=UTC)
+    async with engine.begin() as conn:
+        await insert_rows(conn, rows, ("id", "name"), [(i, f"r{i}") for i in range(20_000)])
+        scans = text("SELECT seq_scan FROM pg_stat_xact_user_tables WHERE relname = :t")
+        before = await conn.scalar(scans, {"t": rows.name})
+        # A batch's rows closed at once, a few in a hundred of the table: joined to them, the
+        # table was planned as a scan of every row hashed against them.
+        await update_rows(
+            conn, rows, "id", ("name", "at"), [(i, f"R{i}", moment) for i in range(0, 20_000, 40)]
+        )
+        assert await conn.scalar(scans, {"t": rows.name}) == before
+        found = await select_where_in(conn, rows, "id", [39, 40, 19_960], ("id", "name", "at"))
+    assert sorted(tuple(row) for row in found) == [
+        (39, "r39", None),
+        (40, "R40", moment),
+        (19_960, "R19960", moment),
+    ]
+
+
 async def test_appended_rows_are_committed_and_keep_rows_stored_first(engine: AsyncEngine) -> None:
     moment = datetime(2026, 3, 29, 1, 30, tzinfo=UTC)
     async with engine.connect() as conn, unflushed_commits(conn):
