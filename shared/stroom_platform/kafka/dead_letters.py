@@ -65,6 +65,10 @@ async def dead_letter(
         ]
         # A poison record may carry a raw BSN that intake should have replaced: mask it here.
         value = redact(record.value.decode(errors="replace")).encode() if record.value else None
+        if value is None and record.key is None:
+            # A producer sends no record without both, and a send that always fails would hold
+            # up every batch after this one: what it was is in the headers.
+            value = b""
         futures.append(await producer.send(topic, value, key=record.key, headers=headers))
         log.warning(
             "record naar het dead-letter-topic gestuurd", extra={"topic": record.topic, "position": position}

@@ -36,6 +36,7 @@ from stroom_platform.broker import EmbeddedBroker, TopicSpec, ensure_topics
 from stroom_platform.db import make_engine
 from stroom_platform.kafka.clients import Broker
 from stroom_platform.kafka.consuming import Record
+from stroom_platform.kafka.dead_letters import POSITION_HEADER, dead_letter
 from stroom_platform.organisations import OrganisationsConfig
 from stroom_simulator.history import simulate_history
 
@@ -468,3 +469,22 @@ def test_the_worker_keeps_the_folds_of_as_many_entities_as_it_is_told(
     assert processor.folds.take("benefit:a") is None
     assert processor.folds.take("benefit:b") is kept["benefit:b"]
     assert processor.folds.take("benefit:c") is kept["benefit:c"]
+
+
+async def test_a_record_without_key_or_value_is_dead_lettered(
+    broker: EmbeddedBroker, settings: CaseloadSettings
+) -> None:
+    """A producer refuses a record with neither: its dead letter goes with an empty value, where
+    a send that failed every time would hold up the batches after it."""
+    producer = Broker(broker.bootstrap_servers).producer()
+    await producer.start()
+    try:
+        poison = Record(settings.events_topic, 2, 7, None, None, [])
+        sent = await dead_letter(producer, settings.dead_letter_topic, [(poison, "undecodable: geen waarde")])
+        async with asyncio.timeout(30):
+            await asyncio.gather(*sent)
+    finally:
+        await producer.stop()
+    [letter] = await read_all(broker.bootstrap_servers, settings.dead_letter_topic)
+    assert (letter.key, letter.value) == (None, b"")
+    assert dict(letter.headers)[POSITION_HEADER] == f"{settings.events_topic}/2/7".encode()
