@@ -96,6 +96,7 @@ class CaseloadRuntime:
             transaction_events=settings.transaction_events,
             folded_entities=settings.folded_entities,
         )
+        await processor.warm()
         processor.start()
         consumer = BatchConsumer(
             self.broker,

@@ -16,7 +16,7 @@ import orjson
 import pytest
 from aiokafka import AIOKafkaProducer
 from conftest import bearer, fresh_postgres_database
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from caseload.history import deliver, simulate
@@ -25,6 +25,7 @@ from caseload.integration.publishing import publish, read_all, running_worker, s
 from stroom_caseload.commands import migrate
 from stroom_caseload.consumer import Processor
 from stroom_caseload.metrics import CaseloadMetrics
+from stroom_caseload.runtime import applying_engine
 from stroom_caseload.settings import CaseloadSettings
 from stroom_caseload.tables import live
 from stroom_contract import types
@@ -469,6 +470,48 @@ def test_the_worker_keeps_the_folds_of_as_many_entities_as_it_is_told(
     assert processor.folds.take("benefit:a") is None
     assert processor.folds.take("benefit:b") is kept["benefit:b"]
     assert processor.folds.take("benefit:c") is kept["benefit:c"]
+
+
+async def test_a_worker_holds_its_database_connection_before_its_first_batch(
+    broker: EmbeddedBroker, settings: CaseloadSettings, organisations: OrganisationsConfig
+) -> None:
+    """The worker connects before it joins its group, so its first batch waits for no connection
+    to be set up; that batch runs on the connection it opened."""
+    watcher = make_engine(settings.caseload_database_url)
+    engine = applying_engine(settings)
+    producer = Broker(broker.bootstrap_servers).producer()
+    await producer.start()
+    processor = processor_on(settings, engine, producer, organisations, CaseloadMetrics())
+
+    async def backends() -> set[int]:
+        async with watcher.connect() as conn:
+            rows = await conn.execute(
+                text(
+                    "SELECT pid FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            )
+            return {row.pid for row in rows}
+
+    try:
+        before = await backends()
+        await processor.warm()
+        opened = await backends() - before
+        assert len(opened) == 1
+        done: list[bool] = []
+        processor.start()
+        await processor.submit(
+            [Record(settings.events_topic, 0, 0, None, None, [])], lambda: done.append(True)
+        )
+        async with asyncio.timeout(30):
+            while not done:  # noqa: ASYNC110 - the processor's tasks move it
+                await asyncio.sleep(0.05)
+        assert await backends() - before == opened
+    finally:
+        await processor.stop()
+        await producer.stop()
+        await engine.dispose()
+        await watcher.dispose()
 
 
 async def test_a_record_without_key_or_value_is_dead_lettered(
