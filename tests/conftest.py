@@ -3,6 +3,7 @@ and an OAuth issuer of the tests' own whose tokens every service of the run trus
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import os
 import random
@@ -121,12 +122,26 @@ async def postgres_server_url() -> AsyncIterator[str]:
         await admin.close()
     base = ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
     yield f"{base}/{name}"
-    admin = await asyncpg.connect(ADMIN_DSN)
-    try:
-        for database in [name, *_CREATED]:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-    finally:
-        await admin.close()
+    await _drop_databases([name, *_CREATED])
+
+
+# PostgreSQL 15 forces a checkpoint for each DROP DATABASE and waits for it; drops that wait at
+# the same time share one, so a worker's databases are dropped side by side, not a checkpoint each.
+_DROPPING_AT_ONCE = 20
+
+
+async def _drop_databases(names: list[str]) -> None:
+    slots = asyncio.Semaphore(_DROPPING_AT_ONCE)
+
+    async def drop(database: str) -> None:
+        async with slots:
+            admin = await asyncpg.connect(ADMIN_DSN)
+            try:
+                await admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+            finally:
+                await admin.close()
+
+    await asyncio.gather(*(drop(database) for database in names))
 
 
 _CREATED: list[str] = []
