@@ -11,7 +11,14 @@ from pathlib import Path
 
 import pytest
 
-BENCHES = ["bench", "bench.caseload", "bench.reporting", "bench.intake", "bench.transaction_cost"]
+BENCHES = [
+    "bench",
+    "bench.caseload",
+    "bench.consumer_delay",
+    "bench.reporting",
+    "bench.intake",
+    "bench.transaction_cost",
+]
 
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:
