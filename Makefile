@@ -2,13 +2,25 @@
 PY := .venv/bin/python
 VENV_STAMP := .venv/.installed
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench clean lock
 
-$(VENV_STAMP): pyproject.toml
+# Every install takes the versions in constraints.txt, so that CI, the demo and the image run what
+# was tested, not whatever was released since.
+$(VENV_STAMP): pyproject.toml constraints.txt
 	python3 -m venv .venv
 	.venv/bin/pip install -q --upgrade pip
-	.venv/bin/pip install -q -e ".[dev]"
+	.venv/bin/pip install -q -c constraints.txt -e ".[dev]"
 	touch $(VENV_STAMP)
+
+# constraints.txt anew: the newest releases pyproject.toml allows, installed in a venv of their own.
+lock:
+	rm -rf var/lock
+	python3 -m venv var/lock
+	var/lock/bin/pip install -q --upgrade pip
+	var/lock/bin/pip install -q -e ".[dev]"
+	{ echo "# Written by \`make lock\` from pyproject.toml; every install takes these versions."; \
+	  var/lock/bin/pip freeze --exclude-editable; } > constraints.txt
+	rm -rf var/lock
 
 demo: $(VENV_STAMP)
 	.venv/bin/stroom demo
