@@ -804,7 +804,8 @@ def state_values(
 class _Spells(NamedTuple):
     """A state's spells (a benefit's members, a trajectory's phases) as its spell table stores
     them: the values every row shares, and each spell's own (`columns` of an item). A named
-    tuple, built in C: there is one per version of a benefit or a trajectory."""
+    tuple, made by `tuple.__new__` in C (its own constructor is a Python function): there is
+    one per version of a benefit or a trajectory."""
 
     table: Table
     shared: tuple[Any, ...]
@@ -812,10 +813,13 @@ class _Spells(NamedTuple):
     columns: Callable[[Any], tuple[Any, ...]]
 
 
+_made = tuple.__new__
+
+
 def _spells(t: Tables, state: EntityState | None) -> _Spells | None:
     if isinstance(state, BenefitState):
         shared: tuple[Any, ...] = (state.municipality, state.regulation, state.start_date, state.end_date)
-        return _Spells(t.members, shared, state.members, _member_columns)
+        return _made(_Spells, (t.members, shared, state.members, _member_columns))
     if isinstance(state, TrajectoryState):
         shared = (state.client_ref, state.municipality, state.end_date)
         phases = state.phases
@@ -827,7 +831,7 @@ def _spells(t: Tables, state: EntityState | None) -> _Spells | None:
             )
             for seq, spell in enumerate(phases)
         ]
-        return _Spells(t.phases, shared, items, _phase_columns)
+        return _made(_Spells, (t.phases, shared, items, _phase_columns))
     return None
 
 

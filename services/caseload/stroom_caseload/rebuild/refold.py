@@ -103,6 +103,10 @@ async def fold_held(
     the revisions their ledger rows will have then (marking a retraction counts one up), as
     (record id, key, value)."""
     retracted = retractions.targets
+    touched = held.touched(retracted)
+    # Each `Typed` made by `tuple.__new__` in C: a named tuple's own constructor is a Python
+    # function, a call more per event.
+    made = tuple.__new__
 
     def stored(event: Held) -> Stored:
         source, event_id, kind, time, data, _ = event
@@ -110,12 +114,14 @@ async def fold_held(
 
     def history(key: str, events: list[Held]) -> tuple[list[Version], Memo[Any] | None]:
         kind = kind_of_key(key)
-        if any((source, event_id) in retracted for source, event_id, _, _, _, _ in events):
+        if key in touched:
             return history_memo(kind, [stored(event) for event in events])
         # Nearly every entity: nothing retracts its events, each folded as validation typed it,
         # without an `Event` and a `Stored` made for each only to be read back. Each is held
         # once: the ledger keeps the first delivery of a (source, id) only.
-        typed = [Typed((time, source, event_id), data) for source, event_id, _, time, data, _ in events]
+        typed = [
+            made(Typed, ((time, source, event_id), data)) for source, event_id, _, time, data, _ in events
+        ]
         return unretracted_memo(kind, typed)
 
     records: list[Record] = []

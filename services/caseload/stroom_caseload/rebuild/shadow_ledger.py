@@ -37,6 +37,15 @@ class HeldEvents:
 
     entities: dict[str, list[Held]] = field(default_factory=lambda: defaultdict(list))
     clients: dict[str, list[HeldPoint]] = field(default_factory=lambda: defaultdict(list))
+    # The entity (person, or retraction chain) of every event stored: a retraction arriving later
+    # belongs to it, and the fold finds the few entities some retraction touches from it.
+    keys: dict[Ident, str] = field(default_factory=dict)
+
+    def touched(self, retracted: Iterable[Ident]) -> set[str]:
+        """The entities and persons with an event among `retracted` (or a retraction's chain
+        ending in them): the rest fold without asking of each of their events."""
+        keys = self.keys
+        return {keys[ident] for ident in retracted if ident in keys}
 
 
 class ShadowLedger:
@@ -55,8 +64,6 @@ class ShadowLedger:
         # A person's point fact is published with its ledger row's revision: rebuilt, it starts
         # above the live one, so that facts consumers take the republished record.
         self._client_revisions = client_revisions
-        # The entity of every stored event: a retraction arriving later belongs to it.
-        self._stored: dict[tuple[str, str], str] = {}
         # The partition each entity was first seen in, and one string for each entity key.
         self._seen: dict[str, int] = {}
         self.marks: dict[tuple[str, str], Mark] = {}
@@ -68,7 +75,7 @@ class ShadowLedger:
     async def add(self, decoded: Sequence[Decoded]) -> None:
         """Plans the batch as `apply_events` does, with what this ledger has stored for the store's
         answers: its rows are new but for those stored already."""
-        stored = self._stored
+        stored = self.held.keys
         # The first delivery of each (source, id) not stored yet, with its entity's key (None for a
         # retraction: its chain decides): a later one is a duplicate or a conflict, and either way
         # has no effect (`plan_ledger`).
