@@ -51,8 +51,7 @@ def point_of(event_type: str, data: EventData) -> tuple[str, ClientFact]:
     fields = data.__dict__
     kind = type(data)
     # Progress reports first, most of a person's point facts. Each case tests the exact class,
-    # as validation makes it: `isinstance` (or a class pattern) on a pydantic model runs its
-    # metaclass's `__instancecheck__` in Python, a call per case passed.
+    # as validation makes it (the contract's data models have no subclasses).
     if kind is ProgressReportRecordedData:
         fact = ProgressReport(
             recorded_on=fields["recorded_on"], long_trajectory=bool(fields["long_trajectory"])

@@ -90,8 +90,7 @@ class Incoming(NamedTuple):
             (given.envelope, given.wire) if isinstance(given, tuple) else (given, given.to_wire())
         )
         data = envelope.data
-        # The exact class, as validation makes it: `isinstance` on a pydantic model runs its
-        # metaclass's `__instancecheck__` in Python.
+        # The exact class, as validation makes it: the contract's data models have no subclasses.
         retracted = data.retracted_id if type(data) is EventRetractedData else None
         key = None if retracted is not None else entity_key(envelope) or ""
         return cls(
@@ -377,8 +376,8 @@ def client_record_of(row: ClientRow, point: tuple[str, ClientFact] | None = None
     return Outgoing(key, value)
 
 
-# Named tuples, this and `EntityWrite`: one of each per entity folded, built in C where a frozen
-# dataclass sets each field through `object.__setattr__`.
+# Named tuples, this and `EntityWrite`: one of each per entity folded, cheaper to build than a
+# frozen dataclass, which sets each field through `object.__setattr__`.
 class Folded(NamedTuple):
     """What the live worker keeps of an entity between batches: at `revision`, where the fold of
     its events ended and its rows. `rows` go on with the entity's next versions in place: an

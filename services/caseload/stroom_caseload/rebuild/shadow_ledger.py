@@ -93,8 +93,7 @@ class ShadowLedger:
             if ident in stored or ident in first:
                 continue
             data = fields["data"]
-            # The exact class, as validation makes it: `isinstance` on a pydantic model runs its
-            # metaclass's `__instancecheck__` in Python.
+            # The exact class, as validation makes it: the contract's data models have no subclasses.
             if type(data) is EventRetractedData:
                 retracted[ident] = data.retracted_id
                 first[ident] = (fields, given, None)
