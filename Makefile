@@ -38,9 +38,9 @@ test: $(VENV_STAMP) lint
 	scripts/ensure-postgres.sh
 	scripts/ensure-chromium.sh
 	scripts/ensure-libreoffice.sh
-	# Three workers, a test file each: the end-to-end and fault tests mostly wait on services,
-	# so the suite's wall time falls from about 16 to about 7 minutes on two cores.
-	.venv/bin/python -m pytest -q -n 3 --dist loadfile
+	# Three workers, as the end-to-end and fault tests mostly wait on services. They take one
+	# test at a time (a group's tests together), the `long` ones first (tests/conftest.py).
+	.venv/bin/python -m pytest -q -n 3 --dist loadgroup
 
 bench: $(VENV_STAMP)
 	scripts/ensure-postgres.sh

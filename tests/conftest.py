@@ -45,6 +45,13 @@ aiokafka.consumer.fetcher.random = aiokafka.partitioner.random = _SERVICES_RANDO
 settings.register_profile("stroom", deadline=None, print_blob=True)
 settings.load_profile("stroom")
 
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The tests marked `long` first: the workers take tests in this order, so a test of minutes
+    starts while the others still have short ones to take, rather than being the run's last."""
+    items.sort(key=lambda item: item.get_closest_marker("long") is None)
+
+
 ADMIN_DSN = os.environ.get("STROOM_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 PSEUDONYM_KEY = "test-pseudonym-key-0123456789abcdef"
 

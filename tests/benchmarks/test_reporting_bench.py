@@ -13,6 +13,7 @@ from bench import reporting
 from bench.credentials import ISSUER_VARIABLES
 
 
+@pytest.mark.long
 async def test_a_tiny_size_runs_and_its_kpi_sheet_equals_duckdbs(
     postgres_server_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -28,6 +29,7 @@ async def test_a_tiny_size_runs_and_its_kpi_sheet_equals_duckdbs(
     assert result["kpi_p50"] > 0
 
 
+@pytest.mark.long
 async def test_two_sizes_are_compared_in_turn_and_leave_no_database(
     postgres_server_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

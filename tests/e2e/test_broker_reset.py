@@ -13,6 +13,7 @@ from datetime import date
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -39,6 +40,7 @@ async def _restart_empty(broker: EmbeddedBroker, topics: list[TopicSpec]) -> Emb
     return fresh
 
 
+@pytest.mark.long
 async def test_a_broker_restarted_empty_loses_and_doubles_nothing(
     postgres_server_url: str, organisations: OrganisationsConfig
 ) -> None:

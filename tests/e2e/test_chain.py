@@ -191,6 +191,7 @@ def _is_retraction_of_a_closed_month(event: dict[str, Any], by_id: dict[tuple[st
     return target is not None and target["time"][:7] < event["time"][:7]
 
 
+@pytest.mark.long
 async def test_reports_and_projections_equal_the_references(
     chain: Chain, organisations: OrganisationsConfig
 ) -> None:
@@ -236,6 +237,7 @@ async def test_reports_and_projections_equal_the_references(
             assert {k: v for k, v in by_regulation.items() if v} == reference_benefits, (code, day)
 
 
+@pytest.mark.long
 async def test_five_years_through_intake_with_two_workers_and_a_kill(
     broker: EmbeddedBroker, postgres_server_url: str, organisations: OrganisationsConfig, tmp_path: Path
 ) -> None:

@@ -10,6 +10,7 @@ import asyncio
 from datetime import date
 
 import httpx
+import pytest
 from sqlalchemy import select
 
 from e2e import reference
@@ -28,6 +29,7 @@ YEARS = 2
 OUTAGE_SECONDS = 30
 
 
+@pytest.mark.long
 async def test_a_database_away_for_30_seconds_loses_nothing(
     broker: EmbeddedBroker, organisations: OrganisationsConfig
 ) -> None:

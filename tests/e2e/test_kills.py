@@ -20,6 +20,7 @@ from typing import Any
 
 import httpx
 import orjson
+import pytest
 from conftest import PSEUDONYM_KEY
 from sqlalchemy import func, select
 
@@ -132,6 +133,7 @@ async def _chaos(fleet: Fleet, client: httpx.AsyncClient, rng: random.Random, se
         fleet.kill(victim)
 
 
+@pytest.mark.long
 async def test_kill_9_of_every_service_at_random_points_loses_and_doubles_nothing(
     broker: EmbeddedBroker, postgres_server_url: str, organisations: OrganisationsConfig, tmp_path: Path
 ) -> None:

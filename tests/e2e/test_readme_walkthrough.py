@@ -133,6 +133,7 @@ def imported(output: str) -> tuple[int, int]:
     return accepted, conflicts
 
 
+@pytest.mark.long
 def test_every_readme_command_works_and_the_demo_resumes(walkthrough: Walkthrough, tmp_path: Path) -> None:
     walk = walkthrough
     first = Demo(walk, tmp_path / "demo-1.log")

@@ -6,6 +6,7 @@ import random
 from datetime import date
 
 import orjson
+import pytest
 from sqlalchemy import func, select
 
 from e2e import reference
@@ -22,6 +23,7 @@ START = date(2023, 1, 1)
 YEARS = 2
 
 
+@pytest.mark.long
 async def test_a_whole_history_sent_again_changes_nothing(
     broker: EmbeddedBroker, postgres_server_url: str, organisations: OrganisationsConfig
 ) -> None:

@@ -205,6 +205,7 @@ async def topic_text(bootstrap: str, topics: list[str]) -> tuple[str, int]:
     return "\n".join(texts), count
 
 
+@pytest.mark.long
 async def test_no_bsn_gets_past_intake_and_formulas_come_out_as_text(
     chain: tuple[Chain, list[Service]], caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -177,6 +177,7 @@ def fuzz_service(url: str) -> list[str]:
     return failures
 
 
+@pytest.mark.long
 async def test_no_operation_of_any_document_fails_under_schemathesis(urls: dict[str, str]) -> None:
     run: Callable[[str], list[str]] = fuzz_service
     failures = []

@@ -11,6 +11,7 @@ from datetime import date
 from pathlib import Path
 
 import httpx
+import pytest
 from sqlalchemy import func, select
 
 from caseload.history import deliver, simulate
@@ -54,6 +55,7 @@ def stop(process: subprocess.Popen[bytes]) -> None:
         process.wait()
 
 
+@pytest.mark.long
 async def test_two_workers_and_a_killed_one_still_give_the_reference(
     broker: EmbeddedBroker,
     settings: CaseloadSettings,

@@ -38,6 +38,8 @@ from stroom_reporting.repository import apply_facts
 
 pytestmark = [
     pytest.mark.browser,
+    # One worker's browser and server for the module, not one on each worker.
+    pytest.mark.xdist_group("dashboard"),
     pytest.mark.skipif(shutil.which("chromedriver") is None, reason="run scripts/ensure-chromium.sh"),
 ]
 TOKEN = EVERYTHING["Authorization"].removeprefix("Bearer ")

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
+import pytest
 from conftest import fresh_postgres_database
 
 from reporting.integration.test_kpi_materialised import (
@@ -71,6 +72,7 @@ def mismatches(expected: list[dict[str, Any]], got: list[dict[str, Any]]) -> lis
     ]
 
 
+@pytest.mark.long
 async def test_the_materialised_sheet_equals_the_reference_over_five_years(
     database_url: str, postgres_server_url: str, pseudonymiser: Pseudonymiser
 ) -> None:

@@ -10,6 +10,7 @@ from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Table, select
@@ -232,6 +233,7 @@ async def _wipe(conn: AsyncConnection) -> None:
     phases=[Phase.explicit, Phase.generate],
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
+@pytest.mark.long
 @given(st.integers(0, 2**32))
 async def test_the_materialised_sheet_equals_the_recomputed_one(database_url: str, seed: int) -> None:
     await migrate(database_url)
