@@ -95,6 +95,35 @@ async def test_a_loaded_table_is_analysed_without_the_columns_no_query_is_planne
             )
 
 
+async def test_a_table_is_analysed_for_its_own_statistics_target_and_the_next_one_for_the_servers(
+    engine: AsyncEngine,
+) -> None:
+    async with engine.begin() as conn:
+        await conn.run_sync(swapped.create_all)
+        await empty_for_loading(conn, [loaded, current])
+        for table in (loaded, current):
+            await conn.execute(table.insert(), [{"id": n, "name": f"naam {n}"} for n in range(500)])
+    async with engine.begin() as conn:
+        # In one transaction, as the rebuild finishes a connection's tables one after another.
+        await finish_loading(conn, loaded, statistics_target=10)
+        await finish_loading(conn, current)
+        if is_postgres(conn):
+            bounds = text(
+                "SELECT array_length(histogram_bounds, 1) FROM pg_stats"
+                " WHERE tablename = :table AND attname = 'id'"
+            )
+            # Statistics target 10: at most 11 bounds; the default 100: 101 for 500 distinct ids.
+            assert await conn.scalar(bounds, {"table": loaded.name}) == 11
+            assert await conn.scalar(bounds, {"table": current.name}) == 101
+            assert await conn.scalar(text("SHOW default_statistics_target")) == "100"
+        else:
+            # SQLite's statistics are per index, without a sample size to choose.
+            assert (
+                await conn.scalar(text("SELECT count(*) FROM sqlite_stat1 WHERE tbl = 'dialect_live_next'"))
+                == 1
+            )
+
+
 async def test_a_table_refusing_changes_takes_rows_and_refuses_updates_and_deletes(
     engine: AsyncEngine,
 ) -> None:
