@@ -171,25 +171,32 @@ async def _rebuild(settings: CaseloadSettings, progress: Progress) -> RebuildRes
         async with workers:
             with step("load"):
                 loaded = await workers.run(load, [(settings, tps[i::count], ends) for i in range(count)])
-            with step("retractions"):
-                marks = merge_marks(part.marks for part in loaded)
-                async with engine.begin() as conn:
-                    repository = CaseloadRepository(conn, shadow)
-                    await repository.mark_retracted(marks)
-                    await repository.resolve_retraction_keys()
             with step("fold"):
                 retractions = Retractions(r for part in loaded for r in part.retractions)
                 # With one worker, every entity's events are in the one ledger: none strays.
                 strays = find_strays([(part.keys, part.strays) for part in loaded]) if count > 1 else set()
-                # Each entity folded once from all its events, not once per batch it appears in.
-                # With several workers (PostgreSQL), the ledger, complete and only read from now
-                # on, gets its index and statistics meanwhile, while the folds wait on their appends.
                 ledger = [shadow.events] if count > 1 else []
-                await together(
-                    workers.run(fold, [(settings, retractions, strays)] * count),
-                    fold_strays(settings, strays),
-                    shadow_set.finish(engine, 1, ledger),
-                )
+
+                async def complete_ledger() -> None:
+                    # Each retraction marked on its target's row and keyed by the end of its
+                    # chain. Then the strays are folded from the ledger, and it gets its index and
+                    # statistics: complete, and only read from now on.
+                    async with engine.begin() as conn:
+                        repository = CaseloadRepository(conn, shadow)
+                        await repository.mark_retracted(merge_marks(part.marks for part in loaded))
+                        await repository.resolve_retraction_keys()
+                    await together(fold_strays(settings, strays), shadow_set.finish(engine, 1, ledger))
+
+                # Each entity folded once from all its events, not once per batch it appears in.
+                # The workers fold what they loaded and read nothing of the ledger: with several
+                # (PostgreSQL), it is completed meanwhile, on the database and this process, while
+                # they fold; with one, where the database may take one writer at a time, first.
+                folding = [(settings, retractions, strays)] * count
+                if count > 1:
+                    await together(workers.run(fold, folding), complete_ledger())
+                else:
+                    await complete_ledger()
+                    await workers.run(fold, folding)
             with step("index"):
                 await shadow_set.finish(engine, count, [t for t in shadow.all if t not in ledger])
             with step("swap"):
