@@ -76,10 +76,11 @@ class ShadowLedger:
         """Plans the batch as `apply_events` does, with what this ledger has stored for the store's
         answers: its rows are new but for those stored already."""
         stored = self.held.keys
-        # The first delivery of each (source, id) not stored yet, with its entity's key (None for a
-        # retraction: its chain decides): a later one is a duplicate or a conflict, and either way
-        # has no effect (`plan_ledger`).
-        first: dict[Ident, tuple[dict[str, Any], Decoded, str | None]] = {}
+        # The first delivery of each (source, id) not stored yet, as (source, id, ident, the
+        # envelope's fields, the delivery, its entity's key: None for a retraction, whose chain
+        # decides): a later one is a duplicate or a conflict, and either way has no effect
+        # (`plan_ledger`).
+        first: dict[Ident, _Entry] = {}
         retracted: dict[Ident, str] = {}
         intern = sys.intern
         for given in decoded:
@@ -89,26 +90,27 @@ class ShadowLedger:
             fields = envelope.__dict__
             # The source interned: `stored` keeps every event loaded, under one string per source,
             # and finds a batch's idents by identity, not comparing the source's characters.
-            ident = (intern(fields["source"]), fields["id"])
+            source, event_id = intern(fields["source"]), fields["id"]
+            ident = (source, event_id)
             if ident in stored or ident in first:
                 continue
             data = fields["data"]
             # The exact class, as validation makes it: the contract's data models have no subclasses.
             if type(data) is EventRetractedData:
                 retracted[ident] = data.retracted_id
-                first[ident] = (fields, given, None)
+                first[ident] = (source, event_id, ident, fields, given, None)
             else:
-                first[ident] = (fields, given, entity_key(envelope) or "")
+                first[ident] = (source, event_id, ident, fields, given, entity_key(envelope) or "")
         # (source, id) order in two stable sorts on one string each: a list sorted by string keys
         # compares them in C, where sorting the tuples calls a comparison per element.
-        order = sorted(first, key=_event_id)
-        order.sort(key=_source)
+        entries = sorted(first.values(), key=_event_id)
+        entries.sort(key=_source)
         chained: dict[Ident, str] = {}
         if retracted:
             # A retraction's chain may end in another partition, known only once every one is in:
             # see `CaseloadRepository.resolve_retraction_keys`.
-            keys = {ident: key for ident, (_, _, key) in first.items() if key is not None}
-            aimed = {ident: retracted[ident] for ident in order if ident in retracted}
+            keys = {entry[2]: entry[5] for entry in entries if entry[5] is not None}
+            aimed = {entry[2]: retracted[entry[2]] for entry in entries if entry[5] is None}
             chained = batch_keys(keys, aimed, stored)
         rows: list[tuple[str, str, str, str, datetime, str, int]] = []
         seen, entities, clients, strays = self._seen, self.held.entities, self.held.clients, self.strays
@@ -117,11 +119,7 @@ class ShadowLedger:
         # In (source, id) order, as `plan_ledger` orders a batch: two ledgers appending the same
         # redelivered rows then wait for each other in one order, never in a circle (in any other
         # order two COPYs can deadlock).
-        for ident in order:
-            fields, given, key = first[ident]
-            # Unpacked at once: each field read by name is a descriptor call, for every event.
-            _, wire, partition = given
-            source, event_id = ident
+        for source, event_id, ident, fields, (_, wire, partition), key in entries:
             # Validation gives an aware time, so converting it is all `utc` would do.
             kind, time = fields["type"], fields["time"].astimezone(UTC)
             revision = 1
@@ -159,6 +157,8 @@ def strays(ledgers: Sequence[tuple[set[str], set[str]]]) -> set[str]:
     return found
 
 
+# A batch's first delivery of an event: see `ShadowLedger.add`.
+_Entry = tuple[str, str, Ident, dict[str, Any], Decoded, str | None]
 _source = itemgetter(0)
 _event_id = itemgetter(1)
 _COLUMNS = ("source", "event_id", "entity_key", "type", "time", "wire", "revision")
