@@ -69,12 +69,15 @@ def entity_key(event: Envelope) -> str | None:
     A retraction is about whatever the retracted event was about, which only the
     receiver that stored that event can tell.
     """
-    data = event.data
-    # The type test first: a missing attribute is slow to look up on a pydantic model.
-    scoped = _ref_field(event.type)
-    if scoped is not None and (ref := getattr(data, scoped[1], None)):
-        return scoped_key(scoped[0], event.source, ref)
-    client = getattr(data, "client", None)
+    # The fields read from the models' own dicts: each attribute of a pydantic model is looked up
+    # past its `__getattr__` hook (and `Client.ref` is a call more), for every event that passes.
+    fields = event.__dict__
+    data = fields["data"].__dict__
+    scoped = _ref_field(fields["type"])
+    if scoped is not None and (ref := data.get(scoped[1])):
+        return scoped_key(scoped[0], fields["source"], ref)
+    client = data.get("client")
     if client is not None:
-        return f"client:{client.ref}"
+        # Set by validation (see `Client`).
+        return f"client:{client.__dict__['client_ref']}"
     return None

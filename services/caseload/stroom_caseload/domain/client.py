@@ -8,7 +8,6 @@ from typing import get_args
 from stroom_caseload.domain.events import Event
 from stroom_contract.events import (
     EVENT_TYPES,
-    Client,
     ClientAssessedData,
     CoachAssignedData,
     EventData,
@@ -76,8 +75,9 @@ def point_of(event_type: str, data: EventData) -> tuple[str, ClientFact]:
         )
     else:
         raise TypeError(f"{event_type} is geen gebeurtenis van een feit over een persoon")
-    client: Client = fields["client"]
-    return client.ref, fact
+    # Its person's pseudonym as validation set it (see `Client.ref`), from the model's dict too.
+    ref: str = fields["client"].__dict__["client_ref"]
+    return ref, fact
 
 
 def effective_date(fact: ClientFact) -> date:
