@@ -150,6 +150,18 @@ def test_a_report_is_current_again_for_a_year_once_its_client_turns_60() -> None
     assert [read[m].current for m in months] == [True, False, True, True, False]
 
 
+def test_a_client_born_on_29_february_leaves_k1_when_60_also_in_a_year_without_one() -> None:
+    # Born 29 February 2040: 2100 has no 29 February, so at the end of February 2100 the client is
+    # still 59 (in K1) and at the end of March 60 (out of it).
+    member = kpis.Member("c1", date(2099, 1, 1), None, True, date(2040, 2, 29))
+    b = kpis.KpiBenefit("benefit:s:1", "GM0405", "PW", date(2099, 1, 1), None, "moved_in", None, (member,))
+    clients = kpis.ClientFile.of([], [])
+    months = month_range(209901, 210012)
+    read = standings(kpi_cells.benefit_cells(b, clients, None), months)
+    assert [read[m].k1 for m in (210001, 210002, 210003)] == [True, True, False]
+    assert read == {m: kpis.standing(b, last_day(m), clients) for m in months}
+
+
 @settings(max_examples=300)
 @given(benefit(0), assessments, progress)
 def test_the_standings_read_back_from_the_cells_are_the_benefits(

@@ -369,8 +369,12 @@ def _k2_current(
     report = clients.progress_report(person.client_ref, day)
     if report is None:
         return False
-    months = 12 if report[1] or (age is not None and age >= 60) else 3
-    return report[0] >= months_before(day, months)
+    return _current(report[0], day, 12 if report[1] or (age is not None and age >= 60) else 3)
+
+
+def _current(reported_on: date, day: date, months: int) -> bool:
+    """Whether a progress report of `reported_on` is current on D: at most `months` months old."""
+    return reported_on >= months_before(day, months)
 
 
 class Standing(NamedTuple):
@@ -442,12 +446,31 @@ def report_stale_from(day: date) -> int:
 @cache  # a client's reports are read again at every restate of their benefits
 def _report_months(day: date, sixty: int | None, long_trajectory: bool) -> tuple[int, ...]:
     """The months in which a progress report of `day` may change a standing: its own, and those
-    in which it stops being current: 3 months on, and 12 months on when it has long_trajectory
-    or its client, turning 60 in the month `sixty`, may be 60 by then (otherwise a report that old
-    is stale already)."""
+    at whose end it stops being current: after 12 months when it has long_trajectory, after 3
+    otherwise, and after 12 too when its client, turning 60 in the month `sixty`, may be 60 by
+    then (otherwise a report that old is stale already)."""
     month = month_of(day)
-    yearly = long_trajectory or (sixty is not None and sixty <= _months_later(month, 13))
-    return tuple(_months_later(month, k) for k in ((0, 3, 4, 12, 13) if yearly else (0, 3, 4)))
+    if long_trajectory:
+        return month, _stale_from(day, 12)
+    if sixty is not None and sixty <= _months_later(month, 13):
+        return month, _stale_from(day, 3), _stale_from(day, 12)
+    return month, _stale_from(day, 3)
+
+
+def _stale_from(day: date, months: int) -> int:
+    """The first month at whose end a progress report of `day` is no longer current by the rule
+    of `months` months: at the end of the month `months` on it still is when that end falls short
+    of its day (a shorter month), and at the end of the month after it never is."""
+    month = _months_later(month_of(day), months)
+    return month if not _current(day, last_day(month), months) else next_month(month)
+
+
+@cache  # every step of a restate asks for its members' month
+def _sixty_from(born: date) -> int:
+    """The first month at whose end a person born on `born` is 60: that of their 60th birthday,
+    or the one after when that month ends short of their birthday (born on 29 February)."""
+    month = born.year * 100 + 6000 + born.month
+    return month if years_between(born, last_day(month)) >= 60 else next_month(month)
 
 
 def standing_months(
@@ -459,9 +482,9 @@ def standing_months(
     turning 60. At every other month end it is the same as at the one before."""
     start = max(month_of(benefit.start_date), first)
     end = benefit.end_date
-    # Past the month after its end a benefit stands nowhere at every month end: reports, 60th
+    # From the month of its end on a benefit stands nowhere at every month end: reports, 60th
     # birthdays and assessments that come later change nothing there.
-    last = None if end is None else next_month(month_of(end))
+    last = None if end is None else month_of(end)
     if until is not None:
         last = until if last is None else min(last, until)
     months = {month_of(benefit.start_date)}
@@ -479,13 +502,12 @@ def standing_months(
         if assessed := clients.assessment_days.get(client):
             months.update(map(month_of, assessed[bisect_left(assessed, assessed_from) :]))
         born = m.birth_date
-        sixty = None if born is None else born.year * 100 + 6000 + born.month
+        sixty = None if born is None else _sixty_from(born)
         if reported := clients.progress_days.get(client):
             for day, _, long_trajectory in clients.progress[client][bisect_left(reported, reported_from) :]:
                 months.update(_report_months(day, sixty, long_trajectory))
         if sixty is not None:
             months.add(sixty)
-            months.add(next_month(sixty))
     ordered = sorted(months)
     return ordered[bisect_left(ordered, start) : None if last is None else bisect_right(ordered, last)]
 
