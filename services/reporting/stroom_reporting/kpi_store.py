@@ -435,24 +435,14 @@ def benefit_cells(
             # the cells of the months before it, and those after the last it can reach.
             reach = month_of(kept) if kept > date.min and last is not None else 0
             previous = (found, ids)
-            stopped: list[kpi_cells.Cell] = []
-            kept_cells: list[kpi_cells.Cell] = []
-            for c in held:
-                if (
-                    c.month >= reach
-                    and (until is None or c.month <= until)
-                    and not (population_stays and c.measure == kpi_cells.P)
-                ):
-                    stopped.append(c)
-                else:
-                    kept_cells.append(c)
             # The cells before `reach` stand as they stood: they say how the benefit stands there.
-            known = kpi_cells.standing_before(kept_cells, reach) if reach else None
+            stopped, kept_cells, known = kpi_cells.restated_from(held, reach, until, not population_stays)
             came = kpi_cells.benefit_cells(found, clients, None, not population_stays, reach, until, known)
             last = held = (*kept_cells, *came)
             return stopped, came
 
-        times = sorted({*_times(own, *RECORDED), *_times(its_records, "recorded_at", "retracted_at")})
+        # The moments of the benefit's versions and of every record that came or went.
+        times = sorted({*own_moments, *records_at})
         rows += _restated(
             entity,
             standing,

@@ -48,9 +48,9 @@ def benefit_cells(
     K5 and the revolving door; only the month-end counts when `returns` is None, only the
     outflow's when `clients` is None; of the month-end counts only those of the months from `reach`
     on, up to `until` (a month's change reads the month ends of that month and the one before
-    only; `known`: its standing at the end of the month before `reach`, `standing_before` of the
-    cells it holds). In the order of their keys (measure, municipality, month, detail), each key once, none
-    all zero."""
+    only; `known`: its standing at the end of the month before `reach`, as `restated_from`
+    reads it from the cells it holds). In the order of their keys (measure, municipality, month,
+    detail), each key once, none all zero."""
     municipality = benefit.municipality
     cells: list[Cell] = []
     if clients is not None and population:
@@ -82,18 +82,29 @@ def benefit_cells(
     return tuple(sorted(cells))
 
 
-def standing_before(cells: Iterable[Cell], month: int) -> kpis.Standing:
-    """A benefit's standing at the end of the month before `month`, from its cells (`benefit_cells`):
-    K1's and K2's counts there are the sums of their changes before it."""
+def restated_from(
+    held: Iterable[Cell], reach: int, until: int | None, population: bool
+) -> tuple[list[Cell], list[Cell], kpis.Standing | None]:
+    """Of a benefit's month-end cells (`benefit_cells`), those a change restates, of the months
+    from `reach` on (up to `until`; P's only with `population`), and those that stand; and its
+    standing at the end of the month before `reach` (None when `reach` is 0), as the cells that
+    stand say: K1's and K2's counts there are the sums of their changes before it."""
+    stopped: list[Cell] = []
+    kept: list[Cell] = []
     k1 = mediable = current = 0
-    for cell in cells:
-        if cell.month < month:
+    for cell in held:
+        month = cell.month
+        if month >= reach and (until is None or month <= until) and (population or cell.measure != P):
+            stopped.append(cell)
+            continue
+        kept.append(cell)
+        if month < reach:
             if cell.measure == K1:
                 k1 += cell.a
             elif cell.measure == K2:
                 mediable += cell.a
                 current += cell.b
-    return kpis.Standing(k1 > 0, mediable > 0, current > 0)
+    return stopped, kept, kpis.Standing(k1 > 0, mediable > 0, current > 0) if reach else None
 
 
 Assessed = tuple[date, datetime, str, str, bool]  # assessed_on, recorded time, record_id, stream, exempt
