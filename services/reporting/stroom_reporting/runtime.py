@@ -11,6 +11,7 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from stroom_platform.dialect import make_reading_engine
+from stroom_platform.memory import tune_for_batches
 from stroom_platform.ops import ReadinessCheck, database_check, database_status, moment
 from stroom_platform.organisations import OrganisationsConfig
 from stroom_reporting import kpi_store, queries
@@ -58,6 +59,10 @@ class ReportingRuntime:
         return self.settings.disclosure_threshold
 
     async def start(self) -> None:
+        # A computed report holds thousands of rows and their dicts at once: under the
+        # interpreter's thresholds (700 new objects) the collector would run several times during
+        # each, and every few dozen reports make a full pass that stalls the one it falls in.
+        tune_for_batches()
         if self.answers.watch is not None:
             self.answers.watch.start()
         if self.consumer is not None:

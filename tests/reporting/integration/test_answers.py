@@ -4,6 +4,7 @@ and then equal to an answer computed afresh."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import gzip
 import random
 from collections.abc import Callable
@@ -19,6 +20,7 @@ from reporting.histories import random_history
 from reporting.integration.conftest import EVERYTHING, reporting_app
 from stroom_platform.db import make_engine
 from stroom_platform.dialect import is_postgres
+from stroom_platform.memory import THRESHOLDS
 from stroom_reporting.app import create_app
 from stroom_reporting.repository import apply_facts, move_generation
 from stroom_reporting.service.answers import Answer, Answers, compressed
@@ -144,6 +146,20 @@ async def test_while_the_watch_listens_a_kept_answer_is_served_without_a_read(lo
             assert await _answers(app, REQUESTS) == again
             assert not statements
     await runtime.engine.dispose()
+
+
+async def test_a_running_app_collects_garbage_as_seldom_as_a_batch_process(loaded_url: str) -> None:
+    """A computed report holds thousands of rows at once: under the interpreter's own thresholds
+    the collector ran several times during each one, now and then a full pass."""
+    app = reporting_app(loaded_url)
+    before = gc.get_threshold()
+    gc.set_threshold(700, 10, 10)
+    try:
+        async with app.router.lifespan_context(app):
+            assert gc.get_threshold() == THRESHOLDS
+    finally:
+        gc.set_threshold(*before)
+        await app.state.runtime.engine.dispose()
 
 
 async def test_an_answer_is_kept_only_while_its_generation_stands(loaded_url: str) -> None:
