@@ -148,8 +148,12 @@ def utc(value: datetime | str) -> datetime:
 
 class Decoded(NamedTuple):
     """An event as validated, and in the JSON form it came in: what intake published, which the
-    validation leaves as it is (so the ledger need not serialise the event again); with the
-    partition it was read from."""
+    validation leaves as it is (so the ledger need not serialise the envelope again); with the
+    partition it was read from.
+
+    The ledger writes this form out anew, not the record's value spliced in as received: a value
+    may repeat a key, of which validation saw only the last (another could hold a raw BSN), and
+    orjson writes an event's small `data` for less than a splice costs."""
 
     envelope: Envelope
     wire: JSONObject
