@@ -17,6 +17,7 @@ from operator import attrgetter
 from types import MappingProxyType
 from typing import Any, Generic, NamedTuple, TypeVar
 
+from stroom_caseload.domain.client import pseudonym
 from stroom_caseload.domain.events import Event, Stored
 from stroom_contract.chunked import Chunked
 from stroom_contract.events import (
@@ -188,12 +189,13 @@ def _apply(
     effective = change.effective_date
     edits: dict[int, MemberSpell] = {}
     for client in change.left:
-        for i in open_.pop(client.ref, ()):
+        for i in open_.pop(pseudonym(client), ()):
             edits[i] = replace(spells[i], left_on=effective)
     end = len(spells)
     for m in change.joined:
-        if m.ref not in open_:
-            open_[m.ref] = (end,)
+        ref = pseudonym(m)
+        if ref not in open_:
+            open_[ref] = (end,)
             edits[end] = _spell(m, effective)
             end += 1
     return edits
@@ -201,7 +203,7 @@ def _apply(
 
 def _spell(member: Member, joined_on: date) -> MemberSpell:
     return MemberSpell(
-        client_ref=member.ref, role=member.role, birth_date=member.birth_date, joined_on=joined_on
+        client_ref=pseudonym(member), role=member.role, birth_date=member.birth_date, joined_on=joined_on
     )
 
 
@@ -253,7 +255,7 @@ def _placement(acc: PlacementAcc) -> PlacementState | None:
     if started is None:
         return None
     return PlacementState(
-        client_ref=started.client.ref,
+        client_ref=pseudonym(started.client),
         municipality=started.municipality,
         kind=started.kind,
         start_date=started.start_date,
@@ -269,7 +271,7 @@ def _application(acc: ApplicationAcc) -> ApplicationState | None:
     if received is None:
         return None
     return ApplicationState(
-        client_ref=received.client.ref,
+        client_ref=pseudonym(received.client),
         municipality=received.municipality,
         regulation=received.regulation,
         received_on=received.received_on,
@@ -283,7 +285,7 @@ def _trajectory(acc: TrajectoryAcc) -> TrajectoryState | None:
     if latest is None:
         return None
     return TrajectoryState(
-        client_ref=latest.client.ref,
+        client_ref=pseudonym(latest.client),
         municipality=latest.municipality,
         phases=acc.phases,
         end_date=None if ended is None else ended.end_date,
