@@ -8,7 +8,16 @@ import orjson
 import pytest
 
 from stroom_caseload.domain.publication import client_record, record_id
-from stroom_contract.facts import ClientRecord, ProgressReport
+from stroom_contract.codes import ClientStream, SanctionKind
+from stroom_contract.facts import (
+    Assessment,
+    ClientFact,
+    ClientRecord,
+    CoachAssignment,
+    PlanSent,
+    ProgressReport,
+    Sanction,
+)
 
 
 @pytest.mark.parametrize("retracted", [False, True])
@@ -28,3 +37,34 @@ def test_a_client_record_is_the_contracts_record_in_its_field_order(retracted: b
         fact=fact,
     )
     assert list(orjson.loads(value)) == list(ClientRecord.model_fields)
+
+
+@pytest.mark.parametrize(
+    "fact",
+    [
+        Assessment(
+            assessed_on=date(2024, 3, 1),
+            ladder_step=2,
+            target_step=4,
+            client_stream=ClientStream.DEVELOPABLE,
+            work_obligation_exempt=True,
+        ),
+        Assessment(
+            assessed_on=date(2024, 3, 1),
+            ladder_step=1,
+            client_stream=ClientStream.CARE,
+            work_obligation_exempt=False,
+        ),
+        CoachAssignment(coach_ref="klantmanager-1", assigned_on=date(2024, 3, 2)),
+        ProgressReport(recorded_on=date(2024, 3, 3)),
+        PlanSent(plan_ref="plan-1", sent_on=date(2024, 3, 4), application_ref="aanvraag-1"),
+        PlanSent(plan_ref="plan-2", sent_on=date(2024, 3, 4)),
+        Sanction(kind=SanctionKind.FINE, imposed_on=date(2024, 3, 5), benefit_ref="uitkering-1"),
+    ],
+)
+def test_every_kind_of_fact_is_written_as_orjson_writes_its_dataclass(fact: ClientFact) -> None:
+    recorded = datetime(2024, 3, 6, 9, tzinfo=UTC)
+    _, value = client_record(record_id("intake", "e1"), "c-1", 1, recorded, None, fact)
+    # The fact's JSON object, byte for byte, and read back as the contract's fact.
+    assert value.endswith(b'"fact":' + orjson.dumps(fact) + b"}")
+    assert ClientRecord.model_validate_json(value).fact == fact

@@ -3,8 +3,10 @@ the contract's own types (`stroom_contract.facts`): their fields, in their order
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import fields
 from datetime import datetime
-from typing import cast, get_args
+from typing import Any, cast, get_args
 
 import orjson
 from pydantic import BaseModel, TypeAdapter, ValidationError
@@ -27,6 +29,23 @@ _CHANGES: dict[str, dict[str, object]] = {
     model.model_fields["kind"].default: _template(model) for model in get_args(EntityChange)
 }
 _CLIENT_RECORD = _template(ClientRecord)
+
+
+def _object_of(model: type[Any]) -> Callable[[Any], dict[str, object]]:
+    """A function giving the JSON object of a fact of the contract's dataclass `model`: its
+    fields in their order, as orjson writes the dataclass itself. orjson writes a slotted
+    dataclass on a slow path, some 7,000 instructions a fact, where this dict and its JSON take
+    3,400: one for every person's point fact published."""
+    # A dict display of the fields, without a loop or a call per field.
+    display = ", ".join(f"{spec.name!r}: fact.{spec.name}" for spec in fields(model))
+    scope: dict[str, Any] = {}
+    exec(f"def object_of(fact):\n    return {{{display}}}\n", scope)  # noqa: S102  # from the class's own fields
+    made: Callable[[Any], dict[str, object]] = scope["object_of"]
+    return made
+
+
+# `ClientFact` is the annotated union of the facts' dataclasses.
+_FACT_OBJECTS = {model: _object_of(model) for model in get_args(get_args(ClientFact)[0])}
 
 
 def entity_change(
@@ -104,6 +123,5 @@ def client_record(
     value["revision"] = revision
     value["recorded_at"] = recorded_at
     value["retracted_at"] = retracted_at
-    # The fact stays the contract's dataclass, which orjson writes field by field.
-    value["fact"] = fact
+    value["fact"] = _FACT_OBJECTS[type(fact)](fact)
     return f"{entity}|{record}", orjson.dumps(value)
