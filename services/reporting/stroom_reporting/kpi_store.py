@@ -356,9 +356,10 @@ def benefit_cells(
             {r.record_id for r in its_records if _visible_before(r, standing_since)},
         )
         living = _living(standing, standing_since)
-        # The client file of the records `previous` holds, once one was read from them (then kept
-        # in step with them, the records that come and go moved into it).
+        # The client file of the records `filed` holds, once one was read from them (then brought
+        # in step with those of a step that needs it, the records that came and went moved into it).
         clients: kpis.ClientFile | None = None
+        filed: set[str] = set()
         # The cells of the inputs `previous` holds (None: not known), while they are those the
         # stored rows give: a replaced record's row no longer tells how it read before.
         last: tuple[kpi_cells.Cell, ...] | None = (
@@ -380,6 +381,21 @@ def benefit_cells(
             ).items()
         }
         now: tuple[kpis.KpiBenefit | None, set[str]] | None = None
+
+        def file_of(ids: set[str]) -> kpis.ClientFile:
+            """The client file of the records `ids`: only those that came or went since the file
+            was last asked for are moved into it (a step that stands as before asks for none)."""
+            nonlocal clients, filed
+            if clients is None:
+                clients = client_file(r for r in its_records if r.record_id in ids)
+            elif moved := ids ^ filed:
+                changed = [by_id[i] for i in moved]
+                clients = clients.moved(
+                    _filed(r for r in changed if r.record_id in ids),
+                    _filed(r for r in changed if r.record_id not in ids),
+                )
+            filed = ids
+            return clients
 
         def standing_step(at: datetime) -> tuple[Sequence[kpi_cells.Cell], Sequence[kpi_cells.Cell]]:
             """The cells that stop and those that start at `at`."""
@@ -405,16 +421,10 @@ def benefit_cells(
                 gone, held = held, ()
                 last = clients = None
                 return gone, ()
-            moved = ids ^ previous[1]
-            changed = [by_id[i] for i in moved]
-            if clients is not None and changed:
-                # `clients` is the file of `previous`: only the records that came or went move it.
-                clients = clients.moved(
-                    _filed(r for r in changed if r.record_id in ids),
-                    _filed(r for r in changed if r.record_id not in ids),
-                )
+            changed = [by_id[i] for i in ids ^ previous[1]]
             # The version is the one before itself at every moment that is not its rows'.
-            stays = last is not None and (found is previous[0] or found == previous[0])
+            same = found is previous[0] or found == previous[0]
+            stays = last is not None and same
             if stays and (
                 _after_end(found.end_date, changed) or _read_alike(assessed, changed, previous[1], ids)
             ):
@@ -423,21 +433,23 @@ def benefit_cells(
             # P reads the benefit and its persons' assessments only: progress reports leave its
             # cells as they are held.
             population_stays = stays and all(r.type != "assessment" for r in changed)
-            if clients is None:
-                clients = client_file(r for r in its_records if r.record_id in ids)
-            kept = kpis.standing_kept_before(previous[0], found) if previous[0] else date.min
+            file = file_of(ids)
+            if same:  # the same version stands where it stood (kpis.standing_kept_before)
+                kept = date.max
+            else:
+                kept = kpis.standing_kept_before(previous[0], found) if previous[0] else date.min
             until = None
             if changed:
                 kept = min(kept, min(r.on_date for r in changed))
                 if stays:
-                    until = _moved_until(clients, changed)
+                    until = _moved_until(file, changed)
             # Month ends before the first day the change can reach stand as they stood, and so do
             # the cells of the months before it, and those after the last it can reach.
             reach = month_of(kept) if kept > date.min and last is not None else 0
             previous = (found, ids)
             # The cells before `reach` stand as they stood: they say how the benefit stands there.
             stopped, kept_cells, known = kpi_cells.restated_from(held, reach, until, not population_stays)
-            came = kpi_cells.benefit_cells(found, clients, None, not population_stays, reach, until, known)
+            came = kpi_cells.benefit_cells(found, file, None, not population_stays, reach, until, known)
             last = held = (*kept_cells, *came)
             return stopped, came
 

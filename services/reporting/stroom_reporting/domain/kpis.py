@@ -5,7 +5,7 @@ from __future__ import annotations
 import statistics
 from bisect import bisect_left, bisect_right, insort
 from collections import Counter, defaultdict
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import cache
@@ -436,6 +436,7 @@ def _months_later(month: int, months: int) -> int:
     return year * 100 + index + 1
 
 
+@cache  # every progress report that comes or goes in a restate asks for its own
 def report_stale_from(day: date) -> int:
     """The month from whose end on a progress report of `day` is stale whatever its client's age
     or its long_trajectory (12 months at most), as is every report before it: the last month
@@ -480,30 +481,33 @@ def standing_months(
     standing may differ from the month before's: a start, end, join or leave, an assessment, a
     progress report and the months in which it stops being current (3 or 12 months on), a member
     turning 60. At every other month end it is the same as at the one before."""
-    start = max(month_of(benefit.start_date), first)
+    started = month_of(benefit.start_date)
+    start = max(started, first)
     end = benefit.end_date
+    months = {started}
     # From the month of its end on a benefit stands nowhere at every month end: reports, 60th
     # birthdays and assessments that come later change nothing there.
-    last = None if end is None else month_of(end)
+    last = None
+    if end is not None:
+        last = month_of(end)
+        months.add(last)
     if until is not None:
         last = until if last is None else min(last, until)
-    months = {month_of(benefit.start_date)}
-    if end is not None:
-        months.add(month_of(end))
     # A record moves month ends from its own month on, a progress report's up to 13 months later:
     # records older than that reach no month asked for, and a client's long history is passed by.
     assessed_from = first_day(start)
     reported_from = months_before(assessed_from, 13)
+    assessment_days, progress_days = clients.assessment_days, clients.progress_days
     for m in benefit.members:
         months.add(month_of(m.joined))
         if m.left is not None:
             months.add(month_of(m.left))
         client = m.client_ref
-        if assessed := clients.assessment_days.get(client):
+        if assessed := assessment_days.get(client):
             months.update(map(month_of, assessed[bisect_left(assessed, assessed_from) :]))
         born = m.birth_date
         sixty = None if born is None else _sixty_from(born)
-        if reported := clients.progress_days.get(client):
+        if reported := progress_days.get(client):
             for day, _, long_trajectory in clients.progress[client][bisect_left(reported, reported_from) :]:
                 months.update(_report_months(day, sixty, long_trajectory))
         if sixty is not None:
@@ -621,10 +625,12 @@ def population_changes(
     ends, and the reverse over each stretch in which their latest assessment makes them a care
     client (or exempt). Summed up to a month (`MonthEnds.of_changes`), P's count at its end."""
 
-    def month(day: date) -> int:
+    def before_first(day: date) -> int:
         found = month_of(day)
         return found if found >= first else 0
 
+    # With `first` 0 no month comes before it: each change falls in its own month.
+    month: Callable[[date], int] = before_first if first else month_of
     changes: list[tuple[str, int, int]] = []
     for b in benefits:
         if b.regulation not in KPI_REGULATIONS:
