@@ -10,6 +10,7 @@ from collections.abc import Callable, Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from itertools import groupby
+from operator import attrgetter
 from typing import Any, NamedTuple
 
 import orjson
@@ -103,6 +104,9 @@ class Record(NamedTuple):
     client_stream: str
     work_obligation_exempt: bool
     long_trajectory: bool
+
+
+ON_DATE = attrgetter("on_date")
 
 
 def records_of(rows: Iterable[Any]) -> list[Record]:
@@ -421,7 +425,7 @@ def benefit_cells(
                 gone, held = held, ()
                 last = clients = None
                 return gone, ()
-            changed = [by_id[i] for i in ids ^ previous[1]]
+            changed = list(map(by_id.__getitem__, ids ^ previous[1]))
             # The version is the one before itself at every moment that is not its rows'.
             same = found is previous[0] or found == previous[0]
             stays = last is not None and same
@@ -440,7 +444,7 @@ def benefit_cells(
                 kept = kpis.standing_kept_before(previous[0], found) if previous[0] else date.min
             until = None
             if changed:
-                kept = min(kept, min(r.on_date for r in changed))
+                kept = min(kept, *map(ON_DATE, changed))
                 if stays:
                     until = _moved_until(file, changed)
             # Month ends before the first day the change can reach stand as they stood, and so do
