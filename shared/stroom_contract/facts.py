@@ -27,10 +27,10 @@ vastleggingstijd geven de rijen (`stroom_contract.rows.entity_rows`).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, fields
 from datetime import date, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, with_config
 
@@ -270,3 +270,24 @@ Fact = Annotated[
     BenefitChange | PlacementChange | ApplicationChange | TrajectoryChange | ClientRecord,
     Field(discriminator="kind"),
 ]
+
+
+def _object_of(model: type[Any]) -> Callable[[Any], dict[str, object]]:
+    """A function giving the JSON object of a fact of the dataclass `model`: its fields in their
+    order, as orjson writes the dataclass itself. orjson writes a slotted dataclass on a slow
+    path, some 7,000 instructions a fact, where this dict and its JSON take 3,400: caseload
+    publishes every person's point fact, and reporting stores each one."""
+    # A dict display of the fields, without a loop or a call per field.
+    display = ", ".join(f"{spec.name!r}: fact.{spec.name}" for spec in fields(model))
+    scope: dict[str, Any] = {}
+    exec(f"def object_of(fact):\n    return {{{display}}}\n", scope)  # noqa: S102  # from the class's own fields
+    made: Callable[[Any], dict[str, object]] = scope["object_of"]
+    return made
+
+
+_FACT_OBJECTS = {model: _object_of(model) for model in get_args(get_args(ClientFact)[0])}
+
+
+def client_fact_object(fact: ClientFact) -> dict[str, object]:
+    """A person's point fact as the JSON object orjson writes for it (see `_object_of`)."""
+    return _FACT_OBJECTS[type(fact)](fact)

@@ -14,7 +14,7 @@ from pydantic import Field, TypeAdapter
 from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from stroom_contract.facts import ClientRecord, EntityChange, Fact
+from stroom_contract.facts import ClientRecord, EntityChange, Fact, client_fact_object
 from stroom_contract.rows import ApplicationRow, PhaseRow, PlacementSpell, Recorded
 from stroom_platform import dialect
 from stroom_platform.organisations import OrganisationsConfig, load_organisations
@@ -322,7 +322,7 @@ def _record_row(record: ClientRecord) -> tuple[Any, ...]:
         getattr(fact, "coach_ref", None),
         # The client facts are plain dataclasses of dates, strings, numbers and code lists (str
         # enums): orjson writes the JSON pydantic would, byte for byte, in a third of the time.
-        orjson.dumps(fact).decode(),
+        orjson.dumps(client_fact_object(fact)).decode(),
     )
 
 
