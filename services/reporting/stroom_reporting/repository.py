@@ -218,10 +218,11 @@ async def _apply_changes(conn: AsyncConnection, changes: Sequence[EntityChange])
     since: dict[str, datetime] = {}
     persons: list[tuple[str, str]] = []
     applicants: set[str] = set()
-    entities: dict[str, list[str]] = {}
+    entities: dict[str, list[str]] = {kind: [] for kind in SPELL_COLUMNS}
+    for entity, chained in applied.items():
+        entities[chained[0].kind].append(entity)
     for kind, (table, columns) in SPELL_COLUMNS.items():
-        of_kind = [entity for entity, chained in applied.items() if chained[0].kind == kind]
-        entities[kind] = of_kind
+        of_kind = entities[kind]
         # Entities seen for the first time have no rows to compare with: bulk loads skip the select.
         replaced = [entity for entity in of_kind if entity in stored]
         names = ("entity", *columns)
