@@ -24,6 +24,8 @@ async def test_a_tiny_size_runs_and_its_kpi_sheet_equals_duckdbs(
         result = await reporting.one_size(url, 2000, chunk=200, batch=500, runs=1)
 
     assert result["events"] >= 2000
+    # Decoding's CPU beside its wall time: a single thread's CPU does not exceed its time taken.
+    assert 0 < result["decoding_cpu_us"] <= result["decoding_us"] * 1.1
     assert result["kpi_differences"] == 0
     assert result["duckdb_kpi_ms"] > 0
     assert result["kpi_p50"] > 0
