@@ -512,11 +512,10 @@ async def applications(
 
 
 async def changed_months(conn: AsyncConnection, municipalities: Sequence[str], since: datetime) -> list[Any]:
-    c = t.changes.c
+    c = t.monthly.c
     rows = await conn.execute(
-        select(c.municipality, c.regulation, c.unit, c.month, func.max(c.changed_at).label("changed_at"))
+        select(c.municipality, c.regulation, c.unit, c.month, c.changed_at)
         .where(c.municipality.in_(municipalities), c.changed_at > since)
-        .group_by(c.municipality, c.regulation, c.unit, c.month)
         .order_by(c.municipality, c.month, c.regulation, c.unit)
     )
     return list(rows)

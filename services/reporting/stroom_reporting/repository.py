@@ -209,9 +209,9 @@ async def _chains(
     return stored, chains, len(new)
 
 
-async def _apply_changes(conn: AsyncConnection, changes: Sequence[EntityChange]) -> _Changed:
+async def _apply_changes(conn: AsyncConnection, changes: Sequence[EntityChange], now: datetime) -> _Changed:
     """Apply each entity's changes that follow the revision it has (`domain.spells.chain`) to its
-    rows, keeping the monthly aggregate in step."""
+    rows, keeping the monthly aggregate in step (the months moved marked changed at `now`)."""
     stored, chains, parked = await _chains(conn, changes)
     applied = {entity: found.apply for entity, found in chains.items() if found.apply}
     deltas: dict[MonthKey, list[int]] = {}
@@ -269,19 +269,20 @@ async def _apply_changes(conn: AsyncConnection, changes: Sequence[EntityChange])
         year = yearly[(municipality, regulation, unit, month // 100)]
         year[0] += inflow
         year[1] += outflow
-    for table, period, moved in (
-        (t.monthly, "month", changed),
-        (t.year_flows, "year", sorted((key, tuple(v)) for key, v in yearly.items() if v != [0, 0])),
+    for table, period, moved, marked in (
+        (t.monthly, "month", changed, ("changed_at",)),
+        (t.year_flows, "year", sorted((key, tuple(v)) for key, v in yearly.items() if v != [0, 0]), ()),
     ):
         await dialect.upsert_rows(
             conn,
             table,
-            ("municipality", "regulation", "unit", period, "inflow", "outflow"),
-            [(*key, inflow, outflow) for key, (inflow, outflow) in moved],
+            ("municipality", "regulation", "unit", period, "inflow", "outflow", *marked),
+            [(*key, inflow, outflow, *(now for _ in marked)) for key, (inflow, outflow) in moved],
             ("municipality", "regulation", "unit", period),
             {
                 "inflow": f"{table.name}.inflow + excluded.inflow",
                 "outflow": f"{table.name}.outflow + excluded.outflow",
+                **{column: f"excluded.{column}" for column in marked},
             },
         )
     return _Changed(
@@ -450,7 +451,7 @@ async def apply_facts(
                 records[fact.record_id] = fact
         else:
             changes.append(fact)
-    changed = await _apply_changes(conn, changes)
+    changed = await _apply_changes(conn, changes, now)
     record_winners, record_since, revised = await _replace_records(conn, records)
     await kpi_store.mark(
         conn,
@@ -467,13 +468,5 @@ async def apply_facts(
         await kpi_store.restate_pending(conn, organisations or default_organisations())
     await _touch_freshness(conn, changed.applied, record_winners, now)
     await move_generation(conn)
-    await dialect.upsert_rows(
-        conn,
-        t.changes,
-        ("municipality", "regulation", "unit", "month", "changed_at"),
-        [(*key, now) for key in changed.months],
-        ("municipality", "regulation", "unit", "month"),
-        {"changed_at": "excluded.changed_at"},
-    )
     applied = len(changed.applied) + len(record_winners)
     return Applied(applied, count - applied - changed.parked, set(changed.months), changed.parked)

@@ -145,13 +145,17 @@ def _month_key() -> tuple[Column[Any], ...]:
     )
 
 
-# Current (not as_of) inflow and outflow per month, kept in step with count_spells.
+# Current (not as_of) inflow and outflow per month, kept in step with count_spells, and when each
+# month's flows were last restated (wall-clock time of the reporting service). changed_at is set
+# again by every batch that moves the month, and read only with the municipalities the key leads
+# with: not indexed, so that the update is made in place (HOT).
 monthly = Table(
     "reporting_monthly",
     metadata,
     *_month_key(),
     Column("inflow", Integer, nullable=False),
     Column("outflow", Integer, nullable=False),
+    Column("changed_at", UtcDateTime(), nullable=False),
 )
 
 # The current flows summed per year, kept in step with `monthly`: the opening stock of a period is
@@ -184,16 +188,6 @@ late_flows = Table(
     Column("lateness", Integer, nullable=False, index=True),
     Column("inflow", Integer, nullable=False),
     Column("outflow", Integer, nullable=False),
-)
-
-# Which months' flows were last restated when (wall-clock time of the reporting service).
-# changed_at is set again by every batch that moves the month, and read only with the
-# municipalities the key leads with: not indexed, so that the update is made in place (HOT).
-changes = Table(
-    "reporting_changes",
-    metadata,
-    *_month_key(),
-    Column("changed_at", UtcDateTime(), nullable=False),
 )
 
 
