@@ -70,15 +70,34 @@ class Typed(NamedTuple):
         return self.order[1], self.order[2]
 
 
+class Change(NamedTuple):
+    """A members change as a benefit's accumulator keeps it: its date, who left (pseudonyms) and
+    the spells of who joined. Not the event's typed data: the accumulator keeps every change of
+    the benefit's history (for a change dated before them that comes later), and a live worker
+    keeps the accumulators of the entities it folded last, where the data's models, several
+    times the size, made its heap grow with the histories."""
+
+    effective_date: date
+    left: tuple[str, ...]
+    joined: tuple[MemberSpell, ...]
+
+    @classmethod
+    def of(cls, data: BenefitMembersChangedData) -> Change:
+        effective = data.effective_date
+        return cls(
+            effective, tuple(map(pseudonym, data.left)), tuple(_spell(m, effective) for m in data.joined)
+        )
+
+
 class Changes(NamedTuple):
     """A benefit's members changes in effective-date order, as a chain from the last one back:
     a change dated on or after the last goes on top in one step and shares the rest with the
     accumulator before it, where a tuple would be copied whole on every event of a long history."""
 
-    last: BenefitMembersChangedData
+    last: Change
     before: Changes | None = None
 
-    def in_order(self) -> list[BenefitMembersChangedData]:
+    def in_order(self) -> list[Change]:
         found = []
         link: Changes | None = self
         while link is not None:
@@ -88,7 +107,7 @@ class Changes(NamedTuple):
         return found
 
 
-def _chained(changes: Iterable[BenefitMembersChangedData]) -> Changes | None:
+def _chained(changes: Iterable[Change]) -> Changes | None:
     chain = None
     for change in changes:
         chain = Changes(change, chain)
@@ -140,19 +159,19 @@ def _benefit_step(acc: BenefitAcc, data: EventData) -> BenefitAcc:
             corrected = BenefitAcc(data, acc.ended, acc.changes, acc.spells, acc.open)
             return _with_members(corrected, acc.changes, replay=True)
         case BenefitMembersChangedData():
-            last = acc.changes
-            if last is None or data.effective_date >= last.last.effective_date:
-                return _with_members(acc, Changes(data, last), replay=False)
+            last, change = acc.changes, Change.of(data)
+            if last is None or change.effective_date >= last.last.effective_date:
+                return _with_members(acc, Changes(change, last), replay=False)
             # Only a change dated before one already applied alters what follows it.
             ordered = last.in_order()
-            at = bisect_right(ordered, data.effective_date, key=_effective)
-            return _with_members(acc, _chained([*ordered[:at], data, *ordered[at:]]), replay=True)
+            at = bisect_right(ordered, change.effective_date, key=_effective)
+            return _with_members(acc, _chained([*ordered[:at], change, *ordered[at:]]), replay=True)
         case BenefitEndedData():
             return BenefitAcc(acc.started, data, acc.changes, acc.spells, acc.open)
     return acc
 
 
-def _effective(change: BenefitMembersChangedData) -> date:
+def _effective(change: Change) -> date:
     return change.effective_date
 
 
@@ -182,21 +201,21 @@ def _with_members(acc: BenefitAcc, changes: Changes | None, replay: bool) -> Ben
 
 
 def _apply(
-    spells: Sequence[MemberSpell], open_: dict[str, tuple[int, ...]], change: BenefitMembersChangedData
+    spells: Sequence[MemberSpell], open_: dict[str, tuple[int, ...]], change: Change
 ) -> dict[int, MemberSpell]:
     """One members change, as the spells it sets by position (those who join from the spells'
     length on, in order): who left first, then who joined (unless still a member)."""
     effective = change.effective_date
     edits: dict[int, MemberSpell] = {}
-    for client in change.left:
-        for i in open_.pop(pseudonym(client), ()):
+    for ref in change.left:
+        for i in open_.pop(ref, ()):
             edits[i] = replace(spells[i], left_on=effective)
     end = len(spells)
-    for m in change.joined:
-        ref = pseudonym(m)
+    for spell in change.joined:
+        ref = spell.client_ref
         if ref not in open_:
             open_[ref] = (end,)
-            edits[end] = _spell(m, effective)
+            edits[end] = spell
             end += 1
     return edits
 
