@@ -120,20 +120,22 @@ def test_a_report_stops_being_current_a_month_after_the_month_it_still_was() -> 
 
 
 def standings(cells: Iterable[kpi_cells.Cell], months: Iterable[int]) -> dict[int, kpis.Standing]:
-    """A benefit's standing at the months' ends, read back from its K1 and K2 cells (their changes)."""
-    read = (kpi_cells.K1, kpi_cells.K2)
+    """A benefit's standing at the months' ends, read back from its P, K1 and K2 cells (their changes)."""
+    read = (kpi_cells.P, kpi_cells.K1, kpi_cells.K2)
     changes = sorted((c.month, c.measure, c.a, c.b) for c in cells if c.measure in read)
     result = {}
-    k1 = mediable = current = index = 0
+    population = k1 = mediable = current = index = 0
     for month in sorted(months):
         while index < len(changes) and changes[index][0] <= month:
             _, measure, a, b = changes[index]
-            if measure == kpi_cells.K1:
+            if measure == kpi_cells.P:
+                population += a
+            elif measure == kpi_cells.K1:
                 k1 += a
             else:
                 mediable, current = mediable + a, current + b
             index += 1
-        result[month] = kpis.Standing(bool(k1), bool(mediable), bool(current))
+        result[month] = kpis.Standing(bool(population), bool(k1), bool(mediable), bool(current))
     return result
 
 

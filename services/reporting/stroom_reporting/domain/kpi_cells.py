@@ -53,16 +53,13 @@ def benefit_cells(
     detail), each key once, none all zero."""
     municipality = benefit.municipality
     cells: list[Cell] = []
-    if clients is not None and population:
-        # P's changes may fall in one month more than once; the others come once a month at most.
-        changes: dict[int, int] = {}
-        for _, month, change in kpis.population_changes([benefit], clients, 0):
-            if month >= reach and (until is None or month <= until):
-                changes[month] = changes.get(month, 0) + change
-        cells.extend(Cell(P, municipality, month, "", a, 0) for month, a in changes.items() if a)
     if clients is not None:
         start = benefit.start_date.toordinal()
+        # P's change in a month is that of its month-end count: whether the benefit is in P at
+        # the month's end against the month before's, as K1's and K2's are.
         for month, before, now in kpis.standing_changes(benefit, clients, reach, until, known):
+            if population and (p := now.population - before.population):
+                cells.append(Cell(P, municipality, month, "", p, 0))
             if k1 := now.k1 - before.k1:
                 cells.append(Cell(K1, municipality, month, "", k1, k1 * start))
             mediable, current = now.mediable - before.mediable, now.current - before.current
@@ -88,10 +85,10 @@ def restated_from(
     """Of a benefit's month-end cells (`benefit_cells`), those a change restates, of the months
     from `reach` on (up to `until`; P's only with `population`), and those that stand; and its
     standing at the end of the month before `reach` (None when `reach` is 0), as the cells that
-    stand say: K1's and K2's counts there are the sums of their changes before it."""
+    stand say: P's, K1's and K2's counts there are the sums of their changes before it."""
     stopped: list[Cell] = []
     kept: list[Cell] = []
-    k1 = mediable = current = 0
+    p = k1 = mediable = current = 0
     for cell in held:
         month = cell.month
         if month >= reach and (until is None or month <= until) and (population or cell.measure != P):
@@ -99,12 +96,14 @@ def restated_from(
             continue
         kept.append(cell)
         if month < reach:
-            if cell.measure == K1:
-                k1 += cell.a
-            elif cell.measure == K2:
+            if cell.measure == K2:
                 mediable += cell.a
                 current += cell.b
-    return stopped, kept, kpis.Standing(k1 > 0, mediable > 0, current > 0) if reach else None
+            elif cell.measure == K1:
+                k1 += cell.a
+            elif cell.measure == P:
+                p += cell.a
+    return stopped, kept, kpis.Standing(p > 0, k1 > 0, mediable > 0, current > 0) if reach else None
 
 
 Assessed = tuple[date, datetime, str, str, bool]  # assessed_on, recorded time, record_id, stream, exempt

@@ -378,24 +378,26 @@ def _current(reported_on: date, day: date, months: int) -> bool:
 
 
 class Standing(NamedTuple):
-    """A benefit at a month end: counted in K1, a mediable client of P (K2's denominator), and one
-    whose progress report is current (K2's numerator)."""
+    """A benefit at a month end: in P, counted in K1, a mediable client of P (K2's denominator),
+    and one whose progress report is current (K2's numerator)."""
 
+    population: bool
     k1: bool
     mediable: bool
     current: bool
 
 
-NOWHERE = Standing(False, False, False)
-# Every standing there is, made once: a restate asks for one at every month end of every benefit.
+NOWHERE = Standing(False, False, False, False)
+# Every standing in P there is, made once: a restate asks for one at every month end of every benefit.
 _STANDINGS = {
-    (k1, mediable, current): Standing(k1, mediable, current)
+    (k1, mediable, current): Standing(True, k1, mediable, current)
     for k1, mediable, current in product((False, True), repeat=3)
 }
 
 
 def standing(benefit: KpiBenefit, day: date, clients: ClientFile) -> Standing:
-    """Where the benefit stands on D by the rules of K1 and K2 (`in_k1`, `k2_current`)."""
+    """Where the benefit stands on D by the rules of P, K1 and K2 (`population_member`, `in_k1`,
+    `k2_current`)."""
     found = _assessed_member(benefit, day, clients)
     if found is None:
         return NOWHERE
