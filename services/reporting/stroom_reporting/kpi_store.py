@@ -434,9 +434,6 @@ def benefit_cells(
             ):
                 previous = (found, ids)
                 return (), ()
-            # P reads the benefit and its persons' assessments only: progress reports leave its
-            # cells as they are held.
-            population_stays = stays and all(r.type != "assessment" for r in changed)
             file = file_of(ids)
             if same:  # the same version stands where it stood (kpis.standing_kept_before)
                 kept = date.max
@@ -452,8 +449,8 @@ def benefit_cells(
             reach = month_of(kept) if kept > date.min and last is not None else 0
             previous = (found, ids)
             # The cells before `reach` stand as they stood: they say how the benefit stands there.
-            stopped, kept_cells, known = kpi_cells.restated_from(held, reach, until, not population_stays)
-            came = kpi_cells.benefit_cells(found, file, None, not population_stays, reach, until, known)
+            stopped, kept_cells, known = kpi_cells.restated_from(held, reach, until)
+            came = kpi_cells.benefit_cells(found, file, None, reach, until, known)
             last = held = (*kept_cells, *came)
             return stopped, came
 

@@ -38,19 +38,17 @@ def benefit_cells(
     benefit: kpis.KpiBenefit,
     clients: kpis.ClientFile | None,
     returns: kpis.Returns | None,
-    population: bool = True,
     reach: int = 0,
     until: int | None = None,
     known: kpis.Standing | None = None,
 ) -> tuple[Cell, ...]:
-    """What a benefit contributes to every KPI: P's, K1's and K2's month-end counts as changes (P's
-    only with `population`: without, when the caller holds them, unchanged), and its outflow to K4,
-    K5 and the revolving door; only the month-end counts when `returns` is None, only the
-    outflow's when `clients` is None; of the month-end counts only those of the months from `reach`
-    on, up to `until` (a month's change reads the month ends of that month and the one before
-    only; `known`: its standing at the end of the month before `reach`, as `restated_from`
-    reads it from the cells it holds). In the order of their keys (measure, municipality, month,
-    detail), each key once, none all zero."""
+    """What a benefit contributes to every KPI: P's, K1's and K2's month-end counts as changes, and
+    its outflow to K4, K5 and the revolving door; only the month-end counts when `returns` is
+    None, only the outflow's when `clients` is None; of the month-end counts only those of the
+    months from `reach` on, up to `until` (a month's change reads the month ends of that month and
+    the one before only; `known`: its standing at the end of the month before `reach`, as
+    `restated_from` reads it from the cells it holds). In the order of their keys (measure,
+    municipality, month, detail), each key once, none all zero."""
     municipality = benefit.municipality
     cells: list[Cell] = []
     if clients is not None:
@@ -58,7 +56,7 @@ def benefit_cells(
         # P's change in a month is that of its month-end count: whether the benefit is in P at
         # the month's end against the month before's, as K1's and K2's are.
         for month, before, now in kpis.standing_changes(benefit, clients, reach, until, known):
-            if population and (p := now.population - before.population):
+            if p := now.population - before.population:
                 cells.append(Cell(P, municipality, month, "", p, 0))
             if k1 := now.k1 - before.k1:
                 cells.append(Cell(K1, municipality, month, "", k1, k1 * start))
@@ -80,10 +78,10 @@ def benefit_cells(
 
 
 def restated_from(
-    held: Iterable[Cell], reach: int, until: int | None, population: bool
+    held: Iterable[Cell], reach: int, until: int | None
 ) -> tuple[list[Cell], list[Cell], kpis.Standing | None]:
     """Of a benefit's month-end cells (`benefit_cells`), those a change restates, of the months
-    from `reach` on (up to `until`; P's only with `population`), and those that stand; and its
+    from `reach` on (up to `until`), and those that stand; and its
     standing at the end of the month before `reach` (None when `reach` is 0), as the cells that
     stand say: P's, K1's and K2's counts there are the sums of their changes before it."""
     stopped: list[Cell] = []
@@ -91,7 +89,7 @@ def restated_from(
     p = k1 = mediable = current = 0
     for cell in held:
         month = cell.month
-        if month >= reach and (until is None or month <= until) and (population or cell.measure != P):
+        if month >= reach and (until is None or month <= until):
             stopped.append(cell)
             continue
         kept.append(cell)
