@@ -5,7 +5,7 @@ from __future__ import annotations
 import statistics
 from bisect import bisect_left, bisect_right, insort
 from collections import Counter, defaultdict
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import cache
@@ -151,17 +151,6 @@ class ClientFile:
         index = bisect_right(days, day)
         return days[index] if index < len(days) else None
 
-    def care_stretches(self, client: str) -> list[tuple[date, date | None]]:
-        """The days [from, until) over which the client's latest assessment makes them a care
-        client (or exempt): each assessment holds until the client's next one."""
-        items = self.assessments.get(client, [])
-        stretches = []
-        for index, (day, _, (stream, exempt)) in enumerate(items):
-            until = items[index + 1][0] if index + 1 < len(items) else None
-            if keeps_out((stream, exempt)) and (until is None or day < until):
-                stretches.append((day, until))
-        return stretches
-
 
 def _latest(items: Sequence[tuple[date, K, T]], day: date) -> T | None:
     index = bisect_right(items, day, key=lambda item: item[0])
@@ -224,31 +213,6 @@ def is_mediable(assessed: tuple[str, bool]) -> bool:
 
 def in_population(benefit: KpiBenefit, day: date, clients: ClientFile) -> bool:
     return population_member(benefit, day, clients) is not None
-
-
-def person_stretches(benefit: KpiBenefit) -> list[tuple[str, date, date | None]]:
-    """(client_ref, from, until) over the benefit's days: who its person is from one membership
-    change to the next (until exclusive, None = open), days without one left out."""
-    end = benefit.end_date
-    changes = {benefit.start_date}
-    for m in benefit.members:
-        changes.update(
-            d for d in (m.joined, m.left) if d and d > benefit.start_date and (end is None or d < end)
-        )
-    days = sorted(changes)
-    stretches: list[tuple[str, date, date | None]] = []
-    for index, day in enumerate(days):
-        until = days[index + 1] if index + 1 < len(days) else end
-        if until is not None and until <= day:
-            continue
-        person = person_on(benefit, day)
-        if person is None:
-            continue
-        if stretches and stretches[-1][0] == person.client_ref and stretches[-1][2] == day:
-            stretches[-1] = (person.client_ref, stretches[-1][1], until)
-        else:
-            stretches.append((person.client_ref, day, until))
-    return stretches
 
 
 def _age(person: Member, day: date) -> int | None:
@@ -619,41 +583,9 @@ def _cumulative(changes: Iterable[tuple[str, int, int]], months: Sequence[int]) 
     return result
 
 
-def population_changes(
-    benefits: Iterable[KpiBenefit], clients: ClientFile, first: int
-) -> list[tuple[str, int, int]]:
-    """(municipality, month, change) of P's month-end count, the months before `first` together as
-    month 0: +1 from the month a benefit's person starts to stand for it, -1 from the month that
-    ends, and the reverse over each stretch in which their latest assessment makes them a care
-    client (or exempt). Summed up to a month (`MonthEnds.of_changes`), P's count at its end."""
-
-    def before_first(day: date) -> int:
-        found = month_of(day)
-        return found if found >= first else 0
-
-    # With `first` 0 no month comes before it: each change falls in its own month.
-    month: Callable[[date], int] = before_first if first else month_of
-    changes: list[tuple[str, int, int]] = []
-    for b in benefits:
-        if b.regulation not in KPI_REGULATIONS:
-            continue
-        for client, since, until in person_stretches(b):
-            changes.append((b.municipality, month(since), 1))
-            if until is not None:
-                changes.append((b.municipality, month(until), -1))
-            for care_since, care_until in clients.care_stretches(client):
-                start = max(since, care_since)
-                end = min((d for d in (until, care_until) if d is not None), default=None)
-                if end is None or start < end:
-                    changes.append((b.municipality, month(start), -1))
-                    if end is not None:
-                        changes.append((b.municipality, month(end), 1))
-    return changes
-
-
 def month_ends(benefits: Iterable[KpiBenefit], first: int, last: int, clients: ClientFile) -> MonthEnds:
     """The month ends of first..last by the definition, day by day: what the report's counts,
-    summed from changes (`population_changes`, SQL for the stock), are tested against."""
+    summed from changes (P's cells, kpi_cells, and SQL for the stock), are tested against."""
     months = month_range(first, last)
     population: dict[int, Counter[str]] = {m: Counter() for m in months}
     stock: dict[int, Counter[str]] = {m: Counter() for m in months}
