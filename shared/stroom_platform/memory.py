@@ -42,15 +42,34 @@ def without_collection() -> None:
     gc.disable()
 
 
+class _BatchHolders:
+    """Who is inside `batch_collection`. Its uses overlap in an async service (a batch and a
+    restate from a background task, each across awaits) and need not end in the order they
+    began: each saving and restoring the thresholds it found would let the first to end put the
+    defaults back under the other, and the last leave the batch thresholds for good."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.outside = gc.get_threshold()
+
+
+_holders = _BatchHolders()
+
+
 @contextmanager
 def batch_collection() -> Iterator[None]:
-    """`tune_for_batches` for a while, in a process that is not only ours (a CLI, a test)."""
-    previous = gc.get_threshold()
-    gc.set_threshold(*THRESHOLDS)
+    """`tune_for_batches` for a while, in a process that is not only ours (a CLI, a test): the
+    thresholds found before the first of overlapping uses come back when the last one ends."""
+    if _holders.count == 0:
+        _holders.outside = gc.get_threshold()
+        gc.set_threshold(*THRESHOLDS)
+    _holders.count += 1
     try:
         yield
     finally:
-        gc.set_threshold(*previous)
+        _holders.count -= 1
+        if _holders.count == 0:
+            gc.set_threshold(*_holders.outside)
 
 
 def peak_rss_mb() -> float:
