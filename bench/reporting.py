@@ -607,6 +607,9 @@ async def load(url: str, events: int, chunk: int, batch: int, ndjson: Path) -> L
         batch,
         ReportingSettings.model_fields["kpi_restate_facts"].default,
     )
+    # A chunk's facts past its last full batch wait for the next chunk's: a backlog comes to the
+    # consumer in full batches, and only the load's last batch may be smaller.
+    carried: list[bytes] = []
     with ndjson.open("w") as out:
         while generated < events:
             # About ten events a benefit: small sizes are not rounded up to a whole chunk.
@@ -617,8 +620,10 @@ async def load(url: str, events: int, chunk: int, batch: int, ndjson: Path) -> L
             out.write("".join(json.dumps(e) + "\n" for e in raw))
             # Published live, in the order they are recorded: one fact per event.
             facts.sort(key=lambda f: f[0])
-            values = [f.model_dump_json().encode() for _, f in facts]
+            values = carried + [f.model_dump_json().encode() for _, f in facts]
             del facts
+            full = len(values) if generated >= events else len(values) - len(values) % batch
+            values, carried = values[:full], values[full:]
             # Both under the collector's settings of the consumer's batches (FactsConsumer._handle).
             t, c = time.perf_counter(), time.process_time()
             for start in range(0, len(values), batch):
@@ -632,10 +637,8 @@ async def load(url: str, events: int, chunk: int, batch: int, ndjson: Path) -> L
                     decoded = [FACT_ADAPTER.validate_json(v) for v in values[start : start + batch]]
                     async with engine.begin() as conn:
                         await apply_facts(conn, decoded, datetime.now(UTC), restate=False)
-                # A backlog, as the consumer meets one: every batch but the load's last comes full
-                # (a chunk's end is not the consumer catching up), and only loading time passes.
-                last = generated >= events and start + batch >= len(values)
-                if restates.applied(len(decoded) if last else batch, loading + time.perf_counter() - t):
+                # Only loading time passes, as for a consumer working through a backlog.
+                if restates.applied(len(decoded), loading + time.perf_counter() - t):
                     await restate(engine, restates)
             if generated >= events and restates.pending_since is not None:
                 # The consumer's idle step: the KPI cells current before the load is done.

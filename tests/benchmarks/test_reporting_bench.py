@@ -5,12 +5,16 @@ with two sizes, each larger size's reports are timed in turn with the smallest's
 from __future__ import annotations
 
 import os
+from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
+from conftest import migrated_sqlite_database
 
 from bench import reporting
 from bench.credentials import ISSUER_VARIABLES
+from stroom_reporting.commands import migrate
 
 
 @pytest.mark.long
@@ -29,6 +33,28 @@ async def test_a_tiny_size_runs_and_its_kpi_sheet_equals_duckdbs(
     assert result["kpi_differences"] == 0
     assert result["duckdb_kpi_ms"] > 0
     assert result["kpi_p50"] > 0
+
+
+async def test_the_load_comes_in_full_batches_across_chunks(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """As a backlog comes to the consumer: a chunk's tail waits for the next chunk's facts, so
+    only the load's last batch is smaller."""
+    sizes: list[int] = []
+    apply_facts = reporting.apply_facts
+
+    async def counted(conn: Any, facts: list[Any], *args: Any, **kwargs: Any) -> Any:
+        sizes.append(len(facts))
+        return await apply_facts(conn, facts, *args, **kwargs)
+
+    monkeypatch.setattr(reporting, "apply_facts", counted)
+    url = await migrated_sqlite_database(tmp_path / "reporting.db", migrate)
+    loaded = await reporting.load(url, 1000, chunk=30, batch=200, ndjson=tmp_path / "raw.ndjson")
+
+    assert len(sizes) > 3
+    assert sizes[:-1] == [200] * (len(sizes) - 1)
+    assert 0 < sizes[-1] <= 200
+    assert sum(sizes) == loaded.events
 
 
 @pytest.mark.long
