@@ -12,7 +12,6 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from caseload.history import deliver, simulate
-from stroom_caseload.commands import migrate
 from stroom_contract.bsn import Pseudonymiser
 from stroom_contract.events import Envelope
 from stroom_contract.validation import EventValidator
@@ -35,9 +34,8 @@ _DRIVER_OWN = ("WITH RECURSIVE typeinfo_tree", "SELECT set_config('jit'")
 
 @asynccontextmanager
 async def statement_log(database_url: str) -> AsyncIterator[tuple[AsyncEngine, list[str]]]:
-    """An engine on the migrated database and the list its statements are added to, their
-    whitespace collapsed."""
-    await migrate(database_url)
+    """An engine on the database of `database_url`, with caseload's tables, and the list its
+    statements are added to, their whitespace collapsed."""
     engine = make_engine(database_url)
     statements: list[str] = []
 

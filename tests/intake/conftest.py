@@ -12,17 +12,15 @@ from conftest import PSEUDONYM_KEY, bearer
 from fastapi import FastAPI
 
 from stroom_intake.app import create_app
-from stroom_intake.commands import migrate
 from stroom_intake.settings import IntakeSettings
 from stroom_platform.broker import EmbeddedBroker
 
 
 @pytest.fixture
-async def settings(database_url: str, broker: EmbeddedBroker, unique_topic: str) -> IntakeSettings:
-    await migrate(database_url)
+async def settings(intake_database: str, broker: EmbeddedBroker, unique_topic: str) -> IntakeSettings:
     return IntakeSettings(
         pseudonym_key=PSEUDONYM_KEY,
-        database_url=database_url,
+        database_url=intake_database,
         kafka_bootstrap_servers=broker.bootstrap_servers,
         events_topic=unique_topic,
         topic_partitions=3,

@@ -16,7 +16,7 @@ from conftest import PSEUDONYM_KEY, bearer
 from fastapi import FastAPI
 from fastapi.routing import iter_route_contexts
 from jsonschema import Draft202012Validator
-from reporting.integration.conftest import loaded_database, reporting_app
+from reporting.integration.conftest import loaded_sqlite_database, reporting_app
 from starlette.routing import Mount
 
 from stroom_caseload.app import create_app as caseload_app
@@ -41,7 +41,7 @@ async def services(
     await migrate_intake(intake_url)
     intake = intake_app(IntakeSettings(pseudonym_key=PSEUDONYM_KEY, database_url=intake_url))
     caseload = caseload_app(await prepared(broker, postgres_server_url))
-    reporting = reporting_app(await loaded_database(f"sqlite+aiosqlite:///{tmp_path / 'reporting.db'}"))
+    reporting = reporting_app(await loaded_sqlite_database(tmp_path / "reporting.db"))
     async with (
         intake.router.lifespan_context(intake),
         caseload.router.lifespan_context(caseload),

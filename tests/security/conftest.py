@@ -11,7 +11,7 @@ import pytest
 from conftest import PSEUDONYM_KEY
 from fastapi import FastAPI
 from intake.conftest import app, settings  # noqa: F401 - fixtures used by the tests here
-from reporting.integration.conftest import loaded_database, reporting_app
+from reporting.integration.conftest import loaded_sqlite_database, reporting_app
 
 from stroom_caseload.app import create_app as caseload_app
 from stroom_caseload.commands import migrate as caseload_migrate
@@ -22,7 +22,7 @@ from stroom_intake.settings import IntakeSettings
 
 @pytest.fixture
 async def reporting(tmp_path: Path) -> AsyncIterator[FastAPI]:
-    application = reporting_app(await loaded_database(f"sqlite+aiosqlite:///{tmp_path / 'reporting.db'}"))
+    application = reporting_app(await loaded_sqlite_database(tmp_path / "reporting.db"))
     yield application
     await application.state.runtime.engine.dispose()
 

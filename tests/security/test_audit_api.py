@@ -18,8 +18,8 @@ TRACE = {
 }
 
 
-async def test_reporting_records_detail_reads_and_audit_reads(database_url: str) -> None:
-    app = reporting_app(await loaded_database(database_url))
+async def test_reporting_records_detail_reads_and_audit_reads(reporting_database: str) -> None:
+    app = reporting_app(await loaded_database(reporting_database))
     try:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://t", headers=AUDITOR) as client:
@@ -47,8 +47,8 @@ async def test_reporting_records_detail_reads_and_audit_reads(database_url: str)
     assert page["verification"]["checked"] == 2
 
 
-async def test_refusals_are_recorded(database_url: str) -> None:
-    app = reporting_app(await loaded_database(database_url))
+async def test_refusals_are_recorded(reporting_database: str) -> None:
+    app = reporting_app(await loaded_database(reporting_database))
     try:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
             missing = await client.get("/v1/reports/monthly/trace", params=TRACE)

@@ -25,6 +25,7 @@ from stroom_platform.issuer import build_authenticator
 from stroom_platform.organisations import OrganisationsConfig
 from stroom_platform.settings import CommonSettings
 from stroom_reporting.app import create_app as reporting_app
+from stroom_reporting.commands import migrate as reporting_migrate
 from stroom_reporting.settings import ReportingSettings
 
 ORG = {"organisation": "werksaam-westfriesland"}
@@ -51,6 +52,7 @@ _LOADED: set[str] = set()
 @pytest.fixture
 async def reporting(reporting_url: str) -> AsyncIterator[httpx.AsyncClient]:
     if reporting_url not in _LOADED:
+        await reporting_migrate(reporting_url)
         await loaded_database(reporting_url)
         _LOADED.add(reporting_url)
     app = reporting_app(ReportingSettings(DATABASE_URL=reporting_url, consume=False))

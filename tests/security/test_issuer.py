@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pydantic import ValidationError
-from reporting.integration.conftest import loaded_database
+from reporting.integration.conftest import loaded_sqlite_database
 from typer.testing import CliRunner
 
 from security.conftest import client_of
@@ -54,7 +54,7 @@ def embedded(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
 
 
 async def test_stroom_token_signs_what_the_embedded_services_accept(embedded: Path, tmp_path: Path) -> None:
-    url = await loaded_database(f"sqlite+aiosqlite:///{tmp_path / 'reporting.db'}")
+    url = await loaded_sqlite_database(tmp_path / "reporting.db")
     service = reporting_app(ReportingSettings(DATABASE_URL=url, consume=False))
     key = embedded / KEY_FILE
     assert stat.S_IMODE(key.stat().st_mode) == 0o600
@@ -118,7 +118,7 @@ def test_stroom_serve_says_what_is_wrong_in_one_line(monkeypatch: pytest.MonkeyP
 
 
 async def test_api_keys_are_configured_as_hashes(tmp_path: Path) -> None:
-    url = await loaded_database(f"sqlite+aiosqlite:///{tmp_path / 'reporting.db'}")
+    url = await loaded_sqlite_database(tmp_path / "reporting.db")
     key = "stroom_" + "k" * 43
     entry = ApiKey(
         hash=hash_api_key(key), subject="rapportagetool", scopes=["reports:read"], municipalities=["GM0405"]
@@ -179,7 +179,7 @@ def jwks_url(published: list[dict[str, Any]], fetches: list[str]) -> Iterator[st
 async def test_keys_from_a_jwks_url(monkeypatch: pytest.MonkeyPatch, jwks_url: str, tmp_path: Path) -> None:
     monkeypatch.delenv("STROOM_AUTH_PUBLIC_KEYS_FILE")
     monkeypatch.setenv("STROOM_AUTH_JWKS_URL", jwks_url)
-    url = await loaded_database(f"sqlite+aiosqlite:///{tmp_path / 'reporting.db'}")
+    url = await loaded_sqlite_database(tmp_path / "reporting.db")
     service = reporting_app(ReportingSettings(DATABASE_URL=url, consume=False))
     async with client_of(service) as client:
         good = await client.get(

@@ -51,8 +51,8 @@ def _key(row: dict[str, Any]) -> tuple[str, str, str, int]:
     return (row["municipality"], row["regulation"], row["unit"], month)
 
 
-async def test_public_json_hides_small_figures_and_all_they_follow_from(database_url: str) -> None:
-    url = await loaded_database(database_url)
+async def test_public_json_hides_small_figures_and_all_they_follow_from(reporting_database: str) -> None:
+    url = await loaded_database(reporting_database)
     exact = (await _get(url, None, YEAR)).json()
     public = await _get(url, PUBLIC, YEAR)
     assert public.status_code == 200
@@ -91,8 +91,8 @@ async def test_public_json_hides_small_figures_and_all_they_follow_from(database
     assert "kleiner dan 5" in doc["tables"]["legend"]["rows"][0]["legend"]
 
 
-async def test_public_csv_and_xlsx_mark_hidden_figures(database_url: str) -> None:
-    url = await loaded_database(database_url)
+async def test_public_csv_and_xlsx_mark_hidden_figures(reporting_database: str) -> None:
+    url = await loaded_database(reporting_database)
     answer = await _get(url, PUBLIC, {**YEAR, "format": "csv"})
     assert answer.status_code == 200
     rows = list(csv.reader(io.StringIO(answer.text.lstrip("\ufeff")), delimiter=";"))
@@ -124,8 +124,8 @@ async def test_public_csv_and_xlsx_mark_hidden_figures(database_url: str) -> Non
     assert any(t.startswith("* = niet gepubliceerd") for t in texts)
 
 
-async def test_public_tables_have_one_shape(database_url: str) -> None:
-    url = await loaded_database(database_url)
+async def test_public_tables_have_one_shape(reporting_database: str) -> None:
+    url = await loaded_database(reporting_database)
     for params in (
         {**YEAR, "municipality": "GM0405"},
         {**YEAR, "regulation": "PW"},

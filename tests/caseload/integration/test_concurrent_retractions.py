@@ -12,7 +12,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from conftest import fresh_postgres_database
+from conftest import migrated_postgres_database
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -133,8 +133,7 @@ async def test_conflicting_retractions_applied_at_once_store_what_they_store_one
         overlapping_reversed,
     ]
     for interleaving in interleavings:
-        url = await fresh_postgres_database(postgres_server_url)
-        await migrate(url)
+        url = await migrated_postgres_database(postgres_server_url, migrate)
         engine = make_engine(url)
         try:
             facts: list[Outgoing] = []

@@ -9,7 +9,7 @@ from typing import Any
 
 import orjson
 import pytest
-from conftest import bearer, fresh_postgres_database
+from conftest import bearer, migrated_database, migrated_postgres_database
 from sqlalchemy import select
 
 from caseload.history import simulate
@@ -40,12 +40,7 @@ async def test_a_conflicting_record_is_dead_lettered_and_the_stored_event_stands
     organisations: OrganisationsConfig,
     engine_name: str,
 ) -> None:
-    url = (
-        await fresh_postgres_database(postgres_server_url)
-        if engine_name == "postgresql"
-        else f"sqlite+aiosqlite:///{tmp_path / 'caseload.db'}"
-    )
-    await migrate(url)
+    url = await migrated_database(engine_name, tmp_path, postgres_server_url, migrate)
     settings = settings_for(broker, url)
     await create_topics(broker, settings)
     bootstrap = broker.bootstrap_servers
@@ -100,8 +95,7 @@ async def _stored_ref(engine: Any, event: dict[str, Any]) -> str:
 async def test_a_conflict_stored_first_by_another_worker_meanwhile_is_found(
     postgres_server_url: str, pseudonymiser: Pseudonymiser, organisations: OrganisationsConfig
 ) -> None:
-    url = await fresh_postgres_database(postgres_server_url)
-    await migrate(url)
+    url = await migrated_postgres_database(postgres_server_url, migrate)
     raw = simulate(WESTFRIESLAND, FIRST, months=2, seed=29, per_month=1)
     started = next(e for e in raw if e["type"] == "stroom.benefit.started.v1")
     changed = {**started, "data": {**started["data"], "benefit_ref": "B-other"}}
@@ -133,8 +127,7 @@ async def test_a_rebuild_folds_the_first_of_a_conflicting_pair_read_in_one_batch
     pseudonymiser: Pseudonymiser,
     organisations: OrganisationsConfig,
 ) -> None:
-    url = await fresh_postgres_database(postgres_server_url)
-    await migrate(url)
+    url = await migrated_postgres_database(postgres_server_url, migrate)
     settings = settings_for(broker, url)
     await create_topics(broker, settings)
     bootstrap = broker.bootstrap_servers

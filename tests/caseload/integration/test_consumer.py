@@ -15,7 +15,7 @@ from typing import Any, cast
 import orjson
 import pytest
 from aiokafka import AIOKafkaProducer
-from conftest import bearer, fresh_postgres_database
+from conftest import bearer, migrated_postgres_database
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -63,8 +63,7 @@ def settings_for(broker: EmbeddedBroker, database_url: str, **extra: object) -> 
 
 async def prepared(broker: EmbeddedBroker, postgres_server_url: str) -> CaseloadSettings:
     """Settings for a caseload on an empty, migrated database with its own topics."""
-    url = await fresh_postgres_database(postgres_server_url)
-    await migrate(url)
+    url = await migrated_postgres_database(postgres_server_url, migrate)
     settings = settings_for(broker, url)
     await create_topics(broker, settings)
     return settings
@@ -217,8 +216,7 @@ async def test_a_batch_applied_again_after_a_failed_commit_dead_letters_its_fail
     organisations: OrganisationsConfig,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    url = await fresh_postgres_database(postgres_server_url)
-    await migrate(url)
+    url = await migrated_postgres_database(postgres_server_url, migrate)
     raw = simulate(WESTFRIESLAND, FIRST, months=2, seed=3, per_month=1)
     started = next(e for e in raw if e["type"] == "stroom.benefit.started.v1")
     monkeypatch.setattr(types, "_UNSTORABLE", re.compile("(?!)"))

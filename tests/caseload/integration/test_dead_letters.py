@@ -138,12 +138,11 @@ async def test_a_dead_letter_recorded_again_is_stored_once(database_url: str) ->
 
 
 async def test_a_replayed_dead_letter_no_longer_counts_and_one_refused_again_counts_once(
-    database_url: str,
+    caseload_database: str,
 ) -> None:
     """/status's count: a record replayed leaves it, and refused again after its replay it is
     counted where the replay put it, not also where it was first read."""
-    await migrate(database_url)
-    engine = make_engine(database_url)
+    engine = make_engine(caseload_database)
     try:
         async with engine.begin() as conn:
             repo = CaseloadRepository(conn)
@@ -166,7 +165,7 @@ async def test_a_replayed_dead_letter_no_longer_counts_and_one_refused_again_cou
 
 
 async def test_a_batchs_dead_letters_are_one_statement_committed_with_its_events(
-    database_url: str,
+    caseload_database: str,
     pseudonymiser: Pseudonymiser,
     organisations: OrganisationsConfig,
     monkeypatch: pytest.MonkeyPatch,
@@ -189,7 +188,7 @@ async def test_a_batchs_dead_letters_are_one_statement_committed_with_its_events
         raise RuntimeError("de transactie faalt na de dead letters")
 
     d = dead_letters.c
-    async with statement_log(database_url) as (engine, statements):
+    async with statement_log(caseload_database) as (engine, statements):
         processor = unstarted_processor(organisations, engine)
         try:
             await processor.submit([*good[:3], *poison, *good[3:]], lambda: None)

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from caseload.history import simulate
 from caseload.integration.expectations import assert_facts_match_database
 from caseload.integration.publishing import read_all
-from stroom_caseload.commands import MIGRATIONS, migrate
+from stroom_caseload.commands import MIGRATIONS
 from stroom_caseload.domain.plan import entity_write
 from stroom_caseload.rebuild.republication import republish
 from stroom_caseload.repository import CaseloadRepository
@@ -57,11 +57,10 @@ async def _applied_by_a_worker(engine: AsyncEngine, events: list[Envelope]) -> d
 
 
 async def test_a_redelivery_republishes_the_full_change_a_continued_fold_did_not_keep(
-    database_url: str, pseudonymiser: Pseudonymiser, organisations: OrganisationsConfig
+    caseload_database: str, pseudonymiser: Pseudonymiser, organisations: OrganisationsConfig
 ) -> None:
-    await migrate(database_url)
     events = _in_order(pseudonymiser, organisations)
-    engine = make_engine(database_url)
+    engine = make_engine(caseload_database)
     en = live.entities
     try:
         revisions = await _applied_by_a_worker(engine, events)
@@ -80,7 +79,7 @@ async def test_a_redelivery_republishes_the_full_change_a_continued_fold_did_not
             assert current[key] == (revision, None), key
             assert republished[key] == entity_write(key, stored[key], (revision - 1, None)).fact, key
         # A downgrade stores each full change not kept as the events give it.
-        config = alembic_config(MIGRATIONS.location, database_url)
+        config = alembic_config(MIGRATIONS.location, caseload_database)
         await asyncio.to_thread(command.downgrade, config, "v2facts01")
         query = select(en.c.entity_key, en.c.fact).where(en.c.entity_key.in_(revisions))
         async with engine.connect() as conn:
@@ -92,12 +91,11 @@ async def test_a_redelivery_republishes_the_full_change_a_continued_fold_did_not
 
 
 async def test_a_change_stored_but_never_published_is_healed_by_the_batch_that_brings_it_again(
-    database_url: str, pseudonymiser: Pseudonymiser, organisations: OrganisationsConfig
+    caseload_database: str, pseudonymiser: Pseudonymiser, organisations: OrganisationsConfig
 ) -> None:
-    await migrate(database_url)
     events = _in_order(pseudonymiser, organisations)
     third = len(events) // 3
-    engine = make_engine(database_url)
+    engine = make_engine(caseload_database)
     try:
         published = []
         folds = Folds(CaseloadSettings().folded_entities)

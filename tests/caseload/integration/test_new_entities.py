@@ -12,13 +12,13 @@ from stroom_platform.organisations import OrganisationsConfig
 
 
 async def test_new_entities_are_folded_without_reading_their_events_back(
-    database_url: str, pseudonymiser: Pseudonymiser, organisations: OrganisationsConfig
+    caseload_database: str, pseudonymiser: Pseudonymiser, organisations: OrganisationsConfig
 ) -> None:
     events = delivered(pseudonymiser, organisations)
     # A first batch without retractions: all it recomputes are entities new to the store.
     first = [e for e in events if e.type != RETRACTED][:50]
     batches = [first, *(events[i : i + 50] for i in range(0, len(events), 50))]
-    async with statement_log(database_url) as (engine, statements):
+    async with statement_log(caseload_database) as (engine, statements):
         recomputed: set[str] = set()
         for n, batch in enumerate(batches):
             statements.clear()

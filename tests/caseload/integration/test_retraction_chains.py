@@ -17,7 +17,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from caseload.integration.expectations import consumed_rows
 from caseload.reference import known_events
-from stroom_caseload.commands import migrate
 from stroom_caseload.domain.events import Event
 from stroom_caseload.domain.fold import fold
 from stroom_caseload.repository import CaseloadRepository
@@ -89,13 +88,12 @@ async def stored_record(engine: AsyncEngine, record_id: str) -> Any:
 @pytest.mark.parametrize("event_type", TYPES)
 async def test_a_retracted_retraction_restores_its_event_in_any_order(
     event_type: str,
-    database_url: str,
+    caseload_database: str,
     pseudonymiser: Pseudonymiser,
     organisations: OrganisationsConfig,
 ) -> None:
-    await migrate(database_url)
     validator = EventValidator(pseudonymiser, organisations.municipality_codes)
-    engine = make_engine(database_url)
+    engine = make_engine(caseload_database)
     published: dict[str, dict[str, Any]] = {}
     changes: dict[str, list[EntityChange]] = {}
     try:
@@ -172,14 +170,13 @@ def entity_key_of(event: Event) -> str | None:
 
 
 async def test_a_chain_that_waited_joins_its_entity_when_its_middle_comes_with_its_event(
-    database_url: str, pseudonymiser: Pseudonymiser, organisations: OrganisationsConfig
+    caseload_database: str, pseudonymiser: Pseudonymiser, organisations: OrganisationsConfig
 ) -> None:
     """r1 (of the event) and r3 (of r2) first, each waiting for what it retracts; then r2 and the
     event in one batch: r3 waited for r2, which waits for r1's chain, which ends at the event."""
-    await migrate(database_url)
     validator = EventValidator(pseudonymiser, organisations.municipality_codes)
     target, r1, r2, r3 = history("stroom.benefit.started.v1", "gws/werksaam-westfriesland")
-    engine = make_engine(database_url)
+    engine = make_engine(caseload_database)
     try:
         for batch in ([r1, r3], [r2, target]):
             async with engine.begin() as conn:

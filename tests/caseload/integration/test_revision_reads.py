@@ -4,7 +4,7 @@ was small must not read the whole table once it has grown."""
 
 from __future__ import annotations
 
-from conftest import fresh_postgres_database
+from conftest import migrated_postgres_database
 from sqlalchemy import text
 
 from stroom_caseload.commands import migrate
@@ -21,8 +21,7 @@ SCANS = text(
 async def test_revisions_are_looked_up_by_key_in_a_table_grown_since_its_plan(
     postgres_server_url: str,
 ) -> None:
-    url = await fresh_postgres_database(postgres_server_url)
-    await migrate(url)
+    url = await migrated_postgres_database(postgres_server_url, migrate)
     engine = make_engine(url)
     entities = live.entities
     try:

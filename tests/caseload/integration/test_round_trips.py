@@ -16,11 +16,11 @@ from stroom_platform.organisations import OrganisationsConfig
 
 
 async def test_a_batch_of_new_entities_takes_three_statements(
-    database_url: str, pseudonymiser: Pseudonymiser, organisations: OrganisationsConfig
+    caseload_database: str, pseudonymiser: Pseudonymiser, organisations: OrganisationsConfig
 ) -> None:
     plain = [e for e in delivered(pseudonymiser, organisations) if e.type != RETRACTED]
     folds = Folds(CaseloadSettings().folded_entities)
-    async with statement_log(database_url) as (engine, statements):
+    async with statement_log(caseload_database) as (engine, statements):
         # Entities new to the store: the lock, the events' upsert with the entities' revisions,
         # and the entities' rows with the persons' point facts.
         async with engine.begin() as conn:
@@ -80,7 +80,7 @@ async def test_a_batch_of_new_entities_takes_three_statements(
 
 
 async def test_a_batch_appending_to_stored_entities_deletes_no_state_rows(
-    database_url: str, pseudonymiser: Pseudonymiser, organisations: OrganisationsConfig
+    caseload_database: str, pseudonymiser: Pseudonymiser, organisations: OrganisationsConfig
 ) -> None:
     # Events in recorded order, each once: every batch continues the folds of the entities
     # it appends to, whose last stored version is closed in place, not deleted and written again.
@@ -88,7 +88,7 @@ async def test_a_batch_appending_to_stored_entities_deletes_no_state_rows(
     ordered = sorted(unique.values(), key=lambda e: (e.time, e.source, e.id))
     folds = Folds(CaseloadSettings().folded_entities)
     closed = 0
-    async with statement_log(database_url) as (engine, statements):
+    async with statement_log(caseload_database) as (engine, statements):
         for start in range(0, len(ordered), 50):
             statements.clear()
             async with engine.begin() as conn:

@@ -8,7 +8,6 @@ import orjson
 
 from caseload.history import deliver, simulate
 from caseload.integration.expectations import FACT, as_dict, expected, expected_key, month_ends
-from stroom_caseload.commands import migrate
 from stroom_caseload.queries import CaseloadQueries
 from stroom_caseload.service import apply_events
 from stroom_contract.bsn import Pseudonymiser
@@ -20,13 +19,12 @@ MUNICIPALITIES = ["GM0405", "GM0420"]
 
 
 async def test_shuffled_duplicated_history_matches_the_reference(
-    database_url: str, pseudonymiser: Pseudonymiser, organisations: OrganisationsConfig
+    caseload_database: str, pseudonymiser: Pseudonymiser, organisations: OrganisationsConfig
 ) -> None:
-    await migrate(database_url)
     raw = simulate(MUNICIPALITIES, date(2022, 1, 1), months=14, seed=7)
     validator = EventValidator(pseudonymiser, organisations.municipality_codes)
     delivered = [validator.validate(e) for e in deliver(raw, seed=3)]
-    engine = make_engine(database_url)
+    engine = make_engine(caseload_database)
     published: dict[str, dict] = {}
     try:
         for i in range(0, len(delivered), 40):

@@ -5,10 +5,11 @@ from __future__ import annotations
 import random
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import httpx
 import pytest
-from conftest import bearer
+from conftest import bearer, migrated_sqlite_database
 from fastapi import FastAPI
 
 from reporting.changes import as_facts
@@ -27,7 +28,7 @@ EVERYTHING = bearer("reports:read", "reports:read:detail", "ops:read", subject="
 
 
 async def loaded_database(url: str) -> str:
-    await migrate(url)
+    """The database of `url`, with reporting's tables, holding the sample facts."""
     engine = make_engine(url)
     rng = random.Random(11)
     facts = [*sample_facts(), *(random_history(rng, f"benefit:rnd:{i}", 1, 2) for i in range(40))]
@@ -42,9 +43,14 @@ def reporting_app(url: str) -> FastAPI:
     return create_app(settings)
 
 
+async def loaded_sqlite_database(path: Path) -> str:
+    """A new SQLite database at `path` holding the sample facts."""
+    return await loaded_database(await migrated_sqlite_database(path, migrate))
+
+
 @pytest.fixture
-async def loaded_url(database_url: str) -> str:
-    return await loaded_database(database_url)
+async def loaded_url(reporting_database: str) -> str:
+    return await loaded_database(reporting_database)
 
 
 @pytest.fixture

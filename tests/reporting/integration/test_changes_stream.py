@@ -9,12 +9,13 @@ import random
 from datetime import UTC, date, datetime
 from typing import Any
 
-from conftest import fresh_postgres_database
+from conftest import migrated_postgres_database
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from reporting.integration.test_kpi_five_years import facts_of
 from reporting.integration.test_kpi_materialised import ORGANISATION, ORGANISATIONS
+from stroom_caseload.commands import migrate as caseload_migrate
 from stroom_contract.bsn import Pseudonymiser
 from stroom_contract.facts import ClientRecord, Fact
 from stroom_contract.validation import EventValidator
@@ -30,7 +31,6 @@ TABLES = (t.entities, t.count_spells, t.placement_spells, t.applications, t.phas
 async def load(url: str, batches: list[list[Fact]]) -> tuple[dict[str, Any], int]:
     """Every row of the entities' tables but their ids, and the monthly counts that are not zero;
     and how many changes had to wait for their base."""
-    await migrate(url)
     engine = make_engine(url)
     parked = 0
     try:
@@ -57,17 +57,19 @@ async def _rows(engine: AsyncEngine) -> dict[str, Any]:
 
 
 async def test_shuffled_duplicated_changes_end_in_the_rows_of_the_ordered_ones(
-    database_url: str, postgres_server_url: str, pseudonymiser: Pseudonymiser
+    reporting_database: str, postgres_server_url: str, pseudonymiser: Pseudonymiser
 ) -> None:
     raw = list(
         simulate_history(ORGANISATION, years=2, seed=23, start=date(2021, 1, 1), scale=0.02, noise=True)
     )
     validator = EventValidator(pseudonymiser, ORGANISATIONS.municipality_codes)
-    published = await facts_of(raw, validator, await fresh_postgres_database(postgres_server_url))
+    published = await facts_of(
+        raw, validator, await migrated_postgres_database(postgres_server_url, caseload_migrate)
+    )
     changes = [f for batch in published for f in batch if not isinstance(f, ClientRecord)]
     # The stream holds changes on top of earlier ones, not only full ones.
     assert sum(c.base is not None for c in changes) > len(changes) // 5
-    in_order, waited = await load(await fresh_postgres_database(postgres_server_url), published)
+    in_order, waited = await load(await migrated_postgres_database(postgres_server_url, migrate), published)
     assert waited == 0
     rng = random.Random(5)
     facts = [f for batch in published for f in batch]
@@ -78,7 +80,7 @@ async def test_shuffled_duplicated_changes_end_in_the_rows_of_the_ordered_ones(
         size = rng.randrange(1, 60)
         batches.append(facts[:size])
         facts = facts[size:]
-    shuffled, waited = await load(database_url, batches)
+    shuffled, waited = await load(reporting_database, batches)
     assert waited > 10
     assert in_order[t.pending_changes.name] == []
     assert in_order[t.count_spells.name]

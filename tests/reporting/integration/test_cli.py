@@ -9,12 +9,12 @@ import pytest
 from openpyxl import load_workbook
 from typer.testing import CliRunner
 
-from reporting.integration.conftest import loaded_database
+from reporting.integration.conftest import loaded_sqlite_database
 from stroom_cli.report import app
 
 
 def test_report_monthly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    url = asyncio.run(loaded_database(f"sqlite+aiosqlite:///{tmp_path / 'reporting.db'}"))
+    url = asyncio.run(loaded_sqlite_database(tmp_path / "reporting.db"))
     monkeypatch.setenv("DATABASE_URL", url)
     args = ["monthly", "--organisation", "werksaam-westfriesland", "--from", "2024-01", "--to", "2024-03"]
     result = CliRunner().invoke(
@@ -44,7 +44,7 @@ def test_report_monthly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
 
 
 def test_report_board(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    url = asyncio.run(loaded_database(f"sqlite+aiosqlite:///{tmp_path / 'reporting.db'}"))
+    url = asyncio.run(loaded_sqlite_database(tmp_path / "reporting.db"))
     monkeypatch.setenv("DATABASE_URL", url)
     out = tmp_path / "bestuur.xlsx"
     args = ["board", "--organisation", "werksaam-westfriesland", "--from", "2024-01", "--to", "2024-12"]
@@ -86,7 +86,7 @@ def test_every_report_family(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    url = asyncio.run(loaded_database(f"sqlite+aiosqlite:///{tmp_path / 'reporting.db'}"))
+    url = asyncio.run(loaded_sqlite_database(tmp_path / "reporting.db"))
     monkeypatch.setenv("DATABASE_URL", url)
     out = tmp_path / "out"
     out.mkdir()
@@ -113,7 +113,7 @@ def test_every_report_family(
 
 
 def _kpis_at(columns: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    url = asyncio.run(loaded_database(f"sqlite+aiosqlite:///{tmp_path / 'reporting.db'}"))
+    url = asyncio.run(loaded_sqlite_database(tmp_path / "reporting.db"))
     monkeypatch.setenv("DATABASE_URL", url)
     monkeypatch.setenv("COLUMNS", str(columns))
     args = ["kpis", "--organisation", "werksaam-westfriesland", "--from", "2024-01", "--to", "2024-12"]

@@ -13,7 +13,6 @@ from stroom_contract.codes import ClientStream, SanctionKind
 from stroom_contract.facts import Assessment, ClientFact, CoachAssignment, PlanSent, ProgressReport, Sanction
 from stroom_platform.db import make_engine
 from stroom_reporting import tables as t
-from stroom_reporting.commands import migrate
 from stroom_reporting.repository import apply_facts
 
 RETRACTED = datetime(2024, 6, 1, tzinfo=UTC)
@@ -21,7 +20,7 @@ RETRACTED = datetime(2024, 6, 1, tzinfo=UTC)
 COACH = 'coach-é\u2028"x'
 
 
-async def test_every_type_of_record_is_stored_in_its_columns(database_url: str) -> None:
+async def test_every_type_of_record_is_stored_in_its_columns(reporting_database: str) -> None:
     facts: list[ClientFact] = [
         Assessment(
             assessed_on=date(2024, 1, 1),
@@ -37,8 +36,7 @@ async def test_every_type_of_record_is_stored_in_its_columns(database_url: str) 
     ]
     records = [record("c1", f"src|e{i}", fact) for i, fact in enumerate(facts)]
     records[-1] = records[-1].model_copy(update={"retracted_at": RETRACTED})
-    await migrate(database_url)
-    engine = make_engine(database_url)
+    engine = make_engine(reporting_database)
     try:
         async with engine.begin() as conn:
             await apply_facts(conn, records, datetime.now(UTC))

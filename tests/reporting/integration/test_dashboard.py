@@ -30,7 +30,7 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import WebDriverWait
 
-from reporting.integration.conftest import EVERYTHING, loaded_database, reporting_app
+from reporting.integration.conftest import EVERYTHING, loaded_sqlite_database, reporting_app
 from reporting.samples import benefit
 from stroom_platform.broker import free_port
 from stroom_platform.db import make_engine
@@ -57,9 +57,9 @@ Doc = dict[str, Any]
 Table = list[list[str]]
 
 
-async def with_returns(url: str) -> str:
+async def with_returns(path: Path) -> str:
     """The loaded history and clients who left and came back: the revolving door has figures."""
-    await loaded_database(url)
+    url = await loaded_sqlite_database(path)
     returns = [
         benefit("door-1", "GM0405", date(2023, 5, 1), date(2024, 2, 15)),
         benefit("door-1-back", "GM0405", date(2024, 5, 1), applicant="door-1"),
@@ -76,9 +76,7 @@ async def with_returns(url: str) -> str:
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The reporting service on a loaded database, in a thread of its own for the whole module."""
-    url = asyncio.run(
-        with_returns(f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('reporting') / 'reporting.db'}")
-    )
+    url = asyncio.run(with_returns(tmp_path_factory.mktemp("reporting") / "reporting.db"))
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(reporting_app(url), host="127.0.0.1", port=port, log_config=None))
     thread = threading.Thread(target=server.run, daemon=True)

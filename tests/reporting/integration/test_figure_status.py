@@ -20,7 +20,6 @@ from stroom_contract.facts import BenefitState, BenefitVersion, Fact, MemberSpel
 from stroom_platform.db import make_engine
 from stroom_platform.organisations import load_organisations
 from stroom_reporting import queries
-from stroom_reporting.commands import migrate
 from stroom_reporting.repository import apply_facts
 from stroom_reporting.service import reports
 
@@ -47,9 +46,8 @@ def started(ref: str, start: date, recorded: datetime) -> Fact:
 
 
 @pytest.fixture
-async def client(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    await migrate(database_url)
-    engine = make_engine(database_url)
+async def client(reporting_database: str) -> AsyncIterator[httpx.AsyncClient]:
+    engine = make_engine(reporting_database)
     facts = [
         started("early", date(2024, 1, 10), datetime(2024, 1, 15, tzinfo=UTC)),
         # January 2024 is definitive from 2024-07-01 on; this start in January comes in September.
@@ -59,7 +57,7 @@ async def client(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
     async with engine.begin() as conn:
         await apply_facts(conn, as_facts(facts), datetime.now(UTC))
     await engine.dispose()
-    app = reporting_app(database_url)
+    app = reporting_app(reporting_database)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://test", headers=EVERYTHING) as c:
         yield c
@@ -129,13 +127,14 @@ async def test_status_moves_through_the_three_and_a_late_event_is_a_revision(
 
 
 @pytest.mark.parametrize("as_of", [None, datetime(2024, 5, 1, tzinfo=UTC)])
-async def test_revisions_equal_the_figures_then_and_now(database_url: str, as_of: datetime | None) -> None:
+async def test_revisions_equal_the_figures_then_and_now(
+    reporting_database: str, as_of: datetime | None
+) -> None:
     """From the versions changed since, the differences are those of the whole report as known
     when each month became definitive and as known now (random histories with corrections)."""
-    await migrate(database_url)
     rng = random.Random(5)
     facts = [random_history(rng, f"benefit:rnd:{i}", 1, 4) for i in range(120)]
-    engine = make_engine(database_url)
+    engine = make_engine(reporting_database)
     async with engine.begin() as conn:
         await apply_facts(conn, as_facts(facts), datetime.now(UTC))
     organisations = load_organisations()

@@ -10,7 +10,6 @@ from reporting.samples import benefit
 from stroom_contract.facts import BenefitChange
 from stroom_platform.db import make_engine
 from stroom_reporting import tables as t
-from stroom_reporting.commands import migrate
 from stroom_reporting.repository import apply_facts
 
 
@@ -20,9 +19,8 @@ def recorded(ref: str, at: datetime) -> BenefitChange:
     return fact.model_copy(update={"rows": [row._replace(recorded_from=at) for row in fact.rows]})
 
 
-async def test_newest_recorded_and_last_applied_are_two_fields(database_url: str) -> None:
-    await migrate(database_url)
-    engine = make_engine(database_url)
+async def test_newest_recorded_and_last_applied_are_two_fields(reporting_database: str) -> None:
+    engine = make_engine(reporting_database)
     today, long_ago = datetime(2026, 11, 30, tzinfo=UTC), datetime(2020, 2, 1, tzinfo=UTC)
     try:
         async with engine.begin() as conn:

@@ -28,7 +28,6 @@ from stroom_platform.db import make_engine
 from stroom_platform.organisations import load_organisations
 from stroom_reporting import kpi_store
 from stroom_reporting import tables as t
-from stroom_reporting.commands import migrate
 from stroom_reporting.domain import kpi_cells
 from stroom_reporting.repository import apply_facts
 
@@ -76,10 +75,11 @@ async def _people(conn: AsyncConnection) -> list[tuple[str, str]]:
     return sorted((client, entity) for client, entity in await conn.execute(select(p.client_ref, p.entity)))
 
 
-async def _corrected(database_url: str, before: list[Fact], correction: list[Fact]) -> list[tuple[Any, ...]]:
+async def _corrected(
+    reporting_database: str, before: list[Fact], correction: list[Fact]
+) -> list[tuple[Any, ...]]:
     """The cells after `before` and then `correction` were applied, checked against a rebuild."""
-    await migrate(database_url)
-    engine = make_engine(database_url)
+    engine = make_engine(reporting_database)
     try:
         for facts in (before, correction):
             async with engine.begin() as conn:
@@ -100,7 +100,7 @@ async def _corrected(database_url: str, before: list[Fact], correction: list[Fac
 
 @pytest.mark.parametrize("rewritten", [False, True])
 async def test_a_plan_of_the_applications_former_client_loses_its_lead_time(
-    database_url: str, rewritten: bool
+    reporting_database: str, rewritten: bool
 ) -> None:
     # The plan names no application: it is linked to its client's application received before it.
     plan = ClientRecord(
@@ -122,7 +122,7 @@ async def test_a_plan_of_the_applications_former_client_loses_its_lead_time(
     )
     correction = as_facts([History(entity, 2, versions)])
 
-    cells = await _corrected(database_url, before, correction)
+    cells = await _corrected(reporting_database, before, correction)
 
     k3 = [(row[0], row[1], row[4], row[5], row[6], row[7], row[8]) for row in cells if row[1] == kpi_cells.K3]
     # 22 days from received to sent, until the application turned out to be another client's.
@@ -131,7 +131,7 @@ async def test_a_plan_of_the_applications_former_client_loses_its_lead_time(
 
 @pytest.mark.parametrize("rewritten", [False, True])
 async def test_the_former_members_earlier_outflow_no_longer_counts_a_return(
-    database_url: str, rewritten: bool
+    reporting_database: str, rewritten: bool
 ) -> None:
     earlier, later = "benefit:src:b1", "benefit:src:b2"
     left = _benefit("c1", date(2023, 6, 1), date(2024, 1, 31), KNOWN)
@@ -143,7 +143,7 @@ async def test_the_former_members_earlier_outflow_no_longer_counts_a_return(
         versions = [returned, _benefit("c2", date(2024, 4, 1), None, CORRECTED)]
     correction = as_facts([History(later, 2, versions)])
 
-    cells = await _corrected(database_url, before, correction)
+    cells = await _corrected(reporting_database, before, correction)
 
     k5 = [(row[0], row[4], row[5], row[6], row[7], row[8]) for row in cells if row[1] == kpi_cells.K5]
     # c1's outflow to work counted as returned within 183 days until the return was c2's.

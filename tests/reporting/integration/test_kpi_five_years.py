@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
-from conftest import fresh_postgres_database
+from conftest import migrated_postgres_database
 
 from reporting.integration.test_kpi_materialised import (
     CODES,
@@ -27,7 +27,6 @@ from stroom_contract.bsn import Pseudonymiser
 from stroom_contract.facts import Fact
 from stroom_contract.validation import EventValidator
 from stroom_platform.db import make_engine
-from stroom_reporting.commands import migrate
 from stroom_reporting.consumer import FACT_ADAPTER
 from stroom_reporting.domain import kpis
 from stroom_reporting.repository import apply_facts
@@ -47,8 +46,8 @@ BATCH = 400  # events per caseload transaction, as a consumer's poll
 async def facts_of(
     raw: Sequence[dict[str, Any]], validator: EventValidator, caseload_url: str
 ) -> list[list[Fact]]:
-    """The facts caseload publishes for the raw events delivered in order, batch by batch."""
-    await caseload_migrate(caseload_url)
+    """The facts caseload publishes for the raw events delivered in order, batch by batch, on the
+    database of `caseload_url` with caseload's tables."""
     engine = make_engine(caseload_url)
     published: list[list[Fact]] = []
     try:
@@ -74,13 +73,14 @@ def mismatches(expected: list[dict[str, Any]], got: list[dict[str, Any]]) -> lis
 
 @pytest.mark.long
 async def test_the_materialised_sheet_equals_the_reference_over_five_years(
-    database_url: str, postgres_server_url: str, pseudonymiser: Pseudonymiser
+    reporting_database: str, postgres_server_url: str, pseudonymiser: Pseudonymiser
 ) -> None:
     raw = list(simulate_history(ORGANISATION, years=YEARS, seed=14, start=START, scale=SCALE, noise=True))
     validator = EventValidator(pseudonymiser, ORGANISATIONS.municipality_codes)
-    batches = await facts_of(raw, validator, await fresh_postgres_database(postgres_server_url))
-    await migrate(database_url)
-    engine = make_engine(database_url)
+    batches = await facts_of(
+        raw, validator, await migrated_postgres_database(postgres_server_url, caseload_migrate)
+    )
+    engine = make_engine(reporting_database)
     for batch in batches:
         async with engine.begin() as conn:
             await apply_facts(conn, batch, datetime.now(UTC), ORGANISATIONS)

@@ -32,7 +32,6 @@ from stroom_platform.db import make_engine
 from stroom_platform.organisations import load_organisations
 from stroom_reporting import kpi_store, queries
 from stroom_reporting import tables as t
-from stroom_reporting.commands import migrate
 from stroom_reporting.domain import kpi_cells, kpis
 from stroom_reporting.domain.months import first_day, last_day, next_month
 from stroom_reporting.repository import apply_facts
@@ -235,11 +234,10 @@ async def _wipe(conn: AsyncConnection) -> None:
 )
 @pytest.mark.long
 @given(st.integers(0, 2**32))
-async def test_the_materialised_sheet_equals_the_recomputed_one(database_url: str, seed: int) -> None:
-    await migrate(database_url)
+async def test_the_materialised_sheet_equals_the_recomputed_one(reporting_database: str, seed: int) -> None:
     rng = random.Random(seed)
     batches, late = history(rng)
-    engine = make_engine(database_url)
+    engine = make_engine(reporting_database)
     async with engine.begin() as conn:
         await _wipe(conn)
     for batch in batches:

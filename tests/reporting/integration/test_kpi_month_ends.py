@@ -16,7 +16,6 @@ from stroom_contract.facts import Assessment, ClientRecord, Fact, PlanSent, Prog
 from stroom_platform.db import make_engine
 from stroom_reporting import queries
 from stroom_reporting import tables as t
-from stroom_reporting.commands import migrate
 from stroom_reporting.domain import kpi_cells, kpis
 from stroom_reporting.domain.months import month_range
 from stroom_reporting.kpi_store import benefits_of
@@ -54,11 +53,10 @@ def assessments(rng: random.Random) -> list[Fact]:
     return facts
 
 
-async def test_month_end_counts_equal_the_definition(database_url: str) -> None:
-    await migrate(database_url)
+async def test_month_end_counts_equal_the_definition(reporting_database: str) -> None:
     rng = random.Random(3)
     facts = [*(random_history(rng, f"benefit:rnd:{i}", 1, 3) for i in range(150)), *assessments(rng)]
-    engine = make_engine(database_url)
+    engine = make_engine(reporting_database)
     async with engine.begin() as conn:
         await apply_facts(conn, as_facts(facts), datetime.now(UTC))
     first, last = 202301, 202412

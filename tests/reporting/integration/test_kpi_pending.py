@@ -25,7 +25,6 @@ from stroom_contract.facts import Fact
 from stroom_platform import dialect
 from stroom_platform.db import make_engine
 from stroom_reporting import tables as t
-from stroom_reporting.commands import migrate
 from stroom_reporting.repository import apply_facts, reclaim_pending, restate_kpis, restate_kpis_apart
 
 
@@ -56,14 +55,15 @@ async def _pending(engine: AsyncEngine) -> int:
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(st.integers(0, 2**32))
-async def test_restating_behind_the_facts_equals_restating_each_batch(database_url: str, seed: int) -> None:
-    await migrate(database_url)
+async def test_restating_behind_the_facts_equals_restating_each_batch(
+    reporting_database: str, seed: int
+) -> None:
     rng = random.Random(seed)
     batches, late = history(rng)
     # Smaller batches than the history's three: a benefit's facts fall into several of them.
     facts: list[Fact] = [f for batch in (*batches, late) for f in batch]
     small = [facts[i : i + 40] for i in range(0, len(facts), 40)]
-    engine = make_engine(database_url)
+    engine = make_engine(reporting_database)
     try:
         async with engine.begin() as conn:
             await _wipe(conn)
@@ -100,11 +100,10 @@ async def test_restating_behind_the_facts_equals_restating_each_batch(database_u
         await engine.dispose()
 
 
-async def test_cells_wait_until_restated(database_url: str) -> None:
-    await migrate(database_url)
+async def test_cells_wait_until_restated(reporting_database: str) -> None:
     rng = random.Random(7)
     batches, _ = history(rng)
-    engine = make_engine(database_url)
+    engine = make_engine(reporting_database)
     try:
         async with engine.begin() as conn:
             await _wipe(conn)
@@ -128,10 +127,9 @@ async def _queue_bytes(engine: AsyncEngine) -> int:
         return int(size or 0)
 
 
-async def test_a_reclaim_frees_the_space_of_what_was_restated(database_url: str) -> None:
-    await migrate(database_url)
+async def test_a_reclaim_frees_the_space_of_what_was_restated(reporting_database: str) -> None:
     batches, _ = history(random.Random(7))
-    engine = make_engine(database_url)
+    engine = make_engine(reporting_database)
     postgres = dialect.is_postgres(engine)
     try:
         async with engine.begin() as conn:

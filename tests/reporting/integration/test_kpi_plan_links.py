@@ -18,7 +18,6 @@ from stroom_contract.facts import ApplicationState, ApplicationVersion, Fact, Pl
 from stroom_platform.db import make_engine
 from stroom_platform.dialect import is_postgres
 from stroom_reporting import tables as t
-from stroom_reporting.commands import migrate
 from stroom_reporting.repository import apply_facts
 
 SENT = date(2024, 3, 1)
@@ -63,9 +62,8 @@ async def _lead_days(conn: AsyncConnection, record_id: str) -> list[str]:
     return [detail for (detail,) in rows]
 
 
-async def test_links_are_written_when_they_change_only(database_url: str) -> None:
-    await migrate(database_url)
-    engine = make_engine(database_url)
+async def test_links_are_written_when_they_change_only(reporting_database: str) -> None:
+    engine = make_engine(reporting_database)
 
     async def apply(*facts: Any) -> None:
         async with engine.begin() as conn:

@@ -16,7 +16,6 @@ from stroom_contract.codes import ClientStream, Decision, InflowReason, OutflowR
 from stroom_contract.facts import Assessment, Fact, PlanSent, ProgressReport
 from stroom_platform.db import make_engine
 from stroom_reporting import kpi_store
-from stroom_reporting.commands import migrate
 from stroom_reporting.repository import apply_facts, restate_kpis
 from stroom_reporting.service.kpis import STILL_RESTATING
 
@@ -47,8 +46,7 @@ FACTS = [
 async def _app(
     url: str, headers: dict[str, str] = EVERYTHING, facts: Sequence[Fact] = FACTS
 ) -> httpx.AsyncClient:
-    """A client of the reporting app over a database holding `facts`."""
-    await migrate(url)
+    """A client of the reporting app over a database with reporting's tables, holding `facts`."""
     engine = make_engine(url)
     async with engine.begin() as conn:
         await apply_facts(conn, facts, datetime.now(UTC))
@@ -62,8 +60,8 @@ def figures(doc: dict, municipality: str) -> dict[str, dict]:
     return {r["kpi"]: r for r in doc["tables"]["kpis"]["rows"] if r["municipality"] == municipality}
 
 
-async def test_kpis_of_hand_made_facts(database_url: str) -> None:
-    async with await _app(database_url) as client:
+async def test_kpis_of_hand_made_facts(reporting_database: str) -> None:
+    async with await _app(reporting_database) as client:
         response = await client.get("/v1/reports/kpis", params={"municipality": "GM0405", **PERIOD})
         assert response.status_code == 200, response.text
         hoorn = figures(response.json(), "GM0405")
@@ -108,16 +106,17 @@ async def test_kpis_of_hand_made_facts(database_url: str) -> None:
         assert "Hoorn" in load_workbook(io.BytesIO(xlsx.content)).sheetnames
 
 
-async def test_the_source_line_says_so_while_kpi_cells_wait_for_their_restate(database_url: str) -> None:
+async def test_the_source_line_says_so_while_kpi_cells_wait_for_their_restate(
+    reporting_database: str,
+) -> None:
     """Behind a backlog the facts are in the read models before their KPI cells are restated: the
     sheet's source line must not claim the cells hold every event up to the newest recorded."""
-    await migrate(database_url)
-    engine = make_engine(database_url)
+    engine = make_engine(reporting_database)
     params = {"municipality": "GM0405", **PERIOD}
 
     async def sheet(query: dict[str, str]) -> dict[str, dict]:
         async with httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=reporting_app(database_url)),
+            transport=httpx.ASGITransport(app=reporting_app(reporting_database)),
             base_url="http://t",
             headers=EVERYTHING,
         ) as client:
@@ -150,7 +149,7 @@ async def test_the_source_line_says_so_while_kpi_cells_wait_for_their_restate(da
     assert (restated["K1"]["value"], restated["K1"]["basis"]) == (181.0, 1)
 
 
-async def test_one_moment_in_any_offset_gives_one_k5(database_url: str) -> None:
+async def test_one_moment_in_any_offset_gives_one_k5(reporting_database: str) -> None:
     """K5's report day is the report date of the monthly report: `asOf`'s day in UTC, so one
     moment written with another offset is one sheet (b2's six months end on 31 August 2024)."""
 
@@ -159,7 +158,7 @@ async def test_one_moment_in_any_offset_gives_one_k5(database_url: str) -> None:
         hoorn = figures((await client.get("/v1/reports/kpis", params=params)).json(), "GM0405")
         return hoorn["K5"]["value"], hoorn["K5_pending"]["value"]
 
-    async with await _app(database_url) as client:
+    async with await _app(reporting_database) as client:
         for utc, dutch in [
             ("2024-08-29T22:30:00Z", "2024-08-30T00:30:00+02:00"),
             ("2024-08-30T22:30:00Z", "2024-08-31T00:30:00+02:00"),
@@ -168,8 +167,8 @@ async def test_one_moment_in_any_offset_gives_one_k5(database_url: str) -> None:
             assert await k5(client, utc) == await k5(client, dutch), utc
 
 
-async def test_kpis_are_authorised_per_municipality(database_url: str) -> None:
-    async with await _app(database_url, headers={}) as client:
+async def test_kpis_are_authorised_per_municipality(reporting_database: str) -> None:
+    async with await _app(reporting_database, headers={}) as client:
         hoorn = HOORN
         doc = (await client.get("/v1/reports/kpis", params=PERIOD, headers=hoorn)).json()
         assert {r["municipality"] for r in doc["tables"]["kpis"]["rows"]} == {"GM0405", "*"}
@@ -254,8 +253,8 @@ DOOR = [
 ]
 
 
-async def test_the_revolving_door_also_as_an_organisation_total(database_url: str) -> None:
-    async with await _app(database_url, facts=DOOR) as client:
+async def test_the_revolving_door_also_as_an_organisation_total(reporting_database: str) -> None:
+    async with await _app(reporting_database, facts=DOOR) as client:
         params = {"organisation": "werksaam-westfriesland", **PERIOD}
         rows = (await client.get("/v1/reports/kpis", params=params)).json()["tables"]["revolving_door"][
             "rows"
@@ -309,8 +308,8 @@ ELSEWHERE = [
 ]
 
 
-async def test_a_return_counts_in_the_organisation_only(database_url: str) -> None:
-    async with await _app(database_url, facts=ELSEWHERE) as client:
+async def test_a_return_counts_in_the_organisation_only(reporting_database: str) -> None:
+    async with await _app(reporting_database, facts=ELSEWHERE) as client:
         params = {"organisation": "werksaam-westfriesland", **PERIOD}
         doc = (await client.get("/v1/reports/kpis", params=params)).json()
         hoorn = figures(doc, "GM0405")

@@ -14,7 +14,6 @@ from reporting.reference import reference_monthly
 from stroom_contract.facts import Fact
 from stroom_platform.db import make_engine
 from stroom_platform.organisations import OrganisationsConfig
-from stroom_reporting.commands import migrate
 from stroom_reporting.domain.months import format_month, month_range
 from stroom_reporting.repository import apply_facts
 from stroom_reporting.service import reports
@@ -73,10 +72,9 @@ async def assert_equals_reference(
 
 
 async def test_monthly_equals_reference_through_corrections(
-    database_url: str, organisations: OrganisationsConfig
+    reporting_database: str, organisations: OrganisationsConfig
 ) -> None:
-    await migrate(database_url)
-    engine = make_engine(database_url)
+    engine = make_engine(reporting_database)
     rng = random.Random(20240601)
     latest = {
         f"benefit:src:{i}": random_history(rng, f"benefit:src:{i}", 1, rng.randint(1, 4)) for i in range(80)
@@ -107,12 +105,11 @@ async def test_monthly_equals_reference_through_corrections(
     await engine.dispose()
 
 
-async def test_trace_count_equals_figure(database_url: str, organisations: OrganisationsConfig) -> None:
+async def test_trace_count_equals_figure(reporting_database: str, organisations: OrganisationsConfig) -> None:
     from stroom_reporting import queries
     from stroom_reporting.domain.months import last_day, previous_month
 
-    await migrate(database_url)
-    engine = make_engine(database_url)
+    engine = make_engine(reporting_database)
     rng = random.Random(7)
     histories = [random_history(rng, f"benefit:src:{i}", 1, 2) for i in range(60)]
     await apply_shuffled(engine, histories, rng)

@@ -31,7 +31,6 @@ from reporting.integration.test_kpi_materialised import (
 from stroom_platform.db import make_engine
 from stroom_reporting import kpi_store
 from stroom_reporting import tables as t
-from stroom_reporting.commands import migrate
 from stroom_reporting.domain import kpi_cells
 from stroom_reporting.repository import apply_facts
 from stroom_reporting.service.reports import REGULATIONS, UNITS, monthly
@@ -49,12 +48,11 @@ examples = settings(
 
 
 async def _loaded(
-    database_url: str, seed: int, check: Callable[[AsyncConnection], Awaitable[None]]
+    reporting_database: str, seed: int, check: Callable[[AsyncConnection], Awaitable[None]]
 ) -> AsyncEngine:
     """A random history loaded batch by batch, then its late facts, `check`ed after each."""
-    await migrate(database_url)
     batches, late = history(random.Random(seed))
-    engine = make_engine(database_url)
+    engine = make_engine(reporting_database)
     async with engine.begin() as conn:
         await _wipe(conn)
     for batch in [*batches, late]:
@@ -80,12 +78,14 @@ async def _monthly_reports(conn: AsyncConnection) -> list[Any]:
 
 @examples
 @given(st.integers(0, 2**32))
-async def test_a_sheet_reads_the_month_ends_before_its_period_per_year(database_url: str, seed: int) -> None:
+async def test_a_sheet_reads_the_month_ends_before_its_period_per_year(
+    reporting_database: str, seed: int
+) -> None:
     async def year_changes(conn: AsyncConnection) -> None:
         years = await _year_totals(conn, t.kpi_year_changes)
         assert years == _per_year((await _cells(conn))[1], kpi_cells.CHANGES)
 
-    engine = await _loaded(database_url, seed, year_changes)
+    engine = await _loaded(reporting_database, seed, year_changes)
     async with engine.connect() as conn:
         years = await _year_totals(conn, t.kpi_year_changes)
     # A seed whose history leaves a measure with no net change in any year says nothing of that
@@ -122,12 +122,14 @@ async def _flows(conn: AsyncConnection, table: Any, period: Any) -> Counter[tupl
 
 @examples
 @given(st.integers(0, 2**32))
-async def test_a_report_reads_the_flows_before_its_period_per_year(database_url: str, seed: int) -> None:
+async def test_a_report_reads_the_flows_before_its_period_per_year(
+    reporting_database: str, seed: int
+) -> None:
     async def year_flows(conn: AsyncConnection) -> None:
         years = await _flows(conn, t.year_flows, lambda c: c.year)
         assert years == await _flows(conn, t.monthly, lambda c: c.month // 100)
 
-    engine = await _loaded(database_url, seed, year_flows)
+    engine = await _loaded(reporting_database, seed, year_flows)
     async with engine.connect() as conn:
         assert {key[3] for key in await _flows(conn, t.year_flows, lambda c: c.year)} >= {2022, 2023, 2024}
         reports = [await _monthly_reports(conn), await _sheets(conn)]
