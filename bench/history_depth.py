@@ -31,6 +31,7 @@ from typing import Any
 import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from bench.postgres import drop_databases
 from stroom_contract.bsn import Pseudonymiser
 from stroom_contract.kafka_binding import encode
 from stroom_contract.keys import entity_key
@@ -328,8 +329,8 @@ async def history_depths(
             d.worker.send_signal(signal.SIGTERM)
         for d in started:
             d.worker.wait(timeout=60)
-            await admin.execute(f'DROP DATABASE IF EXISTS "{d.database}" WITH (FORCE)')
         await admin.close()
+        await drop_databases([d.database for d in started], f"{admin_url}/postgres")
     results = [summary(d, started[0]) for d in started]
     for result in results:
         print(

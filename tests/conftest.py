@@ -3,7 +3,6 @@ and an OAuth issuer of the tests' own whose tokens every service of the run trus
 
 from __future__ import annotations
 
-import asyncio
 import atexit
 import os
 import random
@@ -24,6 +23,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import settings
 
+from bench.postgres import drop_databases
 from stroom_caseload import commands as caseload_commands
 from stroom_contract.bsn import Pseudonymiser
 from stroom_intake import commands as intake_commands
@@ -132,26 +132,7 @@ async def postgres_server_url() -> AsyncIterator[str]:
         await admin.close()
     base = ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
     yield f"{base}/{name}"
-    await _drop_databases([name, *_CREATED])
-
-
-# PostgreSQL 15 forces a checkpoint for each DROP DATABASE and waits for it; drops that wait at
-# the same time share one, so a worker's databases are dropped side by side, not a checkpoint each.
-_DROPPING_AT_ONCE = 20
-
-
-async def _drop_databases(names: list[str]) -> None:
-    slots = asyncio.Semaphore(_DROPPING_AT_ONCE)
-
-    async def drop(database: str) -> None:
-        async with slots:
-            admin = await asyncpg.connect(ADMIN_DSN)
-            try:
-                await admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-            finally:
-                await admin.close()
-
-    await asyncio.gather(*(drop(database) for database in names))
+    await drop_databases([name, *_CREATED], ADMIN_DSN)
 
 
 _CREATED: list[str] = []
