@@ -200,8 +200,10 @@ def harness(postgres_server_url: str, organisations: OrganisationsConfig) -> Ite
     harness = Harness(loop, url, organisations)
     try:
         yield harness
-        # Most batches hold something acceptable: the check is not vacuous.
-        assert harness.applied > 30
+        # Batches that hold something acceptable come often enough that the check is not vacuous.
+        # Over 28 runs of the 60 examples 23 to 80 events were applied (median 57): a floor of 30
+        # failed one run in 28 by chance alone, so the floor sits well below the spread.
+        assert harness.applied > 10
     finally:
         loop.run_until_complete(harness.intake.dispose())
         loop.run_until_complete(harness.caseload.dispose())
