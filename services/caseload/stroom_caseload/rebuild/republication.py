@@ -36,7 +36,10 @@ class RepublicationRefused(Exception):
 async def _publishing(settings: CaseloadSettings) -> AsyncIterator[tuple[Send, AsyncConnection]]:
     """Raises RepublicationRefused, once every send has an answer, when any was refused: the
     producer's `flush` waits for them all but raises none of their failures."""
-    producer = broker_of(settings).producer(linger_ms=20, max_batch_size=settings.facts_batch_bytes)
+    # No linger, as the live worker's facts producer: every send hands over whole record batches
+    # (`send_all`), and a linger only held back each call's last, partial ones, and with them
+    # the next call's first batch for the same partition.
+    producer = broker_of(settings).producer(linger_ms=0, max_batch_size=settings.facts_batch_bytes)
     engine = settings.database_engine("caseload")
     sent: list[asyncio.Future[object]] = []
 
