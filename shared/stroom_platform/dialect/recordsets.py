@@ -1,6 +1,6 @@
 """Inserts of rows given as dicts, on PostgreSQL all of a table's rows as one JSON parameter
-(an array per column costs asyncpg more in Python than the JSON costs the server), and
-several tables' rows in one statement."""
+(an array per column costs asyncpg more in Python than the JSON costs the server) with long texts
+beside it (`Texts`), and several tables' rows in one statement."""
 
 from __future__ import annotations
 
@@ -29,6 +29,31 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from stroom_platform.dialect.engines import fetch_on_driver, is_postgres
 from stroom_platform.dialect.statements import OnConflict, sql_text
 
+# Columns of long texts (a JSON document of their own, say) whose values go beside the rows' JSON,
+# each column's values in the rows' order: in the JSON, PostgreSQL reads such a text twice (the
+# parameter is checked as JSON, then each row is read out of it) and copies out every escaped
+# character one at a time.
+Texts = Mapping[str, Sequence[str | None]]
+# A column of `Texts` travels as one text, its values joined by this character (an empty text
+# standing for None), which PostgreSQL splits: a text array cost the client more than the JSON
+# saved the server (asyncpg inspects every element). JSON holds no control character as it is.
+_SEPARATOR = "\x1f"
+
+
+def _joined(values: Sequence[str | None]) -> str | None:
+    """`values` as one text to split (`_SEPARATOR`); None where they could not be told apart."""
+    if "" in values:
+        return None
+    joined = _SEPARATOR.join(["" if value is None else value for value in values])
+    return joined if joined.count(_SEPARATOR) == len(values) - 1 else None
+
+
+def _with_texts(rows: Sequence[dict[str, Any]], texts: Texts | None) -> Sequence[dict[str, Any]]:
+    """`rows` with the `texts` in them, as SQLite takes them."""
+    if not texts:
+        return rows
+    return [row | {name: values[at] for name, values in texts.items()} for at, row in enumerate(rows)]
+
 
 async def insert_dicts(
     conn: AsyncConnection,
@@ -36,19 +61,22 @@ async def insert_dicts(
     rows: Sequence[dict[str, Any]],
     conflict: OnConflict | None = None,
     returning: Sequence[str] = (),
+    texts: Texts | None = None,
 ) -> list[Any]:
-    """Insert `rows` (dicts with the same columns) with one statement, on PostgreSQL all of them
-    in one JSON parameter (see `json_rows_insert`); the `returning` columns of the rows written."""
+    """Insert `rows` (dicts with the same columns, and the columns of `texts`) with one statement,
+    on PostgreSQL all of them in one JSON parameter (see `json_rows_insert`); the `returning`
+    columns of the rows written."""
     if not rows:
         return []
     if not is_postgres(conn):
         statement = conflict.sqlite_insert(table) if conflict else sqlite.insert(table)
+        given = _with_texts(rows, texts)
         if returning:
             # SQLAlchemy sends it as multi-row INSERT .. VALUES pages, which SQLite returns rows of.
-            return list(await conn.execute(statement.returning(*(table.c[c] for c in returning)), rows))
-        await conn.execute(statement, rows)
+            return list(await conn.execute(statement.returning(*(table.c[c] for c in returning)), given))
+        await conn.execute(statement, given)
         return []
-    sql, params = json_rows_insert(conn, table, rows)
+    sql, params = json_rows_insert(conn, table, rows, texts=texts)
     sql += conflict.sql() if conflict else ""
     if not returning:
         await conn.execute(sql_text(sql), params)
@@ -65,15 +93,16 @@ async def insert_dicts_reading(
     returning: Sequence[str],
     read: Select[Any],
     params: Mapping[str, Any],
+    texts: Texts | None = None,
 ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
     """`insert_dicts` with `returning`, and the rows of `read` (a read of other tables, with its
     bound `params`): on PostgreSQL in the same statement, as a statement's round trip is most of
     a small batch's cost. `read` must not read `table`: on PostgreSQL it sees the database as
     the statement began, on SQLite (read after the insert) as the insert left it."""
     if not rows or not is_postgres(conn):
-        written = await insert_dicts(conn, table, rows, conflict, returning)
+        written = await insert_dicts(conn, table, rows, conflict, returning, texts)
         return [tuple(row) for row in written], [tuple(row) for row in await conn.execute(read, dict(params))]
-    sql, json_params = json_rows_insert(conn, table, rows)
+    sql, json_params = json_rows_insert(conn, table, rows, texts=texts)
     sql += conflict.sql() if conflict else ""
     statement = _insert_reading(table, sql, tuple(returning), read)
     width = len(returning)
@@ -129,10 +158,12 @@ async def insert_dicts_together(
     conn: AsyncConnection,
     writes: Sequence[tuple[Table, Sequence[dict[str, Any]], OnConflict | None]],
     closings: Sequence[Closing] = (),
+    texts: Mapping[Table, Texts] | None = None,
 ) -> None:
-    """Each table's rows inserted as `insert_dicts` does, after the `closings`, which see no row
-    inserted here; on PostgreSQL all in one statement, since a statement's own cost is most of
-    a small batch's."""
+    """Each table's rows inserted as `insert_dicts` does, with the `texts` of their table (one
+    that `writes` names once) beside them, after the `closings`, which see no row inserted here;
+    on PostgreSQL all in one statement, since a statement's own cost is most of a small batch's."""
+    texts = texts or {}
     writes = [write for write in writes if write[1]]
     closings = [closing for closing in closings if closing.rows]
     if not is_postgres(conn):
@@ -142,7 +173,7 @@ async def insert_dicts_together(
                 [{f"_{name}": value for name, value in row.items()} for row in closing.rows],
             )
         for table, rows, conflict in writes:
-            await insert_dicts(conn, table, rows, conflict)
+            await insert_dicts(conn, table, rows, conflict, texts=texts.get(table))
         return
     parts, params = [], {}
     for n, closing in enumerate(closings):
@@ -150,7 +181,7 @@ async def insert_dicts_together(
         parts.append(f"u{n} AS ({sql})")
         params[f"closed{n}"] = _json(closing.rows)
     for n, (table, rows, conflict) in enumerate(writes):
-        sql, table_params = json_rows_insert(conn, table, rows, f"rows{n}")
+        sql, table_params = json_rows_insert(conn, table, rows, f"rows{n}", texts.get(table))
         parts.append(f"i{n} AS ({sql}{conflict.sql() if conflict else ''})")
         params.update(table_params)
     if parts:
@@ -185,24 +216,43 @@ def _closing_sql(dialect: Dialect, table: Table, keys: tuple[str, ...], column: 
 
 
 def json_rows_insert(
-    conn: AsyncConnection, table: Table, rows: Sequence[dict[str, Any]], param: str = "rows"
-) -> tuple[str, dict[str, str]]:
+    conn: AsyncConnection,
+    table: Table,
+    rows: Sequence[dict[str, Any]],
+    param: str = "rows",
+    texts: Texts | None = None,
+) -> tuple[str, dict[str, Any]]:
     """PostgreSQL's INSERT of `rows` (dicts with the same columns) as one JSON parameter named
     `param`: an array parameter per column costs the client more (asyncpg inspects each element
-    in Python) than reading the JSON costs PostgreSQL. The statement and its parameters."""
-    return _json_insert_sql(conn.dialect, table, tuple(rows[0]), param), {param: _json(rows)}
+    in Python) than reading the JSON costs PostgreSQL. The columns of `texts` go beside it (see
+    `Texts`), each in a text parameter named after `param` and its place. The statement and its
+    parameters."""
+    apart: tuple[str, ...] = ()
+    joined: list[str | None] = []
+    if texts:
+        apart, joined = tuple(texts), [_joined(values) for values in texts.values()]
+        if None in joined:
+            # A text holding the separator, or an empty one: all of them inside the JSON.
+            rows, apart, joined = _with_texts(rows, texts), (), []
+    params: dict[str, Any] = {param: _json(rows)}
+    params.update((f"{param}_{at}", text) for at, text in enumerate(joined))
+    return _json_insert_sql(conn.dialect, table, tuple(rows[0]), param, apart), params
 
 
 @cache
-def _json_insert_sql(dialect: Dialect, table: Table, given: tuple[str, ...], param: str) -> str:
-    """The INSERT of `json_rows_insert` for rows with the keys `given` (in any order), built once
-    for each: a statement of a live batch is built thousands of times a minute."""
+def _json_insert_sql(
+    dialect: Dialect, table: Table, given: tuple[str, ...], param: str, apart: tuple[str, ...] = ()
+) -> str:
+    """The INSERT of `json_rows_insert` for rows with the keys `given` (in any order) and the
+    columns `apart` beside them, built once for each: a statement of a live batch is built
+    thousands of times a minute."""
     names = tuple(c.name for c in table.columns if c.name in given)
-    values = ", ".join(_recordset_values(dialect, table, names))
-    columns = ", ".join(f'"{name}"' for name in names)
+    inserted = (*names, *apart)
+    values = ", ".join(_recordset_values(dialect, table, inserted))
+    columns = ", ".join(f'"{name}"' for name in inserted)
     return (
         f"INSERT INTO {table.name} ({columns})"  # noqa: S608 - table and column names come from our own metadata, values are bound parameters
-        f" SELECT {values} FROM {_recordset(names, param)}"
+        f" SELECT {values} FROM {_recordset(names, param, apart)}"
     )
 
 
@@ -211,10 +261,19 @@ def _json(rows: Sequence[dict[str, Any]]) -> str:
     return orjson.dumps(rows, option=orjson.OPT_NAIVE_UTC).decode()
 
 
-def _recordset(names: tuple[str, ...], param: str) -> str:
-    """The rows of the JSON parameter `param`, each of `names` read as text (`_recordset_values`)."""
+def _recordset(names: tuple[str, ...], param: str, apart: tuple[str, ...] = ()) -> str:
+    """The rows of the JSON parameter `param`, each of `names` read as text (`_recordset_values`),
+    and beside them, row by row, the columns `apart` split from their texts (`json_rows_insert`)."""
     fields = ", ".join(f'"{name}" text' for name in names)
-    return f"json_to_recordset(CAST(:{param} AS json)) AS r({fields})"
+    if not apart:
+        return f"json_to_recordset(CAST(:{param} AS json)) AS r({fields})"
+    split = (
+        f"string_to_array(CAST(:{param}_{at} AS text), chr({ord(_SEPARATOR)}), '')"
+        for at in range(len(apart))
+    )
+    arrays = "".join(f", unnest({array})" for array in split)
+    aliases = ", ".join(f'"{name}"' for name in (*names, *apart))
+    return f"ROWS FROM (json_to_recordset(CAST(:{param} AS json)) AS ({fields}){arrays}) AS r({aliases})"
 
 
 def _recordset_values(dialect: Dialect, table: Table, names: tuple[str, ...]) -> list[str]:

@@ -77,6 +77,58 @@ async def test_insert_dicts_on_conflict_keeps_or_sets_where_asked_and_returns_wh
     ]
 
 
+async def test_insert_dicts_takes_texts_beside_the_rows_and_stores_them_in_their_rows(
+    engine: AsyncEngine,
+) -> None:
+    moment = datetime(2026, 3, 29, 1, 30, tzinfo=timezone(timedelta(hours=2)))
+    # JSON of its own, escapes and all, as an event's wire is: stored as given.
+    document = '{"a":"\\"é\\n","b":[1,null]}'
+    read = select(versions.c.key).where(versions.c.version >= bindparam("least"))
+    async with engine.begin() as conn:
+        await conn.execute(versions.insert(), [{"key": "a", "version": 1}])
+        written = await insert_dicts(
+            conn,
+            rows,
+            [{"id": 1, "at": moment}, {"id": 2, "at": None}],
+            None,
+            ("id", "name"),
+            {"name": [document, "twee"]},
+        )
+        assert sorted(tuple(row) for row in written) == [(1, document), (2, "twee")]
+        replace = OnConflict(("id",), {"name": "excluded.name"})
+        again, found = await insert_dicts_reading(
+            conn,
+            rows,
+            [{"id": 2}, {"id": 3}],
+            replace,
+            ("id", "name"),
+            read,
+            {"least": 1},
+            {"name": ["2", "drie"]},
+        )
+        assert sorted(again) == [(2, "2"), (3, "drie")]
+        assert found == [("a",)]
+        await insert_dicts_together(
+            conn,
+            [(versions, [{"key": "b", "version": 2}], None), (rows, [{"id": 3}, {"id": 4}], replace)],
+            texts={rows: {"name": ["DRIE", "vier"]}},
+        )
+        # Texts that could not be told apart once joined (an empty one, one holding the
+        # separator) are stored as given all the same.
+        await insert_dicts(conn, rows, [{"id": 5}, {"id": 6}], texts={"name": ["", "x\x1fy"]})
+        stored = (await conn.execute(select(rows).order_by(rows.c.id))).all()
+        keys = (await conn.execute(select(versions.c.key).order_by(versions.c.key))).scalars().all()
+    assert [tuple(row) for row in stored] == [
+        (1, document, moment),
+        (2, "2", None),
+        (3, "DRIE", None),
+        (4, "vier", None),
+        (5, "", None),
+        (6, "x\x1fy", None),
+    ]
+    assert keys == ["a", "b"]
+
+
 async def test_insert_dicts_together_writes_every_table_and_delete_tails_cuts_each_key(
     engine: AsyncEngine,
 ) -> None:
