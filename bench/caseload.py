@@ -55,7 +55,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from prometheus_client.parser import text_string_to_metric_families
 
 from bench.history_depth import cpu_seconds, history_depths
-from bench.postgres import engine_url, server_dsn
+from bench.postgres import DatabaseCpu, engine_url, server_dsn
 from stroom_contract.bsn import Pseudonymiser
 from stroom_contract.kafka_binding import decode, encode
 from stroom_contract.keys import entity_key
@@ -239,27 +239,21 @@ def run_phase(phase: str, env: dict[str, str], *args: str, python: str = sys.exe
 
 
 class BackendSampler:
-    """The CPU of the PostgreSQL backends connected to one database, sampled every 100 ms while
-    a phase runs in another process. The rebuild opens and closes connections step by step: a
-    backend's last sample stands once it has gone, so up to 100 ms of each one's work is missed."""
+    """The CPU of the PostgreSQL processes working for one database (`DatabaseCpu`), sampled every
+    100 ms while a phase runs in another process, for the phase's steps."""
 
     def __init__(self, database: str) -> None:
         self.database = database
         self.samples: list[tuple[float, float]] = []
-        self._last: dict[int, float] = {}
 
     async def run(self) -> None:
-        admin = await asyncpg.connect(ADMIN)
-        try:
+        # Every 10 ms: the rebuild's statements that go parallel run for longer than that, and a
+        # watch every millisecond would take from the cores whose rate this measures.
+        async with DatabaseCpu(self.database, interval=0.01) as database:
             while True:
-                rows = await admin.fetch("SELECT pid FROM pg_stat_activity WHERE datname = $1", self.database)
-                for row in rows:
-                    with contextlib.suppress(OSError):  # a backend that ended meanwhile
-                        self._last[row["pid"]] = cpu_seconds(row["pid"])
-                self.samples.append((time.time(), sum(self._last.values())))
+                spent = (await database.seconds())[self.database]
+                self.samples.append((time.time(), spent))
                 await asyncio.sleep(0.1)
-        finally:
-            await admin.close()
 
     def between(self, start: float, end: float) -> float:
         def at(moment: float) -> float:
@@ -292,21 +286,6 @@ async def start_group_at_end(bootstrap: str, group: str, topic: str) -> None:
     finally:
         await consumer.stop()
         await probe.stop()
-
-
-async def backends_cpu(url: str) -> float:
-    """CPU of the PostgreSQL backends connected to the database of `url` (the workers' pools,
-    opened for this phase): the database's share of the work, which the workers' CPU leaves out."""
-    admin = await asyncpg.connect(ADMIN)
-    try:
-        rows = await admin.fetch("SELECT pid FROM pg_stat_activity WHERE datname = $1", url.rsplit("/", 1)[1])
-    finally:
-        await admin.close()
-    total = 0.0
-    for row in rows:
-        with contextlib.suppress(OSError):  # a backend that ended meanwhile
-            total += cpu_seconds(row["pid"])
-    return total
 
 
 async def freshness(
@@ -413,6 +392,10 @@ async def freshness(
     # stamped that much late. Cycles made meanwhile wait for the collection after it.
     gc.collect()
     gc.disable()
+    # Every 100 ms: the live path's statements do not go parallel, and a watch every millisecond
+    # would take from the cores whose delay this measures.
+    database = DatabaseCpu(env["DATABASE_URL"].rsplit("/", 1)[1], interval=0.1)
+    await database.start()
     begin = time.time()
     cpu_before = sum(cpu_seconds(worker.pid) for worker in workers)
     # The rest of what the rate asks of the machine: the broker, and this process (the load
@@ -470,7 +453,8 @@ async def freshness(
         cpu_seconds(pid) - before for pid, before in zip(others, others_before, strict=True)
     )
     gc.enable()
-    database_cpu = await backends_cpu(env["DATABASE_URL"])
+    database_cpu = sum((await database.seconds()).values())
+    await database.stop()
     stages, transactions = await asyncio.to_thread(worker_batches, ports, metrics_key)
     listener.cancel()
     await facts.stop()

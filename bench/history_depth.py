@@ -14,7 +14,6 @@ ratio to the shallowest depth's shows whether that cost grows with history.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import ctypes
 import os
 import secrets
@@ -31,7 +30,7 @@ from typing import Any
 import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from bench.postgres import drop_databases
+from bench.postgres import DatabaseCpu, drop_databases
 from stroom_contract.bsn import Pseudonymiser
 from stroom_contract.kafka_binding import encode
 from stroom_contract.keys import entity_key
@@ -227,21 +226,11 @@ async def start_depth(
     return Depth(depth, source, benefits, fact_keys, events_topic, database, worker, facts)
 
 
-async def backends_cpu(admin: asyncpg.Connection, database: str) -> dict[int, float]:
-    """CPU of each PostgreSQL backend connected to `database`."""
-    rows = await admin.fetch("SELECT pid FROM pg_stat_activity WHERE datname = $1", database)
-    spent = {}
-    for row in rows:
-        with contextlib.suppress(OSError):  # a backend that ended meanwhile
-            spent[row["pid"]] = cpu_seconds(row["pid"])
-    return spent
-
-
 async def measure_round(
-    depth: Depth, admin: asyncpg.Connection, producer: AIOKafkaProducer, validator: EventValidator, step: int
+    depth: Depth, database: DatabaseCpu, producer: AIOKafkaProducer, validator: EventValidator, step: int
 ) -> None:
     """One more event for each of the depth's benefits, and what it cost."""
-    database_before = await backends_cpu(admin, depth.database)
+    database_before = (await database.seconds())[depth.database]
     before = cpu_seconds(depth.worker.pid)
     started = time.time()
     events = [next(benefit_events(depth.source, benefit, step, 1)) for benefit in depth.benefits]
@@ -250,9 +239,7 @@ async def measure_round(
     await asyncio.sleep(SETTLE_SECONDS)
     depth.walls.append(time.time() - started)
     depth.worker_cpu.append(cpu_seconds(depth.worker.pid) - before)
-    database_after = await backends_cpu(admin, depth.database)
-    # A backend opened during the round counts from nothing.
-    depth.database_cpu.append(sum(cpu - database_before.get(pid, 0.0) for pid, cpu in database_after.items()))
+    depth.database_cpu.append((await database.seconds())[depth.database] - database_before)
 
 
 async def idle_rates(depths: list[Depth]) -> list[float]:
@@ -315,10 +302,13 @@ async def history_depths(
             for d in started:
                 d.worker.send_signal(signal.SIGUSR1)  # the profile of the rounds only
         before = await idle_rates(started)
-        for round_ in range(rounds):
-            turn = round_ % len(started)
-            for d in started[turn:] + started[:turn]:
-                await measure_round(d, admin, producer, validator, d.depth + round_)
+        # Every 100 ms: the live path's statements do not go parallel, and a watch every millisecond
+        # would take from the cores whose CPU per event this measures.
+        async with DatabaseCpu(*(d.database for d in started), interval=0.1) as database:
+            for round_ in range(rounds):
+                turn = round_ % len(started)
+                for d in started[turn:] + started[:turn]:
+                    await measure_round(d, database, producer, validator, d.depth + round_)
         after = await idle_rates(started)
         for d, rate_before, rate_after in zip(started, before, after, strict=True):
             d.idle_rate = (rate_before + rate_after) / 2

@@ -63,9 +63,9 @@ import orjson
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bench import duckdb_reference
-from bench.caseload import backends_cpu
 from bench.credentials import embedded_environment, reader
 from bench.history_depth import cpu_seconds
+from bench.postgres import DatabaseCpu
 from stroom_contract.codes import ClientStream, Decision, InflowReason, OutflowReason, Regulation, Role
 from stroom_contract.facts import (
     ApplicationChange,
@@ -449,12 +449,13 @@ async def timed(server: Server, path: str, query: dict[str, str], runs: int, bud
     `runs` is fewer), each answered 200 with the warm-up's body; from writing the request to
     having read the whole answer."""
     request = server.request(path, query)
-    async with connected(server) as http:
+    database = server.url.rsplit("/", 1)[1]
+    async with connected(server) as http, DatabaseCpu(database) as database_spent:
         await http.get(request)
         expected, answer = http.body, http.document()
         assert http.status == 200, expected
         times: list[float] = []
-        cpu, database_cpu = cpu_seconds(server.pid), await backends_cpu(server.url)
+        cpu, database_cpu = cpu_seconds(server.pid), (await database_spent.seconds())[database]
         deadline = time.perf_counter() + budget_s
         while len(times) < runs and (len(times) < 3 or time.perf_counter() < deadline):
             t = time.perf_counter()
@@ -463,7 +464,7 @@ async def timed(server: Server, path: str, query: dict[str, str], runs: int, bud
             assert http.status == 200, http.body
             assert http.body == expected, http.body
         cpu = (cpu_seconds(server.pid) - cpu) / len(times) * 1000
-        database_cpu = (await backends_cpu(server.url) - database_cpu) / len(times) * 1000
+        database_cpu = ((await database_spent.seconds())[database] - database_cpu) / len(times) * 1000
     return Timed(times, answer, cpu, database_cpu)
 
 
@@ -597,6 +598,14 @@ class Loaded(NamedTuple):
 
 async def load(url: str, events: int, chunk: int, batch: int, ndjson: Path) -> Loaded:
     """Generate `chunk` benefits at a time and load their facts in consumer batches."""
+    async with DatabaseCpu(url.rsplit("/", 1)[1]) as database_spent:
+        return await load_watched(url, events, chunk, batch, ndjson, database_spent)
+
+
+async def load_watched(
+    url: str, events: int, chunk: int, batch: int, ndjson: Path, database_spent: DatabaseCpu
+) -> Loaded:
+    """The load, the CPU of its PostgreSQL processes watched by `database_spent`."""
     rng = random.Random(1)
     engine = make_engine(url)
     loading = decoding = decoding_cpu = cpu = 0.0
@@ -649,8 +658,8 @@ async def load(url: str, events: int, chunk: int, batch: int, ndjson: Path) -> L
                 f"  {generated:,} events geladen, {generated / loading:,.0f} events/s", end="\r", flush=True
             )
     print()
-    # The pool's one connection has served every batch since the load began.
-    database_cpu = await backends_cpu(url)
+    # The pool's one connection (and its parallel workers) has served every batch since the load began.
+    database_cpu = sum((await database_spent.seconds()).values())
     await engine.dispose()
     return Loaded(loading, decoding, decoding_cpu, cpu, database_cpu, generated)
 
