@@ -424,3 +424,22 @@ def test_population_changes_sum_to_the_month_ends(bs: tuple, assessed: list) -> 
     months = [m for y in (2023, 2024) for m in range(y * 100 + 1, y * 100 + 13)]
     summed = kpis.MonthEnds.of_changes(population_changes(bs, clients, 202301), (), months)
     assert summed.population == kpis.month_ends(bs, 202301, 202412, clients).population
+
+
+def test_what_finding_a_benefits_months_keeps_grows_with_the_calendar_not_with_the_clients() -> None:
+    """A consumer restates the benefits of ever more clients for as long as it runs: what it keeps
+    to find their months may grow with the days reported on, not with their birthdays."""
+    day, reported = date(2024, 3, 5), datetime(2024, 3, 5, 9, tzinfo=UTC)
+    kept = kpis._report_months.cache_info().currsize
+    months = set()
+    for k in range(400):
+        born = date(1959, 1, 1) + timedelta(days=7 * k)  # some 60 within 13 months of the report
+        member = kpis.Member(f"c{k}", date(2023, 1, 1), None, True, born)
+        benefit = kpis.KpiBenefit(
+            f"benefit:s:{k}", "GM0405", "PW", date(2023, 1, 1), None, "moved_in", None, (member,)
+        )
+        clients = kpis.ClientFile.of([], [(f"c{k}", day, reported, f"r{k}", False)])
+        months.add(tuple(kpis.standing_months(benefit, clients)))
+    # Both cases were met: a client 60 in time for the report's twelve months and one who is not.
+    assert len({202503 in m for m in months}) == 2
+    assert kpis._report_months.cache_info().currsize - kept <= 1

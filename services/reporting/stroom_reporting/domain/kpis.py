@@ -410,18 +410,23 @@ def report_stale_from(day: date) -> int:
     return _months_later(month_of(day), 13)
 
 
-@cache  # a client's reports are read again at every restate of their benefits
-def _report_months(day: date, sixty: int | None, long_trajectory: bool) -> tuple[int, ...]:
+# A client's reports are read again at every restate of their benefits. Kept by the day alone,
+# not by the client's 60th birthday as well, the cache stays as small as the calendar: with the
+# birthday in its key it would gain an entry for nearly every report loaded, for as long as the
+# process runs.
+@cache
+def _report_months(day: date, long_trajectory: bool) -> tuple[tuple[int, ...], tuple[int, ...], int]:
     """The months in which a progress report of `day` may change a standing: its own, and those
     at whose end it stops being current: after 12 months when it has long_trajectory, after 3
-    otherwise, and after 12 too when its client, turning 60 in the month `sixty`, may be 60 by
-    then (otherwise a report that old is stale already)."""
+    otherwise, and after 12 too when its client may be 60 by then (otherwise a report that old is
+    stale already). As (the months for a client not 60 by then, those for one who may be, the
+    last month in which a client's 60th birthday month makes them the second)."""
     month = month_of(day)
     if long_trajectory:
-        return month, _stale_from(day, 12)
-    if sixty is not None and sixty <= _months_later(month, 13):
-        return month, _stale_from(day, 3), _stale_from(day, 12)
-    return month, _stale_from(day, 3)
+        months = month, _stale_from(day, 12)
+        return months, months, 0
+    short = _stale_from(day, 3)
+    return (month, short), (month, short, _stale_from(day, 12)), _months_later(month, 13)
 
 
 def _stale_from(day: date, months: int) -> int:
@@ -475,7 +480,8 @@ def standing_months(
         sixty = None if born is None else _sixty_from(born)
         if reported := progress_days.get(client):
             for day, _, long_trajectory in clients.progress[client][bisect_left(reported, reported_from) :]:
-                months.update(_report_months(day, sixty, long_trajectory))
+                young, turning_sixty, sixty_by = _report_months(day, long_trajectory)
+                months.update(turning_sixty if sixty is not None and sixty <= sixty_by else young)
         if sixty is not None:
             months.add(sixty)
     ordered = sorted(months)
