@@ -4,7 +4,7 @@ Each module holds one concern; callers import the names from here:
 
 - `engines`: the one question (`is_postgres`), how an engine is made, Alembic's batch mode, how
   many writers, the column types stored alike on both (`UtcDateTime`, `big_key`, `key_text`), and
-  statements run on PostgreSQL's driver itself (`fetch_on_driver`);
+  statements run on PostgreSQL's driver itself (`fetch_on_driver`, `stream_on_driver`);
 - `statements`: conditions and statements built per engine (`member_of`, `pair_member_of`,
   `among` with `bound_values`, `PerEngine`, `least_of`, `chunks`, `OnConflict`);
 - `bulk`: writes of many rows (a column per array, COPY), the keyed reads and deletes beside them,
@@ -42,6 +42,7 @@ from stroom_platform.dialect.engines import (
     key_text,
     make_engine,
     make_reading_engine,
+    stream_on_driver,
     writers,
 )
 from stroom_platform.dialect.recordsets import (
@@ -147,6 +148,7 @@ __all__ = [
     "select_where_in",
     "share_transaction_lock",
     "storage_tuning",
+    "stream_on_driver",
     "swap_in",
     "transaction_locking",
     "try_session_lock",

@@ -5,7 +5,7 @@ statements that run on it directly."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -20,6 +20,7 @@ from sqlalchemy import (
     Dialect,
     Executable,
     Integer,
+    Select,
     String,
     TypeDecorator,
     event,
@@ -190,6 +191,30 @@ async def fetch_on_driver(
     driver = await driver_in_transaction(conn)
     try:
         return list(await driver.fetch(sql, *[params[name] for name in names]))
+    except (asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        raise DBAPIError(sql, None, exc) from exc
+
+
+async def stream_on_driver(
+    conn: AsyncConnection, statement: Select[Any], size: int
+) -> AsyncIterator[Sequence[Any]]:
+    """The rows of `statement`, `size` at a time, each unpacking as a tuple. On PostgreSQL from
+    asyncpg's cursor under `conn` (inside its transaction), its bound values passed as they are:
+    SQLAlchemy's streamed result, a row object and a greenlet switch per batch on top, made a
+    rebuild's reading of its entity facts cost twice the CPU of the driver's cursor."""
+    if not is_postgres(conn):
+        result = await conn.stream(statement.execution_options(yield_per=size))
+        async for rows in result.partitions():
+            yield rows
+        return
+    compiled = statement.compile(dialect=conn.dialect)
+    sql = compiled.string
+    values = [compiled.params[name] for name in compiled.positiontup or ()]
+    driver = await driver_in_transaction(conn)
+    try:
+        cursor = await driver.cursor(sql, *values)
+        while rows := await cursor.fetch(size):
+            yield rows
     except (asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
         raise DBAPIError(sql, None, exc) from exc
 

@@ -23,6 +23,7 @@ from stroom_platform.dialect import (
     insert_dicts,
     is_postgres,
     make_reading_engine,
+    stream_on_driver,
     writers,
 )
 
@@ -177,3 +178,23 @@ async def test_a_statement_on_the_driver_runs_in_the_transaction_and_fails_as_sq
     assert "geheim" not in str(refused.value)
     async with engine.connect() as conn:
         assert (await conn.execute(select(rows.c.id))).all() == []
+
+
+async def test_a_streamed_statement_gives_its_rows_in_batches_of_the_size_asked_with_its_bound_values(
+    engine: AsyncEngine,
+) -> None:
+    async with engine.begin() as conn:
+        await conn.execute(rows.insert(), [{"id": i, "name": f"rij {i}"} for i in range(1, 12)])
+    async with engine.connect() as conn:
+        wanted = select(rows.c.id, rows.c.name).where(rows.c.id % 2 == 1, rows.c.name != "rij 5")
+        batches = [list(batch) async for batch in stream_on_driver(conn, wanted.order_by(rows.c.id), 2)]
+        # The rest of the transaction goes on after the stream.
+        assert await conn.scalar(select(rows.c.name).where(rows.c.id == 4)) == "rij 4"
+    assert [len(batch) for batch in batches] == [2, 2, 1]
+    assert [(i, name) for batch in batches for i, name in batch] == [
+        (1, "rij 1"),
+        (3, "rij 3"),
+        (7, "rij 7"),
+        (9, "rij 9"),
+        (11, "rij 11"),
+    ]

@@ -16,6 +16,7 @@ from stroom_caseload.repository import CaseloadRepository
 from stroom_caseload.settings import CaseloadSettings
 from stroom_caseload.tables import live
 from stroom_contract.keys import key_kind
+from stroom_platform.dialect import stream_on_driver
 from stroom_platform.kafka.clients import broker_of
 
 # The client records a worker folded are published from its memory: reading them back and
@@ -71,11 +72,8 @@ async def republish(
     entities = 0
     async with _publishing(settings) as (send, conn):
         en = live.entities
-        result = await conn.stream(
-            select(en.c.entity_key, en.c.fact).where(holds).execution_options(yield_per=5000)
-        )
         missing = []
-        async for rows in result.partitions():
+        async for rows in stream_on_driver(conn, select(en.c.entity_key, en.c.fact).where(holds), 5000):
             missing += [k for k, f in rows if f is None]
             stored = [(k.encode(), f.encode()) for k, f in rows if f is not None]
             await send(stored)
