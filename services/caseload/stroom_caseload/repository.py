@@ -787,14 +787,15 @@ def state_values(
             open_ = begun.pop((table, seq), None)
             if open_ is not None:
                 began, since, values = open_
-                rows.append((table, (key, began, seq, since, moment, *values)))
+                rows.append((table, (key, began, seq, since, moment) + values))  # noqa: RUF005
             elif previous is not None and table is previous.table and seq < len(previous.items):
                 closed.append((table, {"entity_key": key, "seq": seq, "recorded_to": moment}))
             if current is not None and table is current.table and seq < len(current.items):
                 begun[(table, seq)] = (number, moment, current.shared + current.columns(current.items[seq]))
         previous = current
+    # Joined in C, each spell row: unpacked into the literal, its values went through a list first.
     for (table, seq), (began, since, values) in begun.items():
-        rows.append((table, (key, began, seq, since, None, *values)))
+        rows.append((table, (key, began, seq, since, None) + values))  # noqa: RUF005
     return StateValues(rows, closed)
 
 
@@ -872,11 +873,14 @@ def _version_row(
 ) -> tuple[Table, tuple[Any, ...]]:
     """The row of one version in the table of the state's kind of entity (`_version_table`), its
     values in the order of `STATE_COLUMNS`: this runs for every version folded, and the rebuild
-    appends the tuple as it is."""
-    place = (key, number, recorded_from, recorded_to)
+    appends the tuple as it is. Each row a tuple literal of its values: one that unpacks a tuple
+    of the row's place is built through a list."""
     if isinstance(state, BenefitState):
         return t.benefits, (
-            *place,
+            key,
+            number,
+            recorded_from,
+            recorded_to,
             state.municipality,
             state.regulation,
             state.start_date,
@@ -887,7 +891,10 @@ def _version_row(
         )
     if isinstance(state, PlacementState):
         return t.placements, (
-            *place,
+            key,
+            number,
+            recorded_from,
+            recorded_to,
             state.client_ref,
             state.municipality,
             state.kind,
@@ -899,14 +906,20 @@ def _version_row(
         )
     if isinstance(state, TrajectoryState):
         return t.trajectories, (
-            *place,
+            key,
+            number,
+            recorded_from,
+            recorded_to,
             state.client_ref,
             state.municipality,
             state.end_date,
             state.outcome,
         )
     return t.applications, (
-        *place,
+        key,
+        number,
+        recorded_from,
+        recorded_to,
         state.client_ref,
         state.municipality,
         state.regulation,
