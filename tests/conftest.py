@@ -3,12 +3,15 @@ and an OAuth issuer of the tests' own whose tokens every service of the run trus
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import os
+import queue
 import random
 import secrets
 import shutil
 import tempfile
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -23,7 +26,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import settings
 
-from bench.postgres import drop_databases
+from bench.postgres import DROPPING_AT_ONCE, drop_databases
 from stroom_caseload import commands as caseload_commands
 from stroom_contract.bsn import Pseudonymiser
 from stroom_intake import commands as intake_commands
@@ -132,10 +135,56 @@ async def postgres_server_url() -> AsyncIterator[str]:
         await admin.close()
     base = ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
     yield f"{base}/{name}"
-    await drop_databases([name, *_CREATED], ADMIN_DSN)
+    await asyncio.to_thread(_DROPS.finish)
+    await drop_databases([name, *_CREATED, *_DROPS.pending], ADMIN_DSN)
 
 
 _CREATED: list[str] = []
+
+
+class _Drops:
+    """The tests' own databases, dropped while the next tests run, rather than all at the end of
+    the session. PostgreSQL 15 waits for a checkpoint of the whole server at each DROP DATABASE
+    (seconds on a shared disk); drops waiting at the same time share one. So they go in groups of
+    `DROPPING_AT_ONCE`, one group after another, in a thread of their own."""
+
+    def __init__(self) -> None:
+        self.pending: list[str] = []
+        self._groups: queue.Queue[list[str] | None] = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._failures: list[BaseException] = []
+
+    def release(self, url: str) -> None:
+        """The test that had the database of `url` (on either engine) is done with it."""
+        if not url.startswith("postgresql"):
+            return
+        name = url.rsplit("/", 1)[1]
+        _CREATED.remove(name)
+        self.pending.append(name)
+        if len(self.pending) >= DROPPING_AT_ONCE:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._drop_groups, daemon=True)
+                self._thread.start()
+            self._groups.put(self.pending)
+            self.pending = []
+
+    def _drop_groups(self) -> None:
+        while (names := self._groups.get()) is not None:
+            try:
+                asyncio.run(drop_databases(names, ADMIN_DSN))
+            except BaseException as failure:  # raised again in the session's teardown
+                self._failures.append(failure)
+
+    def finish(self) -> None:
+        """Waits for the groups given to the thread; raises what failed in one of them."""
+        if self._thread is not None:
+            self._groups.put(None)
+            self._thread.join()
+        if self._failures:
+            raise self._failures[0]
+
+
+_DROPS = _Drops()
 
 
 async def fresh_postgres_database(server_url: str, template: str = "template1") -> str:
@@ -192,11 +241,16 @@ ENGINES = ["sqlite", "postgresql"]
 
 
 @pytest.fixture(params=ENGINES)
-async def database_url(request: pytest.FixtureRequest, tmp_path: Path, postgres_server_url: str) -> str:
+async def database_url(
+    request: pytest.FixtureRequest, tmp_path: Path, postgres_server_url: str
+) -> AsyncIterator[str]:
     """Each storage test runs on both engines, each time on an empty database."""
     if request.param == "sqlite":
-        return f"sqlite+aiosqlite:///{tmp_path / 'stroom.db'}"
-    return await fresh_postgres_database(postgres_server_url)
+        yield f"sqlite+aiosqlite:///{tmp_path / 'stroom.db'}"
+        return
+    url = await fresh_postgres_database(postgres_server_url)
+    yield url
+    _DROPS.release(url)
 
 
 async def migrated_database(engine: str, tmp_path: Path, server_url: str, migrate: Migrate) -> str:
@@ -207,21 +261,33 @@ async def migrated_database(engine: str, tmp_path: Path, server_url: str, migrat
 
 
 @pytest.fixture(params=ENGINES)
-async def intake_database(request: pytest.FixtureRequest, tmp_path: Path, postgres_server_url: str) -> str:
+async def intake_database(
+    request: pytest.FixtureRequest, tmp_path: Path, postgres_server_url: str
+) -> AsyncIterator[str]:
     """On each engine, a new database with intake's tables."""
-    return await migrated_database(request.param, tmp_path, postgres_server_url, intake_commands.migrate)
+    url = await migrated_database(request.param, tmp_path, postgres_server_url, intake_commands.migrate)
+    yield url
+    _DROPS.release(url)
 
 
 @pytest.fixture(params=ENGINES)
-async def caseload_database(request: pytest.FixtureRequest, tmp_path: Path, postgres_server_url: str) -> str:
+async def caseload_database(
+    request: pytest.FixtureRequest, tmp_path: Path, postgres_server_url: str
+) -> AsyncIterator[str]:
     """On each engine, a new database with caseload's tables."""
-    return await migrated_database(request.param, tmp_path, postgres_server_url, caseload_commands.migrate)
+    url = await migrated_database(request.param, tmp_path, postgres_server_url, caseload_commands.migrate)
+    yield url
+    _DROPS.release(url)
 
 
 @pytest.fixture(params=ENGINES)
-async def reporting_database(request: pytest.FixtureRequest, tmp_path: Path, postgres_server_url: str) -> str:
+async def reporting_database(
+    request: pytest.FixtureRequest, tmp_path: Path, postgres_server_url: str
+) -> AsyncIterator[str]:
     """On each engine, a new database with reporting's tables."""
-    return await migrated_database(request.param, tmp_path, postgres_server_url, reporting_commands.migrate)
+    url = await migrated_database(request.param, tmp_path, postgres_server_url, reporting_commands.migrate)
+    yield url
+    _DROPS.release(url)
 
 
 @pytest.fixture(scope="session")
