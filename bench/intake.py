@@ -27,7 +27,7 @@ import orjson
 from sqlalchemy import exists, select
 
 from bench.credentials import case_system, embedded_environment
-from bench.postgres import ADMIN_DSN, engine_url
+from bench.postgres import ADMIN_DSN, DatabaseCpu, engine_url
 from stroom_contract.bsn import Pseudonymiser
 from stroom_contract.kafka_binding import encode_wire
 from stroom_contract.keys import entity_key
@@ -223,8 +223,12 @@ async def main(count: int, batch: int, connections: int, workers: int, relay: st
         parts: dict[str, Any] = {"intakeserver": server.pid}
         if relay_process is not None:
             parts["relayproces"] = relay_process.pid
-        parts |= {"PostgreSQL": name, "broker": broker.bootstrap_servers}
+        parts |= {"broker": broker.bootstrap_servers}
         meter = CpuMeter(parts)
+        # Every 100 ms: intake's statements do not go parallel, and a watch every millisecond would
+        # take from the cores whose rate this measures.
+        database = DatabaseCpu(name, interval=0.1)
+        await database.start()
         meter.start()
         started = time.perf_counter()
         await post_all(port, bodies, connections, case_system(Path(env["STROOM_DATA_DIR"]), ORGANISATION))
@@ -238,6 +242,8 @@ async def main(count: int, batch: int, connections: int, workers: int, relay: st
             await asyncio.sleep(0.05)
         published = time.perf_counter() - started
         meter.stop()
+        meter.spent["PostgreSQL"] = (await database.seconds())[name]
+        await database.stop()
     finally:
         for process in (server, relay_process):
             if process is not None:
