@@ -260,34 +260,24 @@ async def migrated_database(engine: str, tmp_path: Path, server_url: str, migrat
     return await migrated_postgres_database(server_url, migrate)
 
 
-@pytest.fixture(params=ENGINES)
-async def intake_database(
-    request: pytest.FixtureRequest, tmp_path: Path, postgres_server_url: str
-) -> AsyncIterator[str]:
-    """On each engine, a new database with intake's tables."""
-    url = await migrated_database(request.param, tmp_path, postgres_server_url, intake_commands.migrate)
-    yield url
-    _DROPS.release(url)
+def _service_database(service: str, migrate: Migrate) -> Any:
+    """The fixture `<service>_database`: on each engine, a new database with `service`'s tables,
+    dropped once the test is done with it."""
+
+    @pytest.fixture(params=ENGINES, name=f"{service}_database")
+    async def database(
+        request: pytest.FixtureRequest, tmp_path: Path, postgres_server_url: str
+    ) -> AsyncIterator[str]:
+        url = await migrated_database(request.param, tmp_path, postgres_server_url, migrate)
+        yield url
+        _DROPS.release(url)
+
+    return database
 
 
-@pytest.fixture(params=ENGINES)
-async def caseload_database(
-    request: pytest.FixtureRequest, tmp_path: Path, postgres_server_url: str
-) -> AsyncIterator[str]:
-    """On each engine, a new database with caseload's tables."""
-    url = await migrated_database(request.param, tmp_path, postgres_server_url, caseload_commands.migrate)
-    yield url
-    _DROPS.release(url)
-
-
-@pytest.fixture(params=ENGINES)
-async def reporting_database(
-    request: pytest.FixtureRequest, tmp_path: Path, postgres_server_url: str
-) -> AsyncIterator[str]:
-    """On each engine, a new database with reporting's tables."""
-    url = await migrated_database(request.param, tmp_path, postgres_server_url, reporting_commands.migrate)
-    yield url
-    _DROPS.release(url)
+intake_database = _service_database("intake", intake_commands.migrate)
+caseload_database = _service_database("caseload", caseload_commands.migrate)
+reporting_database = _service_database("reporting", reporting_commands.migrate)
 
 
 @pytest.fixture(scope="session")
