@@ -7,7 +7,9 @@
 2. times a plain aiokafka consume + CloudEvents decode of the whole topic (the baseline) and
    `stroom caseload rebuild` of the same topic into PostgreSQL (its worker processes, one per
    core, each loading some of the partitions), and prints events/s, the ratio and the peak RSS
-   of the busiest process;
+   of the busiest process; per step, the CPU of the rebuild's processes, its PostgreSQL backends
+   and the broker against what the cores offered (where a core waited), and how long the worker
+   processes that finished a step first waited for the last;
 3. starts `--workers` caseload workers in one consumer group on that database and produces new
    events at each of `--rates` per second (on topics of their own, in record batches once per
    publish interval of the embedded broker's profile, as intake's relay sends them), measuring
@@ -162,6 +164,8 @@ async def rebuild_phase(profile: str | None = None) -> dict[str, Any]:
         "workers": result.workers,
         "steps": result.steps,
         "cpu_seconds": result.worker_cpu_seconds,
+        "idle_seconds": result.worker_idle_seconds,
+        "own_cpu_seconds": result.cpu_seconds,
     }
 
 
@@ -221,7 +225,33 @@ def busy_line(result: dict[str, Any]) -> str:
         for name, cpu in result["cpu_seconds"].items()
         if (step := WORKER_STEPS.get(name)) and result["steps"].get(step)
     )
-    return f"  werkprocessen bezig (CPU / klok): {parts}"
+    # An older checkout's rebuild phase may not say how long its processes waited for each other.
+    idle = ", ".join(
+        f"{WORKER_STEPS[name]} {seconds:.1f} s" for name, seconds in result.get("idle_seconds", {}).items()
+    )
+    return f"  werkprocessen bezig (CPU / klok): {parts}" + (
+        f"; wachtend op de laatste van hun stap: {idle}" if idle else ""
+    )
+
+
+def cores_line(result: dict[str, Any], database: dict[str, float], broker: dict[str, float]) -> str:
+    """Per step the CPU of everything the rebuild keeps busy (its own process, its worker
+    processes, its PostgreSQL backends and the broker) over what the machine's cores offered in the
+    step's time: below 100 % on a machine left to the rebuild, a core waited; what the steps lack
+    of it together is what the rebuild's structure, not its CPU, costs."""
+    steps = result["steps"]
+    own = result.get("own_cpu_seconds", {})
+    workers = {WORKER_STEPS[name]: cpu for name, cpu in result["cpu_seconds"].items() if name in WORKER_STEPS}
+    cores = os.cpu_count() or 1
+    spent = {
+        step: own.get(step, 0.0) + workers.get(step, 0.0) + database.get(step, 0.0) + broker.get(step, 0.0)
+        for step in steps
+    }
+    idle = sum(cores * seconds - spent[step] for step, seconds in steps.items())
+    parts = ", ".join(
+        f"{step} {spent[step] / (cores * seconds):.0%}" for step, seconds in steps.items() if seconds
+    )
+    return f"  kernen bezet ({cores}, alle CPU / (kernen x klok)): {parts}; onbenut {idle:.1f} kern-s"
 
 
 def run_phase(phase: str, env: dict[str, str], *args: str, python: str = sys.executable) -> dict[str, Any]:
@@ -242,9 +272,12 @@ class BackendSampler:
     """The CPU of the PostgreSQL processes working for one database (`DatabaseCpu`), sampled every
     100 ms while a phase runs in another process, for the phase's steps."""
 
-    def __init__(self, database: str) -> None:
+    def __init__(self, database: str, broker: int | None = None) -> None:
+        """`broker`: the broker's process, whose CPU is sampled with the backends'."""
         self.database = database
+        self.broker = broker
         self.samples: list[tuple[float, float]] = []
+        self.broker_samples: list[tuple[float, float]] = []
 
     async def run(self) -> None:
         # Every 10 ms: the rebuild's statements that go parallel run for longer than that, and a
@@ -253,21 +286,28 @@ class BackendSampler:
             while True:
                 spent = (await database.seconds())[self.database]
                 self.samples.append((time.time(), spent))
+                if self.broker is not None:
+                    self.broker_samples.append((time.time(), cpu_seconds(self.broker)))
                 await asyncio.sleep(0.1)
 
-    def between(self, start: float, end: float) -> float:
+    @staticmethod
+    def between(samples: list[tuple[float, float]], start: float, end: float) -> float:
         def at(moment: float) -> float:
-            return max((cpu for when, cpu in self.samples if when <= moment), default=0.0)
+            return max((cpu for when, cpu in samples if when <= moment), default=0.0)
 
         return at(end) - at(start)
 
-    def per_step(self, steps: dict[str, float], ended_at: float, started_at: float) -> dict[str, float]:
-        """CPU seconds per step, the steps having run one after the other up to `ended_at`;
-        `start` is what came before them (emptying the shadow set among it)."""
+    def per_step(
+        self, steps: dict[str, float], ended_at: float, started_at: float, broker: bool = False
+    ) -> dict[str, float]:
+        """CPU seconds per step of the backends (or of the broker), the steps having run one
+        after the other up to `ended_at`; `start` is what came before them (emptying the shadow set
+        among it)."""
+        samples = self.broker_samples if broker else self.samples
         moment = ended_at - sum(steps.values())
-        spent = {"start": self.between(started_at, moment)}
+        spent = {"start": self.between(samples, started_at, moment)}
         for name, seconds in steps.items():
-            spent[name] = self.between(moment, moment + seconds)
+            spent[name] = self.between(samples, moment, moment + seconds)
             moment += seconds
         return spent
 
@@ -657,17 +697,17 @@ def worker_batches(ports: list[int], key: str) -> tuple[dict[str, tuple[float, f
 
 
 async def rebuild_against_raw(
-    env: dict[str, str], topic: str, database_name: str, python: str = sys.executable
+    env: dict[str, str], topic: str, database_name: str, broker: int | None, python: str = sys.executable
 ) -> float:
     """The raw consumer and then the rebuild over the whole of `topic`; gives the ratio of their
-    rates. `python`: whose rebuild (see `run_phase`)."""
+    rates. `broker`: its process, whose CPU is counted; `python`: whose rebuild (see `run_phase`)."""
     raw = run_phase("baseline", env, "--topic", topic)
     raw_rate: float = raw["events"] / raw["seconds"]
     print(line("kaal consumeren + decoderen:", raw))
     print(cpu_line(raw))
     # The same share for the one process of the baseline: what the machine's other work left it.
     print(f"  bezig (CPU / klok): {raw['cpu_seconds']['consume'] / raw['seconds']:.0%}")
-    sampler = BackendSampler(database_name)
+    sampler = BackendSampler(database_name, broker)
     sampling = asyncio.create_task(sampler.run())
     phase_started = time.time()
     built = await asyncio.to_thread(run_phase, "rebuild", env, python=python)
@@ -689,6 +729,11 @@ async def rebuild_against_raw(
         + f"; {sum(database.values()) / built['events'] * 1e6:.1f} us per event"
         f" (belastingsgemiddelde {os.getloadavg()[0]:.1f})"
     )
+    broker_cpu = sampler.per_step(built["steps"], built["ended_at"], phase_started, broker=True)
+    print(
+        "  CPU van de broker: " + ", ".join(f"{step} {seconds:.1f} s" for step, seconds in broker_cpu.items())
+    )
+    print(cores_line(built, database, broker_cpu))
     print(f"verhouding herbouw / kaal: {rate / raw_rate:.1%} (doel >= 50 %)")
     return rate / raw_rate
 
@@ -742,10 +787,14 @@ async def main(args: argparse.Namespace) -> None:
             # This checkout and the other take turns at going first (A-B, B-A, ...): whichever
             # runs second finds the topic and the database warmer.
             if args.against and run % 2:
-                others.append(await rebuild_against_raw(env, topics["events"], name, args.against))
-            ratios.append(await rebuild_against_raw(env, topics["events"], name))
+                others.append(
+                    await rebuild_against_raw(env, topics["events"], name, broker.pid, args.against)
+                )
+            ratios.append(await rebuild_against_raw(env, topics["events"], name, broker.pid))
             if args.against and not run % 2:
-                others.append(await rebuild_against_raw(env, topics["events"], name, args.against))
+                others.append(
+                    await rebuild_against_raw(env, topics["events"], name, broker.pid, args.against)
+                )
         if args.repeat > 1:
             print(
                 "verhoudingen herbouw / kaal: "

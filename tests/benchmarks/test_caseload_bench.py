@@ -1,8 +1,13 @@
-"""The caseload bench's freshness verdict: a p99 is called sustained only when the group kept up."""
+"""The caseload bench's verdicts: freshness (a p99 is called sustained only when the group kept up) and
+how much of the cores the rebuild kept busy."""
 
 from __future__ import annotations
 
-from bench.caseload import CpuSample, Freshness, cpu_by_third, freshness_lines
+import os
+
+import pytest
+
+from bench.caseload import CpuSample, Freshness, cores_line, cpu_by_third, freshness_lines
 
 
 def _steady(seconds: int = 10, per_second: int = 100) -> list[tuple[float, float]]:
@@ -133,3 +138,19 @@ def test_the_delay_is_split_into_its_legs_with_their_own_quantiles() -> None:
     lines = freshness_lines(Freshness(delays, 0, 5000.0, legs=legs), 5000)
 
     assert "  waar de tijd zit (p50 / p99): wachten 10 / 10 ms, worker 80 / 129 ms" in lines
+
+
+def test_the_cores_line_sets_all_the_rebuild_s_cpu_against_what_the_cores_offered(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    built = {
+        "steps": {"load": 10.0, "index": 1.0},
+        "own_cpu_seconds": {"load": 0.5, "index": 0.1},
+        "cpu_seconds": {"load": 15.0},
+    }
+
+    line = cores_line(built, {"start": 0.3, "load": 3.0, "index": 1.5}, {"load": 0.5, "index": 0.0})
+
+    # load: (0.5 + 15 + 3 + 0.5) / 20; index: (0.1 + 1.5) / 2; left idle: 1 + 0.4 core-seconds.
+    assert line == "  kernen bezet (2, alle CPU / (kernen x klok)): load 95%, index 80%; onbenut 1.4 kern-s"

@@ -121,3 +121,15 @@ def test_a_process_that_died_with_a_message_unread_answers_as_stopped() -> None:
     ok, error, _, _ = Workers._answer(ours)
     assert not ok
     assert str(error) == "een werkproces van de herbouw stopte onverwacht"
+
+
+async def naps(share: int, seconds: float, report: Report, memory: Memory) -> int:
+    await asyncio.sleep(seconds)
+    return share
+
+
+async def test_the_seconds_the_first_to_finish_waited_for_the_last_are_counted_per_step() -> None:
+    async with Workers(3, "WARNING", lambda records: None, {}, forking=True) as workers:
+        assert await workers.run(naps, [(0, 0.0), (1, 0.0), (2, 0.6)]) == [0, 1, 2]
+    # Two shares each waited about the 0.6 s the third took longer; none waited for itself.
+    assert 1.0 <= workers.idle_seconds["naps"] < 1.6

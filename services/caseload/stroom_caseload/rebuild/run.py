@@ -58,10 +58,14 @@ class RebuildResult:
     # Processes that loaded, folded and republished, and the most memory any of them held.
     workers: int
     worker_peak_rss_mb: float
-    # Seconds each step took, in the order they ran, and the CPU seconds the worker processes
-    # spent on the steps they ran.
+    # Seconds each step took, in the order they ran, and the CPU seconds this process spent on
+    # each (theirs included where the workers run in this one); the CPU seconds the worker
+    # processes spent on the steps they ran, and the seconds those that finished a step first
+    # waited for the last (`Workers.idle_seconds`).
     steps: dict[str, float] = field(default_factory=dict)
+    cpu_seconds: dict[str, float] = field(default_factory=dict)
     worker_cpu_seconds: dict[str, float] = field(default_factory=dict)
+    worker_idle_seconds: dict[str, float] = field(default_factory=dict)
 
 
 class RebuildFailed(Exception):
@@ -148,12 +152,14 @@ async def _rebuild(settings: CaseloadSettings, progress: Progress) -> RebuildRes
         progress(done, max(done, total))
 
     steps: dict[str, float] = {}
+    cpu: dict[str, float] = {}
 
     @contextmanager
     def step(name: str) -> Iterator[None]:
-        started = time.perf_counter()
+        started, spent = time.perf_counter(), time.process_time()
         yield
         steps[name] = time.perf_counter() - started
+        cpu[name] = time.process_time() - spent
 
     coordinator = Replayer(settings, report)
     swapped = False
@@ -240,7 +246,9 @@ async def _rebuild(settings: CaseloadSettings, progress: Progress) -> RebuildRes
         workers=count,
         worker_peak_rss_mb=workers.peak_rss_mb,
         steps=steps,
+        cpu_seconds=cpu,
         worker_cpu_seconds=workers.cpu_seconds,
+        worker_idle_seconds=workers.idle_seconds,
     )
     log.info(
         "herbouw in gebruik genomen",

@@ -242,6 +242,9 @@ class Workers:
         # each step took in all of them (on a shared machine, steadier than the clock).
         self.peak_rss_mb = 0.0
         self.cpu_seconds: dict[str, float] = {}
+        # Per step, the seconds the processes that finished first waited for the last one, summed:
+        # a core the step left idle (where the shares were uneven).
+        self.idle_seconds: dict[str, float] = {}
         self._grace = grace
         self._drain: asyncio.Future[None] | None = None
         self._gone = threading.Event()
@@ -311,11 +314,13 @@ class Workers:
         for conn, share in zip(self._conns, shares, strict=True):
             conn.send((step, share))
         waiting = [asyncio.ensure_future(asyncio.to_thread(self._answer, conn)) for conn in self._conns]
+        finished: list[float] = []
         try:
             for answer in asyncio.as_completed(waiting):
                 ok, result, _, _ = await answer
                 if not ok:
                     raise result
+                finished.append(time.perf_counter())
         finally:
             # The first failure, or the rebuild's own (which cancels this), calls off the step
             # in the processes still running it: none goes on unattended.
@@ -324,6 +329,7 @@ class Workers:
         answers = [answer.result() for answer in waiting]
         self.peak_rss_mb = max(self.peak_rss_mb, *(rss for _, _, rss, _ in answers))
         self.cpu_seconds[step.__name__] = sum(cpu for _, _, _, cpu in answers)
+        self.idle_seconds[step.__name__] = sum(finished[-1] - at for at in finished)
         return [result for _, result, _, _ in answers]
 
     async def _call_off(self, waiting: list[asyncio.Task[tuple[bool, Any, float, float]]]) -> None:
