@@ -280,14 +280,17 @@ class BackendSampler:
         self.broker_samples: list[tuple[float, float]] = []
 
     async def run(self) -> None:
+        # The broker's since the watch began, as the backends' (its own clock counts all its life).
+        broker = self.broker
+        began = 0.0 if broker is None else cpu_seconds(broker)
         # Every 10 ms: the rebuild's statements that go parallel run for longer than that, and a
         # watch every millisecond would take from the cores whose rate this measures.
         async with DatabaseCpu(self.database, interval=0.01) as database:
             while True:
                 spent = (await database.seconds())[self.database]
                 self.samples.append((time.time(), spent))
-                if self.broker is not None:
-                    self.broker_samples.append((time.time(), cpu_seconds(self.broker)))
+                if broker is not None:
+                    self.broker_samples.append((time.time(), cpu_seconds(broker) - began))
                 await asyncio.sleep(0.1)
 
     @staticmethod
