@@ -199,6 +199,9 @@ def _standardise_operation(method: str, operation: dict[str, Any]) -> None:
         responses.setdefault("401", _problem_response("Geen, een verlopen of een ongeldige credential."))
         responses.setdefault("403", _problem_response("De credential mist de scope of de gemeente."))
         responses.setdefault("429", _problem_response("Te veel verzoeken met deze credential."))
+        responses.setdefault(
+            "503", _problem_response("De database antwoordt nu niet; opnieuw na `Retry-After` seconden.")
+        )
     responses.setdefault("500", _problem_response("Onverwachte fout in de dienst."))
     for code, response in responses.items():
         # FastAPI describes every undocumented success in English.

@@ -11,10 +11,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from stroom_contract.messages import dutch_message
 from stroom_contract.redaction import redact
+from stroom_platform.dialect import DATABASE_ERRORS, database_away
 from stroom_platform.responses import FastJSONResponse
 
 PROBLEM_JSON = "application/problem+json"
 TYPE_BASE = "https://stroom.example/problems/"
+# When a caller may ask again after a database that did not answer: a restart or a failover takes
+# seconds, and a sooner retry would only find it away again.
+DATABASE_RETRY_SECONDS = 5
 log = logging.getLogger(__name__)
 HTTP_TITLES = {
     400: "Ongeldig verzoek",
@@ -105,6 +109,20 @@ def install_problem_handlers(app: FastAPI) -> None:
         )
         return problem_response(problem, request)
 
+    async def on_database_error(request: Request, exc: Exception) -> FastJSONResponse:
+        """A database that cannot answer now is the service's state, not a fault in the request
+        or the code: 503, to be asked again. Any other database error is unexpected."""
+        if not database_away(exc):
+            raise exc
+        log.warning("database niet bereikbaar", extra={"path": request.url.path, "error": type(exc).__name__})
+        problem = Problem(
+            503,
+            "database-unavailable",
+            "Database niet bereikbaar",
+            f"De database antwoordt nu niet; probeer het over {DATABASE_RETRY_SECONDS} seconden opnieuw.",
+        )
+        return problem_response(problem, request, headers={"Retry-After": str(DATABASE_RETRY_SECONDS)})
+
     async def on_unexpected(request: Request, exc: Exception) -> FastJSONResponse:
         log.exception("onverwachte fout", extra={"path": request.url.path})
         return problem_response(Problem(500, "internal-error", "Interne fout"), request)
@@ -112,4 +130,6 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Problem, on_problem)
     app.add_exception_handler(StarletteHTTPException, on_http)
     app.add_exception_handler(RequestValidationError, on_validation)
+    for kind in DATABASE_ERRORS:
+        app.add_exception_handler(kind, on_database_error)
     app.add_exception_handler(Exception, on_unexpected)

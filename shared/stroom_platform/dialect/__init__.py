@@ -4,7 +4,8 @@ Each module holds one concern; callers import the names from here:
 
 - `engines`: the one question (`is_postgres`), how an engine is made, Alembic's batch mode, how
   many writers, the column types stored alike on both (`UtcDateTime`, `big_key`, `key_text`), and
-  statements run on PostgreSQL's driver itself (`fetch_on_driver`, `stream_on_driver`);
+  statements run on PostgreSQL's driver itself (`fetch_on_driver`, `stream_on_driver`), and
+  which errors say the database cannot answer now (`database_away`);
 - `statements`: conditions and statements built per engine (`member_of`, `pair_member_of`,
   `among` with `bound_values`, `PerEngine`, `least_of`, `chunks`, `OnConflict`);
 - `bulk`: writes of many rows (a column per array, COPY), the keyed reads and deletes beside them,
@@ -31,12 +32,14 @@ from stroom_platform.dialect.bulk import (
     write_rows,
 )
 from stroom_platform.dialect.engines import (
+    DATABASE_ERRORS,
     DEFAULT_POOL,
     ONE_CONNECTION,
     PoolSize,
     UtcDateTime,
     alters_by_copying,
     big_key,
+    database_away,
     fetch_on_driver,
     is_postgres,
     key_text,
@@ -94,6 +97,7 @@ from stroom_platform.dialect.transactions import (
 
 __all__ = [
     "CHUNK",
+    "DATABASE_ERRORS",
     "DEFAULT_POOL",
     "ONE_CONNECTION",
     "Closing",
@@ -111,6 +115,7 @@ __all__ = [
     "bound_values",
     "chunks",
     "collated",
+    "database_away",
     "delete_tails",
     "delete_where_in",
     "empty_for_loading",

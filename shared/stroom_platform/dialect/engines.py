@@ -1,10 +1,11 @@
 """Which database a connection talks to (`is_postgres`, the one question behind every
 difference), how an engine is made for it, how it alters tables and how many writers it takes,
-the column types stored alike on both, and PostgreSQL's driver under a connection, for the
-statements that run on it directly."""
+the column types stored alike on both, PostgreSQL's driver under a connection, for the
+statements that run on it directly, and which errors say that the database cannot answer now."""
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -28,6 +29,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError, DisconnectionError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.types import TypeEngine
@@ -256,3 +258,36 @@ async def driver_in_transaction(conn: AsyncConnection) -> Any:
         # The driver opens SQLAlchemy's transaction lazily, at the first statement: ours must join it.
         await conn.execute(select(1))
     return driver
+
+
+# What an unreachable database raises, by driver: SQLAlchemy's wrapped errors and its pool's
+# timeout, asyncpg's own (statements run on the driver directly are not wrapped), and the
+# socket's refusal of a connection, which neither wraps.
+DATABASE_ERRORS: tuple[type[Exception], ...] = (
+    DBAPIError,
+    PoolTimeout,
+    asyncpg.PostgresError,
+    ConnectionError,
+)
+# SQLSTATEs of a server that cannot answer whatever is asked: a connection exception (class 08),
+# a shutdown by an operator or a crash, a server still starting (57P01-57P03), no connection
+# slot left (53300).
+_AWAY_STATES = ("08", "57P01", "57P02", "57P03", "53300")
+
+
+def database_away(exc: BaseException) -> bool:
+    """Whether `exc` says that the database cannot answer now, rather than that a statement is
+    wrong: a connection refused or lost, a PostgreSQL server stopping, starting or full, no
+    pooled connection free in time, a SQLite file locked by another writer past its timeout."""
+    if isinstance(exc, PoolTimeout):
+        return True
+    if isinstance(exc, DBAPIError):
+        if exc.connection_invalidated:
+            return True
+        exc = exc.orig if exc.orig is not None else exc
+    if isinstance(exc, ConnectionError):
+        return True
+    if isinstance(exc, sqlite3.OperationalError):
+        return "locked" in str(exc) or "busy" in str(exc)
+    state = getattr(exc, "sqlstate", None)
+    return isinstance(state, str) and state.startswith(_AWAY_STATES)
