@@ -1,7 +1,8 @@
 """PostgreSQL stopped for 30 seconds while the chain processes, then started again.
 
 The database is a server of the test's own. While it is away every service says it is not
-ready; afterwards they recover by themselves, and the reports equal the reference.
+ready and answers what is asked with a 503; afterwards they recover by themselves, and the
+reports equal the reference.
 """
 
 from __future__ import annotations
@@ -54,6 +55,15 @@ async def test_a_database_away_for_30_seconds_loses_nothing(
             for url in chain.urls.values():
                 assert (await client.get(f"{url}/readyz")).status_code == 503
             assert (await client.get(f"{chain.urls['reporting']}/status")).status_code == 200
+            # What is asked meanwhile is to be asked again: a 503 problem, not a 500.
+            for asked in (
+                f"{chain.urls['reporting']}/v1/reports/monthly?organisation={org.code}&from=2023-01&to=2023-12",
+                f"{chain.urls['caseload']}/v1/caseload/municipalities/GM0405",
+            ):
+                away = await client.get(asked)
+                assert away.status_code == 503, away.text
+                assert away.headers["content-type"] == "application/problem+json"
+                assert int(away.headers["retry-after"]) > 0
             await asyncio.sleep(OUTAGE_SECONDS)
             for url in chain.urls.values():
                 assert (await client.get(f"{url}/readyz")).status_code == 503
