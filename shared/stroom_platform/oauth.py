@@ -20,7 +20,7 @@ from urllib.parse import parse_qsl, unquote_plus
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
-from stroom_platform.auth import ApiKey, Authenticator, grant, hash_api_key
+from stroom_platform.auth import SCOPES, ApiKey, Authenticator, grant, hash_api_key
 from stroom_platform.issuer import load_or_create_signing_key, mint_token
 from stroom_platform.problems import Problem
 from stroom_platform.settings import CommonSettings
@@ -159,12 +159,7 @@ def token_router(settings: CommonSettings, authenticator: Authenticator) -> APIR
         requested = form.get("scope", "").split() or entry.scopes
         beyond = sorted(set(requested) - set(entry.scopes))
         if beyond:
-            raise OAuthProblem(
-                400,
-                "invalid_scope",
-                "Scope niet toegestaan",
-                f"Deze client mag {', '.join(beyond)} niet vragen.",
-            )
+            raise OAuthProblem(400, "invalid_scope", "Scope niet toegestaan", _refused_scopes(beyond))
         token = mint_token(
             key,
             subject=entry.subject,
@@ -183,3 +178,16 @@ def token_router(settings: CommonSettings, authenticator: Authenticator) -> APIR
         }
 
     return router
+
+
+def _refused_scopes(beyond: list[str]) -> str:
+    """Why scopes are refused, naming only Stroom's own: anything else a client asks for is
+    counted, not repeated, as it may be its secret or a BSN put in the wrong field."""
+    known = [scope for scope in beyond if scope in SCOPES]
+    unknown = len(beyond) - len(known)
+    parts = [f"Deze client mag {', '.join(known)} niet vragen."] if known else []
+    if unknown == 1:
+        parts.append("Een gevraagde scope bestaat niet.")
+    elif unknown:
+        parts.append(f"{unknown} gevraagde scopes bestaan niet.")
+    return " ".join(parts)

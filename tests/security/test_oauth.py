@@ -271,6 +271,29 @@ async def test_what_the_token_endpoint_refuses(
         assert answer.headers["www-authenticate"].startswith("Basic")
 
 
+async def test_a_refused_scope_is_named_only_when_it_is_one_of_stroom_s_own(
+    intake: FastAPI, registration: tuple[str, ApiKey]
+) -> None:
+    """A client that puts its secret or a BSN in `scope` does not get it back in the refusal."""
+    secret, _ = registration
+    transport = httpx.ASGITransport(app=intake)
+    async with httpx.AsyncClient(transport=transport, base_url="http://intake") as http:
+        for scope, detail in [
+            (secret, "Een gevraagde scope bestaat niet."),
+            (
+                f"admin {secret} 111222333",
+                "Deze client mag admin niet vragen. 2 gevraagde scopes bestaan niet.",
+            ),
+        ]:
+            form = {"grant_type": "client_credentials", "scope": scope}
+            answer = await token(http, form, basic(CLIENT, secret))
+            assert answer.status_code == 400, answer.text
+            assert answer.json()["error"] == "invalid_scope"
+            assert answer.json()["detail"] == detail
+            assert secret not in answer.text
+            assert not list(bsn_spans(answer.text))
+
+
 @settings(max_examples=200, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(request=_PLAUSIBLE | _HOSTILE)
 async def test_hostile_token_requests_get_a_token_or_a_problem(
