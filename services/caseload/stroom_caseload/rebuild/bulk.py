@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from stroom_platform.dialect import append_rows, unflushed_commits, writers
+from stroom_platform.dialect import append_rows, copied_moments, unflushed_commits, writers
 
 # Rows of one table as tuples of the named columns' values.
 Tuples = tuple[Table, Sequence[str], Sequence[tuple[Any, ...]]]
@@ -41,6 +41,7 @@ class BulkWriter:
             for _ in range(writers(engine, IN_FLIGHT)):
                 conn = await stack.enter_async_context(engine.connect())
                 await stack.enter_async_context(unflushed_commits(conn))
+                await stack.enter_async_context(copied_moments(conn))
                 conns.append(conn)
             writer = cls(conns)
             try:
