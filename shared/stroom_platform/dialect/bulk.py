@@ -34,7 +34,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from stroom_platform.dialect.engines import UtcDateTime, driver_in_transaction, driver_of, is_postgres
-from stroom_platform.dialect.statements import OnConflict, member_of, sql_text
+from stroom_platform.dialect.statements import SEPARATOR, OnConflict, joined_texts, member_of, sql_text
 
 _PG = postgresql.dialect()  # type: ignore[no-untyped-call]
 
@@ -347,8 +347,21 @@ def _looked_up(table: Table, column: str, array: str, wanted: Sequence[str], ali
     )
 
 
-def _array(table: Table, column: str, parameter: str) -> str:
-    return f"CAST({parameter} AS {table.c[column].type.compile(_PG)}[])"
+def _array(table: Table, column: str, parameter: str, joined: bool = False) -> str:
+    """The parameter as an array of the column's type; `joined`: a text of `_keys`, split."""
+    source = f"string_to_array(CAST({parameter} AS text), chr({ord(SEPARATOR)}))" if joined else parameter
+    return f"CAST({source} AS {table.c[column].type.compile(_PG)}[])"
+
+
+def _keys(table: Table, column: str, values: Sequence[Any]) -> tuple[bool, Any]:
+    """Whether `values` of `column` travel joined into one text (`joined_texts`), as a text
+    column's do where they can be told apart, and the parameter that carries them: the keys of a
+    batch's look-ups are tens of thousands of texts, each inspected by asyncpg in an array."""
+    if isinstance(table.c[column].type, String):
+        joined = joined_texts(values)
+        if joined is not None:
+            return True, joined
+    return False, list(values)
 
 
 async def select_where_in(
@@ -357,17 +370,16 @@ async def select_where_in(
     """The `wanted` columns of the rows whose `column` is one of `values` (each given once)."""
     if not values:
         return []
-    if is_postgres(conn) and (row := _plain_row(table, tuple(wanted))) is not None:
-        driver = await driver_in_transaction(conn)
-        return [
-            row(*record)
-            for record in await driver.fetch(_select_sql(table, column, tuple(wanted), "$1"), values)
-        ]
     if is_postgres(conn):
-        typed = text(_select_sql(table, column, tuple(wanted), ":values")).columns(
+        joined, keys = _keys(table, column, values)
+        if (row := _plain_row(table, tuple(wanted))) is not None:
+            driver = await driver_in_transaction(conn)
+            sql = _select_sql(table, column, tuple(wanted), "$1", joined)
+            return [row(*record) for record in await driver.fetch(sql, keys)]
+        typed = text(_select_sql(table, column, tuple(wanted), ":values", joined)).columns(
             *(table.c[c] for c in wanted)
         )
-        return list(await conn.execute(typed, {"values": list(values)}))
+        return list(await conn.execute(typed, {"values": keys}))
     found: list[Any] = []
     for condition in member_of(conn, table.c[column], values):
         found.extend(await conn.execute(select(*(table.c[c] for c in wanted)).where(condition)))
@@ -413,8 +425,9 @@ async def select_valid_since(
         return []
     if is_postgres(conn) and (row := _plain_row(table, tuple(wanted))) is not None:
         driver = await driver_in_transaction(conn)
-        sql = _valid_since_sql(table, column, tuple(wanted))
-        return [row(*record) for record in await driver.fetch(sql, values, since)]
+        joined, keys = _keys(table, column, values)
+        sql = _valid_since_sql(table, column, tuple(wanted), joined)
+        return [row(*record) for record in await driver.fetch(sql, keys, since)]
     moment = dict(zip(values, since, strict=True))
     key, end = wanted.index(column), wanted.index("recorded_to")
     found = await select_where_in(conn, table, column, values, wanted)
@@ -422,11 +435,12 @@ async def select_valid_since(
 
 
 @cache
-def _valid_since_sql(table: Table, column: str, wanted: tuple[str, ...]) -> str:
+def _valid_since_sql(table: Table, column: str, wanted: tuple[str, ...], joined: bool) -> str:
     columns = ", ".join(wanted)
+    arrays = f"{_array(table, column, '$1', joined)}, {_array(table, 'recorded_to', '$2')}"
     # A lateral look-up per value, as in `_looked_up`.
     return (
-        f"SELECT {columns} FROM unnest({_array(table, column, '$1')}, {_array(table, 'recorded_to', '$2')}) "  # noqa: S608 - table and column names come from our own metadata, values are bound parameters
+        f"SELECT {columns} FROM unnest({arrays}) "  # noqa: S608 - table and column names come from our own metadata, values are bound parameters
         f"AS wanted(value, since), LATERAL (SELECT {columns} FROM {table.name} WHERE {table.name}.{column} = "
         f"wanted.value AND ({table.name}.recorded_to IS NULL OR {table.name}.recorded_to >= wanted.since) "
         f"OFFSET 0) AS {table.name}"
@@ -449,8 +463,8 @@ def _plain_row(table: Table, wanted: tuple[str, ...]) -> type[tuple[Any, ...]] |
 
 
 @cache
-def _select_sql(table: Table, column: str, wanted: tuple[str, ...], parameter: str) -> str:
-    found = _looked_up(table, column, _array(table, column, parameter), wanted, table.name)
+def _select_sql(table: Table, column: str, wanted: tuple[str, ...], parameter: str, joined: bool) -> str:
+    found = _looked_up(table, column, _array(table, column, parameter, joined), wanted, table.name)
     return f"SELECT {', '.join(wanted)} FROM {found}"  # noqa: S608 - table and column names come from our own metadata, values are bound parameters
 
 
@@ -459,9 +473,10 @@ async def delete_where_in(conn: AsyncConnection, table: Table, column: str, valu
     if not values:
         return
     if is_postgres(conn):
-        found = _looked_up(table, column, _array(table, column, ":values"), ("ctid",), "found")
+        joined, keys = _keys(table, column, values)
+        found = _looked_up(table, column, _array(table, column, ":values", joined), ("ctid",), "found")
         sql = f"DELETE FROM {table.name} USING {found} WHERE {table.name}.ctid = found.ctid"  # noqa: S608 - table and column names come from our own metadata, values are bound parameters
-        await conn.execute(text(sql), {"values": list(values)})
+        await conn.execute(text(sql), {"values": keys})
         return
     for condition in member_of(conn, table.c[column], values):
         await conn.execute(delete(table).where(condition))

@@ -27,25 +27,15 @@ from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from stroom_platform.dialect.engines import fetch_on_driver, is_postgres
-from stroom_platform.dialect.statements import OnConflict, sql_text
+from stroom_platform.dialect.statements import SEPARATOR, OnConflict, joined_texts, sql_text
 
 # Columns of long texts (a JSON document of their own, say) whose values go beside the rows' JSON,
 # each column's values in the rows' order: in the JSON, PostgreSQL reads such a text twice (the
 # parameter is checked as JSON, then each row is read out of it) and copies out every escaped
 # character one at a time.
+# A column of `Texts` travels as one text (`joined_texts`), which PostgreSQL splits: a text array
+# cost the client more than the JSON saved the server (asyncpg inspects every element).
 Texts = Mapping[str, Sequence[str | None]]
-# A column of `Texts` travels as one text, its values joined by this character (an empty text
-# standing for None), which PostgreSQL splits: a text array cost the client more than the JSON
-# saved the server (asyncpg inspects every element). JSON holds no control character as it is.
-_SEPARATOR = "\x1f"
-
-
-def _joined(values: Sequence[str | None]) -> str | None:
-    """`values` as one text to split (`_SEPARATOR`); None where they could not be told apart."""
-    if "" in values:
-        return None
-    joined = _SEPARATOR.join(["" if value is None else value for value in values])
-    return joined if joined.count(_SEPARATOR) == len(values) - 1 else None
 
 
 def _with_texts(rows: Sequence[dict[str, Any]], texts: Texts | None) -> Sequence[dict[str, Any]]:
@@ -230,7 +220,7 @@ def json_rows_insert(
     apart: tuple[str, ...] = ()
     joined: list[str | None] = []
     if texts:
-        apart, joined = tuple(texts), [_joined(values) for values in texts.values()]
+        apart, joined = tuple(texts), [joined_texts(values) for values in texts.values()]
         if None in joined:
             # A text holding the separator, or an empty one: all of them inside the JSON.
             rows, apart, joined = _with_texts(rows, texts), (), []
@@ -268,8 +258,7 @@ def _recordset(names: tuple[str, ...], param: str, apart: tuple[str, ...] = ()) 
     if not apart:
         return f"json_to_recordset(CAST(:{param} AS json)) AS r({fields})"
     split = (
-        f"string_to_array(CAST(:{param}_{at} AS text), chr({ord(_SEPARATOR)}), '')"
-        for at in range(len(apart))
+        f"string_to_array(CAST(:{param}_{at} AS text), chr({ord(SEPARATOR)}), '')" for at in range(len(apart))
     )
     arrays = "".join(f", unnest({array})" for array in split)
     aliases = ", ".join(f'"{name}"' for name in (*names, *apart))

@@ -45,6 +45,19 @@ T = TypeVar("T")
 # it, and under asyncpg's limit of 32767 as well.
 CHUNK = 5000
 
+# Texts travel joined by this character (an empty text standing for None) where PostgreSQL splits
+# them again: asyncpg inspects every element of an array parameter in Python, several times what
+# joining and splitting cost. JSON, keys and codes hold no control character.
+SEPARATOR = "\x1f"
+
+
+def joined_texts(values: Sequence[str | None]) -> str | None:
+    """`values` as one text to split (`SEPARATOR`); None where they could not be told apart."""
+    if "" in values:
+        return None
+    joined = SEPARATOR.join(["" if value is None else value for value in values])
+    return joined if joined.count(SEPARATOR) == len(values) - 1 else None
+
 
 @lru_cache(maxsize=1024)
 def sql_text(sql: str) -> TextClause:

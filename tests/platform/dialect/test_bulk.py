@@ -102,6 +102,26 @@ async def test_versions_that_ended_before_their_entitys_moment_are_not_read(engi
     ]
 
 
+async def test_text_keys_that_cannot_travel_joined_are_read_and_deleted_alike(engine: AsyncEngine) -> None:
+    # Text keys travel joined into one text that PostgreSQL splits: an empty key, or one holding
+    # the separator, would split into other keys, so such keys travel as an array.
+    odd = ["", "a\x1fb", "c"]
+    async with engine.begin() as conn:
+        await insert_rows(conn, versions, ("key", "version"), [(k, 1) for k in [*odd, "a", "b"]])
+        found = await select_where_in(conn, versions, "key", odd, ("key", "version"))
+        await delete_where_in(conn, versions, "key", ["a\x1fb", ""])
+        left = await select_where_in(conn, versions, "key", ["", "a", "a\x1fb", "b", "c"], ("key",))
+        ended = datetime(2026, 3, 29, tzinfo=UTC)
+        stored = [("", 1, ended), ("x\x1fy", 1, None)]
+        await insert_rows(conn, recorded, ("entity", "version", "recorded_to"), stored)
+        valid = await select_valid_since(
+            conn, recorded, "entity", ["", "x\x1fy", "x"], ("entity", "recorded_to"), [ended, ended, ended]
+        )
+    assert sorted(tuple(row) for row in found) == [("", 1), ("a\x1fb", 1), ("c", 1)]
+    assert sorted(key for (key,) in left) == ["a", "b", "c"]
+    assert sorted(tuple(row) for row in valid) == [("", ended), ("x\x1fy", None)]
+
+
 async def test_reads_and_deletes_by_value_look_up_the_index_whatever_the_table_size(
     engine: AsyncEngine,
 ) -> None:
