@@ -79,12 +79,15 @@ def chain(stored: int | None, changes: Iterable[EntityChange]) -> Chain:
             pool[change.revision] = change
     applied: list[EntityChange] = []
     while pool:
-        full = [c for c in pool.values() if c.base is None]
-        step = (
-            max(full, key=_revision) if full else next((c for c in pool.values() if c.base == reached), None)
-        )
+        # The highest full change, else the one on top of the revision reached.
+        step: EntityChange | None = None
+        for change in pool.values():
+            if change.base is None and (step is None or change.revision > step.revision):
+                step = change
         if step is None:
-            break
+            step = next((c for c in pool.values() if c.base == reached), None)
+            if step is None:
+                break
         applied.append(step)
         reached = step.revision
         pool = {revision: c for revision, c in pool.items() if revision > reached}
