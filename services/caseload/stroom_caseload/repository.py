@@ -595,6 +595,9 @@ def _entities_where(entities: Table, columns: tuple[str, ...], postgres: bool) -
 
 def _client_fact_columns(fact: ClientFact) -> tuple[Any, ...]:
     """The values of a fact's own columns, from `coach_ref` to `benefit_ref`; None in the others."""
+    # Progress reports first: most of a person's point facts.
+    if isinstance(fact, ProgressReport):
+        return (None, None, None, None, None, fact.long_trajectory, None, None, None, None)
     if isinstance(fact, Assessment):
         return (
             None,
@@ -610,8 +613,6 @@ def _client_fact_columns(fact: ClientFact) -> tuple[Any, ...]:
         )
     if isinstance(fact, CoachAssignment):
         return (fact.coach_ref, None, None, None, None, None, None, None, None, None)
-    if isinstance(fact, ProgressReport):
-        return (None, None, None, None, None, fact.long_trajectory, None, None, None, None)
     if isinstance(fact, PlanSent):
         return (None, None, None, None, None, None, fact.plan_ref, fact.application_ref, None, None)
     return (None, None, None, None, None, None, None, None, fact.kind, fact.benefit_ref)

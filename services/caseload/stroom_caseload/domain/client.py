@@ -89,13 +89,14 @@ def pseudonym(client: Client) -> str:
 
 def effective_date(fact: ClientFact) -> date:
     """The date the fact takes effect on, whatever its kind calls it."""
+    # Progress reports first: most of a person's point facts.
     match fact:
+        case ProgressReport():
+            return fact.recorded_on
         case Assessment():
             return fact.assessed_on
         case CoachAssignment():
             return fact.assigned_on
-        case ProgressReport():
-            return fact.recorded_on
         case PlanSent():
             return fact.sent_on
         case Sanction():

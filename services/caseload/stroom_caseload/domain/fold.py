@@ -403,6 +403,11 @@ class Projection(Generic[A, S]):
         versions, acc = self._fold_on(self.empty, typed, None)
         return versions, Memo(acc, typed[-1].order[0], len(versions), versions[-1] if versions else None)
 
+    def unretracted_versions(self, typed: list[Typed]) -> list[Version]:
+        """`unretracted`'s versions alone, for a caller that keeps no `Memo`: the rebuild folds
+        each entity once, from all its events."""
+        return self._fold_on(self.empty, sorted(typed, key=_order), None)[0]
+
     def extend(self, memo: Memo[A], events: Iterable[Event]) -> tuple[list[Version], Memo[A]] | None:
         """The versions that events recorded after all those folded into `memo` add, from the
         last version there was; None when one of them is not recorded after them all."""
@@ -478,11 +483,10 @@ def history_memo(kind: str, stored: Sequence[Stored]) -> tuple[list[Version], Me
     return _PROJECTIONS[kind].history(stored)
 
 
-def unretracted_memo(kind: str, typed: list[Typed]) -> tuple[list[Version], Memo[Any] | None]:
-    """`history_memo` of events that nothing retracts, each given once, as the fold sees them:
-    for a caller that knows so without a `Stored` for each."""
+def unretracted_history(kind: str, typed: list[Typed]) -> list[Version]:
+    """`history` of events that nothing retracts, each given once, as the fold sees them."""
     projection: Projection[Any, Any] = _PROJECTIONS[kind]
-    return projection.unretracted(typed)
+    return projection.unretracted_versions(typed)
 
 
 def extend(kind: str, memo: Memo[Any], events: Iterable[Event]) -> tuple[list[Version], Memo[Any]] | None:

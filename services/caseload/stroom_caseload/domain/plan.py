@@ -429,7 +429,8 @@ def entity_written(
     current: tuple[int, bytes | None] = (0, None),
     since: datetime | None = None,
 ) -> EntityWrite:
-    """`entity_write` of the entity's history as `history_memo` gives it (or `unretracted_memo`)."""
+    """`entity_write` of the entity's history as `history_memo` gives it; without a `Memo` (the
+    rebuild's, from `history` or `unretracted_history`) nothing of the fold is kept."""
     kind = kind_of_key(key)
     versions, memo = folded_history
     revision, previous = current

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from stroom_caseload.domain.client import client_point
 from stroom_caseload.domain.events import Event, Stored, counted, effective
-from stroom_caseload.domain.fold import Memo, Typed, history_memo, unretracted_memo
+from stroom_caseload.domain.fold import Typed, history, unretracted_history
 from stroom_caseload.domain.plan import EntityWrite, entity_write, entity_written
 from stroom_caseload.domain.publication import client_record, record_id
 from stroom_caseload.rebuild.bulk import BulkWriter
@@ -114,17 +114,19 @@ async def fold_held(
         source, event_id, kind, time, data, _ = event
         return counted(Event(source, event_id, kind, time, _READ, data), retractions)
 
-    def history(key: str, events: list[Held]) -> tuple[list[Version], Memo[Any] | None]:
+    # Without a `Memo` of where each fold ended: the rebuild folds each entity once, from all its
+    # events, and keeps nothing of it for a next batch.
+    def versions(key: str, events: list[Held]) -> tuple[list[Version], None]:
         kind = kind_of_key(key)
         if key in touched:
-            return history_memo(kind, [stored(event) for event in events])
+            return history(kind, [stored(event) for event in events]), None
         # Nearly every entity: nothing retracts its events, each folded as validation typed it,
         # without an `Event` and a `Stored` made for each only to be read back. Each is held
         # once: the ledger keeps the first delivery of a (source, id) only.
         typed = [
             made(Typed, ((time, source, event_id), data)) for source, event_id, _, time, data, _ in events
         ]
-        return unretracted_memo(kind, typed)
+        return unretracted_history(kind, typed), None
 
     records: list[Record] = []
 
@@ -135,7 +137,7 @@ async def fold_held(
     # random places all over it.
     for key, events in sorted(held.entities.items()):
         if key not in strays:
-            chunk.entity(entity_written(key, history(key, events), (revisions.get(key, 0), None)))
+            chunk.entity(entity_written(key, versions(key, events), (revisions.get(key, 0), None)))
         if chunk.full:
             await chunk.append(writer)
             chunk = _Chunk()
