@@ -394,7 +394,7 @@ def benefit_cells(
                 clients = client_file(r for r in its_records if r.record_id in ids)
             elif moved := ids ^ filed:
                 changed = [by_id[i] for i in moved]
-                clients = clients.moved(
+                clients.move(
                     _filed(r for r in changed if r.record_id in ids),
                     _filed(r for r in changed if r.record_id not in ids),
                 )

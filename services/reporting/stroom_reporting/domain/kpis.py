@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import statistics
-from bisect import bisect_left, bisect_right, insort
+from bisect import bisect_left, bisect_right
 from collections import Counter, defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -112,30 +112,26 @@ class ClientFile:
             {c: [item[0] for item in items] for c, items in reported.items()},
         )
 
-    def moved(
+    def move(
         self,
         came: Iterable[tuple[bool, str, tuple[date, Recorded, Any]]],
         went: Iterable[tuple[bool, str, tuple[date, Recorded, Any]]],
-    ) -> ClientFile:
-        """This file with items (assessment or not, client, item) added and taken out: only the
-        lists of the clients they are of are filed again, the others shared."""
-        assessments, progress = dict(self.assessments), dict(self.progress)
-        touched: set[tuple[bool, str]] = set()
-        for items, add in ((went, False), (came, True)):
-            for assessment, client, item in items:
-                kept: dict[str, list[Any]] = assessments if assessment else progress
-                if (assessment, client) not in touched:
-                    touched.add((assessment, client))
-                    kept[client] = list(kept.get(client, ()))
-                if add:
-                    insort(kept[client], item)
-                else:
-                    kept[client].remove(item)
-        assessment_days, progress_days = dict(self.assessment_days), dict(self.progress_days)
-        for assessment, client in touched:
-            days = assessment_days if assessment else progress_days
-            days[client] = [item[0] for item in (assessments if assessment else progress)[client]]
-        return ClientFile(assessments, progress, assessment_days, progress_days)
+    ) -> None:
+        """Add items (assessment or not, client, item) to this file and take others out, in place:
+        a restate steps one benefit's file from moment to moment and asks for no earlier state of
+        it, so a copy of the file per moment would be thrown away at the next."""
+        for assessment, client, item in went:
+            items = (self.assessments if assessment else self.progress)[client]
+            index = items.index(item)
+            del items[index]
+            del (self.assessment_days if assessment else self.progress_days)[client][index]
+        for assessment, client, item in came:
+            items = (self.assessments if assessment else self.progress).setdefault(client, [])
+            index = bisect_right(items, item)
+            items.insert(index, item)
+            (self.assessment_days if assessment else self.progress_days).setdefault(client, []).insert(
+                index, item[0]
+            )
 
     def assessment(self, client: str, day: date) -> tuple[str, bool] | None:
         index = bisect_right(self.assessment_days.get(client, ()), day)
