@@ -4,6 +4,7 @@ then offered to the facts topic again as they first came, in their entity's part
 from __future__ import annotations
 
 import asyncio
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -12,13 +13,14 @@ from rich.console import Console
 from typer.testing import CliRunner, Result
 
 import stroom_cli.dead_letters
+import stroom_reporting.commands
 from stroom_caseload.commands import migrate as migrate_caseload
 from stroom_cli.main import app
 from stroom_cli.runtime import BROKER_ADDRESS_FILE, embedded_broker_if_needed
 from stroom_platform.broker import EmbeddedBroker, TopicSpec, ensure_topics, free_port
 from stroom_platform.kafka.clients import Broker
 from stroom_platform.kafka.consuming import Record
-from stroom_platform.kafka.dead_letters import dead_letter
+from stroom_platform.kafka.dead_letters import dead_letter, read_dead_letters
 from stroom_platform.partitioner import entity_partition_for
 from stroom_platform.settings import CommonSettings
 from stroom_reporting.commands import migrate
@@ -79,9 +81,12 @@ async def _replayed_ids(kafka: Broker, events: str) -> list[bytes]:
         await consumer.stop()
 
 
-def test_reporting_dead_letters_are_listed_and_replayed(
+def _one_refused_fact(
     broker: EmbeddedBroker, unique_topic: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+) -> tuple[Broker, str, str]:
+    """One fact, read from partition 1 of the two-partition facts topic, dead-lettered as reporting
+    does, with the settings of `stroom reporting` for these topics; the broker, facts and
+    dead-letter topic."""
     kafka = Broker(broker.bootstrap_servers)
     facts, dead = unique_topic, f"{unique_topic}.dead-letter"
     url = f"sqlite+aiosqlite:///{tmp_path / 'reporting.db'}"
@@ -96,6 +101,13 @@ def test_reporting_dead_letters_are_listed_and_replayed(
         "STROOM_DATA_DIR": str(tmp_path / "var"),
     }.items():
         monkeypatch.setenv(name, value)
+    return kafka, facts, dead
+
+
+def test_reporting_dead_letters_are_listed_and_replayed(
+    broker: EmbeddedBroker, unique_topic: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    kafka, facts, _ = _one_refused_fact(broker, unique_topic, tmp_path, monkeypatch)
     monkeypatch.setattr(stroom_cli.dead_letters, "console", Console(width=250))
 
     result = CliRunner().invoke(app, ["reporting", "dead-letters", "--replay"])
@@ -119,6 +131,24 @@ def test_reporting_dead_letters_are_listed_and_replayed(
 
     partition = entity_partition_for(KEY, [0, 1], [0, 1])
     assert asyncio.run(replayed()) == [(partition, KEY, b"{not a fact", [("origin", b"caseload")])]
+
+
+def test_dead_letters_not_read_to_the_end_are_neither_listed_nor_replayed(
+    broker: EmbeddedBroker, unique_topic: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, _, dead = _one_refused_fact(broker, unique_topic, tmp_path, monkeypatch)
+    # No time at all to read the topic to its end.
+    monkeypatch.setattr(
+        stroom_reporting.commands, "read_dead_letters", partial(read_dead_letters, timeout_s=0)
+    )
+
+    result = CliRunner().invoke(app, ["reporting", "dead-letters", "--replay"])
+
+    assert result.exit_code == 1, result.output
+    assert result.output == (
+        f"stroom: de dode letters op {dead} zijn niet binnen 0 s tot het eind gelezen (partitie 0 tot "
+        "offset 0 van 1); er is niets getoond of opnieuw aangeboden, probeer het opnieuw.\n"
+    )
 
 
 def test_caseload_dead_letters_are_listed_with_the_events_source_id_and_type(

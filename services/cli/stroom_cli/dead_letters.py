@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sys
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
+import typer
 from rich.console import Console
 from rich.table import Table
 
@@ -14,7 +16,7 @@ from stroom_cli.audit import record_admin_action
 from stroom_cli.runtime import ConfigurationError, load_settings, running_embedded_broker
 from stroom_contract.messages import counted
 from stroom_platform.kafka.clients import Broker, broker_of
-from stroom_platform.kafka.dead_letters import DeadLetter
+from stroom_platform.kafka.dead_letters import DeadLetter, DeadLettersUnread
 from stroom_platform.settings import CommonSettings
 
 console = Console()
@@ -68,7 +70,11 @@ def show_and_replay(
     headers worth a column of their own."""
     (title, target), (read, offer) = topics, commands
     broker = broker_of(settings)
-    letters = once_per_record(asyncio.run(read(broker, title)))
+    try:
+        letters = once_per_record(asyncio.run(read(broker, title)))
+    except DeadLettersUnread as exc:
+        print(f"stroom: {exc}.", file=sys.stderr)
+        raise typer.Exit(1) from None
     if not letters:
         console.print(f"Geen dode letters op {title}.")
         return

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from aiokafka import AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from stroom_contract.redaction import redact
 from stroom_platform.kafka.clients import Broker
@@ -25,6 +25,8 @@ from stroom_platform.kafka.sending import Partitioner
 
 log = logging.getLogger(__name__)
 REASON_HEADER = "dlq_reason"
+# How long reading a dead-letter topic up to its end may take before it gives up, loudly.
+READ_TIMEOUT_S = 60.0
 
 
 class Refusal(StrEnum):
@@ -114,8 +116,16 @@ class DeadLetter:
         return [(name, value) for name, value in self.headers if name not in _OWN_HEADERS]
 
 
-async def read_dead_letters(broker: Broker, topic: str) -> list[DeadLetter]:
-    """Every record now on the dead-letter topic, in partition and offset order."""
+class DeadLettersUnread(Exception):
+    """The dead-letter topic could not be read up to its end in time; a list or replay of part of
+    it would pass for all of it."""
+
+
+async def read_dead_letters(
+    broker: Broker, topic: str, timeout_s: float = READ_TIMEOUT_S
+) -> list[DeadLetter]:
+    """Every record on the dead-letter topic up to the end it had when reading began, in partition
+    and offset order; DeadLettersUnread when that end is not reached within `timeout_s`."""
     consumer = broker.consumer()
     await consumer.start()
     try:
@@ -127,21 +137,41 @@ async def read_dead_letters(broker: Broker, topic: str) -> list[DeadLetter]:
         consumer.assign(pending)
         for tp in pending:
             consumer.seek(tp, 0)
+        deadline = asyncio.get_running_loop().time() + timeout_s
         while pending:
-            fetched = await consumer.getmany(*pending, timeout_ms=1000)
-            if not fetched:
-                break
+            # A fetch that brings nothing says only that the broker had nothing ready then.
+            left = deadline - asyncio.get_running_loop().time()
+            if left <= 0:
+                raise DeadLettersUnread(await _unread(consumer, topic, pending, ends, timeout_s))
+            fetched = await consumer.getmany(*pending, timeout_ms=max(1, int(min(left, 1.0) * 1000)))
             for tp, records in fetched.items():
                 found.extend(
                     DeadLetter(r.partition, r.offset, r.key, r.value, tuple(r.headers))
                     for r in records
                     if r.offset < ends[tp]
                 )
-                if records and records[-1].offset + 1 >= ends[tp]:
-                    pending.remove(tp)
+            # The position, not the last record: offsets without a record (compacted, transaction
+            # markers) at the end would otherwise keep a partition pending forever.
+            pending = [tp for tp in pending if await consumer.position(tp) < ends[tp]]
         return sorted(found, key=lambda d: (d.partition, d.offset))
     finally:
         await consumer.stop()
+
+
+async def _unread(
+    consumer: AIOKafkaConsumer,
+    topic: str,
+    pending: list[TopicPartition],
+    ends: dict[TopicPartition, int],
+    timeout_s: float,
+) -> str:
+    where = ", ".join(
+        [f"partitie {tp.partition} tot offset {await consumer.position(tp)} van {ends[tp]}" for tp in pending]
+    )
+    return (
+        f"de dode letters op {topic} zijn niet binnen {timeout_s:g} s tot het eind gelezen ({where}); "
+        "er is niets getoond of opnieuw aangeboden, probeer het opnieuw"
+    )
 
 
 async def replay(broker: Broker, topic: str, letters: Sequence[DeadLetter], partitioner: Partitioner) -> int:
