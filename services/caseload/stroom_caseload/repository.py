@@ -17,10 +17,8 @@ from sqlalchemy import (
     bindparam,
     cast,
     func,
-    literal_column,
     null,
     select,
-    true,
     union_all,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -58,7 +56,6 @@ from stroom_platform.dialect import (
     OnConflict,
     Reopening,
     Tails,
-    among,
     bound_values,
     delete_tails,
     insert_dicts,
@@ -66,8 +63,8 @@ from stroom_platform.dialect import (
     insert_dicts_together,
     insert_on_conflict,
     is_postgres,
+    keyed_rows,
     least_of,
-    listed,
     lock_names,
     member_of,
     pair_member_of,
@@ -579,18 +576,8 @@ CLIENT_FACT_COLUMNS = (
 def _entities_where(entities: Table, columns: tuple[str, ...], postgres: bool) -> Select[Any]:
     """`columns` of the entities whose key is among those bound as `keys`: built once, as every
     batch reads its entities' revisions, and a statement built with its keys in it cost the
-    client more to build and to find in the compiled cache than to run. On PostgreSQL each key
-    is looked up in the primary key by a lateral subquery that cannot be merged (OFFSET 0):
-    `entity_key = ANY(keys)` lets the plan PostgreSQL keeps for the prepared statement after
-    five runs, made while the table was small and not analysed since, read the whole table in
-    every batch."""
-    wanted = [entities.c[column] for column in columns]
-    if not postgres:
-        return select(*wanted).where(among(entities.c.entity_key, "keys", postgres))
-    keys = listed("keys", postgres)
-    lookup = select(*wanted).where(entities.c.entity_key == keys.c.value).offset(literal_column("0"))
-    found = lookup.lateral("found")
-    return select(*found.c).select_from(keys).join(found, true())
+    client more to build and to find in the compiled cache than to run."""
+    return keyed_rows(entities.c.entity_key, [entities.c[column] for column in columns], "keys", postgres)
 
 
 def _client_fact_columns(fact: ClientFact) -> tuple[Any, ...]:

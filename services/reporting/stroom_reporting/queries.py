@@ -29,14 +29,13 @@ from sqlalchemy import (
     true,
     union_all,
 )
-from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
-from sqlalchemy.sql.compiler import SQLCompiler
 
 from stroom_platform.dialect import (
     PerEngine,
     among,
     bound_values,
+    fetch_rows,
     grouping_sets,
     is_postgres,
     list_position,
@@ -224,35 +223,6 @@ def _figures(postgres: bool, flows: Select[Any]) -> Select[Any]:
 _CURRENT_FIGURES = PerEngine(lambda postgres: _figures(postgres, _current_flows(postgres)))
 
 
-@lru_cache(maxsize=16)
-def _compiled(
-    statement: Select[Any] | CompoundSelect[Any], dialect: Dialect
-) -> tuple[str, tuple[str, ...], dict[str, Any]]:
-    """A statement built once per engine as its driver runs it: the SQL, its parameters' names in
-    order and the values it binds itself (its literals)."""
-    compiled = statement.compile(dialect=dialect)
-    assert isinstance(compiled, SQLCompiler)
-    return str(compiled), tuple(compiled.positiontup or ()), dict(compiled.params)
-
-
-async def _fetch(
-    conn: AsyncConnection, statement: Select[Any] | CompoundSelect[Any], values: dict[str, Any]
-) -> Sequence[Any]:
-    """The rows of a statement built once per engine. On PostgreSQL asyncpg runs it compiled once
-    and its rows come as asyncpg gives them: SQLAlchemy's cache look-up, parameter processing and
-    a Row per row cost three times the driver's CPU for a monthly report's 2,400 rows. Only for
-    statements whose columns asyncpg returns as SQLAlchemy would (integers, text, times in UTC)
-    and whose values are bound as they are given (arrays, `among`; no expanding IN)."""
-    if not is_postgres(conn):
-        return list((await conn.execute(statement, values)).all())
-    sql, names, literals = _compiled(statement, conn.dialect)
-    bound = literals | values
-    driver = (await conn.get_raw_connection()).driver_connection
-    assert driver is not None
-    rows: Sequence[Any] = await driver.fetch(sql, *(bound[name] for name in names))
-    return rows
-
-
 @dataclass(frozen=True)
 class FlowsAsked:
     """Which monthly flows a report asks for: every municipality x regulation x unit of the lists
@@ -281,7 +251,7 @@ async def monthly_figures(conn: AsyncConnection, asked: FlowsAsked) -> Sequence[
         return []
     as_of = asked.as_of
     if as_of is None:
-        return await _fetch(conn, _CURRENT_FIGURES(conn), asked.parameters(conn))
+        return await fetch_rows(conn, _CURRENT_FIGURES(conn), asked.parameters(conn))
     postgres = is_postgres(conn)
     statement = _figures(postgres, _flows_as_of(postgres, as_of))
     figures: Sequence[Any] = (await conn.execute(statement, asked.parameters(conn))).all()
@@ -340,7 +310,7 @@ async def late_flows(
     lists = {"municipalities": municipalities, "regulations": regulations, "units": units}
     values: dict[str, Any] = {name: bound_values(conn, v) for name, v in lists.items()}
     values |= {"lateness": lateness, "last": last, "since": since}
-    return await _fetch(conn, _LATE_FLOWS(conn), values)
+    return await fetch_rows(conn, _LATE_FLOWS(conn), values)
 
 
 async def trace(
@@ -830,7 +800,7 @@ async def kpi_sheet_sums(
         rows = list((await conn.execute(statement, values)).all())
         asked = FlowsAsked(municipalities, regulations, ("benefits",), opening, last, as_of)
         return rows, await flows(conn, asked)
-    rows = list(await _fetch(conn, statement, values))
+    rows = list(await fetch_rows(conn, statement, values))
     sums = [row for row in rows if row[6] != flows_part]
     moved = [
         (m, regulation, unit, month, a, b)

@@ -4,10 +4,10 @@ Each module holds one concern; callers import the names from here:
 
 - `engines`: the one question (`is_postgres`), how an engine is made, Alembic's batch mode, how
   many writers, the column types stored alike on both (`UtcDateTime`, `big_key`, `key_text`), and
-  statements run on PostgreSQL's driver itself (`fetch_on_driver`, `stream_on_driver`), and
+  statements run on PostgreSQL's driver itself (`fetch_on_driver`, `fetch_rows`, `stream_on_driver`), and
   which errors say the database cannot answer now (`database_away`);
 - `statements`: conditions and statements built per engine (`member_of`, `pair_member_of`,
-  `among` with `bound_values`, `PerEngine`, `least_of`, `chunks`, `OnConflict`);
+  `among` with `bound_values`, `keyed_rows`, `PerEngine`, `least_of`, `chunks`, `OnConflict`);
 - `bulk`: writes of many rows (a column per array, COPY), the keyed reads and deletes beside them,
   and reads of many rows grouped by a value (`select_grouped`);
 - `recordsets`: inserts of dicts, on PostgreSQL as one JSON parameter, several tables in one statement;
@@ -42,6 +42,7 @@ from stroom_platform.dialect.engines import (
     big_key,
     database_away,
     fetch_on_driver,
+    fetch_rows,
     is_postgres,
     key_text,
     make_engine,
@@ -75,6 +76,7 @@ from stroom_platform.dialect.statements import (
     chunks,
     grouping_sets,
     insert_on_conflict,
+    keyed_rows,
     least_of,
     list_position,
     listed,
@@ -122,6 +124,7 @@ __all__ = [
     "delete_where_in",
     "empty_for_loading",
     "fetch_on_driver",
+    "fetch_rows",
     "finish_loading",
     "grouping_sets",
     "insert_dicts",
@@ -133,6 +136,7 @@ __all__ = [
     "is_postgres",
     "json_rows_insert",
     "key_text",
+    "keyed_rows",
     "least_of",
     "list_position",
     "listed",

@@ -31,6 +31,7 @@ from sqlalchemy import (
     null,
     select,
     text,
+    true,
     tuple_,
     union_all,
 )
@@ -103,6 +104,21 @@ def listed(name: str, postgres: bool) -> TableValuedAlias:
         values = func.unnest(bindparam(name, type_=postgresql.ARRAY(String)))
         return values.table_valued("value", with_ordinality="position").render_derived(name)
     return func.json_each(bindparam(name, type_=String)).table_valued("value", "key").alias(name)
+
+
+def keyed_rows(
+    key: ColumnElement[Any], columns: Sequence[ColumnElement[Any]], name: str, postgres: bool
+) -> Select[Any]:
+    """`columns` of the rows whose `key` (unique, indexed, text) is among the values bound as
+    `name` (see `bound_values`). On PostgreSQL each value is looked up in the key's index by a
+    lateral subquery that cannot be merged (OFFSET 0): `key = ANY(values)` lets the plan
+    PostgreSQL keeps for a prepared statement after five runs, made while the table was small and
+    not analysed since, read the whole table on every run."""
+    if not postgres:
+        return select(*columns).where(among(key, name, postgres))
+    values = listed(name, postgres)
+    found = select(*columns).where(key == values.c.value).offset(literal_column("0")).lateral("found")
+    return select(*found.c).select_from(values).join(found, true())
 
 
 def list_position(rows: TableValuedAlias) -> ColumnElement[int]:

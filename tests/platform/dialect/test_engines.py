@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import asyncpg
 import pytest
-from sqlalchemy import cast, literal, select, text
+from sqlalchemy import Integer, bindparam, cast, event, literal, select, text
 from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -20,6 +20,7 @@ from stroom_platform.dialect import (
     among,
     bound_values,
     fetch_on_driver,
+    fetch_rows,
     insert_dicts,
     is_postgres,
     make_reading_engine,
@@ -178,6 +179,37 @@ async def test_a_statement_on_the_driver_runs_in_the_transaction_and_fails_as_sq
     assert "geheim" not in str(refused.value)
     async with engine.connect() as conn:
         assert (await conn.execute(select(rows.c.id))).all() == []
+
+
+async def test_fetched_rows_are_alike_on_both_engines_with_the_values_the_statement_binds_itself(
+    engine: AsyncEngine,
+) -> None:
+    async with engine.begin() as conn:
+        await conn.execute(rows.insert(), [{"id": i, "name": f"rij {i}"} for i in range(1, 4)])
+    wanted = (
+        select(rows.c.id, rows.c.name, literal(7, Integer).label("seven"))
+        .where(rows.c.id >= bindparam("least"))
+        .order_by(rows.c.id)
+    )
+    async with engine.connect() as conn:
+        assert [tuple(row) for row in await fetch_rows(conn, wanted, {"least": 2})] == [
+            (2, "rij 2", 7),
+            (3, "rij 3", 7),
+        ]
+    if not is_postgres(engine):
+        return
+    # On a reading connection, which commits every statement, no statement goes first to join a
+    # transaction there is none of.
+    reading = make_reading_engine(engine)
+    executed: list[str] = []
+    event.listen(reading.sync_engine, "before_cursor_execute", lambda *args: executed.append(args[2]))
+    try:
+        async with reading.connect() as conn:
+            assert len(await fetch_rows(conn, wanted, {"least": 1})) == 3
+            assert len(await fetch_rows(conn, wanted, {"least": 3})) == 1
+    finally:
+        await reading.dispose()
+    assert executed == []
 
 
 async def test_a_streamed_statement_gives_its_rows_in_batches_of_the_size_asked_with_its_bound_values(

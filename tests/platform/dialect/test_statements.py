@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Integer, cast, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from dialect.tables import MANY, metadata, rows, versions
+from dialect.tables import MANY, keys, metadata, rows, versions
 from stroom_platform.db import make_engine
 from stroom_platform.dialect import (
     CHUNK,
@@ -20,6 +20,7 @@ from stroom_platform.dialect import (
     grouping_sets,
     insert_on_conflict,
     is_postgres,
+    keyed_rows,
     least_of,
     list_position,
     listed,
@@ -151,3 +152,14 @@ async def test_grouping_sets_sum_per_set_with_nulls_for_the_columns_a_set_lacks(
             ("b", None, 7, 1),
             (None, None, 10, 2),
         ]
+
+
+async def test_keyed_rows_gives_the_rows_of_the_keys_bound_and_no_others(engine: AsyncEngine) -> None:
+    async with engine.begin() as conn:
+        await conn.execute(keys.insert(), [{"key": key} for key in ("a", "b", "c")])
+    statement = keyed_rows(keys.c.key, [keys.c.key], "wanted", is_postgres(engine))
+    async with engine.connect() as conn:
+        found = (await conn.execute(statement, {"wanted": bound_values(conn, ["c", "zz", "a"])})).all()
+        none = (await conn.execute(statement, {"wanted": bound_values(conn, [])})).all()
+    assert sorted(key for (key,) in found) == ["a", "c"]
+    assert none == []
