@@ -172,6 +172,11 @@ def _authorization(spec: tuple[str, Any], secret: str) -> bytes:
     return b"Basic " + base64.b64encode(value)
 
 
+def intake_http(app: FastAPI) -> httpx.AsyncClient:
+    """A client of an intake app served in this process."""
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://intake")
+
+
 async def token(http: httpx.AsyncClient, form: dict[str, str], headers: dict[str, str]) -> httpx.Response:
     return await http.post("/oauth2/token", data=form, headers=headers)
 
@@ -185,8 +190,7 @@ async def test_a_case_system_gets_a_token_and_posts_with_it(
     intake: FastAPI, registration: tuple[str, ApiKey]
 ) -> None:
     secret, _ = registration
-    transport = httpx.ASGITransport(app=intake)
-    async with httpx.AsyncClient(transport=transport, base_url="http://intake") as http:
+    async with intake_http(intake) as http:
         answer = await token(http, {"grant_type": "client_credentials"}, basic(CLIENT, secret))
         assert answer.status_code == 200, answer.text
         assert answer.headers["cache-control"] == "no-store"
@@ -260,8 +264,7 @@ async def test_what_the_token_endpoint_refuses(
         "unknown-client": basic("someone-else", secret),
         "none": {},
     }[headers]
-    transport = httpx.ASGITransport(app=intake)
-    async with httpx.AsyncClient(transport=transport, base_url="http://intake") as http:
+    async with intake_http(intake) as http:
         answer = await token(http, form, chosen)
     assert answer.status_code == status, answer.text
     assert answer.headers["content-type"] == "application/problem+json"
@@ -276,8 +279,7 @@ async def test_a_refused_scope_is_named_only_when_it_is_one_of_stroom_s_own(
 ) -> None:
     """A client that puts its secret or a BSN in `scope` does not get it back in the refusal."""
     secret, _ = registration
-    transport = httpx.ASGITransport(app=intake)
-    async with httpx.AsyncClient(transport=transport, base_url="http://intake") as http:
+    async with intake_http(intake) as http:
         for scope, detail in [
             (secret, "Een gevraagde scope bestaat niet."),
             (
@@ -306,8 +308,7 @@ async def test_hostile_token_requests_get_a_token_or_a_problem(
     headers = [(b"content-type", content_type.encode())]
     if authorization is not None:
         headers.append((b"authorization", _authorization(authorization, secret)))
-    transport = httpx.ASGITransport(app=intake)
-    async with httpx.AsyncClient(transport=transport, base_url="http://intake") as http:
+    async with intake_http(intake) as http:
         answer = await http.post("/oauth2/token", content=_body(body, secret), headers=headers)
     assert answer.status_code in (200, 400, 401), answer.text
     event(f"{answer.status_code} {answer.json().get('error', '')}")
@@ -329,7 +330,6 @@ async def test_hostile_token_requests_get_a_token_or_a_problem(
 
 async def test_no_token_endpoint_when_another_issuer_is_configured(app: FastAPI) -> None:
     # The tests' own issuer is configured for `app`: tokens come from there, not from Stroom.
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://intake") as http:
+    async with intake_http(app) as http:
         answer = await http.post("/oauth2/token", data={"grant_type": "client_credentials"})
     assert answer.status_code == 404
